@@ -49,6 +49,7 @@ describe("GPU container configuration", () => {
       policy,
       resources: { ...experiment.resources, gpus: 2 },
       inputs: [],
+      artifacts: [],
       outputDir: "/scratch/out",
       env: {},
       labels: {},

@@ -13,6 +13,7 @@ function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     policy,
     resources: experiment.resources,
     inputs: experiment.inputs,
+    artifacts: [],
     outputDir: "/scratch/run/output",
     env: { CRUCIBLE_PARAMS: "{}" },
     labels: { "crucible.managed": "true" },

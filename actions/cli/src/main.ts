@@ -30,6 +30,8 @@ commands:
   run EXPERIMENT.yaml           run one experiment in the gVisor sandbox and record its result
       --results-dir DIR         where results/<run-id>/ goes (default: beside the experiment)
       --policy FILE             runner policy (default: runner-setup/policy.json or $CRUCIBLE_POLICY)
+      --artifact-store DIR      where stage artifacts are kept by sha256 (default: $CRUCIBLE_ARTIFACT_STORE
+                                or ~/.cache/crucible/artifacts)
   image build [NAME...]         build sandbox images whose recipe changed (default: all)
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
@@ -61,7 +63,7 @@ async function validate(paths: string[]): Promise<number> {
   return issues.length > 0 ? 1 : 0;
 }
 
-async function run(file: string, options: { resultsDir?: string; policy?: string }): Promise<number> {
+async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string }): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
@@ -80,9 +82,12 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     provider,
     repoRoot: repositoryOf(experiment.file),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
+    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
     signal: cancel.signal,
     events: {
       phase: (name) => console.log(`==> ${name}`),
+      stage: (name, index, total) => console.log(`\n=== stage ${index + 1}/${total}: ${name}`),
+      stageFinished: (stage) => console.log(`=== ${stage.name}: ${stage.status} (${stage.statusReason})`),
       info: (message) => console.log(`    ${message}`),
       line: (line) => console.log(formatLiveLine(line)),
       sample: resourceLines((text) => console.log(`    ${text}`)),
@@ -90,6 +95,8 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   });
   const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
   console.log(`==> ${result.status}: ${result.statusReason}`);
+  for (const stage of result.stages ?? []) console.log(`    ${stage.status.padEnd(9)} ${stage.name}${stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : ""}: ${stage.statusReason}`);
+  for (const a of result.storedArtifacts ?? []) console.log(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
   if (metrics) console.log(`    metrics: ${metrics}`);
   for (const d of result.dropped) console.log(`    not collected: ${d.path}: ${d.reason}`);
   console.log(`    result: ${path.relative(process.cwd(), resultFile)}`);
@@ -141,10 +148,10 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { "results-dir": { type: "string" }, policy: { type: "string" } },
+        options: { "results-dir": { type: "string" }, policy: { type: "string" }, "artifact-store": { type: "string" } },
       });
       if (positionals.length !== 1) throw new CrucibleError(`run takes exactly one experiment file\n\n${USAGE}`);
-      return run(positionals[0]!, { resultsDir: values["results-dir"], policy: values.policy });
+      return run(positionals[0]!, { resultsDir: values["results-dir"], policy: values.policy, artifactStore: values["artifact-store"] });
     }
     case "image": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true });

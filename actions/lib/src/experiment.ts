@@ -3,7 +3,7 @@ import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ExperimentInvalidError, type Issue } from "./errors.js";
-import { describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
+import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
 import { parseDuration, parseMemory } from "./units.js";
 
 /** An experiment as written in YAML, after schema validation. */
@@ -12,13 +12,48 @@ export interface ExperimentSpec {
   name: string;
   description: string;
   image: string;
-  command: string[];
+  /** Single-stage experiments; a staged one gives each stage its own command. */
+  command?: string[];
   inputs?: string[];
-  resources: { cpus: number; memory: string; timeout: string; gpus?: number };
+  resources: ResourcesSpec;
   network?: "none";
   params?: Record<string, unknown>;
+  paramsSchema?: string;
+  stages?: Record<string, StageSpec>;
   outputs?: { files?: string[]; maxBytes?: string; maxFiles?: number };
   expect?: { contained: true; statuses?: string[] };
+}
+
+export interface ResourcesSpec {
+  cpus: number;
+  memory: string;
+  timeout: string;
+  gpus?: number;
+}
+
+export interface StageSpec {
+  needs?: string[];
+  command: string[];
+  inputs?: string[];
+  params?: Record<string, unknown>;
+  resources?: Partial<ResourcesSpec>;
+  artifacts?: string[];
+}
+
+export type Resources = { cpus: number; memoryBytes: number; timeoutSeconds: number; gpus: number };
+export type Input = { relative: string; hostPath: string };
+
+/** One sandboxed program of an experiment, with everything resolved: what the runner runs. */
+export interface Stage {
+  name: string;
+  needs: string[];
+  command: string[];
+  inputs: Input[];
+  /** The experiment's params with the stage's own on top. */
+  params: Record<string, unknown>;
+  resources: Resources;
+  /** Files in /output that go to the artifact store and are mounted into dependents. */
+  artifacts: string[];
 }
 
 /** What the pipeline needs of an experiment: validated, with units resolved and inputs checked. */
@@ -29,10 +64,15 @@ export interface Experiment {
   /** Absolute path of the folder holding it; inputs are relative to it. */
   dir: string;
   contentHash: string;
-  resources: { cpus: number; memoryBytes: number; timeoutSeconds: number; gpus: number };
+  resources: Resources;
   /** Inputs as absolute host paths, keyed by their path relative to the experiment folder. */
-  inputs: { relative: string; hostPath: string }[];
+  inputs: Input[];
   outputs: { files: string[]; maxBytes: number; maxFiles: number };
+  /**
+   * Staged experiments only: the stages in the order they run, every stage after the ones it needs.
+   * Single-stage experiments have none and run `spec.command`.
+   */
+  stages?: Stage[];
 }
 
 export const EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
@@ -81,14 +121,17 @@ export function parseExperiment(
 }
 
 function messageFor(error: SchemaError): string {
-  if (error.instancePath === "/command" && error.keyword === "type") return SHELL_STRING_HINT;
+  if (/^(\/stages\/[^/]+)?\/command$/.test(error.instancePath) && error.keyword === "type") return SHELL_STRING_HINT;
+  if (error.instancePath === "/command" && error.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error);
 }
 
 // With allErrors, a oneOf/type failure can repeat per keyword; one message per place and keyword is enough.
+// An if/then failure only says "must match then"; the error inside it says what is wrong.
 function dedupe(errors: SchemaError[]): SchemaError[] {
   const seen = new Set<string>();
   return errors.filter((e) => {
+    if (e.keyword === "if") return false;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) return false;
     seen.add(key);
@@ -162,12 +205,19 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   if (!(await isFile(path.join(options.imagesDir, spec.image, "recipe.json")))) {
     problem(["image"], `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
   }
-  const inputs: Experiment["inputs"] = [];
-  for (const [index, relative] of (spec.inputs ?? []).entries()) {
-    const refusal = await checkInput(dir, relative);
-    if (refusal) problem(["inputs", index], `input "${relative}" ${refusal}`);
-    else inputs.push({ relative: path.posix.normalize(relative), hostPath: path.join(dir, relative) });
-  }
+  const checkInputs = async (list: string[], keyPath: (string | number)[]): Promise<Input[]> => {
+    const checked: Input[] = [];
+    for (const [index, relative] of list.entries()) {
+      const refusal = await checkInput(dir, relative);
+      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
+      else checked.push({ relative: path.posix.normalize(relative), hostPath: path.join(dir, relative) });
+    }
+    return checked;
+  };
+  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
+  const resources = resolveResources(spec.resources);
+  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : undefined;
+  await checkParams(dir, spec, stages, problem);
   if (issues.length > 0) throw new ExperimentInvalidError(issues);
 
   return {
@@ -175,19 +225,99 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
     file: absolute,
     dir,
     contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    resources: {
-      cpus: spec.resources.cpus,
-      memoryBytes: parseMemory(spec.resources.memory),
-      timeoutSeconds: parseDuration(spec.resources.timeout),
-      gpus: spec.resources.gpus ?? 0,
-    },
+    resources,
     inputs,
     outputs: {
       files: spec.outputs?.files ?? [],
       maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
       maxFiles: spec.outputs?.maxFiles ?? 1000,
     },
+    ...(stages ? { stages } : {}),
   };
+}
+
+type Problem = (keyPath: (string | number)[], message: string) => void;
+
+function resolveResources(r: ResourcesSpec): Resources {
+  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
+}
+
+/**
+ * Resolves every stage (inputs, params and resources merged over the experiment's) and orders them so
+ * each runs after the stages it needs; an unknown need or a cycle is reported at the `needs` that causes it.
+ */
+async function resolveStages(
+  spec: ExperimentSpec,
+  inputs: Input[],
+  checkInputs: (list: string[], keyPath: (string | number)[]) => Promise<Input[]>,
+  problem: Problem,
+): Promise<Stage[]> {
+  const declared = Object.entries(spec.stages ?? {});
+  const byName = new Map<string, Stage>();
+  for (const [name, stage] of declared) {
+    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
+    const needs = stage.needs ?? [];
+    for (const [index, need] of needs.entries()) {
+      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
+      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+    }
+    byName.set(name, {
+      name,
+      needs,
+      command: stage.command,
+      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
+      params: { ...(spec.params ?? {}), ...(stage.params ?? {}) },
+      resources: resolveResources({ ...spec.resources, ...stage.resources }),
+      artifacts: stage.artifacts ?? [],
+    });
+  }
+  // Kahn's algorithm in declaration order, so the run order is the order a reader sees in the file.
+  const ordered: Stage[] = [];
+  const placed = new Set<string>();
+  while (ordered.length < byName.size) {
+    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    if (!next) {
+      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
+      problem(["stages", stuck[0]!.name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      return [...ordered, ...stuck];
+    }
+    ordered.push(next);
+    placed.add(next.name);
+  }
+  return ordered;
+}
+
+/**
+ * Checks params against the experiment's own params schema, for every stage's merged params, and points
+ * at the value in the file: the stage's own params when the key is there, the experiment's otherwise.
+ */
+async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | undefined, problem: Problem): Promise<void> {
+  if (!spec.paramsSchema) return;
+  const refusal = await checkInput(dir, spec.paramsSchema);
+  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
+  let validate;
+  try {
+    validate = compileParamsSchema(JSON.parse(await readFile(path.join(dir, spec.paramsSchema), "utf8")));
+  } catch (error) {
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${(error as Error).message}`);
+  }
+  const targets = stages ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params })) : [{ stage: undefined, params: spec.params ?? {} }];
+  const reported = new Set<string>();
+  for (const { stage, params } of targets) {
+    if (validate(params)) continue;
+    for (const error of validate.errors ?? []) {
+      const segments = error.instancePath === "" ? [] : error.instancePath.slice(1).split("/").map(unescapePointer);
+      const inStage = stage !== undefined && segments[0] !== undefined && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
+      const keyPath = inStage ? ["stages", stage!, "params", ...segments] : ["params", ...segments];
+      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
+      const message = `${describeSchemaError({ ...error, instancePath: field })} (checked against ${spec.paramsSchema}${inStage || stage === undefined ? "" : ` for stage ${stage}`})`;
+      // The experiment's own params reach every stage: report a bad one once, not once per stage.
+      const key = `${field}|${error.keyword}|${error.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      problem(keyPath, message);
+    }
+  }
 }
 
 /** Why an input path is refused, or undefined when it is a plain file or folder inside the experiment folder. */

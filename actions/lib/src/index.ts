@@ -1,5 +1,6 @@
 // The Crucible core: loads, validates, runs and records experiments. Adapters (the CLI and the GitHub
 // Actions) import only from here, and nothing here imports @actions/*.
+export * from "./artifact-store.js";
 export * from "./changes.js";
 export * from "./containment.js";
 export * from "./errors.js";

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type Docker from "dockerode";
 import { CrucibleError, PolicyRejectedError } from "./errors.js";
-import type { Experiment } from "./experiment.js";
+import type { Experiment, Resources } from "./experiment.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
-import { parseDuration, parseMemory } from "./units.js";
+import { formatBytes, parseDuration, parseMemory } from "./units.js";
 
 /** A runner's policy file as written (schemas/policy.schema.json). */
 export interface PolicyDocument {
@@ -70,15 +70,21 @@ export function comparisonPolicy(policy: SandboxPolicy, runtime: "runc"): Sandbo
   return { ...policy, runtime };
 }
 
-/** Refuses an experiment that asks for more than the policy allows, naming every limit it exceeds. */
+/**
+ * Refuses an experiment that asks for more than the policy allows, naming every limit it exceeds (for a
+ * staged experiment, every stage is checked before the first one starts).
+ */
 export function checkAgainstPolicy(experiment: Experiment, policy: SandboxPolicy): void {
-  const r = experiment.resources;
   const l = policy.limits;
   const over: string[] = [];
-  if (r.cpus > l.maxCpus) over.push(`resources.cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
-  if (r.memoryBytes > l.maxMemoryBytes) over.push(`resources.memory ${experiment.spec.resources.memory} exceeds the runner's limit of ${l.maxMemoryBytes} bytes`);
-  if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`resources.timeout ${experiment.spec.resources.timeout} exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
-  if (r.gpus > l.maxGpus) over.push(`resources.gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
+  const check = (r: Resources, where: string) => {
+    if (r.cpus > l.maxCpus) over.push(`${where}cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
+    if (r.memoryBytes > l.maxMemoryBytes) over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
+    if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
+    if (r.gpus > l.maxGpus) over.push(`${where}gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
+  };
+  if (experiment.stages) for (const stage of experiment.stages) check(stage.resources, `stage ${stage.name}: resources.`);
+  else check(experiment.resources, "resources.");
   if (over.length > 0) throw new PolicyRejectedError(`the runner's policy refuses this experiment: ${over.join("; ")}`);
 }
 
@@ -89,6 +95,8 @@ export interface SandboxSpec {
   resources: Experiment["resources"];
   /** Host paths mounted read-only, at /experiment/<relative>. */
   inputs: Experiment["inputs"];
+  /** Artifacts of earlier stages (verified files in the artifact store), mounted read-only at /artifacts/<stage>/<path>. */
+  artifacts: { stage: string; path: string; hostPath: string }[];
   /** Host folder mounted read-write at /output: the only place results leave the sandbox. */
   outputDir: string;
   env: Record<string, string>;
@@ -99,6 +107,7 @@ export interface SandboxSpec {
 
 export const SANDBOX_WORKDIR = "/experiment";
 export const SANDBOX_OUTPUT = "/output";
+export const SANDBOX_ARTIFACTS = "/artifacts";
 
 /**
  * The one place that turns a sandbox spec into Docker's container configuration. Nothing else sets
@@ -146,6 +155,12 @@ export function buildContainerConfig(spec: SandboxSpec, argv: string[]): Docker.
           Type: "bind" as const,
           Source: input.hostPath,
           Target: `${SANDBOX_WORKDIR}/${input.relative}`,
+          ReadOnly: true,
+        })),
+        ...spec.artifacts.map((artifact) => ({
+          Type: "bind" as const,
+          Source: artifact.hostPath,
+          Target: `${SANDBOX_ARTIFACTS}/${artifact.stage}/${artifact.path}`,
           ReadOnly: true,
         })),
         { Type: "bind" as const, Source: spec.outputDir, Target: SANDBOX_OUTPUT, ReadOnly: false },

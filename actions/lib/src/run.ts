@@ -1,17 +1,18 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
-import type { Experiment } from "./experiment.js";
-import { collectOutputs, type DroppedEntry } from "./files.js";
+import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";
+import type { Experiment, Input, Resources, Stage } from "./experiment.js";
+import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import type { ImageRef } from "./image.js";
-import { checkAgainstPolicy, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
+import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
-import { assertValid, validateResultDocument } from "./schemas.js";
+import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocument } from "./schemas.js";
 import { MANAGED_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
 import { createScratch } from "./scratch.js";
@@ -22,7 +23,7 @@ const execFileAsync = promisify(execFile);
 export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected";
 
 /** How a status is shown next to its name in summaries and comments. */
-export const STATUS_ICONS: Record<RunStatus, string> = {
+export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
   succeeded: "✅",
   failed: "❌",
   "timed-out": "⏱️",
@@ -30,6 +31,7 @@ export const STATUS_ICONS: Record<RunStatus, string> = {
   cancelled: "🚫",
   "sandbox-error": "⚠️",
   rejected: "⛔",
+  skipped: "⏭️",
 };
 
 /** result.json (schemas/result.schema.json). */
@@ -46,13 +48,72 @@ export interface RunResult {
   runtime: RuntimeInfo;
   image: ImageRef;
   metrics: Record<string, number>;
-  artifacts: { path: string; size: number; sha256: string }[];
+  metricInfo?: Record<string, MetricInfo>;
+  series?: Record<string, Series>;
+  artifacts: CollectedFile[];
   dropped: DroppedEntry[];
-  log: { path: string; lines: number; bytes: number; truncated: boolean; tail: string[] };
-  resources: { cpus: number; memoryBytes: number; timeoutSeconds: number; gpus: number; gpuDeviceIds: string[] };
+  log: LogRecord;
+  resources: Resources & { gpuDeviceIds: string[] };
   policy: Record<string, unknown>;
   usage?: UsageRecord;
   provenance: { gitCommit: string | null; runner: string; jobUrl: string | null; containerId: string | null };
+  /** Multi-stage runs: one record per stage, in run order. */
+  stages?: StageResult[];
+  storedArtifacts?: (StoredArtifact & { stage: string })[];
+}
+
+export interface LogRecord {
+  path: string;
+  lines: number;
+  bytes: number;
+  truncated: boolean;
+  tail: string[];
+}
+
+export interface MetricInfo {
+  unit?: string;
+  description?: string;
+  stage?: string;
+}
+
+/** Chart data a program offers in /output/series.json: a small table and the columns to plot. */
+export interface Series {
+  title?: string;
+  kind: "line" | "bar" | "heatmap" | "table";
+  stage?: string;
+  columns: string[];
+  rows: (number | string)[][];
+  x?: string;
+  y?: string;
+  group?: string;
+  value?: string;
+}
+
+export type StageStatus = RunStatus | "skipped";
+
+/** result.json "stages": what one stage of a multi-stage run did. */
+export interface StageResult {
+  name: string;
+  needs: string[];
+  status: StageStatus;
+  statusReason: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationSeconds?: number;
+  exitCode: number | null;
+  command?: string[];
+  params?: Record<string, unknown>;
+  metrics: Record<string, number>;
+  artifacts: CollectedFile[];
+  storedArtifacts: StoredArtifact[];
+  /** Artifacts of the stages it needs, as mounted (hash checked first). */
+  consumed: (StoredArtifact & { stage: string })[];
+  dropped: DroppedEntry[];
+  log: LogRecord;
+  resources?: Resources & { gpuDeviceIds: string[] };
+  policy?: Record<string, unknown>;
+  usage?: UsageRecord;
+  containerId?: string | null;
 }
 
 /** What an adapter (CLI or action) is told while a run goes on. */
@@ -65,6 +126,9 @@ export interface RunEvents {
   sandboxCreated?(sandboxId: string): void;
   /** About once a second while the program runs, with the peaks so far. */
   sample?(sample: ResourceSample, peak: UsagePeaks): void;
+  /** Multi-stage runs: a stage starts (index from 0); its phases are then named "<stage>: <phase>". */
+  stage?(name: string, index: number, total: number): void;
+  stageFinished?(stage: StageResult): void;
 }
 
 export interface RunOptions {
@@ -75,6 +139,8 @@ export interface RunOptions {
   repoRoot: string;
   /** Where results/<runId>/ goes; default <experiment folder>/results. */
   resultsRoot?: string;
+  /** Content-addressed store for stage artifacts; default $CRUCIBLE_ARTIFACT_STORE or ~/.cache/crucible/artifacts. */
+  artifactStore?: string;
   /** Host scratch space for the sandbox's output folder; default $RUNNER_TEMP or the OS temp folder. */
   scratchRoot?: string;
   signal?: AbortSignal;
@@ -96,10 +162,50 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
+/** Everything one run shares between its sandboxes. */
+interface RunContext {
+  options: RunOptions;
+  runId: string;
+  image: ImageRef;
+  store: ArtifactStore;
+}
+
+/** One program to run in one sandbox: the single-stage experiment itself, or one stage. */
+interface Program {
+  stage?: string;
+  command: string[];
+  inputs: Input[];
+  params: Record<string, unknown>;
+  resources: Resources;
+  artifacts: { stage: string; path: string; hostPath: string }[];
+  /** Folder that gets log.txt and output/. */
+  dir: string;
+  /** Also receives every line, e.g. the run's combined log. */
+  echo?: (line: RelayedLine) => void;
+}
+
+/** What running a program left behind, before it becomes (part of) a result. */
+interface ProgramOutcome {
+  status: RunStatus;
+  statusReason: string;
+  exitCode: number | null;
+  log: LogFile;
+  metrics: Record<string, number>;
+  metricInfo: Record<string, MetricInfo>;
+  series: Record<string, Series>;
+  files: CollectedFile[];
+  dropped: DroppedEntry[];
+  policy: Record<string, unknown>;
+  usage?: UsageRecord;
+  gpuDeviceIds: string[];
+  containerId: string | null;
+}
+
 /**
- * Runs one experiment in a sandbox and records it. Problems that mean nothing ran (Docker down, runtime
- * missing, image cannot be built) throw and write nothing; once the run is decided, every ending — a
- * policy rejection, a runtime failure, a timeout, a cancellation — leaves a result with its logs.
+ * Runs one experiment in a sandbox (or each of its stages in its own sandbox) and records it. Problems
+ * that mean nothing ran (Docker down, runtime missing, image cannot be built) throw and write nothing;
+ * once the run is decided, every ending — a policy rejection, a runtime failure, a timeout, a
+ * cancellation — leaves a result with its logs.
  */
 export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const { experiment, policy, provider, events = {} } = options;
@@ -126,15 +232,18 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     },
   };
 
-  // A refused run is still recorded: the request was valid, the runner said no.
-  const reject = async (reason: string): Promise<RunOutcome> => {
+  try {
+    checkAgainstPolicy(experiment, policy);
+  } catch (error) {
+    if (!(error instanceof PolicyRejectedError)) throw error;
+    // A refused run is still recorded: the request was valid, the runner said no.
     await mkdir(resultDir, { recursive: true });
     const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
     return finish(resultDir, log, {
       ...base,
       status: "rejected",
-      statusReason: reason,
+      statusReason: error.message,
       exitCode: null,
       runtime: { name: policy.runtime, version: "not started" },
       image: { name: experiment.spec.image, ref: "", id: "", recipeHash: "" },
@@ -143,57 +252,279 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       dropped: [],
       policy: {},
     });
-  };
-  try {
-    checkAgainstPolicy(experiment, policy);
-  } catch (error) {
-    if (error instanceof PolicyRejectedError) return reject(error.message);
-    throw error;
   }
 
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
+  const context: RunContext = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  await mkdir(resultDir, { recursive: true });
 
-  events.phase?.("create sandbox");
+  if (!experiment.stages) {
+    const outcome = await runProgram(context, {
+      command: experiment.spec.command ?? [],
+      inputs: experiment.inputs,
+      params: experiment.spec.params ?? {},
+      resources: experiment.resources,
+      artifacts: [],
+      dir: resultDir,
+    });
+    return finish(resultDir, outcome.log, {
+      ...base,
+      status: outcome.status,
+      statusReason: outcome.statusReason,
+      exitCode: outcome.exitCode,
+      runtime,
+      image,
+      metrics: outcome.metrics,
+      ...metricExtras(outcome),
+      artifacts: outcome.files.map((f) => ({ ...f, path: `output/${f.path}` })),
+      dropped: outcome.dropped,
+      policy: outcome.policy,
+      ...(outcome.usage ? { usage: outcome.usage } : {}),
+      resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+      provenance: { ...base.provenance, containerId: outcome.containerId },
+    });
+  }
+  return runStages(context, experiment.stages, resultDir, { ...base, runtime, image });
+}
+
+/**
+ * Runs the stages in order. A stage starts only when every stage it needs succeeded and left its
+ * artifacts; otherwise it is skipped with the reason, and after a cancellation nothing else starts.
+ */
+async function runStages(
+  context: RunContext,
+  stages: Stage[],
+  resultDir: string,
+  base: Omit<RunResult, "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log">,
+): Promise<RunOutcome> {
+  const { options } = context;
+  const { events = {} } = options;
+  const runLog = new LogFile(path.join(resultDir, "log.txt"), options.policy.logMaxBytes);
+  const records: StageResult[] = [];
+  // Units and chart data are kept once, on the run, with the stage that reported them.
+  const reported: Pick<ProgramOutcome, "metricInfo" | "series">[] = [];
+  const byName = new Map<string, StageResult>();
+  const runStart = Date.now();
+  const usage: UsageRecord = { samples: [], peak: { cpuPercent: 0, memoryBytes: 0 } };
+  for (const [index, stage] of stages.entries()) {
+    const blocker = options.signal?.aborted
+      ? "the run was cancelled before this stage started"
+      : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
+    const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
+    if (blocker) {
+      const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
+      events.info?.(`stage ${stage.name} skipped: ${reason}`);
+      const record: StageResult = { ...common, status: "skipped", statusReason: reason, exitCode: null, metrics: {}, artifacts: [], storedArtifacts: [], consumed: [], dropped: [], log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] } };
+      records.push(record);
+      byName.set(stage.name, record);
+      continue;
+    }
+    events.stage?.(stage.name, index, stages.length);
+    const dir = path.join(resultDir, "stages", stage.name);
+    await mkdir(dir, { recursive: true });
+    const startedAt = new Date();
+    const consumed = stage.needs.flatMap((n) => byName.get(n)!.storedArtifacts.map((a) => ({ stage: n, ...a })));
+    let mounts: Program["artifacts"];
+    try {
+      mounts = await Promise.all(consumed.map(async (a) => ({ stage: a.stage, path: a.path, hostPath: await context.store.verified(a) })));
+    } catch (error) {
+      if (!(error instanceof CrucibleError)) throw error;
+      const log = new LogFile(path.join(dir, "log.txt"), options.policy.logMaxBytes);
+      await log.close();
+      const record = stageRecord(stage, common, startedAt, consumed, [], { ...emptyOutcome(log), status: "sandbox-error", statusReason: error.message });
+      records.push(record);
+      byName.set(stage.name, record);
+      continue;
+    }
+    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${consumed.find((c) => c.stage === m.stage && c.path === m.path)!.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    const outcome = await runProgram(context, {
+      stage: stage.name,
+      command: stage.command,
+      inputs: stage.inputs,
+      params: stage.params,
+      resources: stage.resources,
+      artifacts: mounts,
+      dir,
+      echo: (line) => runLog.write({ ...line, text: `${stage.name} | ${line.text}` }),
+    });
+    const stored = await storeArtifacts(context.store, stage, dir, outcome);
+    const record = stageRecord(stage, common, startedAt, consumed, stored, outcome);
+    reported[records.length] = outcome;
+    const offset = (startedAt.getTime() - runStart) / 1000;
+    for (const s of outcome.usage?.samples ?? []) usage.samples.push({ ...s, t: s.t + offset });
+    usage.peak.cpuPercent = Math.max(usage.peak.cpuPercent, outcome.usage?.peak.cpuPercent ?? 0);
+    usage.peak.memoryBytes = Math.max(usage.peak.memoryBytes, outcome.usage?.peak.memoryBytes ?? 0);
+    records.push(record);
+    byName.set(stage.name, record);
+    events.stageFinished?.(record);
+  }
+  await runLog.close();
+
+  const failed = records.find((r) => r.status !== "succeeded" && r.status !== "skipped");
+  const skipped = records.filter((r) => r.status === "skipped");
+  const status: RunStatus = failed ? (failed.status as RunStatus) : skipped.length > 0 ? "cancelled" : "succeeded";
+  const statusReason = failed
+    ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason.replace(/\.$/, "")}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}`
+    : skipped.length > 0
+      ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}`
+      : `all ${records.length} stages succeeded`;
+  const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
+  return finish(resultDir, runLog, {
+    ...base,
+    status,
+    statusReason,
+    exitCode: failed ? failed.exitCode : 0,
+    metrics,
+    ...(Object.keys(metricInfo).length ? { metricInfo } : {}),
+    ...(Object.keys(series).length ? { series } : {}),
+    artifacts: records.flatMap((r) => r.artifacts),
+    dropped,
+    policy: records.find((r) => r.policy)?.policy ?? {},
+    usage,
+    stages: records,
+    storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
+  });
+}
+
+function emptyOutcome(log: LogFile): ProgramOutcome {
+  return { status: "sandbox-error", statusReason: "", exitCode: null, log, metrics: {}, metricInfo: {}, series: {}, files: [], dropped: [], policy: {}, gpuDeviceIds: [], containerId: null };
+}
+
+function stageRecord(
+  stage: Stage,
+  common: Pick<StageResult, "name" | "needs" | "command" | "params">,
+  startedAt: Date,
+  consumed: StageResult["consumed"],
+  stored: StoredArtifact[],
+  outcome: ProgramOutcome,
+): StageResult {
+  const finishedAt = new Date();
+  const prefix = `stages/${stage.name}`;
+  return {
+    ...common,
+    status: outcome.status,
+    statusReason: outcome.statusReason,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    exitCode: outcome.exitCode,
+    metrics: outcome.metrics,
+    artifacts: outcome.files.map((f) => ({ ...f, path: `${prefix}/output/${f.path}` })),
+    storedArtifacts: stored,
+    consumed,
+    dropped: outcome.dropped,
+    log: { path: `${prefix}/log.txt`, lines: outcome.log.lines, bytes: outcome.log.bytes, truncated: outcome.log.truncated, tail: outcome.log.tail },
+    resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+    policy: outcome.policy,
+    ...(outcome.usage ? { usage: outcome.usage } : {}),
+    containerId: outcome.containerId,
+  };
+}
+
+function metricExtras(outcome: Pick<ProgramOutcome, "metricInfo" | "series">): Pick<RunResult, "metricInfo" | "series"> {
+  return {
+    ...(Object.keys(outcome.metricInfo).length ? { metricInfo: outcome.metricInfo } : {}),
+    ...(Object.keys(outcome.series).length ? { series: outcome.series } : {}),
+  };
+}
+
+/**
+ * Moves a stage's declared artifacts out of its collected outputs into the store, so they are not
+ * committed. A declared artifact that was not written fails the stage: its dependents cannot run.
+ */
+async function storeArtifacts(store: ArtifactStore, stage: Stage, dir: string, outcome: ProgramOutcome): Promise<StoredArtifact[]> {
+  if (outcome.status !== "succeeded") return [];
+  const stored: StoredArtifact[] = [];
+  const missing: string[] = [];
+  for (const declared of stage.artifacts) {
+    const file = outcome.files.find((f) => f.path === declared);
+    if (!file) {
+      missing.push(declared);
+      continue;
+    }
+    const hostFile = path.join(dir, "output", declared);
+    const artifact = await store.put(hostFile, declared);
+    if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${declared} changed between collection and storage`);
+    await rm(hostFile);
+    stored.push(artifact);
+  }
+  outcome.files = outcome.files.filter((f) => !stage.artifacts.includes(f.path));
+  if (missing.length > 0) {
+    outcome.status = "failed";
+    outcome.statusReason = `the program exited 0 but did not write the declared artifact(s) ${missing.join(", ")} in /output, so the stages that need them cannot run`;
+  }
+  return stored;
+}
+
+/** The run's metrics are every stage's; a name two stages both report is kept per stage as <stage>.<name>. */
+function mergeStageMetrics(records: StageResult[], reported: (Pick<ProgramOutcome, "metricInfo" | "series"> | undefined)[]): { metrics: Record<string, number>; metricInfo: Record<string, MetricInfo>; series: Record<string, Series>; dropped: DroppedEntry[] } {
+  const counts = new Map<string, number>();
+  for (const r of records) for (const name of Object.keys(r.metrics)) counts.set(name, (counts.get(name) ?? 0) + 1);
+  const metrics: Record<string, number> = {};
+  const metricInfo: Record<string, MetricInfo> = {};
+  const series: Record<string, Series> = {};
+  const dropped: DroppedEntry[] = [];
+  for (const [index, r] of records.entries()) {
+    for (const [name, value] of Object.entries(r.metrics)) {
+      const key = counts.get(name)! > 1 ? `${r.name}.${name}` : name;
+      metrics[key] = value;
+      metricInfo[key] = { ...reported[index]?.metricInfo[name], stage: r.name };
+    }
+    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) series[series[name] ? `${r.name}.${name}` : name] = { ...s, stage: r.name };
+    dropped.push(...r.dropped.map((d) => ({ ...d, path: `stages/${r.name}/${d.path}` })));
+  }
+  return { metrics, metricInfo, series, dropped };
+}
+
+/** Runs one program in a fresh sandbox and collects what it left; every ending becomes an outcome. */
+async function runProgram(context: RunContext, program: Program): Promise<ProgramOutcome> {
+  const { options, runId, image } = context;
+  const { experiment, policy, provider, events = {} } = options;
+  const phase = (name: string) => events.phase?.(program.stage ? `${program.stage}: ${name}` : name);
+  phase("create sandbox");
+  const log = new LogFile(path.join(program.dir, "log.txt"), policy.logMaxBytes);
   let gpuLease: GpuLease | undefined;
-  if (experiment.resources.gpus > 0 && policy.gpu) {
+  if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
     try {
-      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(experiment.resources.gpus, { runId });
+      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, { runId });
     } catch (error) {
-      if (error instanceof CrucibleError) return reject(error.message);
-      throw error;
+      if (!(error instanceof CrucibleError)) throw error;
+      await log.close();
+      return { ...emptyOutcome(log), status: "rejected", statusReason: error.message };
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
-  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(), runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
+  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(), program.stage ? `${runId}-${program.stage}` : runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
   if (!scratch.sizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
-  const outputDir = scratch.outputDir;
-  await mkdir(resultDir, { recursive: true });
-  const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
   const relay = new LineRelay((line) => {
     log.write(line);
+    program.echo?.(line);
     events.line?.(line);
   });
   const spec: SandboxSpec = {
     image: image.id,
     policy,
-    resources: experiment.resources,
-    inputs: experiment.inputs,
-    outputDir,
+    resources: program.resources,
+    inputs: program.inputs,
+    artifacts: program.artifacts,
+    outputDir: scratch.outputDir,
     env: {
       CRUCIBLE_RUN_ID: runId,
       CRUCIBLE_OUTPUT: SANDBOX_OUTPUT,
-      CRUCIBLE_PARAMS: JSON.stringify(experiment.spec.params ?? {}),
+      CRUCIBLE_PARAMS: JSON.stringify(program.params),
+      ...(program.stage ? { CRUCIBLE_STAGE: program.stage, CRUCIBLE_ARTIFACTS: SANDBOX_ARTIFACTS } : {}),
     },
     labels: {
       [MANAGED_LABEL]: "true",
       "crucible.run-id": runId,
       "crucible.experiment": experiment.spec.name,
+      ...(program.stage ? { "crucible.stage": program.stage } : {}),
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
-      "crucible.deadline": new Date(Date.now() + (experiment.resources.timeoutSeconds + 300) * 1000).toISOString(),
+      "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1000).toISOString(),
       ...options.labels,
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
@@ -206,10 +537,10 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   try {
     const sandbox = await provider.create(spec);
     try {
-      events.phase?.("run");
-      exec = await sandbox.exec(experiment.spec.command, {
+      phase("run");
+      exec = await sandbox.exec(program.command, {
         onOutput: (stream, chunk) => relay.push(stream, chunk),
-        timeoutMs: experiment.resources.timeoutSeconds * 1000,
+        timeoutMs: program.resources.timeoutSeconds * 1000,
         signal: options.signal,
         onCreated: (id) => events.sandboxCreated?.(id),
         onSample: (sample) => {
@@ -226,8 +557,8 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       await sandbox.cleanup();
     }
 
-    events.phase?.("collect results");
-    collected = await collectOutputs(outputDir, path.join(resultDir, "output"), {
+    phase("collect results");
+    collected = await collectOutputs(scratch.outputDir, path.join(program.dir, "output"), {
       maxBytes: experiment.outputs.maxBytes,
       maxFiles: experiment.outputs.maxFiles,
       declared: experiment.outputs.files,
@@ -237,30 +568,25 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     await gpuLease?.release();
     await scratch.dispose();
   }
-  const metrics = await readMetrics(path.join(resultDir, "output"), collected.files.some((f) => f.path === "metrics.json"), collected.dropped);
-
-  const status: RunStatus = sandboxError
-    ? "sandbox-error"
-    : exec!.outcome === "exited"
-      ? exec!.exitCode === 0
-        ? "succeeded"
-        : "failed"
-      : exec!.outcome;
-  return finish(resultDir, log, {
-    ...base,
-    status,
+  const outputDir = path.join(program.dir, "output");
+  const has = (name: string) => collected.files.some((f) => f.path === name);
+  const { metrics, metricInfo } = await readMetrics(outputDir, has("metrics.json"), collected.dropped);
+  const series = await readSeries(outputDir, has("series.json"), collected.dropped);
+  return {
+    status: sandboxError ? "sandbox-error" : exec!.outcome === "exited" ? (exec!.exitCode === 0 ? "succeeded" : "failed") : exec!.outcome,
     statusReason: sandboxError ?? exec!.detail,
     exitCode: exec?.exitCode ?? null,
-    runtime,
-    image,
+    log,
     metrics,
-    artifacts: collected.files.map((f) => ({ ...f, path: `output/${f.path}` })),
+    metricInfo,
+    series,
+    files: collected.files,
     dropped: collected.dropped,
     policy: exec?.appliedConfig ?? {},
     usage: usage.record(),
-    resources: { ...base.resources, gpuDeviceIds: gpuLease?.deviceIds ?? [] },
-    provenance: { ...base.provenance, containerId: exec?.sandboxId ?? null },
-  });
+    gpuDeviceIds: gpuLease?.deviceIds ?? [],
+    containerId: exec?.sandboxId ?? null,
+  };
 }
 
 async function finish(
@@ -283,33 +609,71 @@ async function finish(
 
 const MAX_METRICS = 200;
 
-/** metrics.json must be a flat object of finite numbers; anything else is reported, not trusted. */
-async function readMetrics(outputDir: string, present: boolean, dropped: DroppedEntry[]): Promise<Record<string, number>> {
-  if (!present) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path.join(outputDir, "metrics.json"), "utf8"));
-  } catch (error) {
-    dropped.push({ path: "metrics.json", reason: `not valid JSON (${(error as Error).message}); no metrics recorded` });
-    return {};
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    dropped.push({ path: "metrics.json", reason: "not a JSON object; no metrics recorded" });
-    return {};
-  }
+/**
+ * metrics.json must be a flat object whose values are finite numbers or {value, unit, description}
+ * objects; anything else is reported, not trusted.
+ */
+async function readMetrics(outputDir: string, present: boolean, dropped: DroppedEntry[]): Promise<{ metrics: Record<string, number>; metricInfo: Record<string, MetricInfo> }> {
   const metrics: Record<string, number> = Object.create(null);
-  for (const [key, value] of Object.entries(parsed)) {
+  const metricInfo: Record<string, MetricInfo> = Object.create(null);
+  const parsed = present ? await readJsonObject(outputDir, "metrics.json", dropped) : undefined;
+  for (const [key, raw] of Object.entries(parsed ?? {})) {
     if (key === "__proto__") {
       dropped.push({ path: "metrics.json#__proto__", reason: "reserved name: it cannot be a plain key in JavaScript tooling" });
       continue;
     }
-    if (typeof value !== "number" || !Number.isFinite(value) || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
-      dropped.push({ path: `metrics.json#${key.slice(0, 100)}`, reason: "metrics must be finite numbers with names up to 100 characters, at most 200 of them" });
+    const described = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+    const value = described ? described.value : raw;
+    const unit = described?.unit;
+    const description = described?.description;
+    const wellFormed = (unit === undefined || (typeof unit === "string" && unit.length <= 40)) && (description === undefined || (typeof description === "string" && description.length <= 500));
+    if (typeof value !== "number" || !Number.isFinite(value) || !wellFormed || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
+      dropped.push({
+        path: `metrics.json#${key.slice(0, 100)}`,
+        reason: "metrics must be finite numbers (or {value, unit up to 40 characters, description up to 500}) with names up to 100 characters, at most 200 of them",
+      });
       continue;
     }
     metrics[key] = value;
+    if (unit !== undefined || description !== undefined) metricInfo[key] = { ...(unit !== undefined ? { unit: unit as string } : {}), ...(description !== undefined ? { description: description as string } : {}) };
   }
-  return { ...metrics };
+  return { metrics: { ...metrics }, metricInfo: { ...metricInfo } };
+}
+
+const MAX_SERIES_BYTES = 512 * 1024;
+
+/** series.json: chart data the program offers; kept only when it matches the result schema's series shape. */
+async function readSeries(outputDir: string, present: boolean, dropped: DroppedEntry[]): Promise<Record<string, Series>> {
+  const parsed = present ? await readJsonObject(outputDir, "series.json", dropped, MAX_SERIES_BYTES) : undefined;
+  const series: Record<string, Series> = {};
+  for (const [name, value] of Object.entries(parsed ?? {})) {
+    if (!validateSeriesDocument({ [name]: value })) {
+      dropped.push({ path: `series.json#${name.slice(0, 64)}`, reason: `not a valid series: ${schemaProblems(validateSeriesDocument).slice(0, 300)}` });
+      continue;
+    }
+    series[name] = value as Series;
+  }
+  return series;
+}
+
+async function readJsonObject(outputDir: string, name: string, dropped: DroppedEntry[], maxBytes = Infinity): Promise<Record<string, unknown> | undefined> {
+  let parsed: unknown;
+  try {
+    const text = await readFile(path.join(outputDir, name), "utf8");
+    if (text.length > maxBytes) {
+      dropped.push({ path: name, reason: `larger than ${maxBytes} bytes; not read` });
+      return undefined;
+    }
+    parsed = JSON.parse(text);
+  } catch (error) {
+    dropped.push({ path: name, reason: `not valid JSON (${(error as Error).message}); not read` });
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    dropped.push({ path: name, reason: "not a JSON object; not read" });
+    return undefined;
+  }
+  return parsed as Record<string, unknown>;
 }
 
 async function gitHead(dir: string): Promise<string | null> {

@@ -15,6 +15,8 @@ export const validateResultDocument: ValidateFunction = ajv.compile(resultSchema
 export const validatePolicyDocument: ValidateFunction = ajv.compile(policySchema);
 export const validateImageRecipeDocument: ValidateFunction = ajv.compile(imageRecipeSchema);
 export const validateContainmentMatrixDocument: ValidateFunction = ajv.compile(containmentMatrixSchema);
+/** series.json as a program writes it: named series of the result schema's shape. */
+export const validateSeriesDocument: ValidateFunction = ajv.compile({ type: "object", additionalProperties: { $ref: `${resultSchema.$id}#/$defs/series` } });
 
 export type SchemaError = ErrorObject;
 
@@ -65,4 +67,14 @@ export function assertValid(validate: ValidateFunction, document: unknown, what:
     const lines = (validate.errors ?? []).map(describeSchemaError);
     throw new Error(`${what} does not match its schema:\n${lines.join("\n")}`);
   }
+}
+
+/**
+ * Compiles a schema an experiment brings for its own params. A fresh instance per schema keeps a
+ * researcher's $id from colliding with ours or with another experiment's.
+ */
+export function compileParamsSchema(schema: unknown): ValidateFunction {
+  const own = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+  addFormats.default(own);
+  return own.compile(schema as object);
 }

@@ -86940,7 +86940,7 @@ var experiment_schema_default = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://crucible.invalid/schemas/experiment.schema.json",
   title: "Crucible experiment",
-  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder.",
+  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
   required: [
@@ -86948,7 +86948,6 @@ var experiment_schema_default = {
     "name",
     "description",
     "image",
-    "command",
     "resources"
   ],
   properties: {
@@ -86977,7 +86976,7 @@ var experiment_schema_default = {
       pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
     },
     command: {
-      description: 'The program to run, as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
+      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
       type: "array",
       minItems: 1,
       maxItems: 256,
@@ -87042,6 +87041,25 @@ var experiment_schema_default = {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
       type: "object"
     },
+    paramsSchema: {
+      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
+      type: "string",
+      minLength: 1,
+      maxLength: 1024,
+      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
+    },
+    stages: {
+      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
+      type: "object",
+      minProperties: 1,
+      maxProperties: 32,
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/stage"
+      }
+    },
     outputs: {
       description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
       type: "object",
@@ -87105,6 +87123,116 @@ var experiment_schema_default = {
         }
       }
     }
+  },
+  if: {
+    properties: {
+      stages: true
+    },
+    required: [
+      "stages"
+    ]
+  },
+  then: {
+    properties: {
+      command: false
+    }
+  },
+  else: {
+    properties: {
+      command: true
+    },
+    required: [
+      "command"
+    ]
+  },
+  $defs: {
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "command"
+      ],
+      properties: {
+        needs: {
+          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 32,
+          items: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        },
+        command: {
+          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
+          type: "array",
+          minItems: 1,
+          maxItems: 256,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 4096
+          }
+        },
+        inputs: {
+          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 1024
+          }
+        },
+        params: {
+          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
+          type: "object"
+        },
+        resources: {
+          description: "Overrides of the experiment's resources for this stage only.",
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            cpus: {
+              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+              type: "number",
+              exclusiveMinimum: 0,
+              maximum: 256
+            },
+            memory: {
+              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+            },
+            timeout: {
+              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+            },
+            gpus: {
+              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+              type: "integer",
+              minimum: 0,
+              maximum: 16,
+              default: 0
+            }
+          }
+        },
+        artifacts: {
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 64,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$"
+          }
+        }
+      }
+    }
   }
 };
 
@@ -87113,7 +87241,7 @@ var result_schema_default = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://crucible.invalid/schemas/result.schema.json",
   title: "Crucible run result",
-  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/). Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
+  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
   type: "object",
   additionalProperties: false,
   required: [
@@ -87260,6 +87388,48 @@ var result_schema_default = {
         not: {
           const: "__proto__"
         }
+      }
+    },
+    metricInfo: {
+      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
+      type: "object",
+      propertyNames: {
+        type: "string",
+        minLength: 1,
+        maxLength: 100,
+        not: {
+          const: "__proto__"
+        }
+      },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          unit: {
+            type: "string",
+            maxLength: 40
+          },
+          description: {
+            type: "string",
+            maxLength: 500
+          },
+          stage: {
+            description: "Stage that reported it (multi-stage runs).",
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        }
+      }
+    },
+    series: {
+      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
+      type: "object",
+      maxProperties: 64,
+      propertyNames: {
+        pattern: "^[A-Za-z0-9_.-]{1,64}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/series"
       }
     },
     artifacts: {
@@ -87479,6 +87649,279 @@ var result_schema_default = {
               type: "number"
             }
           }
+        }
+      }
+    },
+    stages: {
+      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
+      type: "array",
+      maxItems: 32,
+      items: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    storedArtifacts: {
+      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
+      type: "array",
+      items: {
+        $ref: "#/$defs/storedArtifact"
+      }
+    }
+  },
+  $defs: {
+    storedArtifact: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "stage",
+        "path",
+        "sha256",
+        "size"
+      ],
+      properties: {
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
+          type: "string"
+        },
+        sha256: {
+          type: "string",
+          pattern: "^[0-9a-f]{64}$"
+        },
+        size: {
+          type: "integer",
+          minimum: 0
+        }
+      }
+    },
+    series: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "kind",
+        "columns",
+        "rows"
+      ],
+      properties: {
+        title: {
+          type: "string",
+          maxLength: 200
+        },
+        kind: {
+          enum: [
+            "line",
+            "bar",
+            "heatmap",
+            "table"
+          ]
+        },
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        columns: {
+          type: "array",
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64
+          }
+        },
+        rows: {
+          type: "array",
+          maxItems: 5e3,
+          items: {
+            type: "array",
+            maxItems: 16,
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  type: "string",
+                  maxLength: 200
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          type: "string",
+          maxLength: 64
+        },
+        y: {
+          type: "string",
+          maxLength: 64
+        },
+        group: {
+          type: "string",
+          maxLength: 64
+        },
+        value: {
+          type: "string",
+          maxLength: 64
+        }
+      }
+    },
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "name",
+        "needs",
+        "status",
+        "statusReason",
+        "exitCode",
+        "metrics",
+        "artifacts",
+        "storedArtifacts",
+        "consumed",
+        "dropped",
+        "log"
+      ],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        needs: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        status: {
+          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
+          enum: [
+            "succeeded",
+            "failed",
+            "timed-out",
+            "oom-killed",
+            "cancelled",
+            "sandbox-error",
+            "rejected",
+            "skipped"
+          ]
+        },
+        statusReason: {
+          type: "string"
+        },
+        startedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        finishedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        durationSeconds: {
+          type: "number",
+          minimum: 0
+        },
+        exitCode: {
+          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+          type: [
+            "integer",
+            "null"
+          ]
+        },
+        command: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        params: {
+          description: "The merged params the stage was given.",
+          type: "object"
+        },
+        metrics: {
+          $ref: "#/properties/metrics"
+        },
+        artifacts: {
+          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "path",
+              "size",
+              "sha256"
+            ],
+            properties: {
+              path: {
+                type: "string"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "path",
+              "sha256",
+              "size"
+            ],
+            properties: {
+              path: {
+                type: "string"
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              }
+            }
+          }
+        },
+        consumed: {
+          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
+          type: "array",
+          items: {
+            $ref: "#/$defs/storedArtifact"
+          }
+        },
+        dropped: {
+          $ref: "#/properties/dropped"
+        },
+        log: {
+          $ref: "#/properties/log"
+        },
+        resources: {
+          $ref: "#/properties/resources"
+        },
+        policy: {
+          $ref: "#/properties/policy"
+        },
+        usage: {
+          $ref: "#/properties/usage"
+        },
+        containerId: {
+          type: [
+            "string",
+            "null"
+          ]
         }
       }
     }
@@ -87773,6 +88216,7 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
+var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/series` } });
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -87906,8 +88350,10 @@ var STATUS_ICONS = {
   "oom-killed": "\u{1F4A5}",
   cancelled: "\u{1F6AB}",
   "sandbox-error": "\u26A0\uFE0F",
-  rejected: "\u26D4"
+  rejected: "\u26D4",
+  skipped: "\u23ED\uFE0F"
 };
+var MAX_SERIES_BYTES = 512 * 1024;
 
 // actions/lib/src/github/results-comment.ts
 var RESULTS_MARKER = "<!-- crucible:results -->";

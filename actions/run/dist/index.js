@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path9 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path10 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path9 && path9[0] !== "/") {
-          path9 = `/${path9}`;
+        if (path10 && path10[0] !== "/") {
+          path10 = `/${path10}`;
         }
-        return new URL(`${origin}${path9}`);
+        return new URL(`${origin}${path10}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path9, origin }
+          request: { method, path: path10, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path9);
+        debuglog("sending request to %s %s/%s", method, origin, path10);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path9, origin },
+          request: { method, path: path10, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path9,
+          path10,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path9, origin }
+          request: { method, path: path10, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path9);
+        debuglog("trailers received from %s %s/%s", method, origin, path10);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path9, origin },
+          request: { method, path: path10, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path9,
+          path10,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path9, origin }
+            request: { method, path: path10, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path9);
+          debuglog("sending request to %s %s/%s", method, origin, path10);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path9,
+        path: path10,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path9 !== "string") {
+        if (typeof path10 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path9[0] !== "/" && !(path9.startsWith("http://") || path9.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path10[0] !== "/" && !(path10.startsWith("http://") || path10.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path9)) {
+        } else if (invalidPathRegex.test(path10)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path9, query) : path9;
+        this.path = query ? buildURL(path10, query) : path10;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path: path9, host, upgrade, blocking, reset } = request;
+      const { method, path: path10, host, upgrade, blocking, reset } = request;
       let { body, headers, contentLength } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path9} HTTP/1.1\r
+      let header = `${method} ${path10} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -6867,7 +6867,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path: path9, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path: path10, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let { body } = request;
       if (upgrade) {
         util.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path9;
+      headers[HTTP2_HEADER_PATH] = path10;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7346,7 +7346,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline(
+      const pipe = pipeline2(
         body,
         h2stream,
         (err) => {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path9 = search ? `${pathname}${search}` : pathname;
+        const path10 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path9;
+        this.opts.path = path10;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path9 = "/",
+          path: path10 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path9;
+        opts.path = origin + path10;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10391,7 +10391,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline(opts, handler) {
+    function pipeline2(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10400,7 +10400,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline;
+    module.exports = pipeline2;
   }
 });
 
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path9) {
-      if (typeof path9 !== "string") {
-        return path9;
+    function safeUrl(path10) {
+      if (typeof path10 !== "string") {
+        return path10;
       }
-      const pathSegments = path9.split("?");
+      const pathSegments = path10.split("?");
       if (pathSegments.length !== 2) {
-        return path9;
+        return path10;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path9, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path9);
+    function matchKey(mockDispatch2, { path: path10, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path10);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path9 }) => matchValue(safeUrl(path9), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path10 }) => matchValue(safeUrl(path10), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path9, method, body, headers, query } = opts;
+      const { path: path10, method, body, headers, query } = opts;
       return {
-        path: path9,
+        path: path10,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path9, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path10, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path9,
+            Path: path10,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -12034,12 +12034,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists2 = this[kHeadersMap].get(lowercaseName);
-        if (exists2) {
+        const exists3 = this[kHeadersMap].get(lowercaseName);
+        if (exists3) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists2.name,
-            value: `${exists2.value}${delimiter}${value}`
+            name: exists3.name,
+            value: `${exists3.value}${delimiter}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -13565,7 +13565,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable, pipeline, finished } = __require("node:stream");
+    var { Readable, pipeline: pipeline2, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14510,7 +14510,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path9) {
-      for (let i = 0; i < path9.length; ++i) {
-        const code = path9.charCodeAt(i);
+    function validateCookiePath(path10) {
+      for (let i = 0; i < path10.length; ++i) {
+        const code = path10.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -18711,7 +18711,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18871,7 +18871,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline(
+          pipeline2(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path9 = opts.path;
+          let path10 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path9 = `/${path9}`;
+            path10 = `/${path10}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path9);
+          url = new URL(util.parseOrigin(url).origin + path10);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -25756,7 +25756,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv,
       createECDH,
-      createHash: createHash5,
+      createHash: createHash6,
       createHmac,
       createSign,
       createVerify,
@@ -26444,11 +26444,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash5("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash6("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash5("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash6("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -26613,8 +26613,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash5("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash5("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash6("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash6("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -26654,7 +26654,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac(
           "sha1",
-          createHash5("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash6("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac) {
           if (encrypted) {
@@ -27298,11 +27298,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path9) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path9)) {
-        return path9 === "pageant" ? new PageantAgent() : new CygwinAgent(path9);
+    function createAgent(path10) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path10)) {
+        return path10 === "pageant" ? new PageantAgent() : new CygwinAgent(path10);
       }
-      return new OpenSSHAgent(path9);
+      return new OpenSSHAgent(path10);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -28976,7 +28976,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash5,
+      createHash: createHash6,
       createPublicKey,
       diffieHellman,
       generateKeyPairSync,
@@ -29402,7 +29402,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash = createHash5(this.hashName);
+          const hash = createHash6(this.hashName);
           hashString(hash, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash, isServer ? this._remoteKexinit : this._kexinit);
@@ -30410,9 +30410,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash5(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash6(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash5(hashName).update(secret).update(exchangeHash).update(digest).digest();
+          const chunk = createHash6(hashName).update(secret).update(exchangeHash).update(digest).digest();
           const extended = Buffer.allocUnsafe(digest.length + chunk.length);
           extended.set(digest, 0);
           extended.set(chunk, digest.length);
@@ -32546,17 +32546,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path9, options) {
+      createReadStream(path10, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path9, options);
+        return new ReadStream(this, path10, options);
       }
-      createWriteStream(path9, options) {
+      createWriteStream(path10, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path9, options);
+        return new WriteStream(this, path10, options);
       }
-      open(path9, flags_, attrs, cb) {
+      open(path10, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -32575,7 +32575,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32583,7 +32583,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -32714,7 +32714,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path9, options, callback_) {
+      readFile(path10, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32787,13 +32787,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path9, flag, 438, (er, handle_) => {
+        this.open(path10, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path9, (er_, st_) => {
+              this.stat(path10, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -32814,7 +32814,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path9, data, options, callback_) {
+      writeFile(path10, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32833,7 +32833,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path9, flag, options.mode, (openErr, handle) => {
+        this.open(path10, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -32842,7 +32842,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path9, (er_, st_) => {
+                  this.stat(path10, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -32861,7 +32861,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path9, data, options, callback_) {
+      appendFile(path10, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32879,12 +32879,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path9, data, options, callback);
+        this.writeFile(path10, data, options, callback);
       }
-      exists(path9, cb) {
+      exists(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path9, (err) => {
+        this.stat(path10, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -32927,7 +32927,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path9, attrs, cb) {
+      mkdir(path10, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -32941,7 +32941,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32949,7 +32949,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -32965,10 +32965,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path9, cb) {
+      rmdir(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32976,7 +32976,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -33066,10 +33066,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path9, cb) {
+      stat(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33077,17 +33077,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path9, cb) {
+      lstat(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33095,17 +33095,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path9, cb) {
+      opendir(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33113,14 +33113,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path9, attrs, cb) {
+      setstat(path10, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -33132,7 +33132,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33140,7 +33140,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -33200,8 +33200,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path9, atime, mtime, cb) {
-        return this.setstat(path9, {
+      utimes(path10, atime, mtime, cb) {
+        return this.setstat(path10, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -33212,8 +33212,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path9, uid, gid, cb) {
-        return this.setstat(path9, {
+      chown(path10, uid, gid, cb) {
+        return this.setstat(path10, {
           uid,
           gid
         }, cb);
@@ -33223,15 +33223,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path9, mode, cb) {
-        return this.setstat(path9, {
+      chmod(path10, mode, cb) {
+        return this.setstat(path10, {
           mode
         }, cb);
       }
-      readlink(path9, cb) {
+      readlink(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33239,7 +33239,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -33284,10 +33284,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path9, cb) {
+      realpath(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33295,7 +33295,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -33340,13 +33340,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path9, cb) {
+      ext_openssh_statvfs(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33356,7 +33356,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -33442,7 +33442,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path9, attrs, cb) {
+      ext_openssh_lsetstat(path10, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -33457,7 +33457,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33467,7 +33467,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -33484,13 +33484,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path9, cb) {
+      ext_openssh_expandPath(path10, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path9);
+        const pathLen = Buffer.byteLength(path10);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33500,7 +33500,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path9, p += 4, pathLen);
+        buf.utf8Write(path10, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -34778,12 +34778,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path9)) {
+        if (!sftp.emit("LSTAT", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34802,13 +34802,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path9, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path10, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34830,12 +34830,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path9)) {
+        if (!sftp.emit("OPENDIR", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34854,63 +34854,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path9)) {
+        if (!sftp.emit("REMOVE", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path9, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path10, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path9)) {
+        if (!sftp.emit("RMDIR", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path9)) {
+        if (!sftp.emit("REALPATH", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path9)) {
+        if (!sftp.emit("STAT", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34930,14 +34930,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path9 = bufferParser.readString(true);
+        const path10 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path9 === void 0)
+        if (path10 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path9)) {
+        if (!sftp.emit("READLINK", reqID, path10)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -35008,7 +35008,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path9, options) {
+    function ReadStream(sftp, path10, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -35022,7 +35022,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path9;
+      this.path = path10;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -35153,7 +35153,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path9, options) {
+    function WriteStream(sftp, path10, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -35165,7 +35165,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path9;
+      this.path = path10;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -35847,7 +35847,7 @@ var require_client2 = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash5,
+      createHash: createHash6,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -36069,7 +36069,7 @@ var require_client2 = __commonJS({
           }
           hostVerifier = (key, verify) => {
             if (hashAlgo)
-              key = createHash5(hashAlgo).update(key).digest("hex");
+              key = createHash6(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify);
             if (ret !== void 0)
               verify(ret);
@@ -38908,7 +38908,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes: randomBytes3
+      randomBytes: randomBytes4
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -39172,7 +39172,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes3(SALT_LEN);
+            const salt = randomBytes4(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -39211,7 +39211,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes3(4);
+          const checkInt = randomBytes4(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -42093,7 +42093,7 @@ var require_pipeline = __commonJS({
       if (typeof streams[streams.length - 1] !== "function") return noop;
       return streams.pop();
     }
-    function pipeline() {
+    function pipeline2() {
       for (var _len = arguments.length, streams = new Array(_len), _key = 0; _key < _len; _key++) {
         streams[_key] = arguments[_key];
       }
@@ -42116,7 +42116,7 @@ var require_pipeline = __commonJS({
       });
       return streams.reduce(pipe);
     }
-    module.exports = pipeline;
+    module.exports = pipeline2;
   }
 });
 
@@ -42875,7 +42875,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http = require_http();
     var fs3 = __require("fs");
-    var path9 = __require("path");
+    var path10 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -42883,8 +42883,8 @@ var require_modem = __commonJS({
     var utils = require_utils2();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os7 = __require("os");
-    var isWin = os7.type() === "Windows_NT";
+    var os8 = __require("os");
+    var isWin = os8.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -42924,9 +42924,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path9.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path9.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path9.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path10.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path10.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path10.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -42936,7 +42936,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve) {
-        var userDockerSocket = path9.join(os7.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path10.join(os8.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve("/var/run/docker.sock");
           else resolve(userDockerSocket);
@@ -43030,7 +43030,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path9.resolve(options.file));
+          data = fs3.createReadStream(path10.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -43348,7 +43348,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path9 = __require("path");
+    var path10 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -43357,22 +43357,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path9.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path10.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path9.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path10.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path9.sep === "/") {
+      if (path10.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path9.sep === "/") {
+      if (path10.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path9.sep);
+      return file.replace(/\//g, path10.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -43421,13 +43421,13 @@ var require_ignore = __commonJS({
         return pattern && typeof pattern === "string" && pattern.indexOf("#") !== 0 && pattern.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path10) => this._filter(path10));
+        return make_array(paths).filter((path11) => this._filter(path11));
       }
       createFilter() {
-        return (path10) => this._filter(path10);
+        return (path11) => this._filter(path11);
       }
-      ignores(path10) {
-        return !this._filter(path10);
+      ignores(path11) {
+        return !this._filter(path11);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -43466,36 +43466,36 @@ var require_ignore = __commonJS({
           origin,
           pattern,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern.split(path9.sep),
+          dirs: pattern.split(path10.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path10) {
-        if (!path10) {
+      _filter(path11) {
+        if (!path11) {
           return false;
         }
-        if (path10 in this._cache) {
-          return this._cache[path10];
+        if (path11 in this._cache) {
+          return this._cache[path11];
         }
-        return this._cache[path10] = this._test(path10);
+        return this._cache[path11] = this._test(path11);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path9.dirname(file));
-        const parentPathDirs = parentPath.split(path9.sep);
+        const parentPath = cleanPath(path10.dirname(file));
+        const parentPathDirs = parentPath.split(path10.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path9.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path10.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path9.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path10.sep), rule);
             }
           }
           if (match) {
@@ -43514,13 +43514,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path9.sep === "\\" ? "\\\\" : path9.sep;
+        let escapedSlash = path10.sep === "\\" ? "\\\\" : path10.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path9.sep) {
+              if (rule.pattern[i + 1] === path10.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -43536,7 +43536,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path9.sep === "\\") {
+            if (path10.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -43563,46 +43563,46 @@ var require_chownr = __commonJS({
   "node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path9 = __require("path");
+    var path10 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path10, uid, gid) => {
+    var lchownSync = (path11, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path10, uid, gid);
+        return fs3[LCHOWNSYNC](path11, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path10, uid, gid) => {
+    var chownSync = (path11, uid, gid) => {
       try {
-        return fs3.chownSync(path10, uid, gid);
+        return fs3.chownSync(path11, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path10, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path11, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path10, uid, gid, cb);
+        fs3.chown(path11, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path10, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path11, uid, gid) => {
       try {
-        return lchownSync(path10, uid, gid);
+        return lchownSync(path11, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path10, uid, gid);
+        chownSync(path11, uid, gid);
       }
-    } : (path10, uid, gid) => lchownSync(path10, uid, gid);
+    } : (path11, uid, gid) => lchownSync(path11, uid, gid);
     var nodeVersion = process.version;
-    var readdir5 = (path10, options, cb) => fs3.readdir(path10, options, cb);
-    var readdirSync = (path10, options) => fs3.readdirSync(path10, options);
+    var readdir5 = (path11, options, cb) => fs3.readdir(path11, options, cb);
+    var readdirSync = (path11, options) => fs3.readdirSync(path11, options);
     if (/^v4\./.test(nodeVersion))
-      readdir5 = (path10, options, cb) => fs3.readdir(path10, cb);
+      readdir5 = (path11, options, cb) => fs3.readdir(path11, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -43610,21 +43610,21 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child, uid, gid, cb) => {
       if (typeof child === "string")
-        return fs3.lstat(path9.resolve(p, child), (er, stats) => {
+        return fs3.lstat(path10.resolve(p, child), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child.isDirectory()) {
-        chownr(path9.resolve(p, child.name), uid, gid, (er) => {
+        chownr(path10.resolve(p, child.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path9.resolve(p, child.name);
+          const cpath = path10.resolve(p, child.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path9.resolve(p, child.name);
+        const cpath = path10.resolve(p, child.name);
         chown(cpath, uid, gid, cb);
       }
     };
@@ -43654,7 +43654,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child, uid, gid) => {
       if (typeof child === "string") {
         try {
-          const stats = fs3.lstatSync(path9.resolve(p, child));
+          const stats = fs3.lstatSync(path10.resolve(p, child));
           stats.name = child;
           child = stats;
         } catch (er) {
@@ -43665,8 +43665,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child.isDirectory())
-        chownrSync(path9.resolve(p, child.name), uid, gid);
-      handleEISDirSync(path9.resolve(p, child.name), uid, gid);
+        chownrSync(path10.resolve(p, child.name), uid, gid);
+      handleEISDirSync(path10.resolve(p, child.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -44982,7 +44982,7 @@ var require_pump = __commonJS({
 // node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path9 = __require("path");
+    var path10 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -45001,7 +45001,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path9.resolve(p);
+      p = path10.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -45009,7 +45009,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path9.dirname(p), opts, function(er2, made2) {
+            mkdirP(path10.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -45018,8 +45018,8 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            xfs.stat(p, function(er2, stat2) {
-              if (er2 || !stat2.isDirectory()) cb(er, made);
+            xfs.stat(p, function(er2, stat3) {
+              if (er2 || !stat3.isDirectory()) cb(er, made);
               else cb(null, made);
             });
             break;
@@ -45036,27 +45036,27 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path9.resolve(p);
+      p = path10.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path9.dirname(p), opts, made);
+            made = sync(path10.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            var stat2;
+            var stat3;
             try {
-              stat2 = xfs.statSync(p);
+              stat3 = xfs.statSync(p);
             } catch (err1) {
               throw err0;
             }
-            if (!stat2.isDirectory()) throw err0;
+            if (!stat3.isDirectory()) throw err0;
             break;
         }
       }
@@ -45073,9 +45073,9 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path9 = __require("path");
-    var os7 = __require("os");
-    var win32 = os7.platform() === "win32";
+    var path10 = __require("path");
+    var os8 = __require("os");
+    var win32 = os8.platform() === "win32";
     var noop = function() {
     };
     var echo = function(name) {
@@ -45084,25 +45084,25 @@ var require_tar_fs = __commonJS({
     var normalize = !win32 ? echo : function(name) {
       return name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_");
     };
-    var statAll = function(fs4, stat2, cwd, ignore, entries, sort) {
+    var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path9.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path10.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path9.join(cwd, next);
-        stat2.call(fs4, nextAbs, function(err, stat3) {
+        var nextAbs = path10.join(cwd, next);
+        stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
-          if (!stat3.isDirectory()) return callback(null, next, stat3);
+          if (!stat4.isDirectory()) return callback(null, next, stat4);
           fs4.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path9.join(cwd, next, files[i2]))) queue.push(path9.join(next, files[i2]));
+              if (!ignore(path10.join(cwd, next, files[i2]))) queue.push(path10.join(next, files[i2]));
             }
-            callback(null, next, stat3);
+            callback(null, next, stat4);
           });
         });
       };
@@ -45111,7 +45111,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path9.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path10.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -45141,48 +45141,48 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path9.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path10.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat2) {
+      var onstat = function(err, filename, stat3) {
         if (err) return pack.destroy(err);
         if (!filename) {
           if (opts.finalize !== false) pack.finalize();
           return finish2(pack);
         }
-        if (stat2.isSocket()) return onnextentry();
+        if (stat3.isSocket()) return onnextentry();
         var header = {
           name: normalize(filename),
-          mode: (stat2.mode | (stat2.isDirectory() ? dmode : fmode)) & umask,
-          mtime: stat2.mtime,
-          size: stat2.size,
+          mode: (stat3.mode | (stat3.isDirectory() ? dmode : fmode)) & umask,
+          mtime: stat3.mtime,
+          size: stat3.size,
           type: "file",
-          uid: stat2.uid,
-          gid: stat2.gid
+          uid: stat3.uid,
+          gid: stat3.gid
         };
-        if (stat2.isDirectory()) {
+        if (stat3.isDirectory()) {
           header.size = 0;
           header.type = "directory";
           header = map(header) || header;
           return pack.entry(header, onnextentry);
         }
-        if (stat2.isSymbolicLink()) {
+        if (stat3.isSymbolicLink()) {
           header.size = 0;
           header.type = "symlink";
           header = map(header) || header;
           return onsymlink(filename, header);
         }
         header = map(header) || header;
-        if (!stat2.isFile()) {
+        if (!stat3.isFile()) {
           if (strict) return pack.destroy(new Error("unsupported type for " + filename));
           return onnextentry();
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path9.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path10.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -45245,29 +45245,29 @@ var require_tar_fs = __commonJS({
       };
       var chperm = function(name, header, cb) {
         var link = header.type === "symlink";
-        var chmod3 = link ? xfs.lchmod : xfs.chmod;
+        var chmod4 = link ? xfs.lchmod : xfs.chmod;
         var chown = link ? xfs.lchown : xfs.chown;
-        if (!chmod3) return cb();
+        if (!chmod4) return cb();
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
         else onchown(null);
         function onchown(err) {
           if (err) return cb(err);
-          if (!chmod3) return cb();
-          chmod3.call(xfs, name, mode, cb);
+          if (!chmod4) return cb();
+          chmod4.call(xfs, name, mode, cb);
         }
       };
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path9.join(cwd, path9.join("/", header.name));
+        var name = path10.join(cwd, path10.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
-        var stat2 = function(err) {
+        var stat3 = function(err) {
           if (err) return next(err);
-          if (path9.join(name, ".") === path9.join(cwd, ".")) return next();
+          if (path10.join(name, ".") === path10.join(cwd, ".")) return next();
           utimes(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -45277,19 +45277,19 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path9.resolve(path9.dirname(name), header.linkname);
+            var dst = path10.resolve(path10.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path9.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path10.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
-              xfs.symlink(header.linkname, name, stat2);
+              xfs.symlink(header.linkname, name, stat3);
             });
           });
         };
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path9.join(cwd, path9.join("/", header.linkname));
+            var srcpath = path10.join(cwd, path10.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -45297,7 +45297,7 @@ var require_tar_fs = __commonJS({
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat2(err2);
+                stat3(err2);
               });
             });
           });
@@ -45316,7 +45316,7 @@ var require_tar_fs = __commonJS({
             });
             pump(rs, ws, function(err2) {
               if (err2) return next(err2);
-              ws.on("close", stat2);
+              ws.on("close", stat3);
             });
           }
         };
@@ -45327,10 +45327,10 @@ var require_tar_fs = __commonJS({
             own,
             uid: header.uid,
             gid: header.gid
-          }, stat2);
+          }, stat3);
         }
-        var dir = path9.dirname(name);
-        validate(xfs, dir, path9.join(cwd, "."), function(err, valid) {
+        var dir = path10.dirname(name);
+        validate(xfs, dir, path10.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -45361,16 +45361,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path9.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path10.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path9.sep)) return cb(null, false);
+      if (!name.startsWith(root + path10.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path9.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path10.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -45384,8 +45384,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path9.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path9.sep);
+      cwd = path10.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path10.sep);
     }
   }
 });
@@ -45395,7 +45395,7 @@ var require_util9 = __commonJS({
   "node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path9 = __require("path");
+    var path10 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -45447,14 +45447,14 @@ var require_util9 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path9.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path10.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path10) => {
-              return !filterFn(path10);
+            ignoreFn = (path11) => {
+              return !filterFn(path11);
             };
           }
           const entries = file.src.slice() || [];
@@ -48428,19 +48428,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path9) {
-      if (path9.startsWith("[")) {
-        const hostEnd = path9.indexOf("]");
+    function splitHostPort(path10) {
+      if (path10.startsWith("[")) {
+        const hostEnd = path10.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path9.substring(1, hostEnd);
+        const host = path10.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path9.length > hostEnd + 1) {
-          if (path9[hostEnd + 1] === ":") {
-            const portString = path9.substring(hostEnd + 2);
+        if (path10.length > hostEnd + 1) {
+          if (path10[hostEnd + 1] === ":") {
+            const portString = path10.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -48458,7 +48458,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path9.split(":");
+        const splitPath = path10.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -48470,7 +48470,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path9
+            host: path10
           };
         }
       }
@@ -49065,7 +49065,7 @@ var require_service_config = __commonJS({
     exports.validateRetryThrottling = validateRetryThrottling;
     exports.validateServiceConfig = validateServiceConfig;
     exports.extractAndSelectServiceConfig = extractAndSelectServiceConfig;
-    var os7 = __require("os");
+    var os8 = __require("os");
     var constants_1 = require_constants7();
     var DURATION_REGEX = /^\d+(\.\d{1,9})?s$/;
     var CLIENT_LANGUAGE_STRING = "node";
@@ -49364,7 +49364,7 @@ var require_service_config = __commonJS({
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
           for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os7.hostname()) {
+            if (hostname === os8.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -51506,14 +51506,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path9, options) {
+    function getCall(channel, path10, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path9, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path10, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -52083,9 +52083,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path9, serialize, deserialize) {
+    function partial(fn, path10, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path9, serialize, deserialize, ...args);
+        return fn.call(this, path10, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -55036,15 +55036,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path9 = exports;
+    var path10 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path9.isAbsolute = function isAbsolute2(path10) {
-        return /^(?:\/|\w+:)/.test(path10);
+      path10.isAbsolute = function isAbsolute2(path11) {
+        return /^(?:\/|\w+:)/.test(path11);
       }
     );
     var normalize = (
@@ -55053,9 +55053,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path9.normalize = function normalize2(path10) {
-        path10 = path10.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path10.split("/"), absolute = isAbsolute(path10), prefix = "";
+      path10.normalize = function normalize2(path11) {
+        path11 = path11.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path11.split("/"), absolute = isAbsolute(path11), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -55074,7 +55074,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path9.resolve = function resolve(originPath, includePath, alreadyNormalized) {
+    path10.resolve = function resolve(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -55258,18 +55258,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path9, json) {
-      if (util.isString(path9))
-        path9 = path9.split(".");
-      else if (!Array.isArray(path9))
+    Namespace.prototype.define = function define2(path10, json) {
+      if (util.isString(path10))
+        path10 = path10.split(".");
+      else if (!Array.isArray(path10))
         throw TypeError("illegal path");
-      if (path9 && path9.length && path9[0] === "")
+      if (path10 && path10.length && path10[0] === "")
         throw Error("path must be relative");
-      if (path9.length > util.recursionLimit)
+      if (path10.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path9.length > 0) {
-        var part = path9.shift();
+      while (path10.length > 0) {
+        var part = path10.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -55304,26 +55304,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path9, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path10, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path9) && path9.length) {
-        if (path9 === ".")
+      if (util.isString(path10) && path10.length) {
+        if (path10 === ".")
           return this.root;
-        path9 = path9.split(".");
-      } else if (!path9.length)
+        path10 = path10.split(".");
+      } else if (!path10.length)
         return this;
-      var flatPath = path9.join(".");
-      if (path9[0] === "")
-        return this.root.lookup(path9.slice(1), filterTypes);
+      var flatPath = path10.join(".");
+      if (path10[0] === "")
+        return this.root.lookup(path10.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path9, flatPath);
+      found = this._lookupImpl(path10, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -55331,7 +55331,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path9, flatPath);
+        found = current.parent._lookupImpl(path10, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -55339,22 +55339,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path9, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path10, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path9[0]);
+      var found = this.get(path10[0]);
       var exact = null;
       if (found) {
-        if (path9.length === 1) {
+        if (path10.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path9 = path9.slice(1);
-          exact = found._lookupImpl(path9, path9.join("."));
+          path10 = path10.slice(1);
+          exact = found._lookupImpl(path10, path10.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path9, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path10, flatPath))) {
             exact = found;
             break;
           }
@@ -55362,28 +55362,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path9) {
-      var found = this.lookup(path9, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path10) {
+      var found = this.lookup(path10, [Type]);
       if (!found)
-        throw Error("no such type: " + path9);
+        throw Error("no such type: " + path10);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path9) {
-      var found = this.lookup(path9, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path10) {
+      var found = this.lookup(path10, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path9 + "' in " + this);
+        throw Error("no such Enum '" + path10 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path9) {
-      var found = this.lookup(path9, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path10) {
+      var found = this.lookup(path10, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path9 + "' in " + this);
+        throw Error("no such Type or Enum '" + path10 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path9) {
-      var found = this.lookup(path9, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path10) {
+      var found = this.lookup(path10, [Service]);
       if (!found)
-        throw Error("no such Service '" + path9 + "' in " + this);
+        throw Error("no such Service '" + path10 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -56800,13 +56800,13 @@ var require_util10 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path9, value, ifNotSet) {
-      function setProp(dst2, path10, value2) {
-        var part = path10.shift();
+    util.setProperty = function setProperty(dst, path10, value, ifNotSet) {
+      function setProp(dst2, path11, value2) {
+        var part = path11.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path10.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path10, value2);
+        if (path11.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path11, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -56819,12 +56819,12 @@ var require_util10 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path9)
+      if (!path10)
         throw TypeError("path must be specified");
-      path9 = path9.split(".");
-      if (path9.length > util.recursionLimit)
+      path10 = path10.split(".");
+      if (path10.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path9, value);
+      return setProp(dst, path10, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -57370,12 +57370,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path9 = [this.name], ptr = this.parent;
+          var path10 = [this.name], ptr = this.parent;
           while (ptr) {
-            path9.unshift(ptr.name);
+            path10.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path9.join(".");
+          return path10.join(".");
         }
       }
     });
@@ -61413,16 +61413,16 @@ var require_util11 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path9 = __require("path");
+    var path10 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path9.isAbsolute(target)) {
+        if (path10.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path9.join(directory, target);
+          const fullPath = path10.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -63920,7 +63920,7 @@ var require_subchannel_call = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Http2SubchannelCall = void 0;
     var http2 = __require("http2");
-    var os7 = __require("os");
+    var os8 = __require("os");
     var constants_1 = require_constants7();
     var metadata_1 = require_metadata();
     var stream_decoder_1 = require_stream_decoder();
@@ -63928,7 +63928,7 @@ var require_subchannel_call = __commonJS({
     var constants_2 = require_constants7();
     var TRACER_NAME = "subchannel_call";
     function getSystemErrorName(errno) {
-      for (const [name, num] of Object.entries(os7.constants.errno)) {
+      for (const [name, num] of Object.entries(os8.constants.errno)) {
         if (num === errno) {
           return name;
         }
@@ -67035,9 +67035,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path9, call, metadata, request) {
+      constructor(path10, call, metadata, request) {
         super();
-        this.path = path9;
+        this.path = path10;
         this.call = call;
         this.metadata = metadata;
         this.request = request;
@@ -67067,9 +67067,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path9, call, metadata) {
+      constructor(path10, call, metadata) {
         super({ objectMode: true });
-        this.path = path9;
+        this.path = path10;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -67101,9 +67101,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path9, call, metadata, request) {
+      constructor(path10, call, metadata, request) {
         super({ objectMode: true });
-        this.path = path9;
+        this.path = path10;
         this.call = call;
         this.metadata = metadata;
         this.request = request;
@@ -67157,9 +67157,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path9, call, metadata) {
+      constructor(path10, call, metadata) {
         super({ objectMode: true });
-        this.path = path9;
+        this.path = path10;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -69460,11 +69460,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path9) {
-          serverCallTrace("Received call to method " + path9 + " at address " + this.serverAddressString);
-          const handler = this.handlers.get(path9);
+        _retrieveHandler(path10) {
+          serverCallTrace("Received call to method " + path10 + " at address " + this.serverAddressString);
+          const handler = this.handlers.get(path10);
           if (handler === void 0) {
-            serverCallTrace("No handler registered for method " + path9 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path10 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler;
@@ -69488,10 +69488,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path9 = headers[HTTP2_HEADER_PATH];
-          const handler = this._retrieveHandler(path9);
+          const path10 = headers[HTTP2_HEADER_PATH];
+          const handler = this._retrieveHandler(path10);
           if (!handler) {
-            this._respondWithError(getUnimplementedStatusResponse(path9), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path10), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -69541,10 +69541,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path9 = headers[HTTP2_HEADER_PATH];
-          const handler = this._retrieveHandler(path9);
+          const path10 = headers[HTTP2_HEADER_PATH];
+          const handler = this._retrieveHandler(path10);
           if (!handler) {
-            this._respondWithError(getUnimplementedStatusResponse(path9), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path10), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler, this.options);
@@ -70852,13 +70852,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path9;
+        let path10;
         if (target.authority === "") {
-          path9 = "/" + target.path;
+          path10 = "/" + target.path;
         } else {
-          path9 = target.path;
+          path10 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path9 }] }];
+        this.endpoints = [{ addresses: [{ path: path10 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -70918,12 +70918,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path9 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path9);
+        for (const path10 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path10);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path9}`,
+              details: `Failed to parse ${target.scheme} address ${path10}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -70931,7 +70931,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path9}`,
+              details: `Failed to parse ${target.scheme} address ${path10}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -72287,16 +72287,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path9 = __require("path");
+    var path10 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path9.isAbsolute(target)) {
+        if (path10.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path9.join(directory, target);
+          const fullPath = path10.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -72543,7 +72543,7 @@ var require_session = __commonJS({
   "node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path9 = __require("path");
+    var path10 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth, handler) {
       const sessionId = crypto2.randomUUID();
@@ -72570,7 +72570,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path9.resolve(__dirname, "proto", "auth.proto")
+          path10.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -72600,7 +72600,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path9 = __require("path");
+    var path10 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -72610,7 +72610,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path9.resolve(__dirname, "proto", "buildkit_status.proto")
+        path10.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -74291,17 +74291,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path9) {
-      const ctrl = callVisitor(key, node, visitor, path9);
+    function visit_(key, node, visitor, path10) {
+      const ctrl = callVisitor(key, node, visitor, path10);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path9, ctrl);
-        return visit_(key, ctrl, visitor, path9);
+        replaceNode(key, path10, ctrl);
+        return visit_(key, ctrl, visitor, path10);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path9 = Object.freeze(path9.concat(node));
+          path10 = Object.freeze(path10.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path9);
+            const ci = visit_(i, node.items[i], visitor, path10);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -74312,13 +74312,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path9 = Object.freeze(path9.concat(node));
-          const ck = visit_("key", node.key, visitor, path9);
+          path10 = Object.freeze(path10.concat(node));
+          const ck = visit_("key", node.key, visitor, path10);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path9);
+          const cv = visit_("value", node.value, visitor, path10);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -74339,17 +74339,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path9) {
-      const ctrl = await callVisitor(key, node, visitor, path9);
+    async function visitAsync_(key, node, visitor, path10) {
+      const ctrl = await callVisitor(key, node, visitor, path10);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path9, ctrl);
-        return visitAsync_(key, ctrl, visitor, path9);
+        replaceNode(key, path10, ctrl);
+        return visitAsync_(key, ctrl, visitor, path10);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path9 = Object.freeze(path9.concat(node));
+          path10 = Object.freeze(path10.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path9);
+            const ci = await visitAsync_(i, node.items[i], visitor, path10);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -74360,13 +74360,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path9 = Object.freeze(path9.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path9);
+          path10 = Object.freeze(path10.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path10);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path9);
+          const cv = await visitAsync_("value", node.value, visitor, path10);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -74393,23 +74393,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path9) {
+    function callVisitor(key, node, visitor, path10) {
       if (typeof visitor === "function")
-        return visitor(key, node, path9);
+        return visitor(key, node, path10);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path9);
+        return visitor.Map?.(key, node, path10);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path9);
+        return visitor.Seq?.(key, node, path10);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path9);
+        return visitor.Pair?.(key, node, path10);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path9);
+        return visitor.Scalar?.(key, node, path10);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path9);
+        return visitor.Alias?.(key, node, path10);
       return void 0;
     }
-    function replaceNode(key, path9, node) {
-      const parent = path9[path9.length - 1];
+    function replaceNode(key, path10, node) {
+      const parent = path10[path10.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -75021,10 +75021,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path9, value) {
+    function collectionFromPath(schema, path10, value) {
       let v = value;
-      for (let i = path9.length - 1; i >= 0; --i) {
-        const k = path9[i];
+      for (let i = path10.length - 1; i >= 0; --i) {
+        const k = path10[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -75043,7 +75043,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path9) => path9 == null || typeof path9 === "object" && !!path9[Symbol.iterator]().next().done;
+    var isEmptyPath = (path10) => path10 == null || typeof path10 === "object" && !!path10[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -75073,11 +75073,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path9, value) {
-        if (isEmptyPath(path9))
+      addIn(path10, value) {
+        if (isEmptyPath(path10))
           this.add(value);
         else {
-          const [key, ...rest] = path9;
+          const [key, ...rest] = path10;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -75091,8 +75091,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path9) {
-        const [key, ...rest] = path9;
+      deleteIn(path10) {
+        const [key, ...rest] = path10;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -75106,8 +75106,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path9, keepScalar) {
-        const [key, ...rest] = path9;
+      getIn(path10, keepScalar) {
+        const [key, ...rest] = path10;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -75125,8 +75125,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path9) {
-        const [key, ...rest] = path9;
+      hasIn(path10) {
+        const [key, ...rest] = path10;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -75136,8 +75136,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path9, value) {
-        const [key, ...rest] = path9;
+      setIn(path10, value) {
+        const [key, ...rest] = path10;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -77652,9 +77652,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path9, value) {
+      addIn(path10, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path9, value);
+          this.contents.addIn(path10, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -77729,14 +77729,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path9) {
-        if (Collection.isEmptyPath(path9)) {
+      deleteIn(path10) {
+        if (Collection.isEmptyPath(path10)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path9) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path10) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -77751,10 +77751,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path9, keepScalar) {
-        if (Collection.isEmptyPath(path9))
+      getIn(path10, keepScalar) {
+        if (Collection.isEmptyPath(path10))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path9, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path10, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -77765,10 +77765,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path9) {
-        if (Collection.isEmptyPath(path9))
+      hasIn(path10) {
+        if (Collection.isEmptyPath(path10))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path9) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path10) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -77785,13 +77785,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path9, value) {
-        if (Collection.isEmptyPath(path9)) {
+      setIn(path10, value) {
+        if (Collection.isEmptyPath(path10)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path9), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path10), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path9, value);
+          this.contents.setIn(path10, value);
         }
       }
       /**
@@ -79752,9 +79752,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path9) => {
+    visit.itemAtPath = (cst, path10) => {
       let item = cst;
-      for (const [field, index] of path9) {
+      for (const [field, index] of path10) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -79763,23 +79763,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path9) => {
-      const parent = visit.itemAtPath(cst, path9.slice(0, -1));
-      const field = path9[path9.length - 1][0];
+    visit.parentCollection = (cst, path10) => {
+      const parent = visit.itemAtPath(cst, path10.slice(0, -1));
+      const field = path10[path10.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path9, item, visitor) {
-      let ctrl = visitor(item, path9);
+    function _visit(path10, item, visitor) {
+      let ctrl = visitor(item, path10);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path9.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path10.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -79790,10 +79790,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path9);
+            ctrl = ctrl(item, path10);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path9) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path10) : ctrl;
     }
     exports.visit = visit;
   }
@@ -84773,8 +84773,8 @@ var require_utils5 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path9) {
-      let input = path9;
+    function removeDotSegments(path10) {
+      let input = path10;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -84848,11 +84848,11 @@ var require_utils5 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path9) {
-      if (path9 === "" || path9[0] === "/") {
-        return removeDotSegments(path9);
+    function removeDotSegmentsRelative(path10) {
+      if (path10 === "" || path10[0] === "/") {
+        return removeDotSegments(path10);
       }
-      const segments = path9.split("/");
+      const segments = path10.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -85215,8 +85215,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path9 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path9 && path9 !== "/" ? path9 : void 0;
+        const path10 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path10 && path10 !== "/" ? path10 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -90100,14 +90100,16 @@ function getState(name) {
 }
 
 // actions/run/src/main.ts
-import path8 from "node:path";
+import path9 from "node:path";
 var import_dockerode2 = __toESM(require_docker(), 1);
 
-// actions/lib/src/experiment.ts
-var import_yaml = __toESM(require_dist(), 1);
-import { createHash } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+// actions/lib/src/artifact-store.ts
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
+import os5 from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 
 // actions/lib/src/errors.ts
 function formatIssue(issue2) {
@@ -90134,6 +90136,70 @@ var PolicyRejectedError = class extends CrucibleError {
   name = "PolicyRejectedError";
 };
 
+// actions/lib/src/artifact-store.ts
+function defaultArtifactStore() {
+  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os5.homedir(), ".cache"), "crucible", "artifacts");
+}
+async function sha256File(file) {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+var ArtifactStore = class {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  pathOf(sha256) {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CrucibleError(`not a sha256 digest: ${JSON.stringify(sha256)}`);
+    return path.join(this.root, "sha256", sha256);
+  }
+  /** Copies a file into the store and returns its reference; a file already stored is kept as it is. */
+  async put(file, relative) {
+    const [sha256, { size }] = await Promise.all([sha256File(file), stat2(file)]);
+    const target = this.pathOf(sha256);
+    if (!await exists2(target)) {
+      await mkdir2(path.dirname(target), { recursive: true });
+      const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
+      await copyFile2(file, partial);
+      await chmod2(partial, 292);
+      await rename2(partial, target).catch(async (error2) => {
+        await rm2(partial, { force: true });
+        throw error2;
+      });
+    }
+    return { path: relative, sha256, size };
+  }
+  /**
+   * The stored file for a reference, after checking its size and hash again: the store outlives runs,
+   * so what a later stage reads must be exactly what the earlier stage wrote.
+   */
+  async verified(artifact) {
+    const file = this.pathOf(artifact.sha256);
+    const size = await stat2(file).then(
+      (s) => s.size,
+      () => void 0
+    );
+    if (size === void 0) throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
+    if (size !== artifact.size || await sha256File(file) !== artifact.sha256) {
+      throw new CrucibleError(`artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`);
+    }
+    return file;
+  }
+};
+async function exists2(file) {
+  return stat2(file).then(
+    () => true,
+    () => false
+  );
+}
+
+// actions/lib/src/experiment.ts
+var import_yaml = __toESM(require_dist(), 1);
+import { createHash as createHash2 } from "node:crypto";
+import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import path2 from "node:path";
+
 // actions/lib/src/schemas.ts
 var import__ = __toESM(require__(), 1);
 var import_ajv_formats = __toESM(require_dist2(), 1);
@@ -90143,7 +90209,7 @@ var experiment_schema_default = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://crucible.invalid/schemas/experiment.schema.json",
   title: "Crucible experiment",
-  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder.",
+  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
   required: [
@@ -90151,7 +90217,6 @@ var experiment_schema_default = {
     "name",
     "description",
     "image",
-    "command",
     "resources"
   ],
   properties: {
@@ -90180,7 +90245,7 @@ var experiment_schema_default = {
       pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
     },
     command: {
-      description: 'The program to run, as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
+      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
       type: "array",
       minItems: 1,
       maxItems: 256,
@@ -90245,6 +90310,25 @@ var experiment_schema_default = {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
       type: "object"
     },
+    paramsSchema: {
+      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
+      type: "string",
+      minLength: 1,
+      maxLength: 1024,
+      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
+    },
+    stages: {
+      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
+      type: "object",
+      minProperties: 1,
+      maxProperties: 32,
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/stage"
+      }
+    },
     outputs: {
       description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
       type: "object",
@@ -90308,6 +90392,116 @@ var experiment_schema_default = {
         }
       }
     }
+  },
+  if: {
+    properties: {
+      stages: true
+    },
+    required: [
+      "stages"
+    ]
+  },
+  then: {
+    properties: {
+      command: false
+    }
+  },
+  else: {
+    properties: {
+      command: true
+    },
+    required: [
+      "command"
+    ]
+  },
+  $defs: {
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "command"
+      ],
+      properties: {
+        needs: {
+          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 32,
+          items: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        },
+        command: {
+          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
+          type: "array",
+          minItems: 1,
+          maxItems: 256,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 4096
+          }
+        },
+        inputs: {
+          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 1024
+          }
+        },
+        params: {
+          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
+          type: "object"
+        },
+        resources: {
+          description: "Overrides of the experiment's resources for this stage only.",
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            cpus: {
+              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+              type: "number",
+              exclusiveMinimum: 0,
+              maximum: 256
+            },
+            memory: {
+              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+            },
+            timeout: {
+              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+            },
+            gpus: {
+              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+              type: "integer",
+              minimum: 0,
+              maximum: 16,
+              default: 0
+            }
+          }
+        },
+        artifacts: {
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 64,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$"
+          }
+        }
+      }
+    }
   }
 };
 
@@ -90316,7 +90510,7 @@ var result_schema_default = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://crucible.invalid/schemas/result.schema.json",
   title: "Crucible run result",
-  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/). Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
+  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
   type: "object",
   additionalProperties: false,
   required: [
@@ -90463,6 +90657,48 @@ var result_schema_default = {
         not: {
           const: "__proto__"
         }
+      }
+    },
+    metricInfo: {
+      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
+      type: "object",
+      propertyNames: {
+        type: "string",
+        minLength: 1,
+        maxLength: 100,
+        not: {
+          const: "__proto__"
+        }
+      },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          unit: {
+            type: "string",
+            maxLength: 40
+          },
+          description: {
+            type: "string",
+            maxLength: 500
+          },
+          stage: {
+            description: "Stage that reported it (multi-stage runs).",
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        }
+      }
+    },
+    series: {
+      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
+      type: "object",
+      maxProperties: 64,
+      propertyNames: {
+        pattern: "^[A-Za-z0-9_.-]{1,64}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/series"
       }
     },
     artifacts: {
@@ -90682,6 +90918,279 @@ var result_schema_default = {
               type: "number"
             }
           }
+        }
+      }
+    },
+    stages: {
+      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
+      type: "array",
+      maxItems: 32,
+      items: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    storedArtifacts: {
+      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
+      type: "array",
+      items: {
+        $ref: "#/$defs/storedArtifact"
+      }
+    }
+  },
+  $defs: {
+    storedArtifact: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "stage",
+        "path",
+        "sha256",
+        "size"
+      ],
+      properties: {
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
+          type: "string"
+        },
+        sha256: {
+          type: "string",
+          pattern: "^[0-9a-f]{64}$"
+        },
+        size: {
+          type: "integer",
+          minimum: 0
+        }
+      }
+    },
+    series: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "kind",
+        "columns",
+        "rows"
+      ],
+      properties: {
+        title: {
+          type: "string",
+          maxLength: 200
+        },
+        kind: {
+          enum: [
+            "line",
+            "bar",
+            "heatmap",
+            "table"
+          ]
+        },
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        columns: {
+          type: "array",
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64
+          }
+        },
+        rows: {
+          type: "array",
+          maxItems: 5e3,
+          items: {
+            type: "array",
+            maxItems: 16,
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  type: "string",
+                  maxLength: 200
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          type: "string",
+          maxLength: 64
+        },
+        y: {
+          type: "string",
+          maxLength: 64
+        },
+        group: {
+          type: "string",
+          maxLength: 64
+        },
+        value: {
+          type: "string",
+          maxLength: 64
+        }
+      }
+    },
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "name",
+        "needs",
+        "status",
+        "statusReason",
+        "exitCode",
+        "metrics",
+        "artifacts",
+        "storedArtifacts",
+        "consumed",
+        "dropped",
+        "log"
+      ],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        needs: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        status: {
+          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
+          enum: [
+            "succeeded",
+            "failed",
+            "timed-out",
+            "oom-killed",
+            "cancelled",
+            "sandbox-error",
+            "rejected",
+            "skipped"
+          ]
+        },
+        statusReason: {
+          type: "string"
+        },
+        startedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        finishedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        durationSeconds: {
+          type: "number",
+          minimum: 0
+        },
+        exitCode: {
+          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+          type: [
+            "integer",
+            "null"
+          ]
+        },
+        command: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        params: {
+          description: "The merged params the stage was given.",
+          type: "object"
+        },
+        metrics: {
+          $ref: "#/properties/metrics"
+        },
+        artifacts: {
+          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "path",
+              "size",
+              "sha256"
+            ],
+            properties: {
+              path: {
+                type: "string"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "path",
+              "sha256",
+              "size"
+            ],
+            properties: {
+              path: {
+                type: "string"
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              }
+            }
+          }
+        },
+        consumed: {
+          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
+          type: "array",
+          items: {
+            $ref: "#/$defs/storedArtifact"
+          }
+        },
+        dropped: {
+          $ref: "#/properties/dropped"
+        },
+        log: {
+          $ref: "#/properties/log"
+        },
+        resources: {
+          $ref: "#/properties/resources"
+        },
+        policy: {
+          $ref: "#/properties/policy"
+        },
+        usage: {
+          $ref: "#/properties/usage"
+        },
+        containerId: {
+          type: [
+            "string",
+            "null"
+          ]
         }
       }
     }
@@ -90976,6 +91485,7 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
+var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/series` } });
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -91003,12 +91513,20 @@ function describeSchemaError(error2) {
     }
   }
 }
+function schemaProblems(validate) {
+  return (validate.errors ?? []).map((e) => `${e.instancePath || "(root)"}: ${describeSchemaError(e)}`).join("; ");
+}
 function assertValid(validate, document2, what) {
   if (!validate(document2)) {
     const lines = (validate.errors ?? []).map(describeSchemaError);
     throw new Error(`${what} does not match its schema:
 ${lines.join("\n")}`);
   }
+}
+function compileParamsSchema(schema) {
+  const own = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
+  import_ajv_formats.default.default(own);
+  return own.compile(schema);
 }
 
 // actions/lib/src/units.ts
@@ -91070,12 +91588,14 @@ function parseExperiment(text, file) {
   return { doc, lineCounter, spec: data, issues: [] };
 }
 function messageFor(error2) {
-  if (error2.instancePath === "/command" && error2.keyword === "type") return SHELL_STRING_HINT;
+  if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
+  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
   const seen = /* @__PURE__ */ new Set();
   return errors.filter((e) => {
+    if (e.keyword === "if") return false;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) return false;
     seen.add(key);
@@ -91113,7 +91633,7 @@ function locate(doc, lineCounter, keyPath) {
   return { line: pos.line, column: pos.col };
 }
 async function loadExperiment(file, options) {
-  const absolute = path.resolve(file);
+  const absolute = path2.resolve(file);
   let bytes;
   try {
     const size = (await lstat2(absolute)).size;
@@ -91128,48 +91648,115 @@ async function loadExperiment(file, options) {
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
   const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
-  const dir = path.dirname(absolute);
-  if (spec.name !== path.basename(dir)) {
-    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
+  const dir = path2.dirname(absolute);
+  if (spec.name !== path2.basename(dir)) {
+    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path2.basename(dir)}"`);
   }
-  if (!await isFile(path.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+  if (!await isFile(path2.join(options.imagesDir, spec.image, "recipe.json"))) {
+    problem(["image"], `image "${spec.image}" has no recipe: expected ${path2.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
   }
-  const inputs = [];
-  for (const [index, relative] of (spec.inputs ?? []).entries()) {
-    const refusal = await checkInput(dir, relative);
-    if (refusal) problem(["inputs", index], `input "${relative}" ${refusal}`);
-    else inputs.push({ relative: path.posix.normalize(relative), hostPath: path.join(dir, relative) });
-  }
+  const checkInputs = async (list, keyPath) => {
+    const checked = [];
+    for (const [index, relative] of list.entries()) {
+      const refusal = await checkInput(dir, relative);
+      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
+      else checked.push({ relative: path2.posix.normalize(relative), hostPath: path2.join(dir, relative) });
+    }
+    return checked;
+  };
+  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
+  const resources = resolveResources(spec.resources);
+  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : void 0;
+  await checkParams(dir, spec, stages, problem);
   if (issues.length > 0) throw new ExperimentInvalidError(issues);
   return {
     spec,
     file: absolute,
     dir,
-    contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    resources: {
-      cpus: spec.resources.cpus,
-      memoryBytes: parseMemory(spec.resources.memory),
-      timeoutSeconds: parseDuration(spec.resources.timeout),
-      gpus: spec.resources.gpus ?? 0
-    },
+    contentHash: `sha256:${createHash2("sha256").update(bytes).digest("hex")}`,
+    resources,
     inputs,
     outputs: {
       files: spec.outputs?.files ?? [],
       maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
       maxFiles: spec.outputs?.maxFiles ?? 1e3
-    }
+    },
+    ...stages ? { stages } : {}
   };
 }
+function resolveResources(r) {
+  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
+}
+async function resolveStages(spec, inputs, checkInputs, problem) {
+  const declared = Object.entries(spec.stages ?? {});
+  const byName = /* @__PURE__ */ new Map();
+  for (const [name, stage] of declared) {
+    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
+    const needs = stage.needs ?? [];
+    for (const [index, need] of needs.entries()) {
+      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
+      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+    }
+    byName.set(name, {
+      name,
+      needs,
+      command: stage.command,
+      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
+      params: { ...spec.params ?? {}, ...stage.params ?? {} },
+      resources: resolveResources({ ...spec.resources, ...stage.resources }),
+      artifacts: stage.artifacts ?? []
+    });
+  }
+  const ordered = [];
+  const placed = /* @__PURE__ */ new Set();
+  while (ordered.length < byName.size) {
+    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    if (!next) {
+      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
+      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      return [...ordered, ...stuck];
+    }
+    ordered.push(next);
+    placed.add(next.name);
+  }
+  return ordered;
+}
+async function checkParams(dir, spec, stages, problem) {
+  if (!spec.paramsSchema) return;
+  const refusal = await checkInput(dir, spec.paramsSchema);
+  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
+  let validate;
+  try {
+    validate = compileParamsSchema(JSON.parse(await readFile(path2.join(dir, spec.paramsSchema), "utf8")));
+  } catch (error2) {
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
+  }
+  const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
+  const reported = /* @__PURE__ */ new Set();
+  for (const { stage, params } of targets) {
+    if (validate(params)) continue;
+    for (const error2 of validate.errors ?? []) {
+      const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
+      const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
+      const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
+      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
+      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema}${inStage || stage === void 0 ? "" : ` for stage ${stage}`})`;
+      const key = `${field}|${error2.keyword}|${error2.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      problem(keyPath, message);
+    }
+  }
+}
 async function checkInput(dir, relative) {
-  if (path.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
+  if (path2.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
   const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
   if (parts.length === 0) return "must name a file or folder inside the experiment folder";
   if (parts[0] === "results") return "must not be the results folder";
   let current = dir;
   for (const part of parts) {
-    current = path.join(current, part);
+    current = path2.join(current, part);
     let stats2;
     try {
       stats2 = await lstat2(current);
@@ -91181,7 +91768,7 @@ async function checkInput(dir, relative) {
   const stats = await lstat2(current);
   if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
   const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
-  if (realInput !== realDir && !realInput.startsWith(realDir + path.sep)) return "resolves outside the experiment folder";
+  if (realInput !== realDir && !realInput.startsWith(realDir + path2.sep)) return "resolves outside the experiment folder";
   return void 0;
 }
 async function isFile(p) {
@@ -91200,7 +91787,7 @@ async function listImages(imagesDir) {
 }
 
 // actions/lib/src/containment.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { execFile as execFile6 } from "node:child_process";
 import { promisify as promisify5 } from "node:util";
 
@@ -91214,19 +91801,19 @@ import { Writable } from "node:stream";
 import { promisify } from "node:util";
 
 // actions/lib/src/files.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
-import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
-import path2 from "node:path";
+import { lstat as lstat3, mkdir as mkdir3, open as open2, readdir as readdir3 } from "node:fs/promises";
+import path3 from "node:path";
 function splitRelative(relative) {
   const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path2.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
+  if (parts.length === 0 || parts.includes("..") || path3.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
   return parts;
 }
 async function assertNoLinks(root, parts) {
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path2.join(current, part);
+    current = path3.join(current, part);
     const stats = await lstat3(current);
     if (!stats.isDirectory()) throw new Error(`refusing ${JSON.stringify(parts.join("/"))}: ${part} is not a plain folder`);
   }
@@ -91234,7 +91821,7 @@ async function assertNoLinks(root, parts) {
 async function openInside(root, relative) {
   const parts = splitRelative(relative);
   await assertNoLinks(root, parts);
-  const handle = await open2(path2.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
+  const handle = await open2(path3.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
   if (!(await handle.stat()).isFile()) {
     await handle.close();
     throw new Error(`refusing ${JSON.stringify(relative)}: not a regular file`);
@@ -91245,13 +91832,13 @@ async function writeInside(root, relative, data) {
   const parts = splitRelative(relative);
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path2.join(current, part);
-    await mkdir2(current).catch((error2) => {
+    current = path3.join(current, part);
+    await mkdir3(current).catch((error2) => {
       if (error2.code !== "EEXIST") throw error2;
     });
     if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
   }
-  const handle = await open2(path2.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
+  const handle = await open2(path3.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
   try {
     await handle.writeFile(data);
   } finally {
@@ -91265,7 +91852,7 @@ async function collectOutputs(from, to, limits) {
   let bytes = 0;
   let overFileCap = 0;
   const walk = async (relativeDir, depth) => {
-    const entries = await readdir3(path2.join(from, relativeDir), { withFileTypes: true });
+    const entries = await readdir3(path3.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
@@ -91296,13 +91883,13 @@ async function collectOutputs(from, to, limits) {
         const data = await handle.readFile();
         bytes += data.length;
         await writeInside(to, relative, data);
-        files.push({ path: relative, size: data.length, sha256: createHash2("sha256").update(data).digest("hex") });
+        files.push({ path: relative, size: data.length, sha256: createHash3("sha256").update(data).digest("hex") });
       } finally {
         await handle.close();
       }
     }
   };
-  await mkdir2(to, { recursive: true });
+  await mkdir3(to, { recursive: true });
   await walk("", 0);
   if (overFileCap > 0) dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
   const collected = new Set(files.map((f) => f.path));
@@ -91313,16 +91900,16 @@ async function collectOutputs(from, to, limits) {
 }
 
 // actions/lib/src/image.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile2, rm as rm2 } from "node:fs/promises";
-import os5 from "node:os";
-import path3 from "node:path";
+import { mkdtemp, readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import os6 from "node:os";
+import path4 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path3.join(imagesDir, name, "recipe.json");
+  const file = path4.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
     bytes = await readFile2(file);
@@ -91333,7 +91920,7 @@ async function readRecipe(imagesDir, name) {
   if (!validateImageRecipeDocument(recipe)) {
     throw new CrucibleError(`image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`);
   }
-  const hash = createHash3("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
+  const hash = createHash4("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
   for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile2(file2));
   const digest = hash.digest("hex").slice(0, 16);
@@ -91347,7 +91934,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path3.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path4.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -91377,9 +91964,9 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
   log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path3.join(os5.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path4.join(os6.tmpdir(), "crucible-image-"));
   try {
-    const tar = path3.join(workDir, "rootfs.tar");
+    const tar = path4.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, { SOURCE_DATE_EPOCH: "1700000000" });
     const [repo, tag] = ref.split(":");
     const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
@@ -91396,7 +91983,7 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
     return { name, ref, id: image.Id, recipeHash: hash };
   } finally {
-    await rm2(workDir, { recursive: true, force: true });
+    await rm3(workDir, { recursive: true, force: true });
   }
 }
 function runLogged(command, args, log, env) {
@@ -91451,17 +92038,21 @@ async function loadPolicy(file) {
   };
 }
 function checkAgainstPolicy(experiment, policy) {
-  const r = experiment.resources;
   const l = policy.limits;
   const over = [];
-  if (r.cpus > l.maxCpus) over.push(`resources.cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
-  if (r.memoryBytes > l.maxMemoryBytes) over.push(`resources.memory ${experiment.spec.resources.memory} exceeds the runner's limit of ${l.maxMemoryBytes} bytes`);
-  if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`resources.timeout ${experiment.spec.resources.timeout} exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
-  if (r.gpus > l.maxGpus) over.push(`resources.gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
+  const check = (r, where) => {
+    if (r.cpus > l.maxCpus) over.push(`${where}cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
+    if (r.memoryBytes > l.maxMemoryBytes) over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
+    if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
+    if (r.gpus > l.maxGpus) over.push(`${where}gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
+  };
+  if (experiment.stages) for (const stage of experiment.stages) check(stage.resources, `stage ${stage.name}: resources.`);
+  else check(experiment.resources, "resources.");
   if (over.length > 0) throw new PolicyRejectedError(`the runner's policy refuses this experiment: ${over.join("; ")}`);
 }
 var SANDBOX_WORKDIR = "/experiment";
 var SANDBOX_OUTPUT = "/output";
+var SANDBOX_ARTIFACTS = "/artifacts";
 function buildContainerConfig(spec, argv) {
   const { policy, resources } = spec;
   const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
@@ -91504,6 +92095,12 @@ function buildContainerConfig(spec, argv) {
           Type: "bind",
           Source: input.hostPath,
           Target: `${SANDBOX_WORKDIR}/${input.relative}`,
+          ReadOnly: true
+        })),
+        ...spec.artifacts.map((artifact) => ({
+          Type: "bind",
+          Source: artifact.hostPath,
+          Target: `${SANDBOX_ARTIFACTS}/${artifact.stage}/${artifact.path}`,
           ReadOnly: true
         })),
         { Type: "bind", Source: spec.outputDir, Target: SANDBOX_OUTPUT, ReadOnly: false }
@@ -91751,17 +92348,17 @@ async function runscProcesses(procRoot = "/proc") {
 
 // actions/lib/src/run.ts
 import { execFile as execFile5 } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir as mkdir5, readFile as readFile6, writeFile as writeFile2 } from "node:fs/promises";
-import os6 from "node:os";
-import path6 from "node:path";
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { mkdir as mkdir6, readFile as readFile6, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import os7 from "node:os";
+import path7 from "node:path";
 import { promisify as promisify4 } from "node:util";
 
 // actions/lib/src/gpu.ts
 import { execFile as execFile3 } from "node:child_process";
 import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir3, open as open3, readFile as readFile5, unlink as unlink2 } from "node:fs/promises";
-import path4 from "node:path";
+import { mkdir as mkdir4, open as open3, readFile as readFile5, unlink as unlink2 } from "node:fs/promises";
+import path5 from "node:path";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile3);
 async function listGpus(nvidiaSmi = "nvidia-smi") {
@@ -91782,7 +92379,7 @@ var GpuAllocator = class {
   devices;
   isAlive;
   async allocate(count, owner) {
-    await mkdir3(this.leaseDir, { recursive: true, mode: 448 });
+    await mkdir4(this.leaseDir, { recursive: true, mode: 448 });
     const all = await this.devices();
     if (count > all.length) throw new CrucibleError(`the experiment asks for ${count} GPU(s) but this runner has ${all.length}`);
     const taken = [];
@@ -91798,7 +92395,7 @@ var GpuAllocator = class {
     return lease;
   }
   leaseFile(device) {
-    return path4.join(this.leaseDir, `gpu-${device}.lease`);
+    return path5.join(this.leaseDir, `gpu-${device}.lease`);
   }
   async tryLease(device, owner) {
     const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: (/* @__PURE__ */ new Date()).toISOString() });
@@ -91967,11 +92564,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path9, maxBytes, tailSize = 20) {
-    this.path = path9;
+  constructor(path10, maxBytes, tailSize = 20) {
+    this.path = path10;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path9, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path10, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -92008,26 +92605,26 @@ var LogFile = class {
 
 // actions/lib/src/scratch.ts
 import { execFile as execFile4 } from "node:child_process";
-import { chmod as chmod2, mkdir as mkdir4, rm as rm3 } from "node:fs/promises";
-import path5 from "node:path";
+import { chmod as chmod3, mkdir as mkdir5, rm as rm4 } from "node:fs/promises";
+import path6 from "node:path";
 import { promisify as promisify3 } from "node:util";
 var execFileAsync3 = promisify3(execFile4);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path5.join(root, "crucible", runId);
-  const outputDir = path5.join(dir, "output");
-  await mkdir4(outputDir, { recursive: true, mode: 448 });
+  const dir = path6.join(root, "crucible", runId);
+  const outputDir = path6.join(dir, "output");
+  await mkdir5(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
     await execFileAsync3("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
     sizeLimited = true;
   }
-  await chmod2(outputDir, 511);
+  await chmod3(outputDir, 511);
   return {
     outputDir,
     sizeLimited,
     async dispose() {
       if (sizeLimited) await execFileAsync3("umount", [outputDir]).catch(() => execFileAsync3("umount", ["-l", outputDir]));
-      await rm3(dir, { recursive: true, force: true });
+      await rm4(dir, { recursive: true, force: true });
     }
   };
 }
@@ -92079,24 +92676,25 @@ var STATUS_ICONS = {
   "oom-killed": "\u{1F4A5}",
   cancelled: "\u{1F6AB}",
   "sandbox-error": "\u26A0\uFE0F",
-  rejected: "\u26D4"
+  rejected: "\u26D4",
+  skipped: "\u23ED\uFE0F"
 };
 function newRunId(now = /* @__PURE__ */ new Date()) {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
+  return `${stamp}-${randomBytes2(3).toString("hex")}`;
 }
 async function runExperiment(options) {
   const { experiment, policy, provider, events = {} } = options;
   const startedAt = /* @__PURE__ */ new Date();
   const runId = options.runId ?? newRunId(startedAt);
-  const resultDir = path6.join(options.resultsRoot ?? path6.join(experiment.dir, "results"), runId);
+  const resultDir = path7.join(options.resultsRoot ?? path7.join(experiment.dir, "results"), runId);
   const gitCommit = options.provenance?.gitCommit !== void 0 ? options.provenance.gitCommit : await gitHead(experiment.dir);
   const base = {
     schemaVersion: 1,
     runId,
     experiment: {
       name: experiment.spec.name,
-      path: path6.relative(options.repoRoot, experiment.file).split(path6.sep).join("/"),
+      path: path7.relative(options.repoRoot, experiment.file).split(path7.sep).join("/"),
       contentHash: experiment.contentHash,
       description: experiment.spec.description
     },
@@ -92104,19 +92702,22 @@ async function runExperiment(options) {
     resources: { ...experiment.resources, gpuDeviceIds: [] },
     provenance: {
       gitCommit,
-      runner: options.provenance?.runner ?? os6.hostname(),
+      runner: options.provenance?.runner ?? os7.hostname(),
       jobUrl: options.provenance?.jobUrl ?? null,
       containerId: null
     }
   };
-  const reject = async (reason) => {
-    await mkdir5(resultDir, { recursive: true });
-    const log2 = new LogFile(path6.join(resultDir, "log.txt"), policy.logMaxBytes);
-    await log2.close();
-    return finish(resultDir, log2, {
+  try {
+    checkAgainstPolicy(experiment, policy);
+  } catch (error2) {
+    if (!(error2 instanceof PolicyRejectedError)) throw error2;
+    await mkdir6(resultDir, { recursive: true });
+    const log = new LogFile(path7.join(resultDir, "log.txt"), policy.logMaxBytes);
+    await log.close();
+    return finish(resultDir, log, {
       ...base,
       status: "rejected",
-      statusReason: reason,
+      statusReason: error2.message,
       exitCode: null,
       runtime: { name: policy.runtime, version: "not started" },
       image: { name: experiment.spec.image, ref: "", id: "", recipeHash: "" },
@@ -92125,55 +92726,240 @@ async function runExperiment(options) {
       dropped: [],
       policy: {}
     });
-  };
-  try {
-    checkAgainstPolicy(experiment, policy);
-  } catch (error2) {
-    if (error2 instanceof PolicyRejectedError) return reject(error2.message);
-    throw error2;
   }
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
-  events.phase?.("create sandbox");
+  const context = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  await mkdir6(resultDir, { recursive: true });
+  if (!experiment.stages) {
+    const outcome = await runProgram(context, {
+      command: experiment.spec.command ?? [],
+      inputs: experiment.inputs,
+      params: experiment.spec.params ?? {},
+      resources: experiment.resources,
+      artifacts: [],
+      dir: resultDir
+    });
+    return finish(resultDir, outcome.log, {
+      ...base,
+      status: outcome.status,
+      statusReason: outcome.statusReason,
+      exitCode: outcome.exitCode,
+      runtime,
+      image,
+      metrics: outcome.metrics,
+      ...metricExtras(outcome),
+      artifacts: outcome.files.map((f) => ({ ...f, path: `output/${f.path}` })),
+      dropped: outcome.dropped,
+      policy: outcome.policy,
+      ...outcome.usage ? { usage: outcome.usage } : {},
+      resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+      provenance: { ...base.provenance, containerId: outcome.containerId }
+    });
+  }
+  return runStages(context, experiment.stages, resultDir, { ...base, runtime, image });
+}
+async function runStages(context, stages, resultDir, base) {
+  const { options } = context;
+  const { events = {} } = options;
+  const runLog = new LogFile(path7.join(resultDir, "log.txt"), options.policy.logMaxBytes);
+  const records = [];
+  const reported = [];
+  const byName = /* @__PURE__ */ new Map();
+  const runStart = Date.now();
+  const usage = { samples: [], peak: { cpuPercent: 0, memoryBytes: 0 } };
+  for (const [index, stage] of stages.entries()) {
+    const blocker = options.signal?.aborted ? "the run was cancelled before this stage started" : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
+    const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
+    if (blocker) {
+      const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
+      events.info?.(`stage ${stage.name} skipped: ${reason}`);
+      const record2 = { ...common, status: "skipped", statusReason: reason, exitCode: null, metrics: {}, artifacts: [], storedArtifacts: [], consumed: [], dropped: [], log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] } };
+      records.push(record2);
+      byName.set(stage.name, record2);
+      continue;
+    }
+    events.stage?.(stage.name, index, stages.length);
+    const dir = path7.join(resultDir, "stages", stage.name);
+    await mkdir6(dir, { recursive: true });
+    const startedAt = /* @__PURE__ */ new Date();
+    const consumed = stage.needs.flatMap((n) => byName.get(n).storedArtifacts.map((a) => ({ stage: n, ...a })));
+    let mounts;
+    try {
+      mounts = await Promise.all(consumed.map(async (a) => ({ stage: a.stage, path: a.path, hostPath: await context.store.verified(a) })));
+    } catch (error2) {
+      if (!(error2 instanceof CrucibleError)) throw error2;
+      const log = new LogFile(path7.join(dir, "log.txt"), options.policy.logMaxBytes);
+      await log.close();
+      const record2 = stageRecord(stage, common, startedAt, consumed, [], { ...emptyOutcome(log), status: "sandbox-error", statusReason: error2.message });
+      records.push(record2);
+      byName.set(stage.name, record2);
+      continue;
+    }
+    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${consumed.find((c) => c.stage === m.stage && c.path === m.path).sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
+    const outcome = await runProgram(context, {
+      stage: stage.name,
+      command: stage.command,
+      inputs: stage.inputs,
+      params: stage.params,
+      resources: stage.resources,
+      artifacts: mounts,
+      dir,
+      echo: (line) => runLog.write({ ...line, text: `${stage.name} | ${line.text}` })
+    });
+    const stored = await storeArtifacts(context.store, stage, dir, outcome);
+    const record = stageRecord(stage, common, startedAt, consumed, stored, outcome);
+    reported[records.length] = outcome;
+    const offset = (startedAt.getTime() - runStart) / 1e3;
+    for (const s of outcome.usage?.samples ?? []) usage.samples.push({ ...s, t: s.t + offset });
+    usage.peak.cpuPercent = Math.max(usage.peak.cpuPercent, outcome.usage?.peak.cpuPercent ?? 0);
+    usage.peak.memoryBytes = Math.max(usage.peak.memoryBytes, outcome.usage?.peak.memoryBytes ?? 0);
+    records.push(record);
+    byName.set(stage.name, record);
+    events.stageFinished?.(record);
+  }
+  await runLog.close();
+  const failed = records.find((r) => r.status !== "succeeded" && r.status !== "skipped");
+  const skipped = records.filter((r) => r.status === "skipped");
+  const status = failed ? failed.status : skipped.length > 0 ? "cancelled" : "succeeded";
+  const statusReason = failed ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}` : skipped.length > 0 ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}` : `all ${records.length} stages succeeded`;
+  const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
+  return finish(resultDir, runLog, {
+    ...base,
+    status,
+    statusReason,
+    exitCode: failed ? failed.exitCode : 0,
+    metrics,
+    ...Object.keys(metricInfo).length ? { metricInfo } : {},
+    ...Object.keys(series).length ? { series } : {},
+    artifacts: records.flatMap((r) => r.artifacts),
+    dropped,
+    policy: records.find((r) => r.policy)?.policy ?? {},
+    usage,
+    stages: records,
+    storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a })))
+  });
+}
+function emptyOutcome(log) {
+  return { status: "sandbox-error", statusReason: "", exitCode: null, log, metrics: {}, metricInfo: {}, series: {}, files: [], dropped: [], policy: {}, gpuDeviceIds: [], containerId: null };
+}
+function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
+  const finishedAt = /* @__PURE__ */ new Date();
+  const prefix = `stages/${stage.name}`;
+  return {
+    ...common,
+    status: outcome.status,
+    statusReason: outcome.statusReason,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3,
+    exitCode: outcome.exitCode,
+    metrics: outcome.metrics,
+    artifacts: outcome.files.map((f) => ({ ...f, path: `${prefix}/output/${f.path}` })),
+    storedArtifacts: stored,
+    consumed,
+    dropped: outcome.dropped,
+    log: { path: `${prefix}/log.txt`, lines: outcome.log.lines, bytes: outcome.log.bytes, truncated: outcome.log.truncated, tail: outcome.log.tail },
+    resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+    policy: outcome.policy,
+    ...outcome.usage ? { usage: outcome.usage } : {},
+    containerId: outcome.containerId
+  };
+}
+function metricExtras(outcome) {
+  return {
+    ...Object.keys(outcome.metricInfo).length ? { metricInfo: outcome.metricInfo } : {},
+    ...Object.keys(outcome.series).length ? { series: outcome.series } : {}
+  };
+}
+async function storeArtifacts(store, stage, dir, outcome) {
+  if (outcome.status !== "succeeded") return [];
+  const stored = [];
+  const missing = [];
+  for (const declared of stage.artifacts) {
+    const file = outcome.files.find((f) => f.path === declared);
+    if (!file) {
+      missing.push(declared);
+      continue;
+    }
+    const hostFile = path7.join(dir, "output", declared);
+    const artifact = await store.put(hostFile, declared);
+    if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${declared} changed between collection and storage`);
+    await rm5(hostFile);
+    stored.push(artifact);
+  }
+  outcome.files = outcome.files.filter((f) => !stage.artifacts.includes(f.path));
+  if (missing.length > 0) {
+    outcome.status = "failed";
+    outcome.statusReason = `the program exited 0 but did not write the declared artifact(s) ${missing.join(", ")} in /output, so the stages that need them cannot run`;
+  }
+  return stored;
+}
+function mergeStageMetrics(records, reported) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const r of records) for (const name of Object.keys(r.metrics)) counts.set(name, (counts.get(name) ?? 0) + 1);
+  const metrics = {};
+  const metricInfo = {};
+  const series = {};
+  const dropped = [];
+  for (const [index, r] of records.entries()) {
+    for (const [name, value] of Object.entries(r.metrics)) {
+      const key = counts.get(name) > 1 ? `${r.name}.${name}` : name;
+      metrics[key] = value;
+      metricInfo[key] = { ...reported[index]?.metricInfo[name], stage: r.name };
+    }
+    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) series[series[name] ? `${r.name}.${name}` : name] = { ...s, stage: r.name };
+    dropped.push(...r.dropped.map((d) => ({ ...d, path: `stages/${r.name}/${d.path}` })));
+  }
+  return { metrics, metricInfo, series, dropped };
+}
+async function runProgram(context, program) {
+  const { options, runId, image } = context;
+  const { experiment, policy, provider, events = {} } = options;
+  const phase = (name) => events.phase?.(program.stage ? `${program.stage}: ${name}` : name);
+  phase("create sandbox");
+  const log = new LogFile(path7.join(program.dir, "log.txt"), policy.logMaxBytes);
   let gpuLease;
-  if (experiment.resources.gpus > 0 && policy.gpu) {
+  if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
     try {
-      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(experiment.resources.gpus, { runId });
+      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, { runId });
     } catch (error2) {
-      if (error2 instanceof CrucibleError) return reject(error2.message);
-      throw error2;
+      if (!(error2 instanceof CrucibleError)) throw error2;
+      await log.close();
+      return { ...emptyOutcome(log), status: "rejected", statusReason: error2.message };
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
-  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os6.tmpdir(), runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
+  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os7.tmpdir(), program.stage ? `${runId}-${program.stage}` : runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
   if (!scratch.sizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
-  const outputDir = scratch.outputDir;
-  await mkdir5(resultDir, { recursive: true });
-  const log = new LogFile(path6.join(resultDir, "log.txt"), policy.logMaxBytes);
   const relay = new LineRelay((line) => {
     log.write(line);
+    program.echo?.(line);
     events.line?.(line);
   });
   const spec = {
     image: image.id,
     policy,
-    resources: experiment.resources,
-    inputs: experiment.inputs,
-    outputDir,
+    resources: program.resources,
+    inputs: program.inputs,
+    artifacts: program.artifacts,
+    outputDir: scratch.outputDir,
     env: {
       CRUCIBLE_RUN_ID: runId,
       CRUCIBLE_OUTPUT: SANDBOX_OUTPUT,
-      CRUCIBLE_PARAMS: JSON.stringify(experiment.spec.params ?? {})
+      CRUCIBLE_PARAMS: JSON.stringify(program.params),
+      ...program.stage ? { CRUCIBLE_STAGE: program.stage, CRUCIBLE_ARTIFACTS: SANDBOX_ARTIFACTS } : {}
     },
     labels: {
       [MANAGED_LABEL]: "true",
       "crucible.run-id": runId,
       "crucible.experiment": experiment.spec.name,
+      ...program.stage ? { "crucible.stage": program.stage } : {},
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
-      "crucible.deadline": new Date(Date.now() + (experiment.resources.timeoutSeconds + 300) * 1e3).toISOString(),
+      "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1e3).toISOString(),
       ...options.labels
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? []
@@ -92186,10 +92972,10 @@ async function runExperiment(options) {
   try {
     const sandbox = await provider.create(spec);
     try {
-      events.phase?.("run");
-      exec = await sandbox.exec(experiment.spec.command, {
+      phase("run");
+      exec = await sandbox.exec(program.command, {
         onOutput: (stream, chunk) => relay.push(stream, chunk),
-        timeoutMs: experiment.resources.timeoutSeconds * 1e3,
+        timeoutMs: program.resources.timeoutSeconds * 1e3,
         signal: options.signal,
         onCreated: (id) => events.sandboxCreated?.(id),
         onSample: (sample) => {
@@ -92205,8 +92991,8 @@ async function runExperiment(options) {
       await log.close();
       await sandbox.cleanup();
     }
-    events.phase?.("collect results");
-    collected = await collectOutputs(outputDir, path6.join(resultDir, "output"), {
+    phase("collect results");
+    collected = await collectOutputs(scratch.outputDir, path7.join(program.dir, "output"), {
       maxBytes: experiment.outputs.maxBytes,
       maxFiles: experiment.outputs.maxFiles,
       declared: experiment.outputs.files
@@ -92216,23 +93002,25 @@ async function runExperiment(options) {
     await gpuLease?.release();
     await scratch.dispose();
   }
-  const metrics = await readMetrics(path6.join(resultDir, "output"), collected.files.some((f) => f.path === "metrics.json"), collected.dropped);
-  const status = sandboxError ? "sandbox-error" : exec.outcome === "exited" ? exec.exitCode === 0 ? "succeeded" : "failed" : exec.outcome;
-  return finish(resultDir, log, {
-    ...base,
-    status,
+  const outputDir = path7.join(program.dir, "output");
+  const has = (name) => collected.files.some((f) => f.path === name);
+  const { metrics, metricInfo } = await readMetrics(outputDir, has("metrics.json"), collected.dropped);
+  const series = await readSeries(outputDir, has("series.json"), collected.dropped);
+  return {
+    status: sandboxError ? "sandbox-error" : exec.outcome === "exited" ? exec.exitCode === 0 ? "succeeded" : "failed" : exec.outcome,
     statusReason: sandboxError ?? exec.detail,
     exitCode: exec?.exitCode ?? null,
-    runtime,
-    image,
+    log,
     metrics,
-    artifacts: collected.files.map((f) => ({ ...f, path: `output/${f.path}` })),
+    metricInfo,
+    series,
+    files: collected.files,
     dropped: collected.dropped,
     policy: exec?.appliedConfig ?? {},
     usage: usage.record(),
-    resources: { ...base.resources, gpuDeviceIds: gpuLease?.deviceIds ?? [] },
-    provenance: { ...base.provenance, containerId: exec?.sandboxId ?? null }
-  });
+    gpuDeviceIds: gpuLease?.deviceIds ?? [],
+    containerId: exec?.sandboxId ?? null
+  };
 }
 async function finish(resultDir, log, partial) {
   const finishedAt = /* @__PURE__ */ new Date();
@@ -92243,38 +93031,69 @@ async function finish(resultDir, log, partial) {
     log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail }
   };
   assertValid(validateResultDocument, result, "the run result");
-  const resultFile = path6.join(resultDir, "result.json");
+  const resultFile = path7.join(resultDir, "result.json");
   await writeFile2(resultFile, `${JSON.stringify(result, null, 2)}
 `);
   return { result, resultDir, resultFile };
 }
 var MAX_METRICS = 200;
 async function readMetrics(outputDir, present, dropped) {
-  if (!present) return {};
-  let parsed;
-  try {
-    parsed = JSON.parse(await readFile6(path6.join(outputDir, "metrics.json"), "utf8"));
-  } catch (error2) {
-    dropped.push({ path: "metrics.json", reason: `not valid JSON (${error2.message}); no metrics recorded` });
-    return {};
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    dropped.push({ path: "metrics.json", reason: "not a JSON object; no metrics recorded" });
-    return {};
-  }
   const metrics = /* @__PURE__ */ Object.create(null);
-  for (const [key, value] of Object.entries(parsed)) {
+  const metricInfo = /* @__PURE__ */ Object.create(null);
+  const parsed = present ? await readJsonObject(outputDir, "metrics.json", dropped) : void 0;
+  for (const [key, raw] of Object.entries(parsed ?? {})) {
     if (key === "__proto__") {
       dropped.push({ path: "metrics.json#__proto__", reason: "reserved name: it cannot be a plain key in JavaScript tooling" });
       continue;
     }
-    if (typeof value !== "number" || !Number.isFinite(value) || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
-      dropped.push({ path: `metrics.json#${key.slice(0, 100)}`, reason: "metrics must be finite numbers with names up to 100 characters, at most 200 of them" });
+    const described = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? raw : void 0;
+    const value = described ? described.value : raw;
+    const unit = described?.unit;
+    const description = described?.description;
+    const wellFormed = (unit === void 0 || typeof unit === "string" && unit.length <= 40) && (description === void 0 || typeof description === "string" && description.length <= 500);
+    if (typeof value !== "number" || !Number.isFinite(value) || !wellFormed || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
+      dropped.push({
+        path: `metrics.json#${key.slice(0, 100)}`,
+        reason: "metrics must be finite numbers (or {value, unit up to 40 characters, description up to 500}) with names up to 100 characters, at most 200 of them"
+      });
       continue;
     }
     metrics[key] = value;
+    if (unit !== void 0 || description !== void 0) metricInfo[key] = { ...unit !== void 0 ? { unit } : {}, ...description !== void 0 ? { description } : {} };
   }
-  return { ...metrics };
+  return { metrics: { ...metrics }, metricInfo: { ...metricInfo } };
+}
+var MAX_SERIES_BYTES = 512 * 1024;
+async function readSeries(outputDir, present, dropped) {
+  const parsed = present ? await readJsonObject(outputDir, "series.json", dropped, MAX_SERIES_BYTES) : void 0;
+  const series = {};
+  for (const [name, value] of Object.entries(parsed ?? {})) {
+    if (!validateSeriesDocument({ [name]: value })) {
+      dropped.push({ path: `series.json#${name.slice(0, 64)}`, reason: `not a valid series: ${schemaProblems(validateSeriesDocument).slice(0, 300)}` });
+      continue;
+    }
+    series[name] = value;
+  }
+  return series;
+}
+async function readJsonObject(outputDir, name, dropped, maxBytes = Infinity) {
+  let parsed;
+  try {
+    const text = await readFile6(path7.join(outputDir, name), "utf8");
+    if (text.length > maxBytes) {
+      dropped.push({ path: name, reason: `larger than ${maxBytes} bytes; not read` });
+      return void 0;
+    }
+    parsed = JSON.parse(text);
+  } catch (error2) {
+    dropped.push({ path: name, reason: `not valid JSON (${error2.message}); not read` });
+    return void 0;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    dropped.push({ path: name, reason: "not a JSON object; not read" });
+    return void 0;
+  }
+  return parsed;
 }
 async function gitHead(dir) {
   try {
@@ -92287,28 +93106,28 @@ async function gitHead(dir) {
 
 // actions/lib/src/containment.ts
 var execFileAsync5 = promisify5(execFile6);
-var CANARY = `crucible-canary-${createHash4("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
+var CANARY = `crucible-canary-${createHash5("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
 
 // actions/lib/src/locations.ts
-import path7 from "node:path";
+import path8 from "node:path";
 import { fileURLToPath } from "node:url";
 function installRoot(moduleUrl) {
-  return path7.resolve(path7.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
+  return path8.resolve(path8.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
 }
 function imagesDirOf(root) {
-  return path7.join(root, "runner-setup", "images");
+  return path8.join(root, "runner-setup", "images");
 }
 function defaultPolicyFile(root) {
-  return process.env.CRUCIBLE_POLICY || path7.join(root, "runner-setup", "policy.json");
+  return process.env.CRUCIBLE_POLICY || path8.join(root, "runner-setup", "policy.json");
 }
 function repositoryOf(experimentFile) {
-  const parts = path7.resolve(experimentFile).split(path7.sep);
+  const parts = path8.resolve(experimentFile).split(path8.sep);
   const index = parts.lastIndexOf("experiments");
-  return index > 0 ? parts.slice(0, index).join(path7.sep) || path7.sep : path7.dirname(path7.resolve(experimentFile));
+  return index > 0 ? parts.slice(0, index).join(path8.sep) || path8.sep : path8.dirname(path8.resolve(experimentFile));
 }
 
 // actions/run/src/log.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
+import { randomBytes as randomBytes3 } from "node:crypto";
 var ActionsLog = class {
   constructor(write, maxBytes, savedLogPath) {
     this.write = write;
@@ -92318,7 +93137,7 @@ var ActionsLog = class {
   write;
   maxBytes;
   savedLogPath;
-  token = randomBytes2(16).toString("hex");
+  token = randomBytes3(16).toString("hex");
   inGroup = false;
   commandsStopped = false;
   printedBytes = 0;
@@ -92450,16 +93269,16 @@ async function run() {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   let log;
   try {
-    const file = path8.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path9.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
-    const policy = await loadPolicy(getInput("policy") ? path8.resolve(workspace, getInput("policy")) : defaultPolicyFile(root));
+    const policy = await loadPolicy(getInput("policy") ? path9.resolve(workspace, getInput("policy")) : defaultPolicyFile(root));
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
     const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path8.resolve(workspace, resultsDir) : path8.join(experiment.dir, "results");
-    const savedLog = path8.relative(workspace, path8.join(resultsRoot, runId, "log.txt"));
+    const resultsRoot = resultsDir ? path9.resolve(workspace, resultsDir) : path9.join(experiment.dir, "results");
+    const savedLog = path9.relative(workspace, path9.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const env = process.env;
     const outcome = await runExperiment({
@@ -92492,7 +93311,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path8.relative(workspace, outcome.resultFile);
+    const resultPath = path9.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -92506,7 +93325,7 @@ async function run() {
     log?.close();
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
-        error(issue2.message, { file: path8.relative(workspace, path8.resolve(issue2.file)), startLine: issue2.line, startColumn: issue2.column });
+        error(issue2.message, { file: path9.relative(workspace, path9.resolve(issue2.file)), startLine: issue2.line, startColumn: issue2.column });
       }
       setFailed("the experiment file is invalid; nothing was run");
     } else {

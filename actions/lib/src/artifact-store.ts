@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { CrucibleError } from "./errors.js";
+
+/** A file kept in the artifact store, as result.json references it. */
+export interface StoredArtifact {
+  /** Where the producing stage wrote it, relative to its /output. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Where the store lives when nothing says otherwise: beside the runner's other caches. */
+export function defaultArtifactStore(): string {
+  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "crucible", "artifacts");
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * Content-addressed storage for stage artifacts (model checkpoints and the like) that are too large
+ * for git. Files are named by their sha256 and read-only; the sandbox never sees the store itself,
+ * only single files bind-mounted read-only after their hash was checked again.
+ */
+export class ArtifactStore {
+  constructor(readonly root: string) {}
+
+  pathOf(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CrucibleError(`not a sha256 digest: ${JSON.stringify(sha256)}`);
+    return path.join(this.root, "sha256", sha256);
+  }
+
+  /** Copies a file into the store and returns its reference; a file already stored is kept as it is. */
+  async put(file: string, relative: string): Promise<StoredArtifact> {
+    const [sha256, { size }] = await Promise.all([sha256File(file), stat(file)]);
+    const target = this.pathOf(sha256);
+    if (!(await exists(target))) {
+      await mkdir(path.dirname(target), { recursive: true });
+      const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
+      await copyFile(file, partial);
+      await chmod(partial, 0o444);
+      // The rename is atomic: a reader sees the whole file or none.
+      await rename(partial, target).catch(async (error) => {
+        await rm(partial, { force: true });
+        throw error;
+      });
+    }
+    return { path: relative, sha256, size };
+  }
+
+  /**
+   * The stored file for a reference, after checking its size and hash again: the store outlives runs,
+   * so what a later stage reads must be exactly what the earlier stage wrote.
+   */
+  async verified(artifact: StoredArtifact): Promise<string> {
+    const file = this.pathOf(artifact.sha256);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (size === undefined) throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
+    if (size !== artifact.size || (await sha256File(file)) !== artifact.sha256) {
+      throw new CrucibleError(`artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`);
+    }
+    return file;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
