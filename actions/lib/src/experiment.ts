@@ -310,7 +310,7 @@ async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | 
       const inStage = stage !== undefined && segments[0] !== undefined && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
       const keyPath = inStage ? ["stages", stage!, "params", ...segments] : ["params", ...segments];
       const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
-      const message = `${describeSchemaError({ ...error, instancePath: field })} (checked against ${spec.paramsSchema}${inStage || stage === undefined ? "" : ` for stage ${stage}`})`;
+      const message = `${describeSchemaError({ ...error, instancePath: field })} (checked against ${spec.paramsSchema})`;
       // The experiment's own params reach every stage: report a bad one once, not once per stage.
       const key = `${field}|${error.keyword}|${error.message}`;
       if (reported.has(key)) continue;

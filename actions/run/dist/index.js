@@ -92823,7 +92823,7 @@ async function runStages(context, stages, resultDir, base) {
   const failed = records.find((r) => r.status !== "succeeded" && r.status !== "skipped");
   const skipped = records.filter((r) => r.status === "skipped");
   const status = failed ? failed.status : skipped.length > 0 ? "cancelled" : "succeeded";
-  const statusReason = failed ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}` : skipped.length > 0 ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}` : `all ${records.length} stages succeeded`;
+  const statusReason = failed ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason.replace(/\.$/, "")}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}` : skipped.length > 0 ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}` : `all ${records.length} stages succeeded`;
   const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
   return finish(resultDir, runLog, {
     ...base,
@@ -93210,10 +93210,23 @@ function renderSummary(result, resultPath, latestProgress) {
       ["Result", resultPath]
     ])
   );
+  if (result.stages) {
+    parts.push("<h3>Stages</h3>\n");
+    const cell = (text) => `<td>${escapeHtml(text)}</td>`;
+    parts.push(
+      `<table><tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>${result.stages.map((s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeHtml(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`).join("")}</table>
+`
+    );
+  }
+  if (result.storedArtifacts?.length) {
+    parts.push("<h3>Stored artifacts</h3>\n");
+    parts.push(rows(result.storedArtifacts.map((a) => [`${a.stage}/${a.path}`, `sha256 ${a.sha256} \xB7 ${formatBytes(a.size)}`])));
+  }
   const metrics = Object.entries(result.metrics);
   if (metrics.length > 0) {
     parts.push("<h3>Metrics</h3>\n");
-    parts.push(rows(metrics.map(([k, v]) => [k, String(v)])));
+    const unit = (name) => result.metricInfo?.[name]?.unit;
+    parts.push(rows(metrics.map(([k, v]) => [k, unit(k) ? `${v} ${unit(k)}` : String(v)])));
   }
   const peak = result.usage?.peak;
   if (peak) {
@@ -93288,6 +93301,7 @@ async function run() {
       repoRoot: repositoryOf(file),
       resultsRoot,
       runId,
+      artifactStore: getInput("artifact-store") ? path9.resolve(workspace, getInput("artifact-store")) : void 0,
       signal: cancel.signal,
       labels: { [label.split("=")[0]]: label.split("=")[1] },
       provenance: {
@@ -93298,6 +93312,7 @@ async function run() {
       },
       events: {
         phase: (name) => log.phase(name),
+        stageFinished: (stage) => log.info(`stage ${stage.name}: ${stage.status} (${stage.statusReason})`),
         info: (message) => log.info(message),
         line: (line) => {
           if (line.progress) latestProgress = line.progress;
@@ -93317,6 +93332,8 @@ async function run() {
     setOutput("result-path", resultPath);
     setOutput("run-id", result.runId);
     setOutput("metrics", JSON.stringify(result.metrics));
+    const store = new ArtifactStore(getInput("artifact-store") ? path9.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore());
+    setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;
     if (result.status === "succeeded") info(headline);

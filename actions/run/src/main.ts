@@ -2,7 +2,9 @@ import path from "node:path";
 import * as core from "@actions/core";
 import Docker from "dockerode";
 import {
+  ArtifactStore,
   CrucibleError,
+  defaultArtifactStore,
   DockerSandboxProvider,
   ExperimentInvalidError,
   collectGarbage,
@@ -67,6 +69,7 @@ export async function run(): Promise<void> {
       repoRoot: repositoryOf(file),
       resultsRoot,
       runId,
+      artifactStore: core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : undefined,
       signal: cancel.signal,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       provenance: {
@@ -77,6 +80,7 @@ export async function run(): Promise<void> {
       },
       events: {
         phase: (name) => log!.phase(name),
+        stageFinished: (stage) => log!.info(`stage ${stage.name}: ${stage.status} (${stage.statusReason})`),
         info: (message) => log!.info(message),
         line: (line) => {
           if (line.progress) latestProgress = line.progress;
@@ -96,6 +100,9 @@ export async function run(): Promise<void> {
     core.setOutput("result-path", resultPath);
     core.setOutput("run-id", result.runId);
     core.setOutput("metrics", JSON.stringify(result.metrics));
+    // Stored artifacts are named by hash; the workflow uploads exactly these files as an Actions artifact.
+    const store = new ArtifactStore(core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore());
+    core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;
     if (result.status === "succeeded") core.info(headline);

