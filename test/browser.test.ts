@@ -18,6 +18,8 @@ const contentTypes: Record<string, string> = {
   ".css": "text/css",
   ".json": "application/json",
   ".csv": "text/csv; charset=utf-8",
+  ".js": "text/javascript",
+  ".wasm": "application/wasm",
 };
 
 let workDir: string;
@@ -94,7 +96,7 @@ describe("report site in Chromium", () => {
     expect(await charts.first().getAttribute("aria-label")).toContain(`peak ${committed.usage.peak.cpuPercent}`);
 
     const csv = await page.request.get(`${origin}${base}runs/${hello.name}/${hello.runId}/metrics.csv`);
-    expect(await csv.text()).toBe("name,value\r\nprobes,11\r\nescapes_blocked,5\r\n");
+    expect(await csv.text()).toBe("name,value,unit,stage,description\r\nprobes,11,,,\r\nescapes_blocked,5,,,\r\n");
 
     const screenshot = join(workDir, "run-page.png");
     await page.screenshot({ path: screenshot, fullPage: true });
@@ -106,6 +108,10 @@ describe("report site in Chromium", () => {
   it("has no serious or critical axe violations on any page template", async () => {
     const pages = [
       "",
+      "experiments/",
+      "search/",
+      "detection/",
+      "persistence/",
       "containment/",
       `experiments/${hello.name}/`,
       `runs/${hello.name}/${hello.runId}/`,
@@ -121,6 +127,35 @@ describe("report site in Chromium", () => {
       expect(serious, `${base}${path}`).toEqual([]);
       await page.close();
     }
+  });
+
+  it("finds experiments and runs by full-text search, and sorts and filters the experiments index", async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${origin}${base}search/`);
+    await page.locator(".pagefind-ui__search-input").fill("gVisor");
+    const result = page.locator(".pagefind-ui__result-link").filter({ hasText: hello.name }).first();
+    await result.waitFor();
+    expect(await result.getAttribute("href")).toMatch(new RegExp(`^${base}(experiments|runs)/${hello.name}/`));
+    // Facets come from the pages' data-pagefind-filter tags.
+    expect(await page.locator(".pagefind-ui__filter-name").allInnerTexts()).toEqual(expect.arrayContaining(["Status", "Page", "Type", "Model"]));
+
+    await page.goto(`${origin}${base}experiments/`);
+    const names = () => page.locator("#experiments tbody tr:not([hidden]) td:first-child").allInnerTexts();
+    const all = await names();
+    expect(all).toEqual([...all].sort());
+    await page.getByRole("button", { name: "Experiment" }).click();
+    await page.getByRole("button", { name: "Experiment" }).click();
+    expect(await names()).toEqual([...all].sort().reverse());
+    await page.getByLabel("Filter").fill("hello");
+    expect(await names()).toEqual([hello.name]);
+    expect(page.url()).toContain("?q=hello");
+    await page.getByLabel("Filter").fill("");
+    await page.getByLabel("Latest status").selectOption("succeeded");
+    for (const status of await page.locator("#experiments tbody tr:not([hidden]) td:nth-child(5)").allInnerTexts()) expect(status).toBe("succeeded");
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it("runs no script planted in result data", async () => {

@@ -161,7 +161,7 @@ describe("report site built from the fixture results", () => {
     expect(runsCsv).toContain(`${nested.name},${nested.runId},succeeded,"'@SUM(1+1) ""quoted"", and a comma",`);
     expect(runsCsv.trimEnd().split("\r\n")).toHaveLength(5);
     expect(await readFile(join(outDir, "runs", nested.name, nested.runId, "metrics.csv"), "utf8")).toBe(
-      "name,value\r\nscore,-1.5\r\n'=cmd|' /C calc'!A0,1\r\n",
+      "name,value,unit,stage,description\r\nscore,-1.5,,,\r\n'=cmd|' /C calc'!A0,1,,,\r\n",
     );
     expect(await readFile(join(outDir, "runs", hello.name, hello.runId, "usage.csv"), "utf8")).toMatch(
       /^t_seconds,cpu_percent,memory_bytes\r\n0\.1,3\.5,8388608\r\n/,

@@ -56,7 +56,7 @@ export interface RunResult {
   resources: Resources & { gpuDeviceIds: string[] };
   policy: Record<string, unknown>;
   usage?: UsageRecord;
-  provenance: { gitCommit: string | null; runner: string; jobUrl: string | null; containerId: string | null };
+  provenance: { gitCommit: string | null; runner: string; jobUrl: string | null; containerId: string | null; pullRequest?: number | null };
   /** Multi-stage runs: one record per stage, in run order. */
   stages?: StageResult[];
   storedArtifacts?: (StoredArtifact & { stage: string })[];
@@ -145,7 +145,7 @@ export interface RunOptions {
   scratchRoot?: string;
   signal?: AbortSignal;
   events?: RunEvents;
-  provenance?: { runner?: string; jobUrl?: string | null; job?: string; gitCommit?: string | null };
+  provenance?: { runner?: string; jobUrl?: string | null; job?: string; gitCommit?: string | null; pullRequest?: number | null };
   /** Extra container labels, e.g. the workflow run, so a post step can find its sandboxes. */
   labels?: Record<string, string>;
   runId?: string;
@@ -229,6 +229,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       runner: options.provenance?.runner ?? os.hostname(),
       jobUrl: options.provenance?.jobUrl ?? null,
       containerId: null as string | null,
+      ...(options.provenance?.pullRequest ? { pullRequest: options.provenance.pullRequest } : {}),
     },
   };
 

@@ -87568,6 +87568,13 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        },
+        pullRequest: {
+          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
+          type: [
+            "integer",
+            "null"
+          ]
         }
       }
     },

@@ -90837,6 +90837,13 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        },
+        pullRequest: {
+          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
+          type: [
+            "integer",
+            "null"
+          ]
         }
       }
     },
@@ -91740,7 +91747,7 @@ async function checkParams(dir, spec, stages, problem) {
       const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
       const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
       const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
-      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema}${inStage || stage === void 0 ? "" : ` for stage ${stage}`})`;
+      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
       const key = `${field}|${error2.keyword}|${error2.message}`;
       if (reported.has(key)) continue;
       reported.add(key);
@@ -92704,7 +92711,8 @@ async function runExperiment(options) {
       gitCommit,
       runner: options.provenance?.runner ?? os7.hostname(),
       jobUrl: options.provenance?.jobUrl ?? null,
-      containerId: null
+      containerId: null,
+      ...options.provenance?.pullRequest ? { pullRequest: options.provenance.pullRequest } : {}
     }
   };
   try {
@@ -93308,7 +93316,8 @@ async function run() {
         runner: env.RUNNER_NAME,
         job: env.GITHUB_JOB,
         jobUrl: env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? "1"}` : null,
-        gitCommit: env.GITHUB_SHA
+        gitCommit: env.GITHUB_SHA,
+        pullRequest: /^[1-9][0-9]{0,9}$/.test(getInput("pull-request")) ? Number(getInput("pull-request")) : null
       },
       events: {
         phase: (name) => log.phase(name),

@@ -77,6 +77,7 @@ export async function run(): Promise<void> {
         job: env.GITHUB_JOB,
         jobUrl: env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? "1"}` : null,
         gitCommit: env.GITHUB_SHA,
+        pullRequest: /^[1-9][0-9]{0,9}$/.test(core.getInput("pull-request")) ? Number(core.getInput("pull-request")) : null,
       },
       events: {
         phase: (name) => log!.phase(name),

@@ -36436,6 +36436,13 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        },
+        pullRequest: {
+          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
+          type: [
+            "integer",
+            "null"
+          ]
         }
       }
     },
@@ -37319,7 +37326,7 @@ async function checkParams(dir, spec, stages, problem) {
       const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
       const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
       const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
-      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema}${inStage || stage === void 0 ? "" : ` for stage ${stage}`})`;
+      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
       const key = `${field}|${error2.keyword}|${error2.message}`;
       if (reported.has(key)) continue;
       reported.add(key);

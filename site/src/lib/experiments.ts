@@ -1,0 +1,39 @@
+// One row per experiment for the index: what kind it is, which model, how its latest run ended.
+import { readExperimentFile } from "./experiment-file";
+import type { Run } from "./runs";
+
+export interface ExperimentRow {
+  name: string;
+  /** "staged (6 stages)", "containment attack" or "single program". */
+  type: string;
+  model: string;
+  image: string;
+  latest: Run;
+  runs: number;
+  pullRequest?: number;
+}
+
+export async function experimentRows(byExperiment: Map<string, Run[]>): Promise<ExperimentRow[]> {
+  const rows: ExperimentRow[] = [];
+  for (const [name, runs] of byExperiment) {
+    const latest = runs[0]!;
+    const file = await readExperimentFile(latest.result.experiment.path);
+    const stages = latest.result.stages?.length ?? file?.stages.length ?? 0;
+    const model = file?.params.find(([key]) => key === "model")?.[1];
+    rows.push({
+      name,
+      type: stages > 0 ? `staged (${stages} stages)` : file?.text.includes("\nexpect:") ? "containment attack" : "single program",
+      model: model ?? "—",
+      image: latest.result.image.name,
+      latest,
+      runs: runs.length,
+      pullRequest: runs.find((r) => r.result.provenance.pullRequest)?.result.provenance.pullRequest ?? undefined,
+    });
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The kind of experiment without its stage count, for the type facet. */
+export function typeFacet(type: string): string {
+  return type.replace(/ \(.*\)$/, "");
+}
