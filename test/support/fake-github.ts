@@ -489,10 +489,15 @@ export class FakeGitHub {
   private applyPendingPush(): void {
     const { branch, files } = this.pendingPush!;
     this.pendingPush = undefined;
+    this.push(branch, files, "A concurrent push");
+  }
+
+  /** Someone pushes a commit with these files on top of the branch. */
+  push(branch: string, files: Record<string, string>, message = "A push"): void {
     const head = this.head(branch);
     const tree = this.git.flatten(this.commit(head).tree);
     for (const [p, content] of Object.entries(files)) tree.set(p, this.git.putBlob(Buffer.from(content)));
-    this.refs.set(`heads/${branch}`, this.commitOf(this.git.buildTree(tree), [head], "A concurrent push").sha);
+    this.refs.set(`heads/${branch}`, this.commitOf(this.git.buildTree(tree), [head], message).sha);
   }
 
   // Response bodies carry every field the description marks as required.
