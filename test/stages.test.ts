@@ -1,7 +1,7 @@
 // Multi-stage experiments: validation of stages and params, and real staged runs through Docker and
 // gVisor with the artifact store in between. Nothing is mocked.
 import { createHash } from "node:crypto";
-import { chmod, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import {
   buildContainerConfig,
   loadExperiment,
   loadPolicy,
+  pruneArtifactStore,
   runExperiment,
   validateResultDocument,
   type SandboxPolicy,
@@ -120,6 +121,22 @@ describe("artifact store", () => {
     await expect(store.verified(artifact)).rejects.toThrow(/no longer matches its sha256/);
     await expect(store.verified({ ...artifact, sha256: "0".repeat(64) })).rejects.toThrow(/missing from the artifact store/);
     expect(() => store.pathOf("../../etc/passwd")).toThrow(/not a sha256 digest/);
+  });
+
+  it("prunes files not stored again within the age limit; storing again renews them", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "crucible-store-"));
+    const store = new ArtifactStore(path.join(root, "store"));
+    await writeFile(path.join(root, "a"), "a");
+    await writeFile(path.join(root, "b"), "bb");
+    const a = await store.put(path.join(root, "a"), "a");
+    const b = await store.put(path.join(root, "b"), "b");
+    const old = new Date(Date.now() - 3 * 86400_000);
+    await utimes(store.pathOf(a.sha256), old, old);
+    await utimes(store.pathOf(b.sha256), old, old);
+    await store.put(path.join(root, "b"), "b");
+    expect(await pruneArtifactStore(store, 86400)).toEqual({ files: 1, bytes: 1 });
+    await expect(store.verified(a)).rejects.toThrow(/missing/);
+    expect(await store.verified(b)).toBe(store.pathOf(b.sha256));
   });
 
   it("mounts each artifact read-only at /artifacts/<stage>/<path> in the container configuration", async () => {

@@ -2,7 +2,12 @@ import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
+  ArtifactStore,
   CrucibleError,
+  defaultArtifactStore,
+  formatBytes,
+  parseDuration,
+  pruneArtifactStore,
   DockerSandboxProvider,
   assertValid,
   validateContainmentMatrixDocument,
@@ -38,6 +43,8 @@ commands:
       [--matrix FILE]           (default experiments/containment/matrix.json)
   gc                            remove sandboxes that exited or outlived their deadline, and
                                 runsc processes left behind by failed starts
+      [--artifacts-older-than T]  also remove stage artifacts not stored again within T (e.g. 336h)
+      [--artifact-store DIR]      from this store (default as for run)
 `;
 
 const root = installRoot(import.meta.url);
@@ -166,10 +173,16 @@ async function main(argv: string[]): Promise<number> {
       return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
     }
     case "gc": {
+      const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
       const report = await collectGarbage(new DockerSandboxProvider("runsc", imagesDirOf(root)).docker);
       for (const c of report.containers) console.log(`removed sandbox ${c.name} (${c.reason})`);
       for (const p of report.processes) console.log(`killed ${p.command} ${p.pid} (${p.reason})`);
       console.log(`gc: removed ${report.containers.length} sandbox(es), killed ${report.processes.length} orphaned runsc process(es)`);
+      if (values["artifacts-older-than"]) {
+        const store = new ArtifactStore(values["artifact-store"] ? path.resolve(values["artifact-store"]) : defaultArtifactStore());
+        const pruned = await pruneArtifactStore(store, parseDuration(values["artifacts-older-than"]));
+        console.log(`gc: removed ${pruned.files} stored artifact(s), ${formatBytes(pruned.bytes)}, from ${store.root}`);
+      }
       return 0;
     }
     case "help":

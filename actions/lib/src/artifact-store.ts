@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -42,7 +42,11 @@ export class ArtifactStore {
   async put(file: string, relative: string): Promise<StoredArtifact> {
     const [sha256, { size }] = await Promise.all([sha256File(file), stat(file)]);
     const target = this.pathOf(sha256);
-    if (!(await exists(target))) {
+    if (await exists(target)) {
+      // Stored again: it counts as new for pruning.
+      const now = new Date();
+      await utimes(target, now, now);
+    } else {
       await mkdir(path.dirname(target), { recursive: true });
       const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
       await copyFile(file, partial);
@@ -72,6 +76,26 @@ export class ArtifactStore {
     }
     return file;
   }
+}
+
+/**
+ * Removes stored files not written or stored again for `maxAgeSeconds` (and partial files a crash left),
+ * so the store of a long-lived runner stays bounded. Returns what was removed.
+ */
+export async function pruneArtifactStore(store: ArtifactStore, maxAgeSeconds: number, now = Date.now()): Promise<{ files: number; bytes: number }> {
+  const dir = path.join(store.root, "sha256");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let files = 0;
+  let bytes = 0;
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const stats = await stat(file).catch(() => undefined);
+    if (!stats?.isFile() || now - stats.mtimeMs < maxAgeSeconds * 1000) continue;
+    await rm(file, { force: true });
+    files++;
+    bytes += stats.size;
+  }
+  return { files, bytes };
 }
 
 async function exists(file: string): Promise<boolean> {

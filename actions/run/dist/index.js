@@ -43599,10 +43599,10 @@ var require_chownr = __commonJS({
       }
     } : (path11, uid, gid) => lchownSync(path11, uid, gid);
     var nodeVersion = process.version;
-    var readdir5 = (path11, options, cb) => fs3.readdir(path11, options, cb);
+    var readdir6 = (path11, options, cb) => fs3.readdir(path11, options, cb);
     var readdirSync = (path11, options) => fs3.readdirSync(path11, options);
     if (/^v4\./.test(nodeVersion))
-      readdir5 = (path11, options, cb) => fs3.readdir(path11, cb);
+      readdir6 = (path11, options, cb) => fs3.readdir(path11, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -43629,7 +43629,7 @@ var require_chownr = __commonJS({
       }
     };
     var chownr = (p, uid, gid, cb) => {
-      readdir5(p, { withFileTypes: true }, (er, children) => {
+      readdir6(p, { withFileTypes: true }, (er, children) => {
         if (er) {
           if (er.code === "ENOENT")
             return cb();
@@ -45234,7 +45234,7 @@ var require_tar_fs = __commonJS({
         if (!top) return cb();
         xfs.utimes(top[0], now, top[1], cb);
       };
-      var utimes = function(name, header, cb) {
+      var utimes2 = function(name, header, cb) {
         if (opts.utimes === false) return cb();
         if (header.type === "directory") return xfs.utimes(name, now, header.mtime, cb);
         if (header.type === "symlink") return utimesParent(name, cb);
@@ -45268,7 +45268,7 @@ var require_tar_fs = __commonJS({
         var stat3 = function(err) {
           if (err) return next(err);
           if (path10.join(name, ".") === path10.join(cwd, ".")) return next();
-          utimes(name, header, function(err2) {
+          utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
             chperm(name, header, next);
@@ -90106,7 +90106,7 @@ var import_dockerode2 = __toESM(require_docker(), 1);
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
+import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, utimes } from "node:fs/promises";
 import os5 from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -90158,7 +90158,10 @@ var ArtifactStore = class {
   async put(file, relative) {
     const [sha256, { size }] = await Promise.all([sha256File(file), stat2(file)]);
     const target = this.pathOf(sha256);
-    if (!await exists2(target)) {
+    if (await exists2(target)) {
+      const now = /* @__PURE__ */ new Date();
+      await utimes(target, now, now);
+    } else {
       await mkdir2(path.dirname(target), { recursive: true });
       const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
       await copyFile2(file, partial);
@@ -90197,7 +90200,7 @@ async function exists2(file) {
 // actions/lib/src/experiment.ts
 var import_yaml = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import { lstat as lstat2, readFile, readdir as readdir3, realpath } from "node:fs/promises";
 import path2 from "node:path";
 
 // actions/lib/src/schemas.ts
@@ -91787,7 +91790,7 @@ async function isFile(p) {
 }
 async function listImages(imagesDir) {
   try {
-    return (await readdir2(imagesDir)).sort();
+    return (await readdir3(imagesDir)).sort();
   } catch {
     return [];
   }
@@ -91799,7 +91802,7 @@ import { execFile as execFile6 } from "node:child_process";
 import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/gc.ts
-import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
 
 // actions/lib/src/sandbox/docker.ts
 var import_dockerode = __toESM(require_docker(), 1);
@@ -91810,7 +91813,7 @@ import { promisify } from "node:util";
 // actions/lib/src/files.ts
 import { createHash as createHash3 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
-import { lstat as lstat3, mkdir as mkdir3, open as open2, readdir as readdir3 } from "node:fs/promises";
+import { lstat as lstat3, mkdir as mkdir3, open as open2, readdir as readdir4 } from "node:fs/promises";
 import path3 from "node:path";
 function splitRelative(relative) {
   const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
@@ -91859,7 +91862,7 @@ async function collectOutputs(from, to, limits) {
   let bytes = 0;
   let overFileCap = 0;
   const walk = async (relativeDir, depth) => {
-    const entries = await readdir3(path3.join(from, relativeDir), { withFileTypes: true });
+    const entries = await readdir4(path3.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
@@ -92342,7 +92345,7 @@ async function collectGarbage(docker, options = {}) {
 }
 async function runscProcesses(procRoot = "/proc") {
   const found = [];
-  for (const entry of await readdir4(procRoot)) {
+  for (const entry of await readdir5(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile4(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
