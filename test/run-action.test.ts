@@ -161,7 +161,7 @@ describe("actions/run: every way a run ends", () => {
   it("rejected: asks for more than the policy allows", async () => {
     const run = await runProgram("greedy", "print('never')\n", { resources: "  cpus: 1\n  memory: 64Gi\n  timeout: 60s" });
     expect(run.outputs.status).toBe("rejected");
-    expect(run.result!.statusReason).toMatch(/resources\.memory 64Gi exceeds the runner's limit/);
+    expect(run.result!.statusReason).toMatch(/resources\.memory 64 GiB exceeds the runner's limit of 8\.0 GiB/);
     expect(run.stdout).not.toContain("::group::run");
   });
 
