@@ -7,7 +7,7 @@
 // by the harness in support/workflow-runner.ts; the workflow's `run:` scripts (git fetch) run for real.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -192,7 +192,7 @@ describe("evaluate.yml end to end", () => {
     expect(materialize.outputs["experiment-file"]).toBe(path.join(instance.temp, "pr/experiments/hello-pr/experiment.yaml"));
 
     const runStep = instance.steps.find((s) => s.id === "run")!;
-    expect(runStep.with).toEqual({ experiment: materialize.outputs["experiment-file"], "results-dir": path.join(instance.temp, "results/experiments/hello-pr/results") });
+    expect(runStep.with).toEqual({ experiment: materialize.outputs["experiment-file"], "results-dir": path.join(instance.temp, "results/experiments/hello-pr/results"), "pull-request": String(PR) });
     expect(runStep.outputs.status, runStep.run?.stdout).toBe("succeeded");
     // The run action's post step ran at the end of the job and found no sandbox left behind.
     expect(runStep.post?.code).toBe(0);
@@ -200,7 +200,7 @@ describe("evaluate.yml end to end", () => {
     const resultDir = path.join(instance.temp, "results/experiments/hello-pr/results", runStep.outputs["run-id"]!);
     const result = JSON.parse(await readFile(path.join(resultDir, "result.json"), "utf8"));
     expect(result).toMatchObject({ status: "succeeded", runtime: { name: "runsc" }, experiment: { name: "hello-pr", path: "experiments/hello-pr/experiment.yaml" } });
-    expect(result.provenance).toMatchObject({ runner: "gvisor-runner-1", gitCommit: repo.base, jobUrl: `https://github.com/${REPOSITORY}/actions/runs/1001/attempts/1` });
+    expect(result.provenance).toMatchObject({ runner: "gvisor-runner-1", gitCommit: repo.base, jobUrl: `https://github.com/${REPOSITORY}/actions/runs/1001/attempts/1`, pullRequest: PR });
     // The program saw gVisor's kernel, not the host's.
     const observations = JSON.parse(await readFile(path.join(resultDir, "output/observations.json"), "utf8"));
     expect(observations.dmesg.value.join("\n")).toContain("Starting gVisor");
@@ -236,10 +236,14 @@ describe("evaluate.yml end to end", () => {
     const publish = parse(await readFile(path.join(repoRoot, ".github/workflows/publish.yml"), "utf8")) as Json;
     const build = (publish.jobs.build.steps as Json[]).find((step) => step.run === "npm run site")!;
     const pushEvent = { ref: "refs/heads/main", repository: { name: REPO, full_name: REPOSITORY, default_branch: "main" } };
-    const context = { github: { event: pushEvent, ref_name: "main", repository: REPOSITORY } };
+    const checkout = await mkdtemp(path.join(os.tmpdir(), "crucible-publish-"));
+    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "crucible-publish-temp-"));
+    const context = { github: { event: pushEvent, ref_name: "main", repository: REPOSITORY }, runner: { temp: runnerTemp } };
     const env = Object.fromEntries(Object.entries(build.env as Record<string, string>).map(([k, v]) => [k, String(interpolate(v, context))]));
     expect(env.CRUCIBLE_SITE_BASE).toBe(`/${REPO}/`);
-    const checkout = await mkdtemp(path.join(os.tmpdir(), "crucible-publish-"));
+    // What the fetch step leaves when the deployed site (before this result) showed no runs.
+    expect(env.CRUCIBLE_PREVIOUS_MANIFEST).toBe(path.join(runnerTemp, "previous-manifest.json"));
+    await writeFile(env.CRUCIBLE_PREVIOUS_MANIFEST!, JSON.stringify({ format: "crucible-site-manifest/1", runs: {} }));
     await writeFiles(checkout, Object.fromEntries([...fake.files(recordedFirst)].filter(([p]) => p.startsWith("experiments/"))));
     const out = path.join(checkout, "site-dist");
     const binDir = path.join(repoRoot, "node_modules/.bin");
@@ -254,6 +258,7 @@ describe("evaluate.yml end to end", () => {
     const page = await readFile(path.join(out, "runs/hello-pr", runId, "index.html"), "utf8");
     expect(page).toContain("succeeded");
     expect(page).toContain(`href="/${REPO}/experiments/hello-pr/"`);
+    expect(await readFile(path.join(out, "index.html"), "utf8")).toMatch(/1 new run[\s\S]*hello-pr/);
   });
 
   it("a second run of the pull request (reopened at the results commit) updates the same comment", async () => {

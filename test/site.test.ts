@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvField, toCsv } from "../site/src/lib/csv.js";
+import { deployChanges, MANIFEST_FORMAT } from "../site/src/lib/deploy-changes.js";
 import { base, buildSite, fileForHref, fixtureExperiments } from "./fixtures/site/build-site.js";
 
 const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
@@ -185,6 +186,26 @@ describe("report site built from the fixture results", () => {
     const index = pages.get("index.html") ?? "";
     expect(index).toMatch(/<dt[^>]*>Best probe AUROC<\/dt>/);
     expect(index).toContain(`href="${base}detection/"`);
+  });
+
+  it("publishes a manifest of its runs, and tells what changed since the deploy that published the previous one", async () => {
+    const manifest = JSON.parse(await readFile(join(outDir, "manifest.json"), "utf8"));
+    expect(manifest.format).toBe(MANIFEST_FORMAT);
+    expect(manifest.runs[`${hello.name}/${hello.runId}`]).toBe("succeeded");
+    expect(Object.keys(manifest.runs)).toHaveLength(5);
+    expect(pages.get("index.html")).toContain("Nothing to compare with");
+
+    const run = (experiment: string, runId: string, status: string) => ({ id: `${experiment}/${runId}`, rawJson: "", result: { experiment: { name: experiment }, runId, status } }) as never;
+    const runs = [run("a", "20261122T030000Z-000003", "failed"), run("b", "20261122T020000Z-000002", "succeeded"), run("a", "20261122T010000Z-000001", "succeeded")];
+    const previous = join(workDir, "previous-manifest.json");
+    await writeFile(previous, JSON.stringify({ format: MANIFEST_FORMAT, runs: { "a/20261122T010000Z-000001": "succeeded", "b/20261122T020000Z-000002": "succeeded", "c/20261121T000000Z-000000": "failed" } }));
+    const changes = (await deployChanges(runs, previous))!;
+    expect(changes.newRuns.map((r: { id: string }) => r.id)).toEqual(["a/20261122T030000Z-000003"]);
+    expect(changes.statusChanges.map(({ experiment, before, after }) => ({ experiment, before, after }))).toEqual([{ experiment: "a", before: "succeeded", after: "failed" }]);
+    expect(changes.removedRuns).toBe(1);
+    expect(await deployChanges(runs, join(workDir, "missing.json"))).toBeUndefined();
+    await writeFile(previous, JSON.stringify({ runs: [] }));
+    await expect(deployChanges(runs, previous)).rejects.toThrow(/not a crucible-site-manifest\/1 manifest/);
   });
 
   it("shows the experiment file as committed, its parameters, history and how to reproduce it", () => {

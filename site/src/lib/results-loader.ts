@@ -12,11 +12,21 @@ import type { RunResult } from "./result";
 export function resultsLoader(): Loader {
   return {
     name: "crucible-results",
-    load: async ({ store }) => {
-      // Rebuild from scratch: the cached store may hold runs from another experiments directory.
-      store.clear();
-      for (const file of await findResultFiles(experimentsDir())) {
+    load: async ({ store, meta, generateDigest }) => {
+      // Astro keeps the store between builds: an unchanged file is neither parsed nor validated again,
+      // unless the store was filled from another experiments folder.
+      const dir = experimentsDir();
+      if (meta.get("experimentsDir") !== dir) {
+        store.clear();
+        meta.set("experimentsDir", dir);
+      }
+      const seen = new Set<string>();
+      for (const file of await findResultFiles(dir)) {
+        const id = `${file.experiment}/${file.runId}`;
+        seen.add(id);
         const body = await readFile(file.path, "utf8");
+        const digest = generateDigest(body);
+        if (store.get(id)?.digest === digest) continue;
         const result = parseResult(file.path, body);
         if (result.experiment.name !== file.experiment || result.runId !== file.runId) {
           throw new Error(
@@ -24,8 +34,9 @@ export function resultsLoader(): Loader {
               `must match the folders ${file.experiment}/results/${file.runId}/`,
           );
         }
-        store.set({ id: `${file.experiment}/${file.runId}`, data: result, body });
+        store.set({ id, data: result, body, digest });
       }
+      for (const id of store.keys()) if (!seen.has(id)) store.delete(id);
     },
   };
 }
