@@ -51,7 +51,7 @@ export const PERSISTENCE: FindingView = {
 export function runsFor(runs: Run[], view: FindingView): { run: Run; metrics: [string, number][] }[] {
   return runs
     .map((run) => ({ run, metrics: view.metrics.filter((m) => m in run.result.metrics).map((m): [string, number] => [m, run.result.metrics[m]!]) }))
-    .filter(({ run, metrics }) => metrics.length > 0 || view.series.some((s) => run.result.series?.[s]));
+    .filter(({ run, metrics }) => metrics.length > 0 || view.series.some((s) => run.seriesNames.includes(s)));
 }
 
 /** The newest run of each experiment that has anything for the view. */

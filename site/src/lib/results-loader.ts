@@ -8,18 +8,23 @@ import type { Loader } from "astro/loaders";
 import { schemaProblems, validateResultDocument } from "../../../actions/lib/src/schemas.js";
 import { experimentsDir } from "./paths";
 import type { RunResult } from "./result";
+import type { StoredRun } from "./runs";
+
+/** Bump when summarise() changes, so stores written by an older build are filled again. */
+const SUMMARY_VERSION = "summary/2";
 
 export function resultsLoader(): Loader {
   return {
     name: "crucible-results",
     load: async ({ store, meta, generateDigest }) => {
       // Astro keeps the store between builds: an unchanged file is neither parsed nor validated again,
-      // unless the store was filled from another experiments folder.
-      const dir = experimentsDir();
-      if (meta.get("experimentsDir") !== dir) {
+      // unless the store was filled from another experiments folder or by another summary version.
+      const key = `${SUMMARY_VERSION} ${experimentsDir()}`;
+      if (meta.get("store") !== key) {
         store.clear();
-        meta.set("experimentsDir", dir);
+        meta.set("store", key);
       }
+      const dir = experimentsDir();
       const seen = new Set<string>();
       for (const file of await findResultFiles(dir)) {
         const id = `${file.experiment}/${file.runId}`;
@@ -34,9 +39,30 @@ export function resultsLoader(): Loader {
               `must match the folders ${file.experiment}/results/${file.runId}/`,
           );
         }
-        store.set({ id, data: result, body, digest });
+        store.set({ id, data: summarise(result, file.path), digest });
       }
       for (const id of store.keys()) if (!seen.has(id)) store.delete(id);
+    },
+  };
+}
+
+/**
+ * What the collection keeps of a result: everything list pages use. Usage samples, series rows and
+ * container configurations are read from the file by the pages that show them, so the data store
+ * (which Astro bundles into the build) stays small for thousands of runs.
+ */
+function summarise(result: RunResult, file: string): StoredRun {
+  const { policy: _policy, series, usage, stages, log, ...rest } = result;
+  return {
+    file,
+    usageSamples: usage?.samples.length ?? 0,
+    gpuSamples: usage?.gpuSamples?.length ?? 0,
+    seriesNames: Object.keys(series ?? {}),
+    result: {
+      ...rest,
+      log: { ...log, tail: [] },
+      ...(usage ? { usage: { peak: usage.peak, samples: [] } } : {}),
+      ...(stages ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) } : {}),
     },
   };
 }

@@ -1,23 +1,50 @@
+import { readFile } from "node:fs/promises";
 import { getCollection } from "astro:content";
 import type { RunResult } from "./result";
 
-export interface Run {
-  /** "<experiment>/<runId>", also the run's path under runs/. */
-  id: string;
+/** A run as the collection stores it (see results-loader.ts). */
+export interface StoredRun {
+  /** The result without usage samples, series rows, container configurations and log tails. */
   result: RunResult;
-  /** The committed result.json, byte for byte. */
-  rawJson: string;
+  /** The validated result.json on disk, for pages that show the rest. */
+  file: string;
+  usageSamples: number;
+  gpuSamples: number;
+  seriesNames: string[];
 }
 
-/** Every committed run, newest first. */
-export async function getRuns(): Promise<Run[]> {
-  const entries = await getCollection("runs");
-  return entries
-    .map((entry) => ({ id: entry.id, result: entry.data as RunResult, rawJson: entry.body ?? "" }))
-    .sort((a, b) => b.result.startedAt.localeCompare(a.result.startedAt) || a.id.localeCompare(b.id));
+export interface Run extends StoredRun {
+  /** "<experiment>/<runId>", also the run's path under runs/. */
+  id: string;
+}
+
+let runs: Promise<Run[]> | undefined;
+
+/**
+ * Every committed run, newest first. Read once per build: getCollection walks every entry's data on
+ * each call (looking for image references), which for a thousand results with usage samples cost
+ * seconds per page template.
+ */
+export function getRuns(): Promise<Run[]> {
+  runs ??= getCollection("runs").then((entries) =>
+    entries
+      .map((entry) => ({ id: entry.id, ...(entry.data as unknown as StoredRun) }))
+      .sort((a, b) => b.result.startedAt.localeCompare(a.result.startedAt) || a.id.localeCompare(b.id)),
+  );
+  return runs;
 }
 
 /** Runs grouped by experiment name, each group newest first. */
 export async function getRunsByExperiment(): Promise<Map<string, Run[]>> {
   return Map.groupBy(await getRuns(), (run) => run.result.experiment.name);
+}
+
+/** The committed result.json of a run, byte for byte. */
+export function readRawResult(run: Run): Promise<string> {
+  return readFile(run.file, "utf8");
+}
+
+/** The whole result of a run (the collection keeps a summary; the loader validated this file). */
+export async function readFullResult(run: Run): Promise<RunResult> {
+  return JSON.parse(await readRawResult(run)) as RunResult;
 }

@@ -1,17 +1,12 @@
-// The run's GPU samples as CSV, for runs that had a GPU.
+// The run's GPU samples as CSV, for runs that recorded any.
 import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse } from "../../../../lib/csv";
 import { gpuUsageCsv } from "../../../../lib/exports";
-import type { RunResult } from "../../../../lib/result";
-import { getRuns } from "../../../../lib/runs";
-
-type Usage = NonNullable<RunResult["usage"]>;
+import { getRuns, readFullResult, type Run } from "../../../../lib/runs";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).flatMap(({ result }) =>
-    result.usage?.gpuSamples?.length
-      ? [{ params: { name: result.experiment.name, runId: result.runId }, props: { usage: result.usage } }]
-      : [],
-  )) satisfies GetStaticPaths;
+  (await getRuns())
+    .filter((run) => run.gpuSamples > 0)
+    .map((run) => ({ params: { name: run.result.experiment.name, runId: run.result.runId }, props: { run } }))) satisfies GetStaticPaths;
 
-export const GET: APIRoute<{ usage: Usage }> = ({ props }) => csvResponse(gpuUsageCsv(props.usage));
+export const GET: APIRoute<{ run: Run }> = async ({ props }) => csvResponse(gpuUsageCsv((await readFullResult(props.run)).usage!));

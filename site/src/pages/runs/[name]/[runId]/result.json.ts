@@ -1,12 +1,12 @@
 // Publishes each committed result.json unchanged, next to its run page.
 import type { APIRoute, GetStaticPaths } from "astro";
-import { getRuns } from "../../../../lib/runs";
+import { getRuns, readRawResult, type Run } from "../../../../lib/runs";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).map(({ result, rawJson }) => ({
-    params: { name: result.experiment.name, runId: result.runId },
-    props: { rawJson },
+  (await getRuns()).map((run) => ({
+    params: { name: run.result.experiment.name, runId: run.result.runId },
+    props: { run },
   }))) satisfies GetStaticPaths;
 
-export const GET: APIRoute<{ rawJson: string }> = ({ props }) =>
-  new Response(props.rawJson, { headers: { "Content-Type": "application/json" } });
+export const GET: APIRoute<{ run: Run }> = async ({ props }) =>
+  new Response(await readRawResult(props.run), { headers: { "Content-Type": "application/json" } });

@@ -1,15 +1,17 @@
 // Each structured series of a run as CSV, beside the run page.
 import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse, toCsv } from "../../../../lib/csv";
-import type { Series } from "../../../../lib/result";
-import { getRuns } from "../../../../lib/runs";
+import { getRuns, readFullResult, type Run } from "../../../../lib/runs";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).flatMap(({ result }) =>
-    Object.entries(result.series ?? {}).map(([series, data]) => ({
-      params: { name: result.experiment.name, runId: result.runId, series },
-      props: { data },
+  (await getRuns()).flatMap((run) =>
+    run.seriesNames.map((series) => ({
+      params: { name: run.result.experiment.name, runId: run.result.runId, series },
+      props: { run, series },
     })),
   )) satisfies GetStaticPaths;
 
-export const GET: APIRoute<{ data: Series }> = ({ props }) => csvResponse(toCsv(props.data.columns, props.data.rows));
+export const GET: APIRoute<{ run: Run; series: string }> = async ({ props }) => {
+  const data = (await readFullResult(props.run)).series![props.series]!;
+  return csvResponse(toCsv(data.columns, data.rows));
+};

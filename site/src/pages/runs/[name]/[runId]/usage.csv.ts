@@ -2,16 +2,11 @@
 import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse } from "../../../../lib/csv";
 import { usageCsv } from "../../../../lib/exports";
-import type { RunResult } from "../../../../lib/result";
-import { getRuns } from "../../../../lib/runs";
-
-type Usage = NonNullable<RunResult["usage"]>;
+import { getRuns, readFullResult, type Run } from "../../../../lib/runs";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).flatMap(({ result }) =>
-    result.usage && result.usage.samples.length > 0
-      ? [{ params: { name: result.experiment.name, runId: result.runId }, props: { usage: result.usage } }]
-      : [],
-  )) satisfies GetStaticPaths;
+  (await getRuns())
+    .filter((run) => run.usageSamples > 0)
+    .map((run) => ({ params: { name: run.result.experiment.name, runId: run.result.runId }, props: { run } }))) satisfies GetStaticPaths;
 
-export const GET: APIRoute<{ usage: Usage }> = ({ props }) => csvResponse(usageCsv(props.usage));
+export const GET: APIRoute<{ run: Run }> = async ({ props }) => csvResponse(usageCsv((await readFullResult(props.run)).usage!));
