@@ -2,10 +2,12 @@
 // validates each file against schemas/result.schema.json and stores it in the collection.
 // An invalid file stops the build with its path and the failing field, because a site
 // that silently skips results would misreport what ran.
-import { readdir, readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Loader } from "astro/loaders";
 import { schemaProblems, validateResultDocument } from "../../../actions/lib/src/schemas.js";
+import { noteChangedRuns } from "./incremental";
 import { experimentsDir } from "./paths";
 import type { RunResult } from "./result";
 import type { StoredRun } from "./runs";
@@ -19,19 +21,21 @@ export function resultsLoader(): Loader {
     load: async ({ store, meta, generateDigest }) => {
       // Astro keeps the store between builds: an unchanged file is neither parsed nor validated again,
       // unless the store was filled from another experiments folder or by another summary version.
-      const key = `${SUMMARY_VERSION} ${experimentsDir()}`;
+      const key = `${SUMMARY_VERSION} ${experimentsDir()} ${await siteFingerprint()}`;
       if (meta.get("store") !== key) {
         store.clear();
         meta.set("store", key);
       }
       const dir = experimentsDir();
       const seen = new Set<string>();
+      const changed = new Set<string>();
       for (const file of await findResultFiles(dir)) {
         const id = `${file.experiment}/${file.runId}`;
         seen.add(id);
         const body = await readFile(file.path, "utf8");
         const digest = generateDigest(body);
         if (store.get(id)?.digest === digest) continue;
+        changed.add(id);
         const result = parseResult(file.path, body);
         if (result.experiment.name !== file.experiment || result.runId !== file.runId) {
           throw new Error(
@@ -42,6 +46,12 @@ export function resultsLoader(): Loader {
         store.set({ id, data: summarise(result, file.path), digest });
       }
       for (const id of store.keys()) if (!seen.has(id)) store.delete(id);
+      const incremental = process.env.CRUCIBLE_SITE_INCREMENTAL_ACTIVE === "1";
+      if (incremental && process.env.CRUCIBLE_SITE_OUT_DIR) {
+        // A changed run's folder is made anew, so no file of its previous version (a series it no longer has) stays.
+        for (const id of changed) await rm(join(process.env.CRUCIBLE_SITE_OUT_DIR, "runs", id), { recursive: true, force: true });
+      }
+      noteChangedRuns(incremental ? { all: false, ids: changed } : { all: true });
     },
   };
 }
@@ -65,6 +75,21 @@ function summarise(result: RunResult, file: string): StoredRun {
       ...(stages ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) } : {}),
     },
   };
+}
+
+/**
+ * The site's own code and contracts: when any of it changes, every stored summary and every page is
+ * made again (an incremental build must not keep pages rendered by older templates).
+ */
+async function siteFingerprint(): Promise<string> {
+  const root = process.env.CRUCIBLE_REPO_ROOT ?? ".";
+  const hash = createHash("sha256");
+  const files = [join(root, "site/astro.config.mjs"), join(root, "package-lock.json"), join(root, "schemas/result.schema.json")];
+  for (const entry of await readdir(join(root, "site/src"), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+  }
+  for (const file of files.sort()) hash.update(file).update(await readFile(file));
+  return hash.digest("hex");
 }
 
 function parseResult(path: string, body: string): RunResult {

@@ -3,10 +3,11 @@ import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse } from "../../../../lib/csv";
 import { gpuUsageCsv } from "../../../../lib/exports";
 import { getRuns, readFullResult, type Run } from "../../../../lib/runs";
+import { runPagesNeeded } from "../../../../lib/incremental";
 
 export const getStaticPaths = (async () =>
   (await getRuns())
-    .filter((run) => run.gpuSamples > 0)
+    .filter((run) => runPagesNeeded(run.id) && run.gpuSamples > 0)
     .map((run) => ({ params: { name: run.result.experiment.name, runId: run.result.runId }, props: { run } }))) satisfies GetStaticPaths;
 
 export const GET: APIRoute<{ run: Run }> = async ({ props }) => csvResponse(gpuUsageCsv((await readFullResult(props.run)).usage!));

@@ -4,9 +4,10 @@ import { csvResponse } from "../../../../lib/csv";
 import { metricsCsv } from "../../../../lib/exports";
 import type { RunResult } from "../../../../lib/result";
 import { getRuns } from "../../../../lib/runs";
+import { runPagesNeeded } from "../../../../lib/incremental";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).map(({ result }) => ({
+  (await getRuns()).filter((run) => runPagesNeeded(run.id)).map(({ result }) => ({
     params: { name: result.experiment.name, runId: result.runId },
     props: { result },
   }))) satisfies GetStaticPaths;

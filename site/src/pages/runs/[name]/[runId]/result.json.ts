@@ -1,9 +1,10 @@
 // Publishes each committed result.json unchanged, next to its run page.
 import type { APIRoute, GetStaticPaths } from "astro";
 import { getRuns, readRawResult, type Run } from "../../../../lib/runs";
+import { runPagesNeeded } from "../../../../lib/incremental";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).map((run) => ({
+  (await getRuns()).filter((run) => runPagesNeeded(run.id)).map((run) => ({
     params: { name: run.result.experiment.name, runId: run.result.runId },
     props: { run },
   }))) satisfies GetStaticPaths;

@@ -2,9 +2,10 @@
 import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse, toCsv } from "../../../../lib/csv";
 import { getRuns, readFullResult, type Run } from "../../../../lib/runs";
+import { runPagesNeeded } from "../../../../lib/incremental";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).flatMap((run) =>
+  (await getRuns()).filter((run) => runPagesNeeded(run.id)).flatMap((run) =>
     run.seriesNames.map((series) => ({
       params: { name: run.result.experiment.name, runId: run.result.runId, series },
       props: { run, series },
