@@ -9,6 +9,8 @@ import { defineConfig } from "astro/config";
 // Pages are bundled before they run, so their own import.meta.url says nothing about where the
 // repository is; this file is loaded in place, so it tells them (site/lib/paths.ts reads it).
 process.env.CRUCIBLE_REPO_ROOT ||= fileURLToPath(new URL("..", import.meta.url));
+// Where the site's own code is (CRUCIBLE_REPO_ROOT may point at another checkout holding only results).
+process.env.CRUCIBLE_SITE_ROOT = fileURLToPath(new URL(".", import.meta.url));
 
 const outDir = process.env.CRUCIBLE_SITE_OUT ? resolve(process.env.CRUCIBLE_SITE_OUT) : fileURLToPath(new URL("./dist", import.meta.url));
 // CRUCIBLE_SITE_INCREMENTAL=1 keeps the previous build and regenerates only the pages of new or changed

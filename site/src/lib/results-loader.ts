@@ -82,10 +82,10 @@ function summarise(result: RunResult, file: string): StoredRun {
  * made again (an incremental build must not keep pages rendered by older templates).
  */
 async function siteFingerprint(): Promise<string> {
-  const root = process.env.CRUCIBLE_REPO_ROOT ?? ".";
+  const site = process.env.CRUCIBLE_SITE_ROOT ?? "site";
   const hash = createHash("sha256");
-  const files = [join(root, "site/astro.config.mjs"), join(root, "package-lock.json"), join(root, "schemas/result.schema.json")];
-  for (const entry of await readdir(join(root, "site/src"), { recursive: true, withFileTypes: true })) {
+  const files = [join(site, "astro.config.mjs"), join(site, "../package-lock.json"), join(site, "../schemas/result.schema.json")];
+  for (const entry of await readdir(join(site, "src"), { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
   }
   for (const file of files.sort()) hash.update(file).update(await readFile(file));
