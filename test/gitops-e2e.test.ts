@@ -82,7 +82,7 @@ function localSteps(wf: Json): { job: string; uses: string; with: Json; if?: str
   return JOBS.flatMap((job) => (wf.jobs[job].steps as Json[]).filter((s) => String(s.uses ?? "").startsWith("./")).map((s) => ({ job, uses: s.uses, with: s.with ?? {}, ...(s.if ? { if: s.if } : {}) })));
 }
 
-async function playWorkflow(event: Json, runId: string, wf: Json = workflow, jobs = JOBS): Promise<WorkflowRun> {
+async function playWorkflow(event: Json, runId: string, wf: Json = workflow, jobs = JOBS, github: { fake: FakeGitHub; origin: string } = { fake, origin }): Promise<WorkflowRun> {
   const root = await mkdtemp(path.join(os.tmpdir(), "crucible-e2e-run-"));
   return runWorkflow({
     workflow: wf,
@@ -100,16 +100,16 @@ async function playWorkflow(event: Json, runId: string, wf: Json = workflow, job
       repository_owner: OWNER,
       actor: event.sender.login,
       server_url: "https://github.com",
-      api_url: fake.url,
+      api_url: github.fake.url,
       run_id: runId,
       run_number: runId,
       run_attempt: "1",
     },
     token: TOKEN,
-    origin,
+    origin: github.origin,
     root,
     runners: { "hosted-1": ["ubuntu-latest"], "gvisor-runner-1": ["self-hosted", "linux", "gvisor", "X64"] },
-    env: { GITHUB_API_URL: fake.url },
+    env: { GITHUB_API_URL: github.fake.url },
     approve: () => true,
     onStep: (_job, step) => {
       // The workflow's scripts run for real here: only the fetch-as-data scripts are expected.
@@ -331,4 +331,70 @@ describe("the harness breaks when the workflow and an action disagree", () => {
     expect(evaluateExpression("format('evaluate-{0}', github.event.pull_request.number)", ctx)).toBe("evaluate-7");
     expect(() => evaluateExpression("needs.record.outputs.x", ctx)).toThrow(/needs\.record does not exist/);
   });
+});
+
+describe("evaluate.yml with a multi-stage experiment", () => {
+  it("uploads the stored stage artifacts as their own Actions artifact and commits only the results", async () => {
+    const program = [
+      "import hashlib, json, os, sys",
+      "if sys.argv[1] == 'make':",
+      "    open('/output/weights.bin', 'wb').write(b'w' * 2048)",
+      "else:",
+      "    digest = hashlib.sha256(open('/artifacts/make/weights.bin', 'rb').read()).hexdigest()",
+      "    json.dump({'bytes_seen': {'value': os.path.getsize('/artifacts/make/weights.bin'), 'unit': 'bytes'}}, open('/output/metrics.json', 'w'))",
+      "    print('loaded', digest)",
+      "",
+    ].join("\n");
+    const yaml = [
+      "apiVersion: crucible/v1",
+      "name: staged-pr",
+      "description: two stages handing on a file",
+      "image: base",
+      "inputs: [stage.py]",
+      "resources: {cpus: 1, memory: 256Mi, timeout: 60s}",
+      "stages:",
+      "  make:",
+      "    command: [python3, stage.py, make]",
+      "    artifacts: [weights.bin]",
+      "  use:",
+      "    needs: [make]",
+      "    command: [python3, stage.py, use]",
+      "",
+    ].join("\n");
+    const stagedRepo = await makePullRequestRepo(await baseFiles(), { "experiments/staged-pr/experiment.yaml": yaml, "experiments/staged-pr/stage.py": program });
+    const stagedOrigin = await makeBareOrigin(stagedRepo, { headRef: HEAD_REF, pullRequest: PR });
+    const stagedFake = await FakeGitHub.start({ owner: OWNER, repo: REPO, token: TOKEN, branches: { main: filesAt(stagedRepo.dir, stagedRepo.base), [HEAD_REF]: filesAt(stagedRepo.dir, stagedRepo.head) } });
+    try {
+      const seed = stagedFake.head(HEAD_REF);
+      const event = pullRequestEvent({ number: PR, base: stagedRepo.base, head: stagedRepo.head, repository: REPOSITORY, headRef: HEAD_REF });
+      const run = await playWorkflow(event, "2001", workflow, JOBS, { fake: stagedFake, origin: stagedOrigin });
+      const diagnostics = run.steps.map((s) => `${s.job}/${s.name}: ${s.outcome}\n${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`).join("\n");
+      expect(Object.fromEntries(Object.values(run.jobs).map((j) => [j.name, j.result])), diagnostics).toEqual({ plan: "success", evaluate: "success", record: "success" });
+
+      const instance = run.jobs.evaluate!.instances[0]!;
+      const runStep = instance.steps.find((s) => s.id === "run")!;
+      expect(runStep.outputs.status).toBe("succeeded");
+      const resultFile = path.join(instance.temp, "results/experiments/staged-pr/results", runStep.outputs["run-id"]!, "result.json");
+      const result = JSON.parse(await readFile(resultFile, "utf8"));
+      const [stored] = result.storedArtifacts;
+      expect(stored).toMatchObject({ stage: "make", path: "weights.bin", size: 2048 });
+      expect(result.metrics).toEqual({ bytes_seen: 2048 });
+      expect(runStep.outputs["stored-artifacts"]).toMatch(new RegExp(`/sha256/${stored.sha256}$`));
+
+      // The upload step ran and the Actions artifact holds the checkpoint under its hash.
+      const upload = instance.steps.find((s) => s.name?.startsWith("Upload the stored stage artifacts"))!;
+      expect(upload.outcome).toBe("success");
+      const uploaded = path.join(run.artifactsDir, "stored-result-staged-pr", stored.sha256);
+      expect((await readFile(uploaded)).length).toBe(2048);
+
+      // The record commit holds the results (both stages' logs and outputs) but never the stored file.
+      const recorded = run.jobs.record!.instances[0]!.steps.find((s) => s.uses === "./actions/record")!.outputs["commit-sha"]!;
+      const added = [...stagedFake.files(recorded).keys()].filter((p) => !stagedFake.files(seed).has(p));
+      expect(added).toEqual(expect.arrayContaining([expect.stringMatching(/stages\/use\/output\/metrics\.json$/), expect.stringMatching(/stages\/make\/log\.txt$/)]));
+      expect(added.filter((p) => p.endsWith("weights.bin"))).toEqual([]);
+      expect(stagedFake.violations).toEqual([]);
+    } finally {
+      await stagedFake.close();
+    }
+  }, 300_000);
 });

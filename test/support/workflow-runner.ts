@@ -479,6 +479,8 @@ export interface WorkflowRun {
   steps: StepRun[];
   /** Deployment reviews asked for. */
   approvals: { job: string; environment: string; matrix?: Record<string, unknown> }[];
+  /** Where the uploaded Actions artifacts are, one folder per artifact name. */
+  artifactsDir: string;
 }
 
 const stripSha = (uses: string) => uses.replace(/@.*$/, "");
@@ -496,7 +498,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
   await mkdir(artifacts, { recursive: true });
   const eventPath = path.join(options.root, "event.json");
   await writeFile(eventPath, JSON.stringify(options.event));
-  const run: WorkflowRun = { jobs: {}, steps: [], approvals: [] };
+  const run: WorkflowRun = { jobs: {}, steps: [], approvals: [], artifactsDir: artifacts };
   const workflowEnv = (options.workflow.env ?? {}) as Record<string, string>;
 
   const needsOf = (job: Job) => [job.needs ?? []].flat() as string[];
@@ -705,14 +707,21 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
     }
     case "actions/upload-artifact": {
       const name = inputs.name || "artifact";
-      const source = inputs.path!;
+      // One path or several, one per line; several keep their paths below their common folder, as the action does.
+      const sources = inputs.path!.split("\n").map((l) => l.trim()).filter(Boolean);
       const target = path.join(ctx.artifacts, name);
       if (await stat(target).catch(() => undefined)) throw new Error(`actions/upload-artifact: an artifact named ${name} already exists in this run`);
-      if (!(await stat(source).catch(() => undefined))) {
-        if ((inputs["if-no-files-found"] ?? "warn") === "error") throw new Error(`actions/upload-artifact: no files at ${source}`);
+      const present = (await Promise.all(sources.map(async (source) => ((await stat(source).catch(() => undefined)) ? source : undefined)))).filter((s): s is string => !!s);
+      if (present.length === 0) {
+        if ((inputs["if-no-files-found"] ?? "warn") === "error") throw new Error(`actions/upload-artifact: no files at ${sources.join(", ")}`);
         return {};
       }
-      await cp(source, target, { recursive: true });
+      if (present.length === 1 && (await stat(present[0]!)).isDirectory()) await cp(present[0]!, target, { recursive: true });
+      else {
+        let common = path.dirname(present[0]!);
+        while (!present.every((p) => p.startsWith(common + path.sep))) common = path.dirname(common);
+        for (const source of present) await cp(source, path.join(target, path.relative(common, source)), { recursive: true });
+      }
       return { "artifact-id": String(name.length), "artifact-url": `https://github.com/artifacts/${name}` };
     }
     case "actions/download-artifact": {

@@ -88295,6 +88295,7 @@ async function readResultFolder(workspace, resultFile) {
   const log = path.join(dir, "log.txt");
   if ((await lstat2(log).catch(() => null))?.isFile()) files.push({ path: `${relativeDir}/log.txt`, content: await readFile(log) });
   await collectRegularFiles(workspace, path.join(dir, "output"), files, skipped);
+  await collectRegularFiles(workspace, path.join(dir, "stages"), files, skipped);
   return { result: document2, dir: relativeDir, files, skipped };
 }
 async function collectRegularFiles(workspace, dir, files, skipped) {

@@ -8,7 +8,7 @@ export interface ResultFolder {
   result: RunResult;
   /** Repository-relative folder, e.g. experiments/hello-sandbox/results/<runId>. */
   dir: string;
-  /** result.json, log.txt and output/**, with repository-relative paths. */
+  /** result.json, log.txt, output/** and stages/**, with repository-relative paths. */
   files: FileToCommit[];
   /** Entries left out because they are not regular files (links, FIFOs…). */
   skipped: string[];
@@ -65,6 +65,8 @@ export async function readResultFolder(workspace: string, resultFile: string): P
   const log = path.join(dir, "log.txt");
   if ((await lstat(log).catch(() => null))?.isFile()) files.push({ path: `${relativeDir}/log.txt`, content: await readFile(log) });
   await collectRegularFiles(workspace, path.join(dir, "output"), files, skipped);
+  // A multi-stage run keeps each stage's log and outputs under stages/<stage>/.
+  await collectRegularFiles(workspace, path.join(dir, "stages"), files, skipped);
   return { result: document as RunResult, dir: relativeDir, files, skipped };
 }
 
