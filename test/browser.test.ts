@@ -161,8 +161,8 @@ describe("report site in Chromium", () => {
     const result = page.locator(".pagefind-ui__result-link").filter({ hasText: hello.name }).first();
     await result.waitFor();
     expect(await result.getAttribute("href")).toMatch(new RegExp(`^${base}(experiments|runs)/${hello.name}/`));
-    // Facets come from the pages' data-pagefind-filter tags.
-    expect(await page.locator(".pagefind-ui__filter-name").allInnerTexts()).toEqual(expect.arrayContaining(["Status", "Page", "Type", "Model"]));
+    // Facets come from the pages' data-pagefind-filter tags; the UI adds them as their data loads.
+    await expect.poll(() => page.locator(".pagefind-ui__filter-name").allInnerTexts(), { timeout: 10_000 }).toEqual(expect.arrayContaining(["Status", "Page", "Type", "Model"]));
 
     await page.goto(`${origin}${base}experiments/`);
     const names = () => page.locator("#experiments tbody tr:not([hidden]) td:first-child").allInnerTexts();
