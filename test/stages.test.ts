@@ -14,6 +14,7 @@ import {
   loadPolicy,
   pruneArtifactStore,
   runExperiment,
+  UsageMonitor,
   validateResultDocument,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
@@ -156,6 +157,25 @@ describe("artifact store", () => {
       ["python3"],
     );
     expect(config.HostConfig!.Mounts).toContainEqual({ Type: "bind", Source: "/store/sha256/ab", Target: "/artifacts/train/ckpt/model.pt", ReadOnly: true });
+  });
+});
+
+describe("a staged run's usage", () => {
+  it("joins each stage's samples at its start offset and keeps every stage's exact peaks, GPU ones included", () => {
+    const run = new UsageMonitor();
+    run.addRecord({ samples: [{ t: 1, cpuPercent: 50, memoryBytes: 10 }], peak: { cpuPercent: 90, memoryBytes: 20 } }, 0);
+    run.addRecord(
+      { samples: [{ t: 1, cpuPercent: 30, memoryBytes: 40 }], gpuSamples: [{ t: 2, utilizationPercent: 60, memoryBytes: 5 }], peak: { cpuPercent: 30, memoryBytes: 40, gpuUtilizationPercent: 70, gpuMemoryBytes: 6 } },
+      10,
+    );
+    expect(run.record()).toEqual({
+      samples: [
+        { t: 1, cpuPercent: 50, memoryBytes: 10 },
+        { t: 11, cpuPercent: 30, memoryBytes: 40 },
+      ],
+      gpuSamples: [{ t: 12, utilizationPercent: 60, memoryBytes: 5 }],
+      peak: { cpuPercent: 90, memoryBytes: 40, gpuUtilizationPercent: 70, gpuMemoryBytes: 6 },
+    });
   });
 });
 

@@ -308,7 +308,7 @@ async function runStages(
   const reported: Pick<ProgramOutcome, "metricInfo" | "series">[] = [];
   const byName = new Map<string, StageResult>();
   const runStart = Date.now();
-  const usage: UsageRecord = { samples: [], peak: { cpuPercent: 0, memoryBytes: 0 } };
+  const usage = new UsageMonitor();
   for (const [index, stage] of stages.entries()) {
     const blocker = options.signal?.aborted
       ? "the run was cancelled before this stage started"
@@ -327,9 +327,9 @@ async function runStages(
     await mkdir(dir, { recursive: true });
     const startedAt = new Date();
     const consumed = stage.needs.flatMap((n) => byName.get(n)!.storedArtifacts.map((a) => ({ stage: n, ...a })));
-    let mounts: Program["artifacts"];
+    let mounts: (Program["artifacts"][number] & StoredArtifact)[];
     try {
-      mounts = await Promise.all(consumed.map(async (a) => ({ stage: a.stage, path: a.path, hostPath: await context.store.verified(a) })));
+      mounts = await Promise.all(consumed.map(async (a) => ({ ...a, hostPath: await context.store.verified(a) })));
     } catch (error) {
       if (!(error instanceof CrucibleError)) throw error;
       const log = new LogFile(path.join(dir, "log.txt"), options.policy.logMaxBytes);
@@ -339,7 +339,7 @@ async function runStages(
       byName.set(stage.name, record);
       continue;
     }
-    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${consumed.find((c) => c.stage === m.stage && c.path === m.path)!.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -353,10 +353,7 @@ async function runStages(
     const stored = await storeArtifacts(context.store, stage, dir, outcome);
     const record = stageRecord(stage, common, startedAt, consumed, stored, outcome);
     reported[records.length] = outcome;
-    const offset = (startedAt.getTime() - runStart) / 1000;
-    for (const s of outcome.usage?.samples ?? []) usage.samples.push({ ...s, t: s.t + offset });
-    usage.peak.cpuPercent = Math.max(usage.peak.cpuPercent, outcome.usage?.peak.cpuPercent ?? 0);
-    usage.peak.memoryBytes = Math.max(usage.peak.memoryBytes, outcome.usage?.peak.memoryBytes ?? 0);
+    if (outcome.usage) usage.addRecord(outcome.usage, (startedAt.getTime() - runStart) / 1000);
     records.push(record);
     byName.set(stage.name, record);
     events.stageFinished?.(record);
@@ -378,12 +375,11 @@ async function runStages(
     statusReason,
     exitCode: failed ? failed.exitCode : 0,
     metrics,
-    ...(Object.keys(metricInfo).length ? { metricInfo } : {}),
-    ...(Object.keys(series).length ? { series } : {}),
+    ...metricExtras({ metricInfo, series }),
     artifacts: records.flatMap((r) => r.artifacts),
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
-    usage,
+    usage: usage.record(),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
   });

@@ -49,6 +49,19 @@ export class UsageMonitor {
     if (this.gpuSamples.length < MAX_POINTS * 2) this.gpuSamples.push(sample);
   }
 
+  /**
+   * Adds another monitor's record (one stage of a run) as if sampled `offsetSeconds` later: its samples
+   * join this series and its exact peaks count, though thinning may have dropped the samples they came from.
+   */
+  addRecord(record: UsageRecord, offsetSeconds: number): void {
+    for (const sample of record.samples) this.add({ ...sample, t: sample.t + offsetSeconds });
+    for (const sample of record.gpuSamples ?? []) this.addGpu({ ...sample, t: sample.t + offsetSeconds });
+    this.peak.cpuPercent = Math.max(this.peak.cpuPercent, record.peak.cpuPercent);
+    this.peak.memoryBytes = Math.max(this.peak.memoryBytes, record.peak.memoryBytes);
+    if (record.peak.gpuUtilizationPercent !== undefined) this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
+    if (record.peak.gpuMemoryBytes !== undefined) this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
+  }
+
   get latest(): ResourceSample | undefined {
     return this.samples.at(-1);
   }

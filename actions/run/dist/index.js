@@ -92661,6 +92661,18 @@ var UsageMonitor = class {
     this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, sample.memoryBytes);
     if (this.gpuSamples.length < MAX_POINTS * 2) this.gpuSamples.push(sample);
   }
+  /**
+   * Adds another monitor's record (one stage of a run) as if sampled `offsetSeconds` later: its samples
+   * join this series and its exact peaks count, though thinning may have dropped the samples they came from.
+   */
+  addRecord(record, offsetSeconds) {
+    for (const sample of record.samples) this.add({ ...sample, t: sample.t + offsetSeconds });
+    for (const sample of record.gpuSamples ?? []) this.addGpu({ ...sample, t: sample.t + offsetSeconds });
+    this.peak.cpuPercent = Math.max(this.peak.cpuPercent, record.peak.cpuPercent);
+    this.peak.memoryBytes = Math.max(this.peak.memoryBytes, record.peak.memoryBytes);
+    if (record.peak.gpuUtilizationPercent !== void 0) this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
+    if (record.peak.gpuMemoryBytes !== void 0) this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
+  }
   get latest() {
     return this.samples.at(-1);
   }
@@ -92779,7 +92791,7 @@ async function runStages(context, stages, resultDir, base) {
   const reported = [];
   const byName = /* @__PURE__ */ new Map();
   const runStart = Date.now();
-  const usage = { samples: [], peak: { cpuPercent: 0, memoryBytes: 0 } };
+  const usage = new UsageMonitor();
   for (const [index, stage] of stages.entries()) {
     const blocker = options.signal?.aborted ? "the run was cancelled before this stage started" : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
     const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
@@ -92798,7 +92810,7 @@ async function runStages(context, stages, resultDir, base) {
     const consumed = stage.needs.flatMap((n) => byName.get(n).storedArtifacts.map((a) => ({ stage: n, ...a })));
     let mounts;
     try {
-      mounts = await Promise.all(consumed.map(async (a) => ({ stage: a.stage, path: a.path, hostPath: await context.store.verified(a) })));
+      mounts = await Promise.all(consumed.map(async (a) => ({ ...a, hostPath: await context.store.verified(a) })));
     } catch (error2) {
       if (!(error2 instanceof CrucibleError)) throw error2;
       const log = new LogFile(path7.join(dir, "log.txt"), options.policy.logMaxBytes);
@@ -92808,7 +92820,7 @@ async function runStages(context, stages, resultDir, base) {
       byName.set(stage.name, record2);
       continue;
     }
-    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${consumed.find((c) => c.stage === m.stage && c.path === m.path).sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -92822,10 +92834,7 @@ async function runStages(context, stages, resultDir, base) {
     const stored = await storeArtifacts(context.store, stage, dir, outcome);
     const record = stageRecord(stage, common, startedAt, consumed, stored, outcome);
     reported[records.length] = outcome;
-    const offset = (startedAt.getTime() - runStart) / 1e3;
-    for (const s of outcome.usage?.samples ?? []) usage.samples.push({ ...s, t: s.t + offset });
-    usage.peak.cpuPercent = Math.max(usage.peak.cpuPercent, outcome.usage?.peak.cpuPercent ?? 0);
-    usage.peak.memoryBytes = Math.max(usage.peak.memoryBytes, outcome.usage?.peak.memoryBytes ?? 0);
+    if (outcome.usage) usage.addRecord(outcome.usage, (startedAt.getTime() - runStart) / 1e3);
     records.push(record);
     byName.set(stage.name, record);
     events.stageFinished?.(record);
@@ -92842,12 +92851,11 @@ async function runStages(context, stages, resultDir, base) {
     statusReason,
     exitCode: failed ? failed.exitCode : 0,
     metrics,
-    ...Object.keys(metricInfo).length ? { metricInfo } : {},
-    ...Object.keys(series).length ? { series } : {},
+    ...metricExtras({ metricInfo, series }),
     artifacts: records.flatMap((r) => r.artifacts),
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
-    usage,
+    usage: usage.record(),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a })))
   });
@@ -93302,6 +93310,7 @@ async function run() {
     let latestProgress;
     const runId = newRunId();
     const resultsRoot = resultsDir ? path9.resolve(workspace, resultsDir) : path9.join(experiment.dir, "results");
+    const artifactStore = getInput("artifact-store") ? path9.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
     const savedLog = path9.relative(workspace, path9.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const env = process.env;
@@ -93312,7 +93321,7 @@ async function run() {
       repoRoot: repositoryOf(file),
       resultsRoot,
       runId,
-      artifactStore: getInput("artifact-store") ? path9.resolve(workspace, getInput("artifact-store")) : void 0,
+      artifactStore,
       signal: cancel.signal,
       labels: { [label.split("=")[0]]: label.split("=")[1] },
       provenance: {
@@ -93344,7 +93353,7 @@ async function run() {
     setOutput("result-path", resultPath);
     setOutput("run-id", result.runId);
     setOutput("metrics", JSON.stringify(result.metrics));
-    const store = new ArtifactStore(getInput("artifact-store") ? path9.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore());
+    const store = new ArtifactStore(artifactStore);
     setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;

@@ -59,6 +59,7 @@ export async function run(): Promise<void> {
     let latestProgress: Progress | undefined;
     const runId = newRunId();
     const resultsRoot = resultsDir ? path.resolve(workspace, resultsDir) : path.join(experiment.dir, "results");
+    const artifactStore = core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore();
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
     const env = process.env;
@@ -69,7 +70,7 @@ export async function run(): Promise<void> {
       repoRoot: repositoryOf(file),
       resultsRoot,
       runId,
-      artifactStore: core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : undefined,
+      artifactStore,
       signal: cancel.signal,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       provenance: {
@@ -102,7 +103,7 @@ export async function run(): Promise<void> {
     core.setOutput("run-id", result.runId);
     core.setOutput("metrics", JSON.stringify(result.metrics));
     // Stored artifacts are named by hash; the workflow uploads exactly these files as an Actions artifact.
-    const store = new ArtifactStore(core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore());
+    const store = new ArtifactStore(artifactStore);
     core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;

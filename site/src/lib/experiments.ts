@@ -1,5 +1,5 @@
 // One row per experiment for the index: what kind it is, which model, how its latest run ended.
-import { readExperimentFile } from "./experiment-file";
+import { readExperimentFile, type ExperimentFile } from "./experiment-file";
 import type { Run } from "./runs";
 
 export interface ExperimentRow {
@@ -15,22 +15,24 @@ export interface ExperimentRow {
 
 export async function experimentRows(byExperiment: Map<string, Run[]>): Promise<ExperimentRow[]> {
   const rows: ExperimentRow[] = [];
-  for (const [name, runs] of byExperiment) {
-    const latest = runs[0]!;
-    const file = await readExperimentFile(latest.result.experiment.path);
-    const stages = latest.result.stages?.length ?? file?.stages.length ?? 0;
-    const model = file?.params.find(([key]) => key === "model")?.[1];
-    rows.push({
-      name,
-      type: stages > 0 ? `staged (${stages} stages)` : file?.text.includes("\nexpect:") ? "containment attack" : "single program",
-      model: model ?? "—",
-      image: latest.result.image.name,
-      latest,
-      runs: runs.length,
-      pullRequest: runs.find((r) => r.result.provenance.pullRequest)?.result.provenance.pullRequest ?? undefined,
-    });
-  }
+  for (const [name, runs] of byExperiment) rows.push(experimentRow(name, runs, await readExperimentFile(runs[0]!.result.experiment.path)));
   return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** One experiment's row, from its runs (newest first) and its file as committed, when it is there. */
+export function experimentRow(name: string, runs: Run[], file: ExperimentFile | undefined): ExperimentRow {
+  const latest = runs[0]!;
+  const stages = latest.result.stages?.length ?? file?.stages.length ?? 0;
+  const model = file?.params.find(([key]) => key === "model")?.[1];
+  return {
+    name,
+    type: stages > 0 ? `staged (${stages} stages)` : file?.text.includes("\nexpect:") ? "containment attack" : "single program",
+    model: model ?? "—",
+    image: latest.result.image.name,
+    latest,
+    runs: runs.length,
+    pullRequest: runs.find((r) => r.result.provenance.pullRequest)?.result.provenance.pullRequest ?? undefined,
+  };
 }
 
 /** The kind of experiment without its stage count, for the type facet. */
