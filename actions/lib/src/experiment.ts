@@ -22,6 +22,13 @@ export interface ExperimentSpec {
   stages?: Record<string, StageSpec>;
   outputs?: { files?: string[]; maxBytes?: string; maxFiles?: number };
   expect?: { contained: true; statuses?: string[] };
+  headline?: HeadlineMetric[];
+}
+
+/** A metric that says what the experiment found, and which direction is the better outcome. */
+export interface HeadlineMetric {
+  metric: string;
+  better: "higher" | "lower" | "neither";
 }
 
 export interface ResourcesSpec {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
 import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";
-import type { Experiment, Input, Resources, Stage } from "./experiment.js";
+import type { Experiment, HeadlineMetric, Input, Resources, Stage } from "./experiment.js";
 import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import type { ImageRef } from "./image.js";
@@ -20,7 +20,7 @@ import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
 const execFileAsync = promisify(execFile);
 
-export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected";
+export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected" | "superseded";
 
 /** How a status is shown next to its name in summaries and comments. */
 export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
@@ -31,14 +31,16 @@ export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
   cancelled: "🚫",
   "sandbox-error": "⚠️",
   rejected: "⛔",
+  superseded: "↪️",
   skipped: "⏭️",
 };
 
 /** result.json (schemas/result.schema.json). */
 export interface RunResult {
-  schemaVersion: 1;
+  /** 2 since provenance.gitCommit names the evaluated commit; version 1 files are still read. */
+  schemaVersion: 1 | 2;
   runId: string;
-  experiment: { name: string; path: string; contentHash: string; description: string };
+  experiment: { name: string; path: string; contentHash: string; description: string; headline?: HeadlineMetric[] };
   status: RunStatus;
   statusReason: string;
   startedAt: string;
@@ -56,10 +58,33 @@ export interface RunResult {
   resources: Resources & { gpuDeviceIds: string[] };
   policy: Record<string, unknown>;
   usage?: UsageRecord;
-  provenance: { gitCommit: string | null; runner: string; jobUrl: string | null; containerId: string | null; pullRequest?: number | null };
+  provenance: Provenance;
   /** Multi-stage runs: one record per stage, in run order. */
   stages?: StageResult[];
   storedArtifacts?: (StoredArtifact & { stage: string })[];
+}
+
+/** Where a run came from: what was run, by which workflow and runner, approved by whom. */
+export interface Provenance {
+  /** The commit whose experiment was run (the approved PR head in the evaluate workflow). */
+  gitCommit: string | null;
+  /** The base-branch commit whose workflow and actions ran it (evaluate workflow only). */
+  baseCommit?: string | null;
+  repository?: string;
+  runner: string;
+  workflowRunUrl?: string | null;
+  jobUrl: string | null;
+  containerId: string | null;
+  pullRequest?: number | null;
+  approvals?: Approval[];
+}
+
+export interface Approval {
+  reviewer: string;
+  state: "approved" | "rejected";
+  at: string;
+  comment?: string;
+  environments?: string[];
 }
 
 export interface LogRecord {
@@ -145,7 +170,8 @@ export interface RunOptions {
   scratchRoot?: string;
   signal?: AbortSignal;
   events?: RunEvents;
-  provenance?: { runner?: string; jobUrl?: string | null; job?: string; gitCommit?: string | null; pullRequest?: number | null };
+  /** What the adapter knows of where the run comes from; gitCommit defaults to the experiment checkout's HEAD. */
+  provenance?: Partial<Omit<Provenance, "containerId">> & { job?: string };
   /** Extra container labels, e.g. the workflow run, so a post step can find its sandboxes. */
   labels?: Record<string, string>;
   runId?: string;
@@ -155,6 +181,12 @@ export interface RunOutcome {
   result: RunResult;
   resultDir: string;
   resultFile: string;
+}
+
+function provenanceOf(given: RunOptions["provenance"] = {}, gitCommit: string | null): Provenance {
+  const { job: _job, ...known } = given;
+  const present = Object.fromEntries(Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)));
+  return { ...present, gitCommit, runner: given.runner ?? os.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
 }
 
 export function newRunId(now = new Date()): string {
@@ -214,23 +246,18 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const resultDir = path.join(options.resultsRoot ?? path.join(experiment.dir, "results"), runId);
   const gitCommit = options.provenance?.gitCommit !== undefined ? options.provenance.gitCommit : await gitHead(experiment.dir);
   const base = {
-    schemaVersion: 1 as const,
+    schemaVersion: 2 as const,
     runId,
     experiment: {
       name: experiment.spec.name,
       path: path.relative(options.repoRoot, experiment.file).split(path.sep).join("/"),
       contentHash: experiment.contentHash,
       description: experiment.spec.description,
+      ...(experiment.spec.headline ? { headline: experiment.spec.headline } : {}),
     },
     startedAt: startedAt.toISOString(),
     resources: { ...experiment.resources, gpuDeviceIds: [] as string[] },
-    provenance: {
-      gitCommit,
-      runner: options.provenance?.runner ?? os.hostname(),
-      jobUrl: options.provenance?.jobUrl ?? null,
-      containerId: null as string | null,
-      ...(options.provenance?.pullRequest ? { pullRequest: options.provenance.pullRequest } : {}),
-    },
+    provenance: provenanceOf(options.provenance, gitCommit),
   };
 
   try {

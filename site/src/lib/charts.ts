@@ -20,6 +20,7 @@ export const statusColours: Record<RunStatus, string> = {
   "oom-killed": "#c69026",
   cancelled: "#8c959f",
   rejected: "#8c959f",
+  superseded: "#8c959f",
 };
 
 /** One quantity over the seconds of a run, as a line. */
