@@ -4,10 +4,21 @@
 //     "prevent self-review", and deployments only from the default branch;
 //   - GitHub Pages built by Actions (publish.yml);
 //   - the workflow token read-only by default, and allowed to open pull requests (request.yml, and the
-//     follow-up pull requests for results of fork PRs).
+//     follow-up pull requests for results of fork PRs);
+//   - with --require-check, a branch ruleset on the default branch that requires the crucible/evaluation
+//     status: evaluate.yml sets it on every pull request (success when nothing needs evaluating), and the
+//     record step sets it on the results commit too, so the check never stalls on a bot's push.
+//
+// Tokens (README, "Which token does what"): GitHub starts no workflow for an event its workflow token
+// caused (workflow_dispatch aside). So the request form's pull request and the record step's results
+// commit start the checks only when they are made with a GitHub App's installation token. To use one,
+// create a GitHub App with repository permissions Contents: write and Pull requests: write, install it on
+// the repository, and store its id and private key as the repository secrets CRUCIBLE_APP_ID and
+// CRUCIBLE_APP_PRIVATE_KEY (Settings → Secrets and variables → Actions). Without them the form dispatches
+// validate.yml and evaluate.yml for its pull request instead, and results commits carry the status.
 //
 // Usage:
-//   GITHUB_TOKEN=… node runner-setup/configure-repo.mjs --repo owner/name --reviewer user:alice --reviewer team:safety [--dry-run]
+//   GITHUB_TOKEN=… node runner-setup/configure-repo.mjs --repo owner/name --reviewer user:alice --reviewer team:safety [--require-check] [--dry-run]
 // Options: --default-branch NAME (default: the repository's), --environment NAME (default evaluation),
 //          --api-url URL (default $GITHUB_API_URL or https://api.github.com).
 // --dry-run makes no request at all and prints, one JSON object per line, the calls it would make.
@@ -16,6 +27,7 @@ import { Octokit } from "@octokit/rest";
 import { fileURLToPath } from "node:url";
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const RULESET_NAME = "Crucible evaluation required";
 
 export function parseArgs(argv) {
   const options = { reviewers: [], environment: "evaluation", dryRun: false, apiUrl: process.env.GITHUB_API_URL || "https://api.github.com" };
@@ -32,6 +44,7 @@ export function parseArgs(argv) {
     else if (arg === "--environment") options.environment = value();
     else if (arg === "--api-url") options.apiUrl = value();
     else if (arg === "--dry-run") options.dryRun = true;
+    else if (arg === "--require-check") options.requireCheck = true;
     else throw new Error(`unknown option ${arg}`);
   }
   const [owner, repo, ...rest] = (options.repo ?? "").split("/");
@@ -98,6 +111,20 @@ export async function configure(options, api) {
   else if (pages.build_type !== "workflow") await api.request("PUT", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
 
   await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", { owner, repo, default_workflow_permissions: "read", can_approve_pull_request_reviews: true });
+
+  if (options.requireCheck) {
+    const ruleset = {
+      name: RULESET_NAME,
+      target: "branch",
+      enforcement: "active",
+      conditions: { ref_name: { include: ["~DEFAULT_BRANCH"], exclude: [] } },
+      rules: [{ type: "required_status_checks", parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: "crucible/evaluation" }] } }],
+    };
+    const existing = dry ? [] : (await api.request("GET", "/repos/{owner}/{repo}/rulesets", { owner, repo, per_page: 100 })).data;
+    const ours = existing.find((r) => r.name === RULESET_NAME);
+    if (ours) await api.request("PUT", "/repos/{owner}/{repo}/rulesets/{ruleset_id}", { owner, repo, ruleset_id: ours.id, ...ruleset });
+    else await api.request("POST", "/repos/{owner}/{repo}/rulesets", { owner, repo, ...ruleset });
+  }
   return { defaultBranch, reviewers };
 }
 
@@ -139,7 +166,10 @@ async function main() {
     api = octokitApi(token, options.apiUrl);
   }
   const { defaultBranch } = await configure(options, api);
-  process.stderr.write(`${options.dryRun ? "would configure" : "configured"} ${options.owner}/${options.repo}: environment ${options.environment} (reviewers required, no self-review, ${defaultBranch} only), Pages from Actions\n`);
+  process.stderr.write(
+    `${options.dryRun ? "would configure" : "configured"} ${options.owner}/${options.repo}: environment ${options.environment} (reviewers required, no self-review, ${defaultBranch} only), Pages from Actions${options.requireCheck ? ", crucible/evaluation required on the default branch" : ""}\n` +
+      "For pull requests from the request form and results commits to start checks, add a GitHub App's id and key as the secrets CRUCIBLE_APP_ID and CRUCIBLE_APP_PRIVATE_KEY (see the comment at the top of this file).\n",
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

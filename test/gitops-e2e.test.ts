@@ -1,400 +1,470 @@
-// One pull request's life through .github/workflows/evaluate.yml, end to end, without GitHub: a webhook
-// example payload re-pointed at a real bare "origin" repository, the workflow's plan → evaluate → record
-// jobs run in order with the bundled local actions (loaded from each job's checkout of the base commit,
-// with their `with:` inputs and expressions as the workflow gives them), the experiment run under runsc,
-// and the record step talking to the fake GitHub, which checks every request and response against
-// GitHub's OpenAPI description. GitHub's own actions (checkout, upload/download-artifact) are simulated
-// by the harness in support/workflow-runner.ts; the workflow's `run:` scripts (git fetch) run for real.
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import os from "node:os";
+// The GitOps loop end to end, as GitHub behaves: the repository's own workflow files and bundled actions,
+// run by the GitHub simulator (support/github-sim.ts) for the events GitHub would deliver, over a real
+// bare git repository, with experiments run under runsc. Only GitHub's servers are replaced: its REST API
+// by the double (every request and response checked against GitHub's OpenAPI description), its event
+// delivery, environments and concurrency by the simulator. People act through the REST API with their
+// own tokens, or by pushing to the repository.
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { FakeGitHub } from "./support/fake-github.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { GitHubSim, type SimOptions, type SimRun } from "./support/github-sim.js";
 import { repoRoot } from "./support/repo.js";
-import {
-  evaluateExpression,
-  filesAt,
-  interpolate,
-  git,
-  makeBareOrigin,
-  makePullRequestRepo,
-  pullRequestEvent,
-  runWorkflow,
-  writeFiles,
-  type PullRequestRepo,
-  type WorkflowRun,
-} from "./support/workflow-runner.js";
 
 const OWNER = "octo";
 const REPO = "lab";
-const REPOSITORY = `${OWNER}/${REPO}`;
-const PR = 42;
-const HEAD_REF = "add-experiment";
-const TOKEN = "ghs_fakeEndToEndToken0123456789";
-const MARKER = "<!-- crucible:results -->";
-const BOT = "github-actions[bot]";
-const JOBS = ["plan", "evaluate", "record"];
-const WORKFLOW = ".github/workflows/evaluate.yml";
+const MARKER = "<!-- crucible:evaluation -->";
+const TIMEOUT = 900_000;
+const RUNNERS = { "hosted-1": ["ubuntu-latest"], "gvisor-runner-1": ["self-hosted", "linux", "gvisor", "X64"] };
+const PEOPLE: SimOptions["people"] = { researcher: "write", reviewer: "write", maintainer: "write", reader: "read", outsider: null };
+const ENVIRONMENTS = { evaluation: { reviewers: ["reviewer", "researcher", "maintainer"], preventSelfReview: true, branches: ["main"] } };
+const APP = { id: 4242, slug: "crucible-lab", permissions: { contents: "write", "pull-requests": "write" } as const };
 
 type Json = Record<string, any>;
 
-/** What the base branch holds: the Crucible checkout the three jobs load their actions and configuration from. */
+/** The default branch: this repository's workflows, actions, schemas, site and two experiments, as committed. */
 async function baseFiles(): Promise<Record<string, Buffer>> {
+  const prefixes = [".github/workflows/", "schemas/", "runner-setup/images/", "runner-setup/image-files/", "site/", "experiments/hello-sandbox/", "experiments/containment/log-injection/"];
+  const tracked = execFileSync("git", ["ls-files"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter((f) => prefixes.some((p) => f.startsWith(p)));
   const files: Record<string, Buffer> = {};
-  const add = async (relative: string) => (files[relative] = await readFile(path.join(repoRoot, relative)));
-  const addTree = async (relative: string) => {
-    for (const entry of await readdir(path.join(repoRoot, relative), { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) await add(path.relative(repoRoot, path.join(entry.parentPath, entry.name)));
-    }
-  };
-  for (const f of ["README.md", WORKFLOW, "runner-setup/policy.json", "experiments/hello-sandbox/experiment.yaml", "experiments/hello-sandbox/main.py"]) await add(f);
-  for (const action of ["plan", "run", "record"]) {
-    await add(`actions/${action}/action.yml`);
-    await add(`actions/${action}/dist/index.js`);
+  for (const f of [...tracked, "README.md", "package.json", "package-lock.json", "tsconfig.json", "runner-setup/policy.json"]) files[f] = await readFile(path.join(repoRoot, f));
+  // The actions as built from this checkout (their bundles may be newer than the last commit).
+  for (const f of execFileSync("git", ["ls-files", "actions"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter(Boolean)) files[f] = await readFile(path.join(repoRoot, f));
+  for (const action of ["plan", "run", "record", "request", "command", "validate"]) {
+    for (const f of ["action.yml", "dist/index.js"]) files[`actions/${action}/${f}`] = await readFile(path.join(repoRoot, "actions", action, f));
   }
-  for (const dir of ["schemas", "runner-setup/images", "runner-setup/image-files"]) await addTree(dir);
   return files;
 }
 
-/** The pull request: hello-sandbox copied under a new name. */
-async function headFiles(): Promise<Record<string, string>> {
-  const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")).replace(/^name: hello-sandbox$/m, "name: hello-pr");
-  expect(yaml).toContain("name: hello-pr");
-  return { "experiments/hello-pr/experiment.yaml": yaml, "experiments/hello-pr/main.py": await readFile(path.join(repoRoot, "experiments/hello-sandbox/main.py"), "utf8") };
+/** node_modules keyed as the report job's cache step keys it: a cache an earlier run saved. */
+async function npmCache(): Promise<Record<string, string>> {
+  const lock = await readFile(path.join(repoRoot, "package-lock.json"));
+  const key = createHash("sha256").update(createHash("sha256").update(lock).digest()).digest("hex");
+  return { [`npm-${key}`]: path.join(repoRoot, "node_modules") };
 }
 
-let repo: PullRequestRepo;
-let origin: string;
-let fake: FakeGitHub;
-let workflow: Json;
-let seedHead: string;
+let sim: GitHubSim | undefined;
+afterEach(async () => {
+  if (sim) expect(sim.fake.violations, "requests and responses off GitHub's OpenAPI description").toEqual([]);
+  await sim?.close();
+  sim = undefined;
+});
 
-/** The workflow as the base branch has it: pull_request_target always runs the default branch's copy. */
-async function readWorkflow(): Promise<Json> {
-  return parse(git(origin, "show", `${repo.base}:${WORKFLOW}`));
-}
-
-/** The local `./` steps of plan → evaluate → record, in order, with their `with:` inputs. */
-function localSteps(wf: Json): { job: string; uses: string; with: Json; if?: string }[] {
-  return JOBS.flatMap((job) => (wf.jobs[job].steps as Json[]).filter((s) => String(s.uses ?? "").startsWith("./")).map((s) => ({ job, uses: s.uses, with: s.with ?? {}, ...(s.if ? { if: s.if } : {}) })));
-}
-
-async function playWorkflow(event: Json, runId: string, wf: Json = workflow, jobs = JOBS, github: { fake: FakeGitHub; origin: string } = { fake, origin }): Promise<WorkflowRun> {
-  const root = await mkdtemp(path.join(os.tmpdir(), "crucible-e2e-run-"));
-  return runWorkflow({
-    workflow: wf,
-    jobs,
-    event,
-    eventName: "pull_request_target",
-    github: {
-      // pull_request_target: GITHUB_SHA and GITHUB_REF are the base branch's.
-      sha: event.pull_request.base.sha,
-      ref: "refs/heads/main",
-      ref_name: "main",
-      head_ref: event.pull_request.head.ref,
-      base_ref: event.pull_request.base.ref,
-      repository: REPOSITORY,
-      repository_owner: OWNER,
-      actor: event.sender.login,
-      server_url: "https://github.com",
-      api_url: github.fake.url,
-      run_id: runId,
-      run_number: runId,
-      run_attempt: "1",
-    },
-    token: TOKEN,
-    origin: github.origin,
-    root,
-    runners: { "hosted-1": ["ubuntu-latest"], "gvisor-runner-1": ["self-hosted", "linux", "gvisor", "X64"] },
-    env: { GITHUB_API_URL: github.fake.url },
-    approve: () => true,
-    onStep: (_job, step) => {
-      // The workflow's scripts run for real here: only the fetch-as-data scripts are expected.
-      for (const line of String(step.run ?? "").split("\n")) expect(line).toMatch(/^\s*(#.*|auth=.*|echo "::add-mask::\$auth"|export GIT_CONFIG_COUNT=.*|git (fetch|cat-file) .*|)\s*$/);
-    },
-  });
-}
-
-async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) out.push(...(await listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`)));
-    else out.push(`${prefix}${entry.name}`);
+/** Scripts the evaluate and validate workflows run on the runners: only fetching as data (and the report's build). */
+function checkScripts(workflow: string, _job: string, step: Json): void {
+  if (!step.run || !/(evaluate|validate)\.yml$/.test(workflow)) return;
+  for (const line of String(step.run).split("\n")) {
+    expect(line, workflow).toMatch(/^\s*(#.*|auth=.*|echo "::add-mask::\$auth"|export GIT_CONFIG_COUNT=.*|git fetch .*|if \[ -n "\$HEAD_SHA" \]; then git fetch .*|\[\[ "\$PR_NUMBER" =~ .*|npm (ci|run site).*|echo "the pull request's experiments are invalid.*"|exit 1|)\s*$/);
   }
-  return out;
 }
 
-const ops = (since: number, operationId: string) => fake.requests.slice(since).filter((r) => r.operationId === operationId);
-const ourComments = () => fake.comments.filter((c) => c.issueNumber === PR && c.login === BOT && c.body.startsWith(MARKER));
+async function startSim(options: { app?: boolean; onStep?: SimOptions["onStep"] } = {}): Promise<GitHubSim> {
+  sim = await GitHubSim.start({
+    owner: OWNER,
+    repo: REPO,
+    files: await baseFiles(),
+    people: PEOPLE,
+    environments: ENVIRONMENTS,
+    runners: RUNNERS,
+    caches: await npmCache(),
+    ...(options.app ? { app: APP } : {}),
+    onStep: (workflow, job, step, workspace) => {
+      checkScripts(workflow, job, step);
+      options.onStep?.(workflow, job, step, workspace);
+    },
+  });
+  return sim;
+}
 
-beforeAll(async () => {
-  repo = await makePullRequestRepo(await baseFiles(), await headFiles());
-  origin = await makeBareOrigin(repo, { headRef: HEAD_REF, pullRequest: PR });
-  fake = await FakeGitHub.start({ owner: OWNER, repo: REPO, token: TOKEN, branches: { main: filesAt(repo.dir, repo.base), [HEAD_REF]: filesAt(repo.dir, repo.head) } });
-  seedHead = fake.head(HEAD_REF);
-  workflow = await readWorkflow();
+const diagnose = (run: SimRun) =>
+  `${run.workflow} #${run.id} (${run.eventName}) ${run.conclusion}${run.error ? `: ${String(run.error)}` : ""}\n` +
+  (run.result?.steps ?? []).map((s) => `  ${s.job}/${s.name}: ${s.outcome}\n${`${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`.split("\n").slice(-25).map((l) => `    ${l}`).join("\n")}`).join("\n");
+
+function evaluations(s: GitHubSim): SimRun[] {
+  return s.runsOf("evaluate.yml");
+}
+
+function comment(s: GitHubSim, number: number): string {
+  const ours = s.fake.comments.filter((c) => c.issueNumber === number && c.body.startsWith(MARKER));
+  expect(ours, "one evaluation comment per pull request").toHaveLength(1);
+  expect(ours[0]!.login.endsWith("[bot]")).toBe(true);
+  return ours[0]!.body;
+}
+
+function statuses(s: GitHubSim, sha: string): string[] {
+  return s.fake.statuses.filter((st) => st.sha === sha && st.context === "crucible/evaluation").map((st) => `${st.state}: ${st.description}`);
+}
+
+function job(run: SimRun, name: string) {
+  const found = run.result?.jobs[name];
+  if (!found) throw new Error(`no job ${name}:\n${diagnose(run)}`);
+  return found;
+}
+
+function step(run: SimRun, jobName: string, id: string) {
+  return job(run, jobName).instances[0]!.steps.find((st) => st.id === id)!;
+}
+
+async function resultOf(run: SimRun): Promise<Json> {
+  const instance = job(run, "evaluate").instances[0]!;
+  const runStep = instance.steps.find((st) => st.id === "run")!;
+  return JSON.parse(await readFile(path.join(instance.temp, "results", runStep.outputs["run-id"]!, "result.json"), "utf8"));
+}
+
+/** A researcher's pull request changing hello-sandbox (its steps parameter, so a metric moves against main). */
+async function openHelloPullRequest(s: GitHubSim, options: { author?: string; steps?: number; fork?: string; extra?: Record<string, string> } = {}): Promise<{ number: number; head: string }> {
+  const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8"))
+    .replace(/steps: \d+/, `steps: ${options.steps ?? 8}`)
+    .concat("headline:\n  - { metric: escapes_blocked, better: higher }\n  - { metric: steps, better: neither }\n");
+  const author = options.author ?? "researcher";
+  const head = s.push(author, "more-steps", { "experiments/hello-sandbox/experiment.yaml": yaml, ...options.extra }, "More steps", options.fork);
+  if (options.fork) {
+    const pr = s.fake.openPullRequest({ title: "More steps", head: "more-steps", headRepo: options.fork, by: s.person(author) });
+    return { number: pr.number, head };
+  }
+  const { data } = await s.as(author).rest.pulls.create({ owner: OWNER, repo: REPO, title: "More steps", head: "more-steps", base: "main" });
+  return { number: data.number, head };
+}
+
+describe("request form → pull request → validate → plan → approve → run → record → comment → report", () => {
+  it(
+    "with a GitHub App: its pull request starts the workflows, its results commit restarts the checks and is not planned again",
+    async () => {
+      const s = await startSim({ app: true });
+      await s.as("researcher").rest.actions.createWorkflowDispatch({ owner: OWNER, repo: REPO, workflow_id: "request.yml", ref: "main", inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" } });
+      await s.settle();
+      const request = s.runsOf("request.yml")[0]!;
+      expect(request.conclusion, diagnose(request)).toBe("success");
+      const pr = s.fake.pull(1);
+      const { sha: head } = { ...pr.head };
+      const { sha: base } = { ...pr.base };
+      expect(pr.author).toBe(`${APP.slug}[bot]`);
+      expect(pr.body).toContain("<!-- crucible:requested-by researcher -->");
+      expect(s.suppressed.filter((e) => e.event.kind !== "issue_comment")).toEqual([]); // only the bot's own comment
+
+      // The App's pull request was delivered: validate.yml and evaluate.yml run for it.
+      const validate = s.runsOf("validate.yml")[0]!;
+      expect(validate.eventName).toBe("pull_request");
+      expect(validate.conclusion, diagnose(validate)).toBe("success");
+      const evaluation = evaluations(s)[0]!;
+      expect(evaluation.state, diagnose(evaluation)).toBe("waiting");
+      expect(job(evaluation, "plan").outputs.state).toBe("planned");
+      expect(statuses(s, head)).toEqual([expect.stringMatching(/^pending: Awaiting approval: 1 experiment, about 2 runner-minutes$/)]);
+      const planned = comment(s, 1);
+      expect(planned).toContain("awaiting approval");
+      expect(planned).toContain(`<code>${head}</code>`);
+      expect(planned).toContain(`https://github.com/${OWNER}/${REPO}/compare/${base}...${head}`);
+      expect(planned).toContain("log-check");
+
+      await s.review("reviewer", evaluation, "approved", "ok to run");
+      await s.settle();
+      expect(evaluation.conclusion, diagnose(evaluation)).toBe("success");
+      const result = await resultOf(evaluation);
+      expect(result.schemaVersion).toBe(2);
+      expect(result.provenance).toMatchObject({
+        gitCommit: head,
+        baseCommit: s.fake.head("main"),
+        repository: `${OWNER}/${REPO}`,
+        pullRequest: 1,
+        runner: "gvisor-runner-1",
+        workflowRunUrl: `https://github.com/${OWNER}/${REPO}/actions/runs/${evaluation.id}/attempts/1`,
+        approvals: [{ reviewer: "reviewer", state: "approved", comment: "ok to run", environments: ["evaluation"], at: expect.any(String) }],
+      });
+      expect(result.provenance.jobUrl).toMatch(new RegExp(`^https://github.com/${OWNER}/${REPO}/actions/runs/${evaluation.id}/job/\\d+$`));
+
+      // record: one commit pushed with the App's token on the pull request's branch; statuses on both heads.
+      const recorded = step(evaluation, "record", "record").outputs["commit-sha"]!;
+      expect(s.fake.commit(recorded).parents).toEqual([head]);
+      expect(s.fake.pull(1).head.sha).toBe(recorded);
+      expect(s.fake.commit(recorded).author.name).toBe(`${APP.slug}[bot]`);
+      const committed = s.fake.added(recorded);
+      expect(committed.length).toBeGreaterThan(2);
+      expect(committed.every((f) => f.startsWith(`experiments/containment/log-check/results/${result.runId}/`))).toBe(true);
+      const verdict = statuses(s, head).at(-1)!;
+      expect(verdict).toMatch(/^(success|failure): /);
+      expect(statuses(s, recorded)[0]).toBe(`${verdict} (results of ${head.slice(0, 7)})`);
+
+      // The App's push was delivered too: validate ran again, and evaluate recognised a results-only push.
+      await s.settle();
+      expect(s.runsOf("validate.yml")).toHaveLength(2);
+      const followUp = evaluations(s)[1]!;
+      expect(followUp.eventName).toBe("pull_request_target");
+      expect(job(followUp, "plan").outputs.state, diagnose(followUp)).toBe("results-only");
+      expect(job(followUp, "evaluate").result).toBe("skipped");
+      expect(statuses(s, recorded).at(-1)).toBe(verdict);
+
+      // The comment: results of the approved commit, approved by the reviewer, links to the live log and the report.
+      const body = comment(s, 1);
+      expect(body).toContain(`Evaluated <code>${head}</code>`);
+      expect(body).toMatch(/approved by reviewer \(/);
+      expect(body).toContain(`href="${result.provenance.jobUrl}">job log</a>`);
+      expect(body).toContain(`href="https://${OWNER}.github.io/${REPO}/runs/log-check/${result.runId}/">report</a>`);
+      expect(body).toContain(`Recorded in <a href="https://github.com/${OWNER}/${REPO}/commit/${recorded}">${recorded}</a>`);
+      expect(body).toContain("crucible-report");
+
+      // The report preview shows the run with the evaluated commit and its approver.
+      const report = job(evaluation, "report");
+      expect(report.result, diagnose(evaluation)).toBe("success");
+      const page = await readFile(path.join(evaluation.result!.artifactsDir, "crucible-report/runs/log-check", result.runId, "index.html"), "utf8");
+      expect(page).toContain(head);
+      expect(page).toContain("reviewer");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "without an App: GitHub starts nothing for the form's pull request, so validate and evaluate are dispatched for it",
+    async () => {
+      const s = await startSim();
+      await s.as("researcher").rest.actions.createWorkflowDispatch({ owner: OWNER, repo: REPO, workflow_id: "request.yml", ref: "main", inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" } });
+      await s.settle();
+      expect(s.runsOf("request.yml")[0]!.conclusion, diagnose(s.runsOf("request.yml")[0]!)).toBe("success");
+      const pr = s.fake.pull(1);
+      expect(pr.author).toBe("github-actions[bot]");
+      // What GitHub does with a pull request opened by GITHUB_TOKEN: no pull_request, no pull_request_target.
+      expect(s.suppressed.map((e) => e.event.kind)).toContain("pull_request");
+      expect(s.runs.filter((r) => r.eventName.startsWith("pull_request"))).toEqual([]);
+      const validate = s.runsOf("validate.yml")[0]!;
+      expect([validate.eventName, validate.conclusion], diagnose(validate)).toEqual(["workflow_dispatch", "success"]);
+      expect(job(validate, "validate-dispatched").result).toBe("success");
+      const evaluation = evaluations(s)[0]!;
+      expect([evaluation.eventName, evaluation.state]).toEqual(["workflow_dispatch", "waiting"]);
+      expect(JSON.parse(job(evaluation, "plan").outputs.plan!)).toMatchObject({ head: pr.head.sha, requestedBy: "researcher", author: "github-actions[bot]" });
+
+      // GitHub lets the researcher approve (the run's actor is the bot); the run action does not: they asked for it.
+      await s.review("researcher", evaluation, "approved");
+      await s.settle();
+      const refused = await resultOf(evaluation);
+      expect(refused).toMatchObject({ status: "rejected", statusReason: expect.stringContaining("approved only by researcher, who wrote or requested it") });
+      expect(comment(s, 1)).toContain("rejected");
+    },
+    TIMEOUT,
+  );
 });
 
-afterAll(async () => fake?.close());
+describe("a researcher's pull request", () => {
+  it(
+    "records the approved head with the change of each headline metric against main; a push between approval and run supersedes it",
+    async () => {
+      let pushAfterApproval: (() => void) | undefined;
+      const s = await startSim({
+        onStep: (_workflow, job, st) => {
+          if (job === "evaluate" && st.id === "run" && pushAfterApproval) {
+            const push = pushAfterApproval;
+            pushAfterApproval = undefined;
+            push();
+          }
+        },
+      });
+      const { number, head } = await openHelloPullRequest(s);
+      await s.settle();
+      const first = evaluations(s)[0]!;
+      expect(first.state, diagnose(first)).toBe("waiting");
+      await s.review("reviewer", first, "approved");
+      await s.settle();
+      expect(first.conclusion, diagnose(first)).toBe("success");
+      const result = await resultOf(first);
+      expect(result).toMatchObject({ status: "succeeded", metrics: { steps: 8 }, provenance: { gitCommit: head } });
+      const body = comment(s, number);
+      // main's latest hello-sandbox run had steps = 5: the change is shown with its direction.
+      expect(body).toContain("steps = 8 (▲ +3 vs 5)");
+      expect(body).toContain("escapes&#95;blocked = 5 (＝ 5)");
+      // The results commit was pushed with GITHUB_TOKEN: GitHub started nothing for it, and the status is on it already.
+      const recorded = s.fake.pull(number).head.sha;
+      expect(statuses(s, recorded)).toEqual([expect.stringMatching(/^success: 1 of 1 evaluation succeeded \(results of /)]);
+      expect(evaluations(s)).toHaveLength(1);
 
-describe("evaluate.yml end to end", () => {
-  it("the fake GitHub holds the same trees as origin", () => {
-    // The fake hashes objects like git: its branches are the bare repository's commits' trees.
-    expect(fake.commit(fake.head("main")).tree).toBe(git(origin, "rev-parse", `${repo.base}^{tree}`));
-    expect(fake.commit(seedHead).tree).toBe(git(origin, "rev-parse", `${repo.head}^{tree}`));
-  });
+      // Now a push lands after the reviewer approved the next evaluation, before its sandbox starts.
+      s.push("researcher", "more-steps", { "experiments/hello-sandbox/experiment.yaml": (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")).replace(/steps: \d+/, "steps: 9") });
+      await s.settle();
+      const second = evaluations(s)[1]!;
+      const approvedHead = JSON.parse(job(second, "plan").outputs.plan!).head as string;
+      let moved = "";
+      s.holdEvents = true; // GitHub delivers the next push's events a little later: the run starts first
+      pushAfterApproval = () => (moved = s.push("researcher", "more-steps", { "notes.md": "late\n" }));
+      await s.review("reviewer", second, "approved");
+      await s.settle();
+      expect(second.conclusion, diagnose(second)).toBe("success");
+      const superseded = await resultOf(second);
+      expect(superseded).toMatchObject({ status: "superseded", provenance: { gitCommit: approvedHead } });
+      expect(superseded.statusReason).toContain(`moved to ${moved}`);
+      expect(statuses(s, approvedHead).at(-1)).toMatch(/^error: The pull request moved to|^error: the pull request moved to/);
+      expect(comment(s, number)).toContain("superseded");
+      // Nothing of a superseded run is committed.
+      expect([...s.fake.git.paths(s.fake.pull(number).head.sha)].some((f) => f.includes(superseded.runId))).toBe(false);
 
-  let first: WorkflowRun;
-  let recordedFirst: string;
-  let runFiles: Map<string, string>;
+      // The late push's events arrive: the new head is planned and awaits its own approval.
+      s.release();
+      await s.settle();
+      const third = evaluations(s)[2]!;
+      expect(JSON.parse(job(third, "plan").outputs.plan!).head).toBe(moved);
+      expect(third.state).toBe("waiting");
+      expect(comment(s, number)).toContain(`<code>${moved}</code>`);
+      expect(statuses(s, moved)).toEqual([expect.stringMatching(/^pending: Awaiting approval/)]);
+    },
+    TIMEOUT,
+  );
 
-  it("plans, waits for approval, runs hello-pr under runsc and records one commit, one comment and a status", async () => {
-    const event = pullRequestEvent({ number: PR, base: repo.base, head: repo.head, repository: REPOSITORY, headRef: HEAD_REF });
-    first = await playWorkflow(event, "1001");
-    const diagnostics = first.steps.map((s) => `${s.job}/${s.name}: ${s.outcome}\n${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`).join("\n");
-    expect(Object.fromEntries(Object.values(first.jobs).map((j) => [j.name, j.result])), diagnostics).toEqual({ plan: "success", evaluate: "success", record: "success" });
+  it(
+    "a rejection is reported on the pull request; its author may not approve it",
+    async () => {
+      const s = await startSim();
+      const { number, head } = await openHelloPullRequest(s);
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      await expect(s.review("researcher", run, "approved")).rejects.toMatchObject({ status: 422 });
+      await s.review("reviewer", run, "rejected", "uses too much memory for a hello");
+      await s.settle();
+      expect(job(run, "evaluate").result).toBe("failure");
+      expect(job(run, "record").result, diagnose(run)).toBe("success");
+      expect(statuses(s, head).at(-1)).toBe("failure: Rejected by reviewer: “uses too much memory for a hello”. Nothing ran.");
+      const body = comment(s, number);
+      expect(body).toContain("rejected");
+      expect(body).toContain("uses too much memory for a hello");
+      expect(s.fake.pull(number).head.sha).toBe(head); // nothing committed
+    },
+    TIMEOUT,
+  );
 
-    // The local steps that ran are the workflow's, in its order, with its inputs; the fork-only ones were skipped.
-    const declared = localSteps(workflow);
-    const ran = first.steps.filter((s) => s.uses?.startsWith("./"));
-    expect(ran.map((s) => [s.job, s.uses, Object.keys(s.with)])).toEqual(declared.map((s) => [s.job, s.uses, Object.keys(s.with)]));
-    declared.forEach((d, i) => expect(ran[i]!.outcome, `${d.job} ${d.uses}`).toBe(d.if?.includes("fork == 'true'") ? "skipped" : "success"));
-    expect(ran.filter((s) => s.outcome === "success").map((s) => `${s.job}:${s.uses}:${s.with.mode ?? ""}`)).toEqual([
-      "plan:./actions/plan:plan",
-      "evaluate:./actions/plan:materialize",
-      "evaluate:./actions/run:",
-      "record:./actions/record:",
-    ]);
+  it(
+    "closing it while the sandbox runs cancels the run, and its partial log is recorded",
+    async () => {
+      const slow = ["import time", "for i in range(120):", "    print('tick', i, flush=True)", "    time.sleep(0.5)", ""].join("\n");
+      const s = await startSim({
+        onStep: (_workflow, job, st) => {
+          if (job === "evaluate" && st.id === "run") setTimeout(() => void s.as("researcher").rest.pulls.update({ owner: OWNER, repo: REPO, pull_number: 1, state: "closed" }), 6000);
+        },
+      });
+      const { number, head } = await openHelloPullRequest(s, { extra: { "experiments/hello-sandbox/main.py": slow } });
+      await s.settle();
+      await s.review("reviewer", evaluations(s)[0]!, "approved");
+      await s.settle();
+      const [running, closed] = evaluations(s);
+      expect(running!.conclusion, diagnose(running!)).toBe("cancelled");
+      const result = await resultOf(running!);
+      expect(result.status).toBe("cancelled");
+      expect(result.log.lines).toBeGreaterThan(0);
+      // The cancelled run's record job still ran (always()) and committed the partial result.
+      const recorded = step(running!, "record", "record").outputs["commit-sha"]!;
+      expect(s.fake.files(recorded).get(`experiments/hello-sandbox/results/${result.runId}/log.txt`)).toContain("tick 0");
+      expect(comment(s, number)).toContain("cancelled");
+      expect(statuses(s, head).at(-1)).toMatch(/^failure: 0 of 1 evaluation succeeded/);
+      // The closed event's run planned nothing and left the verdict alone.
+      expect(job(closed!, "plan").outputs.state).toBe("closed");
+      expect(job(closed!, "evaluate").result).toBe("skipped");
+    },
+    TIMEOUT,
+  );
 
-    // plan: exactly the new experiment, at the head commit, read as data from a base-branch checkout.
-    const plan = first.jobs.plan!;
-    expect(JSON.parse(plan.outputs.matrix!)).toEqual({
-      include: [{ experiment: "experiments/hello-pr/experiment.yaml", dir: "experiments/hello-pr", name: "hello-pr", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: "result-hello-pr" }],
-    });
-    expect(plan.outputs).toMatchObject({ count: "1", "head-sha": repo.head, "base-sha": repo.base, "pr-number": String(PR), fork: "false", "record-branch": HEAD_REF, "max-parallel": "4", "report-url": `https://${OWNER}.github.io/${REPO}/` });
-    const planWorkspace = plan.instances[0]!.workspace;
-    expect(git(planWorkspace, "rev-parse", "HEAD")).toBe(repo.base);
-    expect(existsSync(path.join(planWorkspace, "experiments/hello-pr"))).toBe(false);
+  it(
+    "/crucible rerun from a writer goes through approval again; a reader is refused politely",
+    async () => {
+      const s = await startSim();
+      const { number } = await openHelloPullRequest(s);
+      await s.settle();
+      await s.review("reviewer", evaluations(s)[0]!, "approved");
+      await s.settle();
 
-    // evaluate: one matrix entry, approved in the evaluation environment, on the gVisor runner.
-    const evaluate = first.jobs.evaluate!;
-    expect(first.approvals).toEqual([{ job: "evaluate", environment: "evaluation", matrix: JSON.parse(plan.outputs.matrix!).include[0] }]);
-    expect(evaluate.instances).toHaveLength(1);
-    const instance = evaluate.instances[0]!;
-    expect(instance).toMatchObject({ displayName: "evaluate (experiments/hello-pr)", runsOn: ["self-hosted", "linux", "gvisor"], runner: "gvisor-runner-1", result: "success" });
-    // The workspace holding ./actions is the base commit; the pull request's folder went to RUNNER_TEMP.
-    expect(git(instance.workspace, "rev-parse", "HEAD")).toBe(repo.base);
-    expect(existsSync(path.join(instance.workspace, "experiments/hello-pr"))).toBe(false);
-    const materialize = instance.steps.find((s) => s.id === "materialize")!;
-    expect(materialize.outputs["experiment-file"]).toBe(path.join(instance.temp, "pr/experiments/hello-pr/experiment.yaml"));
+      await s.as("reader").rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun experiments/hello-sandbox" });
+      await s.settle();
+      expect(s.runsOf("commands.yml")[0]!.conclusion, diagnose(s.runsOf("commands.yml")[0]!)).toBe("success");
+      const refusal = s.fake.comments.filter((c) => c.issueNumber === number && c.login === "github-actions[bot]" && !c.body.startsWith(MARKER));
+      expect(refusal.map((c) => c.body)).toEqual([expect.stringContaining("only people with write access to this repository can use them (your access: read)")]);
+      expect(evaluations(s)).toHaveLength(1);
 
-    const runStep = instance.steps.find((s) => s.id === "run")!;
-    expect(runStep.with).toEqual({ experiment: materialize.outputs["experiment-file"], "results-dir": path.join(instance.temp, "results/experiments/hello-pr/results"), "pull-request": String(PR) });
-    expect(runStep.outputs.status, runStep.run?.stdout).toBe("succeeded");
-    // The run action's post step ran at the end of the job and found no sandbox left behind.
-    expect(runStep.post?.code).toBe(0);
-    expect(runStep.post?.stdout).toContain("no sandbox of this job was left");
-    const resultDir = path.join(instance.temp, "results/experiments/hello-pr/results", runStep.outputs["run-id"]!);
-    const result = JSON.parse(await readFile(path.join(resultDir, "result.json"), "utf8"));
-    expect(result).toMatchObject({ status: "succeeded", runtime: { name: "runsc" }, experiment: { name: "hello-pr", path: "experiments/hello-pr/experiment.yaml" } });
-    expect(result.provenance).toMatchObject({ runner: "gvisor-runner-1", gitCommit: repo.base, jobUrl: `https://github.com/${REPOSITORY}/actions/runs/1001/attempts/1`, pullRequest: PR });
-    // The program saw gVisor's kernel, not the host's.
-    const observations = JSON.parse(await readFile(path.join(resultDir, "output/observations.json"), "utf8"));
-    expect(observations.dmesg.value.join("\n")).toContain("Starting gVisor");
-
-    // record: one commit on the PR branch holding every file of the run, nothing else changed.
-    runFiles = new Map();
-    for (const f of await listFiles(path.join(instance.temp, "results"))) runFiles.set(f, await readFile(path.join(instance.temp, "results", f), "utf8"));
-    expect([...runFiles.keys()].sort()).toEqual(expect.arrayContaining([`experiments/hello-pr/results/${result.runId}/result.json`, `experiments/hello-pr/results/${result.runId}/log.txt`, `experiments/hello-pr/results/${result.runId}/output/metrics.json`]));
-    const recordStep = first.jobs.record!.instances[0]!.steps.find((s) => s.uses === "./actions/record")!;
-    expect(recordStep.with).toEqual({ token: TOKEN, results: "experiments", branch: HEAD_REF, "pr-number": String(PR), "report-url": `https://${OWNER}.github.io/${REPO}/` });
-    recordedFirst = recordStep.outputs["commit-sha"]!;
-    expect(fake.head(HEAD_REF)).toBe(recordedFirst);
-    expect(ops(0, "git/create-commit")).toHaveLength(1);
-    expect(ops(0, "git/update-ref")).toHaveLength(1);
-    expect(fake.commit(recordedFirst).parents).toEqual([seedHead]);
-    const before = fake.files(seedHead);
-    const after = fake.files(recordedFirst);
-    const added = new Map([...after].filter(([p, c]) => before.get(p) !== c));
-    expect(added).toEqual(runFiles);
-    expect([...before.keys()].filter((p) => !after.has(p))).toEqual([]);
-
-    // One sticky comment, and a status on the recorded commit.
-    expect(ourComments()).toHaveLength(1);
-    expect(ourComments()[0]!.body).toContain("hello-pr");
-    expect(ourComments()[0]!.body).toContain(`Recorded in ${recordedFirst}`);
-    expect(ops(0, "issues/create-comment")).toHaveLength(1);
-    expect(fake.statuses).toEqual([expect.objectContaining({ sha: recordedFirst, state: "success", context: "crucible/results" })]);
-    expect(fake.violations).toEqual([]);
-  });
-
-  it("publish: the recorded commit, merged, builds into a site showing the run under the repository's base path", async () => {
-    // publish.yml's build step, with its env as the workflow gives it, over the tree the record step committed.
-    const publish = parse(await readFile(path.join(repoRoot, ".github/workflows/publish.yml"), "utf8")) as Json;
-    const build = (publish.jobs.build.steps as Json[]).find((step) => step.run === "npm run site")!;
-    const pushEvent = { ref: "refs/heads/main", repository: { name: REPO, full_name: REPOSITORY, default_branch: "main" } };
-    const checkout = await mkdtemp(path.join(os.tmpdir(), "crucible-publish-"));
-    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "crucible-publish-temp-"));
-    const context = { github: { event: pushEvent, ref_name: "main", repository: REPOSITORY }, runner: { temp: runnerTemp } };
-    const env = Object.fromEntries(Object.entries(build.env as Record<string, string>).map(([k, v]) => [k, String(interpolate(v, context))]));
-    expect(env.CRUCIBLE_SITE_BASE).toBe(`/${REPO}/`);
-    // What the fetch step leaves when the deployed site (before this result) showed no runs.
-    expect(env.CRUCIBLE_PREVIOUS_MANIFEST).toBe(path.join(runnerTemp, "previous-manifest.json"));
-    await writeFile(env.CRUCIBLE_PREVIOUS_MANIFEST!, JSON.stringify({ format: "crucible-site-manifest/1", runs: {} }));
-    await writeFiles(checkout, Object.fromEntries([...fake.files(recordedFirst)].filter(([p]) => p.startsWith("experiments/"))));
-    const out = path.join(checkout, "site-dist");
-    const binDir = path.join(repoRoot, "node_modules/.bin");
-    const { code, output } = await new Promise<{ code: number; output: string }>((resolve) =>
-      execFile(path.join(binDir, "astro"), ["build", "--root", "site"], {
-        cwd: repoRoot,
-        env: { PATH: `${binDir}:${process.env.PATH}`, HOME: os.homedir(), ...env, CRUCIBLE_SITE_OUT: out, CRUCIBLE_EXPERIMENTS_DIR: path.join(checkout, "experiments"), CRUCIBLE_REPO_ROOT: checkout },
-      }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` })),
-    );
-    expect(code, output).toBe(0);
-    const runId = [...runFiles.keys()][0]!.split("/")[3]!;
-    const page = await readFile(path.join(out, "runs/hello-pr", runId, "index.html"), "utf8");
-    expect(page).toContain("succeeded");
-    expect(page).toContain(`href="/${REPO}/experiments/hello-pr/"`);
-    expect(await readFile(path.join(out, "index.html"), "utf8")).toMatch(/1 new run[\s\S]*hello-pr/);
-  });
-
-  it("a second run of the pull request (reopened at the results commit) updates the same comment", async () => {
-    // The record commit lives on the PR branch now: mirror it into origin, as GitHub's branch would hold it.
-    git(repo.dir, "checkout", "-q", "pr");
-    const recorded = fake.files(recordedFirst);
-    await writeFiles(repo.dir, Object.fromEntries([...recorded].filter(([p]) => p.includes("/results/"))));
-    git(repo.dir, "add", "-A");
-    git(repo.dir, "commit", "-q", "-m", "Record Crucible results");
-    const newHead = git(repo.dir, "rev-parse", "HEAD");
-    git(repo.dir, "checkout", "-q", "main");
-    expect(git(repo.dir, "rev-parse", `${newHead}^{tree}`)).toBe(fake.commit(recordedFirst).tree);
-    git(repo.dir, "push", "-q", "--force", origin, `${newHead}:refs/heads/${HEAD_REF}`, `${newHead}:refs/pull/${PR}/head`);
-
-    const start = fake.requests.length;
-    const event = pullRequestEvent({ number: PR, base: repo.base, head: newHead, repository: REPOSITORY, headRef: HEAD_REF, action: "reopened" });
-    const second = await playWorkflow(event, "1002");
-    const diagnostics = second.steps.map((s) => `${s.job}/${s.name}: ${s.outcome}\n${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`).join("\n");
-    expect(Object.values(second.jobs).map((j) => j.result), diagnostics).toEqual(["success", "success", "success"]);
-    // Committed results do not make anything else run: still exactly hello-pr.
-    expect(JSON.parse(second.jobs.plan!.outputs.matrix!).include.map((e: Json) => e.dir)).toEqual(["experiments/hello-pr"]);
-    expect(second.jobs.plan!.outputs["head-sha"]).toBe(newHead);
-
-    const recordedSecond = second.jobs.record!.instances[0]!.steps.find((s) => s.uses === "./actions/record")!.outputs["commit-sha"]!;
-    expect(fake.commit(recordedSecond).parents).toEqual([recordedFirst]);
-    expect(ops(start, "git/create-commit")).toHaveLength(1);
-    // The first run's files are still there, the second run's added.
-    const files = fake.files(recordedSecond);
-    for (const [p, content] of runFiles) expect(files.get(p), p).toBe(content);
-    const secondRunId = second.jobs.evaluate!.instances[0]!.steps.find((s) => s.id === "run")!.outputs["run-id"]!;
-    expect(files.has(`experiments/hello-pr/results/${secondRunId}/result.json`)).toBe(true);
-
-    expect(ourComments()).toHaveLength(1);
-    expect(ourComments()[0]!.body).toContain(`Recorded in ${recordedSecond}`);
-    expect(ops(start, "issues/create-comment")).toHaveLength(0);
-    expect(ops(start, "issues/update-comment")).toHaveLength(1);
-    expect(fake.statuses.map((s) => s.sha)).toEqual([recordedFirst, recordedSecond]);
-    expect(fake.violations).toEqual([]);
-  });
+      const { data: asked } = await s.as("maintainer").rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun hello-sandbox" });
+      await s.settle();
+      expect(s.fake.comments.find((c) => c.id === asked.id)!.reactions).toEqual([{ content: "rocket", login: "github-actions[bot]" }]);
+      const rerun = evaluations(s)[1]!;
+      expect([rerun.eventName, rerun.state]).toEqual(["workflow_dispatch", "waiting"]);
+      const plan = JSON.parse(job(rerun, "plan").outputs.plan!);
+      expect(plan).toMatchObject({ head: s.fake.pull(number).head.sha, requestedBy: "maintainer", trigger: "rerun of experiments/hello-sandbox requested by maintainer" });
+      expect(comment(s, number)).toContain("awaiting approval");
+      await s.review("reviewer", rerun, "approved");
+      await s.settle();
+      expect(rerun.conclusion, diagnose(rerun)).toBe("success");
+      expect(await resultOf(rerun)).toMatchObject({ status: "succeeded", provenance: { gitCommit: plan.head } });
+      expect(comment(s, number)).toContain("steps = 8 (▲ +3 vs 5)");
+    },
+    TIMEOUT,
+  );
 });
 
-describe("the harness breaks when the workflow and an action disagree", () => {
-  const event = () => pullRequestEvent({ number: PR, base: repo.base, head: repo.head, repository: REPOSITORY, headRef: HEAD_REF });
-  const planStep = (wf: Json) => (wf.jobs.plan.steps as Json[]).find((s) => s.uses === "./actions/plan")!;
+describe("untrusted inputs", () => {
+  it(
+    "a pull request from a fork: read-only validate, evaluation after approval, results on results/pr-<n> and a follow-up pull request",
+    async () => {
+      const s = await startSim();
+      const { number, head } = await openHelloPullRequest(s, { author: "outsider", fork: "outsider/lab" });
+      await s.settle();
+      const validate = s.runsOf("validate.yml")[0]!;
+      expect(validate.conclusion, diagnose(validate)).toBe("success");
+      const run = evaluations(s)[0]!;
+      expect(JSON.parse(job(run, "plan").outputs.plan!)).toMatchObject({ fork: true, recordBranch: `results/pr-${number}`, head });
+      await s.review("reviewer", run, "approved");
+      await s.settle();
+      expect(run.conclusion, diagnose(run)).toBe("success");
+      const recorded = step(run, "record", "record").outputs["commit-sha"]!;
+      expect(s.fake.head(`results/pr-${number}`)).toBe(recorded);
+      expect(s.fake.pull(number).head.sha).toBe(head); // the fork's branch is untouched
+      const followUp = s.fake.pulls.find((p) => p.head.ref === `results/pr-${number}`)!;
+      expect(followUp).toMatchObject({ base: { ref: "main" }, author: "github-actions[bot]" });
+      expect(statuses(s, head).at(-1)).toMatch(/^success: /);
+    },
+    TIMEOUT,
+  );
 
-  it("fails on a with: input the action does not declare", async () => {
-    const wf = structuredClone(workflow);
-    planStep(wf).with["max-paralel"] = "4";
-    await expect(playWorkflow(event(), "2001", wf, ["plan"])).rejects.toThrow(/gives \.\/actions\/plan the input max-paralel, which its action\.yml does not declare/);
-  });
-
-  it("fails on an output no step produced", async () => {
-    const wf = structuredClone(workflow);
-    wf.jobs.plan.outputs.matrix = "${{ steps.plan.outputs.matrixx }}";
-    await expect(playWorkflow(event(), "2002", wf, ["plan"])).rejects.toThrow(/steps\.plan\.outputs\.matrixx does not exist/);
-  });
-
-  it("fails on a job output another job does not have", async () => {
-    const wf = structuredClone(workflow);
-    (wf.jobs.evaluate.steps as Json[]).find((s) => s.id === "materialize")!.with["head-sha"] = "${{ needs.plan.outputs.head }}";
-    await expect(playWorkflow(event(), "2003", wf, ["plan", "evaluate"])).rejects.toThrow(/needs\.plan\.outputs\.head does not exist/);
-  });
-
-  it("evaluates the expression forms the workflows use", () => {
-    const ctx = { needs: { plan: { result: "success", outputs: { count: "0", fork: "false", matrix: '{"include":[{"a":1}]}' } } }, github: { event: { pull_request: { number: 7 } } } };
-    expect(evaluateExpression("needs.plan.outputs.count != '0'", ctx)).toBe(false);
-    expect(evaluateExpression("always() && needs.plan.result == 'success'", ctx)).toBe(true);
-    expect(evaluateExpression("needs.plan.outputs.fork == 'true' || 'no'", ctx)).toBe("no");
-    expect(evaluateExpression("fromJSON(needs.plan.outputs.matrix).include[0].a", ctx)).toBe(1);
-    expect(evaluateExpression("format('evaluate-{0}', github.event.pull_request.number)", ctx)).toBe("evaluate-7");
-    expect(() => evaluateExpression("needs.record.outputs.x", ctx)).toThrow(/needs\.record does not exist/);
-  });
-});
-
-describe("evaluate.yml with a multi-stage experiment", () => {
-  it("uploads the stored stage artifacts as their own Actions artifact and commits only the results", async () => {
-    const program = [
-      "import hashlib, json, os, sys",
-      "if sys.argv[1] == 'make':",
-      "    open('/output/weights.bin', 'wb').write(b'w' * 2048)",
-      "else:",
-      "    digest = hashlib.sha256(open('/artifacts/make/weights.bin', 'rb').read()).hexdigest()",
-      "    json.dump({'bytes_seen': {'value': os.path.getsize('/artifacts/make/weights.bin'), 'unit': 'bytes'}}, open('/output/metrics.json', 'w'))",
-      "    print('loaded', digest)",
-      "",
-    ].join("\n");
-    const yaml = [
-      "apiVersion: crucible/v1",
-      "name: staged-pr",
-      "description: two stages handing on a file",
-      "image: base",
-      "inputs: [stage.py]",
-      "resources: {cpus: 1, memory: 256Mi, timeout: 60s}",
-      "stages:",
-      "  make:",
-      "    command: [python3, stage.py, make]",
-      "    artifacts: [weights.bin]",
-      "  use:",
-      "    needs: [make]",
-      "    command: [python3, stage.py, use]",
-      "",
-    ].join("\n");
-    const stagedRepo = await makePullRequestRepo(await baseFiles(), { "experiments/staged-pr/experiment.yaml": yaml, "experiments/staged-pr/stage.py": program });
-    const stagedOrigin = await makeBareOrigin(stagedRepo, { headRef: HEAD_REF, pullRequest: PR });
-    const stagedFake = await FakeGitHub.start({ owner: OWNER, repo: REPO, token: TOKEN, branches: { main: filesAt(stagedRepo.dir, stagedRepo.base), [HEAD_REF]: filesAt(stagedRepo.dir, stagedRepo.head) } });
-    try {
-      const seed = stagedFake.head(HEAD_REF);
-      const event = pullRequestEvent({ number: PR, base: stagedRepo.base, head: stagedRepo.head, repository: REPOSITORY, headRef: HEAD_REF });
-      const run = await playWorkflow(event, "2001", workflow, JOBS, { fake: stagedFake, origin: stagedOrigin });
-      const diagnostics = run.steps.map((s) => `${s.job}/${s.name}: ${s.outcome}\n${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`).join("\n");
-      expect(Object.fromEntries(Object.values(run.jobs).map((j) => [j.name, j.result])), diagnostics).toEqual({ plan: "success", evaluate: "success", record: "success" });
-
-      const instance = run.jobs.evaluate!.instances[0]!;
-      const runStep = instance.steps.find((s) => s.id === "run")!;
-      expect(runStep.outputs.status).toBe("succeeded");
-      const resultFile = path.join(instance.temp, "results/experiments/staged-pr/results", runStep.outputs["run-id"]!, "result.json");
-      const result = JSON.parse(await readFile(resultFile, "utf8"));
-      const [stored] = result.storedArtifacts;
-      expect(stored).toMatchObject({ stage: "make", path: "weights.bin", size: 2048 });
-      expect(result.metrics).toEqual({ bytes_seen: 2048 });
-      expect(runStep.outputs["stored-artifacts"]).toMatch(new RegExp(`/sha256/${stored.sha256}$`));
-
-      // The upload step ran and the Actions artifact holds the checkpoint under its hash.
-      const upload = instance.steps.find((s) => s.name?.startsWith("Upload the stored stage artifacts"))!;
-      expect(upload.outcome).toBe("success");
-      const uploaded = path.join(run.artifactsDir, "stored-result-staged-pr", stored.sha256);
-      expect((await readFile(uploaded)).length).toBe(2048);
-
-      // The record commit holds the results (both stages' logs and outputs) but never the stored file.
-      const recorded = run.jobs.record!.instances[0]!.steps.find((s) => s.uses === "./actions/record")!.outputs["commit-sha"]!;
-      const added = [...stagedFake.files(recorded).keys()].filter((p) => !stagedFake.files(seed).has(p));
-      expect(added).toEqual(expect.arrayContaining([expect.stringMatching(/stages\/use\/output\/metrics\.json$/), expect.stringMatching(/stages\/make\/log\.txt$/)]));
-      expect(added.filter((p) => p.endsWith("weights.bin"))).toEqual([]);
-      expect(stagedFake.violations).toEqual([]);
-    } finally {
-      await stagedFake.close();
-    }
-  }, 300_000);
+  it(
+    "a compromised runner's extra files, forged results and foreign artifacts are ignored and listed; only the planned result is committed",
+    async () => {
+      const s = await startSim({
+        onStep: (_workflow, job, st, workspace) => {
+          if (job !== "evaluate" || !String(st.name ?? "").startsWith("Upload the result folder")) return;
+          const temp = path.join(path.dirname(workspace), "temp");
+          void poison(temp);
+        },
+      });
+      let poisoned: Promise<void> | undefined;
+      async function poison(temp: string): Promise<void> {
+        poisoned = (async () => {
+          const results = path.join(temp, "results");
+          const [runId] = await readdir(results);
+          const real = JSON.parse(await readFile(path.join(results, runId!, "result.json"), "utf8"));
+          const forgedId = "20300101T000000Z-0ff1ce";
+          const { mkdir } = await import("node:fs/promises");
+          await mkdir(path.join(results, forgedId), { recursive: true });
+          await writeFile(path.join(results, forgedId, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, gitCommit: "f".repeat(40) } }));
+          await mkdir(path.join(results, "actions/record/dist"), { recursive: true });
+          await writeFile(path.join(results, "actions/record/dist/index.js"), "process.exit(0)\n");
+          await writeFile(path.join(results, runId!, "extra.sh"), "rm -rf /\n");
+          await mkdir(path.join(results, runId!, "output"), { recursive: true });
+          await writeFile(path.join(results, runId!, "output", "bad\nname.txt"), "x\n");
+        })();
+        await poisoned;
+      }
+      const { number } = await openHelloPullRequest(s);
+      await s.settle();
+      await s.review("reviewer", evaluations(s)[0]!, "approved");
+      await s.settle();
+      await poisoned;
+      const run = evaluations(s)[0]!;
+      expect(run.conclusion, diagnose(run)).toBe("success");
+      const result = await resultOf(run);
+      const recorded = step(run, "record", "record").outputs["commit-sha"]!;
+      const added = s.fake.added(recorded);
+      expect(added.length).toBeGreaterThan(2);
+      expect(added.every((f) => f.startsWith(`experiments/hello-sandbox/results/${result.runId}/`))).toBe(true);
+      expect(added.some((f) => f.endsWith("extra.sh") || f.includes("bad"))).toBe(false);
+      const body = comment(s, number);
+      expect(body).toContain("Ignored from the evaluate jobs");
+      expect(body).toContain("20300101T000000Z-0ff1ce");
+      expect(body).toContain("not the planned");
+      expect(body).toContain("extra.sh");
+      // The record job's actions are the base branch's: the artifacts went to RUNNER_TEMP.
+      const recordJob = job(run, "record").instances[0]!;
+      expect(await readFile(path.join(recordJob.workspace, "actions/record/dist/index.js"), "utf8")).not.toBe("process.exit(0)\n");
+    },
+    TIMEOUT,
+  );
 });

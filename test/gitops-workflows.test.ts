@@ -69,17 +69,32 @@ describe.each(workflows)("%s", (_file, text, workflow) => {
 
 describe("evaluate.yml", () => {
   const workflow = workflows.find(([f]) => f === "evaluate.yml")![2];
-  it("runs from the base branch, gated by the evaluation environment, on sandboxing runners", () => {
-    expect(Object.keys(workflow.on)).toEqual(["pull_request_target"]);
-    expect(workflow.on.pull_request_target.types).toEqual(["opened", "synchronize", "reopened"]);
-    const { plan, evaluate, record } = workflow.jobs;
-    expect(plan.permissions).toEqual({ contents: "read" });
+  it("runs from the base branch, gated by the evaluation environment, on sandboxing runners, each job with only the scopes it needs", () => {
+    expect(Object.keys(workflow.on)).toEqual(["pull_request_target", "workflow_dispatch"]);
+    expect(workflow.on.pull_request_target.types).toEqual(["opened", "synchronize", "reopened", "closed"]);
+    // No paths filter: a pull request that changes no experiment still gets its crucible/evaluation status.
+    expect(workflow.on.pull_request_target.paths).toBeUndefined();
+    const { plan, announce, evaluate, record, report } = workflow.jobs;
+    expect(plan.permissions).toEqual({ contents: "read", "pull-requests": "read" });
+    expect(announce.permissions).toEqual({ "pull-requests": "write", statuses: "write" });
     expect(evaluate.environment).toBe("evaluation");
     expect(evaluate["runs-on"]).toBe("${{ matrix.runs-on }}");
     expect(evaluate.strategy["fail-fast"]).toBe(false);
-    expect(evaluate.permissions).toEqual({ contents: "read" });
-    expect(record.permissions).toEqual({ contents: "write", "pull-requests": "write", statuses: "write" });
+    // The sandboxing host gets a read-only token: it can read the pull request and its run's reviews, nothing more.
+    expect(evaluate.permissions).toEqual({ contents: "read", "pull-requests": "read", actions: "read" });
+    expect(record.permissions).toEqual({ contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
     expect(record.if).toMatch(/^always\(\)/);
+    expect(report.permissions).toEqual({ contents: "read" });
+  });
+
+  it("downloads artifacts only outside the workspace that holds the actions", () => {
+    for (const job of Object.values<Json>(workflow.jobs)) {
+      for (const step of job.steps ?? []) {
+        if (!String(step.uses ?? "").startsWith("actions/download-artifact@")) continue;
+        expect(step.with.path).toBe("${{ runner.temp }}/artifacts");
+        expect(step.with["merge-multiple"]).toBeUndefined();
+      }
+    }
   });
 
   it("never checks out the pull request: every checkout is the base branch, without persisted credentials", () => {

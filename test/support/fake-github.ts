@@ -1,278 +1,38 @@
-// A local stand-in for api.github.com: just the endpoints the record action uses, with an in-memory git
-// object store hashed like real git, and every request and response checked against GitHub's own
-// OpenAPI description (@octokit/openapi). Tests assert `violations` is empty.
-import { createHash } from "node:crypto";
+// A local stand-in for api.github.com that behaves like GitHub for the operations the GitOps loop uses,
+// over a real bare git repository (support/github/git-store.ts). Every request and response is checked
+// against GitHub's OpenAPI description (@octokit/openapi) and tests assert `violations` is empty.
+//
+// Behaviour modelled, not only shapes:
+// - who a token is: a person (with a repository role), a workflow job's GITHUB_TOKEN (with the job's
+//   `permissions:`), or a GitHub App installation token (with the permissions it was minted with); an
+//   operation outside the token's permissions is refused with 403 as GitHub does;
+// - what happened, and who caused it: pull requests opened, synchronized (their head branch moved),
+//   closed and reopened, pushes, comments and workflow dispatches are reported to `hooks.event` with
+//   the identity that caused them, so the simulator (github-sim.ts) can start workflows only for the
+//   events GitHub would deliver;
+// - environments with required reviewers and "prevent self-review", deployment reviews, the run's
+//   approvals history, its jobs and cancellation, on runs the simulator registers.
+import { createPublicKey, createVerify, randomBytes, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createRequire } from "node:module";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormats from "ajv-formats";
+import { GitStore, type FileChange, type Person, type StoredCommit } from "./github/git-store.js";
+import { githubContract, type Json, type MatchedOperation } from "./github/openapi.js";
 
-// ---------------------------------------------------------------------------------------------------
-// The contract: GitHub's OpenAPI 3.0 description
-// ---------------------------------------------------------------------------------------------------
+export type { MatchedOperation } from "./github/openapi.js";
 
-type Json = Record<string, any>;
+export type Role = "admin" | "maintain" | "write" | "triage" | "read";
+export type Permission = "read" | "write";
 
-interface Parameter {
-  name: string;
-  in: "path" | "query" | "header" | "cookie";
-  required?: boolean;
-  schema?: Json;
-  "x-multi-segment"?: boolean;
+/** Whoever a token belongs to. */
+export interface Identity {
+  login: string;
+  type: "User" | "Bot";
+  kind: "user" | "actions" | "app";
+  /** Scopes of a job token or an App installation token; a person's token has their role instead. */
+  permissions?: Record<string, Permission>;
+  /** The workflow run a GITHUB_TOKEN belongs to. */
+  runId?: number;
 }
-
-interface Route {
-  template: string;
-  pattern: RegExp;
-  names: string[];
-  literalLength: number;
-}
-
-export interface MatchedOperation {
-  operationId: string;
-  template: string;
-  method: string;
-  path: Record<string, string>;
-  query: Record<string, unknown>;
-}
-
-const SPEC_ID = "github-openapi";
-
-/** Resolves paths to operations and validates parameters and bodies, $refs included, with ajv. */
-class OpenApiContract {
-  private readonly spec: Json;
-  private readonly routes: Route[];
-  private readonly ajv: Ajv;
-  private readonly compiled = new Map<string, ValidateFunction>();
-
-  constructor(spec: Json) {
-    this.spec = spec;
-    this.ajv = new Ajv({ strict: false, allErrors: true, logger: false });
-    addFormats.default(this.ajv);
-    // Components are registered under an id; inline schemas get their "#/components/…" refs rewritten to it.
-    this.ajv.addSchema({ $id: SPEC_ID, components: spec.components });
-    this.routes = Object.entries(spec.paths as Json).map(([template, item]) => {
-      const multiSegment = new Set<string>();
-      for (const op of Object.values(item as Json)) {
-        for (const p of this.parameters((op as Json).parameters)) if (p["x-multi-segment"]) multiSegment.add(p.name);
-      }
-      const names: string[] = [];
-      const source = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{([^}]+)\}/g, (_, name: string) => {
-        names.push(name);
-        return multiSegment.has(name) ? "(.+)" : "([^/]+)";
-      });
-      return { template, pattern: new RegExp(`^${source}$`), names, literalLength: template.replace(/\{[^}]+\}/g, "").length };
-    });
-  }
-
-  /** The operation a request addresses, and everything about the request that the description does not allow. */
-  checkRequest(method: string, pathname: string, search: URLSearchParams, body: unknown): { operation?: MatchedOperation; violations: string[] } {
-    const where = `${method} ${pathname}`;
-    const candidates = this.routes
-      .map((route) => ({ route, match: route.pattern.exec(pathname) }))
-      .filter((c) => c.match && this.spec.paths[c.route.template][method.toLowerCase()])
-      .sort((a, b) => b.route.literalLength - a.route.literalLength);
-    const best = candidates[0];
-    if (!best) return { violations: [`${where}: no such operation in GitHub's OpenAPI description`] };
-    const { route, match } = best;
-    const op = this.spec.paths[route.template][method.toLowerCase()] as Json;
-    const violations: string[] = [];
-    const operation: MatchedOperation = { operationId: op.operationId, template: route.template, method, path: {}, query: {} };
-    const label = `${op.operationId} request`;
-
-    const parameters = this.parameters(op.parameters);
-    route.names.forEach((name, i) => (operation.path[name] = decodeURIComponent(match![i + 1]!)));
-    for (const p of parameters.filter((p) => p.in === "path")) {
-      violations.push(...this.validate(p.schema ?? {}, coerce(operation.path[p.name], p.schema), `${label} path parameter ${p.name}`));
-    }
-    for (const [name, raw] of search) {
-      const p = parameters.find((q) => q.in === "query" && q.name === name);
-      if (!p) {
-        violations.push(`${label}: query parameter ${name} is not in the description`);
-        continue;
-      }
-      operation.query[name] = coerce(raw, p.schema);
-      violations.push(...this.validate(p.schema ?? {}, operation.query[name], `${label} query parameter ${name}`));
-    }
-    for (const p of parameters.filter((q) => q.in === "query" && q.required && !search.has(q.name))) violations.push(`${label}: required query parameter ${p.name} is missing`);
-
-    const requestBody = op.requestBody ? this.deref(op.requestBody) : undefined;
-    const schema = requestBody?.content?.["application/json"]?.schema as Json | undefined;
-    if (body === undefined) {
-      if (requestBody?.required) violations.push(`${label}: the body is required`);
-    } else if (!schema) {
-      violations.push(`${label}: the operation takes no JSON body`);
-    } else {
-      violations.push(...this.validate(schema, body, `${label} body`));
-      // The description allows unknown keys; a key it does not name is still a client bug (a typo, a wrong API).
-      const known = this.deref(schema).properties as Json | undefined;
-      if (known && body && typeof body === "object") {
-        for (const key of Object.keys(body)) if (!(key in known)) violations.push(`${label} body: unknown key ${key}`);
-      }
-    }
-    return { operation, violations };
-  }
-
-  /** Everything about a response that the description does not allow for this operation. */
-  checkResponse(operation: MatchedOperation, status: number, body: unknown): string[] {
-    const op = this.spec.paths[operation.template][operation.method.toLowerCase()] as Json;
-    const label = `${operation.operationId} response ${status}`;
-    const declared = op.responses[String(status)] ?? op.responses.default;
-    if (!declared) return [`${label}: status ${status} is not documented for this operation`];
-    const schema = this.deref(declared).content?.["application/json"]?.schema as Json | undefined;
-    if (!schema) return body === undefined ? [] : [`${label}: the description has no body for this status`];
-    return this.validate(schema, body, label);
-  }
-
-  private validate(schema: Json, value: unknown, label: string): string[] {
-    const key = JSON.stringify(schema);
-    let validate = this.compiled.get(key);
-    if (!validate) {
-      validate = this.ajv.compile(JSON.parse(key.replaceAll('"$ref":"#/components/', `"$ref":"${SPEC_ID}#/components/`)));
-      this.compiled.set(key, validate);
-    }
-    if (validate(value)) return [];
-    return (validate.errors ?? []).map((e) => `${label}: ${e.instancePath || "(top level)"} ${e.message ?? "is invalid"} ${JSON.stringify(e.params)}`);
-  }
-
-  private parameters(list: unknown): Parameter[] {
-    return ((list as Json[] | undefined) ?? []).map((p) => this.deref(p) as Parameter);
-  }
-
-  /** Follows a local "#/components/…" $ref (parameters, request bodies, responses, schemas). */
-  private deref(value: Json): Json {
-    let current = value;
-    while (typeof current?.$ref === "string") {
-      current = (current.$ref as string)
-        .slice(2)
-        .split("/")
-        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
-        .reduce((node: Json, key) => node[key], this.spec);
-    }
-    return current;
-  }
-}
-
-/** Query and path values arrive as strings; the description types some as integers or booleans. */
-function coerce(raw: string | undefined, schema: Json | undefined): unknown {
-  if (raw === undefined) return raw;
-  if ((schema?.type === "integer" || schema?.type === "number") && /^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
-  if (schema?.type === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
-  return raw;
-}
-
-let contract: OpenApiContract | undefined;
-
-/** Loaded once per test process: the description is about 10 MB of JSON. */
-function githubContract(): OpenApiContract {
-  contract ??= new OpenApiContract(createRequire(import.meta.url)("@octokit/openapi/generated/api.github.com.json"));
-  return contract;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Git objects, hashed exactly as git hashes them
-// ---------------------------------------------------------------------------------------------------
-
-interface TreeEntry {
-  name: string;
-  mode: string;
-  type: "blob" | "tree";
-  sha: string;
-}
-
-interface Person {
-  name: string;
-  email: string;
-  date: string;
-}
-
-export interface FakeCommit {
-  sha: string;
-  tree: string;
-  parents: string[];
-  message: string;
-  author: Person;
-  committer: Person;
-}
-
-function gitHash(type: string, content: Buffer): string {
-  return createHash("sha1").update(`${type} ${content.length}\0`).update(content).digest("hex");
-}
-
-class GitStore {
-  readonly blobs = new Map<string, Buffer>();
-  readonly trees = new Map<string, TreeEntry[]>();
-  readonly commits = new Map<string, FakeCommit>();
-
-  putBlob(content: Buffer): string {
-    const sha = gitHash("blob", content);
-    this.blobs.set(sha, content);
-    return sha;
-  }
-
-  putTree(entries: TreeEntry[]): string {
-    // git sorts entries by name, comparing a tree's name as if it ended with "/".
-    const key = (e: TreeEntry) => (e.type === "tree" ? `${e.name}/` : e.name);
-    const sorted = [...entries].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    const body = Buffer.concat(sorted.map((e) => Buffer.concat([Buffer.from(`${e.mode.replace(/^0/, "")} ${e.name}\0`), Buffer.from(e.sha, "hex")])));
-    const sha = gitHash("tree", body);
-    this.trees.set(sha, sorted);
-    return sha;
-  }
-
-  putCommit(commit: Omit<FakeCommit, "sha">): FakeCommit {
-    const stamp = (p: Person) => `${p.name} <${p.email}> ${Math.floor(Date.parse(p.date) / 1000)} +0000`;
-    const text = [`tree ${commit.tree}`, ...commit.parents.map((p) => `parent ${p}`), `author ${stamp(commit.author)}`, `committer ${stamp(commit.committer)}`, "", commit.message].join("\n");
-    const stored = { ...commit, sha: gitHash("commit", Buffer.from(text)) };
-    this.commits.set(stored.sha, stored);
-    return stored;
-  }
-
-  /** path → blob sha for every file under a tree. */
-  flatten(treeSha: string, prefix = ""): Map<string, string> {
-    const files = new Map<string, string>();
-    for (const entry of this.trees.get(treeSha) ?? []) {
-      if (entry.type === "tree") for (const [p, sha] of this.flatten(entry.sha, `${prefix}${entry.name}/`)) files.set(p, sha);
-      else files.set(`${prefix}${entry.name}`, entry.sha);
-    }
-    return files;
-  }
-
-  /** Builds nested trees from path → blob sha and returns the root tree's sha. */
-  buildTree(files: Map<string, string>): string {
-    const blobs: TreeEntry[] = [];
-    const dirs = new Map<string, Map<string, string>>();
-    for (const [p, sha] of files) {
-      const slash = p.indexOf("/");
-      if (slash < 0) blobs.push({ name: p, mode: "100644", type: "blob", sha });
-      else {
-        const dir = p.slice(0, slash);
-        if (!dirs.has(dir)) dirs.set(dir, new Map());
-        dirs.get(dir)!.set(p.slice(slash + 1), sha);
-      }
-    }
-    const trees = [...dirs].map(([name, inner]): TreeEntry => ({ name, mode: "040000", type: "tree", sha: this.buildTree(inner) }));
-    return this.putTree([...blobs, ...trees]);
-  }
-
-  isAncestor(ancestor: string, of: string): boolean {
-    const queue = [of];
-    const seen = new Set<string>();
-    while (queue.length > 0) {
-      const sha = queue.pop()!;
-      if (sha === ancestor) return true;
-      if (seen.has(sha)) continue;
-      seen.add(sha);
-      queue.push(...(this.commits.get(sha)?.parents ?? []));
-    }
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The server
-// ---------------------------------------------------------------------------------------------------
 
 export interface RecordedRequest {
   method: string;
@@ -280,6 +40,7 @@ export interface RecordedRequest {
   operationId?: string;
   body?: unknown;
   status: number;
+  login?: string;
 }
 
 export interface FakeComment {
@@ -289,6 +50,7 @@ export interface FakeComment {
   login: string;
   createdAt: string;
   updatedAt: string;
+  reactions: { content: string; login: string }[];
 }
 
 export interface FakeStatus {
@@ -297,18 +59,145 @@ export interface FakeStatus {
   context: string;
   description: string | null;
   targetUrl: string | null;
+  login?: string;
+}
+
+export interface FakePullRequest {
+  number: number;
+  title: string;
+  body: string;
+  author: string;
+  state: "open" | "closed";
+  /** Head branch, in this repository or (fork) in headRepo. */
+  head: { ref: string; sha: string; repo: string };
+  base: { ref: string; sha: string };
+  openedBy: Identity;
+}
+
+export interface FakeEnvironment {
+  id: number;
+  name: string;
+  reviewers: string[];
+  preventSelfReview: boolean;
+  /** Branches allowed to deploy; null: any. */
+  branches: string[] | null;
+}
+
+export type ReviewState = "approved" | "rejected";
+
+export interface FakeReview {
+  user: string;
+  state: ReviewState;
+  comment: string;
+  environments: string[];
+  at: string;
+}
+
+export interface FakeJob {
+  id: number;
+  name: string;
+  status: "queued" | "waiting" | "in_progress" | "completed";
+  conclusion: string | null;
+  runnerName: string | null;
+  labels: string[];
+  startedAt: string;
+  completedAt: string | null;
+}
+
+export interface FakeRun {
+  id: number;
+  attempt: number;
+  name: string;
+  path: string;
+  event: string;
+  headBranch: string;
+  headSha: string;
+  /** Who caused the event; for "prevent self-review", who may not approve. */
+  actor: string;
+  status: "queued" | "pending" | "waiting" | "in_progress" | "completed";
+  conclusion: string | null;
+  createdAt: string;
+  pullRequests: number[];
+  jobs: FakeJob[];
+  pending: { environment: FakeEnvironment; job: string; since: string; decide(review: FakeReview): void }[];
+  reviews: FakeReview[];
+  cancel(): void;
+}
+
+export type RepoEvent =
+  | { kind: "pull_request"; action: "opened" | "synchronize" | "closed" | "reopened"; number: number; before?: string; sender: Identity }
+  | { kind: "push"; ref: string; before: string | null; after: string; sender: Identity }
+  | { kind: "issue_comment"; action: "created"; issue: number; comment: number; sender: Identity };
+
+export interface DispatchRequest {
+  workflow: string;
+  ref: string;
+  inputs: Record<string, unknown>;
+  sender: Identity;
+}
+
+export interface FakeGitHubHooks {
+  /** Something happened in the repository (the simulator decides which workflows it starts). */
+  event?(event: RepoEvent): void;
+  /** A workflow_dispatch: returns the new run, or a refusal ([status, message]). */
+  dispatch?(request: DispatchRequest): FakeRun | [number, string];
 }
 
 export interface FakeGitHubOptions {
   owner: string;
   repo: string;
-  token: string;
+  /** A token of the repository's admin (login "octo-admin"), for tests that act directly. */
+  token?: string;
   /** Branch name → its files; each branch starts with one commit holding them. */
-  branches: Record<string, Record<string, string>>;
+  branches?: Record<string, Record<string, string | Buffer>>;
+  /** An existing bare repository to serve instead (its refs/heads are the branches). */
+  store?: GitStore;
+  defaultBranch?: string;
 }
 
 const DOCS = "https://docs.github.com/rest";
-const BOT = "github-actions[bot]";
+
+/** Error statuses GitHub sends (its documentation's prose says so) that the OpenAPI description leaves out. */
+const UNDESCRIBED_ERRORS: Record<string, number[]> = {
+  "actions/review-pending-deployments-for-run": [422],
+  "actions/create-workflow-dispatch": [403, 404, 422],
+};
+export const ACTIONS_BOT = "github-actions[bot]";
+
+/** What each operation needs of a job or App token: [scope, level]; several entries = any of them. */
+const REQUIRED: Record<string, [string, Permission][]> = {
+  "git/get-ref": [["contents", "read"]],
+  "git/get-commit": [["contents", "read"]],
+  "git/get-tree": [["contents", "read"]],
+  "git/get-blob": [["contents", "read"]],
+  "git/create-blob": [["contents", "write"]],
+  "git/create-tree": [["contents", "write"]],
+  "git/create-commit": [["contents", "write"]],
+  "git/create-ref": [["contents", "write"]],
+  "git/update-ref": [["contents", "write"]],
+  "pulls/get": [["pull-requests", "read"]],
+  "pulls/list": [["pull-requests", "read"]],
+  "pulls/create": [["pull-requests", "write"]],
+  "pulls/update": [["pull-requests", "write"]],
+  "issues/list-comments": [["issues", "read"], ["pull-requests", "read"]],
+  "issues/create-comment": [["issues", "write"], ["pull-requests", "write"]],
+  "issues/update-comment": [["issues", "write"], ["pull-requests", "write"]],
+  "reactions/create-for-issue-comment": [["issues", "write"], ["pull-requests", "write"]],
+  "repos/create-commit-status": [["statuses", "write"]],
+  "repos/list-commit-statuses-for-ref": [["statuses", "read"]],
+  "actions/create-workflow-dispatch": [["actions", "write"]],
+  "actions/cancel-workflow-run": [["actions", "write"]],
+  "actions/get-workflow-run": [["actions", "read"]],
+  "actions/get-reviews-for-run": [["actions", "read"]],
+  "actions/get-pending-deployments-for-run": [["actions", "read"]],
+  "actions/list-jobs-for-workflow-run-attempt": [["actions", "read"]],
+  "actions/list-jobs-for-workflow-run": [["actions", "read"]],
+  "repos/get-collaborator-permission-level": [["metadata", "read"]],
+};
+
+/** What a person needs: their role, for operations that change the repository or its workflows. */
+const NEEDS_WRITE_ROLE = new Set(["git/create-blob", "git/create-tree", "git/create-commit", "git/create-ref", "git/update-ref", "actions/create-workflow-dispatch", "actions/cancel-workflow-run", "repos/create-commit-status"]);
+const WRITE_ROLES = new Set<Role>(["admin", "maintain", "write"]);
 
 export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
@@ -316,19 +205,34 @@ export class FakeGitHub {
   readonly violations: string[] = [];
   readonly comments: FakeComment[] = [];
   readonly statuses: FakeStatus[] = [];
-  readonly git = new GitStore();
-  readonly refs = new Map<string, string>();
+  readonly pulls: FakePullRequest[] = [];
+  readonly environments = new Map<string, FakeEnvironment>();
+  readonly runs = new Map<number, FakeRun>();
+  readonly roles = new Map<string, Role>();
+  readonly git: GitStore;
+  readonly owner: string;
+  readonly repo: string;
+  readonly defaultBranch: string;
+  hooks: FakeGitHubHooks = {};
+  /** When false, GitHub Actions may not open pull requests (the repository setting), as on a new repository. */
+  allowActionsToCreatePullRequests = true;
   url = "";
+  private readonly tokens = new Map<string, Identity>();
+  private appConfig?: { id: number; slug: string; key: KeyObject; installationId: number; permissions: Record<string, Permission> };
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private readonly contract = githubContract();
   private pendingPush?: { branch: string; files: Record<string, string> };
   private nextId = 1000;
 
-  private constructor(private readonly options: FakeGitHubOptions) {
-    for (const [branch, files] of Object.entries(options.branches)) {
-      const tree = this.git.buildTree(new Map(Object.entries(files).map(([p, c]) => [p, this.git.putBlob(Buffer.from(c))])));
-      this.refs.set(`heads/${branch}`, this.commitOf(tree, [], "Initial commit").sha);
+  private constructor(options: FakeGitHubOptions) {
+    this.owner = options.owner;
+    this.repo = options.repo;
+    this.git = options.store ?? GitStore.create();
+    this.defaultBranch = options.defaultBranch ?? "main";
+    for (const [branch, files] of Object.entries(options.branches ?? {})) {
+      this.git.setRef(`heads/${branch}`, this.git.commitFiles(null, files, "Initial commit", { name: "GitHub", email: "noreply@github.com" }));
     }
+    if (options.token) this.addUser("octo-admin", "admin", options.token);
   }
 
   static async start(options: FakeGitHubOptions): Promise<FakeGitHub> {
@@ -342,24 +246,86 @@ export class FakeGitHub {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  get fullName(): string {
+    return `${this.owner}/${this.repo}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // People, tokens, the App, environments
+  // ---------------------------------------------------------------------------------------------
+
+  /** A person with a role on the repository (or none: an outside contributor) and their token. */
+  addUser(login: string, role: Role | null, token = `ghp_${login.replace(/\W/g, "")}_${randomBytes(6).toString("hex")}`): string {
+    if (role) this.roles.set(login, role);
+    this.tokens.set(token, { login, type: "User", kind: "user" });
+    return token;
+  }
+
+  /** A workflow job's GITHUB_TOKEN: github-actions[bot] with the job's permissions. */
+  jobToken(runId: number, permissions: Record<string, Permission>): string {
+    const token = `ghs_run${runId}_${randomBytes(8).toString("hex")}`;
+    this.tokens.set(token, { login: ACTIONS_BOT, type: "Bot", kind: "actions", permissions: { metadata: "read", ...permissions }, runId });
+    return token;
+  }
+
+  revoke(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  identity(token: string): Identity | undefined {
+    return this.tokens.get(token);
+  }
+
+  /** Installs a GitHub App on the repository: JWTs signed with its private key may mint installation tokens. */
+  installApp(app: { id: number; slug: string; publicKeyPem: string; permissions: Record<string, Permission> }): void {
+    this.appConfig = { id: app.id, slug: app.slug, key: createPublicKey(app.publicKeyPem), installationId: 7000 + app.id, permissions: app.permissions };
+  }
+
+  addEnvironment(name: string, settings: { reviewers: string[]; preventSelfReview: boolean; branches: string[] | null }): FakeEnvironment {
+    const environment = { id: this.nextId++, name, ...settings };
+    this.environments.set(name, environment);
+    return environment;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The repository
+  // ---------------------------------------------------------------------------------------------
+
   head(branch: string): string {
-    return this.refs.get(`heads/${branch}`)!;
+    return this.git.ref(`heads/${branch}`)!;
   }
 
-  commit(sha: string): FakeCommit {
-    return this.git.commits.get(sha)!;
+  commit(sha: string): StoredCommit {
+    return this.git.commit(sha)!;
   }
 
-  /** path → content of every file in a commit. */
   files(commitSha: string): Map<string, string> {
-    const files = new Map<string, string>();
-    for (const [p, sha] of this.git.flatten(this.commit(commitSha).tree)) files.set(p, this.git.blobs.get(sha)!.toString("utf8"));
-    return files;
+    return this.git.files(commitSha);
   }
 
-  addComment(issueNumber: number, body: string, login = "someone"): void {
+  /** The paths a commit adds or changes against its first parent. */
+  added(commitSha: string): string[] {
+    const parent = this.commit(commitSha).parents[0];
+    const out = this.git.git(["diff", "--name-only", "-z", "--no-renames", ...(parent ? [parent] : ["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]), commitSha, "--"]);
+    return out.toString("utf8").split("\0").filter(Boolean).sort();
+  }
+
+  pull(number: number): FakePullRequest {
+    const pr = this.pulls.find((p) => p.number === number);
+    if (!pr) throw new Error(`no pull request #${number}`);
+    return pr;
+  }
+
+  /** The ref a pull request's head lives at in the bare repository (forks keep theirs under refs/forks/). */
+  headRefOf(pr: Pick<FakePullRequest, "head">): string {
+    return pr.head.repo === this.fullName ? `heads/${pr.head.ref}` : `forks/${pr.head.repo}/${pr.head.ref}`;
+  }
+
+  addComment(issueNumber: number, body: string, login = "someone"): FakeComment {
     const now = new Date().toISOString();
-    this.comments.push({ id: this.nextId++, issueNumber, body, login, createdAt: now, updatedAt: now });
+    const comment: FakeComment = { id: this.nextId++, issueNumber, body, login, createdAt: now, updatedAt: now, reactions: [] };
+    this.comments.push(comment);
+    return comment;
   }
 
   /** Someone else pushes these files to the branch just before the next ref update, which then is not a fast forward. */
@@ -367,12 +333,94 @@ export class FakeGitHub {
     this.pendingPush = { branch, files };
   }
 
-  private commitOf(tree: string, parents: string[], message: string, person?: Partial<Person>): FakeCommit {
-    const who: Person = { name: person?.name ?? "GitHub", email: person?.email ?? "noreply@github.com", date: person?.date ?? new Date().toISOString() };
-    return this.git.putCommit({ tree, parents, message, author: who, committer: who });
+  /** A commit with these files on top of the branch (or fork branch) by `sender`, moved there as a push would. */
+  push(branch: string, files: Record<string, FileChange>, message = "A push", sender: Identity = this.person("octo-admin"), ref = `heads/${branch}`): string {
+    const before = this.git.ref(ref) ?? null;
+    const sha = this.git.commitFiles(before, files, message, { name: sender.login, email: `${sender.login}@users.noreply.github.com` });
+    this.moveRef(ref, sha, sender);
+    return sha;
   }
 
+  person(login: string): Identity {
+    return { login, type: "User", kind: "user" };
+  }
+
+  /** Moves a branch and tells whoever listens: a push, and a synchronize of every open pull request whose head it is. */
+  moveRef(ref: string, sha: string, sender: Identity): void {
+    const before = this.git.ref(ref) ?? null;
+    this.git.setRef(ref, sha);
+    if (ref.startsWith("heads/")) this.hooks.event?.({ kind: "push", ref: `refs/${ref}`, before, after: sha, sender });
+    for (const pr of this.pulls.filter((p) => p.state === "open" && this.headRefOf(p) === ref && p.head.sha !== sha)) {
+      const previous = pr.head.sha;
+      pr.head.sha = sha;
+      this.git.setRef(`pull/${pr.number}/head`, sha);
+      this.hooks.event?.({ kind: "pull_request", action: "synchronize", number: pr.number, before: previous, sender });
+    }
+  }
+
+  /** A person opens a pull request (from a branch here, or from a fork's branch). */
+  openPullRequest(options: { title: string; body?: string; head: string; base?: string; headRepo?: string; by: Identity }): FakePullRequest {
+    const headRepo = options.headRepo ?? this.fullName;
+    const base = options.base ?? this.defaultBranch;
+    const pr: FakePullRequest = {
+      number: this.pulls.length + 1,
+      title: options.title,
+      body: options.body ?? "",
+      author: options.by.login,
+      state: "open",
+      head: { ref: options.head, sha: "", repo: headRepo },
+      base: { ref: base, sha: this.head(base) },
+      openedBy: options.by,
+    };
+    const headSha = this.git.ref(this.headRefOf(pr));
+    if (!headSha) throw new Error(`no branch ${options.head} in ${headRepo}`);
+    pr.head.sha = headSha;
+    this.pulls.push(pr);
+    this.git.setRef(`pull/${pr.number}/head`, headSha);
+    this.hooks.event?.({ kind: "pull_request", action: "opened", number: pr.number, sender: options.by });
+    return pr;
+  }
+
+  setPullRequestState(number: number, state: "open" | "closed", sender: Identity): void {
+    const pr = this.pull(number);
+    if (pr.state === state) return;
+    pr.state = state;
+    if (state === "open") pr.base.sha = this.head(pr.base.ref);
+    this.hooks.event?.({ kind: "pull_request", action: state === "closed" ? "closed" : "reopened", number, sender });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Workflow runs (registered by the simulator)
+  // ---------------------------------------------------------------------------------------------
+
+  newRunId(): number {
+    return this.nextId++;
+  }
+
+  newJobId(): number {
+    return this.nextId++;
+  }
+
+  runUrl(run: Pick<FakeRun, "id">): string {
+    return `https://github.com/${this.fullName}/actions/runs/${run.id}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP
+  // ---------------------------------------------------------------------------------------------
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.serve(req, res);
+    } catch (error) {
+      // A bug of the double (or of a hook): say so in the violations, and answer as a server would.
+      this.violations.push(`internal error of the fake: ${error instanceof Error ? error.stack : String(error)}`);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "Server Error" }));
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -392,69 +440,151 @@ export class FakeGitHub {
     this.violations.push(...violations);
     if (!operation) return this.send(res, record, undefined, 404, { message: "Not Found", documentation_url: DOCS });
     record.operationId = operation.operationId;
-    if (req.headers.authorization !== `token ${this.options.token}` && req.headers.authorization !== `Bearer ${this.options.token}`) {
-      return this.send(res, record, operation, 401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+    const credential = /^(?:token|Bearer) (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    if (operation.template.startsWith("/app/") || operation.operationId === "apps/get-repo-installation") {
+      const [status, response] = this.respondToApp(operation, credential, (body ?? {}) as Json);
+      return this.send(res, record, operation, status, response);
     }
+    const who = this.tokens.get(credential);
+    if (!who) return this.send(res, record, operation, 401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+    record.login = who.login;
     const { owner, repo } = operation.path;
-    if (owner !== this.options.owner || repo !== this.options.repo) return this.send(res, record, operation, 404, { message: "Not Found", documentation_url: DOCS, status: "404" });
-    const [status, response, headers] = this.respond(operation, (body ?? {}) as Json);
+    if (owner !== this.owner || repo !== this.repo) return this.send(res, record, operation, 404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    const refusal = this.refuse(who, operation.operationId);
+    if (refusal) return this.send(res, record, operation, 403, { message: refusal, documentation_url: DOCS, status: "403" });
+    const [status, response, headers] = this.respond(operation, (body ?? {}) as Json, who);
     this.send(res, record, operation, status, response, headers);
+  }
+
+  /** Why GitHub would refuse this identity the operation, or undefined. */
+  private refuse(who: Identity, operationId: string): string | undefined {
+    if (who.kind === "user") {
+      if (NEEDS_WRITE_ROLE.has(operationId) && !WRITE_ROLES.has(this.roles.get(who.login) as Role)) return "Must have admin rights to Repository.";
+      return undefined;
+    }
+    const needs = REQUIRED[operationId];
+    if (!needs) return undefined;
+    const granted = who.permissions ?? {};
+    const ok = needs.some(([scope, level]) => granted[scope] === "write" || (level === "read" && granted[scope] === "read"));
+    return ok ? undefined : "Resource not accessible by integration";
   }
 
   private send(res: ServerResponse, record: RecordedRequest, operation: MatchedOperation | undefined, status: number, body: unknown, headers: Record<string, string> = {}): void {
     record.status = status;
-    if (operation) this.violations.push(...this.contract.checkResponse(operation, status, body));
+    if (operation && !UNDESCRIBED_ERRORS[operation.operationId]?.includes(status)) this.violations.push(...this.contract.checkResponse(operation, status, body));
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
 
-  private respond(op: MatchedOperation, body: Json): [number, unknown, Record<string, string>?] {
-    const api = `${this.url}/repos/${this.options.owner}/${this.options.repo}`;
+  private body(op: MatchedOperation, status: number, values: Json = {}): Json {
+    return this.contract.responseBody(op, status, values);
+  }
+
+  private respond(op: MatchedOperation, body: Json, who: Identity): [number, unknown, Record<string, string>?] {
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
     const notFound: [number, unknown] = [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
     const invalid = (message: string): [number, unknown] => [422, { message, documentation_url: DOCS, status: "422" }];
+    const person = { name: who.login, email: `${who.login}@users.noreply.github.com`, date: new Date().toISOString() };
     switch (op.operationId) {
+      // --- git data ---
       case "git/get-ref": {
-        const sha = this.refs.get(op.path.ref!);
+        const sha = this.git.ref(op.path.ref!);
         return sha ? [200, this.refJson(op.path.ref!, sha)] : notFound;
+      }
+      case "git/create-ref": {
+        if (!String(body.ref).startsWith("refs/heads/")) return invalid("Reference name must start with refs/");
+        const ref = String(body.ref).slice("refs/".length);
+        if (this.git.ref(ref)) return invalid("Reference already exists");
+        if (this.git.typeOf(body.sha) !== "commit") return invalid("Object does not exist");
+        this.moveRef(ref, body.sha, who);
+        return [201, this.refJson(ref, body.sha), { location: `${api}/git/refs/${ref}` }];
       }
       case "git/update-ref": {
         const ref = op.path.ref!;
-        const current = this.refs.get(ref);
-        if (!current) return invalid("Reference does not exist");
-        if (this.pendingPush && `heads/${this.pendingPush.branch}` === ref) this.applyPendingPush();
-        if (!this.git.commits.has(body.sha)) return invalid("Object does not exist");
-        if (!body.force && !this.git.isAncestor(this.refs.get(ref)!, body.sha)) {
+        if (!this.git.ref(ref)) return invalid("Reference does not exist");
+        if (this.pendingPush && `heads/${this.pendingPush.branch}` === ref) {
+          const { branch, files } = this.pendingPush;
+          this.pendingPush = undefined;
+          this.push(branch, files, "A concurrent push");
+        }
+        if (this.git.typeOf(body.sha) !== "commit") return invalid("Object does not exist");
+        if (!body.force && !this.git.isAncestor(this.git.ref(ref)!, body.sha)) {
           return [422, { message: "Update is not a fast forward", documentation_url: `${DOCS}/git/refs#update-a-reference`, status: "422" }];
         }
-        this.refs.set(ref, body.sha);
+        this.moveRef(ref, body.sha, who);
         return [200, this.refJson(ref, body.sha)];
       }
       case "git/create-blob": {
-        const content = Buffer.from(body.content, body.encoding === "base64" ? "base64" : "utf8");
-        const sha = this.git.putBlob(content);
+        const sha = this.git.putBlob(Buffer.from(body.content, body.encoding === "base64" ? "base64" : "utf8"));
         return [201, { url: `${api}/git/blobs/${sha}`, sha }, { location: `${api}/git/blobs/${sha}` }];
       }
+      case "git/get-blob": {
+        const blob = this.git.readBlob(op.path.file_sha!);
+        if (!blob) return notFound;
+        return [200, { sha: op.path.file_sha, node_id: `B_${op.path.file_sha}`, url: `${api}/git/blobs/${op.path.file_sha}`, size: blob.length, content: blob.toString("base64"), encoding: "base64" }];
+      }
       case "git/create-tree": {
-        if (body.base_tree && !this.git.trees.has(body.base_tree)) return invalid("base_tree is not a valid tree oid");
-        const files = body.base_tree ? this.git.flatten(body.base_tree) : new Map<string, string>();
+        if (body.base_tree && this.git.typeOf(body.base_tree) !== "tree") return invalid("base_tree is not a valid tree oid");
+        const changes = new Map<string, { sha: string; mode: string } | null>();
         for (const entry of body.tree as Json[]) {
-          if (entry.type !== "blob" || !this.git.blobs.has(entry.sha)) return invalid(`tree.sha ${entry.sha} is not a valid blob`);
-          files.set(entry.path, entry.sha);
+          if (entry.sha === null) changes.set(entry.path, null);
+          else if (entry.type !== "blob" || this.git.typeOf(entry.sha) !== "blob") return invalid(`tree.sha ${entry.sha} is not a valid blob`);
+          else changes.set(entry.path, { sha: entry.sha, mode: entry.mode });
         }
-        const sha = this.git.buildTree(files);
-        return [201, this.treeJson(sha)];
+        return [201, this.treeJson(this.git.writeTree(body.base_tree ?? null, changes), false)];
+      }
+      case "git/get-tree": {
+        let sha = op.path.tree_sha!;
+        if (this.git.typeOf(sha) === "commit") sha = this.git.commit(sha)!.tree;
+        if (this.git.typeOf(sha) !== "tree") return notFound;
+        const recursive = op.query.recursive !== undefined && op.query.recursive !== "0" && op.query.recursive !== "false";
+        return [200, this.treeJson(sha, recursive)];
       }
       case "git/get-commit": {
-        const commit = this.git.commits.get(op.path.commit_sha!);
+        const commit = this.git.commit(op.path.commit_sha!);
         return commit ? [200, this.commitJson(commit)] : notFound;
       }
       case "git/create-commit": {
-        if (!this.git.trees.has(body.tree)) return invalid("Tree SHA does not exist");
+        if (this.git.typeOf(body.tree) !== "tree") return invalid("Tree SHA does not exist");
         const parents: string[] = body.parents ?? [];
-        if (parents.some((p) => !this.git.commits.has(p))) return invalid("Parent SHA does not exist or is not a commit object");
-        const commit = this.commitOf(body.tree, parents, body.message, body.author);
+        if (parents.some((p) => this.git.typeOf(p) !== "commit")) return invalid("Parent SHA does not exist or is not a commit object");
+        const author: Person = { ...person, ...body.author };
+        const commit = this.git.putCommit({ tree: body.tree, parents, message: body.message, author, committer: { ...person, ...(body.committer ?? {}) } });
         return [201, this.commitJson(commit), { location: `${api}/git/commits/${commit.sha}` }];
       }
+
+      // --- pull requests ---
+      case "pulls/get": {
+        const pr = this.pulls.find((p) => p.number === Number(op.path.pull_number));
+        return pr ? [200, this.pullJson(op, 200, pr)] : notFound;
+      }
+      case "pulls/list": {
+        const state = String(op.query.state ?? "open");
+        const [headOwner, headRef] = String(op.query.head ?? ":").split(":");
+        const found = this.pulls.filter(
+          (p) =>
+            (state === "all" || p.state === state) &&
+            (!op.query.head || (p.head.ref === headRef && p.head.repo.split("/")[0] === headOwner)) &&
+            (!op.query.base || p.base.ref === op.query.base),
+        );
+        return [200, found.map((pr) => this.pullJson(op, 200, pr, "pull-request-simple"))];
+      }
+      case "pulls/create": {
+        if (who.kind === "actions" && !this.allowActionsToCreatePullRequests) {
+          return [403, { message: "GitHub Actions is not permitted to create or approve pull requests.", documentation_url: `${DOCS}/pulls/pulls#create-a-pull-request`, status: "403" }];
+        }
+        if (!this.git.ref(`heads/${body.head}`) || !this.git.ref(`heads/${body.base}`)) return invalid("Validation Failed");
+        const pr = this.openPullRequest({ title: body.title, body: body.body, head: body.head, base: body.base, by: who });
+        return [201, this.pullJson(op, 201, pr)];
+      }
+      case "pulls/update": {
+        const pr = this.pulls.find((p) => p.number === Number(op.path.pull_number));
+        if (!pr) return notFound;
+        if (body.state) this.setPullRequestState(pr.number, body.state, who);
+        return [200, this.pullJson(op, 200, pr)];
+      }
+
+      // --- comments and reactions ---
       case "issues/list-comments": {
         const perPage = Number(op.query.per_page ?? 30);
         const page = Number(op.query.page ?? 1);
@@ -464,21 +594,106 @@ export class FakeGitHub {
         return [200, all.slice((page - 1) * perPage, page * perPage).map((c) => this.commentJson(c)), links];
       }
       case "issues/create-comment": {
-        this.addComment(Number(op.path.issue_number), body.body, BOT);
-        return [201, this.commentJson(this.comments.at(-1)!)];
+        const number = Number(op.path.issue_number);
+        if (!this.pulls.some((p) => p.number === number)) return notFound;
+        const comment = this.addComment(number, body.body, who.login);
+        this.hooks.event?.({ kind: "issue_comment", action: "created", issue: number, comment: comment.id, sender: who });
+        return [201, this.commentJson(comment)];
       }
       case "issues/update-comment": {
         const comment = this.comments.find((c) => c.id === Number(op.path.comment_id));
         if (!comment) return notFound;
+        if (comment.login !== who.login) return [403, { message: "Must have admin rights to Repository.", documentation_url: DOCS, status: "403" }];
         comment.body = body.body;
         comment.updatedAt = new Date().toISOString();
         return [200, this.commentJson(comment)];
       }
+      case "reactions/create-for-issue-comment": {
+        const comment = this.comments.find((c) => c.id === Number(op.path.comment_id));
+        if (!comment) return notFound;
+        const existing = comment.reactions.find((r) => r.content === body.content && r.login === who.login);
+        if (!existing) comment.reactions.push({ content: body.content, login: who.login });
+        return [existing ? 200 : 201, this.contract.component("reaction", { id: this.nextId++, node_id: "REA_x", user: this.userJson(who.login), content: body.content, created_at: new Date().toISOString() })];
+      }
+
+      // --- statuses, collaborators ---
       case "repos/create-commit-status": {
-        if (!this.git.commits.has(op.path.sha!)) return invalid(`No commit found for SHA: ${op.path.sha}`);
-        const status: FakeStatus = { sha: op.path.sha!, state: body.state, context: body.context ?? "default", description: body.description ?? null, targetUrl: body.target_url ?? null };
+        if (this.git.typeOf(op.path.sha!) !== "commit") return invalid(`No commit found for SHA: ${op.path.sha}`);
+        const status: FakeStatus = { sha: op.path.sha!, state: body.state, context: body.context ?? "default", description: body.description ?? null, targetUrl: body.target_url ?? null, login: who.login };
         this.statuses.push(status);
         return [201, this.statusJson(status)];
+      }
+      case "repos/list-commit-statuses-for-ref": {
+        const sha = this.git.ref(`heads/${op.path.ref}`) ?? op.path.ref!;
+        return [200, this.statuses.filter((s) => s.sha === sha).reverse().map((s) => this.statusJson(s))];
+      }
+      case "repos/get-collaborator-permission-level": {
+        const role = this.roles.get(op.path.username!);
+        const permission = role === "admin" ? "admin" : role === "maintain" || role === "write" ? "write" : role === "triage" || role === "read" ? "read" : "none";
+        return [200, this.body(op, 200, { permission, role_name: role ?? "none", user: this.contract.component("collaborator", { ...this.userJson(op.path.username!), role_name: role ?? "none" }) })];
+      }
+
+      // --- Actions ---
+      case "actions/create-workflow-dispatch": {
+        const created = this.hooks.dispatch?.({ workflow: op.path.workflow_id!, ref: String(body.ref).replace(/^refs\/heads\//, ""), inputs: body.inputs ?? {}, sender: who });
+        if (!created) return notFound;
+        if (Array.isArray(created)) return [created[0], { message: created[1], documentation_url: DOCS, status: String(created[0]) }];
+        if (!body.return_run_details) return [204, undefined];
+        return [200, { workflow_run_id: created.id, run_url: `${api}/actions/runs/${created.id}`, html_url: this.runUrl(created) }];
+      }
+      case "actions/get-workflow-run": {
+        const run = this.runs.get(Number(op.path.run_id));
+        return run ? [200, this.runJson(op, run)] : notFound;
+      }
+      case "actions/cancel-workflow-run": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        if (run.status === "completed") return [409, { message: "Cannot cancel a workflow run that is completed.", documentation_url: DOCS, status: "409" }];
+        run.cancel();
+        return [202, {}];
+      }
+      case "actions/get-reviews-for-run": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        return [
+          200,
+          run.reviews.map((r) =>
+            this.contract.component("environment-approvals", {
+              state: r.state,
+              comment: r.comment,
+              user: this.userJson(r.user),
+              environments: r.environments.map((name) => this.environmentJson(this.environments.get(name)!)),
+            }),
+          ),
+        ];
+      }
+      case "actions/get-pending-deployments-for-run": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        return [200, run.pending.map((p) => this.pendingJson(p, who))];
+      }
+      case "actions/review-pending-deployments-for-run": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        const ids = new Set<number>(body.environment_ids);
+        const waiting = run.pending.filter((p) => ids.has(p.environment.id));
+        if (waiting.length === 0) return invalid("No pending deployments for these environments");
+        for (const p of waiting) {
+          if (who.kind !== "user" || !p.environment.reviewers.includes(who.login)) return invalid(`${who.login} is not a required reviewer of ${p.environment.name}`);
+          if (p.environment.preventSelfReview && who.login === run.actor) return invalid("Self-review is not allowed: the user who triggered this run cannot approve it");
+        }
+        const review: FakeReview = { user: who.login, state: body.state, comment: body.comment ?? "", environments: [...new Set(waiting.map((p) => p.environment.name))], at: new Date().toISOString() };
+        run.reviews.push(review);
+        run.pending = run.pending.filter((p) => !waiting.includes(p));
+        const deployments = waiting.map((p) => this.deploymentJson(p, run, who));
+        for (const p of waiting) p.decide(review);
+        return [200, deployments];
+      }
+      case "actions/list-jobs-for-workflow-run":
+      case "actions/list-jobs-for-workflow-run-attempt": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        return [200, { total_count: run.jobs.length, jobs: run.jobs.map((j) => this.jobJson(run, j)) }];
       }
       default:
         this.violations.push(`${op.operationId}: exists on GitHub but this fake does not serve it`);
@@ -486,43 +701,50 @@ export class FakeGitHub {
     }
   }
 
-  private applyPendingPush(): void {
-    const { branch, files } = this.pendingPush!;
-    this.pendingPush = undefined;
-    this.push(branch, files, "A concurrent push");
+  /** /repos/{o}/{r}/installation and /app/… : authenticated with a JWT the App signs with its private key. */
+  private respondToApp(op: MatchedOperation, jwt: string, body: Json): [number, unknown] {
+    const app = this.appConfig;
+    const unauthorized: [number, unknown] = [401, { message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" }];
+    if (!app || !verifyJwt(jwt, app.key, app.id)) return unauthorized;
+    if (op.operationId === "apps/get-repo-installation") {
+      if (op.path.owner !== this.owner || op.path.repo !== this.repo) return [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
+      return [200, this.contract.component("installation", { id: app.installationId, app_id: app.id, app_slug: app.slug, target_type: "Organization", account: this.userJson(this.owner), permissions: app.permissions, events: [], access_tokens_url: `${this.url}/app/installations/${app.installationId}/access_tokens`, repositories_url: `${this.url}/installation/repositories`, html_url: `https://github.com/organizations/${this.owner}/settings/installations/${app.installationId}`, repository_selection: "selected" })];
+    }
+    if (op.operationId === "apps/create-installation-access-token" && Number(op.path.installation_id) === app.installationId) {
+      const asked: Record<string, Permission> = body.permissions ?? app.permissions;
+      for (const [scope, level] of Object.entries(asked)) {
+        const granted = app.permissions[scope];
+        if (!granted || (level === "write" && granted !== "write")) return [422, { message: `The permissions requested are not granted to this installation: ${scope}`, documentation_url: DOCS, status: "422" }];
+      }
+      const token = `ghs_app${app.id}_${randomBytes(8).toString("hex")}`;
+      this.tokens.set(token, { login: `${app.slug}[bot]`, type: "Bot", kind: "app", permissions: { metadata: "read", ...asked } });
+      return [201, this.contract.component("installation-token", { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: asked, repository_selection: "selected" })];
+    }
+    return [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
   }
 
-  /** Someone pushes a commit with these files on top of the branch. */
-  push(branch: string, files: Record<string, string>, message = "A push"): void {
-    const head = this.head(branch);
-    const tree = this.git.flatten(this.commit(head).tree);
-    for (const [p, content] of Object.entries(files)) tree.set(p, this.git.putBlob(Buffer.from(content)));
-    this.refs.set(`heads/${branch}`, this.commitOf(this.git.buildTree(tree), [head], message).sha);
-  }
-
-  // Response bodies carry every field the description marks as required.
+  // ---------------------------------------------------------------------------------------------
+  // Response bodies: the description's required fields, filled with what matters
+  // ---------------------------------------------------------------------------------------------
 
   private refJson(ref: string, sha: string): Json {
-    const api = `${this.url}/repos/${this.options.owner}/${this.options.repo}`;
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
     return { ref: `refs/${ref}`, node_id: nodeId("REF", ref), url: `${api}/git/refs/${ref}`, object: { type: "commit", sha, url: `${api}/git/commits/${sha}` } };
   }
 
-  private treeJson(sha: string): Json {
-    const api = `${this.url}/repos/${this.options.owner}/${this.options.repo}`;
-    const tree = this.git.trees.get(sha)!.map((e) => ({
-      path: e.name,
-      mode: e.mode,
-      type: e.type,
-      sha: e.sha,
-      url: `${api}/git/${e.type}s/${e.sha}`,
-      ...(e.type === "blob" ? { size: this.git.blobs.get(e.sha)!.length } : {}),
-    }));
-    return { sha, url: `${api}/git/trees/${sha}`, truncated: false, tree };
+  private treeJson(sha: string, recursive: boolean): Json {
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
+    const entries = (tree: string, prefix: string): Json[] =>
+      this.git.tree(tree).flatMap((e) => [
+        { path: `${prefix}${e.name}`, mode: e.mode, type: e.type, sha: e.sha, url: `${api}/git/${e.type}s/${e.sha}`, ...(e.size !== undefined ? { size: e.size } : {}) },
+        ...(recursive && e.type === "tree" ? entries(e.sha, `${prefix}${e.name}/`) : []),
+      ]);
+    return { sha, url: `${api}/git/trees/${sha}`, truncated: false, tree: entries(sha, "") };
   }
 
-  private commitJson(commit: FakeCommit): Json {
-    const api = `${this.url}/repos/${this.options.owner}/${this.options.repo}`;
-    const html = `https://github.com/${this.options.owner}/${this.options.repo}/commit`;
+  private commitJson(commit: StoredCommit): Json {
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
+    const html = `https://github.com/${this.owner}/${this.repo}/commit`;
     return {
       sha: commit.sha,
       node_id: nodeId("C", commit.sha),
@@ -537,19 +759,75 @@ export class FakeGitHub {
     };
   }
 
+  /** Webhook payload parts: the repository, a pull request, a comment, as GitHub sends them. */
+  repositoryPayload(): Json {
+    return this.repositoryJson();
+  }
+
+  pullPayload(pr: FakePullRequest): Json {
+    return this.contract.component("pull-request", this.pullValues(pr));
+  }
+
+  commentPayload(comment: FakeComment): Json {
+    return this.commentJson(comment);
+  }
+
+  private repositoryJson(fullName = this.fullName): Json {
+    const [owner, name] = fullName.split("/") as [string, string];
+    return this.contract.component("repository", {
+      id: 1,
+      name,
+      full_name: fullName,
+      owner: this.userJson(owner),
+      private: false,
+      fork: fullName !== this.fullName,
+      html_url: `https://github.com/${fullName}`,
+      url: `${this.url}/repos/${fullName}`,
+      default_branch: this.defaultBranch,
+    });
+  }
+
+  private pullJson(op: MatchedOperation, status: number, pr: FakePullRequest, component?: string): Json {
+    const values = this.pullValues(pr);
+    return component ? this.contract.component(component, values) : this.body(op, status, values);
+  }
+
+  private pullValues(pr: FakePullRequest): Json {
+    return {
+      number: pr.number,
+      id: pr.number,
+      state: pr.state,
+      title: pr.title,
+      body: pr.body,
+      user: this.userJson(pr.author),
+      html_url: `https://github.com/${this.fullName}/pull/${pr.number}`,
+      url: `${this.url}/repos/${this.fullName}/pulls/${pr.number}`,
+      head: { ref: pr.head.ref, sha: pr.head.sha, label: `${pr.head.repo.split("/")[0]}:${pr.head.ref}`, repo: this.repositoryJson(pr.head.repo), user: this.userJson(pr.head.repo.split("/")[0]!) },
+      base: { ref: pr.base.ref, sha: pr.base.sha, label: `${this.owner}:${pr.base.ref}`, repo: this.repositoryJson(), user: this.userJson(this.owner) },
+      merged: false,
+      mergeable: null,
+      author_association: this.association(pr.author),
+    };
+  }
+
+  private association(login: string): string {
+    const role = this.roles.get(login);
+    return role === "admin" || role === "maintain" ? "OWNER" : role ? "COLLABORATOR" : login.endsWith("[bot]") ? "NONE" : "CONTRIBUTOR";
+  }
+
   private commentJson(comment: FakeComment): Json {
-    const api = `${this.url}/repos/${this.options.owner}/${this.options.repo}`;
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
     return {
       id: comment.id,
       node_id: nodeId("IC", String(comment.id)),
       url: `${api}/issues/comments/${comment.id}`,
-      html_url: `https://github.com/${this.options.owner}/${this.options.repo}/pull/${comment.issueNumber}#issuecomment-${comment.id}`,
+      html_url: `https://github.com/${this.owner}/${this.repo}/pull/${comment.issueNumber}#issuecomment-${comment.id}`,
       body: comment.body,
       user: this.userJson(comment.login),
       created_at: comment.createdAt,
       updated_at: comment.updatedAt,
       issue_url: `${api}/issues/${comment.issueNumber}`,
-      author_association: comment.login === BOT ? "NONE" : "CONTRIBUTOR",
+      author_association: this.association(comment.login),
       performed_via_github_app: null,
     };
   }
@@ -558,7 +836,7 @@ export class FakeGitHub {
     const now = new Date().toISOString();
     const id = this.nextId++;
     return {
-      url: `${this.url}/repos/${this.options.owner}/${this.options.repo}/statuses/${status.sha}`,
+      url: `${this.url}/repos/${this.owner}/${this.repo}/statuses/${status.sha}`,
       avatar_url: null,
       id,
       node_id: nodeId("SC", String(id)),
@@ -568,20 +846,110 @@ export class FakeGitHub {
       context: status.context,
       created_at: now,
       updated_at: now,
-      creator: this.userJson(BOT),
+      creator: this.userJson(status.login ?? ACTIONS_BOT),
     };
   }
 
-  private userJson(login: string): Json {
+  private environmentJson(environment: FakeEnvironment): Json {
+    return {
+      id: environment.id,
+      node_id: nodeId("EN", environment.name),
+      name: environment.name,
+      url: `${this.url}/repos/${this.fullName}/environments/${environment.name}`,
+      html_url: `https://github.com/${this.fullName}/deployments/activity_log?environments_filter=${environment.name}`,
+      created_at: "2026-01-01T00:00:00Z",
+      updated_at: "2026-01-01T00:00:00Z",
+    };
+  }
+
+  private pendingJson(p: FakeRun["pending"][number], who: Identity): Json {
+    return this.contract.component("pending-deployment", {
+      environment: { id: p.environment.id, node_id: nodeId("EN", p.environment.name), name: p.environment.name, url: `${this.url}/repos/${this.fullName}/environments/${p.environment.name}`, html_url: `https://github.com/${this.fullName}/deployments` },
+      wait_timer: 0,
+      wait_timer_started_at: p.since,
+      current_user_can_approve: who.kind === "user" && p.environment.reviewers.includes(who.login),
+      reviewers: p.environment.reviewers.map((login) => ({ type: "User", reviewer: this.userJson(login) })),
+    });
+  }
+
+  private deploymentJson(p: FakeRun["pending"][number], run: FakeRun, who: Identity): Json {
+    return this.contract.component("deployment", {
+      id: this.nextId++,
+      node_id: "DE_x",
+      url: `${this.url}/repos/${this.fullName}/deployments/1`,
+      sha: run.headSha,
+      ref: run.headBranch,
+      task: "deploy",
+      environment: p.environment.name,
+      creator: this.userJson(who.login),
+      statuses_url: `${this.url}/repos/${this.fullName}/deployments/1/statuses`,
+      repository_url: `${this.url}/repos/${this.fullName}`,
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+    });
+  }
+
+  private runJson(op: MatchedOperation, run: FakeRun): Json {
+    return this.body(op, 200, {
+      id: run.id,
+      name: run.name,
+      head_branch: run.headBranch,
+      head_sha: run.headSha,
+      path: run.path,
+      run_number: run.id,
+      run_attempt: run.attempt,
+      event: run.event,
+      display_title: run.name,
+      status: run.status,
+      conclusion: run.conclusion,
+      html_url: this.runUrl(run),
+      url: `${this.url}/repos/${this.fullName}/actions/runs/${run.id}`,
+      created_at: run.createdAt,
+      updated_at: new Date().toISOString(),
+      actor: this.userJson(run.actor),
+      triggering_actor: this.userJson(run.actor),
+      repository: this.contract.component("minimal-repository", { id: 1, name: this.repo, full_name: this.fullName, owner: this.userJson(this.owner) }),
+      head_repository: this.contract.component("minimal-repository", { id: 1, name: this.repo, full_name: this.fullName, owner: this.userJson(this.owner) }),
+    });
+  }
+
+  private jobJson(run: FakeRun, job: FakeJob): Json {
+    return this.contract.component("job", {
+      id: job.id,
+      node_id: nodeId("CR", String(job.id)),
+      run_id: run.id,
+      run_attempt: run.attempt,
+      run_url: `${this.url}/repos/${this.fullName}/actions/runs/${run.id}`,
+      head_sha: run.headSha,
+      head_branch: run.headBranch,
+      workflow_name: run.name,
+      name: job.name,
+      url: `${this.url}/repos/${this.fullName}/actions/jobs/${job.id}`,
+      html_url: `https://github.com/${this.fullName}/actions/runs/${run.id}/job/${job.id}`,
+      status: job.status,
+      conclusion: job.conclusion,
+      started_at: job.startedAt,
+      completed_at: job.completedAt,
+      created_at: job.startedAt,
+      check_run_url: `${this.url}/repos/${this.fullName}/check-runs/${job.id}`,
+      labels: job.labels,
+      runner_name: job.runnerName,
+      runner_id: job.runnerName ? 1 : null,
+      runner_group_id: job.runnerName ? 1 : null,
+      runner_group_name: job.runnerName ? "Default" : null,
+    });
+  }
+
+  userJson(login: string): Json {
     const api = `${this.url}/users/${encodeURIComponent(login)}`;
     return {
       login,
-      id: 41898282,
+      id: login.endsWith("[bot]") ? 41898282 : 1 + [...login].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000, 0),
       node_id: nodeId("U", login),
-      avatar_url: "https://avatars.githubusercontent.com/in/15368?v=4",
+      avatar_url: "https://avatars.githubusercontent.com/u/1?v=4",
       gravatar_id: "",
       url: api,
-      html_url: `https://github.com/apps/${encodeURIComponent(login)}`,
+      html_url: login.endsWith("[bot]") ? `https://github.com/apps/${encodeURIComponent(login.replace(/\[bot\]$/, ""))}` : `https://github.com/${encodeURIComponent(login)}`,
       followers_url: `${api}/followers`,
       following_url: `${api}/following{/other_user}`,
       gists_url: `${api}/gists{/gist_id}`,
@@ -599,4 +967,19 @@ export class FakeGitHub {
 
 function nodeId(kind: string, key: string): string {
   return `${kind}_${Buffer.from(key).toString("base64url")}`;
+}
+
+/** An RS256 JWT issued by the App (iss = its id), signed with its private key, not expired. */
+function verifyJwt(jwt: string, key: KeyObject, appId: number): boolean {
+  const [header, payload, signature] = jwt.split(".");
+  if (!header || !payload || !signature) return false;
+  const verifier = createVerify("RSA-SHA256");
+  verifier.update(`${header}.${payload}`);
+  if (!verifier.verify(key, Buffer.from(signature, "base64url"))) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { iss?: unknown; exp?: number };
+    return String(claims.iss) === String(appId) && typeof claims.exp === "number" && claims.exp * 1000 > Date.now();
+  } catch {
+    return false;
+  }
 }

@@ -1,27 +1,40 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { EXPERIMENT_FILE_NAMES } from "./experiment.js";
 
+export interface TouchedExperiments {
+  /** Experiment folders whose runnable content changed, e.g. experiments/hello-sandbox. */
+  folders: string[];
+  /** Changed paths inside an experiment's results/ (what the record step commits). */
+  results: string[];
+  /** Changed paths that belong to no experiment (actions, workflows, schemas, docs…). */
+  ignored: string[];
+  /** A schema changed: every experiment may read differently now. */
+  schemas: boolean;
+}
+
 /**
- * The experiment files touched by a change: for every changed path under experiments/, the nearest
- * experiment file at or above it. Paths are relative to `root`; deleted experiments are left out.
- * A change to schemas/ affects every experiment, which the caller signals with `everything`.
+ * What a change touches: for every changed path under experiments/, the nearest folder that holds an
+ * experiment file in `exists` (the files at the changed commit). Changes inside that experiment's
+ * results/ are not a change to what it runs; deleted experiments are left out. The one walk shared by
+ * validation (a checkout) and planning (git objects).
  */
-export function experimentsTouchedBy(changedPaths: string[], root: string): { files: string[]; everything: boolean } {
-  const files = new Set<string>();
-  let everything = false;
-  for (const changed of changedPaths) {
-    const parts = changed.split("/");
-    if (parts[0] === "schemas") everything = true;
-    if (parts[0] !== "experiments" || parts.length < 2) continue;
-    for (let depth = parts.length - 1; depth >= 2; depth--) {
-      const dir = parts.slice(0, depth).join("/");
-      const found = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => existsSync(path.join(root, candidate)));
-      if (found) {
-        files.add(found);
-        break;
+export function experimentsTouched(changed: string[], exists: (file: string) => boolean): TouchedExperiments {
+  const folders = new Set<string>();
+  const results: string[] = [];
+  const ignored: string[] = [];
+  let schemas = false;
+  for (const file of changed) {
+    const parts = file.split("/");
+    if (parts[0] === "schemas") schemas = true;
+    let owner: { dir: string; depth: number } | undefined;
+    if (parts[0] === "experiments") {
+      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
+        const dir = parts.slice(0, depth).join("/");
+        if (EXPERIMENT_FILE_NAMES.some((name) => exists(`${dir}/${name}`))) owner = { dir, depth };
       }
     }
+    if (!owner) ignored.push(file);
+    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
+    else folders.add(owner.dir);
   }
-  return { files: [...files].sort(), everything };
+  return { folders: [...folders].sort(), results, ignored, schemas };
 }

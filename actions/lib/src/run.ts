@@ -172,6 +172,11 @@ export interface RunOptions {
   events?: RunEvents;
   /** What the adapter knows of where the run comes from; gitCommit defaults to the experiment checkout's HEAD. */
   provenance?: Partial<Omit<Provenance, "containerId">> & { job?: string };
+  /**
+   * The last word before the first sandbox starts (after the image is ready): e.g. the evaluate workflow's
+   * check that the approved commit is still the pull request's head. A refusal is recorded; nothing runs.
+   */
+  beforeStart?: () => Promise<{ status: "superseded" | "rejected" | "cancelled"; reason: string } | undefined>;
   /** Extra container labels, e.g. the workflow run, so a post step can find its sandboxes. */
   labels?: Record<string, string>;
   runId?: string;
@@ -260,31 +265,28 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     provenance: provenanceOf(options.provenance, gitCommit),
   };
 
+  // A run refused before it starts is still recorded: the request was valid, the runner or the workflow said no.
+  const notStarted = async (status: RunStatus, statusReason: string, runtime: RuntimeInfo, image: ImageRef) => {
+    await mkdir(resultDir, { recursive: true });
+    const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
+    await log.close();
+    return finish(resultDir, log, { ...base, status, statusReason, exitCode: null, runtime, image, metrics: {}, artifacts: [], dropped: [], policy: {} });
+  };
   try {
     checkAgainstPolicy(experiment, policy);
   } catch (error) {
     if (!(error instanceof PolicyRejectedError)) throw error;
-    // A refused run is still recorded: the request was valid, the runner said no.
-    await mkdir(resultDir, { recursive: true });
-    const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
-    await log.close();
-    return finish(resultDir, log, {
-      ...base,
-      status: "rejected",
-      statusReason: error.message,
-      exitCode: null,
-      runtime: { name: policy.runtime, version: "not started" },
-      image: { name: experiment.spec.image, ref: "", id: "", recipeHash: "" },
-      metrics: {},
-      artifacts: [],
-      dropped: [],
-      policy: {},
-    });
+    return notStarted("rejected", error.message, { name: policy.runtime, version: "not started" }, { name: experiment.spec.image, ref: "", id: "", recipeHash: "" });
   }
 
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
+  const refused = await options.beforeStart?.();
+  if (refused) {
+    events.info?.(`not started: ${refused.reason}`);
+    return notStarted(refused.status, refused.reason, runtime, image);
+  }
   const context: RunContext = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
   await mkdir(resultDir, { recursive: true });
 

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path6 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path7 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path6 && path6[0] !== "/") {
-          path6 = `/${path6}`;
+        if (path7 && path7[0] !== "/") {
+          path7 = `/${path7}`;
         }
-        return new URL(`${origin}${path6}`);
+        return new URL(`${origin}${path7}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path6, origin }
+          request: { method, path: path7, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path6);
+        debuglog("sending request to %s %s/%s", method, origin, path7);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path6, origin },
+          request: { method, path: path7, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path6,
+          path7,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path6, origin }
+          request: { method, path: path7, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path6);
+        debuglog("trailers received from %s %s/%s", method, origin, path7);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path6, origin },
+          request: { method, path: path7, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path6,
+          path7,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path6, origin }
+            request: { method, path: path7, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path6);
+          debuglog("sending request to %s %s/%s", method, origin, path7);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path6,
+        path: path7,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path6 !== "string") {
+        if (typeof path7 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path6[0] !== "/" && !(path6.startsWith("http://") || path6.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path7[0] !== "/" && !(path7.startsWith("http://") || path7.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path6)) {
+        } else if (invalidPathRegex.test(path7)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path6, query) : path6;
+        this.path = query ? buildURL(path7, query) : path7;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path6, host, upgrade, blocking, reset } = request2;
+      const { method, path: path7, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path6} HTTP/1.1\r
+      let header = `${method} ${path7} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path6, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path7, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path6;
+      headers[HTTP2_HEADER_PATH] = path7;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path6 = search ? `${pathname}${search}` : pathname;
+        const path7 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path6;
+        this.opts.path = path7;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path6 = "/",
+          path: path7 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path6;
+        opts.path = origin + path7;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path6) {
-      if (typeof path6 !== "string") {
-        return path6;
+    function safeUrl(path7) {
+      if (typeof path7 !== "string") {
+        return path7;
       }
-      const pathSegments = path6.split("?");
+      const pathSegments = path7.split("?");
       if (pathSegments.length !== 2) {
-        return path6;
+        return path7;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path6, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path6);
+    function matchKey(mockDispatch2, { path: path7, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path7);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path6 }) => matchValue(safeUrl(path6), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path7 }) => matchValue(safeUrl(path7), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path6, method, body, headers, query } = opts;
+      const { path: path7, method, body, headers, query } = opts;
       return {
-        path: path6,
+        path: path7,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path6, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path7, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path6,
+            Path: path7,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path6) {
-      for (let i = 0; i < path6.length; ++i) {
-        const code = path6.charCodeAt(i);
+    function validateCookiePath(path7) {
+      for (let i = 0; i < path7.length; ++i) {
+        const code = path7.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path6 = opts.path;
+          let path7 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path6 = `/${path6}`;
+            path7 = `/${path7}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path6);
+          url = new URL(util.parseOrigin(url).origin + path7);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19226,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path6) {
-      const ctrl = callVisitor(key, node, visitor, path6);
+    function visit_(key, node, visitor, path7) {
+      const ctrl = callVisitor(key, node, visitor, path7);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visit_(key, ctrl, visitor, path6);
+        replaceNode(key, path7, ctrl);
+        return visit_(key, ctrl, visitor, path7);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path6 = Object.freeze(path6.concat(node));
+          path7 = Object.freeze(path7.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path6);
+            const ci = visit_(i, node.items[i], visitor, path7);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19247,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path6 = Object.freeze(path6.concat(node));
-          const ck = visit_("key", node.key, visitor, path6);
+          path7 = Object.freeze(path7.concat(node));
+          const ck = visit_("key", node.key, visitor, path7);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path6);
+          const cv = visit_("value", node.value, visitor, path7);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19274,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path6) {
-      const ctrl = await callVisitor(key, node, visitor, path6);
+    async function visitAsync_(key, node, visitor, path7) {
+      const ctrl = await callVisitor(key, node, visitor, path7);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visitAsync_(key, ctrl, visitor, path6);
+        replaceNode(key, path7, ctrl);
+        return visitAsync_(key, ctrl, visitor, path7);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path6 = Object.freeze(path6.concat(node));
+          path7 = Object.freeze(path7.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path6);
+            const ci = await visitAsync_(i, node.items[i], visitor, path7);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19295,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path6 = Object.freeze(path6.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path6);
+          path7 = Object.freeze(path7.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path7);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path6);
+          const cv = await visitAsync_("value", node.value, visitor, path7);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19328,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path6) {
+    function callVisitor(key, node, visitor, path7) {
       if (typeof visitor === "function")
-        return visitor(key, node, path6);
+        return visitor(key, node, path7);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path6);
+        return visitor.Map?.(key, node, path7);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path6);
+        return visitor.Seq?.(key, node, path7);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path6);
+        return visitor.Pair?.(key, node, path7);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path6);
+        return visitor.Scalar?.(key, node, path7);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path6);
+        return visitor.Alias?.(key, node, path7);
       return void 0;
     }
-    function replaceNode(key, path6, node) {
-      const parent = path6[path6.length - 1];
+    function replaceNode(key, path7, node) {
+      const parent = path7[path7.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19956,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path6, value) {
+    function collectionFromPath(schema, path7, value) {
       let v = value;
-      for (let i = path6.length - 1; i >= 0; --i) {
-        const k = path6[i];
+      for (let i = path7.length - 1; i >= 0; --i) {
+        const k = path7[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19978,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path6) => path6 == null || typeof path6 === "object" && !!path6[Symbol.iterator]().next().done;
+    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20008,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path6, value) {
-        if (isEmptyPath(path6))
+      addIn(path7, value) {
+        if (isEmptyPath(path7))
           this.add(value);
         else {
-          const [key, ...rest] = path6;
+          const [key, ...rest] = path7;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20026,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        const [key, ...rest] = path6;
+      deleteIn(path7) {
+        const [key, ...rest] = path7;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20041,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        const [key, ...rest] = path6;
+      getIn(path7, keepScalar) {
+        const [key, ...rest] = path7;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20060,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path6) {
-        const [key, ...rest] = path6;
+      hasIn(path7) {
+        const [key, ...rest] = path7;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20071,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        const [key, ...rest] = path6;
+      setIn(path7, value) {
+        const [key, ...rest] = path7;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20794,12 +20794,12 @@ var require_log = __commonJS({
       if (logLevel === "debug")
         console.log(...messages);
     }
-    function warn(logLevel, warning2) {
+    function warn(logLevel, warning) {
       if (logLevel === "debug" || logLevel === "warn") {
         if (typeof node_process.emitWarning === "function")
-          node_process.emitWarning(warning2);
+          node_process.emitWarning(warning);
         else
-          console.warn(warning2);
+          console.warn(warning);
       }
     }
     exports.debug = debug2;
@@ -22587,9 +22587,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path6, value) {
+      addIn(path7, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path6, value);
+          this.contents.addIn(path7, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22664,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        if (Collection2.isEmptyPath(path6)) {
+      deleteIn(path7) {
+        if (Collection2.isEmptyPath(path7)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path6) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22686,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        if (Collection2.isEmptyPath(path6))
+      getIn(path7, keepScalar) {
+        if (Collection2.isEmptyPath(path7))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path6, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22700,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path6) {
-        if (Collection2.isEmptyPath(path6))
+      hasIn(path7) {
+        if (Collection2.isEmptyPath(path7))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path6) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22720,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        if (Collection2.isEmptyPath(path6)) {
+      setIn(path7, value) {
+        if (Collection2.isEmptyPath(path7)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path6), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path7), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path6, value);
+          this.contents.setIn(path7, value);
         }
       }
       /**
@@ -24269,9 +24269,9 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code, message, warning) => {
           const pos = getErrorPos(source);
-          if (warning2)
+          if (warning)
             this.warnings.push(new errors.YAMLWarning(pos, code, message));
           else
             this.errors.push(new errors.YAMLParseError(pos, code, message));
@@ -24344,10 +24344,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message, warning2) => {
+            this.directives.add(token.source, (offset, message, warning) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
+              this.onError(pos, "BAD_DIRECTIVE", message, warning);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -24687,9 +24687,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path6) => {
+    visit.itemAtPath = (cst, path7) => {
       let item = cst;
-      for (const [field, index] of path6) {
+      for (const [field, index] of path7) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24698,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path6) => {
-      const parent = visit.itemAtPath(cst, path6.slice(0, -1));
-      const field = path6[path6.length - 1][0];
+    visit.parentCollection = (cst, path7) => {
+      const parent = visit.itemAtPath(cst, path7.slice(0, -1));
+      const field = path7[path7.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path6, item, visitor) {
-      let ctrl = visitor(item, path6);
+    function _visit(path7, item, visitor) {
+      let ctrl = visitor(item, path7);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path6.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path7.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24725,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path6);
+            ctrl = ctrl(item, path7);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path6) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26389,7 +26389,7 @@ var require_public_api = __commonJS({
       const doc = parseDocument2(src, options);
       if (!doc)
         return null;
-      doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
+      doc.warnings.forEach((warning) => log.warn(doc.options.logLevel, warning));
       if (doc.errors.length > 0) {
         if (doc.options.logLevel !== "silent")
           throw doc.errors[0];
@@ -29708,8 +29708,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path6) {
-      let input = path6;
+    function removeDotSegments(path7) {
+      let input = path7;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29783,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path6) {
-      if (path6 === "" || path6[0] === "/") {
-        return removeDotSegments(path6);
+    function removeDotSegmentsRelative(path7) {
+      if (path7 === "" || path7[0] === "/") {
+        return removeDotSegments(path7);
       }
-      const segments = path6.split("/");
+      const segments = path7.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30150,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path6 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path6 && path6 !== "/" ? path6 : void 0;
+        const path7 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path7 && path7 !== "/" ? path7 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -34527,7 +34527,7 @@ var require_dist2 = __commonJS({
 
 // actions/plan/src/main.ts
 import { readFile as readFile2 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -35021,9 +35021,6 @@ function setFailed(message) {
 function error(message, properties = {}) {
   issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
-function warning(message, properties = {}) {
-  issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
 function info(message) {
   process.stdout.write(message + os4.EOL);
 }
@@ -35052,20 +35049,6 @@ function installRoot(moduleUrl) {
 }
 function imagesDirOf(root) {
   return path.join(root, "runner-setup", "images");
-}
-
-// actions/lib/src/units.ts
-var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
-var durationUnits = { s: 1, m: 60, h: 3600 };
-function parseMemory(value) {
-  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
-  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
-  return Number(match[1]) * memoryUnits[match[2]];
-}
-function parseDuration(value) {
-  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
-  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
-  return Number(match[1]) * durationUnits[match[2]];
 }
 
 // node_modules/universal-user-agent/index.js
@@ -36539,17 +36522,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path6 = requestOptions.url.replace(options.baseUrl, "");
+    const path7 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path6} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path7} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path6} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path7} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -39155,10 +39138,67 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// actions/lib/src/gitops/git.ts
+import { execFile } from "node:child_process";
+var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
+function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      // No pager, no optional locks, no config from the environment that could run programs.
+      ["-c", "core.quotePath=false", "--no-pager", ...args],
+      { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
+      (error2, stdout, stderr) => {
+        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
+        else resolve(stdout);
+      }
+    );
+  });
+}
+function assertSha(value, what) {
+  if (!SHA_PATTERN.test(value)) throw new CrucibleError(`${what} must be a full commit SHA (40 hex digits), got ${JSON.stringify(value)}`);
+  return value;
+}
+async function assertCommitPresent(cwd, sha, what) {
+  try {
+    await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
+  } catch {
+    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+  }
+}
+async function changedPaths(cwd, base, head, diff = "three-dot") {
+  const range = diff === "three-dot" ? [`${base}...${head}`] : [base, head];
+  const out = await git(cwd, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", ...range, "--"]);
+  return out.toString("utf8").split("\0").filter(Boolean);
+}
+async function listTree(cwd, commit, prefix) {
+  const args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit];
+  if (prefix) args.push("--", prefix);
+  const out = await git(cwd, args);
+  const entries = [];
+  for (const record of out.toString("utf8").split("\0")) {
+    if (!record) continue;
+    const tab = record.indexOf("	");
+    const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
+    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+  }
+  return entries;
+}
+async function readBlob(cwd, sha, maxBytes) {
+  return git(cwd, ["cat-file", "blob", sha], maxBytes + 1024);
+}
+
+// actions/lib/src/gitops/evaluation.ts
+var PLAN_FORMAT = "crucible-evaluation-plan/1";
+function excludedApprovers(plan2) {
+  return [...new Set([plan2.author, plan2.requestedBy].filter((login) => !!login))];
+}
+
 // actions/lib/src/gitops/plan.ts
 import { lstat as lstat4, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
 import os5 from "node:os";
 import path4 from "node:path";
+import { createHash as createHash2 } from "node:crypto";
 
 // actions/lib/src/experiment.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -39357,6 +39397,35 @@ var experiment_schema_default = {
           }
         }
       }
+    },
+    headline: {
+      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
+      type: "array",
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "metric",
+          "better"
+        ],
+        properties: {
+          metric: {
+            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+            type: "string",
+            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+          },
+          better: {
+            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+            enum: [
+              "higher",
+              "lower",
+              "neither"
+            ]
+          }
+        }
+      }
     }
   },
   if: {
@@ -39498,8 +39567,11 @@ var result_schema_default = {
   ],
   properties: {
     schemaVersion: {
-      description: "Version of this format.",
-      const: 1
+      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
+      enum: [
+        1,
+        2
+      ]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -39530,11 +39602,40 @@ var result_schema_default = {
         },
         description: {
           type: "string"
+        },
+        headline: {
+          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
+          type: "array",
+          minItems: 1,
+          maxItems: 8,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "metric",
+              "better"
+            ],
+            properties: {
+              metric: {
+                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+                type: "string",
+                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+              },
+              better: {
+                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+                enum: [
+                  "higher",
+                  "lower",
+                  "neither"
+                ]
+              }
+            }
+          }
         }
       }
     },
     status: {
-      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run.",
+      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
       enum: [
         "succeeded",
         "failed",
@@ -39542,7 +39643,8 @@ var result_schema_default = {
         "oom-killed",
         "cancelled",
         "sandbox-error",
-        "rejected"
+        "rejected",
+        "superseded"
       ]
     },
     statusReason: {
@@ -39784,15 +39886,36 @@ var result_schema_default = {
       additionalProperties: false,
       properties: {
         gitCommit: {
+          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
           type: [
             "string",
             "null"
           ]
         },
+        baseCommit: {
+          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
+          type: [
+            "string",
+            "null"
+          ]
+        },
+        repository: {
+          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+        },
         runner: {
           type: "string"
         },
+        workflowRunUrl: {
+          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
+          type: [
+            "string",
+            "null"
+          ]
+        },
         jobUrl: {
+          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
           type: [
             "string",
             "null"
@@ -39810,6 +39933,50 @@ var result_schema_default = {
             "integer",
             "null"
           ]
+        },
+        approvals: {
+          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
+          type: "array",
+          maxItems: 50,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "reviewer",
+              "state",
+              "at"
+            ],
+            properties: {
+              reviewer: {
+                description: "GitHub login of the reviewer.",
+                type: "string",
+                maxLength: 100
+              },
+              state: {
+                enum: [
+                  "approved",
+                  "rejected"
+                ]
+              },
+              at: {
+                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
+                type: "string",
+                format: "date-time"
+              },
+              comment: {
+                type: "string",
+                maxLength: 2e3
+              },
+              environments: {
+                type: "array",
+                maxItems: 20,
+                items: {
+                  type: "string",
+                  maxLength: 255
+                }
+              }
+            }
+          }
         }
       }
     },
@@ -40492,6 +40659,20 @@ function compileParamsSchema(schema) {
   return own.compile(schema);
 }
 
+// actions/lib/src/units.ts
+var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+var durationUnits = { s: 1, m: 60, h: 3600 };
+function parseMemory(value) {
+  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
+  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
+  return Number(match[1]) * memoryUnits[match[2]];
+}
+function parseDuration(value) {
+  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
+  return Number(match[1]) * durationUnits[match[2]];
+}
+
 // actions/lib/src/experiment.ts
 var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
 var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
@@ -40725,6 +40906,29 @@ async function listImages(imagesDir) {
   }
 }
 
+// actions/lib/src/changes.ts
+function experimentsTouched(changed, exists2) {
+  const folders = /* @__PURE__ */ new Set();
+  const results = [];
+  const ignored = [];
+  let schemas = false;
+  for (const file of changed) {
+    const parts = file.split("/");
+    if (parts[0] === "schemas") schemas = true;
+    let owner;
+    if (parts[0] === "experiments") {
+      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
+        const dir = parts.slice(0, depth).join("/");
+        if (EXPERIMENT_FILE_NAMES.some((name) => exists2(`${dir}/${name}`))) owner = { dir, depth };
+      }
+    }
+    if (!owner) ignored.push(file);
+    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
+    else folders.add(owner.dir);
+  }
+  return { folders: [...folders].sort(), results, ignored, schemas };
+}
+
 // actions/lib/src/files.ts
 import { constants as constants3 } from "node:fs";
 import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
@@ -40752,83 +40956,40 @@ async function writeInside(root, relative, data) {
   }
 }
 
-// actions/lib/src/gitops/git.ts
-import { execFile } from "node:child_process";
-var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
-function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
-  return new Promise((resolve, reject) => {
-    execFile(
-      "git",
-      // No pager, no optional locks, no config from the environment that could run programs.
-      ["-c", "core.quotePath=false", "--no-pager", ...args],
-      { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
-      (error2, stdout, stderr) => {
-        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
-        else resolve(stdout);
-      }
-    );
-  });
-}
-function assertSha(value, what) {
-  if (!SHA_PATTERN.test(value)) throw new CrucibleError(`${what} must be a full commit SHA (40 hex digits), got ${JSON.stringify(value)}`);
-  return value;
-}
-async function assertCommitPresent(cwd, sha, what) {
+// actions/lib/src/gitops/history.ts
+var RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
+var MAX_RESULT_BYTES = 16 * 1024 * 1024;
+async function latestRecordedRun(repository, commit, dir, accept = () => true) {
   try {
-    await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
+    await git(repository, ["cat-file", "-e", `${commit}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    return void 0;
   }
-}
-async function changedPaths(cwd, base, head) {
-  const out = await git(cwd, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", `${base}...${head}`, "--"]);
-  return out.toString("utf8").split("\0").filter(Boolean);
-}
-async function listTree(cwd, commit, prefix) {
-  const args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit];
-  if (prefix) args.push("--", prefix);
-  const out = await git(cwd, args);
-  const entries = [];
-  for (const record of out.toString("utf8").split("\0")) {
-    if (!record) continue;
-    const tab = record.indexOf("	");
-    const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
-    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+  const prefix = `${dir}/results/`;
+  const files = (await listTree(repository, commit, prefix)).filter((e) => {
+    const rest = e.path.slice(prefix.length).split("/");
+    return e.type === "blob" && rest.length === 2 && rest[1] === "result.json" && RUN_ID.test(rest[0]);
+  });
+  for (const entry of files.sort((a, b) => b.path.localeCompare(a.path))) {
+    if ((entry.size ?? 0) > MAX_RESULT_BYTES) continue;
+    let document;
+    try {
+      document = JSON.parse((await readBlob(repository, entry.sha, MAX_RESULT_BYTES)).toString("utf8"));
+    } catch {
+      continue;
+    }
+    if (validateResultDocument(document) && accept(document)) return document;
   }
-  return entries;
-}
-async function readBlob(cwd, sha, maxBytes) {
-  return git(cwd, ["cat-file", "blob", sha], maxBytes + 1024);
+  return void 0;
 }
 
 // actions/lib/src/gitops/plan.ts
 var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 var DEFAULT_RUNNER_LABELS = ["self-hosted", "linux", "gvisor"];
 var GPU_LABEL = "gpu";
-function experimentFoldersTouched(changed, headFiles) {
-  const folders = /* @__PURE__ */ new Set();
-  const ignored = [];
-  for (const file of changed) {
-    const parts = file.split("/");
-    let folder;
-    if (parts[0] === "experiments") {
-      for (let depth = parts.length - 1; depth >= 2; depth--) {
-        const dir = parts.slice(0, depth).join("/");
-        if (EXPERIMENT_FILE_NAMES.some((name) => headFiles.has(`${dir}/${name}`))) {
-          folder = dir;
-          if (parts[depth] === "results") folder = void 0;
-          break;
-        }
-      }
-    }
-    if (folder) folders.add(folder);
-    else ignored.push(file);
-  }
-  return { folders: [...folders].sort(), ignored };
-}
 function artifactName(dir) {
-  const slug = dir.replace(/^experiments\//, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-  return `result-${slug || "experiment"}`;
+  const slug = dir.replace(/^experiments\//, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+  return `result-${slug || "experiment"}-${createHash2("sha256").update(dir).digest("hex").slice(0, 8)}`;
 }
 async function planExperiments(options) {
   const { repository } = options;
@@ -40836,14 +40997,18 @@ async function planExperiments(options) {
   const head = assertSha(options.head, "head SHA");
   await assertCommitPresent(repository, base, "the base commit");
   await assertCommitPresent(repository, head, "the pull request's head commit");
-  const changed = await changedPaths(repository, base, head);
   const headTree = await listTree(repository, head, "experiments");
-  const { folders, ignored } = experimentFoldersTouched(changed, new Set(headTree.map((e) => e.path)));
+  const headFiles = new Set(headTree.map((e) => e.path));
+  const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
+  const ignored = [...touched.ignored, ...touched.results];
+  if (!options.only && options.before && await onlyAddsResults(repository, options.before, head, headFiles)) {
+    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true };
+  }
   const scratch = await mkdtemp(path4.join(os5.tmpdir(), "crucible-plan-"));
   const experiments = [];
   const issues = [];
   try {
-    for (const [index, dir] of folders.entries()) {
+    for (const [index, dir] of (options.only ?? touched.folders).entries()) {
       const entries = headTree.filter((e) => e.path.startsWith(`${dir}/`));
       const root = path4.join(scratch, String(index));
       await mkdir3(root);
@@ -40855,16 +41020,18 @@ async function planExperiments(options) {
       try {
         const experiment = await loadExperiment(path4.join(root, outcome.file), { imagesDir: options.imagesDir });
         const gpus = experiment.resources.gpus;
-        const labels2 = options.runnerLabels ?? DEFAULT_RUNNER_LABELS;
+        const labels = options.runnerLabels ?? DEFAULT_RUNNER_LABELS;
         experiments.push({
           experiment: outcome.file,
           dir,
           name: experiment.spec.name,
           gpus,
-          "runs-on": gpus > 0 ? [...labels2, options.gpuLabel ?? GPU_LABEL] : [...labels2],
+          "runs-on": gpus > 0 ? [...labels, options.gpuLabel ?? GPU_LABEL] : [...labels],
           artifact: artifactName(dir),
           image: experiment.spec.image,
-          resources: experiment.spec.resources
+          resources: experiment.spec.resources,
+          stages: experiment.stages?.length ?? 0,
+          estimate: await estimate(repository, [head, base], dir, experiment)
         });
       } catch (error2) {
         if (!(error2 instanceof ExperimentInvalidError)) throw error2;
@@ -40874,7 +41041,23 @@ async function planExperiments(options) {
   } finally {
     await rm2(scratch, { recursive: true, force: true });
   }
-  return { base, head, experiments, issues, ignored };
+  return { base, head, experiments, issues, ignored, resultsOnly: false };
+}
+async function onlyAddsResults(repository, before, head, headFiles) {
+  try {
+    await git(repository, ["merge-base", "--is-ancestor", before, head]);
+  } catch {
+    return false;
+  }
+  const since = experimentsTouched(await changedPaths(repository, before, head, "two-dot"), (file) => headFiles.has(file));
+  return since.results.length > 0 && since.folders.length === 0 && since.ignored.length === 0;
+}
+async function estimate(repository, commits, dir, experiment) {
+  const runs = (await Promise.all(commits.map((commit) => latestRecordedRun(repository, commit, dir, (r) => r.status === "succeeded")))).filter((r) => r !== void 0);
+  const previous = runs.sort((a, b) => b.runId.localeCompare(a.runId))[0];
+  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
+  return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
 async function materializeExperiment(options) {
   const commit = assertSha(options.commit, "the planned SHA");
@@ -40936,105 +41119,156 @@ function repoRelative(root, file) {
 function matrixOf(plan2) {
   return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
 }
-function pullRequestInfo(event, repository = event.repository?.full_name) {
-  const pr = event.pull_request;
-  if (!pr) throw new CrucibleError("this is not a pull request event: the payload has no pull_request");
-  const number = pr.number ?? event.number;
-  if (!Number.isInteger(number) || number <= 0) throw new CrucibleError("the pull request payload has no number");
+
+// actions/lib/src/gitops/trigger.ts
+var REQUESTED_BY_MARKER = /^<!-- crucible:requested-by ([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})) -->$/m;
+function pullRequestInfo(pr, repository) {
+  const number = pr.number;
+  if (!Number.isInteger(number) || number <= 0) throw new CrucibleError("the pull request has no number");
   const base = assertSha(pr.base?.sha ?? "", "pull_request.base.sha");
   const head = assertSha(pr.head?.sha ?? "", "pull_request.head.sha");
   const headRepo = pr.head?.repo?.full_name;
-  const fork = !headRepo || headRepo.toLowerCase() !== (pr.base?.repo?.full_name ?? repository ?? "").toLowerCase();
+  const fork = !headRepo || headRepo.toLowerCase() !== (pr.base?.repo?.full_name ?? repository).toLowerCase();
   const headRef = pr.head?.ref ?? "";
-  if (!fork && !headRef) throw new CrucibleError("the pull request payload has no head.ref");
-  return { number, base, head, headRef, fork, recordBranch: fork ? `results/pr-${number}` : headRef };
+  if (!fork && !headRef) throw new CrucibleError("the pull request has no head.ref");
+  const author = pr.user?.login ?? "";
+  const requestedBy = author.endsWith("[bot]") ? REQUESTED_BY_MARKER.exec(pr.body ?? "")?.[1] : void 0;
+  return {
+    number,
+    base,
+    head,
+    baseRef: pr.base?.ref ?? "",
+    headRef,
+    fork,
+    open: (pr.state ?? "open") === "open",
+    author,
+    recordBranch: fork ? `results/pr-${number}` : headRef,
+    ...requestedBy ? { requestedBy } : {}
+  };
+}
+function triggerOf(eventName, event) {
+  const sender = String(event.sender?.login ?? "");
+  if (eventName === "pull_request_target" || eventName === "pull_request") {
+    if (!event.pull_request) throw new CrucibleError(`the ${eventName} payload has no pull_request`);
+    const before = typeof event.before === "string" && /^[0-9a-f]{40}$/.test(event.before) ? event.before : void 0;
+    return { kind: "pull_request", action: String(event.action ?? ""), ...before ? { before } : {}, sender, pr: { number: event.number, ...event.pull_request } };
+  }
+  if (eventName === "workflow_dispatch") {
+    const inputs = event.inputs ?? {};
+    const text = (name) => typeof inputs[name] === "string" ? inputs[name].trim() : "";
+    const number = text("pull-request");
+    if (!/^[1-9][0-9]{0,9}$/.test(number)) throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
+    const headSha = text("head-sha");
+    if (headSha) assertSha(headSha, "the head-sha input");
+    const experiment = text("experiment");
+    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment)) throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
+    const command = text("command") || "evaluate";
+    if (command !== "evaluate" && command !== "cancel") throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
+    const requestedBy = text("requested-by");
+    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy)) throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
+    return { kind: "dispatch", pullRequest: Number(number), ...headSha ? { headSha } : {}, ...experiment ? { experiment } : {}, command, ...requestedBy ? { requestedBy } : {}, sender };
+  }
+  throw new CrucibleError(`this action plans pull_request_target and workflow_dispatch events, not ${eventName}`);
+}
+async function planEvaluation(trigger, context, options) {
+  const pr = pullRequestInfo(trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest), context.repository);
+  const requestedBy = trigger.kind === "dispatch" ? trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? void 0 : trigger.sender) : pr.requestedBy;
+  const describe = trigger.kind === "pull_request" ? `pull_request_target ${trigger.action} by ${trigger.sender}` : trigger.command === "cancel" ? `cancel requested by ${requestedBy ?? trigger.sender}` : trigger.experiment ? `rerun of ${trigger.experiment} requested by ${requestedBy ?? trigger.sender}` : `evaluation dispatched for ${requestedBy ?? trigger.sender}`;
+  const plan2 = {
+    format: PLAN_FORMAT,
+    state: "planned",
+    repository: context.repository,
+    pullRequest: pr.number,
+    author: pr.author,
+    ...requestedBy && requestedBy !== pr.author ? { requestedBy } : {},
+    trigger: describe,
+    base: pr.base,
+    head: pr.head,
+    ...trigger.kind === "pull_request" && trigger.before ? { before: trigger.before } : {},
+    baseRef: pr.baseRef,
+    headRef: pr.headRef,
+    fork: pr.fork,
+    recordBranch: pr.recordBranch,
+    experiments: [],
+    issues: [],
+    serverUrl: context.serverUrl,
+    workflowRunUrl: context.workflowRunUrl,
+    reportUrl: context.reportUrl
+  };
+  const decided = (state2) => ({ ...plan2, state: state2 });
+  if (trigger.kind === "pull_request" && trigger.action === "closed" || !pr.open) return decided("closed");
+  if (trigger.kind === "dispatch" && trigger.command === "cancel") return decided("cancel-requested");
+  if (trigger.kind === "dispatch" && trigger.headSha && trigger.headSha !== pr.head) {
+    context.info?.(`the pull request moved from ${trigger.headSha} (dispatched) to ${pr.head}: planning ${pr.head}`);
+  }
+  const result = await planExperiments({
+    ...options,
+    base: pr.base,
+    head: pr.head,
+    ...trigger.kind === "pull_request" && trigger.action === "synchronize" && trigger.before ? { before: trigger.before } : {},
+    ...trigger.kind === "dispatch" && trigger.experiment ? { only: [trigger.experiment.replace(/\/+$/, "")] } : {}
+  });
+  const state = result.resultsOnly ? "results-only" : result.issues.length > 0 ? "invalid" : result.experiments.length === 0 ? "nothing" : "planned";
+  return { ...plan2, state, experiments: result.experiments, issues: result.issues };
 }
 
-// actions/lib/src/github/comment.ts
-async function upsertStickyComment(octokit, options) {
-  const { owner, repo, issueNumber, marker } = options;
-  const body = `${marker}
-${options.body}`;
-  const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
-  for await (const page of pages) {
-    const existing = page.data.find((comment) => comment.user?.type === "Bot" && comment.body?.startsWith(marker));
-    if (existing) {
-      const { data: data2 } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body });
-      return { id: data2.id, url: data2.html_url, created: false };
-    }
-  }
-  const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
-  return { id: data.id, url: data.html_url, created: true };
+// actions/plan/src/inputs.ts
+import path5 from "node:path";
+var LABEL = /^[A-Za-z0-9._-]{1,64}$/;
+function getInputs() {
+  const env = process.env;
+  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const mode = getInput("mode") || "plan";
+  if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
+  const repositoryName = env.GITHUB_REPOSITORY ?? "";
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  const token = getInput("token");
+  if (token) setSecret(token);
+  const runnerLabels = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
+  const gpuLabel = getInput("gpu-label") || "gpu";
+  for (const label of [...runnerLabels, gpuLabel]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
+  const maxParallel = getInput("max-parallel") || "4";
+  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
+  const reportUrl = getInput("report-url") || defaultReportUrl(repositoryName);
+  if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
+  return {
+    mode,
+    repository: path5.resolve(workspace, getInput("repository") || "."),
+    repositoryName,
+    token,
+    runnerLabels,
+    gpuLabel,
+    maxParallel: Number(maxParallel),
+    reportUrl,
+    maxFolderBytes: parseMemory(getInput("max-folder-bytes") || "256Mi"),
+    headSha: getInput("head-sha"),
+    experiment: getInput("experiment"),
+    path: mode === "materialize" ? materializeTarget(workspace, getInput("path")) : ""
+  };
 }
-
-// actions/lib/src/github/markdown.ts
-function escapeMarkdown(text) {
-  return text.replace(/[\r\n\t\v\f\u2028\u2029]+/g, " ").replace(/[&<>"'`|\\[\]()*_~!#$]/g, (c) => `&#${c.charCodeAt(0)};`).replace(/@/g, "&#64;&#8203;");
+function defaultReportUrl(repository) {
+  const [owner, repo] = repository.split("/");
+  return `https://${owner.toLowerCase()}.github.io/${repo}/`;
 }
-
-// actions/lib/src/gitops/results-branch.ts
-var FOLLOW_UP_MARKER = "<!-- crucible:follow-up -->";
-var RESULTS_BRANCH_PATTERN = /^results\/pr-[1-9][0-9]*$/;
-async function ensureBranch(octokit, options) {
-  const { owner, repo, branch, fromSha } = options;
-  try {
-    const { data } = await octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}` });
-    return { created: false, sha: data.object.sha };
-  } catch (error2) {
-    if (httpStatus(error2) !== 404) throw error2;
+function materializeTarget(workspace, given) {
+  const destination = path5.resolve(workspace, given || path5.join(process.env.RUNNER_TEMP || "", "pr"));
+  const inside = (root) => {
+    if (!root) return false;
+    const relative = path5.relative(path5.resolve(root), destination);
+    return relative !== "" && !relative.startsWith("..") && !path5.isAbsolute(relative);
+  };
+  if (!inside(process.env.RUNNER_TEMP) && !inside(workspace)) {
+    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`);
   }
-  try {
-    const { data } = await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha: fromSha });
-    return { created: true, sha: data.object.sha };
-  } catch (error2) {
-    if (httpStatus(error2) !== 422) throw error2;
-    const { data } = await octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}` });
-    return { created: false, sha: data.object.sha };
-  }
-}
-async function openFollowUp(octokit, options) {
-  const { owner, repo, branch, base, pullRequest } = options;
-  if (!RESULTS_BRANCH_PATTERN.test(branch)) throw new Error(`refusing to open a follow-up from ${JSON.stringify(branch)}: not a results/pr-<n> branch`);
-  const { data: open3 } = await octokit.rest.pulls.list({ owner, repo, state: "open", head: `${owner}:${branch}`, base, per_page: 10 });
-  if (open3[0]) return { kind: "existing", number: open3[0].number, url: open3[0].html_url };
-  const title = `Results of #${pullRequest}`;
-  const body = [
-    `Crucible results of #${pullRequest}, which comes from a fork: they cannot be pushed to the fork's branch, so they were committed to \`${branch}\`.`,
-    "",
-    "Merge this after (or together with) the experiment's pull request."
-  ].join("\n");
-  try {
-    const { data } = await octokit.rest.pulls.create({ owner, repo, title, head: branch, base, body, maintainer_can_modify: false });
-    return { kind: "created", number: data.number, url: data.html_url };
-  } catch (error2) {
-    const status = httpStatus(error2);
-    if (status !== 403 && status !== 422) throw error2;
-    const compare = `${(options.serverUrl ?? "https://github.com").replace(/\/+$/, "")}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
-    const reason = error2.message;
-    const comment = await upsertStickyComment(octokit, {
-      owner,
-      repo,
-      issueNumber: pullRequest,
-      marker: FOLLOW_UP_MARKER,
-      body: [
-        `The results of this pull request were committed to \`${escapeMarkdown(branch)}\`, because it comes from a fork.`,
-        `**A follow-up pull request is needed** to bring them to \`${escapeMarkdown(base)}\`: the workflow could not open it (${escapeMarkdown(reason)}).`,
-        `A maintainer can open it here: <a href="${escapeMarkdown(compare)}">compare ${escapeMarkdown(base)}...${escapeMarkdown(branch)}</a>.`
-      ].join("\n\n")
-    });
-    return { kind: "comment", url: comment.url, reason };
-  }
+  return destination;
 }
 
 // actions/plan/src/main.ts
-var LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 async function run() {
   try {
-    const mode = getInput("mode") || "plan";
-    if (mode === "plan") await plan();
-    else if (mode === "materialize") await materialize();
-    else if (mode === "results-branch" || mode === "follow-up") await forkResults(mode);
-    else throw new CrucibleError(`mode must be plan, materialize, results-branch or follow-up, got ${JSON.stringify(mode)}`);
+    const inputs = getInputs();
+    if (inputs.mode === "plan") await plan(inputs);
+    else await materialize(inputs);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
@@ -41043,114 +41277,60 @@ ${error2.message}`);
     } else setFailed(error2 instanceof Error ? error2.message : String(error2));
   }
 }
-function workspace() {
-  return process.env.GITHUB_WORKSPACE || process.cwd();
-}
-async function readEvent() {
-  const file = process.env.GITHUB_EVENT_PATH;
-  if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in a pull_request_target workflow");
-  return JSON.parse(await readFile2(file, "utf8"));
-}
-function labels() {
-  const list = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
-  const gpu = getInput("gpu-label") || "gpu";
-  for (const label of [...list, gpu]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
-  return list;
-}
-async function plan() {
-  const pr = pullRequestInfo(await readEvent(), process.env.GITHUB_REPOSITORY);
-  const repository = path5.resolve(workspace(), getInput("repository") || ".");
-  const base = getInput("base-sha") || pr.base;
-  const head = getInput("head-sha") || pr.head;
-  info(`planning pull request #${pr.number}: ${base.slice(0, 12)}...${head.slice(0, 12)}${pr.fork ? " (from a fork)" : ""}`);
-  const result = await planExperiments({
-    repository,
-    base,
-    head,
-    imagesDir: imagesDirOf(installRoot(import.meta.url)),
-    runnerLabels: labels(),
-    gpuLabel: getInput("gpu-label") || "gpu",
-    maxFolderBytes: parseMemory(getInput("max-folder-bytes") || "256Mi")
-  });
-  if (result.ignored.length > 0) {
-    info(`${result.ignored.length} changed path(s) do not change what runs (actions, workflows, schemas and results come from the base branch): ${result.ignored.slice(0, 20).join(", ")}${result.ignored.length > 20 ? ", \u2026" : ""}`);
-  }
-  for (const issue2 of result.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
-  const matrix = matrixOf(result);
+async function plan(inputs) {
+  const env = process.env;
+  const file = env.GITHUB_EVENT_PATH;
+  if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
+  const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
+  const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
+  const serverUrl = env.GITHUB_SERVER_URL || "https://github.com";
+  const evaluation = await planEvaluation(
+    trigger,
+    {
+      repository: inputs.repositoryName,
+      serverUrl,
+      workflowRunUrl: `${serverUrl}/${inputs.repositoryName}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
+      reportUrl: inputs.reportUrl,
+      info,
+      fetchPullRequest: async (number) => {
+        if (!octokit) throw new CrucibleError("a dispatched evaluation reads its pull request from the API: give the token input (pull-requests: read)");
+        const [owner, repo] = inputs.repositoryName.split("/");
+        return (await octokit.rest.pulls.get({ owner, repo, pull_number: number })).data;
+      }
+    },
+    { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes }
+  );
+  info(`pull request #${evaluation.pullRequest} at ${evaluation.head} (${evaluation.trigger}): ${evaluation.state}`);
+  for (const issue2 of evaluation.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+  const matrix = matrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
+  setOutput("plan", JSON.stringify(evaluation));
+  setOutput("state", evaluation.state);
   setOutput("matrix", JSON.stringify(matrix));
-  setOutput("count", String(result.issues.length > 0 ? 0 : matrix.include.length));
-  setOutput("head-sha", result.head);
-  setOutput("base-sha", result.base);
-  setOutput("pr-number", String(pr.number));
-  setOutput("fork", String(pr.fork));
-  setOutput("record-branch", pr.recordBranch);
-  setOutput("base-ref", (await readEvent()).pull_request?.base?.ref ?? "");
-  const maxParallel = getInput("max-parallel") || "4";
-  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
-  setOutput("max-parallel", maxParallel);
-  setOutput("report-url", getInput("report-url") || defaultReportUrl());
-  summary.addHeading(`Evaluation plan for ${result.head.slice(0, 12)}`, 2);
-  if (result.experiments.length === 0) summary.addRaw("The pull request changes no experiment: nothing to run.", true);
-  else {
+  setOutput("count", String(matrix.include.length));
+  setOutput("head-sha", evaluation.head);
+  setOutput("base-sha", evaluation.base);
+  setOutput("pr-number", String(evaluation.pullRequest));
+  setOutput("max-parallel", String(inputs.maxParallel));
+  setOutput("excluded-approvers", excludedApprovers(evaluation).join(","));
+  summary.addHeading(`Evaluation of #${evaluation.pullRequest} at ${evaluation.head.slice(0, 12)}: ${evaluation.state}`, 2);
+  summary.addRaw(`${evaluation.trigger}.`, true);
+  if (evaluation.experiments.length > 0) {
     summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }],
-      ...result.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", ")])
+      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
+      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`])
     ]);
   }
-  if (result.issues.length > 0) summary.addList(result.issues.map(formatIssue));
+  if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map(formatIssue));
   await summary.write();
-  if (result.issues.length > 0) {
-    setFailed(`${result.issues.length} problem(s) in the pull request's experiments; nothing will run:
-${result.issues.map(formatIssue).join("\n")}`);
-  } else info(`${matrix.include.length} experiment(s) planned at ${result.head}: ${result.experiments.map((e) => e.dir).join(", ") || "none"}`);
 }
-function defaultReportUrl() {
-  const [owner, repo] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-  return owner && repo ? `https://${owner.toLowerCase()}.github.io/${repo}/` : "";
-}
-async function materialize() {
-  const head = getInput("head-sha", { required: true });
-  const destination = path5.resolve(workspace(), getInput("path") || path5.join(process.env.RUNNER_TEMP || "", "pr"));
-  const inside = (root) => {
-    if (!root) return false;
-    const relative = path5.relative(path5.resolve(root), destination);
-    return relative !== "" && !relative.startsWith("..") && !path5.isAbsolute(relative);
-  };
-  if (!inside(process.env.RUNNER_TEMP) && !inside(workspace())) {
-    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(getInput("path"))}`);
-  }
-  const file = await materializeExperiment({
-    repository: path5.resolve(workspace(), getInput("repository") || "."),
-    commit: head,
-    dir: getInput("experiment", { required: true }),
-    destination,
-    maxFolderBytes: parseMemory(getInput("max-folder-bytes") || "256Mi")
-  });
-  const output = path5.join(destination, file);
+async function materialize(inputs) {
+  const head = inputs.headSha;
+  if (!head) throw new CrucibleError("materialize needs the head-sha input (the plan's head-sha output)");
+  const destination = inputs.path;
+  const file = await materializeExperiment({ repository: inputs.repository, commit: head, dir: inputs.experiment, destination, maxFolderBytes: inputs.maxFolderBytes });
+  const output = path6.join(destination, file);
   setOutput("experiment-file", output);
-  info(`wrote ${getInput("experiment")} as of ${head} to ${path5.dirname(output)} (as data)`);
-}
-async function forkResults(mode) {
-  const token = getInput("token", { required: true });
-  setSecret(token);
-  const [owner, repo, ...rest] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(process.env.GITHUB_REPOSITORY ?? "")}`);
-  const pr = pullRequestInfo(await readEvent(), process.env.GITHUB_REPOSITORY);
-  const branch = getInput("branch") || pr.recordBranch;
-  if (!RESULTS_BRANCH_PATTERN.test(branch)) throw new CrucibleError(`branch must be results/pr-<n>, got ${JSON.stringify(branch)}`);
-  const octokit = createGitHubClient({ token, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
-  if (mode === "results-branch") {
-    const fromSha = getInput("base-sha") || pr.base;
-    const outcome2 = await ensureBranch(octokit, { owner, repo, branch, fromSha });
-    info(outcome2.created ? `created ${branch} at ${outcome2.sha}` : `${branch} exists at ${outcome2.sha}`);
-    return;
-  }
-  const base = (await readEvent()).pull_request?.base?.ref;
-  if (!base) throw new CrucibleError("the pull request payload has no base.ref");
-  const outcome = await openFollowUp(octokit, { owner, repo, branch, base, pullRequest: pr.number, serverUrl: process.env.GITHUB_SERVER_URL });
-  setOutput("url", outcome.url);
-  if (outcome.kind === "comment") warning(`a follow-up pull request from ${branch} to ${base} is needed; it could not be opened (${outcome.reason}). Said so on #${pr.number}: ${outcome.url}`);
-  else info(`${outcome.kind === "created" ? "opened" : "already open:"} follow-up pull request #${outcome.number} ${outcome.url}`);
+  info(`wrote ${inputs.experiment} as of ${head} to ${path6.dirname(output)} (as data)`);
 }
 
 // actions/plan/src/index.ts

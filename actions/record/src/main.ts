@@ -1,58 +1,79 @@
+import { cp, mkdir, readdir, rm } from "node:fs/promises";
+import path from "node:path";
 import * as core from "@actions/core";
-import { createGitHubClient, recordResults } from "../../lib/src/github/index.js";
-
-/** The inputs, parsed and checked in one place. */
-interface RecordInputs {
-  token: string;
-  owner: string;
-  repo: string;
-  branch: string;
-  results: string[];
-  pullRequest?: number;
-  reportUrl?: string;
-}
-
-function getInputs(): RecordInputs {
-  const token = core.getInput("token", { required: true });
-  core.setSecret(token);
-  const [owner, repo, ...rest] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo || rest.length > 0) throw new Error(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(process.env.GITHUB_REPOSITORY ?? "")}`);
-  const branch = core.getInput("branch") || process.env.GITHUB_HEAD_REF || process.env.GITHUB_REF_NAME || "";
-  if (!branch) throw new Error("branch is empty and neither GITHUB_HEAD_REF nor GITHUB_REF_NAME is set");
-  const prInput = core.getInput("pr-number");
-  if (prInput && !/^[1-9][0-9]*$/.test(prInput)) throw new Error(`pr-number must be a positive integer, got ${JSON.stringify(prInput)}`);
-  const reportUrl = core.getInput("report-url");
-  if (reportUrl && !/^https?:\/\//.test(reportUrl)) throw new Error(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
-  return {
-    token,
-    owner,
-    repo,
-    branch,
-    results: core.getMultilineInput("results", { required: true }),
-    pullRequest: prInput ? Number(prInput) : undefined,
-    reportUrl: reportUrl || undefined,
-  };
-}
+import { acceptArtifacts, announceEvaluation, createGitHubClient, recordEvaluation, writeAcceptedRuns } from "../../lib/src/github/index.js";
+import { materializeExperiment } from "../../lib/src/gitops/plan.js";
+import { ensureBranch, openFollowUp } from "../../lib/src/gitops/results-branch.js";
+import { getInputs, type RecordInputs } from "./inputs.js";
 
 export async function run(): Promise<void> {
   try {
     const inputs = getInputs();
-    const env = process.env;
-    const octokit = createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info });
-    const outcome = await recordResults(octokit, {
-      owner: inputs.owner,
-      repo: inputs.repo,
-      branch: inputs.branch,
-      workspace: env.GITHUB_WORKSPACE || process.cwd(),
-      results: inputs.results,
-      pullRequest: inputs.pullRequest,
-      reportUrl: inputs.reportUrl,
-      runUrl: env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
-      info: core.info,
-    });
-    core.setOutput("commit-sha", outcome.commit.sha);
-    await core.summary.addRaw(outcome.markdown).write();
+    if (inputs.mode === "announce") await announce(inputs);
+    else if (inputs.mode === "record") await record(inputs);
+    else await preview(inputs);
   } catch (error) {
     core.setFailed(error instanceof Error ? error.message : String(error));
   }
+}
+
+function client(token: string) {
+  return createGitHubClient({ token, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info });
+}
+
+async function announce(inputs: RecordInputs): Promise<void> {
+  const outcome = await announceEvaluation(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, info: core.info }, inputs.plan);
+  core.info(`${inputs.plan.state}: status ${outcome.state ?? "unchanged"}${outcome.comment ? `, comment ${outcome.comment.url}` : ""}`);
+}
+
+async function record(inputs: RecordInputs): Promise<void> {
+  const { owner, repo, plan } = inputs;
+  const octokit = client(inputs.token);
+  const pusher = inputs.pushToken === inputs.token ? octokit : client(inputs.pushToken);
+  if (plan.fork) {
+    // A fork's branch cannot be pushed to: its results go to results/pr-<n>, then a follow-up pull request.
+    const branch = await ensureBranch(pusher, { owner, repo, branch: plan.recordBranch, fromSha: plan.base });
+    core.info(branch.created ? `created ${plan.recordBranch} at ${branch.sha}` : `${plan.recordBranch} exists at ${branch.sha}`);
+  }
+  const outcome = await recordEvaluation(octokit, {
+    owner,
+    repo,
+    plan,
+    artifactsDir: inputs.artifacts,
+    evaluation: inputs.evaluation,
+    baseline: { repository: inputs.workspace, commit: "HEAD" },
+    runId: inputs.runId,
+    previewUrl: inputs.previewUrl,
+    pusher,
+    info: core.info,
+  });
+  if (outcome.commit) core.setOutput("commit-sha", outcome.commit.sha);
+  core.setOutput("state", outcome.state);
+  if (plan.fork && outcome.commit) {
+    const followUp = await openFollowUp(pusher, { owner, repo, branch: plan.recordBranch, base: plan.baseRef, pullRequest: plan.pullRequest, serverUrl: process.env.GITHUB_SERVER_URL });
+    if (followUp.kind === "comment") core.warning(`a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`);
+    else core.info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);
+  }
+  await core.summary.addRaw(outcome.markdown).write();
+}
+
+/**
+ * The report site's input for this pull request: the base branch's experiments (this checkout), the
+ * planned folders as the head commit has them (as data), and the accepted results of this evaluation.
+ */
+async function preview(inputs: RecordInputs): Promise<void> {
+  const { plan, destination } = inputs;
+  await rm(destination, { recursive: true, force: true });
+  await mkdir(destination, { recursive: true });
+  await cp(path.join(inputs.workspace, "experiments"), path.join(destination, "experiments"), { recursive: true, verbatimSymlinks: true });
+  for (const planned of plan.experiments) {
+    const folder = path.join(destination, planned.dir);
+    for (const entry of await readdir(folder).catch(() => [])) if (entry !== "results") await rm(path.join(folder, entry), { recursive: true, force: true });
+    await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
+  }
+  const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan);
+  for (const d of dropped) core.info(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  await writeAcceptedRuns(runs, destination);
+  core.setOutput("experiments", path.join(destination, "experiments"));
+  core.info(`preview data: ${runs.length} run(s) of ${plan.experiments.length} planned experiment(s) over the base branch's experiments`);
 }

@@ -39350,6 +39350,35 @@ var experiment_schema_default = {
           }
         }
       }
+    },
+    headline: {
+      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
+      type: "array",
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "metric",
+          "better"
+        ],
+        properties: {
+          metric: {
+            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+            type: "string",
+            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+          },
+          better: {
+            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+            enum: [
+              "higher",
+              "lower",
+              "neither"
+            ]
+          }
+        }
+      }
     }
   },
   if: {
@@ -39491,8 +39520,11 @@ var result_schema_default = {
   ],
   properties: {
     schemaVersion: {
-      description: "Version of this format.",
-      const: 1
+      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
+      enum: [
+        1,
+        2
+      ]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -39523,11 +39555,40 @@ var result_schema_default = {
         },
         description: {
           type: "string"
+        },
+        headline: {
+          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
+          type: "array",
+          minItems: 1,
+          maxItems: 8,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "metric",
+              "better"
+            ],
+            properties: {
+              metric: {
+                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+                type: "string",
+                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+              },
+              better: {
+                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+                enum: [
+                  "higher",
+                  "lower",
+                  "neither"
+                ]
+              }
+            }
+          }
         }
       }
     },
     status: {
-      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run.",
+      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
       enum: [
         "succeeded",
         "failed",
@@ -39535,7 +39596,8 @@ var result_schema_default = {
         "oom-killed",
         "cancelled",
         "sandbox-error",
-        "rejected"
+        "rejected",
+        "superseded"
       ]
     },
     statusReason: {
@@ -39777,15 +39839,36 @@ var result_schema_default = {
       additionalProperties: false,
       properties: {
         gitCommit: {
+          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
           type: [
             "string",
             "null"
           ]
         },
+        baseCommit: {
+          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
+          type: [
+            "string",
+            "null"
+          ]
+        },
+        repository: {
+          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+        },
         runner: {
           type: "string"
         },
+        workflowRunUrl: {
+          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
+          type: [
+            "string",
+            "null"
+          ]
+        },
         jobUrl: {
+          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
           type: [
             "string",
             "null"
@@ -39803,6 +39886,50 @@ var result_schema_default = {
             "integer",
             "null"
           ]
+        },
+        approvals: {
+          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
+          type: "array",
+          maxItems: 50,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: [
+              "reviewer",
+              "state",
+              "at"
+            ],
+            properties: {
+              reviewer: {
+                description: "GitHub login of the reviewer.",
+                type: "string",
+                maxLength: 100
+              },
+              state: {
+                enum: [
+                  "approved",
+                  "rejected"
+                ]
+              },
+              at: {
+                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
+                type: "string",
+                format: "date-time"
+              },
+              comment: {
+                type: "string",
+                maxLength: 2e3
+              },
+              environments: {
+                type: "array",
+                maxItems: 20,
+                items: {
+                  type: "string",
+                  maxLength: 255
+                }
+              }
+            }
+          }
         }
       }
     },
@@ -40761,11 +40888,26 @@ async function requestExperiment(octokit, options) {
     `- image: \`${rendered.spec.image}\`, resources: ${rendered.spec.resources.cpus} CPU, ${rendered.spec.resources.memory}, ${rendered.spec.resources.gpus ?? 0} GPU, timeout ${rendered.spec.resources.timeout}`,
     `- program copied from \`${rendered.source}/\` on \`${base}\``,
     "",
-    "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment."
+    "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment (not the person who asked for it).",
+    ...options.actor ? ["", `<!-- crucible:requested-by ${options.actor} -->`] : []
   ].join("\n");
   const { data: pr } = await octokit.rest.pulls.create({ owner, repo, title: `Evaluate ${form.name} (${form.template})`, head: branch, base, body });
   info2(`opened pull request #${pr.number} ${pr.html_url}`);
-  return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url } };
+  const dispatched = [];
+  if (options.dispatch) {
+    const { validate, evaluate } = options.dispatch;
+    const common = { "pull-request": String(pr.number), "head-sha": commit.sha };
+    for (const [workflow, inputs] of [
+      [validate, common],
+      [evaluate, { ...common, ...options.actor ? { "requested-by": options.actor } : {} }]
+    ]) {
+      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: workflow, ref: base, inputs, return_run_details: true });
+      const url = data?.html_url;
+      dispatched.push({ workflow, ...url ? { url } : {} });
+      info2(`dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`);
+    }
+  }
+  return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url }, dispatched };
 }
 async function readFolder(octokit, owner, repo, rootTree, folder) {
   let tree = rootTree;
@@ -40791,13 +40933,16 @@ async function run() {
     if (!BRANCH.test(base) || base.includes("..")) throw new Error(`base must be a branch name, got ${JSON.stringify(base)}`);
     const form = {};
     for (const field of FIELDS) form[field] = process.env[`INPUT_${field.toUpperCase()}`] ?? "";
-    const octokit = createGitHubClient({ token, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
-    const outcome = await requestExperiment(octokit, { owner, repo, base, form, actor: process.env.GITHUB_ACTOR, info });
+    const client = (t) => createGitHubClient({ token: t, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
+    const dispatchWith = getInput("dispatch-token");
+    if (dispatchWith) setSecret(dispatchWith);
+    const dispatch = dispatchWith ? { octokit: client(dispatchWith), validate: getInput("validate-workflow") || "validate.yml", evaluate: getInput("evaluate-workflow") || "evaluate.yml" } : void 0;
+    const outcome = await requestExperiment(client(token), { owner, repo, base, form, actor: process.env.GITHUB_TRIGGERING_ACTOR || process.env.GITHUB_ACTOR, dispatch, info });
     setOutput("pull-request", String(outcome.pullRequest.number));
     setOutput("pull-request-url", outcome.pullRequest.url);
     setOutput("branch", outcome.branch);
     setOutput("experiment", `${outcome.rendered.dir}/experiment.yaml`);
-    await summary.addHeading("Evaluation requested", 2).addRaw(`Opened pull request #${outcome.pullRequest.number} with ${outcome.rendered.dir}/experiment.yaml (${outcome.rendered.template}).`, true).addCodeBlock(outcome.rendered.yaml, "yaml").write();
+    await summary.addHeading("Evaluation requested", 2).addRaw(`Opened pull request #${outcome.pullRequest.number} with ${outcome.rendered.dir}/experiment.yaml (${outcome.rendered.template}).`, true).addRaw(outcome.dispatched.length > 0 ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.` : "", true).addCodeBlock(outcome.rendered.yaml, "yaml").write();
   } catch (error2) {
     if (error2 instanceof FormError) for (const problem of error2.problems) error(problem, { title: "Invalid request" });
     setFailed(error2 instanceof Error ? error2.message : String(error2));

@@ -17,8 +17,11 @@ export async function run(): Promise<void> {
     // Inputs are read raw (not trimmed by getInput) so the form checks see exactly what was typed.
     const form: RawForm = {};
     for (const field of FIELDS) form[field] = process.env[`INPUT_${field.toUpperCase()}`] ?? "";
-    const octokit = createGitHubClient({ token, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info });
-    const outcome = await requestExperiment(octokit, { owner, repo, base, form, actor: process.env.GITHUB_ACTOR, info: core.info });
+    const client = (t: string) => createGitHubClient({ token: t, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info });
+    const dispatchWith = core.getInput("dispatch-token");
+    if (dispatchWith) core.setSecret(dispatchWith);
+    const dispatch = dispatchWith ? { octokit: client(dispatchWith), validate: core.getInput("validate-workflow") || "validate.yml", evaluate: core.getInput("evaluate-workflow") || "evaluate.yml" } : undefined;
+    const outcome = await requestExperiment(client(token), { owner, repo, base, form, actor: process.env.GITHUB_TRIGGERING_ACTOR || process.env.GITHUB_ACTOR, dispatch, info: core.info });
     core.setOutput("pull-request", String(outcome.pullRequest.number));
     core.setOutput("pull-request-url", outcome.pullRequest.url);
     core.setOutput("branch", outcome.branch);
@@ -26,6 +29,7 @@ export async function run(): Promise<void> {
     await core.summary
       .addHeading("Evaluation requested", 2)
       .addRaw(`Opened pull request #${outcome.pullRequest.number} with ${outcome.rendered.dir}/experiment.yaml (${outcome.rendered.template}).`, true)
+      .addRaw(outcome.dispatched.length > 0 ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.` : "", true)
       .addCodeBlock(outcome.rendered.yaml, "yaml")
       .write();
   } catch (error) {

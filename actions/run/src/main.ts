@@ -20,6 +20,7 @@ import {
   type Progress,
 } from "../../lib/src/index.js";
 import { ActionsLog } from "./log.js";
+import { runProvenance } from "./evaluation.js";
 import { renderSummary } from "./summary.js";
 
 /** Tokens the runner holds; masked in case any of them ever reaches the log. */
@@ -62,7 +63,6 @@ export async function run(): Promise<void> {
     const artifactStore = core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore();
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
-    const env = process.env;
     const outcome = await runExperiment({
       experiment,
       policy,
@@ -73,13 +73,7 @@ export async function run(): Promise<void> {
       artifactStore,
       signal: cancel.signal,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
-      provenance: {
-        runner: env.RUNNER_NAME,
-        job: env.GITHUB_JOB,
-        jobUrl: env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? "1"}` : null,
-        gitCommit: env.GITHUB_SHA,
-        pullRequest: /^[1-9][0-9]{0,9}$/.test(core.getInput("pull-request")) ? Number(core.getInput("pull-request")) : null,
-      },
+      ...(await runProvenance()),
       events: {
         phase: (name) => log!.phase(name),
         stageFinished: (stage) => log!.info(`stage ${stage.name}: ${stage.status} (${stage.statusReason})`),
@@ -107,7 +101,7 @@ export async function run(): Promise<void> {
     core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;
-    if (result.status === "succeeded") core.info(headline);
+    if (result.status === "succeeded" || result.status === "superseded") core.info(headline);
     else core.setFailed(headline);
   } catch (error) {
     log?.close();

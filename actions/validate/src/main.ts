@@ -1,11 +1,12 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
 // Only the modules validation needs, so the bundle does not carry the Docker client.
-import { experimentsTouchedBy } from "../../lib/src/changes.js";
+import { experimentsTouched } from "../../lib/src/changes.js";
 import { ExperimentInvalidError, type Issue } from "../../lib/src/errors.js";
-import { findExperimentFiles, loadExperiment, type Experiment } from "../../lib/src/experiment.js";
+import { EXPERIMENT_FILE_NAMES, findExperimentFiles, loadExperiment, type Experiment } from "../../lib/src/experiment.js";
 import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
 
 interface Checked {
@@ -70,10 +71,10 @@ async function selectFiles(workspace: string, paths: string[]): Promise<string[]
     core.warning(`cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`);
     return all();
   }
-  const touched = experimentsTouchedBy(diff.stdout.split("\0").filter(Boolean), workspace);
-  if (touched.everything) return all();
-  core.info(`the pull request touches ${touched.files.length} experiment(s)`);
-  return touched.files.map((f) => path.join(workspace, f));
+  const touched = experimentsTouched(diff.stdout.split("\0").filter(Boolean), (file) => existsSync(path.join(workspace, file)));
+  if (touched.schemas) return all();
+  core.info(`the pull request touches ${touched.folders.length} experiment(s)`);
+  return touched.folders.map((dir) => path.join(workspace, dir, EXPERIMENT_FILE_NAMES.find((name) => existsSync(path.join(workspace, dir, name)))!));
 }
 
 async function readEvent(): Promise<{ pull_request?: { base?: { sha?: string }; head?: { sha?: string } } } | undefined> {

@@ -7,6 +7,8 @@ export interface StickyCommentOptions {
   /** Hidden HTML comment that identifies our comment, e.g. `<!-- crucible:results -->`. */
   marker: string;
   body: string;
+  /** false: only update an existing comment (say nothing new on a pull request that never had one). */
+  create?: boolean;
 }
 
 export interface StickyCommentOutcome {
@@ -19,9 +21,11 @@ export interface StickyCommentOutcome {
  * Keeps one comment per pull request: the first comment by a bot account whose body starts with the
  * marker is updated, otherwise one is created. The marker is put first in the body, so a comment that
  * merely quotes ours is not taken for it, and anyone can write the marker, so only bots' comments count
- * (the workflow token posts as github-actions[bot]).
+ * (the workflow token posts as github-actions[bot], an App token as <app>[bot]).
  */
-export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions): Promise<StickyCommentOutcome> {
+export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions & { create?: true }): Promise<StickyCommentOutcome>;
+export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions): Promise<StickyCommentOutcome | undefined>;
+export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions): Promise<StickyCommentOutcome | undefined> {
   const { owner, repo, issueNumber, marker } = options;
   const body = `${marker}\n${options.body}`;
   const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
@@ -32,6 +36,7 @@ export async function upsertStickyComment(octokit: GitHubClient, options: Sticky
       return { id: data.id, url: data.html_url, created: false };
     }
   }
+  if (options.create === false) return undefined;
   const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
   return { id: data.id, url: data.html_url, created: true };
 }

@@ -1,69 +1,158 @@
+// The GitHub side of an evaluation's life: announcing the plan to reviewers (a pending commit status and
+// the comment), and recording what ran (one commit of the accepted results, the statuses, the comment
+// with each run against the default branch) or saying why nothing ran.
+import { writeInside } from "../files.js";
+import type { EvaluationPlan } from "../gitops/evaluation.js";
+import { latestRecordedRun } from "../gitops/history.js";
+import { acceptArtifacts, type AcceptedRun, type DroppedEntry } from "./artifacts.js";
 import type { GitHubClient } from "./client.js";
-import { commitFiles, type CommitOutcome } from "./commit.js";
 import { upsertStickyComment, type StickyCommentOutcome } from "./comment.js";
-import { findResultFiles, readResultFolder, type ResultFolder } from "./result-folders.js";
-import { RESULTS_MARKER, renderResultsComment, reportPageUrl } from "./results-comment.js";
+import { commitFiles, type CommitOutcome } from "./commit.js";
+import { EVALUATION_MARKER, renderEvaluationComment, type CommentState, type NotRunReason, type ResultRow } from "./evaluation-comment.js";
+import { pullRequestHead, reviewsOfRun } from "./runs.js";
 import { setCommitStatus, type CommitState } from "./status.js";
 
-export const STATUS_CONTEXT = "crucible/results";
+/** The commit status a branch ruleset can require: pending while awaiting approval or running, then the outcome. */
+export const STATUS_CONTEXT = "crucible/evaluation";
 
-export interface RecordOptions {
+export interface Where {
   owner: string;
   repo: string;
-  branch: string;
-  /** The checkout the result paths are relative to. */
-  workspace: string;
-  /** result.json files or folders to search, relative to the workspace. */
-  results: string[];
-  pullRequest?: number;
-  reportUrl?: string;
-  /** Where the commit status links when there is no report page, e.g. this workflow run. */
-  runUrl?: string;
   info?: (message: string) => void;
 }
 
+/** At plan time: the status reviewers see on the head commit and the comment saying what awaits approval. */
+export async function announceEvaluation(octokit: GitHubClient, where: Where, plan: EvaluationPlan): Promise<{ state?: CommitState; comment?: StickyCommentOutcome }> {
+  const { owner, repo, info = () => {} } = where;
+  const status = (state: CommitState, description: string, sha = plan.head) => setCommitStatus(octokit, { owner, repo, sha, state, context: STATUS_CONTEXT, description, targetUrl: plan.workflowRunUrl });
+  const comment = (body: CommentState, create: boolean) =>
+    upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: renderEvaluationComment(body), create });
+  const n = plan.experiments.length;
+  switch (plan.state) {
+    case "planned": {
+      const minutes = plan.experiments.reduce((sum, e) => sum + e.estimate.minutes, 0);
+      await status("pending", `Awaiting approval: ${n} experiment${n === 1 ? "" : "s"}, about ${minutes} runner-minutes`);
+      return { state: "pending", comment: await comment({ kind: "plan", plan }, true) };
+    }
+    case "invalid":
+      await status("failure", `${plan.issues.length} problem(s) in the experiments; nothing will run`);
+      return { state: "failure", comment: await comment({ kind: "plan", plan }, true) };
+    case "nothing":
+      await status("success", "Nothing to evaluate: no experiment changed");
+      return { state: "success", comment: await comment({ kind: "plan", plan }, false) };
+    case "results-only": {
+      // The push only added results: the evaluation of the commit before it still holds for this one.
+      const previous = plan.before ? await latestStatus(octokit, where, plan.before) : undefined;
+      if (!previous) return {};
+      await status(previous.state, previous.description, plan.head);
+      info(`results-only push: carried ${previous.state} over from ${plan.before}`);
+      return { state: previous.state };
+    }
+    case "closed":
+    case "cancel-requested": {
+      const current = await latestStatus(octokit, where, plan.head);
+      if (current?.state !== "pending") return {};
+      const reason: NotRunReason = plan.state === "closed" ? "closed" : "cancelled";
+      const detail = plan.state === "closed" ? "The pull request was closed; its evaluation was cancelled." : `${plan.trigger}: the evaluation was cancelled.`;
+      await status("error", detail);
+      return { state: "error", comment: await comment({ kind: "not-run", plan, reason, detail, dropped: [] }, false) };
+    }
+  }
+}
+
+async function latestStatus(octokit: GitHubClient, where: Where, sha: string): Promise<{ state: CommitState; description: string } | undefined> {
+  const { data } = await octokit.rest.repos.listCommitStatusesForRef({ owner: where.owner, repo: where.repo, ref: sha, per_page: 100 });
+  const ours = data.find((s) => s.context === STATUS_CONTEXT);
+  return ours ? { state: ours.state as CommitState, description: ours.description ?? "" } : undefined;
+}
+
+export interface RecordOptions extends Where {
+  plan: EvaluationPlan;
+  /** Where the evaluate jobs' artifacts were downloaded (never the workspace holding the actions). */
+  artifactsDir: string;
+  /** The evaluate job's result: success, failure, cancelled or skipped. */
+  evaluation: string;
+  /** A checkout of the default branch: the runs to compare with are its latest recorded ones. */
+  baseline: { repository: string; commit: string };
+  /** This workflow run (the approvals are read from it). */
+  runId: number;
+  previewUrl?: string;
+  /** The client the results commit is made with (an App's, so the pull request's checks run again); default octokit. */
+  pusher?: GitHubClient;
+}
+
 export interface RecordOutcome {
-  commit: CommitOutcome;
-  folders: ResultFolder[];
-  comment?: StickyCommentOutcome;
+  runs: AcceptedRun[];
+  dropped: DroppedEntry[];
+  commit?: CommitOutcome;
   state: CommitState;
-  /** The results table, as posted on the pull request. */
+  comment?: StickyCommentOutcome;
   markdown: string;
 }
 
-/** The record step of the loop: one commit with every result folder, a commit status, and the sticky PR comment. */
-export async function recordResults(octokit: GitHubClient, options: RecordOptions): Promise<RecordOutcome> {
-  const { owner, repo, branch, info = () => {} } = options;
-  const folders: ResultFolder[] = [];
-  for (const file of await findResultFiles(options.workspace, options.results)) folders.push(await readResultFolder(options.workspace, file));
-  for (const folder of folders) for (const entry of folder.skipped) info(`not committed (not a regular file): ${entry}`);
+/** After the evaluate jobs: commit what they produced that belongs to the plan, set the statuses, update the comment. */
+export async function recordEvaluation(octokit: GitHubClient, options: RecordOptions): Promise<RecordOutcome> {
+  const { owner, repo, plan, info = () => {} } = options;
+  const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan);
+  for (const d of dropped) info(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  const ran = runs.filter((r) => r.result.status !== "superseded");
+  const superseded = runs.find((r) => r.result.status === "superseded");
 
-  const results = folders.map((f) => f.result);
-  const files = folders.flatMap((f) => f.files);
-  const names = results.map((r) => `${r.experiment.name} ${r.status}`).join(", ");
-  const message = `Record ${results.length} Crucible result${results.length === 1 ? "" : "s"}: ${names}`;
-  info(`committing ${files.length} files from ${folders.length} result folder(s) to ${branch}`);
-  const commit = await commitFiles(octokit, { owner, repo, branch, files, message, onRetry: info });
-  info(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
-
-  const succeeded = results.filter((r) => r.status === "succeeded").length;
-  const state: CommitState = succeeded === results.length ? "success" : "failure";
-  const onlyPage = results.length === 1 ? reportPageUrl(options.reportUrl, results[0]!) : null;
-  await setCommitStatus(octokit, {
-    owner,
-    repo,
-    sha: commit.sha,
-    state,
-    context: STATUS_CONTEXT,
-    description: `${succeeded} of ${results.length} run${results.length === 1 ? "" : "s"} succeeded`,
-    targetUrl: onlyPage ?? options.reportUrl ?? options.runUrl ?? null,
-  });
-
-  const markdown = renderResultsComment(results, { reportUrl: options.reportUrl, commitSha: commit.sha });
-  let comment: StickyCommentOutcome | undefined;
-  if (options.pullRequest !== undefined) {
-    comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: options.pullRequest, marker: RESULTS_MARKER, body: markdown });
-    info(`${comment.created ? "created" : "updated"} the results comment ${comment.url}`);
+  let state: CommitState;
+  let body: CommentState;
+  let commit: CommitOutcome | undefined;
+  let description: string;
+  if (ran.length > 0) {
+    const files = ran.flatMap((r) => r.files);
+    const names = ran.map((r) => `${r.result.experiment.name} ${r.result.status}`).join(", ");
+    const message = `Record ${ran.length} Crucible result${ran.length === 1 ? "" : "s"} of ${plan.head.slice(0, 12)}: ${names}`;
+    info(`committing ${files.length} files of ${ran.length} run(s) to ${plan.recordBranch}`);
+    commit = await commitFiles(options.pusher ?? octokit, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info });
+    info(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
+    const succeeded = ran.filter((r) => r.result.status === "succeeded").length;
+    state = succeeded === ran.length && ran.length === plan.experiments.length ? "success" : "failure";
+    description = `${succeeded} of ${plan.experiments.length} evaluation${plan.experiments.length === 1 ? "" : "s"} succeeded`;
+    const rows: ResultRow[] = [];
+    for (const r of ran) {
+      const baseline = await latestRecordedRun(options.baseline.repository, options.baseline.commit, r.planned.dir, (b) => b.status === "succeeded");
+      rows.push({ result: r.result, ...(baseline ? { baseline } : {}) });
+    }
+    const missing = plan.experiments.filter((e) => !ran.some((r) => r.planned.dir === e.dir)).map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
+    body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
+  } else {
+    const why = superseded ? { reason: "superseded" as const, detail: superseded.result.statusReason } : await whyNothingRan(octokit, options);
+    state = why.reason === "rejected" ? "failure" : "error";
+    description = why.detail;
+    body = { kind: "not-run", plan, reason: why.reason, detail: why.detail, dropped };
   }
-  return { commit, folders, comment, state, markdown };
+
+  const targetUrl = plan.workflowRunUrl;
+  await setCommitStatus(octokit, { owner, repo, sha: plan.head, state, context: STATUS_CONTEXT, description, targetUrl });
+  // The results commit is the pull request's new head: it carries the same verdict, so a required check does not stall.
+  if (commit) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
+  const markdown = renderEvaluationComment(body);
+  const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: markdown, create: true });
+  info(`${comment.created ? "created" : "updated"} the evaluation comment ${comment.url}`);
+  return { runs, dropped, commit, state, comment, markdown };
+}
+
+/** No result came back: say whether a reviewer rejected it, the pull request moved or closed, or it was cancelled. */
+async function whyNothingRan(octokit: GitHubClient, options: RecordOptions): Promise<{ reason: NotRunReason; detail: string }> {
+  const { owner, repo, plan } = options;
+  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, new Date().toISOString());
+  const rejected = reviews.filter((r) => r.state === "rejected");
+  if (rejected.length > 0) {
+    const said = rejected.map((r) => `${r.reviewer}${r.comment ? `: “${r.comment}”` : ""}`).join("; ");
+    return { reason: "rejected", detail: `Rejected by ${said}. Nothing ran.` };
+  }
+  const head = await pullRequestHead(octokit, { owner, repo, number: plan.pullRequest });
+  if (!head.open) return { reason: "closed", detail: "The pull request was closed before its evaluation ran; nothing ran." };
+  if (head.sha !== plan.head) return { reason: "superseded", detail: `The pull request moved to ${head.sha} before the run started; nothing ran. The new commit is planned on its own.` };
+  if (options.evaluation === "cancelled") return { reason: "cancelled", detail: "The evaluation was cancelled before any result was written." };
+  return { reason: "failed", detail: `The evaluate job ended ${options.evaluation} without a result; its log says why.` };
+}
+
+/** The preview build's data: every accepted run folder written under `experimentsDir` (the site's input). */
+export async function writeAcceptedRuns(runs: AcceptedRun[], repositoryRoot: string): Promise<void> {
+  for (const run of runs) for (const file of run.files) await writeInside(repositoryRoot, file.path, file.content);
 }

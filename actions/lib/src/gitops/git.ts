@@ -45,9 +45,13 @@ export async function assertCommitPresent(cwd: string, sha: string, what: string
   }
 }
 
-/** Paths changed between the merge base of base and head, and head (what the pull request changes). */
-export async function changedPaths(cwd: string, base: string, head: string): Promise<string[]> {
-  const out = await git(cwd, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", `${base}...${head}`, "--"]);
+/**
+ * Paths changed between the merge base of base and head, and head (what a pull request changes), or
+ * with "two-dot" between base and head themselves (what a push changes).
+ */
+export async function changedPaths(cwd: string, base: string, head: string, diff: "three-dot" | "two-dot" = "three-dot"): Promise<string[]> {
+  const range = diff === "three-dot" ? [`${base}...${head}`] : [base, head];
+  const out = await git(cwd, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", ...range, "--"]);
   return out.toString("utf8").split("\0").filter(Boolean);
 }
 

@@ -4,10 +4,13 @@
 import { lstat, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createHash } from "node:crypto";
+import { experimentsTouched } from "../changes.js";
 import { CrucibleError, ExperimentInvalidError, type Issue } from "../errors.js";
 import { EXPERIMENT_FILE_NAMES, loadExperiment, MAX_EXPERIMENT_FILE_BYTES, type Experiment } from "../experiment.js";
 import { writeInside } from "../files.js";
-import { assertCommitPresent, assertSha, changedPaths, listTree, readBlob, type GitTreeEntry } from "./git.js";
+import { assertCommitPresent, assertSha, changedPaths, git, listTree, readBlob, type GitTreeEntry } from "./git.js";
+import { latestRecordedRun } from "./history.js";
 
 /** Most bytes one experiment folder may hold at the planned commit (code and small data; models go elsewhere). */
 export const DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
@@ -30,6 +33,17 @@ export interface PlanEntry {
 export interface PlannedExperiment extends PlanEntry {
   image: string;
   resources: Experiment["spec"]["resources"];
+  /** Number of stages (0: a single program). */
+  stages: number;
+  estimate: RunEstimate;
+}
+
+/** Runner time one evaluation is expected to take. */
+export interface RunEstimate {
+  minutes: number;
+  /** "previous run": how long the latest recorded run took; "timeout": never run, so the limit. */
+  basis: "previous run" | "timeout";
+  previousRunId?: string;
 }
 
 export interface Plan {
@@ -40,6 +54,8 @@ export interface Plan {
   issues: Issue[];
   /** Changed paths that do not change what runs (actions/, .github/, schemas/, results…). */
   ignored: string[];
+  /** The push that made `head` (since `before`) only added results: nothing to plan again. */
+  resultsOnly: boolean;
 }
 
 export interface PlanOptions {
@@ -47,6 +63,10 @@ export interface PlanOptions {
   repository: string;
   base: string;
   head: string;
+  /** The pull request's previous head (a synchronize event): a push that only adds results is recognised. */
+  before?: string;
+  /** Plan exactly these experiment folders (a rerun), whether the pull request changes them or not. */
+  only?: string[];
   /** Trusted image recipes: those of the base checkout the action was loaded from. */
   imagesDir: string;
   runnerLabels?: string[];
@@ -55,40 +75,17 @@ export interface PlanOptions {
 }
 
 /**
- * The experiment folders a pull request touches: for every changed path under experiments/, the nearest
- * folder that holds an experiment file at the head commit. Changes inside an experiment's results/ do
- * not count (the record step commits there); deleted experiments are left out.
+ * A name for the folder's Actions artifact: readable, only [a-z0-9-], and unique per folder even where
+ * slugs collide (experiments/a-b and experiments/a/b), through a hash of the path.
  */
-export function experimentFoldersTouched(changed: string[], headFiles: Set<string>): { folders: string[]; ignored: string[] } {
-  const folders = new Set<string>();
-  const ignored: string[] = [];
-  for (const file of changed) {
-    const parts = file.split("/");
-    let folder: string | undefined;
-    if (parts[0] === "experiments") {
-      for (let depth = parts.length - 1; depth >= 2; depth--) {
-        const dir = parts.slice(0, depth).join("/");
-        if (EXPERIMENT_FILE_NAMES.some((name) => headFiles.has(`${dir}/${name}`))) {
-          folder = dir;
-          if (parts[depth] === "results") folder = undefined;
-          break;
-        }
-      }
-    }
-    if (folder) folders.add(folder);
-    else ignored.push(file);
-  }
-  return { folders: [...folders].sort(), ignored };
-}
-
-/** A name safe for an Actions artifact and unique per folder: experiments/a/b → result-a-b. */
 export function artifactName(dir: string): string {
   const slug = dir
     .replace(/^experiments\//, "")
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  return `result-${slug || "experiment"}`;
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 60);
+  return `result-${slug || "experiment"}-${createHash("sha256").update(dir).digest("hex").slice(0, 8)}`;
 }
 
 export async function planExperiments(options: PlanOptions): Promise<Plan> {
@@ -97,15 +94,19 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
   const head = assertSha(options.head, "head SHA");
   await assertCommitPresent(repository, base, "the base commit");
   await assertCommitPresent(repository, head, "the pull request's head commit");
-  const changed = await changedPaths(repository, base, head);
   const headTree = await listTree(repository, head, "experiments");
-  const { folders, ignored } = experimentFoldersTouched(changed, new Set(headTree.map((e) => e.path)));
+  const headFiles = new Set(headTree.map((e) => e.path));
+  const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
+  const ignored = [...touched.ignored, ...touched.results];
+  if (!options.only && options.before && (await onlyAddsResults(repository, options.before, head, headFiles))) {
+    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true };
+  }
 
   const scratch = await mkdtemp(path.join(os.tmpdir(), "crucible-plan-"));
   const experiments: PlannedExperiment[] = [];
   const issues: Issue[] = [];
   try {
-    for (const [index, dir] of folders.entries()) {
+    for (const [index, dir] of (options.only ?? touched.folders).entries()) {
       const entries = headTree.filter((e) => e.path.startsWith(`${dir}/`));
       const root = path.join(scratch, String(index));
       await mkdir(root);
@@ -127,6 +128,8 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
           artifact: artifactName(dir),
           image: experiment.spec.image,
           resources: experiment.spec.resources,
+          stages: experiment.stages?.length ?? 0,
+          estimate: await estimate(repository, [head, base], dir, experiment),
         });
       } catch (error) {
         if (!(error instanceof ExperimentInvalidError)) throw error;
@@ -136,7 +139,27 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  return { base, head, experiments, issues, ignored };
+  return { base, head, experiments, issues, ignored, resultsOnly: false };
+}
+
+/** Whether every path changed from `before` to `head` is inside an experiment's results/ (and something is). */
+async function onlyAddsResults(repository: string, before: string, head: string, headFiles: Set<string>): Promise<boolean> {
+  try {
+    await git(repository, ["merge-base", "--is-ancestor", before, head]);
+  } catch {
+    return false; // not fetched, or a force push: plan as usual
+  }
+  const since = experimentsTouched(await changedPaths(repository, before, head, "two-dot"), (file) => headFiles.has(file));
+  return since.results.length > 0 && since.folders.length === 0 && since.ignored.length === 0;
+}
+
+/** The latest recorded run's duration, else the sum of the timeouts: a run cannot take longer. */
+async function estimate(repository: string, commits: string[], dir: string, experiment: Experiment): Promise<RunEstimate> {
+  const runs = (await Promise.all(commits.map((commit) => latestRecordedRun(repository, commit, dir, (r) => r.status === "succeeded")))).filter((r) => r !== undefined);
+  const previous = runs.sort((a, b) => b.runId.localeCompare(a.runId))[0];
+  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
+  return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
 
 export interface MaterializeOptions {
@@ -226,42 +249,6 @@ function repoRelative(root: string, file: string): string {
 }
 
 /** The `strategy.matrix` value for the evaluate job. */
-export function matrixOf(plan: Plan): { include: PlanEntry[] } {
+export function matrixOf(plan: Pick<Plan, "experiments">): { include: PlanEntry[] } {
   return { include: plan.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
-}
-
-export interface PullRequestEvent {
-  number?: number;
-  pull_request?: {
-    number?: number;
-    base?: { sha?: string; ref?: string; repo?: { full_name?: string } | null };
-    head?: { sha?: string; ref?: string; repo?: { full_name?: string } | null };
-  };
-  repository?: { full_name?: string };
-}
-
-export interface PullRequestInfo {
-  number: number;
-  base: string;
-  head: string;
-  headRef: string;
-  fork: boolean;
-  /** Where the record job commits: the PR branch itself, or results/pr-<n> for a fork. */
-  recordBranch: string;
-}
-
-/** What the plan needs of a pull_request / pull_request_target payload. */
-export function pullRequestInfo(event: PullRequestEvent, repository = event.repository?.full_name): PullRequestInfo {
-  const pr = event.pull_request;
-  if (!pr) throw new CrucibleError("this is not a pull request event: the payload has no pull_request");
-  const number = pr.number ?? event.number;
-  if (!Number.isInteger(number) || number! <= 0) throw new CrucibleError("the pull request payload has no number");
-  const base = assertSha(pr.base?.sha ?? "", "pull_request.base.sha");
-  const head = assertSha(pr.head?.sha ?? "", "pull_request.head.sha");
-  const headRepo = pr.head?.repo?.full_name;
-  // A deleted fork has head.repo null: treat it like any other fork.
-  const fork = !headRepo || headRepo.toLowerCase() !== (pr.base?.repo?.full_name ?? repository ?? "").toLowerCase();
-  const headRef = pr.head?.ref ?? "";
-  if (!fork && !headRef) throw new CrucibleError("the pull request payload has no head.ref");
-  return { number: number!, base, head, headRef, fork, recordBranch: fork ? `results/pr-${number}` : headRef };
 }

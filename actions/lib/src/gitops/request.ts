@@ -19,6 +19,12 @@ export interface RequestOptions {
   form: RawForm;
   /** Who asked (the workflow's actor), named in the pull request. */
   actor?: string;
+  /**
+   * When the pull request is opened with the workflow's own token, GitHub starts no workflow for it: the
+   * validate and evaluate workflows are then dispatched for it with this client (actions write), which
+   * GitHub does allow. Without it (an App token opened the pull request) its events start them.
+   */
+  dispatch?: { octokit: GitHubClient; validate: string; evaluate: string };
   info?: (message: string) => void;
 }
 
@@ -27,6 +33,8 @@ export interface RequestOutcome {
   branch: string;
   commitSha: string;
   pullRequest: { number: number; url: string };
+  /** The workflow runs dispatched for the pull request (no App). */
+  dispatched: { workflow: string; url?: string }[];
 }
 
 interface TreeItem {
@@ -101,11 +109,26 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
     `- image: \`${rendered.spec.image}\`, resources: ${rendered.spec.resources.cpus} CPU, ${rendered.spec.resources.memory}, ${rendered.spec.resources.gpus ?? 0} GPU, timeout ${rendered.spec.resources.timeout}`,
     `- program copied from \`${rendered.source}/\` on \`${base}\``,
     "",
-    "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment.",
+    "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment (not the person who asked for it).",
+    ...(options.actor ? ["", `<!-- crucible:requested-by ${options.actor} -->`] : []),
   ].join("\n");
   const { data: pr } = await octokit.rest.pulls.create({ owner, repo, title: `Evaluate ${form.name} (${form.template})`, head: branch, base, body });
   info(`opened pull request #${pr.number} ${pr.html_url}`);
-  return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url } };
+  const dispatched: RequestOutcome["dispatched"] = [];
+  if (options.dispatch) {
+    const { validate, evaluate } = options.dispatch;
+    const common = { "pull-request": String(pr.number), "head-sha": commit.sha };
+    for (const [workflow, inputs] of [
+      [validate, common],
+      [evaluate, { ...common, ...(options.actor ? { "requested-by": options.actor } : {}) }],
+    ] as const) {
+      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: workflow, ref: base, inputs, return_run_details: true });
+      const url = (data as { html_url?: string } | undefined)?.html_url;
+      dispatched.push({ workflow, ...(url ? { url } : {}) });
+      info(`dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`);
+    }
+  }
+  return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url }, dispatched };
 }
 
 /** The entries of a folder at a tree, walking one level per path segment (never a truncated recursive listing); null when absent. */

@@ -1,0 +1,53 @@
+import path from "node:path";
+import * as core from "@actions/core";
+import { CrucibleError } from "../../lib/src/errors.js";
+import { parsePlan, type EvaluationPlan } from "../../lib/src/gitops/evaluation.js";
+
+/** The action's inputs, read and checked once. */
+export interface RecordInputs {
+  mode: "announce" | "record" | "preview";
+  owner: string;
+  repo: string;
+  plan: EvaluationPlan;
+  /** The workflow's token: comments, statuses, reading the run's reviews. */
+  token: string;
+  /** The token the results commit is pushed with (an App token starts the pull request's checks again). */
+  pushToken: string;
+  artifacts: string;
+  evaluation: string;
+  previewUrl?: string;
+  /** preview: the folder that becomes the site's repository root. */
+  destination: string;
+  workspace: string;
+  runId: number;
+}
+
+export function getInputs(): RecordInputs {
+  const env = process.env;
+  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const mode = core.getInput("mode") || "record";
+  if (mode !== "announce" && mode !== "record" && mode !== "preview") throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
+  const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
+  if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
+  const token = core.getInput("token");
+  if (!token && mode !== "preview") throw new CrucibleError("the token input is required to announce or record");
+  const pushToken = core.getInput("push-token") || token;
+  for (const secret of new Set([token, pushToken])) if (secret) core.setSecret(secret);
+  const previewUrl = core.getInput("preview-url");
+  if (previewUrl && !/^https?:\/\//.test(previewUrl)) throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
+  const runId = Number(env.GITHUB_RUN_ID ?? "0");
+  return {
+    mode,
+    owner,
+    repo,
+    plan: parsePlan(core.getInput("plan", { required: true })),
+    token,
+    pushToken,
+    artifacts: path.resolve(workspace, core.getInput("artifacts") || path.join(env.RUNNER_TEMP || "", "artifacts")),
+    evaluation: core.getInput("evaluation") || "success",
+    ...(previewUrl ? { previewUrl } : {}),
+    destination: path.resolve(workspace, core.getInput("destination") || path.join(env.RUNNER_TEMP || "", "preview")),
+    workspace,
+    runId,
+  };
+}
