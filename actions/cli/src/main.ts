@@ -42,8 +42,9 @@ commands:
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)
-  gc                            remove sandboxes that exited or outlived their deadline, and
-                                runsc processes left behind by failed starts
+  gc                            remove sandboxes whose owner process on this host is gone, that
+                                exited, or that outlived their deadline, and runsc processes left
+                                behind by failed starts (a run does the first before it starts)
       [--artifacts-older-than T]  also remove stage artifacts not stored again within T (e.g. 336h)
       [--artifact-store DIR]      from this store (default as for run)
 `;

@@ -13,9 +13,10 @@ import type { ImageRef } from "./image.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { InputRefusedError, parseJsonWithin, type JsonLimits } from "./limits.js";
 import { DISPLAY_TEXT, METRIC_NAME, METRIC_NAME_RULE, SERIES_NAME, SERIES_NAME_RULE } from "./names.js";
+import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
 import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocument } from "./schemas.js";
-import { MANAGED_LABEL } from "./sandbox/docker.js";
+import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
 import { createScratch } from "./scratch.js";
 import { escapeControls, shownText } from "./text.js";
@@ -203,6 +204,8 @@ interface RunContext {
   runId: string;
   image: ImageRef;
   store: ArtifactStore;
+  /** Labels naming this process as the sandboxes' owner (owner.ts). */
+  ownerLabels: Record<string, string>;
 }
 
 /** One program to run in one sandbox: the single-stage experiment itself, or one stage. */
@@ -287,8 +290,16 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
 
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
+  // A runner killed outright (SIGKILL) cannot remove its sandbox: the next run does, before starting its own.
+  for (const gone of await provider.reclaim()) events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
-  const context: RunContext = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  const context: RunContext = {
+    options,
+    runId,
+    image,
+    store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
+    ownerLabels: ownerLabels(await currentProcess()),
+  };
   await mkdir(resultDir, { recursive: true });
 
   if (!experiment.stages) {
@@ -556,13 +567,14 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     },
     labels: {
       [MANAGED_LABEL]: "true",
-      "crucible.run-id": runId,
+      [RUN_ID_LABEL]: runId,
       "crucible.experiment": experiment.spec.name,
       ...(program.stage ? { "crucible.stage": program.stage } : {}),
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
       "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1000).toISOString(),
       ...options.labels,
+      ...context.ownerLabels,
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
   };

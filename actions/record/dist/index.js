@@ -96080,14 +96080,16 @@ var execFileAsync = promisify(execFile);
 var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
 
 // actions/lib/src/sandbox/docker.ts
-import { execFile as execFile2 } from "node:child_process";
+import { execFile as execFile3 } from "node:child_process";
 var import_dockerode = __toESM(require_docker(), 1);
+import { promisify as promisify3 } from "node:util";
+
+// actions/lib/src/scratch.ts
+import { execFile as execFile2 } from "node:child_process";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 
-// actions/lib/src/scratch.ts
-import { execFile as execFile3 } from "node:child_process";
-import { promisify as promisify3 } from "node:util";
+// actions/lib/src/sandbox/docker.ts
 var execFileAsync3 = promisify3(execFile3);
 
 // actions/lib/src/run.ts

@@ -26997,7 +26997,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
-    var { readFile: readFile7 } = __require("fs");
+    var { readFile: readFile8 } = __require("fs");
     var { execFile: execFile7, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -27215,7 +27215,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile7(socketPath, function readCygsocket(err, data) {
+          readFile8(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -27224,7 +27224,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile7(socketPath, readCygsocket);
+                readFile8(socketPath, readCygsocket);
               });
               return;
             }
@@ -92359,13 +92359,61 @@ import { execFile as execFile6 } from "node:child_process";
 import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/gc.ts
-import { readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir5, readFile as readFile5 } from "node:fs/promises";
+
+// actions/lib/src/owner.ts
+import { readFile as readFile2, readlink as readlink2 } from "node:fs/promises";
+var OWNER_LABELS = {
+  bootId: "crucible.owner.boot-id",
+  pidNamespace: "crucible.owner.pid-namespace",
+  pid: "crucible.owner.pid",
+  startTime: "crucible.owner.start-time"
+};
+async function processStat(pid, procRoot) {
+  const stat3 = await readFile2(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
+  if (!stat3) return void 0;
+  const fields = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0], startTime: fields[19] };
+}
+async function currentProcess(procRoot = "/proc") {
+  try {
+    const [bootId, pidNamespace, stat3] = await Promise.all([
+      readFile2(`${procRoot}/sys/kernel/random/boot_id`, "utf8"),
+      readlink2(`${procRoot}/self/ns/pid`),
+      processStat(process.pid, procRoot)
+    ]);
+    if (!stat3) return void 0;
+    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat3.startTime };
+  } catch {
+    return void 0;
+  }
+}
+function ownerLabels(owner) {
+  if (!owner) return {};
+  return {
+    [OWNER_LABELS.bootId]: owner.bootId,
+    [OWNER_LABELS.pidNamespace]: owner.pidNamespace,
+    [OWNER_LABELS.pid]: String(owner.pid),
+    [OWNER_LABELS.startTime]: owner.startTime
+  };
+}
+async function ownerState(labels, self2, procRoot = "/proc") {
+  const pid = Number(labels[OWNER_LABELS.pid]);
+  const startTime = labels[OWNER_LABELS.startTime];
+  if (!self2 || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
+  if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
+  const stat3 = await processStat(pid, procRoot);
+  if (!stat3) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
+  if (stat3.startTime !== startTime) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  if (stat3.state === "Z" || stat3.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
+  return { state: "alive", pid };
+}
 
 // actions/lib/src/sandbox/docker.ts
 var import_dockerode = __toESM(require_docker(), 1);
-import { execFile as execFile2 } from "node:child_process";
+import { execFile as execFile3 } from "node:child_process";
 import { Writable } from "node:stream";
-import { promisify } from "node:util";
+import { promisify as promisify2 } from "node:util";
 
 // actions/lib/src/files.ts
 import { createHash as createHash3 } from "node:crypto";
@@ -92507,7 +92555,7 @@ async function collectOutputs(from, to, limits) {
 import { createHash as createHash4 } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import { mkdtemp, readFile as readFile3, rm as rm3 } from "node:fs/promises";
 import os6 from "node:os";
 import path4 from "node:path";
 var BUILDER_VERSION = "1";
@@ -92516,7 +92564,7 @@ async function readRecipe(imagesDir, name) {
   const file = path4.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile2(file);
+    bytes = await readFile3(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -92526,7 +92574,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash4("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile2(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile3(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -92608,11 +92656,11 @@ function runLogged(command, args, log, env) {
 }
 
 // actions/lib/src/policy.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 async function loadPolicy(file) {
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile3(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
+    document2 = parseJsonWithin(await readFile4(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
   } catch (error2) {
     throw new CrucibleError(`cannot read the runner policy ${file}: ${error2.message}`);
   }
@@ -92725,10 +92773,56 @@ function redactedConfig(config) {
   return { ...config, Env: (config.Env ?? []).map((e) => `${e.split("=")[0]}=<redacted>`) };
 }
 
-// actions/lib/src/sandbox/docker.ts
+// actions/lib/src/scratch.ts
+import { execFile as execFile2 } from "node:child_process";
+import { chmod as chmod3, mkdir as mkdir4, rm as rm4 } from "node:fs/promises";
+import path5 from "node:path";
+import { promisify } from "node:util";
 var execFileAsync = promisify(execFile2);
+async function createScratch(root, runId, sizeBytes) {
+  const dir = path5.join(root, "crucible", runId);
+  const outputDir = path5.join(dir, "output");
+  await mkdir4(outputDir, { recursive: true, mode: 448 });
+  let sizeLimited = false;
+  if (process.getuid?.() === 0) {
+    await execFileAsync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
+    sizeLimited = true;
+  }
+  await chmod3(outputDir, 511);
+  return {
+    outputDir,
+    sizeLimited,
+    async dispose() {
+      if (sizeLimited) await unmount(outputDir);
+      await rm4(dir, { recursive: true, force: true });
+    }
+  };
+}
+function unmount(outputDir) {
+  return execFileAsync("umount", [outputDir]).catch(() => execFileAsync("umount", ["-l", outputDir]));
+}
+async function releaseScratch(outputDir, runId) {
+  const dir = path5.dirname(outputDir);
+  const name = path5.basename(dir);
+  if (!path5.isAbsolute(outputDir) || path5.basename(outputDir) !== "output" || path5.basename(path5.dirname(dir)) !== "crucible") return false;
+  if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
+  if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
+  await rm4(dir, { recursive: true, force: true });
+  return true;
+}
+
+// actions/lib/src/sandbox/docker.ts
+var execFileAsync2 = promisify2(execFile3);
 var SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 var MANAGED_LABEL = "crucible.managed";
+var RUN_ID_LABEL = "crucible.run-id";
+async function removeSandbox(docker, info2, options) {
+  await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
+    if (error2.statusCode !== 404) throw error2;
+  });
+  const output = info2.Mounts?.find((m) => m.Destination === SANDBOX_OUTPUT);
+  if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
+}
 var DockerSandboxProvider = class {
   constructor(runtime, imagesDir, docker = new import_dockerode.default()) {
     this.runtime = runtime;
@@ -92764,6 +92858,19 @@ var DockerSandboxProvider = class {
     this.runtimeInfo = { name: this.runtime, version: await runtimeVersion(registered.path ?? this.runtime) };
     return this.runtimeInfo;
   }
+  async reclaim() {
+    const self2 = await currentProcess();
+    if (!self2) return [];
+    const reclaimed = [];
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, OWNER_LABELS.pid] } });
+    for (const info2 of containers) {
+      const owner = await ownerState(info2.Labels, self2);
+      if (owner.state !== "gone") continue;
+      await removeSandbox(this.docker, info2, { releaseScratch: true });
+      reclaimed.push({ id: info2.Id, runId: info2.Labels[RUN_ID_LABEL] ?? "", reason: owner.reason });
+    }
+    return reclaimed;
+  }
   async create(spec) {
     const runtime = await this.preflight();
     const wanted = runtimeFor(spec);
@@ -92775,7 +92882,7 @@ var DockerSandboxProvider = class {
 };
 async function runtimeVersion(binary) {
   try {
-    const { stdout } = await execFileAsync(binary, ["--version"], { timeout: 1e4 });
+    const { stdout } = await execFileAsync2(binary, ["--version"], { timeout: 1e4 });
     return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split("\n")[0].trim();
   } catch {
     return "unknown";
@@ -92914,16 +93021,17 @@ function delay(ms) {
 // actions/lib/src/gc.ts
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
+  const self2 = await currentProcess();
   const report = { containers: [], processes: [] };
-  const containers = await docker.listContainers({ all: true, filters: { label: [options.label ?? `${MANAGED_LABEL}=true`] } });
+  const filters = [options.label ?? `${MANAGED_LABEL}=true`, ...options.scope ? [options.scope] : []];
+  const containers = await docker.listContainers({ all: true, filters: { label: filters } });
   for (const info2 of containers) {
     if (info2.Labels[MANAGED_LABEL] !== "true") continue;
     const deadline = Date.parse(info2.Labels["crucible.deadline"] ?? "");
-    const reason = options.label ? `belongs to ${options.label}` : info2.State !== "running" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `running past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
+    const owner = options.label ? void 0 : await ownerState(info2.Labels, self2);
+    const reason = options.label ? `belongs to ${options.label}` : owner?.state === "gone" ? owner.reason : info2.State !== "running" && owner?.state !== "alive" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `${info2.State === "running" ? "running" : "left"} past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
     if (!reason) continue;
-    await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
-      if (error2.statusCode !== 404) throw error2;
-    });
+    await removeSandbox(docker, info2, { releaseScratch: options.label !== void 0 || owner?.state === "gone" });
     report.containers.push({ id: info2.Id, name: info2.Names[0] ?? info2.Id.slice(0, 12), reason });
   }
   for (const proc of await runscProcesses()) {
@@ -92941,7 +93049,7 @@ async function runscProcesses(procRoot = "/proc") {
   const found = [];
   for (const entry of await readdir5(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile4(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile5(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -92953,21 +93061,21 @@ async function runscProcesses(procRoot = "/proc") {
 // actions/lib/src/run.ts
 import { execFile as execFile5 } from "node:child_process";
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir6, readFile as readFile6, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir6, readFile as readFile7, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
 import os7 from "node:os";
 import path7 from "node:path";
 import { promisify as promisify4 } from "node:util";
 
 // actions/lib/src/gpu.ts
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir4, open as open3, readFile as readFile5, unlink as unlink2 } from "node:fs/promises";
-import path5 from "node:path";
-import { promisify as promisify2 } from "node:util";
-var execFileAsync2 = promisify2(execFile3);
+import { mkdir as mkdir5, open as open3, readFile as readFile6, unlink as unlink2 } from "node:fs/promises";
+import path6 from "node:path";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile4);
 async function listGpus(nvidiaSmi = "nvidia-smi") {
   try {
-    const { stdout } = await execFileAsync2(nvidiaSmi, ["--query-gpu=index", "--format=csv,noheader"], { timeout: 3e4 });
+    const { stdout } = await execFileAsync3(nvidiaSmi, ["--query-gpu=index", "--format=csv,noheader"], { timeout: 3e4 });
     return stdout.split("\n").map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
   } catch (error2) {
     throw new CrucibleError(`cannot list GPUs with ${nvidiaSmi}: ${error2.message}. Is the NVIDIA driver installed on this runner?`);
@@ -92983,7 +93091,7 @@ var GpuAllocator = class {
   devices;
   isAlive;
   async allocate(count, owner) {
-    await mkdir4(this.leaseDir, { recursive: true, mode: 448 });
+    await mkdir5(this.leaseDir, { recursive: true, mode: 448 });
     const all = await this.devices();
     if (count > all.length) throw new CrucibleError(`the experiment asks for ${count} GPU(s) but this runner has ${all.length}`);
     const taken = [];
@@ -92999,7 +93107,7 @@ var GpuAllocator = class {
     return lease;
   }
   leaseFile(device) {
-    return path5.join(this.leaseDir, `gpu-${device}.lease`);
+    return path6.join(this.leaseDir, `gpu-${device}.lease`);
   }
   async tryLease(device, owner) {
     const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: (/* @__PURE__ */ new Date()).toISOString() });
@@ -93012,7 +93120,7 @@ var GpuAllocator = class {
       } catch (error2) {
         if (error2.code !== "EEXIST") throw error2;
       }
-      const holder = await readFile5(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile6(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
       if (holder.pid !== void 0 && this.isAlive(holder.pid)) return false;
       await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
@@ -93020,7 +93128,7 @@ var GpuAllocator = class {
   }
   async release(devices, runId) {
     for (const device of devices) {
-      const holder = await readFile5(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile6(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
       if (holder.runId === runId) await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
   }
@@ -93043,7 +93151,7 @@ function parseGpuUsage(csv, deviceIds, t) {
 function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-smi") {
   const started = Date.now();
   const timer = setInterval(() => {
-    execFile3(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 1e4 }, (error2, stdout) => {
+    execFile4(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 1e4 }, (error2, stdout) => {
       const sample = error2 ? void 0 : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1e3);
       if (sample) onSample(sample);
     });
@@ -93212,32 +93320,6 @@ var LogFile = class {
   }
 };
 
-// actions/lib/src/scratch.ts
-import { execFile as execFile4 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir5, rm as rm4 } from "node:fs/promises";
-import path6 from "node:path";
-import { promisify as promisify3 } from "node:util";
-var execFileAsync3 = promisify3(execFile4);
-async function createScratch(root, runId, sizeBytes) {
-  const dir = path6.join(root, "crucible", runId);
-  const outputDir = path6.join(dir, "output");
-  await mkdir5(outputDir, { recursive: true, mode: 448 });
-  let sizeLimited = false;
-  if (process.getuid?.() === 0) {
-    await execFileAsync3("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
-    sizeLimited = true;
-  }
-  await chmod3(outputDir, 511);
-  return {
-    outputDir,
-    sizeLimited,
-    async dispose() {
-      if (sizeLimited) await execFileAsync3("umount", [outputDir]).catch(() => execFileAsync3("umount", ["-l", outputDir]));
-      await rm4(dir, { recursive: true, force: true });
-    }
-  };
-}
-
 // actions/lib/src/usage.ts
 var MAX_POINTS = 600;
 var UsageMonitor = class {
@@ -93352,8 +93434,15 @@ async function runExperiment(options) {
   }
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
+  for (const gone of await provider.reclaim()) events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
-  const context = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  const context = {
+    options,
+    runId,
+    image,
+    store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
+    ownerLabels: ownerLabels(await currentProcess())
+  };
   await mkdir6(resultDir, { recursive: true });
   if (!experiment.stages) {
     const outcome = await runProgram(context, {
@@ -93582,13 +93671,14 @@ async function runProgram(context, program) {
     },
     labels: {
       [MANAGED_LABEL]: "true",
-      "crucible.run-id": runId,
+      [RUN_ID_LABEL]: runId,
       "crucible.experiment": experiment.spec.name,
       ...program.stage ? { "crucible.stage": program.stage } : {},
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
       "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1e3).toISOString(),
-      ...options.labels
+      ...options.labels,
+      ...context.ownerLabels
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? []
   };
@@ -93710,7 +93800,7 @@ async function readProgramJson(outputDir, name, collected, limits) {
   let refusal;
   let parsed;
   try {
-    parsed = parseJsonWithin(await readFile6(path7.join(outputDir, name), "utf8"), limits);
+    parsed = parseJsonWithin(await readFile7(path7.join(outputDir, name), "utf8"), limits);
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal = "not a JSON object";
   } catch (error2) {
     refusal = error2 instanceof InputRefusedError ? error2.message : `not readable (${error2.message})`;
