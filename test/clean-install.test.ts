@@ -20,7 +20,8 @@ describe("package-lock.json", () => {
       for (const name of Object.keys(pkg.optionalDependencies ?? {})) {
         // Node's resolution: the package's own node_modules, then each enclosing node_modules up to the root.
         const parts = location ? location.split("/node_modules/") : [];
-        const candidates = parts.map((_, i) => `${parts.slice(0, parts.length - i).join("/node_modules/")}/node_modules/${name}`).concat(`node_modules/${name}`);
+        const enclosing = parts.map((_, i) => `${parts.slice(0, parts.length - i).join("/node_modules/")}/node_modules/${name}`);
+        const candidates = [...enclosing, `node_modules/${name}`];
         if (!candidates.some((c) => lock.packages[c])) missing.push(`${name} (optional dependency of ${location || "the root"})`);
       }
     }
@@ -30,7 +31,8 @@ describe("package-lock.json", () => {
   it("is in sync with package.json: npm ci accepts it", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-npm-ci-"));
     for (const file of ["package.json", "package-lock.json"]) await copyFile(path.join(repoRoot, file), path.join(dir, file));
-    const ci = spawnSync("npm", ["ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    const args = ["ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"];
+    const ci = spawnSync("npm", args, { cwd: dir, encoding: "utf8", timeout: 120_000 });
     expect(ci.status, ci.stderr).toBe(0);
   });
 });
@@ -53,6 +55,7 @@ describe("a fresh clone", () => {
     expect(demo.status, `${demo.stdout}\n${demo.stderr}`).toBe(0);
     expect(trackedChanges()).toBe("");
     // What the demo adds is its run, beside the experiment, and nothing else.
-    expect(execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" })).toMatch(/^\?\? experiments\/hello-sandbox\/results\/\d{8}T\d{6}Z-[0-9a-f]{6}\/\n$/);
+    const status = execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" });
+    expect(status).toMatch(/^\?\? experiments\/hello-sandbox\/results\/\d{8}T\d{6}Z-[0-9a-f]{6}\/\n$/);
   });
 });

@@ -7,7 +7,14 @@ import { cp, lstat, mkdtemp, readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { escapeControls, isUnsafeCodePoint, METRIC_NAME, PORTABLE_NAME, validateResultDocument, type RunResult } from "../actions/lib/src/index.js";
+import {
+  escapeControls,
+  isUnsafeCodePoint,
+  METRIC_NAME,
+  PORTABLE_NAME,
+  validateResultDocument,
+  type RunResult,
+} from "../actions/lib/src/index.js";
 import { renderResultsComment } from "../actions/lib/src/github/results-comment.js";
 import { renderSummary } from "../actions/run/src/summary.js";
 import { buildSite } from "./fixtures/site/build-site.js";
@@ -29,9 +36,18 @@ beforeAll(async () => {
 
   const run = spawnSync(path.join(binDir, "node"), [cliBin, "run", EXPERIMENT], { cwd: root, encoding: "utf8", timeout: 300_000 });
   const [cliRun] = await readdir(results);
-  cli = { code: run.status, stdout: run.stdout, stderr: run.stderr, dir: path.join(results, cliRun!), result: JSON.parse(await readFile(path.join(results, cliRun!, "result.json"), "utf8")) };
+  const cliDir = path.join(results, cliRun!);
+  const cliResult = JSON.parse(await readFile(path.join(cliDir, "result.json"), "utf8")) as RunResult;
+  cli = { code: run.status, stdout: run.stdout, stderr: run.stderr, dir: cliDir, result: cliResult };
 
-  const env = { GITHUB_WORKSPACE: root, GITHUB_RUN_ID: "1313", GITHUB_RUN_ATTEMPT: "1", GITHUB_JOB: "evaluate", GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "octo/crucible" };
+  const env = {
+    GITHUB_WORKSPACE: root,
+    GITHUB_RUN_ID: "1313",
+    GITHUB_RUN_ATTEMPT: "1",
+    GITHUB_JOB: "evaluate",
+    GITHUB_SERVER_URL: "https://github.com",
+    GITHUB_REPOSITORY: "octo/crucible",
+  };
   const ran = await runAction(path.join(repoRoot, "actions/run/dist/index.js"), { inputs: { experiment: EXPERIMENT }, env });
   const dir = path.dirname(path.join(root, ran.outputs["result-path"]!));
   action = { ...ran, dir, result: JSON.parse(await readFile(path.join(dir, "result.json"), "utf8")) };
@@ -87,7 +103,9 @@ describe("the same run, through both adapters", () => {
     expect(reasons["stages/emit/rtl\\u{202e}txt.exe"]).toMatch(/^name is not portable/);
     expect(reasons["stages/emit/bad\\x0adir"]).toMatch(/^folder name is not portable/);
     expect(reasons["stages/emit/CON.txt"]).toMatch(/reserved on Windows/);
-    expect(reasons["stages/emit/case.txt"]).toBe("differs only in case from Case.txt, which it would overwrite on a case-insensitive file system");
+    expect(reasons["stages/emit/case.txt"]).toBe(
+      "differs only in case from Case.txt, which it would overwrite on a case-insensitive file system",
+    );
     expect(reasons["stages/emit/metrics.json#</script><script>alert(2)</script>"]).toMatch(/^not a metric name/);
     expect(reasons["stages/emit/metrics.json#a\\x0a# PWN heading"]).toMatch(/^not a metric name/);
     expect(reasons["stages/emit/metrics.json#__proto__"]).toMatch(/^not a metric name/);
@@ -120,7 +138,8 @@ describe("job log (the run action)", () => {
     expect(unsafeCharacters(action.stdout)).toEqual([]);
     const { commands, plain } = interpretRunnerLog(action.stdout);
     expect(new Set(commands.map((c) => c.name))).toEqual(new Set(["group", "endgroup", "stop-commands"]));
-    expect(plain).toContainEqual(expect.stringMatching(/^\[\+\d+\.\d{3}s stdout\] progress 1\/3 \(33%\) · note=\\x0d::error::PWN spoofed clip=\\x1b\]52;c;/));
+    const progress = /^\[\+\d+\.\d{3}s stdout\] progress 1\/3 \(33%\) · note=\\x0d::error::PWN spoofed clip=\\x1b\]52;c;/;
+    expect(plain).toContainEqual(expect.stringMatching(progress));
     expect(plain).toContainEqual(expect.stringMatching(/^\[\+\d+\.\d{3}s stdout\] ::error::PWN after a carriage return$/));
   });
 
@@ -144,7 +163,8 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
   });
 
   it("a summary whose every value is hostile still holds only its own elements", () => {
-    const summary = renderSummary(hostileCopy(action.result), "r/result.json", { step: 1, total: 2, [HOSTILE_TEXTS[0]!]: HOSTILE_TEXTS[1]! });
+    const progress = { step: 1, total: 2, [HOSTILE_TEXTS[0]!]: HOSTILE_TEXTS[1]! };
+    const summary = renderSummary(hostileCopy(action.result), "r/result.json", progress);
     const counts = elementCounts(renderGfm(summary));
     for (const [tag, count] of Object.entries(counts)) expect(count, tag).toBe(literalTags(summary, tag));
     expect(Object.keys(counts).every((tag) => summaryTags.includes(tag)), Object.keys(counts).join()).toBe(true);
@@ -152,12 +172,17 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
 
   it("the comment holds the same elements as for a harmless run, and links only to the job and the report", () => {
     const options = { reportUrl: "https://example.org/site" };
-    const harmless = (r: RunResult): RunResult => ({ ...r, statusReason: "fine", metrics: Object.fromEntries(Object.keys(r.metrics).map((_, i) => [`m${i}`, i])) });
+    const harmless = (r: RunResult): RunResult => ({
+      ...r,
+      statusReason: "fine",
+      metrics: Object.fromEntries(Object.keys(r.metrics).map((_, i) => [`m${i}`, i])),
+    });
     for (const result of [action.result, hostileCopy(action.result)]) {
       const document = renderGfm(renderResultsComment([result], options));
       expect(elementNames(document)).toEqual(elementNames(renderGfm(renderResultsComment([harmless(result)], options))));
       const links = [...document.querySelectorAll("a")].map((a) => a.getAttribute("href"));
-      expect(links).toEqual(["https://github.com/octo/crucible/actions/runs/1313/attempts/1", `https://example.org/site/runs/hostile-output/${result.runId}/`]);
+      const report = `https://example.org/site/runs/hostile-output/${result.runId}/`;
+      expect(links).toEqual(["https://github.com/octo/crucible/actions/runs/1313/attempts/1", report]);
     }
   });
 });
@@ -169,13 +194,16 @@ describe("results/ (what is committed to git)", () => {
         const stats = await lstat(path.join(dir, relative));
         expect(stats.isFile() || stats.isDirectory(), relative).toBe(true);
         for (const name of relative.split("/")) expect(name, relative).toMatch(PORTABLE_NAME);
-        if (/(^|\/)(result\.json|log\.txt)$/.test(relative)) expect(unsafeCharacters(await readFile(path.join(dir, relative), "utf8")), relative).toEqual([]);
+        if (!/(^|\/)(result\.json|log\.txt)$/.test(relative)) continue;
+        expect(unsafeCharacters(await readFile(path.join(dir, relative), "utf8")), relative).toEqual([]);
       }
     }
   });
 
   it("result.json matches schema version 2, names and text included", () => {
-    for (const { result } of [cli, action]) expect(validateResultDocument(result), JSON.stringify(validateResultDocument.errors)).toBe(true);
+    for (const { result } of [cli, action]) {
+      expect(validateResultDocument(result), JSON.stringify(validateResultDocument.errors)).toBe(true);
+    }
   });
 
   it("keeps no JSON file that readers would disagree on", async () => {
@@ -194,12 +222,14 @@ describe("report site", () => {
     expect(build.code, build.output).toBe(0);
     const { parseHTML } = await import("linkedom");
     const files = (await readdir(out, { recursive: true })).filter((f) => f.endsWith(".html") && !f.startsWith("pagefind"));
-    pages = await Promise.all(files.map(async (file) => ({ file, document: parseHTML(await readFile(path.join(out, file), "utf8")).document as unknown as Document })));
+    const parse = async (file: string) => parseHTML(await readFile(path.join(out, file), "utf8")).document as unknown as Document;
+    pages = await Promise.all(files.map(async (file) => ({ file, document: await parse(file) })));
   });
 
   it("builds the runs' pages, which show the hostile text as text", () => {
     const runPages = pages.filter((p) => p.file.startsWith("runs/hostile-output/"));
-    expect(runPages.map((p) => p.file).sort()).toEqual([cli.result.runId, action.result.runId].sort().map((id) => `runs/hostile-output/${id}/index.html`));
+    const expected = [cli.result.runId, action.result.runId].sort().map((id) => `runs/hostile-output/${id}/index.html`);
+    expect(runPages.map((p) => p.file).sort()).toEqual(expected);
     for (const { document } of runPages) {
       const text = document.body.textContent!;
       expect(text).toContain("metrics.json#</script><script>alert(2)</script>");
@@ -212,8 +242,10 @@ describe("report site", () => {
     for (const { file, document } of pages) {
       const elements = [...document.querySelectorAll("*")];
       expect(elements.filter((e) => e.hasAttribute("data-pwn")).map((e) => e.outerHTML), file).toEqual([]);
-      expect(elements.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`)), file).toEqual([]);
-      const targets = elements.flatMap((e) => ["href", "src", "action", "xlink:href"].map((a) => e.getAttribute(a) ?? "")).filter((v) => v.includes("evil.example"));
+      const handlers = elements.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`));
+      expect(handlers, file).toEqual([]);
+      const urls = elements.flatMap((e) => ["href", "src", "action", "xlink:href"].map((a) => e.getAttribute(a) ?? ""));
+      const targets = urls.filter((v) => v.includes("evil.example"));
       expect(targets, file).toEqual([]);
       expect([...document.querySelectorAll("script")].filter((s) => /alert\(|PWN/.test(s.textContent!)).length, file).toBe(0);
     }

@@ -52,19 +52,27 @@ describe("ownerState", () => {
   it("knows this process as alive, an exited one as gone, and a reused pid as another process", async () => {
     expect(await ownerState(ownerLabels(self), self)).toEqual({ state: "alive", pid: process.pid });
     const gone = await goneProcess();
-    expect(await ownerState(ownerLabels(gone), self)).toEqual({ state: "gone", pid: gone.pid, reason: `its owner process ${gone.pid} on this host is gone` });
-    expect(await ownerState(ownerLabels({ ...self, startTime: "1" }), self)).toMatchObject({ state: "gone", reason: expect.stringContaining("the pid now belongs to another process") });
+    const reason = `its owner process ${gone.pid} on this host is gone`;
+    expect(await ownerState(ownerLabels(gone), self)).toEqual({ state: "gone", pid: gone.pid, reason });
+    expect(await ownerState(ownerLabels({ ...self, startTime: "1" }), self)).toMatchObject({
+      state: "gone",
+      reason: expect.stringContaining("the pid now belongs to another process"),
+    });
   });
 
   it("takes a zombie for gone", async () => {
     // Python forks a child that exits at once and is never waited for: a zombie until Python ends.
-    const parent = spawn("/usr/bin/python3", ["-c", "import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)"]);
+    const program = "import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)";
+    const parent = spawn("/usr/bin/python3", ["-c", program]);
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once("data", (c: Buffer) => resolve(c.toString()))));
-      for (let i = 0; i < 50 && !(await readFile(`/proc/${pid}/stat`, "utf8")).includes(") Z "); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && !(await readFile(`/proc/${pid}/stat`, "utf8")).includes(") Z "); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const stat = await readFile(`/proc/${pid}/stat`, "utf8");
       const zombie = { ...self, pid, startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]! };
-      expect(await ownerState(ownerLabels(zombie), self)).toEqual({ state: "gone", pid, reason: `its owner process ${pid} on this host has exited` });
+      const reason = `its owner process ${pid} on this host has exited`;
+      expect(await ownerState(ownerLabels(zombie), self)).toEqual({ state: "gone", pid, reason });
     } finally {
       parent.kill("SIGKILL");
     }
@@ -80,11 +88,19 @@ describe("ownerState", () => {
 });
 
 describe("crucible gc and the owner", () => {
-  async function sandbox(owner: ProcessIdentity | undefined, start: boolean, extra: Partial<Docker.ContainerCreateOptions["HostConfig"]> = {}) {
+  type HostConfig = Partial<Docker.ContainerCreateOptions["HostConfig"]>;
+  async function sandbox(owner: ProcessIdentity | undefined, start: boolean, extra: HostConfig = {}) {
+    const deadline = new Date(Date.now() + 3_600_000).toISOString();
     const container = await docker.createContainer({
       Image: image.id,
       Cmd: ["sleep", "600"],
-      Labels: { "crucible.managed": "true", [scopeKey]: scopeValue, "crucible.run-id": "20260101T000000Z-0a0b0c", "crucible.deadline": new Date(Date.now() + 3_600_000).toISOString(), ...ownerLabels(owner) },
+      Labels: {
+        "crucible.managed": "true",
+        [scopeKey]: scopeValue,
+        "crucible.run-id": "20260101T000000Z-0a0b0c",
+        "crucible.deadline": deadline,
+        ...ownerLabels(owner),
+      },
       HostConfig: { Runtime: "runsc", NetworkMode: "none", ...extra },
     });
     if (start) await container.start();
@@ -100,7 +116,8 @@ describe("crucible gc and the owner", () => {
     const unowned = await sandbox(undefined, true);
     try {
       const report = await collectGarbage(docker, { scope });
-      expect(report.containers.map((c) => [c.id, c.reason])).toEqual([[orphan.id, expect.stringMatching(/^its owner process \d+ on this host is gone$/)]]);
+      const reason = expect.stringMatching(/^its owner process \d+ on this host is gone$/);
+      expect(report.containers.map((c) => [c.id, c.reason])).toEqual([[orphan.id, reason]]);
       expect(await exists(orphan)).toBe(false);
       expect(existsSync(path.dirname(scratch.outputDir))).toBe(false);
       expect(await readFile("/proc/self/mounts", "utf8")).not.toContain(scratch.outputDir);
@@ -149,8 +166,9 @@ describe("a runner killed with SIGKILL", () => {
     await exited;
   }
 
-  it("leaves its sandbox running until the next run starts, which removes it first (action killed, CLI next; CLI killed, action next)", async () => {
-    const slowFile = await makeExperiment("slow", { "experiment.yaml": experimentYaml("slow", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 300s" }), "main.py": slow });
+  it("leaves its sandbox running until the next run starts, which removes it first (action, then CLI killed)", async () => {
+    const slowYaml = experimentYaml("slow", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 300s" });
+    const slowFile = await makeExperiment("slow", { "experiment.yaml": slowYaml, "main.py": slow });
     const workspace = path.resolve(slowFile, "../../..");
     await makeExperiment("quick", { "experiment.yaml": experimentYaml("quick"), "main.py": "print('quick run')\n" }, workspace);
     const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "crucible-runner-temp-"));
@@ -168,7 +186,8 @@ describe("a runner killed with SIGKILL", () => {
     };
 
     // 1. The run action, killed outright mid-run: nothing of it runs anymore, its sandbox still does.
-    const actionRun = spawn(path.join(binDir, "node"), [path.join(repoRoot, "actions/run/dist/index.js")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const actionEntry = path.join(repoRoot, "actions/run/dist/index.js");
+    const actionRun = spawn(path.join(binDir, "node"), [actionEntry], { env, stdio: ["ignore", "pipe", "pipe"] });
     const first = await sandboxOf(actionRun, /step 3$/m);
     expect(first.Labels[OWNER_LABELS.startTime]).toMatch(/^\d+$/);
     const scratch = first.Mounts.find((m) => m.Destination === "/output")!.Source;
@@ -178,23 +197,30 @@ describe("a runner killed with SIGKILL", () => {
     expect((await docker.getContainer(first.Id).inspect()).State.Running).toBe(true);
 
     // 2. The next run (the CLI) removes it, and its scratch space, before it creates its own sandbox.
-    const next = spawnSync(path.join(binDir, "node"), [cliBin, "run", "experiments/quick/experiment.yaml"], { cwd: workspace, encoding: "utf8", timeout: 300_000 });
+    const quick = "experiments/quick/experiment.yaml";
+    const next = spawnSync(path.join(binDir, "node"), [cliBin, "run", quick], { cwd: workspace, encoding: "utf8", timeout: 300_000 });
     expect(next.status, next.stderr).toBe(0);
-    const removal = `removed sandbox ${first.Id.slice(0, 12)} of run ${first.Labels["crucible.run-id"]}: its owner process ${actionRun.pid} on this host is gone`;
-    expect(next.stdout).toContain(removal);
-    expect(next.stdout.indexOf(removal)).toBeLessThan(next.stdout.indexOf("==> create sandbox"));
+    const removal = (sandbox: Docker.ContainerInfo, owner: ChildProcess) =>
+      `removed sandbox ${sandbox.Id.slice(0, 12)} of run ${sandbox.Labels["crucible.run-id"]}: ` +
+      `its owner process ${owner.pid} on this host is gone`;
+    expect(next.stdout).toContain(removal(first, actionRun));
+    expect(next.stdout.indexOf(removal(first, actionRun))).toBeLessThan(next.stdout.indexOf("==> create sandbox"));
     await expect(docker.getContainer(first.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect(existsSync(scratch)).toBe(false);
     expect(await readFile("/proc/self/mounts", "utf8")).not.toContain(scratch);
 
     // 3. The other way round: the CLI killed, the run action next.
-    const cliRun = spawn(path.join(binDir, "node"), [cliBin, "run", "experiments/slow/experiment.yaml"], { cwd: workspace, env: { ...process.env, RUNNER_TEMP: runnerTemp }, stdio: ["ignore", "pipe", "pipe"] });
+    const cliRun = spawn(path.join(binDir, "node"), [cliBin, "run", "experiments/slow/experiment.yaml"], {
+      cwd: workspace,
+      env: { ...process.env, RUNNER_TEMP: runnerTemp },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const second = await sandboxOf(cliRun, /step 3$/m);
     await killed(cliRun);
     expect((await docker.getContainer(second.Id).inspect()).State.Running).toBe(true);
-    const action = await runAction(path.join(repoRoot, "actions/run/dist/index.js"), { inputs: { experiment: "experiments/quick/experiment.yaml" }, env: { GITHUB_WORKSPACE: workspace } });
+    const action = await runAction(actionEntry, { inputs: { experiment: quick }, env: { GITHUB_WORKSPACE: workspace } });
     expect(action.code, action.stdout).toBe(0);
-    expect(action.stdout).toContain(`removed sandbox ${second.Id.slice(0, 12)} of run ${second.Labels["crucible.run-id"]}: its owner process ${cliRun.pid} on this host is gone`);
+    expect(action.stdout).toContain(removal(second, cliRun));
     await expect(docker.getContainer(second.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     // Both killed runs' scratch folders are gone too.
     expect(await readdir(path.join(runnerTemp, "crucible"))).toEqual([]);

@@ -79,7 +79,8 @@ async function validate(paths: string[]): Promise<number> {
     }
   }
   for (const issue of issues) warn(formatIssue(issue));
-  if (issues.length > 0) warn(`${issues.length} problem(s) in ${new Set(issues.map((i) => i.file)).size} of ${files.length} experiment file(s)`);
+  const fileCount = new Set(issues.map((i) => i.file)).size;
+  if (issues.length > 0) warn(`${issues.length} problem(s) in ${fileCount} of ${files.length} experiment file(s)`);
   return issues.length > 0 ? 1 : 0;
 }
 
@@ -115,7 +116,10 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   });
   const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
   out(`==> ${result.status}: ${result.statusReason}`);
-  for (const stage of result.stages ?? []) out(`    ${stage.status.padEnd(9)} ${stage.name}${stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : ""}: ${stage.statusReason}`);
+  for (const stage of result.stages ?? []) {
+    const took = stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : "";
+    out(`    ${stage.status.padEnd(9)} ${stage.name}${took}: ${stage.statusReason}`);
+  }
   for (const a of result.storedArtifacts ?? []) out(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
   if (metrics) out(`    metrics: ${metrics}`);
   for (const d of result.dropped) out(`    not collected: ${d.path}: ${d.reason}`);
@@ -144,7 +148,8 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   out("");
   for (const v of verdicts) {
     const counts = ["blocked", "contained", "succeeded"].map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`).join(", ");
-    out(`${v.verdict === "contained" ? "contained" : "BREACHED "}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
+    const verdict = v.verdict === "contained" ? "contained" : "BREACHED ";
+    out(`${verdict}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
     for (const reason of v.reasons) out(`           ${reason}`);
   }
   out(`matrix: ${path.relative(process.cwd(), matrixFile)}`);

@@ -109,7 +109,8 @@ export async function collectOutputs(from: string, to: string, limits: CollectLi
       }
       const clash = taken.get(relative.toLowerCase());
       if (clash !== undefined) {
-        dropped.push(droppedEntry(relative, `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`));
+        const reason = `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`;
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (entry.isDirectory()) {
@@ -121,7 +122,8 @@ export async function collectOutputs(from: string, to: string, limits: CollectLi
         continue;
       }
       if (!entry.isFile()) {
-        dropped.push(droppedEntry(relative, entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)"));
+        const reason = entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)";
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (files.length >= limits.maxFiles) {

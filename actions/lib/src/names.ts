@@ -18,7 +18,10 @@ const WINDOWS_RESERVED = /^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\.|$)/i;
 /** Why a file or folder name is not collected, or undefined when it is portable. */
 export function portableNameProblem(name: string): string | undefined {
   if (!PORTABLE_NAME.test(name)) {
-    return "name is not portable: only letters, digits, '.', '_' and '-' are collected, not starting with '.' or '-' nor ending with '.', up to 128 characters";
+    return (
+      "name is not portable: only letters, digits, '.', '_' and '-' are collected, " +
+      "not starting with '.' or '-' nor ending with '.', up to 128 characters"
+    );
   }
   if (WINDOWS_RESERVED.test(name)) return "name is reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension)";
   return undefined;

@@ -68,14 +68,20 @@ export type OwnerState =
  * sandbox, and it is said only when boot id and PID namespace are this process's own, so a pid is
  * looked up where it means the same process.
  */
-export async function ownerState(labels: Record<string, string>, self: ProcessIdentity | undefined, procRoot = "/proc"): Promise<OwnerState> {
+export async function ownerState(
+  labels: Record<string, string>,
+  self: ProcessIdentity | undefined,
+  procRoot = "/proc",
+): Promise<OwnerState> {
   const pid = Number(labels[OWNER_LABELS.pid]);
   const startTime = labels[OWNER_LABELS.startTime];
   if (!self || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
   if (labels[OWNER_LABELS.bootId] !== self.bootId || labels[OWNER_LABELS.pidNamespace] !== self.pidNamespace) return { state: "unknown" };
   const stat = await processStat(pid, procRoot);
   if (!stat) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
-  if (stat.startTime !== startTime) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  if (stat.startTime !== startTime) {
+    return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  }
   if (stat.state === "Z" || stat.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
   return { state: "alive", pid };
 }

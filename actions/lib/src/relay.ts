@@ -106,7 +106,8 @@ function parseProgress(text: string): Progress | undefined {
   }
   if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
   const { step, total, ...rest } = value as Record<string, unknown>;
-  if (typeof step !== "number" || typeof total !== "number" || !Number.isFinite(step) || !Number.isFinite(total) || total <= 0) return undefined;
+  const finite = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n);
+  if (!finite(step) || !finite(total) || total <= 0) return undefined;
   const fields = Object.entries(rest)
     .filter(([k, v]) => k !== "__proto__" && ((typeof v === "number" && Number.isFinite(v)) || typeof v === "string"))
     .slice(0, MAX_PROGRESS_FIELDS)

@@ -291,7 +291,9 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
   // A runner killed outright (SIGKILL) cannot remove its sandbox: the next run does, before starting its own.
-  for (const gone of await provider.reclaim()) events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  for (const gone of await provider.reclaim()) {
+    events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  }
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
   const context: RunContext = {
     options,
@@ -508,7 +510,8 @@ function mergeStageMetrics(records: StageResult[], reported: (Pick<ProgramOutcom
     // A prefixed name can meet one another stage reported as it is: the first keeps it, the later is dropped.
     const taken = (key: string, kind: string) => {
       if (!Object.hasOwn(kind === "metric" ? metrics : series, key)) return false;
-      dropped.push({ path: `stages/${r.name}/${kind === "metric" ? "metrics" : "series"}.json#${key}`, reason: `the run already has a ${kind} named ${key}` });
+      const file = kind === "metric" ? "metrics.json" : "series.json";
+      dropped.push({ path: `stages/${r.name}/${file}#${key}`, reason: `the run already has a ${kind} named ${key}` });
       return true;
     };
     for (const [name, value] of Object.entries(r.metrics)) {
@@ -663,11 +666,15 @@ const METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
 /** series.json holds small tables: {name: {columns, rows: [[…]]}}. */
 const SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
 
+/** Text of at most `max` characters without control characters, or absent. */
+const optionalText = (value: unknown, max: number): boolean =>
+  value === undefined || (typeof value === "string" && value.length <= max && DISPLAY_TEXT.test(value));
+
 /**
  * metrics.json must be a flat object whose keys are metric names (names.ts) and whose values are finite
  * numbers or {value, unit, description} objects; every other entry is dropped with the reason.
  */
-async function readMetrics(outputDir: string, collected: Collected): Promise<{ metrics: Record<string, number>; metricInfo: Record<string, MetricInfo> }> {
+async function readMetrics(outputDir: string, collected: Collected): Promise<Pick<ProgramOutcome, "metrics" | "metricInfo">> {
   const metrics: Record<string, number> = {};
   const metricInfo: Record<string, MetricInfo> = {};
   const parsed = await readProgramJson(outputDir, "metrics.json", collected, METRICS_LIMITS);
@@ -678,16 +685,25 @@ async function readMetrics(outputDir: string, collected: Collected): Promise<{ m
     const { unit, description } = described ?? {};
     if (!METRIC_NAME.test(key)) drop(key, `not a metric name: ${METRIC_NAME_RULE}`);
     else if (typeof value !== "number" || !Number.isFinite(value)) drop(key, "the value is not a finite number");
-    else if (unit !== undefined && !(typeof unit === "string" && unit.length <= 40 && DISPLAY_TEXT.test(unit))) drop(key, "the unit is not text of up to 40 characters without control characters");
-    else if (description !== undefined && !(typeof description === "string" && description.length <= 500 && DISPLAY_TEXT.test(description))) {
-      drop(key, "the description is not text of up to 500 characters without control characters");
-    } else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
+    else if (!optionalText(unit, 40)) drop(key, "the unit is not text of up to 40 characters without control characters");
+    else if (!optionalText(description, 500)) drop(key, "the description is not text of up to 500 characters without control characters");
+    else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
     else {
       metrics[key] = value;
-      if (unit !== undefined || description !== undefined) metricInfo[key] = { ...(unit !== undefined ? { unit: unit as string } : {}), ...(description !== undefined ? { description: description as string } : {}) };
+      const info: MetricInfo = {};
+      if (unit !== undefined) info.unit = unit as string;
+      if (description !== undefined) info.description = description as string;
+      if (Object.keys(info).length > 0) metricInfo[key] = info;
     }
   }
   return { metrics, metricInfo };
+}
+
+/** Index of the first row holding a number JSON.parse made infinite (1e999), or -1. */
+function infiniteRow(series: unknown): number {
+  const rows = (series as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) return -1;
+  return rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell)));
 }
 
 /** series.json: chart data the program offers; each series is kept only when its name and shape are valid. */
@@ -695,14 +711,12 @@ async function readSeries(outputDir: string, collected: Collected): Promise<Reco
   const parsed = await readProgramJson(outputDir, "series.json", collected, SERIES_LIMITS);
   const series: Record<string, Series> = {};
   for (const [name, value] of Object.entries(parsed ?? {})) {
-    const at = `series.json#${name.slice(0, 64)}`;
-    const rows = (value as { rows?: unknown } | null)?.rows;
-    const infinite = Array.isArray(rows) ? rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell))) : -1;
-    if (!SERIES_NAME.test(name)) collected.dropped.push(droppedEntry(at, `not a series name: ${SERIES_NAME_RULE}`));
-    else if (infinite >= 0) collected.dropped.push(droppedEntry(at, `row ${infinite} holds a number that is not finite`));
-    else if (!validateSeriesDocument({ [name]: value })) {
-      collected.dropped.push(droppedEntry(at, shownText(`not a valid series: ${schemaProblems(validateSeriesDocument)}`, 300)));
-    } else series[name] = value as Series;
+    const drop = (reason: string) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
+    const infinite = infiniteRow(value);
+    if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
+    else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
+    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
+    else series[name] = value as Series;
   }
   return series;
 }
@@ -715,7 +729,12 @@ type Collected = Awaited<ReturnType<typeof collectOutputs>>;
  * resolve differently) is neither read nor kept, so no copy in results/ can say something the result
  * does not.
  */
-async function readProgramJson(outputDir: string, name: string, collected: Collected, limits: JsonLimits): Promise<Record<string, unknown> | undefined> {
+async function readProgramJson(
+  outputDir: string,
+  name: string,
+  collected: Collected,
+  limits: JsonLimits,
+): Promise<Record<string, unknown> | undefined> {
   if (!collected.files.some((f) => f.path === name)) return undefined;
   let refusal: string | undefined;
   let parsed: unknown;

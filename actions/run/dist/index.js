@@ -92044,7 +92044,10 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` } });
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -92404,7 +92407,9 @@ async function ownerState(labels, self2, procRoot = "/proc") {
   if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
   const stat3 = await processStat(pid, procRoot);
   if (!stat3) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
-  if (stat3.startTime !== startTime) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  if (stat3.startTime !== startTime) {
+    return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  }
   if (stat3.state === "Z" || stat3.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
   return { state: "alive", pid };
 }
@@ -92501,7 +92506,8 @@ async function collectOutputs(from, to, limits) {
       }
       const clash = taken.get(relative.toLowerCase());
       if (clash !== void 0) {
-        dropped.push(droppedEntry(relative, `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`));
+        const reason = `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`;
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (entry.isDirectory()) {
@@ -92513,7 +92519,8 @@ async function collectOutputs(from, to, limits) {
         continue;
       }
       if (!entry.isFile()) {
-        dropped.push(droppedEntry(relative, entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)"));
+        const reason = entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)";
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (files.length >= limits.maxFiles) {
@@ -93229,7 +93236,8 @@ function parseProgress(text) {
   }
   if (!value || typeof value !== "object" || Array.isArray(value)) return void 0;
   const { step, total, ...rest } = value;
-  if (typeof step !== "number" || typeof total !== "number" || !Number.isFinite(step) || !Number.isFinite(total) || total <= 0) return void 0;
+  const finite = (n) => typeof n === "number" && Number.isFinite(n);
+  if (!finite(step) || !finite(total) || total <= 0) return void 0;
   const fields = Object.entries(rest).filter(([k, v]) => k !== "__proto__" && (typeof v === "number" && Number.isFinite(v) || typeof v === "string")).slice(0, MAX_PROGRESS_FIELDS).map(([k, v]) => [shownText(k, 40), typeof v === "string" ? shownText(v, 80) : v]);
   return { ...Object.fromEntries(fields), step, total };
 }
@@ -93434,7 +93442,9 @@ async function runExperiment(options) {
   }
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
-  for (const gone of await provider.reclaim()) events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  for (const gone of await provider.reclaim()) {
+    events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  }
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
   const context = {
     options,
@@ -93614,7 +93624,8 @@ function mergeStageMetrics(records, reported) {
   for (const [index, r] of records.entries()) {
     const taken = (key, kind) => {
       if (!Object.hasOwn(kind === "metric" ? metrics : series, key)) return false;
-      dropped.push({ path: `stages/${r.name}/${kind === "metric" ? "metrics" : "series"}.json#${key}`, reason: `the run already has a ${kind} named ${key}` });
+      const file = kind === "metric" ? "metrics.json" : "series.json";
+      dropped.push({ path: `stages/${r.name}/${file}#${key}`, reason: `the run already has a ${kind} named ${key}` });
       return true;
     };
     for (const [name, value] of Object.entries(r.metrics)) {
@@ -93758,6 +93769,7 @@ async function finish(resultDir, log, partial) {
 var MAX_METRICS = 200;
 var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
 var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+var optionalText = (value, max) => value === void 0 || typeof value === "string" && value.length <= max && DISPLAY_TEXT.test(value);
 async function readMetrics(outputDir, collected) {
   const metrics = {};
   const metricInfo = {};
@@ -93769,29 +93781,34 @@ async function readMetrics(outputDir, collected) {
     const { unit, description } = described ?? {};
     if (!METRIC_NAME.test(key)) drop(key, `not a metric name: ${METRIC_NAME_RULE}`);
     else if (typeof value !== "number" || !Number.isFinite(value)) drop(key, "the value is not a finite number");
-    else if (unit !== void 0 && !(typeof unit === "string" && unit.length <= 40 && DISPLAY_TEXT.test(unit))) drop(key, "the unit is not text of up to 40 characters without control characters");
-    else if (description !== void 0 && !(typeof description === "string" && description.length <= 500 && DISPLAY_TEXT.test(description))) {
-      drop(key, "the description is not text of up to 500 characters without control characters");
-    } else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
+    else if (!optionalText(unit, 40)) drop(key, "the unit is not text of up to 40 characters without control characters");
+    else if (!optionalText(description, 500)) drop(key, "the description is not text of up to 500 characters without control characters");
+    else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
     else {
       metrics[key] = value;
-      if (unit !== void 0 || description !== void 0) metricInfo[key] = { ...unit !== void 0 ? { unit } : {}, ...description !== void 0 ? { description } : {} };
+      const info2 = {};
+      if (unit !== void 0) info2.unit = unit;
+      if (description !== void 0) info2.description = description;
+      if (Object.keys(info2).length > 0) metricInfo[key] = info2;
     }
   }
   return { metrics, metricInfo };
+}
+function infiniteRow(series) {
+  const rows = series?.rows;
+  if (!Array.isArray(rows)) return -1;
+  return rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell)));
 }
 async function readSeries(outputDir, collected) {
   const parsed = await readProgramJson(outputDir, "series.json", collected, SERIES_LIMITS);
   const series = {};
   for (const [name, value] of Object.entries(parsed ?? {})) {
-    const at = `series.json#${name.slice(0, 64)}`;
-    const rows = value?.rows;
-    const infinite = Array.isArray(rows) ? rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell))) : -1;
-    if (!SERIES_NAME.test(name)) collected.dropped.push(droppedEntry(at, `not a series name: ${SERIES_NAME_RULE}`));
-    else if (infinite >= 0) collected.dropped.push(droppedEntry(at, `row ${infinite} holds a number that is not finite`));
-    else if (!validateSeriesDocument({ [name]: value })) {
-      collected.dropped.push(droppedEntry(at, shownText(`not a valid series: ${schemaProblems(validateSeriesDocument)}`, 300)));
-    } else series[name] = value;
+    const drop = (reason) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
+    const infinite = infiniteRow(value);
+    if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
+    else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
+    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
+    else series[name] = value;
   }
   return series;
 }
@@ -93859,8 +93876,10 @@ var ActionsLog = class {
   printedBytes = 0;
   suppressed = 0;
   /** One resource line every 10 s while the program runs. */
-  sample = resourceLines((text) => this.write(`[crucible] ${escapeControls(text)}
-`));
+  sample = resourceLines(
+    (text) => this.write(`[crucible] ${escapeControls(text)}
+`)
+  );
   phase(name) {
     this.close();
     this.write(`::group::${escapeControls(name)}
@@ -93914,7 +93933,8 @@ function escapeMarkdown(text) {
 // actions/run/src/summary.ts
 var MAX_SUMMARY_BYTES = 1e3 * 1024;
 function renderSummary(result, resultPath, latestProgress) {
-  const rows = (pairs) => `<table>${pairs.map(([k, v]) => `<tr><th align="left">${escapeMarkdown(k)}</th><td>${escapeMarkdown(v)}</td></tr>`).join("")}</table>
+  const row = ([k, v]) => `<tr><th align="left">${escapeMarkdown(k)}</th><td>${escapeMarkdown(v)}</td></tr>`;
+  const rows = (pairs) => `<table>${pairs.map(row).join("")}</table>
 `;
   const parts = [];
   parts.push(`<h2>${STATUS_ICONS[result.status]} ${escapeMarkdown(result.experiment.name)}: ${escapeMarkdown(result.status)}</h2>
@@ -93934,10 +93954,10 @@ function renderSummary(result, resultPath, latestProgress) {
   if (result.stages) {
     parts.push("<h3>Stages</h3>\n");
     const cell = (text) => `<td>${escapeMarkdown(text)}</td>`;
-    parts.push(
-      `<table><tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>${result.stages.map((s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`).join("")}</table>
-`
-    );
+    const stageRow = (s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`;
+    const head = "<tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>";
+    parts.push(`<table>${head}${result.stages.map(stageRow).join("")}</table>
+`);
   }
   if (result.storedArtifacts?.length) {
     parts.push("<h3>Stored artifacts</h3>\n");
@@ -93975,9 +93995,11 @@ function renderSummary(result, resultPath, latestProgress) {
 <pre>${result.log.tail.map(escapeMarkdown).join("\n")}</pre>
 `;
   let summary2 = parts.join("");
-  if (Buffer.byteLength(summary2) + Buffer.byteLength(log) > MAX_SUMMARY_BYTES) summary2 = `${cut(summary2, MAX_SUMMARY_BYTES / 4)}
+  if (Buffer.byteLength(summary2) + Buffer.byteLength(log) > MAX_SUMMARY_BYTES) {
+    summary2 = `${cut(summary2, MAX_SUMMARY_BYTES / 4)}
 <p>(summary shortened)</p>
 `;
+  }
   return `${summary2}${log}`;
 }
 function cut(text, max) {

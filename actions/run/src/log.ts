@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { escapeControls, formatBytes, formatLiveLine, resourceLines, type RelayedLine, type ResourceSample, type UsagePeaks } from "../../lib/src/index.js";
+import {
+  escapeControls,
+  formatBytes,
+  formatLiveLine,
+  resourceLines,
+  type RelayedLine,
+  type ResourceSample,
+  type UsagePeaks,
+} from "../../lib/src/index.js";
 
 /**
  * Writes a run to the job log as the runner reads it. Each phase is a collapsible group. Program output is
@@ -16,7 +24,9 @@ export class ActionsLog {
   private printedBytes = 0;
   private suppressed = 0;
   /** One resource line every 10 s while the program runs. */
-  readonly sample: (sample: ResourceSample, peak: UsagePeaks) => void = resourceLines((text) => this.write(`[crucible] ${escapeControls(text)}\n`));
+  readonly sample: (sample: ResourceSample, peak: UsagePeaks) => void = resourceLines((text) =>
+    this.write(`[crucible] ${escapeControls(text)}\n`),
+  );
 
   constructor(
     private readonly write: (text: string) => void,

@@ -10,8 +10,8 @@ const MAX_SUMMARY_BYTES = 1000 * 1024;
  * start a block or become a link. The log's lines are a <pre> block of its own, which only "</pre>" ends.
  */
 export function renderSummary(result: RunResult, resultPath: string, latestProgress?: Progress): string {
-  const rows = (pairs: [string, string][]) =>
-    `<table>${pairs.map(([k, v]) => `<tr><th align="left">${escapeMarkdown(k)}</th><td>${escapeMarkdown(v)}</td></tr>`).join("")}</table>\n`;
+  const row = ([k, v]: [string, string]) => `<tr><th align="left">${escapeMarkdown(k)}</th><td>${escapeMarkdown(v)}</td></tr>`;
+  const rows = (pairs: [string, string][]) => `<table>${pairs.map(row).join("")}</table>\n`;
   const parts: string[] = [];
   parts.push(`<h2>${STATUS_ICONS[result.status]} ${escapeMarkdown(result.experiment.name)}: ${escapeMarkdown(result.status)}</h2>\n`);
   parts.push(`<p>${escapeMarkdown(result.statusReason)}</p>\n`);
@@ -28,11 +28,11 @@ export function renderSummary(result: RunResult, resultPath: string, latestProgr
   if (result.stages) {
     parts.push("<h3>Stages</h3>\n");
     const cell = (text: string) => `<td>${escapeMarkdown(text)}</td>`;
-    parts.push(
-      `<table><tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>${result.stages
-        .map((s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "—")}${cell(s.durationSeconds === undefined ? "—" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`)
-        .join("")}</table>\n`,
-    );
+    const stageRow = (s: NonNullable<RunResult["stages"]>[number]) =>
+      `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "—")}` +
+      `${cell(s.durationSeconds === undefined ? "—" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`;
+    const head = "<tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>";
+    parts.push(`<table>${head}${result.stages.map(stageRow).join("")}</table>\n`);
   }
   if (result.storedArtifacts?.length) {
     parts.push("<h3>Stored artifacts</h3>\n");
@@ -67,7 +67,9 @@ export function renderSummary(result: RunResult, resultPath: string, latestProgr
   if (result.log.truncated) parts.push(`<p>The saved log reached its cap; ${result.log.lines} lines were written in all.</p>\n`);
   const log = `\n<pre>${result.log.tail.map(escapeMarkdown).join("\n")}</pre>\n`;
   let summary = parts.join("");
-  if (Buffer.byteLength(summary) + Buffer.byteLength(log) > MAX_SUMMARY_BYTES) summary = `${cut(summary, MAX_SUMMARY_BYTES / 4)}\n<p>(summary shortened)</p>\n`;
+  if (Buffer.byteLength(summary) + Buffer.byteLength(log) > MAX_SUMMARY_BYTES) {
+    summary = `${cut(summary, MAX_SUMMARY_BYTES / 4)}\n<p>(summary shortened)</p>\n`;
+  }
   return `${summary}${log}`;
 }
 

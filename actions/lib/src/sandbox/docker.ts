@@ -8,7 +8,16 @@ import { ensureImage, type ImageRef } from "../image.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { buildContainerConfig, redactedConfig, runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
 import { releaseScratch } from "../scratch.js";
-import type { ExecOptions, ExecResult, OutputStream, ReclaimedSandbox, ResourceSample, RuntimeInfo, Sandbox, SandboxProvider } from "./sandbox.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  OutputStream,
+  ReclaimedSandbox,
+  ResourceSample,
+  RuntimeInfo,
+  Sandbox,
+  SandboxProvider,
+} from "./sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
