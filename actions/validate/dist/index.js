@@ -2290,7 +2290,7 @@ var require_timers = __commonJS({
     var NOT_IN_LIST = -2;
     var TO_BE_CLEARED = -1;
     var PENDING = 0;
-    var ACTIVE = 1;
+    var ACTIVE2 = 1;
     function onTick() {
       fastNow += TICK_MS;
       let idx = 0;
@@ -2299,8 +2299,8 @@ var require_timers = __commonJS({
         const timer = fastTimers[idx];
         if (timer._state === PENDING) {
           timer._idleStart = fastNow - TICK_MS;
-          timer._state = ACTIVE;
-        } else if (timer._state === ACTIVE && fastNow >= timer._idleStart + timer._idleTimeout) {
+          timer._state = ACTIVE2;
+        } else if (timer._state === ACTIVE2 && fastNow >= timer._idleStart + timer._idleTimeout) {
           timer._state = TO_BE_CLEARED;
           timer._idleStart = -1;
           timer._onTimeout(timer._timerArg);
@@ -37972,6 +37972,14 @@ function experimentsTouchedBy(changedPaths, root) {
   return { files: [...files].sort(), everything };
 }
 
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+}
+
 // actions/lib/src/locations.ts
 import path6 from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38042,13 +38050,14 @@ async function readEvent() {
   return JSON.parse(await readFile2(eventPath, "utf8"));
 }
 async function writeSummary(checked) {
+  const cell = (text) => ({ data: escapeMarkdown(text) });
   const rows = checked.map((c) => [
-    { data: c.valid ? "\u2705 valid" : `\u274C ${c.issues.length} problem(s)` },
-    { data: c.name },
-    { data: c.file },
-    { data: c.image ?? "" },
-    { data: c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : "" },
-    { data: c.resources?.timeout ?? "" }
+    cell(c.valid ? "\u2705 valid" : `\u274C ${c.issues.length} problem(s)`),
+    cell(c.name),
+    cell(c.file),
+    cell(c.image ?? ""),
+    cell(c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : ""),
+    cell(c.resources?.timeout ?? "")
   ]);
   summary.addHeading("Experiments checked", 2);
   if (checked.length === 0) summary.addRaw("No experiment files were changed.", true);
@@ -38066,7 +38075,7 @@ async function writeSummary(checked) {
     ]);
   }
   const problems = checked.flatMap((c) => c.issues);
-  if (problems.length > 0) summary.addList(problems.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`));
+  if (problems.length > 0) summary.addList(problems.map((i) => escapeMarkdown(formatIssue(i))));
   await summary.write();
 }
 
