@@ -1,7 +1,7 @@
 // A clean install: `npm ci` works from the committed lock file on any platform, and on a fresh clone both
 // README commands leave every tracked file as it was (.ci/run checks the same after `npm test`).
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFile, mkdtemp, readFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,22 +40,32 @@ describe("package-lock.json", () => {
 describe("a fresh clone", () => {
   it("after setup (npm ci) and `npm run demo`, git status lists no change to a tracked file", { timeout: 900_000 }, async () => {
     const clone = await mkdtemp(path.join(os.tmpdir(), "crucible-clone-"));
-    execFileSync("git", ["clone", "--quiet", "--no-hardlinks", repoRoot, clone]);
-    const trackedChanges = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: clone, encoding: "utf8" });
-    // Only what the commands themselves put on PATH: a clean clone has no node_modules/.bin yet.
-    const env = { PATH: process.env.PATH!.split(":").filter((p) => !p.includes("node_modules")).join(":"), HOME: os.homedir() };
-
-    const setup = spawnSync("bash", ["runner-setup/setup.sh"], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
-    expect(setup.status, `${setup.stdout}\n${setup.stderr}`).toBe(0);
-    expect(setup.stdout).toContain("[setup] installing npm dependencies (npm ci)");
-    expect(trackedChanges()).toBe("");
-    expect(execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" })).toBe("");
-
-    const demo = spawnSync("npm", ["run", "demo"], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
-    expect(demo.status, `${demo.stdout}\n${demo.stderr}`).toBe(0);
-    expect(trackedChanges()).toBe("");
-    // What the demo adds is its run, beside the experiment, and nothing else.
-    const status = execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" });
-    expect(status).toMatch(/^\?\? experiments\/hello-sandbox\/results\/\d{8}T\d{6}Z-[0-9a-f]{6}\/\n$/);
+    try {
+      await setUpAndDemo(clone);
+    } finally {
+      // node_modules alone is close to 1 GB.
+      await rm(clone, { recursive: true, force: true });
+    }
   });
 });
+
+/** Clones the repository, runs setup and `npm run demo` in the clone, and checks git status after each. */
+async function setUpAndDemo(clone: string): Promise<void> {
+  execFileSync("git", ["clone", "--quiet", "--no-hardlinks", repoRoot, clone]);
+  const trackedChanges = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: clone, encoding: "utf8" });
+  // Only what the commands themselves put on PATH: a clean clone has no node_modules/.bin yet.
+  const env = { PATH: process.env.PATH!.split(":").filter((p) => !p.includes("node_modules")).join(":"), HOME: os.homedir() };
+
+  const setup = spawnSync("bash", ["runner-setup/setup.sh"], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
+  expect(setup.status, `${setup.stdout}\n${setup.stderr}`).toBe(0);
+  expect(setup.stdout).toContain("[setup] installing npm dependencies (npm ci)");
+  expect(trackedChanges()).toBe("");
+  expect(execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" })).toBe("");
+
+  const demo = spawnSync("npm", ["run", "demo"], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
+  expect(demo.status, `${demo.stdout}\n${demo.stderr}`).toBe(0);
+  expect(trackedChanges()).toBe("");
+  // What the demo adds is its run, beside the experiment, and nothing else.
+  const status = execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" });
+  expect(status).toMatch(/^\?\? experiments\/hello-sandbox\/results\/\d{8}T\d{6}Z-[0-9a-f]{6}\/\n$/);
+}
