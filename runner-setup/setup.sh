@@ -55,12 +55,12 @@ else
 fi
 "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { log "runsc is not registered with dockerd"; exit 1; }
 
-# 4. npm dependencies (this also builds the CLI), reinstalled only when the lock file changed.
+# 4. npm dependencies (this also builds the CLI), reinstalled only when the lock file changed. `npm ci`
+#    installs exactly what package-lock.json says and never rewrites it, so a fresh clone stays clean.
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.crucible-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  log "installing npm dependencies"
-  # npm ci rejects this lock file: npm leaves other platforms' optional packages out of it.
-  npm install --no-audit --no-fund --loglevel=error
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.crucible-lock-hash
 else
   log "npm dependencies up to date"

@@ -10,6 +10,9 @@ import { imagesDir, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();
 let image: ImageRef;
+// Other tests share this Docker daemon: gc here only ever considers this file's own containers.
+const scope = `crucible.test-scope=gc-${randomBytes(4).toString("hex")}`;
+const [scopeKey, scopeValue] = scope.split("=") as [string, string];
 
 beforeAll(async () => {
   const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
@@ -20,7 +23,7 @@ async function sandbox(labels: Record<string, string>, start: boolean): Promise<
   const container = await docker.createContainer({
     Image: image.id,
     Cmd: ["sleep", "600"],
-    Labels: { "crucible.managed": "true", ...labels },
+    Labels: { "crucible.managed": "true", [scopeKey]: scopeValue, ...labels },
     HostConfig: { Runtime: "runsc", NetworkMode: "none" },
   });
   if (start) await container.start();
@@ -38,7 +41,7 @@ describe("collectGarbage", () => {
     const live = await sandbox({ "crucible.deadline": future }, true);
     const foreign = await docker.createContainer({ Image: image.id, Cmd: ["sleep", "1"], HostConfig: { NetworkMode: "none" } });
     try {
-      const report = await collectGarbage(docker);
+      const report = await collectGarbage(docker, { scope });
       const removed = new Map(report.containers.map((c) => [c.id, c.reason]));
       expect(removed.get(exited.id)).toBe("not running (created)");
       expect(removed.get(overdue.id)).toBe(`running past its deadline ${past}`);
@@ -55,7 +58,7 @@ describe("collectGarbage", () => {
     const mine = await sandbox({ "crucible.github-job": "1-1-mine" }, true);
     const other = await sandbox({ "crucible.github-job": "2-1-other", "crucible.deadline": new Date(Date.now() + 3_600_000).toISOString() }, true);
     try {
-      const report = await collectGarbage(docker, { label: "crucible.github-job=1-1-mine" });
+      const report = await collectGarbage(docker, { label: "crucible.github-job=1-1-mine", scope });
       expect(report.containers.map((c) => c.id)).toEqual([mine.id]);
       expect(await exists(other)).toBe(true);
     } finally {
@@ -81,7 +84,7 @@ describe("collectGarbage", () => {
       const found = await runscProcesses();
       expect(found).toContainEqual({ pid: orphan.pid, command: "runsc-sandbox", containerId: ghostId });
       expect(found.some((p) => p.containerId === live.id)).toBe(true);
-      const report = await collectGarbage(docker);
+      const report = await collectGarbage(docker, { scope });
       expect(report.processes).toEqual([{ pid: orphan.pid, command: "runsc-sandbox", reason: `its container ${ghostId.slice(0, 12)} no longer exists` }]);
       await exited;
       expect((await live.inspect()).State.Running).toBe(true);

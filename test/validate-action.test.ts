@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "./support/action.js";
+import { elementCounts, renderGfm } from "./support/markdown.js";
 import { experimentYaml, repoRoot } from "./support/repo.js";
 
 const entry = path.join(repoRoot, "actions/validate/dist/index.js");
@@ -77,6 +78,30 @@ describe("actions/validate", () => {
     const run = await runAction(entry, { inputs: { paths: "experiments/existing\nexperiments/added-ok" }, env: { GITHUB_WORKSPACE: workspace } });
     expect(run.code).toBe(0);
     expect(run.outputs.valid).toBe("true");
+  });
+
+  it("quotes the pull request's text in its summary without letting it make an element", async () => {
+    const yaml = [
+      "apiVersion: crucible/v1",
+      'name: "[PWN](https://evil.example) <img src=x data-pwn>"',
+      "description: d",
+      'image: "</td></tr></table><h1 data-pwn>PWN</h1>"',
+      "command: [python3, main.py]",
+      "resources: { cpus: 1, memory: 256Mi, timeout: 60s }",
+      '"# PWN heading\\n\\n![PWN](https://evil.example/i.png) @octocat": 1',
+      "",
+    ].join("\n");
+    // Outside experiments/, so the other tests' counts stay.
+    await mkdir(path.join(workspace, "elsewhere", "hostile-yaml"), { recursive: true });
+    await writeFile(path.join(workspace, "elsewhere", "hostile-yaml", "experiment.yaml"), yaml);
+    const run = await runAction(entry, { inputs: { paths: "elsewhere/hostile-yaml" }, env: { GITHUB_WORKSPACE: workspace } });
+    expect(run.code).toBe(1);
+    expect(run.summary).toContain("PWN");
+    const counts = elementCounts(renderGfm(run.summary));
+    // Every element comes from a tag the action wrote: the pull request's text holds no "<" of its own.
+    const literal = (tag: string) => run.summary.match(new RegExp(`<${tag}[\\s>]`, "gi"))?.length ?? 0;
+    for (const [tag, count] of Object.entries(counts)) expect(count, tag).toBe(literal(tag));
+    expect(Object.keys(counts).sort()).toEqual(["h2", "li", "table", "td", "th", "tr", "ul"]);
   });
 
   it("falls back to every experiment when the base commit is not fetched", async () => {

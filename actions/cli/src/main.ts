@@ -10,6 +10,7 @@ import {
   pruneArtifactStore,
   DockerSandboxProvider,
   assertValid,
+  escapeControls,
   validateContainmentMatrixDocument,
   collectGarbage,
   ExperimentInvalidError,
@@ -41,32 +42,45 @@ commands:
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)
-  gc                            remove sandboxes that exited or outlived their deadline, and
-                                runsc processes left behind by failed starts
+  gc                            remove sandboxes whose owner process on this host is gone, that
+                                exited, or that outlived their deadline, and runsc processes left
+                                behind by failed starts (a run does the first before it starts)
       [--artifacts-older-than T]  also remove stage artifacts not stored again within T (e.g. 336h)
       [--artifact-store DIR]      from this store (default as for run)
 `;
 
 const root = installRoot(import.meta.url);
 
+/**
+ * Everything this CLI prints goes through here: experiments' programs name metrics, files and stages, and
+ * reasons quote them, so each line has its control characters escaped (text.ts) before it reaches a
+ * terminal. Line breaks of our own are kept.
+ */
+function terminalSafe(text: string): string {
+  return text.split("\n").map(escapeControls).join("\n");
+}
+const out = (text = ""): void => console.log(terminalSafe(text));
+const warn = (text: string): void => console.error(terminalSafe(text));
+
 async function validate(paths: string[]): Promise<number> {
   const files = await findExperimentFiles(paths.length ? paths : ["experiments"]);
   if (files.length === 0) {
-    console.error(`no experiment files (experiment.yaml) found under ${paths.join(", ") || "experiments"}`);
+    warn(`no experiment files (experiment.yaml) found under ${paths.join(", ") || "experiments"}`);
     return 1;
   }
   const issues: Issue[] = [];
   for (const file of files) {
     try {
       await loadExperiment(file, { imagesDir: imagesDirOf(root) });
-      console.log(`ok  ${file}`);
+      out(`ok  ${file}`);
     } catch (error) {
       if (!(error instanceof ExperimentInvalidError)) throw error;
       issues.push(...error.issues);
     }
   }
-  for (const issue of issues) console.error(formatIssue(issue));
-  if (issues.length > 0) console.error(`${issues.length} problem(s) in ${new Set(issues.map((i) => i.file)).size} of ${files.length} experiment file(s)`);
+  for (const issue of issues) warn(formatIssue(issue));
+  const fileCount = new Set(issues.map((i) => i.file)).size;
+  if (issues.length > 0) warn(`${issues.length} problem(s) in ${fileCount} of ${files.length} experiment file(s)`);
   return issues.length > 0 ? 1 : 0;
 }
 
@@ -78,7 +92,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++interrupts > 1) process.exit(130);
-    console.error(`\n${signal}: stopping the sandbox (press again to quit at once)`);
+    warn(`\n${signal}: stopping the sandbox (press again to quit at once)`);
     cancel.abort();
   };
   process.on("SIGINT", onSignal);
@@ -92,21 +106,24 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
     signal: cancel.signal,
     events: {
-      phase: (name) => console.log(`==> ${name}`),
-      stage: (name, index, total) => console.log(`\n=== stage ${index + 1}/${total}: ${name}`),
-      stageFinished: (stage) => console.log(`=== ${stage.name}: ${stage.status} (${stage.statusReason})`),
-      info: (message) => console.log(`    ${message}`),
-      line: (line) => console.log(formatLiveLine(line)),
-      sample: resourceLines((text) => console.log(`    ${text}`)),
+      phase: (name) => out(`==> ${name}`),
+      stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
+      stageFinished: (stage) => out(`=== ${stage.name}: ${stage.status} (${stage.statusReason})`),
+      info: (message) => out(`    ${message}`),
+      line: (line) => out(formatLiveLine(line)),
+      sample: resourceLines((text) => out(`    ${text}`)),
     },
   });
   const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
-  console.log(`==> ${result.status}: ${result.statusReason}`);
-  for (const stage of result.stages ?? []) console.log(`    ${stage.status.padEnd(9)} ${stage.name}${stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : ""}: ${stage.statusReason}`);
-  for (const a of result.storedArtifacts ?? []) console.log(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
-  if (metrics) console.log(`    metrics: ${metrics}`);
-  for (const d of result.dropped) console.log(`    not collected: ${d.path}: ${d.reason}`);
-  console.log(`    result: ${path.relative(process.cwd(), resultFile)}`);
+  out(`==> ${result.status}: ${result.statusReason}`);
+  for (const stage of result.stages ?? []) {
+    const took = stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : "";
+    out(`    ${stage.status.padEnd(9)} ${stage.name}${took}: ${stage.statusReason}`);
+  }
+  for (const a of result.storedArtifacts ?? []) out(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
+  if (metrics) out(`    metrics: ${metrics}`);
+  for (const d of result.dropped) out(`    not collected: ${d.path}: ${d.reason}`);
+  out(`    result: ${path.relative(process.cwd(), resultFile)}`);
   return result.status === "succeeded" ? 0 : 1;
 }
 
@@ -123,18 +140,19 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
     runtimes: options.compareRunc ? ["runsc", "runc"] : ["runsc"],
     repoRoot: repositoryOf(suiteDir),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
-    log: (line) => console.log(line),
+    log: (line) => out(line),
   });
   const matrixFile = path.resolve(options.matrix ?? path.join(suiteDir, "matrix.json"));
   assertValid(validateContainmentMatrixDocument, matrix, "the containment matrix");
   await writeFile(matrixFile, `${JSON.stringify(matrix, null, 2)}\n`);
-  console.log("");
+  out("");
   for (const v of verdicts) {
     const counts = ["blocked", "contained", "succeeded"].map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`).join(", ");
-    console.log(`${v.verdict === "contained" ? "contained" : "BREACHED "}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
-    for (const reason of v.reasons) console.log(`           ${reason}`);
+    const verdict = v.verdict === "contained" ? "contained" : "BREACHED ";
+    out(`${verdict}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
+    for (const reason of v.reasons) out(`           ${reason}`);
   }
-  console.log(`matrix: ${path.relative(process.cwd(), matrixFile)}`);
+  out(`matrix: ${path.relative(process.cwd(), matrixFile)}`);
   const breached = verdicts.filter((v) => v.runtime === "runsc" && v.verdict === "breached");
   return breached.length > 0 ? 1 : 0;
 }
@@ -142,7 +160,7 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
 async function buildImages(names: string[]): Promise<number> {
   const provider = new DockerSandboxProvider("runsc", imagesDirOf(root));
   const all = names.length ? names : (await readdir(imagesDirOf(root))).sort();
-  for (const name of all) await provider.prepareImage(name, (line) => console.log(line));
+  for (const name of all) await provider.prepareImage(name, (line) => out(line));
   return 0;
 }
 
@@ -175,13 +193,13 @@ async function main(argv: string[]): Promise<number> {
     case "gc": {
       const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
       const report = await collectGarbage(new DockerSandboxProvider("runsc", imagesDirOf(root)).docker);
-      for (const c of report.containers) console.log(`removed sandbox ${c.name} (${c.reason})`);
-      for (const p of report.processes) console.log(`killed ${p.command} ${p.pid} (${p.reason})`);
-      console.log(`gc: removed ${report.containers.length} sandbox(es), killed ${report.processes.length} orphaned runsc process(es)`);
+      for (const c of report.containers) out(`removed sandbox ${c.name} (${c.reason})`);
+      for (const p of report.processes) out(`killed ${p.command} ${p.pid} (${p.reason})`);
+      out(`gc: removed ${report.containers.length} sandbox(es), killed ${report.processes.length} orphaned runsc process(es)`);
       if (values["artifacts-older-than"]) {
         const store = new ArtifactStore(values["artifact-store"] ? path.resolve(values["artifact-store"]) : defaultArtifactStore());
         const pruned = await pruneArtifactStore(store, parseDuration(values["artifacts-older-than"]));
-        console.log(`gc: removed ${pruned.files} stored artifact(s), ${formatBytes(pruned.bytes)}, from ${store.root}`);
+        out(`gc: removed ${pruned.files} stored artifact(s), ${formatBytes(pruned.bytes)}, from ${store.root}`);
       }
       return 0;
     }
@@ -189,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
     case "--help":
     case "-h":
     case undefined:
-      console.log(USAGE);
+      out(USAGE);
       return command === undefined ? 2 : 0;
     default:
       throw new CrucibleError(`unknown command "${command}"\n\n${USAGE}`);
@@ -200,11 +218,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof ExperimentInvalidError) {
-      for (const issue of error.issues) console.error(formatIssue(issue));
+      for (const issue of error.issues) warn(formatIssue(issue));
     } else if (error instanceof CrucibleError || (error instanceof Error && error.name === "TypeError" && "code" in error)) {
-      console.error(`crucible: ${error.message}`);
+      warn(`crucible: ${error.message}`);
     } else {
-      console.error(error);
+      warn(String((error as Error)?.stack ?? error));
     }
     process.exit(2);
   },

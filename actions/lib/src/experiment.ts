@@ -3,6 +3,7 @@ import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ExperimentInvalidError, type Issue } from "./errors.js";
+import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
 import { parseDuration, parseMemory } from "./units.js";
 
@@ -84,6 +85,10 @@ export interface Experiment {
 
 export const EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
 export const MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+/** Deepest nesting of collections in an experiment file (real ones need fewer than ten). */
+export const MAX_EXPERIMENT_DEPTH = 64;
+/** Limits of an experiment's params schema file. */
+export const PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 
 const SHELL_STRING_HINT =
   "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
@@ -97,6 +102,13 @@ export function parseExperiment(
   file: string,
 ): { spec?: ExperimentSpec; issues: Issue[]; doc: Document; lineCounter: LineCounter } {
   const lineCounter = new LineCounter();
+  // Checked before composing: yaml composes recursively and would report a stack overflow instead.
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: parseDocument(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset: number, message: string): Issue => {
     const pos = lineCounter.linePos(offset);
@@ -304,7 +316,7 @@ async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | 
   if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
   let validate;
   try {
-    validate = compileParamsSchema(JSON.parse(await readFile(path.join(dir, spec.paramsSchema), "utf8")));
+    validate = compileParamsSchema(parseJsonWithin(await readFile(path.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${(error as Error).message}`);
   }

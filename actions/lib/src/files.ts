@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { portableNameProblem } from "./names.js";
+import { shownText } from "./text.js";
 
 /**
  * Files the sandbox could write to are hostile: every path below is walked with lstat and opened with
@@ -61,8 +63,14 @@ export interface CollectedFile {
 }
 
 export interface DroppedEntry {
+  /** As shown to people: control characters escaped, at most 300 characters. */
   path: string;
   reason: string;
+}
+
+/** A dropped entry whose path is the program's own text, made safe to show. */
+export function droppedEntry(rawPath: string, reason: string): DroppedEntry {
+  return { path: shownText(rawPath, 300), reason };
 }
 
 export interface CollectLimits {
@@ -76,7 +84,9 @@ export interface CollectLimits {
 
 /**
  * Copies the regular files the program left in `from` into `to`, within the caps. Links, devices,
- * FIFOs and sockets are never opened; everything not copied is listed with the reason.
+ * FIFOs and sockets are never opened, and only portable names are taken (names.ts), so nothing that
+ * lands in results/ and then in git can act on a shell, a terminal or another platform's file system.
+ * Everything not copied is listed with the reason.
  */
 export async function collectOutputs(from: string, to: string, limits: CollectLimits): Promise<{ files: CollectedFile[]; dropped: DroppedEntry[] }> {
   const files: CollectedFile[] = [];
@@ -84,19 +94,36 @@ export async function collectOutputs(from: string, to: string, limits: CollectLi
   const maxDepth = limits.maxDepth ?? 16;
   let bytes = 0;
   let overFileCap = 0;
+  // Lower-cased paths taken so far: two names that differ only in case are one file on macOS and Windows.
+  const taken = new Map<string, string>();
 
   const walk = async (relativeDir: string, depth: number): Promise<void> => {
     const entries = await readdir(path.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      const unportable = portableNameProblem(entry.name);
+      if (unportable) {
+        dropped.push(droppedEntry(relative, entry.isDirectory() ? `folder ${unportable}` : unportable));
+        continue;
+      }
+      const clash = taken.get(relative.toLowerCase());
+      if (clash !== undefined) {
+        const reason = `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`;
+        dropped.push(droppedEntry(relative, reason));
+        continue;
+      }
       if (entry.isDirectory()) {
-        if (depth >= maxDepth) dropped.push({ path: relative, reason: `folder nested deeper than ${maxDepth} levels` });
-        else await walk(relative, depth + 1);
+        if (depth >= maxDepth) dropped.push(droppedEntry(relative, `folder nested deeper than ${maxDepth} levels`));
+        else {
+          taken.set(relative.toLowerCase(), relative);
+          await walk(relative, depth + 1);
+        }
         continue;
       }
       if (!entry.isFile()) {
-        dropped.push({ path: relative, reason: entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)" });
+        const reason = entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)";
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (files.length >= limits.maxFiles) {
@@ -105,18 +132,19 @@ export async function collectOutputs(from: string, to: string, limits: CollectLi
       }
       const handle = await openInside(from, relative).catch(() => undefined);
       if (!handle) {
-        dropped.push({ path: relative, reason: "changed while being collected" });
+        dropped.push(droppedEntry(relative, "changed while being collected"));
         continue;
       }
       try {
         const { size } = await handle.stat();
         if (bytes + size > limits.maxBytes) {
-          dropped.push({ path: relative, reason: `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes` });
+          dropped.push(droppedEntry(relative, `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes`));
           continue;
         }
         const data = await handle.readFile();
         bytes += data.length;
         await writeInside(to, relative, data);
+        taken.set(relative.toLowerCase(), relative);
         files.push({ path: relative, size: data.length, sha256: createHash("sha256").update(data).digest("hex") });
       } finally {
         await handle.close();

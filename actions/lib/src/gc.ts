@@ -1,39 +1,49 @@
 import { readdir, readFile } from "node:fs/promises";
 import type Docker from "dockerode";
-import { MANAGED_LABEL } from "./sandbox/docker.js";
+import { currentProcess, ownerState } from "./owner.js";
+import { MANAGED_LABEL, removeSandbox } from "./sandbox/docker.js";
 
 export interface GarbageReport {
   containers: { id: string; name: string; reason: string }[];
   processes: { pid: number; command: string; reason: string }[];
 }
 
+export interface GarbageOptions {
+  /** Remove every Crucible container carrying this label (a job's post step passes the job's own). */
+  label?: string;
+  /** Consider only containers that also carry this label (tests on a shared Docker daemon). */
+  scope?: string;
+  now?: Date;
+}
+
 /**
- * Removes sandboxes that outlived their run. With `label`, every Crucible container carrying it goes
- * (a job's post step uses the job's own label); without, containers that have exited or passed their
- * deadline go. Then runsc processes whose container Docker no longer knows (left by a failed start) are
+ * Removes sandboxes that outlived their run. With `label`, every Crucible container carrying it goes.
+ * Without, a sandbox goes when its owner process on this host is gone (owner.ts; its scratch space is
+ * freed too), when it has exited and its owner is not known to be alive, or when it runs past its
+ * deadline. Then runsc processes whose container Docker no longer knows (left by a failed start) are
  * killed.
  */
-export async function collectGarbage(docker: Docker, options: { label?: string; now?: Date } = {}): Promise<GarbageReport> {
+export async function collectGarbage(docker: Docker, options: GarbageOptions = {}): Promise<GarbageReport> {
   const now = options.now ?? new Date();
+  const self = await currentProcess();
   const report: GarbageReport = { containers: [], processes: [] };
-  const containers = await docker.listContainers({ all: true, filters: { label: [options.label ?? `${MANAGED_LABEL}=true`] } });
+  const filters = [options.label ?? `${MANAGED_LABEL}=true`, ...(options.scope ? [options.scope] : [])];
+  const containers = await docker.listContainers({ all: true, filters: { label: filters } });
   for (const info of containers) {
     if (info.Labels[MANAGED_LABEL] !== "true") continue;
     const deadline = Date.parse(info.Labels["crucible.deadline"] ?? "");
+    const owner = options.label ? undefined : await ownerState(info.Labels, self);
     const reason = options.label
       ? `belongs to ${options.label}`
-      : info.State !== "running"
-        ? `not running (${info.State})`
-        : !Number.isNaN(deadline) && deadline < now.getTime()
-          ? `running past its deadline ${info.Labels["crucible.deadline"]}`
-          : undefined;
+      : owner?.state === "gone"
+        ? owner.reason
+        : info.State !== "running" && owner?.state !== "alive"
+          ? `not running (${info.State})`
+          : !Number.isNaN(deadline) && deadline < now.getTime()
+            ? `${info.State === "running" ? "running" : "left"} past its deadline ${info.Labels["crucible.deadline"]}`
+            : undefined;
     if (!reason) continue;
-    await docker
-      .getContainer(info.Id)
-      .remove({ force: true, v: true })
-      .catch((error: { statusCode?: number }) => {
-        if (error.statusCode !== 404) throw error;
-      });
+    await removeSandbox(docker, info, { releaseScratch: options.label !== undefined || owner?.state === "gone" });
     report.containers.push({ id: info.Id, name: info.Names[0] ?? info.Id.slice(0, 12), reason });
   }
 

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type Docker from "dockerode";
 import { CrucibleError, PolicyRejectedError } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
+import { parseJsonWithin } from "./limits.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
 import { formatBytes, parseDuration, parseMemory } from "./units.js";
 
@@ -32,7 +33,7 @@ export interface SandboxPolicy {
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
   let document: unknown;
   try {
-    document = JSON.parse(await readFile(file, "utf8"));
+    document = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
   } catch (error) {
     throw new CrucibleError(`cannot read the runner policy ${file}: ${(error as Error).message}`);
   }

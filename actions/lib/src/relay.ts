@@ -1,13 +1,16 @@
 import { createWriteStream, type WriteStream } from "node:fs";
+import { parseJsonWithin } from "./limits.js";
 import type { OutputStream } from "./sandbox/sandbox.js";
+import { isUnsafeCodePoint, shownText, visibleEscape } from "./text.js";
 
 /** Longest line relayed as one piece; longer lines arrive as several pieces, nothing is dropped. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
+/** A progress report as relayed: step and total, and up to 8 more fields, names and text escaped. */
 export interface Progress {
   step: number;
   total: number;
-  [key: string]: unknown;
+  [key: string]: string | number;
 }
 
 export interface RelayedLine {
@@ -84,15 +87,32 @@ export class LineRelay {
   }
 }
 
+/** A progress line is small and flat; anything deeper is relayed as an ordinary line. */
+const PROGRESS_LIMITS = { maxBytes: MAX_LINE_BYTES, maxDepth: 4 };
+const MAX_PROGRESS_FIELDS = 8;
+
+/**
+ * The progress report of a line, or undefined. JSON escapes ("\u001b", "\r") decode to raw control
+ * characters, so every field name and text value is escaped again here, and only numbers and text are kept.
+ */
 function parseProgress(text: string): Progress | undefined {
   if (!text.startsWith('{"progress"')) return undefined;
+  let value: unknown;
   try {
-    const value = (JSON.parse(text) as { progress?: unknown }).progress as Progress | undefined;
-    if (value && Number.isFinite(value.step) && Number.isFinite(value.total) && value.total > 0) return value;
+    value = (parseJsonWithin(text, PROGRESS_LIMITS) as { progress?: unknown }).progress;
   } catch {
-    // Not JSON after all: it is relayed as an ordinary line.
+    // Not (acceptable) JSON after all: it is relayed as an ordinary line.
+    return undefined;
   }
-  return undefined;
+  if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const { step, total, ...rest } = value as Record<string, unknown>;
+  const finite = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n);
+  if (!finite(step) || !finite(total) || total <= 0) return undefined;
+  const fields = Object.entries(rest)
+    .filter(([k, v]) => k !== "__proto__" && ((typeof v === "number" && Number.isFinite(v)) || typeof v === "string"))
+    .slice(0, MAX_PROGRESS_FIELDS)
+    .map(([k, v]): [string, string | number] => [shownText(k, 40), typeof v === "string" ? shownText(v, 80) : (v as number)]);
+  return { ...Object.fromEntries(fields), step, total };
 }
 
 export function renderProgress(progress: Progress, elapsedMs: number, first: { at: number; step: number }): string {
@@ -100,10 +120,7 @@ export function renderProgress(progress: Progress, elapsedMs: number, first: { a
   const percent = Math.min(100, Math.max(0, (step / total) * 100));
   const rate = (step - first.step) / Math.max(1, elapsedMs - first.at);
   const eta = rate > 0 && step < total ? ` ETA ${formatDuration((total - step) / rate / 1000)}` : "";
-  const extras = Object.entries(rest)
-    .filter(([, v]) => typeof v === "number" || typeof v === "string")
-    .slice(0, 8)
-    .map(([k, v]) => `${k}=${typeof v === "number" ? formatNumber(v) : String(v).slice(0, 40)}`);
+  const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "number" ? formatNumber(v) : shownText(v, 40)}`);
   return `progress ${step}/${total} (${percent.toFixed(0)}%)${eta}${extras.length ? " · " + extras.join(" ") : ""}`;
 }
 
@@ -119,8 +136,9 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * Decodes UTF-8, escaping what a terminal or log viewer could act on: invalid bytes as \xNN, control
- * characters (ANSI escapes included) as \xNN, and bidirectional overrides as \u{...}. Tabs are kept.
+ * Decodes UTF-8, escaping what a terminal or log viewer could act on: invalid bytes as \xNN, and every
+ * unsafe code point (text.ts: control characters, ANSI and OSC escapes, bidi controls, invisible
+ * characters) as \xNN or \u{...}. Tabs are kept.
  */
 export function escapeForLog(bytes: Buffer): string {
   // Fast path for the common case: printable ASCII and tabs need no escaping.
@@ -143,9 +161,7 @@ export function escapeForLog(bytes: Buffer): string {
     }
     const char = bytes.toString("utf8", i, i + length);
     const code = char.codePointAt(0)!;
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f || (code >= 0x80 && code <= 0x9f)) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) out += `\\u{${code.toString(16)}}`;
-    else out += char;
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
     i += length;
   }
   return out;

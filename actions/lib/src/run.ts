@@ -7,15 +7,19 @@ import { promisify } from "node:util";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
 import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";
 import type { Experiment, HeadlineMetric, Input, Resources, Stage } from "./experiment.js";
-import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
+import { collectOutputs, droppedEntry, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import type { ImageRef } from "./image.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
+import { InputRefusedError, parseJsonWithin, type JsonLimits } from "./limits.js";
+import { DISPLAY_TEXT, METRIC_NAME, METRIC_NAME_RULE, SERIES_NAME, SERIES_NAME_RULE } from "./names.js";
+import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
 import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocument } from "./schemas.js";
-import { MANAGED_LABEL } from "./sandbox/docker.js";
+import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
 import { createScratch } from "./scratch.js";
+import { escapeControls, shownText } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
 const execFileAsync = promisify(execFile);
@@ -205,6 +209,8 @@ interface RunContext {
   runId: string;
   image: ImageRef;
   store: ArtifactStore;
+  /** Labels naming this process as the sandboxes' owner (owner.ts). */
+  ownerLabels: Record<string, string>;
 }
 
 /** One program to run in one sandbox: the single-stage experiment itself, or one stage. */
@@ -281,13 +287,23 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
 
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
+  // A runner killed outright (SIGKILL) cannot remove its sandbox: the next run does, before starting its own.
+  for (const gone of await provider.reclaim()) {
+    events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  }
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
   const refused = await options.beforeStart?.();
   if (refused) {
     events.info?.(`not started: ${refused.reason}`);
     return notStarted(refused.status, refused.reason, runtime, image);
   }
-  const context: RunContext = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  const context: RunContext = {
+    options,
+    runId,
+    image,
+    store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
+    ownerLabels: ownerLabels(await currentProcess()),
+  };
   await mkdir(resultDir, { recursive: true });
 
   if (!experiment.stages) {
@@ -431,7 +447,7 @@ function stageRecord(
   return {
     ...common,
     status: outcome.status,
-    statusReason: outcome.statusReason,
+    statusReason: escapeControls(outcome.statusReason),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
@@ -493,12 +509,23 @@ function mergeStageMetrics(records: StageResult[], reported: (Pick<ProgramOutcom
   const series: Record<string, Series> = {};
   const dropped: DroppedEntry[] = [];
   for (const [index, r] of records.entries()) {
+    // A prefixed name can meet one another stage reported as it is: the first keeps it, the later is dropped.
+    const taken = (key: string, kind: string) => {
+      if (!Object.hasOwn(kind === "metric" ? metrics : series, key)) return false;
+      const file = kind === "metric" ? "metrics.json" : "series.json";
+      dropped.push({ path: `stages/${r.name}/${file}#${key}`, reason: `the run already has a ${kind} named ${key}` });
+      return true;
+    };
     for (const [name, value] of Object.entries(r.metrics)) {
       const key = counts.get(name)! > 1 ? `${r.name}.${name}` : name;
+      if (taken(key, "metric")) continue;
       metrics[key] = value;
       metricInfo[key] = { ...reported[index]?.metricInfo[name], stage: r.name };
     }
-    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) series[series[name] ? `${r.name}.${name}` : name] = { ...s, stage: r.name };
+    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) {
+      const key = Object.hasOwn(series, name) ? `${r.name}.${name}` : name;
+      if (!taken(key, "series")) series[key] = { ...s, stage: r.name };
+    }
     dropped.push(...r.dropped.map((d) => ({ ...d, path: `stages/${r.name}/${d.path}` })));
   }
   return { metrics, metricInfo, series, dropped };
@@ -545,20 +572,21 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     },
     labels: {
       [MANAGED_LABEL]: "true",
-      "crucible.run-id": runId,
+      [RUN_ID_LABEL]: runId,
       "crucible.experiment": experiment.spec.name,
       ...(program.stage ? { "crucible.stage": program.stage } : {}),
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
       "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1000).toISOString(),
       ...options.labels,
+      ...context.ownerLabels,
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
   };
   const usage = new UsageMonitor();
   let exec: ExecResult | undefined;
   let sandboxError: string | undefined;
-  let collected: Awaited<ReturnType<typeof collectOutputs>>;
+  let collected: Collected;
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
@@ -595,9 +623,8 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     await scratch.dispose();
   }
   const outputDir = path.join(program.dir, "output");
-  const has = (name: string) => collected.files.some((f) => f.path === name);
-  const { metrics, metricInfo } = await readMetrics(outputDir, has("metrics.json"), collected.dropped);
-  const series = await readSeries(outputDir, has("series.json"), collected.dropped);
+  const { metrics, metricInfo } = await readMetrics(outputDir, collected);
+  const series = await readSeries(outputDir, collected);
   return {
     status: sandboxError ? "sandbox-error" : exec!.outcome === "exited" ? (exec!.exitCode === 0 ? "succeeded" : "failed") : exec!.outcome,
     statusReason: sandboxError ?? exec!.detail,
@@ -623,6 +650,8 @@ async function finish(
   const finishedAt = new Date();
   const result: RunResult = {
     ...partial,
+    // Reasons are ours, but some quote what Docker or a runtime said.
+    statusReason: escapeControls(partial.statusReason),
     finishedAt: finishedAt.toISOString(),
     durationSeconds: Math.max(0, (finishedAt.getTime() - Date.parse(partial.startedAt)) / 1000),
     log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail },
@@ -634,72 +663,94 @@ async function finish(
 }
 
 const MAX_METRICS = 200;
+/** metrics.json is a flat object of numbers (or {value, unit, description}): small and two levels deep. */
+const METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+/** series.json holds small tables: {name: {columns, rows: [[…]]}}. */
+const SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+
+/** Text of at most `max` characters without control characters, or absent. */
+const optionalText = (value: unknown, max: number): boolean =>
+  value === undefined || (typeof value === "string" && value.length <= max && DISPLAY_TEXT.test(value));
 
 /**
- * metrics.json must be a flat object whose values are finite numbers or {value, unit, description}
- * objects; anything else is reported, not trusted.
+ * metrics.json must be a flat object whose keys are metric names (names.ts) and whose values are finite
+ * numbers or {value, unit, description} objects; every other entry is dropped with the reason.
  */
-async function readMetrics(outputDir: string, present: boolean, dropped: DroppedEntry[]): Promise<{ metrics: Record<string, number>; metricInfo: Record<string, MetricInfo> }> {
-  const metrics: Record<string, number> = Object.create(null);
-  const metricInfo: Record<string, MetricInfo> = Object.create(null);
-  const parsed = present ? await readJsonObject(outputDir, "metrics.json", dropped) : undefined;
+async function readMetrics(outputDir: string, collected: Collected): Promise<Pick<ProgramOutcome, "metrics" | "metricInfo">> {
+  const metrics: Record<string, number> = {};
+  const metricInfo: Record<string, MetricInfo> = {};
+  const parsed = await readProgramJson(outputDir, "metrics.json", collected, METRICS_LIMITS);
+  const drop = (key: string, reason: string) => collected.dropped.push(droppedEntry(`metrics.json#${key.slice(0, 128)}`, reason));
   for (const [key, raw] of Object.entries(parsed ?? {})) {
-    if (key === "__proto__") {
-      dropped.push({ path: "metrics.json#__proto__", reason: "reserved name: it cannot be a plain key in JavaScript tooling" });
-      continue;
-    }
     const described = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
     const value = described ? described.value : raw;
-    const unit = described?.unit;
-    const description = described?.description;
-    const wellFormed = (unit === undefined || (typeof unit === "string" && unit.length <= 40)) && (description === undefined || (typeof description === "string" && description.length <= 500));
-    if (typeof value !== "number" || !Number.isFinite(value) || !wellFormed || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
-      dropped.push({
-        path: `metrics.json#${key.slice(0, 100)}`,
-        reason: "metrics must be finite numbers (or {value, unit up to 40 characters, description up to 500}) with names up to 100 characters, at most 200 of them",
-      });
-      continue;
+    const { unit, description } = described ?? {};
+    if (!METRIC_NAME.test(key)) drop(key, `not a metric name: ${METRIC_NAME_RULE}`);
+    else if (typeof value !== "number" || !Number.isFinite(value)) drop(key, "the value is not a finite number");
+    else if (!optionalText(unit, 40)) drop(key, "the unit is not text of up to 40 characters without control characters");
+    else if (!optionalText(description, 500)) drop(key, "the description is not text of up to 500 characters without control characters");
+    else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
+    else {
+      metrics[key] = value;
+      const info: MetricInfo = {};
+      if (unit !== undefined) info.unit = unit as string;
+      if (description !== undefined) info.description = description as string;
+      if (Object.keys(info).length > 0) metricInfo[key] = info;
     }
-    metrics[key] = value;
-    if (unit !== undefined || description !== undefined) metricInfo[key] = { ...(unit !== undefined ? { unit: unit as string } : {}), ...(description !== undefined ? { description: description as string } : {}) };
   }
-  return { metrics: { ...metrics }, metricInfo: { ...metricInfo } };
+  return { metrics, metricInfo };
 }
 
-const MAX_SERIES_BYTES = 512 * 1024;
+/** Index of the first row holding a number JSON.parse made infinite (1e999), or -1. */
+function infiniteRow(series: unknown): number {
+  const rows = (series as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) return -1;
+  return rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell)));
+}
 
-/** series.json: chart data the program offers; kept only when it matches the result schema's series shape. */
-async function readSeries(outputDir: string, present: boolean, dropped: DroppedEntry[]): Promise<Record<string, Series>> {
-  const parsed = present ? await readJsonObject(outputDir, "series.json", dropped, MAX_SERIES_BYTES) : undefined;
+/** series.json: chart data the program offers; each series is kept only when its name and shape are valid. */
+async function readSeries(outputDir: string, collected: Collected): Promise<Record<string, Series>> {
+  const parsed = await readProgramJson(outputDir, "series.json", collected, SERIES_LIMITS);
   const series: Record<string, Series> = {};
   for (const [name, value] of Object.entries(parsed ?? {})) {
-    if (!validateSeriesDocument({ [name]: value })) {
-      dropped.push({ path: `series.json#${name.slice(0, 64)}`, reason: `not a valid series: ${schemaProblems(validateSeriesDocument).slice(0, 300)}` });
-      continue;
-    }
-    series[name] = value as Series;
+    const drop = (reason: string) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
+    const infinite = infiniteRow(value);
+    if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
+    else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
+    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
+    else series[name] = value as Series;
   }
   return series;
 }
 
-async function readJsonObject(outputDir: string, name: string, dropped: DroppedEntry[], maxBytes = Infinity): Promise<Record<string, unknown> | undefined> {
+type Collected = Awaited<ReturnType<typeof collectOutputs>>;
+
+/**
+ * Reads a JSON file the pipeline itself interprets (metrics.json, series.json). One that is not strict
+ * JSON within its limits (invalid, too large, nested too deep, or with a duplicate key, which readers
+ * resolve differently) is neither read nor kept, so no copy in results/ can say something the result
+ * does not.
+ */
+async function readProgramJson(
+  outputDir: string,
+  name: string,
+  collected: Collected,
+  limits: JsonLimits,
+): Promise<Record<string, unknown> | undefined> {
+  if (!collected.files.some((f) => f.path === name)) return undefined;
+  let refusal: string | undefined;
   let parsed: unknown;
   try {
-    const text = await readFile(path.join(outputDir, name), "utf8");
-    if (text.length > maxBytes) {
-      dropped.push({ path: name, reason: `larger than ${maxBytes} bytes; not read` });
-      return undefined;
-    }
-    parsed = JSON.parse(text);
+    parsed = parseJsonWithin(await readFile(path.join(outputDir, name), "utf8"), limits);
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal = "not a JSON object";
   } catch (error) {
-    dropped.push({ path: name, reason: `not valid JSON (${(error as Error).message}); not read` });
-    return undefined;
+    refusal = error instanceof InputRefusedError ? error.message : `not readable (${(error as Error).message})`;
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    dropped.push({ path: name, reason: "not a JSON object; not read" });
-    return undefined;
-  }
-  return parsed as Record<string, unknown>;
+  if (refusal === undefined) return parsed as Record<string, unknown>;
+  await rm(path.join(outputDir, name), { force: true });
+  collected.files = collected.files.filter((f) => f.path !== name);
+  collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal}`));
+  return undefined;
 }
 
 async function gitHead(dir: string): Promise<string | null> {

@@ -15,8 +15,11 @@ export const validateResultDocument: ValidateFunction = ajv.compile(resultSchema
 export const validatePolicyDocument: ValidateFunction = ajv.compile(policySchema);
 export const validateImageRecipeDocument: ValidateFunction = ajv.compile(imageRecipeSchema);
 export const validateContainmentMatrixDocument: ValidateFunction = ajv.compile(containmentMatrixSchema);
-/** series.json as a program writes it: named series of the result schema's shape. */
-export const validateSeriesDocument: ValidateFunction = ajv.compile({ type: "object", additionalProperties: { $ref: `${resultSchema.$id}#/$defs/series` } });
+/** series.json as a program writes it: named series of the result schema's shape, text without control characters. */
+export const validateSeriesDocument: ValidateFunction = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${resultSchema.$id}#/$defs/safeSeries` },
+});
 
 export type SchemaError = ErrorObject;
 

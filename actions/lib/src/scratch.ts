@@ -33,8 +33,27 @@ export async function createScratch(root: string, runId: string, sizeBytes: numb
     outputDir,
     sizeLimited,
     async dispose() {
-      if (sizeLimited) await execFileAsync("umount", [outputDir]).catch(() => execFileAsync("umount", ["-l", outputDir]));
+      if (sizeLimited) await unmount(outputDir);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+function unmount(outputDir: string): Promise<unknown> {
+  return execFileAsync("umount", [outputDir]).catch(() => execFileAsync("umount", ["-l", outputDir]));
+}
+
+/**
+ * Frees the scratch space of a sandbox whose owner died before disposing of it. `outputDir` is what the
+ * sandbox had mounted at /output; it is touched only when it has the shape createScratch gives it,
+ * <root>/crucible/<run id>[-<stage>]/output. Returns whether it was freed.
+ */
+export async function releaseScratch(outputDir: string, runId: string): Promise<boolean> {
+  const dir = path.dirname(outputDir);
+  const name = path.basename(dir);
+  if (!path.isAbsolute(outputDir) || path.basename(outputDir) !== "output" || path.basename(path.dirname(dir)) !== "crucible") return false;
+  if (!runId || (name !== runId && !name.startsWith(`${runId}-`))) return false;
+  if (process.getuid?.() === 0) await unmount(outputDir).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+  return true;
 }

@@ -5856,7 +5856,7 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
@@ -6283,7 +6283,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -25553,7 +25553,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -26326,7 +26326,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -39154,10 +39154,41 @@ function assertCommittablePaths(paths) {
 }
 
 // actions/lib/src/gitops/templates.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
 
 // actions/lib/src/experiment.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+
+// actions/lib/src/limits.ts
 var import_yaml = __toESM(require_dist(), 1);
+function positionOf(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+function yamlNestingTooDeep(text, maxDepth) {
+  const pending = [];
+  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [token, depth] = pending.pop();
+    if (!token) continue;
+    if (token.type === "document") {
+      pending.push([token.value, depth]);
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    if (depth + 1 > maxDepth) return { offset: token.offset };
+    for (const item of token.items) {
+      const pair = item;
+      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
+    }
+  }
+  return void 0;
+}
 
 // actions/lib/src/schemas.ts
 var import__ = __toESM(require__(), 1);
@@ -39294,15 +39325,16 @@ var experiment_schema_default = {
       additionalProperties: false,
       properties: {
         files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result.",
+          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
           type: "array",
           maxItems: 256,
           uniqueItems: true,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 1024,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         },
         maxBytes: {
@@ -39477,15 +39509,16 @@ var experiment_schema_default = {
           }
         },
         artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size.",
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
           type: "array",
           uniqueItems: true,
           maxItems: 64,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 256,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         }
       }
@@ -40030,6 +40063,24 @@ var result_schema_default = {
       }
     }
   },
+  allOf: [
+    {
+      if: {
+        type: "object",
+        properties: {
+          schemaVersion: {
+            const: 2
+          }
+        },
+        required: [
+          "schemaVersion"
+        ]
+      },
+      then: {
+        $ref: "#/$defs/version2"
+      }
+    }
+  ],
   $defs: {
     storedArtifact: {
       type: "object",
@@ -40284,6 +40335,239 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        }
+      }
+    },
+    displayText: {
+      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
+      type: "string",
+      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
+    },
+    metricName: {
+      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    recordedMetricName: {
+      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    seriesName: {
+      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    recordedSeriesName: {
+      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    portableName: {
+      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
+      type: "string",
+      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    portablePath: {
+      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
+      type: "string",
+      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    collectedPath: {
+      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
+      type: "string",
+      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    safeDropped: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            allOf: [
+              {
+                $ref: "#/$defs/displayText"
+              }
+            ],
+            maxLength: 512
+          },
+          reason: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeLog: {
+      type: "object",
+      properties: {
+        tail: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeSeries: {
+      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
+      allOf: [
+        {
+          $ref: "#/$defs/series"
+        }
+      ],
+      type: "object",
+      properties: {
+        title: {
+          $ref: "#/$defs/displayText"
+        },
+        columns: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        },
+        rows: {
+          type: "array",
+          items: {
+            type: "array",
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  $ref: "#/$defs/displayText"
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          $ref: "#/$defs/displayText"
+        },
+        y: {
+          $ref: "#/$defs/displayText"
+        },
+        group: {
+          $ref: "#/$defs/displayText"
+        },
+        value: {
+          $ref: "#/$defs/displayText"
+        }
+      }
+    },
+    version2: {
+      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
+      type: "object",
+      properties: {
+        statusReason: {
+          $ref: "#/$defs/displayText"
+        },
+        metrics: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          }
+        },
+        metricInfo: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          },
+          additionalProperties: {
+            type: "object",
+            properties: {
+              unit: {
+                $ref: "#/$defs/displayText"
+              },
+              description: {
+                $ref: "#/$defs/displayText"
+              }
+            }
+          }
+        },
+        series: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedSeriesName"
+          },
+          additionalProperties: {
+            $ref: "#/$defs/safeSeries"
+          }
+        },
+        artifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/collectedPath"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/portablePath"
+              }
+            }
+          }
+        },
+        dropped: {
+          $ref: "#/$defs/safeDropped"
+        },
+        log: {
+          $ref: "#/$defs/safeLog"
+        },
+        stages: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              statusReason: {
+                $ref: "#/$defs/displayText"
+              },
+              metrics: {
+                type: "object",
+                propertyNames: {
+                  $ref: "#/$defs/metricName"
+                }
+              },
+              artifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/collectedPath"
+                    }
+                  }
+                }
+              },
+              storedArtifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/portablePath"
+                    }
+                  }
+                }
+              },
+              dropped: {
+                $ref: "#/$defs/safeDropped"
+              },
+              log: {
+                $ref: "#/$defs/safeLog"
+              }
+            }
+          }
         }
       }
     }
@@ -40578,7 +40862,10 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/series` } });
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -40612,10 +40899,18 @@ var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
 
 // actions/lib/src/experiment.ts
 var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var MAX_EXPERIMENT_DEPTH = 64;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
 function parseExperiment(text, file) {
-  const lineCounter = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const lineCounter = new import_yaml2.LineCounter();
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset, message) => {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, column: pos.col, message };
@@ -40662,16 +40957,16 @@ function offsetOf(doc, error2) {
   const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
   const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
   const target = nodeAt(doc, keyPath);
-  if (error2.keyword === "additionalProperties" && (0, import_yaml.isMap)(target)) {
+  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
     const name = error2.params.additionalProperty;
-    const pair = target.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === name);
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   if (target?.range) return target.range[0];
   const parent = nodeAt(doc, keyPath.slice(0, -1));
-  if ((0, import_yaml.isMap)(parent)) {
-    const pair = parent.items.find((p) => (0, import_yaml.isPair)(p) && (0, import_yaml.isScalar)(p.key) && p.key.value === keyPath.at(-1));
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  if ((0, import_yaml2.isMap)(parent)) {
+    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   return doc.contents?.range?.[0] ?? 0;
 }
@@ -40820,7 +41115,7 @@ function renderTemplate(form, suiteText) {
   const depth = dir.split("/").length;
   const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json
 # Written by the request workflow from the ${form.template} template.
-${(0, import_yaml2.stringify)(rendered.spec, { lineWidth: 100 })}`;
+${(0, import_yaml3.stringify)(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
   if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):
 ${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);

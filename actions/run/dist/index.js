@@ -2290,7 +2290,7 @@ var require_timers = __commonJS({
     var NOT_IN_LIST = -2;
     var TO_BE_CLEARED = -1;
     var PENDING = 0;
-    var ACTIVE = 1;
+    var ACTIVE2 = 1;
     function onTick() {
       fastNow += TICK_MS;
       let idx = 0;
@@ -2299,8 +2299,8 @@ var require_timers = __commonJS({
         const timer = fastTimers[idx];
         if (timer._state === PENDING) {
           timer._idleStart = fastNow - TICK_MS;
-          timer._state = ACTIVE;
-        } else if (timer._state === ACTIVE && fastNow >= timer._idleStart + timer._idleTimeout) {
+          timer._state = ACTIVE2;
+        } else if (timer._state === ACTIVE2 && fastNow >= timer._idleStart + timer._idleTimeout) {
           timer._state = TO_BE_CLEARED;
           timer._idleStart = -1;
           timer._onTimeout(timer._timerArg);
@@ -5856,7 +5856,7 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
@@ -6283,7 +6283,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -26997,7 +26997,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
-    var { readFile: readFile7 } = __require("fs");
+    var { readFile: readFile8 } = __require("fs");
     var { execFile: execFile7, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -27215,7 +27215,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile7(socketPath, function readCygsocket(err, data) {
+          readFile8(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -27224,7 +27224,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile7(socketPath, readCygsocket);
+                readFile8(socketPath, readCygsocket);
               });
               return;
             }
@@ -43388,37 +43388,37 @@ var require_ignore = __commonJS({
         this._cache = {};
       }
       // @param {Array.<string>|string|Ignore} pattern
-      add(pattern) {
+      add(pattern2) {
         this._added = false;
-        if (typeof pattern === "string") {
-          pattern = pattern.split(/\r?\n/g);
+        if (typeof pattern2 === "string") {
+          pattern2 = pattern2.split(/\r?\n/g);
         }
-        make_array(pattern).forEach(this._addPattern, this);
+        make_array(pattern2).forEach(this._addPattern, this);
         if (this._added) {
           this._initCache();
         }
         return this;
       }
       // legacy
-      addPattern(pattern) {
-        return this.add(pattern);
+      addPattern(pattern2) {
+        return this.add(pattern2);
       }
-      _addPattern(pattern) {
-        if (pattern && pattern[KEY_IGNORE]) {
-          this._rules = this._rules.concat(pattern._rules);
+      _addPattern(pattern2) {
+        if (pattern2 && pattern2[KEY_IGNORE]) {
+          this._rules = this._rules.concat(pattern2._rules);
           this._added = true;
           return;
         }
-        if (this._checkPattern(pattern)) {
-          const rule = this._createRule(pattern.trim());
+        if (this._checkPattern(pattern2)) {
+          const rule = this._createRule(pattern2.trim());
           if (rule !== null) {
             this._added = true;
             this._rules.push(rule);
           }
         }
       }
-      _checkPattern(pattern) {
-        return pattern && typeof pattern === "string" && pattern.indexOf("#") !== 0 && pattern.trim() !== "";
+      _checkPattern(pattern2) {
+        return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
         return make_array(paths).filter((path11) => this._filter(path11));
@@ -43431,42 +43431,42 @@ var require_ignore = __commonJS({
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
-      _createRule(pattern) {
-        const origin = pattern;
+      _createRule(pattern2) {
+        const origin = pattern2;
         let negative = false;
-        if (pattern[0] === "!") {
+        if (pattern2[0] === "!") {
           negative = true;
-          pattern = pattern.substring(1).trim();
+          pattern2 = pattern2.substring(1).trim();
         }
-        if (pattern.length > 0) {
-          pattern = cleanPath(pattern);
-          pattern = toSlash(pattern);
-          if (pattern.length > 1 && pattern[0] === "/") {
-            pattern = pattern.slice(1);
+        if (pattern2.length > 0) {
+          pattern2 = cleanPath(pattern2);
+          pattern2 = toSlash(pattern2);
+          if (pattern2.length > 1 && pattern2[0] === "/") {
+            pattern2 = pattern2.slice(1);
           }
         }
         if (negative) {
-          pattern = "!" + pattern;
+          pattern2 = "!" + pattern2;
         }
-        pattern = pattern.trim();
-        if (pattern === "") {
+        pattern2 = pattern2.trim();
+        if (pattern2 === "") {
           return null;
         }
-        pattern = cleanPath(pattern);
-        if (pattern[0] === "!") {
-          if (pattern.length === 1) {
+        pattern2 = cleanPath(pattern2);
+        if (pattern2[0] === "!") {
+          if (pattern2.length === 1) {
             return null;
           }
           negative = true;
-          pattern = pattern.substring(1);
+          pattern2 = pattern2.substring(1);
         } else {
           negative = false;
         }
         return {
           origin,
-          pattern,
+          pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern.split(path10.sep),
+          dirs: pattern2.split(path10.sep),
           negative
         };
       }
@@ -52483,13 +52483,13 @@ var require_lodash = __commonJS({
       return string && string.replace(reLatin, deburrLetter).replace(reComboMark, "");
     }
     var upperFirst = createCaseFirst("toUpperCase");
-    function words(string, pattern, guard) {
+    function words(string, pattern2, guard) {
       string = toString(string);
-      pattern = guard ? void 0 : pattern;
-      if (pattern === void 0) {
+      pattern2 = guard ? void 0 : pattern2;
+      if (pattern2 === void 0) {
         return hasUnicodeWord(string) ? unicodeWords(string) : asciiWords(string);
       }
-      return string.match(pattern) || [];
+      return string.match(pattern2) || [];
     }
     module.exports = camelCase;
   }
@@ -80618,7 +80618,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -81391,7 +81391,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -83289,14 +83289,14 @@ var require_code2 = __commonJS({
     }
     exports.callValidateCode = callValidateCode;
     var newRegExp = (0, codegen_1._)`new RegExp`;
-    function usePattern({ gen, it: { opts } }, pattern) {
+    function usePattern({ gen, it: { opts } }, pattern2) {
       const u = opts.unicodeRegExp ? "u" : "";
       const { regExp } = opts.code;
-      const rx = regExp(pattern, u);
+      const rx = regExp(pattern2, u);
       return gen.scopeValue("pattern", {
         key: rx.toString(),
         ref: rx,
-        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern}, ${u})`
+        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern2}, ${u})`
       });
     }
     exports.usePattern = usePattern;
@@ -90209,10 +90209,179 @@ async function exists2(file) {
 }
 
 // actions/lib/src/experiment.ts
-var import_yaml = __toESM(require_dist(), 1);
+var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { lstat as lstat2, readFile, readdir as readdir3, realpath } from "node:fs/promises";
 import path2 from "node:path";
+
+// actions/lib/src/limits.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// actions/lib/src/text.ts
+function isUnsafeCodePoint(code) {
+  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+}
+function visibleEscape(code) {
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+var ALL_SAFE = /^[\t\x20-\x7e]*$/;
+function escapeControls(text) {
+  if (ALL_SAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+  }
+  return out;
+}
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
+
+// actions/lib/src/limits.ts
+var InputRefusedError = class extends CrucibleError {
+  constructor(message, line = 1, column = 1) {
+    super(message);
+    this.line = line;
+    this.column = column;
+  }
+  line;
+  column;
+  name = "InputRefusedError";
+};
+function positionOf(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+function parseJsonWithin(text, limits) {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
+  const fail = (message, offset) => {
+    const { line, column } = positionOf(text, offset);
+    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
+  };
+  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const stack = [];
+  let expecting = "value";
+  let i = 0;
+  const readString = () => {
+    const start = i++;
+    for (; ; ) {
+      if (i >= text.length) invalid("unterminated string", start);
+      const code = text.charCodeAt(i);
+      if (code === 34) break;
+      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
+      if (code === 92) {
+        STRING_ESCAPE.lastIndex = i;
+        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
+        i = STRING_ESCAPE.lastIndex;
+      } else i++;
+    }
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const afterValue = () => {
+    expecting = stack.length > 0 ? "comma-or-close" : "end";
+  };
+  for (; ; ) {
+    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
+    if (i >= text.length) {
+      if (expecting === "end") break;
+      invalid("unexpected end of the document", i);
+    }
+    const c = text[i];
+    const top = stack.at(-1);
+    switch (expecting) {
+      case "end":
+        invalid("unexpected text after the document", i);
+        break;
+      case "colon":
+        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
+        i++;
+        expecting = "value";
+        break;
+      case "comma-or-close":
+        if (c === ",") {
+          i++;
+          expecting = top.close === "}" ? "key" : "value";
+        } else if (c === top.close) {
+          stack.pop();
+          i++;
+          afterValue();
+        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
+        break;
+      case "key":
+      case "key-or-close":
+        if (c === "}" && expecting === "key-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === '"') {
+          const at = i;
+          const key = readString();
+          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          top.keys.add(key);
+          expecting = "colon";
+        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
+        break;
+      case "value":
+      case "value-or-close":
+        if (c === "]" && expecting === "value-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === "{" || c === "[") {
+          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
+          i++;
+          expecting = c === "{" ? "key-or-close" : "value-or-close";
+        } else if (c === '"') {
+          readString();
+          afterValue();
+        } else {
+          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+          NUMBER.lastIndex = i;
+          if (literal) i += literal.length;
+          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+          else invalid(`expected a value, found ${describe(c)}`, i);
+          afterValue();
+        }
+        break;
+    }
+  }
+  return JSON.parse(text);
+}
+function describe(char) {
+  return JSON.stringify(shownText(char, 4));
+}
+function yamlNestingTooDeep(text, maxDepth) {
+  const pending = [];
+  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [token, depth] = pending.pop();
+    if (!token) continue;
+    if (token.type === "document") {
+      pending.push([token.value, depth]);
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    if (depth + 1 > maxDepth) return { offset: token.offset };
+    for (const item of token.items) {
+      const pair = item;
+      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
+    }
+  }
+  return void 0;
+}
 
 // actions/lib/src/schemas.ts
 var import__ = __toESM(require__(), 1);
@@ -90349,15 +90518,16 @@ var experiment_schema_default = {
       additionalProperties: false,
       properties: {
         files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result.",
+          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
           type: "array",
           maxItems: 256,
           uniqueItems: true,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 1024,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         },
         maxBytes: {
@@ -90532,15 +90702,16 @@ var experiment_schema_default = {
           }
         },
         artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size.",
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
           type: "array",
           uniqueItems: true,
           maxItems: 64,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 256,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         }
       }
@@ -91085,6 +91256,24 @@ var result_schema_default = {
       }
     }
   },
+  allOf: [
+    {
+      if: {
+        type: "object",
+        properties: {
+          schemaVersion: {
+            const: 2
+          }
+        },
+        required: [
+          "schemaVersion"
+        ]
+      },
+      then: {
+        $ref: "#/$defs/version2"
+      }
+    }
+  ],
   $defs: {
     storedArtifact: {
       type: "object",
@@ -91339,6 +91528,239 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        }
+      }
+    },
+    displayText: {
+      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
+      type: "string",
+      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
+    },
+    metricName: {
+      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    recordedMetricName: {
+      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    seriesName: {
+      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    recordedSeriesName: {
+      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    portableName: {
+      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
+      type: "string",
+      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    portablePath: {
+      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
+      type: "string",
+      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    collectedPath: {
+      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
+      type: "string",
+      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    safeDropped: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            allOf: [
+              {
+                $ref: "#/$defs/displayText"
+              }
+            ],
+            maxLength: 512
+          },
+          reason: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeLog: {
+      type: "object",
+      properties: {
+        tail: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeSeries: {
+      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
+      allOf: [
+        {
+          $ref: "#/$defs/series"
+        }
+      ],
+      type: "object",
+      properties: {
+        title: {
+          $ref: "#/$defs/displayText"
+        },
+        columns: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        },
+        rows: {
+          type: "array",
+          items: {
+            type: "array",
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  $ref: "#/$defs/displayText"
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          $ref: "#/$defs/displayText"
+        },
+        y: {
+          $ref: "#/$defs/displayText"
+        },
+        group: {
+          $ref: "#/$defs/displayText"
+        },
+        value: {
+          $ref: "#/$defs/displayText"
+        }
+      }
+    },
+    version2: {
+      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
+      type: "object",
+      properties: {
+        statusReason: {
+          $ref: "#/$defs/displayText"
+        },
+        metrics: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          }
+        },
+        metricInfo: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          },
+          additionalProperties: {
+            type: "object",
+            properties: {
+              unit: {
+                $ref: "#/$defs/displayText"
+              },
+              description: {
+                $ref: "#/$defs/displayText"
+              }
+            }
+          }
+        },
+        series: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedSeriesName"
+          },
+          additionalProperties: {
+            $ref: "#/$defs/safeSeries"
+          }
+        },
+        artifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/collectedPath"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/portablePath"
+              }
+            }
+          }
+        },
+        dropped: {
+          $ref: "#/$defs/safeDropped"
+        },
+        log: {
+          $ref: "#/$defs/safeLog"
+        },
+        stages: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              statusReason: {
+                $ref: "#/$defs/displayText"
+              },
+              metrics: {
+                type: "object",
+                propertyNames: {
+                  $ref: "#/$defs/metricName"
+                }
+              },
+              artifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/collectedPath"
+                    }
+                  }
+                }
+              },
+              storedArtifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/portablePath"
+                    }
+                  }
+                }
+              },
+              dropped: {
+                $ref: "#/$defs/safeDropped"
+              },
+              log: {
+                $ref: "#/$defs/safeLog"
+              }
+            }
+          }
         }
       }
     }
@@ -91633,7 +92055,10 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/series` } });
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -91704,10 +92129,18 @@ function formatBytes(bytes) {
 
 // actions/lib/src/experiment.ts
 var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var MAX_EXPERIMENT_DEPTH = 64;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
 function parseExperiment(text, file) {
-  const lineCounter = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const lineCounter = new import_yaml2.LineCounter();
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset, message) => {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, column: pos.col, message };
@@ -91754,16 +92187,16 @@ function offsetOf(doc, error2) {
   const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
   const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
   const target = nodeAt(doc, keyPath);
-  if (error2.keyword === "additionalProperties" && (0, import_yaml.isMap)(target)) {
+  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
     const name = error2.params.additionalProperty;
-    const pair = target.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === name);
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   if (target?.range) return target.range[0];
   const parent = nodeAt(doc, keyPath.slice(0, -1));
-  if ((0, import_yaml.isMap)(parent)) {
-    const pair = parent.items.find((p) => (0, import_yaml.isPair)(p) && (0, import_yaml.isScalar)(p.key) && p.key.value === keyPath.at(-1));
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  if ((0, import_yaml2.isMap)(parent)) {
+    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   return doc.contents?.range?.[0] ?? 0;
 }
@@ -91875,7 +92308,7 @@ async function checkParams(dir, spec, stages, problem) {
   if (refusal2) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal2}`);
   let validate;
   try {
-    validate = compileParamsSchema(JSON.parse(await readFile(path2.join(dir, spec.paramsSchema), "utf8")));
+    validate = compileParamsSchema(parseJsonWithin(await readFile(path2.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
   }
@@ -91940,19 +92373,88 @@ import { execFile as execFile6 } from "node:child_process";
 import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/gc.ts
-import { readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir5, readFile as readFile5 } from "node:fs/promises";
+
+// actions/lib/src/owner.ts
+import { readFile as readFile2, readlink as readlink2 } from "node:fs/promises";
+var OWNER_LABELS = {
+  bootId: "crucible.owner.boot-id",
+  pidNamespace: "crucible.owner.pid-namespace",
+  pid: "crucible.owner.pid",
+  startTime: "crucible.owner.start-time"
+};
+async function processStat(pid, procRoot) {
+  const stat3 = await readFile2(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
+  if (!stat3) return void 0;
+  const fields = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0], startTime: fields[19] };
+}
+async function currentProcess(procRoot = "/proc") {
+  try {
+    const [bootId, pidNamespace, stat3] = await Promise.all([
+      readFile2(`${procRoot}/sys/kernel/random/boot_id`, "utf8"),
+      readlink2(`${procRoot}/self/ns/pid`),
+      processStat(process.pid, procRoot)
+    ]);
+    if (!stat3) return void 0;
+    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat3.startTime };
+  } catch {
+    return void 0;
+  }
+}
+function ownerLabels(owner) {
+  if (!owner) return {};
+  return {
+    [OWNER_LABELS.bootId]: owner.bootId,
+    [OWNER_LABELS.pidNamespace]: owner.pidNamespace,
+    [OWNER_LABELS.pid]: String(owner.pid),
+    [OWNER_LABELS.startTime]: owner.startTime
+  };
+}
+async function ownerState(labels, self2, procRoot = "/proc") {
+  const pid = Number(labels[OWNER_LABELS.pid]);
+  const startTime = labels[OWNER_LABELS.startTime];
+  if (!self2 || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
+  if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
+  const stat3 = await processStat(pid, procRoot);
+  if (!stat3) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
+  if (stat3.startTime !== startTime) {
+    return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  }
+  if (stat3.state === "Z" || stat3.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
+  return { state: "alive", pid };
+}
 
 // actions/lib/src/sandbox/docker.ts
 var import_dockerode = __toESM(require_docker(), 1);
-import { execFile as execFile2 } from "node:child_process";
+import { execFile as execFile3 } from "node:child_process";
 import { Writable } from "node:stream";
-import { promisify } from "node:util";
+import { promisify as promisify2 } from "node:util";
 
 // actions/lib/src/files.ts
 import { createHash as createHash3 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
 import { lstat as lstat3, mkdir as mkdir3, open as open2, readdir as readdir4 } from "node:fs/promises";
 import path3 from "node:path";
+
+// actions/lib/src/names.ts
+var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
+var PORTABLE_NAME = pattern("portableName");
+var METRIC_NAME = pattern("metricName");
+var SERIES_NAME = pattern("seriesName");
+var DISPLAY_TEXT = pattern("displayText");
+var WINDOWS_RESERVED = /^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\.|$)/i;
+function portableNameProblem(name) {
+  if (!PORTABLE_NAME.test(name)) {
+    return "name is not portable: only letters, digits, '.', '_' and '-' are collected, not starting with '.' or '-' nor ending with '.', up to 128 characters";
+  }
+  if (WINDOWS_RESERVED.test(name)) return "name is reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension)";
+  return void 0;
+}
+var METRIC_NAME_RULE = "a metric name is a letter, then up to 127 letters, digits, '.', '_' or '-'";
+var SERIES_NAME_RULE = "a series name is a letter, then up to 63 letters, digits, '.', '_' or '-'";
+
+// actions/lib/src/files.ts
 function splitRelative(relative) {
   const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.length === 0 || parts.includes("..") || path3.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
@@ -91993,24 +92495,43 @@ async function writeInside(root, relative, data) {
     await handle.close();
   }
 }
+function droppedEntry(rawPath, reason) {
+  return { path: shownText(rawPath, 300), reason };
+}
 async function collectOutputs(from, to, limits) {
   const files = [];
   const dropped = [];
   const maxDepth = limits.maxDepth ?? 16;
   let bytes = 0;
   let overFileCap = 0;
+  const taken = /* @__PURE__ */ new Map();
   const walk = async (relativeDir, depth) => {
     const entries = await readdir4(path3.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      const unportable = portableNameProblem(entry.name);
+      if (unportable) {
+        dropped.push(droppedEntry(relative, entry.isDirectory() ? `folder ${unportable}` : unportable));
+        continue;
+      }
+      const clash = taken.get(relative.toLowerCase());
+      if (clash !== void 0) {
+        const reason = `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`;
+        dropped.push(droppedEntry(relative, reason));
+        continue;
+      }
       if (entry.isDirectory()) {
-        if (depth >= maxDepth) dropped.push({ path: relative, reason: `folder nested deeper than ${maxDepth} levels` });
-        else await walk(relative, depth + 1);
+        if (depth >= maxDepth) dropped.push(droppedEntry(relative, `folder nested deeper than ${maxDepth} levels`));
+        else {
+          taken.set(relative.toLowerCase(), relative);
+          await walk(relative, depth + 1);
+        }
         continue;
       }
       if (!entry.isFile()) {
-        dropped.push({ path: relative, reason: entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)" });
+        const reason = entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)";
+        dropped.push(droppedEntry(relative, reason));
         continue;
       }
       if (files.length >= limits.maxFiles) {
@@ -92019,18 +92540,19 @@ async function collectOutputs(from, to, limits) {
       }
       const handle = await openInside(from, relative).catch(() => void 0);
       if (!handle) {
-        dropped.push({ path: relative, reason: "changed while being collected" });
+        dropped.push(droppedEntry(relative, "changed while being collected"));
         continue;
       }
       try {
         const { size } = await handle.stat();
         if (bytes + size > limits.maxBytes) {
-          dropped.push({ path: relative, reason: `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes` });
+          dropped.push(droppedEntry(relative, `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes`));
           continue;
         }
         const data = await handle.readFile();
         bytes += data.length;
         await writeInside(to, relative, data);
+        taken.set(relative.toLowerCase(), relative);
         files.push({ path: relative, size: data.length, sha256: createHash3("sha256").update(data).digest("hex") });
       } finally {
         await handle.close();
@@ -92051,7 +92573,7 @@ async function collectOutputs(from, to, limits) {
 import { createHash as createHash4 } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import { mkdtemp, readFile as readFile3, rm as rm3 } from "node:fs/promises";
 import os6 from "node:os";
 import path4 from "node:path";
 var BUILDER_VERSION = "1";
@@ -92060,7 +92582,7 @@ async function readRecipe(imagesDir, name) {
   const file = path4.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile2(file);
+    bytes = await readFile3(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -92070,7 +92592,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash4("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile2(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile3(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -92152,11 +92674,11 @@ function runLogged(command, args, log, env) {
 }
 
 // actions/lib/src/policy.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 async function loadPolicy(file) {
   let document2;
   try {
-    document2 = JSON.parse(await readFile3(file, "utf8"));
+    document2 = parseJsonWithin(await readFile4(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
   } catch (error2) {
     throw new CrucibleError(`cannot read the runner policy ${file}: ${error2.message}`);
   }
@@ -92269,10 +92791,56 @@ function redactedConfig(config) {
   return { ...config, Env: (config.Env ?? []).map((e) => `${e.split("=")[0]}=<redacted>`) };
 }
 
-// actions/lib/src/sandbox/docker.ts
+// actions/lib/src/scratch.ts
+import { execFile as execFile2 } from "node:child_process";
+import { chmod as chmod3, mkdir as mkdir4, rm as rm4 } from "node:fs/promises";
+import path5 from "node:path";
+import { promisify } from "node:util";
 var execFileAsync = promisify(execFile2);
+async function createScratch(root, runId, sizeBytes) {
+  const dir = path5.join(root, "crucible", runId);
+  const outputDir = path5.join(dir, "output");
+  await mkdir4(outputDir, { recursive: true, mode: 448 });
+  let sizeLimited = false;
+  if (process.getuid?.() === 0) {
+    await execFileAsync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
+    sizeLimited = true;
+  }
+  await chmod3(outputDir, 511);
+  return {
+    outputDir,
+    sizeLimited,
+    async dispose() {
+      if (sizeLimited) await unmount(outputDir);
+      await rm4(dir, { recursive: true, force: true });
+    }
+  };
+}
+function unmount(outputDir) {
+  return execFileAsync("umount", [outputDir]).catch(() => execFileAsync("umount", ["-l", outputDir]));
+}
+async function releaseScratch(outputDir, runId) {
+  const dir = path5.dirname(outputDir);
+  const name = path5.basename(dir);
+  if (!path5.isAbsolute(outputDir) || path5.basename(outputDir) !== "output" || path5.basename(path5.dirname(dir)) !== "crucible") return false;
+  if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
+  if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
+  await rm4(dir, { recursive: true, force: true });
+  return true;
+}
+
+// actions/lib/src/sandbox/docker.ts
+var execFileAsync2 = promisify2(execFile3);
 var SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 var MANAGED_LABEL = "crucible.managed";
+var RUN_ID_LABEL = "crucible.run-id";
+async function removeSandbox(docker, info2, options) {
+  await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
+    if (error2.statusCode !== 404) throw error2;
+  });
+  const output = info2.Mounts?.find((m) => m.Destination === SANDBOX_OUTPUT);
+  if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
+}
 var DockerSandboxProvider = class {
   constructor(runtime, imagesDir, docker = new import_dockerode.default()) {
     this.runtime = runtime;
@@ -92308,6 +92876,19 @@ var DockerSandboxProvider = class {
     this.runtimeInfo = { name: this.runtime, version: await runtimeVersion(registered.path ?? this.runtime) };
     return this.runtimeInfo;
   }
+  async reclaim() {
+    const self2 = await currentProcess();
+    if (!self2) return [];
+    const reclaimed = [];
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, OWNER_LABELS.pid] } });
+    for (const info2 of containers) {
+      const owner = await ownerState(info2.Labels, self2);
+      if (owner.state !== "gone") continue;
+      await removeSandbox(this.docker, info2, { releaseScratch: true });
+      reclaimed.push({ id: info2.Id, runId: info2.Labels[RUN_ID_LABEL] ?? "", reason: owner.reason });
+    }
+    return reclaimed;
+  }
   async create(spec) {
     const runtime = await this.preflight();
     const wanted = runtimeFor(spec);
@@ -92319,7 +92900,7 @@ var DockerSandboxProvider = class {
 };
 async function runtimeVersion(binary) {
   try {
-    const { stdout } = await execFileAsync(binary, ["--version"], { timeout: 1e4 });
+    const { stdout } = await execFileAsync2(binary, ["--version"], { timeout: 1e4 });
     return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split("\n")[0].trim();
   } catch {
     return "unknown";
@@ -92458,16 +93039,17 @@ function delay(ms) {
 // actions/lib/src/gc.ts
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
+  const self2 = await currentProcess();
   const report = { containers: [], processes: [] };
-  const containers = await docker.listContainers({ all: true, filters: { label: [options.label ?? `${MANAGED_LABEL}=true`] } });
+  const filters = [options.label ?? `${MANAGED_LABEL}=true`, ...options.scope ? [options.scope] : []];
+  const containers = await docker.listContainers({ all: true, filters: { label: filters } });
   for (const info2 of containers) {
     if (info2.Labels[MANAGED_LABEL] !== "true") continue;
     const deadline = Date.parse(info2.Labels["crucible.deadline"] ?? "");
-    const reason = options.label ? `belongs to ${options.label}` : info2.State !== "running" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `running past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
+    const owner = options.label ? void 0 : await ownerState(info2.Labels, self2);
+    const reason = options.label ? `belongs to ${options.label}` : owner?.state === "gone" ? owner.reason : info2.State !== "running" && owner?.state !== "alive" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `${info2.State === "running" ? "running" : "left"} past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
     if (!reason) continue;
-    await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
-      if (error2.statusCode !== 404) throw error2;
-    });
+    await removeSandbox(docker, info2, { releaseScratch: options.label !== void 0 || owner?.state === "gone" });
     report.containers.push({ id: info2.Id, name: info2.Names[0] ?? info2.Id.slice(0, 12), reason });
   }
   for (const proc of await runscProcesses()) {
@@ -92485,7 +93067,7 @@ async function runscProcesses(procRoot = "/proc") {
   const found = [];
   for (const entry of await readdir5(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile4(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile5(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -92497,21 +93079,21 @@ async function runscProcesses(procRoot = "/proc") {
 // actions/lib/src/run.ts
 import { execFile as execFile5 } from "node:child_process";
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir6, readFile as readFile6, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir6, readFile as readFile7, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
 import os7 from "node:os";
 import path7 from "node:path";
 import { promisify as promisify4 } from "node:util";
 
 // actions/lib/src/gpu.ts
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir4, open as open3, readFile as readFile5, unlink as unlink2 } from "node:fs/promises";
-import path5 from "node:path";
-import { promisify as promisify2 } from "node:util";
-var execFileAsync2 = promisify2(execFile3);
+import { mkdir as mkdir5, open as open3, readFile as readFile6, unlink as unlink2 } from "node:fs/promises";
+import path6 from "node:path";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile4);
 async function listGpus(nvidiaSmi = "nvidia-smi") {
   try {
-    const { stdout } = await execFileAsync2(nvidiaSmi, ["--query-gpu=index", "--format=csv,noheader"], { timeout: 3e4 });
+    const { stdout } = await execFileAsync3(nvidiaSmi, ["--query-gpu=index", "--format=csv,noheader"], { timeout: 3e4 });
     return stdout.split("\n").map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
   } catch (error2) {
     throw new CrucibleError(`cannot list GPUs with ${nvidiaSmi}: ${error2.message}. Is the NVIDIA driver installed on this runner?`);
@@ -92527,7 +93109,7 @@ var GpuAllocator = class {
   devices;
   isAlive;
   async allocate(count, owner) {
-    await mkdir4(this.leaseDir, { recursive: true, mode: 448 });
+    await mkdir5(this.leaseDir, { recursive: true, mode: 448 });
     const all = await this.devices();
     if (count > all.length) throw new CrucibleError(`the experiment asks for ${count} GPU(s) but this runner has ${all.length}`);
     const taken = [];
@@ -92543,7 +93125,7 @@ var GpuAllocator = class {
     return lease;
   }
   leaseFile(device) {
-    return path5.join(this.leaseDir, `gpu-${device}.lease`);
+    return path6.join(this.leaseDir, `gpu-${device}.lease`);
   }
   async tryLease(device, owner) {
     const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: (/* @__PURE__ */ new Date()).toISOString() });
@@ -92556,7 +93138,7 @@ var GpuAllocator = class {
       } catch (error2) {
         if (error2.code !== "EEXIST") throw error2;
       }
-      const holder = await readFile5(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile6(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
       if (holder.pid !== void 0 && this.isAlive(holder.pid)) return false;
       await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
@@ -92564,7 +93146,7 @@ var GpuAllocator = class {
   }
   async release(devices, runId) {
     for (const device of devices) {
-      const holder = await readFile5(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile6(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
       if (holder.runId === runId) await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
   }
@@ -92587,7 +93169,7 @@ function parseGpuUsage(csv, deviceIds, t) {
 function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-smi") {
   const started = Date.now();
   const timer = setInterval(() => {
-    execFile3(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 1e4 }, (error2, stdout) => {
+    execFile4(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 1e4 }, (error2, stdout) => {
       const sample = error2 ? void 0 : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1e3);
       if (sample) onSample(sample);
     });
@@ -92653,21 +93235,29 @@ var LineRelay = class {
     this.emit({ stream, text, elapsedMs, progress, progressText: renderProgress(progress, elapsedMs, this.firstProgress) });
   }
 };
+var PROGRESS_LIMITS = { maxBytes: MAX_LINE_BYTES, maxDepth: 4 };
+var MAX_PROGRESS_FIELDS = 8;
 function parseProgress(text) {
   if (!text.startsWith('{"progress"')) return void 0;
+  let value;
   try {
-    const value = JSON.parse(text).progress;
-    if (value && Number.isFinite(value.step) && Number.isFinite(value.total) && value.total > 0) return value;
+    value = parseJsonWithin(text, PROGRESS_LIMITS).progress;
   } catch {
+    return void 0;
   }
-  return void 0;
+  if (!value || typeof value !== "object" || Array.isArray(value)) return void 0;
+  const { step, total, ...rest } = value;
+  const finite = (n) => typeof n === "number" && Number.isFinite(n);
+  if (!finite(step) || !finite(total) || total <= 0) return void 0;
+  const fields = Object.entries(rest).filter(([k, v]) => k !== "__proto__" && (typeof v === "number" && Number.isFinite(v) || typeof v === "string")).slice(0, MAX_PROGRESS_FIELDS).map(([k, v]) => [shownText(k, 40), typeof v === "string" ? shownText(v, 80) : v]);
+  return { ...Object.fromEntries(fields), step, total };
 }
 function renderProgress(progress, elapsedMs, first) {
   const { step, total, ...rest } = progress;
   const percent = Math.min(100, Math.max(0, step / total * 100));
   const rate = (step - first.step) / Math.max(1, elapsedMs - first.at);
   const eta = rate > 0 && step < total ? ` ETA ${formatDuration((total - step) / rate / 1e3)}` : "";
-  const extras = Object.entries(rest).filter(([, v]) => typeof v === "number" || typeof v === "string").slice(0, 8).map(([k, v]) => `${k}=${typeof v === "number" ? formatNumber(v) : String(v).slice(0, 40)}`);
+  const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "number" ? formatNumber(v) : shownText(v, 40)}`);
   return `progress ${step}/${total} (${percent.toFixed(0)}%)${eta}${extras.length ? " \xB7 " + extras.join(" ") : ""}`;
 }
 function formatNumber(value) {
@@ -92698,9 +93288,7 @@ function escapeForLog(bytes) {
     }
     const char = bytes.toString("utf8", i, i + length);
     const code = char.codePointAt(0);
-    if (code < 32 && code !== 9 || code === 127 || code >= 128 && code <= 159) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code >= 8234 && code <= 8238 || code >= 8294 && code <= 8297) out += `\\u{${code.toString(16)}}`;
-    else out += char;
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
     i += length;
   }
   return out;
@@ -92750,32 +93338,6 @@ var LogFile = class {
     return new Promise((resolve, reject) => this.out.end((error2) => error2 ? reject(error2) : resolve()));
   }
 };
-
-// actions/lib/src/scratch.ts
-import { execFile as execFile4 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir5, rm as rm4 } from "node:fs/promises";
-import path6 from "node:path";
-import { promisify as promisify3 } from "node:util";
-var execFileAsync3 = promisify3(execFile4);
-async function createScratch(root, runId, sizeBytes) {
-  const dir = path6.join(root, "crucible", runId);
-  const outputDir = path6.join(dir, "output");
-  await mkdir5(outputDir, { recursive: true, mode: 448 });
-  let sizeLimited = false;
-  if (process.getuid?.() === 0) {
-    await execFileAsync3("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
-    sizeLimited = true;
-  }
-  await chmod3(outputDir, 511);
-  return {
-    outputDir,
-    sizeLimited,
-    async dispose() {
-      if (sizeLimited) await execFileAsync3("umount", [outputDir]).catch(() => execFileAsync3("umount", ["-l", outputDir]));
-      await rm4(dir, { recursive: true, force: true });
-    }
-  };
-}
 
 // actions/lib/src/usage.ts
 var MAX_POINTS = 600;
@@ -92883,13 +93445,22 @@ async function runExperiment(options) {
   }
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
+  for (const gone of await provider.reclaim()) {
+    events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+  }
   const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
   const refused = await options.beforeStart?.();
   if (refused) {
     events.info?.(`not started: ${refused.reason}`);
     return notStarted(refused.status, refused.reason, runtime, image);
   }
-  const context = { options, runId, image, store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()) };
+  const context = {
+    options,
+    runId,
+    image,
+    store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
+    ownerLabels: ownerLabels(await currentProcess())
+  };
   await mkdir6(resultDir, { recursive: true });
   if (!experiment.stages) {
     const outcome = await runProgram(context, {
@@ -93005,7 +93576,7 @@ function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
   return {
     ...common,
     status: outcome.status,
-    statusReason: outcome.statusReason,
+    statusReason: escapeControls(outcome.statusReason),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3,
@@ -93059,12 +93630,22 @@ function mergeStageMetrics(records, reported) {
   const series = {};
   const dropped = [];
   for (const [index, r] of records.entries()) {
+    const taken = (key, kind) => {
+      if (!Object.hasOwn(kind === "metric" ? metrics : series, key)) return false;
+      const file = kind === "metric" ? "metrics.json" : "series.json";
+      dropped.push({ path: `stages/${r.name}/${file}#${key}`, reason: `the run already has a ${kind} named ${key}` });
+      return true;
+    };
     for (const [name, value] of Object.entries(r.metrics)) {
       const key = counts.get(name) > 1 ? `${r.name}.${name}` : name;
+      if (taken(key, "metric")) continue;
       metrics[key] = value;
       metricInfo[key] = { ...reported[index]?.metricInfo[name], stage: r.name };
     }
-    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) series[series[name] ? `${r.name}.${name}` : name] = { ...s, stage: r.name };
+    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) {
+      const key = Object.hasOwn(series, name) ? `${r.name}.${name}` : name;
+      if (!taken(key, "series")) series[key] = { ...s, stage: r.name };
+    }
     dropped.push(...r.dropped.map((d) => ({ ...d, path: `stages/${r.name}/${d.path}` })));
   }
   return { metrics, metricInfo, series, dropped };
@@ -93109,13 +93690,14 @@ async function runProgram(context, program) {
     },
     labels: {
       [MANAGED_LABEL]: "true",
-      "crucible.run-id": runId,
+      [RUN_ID_LABEL]: runId,
       "crucible.experiment": experiment.spec.name,
       ...program.stage ? { "crucible.stage": program.stage } : {},
       "crucible.job": options.provenance?.job ?? "local",
       // Past this moment the sandbox has outlived its time limit and `crucible gc` may remove it.
       "crucible.deadline": new Date(Date.now() + (program.resources.timeoutSeconds + 300) * 1e3).toISOString(),
-      ...options.labels
+      ...options.labels,
+      ...context.ownerLabels
     },
     gpuDeviceIds: gpuLease?.deviceIds ?? []
   };
@@ -93158,9 +93740,8 @@ async function runProgram(context, program) {
     await scratch.dispose();
   }
   const outputDir = path7.join(program.dir, "output");
-  const has = (name) => collected.files.some((f) => f.path === name);
-  const { metrics, metricInfo } = await readMetrics(outputDir, has("metrics.json"), collected.dropped);
-  const series = await readSeries(outputDir, has("series.json"), collected.dropped);
+  const { metrics, metricInfo } = await readMetrics(outputDir, collected);
+  const series = await readSeries(outputDir, collected);
   return {
     status: sandboxError ? "sandbox-error" : exec.outcome === "exited" ? exec.exitCode === 0 ? "succeeded" : "failed" : exec.outcome,
     statusReason: sandboxError ?? exec.detail,
@@ -93181,6 +93762,8 @@ async function finish(resultDir, log, partial) {
   const finishedAt = /* @__PURE__ */ new Date();
   const result = {
     ...partial,
+    // Reasons are ours, but some quote what Docker or a runtime said.
+    statusReason: escapeControls(partial.statusReason),
     finishedAt: finishedAt.toISOString(),
     durationSeconds: Math.max(0, (finishedAt.getTime() - Date.parse(partial.startedAt)) / 1e3),
     log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail }
@@ -93192,63 +93775,66 @@ async function finish(resultDir, log, partial) {
   return { result, resultDir, resultFile };
 }
 var MAX_METRICS = 200;
-async function readMetrics(outputDir, present, dropped) {
-  const metrics = /* @__PURE__ */ Object.create(null);
-  const metricInfo = /* @__PURE__ */ Object.create(null);
-  const parsed = present ? await readJsonObject(outputDir, "metrics.json", dropped) : void 0;
+var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+var optionalText = (value, max) => value === void 0 || typeof value === "string" && value.length <= max && DISPLAY_TEXT.test(value);
+async function readMetrics(outputDir, collected) {
+  const metrics = {};
+  const metricInfo = {};
+  const parsed = await readProgramJson(outputDir, "metrics.json", collected, METRICS_LIMITS);
+  const drop = (key, reason) => collected.dropped.push(droppedEntry(`metrics.json#${key.slice(0, 128)}`, reason));
   for (const [key, raw] of Object.entries(parsed ?? {})) {
-    if (key === "__proto__") {
-      dropped.push({ path: "metrics.json#__proto__", reason: "reserved name: it cannot be a plain key in JavaScript tooling" });
-      continue;
-    }
     const described = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? raw : void 0;
     const value = described ? described.value : raw;
-    const unit = described?.unit;
-    const description = described?.description;
-    const wellFormed = (unit === void 0 || typeof unit === "string" && unit.length <= 40) && (description === void 0 || typeof description === "string" && description.length <= 500);
-    if (typeof value !== "number" || !Number.isFinite(value) || !wellFormed || key.length > 100 || Object.keys(metrics).length >= MAX_METRICS) {
-      dropped.push({
-        path: `metrics.json#${key.slice(0, 100)}`,
-        reason: "metrics must be finite numbers (or {value, unit up to 40 characters, description up to 500}) with names up to 100 characters, at most 200 of them"
-      });
-      continue;
+    const { unit, description } = described ?? {};
+    if (!METRIC_NAME.test(key)) drop(key, `not a metric name: ${METRIC_NAME_RULE}`);
+    else if (typeof value !== "number" || !Number.isFinite(value)) drop(key, "the value is not a finite number");
+    else if (!optionalText(unit, 40)) drop(key, "the unit is not text of up to 40 characters without control characters");
+    else if (!optionalText(description, 500)) drop(key, "the description is not text of up to 500 characters without control characters");
+    else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
+    else {
+      metrics[key] = value;
+      const info2 = {};
+      if (unit !== void 0) info2.unit = unit;
+      if (description !== void 0) info2.description = description;
+      if (Object.keys(info2).length > 0) metricInfo[key] = info2;
     }
-    metrics[key] = value;
-    if (unit !== void 0 || description !== void 0) metricInfo[key] = { ...unit !== void 0 ? { unit } : {}, ...description !== void 0 ? { description } : {} };
   }
-  return { metrics: { ...metrics }, metricInfo: { ...metricInfo } };
+  return { metrics, metricInfo };
 }
-var MAX_SERIES_BYTES = 512 * 1024;
-async function readSeries(outputDir, present, dropped) {
-  const parsed = present ? await readJsonObject(outputDir, "series.json", dropped, MAX_SERIES_BYTES) : void 0;
+function infiniteRow(series) {
+  const rows = series?.rows;
+  if (!Array.isArray(rows)) return -1;
+  return rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell)));
+}
+async function readSeries(outputDir, collected) {
+  const parsed = await readProgramJson(outputDir, "series.json", collected, SERIES_LIMITS);
   const series = {};
   for (const [name, value] of Object.entries(parsed ?? {})) {
-    if (!validateSeriesDocument({ [name]: value })) {
-      dropped.push({ path: `series.json#${name.slice(0, 64)}`, reason: `not a valid series: ${schemaProblems(validateSeriesDocument).slice(0, 300)}` });
-      continue;
-    }
-    series[name] = value;
+    const drop = (reason) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
+    const infinite = infiniteRow(value);
+    if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
+    else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
+    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
+    else series[name] = value;
   }
   return series;
 }
-async function readJsonObject(outputDir, name, dropped, maxBytes = Infinity) {
+async function readProgramJson(outputDir, name, collected, limits) {
+  if (!collected.files.some((f) => f.path === name)) return void 0;
+  let refusal2;
   let parsed;
   try {
-    const text = await readFile6(path7.join(outputDir, name), "utf8");
-    if (text.length > maxBytes) {
-      dropped.push({ path: name, reason: `larger than ${maxBytes} bytes; not read` });
-      return void 0;
-    }
-    parsed = JSON.parse(text);
+    parsed = parseJsonWithin(await readFile7(path7.join(outputDir, name), "utf8"), limits);
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal2 = "not a JSON object";
   } catch (error2) {
-    dropped.push({ path: name, reason: `not valid JSON (${error2.message}); not read` });
-    return void 0;
+    refusal2 = error2 instanceof InputRefusedError ? error2.message : `not readable (${error2.message})`;
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    dropped.push({ path: name, reason: "not a JSON object; not read" });
-    return void 0;
-  }
-  return parsed;
+  if (refusal2 === void 0) return parsed;
+  await rm5(path7.join(outputDir, name), { force: true });
+  collected.files = collected.files.filter((f) => f.path !== name);
+  collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal2}`));
+  return void 0;
 }
 async function gitHead(dir) {
   try {
@@ -93298,25 +93884,27 @@ var ActionsLog = class {
   printedBytes = 0;
   suppressed = 0;
   /** One resource line every 10 s while the program runs. */
-  sample = resourceLines((text) => this.write(`[crucible] ${text}
-`));
+  sample = resourceLines(
+    (text) => this.write(`[crucible] ${escapeControls(text)}
+`)
+  );
   phase(name) {
     this.close();
-    this.write(`::group::${name}
+    this.write(`::group::${escapeControls(name)}
 `);
     this.inGroup = true;
-    if (name === "run") {
+    if (name === "run" || name.endsWith(": run")) {
       this.write(`::stop-commands::${this.token}
 `);
       this.commandsStopped = true;
     }
   }
   info(message) {
-    this.write(`${message}
+    this.write(`${escapeControls(message).replaceAll("##[", "##\\[")}
 `);
   }
   line(line) {
-    const text = `${formatLiveLine(line).replaceAll("##[", "##\\[")}
+    const text = `${escapeControls(formatLiveLine(line)).replaceAll("##[", "##\\[")}
 `;
     if (this.printedBytes + text.length > this.maxBytes) {
       if (this.suppressed++ === 0) {
@@ -97494,18 +98082,24 @@ async function runProvenance() {
   };
 }
 
-// actions/run/src/summary.ts
-function escapeHtml(text) {
-  return text.replace(/[&<>"'`|\\[\]*_~!]/g, (c) => `&#${c.charCodeAt(0)};`);
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
 }
+
+// actions/run/src/summary.ts
 var MAX_SUMMARY_BYTES = 1e3 * 1024;
 function renderSummary(result, resultPath, latestProgress) {
-  const rows = (pairs) => `<table>${pairs.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>
+  const row = ([k, v]) => `<tr><th align="left">${escapeMarkdown(k)}</th><td>${escapeMarkdown(v)}</td></tr>`;
+  const rows = (pairs) => `<table>${pairs.map(row).join("")}</table>
 `;
   const parts = [];
-  parts.push(`<h2>${STATUS_ICONS[result.status]} ${escapeHtml(result.experiment.name)}: ${escapeHtml(result.status)}</h2>
+  parts.push(`<h2>${STATUS_ICONS[result.status]} ${escapeMarkdown(result.experiment.name)}: ${escapeMarkdown(result.status)}</h2>
 `);
-  parts.push(`<p>${escapeHtml(result.statusReason)}</p>
+  parts.push(`<p>${escapeMarkdown(result.statusReason)}</p>
 `);
   parts.push(
     rows([
@@ -97519,11 +98113,11 @@ function renderSummary(result, resultPath, latestProgress) {
   );
   if (result.stages) {
     parts.push("<h3>Stages</h3>\n");
-    const cell = (text) => `<td>${escapeHtml(text)}</td>`;
-    parts.push(
-      `<table><tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>${result.stages.map((s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeHtml(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`).join("")}</table>
-`
-    );
+    const cell = (text) => `<td>${escapeMarkdown(text)}</td>`;
+    const stageRow = (s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`;
+    const head = "<tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>";
+    parts.push(`<table>${head}${result.stages.map(stageRow).join("")}</table>
+`);
   }
   if (result.storedArtifacts?.length) {
     parts.push("<h3>Stored artifacts</h3>\n");
@@ -97548,22 +98142,30 @@ function renderSummary(result, resultPath, latestProgress) {
   if (latestProgress) {
     const { step, total, ...rest } = latestProgress;
     parts.push("<h3>Latest progress</h3>\n");
-    parts.push(rows([["step", `${step} / ${total}`], ...Object.entries(rest).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])]));
+    parts.push(rows([["step", `${step} / ${total}`], ...Object.entries(rest).map(([k, v]) => [k, String(v)])]));
   }
   if (result.dropped.length > 0) {
     parts.push("<h3>Not collected</h3>\n");
     parts.push(rows(result.dropped.slice(0, 50).map((d) => [d.path, d.reason])));
   }
-  parts.push(`<h3>Last lines of the log</h3>
-<pre>${escapeHtml(result.log.tail.join("\n"))}</pre>
-`);
+  parts.push("<h3>Last lines of the log</h3>\n");
   if (result.log.truncated) parts.push(`<p>The saved log reached its cap; ${result.log.lines} lines were written in all.</p>
 `);
+  const log = `
+<pre>${result.log.tail.map(escapeMarkdown).join("\n")}</pre>
+`;
   let summary2 = parts.join("");
-  if (Buffer.byteLength(summary2) > MAX_SUMMARY_BYTES) summary2 = `${summary2.slice(0, MAX_SUMMARY_BYTES / 4)}
+  if (Buffer.byteLength(summary2) + Buffer.byteLength(log) > MAX_SUMMARY_BYTES) {
+    summary2 = `${cut(summary2, MAX_SUMMARY_BYTES / 4)}
 <p>(summary shortened)</p>
 `;
-  return summary2;
+  }
+  return `${summary2}${log}`;
+}
+function cut(text, max) {
+  const head = text.slice(0, max);
+  const open4 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open4 > head.lastIndexOf(";") && open4 > head.lastIndexOf(">") ? head.slice(0, open4) : head;
 }
 
 // actions/run/src/main.ts
@@ -97637,7 +98239,7 @@ async function run() {
     const store = new ArtifactStore(artifactStore);
     setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
-    const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;
+    const headline = escapeControls(`${result.experiment.name}: ${result.status}: ${result.statusReason}`);
     if (result.status === "succeeded" || result.status === "superseded") info(headline);
     else setFailed(headline);
   } catch (error2) {

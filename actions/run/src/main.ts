@@ -9,6 +9,7 @@ import {
   ExperimentInvalidError,
   collectGarbage,
   defaultPolicyFile,
+  escapeControls,
   imagesDirOf,
   installRoot,
   loadExperiment,
@@ -100,7 +101,7 @@ export async function run(): Promise<void> {
     const store = new ArtifactStore(artifactStore);
     core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
-    const headline = `${result.experiment.name}: ${result.status}: ${result.statusReason}`;
+    const headline = escapeControls(`${result.experiment.name}: ${result.status}: ${result.statusReason}`);
     if (result.status === "succeeded" || result.status === "superseded") core.info(headline);
     else core.setFailed(headline);
   } catch (error) {

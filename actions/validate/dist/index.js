@@ -2290,7 +2290,7 @@ var require_timers = __commonJS({
     var NOT_IN_LIST = -2;
     var TO_BE_CLEARED = -1;
     var PENDING = 0;
-    var ACTIVE = 1;
+    var ACTIVE2 = 1;
     function onTick() {
       fastNow += TICK_MS;
       let idx = 0;
@@ -2299,8 +2299,8 @@ var require_timers = __commonJS({
         const timer = fastTimers[idx];
         if (timer._state === PENDING) {
           timer._idleStart = fastNow - TICK_MS;
-          timer._state = ACTIVE;
-        } else if (timer._state === ACTIVE && fastNow >= timer._idleStart + timer._idleTimeout) {
+          timer._state = ACTIVE2;
+        } else if (timer._state === ACTIVE2 && fastNow >= timer._idleStart + timer._idleTimeout) {
           timer._state = TO_BE_CLEARED;
           timer._idleStart = -1;
           timer._onTimeout(timer._timerArg);
@@ -5856,7 +5856,7 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
@@ -6283,7 +6283,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -25553,7 +25553,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -26326,7 +26326,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -35775,7 +35775,7 @@ function info(message) {
 }
 
 // actions/lib/src/experiment.ts
-var import_yaml = __toESM(require_dist(), 1);
+var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash } from "node:crypto";
 import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
 import path4 from "node:path";
@@ -35795,6 +35795,175 @@ var ExperimentInvalidError = class extends CrucibleError {
   issues;
   name = "ExperimentInvalidError";
 };
+
+// actions/lib/src/limits.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// actions/lib/src/text.ts
+function isUnsafeCodePoint(code) {
+  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+}
+function visibleEscape(code) {
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+var ALL_SAFE = /^[\t\x20-\x7e]*$/;
+function escapeControls(text) {
+  if (ALL_SAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+  }
+  return out;
+}
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
+
+// actions/lib/src/limits.ts
+var InputRefusedError = class extends CrucibleError {
+  constructor(message, line = 1, column = 1) {
+    super(message);
+    this.line = line;
+    this.column = column;
+  }
+  line;
+  column;
+  name = "InputRefusedError";
+};
+function positionOf(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+function parseJsonWithin(text, limits) {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
+  const fail = (message, offset) => {
+    const { line, column } = positionOf(text, offset);
+    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
+  };
+  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const stack = [];
+  let expecting = "value";
+  let i = 0;
+  const readString = () => {
+    const start = i++;
+    for (; ; ) {
+      if (i >= text.length) invalid("unterminated string", start);
+      const code = text.charCodeAt(i);
+      if (code === 34) break;
+      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
+      if (code === 92) {
+        STRING_ESCAPE.lastIndex = i;
+        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
+        i = STRING_ESCAPE.lastIndex;
+      } else i++;
+    }
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const afterValue = () => {
+    expecting = stack.length > 0 ? "comma-or-close" : "end";
+  };
+  for (; ; ) {
+    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
+    if (i >= text.length) {
+      if (expecting === "end") break;
+      invalid("unexpected end of the document", i);
+    }
+    const c = text[i];
+    const top = stack.at(-1);
+    switch (expecting) {
+      case "end":
+        invalid("unexpected text after the document", i);
+        break;
+      case "colon":
+        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
+        i++;
+        expecting = "value";
+        break;
+      case "comma-or-close":
+        if (c === ",") {
+          i++;
+          expecting = top.close === "}" ? "key" : "value";
+        } else if (c === top.close) {
+          stack.pop();
+          i++;
+          afterValue();
+        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
+        break;
+      case "key":
+      case "key-or-close":
+        if (c === "}" && expecting === "key-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === '"') {
+          const at = i;
+          const key = readString();
+          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          top.keys.add(key);
+          expecting = "colon";
+        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
+        break;
+      case "value":
+      case "value-or-close":
+        if (c === "]" && expecting === "value-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === "{" || c === "[") {
+          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
+          i++;
+          expecting = c === "{" ? "key-or-close" : "value-or-close";
+        } else if (c === '"') {
+          readString();
+          afterValue();
+        } else {
+          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+          NUMBER.lastIndex = i;
+          if (literal) i += literal.length;
+          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+          else invalid(`expected a value, found ${describe(c)}`, i);
+          afterValue();
+        }
+        break;
+    }
+  }
+  return JSON.parse(text);
+}
+function describe(char) {
+  return JSON.stringify(shownText(char, 4));
+}
+function yamlNestingTooDeep(text, maxDepth) {
+  const pending = [];
+  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [token, depth] = pending.pop();
+    if (!token) continue;
+    if (token.type === "document") {
+      pending.push([token.value, depth]);
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    if (depth + 1 > maxDepth) return { offset: token.offset };
+    for (const item of token.items) {
+      const pair = item;
+      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
+    }
+  }
+  return void 0;
+}
 
 // actions/lib/src/schemas.ts
 var import__ = __toESM(require__(), 1);
@@ -35931,15 +36100,16 @@ var experiment_schema_default = {
       additionalProperties: false,
       properties: {
         files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result.",
+          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
           type: "array",
           maxItems: 256,
           uniqueItems: true,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 1024,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         },
         maxBytes: {
@@ -36114,15 +36284,16 @@ var experiment_schema_default = {
           }
         },
         artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size.",
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
           type: "array",
           uniqueItems: true,
           maxItems: 64,
           items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
             type: "string",
             minLength: 1,
             maxLength: 256,
-            pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$"
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
           }
         }
       }
@@ -36667,6 +36838,24 @@ var result_schema_default = {
       }
     }
   },
+  allOf: [
+    {
+      if: {
+        type: "object",
+        properties: {
+          schemaVersion: {
+            const: 2
+          }
+        },
+        required: [
+          "schemaVersion"
+        ]
+      },
+      then: {
+        $ref: "#/$defs/version2"
+      }
+    }
+  ],
   $defs: {
     storedArtifact: {
       type: "object",
@@ -36921,6 +37110,239 @@ var result_schema_default = {
             "string",
             "null"
           ]
+        }
+      }
+    },
+    displayText: {
+      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
+      type: "string",
+      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
+    },
+    metricName: {
+      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    recordedMetricName: {
+      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    seriesName: {
+      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    recordedSeriesName: {
+      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    portableName: {
+      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
+      type: "string",
+      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    portablePath: {
+      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
+      type: "string",
+      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    collectedPath: {
+      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
+      type: "string",
+      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    safeDropped: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            allOf: [
+              {
+                $ref: "#/$defs/displayText"
+              }
+            ],
+            maxLength: 512
+          },
+          reason: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeLog: {
+      type: "object",
+      properties: {
+        tail: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeSeries: {
+      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
+      allOf: [
+        {
+          $ref: "#/$defs/series"
+        }
+      ],
+      type: "object",
+      properties: {
+        title: {
+          $ref: "#/$defs/displayText"
+        },
+        columns: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        },
+        rows: {
+          type: "array",
+          items: {
+            type: "array",
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  $ref: "#/$defs/displayText"
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          $ref: "#/$defs/displayText"
+        },
+        y: {
+          $ref: "#/$defs/displayText"
+        },
+        group: {
+          $ref: "#/$defs/displayText"
+        },
+        value: {
+          $ref: "#/$defs/displayText"
+        }
+      }
+    },
+    version2: {
+      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
+      type: "object",
+      properties: {
+        statusReason: {
+          $ref: "#/$defs/displayText"
+        },
+        metrics: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          }
+        },
+        metricInfo: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          },
+          additionalProperties: {
+            type: "object",
+            properties: {
+              unit: {
+                $ref: "#/$defs/displayText"
+              },
+              description: {
+                $ref: "#/$defs/displayText"
+              }
+            }
+          }
+        },
+        series: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedSeriesName"
+          },
+          additionalProperties: {
+            $ref: "#/$defs/safeSeries"
+          }
+        },
+        artifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/collectedPath"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/portablePath"
+              }
+            }
+          }
+        },
+        dropped: {
+          $ref: "#/$defs/safeDropped"
+        },
+        log: {
+          $ref: "#/$defs/safeLog"
+        },
+        stages: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              statusReason: {
+                $ref: "#/$defs/displayText"
+              },
+              metrics: {
+                type: "object",
+                propertyNames: {
+                  $ref: "#/$defs/metricName"
+                }
+              },
+              artifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/collectedPath"
+                    }
+                  }
+                }
+              },
+              storedArtifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/portablePath"
+                    }
+                  }
+                }
+              },
+              dropped: {
+                $ref: "#/$defs/safeDropped"
+              },
+              log: {
+                $ref: "#/$defs/safeLog"
+              }
+            }
+          }
         }
       }
     }
@@ -37215,7 +37637,10 @@ var validateResultDocument = ajv.compile(result_schema_default);
 var validatePolicyDocument = ajv.compile(policy_schema_default);
 var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
 var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({ type: "object", additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/series` } });
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
 function fieldName(instancePath) {
   if (instancePath === "") return "(top level)";
   return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
@@ -37266,10 +37691,18 @@ function parseDuration(value) {
 // actions/lib/src/experiment.ts
 var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
 var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var MAX_EXPERIMENT_DEPTH = 64;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
 function parseExperiment(text, file) {
-  const lineCounter = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const lineCounter = new import_yaml2.LineCounter();
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset, message) => {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, column: pos.col, message };
@@ -37316,16 +37749,16 @@ function offsetOf(doc, error2) {
   const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
   const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
   const target = nodeAt(doc, keyPath);
-  if (error2.keyword === "additionalProperties" && (0, import_yaml.isMap)(target)) {
+  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
     const name = error2.params.additionalProperty;
-    const pair = target.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === name);
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   if (target?.range) return target.range[0];
   const parent = nodeAt(doc, keyPath.slice(0, -1));
-  if ((0, import_yaml.isMap)(parent)) {
-    const pair = parent.items.find((p) => (0, import_yaml.isPair)(p) && (0, import_yaml.isScalar)(p.key) && p.key.value === keyPath.at(-1));
-    if (pair && (0, import_yaml.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  if ((0, import_yaml2.isMap)(parent)) {
+    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
   }
   return doc.contents?.range?.[0] ?? 0;
 }
@@ -37437,7 +37870,7 @@ async function checkParams(dir, spec, stages, problem) {
   if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
   let validate;
   try {
-    validate = compileParamsSchema(JSON.parse(await readFile(path4.join(dir, spec.paramsSchema), "utf8")));
+    validate = compileParamsSchema(parseJsonWithin(await readFile(path4.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
   }
@@ -37539,6 +37972,14 @@ function experimentsTouched(changed, exists2) {
   return { folders: [...folders].sort(), results, ignored, schemas };
 }
 
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+}
+
 // actions/lib/src/locations.ts
 import path5 from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37609,13 +38050,14 @@ async function readEvent() {
   return JSON.parse(await readFile2(eventPath, "utf8"));
 }
 async function writeSummary(checked) {
+  const cell = (text) => ({ data: escapeMarkdown(text) });
   const rows = checked.map((c) => [
-    { data: c.valid ? "\u2705 valid" : `\u274C ${c.issues.length} problem(s)` },
-    { data: c.name },
-    { data: c.file },
-    { data: c.image ?? "" },
-    { data: c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : "" },
-    { data: c.resources?.timeout ?? "" }
+    cell(c.valid ? "\u2705 valid" : `\u274C ${c.issues.length} problem(s)`),
+    cell(c.name),
+    cell(c.file),
+    cell(c.image ?? ""),
+    cell(c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : ""),
+    cell(c.resources?.timeout ?? "")
   ]);
   summary.addHeading("Experiments checked", 2);
   if (checked.length === 0) summary.addRaw("No experiment files were changed.", true);
@@ -37633,7 +38075,7 @@ async function writeSummary(checked) {
     ]);
   }
   const problems = checked.flatMap((c) => c.issues);
-  if (problems.length > 0) summary.addList(problems.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`));
+  if (problems.length > 0) summary.addList(problems.map((i) => escapeMarkdown(formatIssue(i))));
   await summary.write();
 }
 

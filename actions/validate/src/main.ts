@@ -5,8 +5,9 @@ import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
 // Only the modules validation needs, so the bundle does not carry the Docker client.
 import { experimentsTouched } from "../../lib/src/changes.js";
-import { ExperimentInvalidError, type Issue } from "../../lib/src/errors.js";
+import { ExperimentInvalidError, formatIssue, type Issue } from "../../lib/src/errors.js";
 import { EXPERIMENT_FILE_NAMES, findExperimentFiles, loadExperiment, type Experiment } from "../../lib/src/experiment.js";
+import { escapeMarkdown } from "../../lib/src/github/markdown.js";
 import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
 
 interface Checked {
@@ -83,14 +84,19 @@ async function readEvent(): Promise<{ pull_request?: { base?: { sha?: string }; 
   return JSON.parse(await readFile(eventPath, "utf8"));
 }
 
+/**
+ * The summary quotes the pull request's files (names, paths, values in messages), and core.summary writes
+ * HTML as given: every cell goes through escapeMarkdown, as in the run action's summary.
+ */
 async function writeSummary(checked: Checked[]): Promise<void> {
+  const cell = (text: string) => ({ data: escapeMarkdown(text) });
   const rows = checked.map((c) => [
-    { data: c.valid ? "✅ valid" : `❌ ${c.issues.length} problem(s)` },
-    { data: c.name },
-    { data: c.file },
-    { data: c.image ?? "" },
-    { data: c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : "" },
-    { data: c.resources?.timeout ?? "" },
+    cell(c.valid ? "✅ valid" : `❌ ${c.issues.length} problem(s)`),
+    cell(c.name),
+    cell(c.file),
+    cell(c.image ?? ""),
+    cell(c.resources ? `${c.resources.cpus} CPU, ${c.resources.memory}, ${c.resources.gpus ?? 0} GPU` : ""),
+    cell(c.resources?.timeout ?? ""),
   ]);
   core.summary.addHeading("Experiments checked", 2);
   if (checked.length === 0) core.summary.addRaw("No experiment files were changed.", true);
@@ -108,6 +114,6 @@ async function writeSummary(checked: Checked[]): Promise<void> {
     ]);
   }
   const problems = checked.flatMap((c) => c.issues);
-  if (problems.length > 0) core.summary.addList(problems.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`));
+  if (problems.length > 0) core.summary.addList(problems.map((i) => escapeMarkdown(formatIssue(i))));
   await core.summary.write();
 }

@@ -4,7 +4,7 @@
 import type { GitHubClient } from "../github/client.js";
 import { httpStatus } from "../github/client.js";
 import { upsertStickyComment } from "../github/comment.js";
-import { escapeMarkdown } from "../github/markdown.js";
+import { escapeMarkdown, link } from "../github/markdown.js";
 
 export const FOLLOW_UP_MARKER = "<!-- crucible:follow-up -->";
 export const RESULTS_BRANCH_PATTERN = /^results\/pr-[1-9][0-9]*$/;
@@ -82,9 +82,9 @@ export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptio
       issueNumber: pullRequest,
       marker: FOLLOW_UP_MARKER,
       body: [
-        `The results of this pull request were committed to \`${escapeMarkdown(branch)}\`, because it comes from a fork.`,
-        `**A follow-up pull request is needed** to bring them to \`${escapeMarkdown(base)}\`: the workflow could not open it (${escapeMarkdown(reason)}).`,
-        `A maintainer can open it here: <a href="${escapeMarkdown(compare)}">compare ${escapeMarkdown(base)}...${escapeMarkdown(branch)}</a>.`,
+        `The results of this pull request were committed to <code>${escapeMarkdown(branch)}</code>, because it comes from a fork.`,
+        `**A follow-up pull request is needed** to bring them to <code>${escapeMarkdown(base)}</code>: the workflow could not open it (${escapeMarkdown(reason)}).`,
+        `A maintainer can open it here: ${link(`compare ${base}...${branch}`, compare) ?? escapeMarkdown(compare)}.`,
       ].join("\n\n"),
     });
     return { kind: "comment", url: comment.url, reason };

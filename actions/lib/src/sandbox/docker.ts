@@ -5,8 +5,19 @@ import Docker from "dockerode";
 import { SandboxStartError, SandboxUnavailableError } from "../errors.js";
 import { openInside, writeInside } from "../files.js";
 import { ensureImage, type ImageRef } from "../image.js";
+import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { buildContainerConfig, redactedConfig, runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
-import type { ExecOptions, ExecResult, OutputStream, ResourceSample, RuntimeInfo, Sandbox, SandboxProvider } from "./sandbox.js";
+import { releaseScratch } from "../scratch.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  OutputStream,
+  ReclaimedSandbox,
+  ResourceSample,
+  RuntimeInfo,
+  Sandbox,
+  SandboxProvider,
+} from "./sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -14,6 +25,23 @@ export const SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it insta
 
 /** Every container Crucible creates carries this label, so leaked sandboxes can always be found. */
 export const MANAGED_LABEL = "crucible.managed";
+export const RUN_ID_LABEL = "crucible.run-id";
+
+/**
+ * Removes a sandbox someone else left behind. With `releaseScratch` (only when its owner is known to be
+ * gone: a live owner may still be collecting from it) the scratch space mounted at its /output is freed
+ * too, which its owner would have done. Already removed is fine.
+ */
+export async function removeSandbox(docker: Docker, info: Docker.ContainerInfo, options: { releaseScratch: boolean }): Promise<void> {
+  await docker
+    .getContainer(info.Id)
+    .remove({ force: true, v: true })
+    .catch((error: { statusCode?: number }) => {
+      if (error.statusCode !== 404) throw error;
+    });
+  const output = info.Mounts?.find((m) => m.Destination === SANDBOX_OUTPUT);
+  if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info.Labels[RUN_ID_LABEL] ?? "");
+}
 
 /** Sandboxes as Docker containers under gVisor's runsc, created through the Docker socket. */
 export class DockerSandboxProvider implements SandboxProvider {
@@ -52,6 +80,20 @@ export class DockerSandboxProvider implements SandboxProvider {
     }
     this.runtimeInfo = { name: this.runtime, version: await runtimeVersion(registered.path ?? this.runtime) };
     return this.runtimeInfo;
+  }
+
+  async reclaim(): Promise<ReclaimedSandbox[]> {
+    const self = await currentProcess();
+    if (!self) return [];
+    const reclaimed: ReclaimedSandbox[] = [];
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, OWNER_LABELS.pid] } });
+    for (const info of containers) {
+      const owner = await ownerState(info.Labels, self);
+      if (owner.state !== "gone") continue;
+      await removeSandbox(this.docker, info, { releaseScratch: true });
+      reclaimed.push({ id: info.Id, runId: info.Labels[RUN_ID_LABEL] ?? "", reason: owner.reason });
+    }
+    return reclaimed;
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {

@@ -57,10 +57,23 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
+/** A sandbox removed because the process that created it is gone. */
+export interface ReclaimedSandbox {
+  id: string;
+  runId: string;
+  reason: string;
+}
+
 export interface SandboxProvider {
   readonly name: string;
   /** Checks the runtime is usable and returns its identity; throws SandboxUnavailableError with what to do. */
   preflight(): Promise<RuntimeInfo>;
+  /**
+   * Removes every sandbox whose owning process on this host is gone (owner.ts), with the scratch space it
+   * held, so none outlives its owner; called before a run starts its first sandbox. Sandboxes whose owner
+   * is alive, or cannot be judged from here, stay.
+   */
+  reclaim(): Promise<ReclaimedSandbox[]>;
   /** Makes the named image available (building it if its recipe changed) and returns what will run. */
   prepareImage(name: string, log?: (line: string) => void): Promise<ImageRef>;
   create(spec: SandboxSpec): Promise<Sandbox>;
