@@ -221,6 +221,7 @@ describe("request form → pull request → validate → plan → approve → ru
       await s.settle();
       expect(s.runsOf("request.yml")[0]!.conclusion, diagnose(s.runsOf("request.yml")[0]!)).toBe("success");
       const pr = s.fake.pull(1);
+      const head = pr.head.sha;
       expect(pr.author).toBe("github-actions[bot]");
       // What GitHub does with a pull request opened by GITHUB_TOKEN: no pull_request, no pull_request_target.
       expect(s.suppressed.map((e) => e.event.kind)).toContain("pull_request");
@@ -230,14 +231,20 @@ describe("request form → pull request → validate → plan → approve → ru
       expect(job(validate, "validate-dispatched").result).toBe("success");
       const evaluation = evaluations(s)[0]!;
       expect([evaluation.eventName, evaluation.state]).toEqual(["workflow_dispatch", "waiting"]);
-      expect(JSON.parse(job(evaluation, "plan").outputs.plan!)).toMatchObject({ head: pr.head.sha, requestedBy: "researcher", author: "github-actions[bot]" });
+      expect(JSON.parse(job(evaluation, "plan").outputs.plan!)).toMatchObject({ head, requestedBy: "researcher", author: "github-actions[bot]" });
 
-      // GitHub lets the researcher approve (the run's actor is the bot); the run action does not: they asked for it.
-      await s.review("researcher", evaluation, "approved");
+      await s.review("reviewer", evaluation, "approved");
       await s.settle();
-      const refused = await resultOf(evaluation);
-      expect(refused).toMatchObject({ status: "rejected", statusReason: expect.stringContaining("approved only by researcher, who wrote or requested it") });
-      expect(comment(s, 1)).toContain("rejected");
+      expect(evaluation.conclusion, diagnose(evaluation)).toBe("success");
+      const result = await resultOf(evaluation);
+      expect(result.provenance).toMatchObject({ gitCommit: head, approvals: [{ reviewer: "reviewer", state: "approved" }] });
+      // The results commit was made with GITHUB_TOKEN: GitHub started nothing for it, and it carries the verdict itself.
+      const recorded = step(evaluation, "record", "record").outputs["commit-sha"]!;
+      expect(s.fake.pull(1).head.sha).toBe(recorded);
+      expect(s.suppressed.some((e) => e.event.kind === "push" && e.event.after === recorded)).toBe(true);
+      expect(evaluations(s)).toHaveLength(1);
+      expect(statuses(s, recorded).at(-1)).toMatch(/^(success|failure): .*\(results of /);
+      expect(comment(s, 1)).toContain(`Evaluated <code>${head}</code>`);
     },
     TIMEOUT,
   );

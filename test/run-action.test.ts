@@ -269,3 +269,39 @@ describe("actions/run: hostile output folder", () => {
     expect(existsSync(path.join(os.tmpdir(), "crucible", result.runId))).toBe(false);
   });
 });
+
+describe("actions/run in the evaluate workflow: the approval is checked just before the sandbox starts", () => {
+  it("refuses a run approved only by the person who asked for it, and one whose pull request moved", async () => {
+    const { FakeGitHub } = await import("./support/fake-github.js");
+    const fake = await FakeGitHub.start({ owner: "octo", repo: "crucible", branches: { main: { "README.md": "x\n" } } });
+    try {
+      const head = fake.push("feature", { "a.txt": "a\n" }, "feature", fake.person("researcher"), "heads/feature");
+      fake.openPullRequest({ title: "t", head: "feature", by: fake.person("researcher") });
+      const environment = fake.addEnvironment("evaluation", { reviewers: ["maintainer", "reviewer"], preventSelfReview: true, branches: ["main"] });
+      const reviews: { user: string; state: "approved" | "rejected"; comment: string; environments: string[]; at: string }[] = [];
+      fake.runs.set(4242, { id: 4242, attempt: 1, name: "Evaluate", path: ".github/workflows/evaluate.yml", event: "workflow_dispatch", headBranch: "main", headSha: head, actor: "github-actions[bot]", status: "in_progress", conclusion: null, createdAt: new Date().toISOString(), pullRequests: [], jobs: [{ id: 77, name: "evaluate (experiments/x)", status: "in_progress", conclusion: null, runnerName: "gvisor-runner-1", labels: ["self-hosted"], startedAt: new Date().toISOString(), completedAt: null }], pending: [], reviews, cancel: () => {} });
+      const token = fake.jobToken(4242, { contents: "read", "pull-requests": "read", actions: "read" });
+      const evaluate = (name: string, sha = head) =>
+        runProgram(name, "print('should not run')\n", {}, { "pull-request": "1", "head-sha": sha, token, "require-approval": "true", "excluded-approvers": "researcher,maintainer" }, { GITHUB_API_URL: fake.url });
+
+      reviews.push({ user: "maintainer", state: "approved", comment: "", environments: [environment.name], at: new Date().toISOString() });
+      const self = await evaluate("self-approved");
+      expect(self.result).toMatchObject({ status: "rejected", statusReason: "approved only by maintainer, who wrote or requested it; someone else must approve; nothing ran" });
+      expect(self.result!.provenance).toMatchObject({ gitCommit: head, pullRequest: 1, jobUrl: "https://github.com/octo/crucible/actions/runs/4242/job/77", approvals: [{ reviewer: "maintainer", state: "approved" }] });
+      expect(self.stdout).not.toContain("should not run");
+
+      reviews.push({ user: "reviewer", state: "approved", comment: "fine", environments: [environment.name], at: new Date().toISOString() });
+      const moved = fake.push("feature", { "b.txt": "b\n" }, "later", fake.person("researcher"), "heads/feature");
+      const stale = await evaluate("stale-approval", head);
+      expect(stale.result).toMatchObject({ status: "superseded", statusReason: expect.stringContaining(`moved to ${moved} after ${head} was approved`) });
+      expect(stale.code).toBe(0);
+
+      const ok = await evaluate("approved", moved);
+      expect(ok.result).toMatchObject({ status: "succeeded", provenance: { gitCommit: moved } });
+      expect(ok.stdout).toContain("should not run");
+      expect(fake.violations).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -96316,7 +96316,8 @@ function planTable(plan) {
 function approvalsOf(rows) {
   const seen = /* @__PURE__ */ new Map();
   for (const row of rows) for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
-  return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${escapeMarkdown(a.at.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))})`).join(", ");
+  const when = (at) => at.replace(/[^0-9T:.Z+-]/g, "").replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${when(a.at)})`).join(", ");
 }
 function resultRow(row, plan) {
   const { result } = row;

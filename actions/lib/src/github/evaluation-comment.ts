@@ -99,7 +99,9 @@ function planTable(plan: EvaluationPlan): string[] {
 function approvalsOf(rows: ResultRow[]): string {
   const seen = new Map<string, Approval>();
   for (const row of rows) for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
-  return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${escapeMarkdown(a.at.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))})`).join(", ");
+  // `at` is a validated date-time: digits and separators only, which Markdown leaves alone.
+  const when = (at: string) => at.replace(/[^0-9T:.Z+-]/g, "").replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${when(a.at)})`).join(", ");
 }
 
 function resultRow(row: ResultRow, plan: EvaluationPlan): string {
