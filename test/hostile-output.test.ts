@@ -16,7 +16,7 @@ import {
   type RunResult,
 } from "../actions/lib/src/index.js";
 import { renderEvaluationComment } from "../actions/lib/src/github/evaluation-comment.js";
-import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
+import { evaluationPlan } from "./support/plan.js";
 import { renderSummary } from "../actions/run/src/summary.js";
 import { buildSite } from "./fixtures/site/build-site.js";
 import { HOSTILE_TEXTS } from "./support/hostile.js";
@@ -172,25 +172,7 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
   });
 
   it("the comment holds the same elements as for a harmless run, and links only to the compare view, the job and the report", () => {
-    const plan: EvaluationPlan = {
-      format: "crucible-evaluation-plan/1",
-      state: "planned",
-      repository: "octo/crucible",
-      pullRequest: 1,
-      author: "researcher",
-      trigger: "pull_request_target opened by researcher",
-      base: "b".repeat(40),
-      head: "a".repeat(40),
-      baseRef: "main",
-      headRef: "feature",
-      fork: false,
-      recordBranch: "feature",
-      experiments: [],
-      issues: [],
-      serverUrl: "https://github.com",
-      workflowRunUrl: "https://github.com/octo/crucible/actions/runs/1313",
-      reportUrl: "https://example.org/site",
-    };
+    const plan = evaluationPlan({ repository: "octo/crucible", workflowRunUrl: "https://github.com/octo/crucible/actions/runs/1313", reportUrl: "https://example.org/site" });
     const comment = (result: RunResult) => renderEvaluationComment({ kind: "results", plan, rows: [{ result }], dropped: [{ path: result.dropped[0]?.path ?? "x", reason: result.statusReason }] });
     const harmless = (r: RunResult): RunResult => ({
       ...r,

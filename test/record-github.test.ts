@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { commitFiles, createGitHubClient, escapeMarkdown, renderEvaluationComment, safeUrl } from "../actions/lib/src/github/index.js";
-import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
+import { evaluationPlan } from "./support/plan.js";
 import type { RunResult } from "../actions/lib/src/index.js";
 import { FakeGitHub } from "./support/fake-github.js";
 import { repoRoot } from "./support/repo.js";
@@ -16,25 +16,7 @@ async function helloResult(): Promise<RunResult> {
   return JSON.parse(await readFile(path.join(dir, runId!, "result.json"), "utf8"));
 }
 
-const PLAN: EvaluationPlan = {
-  format: "crucible-evaluation-plan/1",
-  state: "planned",
-  repository: "octo/lab",
-  pullRequest: 3,
-  author: "researcher",
-  trigger: "pull_request_target opened by researcher",
-  base: "b".repeat(40),
-  head: "a".repeat(40),
-  baseRef: "main",
-  headRef: "feature",
-  fork: false,
-  recordBranch: "feature",
-  experiments: [],
-  issues: [],
-  serverUrl: "https://github.com",
-  workflowRunUrl: "https://github.com/octo/lab/actions/runs/5",
-  reportUrl: "https://example.org/site/",
-};
+const PLAN = evaluationPlan({ pullRequest: 3 });
 
 function tableRows(markdown: string): string[] {
   return markdown.split("\n").filter((line) => line.startsWith("| ") && !line.startsWith("| ---") && !line.startsWith("| Experiment"));

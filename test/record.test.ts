@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
 import { artifactName } from "../actions/lib/src/gitops/plan.js";
 import { runAction } from "./support/action.js";
+import { evaluationPlan } from "./support/plan.js";
 import { FakeGitHub, type FakeRun } from "./support/fake-github.js";
 import { repoRoot } from "./support/repo.js";
 
@@ -80,25 +81,13 @@ beforeAll(async () => {
   const run: FakeRun = { id: RUN_ID, attempt: 1, name: "Evaluate", path: ".github/workflows/evaluate.yml", event: "pull_request_target", headBranch: "main", headSha: head, actor: "researcher", status: "in_progress", conclusion: null, createdAt: new Date().toISOString(), pullRequests: [1], jobs: [], pending: [], reviews: [], cancel: () => {} };
   fake.runs.set(RUN_ID, run);
   token = fake.jobToken(RUN_ID, { contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
-  plan = {
-    format: "crucible-evaluation-plan/1",
-    state: "planned",
-    repository: "octo/lab",
-    pullRequest: 1,
-    author: "researcher",
-    trigger: "pull_request_target opened by researcher",
+  plan = evaluationPlan({
     base: fake.head("main"),
     head,
-    baseRef: "main",
-    headRef: "feature",
-    fork: false,
-    recordBranch: "feature",
     experiments: [planned("experiments/hello-sandbox", "hello-sandbox"), planned("experiments/hostile", "hostile")],
-    issues: [],
-    serverUrl: "https://github.com",
     workflowRunUrl: `https://github.com/octo/lab/actions/runs/${RUN_ID}`,
     reportUrl: "https://example.org/crucible/",
-  };
+  });
   await makeArtifacts();
   // Anyone can write the marker; a person's comment carrying it must never be taken for ours.
   fake.addComment(1, `${MARKER}\nresults forged by a person`, "mallory");
