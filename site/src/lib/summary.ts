@@ -1,0 +1,79 @@
+// The sentence a run page leads with: how the run ended and why, where it ran, its headline metrics
+// with units, and how they compare with the experiment's previous run. Built from the result alone.
+import { formatBytes, formatDuration, formatTime } from "./format";
+import { formatDelta, formatMetric, headlineOf, judge, type Change, type Headline, type HeadlineSpec } from "./metrics";
+import type { RunResult } from "./result";
+import { isSandboxed, runtimeLabel } from "./runtime";
+
+type Result = Pick<
+  RunResult,
+  "status" | "statusReason" | "exitCode" | "durationSeconds" | "runtime" | "metrics" | "metricInfo" | "experiment" | "runId" | "startedAt"
+>;
+
+export interface HeadlineWithChange extends Headline {
+  previous?: { text: string; delta: string; change: Change };
+}
+
+export interface RunSummary {
+  /** "Finished (exit 0) in 1 min 30 s under gVisor (runsc …): a 99.5 %, b 1.000." */
+  sentence: string;
+  /** How it compares with the previous run, or that there is none. */
+  comparison: string;
+  headline: HeadlineWithChange[];
+  /** Whether the experiment declared its headline metrics (otherwise the first few are shown). */
+  declared: boolean;
+}
+
+/** Raw byte counts in a reason ("268435456 bytes") read as sizes. */
+export function readableReason(reason: string): string {
+  return reason.replace(/\b(\d{4,}) bytes\b/g, (_, bytes: string) => `${formatBytes(Number(bytes))} (${Number(bytes).toLocaleString("en-US")} bytes)`);
+}
+
+function howItEnded(result: Result): string {
+  const duration = formatDuration(result.durationSeconds);
+  const reason = readableReason(result.statusReason).replace(/\.$/, "");
+  switch (result.status) {
+    case "succeeded":
+      return `Finished (exit 0) in ${duration}`;
+    case "failed":
+      return `Failed${result.exitCode !== null ? ` with exit code ${result.exitCode}` : ""} after ${duration} (${reason})`;
+    case "timed-out":
+      return `Timed out after ${duration} (${reason})`;
+    case "oom-killed":
+      return `Killed at its memory limit after ${duration} (${reason})`;
+    case "cancelled":
+      return `Cancelled after ${duration} (${reason})`;
+    case "sandbox-error":
+      return `Stopped by a sandbox error (${reason})`;
+    case "rejected":
+      return `Rejected by the runner's policy; nothing ran (${reason})`;
+    case "superseded":
+      return `Superseded; nothing ran (${reason})`;
+  }
+}
+
+export function summariseRun(result: Result, previous: Result | undefined, declared?: HeadlineSpec[]): RunSummary {
+  const { declared: isDeclared, metrics } = headlineOf(result, declared);
+  const where = isSandboxed(result.runtime) ? `under ${runtimeLabel(result.runtime)}` : `as an unsandboxed baseline under ${result.runtime.name} ${result.runtime.version}`;
+  const nothingRan = result.status === "rejected" || result.status === "superseded";
+  const figures = metrics.map((m) => `${m.name} ${m.text}`).join(", ");
+  const sentence = `${howItEnded(result)}${nothingRan ? "" : ` ${where}`}${figures ? `: ${figures}` : ""}.`;
+
+  const headline: HeadlineWithChange[] = metrics.map((m) => {
+    if (!previous || !Object.hasOwn(previous.metrics, m.name)) return m;
+    const before = previous.metrics[m.name]!;
+    return {
+      ...m,
+      previous: { text: formatMetric(m.name, before, previous.metricInfo?.[m.name]?.unit ?? m.unit), delta: formatDelta(m.name, m.unit, before, m.value), change: judge(before, m.value, m.better) },
+    };
+  });
+  let comparison: string;
+  if (!previous) {
+    comparison = isSandboxed(result.runtime) ? "The first run of this experiment under gVisor: nothing to compare with." : "The first baseline run of this experiment: nothing to compare with.";
+  } else {
+    const outcome = previous.status === result.status ? `also ${previous.status}` : `${previous.status}; this one ${result.status}`;
+    const changes = headline.filter((m) => m.previous).map((m) => (m.previous!.change === "same" ? `${m.name} unchanged` : `${m.name} ${m.previous!.delta}${m.previous!.change === "better" || m.previous!.change === "worse" ? ` (${m.previous!.change})` : ""}`));
+    comparison = `Previous run ${previous.runId} (${formatTime(previous.startedAt)}) ${outcome}${changes.length ? `; ${changes.join(", ")}` : ""}.`;
+  }
+  return { sentence, comparison, headline, declared: isDeclared };
+}
