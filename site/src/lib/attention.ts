@@ -23,6 +23,15 @@ export const attentionHeadings: Record<AttentionKind, string> = {
   regressed: "Headline metrics that got worse",
 };
 
+/** The kind as a few words, for counts ("2 failed, 1 regressed"). */
+export const attentionWords: Record<AttentionKind, string> = {
+  breached: "breached gVisor",
+  failed: "failed",
+  limit: "stopped at a limit",
+  "not-run": "never ran",
+  regressed: "regressed",
+};
+
 export async function attentionItems(runs: Run[]): Promise<AttentionItem[]> {
   const { matrix } = await loadContainmentMatrix();
   const items: AttentionItem[] = [];

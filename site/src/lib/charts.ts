@@ -187,10 +187,15 @@ export function seriesSvg(series: Series, label: string, name = ""): Chart | und
   if (xi < 0 || yi < 0 || series.kind === "table") return undefined;
   // Text cells become tick labels: reduced to a plain character set, so nothing a program writes can become markup.
   const cell = (row: (number | string)[], i: number) => (typeof row[i] === "number" ? row[i] : chartText(String(row[i] ?? "")));
+  // A number as a category ("0", "1") says little alone: "layer 0", "layer 1".
+  const category = (row: (number | string)[], i: number) => {
+    const text = chartText(String(row[i] ?? ""));
+    return /^-?\d+(\.\d+)?$/.test(text) ? `${chartText(series.columns[i]!)} ${text}` : text;
+  };
   const data: Datum[] = series.rows.map((row) => ({
     x: cell(row, xi),
     y: cell(row, yi),
-    group: gi >= 0 ? chartText(String(row[gi] ?? "")) : "",
+    group: gi >= 0 ? category(row, gi) : "",
     value: vi >= 0 ? Number(row[vi]) : NaN,
   }));
   if (data.length === 0) return { note: "The program reported no rows.", legend: [] };
@@ -199,7 +204,7 @@ export function seriesSvg(series: Series, label: string, name = ""): Chart | und
       return lineChart(data, x, y, label, /roc/i.test(name) || (/fpr/i.test(x) && /tpr/i.test(y)));
     case "bar":
       return barChart(
-        data.map((d) => ({ label: gi >= 0 ? `${d.x} · ${d.group}` : String(d.x), group: d.group, value: Number(d.y) })),
+        data.map((d, i) => ({ label: gi >= 0 ? `${category(series.rows[i]!, xi)} · ${d.group}` : category(series.rows[i]!, xi), group: d.group, value: Number(d.y) })),
         axisTitle(y, false),
         y,
         label,

@@ -29,35 +29,39 @@ export function readableReason(reason: string): string {
   return reason.replace(/\b(\d{4,}) bytes\b/g, (_, bytes: string) => `${formatBytes(Number(bytes))} (${Number(bytes).toLocaleString("en-US")} bytes)`);
 }
 
-function howItEnded(result: Result): string {
+/** How the run ended, and why when that is not plain success. */
+function howItEnded(result: Result): { ended: string; why?: string } {
   const duration = formatDuration(result.durationSeconds);
   const reason = readableReason(result.statusReason).replace(/\.$/, "");
+  const why = reason.charAt(0).toLowerCase() + reason.slice(1);
   switch (result.status) {
     case "succeeded":
-      return `Finished (exit 0) in ${duration}`;
+      return { ended: `Finished (exit 0) in ${duration}` };
     case "failed":
-      return `Failed${result.exitCode !== null ? ` with exit code ${result.exitCode}` : ""} after ${duration} (${reason})`;
+      return { ended: `Failed${result.exitCode !== null ? ` with exit code ${result.exitCode}` : ""} after ${duration}`, why };
     case "timed-out":
-      return `Timed out after ${duration} (${reason})`;
+      return { ended: `Timed out after ${duration}`, why };
     case "oom-killed":
-      return `Killed at its memory limit after ${duration} (${reason})`;
+      return { ended: `Killed at its memory limit after ${duration}`, why };
     case "cancelled":
-      return `Cancelled after ${duration} (${reason})`;
+      return { ended: `Cancelled after ${duration}`, why };
     case "sandbox-error":
-      return `Stopped by a sandbox error (${reason})`;
+      return { ended: "Stopped by a sandbox error", why };
     case "rejected":
-      return `Rejected by the runner's policy; nothing ran (${reason})`;
+      return { ended: "Rejected by the runner's policy; nothing ran", why };
     case "superseded":
-      return `Superseded; nothing ran (${reason})`;
+      return { ended: "Superseded; nothing ran", why };
   }
 }
 
 export function summariseRun(result: Result, previous: Result | undefined, declared?: HeadlineSpec[]): RunSummary {
   const { declared: isDeclared, metrics } = headlineOf(result, declared);
-  const where = isSandboxed(result.runtime) ? `under ${runtimeLabel(result.runtime)}` : `as an unsandboxed baseline under ${result.runtime.name} ${result.runtime.version}`;
+  const where = isSandboxed(result.runtime) ? `under ${runtimeLabel(result.runtime)}` : `under ${result.runtime.name} ${result.runtime.version} (an unsandboxed baseline)`;
   const nothingRan = result.status === "rejected" || result.status === "superseded";
   const figures = metrics.map((m) => `${m.name} ${m.text}`).join(", ");
-  const sentence = `${howItEnded(result)}${nothingRan ? "" : ` ${where}`}${figures ? `: ${figures}` : ""}.`;
+  const { ended, why } = howItEnded(result);
+  const head = `${ended}${nothingRan ? "" : ` ${where}`}`;
+  const sentence = why ? `${head}: ${why}.${figures ? ` Headline: ${figures}.` : ""}` : `${head}${figures ? `: ${figures}` : ""}.`;
 
   const headline: HeadlineWithChange[] = metrics.map((m) => {
     if (!previous || !Object.hasOwn(previous.metrics, m.name)) return m;

@@ -55,7 +55,7 @@ export async function familyVerdicts(runs: Run[], matrix: ContainmentMatrix | un
       verdict:
         breached.length > 0
           ? `gVisor did not hold: ${breached.length} of ${gvisor.length} attacks breached it (${breached.map((v) => v.attack).join(", ")}).`
-          : `gVisor held: all ${gvisor.length} attacks were contained.${baseline.length > 0 ? ` Under the unsandboxed runc baseline ${baseline.length} got out (${baseline.map((v) => v.attack).join(", ")}), which is what gVisor stops.` : ""}`,
+          : `gVisor held: ${gvisor.length === 1 ? "its one attack was" : `all ${gvisor.length} attacks were`} contained.${baseline.length > 0 ? ` Under the unsandboxed runc baseline ${baseline.length} got out (${baseline.map((v) => v.attack).join(", ")}), which is what gVisor stops.` : ""}`,
       evidence: [
         ...breached.map((v) => ({ text: `${v.attack} breached gVisor`, run: byId.get(`${v.attack}/${v.runId}`) })),
         ...baseline.map((v) => ({ text: `${v.attack} under ${v.runtime} (baseline)`, run: byId.get(`${v.attack}/${v.runId}`) })),
