@@ -21,7 +21,9 @@ export function resultsLoader(): Loader {
     load: async ({ store, meta, generateDigest }) => {
       // Astro keeps the store between builds: an unchanged file is neither parsed nor validated again,
       // unless the store was filled from another experiments folder or by another summary version.
-      const key = `${SUMMARY_VERSION} ${experimentsDir()} ${await siteFingerprint()}`;
+      // The containment matrix is in the key too: run pages show its verdicts.
+      const matrix = await readFile(join(experimentsDir(), "containment", "matrix.json"), "utf8").catch(() => "");
+      const key = `${SUMMARY_VERSION} ${experimentsDir()} ${await siteFingerprint()} ${generateDigest(matrix)}`;
       if (meta.get("store") !== key) {
         store.clear();
         meta.set("store", key);
@@ -29,11 +31,23 @@ export function resultsLoader(): Loader {
       const dir = experimentsDir();
       const seen = new Set<string>();
       const changed = new Set<string>();
+      // Run pages show headline metrics their experiment file declares now: a changed file changes its runs' pages.
+      const fileChanged = new Map<string, boolean>();
+      const experimentFileChanged = async (experimentDir: string) => {
+        if (!fileChanged.has(experimentDir)) {
+          const digest = generateDigest(await readFile(join(experimentDir, "experiment.yaml"), "utf8").catch(() => ""));
+          fileChanged.set(experimentDir, meta.get(`file:${experimentDir}`) !== digest);
+          meta.set(`file:${experimentDir}`, digest);
+        }
+        return fileChanged.get(experimentDir)!;
+      };
       for (const file of await findResultFiles(dir)) {
         const id = `${file.experiment}/${file.runId}`;
         seen.add(id);
         const body = await readFile(file.path, "utf8");
         const digest = generateDigest(body);
+        const experimentDir = join(file.path, "..", "..", "..");
+        if ((await experimentFileChanged(experimentDir)) && store.has(id)) changed.add(id);
         if (store.get(id)?.digest === digest) continue;
         changed.add(id);
         const result = parseResult(file.path, body);
@@ -45,7 +59,18 @@ export function resultsLoader(): Loader {
         }
         store.set({ id, data: summarise(result, file.path), digest });
       }
-      for (const id of store.keys()) if (!seen.has(id)) store.delete(id);
+      const removed = store.keys().filter((id) => !seen.has(id));
+      // A run page compares with the experiment's previous run: the next newer run of a changed or removed one changes too.
+      const startedAt = (id: string) => (store.get(id)?.data as unknown as StoredRun | undefined)?.result.startedAt ?? "";
+      for (const id of [...changed, ...removed]) {
+        const experiment = id.slice(0, id.lastIndexOf("/"));
+        const newer = store
+          .keys()
+          .filter((other) => seen.has(other) && other.startsWith(`${experiment}/`) && startedAt(other) > startedAt(id))
+          .sort((a, b) => startedAt(a).localeCompare(startedAt(b)))[0];
+        if (newer) changed.add(newer);
+      }
+      for (const id of removed) store.delete(id);
       const incremental = process.env.CRUCIBLE_SITE_INCREMENTAL_ACTIVE === "1";
       if (incremental && process.env.CRUCIBLE_SITE_OUT_DIR) {
         // A changed run's folder is made anew, so no file of its previous version (a series it no longer has) stays.
