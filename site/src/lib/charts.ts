@@ -243,9 +243,12 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
     const style = { stroke: seriesColours[g]!, strokeDasharray: seriesDashes[g] || undefined, strokeWidth: 2 };
     marks.push(Plot.line(points, { x: "x", y: "y", ...style }));
     // Markers on a few points, shifted per series so overlapping lines still show each marker.
-    const every = Math.max(1, Math.ceil(points.length / 6));
+    const every = Math.max(1, Math.ceil(points.length / 4));
     const marked = points.filter((_, i) => (i + Math.round((g * every) / groups.length)) % every === 0 || i === points.length - 1);
-    marks.push(Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: seriesColours[g]!, fill: seriesColours[g]!, fillOpacity: 0.35 }));
+    // A single line needs no markers to be told apart.
+    if (groups.length > 1) {
+      marks.push(Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: seriesColours[g]!, fill: seriesColours[g]!, fillOpacity: 0.35 }));
+    }
     if (groups.length > 1 || roc) {
       legend.push({ name: groups[g] || yColumn, colour: seriesColours[g]!, dash: seriesDashes[g]!, symbol: g, note: roc ? `AUROC ${auroc(points).toFixed(3)}` : undefined });
     }
@@ -359,7 +362,7 @@ function heatmap(data: Datum[], xColumn: string, yColumn: string, valueColumn: s
 }
 
 /** Most points drawn per line: more are below a pixel apart at this width (tables and CSV keep all). */
-const MAX_LINE_POINTS = 120;
+const MAX_LINE_POINTS = 80;
 
 function thin<T>(points: T[]): T[] {
   if (points.length <= MAX_LINE_POINTS) return points;
@@ -382,6 +385,29 @@ export function chartText(text: string): string {
   return plain.length > 40 ? `${plain.slice(0, 39)}…` : plain;
 }
 
+/**
+ * Shorter markup for the same drawing (a dozen charts must fit a run page's size budget): grid and
+ * rule lines as paths, text placed by x/y instead of a translate transform.
+ */
+function compact(svg: Element): void {
+  for (const line of [...svg.querySelectorAll("line")]) {
+    const [x1, y1, x2, y2] = ["x1", "y1", "x2", "y2"].map((name) => Math.round(Number(line.getAttribute(name) ?? 0)));
+    const path = svg.ownerDocument.createElement("path");
+    for (const { name, value } of [...line.attributes]) if (!["x1", "y1", "x2", "y2"].includes(name)) path.setAttribute(name, value);
+    path.setAttribute("d", `M${x1},${y1}L${x2},${y2}`);
+    line.replaceWith(path);
+  }
+  for (const text of svg.querySelectorAll("text")) {
+    const move = /^translate\((-?[\d.]+),(-?[\d.]+)\)$/.exec(text.getAttribute("transform") ?? "");
+    if (!move || text.hasAttribute("x")) continue;
+    const dy = text.getAttribute("y");
+    text.removeAttribute("transform");
+    text.setAttribute("x", String(Math.round(Number(move[1]))));
+    text.setAttribute("y", String(Math.round(Number(move[2]))));
+    if (dy && dy !== "0em") text.setAttribute("dy", dy);
+  }
+}
+
 // Geometry that Plot writes with 15 significant digits; whole pixels are what a screen shows, and a
 // run page with a dozen charts stays within its size budget.
 const geometry = ["d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "transform", "points"];
@@ -395,8 +421,14 @@ function serialise(svg: Element, label: string): string {
   for (const style of svg.querySelectorAll("style")) style.remove();
   svg.removeAttribute("class");
   svg.removeAttribute("font-family");
+  compact(svg);
   for (const element of svg.querySelectorAll("*")) {
     element.removeAttribute("aria-label");
+    // Inside role="img" nothing is exposed anyway; and y="0em" and round caps on straight polylines are no-ops here.
+    element.removeAttribute("aria-hidden");
+    if (element.getAttribute("y") === "0em") element.removeAttribute("y");
+    element.removeAttribute("stroke-linecap");
+    element.removeAttribute("stroke-linejoin");
     for (const name of geometry) {
       const value = element.getAttribute(name);
       if (value) element.setAttribute(name, value.replace(/-?\d+\.\d+/g, (n) => String(Math.round(Number(n)))));
