@@ -60,18 +60,10 @@ export function resultsLoader(): Loader {
         store.set({ id, data: summarise(result, file.path), digest });
       }
       const removed = store.keys().filter((id) => !seen.has(id));
-      // A run page compares with the experiment's previous run: the next newer run of a changed or removed one changes too.
-      const startedAt = (id: string) => (store.get(id)?.data as unknown as StoredRun | undefined)?.result.startedAt ?? "";
-      for (const id of [...changed, ...removed]) {
-        const experiment = id.slice(0, id.lastIndexOf("/"));
-        const newer = store
-          .keys()
-          .filter((other) => seen.has(other) && other.startsWith(`${experiment}/`) && startedAt(other) > startedAt(id))
-          .sort((a, b) => startedAt(a).localeCompare(startedAt(b)))[0];
-        if (newer) changed.add(newer);
-      }
-      for (const id of removed) store.delete(id);
       const incremental = process.env.CRUCIBLE_SITE_INCREMENTAL_ACTIVE === "1";
+      // A run page compares with the experiment's previous run: the next newer run of a changed or removed one changes too.
+      if (incremental) for (const id of nextNewer(store, [...changed, ...removed], seen)) changed.add(id);
+      for (const id of removed) store.delete(id);
       if (incremental && process.env.CRUCIBLE_SITE_OUT_DIR) {
         // A changed run's folder is made anew, so no file of its previous version (a series it no longer has) stays.
         for (const id of changed) await rm(join(process.env.CRUCIBLE_SITE_OUT_DIR, "runs", id), { recursive: true, force: true });
@@ -79,6 +71,26 @@ export function resultsLoader(): Loader {
       noteChangedRuns(incremental ? { all: false, ids: changed } : { all: true });
     },
   };
+}
+
+/** For each given run, the next newer run of its experiment that is still in the results (one pass over the store). */
+function nextNewer(store: { keys(): string[]; get(id: string): { data: unknown } | undefined }, ids: string[], seen: Set<string>): string[] {
+  const byExperiment = new Map<string, { id: string; startedAt: string }[]>();
+  for (const id of store.keys()) {
+    const startedAt = (store.get(id)?.data as unknown as StoredRun).result.startedAt;
+    const experiment = id.slice(0, id.lastIndexOf("/"));
+    const runs = byExperiment.get(experiment) ?? [];
+    runs.push({ id, startedAt });
+    byExperiment.set(experiment, runs);
+  }
+  const found: string[] = [];
+  for (const id of ids) {
+    const runs = byExperiment.get(id.slice(0, id.lastIndexOf("/"))) ?? [];
+    const own = runs.find((run) => run.id === id)?.startedAt ?? "";
+    const newer = runs.filter((run) => seen.has(run.id) && run.startedAt > own).sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+    if (newer) found.push(newer.id);
+  }
+  return found;
 }
 
 /**

