@@ -46,10 +46,10 @@ async function pageTypes() {
     experiment: html.filter((f) => /^experiments\/[^/]+\/index\.html$/.test(f)).sort()[0],
     "run-heaviest": heaviest,
     "run-baseline": await find(runPages, (page) => page.includes("Baseline — not sandboxed.")),
-    "run-oom": await find(runPages, (page) => page.includes(">oom-killed<")),
+    "run-oom": await find(runPages, (page) => page.includes(" oom-killed</span>")),
     "run-simple": [...sizes].sort((a, b) => a[1] - b[1])[0]?.[0],
     "log-run": heaviest?.replace(/index\.html$/, "log/index.html"),
-    "log-flood": (await find(runPages, (page) => page.includes(">oom-killed<")))?.replace(/index\.html$/, "log/index.html"),
+    "log-flood": (await find(runPages, (page) => page.includes(" oom-killed</span>")))?.replace(/index\.html$/, "log/index.html"),
     "log-stage": html.find((f) => /^runs\/[^/]+\/[^/]+\/log\/[^/]+\/index\.html$/.test(f)),
   };
   return Object.entries(pages).filter(([, file]) => file && existsSync(join(dist, file)));
@@ -73,9 +73,10 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 try {
-  await rm(out, { recursive: true, force: true });
-  await mkdir(out, { recursive: true });
   const wanted = process.argv.slice(2);
+  // A full set replaces the last one; named pages are added to it.
+  if (wanted.length === 0) await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
   const pages = (await pageTypes()).filter(([name]) => wanted.length === 0 || wanted.includes(name));
   for (const colorScheme of ["light", "dark"]) {
     for (const width of [1440, 390]) {

@@ -150,6 +150,8 @@ export interface HistoryPoint {
   /** Index into seriesSymbols per status. */
   symbol: number;
   colour: string;
+  /** Baselines under runc are drawn hollow. */
+  sandboxed: boolean;
 }
 
 /** An experiment's runs over time: duration against start, one marker per run (colour and shape by status). */
@@ -161,15 +163,24 @@ export function runHistorySvg(runs: HistoryPoint[], label: string): string {
       height: HEIGHT,
       marginLeft: 52,
       marginTop: 30,
-      marginBottom: 42,
+      // Time ticks may take two lines (":30" over "03:38"): the axis title goes below them.
+      marginBottom: 58,
       marginRight: 20,
-      x: { type: "utc", tickSize: 0, label: "started (UTC)", labelAnchor: "center", labelOffset: 36, inset: 16, ticks: 4 },
+      x: { type: "utc", tickSize: 0, label: "started (UTC)", labelAnchor: "center", labelOffset: 52, inset: 16, ticks: 4 },
       y: { tickSize: 0, label: "duration (s)", labelAnchor: "top", grid: true, nice: true, domain: [0, Math.max(...runs.map((r) => r.durationSeconds)) * 1.1 || 1] },
       symbol: { type: "identity" },
       marks: [
         Plot.ruleY([0]),
         Plot.lineY(runs, { x: "startedAt", y: "durationSeconds", strokeOpacity: 0.3 }),
-        Plot.dot(runs, { x: "startedAt", y: "durationSeconds", r: 5, fill: "colour", stroke: "colour", symbol: (run: HistoryPoint) => seriesSymbols[run.symbol]! }),
+        Plot.dot(runs, {
+          x: "startedAt",
+          y: "durationSeconds",
+          r: 5,
+          fill: (run: HistoryPoint) => (run.sandboxed ? run.colour : "none"),
+          stroke: "colour",
+          strokeWidth: 2,
+          symbol: (run: HistoryPoint) => seriesSymbols[run.symbol]!,
+        }),
       ],
     }),
     label,
@@ -399,7 +410,8 @@ function compact(svg: Element): void {
   }
   for (const text of svg.querySelectorAll("text")) {
     const move = /^translate\((-?[\d.]+),(-?[\d.]+)\)$/.exec(text.getAttribute("transform") ?? "");
-    if (!move || text.hasAttribute("x")) continue;
+    // Multi-line labels place their tspans at x="0" of the translated text: leave those as they are.
+    if (!move || text.hasAttribute("x") || text.querySelector("tspan")) continue;
     const dy = text.getAttribute("y");
     text.removeAttribute("transform");
     text.setAttribute("x", String(Math.round(Number(move[1]))));
