@@ -55,7 +55,10 @@ export async function attentionItems(runs: Run[]): Promise<AttentionItem[]> {
     const worse = headlineOf(result, await headlineSpecs(run))
       .metrics.filter((m) => m.better && Object.hasOwn(previous.result.metrics, m.name))
       .filter((m) => judge(previous.result.metrics[m.name]!, m.value, m.better) === "worse")
-      .map((m) => `${m.name} ${formatMetric(m.name, previous.result.metrics[m.name]!, m.unit)} → ${m.text} (${formatDelta(m.name, m.unit, previous.result.metrics[m.name]!, m.value)}, ${m.better} is better)`);
+      .map((m) => {
+        const before = previous.result.metrics[m.name]!;
+        return `${m.name} ${formatMetric(m.name, before, m.unit)} → ${m.text} (${formatDelta(m.name, m.unit, before, m.value)}, ${m.better} is better)`;
+      });
     if (worse.length > 0) items.push({ kind: "regressed", run, what: `Since run ${previous.result.runId}: ${worse.join("; ")}.` });
   }
   return items;

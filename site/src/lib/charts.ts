@@ -47,7 +47,10 @@ export const seriesSymbols: Symbol[] = [
   polygon([[-1, -1], [1, -1], [1, 1], [-1, 1]]),
   polygon([[0, -1.25], [1.1, 0.8], [-1.1, 0.8]]),
   polygon([[0, -1.35], [1.1, 0], [0, 1.35], [-1.1, 0]]),
-  polygon([[-0.4, -1.2], [0.4, -1.2], [0.4, -0.4], [1.2, -0.4], [1.2, 0.4], [0.4, 0.4], [0.4, 1.2], [-0.4, 1.2], [-0.4, 0.4], [-1.2, 0.4], [-1.2, -0.4], [-0.4, -0.4]]),
+  polygon([
+    [-0.4, -1.2], [0.4, -1.2], [0.4, -0.4], [1.2, -0.4], [1.2, 0.4], [0.4, 0.4],
+    [0.4, 1.2], [-0.4, 1.2], [-0.4, 0.4], [-1.2, 0.4], [-1.2, -0.4], [-0.4, -0.4],
+  ]),
   polygon([[0, -1.3], [1.3, 1], [-1.3, 1]].map(([x, y]) => [x, -y] as [number, number])),
   polygon([[-1.2, 0], [0, -0.6], [1.2, 0], [0, 0.6]]),
   polygon([[-0.6, -1.2], [0.6, -1.2], [1.2, 0], [0.6, 1.2], [-0.6, 1.2], [-1.2, 0]]),
@@ -123,7 +126,14 @@ export function timeSeriesSvg(
   if (limits.x) {
     marks.push(
       Plot.ruleX([limits.x.value], { stroke: "#d1242f", strokeDasharray: "6 3", strokeWidth: 1.5 }),
-      Plot.text([limits.x.value], { x: (d) => d, y: maxY * 0.5, text: () => limits.x!.label, textAnchor: "end", dx: -5, fontSize: FONT_SIZE }),
+      Plot.text([limits.x.value], {
+        x: (d) => d,
+        y: maxY * 0.5,
+        text: () => limits.x!.label,
+        textAnchor: "end",
+        dx: -5,
+        fontSize: FONT_SIZE,
+      }),
     );
   }
   return serialise(
@@ -156,6 +166,7 @@ export interface HistoryPoint {
 
 /** An experiment's runs over time: duration against start, one marker per run (colour and shape by status). */
 export function runHistorySvg(runs: HistoryPoint[], label: string): string {
+  const longest = Math.max(...runs.map((r) => r.durationSeconds));
   return serialise(
     Plot.plot({
       document,
@@ -167,7 +178,7 @@ export function runHistorySvg(runs: HistoryPoint[], label: string): string {
       marginBottom: 58,
       marginRight: 20,
       x: { type: "utc", tickSize: 0, label: "started (UTC)", labelAnchor: "center", labelOffset: 52, inset: 16, ticks: 4 },
-      y: { tickSize: 0, label: "duration (s)", labelAnchor: "top", grid: true, nice: true, domain: [0, Math.max(...runs.map((r) => r.durationSeconds)) * 1.1 || 1] },
+      y: { tickSize: 0, label: "duration (s)", labelAnchor: "top", grid: true, nice: true, domain: [0, longest * 1.1 || 1] },
       symbol: { type: "identity" },
       marks: [
         Plot.ruleY([0]),
@@ -215,7 +226,10 @@ export function seriesSvg(series: Series, label: string, name = ""): Chart | und
       return lineChart(data, x, y, label, /roc/i.test(name) || (/fpr/i.test(x) && /tpr/i.test(y)));
     case "bar":
       return barChart(
-        data.map((d, i) => ({ label: gi >= 0 ? `${category(series.rows[i]!, xi)} · ${d.group}` : category(series.rows[i]!, xi), group: d.group, value: Number(d.y) })),
+        data.map((d, i) => {
+          const x = category(series.rows[i]!, xi);
+          return { label: gi >= 0 ? `${x} · ${d.group}` : x, group: d.group, value: Number(d.y) };
+        }),
         axisTitle(y, false),
         y,
         label,
@@ -231,7 +245,8 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
   const byGroup = groups.map((group) => thin(data.filter((d) => d.group === group && typeof d.x === "number" && typeof d.y === "number")));
   if (byGroup.every((points) => points.length <= 1)) {
     const point = byGroup.find((points) => points.length === 1)?.[0];
-    return { note: point ? `One point (${xColumn} ${point.x}, ${yColumn} ${point.y}): nothing to draw a line through.` : "No numeric points to draw.", legend: [] };
+    const note = point ? `One point (${xColumn} ${point.x}, ${yColumn} ${point.y}): nothing to draw a line through.` : "No numeric points to draw.";
+    return { note, legend: [] };
   }
   const xFormat = valueFormat(xColumn, data.map((d) => Number(d.x)));
   const yFormat = valueFormat(yColumn, data.map((d) => Number(d.y)));
@@ -258,10 +273,12 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
     const marked = points.filter((_, i) => (i + Math.round((g * every) / groups.length)) % every === 0 || i === points.length - 1);
     // A single line needs no markers to be told apart.
     if (groups.length > 1) {
-      marks.push(Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: seriesColours[g]!, fill: seriesColours[g]!, fillOpacity: 0.35 }));
+      const colour = seriesColours[g]!;
+      marks.push(Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: colour, fill: colour, fillOpacity: 0.35 }));
     }
     if (groups.length > 1 || roc) {
-      legend.push({ name: groups[g] || yColumn, colour: seriesColours[g]!, dash: seriesDashes[g]!, symbol: g, note: roc ? `AUROC ${auroc(points).toFixed(3)}` : undefined });
+      const note = roc ? `AUROC ${auroc(points).toFixed(3)}` : undefined;
+      legend.push({ name: groups[g] || yColumn, colour: seriesColours[g]!, dash: seriesDashes[g]!, symbol: g, note });
     }
   });
   const extent = roc ? ([0, 1] as [number, number]) : undefined;
@@ -321,12 +338,20 @@ function barChart(
         marginRight: 46,
         marginTop: 8,
         marginBottom: 42,
-        x: { tickSize: 0, label: format.percent ? `${valueTitle} (%)` : valueTitle, labelAnchor: "center", labelOffset: 36, grid: true, ticks: 4, domain: [Math.min(0, ...drawn.map((b) => b.value)), max || 1] },
+        x: {
+          tickSize: 0,
+          label: format.percent ? `${valueTitle} (%)` : valueTitle,
+          labelAnchor: "center",
+          labelOffset: 36,
+          grid: true,
+          ticks: 4,
+          domain: [Math.min(0, ...drawn.map((b) => b.value)), max || 1],
+        },
         y: { tickSize: 0, label: null, domain: rows.map((b) => b.label), padding: 0.25 },
         marks: [
           Plot.barX(drawn, { y: "label", x: "value", fill: (b: { group: string }) => colour(b.group) }),
           Plot.ruleX([0]),
-          Plot.text(drawn, { y: "label", x: "value", text: (b: { raw: number }) => format.format(b.raw), textAnchor: "start", dx: 4, fontSize: FONT_SIZE }),
+          Plot.text(drawn, { y: "label", x: "value", text: (b) => format.format(b.raw), textAnchor: "start", dx: 4, fontSize: FONT_SIZE }),
         ],
       }),
       label,
@@ -364,7 +389,13 @@ function heatmap(data: Datum[], xColumn: string, yColumn: string, valueColumn: s
         color: { type: "linear", scheme: "blues", domain: [0, max] },
         marks: [
           Plot.cell(data, { x: "x", y: "y", fill: "value", inset: 0.5 }),
-          Plot.text(data, { x: "x", y: "y", text: (d: Datum) => (Number.isFinite(d.value) ? format.format(d.value) : ""), fill: (d: Datum) => (d.value > 0.5 * max ? "white" : "black"), fontSize: FONT_SIZE }),
+          Plot.text(data, {
+            x: "x",
+            y: "y",
+            text: (d: Datum) => (Number.isFinite(d.value) ? format.format(d.value) : ""),
+            fill: (d: Datum) => (d.value > 0.5 * max ? "white" : "black"),
+            fontSize: FONT_SIZE,
+          }),
         ],
       }),
       label,

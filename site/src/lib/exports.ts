@@ -71,6 +71,13 @@ export function findingsCsv(runs: Run[], view: FindingView): string {
   const columns = view.metrics.filter((m) => found.some(({ metrics }) => metrics.some(([name]) => name === m)));
   return toCsv(
     ["experiment", "run_id", "runtime", "sandboxed", "started_at", ...columns],
-    found.map(({ run }) => [run.result.experiment.name, run.result.runId, run.result.runtime.name, isSandboxed(run.result.runtime), run.result.startedAt, ...columns.map((c) => run.result.metrics[c])]),
+    found.map(({ run: { result } }) => [
+      result.experiment.name,
+      result.runId,
+      result.runtime.name,
+      isSandboxed(result.runtime),
+      result.startedAt,
+      ...columns.map((c) => result.metrics[c]),
+    ]),
   );
 }

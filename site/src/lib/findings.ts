@@ -81,6 +81,10 @@ export function persistenceNote(metrics: Record<string, number>): string | undef
   const persistence = metrics.persistence_percent;
   if (persistence === undefined || persistence <= 100) return undefined;
   const [before, after] = [metrics.activation_before, metrics.activation_after];
-  const rates = before !== undefined && after !== undefined ? ` (${formatMetric("rate", after, "ratio")} of triggered prompts after, against ${formatMetric("rate", before, "ratio")} before)` : "";
-  return `Persistence above 100 % means the backdoor fired a little more often after safety training than before${rates}: safety training removed none of it.`;
+  const share = (value: number) => formatMetric("rate", value, "ratio");
+  const rates = before !== undefined && after !== undefined ? ` (${share(after)} of triggered prompts after, against ${share(before)} before)` : "";
+  return (
+    `Persistence above 100 % means the backdoor fired a little more often after safety training than before${rates}: ` +
+    "safety training removed none of it."
+  );
 }

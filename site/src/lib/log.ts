@@ -50,7 +50,10 @@ const LINE = /^\[\+(\d+(?:\.\d+)?)s (stdout|stderr)\] (.*)$/;
  * Parses log lines. stageNames: the run's stages, whose names prefix lines of the combined log
  * ("train-probes | ..."); offsets: each stage's start in seconds after the run's start.
  */
-export function parseLog(lines: string[], options: { stageNames?: string[]; offsets?: Map<string, number>; stage?: string; firstNumber?: number } = {}): LogLine[] {
+export function parseLog(
+  lines: string[],
+  options: { stageNames?: string[]; offsets?: Map<string, number>; stage?: string; firstNumber?: number } = {},
+): LogLine[] {
   const stages = new Set(options.stageNames ?? []);
   return lines.map((raw, index): LogLine => {
     const n = (options.firstNumber ?? 1) + index;

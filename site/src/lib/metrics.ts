@@ -33,7 +33,8 @@ export function scaleOf(name: string, unit: string | undefined, value?: number):
 
 export function formatPercent(percent: number): string {
   const abs = Math.abs(percent);
-  const text = Number.isInteger(percent) ? String(percent) : abs >= 1 ? percent.toFixed(1).replace(/\.0$/, "") : String(Number(percent.toPrecision(2)));
+  const rounded = abs >= 1 ? percent.toFixed(1).replace(/\.0$/, "") : String(Number(percent.toPrecision(2)));
+  const text = Number.isInteger(percent) ? String(percent) : rounded;
   return `${text}${NBSP}%`;
 }
 
@@ -108,7 +109,10 @@ export interface Headline {
 }
 
 /** Headline metrics of a run: the declared ones it has, in declared order; otherwise its first three. */
-export function headlineOf(result: Pick<RunResult, "metrics" | "metricInfo" | "experiment">, declared?: HeadlineSpec[]): { declared: boolean; metrics: Headline[] } {
+export function headlineOf(
+  result: Pick<RunResult, "metrics" | "metricInfo" | "experiment">,
+  declared?: HeadlineSpec[],
+): { declared: boolean; metrics: Headline[] } {
   const specs = result.experiment.headline ?? declared;
   const info = result.metricInfo ?? {};
   const make = (name: string, better?: Better): Headline => ({

@@ -74,7 +74,9 @@ export function resultsLoader(): Loader {
 }
 
 /** For each given run, the next newer run of its experiment that is still in the results (one pass over the store). */
-function nextNewer(store: { keys(): string[]; get(id: string): { data: unknown } | undefined }, ids: string[], seen: Set<string>): string[] {
+type StoreView = { keys(): string[]; get(id: string): { data: unknown } | undefined };
+
+function nextNewer(store: StoreView, ids: string[], seen: Set<string>): string[] {
   const byExperiment = new Map<string, { id: string; startedAt: string }[]>();
   for (const id of store.keys()) {
     const startedAt = (store.get(id)?.data as unknown as StoredRun).result.startedAt;

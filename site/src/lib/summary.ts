@@ -26,7 +26,10 @@ export interface RunSummary {
 
 /** Raw byte counts in a reason ("268435456 bytes") read as sizes. */
 export function readableReason(reason: string): string {
-  return reason.replace(/\b(\d{4,}) bytes\b/g, (_, bytes: string) => `${formatBytes(Number(bytes))} (${Number(bytes).toLocaleString("en-US")} bytes)`);
+  return reason.replace(/\b(\d{4,}) bytes\b/g, (_, bytes: string) => {
+    const count = Number(bytes);
+    return `${formatBytes(count)} (${count.toLocaleString("en-US")} bytes)`;
+  });
 }
 
 /** How the run ended, and why when that is not plain success. */
@@ -56,7 +59,9 @@ function howItEnded(result: Result): { ended: string; why?: string } {
 
 export function summariseRun(result: Result, previous: Result | undefined, declared?: HeadlineSpec[]): RunSummary {
   const { declared: isDeclared, metrics } = headlineOf(result, declared);
-  const where = isSandboxed(result.runtime) ? `under ${runtimeLabel(result.runtime)}` : `under ${result.runtime.name} ${result.runtime.version} (an unsandboxed baseline)`;
+  const where = isSandboxed(result.runtime)
+    ? `under ${runtimeLabel(result.runtime)}`
+    : `under ${result.runtime.name} ${result.runtime.version} (an unsandboxed baseline)`;
   const nothingRan = result.status === "rejected" || result.status === "superseded";
   const figures = metrics.map((m) => `${m.name} ${m.text}`).join(", ");
   const { ended, why } = howItEnded(result);
@@ -68,16 +73,28 @@ export function summariseRun(result: Result, previous: Result | undefined, decla
     const before = previous.metrics[m.name]!;
     return {
       ...m,
-      previous: { text: formatMetric(m.name, before, previous.metricInfo?.[m.name]?.unit ?? m.unit), delta: formatDelta(m.name, m.unit, before, m.value), change: judge(before, m.value, m.better) },
+      previous: {
+        text: formatMetric(m.name, before, previous.metricInfo?.[m.name]?.unit ?? m.unit),
+        delta: formatDelta(m.name, m.unit, before, m.value),
+        change: judge(before, m.value, m.better),
+      },
     };
   });
   let comparison: string;
   if (!previous) {
-    comparison = isSandboxed(result.runtime) ? "The first run of this experiment under gVisor: nothing to compare with." : "The first baseline run of this experiment: nothing to compare with.";
+    comparison = isSandboxed(result.runtime)
+      ? "The first run of this experiment under gVisor: nothing to compare with."
+      : "The first baseline run of this experiment: nothing to compare with.";
   } else {
     const outcome = previous.status === result.status ? `also ${previous.status}` : `${previous.status}; this one ${result.status}`;
-    const changes = headline.filter((m) => m.previous).map((m) => (m.previous!.change === "same" ? `${m.name} unchanged` : `${m.name} ${m.previous!.delta}${m.previous!.change === "better" || m.previous!.change === "worse" ? ` (${m.previous!.change})` : ""}`));
-    comparison = `Previous run ${previous.runId} (${formatTime(previous.startedAt)}) ${outcome}${changes.length ? `; ${changes.join(", ")}` : ""}.`;
+    const changes = headline
+      .filter((m) => m.previous)
+      .map(({ name, previous: p }) => {
+        if (p!.change === "same") return `${name} unchanged`;
+        return `${name} ${p!.delta}${p!.change === "better" || p!.change === "worse" ? ` (${p!.change})` : ""}`;
+      });
+    const changed = changes.length ? `; ${changes.join(", ")}` : "";
+    comparison = `Previous run ${previous.runId} (${formatTime(previous.startedAt)}) ${outcome}${changed}.`;
   }
   return { sentence, comparison, headline, declared: isDeclared };
 }

@@ -40,14 +40,25 @@ export function usageGroups(usage: Usage, resources: Resources = {}): UsageGroup
       : undefined;
   if (samples.length > 0) {
     const memory = memoryUnit(Math.max(peak.memoryBytes, resources.memoryBytes ?? 0));
-    const cpuQuota: Limit | undefined = resources.cpus !== undefined ? { value: resources.cpus * 100, label: `quota ${formatNumber(resources.cpus)} CPU` } : undefined;
+    const cpuQuota: Limit | undefined =
+      resources.cpus !== undefined ? { value: resources.cpus * 100, label: `quota ${formatNumber(resources.cpus)} CPU` } : undefined;
     const memoryLimit: Limit | undefined =
-      resources.memoryBytes !== undefined ? { value: resources.memoryBytes / memory.bytes, label: `limit ${formatBytes(resources.memoryBytes)}` } : undefined;
+      resources.memoryBytes !== undefined
+        ? { value: resources.memoryBytes / memory.bytes, label: `limit ${formatBytes(resources.memoryBytes)}` }
+        : undefined;
+    const inMemoryUnit = (bytes: number) => bytes / memory.bytes;
     groups.push({
       heading: "CPU and memory",
       charts: [
         chart("CPU", "% of one core", samples.map((s) => ({ t: s.t, value: s.cpuPercent })), peak.cpuPercent, cpuQuota, timeout),
-        chart("Memory", memory.name, samples.map((s) => ({ t: s.t, value: s.memoryBytes / memory.bytes })), peak.memoryBytes / memory.bytes, memoryLimit, timeout),
+        chart(
+          "Memory",
+          memory.name,
+          samples.map((s) => ({ t: s.t, value: inMemoryUnit(s.memoryBytes) })),
+          inMemoryUnit(peak.memoryBytes),
+          memoryLimit,
+          timeout,
+        ),
       ],
       columns: ["Seconds", "CPU (% of one core)", `Memory (${memory.name})`],
       rows: samples.map((s) => [formatNumber(s.t), formatNumber(s.cpuPercent), formatNumber(s.memoryBytes / memory.bytes)]),
@@ -59,8 +70,18 @@ export function usageGroups(usage: Usage, resources: Resources = {}): UsageGroup
     groups.push({
       heading: "GPU",
       charts: [
-        chart("GPU utilisation", "%", gpuSamples.map((s) => ({ t: s.t, value: s.utilizationPercent })), peak.gpuUtilizationPercent, { value: 100, label: "100 %" }, timeout),
-        chart("GPU memory", memory.name, gpuSamples.map((s) => ({ t: s.t, value: s.memoryBytes / memory.bytes })), peak.gpuMemoryBytes === undefined ? undefined : peak.gpuMemoryBytes / memory.bytes, undefined, timeout),
+        chart("GPU utilisation", "%", gpuSamples.map((s) => ({ t: s.t, value: s.utilizationPercent })), peak.gpuUtilizationPercent, {
+          value: 100,
+          label: "100 %",
+        }, timeout),
+        chart(
+          "GPU memory",
+          memory.name,
+          gpuSamples.map((s) => ({ t: s.t, value: s.memoryBytes / memory.bytes })),
+          peak.gpuMemoryBytes === undefined ? undefined : peak.gpuMemoryBytes / memory.bytes,
+          undefined,
+          timeout,
+        ),
       ],
       columns: ["Seconds", "GPU utilisation (%)", `GPU memory (${memory.name})`],
       rows: gpuSamples.map((s) => [formatNumber(s.t), formatNumber(s.utilizationPercent), formatNumber(s.memoryBytes / memory.bytes)]),
@@ -73,19 +94,31 @@ export function usageGroups(usage: Usage, resources: Resources = {}): UsageGroup
 /** The exact peaks (samples may be thinned, peaks never are), with the limit beside each. */
 export function usagePeaks(usage: Usage, resources: Resources = {}): { name: string; value: string }[] {
   const { peak } = usage;
-  const share = (value: number, limit: number | undefined) => (limit ? ` (${formatNumber(Number(((100 * value) / limit).toPrecision(3)))} % of the ${formatBytes(limit)} limit)` : "");
+  const share = (value: number, limit: number | undefined) =>
+    limit ? ` (${formatNumber(Number(((100 * value) / limit).toPrecision(3)))} % of the ${formatBytes(limit)} limit)` : "";
+  const quota = resources.cpus !== undefined ? ` (quota ${formatNumber(resources.cpus)} CPU)` : "";
   return [
-    { name: "Peak CPU", value: `${formatNumber(peak.cpuPercent)} % of one core${resources.cpus !== undefined ? ` (quota ${formatNumber(resources.cpus)} CPU)` : ""}` },
+    { name: "Peak CPU", value: `${formatNumber(peak.cpuPercent)} % of one core${quota}` },
     { name: "Peak memory", value: `${formatBytes(peak.memoryBytes)}${share(peak.memoryBytes, resources.memoryBytes)}` },
-    ...(peak.gpuUtilizationPercent === undefined ? [] : [{ name: "Peak GPU utilisation", value: `${formatNumber(peak.gpuUtilizationPercent)} %` }]),
+    ...(peak.gpuUtilizationPercent === undefined
+      ? []
+      : [{ name: "Peak GPU utilisation", value: `${formatNumber(peak.gpuUtilizationPercent)} %` }]),
     ...(peak.gpuMemoryBytes === undefined ? [] : [{ name: "Peak GPU memory", value: formatBytes(peak.gpuMemoryBytes) }]),
   ];
 }
 
-function chart(name: string, unit: string, points: { t: number; value: number }[], peak: number | undefined, limit?: Limit, timeout?: Limit): UsageChart {
+function chart(
+  name: string,
+  unit: string,
+  points: { t: number; value: number }[],
+  peak: number | undefined,
+  limit?: Limit,
+  timeout?: Limit,
+): UsageChart {
   if (points.length < 2) {
     const only = points[0]!;
-    return { caption: `${name}: one sample, at ${formatNumber(only.t)} s: ${formatNumber(only.value)} ${unit}. Nothing to draw a line through.` };
+    const value = `${formatNumber(only.value)} ${unit}`;
+    return { caption: `${name}: one sample, at ${formatNumber(only.t)} s: ${value}. Nothing to draw a line through.` };
   }
   const values = points.map((p) => p.value);
   const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
