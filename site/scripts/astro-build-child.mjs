@@ -5,5 +5,7 @@ import { build } from "astro";
 const started = performance.now();
 await build({ root: process.argv[2] ?? "site", logLevel: "warn" });
 const seconds = (performance.now() - started) / 1000;
-// resourceUsage().maxRSS is in kilobytes.
-console.log(`CRUCIBLE_BUILD ${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}`);
+// resourceUsage(): maxRSS in kilobytes, CPU times in microseconds (this process; Pagefind's own binary is not included).
+const usage = process.resourceUsage();
+const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+console.log(`CRUCIBLE_BUILD ${JSON.stringify({ seconds, cpuSeconds, maxRssBytes: usage.maxRSS * 1024 })}`);

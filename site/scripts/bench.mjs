@@ -20,6 +20,7 @@ const binDir = join(repoRoot, "node_modules", ".bin");
 /** Builds the site in a child Node; resolves with wall time, peak RSS and whether it finished. */
 function build(experimentsDir, outDir, extraEnv = {}) {
   return new Promise((resolve) => {
+    const loadAtStart = round(os.loadavg()[0], 1);
     const started = performance.now();
     const proc = spawn(process.execPath, [child, "site"], {
       cwd: repoRoot,
@@ -60,6 +61,9 @@ function build(experimentsDir, outDir, extraEnv = {}) {
         ok: code === 0 && !timedOut,
         timedOut,
         wallSeconds: round(wallSeconds),
+        // On a shared machine wall time includes waiting for other processes; CPU time does not.
+        cpuSeconds: reported ? round(reported.cpuSeconds) : undefined,
+        loadAverageAtStart: loadAtStart,
         peakRssMiB: round(Math.max(reported?.maxRssBytes ?? 0, hwm) / 2 ** 20, 0),
         output: code === 0 ? "" : output.slice(-2000),
       });
@@ -139,7 +143,9 @@ const report = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30, 1), node: process.version },
   method:
     "site/scripts/bench.mjs: synthetic schema-valid results (site/scripts/generate-results.mjs), `astro build` run in a child Node; " +
-    "peak memory is the child's maxRSS (process.resourceUsage) or /proc VmHWM, whichever is larger; wall time includes Node start-up. " +
+    "peak memory is the child's maxRSS (process.resourceUsage) or /proc VmHWM, whichever is larger; wall time includes Node start-up; " +
+    "cpuSeconds is the build process's user+system CPU time (without Pagefind's binary), the figure to read when loadAverageAtStart shows " +
+    "other work on the machine. " +
     "The rebuild changes one result and builds again into the same output folder with CRUCIBLE_SITE_INCREMENTAL=1: " +
     "the loader re-validates only changed files and only the changed run's pages are generated; indexes, experiment and research pages " +
     "and the Pagefind index are made again. committedResults builds the repository's own experiments/ and records the heaviest run page " +

@@ -8,7 +8,28 @@ import { experimentsDir } from "./paths";
 
 export type { ContainmentMatrix };
 
-export async function loadContainmentMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; file: string }> {
+let loaded: Promise<{ matrix: ContainmentMatrix | undefined; file: string }> | undefined;
+
+/** The matrix, read and validated once per build. */
+export function loadContainmentMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; file: string }> {
+  loaded ??= readMatrix();
+  return loaded;
+}
+
+export type MatrixVerdict = ContainmentMatrix["verdicts"][number];
+
+/** The containment verdict on one run of an attack, when the matrix has one. */
+export async function verdictForRun(attack: string, runId: string): Promise<MatrixVerdict | undefined> {
+  return (await loadContainmentMatrix()).matrix?.verdicts.find((v) => v.attack === attack && v.runId === runId);
+}
+
+/** Whether an experiment is one of the containment suite's attacks. */
+export async function isContainmentAttack(name: string, path: string): Promise<boolean> {
+  const { matrix } = await loadContainmentMatrix();
+  return !!matrix?.verdicts.some((v) => v.attack === name) || /(^|\/)experiments\/containment\//.test(path);
+}
+
+async function readMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; file: string }> {
   const file = join(experimentsDir(), "containment", "matrix.json");
   let body: string;
   try {

@@ -3,6 +3,7 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { parse } from "yaml";
+import type { HeadlineSpec } from "./metrics";
 import { experimentsDir, recordedPathsRoot } from "./paths";
 
 const maxBytes = 256 * 1024;
@@ -12,6 +13,8 @@ export interface ExperimentFile {
   text: string;
   description?: string;
   params: [string, string][];
+  /** The headline metrics the file declares now (runs recorded before the field existed lack their own copy). */
+  headline?: HeadlineSpec[];
   /** Staged experiments: each stage as declared, in file order. */
   stages: { name: string; needs: string[]; command: string; artifacts: string[]; params: [string, string][] }[];
 }
@@ -20,8 +23,25 @@ const words = (value: unknown): string[] => (Array.isArray(value) ? value.map(St
 const pairs = (value: unknown): [string, string][] =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]) : [];
 
-/** The experiment file at a result's experiment.path, or undefined when it is missing or not allowed. */
-export async function readExperimentFile(recordedPath: string): Promise<ExperimentFile | undefined> {
+const headlineOf = (value: unknown): HeadlineSpec[] | undefined => {
+  if (!Array.isArray(value)) return undefined;
+  const specs = value.filter(
+    (item): item is HeadlineSpec =>
+      typeof item?.metric === "string" && ["higher", "lower", "neither"].includes(item?.better),
+  );
+  return specs.length > 0 ? specs.map(({ metric, better }) => ({ metric, better })) : undefined;
+};
+
+const cache = new Map<string, Promise<ExperimentFile | undefined>>();
+
+/** The experiment file at a result's experiment.path, or undefined when it is missing or not allowed (read once per build). */
+export function readExperimentFile(recordedPath: string): Promise<ExperimentFile | undefined> {
+  let file = cache.get(recordedPath);
+  if (!file) cache.set(recordedPath, (file = readUncached(recordedPath)));
+  return file;
+}
+
+async function readUncached(recordedPath: string): Promise<ExperimentFile | undefined> {
   if (!/\.ya?ml$/.test(recordedPath)) return undefined;
   let file: string;
   try {
@@ -45,6 +65,7 @@ export async function readExperimentFile(recordedPath: string): Promise<Experime
     text,
     description: typeof fields.description === "string" ? fields.description : undefined,
     params: pairs(fields.params),
+    headline: headlineOf(fields.headline),
     stages: stages.map(([name, stage]) => ({ name, needs: words(stage?.needs), command: words(stage?.command).join(" "), artifacts: words(stage?.artifacts), params: pairs(stage?.params) })),
   };
 }

@@ -1,6 +1,7 @@
 // One row per experiment for the index: what kind it is, which model, how its latest run ended.
 import { readExperimentFile, type ExperimentFile } from "./experiment-file";
 import type { Run } from "./runs";
+import { isSandboxed } from "./runtime";
 
 export interface ExperimentRow {
   name: string;
@@ -21,7 +22,8 @@ export async function experimentRows(byExperiment: Map<string, Run[]>): Promise<
 
 /** One experiment's row, from its runs (newest first) and its file as committed, when it is there. */
 export function experimentRow(name: string, runs: Run[], file: ExperimentFile | undefined): ExperimentRow {
-  const latest = runs[0]!;
+  // The newest sandboxed run speaks for the experiment; a baseline under runc only when there is nothing else.
+  const latest = runs.find((run) => isSandboxed(run.result.runtime)) ?? runs[0]!;
   const stages = latest.result.stages?.length ?? file?.stages.length ?? 0;
   const model = file?.params.find(([key]) => key === "model")?.[1];
   return {

@@ -4,6 +4,7 @@ import { toCsv, type CsvCell } from "./csv";
 import type { RunResult } from "./result";
 import { runsFor, type FindingView } from "./findings";
 import type { Run } from "./runs";
+import { isSandboxed } from "./runtime";
 
 type Usage = NonNullable<RunResult["usage"]>;
 
@@ -15,6 +16,9 @@ export function runsCsv(runs: Run[]): string {
     "run_id",
     "status",
     "status_reason",
+    "runtime",
+    "runtime_version",
+    "sandboxed",
     "started_at",
     "finished_at",
     "duration_seconds",
@@ -28,6 +32,9 @@ export function runsCsv(runs: Run[]): string {
     result.runId,
     result.status,
     result.statusReason,
+    result.runtime.name,
+    result.runtime.version,
+    isSandboxed(result.runtime),
     result.startedAt,
     result.finishedAt,
     result.durationSeconds,
@@ -62,5 +69,15 @@ export function gpuUsageCsv(usage: Usage): string {
 export function findingsCsv(runs: Run[], view: FindingView): string {
   const found = runsFor(runs, view);
   const columns = view.metrics.filter((m) => found.some(({ metrics }) => metrics.some(([name]) => name === m)));
-  return toCsv(["experiment", "run_id", "started_at", ...columns], found.map(({ run }) => [run.result.experiment.name, run.result.runId, run.result.startedAt, ...columns.map((c) => run.result.metrics[c])]));
+  return toCsv(
+    ["experiment", "run_id", "runtime", "sandboxed", "started_at", ...columns],
+    found.map(({ run: { result } }) => [
+      result.experiment.name,
+      result.runId,
+      result.runtime.name,
+      isSandboxed(result.runtime),
+      result.startedAt,
+      ...columns.map((c) => result.metrics[c]),
+    ]),
+  );
 }

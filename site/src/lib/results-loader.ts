@@ -21,7 +21,9 @@ export function resultsLoader(): Loader {
     load: async ({ store, meta, generateDigest }) => {
       // Astro keeps the store between builds: an unchanged file is neither parsed nor validated again,
       // unless the store was filled from another experiments folder or by another summary version.
-      const key = `${SUMMARY_VERSION} ${experimentsDir()} ${await siteFingerprint()}`;
+      // The containment matrix is in the key too: run pages show its verdicts.
+      const matrix = await readFile(join(experimentsDir(), "containment", "matrix.json"), "utf8").catch(() => "");
+      const key = `${SUMMARY_VERSION} ${experimentsDir()} ${await siteFingerprint()} ${generateDigest(matrix)}`;
       if (meta.get("store") !== key) {
         store.clear();
         meta.set("store", key);
@@ -29,11 +31,23 @@ export function resultsLoader(): Loader {
       const dir = experimentsDir();
       const seen = new Set<string>();
       const changed = new Set<string>();
+      // Run pages show headline metrics their experiment file declares now: a changed file changes its runs' pages.
+      const fileChanged = new Map<string, boolean>();
+      const experimentFileChanged = async (experimentDir: string) => {
+        if (!fileChanged.has(experimentDir)) {
+          const digest = generateDigest(await readFile(join(experimentDir, "experiment.yaml"), "utf8").catch(() => ""));
+          fileChanged.set(experimentDir, meta.get(`file:${experimentDir}`) !== digest);
+          meta.set(`file:${experimentDir}`, digest);
+        }
+        return fileChanged.get(experimentDir)!;
+      };
       for (const file of await findResultFiles(dir)) {
         const id = `${file.experiment}/${file.runId}`;
         seen.add(id);
         const body = await readFile(file.path, "utf8");
         const digest = generateDigest(body);
+        const experimentDir = join(file.path, "..", "..", "..");
+        if ((await experimentFileChanged(experimentDir)) && store.has(id)) changed.add(id);
         if (store.get(id)?.digest === digest) continue;
         changed.add(id);
         const result = parseResult(file.path, body);
@@ -45,8 +59,11 @@ export function resultsLoader(): Loader {
         }
         store.set({ id, data: summarise(result, file.path), digest });
       }
-      for (const id of store.keys()) if (!seen.has(id)) store.delete(id);
+      const removed = store.keys().filter((id) => !seen.has(id));
       const incremental = process.env.CRUCIBLE_SITE_INCREMENTAL_ACTIVE === "1";
+      // A run page compares with the experiment's previous run: the next newer run of a changed or removed one changes too.
+      if (incremental) for (const id of nextNewer(store, [...changed, ...removed], seen)) changed.add(id);
+      for (const id of removed) store.delete(id);
       if (incremental && process.env.CRUCIBLE_SITE_OUT_DIR) {
         // A changed run's folder is made anew, so no file of its previous version (a series it no longer has) stays.
         for (const id of changed) await rm(join(process.env.CRUCIBLE_SITE_OUT_DIR, "runs", id), { recursive: true, force: true });
@@ -54,6 +71,28 @@ export function resultsLoader(): Loader {
       noteChangedRuns(incremental ? { all: false, ids: changed } : { all: true });
     },
   };
+}
+
+/** For each given run, the next newer run of its experiment that is still in the results (one pass over the store). */
+type StoreView = { keys(): string[]; get(id: string): { data: unknown } | undefined };
+
+function nextNewer(store: StoreView, ids: string[], seen: Set<string>): string[] {
+  const byExperiment = new Map<string, { id: string; startedAt: string }[]>();
+  for (const id of store.keys()) {
+    const startedAt = (store.get(id)?.data as unknown as StoredRun).result.startedAt;
+    const experiment = id.slice(0, id.lastIndexOf("/"));
+    const runs = byExperiment.get(experiment) ?? [];
+    runs.push({ id, startedAt });
+    byExperiment.set(experiment, runs);
+  }
+  const found: string[] = [];
+  for (const id of ids) {
+    const runs = byExperiment.get(id.slice(0, id.lastIndexOf("/"))) ?? [];
+    const own = runs.find((run) => run.id === id)?.startedAt ?? "";
+    const newer = runs.filter((run) => seen.has(run.id) && run.startedAt > own).sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+    if (newer) found.push(newer.id);
+  }
+  return found;
 }
 
 /**

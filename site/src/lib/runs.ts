@@ -1,6 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { getCollection } from "astro:content";
+import { readExperimentFile } from "./experiment-file";
+import type { HeadlineSpec } from "./metrics";
 import type { RunResult } from "./result";
+import { isSandboxed } from "./runtime";
 
 /** A run as the collection stores it (see results-loader.ts). */
 export interface StoredRun {
@@ -47,4 +50,29 @@ export function readRawResult(run: Run): Promise<string> {
 /** The whole result of a run (the collection keeps a summary; the loader validated this file). */
 export async function readFullResult(run: Run): Promise<RunResult> {
   return JSON.parse(await readRawResult(run)) as RunResult;
+}
+
+let byExperiment: Promise<Map<string, Run[]>> | undefined;
+
+function runsByExperimentCached(): Promise<Map<string, Run[]>> {
+  byExperiment ??= getRunsByExperiment();
+  return byExperiment;
+}
+
+/** Runs under gVisor only: what every count, headline and "latest" list is made of. */
+export function sandboxedRuns(runs: Run[]): Run[] {
+  return runs.filter((run) => isSandboxed(run.result.runtime));
+}
+
+/** The newest earlier run of the same experiment under the same kind of runtime (sandboxed or baseline). */
+export async function previousRun(run: Run): Promise<Run | undefined> {
+  const sandboxed = isSandboxed(run.result.runtime);
+  const runs = (await runsByExperimentCached()).get(run.result.experiment.name) ?? [];
+  const index = runs.findIndex((other) => other.id === run.id);
+  return runs.slice(index + 1).find((other) => isSandboxed(other.result.runtime) === sandboxed);
+}
+
+/** The headline metrics an experiment declares: in the result since schema 2, else in its file as committed now. */
+export async function headlineSpecs(run: Run): Promise<HeadlineSpec[] | undefined> {
+  return run.result.experiment.headline ?? (await readExperimentFile(run.result.experiment.path))?.headline;
 }

@@ -12,3 +12,18 @@ export function experimentPath(name: string): string {
 export function runPath(name: string, runId: string): string {
   return sitePath(`runs/${name}/${runId}/`);
 }
+
+/** The page of a run's full log, or of one stage's. */
+export function logPath(name: string, runId: string, stage?: string): string {
+  return `${runPath(name, runId)}log/${stage ? `${stage}/` : ""}`;
+}
+
+/** The log file itself, as committed. */
+export function rawLogPath(name: string, runId: string, stage?: string): string {
+  return stage ? `${runPath(name, runId)}log/${stage}.txt` : `${runPath(name, runId)}log.txt`;
+}
+
+/** A term on the glossary page. */
+export function glossaryPath(term: string): string {
+  return sitePath(`glossary/#${term}`);
+}
