@@ -230,9 +230,11 @@ describe("report site", () => {
   });
 
   it("builds the runs' pages, which show the hostile text as text", () => {
-    const runPages = pages.filter((p) => p.file.startsWith("runs/hostile-output/"));
+    const runPages = pages.filter((p) => /^runs\/hostile-output\/[^/]+\/index\.html$/.test(p.file));
     const expected = [cli.result.runId, action.result.runId].sort().map((id) => `runs/hostile-output/${id}/index.html`);
     expect(runPages.map((p) => p.file).sort()).toEqual(expected);
+    // Each run's full log has pages of its own (and each stage's): they are checked below with every other page.
+    expect(pages.filter((p) => p.file.startsWith("runs/hostile-output/") && p.file.includes("/log")).length).toBeGreaterThanOrEqual(2);
     for (const { document } of runPages) {
       const text = document.body.textContent!;
       expect(text).toContain("metrics.json#</script><script>alert(2)</script>");
