@@ -13,9 +13,12 @@
 // caused (workflow_dispatch aside). So the request form's pull request and the record step's results
 // commit start the checks only when they are made with a GitHub App's installation token. To use one,
 // create a GitHub App with repository permissions Contents: write and Pull requests: write, install it on
-// the repository, and store its id and private key as the repository secrets CRUCIBLE_APP_ID and
-// CRUCIBLE_APP_PRIVATE_KEY (Settings → Secrets and variables → Actions). Without them the form dispatches
-// validate.yml and evaluate.yml for its pull request instead, and results commits carry the status.
+// the repository, and store its id and private key as the secrets CRUCIBLE_APP_ID and
+// CRUCIBLE_APP_PRIVATE_KEY of the `crucible-app` environment this script creates (Settings → Environments),
+// not of the repository: that environment is usable from the default branch only, so no pull request's
+// own workflow and no old branch's copy of a workflow can read the key. Then pass --with-app. Without
+// an App the form dispatches validate.yml and evaluate.yml for its pull request instead, and results
+// commits carry the status; the workflow token must then be allowed to open pull requests.
 //
 // Usage:
 //   GITHUB_TOKEN=… node runner-setup/configure-repo.mjs --repo owner/name --reviewer user:alice --reviewer team:safety [--require-check] [--dry-run]
@@ -28,6 +31,9 @@ import { fileURLToPath } from "node:url";
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const RULESET_NAME = "Crucible evaluation required";
+const APP_ENVIRONMENT = "crucible-app";
+/** The GitHub App behind every workflow's GITHUB_TOKEN (github-actions). */
+const GITHUB_ACTIONS_APP_ID = 15368;
 
 export function parseArgs(argv) {
   const options = { reviewers: [], environment: "evaluation", dryRun: false, apiUrl: process.env.GITHUB_API_URL || "https://api.github.com" };
@@ -45,6 +51,7 @@ export function parseArgs(argv) {
     else if (arg === "--api-url") options.apiUrl = value();
     else if (arg === "--dry-run") options.dryRun = true;
     else if (arg === "--require-check") options.requireCheck = true;
+    else if (arg === "--with-app") options.withApp = true;
     else throw new Error(`unknown option ${arg}`);
   }
   const [owner, repo, ...rest] = (options.repo ?? "").split("/");
@@ -99,6 +106,21 @@ export async function configure(options, api) {
     await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: environment, name: defaultBranch, type: "branch" });
   }
 
+  // The App's key lives here: secrets of an environment only the default branch may deploy to.
+  await api.request("PUT", "/repos/{owner}/{repo}/environments/{environment_name}", {
+    owner,
+    repo,
+    environment_name: APP_ENVIRONMENT,
+    wait_timer: 0,
+    deployment_branch_policy: { protected_branches: false, custom_branch_policies: true },
+  });
+  const appPolicies = dry
+    ? []
+    : (await api.request("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: APP_ENVIRONMENT, per_page: 100 })).data.branch_policies;
+  if (!appPolicies.some((p) => p.name === defaultBranch && (p.type ?? "branch") === "branch")) {
+    await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: APP_ENVIRONMENT, name: defaultBranch, type: "branch" });
+  }
+
   let pages = null;
   if (!dry) {
     try {
@@ -110,7 +132,8 @@ export async function configure(options, api) {
   if (pages === null) await api.request("POST", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
   else if (pages.build_type !== "workflow") await api.request("PUT", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
 
-  await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", { owner, repo, default_workflow_permissions: "read", can_approve_pull_request_reviews: true });
+  // Without an App, the workflow token opens the form's pull requests and the follow-ups of fork results.
+  await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", { owner, repo, default_workflow_permissions: "read", can_approve_pull_request_reviews: !options.withApp });
 
   if (options.requireCheck) {
     const ruleset = {
@@ -118,7 +141,14 @@ export async function configure(options, api) {
       target: "branch",
       enforcement: "active",
       conditions: { ref_name: { include: ["~DEFAULT_BRANCH"], exclude: [] } },
-      rules: [{ type: "required_status_checks", parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: "crucible/evaluation" }] } }],
+      // Nobody bypasses it, and only GitHub Actions (the workflows' tokens) can set the status it requires.
+      bypass_actors: [],
+      rules: [
+        {
+          type: "required_status_checks",
+          parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: "crucible/evaluation", integration_id: GITHUB_ACTIONS_APP_ID }] },
+        },
+      ],
     };
     const existing = dry ? [] : (await api.request("GET", "/repos/{owner}/{repo}/rulesets", { owner, repo, per_page: 100 })).data;
     const ours = existing.find((r) => r.name === RULESET_NAME);

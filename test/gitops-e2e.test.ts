@@ -440,8 +440,10 @@ describe("untrusted inputs", () => {
           const real = JSON.parse(await readFile(path.join(results, runId!, "result.json"), "utf8"));
           const forgedId = "20300101T000000Z-0ff1ce";
           const { mkdir } = await import("node:fs/promises");
-          await mkdir(path.join(results, forgedId), { recursive: true });
-          await writeFile(path.join(results, forgedId, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, gitCommit: "f".repeat(40) } }));
+          // A forged run uploaded as an artifact of its own, named like a planned one.
+          const forged = path.join(path.dirname(path.dirname(temp)), "artifacts", "result-hello-sandbox-00000000", forgedId);
+          await mkdir(forged, { recursive: true });
+          await writeFile(path.join(forged, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, approvals: [{ reviewer: "trusted-maintainer", state: "approved", at: real.startedAt }] } }));
           await mkdir(path.join(results, "actions/record/dist"), { recursive: true });
           await writeFile(path.join(results, "actions/record/dist/index.js"), "process.exit(0)\n");
           await writeFile(path.join(results, runId!, "extra.sh"), "rm -rf /\n");
@@ -465,8 +467,9 @@ describe("untrusted inputs", () => {
       expect(added.some((f) => f.endsWith("extra.sh") || f.includes("bad"))).toBe(false);
       const body = comment(s, number);
       expect(body).toContain("Ignored from the evaluate jobs");
-      expect(body).toContain("20300101T000000Z-0ff1ce");
-      expect(body).toContain("not the planned");
+      expect(body).toContain("result-hello-sandbox-00000000");
+      expect(body).toContain("not the results artifact of a planned experiment");
+      expect(body).not.toContain("trusted-maintainer");
       expect(body).toContain("extra.sh");
       // The record job's actions are the base branch's: the artifacts went to RUNNER_TEMP.
       const recordJob = job(run, "record").instances[0]!;

@@ -84,7 +84,10 @@ describe("evaluate.yml", () => {
     expect(evaluate.permissions).toEqual({ contents: "read", "pull-requests": "read", actions: "read" });
     expect(record.permissions).toEqual({ contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
     expect(record.if).toMatch(/^always\(\)/);
-    expect(report.permissions).toEqual({ contents: "read" });
+    expect(report.permissions).toEqual({ contents: "read", actions: "read" });
+    expect(workflow.on.pull_request_target.branches).toEqual(["main"]);
+    expect(plan.if).toBe("github.ref_name == github.event.repository.default_branch");
+    expect(record.environment).toBe("crucible-app");
   });
 
   it("downloads artifacts only outside the workspace that holds the actions", () => {

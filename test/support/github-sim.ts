@@ -464,7 +464,8 @@ export class GitHubSim {
         resolve("cancelled");
       };
       const settleState = () => {
-        run.state = run.record.pending.length > 0 ? "waiting" : run.controller.signal.aborted ? run.state : "running";
+        // Decided, or cancelled (its always() jobs still run): either way the run moves on.
+        run.state = run.record.pending.length > 0 ? "waiting" : "running";
         run.record.status = run.state === "waiting" ? "waiting" : "in_progress";
         this.notify();
       };

@@ -2290,7 +2290,7 @@ var require_timers = __commonJS({
     var NOT_IN_LIST = -2;
     var TO_BE_CLEARED = -1;
     var PENDING = 0;
-    var ACTIVE = 1;
+    var ACTIVE2 = 1;
     function onTick() {
       fastNow += TICK_MS;
       let idx = 0;
@@ -2299,8 +2299,8 @@ var require_timers = __commonJS({
         const timer = fastTimers[idx];
         if (timer._state === PENDING) {
           timer._idleStart = fastNow - TICK_MS;
-          timer._state = ACTIVE;
-        } else if (timer._state === ACTIVE && fastNow >= timer._idleStart + timer._idleTimeout) {
+          timer._state = ACTIVE2;
+        } else if (timer._state === ACTIVE2 && fastNow >= timer._idleStart + timer._idleTimeout) {
           timer._state = TO_BE_CLEARED;
           timer._idleStart = -1;
           timer._onTimeout(timer._timerArg);
@@ -39138,6 +39138,37 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// actions/lib/src/text.ts
+function isUnsafeCodePoint(code) {
+  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+}
+function visibleEscape(code) {
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+var ALL_SAFE = /^[\t\x20-\x7e]*$/;
+function escapeControls(text) {
+  if (ALL_SAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+  }
+  return out;
+}
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
+
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+}
+
 // actions/lib/src/gitops/git.ts
 import { execFile } from "node:child_process";
 var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
@@ -39208,31 +39239,6 @@ import path2 from "node:path";
 
 // actions/lib/src/limits.ts
 var import_yaml = __toESM(require_dist(), 1);
-
-// actions/lib/src/text.ts
-function isUnsafeCodePoint(code) {
-  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
-}
-function visibleEscape(code) {
-  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
-}
-var ALL_SAFE = /^[\t\x20-\x7e]*$/;
-function escapeControls(text) {
-  if (ALL_SAFE.test(text)) return text;
-  let out = "";
-  for (const char of text) {
-    const code = char.codePointAt(0);
-    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
-  }
-  return out;
-}
-function shownText(text, max) {
-  const escaped = escapeControls(text);
-  if (escaped.length <= max) return escaped;
-  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
-}
-
-// actions/lib/src/limits.ts
 var InputRefusedError = class extends CrucibleError {
   constructor(message, line = 1, column = 1) {
     super(message);
@@ -41443,8 +41449,9 @@ async function planExperiments(options) {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
+  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
   if (!options.only && options.before && await onlyAddsResults(repository, options.before, head, headFiles)) {
-    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true };
+    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
   const scratch = await mkdtemp(path4.join(os5.tmpdir(), "crucible-plan-"));
   const experiments = [];
@@ -41473,7 +41480,8 @@ async function planExperiments(options) {
           image: experiment.spec.image,
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
-          estimate: await estimate(repository, [head, base], dir, experiment)
+          // Only the base branch's runs: results in the pull request are its author's to write.
+          estimate: await estimate(repository, base, dir, experiment)
         });
       } catch (error2) {
         if (!(error2 instanceof ExperimentInvalidError)) throw error2;
@@ -41483,7 +41491,11 @@ async function planExperiments(options) {
   } finally {
     await rm2(scratch, { recursive: true, force: true });
   }
-  return { base, head, experiments, issues, ignored, resultsOnly: false };
+  return { base, head, experiments, issues, ignored, resultsOnly: false, results };
+}
+async function commitsTouching(repository, base, head, paths) {
+  const out = await git(repository, ["log", "--no-merges", "--format=%H", `${base}..${head}`, "--", ...paths.slice(0, 1e3)]);
+  return out.toString("utf8").split("\n").filter(Boolean);
 }
 async function onlyAddsResults(repository, before, head, headFiles) {
   try {
@@ -41494,9 +41506,8 @@ async function onlyAddsResults(repository, before, head, headFiles) {
   const since = experimentsTouched(await changedPaths(repository, before, head, "two-dot"), (file) => headFiles.has(file));
   return since.results.length > 0 && since.folders.length === 0 && since.ignored.length === 0;
 }
-async function estimate(repository, commits, dir, experiment) {
-  const runs = (await Promise.all(commits.map((commit) => latestRecordedRun(repository, commit, dir, (r) => r.status === "succeeded")))).filter((r) => r !== void 0);
-  const previous = runs.sort((a, b) => b.runId.localeCompare(a.runId))[0];
+async function estimate(repository, base, dir, experiment) {
+  const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
   if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
   const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
@@ -41650,8 +41661,23 @@ async function planEvaluation(trigger, context, options) {
     ...trigger.kind === "pull_request" && trigger.action === "synchronize" && trigger.before ? { before: trigger.before } : {},
     ...trigger.kind === "dispatch" && trigger.experiment ? { only: [trigger.experiment.replace(/\/+$/, "")] } : {}
   });
-  const state = result.resultsOnly ? "results-only" : result.issues.length > 0 ? "invalid" : result.experiments.length === 0 ? "nothing" : "planned";
-  return { ...plan2, state, experiments: result.experiments, issues: result.issues };
+  const issues = [...result.issues, ...await forgedResults(result.results, pr.fork, context)];
+  const state = issues.length > 0 ? "invalid" : result.resultsOnly ? "results-only" : result.experiments.length === 0 ? "nothing" : "planned";
+  return { ...plan2, state, experiments: result.experiments, issues };
+}
+async function forgedResults(results, fork, context) {
+  if (results.paths.length === 0) return [];
+  const first = results.paths[0];
+  const issue2 = (message) => ({ file: first, line: 1, column: 1, message });
+  const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
+  if (fork) return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  const foreign = [];
+  for (const sha of results.commits) {
+    const origin = await context.commitOrigin(sha);
+    if (!origin.verified || !origin.botAuthor) foreign.push(sha);
+  }
+  if (foreign.length === 0) return [];
+  return [issue2(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
 }
 
 // actions/plan/src/inputs.ts
@@ -41725,6 +41751,11 @@ async function plan(inputs) {
   if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
   const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
+  const api = () => {
+    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    return octokit;
+  };
+  const [owner, repo] = inputs.repositoryName.split("/");
   const serverUrl = env.GITHUB_SERVER_URL || "https://github.com";
   const evaluation = await planEvaluation(
     trigger,
@@ -41734,10 +41765,10 @@ async function plan(inputs) {
       workflowRunUrl: `${serverUrl}/${inputs.repositoryName}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
       reportUrl: inputs.reportUrl,
       info,
-      fetchPullRequest: async (number) => {
-        if (!octokit) throw new CrucibleError("a dispatched evaluation reads its pull request from the API: give the token input (pull-requests: read)");
-        const [owner, repo] = inputs.repositoryName.split("/");
-        return (await octokit.rest.pulls.get({ owner, repo, pull_number: number })).data;
+      fetchPullRequest: async (number) => (await api().rest.pulls.get({ owner, repo, pull_number: number })).data,
+      commitOrigin: async (sha) => {
+        const { data } = await api().rest.repos.getCommit({ owner, repo, ref: sha });
+        return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       }
     },
     { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes }
@@ -41754,15 +41785,16 @@ async function plan(inputs) {
   setOutput("pr-number", String(evaluation.pullRequest));
   setOutput("max-parallel", String(inputs.maxParallel));
   setOutput("excluded-approvers", excludedApprovers(evaluation).join(","));
+  const text = (value) => escapeMarkdown(value);
   summary.addHeading(`Evaluation of #${evaluation.pullRequest} at ${evaluation.head.slice(0, 12)}: ${evaluation.state}`, 2);
-  summary.addRaw(`${evaluation.trigger}.`, true);
+  summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     summary.addTable([
       [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
-      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`])
+      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`].map(text))
     ]);
   }
-  if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map(formatIssue));
+  if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map((i) => text(formatIssue(i))));
   await summary.write();
 }
 async function materialize(inputs) {

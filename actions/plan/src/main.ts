@@ -6,6 +6,7 @@ import { CrucibleError, ExperimentInvalidError, formatIssue } from "../../lib/sr
 import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
 import { parseMemory } from "../../lib/src/units.js";
 import { createGitHubClient } from "../../lib/src/github/client.js";
+import { escapeMarkdown } from "../../lib/src/github/markdown.js";
 import { excludedApprovers } from "../../lib/src/gitops/evaluation.js";
 import { materializeExperiment, matrixOf } from "../../lib/src/gitops/plan.js";
 import { planEvaluation, triggerOf } from "../../lib/src/gitops/trigger.js";
@@ -30,6 +31,11 @@ async function plan(inputs: PlanInputs): Promise<void> {
   if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile(file, "utf8")));
   const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info }) : undefined;
+  const api = () => {
+    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    return octokit;
+  };
+  const [owner, repo] = inputs.repositoryName.split("/") as [string, string];
   const serverUrl = env.GITHUB_SERVER_URL || "https://github.com";
   const evaluation = await planEvaluation(
     trigger,
@@ -39,10 +45,10 @@ async function plan(inputs: PlanInputs): Promise<void> {
       workflowRunUrl: `${serverUrl}/${inputs.repositoryName}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
       reportUrl: inputs.reportUrl,
       info: core.info,
-      fetchPullRequest: async (number) => {
-        if (!octokit) throw new CrucibleError("a dispatched evaluation reads its pull request from the API: give the token input (pull-requests: read)");
-        const [owner, repo] = inputs.repositoryName.split("/") as [string, string];
-        return (await octokit.rest.pulls.get({ owner, repo, pull_number: number })).data;
+      fetchPullRequest: async (number) => (await api().rest.pulls.get({ owner, repo, pull_number: number })).data,
+      commitOrigin: async (sha) => {
+        const { data } = await api().rest.repos.getCommit({ owner, repo, ref: sha });
+        return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       },
     },
     { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes },
@@ -61,15 +67,17 @@ async function plan(inputs: PlanInputs): Promise<void> {
   core.setOutput("max-parallel", String(inputs.maxParallel));
   core.setOutput("excluded-approvers", excludedApprovers(evaluation).join(","));
 
+  // core.summary writes HTML as given, and these values come from the pull request: each is escaped.
+  const text = (value: string) => escapeMarkdown(value);
   core.summary.addHeading(`Evaluation of #${evaluation.pullRequest} at ${evaluation.head.slice(0, 12)}: ${evaluation.state}`, 2);
-  core.summary.addRaw(`${evaluation.trigger}.`, true);
+  core.summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     core.summary.addTable([
       [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
-      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`]),
+      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`].map(text)),
     ]);
   }
-  if (evaluation.issues.length > 0) core.summary.addList(evaluation.issues.map(formatIssue));
+  if (evaluation.issues.length > 0) core.summary.addList(evaluation.issues.map((i) => text(formatIssue(i))));
   // An invalid plan is an outcome, not a failure of this job: the announce job reports it on the pull request.
   await core.summary.write();
 }

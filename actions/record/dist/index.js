@@ -91806,35 +91806,40 @@ var RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 var PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 var MAX_RUN_BYTES = 256 * 1024 * 1024;
 var MAX_RUN_FILES = 1e4;
-async function acceptArtifacts(artifactsDir, plan) {
+var MAX_DEPTH = 16;
+var MAX_DROPPED = 1e3;
+async function acceptArtifacts(artifactsDir, plan, authority) {
   const runs = [];
   const dropped = [];
+  const drop = (entry) => dropped.length < MAX_DROPPED && dropped.push(entry);
   const byArtifact = new Map(plan.experiments.map((e) => [e.artifact, e]));
   const present = await readdir2(artifactsDir, { withFileTypes: true }).catch(() => []);
   for (const entry of present.sort((a, b) => a.name.localeCompare(b.name))) {
     const planned = byArtifact.get(entry.name);
     if (!planned || !entry.isDirectory()) {
-      if (!/^(stored-|crucible-report)/.test(entry.name)) dropped.push({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      if (!/^(stored-|crucible-report)/.test(entry.name)) drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
       continue;
     }
     const folder = path.join(artifactsDir, entry.name);
-    for (const run2 of (await readdir2(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-      const where = `${entry.name}/${run2.name}`;
-      if (!run2.isDirectory() || !RUN_ID.test(run2.name)) {
-        dropped.push({ path: where, reason: "not a <run-id>/ result folder" });
-        continue;
-      }
-      const outcome = await acceptRun(path.join(folder, run2.name), where, planned, plan);
-      if ("reason" in outcome) dropped.push(outcome);
+    const candidates = (await readdir2(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name))) drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
+    const folders = candidates.filter((c) => c.isDirectory() && RUN_ID.test(c.name));
+    if (folders.length > 1) {
+      for (const f of folders) drop({ path: `${entry.name}/${f.name}`, reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken` });
+      continue;
+    }
+    for (const run2 of folders) {
+      const outcome = await acceptRun(path.join(folder, run2.name), `${entry.name}/${run2.name}`, planned, plan, authority);
+      if ("reason" in outcome) drop(outcome);
       else {
         runs.push(outcome.run);
-        dropped.push(...outcome.dropped);
+        for (const d of outcome.dropped) drop(d);
       }
     }
   }
   return { runs, dropped };
 }
-async function acceptRun(dir, where, planned, plan) {
+async function acceptRun(dir, where, planned, plan, authority) {
   const runId = path.basename(dir);
   const resultFile = path.join(dir, "result.json");
   const stats = await lstat2(resultFile).catch(() => null);
@@ -91852,18 +91857,30 @@ async function acceptRun(dir, where, planned, plan) {
   }
   const mismatch = result.runId !== runId ? `its runId is ${result.runId}, not the folder's` : result.experiment.name !== planned.name || result.experiment.path !== planned.experiment ? `it is a result of ${result.experiment.path}, not of the planned ${planned.experiment}` : result.provenance.gitCommit !== plan.head ? `it names commit ${result.provenance.gitCommit ?? "none"}, not the planned ${plan.head}` : result.provenance.pullRequest !== plan.pullRequest ? `it names pull request ${result.provenance.pullRequest ?? "none"}, not #${plan.pullRequest}` : void 0;
   if (mismatch) return { path: where, reason: `result.json does not belong to this evaluation: ${mismatch}` };
+  if (authority) {
+    const job = authority.jobs.find((j) => j.name === `evaluate (${planned.dir})`);
+    result.provenance = {
+      ...result.provenance,
+      approvals: authority.approvals,
+      workflowRunUrl: authority.workflowRunUrl,
+      jobUrl: job?.url ?? authority.workflowRunUrl,
+      ...job?.runner ? { runner: job.runner } : {}
+    };
+  }
   const repoDir = `${planned.dir}/results/${runId}`;
-  const files = [{ path: `${repoDir}/result.json`, content: raw }];
+  const content = authority ? Buffer.from(`${JSON.stringify(result, null, 2)}
+`) : raw;
+  const files = [{ path: `${repoDir}/result.json`, content }];
   const dropped = [];
-  let bytes = raw.length;
+  let bytes = content.length;
   const take = async (absolute, relative) => {
-    const content = await readFile(absolute);
-    if (files.length >= MAX_RUN_FILES || bytes + content.length > MAX_RUN_BYTES) {
-      dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
+    const size = (await lstat2(absolute)).size;
+    if (files.length >= MAX_RUN_FILES || bytes + size > MAX_RUN_BYTES) {
+      if (dropped.length < MAX_DROPPED) dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
       return;
     }
-    bytes += content.length;
-    files.push({ path: `${repoDir}/${relative}`, content });
+    bytes += size;
+    files.push({ path: `${repoDir}/${relative}`, content: await readFile(absolute) });
   };
   for (const entry of (await readdir2(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name === "result.json") continue;
@@ -91873,11 +91890,12 @@ async function acceptRun(dir, where, planned, plan) {
   }
   return { run: { planned, result, dir: repoDir, files }, dropped };
 }
-async function walk(dir, relative, take, drop) {
+async function walk(dir, relative, take, drop, depth = 1) {
+  if (depth > MAX_DEPTH) return drop(relative, `folders nested deeper than ${MAX_DEPTH}`);
   for (const entry of (await readdir2(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const inner = `${relative}/${entry.name}`;
     if (!PLAIN_NAME.test(entry.name)) drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
-    else if (entry.isDirectory()) await walk(path.join(dir, entry.name), inner, take, drop);
+    else if (entry.isDirectory()) await walk(path.join(dir, entry.name), inner, take, drop, depth + 1);
     else if (entry.isFile()) await take(path.join(dir, entry.name), inner);
     else drop(inner, "not a regular file");
   }
@@ -95971,13 +95989,14 @@ function sleep(ms) {
 }
 
 // actions/lib/src/github/comment.ts
+var WORKFLOW_BOT = "github-actions[bot]";
 async function upsertStickyComment(octokit, options) {
-  const { owner, repo, issueNumber, marker } = options;
+  const { owner, repo, issueNumber, marker, author = WORKFLOW_BOT } = options;
   const body = `${marker}
 ${options.body}`;
   const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
   for await (const page of pages) {
-    const existing = page.data.find((comment) => comment.user?.type === "Bot" && comment.body?.startsWith(marker));
+    const existing = page.data.find((comment) => comment.user?.login === author && comment.body?.startsWith(marker));
     if (existing) {
       const { data: data2 } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body });
       return { id: data2.id, url: data2.html_url, created: false };
@@ -95999,16 +96018,19 @@ async function commitFiles(octokit, options) {
     entries.push({ path: file.path, mode: "100644", type: "blob", sha: data.sha });
   }
   for (let attempt = 1; ; attempt++) {
-    const head = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const current = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const head = options.parent ?? current;
     const headCommit = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: head })).data;
     const tree = (await octokit.rest.git.createTree({ owner, repo, base_tree: headCommit.tree.sha, tree: entries })).data;
     const commit = (await octokit.rest.git.createCommit({ owner, repo, message, tree: tree.sha, parents: [head] })).data;
+    if (options.parent && current !== options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: current };
     try {
       await octokit.rest.git.updateRef({ owner, repo, ref, sha: commit.sha, force: false });
       return { sha: commit.sha, parentSha: head, attempts: attempt };
     } catch (error2) {
       const status = httpStatus(error2);
       if (status !== 422 && status !== 409 || attempt >= maxAttempts) throw error2;
+      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${error2.message}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);
@@ -96249,7 +96271,7 @@ var EVALUATION_MARKER = "<!-- crucible:evaluation -->";
 var MAX_ROWS = 50;
 var MAX_REASON = 200;
 var MAX_HEADLINE = 4;
-var MAX_DROPPED = 20;
+var MAX_DROPPED2 = 20;
 function renderEvaluationComment(state) {
   const { plan } = state;
   const lines = [];
@@ -96311,7 +96333,8 @@ function planTable(plan) {
     const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
     return `| ${cells.join(" | ")} |`;
   });
-  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows];
+  const more = plan.experiments.length - rows.length;
+  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows, ...more > 0 ? ["", `\u2026and ${more} more experiments, not shown.`] : []];
 }
 function approvalsOf(rows) {
   const seen = /* @__PURE__ */ new Map();
@@ -96360,8 +96383,8 @@ function formatNumber(value) {
 function droppedList(dropped) {
   if (dropped.length === 0) return [];
   const lines = ["", `**Ignored from the evaluate jobs' artifacts** (${dropped.length}; nothing of it was committed):`];
-  for (const d of dropped.slice(0, MAX_DROPPED)) lines.push(`- ${code(d.path)}: ${escapeMarkdown(d.reason)}`);
-  if (dropped.length > MAX_DROPPED) lines.push(`- \u2026and ${dropped.length - MAX_DROPPED} more`);
+  for (const d of dropped.slice(0, MAX_DROPPED2)) lines.push(`- ${code(d.path)}: ${escapeMarkdown(d.reason)}`);
+  if (dropped.length > MAX_DROPPED2) lines.push(`- \u2026and ${dropped.length - MAX_DROPPED2} more`);
   return lines;
 }
 function reportPageUrl(reportUrl, result) {
@@ -96406,6 +96429,10 @@ async function reviewsOfRun(octokit, where, at) {
     ...review.comment ? { comment: review.comment.slice(0, 2e3) } : {},
     environments: review.environments.map((e) => e.name ?? "").filter(Boolean)
   }));
+}
+async function jobsOfRun(octokit, where) {
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url, runner: job.runner_name }));
 }
 async function pullRequestHead(octokit, where) {
   const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
@@ -96466,23 +96493,35 @@ async function latestStatus(octokit, where, sha) {
 async function recordEvaluation(octokit, options) {
   const { owner, repo, plan, info: info2 = () => {
   } } = options;
-  const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan);
-  for (const d of dropped) info2(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, (/* @__PURE__ */ new Date()).toISOString());
+  const authority = {
+    approvals: reviews,
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
+    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt })
+  };
+  const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
+  for (const d of dropped) info2(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   const ran = runs.filter((r) => r.result.status !== "superseded");
   const superseded = runs.find((r) => r.result.status === "superseded");
   let state;
   let body;
   let commit;
+  let parkedOn;
   let description;
   if (ran.length > 0) {
     const files = ran.flatMap((r) => r.files);
     const names = ran.map((r) => `${r.result.experiment.name} ${r.result.status}`).join(", ");
     const message = `Record ${ran.length} Crucible result${ran.length === 1 ? "" : "s"} of ${plan.head.slice(0, 12)}: ${names}`;
     info2(`committing ${files.length} files of ${ran.length} run(s) to ${plan.recordBranch}`);
-    commit = await commitFiles(options.pusher ?? octokit, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info2 });
-    info2(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
-    const succeeded = ran.filter((r) => r.result.status === "succeeded").length;
-    state = succeeded === ran.length && ran.length === plan.experiments.length ? "success" : "failure";
+    const pusher = options.pusher ?? octokit;
+    commit = await commitFiles(pusher, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info2, ...plan.fork ? {} : { parent: plan.head } });
+    if (commit.moved) {
+      parkedOn = `results/pr-${plan.pullRequest}-${plan.head.slice(0, 12)}`;
+      await pusher.rest.git.createRef({ owner, repo, ref: `refs/heads/${parkedOn}`, sha: commit.sha });
+      info2(`${plan.recordBranch} moved to ${commit.moved} after ${plan.head} was evaluated: its results went to ${parkedOn} instead`);
+    } else info2(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
+    const succeeded = plan.experiments.filter((e) => ran.some((r) => r.planned.dir === e.dir && r.result.status === "succeeded")).length;
+    state = succeeded === plan.experiments.length && options.evaluation === "success" ? "success" : "failure";
     description = `${succeeded} of ${plan.experiments.length} evaluation${plan.experiments.length === 1 ? "" : "s"} succeeded`;
     const rows = [];
     for (const r of ran) {
@@ -96490,24 +96529,24 @@ async function recordEvaluation(octokit, options) {
       rows.push({ result: r.result, ...baseline ? { baseline } : {} });
     }
     const missing = plan.experiments.filter((e) => !ran.some((r) => r.planned.dir === e.dir)).map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
+    if (parkedOn) missing.push({ dir: parkedOn, reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request` });
     body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
   } else {
-    const why = superseded ? { reason: "superseded", detail: superseded.result.statusReason } : await whyNothingRan(octokit, options);
+    const why = superseded ? { reason: "superseded", detail: superseded.result.statusReason } : await whyNothingRan(octokit, options, reviews);
     state = why.reason === "rejected" ? "failure" : "error";
     description = why.detail;
     body = { kind: "not-run", plan, reason: why.reason, detail: why.detail, dropped };
   }
   const targetUrl = plan.workflowRunUrl;
   await setCommitStatus(octokit, { owner, repo, sha: plan.head, state, context: STATUS_CONTEXT, description, targetUrl });
-  if (commit) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
+  if (commit && !parkedOn) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
   const markdown = renderEvaluationComment(body);
   const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: markdown, create: true });
   info2(`${comment.created ? "created" : "updated"} the evaluation comment ${comment.url}`);
-  return { runs, dropped, commit, state, comment, markdown };
+  return { runs, dropped, commit: parkedOn ? void 0 : commit, state, comment, markdown };
 }
-async function whyNothingRan(octokit, options) {
+async function whyNothingRan(octokit, options, reviews) {
   const { owner, repo, plan } = options;
-  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, (/* @__PURE__ */ new Date()).toISOString());
   const rejected = reviews.filter((r) => r.state === "rejected");
   if (rejected.length > 0) {
     const said = rejected.map((r) => `${r.reviewer}${r.comment ? `: \u201C${r.comment}\u201D` : ""}`).join("; ");
@@ -96653,7 +96692,7 @@ function getInputs() {
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
   if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
   const token = getInput("token");
-  if (!token && mode !== "preview") throw new CrucibleError("the token input is required to announce or record");
+  if (!token) throw new CrucibleError("the token input is required (the preview also reads the run's reviews and jobs)");
   const pushToken = getInput("push-token") || token;
   for (const secret of /* @__PURE__ */ new Set([token, pushToken])) if (secret) setSecret(secret);
   const previewUrl = getInput("preview-url");
@@ -96671,7 +96710,8 @@ function getInputs() {
     ...previewUrl ? { previewUrl } : {},
     destination: path4.resolve(workspace, getInput("destination") || path4.join(env.RUNNER_TEMP || "", "preview")),
     workspace,
-    runId
+    runId,
+    attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1")
   };
 }
 
@@ -96709,6 +96749,7 @@ async function record(inputs) {
     evaluation: inputs.evaluation,
     baseline: { repository: inputs.workspace, commit: "HEAD" },
     runId: inputs.runId,
+    attempt: inputs.attempt,
     previewUrl: inputs.previewUrl,
     pusher,
     info
@@ -96732,8 +96773,14 @@ async function preview(inputs) {
     for (const entry of await readdir4(folder).catch(() => [])) if (entry !== "results") await rm3(path5.join(folder, entry), { recursive: true, force: true });
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
-  const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan);
-  for (const d of dropped) info(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  const octokit = client(inputs.token);
+  const authority = {
+    approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, (/* @__PURE__ */ new Date()).toISOString()),
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
+    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt })
+  };
+  const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
+  for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   await writeAcceptedRuns(runs, destination);
   setOutput("experiments", path5.join(destination, "experiments"));
   info(`preview data: ${runs.length} run(s) of ${plan.experiments.length} planned experiment(s) over the base branch's experiments`);

@@ -20,6 +20,7 @@ export interface RecordInputs {
   destination: string;
   workspace: string;
   runId: number;
+  attempt: number;
 }
 
 export function getInputs(): RecordInputs {
@@ -30,7 +31,7 @@ export function getInputs(): RecordInputs {
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
   if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
   const token = core.getInput("token");
-  if (!token && mode !== "preview") throw new CrucibleError("the token input is required to announce or record");
+  if (!token) throw new CrucibleError("the token input is required (the preview also reads the run's reviews and jobs)");
   const pushToken = core.getInput("push-token") || token;
   for (const secret of new Set([token, pushToken])) if (secret) core.setSecret(secret);
   const previewUrl = core.getInput("preview-url");
@@ -49,5 +50,6 @@ export function getInputs(): RecordInputs {
     destination: path.resolve(workspace, core.getInput("destination") || path.join(env.RUNNER_TEMP || "", "preview")),
     workspace,
     runId,
+    attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"),
   };
 }

@@ -1,8 +1,9 @@
 import { cp, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
-import { acceptArtifacts, announceEvaluation, createGitHubClient, recordEvaluation, writeAcceptedRuns } from "../../lib/src/github/index.js";
+import { acceptArtifacts, announceEvaluation, createGitHubClient, jobsOfRun, recordEvaluation, reviewsOfRun, writeAcceptedRuns } from "../../lib/src/github/index.js";
 import { materializeExperiment } from "../../lib/src/gitops/plan.js";
+import { escapeControls } from "../../lib/src/text.js";
 import { ensureBranch, openFollowUp } from "../../lib/src/gitops/results-branch.js";
 import { getInputs, type RecordInputs } from "./inputs.js";
 
@@ -43,6 +44,7 @@ async function record(inputs: RecordInputs): Promise<void> {
     evaluation: inputs.evaluation,
     baseline: { repository: inputs.workspace, commit: "HEAD" },
     runId: inputs.runId,
+    attempt: inputs.attempt,
     previewUrl: inputs.previewUrl,
     pusher,
     info: core.info,
@@ -71,8 +73,15 @@ async function preview(inputs: RecordInputs): Promise<void> {
     for (const entry of await readdir(folder).catch(() => [])) if (entry !== "results") await rm(path.join(folder, entry), { recursive: true, force: true });
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
-  const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan);
-  for (const d of dropped) core.info(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  // The preview is data for a read-only build: GitHub's view of the run (approvals, jobs) still overrides the upload's.
+  const octokit = client(inputs.token);
+  const authority = {
+    approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, new Date().toISOString()),
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
+    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt }),
+  };
+  const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
+  for (const d of dropped) core.info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   await writeAcceptedRuns(runs, destination);
   core.setOutput("experiments", path.join(destination, "experiments"));
   core.info(`preview data: ${runs.length} run(s) of ${plan.experiments.length} planned experiment(s) over the base branch's experiments`);

@@ -39124,16 +39124,19 @@ async function commitFiles(octokit, options) {
     entries.push({ path: file.path, mode: "100644", type: "blob", sha: data.sha });
   }
   for (let attempt = 1; ; attempt++) {
-    const head = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const current = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const head = options.parent ?? current;
     const headCommit = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: head })).data;
     const tree = (await octokit.rest.git.createTree({ owner, repo, base_tree: headCommit.tree.sha, tree: entries })).data;
     const commit = (await octokit.rest.git.createCommit({ owner, repo, message, tree: tree.sha, parents: [head] })).data;
+    if (options.parent && current !== options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: current };
     try {
       await octokit.rest.git.updateRef({ owner, repo, ref, sha: commit.sha, force: false });
       return { sha: commit.sha, parentSha: head, attempts: attempt };
     } catch (error2) {
       const status = httpStatus(error2);
       if (status !== 422 && status !== 409 || attempt >= maxAttempts) throw error2;
+      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${error2.message}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);

@@ -98075,7 +98075,7 @@ async function runProvenance() {
   const runId = Number(env.GITHUB_RUN_ID);
   const job = await currentJob(octokit, { owner, repo, runId, attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"), runnerName: env.RUNNER_NAME ?? "" });
   const approvals = await reviewsOfRun(octokit, { owner, repo, runId }, job?.startedAt ?? (/* @__PURE__ */ new Date()).toISOString());
-  for (const a of approvals) info(`review: ${a.state} by ${a.reviewer}${a.comment ? ` (${a.comment})` : ""}`);
+  for (const a of approvals) info(escapeControls(`review: ${a.state} by ${a.reviewer}${a.comment ? ` (${a.comment})` : ""}`));
   return {
     provenance: { ...common, gitCommit: head, baseCommit: SHA.test(base) ? base : null, jobUrl: job?.url ?? runUrl, pullRequest: number, approvals },
     beforeStart: async () => refusal({ head, excluded, requireApproval }, { head: await pullRequestHead(octokit, { owner, repo, number }), approvals })

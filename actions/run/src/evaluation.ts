@@ -2,6 +2,7 @@ import * as core from "@actions/core";
 import { CrucibleError, type RunOptions } from "../../lib/src/index.js";
 import { createGitHubClient } from "../../lib/src/github/client.js";
 import { currentJob, pullRequestHead, refusal, reviewsOfRun } from "../../lib/src/github/runs.js";
+import { escapeControls } from "../../lib/src/text.js";
 
 const SHA = /^[0-9a-f]{40}$/;
 
@@ -33,7 +34,7 @@ export async function runProvenance(): Promise<Pick<RunOptions, "provenance" | "
   const runId = Number(env.GITHUB_RUN_ID);
   const job = await currentJob(octokit, { owner, repo, runId, attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"), runnerName: env.RUNNER_NAME ?? "" });
   const approvals = await reviewsOfRun(octokit, { owner, repo, runId }, job?.startedAt ?? new Date().toISOString());
-  for (const a of approvals) core.info(`review: ${a.state} by ${a.reviewer}${a.comment ? ` (${a.comment})` : ""}`);
+  for (const a of approvals) core.info(escapeControls(`review: ${a.state} by ${a.reviewer}${a.comment ? ` (${a.comment})` : ""}`));
   return {
     provenance: { ...common, gitCommit: head, baseCommit: SHA.test(base) ? base : null, jobUrl: job?.url ?? runUrl, pullRequest: number, approvals },
     beforeStart: async () => refusal({ head, excluded, requireApproval }, { head: await pullRequestHead(octokit, { owner, repo, number }), approvals }),

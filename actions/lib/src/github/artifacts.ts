@@ -6,7 +6,7 @@
 // else is dropped and listed with the reason.
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { RunResult } from "../run.js";
+import type { Approval, RunResult } from "../run.js";
 import { describeSchemaError, validateResultDocument } from "../schemas.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import type { PlannedExperiment } from "../gitops/plan.js";
@@ -17,6 +17,19 @@ const RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 const MAX_RUN_BYTES = 256 * 1024 * 1024;
 const MAX_RUN_FILES = 10_000;
+const MAX_DEPTH = 16;
+const MAX_DROPPED = 1_000;
+
+/**
+ * What GitHub itself says about this workflow run, which overrides what the uploaded result claims:
+ * who approved it, its URL, and for each evaluate job its live log and runner.
+ */
+export interface RunAuthority {
+  approvals: Approval[];
+  workflowRunUrl: string;
+  /** The evaluate jobs, by display name ("evaluate (experiments/x)"). */
+  jobs: { name: string; url: string; runner: string | null }[];
+}
 
 export interface AcceptedRun {
   planned: PlannedExperiment;
@@ -37,37 +50,47 @@ export interface Acceptance {
   dropped: DroppedEntry[];
 }
 
-export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan): Promise<Acceptance> {
+export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan, authority?: RunAuthority): Promise<Acceptance> {
   const runs: AcceptedRun[] = [];
   const dropped: DroppedEntry[] = [];
+  const drop = (entry: DroppedEntry) => dropped.length < MAX_DROPPED && dropped.push(entry);
   const byArtifact = new Map(plan.experiments.map((e) => [e.artifact, e]));
   const present = await readdir(artifactsDir, { withFileTypes: true }).catch(() => []);
   for (const entry of present.sort((a, b) => a.name.localeCompare(b.name))) {
     const planned = byArtifact.get(entry.name);
     if (!planned || !entry.isDirectory()) {
       // Other artifacts of the run (stored checkpoints, the report) are not results.
-      if (!/^(stored-|crucible-report)/.test(entry.name)) dropped.push({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      if (!/^(stored-|crucible-report)/.test(entry.name)) drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
       continue;
     }
     const folder = path.join(artifactsDir, entry.name);
-    for (const run of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-      const where = `${entry.name}/${run.name}`;
-      if (!run.isDirectory() || !RUN_ID.test(run.name)) {
-        dropped.push({ path: where, reason: "not a <run-id>/ result folder" });
-        continue;
-      }
-      const outcome = await acceptRun(path.join(folder, run.name), where, planned, plan);
-      if ("reason" in outcome) dropped.push(outcome);
+    const candidates = (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name))) drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
+    const folders = candidates.filter((c) => c.isDirectory() && RUN_ID.test(c.name));
+    // One evaluate job runs an experiment once: a second run folder means the upload was tampered with.
+    if (folders.length > 1) {
+      for (const f of folders) drop({ path: `${entry.name}/${f.name}`, reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken` });
+      continue;
+    }
+    for (const run of folders) {
+      const outcome = await acceptRun(path.join(folder, run.name), `${entry.name}/${run.name}`, planned, plan, authority);
+      if ("reason" in outcome) drop(outcome);
       else {
         runs.push(outcome.run);
-        dropped.push(...outcome.dropped);
+        for (const d of outcome.dropped) drop(d);
       }
     }
   }
   return { runs, dropped };
 }
 
-async function acceptRun(dir: string, where: string, planned: PlannedExperiment, plan: EvaluationPlan): Promise<{ run: AcceptedRun; dropped: DroppedEntry[] } | DroppedEntry> {
+async function acceptRun(
+  dir: string,
+  where: string,
+  planned: PlannedExperiment,
+  plan: EvaluationPlan,
+  authority: RunAuthority | undefined,
+): Promise<{ run: AcceptedRun; dropped: DroppedEntry[] } | DroppedEntry> {
   const runId = path.basename(dir);
   const resultFile = path.join(dir, "result.json");
   const stats = await lstat(resultFile).catch(() => null);
@@ -95,18 +118,31 @@ async function acceptRun(dir: string, where: string, planned: PlannedExperiment,
             : undefined;
   if (mismatch) return { path: where, reason: `result.json does not belong to this evaluation: ${mismatch}` };
 
+  // Where the run came from is GitHub's to say, not the upload's: approvals, run and job, runner.
+  if (authority) {
+    const job = authority.jobs.find((j) => j.name === `evaluate (${planned.dir})`);
+    result.provenance = {
+      ...result.provenance,
+      approvals: authority.approvals,
+      workflowRunUrl: authority.workflowRunUrl,
+      jobUrl: job?.url ?? authority.workflowRunUrl,
+      ...(job?.runner ? { runner: job.runner } : {}),
+    };
+  }
   const repoDir = `${planned.dir}/results/${runId}`;
-  const files: FileToCommit[] = [{ path: `${repoDir}/result.json`, content: raw }];
+  const content = authority ? Buffer.from(`${JSON.stringify(result, null, 2)}\n`) : raw;
+  const files: FileToCommit[] = [{ path: `${repoDir}/result.json`, content }];
   const dropped: DroppedEntry[] = [];
-  let bytes = raw.length;
+  let bytes = content.length;
   const take = async (absolute: string, relative: string) => {
-    const content = await readFile(absolute);
-    if (files.length >= MAX_RUN_FILES || bytes + content.length > MAX_RUN_BYTES) {
-      dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
+    // The size is checked before the file is read: an upload may hold anything.
+    const size = (await lstat(absolute)).size;
+    if (files.length >= MAX_RUN_FILES || bytes + size > MAX_RUN_BYTES) {
+      if (dropped.length < MAX_DROPPED) dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
       return;
     }
-    bytes += content.length;
-    files.push({ path: `${repoDir}/${relative}`, content });
+    bytes += size;
+    files.push({ path: `${repoDir}/${relative}`, content: await readFile(absolute) });
   };
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name === "result.json") continue;
@@ -117,11 +153,12 @@ async function acceptRun(dir: string, where: string, planned: PlannedExperiment,
   return { run: { planned, result, dir: repoDir, files }, dropped };
 }
 
-async function walk(dir: string, relative: string, take: (absolute: string, relative: string) => Promise<void>, drop: (relative: string, reason: string) => void): Promise<void> {
+async function walk(dir: string, relative: string, take: (absolute: string, relative: string) => Promise<void>, drop: (relative: string, reason: string) => void, depth = 1): Promise<void> {
+  if (depth > MAX_DEPTH) return drop(relative, `folders nested deeper than ${MAX_DEPTH}`);
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const inner = `${relative}/${entry.name}`;
     if (!PLAIN_NAME.test(entry.name)) drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
-    else if (entry.isDirectory()) await walk(path.join(dir, entry.name), inner, take, drop);
+    else if (entry.isDirectory()) await walk(path.join(dir, entry.name), inner, take, drop, depth + 1);
     else if (entry.isFile()) await take(path.join(dir, entry.name), inner);
     else drop(inner, "not a regular file");
   }

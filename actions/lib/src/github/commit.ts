@@ -18,6 +18,11 @@ export interface CommitFilesOptions {
   /** Delay before the first rebuild; doubles each attempt. */
   backoffMs?: number;
   onRetry?: (message: string) => void;
+  /**
+   * Build on exactly this commit, and move the branch only if it still points there: never onto a head
+   * someone else made since (the results of an evaluated commit belong on that commit).
+   */
+  parent?: string;
 }
 
 export interface CommitOutcome {
@@ -25,6 +30,8 @@ export interface CommitOutcome {
   /** The branch head the commit was built on. */
   parentSha: string;
   attempts: number;
+  /** With `parent`: the branch had moved to this commit, so it was left alone (the commit exists, on no branch). */
+  moved?: string;
 }
 
 /**
@@ -45,10 +52,12 @@ export async function commitFiles(octokit: GitHubClient, options: CommitFilesOpt
   }
 
   for (let attempt = 1; ; attempt++) {
-    const head = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const current = (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha;
+    const head = options.parent ?? current;
     const headCommit = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: head })).data;
     const tree = (await octokit.rest.git.createTree({ owner, repo, base_tree: headCommit.tree.sha, tree: entries })).data;
     const commit = (await octokit.rest.git.createCommit({ owner, repo, message, tree: tree.sha, parents: [head] })).data;
+    if (options.parent && current !== options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: current };
     try {
       await octokit.rest.git.updateRef({ owner, repo, ref, sha: commit.sha, force: false });
       return { sha: commit.sha, parentSha: head, attempts: attempt };
@@ -56,6 +65,7 @@ export async function commitFiles(octokit: GitHubClient, options: CommitFilesOpt
       // 422 "Update is not a fast forward" (409 on some paths): the branch moved since we read it.
       const status = httpStatus(error);
       if ((status !== 422 && status !== 409) || attempt >= maxAttempts) throw error;
+      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${(error as Error).message}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);

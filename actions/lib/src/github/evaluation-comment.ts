@@ -93,7 +93,8 @@ function planTable(plan: EvaluationPlan): string[] {
     const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
     return `| ${cells.join(" | ")} |`;
   });
-  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows];
+  const more = plan.experiments.length - rows.length;
+  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows, ...(more > 0 ? ["", `…and ${more} more experiments, not shown.`] : [])];
 }
 
 function approvalsOf(rows: ResultRow[]): string {

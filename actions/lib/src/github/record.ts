@@ -2,14 +2,16 @@
 // the comment), and recording what ran (one commit of the accepted results, the statuses, the comment
 // with each run against the default branch) or saying why nothing ran.
 import { writeInside } from "../files.js";
+import { escapeControls } from "../text.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import { latestRecordedRun } from "../gitops/history.js";
-import { acceptArtifacts, type AcceptedRun, type DroppedEntry } from "./artifacts.js";
+import type { Approval } from "../run.js";
+import { acceptArtifacts, type AcceptedRun, type DroppedEntry, type RunAuthority } from "./artifacts.js";
 import type { GitHubClient } from "./client.js";
 import { upsertStickyComment, type StickyCommentOutcome } from "./comment.js";
 import { commitFiles, type CommitOutcome } from "./commit.js";
 import { EVALUATION_MARKER, renderEvaluationComment, type CommentState, type NotRunReason, type ResultRow } from "./evaluation-comment.js";
-import { pullRequestHead, reviewsOfRun } from "./runs.js";
+import { jobsOfRun, pullRequestHead, reviewsOfRun } from "./runs.js";
 import { setCommitStatus, type CommitState } from "./status.js";
 
 /** The commit status a branch ruleset can require: pending while awaiting approval or running, then the outcome. */
@@ -74,8 +76,9 @@ export interface RecordOptions extends Where {
   evaluation: string;
   /** A checkout of the default branch: the runs to compare with are its latest recorded ones. */
   baseline: { repository: string; commit: string };
-  /** This workflow run (the approvals are read from it). */
+  /** This workflow run and attempt (the approvals and evaluate jobs are read from it). */
   runId: number;
+  attempt: number;
   previewUrl?: string;
   /** The client the results commit is made with (an App's, so the pull request's checks run again); default octokit. */
   pusher?: GitHubClient;
@@ -93,24 +96,38 @@ export interface RecordOutcome {
 /** After the evaluate jobs: commit what they produced that belongs to the plan, set the statuses, update the comment. */
 export async function recordEvaluation(octokit: GitHubClient, options: RecordOptions): Promise<RecordOutcome> {
   const { owner, repo, plan, info = () => {} } = options;
-  const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan);
-  for (const d of dropped) info(`ignored ${JSON.stringify(d.path)}: ${d.reason}`);
+  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, new Date().toISOString());
+  const authority: RunAuthority = {
+    approvals: reviews,
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
+    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }),
+  };
+  const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
+  for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   const ran = runs.filter((r) => r.result.status !== "superseded");
   const superseded = runs.find((r) => r.result.status === "superseded");
 
   let state: CommitState;
   let body: CommentState;
   let commit: CommitOutcome | undefined;
+  let parkedOn: string | undefined;
   let description: string;
   if (ran.length > 0) {
     const files = ran.flatMap((r) => r.files);
     const names = ran.map((r) => `${r.result.experiment.name} ${r.result.status}`).join(", ");
     const message = `Record ${ran.length} Crucible result${ran.length === 1 ? "" : "s"} of ${plan.head.slice(0, 12)}: ${names}`;
     info(`committing ${files.length} files of ${ran.length} run(s) to ${plan.recordBranch}`);
-    commit = await commitFiles(options.pusher ?? octokit, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info });
-    info(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
-    const succeeded = ran.filter((r) => r.result.status === "succeeded").length;
-    state = succeeded === ran.length && ran.length === plan.experiments.length ? "success" : "failure";
+    const pusher = options.pusher ?? octokit;
+    // On the pull request's branch the results go on exactly the evaluated commit; a fork's results branch holds only results.
+    commit = await commitFiles(pusher, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info, ...(plan.fork ? {} : { parent: plan.head }) });
+    if (commit.moved) {
+      parkedOn = `results/pr-${plan.pullRequest}-${plan.head.slice(0, 12)}`;
+      await pusher.rest.git.createRef({ owner, repo, ref: `refs/heads/${parkedOn}`, sha: commit.sha });
+      info(`${plan.recordBranch} moved to ${commit.moved} after ${plan.head} was evaluated: its results went to ${parkedOn} instead`);
+    } else info(`committed ${commit.sha} on ${commit.parentSha}${commit.attempts > 1 ? ` after ${commit.attempts} attempts` : ""}`);
+    // The verdict is per planned experiment: each must have one run, and it must have succeeded.
+    const succeeded = plan.experiments.filter((e) => ran.some((r) => r.planned.dir === e.dir && r.result.status === "succeeded")).length;
+    state = succeeded === plan.experiments.length && options.evaluation === "success" ? "success" : "failure";
     description = `${succeeded} of ${plan.experiments.length} evaluation${plan.experiments.length === 1 ? "" : "s"} succeeded`;
     const rows: ResultRow[] = [];
     for (const r of ran) {
@@ -118,9 +135,10 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
       rows.push({ result: r.result, ...(baseline ? { baseline } : {}) });
     }
     const missing = plan.experiments.filter((e) => !ran.some((r) => r.planned.dir === e.dir)).map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
+    if (parkedOn) missing.push({ dir: parkedOn, reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request` });
     body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
   } else {
-    const why = superseded ? { reason: "superseded" as const, detail: superseded.result.statusReason } : await whyNothingRan(octokit, options);
+    const why = superseded ? { reason: "superseded" as const, detail: superseded.result.statusReason } : await whyNothingRan(octokit, options, reviews);
     state = why.reason === "rejected" ? "failure" : "error";
     description = why.detail;
     body = { kind: "not-run", plan, reason: why.reason, detail: why.detail, dropped };
@@ -128,18 +146,18 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
 
   const targetUrl = plan.workflowRunUrl;
   await setCommitStatus(octokit, { owner, repo, sha: plan.head, state, context: STATUS_CONTEXT, description, targetUrl });
-  // The results commit is the pull request's new head: it carries the same verdict, so a required check does not stall.
-  if (commit) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
+  // A results commit on the pull request is its new head, whose parent is the evaluated commit: it carries the
+  // same verdict, so a required check does not stall. Parked results carry none.
+  if (commit && !parkedOn) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
   const markdown = renderEvaluationComment(body);
   const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: markdown, create: true });
   info(`${comment.created ? "created" : "updated"} the evaluation comment ${comment.url}`);
-  return { runs, dropped, commit, state, comment, markdown };
+  return { runs, dropped, commit: parkedOn ? undefined : commit, state, comment, markdown };
 }
 
 /** No result came back: say whether a reviewer rejected it, the pull request moved or closed, or it was cancelled. */
-async function whyNothingRan(octokit: GitHubClient, options: RecordOptions): Promise<{ reason: NotRunReason; detail: string }> {
+async function whyNothingRan(octokit: GitHubClient, options: RecordOptions, reviews: Approval[]): Promise<{ reason: NotRunReason; detail: string }> {
   const { owner, repo, plan } = options;
-  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, new Date().toISOString());
   const rejected = reviews.filter((r) => r.state === "rejected");
   if (rejected.length > 0) {
     const said = rejected.map((r) => `${r.reviewer}${r.comment ? `: “${r.comment}”` : ""}`).join("; ");

@@ -21,6 +21,12 @@ export async function reviewsOfRun(octokit: GitHubClient, where: RepoRef & { run
   }));
 }
 
+/** The jobs of a run's attempt: display name, live log, runner. */
+export async function jobsOfRun(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number }): Promise<{ name: string; url: string; runner: string | null }[]> {
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url!, runner: job.runner_name }));
+}
+
 /** The job this runner is running in the run's attempt: its page is the live log. */
 export async function currentJob(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number; runnerName: string }): Promise<{ url: string; startedAt: string } | undefined> {
   const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });

@@ -56,6 +56,8 @@ export interface Plan {
   ignored: string[];
   /** The push that made `head` (since `before`) only added results: nothing to plan again. */
   resultsOnly: boolean;
+  /** Recorded results the pull request changes, and the commits (not merges) that changed them. */
+  results: { paths: string[]; commits: string[] };
 }
 
 export interface PlanOptions {
@@ -98,8 +100,9 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
+  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
   if (!options.only && options.before && (await onlyAddsResults(repository, options.before, head, headFiles))) {
-    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true };
+    return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
 
   const scratch = await mkdtemp(path.join(os.tmpdir(), "crucible-plan-"));
@@ -129,7 +132,8 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
           image: experiment.spec.image,
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
-          estimate: await estimate(repository, [head, base], dir, experiment),
+          // Only the base branch's runs: results in the pull request are its author's to write.
+          estimate: await estimate(repository, base, dir, experiment),
         });
       } catch (error) {
         if (!(error instanceof ExperimentInvalidError)) throw error;
@@ -139,7 +143,13 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  return { base, head, experiments, issues, ignored, resultsOnly: false };
+  return { base, head, experiments, issues, ignored, resultsOnly: false, results };
+}
+
+/** The commits between base and head, merges left out, that change any of these paths. */
+async function commitsTouching(repository: string, base: string, head: string, paths: string[]): Promise<string[]> {
+  const out = await git(repository, ["log", "--no-merges", "--format=%H", `${base}..${head}`, "--", ...paths.slice(0, 1000)]);
+  return out.toString("utf8").split("\n").filter(Boolean);
 }
 
 /** Whether every path changed from `before` to `head` is inside an experiment's results/ (and something is). */
@@ -154,9 +164,8 @@ async function onlyAddsResults(repository: string, before: string, head: string,
 }
 
 /** The latest recorded run's duration, else the sum of the timeouts: a run cannot take longer. */
-async function estimate(repository: string, commits: string[], dir: string, experiment: Experiment): Promise<RunEstimate> {
-  const runs = (await Promise.all(commits.map((commit) => latestRecordedRun(repository, commit, dir, (r) => r.status === "succeeded")))).filter((r) => r !== undefined);
-  const previous = runs.sort((a, b) => b.runId.localeCompare(a.runId))[0];
+async function estimate(repository: string, base: string, dir: string, experiment: Experiment): Promise<RunEstimate> {
+  const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
   if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
   const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };

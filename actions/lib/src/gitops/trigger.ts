@@ -1,7 +1,7 @@
 // What started an evaluation and which pull request it is about, from the event GitHub delivered:
 // a pull_request_target event carries the pull request; a workflow_dispatch (the request form without an
 // App, a `/crucible` command) carries its number, and the pull request is then read from the API.
-import { CrucibleError } from "../errors.js";
+import { CrucibleError, type Issue } from "../errors.js";
 import type { GitHubClient } from "../github/client.js";
 import { PLAN_FORMAT, type EvaluationPlan, type EvaluationState } from "./evaluation.js";
 import { assertSha } from "./git.js";
@@ -100,6 +100,11 @@ export interface EvaluationContext {
   reportUrl: string;
   /** Reads the pull request when the event does not carry it (a dispatch). */
   fetchPullRequest(number: number): Promise<PullRequestLike>;
+  /**
+   * Who made a commit, as GitHub saw it: signed by GitHub and authored by a bot means the record step
+   * (a workflow's or the App's token) made it through the API; nobody else can make such a commit here.
+   */
+  commitOrigin(sha: string): Promise<{ verified: boolean; botAuthor: string | null }>;
   info?(message: string): void;
 }
 
@@ -149,6 +154,27 @@ export async function planEvaluation(trigger: Trigger, context: EvaluationContex
     ...(trigger.kind === "pull_request" && trigger.action === "synchronize" && trigger.before ? { before: trigger.before } : {}),
     ...(trigger.kind === "dispatch" && trigger.experiment ? { only: [trigger.experiment.replace(/\/+$/, "")] } : {}),
   });
-  const state: EvaluationState = result.resultsOnly ? "results-only" : result.issues.length > 0 ? "invalid" : result.experiments.length === 0 ? "nothing" : "planned";
-  return { ...plan, state, experiments: result.experiments, issues: result.issues };
+  const issues = [...result.issues, ...(await forgedResults(result.results, pr.fork, context))];
+  const state: EvaluationState = issues.length > 0 ? "invalid" : result.resultsOnly ? "results-only" : result.experiments.length === 0 ? "nothing" : "planned";
+  return { ...plan, state, experiments: result.experiments, issues };
+}
+
+/**
+ * Recorded results are evidence: only the record step writes them. A pull request's own changes to
+ * results/ (a fork's, or a commit nobody but a bot through GitHub's API could have made) make it invalid,
+ * so forged runs are never counted, shown as real or carried over as a verdict.
+ */
+async function forgedResults(results: { paths: string[]; commits: string[] }, fork: boolean, context: EvaluationContext): Promise<Issue[]> {
+  if (results.paths.length === 0) return [];
+  const first = results.paths[0]!;
+  const issue = (message: string): Issue => ({ file: first, line: 1, column: 1, message });
+  const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
+  if (fork) return [issue(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  const foreign: string[] = [];
+  for (const sha of results.commits) {
+    const origin = await context.commitOrigin(sha);
+    if (!origin.verified || !origin.botAuthor) foreign.push(sha);
+  }
+  if (foreign.length === 0) return [];
+  return [issue(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
 }
