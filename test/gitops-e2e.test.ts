@@ -6,7 +6,8 @@
 // own tokens, or by pushing to the repository.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GitHubSim, type SimOptions, type SimRun } from "./support/github-sim.js";
@@ -116,7 +117,7 @@ async function resultOf(run: SimRun): Promise<Json> {
 async function openHelloPullRequest(s: GitHubSim, options: { author?: string; steps?: number; fork?: string; extra?: Record<string, string> } = {}): Promise<{ number: number; head: string }> {
   const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8"))
     .replace(/steps: \d+/, `steps: ${options.steps ?? 8}`)
-    .concat("headline:\n  - { metric: escapes_blocked, better: higher }\n  - { metric: steps, better: neither }\n");
+    .replace("  - { metric: probes, better: neither }", "  - { metric: steps, better: neither }");
   const author = options.author ?? "researcher";
   const head = s.push(author, "more-steps", { "experiments/hello-sandbox/experiment.yaml": yaml, ...options.extra }, "More steps", options.fork);
   if (options.fork) {
@@ -425,38 +426,30 @@ describe("untrusted inputs", () => {
   it(
     "a compromised runner's extra files, forged results and foreign artifacts are ignored and listed; only the planned result is committed",
     async () => {
+      // Before the upload step, as a runner host under an attacker's control would: files added to the
+      // result folder, and a forged run uploaded as an artifact of its own, named like a planned one.
       const s = await startSim({
         onStep: (_workflow, job, st, workspace) => {
           if (job !== "evaluate" || !String(st.name ?? "").startsWith("Upload the result folder")) return;
           const temp = path.join(path.dirname(workspace), "temp");
-          void poison(temp);
+          const results = path.join(temp, "results");
+          const [runId] = readdirSync(results);
+          const real = JSON.parse(readFileSync(path.join(results, runId!, "result.json"), "utf8"));
+          const forgedId = "20300101T000000Z-0ff1ce";
+          const forged = path.join(path.dirname(path.dirname(temp)), "artifacts", "result-hello-sandbox-00000000", forgedId);
+          mkdirSync(forged, { recursive: true });
+          writeFileSync(path.join(forged, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, approvals: [{ reviewer: "trusted-maintainer", state: "approved", at: real.startedAt }] } }));
+          mkdirSync(path.join(results, "actions/record/dist"), { recursive: true });
+          writeFileSync(path.join(results, "actions/record/dist/index.js"), "process.exit(0)\n");
+          writeFileSync(path.join(results, runId!, "extra.sh"), "rm -rf /\n");
+          mkdirSync(path.join(results, runId!, "output"), { recursive: true });
+          writeFileSync(path.join(results, runId!, "output", "bad\nname.txt"), "x\n");
         },
       });
-      let poisoned: Promise<void> | undefined;
-      async function poison(temp: string): Promise<void> {
-        poisoned = (async () => {
-          const results = path.join(temp, "results");
-          const [runId] = await readdir(results);
-          const real = JSON.parse(await readFile(path.join(results, runId!, "result.json"), "utf8"));
-          const forgedId = "20300101T000000Z-0ff1ce";
-          const { mkdir } = await import("node:fs/promises");
-          // A forged run uploaded as an artifact of its own, named like a planned one.
-          const forged = path.join(path.dirname(path.dirname(temp)), "artifacts", "result-hello-sandbox-00000000", forgedId);
-          await mkdir(forged, { recursive: true });
-          await writeFile(path.join(forged, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, approvals: [{ reviewer: "trusted-maintainer", state: "approved", at: real.startedAt }] } }));
-          await mkdir(path.join(results, "actions/record/dist"), { recursive: true });
-          await writeFile(path.join(results, "actions/record/dist/index.js"), "process.exit(0)\n");
-          await writeFile(path.join(results, runId!, "extra.sh"), "rm -rf /\n");
-          await mkdir(path.join(results, runId!, "output"), { recursive: true });
-          await writeFile(path.join(results, runId!, "output", "bad\nname.txt"), "x\n");
-        })();
-        await poisoned;
-      }
       const { number } = await openHelloPullRequest(s);
       await s.settle();
       await s.review("reviewer", evaluations(s)[0]!, "approved");
       await s.settle();
-      await poisoned;
       const run = evaluations(s)[0]!;
       expect(run.conclusion, diagnose(run)).toBe("success");
       const result = await resultOf(run);
