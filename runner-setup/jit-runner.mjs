@@ -141,11 +141,12 @@ export class Supervisor {
     let failures = 0;
     let code = 0;
     while (!this.stopping) {
-      const started = Date.now();
       try {
-        code = await this.cycle();
-        // A runner that exits at once with an error (bad configuration, GitHub unreachable) is not restarted in a tight loop.
-        failures = code !== 0 && Date.now() - started < 30_000 ? failures + 1 : 0;
+        const outcome = await this.cycle();
+        // run.sh exits 0 even when the runner gave up, so what tells a failed cycle is a registration
+        // that never took a job. Those are not retried in a tight loop.
+        code = outcome.code !== 0 || outcome.tookJob ? outcome.code : 1;
+        failures = outcome.tookJob ? 0 : failures + 1;
       } catch (error) {
         this.log(`cycle failed: ${error.message}`);
         code = 1;
@@ -169,20 +170,17 @@ export class Supervisor {
     this.wake?.();
   }
 
+  /** One registration and its runner: the runner's exit code, and whether it took a job (GitHub then removed it). */
   async cycle() {
-    const { options } = this;
     await this.clearRunnerFolder();
     await this.collectGarbage();
     await this.checkHost();
-    if (this.stopping) return 0;
+    if (this.stopping) return { code: 0, tookJob: true };
     const registration = await this.register();
-    if (!registration) return 0;
-    try {
-      return await this.startRunner(registration);
-    } finally {
-      await this.removeRegistration(registration.runner);
-      if (!options.dryRun) this.log(`runner ${registration.runner.name} is done; next: clean up and register again`);
-    }
+    const code = await this.startRunner(registration);
+    const removed = await this.removeRegistration(registration.runner);
+    if (!this.options.dryRun) this.log(`runner ${registration.runner.name} is done; next: clean up and register again`);
+    return { code, tookJob: !removed };
   }
 
   async clearRunnerFolder() {
@@ -260,7 +258,14 @@ export class Supervisor {
       argv = ["setpriv", "--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", "--", runSh];
       home = user.home;
     }
-    const env = this.childEnv({ HOME: home, ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig });
+    const env = this.childEnv({
+      HOME: home,
+      ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig,
+      // run.sh passes SIGTERM on to the runner listener (which then cancels its job) only when asked to.
+      RUNNER_MANUALLY_TRAP_SIG: "1",
+      // The runner refuses root unless told; see README "Which user runs the runner".
+      ...(options.runAs || process.getuid?.() !== 0 ? {} : { RUNNER_ALLOW_RUNASROOT: "1" }),
+    });
     if (options.dryRun) {
       this.print(JSON.stringify({ step: "start", run: argv, cwd: options.runnerDir, env: Object.keys(env).sort() }));
       return 0;
@@ -280,18 +285,24 @@ export class Supervisor {
     return code;
   }
 
-  /** A runner that took its job is already gone from GitHub; one that never got one is removed here. */
+  /**
+   * A runner that took its job is already gone from GitHub (ephemeral); one that never got one is removed
+   * here. Returns whether there was a registration to remove.
+   */
   async removeRegistration(runner) {
     const scope = this.options.scope;
     if (this.options.dryRun) {
       this.print(JSON.stringify({ step: "deregister", if: "still registered", request: `DELETE ${route(scope, "runners/{runner_id}")}` }));
-      return;
+      return false;
     }
     try {
       await this.api.request("DELETE", route(scope, "runners/{runner_id}"), { ...scopeParams(scope), runner_id: runner.id });
       this.log(`removed the registration of ${runner.name}: it ended without finishing a job`);
+      return true;
     } catch (error) {
-      if (error.status !== 404) this.log(`could not remove the registration of ${runner.name}: ${error.message}`);
+      if (error.status === 404) return false;
+      this.log(`could not remove the registration of ${runner.name}: ${error.message}`);
+      return true;
     }
   }
 

@@ -139,7 +139,8 @@ describe("runner-setup/jit-runner.mjs", () => {
       // supervisor's environment does (PWD is run.sh's shell's own).
       expect(started.argvHasConfig).toBe(false);
       expect(started.env).toContain("ACTIONS_RUNNER_INPUT_JITCONFIG");
-      expect(started.env!.filter((k) => !["ACTIONS_RUNNER_INPUT_JITCONFIG", "HOME", "PATH", "LANG", "PWD"].includes(k))).toEqual([]);
+      const own = ["ACTIONS_RUNNER_INPUT_JITCONFIG", "HOME", "PATH", "LANG", "PWD", "RUNNER_MANUALLY_TRAP_SIG", "RUNNER_ALLOW_RUNASROOT"];
+      expect(started.env!.filter((k) => !own.includes(k))).toEqual([]);
       // What the last job and the last configuration left is gone before the next runner starts.
       expect(started.leftovers).toEqual([]);
     }
@@ -268,7 +269,8 @@ describe("runner-setup/jit-runner.mjs", () => {
     const steps = lines.map((l) => l.step ?? `${l.method} ${l.path}`);
     expect(steps).toEqual(["clear", "gc", "doctor", "POST /orgs/octo/actions/runners/generate-jitconfig", "start", "deregister"]);
     expect(lines[3]!.body).toMatchObject({ labels: [...LABELS, "gpu"], work_folder: "_work" });
-    expect(lines[4]!.env).toEqual(["ACTIONS_RUNNER_INPUT_JITCONFIG", "HOME", "PATH"]);
+    const runnerEnv = lines[4]!.env.filter((k: string) => k !== "RUNNER_ALLOW_RUNASROOT");
+    expect(runnerEnv).toEqual(["ACTIONS_RUNNER_INPUT_JITCONFIG", "HOME", "PATH", "RUNNER_MANUALLY_TRAP_SIG"]);
     expect(fake.requests).toEqual([]);
     expect(await h.events()).toEqual([]);
 
