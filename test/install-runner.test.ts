@@ -156,7 +156,10 @@ describe("runner-setup/install-runner.mjs", () => {
   it("without systemd it installs the files and says how to start a slot by hand", async () => {
     const out = await install("--org", "octo", "--runner-group", "gpu-evaluate", "--token-file", path.join(dir, "token"), "--name", "box");
     expect(out).toContain("This host has no systemd: nothing starts the runners.");
-    const command = "--runner-dir /var/lib/crucible-runner/1 --name box-1 --token-file /etc/crucible/runner-token " + "--org octo --runner-group gpu-evaluate";
+    const command = [
+      "--runner-dir /var/lib/crucible-runner/1 --name box-1",
+      "--token-file /etc/crucible/runner-token --org octo --runner-group gpu-evaluate",
+    ].join(" ");
     expect(out).toContain(command);
     expect(existsSync(path.join(root, "etc/systemd/system/crucible-runner@.service"))).toBe(true);
     expect((await systemctl()).calls).toEqual([]);
