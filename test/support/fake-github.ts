@@ -167,6 +167,7 @@ export interface FakeGitHubOptions {
 const DOCS = "https://docs.github.com/rest";
 /** The repository's id, as its payloads and the runner-group repository lists carry it. */
 export const REPOSITORY_ID = 1;
+const REPOSITORY_DATES = { created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", pushed_at: "2026-01-01T00:00:00Z" };
 
 /** Error statuses GitHub sends (its documentation's prose says so) that the OpenAPI description leaves out. */
 const UNDESCRIBED_ERRORS: Record<string, number[]> = {
@@ -783,8 +784,10 @@ export class FakeGitHub {
         if (!run) return notFound;
         return [200, { total_count: run.jobs.length, jobs: run.jobs.map((j) => this.jobJson(run, j)) }];
       }
-      case "repos/get":
-        return [200, this.body(op, 200, { ...this.repositoryJson(), visibility: this.repositoryPrivate ? "private" : "public" })];
+      case "repos/get": {
+        const visibility = this.repositoryPrivate ? "private" : "public";
+        return [200, this.body(op, 200, { ...this.repositoryJson(), ...REPOSITORY_DATES, visibility })];
+      }
       default: {
         const served = this.runners.respond(op, body);
         if (served) return served;

@@ -212,7 +212,8 @@ export class FakeRunners {
       case "actions/list-repo-access-to-self-hosted-runner-group-in-org": {
         const group = this.groups.find((g) => g.id === Number(op.path.runner_group_id));
         if (!group) return notFound;
-        const repositories = group.repositoryIds.includes(this.site.repositoryId) ? [this.minimalRepository()] : [];
+        // Other repositories of the organisation are known here by their ids only.
+        const repositories = group.repositoryIds.map((id) => this.minimalRepository(id));
         return [200, { total_count: repositories.length, repositories }];
       }
       case "actions/set-repo-access-to-self-hosted-runner-group-in-org": {
@@ -330,14 +331,14 @@ export class FakeRunners {
     });
   }
 
-  private minimalRepository(): Json {
-    const fullName = `${this.site.owner}/${this.site.repo}`;
+  private minimalRepository(id: number): Json {
+    const name = id === this.site.repositoryId ? this.site.repo : `repository-${id}`;
     return this.site.contract.component("minimal-repository", {
-      id: this.site.repositoryId,
-      name: this.site.repo,
-      full_name: fullName,
+      id,
+      name,
+      full_name: `${this.site.owner}/${name}`,
       owner: this.site.ownerJson(),
-      private: this.site.repositoryPrivate,
+      private: id === this.site.repositoryId ? this.site.repositoryPrivate : true,
     });
   }
 }
