@@ -122,12 +122,14 @@ export async function plan(options) {
 
   const fingerprint = await distFingerprint(options.runnerDist);
   const owned = [ARTIFACT_STORE];
+  const copied = new Set();
   const replaced = new Set();
   for (let slot = 1; slot <= options.slots; slot++) {
     const dir = `${SLOTS_DIR}/${slot}`;
     owned.push(dir);
     const mark = await readFile(at(path.join(dir, DIST_MARK)), "utf8").catch(() => "");
     if (mark === fingerprint) continue;
+    copied.add(dir);
     if (mark) replaced.add(slot);
     change(`${mark ? "stop the slot and replace" : "copy"} the runner of slot ${slot} in ${dir} (from ${options.runnerDist})`, async () => {
         // A runner's files are not replaced under it: the slot is started again below.
@@ -143,7 +145,7 @@ export async function plan(options) {
   if (user || options.runAs) {
     for (const dir of owned) {
       const current = await stat(at(dir)).catch(() => undefined);
-      if (current && user && current.uid === user.uid) continue;
+      if (current && user && current.uid === user.uid && !copied.has(dir)) continue;
       change(`give ${dir} to ${options.runAs}`, () => run("chown", ["-R", `${options.runAs}:`, at(dir)]));
     }
   }

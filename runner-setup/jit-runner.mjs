@@ -3,7 +3,7 @@
 //   1. clears what the last job left in the runner's folder (its work folder, the spent configuration);
 //   2. runs `crucible gc`: leaked sandboxes, orphaned runsc processes, stored artifacts not used for
 //      two weeks. A failing gc stops the cycle: the host takes no job it may not be clean for;
-//   3. the host doctor (HOST_DOCTOR below): `crucible doctor` does not exist yet (issue #15, part two), so
+//   3. the host doctor (checkHost below): `crucible doctor` does not exist yet (issue #15, part two), so
 //      this step says it did not run; once it exists, a failing doctor will stop the cycle here too;
 //   4. asks GitHub for a just-in-time configuration (POST …/actions/runners/generate-jitconfig) with the
 //      labels self-hosted, linux, gvisor (+ gpu), in the runner group (an organisation's group, or a
@@ -46,11 +46,6 @@ const REPOSITORY_DEFAULT_GROUP_ID = 1;
 const SPENT = [".runner", ".credentials", ".credentials_rsaparams"];
 /** Host variables the runner and its jobs need; nothing else of this process's environment is passed on. */
 const PASSED_ENV = ["PATH", "LANG", "LC_ALL", "TZ", "DOCKER_HOST", "CRUCIBLE_POLICY", "CRUCIBLE_ARTIFACT_STORE"];
-/**
- * The host doctor: argv of `crucible` that checks the host before it registers, or null while there is
- * none. Issue #15 part two adds `crucible doctor`; then this becomes ["doctor"] and a failure stops the cycle.
- */
-export const HOST_DOCTOR = null;
 
 export function parseArgs(argv, env = process.env) {
   const options = {
@@ -208,14 +203,17 @@ export class Supervisor {
     }
   }
 
+  /**
+   * The host doctor's place in the cycle. Issue #15 part two adds `crucible doctor`: it is to run here
+   * (like gc above) and a failure is to stop the cycle before the host registers. Until then this only
+   * says that no doctor ran.
+   */
   async checkHost() {
-    if (HOST_DOCTOR === null) {
-      const line =
-        "host doctor: not run — `crucible doctor` does not exist yet (issue #15, part two); " +
-        "this is where a failing doctor will stop registration";
-      if (this.options.dryRun) this.print(JSON.stringify({ step: "doctor", run: null, note: line }));
-      else this.log(line);
-    }
+    const line =
+      "host doctor: not run — `crucible doctor` does not exist yet (issue #15, part two); " +
+      "this is where a failing doctor will stop registration";
+    if (this.options.dryRun) this.print(JSON.stringify({ step: "doctor", run: null, note: line }));
+    else this.log(line);
   }
 
   async register() {

@@ -153,6 +153,21 @@ describe("runner-setup/install-runner.mjs", () => {
     expect([state.enabled, state.active]).toEqual([["crucible-runner@1.service"], ["crucible-runner@1.service"]]);
   });
 
+  it("--run-as: the user gets the docker group and every folder it needs, also after its runner copy is replaced", async () => {
+    await install(...ARGS, path.join(dir, "token"));
+    await writeFile(path.join(dist, "bin/Runner.Listener"), "listener v3\n");
+    // Dry run only: applying would change this machine's user database.
+    const out = await install("--repo", "octo/lab", "--gpu", "--slots", "2", "--name", "gpu-host", "--run-as", "nobody", "--dry-run");
+    const groups = (await run("id", ["-nG", "nobody"])).stdout.split(/\s+/);
+    expect(out.trim().split("\n").filter((l) => l.startsWith("would ") && /nobody|docker|runner\.env/.test(l))).toEqual([
+      ...(groups.includes("docker") ? [] : ["would add nobody to the docker group"]),
+      "would update /etc/crucible/runner.env",
+      "would give /var/lib/crucible/artifacts to nobody",
+      "would give /var/lib/crucible-runner/1 to nobody",
+      "would give /var/lib/crucible-runner/2 to nobody",
+    ]);
+  });
+
   it("without systemd it installs the files and says how to start a slot by hand", async () => {
     const out = await install("--org", "octo", "--runner-group", "gpu-evaluate", "--token-file", path.join(dir, "token"), "--name", "box");
     expect(out).toContain("This host has no systemd: nothing starts the runners.");
