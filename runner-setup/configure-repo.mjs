@@ -5,6 +5,9 @@
 //   - GitHub Pages built by Actions (publish.yml);
 //   - the workflow token read-only by default, and allowed to open pull requests (request.yml, and the
 //     follow-up pull requests for results of fork PRs);
+//   - workflow runs of fork pull requests wait for a maintainer's approval for every outside contributor
+//     (GitHub's "Require approval for all external contributors", once called "all outside
+//     collaborators"; the default asks it only of first-time contributors);
 //   - with --require-check, a branch ruleset on the default branch that requires the crucible/evaluation
 //     status: evaluate.yml sets it on every pull request (success when nothing needs evaluating), and the
 //     record step sets it on the results commit too, so the check never stalls on a bot's push.
@@ -34,6 +37,8 @@ const RULESET_NAME = "Crucible evaluation required";
 const APP_ENVIRONMENT = "crucible-app";
 /** The GitHub App behind every workflow's GITHUB_TOKEN (github-actions). */
 const GITHUB_ACTIONS_APP_ID = 15368;
+/** Every outside contributor's fork pull request waits for a maintainer before any workflow of it runs. */
+export const FORK_APPROVAL = "all_external_contributors";
 
 export function parseArgs(argv) {
   const options = { reviewers: [], environment: "evaluation", dryRun: false, apiUrl: process.env.GITHUB_API_URL || "https://api.github.com" };
@@ -134,6 +139,8 @@ export async function configure(options, api) {
 
   // Without an App, the workflow token opens the form's pull requests and the follow-ups of fork results.
   await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", { owner, repo, default_workflow_permissions: "read", can_approve_pull_request_reviews: !options.withApp });
+  const forkApproval = "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval";
+  await api.request("PUT", forkApproval, { owner, repo, approval_policy: FORK_APPROVAL });
 
   if (options.requireCheck) {
     const ruleset = {
@@ -197,7 +204,10 @@ async function main() {
   }
   const { defaultBranch } = await configure(options, api);
   process.stderr.write(
-    `${options.dryRun ? "would configure" : "configured"} ${options.owner}/${options.repo}: environment ${options.environment} (reviewers required, no self-review, ${defaultBranch} only), Pages from Actions${options.requireCheck ? ", crucible/evaluation required on the default branch" : ""}\n` +
+    `${options.dryRun ? "would configure" : "configured"} ${options.owner}/${options.repo}: environment ${options.environment} ` +
+      `(reviewers required, no self-review, ${defaultBranch} only), Pages from Actions, ` +
+      "fork pull requests of every outside contributor wait for approval" +
+      `${options.requireCheck ? ", crucible/evaluation required on the default branch" : ""}\n` +
       "For pull requests from the request form and results commits to start checks, add a GitHub App's id and key as the secrets CRUCIBLE_APP_ID and CRUCIBLE_APP_PRIVATE_KEY (see the comment at the top of this file).\n",
   );
 }

@@ -392,9 +392,11 @@ describe("runner-setup/configure-repo.mjs", () => {
       "POST /repos/octo/lab/environments/crucible-app/deployment-branch-policies",
       "POST /repos/octo/lab/pages",
       "PUT /repos/octo/lab/actions/permissions/workflow",
+      "PUT /repos/octo/lab/actions/permissions/fork-pr-contributor-approval",
       "POST /repos/octo/lab/rulesets",
     ]);
-    expect(calls[8]!.body).toMatchObject({ enforcement: "active", bypass_actors: [], rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation", integration_id: 15368 }] } }] });
+    expect(calls[8]!.body).toEqual({ approval_policy: "all_external_contributors" });
+    expect(calls[9]!.body).toMatchObject({ enforcement: "active", bypass_actors: [], rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation", integration_id: 15368 }] } }] });
     expect(calls[2]!.body).toMatchObject({ prevent_self_review: true, deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }, reviewers: [{ type: "User" }, { type: "Team" }] });
     expect(calls[3]!.body).toEqual({ name: "main", type: "branch" });
     expect(calls[4]!.body).toMatchObject({ deployment_branch_policy: { custom_branch_policies: true } });
@@ -408,7 +410,20 @@ describe("runner-setup/configure-repo.mjs", () => {
         await fetch(`${fake.url}${call.path}`, { method: call.method, headers: { authorization: "token t", "content-type": "application/json" }, body: call.body ? JSON.stringify(call.body) : undefined });
       }
       expect(fake.violations.filter((v) => !v.includes("this fake does not serve it")).filter((v) => !v.includes("response"))).toEqual([]);
-      expect(fake.requests.map((r) => r.operationId)).toEqual(["users/get-by-username", "teams/get-by-name", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-or-update-environment", "repos/create-deployment-branch-policy", "repos/create-pages-site", "actions/set-github-actions-default-workflow-permissions-repository", "repos/create-repo-ruleset"]);
+      expect(fake.requests.map((r) => r.operationId)).toEqual([
+        "users/get-by-username",
+        "teams/get-by-name",
+        "repos/create-or-update-environment",
+        "repos/create-deployment-branch-policy",
+        "repos/create-or-update-environment",
+        "repos/create-deployment-branch-policy",
+        "repos/create-pages-site",
+        "actions/set-github-actions-default-workflow-permissions-repository",
+        "actions/set-fork-pr-contributor-approval-permissions-repository",
+        "repos/create-repo-ruleset",
+      ]);
+      // The double serves the fork-PR setting: it took the value.
+      expect(fake.runners.forkApproval).toBe("all_external_contributors");
     } finally {
       await fake.close();
     }

@@ -11,12 +11,17 @@
 //   the identity that caused them, so the simulator (github-sim.ts) can start workflows only for the
 //   events GitHub would deliver;
 // - environments with required reviewers and "prevent self-review", deployment reviews, the run's
-//   approvals history, its jobs and cancellation, on runs the simulator registers.
+//   approvals history, its jobs and cancellation, on runs the simulator registers;
+// - self-hosted runners (github/runners.ts): the organisation's runner groups restricted to repositories
+//   and workflows, just-in-time registrations (repository admins, organisation owners), which queued job
+//   a runner is given, and the fork-PR approval setting. Organisation operations answer only when the
+//   owner is an organisation (`ownerType`), as /orgs/{user} is not found on GitHub.
 import { createPublicKey, createVerify, randomBytes, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GitStore, type FileChange, type Person, type StoredCommit } from "./github/git-store.js";
 import { githubContract, type Json, type MatchedOperation } from "./github/openapi.js";
+import { BROKER_PREFIX, FakeRunners } from "./github/runners.js";
 
 export type { MatchedOperation } from "./github/openapi.js";
 
@@ -153,14 +158,37 @@ export interface FakeGitHubOptions {
   /** An existing bare repository to serve instead (its refs/heads are the branches). */
   store?: GitStore;
   defaultBranch?: string;
+  /** A user account (the default) or an organisation, which alone has runner groups and org endpoints. */
+  ownerType?: "User" | "Organization";
+  /** A private repository; public by default, which matters to runner groups (allows_public_repositories). */
+  private?: boolean;
 }
 
 const DOCS = "https://docs.github.com/rest";
+/** The repository's id, as its payloads and the runner-group repository lists carry it. */
+export const REPOSITORY_ID = 1;
+const REPOSITORY_DATES = { created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", pushed_at: "2026-01-01T00:00:00Z" };
 
 /** Error statuses GitHub sends (its documentation's prose says so) that the OpenAPI description leaves out. */
 const UNDESCRIBED_ERRORS: Record<string, number[]> = {
   "actions/review-pending-deployments-for-run": [422],
   "actions/create-workflow-dispatch": [403, 404, 422],
+  // "The authenticated user must have admin access" (403), and a runner or group that is not there (404).
+  "actions/generate-runner-jitconfig-for-repo": [403],
+  "actions/generate-runner-jitconfig-for-org": [403],
+  "actions/get-self-hosted-runner-for-repo": [403, 404],
+  "actions/get-self-hosted-runner-for-org": [403, 404],
+  "actions/delete-self-hosted-runner-from-repo": [403, 404],
+  "actions/delete-self-hosted-runner-from-org": [403, 404],
+  "actions/list-self-hosted-runners-for-repo": [403],
+  "actions/list-self-hosted-runners-for-org": [403, 404],
+  "actions/list-self-hosted-runner-groups-for-org": [403, 404],
+  "actions/create-self-hosted-runner-group-for-org": [403, 404, 409],
+  "actions/update-self-hosted-runner-group-for-org": [403, 404],
+  "actions/set-repo-access-to-self-hosted-runner-group-in-org": [403, 404],
+  "actions/list-repo-access-to-self-hosted-runner-group-in-org": [403, 404],
+  "actions/set-fork-pr-contributor-approval-permissions-repository": [403],
+  "actions/get-fork-pr-contributor-approval-permissions-repository": [403],
 };
 export const ACTIONS_BOT = "github-actions[bot]";
 
@@ -194,11 +222,40 @@ const REQUIRED: Record<string, [string, Permission][]> = {
   "actions/list-jobs-for-workflow-run-attempt": [["actions", "read"]],
   "actions/list-jobs-for-workflow-run": [["actions", "read"]],
   "repos/get-collaborator-permission-level": [["metadata", "read"]],
+  "repos/get": [["metadata", "read"]],
+  "actions/generate-runner-jitconfig-for-repo": [["administration", "write"]],
+  "actions/list-self-hosted-runners-for-repo": [["administration", "read"]],
+  "actions/get-self-hosted-runner-for-repo": [["administration", "read"]],
+  "actions/delete-self-hosted-runner-from-repo": [["administration", "write"]],
+  "actions/get-fork-pr-contributor-approval-permissions-repository": [["administration", "read"]],
+  "actions/set-fork-pr-contributor-approval-permissions-repository": [["administration", "write"]],
+  "actions/generate-runner-jitconfig-for-org": [["organization_self_hosted_runners", "write"]],
+  "actions/list-self-hosted-runners-for-org": [["organization_self_hosted_runners", "read"]],
+  "actions/get-self-hosted-runner-for-org": [["organization_self_hosted_runners", "read"]],
+  "actions/delete-self-hosted-runner-from-org": [["organization_self_hosted_runners", "write"]],
+  "actions/list-self-hosted-runner-groups-for-org": [["organization_self_hosted_runners", "read"]],
+  "actions/create-self-hosted-runner-group-for-org": [["organization_self_hosted_runners", "write"]],
+  "actions/update-self-hosted-runner-group-for-org": [["organization_self_hosted_runners", "write"]],
+  "actions/list-repo-access-to-self-hosted-runner-group-in-org": [["organization_self_hosted_runners", "read"]],
+  "actions/set-repo-access-to-self-hosted-runner-group-in-org": [["organization_self_hosted_runners", "write"]],
 };
 
 /** What a person needs: their role, for operations that change the repository or its workflows. */
 const NEEDS_WRITE_ROLE = new Set(["git/create-blob", "git/create-tree", "git/create-commit", "git/create-ref", "git/update-ref", "actions/create-workflow-dispatch", "actions/cancel-workflow-run", "repos/create-commit-status"]);
 const WRITE_ROLES = new Set<Role>(["admin", "maintain", "write"]);
+/** An organisation's runners and runner groups: its owners only. */
+const ORG_RUNNER_OPERATIONS = new Set(
+  Object.keys(REQUIRED).filter((id) => REQUIRED[id]!.some(([scope]) => scope === "organization_self_hosted_runners")),
+);
+/** A repository's runners and its Actions settings: its admins only. */
+const NEEDS_ADMIN_ROLE = new Set([
+  "actions/generate-runner-jitconfig-for-repo",
+  "actions/list-self-hosted-runners-for-repo",
+  "actions/get-self-hosted-runner-for-repo",
+  "actions/delete-self-hosted-runner-from-repo",
+  "actions/get-fork-pr-contributor-approval-permissions-repository",
+  "actions/set-fork-pr-contributor-approval-permissions-repository",
+]);
 
 export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
@@ -210,6 +267,10 @@ export class FakeGitHub {
   readonly environments = new Map<string, FakeEnvironment>();
   readonly runs = new Map<number, FakeRun>();
   readonly roles = new Map<string, Role>();
+  /** Owners of the organisation (when the owner is one): they alone manage its runners and runner groups. */
+  readonly orgOwners = new Set<string>();
+  readonly runners: FakeRunners;
+  readonly ownerType: "User" | "Organization";
   readonly git: GitStore;
   readonly owner: string;
   readonly repo: string;
@@ -226,12 +287,25 @@ export class FakeGitHub {
   private readonly contract = githubContract();
   private pendingPush?: { branch: string; files: Record<string, string> };
   private nextId = 1000;
+  private readonly repositoryPrivate: boolean;
 
   private constructor(options: FakeGitHubOptions) {
     this.owner = options.owner;
     this.repo = options.repo;
     this.git = options.store ?? GitStore.create();
     this.defaultBranch = options.defaultBranch ?? "main";
+    this.ownerType = options.ownerType ?? "User";
+    this.repositoryPrivate = options.private ?? false;
+    this.runners = new FakeRunners({
+      owner: this.owner,
+      repo: this.repo,
+      repositoryId: REPOSITORY_ID,
+      repositoryPrivate: this.repositoryPrivate,
+      url: () => this.url,
+      ownerJson: () => this.userJson(this.owner),
+      contract: this.contract,
+      nextId: () => this.nextId++,
+    });
     for (const [branch, files] of Object.entries(options.branches ?? {})) {
       this.git.setRef(`heads/${branch}`, this.git.commitFiles(null, files, "Initial commit", { name: "GitHub", email: "noreply@github.com" }));
     }
@@ -430,6 +504,15 @@ export class FakeGitHub {
     const raw = Buffer.concat(chunks).toString("utf8");
     const record: RecordedRequest = { method: req.method ?? "GET", path: `${url.pathname}${url.search}`, status: 0 };
     this.requests.push(record);
+    if (url.pathname.startsWith(`${BROKER_PREFIX}/`)) {
+      // The runner application's own protocol, not REST: nothing to check against the description.
+      const credential = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+      const [status, response] = this.runners.broker(record.method, url.pathname, credential, raw ? (JSON.parse(raw) as Json) : {});
+      record.status = status;
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+      res.end(response === undefined ? undefined : JSON.stringify(response));
+      return;
+    }
     let body: unknown;
     if (raw !== "") {
       try {
@@ -451,8 +534,10 @@ export class FakeGitHub {
     const who = this.tokens.get(credential);
     if (!who) return this.send(res, record, operation, 401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
     record.login = who.login;
-    const { owner, repo } = operation.path;
-    if (owner !== this.owner || repo !== this.repo) return this.send(res, record, operation, 404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    const { owner, repo, org } = operation.path;
+    const elsewhere =
+      org !== undefined ? org !== this.owner || this.ownerType !== "Organization" : owner !== this.owner || repo !== this.repo;
+    if (elsewhere) return this.send(res, record, operation, 404, { message: "Not Found", documentation_url: DOCS, status: "404" });
     const refusal = this.refuse(who, operation.operationId);
     if (refusal) return this.send(res, record, operation, 403, { message: refusal, documentation_url: DOCS, status: "403" });
     const [status, response, headers] = this.respond(operation, (body ?? {}) as Json, who);
@@ -463,6 +548,10 @@ export class FakeGitHub {
   private refuse(who: Identity, operationId: string): string | undefined {
     if (who.kind === "user") {
       if (NEEDS_WRITE_ROLE.has(operationId) && !WRITE_ROLES.has(this.roles.get(who.login) as Role)) return "Must have admin rights to Repository.";
+      if (NEEDS_ADMIN_ROLE.has(operationId) && this.roles.get(who.login) !== "admin") return "Must have admin rights to Repository.";
+      if (ORG_RUNNER_OPERATIONS.has(operationId) && !this.orgOwners.has(who.login)) {
+        return "You must be an organization owner to manage its self-hosted runners.";
+      }
       return undefined;
     }
     const needs = REQUIRED[operationId];
@@ -728,9 +817,16 @@ export class FakeGitHub {
         if (!run) return notFound;
         return [200, { total_count: run.jobs.length, jobs: run.jobs.map((j) => this.jobJson(run, j)) }];
       }
-      default:
+      case "repos/get": {
+        const visibility = this.repositoryPrivate ? "private" : "public";
+        return [200, this.body(op, 200, { ...this.repositoryJson(), ...REPOSITORY_DATES, visibility })];
+      }
+      default: {
+        const served = this.runners.respond(op, body);
+        if (served) return served;
         this.violations.push(`${op.operationId}: exists on GitHub but this fake does not serve it`);
         return notFound;
+      }
     }
   }
 
@@ -808,11 +904,11 @@ export class FakeGitHub {
   private repositoryJson(fullName = this.fullName): Json {
     const [owner, name] = fullName.split("/") as [string, string];
     return this.contract.component("repository", {
-      id: 1,
+      id: REPOSITORY_ID,
       name,
       full_name: fullName,
       owner: this.userJson(owner),
-      private: false,
+      private: fullName === this.fullName && this.repositoryPrivate,
       fork: fullName !== this.fullName,
       html_url: `https://github.com/${fullName}`,
       url: `${this.url}/repos/${fullName}`,
@@ -992,7 +1088,7 @@ export class FakeGitHub {
       repos_url: `${api}/repos`,
       events_url: `${api}/events{/privacy}`,
       received_events_url: `${api}/received_events`,
-      type: login.endsWith("[bot]") ? "Bot" : "User",
+      type: login.endsWith("[bot]") ? "Bot" : login === this.owner && this.ownerType === "Organization" ? "Organization" : "User",
       site_admin: false,
     };
   }
