@@ -3,6 +3,7 @@ import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ExperimentInvalidError, type Issue } from "./errors.js";
+import { imageSourceOf, imageStringProblem, type ImageSource, type ImageSpec } from "./image-source.js";
 import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
 import { parseDuration, parseMemory } from "./units.js";
@@ -12,7 +13,7 @@ export interface ExperimentSpec {
   apiVersion: "crucible/v1";
   name: string;
   description: string;
-  image: string;
+  image: ImageSpec;
   /** Single-stage experiments; a staged one gives each stage its own command. */
   command?: string[];
   inputs?: string[];
@@ -72,6 +73,8 @@ export interface Experiment {
   /** Absolute path of the folder holding it; inputs are relative to it. */
   dir: string;
   contentHash: string;
+  /** Where the image comes from: a recipe, the experiment's Dockerfile or a digest-pinned reference. */
+  image: ImageSource;
   resources: Resources;
   /** Inputs as absolute host paths, keyed by their path relative to the experiment folder. */
   inputs: Input[];
@@ -133,13 +136,30 @@ export function parseExperiment(
     return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)` }] };
   }
   if (!validateExperimentDocument(data)) {
-    const errors = dedupe(validateExperimentDocument.errors ?? []);
+    const errors = imageErrors(dedupe(validateExperimentDocument.errors ?? []), data);
     return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
   }
   return { doc, lineCounter, spec: data as ExperimentSpec, issues: [] };
 }
 
+/**
+ * `image` is one of three forms (oneOf), so a wrong one fails every branch. A string gets one message
+ * with the fix (a tag without a digest says how to pin it); a build object keeps only its own errors.
+ */
+function imageErrors(errors: SchemaError[], data: unknown): SchemaError[] {
+  const image = (data as { image?: unknown } | null)?.image;
+  const aboutImage = (e: SchemaError) => e.instancePath === "/image" || e.instancePath.startsWith("/image/");
+  if (!errors.some(aboutImage)) return errors;
+  const rest = errors.filter((e) => !aboutImage(e));
+  const problem = typeof image === "string" ? imageStringProblem(image) : undefined;
+  if (problem) return [...rest, { instancePath: "/image", keyword: "image", params: {}, schemaPath: "", message: problem } as SchemaError];
+  const inBuild = errors.filter((e) => e.instancePath.startsWith("/image/") || (e.instancePath === "/image" && e.keyword === "additionalProperties"));
+  const fallback = { instancePath: "/image", keyword: "image", params: {}, schemaPath: "", message: "image must be a recipe name, {build: {dockerfile, context}} or a digest-pinned reference" } as SchemaError;
+  return [...rest, ...(inBuild.length > 0 ? inBuild : [fallback])];
+}
+
 function messageFor(error: SchemaError): string {
+  if (error.keyword === "image") return error.message ?? "invalid image";
   if (/^(\/stages\/[^/]+)?\/command$/.test(error.instancePath) && error.keyword === "type") return SHELL_STRING_HINT;
   if (error.instancePath === "/command" && error.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error);
@@ -221,8 +241,16 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   if (spec.name !== path.basename(dir)) {
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
   }
-  if (!(await isFile(path.join(options.imagesDir, spec.image, "recipe.json")))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+  const image = imageSourceOf(spec.image);
+  if (image.kind === "recipe" && !(await isFile(path.join(options.imagesDir, image.name, "recipe.json")))) {
+    problem(["image"], `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+  }
+  if (image.kind === "build") {
+    const dockerfileRefusal = await checkInput(dir, image.dockerfile);
+    if (dockerfileRefusal) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" ${dockerfileRefusal}`);
+    else if (!(await isFile(path.join(dir, image.dockerfile)))) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" must be a file`);
+    const contextRefusal = path.posix.normalize(image.context) === "." ? undefined : await checkInput(dir, image.context);
+    if (contextRefusal) problem(["image", "build", "context"], `context "${image.context}" ${contextRefusal}`);
   }
   const checkInputs = async (list: string[], keyPath: (string | number)[]): Promise<Input[]> => {
     const checked: Input[] = [];
@@ -244,6 +272,7 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
     file: absolute,
     dir,
     contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    image,
     resources,
     inputs,
     outputs: {

@@ -26,6 +26,13 @@ export interface ImageRef {
   ref: string;
   id: string;
   recipeHash: string;
+  /** Images an experiment brings (image-build.ts): where it came from and what it is made of. */
+  source?: "build" | "registry";
+  /** The digest a reproduction pins: the image id of a built image, the registry digest of a pulled one. */
+  digest?: string;
+  dockerfileHash?: string;
+  baseImage?: string;
+  contextHash?: string;
 }
 
 export async function readRecipe(imagesDir: string, name: string): Promise<{ recipe: ImageRecipe; hash: string; ref: string }> {

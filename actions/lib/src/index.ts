@@ -14,6 +14,8 @@ export * from "./owner.js";
 export * from "./scratch.js";
 export * from "./usage.js";
 export * from "./image.js";
+export * from "./image-build.js";
+export * from "./image-source.js";
 export * from "./policy.js";
 export * from "./relay.js";
 export * from "./run.js";

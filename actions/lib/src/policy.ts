@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type Docker from "dockerode";
 import { CrucibleError, PolicyRejectedError } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
+import { resolveImagePolicy, type ImagePolicy, type ImagePolicyDocument } from "./image-source.js";
 import { parseJsonWithin } from "./limits.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
 import { formatBytes, parseDuration, parseMemory } from "./units.js";
@@ -11,6 +12,7 @@ export interface PolicyDocument {
   runtime: "runsc";
   limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number };
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
+  images?: ImagePolicyDocument;
   sandbox: { user: string; pidsLimit: number; nproc: number; nofile: number; tmpSize: string; shmSize: string; logMaxBytes: string; outputSize: string };
 }
 
@@ -28,6 +30,8 @@ export interface SandboxPolicy {
   logMaxBytes: number;
   outputBytes: number;
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
+  /** Images experiments bring (image-source.ts); loadPolicy always fills it in, with safe defaults. */
+  images?: ImagePolicy;
 }
 
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
@@ -59,6 +63,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
     shmBytes: parseMemory(doc.sandbox.shmSize),
     logMaxBytes: parseMemory(doc.sandbox.logMaxBytes),
     outputBytes: parseMemory(doc.sandbox.outputSize),
+    images: resolveImagePolicy(doc.images),
     ...(doc.gpu ? { gpu: doc.gpu } : {}),
   };
 }

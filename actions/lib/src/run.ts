@@ -10,6 +10,7 @@ import type { Experiment, HeadlineMetric, Input, Resources, Stage } from "./expe
 import { collectOutputs, droppedEntry, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import type { ImageRef } from "./image.js";
+import { checkImageSourceAgainstPolicy, imageLabel, resolveImagePolicy } from "./image-source.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { InputRefusedError, parseJsonWithin, type JsonLimits } from "./limits.js";
 import { DISPLAY_TEXT, METRIC_NAME, METRIC_NAME_RULE, SERIES_NAME, SERIES_NAME_RULE } from "./names.js";
@@ -184,6 +185,11 @@ export interface RunOptions {
   /** Extra container labels, e.g. the workflow run, so a post step can find its sandboxes. */
   labels?: Record<string, string>;
   runId?: string;
+  /**
+   * On a sandbox host, for an image the experiment brings: the digest the reviewer approved and the
+   * build job's image archive. The image is used only if its digest matches; a Dockerfile is never built.
+   */
+  approvedImage?: { digest: string; archive?: string };
 }
 
 export interface RunOutcome {
@@ -278,11 +284,15 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     await log.close();
     return finish(resultDir, log, { ...base, status, statusReason, exitCode: null, runtime, image, metrics: {}, artifacts: [], dropped: [], policy: {} });
   };
+  const imagePolicy = policy.images ?? resolveImagePolicy(undefined);
+  const unprepared: ImageRef = { name: imageLabel(experiment.spec.image), ref: "", id: "", recipeHash: "" };
   try {
     checkAgainstPolicy(experiment, policy);
+    // A registry the runner does not allow is refused here, before anything is pulled.
+    checkImageSourceAgainstPolicy(experiment.image, imagePolicy);
   } catch (error) {
     if (!(error instanceof PolicyRejectedError)) throw error;
-    return notStarted("rejected", error.message, { name: policy.runtime, version: "not started" }, { name: experiment.spec.image, ref: "", id: "", recipeHash: "" });
+    return notStarted("rejected", error.message, { name: policy.runtime, version: "not started" }, unprepared);
   }
 
   events.phase?.("prepare image");
@@ -291,7 +301,20 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   for (const gone of await provider.reclaim()) {
     events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
   }
-  const image = await provider.prepareImage(experiment.spec.image, (line) => events.info?.(line));
+  let image: ImageRef;
+  try {
+    image =
+      experiment.image.kind === "recipe"
+        ? await provider.prepareImage(experiment.image.name, (line) => events.info?.(line))
+        : await provider.prepareImage(
+            { source: experiment.image, experimentName: experiment.spec.name, experimentDir: experiment.dir, policy: imagePolicy, ...(options.approvedImage ? { approved: options.approvedImage } : {}) },
+            (line) => events.info?.(line),
+          );
+  } catch (error) {
+    if (!(error instanceof PolicyRejectedError)) throw error;
+    events.info?.(`not started: ${error.message}`);
+    return notStarted("rejected", error.message, runtime, unprepared);
+  }
   const refused = await options.beforeStart?.();
   if (refused) {
     events.info?.(`not started: ${refused.reason}`);

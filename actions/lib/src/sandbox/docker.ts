@@ -5,6 +5,7 @@ import Docker from "dockerode";
 import { SandboxStartError, SandboxUnavailableError } from "../errors.js";
 import { openInside, writeInside } from "../files.js";
 import { ensureImage, type ImageRef } from "../image.js";
+import { prepareExperimentImage, type ImageRequest } from "../image-build.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { buildContainerConfig, redactedConfig, runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
 import { releaseScratch } from "../scratch.js";
@@ -55,9 +56,10 @@ export class DockerSandboxProvider implements SandboxProvider {
     readonly docker: Docker = new Docker(),
   ) {}
 
-  async prepareImage(name: string, log?: (line: string) => void): Promise<ImageRef> {
+  async prepareImage(image: string | Omit<ImageRequest, "imagesDir">, log?: (line: string) => void): Promise<ImageRef> {
     await this.preflight();
-    return ensureImage(this.docker, this.imagesDir, name, log);
+    if (typeof image !== "string") return prepareExperimentImage(this.docker, { ...image, imagesDir: this.imagesDir }, log);
+    return ensureImage(this.docker, this.imagesDir, image, log);
   }
 
   async preflight(): Promise<RuntimeInfo> {

@@ -1,4 +1,5 @@
 import type { ImageRef } from "../image.js";
+import type { ImageRequest } from "../image-build.js";
 import type { SandboxSpec } from "../policy.js";
 
 export type OutputStream = "stdout" | "stderr";
@@ -74,7 +75,10 @@ export interface SandboxProvider {
    * is alive, or cannot be judged from here, stay.
    */
   reclaim(): Promise<ReclaimedSandbox[]>;
-  /** Makes the named image available (building it if its recipe changed) and returns what will run. */
-  prepareImage(name: string, log?: (line: string) => void): Promise<ImageRef>;
+  /**
+   * Makes the image available and returns what will run: a recipe by name (built if its recipe changed),
+   * or an image the experiment brings (image-build.ts; refusals throw PolicyRejectedError).
+   */
+  prepareImage(image: string | Omit<ImageRequest, "imagesDir">, log?: (line: string) => void): Promise<ImageRef>;
   create(spec: SandboxSpec): Promise<Sandbox>;
 }
