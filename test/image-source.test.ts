@@ -1,11 +1,12 @@
 // An experiment's own image: the three forms of `image`, where a wrong one is reported, and what the
 // runner policy allows (registries, size, Dockerfile RUN steps). No Docker needed here.
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   analyseDockerfile,
+  hashContext,
   checkImageSourceAgainstPolicy,
   ExperimentInvalidError,
   imageSourceOf,
@@ -128,5 +129,24 @@ describe("Dockerfiles", () => {
       /Dockerfile:1: FROM python:3.12 is neither a Crucible image nor pinned by digest: write `ARG CRUCIBLE_BASE` before it and `FROM \$\{CRUCIBLE_BASE\}` .*; Dockerfile:2: ADD from a URL/,
     );
     expect(() => analyseDockerfile("FROM ${CRUCIBLE_NOPE}\n", "Dockerfile", recipes)).toThrow(/FROM \$\{CRUCIBLE_NOPE\} is neither/);
+  });
+});
+
+describe("the build context's hash", () => {
+  it("covers paths, modes and contents, leaves the experiment's results out and refuses symbolic links", async () => {
+    const file = await makeExperiment("ctx", { "experiment.yaml": "", Dockerfile: "FROM scratch\n", "app/a.txt": "a", "results/r1/result.json": "{}" });
+    const dir = path.dirname(file);
+    const first = await hashContext(dir, dir);
+    expect(first.files).toEqual(["Dockerfile", "app/a.txt", "experiment.yaml"]);
+    await writeFile(path.join(dir, "results/r1/result.json"), '{"changed": true}');
+    expect((await hashContext(dir, dir)).hash).toBe(first.hash);
+    await writeFile(path.join(dir, "app/a.txt"), "b");
+    expect((await hashContext(dir, dir)).hash).not.toBe(first.hash);
+    await chmod(path.join(dir, "app/a.txt"), 0o755);
+    const afterMode = await hashContext(dir, dir);
+    await chmod(path.join(dir, "app/a.txt"), 0o644);
+    expect((await hashContext(dir, dir)).hash).not.toBe(afterMode.hash);
+    await symlink("/etc/passwd", path.join(dir, "app/link"));
+    await expect(hashContext(dir, dir)).rejects.toThrow(/the build context holds a symbolic link .*app\/link/);
   });
 });

@@ -26,6 +26,7 @@ import {
   resourceLines,
   runContainmentSuite,
   runExperiment,
+  pruneExperimentImages,
   type Issue,
 } from "../../lib/src/index.js";
 
@@ -44,7 +45,9 @@ commands:
       [--matrix FILE]           (default experiments/containment/matrix.json)
   gc                            remove sandboxes whose owner process on this host is gone, that
                                 exited, or that outlived their deadline, and runsc processes left
-                                behind by failed starts (a run does the first before it starts)
+                                behind by failed starts (a run does the first before it starts),
+                                and experiment images (built from Dockerfiles) no container uses,
+                                except each experiment's newest
       [--artifacts-older-than T]  also remove stage artifacts not stored again within T (e.g. 336h)
       [--artifact-store DIR]      from this store (default as for run)
 `;
@@ -192,10 +195,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case "gc": {
       const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
-      const report = await collectGarbage(new DockerSandboxProvider("runsc", imagesDirOf(root)).docker);
+      const docker = new DockerSandboxProvider("runsc", imagesDirOf(root)).docker;
+      const report = await collectGarbage(docker);
       for (const c of report.containers) out(`removed sandbox ${c.name} (${c.reason})`);
       for (const p of report.processes) out(`killed ${p.command} ${p.pid} (${p.reason})`);
       out(`gc: removed ${report.containers.length} sandbox(es), killed ${report.processes.length} orphaned runsc process(es)`);
+      const images = await pruneExperimentImages(docker);
+      for (const image of images) out(`removed experiment image ${image.tags.join(", ") || image.id} (unused; a newer build of its experiment exists)`);
+      out(`gc: removed ${images.length} unused experiment image(s)`);
       if (values["artifacts-older-than"]) {
         const store = new ArtifactStore(values["artifact-store"] ? path.resolve(values["artifact-store"]) : defaultArtifactStore());
         const pruned = await pruneArtifactStore(store, parseDuration(values["artifacts-older-than"]));
