@@ -39,6 +39,9 @@ commands:
       --policy FILE             runner policy (default: runner-setup/policy.json or $CRUCIBLE_POLICY)
       --artifact-store DIR      where stage artifacts are kept by sha256 (default: $CRUCIBLE_ARTIFACT_STORE
                                 or ~/.cache/crucible/artifacts)
+      --image-digest sha256:…   run exactly this image (an experiment that brings its own): a Dockerfile is
+                                not built; the image must be on this host or in --image-archive
+      --image-archive FILE      a \`docker save\` archive holding that image (the build job's artifact)
   image build [NAME...]         build sandbox images whose recipe changed (default: all)
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
@@ -87,7 +90,7 @@ async function validate(paths: string[]): Promise<number> {
   return issues.length > 0 ? 1 : 0;
 }
 
-async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string }): Promise<number> {
+async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string; approvedImage?: { digest: string; archive?: string } }): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
@@ -108,6 +111,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
     signal: cancel.signal,
+    ...(options.approvedImage ? { approvedImage: options.approvedImage } : {}),
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
@@ -176,10 +180,16 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { "results-dir": { type: "string" }, policy: { type: "string" }, "artifact-store": { type: "string" } },
+        options: { "results-dir": { type: "string" }, policy: { type: "string" }, "artifact-store": { type: "string" }, "image-digest": { type: "string" }, "image-archive": { type: "string" } },
       });
       if (positionals.length !== 1) throw new CrucibleError(`run takes exactly one experiment file\n\n${USAGE}`);
-      return run(positionals[0]!, { resultsDir: values["results-dir"], policy: values.policy, artifactStore: values["artifact-store"] });
+      if (values["image-archive"] && !values["image-digest"]) throw new CrucibleError(`--image-archive needs --image-digest: the digest the archive must hold\n\n${USAGE}`);
+      return run(positionals[0]!, {
+        resultsDir: values["results-dir"],
+        policy: values.policy,
+        artifactStore: values["artifact-store"],
+        ...(values["image-digest"] ? { approvedImage: { digest: values["image-digest"], ...(values["image-archive"] ? { archive: path.resolve(values["image-archive"]) } : {}) } } : {}),
+      });
     }
     case "image": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true });

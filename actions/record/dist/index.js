@@ -96256,6 +96256,7 @@ var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
 var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 var HOST = "[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?";
 var PINNED = new RegExp(`^(${HOST})/(${COMPONENT}(?:/${COMPONENT})*)(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@(sha256:[0-9a-f]{64})$`);
+var DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 // actions/lib/src/sandbox/docker.ts
 import { execFile as execFile3 } from "node:child_process";
@@ -96422,6 +96423,7 @@ function renderEvaluationComment(state) {
     lines.push(`| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`, "| --- | --- | --- | --- |");
     for (const row of rows.slice(0, MAX_ROWS)) lines.push(resultRow(row, plan));
     if (rows.length > MAX_ROWS) lines.push("", `\u2026and ${rows.length - MAX_ROWS} more runs, not shown.`);
+    lines.push(...broughtImages(rows.slice(0, MAX_ROWS)));
     for (const missing of state.notRun ?? []) lines.push("", `- ${code(missing.dir)}: ${escapeMarkdown(missing.reason)}`);
     const tail = [];
     if (state.recordedIn) tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
@@ -96492,6 +96494,22 @@ function metricWithChange(name, row) {
 function formatNumber(value) {
   if (Number.isInteger(value)) return String(value);
   return String(Number(value.toPrecision(4)));
+}
+function broughtImages(rows) {
+  const brought = rows.filter((r) => r.result.image.digest);
+  if (brought.length === 0) return [];
+  const lines = ["", "**Images the experiments brought** (a rerun with `crucible run --image-digest` uses exactly these):"];
+  for (const { result } of brought) {
+    const { image } = result;
+    const parts = [`digest ${digestCode(image.digest)}`];
+    if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
+    if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+    lines.push(`- ${escapeMarkdown(result.experiment.name)} (${image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`}): ${parts.join(" \xB7 ")}`);
+  }
+  return lines;
+}
+function digestCode(digest) {
+  return DIGEST.test(digest) ? `<code>${digest}</code>` : code(digest);
 }
 function droppedList(dropped) {
   if (dropped.length === 0) return [];

@@ -93057,17 +93057,24 @@ function builtRef(request2, tag, id, dockerfileHash, baseImage, contextHash) {
 async function loadApproved(docker, request2, dockerfileHash, log) {
   const approved = request2.approved;
   if (!DIGEST.test(approved.digest)) throw new PolicyRejectedError(`the approved image digest ${JSON.stringify(approved.digest)} is not sha256:<64 hex digits>`);
-  if (!approved.archive) throw new PolicyRejectedError("this experiment's image is built by the pull request's build job, and no image archive was given: refusing to build a Dockerfile on the sandbox host");
-  const size = (await lstat4(approved.archive)).size;
-  if (size > request2.policy.maxImageBytes) throw new PolicyRejectedError(`the image archive is ${formatBytes(size)}, above the runner's limit of ${formatBytes(request2.policy.maxImageBytes)}`);
-  const archiveDigest = await archiveImageDigest(approved.archive);
-  if (archiveDigest !== approved.digest) {
-    throw new PolicyRejectedError(`the image archive holds ${archiveDigest}, not the approved digest ${approved.digest}: refused, nothing was loaded`);
-  }
   const already = await inspectOrUndefined(docker, approved.digest);
-  if (!already) {
-    log(`loading the approved image ${approved.digest} (${formatBytes(size)})`);
-    await followLogged(docker, await docker.loadImage(createReadStream2(approved.archive), { quiet: true }), "docker load", log);
+  if (approved.archive) {
+    const size = (await lstat4(approved.archive)).size;
+    if (size > request2.policy.maxImageBytes) throw new PolicyRejectedError(`the image archive is ${formatBytes(size)}, above the runner's limit of ${formatBytes(request2.policy.maxImageBytes)}`);
+    const archiveDigest = await archiveImageDigest(approved.archive);
+    if (archiveDigest !== approved.digest) {
+      throw new PolicyRejectedError(`the image archive holds ${archiveDigest}, not the approved digest ${approved.digest}: refused, nothing was loaded`);
+    }
+    if (!already) {
+      log(`loading the approved image ${approved.digest} (${formatBytes(size)})`);
+      await followLogged(docker, await docker.loadImage(createReadStream2(approved.archive), { quiet: true }), "docker load", log);
+    }
+  } else if (!already) {
+    throw new PolicyRejectedError(
+      `image ${approved.digest} is not on this host and no image archive was given: the sandbox host never builds a Dockerfile; pass the build job's archive (the run action's image-archive input, or crucible run --image-archive)`
+    );
+  } else {
+    log(`using image ${approved.digest}, already on this host`);
   }
   const image = await docker.getImage(approved.digest).inspect();
   if (image.Id !== approved.digest) throw new PolicyRejectedError(`the loaded image is ${image.Id}, not the approved ${approved.digest}`);

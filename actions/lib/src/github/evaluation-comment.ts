@@ -7,6 +7,7 @@ import { formatDuration } from "../relay.js";
 import { STATUS_ICONS, type Approval, type RunResult } from "../run.js";
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
+import { DIGEST } from "../image-source.js";
 import { escapeMarkdown, link } from "./markdown.js";
 
 export const EVALUATION_MARKER = "<!-- crucible:evaluation -->";
@@ -66,6 +67,7 @@ export function renderEvaluationComment(state: CommentState): string {
     lines.push(`| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`, "| --- | --- | --- | --- |");
     for (const row of rows.slice(0, MAX_ROWS)) lines.push(resultRow(row, plan));
     if (rows.length > MAX_ROWS) lines.push("", `…and ${rows.length - MAX_ROWS} more runs, not shown.`);
+    lines.push(...broughtImages(rows.slice(0, MAX_ROWS)));
     for (const missing of state.notRun ?? []) lines.push("", `- ${code(missing.dir)}: ${escapeMarkdown(missing.reason)}`);
     const tail: string[] = [];
     if (state.recordedIn) tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
@@ -146,6 +148,26 @@ function metricWithChange(name: string, row: ResultRow): string {
 function formatNumber(value: number): string {
   if (Number.isInteger(value)) return String(value);
   return String(Number(value.toPrecision(4)));
+}
+
+/** The images experiments brought (a Dockerfile or a pinned reference): what ran, by digest. */
+function broughtImages(rows: ResultRow[]): string[] {
+  const brought = rows.filter((r) => r.result.image.digest);
+  if (brought.length === 0) return [];
+  const lines = ["", "**Images the experiments brought** (a rerun with `crucible run --image-digest` uses exactly these):"];
+  for (const { result } of brought) {
+    const { image } = result;
+    const parts = [`digest ${digestCode(image.digest!)}`];
+    if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
+    if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+    lines.push(`- ${escapeMarkdown(result.experiment.name)} (${image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`}): ${parts.join(" · ")}`);
+  }
+  return lines;
+}
+
+/** A digest of the checked shape goes in as it is, so a reviewer can copy it; anything else is escaped. */
+function digestCode(digest: string): string {
+  return DIGEST.test(digest) ? `<code>${digest}</code>` : code(digest);
 }
 
 function droppedList(dropped: DroppedEntry[]): string[] {
