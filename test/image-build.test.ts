@@ -3,14 +3,18 @@
 // RUN steps and oversized images refused by the policy; a digest-pinned pull from an allowed registry;
 // a registry not on the list refused before any pull; `crucible gc`'s pruning of experiment images.
 import { createHash, randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DockerSandboxProvider,
   EXPERIMENT_IMAGE_REPOSITORY,
+  archiveImageDigest,
   ensureImage,
+  exportBuiltImage,
+  readBuiltImage,
   loadExperiment,
   loadPolicy,
   pruneExperimentImages,
@@ -222,5 +226,53 @@ describe("a digest-pinned image from a registry", () => {
     const { result } = await run(file, withImages({ allowedRegistries: [registry.host] }), { approvedImage: { digest: other } });
     expect(result.status).toBe("rejected");
     expect(result.statusReason).toBe(`image digest ${pinned.split("@")[1]} is not the approved ${other}; nothing was pulled`);
+  }, 60_000);
+});
+
+describe("on a sandbox host: only the approved image, never a build", () => {
+  it("loads the build job's archive when it holds the approved digest, and runs it under runsc", async () => {
+    const file = await dockerfileExperiment(BASE_DOCKERFILE);
+    const built = await run(file, policy);
+    const folder = await mkdtemp(path.join(os.tmpdir(), "crucible-image-artifact-"));
+    const record = await exportBuiltImage(docker, built.result.image, built.experiment.spec.name, folder);
+    expect(record).toMatchObject({ digest: built.result.image.id, dockerfileHash: built.result.image.dockerfileHash, baseImage: built.result.image.baseImage });
+    expect(await archiveImageDigest(path.join(folder, "image.tar"))).toBe(built.result.image.id);
+    // The sandbox host has never seen the image.
+    await docker.getImage(built.result.image.id).remove({ force: true });
+    const { record: read, archive } = await readBuiltImage(folder);
+    const { result, lines } = await run(file, policy, { approvedImage: { digest: read.digest, archive } });
+    expect(result.status, result.statusReason).toBe("succeeded");
+    expect(result.runtime.name).toBe("runsc");
+    expect(lines.some((l) => l.startsWith(`loading the approved image ${read.digest}`))).toBe(true);
+    expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
+    expect(result.image).toMatchObject({ source: "build", digest: read.digest, id: read.digest, ref: read.digest, dockerfileHash: built.result.image.dockerfileHash, baseImage: built.result.image.baseImage });
+    created.push(read.digest);
+
+    // Reproducing on a host that has the image: the digest alone is enough, and nothing is built.
+    const again = await run(file, policy, { approvedImage: { digest: read.digest } });
+    expect(again.result.status, again.result.statusReason).toBe("succeeded");
+    expect(again.lines).toContain(`using image ${read.digest}, already on this host`);
+  }, 240_000);
+
+  it("refuses an archive whose digest is not the approved one, before loading it", async () => {
+    const file = await dockerfileExperiment(BASE_DOCKERFILE);
+    const built = await run(file, policy);
+    const folder = await mkdtemp(path.join(os.tmpdir(), "crucible-image-artifact-"));
+    await exportBuiltImage(docker, built.result.image, built.experiment.spec.name, folder);
+    const approved = `sha256:${"9".repeat(64)}`;
+    const { result } = await run(file, policy, { approvedImage: { digest: approved, archive: path.join(folder, "image.tar") } });
+    expect(result.status).toBe("rejected");
+    expect(result.statusReason).toBe(`the image archive holds ${built.result.image.id}, not the approved digest ${approved}: refused, nothing was loaded`);
+    await expect(docker.getImage(approved).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  }, 180_000);
+
+  it("refuses a Dockerfile experiment without an approved digest instead of building it", async () => {
+    const file = await dockerfileExperiment(BASE_DOCKERFILE);
+    const name = path.basename(path.dirname(file));
+    const { result, lines } = await run(file, policy, { approvedImage: { digest: "" } });
+    expect(result.status).toBe("rejected");
+    expect(result.statusReason).toMatch(/^no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it/);
+    expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
+    expect(await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${name}`] } })).toEqual([]);
   }, 60_000);
 });

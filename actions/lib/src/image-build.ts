@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat, open, readdir, readFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { lstat, mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type Docker from "dockerode";
 import { CrucibleError, PolicyRejectedError, SandboxUnavailableError } from "./errors.js";
@@ -145,6 +146,52 @@ export async function hashContext(contextDir: string, experimentDir: string): Pr
   return { files, hash: hash.digest("hex") };
 }
 
+/** What the build job exports beside the image archive (image.json), and the evaluate job reads back. */
+export interface BuiltImageRecord {
+  experiment: string;
+  digest: string;
+  dockerfileHash?: string;
+  baseImage?: string;
+}
+
+export const BUILT_IMAGE_FILE = "image.json";
+export const BUILT_IMAGE_ARCHIVE = "image.tar";
+
+/**
+ * The approved image of a build job's artifact folder: its image.json (digest checked for shape) and
+ * image.tar. The archive is checked against the digest when it is loaded (prepareExperimentImage).
+ */
+export async function readBuiltImage(folder: string): Promise<{ record: BuiltImageRecord; archive: string }> {
+  const file = path.join(folder, BUILT_IMAGE_FILE);
+  let record: BuiltImageRecord;
+  try {
+    if ((await lstat(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
+    record = JSON.parse(await readFile(file, "utf8")) as BuiltImageRecord;
+  } catch (error) {
+    throw new PolicyRejectedError(`the build job's ${file} cannot be read: ${(error as Error).message}`);
+  }
+  if (typeof record?.digest !== "string" || !DIGEST.test(record.digest)) throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
+  return { record, archive: path.join(folder, BUILT_IMAGE_ARCHIVE) };
+}
+
+/** Writes an image as `docker save` does, with image.json beside it: what the hosted build job uploads. */
+export async function exportBuiltImage(docker: Docker, image: ImageRef, experiment: string, folder: string): Promise<BuiltImageRecord> {
+  await mkdir(folder, { recursive: true });
+  const stream = await docker.getImage(image.id).get();
+  await pipeline(stream, createWriteStream(path.join(folder, BUILT_IMAGE_ARCHIVE)));
+  const record: BuiltImageRecord = {
+    experiment,
+    digest: image.id,
+    ...(image.dockerfileHash ? { dockerfileHash: image.dockerfileHash } : {}),
+    ...(image.baseImage ? { baseImage: image.baseImage } : {}),
+  };
+  // The archive must hold what the record says, or the sandbox host would refuse it anyway: fail here, where it is clearer.
+  const held = await archiveImageDigest(path.join(folder, BUILT_IMAGE_ARCHIVE));
+  if (held !== image.id) throw new CrucibleError(`the exported archive holds ${held}, not ${image.id}`);
+  await writeFile(path.join(folder, BUILT_IMAGE_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  return record;
+}
+
 /** Makes an experiment's own image available and returns it with its provenance. Refusals throw PolicyRejectedError. */
 export async function prepareExperimentImage(docker: Docker, request: ImageRequest, log: (line: string) => void = () => undefined): Promise<ImageRef> {
   const { source, policy } = request;
@@ -245,6 +292,9 @@ function builtRef(request: ImageRequest, tag: string, id: string, dockerfileHash
  */
 async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHash: string, log: (line: string) => void): Promise<ImageRef> {
   const approved = request.approved!;
+  if (approved.digest === "") {
+    throw new PolicyRejectedError("no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it, by the digest the reviewer approved; it never builds one");
+  }
   if (!DIGEST.test(approved.digest)) throw new PolicyRejectedError(`the approved image digest ${JSON.stringify(approved.digest)} is not sha256:<64 hex digits>`);
   const already = await inspectOrUndefined(docker, approved.digest);
   if (approved.archive) {

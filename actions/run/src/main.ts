@@ -20,6 +20,7 @@ import {
   runExperiment,
   type Progress,
 } from "../../lib/src/index.js";
+import { approvedImageOf } from "./approved-image.js";
 import { ActionsLog } from "./log.js";
 import { runProvenance } from "./evaluation.js";
 import { renderSummary } from "./summary.js";
@@ -56,6 +57,7 @@ export async function run(): Promise<void> {
     const resultsDir = core.getInput("results-dir");
     const policy = await loadPolicy(core.getInput("policy") ? path.resolve(workspace, core.getInput("policy")) : defaultPolicyFile(root));
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
+    const approvedImage = await approvedImageOf(experiment, core.getInput("image-artifact"), workspace);
     const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
     const containers: string[] = [];
     let latestProgress: Progress | undefined;
@@ -73,6 +75,7 @@ export async function run(): Promise<void> {
       runId,
       artifactStore,
       signal: cancel.signal,
+      ...(approvedImage ? { approvedImage } : {}),
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       ...(await runProvenance()),
       events: {
