@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { escapeMarkdown } from "../actions/lib/src/github/markdown.js";
 import { GitHubSim, type SimOptions, type SimRun } from "./support/github-sim.js";
 import { repoRoot } from "./support/repo.js";
 
@@ -467,6 +468,53 @@ describe("untrusted inputs", () => {
       // The record job's actions are the base branch's: the artifacts went to RUNNER_TEMP.
       const recordJob = job(run, "record").instances[0]!;
       expect(await readFile(path.join(recordJob.workspace, "actions/record/dist/index.js"), "utf8")).not.toBe("process.exit(0)\n");
+    },
+    TIMEOUT,
+  );
+});
+
+describe("an experiment that brings its own image", () => {
+  async function openImagePullRequest(s: GitHubSim, image: string): Promise<{ number: number; head: string }> {
+    const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")).replace(/^image: base$/m, `image: ${image}`);
+    const head = s.push("researcher", "own-image", { "experiments/hello-sandbox/experiment.yaml": yaml }, "Own image");
+    const { data } = await s.as("researcher").rest.pulls.create({ owner: OWNER, repo: REPO, title: "Own image", head: "own-image", base: "main" });
+    return { number: data.number, head };
+  }
+
+  it(
+    "a tag without a digest is a validation error at its line, with the fix; nothing awaits approval",
+    async () => {
+      const s = await startSim();
+      const { number, head } = await openImagePullRequest(s, "registry.example/org/eval-env:1.2");
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      expect(job(run, "plan").outputs.state, diagnose(run)).toBe("invalid");
+      expect(job(run, "evaluate").result).toBe("skipped");
+      const body = comment(s, number);
+      expect(body).toContain(`<code>${escapeMarkdown("experiments/hello-sandbox/experiment.yaml:8:8")}</code>`);
+      expect(body).toContain("is a tag without a digest");
+      expect(body).toContain("pin it by digest");
+      expect(statuses(s, head).at(-1)).toMatch(/^failure: /);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a registry the runner's policy does not allow is refused on the sandbox host before any pull, and recorded",
+    async () => {
+      const s = await startSim();
+      const pinned = `127.0.0.1:5999/org/eval-env@sha256:${"5".repeat(64)}`;
+      const { number, head } = await openImagePullRequest(s, pinned);
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      expect(run.state, diagnose(run)).toBe("waiting");
+      expect(comment(s, number)).toContain("127.0.0.1&#58;&#8203;5999/org/eval-env");
+      await s.review("reviewer", run, "approved");
+      await s.settle();
+      const result = await resultOf(run);
+      expect(result).toMatchObject({ status: "rejected", provenance: { gitCommit: head } });
+      expect(result.statusReason).toBe("the runner's policy refuses this experiment: image registry 127.0.0.1:5999 is not allowed (images.allowedRegistries: none); nothing was pulled");
+      expect(comment(s, number)).toContain("⛔ rejected");
     },
     TIMEOUT,
   );
