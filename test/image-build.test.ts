@@ -3,7 +3,7 @@
 // RUN steps and oversized images refused by the policy; a digest-pinned pull from an allowed registry;
 // a registry not on the list refused before any pull; `crucible gc`'s pruning of experiment images.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
@@ -19,6 +19,7 @@ import {
   loadPolicy,
   pruneExperimentImages,
   resolveImagePolicy,
+  runContainmentSuite,
   runExperiment,
   validateResultDocument,
   type ImagePolicyDocument,
@@ -275,4 +276,47 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
     expect(await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${name}`] } })).toEqual([]);
   }, 60_000);
+});
+
+describe("what an image may not bring", () => {
+  it("refuses a VOLUME, which would give the program a writable folder on the host's disk, and removes the image", async () => {
+    const file = await dockerfileExperiment(`${BASE_DOCKERFILE}VOLUME /scratch\n`);
+    const { result } = await run(file, policy);
+    expect(result.status).toBe("rejected");
+    expect(result.statusReason).toMatch(/^image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is refused: it declares VOLUME \/scratch, which Docker would back with a writable folder on the host's disk/);
+    const tag = /^image (\S+) is refused/.exec(result.statusReason)![1]!;
+    await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  }, 120_000);
+
+  it("refuses a HEALTHCHECK", async () => {
+    const file = await dockerfileExperiment(`${BASE_DOCKERFILE}HEALTHCHECK CMD ["true"]\n`);
+    const { result } = await run(file, policy);
+    expect(result.status).toBe("rejected");
+    expect(result.statusReason).toMatch(/is refused: it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule; it was removed$/);
+  }, 120_000);
+
+  it("the containment suite's own-image attack is contained under runsc: the sandbox configuration wins over the image's", async () => {
+    const suite = await mkdtemp(path.join(os.tmpdir(), "crucible-own-image-suite-"));
+    for (const dir of ["own-image", "clean-start-probe"]) await cp(path.join(repoRoot, "experiments/containment", dir), path.join(suite, "experiments", dir), { recursive: true, filter: (source) => !source.includes(`${path.sep}results`) });
+    const { verdicts } = await runContainmentSuite({ suiteDir: path.join(suite, "experiments"), imagesDir, policy, docker, runtimes: ["runsc"], repoRoot: suite });
+    const [verdict] = verdicts;
+    created.push(...(await docker.listImages({ filters: { label: ["crucible.experiment=own-image"] } })).flatMap((i) => i.RepoTags ?? []));
+    expect(verdict).toMatchObject({ attack: "own-image", runtime: "runsc", status: "succeeded" });
+    const outcomes = Object.fromEntries(verdict!.techniques.map((t) => [t.technique, t.outcome]));
+    expect(outcomes).toEqual({
+      "image-user-root": "blocked",
+      "image-entrypoint": "blocked",
+      "image-workdir": "blocked",
+      "image-output-redirect": "blocked",
+      "image-pythonpath": "contained",
+      "image-write-root-owned-file": "blocked",
+      "image-write-own-folder": "blocked",
+    });
+    // "No sandbox process on the host" looks at every uid-65534 process on the machine: on this shared test
+    // machine other people's sandboxes run meanwhile, so it is judged by the full suite (containment.test.ts)
+    // on a quiet host; every other host check must pass here.
+    const others = verdict!.hostChecks.filter((c) => c.check !== "no sandbox process on the host");
+    expect(others.every((c) => c.ok), JSON.stringify(others)).toBe(true);
+    expect(verdict!.reasons.filter((r) => !r.includes("no sandbox process on the host"))).toEqual([]);
+  }, 300_000);
 });

@@ -274,7 +274,7 @@ async function buildLocally(
   );
   await followLogged(docker, stream, "docker build", log);
   const built = await docker.getImage(tag).inspect();
-  await enforceSize(docker, built, policy, tag);
+  await enforceImagePolicy(docker, built, policy, tag);
   log(`built image ${tag} (${built.Id}, ${formatBytes(built.Size)})`);
   return builtRef(request, tag, built.Id, dockerfile.dockerfileHash, baseImage, context.hash);
 }
@@ -317,7 +317,7 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   }
   const image = await docker.getImage(approved.digest).inspect();
   if (image.Id !== approved.digest) throw new PolicyRejectedError(`the loaded image is ${image.Id}, not the approved ${approved.digest}`);
-  await enforceSize(docker, image, request.policy, approved.digest);
+  await enforceImagePolicy(docker, image, request.policy, approved.digest);
   const labels = image.Config?.Labels ?? {};
   if (labels[DOCKERFILE_HASH_LABEL] && labels[DOCKERFILE_HASH_LABEL] !== dockerfileHash) {
     throw new PolicyRejectedError(`the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but the planned commit's Dockerfile has ${dockerfileHash}`);
@@ -417,17 +417,41 @@ async function pullPinned(docker: Docker, source: Extract<ImageSource, { kind: "
   if (!(image.RepoDigests ?? []).includes(`${source.registry}/${source.repository}@${source.digest}`)) {
     throw new PolicyRejectedError(`the pulled image does not carry the digest ${source.digest} (it has ${(image.RepoDigests ?? []).join(", ") || "none"})`);
   }
-  await enforceSize(docker, image, policy, pinned);
+  await enforceImagePolicy(docker, image, policy, pinned);
   return image;
+}
+
+/**
+ * What an image may not bring, checked with its size. VOLUME makes Docker mount a fresh folder of the
+ * host's disk, writable, past the read-only root and the output limit (the containment suite's
+ * own-image attack showed it under runsc: 20 MiB written to a 252G host filesystem); HEALTHCHECK makes
+ * the daemon run the image's command in the sandbox on its own schedule. Everything else an image sets
+ * (user, entrypoint, working directory, network) the sandbox configuration overrides.
+ */
+async function enforceImagePolicy(docker: Docker, image: Docker.ImageInspectInfo, policy: ImagePolicy, what: string): Promise<void> {
+  const volumes = Object.keys(image.Config?.Volumes ?? {});
+  const healthcheck = (image.Config as { Healthcheck?: { Test?: string[] } } | undefined)?.Healthcheck?.Test;
+  const refusals: string[] = [];
+  if (volumes.length > 0) refusals.push(`it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside the read-only root and the output limit (write to /output or /tmp instead)`);
+  if (healthcheck && healthcheck[0] !== "NONE") refusals.push("it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule");
+  if (refusals.length > 0) {
+    await removeImage(docker, image.Id);
+    throw new PolicyRejectedError(`image ${what} is refused: ${refusals.join("; ")}; it was removed`);
+  }
+  await enforceSize(docker, image, policy, what);
+}
+
+async function removeImage(docker: Docker, id: string): Promise<void> {
+  // A refused image is not kept around for a later run to pick up.
+  await docker
+    .getImage(id)
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 async function enforceSize(docker: Docker, image: Docker.ImageInspectInfo, policy: ImagePolicy, what: string): Promise<void> {
   if (image.Size <= policy.maxImageBytes) return;
-  // An image above the limit is not kept around for a later run to pick up.
-  await docker
-    .getImage(image.Id)
-    .remove({ force: true })
-    .catch(() => undefined);
+  await removeImage(docker, image.Id);
   throw new PolicyRejectedError(`image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} (images.maxImageSize); it was removed`);
 }
 
