@@ -93060,7 +93060,7 @@ async function buildLocally(docker, request2, dockerfile, log) {
   );
   await followLogged(docker, stream, "docker build", log);
   const built = await docker.getImage(tag).inspect();
-  await enforceSize(docker, built, policy, tag);
+  await enforceImagePolicy(docker, built, policy, tag);
   log(`built image ${tag} (${built.Id}, ${formatBytes(built.Size)})`);
   return builtRef(request2, tag, built.Id, dockerfile.dockerfileHash, baseImage, context.hash);
 }
@@ -93095,7 +93095,7 @@ async function loadApproved(docker, request2, dockerfileHash, log) {
   }
   const image = await docker.getImage(approved.digest).inspect();
   if (image.Id !== approved.digest) throw new PolicyRejectedError(`the loaded image is ${image.Id}, not the approved ${approved.digest}`);
-  await enforceSize(docker, image, request2.policy, approved.digest);
+  await enforceImagePolicy(docker, image, request2.policy, approved.digest);
   const labels = image.Config?.Labels ?? {};
   if (labels[DOCKERFILE_HASH_LABEL] && labels[DOCKERFILE_HASH_LABEL] !== dockerfileHash) {
     throw new PolicyRejectedError(`the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but the planned commit's Dockerfile has ${dockerfileHash}`);
@@ -93185,12 +93185,27 @@ async function pullPinned(docker, source, policy, log) {
   if (!(image.RepoDigests ?? []).includes(`${source.registry}/${source.repository}@${source.digest}`)) {
     throw new PolicyRejectedError(`the pulled image does not carry the digest ${source.digest} (it has ${(image.RepoDigests ?? []).join(", ") || "none"})`);
   }
-  await enforceSize(docker, image, policy, pinned);
+  await enforceImagePolicy(docker, image, policy, pinned);
   return image;
+}
+async function enforceImagePolicy(docker, image, policy, what) {
+  const volumes = Object.keys(image.Config?.Volumes ?? {});
+  const healthcheck = image.Config?.Healthcheck?.Test;
+  const refusals = [];
+  if (volumes.length > 0) refusals.push(`it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside the read-only root and the output limit (write to /output or /tmp instead)`);
+  if (healthcheck && healthcheck[0] !== "NONE") refusals.push("it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule");
+  if (refusals.length > 0) {
+    await removeImage(docker, image.Id);
+    throw new PolicyRejectedError(`image ${what} is refused: ${refusals.join("; ")}; it was removed`);
+  }
+  await enforceSize(docker, image, policy, what);
+}
+async function removeImage(docker, id) {
+  await docker.getImage(id).remove({ force: true }).catch(() => void 0);
 }
 async function enforceSize(docker, image, policy, what) {
   if (image.Size <= policy.maxImageBytes) return;
-  await docker.getImage(image.Id).remove({ force: true }).catch(() => void 0);
+  await removeImage(docker, image.Id);
   throw new PolicyRejectedError(`image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} (images.maxImageSize); it was removed`);
 }
 async function inspectOrUndefined(docker, reference) {
