@@ -14,6 +14,7 @@ export const bundles = [
   { entry: "actions/plan/src/index.ts", out: "actions/plan/dist/index.js", committed: true },
   { entry: "actions/request/src/index.ts", out: "actions/request/dist/index.js", committed: true },
   { entry: "actions/command/src/index.ts", out: "actions/command/dist/index.js", committed: true },
+  { entry: "actions/build-image/src/index.ts", out: "actions/build-image/dist/index.js", committed: true },
 ];
 
 // CommonJS dependencies call require() for Node built-ins and use __dirname.

@@ -41646,6 +41646,7 @@ async function planExperiments(options) {
           gpus,
           "runs-on": gpus > 0 ? [...labels, options.gpuLabel ?? GPU_LABEL] : [...labels],
           artifact: artifactName(dir),
+          ...experiment.image.kind === "build" ? { build: true } : {},
           image: imageLabel(experiment.spec.image),
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
@@ -41739,7 +41740,10 @@ function repoRelative(root, file) {
   return relative.startsWith("..") ? file : relative.split(path4.sep).join("/");
 }
 function matrixOf(plan2) {
-  return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact, build }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact, ...build ? { build } : {} })) };
+}
+function buildMatrixOf(plan2) {
+  return { include: matrixOf(plan2).include.filter((entry) => entry.build) };
 }
 
 // actions/lib/src/gitops/trigger.ts
@@ -41949,6 +41953,9 @@ async function plan(inputs) {
   setOutput("state", evaluation.state);
   setOutput("matrix", JSON.stringify(matrix));
   setOutput("count", String(matrix.include.length));
+  const builds = buildMatrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
+  setOutput("build-matrix", JSON.stringify(builds));
+  setOutput("build-count", String(builds.include.length));
   setOutput("head-sha", evaluation.head);
   setOutput("base-sha", evaluation.base);
   setOutput("pr-number", String(evaluation.pullRequest));

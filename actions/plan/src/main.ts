@@ -8,7 +8,7 @@ import { parseMemory } from "../../lib/src/units.js";
 import { createGitHubClient } from "../../lib/src/github/client.js";
 import { escapeMarkdown } from "../../lib/src/github/markdown.js";
 import { excludedApprovers } from "../../lib/src/gitops/evaluation.js";
-import { materializeExperiment, matrixOf } from "../../lib/src/gitops/plan.js";
+import { buildMatrixOf, materializeExperiment, matrixOf } from "../../lib/src/gitops/plan.js";
 import { planEvaluation, triggerOf } from "../../lib/src/gitops/trigger.js";
 import { getInputs, type PlanInputs } from "./inputs.js";
 
@@ -61,6 +61,9 @@ async function plan(inputs: PlanInputs): Promise<void> {
   core.setOutput("state", evaluation.state);
   core.setOutput("matrix", JSON.stringify(matrix));
   core.setOutput("count", String(matrix.include.length));
+  const builds = buildMatrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
+  core.setOutput("build-matrix", JSON.stringify(builds));
+  core.setOutput("build-count", String(builds.include.length));
   core.setOutput("head-sha", evaluation.head);
   core.setOutput("base-sha", evaluation.base);
   core.setOutput("pr-number", String(evaluation.pullRequest));

@@ -15,6 +15,8 @@ export interface RecordInputs {
   pushToken: string;
   artifacts: string;
   evaluation: string;
+  /** announce: folder of the build job's image-* artifacts (each with image.json), or "". */
+  images: string;
   previewUrl?: string;
   /** preview: the folder that becomes the site's repository root. */
   destination: string;
@@ -46,6 +48,7 @@ export function getInputs(): RecordInputs {
     pushToken,
     artifacts: path.resolve(workspace, core.getInput("artifacts") || path.join(env.RUNNER_TEMP || "", "artifacts")),
     evaluation: core.getInput("evaluation") || "success",
+    images: core.getInput("images") ? path.resolve(workspace, core.getInput("images")) : "",
     ...(previewUrl ? { previewUrl } : {}),
     destination: path.resolve(workspace, core.getInput("destination") || path.join(env.RUNNER_TEMP || "", "preview")),
     workspace,

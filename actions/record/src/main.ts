@@ -2,6 +2,7 @@ import { cp, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { acceptArtifacts, announceEvaluation, createGitHubClient, jobsOfRun, recordEvaluation, reviewsOfRun, writeAcceptedRuns } from "../../lib/src/github/index.js";
+import { withBuiltImages } from "../../lib/src/gitops/built-images.js";
 import { materializeExperiment } from "../../lib/src/gitops/plan.js";
 import { escapeControls } from "../../lib/src/text.js";
 import { ensureBranch, openFollowUp } from "../../lib/src/gitops/results-branch.js";
@@ -23,7 +24,8 @@ function client(token: string) {
 }
 
 async function announce(inputs: RecordInputs): Promise<void> {
-  const outcome = await announceEvaluation(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, info: core.info }, inputs.plan);
+  const plan = inputs.images ? await withBuiltImages(inputs.plan, inputs.images) : inputs.plan;
+  const outcome = await announceEvaluation(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, info: core.info }, plan);
   core.info(`${inputs.plan.state}: status ${outcome.state ?? "unchanged"}${outcome.comment ? `, comment ${outcome.comment.url}` : ""}`);
 }
 

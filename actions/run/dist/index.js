@@ -94439,11 +94439,13 @@ function repositoryOf(experimentFile) {
 }
 
 // actions/run/src/approved-image.ts
+import { existsSync as existsSync3 } from "node:fs";
 import path10 from "node:path";
 async function approvedImageOf(experiment, artifactInput, workspace) {
   if (experiment.image.kind !== "build") return void 0;
-  if (!artifactInput) return { digest: "" };
-  const { record, archive } = await readBuiltImage(path10.resolve(workspace, artifactInput));
+  const folder = artifactInput ? path10.resolve(workspace, artifactInput) : "";
+  if (!folder || !existsSync3(path10.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }
 

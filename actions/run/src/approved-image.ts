@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { readBuiltImage, type Experiment } from "../../lib/src/index.js";
+import { BUILT_IMAGE_FILE, readBuiltImage, type Experiment } from "../../lib/src/index.js";
 
 /**
  * The image a sandbox host may run for an experiment that brings its own. A Dockerfile image comes only
@@ -9,7 +10,9 @@ import { readBuiltImage, type Experiment } from "../../lib/src/index.js";
  */
 export async function approvedImageOf(experiment: Experiment, artifactInput: string, workspace: string): Promise<{ digest: string; archive?: string } | undefined> {
   if (experiment.image.kind !== "build") return undefined;
-  if (!artifactInput) return { digest: "" };
-  const { record, archive } = await readBuiltImage(path.resolve(workspace, artifactInput));
+  const folder = artifactInput ? path.resolve(workspace, artifactInput) : "";
+  // No artifact (no input, or a failed build left none): an empty digest, which the run records as refused.
+  if (!folder || !existsSync(path.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }

@@ -41,6 +41,9 @@ export function renderEvaluationComment(state: CommentState): string {
       lines.push(`### 🧪 Crucible evaluation: awaiting approval`, "");
       lines.push(`Head commit ${head} (changes: ${compare}) · ${escapeMarkdown(plan.trigger)}`, "");
       lines.push(...planTable(plan), "");
+      if (plan.experiments.some((e) => e.build)) {
+        lines.push("An experiment's own image was built from its Dockerfile by a GitHub-hosted runner; the sandbox host runs it only if its digest is the one shown here, and refuses any other.", "");
+      }
       lines.push(`**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`, "");
       lines.push(
         `A required reviewer of the \`evaluation\` environment approves or rejects ${run ?? "the workflow run"}. The approval applies to exactly this commit: if the pull request moves before the sandbox starts, nothing runs and the new commit is planned again.`,
@@ -92,7 +95,12 @@ function planTable(plan: EvaluationPlan): string[] {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `≤ ${e.estimate.minutes} min (timeout)`;
-    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
+    const built = e.builtImage
+      ? `<br><sub>digest ${digestCode(e.builtImage.digest)}${e.builtImage.dockerfileHash ? ` · Dockerfile ${digestCode(e.builtImage.dockerfileHash)}` : ""}${e.builtImage.baseImage ? ` · base ${code(e.builtImage.baseImage)}` : ""}</sub>`
+      : e.build
+        ? "<br><sub>⚠️ not built: the build job left no image, so this experiment will be refused</sub>"
+        : "";
+    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, `${escapeMarkdown(e.image)}${built}`, String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
     return `| ${cells.join(" | ")} |`;
   });
   const more = plan.experiments.length - rows.length;

@@ -29,10 +29,14 @@ export interface PlanEntry {
   "runs-on": string[];
   /** Actions artifact name for this job's results: unique per folder, only [a-z0-9-]. */
   artifact: string;
+  /** The experiment brings a Dockerfile: the build job builds it on a hosted runner, the evaluate job loads it by digest. */
+  build?: true;
 }
 
 export interface PlannedExperiment extends PlanEntry {
   image: string;
+  /** Filled in by the announce job from the build job's image.json: what the reviewer approves. */
+  builtImage?: { digest: string; dockerfileHash?: string; baseImage?: string };
   resources: Experiment["spec"]["resources"];
   /** Number of stages (0: a single program). */
   stages: number;
@@ -130,6 +134,7 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
           gpus,
           "runs-on": gpus > 0 ? [...labels, options.gpuLabel ?? GPU_LABEL] : [...labels],
           artifact: artifactName(dir),
+          ...(experiment.image.kind === "build" ? { build: true as const } : {}),
           image: imageLabel(experiment.spec.image),
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
@@ -260,5 +265,10 @@ function repoRelative(root: string, file: string): string {
 
 /** The `strategy.matrix` value for the evaluate job. */
 export function matrixOf(plan: Pick<Plan, "experiments">): { include: PlanEntry[] } {
-  return { include: plan.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return { include: plan.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact, build }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact, ...(build ? { build } : {}) })) };
+}
+
+/** The build job's matrix: the planned experiments that bring a Dockerfile. */
+export function buildMatrixOf(plan: Pick<Plan, "experiments">): { include: PlanEntry[] } {
+  return { include: matrixOf(plan).include.filter((entry) => entry.build) };
 }
