@@ -519,3 +519,65 @@ describe("an experiment that brings its own image", () => {
     TIMEOUT,
   );
 });
+
+describe("an experiment with its own Dockerfile", () => {
+  const DOCKERFILE = "ARG CRUCIBLE_BASE\nFROM ${CRUCIBLE_BASE}\nENV CRUCIBLE_GREETING_SOURCE=dockerfile\n";
+
+  async function openDockerfilePullRequest(s: GitHubSim): Promise<{ number: number; head: string }> {
+    const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")).replace(/^image: base$/m, "image: { build: { dockerfile: Dockerfile, context: . } }");
+    const head = s.push("researcher", "own-dockerfile", { "experiments/hello-sandbox/experiment.yaml": yaml, "experiments/hello-sandbox/Dockerfile": DOCKERFILE }, "Own Dockerfile");
+    const { data } = await s.as("researcher").rest.pulls.create({ owner: OWNER, repo: REPO, title: "Own Dockerfile", head: "own-dockerfile", base: "main" });
+    return { number: data.number, head };
+  }
+
+  it(
+    "is built by the hosted build job; the reviewer sees its digest; the sandbox host runs exactly that image under runsc",
+    async () => {
+      const s = await startSim();
+      const { number, head } = await openDockerfilePullRequest(s);
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      expect(run.state, diagnose(run)).toBe("waiting");
+      const build = job(run, "build");
+      expect(build.result, diagnose(run)).toBe("success");
+      expect(build.instances[0]!.runner).toBe("hosted-1");
+      const planned = comment(s, number);
+      const digest = /digest <code>(sha256:[0-9a-f]{64})<\/code>/.exec(planned)?.[1];
+      expect(digest, planned).toBeDefined();
+      expect(planned).toMatch(/Dockerfile <code>sha256:[0-9a-f]{64}<\/code>/);
+      expect(planned).toContain("the sandbox host runs it only if its digest is the one shown here");
+      await s.review("reviewer", run, "approved");
+      await s.settle();
+      expect(run.conclusion, diagnose(run)).toBe("success");
+      const result = await resultOf(run);
+      expect(result).toMatchObject({ status: "succeeded", runtime: { name: "runsc" }, image: { source: "build", digest, id: digest }, provenance: { gitCommit: head } });
+      expect(comment(s, number)).toContain(`digest <code>${digest}</code>`);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "an image archive that does not hold the approved digest is refused on the sandbox host, and recorded",
+    async () => {
+      const s = await startSim({
+        onStep: (_workflow, jobName, st, workspace) => {
+          // The evaluate job's copy of the build's record names another digest than its archive holds.
+          if (jobName !== "evaluate" || st.id !== "run") return;
+          const record = path.join(path.dirname(workspace), "temp", "image", "image.json");
+          const json = JSON.parse(readFileSync(record, "utf8"));
+          writeFileSync(record, JSON.stringify({ ...json, digest: `sha256:${"7".repeat(64)}` }));
+        },
+      });
+      const { number } = await openDockerfilePullRequest(s);
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      await s.review("reviewer", run, "approved");
+      await s.settle();
+      const result = await resultOf(run);
+      expect(result.status, diagnose(run)).toBe("rejected");
+      expect(result.statusReason).toMatch(new RegExp(`^the image archive holds sha256:[0-9a-f]{64}, not the approved digest sha256:${"7".repeat(64)}: refused, nothing was loaded$`));
+      expect(comment(s, number)).toContain("⛔ rejected");
+    },
+    TIMEOUT,
+  );
+});
