@@ -38,7 +38,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Only the images these tests made.
-  for (const ref of created) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+  for (const ref of created)
+    await docker
+      .getImage(ref)
+      .remove({ force: true })
+      .catch(() => undefined);
 });
 
 const PROGRAM = [
@@ -50,7 +54,15 @@ const PROGRAM = [
 ].join("\n");
 
 function experimentYaml(name: string, image: string): string {
-  return [`apiVersion: crucible/v1`, `name: ${name}`, "description: brings its own image", image, "command: [python3, /opt/env/main.py]", "resources: { cpus: 1, memory: 256Mi, timeout: 60s }", ""].join("\n");
+  return [
+    `apiVersion: crucible/v1`,
+    `name: ${name}`,
+    "description: brings its own image",
+    image,
+    "command: [python3, /opt/env/main.py]",
+    "resources: { cpus: 1, memory: 256Mi, timeout: 60s }",
+    "",
+  ].join("\n");
 }
 
 async function dockerfileExperiment(dockerfile: string, extra: Record<string, string> = {}): Promise<string> {
@@ -83,7 +95,8 @@ async function run(file: string, runPolicy: SandboxPolicy, extra: Partial<Parame
   return { ...outcome, lines, experiment };
 }
 
-const BASE_DOCKERFILE = "ARG CRUCIBLE_BASE\nFROM ${CRUCIBLE_BASE}\nCOPY main.py marker.txt /opt/env/\nENV GREETING=hello-from-the-dockerfile\n";
+const BASE_DOCKERFILE =
+  "ARG CRUCIBLE_BASE\nFROM ${CRUCIBLE_BASE}\nCOPY main.py marker.txt /opt/env/\nENV GREETING=hello-from-the-dockerfile\n";
 
 describe("a Dockerfile built locally", () => {
   it("builds FROM a Crucible recipe image, runs under runsc, records digest, Dockerfile hash and base image", async () => {
@@ -93,15 +106,37 @@ describe("a Dockerfile built locally", () => {
     expect(result.runtime.name).toBe("runsc");
     expect(lines).toContain("marker from-the-context greeting hello-from-the-dockerfile uid 65534");
     // The build log was streamed as it happened.
-    expect(lines.some((l) => /building image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} from Dockerfile \(3 files in the context; no RUN steps/.test(l))).toBe(true);
-    expect(lines.filter((l) => /^ {2}Step \d\/\d : /.test(l)).map((l) => l.trim().replace(/^Step \d\/\d : /, ""))).toEqual(["ARG CRUCIBLE_BASE", "FROM ${CRUCIBLE_BASE}", "COPY main.py marker.txt /opt/env/", "ENV GREETING=hello-from-the-dockerfile", ...Array(5).fill(expect.stringMatching(/^LABEL "?crucible\./))]);
+    expect(
+      lines.some((l) =>
+        /building image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} from Dockerfile \(3 files in the context; no RUN steps/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
+    expect(lines.filter((l) => /^ {2}Step \d\/\d : /.test(l)).map((l) => l.trim().replace(/^Step \d\/\d : /, ""))).toEqual([
+      "ARG CRUCIBLE_BASE",
+      "FROM ${CRUCIBLE_BASE}",
+      "COPY main.py marker.txt /opt/env/",
+      "ENV GREETING=hello-from-the-dockerfile",
+      ...Array(5).fill(expect.stringMatching(/^LABEL "?crucible\./)),
+    ]);
 
     const base = await ensureImage(docker, imagesDir, "base");
-    const dockerfileHash = `sha256:${createHash("sha256").update(await readFile(path.join(experiment.dir, "env/Dockerfile"))).digest("hex")}`;
-    expect(result.image).toMatchObject({ name: "build:env/Dockerfile", source: "build", digest: result.image.id, dockerfileHash, baseImage: `${base.ref}@${base.id}` });
+    const dockerfileHash = `sha256:${createHash("sha256")
+      .update(await readFile(path.join(experiment.dir, "env/Dockerfile")))
+      .digest("hex")}`;
+    expect(result.image).toMatchObject({
+      name: "build:env/Dockerfile",
+      source: "build",
+      digest: result.image.id,
+      dockerfileHash,
+      baseImage: `${base.ref}@${base.id}`,
+    });
     expect(result.image.ref).toMatch(new RegExp(`^${EXPERIMENT_IMAGE_REPOSITORY}/${experiment.spec.name}:[0-9a-f]{16}$`));
     expect(result.image.contextHash).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(validateResultDocument(JSON.parse(await readFile(path.join(experiment.dir, "results", result.runId, "result.json"), "utf8")))).toBe(true);
+    expect(
+      validateResultDocument(JSON.parse(await readFile(path.join(experiment.dir, "results", result.runId, "result.json"), "utf8"))),
+    ).toBe(true);
     // The sandbox ran exactly the built image.
     expect((await docker.getImage(result.image.ref).inspect()).Id).toBe(result.image.id);
   }, 180_000);
@@ -122,20 +157,32 @@ describe("a Dockerfile built locally", () => {
 
   it("refuses RUN steps under the default policy, before anything is built, and records the refusal", async () => {
     const file = await dockerfileExperiment(`${BASE_DOCKERFILE}RUN touch /escaped-the-sandbox\n`);
-    const before = await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${path.basename(path.dirname(file))}`] } });
+    const before = await docker.listImages({
+      filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${path.basename(path.dirname(file))}`] },
+    });
     const { result } = await run(file, policy);
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(/the Dockerfile has RUN steps \(line 5\), which Docker's builder executes under the daemon's default runtime, outside gVisor; this host's policy \(images.runSteps\) refuses them/);
-    const after = await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${path.basename(path.dirname(file))}`] } });
+    expect(result.statusReason).toMatch(
+      /the Dockerfile has RUN steps \(line 5\), which Docker's builder executes under the daemon's default runtime, outside gVisor; this host's policy \(images.runSteps\) refuses them/,
+    );
+    const after = await docker.listImages({
+      filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${path.basename(path.dirname(file))}`] },
+    });
     expect(after).toEqual(before);
   }, 60_000);
 
   it("builds RUN steps where the policy allows it (a researcher's own machine) with no network", async () => {
-    const file = await dockerfileExperiment(`${BASE_DOCKERFILE}RUN python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), 2)" || echo no-network-during-build > /opt/env/net.txt\n`);
+    const file = await dockerfileExperiment(
+      `${BASE_DOCKERFILE}RUN python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), 2)" || echo no-network-during-build > /opt/env/net.txt\n`,
+    );
     const { result, lines } = await run(file, withImages({ runSteps: "default-runtime" }));
     expect(result.status, result.statusReason).toBe("succeeded");
     expect(lines.some((l) => /1 RUN step\(s\) under the daemon's default runtime/.test(l))).toBe(true);
-    const probe = await docker.createContainer({ Image: result.image.id, Cmd: ["cat", "/opt/env/net.txt"], HostConfig: { Runtime: "runsc", NetworkMode: "none", AutoRemove: false } });
+    const probe = await docker.createContainer({
+      Image: result.image.id,
+      Cmd: ["cat", "/opt/env/net.txt"],
+      HostConfig: { Runtime: "runsc", NetworkMode: "none", AutoRemove: false },
+    });
     await probe.start();
     await probe.wait();
     const out = (await probe.logs({ stdout: true })).toString("utf8");
@@ -147,7 +194,9 @@ describe("a Dockerfile built locally", () => {
     const file = await dockerfileExperiment(BASE_DOCKERFILE);
     const { result } = await run(file, withImages({ maxImageSize: "1Mi" }));
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(/image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is \d+ MiB, above the runner's limit of 1.0 MiB \(images.maxImageSize\); it was removed/);
+    expect(result.statusReason).toMatch(
+      /image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is \d+ MiB, above the runner's limit of 1.0 MiB \(images.maxImageSize\); it was removed/,
+    );
     const tag = /image (crucible-experiment\/\S+) is/.exec(result.statusReason)![1]!;
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 120_000);
@@ -181,7 +230,9 @@ describe("a digest-pinned image from a registry", () => {
     repository = `${registry.host}/crucible-test/eval-env-${randomBytes(3).toString("hex")}`;
     await docker.getImage(built.result.image.id).tag({ repo: repository, tag: "v1" });
     const push = await docker.getImage(`${repository}:v1`).push({ authconfig: { serveraddress: registry.host } });
-    const events: { aux?: { Digest?: string }; error?: string }[] = await new Promise((resolve, reject) => docker.modem.followProgress(push, (e: Error | null, out: unknown[]) => (e ? reject(e) : resolve(out as never))));
+    const events: { aux?: { Digest?: string }; error?: string }[] = await new Promise((resolve, reject) =>
+      docker.modem.followProgress(push, (e: Error | null, out: unknown[]) => (e ? reject(e) : resolve(out as never))),
+    );
     const digest = events.find((e) => e.aux?.Digest)?.aux?.Digest;
     expect(events.find((e) => e.error)).toBeUndefined();
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -192,7 +243,10 @@ describe("a digest-pinned image from a registry", () => {
   }, 240_000);
 
   afterAll(async () => {
-    await docker.getImage(pinned).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(pinned)
+      .remove({ force: true })
+      .catch(() => undefined);
     await registry?.stop();
   });
 
@@ -210,12 +264,17 @@ describe("a digest-pinned image from a registry", () => {
   }, 120_000);
 
   it("refuses a registry that is not on the allow list before any pull", async () => {
-    await docker.getImage(pinned).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(pinned)
+      .remove({ force: true })
+      .catch(() => undefined);
     const name = `pinned-${randomBytes(3).toString("hex")}`;
     const file = await makeExperiment(name, { "experiment.yaml": experimentYaml(name, `image: ${pinned}`) });
     const { result, lines } = await run(file, withImages({ allowedRegistries: ["registry.example"] }));
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toBe(`the runner's policy refuses this experiment: image registry ${registry.host} is not allowed (images.allowedRegistries: registry.example); nothing was pulled`);
+    expect(result.statusReason).toBe(
+      `the runner's policy refuses this experiment: image registry ${registry.host} is not allowed (images.allowedRegistries: registry.example); nothing was pulled`,
+    );
     expect(lines.some((l) => l.startsWith("pulling"))).toBe(false);
     await expect(docker.getImage(pinned).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 60_000);
@@ -236,7 +295,11 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     const built = await run(file, policy);
     const folder = await mkdtemp(path.join(os.tmpdir(), "crucible-image-artifact-"));
     const record = await exportBuiltImage(docker, built.result.image, built.experiment.spec.name, folder);
-    expect(record).toMatchObject({ digest: built.result.image.id, dockerfileHash: built.result.image.dockerfileHash, baseImage: built.result.image.baseImage });
+    expect(record).toMatchObject({
+      digest: built.result.image.id,
+      dockerfileHash: built.result.image.dockerfileHash,
+      baseImage: built.result.image.baseImage,
+    });
     expect(await archiveImageDigest(path.join(folder, "image.tar"))).toBe(built.result.image.id);
     // The sandbox host has never seen the image.
     await docker.getImage(built.result.image.id).remove({ force: true });
@@ -246,7 +309,14 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     expect(result.runtime.name).toBe("runsc");
     expect(lines.some((l) => l.startsWith(`loading the approved image ${read.digest}`))).toBe(true);
     expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
-    expect(result.image).toMatchObject({ source: "build", digest: read.digest, id: read.digest, ref: read.digest, dockerfileHash: built.result.image.dockerfileHash, baseImage: built.result.image.baseImage });
+    expect(result.image).toMatchObject({
+      source: "build",
+      digest: read.digest,
+      id: read.digest,
+      ref: read.digest,
+      dockerfileHash: built.result.image.dockerfileHash,
+      baseImage: built.result.image.baseImage,
+    });
     created.push(read.digest);
 
     // Reproducing on a host that has the image: the digest alone is enough, and nothing is built.
@@ -263,7 +333,9 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     const approved = `sha256:${"9".repeat(64)}`;
     const { result } = await run(file, policy, { approvedImage: { digest: approved, archive: path.join(folder, "image.tar") } });
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toBe(`the image archive holds ${built.result.image.id}, not the approved digest ${approved}: refused, nothing was loaded`);
+    expect(result.statusReason).toBe(
+      `the image archive holds ${built.result.image.id}, not the approved digest ${approved}: refused, nothing was loaded`,
+    );
     await expect(docker.getImage(approved).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 180_000);
 
@@ -272,7 +344,9 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     const name = path.basename(path.dirname(file));
     const { result, lines } = await run(file, policy, { approvedImage: { digest: "" } });
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(/^no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it/);
+    expect(result.statusReason).toMatch(
+      /^no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it/,
+    );
     expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
     expect(await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${name}`] } })).toEqual([]);
   }, 60_000);
@@ -283,7 +357,9 @@ describe("what an image may not bring", () => {
     const file = await dockerfileExperiment(`${BASE_DOCKERFILE}VOLUME /scratch\n`);
     const { result } = await run(file, policy);
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(/^image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is refused: it declares VOLUME \/scratch, which Docker would back with a writable folder on the host's disk/);
+    expect(result.statusReason).toMatch(
+      /^image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is refused: it declares VOLUME \/scratch, which Docker would back with a writable folder on the host's disk/,
+    );
     const tag = /^image (\S+) is refused/.exec(result.statusReason)![1]!;
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 120_000);
@@ -292,13 +368,26 @@ describe("what an image may not bring", () => {
     const file = await dockerfileExperiment(`${BASE_DOCKERFILE}HEALTHCHECK CMD ["true"]\n`);
     const { result } = await run(file, policy);
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(/is refused: it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule; it was removed$/);
+    expect(result.statusReason).toMatch(
+      /is refused: it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule; it was removed$/,
+    );
   }, 120_000);
 
   it("the containment suite's own-image attack is contained under runsc: the sandbox configuration wins over the image's", async () => {
     const suite = await mkdtemp(path.join(os.tmpdir(), "crucible-own-image-suite-"));
-    for (const dir of ["own-image", "clean-start-probe"]) await cp(path.join(repoRoot, "experiments/containment", dir), path.join(suite, "experiments", dir), { recursive: true, filter: (source) => !source.includes(`${path.sep}results`) });
-    const { verdicts } = await runContainmentSuite({ suiteDir: path.join(suite, "experiments"), imagesDir, policy, docker, runtimes: ["runsc"], repoRoot: suite });
+    for (const dir of ["own-image", "clean-start-probe"])
+      await cp(path.join(repoRoot, "experiments/containment", dir), path.join(suite, "experiments", dir), {
+        recursive: true,
+        filter: (source) => !source.includes(`${path.sep}results`),
+      });
+    const { verdicts } = await runContainmentSuite({
+      suiteDir: path.join(suite, "experiments"),
+      imagesDir,
+      policy,
+      docker,
+      runtimes: ["runsc"],
+      repoRoot: suite,
+    });
     const [verdict] = verdicts;
     created.push(...(await docker.listImages({ filters: { label: ["crucible.experiment=own-image"] } })).flatMap((i) => i.RepoTags ?? []));
     expect(verdict).toMatchObject({ attack: "own-image", runtime: "runsc", status: "succeeded" });
@@ -316,7 +405,10 @@ describe("what an image may not bring", () => {
     // machine other people's sandboxes run meanwhile, so it is judged by the full suite (containment.test.ts)
     // on a quiet host; every other host check must pass here.
     const others = verdict!.hostChecks.filter((c) => c.check !== "no sandbox process on the host");
-    expect(others.every((c) => c.ok), JSON.stringify(others)).toBe(true);
+    expect(
+      others.every((c) => c.ok),
+      JSON.stringify(others),
+    ).toBe(true);
     expect(verdict!.reasons.filter((r) => !r.includes("no sandbox process on the host"))).toEqual([]);
   }, 300_000);
 });

@@ -22,7 +22,16 @@ import { imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
 function yamlWithImage(name: string, imageLines: string): string {
-  return ["apiVersion: crucible/v1", `name: ${name}`, "description: brings its own image", imageLines, "command: [python3, main.py]", "inputs: [main.py]", "resources: { cpus: 1, memory: 256Mi, timeout: 60s }", ""].join("\n");
+  return [
+    "apiVersion: crucible/v1",
+    `name: ${name}`,
+    "description: brings its own image",
+    imageLines,
+    "command: [python3, main.py]",
+    "inputs: [main.py]",
+    "resources: { cpus: 1, memory: 256Mi, timeout: 60s }",
+    "",
+  ].join("\n");
 }
 
 async function problems(files: Record<string, string>): Promise<string[]> {
@@ -41,14 +50,31 @@ describe("the image field", () => {
     const recipe = await makeExperiment("own-image", { "experiment.yaml": yamlWithImage("own-image", "image: base"), "main.py": "" });
     expect((await loadExperiment(recipe, { imagesDir })).image).toEqual({ kind: "recipe", name: "base" });
 
-    const built = await makeExperiment("own-image", { "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: env/Dockerfile, context: env }"), "main.py": "", "env/Dockerfile": "FROM scratch\n" });
+    const built = await makeExperiment("own-image", {
+      "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: env/Dockerfile, context: env }"),
+      "main.py": "",
+      "env/Dockerfile": "FROM scratch\n",
+    });
     expect((await loadExperiment(built, { imagesDir })).image).toEqual({ kind: "build", dockerfile: "env/Dockerfile", context: "env" });
 
-    const defaultContext = await makeExperiment("own-image", { "experiment.yaml": yamlWithImage("own-image", "image: { build: { dockerfile: Dockerfile } }"), "main.py": "", Dockerfile: "FROM scratch\n" });
+    const defaultContext = await makeExperiment("own-image", {
+      "experiment.yaml": yamlWithImage("own-image", "image: { build: { dockerfile: Dockerfile } }"),
+      "main.py": "",
+      Dockerfile: "FROM scratch\n",
+    });
     expect((await loadExperiment(defaultContext, { imagesDir })).image).toEqual({ kind: "build", dockerfile: "Dockerfile", context: "." });
 
-    const pinned = await makeExperiment("own-image", { "experiment.yaml": yamlWithImage("own-image", `image: 127.0.0.1:5000/org/eval-env:1.2@${DIGEST}`), "main.py": "" });
-    expect((await loadExperiment(pinned, { imagesDir })).image).toEqual({ kind: "registry", reference: `127.0.0.1:5000/org/eval-env:1.2@${DIGEST}`, registry: "127.0.0.1:5000", repository: "org/eval-env", digest: DIGEST });
+    const pinned = await makeExperiment("own-image", {
+      "experiment.yaml": yamlWithImage("own-image", `image: 127.0.0.1:5000/org/eval-env:1.2@${DIGEST}`),
+      "main.py": "",
+    });
+    expect((await loadExperiment(pinned, { imagesDir })).image).toEqual({
+      kind: "registry",
+      reference: `127.0.0.1:5000/org/eval-env:1.2@${DIGEST}`,
+      registry: "127.0.0.1:5000",
+      repository: "org/eval-env",
+      digest: DIGEST,
+    });
   });
 
   it("refuses a tag without a digest at its line and column, with the fix", async () => {
@@ -56,18 +82,36 @@ describe("the image field", () => {
       "4:8: image \"registry.example/org/eval-env:1.2\" is a tag without a digest, and a tag can point at other contents after the run was reviewed: pin it by digest, image: registry.example/org/eval-env@sha256:<64 hex digits> (`docker inspect --format '{{index .RepoDigests 0}}' registry.example/org/eval-env:1.2` prints it after a pull)",
     ]);
     // Without a tag the reference is just as movable (it means :latest).
-    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/eval-env") }))[0]).toMatch(/^4:8: image "registry.example\/org\/eval-env" is a tag without a digest.*pin it by digest/);
+    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/eval-env") }))[0]).toMatch(
+      /^4:8: image "registry.example\/org\/eval-env" is a tag without a digest.*pin it by digest/,
+    );
   });
 
   it("asks for the registry host and a well-formed digest", async () => {
-    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: python:3.12") }))[0]).toMatch(/^4:8: image "python:3.12" is not a recipe name .* names its registry host and is pinned by digest, for example registry.example\/org\/python@sha256:/);
-    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/x@sha256:abc") }))[0]).toMatch(/^4:8: image "registry.example\/org\/x@sha256:abc" has a malformed digest/);
+    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: python:3.12") }))[0]).toMatch(
+      /^4:8: image "python:3.12" is not a recipe name .* names its registry host and is pinned by digest, for example registry.example\/org\/python@sha256:/,
+    );
+    expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/x@sha256:abc") }))[0]).toMatch(
+      /^4:8: image "registry.example\/org\/x@sha256:abc" has a malformed digest/,
+    );
   });
 
   it("points at a wrong build key, a missing Dockerfile and a context outside the folder", async () => {
-    expect(await problems({ "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile, target: gpu }"), Dockerfile: "FROM scratch\n" })).toEqual(['5:36: unknown key "target" in image.build']);
-    expect(await problems({ "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile }") })).toEqual([expect.stringMatching(/^5:24: dockerfile "Dockerfile" does not exist/)]);
-    expect(await problems({ "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile, context: ../.. }"), Dockerfile: "FROM scratch\n" })).toEqual([expect.stringMatching(/^5:45: image.build.context "..\/.." is not in the expected form/)]);
+    expect(
+      await problems({
+        "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile, target: gpu }"),
+        Dockerfile: "FROM scratch\n",
+      }),
+    ).toEqual(['5:36: unknown key "target" in image.build']);
+    expect(await problems({ "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile }") })).toEqual([
+      expect.stringMatching(/^5:24: dockerfile "Dockerfile" does not exist/),
+    ]);
+    expect(
+      await problems({
+        "experiment.yaml": yamlWithImage("own-image", "image:\n  build: { dockerfile: Dockerfile, context: ../.. }"),
+        Dockerfile: "FROM scratch\n",
+      }),
+    ).toEqual([expect.stringMatching(/^5:45: image.build.context "..\/.." is not in the expected form/)]);
   });
 });
 
@@ -81,7 +125,9 @@ describe("the runner policy for brought images", () => {
     const source = imageSourceOf(`evil.example/x/y@${DIGEST}`);
     const policy = resolveImagePolicy({ allowedRegistries: ["127.0.0.1:5000"] });
     expect(() => checkImageSourceAgainstPolicy(source, policy)).toThrow(PolicyRejectedError);
-    expect(() => checkImageSourceAgainstPolicy(source, policy)).toThrow("image registry evil.example is not allowed (images.allowedRegistries: 127.0.0.1:5000); nothing was pulled");
+    expect(() => checkImageSourceAgainstPolicy(source, policy)).toThrow(
+      "image registry evil.example is not allowed (images.allowedRegistries: 127.0.0.1:5000); nothing was pulled",
+    );
     expect(() => checkImageSourceAgainstPolicy(imageSourceOf(`127.0.0.1:5000/x/y@${DIGEST}`), policy)).not.toThrow();
   });
 
@@ -89,7 +135,10 @@ describe("the runner policy for brought images", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-creds-"));
     await writeFile(path.join(dir, "reg.json"), JSON.stringify({ username: "ci", password: "s3cret" }));
     await writeFile(path.join(dir, "bad.json"), JSON.stringify({ user: "ci" }));
-    const policy = resolveImagePolicy({ allowedRegistries: ["a.example", "b.example"], credentials: { "a.example": path.join(dir, "reg.json"), "b.example": path.join(dir, "bad.json") } });
+    const policy = resolveImagePolicy({
+      allowedRegistries: ["a.example", "b.example"],
+      credentials: { "a.example": path.join(dir, "reg.json"), "b.example": path.join(dir, "bad.json") },
+    });
     expect(await registryAuth(policy, "a.example")).toEqual({ username: "ci", password: "s3cret", serveraddress: "a.example" });
     expect(await registryAuth(policy, "c.example")).toBeUndefined();
     await expect(registryAuth(policy, "b.example")).rejects.toThrow(/must be \{"username"/);
@@ -97,8 +146,13 @@ describe("the runner policy for brought images", () => {
 
   it("rejects a policy file with an unknown images key", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-policy-"));
-    const document = JSON.parse(await import("node:fs/promises").then((fs) => fs.readFile(path.join(repoRoot, "runner-setup/policy.json"), "utf8")));
-    await writeFile(path.join(dir, "p.json"), JSON.stringify({ ...document, images: { allowedRegistries: ["ok.example"], pullAnything: true } }));
+    const document = JSON.parse(
+      await import("node:fs/promises").then((fs) => fs.readFile(path.join(repoRoot, "runner-setup/policy.json"), "utf8")),
+    );
+    await writeFile(
+      path.join(dir, "p.json"),
+      JSON.stringify({ ...document, images: { allowedRegistries: ["ok.example"], pullAnything: true } }),
+    );
     await expect(loadPolicy(path.join(dir, "p.json"))).rejects.toThrow(/unknown key "pullAnything" in images/);
   });
 });
@@ -115,7 +169,11 @@ describe("Dockerfiles", () => {
   });
 
   it("resolves recipe bases through their build argument and counts RUN steps", () => {
-    const { bases, runSteps } = analyseDockerfile(`ARG CRUCIBLE_BASE\nFROM \${CRUCIBLE_BASE} AS env\nRUN true\nFROM env\nONBUILD RUN id\nFROM 127.0.0.1:5000/a/b@${DIGEST}\n`, "Dockerfile", recipes);
+    const { bases, runSteps } = analyseDockerfile(
+      `ARG CRUCIBLE_BASE\nFROM \${CRUCIBLE_BASE} AS env\nRUN true\nFROM env\nONBUILD RUN id\nFROM 127.0.0.1:5000/a/b@${DIGEST}\n`,
+      "Dockerfile",
+      recipes,
+    );
     expect(bases).toEqual([
       { kind: "recipe", name: "base", arg: "CRUCIBLE_BASE" },
       { kind: "stage", name: "env" },
@@ -134,7 +192,12 @@ describe("Dockerfiles", () => {
 
 describe("the build context's hash", () => {
   it("covers paths, modes and contents, leaves the experiment's results out and refuses symbolic links", async () => {
-    const file = await makeExperiment("ctx", { "experiment.yaml": "", Dockerfile: "FROM scratch\n", "app/a.txt": "a", "results/r1/result.json": "{}" });
+    const file = await makeExperiment("ctx", {
+      "experiment.yaml": "",
+      Dockerfile: "FROM scratch\n",
+      "app/a.txt": "a",
+      "results/r1/result.json": "{}",
+    });
     const dir = path.dirname(file);
     const first = await hashContext(dir, dir);
     expect(first.files).toEqual(["Dockerfile", "app/a.txt", "experiment.yaml"]);

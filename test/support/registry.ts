@@ -21,7 +21,10 @@ async function ensureInstalled(): Promise<string> {
   try {
     await execFileAsync(binary, ["--version"]);
   } catch {
-    await execFileAsync("apt-get", ["install", "-y", "--no-install-recommends", "docker-registry"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, maxBuffer: 16 * 1024 * 1024 });
+    await execFileAsync("apt-get", ["install", "-y", "--no-install-recommends", "docker-registry"], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      maxBuffer: 16 * 1024 * 1024,
+    });
   }
   return binary;
 }
@@ -43,13 +46,28 @@ export async function startRegistry(): Promise<LocalRegistry> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const config = path.join(dir, "config.yml");
-  await writeFile(config, ["version: 0.1", "log: { level: error }", "storage:", `  filesystem: { rootdirectory: ${path.join(dir, "data")} }`, "  delete: { enabled: true }", "http:", `  addr: ${host}`, ""].join("\n"));
+  await writeFile(
+    config,
+    [
+      "version: 0.1",
+      "log: { level: error }",
+      "storage:",
+      `  filesystem: { rootdirectory: ${path.join(dir, "data")} }`,
+      "  delete: { enabled: true }",
+      "http:",
+      `  addr: ${host}`,
+      "",
+    ].join("\n"),
+  );
   const child: ChildProcess = spawn(binary, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://${host}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -30,17 +30,32 @@ export async function run(): Promise<void> {
     const docker = new Docker();
     const image = await prepareExperimentImage(
       docker,
-      { source: experiment.image, experimentName: experiment.spec.name, experimentDir: experiment.dir, imagesDir: imagesDirOf(root), policy: images },
+      {
+        source: experiment.image,
+        experimentName: experiment.spec.name,
+        experimentDir: experiment.dir,
+        imagesDir: imagesDirOf(root),
+        policy: images,
+      },
       (line) => core.info(escapeControls(line)),
     );
     // The materialized folder is a repository root: the record names the experiment's folder as the plan does.
-    const record = await exportBuiltImage(docker, image, path.relative(repositoryOf(file), experiment.dir).split(path.sep).join("/"), output);
+    const record = await exportBuiltImage(
+      docker,
+      image,
+      path.relative(repositoryOf(file), experiment.dir).split(path.sep).join("/"),
+      output,
+    );
     core.setOutput("digest", record.digest);
     core.info(`exported ${record.digest} (Dockerfile ${record.dockerfileHash ?? "?"}, base ${record.baseImage ?? "none"}) to ${output}`);
     await core.summary
       .addHeading(`Image of ${escapeControls(experiment.spec.name)}`, 3)
       .addTable([
-        [{ data: "Digest", header: true }, { data: "Dockerfile", header: true }, { data: "Base image", header: true }],
+        [
+          { data: "Digest", header: true },
+          { data: "Dockerfile", header: true },
+          { data: "Base image", header: true },
+        ],
         [record.digest, record.dockerfileHash ?? "", escapeControls(record.baseImage ?? "")],
       ])
       .write();

@@ -90,7 +90,10 @@ async function validate(paths: string[]): Promise<number> {
   return issues.length > 0 ? 1 : 0;
 }
 
-async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string; approvedImage?: { digest: string; archive?: string } }): Promise<number> {
+async function run(
+  file: string,
+  options: { resultsDir?: string; policy?: string; artifactStore?: string; approvedImage?: { digest: string; archive?: string } },
+): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
@@ -121,7 +124,9 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
       sample: resourceLines((text) => out(`    ${text}`)),
     },
   });
-  const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
+  const metrics = Object.entries(result.metrics)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   out(`==> ${result.status}: ${result.statusReason}`);
   for (const stage of result.stages ?? []) {
     const took = stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : "";
@@ -154,7 +159,9 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   await writeFile(matrixFile, `${JSON.stringify(matrix, null, 2)}\n`);
   out("");
   for (const v of verdicts) {
-    const counts = ["blocked", "contained", "succeeded"].map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`).join(", ");
+    const counts = ["blocked", "contained", "succeeded"]
+      .map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`)
+      .join(", ");
     const verdict = v.verdict === "contained" ? "contained" : "BREACHED ";
     out(`${verdict}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
     for (const reason of v.reasons) out(`           ${reason}`);
@@ -180,15 +187,29 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { "results-dir": { type: "string" }, policy: { type: "string" }, "artifact-store": { type: "string" }, "image-digest": { type: "string" }, "image-archive": { type: "string" } },
+        options: {
+          "results-dir": { type: "string" },
+          policy: { type: "string" },
+          "artifact-store": { type: "string" },
+          "image-digest": { type: "string" },
+          "image-archive": { type: "string" },
+        },
       });
       if (positionals.length !== 1) throw new CrucibleError(`run takes exactly one experiment file\n\n${USAGE}`);
-      if (values["image-archive"] && !values["image-digest"]) throw new CrucibleError(`--image-archive needs --image-digest: the digest the archive must hold\n\n${USAGE}`);
+      if (values["image-archive"] && !values["image-digest"])
+        throw new CrucibleError(`--image-archive needs --image-digest: the digest the archive must hold\n\n${USAGE}`);
       return run(positionals[0]!, {
         resultsDir: values["results-dir"],
         policy: values.policy,
         artifactStore: values["artifact-store"],
-        ...(values["image-digest"] ? { approvedImage: { digest: values["image-digest"], ...(values["image-archive"] ? { archive: path.resolve(values["image-archive"]) } : {}) } } : {}),
+        ...(values["image-digest"]
+          ? {
+              approvedImage: {
+                digest: values["image-digest"],
+                ...(values["image-archive"] ? { archive: path.resolve(values["image-archive"]) } : {}),
+              },
+            }
+          : {}),
       });
     }
     case "image": {
@@ -199,19 +220,33 @@ async function main(argv: string[]): Promise<number> {
     case "containment": {
       const { values } = parseArgs({
         args: rest,
-        options: { "compare-runc": { type: "boolean" }, "results-dir": { type: "string" }, matrix: { type: "string" }, policy: { type: "string" } },
+        options: {
+          "compare-runc": { type: "boolean" },
+          "results-dir": { type: "string" },
+          matrix: { type: "string" },
+          policy: { type: "string" },
+        },
       });
-      return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
+      return containment({
+        compareRunc: !!values["compare-runc"],
+        resultsDir: values["results-dir"],
+        matrix: values.matrix,
+        policy: values.policy,
+      });
     }
     case "gc": {
-      const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } },
+      });
       const docker = new DockerSandboxProvider("runsc", imagesDirOf(root)).docker;
       const report = await collectGarbage(docker);
       for (const c of report.containers) out(`removed sandbox ${c.name} (${c.reason})`);
       for (const p of report.processes) out(`killed ${p.command} ${p.pid} (${p.reason})`);
       out(`gc: removed ${report.containers.length} sandbox(es), killed ${report.processes.length} orphaned runsc process(es)`);
       const images = await pruneExperimentImages(docker);
-      for (const image of images) out(`removed experiment image ${image.tags.join(", ") || image.id} (unused; a newer build of its experiment exists)`);
+      for (const image of images)
+        out(`removed experiment image ${image.tags.join(", ") || image.id} (unused; a newer build of its experiment exists)`);
       out(`gc: removed ${images.length} unused experiment image(s)`);
       if (values["artifacts-older-than"]) {
         const store = new ArtifactStore(values["artifact-store"] ? path.resolve(values["artifact-store"]) : defaultArtifactStore());

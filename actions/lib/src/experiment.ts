@@ -133,7 +133,18 @@ export function parseExperiment(
     // A few aliases are legitimate YAML; thousands are an expansion bomb.
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)`,
+        },
+      ],
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = imageErrors(dedupe(validateExperimentDocument.errors ?? []), data);
@@ -153,15 +164,24 @@ function imageErrors(errors: SchemaError[], data: unknown): SchemaError[] {
   const rest = errors.filter((e) => !aboutImage(e));
   const problem = typeof image === "string" ? imageStringProblem(image) : undefined;
   if (problem) return [...rest, { instancePath: "/image", keyword: "image", params: {}, schemaPath: "", message: problem } as SchemaError];
-  const inBuild = errors.filter((e) => e.instancePath.startsWith("/image/") || (e.instancePath === "/image" && e.keyword === "additionalProperties"));
-  const fallback = { instancePath: "/image", keyword: "image", params: {}, schemaPath: "", message: "image must be a recipe name, {build: {dockerfile, context}} or a digest-pinned reference" } as SchemaError;
+  const inBuild = errors.filter(
+    (e) => e.instancePath.startsWith("/image/") || (e.instancePath === "/image" && e.keyword === "additionalProperties"),
+  );
+  const fallback = {
+    instancePath: "/image",
+    keyword: "image",
+    params: {},
+    schemaPath: "",
+    message: "image must be a recipe name, {build: {dockerfile, context}} or a digest-pinned reference",
+  } as SchemaError;
   return [...rest, ...(inBuild.length > 0 ? inBuild : [fallback])];
 }
 
 function messageFor(error: SchemaError): string {
   if (error.keyword === "image") return error.message ?? "invalid image";
   if (/^(\/stages\/[^/]+)?\/command$/.test(error.instancePath) && error.keyword === "type") return SHELL_STRING_HINT;
-  if (error.instancePath === "/command" && error.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error.instancePath === "/command" && error.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error);
 }
 
@@ -226,12 +246,21 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   try {
     const size = (await lstat(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`,
+        },
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error) {
     if (error instanceof ExperimentInvalidError) throw error;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${(error as Error).message}` }]);
+    throw new ExperimentInvalidError([
+      { file, line: 1, column: 1, message: `cannot read the experiment file: ${(error as Error).message}` },
+    ]);
   }
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
@@ -243,12 +272,16 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   }
   const image = imageSourceOf(spec.image);
   if (image.kind === "recipe" && !(await isFile(path.join(options.imagesDir, image.name, "recipe.json")))) {
-    problem(["image"], `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
+    );
   }
   if (image.kind === "build") {
     const dockerfileRefusal = await checkInput(dir, image.dockerfile);
     if (dockerfileRefusal) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" ${dockerfileRefusal}`);
-    else if (!(await isFile(path.join(dir, image.dockerfile)))) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" must be a file`);
+    else if (!(await isFile(path.join(dir, image.dockerfile))))
+      problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" must be a file`);
     const contextRefusal = path.posix.normalize(image.context) === "." ? undefined : await checkInput(dir, image.context);
     if (contextRefusal) problem(["image", "build", "context"], `context "${image.context}" ${contextRefusal}`);
   }
@@ -307,7 +340,11 @@ async function resolveStages(
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`,
+        );
     }
     byName.set(name, {
       name,
@@ -323,10 +360,15 @@ async function resolveStages(
   const ordered: Stage[] = [];
   const placed = new Set<string>();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name),
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0]!.name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0]!.name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`,
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -349,7 +391,9 @@ async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | 
   } catch (error) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${(error as Error).message}`);
   }
-  const targets = stages ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params })) : [{ stage: undefined, params: spec.params ?? {} }];
+  const targets = stages
+    ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params }))
+    : [{ stage: undefined, params: spec.params ?? {} }];
   const reported = new Set<string>();
   for (const { stage, params } of targets) {
     if (validate(params)) continue;

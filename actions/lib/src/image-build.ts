@@ -63,7 +63,11 @@ export function parseDockerfile(text: string): DockerfileInstruction[] {
 }
 
 /** A FROM of a Dockerfile, resolved: a Crucible recipe (through its build argument), an earlier stage, scratch or a pinned reference. */
-type BaseImage = { kind: "recipe"; name: string; arg: string } | { kind: "stage"; name: string } | { kind: "scratch" } | { kind: "registry"; source: Extract<ImageSource, { kind: "registry" }> };
+type BaseImage =
+  | { kind: "recipe"; name: string; arg: string }
+  | { kind: "stage"; name: string }
+  | { kind: "scratch" }
+  | { kind: "registry"; source: Extract<ImageSource, { kind: "registry" }> };
 
 /** The build argument that carries a recipe's image: base → CRUCIBLE_BASE, my-image → CRUCIBLE_MY_IMAGE. */
 export function recipeBuildArg(recipe: string): string {
@@ -75,7 +79,11 @@ export function recipeBuildArg(recipe: string): string {
  * (`FROM ${CRUCIBLE_BASE}`), an earlier stage, scratch or a digest-pinned reference; ADD from a URL is
  * refused (nothing is fetched during a build). RUN steps are counted: Docker executes them outside gVisor.
  */
-export function analyseDockerfile(text: string, file: string, recipes: string[]): { bases: BaseImage[]; runSteps: DockerfileInstruction[] } {
+export function analyseDockerfile(
+  text: string,
+  file: string,
+  recipes: string[],
+): { bases: BaseImage[]; runSteps: DockerfileInstruction[] } {
   const instructions = parseDockerfile(text);
   const problems: string[] = [];
   const bases: BaseImage[] = [];
@@ -130,7 +138,8 @@ export async function hashContext(contextDir: string, experimentDir: string): Pr
       const child = relative ? `${relative}/${entry.name}` : entry.name;
       const full = path.join(contextDir, child);
       if (path.relative(experimentDir, full) === "results") continue;
-      if (entry.isSymbolicLink()) throw new PolicyRejectedError(`the build context holds a symbolic link (${full}); copy the file in instead`);
+      if (entry.isSymbolicLink())
+        throw new PolicyRejectedError(`the build context holds a symbolic link (${full}); copy the file in instead`);
       if (entry.isDirectory()) await walk(child);
       else if (entry.isFile()) files.push(child);
       else throw new PolicyRejectedError(`the build context holds ${full}, which is not a regular file or folder`);
@@ -170,7 +179,8 @@ export async function readBuiltImage(folder: string): Promise<{ record: BuiltIma
   } catch (error) {
     throw new PolicyRejectedError(`the build job's ${file} cannot be read: ${(error as Error).message}`);
   }
-  if (typeof record?.digest !== "string" || !DIGEST.test(record.digest)) throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
+  if (typeof record?.digest !== "string" || !DIGEST.test(record.digest))
+    throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
   return { record, archive: path.join(folder, BUILT_IMAGE_ARCHIVE) };
 }
 
@@ -193,7 +203,11 @@ export async function exportBuiltImage(docker: Docker, image: ImageRef, experime
 }
 
 /** Makes an experiment's own image available and returns it with its provenance. Refusals throw PolicyRejectedError. */
-export async function prepareExperimentImage(docker: Docker, request: ImageRequest, log: (line: string) => void = () => undefined): Promise<ImageRef> {
+export async function prepareExperimentImage(
+  docker: Docker,
+  request: ImageRequest,
+  log: (line: string) => void = () => undefined,
+): Promise<ImageRef> {
   const { source, policy } = request;
   if (source.kind === "registry") {
     checkImageSourceAgainstPolicy(source, policy);
@@ -201,7 +215,14 @@ export async function prepareExperimentImage(docker: Docker, request: ImageReque
       throw new PolicyRejectedError(`image digest ${source.digest} is not the approved ${request.approved.digest}; nothing was pulled`);
     }
     const image = await pullPinned(docker, source, policy, log);
-    return { name: source.reference, ref: `${source.registry}/${source.repository}@${source.digest}`, id: image.Id, recipeHash: "", source: "registry", digest: source.digest };
+    return {
+      name: source.reference,
+      ref: `${source.registry}/${source.repository}@${source.digest}`,
+      id: image.Id,
+      recipeHash: "",
+      source: "registry",
+      digest: source.digest,
+    };
   }
   const contextDir = path.join(request.experimentDir, source.context);
   const dockerfilePath = path.join(request.experimentDir, source.dockerfile);
@@ -219,7 +240,8 @@ async function buildLocally(
 ): Promise<ImageRef> {
   const { policy } = request;
   const relativeDockerfile = path.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path.sep).join("/");
-  if (relativeDockerfile.startsWith("../")) throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
+  if (relativeDockerfile.startsWith("../"))
+    throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
   const recipes = (await readdir(request.imagesDir).catch(() => [] as string[])).sort();
   const { bases, runSteps } = analyseDockerfile(dockerfile.dockerfileBytes.toString("utf8"), relativeDockerfile, recipes);
   if (runSteps.length > 0 && policy.runSteps !== "default-runtime") {
@@ -243,7 +265,11 @@ async function buildLocally(
     }
   }
   const context = await hashContext(dockerfile.contextDir, request.experimentDir);
-  const key = createHash("sha256").update(context.hash).update(`\0${relativeDockerfile}\0${baseRecords.join("\n")}`).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(context.hash)
+    .update(`\0${relativeDockerfile}\0${baseRecords.join("\n")}`)
+    .digest("hex")
+    .slice(0, 16);
   const tag = `${EXPERIMENT_IMAGE_REPOSITORY}/${request.experimentName}:${key}`;
   const baseImage = baseRecords.join(", ");
   const existing = await inspectOrUndefined(docker, tag);
@@ -251,27 +277,26 @@ async function buildLocally(
     log(`image ${tag} is up to date (${existing.Id}): its build context, Dockerfile and base image have not changed`);
     return builtRef(request, tag, existing.Id, dockerfile.dockerfileHash, baseImage, context.hash);
   }
-  log(`building image ${tag} from ${relativeDockerfile} (${context.files.length} files in the context${runSteps.length > 0 ? `; ${runSteps.length} RUN step(s) under the daemon's default runtime, as this policy allows` : "; no RUN steps: nothing executes during the build"})`);
-  const stream = await docker.buildImage(
-    { context: dockerfile.contextDir, src: context.files },
-    {
-      t: tag,
-      dockerfile: relativeDockerfile,
-      buildargs,
-      labels: {
-        [EXPERIMENT_IMAGE_LABEL]: "true",
-        "crucible.experiment": request.experimentName,
-        [CONTEXT_HASH_LABEL]: context.hash,
-        [DOCKERFILE_HASH_LABEL]: dockerfile.dockerfileHash,
-        [BASE_IMAGE_LABEL]: baseImage,
-      },
-      // RUN steps get no network: nothing is fetched while an experiment's image is built.
-      networkmode: "none",
-      pull: "",
-      rm: true,
-      forcerm: true,
-    } as unknown as Docker.ImageBuildOptions,
+  log(
+    `building image ${tag} from ${relativeDockerfile} (${context.files.length} files in the context${runSteps.length > 0 ? `; ${runSteps.length} RUN step(s) under the daemon's default runtime, as this policy allows` : "; no RUN steps: nothing executes during the build"})`,
   );
+  const stream = await docker.buildImage({ context: dockerfile.contextDir, src: context.files }, {
+    t: tag,
+    dockerfile: relativeDockerfile,
+    buildargs,
+    labels: {
+      [EXPERIMENT_IMAGE_LABEL]: "true",
+      "crucible.experiment": request.experimentName,
+      [CONTEXT_HASH_LABEL]: context.hash,
+      [DOCKERFILE_HASH_LABEL]: dockerfile.dockerfileHash,
+      [BASE_IMAGE_LABEL]: baseImage,
+    },
+    // RUN steps get no network: nothing is fetched while an experiment's image is built.
+    networkmode: "none",
+    pull: "",
+    rm: true,
+    forcerm: true,
+  } as unknown as Docker.ImageBuildOptions);
   await followLogged(docker, stream, "docker build", log);
   const built = await docker.getImage(tag).inspect();
   await enforceImagePolicy(docker, built, policy, tag);
@@ -279,9 +304,26 @@ async function buildLocally(
   return builtRef(request, tag, built.Id, dockerfile.dockerfileHash, baseImage, context.hash);
 }
 
-function builtRef(request: ImageRequest, tag: string, id: string, dockerfileHash: string, baseImage: string, contextHash: string): ImageRef {
+function builtRef(
+  request: ImageRequest,
+  tag: string,
+  id: string,
+  dockerfileHash: string,
+  baseImage: string,
+  contextHash: string,
+): ImageRef {
   const source = request.source as Extract<ImageSource, { kind: "build" }>;
-  return { name: `build:${source.dockerfile}`, ref: tag, id, recipeHash: "", source: "build", digest: id, dockerfileHash, baseImage, contextHash: `sha256:${contextHash}` };
+  return {
+    name: `build:${source.dockerfile}`,
+    ref: tag,
+    id,
+    recipeHash: "",
+    source: "build",
+    digest: id,
+    dockerfileHash,
+    baseImage,
+    contextHash: `sha256:${contextHash}`,
+  };
 }
 
 /**
@@ -293,16 +335,24 @@ function builtRef(request: ImageRequest, tag: string, id: string, dockerfileHash
 async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHash: string, log: (line: string) => void): Promise<ImageRef> {
   const approved = request.approved!;
   if (approved.digest === "") {
-    throw new PolicyRejectedError("no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it, by the digest the reviewer approved; it never builds one");
+    throw new PolicyRejectedError(
+      "no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it, by the digest the reviewer approved; it never builds one",
+    );
   }
-  if (!DIGEST.test(approved.digest)) throw new PolicyRejectedError(`the approved image digest ${JSON.stringify(approved.digest)} is not sha256:<64 hex digits>`);
+  if (!DIGEST.test(approved.digest))
+    throw new PolicyRejectedError(`the approved image digest ${JSON.stringify(approved.digest)} is not sha256:<64 hex digits>`);
   const already = await inspectOrUndefined(docker, approved.digest);
   if (approved.archive) {
     const size = (await lstat(approved.archive)).size;
-    if (size > request.policy.maxImageBytes) throw new PolicyRejectedError(`the image archive is ${formatBytes(size)}, above the runner's limit of ${formatBytes(request.policy.maxImageBytes)}`);
+    if (size > request.policy.maxImageBytes)
+      throw new PolicyRejectedError(
+        `the image archive is ${formatBytes(size)}, above the runner's limit of ${formatBytes(request.policy.maxImageBytes)}`,
+      );
     const archiveDigest = await archiveImageDigest(approved.archive);
     if (archiveDigest !== approved.digest) {
-      throw new PolicyRejectedError(`the image archive holds ${archiveDigest}, not the approved digest ${approved.digest}: refused, nothing was loaded`);
+      throw new PolicyRejectedError(
+        `the image archive holds ${archiveDigest}, not the approved digest ${approved.digest}: refused, nothing was loaded`,
+      );
     }
     if (!already) {
       log(`loading the approved image ${approved.digest} (${formatBytes(size)})`);
@@ -320,7 +370,9 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   await enforceImagePolicy(docker, image, request.policy, approved.digest);
   const labels = image.Config?.Labels ?? {};
   if (labels[DOCKERFILE_HASH_LABEL] && labels[DOCKERFILE_HASH_LABEL] !== dockerfileHash) {
-    throw new PolicyRejectedError(`the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but the planned commit's Dockerfile has ${dockerfileHash}`);
+    throw new PolicyRejectedError(
+      `the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but the planned commit's Dockerfile has ${dockerfileHash}`,
+    );
   }
   const source = request.source as Extract<ImageSource, { kind: "build" }>;
   return {
@@ -351,7 +403,9 @@ export async function archiveImageDigest(archive: string): Promise<string> {
     throw new PolicyRejectedError(`the image archive's manifest.json is not JSON`);
   }
   if (!Array.isArray(manifest) || manifest.length !== 1 || typeof manifest[0]?.Config !== "string") {
-    throw new PolicyRejectedError(`the image archive must hold exactly one image (its manifest.json lists ${Array.isArray(manifest) ? manifest.length : "none"})`);
+    throw new PolicyRejectedError(
+      `the image archive must hold exactly one image (its manifest.json lists ${Array.isArray(manifest) ? manifest.length : "none"})`,
+    );
   }
   const config = entries.get(manifest[0].Config);
   if (!config) throw new PolicyRejectedError(`the image archive lacks the configuration ${manifest[0].Config} its manifest names`);
@@ -369,9 +423,14 @@ async function readTarEntries(file: string, want: (name: string) => boolean, max
     for (;;) {
       const { bytesRead } = await handle.read(header, 0, 512, offset);
       if (bytesRead < 512 || header.every((b) => b === 0)) break;
-      const field = (start: number, length: number) => header.subarray(start, start + length).toString("utf8").replace(/\0.*$/s, "");
+      const field = (start: number, length: number) =>
+        header
+          .subarray(start, start + length)
+          .toString("utf8")
+          .replace(/\0.*$/s, "");
       const size = parseInt(field(124, 12).trim() || "0", 8);
-      if (!Number.isFinite(size) || size < 0) throw new PolicyRejectedError(`the image archive has a malformed tar header at byte ${offset}`);
+      if (!Number.isFinite(size) || size < 0)
+        throw new PolicyRejectedError(`the image archive has a malformed tar header at byte ${offset}`);
       const type = field(156, 1) || "0";
       const prefix = field(345, 155);
       let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
@@ -384,7 +443,10 @@ async function readTarEntries(file: string, want: (name: string) => boolean, max
         const text = data.toString("utf8");
         longName = type === "L" ? text.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1];
       } else if ((type === "0" || type === "\0") && want(name)) {
-        if (size > maxBytes) throw new PolicyRejectedError(`the image archive's ${name} is ${formatBytes(size)}, more than a manifest or configuration can be`);
+        if (size > maxBytes)
+          throw new PolicyRejectedError(
+            `the image archive's ${name} is ${formatBytes(size)}, more than a manifest or configuration can be`,
+          );
         const data = Buffer.alloc(size);
         await handle.read(data, 0, size, dataStart);
         found.set(name, data);
@@ -398,7 +460,12 @@ async function readTarEntries(file: string, want: (name: string) => boolean, max
 }
 
 /** Pulls `registry/repository@digest` with the runner's credentials for that registry, and checks what arrived. */
-async function pullPinned(docker: Docker, source: Extract<ImageSource, { kind: "registry" }>, policy: ImagePolicy, log: (line: string) => void): Promise<Docker.ImageInspectInfo> {
+async function pullPinned(
+  docker: Docker,
+  source: Extract<ImageSource, { kind: "registry" }>,
+  policy: ImagePolicy,
+  log: (line: string) => void,
+): Promise<Docker.ImageInspectInfo> {
   const pinned = `${source.registry}/${source.repository}@${source.digest}`;
   let image = await inspectOrUndefined(docker, pinned);
   if (!image) {
@@ -415,7 +482,9 @@ async function pullPinned(docker: Docker, source: Extract<ImageSource, { kind: "
   }
   // Docker resolves name@digest only to content with that digest; checked again rather than assumed.
   if (!(image.RepoDigests ?? []).includes(`${source.registry}/${source.repository}@${source.digest}`)) {
-    throw new PolicyRejectedError(`the pulled image does not carry the digest ${source.digest} (it has ${(image.RepoDigests ?? []).join(", ") || "none"})`);
+    throw new PolicyRejectedError(
+      `the pulled image does not carry the digest ${source.digest} (it has ${(image.RepoDigests ?? []).join(", ") || "none"})`,
+    );
   }
   await enforceImagePolicy(docker, image, policy, pinned);
   return image;
@@ -432,8 +501,12 @@ async function enforceImagePolicy(docker: Docker, image: Docker.ImageInspectInfo
   const volumes = Object.keys(image.Config?.Volumes ?? {});
   const healthcheck = (image.Config as { Healthcheck?: { Test?: string[] } } | undefined)?.Healthcheck?.Test;
   const refusals: string[] = [];
-  if (volumes.length > 0) refusals.push(`it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside the read-only root and the output limit (write to /output or /tmp instead)`);
-  if (healthcheck && healthcheck[0] !== "NONE") refusals.push("it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule");
+  if (volumes.length > 0)
+    refusals.push(
+      `it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside the read-only root and the output limit (write to /output or /tmp instead)`,
+    );
+  if (healthcheck && healthcheck[0] !== "NONE")
+    refusals.push("it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule");
   if (refusals.length > 0) {
     await removeImage(docker, image.Id);
     throw new PolicyRejectedError(`image ${what} is refused: ${refusals.join("; ")}; it was removed`);
@@ -452,7 +525,9 @@ async function removeImage(docker: Docker, id: string): Promise<void> {
 async function enforceSize(docker: Docker, image: Docker.ImageInspectInfo, policy: ImagePolicy, what: string): Promise<void> {
   if (image.Size <= policy.maxImageBytes) return;
   await removeImage(docker, image.Id);
-  throw new PolicyRejectedError(`image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} (images.maxImageSize); it was removed`);
+  throw new PolicyRejectedError(
+    `image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} (images.maxImageSize); it was removed`,
+  );
 }
 
 async function inspectOrUndefined(docker: Docker, reference: string): Promise<Docker.ImageInspectInfo | undefined> {
@@ -471,7 +546,12 @@ function followLogged(docker: Docker, stream: NodeJS.ReadableStream, what: strin
     let failed: string | undefined;
     docker.modem.followProgress(
       stream,
-      (error: Error | null) => (error ? reject(new CrucibleError(`${what} failed: ${error.message}`)) : failed ? reject(new CrucibleError(`${what} failed: ${failed}`)) : resolve()),
+      (error: Error | null) =>
+        error
+          ? reject(new CrucibleError(`${what} failed: ${error.message}`))
+          : failed
+            ? reject(new CrucibleError(`${what} failed: ${failed}`))
+            : resolve(),
       (event: { stream?: string; status?: string; id?: string; error?: string; errorDetail?: { message?: string } }) => {
         if (event.error) failed = event.errorDetail?.message ?? event.error;
         const text = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ""}${event.status}` : "");
@@ -482,7 +562,10 @@ function followLogged(docker: Docker, stream: NodeJS.ReadableStream, what: strin
 }
 
 /** Removes experiment images no container uses, except the newest `keep` per experiment. */
-export async function pruneExperimentImages(docker: Docker, options: { keep?: number; scope?: string } = {}): Promise<{ id: string; tags: string[] }[]> {
+export async function pruneExperimentImages(
+  docker: Docker,
+  options: { keep?: number; scope?: string } = {},
+): Promise<{ id: string; tags: string[] }[]> {
   const keep = options.keep ?? 1;
   const filters = [`${EXPERIMENT_IMAGE_LABEL}=true`, ...(options.scope ? [options.scope] : [])];
   const images = await docker.listImages({ filters: { label: filters } });

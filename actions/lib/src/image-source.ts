@@ -49,7 +49,8 @@ export function imageStringProblem(image: string): string | undefined {
   const tagAt = name.indexOf(":", lastSlash + 1);
   const repository = tagAt >= 0 ? name.slice(0, tagAt) : name;
   const firstComponent = repository.split("/")[0] ?? "";
-  const hasRegistry = repository.includes("/") && (firstComponent.includes(".") || firstComponent.includes(":") || firstComponent === "localhost");
+  const hasRegistry =
+    repository.includes("/") && (firstComponent.includes(".") || firstComponent.includes(":") || firstComponent === "localhost");
   if (!hasRegistry) {
     return (
       `image "${image}" is not a recipe name (lower-case letters, digits and dashes, for example \`base\`) and not a registry reference: ` +
@@ -101,19 +102,26 @@ export function checkImageSourceAgainstPolicy(source: ImageSource, policy: Image
   if (source.kind !== "registry") return;
   if (!policy.allowedRegistries.includes(source.registry)) {
     const allowed = policy.allowedRegistries.length > 0 ? policy.allowedRegistries.join(", ") : "none";
-    throw new PolicyRejectedError(`the runner's policy refuses this experiment: image registry ${source.registry} is not allowed (images.allowedRegistries: ${allowed}); nothing was pulled`);
+    throw new PolicyRejectedError(
+      `the runner's policy refuses this experiment: image registry ${source.registry} is not allowed (images.allowedRegistries: ${allowed}); nothing was pulled`,
+    );
   }
 }
 
 /** Docker's authconfig for a registry, from the runner's credentials file for it (or none). */
-export async function registryAuth(policy: ImagePolicy, registry: string): Promise<{ username: string; password: string; serveraddress: string } | undefined> {
+export async function registryAuth(
+  policy: ImagePolicy,
+  registry: string,
+): Promise<{ username: string; password: string; serveraddress: string } | undefined> {
   const file = policy.credentials[registry];
   if (!file) return undefined;
   let parsed: unknown;
   try {
     parsed = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 64 * 1024, maxDepth: 4 });
   } catch (error) {
-    throw new CrucibleError(`cannot read the credentials for registry ${registry} (${file}, from the runner policy): ${(error as Error).message}`);
+    throw new CrucibleError(
+      `cannot read the credentials for registry ${registry} (${file}, from the runner policy): ${(error as Error).message}`,
+    );
   }
   const { username, password } = (parsed ?? {}) as { username?: unknown; password?: unknown };
   if (typeof username !== "string" || typeof password !== "string") {

@@ -8,7 +8,11 @@ import { BUILT_IMAGE_FILE, readBuiltImage, type Experiment } from "../../lib/src
  * input the digest is empty and the run is refused, so the sandbox host never builds a Dockerfile. A
  * digest-pinned reference needs nothing here: its digest is in the reviewed experiment file.
  */
-export async function approvedImageOf(experiment: Experiment, artifactInput: string, workspace: string): Promise<{ digest: string; archive?: string } | undefined> {
+export async function approvedImageOf(
+  experiment: Experiment,
+  artifactInput: string,
+  workspace: string,
+): Promise<{ digest: string; archive?: string } | undefined> {
   if (experiment.image.kind !== "build") return undefined;
   const folder = artifactInput ? path.resolve(workspace, artifactInput) : "";
   // No artifact (no input, or a failed build left none): an empty digest, which the run records as refused.
