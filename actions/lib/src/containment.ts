@@ -9,7 +9,8 @@ import { findExperimentFiles, loadExperiment, type Experiment } from "./experime
 import { runscProcesses } from "./gc.js";
 import { comparisonPolicy, type SandboxPolicy } from "./policy.js";
 import { DockerSandboxProvider } from "./sandbox/docker.js";
-import { runExperiment, type RunResult, type RunStatus } from "./run.js";
+import type { RunResult, RunStatus } from "./result/format.js";
+import { runExperiment } from "./run.js";
 import type { SandboxProvider } from "./sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);

@@ -16,6 +16,7 @@ export * from "./usage.js";
 export * from "./image.js";
 export * from "./policy.js";
 export * from "./relay.js";
+export * from "./result/index.js";
 export * from "./run.js";
 export * from "./schemas.js";
 export * from "./text.js";
