@@ -2,18 +2,18 @@
 // Actions) import only from here, and nothing here imports @actions/*.
 export * from "./artifact-store.js";
 export * from "./changes.js";
-export * from "./containment.js";
+export * from "./docker/containment.js";
 export * from "./errors.js";
 export * from "./experiment.js";
 export * from "./files.js";
-export * from "./gc.js";
+export * from "./docker/gc.js";
 export * from "./gpu.js";
 export * from "./limits.js";
 export * from "./names.js";
 export * from "./owner.js";
-export * from "./scratch.js";
+export * from "./docker/scratch.js";
 export * from "./usage.js";
-export * from "./image.js";
+export * from "./docker/image.js";
 export * from "./policy.js";
 export * from "./relay.js";
 export * from "./result/index.js";
@@ -23,4 +23,4 @@ export * from "./text.js";
 export * from "./units.js";
 export * from "./locations.js";
 export type * from "./sandbox/sandbox.js";
-export { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "./sandbox/docker.js";
+export { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "./docker/provider.js";

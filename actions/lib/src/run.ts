@@ -6,7 +6,7 @@ import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./arti
 import type { Experiment, Input, Resources, Stage } from "./experiment.js";
 import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
-import type { ImageRef } from "./image.js";
+import type { ImageRef } from "./docker/image.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
@@ -15,9 +15,9 @@ import { readMetrics, readSeries, type Collected } from "./result/program-output
 import { gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
 import { metricExtras, mergeStageMetrics, statusOfStages, type ReportedCharts } from "./result/stages.js";
 import { writeResult, type WrittenResult } from "./result/write.js";
-import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
+import { MANAGED_LABEL, RUN_ID_LABEL } from "./docker/provider.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
-import { createScratch } from "./scratch.js";
+import { createScratch } from "./docker/scratch.js";
 import { escapeControls } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 

@@ -1,4 +1,4 @@
-import type { ImageRef } from "../image.js";
+import type { ImageRef } from "../docker/image.js";
 import type { SandboxSpec } from "../policy.js";
 
 export type OutputStream = "stdout" | "stderr";

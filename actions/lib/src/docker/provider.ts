@@ -4,10 +4,10 @@ import { promisify } from "node:util";
 import Docker from "dockerode";
 import { SandboxStartError, SandboxUnavailableError } from "../errors.js";
 import { openInside, writeInside } from "../files.js";
-import { ensureImage, type ImageRef } from "../image.js";
+import { ensureImage, type ImageRef } from "./image.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { buildContainerConfig, redactedConfig, runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
-import { releaseScratch } from "../scratch.js";
+import { releaseScratch } from "./scratch.js";
 import type {
   ExecOptions,
   ExecResult,
@@ -17,7 +17,7 @@ import type {
   RuntimeInfo,
   Sandbox,
   SandboxProvider,
-} from "./sandbox.js";
+} from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 

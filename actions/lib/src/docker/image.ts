@@ -5,8 +5,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
-import { CrucibleError, SandboxUnavailableError } from "./errors.js";
-import { describeSchemaError, validateImageRecipeDocument } from "./schemas.js";
+import { CrucibleError, SandboxUnavailableError } from "../errors.js";
+import { describeSchemaError, validateImageRecipeDocument } from "../schemas.js";
 
 /** Bump when the way images are built changes, so every image is rebuilt. */
 const BUILDER_VERSION = "1";

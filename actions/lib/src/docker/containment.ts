@@ -5,13 +5,13 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { findExperimentFiles, loadExperiment, type Experiment } from "./experiment.js";
+import { findExperimentFiles, loadExperiment, type Experiment } from "../experiment.js";
 import { runscProcesses } from "./gc.js";
-import { comparisonPolicy, type SandboxPolicy } from "./policy.js";
-import { DockerSandboxProvider } from "./sandbox/docker.js";
-import type { RunResult, RunStatus } from "./result/format.js";
-import { runExperiment } from "./run.js";
-import type { SandboxProvider } from "./sandbox/sandbox.js";
+import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
+import { DockerSandboxProvider } from "./provider.js";
+import type { RunResult, RunStatus } from "../result/format.js";
+import { runExperiment } from "../run.js";
+import type { SandboxProvider } from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
