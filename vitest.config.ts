@@ -13,6 +13,7 @@ export const FAST_TESTS = [
   "test/relay.test.ts",
   "test/inert.test.ts",
   "test/workflows.test.ts",
+  "test/layout.test.ts",
 ];
 
 export default defineConfig({

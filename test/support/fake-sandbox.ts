@@ -67,7 +67,7 @@ export class FakeSandboxProvider implements SandboxProvider {
     await mkdir(outputDir);
     this.live++;
     let cleaned = false;
-    const provider = this;
+    const gone = () => this.live--;
     return {
       runtime: this.runtime,
       outputDir,
@@ -76,7 +76,7 @@ export class FakeSandboxProvider implements SandboxProvider {
       async cleanup() {
         if (cleaned) return;
         cleaned = true;
-        provider.live--;
+        gone();
         await rm(path.dirname(outputDir), { recursive: true, force: true });
       },
     };

@@ -1,5 +1,4 @@
 import { mkdir, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
 import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 // The core and GitHub entries only: this bundle does not carry the Docker client.
-import { CrucibleError, ExperimentInvalidError, formatIssue, imagesDirOf, installRoot, parseMemory, errorMessage } from "../../lib/src/index.js";
+import { CrucibleError, ExperimentInvalidError, formatIssue, imagesDirOf, installRoot, errorMessage } from "../../lib/src/index.js";
 import {
   createGitHubClient,
   escapeMarkdown,

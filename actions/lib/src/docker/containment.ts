@@ -117,6 +117,7 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
   check("no runner secret in the outputs", !leaked, leaked ? "a runner token reached the log or outputs" : "runner tokens absent from log and outputs");
 
   const logText = await readFile(path.join(resultDir, "log.txt"), "latin1");
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   const rawControl = /[\x00-\x08\x0b-\x1f\x7f]/.test(logText.replace(/\n/g, ""));
   const commandLines = logText.split("\n").filter((l) => l.trimStart().startsWith("::"));
   check("log holds no raw control characters or workflow commands", !rawControl && commandLines.length === 0, rawControl ? "raw control characters in log.txt" : `${commandLines.length} line(s) start with ::`);
@@ -238,8 +239,8 @@ async function runnableCount(): Promise<number> {
 /** Waits (up to 20 s) until no more tasks are runnable than before the attack, and the host answers quickly. */
 async function waitForQuietHost(baseline: number): Promise<{ ok: boolean; detail: string }> {
   const deadline = Date.now() + 20_000;
-  let running = 0;
-  let spawnMs = 0;
+  let running: number;
+  let spawnMs: number;
   do {
     running = await runnableCount();
     const t = Date.now();
