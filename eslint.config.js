@@ -12,9 +12,18 @@ export default tseslint.config(
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: {
       globals: Object.fromEntries(
-        ["process", "Buffer", "console", "fetch", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "URL", "AbortController"].map(
-          (name) => [name, "readonly"],
-        ),
+        [
+          "process",
+          "Buffer",
+          "console",
+          "fetch",
+          "setTimeout",
+          "clearTimeout",
+          "setInterval",
+          "clearInterval",
+          "URL",
+          "AbortController",
+        ].map((name) => [name, "readonly"]),
       ),
     },
   },
@@ -22,7 +31,10 @@ export default tseslint.config(
     files: ["**/*.ts", "**/*.mjs", "**/*.js"],
     rules: {
       // Unused values are errors, except names marked unused on purpose with a leading underscore.
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" },
+      ],
     },
   },
 );

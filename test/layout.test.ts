@@ -19,7 +19,8 @@ function shapeFolders(files: string[]): string[] {
     const parts = file.split("/");
     if (parts.length < 2) continue;
     if (parts[0] === ".github" && parts[1] === "workflows") folders.add(".github/workflows/");
-    else if (parts[0] === "actions" && parts[1] === "lib" && parts[2] === "src" && parts.length > 4) folders.add(`actions/lib/src/${parts[3]}/`);
+    else if (parts[0] === "actions" && parts[1] === "lib" && parts[2] === "src" && parts.length > 4)
+      folders.add(`actions/lib/src/${parts[3]}/`);
     else if (parts[0] === "actions" && parts[1] === "lib") folders.add("actions/lib/src/");
     else if (parts[0] === "actions" && parts.length > 2) folders.add(`actions/${parts[1]}/`);
     else if (!parts[0]!.startsWith(".")) folders.add(`${parts[0]}/`);

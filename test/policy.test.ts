@@ -68,6 +68,8 @@ describe("checkAgainstPolicy", () => {
     expect(() => checkAgainstPolicy(experiment, policy)).not.toThrow();
     const greedy = { ...experiment, resources: { cpus: 3, memoryBytes: 64 * 1024 ** 3, timeoutSeconds: 60, gpus: 1 } };
     expect(() => checkAgainstPolicy(greedy, policy)).toThrow(PolicyRejectedError);
-    expect(() => checkAgainstPolicy(greedy, policy)).toThrow(/resources\.cpus 3 exceeds the runner's limit of 2.*resources\.memory .* exceeds.*resources\.gpus 1 exceeds the runner's limit of 0/);
+    expect(() => checkAgainstPolicy(greedy, policy)).toThrow(
+      /resources\.cpus 3 exceeds the runner's limit of 2.*resources\.memory .* exceeds.*resources\.gpus 1 exceeds the runner's limit of 0/,
+    );
   });
 });

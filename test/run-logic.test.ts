@@ -65,7 +65,21 @@ describe("statuses of a single-program run", () => {
       main: async (io) => {
         io.stdout("hello\nworld\n");
         await io.output("metrics.json", JSON.stringify({ accuracy: 0.9, loss: { value: 1.5, unit: "nats", description: "final loss" } }));
-        await io.output("series.json", JSON.stringify({ curve: { kind: "line", columns: ["x", "y"], rows: [[0, 1], [1, 2]], x: "x", y: "y" } }));
+        await io.output(
+          "series.json",
+          JSON.stringify({
+            curve: {
+              kind: "line",
+              columns: ["x", "y"],
+              rows: [
+                [0, 1],
+                [1, 2],
+              ],
+              x: "x",
+              y: "y",
+            },
+          }),
+        );
         await io.output("notes.txt", "n");
         return 0;
       },
@@ -122,7 +136,11 @@ describe("statuses of a single-program run", () => {
     expect(rejected.result.status).toBe("rejected");
     expect(rejected.result.statusReason).toContain("cpus 1 exceeds the runner's limit of 0.5");
     expect(rejected.provider.calls).toEqual([]);
-    const moved = await run(single("moved"), { main: async () => 0 }, { beforeStart: async () => ({ status: "superseded", reason: "the PR moved" }) });
+    const moved = await run(
+      single("moved"),
+      { main: async () => 0 },
+      { beforeStart: async () => ({ status: "superseded", reason: "the PR moved" }) },
+    );
     expect(moved.result).toMatchObject({ status: "superseded", statusReason: "the PR moved" });
     expect(moved.provider.calls).toEqual([]);
   });
@@ -218,7 +236,14 @@ describe("stages", () => {
 
   it("fails a stage that does not write its declared artifact, so its dependents cannot run", async () => {
     const { result } = await run(
-      staged("missing", ["  train:", "    command: [train]", "    artifacts: [model.bin]", "  evaluate:", "    needs: [train]", "    command: [evaluate]"]),
+      staged("missing", [
+        "  train:",
+        "    command: [train]",
+        "    artifacts: [model.bin]",
+        "  evaluate:",
+        "    needs: [train]",
+        "    command: [evaluate]",
+      ]),
       { train: async () => 0, evaluate: async () => 0 },
     );
     expect(result.stages!.map((s) => s.status)).toEqual(["failed", "skipped"]);

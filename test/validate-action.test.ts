@@ -19,7 +19,17 @@ type Json = Record<string, any>;
 let event: Json;
 
 function git(...args: string[]): string {
-  return execFileSync("git", args, { cwd: workspace, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } }).trim();
+  return execFileSync("git", args, {
+    cwd: workspace,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
+  }).trim();
 }
 
 async function addExperiment(name: string, yaml: string): Promise<void> {
@@ -77,7 +87,10 @@ describe("actions/validate", () => {
   });
 
   it("passes on explicit valid paths", async () => {
-    const run = await runAction(entry, { inputs: { paths: "experiments/existing\nexperiments/added-ok" }, env: { GITHUB_WORKSPACE: workspace } });
+    const run = await runAction(entry, {
+      inputs: { paths: "experiments/existing\nexperiments/added-ok" },
+      env: { GITHUB_WORKSPACE: workspace },
+    });
     expect(run.code).toBe(0);
     expect(run.outputs.valid).toBe("true");
   });

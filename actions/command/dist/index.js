@@ -35067,13 +35067,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -35125,11 +35119,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -35221,9 +35211,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -35235,15 +35223,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -35256,10 +35236,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35268,11 +35245,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -35282,9 +35255,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -35295,17 +35266,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -35419,10 +35386,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -35432,11 +35396,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -35462,10 +35422,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35474,11 +35431,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -35487,16 +35440,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -35516,18 +35460,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -35541,12 +35479,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -35626,11 +35559,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -35652,10 +35581,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -35670,12 +35596,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -35738,17 +35659,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -35760,30 +35675,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -35792,11 +35695,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -35804,10 +35703,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -35835,21 +35731,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -35870,11 +35759,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -35891,10 +35776,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -35937,9 +35819,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -35950,12 +35830,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -35978,23 +35853,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -36076,16 +35942,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -36104,10 +35961,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -36128,11 +35982,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -36153,11 +36003,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -36196,10 +36042,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -36447,11 +36290,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -36463,12 +36302,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -36495,16 +36329,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -36552,10 +36377,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -36589,11 +36411,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -36608,11 +36426,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -36656,7 +36470,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -36673,9 +36490,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -40911,9 +40735,20 @@ async function handleCommand(octokit, options) {
   }
   await octokit.rest.reactions.createForIssueComment({ owner, repo, comment_id: comment.id, content: "rocket" });
   const { data: pr } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
-  const inputs = { "pull-request": String(number), "requested-by": login, command: command.kind === "cancel" ? "cancel" : "evaluate" };
+  const inputs = {
+    "pull-request": String(number),
+    "requested-by": login,
+    command: command.kind === "cancel" ? "cancel" : "evaluate"
+  };
   if (command.kind === "rerun") Object.assign(inputs, { "head-sha": pr.head.sha, experiment: command.experiment });
-  const { data } = await octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: options.workflow, ref: options.ref, inputs, return_run_details: true });
+  const { data } = await octokit.rest.actions.createWorkflowDispatch({
+    owner,
+    repo,
+    workflow_id: options.workflow,
+    ref: options.ref,
+    inputs,
+    return_run_details: true
+  });
   const runUrl = data?.html_url;
   options.info?.(`${command.kind} of #${number} for ${login}: dispatched ${options.workflow}${runUrl ? ` (${runUrl})` : ""}`);
   return { kind: "dispatched", command, ...runUrl ? { runUrl } : {} };
@@ -40937,9 +40772,11 @@ async function run() {
     const token = getInput("token", { required: true });
     setSecret(token);
     const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
+    if (!owner || !repo || rest.length > 0)
+      throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
     const workflow = getInput("workflow") || "evaluate.yml";
-    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow)) throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
+    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow))
+      throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
     if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
     const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8"));
     const ref = event.repository?.default_branch || env.GITHUB_REF_NAME || "";

@@ -13,7 +13,15 @@ import { readMetrics, readSeries, type Collected } from "./result/program-output
 import { gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
 import { metricExtras, mergeStageMetrics, statusOfStages, type ReportedCharts } from "./result/stages.js";
 import { writeResult, type WrittenResult } from "./result/write.js";
-import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type ImageRef, type ResourceSample, type RuntimeInfo, type SandboxProvider } from "./sandbox/sandbox.js";
+import {
+  MANAGED_LABEL,
+  RUN_ID_LABEL,
+  type ExecResult,
+  type ImageRef,
+  type ResourceSample,
+  type RuntimeInfo,
+  type SandboxProvider,
+} from "./sandbox/sandbox.js";
 import { escapeControls } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
@@ -132,13 +140,29 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     await mkdir(resultDir, { recursive: true });
     const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
-    return writeResult(resultDir, log, { ...base, status, statusReason, exitCode: null, runtime, image, metrics: {}, artifacts: [], dropped: [], policy: {} });
+    return writeResult(resultDir, log, {
+      ...base,
+      status,
+      statusReason,
+      exitCode: null,
+      runtime,
+      image,
+      metrics: {},
+      artifacts: [],
+      dropped: [],
+      policy: {},
+    });
   };
   try {
     checkAgainstPolicy(experiment, policy);
   } catch (error) {
     if (!(error instanceof PolicyRejectedError)) throw error;
-    return notStarted("rejected", error.message, { name: policy.runtime, version: "not started" }, { name: experiment.spec.image, ref: "", id: "", recipeHash: "" });
+    return notStarted(
+      "rejected",
+      error.message,
+      { name: policy.runtime, version: "not started" },
+      { name: experiment.spec.image, ref: "", id: "", recipeHash: "" },
+    );
   }
 
   events.phase?.("prepare image");
@@ -199,7 +223,10 @@ async function runStages(
   context: RunContext,
   stages: Stage[],
   resultDir: string,
-  base: Omit<RunResult, "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log">,
+  base: Omit<
+    RunResult,
+    "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log"
+  >,
 ): Promise<RunOutcome> {
   const { options } = context;
   const { events = {} } = options;
@@ -216,9 +243,23 @@ async function runStages(
       : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
     const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
     if (blocker) {
-      const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
+      const reason =
+        typeof blocker === "string"
+          ? blocker
+          : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
       events.info?.(`stage ${stage.name} skipped: ${reason}`);
-      const record: StageResult = { ...common, status: "skipped", statusReason: reason, exitCode: null, metrics: {}, artifacts: [], storedArtifacts: [], consumed: [], dropped: [], log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] } };
+      const record: StageResult = {
+        ...common,
+        status: "skipped",
+        statusReason: reason,
+        exitCode: null,
+        metrics: {},
+        artifacts: [],
+        storedArtifacts: [],
+        consumed: [],
+        dropped: [],
+        log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] },
+      };
       records.push(record);
       byName.set(stage.name, record);
       continue;
@@ -235,12 +276,17 @@ async function runStages(
       if (!(error instanceof CrucibleError)) throw error;
       const log = new LogFile(path.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
-      const record = stageRecord(stage, common, startedAt, consumed, [], { ...emptyOutcome(log), status: "sandbox-error", statusReason: error.message });
+      const record = stageRecord(stage, common, startedAt, consumed, [], {
+        ...emptyOutcome(log),
+        status: "sandbox-error",
+        statusReason: error.message,
+      });
       records.push(record);
       byName.set(stage.name, record);
       continue;
     }
-    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts)
+      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -277,7 +323,20 @@ async function runStages(
 }
 
 function emptyOutcome(log: LogFile): ProgramOutcome {
-  return { status: "sandbox-error", statusReason: "", exitCode: null, log, metrics: {}, metricInfo: {}, series: {}, files: [], dropped: [], policy: {}, gpuDeviceIds: [], containerId: null };
+  return {
+    status: "sandbox-error",
+    statusReason: "",
+    exitCode: null,
+    log,
+    metrics: {},
+    metricInfo: {},
+    series: {},
+    files: [],
+    dropped: [],
+    policy: {},
+    gpuDeviceIds: [],
+    containerId: null,
+  };
 }
 
 function stageRecord(
@@ -303,7 +362,13 @@ function stageRecord(
     storedArtifacts: stored,
     consumed,
     dropped: outcome.dropped,
-    log: { path: `${prefix}/log.txt`, lines: outcome.log.lines, bytes: outcome.log.bytes, truncated: outcome.log.truncated, tail: outcome.log.tail },
+    log: {
+      path: `${prefix}/log.txt`,
+      lines: outcome.log.lines,
+      bytes: outcome.log.bytes,
+      truncated: outcome.log.truncated,
+      tail: outcome.log.tail,
+    },
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...(outcome.usage ? { usage: outcome.usage } : {}),
@@ -350,7 +415,9 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
     try {
-      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, { runId });
+      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, {
+        runId,
+      });
     } catch (error) {
       if (!(error instanceof CrucibleError)) throw error;
       await log.close();
@@ -397,7 +464,8 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
-    if (!sandbox.outputSizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
+    if (!sandbox.outputSizeLimited)
+      events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
     try {
       try {
         phase("run");

@@ -35231,13 +35231,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -35289,11 +35283,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -35385,9 +35375,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -35399,15 +35387,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -35420,10 +35400,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35432,11 +35409,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -35446,9 +35419,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -35459,17 +35430,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -35583,10 +35550,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -35596,11 +35560,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -35626,10 +35586,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35638,11 +35595,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -35651,16 +35604,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -35680,18 +35624,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -35705,12 +35643,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -35790,11 +35723,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -35816,10 +35745,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -35834,12 +35760,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -35902,17 +35823,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -35924,30 +35839,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -35956,11 +35859,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -35968,10 +35867,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -35999,21 +35895,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -36034,11 +35923,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -36055,10 +35940,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -36101,9 +35983,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -36114,12 +35994,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -36142,23 +36017,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -36240,16 +36106,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -36268,10 +36125,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -36292,11 +36146,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -36317,11 +36167,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -36360,10 +36206,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -36611,11 +36454,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -36627,12 +36466,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -36659,16 +36493,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -36716,10 +36541,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -36753,11 +36575,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -36772,11 +36590,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -36820,7 +36634,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -36837,9 +36654,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -36976,7 +36800,18 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -36986,7 +36821,8 @@ function parseExperiment(text, file) {
 }
 function messageFor(error2) {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
@@ -37035,7 +36871,14 @@ async function loadExperiment(file, options) {
   try {
     const size = (await lstat2(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error2) {
@@ -37050,7 +36893,10 @@ async function loadExperiment(file, options) {
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
   }
   if (!await isFile(path.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
   }
   const checkInputs = async (list, keyPath) => {
     const checked = [];
@@ -37092,7 +36938,11 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
     }
     byName.set(name, {
       name,
@@ -37107,10 +36957,15 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
   const ordered = [];
   const placed = /* @__PURE__ */ new Set();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -37234,7 +37089,11 @@ async function writeInside(root, relative, data) {
     });
     if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
   }
-  const handle = await open2(path2.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
+  const handle = await open2(
+    path2.join(current, parts.at(-1)),
+    constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
+    420
+  );
   try {
     await handle.writeFile(data);
   } finally {
@@ -41388,7 +41247,10 @@ function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
       ["-c", "core.quotePath=false", "--no-pager", ...args],
       { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
       (error2, stdout, stderr) => {
-        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
+        if (error2)
+          reject(
+            new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`)
+          );
         else resolve(stdout);
       }
     );
@@ -41402,7 +41264,9 @@ async function assertCommitPresent(cwd, sha, what) {
   try {
     await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    throw new CrucibleError(
+      `${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`
+    );
   }
 }
 async function changedPaths(cwd, base, head, diff = "three-dot") {
@@ -41419,7 +41283,13 @@ async function listTree(cwd, commit, prefix) {
     if (!record) continue;
     const tab = record.indexOf("	");
     const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
-    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+    entries.push({
+      mode,
+      type,
+      sha,
+      size: size === "-" ? null : Number(size),
+      path: record.slice(tab + 1)
+    });
   }
   return entries;
 }
@@ -41489,7 +41359,10 @@ async function planExperiments(options) {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
-  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
+  const results = {
+    paths: touched.results,
+    commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : []
+  };
   if (!options.only && options.before && await onlyAddsResults(repository, options.before, head, headFiles)) {
     return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
@@ -41525,7 +41398,13 @@ async function planExperiments(options) {
         });
       } catch (error2) {
         if (!(error2 instanceof ExperimentInvalidError)) throw error2;
-        issues.push(...error2.issues.map((issue2) => ({ ...issue2, file: repoRelative(root, issue2.file), message: issue2.message.replaceAll(`${root}${path4.sep}`, "") })));
+        issues.push(
+          ...error2.issues.map((issue2) => ({
+            ...issue2,
+            file: repoRelative(root, issue2.file),
+            message: issue2.message.replaceAll(`${root}${path4.sep}`, "")
+          }))
+        );
       }
     }
   } finally {
@@ -41548,7 +41427,8 @@ async function onlyAddsResults(repository, before, head, headFiles) {
 }
 async function estimate(repository, base, dir, experiment) {
   const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
-  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  if (previous)
+    return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
   const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
@@ -41558,7 +41438,13 @@ async function materializeExperiment(options) {
   await assertCommitPresent(options.repository, commit, "the planned commit");
   const entries = await listTree(options.repository, commit, dir);
   await mkdir3(options.destination, { recursive: true });
-  const outcome = await materializeEntries(options.repository, entries.filter((e) => e.path.startsWith(`${dir}/`)), dir, options.destination, options.maxFolderBytes);
+  const outcome = await materializeEntries(
+    options.repository,
+    entries.filter((e) => e.path.startsWith(`${dir}/`)),
+    dir,
+    options.destination,
+    options.maxFolderBytes
+  );
   if (outcome.issues.length > 0) throw new ExperimentInvalidError(outcome.issues);
   return outcome.file;
 }
@@ -41572,7 +41458,9 @@ function assertFolder(dir) {
 async function materializeEntries(repository, entries, dir, destination, maxFolderBytes = DEFAULT_MAX_FOLDER_BYTES) {
   const issues = [];
   const at = (file2, message) => issues.push({ file: file2, line: 1, column: 1, message });
-  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => entries.some((e) => e.path === candidate && e.type === "blob"));
+  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find(
+    (candidate) => entries.some((e) => e.path === candidate && e.type === "blob")
+  );
   if (!file) {
     at(`${dir}/experiment.yaml`, "no experiment.yaml at the planned commit");
     return { file: "", issues };
@@ -41580,13 +41468,19 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
   const yaml = entries.find((e) => e.path === file);
   if (yaml.mode === "120000") at(file, "the experiment file is a symbolic link; it must be a regular file");
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
-    at(file, `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`
+    );
   }
   const wanted = entries.filter((e) => !e.path.startsWith(`${dir}/results/`));
   const total = wanted.reduce((sum, e) => sum + (e.size ?? 0), 0);
   if (total > maxFolderBytes) {
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0];
-    at(file, `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`
+    );
   }
   if (issues.length > 0) return { file, issues };
   for (const entry of wanted) {
@@ -41610,7 +41504,16 @@ function repoRelative(root, file) {
   return relative.startsWith("..") ? file : relative.split(path4.sep).join("/");
 }
 function matrixOf(plan2) {
-  return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return {
+    include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({
+      experiment,
+      dir,
+      name,
+      gpus,
+      "runs-on": runsOn,
+      artifact
+    }))
+  };
 }
 
 // actions/lib/src/gitops/templates.ts
@@ -41652,27 +41555,48 @@ function triggerOf(eventName, event) {
   if (eventName === "pull_request_target" || eventName === "pull_request") {
     if (!event.pull_request) throw new CrucibleError(`the ${eventName} payload has no pull_request`);
     const before = typeof event.before === "string" && /^[0-9a-f]{40}$/.test(event.before) ? event.before : void 0;
-    return { kind: "pull_request", action: String(event.action ?? ""), ...before ? { before } : {}, sender, pr: { number: event.number, ...event.pull_request } };
+    return {
+      kind: "pull_request",
+      action: String(event.action ?? ""),
+      ...before ? { before } : {},
+      sender,
+      pr: { number: event.number, ...event.pull_request }
+    };
   }
   if (eventName === "workflow_dispatch") {
     const inputs = event.inputs ?? {};
     const text = (name) => typeof inputs[name] === "string" ? inputs[name].trim() : "";
     const number = text("pull-request");
-    if (!/^[1-9][0-9]{0,9}$/.test(number)) throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(number))
+      throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
     const headSha = text("head-sha");
     if (headSha) assertSha(headSha, "the head-sha input");
     const experiment = text("experiment");
-    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment)) throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
+    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment))
+      throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
     const command = text("command") || "evaluate";
-    if (command !== "evaluate" && command !== "cancel") throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
+    if (command !== "evaluate" && command !== "cancel")
+      throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
     const requestedBy = text("requested-by");
-    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy)) throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
-    return { kind: "dispatch", pullRequest: Number(number), ...headSha ? { headSha } : {}, ...experiment ? { experiment } : {}, command, ...requestedBy ? { requestedBy } : {}, sender };
+    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy))
+      throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
+    return {
+      kind: "dispatch",
+      pullRequest: Number(number),
+      ...headSha ? { headSha } : {},
+      ...experiment ? { experiment } : {},
+      command,
+      ...requestedBy ? { requestedBy } : {},
+      sender
+    };
   }
   throw new CrucibleError(`this action plans pull_request_target and workflow_dispatch events, not ${eventName}`);
 }
 async function planEvaluation(trigger, context, options) {
-  const pr = pullRequestInfo(trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest), context.repository);
+  const pr = pullRequestInfo(
+    trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest),
+    context.repository
+  );
   const requestedBy = trigger.kind === "dispatch" ? trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? void 0 : trigger.sender) : pr.requestedBy;
   const describe2 = trigger.kind === "pull_request" ? `pull_request_target ${trigger.action} by ${trigger.sender}` : trigger.command === "cancel" ? `cancel requested by ${requestedBy ?? trigger.sender}` : trigger.experiment ? `rerun of ${trigger.experiment} requested by ${requestedBy ?? trigger.sender}` : `evaluation dispatched for ${requestedBy ?? trigger.sender}`;
   const plan2 = {
@@ -41718,14 +41642,19 @@ async function forgedResults(results, fork, context) {
   const first = results.paths[0];
   const issue2 = (message) => ({ file: first, line: 1, column: 1, message });
   const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
-  if (fork) return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  if (fork)
+    return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
   const foreign = [];
   for (const sha of results.commits) {
     const origin = await context.commitOrigin(sha);
     if (!origin.verified || !origin.botAuthor) foreign.push(sha);
   }
   if (foreign.length === 0) return [];
-  return [issue2(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
+  return [
+    issue2(
+      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`
+    )
+  ];
 }
 
 // actions/plan/src/inputs.ts
@@ -41737,14 +41666,17 @@ function getInputs() {
   const mode = getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
   const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
   const token = getInput("token");
   if (token) setSecret(token);
   const runnerLabels = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
   const gpuLabel = getInput("gpu-label") || "gpu";
-  for (const label of [...runnerLabels, gpuLabel]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
+  for (const label of [...runnerLabels, gpuLabel])
+    if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
   const maxParallel = getInput("max-parallel") || "4";
-  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
+  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
+    throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
   const reportUrl = getInput("report-url") || defaultReportUrl(repositoryName);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
@@ -41774,7 +41706,9 @@ function materializeTarget(workspace, given) {
     return relative !== "" && !relative.startsWith("..") && !path5.isAbsolute(relative);
   };
   if (!inside(process.env.RUNNER_TEMP) && !inside(workspace)) {
-    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`);
+    throw new CrucibleError(
+      `path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`
+    );
   }
   return destination;
 }
@@ -41787,7 +41721,8 @@ async function run() {
     else await materialize(inputs);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) {
-      for (const issue2 of error2.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+      for (const issue2 of error2.issues)
+        error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
       setFailed(`the experiment was refused; nothing was run:
 ${error2.message}`);
     } else setFailed(errorMessage(error2));
@@ -41800,7 +41735,10 @@ async function plan(inputs) {
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
   const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
   const api = () => {
-    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    if (!octokit)
+      throw new CrucibleError(
+        "planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)"
+      );
     return octokit;
   };
   const [owner, repo] = inputs.repositoryName.split("/");
@@ -41819,10 +41757,17 @@ async function plan(inputs) {
         return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       }
     },
-    { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes }
+    {
+      repository: inputs.repository,
+      imagesDir: imagesDirOf(installRoot(import.meta.url)),
+      runnerLabels: inputs.runnerLabels,
+      gpuLabel: inputs.gpuLabel,
+      maxFolderBytes: inputs.maxFolderBytes
+    }
   );
   info(`pull request #${evaluation.pullRequest} at ${evaluation.head} (${evaluation.trigger}): ${evaluation.state}`);
-  for (const issue2 of evaluation.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+  for (const issue2 of evaluation.issues)
+    error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
   const matrix = matrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
   setOutput("plan", JSON.stringify(evaluation));
   setOutput("state", evaluation.state);
@@ -41838,8 +41783,24 @@ async function plan(inputs) {
   summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
-      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`].map(text))
+      [
+        { data: "Experiment", header: true },
+        { data: "Image", header: true },
+        { data: "Resources", header: true },
+        { data: "Timeout", header: true },
+        { data: "Runner", header: true },
+        { data: "Estimate", header: true }
+      ],
+      ...evaluation.experiments.map(
+        (e) => [
+          e.dir,
+          e.image,
+          `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`,
+          e.resources.timeout,
+          e["runs-on"].join(", "),
+          `${e.estimate.minutes} min (${e.estimate.basis})`
+        ].map(text)
+      )
     ]);
   }
   if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map((i) => text(formatIssue(i))));
@@ -41849,7 +41810,13 @@ async function materialize(inputs) {
   const head = inputs.headSha;
   if (!head) throw new CrucibleError("materialize needs the head-sha input (the plan's head-sha output)");
   const destination = inputs.path;
-  const file = await materializeExperiment({ repository: inputs.repository, commit: head, dir: inputs.experiment, destination, maxFolderBytes: inputs.maxFolderBytes });
+  const file = await materializeExperiment({
+    repository: inputs.repository,
+    commit: head,
+    dir: inputs.experiment,
+    destination,
+    maxFolderBytes: inputs.maxFolderBytes
+  });
   const output = path6.join(destination, file);
   setOutput("experiment-file", output);
   info(`wrote ${inputs.experiment} as of ${head} to ${path6.dirname(output)} (as data)`);

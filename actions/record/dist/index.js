@@ -35083,13 +35083,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -35141,11 +35135,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -35237,9 +35227,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -35251,15 +35239,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -35272,10 +35252,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35284,11 +35261,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -35298,9 +35271,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -35311,17 +35282,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -35435,10 +35402,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -35448,11 +35412,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -35478,10 +35438,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35490,11 +35447,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -35503,16 +35456,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -35532,18 +35476,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -35557,12 +35495,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -35642,11 +35575,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -35668,10 +35597,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -35686,12 +35612,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -35754,17 +35675,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -35776,30 +35691,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -35808,11 +35711,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -35820,10 +35719,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -35851,21 +35747,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -35886,11 +35775,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -35907,10 +35792,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -35953,9 +35835,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -35966,12 +35846,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -35994,23 +35869,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -36092,16 +35958,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -36120,10 +35977,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -36144,11 +35998,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -36169,11 +36019,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -36212,10 +36058,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -36463,11 +36306,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -36479,12 +36318,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -36511,16 +36345,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -36568,10 +36393,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -36605,11 +36427,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -36624,11 +36442,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -36672,7 +36486,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -36689,9 +36506,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -36811,7 +36635,11 @@ async function writeInside(root, relative, data) {
     });
     if (!(await lstat2(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
   }
-  const handle = await open2(path.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
+  const handle = await open2(
+    path.join(current, parts.at(-1)),
+    constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
+    420
+  );
   try {
     await handle.writeFile(data);
   } finally {
@@ -36891,15 +36719,21 @@ async function acceptArtifacts(artifactsDir, plan, authority) {
   for (const entry of present.sort((a, b) => a.name.localeCompare(b.name))) {
     const planned = byArtifact.get(entry.name);
     if (!planned || !entry.isDirectory()) {
-      if (!/^(stored-|crucible-report)/.test(entry.name)) drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      if (!/^(stored-|crucible-report)/.test(entry.name))
+        drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
       continue;
     }
     const folder = path2.join(artifactsDir, entry.name);
     const candidates = (await readdir3(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name))) drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
+    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name)))
+      drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
     const folders = candidates.filter((c) => c.isDirectory() && RUN_ID.test(c.name));
     if (folders.length > 1) {
-      for (const f of folders) drop({ path: `${entry.name}/${f.name}`, reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken` });
+      for (const f of folders)
+        drop({
+          path: `${entry.name}/${f.name}`,
+          reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken`
+        });
       continue;
     }
     for (const run2 of folders) {
@@ -36943,7 +36777,11 @@ async function acceptRun(dir, where, planned, plan, authority) {
   const take = async (absolute, relative) => {
     const size = (await lstat3(absolute)).size;
     if (files.length >= MAX_RUN_FILES || bytes + size > MAX_RUN_BYTES) {
-      if (dropped.length < MAX_DROPPED) dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
+      if (dropped.length < MAX_DROPPED)
+        dropped.push({
+          path: `${where}/${relative}`,
+          reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run`
+        });
       return;
     }
     bytes += size;
@@ -36952,7 +36790,13 @@ async function acceptRun(dir, where, planned, plan, authority) {
   for (const entry of (await readdir3(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name === "result.json") continue;
     if (entry.name === "log.txt" && entry.isFile()) await take(path2.join(dir, entry.name), entry.name);
-    else if ((entry.name === "output" || entry.name === "stages") && entry.isDirectory()) await walk(path2.join(dir, entry.name), entry.name, take, (relative, reason) => dropped.push({ path: `${where}/${relative}`, reason }));
+    else if ((entry.name === "output" || entry.name === "stages") && entry.isDirectory())
+      await walk(
+        path2.join(dir, entry.name),
+        entry.name,
+        take,
+        (relative, reason) => dropped.push({ path: `${where}/${relative}`, reason })
+      );
     else dropped.push({ path: `${where}/${entry.name}`, reason: "not part of a result folder (result.json, log.txt, output/, stages/)" });
   }
   return { run: { planned, result, dir: repoDir, files }, dropped };
@@ -36961,7 +36805,8 @@ async function walk(dir, relative, take, drop, depth = 1) {
   if (depth > MAX_DEPTH) return drop(relative, `folders nested deeper than ${MAX_DEPTH}`);
   for (const entry of (await readdir3(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const inner = `${relative}/${entry.name}`;
-    if (!PLAIN_NAME.test(entry.name)) drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
+    if (!PLAIN_NAME.test(entry.name))
+      drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
     else if (entry.isDirectory()) await walk(path2.join(dir, entry.name), inner, take, drop, depth + 1);
     else if (entry.isFile()) await take(path2.join(dir, entry.name), inner);
     else drop(inner, "not a regular file");
@@ -41097,7 +40942,13 @@ async function commitFiles(octokit, options) {
     } catch (error2) {
       const status = httpStatus(error2);
       if (status !== 422 && status !== 409 || attempt >= maxAttempts) throw error2;
-      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
+      if (options.parent)
+        return {
+          sha: commit.sha,
+          parentSha: head,
+          attempts: attempt,
+          moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha
+        };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${errorMessage(error2)}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);
@@ -41128,7 +40979,10 @@ function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
       ["-c", "core.quotePath=false", "--no-pager", ...args],
       { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
       (error2, stdout, stderr) => {
-        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
+        if (error2)
+          reject(
+            new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`)
+          );
         else resolve(stdout);
       }
     );
@@ -41142,7 +40996,9 @@ async function assertCommitPresent(cwd, sha, what) {
   try {
     await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    throw new CrucibleError(
+      `${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`
+    );
   }
 }
 async function listTree(cwd, commit, prefix) {
@@ -41154,7 +41010,13 @@ async function listTree(cwd, commit, prefix) {
     if (!record2) continue;
     const tab = record2.indexOf("	");
     const [mode, type, sha, size] = record2.slice(0, tab).split(/ +/);
-    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record2.slice(tab + 1) });
+    entries.push({
+      mode,
+      type,
+      sha,
+      size: size === "-" ? null : Number(size),
+      path: record2.slice(tab + 1)
+    });
   }
   return entries;
 }
@@ -41172,7 +41034,8 @@ function parsePlan(text) {
     throw new CrucibleError(`the plan is not JSON: ${errorMessage(error2)}`);
   }
   if (plan?.format !== PLAN_FORMAT) throw new CrucibleError(`the plan is not a ${PLAN_FORMAT} document`);
-  if (!SHA_PATTERN.test(plan.head) || !SHA_PATTERN.test(plan.base)) throw new CrucibleError("the plan's head and base must be full commit SHAs");
+  if (!SHA_PATTERN.test(plan.head) || !SHA_PATTERN.test(plan.base))
+    throw new CrucibleError("the plan's head and base must be full commit SHAs");
   if (!Number.isInteger(plan.pullRequest) || plan.pullRequest <= 0) throw new CrucibleError("the plan names no pull request");
   if (!Array.isArray(plan.experiments) || !Array.isArray(plan.issues)) throw new CrucibleError("the plan has no experiment list");
   return plan;
@@ -41227,19 +41090,29 @@ function renderEvaluationComment(state) {
       lines.push(`### \u{1F9EA} Crucible evaluation: awaiting approval`, "");
       lines.push(`Head commit ${head} (changes: ${compare}) \xB7 ${escapeMarkdown(plan.trigger)}`, "");
       lines.push(...planTable(plan), "");
-      lines.push(`**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`, "");
+      lines.push(
+        `**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
+        ""
+      );
       lines.push(
         `A required reviewer of the \`evaluation\` environment approves or rejects ${run2 ?? "the workflow run"}. The approval applies to exactly this commit: if the pull request moves before the sandbox starts, nothing runs and the new commit is planned again.`
       );
     } else if (plan.state === "invalid") {
       lines.push(`### \u274C Crucible evaluation: the experiments are invalid`, "");
       lines.push(`Head commit ${head} (changes: ${compare}). Nothing will run until these are fixed:`, "");
-      for (const issue2 of plan.issues.slice(0, 50)) lines.push(`- ${code(`${issue2.file}:${issue2.line}:${issue2.column}`)} ${escapeMarkdown(issue2.message)}`);
+      for (const issue2 of plan.issues.slice(0, 50))
+        lines.push(`- ${code(`${issue2.file}:${issue2.line}:${issue2.column}`)} ${escapeMarkdown(issue2.message)}`);
     } else {
       lines.push(`### Crucible evaluation: nothing to evaluate`, "", `Head commit ${head} changes no experiment.`);
     }
   } else if (state.kind === "not-run") {
-    const title = { rejected: "\u26D4 rejected", superseded: "\u21AA\uFE0F superseded", cancelled: "\u{1F6AB} cancelled", closed: "\u{1F6AB} cancelled: the pull request was closed", failed: "\u26A0\uFE0F did not run" };
+    const title = {
+      rejected: "\u26D4 rejected",
+      superseded: "\u21AA\uFE0F superseded",
+      cancelled: "\u{1F6AB} cancelled",
+      closed: "\u{1F6AB} cancelled: the pull request was closed",
+      failed: "\u26A0\uFE0F did not run"
+    };
     lines.push(`### Crucible evaluation: ${title[state.reason]}`, "");
     lines.push(`Head commit ${head} (changes: ${compare}). ${escapeMarkdown(state.detail)}`);
     if (run2) lines.push("", `See ${run2}.`);
@@ -41250,12 +41123,16 @@ function renderEvaluationComment(state) {
     lines.push(`### Crucible evaluation: ${succeeded} of ${rows.length} run${plural(rows.length)} succeeded`, "");
     const approvals = approvalsOf(rows);
     lines.push(`Evaluated ${head} (changes: ${compare})${approvals ? `, approved by ${approvals}` : ""}.`, "");
-    lines.push(`| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`, "| --- | --- | --- | --- |");
+    lines.push(
+      `| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`,
+      "| --- | --- | --- | --- |"
+    );
     for (const row of rows.slice(0, MAX_ROWS)) lines.push(resultRow(row, plan));
     if (rows.length > MAX_ROWS) lines.push("", `\u2026and ${rows.length - MAX_ROWS} more runs, not shown.`);
     for (const missing of state.notRun ?? []) lines.push("", `- ${code(missing.dir)}: ${escapeMarkdown(missing.reason)}`);
     const tail = [];
-    if (state.recordedIn) tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
+    if (state.recordedIn)
+      tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
     const preview2 = link("crucible-report", state.previewUrl);
     if (preview2) tail.push(`Report preview: the ${preview2} artifact of this workflow run (the site shows it after merge).`);
     if (tail.length > 0) lines.push("", tail.join(" "));
@@ -41274,15 +41151,29 @@ function planTable(plan) {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `\u2264 ${e.estimate.minutes} min (timeout)`;
-    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
+    const cells = [
+      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`,
+      escapeMarkdown(e.image),
+      String(r.cpus),
+      escapeMarkdown(r.memory),
+      String(r.gpus ?? 0),
+      escapeMarkdown(r.timeout),
+      estimate
+    ];
     return `| ${cells.join(" | ")} |`;
   });
   const more = plan.experiments.length - rows.length;
-  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows, ...more > 0 ? ["", `\u2026and ${more} more experiments, not shown.`] : []];
+  return [
+    "| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    ...more > 0 ? ["", `\u2026and ${more} more experiments, not shown.`] : []
+  ];
 }
 function approvalsOf(rows) {
   const seen = /* @__PURE__ */ new Map();
-  for (const row of rows) for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
+  for (const row of rows)
+    for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
   const when = (at) => at.replace(/[^0-9T:.Z+-]/g, "").replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
   return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${when(a.at)})`).join(", ");
 }
@@ -41294,7 +41185,9 @@ function resultRow(row, plan) {
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
   if (more > 0) shown.push(`+${more} more`);
-  const links = [link("job log", result.provenance.jobUrl), link("report", reportPageUrl(plan.reportUrl, result))].filter((l) => l !== null);
+  const links = [link("job log", result.provenance.jobUrl), link("report", reportPageUrl(plan.reportUrl, result))].filter(
+    (l) => l !== null
+  );
   const cells = [
     `${escapeMarkdown(result.experiment.name)}<br><sub>${escapeMarkdown(result.runId)} \xB7 ${escapeMarkdown(formatDuration(result.durationSeconds))}</sub>`,
     status,
@@ -41374,7 +41267,13 @@ async function reviewsOfRun(octokit, where, at) {
   }));
 }
 async function jobsOfRun(octokit, where) {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100
+  });
   return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url, runner: job.runner_name }));
 }
 async function pullRequestHead(octokit, where) {
@@ -41396,7 +41295,14 @@ async function announceEvaluation(octokit, where, plan) {
   const { owner, repo, info: info2 = () => {
   } } = where;
   const status = (state, description, sha = plan.head) => setCommitStatus(octokit, { owner, repo, sha, state, context: STATUS_CONTEXT, description, targetUrl: plan.workflowRunUrl });
-  const comment = (body, create) => upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: renderEvaluationComment(body), create });
+  const comment = (body, create) => upsertStickyComment(octokit, {
+    owner,
+    repo,
+    issueNumber: plan.pullRequest,
+    marker: EVALUATION_MARKER,
+    body: renderEvaluationComment(body),
+    create
+  });
   const n = plan.experiments.length;
   switch (plan.state) {
     case "planned": {
@@ -41457,7 +41363,15 @@ async function recordEvaluation(octokit, options) {
     const message = `Record ${ran.length} Crucible result${ran.length === 1 ? "" : "s"} of ${plan.head.slice(0, 12)}: ${names}`;
     info2(`committing ${files.length} files of ${ran.length} run(s) to ${plan.recordBranch}`);
     const pusher = options.pusher ?? octokit;
-    commit = await commitFiles(pusher, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info2, ...plan.fork ? {} : { parent: plan.head } });
+    commit = await commitFiles(pusher, {
+      owner,
+      repo,
+      branch: plan.recordBranch,
+      files,
+      message,
+      onRetry: info2,
+      ...plan.fork ? {} : { parent: plan.head }
+    });
     if (commit.moved) {
       parkedOn = `results/pr-${plan.pullRequest}-${plan.head.slice(0, 12)}`;
       await pusher.rest.git.createRef({ owner, repo, ref: `refs/heads/${parkedOn}`, sha: commit.sha });
@@ -41468,11 +41382,20 @@ async function recordEvaluation(octokit, options) {
     description = `${succeeded} of ${plan.experiments.length} evaluation${plan.experiments.length === 1 ? "" : "s"} succeeded`;
     const rows = [];
     for (const r of ran) {
-      const baseline = await latestRecordedRun(options.baseline.repository, options.baseline.commit, r.planned.dir, (b) => b.status === "succeeded");
+      const baseline = await latestRecordedRun(
+        options.baseline.repository,
+        options.baseline.commit,
+        r.planned.dir,
+        (b) => b.status === "succeeded"
+      );
       rows.push({ result: r.result, ...baseline ? { baseline } : {} });
     }
     const missing = plan.experiments.filter((e) => !ran.some((r) => r.planned.dir === e.dir)).map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
-    if (parkedOn) missing.push({ dir: parkedOn, reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request` });
+    if (parkedOn)
+      missing.push({
+        dir: parkedOn,
+        reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request`
+      });
     body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
   } else {
     const why = superseded ? { reason: "superseded", detail: superseded.result.statusReason } : await whyNothingRan(octokit, options, reviews);
@@ -41482,9 +41405,25 @@ async function recordEvaluation(octokit, options) {
   }
   const targetUrl = plan.workflowRunUrl;
   await setCommitStatus(octokit, { owner, repo, sha: plan.head, state, context: STATUS_CONTEXT, description, targetUrl });
-  if (commit && !parkedOn) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
+  if (commit && !parkedOn)
+    await setCommitStatus(octokit, {
+      owner,
+      repo,
+      sha: commit.sha,
+      state,
+      context: STATUS_CONTEXT,
+      description: `${description} (results of ${plan.head.slice(0, 7)})`,
+      targetUrl
+    });
   const markdown = renderEvaluationComment(body);
-  const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: markdown, create: true });
+  const comment = await upsertStickyComment(octokit, {
+    owner,
+    repo,
+    issueNumber: plan.pullRequest,
+    marker: EVALUATION_MARKER,
+    body: markdown,
+    create: true
+  });
   info2(`${comment.created ? "created" : "updated"} the evaluation comment ${comment.url}`);
   return { runs, dropped, commit: parkedOn ? void 0 : commit, state, comment, markdown };
 }
@@ -41497,8 +41436,13 @@ async function whyNothingRan(octokit, options, reviews) {
   }
   const head = await pullRequestHead(octokit, { owner, repo, number: plan.pullRequest });
   if (!head.open) return { reason: "closed", detail: "The pull request was closed before its evaluation ran; nothing ran." };
-  if (head.sha !== plan.head) return { reason: "superseded", detail: `The pull request moved to ${head.sha} before the run started; nothing ran. The new commit is planned on its own.` };
-  if (options.evaluation === "cancelled") return { reason: "cancelled", detail: "The evaluation was cancelled before any result was written." };
+  if (head.sha !== plan.head)
+    return {
+      reason: "superseded",
+      detail: `The pull request moved to ${head.sha} before the run started; nothing ran. The new commit is planned on its own.`
+    };
+  if (options.evaluation === "cancelled")
+    return { reason: "cancelled", detail: "The evaluation was cancelled before any result was written." };
   return { reason: "failed", detail: `The evaluate job ended ${options.evaluation} without a result; its log says why.` };
 }
 async function writeAcceptedRuns(runs, repositoryRoot) {
@@ -41515,7 +41459,13 @@ async function materializeExperiment(options) {
   await assertCommitPresent(options.repository, commit, "the planned commit");
   const entries = await listTree(options.repository, commit, dir);
   await mkdir3(options.destination, { recursive: true });
-  const outcome = await materializeEntries(options.repository, entries.filter((e) => e.path.startsWith(`${dir}/`)), dir, options.destination, options.maxFolderBytes);
+  const outcome = await materializeEntries(
+    options.repository,
+    entries.filter((e) => e.path.startsWith(`${dir}/`)),
+    dir,
+    options.destination,
+    options.maxFolderBytes
+  );
   if (outcome.issues.length > 0) throw new ExperimentInvalidError(outcome.issues);
   return outcome.file;
 }
@@ -41529,7 +41479,9 @@ function assertFolder(dir) {
 async function materializeEntries(repository, entries, dir, destination, maxFolderBytes = DEFAULT_MAX_FOLDER_BYTES) {
   const issues = [];
   const at = (file2, message) => issues.push({ file: file2, line: 1, column: 1, message });
-  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => entries.some((e) => e.path === candidate && e.type === "blob"));
+  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find(
+    (candidate) => entries.some((e) => e.path === candidate && e.type === "blob")
+  );
   if (!file) {
     at(`${dir}/experiment.yaml`, "no experiment.yaml at the planned commit");
     return { file: "", issues };
@@ -41537,13 +41489,19 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
   const yaml = entries.find((e) => e.path === file);
   if (yaml.mode === "120000") at(file, "the experiment file is a symbolic link; it must be a regular file");
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
-    at(file, `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`
+    );
   }
   const wanted = entries.filter((e) => !e.path.startsWith(`${dir}/results/`));
   const total = wanted.reduce((sum, e) => sum + (e.size ?? 0), 0);
   if (total > maxFolderBytes) {
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0];
-    at(file, `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`
+    );
   }
   if (issues.length > 0) return { file, issues };
   for (const entry of wanted) {
@@ -41593,7 +41551,8 @@ async function ensureBranch(octokit, options) {
 }
 async function openFollowUp(octokit, options) {
   const { owner, repo, branch, base, pullRequest } = options;
-  if (!RESULTS_BRANCH_PATTERN.test(branch)) throw new Error(`refusing to open a follow-up from ${JSON.stringify(branch)}: not a results/pr-<n> branch`);
+  if (!RESULTS_BRANCH_PATTERN.test(branch))
+    throw new Error(`refusing to open a follow-up from ${JSON.stringify(branch)}: not a results/pr-<n> branch`);
   const { data: open3 } = await octokit.rest.pulls.list({ owner, repo, state: "open", head: `${owner}:${branch}`, base, per_page: 10 });
   if (open3[0]) return { kind: "existing", number: open3[0].number, url: open3[0].html_url };
   const title = `Results of #${pullRequest}`;
@@ -41631,15 +41590,18 @@ function getInputs() {
   const env = process.env;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const mode = getInput("mode") || "record";
-  if (mode !== "announce" && mode !== "record" && mode !== "preview") throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
+  if (mode !== "announce" && mode !== "record" && mode !== "preview")
+    throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
+  if (!owner || !repo || rest.length > 0)
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
   const token = getInput("token");
   if (!token) throw new CrucibleError("the token input is required (the preview also reads the run's reviews and jobs)");
   const pushToken = getInput("push-token") || token;
   for (const secret of /* @__PURE__ */ new Set([token, pushToken])) if (secret) setSecret(secret);
   const previewUrl = getInput("preview-url");
-  if (previewUrl && !/^https?:\/\//.test(previewUrl)) throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
+  if (previewUrl && !/^https?:\/\//.test(previewUrl))
+    throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
   const runId = Number(env.GITHUB_RUN_ID ?? "0");
   return {
     mode,
@@ -41700,9 +41662,20 @@ async function record(inputs) {
   if (outcome.commit) setOutput("commit-sha", outcome.commit.sha);
   setOutput("state", outcome.state);
   if (plan.fork && outcome.commit) {
-    const followUp = await openFollowUp(pusher, { owner, repo, branch: plan.recordBranch, base: plan.baseRef, pullRequest: plan.pullRequest, serverUrl: process.env.GITHUB_SERVER_URL });
-    if (followUp.kind === "comment") warning(`a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`);
-    else info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);
+    const followUp = await openFollowUp(pusher, {
+      owner,
+      repo,
+      branch: plan.recordBranch,
+      base: plan.baseRef,
+      pullRequest: plan.pullRequest,
+      serverUrl: process.env.GITHUB_SERVER_URL
+    });
+    if (followUp.kind === "comment")
+      warning(
+        `a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`
+      );
+    else
+      info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);
   }
   await summary.addRaw(outcome.markdown).write();
 }
@@ -41713,7 +41686,8 @@ async function preview(inputs) {
   await cp(path5.join(inputs.workspace, "experiments"), path5.join(destination, "experiments"), { recursive: true, verbatimSymlinks: true });
   for (const planned of plan.experiments) {
     const folder = path5.join(destination, planned.dir);
-    for (const entry of await readdir4(folder).catch(() => [])) if (entry !== "results") await rm3(path5.join(folder, entry), { recursive: true, force: true });
+    for (const entry of await readdir4(folder).catch(() => []))
+      if (entry !== "results") await rm3(path5.join(folder, entry), { recursive: true, force: true });
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
   const octokit = client(inputs.token);

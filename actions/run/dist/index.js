@@ -90196,9 +90196,12 @@ var ArtifactStore = class {
       (s) => s.size,
       () => void 0
     );
-    if (size === void 0) throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
+    if (size === void 0)
+      throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
     if (size !== artifact.size || await sha256File(file) !== artifact.sha256) {
-      throw new CrucibleError(`artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`);
+      throw new CrucibleError(
+        `artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`
+      );
     }
     return file;
   }
@@ -90397,13 +90400,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -90455,11 +90452,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -90551,9 +90544,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -90565,15 +90556,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -90586,10 +90569,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -90598,11 +90578,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -90612,9 +90588,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -90625,17 +90599,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -90749,10 +90719,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -90762,11 +90729,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -90792,10 +90755,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -90804,11 +90764,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -90817,16 +90773,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -90846,18 +90793,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -90871,12 +90812,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -90956,11 +90892,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -90982,10 +90914,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -91000,12 +90929,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -91068,17 +90992,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -91090,30 +91008,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -91122,11 +91028,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -91134,10 +91036,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -91165,21 +91064,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -91200,11 +91092,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -91221,10 +91109,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -91267,9 +91152,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -91280,12 +91163,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -91308,23 +91186,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -91406,16 +91275,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -91434,10 +91294,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -91458,11 +91315,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -91483,11 +91336,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -91526,10 +91375,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -91777,11 +91623,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -91793,12 +91635,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -91825,16 +91662,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -91882,10 +91710,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -91919,11 +91744,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -91938,11 +91759,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -91986,7 +91803,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -92003,9 +91823,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -92162,7 +91989,18 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -92172,7 +92010,8 @@ function parseExperiment(text, file) {
 }
 function messageFor(error2) {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
@@ -92221,7 +92060,14 @@ async function loadExperiment(file, options) {
   try {
     const size = (await lstat2(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error2) {
@@ -92236,7 +92082,10 @@ async function loadExperiment(file, options) {
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path2.basename(dir)}"`);
   }
   if (!await isFile(path2.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path2.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path2.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
   }
   const checkInputs = async (list, keyPath) => {
     const checked = [];
@@ -92278,7 +92127,11 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
     }
     byName.set(name, {
       name,
@@ -92293,10 +92146,15 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
   const ordered = [];
   const placed = /* @__PURE__ */ new Set();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -92426,7 +92284,11 @@ async function writeInside(root, relative, data) {
     });
     if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
   }
-  const handle = await open2(path3.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
+  const handle = await open2(
+    path3.join(current, parts.at(-1)),
+    constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
+    420
+  );
   try {
     await handle.writeFile(data);
   } finally {
@@ -92499,10 +92361,12 @@ async function collectOutputs(from, to, limits) {
   };
   await mkdir3(to, { recursive: true });
   await walk("", 0);
-  if (overFileCap > 0) dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
+  if (overFileCap > 0)
+    dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
   const collected = new Set(files.map((f) => f.path));
   for (const declared of limits.declared) {
-    if (!collected.has(declared) && !dropped.some((d) => d.path === declared)) dropped.push({ path: declared, reason: "declared in outputs.files but not written" });
+    if (!collected.has(declared) && !dropped.some((d) => d.path === declared))
+      dropped.push({ path: declared, reason: "declared in outputs.files but not written" });
   }
   return { files, dropped };
 }
@@ -92543,7 +92407,9 @@ var GpuAllocator = class {
     const lease = { deviceIds: taken, release: () => this.release(taken, owner.runId) };
     if (taken.length < count) {
       await lease.release();
-      throw new CrucibleError(`only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`);
+      throw new CrucibleError(
+        `only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`
+      );
     }
     return lease;
   }
@@ -92561,7 +92427,10 @@ var GpuAllocator = class {
       } catch (error2) {
         if (error2.code !== "EEXIST") throw error2;
       }
-      const holder = await readFile2(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile2(this.leaseFile(device), "utf8").then(
+        (t) => JSON.parse(t),
+        () => ({})
+      );
       if (holder.pid !== void 0 && this.isAlive(holder.pid)) return false;
       await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
@@ -92569,7 +92438,10 @@ var GpuAllocator = class {
   }
   async release(devices, runId) {
     for (const device of devices) {
-      const holder = await readFile2(this.leaseFile(device), "utf8").then((t) => JSON.parse(t), () => ({}));
+      const holder = await readFile2(this.leaseFile(device), "utf8").then(
+        (t) => JSON.parse(t),
+        () => ({})
+      );
       if (holder.runId === runId) await unlink2(this.leaseFile(device)).catch(() => void 0);
     }
   }
@@ -92592,10 +92464,15 @@ function parseGpuUsage(csv, deviceIds, t) {
 function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-smi") {
   const started = Date.now();
   const timer = setInterval(() => {
-    execFile(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 1e4 }, (error2, stdout) => {
-      const sample = error2 ? void 0 : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1e3);
-      if (sample) onSample(sample);
-    });
+    execFile(
+      nvidiaSmi,
+      ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"],
+      { timeout: 1e4 },
+      (error2, stdout) => {
+        const sample = error2 ? void 0 : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1e3);
+        if (sample) onSample(sample);
+      }
+    );
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -92683,7 +92560,10 @@ async function loadPolicy(file) {
     throw new CrucibleError(`runner policy ${file} is invalid: ${problems}`);
   }
   const doc = document2;
-  if (doc.limits.maxGpus > 0 && !doc.gpu) throw new CrucibleError(`runner policy ${file} allows GPUs (limits.maxGpus ${doc.limits.maxGpus}) but has no gpu section naming the nvproxy runtime`);
+  if (doc.limits.maxGpus > 0 && !doc.gpu)
+    throw new CrucibleError(
+      `runner policy ${file} allows GPUs (limits.maxGpus ${doc.limits.maxGpus}) but has no gpu section naming the nvproxy runtime`
+    );
   return {
     runtime: doc.runtime,
     limits: {
@@ -92708,8 +92588,10 @@ function checkAgainstPolicy(experiment, policy) {
   const over = [];
   const check = (r, where) => {
     if (r.cpus > l.maxCpus) over.push(`${where}cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
-    if (r.memoryBytes > l.maxMemoryBytes) over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
-    if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
+    if (r.memoryBytes > l.maxMemoryBytes)
+      over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
+    if (r.timeoutSeconds > l.maxTimeoutSeconds)
+      over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
     if (r.gpus > l.maxGpus) over.push(`${where}gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
   };
   if (experiment.stages) for (const stage of experiment.stages) check(stage.resources, `stage ${stage.name}: resources.`);
@@ -92827,7 +92709,8 @@ function escapeForLog(bytes) {
     let valid = length > 0 && i + length <= bytes.length;
     for (let k = 1; valid && k < length; k++) valid = (bytes[i + k] & 192) === 128;
     const second = bytes[i + 1] ?? 0;
-    if (valid && (b === 224 && second < 160 || b === 237 && second > 159 || b === 240 && second < 144 || b === 244 && second > 143)) valid = false;
+    if (valid && (b === 224 && second < 160 || b === 237 && second > 159 || b === 240 && second < 144 || b === 244 && second > 143))
+      valid = false;
     if (!valid) {
       out += `\\x${b.toString(16).padStart(2, "0")}`;
       i++;
@@ -92870,8 +92753,10 @@ var LogFile = class {
     const size = Buffer.byteLength(text) + 1;
     if (this.bytes + size > this.maxBytes) {
       this.truncated = true;
-      this.out.write(`[crucible] log truncated: the saved log reached its cap of ${this.maxBytes} bytes; later lines were counted but not saved
-`);
+      this.out.write(
+        `[crucible] log truncated: the saved log reached its cap of ${this.maxBytes} bytes; later lines were counted but not saved
+`
+      );
       return;
     }
     this.bytes += size;
@@ -93036,7 +92921,9 @@ import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 function provenanceOf(given = {}, gitCommit) {
   const { job: _job, ...known } = given;
-  const present = Object.fromEntries(Object.entries(known).filter(([, value]) => value !== void 0 && value !== null && !(Array.isArray(value) && value.length === 0)));
+  const present = Object.fromEntries(
+    Object.entries(known).filter(([, value]) => value !== void 0 && value !== null && !(Array.isArray(value) && value.length === 0))
+  );
   return { ...present, gitCommit, runner: given.runner ?? os6.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
 }
 function newRunId(now = /* @__PURE__ */ new Date()) {
@@ -93091,8 +92978,10 @@ var UsageMonitor = class {
     for (const sample of record.gpuSamples ?? []) this.addGpu({ ...sample, t: sample.t + offsetSeconds });
     this.peak.cpuPercent = Math.max(this.peak.cpuPercent, record.peak.cpuPercent);
     this.peak.memoryBytes = Math.max(this.peak.memoryBytes, record.peak.memoryBytes);
-    if (record.peak.gpuUtilizationPercent !== void 0) this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
-    if (record.peak.gpuMemoryBytes !== void 0) this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
+    if (record.peak.gpuUtilizationPercent !== void 0)
+      this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
+    if (record.peak.gpuMemoryBytes !== void 0)
+      this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
   }
   get latest() {
     return this.samples.at(-1);
@@ -93106,7 +92995,9 @@ function resourceLines(write, seconds = 10) {
   return (sample, peak) => {
     if (sample.t - last < seconds) return;
     last = sample.t;
-    write(`resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% \xB7 memory ${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`);
+    write(
+      `resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% \xB7 memory ${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`
+    );
   };
 }
 
@@ -93135,13 +93026,29 @@ async function runExperiment(options) {
     await mkdir5(resultDir, { recursive: true });
     const log = new LogFile(path8.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
-    return writeResult(resultDir, log, { ...base, status, statusReason, exitCode: null, runtime: runtime2, image: image2, metrics: {}, artifacts: [], dropped: [], policy: {} });
+    return writeResult(resultDir, log, {
+      ...base,
+      status,
+      statusReason,
+      exitCode: null,
+      runtime: runtime2,
+      image: image2,
+      metrics: {},
+      artifacts: [],
+      dropped: [],
+      policy: {}
+    });
   };
   try {
     checkAgainstPolicy(experiment, policy);
   } catch (error2) {
     if (!(error2 instanceof PolicyRejectedError)) throw error2;
-    return notStarted("rejected", error2.message, { name: policy.runtime, version: "not started" }, { name: experiment.spec.image, ref: "", id: "", recipeHash: "" });
+    return notStarted(
+      "rejected",
+      error2.message,
+      { name: policy.runtime, version: "not started" },
+      { name: experiment.spec.image, ref: "", id: "", recipeHash: "" }
+    );
   }
   events.phase?.("prepare image");
   const runtime = await provider.preflight();
@@ -93205,7 +93112,18 @@ async function runStages(context, stages, resultDir, base) {
     if (blocker) {
       const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
       events.info?.(`stage ${stage.name} skipped: ${reason}`);
-      const record2 = { ...common, status: "skipped", statusReason: reason, exitCode: null, metrics: {}, artifacts: [], storedArtifacts: [], consumed: [], dropped: [], log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] } };
+      const record2 = {
+        ...common,
+        status: "skipped",
+        statusReason: reason,
+        exitCode: null,
+        metrics: {},
+        artifacts: [],
+        storedArtifacts: [],
+        consumed: [],
+        dropped: [],
+        log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] }
+      };
       records.push(record2);
       byName.set(stage.name, record2);
       continue;
@@ -93222,12 +93140,17 @@ async function runStages(context, stages, resultDir, base) {
       if (!(error2 instanceof CrucibleError)) throw error2;
       const log = new LogFile(path8.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
-      const record2 = stageRecord(stage, common, startedAt, consumed, [], { ...emptyOutcome(log), status: "sandbox-error", statusReason: error2.message });
+      const record2 = stageRecord(stage, common, startedAt, consumed, [], {
+        ...emptyOutcome(log),
+        status: "sandbox-error",
+        statusReason: error2.message
+      });
       records.push(record2);
       byName.set(stage.name, record2);
       continue;
     }
-    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts)
+      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -93262,7 +93185,20 @@ async function runStages(context, stages, resultDir, base) {
   });
 }
 function emptyOutcome(log) {
-  return { status: "sandbox-error", statusReason: "", exitCode: null, log, metrics: {}, metricInfo: {}, series: {}, files: [], dropped: [], policy: {}, gpuDeviceIds: [], containerId: null };
+  return {
+    status: "sandbox-error",
+    statusReason: "",
+    exitCode: null,
+    log,
+    metrics: {},
+    metricInfo: {},
+    series: {},
+    files: [],
+    dropped: [],
+    policy: {},
+    gpuDeviceIds: [],
+    containerId: null
+  };
 }
 function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
   const finishedAt = /* @__PURE__ */ new Date();
@@ -93280,7 +93216,13 @@ function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
     storedArtifacts: stored,
     consumed,
     dropped: outcome.dropped,
-    log: { path: `${prefix}/log.txt`, lines: outcome.log.lines, bytes: outcome.log.bytes, truncated: outcome.log.truncated, tail: outcome.log.tail },
+    log: {
+      path: `${prefix}/log.txt`,
+      lines: outcome.log.lines,
+      bytes: outcome.log.bytes,
+      truncated: outcome.log.truncated,
+      tail: outcome.log.tail
+    },
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...outcome.usage ? { usage: outcome.usage } : {},
@@ -93320,7 +93262,9 @@ async function runProgram(context, program) {
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
     try {
-      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, { runId });
+      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, {
+        runId
+      });
     } catch (error2) {
       if (!(error2 instanceof CrucibleError)) throw error2;
       await log.close();
@@ -93367,7 +93311,8 @@ async function runProgram(context, program) {
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => void 0;
   try {
     const sandbox = await provider.create(spec);
-    if (!sandbox.outputSizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
+    if (!sandbox.outputSizeLimited)
+      events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
     try {
       try {
         phase("run");
@@ -93514,7 +93459,9 @@ async function readRecipe(imagesDir, name) {
   }
   const recipe = JSON.parse(bytes.toString("utf8"));
   if (!validateImageRecipeDocument(recipe)) {
-    throw new CrucibleError(`image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`);
+    throw new CrucibleError(
+      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`
+    );
   }
   const hash = createHash4("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
@@ -93563,7 +93510,9 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
   const workDir = await mkdtemp(path9.join(os7.tmpdir(), "crucible-image-"));
   try {
     const tar = path9.join(workDir, "rootfs.tar");
-    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, { SOURCE_DATE_EPOCH: "1700000000" });
+    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
+      SOURCE_DATE_EPOCH: "1700000000"
+    });
     const [repo, tag] = ref.split(":");
     const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
     const progress = await docker.importImage(tar, { repo, tag, changes });
@@ -93587,7 +93536,11 @@ function runLogged(command, args, log, env) {
     const child = execFile3(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
       if (!error2) return resolve();
       const missing = error2.code === "ENOENT";
-      reject(new SandboxUnavailableError(missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`));
+      reject(
+        new SandboxUnavailableError(
+          missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`
+        )
+      );
     });
     let pending = "";
     child.stderr?.on("data", (chunk) => {
@@ -93704,7 +93657,9 @@ var DockerSandboxProvider = class {
     const runtime = await this.preflight();
     const wanted = runtimeFor(spec);
     if (wanted !== runtime.name && !this.registered.includes(wanted)) {
-      throw new SandboxUnavailableError(`the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`);
+      throw new SandboxUnavailableError(
+        `the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`
+      );
     }
     const scratch = await createScratch(this.scratchRoot, spec.name, spec.outputBytes);
     return new DockerSandbox(this.docker, spec, { name: wanted, version: runtime.version }, scratch);
@@ -93740,7 +93695,13 @@ var DockerSandbox = class {
     const config = buildContainerConfig(this.spec, argv, this.scratch.outputDir);
     const appliedConfig = redactedConfig(config);
     if (options.signal?.aborted) {
-      return { outcome: "cancelled", exitCode: null, detail: "The run was cancelled before the sandbox started.", appliedConfig, sandboxId: null };
+      return {
+        outcome: "cancelled",
+        exitCode: null,
+        detail: "The run was cancelled before the sandbox started.",
+        appliedConfig,
+        sandboxId: null
+      };
     }
     let container;
     try {
@@ -93751,7 +93712,12 @@ var DockerSandbox = class {
     this.containerIds.push(container.id);
     options.onCreated?.(container.id);
     const streams = new AbortController();
-    const output = await container.attach({ stream: true, stdout: true, stderr: true, abortSignal: streams.signal });
+    const output = await container.attach({
+      stream: true,
+      stdout: true,
+      stderr: true,
+      abortSignal: streams.signal
+    });
     const outputEnded = new Promise((resolve) => {
       output.on("end", resolve);
       output.on("close", resolve);
@@ -93772,7 +93738,9 @@ var DockerSandbox = class {
       try {
         await container.start();
       } catch (error2) {
-        throw new SandboxStartError(`the runtime ${this.runtime.name} failed to start the sandbox: ${errorMessage(error2)}${SMALL_MEMORY_HINT(this.spec)}`);
+        throw new SandboxStartError(
+          `the runtime ${this.runtime.name} failed to start the sandbox: ${errorMessage(error2)}${SMALL_MEMORY_HINT(this.spec)}`
+        );
       }
       if (options.signal?.aborted) kill("cancelled");
       if (options.onSample) sampleStats(container, streams.signal, options.onSample);
@@ -93786,11 +93754,22 @@ var DockerSandbox = class {
     const state = (await container.inspect()).State;
     const base = { appliedConfig, sandboxId: container.id };
     if (killedFor === "timed-out") {
-      return { ...base, outcome: "timed-out", exitCode: null, detail: `The program was killed when it reached its time limit of ${Math.round((options.timeoutMs ?? 0) / 1e3)}s.` };
+      return {
+        ...base,
+        outcome: "timed-out",
+        exitCode: null,
+        detail: `The program was killed when it reached its time limit of ${Math.round((options.timeoutMs ?? 0) / 1e3)}s.`
+      };
     }
-    if (killedFor === "cancelled") return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox was killed." };
+    if (killedFor === "cancelled")
+      return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox was killed." };
     if (state.OOMKilled) {
-      return { ...base, outcome: "oom-killed", exitCode: null, detail: `The sandbox was killed at its memory limit of ${this.spec.resources.memoryBytes} bytes.` };
+      return {
+        ...base,
+        outcome: "oom-killed",
+        exitCode: null,
+        detail: `The sandbox was killed at its memory limit of ${this.spec.resources.memoryBytes} bytes.`
+      };
     }
     if (state.Error) throw new SandboxStartError(`the runtime ${this.runtime.name} failed: ${state.Error}${SMALL_MEMORY_HINT(this.spec)}`);
     return { ...base, outcome: "exited", exitCode: state.ExitCode, detail: `The program exited with code ${state.ExitCode}.` };
@@ -93896,7 +93875,11 @@ async function collectGarbage(docker, options = {}) {
     if (known) continue;
     try {
       process.kill(proc.pid, "SIGKILL");
-      report.processes.push({ pid: proc.pid, command: proc.command, reason: `its container ${proc.containerId.slice(0, 12)} no longer exists` });
+      report.processes.push({
+        pid: proc.pid,
+        command: proc.command,
+        reason: `its container ${proc.containerId.slice(0, 12)} no longer exists`
+      });
     } catch {
     }
   }
@@ -93960,8 +93943,10 @@ var ActionsLog = class {
 `;
     if (this.printedBytes + text.length > this.maxBytes) {
       if (this.suppressed++ === 0) {
-        this.write(`[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}
-`);
+        this.write(
+          `[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}
+`
+        );
       }
       return;
     }
@@ -98095,7 +98080,13 @@ async function reviewsOfRun(octokit, where, at) {
   }));
 }
 async function currentJob(octokit, where) {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100
+  });
   const mine = jobs.filter((job) => job.runner_name === where.runnerName && job.status === "in_progress");
   return mine.length === 1 && mine[0].html_url ? { url: mine[0].html_url, startedAt: mine[0].started_at } : void 0;
 }
@@ -98106,15 +98097,26 @@ async function pullRequestHead(octokit, where) {
 function refusal(expected, found) {
   if (!found.head.open) return { status: "cancelled", reason: "the pull request was closed before the sandbox started; nothing ran" };
   if (found.head.sha !== expected.head) {
-    return { status: "superseded", reason: `the pull request moved to ${found.head.sha} after ${expected.head} was approved; nothing ran, and the new commit needs its own approval` };
+    return {
+      status: "superseded",
+      reason: `the pull request moved to ${found.head.sha} after ${expected.head} was approved; nothing ran, and the new commit needs its own approval`
+    };
   }
   if (!expected.requireApproval) return void 0;
   const approvers = found.approvals.filter((a) => a.state === "approved").map((a) => a.reviewer);
   const rejecters = found.approvals.filter((a) => a.state === "rejected").map((a) => a.reviewer);
   if (rejecters.length > 0) return { status: "rejected", reason: `rejected by ${rejecters.join(", ")}; nothing ran` };
   const valid = approvers.filter((login) => !expected.excluded.includes(login));
-  if (approvers.length === 0) return { status: "rejected", reason: "no reviewer approved this workflow run (the evaluation environment must require reviewers: runner-setup/configure-repo.mjs); nothing ran" };
-  if (valid.length === 0) return { status: "rejected", reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran` };
+  if (approvers.length === 0)
+    return {
+      status: "rejected",
+      reason: "no reviewer approved this workflow run (the evaluation environment must require reviewers: runner-setup/configure-repo.mjs); nothing ran"
+    };
+  if (valid.length === 0)
+    return {
+      status: "rejected",
+      reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran`
+    };
   return void 0;
 }
 
@@ -98134,15 +98136,26 @@ var SHA = /^[0-9a-f]{40}$/;
 async function runProvenance() {
   const env = process.env;
   const runUrl = env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? "1"}` : null;
-  const common = { runner: env.RUNNER_NAME, job: env.GITHUB_JOB, workflowRunUrl: runUrl, jobUrl: runUrl, ...env.GITHUB_REPOSITORY ? { repository: env.GITHUB_REPOSITORY } : {} };
+  const common = {
+    runner: env.RUNNER_NAME,
+    job: env.GITHUB_JOB,
+    workflowRunUrl: runUrl,
+    jobUrl: runUrl,
+    ...env.GITHUB_REPOSITORY ? { repository: env.GITHUB_REPOSITORY } : {}
+  };
   const prInput = getInput("pull-request");
   if (!prInput) return { provenance: { ...common, gitCommit: env.GITHUB_SHA ?? null } };
-  if (!/^[1-9][0-9]{0,9}$/.test(prInput)) throw new CrucibleError(`pull-request must be a pull request number, got ${JSON.stringify(prInput)}`);
+  if (!/^[1-9][0-9]{0,9}$/.test(prInput))
+    throw new CrucibleError(`pull-request must be a pull request number, got ${JSON.stringify(prInput)}`);
   const head = getInput("head-sha");
-  if (!SHA.test(head)) throw new CrucibleError(`head-sha must be the planned commit (the plan's head-sha output), got ${JSON.stringify(head)}`);
+  if (!SHA.test(head))
+    throw new CrucibleError(`head-sha must be the planned commit (the plan's head-sha output), got ${JSON.stringify(head)}`);
   const base = getInput("base-sha") || env.GITHUB_SHA || "";
   const token = getInput("token");
-  if (!token) throw new CrucibleError("token is required with pull-request (pull-requests and actions read), to check the approval and the pull request's head");
+  if (!token)
+    throw new CrucibleError(
+      "token is required with pull-request (pull-requests and actions read), to check the approval and the pull request's head"
+    );
   setSecret(token);
   const excluded = getInput("excluded-approvers").split(",").map((s) => s.trim()).filter(Boolean);
   const requireApproval = getBooleanInput("require-approval");
@@ -98150,11 +98163,24 @@ async function runProvenance() {
   const octokit = createGitHubClient({ token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
   const number = Number(prInput);
   const runId = Number(env.GITHUB_RUN_ID);
-  const job = await currentJob(octokit, { owner, repo, runId, attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"), runnerName: env.RUNNER_NAME ?? "" });
+  const job = await currentJob(octokit, {
+    owner,
+    repo,
+    runId,
+    attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"),
+    runnerName: env.RUNNER_NAME ?? ""
+  });
   const approvals = await reviewsOfRun(octokit, { owner, repo, runId }, job?.startedAt ?? (/* @__PURE__ */ new Date()).toISOString());
   for (const a of approvals) info(escapeControls(`review: ${a.state} by ${a.reviewer}${a.comment ? ` (${a.comment})` : ""}`));
   return {
-    provenance: { ...common, gitCommit: head, baseCommit: SHA.test(base) ? base : null, jobUrl: job?.url ?? runUrl, pullRequest: number, approvals },
+    provenance: {
+      ...common,
+      gitCommit: head,
+      baseCommit: SHA.test(base) ? base : null,
+      jobUrl: job?.url ?? runUrl,
+      pullRequest: number,
+      approvals
+    },
     beforeStart: async () => refusal({ head, excluded, requireApproval }, { head: await pullRequestHead(octokit, { owner, repo, number }), approvals })
   };
 }
@@ -98205,7 +98231,8 @@ function renderSummary(result, resultPath, latestProgress) {
       ["CPU", `${peak.cpuPercent.toFixed(0)}% of one core (limit ${result.resources.cpus} cores)`],
       ["Memory", `${formatBytes(peak.memoryBytes)} (limit ${formatBytes(result.resources.memoryBytes)})`]
     ];
-    if (peak.gpuUtilizationPercent !== void 0) pairs.push(["GPU", `${peak.gpuUtilizationPercent.toFixed(0)}%, ${formatBytes(peak.gpuMemoryBytes ?? 0)}`]);
+    if (peak.gpuUtilizationPercent !== void 0)
+      pairs.push(["GPU", `${peak.gpuUtilizationPercent.toFixed(0)}%, ${formatBytes(peak.gpuMemoryBytes ?? 0)}`]);
     parts.push(rows(pairs));
   }
   if (latestProgress) {
@@ -98316,7 +98343,11 @@ async function run() {
     log?.close();
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
-        error(issue2.message, { file: path11.relative(workspace, path11.resolve(issue2.file)), startLine: issue2.line, startColumn: issue2.column });
+        error(issue2.message, {
+          file: path11.relative(workspace, path11.resolve(issue2.file)),
+          startLine: issue2.line,
+          startColumn: issue2.column
+        });
       }
       setFailed("the experiment file is invalid; nothing was run");
     } else {

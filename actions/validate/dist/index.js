@@ -35980,13 +35980,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -36038,11 +36032,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -36134,9 +36124,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -36148,15 +36136,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -36169,10 +36149,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -36181,11 +36158,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -36195,9 +36168,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -36208,17 +36179,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -36332,10 +36299,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -36345,11 +36309,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -36375,10 +36335,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -36387,11 +36344,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -36400,16 +36353,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -36429,18 +36373,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -36454,12 +36392,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -36539,11 +36472,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -36565,10 +36494,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -36583,12 +36509,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -36651,17 +36572,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -36673,30 +36588,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -36705,11 +36608,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -36717,10 +36616,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -36748,21 +36644,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -36783,11 +36672,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -36804,10 +36689,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -36850,9 +36732,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -36863,12 +36743,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -36891,23 +36766,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -36989,16 +36855,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -37017,10 +36874,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -37041,11 +36895,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -37066,11 +36916,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -37109,10 +36955,7 @@ var result_schema_default = {
           $ref: "#/properties/usage"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -37360,11 +37203,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -37376,12 +37215,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -37408,16 +37242,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -37465,10 +37290,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -37502,11 +37324,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -37521,11 +37339,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -37569,7 +37383,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -37586,9 +37403,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -37725,7 +37549,18 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -37735,7 +37570,8 @@ function parseExperiment(text, file) {
 }
 function messageFor(error2) {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
@@ -37784,7 +37620,14 @@ async function loadExperiment(file, options) {
   try {
     const size = (await lstat2(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error2) {
@@ -37799,7 +37642,10 @@ async function loadExperiment(file, options) {
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path4.basename(dir)}"`);
   }
   if (!await isFile(path4.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path4.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path4.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
   }
   const checkInputs = async (list, keyPath) => {
     const checked = [];
@@ -37841,7 +37687,11 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
     }
     byName.set(name, {
       name,
@@ -37856,10 +37706,15 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
   const ordered = [];
   const placed = /* @__PURE__ */ new Set();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -38060,10 +37915,20 @@ async function check(workspace, file) {
   const relative2 = path6.relative(workspace, file).split(path6.sep).join("/");
   try {
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(installRoot(import.meta.url)) });
-    return { file: relative2, name: experiment.spec.name, valid: true, image: experiment.spec.image, resources: experiment.spec.resources, issues: [] };
+    return {
+      file: relative2,
+      name: experiment.spec.name,
+      valid: true,
+      image: experiment.spec.image,
+      resources: experiment.spec.resources,
+      issues: []
+    };
   } catch (error2) {
     if (!(error2 instanceof ExperimentInvalidError)) throw error2;
-    const issues = error2.issues.map((issue2) => ({ ...issue2, file: path6.relative(workspace, path6.resolve(workspace, issue2.file)).split(path6.sep).join("/") }));
+    const issues = error2.issues.map((issue2) => ({
+      ...issue2,
+      file: path6.relative(workspace, path6.resolve(workspace, issue2.file)).split(path6.sep).join("/")
+    }));
     return { file: relative2, name: path6.basename(path6.dirname(file)), valid: false, issues };
   }
 }
@@ -38080,13 +37945,21 @@ async function selectFiles(workspace, paths) {
     silent: true
   });
   if (diff.exitCode !== 0) {
-    warning(`cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`);
+    warning(
+      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`
+    );
     return all();
   }
   const touched = experimentsTouched(diff.stdout.split("\0").filter(Boolean), (file) => existsSync2(path6.join(workspace, file)));
   if (touched.schemas) return all();
   info(`the pull request touches ${touched.folders.length} experiment(s)`);
-  return touched.folders.map((dir) => path6.join(workspace, dir, EXPERIMENT_FILE_NAMES.find((name) => existsSync2(path6.join(workspace, dir, name)))));
+  return touched.folders.map(
+    (dir) => path6.join(
+      workspace,
+      dir,
+      EXPERIMENT_FILE_NAMES.find((name) => existsSync2(path6.join(workspace, dir, name)))
+    )
+  );
 }
 async function readEvent() {
   const eventPath = process.env.GITHUB_EVENT_PATH;

@@ -111,7 +111,9 @@ function summarise(result: RunResult, file: string): StoredRun {
       ...rest,
       log: { ...log, tail: [] },
       ...(usage ? { usage: { peak: usage.peak, samples: [] } } : {}),
-      ...(stages ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) } : {}),
+      ...(stages
+        ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) }
+        : {}),
     },
   };
 }

@@ -104,4 +104,3 @@ async function readProgramJson(
   collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal}`));
   return undefined;
 }
-

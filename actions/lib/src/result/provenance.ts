@@ -13,13 +13,18 @@ export type GivenProvenance = Partial<Omit<Provenance, "containerId">> & { job?:
 /** The result's provenance: what the adapter gave, without empty entries, on this runner. */
 export function provenanceOf(given: GivenProvenance = {}, gitCommit: string | null): Provenance {
   const { job: _job, ...known } = given;
-  const present = Object.fromEntries(Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)));
+  const present = Object.fromEntries(
+    Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)),
+  );
   return { ...present, gitCommit, runner: given.runner ?? os.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
 }
 
 /** A run id: its UTC start time, then random hex (schemas/result.schema.json). */
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 

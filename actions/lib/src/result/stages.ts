@@ -65,4 +65,3 @@ export function mergeStageMetrics(
   }
   return { metrics, metricInfo, series, dropped };
 }
-
