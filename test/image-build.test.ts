@@ -9,22 +9,24 @@ import path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DockerSandboxProvider,
-  EXPERIMENT_IMAGE_REPOSITORY,
   archiveImageDigest,
-  ensureImage,
-  exportBuiltImage,
   readBuiltImage,
   loadExperiment,
   loadPolicy,
-  pruneExperimentImages,
   resolveImagePolicy,
-  runContainmentSuite,
   runExperiment,
   validateResultDocument,
   type ImagePolicyDocument,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import {
+  DockerSandboxProvider,
+  EXPERIMENT_IMAGE_REPOSITORY,
+  ensureImage,
+  exportBuiltImage,
+  pruneExperimentImages,
+  runContainmentSuite,
+} from "../actions/lib/src/docker/index.js";
 import { imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 import { startRegistry, type LocalRegistry } from "./support/registry.js";
 

@@ -1,20 +1,19 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import Docker from "dockerode";
 import {
   defaultPolicyFile,
+  errorMessage,
   escapeControls,
-  exportBuiltImage,
   formatIssue,
   ExperimentInvalidError,
   imagesDirOf,
   installRoot,
   loadExperiment,
   loadPolicy,
-  prepareExperimentImage,
   repositoryOf,
   resolveImagePolicy,
 } from "../../lib/src/index.js";
+import { exportBuiltImage, localDocker, prepareExperimentImage } from "../../lib/src/docker/index.js";
 
 export async function run(): Promise<void> {
   try {
@@ -27,7 +26,7 @@ export async function run(): Promise<void> {
     const policy = await loadPolicy(defaultPolicyFile(root));
     // This is a hosted runner, thrown away after the job: RUN steps may execute here (never on a sandbox host).
     const images = { ...(policy.images ?? resolveImagePolicy(undefined)), runSteps: "default-runtime" as const };
-    const docker = new Docker();
+    const docker = localDocker();
     const image = await prepareExperimentImage(
       docker,
       {
@@ -61,6 +60,6 @@ export async function run(): Promise<void> {
       .write();
   } catch (error) {
     if (error instanceof ExperimentInvalidError) for (const issue of error.issues) core.error(formatIssue(issue));
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { CrucibleError, PolicyRejectedError } from "./errors.js";
+import { CrucibleError, errorMessage, PolicyRejectedError } from "./errors.js";
 import { parseJsonWithin } from "./limits.js";
 import { parseMemory } from "./units.js";
 
@@ -120,7 +120,7 @@ export async function registryAuth(
     parsed = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 64 * 1024, maxDepth: 4 });
   } catch (error) {
     throw new CrucibleError(
-      `cannot read the credentials for registry ${registry} (${file}, from the runner policy): ${(error as Error).message}`,
+      `cannot read the credentials for registry ${registry} (${file}, from the runner policy): ${errorMessage(error)}`,
     );
   }
   const { username, password } = (parsed ?? {}) as { username?: unknown; password?: unknown };
@@ -128,4 +128,19 @@ export async function registryAuth(
     throw new CrucibleError(`the credentials file for registry ${registry} (${file}) must be {"username": "…", "password": "…"}`);
   }
   return { username, password, serveraddress: registry };
+}
+
+/** What a run needs to make an experiment's own image (a Dockerfile or a digest-pinned reference) available. */
+export interface ImageRequest {
+  source: Exclude<ImageSource, { kind: "recipe" }>;
+  experimentName: string;
+  experimentDir: string;
+  /** runner-setup/images: recipes a Dockerfile may start FROM. */
+  imagesDir: string;
+  policy: ImagePolicy;
+  /**
+   * On a sandbox host: the digest the reviewer approved and, for a Dockerfile, the image archive the
+   * pull request's build job exported. Without it a Dockerfile is built here (a researcher's machine).
+   */
+  approved?: { digest: string; archive?: string };
 }

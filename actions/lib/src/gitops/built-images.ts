@@ -3,7 +3,7 @@
 // evaluate job runs the archive only if it holds exactly that digest.
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { readBuiltImage } from "../image-build.js";
+import { readBuiltImage } from "../image-archive.js";
 import type { EvaluationPlan } from "./evaluation.js";
 
 /** The plan with each built experiment's image record attached; a missing or unreadable one is left out. */

@@ -1,6 +1,25 @@
-import type { ImageRef } from "../image.js";
-import type { ImageRequest } from "../image-build.js";
+import type { ImageRequest } from "../image-source.js";
 import type { SandboxSpec } from "../policy.js";
+
+/** Every sandbox Crucible creates carries this label, so leaked sandboxes can always be found. */
+export const MANAGED_LABEL = "crucible.managed";
+/** The run a sandbox belongs to. */
+export const RUN_ID_LABEL = "crucible.run-id";
+
+/** A sandbox image as recorded in results. */
+export interface ImageRef {
+  name: string;
+  ref: string;
+  id: string;
+  recipeHash: string;
+  /** Images an experiment brings (docker/image-build.ts): where it came from and what it is made of. */
+  source?: "build" | "registry";
+  /** The digest a reproduction pins: the image id of a built image, the registry digest of a pulled one. */
+  digest?: string;
+  dockerfileHash?: string;
+  baseImage?: string;
+  contextHash?: string;
+}
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -49,12 +68,15 @@ export interface RuntimeInfo {
  */
 export interface Sandbox {
   readonly runtime: RuntimeInfo;
+  /**
+   * The host folder that is the program's /output: the run collects from it after exec returns (the
+   * program has ended then) and before cleanup.
+   */
+  readonly outputDir: string;
+  /** Whether /output has a hard size limit (otherwise only the collection caps apply). */
+  readonly outputSizeLimited: boolean;
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
-  /** Reads a file the program wrote under /output, refusing links and anything outside. */
-  readFile(sandboxPath: string): Promise<Buffer>;
-  /** Places a file under /output before the program runs. */
-  writeFile(sandboxPath: string, data: Uint8Array): Promise<void>;
-  /** Removes everything the sandbox created on the host except the output folder. Safe to call twice. */
+  /** Removes everything the sandbox created on the host, its output folder included. Safe to call twice. */
   cleanup(): Promise<void>;
 }
 
@@ -77,7 +99,7 @@ export interface SandboxProvider {
   reclaim(): Promise<ReclaimedSandbox[]>;
   /**
    * Makes the image available and returns what will run: a recipe by name (built if its recipe changed),
-   * or an image the experiment brings (image-build.ts; refusals throw PolicyRejectedError).
+   * or an image the experiment brings (docker/image-build.ts; refusals throw PolicyRejectedError).
    */
   prepareImage(image: string | Omit<ImageRequest, "imagesDir">, log?: (line: string) => void): Promise<ImageRef>;
   create(spec: SandboxSpec): Promise<Sandbox>;

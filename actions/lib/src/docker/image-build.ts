@@ -1,13 +1,23 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type Docker from "dockerode";
-import { CrucibleError, PolicyRejectedError, SandboxUnavailableError } from "./errors.js";
-import { ensureImage, type ImageRef } from "./image.js";
-import { checkImageSourceAgainstPolicy, DIGEST, imageSourceOf, registryAuth, type ImagePolicy, type ImageSource } from "./image-source.js";
-import { formatBytes } from "./units.js";
+import { analyseDockerfile, hashContext } from "../dockerfile.js";
+import { CrucibleError, errorMessage, PolicyRejectedError, SandboxUnavailableError } from "../errors.js";
+import { archiveImageDigest, BUILT_IMAGE_ARCHIVE, BUILT_IMAGE_FILE, type BuiltImageRecord } from "../image-archive.js";
+import {
+  checkImageSourceAgainstPolicy,
+  DIGEST,
+  registryAuth,
+  type ImagePolicy,
+  type ImageRequest,
+  type ImageSource,
+} from "../image-source.js";
+import type { ImageRef } from "../sandbox/sandbox.js";
+import { formatBytes } from "../units.js";
+import { ensureImage } from "./image.js";
 
 /** Labels every image Crucible builds from an experiment's Dockerfile carries; `crucible gc` looks for the first. */
 export const EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
@@ -16,173 +26,6 @@ export const DOCKERFILE_HASH_LABEL = "crucible.dockerfile-hash";
 export const BASE_IMAGE_LABEL = "crucible.base-image";
 /** Repository of locally built experiment images: crucible-experiment/<name>:<context hash>. */
 export const EXPERIMENT_IMAGE_REPOSITORY = "crucible-experiment";
-
-/** What a run needs to make an experiment's own image (a Dockerfile or a digest-pinned reference) available. */
-export interface ImageRequest {
-  source: Exclude<ImageSource, { kind: "recipe" }>;
-  experimentName: string;
-  experimentDir: string;
-  /** runner-setup/images: recipes a Dockerfile may start FROM. */
-  imagesDir: string;
-  policy: ImagePolicy;
-  /**
-   * On a sandbox host: the digest the reviewer approved and, for a Dockerfile, the image archive the
-   * pull request's build job exported. Without it a Dockerfile is built here (a researcher's machine).
-   */
-  approved?: { digest: string; archive?: string };
-}
-
-/** One instruction of a Dockerfile, continuation lines joined. */
-export interface DockerfileInstruction {
-  line: number;
-  keyword: string;
-  args: string;
-}
-
-/** Instructions of a Dockerfile (comments, parser directives and blank lines skipped; `\` continuations joined). */
-export function parseDockerfile(text: string): DockerfileInstruction[] {
-  const escape = /^#\s*escape\s*=\s*`/im.test(text.split("\n").slice(0, 5).join("\n")) ? "`" : "\\";
-  const lines = text.split(/\r?\n/);
-  const instructions: DockerfileInstruction[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const first = lines[i]!.trim();
-    if (first === "" || first.startsWith("#")) continue;
-    const start = i + 1;
-    let joined = lines[i]!.trimEnd();
-    while (joined.endsWith(escape) && i + 1 < lines.length) {
-      joined = joined.slice(0, -1);
-      i++;
-      // Comment lines inside a continued instruction are dropped, as Docker does.
-      while (lines[i]!.trim().startsWith("#") && i + 1 < lines.length) i++;
-      joined += ` ${lines[i]!.trim()}`;
-    }
-    const match = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(joined);
-    if (match) instructions.push({ line: start, keyword: match[1]!.toUpperCase(), args: match[2]!.trim() });
-  }
-  return instructions;
-}
-
-/** A FROM of a Dockerfile, resolved: a Crucible recipe (through its build argument), an earlier stage, scratch or a pinned reference. */
-type BaseImage =
-  | { kind: "recipe"; name: string; arg: string }
-  | { kind: "stage"; name: string }
-  | { kind: "scratch" }
-  | { kind: "registry"; source: Extract<ImageSource, { kind: "registry" }> };
-
-/** The build argument that carries a recipe's image: base → CRUCIBLE_BASE, my-image → CRUCIBLE_MY_IMAGE. */
-export function recipeBuildArg(recipe: string): string {
-  return `CRUCIBLE_${recipe.toUpperCase().replace(/-/g, "_")}`;
-}
-
-/**
- * What a Dockerfile needs and whether this host may build it. Every FROM must be a Crucible recipe
- * (`FROM ${CRUCIBLE_BASE}`), an earlier stage, scratch or a digest-pinned reference; ADD from a URL is
- * refused (nothing is fetched during a build). RUN steps are counted: Docker executes them outside gVisor.
- */
-export function analyseDockerfile(
-  text: string,
-  file: string,
-  recipes: string[],
-): { bases: BaseImage[]; runSteps: DockerfileInstruction[] } {
-  const instructions = parseDockerfile(text);
-  const problems: string[] = [];
-  const bases: BaseImage[] = [];
-  const stages: string[] = [];
-  for (const instruction of instructions) {
-    if (instruction.keyword === "FROM") {
-      const words = instruction.args.split(/\s+/).filter((w) => !w.startsWith("--"));
-      const image = words[0] ?? "";
-      const earlierStage = stages.includes(image.toLowerCase());
-      if (words[1]?.toLowerCase() === "as" && words[2]) stages.push(words[2].toLowerCase());
-      const arg = /^\$\{?([A-Z0-9_]+)\}?$/.exec(image)?.[1];
-      const recipe = arg ? recipes.find((r) => recipeBuildArg(r) === arg) : undefined;
-      if (recipe && arg) bases.push({ kind: "recipe", name: recipe, arg });
-      else if (earlierStage) bases.push({ kind: "stage", name: image });
-      else if (image === "scratch") bases.push({ kind: "scratch" });
-      else {
-        let source: ImageSource | undefined;
-        try {
-          source = imageSourceOf(image);
-        } catch {
-          source = undefined;
-        }
-        if (source?.kind === "registry") bases.push({ kind: "registry", source });
-        else {
-          const example = recipeBuildArg(recipes.includes("base") ? "base" : (recipes[0] ?? "base"));
-          problems.push(
-            `${file}:${instruction.line}: FROM ${image} is neither a Crucible image nor pinned by digest: write \`ARG ${example}\` before it and ` +
-              `\`FROM \${${example}}\` (images: ${recipes.map(recipeBuildArg).join(", ")}), or pin a registry image: FROM registry.example/org/name@sha256:<64 hex digits>`,
-          );
-        }
-      }
-    }
-    if (instruction.keyword === "ADD" && /(^|\s)(https?:\/\/|git@)/i.test(instruction.args)) {
-      problems.push(`${file}:${instruction.line}: ADD from a URL fetches during the build; put the file in the build context and COPY it`);
-    }
-  }
-  if (bases.length === 0) problems.push(`${file}: has no FROM instruction`);
-  if (problems.length > 0) throw new PolicyRejectedError(`the Dockerfile cannot be built: ${problems.join("; ")}`);
-  return { bases, runSteps: instructions.filter((i) => i.keyword === "RUN" || (i.keyword === "ONBUILD" && /^RUN\b/i.test(i.args))) };
-}
-
-/**
- * Files of a build context, sorted, with a hash over their paths, modes and contents. The experiment's
- * results/ folder is left out (results never change the image); symbolic links and special files are
- * refused, so what is hashed is what Docker receives.
- */
-export async function hashContext(contextDir: string, experimentDir: string): Promise<{ files: string[]; hash: string }> {
-  const files: string[] = [];
-  const walk = async (relative: string): Promise<void> => {
-    const absolute = path.join(contextDir, relative);
-    for (const entry of (await readdir(absolute, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const child = relative ? `${relative}/${entry.name}` : entry.name;
-      const full = path.join(contextDir, child);
-      if (path.relative(experimentDir, full) === "results") continue;
-      if (entry.isSymbolicLink())
-        throw new PolicyRejectedError(`the build context holds a symbolic link (${full}); copy the file in instead`);
-      if (entry.isDirectory()) await walk(child);
-      else if (entry.isFile()) files.push(child);
-      else throw new PolicyRejectedError(`the build context holds ${full}, which is not a regular file or folder`);
-    }
-  };
-  await walk("");
-  const hash = createHash("sha256").update("crucible-context/1\n");
-  for (const file of files) {
-    const stats = await lstat(path.join(contextDir, file));
-    hash.update(`${file}\0${(stats.mode & 0o777).toString(8)}\0${stats.size}\0`);
-    hash.update(await readFile(path.join(contextDir, file)));
-  }
-  return { files, hash: hash.digest("hex") };
-}
-
-/** What the build job exports beside the image archive (image.json), and the evaluate job reads back. */
-export interface BuiltImageRecord {
-  experiment: string;
-  digest: string;
-  dockerfileHash?: string;
-  baseImage?: string;
-}
-
-export const BUILT_IMAGE_FILE = "image.json";
-export const BUILT_IMAGE_ARCHIVE = "image.tar";
-
-/**
- * The approved image of a build job's artifact folder: its image.json (digest checked for shape) and
- * image.tar. The archive is checked against the digest when it is loaded (prepareExperimentImage).
- */
-export async function readBuiltImage(folder: string): Promise<{ record: BuiltImageRecord; archive: string }> {
-  const file = path.join(folder, BUILT_IMAGE_FILE);
-  let record: BuiltImageRecord;
-  try {
-    if ((await lstat(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
-    record = JSON.parse(await readFile(file, "utf8")) as BuiltImageRecord;
-  } catch (error) {
-    throw new PolicyRejectedError(`the build job's ${file} cannot be read: ${(error as Error).message}`);
-  }
-  if (typeof record?.digest !== "string" || !DIGEST.test(record.digest))
-    throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
-  return { record, archive: path.join(folder, BUILT_IMAGE_ARCHIVE) };
-}
 
 /** Writes an image as `docker save` does, with image.json beside it: what the hosted build job uploads. */
 export async function exportBuiltImage(docker: Docker, image: ImageRef, experiment: string, folder: string): Promise<BuiltImageRecord> {
@@ -388,77 +231,6 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   };
 }
 
-/**
- * The image id inside a `docker save` archive: the sha256 of the single image's configuration file,
- * which manifest.json names. Reads tar headers itself so nothing reaches the Docker daemon unchecked.
- */
-export async function archiveImageDigest(archive: string): Promise<string> {
-  const entries = await readTarEntries(archive, (name) => name === "manifest.json" || name.endsWith(".json"), 16 * 1024 * 1024);
-  const manifestBytes = entries.get("manifest.json");
-  if (!manifestBytes) throw new PolicyRejectedError(`the image archive ${archive} has no manifest.json: not a docker save archive`);
-  let manifest: { Config?: unknown }[];
-  try {
-    manifest = JSON.parse(manifestBytes.toString("utf8")) as { Config?: unknown }[];
-  } catch {
-    throw new PolicyRejectedError(`the image archive's manifest.json is not JSON`);
-  }
-  if (!Array.isArray(manifest) || manifest.length !== 1 || typeof manifest[0]?.Config !== "string") {
-    throw new PolicyRejectedError(
-      `the image archive must hold exactly one image (its manifest.json lists ${Array.isArray(manifest) ? manifest.length : "none"})`,
-    );
-  }
-  const config = entries.get(manifest[0].Config);
-  if (!config) throw new PolicyRejectedError(`the image archive lacks the configuration ${manifest[0].Config} its manifest names`);
-  return `sha256:${createHash("sha256").update(config).digest("hex")}`;
-}
-
-/** Regular-file entries of a plain ustar/pax archive whose names pass `want`, each up to `maxBytes`. */
-async function readTarEntries(file: string, want: (name: string) => boolean, maxBytes: number): Promise<Map<string, Buffer>> {
-  const handle = await open(file, "r");
-  const found = new Map<string, Buffer>();
-  try {
-    const header = Buffer.alloc(512);
-    let offset = 0;
-    let longName: string | undefined;
-    for (;;) {
-      const { bytesRead } = await handle.read(header, 0, 512, offset);
-      if (bytesRead < 512 || header.every((b) => b === 0)) break;
-      const field = (start: number, length: number) =>
-        header
-          .subarray(start, start + length)
-          .toString("utf8")
-          .replace(/\0.*$/s, "");
-      const size = parseInt(field(124, 12).trim() || "0", 8);
-      if (!Number.isFinite(size) || size < 0)
-        throw new PolicyRejectedError(`the image archive has a malformed tar header at byte ${offset}`);
-      const type = field(156, 1) || "0";
-      const prefix = field(345, 155);
-      let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
-      longName = undefined;
-      name = name.replace(/^\.\//, "");
-      const dataStart = offset + 512;
-      if ((type === "x" || type === "L") && size <= 64 * 1024) {
-        const data = Buffer.alloc(size);
-        await handle.read(data, 0, size, dataStart);
-        const text = data.toString("utf8");
-        longName = type === "L" ? text.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1];
-      } else if ((type === "0" || type === "\0") && want(name)) {
-        if (size > maxBytes)
-          throw new PolicyRejectedError(
-            `the image archive's ${name} is ${formatBytes(size)}, more than a manifest or configuration can be`,
-          );
-        const data = Buffer.alloc(size);
-        await handle.read(data, 0, size, dataStart);
-        found.set(name, data);
-      }
-      offset = dataStart + Math.ceil(size / 512) * 512;
-    }
-  } finally {
-    await handle.close();
-  }
-  return found;
-}
-
 /** Pulls `registry/repository@digest` with the runner's credentials for that registry, and checks what arrived. */
 async function pullPinned(
   docker: Docker,
@@ -475,7 +247,7 @@ async function pullPinned(
     try {
       stream = await docker.pull(pinned, authconfig ? { authconfig } : {});
     } catch (error) {
-      throw new SandboxUnavailableError(`cannot pull ${pinned}: ${(error as Error).message}`);
+      throw new SandboxUnavailableError(`cannot pull ${pinned}: ${errorMessage(error)}`);
     }
     await followLogged(docker, stream, `docker pull ${pinned}`, (line) => log(line));
     image = await docker.getImage(pinned).inspect();
