@@ -3,7 +3,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import {
   ArtifactStore,
+  assertHostFit,
   CrucibleError,
+  formatTable,
+  runDoctor,
   defaultArtifactStore,
   formatBytes,
   parseDuration,
@@ -42,6 +45,9 @@ commands:
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)
+  doctor [--json]               check this host end to end (daemon, runsc and its arguments, a real
+      [--policy FILE]           sandbox: gVisor kernel, no network, writable paths, memory and process
+      [--artifact-store DIR]    limits; images, disk, cgroups, GPUs); exits 1 if any check fails
   gc                            remove sandboxes whose owner process on this host is gone, that
                                 exited, or that outlived their deadline, and runsc processes left
                                 behind by failed starts (a run does the first before it starts)
@@ -88,6 +94,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore: options.artifactStore ?? defaultArtifactStore() });
   const cancel = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -157,6 +164,21 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   return breached.length > 0 ? 1 : 0;
 }
 
+async function doctor(options: { json: boolean; policy?: string; artifactStore?: string }): Promise<number> {
+  const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
+  const docker = new DockerSandboxProvider(policy.runtime, imagesDirOf(root)).docker;
+  const report = await runDoctor({
+    docker,
+    policy,
+    imagesDir: imagesDirOf(root),
+    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
+    // Rows as they finish: the sandbox checks take a few seconds each.
+    onResult: options.json ? undefined : (r) => warn(`${r.status.padEnd(4)}  ${r.check}`),
+  });
+  out(options.json ? JSON.stringify(report, null, 2) : `\n${formatTable(report)}`);
+  return report.ok ? 0 : 1;
+}
+
 async function buildImages(names: string[]): Promise<number> {
   const provider = new DockerSandboxProvider("runsc", imagesDirOf(root));
   const all = names.length ? names : (await readdir(imagesDirOf(root))).sort();
@@ -189,6 +211,10 @@ async function main(argv: string[]): Promise<number> {
         options: { "compare-runc": { type: "boolean" }, "results-dir": { type: "string" }, matrix: { type: "string" }, policy: { type: "string" } },
       });
       return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
+    }
+    case "doctor": {
+      const { values } = parseArgs({ args: rest, options: { json: { type: "boolean" }, policy: { type: "string" }, "artifact-store": { type: "string" } } });
+      return doctor({ json: !!values.json, policy: values.policy, artifactStore: values["artifact-store"] });
     }
     case "gc": {
       const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });

@@ -3,6 +3,7 @@ import * as core from "@actions/core";
 import Docker from "dockerode";
 import {
   ArtifactStore,
+  assertHostFit,
   CrucibleError,
   defaultArtifactStore,
   DockerSandboxProvider,
@@ -62,6 +63,8 @@ export async function run(): Promise<void> {
     const runId = newRunId();
     const resultsRoot = resultsDir ? path.resolve(workspace, resultsDir) : path.join(experiment.dir, "results");
     const artifactStore = core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore();
+    // A host that fails a safety-relevant doctor check takes no run: the job fails with the doctor's rows.
+    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperiment({

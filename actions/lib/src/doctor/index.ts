@@ -1,0 +1,3 @@
+export * from "./doctor.js";
+export * from "./host-checks.js";
+export * from "./runsc.js";
