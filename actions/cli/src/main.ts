@@ -5,7 +5,9 @@ import {
   ArtifactStore,
   assertHostFit,
   CrucibleError,
+  chooseRuntimeArgs,
   formatTable,
+  probeRunsc,
   runDoctor,
   defaultArtifactStore,
   formatBytes,
@@ -48,6 +50,8 @@ commands:
   doctor [--json]               check this host end to end (daemon, runsc and its arguments, a real
       [--policy FILE]           sandbox: gVisor kernel, no network, writable paths, memory and process
       [--artifact-store DIR]    limits; images, disk, cgroups, GPUs); exits 1 if any check fails
+  runtime-args [--gpu] [RUNSC]  the runtime arguments for the installed runsc (default: runsc on PATH),
+                                as JSON; runner-setup writes them into /etc/docker/daemon.json
   gc                            remove sandboxes whose owner process on this host is gone, that
                                 exited, or that outlived their deadline, and runsc processes left
                                 behind by failed starts (a run does the first before it starts)
@@ -215,6 +219,19 @@ async function main(argv: string[]): Promise<number> {
     case "doctor": {
       const { values } = parseArgs({ args: rest, options: { json: { type: "boolean" }, policy: { type: "string" }, "artifact-store": { type: "string" } } });
       return doctor({ json: !!values.json, policy: values.policy, artifactStore: values["artifact-store"] });
+    }
+    case "runtime-args": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { gpu: { type: "boolean" } } });
+      const runsc = await probeRunsc(positionals[0] ?? "runsc").catch((error: Error) => {
+        throw new CrucibleError(`cannot read the flags of ${positionals[0] ?? "runsc"}: ${error.message}. Install it with \`apt-get install runsc\`.`);
+      });
+      const chosen = chooseRuntimeArgs(runsc, { gpu: !!values.gpu });
+      out(JSON.stringify({ runsc: runsc.path, version: runsc.version, ...chosen }, null, 2));
+      if (chosen.missing.length > 0) {
+        warn(`crucible: runsc ${runsc.version} cannot provide what a ${values.gpu ? "GPU " : ""}sandbox needs: ${chosen.missing.join("; ")}`);
+        return 1;
+      }
+      return 0;
     }
     case "gc": {
       const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });

@@ -62,6 +62,8 @@ interface ArgumentRule {
   gpuOnly?: boolean;
   /** Only for builds from this date on (YYYYMMDD), when the flag exists in older ones but is not relied on there. */
   since?: string;
+  /** Only for builds before this date, after which the flag is not needed. */
+  until?: string;
 }
 
 /**
@@ -91,6 +93,14 @@ export const RUNSC_ARGUMENTS: readonly ArgumentRule[] = [
     why: "Docker's seccomp profile is enforced inside the Sentry as a second filter over the program's syscalls",
   },
   { flag: "nvproxy", value: "true", required: true, gpuOnly: true, why: "GPU access through gVisor's nvproxy (ioctl allow-list per driver version)" },
+  {
+    flag: "nvproxy-docker",
+    value: "true",
+    required: false,
+    gpuOnly: true,
+    until: "20240305",
+    why: "`docker run --gpus` under nvproxy; from release-20240305.0 runsc finds nvidia-container-runtime-hook itself",
+  },
 ];
 
 export interface ChosenArguments {
@@ -111,6 +121,7 @@ export function chooseRuntimeArgs(runsc: Pick<RunscCapabilities, "flags" | "plat
     if (!runsc.flags.has(rule.flag)) absent = `runsc ${runsc.version} has no --${rule.flag}`;
     else if (rule.flag === "platform" && !runsc.platforms.includes(rule.value)) absent = `runsc ${runsc.version} offers no ${rule.value} platform (has ${runsc.platforms.join(", ") || "none listed"})`;
     else if (rule.since && (!runsc.date || runsc.date < rule.since)) absent = `not relied on before ${rule.since} (this build: ${runsc.version})`;
+    else if (rule.until && runsc.date && runsc.date >= rule.until) absent = `not needed from ${rule.until} on (this build: ${runsc.version})`;
     if (absent) {
       if (rule.required) chosen.missing.push(`${arg}: ${absent}`);
       chosen.notes.push(`${arg} left out: ${absent}`);
