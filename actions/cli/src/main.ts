@@ -30,7 +30,7 @@ import {
   repositoryOf,
   resourceLines,
   runContainmentSuite,
-  runExperiment,
+  runExperimentInSlot,
   type Issue,
 } from "../../lib/src/index.js";
 
@@ -108,7 +108,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const { result, resultFile } = await runExperiment({
+  const { result, resultFile } = await runExperimentInSlot({
     experiment,
     policy,
     provider,

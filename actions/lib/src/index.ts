@@ -24,3 +24,4 @@ export * from "./locations.js";
 export type * from "./sandbox/sandbox.js";
 export { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "./sandbox/docker.js";
 export * from "./doctor/index.js";
+export * from "./slots.js";

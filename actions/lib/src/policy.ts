@@ -9,7 +9,7 @@ import { formatBytes, parseDuration, parseMemory } from "./units.js";
 /** A runner's policy file as written (schemas/policy.schema.json). */
 export interface PolicyDocument {
   runtime: "runsc";
-  limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number };
+  limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number; maxConcurrentSandboxes?: number };
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
   sandbox: { user: string; pidsLimit: number; nproc: number; nofile: number; tmpSize: string; shmSize: string; logMaxBytes: string; outputSize: string };
 }
@@ -18,7 +18,7 @@ export interface PolicyDocument {
 export interface SandboxPolicy {
   /** Always runsc from a policy file; only the containment suite's comparison run uses runc (see comparisonPolicy). */
   runtime: string;
-  limits: { maxCpus: number; maxMemoryBytes: number; maxTimeoutSeconds: number; maxGpus: number };
+  limits: { maxCpus: number; maxMemoryBytes: number; maxTimeoutSeconds: number; maxGpus: number; maxConcurrentSandboxes: number };
   user: string;
   pidsLimit: number;
   nproc: number;
@@ -29,6 +29,9 @@ export interface SandboxPolicy {
   outputBytes: number;
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
 }
+
+/** Sandboxes at once on one host when the policy does not say (slots.ts queues the rest). */
+export const DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
   let document: unknown;
@@ -50,6 +53,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
       maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES,
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,

@@ -40815,6 +40815,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path11 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path12 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path11 && path11[0] !== "/") {
-          path11 = `/${path11}`;
+        if (path12 && path12[0] !== "/") {
+          path12 = `/${path12}`;
         }
-        return new URL(`${origin}${path11}`);
+        return new URL(`${origin}${path12}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin }
+          request: { method, path: path12, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path11);
+        debuglog("sending request to %s %s/%s", method, origin, path12);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin },
+          request: { method, path: path12, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path11,
+          path12,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin }
+          request: { method, path: path12, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path11);
+        debuglog("trailers received from %s %s/%s", method, origin, path12);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path11, origin },
+          request: { method, path: path12, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path11,
+          path12,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path11, origin }
+            request: { method, path: path12, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path11);
+          debuglog("sending request to %s %s/%s", method, origin, path12);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path11,
+        path: path12,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path11 !== "string") {
+        if (typeof path12 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path11[0] !== "/" && !(path11.startsWith("http://") || path11.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path12[0] !== "/" && !(path12.startsWith("http://") || path12.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path11)) {
+        } else if (invalidPathRegex.test(path12)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path11, query) : path11;
+        this.path = query ? buildURL(path12, query) : path12;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5785,7 +5785,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants5 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5860,7 +5860,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5955,11 +5955,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants5.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants5.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5982,10 +5982,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants5.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6002,7 +6002,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6182,7 +6182,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6204,7 +6204,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6240,13 +6240,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path11, host, upgrade, blocking, reset } = request2;
+      const { method, path: path12, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path11} HTTP/1.1\r
+      let header = `${method} ${path12} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path11, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path12, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path11;
+      headers[HTTP2_HEADER_PATH] = path12;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path11 = search ? `${pathname}${search}` : pathname;
+        const path12 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path11;
+        this.opts.path = path12;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path11 = "/",
+          path: path12 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path11;
+        opts.path = origin + path12;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path11) {
-      if (typeof path11 !== "string") {
-        return path11;
+    function safeUrl(path12) {
+      if (typeof path12 !== "string") {
+        return path12;
       }
-      const pathSegments = path11.split("?");
+      const pathSegments = path12.split("?");
       if (pathSegments.length !== 2) {
-        return path11;
+        return path12;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path11, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path11);
+    function matchKey(mockDispatch2, { path: path12, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path12);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path11 }) => matchValue(safeUrl(path11), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path12 }) => matchValue(safeUrl(path12), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path11, method, body, headers, query } = opts;
+      const { path: path12, method, body, headers, query } = opts;
       return {
-        path: path11,
+        path: path12,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path11, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path12, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path11,
+            Path: path12,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path11) {
-      for (let i = 0; i < path11.length; ++i) {
-        const code = path11.charCodeAt(i);
+    function validateCookiePath(path12) {
+      for (let i = 0; i < path12.length; ++i) {
+        const code = path12.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path11 = opts.path;
+          let path12 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path11 = `/${path11}`;
+            path12 = `/${path12}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path11);
+          url = new URL(util.parseOrigin(url).origin + path12);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -26997,7 +26997,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
-    var { readFile: readFile8 } = __require("fs");
+    var { readFile: readFile9 } = __require("fs");
     var { execFile: execFile9, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -27215,7 +27215,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile8(socketPath, function readCygsocket(err, data) {
+          readFile9(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -27224,7 +27224,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile8(socketPath, readCygsocket);
+                readFile9(socketPath, readCygsocket);
               });
               return;
             }
@@ -27298,11 +27298,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path11) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path11)) {
-        return path11 === "pageant" ? new PageantAgent() : new CygwinAgent(path11);
+    function createAgent(path12) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path12)) {
+        return path12 === "pageant" ? new PageantAgent() : new CygwinAgent(path12);
       }
-      return new OpenSSHAgent(path11);
+      return new OpenSSHAgent(path12);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -32278,7 +32278,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter = __require("events");
     var fs3 = __require("fs");
-    var { constants: constants5 } = fs3;
+    var { constants: constants6 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -32546,17 +32546,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path11, options) {
+      createReadStream(path12, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path11, options);
+        return new ReadStream(this, path12, options);
       }
-      createWriteStream(path11, options) {
+      createWriteStream(path12, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path11, options);
+        return new WriteStream(this, path12, options);
       }
-      open(path11, flags_, attrs, cb) {
+      open(path12, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -32575,7 +32575,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32583,7 +32583,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -32714,7 +32714,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path11, options, callback_) {
+      readFile(path12, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32787,13 +32787,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path11, flag, 438, (er, handle_) => {
+        this.open(path12, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path11, (er_, st_) => {
+              this.stat(path12, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -32814,7 +32814,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path11, data, options, callback_) {
+      writeFile(path12, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32833,7 +32833,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path11, flag, options.mode, (openErr, handle) => {
+        this.open(path12, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -32842,7 +32842,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path11, (er_, st_) => {
+                  this.stat(path12, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -32861,7 +32861,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path11, data, options, callback_) {
+      appendFile(path12, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -32879,12 +32879,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path11, data, options, callback);
+        this.writeFile(path12, data, options, callback);
       }
-      exists(path11, cb) {
+      exists(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path11, (err) => {
+        this.stat(path12, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -32927,7 +32927,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path11, attrs, cb) {
+      mkdir(path12, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -32941,7 +32941,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32949,7 +32949,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -32965,10 +32965,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path11, cb) {
+      rmdir(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -32976,7 +32976,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -33066,10 +33066,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path11, cb) {
+      stat(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33077,17 +33077,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path11, cb) {
+      lstat(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33095,17 +33095,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path11, cb) {
+      opendir(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33113,14 +33113,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path11, attrs, cb) {
+      setstat(path12, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -33132,7 +33132,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33140,7 +33140,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -33200,8 +33200,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path11, atime, mtime, cb) {
-        return this.setstat(path11, {
+      utimes(path12, atime, mtime, cb) {
+        return this.setstat(path12, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -33212,8 +33212,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path11, uid, gid, cb) {
-        return this.setstat(path11, {
+      chown(path12, uid, gid, cb) {
+        return this.setstat(path12, {
           uid,
           gid
         }, cb);
@@ -33223,15 +33223,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path11, mode, cb) {
-        return this.setstat(path11, {
+      chmod(path12, mode, cb) {
+        return this.setstat(path12, {
           mode
         }, cb);
       }
-      readlink(path11, cb) {
+      readlink(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33239,7 +33239,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -33284,10 +33284,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path11, cb) {
+      realpath(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33295,7 +33295,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -33340,13 +33340,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path11, cb) {
+      ext_openssh_statvfs(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33356,7 +33356,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -33442,7 +33442,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path11, attrs, cb) {
+      ext_openssh_lsetstat(path12, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -33457,7 +33457,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33467,7 +33467,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -33484,13 +33484,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path11, cb) {
+      ext_openssh_expandPath(path12, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path11);
+        const pathLen = Buffer.byteLength(path12);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -33500,7 +33500,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path11, p += 4, pathLen);
+        buf.utf8Write(path12, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -34133,25 +34133,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFDIR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFREG;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFBLK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFCHR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFLNK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFIFO;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFSOCK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -34778,12 +34778,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path11)) {
+        if (!sftp.emit("LSTAT", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34802,13 +34802,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path11, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path12, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34830,12 +34830,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path11)) {
+        if (!sftp.emit("OPENDIR", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34854,63 +34854,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path11)) {
+        if (!sftp.emit("REMOVE", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path11, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path12, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path11)) {
+        if (!sftp.emit("RMDIR", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path11)) {
+        if (!sftp.emit("REALPATH", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path11)) {
+        if (!sftp.emit("STAT", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -34930,14 +34930,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path11 = bufferParser.readString(true);
+        const path12 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path11 === void 0)
+        if (path12 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path11)) {
+        if (!sftp.emit("READLINK", reqID, path12)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -35008,7 +35008,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path11, options) {
+    function ReadStream(sftp, path12, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -35022,7 +35022,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path11;
+      this.path = path12;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -35153,7 +35153,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path11, options) {
+    function WriteStream(sftp, path12, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -35165,7 +35165,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path11;
+      this.path = path12;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -42875,7 +42875,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http = require_http();
     var fs3 = __require("fs");
-    var path11 = __require("path");
+    var path12 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -42883,8 +42883,8 @@ var require_modem = __commonJS({
     var utils = require_utils2();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os9 = __require("os");
-    var isWin = os9.type() === "Windows_NT";
+    var os10 = __require("os");
+    var isWin = os10.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -42924,9 +42924,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path11.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path11.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path11.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path12.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path12.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path12.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -42936,7 +42936,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve) {
-        var userDockerSocket = path11.join(os9.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path12.join(os10.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve("/var/run/docker.sock");
           else resolve(userDockerSocket);
@@ -43030,7 +43030,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path11.resolve(options.file));
+          data = fs3.createReadStream(path12.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -43348,7 +43348,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "../main/node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path11 = __require("path");
+    var path12 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -43357,22 +43357,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path11.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path12.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path11.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path12.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path11.sep === "/") {
+      if (path12.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path11.sep === "/") {
+      if (path12.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path11.sep);
+      return file.replace(/\//g, path12.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -43421,13 +43421,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path12) => this._filter(path12));
+        return make_array(paths).filter((path13) => this._filter(path13));
       }
       createFilter() {
-        return (path12) => this._filter(path12);
+        return (path13) => this._filter(path13);
       }
-      ignores(path12) {
-        return !this._filter(path12);
+      ignores(path13) {
+        return !this._filter(path13);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -43466,36 +43466,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path11.sep),
+          dirs: pattern2.split(path12.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path12) {
-        if (!path12) {
+      _filter(path13) {
+        if (!path13) {
           return false;
         }
-        if (path12 in this._cache) {
-          return this._cache[path12];
+        if (path13 in this._cache) {
+          return this._cache[path13];
         }
-        return this._cache[path12] = this._test(path12);
+        return this._cache[path13] = this._test(path13);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path11.dirname(file));
-        const parentPathDirs = parentPath.split(path11.sep);
+        const parentPath = cleanPath(path12.dirname(file));
+        const parentPathDirs = parentPath.split(path12.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path11.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path12.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path11.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path12.sep), rule);
             }
           }
           if (match) {
@@ -43514,13 +43514,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path11.sep === "\\" ? "\\\\" : path11.sep;
+        let escapedSlash = path12.sep === "\\" ? "\\\\" : path12.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path11.sep) {
+              if (rule.pattern[i + 1] === path12.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -43536,7 +43536,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path11.sep === "\\") {
+            if (path12.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -43563,46 +43563,46 @@ var require_chownr = __commonJS({
   "../main/node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path11 = __require("path");
+    var path12 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path12, uid, gid) => {
+    var lchownSync = (path13, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path12, uid, gid);
+        return fs3[LCHOWNSYNC](path13, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path12, uid, gid) => {
+    var chownSync = (path13, uid, gid) => {
       try {
-        return fs3.chownSync(path12, uid, gid);
+        return fs3.chownSync(path13, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path12, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path13, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path12, uid, gid, cb);
+        fs3.chown(path13, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path12, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path13, uid, gid) => {
       try {
-        return lchownSync(path12, uid, gid);
+        return lchownSync(path13, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path12, uid, gid);
+        chownSync(path13, uid, gid);
       }
-    } : (path12, uid, gid) => lchownSync(path12, uid, gid);
+    } : (path13, uid, gid) => lchownSync(path13, uid, gid);
     var nodeVersion = process.version;
-    var readdir7 = (path12, options, cb) => fs3.readdir(path12, options, cb);
-    var readdirSync = (path12, options) => fs3.readdirSync(path12, options);
+    var readdir8 = (path13, options, cb) => fs3.readdir(path13, options, cb);
+    var readdirSync = (path13, options) => fs3.readdirSync(path13, options);
     if (/^v4\./.test(nodeVersion))
-      readdir7 = (path12, options, cb) => fs3.readdir(path12, cb);
+      readdir8 = (path13, options, cb) => fs3.readdir(path13, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -43610,26 +43610,26 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child, uid, gid, cb) => {
       if (typeof child === "string")
-        return fs3.lstat(path11.resolve(p, child), (er, stats) => {
+        return fs3.lstat(path12.resolve(p, child), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child.isDirectory()) {
-        chownr(path11.resolve(p, child.name), uid, gid, (er) => {
+        chownr(path12.resolve(p, child.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path11.resolve(p, child.name);
+          const cpath = path12.resolve(p, child.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path11.resolve(p, child.name);
+        const cpath = path12.resolve(p, child.name);
         chown(cpath, uid, gid, cb);
       }
     };
     var chownr = (p, uid, gid, cb) => {
-      readdir7(p, { withFileTypes: true }, (er, children) => {
+      readdir8(p, { withFileTypes: true }, (er, children) => {
         if (er) {
           if (er.code === "ENOENT")
             return cb();
@@ -43654,7 +43654,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child, uid, gid) => {
       if (typeof child === "string") {
         try {
-          const stats = fs3.lstatSync(path11.resolve(p, child));
+          const stats = fs3.lstatSync(path12.resolve(p, child));
           stats.name = child;
           child = stats;
         } catch (er) {
@@ -43665,8 +43665,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child.isDirectory())
-        chownrSync(path11.resolve(p, child.name), uid, gid);
-      handleEISDirSync(path11.resolve(p, child.name), uid, gid);
+        chownrSync(path12.resolve(p, child.name), uid, gid);
+      handleEISDirSync(path12.resolve(p, child.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -44684,7 +44684,7 @@ var require_end_of_stream2 = __commonJS({
 // ../main/node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "../main/node_modules/tar-stream/pack.js"(exports, module) {
-    var constants5 = require_fs_constants();
+    var constants6 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -44702,16 +44702,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants5.S_IFMT) {
-        case constants5.S_IFBLK:
+      switch (mode & constants6.S_IFMT) {
+        case constants6.S_IFBLK:
           return "block-device";
-        case constants5.S_IFCHR:
+        case constants6.S_IFCHR:
           return "character-device";
-        case constants5.S_IFDIR:
+        case constants6.S_IFDIR:
           return "directory";
-        case constants5.S_IFIFO:
+        case constants6.S_IFIFO:
           return "fifo";
-        case constants5.S_IFLNK:
+        case constants6.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -44982,7 +44982,7 @@ var require_pump = __commonJS({
 // ../main/node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "../main/node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path11 = __require("path");
+    var path12 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -45001,7 +45001,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path11.resolve(p);
+      p = path12.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -45009,7 +45009,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path11.dirname(p), opts, function(er2, made2) {
+            mkdirP(path12.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -45036,14 +45036,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path11.resolve(p);
+      p = path12.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path11.dirname(p), opts, made);
+            made = sync(path12.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -45073,9 +45073,9 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path11 = __require("path");
-    var os9 = __require("os");
-    var win32 = os9.platform() === "win32";
+    var path12 = __require("path");
+    var os10 = __require("os");
+    var win32 = os10.platform() === "win32";
     var noop3 = function() {
     };
     var echo = function(name) {
@@ -45087,12 +45087,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path11.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path12.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path11.join(cwd, next);
+        var nextAbs = path12.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -45100,7 +45100,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path11.join(cwd, next, files[i2]))) queue.push(path11.join(next, files[i2]));
+              if (!ignore(path12.join(cwd, next, files[i2]))) queue.push(path12.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -45111,7 +45111,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path11.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path12.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -45141,7 +45141,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path11.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path12.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -45182,7 +45182,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path11.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path12.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -45244,9 +45244,9 @@ var require_tar_fs = __commonJS({
         });
       };
       var chperm = function(name, header, cb) {
-        var link = header.type === "symlink";
-        var chmod4 = link ? xfs.lchmod : xfs.chmod;
-        var chown = link ? xfs.lchown : xfs.chown;
+        var link2 = header.type === "symlink";
+        var chmod4 = link2 ? xfs.lchmod : xfs.chmod;
+        var chown = link2 ? xfs.lchown : xfs.chown;
         if (!chmod4) return cb();
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
@@ -45260,14 +45260,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path11.join(cwd, path11.join("/", header.name));
+        var name = path12.join(cwd, path12.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path11.join(name, ".") === path11.join(cwd, ".")) return next();
+          if (path12.join(name, ".") === path12.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -45277,9 +45277,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path11.resolve(path11.dirname(name), header.linkname);
+            var dst = path12.resolve(path12.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path11.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path12.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -45289,7 +45289,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path11.join(cwd, path11.join("/", header.linkname));
+            var srcpath = path12.join(cwd, path12.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -45329,8 +45329,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path11.dirname(name);
-        validate(xfs, dir, path11.join(cwd, "."), function(err, valid) {
+        var dir = path12.dirname(name);
+        validate(xfs, dir, path12.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -45361,16 +45361,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path11.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path12.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path11.sep)) return cb(null, false);
+      if (!name.startsWith(root + path12.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path11.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path12.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -45384,8 +45384,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path11.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path11.sep);
+      cwd = path12.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path12.sep);
     }
   }
 });
@@ -45395,7 +45395,7 @@ var require_util9 = __commonJS({
   "../main/node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path11 = __require("path");
+    var path12 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -45447,14 +45447,14 @@ var require_util9 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path11.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path12.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path12) => {
-              return !filterFn(path12);
+            ignoreFn = (path13) => {
+              return !filterFn(path13);
             };
           }
           const entries = file.src.slice() || [];
@@ -48428,19 +48428,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path11) {
-      if (path11.startsWith("[")) {
-        const hostEnd = path11.indexOf("]");
+    function splitHostPort(path12) {
+      if (path12.startsWith("[")) {
+        const hostEnd = path12.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path11.substring(1, hostEnd);
+        const host = path12.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path11.length > hostEnd + 1) {
-          if (path11[hostEnd + 1] === ":") {
-            const portString = path11.substring(hostEnd + 2);
+        if (path12.length > hostEnd + 1) {
+          if (path12[hostEnd + 1] === ":") {
+            const portString = path12.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -48458,7 +48458,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path11.split(":");
+        const splitPath = path12.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -48470,7 +48470,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path11
+            host: path12
           };
         }
       }
@@ -49065,7 +49065,7 @@ var require_service_config = __commonJS({
     exports.validateRetryThrottling = validateRetryThrottling;
     exports.validateServiceConfig = validateServiceConfig;
     exports.extractAndSelectServiceConfig = extractAndSelectServiceConfig;
-    var os9 = __require("os");
+    var os10 = __require("os");
     var constants_1 = require_constants7();
     var DURATION_REGEX = /^\d+(\.\d{1,9})?s$/;
     var CLIENT_LANGUAGE_STRING = "node";
@@ -49364,7 +49364,7 @@ var require_service_config = __commonJS({
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
           for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os9.hostname()) {
+            if (hostname === os10.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -51506,14 +51506,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path11, options) {
+    function getCall(channel, path12, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path11, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path12, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -52083,9 +52083,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path11, serialize, deserialize) {
+    function partial(fn, path12, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path11, serialize, deserialize, ...args);
+        return fn.call(this, path12, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -55036,15 +55036,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "../main/node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path11 = exports;
+    var path12 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path11.isAbsolute = function isAbsolute2(path12) {
-        return /^(?:\/|\w+:)/.test(path12);
+      path12.isAbsolute = function isAbsolute2(path13) {
+        return /^(?:\/|\w+:)/.test(path13);
       }
     );
     var normalize = (
@@ -55053,9 +55053,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path11.normalize = function normalize2(path12) {
-        path12 = path12.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path12.split("/"), absolute = isAbsolute(path12), prefix = "";
+      path12.normalize = function normalize2(path13) {
+        path13 = path13.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path13.split("/"), absolute = isAbsolute(path13), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -55074,7 +55074,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path11.resolve = function resolve(originPath, includePath, alreadyNormalized) {
+    path12.resolve = function resolve(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -55258,18 +55258,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path11, json) {
-      if (util.isString(path11))
-        path11 = path11.split(".");
-      else if (!Array.isArray(path11))
+    Namespace.prototype.define = function define2(path12, json) {
+      if (util.isString(path12))
+        path12 = path12.split(".");
+      else if (!Array.isArray(path12))
         throw TypeError("illegal path");
-      if (path11 && path11.length && path11[0] === "")
+      if (path12 && path12.length && path12[0] === "")
         throw Error("path must be relative");
-      if (path11.length > util.recursionLimit)
+      if (path12.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path11.length > 0) {
-        var part = path11.shift();
+      while (path12.length > 0) {
+        var part = path12.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -55304,26 +55304,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path11, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path12, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path11) && path11.length) {
-        if (path11 === ".")
+      if (util.isString(path12) && path12.length) {
+        if (path12 === ".")
           return this.root;
-        path11 = path11.split(".");
-      } else if (!path11.length)
+        path12 = path12.split(".");
+      } else if (!path12.length)
         return this;
-      var flatPath = path11.join(".");
-      if (path11[0] === "")
-        return this.root.lookup(path11.slice(1), filterTypes);
+      var flatPath = path12.join(".");
+      if (path12[0] === "")
+        return this.root.lookup(path12.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path11, flatPath);
+      found = this._lookupImpl(path12, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -55331,7 +55331,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path11, flatPath);
+        found = current.parent._lookupImpl(path12, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -55339,22 +55339,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path11, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path12, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path11[0]);
+      var found = this.get(path12[0]);
       var exact = null;
       if (found) {
-        if (path11.length === 1) {
+        if (path12.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path11 = path11.slice(1);
-          exact = found._lookupImpl(path11, path11.join("."));
+          path12 = path12.slice(1);
+          exact = found._lookupImpl(path12, path12.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path11, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path12, flatPath))) {
             exact = found;
             break;
           }
@@ -55362,28 +55362,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path11) {
-      var found = this.lookup(path11, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path12) {
+      var found = this.lookup(path12, [Type]);
       if (!found)
-        throw Error("no such type: " + path11);
+        throw Error("no such type: " + path12);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path11) {
-      var found = this.lookup(path11, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path12) {
+      var found = this.lookup(path12, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path11 + "' in " + this);
+        throw Error("no such Enum '" + path12 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path11) {
-      var found = this.lookup(path11, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path12) {
+      var found = this.lookup(path12, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path11 + "' in " + this);
+        throw Error("no such Type or Enum '" + path12 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path11) {
-      var found = this.lookup(path11, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path12) {
+      var found = this.lookup(path12, [Service]);
       if (!found)
-        throw Error("no such Service '" + path11 + "' in " + this);
+        throw Error("no such Service '" + path12 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -56800,13 +56800,13 @@ var require_util10 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path11, value, ifNotSet) {
-      function setProp(dst2, path12, value2) {
-        var part = path12.shift();
+    util.setProperty = function setProperty(dst, path12, value, ifNotSet) {
+      function setProp(dst2, path13, value2) {
+        var part = path13.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path12.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path12, value2);
+        if (path13.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path13, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -56819,12 +56819,12 @@ var require_util10 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path11)
+      if (!path12)
         throw TypeError("path must be specified");
-      path11 = path11.split(".");
-      if (path11.length > util.recursionLimit)
+      path12 = path12.split(".");
+      if (path12.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path11, value);
+      return setProp(dst, path12, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -57370,12 +57370,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path11 = [this.name], ptr = this.parent;
+          var path12 = [this.name], ptr = this.parent;
           while (ptr) {
-            path11.unshift(ptr.name);
+            path12.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path11.join(".");
+          return path12.join(".");
         }
       }
     });
@@ -61413,16 +61413,16 @@ var require_util11 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path11 = __require("path");
+    var path12 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path11.isAbsolute(target)) {
+        if (path12.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path11.join(directory, target);
+          const fullPath = path12.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -63920,7 +63920,7 @@ var require_subchannel_call = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Http2SubchannelCall = void 0;
     var http2 = __require("http2");
-    var os9 = __require("os");
+    var os10 = __require("os");
     var constants_1 = require_constants7();
     var metadata_1 = require_metadata();
     var stream_decoder_1 = require_stream_decoder();
@@ -63928,7 +63928,7 @@ var require_subchannel_call = __commonJS({
     var constants_2 = require_constants7();
     var TRACER_NAME = "subchannel_call";
     function getSystemErrorName(errno) {
-      for (const [name, num] of Object.entries(os9.constants.errno)) {
+      for (const [name, num] of Object.entries(os10.constants.errno)) {
         if (num === errno) {
           return name;
         }
@@ -67035,9 +67035,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path11, call, metadata, request2) {
+      constructor(path12, call, metadata, request2) {
         super();
-        this.path = path11;
+        this.path = path12;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -67067,9 +67067,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path11, call, metadata) {
+      constructor(path12, call, metadata) {
         super({ objectMode: true });
-        this.path = path11;
+        this.path = path12;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -67101,9 +67101,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path11, call, metadata, request2) {
+      constructor(path12, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path11;
+        this.path = path12;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -67157,9 +67157,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path11, call, metadata) {
+      constructor(path12, call, metadata) {
         super({ objectMode: true });
-        this.path = path11;
+        this.path = path12;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -69460,11 +69460,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path11) {
-          serverCallTrace("Received call to method " + path11 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path11);
+        _retrieveHandler(path12) {
+          serverCallTrace("Received call to method " + path12 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path12);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path11 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path12 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -69488,10 +69488,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path11 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path11);
+          const path12 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path12);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path11), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path12), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -69541,10 +69541,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path11 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path11);
+          const path12 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path12);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path11), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path12), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -70852,13 +70852,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path11;
+        let path12;
         if (target.authority === "") {
-          path11 = "/" + target.path;
+          path12 = "/" + target.path;
         } else {
-          path11 = target.path;
+          path12 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path11 }] }];
+        this.endpoints = [{ addresses: [{ path: path12 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -70918,12 +70918,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path11 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path11);
+        for (const path12 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path12);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path11}`,
+              details: `Failed to parse ${target.scheme} address ${path12}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -70931,7 +70931,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path11}`,
+              details: `Failed to parse ${target.scheme} address ${path12}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -72287,16 +72287,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path11 = __require("path");
+    var path12 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path11.isAbsolute(target)) {
+        if (path12.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path11.join(directory, target);
+          const fullPath = path12.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -72543,7 +72543,7 @@ var require_session = __commonJS({
   "../main/node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path11 = __require("path");
+    var path12 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -72570,7 +72570,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path11.resolve(__dirname, "proto", "auth.proto")
+          path12.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -72600,7 +72600,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "../main/node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path11 = __require("path");
+    var path12 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -72610,7 +72610,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path11.resolve(__dirname, "proto", "buildkit_status.proto")
+        path12.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -74291,17 +74291,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path11) {
-      const ctrl = callVisitor(key, node, visitor, path11);
+    function visit_(key, node, visitor, path12) {
+      const ctrl = callVisitor(key, node, visitor, path12);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path11, ctrl);
-        return visit_(key, ctrl, visitor, path11);
+        replaceNode(key, path12, ctrl);
+        return visit_(key, ctrl, visitor, path12);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path11 = Object.freeze(path11.concat(node));
+          path12 = Object.freeze(path12.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path11);
+            const ci = visit_(i, node.items[i], visitor, path12);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -74312,13 +74312,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path11 = Object.freeze(path11.concat(node));
-          const ck = visit_("key", node.key, visitor, path11);
+          path12 = Object.freeze(path12.concat(node));
+          const ck = visit_("key", node.key, visitor, path12);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path11);
+          const cv = visit_("value", node.value, visitor, path12);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -74339,17 +74339,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path11) {
-      const ctrl = await callVisitor(key, node, visitor, path11);
+    async function visitAsync_(key, node, visitor, path12) {
+      const ctrl = await callVisitor(key, node, visitor, path12);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path11, ctrl);
-        return visitAsync_(key, ctrl, visitor, path11);
+        replaceNode(key, path12, ctrl);
+        return visitAsync_(key, ctrl, visitor, path12);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path11 = Object.freeze(path11.concat(node));
+          path12 = Object.freeze(path12.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path11);
+            const ci = await visitAsync_(i, node.items[i], visitor, path12);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -74360,13 +74360,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path11 = Object.freeze(path11.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path11);
+          path12 = Object.freeze(path12.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path12);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path11);
+          const cv = await visitAsync_("value", node.value, visitor, path12);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -74393,23 +74393,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path11) {
+    function callVisitor(key, node, visitor, path12) {
       if (typeof visitor === "function")
-        return visitor(key, node, path11);
+        return visitor(key, node, path12);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path11);
+        return visitor.Map?.(key, node, path12);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path11);
+        return visitor.Seq?.(key, node, path12);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path11);
+        return visitor.Pair?.(key, node, path12);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path11);
+        return visitor.Scalar?.(key, node, path12);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path11);
+        return visitor.Alias?.(key, node, path12);
       return void 0;
     }
-    function replaceNode(key, path11, node) {
-      const parent = path11[path11.length - 1];
+    function replaceNode(key, path12, node) {
+      const parent = path12[path12.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -75021,10 +75021,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path11, value) {
+    function collectionFromPath(schema, path12, value) {
       let v = value;
-      for (let i = path11.length - 1; i >= 0; --i) {
-        const k = path11[i];
+      for (let i = path12.length - 1; i >= 0; --i) {
+        const k = path12[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -75043,7 +75043,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path11) => path11 == null || typeof path11 === "object" && !!path11[Symbol.iterator]().next().done;
+    var isEmptyPath = (path12) => path12 == null || typeof path12 === "object" && !!path12[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -75073,11 +75073,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path11, value) {
-        if (isEmptyPath(path11))
+      addIn(path12, value) {
+        if (isEmptyPath(path12))
           this.add(value);
         else {
-          const [key, ...rest] = path11;
+          const [key, ...rest] = path12;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -75091,8 +75091,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path11) {
-        const [key, ...rest] = path11;
+      deleteIn(path12) {
+        const [key, ...rest] = path12;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -75106,8 +75106,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path11, keepScalar) {
-        const [key, ...rest] = path11;
+      getIn(path12, keepScalar) {
+        const [key, ...rest] = path12;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -75125,8 +75125,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path11) {
-        const [key, ...rest] = path11;
+      hasIn(path12) {
+        const [key, ...rest] = path12;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -75136,8 +75136,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path11, value) {
-        const [key, ...rest] = path11;
+      setIn(path12, value) {
+        const [key, ...rest] = path12;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -77652,9 +77652,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path11, value) {
+      addIn(path12, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path11, value);
+          this.contents.addIn(path12, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -77729,14 +77729,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path11) {
-        if (Collection2.isEmptyPath(path11)) {
+      deleteIn(path12) {
+        if (Collection2.isEmptyPath(path12)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path11) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path12) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -77751,10 +77751,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path11, keepScalar) {
-        if (Collection2.isEmptyPath(path11))
+      getIn(path12, keepScalar) {
+        if (Collection2.isEmptyPath(path12))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path11, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path12, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -77765,10 +77765,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path11) {
-        if (Collection2.isEmptyPath(path11))
+      hasIn(path12) {
+        if (Collection2.isEmptyPath(path12))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path11) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path12) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -77785,13 +77785,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path11, value) {
-        if (Collection2.isEmptyPath(path11)) {
+      setIn(path12, value) {
+        if (Collection2.isEmptyPath(path12)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path11), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path12), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path11, value);
+          this.contents.setIn(path12, value);
         }
       }
       /**
@@ -79752,9 +79752,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path11) => {
+    visit.itemAtPath = (cst, path12) => {
       let item = cst;
-      for (const [field, index] of path11) {
+      for (const [field, index] of path12) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -79763,23 +79763,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path11) => {
-      const parent = visit.itemAtPath(cst, path11.slice(0, -1));
-      const field = path11[path11.length - 1][0];
+    visit.parentCollection = (cst, path12) => {
+      const parent = visit.itemAtPath(cst, path12.slice(0, -1));
+      const field = path12[path12.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path11, item, visitor) {
-      let ctrl = visitor(item, path11);
+    function _visit(path12, item, visitor) {
+      let ctrl = visitor(item, path12);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path11.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path12.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -79790,10 +79790,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path11);
+            ctrl = ctrl(item, path12);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path11) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path12) : ctrl;
     }
     exports.visit = visit;
   }
@@ -81921,11 +81921,11 @@ var require_codegen2 = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants5);
+          this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -81942,10 +81942,10 @@ var require_codegen2 = __commonJS({
       render({ _n }) {
         return `${this.lhs} = ${this.rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants5);
+        this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -82006,8 +82006,8 @@ var require_codegen2 = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants5) {
-        this.code = optimizeExpr(this.code, names, constants5);
+      optimizeNames(names, constants6) {
+        this.code = optimizeExpr(this.code, names, constants6);
         return this;
       }
       get names() {
@@ -82036,12 +82036,12 @@ var require_codegen2 = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         const { nodes } = this;
         let i = nodes.length;
         while (i--) {
           const n = nodes[i];
-          if (n.optimizeNames(names, constants5))
+          if (n.optimizeNames(names, constants6))
             continue;
           subtractNames(names, n.names);
           nodes.splice(i, 1);
@@ -82094,12 +82094,12 @@ var require_codegen2 = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        if (!(super.optimizeNames(names, constants5) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        if (!(super.optimizeNames(names, constants6) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants5);
+        this.condition = optimizeExpr(this.condition, names, constants6);
         return this;
       }
       get names() {
@@ -82122,10 +82122,10 @@ var require_codegen2 = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants5);
+        this.iteration = optimizeExpr(this.iteration, names, constants6);
         return this;
       }
       get names() {
@@ -82161,10 +82161,10 @@ var require_codegen2 = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants5);
+        this.iterable = optimizeExpr(this.iterable, names, constants6);
         return this;
       }
       get names() {
@@ -82206,11 +82206,11 @@ var require_codegen2 = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a, _b;
-        super.optimizeNames(names, constants5);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants5);
+        super.optimizeNames(names, constants6);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants6);
         return this;
       }
       get names() {
@@ -82511,7 +82511,7 @@ var require_codegen2 = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants5) {
+    function optimizeExpr(expr, names, constants6) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -82526,14 +82526,14 @@ var require_codegen2 = __commonJS({
         return items;
       }, []));
       function replaceName(n) {
-        const c = constants5[n.str];
+        const c = constants6[n.str];
         if (c === void 0 || names[n.str] !== 1)
           return n;
         delete names[n.str];
         return c;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants5[c.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants6[c.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -84773,8 +84773,8 @@ var require_utils5 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path11) {
-      let input = path11;
+    function removeDotSegments(path12) {
+      let input = path12;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -84848,11 +84848,11 @@ var require_utils5 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path11) {
-      if (path11 === "" || path11[0] === "/") {
-        return removeDotSegments(path11);
+    function removeDotSegmentsRelative(path12) {
+      if (path12 === "" || path12[0] === "/") {
+        return removeDotSegments(path12);
       }
-      const segments = path11.split("/");
+      const segments = path12.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -85215,8 +85215,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path11 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path11 && path11 !== "/" ? path11 : void 0;
+        const path12 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path12 && path12 !== "/" ? path12 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -90111,7 +90111,7 @@ function getState(name) {
 }
 
 // actions/run/src/main.ts
-import path10 from "node:path";
+import path11 from "node:path";
 var import_dockerode2 = __toESM(require_docker(), 1);
 
 // actions/lib/src/artifact-store.ts
@@ -91817,6 +91817,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -92675,6 +92681,7 @@ function runLogged(command, args, log, env) {
 
 // actions/lib/src/policy.ts
 import { readFile as readFile4 } from "node:fs/promises";
+var DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 async function loadPolicy(file) {
   let document2;
   try {
@@ -92694,7 +92701,8 @@ async function loadPolicy(file) {
       maxCpus: doc.limits.maxCpus,
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
-      maxGpus: doc.limits.maxGpus
+      maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,
@@ -93300,11 +93308,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path11, maxBytes, tailSize = 20) {
-    this.path = path11;
+  constructor(path12, maxBytes, tailSize = 20) {
+    this.path = path12;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path11, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path12, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -93944,16 +93952,16 @@ function parseRunscFlags(text) {
 function parseRunscPlatforms(text) {
   return text.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
 }
-async function probeRunsc(path11) {
+async function probeRunsc(path12) {
   const run2 = async (args) => {
-    const { stdout, stderr } = await execFileAsync6(path11, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync6(path12, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
     return `${stdout}
 ${stderr}`;
   };
   const { version, date } = parseRunscVersion(await run2(["--version"]));
   const flags = parseRunscFlags(await run2(["flags"]));
   const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
-  return { path: path11, version, ...date ? { date } : {}, flags, platforms };
+  return { path: path12, version, ...date ? { date } : {}, flags, platforms };
 }
 var RUNSC_ARGUMENTS = [
   {
@@ -94488,6 +94496,154 @@ ${stderr}` };
 async function assertHostFit(options) {
   const report = await runDoctor({ ...options, quick: true });
   if (refusalMessage(report)) throw new HostUnfitError(report);
+}
+
+// actions/lib/src/slots.ts
+import { constants as constants5 } from "node:fs";
+import { link, mkdir as mkdir7, open as open4, readFile as readFile8, readdir as readdir7, rename as rename3, unlink as unlink3 } from "node:fs/promises";
+import os9 from "node:os";
+import path10 from "node:path";
+function defaultSlotDir() {
+  return process.env.CRUCIBLE_SLOT_DIR || path10.join(os9.tmpdir(), "crucible-sandbox-slots");
+}
+var SandboxSlots = class {
+  constructor(dir, limit) {
+    this.dir = dir;
+    this.limit = limit;
+  }
+  dir;
+  limit;
+  file(slot) {
+    return path10.join(this.dir, `slot-${slot}.lock`);
+  }
+  /** Takes a free slot now, or undefined when all are held by live processes. */
+  async tryAcquire(runId, self2) {
+    await mkdir7(this.dir, { recursive: true, mode: 1023 });
+    const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
+    const draft = path10.join(this.dir, `.draft-${process.pid}-${runId}`);
+    const handle = await open4(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
+    await handle.writeFile(JSON.stringify(holder));
+    await handle.close();
+    try {
+      for (let slot = 0; slot < this.limit; slot++) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            await link(draft, this.file(slot));
+            return { slot, release: () => this.release(slot, runId) };
+          } catch (error2) {
+            if (error2.code !== "EEXIST") throw error2;
+          }
+          if (!await this.takeOverIfStale(slot, self2)) break;
+        }
+      }
+      return void 0;
+    } finally {
+      await unlink3(draft).catch(() => void 0);
+    }
+  }
+  /**
+   * Removes slot's lock when its holder's process is gone. The lock is first moved aside under a unique
+   * name and judged there, so two processes cannot both remove it, and a lock written by a live holder
+   * in between is put back.
+   */
+  async takeOverIfStale(slot, self2) {
+    const held = await this.read(this.file(slot));
+    if (!held) return true;
+    if ((await ownerState(held.labels, self2)).state !== "gone") return false;
+    const aside = path10.join(this.dir, `.stale-${slot}-${process.pid}-${Date.now()}`);
+    try {
+      await rename3(this.file(slot), aside);
+    } catch {
+      return true;
+    }
+    const moved = await this.read(aside);
+    if (moved && (await ownerState(moved.labels, self2)).state !== "gone") {
+      await link(aside, this.file(slot)).catch(() => void 0);
+    }
+    await unlink3(aside).catch(() => void 0);
+    return true;
+  }
+  async read(file) {
+    try {
+      return JSON.parse(await readFile8(file, "utf8"));
+    } catch {
+      return void 0;
+    }
+  }
+  async release(slot, runId) {
+    const held = await this.read(this.file(slot));
+    if (held?.runId === runId) await unlink3(this.file(slot)).catch(() => void 0);
+  }
+  /** Who holds the slots now (for the waiting message). */
+  async holders() {
+    const names = await readdir7(this.dir).catch(() => []);
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path10.join(this.dir, n))));
+    return held.filter((h) => !!h).map((h) => h.runId);
+  }
+  /**
+   * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
+   * the wait is a sleep that the abort ends).
+   */
+  async acquire(options) {
+    const self2 = await currentProcess();
+    const started = Date.now();
+    const pollMs = options.pollMs ?? 500;
+    const reportEveryMs = options.reportEveryMs ?? 1e4;
+    let reported = -Infinity;
+    for (; ; ) {
+      if (options.signal?.aborted) return { waitedMs: Date.now() - started };
+      const lease = await this.tryAcquire(options.runId, self2);
+      if (lease) return { lease, waitedMs: Date.now() - started };
+      const waited = Date.now() - started;
+      if (waited - reported >= reportEveryMs) {
+        reported = waited;
+        const holders = await this.holders();
+        options.onWait?.(
+          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1e3)}s so far`
+        );
+      }
+      await sleep(pollMs + Math.random() * pollMs, options.signal);
+    }
+  }
+};
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)) {
+  const runId = options.runId ?? newRunId();
+  let lease;
+  const inner = options.beforeStart;
+  try {
+    return await runExperiment({
+      ...options,
+      runId,
+      beforeStart: async () => {
+        const refused = await inner?.();
+        if (refused) return refused;
+        let waited = false;
+        const onWait = (message) => {
+          waited = true;
+          options.events?.info?.(message);
+        };
+        const { lease: taken, waitedMs } = await slots.acquire({ runId, signal: options.signal, onWait });
+        const seconds = `${Math.round(waitedMs / 1e3)}s`;
+        if (!taken) return { status: "cancelled", reason: `The run was cancelled while it waited for a sandbox slot (after ${seconds}); no sandbox was started.` };
+        lease = taken;
+        if (waited) options.events?.info?.(`got sandbox slot ${taken.slot + 1} of ${slots.limit} after waiting ${seconds}`);
+        return void 0;
+      }
+    });
+  } finally {
+    await lease?.release();
+  }
 }
 
 // actions/run/src/log.ts
@@ -96024,17 +96180,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path11 = requestOptions.url.replace(options.baseUrl, "");
+    const path12 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path11} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path12} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path11} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path12} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -98626,7 +98782,7 @@ function createGitHubClient(options) {
         if (attempt >= retries || status !== void 0 && DO_NOT_RETRY.includes(status)) throw error2;
         const delay2 = retryDelayMs * 2 ** attempt;
         options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay2} ms`);
-        await sleep(delay2);
+        await sleep2(delay2);
       }
     }
   });
@@ -98636,7 +98792,7 @@ function httpStatus(error2) {
   const status = error2?.status;
   return typeof status === "number" ? status : void 0;
 }
-function sleep(ms) {
+function sleep2(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -98787,8 +98943,8 @@ function renderSummary(result, resultPath, latestProgress) {
 }
 function cut(text, max) {
   const head = text.slice(0, max);
-  const open4 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
-  return open4 > head.lastIndexOf(";") && open4 > head.lastIndexOf(">") ? head.slice(0, open4) : head;
+  const open5 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open5 > head.lastIndexOf(";") && open5 > head.lastIndexOf(">") ? head.slice(0, open5) : head;
 }
 
 // actions/run/src/main.ts
@@ -98814,20 +98970,20 @@ async function run() {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   let log;
   try {
-    const file = path10.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path11.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
-    const policy = await loadPolicy(getInput("policy") ? path10.resolve(workspace, getInput("policy")) : defaultPolicyFile(root));
+    const policy = await loadPolicy(getInput("policy") ? path11.resolve(workspace, getInput("policy")) : defaultPolicyFile(root));
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
     const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path10.resolve(workspace, resultsDir) : path10.join(experiment.dir, "results");
-    const artifactStore = getInput("artifact-store") ? path10.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
+    const resultsRoot = resultsDir ? path11.resolve(workspace, resultsDir) : path11.join(experiment.dir, "results");
+    const artifactStore = getInput("artifact-store") ? path11.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
     await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
-    const savedLog = path10.relative(workspace, path10.join(resultsRoot, runId, "log.txt"));
+    const savedLog = path11.relative(workspace, path11.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
-    const outcome = await runExperiment({
+    const outcome = await runExperimentInSlot({
       experiment,
       policy,
       provider,
@@ -98854,7 +99010,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path10.relative(workspace, outcome.resultFile);
+    const resultPath = path11.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -98870,7 +99026,7 @@ async function run() {
     log?.close();
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
-        error(issue2.message, { file: path10.relative(workspace, path10.resolve(issue2.file)), startLine: issue2.line, startColumn: issue2.column });
+        error(issue2.message, { file: path11.relative(workspace, path11.resolve(issue2.file)), startLine: issue2.line, startColumn: issue2.column });
       }
       setFailed("the experiment file is invalid; nothing was run");
     } else {

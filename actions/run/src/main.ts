@@ -18,7 +18,7 @@ import {
   newRunId,
   parseMemory,
   repositoryOf,
-  runExperiment,
+  runExperimentInSlot,
   type Progress,
 } from "../../lib/src/index.js";
 import { ActionsLog } from "./log.js";
@@ -67,7 +67,7 @@ export async function run(): Promise<void> {
     await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
-    const outcome = await runExperiment({
+    const outcome = await runExperimentInSlot({
       experiment,
       policy,
       provider,
