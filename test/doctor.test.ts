@@ -237,7 +237,7 @@ describe("GPU checks (configuration only: no GPU on this machine)", () => {
   it("gives the GPU probe sandbox the nvproxy runtime and the device, under the same hardening as runs", async () => {
     const policy = await gpuPolicy();
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-spec-"));
-    const spec = await probeSpec({ policy, imagesDir }, { program: "", memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], outputDir: dir, programDir: dir });
+    const spec = await probeSpec({ policy, imagesDir }, { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], outputDir: dir, programDir: dir });
     const config = buildContainerConfig(spec, ["nvidia-smi", "-L"]);
     expect(config.HostConfig).toMatchObject({
       Runtime: "runsc-nvproxy",

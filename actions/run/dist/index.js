@@ -94426,7 +94426,7 @@ async function inSandbox(ctx, program, argv, options, afterExit) {
   try {
     await writeFile3(path9.join(programDir, "probe.py"), program, { mode: 420 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
-    const sandbox = await provider.create(await probeSpec(ctx, { program, memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, outputDir: scratch.outputDir, programDir }));
+    const sandbox = await provider.create(await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, outputDir: scratch.outputDir, programDir }));
     const chunks = { stdout: [], stderr: [] };
     try {
       const result = await sandbox.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS, onOutput: (stream, chunk) => chunks[stream].push(chunk) });

@@ -376,7 +376,7 @@ async function freeBytes(dir: string): Promise<{ dir: string; bytes: number }> {
 }
 
 /** The same spec runs get (policy.ts buildContainerConfig), scaled down so each limit is reached in seconds. */
-export async function probeSpec(ctx: Pick<HostContext, "policy" | "imagesDir">, options: { program: string; memoryBytes: number; gpuDeviceIds?: string[]; outputDir: string; programDir: string; image?: string }): Promise<SandboxSpec> {
+export async function probeSpec(ctx: Pick<HostContext, "policy" | "imagesDir">, options: { memoryBytes: number; gpuDeviceIds?: string[]; outputDir: string; programDir: string; image?: string }): Promise<SandboxSpec> {
   const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
   const runId = `doctor-${Date.now()}-${process.pid}`;
   return {
@@ -399,7 +399,7 @@ async function inSandbox(ctx: HostContext, program: string, argv: string[], opti
   try {
     await writeFile(path.join(programDir, "probe.py"), program, { mode: 0o644 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
-    const sandbox = await provider.create(await probeSpec(ctx, { program, memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, outputDir: scratch.outputDir, programDir }));
+    const sandbox = await provider.create(await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, outputDir: scratch.outputDir, programDir }));
     const chunks: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
     try {
       const result = await sandbox.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS, onOutput: (stream, chunk) => chunks[stream].push(chunk) });
