@@ -10,12 +10,15 @@ import { fileURLToPath } from "node:url";
 
 const args = process.argv.slice(2);
 const dryRun = args.includes("--dry-run");
-const [file, runscPath, cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "actions", "cli", "bin", "crucible.js")] = args.filter((a) => a !== "--dry-run");
+const [file, runscPath, cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "actions", "cli", "bin", "crucible.js")] =
+  args.filter((a) => a !== "--dry-run");
 if (!file || !runscPath) throw new Error("usage: node configure-docker.mjs DAEMON_JSON RUNSC [CRUCIBLE_CLI] [--dry-run]");
 
 let chosen;
 try {
-  chosen = JSON.parse(execFileSync(process.execPath, [cli, "runtime-args", runscPath], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
+  chosen = JSON.parse(
+    execFileSync(process.execPath, [cli, "runtime-args", runscPath], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+  );
 } catch (error) {
   throw new Error(`cannot choose runtime arguments for ${runscPath}: ${(error.stderr || error.message).trim()}`);
 }

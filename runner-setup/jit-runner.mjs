@@ -54,7 +54,10 @@ export function parseArgs(argv, env = process.env) {
     artifactsOlderThan: "336h",
     crucible: path.join(repoRoot, "actions/cli/bin/crucible.js"),
     apiUrl: env.GITHUB_API_URL || "https://api.github.com",
-    name: os.hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 60),
+    name: os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "-")
+      .slice(0, 60),
     once: false,
     dryRun: false,
   };
@@ -218,7 +221,8 @@ export class Supervisor {
     } catch (error) {
       // Exit 1 is a report with failures on stdout; anything else is the doctor failing to run.
       stdout = error.code === 1 ? error.stdout : undefined;
-      if (stdout === undefined) throw new Error(`crucible doctor failed to run, so this host takes no job: ${(error.stderr || error.message).trim()}`);
+      if (stdout === undefined)
+        throw new Error(`crucible doctor failed to run, so this host takes no job: ${(error.stderr || error.message).trim()}`);
     }
     let report;
     try {

@@ -23,7 +23,8 @@ export function refusal(env, event) {
   const expectedWorkflow = `${env.GITHUB_REPOSITORY}/${EVALUATE_WORKFLOW}@${expectedRef}`;
   if (env.GITHUB_WORKFLOW_REF !== expectedWorkflow) return `only ${expectedWorkflow} may run here, not ${env.GITHUB_WORKFLOW_REF}`;
   if (env.GITHUB_JOB !== EVALUATE_JOB) return `only the ${EVALUATE_JOB} job may run here, not ${env.GITHUB_JOB}`;
-  if (!EVALUATE_EVENTS.includes(env.GITHUB_EVENT_NAME)) return `only ${EVALUATE_EVENTS.join(" and ")} events may run here, not ${env.GITHUB_EVENT_NAME}`;
+  if (!EVALUATE_EVENTS.includes(env.GITHUB_EVENT_NAME))
+    return `only ${EVALUATE_EVENTS.join(" and ")} events may run here, not ${env.GITHUB_EVENT_NAME}`;
   if (env.GITHUB_REF !== expectedRef) return `only runs of ${expectedRef} may run here, not ${env.GITHUB_REF}`;
   return undefined;
 }
@@ -42,8 +43,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Quoted values come from GitHub; control characters are shown escaped so they cannot act on the log.
   const safe = (text) => JSON.stringify(text).slice(1, -1);
   if (reason) {
-    console.log(`::error title=Job refused by this runner::${safe(`${reason}. This runner takes only ${EVALUATE_WORKFLOW}'s ${EVALUATE_JOB} job on the default branch.`)}`);
+    console.log(
+      `::error title=Job refused by this runner::${safe(`${reason}. This runner takes only ${EVALUATE_WORKFLOW}'s ${EVALUATE_JOB} job on the default branch.`)}`,
+    );
     process.exit(1);
   }
-  console.log(`crucible runner: accepted ${safe(process.env.GITHUB_WORKFLOW_REF)} job ${safe(process.env.GITHUB_JOB)} (${safe(process.env.GITHUB_EVENT_NAME)})`);
+  console.log(
+    `crucible runner: accepted ${safe(process.env.GITHUB_WORKFLOW_REF)} job ${safe(process.env.GITHUB_JOB)} (${safe(process.env.GITHUB_EVENT_NAME)})`,
+  );
 }

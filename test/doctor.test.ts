@@ -35,7 +35,12 @@ import { startDockerProxy, type DockerProxy } from "./support/docker-proxy.js";
 import { binDir, cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 function crucible(args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(path.join(binDir, "node"), [cliBin, ...args], { cwd: repoRoot, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
+  const run = spawnSync(path.join(binDir, "node"), [cliBin, ...args], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, ...env },
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -53,7 +58,9 @@ function crucibleAsync(args: string[], env: Record<string, string>): Promise<{ c
 }
 
 /** A newer runsc's `runsc flags` (abridged, in Go's format) for a build this host does not have. */
-const NEWER_FLAGS = ["network value", "platform string", "oci-seccomp", "nvproxy", "nvproxy-docker", "directfs", "overlay2 value"].map((f) => `  -${f}\n    \tusage text`).join("\n");
+const NEWER_FLAGS = ["network value", "platform string", "oci-seccomp", "nvproxy", "nvproxy-docker", "directfs", "overlay2 value"]
+  .map((f) => `  -${f}\n    \tusage text`)
+  .join("\n");
 
 /** An executable that answers like runsc of the given release (a stand-in at the process boundary). */
 async function fakeRunsc(version: string, options: { drivers?: string[] } = {}): Promise<string> {
@@ -100,11 +107,20 @@ describe("runsc version and flags", () => {
     expect(chooseRuntimeArgs(v2025, { gpu: false }).args).toEqual(["--network=none", "--platform=systrap", "--oci-seccomp"]);
     expect(chooseRuntimeArgs(v2025, { gpu: true }).args).toEqual(["--network=none", "--platform=systrap", "--oci-seccomp", "--nvproxy"]);
     const v2023 = { ...v2025, version: "release-20231106.0", date: "20231106" };
-    expect(chooseRuntimeArgs(v2023, { gpu: true }).args).toEqual(["--network=none", "--platform=systrap", "--oci-seccomp", "--nvproxy", "--nvproxy-docker"]);
+    expect(chooseRuntimeArgs(v2023, { gpu: true }).args).toEqual([
+      "--network=none",
+      "--platform=systrap",
+      "--oci-seccomp",
+      "--nvproxy",
+      "--nvproxy-docker",
+    ]);
   });
 
   it("parses version lines and refuses what it does not recognise", () => {
-    expect(parseRunscVersion("runsc version release-20240807.0\nspec: 1.1.0-rc.1\n")).toEqual({ version: "release-20240807.0", date: "20240807" });
+    expect(parseRunscVersion("runsc version release-20240807.0\nspec: 1.1.0-rc.1\n")).toEqual({
+      version: "release-20240807.0",
+      date: "20240807",
+    });
     expect(parseRunscVersion("runsc version 0.0~20221219.0\n")).toEqual({ version: "0.0~20221219.0", date: "20221219" });
     expect(parseRunscVersion("runsc version abcdef\n")).toEqual({ version: "abcdef" });
     expect(() => parseRunscVersion("bash: runsc: command not found")).toThrow(/unrecognised `runsc --version` output/);
@@ -122,8 +138,15 @@ describe("runsc version and flags", () => {
     const noNetworkNone = judgeRuntimeArgs([], debian, { gpu: false });
     expect(noNetworkNone).toMatchObject({ status: "fail", result: expect.stringContaining("--network=none missing") });
     const newer = await probeRunsc(await fakeRunsc("release-20250512.0"));
-    expect(judgeRuntimeArgs(["--network=none"], newer, { gpu: false })).toMatchObject({ status: "warn", result: expect.stringContaining("also offers --platform=systrap --oci-seccomp") });
-    expect(checkRuntimeArgs(["-network=none", "--oci-seccomp=true", "--platform=systrap"], newer, { gpu: false })).toMatchObject({ unknown: [], missingRequired: [], missingRecommended: [] });
+    expect(judgeRuntimeArgs(["--network=none"], newer, { gpu: false })).toMatchObject({
+      status: "warn",
+      result: expect.stringContaining("also offers --platform=systrap --oci-seccomp"),
+    });
+    expect(checkRuntimeArgs(["-network=none", "--oci-seccomp=true", "--platform=systrap"], newer, { gpu: false })).toMatchObject({
+      unknown: [],
+      missingRequired: [],
+      missingRecommended: [],
+    });
   });
 });
 
@@ -140,7 +163,15 @@ describe("doctor verdict and table", () => {
   });
 
   it("passes a host whose checks pass, warn or do not apply", async () => {
-    const report = await runChecks([check("a", true, { status: "pass", result: "fine" }), check("b", false, { status: "warn", result: "low", fix: "free space" }), check("gpu", true, { status: "skip", result: "no GPUs" }), check("gpu2", true, { status: "skip", result: "no GPUs" }, ["gpu"])], null);
+    const report = await runChecks(
+      [
+        check("a", true, { status: "pass", result: "fine" }),
+        check("b", false, { status: "warn", result: "low", fix: "free space" }),
+        check("gpu", true, { status: "skip", result: "no GPUs" }),
+        check("gpu2", true, { status: "skip", result: "no GPUs" }, ["gpu"]),
+      ],
+      null,
+    );
     expect(report.ok).toBe(true);
     expect(doctorExitCode(report)).toBe(0);
     // A check whose prerequisite does not apply still runs (and decides for itself).
@@ -174,7 +205,9 @@ describe("doctor verdict and table", () => {
     expect(report.checks[3]!.result).toBe("the check itself failed: statfs: EACCES");
     expect(safetyFailures(report).map((c) => c.id)).toEqual(["daemon", "runsc", "kernel"]);
     // The refusal quotes the failed rows with their fix, not the rows that merely could not run.
-    expect(refusalMessage(report)).toMatch(/safety checks.*\n {2}check daemon: not reachable — fix: start dockerd\nRun `npx crucible doctor`/);
+    expect(refusalMessage(report)).toMatch(
+      /safety checks.*\n {2}check daemon: not reachable — fix: start dockerd\nRun `npx crucible doctor`/,
+    );
     const table = formatTable(report);
     expect(table).toMatch(/^FAIL {2}check daemon {2}not reachable$/m);
     expect(table).toMatch(/^ {6}\s+fix: start dockerd$/m);
@@ -183,7 +216,10 @@ describe("doctor verdict and table", () => {
   });
 
   it("a failed check that is not safety-relevant fails the doctor but does not refuse runs", async () => {
-    const report: DoctorReport = await runChecks([check("images", false, { status: "fail", result: "not built", fix: "crucible image build" })], null);
+    const report: DoctorReport = await runChecks(
+      [check("images", false, { status: "fail", result: "not built", fix: "crucible image build" })],
+      null,
+    );
     expect(report.ok).toBe(false);
     expect(refusalMessage(report)).toBe("");
   });
@@ -204,40 +240,83 @@ describe("GPU checks (configuration only: no GPU on this machine)", () => {
   it("needs the nvproxy runtime registered, with arguments its build accepts, and a driver its nvproxy supports", async () => {
     const policy = await gpuPolicy();
     const runsc = await fakeRunsc("release-20250512.0", { drivers: ["535.129.03", "550.90.12"] });
-    const registered = (args: string[]) => ({ Runtimes: { runsc: { path: "/usr/bin/runsc" }, "runsc-nvproxy": { path: runsc, runtimeArgs: args } } });
+    const registered = (args: string[]) => ({
+      Runtimes: { runsc: { path: "/usr/bin/runsc" }, "runsc-nvproxy": { path: runsc, runtimeArgs: args } },
+    });
     const good = ["--network=none", "--platform=systrap", "--oci-seccomp", "--nvproxy"];
-    expect(await checkGpuRuntime({ info: { Runtimes: {} }, policy, gpu: probes({}) })).toMatchObject({ status: "fail", result: 'the GPU runtime "runsc-nvproxy" is not registered with Docker' });
-    expect(await checkGpuRuntime({ info: registered(["--network=none"]), policy, gpu: probes({}) })).toMatchObject({ status: "fail", result: expect.stringContaining("--nvproxy missing") });
-    expect(await checkGpuRuntime({ info: registered(good), policy, gpu: probes({}) })).toMatchObject({ status: "pass", result: expect.stringContaining("driver 550.90.12 supported by nvproxy") });
-    const unsupported = await checkGpuRuntime({ info: registered(good), policy, gpu: probes({ driverVersion: async () => "550.54.15\n" }) });
-    expect(unsupported).toMatchObject({ status: "fail", result: expect.stringContaining("driver 550.54.15 is not one runsc release-20250512.0's nvproxy supports (same branch: 550.90.12)") });
+    expect(await checkGpuRuntime({ info: { Runtimes: {} }, policy, gpu: probes({}) })).toMatchObject({
+      status: "fail",
+      result: 'the GPU runtime "runsc-nvproxy" is not registered with Docker',
+    });
+    expect(await checkGpuRuntime({ info: registered(["--network=none"]), policy, gpu: probes({}) })).toMatchObject({
+      status: "fail",
+      result: expect.stringContaining("--nvproxy missing"),
+    });
+    expect(await checkGpuRuntime({ info: registered(good), policy, gpu: probes({}) })).toMatchObject({
+      status: "pass",
+      result: expect.stringContaining("driver 550.90.12 supported by nvproxy"),
+    });
+    const unsupported = await checkGpuRuntime({
+      info: registered(good),
+      policy,
+      gpu: probes({ driverVersion: async () => "550.54.15\n" }),
+    });
+    expect(unsupported).toMatchObject({
+      status: "fail",
+      result: expect.stringContaining("driver 550.54.15 is not one runsc release-20250512.0's nvproxy supports (same branch: 550.90.12)"),
+    });
     expect(unsupported.fix).toContain("runsc nvproxy list-supported-drivers");
     // The real probe against the fake build's `runsc nvproxy list-supported-drivers`.
     const { supportedDrivers } = await import("../actions/lib/src/index.js");
     expect(await supportedDrivers(runsc)).toEqual(["535.129.03", "550.90.12"]);
-    expect(await checkGpuRuntime({ info: registered(good), policy, gpu: probes({ driverVersion: async () => Promise.reject(new Error("nvidia-smi: not found")) }) })).toMatchObject({
+    expect(
+      await checkGpuRuntime({
+        info: registered(good),
+        policy,
+        gpu: probes({ driverVersion: async () => Promise.reject(new Error("nvidia-smi: not found")) }),
+      }),
+    ).toMatchObject({
       status: "fail",
       result: "no NVIDIA driver answers: nvidia-smi: not found",
     });
     // The installed 2022 build cannot be a GPU runtime at all.
     const debian = { Runtimes: { "runsc-nvproxy": { path: "/usr/bin/runsc", runtimeArgs: ["--network=none", "--nvproxy"] } } };
-    expect(await checkGpuRuntime({ info: debian, policy, gpu: probes({}) })).toMatchObject({ status: "fail", result: expect.stringContaining("does not know --nvproxy") });
+    expect(await checkGpuRuntime({ info: debian, policy, gpu: probes({}) })).toMatchObject({
+      status: "fail",
+      result: expect.stringContaining("does not know --nvproxy"),
+    });
   });
 
   it("sees a GPU inside the sandbox only when nvidia-smi lists one there", async () => {
-    const exited = (exitCode: number) => ({ outcome: "exited" as const, exitCode, detail: `The program exited with code ${exitCode}.`, appliedConfig: {}, sandboxId: "x" });
+    const exited = (exitCode: number) => ({
+      outcome: "exited" as const,
+      exitCode,
+      detail: `The program exited with code ${exitCode}.`,
+      appliedConfig: {},
+      sandboxId: "x",
+    });
     const asked: string[] = [];
-    const visible = await checkGpuVisible(probes({ gpuInSandbox: async (id) => (asked.push(id), { result: exited(0), output: "GPU 0: NVIDIA L4 (UUID: GPU-1234)\n" }) }));
+    const visible = await checkGpuVisible(
+      probes({ gpuInSandbox: async (id) => (asked.push(id), { result: exited(0), output: "GPU 0: NVIDIA L4 (UUID: GPU-1234)\n" }) }),
+    );
     expect(visible).toEqual({ status: "pass", result: "GPU 0 inside the sandbox: GPU 0: NVIDIA L4 (UUID: GPU-1234)" });
     expect(asked).toEqual(["0"]);
-    expect(await checkGpuVisible(probes({ gpuInSandbox: async () => ({ result: exited(9), output: "NVIDIA-SMI has failed" }) }))).toMatchObject({ status: "fail", fix: expect.stringContaining("nvidia-container-toolkit") });
-    expect(await checkGpuVisible(probes({ listGpus: async () => [] }))).toMatchObject({ status: "fail", result: "nvidia-smi lists no GPU on the host" });
+    expect(
+      await checkGpuVisible(probes({ gpuInSandbox: async () => ({ result: exited(9), output: "NVIDIA-SMI has failed" }) })),
+    ).toMatchObject({ status: "fail", fix: expect.stringContaining("nvidia-container-toolkit") });
+    expect(await checkGpuVisible(probes({ listGpus: async () => [] }))).toMatchObject({
+      status: "fail",
+      result: "nvidia-smi lists no GPU on the host",
+    });
   });
 
   it("gives the GPU probe sandbox the nvproxy runtime and the device, under the same hardening as runs", async () => {
     const policy = await gpuPolicy();
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-spec-"));
-    const spec = await probeSpec({ policy, imagesDir }, { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], outputDir: dir, programDir: dir });
+    const spec = await probeSpec(
+      { policy, imagesDir },
+      { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], outputDir: dir, programDir: dir },
+    );
     const config = buildContainerConfig(spec, ["nvidia-smi", "-L"]);
     expect(config.HostConfig).toMatchObject({
       Runtime: "runsc-nvproxy",
@@ -267,15 +346,24 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     const run = crucible(["doctor", "--json"]);
     const report = JSON.parse(run.stdout) as DoctorReport;
     const row = (id: string) => report.checks.find((c) => c.id === id)!;
-    expect(report.checks.filter((c) => c.status === "fail"), run.stdout).toEqual([]);
+    expect(
+      report.checks.filter((c) => c.status === "fail"),
+      run.stdout,
+    ).toEqual([]);
     expect(run.code).toBe(0);
     expect(report.ok).toBe(true);
     expect(row("runsc-version").result).toMatch(/^runsc 0\.0~20221219\.0: \d+ flags/);
     expect(row("runsc-args")).toMatchObject({ status: "pass", result: expect.stringContaining("--network=none") });
     expect(row("sandbox-kernel")).toMatchObject({ status: "pass", result: expect.stringContaining("Starting gVisor") });
-    expect(row("network")).toMatchObject({ status: "pass", result: expect.stringMatching(/^interfaces: lo; tcp 192\.0\.2\.1:80 → E\w+, udp 1\.1\.1\.1:53 → E\w+$/) });
+    expect(row("network")).toMatchObject({
+      status: "pass",
+      result: expect.stringMatching(/^interfaces: lo; tcp 192\.0\.2\.1:80 → E\w+, udp 1\.1\.1\.1:53 → E\w+$/),
+    });
     expect(row("writable")).toMatchObject({ status: "pass", result: expect.stringContaining("/output written and read back on the host") });
-    expect(row("pids")).toMatchObject({ status: "pass", result: expect.stringMatching(/^fork refused \(EAGAIN\) after \d+ children under an nproc limit of 16$/) });
+    expect(row("pids")).toMatchObject({
+      status: "pass",
+      result: expect.stringMatching(/^fork refused \(EAGAIN\) after \d+ children under an nproc limit of 16$/),
+    });
     expect(row("memory")).toMatchObject({ status: "pass", result: expect.stringMatching(/^stopped at \d+ MiB of a 128 MiB limit/) });
     expect(row("gpu-runtime")).toMatchObject({ status: "skip", result: "this runner's policy allows no GPUs" });
     expect(row("gpu-visible")).toMatchObject({ status: "skip", result: "this runner's policy allows no GPUs" });
@@ -285,15 +373,24 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     proxy = await startDockerProxy(withRunsc(undefined));
     const doctor = await crucibleAsync(["doctor"], { DOCKER_HOST: proxy.dockerHost });
     expect(doctor.code).toBe(1);
-    expect(doctor.stdout).toMatch(/^FAIL {2}runsc registered with Docker\s+the runtime "runsc" is not registered \(registered: [^)]*\); runs would have no gVisor$/m);
+    expect(doctor.stdout).toMatch(
+      /^FAIL {2}runsc registered with Docker\s+the runtime "runsc" is not registered \(registered: [^)]*\); runs would have no gVisor$/m,
+    );
     expect(doctor.stdout).toMatch(/^\s+fix: run `npm run setup`/m);
-    expect(doctor.stdout).toMatch(/^skip {2}a sandbox starts under gVisor\s+not checked: "runtime arguments valid for this runsc" did not pass$/m);
+    expect(doctor.stdout).toMatch(
+      /^skip {2}a sandbox starts under gVisor\s+not checked: "runtime arguments valid for this runsc" did not pass$/m,
+    );
     expect(doctor.stdout).toContain("host is NOT fit");
 
-    const file = await makeExperiment("unfit-host", { "experiment.yaml": experimentYaml("unfit-host"), "main.py": "print('must not run')\n" });
+    const file = await makeExperiment("unfit-host", {
+      "experiment.yaml": experimentYaml("unfit-host"),
+      "main.py": "print('must not run')\n",
+    });
     const run = await crucibleAsync(["run", file], { DOCKER_HOST: proxy.dockerHost });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("crucible: this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):");
+    expect(run.stderr).toContain(
+      "crucible: this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):",
+    );
     expect(run.stderr).toContain('runsc registered with Docker: the runtime "runsc" is not registered');
     expect(run.stdout).not.toContain("must not run");
     expect(existsSync(path.join(path.dirname(file), "results"))).toBe(false);
@@ -304,22 +401,36 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     const unknown = await crucibleAsync(["doctor", "--json"], { DOCKER_HOST: proxy.dockerHost });
     expect(unknown.code).toBe(1);
     const row = (JSON.parse(unknown.stdout) as DoctorReport).checks.find((c) => c.id === "runsc-args")!;
-    expect(row).toMatchObject({ status: "fail", safety: true, result: "runsc 0.0~20221219.0 does not know --nvproxy (configured: --network=none --nvproxy); every sandbox start fails" });
+    expect(row).toMatchObject({
+      status: "fail",
+      safety: true,
+      result: "runsc 0.0~20221219.0 does not know --nvproxy (configured: --network=none --nvproxy); every sandbox start fails",
+    });
     expect(row.fix).toContain("(for this build: --network=none)");
     await proxy.close();
 
     proxy = await startDockerProxy(withRunsc({ path: "/usr/bin/runsc" }));
-    const file = await makeExperiment("no-network-none", { "experiment.yaml": experimentYaml("no-network-none"), "main.py": "print('must not run')\n" });
+    const file = await makeExperiment("no-network-none", {
+      "experiment.yaml": experimentYaml("no-network-none"),
+      "main.py": "print('must not run')\n",
+    });
     const run = await crucibleAsync(["run", file], { DOCKER_HOST: proxy.dockerHost });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("runtime arguments valid for this runsc: --network=none missing (configured: (none)); it is what keeps a network stack out of the sandbox");
+    expect(run.stderr).toContain(
+      "runtime arguments valid for this runsc: --network=none missing (configured: (none)); it is what keeps a network stack out of the sandbox",
+    );
   }, 120_000);
 
   it("names the daemon when it is down, and checks nothing that needs it", () => {
     const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: `unix://${path.join(os.tmpdir(), "no-such-dockerd.sock")}` });
     expect(doctor.code).toBe(1);
     const report = JSON.parse(doctor.stdout) as DoctorReport;
-    expect(report.checks[0]).toMatchObject({ id: "docker", status: "fail", result: expect.stringContaining("not reachable"), fix: expect.stringContaining("npm run setup") });
+    expect(report.checks[0]).toMatchObject({
+      id: "docker",
+      status: "fail",
+      result: expect.stringContaining("not reachable"),
+      fix: expect.stringContaining("npm run setup"),
+    });
     expect(report.checks.filter((c) => c.status !== "skip").map((c) => c.id)).toEqual(["docker"]);
   }, 60_000);
 });

@@ -123,7 +123,11 @@ describe("runner-setup/install-runner.mjs", () => {
     expect([await listener("1"), await listener("2")]).toEqual(["listener v1\n", "listener v1\n"]);
     // The runner reads its slot's .env: every job first passes runner-setup/job-started.sh.
     const slotEnv = await readFile(path.join(root, "var/lib/crucible-runner/2/.env"), "utf8");
-    expect(slotEnv).toMatch(new RegExp(`^ACTIONS_RUNNER_HOOK_JOB_STARTED=${repoRoot.replace(/\/$/, "")}/runner-setup/job-started\\.sh\nCRUCIBLE_NODE=/\\S+/node\n$`));
+    expect(slotEnv).toMatch(
+      new RegExp(
+        `^ACTIONS_RUNNER_HOOK_JOB_STARTED=${repoRoot.replace(/\/$/, "")}/runner-setup/job-started\\.sh\nCRUCIBLE_NODE=/\\S+/node\n$`,
+      ),
+    );
     expect(await systemctl()).toMatchObject({
       calls: ["daemon-reload", "enable --now crucible-runner@1.service", "enable --now crucible-runner@2.service"],
       active: ["crucible-runner@1.service", "crucible-runner@2.service"],
@@ -165,7 +169,12 @@ describe("runner-setup/install-runner.mjs", () => {
     // Dry run only: applying would change this machine's user database.
     const out = await install("--repo", "octo/lab", "--gpu", "--slots", "2", "--name", "gpu-host", "--run-as", "nobody", "--dry-run");
     const groups = (await run("id", ["-nG", "nobody"])).stdout.split(/\s+/);
-    expect(out.trim().split("\n").filter((l) => l.startsWith("would ") && /nobody|docker|runner\.env/.test(l))).toEqual([
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("would ") && /nobody|docker|runner\.env/.test(l)),
+    ).toEqual([
       ...(groups.includes("docker") ? [] : ["would add nobody to the docker group"]),
       "would update /etc/crucible/runner.env",
       "would give /var/lib/crucible/artifacts to nobody",

@@ -58,8 +58,8 @@ async function host(token: string, runSh?: string): Promise<Host> {
   await chmod(path.join(runnerDir, "run.sh"), 0o755);
   const gc = [
     'import { appendFileSync, existsSync } from "node:fs";',
-    'const [command] = process.argv.slice(2);',
-    'const event = JSON.stringify({ event: command, argv: process.argv.slice(2) });',
+    "const [command] = process.argv.slice(2);",
+    "const event = JSON.stringify({ event: command, argv: process.argv.slice(2) });",
     'appendFileSync(new URL("./events.jsonl", import.meta.url), `${event}\\n`);',
     'if (command === "gc") console.log("gc: removed 0 sandbox(es)");',
     // A doctor report as `crucible doctor --json` prints it; a file beside this script makes the host unfit.
@@ -174,7 +174,9 @@ describe("runner-setup/jit-runner.mjs", () => {
     await writeFile(path.join(h.dir, "unfit"), "");
     const run = startSupervisor(["--repo", "octo/lab", "--once", ...h.args]);
     expect(await run.exited).toBe(1);
-    expect(run.output()).toContain('the host doctor failed, so this host takes no job:\n  runsc registered with Docker: the runtime "runsc" is not registered (fix: run `npm run setup`)');
+    expect(run.output()).toContain(
+      'the host doctor failed, so this host takes no job:\n  runsc registered with Docker: the runtime "runsc" is not registered (fix: run `npm run setup`)',
+    );
     expect((await h.events()).map((e) => e.event)).toEqual(["gc", "doctor"]);
     expect(fake.runners.registered).toEqual([]);
     expect(fake.requests.filter((r) => r.operationId)).toEqual([]);
@@ -286,7 +288,10 @@ describe("runner-setup/jit-runner.mjs", () => {
     const { stdout } = await promisify(execFile)(node, [supervisorScript, "--org", "octo", "--gpu", "--dry-run", ...args], {
       env: { PATH: process.env.PATH },
     });
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const steps = lines.map((l) => l.step ?? `${l.method} ${l.path}`);
     expect(steps).toEqual(["clear", "gc", "doctor", "POST /orgs/octo/actions/runners/generate-jitconfig", "start", "deregister"]);
     expect(lines[3]!.body).toMatchObject({ labels: [...LABELS, "gpu"], work_folder: "_work" });

@@ -11,7 +11,10 @@ import { binDir, repoRoot } from "./support/repo.js";
 
 const hook = path.join(repoRoot, "runner-setup/job-started.sh");
 
-async function runHook(vars: Record<string, string | undefined>, event: unknown = { repository: { full_name: "octo/lab", default_branch: "main" } }) {
+async function runHook(
+  vars: Record<string, string | undefined>,
+  event: unknown = { repository: { full_name: "octo/lab", default_branch: "main" } },
+) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-hook-"));
   const eventPath = path.join(dir, "event.json");
   await writeFile(eventPath, JSON.stringify(event));
@@ -36,20 +39,51 @@ const EVALUATE = {
 
 describe("job-started hook", () => {
   it("accepts the evaluate job of evaluate.yml on the default branch, for pull_request_target and workflow_dispatch", async () => {
-    expect(await runHook(EVALUATE)).toEqual({ code: 0, stdout: "crucible runner: accepted octo/lab/.github/workflows/evaluate.yml@refs/heads/main job evaluate (pull_request_target)\n" });
+    expect(await runHook(EVALUATE)).toEqual({
+      code: 0,
+      stdout: "crucible runner: accepted octo/lab/.github/workflows/evaluate.yml@refs/heads/main job evaluate (pull_request_target)\n",
+    });
     expect((await runHook({ ...EVALUATE, GITHUB_EVENT_NAME: "workflow_dispatch" })).code).toBe(0);
     // The default branch is whatever the repository's is, not "main" by convention.
-    const trunk = { ...EVALUATE, GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/heads/trunk", GITHUB_REF: "refs/heads/trunk" };
+    const trunk = {
+      ...EVALUATE,
+      GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/heads/trunk",
+      GITHUB_REF: "refs/heads/trunk",
+    };
     expect((await runHook(trunk, { repository: { default_branch: "trunk" } })).code).toBe(0);
   });
 
   it.each([
-    ["another workflow", { GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/mine.yml@refs/heads/main" }, "only octo/lab/.github/workflows/evaluate.yml@refs/heads/main may run here, not octo/lab/.github/workflows/mine.yml@refs/heads/main"],
-    ["evaluate.yml from a pull request's branch", { GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/pull/7/merge", GITHUB_REF: "refs/pull/7/merge", GITHUB_EVENT_NAME: "pull_request" }, "not octo/lab/.github/workflows/evaluate.yml@refs/pull/7/merge"],
-    ["evaluate.yml dispatched on another branch", { GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/heads/feature", GITHUB_REF: "refs/heads/feature", GITHUB_EVENT_NAME: "workflow_dispatch" }, "not octo/lab/.github/workflows/evaluate.yml@refs/heads/feature"],
+    [
+      "another workflow",
+      { GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/mine.yml@refs/heads/main" },
+      "only octo/lab/.github/workflows/evaluate.yml@refs/heads/main may run here, not octo/lab/.github/workflows/mine.yml@refs/heads/main",
+    ],
+    [
+      "evaluate.yml from a pull request's branch",
+      {
+        GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/pull/7/merge",
+        GITHUB_REF: "refs/pull/7/merge",
+        GITHUB_EVENT_NAME: "pull_request",
+      },
+      "not octo/lab/.github/workflows/evaluate.yml@refs/pull/7/merge",
+    ],
+    [
+      "evaluate.yml dispatched on another branch",
+      {
+        GITHUB_WORKFLOW_REF: "octo/lab/.github/workflows/evaluate.yml@refs/heads/feature",
+        GITHUB_REF: "refs/heads/feature",
+        GITHUB_EVENT_NAME: "workflow_dispatch",
+      },
+      "not octo/lab/.github/workflows/evaluate.yml@refs/heads/feature",
+    ],
     ["another job of evaluate.yml", { GITHUB_JOB: "record" }, "only the evaluate job may run here, not record"],
     ["another event", { GITHUB_EVENT_NAME: "push" }, "only pull_request_target and workflow_dispatch events may run here, not push"],
-    ["another repository's evaluate.yml", { GITHUB_WORKFLOW_REF: "evil/fork/.github/workflows/evaluate.yml@refs/heads/main" }, "not evil/fork/.github/workflows/evaluate.yml@refs/heads/main"],
+    [
+      "another repository's evaluate.yml",
+      { GITHUB_WORKFLOW_REF: "evil/fork/.github/workflows/evaluate.yml@refs/heads/main" },
+      "not evil/fork/.github/workflows/evaluate.yml@refs/heads/main",
+    ],
     ["a job the runner did not describe", { GITHUB_JOB: undefined }, "the runner did not say which job this is (GITHUB_JOB unset)"],
   ])("refuses %s, saying why", async (_name, change, reason) => {
     const run = await runHook({ ...EVALUATE, ...change });

@@ -93,7 +93,9 @@ describe("crucible run beyond the host's limit", () => {
     first.child.kill("SIGINT");
     expect(await first.exited).toBe(1);
     expect(Date.now() - cancelledAt).toBeLessThan(10_000);
-    expect(first.output()).toMatch(/==> cancelled: The run was cancelled while it waited for a sandbox slot \(after \d+s\); no sandbox was started\./);
+    expect(first.output()).toMatch(
+      /==> cancelled: The run was cancelled while it waited for a sandbox slot \(after \d+s\); no sandbox was started\./,
+    );
     expect(first.output()).not.toContain("ran in its slot");
     const [cancelledRun] = await readdir(resultsDir);
     const cancelled = JSON.parse(await readFile(path.join(resultsDir, cancelledRun!, "result.json"), "utf8"));

@@ -13,7 +13,10 @@ import Docker from "dockerode";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = path.join(root, "actions", "cli", "bin", "crucible.js");
-const levels = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const levels = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const LEVELS = levels.length ? levels : [1, 4, 16, 32];
 const policy = JSON.parse(await readFile(path.join(root, "runner-setup", "policy.json"), "utf8"));
 const work = await mkdtemp(path.join(os.tmpdir(), "crucible-concurrency-"));
@@ -47,7 +50,9 @@ function runOnce(resultsDir) {
     let output = "";
     child.stdout.on("data", (c) => (output += c));
     child.stderr.on("data", (c) => (output += c));
-    child.on("close", (code) => resolve({ code, wallSeconds: (Date.now() - started) / 1000, waited: output.includes("waiting for a sandbox slot"), output }));
+    child.on("close", (code) =>
+      resolve({ code, wallSeconds: (Date.now() - started) / 1000, waited: output.includes("waiting for a sandbox slot"), output }),
+    );
   });
 }
 
@@ -71,15 +76,25 @@ for (const n of LEVELS) {
   const results = [];
   for (const id of await readdir(resultsDir)) results.push(JSON.parse(await readFile(path.join(resultsDir, id, "result.json"), "utf8")));
   const runIds = new Set(results.map((r) => r.runId));
-  const containers = (await docker.listContainers({ all: true, filters: { label: ["crucible.managed=true"] } })).filter((c) => runIds.has(c.Labels["crucible.run-id"]));
+  const containers = (await docker.listContainers({ all: true, filters: { label: ["crucible.managed=true"] } })).filter((c) =>
+    runIds.has(c.Labels["crucible.run-id"]),
+  );
   const locks = (await readdir(slotDir).catch(() => [])).filter((f) => f.endsWith(".lock"));
   const scratch = await readdir(path.join(scratchRoot, "crucible")).catch(() => []);
-  const failures = runs.filter((r) => r.code !== 0).length + Math.max(0, n - results.filter((r) => r.status === "succeeded").length - runs.filter((r) => r.code !== 0).length);
+  const failures =
+    runs.filter((r) => r.code !== 0).length +
+    Math.max(0, n - results.filter((r) => r.status === "succeeded").length - runs.filter((r) => r.code !== 0).length);
   const row = {
     concurrent: n,
     slots: policy.limits.maxConcurrentSandboxes,
     runsPerMinute: Math.round((n / wall) * 60 * 10) / 10,
-    p95WallSeconds: Math.round(percentile(runs.map((r) => r.wallSeconds), 95) * 10) / 10,
+    p95WallSeconds:
+      Math.round(
+        percentile(
+          runs.map((r) => r.wallSeconds),
+          95,
+        ) * 10,
+      ) / 10,
     waitedForSlot: runs.filter((r) => r.waited).length,
     peakHostMemoryMiB: Math.round(peak / 1024 / 1024),
     baselineHostMemoryMiB: Math.round(baseline / 1024 / 1024),

@@ -11,7 +11,10 @@ export interface DockerProxy {
   close(): Promise<void>;
 }
 
-export async function startDockerProxy(rewriteInfo: (info: Record<string, unknown>) => Record<string, unknown>, upstream = "/var/run/docker.sock"): Promise<DockerProxy> {
+export async function startDockerProxy(
+  rewriteInfo: (info: Record<string, unknown>) => Record<string, unknown>,
+  upstream = "/var/run/docker.sock",
+): Promise<DockerProxy> {
   const socketPath = path.join(await mkdtemp(path.join(os.tmpdir(), "crucible-docker-proxy-")), "docker.sock");
   const server = http.createServer((req, res) => {
     const forward = http.request({ socketPath: upstream, path: req.url, method: req.method, headers: req.headers }, (answer) => {

@@ -98,7 +98,12 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
-  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore: options.artifactStore ?? defaultArtifactStore() });
+  await assertHostFit({
+    docker: provider.docker,
+    policy,
+    imagesDir: imagesDirOf(root),
+    artifactStore: options.artifactStore ?? defaultArtifactStore(),
+  });
   const cancel = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -125,7 +130,9 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
       sample: resourceLines((text) => out(`    ${text}`)),
     },
   });
-  const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
+  const metrics = Object.entries(result.metrics)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   out(`==> ${result.status}: ${result.statusReason}`);
   for (const stage of result.stages ?? []) {
     const took = stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : "";
@@ -158,7 +165,9 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   await writeFile(matrixFile, `${JSON.stringify(matrix, null, 2)}\n`);
   out("");
   for (const v of verdicts) {
-    const counts = ["blocked", "contained", "succeeded"].map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`).join(", ");
+    const counts = ["blocked", "contained", "succeeded"]
+      .map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`)
+      .join(", ");
     const verdict = v.verdict === "contained" ? "contained" : "BREACHED ";
     out(`${verdict}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
     for (const reason of v.reasons) out(`           ${reason}`);
@@ -212,29 +221,49 @@ async function main(argv: string[]): Promise<number> {
     case "containment": {
       const { values } = parseArgs({
         args: rest,
-        options: { "compare-runc": { type: "boolean" }, "results-dir": { type: "string" }, matrix: { type: "string" }, policy: { type: "string" } },
+        options: {
+          "compare-runc": { type: "boolean" },
+          "results-dir": { type: "string" },
+          matrix: { type: "string" },
+          policy: { type: "string" },
+        },
       });
-      return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
+      return containment({
+        compareRunc: !!values["compare-runc"],
+        resultsDir: values["results-dir"],
+        matrix: values.matrix,
+        policy: values.policy,
+      });
     }
     case "doctor": {
-      const { values } = parseArgs({ args: rest, options: { json: { type: "boolean" }, policy: { type: "string" }, "artifact-store": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { json: { type: "boolean" }, policy: { type: "string" }, "artifact-store": { type: "string" } },
+      });
       return doctor({ json: !!values.json, policy: values.policy, artifactStore: values["artifact-store"] });
     }
     case "runtime-args": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { gpu: { type: "boolean" } } });
       const runsc = await probeRunsc(positionals[0] ?? "runsc").catch((error: Error) => {
-        throw new CrucibleError(`cannot read the flags of ${positionals[0] ?? "runsc"}: ${error.message}. Install it with \`apt-get install runsc\`.`);
+        throw new CrucibleError(
+          `cannot read the flags of ${positionals[0] ?? "runsc"}: ${error.message}. Install it with \`apt-get install runsc\`.`,
+        );
       });
       const chosen = chooseRuntimeArgs(runsc, { gpu: !!values.gpu });
       out(JSON.stringify({ runsc: runsc.path, version: runsc.version, ...chosen }, null, 2));
       if (chosen.missing.length > 0) {
-        warn(`crucible: runsc ${runsc.version} cannot provide what a ${values.gpu ? "GPU " : ""}sandbox needs: ${chosen.missing.join("; ")}`);
+        warn(
+          `crucible: runsc ${runsc.version} cannot provide what a ${values.gpu ? "GPU " : ""}sandbox needs: ${chosen.missing.join("; ")}`,
+        );
         return 1;
       }
       return 0;
     }
     case "gc": {
-      const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } },
+      });
       const report = await collectGarbage(new DockerSandboxProvider("runsc", imagesDirOf(root)).docker);
       for (const c of report.containers) out(`removed sandbox ${c.name} (${c.reason})`);
       for (const p of report.processes) out(`killed ${p.command} ${p.pid} (${p.reason})`);

@@ -160,7 +160,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * at a time, so one slot is enough). The wait happens just before the first sandbox starts, after the
  * image is ready; a cancel while waiting ends the wait at once and the run is recorded as cancelled.
  */
-export async function runExperimentInSlot(options: RunOptions, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)): Promise<RunOutcome> {
+export async function runExperimentInSlot(
+  options: RunOptions,
+  slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes),
+): Promise<RunOutcome> {
   const runId = options.runId ?? newRunId();
   let lease: SlotLease | undefined;
   const inner = options.beforeStart;
@@ -178,7 +181,11 @@ export async function runExperimentInSlot(options: RunOptions, slots = new Sandb
         };
         const { lease: taken, waitedMs } = await slots.acquire({ runId, signal: options.signal, onWait });
         const seconds = `${Math.round(waitedMs / 1000)}s`;
-        if (!taken) return { status: "cancelled", reason: `The run was cancelled while it waited for a sandbox slot (after ${seconds}); no sandbox was started.` };
+        if (!taken)
+          return {
+            status: "cancelled",
+            reason: `The run was cancelled while it waited for a sandbox slot (after ${seconds}); no sandbox was started.`,
+          };
         lease = taken;
         if (waited) options.events?.info?.(`got sandbox slot ${taken.slot + 1} of ${slots.limit} after waiting ${seconds}`);
         return undefined;

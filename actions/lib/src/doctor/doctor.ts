@@ -47,12 +47,18 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-export async function runChecks<Context>(checks: Check<Context>[], context: Context, onResult?: (result: CheckResult) => void): Promise<DoctorReport> {
+export async function runChecks<Context>(
+  checks: Check<Context>[],
+  context: Context,
+  onResult?: (result: CheckResult) => void,
+): Promise<DoctorReport> {
   const results: CheckResult[] = [];
   const byId = new Map<string, CheckResult>();
   for (const check of checks) {
     // A prerequisite that does not apply here (skipped, not blocked) does not block: the check decides itself.
-    const blocked = (check.needs ?? []).map((id) => ({ id, need: byId.get(id) })).find(({ need }) => !need || need.status === "fail" || need.blocked);
+    const blocked = (check.needs ?? [])
+      .map((id) => ({ id, need: byId.get(id) }))
+      .find(({ need }) => !need || need.status === "fail" || need.blocked);
     let outcome: CheckOutcome | { status: "skip"; result: string; fix?: string };
     if (blocked) {
       outcome = { status: "skip", result: `not checked: "${blocked.need?.check ?? blocked.id}" did not pass` };
@@ -60,7 +66,11 @@ export async function runChecks<Context>(checks: Check<Context>[], context: Cont
       try {
         outcome = await check.run(context);
       } catch (error) {
-        outcome = { status: "fail", result: `the check itself failed: ${(error as Error).message}`, fix: "see the message; run `crucible doctor` again once it is fixed" };
+        outcome = {
+          status: "fail",
+          result: `the check itself failed: ${(error as Error).message}`,
+          fix: "see the message; run `crucible doctor` again once it is fixed",
+        };
       }
     }
     const result: CheckResult = {
@@ -108,7 +118,10 @@ export function formatTable(report: DoctorReport): string {
     lines.push(`${MARK[r.status].padEnd(4)}  ${r.check.padEnd(width)}  ${r.result}`);
     if (r.fix && r.status !== "pass") lines.push(`${"".padEnd(4)}  ${"".padEnd(width)}  fix: ${r.fix}`);
   }
-  const counts = (["pass", "warn", "fail", "skip"] as const).map((s) => `${report.checks.filter((r) => r.status === s).length} ${s === "pass" ? "passed" : s === "warn" ? "warning(s)" : s === "fail" ? "failed" : "skipped"}`);
+  const counts = (["pass", "warn", "fail", "skip"] as const).map(
+    (s) =>
+      `${report.checks.filter((r) => r.status === s).length} ${s === "pass" ? "passed" : s === "warn" ? "warning(s)" : s === "fail" ? "failed" : "skipped"}`,
+  );
   lines.push("", `${report.ok ? "host is fit" : "host is NOT fit"}: ${counts.join(", ")}`);
   return lines.join("\n");
 }

@@ -86,7 +86,8 @@ const fail = (result: string, fix: string): CheckOutcome => ({ status: "fail", r
 const warn = (result: string, fix: string): CheckOutcome => ({ status: "warn", result, fix });
 const skip = (result: string) => ({ status: "skip" as const, result });
 
-const REGISTER_FIX = "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime arguments chosen for the installed build and reloads dockerd";
+const REGISTER_FIX =
+  "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime arguments chosen for the installed build and reloads dockerd";
 
 /** Checks that read the host's configuration only: quick enough for every run (`quick`), and the first rows of the full doctor. */
 function configurationChecks(): Check<HostContext>[] {
@@ -114,7 +115,10 @@ function configurationChecks(): Check<HostContext>[] {
         const runtimes = ctx.info!.Runtimes ?? {};
         const entry = runtimes[ctx.policy.runtime];
         if (!entry) {
-          return fail(`the runtime "${ctx.policy.runtime}" is not registered (registered: ${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`, REGISTER_FIX);
+          return fail(
+            `the runtime "${ctx.policy.runtime}" is not registered (registered: ${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`,
+            REGISTER_FIX,
+          );
         }
         return pass(`"${ctx.policy.runtime}" → ${entry.path ?? ctx.policy.runtime}`);
       },
@@ -129,9 +133,14 @@ function configurationChecks(): Check<HostContext>[] {
         try {
           ctx.runsc = await probeRunsc(binary);
         } catch (error) {
-          return fail(`Docker names ${binary}, which cannot be run here: ${(error as Error).message}`, "apt-get install runsc (or fix the path in /etc/docker/daemon.json), then `npm run setup`");
+          return fail(
+            `Docker names ${binary}, which cannot be run here: ${(error as Error).message}`,
+            "apt-get install runsc (or fix the path in /etc/docker/daemon.json), then `npm run setup`",
+          );
         }
-        return pass(`runsc ${ctx.runsc.version}: ${ctx.runsc.flags.size} flags, platforms ${ctx.runsc.platforms.join(", ") || "not listed"}`);
+        return pass(
+          `runsc ${ctx.runsc.version}: ${ctx.runsc.flags.size} flags, platforms ${ctx.runsc.platforms.join(", ") || "not listed"}`,
+        );
       },
     },
     {
@@ -151,9 +160,16 @@ function configurationChecks(): Check<HostContext>[] {
       async run(ctx) {
         const info = ctx.info!;
         const version = `cgroup v${info.CgroupVersion ?? "?"} (${info.CgroupDriver ?? "unknown"} driver)`;
-        const missing = [info.MemoryLimit === false && "memory limits", info.SwapLimit === false && "swap limits", info.PidsLimit === false && "pids limits"].filter(Boolean);
+        const missing = [
+          info.MemoryLimit === false && "memory limits",
+          info.SwapLimit === false && "swap limits",
+          info.PidsLimit === false && "pids limits",
+        ].filter(Boolean);
         if (missing.length > 0) {
-          return fail(`${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would not be held to their memory or process limits`, "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory swapaccount=1`, or cgroup v2) and restart dockerd");
+          return fail(
+            `${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would not be held to their memory or process limits`,
+            "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory swapaccount=1`, or cgroup v2) and restart dockerd",
+          );
         }
         return pass(`${version}; memory, swap and pids limits supported`);
       },
@@ -175,14 +191,24 @@ export function judgeRuntimeArgs(configured: string[], runsc: RunscCapabilities,
   const { unknown, missingRequired, missingRecommended, chosen } = checkRuntimeArgs(configured, runsc, options);
   const shown = configured.length ? configured.join(" ") : "(none)";
   if (unknown.length > 0) {
-    return fail(`runsc ${runsc.version} does not know ${unknown.join(" ")} (configured: ${shown}); every sandbox start fails`, `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`);
+    return fail(
+      `runsc ${runsc.version} does not know ${unknown.join(" ")} (configured: ${shown}); every sandbox start fails`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`,
+    );
   }
   if (missingRequired.length > 0) {
-    return fail(`${missingRequired.join(" ")} missing (configured: ${shown}); it is what keeps a network stack out of the sandbox`, `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`);
+    return fail(
+      `${missingRequired.join(" ")} missing (configured: ${shown}); it is what keeps a network stack out of the sandbox`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`,
+    );
   }
-  if (chosen.missing.length > 0) return fail(`runsc ${runsc.version} cannot provide ${chosen.missing.join("; ")}`, "install a newer runsc (runner-setup/GPU.md)");
+  if (chosen.missing.length > 0)
+    return fail(`runsc ${runsc.version} cannot provide ${chosen.missing.join("; ")}`, "install a newer runsc (runner-setup/GPU.md)");
   if (missingRecommended.length > 0) {
-    return warn(`${shown}; runsc ${runsc.version} also offers ${missingRecommended.join(" ")}`, `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`);
+    return warn(
+      `${shown}; runsc ${runsc.version} also offers ${missingRecommended.join(" ")}`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`,
+    );
   }
   return pass(`${shown} (what runner-setup chooses for runsc ${runsc.version})`);
 }
@@ -190,7 +216,11 @@ export function judgeRuntimeArgs(configured: string[], runsc: RunscCapabilities,
 export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" | "gpu">): Promise<CheckOutcome> {
   const name = ctx.policy.gpu!.runtime;
   const entry = ctx.info?.Runtimes?.[name];
-  if (!entry) return fail(`the GPU runtime "${name}" is not registered with Docker`, "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)");
+  if (!entry)
+    return fail(
+      `the GPU runtime "${name}" is not registered with Docker`,
+      "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)",
+    );
   const binary = entry.path ?? "runsc";
   const runsc = await probeRunsc(binary);
   const args = judgeRuntimeArgs(entry.runtimeArgs ?? [], runsc, { gpu: true });
@@ -199,17 +229,26 @@ export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" |
   try {
     driver = (await ctx.gpu.driverVersion()).trim();
   } catch (error) {
-    return fail(`no NVIDIA driver answers: ${(error as Error).message}`, "install the NVIDIA driver at a version nvproxy supports (runner-setup/GPU.md)");
+    return fail(
+      `no NVIDIA driver answers: ${(error as Error).message}`,
+      "install the NVIDIA driver at a version nvproxy supports (runner-setup/GPU.md)",
+    );
   }
   let supported: string[];
   try {
     supported = await ctx.gpu.supportedDrivers(binary);
   } catch (error) {
-    return fail(`runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${(error as Error).message}`, "install gVisor release-20240305.0 or newer (runner-setup/GPU.md)");
+    return fail(
+      `runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${(error as Error).message}`,
+      "install gVisor release-20240305.0 or newer (runner-setup/GPU.md)",
+    );
   }
   if (!supported.includes(driver)) {
     const nearest = supported.filter((v) => v.split(".")[0] === driver.split(".")[0]);
-    return fail(`driver ${driver} is not one runsc ${runsc.version}'s nvproxy supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`, "pin the host driver to a version listed by `runsc nvproxy list-supported-drivers`, or install a runsc that supports this driver");
+    return fail(
+      `driver ${driver} is not one runsc ${runsc.version}'s nvproxy supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`,
+      "pin the host driver to a version listed by `runsc nvproxy list-supported-drivers`, or install a runsc that supports this driver",
+    );
   }
   return pass(`"${name}" (${(entry.runtimeArgs ?? []).join(" ")}), runsc ${runsc.version}, driver ${driver} supported by nvproxy`);
 }
@@ -223,14 +262,24 @@ function hostChecks(): Check<HostContext>[] {
       safety: false,
       needs: ["docker"],
       async run(ctx) {
-        const names = (await readdir(ctx.imagesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+        const names = (await readdir(ctx.imagesDir, { withFileTypes: true }))
+          .filter((d) => d.isDirectory())
+          .map((d) => d.name)
+          .sort();
         const missing: string[] = [];
         for (const name of names) {
           const { ref } = await readRecipe(ctx.imagesDir, name);
-          const found = await ctx.docker.getImage(ref).inspect().catch(() => undefined);
+          const found = await ctx.docker
+            .getImage(ref)
+            .inspect()
+            .catch(() => undefined);
           if (!found) missing.push(`${name} (${ref})`);
         }
-        if (missing.length > 0) return fail(`not built for the current recipe: ${missing.join(", ")}`, "`npx crucible image build` (a run also builds its image first, which makes its start slow)");
+        if (missing.length > 0)
+          return fail(
+            `not built for the current recipe: ${missing.join(", ")}`,
+            "`npx crucible image build` (a run also builds its image first, which makes its start slow)",
+          );
         return pass(`${names.length} image(s) built from their current recipe: ${names.join(", ")}`);
       },
     },
@@ -267,9 +316,16 @@ function hostChecks(): Check<HostContext>[] {
       async run(ctx) {
         const probe = (ctx.probe = await runProbe(ctx));
         const dmesg = probe.kernel?.dmesg ?? [];
-        if (!probe.kernel) return fail(`the probe sandbox reported nothing (${probe.result.detail}) ${probe.stderr.slice(0, 300)}`, "run `npx crucible run experiments/hello-sandbox/experiment.yaml` to see the runtime's error");
+        if (!probe.kernel)
+          return fail(
+            `the probe sandbox reported nothing (${probe.result.detail}) ${probe.stderr.slice(0, 300)}`,
+            "run `npx crucible run experiments/hello-sandbox/experiment.yaml` to see the runtime's error",
+          );
         if (!dmesg.some((line) => line.includes("gVisor"))) {
-          return fail(`the kernel inside is not gVisor's (uname ${probe.kernel.release}, dmesg: ${dmesg.join(" | ") || "empty"})`, REGISTER_FIX);
+          return fail(
+            `the kernel inside is not gVisor's (uname ${probe.kernel.release}, dmesg: ${dmesg.join(" | ") || "empty"})`,
+            REGISTER_FIX,
+          );
         }
         return pass(`kernel ${probe.kernel.release}, dmesg: "${dmesg.find((l) => l.includes("gVisor"))!.replace(/^\[[^\]]*\]\s*/, "")}"`);
       },
@@ -283,11 +339,20 @@ function hostChecks(): Check<HostContext>[] {
         const network = ctx.probe!.network;
         if (!network) return fail("the probe did not report its network", "see the sandbox-kernel row");
         const others = network.interfaces.filter((i) => i !== "lo");
-        const reached = Object.entries(network.attempts).filter(([, outcome]) => outcome === "reached").map(([target]) => target);
+        const reached = Object.entries(network.attempts)
+          .filter(([, outcome]) => outcome === "reached")
+          .map(([target]) => target);
         if (others.length > 0 || reached.length > 0) {
-          return fail(`interfaces ${network.interfaces.join(", ")}${reached.length ? `; reached ${reached.join(", ")}` : ""}`, `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (policy.ts)`);
+          return fail(
+            `interfaces ${network.interfaces.join(", ")}${reached.length ? `; reached ${reached.join(", ")}` : ""}`,
+            `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (policy.ts)`,
+          );
         }
-        return pass(`interfaces: ${network.interfaces.join(", ") || "none"}; ${Object.entries(network.attempts).map(([t, o]) => `${t} → ${o}`).join(", ")}`);
+        return pass(
+          `interfaces: ${network.interfaces.join(", ") || "none"}; ${Object.entries(network.attempts)
+            .map(([t, o]) => `${t} → ${o}`)
+            .join(", ")}`,
+        );
       },
     },
     {
@@ -300,9 +365,16 @@ function hostChecks(): Check<HostContext>[] {
         if (!writable) return fail("the probe did not report writable paths", "see the sandbox-kernel row");
         const hostPaths = writable.filter((w) => !SANDBOX_MEMORY_FS.has(w.fstype));
         const extra = hostPaths.filter((w) => w.path !== "/output");
-        if (extra.length > 0) return fail(`writable besides /output: ${extra.map((w) => `${w.path} (${w.fstype})`).join(", ")}`, "sandboxes must have a read-only root and read-only inputs (policy.ts buildContainerConfig)");
+        if (extra.length > 0)
+          return fail(
+            `writable besides /output: ${extra.map((w) => `${w.path} (${w.fstype})`).join(", ")}`,
+            "sandboxes must have a read-only root and read-only inputs (policy.ts buildContainerConfig)",
+          );
         if (!hostPaths.some((w) => w.path === "/output") || !hostSawOutput) {
-          return fail(`/output ${hostPaths.length ? "was writable but its file did not reach the host" : "is not writable"}`, "check that the scratch folder ($RUNNER_TEMP or the temp folder) is writable by root and mountable (tmpfs)");
+          return fail(
+            `/output ${hostPaths.length ? "was writable but its file did not reach the host" : "is not writable"}`,
+            "check that the scratch folder ($RUNNER_TEMP or the temp folder) is writable by root and mountable (tmpfs)",
+          );
         }
         const memory = writable.filter((w) => SANDBOX_MEMORY_FS.has(w.fstype)).map((w) => w.path);
         return pass(`/output written and read back on the host; also writable, in sandbox memory only: ${memory.join(", ") || "nothing"}`);
@@ -317,7 +389,10 @@ function hostChecks(): Check<HostContext>[] {
         const processes = ctx.probe!.processes;
         if (!processes) return fail("the probe did not report its fork test", "see the sandbox-kernel row");
         if (processes.error === null || processes.forked >= PROBE_NPROC) {
-          return fail(`forked ${processes.forked} processes under an nproc limit of ${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`, "the runtime ignores RLIMIT_NPROC: check that runsc is the runtime (the sandbox-kernel row) and that Docker passes Ulimits");
+          return fail(
+            `forked ${processes.forked} processes under an nproc limit of ${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`,
+            "the runtime ignores RLIMIT_NPROC: check that runsc is the runtime (the sandbox-kernel row) and that Docker passes Ulimits",
+          );
         }
         return pass(`fork refused (${processes.error}) after ${processes.forked} children under an nproc limit of ${PROBE_NPROC}`);
       },
@@ -331,9 +406,14 @@ function hostChecks(): Check<HostContext>[] {
         const limitMiB = PROBE_MEMORY_BYTES / 1024 / 1024;
         const { result, reachedMiB, done } = await runMemoryProbe(ctx, limitMiB * 4);
         if (done || reachedMiB > limitMiB) {
-          return fail(`allocated ${reachedMiB} MiB under a limit of ${limitMiB} MiB (${result.detail})`, "Docker did not apply the memory limit: check the cgroups row and that the memory controller is enabled");
+          return fail(
+            `allocated ${reachedMiB} MiB under a limit of ${limitMiB} MiB (${result.detail})`,
+            "Docker did not apply the memory limit: check the cgroups row and that the memory controller is enabled",
+          );
         }
-        return pass(`stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`);
+        return pass(
+          `stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`,
+        );
       },
     },
     {
@@ -355,7 +435,10 @@ export async function checkGpuVisible(gpu: GpuProbes): Promise<CheckOutcome> {
   const { result, output } = await gpu.gpuInSandbox(devices[0]!);
   const listed = output.split("\n").filter((l) => /^GPU \d+:/.test(l.trim()));
   if (result.outcome !== "exited" || result.exitCode !== 0 || listed.length === 0) {
-    return fail(`nvidia-smi -L in a sandbox with GPU ${devices[0]}: ${result.detail} ${output.trim().slice(0, 200)}`, "check nvidia-container-toolkit (its hook must be on dockerd's PATH) and the nvproxy runtime's arguments (runner-setup/GPU.md)");
+    return fail(
+      `nvidia-smi -L in a sandbox with GPU ${devices[0]}: ${result.detail} ${output.trim().slice(0, 200)}`,
+      "check nvidia-container-toolkit (its hook must be on dockerd's PATH) and the nvproxy runtime's arguments (runner-setup/GPU.md)",
+    );
   }
   return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0]!.trim()}`);
 }
@@ -376,13 +459,21 @@ async function freeBytes(dir: string): Promise<{ dir: string; bytes: number }> {
 }
 
 /** The same spec runs get (policy.ts buildContainerConfig), scaled down so each limit is reached in seconds. */
-export async function probeSpec(ctx: Pick<HostContext, "policy" | "imagesDir">, options: { memoryBytes: number; gpuDeviceIds?: string[]; outputDir: string; programDir: string; image?: string }): Promise<SandboxSpec> {
+export async function probeSpec(
+  ctx: Pick<HostContext, "policy" | "imagesDir">,
+  options: { memoryBytes: number; gpuDeviceIds?: string[]; outputDir: string; programDir: string; image?: string },
+): Promise<SandboxSpec> {
   const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
   const runId = `doctor-${Date.now()}-${process.pid}`;
   return {
     image: ref,
     policy: { ...ctx.policy, nproc: PROBE_NPROC },
-    resources: { cpus: 1, memoryBytes: options.memoryBytes, timeoutSeconds: PROBE_TIMEOUT_MS / 1000, gpus: options.gpuDeviceIds?.length ?? 0 },
+    resources: {
+      cpus: 1,
+      memoryBytes: options.memoryBytes,
+      timeoutSeconds: PROBE_TIMEOUT_MS / 1000,
+      gpus: options.gpuDeviceIds?.length ?? 0,
+    },
     inputs: [{ relative: "probe.py", hostPath: path.join(options.programDir, "probe.py") }],
     artifacts: [],
     outputDir: options.outputDir,
@@ -393,13 +484,26 @@ export async function probeSpec(ctx: Pick<HostContext, "policy" | "imagesDir">, 
 }
 
 /** Runs a program in a fresh sandbox on this host's real runtime; returns its outcome and output. */
-async function inSandbox(ctx: HostContext, program: string, argv: string[], options: { memoryBytes: number; gpuDeviceIds?: string[] }, afterExit?: (sandbox: { readFile(p: string): Promise<Buffer> }) => Promise<void>) {
+async function inSandbox(
+  ctx: HostContext,
+  program: string,
+  argv: string[],
+  options: { memoryBytes: number; gpuDeviceIds?: string[] },
+  afterExit?: (sandbox: { readFile(p: string): Promise<Buffer> }) => Promise<void>,
+) {
   const programDir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-"));
   const scratch = await createScratch(ctx.scratchRoot, path.basename(programDir), 1024 * 1024);
   try {
     await writeFile(path.join(programDir, "probe.py"), program, { mode: 0o644 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
-    const sandbox = await provider.create(await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, outputDir: scratch.outputDir, programDir }));
+    const sandbox = await provider.create(
+      await probeSpec(ctx, {
+        memoryBytes: options.memoryBytes,
+        gpuDeviceIds: options.gpuDeviceIds,
+        outputDir: scratch.outputDir,
+        programDir,
+      }),
+    );
     const chunks: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
     try {
       const result = await sandbox.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS, onOutput: (stream, chunk) => chunks[stream].push(chunk) });
@@ -427,17 +531,25 @@ function jsonLines(text: string): Record<string, unknown>[] {
 
 async function runProbe(ctx: HostContext): Promise<ProbeFindings> {
   let hostSawOutput = false;
-  const { result, stdout, stderr } = await inSandbox(ctx, PROBE_PROGRAM, ["python3", "/experiment/probe.py", String(PROBE_NPROC)], { memoryBytes: 256 * 1024 * 1024 }, async (sandbox) => {
-    // The probe wrote "probe" to /output/doctor-probe: the host must read back exactly that.
-    hostSawOutput = (await sandbox.readFile("/output/doctor-probe").catch(() => Buffer.alloc(0))).toString("utf8") === "probe";
-  });
+  const { result, stdout, stderr } = await inSandbox(
+    ctx,
+    PROBE_PROGRAM,
+    ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
+    { memoryBytes: 256 * 1024 * 1024 },
+    async (sandbox) => {
+      // The probe wrote "probe" to /output/doctor-probe: the host must read back exactly that.
+      hostSawOutput = (await sandbox.readFile("/output/doctor-probe").catch(() => Buffer.alloc(0))).toString("utf8") === "probe";
+    },
+  );
   const findings: ProbeFindings = { result, hostSawOutput, stderr };
   for (const line of jsonLines(stdout)) Object.assign(findings, line);
   return findings;
 }
 
 async function runMemoryProbe(ctx: HostContext, targetMiB: number) {
-  const { result, stdout } = await inSandbox(ctx, MEMORY_PROGRAM, ["python3", "/experiment/probe.py", String(targetMiB)], { memoryBytes: PROBE_MEMORY_BYTES });
+  const { result, stdout } = await inSandbox(ctx, MEMORY_PROGRAM, ["python3", "/experiment/probe.py", String(targetMiB)], {
+    memoryBytes: PROBE_MEMORY_BYTES,
+  });
   const lines = jsonLines(stdout);
   const reachedMiB = Math.max(0, ...lines.map((l) => (typeof l.allocatedMiB === "number" ? l.allocatedMiB : 0)));
   return { result, reachedMiB, done: lines.some((l) => l.done === true) };
@@ -477,8 +589,16 @@ function realGpuProbes(options: Pick<DoctorOptions, "docker" | "policy" | "image
     listGpus: () => listGpus(),
     supportedDrivers,
     async gpuInSandbox(deviceId) {
-      const ctx = { ...options, artifactStore: "", scratchRoot: process.env.RUNNER_TEMP ?? os.tmpdir(), gpu: undefined as unknown as GpuProbes };
-      const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: [deviceId] });
+      const ctx = {
+        ...options,
+        artifactStore: "",
+        scratchRoot: process.env.RUNNER_TEMP ?? os.tmpdir(),
+        gpu: undefined as unknown as GpuProbes,
+      };
+      const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], {
+        memoryBytes: 512 * 1024 * 1024,
+        gpuDeviceIds: [deviceId],
+      });
       return { result, output: `${stdout}\n${stderr}` };
     },
   };

@@ -37,7 +37,10 @@ export function parseRunscFlags(text: string): Set<string> {
 
 /** `runsc help platforms` output: one platform name per line. */
 export function parseRunscPlatforms(text: string): string[] {
-  return text.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^[a-z0-9]+$/.test(l));
 }
 
 export async function probeRunsc(path: string): Promise<RunscCapabilities> {
@@ -92,7 +95,13 @@ export const RUNSC_ARGUMENTS: readonly ArgumentRule[] = [
     since: "20230621",
     why: "Docker's seccomp profile is enforced inside the Sentry as a second filter over the program's syscalls",
   },
-  { flag: "nvproxy", value: "true", required: true, gpuOnly: true, why: "GPU access through gVisor's nvproxy (ioctl allow-list per driver version)" },
+  {
+    flag: "nvproxy",
+    value: "true",
+    required: true,
+    gpuOnly: true,
+    why: "GPU access through gVisor's nvproxy (ioctl allow-list per driver version)",
+  },
   {
     flag: "nvproxy-docker",
     value: "true",
@@ -112,16 +121,22 @@ export interface ChosenArguments {
 }
 
 /** The runtime arguments for this runsc build: every required one it supports, and the extras it offers. */
-export function chooseRuntimeArgs(runsc: Pick<RunscCapabilities, "flags" | "platforms" | "date" | "version">, options: { gpu: boolean }): ChosenArguments {
+export function chooseRuntimeArgs(
+  runsc: Pick<RunscCapabilities, "flags" | "platforms" | "date" | "version">,
+  options: { gpu: boolean },
+): ChosenArguments {
   const chosen: ChosenArguments = { args: [], notes: [], missing: [] };
   for (const rule of RUNSC_ARGUMENTS) {
     if (rule.gpuOnly && !options.gpu) continue;
     const arg = rule.value === "true" ? `--${rule.flag}` : `--${rule.flag}=${rule.value}`;
     let absent: string | undefined;
     if (!runsc.flags.has(rule.flag)) absent = `runsc ${runsc.version} has no --${rule.flag}`;
-    else if (rule.flag === "platform" && !runsc.platforms.includes(rule.value)) absent = `runsc ${runsc.version} offers no ${rule.value} platform (has ${runsc.platforms.join(", ") || "none listed"})`;
-    else if (rule.since && (!runsc.date || runsc.date < rule.since)) absent = `not relied on before ${rule.since} (this build: ${runsc.version})`;
-    else if (rule.until && runsc.date && runsc.date >= rule.until) absent = `not needed from ${rule.until} on (this build: ${runsc.version})`;
+    else if (rule.flag === "platform" && !runsc.platforms.includes(rule.value))
+      absent = `runsc ${runsc.version} offers no ${rule.value} platform (has ${runsc.platforms.join(", ") || "none listed"})`;
+    else if (rule.since && (!runsc.date || runsc.date < rule.since))
+      absent = `not relied on before ${rule.since} (this build: ${runsc.version})`;
+    else if (rule.until && runsc.date && runsc.date >= rule.until)
+      absent = `not needed from ${rule.until} on (this build: ${runsc.version})`;
     if (absent) {
       if (rule.required) chosen.missing.push(`${arg}: ${absent}`);
       chosen.notes.push(`${arg} left out: ${absent}`);
@@ -142,10 +157,16 @@ export function flagNamesOf(args: string[]): string[] {
  * Checks configured runtime arguments against a build: unknown flags make every start fail, a missing
  * required one (e.g. --network=none) leaves the sandbox with a network stack.
  */
-export function checkRuntimeArgs(configured: string[], runsc: Pick<RunscCapabilities, "flags" | "platforms" | "date" | "version">, options: { gpu: boolean }): { unknown: string[]; missingRequired: string[]; missingRecommended: string[]; chosen: ChosenArguments } {
+export function checkRuntimeArgs(
+  configured: string[],
+  runsc: Pick<RunscCapabilities, "flags" | "platforms" | "date" | "version">,
+  options: { gpu: boolean },
+): { unknown: string[]; missingRequired: string[]; missingRecommended: string[]; chosen: ChosenArguments } {
   const chosen = chooseRuntimeArgs(runsc, options);
   const unknown = configured.filter((a) => !runsc.flags.has(flagNamesOf([a])[0]!));
-  const required = RUNSC_ARGUMENTS.filter((r) => r.required && (!r.gpuOnly || options.gpu)).map((r) => (r.value === "true" ? `--${r.flag}` : `--${r.flag}=${r.value}`));
+  const required = RUNSC_ARGUMENTS.filter((r) => r.required && (!r.gpuOnly || options.gpu)).map((r) =>
+    r.value === "true" ? `--${r.flag}` : `--${r.flag}=${r.value}`,
+  );
   const normalise = (a: string) => a.replace(/^-(?!-)/, "--").replace(/=true$/, "");
   const have = new Set(configured.map(normalise));
   const missingRequired = required.filter((a) => !have.has(a));
