@@ -9,28 +9,30 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  buildContainerConfig,
-  checkGpuRuntime,
-  checkGpuVisible,
   checkRuntimeArgs,
   chooseRuntimeArgs,
   doctorExitCode,
   formatTable,
-  judgeRuntimeArgs,
   loadPolicy,
   parseRunscFlags,
   parseRunscPlatforms,
   parseRunscVersion,
   parseSupportedDrivers,
   probeRunsc,
-  probeSpec,
   refusalMessage,
   runChecks,
   safetyFailures,
   type Check,
   type DoctorReport,
-  type GpuProbes,
 } from "../actions/lib/src/index.js";
+import {
+  buildContainerConfig,
+  checkGpuRuntime,
+  checkGpuVisible,
+  judgeRuntimeArgs,
+  probeSpec,
+  type GpuProbes,
+} from "../actions/lib/src/docker/index.js";
 import { startDockerProxy, type DockerProxy } from "./support/docker-proxy.js";
 import { binDir, cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
@@ -313,11 +315,8 @@ describe("GPU checks (configuration only: no GPU on this machine)", () => {
   it("gives the GPU probe sandbox the nvproxy runtime and the device, under the same hardening as runs", async () => {
     const policy = await gpuPolicy();
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-spec-"));
-    const spec = await probeSpec(
-      { policy, imagesDir },
-      { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], outputDir: dir, programDir: dir },
-    );
-    const config = buildContainerConfig(spec, ["nvidia-smi", "-L"]);
+    const spec = await probeSpec({ policy, imagesDir }, { memoryBytes: 512 * 1024 * 1024, gpuDeviceIds: ["1"], programDir: dir });
+    const config = buildContainerConfig(spec, ["nvidia-smi", "-L"], dir);
     expect(config.HostConfig).toMatchObject({
       Runtime: "runsc-nvproxy",
       NetworkMode: "none",

@@ -3,21 +3,18 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import {
   ArtifactStore,
-  assertHostFit,
   CrucibleError,
   chooseRuntimeArgs,
   formatTable,
   probeRunsc,
-  runDoctor,
   defaultArtifactStore,
   formatBytes,
   parseDuration,
   pruneArtifactStore,
-  DockerSandboxProvider,
   assertValid,
+  errorMessage,
   escapeControls,
   validateContainmentMatrixDocument,
-  collectGarbage,
   ExperimentInvalidError,
   defaultPolicyFile,
   findExperimentFiles,
@@ -29,10 +26,18 @@ import {
   loadPolicy,
   repositoryOf,
   resourceLines,
-  runContainmentSuite,
   runExperimentInSlot,
   type Issue,
 } from "../../lib/src/index.js";
+import {
+  assembleRun,
+  assertHostFit,
+  collectGarbage,
+  DockerSandboxProvider,
+  localDocker,
+  runContainmentSuite,
+  runDoctor,
+} from "../../lib/src/docker/index.js";
 
 const USAGE = `usage: crucible <command> [options]
 
@@ -95,24 +100,22 @@ async function validate(paths: string[]): Promise<number> {
 }
 
 async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string }): Promise<number> {
-  const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
-  const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  const { experiment, policy, provider, signal } = await assembleRun({
+    root,
+    experimentFile: file,
+    policyFile: options.policy,
+    onSignal: (name, count) => {
+      if (count > 1) process.exit(130);
+      warn(`\n${name}: stopping the sandbox (press again to quit at once)`);
+    },
+  });
+  // A host that fails a safety-relevant doctor check takes no run: the doctor's rows say what to fix.
   await assertHostFit({
     docker: provider.docker,
     policy,
     imagesDir: imagesDirOf(root),
-    artifactStore: options.artifactStore ?? defaultArtifactStore(),
+    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
   });
-  const cancel = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++interrupts > 1) process.exit(130);
-    warn(`\n${signal}: stopping the sandbox (press again to quit at once)`);
-    cancel.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   const { result, resultFile } = await runExperimentInSlot({
     experiment,
     policy,
@@ -120,7 +123,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     repoRoot: repositoryOf(experiment.file),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
-    signal: cancel.signal,
+    signal,
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
@@ -179,9 +182,8 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
 
 async function doctor(options: { json: boolean; policy?: string; artifactStore?: string }): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
-  const docker = new DockerSandboxProvider(policy.runtime, imagesDirOf(root)).docker;
   const report = await runDoctor({
-    docker,
+    docker: localDocker(),
     policy,
     imagesDir: imagesDirOf(root),
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
@@ -244,9 +246,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case "runtime-args": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { gpu: { type: "boolean" } } });
-      const runsc = await probeRunsc(positionals[0] ?? "runsc").catch((error: Error) => {
+      const runsc = await probeRunsc(positionals[0] ?? "runsc").catch((error: unknown) => {
         throw new CrucibleError(
-          `cannot read the flags of ${positionals[0] ?? "runsc"}: ${error.message}. Install it with \`apt-get install runsc\`.`,
+          `cannot read the flags of ${positionals[0] ?? "runsc"}: ${errorMessage(error)}. Install it with \`apt-get install runsc\`.`,
+          { cause: error },
         );
       });
       const chosen = chooseRuntimeArgs(runsc, { gpu: !!values.gpu });

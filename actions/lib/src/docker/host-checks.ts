@@ -1,20 +1,28 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, statfs, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, readFile, readdir, rm, statfs, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
+import {
+  HostUnfitError,
+  refusalMessage,
+  runChecks,
+  type Check,
+  type CheckOutcome,
+  type CheckResult,
+  type DoctorReport,
+} from "../doctor/doctor.js";
+import { checkRuntimeArgs, probeRunsc, supportedDrivers, type RunscCapabilities } from "../doctor/runsc.js";
+import { MEMORY_PROGRAM, PROBE_PROGRAM } from "../doctor/sandbox-probe.js";
+import { errorMessage } from "../errors.js";
 import { listGpus } from "../gpu.js";
-import { readRecipe } from "../image.js";
 import { currentProcess, ownerLabels } from "../owner.js";
 import type { SandboxPolicy, SandboxSpec } from "../policy.js";
-import { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "../sandbox/docker.js";
-import type { ExecResult } from "../sandbox/sandbox.js";
-import { createScratch } from "../scratch.js";
+import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type Sandbox } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
-import { HostUnfitError, refusalMessage, runChecks, type Check, type CheckOutcome, type CheckResult, type DoctorReport } from "./doctor.js";
-import { checkRuntimeArgs, probeRunsc, supportedDrivers, type RunscCapabilities } from "./runsc.js";
-import { MEMORY_PROGRAM, PROBE_PROGRAM } from "./sandbox-probe.js";
+import { readRecipe } from "./image.js";
+import { DockerSandboxProvider, SETUP_HINT } from "./provider.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -25,6 +33,8 @@ export const DISK_WARN_BYTES = 5 * 1024 ** 3;
 const PROBE_NPROC = 16;
 const PROBE_MEMORY_BYTES = 128 * 1024 * 1024;
 const PROBE_TIMEOUT_MS = 90_000;
+/** The probe writes one short file to /output. */
+const PROBE_OUTPUT_BYTES = 1024 * 1024;
 /** Writable inside the sandbox without reaching the host: gVisor's own in-memory file systems. */
 const SANDBOX_MEMORY_FS = new Set(["tmpfs"]);
 
@@ -101,7 +111,7 @@ function configurationChecks(): Check<HostContext>[] {
           await ctx.docker.ping();
           ctx.info = (await ctx.docker.info()) as DockerInfo;
         } catch (error) {
-          return fail(`not reachable: ${(error as Error).message}`, SETUP_HINT);
+          return fail(`not reachable: ${errorMessage(error)}`, SETUP_HINT);
         }
         return pass(`Docker ${ctx.info.ServerVersion ?? "(version unknown)"}`);
       },
@@ -134,7 +144,7 @@ function configurationChecks(): Check<HostContext>[] {
           ctx.runsc = await probeRunsc(binary);
         } catch (error) {
           return fail(
-            `Docker names ${binary}, which cannot be run here: ${(error as Error).message}`,
+            `Docker names ${binary}, which cannot be run here: ${errorMessage(error)}`,
             "apt-get install runsc (or fix the path in /etc/docker/daemon.json), then `npm run setup`",
           );
         }
@@ -230,7 +240,7 @@ export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" |
     driver = (await ctx.gpu.driverVersion()).trim();
   } catch (error) {
     return fail(
-      `no NVIDIA driver answers: ${(error as Error).message}`,
+      `no NVIDIA driver answers: ${errorMessage(error)}`,
       "install the NVIDIA driver at a version nvproxy supports (runner-setup/GPU.md)",
     );
   }
@@ -239,7 +249,7 @@ export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" |
     supported = await ctx.gpu.supportedDrivers(binary);
   } catch (error) {
     return fail(
-      `runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${(error as Error).message}`,
+      `runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${errorMessage(error)}`,
       "install gVisor release-20240305.0 or newer (runner-setup/GPU.md)",
     );
   }
@@ -345,7 +355,7 @@ function hostChecks(): Check<HostContext>[] {
         if (others.length > 0 || reached.length > 0) {
           return fail(
             `interfaces ${network.interfaces.join(", ")}${reached.length ? `; reached ${reached.join(", ")}` : ""}`,
-            `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (policy.ts)`,
+            `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (docker/host-config.ts)`,
           );
         }
         return pass(
@@ -368,7 +378,7 @@ function hostChecks(): Check<HostContext>[] {
         if (extra.length > 0)
           return fail(
             `writable besides /output: ${extra.map((w) => `${w.path} (${w.fstype})`).join(", ")}`,
-            "sandboxes must have a read-only root and read-only inputs (policy.ts buildContainerConfig)",
+            "sandboxes must have a read-only root and read-only inputs (docker/host-config.ts buildContainerConfig)",
           );
         if (!hostPaths.some((w) => w.path === "/output") || !hostSawOutput) {
           return fail(
@@ -458,10 +468,10 @@ async function freeBytes(dir: string): Promise<{ dir: string; bytes: number }> {
   }
 }
 
-/** The same spec runs get (policy.ts buildContainerConfig), scaled down so each limit is reached in seconds. */
+/** The same spec runs get (docker/host-config.ts buildContainerConfig), scaled down so each limit is reached in seconds. */
 export async function probeSpec(
   ctx: Pick<HostContext, "policy" | "imagesDir">,
-  options: { memoryBytes: number; gpuDeviceIds?: string[]; outputDir: string; programDir: string; image?: string },
+  options: { memoryBytes: number; gpuDeviceIds?: string[]; programDir: string; image?: string },
 ): Promise<SandboxSpec> {
   const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
   const runId = `doctor-${Date.now()}-${process.pid}`;
@@ -476,7 +486,9 @@ export async function probeSpec(
     },
     inputs: [{ relative: "probe.py", hostPath: path.join(options.programDir, "probe.py") }],
     artifacts: [],
-    outputDir: options.outputDir,
+    // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
+    name: path.basename(options.programDir),
+    outputBytes: PROBE_OUTPUT_BYTES,
     env: {},
     labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
     gpuDeviceIds: options.gpuDeviceIds ?? [],
@@ -489,20 +501,14 @@ async function inSandbox(
   program: string,
   argv: string[],
   options: { memoryBytes: number; gpuDeviceIds?: string[] },
-  afterExit?: (sandbox: { readFile(p: string): Promise<Buffer> }) => Promise<void>,
+  afterExit?: (sandbox: Sandbox) => Promise<void>,
 ) {
   const programDir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-"));
-  const scratch = await createScratch(ctx.scratchRoot, path.basename(programDir), 1024 * 1024);
   try {
     await writeFile(path.join(programDir, "probe.py"), program, { mode: 0o644 });
-    const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
+    const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
     const sandbox = await provider.create(
-      await probeSpec(ctx, {
-        memoryBytes: options.memoryBytes,
-        gpuDeviceIds: options.gpuDeviceIds,
-        outputDir: scratch.outputDir,
-        programDir,
-      }),
+      await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir }),
     );
     const chunks: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
     try {
@@ -513,7 +519,6 @@ async function inSandbox(
       await sandbox.cleanup();
     }
   } finally {
-    await scratch.dispose();
     await rm(programDir, { recursive: true, force: true });
   }
 }
@@ -537,8 +542,11 @@ async function runProbe(ctx: HostContext): Promise<ProbeFindings> {
     ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
     { memoryBytes: 256 * 1024 * 1024 },
     async (sandbox) => {
-      // The probe wrote "probe" to /output/doctor-probe: the host must read back exactly that.
-      hostSawOutput = (await sandbox.readFile("/output/doctor-probe").catch(() => Buffer.alloc(0))).toString("utf8") === "probe";
+      // The probe wrote "probe" to /output/doctor-probe: the host must read back exactly that from the sandbox's output folder.
+      // A regular file only (lstat: no link out of the folder, no FIFO to block on), as the run's collection reads /output.
+      const file = path.join(sandbox.outputDir, "doctor-probe");
+      const stats = await lstat(file).catch(() => undefined);
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && (await readFile(file, "utf8")) === "probe";
     },
   );
   const findings: ProbeFindings = { result, hostSawOutput, stderr };
