@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider, loadExperiment, loadPolicy, runExperiment, type RelayedLine } from "../lib/src/index.js";
+import { DockerSandboxProvider } from "../lib/src/docker/index.js";
+import { loadExperiment, loadPolicy, runExperiment, type RelayedLine } from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");

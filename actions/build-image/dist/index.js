@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -42374,7 +42374,7 @@ var require_agent2 = __commonJS({
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
     var { readFile: readFile8 } = __require("fs");
-    var { execFile: execFile7, spawn } = __require("child_process");
+    var { execFile: execFile9, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -42595,7 +42595,7 @@ var require_agent2 = __commonJS({
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
-              execFile7("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
+              execFile9("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
                 if (err2 || stdout.length === 0)
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
@@ -91714,6 +91714,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -92506,6 +92512,7 @@ function repositoryOf(experimentFile) {
 
 // actions/lib/src/policy.ts
 import { readFile as readFile5 } from "node:fs/promises";
+var DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 async function loadPolicy(file) {
   let document2;
   try {
@@ -92528,7 +92535,8 @@ async function loadPolicy(file) {
       maxCpus: doc.limits.maxCpus,
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
-      maxGpus: doc.limits.maxGpus
+      maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,
@@ -92555,17 +92563,22 @@ import { execFile as execFile2 } from "node:child_process";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
+
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
 // actions/lib/src/docker/provider.ts
-import { execFile as execFile5 } from "node:child_process";
+import { execFile as execFile6 } from "node:child_process";
 var import_dockerode = __toESM(require_docker(), 1);
-import { promisify as promisify4 } from "node:util";
+import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/docker/image.ts
 import { createHash as createHash4 } from "node:crypto";
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
 import { mkdtemp, readFile as readFile6, rm as rm2 } from "node:fs/promises";
 import os5 from "node:os";
@@ -92656,7 +92669,7 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
 }
 function runLogged(command, args, log, env) {
   return new Promise((resolve, reject) => {
-    const child = execFile3(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+    const child = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
       if (!error2) return resolve();
       const missing = error2.code === "ENOENT";
       reject(
@@ -92926,12 +92939,12 @@ function followLogged(docker, stream, what, log) {
 }
 
 // actions/lib/src/docker/scratch.ts
-import { execFile as execFile4 } from "node:child_process";
-import { promisify as promisify3 } from "node:util";
-var execFileAsync3 = promisify3(execFile4);
+import { execFile as execFile5 } from "node:child_process";
+import { promisify as promisify4 } from "node:util";
+var execFileAsync4 = promisify4(execFile5);
 
 // actions/lib/src/docker/provider.ts
-var execFileAsync4 = promisify4(execFile5);
+var execFileAsync5 = promisify5(execFile6);
 
 // actions/lib/src/docker/assemble.ts
 function localDocker() {
@@ -92940,10 +92953,99 @@ function localDocker() {
 
 // actions/lib/src/docker/containment.ts
 import { createHash as createHash6 } from "node:crypto";
-import { execFile as execFile6 } from "node:child_process";
-import { promisify as promisify5 } from "node:util";
-var execFileAsync5 = promisify5(execFile6);
+import { execFile as execFile7 } from "node:child_process";
+import { promisify as promisify6 } from "node:util";
+var execFileAsync6 = promisify6(execFile7);
 var CANARY = `crucible-canary-${createHash6("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
+
+// actions/lib/src/docker/host-checks.ts
+import { execFile as execFile8 } from "node:child_process";
+import { promisify as promisify7 } from "node:util";
+
+// actions/lib/src/doctor/sandbox-probe.ts
+var PROBE_PROGRAM = String.raw`
+import errno, json, os, socket, subprocess, sys, time
+
+def say(**kv):
+    print(json.dumps(kv), flush=True)
+
+try:
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=20).stdout
+except Exception as e:
+    dmesg = "dmesg failed: %s" % e
+say(kernel={"release": os.uname().release, "dmesg": dmesg.splitlines()[:3]})
+
+with open("/proc/net/dev") as f:
+    interfaces = sorted(line.split(":")[0].strip() for line in f.read().splitlines()[2:] if ":" in line)
+attempts = {}
+for name, family, kind, address in [("tcp 192.0.2.1:80", socket.AF_INET, socket.SOCK_STREAM, ("192.0.2.1", 80)),
+                                    ("udp 1.1.1.1:53", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))]:
+    s = socket.socket(family, kind)
+    s.settimeout(3)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.connect(address)
+        else:
+            s.sendto(b"x", address)
+        attempts[name] = "reached"
+    except OSError as e:
+        attempts[name] = errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+say(network={"interfaces": interfaces, "attempts": attempts})
+
+with open("/proc/mounts") as f:
+    mounts = [line.split()[:3] for line in f if len(line.split()) >= 3]
+candidates = sorted({m[1] for m in mounts} | {"/", "/etc", "/root", "/var/tmp", "/usr", "/experiment", "/output", "/tmp", "/dev/shm"})
+writable = []
+for path in candidates:
+    if path.startswith(("/proc", "/sys")) or not os.path.isdir(path):
+        continue
+    probe = os.path.join(path, "doctor-probe" if path == "/output" else ".crucible-doctor-%d" % os.getpid())
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.write(fd, b"probe")
+        os.close(fd)
+        fstype = next((m[2] for m in mounts if m[1] == path), "?")
+        writable.append({"path": path, "fstype": fstype})
+        if path != "/output":
+            os.unlink(probe)
+    except OSError:
+        pass
+say(writable=writable)
+
+limit = int(sys.argv[1])
+children, error = [], None
+for _ in range(limit * 4):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        error = errno.errorcode.get(e.errno, str(e))
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+say(processes={"forked": len(children), "error": error})
+`;
+var MEMORY_PROGRAM = String.raw`
+import json, sys
+target, step, held = int(sys.argv[1]), 16, []
+while len(held) * step < target:
+    held.append(bytearray(b"x") * (step * 1024 * 1024))
+    print(json.dumps({"allocatedMiB": len(held) * step}), flush=True)
+print(json.dumps({"done": True}), flush=True)
+`;
+
+// actions/lib/src/docker/host-checks.ts
+var execFileAsync7 = promisify7(execFile8);
+var DISK_FAIL_BYTES = 1024 ** 3;
+var DISK_WARN_BYTES = 5 * 1024 ** 3;
+var PROBE_MEMORY_BYTES = 128 * 1024 * 1024;
+var PROBE_OUTPUT_BYTES = 1024 * 1024;
 
 // actions/build-image/src/main.ts
 async function run() {

@@ -23,3 +23,5 @@ export * from "./schemas.js";
 export * from "./text.js";
 export * from "./units.js";
 export * from "./usage.js";
+export * from "./doctor/index.js";
+export * from "./slots.js";

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path16 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path18 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path16 && path16[0] !== "/") {
-          path16 = `/${path16}`;
+        if (path18 && path18[0] !== "/") {
+          path18 = `/${path18}`;
         }
-        return new URL(`${origin}${path16}`);
+        return new URL(`${origin}${path18}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path16, origin }
+          request: { method, path: path18, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path16);
+        debuglog("sending request to %s %s/%s", method, origin, path18);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path16, origin },
+          request: { method, path: path18, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path16,
+          path18,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path16, origin }
+          request: { method, path: path18, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path16);
+        debuglog("trailers received from %s %s/%s", method, origin, path18);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path16, origin },
+          request: { method, path: path18, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path16,
+          path18,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path16, origin }
+            request: { method, path: path18, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path16);
+          debuglog("sending request to %s %s/%s", method, origin, path18);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path16,
+        path: path18,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path16 !== "string") {
+        if (typeof path18 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path16[0] !== "/" && !(path16.startsWith("http://") || path16.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path18[0] !== "/" && !(path18.startsWith("http://") || path18.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path16)) {
+        } else if (invalidPathRegex.test(path18)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path16, query) : path16;
+        this.path = query ? buildURL(path18, query) : path18;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5785,7 +5785,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants5 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5860,7 +5860,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5955,11 +5955,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants5.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants5.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5982,10 +5982,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants5.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6002,7 +6002,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6182,7 +6182,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6204,7 +6204,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6240,13 +6240,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path16, host, upgrade, blocking, reset } = request2;
+      const { method, path: path18, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path16} HTTP/1.1\r
+      let header = `${method} ${path18} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path16, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path18, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path16;
+      headers[HTTP2_HEADER_PATH] = path18;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path16 = search ? `${pathname}${search}` : pathname;
+        const path18 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path16;
+        this.opts.path = path18;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path16 = "/",
+          path: path18 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path16;
+        opts.path = origin + path18;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path16) {
-      if (typeof path16 !== "string") {
-        return path16;
+    function safeUrl(path18) {
+      if (typeof path18 !== "string") {
+        return path18;
       }
-      const pathSegments = path16.split("?");
+      const pathSegments = path18.split("?");
       if (pathSegments.length !== 2) {
-        return path16;
+        return path18;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path16, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path16);
+    function matchKey(mockDispatch2, { path: path18, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path18);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path16 }) => matchValue(safeUrl(path16), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path18 }) => matchValue(safeUrl(path18), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path16, method, body, headers, query } = opts;
+      const { path: path18, method, body, headers, query } = opts;
       return {
-        path: path16,
+        path: path18,
         method,
         body,
         headers,
@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path16, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path18, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path16,
+            Path: path18,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path16) {
-      for (let i = 0; i < path16.length; ++i) {
-        const code = path16.charCodeAt(i);
+    function validateCookiePath(path18) {
+      for (let i = 0; i < path18.length; ++i) {
+        const code = path18.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path16 = opts.path;
+          let path18 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path16 = `/${path16}`;
+            path18 = `/${path18}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path16);
+          url = new URL(util.parseOrigin(url).origin + path18);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19226,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path16) {
-      const ctrl = callVisitor(key, node, visitor, path16);
+    function visit_(key, node, visitor, path18) {
+      const ctrl = callVisitor(key, node, visitor, path18);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path16, ctrl);
-        return visit_(key, ctrl, visitor, path16);
+        replaceNode(key, path18, ctrl);
+        return visit_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path16 = Object.freeze(path16.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path16);
+            const ci = visit_(i, node.items[i], visitor, path18);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19247,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path16 = Object.freeze(path16.concat(node));
-          const ck = visit_("key", node.key, visitor, path16);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = visit_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path16);
+          const cv = visit_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19274,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path16) {
-      const ctrl = await callVisitor(key, node, visitor, path16);
+    async function visitAsync_(key, node, visitor, path18) {
+      const ctrl = await callVisitor(key, node, visitor, path18);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path16, ctrl);
-        return visitAsync_(key, ctrl, visitor, path16);
+        replaceNode(key, path18, ctrl);
+        return visitAsync_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path16 = Object.freeze(path16.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path16);
+            const ci = await visitAsync_(i, node.items[i], visitor, path18);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19295,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path16 = Object.freeze(path16.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path16);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path16);
+          const cv = await visitAsync_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19328,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path16) {
+    function callVisitor(key, node, visitor, path18) {
       if (typeof visitor === "function")
-        return visitor(key, node, path16);
+        return visitor(key, node, path18);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path16);
+        return visitor.Map?.(key, node, path18);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path16);
+        return visitor.Seq?.(key, node, path18);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path16);
+        return visitor.Pair?.(key, node, path18);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path16);
+        return visitor.Scalar?.(key, node, path18);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path16);
+        return visitor.Alias?.(key, node, path18);
       return void 0;
     }
-    function replaceNode(key, path16, node) {
-      const parent = path16[path16.length - 1];
+    function replaceNode(key, path18, node) {
+      const parent = path18[path18.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19956,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path16, value) {
+    function collectionFromPath(schema, path18, value) {
       let v = value;
-      for (let i = path16.length - 1; i >= 0; --i) {
-        const k = path16[i];
+      for (let i = path18.length - 1; i >= 0; --i) {
+        const k = path18[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19978,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path16) => path16 == null || typeof path16 === "object" && !!path16[Symbol.iterator]().next().done;
+    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20008,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path16, value) {
-        if (isEmptyPath(path16))
+      addIn(path18, value) {
+        if (isEmptyPath(path18))
           this.add(value);
         else {
-          const [key, ...rest] = path16;
+          const [key, ...rest] = path18;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20026,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path16) {
-        const [key, ...rest] = path16;
+      deleteIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20041,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path16, keepScalar) {
-        const [key, ...rest] = path16;
+      getIn(path18, keepScalar) {
+        const [key, ...rest] = path18;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20060,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path16) {
-        const [key, ...rest] = path16;
+      hasIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20071,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path16, value) {
-        const [key, ...rest] = path16;
+      setIn(path18, value) {
+        const [key, ...rest] = path18;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20794,7 +20794,7 @@ var require_log = __commonJS({
       if (logLevel === "debug")
         console.log(...messages);
     }
-    function warn(logLevel, warning2) {
+    function warn2(logLevel, warning2) {
       if (logLevel === "debug" || logLevel === "warn") {
         if (typeof node_process.emitWarning === "function")
           node_process.emitWarning(warning2);
@@ -20803,7 +20803,7 @@ var require_log = __commonJS({
       }
     }
     exports.debug = debug2;
-    exports.warn = warn;
+    exports.warn = warn2;
   }
 });
 
@@ -22587,9 +22587,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path16, value) {
+      addIn(path18, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path16, value);
+          this.contents.addIn(path18, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22664,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path16) {
-        if (Collection2.isEmptyPath(path16)) {
+      deleteIn(path18) {
+        if (Collection2.isEmptyPath(path18)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path16) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22686,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path16, keepScalar) {
-        if (Collection2.isEmptyPath(path16))
+      getIn(path18, keepScalar) {
+        if (Collection2.isEmptyPath(path18))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path16, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22700,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path16) {
-        if (Collection2.isEmptyPath(path16))
+      hasIn(path18) {
+        if (Collection2.isEmptyPath(path18))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path16) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22720,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path16, value) {
-        if (Collection2.isEmptyPath(path16)) {
+      setIn(path18, value) {
+        if (Collection2.isEmptyPath(path18)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path16), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path18), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path16, value);
+          this.contents.setIn(path18, value);
         }
       }
       /**
@@ -24687,9 +24687,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path16) => {
+    visit.itemAtPath = (cst, path18) => {
       let item = cst;
-      for (const [field, index] of path16) {
+      for (const [field, index] of path18) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24698,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path16) => {
-      const parent = visit.itemAtPath(cst, path16.slice(0, -1));
-      const field = path16[path16.length - 1][0];
+    visit.parentCollection = (cst, path18) => {
+      const parent = visit.itemAtPath(cst, path18.slice(0, -1));
+      const field = path18[path18.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path16, item, visitor) {
-      let ctrl = visitor(item, path16);
+    function _visit(path18, item, visitor) {
+      let ctrl = visitor(item, path18);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path16.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path18.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24725,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path16);
+            ctrl = ctrl(item, path18);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path16) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26856,11 +26856,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants5);
+          this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26877,10 +26877,10 @@ var require_codegen = __commonJS({
       render({ _n }) {
         return `${this.lhs} = ${this.rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants5);
+        this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26941,8 +26941,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants5) {
-        this.code = optimizeExpr(this.code, names, constants5);
+      optimizeNames(names, constants6) {
+        this.code = optimizeExpr(this.code, names, constants6);
         return this;
       }
       get names() {
@@ -26971,12 +26971,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         const { nodes } = this;
         let i = nodes.length;
         while (i--) {
           const n = nodes[i];
-          if (n.optimizeNames(names, constants5))
+          if (n.optimizeNames(names, constants6))
             continue;
           subtractNames(names, n.names);
           nodes.splice(i, 1);
@@ -27029,12 +27029,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        if (!(super.optimizeNames(names, constants5) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        if (!(super.optimizeNames(names, constants6) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants5);
+        this.condition = optimizeExpr(this.condition, names, constants6);
         return this;
       }
       get names() {
@@ -27057,10 +27057,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants5);
+        this.iteration = optimizeExpr(this.iteration, names, constants6);
         return this;
       }
       get names() {
@@ -27096,10 +27096,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants5);
+        this.iterable = optimizeExpr(this.iterable, names, constants6);
         return this;
       }
       get names() {
@@ -27141,11 +27141,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a, _b;
-        super.optimizeNames(names, constants5);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants5);
+        super.optimizeNames(names, constants6);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants6);
         return this;
       }
       get names() {
@@ -27446,7 +27446,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants5) {
+    function optimizeExpr(expr, names, constants6) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -27461,14 +27461,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n) {
-        const c = constants5[n.str];
+        const c = constants6[n.str];
         if (c === void 0 || names[n.str] !== 1)
           return n;
         delete names[n.str];
         return c;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants5[c.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants6[c.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -29708,8 +29708,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path16) {
-      let input = path16;
+    function removeDotSegments(path18) {
+      let input = path18;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29783,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path16) {
-      if (path16 === "" || path16[0] === "/") {
-        return removeDotSegments(path16);
+    function removeDotSegmentsRelative(path18) {
+      if (path18 === "" || path18[0] === "/") {
+        return removeDotSegments(path18);
       }
-      const segments = path16.split("/");
+      const segments = path18.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30150,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path16 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path16 && path16 !== "/" ? path16 : void 0;
+        const path18 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path18 && path18 !== "/" ? path18 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -38618,7 +38618,7 @@ var require_bcrypt_pbkdf = __commonJS({
         out[4 * i + 0] = cdata[i];
       }
     }
-    function bcrypt_pbkdf(pass, passlen, salt, saltlen, key, keylen, rounds) {
+    function bcrypt_pbkdf(pass2, passlen, salt, saltlen, key, keylen, rounds) {
       var sha2pass = new Uint8Array(64), sha2salt = new Uint8Array(64), out = new Uint8Array(BCRYPT_HASHSIZE), tmpout = new Uint8Array(BCRYPT_HASHSIZE), countsalt = new Uint8Array(saltlen + 4), i, j, amt, stride, dest, count, origkeylen = keylen;
       if (rounds < 1)
         return -1;
@@ -38628,7 +38628,7 @@ var require_bcrypt_pbkdf = __commonJS({
       amt = Math.floor((keylen + stride - 1) / stride);
       for (i = 0; i < saltlen; i++)
         countsalt[i] = salt[i];
-      crypto_hash_sha512(sha2pass, pass, passlen);
+      crypto_hash_sha512(sha2pass, pass2, passlen);
       for (count = 1; keylen > 0; count++) {
         countsalt[saltlen + 0] = count >>> 24;
         countsalt[saltlen + 1] = count >>> 16;
@@ -42373,8 +42373,8 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve } = __require("path");
-    var { readFile: readFile12 } = __require("fs");
-    var { execFile: execFile7, spawn } = __require("child_process");
+    var { readFile: readFile14 } = __require("fs");
+    var { execFile: execFile9, spawn } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -42591,16 +42591,16 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile12(socketPath, function readCygsocket(err, data) {
+          readFile14(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
-              execFile7("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
+              execFile9("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
                 if (err2 || stdout.length === 0)
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile12(socketPath, readCygsocket);
+                readFile14(socketPath, readCygsocket);
               });
               return;
             }
@@ -42674,11 +42674,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path16) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path16)) {
-        return path16 === "pageant" ? new PageantAgent() : new CygwinAgent(path16);
+    function createAgent(path18) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path18)) {
+        return path18 === "pageant" ? new PageantAgent() : new CygwinAgent(path18);
       }
-      return new OpenSSHAgent(path16);
+      return new OpenSSHAgent(path18);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -47654,7 +47654,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter = __require("events");
     var fs3 = __require("fs");
-    var { constants: constants5 } = fs3;
+    var { constants: constants6 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -47922,17 +47922,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path16, options) {
+      createReadStream(path18, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path16, options);
+        return new ReadStream(this, path18, options);
       }
-      createWriteStream(path16, options) {
+      createWriteStream(path18, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path16, options);
+        return new WriteStream(this, path18, options);
       }
-      open(path16, flags_, attrs, cb) {
+      open(path18, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -47951,7 +47951,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -47959,7 +47959,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -48090,7 +48090,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path16, options, callback_) {
+      readFile(path18, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48163,13 +48163,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path16, flag, 438, (er, handle_) => {
+        this.open(path18, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path16, (er_, st_) => {
+              this.stat(path18, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -48190,7 +48190,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path16, data, options, callback_) {
+      writeFile(path18, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48209,7 +48209,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path16, flag, options.mode, (openErr, handle) => {
+        this.open(path18, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -48218,7 +48218,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path16, (er_, st_) => {
+                  this.stat(path18, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -48237,7 +48237,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path16, data, options, callback_) {
+      appendFile(path18, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48255,12 +48255,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path16, data, options, callback);
+        this.writeFile(path18, data, options, callback);
       }
-      exists(path16, cb) {
+      exists(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path16, (err) => {
+        this.stat(path18, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -48303,7 +48303,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path16, attrs, cb) {
+      mkdir(path18, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48317,7 +48317,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48325,7 +48325,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48341,10 +48341,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path16, cb) {
+      rmdir(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48352,7 +48352,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -48442,10 +48442,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path16, cb) {
+      stat(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48453,17 +48453,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path16, cb) {
+      lstat(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48471,17 +48471,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path16, cb) {
+      opendir(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48489,14 +48489,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path16, attrs, cb) {
+      setstat(path18, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48508,7 +48508,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48516,7 +48516,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48576,8 +48576,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path16, atime, mtime, cb) {
-        return this.setstat(path16, {
+      utimes(path18, atime, mtime, cb) {
+        return this.setstat(path18, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -48588,8 +48588,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path16, uid, gid, cb) {
-        return this.setstat(path16, {
+      chown(path18, uid, gid, cb) {
+        return this.setstat(path18, {
           uid,
           gid
         }, cb);
@@ -48599,15 +48599,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path16, mode, cb) {
-        return this.setstat(path16, {
+      chmod(path18, mode, cb) {
+        return this.setstat(path18, {
           mode
         }, cb);
       }
-      readlink(path16, cb) {
+      readlink(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48615,7 +48615,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -48660,10 +48660,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path16, cb) {
+      realpath(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48671,7 +48671,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -48716,13 +48716,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path16, cb) {
+      ext_openssh_statvfs(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48732,7 +48732,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -48818,7 +48818,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path16, attrs, cb) {
+      ext_openssh_lsetstat(path18, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -48833,7 +48833,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48843,7 +48843,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48860,13 +48860,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path16, cb) {
+      ext_openssh_expandPath(path18, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path16);
+        const pathLen = Buffer.byteLength(path18);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48876,7 +48876,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path16, p += 4, pathLen);
+        buf.utf8Write(path18, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49509,25 +49509,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFDIR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFREG;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFBLK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFCHR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFLNK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFIFO;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFSOCK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -50154,12 +50154,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path16)) {
+        if (!sftp.emit("LSTAT", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50178,13 +50178,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path16, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path18, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50206,12 +50206,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path16)) {
+        if (!sftp.emit("OPENDIR", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50230,63 +50230,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path16)) {
+        if (!sftp.emit("REMOVE", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path16, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path18, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path16)) {
+        if (!sftp.emit("RMDIR", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path16)) {
+        if (!sftp.emit("REALPATH", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path16)) {
+        if (!sftp.emit("STAT", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50306,14 +50306,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path16 = bufferParser.readString(true);
+        const path18 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path16 === void 0)
+        if (path18 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path16)) {
+        if (!sftp.emit("READLINK", reqID, path18)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50384,7 +50384,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path16, options) {
+    function ReadStream(sftp, path18, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50398,7 +50398,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path16;
+      this.path = path18;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -50529,7 +50529,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path16, options) {
+    function WriteStream(sftp, path18, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50541,7 +50541,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path16;
+      this.path = path18;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -57831,8 +57831,8 @@ var require_common = __commonJS({
         return namespaces;
       }
       function enabled(name) {
-        for (const skip of createDebug.skips) {
-          if (matchesTemplate(name, skip)) {
+        for (const skip2 of createDebug.skips) {
+          if (matchesTemplate(name, skip2)) {
             return false;
           }
         }
@@ -58251,7 +58251,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http = require_http();
     var fs3 = __require("fs");
-    var path16 = __require("path");
+    var path18 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -58259,8 +58259,8 @@ var require_modem = __commonJS({
     var utils = require_utils3();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os9 = __require("os");
-    var isWin = os9.type() === "Windows_NT";
+    var os11 = __require("os");
+    var isWin = os11.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -58300,9 +58300,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path16.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path16.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path16.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path18.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path18.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path18.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -58312,7 +58312,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve) {
-        var userDockerSocket = path16.join(os9.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path18.join(os11.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve("/var/run/docker.sock");
           else resolve(userDockerSocket);
@@ -58406,7 +58406,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path16.resolve(options.file));
+          data = fs3.createReadStream(path18.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -58724,7 +58724,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "../main/node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path16 = __require("path");
+    var path18 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -58733,22 +58733,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path16.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path18.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path16.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path18.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path16.sep === "/") {
+      if (path18.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path16.sep === "/") {
+      if (path18.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path16.sep);
+      return file.replace(/\//g, path18.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -58797,13 +58797,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path17) => this._filter(path17));
+        return make_array(paths).filter((path19) => this._filter(path19));
       }
       createFilter() {
-        return (path17) => this._filter(path17);
+        return (path19) => this._filter(path19);
       }
-      ignores(path17) {
-        return !this._filter(path17);
+      ignores(path19) {
+        return !this._filter(path19);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -58842,36 +58842,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path16.sep),
+          dirs: pattern2.split(path18.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path17) {
-        if (!path17) {
+      _filter(path19) {
+        if (!path19) {
           return false;
         }
-        if (path17 in this._cache) {
-          return this._cache[path17];
+        if (path19 in this._cache) {
+          return this._cache[path19];
         }
-        return this._cache[path17] = this._test(path17);
+        return this._cache[path19] = this._test(path19);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path16.dirname(file));
-        const parentPathDirs = parentPath.split(path16.sep);
+        const parentPath = cleanPath(path18.dirname(file));
+        const parentPathDirs = parentPath.split(path18.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path16.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path18.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path16.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path18.sep), rule);
             }
           }
           if (match) {
@@ -58890,13 +58890,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path16.sep === "\\" ? "\\\\" : path16.sep;
+        let escapedSlash = path18.sep === "\\" ? "\\\\" : path18.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path16.sep) {
+              if (rule.pattern[i + 1] === path18.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -58912,7 +58912,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path16.sep === "\\") {
+            if (path18.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -58939,46 +58939,46 @@ var require_chownr = __commonJS({
   "../main/node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path16 = __require("path");
+    var path18 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path17, uid, gid) => {
+    var lchownSync = (path19, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path17, uid, gid);
+        return fs3[LCHOWNSYNC](path19, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path17, uid, gid) => {
+    var chownSync = (path19, uid, gid) => {
       try {
-        return fs3.chownSync(path17, uid, gid);
+        return fs3.chownSync(path19, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path17, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path19, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path17, uid, gid, cb);
+        fs3.chown(path19, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path17, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path19, uid, gid) => {
       try {
-        return lchownSync(path17, uid, gid);
+        return lchownSync(path19, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path17, uid, gid);
+        chownSync(path19, uid, gid);
       }
-    } : (path17, uid, gid) => lchownSync(path17, uid, gid);
+    } : (path19, uid, gid) => lchownSync(path19, uid, gid);
     var nodeVersion = process.version;
-    var readdir8 = (path17, options, cb) => fs3.readdir(path17, options, cb);
-    var readdirSync = (path17, options) => fs3.readdirSync(path17, options);
+    var readdir10 = (path19, options, cb) => fs3.readdir(path19, options, cb);
+    var readdirSync = (path19, options) => fs3.readdirSync(path19, options);
     if (/^v4\./.test(nodeVersion))
-      readdir8 = (path17, options, cb) => fs3.readdir(path17, cb);
+      readdir10 = (path19, options, cb) => fs3.readdir(path19, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -58986,26 +58986,26 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child, uid, gid, cb) => {
       if (typeof child === "string")
-        return fs3.lstat(path16.resolve(p, child), (er, stats) => {
+        return fs3.lstat(path18.resolve(p, child), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child.isDirectory()) {
-        chownr(path16.resolve(p, child.name), uid, gid, (er) => {
+        chownr(path18.resolve(p, child.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path16.resolve(p, child.name);
+          const cpath = path18.resolve(p, child.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path16.resolve(p, child.name);
+        const cpath = path18.resolve(p, child.name);
         chown(cpath, uid, gid, cb);
       }
     };
     var chownr = (p, uid, gid, cb) => {
-      readdir8(p, { withFileTypes: true }, (er, children) => {
+      readdir10(p, { withFileTypes: true }, (er, children) => {
         if (er) {
           if (er.code === "ENOENT")
             return cb();
@@ -59030,7 +59030,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child, uid, gid) => {
       if (typeof child === "string") {
         try {
-          const stats = fs3.lstatSync(path16.resolve(p, child));
+          const stats = fs3.lstatSync(path18.resolve(p, child));
           stats.name = child;
           child = stats;
         } catch (er) {
@@ -59041,8 +59041,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child.isDirectory())
-        chownrSync(path16.resolve(p, child.name), uid, gid);
-      handleEISDirSync(path16.resolve(p, child.name), uid, gid);
+        chownrSync(path18.resolve(p, child.name), uid, gid);
+      handleEISDirSync(path18.resolve(p, child.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -60060,7 +60060,7 @@ var require_end_of_stream2 = __commonJS({
 // ../main/node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "../main/node_modules/tar-stream/pack.js"(exports, module) {
-    var constants5 = require_fs_constants();
+    var constants6 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -60078,16 +60078,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants5.S_IFMT) {
-        case constants5.S_IFBLK:
+      switch (mode & constants6.S_IFMT) {
+        case constants6.S_IFBLK:
           return "block-device";
-        case constants5.S_IFCHR:
+        case constants6.S_IFCHR:
           return "character-device";
-        case constants5.S_IFDIR:
+        case constants6.S_IFDIR:
           return "directory";
-        case constants5.S_IFIFO:
+        case constants6.S_IFIFO:
           return "fifo";
-        case constants5.S_IFLNK:
+        case constants6.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -60358,7 +60358,7 @@ var require_pump = __commonJS({
 // ../main/node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "../main/node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path16 = __require("path");
+    var path18 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -60377,7 +60377,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path16.resolve(p);
+      p = path18.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -60385,7 +60385,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path16.dirname(p), opts, function(er2, made2) {
+            mkdirP(path18.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -60412,14 +60412,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path16.resolve(p);
+      p = path18.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path16.dirname(p), opts, made);
+            made = sync(path18.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -60449,9 +60449,9 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path16 = __require("path");
-    var os9 = __require("os");
-    var win32 = os9.platform() === "win32";
+    var path18 = __require("path");
+    var os11 = __require("os");
+    var win32 = os11.platform() === "win32";
     var noop3 = function() {
     };
     var echo = function(name) {
@@ -60463,12 +60463,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path16.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path18.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path16.join(cwd, next);
+        var nextAbs = path18.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -60476,7 +60476,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path16.join(cwd, next, files[i2]))) queue.push(path16.join(next, files[i2]));
+              if (!ignore(path18.join(cwd, next, files[i2]))) queue.push(path18.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -60487,7 +60487,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path16.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path18.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -60517,7 +60517,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path16.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path18.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -60558,7 +60558,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path16.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path18.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -60620,9 +60620,9 @@ var require_tar_fs = __commonJS({
         });
       };
       var chperm = function(name, header, cb) {
-        var link2 = header.type === "symlink";
-        var chmod4 = link2 ? xfs.lchmod : xfs.chmod;
-        var chown = link2 ? xfs.lchown : xfs.chown;
+        var link3 = header.type === "symlink";
+        var chmod4 = link3 ? xfs.lchmod : xfs.chmod;
+        var chown = link3 ? xfs.lchown : xfs.chown;
         if (!chmod4) return cb();
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
@@ -60636,14 +60636,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path16.join(cwd, path16.join("/", header.name));
+        var name = path18.join(cwd, path18.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path16.join(name, ".") === path16.join(cwd, ".")) return next();
+          if (path18.join(name, ".") === path18.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -60653,9 +60653,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path16.resolve(path16.dirname(name), header.linkname);
+            var dst = path18.resolve(path18.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path16.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path18.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -60665,7 +60665,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path16.join(cwd, path16.join("/", header.linkname));
+            var srcpath = path18.join(cwd, path18.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -60705,8 +60705,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path16.dirname(name);
-        validate(xfs, dir, path16.join(cwd, "."), function(err, valid) {
+        var dir = path18.dirname(name);
+        validate(xfs, dir, path18.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -60737,16 +60737,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path16.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path18.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path16.sep)) return cb(null, false);
+      if (!name.startsWith(root + path18.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path16.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path18.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -60760,8 +60760,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path16.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path16.sep);
+      cwd = path18.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path18.sep);
     }
   }
 });
@@ -60771,7 +60771,7 @@ var require_util10 = __commonJS({
   "../main/node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path16 = __require("path");
+    var path18 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -60823,14 +60823,14 @@ var require_util10 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path16.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path18.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path17) => {
-              return !filterFn(path17);
+            ignoreFn = (path19) => {
+              return !filterFn(path19);
             };
           }
           const entries = file.src.slice() || [];
@@ -63804,19 +63804,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path16) {
-      if (path16.startsWith("[")) {
-        const hostEnd = path16.indexOf("]");
+    function splitHostPort(path18) {
+      if (path18.startsWith("[")) {
+        const hostEnd = path18.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path16.substring(1, hostEnd);
+        const host = path18.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path16.length > hostEnd + 1) {
-          if (path16[hostEnd + 1] === ":") {
-            const portString = path16.substring(hostEnd + 2);
+        if (path18.length > hostEnd + 1) {
+          if (path18[hostEnd + 1] === ":") {
+            const portString = path18.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -63834,7 +63834,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path16.split(":");
+        const splitPath = path18.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -63846,7 +63846,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path16
+            host: path18
           };
         }
       }
@@ -64441,7 +64441,7 @@ var require_service_config = __commonJS({
     exports.validateRetryThrottling = validateRetryThrottling;
     exports.validateServiceConfig = validateServiceConfig;
     exports.extractAndSelectServiceConfig = extractAndSelectServiceConfig;
-    var os9 = __require("os");
+    var os11 = __require("os");
     var constants_1 = require_constants7();
     var DURATION_REGEX = /^\d+(\.\d{1,9})?s$/;
     var CLIENT_LANGUAGE_STRING = "node";
@@ -64740,7 +64740,7 @@ var require_service_config = __commonJS({
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
           for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os9.hostname()) {
+            if (hostname === os11.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -66882,14 +66882,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path16, options) {
+    function getCall(channel, path18, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path16, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path18, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -67459,9 +67459,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path16, serialize, deserialize) {
+    function partial(fn, path18, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path16, serialize, deserialize, ...args);
+        return fn.call(this, path18, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -70058,7 +70058,7 @@ var require_reader2 = __commonJS({
       var bytes = this.bytes();
       return utf8.read(bytes, 0, bytes.length);
     };
-    Reader.prototype.skip = function skip(length) {
+    Reader.prototype.skip = function skip2(length) {
       if (typeof length === "number") {
         if (this.pos + length > this.len)
           throw indexOutOfRange(this, length);
@@ -70412,15 +70412,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "../main/node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path16 = exports;
+    var path18 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path16.isAbsolute = function isAbsolute2(path17) {
-        return /^(?:\/|\w+:)/.test(path17);
+      path18.isAbsolute = function isAbsolute2(path19) {
+        return /^(?:\/|\w+:)/.test(path19);
       }
     );
     var normalize = (
@@ -70429,9 +70429,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path16.normalize = function normalize2(path17) {
-        path17 = path17.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path17.split("/"), absolute = isAbsolute(path17), prefix = "";
+      path18.normalize = function normalize2(path19) {
+        path19 = path19.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path19.split("/"), absolute = isAbsolute(path19), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -70450,7 +70450,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path16.resolve = function resolve(originPath, includePath, alreadyNormalized) {
+    path18.resolve = function resolve(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -70634,18 +70634,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path16, json) {
-      if (util.isString(path16))
-        path16 = path16.split(".");
-      else if (!Array.isArray(path16))
+    Namespace.prototype.define = function define2(path18, json) {
+      if (util.isString(path18))
+        path18 = path18.split(".");
+      else if (!Array.isArray(path18))
         throw TypeError("illegal path");
-      if (path16 && path16.length && path16[0] === "")
+      if (path18 && path18.length && path18[0] === "")
         throw Error("path must be relative");
-      if (path16.length > util.recursionLimit)
+      if (path18.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path16.length > 0) {
-        var part = path16.shift();
+      while (path18.length > 0) {
+        var part = path18.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -70680,26 +70680,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path16, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path18, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path16) && path16.length) {
-        if (path16 === ".")
+      if (util.isString(path18) && path18.length) {
+        if (path18 === ".")
           return this.root;
-        path16 = path16.split(".");
-      } else if (!path16.length)
+        path18 = path18.split(".");
+      } else if (!path18.length)
         return this;
-      var flatPath = path16.join(".");
-      if (path16[0] === "")
-        return this.root.lookup(path16.slice(1), filterTypes);
+      var flatPath = path18.join(".");
+      if (path18[0] === "")
+        return this.root.lookup(path18.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path16, flatPath);
+      found = this._lookupImpl(path18, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -70707,7 +70707,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path16, flatPath);
+        found = current.parent._lookupImpl(path18, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -70715,22 +70715,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path16, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path18, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path16[0]);
+      var found = this.get(path18[0]);
       var exact = null;
       if (found) {
-        if (path16.length === 1) {
+        if (path18.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path16 = path16.slice(1);
-          exact = found._lookupImpl(path16, path16.join("."));
+          path18 = path18.slice(1);
+          exact = found._lookupImpl(path18, path18.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path16, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path18, flatPath))) {
             exact = found;
             break;
           }
@@ -70738,28 +70738,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path16) {
-      var found = this.lookup(path16, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path18) {
+      var found = this.lookup(path18, [Type]);
       if (!found)
-        throw Error("no such type: " + path16);
+        throw Error("no such type: " + path18);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path16) {
-      var found = this.lookup(path16, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path18) {
+      var found = this.lookup(path18, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path16 + "' in " + this);
+        throw Error("no such Enum '" + path18 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path16) {
-      var found = this.lookup(path16, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path18) {
+      var found = this.lookup(path18, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path16 + "' in " + this);
+        throw Error("no such Type or Enum '" + path18 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path16) {
-      var found = this.lookup(path16, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path18) {
+      var found = this.lookup(path18, [Service]);
       if (!found)
-        throw Error("no such Service '" + path16 + "' in " + this);
+        throw Error("no such Service '" + path18 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -72176,13 +72176,13 @@ var require_util11 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path16, value, ifNotSet) {
-      function setProp(dst2, path17, value2) {
-        var part = path17.shift();
+    util.setProperty = function setProperty(dst, path18, value, ifNotSet) {
+      function setProp(dst2, path19, value2) {
+        var part = path19.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path17.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path17, value2);
+        if (path19.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path19, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -72195,12 +72195,12 @@ var require_util11 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path16)
+      if (!path18)
         throw TypeError("path must be specified");
-      path16 = path16.split(".");
-      if (path16.length > util.recursionLimit)
+      path18 = path18.split(".");
+      if (path18.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path16, value);
+      return setProp(dst, path18, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -72746,12 +72746,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path16 = [this.name], ptr = this.parent;
+          var path18 = [this.name], ptr = this.parent;
           while (ptr) {
-            path16.unshift(ptr.name);
+            path18.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path16.join(".");
+          return path18.join(".");
         }
       }
     });
@@ -73305,7 +73305,7 @@ var require_tokenize = __commonJS({
         }
         return stack[0];
       }
-      function skip(expected, optional) {
+      function skip2(expected, optional) {
         var actual = peek(), equals = actual === expected;
         if (equals) {
           next();
@@ -73340,7 +73340,7 @@ var require_tokenize = __commonJS({
         next,
         peek,
         push,
-        skip,
+        skip: skip2,
         cmnt
       }, "line", {
         get: function() {
@@ -73387,7 +73387,7 @@ var require_parse2 = __commonJS({
       if (!options)
         options = parse3.defaults;
       var preferTrailingComment = options.preferTrailingComment || false;
-      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip = tn.skip, cmnt = tn.cmnt;
+      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip2 = tn.skip, cmnt = tn.cmnt;
       var head = true, pkg, imports, weakImports, edition = "proto2";
       var ptr = root;
       var topLevelObjects = [];
@@ -73416,7 +73416,7 @@ var require_parse2 = __commonJS({
           if ((token2 = next()) !== '"' && token2 !== "'")
             throw illegal(token2);
           values.push(next());
-          skip(token2);
+          skip2(token2);
           token2 = peek();
         } while (token2 === '"' || token2 === "'");
         return values.join("");
@@ -73458,7 +73458,7 @@ var require_parse2 = __commonJS({
             }
           } else {
             try {
-              target.push([start = parseId(next()), skip("to", true) ? parseId(next()) : start]);
+              target.push([start = parseId(next()), skip2("to", true) ? parseId(next()) : start]);
             } catch (err) {
               if (acceptStrings && typeRefRe.test(token2) && edition >= 2023) {
                 target.push(token2);
@@ -73467,7 +73467,7 @@ var require_parse2 = __commonJS({
               }
             }
           }
-        } while (skip(",", true));
+        } while (skip2(",", true));
         var dummy = { options: void 0 };
         dummy.setOption = function(name, value) {
           if (this.options === void 0) this.options = {};
@@ -73478,7 +73478,7 @@ var require_parse2 = __commonJS({
           function parseRange_block(token3) {
             if (token3 === "option") {
               parseOption(dummy, token3);
-              skip(";");
+              skip2(";");
             } else
               throw illegal(token3);
           },
@@ -73542,7 +73542,7 @@ var require_parse2 = __commonJS({
         if (!typeRefRe.test(pkg))
           throw illegal(pkg, "name");
         ptr = ptr.define(pkg);
-        skip(";");
+        skip2(";");
       }
       function parseImport() {
         var token2 = peek();
@@ -73560,23 +73560,23 @@ var require_parse2 = __commonJS({
             break;
         }
         token2 = readString();
-        skip(";");
+        skip2(";");
         whichImports.push(token2);
       }
       function parseSyntax() {
-        skip("=");
+        skip2("=");
         edition = readString();
         if (edition < 2023)
           throw illegal(edition, "syntax");
-        skip(";");
+        skip2(";");
       }
       function parseEdition() {
-        skip("=");
+        skip2("=");
         edition = readString();
         const supportedEditions = ["2023"];
         if (!supportedEditions.includes(edition))
           throw illegal(edition, "edition");
-        skip(";");
+        skip2(";");
       }
       function parseCommon(parent, token2, depth) {
         if (depth === void 0)
@@ -73584,7 +73584,7 @@ var require_parse2 = __commonJS({
         switch (token2) {
           case "option":
             parseOption(parent, token2);
-            skip(";");
+            skip2(";");
             return true;
           case "message":
             parseType(parent, token2, depth + 1);
@@ -73609,15 +73609,15 @@ var require_parse2 = __commonJS({
           }
           obj.filename = parse3.filename;
         }
-        if (skip("{", true)) {
+        if (skip2("{", true)) {
           var token2;
           while ((token2 = next()) !== "}")
             fnIf(token2);
-          skip(";", true);
+          skip2(";", true);
         } else {
           if (fnElse)
             fnElse();
-          skip(";");
+          skip2(";");
           if (obj && (typeof obj.comment !== "string" || preferTrailingComment))
             obj.comment = cmnt(trailingLine) || obj.comment;
         }
@@ -73691,12 +73691,12 @@ var require_parse2 = __commonJS({
         if (!nameRe.test(name))
           throw illegal(name, "name");
         name = applyCase(name);
-        skip("=");
+        skip2("=");
         var field = new Field(name, parseId(next()), type, rule, extend);
         ifBlock(field, function parseField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token2);
         }, function parseField_line() {
@@ -73728,7 +73728,7 @@ var require_parse2 = __commonJS({
         var fieldName2 = util.lcFirst(name);
         if (name === fieldName2)
           name = util.ucFirst(name);
-        skip("=");
+        skip2("=");
         var id = parseId(next());
         var type = new Type(name);
         type.group = true;
@@ -73738,7 +73738,7 @@ var require_parse2 = __commonJS({
           switch (token2) {
             case "option":
               parseOption(type, token2);
-              skip(";");
+              skip2(";");
               break;
             case "required":
             case "repeated":
@@ -73768,24 +73768,24 @@ var require_parse2 = __commonJS({
         parent.add(type).add(field);
       }
       function parseMapField(parent) {
-        skip("<");
+        skip2("<");
         var keyType = next();
         if (types.mapKey[keyType] === void 0)
           throw illegal(keyType, "type");
-        skip(",");
+        skip2(",");
         var valueType = next();
         if (!typeRefRe.test(valueType))
           throw illegal(valueType, "type");
-        skip(">");
+        skip2(">");
         var name = next();
         if (!nameRe.test(name))
           throw illegal(name, "name");
-        skip("=");
+        skip2("=");
         var field = new MapField(applyCase(name), parseId(next()), keyType, valueType);
         ifBlock(field, function parseMapField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token2);
         }, function parseMapField_line() {
@@ -73800,7 +73800,7 @@ var require_parse2 = __commonJS({
         ifBlock(oneof, function parseOneOf_block(token3) {
           if (token3 === "option") {
             parseOption(oneof, token3);
-            skip(";");
+            skip2(";");
           } else {
             push(token3);
             parseField(oneof, "optional", void 0, depth);
@@ -73816,7 +73816,7 @@ var require_parse2 = __commonJS({
           switch (token3) {
             case "option":
               parseOption(enm, token3);
-              skip(";");
+              skip2(";");
               break;
             case "reserved":
               readRanges(enm.reserved || (enm.reserved = []), true);
@@ -73834,7 +73834,7 @@ var require_parse2 = __commonJS({
       function parseEnumValue(parent, token2) {
         if (!nameRe.test(token2))
           throw illegal(token2, "name");
-        skip("=");
+        skip2("=");
         var value = parseId(next(), true), dummy = {
           options: void 0
         };
@@ -73850,7 +73850,7 @@ var require_parse2 = __commonJS({
         ifBlock(dummy, function parseEnumValue_block(token3) {
           if (token3 === "option") {
             parseOption(dummy, token3);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token3);
         }, function parseEnumValue_line() {
@@ -73871,7 +73871,7 @@ var require_parse2 = __commonJS({
           }
           if (token2 === "(") {
             var parensValue = next();
-            skip(")");
+            skip2(")");
             token2 = "(" + parensValue + ")";
           }
           if (isOption) {
@@ -73899,9 +73899,9 @@ var require_parse2 = __commonJS({
           depth = 0;
         if (depth > util.recursionLimit)
           throw Error("max depth exceeded");
-        if (skip("{", true)) {
+        if (skip2("{", true)) {
           var objectResult = {};
-          while (!skip("}", true)) {
+          while (!skip2("}", true)) {
             if (!nameRe.test(token = next())) {
               throw illegal(token, "name");
             }
@@ -73910,18 +73910,18 @@ var require_parse2 = __commonJS({
             }
             var value;
             var propName = token;
-            skip(":", true);
+            skip2(":", true);
             if (peek() === "{") {
               value = parseOptionValue(parent, name + "." + token, depth + 1);
             } else if (peek() === "[") {
               value = [];
               var lastValue;
-              if (skip("[", true)) {
+              if (skip2("[", true)) {
                 do {
                   lastValue = readValue(true);
                   value.push(lastValue);
-                } while (skip(",", true));
-                skip("]");
+                } while (skip2(",", true));
+                skip2("]");
                 if (typeof lastValue !== "undefined") {
                   setOption(parent, name + "." + token, lastValue);
                 }
@@ -73935,8 +73935,8 @@ var require_parse2 = __commonJS({
               value = [].concat(prevValue).concat(value);
             if (propName !== "__proto__")
               objectResult[propName] = value;
-            skip(",", true);
-            skip(";", true);
+            skip2(",", true);
+            skip2(";", true);
           }
           return objectResult;
         }
@@ -73957,11 +73957,11 @@ var require_parse2 = __commonJS({
           parent.setParsedOption(name, value, propName);
       }
       function parseInlineOptions(parent) {
-        if (skip("[", true)) {
+        if (skip2("[", true)) {
           do {
             parseOption(parent, "option");
-          } while (skip(",", true));
-          skip("]");
+          } while (skip2(",", true));
+          skip2("]");
         }
         return parent;
       }
@@ -73993,27 +73993,27 @@ var require_parse2 = __commonJS({
         if (!nameRe.test(token2 = next()))
           throw illegal(token2, "name");
         var name = token2, requestType, requestStream, responseType, responseStream;
-        skip("(");
-        if (skip("stream", true))
+        skip2("(");
+        if (skip2("stream", true))
           requestStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         requestType = token2;
-        skip(")");
-        skip("returns");
-        skip("(");
-        if (skip("stream", true))
+        skip2(")");
+        skip2("returns");
+        skip2("(");
+        if (skip2("stream", true))
           responseStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         responseType = token2;
-        skip(")");
+        skip2(")");
         var method = new Method(name, type, requestType, responseType, requestStream, responseStream);
         method.comment = commentText;
         ifBlock(method, function parseMethod_block(token3) {
           if (token3 === "option") {
             parseOption(method, token3);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token3);
         });
@@ -74070,7 +74070,7 @@ var require_parse2 = __commonJS({
             break;
           case "option":
             parseOption(ptr, token);
-            skip(";", true);
+            skip2(";", true);
             break;
           default:
             if (parseCommon(ptr, token, 0)) {
@@ -76789,16 +76789,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path16 = __require("path");
+    var path18 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path16.isAbsolute(target)) {
+        if (path18.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path16.join(directory, target);
+          const fullPath = path18.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -79296,7 +79296,7 @@ var require_subchannel_call = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Http2SubchannelCall = void 0;
     var http2 = __require("http2");
-    var os9 = __require("os");
+    var os11 = __require("os");
     var constants_1 = require_constants7();
     var metadata_1 = require_metadata2();
     var stream_decoder_1 = require_stream_decoder();
@@ -79304,7 +79304,7 @@ var require_subchannel_call = __commonJS({
     var constants_2 = require_constants7();
     var TRACER_NAME = "subchannel_call";
     function getSystemErrorName(errno) {
-      for (const [name, num] of Object.entries(os9.constants.errno)) {
+      for (const [name, num] of Object.entries(os11.constants.errno)) {
         if (num === errno) {
           return name;
         }
@@ -82411,9 +82411,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path16, call, metadata, request2) {
+      constructor(path18, call, metadata, request2) {
         super();
-        this.path = path16;
+        this.path = path18;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -82443,9 +82443,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path16, call, metadata) {
+      constructor(path18, call, metadata) {
         super({ objectMode: true });
-        this.path = path16;
+        this.path = path18;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -82477,9 +82477,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path16, call, metadata, request2) {
+      constructor(path18, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path16;
+        this.path = path18;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -82533,9 +82533,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path16, call, metadata) {
+      constructor(path18, call, metadata) {
         super({ objectMode: true });
-        this.path = path16;
+        this.path = path18;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -84836,11 +84836,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path16) {
-          serverCallTrace("Received call to method " + path16 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path16);
+        _retrieveHandler(path18) {
+          serverCallTrace("Received call to method " + path18 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path18);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path16 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path18 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -84864,10 +84864,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path16 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path16);
+          const path18 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path18);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path16), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path18), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -84917,10 +84917,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path16 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path16);
+          const path18 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path18);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path16), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path18), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -86228,13 +86228,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path16;
+        let path18;
         if (target.authority === "") {
-          path16 = "/" + target.path;
+          path18 = "/" + target.path;
         } else {
-          path16 = target.path;
+          path18 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path16 }] }];
+        this.endpoints = [{ addresses: [{ path: path18 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -86294,12 +86294,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path16 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path16);
+        for (const path18 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path18);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path16}`,
+              details: `Failed to parse ${target.scheme} address ${path18}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86307,7 +86307,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path16}`,
+              details: `Failed to parse ${target.scheme} address ${path18}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -87663,16 +87663,16 @@ var require_util13 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path16 = __require("path");
+    var path18 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path16.isAbsolute(target)) {
+        if (path18.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path16.join(directory, target);
+          const fullPath = path18.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -87919,7 +87919,7 @@ var require_session = __commonJS({
   "../main/node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path16 = __require("path");
+    var path18 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -87946,7 +87946,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path16.resolve(__dirname, "proto", "auth.proto")
+          path18.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -87976,7 +87976,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "../main/node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path16 = __require("path");
+    var path18 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -87986,7 +87986,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path16.resolve(__dirname, "proto", "buildkit_status.proto")
+        path18.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -90111,7 +90111,7 @@ function getState(name) {
 }
 
 // actions/run/src/main.ts
-import path15 from "node:path";
+import path17 from "node:path";
 
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
@@ -90273,11 +90273,11 @@ var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
 function parseJsonWithin(text, limits) {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
-  const fail = (message, offset) => {
+  const fail2 = (message, offset) => {
     const { line, column } = positionOf(text, offset);
     throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
   };
-  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const invalid = (message, offset) => fail2(`invalid JSON: ${message}`, offset);
   const stack = [];
   let expecting = "value";
   let i = 0;
@@ -90336,7 +90336,7 @@ function parseJsonWithin(text, limits) {
         } else if (c === '"') {
           const at = i;
           const key = readString();
-          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          if (top.keys.has(key)) fail2(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
           top.keys.add(key);
           expecting = "colon";
         } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
@@ -90348,7 +90348,7 @@ function parseJsonWithin(text, limits) {
           i++;
           afterValue();
         } else if (c === "{" || c === "[") {
-          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          if (stack.length >= limits.maxDepth) fail2(`nesting deeper than ${limits.maxDepth} levels`, i);
           stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
           i++;
           expecting = c === "{" ? "key-or-close" : "value-or-close";
@@ -91822,6 +91822,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -92927,6 +92933,7 @@ async function ownerState(labels, self2, procRoot = "/proc") {
 
 // actions/lib/src/policy.ts
 import { readFile as readFile7 } from "node:fs/promises";
+var DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 async function loadPolicy(file) {
   let document2;
   try {
@@ -92949,7 +92956,8 @@ async function loadPolicy(file) {
       maxCpus: doc.limits.maxCpus,
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
-      maxGpus: doc.limits.maxGpus
+      maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,
@@ -93110,11 +93118,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path16, maxBytes, tailSize = 20) {
-    this.path = path16;
+  constructor(path18, maxBytes, tailSize = 20) {
+    this.path = path18;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path16, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path18, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -93760,15 +93768,336 @@ async function runProgram(context, program) {
   };
 }
 
+// actions/lib/src/doctor/doctor.ts
+async function runChecks(checks, context, onResult) {
+  const results = [];
+  const byId = /* @__PURE__ */ new Map();
+  for (const check of checks) {
+    const blocked = (check.needs ?? []).map((id) => ({ id, need: byId.get(id) })).find(({ need }) => !need || need.status === "fail" || need.blocked);
+    let outcome;
+    if (blocked) {
+      outcome = { status: "skip", result: `not checked: "${blocked.need?.check ?? blocked.id}" did not pass` };
+    } else {
+      try {
+        outcome = await check.run(context);
+      } catch (error2) {
+        outcome = {
+          status: "fail",
+          result: `the check itself failed: ${errorMessage(error2)}`,
+          fix: "see the message; run `crucible doctor` again once it is fixed"
+        };
+      }
+    }
+    const result = {
+      id: check.id,
+      check: check.title,
+      safety: check.safety,
+      status: outcome.status,
+      result: outcome.result,
+      ...outcome.fix ? { fix: outcome.fix } : {},
+      ...blocked ? { blocked: true } : {}
+    };
+    results.push(result);
+    byId.set(check.id, result);
+    onResult?.(result);
+  }
+  const ok = results.every((r) => r.status !== "fail" && !(r.safety && r.blocked));
+  return { ok, checks: results };
+}
+function safetyFailures(report) {
+  return report.checks.filter((r) => r.safety && (r.status === "fail" || r.blocked));
+}
+function refusalMessage(report) {
+  const rows = safetyFailures(report);
+  if (rows.length === 0) return "";
+  const lines = rows.filter((r) => r.status === "fail").map((r) => `${r.check}: ${r.result}${r.fix ? ` \u2014 fix: ${r.fix}` : ""}`);
+  return `this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):
+  ${lines.join("\n  ")}
+Run \`npx crucible doctor\` for the full report.`;
+}
+var HostUnfitError = class extends SandboxUnavailableError {
+  constructor(report) {
+    super(refusalMessage(report));
+    this.report = report;
+  }
+  report;
+  name = "HostUnfitError";
+};
+
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
+function parseRunscVersion(text) {
+  const version = /runsc version\s+(\S+)/.exec(text)?.[1];
+  if (!version) throw new Error(`unrecognised \`runsc --version\` output: ${JSON.stringify(text.slice(0, 200))}`);
+  const date = /(20\d{6})/.exec(version)?.[1];
+  return date ? { version, date } : { version };
+}
+function parseRunscFlags(text) {
+  const flags = /* @__PURE__ */ new Set();
+  for (const match of text.matchAll(/^ {2}-{1,2}([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) flags.add(match[1]);
+  return flags;
+}
+function parseRunscPlatforms(text) {
+  return text.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
+}
+async function probeRunsc(path18) {
+  const run2 = async (args) => {
+    const { stdout, stderr } = await execFileAsync3(path18, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    return `${stdout}
+${stderr}`;
+  };
+  const { version, date } = parseRunscVersion(await run2(["--version"]));
+  const flags = parseRunscFlags(await run2(["flags"]));
+  const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
+  return { path: path18, version, ...date ? { date } : {}, flags, platforms };
+}
+var RUNSC_ARGUMENTS = [
+  {
+    flag: "network",
+    value: "none",
+    required: true,
+    why: "no network stack in the sandbox at all (only loopback); runsc before release-20240807.0 also fails every start on kernels >= 6.11 without it"
+  },
+  {
+    flag: "platform",
+    value: "systrap",
+    required: false,
+    why: "systrap replaces ptrace (unsupported in current builds, ~20 \xB5s per syscall); only when the build offers it"
+  },
+  {
+    flag: "oci-seccomp",
+    value: "true",
+    required: false,
+    // The 2022 Debian build has the flag, but it is untested with our images there; it is used from the
+    // first systrap-era release on.
+    since: "20230621",
+    why: "Docker's seccomp profile is enforced inside the Sentry as a second filter over the program's syscalls"
+  },
+  {
+    flag: "nvproxy",
+    value: "true",
+    required: true,
+    gpuOnly: true,
+    why: "GPU access through gVisor's nvproxy (ioctl allow-list per driver version)"
+  },
+  {
+    flag: "nvproxy-docker",
+    value: "true",
+    required: false,
+    gpuOnly: true,
+    until: "20240305",
+    why: "`docker run --gpus` under nvproxy; from release-20240305.0 runsc finds nvidia-container-runtime-hook itself"
+  }
+];
+function chooseRuntimeArgs(runsc, options) {
+  const chosen = { args: [], notes: [], missing: [] };
+  for (const rule of RUNSC_ARGUMENTS) {
+    if (rule.gpuOnly && !options.gpu) continue;
+    const arg = rule.value === "true" ? `--${rule.flag}` : `--${rule.flag}=${rule.value}`;
+    let absent;
+    if (!runsc.flags.has(rule.flag)) absent = `runsc ${runsc.version} has no --${rule.flag}`;
+    else if (rule.flag === "platform" && !runsc.platforms.includes(rule.value))
+      absent = `runsc ${runsc.version} offers no ${rule.value} platform (has ${runsc.platforms.join(", ") || "none listed"})`;
+    else if (rule.since && (!runsc.date || runsc.date < rule.since))
+      absent = `not relied on before ${rule.since} (this build: ${runsc.version})`;
+    else if (rule.until && runsc.date && runsc.date >= rule.until)
+      absent = `not needed from ${rule.until} on (this build: ${runsc.version})`;
+    if (absent) {
+      if (rule.required) chosen.missing.push(`${arg}: ${absent}`);
+      chosen.notes.push(`${arg} left out: ${absent}`);
+    } else {
+      chosen.args.push(arg);
+      chosen.notes.push(`${arg}: ${rule.why}`);
+    }
+  }
+  return chosen;
+}
+function flagNamesOf(args) {
+  return args.map((a) => /^-{1,2}([^=]+)/.exec(a)?.[1] ?? a);
+}
+function checkRuntimeArgs(configured, runsc, options) {
+  const chosen = chooseRuntimeArgs(runsc, options);
+  const unknown = configured.filter((a) => !runsc.flags.has(flagNamesOf([a])[0]));
+  const required = RUNSC_ARGUMENTS.filter((r) => r.required && (!r.gpuOnly || options.gpu)).map(
+    (r) => r.value === "true" ? `--${r.flag}` : `--${r.flag}=${r.value}`
+  );
+  const normalise = (a) => a.replace(/^-(?!-)/, "--").replace(/=true$/, "");
+  const have = new Set(configured.map(normalise));
+  const missingRequired = required.filter((a) => !have.has(a));
+  const missingRecommended = chosen.args.filter((a) => !have.has(a) && !required.includes(a));
+  return { unknown, missingRequired, missingRecommended, chosen };
+}
+function parseSupportedDrivers(text) {
+  return [...text.matchAll(/\b(\d{3}\.\d{2,3}(?:\.\d{2})?)\b/g)].map((m) => m[1]);
+}
+async function supportedDrivers(runscPath) {
+  const { stdout } = await execFileAsync3(runscPath, ["nvproxy", "list-supported-drivers"], { timeout: 3e4 });
+  return parseSupportedDrivers(stdout);
+}
+
+// actions/lib/src/slots.ts
+import { constants as constants5 } from "node:fs";
+import { link, mkdir as mkdir6, open as open5, readFile as readFile9, readdir as readdir6, rename as rename3, unlink as unlink3 } from "node:fs/promises";
+import os7 from "node:os";
+import path11 from "node:path";
+function defaultSlotDir() {
+  return process.env.CRUCIBLE_SLOT_DIR || path11.join(os7.tmpdir(), "crucible-sandbox-slots");
+}
+var SandboxSlots = class {
+  constructor(dir, limit) {
+    this.dir = dir;
+    this.limit = limit;
+  }
+  dir;
+  limit;
+  file(slot) {
+    return path11.join(this.dir, `slot-${slot}.lock`);
+  }
+  /** Takes a free slot now, or undefined when all are held by live processes. */
+  async tryAcquire(runId, self2) {
+    await mkdir6(this.dir, { recursive: true, mode: 1023 });
+    const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
+    const draft = path11.join(this.dir, `.draft-${process.pid}-${runId}`);
+    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
+    await handle.writeFile(JSON.stringify(holder));
+    await handle.close();
+    try {
+      for (let slot = 0; slot < this.limit; slot++) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            await link(draft, this.file(slot));
+            return { slot, release: () => this.release(slot, runId) };
+          } catch (error2) {
+            if (error2.code !== "EEXIST") throw error2;
+          }
+          if (!await this.takeOverIfStale(slot, self2)) break;
+        }
+      }
+      return void 0;
+    } finally {
+      await unlink3(draft).catch(() => void 0);
+    }
+  }
+  /**
+   * Removes slot's lock when its holder's process is gone. The lock is first moved aside under a unique
+   * name and judged there, so two processes cannot both remove it, and a lock written by a live holder
+   * in between is put back.
+   */
+  async takeOverIfStale(slot, self2) {
+    const held = await this.read(this.file(slot));
+    if (!held) return true;
+    if ((await ownerState(held.labels, self2)).state !== "gone") return false;
+    const aside = path11.join(this.dir, `.stale-${slot}-${process.pid}-${Date.now()}`);
+    try {
+      await rename3(this.file(slot), aside);
+    } catch {
+      return true;
+    }
+    const moved = await this.read(aside);
+    if (moved && (await ownerState(moved.labels, self2)).state !== "gone") {
+      await link(aside, this.file(slot)).catch(() => void 0);
+    }
+    await unlink3(aside).catch(() => void 0);
+    return true;
+  }
+  async read(file) {
+    try {
+      return JSON.parse(await readFile9(file, "utf8"));
+    } catch {
+      return void 0;
+    }
+  }
+  async release(slot, runId) {
+    const held = await this.read(this.file(slot));
+    if (held?.runId === runId) await unlink3(this.file(slot)).catch(() => void 0);
+  }
+  /** Who holds the slots now (for the waiting message). */
+  async holders() {
+    const names = await readdir6(this.dir).catch(() => []);
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path11.join(this.dir, n))));
+    return held.filter((h) => !!h).map((h) => h.runId);
+  }
+  /**
+   * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
+   * the wait is a sleep that the abort ends).
+   */
+  async acquire(options) {
+    const self2 = await currentProcess();
+    const started = Date.now();
+    const pollMs = options.pollMs ?? 500;
+    const reportEveryMs = options.reportEveryMs ?? 1e4;
+    let reported = -Infinity;
+    for (; ; ) {
+      if (options.signal?.aborted) return { waitedMs: Date.now() - started };
+      const lease = await this.tryAcquire(options.runId, self2);
+      if (lease) return { lease, waitedMs: Date.now() - started };
+      const waited = Date.now() - started;
+      if (waited - reported >= reportEveryMs) {
+        reported = waited;
+        const holders = await this.holders();
+        options.onWait?.(
+          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1e3)}s so far`
+        );
+      }
+      await sleep(pollMs + Math.random() * pollMs, options.signal);
+    }
+  }
+};
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)) {
+  const runId = options.runId ?? newRunId();
+  let lease;
+  const inner = options.beforeStart;
+  try {
+    return await runExperiment({
+      ...options,
+      runId,
+      beforeStart: async () => {
+        const refused = await inner?.();
+        if (refused) return refused;
+        let waited = false;
+        const onWait = (message) => {
+          waited = true;
+          options.events?.info?.(message);
+        };
+        const { lease: taken, waitedMs } = await slots.acquire({ runId, signal: options.signal, onWait });
+        const seconds = `${Math.round(waitedMs / 1e3)}s`;
+        if (!taken)
+          return {
+            status: "cancelled",
+            reason: `The run was cancelled while it waited for a sandbox slot (after ${seconds}); no sandbox was started.`
+          };
+        lease = taken;
+        if (waited) options.events?.info?.(`got sandbox slot ${taken.slot + 1} of ${slots.limit} after waiting ${seconds}`);
+        return void 0;
+      }
+    });
+  } finally {
+    await lease?.release();
+  }
+}
+
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
 // actions/lib/src/docker/provider.ts
 var import_dockerode = __toESM(require_docker(), 1);
-import { execFile as execFile5 } from "node:child_process";
-import os8 from "node:os";
+import { execFile as execFile6 } from "node:child_process";
+import os9 from "node:os";
 import { Writable } from "node:stream";
-import { promisify as promisify4 } from "node:util";
+import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/docker/host-config.ts
 function buildContainerConfig(spec, argv, outputDir) {
@@ -93836,18 +94165,18 @@ function redactedConfig(config) {
 
 // actions/lib/src/docker/image.ts
 import { createHash as createHash6 } from "node:crypto";
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile9, rm as rm5 } from "node:fs/promises";
-import os7 from "node:os";
-import path11 from "node:path";
+import { mkdtemp, readFile as readFile10, rm as rm5 } from "node:fs/promises";
+import os8 from "node:os";
+import path12 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path11.join(imagesDir, name, "recipe.json");
+  const file = path12.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile9(file);
+    bytes = await readFile10(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -93859,7 +94188,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile9(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile10(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -93871,7 +94200,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path11.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path12.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -93901,9 +94230,9 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
   log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path11.join(os7.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path12.join(os8.tmpdir(), "crucible-image-"));
   try {
-    const tar = path11.join(workDir, "rootfs.tar");
+    const tar = path12.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000"
     });
@@ -93927,7 +94256,7 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
 }
 function runLogged(command, args, log, env) {
   return new Promise((resolve, reject) => {
-    const child = execFile3(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+    const child = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
       if (!error2) return resolve();
       const missing = error2.code === "ENOENT";
       reject(
@@ -93949,8 +94278,8 @@ function runLogged(command, args, log, env) {
 // actions/lib/src/docker/image-build.ts
 import { createHash as createHash7 } from "node:crypto";
 import { createReadStream as createReadStream2, createWriteStream as createWriteStream2 } from "node:fs";
-import { lstat as lstat6, mkdir as mkdir6, readdir as readdir6, readFile as readFile10, writeFile as writeFile3 } from "node:fs/promises";
-import path12 from "node:path";
+import { lstat as lstat6, mkdir as mkdir7, readdir as readdir7, readFile as readFile11, writeFile as writeFile3 } from "node:fs/promises";
+import path13 from "node:path";
 var EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
 var CONTEXT_HASH_LABEL = "crucible.context-hash";
 var DOCKERFILE_HASH_LABEL = "crucible.dockerfile-hash";
@@ -93973,19 +94302,19 @@ async function prepareExperimentImage(docker, request2, log = () => void 0) {
       digest: source.digest
     };
   }
-  const contextDir = path12.join(request2.experimentDir, source.context);
-  const dockerfilePath = path12.join(request2.experimentDir, source.dockerfile);
-  const dockerfileBytes = await readFile10(dockerfilePath);
+  const contextDir = path13.join(request2.experimentDir, source.context);
+  const dockerfilePath = path13.join(request2.experimentDir, source.dockerfile);
+  const dockerfileBytes = await readFile11(dockerfilePath);
   const dockerfileHash = `sha256:${createHash7("sha256").update(dockerfileBytes).digest("hex")}`;
   if (request2.approved) return loadApproved(docker, request2, dockerfileHash, log);
   return buildLocally(docker, request2, { contextDir, dockerfilePath, dockerfileBytes, dockerfileHash }, log);
 }
 async function buildLocally(docker, request2, dockerfile, log) {
   const { policy } = request2;
-  const relativeDockerfile = path12.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path12.sep).join("/");
+  const relativeDockerfile = path13.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path13.sep).join("/");
   if (relativeDockerfile.startsWith("../"))
     throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
-  const recipes = (await readdir6(request2.imagesDir).catch(() => [])).sort();
+  const recipes = (await readdir7(request2.imagesDir).catch(() => [])).sort();
   const { bases, runSteps } = analyseDockerfile(dockerfile.dockerfileBytes.toString("utf8"), relativeDockerfile, recipes);
   if (runSteps.length > 0 && policy.runSteps !== "default-runtime") {
     throw new PolicyRejectedError(
@@ -94180,18 +94509,18 @@ function followLogged(docker, stream, what, log) {
 }
 
 // actions/lib/src/docker/scratch.ts
-import { execFile as execFile4 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir7, rm as rm6 } from "node:fs/promises";
-import path13 from "node:path";
-import { promisify as promisify3 } from "node:util";
-var execFileAsync3 = promisify3(execFile4);
+import { execFile as execFile5 } from "node:child_process";
+import { chmod as chmod3, mkdir as mkdir8, rm as rm6 } from "node:fs/promises";
+import path14 from "node:path";
+import { promisify as promisify4 } from "node:util";
+var execFileAsync4 = promisify4(execFile5);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path13.join(root, "crucible", runId);
-  const outputDir = path13.join(dir, "output");
-  await mkdir7(outputDir, { recursive: true, mode: 448 });
+  const dir = path14.join(root, "crucible", runId);
+  const outputDir = path14.join(dir, "output");
+  await mkdir8(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
-    await execFileAsync3("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
+    await execFileAsync4("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
     sizeLimited = true;
   }
   await chmod3(outputDir, 511);
@@ -94208,12 +94537,12 @@ async function createScratch(root, runId, sizeBytes) {
   };
 }
 function unmount(outputDir) {
-  return execFileAsync3("umount", [outputDir]).catch(() => execFileAsync3("umount", ["-l", outputDir]));
+  return execFileAsync4("umount", [outputDir]).catch(() => execFileAsync4("umount", ["-l", outputDir]));
 }
 async function releaseScratch(outputDir, runId) {
-  const dir = path13.dirname(outputDir);
-  const name = path13.basename(dir);
-  if (!path13.isAbsolute(outputDir) || path13.basename(outputDir) !== "output" || path13.basename(path13.dirname(dir)) !== "crucible") return false;
+  const dir = path14.dirname(outputDir);
+  const name = path14.basename(dir);
+  if (!path14.isAbsolute(outputDir) || path14.basename(outputDir) !== "output" || path14.basename(path14.dirname(dir)) !== "crucible") return false;
   if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
   if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
   await rm6(dir, { recursive: true, force: true });
@@ -94221,7 +94550,7 @@ async function releaseScratch(outputDir, runId) {
 }
 
 // actions/lib/src/docker/provider.ts
-var execFileAsync4 = promisify4(execFile5);
+var execFileAsync5 = promisify5(execFile6);
 var SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 async function removeSandbox(docker, info2, options) {
   await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
@@ -94231,7 +94560,7 @@ async function removeSandbox(docker, info2, options) {
   if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
 }
 var DockerSandboxProvider = class {
-  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os8.tmpdir()) {
+  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os9.tmpdir()) {
     this.runtime = runtime;
     this.imagesDir = imagesDir;
     this.docker = docker;
@@ -94295,7 +94624,7 @@ var DockerSandboxProvider = class {
 };
 async function runtimeVersion(binary) {
   try {
-    const { stdout } = await execFileAsync4(binary, ["--version"], { timeout: 1e4 });
+    const { stdout } = await execFileAsync5(binary, ["--version"], { timeout: 1e4 });
     return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split("\n")[0].trim();
   } catch {
     return "unknown";
@@ -94478,11 +94807,11 @@ function localDocker() {
 
 // actions/lib/src/docker/containment.ts
 import { createHash as createHash8 } from "node:crypto";
-import { execFile as execFile6 } from "node:child_process";
-import { promisify as promisify5 } from "node:util";
+import { execFile as execFile7 } from "node:child_process";
+import { promisify as promisify6 } from "node:util";
 
 // actions/lib/src/docker/gc.ts
-import { readdir as readdir7, readFile as readFile11 } from "node:fs/promises";
+import { readdir as readdir8, readFile as readFile12 } from "node:fs/promises";
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
   const self2 = await currentProcess();
@@ -94515,9 +94844,9 @@ async function collectGarbage(docker, options = {}) {
 }
 async function runscProcesses(procRoot = "/proc") {
   const found = [];
-  for (const entry of await readdir7(procRoot)) {
+  for (const entry of await readdir8(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile11(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile12(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -94527,16 +94856,583 @@ async function runscProcesses(procRoot = "/proc") {
 }
 
 // actions/lib/src/docker/containment.ts
-var execFileAsync5 = promisify5(execFile6);
+var execFileAsync6 = promisify6(execFile7);
 var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
+
+// actions/lib/src/docker/host-checks.ts
+import { execFile as execFile8 } from "node:child_process";
+import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile13, readdir as readdir9, rm as rm7, statfs, writeFile as writeFile4 } from "node:fs/promises";
+import os10 from "node:os";
+import path15 from "node:path";
+import { promisify as promisify7 } from "node:util";
+
+// actions/lib/src/doctor/sandbox-probe.ts
+var PROBE_PROGRAM = String.raw`
+import errno, json, os, socket, subprocess, sys, time
+
+def say(**kv):
+    print(json.dumps(kv), flush=True)
+
+try:
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=20).stdout
+except Exception as e:
+    dmesg = "dmesg failed: %s" % e
+say(kernel={"release": os.uname().release, "dmesg": dmesg.splitlines()[:3]})
+
+with open("/proc/net/dev") as f:
+    interfaces = sorted(line.split(":")[0].strip() for line in f.read().splitlines()[2:] if ":" in line)
+attempts = {}
+for name, family, kind, address in [("tcp 192.0.2.1:80", socket.AF_INET, socket.SOCK_STREAM, ("192.0.2.1", 80)),
+                                    ("udp 1.1.1.1:53", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))]:
+    s = socket.socket(family, kind)
+    s.settimeout(3)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.connect(address)
+        else:
+            s.sendto(b"x", address)
+        attempts[name] = "reached"
+    except OSError as e:
+        attempts[name] = errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+say(network={"interfaces": interfaces, "attempts": attempts})
+
+with open("/proc/mounts") as f:
+    mounts = [line.split()[:3] for line in f if len(line.split()) >= 3]
+candidates = sorted({m[1] for m in mounts} | {"/", "/etc", "/root", "/var/tmp", "/usr", "/experiment", "/output", "/tmp", "/dev/shm"})
+writable = []
+for path in candidates:
+    if path.startswith(("/proc", "/sys")) or not os.path.isdir(path):
+        continue
+    probe = os.path.join(path, "doctor-probe" if path == "/output" else ".crucible-doctor-%d" % os.getpid())
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.write(fd, b"probe")
+        os.close(fd)
+        fstype = next((m[2] for m in mounts if m[1] == path), "?")
+        writable.append({"path": path, "fstype": fstype})
+        if path != "/output":
+            os.unlink(probe)
+    except OSError:
+        pass
+say(writable=writable)
+
+limit = int(sys.argv[1])
+children, error = [], None
+for _ in range(limit * 4):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        error = errno.errorcode.get(e.errno, str(e))
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+say(processes={"forked": len(children), "error": error})
+`;
+var MEMORY_PROGRAM = String.raw`
+import json, sys
+target, step, held = int(sys.argv[1]), 16, []
+while len(held) * step < target:
+    held.append(bytearray(b"x") * (step * 1024 * 1024))
+    print(json.dumps({"allocatedMiB": len(held) * step}), flush=True)
+print(json.dumps({"done": True}), flush=True)
+`;
+
+// actions/lib/src/docker/host-checks.ts
+var execFileAsync7 = promisify7(execFile8);
+var DISK_FAIL_BYTES = 1024 ** 3;
+var DISK_WARN_BYTES = 5 * 1024 ** 3;
+var PROBE_NPROC = 16;
+var PROBE_MEMORY_BYTES = 128 * 1024 * 1024;
+var PROBE_TIMEOUT_MS = 9e4;
+var PROBE_OUTPUT_BYTES = 1024 * 1024;
+var SANDBOX_MEMORY_FS = /* @__PURE__ */ new Set(["tmpfs"]);
+var pass = (result) => ({ status: "pass", result });
+var fail = (result, fix) => ({ status: "fail", result, fix });
+var warn = (result, fix) => ({ status: "warn", result, fix });
+var skip = (result) => ({ status: "skip", result });
+var REGISTER_FIX = "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime arguments chosen for the installed build and reloads dockerd";
+function configurationChecks() {
+  return [
+    {
+      id: "docker",
+      title: "Docker daemon reachable",
+      safety: true,
+      async run(ctx) {
+        try {
+          await ctx.docker.ping();
+          ctx.info = await ctx.docker.info();
+        } catch (error2) {
+          return fail(`not reachable: ${errorMessage(error2)}`, SETUP_HINT);
+        }
+        return pass(`Docker ${ctx.info.ServerVersion ?? "(version unknown)"}`);
+      }
+    },
+    {
+      id: "runsc-registered",
+      title: "runsc registered with Docker",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        const runtimes = ctx.info.Runtimes ?? {};
+        const entry = runtimes[ctx.policy.runtime];
+        if (!entry) {
+          return fail(
+            `the runtime "${ctx.policy.runtime}" is not registered (registered: ${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`,
+            REGISTER_FIX
+          );
+        }
+        return pass(`"${ctx.policy.runtime}" \u2192 ${entry.path ?? ctx.policy.runtime}`);
+      }
+    },
+    {
+      id: "runsc-version",
+      title: "runsc version and flags",
+      safety: true,
+      needs: ["runsc-registered"],
+      async run(ctx) {
+        const binary = ctx.info.Runtimes[ctx.policy.runtime].path ?? ctx.policy.runtime;
+        try {
+          ctx.runsc = await probeRunsc(binary);
+        } catch (error2) {
+          return fail(
+            `Docker names ${binary}, which cannot be run here: ${errorMessage(error2)}`,
+            "apt-get install runsc (or fix the path in /etc/docker/daemon.json), then `npm run setup`"
+          );
+        }
+        return pass(
+          `runsc ${ctx.runsc.version}: ${ctx.runsc.flags.size} flags, platforms ${ctx.runsc.platforms.join(", ") || "not listed"}`
+        );
+      }
+    },
+    {
+      id: "runsc-args",
+      title: "runtime arguments valid for this runsc",
+      safety: true,
+      needs: ["runsc-version"],
+      async run(ctx) {
+        return judgeRuntimeArgs(ctx.info.Runtimes[ctx.policy.runtime].runtimeArgs ?? [], ctx.runsc, { gpu: false });
+      }
+    },
+    {
+      id: "cgroups",
+      title: "cgroups: memory and pids limits",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        const info2 = ctx.info;
+        const version = `cgroup v${info2.CgroupVersion ?? "?"} (${info2.CgroupDriver ?? "unknown"} driver)`;
+        const missing = [
+          info2.MemoryLimit === false && "memory limits",
+          info2.SwapLimit === false && "swap limits",
+          info2.PidsLimit === false && "pids limits"
+        ].filter(Boolean);
+        if (missing.length > 0) {
+          return fail(
+            `${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would not be held to their memory or process limits`,
+            "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory swapaccount=1`, or cgroup v2) and restart dockerd"
+          );
+        }
+        return pass(`${version}; memory, swap and pids limits supported`);
+      }
+    },
+    {
+      id: "gpu-runtime",
+      title: "GPU: nvproxy runtime and driver",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        return checkGpuRuntime(ctx);
+      }
+    }
+  ];
+}
+function judgeRuntimeArgs(configured, runsc, options) {
+  const { unknown, missingRequired, missingRecommended, chosen } = checkRuntimeArgs(configured, runsc, options);
+  const shown = configured.length ? configured.join(" ") : "(none)";
+  if (unknown.length > 0) {
+    return fail(
+      `runsc ${runsc.version} does not know ${unknown.join(" ")} (configured: ${shown}); every sandbox start fails`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  if (missingRequired.length > 0) {
+    return fail(
+      `${missingRequired.join(" ")} missing (configured: ${shown}); it is what keeps a network stack out of the sandbox`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  if (chosen.missing.length > 0)
+    return fail(`runsc ${runsc.version} cannot provide ${chosen.missing.join("; ")}`, "install a newer runsc (runner-setup/GPU.md)");
+  if (missingRecommended.length > 0) {
+    return warn(
+      `${shown}; runsc ${runsc.version} also offers ${missingRecommended.join(" ")}`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  return pass(`${shown} (what runner-setup chooses for runsc ${runsc.version})`);
+}
+async function checkGpuRuntime(ctx) {
+  const name = ctx.policy.gpu.runtime;
+  const entry = ctx.info?.Runtimes?.[name];
+  if (!entry)
+    return fail(
+      `the GPU runtime "${name}" is not registered with Docker`,
+      "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)"
+    );
+  const binary = entry.path ?? "runsc";
+  const runsc = await probeRunsc(binary);
+  const args = judgeRuntimeArgs(entry.runtimeArgs ?? [], runsc, { gpu: true });
+  if (args.status === "fail") return args;
+  let driver;
+  try {
+    driver = (await ctx.gpu.driverVersion()).trim();
+  } catch (error2) {
+    return fail(
+      `no NVIDIA driver answers: ${errorMessage(error2)}`,
+      "install the NVIDIA driver at a version nvproxy supports (runner-setup/GPU.md)"
+    );
+  }
+  let supported;
+  try {
+    supported = await ctx.gpu.supportedDrivers(binary);
+  } catch (error2) {
+    return fail(
+      `runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${errorMessage(error2)}`,
+      "install gVisor release-20240305.0 or newer (runner-setup/GPU.md)"
+    );
+  }
+  if (!supported.includes(driver)) {
+    const nearest = supported.filter((v) => v.split(".")[0] === driver.split(".")[0]);
+    return fail(
+      `driver ${driver} is not one runsc ${runsc.version}'s nvproxy supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`,
+      "pin the host driver to a version listed by `runsc nvproxy list-supported-drivers`, or install a runsc that supports this driver"
+    );
+  }
+  return pass(`"${name}" (${(entry.runtimeArgs ?? []).join(" ")}), runsc ${runsc.version}, driver ${driver} supported by nvproxy`);
+}
+function hostChecks() {
+  return [
+    {
+      id: "images",
+      title: "sandbox images match their recipes",
+      safety: false,
+      needs: ["docker"],
+      async run(ctx) {
+        const names = (await readdir9(ctx.imagesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+        const missing = [];
+        for (const name of names) {
+          const { ref } = await readRecipe(ctx.imagesDir, name);
+          const found = await ctx.docker.getImage(ref).inspect().catch(() => void 0);
+          if (!found) missing.push(`${name} (${ref})`);
+        }
+        if (missing.length > 0)
+          return fail(
+            `not built for the current recipe: ${missing.join(", ")}`,
+            "`npx crucible image build` (a run also builds its image first, which makes its start slow)"
+          );
+        return pass(`${names.length} image(s) built from their current recipe: ${names.join(", ")}`);
+      }
+    },
+    {
+      id: "disk",
+      title: "disk space (artifact store, Docker)",
+      safety: false,
+      needs: ["docker"],
+      async run(ctx) {
+        const places = [
+          { what: "artifact store", dir: ctx.artifactStore },
+          { what: "Docker", dir: ctx.info.DockerRootDir ?? "/var/lib/docker" },
+          { what: "sandbox scratch", dir: ctx.scratchRoot }
+        ];
+        const found = [];
+        let worst = "pass";
+        for (const place of places) {
+          const free = await freeBytes(place.dir);
+          found.push(`${place.what} ${formatBytes(free.bytes)} free (${free.dir})`);
+          if (free.bytes < DISK_FAIL_BYTES) worst = "fail";
+          else if (free.bytes < DISK_WARN_BYTES && worst === "pass") worst = "warn";
+        }
+        const result = found.join("; ");
+        if (worst === "pass") return pass(result);
+        const fix = `free space (below ${formatBytes(DISK_FAIL_BYTES)} runs fail, below ${formatBytes(DISK_WARN_BYTES)} they soon will): \`npx crucible gc --artifacts-older-than 336h\`, remove unused Docker images`;
+        return worst === "fail" ? fail(result, fix) : warn(result, fix);
+      }
+    },
+    {
+      id: "sandbox-kernel",
+      title: "a sandbox starts under gVisor",
+      safety: true,
+      needs: ["runsc-args"],
+      async run(ctx) {
+        const probe = ctx.probe = await runProbe(ctx);
+        const dmesg = probe.kernel?.dmesg ?? [];
+        if (!probe.kernel)
+          return fail(
+            `the probe sandbox reported nothing (${probe.result.detail}) ${probe.stderr.slice(0, 300)}`,
+            "run `npx crucible run experiments/hello-sandbox/experiment.yaml` to see the runtime's error"
+          );
+        if (!dmesg.some((line) => line.includes("gVisor"))) {
+          return fail(
+            `the kernel inside is not gVisor's (uname ${probe.kernel.release}, dmesg: ${dmesg.join(" | ") || "empty"})`,
+            REGISTER_FIX
+          );
+        }
+        return pass(`kernel ${probe.kernel.release}, dmesg: "${dmesg.find((l) => l.includes("gVisor")).replace(/^\[[^\]]*\]\s*/, "")}"`);
+      }
+    },
+    {
+      id: "network",
+      title: "no network inside (loopback only)",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const network = ctx.probe.network;
+        if (!network) return fail("the probe did not report its network", "see the sandbox-kernel row");
+        const others = network.interfaces.filter((i) => i !== "lo");
+        const reached = Object.entries(network.attempts).filter(([, outcome]) => outcome === "reached").map(([target]) => target);
+        if (others.length > 0 || reached.length > 0) {
+          return fail(
+            `interfaces ${network.interfaces.join(", ")}${reached.length ? `; reached ${reached.join(", ")}` : ""}`,
+            `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (docker/host-config.ts)`
+          );
+        }
+        return pass(
+          `interfaces: ${network.interfaces.join(", ") || "none"}; ${Object.entries(network.attempts).map(([t, o]) => `${t} \u2192 ${o}`).join(", ")}`
+        );
+      }
+    },
+    {
+      id: "writable",
+      title: "/output is the only writable host path",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const { writable, hostSawOutput } = ctx.probe;
+        if (!writable) return fail("the probe did not report writable paths", "see the sandbox-kernel row");
+        const hostPaths = writable.filter((w) => !SANDBOX_MEMORY_FS.has(w.fstype));
+        const extra = hostPaths.filter((w) => w.path !== "/output");
+        if (extra.length > 0)
+          return fail(
+            `writable besides /output: ${extra.map((w) => `${w.path} (${w.fstype})`).join(", ")}`,
+            "sandboxes must have a read-only root and read-only inputs (docker/host-config.ts buildContainerConfig)"
+          );
+        if (!hostPaths.some((w) => w.path === "/output") || !hostSawOutput) {
+          return fail(
+            `/output ${hostPaths.length ? "was writable but its file did not reach the host" : "is not writable"}`,
+            "check that the scratch folder ($RUNNER_TEMP or the temp folder) is writable by root and mountable (tmpfs)"
+          );
+        }
+        const memory = writable.filter((w) => SANDBOX_MEMORY_FS.has(w.fstype)).map((w) => w.path);
+        return pass(`/output written and read back on the host; also writable, in sandbox memory only: ${memory.join(", ") || "nothing"}`);
+      }
+    },
+    {
+      id: "pids",
+      title: "process limit bites",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const processes = ctx.probe.processes;
+        if (!processes) return fail("the probe did not report its fork test", "see the sandbox-kernel row");
+        if (processes.error === null || processes.forked >= PROBE_NPROC) {
+          return fail(
+            `forked ${processes.forked} processes under an nproc limit of ${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`,
+            "the runtime ignores RLIMIT_NPROC: check that runsc is the runtime (the sandbox-kernel row) and that Docker passes Ulimits"
+          );
+        }
+        return pass(`fork refused (${processes.error}) after ${processes.forked} children under an nproc limit of ${PROBE_NPROC}`);
+      }
+    },
+    {
+      id: "memory",
+      title: "memory limit bites",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const limitMiB = PROBE_MEMORY_BYTES / 1024 / 1024;
+        const { result, reachedMiB, done } = await runMemoryProbe(ctx, limitMiB * 4);
+        if (done || reachedMiB > limitMiB) {
+          return fail(
+            `allocated ${reachedMiB} MiB under a limit of ${limitMiB} MiB (${result.detail})`,
+            "Docker did not apply the memory limit: check the cgroups row and that the memory controller is enabled"
+          );
+        }
+        return pass(
+          `stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`
+        );
+      }
+    },
+    {
+      id: "gpu-visible",
+      title: "GPU: visible inside a sandbox",
+      safety: true,
+      needs: ["gpu-runtime", "sandbox-kernel"],
+      async run(ctx) {
+        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        return checkGpuVisible(ctx.gpu);
+      }
+    }
+  ];
+}
+async function checkGpuVisible(gpu) {
+  const devices = await gpu.listGpus();
+  if (devices.length === 0) return fail("nvidia-smi lists no GPU on the host", "check the driver (`nvidia-smi`) and runner-setup/GPU.md");
+  const { result, output } = await gpu.gpuInSandbox(devices[0]);
+  const listed = output.split("\n").filter((l) => /^GPU \d+:/.test(l.trim()));
+  if (result.outcome !== "exited" || result.exitCode !== 0 || listed.length === 0) {
+    return fail(
+      `nvidia-smi -L in a sandbox with GPU ${devices[0]}: ${result.detail} ${output.trim().slice(0, 200)}`,
+      "check nvidia-container-toolkit (its hook must be on dockerd's PATH) and the nvproxy runtime's arguments (runner-setup/GPU.md)"
+    );
+  }
+  return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0].trim()}`);
+}
+async function freeBytes(dir) {
+  let current = path15.resolve(dir);
+  for (; ; ) {
+    try {
+      const stats = await statfs(current);
+      return { dir: current, bytes: stats.bavail * stats.bsize };
+    } catch (error2) {
+      const parent = path15.dirname(current);
+      if (error2.code !== "ENOENT" || parent === current) throw error2;
+      current = parent;
+    }
+  }
+}
+async function probeSpec(ctx, options) {
+  const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
+  const runId = `doctor-${Date.now()}-${process.pid}`;
+  return {
+    image: ref,
+    policy: { ...ctx.policy, nproc: PROBE_NPROC },
+    resources: {
+      cpus: 1,
+      memoryBytes: options.memoryBytes,
+      timeoutSeconds: PROBE_TIMEOUT_MS / 1e3,
+      gpus: options.gpuDeviceIds?.length ?? 0
+    },
+    inputs: [{ relative: "probe.py", hostPath: path15.join(options.programDir, "probe.py") }],
+    artifacts: [],
+    // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
+    name: path15.basename(options.programDir),
+    outputBytes: PROBE_OUTPUT_BYTES,
+    env: {},
+    labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
+    gpuDeviceIds: options.gpuDeviceIds ?? []
+  };
+}
+async function inSandbox(ctx, program, argv, options, afterExit) {
+  const programDir = await mkdtemp2(path15.join(os10.tmpdir(), "crucible-doctor-"));
+  try {
+    await writeFile4(path15.join(programDir, "probe.py"), program, { mode: 420 });
+    const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
+    const sandbox = await provider.create(
+      await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir })
+    );
+    const chunks = { stdout: [], stderr: [] };
+    try {
+      const result = await sandbox.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS, onOutput: (stream, chunk) => chunks[stream].push(chunk) });
+      await afterExit?.(sandbox);
+      return { result, stdout: Buffer.concat(chunks.stdout).toString("utf8"), stderr: Buffer.concat(chunks.stderr).toString("utf8") };
+    } finally {
+      await sandbox.cleanup();
+    }
+  } finally {
+    await rm7(programDir, { recursive: true, force: true });
+  }
+}
+function jsonLines(text) {
+  return text.split("\n").flatMap((line) => {
+    try {
+      const value = JSON.parse(line);
+      return value && typeof value === "object" ? [value] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+async function runProbe(ctx) {
+  let hostSawOutput = false;
+  const { result, stdout, stderr } = await inSandbox(
+    ctx,
+    PROBE_PROGRAM,
+    ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
+    { memoryBytes: 256 * 1024 * 1024 },
+    async (sandbox) => {
+      const file = path15.join(sandbox.outputDir, "doctor-probe");
+      const stats = await lstat7(file).catch(() => void 0);
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile13(file, "utf8") === "probe";
+    }
+  );
+  const findings = { result, hostSawOutput, stderr };
+  for (const line of jsonLines(stdout)) Object.assign(findings, line);
+  return findings;
+}
+async function runMemoryProbe(ctx, targetMiB) {
+  const { result, stdout } = await inSandbox(ctx, MEMORY_PROGRAM, ["python3", "/experiment/probe.py", String(targetMiB)], {
+    memoryBytes: PROBE_MEMORY_BYTES
+  });
+  const lines = jsonLines(stdout);
+  const reachedMiB = Math.max(0, ...lines.map((l) => typeof l.allocatedMiB === "number" ? l.allocatedMiB : 0));
+  return { result, reachedMiB, done: lines.some((l) => l.done === true) };
+}
+async function runDoctor(options) {
+  const context = {
+    docker: options.docker,
+    policy: options.policy,
+    imagesDir: options.imagesDir,
+    artifactStore: options.artifactStore,
+    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os10.tmpdir(),
+    gpu: options.gpu ?? realGpuProbes(options)
+  };
+  const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
+  return runChecks(checks, context, options.onResult);
+}
+function realGpuProbes(options) {
+  return {
+    async driverVersion() {
+      const { stdout } = await execFileAsync7("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"], { timeout: 3e4 });
+      return stdout.split("\n")[0].trim();
+    },
+    listGpus: () => listGpus(),
+    supportedDrivers,
+    async gpuInSandbox(deviceId) {
+      const ctx = {
+        ...options,
+        artifactStore: "",
+        scratchRoot: process.env.RUNNER_TEMP ?? os10.tmpdir(),
+        gpu: void 0
+      };
+      const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], {
+        memoryBytes: 512 * 1024 * 1024,
+        gpuDeviceIds: [deviceId]
+      });
+      return { result, output: `${stdout}
+${stderr}` };
+    }
+  };
+}
+async function assertHostFit(options) {
+  const report = await runDoctor({ ...options, quick: true });
+  if (refusalMessage(report)) throw new HostUnfitError(report);
+}
 
 // actions/run/src/approved-image.ts
 import { existsSync as existsSync3 } from "node:fs";
-import path14 from "node:path";
+import path16 from "node:path";
 async function approvedImageOf(experiment, artifactInput, workspace) {
   if (experiment.image.kind !== "build") return void 0;
-  const folder = artifactInput ? path14.resolve(workspace, artifactInput) : "";
-  if (!folder || !existsSync3(path14.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const folder = artifactInput ? path16.resolve(workspace, artifactInput) : "";
+  if (!folder || !existsSync3(path16.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
   const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }
@@ -96080,17 +96976,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path16 = requestOptions.url.replace(options.baseUrl, "");
+    const path18 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path16} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path18} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path16} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path18} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -98682,7 +99578,7 @@ function createGitHubClient(options) {
         if (attempt >= retries || status !== void 0 && DO_NOT_RETRY.includes(status)) throw error2;
         const delay2 = retryDelayMs * 2 ** attempt;
         options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay2} ms`);
-        await sleep(delay2);
+        await sleep2(delay2);
       }
     }
   });
@@ -98692,7 +99588,7 @@ function httpStatus(error2) {
   const status = error2?.status;
   return typeof status === "number" ? status : void 0;
 }
-function sleep(ms) {
+function sleep2(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -98899,8 +99795,8 @@ function renderSummary(result, resultPath, latestProgress) {
 }
 function cut(text, max) {
   const head = text.slice(0, max);
-  const open5 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
-  return open5 > head.lastIndexOf(";") && open5 > head.lastIndexOf(">") ? head.slice(0, open5) : head;
+  const open6 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open6 > head.lastIndexOf(";") && open6 > head.lastIndexOf(">") ? head.slice(0, open6) : head;
 }
 
 // actions/run/src/main.ts
@@ -98920,12 +99816,12 @@ async function run() {
   let release = () => {
   };
   try {
-    const file = path15.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path17.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: getInput("policy") ? path15.resolve(workspace, getInput("policy")) : void 0,
+      policyFile: getInput("policy") ? path17.resolve(workspace, getInput("policy")) : void 0,
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
@@ -98936,11 +99832,12 @@ async function run() {
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path15.resolve(workspace, resultsDir) : path15.join(experiment.dir, "results");
-    const artifactStore = getInput("artifact-store") ? path15.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
-    const savedLog = path15.relative(workspace, path15.join(resultsRoot, runId, "log.txt"));
+    const resultsRoot = resultsDir ? path17.resolve(workspace, resultsDir) : path17.join(experiment.dir, "results");
+    const artifactStore = getInput("artifact-store") ? path17.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
+    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
+    const savedLog = path17.relative(workspace, path17.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
-    const outcome = await runExperiment({
+    const outcome = await runExperimentInSlot({
       experiment,
       policy,
       provider,
@@ -98968,7 +99865,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path15.relative(workspace, outcome.resultFile);
+    const resultPath = path17.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -98985,7 +99882,7 @@ async function run() {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
         error(issue2.message, {
-          file: path15.relative(workspace, path15.resolve(issue2.file)),
+          file: path17.relative(workspace, path17.resolve(issue2.file)),
           startLine: issue2.line,
           startColumn: issue2.column
         });
