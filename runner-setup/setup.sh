@@ -33,14 +33,17 @@ fi
 
 # 2. runsc registered with Docker. --network=none is required: Debian's runsc (2022) fails every start on
 #    kernels >= 6.11 without it, and no sandbox ever gets a network anyway.
-"${as_root[@]}" mkdir -p /etc/docker
-"${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)"
+#    `runsc-monitored` is the same runsc with gVisor's trace session (behaviour monitoring): its
+#    --pod-init-config is installed under /etc, where only root can change what is traced.
+"${as_root[@]}" mkdir -p /etc/docker /etc/crucible/monitoring
+"${as_root[@]}" install -m 0644 runner-setup/monitoring/pod-init.json /etc/crucible/monitoring/pod-init.json
+"${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" /etc/crucible/monitoring/pod-init.json
 
 # 3. dockerd. There is no init system on these hosts, so it is started here when it is not answering.
 docker_ok() { "${as_root[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if docker_ok; then
-  if ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
-    log "reloading dockerd to register runsc"
+  if ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc-monitored"'; then
+    log "reloading dockerd to register runsc and runsc-monitored"
     "${as_root[@]}" pkill -HUP -x dockerd
     sleep 1
   fi

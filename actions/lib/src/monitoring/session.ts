@@ -1,0 +1,162 @@
+/**
+ * Monitoring for one sandbox. Debian's runsc (2022) has no per-container trace configuration that
+ * Docker 20.10 can pass, so the runtime entry `runsc-monitored` (runner-setup/setup.sh) starts every
+ * sandbox with --pod-init-config naming one fixed socket path; runsc connects to it when the sandbox is
+ * created and refuses to create the sandbox when nobody listens (fail closed). A run owns that socket for
+ * the life of its sandbox, under a host-wide lock, so one run's events never reach another run.
+ * (runner-setup/MONITORING.md has the version facts.)
+ */
+import { open, readFile, rm, mkdir } from "node:fs/promises";
+import path from "node:path";
+import type Docker from "dockerode";
+import { parseJsonWithin } from "../limits.js";
+import { TraceCollector, type CollectorStats } from "./collector.js";
+import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
+
+export const MONITORED_RUNTIME = "runsc-monitored";
+
+/** What result.json records about monitoring: never absent, never silent. */
+export type MonitoringRecord =
+  | {
+      status: "available";
+      runtime: string;
+      /** "ok", or "overloaded" when any event was dropped, or "broken" when the collector itself failed. */
+      collector: "ok" | "overloaded" | "broken";
+      events: { received: number; evaluated: number; bytes: number };
+      dropped: CollectorStats["dropped"];
+      problems: string[];
+      /** Alerts not raised because the experiment declared the behaviour. */
+      suppressed: SuppressedAlert[];
+    }
+  | { status: "unavailable"; reason: string };
+
+export interface MonitoringOutcome {
+  monitoring: MonitoringRecord;
+  alerts: Alert[];
+}
+
+export interface MonitoringSetup {
+  runtime: string;
+  podInitConfig: string;
+  endpoint: string;
+}
+
+/** Finds the monitored runtime Docker knows and the socket its trace session writes to, or says why not. */
+export async function findMonitoringSetup(docker: Docker, runtime = MONITORED_RUNTIME): Promise<{ ok: true; setup: MonitoringSetup } | { ok: false; reason: string }> {
+  let runtimes: Record<string, { path?: string; runtimeArgs?: string[] }>;
+  try {
+    runtimes = ((await docker.info()) as { Runtimes?: typeof runtimes }).Runtimes ?? {};
+  } catch (error) {
+    return { ok: false, reason: `the Docker daemon is not reachable (${(error as Error).message})` };
+  }
+  const entry = runtimes[runtime];
+  if (!entry) return { ok: false, reason: `Docker has no runtime "${runtime}"; run runner-setup/setup.sh to register it` };
+  const flag = (entry.runtimeArgs ?? []).find((arg) => arg.startsWith("--pod-init-config="));
+  if (!flag) return { ok: false, reason: `the runtime "${runtime}" has no --pod-init-config argument` };
+  const podInitConfig = flag.slice("--pod-init-config=".length);
+  let document: unknown;
+  try {
+    document = parseJsonWithin(await readFile(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+  } catch (error) {
+    return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${(error as Error).message}` };
+  }
+  const sinks = (document as { trace_session?: { sinks?: { name?: string; config?: { endpoint?: unknown } }[] } }).trace_session?.sinks ?? [];
+  const endpoint = sinks.find((s) => s.name === "remote")?.config?.endpoint;
+  if (typeof endpoint !== "string" || !endpoint.startsWith("/")) return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
+  return { ok: true, setup: { runtime, podInitConfig, endpoint } };
+}
+
+export interface SessionOptions {
+  /** How long to wait for another run on this host to finish with the socket. */
+  lockWaitMs: number;
+  /** How long after the program ends to wait for the sandbox to close its trace connection. */
+  drainMs: number;
+}
+
+/** Owns the trace socket for one sandbox: open before the sandbox is created, close after it exited. */
+export class MonitorSession {
+  private constructor(
+    readonly setup: MonitoringSetup,
+    private readonly collector: TraceCollector,
+    private readonly engine: RuleEngine,
+    private readonly lockFile: string,
+    private readonly drainMs: number,
+  ) {}
+
+  static async open(setup: MonitoringSetup, rules: RuleSet, declared: readonly Behaviour[], options: SessionOptions): Promise<MonitorSession> {
+    const dir = path.dirname(setup.endpoint);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const lockFile = `${setup.endpoint}.lock`;
+    await acquireLock(lockFile, options.lockWaitMs);
+    try {
+      const engine = new RuleEngine(rules, new Set(declared));
+      const collector = new TraceCollector(setup.endpoint, rules.limits, (event) => engine.observe(event));
+      // The lock is ours, so a socket file left here belongs to a run that is gone.
+      await rm(setup.endpoint, { force: true });
+      collector.listen();
+      return new MonitorSession(setup, collector, engine, lockFile, options.drainMs);
+    } catch (error) {
+      await rm(lockFile, { force: true });
+      throw error;
+    }
+  }
+
+  expect(containerId: string): void {
+    this.collector.expect(containerId);
+  }
+
+  async close(): Promise<MonitoringOutcome> {
+    try {
+      const stats = await this.collector.finish(this.drainMs);
+      const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
+      return {
+        monitoring: {
+          status: "available",
+          runtime: this.setup.runtime,
+          collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
+          events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
+          dropped: stats.dropped,
+          problems: stats.foreignConnections > 0 ? [...stats.problems, `${stats.foreignConnections} connection(s) from other sandboxes were refused`] : stats.problems,
+          suppressed: this.engine.suppressedAlerts(),
+        },
+        alerts: this.engine.alerts(),
+      };
+    } finally {
+      await rm(this.setup.endpoint, { force: true });
+      await rm(this.lockFile, { force: true });
+    }
+  }
+}
+
+export class MonitoringBusyError extends Error {}
+
+/** A lock file holding the owner's pid; a lock whose owner is gone is taken over. */
+async function acquireLock(file: string, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const handle = await open(file, "wx", 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = Number.parseInt(await readFile(file, "utf8").catch(() => ""), 10);
+    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) throw new MonitoringBusyError(`another run on this host (pid ${owner}) holds the trace socket`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
