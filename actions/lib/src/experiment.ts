@@ -5,6 +5,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, typ
 import { ExperimentInvalidError, type Issue } from "./errors.js";
 import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
+import type { Behaviour } from "./monitoring/rules.js";
 import { parseDuration, parseMemory } from "./units.js";
 
 /** An experiment as written in YAML, after schema validation. */
@@ -18,6 +19,8 @@ export interface ExperimentSpec {
   inputs?: string[];
   resources: ResourcesSpec;
   network?: "none";
+  /** Behaviours monitoring does not raise as alerts for this experiment (monitoring/rules.ts). */
+  behaviours?: Behaviour[];
   params?: Record<string, unknown>;
   paramsSchema?: string;
   stages?: Record<string, StageSpec>;

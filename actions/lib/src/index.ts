@@ -23,3 +23,6 @@ export * from "./units.js";
 export * from "./locations.js";
 export type * from "./sandbox/sandbox.js";
 export { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "./sandbox/docker.js";
+export * from "./monitoring/rules.js";
+export * from "./monitoring/session.js";
+export { decodeMessage, type TraceEvent } from "./monitoring/wire.js";

@@ -104,6 +104,8 @@ export interface SandboxSpec {
   labels: Record<string, string>;
   /** GPU device ids assigned to this sandbox by the host allocator. */
   gpuDeviceIds: string[];
+  /** The traced variant of the policy's runtime (monitoring/session.ts), when this sandbox is monitored. */
+  monitoredRuntime?: string;
 }
 
 export const SANDBOX_WORKDIR = "/experiment";
@@ -177,8 +179,8 @@ export function buildContainerConfig(spec: SandboxSpec, argv: string[]): Docker.
 }
 
 /** GPU runs need the runtime registered with nvproxy; every other run uses the policy's runtime. */
-export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds">): string {
-  if (spec.gpuDeviceIds.length === 0) return spec.policy.runtime;
+export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds" | "monitoredRuntime">): string {
+  if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
   return spec.policy.gpu.runtime;
 }

@@ -18,6 +18,8 @@ import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
 import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocument } from "./schemas.js";
 import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
+import type { Alert } from "./monitoring/rules.js";
+import { closeMonitor, type MonitoringOptions, type MonitoringOutcome, type MonitoringRecord, openMonitor } from "./monitoring/session.js";
 import { createScratch } from "./scratch.js";
 import { escapeControls, shownText } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
@@ -61,6 +63,8 @@ export interface RunResult {
   log: LogRecord;
   resources: Resources & { gpuDeviceIds: string[] };
   policy: Record<string, unknown>;
+  monitoring?: MonitoringRecord;
+  alerts?: Alert[];
   usage?: UsageRecord;
   provenance: Provenance;
   /** Multi-stage runs: one record per stage, in run order. */
@@ -184,6 +188,11 @@ export interface RunOptions {
   /** Extra container labels, e.g. the workflow run, so a post step can find its sandboxes. */
   labels?: Record<string, string>;
   runId?: string;
+  /**
+   * Behaviour monitoring (monitoring/session.ts): the traced runtime and the rules, or why this runner
+   * cannot monitor. Either way it is recorded in the result.
+   */
+  monitoring?: MonitoringOptions;
 }
 
 export interface RunOutcome {
@@ -242,6 +251,7 @@ interface ProgramOutcome {
   usage?: UsageRecord;
   gpuDeviceIds: string[];
   containerId: string | null;
+  monitoring?: MonitoringOutcome;
 }
 
 /**
@@ -328,6 +338,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       dropped: outcome.dropped,
       policy: outcome.policy,
       ...(outcome.usage ? { usage: outcome.usage } : {}),
+      ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
       resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
       provenance: { ...base.provenance, containerId: outcome.containerId },
     });
@@ -557,7 +568,9 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     program.echo?.(line);
     events.line?.(line);
   });
+  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? []);
   const spec: SandboxSpec = {
+    ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
     image: image.id,
     policy,
     resources: program.resources,
@@ -587,6 +600,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   let exec: ExecResult | undefined;
   let sandboxError: string | undefined;
   let collected: Collected;
+  let monitoring: MonitoringOutcome | undefined;
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
@@ -596,7 +610,10 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
         onOutput: (stream, chunk) => relay.push(stream, chunk),
         timeoutMs: program.resources.timeoutSeconds * 1000,
         signal: options.signal,
-        onCreated: (id) => events.sandboxCreated?.(id),
+        onCreated: (id) => {
+          monitor.session?.expect(id);
+          events.sandboxCreated?.(id);
+        },
         onSample: (sample) => {
           usage.add(sample);
           events.sample?.(sample, usage.peak);
@@ -609,6 +626,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
       relay.flush();
       await log.close();
       await sandbox.cleanup();
+      monitoring = await closeMonitor(monitor);
     }
 
     phase("collect results");
@@ -618,6 +636,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
       declared: experiment.outputs.files,
     });
   } finally {
+    monitoring = await closeMonitor(monitor);
     stopGpuSampling();
     await gpuLease?.release();
     await scratch.dispose();
@@ -639,6 +658,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     usage: usage.record(),
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
     containerId: exec?.sandboxId ?? null,
+    ...(monitoring ? { monitoring } : {}),
   };
 }
 

@@ -160,3 +160,38 @@ function alive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** What a run is given: the traced runtime and rules, or the reason this runner cannot monitor. */
+export type MonitoringOptions = { setup: MonitoringSetup; rules: RuleSet; lockWaitMs?: number; drainMs?: number } | { unavailable: string };
+
+/** One sandbox's monitoring between openMonitor and closeMonitor. */
+export interface OpenedMonitor {
+  session?: MonitorSession;
+  unavailable?: string;
+  closed?: MonitoringOutcome;
+}
+
+/** Opens monitoring for one sandbox; a busy or broken trace socket becomes "unavailable" with the reason, never an absence. */
+export async function openMonitor(options: MonitoringOptions | undefined, declared: readonly Behaviour[]): Promise<OpenedMonitor> {
+  if (!options) return {};
+  if ("unavailable" in options) return { unavailable: options.unavailable };
+  try {
+    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 10 * 60_000, drainMs: options.drainMs ?? 3_000 });
+    return { session };
+  } catch (error) {
+    return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${(error as Error).message}` };
+  }
+}
+
+/** Closes it (once; later calls return the same outcome), giving what the result records. */
+export async function closeMonitor(monitor: OpenedMonitor): Promise<MonitoringOutcome | undefined> {
+  if (monitor.closed) return monitor.closed;
+  if (monitor.session) {
+    const session = monitor.session;
+    monitor.session = undefined;
+    monitor.closed = await session.close();
+  } else if (monitor.unavailable !== undefined) {
+    monitor.closed = { monitoring: { status: "unavailable", reason: monitor.unavailable }, alerts: [] };
+  }
+  return monitor.closed;
+}
