@@ -6,7 +6,11 @@ import path from "node:path";
 import Docker from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  alertAnnotations,
+  applyOverrides,
+  behaviourLine,
   DockerSandboxProvider,
+  MonitorSession,
   findMonitoringSetup,
   loadExperiment,
   loadPolicy,
@@ -86,5 +90,83 @@ describe("behaviour monitoring under runsc", () => {
     expect(byRule["shell-exec"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/bin/sh", "/bin/sh", "-c", "true"] });
     expect(byRule["kernel-tunables-write"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/proc/sys/kernel/core_pattern"] });
     expect(byRule["network-egress"]!.severity).toBe("high");
+  });
+
+  it("bounds a flood of openat events: the run finishes and every event not evaluated is counted", async () => {
+    const tight = applyOverrides(rules, { limits: { eventsPerSecond: 500, maxEvents: 2000 } }, "test");
+    const result = await runMonitored("open-flood", `
+for i in range(20000):
+    open("/etc/hostname").close()
+print("done")
+`, { rules: tight });
+    expect(result.status).toBe("succeeded");
+    const monitoring = result.monitoring!;
+    if (monitoring.status !== "available") throw new Error(`monitoring unavailable: ${monitoring.reason}`);
+    expect(monitoring.collector).toBe("overloaded");
+    expect(monitoring.events.evaluated).toBeLessThanOrEqual(2000);
+    const { bySandbox, byRate, byTotal, byBytes, malformed } = monitoring.dropped;
+    expect(byRate + byTotal).toBeGreaterThan(0);
+    expect(malformed).toBe(0);
+    expect(byBytes).toBe(0);
+    // Every open the program made is accounted for: evaluated, dropped by our bounds, or dropped by the Sentry.
+    expect(monitoring.events.received + bySandbox).toBeGreaterThanOrEqual(20000);
+    expect(behaviourLine(result)).toMatch(/events not evaluated/);
+  });
+
+  it("keeps hostile process names and paths as inert data in the result, the annotations and the behaviour line", async () => {
+    const result = await runMonitored("hostile-names", `
+import ctypes
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"\x1b]0;x\x07::error::", 0, 0, 0)
+for name in ["/proc/sys/\u202e::warning::<script>x</script>", "/sys/%0A::set-output name=a::b"]:
+    try:
+        open(name, "w")
+    except OSError:
+        pass
+`);
+    const alert = result.alerts!.find((a) => a.rule === "kernel-tunables-write")!;
+    expect(alert.count).toBe(2);
+    // The result keeps exactly what the program set (15 bytes: the Sentry keeps what fits in comm).
+    expect(alert.examples.map((e) => e.process)).toEqual(["\x1b]0;x\x07::error::", "\x1b]0;x\x07::error::"]);
+    expect(alert.examples.map((e) => e.detail[0])).toEqual(["/proc/sys/\u202e::warning::<script>x</script>", "/sys/%0A::set-output name=a::b"]);
+    for (const shown of [...alertAnnotations(result.alerts!).map((a) => a.message), behaviourLine(result)]) {
+      expect(shown).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f\u202e]/);
+      expect(shown).not.toMatch(/^::/m);
+    }
+  });
+
+  it("does not raise what the experiment declared, and records it as suppressed", async () => {
+    const result = await runMonitored("declares-subprocess", `
+import subprocess
+subprocess.run(["/bin/sh", "-c", "true"])
+`, { extra: "behaviours: [subprocess]" });
+    expect(result.alerts ?? []).toEqual([]);
+    expect(result.monitoring).toMatchObject({ status: "available", suppressed: [{ rule: "shell-exec", behaviour: "subprocess", count: 1 }] });
+  });
+
+  it("raises for hello-sandbox only its own two deliberate egress probes", async () => {
+    // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail: monitoring sees the tries.
+    const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
+    const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+    const { result } = await runExperiment({ experiment, policy, provider, repoRoot, resultsRoot, monitoring: { setup, rules } });
+    expect(result.status).toBe("succeeded");
+    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+    expect(result.alerts!.map((a) => [a.rule, a.examples.map((e) => e.detail[0])])).toEqual([["network-egress", ["1.1.1.1:53", "169.254.169.254:80"]]]);
+  });
+
+  it("records monitoring as unavailable, with the reason, when another run holds the trace socket", async () => {
+    const holder = await MonitorSession.open(setup, rules, [], { lockWaitMs: 0, drainMs: 0 });
+    try {
+      const file = await makeExperiment("while-busy", { "experiment.yaml": experimentYaml("while-busy"), "main.py": "print('hi')\n" });
+      const experiment = await loadExperiment(file, { imagesDir });
+      const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+      const { result } = await runExperiment({ experiment, policy, provider, repoRoot: path.resolve(file, "../../.."), resultsRoot, monitoring: { setup, rules, lockWaitMs: 500 } });
+      expect(result.status).toBe("succeeded");
+      expect(result.policy).toMatchObject({ HostConfig: { Runtime: "runsc" } });
+      expect(result.monitoring).toEqual({ status: "unavailable", reason: expect.stringMatching(/another run on this host \(pid \d+\) holds the trace socket/) });
+      expect(behaviourLine(result)).toMatch(/^not monitored: /);
+    } finally {
+      await holder.close();
+    }
   });
 });

@@ -26,3 +26,4 @@ export { DockerSandboxProvider, MANAGED_LABEL, RUN_ID_LABEL, SETUP_HINT } from "
 export * from "./monitoring/rules.js";
 export * from "./monitoring/session.js";
 export { decodeMessage, type TraceEvent } from "./monitoring/wire.js";
+export * from "./monitoring/report.js";
