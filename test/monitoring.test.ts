@@ -1,6 +1,6 @@
 // Behaviour monitoring against the real runsc through Docker: the runtime entry runsc-monitored
 // (runner-setup/setup.sh) streams gVisor's trace points to this process. Nothing here is mocked.
-import { mkdtemp, readFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
@@ -21,7 +21,9 @@ import {
   type RuleSet,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import { runAction } from "./support/action.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { interpretRunnerLog } from "./support/runner-log.js";
 
 const docker = new Docker();
 let policy: SandboxPolicy;
@@ -168,5 +170,29 @@ subprocess.run(["/bin/sh", "-c", "true"])
     } finally {
       await holder.close();
     }
+  });
+
+  it("the run action's bundle, moved where no node_modules exist, monitors and annotates one line per raised rule", async () => {
+    // The runner runs dist/index.js from the action's checkout; the native addon ships beside it.
+    const root = await mkdtemp(path.join(os.tmpdir(), "crucible-bundle-"));
+    await mkdir(path.join(root, "actions/run/dist"), { recursive: true });
+    for (const file of ["index.js", "node-unix-socket.linux-x64-gnu.node"]) await copyFile(path.join(repoRoot, "actions/run/dist", file), path.join(root, "actions/run/dist", file));
+    await symlink(path.join(repoRoot, "runner-setup"), path.join(root, "runner-setup"));
+    const file = await makeExperiment("action-tries", { "experiment.yaml": experimentYaml("action-tries"), "main.py": ATTEMPTS });
+    const workspace = path.resolve(file, "../../..");
+    const run = await runAction(path.join(root, "actions/run/dist/index.js"), { inputs: { experiment: path.relative(workspace, file) }, env: { GITHUB_WORKSPACE: workspace } });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const annotations = interpretRunnerLog(run.stdout).commands.filter((c) => ["error", "warning", "notice"].includes(c.name));
+    expect(annotations.map((a) => [a.name, a.properties])).toEqual([
+      ["error", "title=behaviour%3A kernel-tunables-write (high)"],
+      ["error", "title=behaviour%3A namespace-escape (high)"],
+      ["error", "title=behaviour%3A network-egress (high)"],
+      ["warning", "title=behaviour%3A shell-exec (medium)"],
+    ]);
+    expect(annotations[2]!.data).toBe('The program tried to connect to a network address other than loopback (1×). First at ' + annotations[2]!.data.split("First at ")[1]);
+    expect(annotations[2]!.data).toMatch(/by process "python3": "10\.1\.2\.3:80"$/);
+    expect(run.summary).toContain("Behaviour");
+    // The summary's values go through escapeMarkdown (&#40; is "(").
+    expect(run.summary).toContain("<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>");
   });
 });

@@ -10,6 +10,7 @@ import {
   pruneArtifactStore,
   DockerSandboxProvider,
   assertValid,
+  behaviourLine,
   escapeControls,
   validateContainmentMatrixDocument,
   collectGarbage,
@@ -22,6 +23,8 @@ import {
   installRoot,
   loadExperiment,
   loadPolicy,
+  monitoringFor,
+  monitoringRulesFile,
   repositoryOf,
   resourceLines,
   runContainmentSuite,
@@ -105,6 +108,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
     signal: cancel.signal,
+    monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
@@ -122,6 +126,7 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
   }
   for (const a of result.storedArtifacts ?? []) out(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
   if (metrics) out(`    metrics: ${metrics}`);
+  out(`    behaviour: ${behaviourLine(result)}`);
   for (const d of result.dropped) out(`    not collected: ${d.path}: ${d.reason}`);
   out(`    result: ${path.relative(process.cwd(), resultFile)}`);
   return result.status === "succeeded" ? 0 : 1;

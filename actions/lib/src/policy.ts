@@ -3,6 +3,7 @@ import type Docker from "dockerode";
 import { CrucibleError, PolicyRejectedError } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
 import { parseJsonWithin } from "./limits.js";
+import type { RuleOverrides } from "./monitoring/rules.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
 import { formatBytes, parseDuration, parseMemory } from "./units.js";
 
@@ -12,6 +13,7 @@ export interface PolicyDocument {
   limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number };
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
   sandbox: { user: string; pidsLimit: number; nproc: number; nofile: number; tmpSize: string; shmSize: string; logMaxBytes: string; outputSize: string };
+  monitoring?: RuleOverrides;
 }
 
 /** The policy with units resolved: what every sandbox on this runner is held to. */
@@ -28,6 +30,8 @@ export interface SandboxPolicy {
   logMaxBytes: number;
   outputBytes: number;
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
+  /** This runner's changes to the monitoring rules, applied by monitoringFor (monitoring/session.ts). */
+  monitoring?: RuleOverrides;
 }
 
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
@@ -60,6 +64,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
     logMaxBytes: parseMemory(doc.sandbox.logMaxBytes),
     outputBytes: parseMemory(doc.sandbox.outputSize),
     ...(doc.gpu ? { gpu: doc.gpu } : {}),
+    ...(doc.monitoring ? { monitoring: doc.monitoring } : {}),
   };
 }
 

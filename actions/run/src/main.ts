@@ -2,6 +2,7 @@ import path from "node:path";
 import * as core from "@actions/core";
 import Docker from "dockerode";
 import {
+  alertAnnotations,
   ArtifactStore,
   CrucibleError,
   defaultArtifactStore,
@@ -14,6 +15,8 @@ import {
   installRoot,
   loadExperiment,
   loadPolicy,
+  monitoringFor,
+  monitoringRulesFile,
   newRunId,
   parseMemory,
   repositoryOf,
@@ -73,6 +76,7 @@ export async function run(): Promise<void> {
       runId,
       artifactStore,
       signal: cancel.signal,
+      monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       ...(await runProvenance()),
       events: {
@@ -100,6 +104,8 @@ export async function run(): Promise<void> {
     // Stored artifacts are named by hash; the workflow uploads exactly these files as an Actions artifact.
     const store = new ArtifactStore(artifactStore);
     core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
+    // One annotation per raised rule, written here: the program's text is only ever inside the message, escaped.
+    for (const a of alertAnnotations(result.alerts ?? [])) core[a.level](a.message, { title: a.title });
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = escapeControls(`${result.experiment.name}: ${result.status}: ${result.statusReason}`);
     if (result.status === "succeeded" || result.status === "superseded") core.info(headline);

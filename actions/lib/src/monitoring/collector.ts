@@ -4,7 +4,7 @@
  * slow collector never slows the sandbox; this side bounds what it evaluates (events per second, events in
  * all, bytes) and counts everything it did not evaluate, so no event is lost silently.
  */
-import { SeqpacketServer, type SeqpacketSocket } from "node-unix-socket";
+import type { SeqpacketServer, SeqpacketSocket } from "node-unix-socket";
 import { decodeHandshake, decodeMessage, encodeHandshake, readHeader, type TraceEvent, WIRE_VERSION } from "./wire.js";
 import type { CollectorLimits } from "./rules.js";
 
@@ -31,7 +31,6 @@ export interface CollectorStats {
 type Peer = { socket: SeqpacketSocket; state: "handshake" | "identify" | "streaming" | "closed"; droppedBySandbox: number; ended: Promise<void> };
 
 export class TraceCollector {
-  private readonly server = new SeqpacketServer();
   private readonly peers: Peer[] = [];
   private expected: string | undefined;
   private windowSecond = 0;
@@ -46,8 +45,8 @@ export class TraceCollector {
     problems: [],
   };
 
-  constructor(
-    private readonly endpoint: string,
+  private constructor(
+    private readonly server: SeqpacketServer,
     private readonly limits: CollectorLimits,
     private readonly onEvent: (event: TraceEvent) => void,
   ) {
@@ -55,9 +54,14 @@ export class TraceCollector {
     this.server.on("error", (error: Error) => this.problem(`the trace socket failed: ${error.message}`));
   }
 
-  /** Starts listening (synchronously: once this returns, a sandbox can connect). */
-  listen(): void {
-    this.server.listen(this.endpoint, 16);
+  /** Listens on `endpoint`; once this resolves, a sandbox can connect. */
+  static async listen(endpoint: string, limits: CollectorLimits, onEvent: (event: TraceEvent) => void): Promise<TraceCollector> {
+    // A native addon (SOCK_SEQPACKET has no Node API), loaded only by runs that monitor: bundles that never
+    // do need not ship its binary (actions/scripts/build.mjs).
+    const { SeqpacketServer } = await import("node-unix-socket");
+    const collector = new TraceCollector(new SeqpacketServer(), limits, onEvent);
+    collector.server.listen(endpoint, 16);
+    return collector;
   }
 
   /** The Docker container id whose sandbox may connect; every other connection is refused. */

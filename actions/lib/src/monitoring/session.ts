@@ -11,7 +11,7 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { parseJsonWithin } from "../limits.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
-import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
+import { type Alert, applyOverrides, type Behaviour, loadRules, RuleEngine, type RuleOverrides, type RuleSet, type SuppressedAlert } from "./rules.js";
 
 export const MONITORED_RUNTIME = "runsc-monitored";
 
@@ -90,10 +90,9 @@ export class MonitorSession {
     await acquireLock(lockFile, options.lockWaitMs);
     try {
       const engine = new RuleEngine(rules, new Set(declared));
-      const collector = new TraceCollector(setup.endpoint, rules.limits, (event) => engine.observe(event));
       // The lock is ours, so a socket file left here belongs to a run that is gone.
       await rm(setup.endpoint, { force: true });
-      collector.listen();
+      const collector = await TraceCollector.listen(setup.endpoint, rules.limits, (event) => engine.observe(event));
       return new MonitorSession(setup, collector, engine, lockFile, options.drainMs);
     } catch (error) {
       await rm(lockFile, { force: true });
@@ -194,4 +193,15 @@ export async function closeMonitor(monitor: OpenedMonitor): Promise<MonitoringOu
     monitor.closed = { monitoring: { status: "unavailable", reason: monitor.unavailable }, alerts: [] };
   }
   return monitor.closed;
+}
+
+/**
+ * What an adapter passes to runExperiment: the traced runtime with the rules (and the runner policy's
+ * overrides), or why this runner cannot monitor. Invalid rules or overrides are the runner's
+ * configuration error and throw.
+ */
+export async function monitoringFor(docker: Docker, rulesFile: string, overrides: RuleOverrides | undefined): Promise<MonitoringOptions> {
+  const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
+  const found = await findMonitoringSetup(docker);
+  return found.ok ? { setup: found.setup, rules } : { unavailable: found.reason };
 }
