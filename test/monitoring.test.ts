@@ -9,6 +9,8 @@ import {
   alertAnnotations,
   applyOverrides,
   behaviourLine,
+  checkMonitoring,
+  decodeMessage,
   DockerSandboxProvider,
   MonitorSession,
   findMonitoringSetup,
@@ -194,5 +196,36 @@ subprocess.run(["/bin/sh", "-c", "true"])
     expect(run.summary).toContain("Behaviour");
     // The summary's values go through escapeMarkdown (&#40; is "(").
     expect(run.summary).toContain("<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>");
+  });
+
+  it("doctor: passes on this runner, and fails when the runtime does not trace", async () => {
+    expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ ok: true });
+    const untraced = await checkMonitoring(provider, policy, { setup: { ...setup, runtime: "runsc" }, rules });
+    expect(untraced).toEqual({ ok: false, detail: expect.stringMatching(/never connected to the trace socket/) });
+    expect(await checkMonitoring(provider, policy, { unavailable: "Docker has no runtime \"runsc-monitored\"" })).toEqual({ ok: false, detail: 'unavailable: Docker has no runtime "runsc-monitored"' });
+  });
+});
+
+describe("monitoring rules and wire format without a sandbox", () => {
+  it("applies a runner policy's overrides and refuses ones that name no rule", () => {
+    const changed = applyOverrides(rules, { rules: { "shell-exec": { severity: "high" }, "read-only-write": { enabled: false } }, limits: { maxEvents: 10 } }, "policy.json");
+    expect(changed.rules.find((r) => r.id === "shell-exec")!.severity).toBe("high");
+    expect(changed.rules.some((r) => r.id === "read-only-write")).toBe(false);
+    expect(changed.limits).toEqual({ ...rules.limits, maxEvents: 10 });
+    expect(() => applyOverrides(rules, { rules: { "no-such-rule": { enabled: false } } }, "policy.json")).toThrow(/policy.json: monitoring override names the rule "no-such-rule", which does not exist/);
+    expect(() => applyOverrides(rules, { rules: { "shell-exec": { severity: "urgent" as never } } }, "policy.json")).toThrow(/policy.json: monitoring overrides are invalid/);
+  });
+
+  it("decodes a captured message of this runsc, and refuses truncated or hostile bytes without throwing", () => {
+    // syscall/connect/enter as runsc 0.0~20221219 sent it (header: size 8, type 10 connect, 0 dropped).
+    const captured = Buffer.from("08000a0000000000" + "0a2508c8a4dcaba388dbf6182002420e2f746d702f6d6f6e2d70726f62654a07707974686f6e33182a20032a0a736f636b65743a5b315d3210020000500a0102030000000000000000", "hex");
+    const decoded = decodeMessage(captured);
+    expect(decoded).toMatchObject({ ok: true, header: { messageType: 10, droppedBySentry: 0 }, event: { kind: "connect", fd: 3, fdPath: "socket:[1]", context: { processName: "python3", cwd: "/tmp/mon-probe" } } });
+    expect(decoded.ok && decoded.event?.kind === "connect" && Array.from(decoded.event.address.subarray(0, 8))).toEqual([2, 0, 0, 0x50, 10, 1, 2, 3]);
+    expect(decodeMessage(captured.subarray(0, 5))).toEqual({ ok: false, reason: "a message of 5 bytes has no valid header" });
+    expect(decodeMessage(Buffer.concat([captured.subarray(0, 8), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])]))).toMatchObject({ ok: false, reason: expect.stringMatching(/^message type 10 does not decode/) });
+    const huge = Buffer.concat([Buffer.from("08000b0000000000", "hex"), Buffer.from([0x32, 0x90, 0x4e]), Buffer.alloc(10000, 0x41)]);
+    const long = decodeMessage(huge);
+    expect(long.ok && long.event?.kind === "execve" && long.event.path.length).toBe(512);
   });
 });

@@ -11,6 +11,7 @@ import {
   DockerSandboxProvider,
   assertValid,
   behaviourLine,
+  checkMonitoring,
   escapeControls,
   validateContainmentMatrixDocument,
   collectGarbage,
@@ -45,6 +46,8 @@ commands:
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)
+  doctor                        check this runner: Docker, runsc, and that behaviour monitoring traces a
+      [--policy FILE]           sandbox end to end; exits 1 if monitoring is unavailable or broken
   gc                            remove sandboxes whose owner process on this host is gone, that
                                 exited, or that outlived their deadline, and runsc processes left
                                 behind by failed starts (a run does the first before it starts)
@@ -162,6 +165,16 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   return breached.length > 0 ? 1 : 0;
 }
 
+async function doctor(options: { policy?: string }): Promise<number> {
+  const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  const runtime = await provider.preflight();
+  out(`ok    Docker with ${runtime.name} ${runtime.version}`);
+  const check = await checkMonitoring(provider, policy, await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring));
+  out(`${check.ok ? "ok   " : "FAIL "} behaviour monitoring: ${check.detail}`);
+  return check.ok ? 0 : 1;
+}
+
 async function buildImages(names: string[]): Promise<number> {
   const provider = new DockerSandboxProvider("runsc", imagesDirOf(root));
   const all = names.length ? names : (await readdir(imagesDirOf(root))).sort();
@@ -194,6 +207,10 @@ async function main(argv: string[]): Promise<number> {
         options: { "compare-runc": { type: "boolean" }, "results-dir": { type: "string" }, matrix: { type: "string" }, policy: { type: "string" } },
       });
       return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
+    }
+    case "doctor": {
+      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" } } });
+      return doctor({ policy: values.policy });
     }
     case "gc": {
       const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });

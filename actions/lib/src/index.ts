@@ -27,3 +27,4 @@ export * from "./monitoring/rules.js";
 export * from "./monitoring/session.js";
 export { decodeMessage, type TraceEvent } from "./monitoring/wire.js";
 export * from "./monitoring/report.js";
+export * from "./monitoring/doctor.js";
