@@ -53,7 +53,7 @@ async function runMonitored(name: string, program: string, options: { extra?: st
     provider,
     repoRoot: path.resolve(file, "../../.."),
     resultsRoot,
-    monitoring: { setup, rules: options.rules ?? rules },
+    monitoring: { setup, rules: options.rules ?? rules, lockWaitMs: 10 * 60_000 },
   });
   const written = JSON.parse(await readFile(outcome.resultFile, "utf8"));
   expect(validateResultDocument(written), JSON.stringify(validateResultDocument.errors)).toBe(true);
@@ -152,7 +152,7 @@ subprocess.run(["/bin/sh", "-c", "true"])
     // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail: monitoring sees the tries.
     const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
     const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
-    const { result } = await runExperiment({ experiment, policy, provider, repoRoot, resultsRoot, monitoring: { setup, rules } });
+    const { result } = await runExperiment({ experiment, policy, provider, repoRoot, resultsRoot, monitoring: { setup, rules, lockWaitMs: 10 * 60_000 } });
     expect(result.status).toBe("succeeded");
     expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
     expect(result.alerts!.map((a) => [a.rule, a.examples.map((e) => e.detail[0])])).toEqual([["network-egress", ["1.1.1.1:53", "169.254.169.254:80"]]]);
@@ -182,7 +182,7 @@ subprocess.run(["/bin/sh", "-c", "true"])
     await symlink(path.join(repoRoot, "runner-setup"), path.join(root, "runner-setup"));
     const file = await makeExperiment("action-tries", { "experiment.yaml": experimentYaml("action-tries"), "main.py": ATTEMPTS });
     const workspace = path.resolve(file, "../../..");
-    const run = await runAction(path.join(root, "actions/run/dist/index.js"), { inputs: { experiment: path.relative(workspace, file) }, env: { GITHUB_WORKSPACE: workspace } });
+    const run = await runAction(path.join(root, "actions/run/dist/index.js"), { inputs: { experiment: path.relative(workspace, file) }, env: { GITHUB_WORKSPACE: workspace, CRUCIBLE_MONITORING_WAIT: "600" } });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const annotations = interpretRunnerLog(run.stdout).commands.filter((c) => ["error", "warning", "notice"].includes(c.name));
     expect(annotations.map((a) => [a.name, a.properties])).toEqual([

@@ -97411,38 +97411,37 @@ var MonitoringBusyError = class extends Error {
 };
 async function acquireLock(file, waitMs) {
   const deadline = Date.now() + waitMs;
+  const self2 = await currentProcess();
   for (; ; ) {
     try {
       const handle = await open4(file, "wx", 384);
-      await handle.writeFile(`${process.pid}
-`);
+      await handle.writeFile(JSON.stringify(ownerLabels(self2)));
       await handle.close();
       return;
     } catch (error2) {
       if (error2.code !== "EEXIST") throw error2;
     }
-    const owner = Number.parseInt(await readFile8(file, "utf8").catch(() => ""), 10);
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+    let labels = {};
+    try {
+      labels = parseJsonWithin(await readFile8(file, "utf8"), { maxBytes: 4096, maxDepth: 2 });
+    } catch {
+    }
+    const owner = await ownerState(labels, self2);
+    if (owner.state === "gone") {
       await rm5(file, { force: true });
       continue;
     }
-    if (Date.now() >= deadline) throw new MonitoringBusyError(`another run on this host (pid ${owner}) holds the trace socket`);
+    if (Date.now() >= deadline) {
+      throw new MonitoringBusyError(owner.state === "alive" ? `another run on this host (pid ${owner.pid}) holds the trace socket` : `the trace socket's lock ${file} is held by a process that cannot be judged from here`);
+    }
     await new Promise((resolve2) => setTimeout(resolve2, 200));
-  }
-}
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error2) {
-    return error2.code === "EPERM";
   }
 }
 async function openMonitor(options, declared) {
   if (!options) return {};
   if ("unavailable" in options) return { unavailable: options.unavailable };
   try {
-    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 10 * 6e4, drainMs: options.drainMs ?? 3e3 });
+    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 0, drainMs: options.drainMs ?? 3e3 });
     return { session };
   } catch (error2) {
     return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${error2.message}` };
@@ -97462,7 +97461,9 @@ async function closeMonitor(monitor) {
 async function monitoringFor(docker, rulesFile, overrides) {
   const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
   const found = await findMonitoringSetup(docker);
-  return found.ok ? { setup: found.setup, rules } : { unavailable: found.reason };
+  const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
+  const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1e3 : 0;
+  return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
 }
 
 // actions/lib/src/usage.ts

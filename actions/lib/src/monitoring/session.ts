@@ -10,6 +10,7 @@ import { open, readFile, rm, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type Docker from "dockerode";
 import { parseJsonWithin } from "../limits.js";
+import { currentProcess, ownerLabels, ownerState } from "../owner.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
 import { type Alert, applyOverrides, type Behaviour, loadRules, RuleEngine, type RuleOverrides, type RuleSet, type SuppressedAlert } from "./rules.js";
 
@@ -129,39 +130,54 @@ export class MonitorSession {
 
 export class MonitoringBusyError extends Error {}
 
-/** A lock file holding the owner's pid; a lock whose owner is gone is taken over. */
+/**
+ * A lock file naming its owner process as owner.ts does (boot, PID namespace, pid, start time: pids are
+ * reused quickly on a busy host); a lock whose owner is gone is taken over.
+ */
 async function acquireLock(file: string, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
+  const self = await currentProcess();
   for (;;) {
     try {
       const handle = await open(file, "wx", 0o600);
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(JSON.stringify(ownerLabels(self)));
       await handle.close();
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    const owner = Number.parseInt(await readFile(file, "utf8").catch(() => ""), 10);
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+    let labels: Record<string, string> = {};
+    try {
+      labels = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 4096, maxDepth: 2 }) as Record<string, string>;
+    } catch {
+      // Unreadable: a lock being written this instant, or garbage; judged "unknown" below and waited for.
+    }
+    const owner = await ownerState(labels, self);
+    if (owner.state === "gone") {
       await rm(file, { force: true });
       continue;
     }
-    if (Date.now() >= deadline) throw new MonitoringBusyError(`another run on this host (pid ${owner}) holds the trace socket`);
+    if (Date.now() >= deadline) {
+      throw new MonitoringBusyError(owner.state === "alive" ? `another run on this host (pid ${owner.pid}) holds the trace socket` : `the trace socket's lock ${file} is held by a process that cannot be judged from here`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** What a run is given: the traced runtime and rules, or the reason this runner cannot monitor. */
-export type MonitoringOptions = { setup: MonitoringSetup; rules: RuleSet; lockWaitMs?: number; drainMs?: number } | { unavailable: string };
+export type MonitoringOptions =
+  | {
+      setup: MonitoringSetup;
+      rules: RuleSet;
+      /**
+       * How long to wait for another run on this host to release the trace socket; by default none: a
+       * runner runs one job at a time, and a run that overlaps another is recorded as not monitored rather
+       * than kept waiting.
+       */
+      lockWaitMs?: number;
+      drainMs?: number;
+    }
+  | { unavailable: string };
 
 /** One sandbox's monitoring between openMonitor and closeMonitor. */
 export interface OpenedMonitor {
@@ -175,7 +191,7 @@ export async function openMonitor(options: MonitoringOptions | undefined, declar
   if (!options) return {};
   if ("unavailable" in options) return { unavailable: options.unavailable };
   try {
-    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 10 * 60_000, drainMs: options.drainMs ?? 3_000 });
+    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 0, drainMs: options.drainMs ?? 3_000 });
     return { session };
   } catch (error) {
     return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${(error as Error).message}` };
@@ -203,5 +219,8 @@ export async function closeMonitor(monitor: OpenedMonitor): Promise<MonitoringOu
 export async function monitoringFor(docker: Docker, rulesFile: string, overrides: RuleOverrides | undefined): Promise<MonitoringOptions> {
   const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
   const found = await findMonitoringSetup(docker);
-  return found.ok ? { setup: found.setup, rules } : { unavailable: found.reason };
+  // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait for another run on this host to release the socket.
+  const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
+  const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
+  return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
 }
