@@ -41572,6 +41572,7 @@ async function planExperiments(options) {
           image: experiment.spec.image,
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
+          ...experiment.spec.behaviours?.length ? { behaviours: experiment.spec.behaviours } : {},
           // Only the base branch's runs: results in the pull request are its author's to write.
           estimate: await estimate(repository, base, dir, experiment)
         });
@@ -41882,8 +41883,10 @@ async function plan(inputs) {
   summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }],
-      ...evaluation.experiments.map((e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`].map(text))
+      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }, { data: "Declared behaviours (not alerted)", header: true }],
+      ...evaluation.experiments.map(
+        (e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`, e.behaviours?.join(", ") || "none"].map(text)
+      )
     ]);
   }
   if (evaluation.issues.length > 0) summary.addList(evaluation.issues.map((i) => text(formatIssue(i))));

@@ -96178,6 +96178,11 @@ function escapeControls(text) {
   }
   return out;
 }
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
 
 // actions/lib/src/relay.ts
 var MAX_LINE_BYTES = 64 * 1024;
@@ -96512,6 +96517,19 @@ function totalMinutes(plan) {
   return plan.experiments.reduce((sum, e) => sum + e.estimate.minutes, 0);
 }
 
+// actions/lib/src/monitoring/report.ts
+var SEVERITY_ORDER = ["high", "medium", "low"];
+function behaviourLine(result) {
+  const monitoring = result.monitoring;
+  if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
+  if (monitoring.status === "unavailable") return `not monitored: ${shownText(monitoring.reason, 300)}`;
+  const alerts = [...result.alerts ?? []].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+  const dropped = Object.values(monitoring.dropped).reduce((a, b) => a + b, 0);
+  const caveat = monitoring.collector === "broken" ? ` (monitoring broken: ${shownText(monitoring.problems.join("; "), 200)})` : dropped > 0 ? ` (${dropped} events not evaluated: collector bounds or overload)` : "";
+  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${caveat}`;
+  return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${caveat}`;
+}
+
 // actions/lib/src/github/markdown.ts
 var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
 var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
@@ -96599,7 +96617,8 @@ function planTable(plan) {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `\u2264 ${e.estimate.minutes} min (timeout)`;
-    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
+    const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
+    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
     return `| ${cells.join(" | ")} |`;
   });
   const more = plan.experiments.length - rows.length;
@@ -96614,7 +96633,8 @@ function approvalsOf(rows) {
 function resultRow(row, plan) {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}\u2026` : result.statusReason;
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}`;
+  const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;

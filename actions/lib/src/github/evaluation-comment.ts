@@ -7,6 +7,7 @@ import { formatDuration } from "../relay.js";
 import { STATUS_ICONS, type Approval, type RunResult } from "../run.js";
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
+import { behaviourLine } from "../monitoring/report.js";
 import { escapeMarkdown, link } from "./markdown.js";
 
 export const EVALUATION_MARKER = "<!-- crucible:evaluation -->";
@@ -90,7 +91,9 @@ function planTable(plan: EvaluationPlan): string[] {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `≤ ${e.estimate.minutes} min (timeout)`;
-    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
+    // Declared behaviours are not alerted on, so the reviewer sees them before approving.
+    const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
+    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
     return `| ${cells.join(" | ")} |`;
   });
   const more = plan.experiments.length - rows.length;
@@ -108,7 +111,8 @@ function approvalsOf(rows: ResultRow[]): string {
 function resultRow(row: ResultRow, plan: EvaluationPlan): string {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}…` : result.statusReason;
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}`;
+  const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
