@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider, loadExperiment, loadPolicy, runExperiment, type RelayedLine } from "../lib/src/index.js";
+import { DockerSandboxProvider, loadExperiment, loadPolicy, monitoringFor, monitoringRulesFile, runExperiment, type MonitoringOptions, type RelayedLine } from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");
@@ -81,6 +81,30 @@ for (let i = 0; i < 5; i++) {
   bareTimes.push(Date.now() - t);
 }
 
+// 4. Monitoring overhead: the same experiment monitored (runsc-monitored and the collector) and not,
+//    alternating, whole runs timed; on the trivial experiment and on one that makes 3,000 opens (each traced).
+const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring);
+if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);
+const opens = await experiment("opens", "for i in range(3000):\n    open('/etc/hostname').close()\n");
+async function timedRun(file: string, withMonitoring: MonitoringOptions | undefined) {
+  const exp = await loadExperiment(file, { imagesDir });
+  const t = Date.now();
+  const { result } = await runExperiment({ experiment: exp, policy, provider, repoRoot: work, resultsRoot: path.join(work, "results"), ...(withMonitoring ? { monitoring: { ...withMonitoring, lockWaitMs: 600_000 } } : {}) });
+  if (result.status !== "succeeded") throw new Error(`${exp.spec.name} ${result.status}: ${result.statusReason}`);
+  if (withMonitoring && result.monitoring?.status !== "available") throw new Error(`${exp.spec.name} was not monitored`);
+  return Date.now() - t;
+}
+async function overhead(file: string, repetitions: number) {
+  const monitored: number[] = [];
+  const unmonitored: number[] = [];
+  for (let i = 0; i < repetitions; i++) {
+    unmonitored.push(await timedRun(file, undefined));
+    monitored.push(await timedRun(file, monitoring));
+  }
+  return { monitoredMs: median(monitored), unmonitoredMs: median(unmonitored), ratio: Math.round((median(monitored) / median(unmonitored)) * 100) / 100, repetitions };
+}
+const monitoringOverhead = { trivial: await overhead(trivial, 5), opens3000: await overhead(opens, 3) };
+
 const figures = {
   measuredAt: new Date().toISOString(),
   host: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), runtime: `${latencyRun.result.runtime.name} ${latencyRun.result.runtime.version}` },
@@ -89,6 +113,8 @@ const figures = {
   lineLatencyMs: { p50: Math.round(percentile(latencies, 50) * 10) / 10, p99: Math.round(percentile(latencies, 99) * 10) / 10, lines: latencies.length },
   relayThroughput: { lines: lineCount, received, inOrder, linesPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)), status: throughputRun.result.status },
   trivialRunWallTimeMs: { throughAction: median(actionTimes), bareDockerRun: median(bareTimes), ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100, repetitions: actionTimes.length },
+  // Whole runExperiment wall time, medians; the load average says how busy the shared machine was.
+  monitoringOverhead: { ...monitoringOverhead, loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10 },
 };
 if (received !== lineCount || !inOrder) throw new Error(`relay lost or reordered lines: ${received} of ${lineCount}`);
 await writeFile(path.join(root, "actions/run/benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);
