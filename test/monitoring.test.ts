@@ -198,6 +198,24 @@ subprocess.run(["/bin/sh", "-c", "true"])
     expect(run.summary).toContain("<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>");
   });
 
+  it("a multi-stage run records each stage's monitoring and the run's alerts together", async () => {
+    const yaml = ["apiVersion: crucible/v1", "name: staged-tries", "description: staged test", "image: base", "inputs: [shell.py, net.py]", "resources: {cpus: 1, memory: 256Mi, timeout: 60s}",
+      "stages:", "  first:", "    command: [python3, shell.py]", "  second:", "    needs: [first]", "    command: [python3, net.py]", ""].join("\n");
+    const file = await makeExperiment("staged-tries", {
+      "experiment.yaml": yaml,
+      "shell.py": "import subprocess\nsubprocess.run(['/bin/sh', '-c', 'true'])\n",
+      "net.py": "import socket\ns = socket.socket()\ntry:\n    s.connect(('10.9.9.9', 443))\nexcept OSError:\n    pass\n",
+    });
+    const experiment = await loadExperiment(file, { imagesDir });
+    const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+    const { result, resultFile } = await runExperiment({ experiment, policy, provider, repoRoot: path.resolve(file, "../../.."), resultsRoot, monitoring: { setup, rules, lockWaitMs: 10 * 60_000 } });
+    expect(validateResultDocument(JSON.parse(await readFile(resultFile, "utf8"))), JSON.stringify(validateResultDocument.errors)).toBe(true);
+    expect(result.status).toBe("succeeded");
+    expect(result.stages!.map((s) => [s.name, s.monitoring?.status, (s.alerts ?? []).map((a) => a.rule)])).toEqual([["first", "available", ["shell-exec"]], ["second", "available", ["network-egress"]]]);
+    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+    expect(result.alerts!.map((a) => [a.rule, a.count])).toEqual([["network-egress", 1], ["shell-exec", 1]]);
+  });
+
   it("doctor: passes on this runner, and fails when the runtime does not trace", async () => {
     expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ ok: true });
     const untraced = await checkMonitoring(provider, policy, { setup: { ...setup, runtime: "runsc" }, rules });

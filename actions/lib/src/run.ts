@@ -19,7 +19,7 @@ import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocu
 import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
 import type { Alert } from "./monitoring/rules.js";
-import { closeMonitor, type MonitoringOptions, type MonitoringOutcome, type MonitoringRecord, openMonitor } from "./monitoring/session.js";
+import { closeMonitor, mergeStageMonitoring, type MonitoringOptions, type MonitoringOutcome, type MonitoringRecord, openMonitor } from "./monitoring/session.js";
 import { createScratch } from "./scratch.js";
 import { escapeControls, shownText } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
@@ -145,6 +145,8 @@ export interface StageResult {
   log: LogRecord;
   resources?: Resources & { gpuDeviceIds: string[] };
   policy?: Record<string, unknown>;
+  monitoring?: MonitoringRecord;
+  alerts?: Alert[];
   usage?: UsageRecord;
   containerId?: string | null;
 }
@@ -436,6 +438,7 @@ async function runStages(
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
     usage: usage.record(),
+    ...mergeStageMonitoring(records),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
   });
@@ -472,6 +475,7 @@ function stageRecord(
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...(outcome.usage ? { usage: outcome.usage } : {}),
+    ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
     containerId: outcome.containerId,
   };
 }

@@ -40609,6 +40609,12 @@ var result_schema_default = {
         usage: {
           $ref: "#/properties/usage"
         },
+        monitoring: {
+          $ref: "#/properties/monitoring"
+        },
+        alerts: {
+          $ref: "#/properties/alerts"
+        },
         containerId: {
           type: [
             "string",

@@ -93953,6 +93953,12 @@ var result_schema_default = {
         usage: {
           $ref: "#/properties/usage"
         },
+        monitoring: {
+          $ref: "#/properties/monitoring"
+        },
+        alerts: {
+          $ref: "#/properties/alerts"
+        },
         containerId: {
           type: [
             "string",
@@ -97465,6 +97471,51 @@ async function monitoringFor(docker, rulesFile, overrides) {
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1e3 : 0;
   return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
 }
+function mergeStageMonitoring(stages) {
+  const ran = stages.filter((s) => s.monitoring);
+  if (ran.length === 0) return {};
+  const unavailable = ran.filter((s) => s.monitoring.status === "unavailable");
+  const alerts = /* @__PURE__ */ new Map();
+  for (const stage of ran) {
+    for (const alert of stage.alerts ?? []) {
+      const merged = alerts.get(alert.rule);
+      if (!merged) alerts.set(alert.rule, { ...alert, examples: [...alert.examples] });
+      else {
+        merged.count += alert.count;
+        merged.examples.push(...alert.examples.slice(0, Math.max(0, 100 - merged.examples.length)));
+      }
+    }
+  }
+  const order = { high: 0, medium: 1, low: 2 };
+  const mergedAlerts = [...alerts.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
+  if (unavailable.length > 0) {
+    const reasons = unavailable.map((s) => `stage ${s.name}: ${s.monitoring.reason}`).join("; ");
+    return { monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1e3) }, alerts: mergedAlerts };
+  }
+  const records = ran.map((s) => s.monitoring);
+  const sum = (pick) => records.reduce((total, r) => total + pick(r), 0);
+  const suppressed = /* @__PURE__ */ new Map();
+  for (const r of records) for (const s of r.suppressed) suppressed.set(s.rule, { ...s, count: (suppressed.get(s.rule)?.count ?? 0) + s.count });
+  const collector = records.some((r) => r.collector === "broken") ? "broken" : records.some((r) => r.collector === "overloaded") ? "overloaded" : "ok";
+  return {
+    monitoring: {
+      status: "available",
+      runtime: records[0].runtime,
+      collector,
+      events: { received: sum((r) => r.events.received), evaluated: sum((r) => r.events.evaluated), bytes: sum((r) => r.events.bytes) },
+      dropped: {
+        bySandbox: sum((r) => r.dropped.bySandbox),
+        byRate: sum((r) => r.dropped.byRate),
+        byTotal: sum((r) => r.dropped.byTotal),
+        byBytes: sum((r) => r.dropped.byBytes),
+        malformed: sum((r) => r.dropped.malformed)
+      },
+      problems: ran.flatMap((s) => s.monitoring.problems.map((p) => `stage ${s.name}: ${p}`)).slice(0, 20),
+      suppressed: [...suppressed.values()]
+    },
+    alerts: mergedAlerts
+  };
+}
 
 // actions/lib/src/usage.ts
 var MAX_POINTS = 600;
@@ -97691,6 +97742,7 @@ async function runStages(context, stages, resultDir, base) {
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
     usage: usage.record(),
+    ...mergeStageMonitoring(records),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a })))
   });
@@ -97718,6 +97770,7 @@ function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...outcome.usage ? { usage: outcome.usage } : {},
+    ...outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {},
     containerId: outcome.containerId
   };
 }

@@ -224,3 +224,54 @@ export async function monitoringFor(docker: Docker, rulesFile: string, overrides
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
   return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
 }
+
+/**
+ * A multi-stage run's monitoring: each stage records its own; the run shows them together. Not
+ * monitored as a whole when any stage that ran was not; alerts summed per rule (example times stay
+ * relative to their stage's start, the stage's own record says which).
+ */
+export function mergeStageMonitoring(stages: { name: string; monitoring?: MonitoringRecord; alerts?: Alert[] }[]): { monitoring?: MonitoringRecord; alerts?: Alert[] } {
+  const ran = stages.filter((s) => s.monitoring);
+  if (ran.length === 0) return {};
+  const unavailable = ran.filter((s) => s.monitoring!.status === "unavailable");
+  const alerts = new Map<string, Alert>();
+  for (const stage of ran) {
+    for (const alert of stage.alerts ?? []) {
+      const merged = alerts.get(alert.rule);
+      if (!merged) alerts.set(alert.rule, { ...alert, examples: [...alert.examples] });
+      else {
+        merged.count += alert.count;
+        merged.examples.push(...alert.examples.slice(0, Math.max(0, 100 - merged.examples.length)));
+      }
+    }
+  }
+  const order = { high: 0, medium: 1, low: 2 } as const;
+  const mergedAlerts = [...alerts.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
+  if (unavailable.length > 0) {
+    const reasons = unavailable.map((s) => `stage ${s.name}: ${(s.monitoring as { reason: string }).reason}`).join("; ");
+    return { monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1000) }, alerts: mergedAlerts };
+  }
+  const records = ran.map((s) => s.monitoring as Extract<MonitoringRecord, { status: "available" }>);
+  const sum = (pick: (r: (typeof records)[number]) => number) => records.reduce((total, r) => total + pick(r), 0);
+  const suppressed = new Map<string, SuppressedAlert>();
+  for (const r of records) for (const s of r.suppressed) suppressed.set(s.rule, { ...s, count: (suppressed.get(s.rule)?.count ?? 0) + s.count });
+  const collector = records.some((r) => r.collector === "broken") ? "broken" : records.some((r) => r.collector === "overloaded") ? "overloaded" : "ok";
+  return {
+    monitoring: {
+      status: "available",
+      runtime: records[0]!.runtime,
+      collector,
+      events: { received: sum((r) => r.events.received), evaluated: sum((r) => r.events.evaluated), bytes: sum((r) => r.events.bytes) },
+      dropped: {
+        bySandbox: sum((r) => r.dropped.bySandbox),
+        byRate: sum((r) => r.dropped.byRate),
+        byTotal: sum((r) => r.dropped.byTotal),
+        byBytes: sum((r) => r.dropped.byBytes),
+        malformed: sum((r) => r.dropped.malformed),
+      },
+      problems: ran.flatMap((s) => (s.monitoring as (typeof records)[number]).problems.map((p) => `stage ${s.name}: ${p}`)).slice(0, 20),
+      suppressed: [...suppressed.values()],
+    },
+    alerts: mergedAlerts,
+  };
+}
