@@ -141,7 +141,7 @@ describe("actions/run: every way a run ends", () => {
     const run = await runProgram("too-slow", "import time\nprint('working', flush=True)\ntime.sleep(300)\n", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 3s" });
     expect(run.outputs.status).toBe("timed-out");
     expect(run.result!.statusReason).toContain("time limit of 3s");
-    expect(run.result!.log.tail.at(-1)).toMatch(/working$/);
+    expect(run.result!.log.tail.at(-1), run.stdout).toMatch(/working$/);
   });
 
   it("oom-killed: past the memory limit", async () => {
