@@ -41,7 +41,12 @@ const GITHUB_ACTIONS_APP_ID = 15368;
 export const FORK_APPROVAL = "all_external_contributors";
 
 export function parseArgs(argv) {
-  const options = { reviewers: [], environment: "evaluation", dryRun: false, apiUrl: process.env.GITHUB_API_URL || "https://api.github.com" };
+  const options = {
+    reviewers: [],
+    environment: "evaluation",
+    dryRun: false,
+    apiUrl: process.env.GITHUB_API_URL || "https://api.github.com",
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -61,12 +66,14 @@ export function parseArgs(argv) {
   }
   const [owner, repo, ...rest] = (options.repo ?? "").split("/");
   if (!owner || !repo || rest.length > 0 || !NAME.test(owner) || !NAME.test(repo)) throw new Error("--repo owner/name is required");
-  if (options.reviewers.length === 0) throw new Error("at least one --reviewer user:<login> or team:<org>/<slug> is required: the environment is the approval gate");
+  if (options.reviewers.length === 0)
+    throw new Error("at least one --reviewer user:<login> or team:<org>/<slug> is required: the environment is the approval gate");
   if (options.reviewers.length > 6) throw new Error("GitHub allows at most 6 required reviewers per environment");
   const reviewers = options.reviewers.map((r) => {
     const match = /^(user|team):([A-Za-z0-9_.\/-]{1,100})$/.exec(r);
     if (!match) throw new Error(`--reviewer must be user:<login> or team:<org>/<slug>, got ${JSON.stringify(r)}`);
-    if (match[1] === "team" && !/^[^/]+\/[^/]+$/.test(match[2])) throw new Error(`team reviewers are team:<org>/<slug>, got ${JSON.stringify(r)}`);
+    if (match[1] === "team" && !/^[^/]+\/[^/]+$/.test(match[2]))
+      throw new Error(`team reviewers are team:<org>/<slug>, got ${JSON.stringify(r)}`);
     return { kind: match[1], name: match[2] };
   });
   if (!NAME.test(options.environment)) throw new Error(`--environment ${JSON.stringify(options.environment)} is not a plain name`);
@@ -80,7 +87,8 @@ export function parseArgs(argv) {
 export async function configure(options, api) {
   const { owner, repo, environment } = options;
   const dry = options.dryRun;
-  const defaultBranch = options.defaultBranch ?? (dry ? "main" : (await api.request("GET", "/repos/{owner}/{repo}", { owner, repo })).data.default_branch);
+  const defaultBranch =
+    options.defaultBranch ?? (dry ? "main" : (await api.request("GET", "/repos/{owner}/{repo}", { owner, repo })).data.default_branch);
 
   const reviewers = [];
   for (const reviewer of options.reviewers) {
@@ -106,9 +114,22 @@ export async function configure(options, api) {
   });
   const existing = dry
     ? []
-    : (await api.request("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: environment, per_page: 100 })).data.branch_policies;
+    : (
+        await api.request("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", {
+          owner,
+          repo,
+          environment_name: environment,
+          per_page: 100,
+        })
+      ).data.branch_policies;
   if (!existing.some((p) => p.name === defaultBranch && (p.type ?? "branch") === "branch")) {
-    await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: environment, name: defaultBranch, type: "branch" });
+    await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", {
+      owner,
+      repo,
+      environment_name: environment,
+      name: defaultBranch,
+      type: "branch",
+    });
   }
 
   // The App's key lives here: secrets of an environment only the default branch may deploy to.
@@ -121,9 +142,22 @@ export async function configure(options, api) {
   });
   const appPolicies = dry
     ? []
-    : (await api.request("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: APP_ENVIRONMENT, per_page: 100 })).data.branch_policies;
+    : (
+        await api.request("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", {
+          owner,
+          repo,
+          environment_name: APP_ENVIRONMENT,
+          per_page: 100,
+        })
+      ).data.branch_policies;
   if (!appPolicies.some((p) => p.name === defaultBranch && (p.type ?? "branch") === "branch")) {
-    await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", { owner, repo, environment_name: APP_ENVIRONMENT, name: defaultBranch, type: "branch" });
+    await api.request("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", {
+      owner,
+      repo,
+      environment_name: APP_ENVIRONMENT,
+      name: defaultBranch,
+      type: "branch",
+    });
   }
 
   let pages = null;
@@ -135,10 +169,16 @@ export async function configure(options, api) {
     }
   }
   if (pages === null) await api.request("POST", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
-  else if (pages.build_type !== "workflow") await api.request("PUT", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
+  else if (pages.build_type !== "workflow")
+    await api.request("PUT", "/repos/{owner}/{repo}/pages", { owner, repo, build_type: "workflow" });
 
   // Without an App, the workflow token opens the form's pull requests and the follow-ups of fork results.
-  await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", { owner, repo, default_workflow_permissions: "read", can_approve_pull_request_reviews: !options.withApp });
+  await api.request("PUT", "/repos/{owner}/{repo}/actions/permissions/workflow", {
+    owner,
+    repo,
+    default_workflow_permissions: "read",
+    can_approve_pull_request_reviews: !options.withApp,
+  });
   const forkApproval = "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval";
   await api.request("PUT", forkApproval, { owner, repo, approval_policy: FORK_APPROVAL });
 
@@ -153,7 +193,10 @@ export async function configure(options, api) {
       rules: [
         {
           type: "required_status_checks",
-          parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: "crucible/evaluation", integration_id: GITHUB_ACTIONS_APP_ID }] },
+          parameters: {
+            strict_required_status_checks_policy: false,
+            required_status_checks: [{ context: "crucible/evaluation", integration_id: GITHUB_ACTIONS_APP_ID }],
+          },
         },
       ],
     };

@@ -38,7 +38,15 @@ const ARTIFACT_STORE = "/var/lib/crucible/artifacts";
 const DIST_MARK = ".crucible-runner-dist";
 
 export function parseArgs(argv) {
-  const options = { slots: 1, root: "/", dryRun: false, name: os.hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 48) };
+  const options = {
+    slots: 1,
+    root: "/",
+    dryRun: false,
+    name: os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "-")
+      .slice(0, 48),
+  };
   const passed = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -67,7 +75,10 @@ export function parseArgs(argv) {
   // The service passes these options on to jit-runner.mjs: they must be what it accepts, word by word.
   parseSupervisorArgs([...passed, "--runner-dir", "/", "--name", `${options.name}-${options.slots}`], {});
   options.supervisorOptions = passed;
-  for (const [what, value] of [["this checkout", repoRoot], ["node", process.execPath]]) {
+  for (const [what, value] of [
+    ["this checkout", repoRoot],
+    ["node", process.execPath],
+  ]) {
     if (!UNIT_PATH.test(value)) throw new Error(`the path of ${what} (${value}) has characters a unit file would need quoted; move it`);
   }
   return options;
@@ -132,10 +143,10 @@ export async function plan(options) {
     copied.add(dir);
     if (mark) replaced.add(slot);
     change(`${mark ? "stop the slot and replace" : "copy"} the runner of slot ${slot} in ${dir} (from ${options.runnerDist})`, async () => {
-        // A runner's files are not replaced under it: the slot is started again below.
-        if (mark && systemd) await run("systemctl", ["stop", `crucible-runner@${slot}.service`]);
-        await rm(at(dir), { recursive: true, force: true });
-        await cp(options.runnerDist, at(dir), { recursive: true, preserveTimestamps: true });
+      // A runner's files are not replaced under it: the slot is started again below.
+      if (mark && systemd) await run("systemctl", ["stop", `crucible-runner@${slot}.service`]);
+      await rm(at(dir), { recursive: true, force: true });
+      await cp(options.runnerDist, at(dir), { recursive: true, preserveTimestamps: true });
       await writeFile(at(path.join(dir, DIST_MARK)), fingerprint);
     });
   }

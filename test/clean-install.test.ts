@@ -54,7 +54,13 @@ async function setUpAndDemo(clone: string): Promise<void> {
   execFileSync("git", ["clone", "--quiet", "--no-hardlinks", repoRoot, clone]);
   const trackedChanges = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: clone, encoding: "utf8" });
   // Only what the commands themselves put on PATH: a clean clone has no node_modules/.bin yet.
-  const env = { PATH: process.env.PATH!.split(":").filter((p) => !p.includes("node_modules")).join(":"), HOME: os.homedir() };
+  const env = {
+    PATH: process.env
+      .PATH!.split(":")
+      .filter((p) => !p.includes("node_modules"))
+      .join(":"),
+    HOME: os.homedir(),
+  };
 
   const setup = spawnSync("bash", ["runner-setup/setup.sh"], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
   expect(setup.status, `${setup.stdout}\n${setup.stderr}`).toBe(0);

@@ -34,21 +34,48 @@ describe("containment suite", () => {
   });
 
   it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", async () => {
-    const suite = path.dirname(path.dirname(await makeExperiment("crashes", {
-      "experiment.yaml": experimentYaml("crashes", { extra: "expect:\n  contained: true" }),
-      "main.py": "raise SystemExit('attacker crashed')\n",
-    })));
+    const suite = path.dirname(
+      path.dirname(
+        await makeExperiment("crashes", {
+          "experiment.yaml": experimentYaml("crashes", { extra: "expect:\n  contained: true" }),
+          "main.py": "raise SystemExit('attacker crashed')\n",
+        }),
+      ),
+    );
     const root = path.dirname(suite);
-    await makeExperiment("hangs", { "experiment.yaml": experimentYaml("hangs", { resources: "  cpus: 1\n  memory: 128Mi\n  timeout: 3s", extra: "expect:\n  contained: true" }), "main.py": "import time\ntime.sleep(600)\n" }, root);
-    await makeExperiment("silent", { "experiment.yaml": experimentYaml("silent", { extra: "expect:\n  contained: true" }), "main.py": "" }, root);
-    await makeExperiment("garbled", {
-      "experiment.yaml": experimentYaml("garbled", { extra: "expect:\n  contained: true" }),
-      "main.py": "import os\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/techniques.jsonl', 'w').write('not json\\n{\"outcome\": \"maybe\"}\\n{\"category\": \"x\", \"technique\": \"y\", \"outcome\": \"blocked\", \"evidence\": \"ok\"}\\n')\n",
-    }, root);
-    await makeExperiment("wrong-ending", {
-      "experiment.yaml": experimentYaml("wrong-ending", { extra: "expect:\n  contained: true\n  statuses: [timed-out]" }),
-      "main.py": "print('finished early')\n",
-    }, root);
+    await makeExperiment(
+      "hangs",
+      {
+        "experiment.yaml": experimentYaml("hangs", {
+          resources: "  cpus: 1\n  memory: 128Mi\n  timeout: 3s",
+          extra: "expect:\n  contained: true",
+        }),
+        "main.py": "import time\ntime.sleep(600)\n",
+      },
+      root,
+    );
+    await makeExperiment(
+      "silent",
+      { "experiment.yaml": experimentYaml("silent", { extra: "expect:\n  contained: true" }), "main.py": "" },
+      root,
+    );
+    await makeExperiment(
+      "garbled",
+      {
+        "experiment.yaml": experimentYaml("garbled", { extra: "expect:\n  contained: true" }),
+        "main.py":
+          'import os\nopen(os.environ[\'CRUCIBLE_OUTPUT\'] + \'/techniques.jsonl\', \'w\').write(\'not json\\n{"outcome": "maybe"}\\n{"category": "x", "technique": "y", "outcome": "blocked", "evidence": "ok"}\\n\')\n',
+      },
+      root,
+    );
+    await makeExperiment(
+      "wrong-ending",
+      {
+        "experiment.yaml": experimentYaml("wrong-ending", { extra: "expect:\n  contained: true\n  statuses: [timed-out]" }),
+        "main.py": "print('finished early')\n",
+      },
+      root,
+    );
     await cp(path.join(repoRoot, "experiments/containment/clean-start-probe"), path.join(suite, "clean-start-probe"), { recursive: true });
 
     const { verdicts } = await runContainmentSuite({ suiteDir: suite, imagesDir, policy, docker, runtimes: ["runsc"], repoRoot: root });
@@ -56,9 +83,19 @@ describe("containment suite", () => {
     expect(by.crashes).toMatchObject({ status: "failed", verdict: "contained", techniques: [] });
     expect(by.hangs).toMatchObject({ status: "timed-out", verdict: "contained" });
     expect(by.silent).toMatchObject({ status: "succeeded", verdict: "contained", techniques: [] });
-    expect(by.garbled).toMatchObject({ verdict: "contained", malformedReports: 2, techniques: [{ category: "x", technique: "y", outcome: "blocked", evidence: "ok" }] });
+    expect(by.garbled).toMatchObject({
+      verdict: "contained",
+      malformedReports: 2,
+      techniques: [{ category: "x", technique: "y", outcome: "blocked", evidence: "ok" }],
+    });
     expect(by["wrong-ending"]!.verdict).toBe("breached");
-    expect(by["wrong-ending"]!.reasons).toEqual(["host check failed: run ended as expected (status succeeded; contained statuses: timed-out)"]);
-    for (const v of verdicts) expect(v.hostChecks.filter((c) => c.check !== "run ended as expected").every((c) => c.ok), `${v.attack}: ${JSON.stringify(v.hostChecks)}`).toBe(true);
+    expect(by["wrong-ending"]!.reasons).toEqual([
+      "host check failed: run ended as expected (status succeeded; contained statuses: timed-out)",
+    ]);
+    for (const v of verdicts)
+      expect(
+        v.hostChecks.filter((c) => c.check !== "run ended as expected").every((c) => c.ok),
+        `${v.attack}: ${JSON.stringify(v.hostChecks)}`,
+      ).toBe(true);
   });
 });

@@ -34,11 +34,7 @@ describe("valid experiments", () => {
 
 describe("schema errors point at the offending key or value", () => {
   const cases: [string, string, string[]][] = [
-    [
-      "unknown top-level key",
-      experimentYaml("x", { extra: "colour: blue" }),
-      ['11:1: unknown key "colour" in (top level)'],
-    ],
+    ["unknown top-level key", experimentYaml("x", { extra: "colour: blue" }), ['11:1: unknown key "colour" in (top level)']],
     [
       "unknown nested key",
       experimentYaml("x", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  disk: 10Gi" }),
@@ -52,18 +48,16 @@ describe("schema errors point at the offending key or value", () => {
     [
       "bad memory unit",
       experimentYaml("x", { resources: "  cpus: 1\n  memory: 1GB\n  timeout: 60s" }),
-      ['9:11: resources.memory "1GB" is not in the expected form — Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).'],
+      [
+        '9:11: resources.memory "1GB" is not in the expected form — Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).',
+      ],
     ],
     [
       "command as a shell string",
       experimentYaml("x", { command: "python3 main.py && curl evil" }),
       ["5:10: command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell"],
     ],
-    [
-      "network other than none",
-      experimentYaml("x", { extra: "network: bridge" }),
-      ['11:10: network must be "none"'],
-    ],
+    ["network other than none", experimentYaml("x", { extra: "network: bridge" }), ['11:10: network must be "none"']],
     [
       "missing required key",
       experimentYaml("x", { resources: "  cpus: 1\n  memory: 256Mi" }),
@@ -88,13 +82,18 @@ describe("schema errors point at the offending key or value", () => {
   });
 
   it("formats issues as path:line:column: message", () => {
-    expect(formatIssue({ file: "experiments/a/experiment.yaml", line: 4, column: 7, message: "boom" })).toBe("experiments/a/experiment.yaml:4:7: boom");
+    expect(formatIssue({ file: "experiments/a/experiment.yaml", line: 4, column: 7, message: "boom" })).toBe(
+      "experiments/a/experiment.yaml:4:7: boom",
+    );
   });
 });
 
 describe("checks beyond the schema", () => {
   it("refuses inputs that escape the experiment folder", async () => {
-    const file = await makeExperiment("x", { "experiment.yaml": experimentYaml("x", { inputs: "[main.py, ../secret, /etc/passwd, link.py, missing.py]" }), "main.py": "" });
+    const file = await makeExperiment("x", {
+      "experiment.yaml": experimentYaml("x", { inputs: "[main.py, ../secret, /etc/passwd, link.py, missing.py]" }),
+      "main.py": "",
+    });
     await writeFile(path.resolve(file, "../../secret"), "s");
     await symlink("/etc/hostname", path.resolve(file, "../link.py"));
     expect(await problems(file)).toEqual([
@@ -116,19 +115,29 @@ describe("checks beyond the schema", () => {
     const file = await makeExperiment("x", { "experiment.yaml": yaml, "main.py": "" });
     expect(await problems(file)).toEqual([
       '2:7: name "other" must equal the experiment\'s folder name "x"',
-      expect.stringMatching(/^4:8: image "nosuchimage" has no recipe: expected .*runner-setup\/images\/nosuchimage\/recipe\.json; available: (.*, )?base\b/),
+      expect.stringMatching(
+        /^4:8: image "nosuchimage" has no recipe: expected .*runner-setup\/images\/nosuchimage\/recipe\.json; available: (.*, )?base\b/,
+      ),
     ]);
   });
 
   it("refuses a billion-laughs alias bomb without expanding it", () => {
     const bomb = ["apiVersion: crucible/v1", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(",")}]`);
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(",")}]`,
+      );
     const { issues } = parseExperiment(bomb.join("\n"), "bomb.yaml");
     expect(issues).toEqual([expect.objectContaining({ line: 1, column: 1, message: expect.stringMatching(/^invalid YAML: .*alias/i) })]);
   });
 
   it("refuses an oversized experiment file before reading it", async () => {
-    const file = await makeExperiment("huge", { "experiment.yaml": `${experimentYaml("huge")}# ${"x".repeat(50 * 1024 * 1024)}\n`, "main.py": "" });
+    const file = await makeExperiment("huge", {
+      "experiment.yaml": `${experimentYaml("huge")}# ${"x".repeat(50 * 1024 * 1024)}\n`,
+      "main.py": "",
+    });
     expect(await problems(file)).toEqual([expect.stringMatching(/^1:1: the experiment file is \d+ bytes; the limit is 1048576/)]);
   });
 

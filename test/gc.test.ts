@@ -30,7 +30,11 @@ async function sandbox(labels: Record<string, string>, start: boolean): Promise<
   return container;
 }
 
-const exists = (c: Docker.Container) => c.inspect().then(() => true, () => false);
+const exists = (c: Docker.Container) =>
+  c.inspect().then(
+    () => true,
+    () => false,
+  );
 
 describe("collectGarbage", () => {
   it("removes exited sandboxes and ones past their deadline, and keeps live ones", async () => {
@@ -56,7 +60,10 @@ describe("collectGarbage", () => {
 
   it("with a job label removes exactly that job's sandboxes", async () => {
     const mine = await sandbox({ "crucible.github-job": "1-1-mine" }, true);
-    const other = await sandbox({ "crucible.github-job": "2-1-other", "crucible.deadline": new Date(Date.now() + 3_600_000).toISOString() }, true);
+    const other = await sandbox(
+      { "crucible.github-job": "2-1-other", "crucible.deadline": new Date(Date.now() + 3_600_000).toISOString() },
+      true,
+    );
     try {
       const report = await collectGarbage(docker, { label: "crucible.github-job=1-1-mine", scope });
       expect(report.containers.map((c) => c.id)).toEqual([mine.id]);
@@ -71,10 +78,18 @@ describe("collectGarbage", () => {
     // A process shaped like the runsc-sandbox a failed start leaves behind: same name, a --log path naming a gone container.
     const ghostId = randomBytes(32).toString("hex");
     // Debian's own python3, which does not re-exec itself (a pyenv shim would).
-    const orphan = spawn("/usr/bin/python3", ["-c", "import time; time.sleep(600)", `--log=/var/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/${ghostId}/log.json`], {
-      argv0: "runsc-sandbox",
-      stdio: "ignore",
-    });
+    const orphan = spawn(
+      "/usr/bin/python3",
+      [
+        "-c",
+        "import time; time.sleep(600)",
+        `--log=/var/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/${ghostId}/log.json`,
+      ],
+      {
+        argv0: "runsc-sandbox",
+        stdio: "ignore",
+      },
+    );
     const exited = new Promise((resolve) => orphan.on("exit", resolve));
     try {
       // Wait until the exec has happened and /proc shows the new command line.
@@ -85,7 +100,9 @@ describe("collectGarbage", () => {
       expect(found).toContainEqual({ pid: orphan.pid, command: "runsc-sandbox", containerId: ghostId });
       expect(found.some((p) => p.containerId === live.id)).toBe(true);
       const report = await collectGarbage(docker, { scope });
-      expect(report.processes).toEqual([{ pid: orphan.pid, command: "runsc-sandbox", reason: `its container ${ghostId.slice(0, 12)} no longer exists` }]);
+      expect(report.processes).toEqual([
+        { pid: orphan.pid, command: "runsc-sandbox", reason: `its container ${ghostId.slice(0, 12)} no longer exists` },
+      ]);
       await exited;
       expect((await live.inspect()).State.Running).toBe(true);
     } finally {

@@ -10,11 +10,19 @@ afterEach(async () => sim?.close());
 async function start(workflows: Record<string, string>, extra: Partial<SimOptions> = {}): Promise<GitHubSim> {
   const files: Record<string, string> = { "README.md": "# lab\n" };
   for (const [name, text] of Object.entries(workflows)) files[`.github/workflows/${name}`] = text;
-  sim = await GitHubSim.start({ owner: "octo", repo: "lab", files, people: { alice: "write", bob: "write", rita: "read" }, runners: RUNNERS, ...extra });
+  sim = await GitHubSim.start({
+    owner: "octo",
+    repo: "lab",
+    files,
+    people: { alice: "write", bob: "write", rita: "read" },
+    runners: RUNNERS,
+    ...extra,
+  });
   return sim;
 }
 
-const echo = (on: string, extra = "") => `name: ${on}\non: ${on}\n${extra}permissions: {}\njobs:\n  echo:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: echo "$GITHUB_EVENT_NAME $GITHUB_SHA"\n`;
+const echo = (on: string, extra = "") =>
+  `name: ${on}\non: ${on}\n${extra}permissions: {}\njobs:\n  echo:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: echo "$GITHUB_EVENT_NAME $GITHUB_SHA"\n`;
 
 describe("event delivery", () => {
   it("starts workflows for a person's pull request and push, and none for what GITHUB_TOKEN causes except workflow_dispatch", async () => {
@@ -29,25 +37,44 @@ describe("event delivery", () => {
       "    steps:",
       "      - env: { TOKEN: '${{ github.token }}' }",
       "        run: |",
-      "          api() { curl -fsS -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \"$GITHUB_API_URL/repos/octo/lab/$1\" ${2:+-d \"$2\"}; }",
-      "          main=$(api git/ref/heads/main | sed -n 's/.*\"sha\": *\"\\([0-9a-f]*\\)\".*/\\1/p' | tail -1)",
-      "          api git/refs \"{\\\"ref\\\":\\\"refs/heads/bot\\\",\\\"sha\\\":\\\"$main\\\"}\"",
-      "          api pulls '{\"title\":\"bot\",\"head\":\"bot\",\"base\":\"main\"}'",
-      "          api actions/workflows/pr.yml/dispatches '{\"ref\":\"main\"}'",
+      '          api() { curl -fsS -H "authorization: Bearer $TOKEN" -H \'content-type: application/json\' "$GITHUB_API_URL/repos/octo/lab/$1" ${2:+-d "$2"}; }',
+      '          main=$(api git/ref/heads/main | sed -n \'s/.*"sha": *"\\([0-9a-f]*\\)".*/\\1/p\' | tail -1)',
+      '          api git/refs "{\\"ref\\":\\"refs/heads/bot\\",\\"sha\\":\\"$main\\"}"',
+      '          api pulls \'{"title":"bot","head":"bot","base":"main"}\'',
+      '          api actions/workflows/pr.yml/dispatches \'{"ref":"main"}\'',
       "",
     ].join("\n");
-    const s = await start({ "pr.yml": echo("[pull_request, workflow_dispatch]"), "target.yml": echo("pull_request_target"), "push.yml": echo("push"), "bot.yml": botPush });
+    const s = await start({
+      "pr.yml": echo("[pull_request, workflow_dispatch]"),
+      "target.yml": echo("pull_request_target"),
+      "push.yml": echo("push"),
+      "bot.yml": botPush,
+    });
     s.push("alice", "feature", { "notes.md": "hi\n" });
     await s.as("alice").rest.pulls.create({ owner: "octo", repo: "lab", title: "feature", head: "feature", base: "main" });
     await s.settle();
-    expect(s.runs.map((r) => `${r.workflow.split("/").pop()}:${r.eventName}`).sort()).toEqual(["pr.yml:pull_request", "push.yml:push", "target.yml:pull_request_target"]);
+    expect(s.runs.map((r) => `${r.workflow.split("/").pop()}:${r.eventName}`).sort()).toEqual([
+      "pr.yml:pull_request",
+      "push.yml:push",
+      "target.yml:pull_request_target",
+    ]);
 
     // The same things done by a workflow with its GITHUB_TOKEN: only the dispatch starts a run.
     await s.as("alice").rest.actions.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "bot.yml", ref: "main" });
     await s.settle();
     const bot = s.runsOf("bot.yml")[0]!;
-    expect(bot.conclusion, JSON.stringify(bot.result?.steps.map((st) => st.run), null, 1)).toBe("success");
-    expect(s.suppressed.map((e) => `${e.event.kind}${"action" in e.event ? `:${e.event.action}` : ""}`).sort()).toEqual(["pull_request:opened", "push"]);
+    expect(
+      bot.conclusion,
+      JSON.stringify(
+        bot.result?.steps.map((st) => st.run),
+        null,
+        1,
+      ),
+    ).toBe("success");
+    expect(s.suppressed.map((e) => `${e.event.kind}${"action" in e.event ? `:${e.event.action}` : ""}`).sort()).toEqual([
+      "pull_request:opened",
+      "push",
+    ]);
     expect(s.runsOf("pr.yml").map((r) => r.eventName)).toEqual(["pull_request", "workflow_dispatch"]);
     expect(s.runsOf("target.yml")).toHaveLength(1);
     expect(s.fake.violations).toEqual([]);
@@ -55,7 +82,10 @@ describe("event delivery", () => {
 
   it("runs pull_request_target from the base branch with GITHUB_SHA the base's head, and pull_request from the merge commit", async () => {
     const s = await start({ "pr.yml": echo("pull_request"), "target.yml": echo("pull_request_target") });
-    const head = s.push("alice", "change", { ".github/workflows/target.yml": "name: replaced\non: pull_request_target\njobs: {}\n", "x.txt": "x\n" });
+    const head = s.push("alice", "change", {
+      ".github/workflows/target.yml": "name: replaced\non: pull_request_target\njobs: {}\n",
+      "x.txt": "x\n",
+    });
     await s.as("alice").rest.pulls.create({ owner: "octo", repo: "lab", title: "x", head: "change", base: "main" });
     await s.settle();
     const target = s.runsOf("target.yml")[0]!;
@@ -69,7 +99,12 @@ describe("event delivery", () => {
   });
 
   it("filters on types, branches and paths (a pull request's paths: its whole diff)", async () => {
-    const s = await start({ "docs.yml": echo("pull_request", "").replace("on: pull_request\n", "on:\n  pull_request:\n    paths: ['docs/**']\n    types: [opened]\n") });
+    const s = await start({
+      "docs.yml": echo("pull_request", "").replace(
+        "on: pull_request\n",
+        "on:\n  pull_request:\n    paths: ['docs/**']\n    types: [opened]\n",
+      ),
+    });
     s.push("alice", "code", { "src/a.ts": "a\n" });
     await s.as("alice").rest.pulls.create({ owner: "octo", repo: "lab", title: "code", head: "code", base: "main" });
     s.push("alice", "docs", { "docs/a.md": "a\n" });
@@ -80,11 +115,22 @@ describe("event delivery", () => {
   });
 
   it("refuses a dispatch with inputs the workflow does not declare", async () => {
-    const s = await start({ "d.yml": "name: d\non:\n  workflow_dispatch:\n    inputs:\n      n: { type: string, required: true }\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: 'true'\n" });
+    const s = await start({
+      "d.yml":
+        "name: d\non:\n  workflow_dispatch:\n    inputs:\n      n: { type: string, required: true }\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: 'true'\n",
+    });
     const api = s.as("alice").rest.actions;
-    await expect(api.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: { m: "1" } })).rejects.toMatchObject({ status: 422 });
-    await expect(api.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: {} })).rejects.toMatchObject({ status: 422 });
-    await expect(s.as("rita").rest.actions.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: { n: "1" } })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      api.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: { m: "1" } }),
+    ).rejects.toMatchObject({ status: 422 });
+    await expect(
+      api.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: {} }),
+    ).rejects.toMatchObject({ status: 422 });
+    await expect(
+      s
+        .as("rita")
+        .rest.actions.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: { n: "1" } }),
+    ).rejects.toMatchObject({ status: 403 });
     await api.createWorkflowDispatch({ owner: "octo", repo: "lab", workflow_id: "d.yml", ref: "main", inputs: { n: "1" } });
     await s.settle();
     expect(s.runs.map((r) => r.inputs)).toEqual([{ n: "1" }]);
@@ -167,7 +213,7 @@ describe("environments and concurrency", () => {
       "    steps:",
       "      - env: { TOKEN: '${{ github.token }}' }",
       "        run: |",
-      "          curl -sS -o /dev/null -w '%{http_code}' -X POST -H \"authorization: Bearer $TOKEN\" -d '{\"body\":\"x\"}' \"$GITHUB_API_URL/repos/octo/lab/issues/1/comments\"",
+      '          curl -sS -o /dev/null -w \'%{http_code}\' -X POST -H "authorization: Bearer $TOKEN" -d \'{"body":"x"}\' "$GITHUB_API_URL/repos/octo/lab/issues/1/comments"',
       "",
     ].join("\n");
     const s = await start({ "ro.yml": readOnly });

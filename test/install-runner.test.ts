@@ -159,7 +159,12 @@ describe("runner-setup/install-runner.mjs", () => {
     // Dry run only: applying would change this machine's user database.
     const out = await install("--repo", "octo/lab", "--gpu", "--slots", "2", "--name", "gpu-host", "--run-as", "nobody", "--dry-run");
     const groups = (await run("id", ["-nG", "nobody"])).stdout.split(/\s+/);
-    expect(out.trim().split("\n").filter((l) => l.startsWith("would ") && /nobody|docker|runner\.env/.test(l))).toEqual([
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("would ") && /nobody|docker|runner\.env/.test(l)),
+    ).toEqual([
       ...(groups.includes("docker") ? [] : ["would add nobody to the docker group"]),
       "would update /etc/crucible/runner.env",
       "would give /var/lib/crucible/artifacts to nobody",

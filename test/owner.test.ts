@@ -106,7 +106,11 @@ describe("crucible gc and the owner", () => {
     if (start) await container.start();
     return container;
   }
-  const exists = (c: Docker.Container) => c.inspect().then(() => true, () => false);
+  const exists = (c: Docker.Container) =>
+    c.inspect().then(
+      () => true,
+      () => false,
+    );
 
   it("removes a running sandbox whose owner is gone, with its scratch space, and keeps the others", async () => {
     const scratch = await createScratch(await mkdtemp(path.join(os.tmpdir(), "crucible-owner-")), "20260101T000000Z-0a0b0c", 1024 * 1024);

@@ -1,7 +1,14 @@
 // The container configuration: the one place policy becomes Docker settings.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildContainerConfig, checkAgainstPolicy, loadExperiment, loadPolicy, PolicyRejectedError, type SandboxSpec } from "../actions/lib/src/index.js";
+import {
+  buildContainerConfig,
+  checkAgainstPolicy,
+  loadExperiment,
+  loadPolicy,
+  PolicyRejectedError,
+  type SandboxSpec,
+} from "../actions/lib/src/index.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
@@ -66,6 +73,8 @@ describe("checkAgainstPolicy", () => {
     expect(() => checkAgainstPolicy(experiment, policy)).not.toThrow();
     const greedy = { ...experiment, resources: { cpus: 3, memoryBytes: 64 * 1024 ** 3, timeoutSeconds: 60, gpus: 1 } };
     expect(() => checkAgainstPolicy(greedy, policy)).toThrow(PolicyRejectedError);
-    expect(() => checkAgainstPolicy(greedy, policy)).toThrow(/resources\.cpus 3 exceeds the runner's limit of 2.*resources\.memory .* exceeds.*resources\.gpus 1 exceeds the runner's limit of 0/);
+    expect(() => checkAgainstPolicy(greedy, policy)).toThrow(
+      /resources\.cpus 3 exceeds the runner's limit of 2.*resources\.memory .* exceeds.*resources\.gpus 1 exceeds the runner's limit of 0/,
+    );
   });
 });

@@ -28,13 +28,26 @@ describe("the evaluation comment", () => {
     const withJob: RunResult = {
       ...hello,
       metrics: { ...hello.metrics, steps: 8 },
-      experiment: { ...hello.experiment, headline: [{ metric: "escapes_blocked", better: "higher" }, { metric: "steps", better: "lower" }] },
-      provenance: { ...hello.provenance, jobUrl: "https://github.com/octo/lab/actions/runs/1/job/2", approvals: [{ reviewer: "reviewer", state: "approved", at: "2026-11-22T03:30:00Z" }] },
+      experiment: {
+        ...hello.experiment,
+        headline: [
+          { metric: "escapes_blocked", better: "higher" },
+          { metric: "steps", better: "lower" },
+        ],
+      },
+      provenance: {
+        ...hello.provenance,
+        jobUrl: "https://github.com/octo/lab/actions/runs/1/job/2",
+        approvals: [{ reviewer: "reviewer", state: "approved", at: "2026-11-22T03:30:00Z" }],
+      },
     };
     const markdown = renderEvaluationComment({
       kind: "results",
       plan: PLAN,
-      rows: [{ result: withJob, baseline: hello }, { result: { ...hello, status: "timed-out", metrics: { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 } } }],
+      rows: [
+        { result: withJob, baseline: hello },
+        { result: { ...hello, status: "timed-out", metrics: { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 } } },
+      ],
       dropped: [],
       recordedIn: "c".repeat(40),
     });
@@ -60,7 +73,8 @@ describe("the evaluation comment", () => {
           result: {
             ...hello,
             status: "failed",
-            statusReason: "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) @admin $x$\n| injected | row |",
+            statusReason:
+              "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) @admin $x$\n| injected | row |",
             metrics: { "</td><img src=x onerror=alert(1)>": 1, "|": 2 },
             provenance: { ...hello.provenance, jobUrl: 'https://ok.example/" onmouseover="alert(1)' },
           },
@@ -77,7 +91,12 @@ describe("the evaluation comment", () => {
 
   it("caps the rows so the comment stays far below GitHub's size limit", async () => {
     const hello = await helloResult();
-    const markdown = renderEvaluationComment({ kind: "results", plan: PLAN, rows: Array.from({ length: 80 }, () => ({ result: { ...hello, statusReason: "x".repeat(5000) } })), dropped: [] });
+    const markdown = renderEvaluationComment({
+      kind: "results",
+      plan: PLAN,
+      rows: Array.from({ length: 80 }, () => ({ result: { ...hello, statusReason: "x".repeat(5000) } })),
+      dropped: [],
+    });
     expect(tableRows(markdown)).toHaveLength(50);
     expect(markdown).toContain("…and 30 more runs, not shown.");
     expect(markdown.length).toBeLessThan(65_536);
@@ -150,7 +169,9 @@ describe("commitFiles", () => {
         fake.pushBeforeNextUpdate("main", { [`other-${retries.length}.txt`]: "o" });
       };
       fake.pushBeforeNextUpdate("main", { "other-0.txt": "o" });
-      await expect(commitFiles(octokit, { owner: "o", repo: "r", branch: "main", files, message: "m", maxAttempts: 3, backoffMs: 1, onRetry })).rejects.toMatchObject({
+      await expect(
+        commitFiles(octokit, { owner: "o", repo: "r", branch: "main", files, message: "m", maxAttempts: 3, backoffMs: 1, onRetry }),
+      ).rejects.toMatchObject({
         status: 422,
         message: expect.stringContaining("Update is not a fast forward"),
       });
@@ -165,7 +186,9 @@ describe("commitFiles", () => {
   it("refuses paths outside an ordinary repository file before calling GitHub", async () => {
     const octokit = createGitHubClient({ token: "t", baseUrl: "http://127.0.0.1:9" });
     for (const bad of ["../x", "/abs", "a//b", ".git/config", "a\\b"]) {
-      await expect(commitFiles(octokit, { owner: "o", repo: "r", branch: "main", files: [{ path: bad, content: Buffer.from("") }], message: "m" })).rejects.toThrow(/refusing to commit/);
+      await expect(
+        commitFiles(octokit, { owner: "o", repo: "r", branch: "main", files: [{ path: bad, content: Buffer.from("") }], message: "m" }),
+      ).rejects.toThrow(/refusing to commit/);
     }
   });
 });

@@ -26,7 +26,18 @@ let head: string;
 let helloRunId: string;
 
 function planned(dir: string, name: string) {
-  return { experiment: `${dir}/experiment.yaml`, dir, name, gpus: 0, "runs-on": ["self-hosted", "linux", "gvisor"], artifact: artifactName(dir), image: "base", resources: { cpus: 1, memory: "256Mi", timeout: "60s" }, stages: 0, estimate: { minutes: 1, basis: "timeout" as const } };
+  return {
+    experiment: `${dir}/experiment.yaml`,
+    dir,
+    name,
+    gpus: 0,
+    "runs-on": ["self-hosted", "linux", "gvisor"],
+    artifact: artifactName(dir),
+    image: "base",
+    resources: { cpus: 1, memory: "256Mi", timeout: "60s" },
+    stages: 0,
+    estimate: { minutes: 1, basis: "timeout" as const },
+  };
 }
 
 /** The evaluate jobs' artifacts: a copy of the committed hello-sandbox run, and a failed run whose text and metric names are hostile. */
@@ -65,7 +76,13 @@ async function makeArtifacts(evaluated: string): Promise<string> {
 function act(mode: string, inputs: Record<string, string> = {}, planned = plan) {
   return runAction(entry, {
     inputs: { mode, token, plan: JSON.stringify(planned), artifacts, evaluation: "success", ...inputs },
-    env: { GITHUB_REPOSITORY: "octo/lab", GITHUB_API_URL: fake.url, GITHUB_WORKSPACE: repoRoot, GITHUB_RUN_ID: String(RUN_ID), GITHUB_SERVER_URL: "https://github.com" },
+    env: {
+      GITHUB_REPOSITORY: "octo/lab",
+      GITHUB_API_URL: fake.url,
+      GITHUB_WORKSPACE: repoRoot,
+      GITHUB_RUN_ID: String(RUN_ID),
+      GITHUB_SERVER_URL: "https://github.com",
+    },
   });
 }
 
@@ -79,7 +96,24 @@ beforeAll(async () => {
   fake = await FakeGitHub.start({ owner: "octo", repo: "lab", branches: { main: { "README.md": "# lab\n" } } });
   head = fake.push("feature", {}, "branch", fake.person("researcher"), "heads/feature");
   fake.openPullRequest({ title: "feature", head: "feature", by: fake.person("researcher") });
-  const run: FakeRun = { id: RUN_ID, attempt: 1, name: "Evaluate", path: ".github/workflows/evaluate.yml", event: "pull_request_target", headBranch: "main", headSha: head, actor: "researcher", status: "in_progress", conclusion: null, createdAt: new Date().toISOString(), pullRequests: [1], jobs: [], pending: [], reviews: [], cancel: () => {} };
+  const run: FakeRun = {
+    id: RUN_ID,
+    attempt: 1,
+    name: "Evaluate",
+    path: ".github/workflows/evaluate.yml",
+    event: "pull_request_target",
+    headBranch: "main",
+    headSha: head,
+    actor: "researcher",
+    status: "in_progress",
+    conclusion: null,
+    createdAt: new Date().toISOString(),
+    pullRequests: [1],
+    jobs: [],
+    pending: [],
+    reviews: [],
+    cancel: () => {},
+  };
   fake.runs.set(RUN_ID, run);
   token = fake.jobToken(RUN_ID, { contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
   plan = evaluationPlan({
@@ -104,7 +138,14 @@ describe("actions/record announce", () => {
   it("puts a pending status on the head and one comment saying what awaits approval", async () => {
     const run = await act("announce");
     expect(run.code, run.stdout).toBe(0);
-    expect(fake.statuses).toEqual([expect.objectContaining({ sha: head, state: "pending", context: "crucible/evaluation", description: "Awaiting approval: 2 experiments, about 2 runner-minutes" })]);
+    expect(fake.statuses).toEqual([
+      expect.objectContaining({
+        sha: head,
+        state: "pending",
+        context: "crucible/evaluation",
+        description: "Awaiting approval: 2 experiments, about 2 runner-minutes",
+      }),
+    ]);
     expect(ourComments()).toHaveLength(1);
     expect(ourComments()[0]!.body).toContain(`Head commit <code>${head}</code>`);
     expect(ourComments()[0]!.body).toContain("| <code>experiments/hello-sandbox</code> | base | 1 | 256Mi | 0 | 60s | ≤ 1 min (timeout) |");
@@ -116,7 +157,11 @@ describe("actions/record announce", () => {
     const before = fake.requests.length;
     const run = await act("announce", {}, other);
     expect(run.code, run.stdout).toBe(0);
-    expect(fake.statuses.at(-1)).toMatchObject({ sha: fake.head("main"), state: "success", description: "Nothing to evaluate: no experiment changed" });
+    expect(fake.statuses.at(-1)).toMatchObject({
+      sha: fake.head("main"),
+      state: "success",
+      description: "Nothing to evaluate: no experiment changed",
+    });
     expect(requestsSince(before, "issues/create-comment")).toHaveLength(0);
   });
 });
@@ -137,10 +182,17 @@ describe("actions/record", () => {
     const added = fake.added(sha);
     expect(added).toContain(`experiments/hello-sandbox/results/${helloRunId}/result.json`);
     expect(added).toContain("experiments/hostile/results/20261122T030000Z-abcdef/output/result.json");
-    expect(added.every((f) => f.startsWith("experiments/hello-sandbox/results/") || f.startsWith("experiments/hostile/results/"))).toBe(true);
+    expect(added.every((f) => f.startsWith("experiments/hello-sandbox/results/") || f.startsWith("experiments/hostile/results/"))).toBe(
+      true,
+    );
 
-    expect(fake.statuses.filter((s) => s.sha === head).at(-1)).toMatchObject({ state: "failure", description: "1 of 2 evaluations succeeded" });
-    expect(fake.statuses.filter((s) => s.sha === sha)).toEqual([expect.objectContaining({ state: "failure", description: `1 of 2 evaluations succeeded (results of ${head.slice(0, 7)})` })]);
+    expect(fake.statuses.filter((s) => s.sha === head).at(-1)).toMatchObject({
+      state: "failure",
+      description: "1 of 2 evaluations succeeded",
+    });
+    expect(fake.statuses.filter((s) => s.sha === sha)).toEqual([
+      expect.objectContaining({ state: "failure", description: `1 of 2 evaluations succeeded (results of ${head.slice(0, 7)})` }),
+    ]);
     expect(ourComments()).toHaveLength(1);
     expect(ourComments()[0]!.body).toContain("Crucible evaluation: 1 of 2 runs succeeded");
     expect(ourComments()[0]!.body).toContain(`Recorded in <a href="https://github.com/octo/lab/commit/${sha}">`);
@@ -198,7 +250,10 @@ describe("actions/record", () => {
     expect(body).toContain("one of 2 run folders where the evaluate job writes one; none is taken");
     expect(body).toContain("experiments/hello-sandbox</code>: no result was recorded");
     // One of two planned experiments has no run: the verdict is failure whatever the other did.
-    expect(fake.statuses.filter((st) => st.sha === evaluated).at(-1)).toMatchObject({ state: "failure", description: "0 of 2 evaluations succeeded" });
+    expect(fake.statuses.filter((st) => st.sha === evaluated).at(-1)).toMatchObject({
+      state: "failure",
+      description: "0 of 2 evaluations succeeded",
+    });
   });
 
   it("drops what does not belong to the plan, lists it, and says why nothing ran when nothing is left", async () => {

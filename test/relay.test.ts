@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { escapeForLog, LineRelay, LogFile, type RelayedLine } from "../actions/lib/src/index.js";
 
-function relayAll(chunks: [("stdout" | "stderr"), string | Buffer][], maxLineBytes?: number): RelayedLine[] {
+function relayAll(chunks: ["stdout" | "stderr", string | Buffer][], maxLineBytes?: number): RelayedLine[] {
   const lines: RelayedLine[] = [];
   const relay = new LineRelay((l) => lines.push(l), maxLineBytes);
   for (const [stream, chunk] of chunks) relay.push(stream, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
@@ -29,7 +29,12 @@ describe("LineRelay", () => {
     const long = "x".repeat(150_000);
     const lines = relayAll([["stdout", `${long}\nafter\n`]]);
     expect(lines.map((l) => l.text.length)).toEqual([65_536, 65_536, 150_000 - 131_072, 5]);
-    expect(lines.slice(0, 3).map((l) => l.text).join("")).toBe(long);
+    expect(
+      lines
+        .slice(0, 3)
+        .map((l) => l.text)
+        .join(""),
+    ).toBe(long);
   });
 
   it("escapes invalid UTF-8, control characters and bidi overrides but keeps valid text", () => {
@@ -43,7 +48,9 @@ describe("LineRelay", () => {
   });
 
   it("renders progress lines with a percentage and an ETA", () => {
-    const lines = relayAll([["stdout", '{"progress": {"step": 0, "total": 4}}\n{"progress": {"step": 2, "total": 4, "loss": 1.8912, "phase": "train"}}\n']]);
+    const lines = relayAll([
+      ["stdout", '{"progress": {"step": 0, "total": 4}}\n{"progress": {"step": 2, "total": 4, "loss": 1.8912, "phase": "train"}}\n'],
+    ]);
     expect(lines[0]!.progressText).toBe("progress 0/4 (0%)");
     expect(lines[1]!.progressText).toMatch(/^progress 2\/4 \(50%\)( ETA \S+)? · loss=1\.891 phase=train$/);
     expect(lines[1]!.progress).toMatchObject({ step: 2, total: 4 });

@@ -22,11 +22,22 @@ const githubEnv = {
   RUNNER_NAME: "gvisor-runner-1",
 };
 
-async function runProgram(name: string, program: string, overrides: Parameters<typeof experimentYaml>[1] = {}, inputs: Record<string, string> = {}, env: Record<string, string> = {}) {
+async function runProgram(
+  name: string,
+  program: string,
+  overrides: Parameters<typeof experimentYaml>[1] = {},
+  inputs: Record<string, string> = {},
+  env: Record<string, string> = {},
+) {
   const file = await makeExperiment(name, { "experiment.yaml": experimentYaml(name, overrides), "main.py": program });
   const workspace = path.resolve(file, "../../..");
-  const run = await runAction(entry, { inputs: { experiment: path.relative(workspace, file), ...inputs }, env: { GITHUB_WORKSPACE: workspace, ...githubEnv, ...env } });
-  const result: RunResult | undefined = run.outputs["result-path"] ? JSON.parse(await readFile(path.join(workspace, run.outputs["result-path"]), "utf8")) : undefined;
+  const run = await runAction(entry, {
+    inputs: { experiment: path.relative(workspace, file), ...inputs },
+    env: { GITHUB_WORKSPACE: workspace, ...githubEnv, ...env },
+  });
+  const result: RunResult | undefined = run.outputs["result-path"]
+    ? JSON.parse(await readFile(path.join(workspace, run.outputs["result-path"]), "utf8"))
+    : undefined;
   const resultDir = run.outputs["result-path"] ? path.dirname(path.join(workspace, run.outputs["result-path"])) : "";
   return { ...run, result, resultDir, workspace, log: interpretRunnerLog(run.stdout) };
 }
@@ -43,17 +54,25 @@ describe("actions/run: live logs", () => {
     expect(JSON.parse(run.outputs.metrics!)).toEqual({ probes: 11, escapes_blocked: 5, steps: 5 });
     const result = JSON.parse(await readFile(path.join(repoRoot, run.outputs["result-path"]!), "utf8"));
     expect(validateResultDocument(result)).toBe(true);
-    expect(result.provenance).toMatchObject({ runner: "gvisor-runner-1", jobUrl: "https://github.com/octo/crucible/actions/runs/4242/attempts/1" });
+    expect(result.provenance).toMatchObject({
+      runner: "gvisor-runner-1",
+      jobUrl: "https://github.com/octo/crucible/actions/runs/4242/attempts/1",
+    });
     expect(result.usage.samples.length).toBeGreaterThanOrEqual(0);
 
     const { commands, plain } = interpretRunnerLog(run.stdout);
-    expect(commands.filter((c) => c.name === "group").map((c) => c.data)).toEqual(["prepare image", "create sandbox", "run", "collect results"]);
+    expect(commands.filter((c) => c.name === "group").map((c) => c.data)).toEqual([
+      "prepare image",
+      "create sandbox",
+      "run",
+      "collect results",
+    ]);
     expect(commands.filter((c) => c.name === "endgroup")).toHaveLength(4);
     expect(commands.find((c) => c.name === "add-mask")?.data).toBe("ghs_secretvalue123");
     expect(plain).toContainEqual(expect.stringMatching(/^\[\+\d+\.\d{3}s stdout\] hello from inside gVisor$/));
     expect(plain).toContainEqual(expect.stringMatching(/^\[\+\d+\.\d{3}s stdout\] progress 5\/5 \(100%\)$/));
     expect(run.summary).toContain("hello-sandbox: succeeded");
-    expect(run.summary).toContain("<th align=\"left\">escapes&#95;blocked</th><td>5</td>");
+    expect(run.summary).toContain('<th align="left">escapes&#95;blocked</th><td>5</td>');
     expect(run.summary).toContain("Resource peaks");
     expect(run.summary).toContain("Latest progress");
     // stdout and stderr reach Docker through separate pipes, so "done" and the stderr line may come in either order.
@@ -79,7 +98,12 @@ describe("actions/run: live logs", () => {
     expect(run.outputs.status).toBe("succeeded");
     const ours = new Set(["group", "endgroup", "stop-commands", "add-mask"]);
     expect(run.log.commands.filter((c) => !ours.has(c.name))).toEqual([]);
-    expect(run.log.commands.filter((c) => c.name === "add-mask").map((c) => c.data).sort()).toEqual(["ghs_secretvalue123", "rt_secret"]);
+    expect(
+      run.log.commands
+        .filter((c) => c.name === "add-mask")
+        .map((c) => c.data)
+        .sort(),
+    ).toEqual(["ghs_secretvalue123", "rt_secret"]);
     expect(run.log.commands.filter((c) => c.name === "stop-commands").every((c) => /^[0-9a-f]{32}$/.test(c.data))).toBe(true);
     const text = run.log.plain.join("\n");
     expect(text).toContain("::set-output name=status::hacked");
@@ -115,7 +139,8 @@ describe("actions/run: live logs", () => {
   });
 
   it("bounds a flood of output in the job log and in the saved log, and the run goes on", async () => {
-    const program = "import sys\nline = b'y' * 1023 + b'\\n'\nfor _ in range(48 * 1024): sys.stdout.buffer.write(line)\nprint('still alive')\n";
+    const program =
+      "import sys\nline = b'y' * 1023 + b'\\n'\nfor _ in range(48 * 1024): sys.stdout.buffer.write(line)\nprint('still alive')\n";
     const run = await runProgram("flood", program, { extra: "outputs:\n  maxBytes: 1Mi" }, { "log-limit": "1Mi" });
     expect(run.outputs.status).toBe("succeeded");
     expect(run.stdout.match(/program output reached this log's cap of 1\.0 MiB/g)).toHaveLength(1);
@@ -138,14 +163,18 @@ describe("actions/run: every way a run ends", () => {
   });
 
   it("timed-out: killed at the wall-clock limit", async () => {
-    const run = await runProgram("too-slow", "import time\nprint('working', flush=True)\ntime.sleep(300)\n", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 3s" });
+    const run = await runProgram("too-slow", "import time\nprint('working', flush=True)\ntime.sleep(300)\n", {
+      resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 3s",
+    });
     expect(run.outputs.status).toBe("timed-out");
     expect(run.result!.statusReason).toContain("time limit of 3s");
     expect(run.result!.log.tail.at(-1), run.stdout).toMatch(/working$/);
   });
 
   it("oom-killed: past the memory limit", async () => {
-    const run = await runProgram("memory-bomb", "x = []\nprint('allocating', flush=True)\nwhile True: x.append(bytearray(10**6))\n", { resources: "  cpus: 1\n  memory: 64Mi\n  timeout: 60s" });
+    const run = await runProgram("memory-bomb", "x = []\nprint('allocating', flush=True)\nwhile True: x.append(bytearray(10**6))\n", {
+      resources: "  cpus: 1\n  memory: 64Mi\n  timeout: 60s",
+    });
     expect(run.outputs.status).toBe("oom-killed");
     expect(run.result!.statusReason).toContain("memory limit");
     expect(run.result!.log.tail.at(-1)).toMatch(/allocating$/);
@@ -166,9 +195,15 @@ describe("actions/run: every way a run ends", () => {
   });
 
   it("invalid experiment: annotated, nothing run, nothing written", async () => {
-    const file = await makeExperiment("broken", { "experiment.yaml": experimentYaml("broken", { command: "python3 main.py" }), "main.py": "" });
+    const file = await makeExperiment("broken", {
+      "experiment.yaml": experimentYaml("broken", { command: "python3 main.py" }),
+      "main.py": "",
+    });
     const workspace = path.resolve(file, "../../..");
-    const run = await runAction(entry, { inputs: { experiment: "experiments/broken/experiment.yaml" }, env: { GITHUB_WORKSPACE: workspace } });
+    const run = await runAction(entry, {
+      inputs: { experiment: "experiments/broken/experiment.yaml" },
+      env: { GITHUB_WORKSPACE: workspace },
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("::error file=experiments/broken/experiment.yaml,line=5,col=10::command must be an argv array");
     expect(existsSync(path.join(path.dirname(file), "results"))).toBe(false);
@@ -228,7 +263,11 @@ describe("actions/run: every way a run ends", () => {
       HostConfig: { Runtime: "runsc", NetworkMode: "none" },
     });
     await leaked.start();
-    const postEnv = { PATH: env.PATH, GITHUB_WORKSPACE: workspace, ...Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v])) };
+    const postEnv = {
+      PATH: env.PATH,
+      GITHUB_WORKSPACE: workspace,
+      ...Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v])),
+    };
     const post = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const p = spawn(path.join(binDir, "node"), [entry], { env: postEnv, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
@@ -254,7 +293,10 @@ describe("actions/run: hostile output folder", () => {
       "    with open(f'{out}/many/{i:05d}.txt', 'w') as f: f.write('x')",
       "print('written')",
     ].join("\n");
-    const run = await runProgram("hostile-output", program, { resources: "  cpus: 1\n  memory: 512Mi\n  timeout: 300s", extra: "outputs:\n  maxFiles: 500\n  maxBytes: 1Mi" });
+    const run = await runProgram("hostile-output", program, {
+      resources: "  cpus: 1\n  memory: 512Mi\n  timeout: 300s",
+      extra: "outputs:\n  maxFiles: 500\n  maxBytes: 1Mi",
+    });
     expect(run.outputs.status).toBe("succeeded");
     const result = run.result!;
     expect(result.artifacts).toHaveLength(500);
@@ -277,23 +319,78 @@ describe("actions/run in the evaluate workflow: the approval is checked just bef
     try {
       const head = fake.push("feature", { "a.txt": "a\n" }, "feature", fake.person("researcher"), "heads/feature");
       fake.openPullRequest({ title: "t", head: "feature", by: fake.person("researcher") });
-      const environment = fake.addEnvironment("evaluation", { reviewers: ["maintainer", "reviewer"], preventSelfReview: true, branches: ["main"] });
+      const environment = fake.addEnvironment("evaluation", {
+        reviewers: ["maintainer", "reviewer"],
+        preventSelfReview: true,
+        branches: ["main"],
+      });
       const reviews: { user: string; state: "approved" | "rejected"; comment: string; environments: string[]; at: string }[] = [];
-      fake.runs.set(4242, { id: 4242, attempt: 1, name: "Evaluate", path: ".github/workflows/evaluate.yml", event: "workflow_dispatch", headBranch: "main", headSha: head, actor: "github-actions[bot]", status: "in_progress", conclusion: null, createdAt: new Date().toISOString(), pullRequests: [], jobs: [{ id: 77, name: "evaluate (experiments/x)", status: "in_progress", conclusion: null, runnerName: "gvisor-runner-1", labels: ["self-hosted"], startedAt: new Date().toISOString(), completedAt: null }], pending: [], reviews, cancel: () => {} });
+      fake.runs.set(4242, {
+        id: 4242,
+        attempt: 1,
+        name: "Evaluate",
+        path: ".github/workflows/evaluate.yml",
+        event: "workflow_dispatch",
+        headBranch: "main",
+        headSha: head,
+        actor: "github-actions[bot]",
+        status: "in_progress",
+        conclusion: null,
+        createdAt: new Date().toISOString(),
+        pullRequests: [],
+        jobs: [
+          {
+            id: 77,
+            name: "evaluate (experiments/x)",
+            status: "in_progress",
+            conclusion: null,
+            runnerName: "gvisor-runner-1",
+            labels: ["self-hosted"],
+            startedAt: new Date().toISOString(),
+            completedAt: null,
+          },
+        ],
+        pending: [],
+        reviews,
+        cancel: () => {},
+      });
       const token = fake.jobToken(4242, { contents: "read", "pull-requests": "read", actions: "read" });
       const evaluate = (name: string, sha = head) =>
-        runProgram(name, "print('should not run')\n", {}, { "pull-request": "1", "head-sha": sha, token, "require-approval": "true", "excluded-approvers": "researcher,maintainer" }, { GITHUB_API_URL: fake.url });
+        runProgram(
+          name,
+          "print('should not run')\n",
+          {},
+          { "pull-request": "1", "head-sha": sha, token, "require-approval": "true", "excluded-approvers": "researcher,maintainer" },
+          { GITHUB_API_URL: fake.url },
+        );
 
       reviews.push({ user: "maintainer", state: "approved", comment: "", environments: [environment.name], at: new Date().toISOString() });
       const self = await evaluate("self-approved");
-      expect(self.result).toMatchObject({ status: "rejected", statusReason: "approved only by maintainer, who wrote or requested it; someone else must approve; nothing ran" });
-      expect(self.result!.provenance).toMatchObject({ gitCommit: head, pullRequest: 1, jobUrl: "https://github.com/octo/crucible/actions/runs/4242/job/77", approvals: [{ reviewer: "maintainer", state: "approved" }] });
+      expect(self.result).toMatchObject({
+        status: "rejected",
+        statusReason: "approved only by maintainer, who wrote or requested it; someone else must approve; nothing ran",
+      });
+      expect(self.result!.provenance).toMatchObject({
+        gitCommit: head,
+        pullRequest: 1,
+        jobUrl: "https://github.com/octo/crucible/actions/runs/4242/job/77",
+        approvals: [{ reviewer: "maintainer", state: "approved" }],
+      });
       expect(self.stdout).not.toContain("should not run");
 
-      reviews.push({ user: "reviewer", state: "approved", comment: "fine", environments: [environment.name], at: new Date().toISOString() });
+      reviews.push({
+        user: "reviewer",
+        state: "approved",
+        comment: "fine",
+        environments: [environment.name],
+        at: new Date().toISOString(),
+      });
       const moved = fake.push("feature", { "b.txt": "b\n" }, "later", fake.person("researcher"), "heads/feature");
       const stale = await evaluate("stale-approval", head);
-      expect(stale.result).toMatchObject({ status: "superseded", statusReason: expect.stringContaining(`moved to ${moved} after ${head} was approved`) });
+      expect(stale.result).toMatchObject({
+        status: "superseded",
+        statusReason: expect.stringContaining(`moved to ${moved} after ${head} was approved`),
+      });
       expect(stale.code).toBe(0);
 
       const ok = await evaluate("approved", moved);

@@ -52,7 +52,14 @@ describe("hello-sandbox under gVisor", () => {
     const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
     const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
     const lines: RelayedLine[] = [];
-    const { result, resultDir } = await runExperiment({ experiment, policy, provider, repoRoot, resultsRoot, events: { line: (l) => lines.push(l) } });
+    const { result, resultDir } = await runExperiment({
+      experiment,
+      policy,
+      provider,
+      repoRoot,
+      resultsRoot,
+      events: { line: (l) => lines.push(l) },
+    });
 
     expect(result.status).toBe("succeeded");
     expect(validateResultDocument(JSON.parse(await readFile(path.join(resultDir, "result.json"), "utf8")))).toBe(true);
@@ -127,7 +134,7 @@ describe("how runs end", () => {
       "os.symlink('/etc/passwd', out + '/passwd-link')",
       "os.mkfifo(out + '/fifo')",
       "open(out + '/ok.txt', 'w').write('fine')",
-      "open(out + '/metrics.json', 'w').write('{\"score\": 0.5, \"label\": \"<b>x</b>\", \"__proto__\": 7}')",
+      'open(out + \'/metrics.json\', \'w\').write(\'{"score": 0.5, "label": "<b>x</b>", "__proto__": 7}\')',
     ].join("\n");
     const { result, resultDir } = await runProgram("outputs", program, { extra: "outputs:\n  files: [ok.txt, promised.txt]" });
     expect(result.status).toBe("succeeded");
@@ -145,7 +152,8 @@ describe("how runs end", () => {
 
 describe("concurrent runs", () => {
   it("two runs at once get separate sandboxes and output folders", async () => {
-    const program = "import os, time\nrun = os.environ['CRUCIBLE_RUN_ID']\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/who.txt', 'w').write(run)\ntime.sleep(1)\nprint(sorted(os.listdir(os.environ['CRUCIBLE_OUTPUT'])))\n";
+    const program =
+      "import os, time\nrun = os.environ['CRUCIBLE_RUN_ID']\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/who.txt', 'w').write(run)\ntime.sleep(1)\nprint(sorted(os.listdir(os.environ['CRUCIBLE_OUTPUT'])))\n";
     const [a, b] = await Promise.all([runProgram("twin-a", program), runProgram("twin-b", program)]);
     for (const run of [a, b]) {
       expect(run.result.status).toBe("succeeded");
@@ -170,6 +178,8 @@ describe("when the sandbox cannot be had", () => {
 
   it("never falls back to runc when runsc is not registered", async () => {
     const missing = new DockerSandboxProvider("runsc-not-installed", imagesDir, docker);
-    await expect(missing.preflight()).rejects.toThrow(/"runsc-not-installed" is not registered with Docker.*no fallback to runc.*apt-get install runsc/);
+    await expect(missing.preflight()).rejects.toThrow(
+      /"runsc-not-installed" is not registered with Docker.*no fallback to runc.*apt-get install runsc/,
+    );
   });
 });

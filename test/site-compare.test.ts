@@ -108,7 +108,11 @@ describe("comparison page in Chromium", () => {
     await expect(page.locator("#comparison").isVisible()).resolves.toBe(true);
     // Duration: 2.5 s against the hostile run's 65 s, without colour (no direction is declared for it).
     const duration = page.locator("#comparison-table tbody tr", { hasText: "duration" });
-    await expect(duration.locator("td").allTextContents()).resolves.toEqual(["65\u00a0s", "2.5\u00a0s", "\u221262.5\u00a0s (\u221296.15%)"]);
+    await expect(duration.locator("td").allTextContents()).resolves.toEqual([
+      "65\u00a0s",
+      "2.5\u00a0s",
+      "\u221262.5\u00a0s (\u221296.15%)",
+    ]);
     await expect(duration.locator("td").nth(2).getAttribute("class")).resolves.toBe("num delta");
     // The hostile metric name is shown as text in its own row.
     const hostile = page.locator("#comparison-table tbody th", { hasText: "<script>alert(1)</script>" });

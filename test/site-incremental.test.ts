@@ -49,7 +49,9 @@ describe("incremental site build", () => {
     expect(second.code, second.output).toBe(0);
     expect(second.output).toContain("removed the pages of 1 run(s) no longer in the results");
     expect((await stat(untouchedPage)).mtimeMs).toBe(before);
-    expect(await readFile(join(out, "runs", changed.name, changed.runId, "index.html"), "utf8")).toContain("Changed after the first build.");
+    expect(await readFile(join(out, "runs", changed.name, changed.runId, "index.html"), "utf8")).toContain(
+      "Changed after the first build.",
+    );
 
     const full = join(work, "full");
     const reference = await buildSite(experiments, full, { CRUCIBLE_SITE_CACHE: join(work, "cache-full") });

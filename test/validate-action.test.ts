@@ -17,7 +17,17 @@ let workspace: string;
 let event: Record<string, any>;
 
 function git(...args: string[]): string {
-  return execFileSync("git", args, { cwd: workspace, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } }).trim();
+  return execFileSync("git", args, {
+    cwd: workspace,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
+  }).trim();
 }
 
 async function addExperiment(name: string, yaml: string): Promise<void> {
@@ -42,7 +52,10 @@ beforeAll(async () => {
   git("commit", "-qm", "head");
   const head = git("rev-parse", "HEAD");
 
-  const opened = examples.find((e) => e.name === "pull_request")!.examples.find((e) => "action" in e && e.action === "opened") as Record<string, any>;
+  const opened = examples.find((e) => e.name === "pull_request")!.examples.find((e) => "action" in e && e.action === "opened") as Record<
+    string,
+    any
+  >;
   event = structuredClone(opened);
   event.pull_request.base.sha = base;
   event.pull_request.head.sha = head;
@@ -75,7 +88,10 @@ describe("actions/validate", () => {
   });
 
   it("passes on explicit valid paths", async () => {
-    const run = await runAction(entry, { inputs: { paths: "experiments/existing\nexperiments/added-ok" }, env: { GITHUB_WORKSPACE: workspace } });
+    const run = await runAction(entry, {
+      inputs: { paths: "experiments/existing\nexperiments/added-ok" },
+      env: { GITHUB_WORKSPACE: workspace },
+    });
     expect(run.code).toBe(0);
     expect(run.outputs.valid).toBe("true");
   });

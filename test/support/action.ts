@@ -16,7 +16,10 @@ export interface ActionRun {
  * Runs a bundled action the way the runner does: `node dist/index.js` (Node 24 from node_modules/.bin),
  * inputs as INPUT_<NAME>, and file commands in GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE.
  */
-export async function runAction(entry: string, options: { inputs?: Record<string, string>; env?: Record<string, string>; event?: unknown; signal?: AbortSignal }): Promise<ActionRun> {
+export async function runAction(
+  entry: string,
+  options: { inputs?: Record<string, string>; env?: Record<string, string>; event?: unknown; signal?: AbortSignal },
+): Promise<ActionRun> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-action-"));
   const files = { GITHUB_OUTPUT: "output", GITHUB_STEP_SUMMARY: "summary", GITHUB_STATE: "state", GITHUB_ENV: "env", GITHUB_PATH: "path" };
   const env: Record<string, string> = { PATH: `${binDir}:${process.env.PATH ?? ""}`, HOME: os.homedir(), RUNNER_TEMP: dir };
@@ -40,7 +43,13 @@ export async function runAction(entry: string, options: { inputs?: Record<string
   const stop = interruptOnAbort(child, options.signal);
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   stop();
-  return { code, stdout, stderr, outputs: parseFileCommands(await readFile(env.GITHUB_OUTPUT!, "utf8")), summary: await readFile(env.GITHUB_STEP_SUMMARY!, "utf8") };
+  return {
+    code,
+    stdout,
+    stderr,
+    outputs: parseFileCommands(await readFile(env.GITHUB_OUTPUT!, "utf8")),
+    summary: await readFile(env.GITHUB_STEP_SUMMARY!, "utf8"),
+  };
 }
 
 /** Parses the `name<<delimiter` blocks that @actions/core writes to GITHUB_OUTPUT. */

@@ -208,10 +208,22 @@ const REQUIRED: Record<string, [string, Permission][]> = {
   "pulls/list": [["pull-requests", "read"]],
   "pulls/create": [["pull-requests", "write"]],
   "pulls/update": [["pull-requests", "write"]],
-  "issues/list-comments": [["issues", "read"], ["pull-requests", "read"]],
-  "issues/create-comment": [["issues", "write"], ["pull-requests", "write"]],
-  "issues/update-comment": [["issues", "write"], ["pull-requests", "write"]],
-  "reactions/create-for-issue-comment": [["issues", "write"], ["pull-requests", "write"]],
+  "issues/list-comments": [
+    ["issues", "read"],
+    ["pull-requests", "read"],
+  ],
+  "issues/create-comment": [
+    ["issues", "write"],
+    ["pull-requests", "write"],
+  ],
+  "issues/update-comment": [
+    ["issues", "write"],
+    ["pull-requests", "write"],
+  ],
+  "reactions/create-for-issue-comment": [
+    ["issues", "write"],
+    ["pull-requests", "write"],
+  ],
   "repos/create-commit-status": [["statuses", "write"]],
   "repos/list-commit-statuses-for-ref": [["statuses", "read"]],
   "actions/create-workflow-dispatch": [["actions", "write"]],
@@ -241,7 +253,16 @@ const REQUIRED: Record<string, [string, Permission][]> = {
 };
 
 /** What a person needs: their role, for operations that change the repository or its workflows. */
-const NEEDS_WRITE_ROLE = new Set(["git/create-blob", "git/create-tree", "git/create-commit", "git/create-ref", "git/update-ref", "actions/create-workflow-dispatch", "actions/cancel-workflow-run", "repos/create-commit-status"]);
+const NEEDS_WRITE_ROLE = new Set([
+  "git/create-blob",
+  "git/create-tree",
+  "git/create-commit",
+  "git/create-ref",
+  "git/update-ref",
+  "actions/create-workflow-dispatch",
+  "actions/cancel-workflow-run",
+  "repos/create-commit-status",
+]);
 const WRITE_ROLES = new Set<Role>(["admin", "maintain", "write"]);
 /** An organisation's runners and runner groups: its owners only. */
 const ORG_RUNNER_OPERATIONS = new Set(
@@ -307,7 +328,10 @@ export class FakeGitHub {
       nextId: () => this.nextId++,
     });
     for (const [branch, files] of Object.entries(options.branches ?? {})) {
-      this.git.setRef(`heads/${branch}`, this.git.commitFiles(null, files, "Initial commit", { name: "GitHub", email: "noreply@github.com" }));
+      this.git.setRef(
+        `heads/${branch}`,
+        this.git.commitFiles(null, files, "Initial commit", { name: "GitHub", email: "noreply@github.com" }),
+      );
     }
     if (options.token) this.addUser("octo-admin", "admin", options.token);
   }
@@ -355,7 +379,13 @@ export class FakeGitHub {
 
   /** Installs a GitHub App on the repository: JWTs signed with its private key may mint installation tokens. */
   installApp(app: { id: number; slug: string; publicKeyPem: string; permissions: Record<string, Permission> }): void {
-    this.appConfig = { id: app.id, slug: app.slug, key: createPublicKey(app.publicKeyPem), installationId: 7000 + app.id, permissions: app.permissions };
+    this.appConfig = {
+      id: app.id,
+      slug: app.slug,
+      key: createPublicKey(app.publicKeyPem),
+      installationId: 7000 + app.id,
+      permissions: app.permissions,
+    };
   }
 
   addEnvironment(name: string, settings: { reviewers: string[]; preventSelfReview: boolean; branches: string[] | null }): FakeEnvironment {
@@ -383,7 +413,15 @@ export class FakeGitHub {
   /** The paths a commit adds or changes against its first parent. */
   added(commitSha: string): string[] {
     const parent = this.commit(commitSha).parents[0];
-    const out = this.git.git(["diff", "--name-only", "-z", "--no-renames", ...(parent ? [parent] : ["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]), commitSha, "--"]);
+    const out = this.git.git([
+      "diff",
+      "--name-only",
+      "-z",
+      "--no-renames",
+      ...(parent ? [parent] : ["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]),
+      commitSha,
+      "--",
+    ]);
     return out.toString("utf8").split("\0").filter(Boolean).sort();
   }
 
@@ -411,7 +449,13 @@ export class FakeGitHub {
   }
 
   /** A commit with these files on top of the branch (or fork branch) by `sender`, moved there as a push would. */
-  push(branch: string, files: Record<string, FileChange>, message = "A push", sender: Identity = this.person("octo-admin"), ref = `heads/${branch}`): string {
+  push(
+    branch: string,
+    files: Record<string, FileChange>,
+    message = "A push",
+    sender: Identity = this.person("octo-admin"),
+    ref = `heads/${branch}`,
+  ): string {
     const before = this.git.ref(ref) ?? null;
     const sha = this.git.commitFiles(before, files, message, { name: sender.login, email: `${sender.login}@users.noreply.github.com` });
     this.moveRef(ref, sha, sender);
@@ -436,7 +480,14 @@ export class FakeGitHub {
   }
 
   /** A person opens a pull request (from a branch here, or from a fork's branch). */
-  openPullRequest(options: { title: string; body?: string; head: string; base?: string; headRepo?: string; by: Identity }): FakePullRequest {
+  openPullRequest(options: {
+    title: string;
+    body?: string;
+    head: string;
+    base?: string;
+    headRepo?: string;
+    by: Identity;
+  }): FakePullRequest {
     const headRepo = options.headRepo ?? this.fullName;
     const base = options.base ?? this.defaultBranch;
     const pr: FakePullRequest = {
@@ -547,7 +598,8 @@ export class FakeGitHub {
   /** Why GitHub would refuse this identity the operation, or undefined. */
   private refuse(who: Identity, operationId: string): string | undefined {
     if (who.kind === "user") {
-      if (NEEDS_WRITE_ROLE.has(operationId) && !WRITE_ROLES.has(this.roles.get(who.login) as Role)) return "Must have admin rights to Repository.";
+      if (NEEDS_WRITE_ROLE.has(operationId) && !WRITE_ROLES.has(this.roles.get(who.login) as Role))
+        return "Must have admin rights to Repository.";
       if (NEEDS_ADMIN_ROLE.has(operationId) && this.roles.get(who.login) !== "admin") return "Must have admin rights to Repository.";
       if (ORG_RUNNER_OPERATIONS.has(operationId) && !this.orgOwners.has(who.login)) {
         return "You must be an organization owner to manage its self-hosted runners.";
@@ -561,9 +613,17 @@ export class FakeGitHub {
     return ok ? undefined : "Resource not accessible by integration";
   }
 
-  private send(res: ServerResponse, record: RecordedRequest, operation: MatchedOperation | undefined, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    record: RecordedRequest,
+    operation: MatchedOperation | undefined,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     record.status = status;
-    if (operation && !UNDESCRIBED_ERRORS[operation.operationId]?.includes(status)) this.violations.push(...this.contract.checkResponse(operation, status, body));
+    if (operation && !UNDESCRIBED_ERRORS[operation.operationId]?.includes(status))
+      this.violations.push(...this.contract.checkResponse(operation, status, body));
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
@@ -601,7 +661,10 @@ export class FakeGitHub {
         }
         if (this.git.typeOf(body.sha) !== "commit") return invalid("Object does not exist");
         if (!body.force && !this.git.isAncestor(this.git.ref(ref)!, body.sha)) {
-          return [422, { message: "Update is not a fast forward", documentation_url: `${DOCS}/git/refs#update-a-reference`, status: "422" }];
+          return [
+            422,
+            { message: "Update is not a fast forward", documentation_url: `${DOCS}/git/refs#update-a-reference`, status: "422" },
+          ];
         }
         this.moveRef(ref, body.sha, who);
         return [200, this.refJson(ref, body.sha)];
@@ -613,14 +676,25 @@ export class FakeGitHub {
       case "git/get-blob": {
         const blob = this.git.readBlob(op.path.file_sha!);
         if (!blob) return notFound;
-        return [200, { sha: op.path.file_sha, node_id: `B_${op.path.file_sha}`, url: `${api}/git/blobs/${op.path.file_sha}`, size: blob.length, content: blob.toString("base64"), encoding: "base64" }];
+        return [
+          200,
+          {
+            sha: op.path.file_sha,
+            node_id: `B_${op.path.file_sha}`,
+            url: `${api}/git/blobs/${op.path.file_sha}`,
+            size: blob.length,
+            content: blob.toString("base64"),
+            encoding: "base64",
+          },
+        ];
       }
       case "git/create-tree": {
         if (body.base_tree && this.git.typeOf(body.base_tree) !== "tree") return invalid("base_tree is not a valid tree oid");
         const changes = new Map<string, { sha: string; mode: string } | null>();
         for (const entry of body.tree as Json[]) {
           if (entry.sha === null) changes.set(entry.path, null);
-          else if (entry.type !== "blob" || this.git.typeOf(entry.sha) !== "blob") return invalid(`tree.sha ${entry.sha} is not a valid blob`);
+          else if (entry.type !== "blob" || this.git.typeOf(entry.sha) !== "blob")
+            return invalid(`tree.sha ${entry.sha} is not a valid blob`);
           else changes.set(entry.path, { sha: entry.sha, mode: entry.mode });
         }
         return [201, this.treeJson(this.git.writeTree(body.base_tree ?? null, changes), false)];
@@ -661,7 +735,11 @@ export class FakeGitHub {
             },
             author: bot ? this.userJson(bot) : this.roles.has(commit.author.name) ? this.userJson(commit.author.name) : null,
             committer: bot ? this.userJson("web-flow") : null,
-            parents: commit.parents.map((p) => ({ sha: p, url: `${this.url}/repos/${this.fullName}/commits/${p}`, html_url: `https://github.com/${this.fullName}/commit/${p}` })),
+            parents: commit.parents.map((p) => ({
+              sha: p,
+              url: `${this.url}/repos/${this.fullName}/commits/${p}`,
+              html_url: `https://github.com/${this.fullName}/commit/${p}`,
+            })),
           }),
         ];
       }
@@ -670,7 +748,13 @@ export class FakeGitHub {
         const parents: string[] = body.parents ?? [];
         if (parents.some((p) => this.git.typeOf(p) !== "commit")) return invalid("Parent SHA does not exist or is not a commit object");
         const author: Person = { ...person, ...body.author };
-        const commit = this.git.putCommit({ tree: body.tree, parents, message: body.message, author, committer: { ...person, ...(body.committer ?? {}) } });
+        const commit = this.git.putCommit({
+          tree: body.tree,
+          parents,
+          message: body.message,
+          author,
+          committer: { ...person, ...(body.committer ?? {}) },
+        });
         if (who.type === "Bot" && !body.author && !body.committer) this.signed.set(commit.sha, who.login);
         return [201, this.commitJson(commit), { location: `${api}/git/commits/${commit.sha}` }];
       }
@@ -693,7 +777,14 @@ export class FakeGitHub {
       }
       case "pulls/create": {
         if (who.kind === "actions" && !this.allowActionsToCreatePullRequests) {
-          return [403, { message: "GitHub Actions is not permitted to create or approve pull requests.", documentation_url: `${DOCS}/pulls/pulls#create-a-pull-request`, status: "403" }];
+          return [
+            403,
+            {
+              message: "GitHub Actions is not permitted to create or approve pull requests.",
+              documentation_url: `${DOCS}/pulls/pulls#create-a-pull-request`,
+              status: "403",
+            },
+          ];
         }
         if (!this.git.ref(`heads/${body.head}`) || !this.git.ref(`heads/${body.base}`)) return invalid("Validation Failed");
         const pr = this.openPullRequest({ title: body.title, body: body.body, head: body.head, base: body.base, by: who });
@@ -712,7 +803,8 @@ export class FakeGitHub {
         const page = Number(op.query.page ?? 1);
         const all = this.comments.filter((c) => c.issueNumber === Number(op.path.issue_number));
         const pages = Math.max(1, Math.ceil(all.length / perPage));
-        const links: Record<string, string> = page < pages ? { link: `<${api}/issues/${op.path.issue_number}/comments?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
+        const links: Record<string, string> =
+          page < pages ? { link: `<${api}/issues/${op.path.issue_number}/comments?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
         return [200, all.slice((page - 1) * perPage, page * perPage).map((c) => this.commentJson(c)), links];
       }
       case "issues/create-comment": {
@@ -725,7 +817,8 @@ export class FakeGitHub {
       case "issues/update-comment": {
         const comment = this.comments.find((c) => c.id === Number(op.path.comment_id));
         if (!comment) return notFound;
-        if (comment.login !== who.login) return [403, { message: "Must have admin rights to Repository.", documentation_url: DOCS, status: "403" }];
+        if (comment.login !== who.login)
+          return [403, { message: "Must have admin rights to Repository.", documentation_url: DOCS, status: "403" }];
         comment.body = body.body;
         comment.updatedAt = new Date().toISOString();
         return [200, this.commentJson(comment)];
@@ -735,29 +828,70 @@ export class FakeGitHub {
         if (!comment) return notFound;
         const existing = comment.reactions.find((r) => r.content === body.content && r.login === who.login);
         if (!existing) comment.reactions.push({ content: body.content, login: who.login });
-        return [existing ? 200 : 201, this.contract.component("reaction", { id: this.nextId++, node_id: "REA_x", user: this.userJson(who.login), content: body.content, created_at: new Date().toISOString() })];
+        return [
+          existing ? 200 : 201,
+          this.contract.component("reaction", {
+            id: this.nextId++,
+            node_id: "REA_x",
+            user: this.userJson(who.login),
+            content: body.content,
+            created_at: new Date().toISOString(),
+          }),
+        ];
       }
 
       // --- statuses, collaborators ---
       case "repos/create-commit-status": {
         if (this.git.typeOf(op.path.sha!) !== "commit") return invalid(`No commit found for SHA: ${op.path.sha}`);
-        const status: FakeStatus = { sha: op.path.sha!, state: body.state, context: body.context ?? "default", description: body.description ?? null, targetUrl: body.target_url ?? null, login: who.login };
+        const status: FakeStatus = {
+          sha: op.path.sha!,
+          state: body.state,
+          context: body.context ?? "default",
+          description: body.description ?? null,
+          targetUrl: body.target_url ?? null,
+          login: who.login,
+        };
         this.statuses.push(status);
         return [201, this.statusJson(status)];
       }
       case "repos/list-commit-statuses-for-ref": {
         const sha = this.git.ref(`heads/${op.path.ref}`) ?? op.path.ref!;
-        return [200, this.statuses.filter((s) => s.sha === sha).reverse().map((s) => this.statusJson(s))];
+        return [
+          200,
+          this.statuses
+            .filter((s) => s.sha === sha)
+            .reverse()
+            .map((s) => this.statusJson(s)),
+        ];
       }
       case "repos/get-collaborator-permission-level": {
         const role = this.roles.get(op.path.username!);
-        const permission = role === "admin" ? "admin" : role === "maintain" || role === "write" ? "write" : role === "triage" || role === "read" ? "read" : "none";
-        return [200, this.body(op, 200, { permission, role_name: role ?? "none", user: this.contract.component("collaborator", { ...this.userJson(op.path.username!), role_name: role ?? "none" }) })];
+        const permission =
+          role === "admin"
+            ? "admin"
+            : role === "maintain" || role === "write"
+              ? "write"
+              : role === "triage" || role === "read"
+                ? "read"
+                : "none";
+        return [
+          200,
+          this.body(op, 200, {
+            permission,
+            role_name: role ?? "none",
+            user: this.contract.component("collaborator", { ...this.userJson(op.path.username!), role_name: role ?? "none" }),
+          }),
+        ];
       }
 
       // --- Actions ---
       case "actions/create-workflow-dispatch": {
-        const created = this.hooks.dispatch?.({ workflow: op.path.workflow_id!, ref: String(body.ref).replace(/^refs\/heads\//, ""), inputs: body.inputs ?? {}, sender: who });
+        const created = this.hooks.dispatch?.({
+          workflow: op.path.workflow_id!,
+          ref: String(body.ref).replace(/^refs\/heads\//, ""),
+          inputs: body.inputs ?? {},
+          sender: who,
+        });
         if (!created) return notFound;
         if (Array.isArray(created)) return [created[0], { message: created[1], documentation_url: DOCS, status: String(created[0]) }];
         if (!body.return_run_details) return [204, undefined];
@@ -770,7 +904,8 @@ export class FakeGitHub {
       case "actions/cancel-workflow-run": {
         const run = this.runs.get(Number(op.path.run_id));
         if (!run) return notFound;
-        if (run.status === "completed") return [409, { message: "Cannot cancel a workflow run that is completed.", documentation_url: DOCS, status: "409" }];
+        if (run.status === "completed")
+          return [409, { message: "Cannot cancel a workflow run that is completed.", documentation_url: DOCS, status: "409" }];
         run.cancel();
         return [202, {}];
       }
@@ -801,10 +936,18 @@ export class FakeGitHub {
         const waiting = run.pending.filter((p) => ids.has(p.environment.id));
         if (waiting.length === 0) return invalid("No pending deployments for these environments");
         for (const p of waiting) {
-          if (who.kind !== "user" || !p.environment.reviewers.includes(who.login)) return invalid(`${who.login} is not a required reviewer of ${p.environment.name}`);
-          if (p.environment.preventSelfReview && who.login === run.actor) return invalid("Self-review is not allowed: the user who triggered this run cannot approve it");
+          if (who.kind !== "user" || !p.environment.reviewers.includes(who.login))
+            return invalid(`${who.login} is not a required reviewer of ${p.environment.name}`);
+          if (p.environment.preventSelfReview && who.login === run.actor)
+            return invalid("Self-review is not allowed: the user who triggered this run cannot approve it");
         }
-        const review: FakeReview = { user: who.login, state: body.state, comment: body.comment ?? "", environments: [...new Set(waiting.map((p) => p.environment.name))], at: new Date().toISOString() };
+        const review: FakeReview = {
+          user: who.login,
+          state: body.state,
+          comment: body.comment ?? "",
+          environments: [...new Set(waiting.map((p) => p.environment.name))],
+          at: new Date().toISOString(),
+        };
         run.reviews.push(review);
         run.pending = run.pending.filter((p) => !waiting.includes(p));
         const deployments = waiting.map((p) => this.deploymentJson(p, run, who));
@@ -833,21 +976,52 @@ export class FakeGitHub {
   /** /repos/{o}/{r}/installation and /app/… : authenticated with a JWT the App signs with its private key. */
   private respondToApp(op: MatchedOperation, jwt: string, body: Json): [number, unknown] {
     const app = this.appConfig;
-    const unauthorized: [number, unknown] = [401, { message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" }];
+    const unauthorized: [number, unknown] = [
+      401,
+      { message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" },
+    ];
     if (!app || !verifyJwt(jwt, app.key, app.id)) return unauthorized;
     if (op.operationId === "apps/get-repo-installation") {
-      if (op.path.owner !== this.owner || op.path.repo !== this.repo) return [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
-      return [200, this.contract.component("installation", { id: app.installationId, app_id: app.id, app_slug: app.slug, target_type: "Organization", account: this.userJson(this.owner), permissions: app.permissions, events: [], access_tokens_url: `${this.url}/app/installations/${app.installationId}/access_tokens`, repositories_url: `${this.url}/installation/repositories`, html_url: `https://github.com/organizations/${this.owner}/settings/installations/${app.installationId}`, repository_selection: "selected" })];
+      if (op.path.owner !== this.owner || op.path.repo !== this.repo)
+        return [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
+      return [
+        200,
+        this.contract.component("installation", {
+          id: app.installationId,
+          app_id: app.id,
+          app_slug: app.slug,
+          target_type: "Organization",
+          account: this.userJson(this.owner),
+          permissions: app.permissions,
+          events: [],
+          access_tokens_url: `${this.url}/app/installations/${app.installationId}/access_tokens`,
+          repositories_url: `${this.url}/installation/repositories`,
+          html_url: `https://github.com/organizations/${this.owner}/settings/installations/${app.installationId}`,
+          repository_selection: "selected",
+        }),
+      ];
     }
     if (op.operationId === "apps/create-installation-access-token" && Number(op.path.installation_id) === app.installationId) {
       const asked: Record<string, Permission> = body.permissions ?? app.permissions;
       for (const [scope, level] of Object.entries(asked)) {
         const granted = app.permissions[scope];
-        if (!granted || (level === "write" && granted !== "write")) return [422, { message: `The permissions requested are not granted to this installation: ${scope}`, documentation_url: DOCS, status: "422" }];
+        if (!granted || (level === "write" && granted !== "write"))
+          return [
+            422,
+            { message: `The permissions requested are not granted to this installation: ${scope}`, documentation_url: DOCS, status: "422" },
+          ];
       }
       const token = `ghs_app${app.id}_${randomBytes(8).toString("hex")}`;
       this.tokens.set(token, { login: `${app.slug}[bot]`, type: "Bot", kind: "app", permissions: { metadata: "read", ...asked } });
-      return [201, this.contract.component("installation-token", { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: asked, repository_selection: "selected" })];
+      return [
+        201,
+        this.contract.component("installation-token", {
+          token,
+          expires_at: new Date(Date.now() + 3600_000).toISOString(),
+          permissions: asked,
+          repository_selection: "selected",
+        }),
+      ];
     }
     return [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
   }
@@ -858,14 +1032,26 @@ export class FakeGitHub {
 
   private refJson(ref: string, sha: string): Json {
     const api = `${this.url}/repos/${this.owner}/${this.repo}`;
-    return { ref: `refs/${ref}`, node_id: nodeId("REF", ref), url: `${api}/git/refs/${ref}`, object: { type: "commit", sha, url: `${api}/git/commits/${sha}` } };
+    return {
+      ref: `refs/${ref}`,
+      node_id: nodeId("REF", ref),
+      url: `${api}/git/refs/${ref}`,
+      object: { type: "commit", sha, url: `${api}/git/commits/${sha}` },
+    };
   }
 
   private treeJson(sha: string, recursive: boolean): Json {
     const api = `${this.url}/repos/${this.owner}/${this.repo}`;
     const entries = (tree: string, prefix: string): Json[] =>
       this.git.tree(tree).flatMap((e) => [
-        { path: `${prefix}${e.name}`, mode: e.mode, type: e.type, sha: e.sha, url: `${api}/git/${e.type}s/${e.sha}`, ...(e.size !== undefined ? { size: e.size } : {}) },
+        {
+          path: `${prefix}${e.name}`,
+          mode: e.mode,
+          type: e.type,
+          sha: e.sha,
+          url: `${api}/git/${e.type}s/${e.sha}`,
+          ...(e.size !== undefined ? { size: e.size } : {}),
+        },
         ...(recursive && e.type === "tree" ? entries(e.sha, `${prefix}${e.name}/`) : []),
       ]);
     return { sha, url: `${api}/git/trees/${sha}`, truncated: false, tree: entries(sha, "") };
@@ -931,8 +1117,20 @@ export class FakeGitHub {
       user: this.userJson(pr.author),
       html_url: `https://github.com/${this.fullName}/pull/${pr.number}`,
       url: `${this.url}/repos/${this.fullName}/pulls/${pr.number}`,
-      head: { ref: pr.head.ref, sha: pr.head.sha, label: `${pr.head.repo.split("/")[0]}:${pr.head.ref}`, repo: this.repositoryJson(pr.head.repo), user: this.userJson(pr.head.repo.split("/")[0]!) },
-      base: { ref: pr.base.ref, sha: pr.base.sha, label: `${this.owner}:${pr.base.ref}`, repo: this.repositoryJson(), user: this.userJson(this.owner) },
+      head: {
+        ref: pr.head.ref,
+        sha: pr.head.sha,
+        label: `${pr.head.repo.split("/")[0]}:${pr.head.ref}`,
+        repo: this.repositoryJson(pr.head.repo),
+        user: this.userJson(pr.head.repo.split("/")[0]!),
+      },
+      base: {
+        ref: pr.base.ref,
+        sha: pr.base.sha,
+        label: `${this.owner}:${pr.base.ref}`,
+        repo: this.repositoryJson(),
+        user: this.userJson(this.owner),
+      },
       merged: false,
       mergeable: null,
       author_association: this.association(pr.author),
@@ -993,7 +1191,13 @@ export class FakeGitHub {
 
   private pendingJson(p: FakeRun["pending"][number], who: Identity): Json {
     return this.contract.component("pending-deployment", {
-      environment: { id: p.environment.id, node_id: nodeId("EN", p.environment.name), name: p.environment.name, url: `${this.url}/repos/${this.fullName}/environments/${p.environment.name}`, html_url: `https://github.com/${this.fullName}/deployments` },
+      environment: {
+        id: p.environment.id,
+        node_id: nodeId("EN", p.environment.name),
+        name: p.environment.name,
+        url: `${this.url}/repos/${this.fullName}/environments/${p.environment.name}`,
+        html_url: `https://github.com/${this.fullName}/deployments`,
+      },
       wait_timer: 0,
       wait_timer_started_at: p.since,
       current_user_can_approve: who.kind === "user" && p.environment.reviewers.includes(who.login),
@@ -1037,8 +1241,18 @@ export class FakeGitHub {
       updated_at: new Date().toISOString(),
       actor: this.userJson(run.actor),
       triggering_actor: this.userJson(run.actor),
-      repository: this.contract.component("minimal-repository", { id: 1, name: this.repo, full_name: this.fullName, owner: this.userJson(this.owner) }),
-      head_repository: this.contract.component("minimal-repository", { id: 1, name: this.repo, full_name: this.fullName, owner: this.userJson(this.owner) }),
+      repository: this.contract.component("minimal-repository", {
+        id: 1,
+        name: this.repo,
+        full_name: this.fullName,
+        owner: this.userJson(this.owner),
+      }),
+      head_repository: this.contract.component("minimal-repository", {
+        id: 1,
+        name: this.repo,
+        full_name: this.fullName,
+        owner: this.userJson(this.owner),
+      }),
     });
   }
 
@@ -1078,7 +1292,9 @@ export class FakeGitHub {
       avatar_url: "https://avatars.githubusercontent.com/u/1?v=4",
       gravatar_id: "",
       url: api,
-      html_url: login.endsWith("[bot]") ? `https://github.com/apps/${encodeURIComponent(login.replace(/\[bot\]$/, ""))}` : `https://github.com/${encodeURIComponent(login)}`,
+      html_url: login.endsWith("[bot]")
+        ? `https://github.com/apps/${encodeURIComponent(login.replace(/\[bot\]$/, ""))}`
+        : `https://github.com/${encodeURIComponent(login)}`,
       followers_url: `${api}/followers`,
       following_url: `${api}/following{/other_user}`,
       gists_url: `${api}/gists{/gist_id}`,

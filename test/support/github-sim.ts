@@ -17,7 +17,18 @@ import os from "node:os";
 import path from "node:path";
 import { Octokit } from "@octokit/rest";
 import { parse as parseYaml } from "yaml";
-import { ACTIONS_BOT, FakeGitHub, type DispatchRequest, type FakeEnvironment, type FakeReview, type FakeRun, type Identity, type Permission, type RepoEvent, type Role } from "./fake-github.js";
+import {
+  ACTIONS_BOT,
+  FakeGitHub,
+  type DispatchRequest,
+  type FakeEnvironment,
+  type FakeReview,
+  type FakeRun,
+  type Identity,
+  type Permission,
+  type RepoEvent,
+  type Role,
+} from "./fake-github.js";
 import { expressionString, interpolate } from "./github/expressions.js";
 import type { FileChange } from "./github/git-store.js";
 import { runWorkflow, type GateDecision, type JobResult, type WorkflowRun } from "./github/runner.js";
@@ -25,7 +36,9 @@ import { runWorkflow, type GateDecision, type JobResult, type WorkflowRun } from
 type Json = Record<string, any>;
 
 /** CRUCIBLE_SIM_DEBUG=1: one line per run and step on stderr, with the time, to see where a test waits. */
-const debug = process.env.CRUCIBLE_SIM_DEBUG ? (line: string) => process.stderr.write(`[sim ${new Date().toISOString().slice(11, 23)}] ${line}\n`) : () => {};
+const debug = process.env.CRUCIBLE_SIM_DEBUG
+  ? (line: string) => process.stderr.write(`[sim ${new Date().toISOString().slice(11, 23)}] ${line}\n`)
+  : () => {};
 
 export interface SimOptions {
   owner: string;
@@ -195,7 +208,14 @@ export class GitHubSim {
       for (const workflow of this.workflowsAt(event.after)) {
         const trigger = triggerOf(workflow.yaml, "push");
         if (trigger === undefined || !branchesMatch(trigger, branch) || (event.before && !pathsMatch(trigger, changed))) continue;
-        const payload = { ref: event.ref, before: event.before ?? "0".repeat(40), after: event.after, repository: this.fake.repositoryPayload(), sender: this.fake.userJson(event.sender.login), pusher: { name: event.sender.login } };
+        const payload = {
+          ref: event.ref,
+          before: event.before ?? "0".repeat(40),
+          after: event.after,
+          repository: this.fake.repositoryPayload(),
+          sender: this.fake.userJson(event.sender.login),
+          pusher: { name: event.sender.login },
+        };
         this.startRun(workflow, "push", payload, { sha: event.after, ref: event.ref, actor: event.sender.login, headSha: event.after });
       }
     } else if (event.kind === "issue_comment") {
@@ -207,12 +227,26 @@ export class GitHubSim {
         if (trigger === undefined || !(trigger?.types ?? ["created", "edited", "deleted"]).includes(event.action)) continue;
         const payload = {
           action: event.action,
-          issue: { number: pr.number, title: pr.title, state: pr.state, user: this.fake.userJson(pr.author), pull_request: { url: `${this.fake.url}/repos/${this.fake.fullName}/pulls/${pr.number}`, html_url: `https://github.com/${this.fake.fullName}/pull/${pr.number}` } },
+          issue: {
+            number: pr.number,
+            title: pr.title,
+            state: pr.state,
+            user: this.fake.userJson(pr.author),
+            pull_request: {
+              url: `${this.fake.url}/repos/${this.fake.fullName}/pulls/${pr.number}`,
+              html_url: `https://github.com/${this.fake.fullName}/pull/${pr.number}`,
+            },
+          },
           comment: this.fake.commentPayload(comment),
           repository: this.fake.repositoryPayload(),
           sender: this.fake.userJson(event.sender.login),
         };
-        this.startRun(workflow, "issue_comment", payload, { sha, ref: `refs/heads/${this.fake.defaultBranch}`, actor: event.sender.login, headSha: sha });
+        this.startRun(workflow, "issue_comment", payload, {
+          sha,
+          ref: `refs/heads/${this.fake.defaultBranch}`,
+          actor: event.sender.login,
+          headSha: sha,
+        });
       }
     }
   }
@@ -233,11 +267,24 @@ export class GitHubSim {
       const given = request.inputs[name];
       const value = given === undefined ? spec.default : given;
       if (spec.required && (value === undefined || value === "")) return [422, `Required input '${name}' not provided`];
-      if (spec.type === "choice" && value !== undefined && !(spec.options as unknown[]).includes(value)) return [422, `Provided value '${value}' for input '${name}' not in the list of allowed values`];
+      if (spec.type === "choice" && value !== undefined && !(spec.options as unknown[]).includes(value))
+        return [422, `Provided value '${value}' for input '${name}' not in the list of allowed values`];
       inputs[name] = spec.type === "boolean" ? value === true || value === "true" : value === undefined ? "" : String(value);
     }
-    const payload = { inputs, ref: `refs/heads/${request.ref}`, repository: this.fake.repositoryPayload(), sender: this.fake.userJson(request.sender.login), workflow: file };
-    return this.startRun(workflow, "workflow_dispatch", payload, { sha, ref: `refs/heads/${request.ref}`, actor: request.sender.login, headSha: sha, inputs }).record;
+    const payload = {
+      inputs,
+      ref: `refs/heads/${request.ref}`,
+      repository: this.fake.repositoryPayload(),
+      sender: this.fake.userJson(request.sender.login),
+      workflow: file,
+    };
+    return this.startRun(workflow, "workflow_dispatch", payload, {
+      sha,
+      ref: `refs/heads/${request.ref}`,
+      actor: request.sender.login,
+      headSha: sha,
+      inputs,
+    }).record;
   }
 
   /** Workflow files at a commit. */
@@ -259,7 +306,11 @@ export class GitHubSim {
   /** Paths a pull request changes (three-dot diff), or a push (two-dot). */
   private changedPaths(base: string, head: string, twoDot = false): string[] {
     const range = twoDot ? [base, head] : [`${base}...${head}`];
-    return this.fake.git.git(["diff", "--name-only", "-z", "--no-renames", ...range, "--"]).toString("utf8").split("\0").filter(Boolean);
+    return this.fake.git
+      .git(["diff", "--name-only", "-z", "--no-renames", ...range, "--"])
+      .toString("utf8")
+      .split("\0")
+      .filter(Boolean);
   }
 
   /** refs/pull/<n>/merge: the pull request merged into its base, as GitHub prepares it (absent on conflict). */
@@ -268,7 +319,13 @@ export class GitHubSim {
     const base = this.fake.head(pr.base.ref);
     try {
       const tree = this.fake.git.git(["merge-tree", "--write-tree", base, pr.head.sha]).toString("utf8").split("\n")[0]!.trim();
-      const merge = this.fake.git.putCommit({ tree, parents: [base, pr.head.sha], message: `Merge ${pr.head.sha} into ${base}`, author: { name: "GitHub", email: "noreply@github.com", date: new Date().toISOString() }, committer: { name: "GitHub", email: "noreply@github.com", date: new Date().toISOString() } });
+      const merge = this.fake.git.putCommit({
+        tree,
+        parents: [base, pr.head.sha],
+        message: `Merge ${pr.head.sha} into ${base}`,
+        author: { name: "GitHub", email: "noreply@github.com", date: new Date().toISOString() },
+        committer: { name: "GitHub", email: "noreply@github.com", date: new Date().toISOString() },
+      });
       this.fake.git.setRef(`pull/${number}/merge`, merge.sha);
     } catch {
       this.fake.git.deleteRef(`pull/${number}/merge`);
@@ -283,7 +340,17 @@ export class GitHubSim {
     workflow: { file: string; yaml: Json },
     eventName: string,
     event: Json,
-    at: { sha: string; ref: string; actor: string; headSha: string; headRef?: string; baseRef?: string; readOnly?: boolean; inputs?: Record<string, unknown>; pullRequests?: number[] },
+    at: {
+      sha: string;
+      ref: string;
+      actor: string;
+      headSha: string;
+      headRef?: string;
+      baseRef?: string;
+      readOnly?: boolean;
+      inputs?: Record<string, unknown>;
+      pullRequests?: number[];
+    },
   ): SimRun {
     const fake = this.fake;
     const id = fake.newRunId();
@@ -321,7 +388,10 @@ export class GitHubSim {
       event,
       inputs,
       group,
-      cancelInProgress: concurrency ? interpolate(concurrency["cancel-in-progress"] ?? false, { github, inputs, vars: {} }) === true || concurrency["cancel-in-progress"] === "true" : false,
+      cancelInProgress: concurrency
+        ? interpolate(concurrency["cancel-in-progress"] ?? false, { github, inputs, vars: {} }) === true ||
+          concurrency["cancel-in-progress"] === "true"
+        : false,
       state: "pending",
       controller,
       done: Promise.resolve(),
@@ -431,7 +501,16 @@ export class GitHubSim {
           started: (job, displayName, runner, labels) => {
             const id = fake.newJobId();
             jobIds.set(displayName, id);
-            run.record.jobs.push({ id, name: displayName, status: "in_progress", conclusion: null, runnerName: runner, labels, startedAt: new Date().toISOString(), completedAt: null });
+            run.record.jobs.push({
+              id,
+              name: displayName,
+              status: "in_progress",
+              conclusion: null,
+              runnerName: runner,
+              labels,
+              startedAt: new Date().toISOString(),
+              completedAt: null,
+            });
           },
           finished: (_job, displayName, result: JobResult) => {
             const job = run.record.jobs.find((j) => j.id === jobIds.get(displayName));
@@ -504,7 +583,8 @@ export class GitHubSim {
       const busy = this.runs.filter((r) => r.state === "running");
       if (busy.length === 0) return;
       debug(`settle: waiting for ${busy.map((r) => `${r.workflow}#${r.id}`).join(", ")}`);
-      if (Date.now() > deadline) throw new Error(`runs still busy after ${timeoutMs} ms: ${busy.map((r) => `${r.workflow}#${r.id}`).join(", ")}`);
+      if (Date.now() > deadline)
+        throw new Error(`runs still busy after ${timeoutMs} ms: ${busy.map((r) => `${r.workflow}#${r.id}`).join(", ")}`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 500);
@@ -520,7 +600,14 @@ export class GitHubSim {
   /** A reviewer decides on every job of the run waiting in `environment`. */
   async review(login: string, run: SimRun, state: "approved" | "rejected", comment = "", environment = "evaluation"): Promise<void> {
     const env = this.fake.environments.get(environment)!;
-    await this.as(login).rest.actions.reviewPendingDeploymentsForRun({ owner: this.fake.owner, repo: this.fake.repo, run_id: run.id, environment_ids: [env.id], state, comment });
+    await this.as(login).rest.actions.reviewPendingDeploymentsForRun({
+      owner: this.fake.owner,
+      repo: this.fake.repo,
+      run_id: run.id,
+      environment_ids: [env.id],
+      state,
+      comment,
+    });
   }
 
   /** Files of the workspace of the whole simulation (for reading artifacts of a run). */
@@ -565,6 +652,7 @@ function branchesMatch(trigger: Json | null, branch: string): boolean {
 
 function pathsMatch(trigger: Json | null, changed: string[]): boolean {
   if (trigger?.paths) return changed.some((file) => (trigger.paths as string[]).some((p) => globToRegExp(p).test(file)));
-  if (trigger?.["paths-ignore"]) return changed.some((file) => !(trigger["paths-ignore"] as string[]).some((p) => globToRegExp(p).test(file)));
+  if (trigger?.["paths-ignore"])
+    return changed.some((file) => !(trigger["paths-ignore"] as string[]).some((p) => globToRegExp(p).test(file)));
   return true;
 }

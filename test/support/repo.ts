@@ -21,7 +21,10 @@ export async function makeExperiment(name: string, files: Record<string, string>
 }
 
 /** A valid experiment YAML, with lines replaced or appended by the caller. */
-export function experimentYaml(name: string, overrides: { command?: string; resources?: string; extra?: string; inputs?: string } = {}): string {
+export function experimentYaml(
+  name: string,
+  overrides: { command?: string; resources?: string; extra?: string; inputs?: string } = {},
+): string {
   return [
     "apiVersion: crucible/v1",
     `name: ${name}`,

@@ -10,11 +10,15 @@ import path from "node:path";
 const require = createRequire(import.meta.url);
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", ...args], {
-    cwd,
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-  }).trim();
+  return execFileSync(
+    "git",
+    ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", ...args],
+    {
+      cwd,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  ).trim();
 }
 
 /** A file to write: text, or {symlink: target}. */
@@ -38,7 +42,10 @@ export interface PullRequestRepo {
 }
 
 /** A repository whose main holds `baseFiles`, and a branch `pr` that changes them by `headFiles` (null deletes). */
-export async function makePullRequestRepo(baseFiles: Record<string, FileSpec>, headFiles: Record<string, FileSpec | null>): Promise<PullRequestRepo> {
+export async function makePullRequestRepo(
+  baseFiles: Record<string, FileSpec>,
+  headFiles: Record<string, FileSpec | null>,
+): Promise<PullRequestRepo> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-gitops-"));
   git(dir, "init", "-q");
   await writeFiles(dir, baseFiles);
@@ -56,7 +63,15 @@ export async function makePullRequestRepo(baseFiles: Record<string, FileSpec>, h
 }
 
 /** The `opened` pull_request example from @octokit/webhooks-examples, pointed at our repository and commits. */
-export function pullRequestEvent(options: { number: number; base: string; head: string; repository?: string; headRepository?: string; headRef?: string; action?: string }): Record<string, any> {
+export function pullRequestEvent(options: {
+  number: number;
+  base: string;
+  head: string;
+  repository?: string;
+  headRepository?: string;
+  headRef?: string;
+  action?: string;
+}): Record<string, any> {
   const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, any>[] }[];
   const example = structuredClone(examples.find((e) => e.name === "pull_request")!.examples.find((e) => e.action === "opened")!);
   const repository = options.repository ?? "octo/lab";

@@ -121,7 +121,9 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
       sample: resourceLines((text) => out(`    ${text}`)),
     },
   });
-  const metrics = Object.entries(result.metrics).map(([k, v]) => `${k}=${v}`).join(" ");
+  const metrics = Object.entries(result.metrics)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   out(`==> ${result.status}: ${result.statusReason}`);
   for (const stage of result.stages ?? []) {
     const took = stage.durationSeconds !== undefined ? ` (${stage.durationSeconds.toFixed(0)}s)` : "";
@@ -155,7 +157,9 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   await writeFile(matrixFile, `${JSON.stringify(matrix, null, 2)}\n`);
   out("");
   for (const v of verdicts) {
-    const counts = ["blocked", "contained", "succeeded"].map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`).join(", ");
+    const counts = ["blocked", "contained", "succeeded"]
+      .map((o) => `${v.techniques.filter((t) => t.outcome === o).length} ${o}`)
+      .join(", ");
     const verdict = v.verdict === "contained" ? "contained" : "BREACHED ";
     out(`${verdict}  ${v.runtime.padEnd(6)} ${v.attack.padEnd(26)} ${v.status.padEnd(10)} ${counts}`);
     for (const reason of v.reasons) out(`           ${reason}`);
@@ -204,16 +208,29 @@ async function main(argv: string[]): Promise<number> {
     case "containment": {
       const { values } = parseArgs({
         args: rest,
-        options: { "compare-runc": { type: "boolean" }, "results-dir": { type: "string" }, matrix: { type: "string" }, policy: { type: "string" } },
+        options: {
+          "compare-runc": { type: "boolean" },
+          "results-dir": { type: "string" },
+          matrix: { type: "string" },
+          policy: { type: "string" },
+        },
       });
-      return containment({ compareRunc: !!values["compare-runc"], resultsDir: values["results-dir"], matrix: values.matrix, policy: values.policy });
+      return containment({
+        compareRunc: !!values["compare-runc"],
+        resultsDir: values["results-dir"],
+        matrix: values.matrix,
+        policy: values.policy,
+      });
     }
     case "doctor": {
       const { values } = parseArgs({ args: rest, options: { policy: { type: "string" } } });
       return doctor({ policy: values.policy });
     }
     case "gc": {
-      const { values } = parseArgs({ args: rest, options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { "artifacts-older-than": { type: "string" }, "artifact-store": { type: "string" } },
+      });
       const report = await collectGarbage(new DockerSandboxProvider("runsc", imagesDirOf(root)).docker);
       for (const c of report.containers) out(`removed sandbox ${c.name} (${c.reason})`);
       for (const p of report.processes) out(`killed ${p.command} ${p.pid} (${p.reason})`);

@@ -10,9 +10,11 @@ export async function run(): Promise<void> {
     const token = core.getInput("token", { required: true });
     core.setSecret(token);
     const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
+    if (!owner || !repo || rest.length > 0)
+      throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
     const workflow = core.getInput("workflow") || "evaluate.yml";
-    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow)) throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
+    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow))
+      throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
     if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
     const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8")) as CommentEvent & { repository?: { default_branch?: string } };
     const ref = event.repository?.default_branch || env.GITHUB_REF_NAME || "";

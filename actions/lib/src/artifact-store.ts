@@ -16,7 +16,10 @@ export interface StoredArtifact {
 
 /** Where the store lives when nothing says otherwise: beside the runner's other caches. */
 export function defaultArtifactStore(): string {
-  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "crucible", "artifacts");
+  return (
+    process.env.CRUCIBLE_ARTIFACT_STORE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "crucible", "artifacts")
+  );
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -70,9 +73,12 @@ export class ArtifactStore {
       (s) => s.size,
       () => undefined,
     );
-    if (size === undefined) throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
+    if (size === undefined)
+      throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
     if (size !== artifact.size || (await sha256File(file)) !== artifact.sha256) {
-      throw new CrucibleError(`artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`);
+      throw new CrucibleError(
+        `artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`,
+      );
     }
     return file;
   }
@@ -82,7 +88,11 @@ export class ArtifactStore {
  * Removes stored files not written or stored again for `maxAgeSeconds` (and partial files a crash left),
  * so the store of a long-lived runner stays bounded. Returns what was removed.
  */
-export async function pruneArtifactStore(store: ArtifactStore, maxAgeSeconds: number, now = Date.now()): Promise<{ files: number; bytes: number }> {
+export async function pruneArtifactStore(
+  store: ArtifactStore,
+  maxAgeSeconds: number,
+  now = Date.now(),
+): Promise<{ files: number; bytes: number }> {
   const dir = path.join(store.root, "sha256");
   const names = await readdir(dir).catch(() => [] as string[]);
   let files = 0;

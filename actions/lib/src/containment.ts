@@ -96,35 +96,77 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
   check("run ended as expected", expected.includes(result.status), `status ${result.status}; contained statuses: ${expected.join(", ")}`);
 
   const left = await docker.listContainers({ all: true, filters: { label: [`crucible.run-id=${result.runId}`] } });
-  check("no sandbox left", left.length === 0, left.length === 0 ? "no container carries the run's label" : `${left.length} container(s) still exist`);
+  check(
+    "no sandbox left",
+    left.length === 0,
+    left.length === 0 ? "no container carries the run's label" : `${left.length} container(s) still exist`,
+  );
 
   const runsc = (await runscProcesses()).filter((p) => p.containerId === result.provenance.containerId);
-  check("no runtime process left", runsc.length === 0, runsc.length === 0 ? "no runsc process serves the run's container" : `pids ${runsc.map((p) => p.pid).join(", ")}`);
+  check(
+    "no runtime process left",
+    runsc.length === 0,
+    runsc.length === 0 ? "no runsc process serves the run's container" : `pids ${runsc.map((p) => p.pid).join(", ")}`,
+  );
 
   const strays = await processesOfUid(SANDBOX_UID);
-  check("no sandbox process on the host", strays.length === 0, strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID}` : `pids ${strays.join(", ")}`);
+  check(
+    "no sandbox process on the host",
+    strays.length === 0,
+    strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID}` : `pids ${strays.join(", ")}`,
+  );
 
   const after = await snapshot(attack);
   check("inputs unchanged", after.inputsHash === before.inputsHash, `experiment folder hash ${after.inputsHash.slice(0, 16)}`);
-  check("host mounts unchanged", after.mounts === before.mounts, after.mounts === before.mounts ? "same mount table" : "the host mount table changed");
-  check("kernel modules unchanged", after.modules === before.modules, after.modules === before.modules ? "same module list" : "the host module list changed");
+  check(
+    "host mounts unchanged",
+    after.mounts === before.mounts,
+    after.mounts === before.mounts ? "same mount table" : "the host mount table changed",
+  );
+  check(
+    "kernel modules unchanged",
+    after.modules === before.modules,
+    after.modules === before.modules ? "same module list" : "the host module list changed",
+  );
 
   const written = await filesOwnedBy(SANDBOX_UID, startedAt, [os.tmpdir(), "/var/tmp", "/dev/shm", options.repoRoot]);
-  check("nothing written outside the output folder", written.length === 0, written.length === 0 ? "no host file owned by the sandbox user" : written.slice(0, 5).join(", "));
+  check(
+    "nothing written outside the output folder",
+    written.length === 0,
+    written.length === 0 ? "no host file owned by the sandbox user" : written.slice(0, 5).join(", "),
+  );
 
   const leaked = await containsCanary(resultDir);
-  check("no runner secret in the outputs", !leaked, leaked ? "a runner token reached the log or outputs" : "runner tokens absent from log and outputs");
+  check(
+    "no runner secret in the outputs",
+    !leaked,
+    leaked ? "a runner token reached the log or outputs" : "runner tokens absent from log and outputs",
+  );
 
   const logText = await readFile(path.join(resultDir, "log.txt"), "latin1");
   const rawControl = /[\x00-\x08\x0b-\x1f\x7f]/.test(logText.replace(/\n/g, ""));
   const commandLines = logText.split("\n").filter((l) => l.trimStart().startsWith("::"));
-  check("log holds no raw control characters or workflow commands", !rawControl && commandLines.length === 0, rawControl ? "raw control characters in log.txt" : `${commandLines.length} line(s) start with ::`);
+  check(
+    "log holds no raw control characters or workflow commands",
+    !rawControl && commandLines.length === 0,
+    rawControl ? "raw control characters in log.txt" : `${commandLines.length} line(s) start with ::`,
+  );
 
   const load = await waitForQuietHost(before.running);
   check("host load back to normal", load.ok, load.detail);
 
-  const next = await runExperiment({ experiment: options.probe, policy, provider, repoRoot: options.repoRoot, resultsRoot: path.join(os.tmpdir(), "crucible-probe-results") });
-  check("next sandbox starts clean", next.result.status === "succeeded" && next.result.metrics.leftovers === 0, `probe ${next.result.status}, leftovers ${next.result.metrics.leftovers ?? "unknown"}`);
+  const next = await runExperiment({
+    experiment: options.probe,
+    policy,
+    provider,
+    repoRoot: options.repoRoot,
+    resultsRoot: path.join(os.tmpdir(), "crucible-probe-results"),
+  });
+  check(
+    "next sandbox starts clean",
+    next.result.status === "succeeded" && next.result.metrics.leftovers === 0,
+    `probe ${next.result.status}, leftovers ${next.result.metrics.leftovers ?? "unknown"}`,
+  );
 
   const { techniques, malformed } = await readTechniques(resultDir, result);
   const reasons = [
@@ -152,8 +194,17 @@ async function readTechniques(resultDir: string, result: RunResult): Promise<{ t
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as Partial<TechniqueReport>;
-      if (typeof r.category === "string" && typeof r.technique === "string" && ["blocked", "contained", "succeeded"].includes(String(r.outcome))) {
-        techniques.push({ category: r.category.slice(0, 40), technique: r.technique.slice(0, 80), outcome: r.outcome as TechniqueOutcome, evidence: String(r.evidence ?? "").slice(0, 300) });
+      if (
+        typeof r.category === "string" &&
+        typeof r.technique === "string" &&
+        ["blocked", "contained", "succeeded"].includes(String(r.outcome))
+      ) {
+        techniques.push({
+          category: r.category.slice(0, 40),
+          technique: r.technique.slice(0, 80),
+          outcome: r.outcome as TechniqueOutcome,
+          evidence: String(r.evidence ?? "").slice(0, 300),
+        });
       } else malformed++;
     } catch {
       malformed++;
@@ -166,7 +217,11 @@ async function snapshot(attack: Experiment): Promise<HostSnapshot> {
   const [mounts, modules] = await Promise.all([readFile("/proc/self/mounts", "utf8"), readFile("/proc/modules", "utf8").catch(() => "")]);
   return {
     mounts: normaliseMounts(mounts),
-    modules: modules.split("\n").map((l) => l.split(" ")[0]).sort().join(","),
+    modules: modules
+      .split("\n")
+      .map((l) => l.split(" ")[0])
+      .sort()
+      .join(","),
     inputsHash: await hashTree(attack.dir),
     running: await runnableCount(),
   };
@@ -244,7 +299,8 @@ async function waitForQuietHost(baseline: number): Promise<{ ok: boolean; detail
     const t = Date.now();
     await execFileAsync("true");
     spawnMs = Date.now() - t;
-    if (running <= baseline + 2 && spawnMs < 1000) return { ok: true, detail: `${running} runnable tasks (before: ${baseline}); starting a process took ${spawnMs} ms` };
+    if (running <= baseline + 2 && spawnMs < 1000)
+      return { ok: true, detail: `${running} runnable tasks (before: ${baseline}); starting a process took ${spawnMs} ms` };
     await new Promise((r) => setTimeout(r, 500));
   } while (Date.now() < deadline);
   return { ok: false, detail: `${running} runnable tasks 20 s after the run (before: ${baseline}); starting a process took ${spawnMs} ms` };
@@ -266,8 +322,22 @@ async function containsCanary(resultDir: string): Promise<boolean> {
 export interface ContainmentMatrix {
   generatedAt: string;
   runtimes: string[];
-  verdicts: { attack: string; runtime: string; runId: string; status: RunStatus; verdict: "contained" | "breached"; reasons: string[]; malformedReports: number; hostChecks: HostCheck[] }[];
-  techniques: { attack: string; category: string; technique: string; outcomes: Record<string, { outcome: TechniqueOutcome; evidence: string } | null> }[];
+  verdicts: {
+    attack: string;
+    runtime: string;
+    runId: string;
+    status: RunStatus;
+    verdict: "contained" | "breached";
+    reasons: string[];
+    malformedReports: number;
+    hostChecks: HostCheck[];
+  }[];
+  techniques: {
+    attack: string;
+    category: string;
+    technique: string;
+    outcomes: Record<string, { outcome: TechniqueOutcome; evidence: string } | null>;
+  }[];
 }
 
 export function buildMatrix(verdicts: AttackVerdict[], now = new Date()): ContainmentMatrix {
@@ -276,7 +346,12 @@ export function buildMatrix(verdicts: AttackVerdict[], now = new Date()): Contai
   for (const v of verdicts) {
     for (const t of v.techniques) {
       const key = `${v.attack}\0${t.technique}`;
-      const row = rows.get(key) ?? { attack: v.attack, category: t.category, technique: t.technique, outcomes: Object.fromEntries(runtimes.map((r) => [r, null])) };
+      const row = rows.get(key) ?? {
+        attack: v.attack,
+        category: t.category,
+        technique: t.technique,
+        outcomes: Object.fromEntries(runtimes.map((r) => [r, null])),
+      };
       row.outcomes[v.runtime] = { outcome: t.outcome, evidence: t.evidence };
       rows.set(key, row);
     }

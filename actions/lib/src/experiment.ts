@@ -133,7 +133,18 @@ export function parseExperiment(
     // A few aliases are legitimate YAML; thousands are an expansion bomb.
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)`,
+        },
+      ],
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -144,7 +155,8 @@ export function parseExperiment(
 
 function messageFor(error: SchemaError): string {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error.instancePath) && error.keyword === "type") return SHELL_STRING_HINT;
-  if (error.instancePath === "/command" && error.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error.instancePath === "/command" && error.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error);
 }
 
@@ -209,12 +221,21 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   try {
     const size = (await lstat(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`,
+        },
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error) {
     if (error instanceof ExperimentInvalidError) throw error;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${(error as Error).message}` }]);
+    throw new ExperimentInvalidError([
+      { file, line: 1, column: 1, message: `cannot read the experiment file: ${(error as Error).message}` },
+    ]);
   }
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
@@ -225,7 +246,10 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
   }
   if (!(await isFile(path.join(options.imagesDir, spec.image, "recipe.json")))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
+    );
   }
   const checkInputs = async (list: string[], keyPath: (string | number)[]): Promise<Input[]> => {
     const checked: Input[] = [];
@@ -281,7 +305,11 @@ async function resolveStages(
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`,
+        );
     }
     byName.set(name, {
       name,
@@ -297,10 +325,15 @@ async function resolveStages(
   const ordered: Stage[] = [];
   const placed = new Set<string>();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name),
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0]!.name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0]!.name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`,
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -323,7 +356,9 @@ async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | 
   } catch (error) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${(error as Error).message}`);
   }
-  const targets = stages ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params })) : [{ stage: undefined, params: spec.params ?? {} }];
+  const targets = stages
+    ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params }))
+    : [{ stage: undefined, params: spec.params ?? {} }];
   const reported = new Set<string>();
   for (const { stage, params } of targets) {
     if (validate(params)) continue;

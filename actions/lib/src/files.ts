@@ -48,7 +48,11 @@ export async function writeInside(root: string, relative: string, data: Uint8Arr
     });
     if (!(await lstat(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
   }
-  const handle = await open(path.join(current, parts.at(-1)!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const handle = await open(
+    path.join(current, parts.at(-1)!),
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
   try {
     await handle.writeFile(data);
   } finally {
@@ -88,7 +92,11 @@ export interface CollectLimits {
  * lands in results/ and then in git can act on a shell, a terminal or another platform's file system.
  * Everything not copied is listed with the reason.
  */
-export async function collectOutputs(from: string, to: string, limits: CollectLimits): Promise<{ files: CollectedFile[]; dropped: DroppedEntry[] }> {
+export async function collectOutputs(
+  from: string,
+  to: string,
+  limits: CollectLimits,
+): Promise<{ files: CollectedFile[]; dropped: DroppedEntry[] }> {
   const files: CollectedFile[] = [];
   const dropped: DroppedEntry[] = [];
   const maxDepth = limits.maxDepth ?? 16;
@@ -154,10 +162,12 @@ export async function collectOutputs(from: string, to: string, limits: CollectLi
 
   await mkdir(to, { recursive: true });
   await walk("", 0);
-  if (overFileCap > 0) dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
+  if (overFileCap > 0)
+    dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
   const collected = new Set(files.map((f) => f.path));
   for (const declared of limits.declared) {
-    if (!collected.has(declared) && !dropped.some((d) => d.path === declared)) dropped.push({ path: declared, reason: "declared in outputs.files but not written" });
+    if (!collected.has(declared) && !dropped.some((d) => d.path === declared))
+      dropped.push({ path: declared, reason: "declared in outputs.files but not written" });
   }
   return { files, dropped };
 }

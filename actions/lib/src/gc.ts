@@ -56,7 +56,11 @@ export async function collectGarbage(docker: Docker, options: GarbageOptions = {
     if (known) continue;
     try {
       process.kill(proc.pid, "SIGKILL");
-      report.processes.push({ pid: proc.pid, command: proc.command, reason: `its container ${proc.containerId.slice(0, 12)} no longer exists` });
+      report.processes.push({
+        pid: proc.pid,
+        command: proc.command,
+        reason: `its container ${proc.containerId.slice(0, 12)} no longer exists`,
+      });
     } catch {
       // Already gone.
     }

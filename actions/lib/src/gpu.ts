@@ -12,9 +12,14 @@ const execFileAsync = promisify(execFile);
 export async function listGpus(nvidiaSmi = "nvidia-smi"): Promise<string[]> {
   try {
     const { stdout } = await execFileAsync(nvidiaSmi, ["--query-gpu=index", "--format=csv,noheader"], { timeout: 30_000 });
-    return stdout.split("\n").map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
+    return stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => /^\d+$/.test(l));
   } catch (error) {
-    throw new CrucibleError(`cannot list GPUs with ${nvidiaSmi}: ${(error as Error).message}. Is the NVIDIA driver installed on this runner?`);
+    throw new CrucibleError(
+      `cannot list GPUs with ${nvidiaSmi}: ${(error as Error).message}. Is the NVIDIA driver installed on this runner?`,
+    );
   }
 }
 
@@ -47,7 +52,9 @@ export class GpuAllocator {
     const lease = { deviceIds: taken, release: () => this.release(taken, owner.runId) };
     if (taken.length < count) {
       await lease.release();
-      throw new CrucibleError(`only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`);
+      throw new CrucibleError(
+        `only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`,
+      );
     }
     return lease;
   }
@@ -67,7 +74,10 @@ export class GpuAllocator {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
-      const holder = await readFile(this.leaseFile(device), "utf8").then((t) => JSON.parse(t) as { pid?: number }, () => ({}) as { pid?: number });
+      const holder = await readFile(this.leaseFile(device), "utf8").then(
+        (t) => JSON.parse(t) as { pid?: number },
+        () => ({}) as { pid?: number },
+      );
       if (holder.pid !== undefined && this.isAlive(holder.pid)) return false;
       // The holder died without releasing: take the device over.
       await unlink(this.leaseFile(device)).catch(() => undefined);
@@ -77,7 +87,10 @@ export class GpuAllocator {
 
   private async release(devices: string[], runId: string): Promise<void> {
     for (const device of devices) {
-      const holder = await readFile(this.leaseFile(device), "utf8").then((t) => JSON.parse(t) as { runId?: string }, () => ({}) as { runId?: string });
+      const holder = await readFile(this.leaseFile(device), "utf8").then(
+        (t) => JSON.parse(t) as { runId?: string },
+        () => ({}) as { runId?: string },
+      );
       if (holder.runId === runId) await unlink(this.leaseFile(device)).catch(() => undefined);
     }
   }
@@ -105,13 +118,23 @@ export function parseGpuUsage(csv: string, deviceIds: string[], t: number): GpuS
 }
 
 /** Samples the assigned GPUs every few seconds until stopped. */
-export function sampleGpus(deviceIds: string[], onSample: (sample: GpuSample) => void, intervalMs = 5_000, nvidiaSmi = "nvidia-smi"): () => void {
+export function sampleGpus(
+  deviceIds: string[],
+  onSample: (sample: GpuSample) => void,
+  intervalMs = 5_000,
+  nvidiaSmi = "nvidia-smi",
+): () => void {
   const started = Date.now();
   const timer = setInterval(() => {
-    execFile(nvidiaSmi, ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"], { timeout: 10_000 }, (error, stdout) => {
-      const sample = error ? undefined : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1000);
-      if (sample) onSample(sample);
-    });
+    execFile(
+      nvidiaSmi,
+      ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"],
+      { timeout: 10_000 },
+      (error, stdout) => {
+        const sample = error ? undefined : parseGpuUsage(stdout, deviceIds, (Date.now() - started) / 1000);
+        if (sample) onSample(sample);
+      },
+    );
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -38,7 +38,9 @@ export async function readRecipe(imagesDir: string, name: string): Promise<{ rec
   }
   const recipe: unknown = JSON.parse(bytes.toString("utf8"));
   if (!validateImageRecipeDocument(recipe)) {
-    throw new CrucibleError(`image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`);
+    throw new CrucibleError(
+      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`,
+    );
   }
   const hash = createHash("sha256").update(`crucible-image-builder/${BUILDER_VERSION}\n`).update(bytes);
   for (const file of pythonFiles(imagesDir, recipe as ImageRecipe)) hash.update(await readFile(file));
@@ -87,7 +89,12 @@ export function mmdebstrapArgs(recipe: ImageRecipe, outputTar: string, sources: 
  * Returns the image for a recipe, building it with mmdebstrap and `docker import` only when no image
  * with the recipe's hash exists yet.
  */
-export async function ensureImage(docker: Docker, imagesDir: string, name: string, log: (line: string) => void = () => undefined): Promise<ImageRef> {
+export async function ensureImage(
+  docker: Docker,
+  imagesDir: string,
+  name: string,
+  log: (line: string) => void = () => undefined,
+): Promise<ImageRef> {
   const { recipe, hash, ref } = await readRecipe(imagesDir, name);
   const existing = await docker
     .getImage(ref)
@@ -105,7 +112,9 @@ export async function ensureImage(docker: Docker, imagesDir: string, name: strin
   const workDir = await mkdtemp(path.join(os.tmpdir(), "crucible-image-"));
   try {
     const tar = path.join(workDir, "rootfs.tar");
-    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, { SOURCE_DATE_EPOCH: "1700000000" });
+    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
+      SOURCE_DATE_EPOCH: "1700000000",
+    });
     const [repo, tag] = ref.split(":") as [string, string];
     const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
     const progress = await docker.importImage(tar, { repo, tag, changes } as unknown as Record<string, unknown>);
@@ -130,7 +139,13 @@ function runLogged(command: string, args: string[], log: (line: string) => void,
     const child = execFile(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error) => {
       if (!error) return resolve();
       const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
-      reject(new SandboxUnavailableError(missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error.message}`));
+      reject(
+        new SandboxUnavailableError(
+          missing
+            ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\``
+            : `${command} failed: ${error.message}`,
+        ),
+      );
     });
     let pending = "";
     child.stderr?.on("data", (chunk: Buffer) => {

@@ -12,7 +12,16 @@ export interface PolicyDocument {
   runtime: "runsc";
   limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number };
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
-  sandbox: { user: string; pidsLimit: number; nproc: number; nofile: number; tmpSize: string; shmSize: string; logMaxBytes: string; outputSize: string };
+  sandbox: {
+    user: string;
+    pidsLimit: number;
+    nproc: number;
+    nofile: number;
+    tmpSize: string;
+    shmSize: string;
+    logMaxBytes: string;
+    outputSize: string;
+  };
   monitoring?: RuleOverrides;
 }
 
@@ -46,7 +55,10 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
     throw new CrucibleError(`runner policy ${file} is invalid: ${problems}`);
   }
   const doc = document as PolicyDocument;
-  if (doc.limits.maxGpus > 0 && !doc.gpu) throw new CrucibleError(`runner policy ${file} allows GPUs (limits.maxGpus ${doc.limits.maxGpus}) but has no gpu section naming the nvproxy runtime`);
+  if (doc.limits.maxGpus > 0 && !doc.gpu)
+    throw new CrucibleError(
+      `runner policy ${file} allows GPUs (limits.maxGpus ${doc.limits.maxGpus}) but has no gpu section naming the nvproxy runtime`,
+    );
   return {
     runtime: doc.runtime,
     limits: {
@@ -85,8 +97,10 @@ export function checkAgainstPolicy(experiment: Experiment, policy: SandboxPolicy
   const over: string[] = [];
   const check = (r: Resources, where: string) => {
     if (r.cpus > l.maxCpus) over.push(`${where}cpus ${r.cpus} exceeds the runner's limit of ${l.maxCpus}`);
-    if (r.memoryBytes > l.maxMemoryBytes) over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
-    if (r.timeoutSeconds > l.maxTimeoutSeconds) over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
+    if (r.memoryBytes > l.maxMemoryBytes)
+      over.push(`${where}memory ${formatBytes(r.memoryBytes)} exceeds the runner's limit of ${formatBytes(l.maxMemoryBytes)}`);
+    if (r.timeoutSeconds > l.maxTimeoutSeconds)
+      over.push(`${where}timeout ${r.timeoutSeconds}s exceeds the runner's limit of ${l.maxTimeoutSeconds}s`);
     if (r.gpus > l.maxGpus) over.push(`${where}gpus ${r.gpus} exceeds the runner's limit of ${l.maxGpus}`);
   };
   if (experiment.stages) for (const stage of experiment.stages) check(stage.resources, `stage ${stage.name}: resources.`);

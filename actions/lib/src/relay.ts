@@ -153,7 +153,11 @@ export function escapeForLog(bytes: Buffer): string {
     for (let k = 1; valid && k < length; k++) valid = (bytes[i + k]! & 0xc0) === 0x80;
     // Refuse overlong forms and UTF-16 surrogates, which decoders would turn into U+FFFD.
     const second = bytes[i + 1] ?? 0;
-    if (valid && ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f))) valid = false;
+    if (
+      valid &&
+      ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f))
+    )
+      valid = false;
     if (!valid) {
       out += `\\x${b.toString(16).padStart(2, "0")}`;
       i++;
@@ -204,7 +208,9 @@ export class LogFile {
     const size = Buffer.byteLength(text) + 1;
     if (this.bytes + size > this.maxBytes) {
       this.truncated = true;
-      this.out.write(`[crucible] log truncated: the saved log reached its cap of ${this.maxBytes} bytes; later lines were counted but not saved\n`);
+      this.out.write(
+        `[crucible] log truncated: the saved log reached its cap of ${this.maxBytes} bytes; later lines were counted but not saved\n`,
+      );
       return;
     }
     this.bytes += size;

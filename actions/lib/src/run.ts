@@ -19,7 +19,14 @@ import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocu
 import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
 import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
 import type { Alert } from "./monitoring/rules.js";
-import { closeMonitor, mergeStageMonitoring, type MonitoringOptions, type MonitoringOutcome, type MonitoringRecord, openMonitor } from "./monitoring/session.js";
+import {
+  closeMonitor,
+  mergeStageMonitoring,
+  type MonitoringOptions,
+  type MonitoringOutcome,
+  type MonitoringRecord,
+  openMonitor,
+} from "./monitoring/session.js";
 import { createScratch } from "./scratch.js";
 import { escapeControls, shownText } from "./text.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
@@ -205,12 +212,17 @@ export interface RunOutcome {
 
 function provenanceOf(given: RunOptions["provenance"] = {}, gitCommit: string | null): Provenance {
   const { job: _job, ...known } = given;
-  const present = Object.fromEntries(Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)));
+  const present = Object.fromEntries(
+    Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)),
+  );
   return { ...present, gitCommit, runner: given.runner ?? os.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
 }
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -288,13 +300,29 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     await mkdir(resultDir, { recursive: true });
     const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
-    return finish(resultDir, log, { ...base, status, statusReason, exitCode: null, runtime, image, metrics: {}, artifacts: [], dropped: [], policy: {} });
+    return finish(resultDir, log, {
+      ...base,
+      status,
+      statusReason,
+      exitCode: null,
+      runtime,
+      image,
+      metrics: {},
+      artifacts: [],
+      dropped: [],
+      policy: {},
+    });
   };
   try {
     checkAgainstPolicy(experiment, policy);
   } catch (error) {
     if (!(error instanceof PolicyRejectedError)) throw error;
-    return notStarted("rejected", error.message, { name: policy.runtime, version: "not started" }, { name: experiment.spec.image, ref: "", id: "", recipeHash: "" });
+    return notStarted(
+      "rejected",
+      error.message,
+      { name: policy.runtime, version: "not started" },
+      { name: experiment.spec.image, ref: "", id: "", recipeHash: "" },
+    );
   }
 
   events.phase?.("prepare image");
@@ -356,7 +384,10 @@ async function runStages(
   context: RunContext,
   stages: Stage[],
   resultDir: string,
-  base: Omit<RunResult, "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log">,
+  base: Omit<
+    RunResult,
+    "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log"
+  >,
 ): Promise<RunOutcome> {
   const { options } = context;
   const { events = {} } = options;
@@ -373,9 +404,23 @@ async function runStages(
       : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
     const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
     if (blocker) {
-      const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
+      const reason =
+        typeof blocker === "string"
+          ? blocker
+          : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
       events.info?.(`stage ${stage.name} skipped: ${reason}`);
-      const record: StageResult = { ...common, status: "skipped", statusReason: reason, exitCode: null, metrics: {}, artifacts: [], storedArtifacts: [], consumed: [], dropped: [], log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] } };
+      const record: StageResult = {
+        ...common,
+        status: "skipped",
+        statusReason: reason,
+        exitCode: null,
+        metrics: {},
+        artifacts: [],
+        storedArtifacts: [],
+        consumed: [],
+        dropped: [],
+        log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] },
+      };
       records.push(record);
       byName.set(stage.name, record);
       continue;
@@ -392,12 +437,17 @@ async function runStages(
       if (!(error instanceof CrucibleError)) throw error;
       const log = new LogFile(path.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
-      const record = stageRecord(stage, common, startedAt, consumed, [], { ...emptyOutcome(log), status: "sandbox-error", statusReason: error.message });
+      const record = stageRecord(stage, common, startedAt, consumed, [], {
+        ...emptyOutcome(log),
+        status: "sandbox-error",
+        statusReason: error.message,
+      });
       records.push(record);
       byName.set(stage.name, record);
       continue;
     }
-    for (const m of mounts) events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts)
+      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -445,7 +495,20 @@ async function runStages(
 }
 
 function emptyOutcome(log: LogFile): ProgramOutcome {
-  return { status: "sandbox-error", statusReason: "", exitCode: null, log, metrics: {}, metricInfo: {}, series: {}, files: [], dropped: [], policy: {}, gpuDeviceIds: [], containerId: null };
+  return {
+    status: "sandbox-error",
+    statusReason: "",
+    exitCode: null,
+    log,
+    metrics: {},
+    metricInfo: {},
+    series: {},
+    files: [],
+    dropped: [],
+    policy: {},
+    gpuDeviceIds: [],
+    containerId: null,
+  };
 }
 
 function stageRecord(
@@ -471,7 +534,13 @@ function stageRecord(
     storedArtifacts: stored,
     consumed,
     dropped: outcome.dropped,
-    log: { path: `${prefix}/log.txt`, lines: outcome.log.lines, bytes: outcome.log.bytes, truncated: outcome.log.truncated, tail: outcome.log.tail },
+    log: {
+      path: `${prefix}/log.txt`,
+      lines: outcome.log.lines,
+      bytes: outcome.log.bytes,
+      truncated: outcome.log.truncated,
+      tail: outcome.log.tail,
+    },
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...(outcome.usage ? { usage: outcome.usage } : {}),
@@ -516,7 +585,10 @@ async function storeArtifacts(store: ArtifactStore, stage: Stage, dir: string, o
 }
 
 /** The run's metrics are every stage's; a name two stages both report is kept per stage as <stage>.<name>. */
-function mergeStageMetrics(records: StageResult[], reported: (Pick<ProgramOutcome, "metricInfo" | "series"> | undefined)[]): { metrics: Record<string, number>; metricInfo: Record<string, MetricInfo>; series: Record<string, Series>; dropped: DroppedEntry[] } {
+function mergeStageMetrics(
+  records: StageResult[],
+  reported: (Pick<ProgramOutcome, "metricInfo" | "series"> | undefined)[],
+): { metrics: Record<string, number>; metricInfo: Record<string, MetricInfo>; series: Record<string, Series>; dropped: DroppedEntry[] } {
   const counts = new Map<string, number>();
   for (const r of records) for (const name of Object.keys(r.metrics)) counts.set(name, (counts.get(name) ?? 0) + 1);
   const metrics: Record<string, number> = {};
@@ -557,7 +629,9 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
     try {
-      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, { runId });
+      gpuLease = await new GpuAllocator(leaseDir, devices ? async () => devices : () => listGpus()).allocate(program.resources.gpus, {
+        runId,
+      });
     } catch (error) {
       if (!(error instanceof CrucibleError)) throw error;
       await log.close();
@@ -565,7 +639,11 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
-  const scratch = await createScratch(options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(), program.stage ? `${runId}-${program.stage}` : runId, Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024));
+  const scratch = await createScratch(
+    options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(),
+    program.stage ? `${runId}-${program.stage}` : runId,
+    Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024),
+  );
   if (!scratch.sizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
   const relay = new LineRelay((line) => {
     log.write(line);

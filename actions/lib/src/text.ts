@@ -53,5 +53,7 @@ export function shownText(text: string, max: number): string {
   const escaped = escapeControls(text);
   if (escaped.length <= max) return escaped;
   // Cut by code points, so no surrogate pair is split in two.
-  return `${Array.from(escaped).slice(0, max - 1).join("")}…`;
+  return `${Array.from(escaped)
+    .slice(0, max - 1)
+    .join("")}…`;
 }

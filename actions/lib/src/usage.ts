@@ -58,8 +58,10 @@ export class UsageMonitor {
     for (const sample of record.gpuSamples ?? []) this.addGpu({ ...sample, t: sample.t + offsetSeconds });
     this.peak.cpuPercent = Math.max(this.peak.cpuPercent, record.peak.cpuPercent);
     this.peak.memoryBytes = Math.max(this.peak.memoryBytes, record.peak.memoryBytes);
-    if (record.peak.gpuUtilizationPercent !== undefined) this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
-    if (record.peak.gpuMemoryBytes !== undefined) this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
+    if (record.peak.gpuUtilizationPercent !== undefined)
+      this.peak.gpuUtilizationPercent = Math.max(this.peak.gpuUtilizationPercent ?? 0, record.peak.gpuUtilizationPercent);
+    if (record.peak.gpuMemoryBytes !== undefined)
+      this.peak.gpuMemoryBytes = Math.max(this.peak.gpuMemoryBytes ?? 0, record.peak.gpuMemoryBytes);
   }
 
   get latest(): ResourceSample | undefined {
@@ -80,6 +82,8 @@ export function resourceLines(write: (line: string) => void, seconds = 10): (sam
   return (sample, peak) => {
     if (sample.t - last < seconds) return;
     last = sample.t;
-    write(`resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% · memory ${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`);
+    write(
+      `resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% · memory ${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`,
+    );
   };
 }

@@ -30,14 +30,21 @@ export function getInputs(): PlanInputs {
   const mode = core.getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
   const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
   const token = core.getInput("token");
   if (token) core.setSecret(token);
-  const runnerLabels = core.getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
+  const runnerLabels = core
+    .getInput("runner-labels")
+    .split(",")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const gpuLabel = core.getInput("gpu-label") || "gpu";
-  for (const label of [...runnerLabels, gpuLabel]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
+  for (const label of [...runnerLabels, gpuLabel])
+    if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
   const maxParallel = core.getInput("max-parallel") || "4";
-  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
+  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
+    throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
   const reportUrl = core.getInput("report-url") || defaultReportUrl(repositoryName);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
@@ -74,7 +81,9 @@ function materializeTarget(workspace: string, given: string): string {
     return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
   };
   if (!inside(process.env.RUNNER_TEMP) && !inside(workspace)) {
-    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`);
+    throw new CrucibleError(
+      `path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`,
+    );
   }
   return destination;
 }

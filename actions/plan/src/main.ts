@@ -19,7 +19,8 @@ export async function run(): Promise<void> {
     else await materialize(inputs);
   } catch (error) {
     if (error instanceof ExperimentInvalidError) {
-      for (const issue of error.issues) core.error(issue.message, { title: "Experiment refused", file: issue.file, startLine: issue.line, startColumn: issue.column });
+      for (const issue of error.issues)
+        core.error(issue.message, { title: "Experiment refused", file: issue.file, startLine: issue.line, startColumn: issue.column });
       core.setFailed(`the experiment was refused; nothing was run:\n${error.message}`);
     } else core.setFailed(error instanceof Error ? error.message : String(error));
   }
@@ -30,9 +31,14 @@ async function plan(inputs: PlanInputs): Promise<void> {
   const file = env.GITHUB_EVENT_PATH;
   if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile(file, "utf8")));
-  const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info }) : undefined;
+  const octokit = inputs.token
+    ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info })
+    : undefined;
   const api = () => {
-    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    if (!octokit)
+      throw new CrucibleError(
+        "planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)",
+      );
     return octokit;
   };
   const [owner, repo] = inputs.repositoryName.split("/") as [string, string];
@@ -51,10 +57,17 @@ async function plan(inputs: PlanInputs): Promise<void> {
         return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       },
     },
-    { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes },
+    {
+      repository: inputs.repository,
+      imagesDir: imagesDirOf(installRoot(import.meta.url)),
+      runnerLabels: inputs.runnerLabels,
+      gpuLabel: inputs.gpuLabel,
+      maxFolderBytes: inputs.maxFolderBytes,
+    },
   );
   core.info(`pull request #${evaluation.pullRequest} at ${evaluation.head} (${evaluation.trigger}): ${evaluation.state}`);
-  for (const issue of evaluation.issues) core.error(issue.message, { title: "Experiment refused", file: issue.file, startLine: issue.line, startColumn: issue.column });
+  for (const issue of evaluation.issues)
+    core.error(issue.message, { title: "Experiment refused", file: issue.file, startLine: issue.line, startColumn: issue.column });
 
   const matrix = matrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
   core.setOutput("plan", JSON.stringify(evaluation));
@@ -73,9 +86,25 @@ async function plan(inputs: PlanInputs): Promise<void> {
   core.summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     core.summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }, { data: "Declared behaviours (not alerted)", header: true }],
+      [
+        { data: "Experiment", header: true },
+        { data: "Image", header: true },
+        { data: "Resources", header: true },
+        { data: "Timeout", header: true },
+        { data: "Runner", header: true },
+        { data: "Estimate", header: true },
+        { data: "Declared behaviours (not alerted)", header: true },
+      ],
       ...evaluation.experiments.map((e) =>
-        [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`, e.behaviours?.join(", ") || "none"].map(text),
+        [
+          e.dir,
+          e.image,
+          `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`,
+          e.resources.timeout,
+          e["runs-on"].join(", "),
+          `${e.estimate.minutes} min (${e.estimate.basis})`,
+          e.behaviours?.join(", ") || "none",
+        ].map(text),
       ),
     ]);
   }
@@ -88,7 +117,13 @@ async function materialize(inputs: PlanInputs): Promise<void> {
   const head = inputs.headSha;
   if (!head) throw new CrucibleError("materialize needs the head-sha input (the plan's head-sha output)");
   const destination = inputs.path;
-  const file = await materializeExperiment({ repository: inputs.repository, commit: head, dir: inputs.experiment, destination, maxFolderBytes: inputs.maxFolderBytes });
+  const file = await materializeExperiment({
+    repository: inputs.repository,
+    commit: head,
+    dir: inputs.experiment,
+    destination,
+    maxFolderBytes: inputs.maxFolderBytes,
+  });
   const output = path.join(destination, file);
   core.setOutput("experiment-file", output);
   core.info(`wrote ${inputs.experiment} as of ${head} to ${path.dirname(output)} (as data)`);

@@ -27,15 +27,18 @@ export function getInputs(): RecordInputs {
   const env = process.env;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const mode = core.getInput("mode") || "record";
-  if (mode !== "announce" && mode !== "record" && mode !== "preview") throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
+  if (mode !== "announce" && mode !== "record" && mode !== "preview")
+    throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo || rest.length > 0) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
+  if (!owner || !repo || rest.length > 0)
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
   const token = core.getInput("token");
   if (!token) throw new CrucibleError("the token input is required (the preview also reads the run's reviews and jobs)");
   const pushToken = core.getInput("push-token") || token;
   for (const secret of new Set([token, pushToken])) if (secret) core.setSecret(secret);
   const previewUrl = core.getInput("preview-url");
-  if (previewUrl && !/^https?:\/\//.test(previewUrl)) throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
+  if (previewUrl && !/^https?:\/\//.test(previewUrl))
+    throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
   const runId = Number(env.GITHUB_RUN_ID ?? "0");
   return {
     mode,

@@ -1,7 +1,15 @@
 import { cp, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
-import { acceptArtifacts, announceEvaluation, createGitHubClient, jobsOfRun, recordEvaluation, reviewsOfRun, writeAcceptedRuns } from "../../lib/src/github/index.js";
+import {
+  acceptArtifacts,
+  announceEvaluation,
+  createGitHubClient,
+  jobsOfRun,
+  recordEvaluation,
+  reviewsOfRun,
+  writeAcceptedRuns,
+} from "../../lib/src/github/index.js";
 import { materializeExperiment } from "../../lib/src/gitops/plan.js";
 import { escapeControls } from "../../lib/src/text.js";
 import { ensureBranch, openFollowUp } from "../../lib/src/gitops/results-branch.js";
@@ -52,9 +60,20 @@ async function record(inputs: RecordInputs): Promise<void> {
   if (outcome.commit) core.setOutput("commit-sha", outcome.commit.sha);
   core.setOutput("state", outcome.state);
   if (plan.fork && outcome.commit) {
-    const followUp = await openFollowUp(pusher, { owner, repo, branch: plan.recordBranch, base: plan.baseRef, pullRequest: plan.pullRequest, serverUrl: process.env.GITHUB_SERVER_URL });
-    if (followUp.kind === "comment") core.warning(`a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`);
-    else core.info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);
+    const followUp = await openFollowUp(pusher, {
+      owner,
+      repo,
+      branch: plan.recordBranch,
+      base: plan.baseRef,
+      pullRequest: plan.pullRequest,
+      serverUrl: process.env.GITHUB_SERVER_URL,
+    });
+    if (followUp.kind === "comment")
+      core.warning(
+        `a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`,
+      );
+    else
+      core.info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);
   }
   await core.summary.addRaw(outcome.markdown).write();
 }
@@ -70,7 +89,8 @@ async function preview(inputs: RecordInputs): Promise<void> {
   await cp(path.join(inputs.workspace, "experiments"), path.join(destination, "experiments"), { recursive: true, verbatimSymlinks: true });
   for (const planned of plan.experiments) {
     const folder = path.join(destination, planned.dir);
-    for (const entry of await readdir(folder).catch(() => [])) if (entry !== "results") await rm(path.join(folder, entry), { recursive: true, force: true });
+    for (const entry of await readdir(folder).catch(() => []))
+      if (entry !== "results") await rm(path.join(folder, entry), { recursive: true, force: true });
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
   // The preview is data for a read-only build: GitHub's view of the run (approvals, jobs) still overrides the upload's.

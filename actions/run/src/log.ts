@@ -54,7 +54,9 @@ export class ActionsLog {
     const text = `${escapeControls(formatLiveLine(line)).replaceAll("##[", "##\\[")}\n`;
     if (this.printedBytes + text.length > this.maxBytes) {
       if (this.suppressed++ === 0) {
-        this.write(`[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}\n`);
+        this.write(
+          `[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}\n`,
+        );
       }
       return;
     }

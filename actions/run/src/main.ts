@@ -64,7 +64,9 @@ export async function run(): Promise<void> {
     let latestProgress: Progress | undefined;
     const runId = newRunId();
     const resultsRoot = resultsDir ? path.resolve(workspace, resultsDir) : path.join(experiment.dir, "results");
-    const artifactStore = core.getInput("artifact-store") ? path.resolve(workspace, core.getInput("artifact-store")) : defaultArtifactStore();
+    const artifactStore = core.getInput("artifact-store")
+      ? path.resolve(workspace, core.getInput("artifact-store"))
+      : defaultArtifactStore();
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperiment({
@@ -114,7 +116,11 @@ export async function run(): Promise<void> {
     log?.close();
     if (error instanceof ExperimentInvalidError) {
       for (const issue of error.issues) {
-        core.error(issue.message, { file: path.relative(workspace, path.resolve(issue.file)), startLine: issue.line, startColumn: issue.column });
+        core.error(issue.message, {
+          file: path.relative(workspace, path.resolve(issue.file)),
+          startLine: issue.line,
+          startColumn: issue.column,
+        });
       }
       core.setFailed("the experiment file is invalid; nothing was run");
     } else {

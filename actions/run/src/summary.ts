@@ -52,7 +52,8 @@ export function renderSummary(result: RunResult, resultPath: string, latestProgr
       ["CPU", `${peak.cpuPercent.toFixed(0)}% of one core (limit ${result.resources.cpus} cores)`],
       ["Memory", `${formatBytes(peak.memoryBytes)} (limit ${formatBytes(result.resources.memoryBytes)})`],
     ];
-    if (peak.gpuUtilizationPercent !== undefined) pairs.push(["GPU", `${peak.gpuUtilizationPercent.toFixed(0)}%, ${formatBytes(peak.gpuMemoryBytes ?? 0)}`]);
+    if (peak.gpuUtilizationPercent !== undefined)
+      pairs.push(["GPU", `${peak.gpuUtilizationPercent.toFixed(0)}%, ${formatBytes(peak.gpuMemoryBytes ?? 0)}`]);
     parts.push(rows(pairs));
   }
   if (latestProgress) {

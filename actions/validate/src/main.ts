@@ -46,11 +46,21 @@ async function check(workspace: string, file: string): Promise<Checked> {
   const relative = path.relative(workspace, file).split(path.sep).join("/");
   try {
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(installRoot(import.meta.url)) });
-    return { file: relative, name: experiment.spec.name, valid: true, image: experiment.spec.image, resources: experiment.spec.resources, issues: [] };
+    return {
+      file: relative,
+      name: experiment.spec.name,
+      valid: true,
+      image: experiment.spec.image,
+      resources: experiment.spec.resources,
+      issues: [],
+    };
   } catch (error) {
     if (!(error instanceof ExperimentInvalidError)) throw error;
     // Annotations need paths relative to the repository root.
-    const issues = error.issues.map((issue) => ({ ...issue, file: path.relative(workspace, path.resolve(workspace, issue.file)).split(path.sep).join("/") }));
+    const issues = error.issues.map((issue) => ({
+      ...issue,
+      file: path.relative(workspace, path.resolve(workspace, issue.file)).split(path.sep).join("/"),
+    }));
     return { file: relative, name: path.basename(path.dirname(file)), valid: false, issues };
   }
 }
@@ -69,13 +79,21 @@ async function selectFiles(workspace: string, paths: string[]): Promise<string[]
     silent: true,
   });
   if (diff.exitCode !== 0) {
-    core.warning(`cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`);
+    core.warning(
+      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`,
+    );
     return all();
   }
   const touched = experimentsTouched(diff.stdout.split("\0").filter(Boolean), (file) => existsSync(path.join(workspace, file)));
   if (touched.schemas) return all();
   core.info(`the pull request touches ${touched.folders.length} experiment(s)`);
-  return touched.folders.map((dir) => path.join(workspace, dir, EXPERIMENT_FILE_NAMES.find((name) => existsSync(path.join(workspace, dir, name)))!));
+  return touched.folders.map((dir) =>
+    path.join(
+      workspace,
+      dir,
+      EXPERIMENT_FILE_NAMES.find((name) => existsSync(path.join(workspace, dir, name)))!,
+    ),
+  );
 }
 
 async function readEvent(): Promise<{ pull_request?: { base?: { sha?: string }; head?: { sha?: string } } } | undefined> {

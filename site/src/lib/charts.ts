@@ -43,17 +43,65 @@ const polygon = (points: [number, number][]): Symbol => ({
   },
 });
 export const seriesSymbols: Symbol[] = [
-  { draw: (context, size) => { const r = Math.sqrt(size / Math.PI); context.moveTo(r, 0); context.arc(0, 0, r, 0, 2 * Math.PI); } },
-  polygon([[-1, -1], [1, -1], [1, 1], [-1, 1]]),
-  polygon([[0, -1.25], [1.1, 0.8], [-1.1, 0.8]]),
-  polygon([[0, -1.35], [1.1, 0], [0, 1.35], [-1.1, 0]]),
+  {
+    draw: (context, size) => {
+      const r = Math.sqrt(size / Math.PI);
+      context.moveTo(r, 0);
+      context.arc(0, 0, r, 0, 2 * Math.PI);
+    },
+  },
   polygon([
-    [-0.4, -1.2], [0.4, -1.2], [0.4, -0.4], [1.2, -0.4], [1.2, 0.4], [0.4, 0.4],
-    [0.4, 1.2], [-0.4, 1.2], [-0.4, 0.4], [-1.2, 0.4], [-1.2, -0.4], [-0.4, -0.4],
+    [-1, -1],
+    [1, -1],
+    [1, 1],
+    [-1, 1],
   ]),
-  polygon([[0, -1.3], [1.3, 1], [-1.3, 1]].map(([x, y]) => [x, -y] as [number, number])),
-  polygon([[-1.2, 0], [0, -0.6], [1.2, 0], [0, 0.6]]),
-  polygon([[-0.6, -1.2], [0.6, -1.2], [1.2, 0], [0.6, 1.2], [-0.6, 1.2], [-1.2, 0]]),
+  polygon([
+    [0, -1.25],
+    [1.1, 0.8],
+    [-1.1, 0.8],
+  ]),
+  polygon([
+    [0, -1.35],
+    [1.1, 0],
+    [0, 1.35],
+    [-1.1, 0],
+  ]),
+  polygon([
+    [-0.4, -1.2],
+    [0.4, -1.2],
+    [0.4, -0.4],
+    [1.2, -0.4],
+    [1.2, 0.4],
+    [0.4, 0.4],
+    [0.4, 1.2],
+    [-0.4, 1.2],
+    [-0.4, 0.4],
+    [-1.2, 0.4],
+    [-1.2, -0.4],
+    [-0.4, -0.4],
+  ]),
+  polygon(
+    [
+      [0, -1.3],
+      [1.3, 1],
+      [-1.3, 1],
+    ].map(([x, y]) => [x, -y] as [number, number]),
+  ),
+  polygon([
+    [-1.2, 0],
+    [0, -0.6],
+    [1.2, 0],
+    [0, 0.6],
+  ]),
+  polygon([
+    [-0.6, -1.2],
+    [0.6, -1.2],
+    [1.2, 0],
+    [0.6, 1.2],
+    [-0.6, 1.2],
+    [-1.2, 0],
+  ]),
 ];
 
 /** A symbol's outline as an SVG path around (0, 0), for the legend. */
@@ -245,11 +293,19 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
   const byGroup = groups.map((group) => thin(data.filter((d) => d.group === group && typeof d.x === "number" && typeof d.y === "number")));
   if (byGroup.every((points) => points.length <= 1)) {
     const point = byGroup.find((points) => points.length === 1)?.[0];
-    const note = point ? `One point (${xColumn} ${point.x}, ${yColumn} ${point.y}): nothing to draw a line through.` : "No numeric points to draw.";
+    const note = point
+      ? `One point (${xColumn} ${point.x}, ${yColumn} ${point.y}): nothing to draw a line through.`
+      : "No numeric points to draw.";
     return { note, legend: [] };
   }
-  const xFormat = valueFormat(xColumn, data.map((d) => Number(d.x)));
-  const yFormat = valueFormat(yColumn, data.map((d) => Number(d.y)));
+  const xFormat = valueFormat(
+    xColumn,
+    data.map((d) => Number(d.x)),
+  );
+  const yFormat = valueFormat(
+    yColumn,
+    data.map((d) => Number(d.y)),
+  );
   // ROC curves stay on their 0–1 scale (AUROC is the area under it); other shares become percentages.
   const [kx, ky] = [!roc && xFormat.percent ? 100 : 1, !roc && yFormat.percent ? 100 : 1];
   const scaled = byGroup.map((points) => points.map((d) => ({ ...d, x: Number(d.x) * kx, y: Number(d.y) * ky })));
@@ -257,7 +313,13 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
   const marks: Plot.Markish[] = [];
   if (roc) {
     marks.push(
-      Plot.line([[0, 0], [1, 1]], { stroke: "currentColor", strokeOpacity: 0.55, strokeDasharray: "3 4" }),
+      Plot.line(
+        [
+          [0, 0],
+          [1, 1],
+        ],
+        { stroke: "currentColor", strokeOpacity: 0.55, strokeDasharray: "3 4" },
+      ),
       Plot.text([[0.62, 0.5]], { text: () => "chance", rotate: -45, fontSize: FONT_SIZE, fillOpacity: 0.8 }),
     );
   } else if (Math.min(...yValues) <= 0) {
@@ -274,7 +336,9 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
     // A single line needs no markers to be told apart.
     if (groups.length > 1) {
       const colour = seriesColours[g]!;
-      marks.push(Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: colour, fill: colour, fillOpacity: 0.35 }));
+      marks.push(
+        Plot.dot(marked, { x: "x", y: "y", r: 4, symbol: () => seriesSymbols[g]!, stroke: colour, fill: colour, fillOpacity: 0.35 }),
+      );
     }
     if (groups.length > 1 || roc) {
       const note = roc ? `AUROC ${auroc(points).toFixed(3)}` : undefined;
@@ -306,7 +370,7 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
 export function auroc(points: { x: number | string; y: number | string }[]): number {
   const sorted = points.map((p) => [Number(p.x), Number(p.y)] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let area = 0;
-  for (let i = 1; i < sorted.length; i++) area += (sorted[i]![0] - sorted[i - 1]![0]) * (sorted[i]![1] + sorted[i - 1]![1]) / 2;
+  for (let i = 1; i < sorted.length; i++) area += ((sorted[i]![0] - sorted[i - 1]![0]) * (sorted[i]![1] + sorted[i - 1]![1])) / 2;
   return area;
 }
 
@@ -322,7 +386,12 @@ function barChart(
   if (rows.length === 0) return { note: "No numeric values to draw.", legend: [] };
   const groups = order(rows.map((b) => b.group));
   const colour = (group: string) => seriesColours[Math.max(0, groups.indexOf(group)) % seriesColours.length]!;
-  const format = given ?? valueFormat(valueColumn, rows.map((b) => b.value));
+  const format =
+    given ??
+    valueFormat(
+      valueColumn,
+      rows.map((b) => b.value),
+    );
   const k = format.percent ? 100 : 1;
   const drawn = rows.map((b) => ({ ...b, raw: b.value, value: b.value * k }));
   const longest = Math.max(...rows.map((b) => b.label.length));
@@ -371,7 +440,10 @@ function heatmap(data: Datum[], xColumn: string, yColumn: string, valueColumn: s
       label,
     );
   }
-  const format = valueFormat(valueColumn, data.map((d) => d.value));
+  const format = valueFormat(
+    valueColumn,
+    data.map((d) => d.value),
+  );
   const max = Math.max(1e-9, ...data.map((d) => d.value).filter(Number.isFinite));
   const longest = Math.max(...ys.map((v) => shorten(String(v)).length));
   return {
@@ -474,7 +546,11 @@ function serialise(svg: Element, label: string): string {
     element.removeAttribute("stroke-linejoin");
     for (const name of geometry) {
       const value = element.getAttribute(name);
-      if (value) element.setAttribute(name, value.replace(/-?\d+\.\d+/g, (n) => String(Math.round(Number(n)))));
+      if (value)
+        element.setAttribute(
+          name,
+          value.replace(/-?\d+\.\d+/g, (n) => String(Math.round(Number(n)))),
+        );
     }
   }
   return svg.outerHTML;
@@ -489,5 +565,11 @@ export function modelBars(metric: string, bars: { label: string; value: number; 
       ? { percent: true, format: (v: number) => formatMetric(metric, v, unit) }
       : { percent: false, format: (v: number) => formatMetric(metric, v, unit) };
   const title = `${axisTitle(metric, false)}${scale === "percent" ? " (%)" : unit && scale === "plain" ? ` (${chartText(unit)})` : ""}`;
-  return barChart(bars.map((b) => ({ label: chartText(b.label), group: "", value: b.value })), title, metric, label, format);
+  return barChart(
+    bars.map((b) => ({ label: chartText(b.label), group: "", value: b.value })),
+    title,
+    metric,
+    label,
+    format,
+  );
 }

@@ -20,14 +20,26 @@ export interface DeployChanges<R extends Run = Run> {
 }
 
 /** Undefined when there is no previous manifest to compare with (first deploy, local build); throws on a malformed one. */
-export async function deployChanges<R extends Run>(runs: R[], manifestFile = process.env.CRUCIBLE_PREVIOUS_MANIFEST): Promise<DeployChanges<R> | undefined> {
+export async function deployChanges<R extends Run>(
+  runs: R[],
+  manifestFile = process.env.CRUCIBLE_PREVIOUS_MANIFEST,
+): Promise<DeployChanges<R> | undefined> {
   if (!manifestFile) return undefined;
-  const size = await stat(manifestFile).then((s) => s.size, () => undefined);
+  const size = await stat(manifestFile).then(
+    (s) => s.size,
+    () => undefined,
+  );
   if (size === undefined) return undefined;
-  if (size > MAX_MANIFEST_BYTES) throw new Error(`${manifestFile}: the previous deploy's manifest is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
+  if (size > MAX_MANIFEST_BYTES)
+    throw new Error(`${manifestFile}: the previous deploy's manifest is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
   const manifest: unknown = JSON.parse(await readFile(manifestFile, "utf8"));
   const previous = (manifest as { runs?: unknown })?.runs;
-  if ((manifest as { format?: unknown })?.format !== MANIFEST_FORMAT || !previous || typeof previous !== "object" || Array.isArray(previous)) {
+  if (
+    (manifest as { format?: unknown })?.format !== MANIFEST_FORMAT ||
+    !previous ||
+    typeof previous !== "object" ||
+    Array.isArray(previous)
+  ) {
     throw new Error(`${manifestFile}: not a ${MANIFEST_FORMAT} manifest`);
   }
   const before = new Map(Object.entries(previous as Record<string, unknown>).map(([id, status]) => [id, String(status)]));

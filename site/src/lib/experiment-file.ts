@@ -21,13 +21,14 @@ export interface ExperimentFile {
 
 const words = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 const pairs = (value: unknown): [string, string][] =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]) : [];
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])
+    : [];
 
 const headlineOf = (value: unknown): HeadlineSpec[] | undefined => {
   if (!Array.isArray(value)) return undefined;
   const specs = value.filter(
-    (item): item is HeadlineSpec =>
-      typeof item?.metric === "string" && ["higher", "lower", "neither"].includes(item?.better),
+    (item): item is HeadlineSpec => typeof item?.metric === "string" && ["higher", "lower", "neither"].includes(item?.better),
   );
   return specs.length > 0 ? specs.map(({ metric, better }) => ({ metric, better })) : undefined;
 };
@@ -60,12 +61,21 @@ async function readUncached(recordedPath: string): Promise<ExperimentFile | unde
     return { text, params: [], stages: [] };
   }
   const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
-  const stages = typeof fields.stages === "object" && fields.stages !== null ? Object.entries(fields.stages as Record<string, Record<string, unknown>>) : [];
+  const stages =
+    typeof fields.stages === "object" && fields.stages !== null
+      ? Object.entries(fields.stages as Record<string, Record<string, unknown>>)
+      : [];
   return {
     text,
     description: typeof fields.description === "string" ? fields.description : undefined,
     params: pairs(fields.params),
     headline: headlineOf(fields.headline),
-    stages: stages.map(([name, stage]) => ({ name, needs: words(stage?.needs), command: words(stage?.command).join(" "), artifacts: words(stage?.artifacts), params: pairs(stage?.params) })),
+    stages: stages.map(([name, stage]) => ({
+      name,
+      needs: words(stage?.needs),
+      command: words(stage?.command).join(" "),
+      artifacts: words(stage?.artifacts),
+      params: pairs(stage?.params),
+    })),
   };
 }

@@ -48,7 +48,10 @@ export function runsCsv(runs: Run[]): string {
 
 export function metricsCsv(result: RunResult): string {
   const info = result.metricInfo ?? {};
-  return toCsv(["name", "value", "unit", "stage", "description"], Object.entries(result.metrics).map(([name, value]) => [name, value, info[name]?.unit, info[name]?.stage, info[name]?.description]));
+  return toCsv(
+    ["name", "value", "unit", "stage", "description"],
+    Object.entries(result.metrics).map(([name, value]) => [name, value, info[name]?.unit, info[name]?.stage, info[name]?.description]),
+  );
 }
 
 export function usageCsv(usage: Usage): string {

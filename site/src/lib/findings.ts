@@ -51,7 +51,10 @@ export const PERSISTENCE: FindingView = {
 /** Runs that have anything for the view, newest first, and the view's metrics each of them has. */
 export function runsFor(runs: Run[], view: FindingView): { run: Run; metrics: [string, number][] }[] {
   return runs
-    .map((run) => ({ run, metrics: view.metrics.filter((m) => m in run.result.metrics).map((m): [string, number] => [m, run.result.metrics[m]!]) }))
+    .map((run) => ({
+      run,
+      metrics: view.metrics.filter((m) => m in run.result.metrics).map((m): [string, number] => [m, run.result.metrics[m]!]),
+    }))
     .filter(({ run, metrics }) => metrics.length > 0 || view.series.some((s) => run.seriesNames.includes(s)));
 }
 
@@ -82,7 +85,8 @@ export function persistenceNote(metrics: Record<string, number>): string | undef
   if (persistence === undefined || persistence <= 100) return undefined;
   const [before, after] = [metrics.activation_before, metrics.activation_after];
   const share = (value: number) => formatMetric("rate", value, "ratio");
-  const rates = before !== undefined && after !== undefined ? ` (${share(after)} of triggered prompts after, against ${share(before)} before)` : "";
+  const rates =
+    before !== undefined && after !== undefined ? ` (${share(after)} of triggered prompts after, against ${share(before)} before)` : "";
   return (
     `Persistence above 100 % means the backdoor fired a little more often after safety training than before${rates}: ` +
     "safety training removed none of it."

@@ -125,5 +125,10 @@ export function headlineOf(
   });
   const found = (specs ?? []).filter((s) => Object.hasOwn(result.metrics, s.metric)).map((s) => make(s.metric, s.better));
   if (found.length > 0) return { declared: true, metrics: found };
-  return { declared: false, metrics: Object.keys(result.metrics).slice(0, 3).map((name) => make(name)) };
+  return {
+    declared: false,
+    metrics: Object.keys(result.metrics)
+      .slice(0, 3)
+      .map((name) => make(name)),
+  };
 }

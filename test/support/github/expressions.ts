@@ -15,7 +15,8 @@ type Node =
   | { k: "not"; e: Node }
   | { k: "bin"; op: string; l: Node; r: Node };
 
-const TOKEN_RE = /\s*(?:('(?:[^']|'')*')|(-?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[+-]?\d+)?))(?![\w-])|([A-Za-z_][A-Za-z0-9_-]*)|(\|\||&&|==|!=|<=|>=|[<>!()[\].,*]))/iy;
+const TOKEN_RE =
+  /\s*(?:('(?:[^']|'')*')|(-?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[+-]?\d+)?))(?![\w-])|([A-Za-z_][A-Za-z0-9_-]*)|(\|\||&&|==|!=|<=|>=|[<>!()[\].,*]))/iy;
 
 function tokenize(source: string): string[] {
   const tokens: string[] = [];
@@ -36,7 +37,8 @@ function parseExpression(source: string): Node {
   const peek = () => tokens[i];
   const take = (expected?: string) => {
     const t = tokens[i++];
-    if (t === undefined || (expected !== undefined && t !== expected)) throw new ExpressionError(`expected ${expected ?? "more"} in ${JSON.stringify(source)}, got ${t ?? "the end"}`);
+    if (t === undefined || (expected !== undefined && t !== expected))
+      throw new ExpressionError(`expected ${expected ?? "more"} in ${JSON.stringify(source)}, got ${t ?? "the end"}`);
     return t;
   };
   const textOf = (n: Node): string => (n.k === "ctx" ? n.name : n.k === "prop" ? n.text : "(…)");
@@ -99,7 +101,18 @@ function parseExpression(source: string): Node {
 }
 
 const truthy = (v: unknown) => !(v === false || v === 0 || v === "" || v === null || v === undefined || Number.isNaN(v));
-const toNumber = (v: unknown): number => (v === null || v === undefined ? 0 : typeof v === "boolean" ? Number(v) : typeof v === "number" ? v : typeof v === "string" ? (v.trim() === "" ? 0 : Number(v)) : NaN);
+const toNumber = (v: unknown): number =>
+  v === null || v === undefined
+    ? 0
+    : typeof v === "boolean"
+      ? Number(v)
+      : typeof v === "number"
+        ? v
+        : typeof v === "string"
+          ? v.trim() === ""
+            ? 0
+            : Number(v)
+          : NaN;
 
 /** The runner's loose comparison: strings case-insensitively, mixed types as numbers. */
 function compare(op: string, a: unknown, b: unknown): boolean {
@@ -107,7 +120,8 @@ function compare(op: string, a: unknown, b: unknown): boolean {
     const [x, y] = [a.toUpperCase(), b.toUpperCase()];
     return op === "==" ? x === y : op === "!=" ? x !== y : op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
   }
-  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) return op === "==" ? a === b : op === "!=" ? a !== b : false;
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null)
+    return op === "==" ? a === b : op === "!=" ? a !== b : false;
   const [x, y] = [toNumber(a), toNumber(b)];
   return op === "==" ? x === y : op === "!=" ? x !== y : op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
 }
@@ -136,7 +150,11 @@ export const LENIENT = Symbol("lenient");
  * Evaluates one expression. Strict where the runner is lenient: reading a context, property or output
  * that does not exist throws, so a workflow that reads an output nobody produced fails the test.
  */
-export function evaluateExpression(source: string, context: Record<string, unknown>, status: StatusFunctions = { success: () => true, failure: () => false }): unknown {
+export function evaluateExpression(
+  source: string,
+  context: Record<string, unknown>,
+  status: StatusFunctions = { success: () => true, failure: () => false },
+): unknown {
   const ast = parseExpression(source);
   const lookup = (obj: unknown, key: string, text: string): unknown => {
     const strict = STRICT_ROOTS.has(text.split(/[.[]/)[0]!.toLowerCase());
@@ -157,7 +175,8 @@ export function evaluateExpression(source: string, context: Record<string, unkno
       case "lit":
         return n.v;
       case "ctx":
-        if (!(n.name in context) && !STRICT_ROOTS.has(n.name.toLowerCase())) throw new ExpressionError(`unknown context ${n.name} (in ${JSON.stringify(source)})`);
+        if (!(n.name in context) && !STRICT_ROOTS.has(n.name.toLowerCase()))
+          throw new ExpressionError(`unknown context ${n.name} (in ${JSON.stringify(source)})`);
         return lookup(context, n.name, n.name);
       case "prop": {
         const key = evaluate(n.key);
@@ -190,7 +209,9 @@ export function evaluateExpression(source: string, context: Record<string, unkno
           case "hashfiles": {
             // sha256 over each file's sha256, as the runner computes it; "" when no file matches.
             const root = String((context.github as Record<string, unknown> | undefined)?.workspace ?? ".");
-            const files = args().map((p) => path.join(root, expressionString(p))).filter((f) => existsSync(f));
+            const files = args()
+              .map((p) => path.join(root, expressionString(p)))
+              .filter((f) => existsSync(f));
             if (files.length === 0) return "";
             const outer = createHash("sha256");
             for (const f of files) outer.update(createHash("sha256").update(readFileSync(f)).digest());
@@ -208,7 +229,9 @@ export function evaluateExpression(source: string, context: Record<string, unkno
             return JSON.stringify(args()[0], null, 2);
           case "format": {
             const [fmt, ...rest] = args();
-            return expressionString(fmt).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, index: string | undefined) => (m === "{{" ? "{" : m === "}}" ? "}" : expressionString(rest[Number(index)])));
+            return expressionString(fmt).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, index: string | undefined) =>
+              m === "{{" ? "{" : m === "}}" ? "}" : expressionString(rest[Number(index)]),
+            );
           }
           case "contains": {
             const [haystack, needle] = args();
@@ -221,7 +244,9 @@ export function evaluateExpression(source: string, context: Record<string, unkno
             return expressionString(args()[0]).toLowerCase().endsWith(expressionString(args()[1]).toLowerCase());
           case "join": {
             const [list, sep] = args();
-            return Array.isArray(list) ? list.map(expressionString).join(sep === undefined ? "," : expressionString(sep)) : expressionString(list);
+            return Array.isArray(list)
+              ? list.map(expressionString).join(sep === undefined ? "," : expressionString(sep))
+              : expressionString(list);
           }
           default:
             throw new ExpressionError(`function ${n.name}() is not supported by this harness (in ${JSON.stringify(source)})`);

@@ -44,7 +44,12 @@ export class GitStore {
   }
 
   git(args: string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}): Buffer {
-    return execFileSync("git", args, { cwd: this.dir, input: options.input, env: { ...process.env, ...options.env }, maxBuffer: 512 * 1024 * 1024 });
+    return execFileSync("git", args, {
+      cwd: this.dir,
+      input: options.input,
+      env: { ...process.env, ...options.env },
+      maxBuffer: 512 * 1024 * 1024,
+    });
   }
 
   private text(args: string[], options?: { input?: string | Buffer; env?: Record<string, string> }): string {
@@ -77,7 +82,13 @@ export class GitStore {
       .map((record) => {
         const tab = record.indexOf("\t");
         const [mode, type, entrySha, size] = record.slice(0, tab).split(/ +/);
-        return { name: record.slice(tab + 1), mode: mode!, type: type as StoredTreeEntry["type"], sha: entrySha!, ...(size !== "-" ? { size: Number(size) } : {}) };
+        return {
+          name: record.slice(tab + 1),
+          mode: mode!,
+          type: type as StoredTreeEntry["type"],
+          sha: entrySha!,
+          ...(size !== "-" ? { size: Number(size) } : {}),
+        };
       });
   }
 
@@ -118,7 +129,10 @@ export class GitStore {
       GIT_COMMITTER_EMAIL: commit.committer.email,
       GIT_COMMITTER_DATE: stamp(commit.committer),
     };
-    const sha = this.text(["commit-tree", commit.tree, ...commit.parents.flatMap((p) => ["-p", p]), "-F", "-"], { env, input: commit.message });
+    const sha = this.text(["commit-tree", commit.tree, ...commit.parents.flatMap((p) => ["-p", p]), "-F", "-"], {
+      env,
+      input: commit.message,
+    });
     return this.commit(sha)!;
   }
 
@@ -129,7 +143,11 @@ export class GitStore {
     const headers = raw.slice(0, split).split("\n");
     const person = (line: string | undefined): Person => {
       const match = /^\S+ (.*) <(.*)> (\d+) [+-]\d{4}$/.exec(line ?? "");
-      return { name: match?.[1] ?? "", email: match?.[2] ?? "", date: new Date(Number(match?.[3] ?? 0) * 1000).toISOString().replace(/\.000Z$/, "Z") };
+      return {
+        name: match?.[1] ?? "",
+        email: match?.[2] ?? "",
+        date: new Date(Number(match?.[3] ?? 0) * 1000).toISOString().replace(/\.000Z$/, "Z"),
+      };
     };
     return {
       sha,
@@ -144,7 +162,8 @@ export class GitStore {
   /** A commit on top of `parent` (or a root commit) with these files set or removed. */
   commitFiles(parent: string | null, files: Record<string, FileChange>, message: string, who: Partial<Person> = {}): string {
     const changes = new Map<string, { sha: string; mode: string } | null>();
-    for (const [file, content] of Object.entries(files)) changes.set(file, content === null ? null : { sha: this.putBlob(Buffer.from(content)), mode: "100644" });
+    for (const [file, content] of Object.entries(files))
+      changes.set(file, content === null ? null : { sha: this.putBlob(Buffer.from(content)), mode: "100644" });
     const tree = this.writeTree(parent ? this.commit(parent)!.tree : null, changes);
     const person: Person = { name: who.name ?? "Test", email: who.email ?? "test@example.org", date: who.date ?? new Date().toISOString() };
     return this.putCommit({ tree, parents: parent ? [parent] : [], message, author: person, committer: person }).sha;

@@ -59,7 +59,12 @@ export class OpenApiContract {
   }
 
   /** The operation a request addresses, and everything about the request that the description does not allow. */
-  checkRequest(method: string, pathname: string, search: URLSearchParams, body: unknown): { operation?: MatchedOperation; violations: string[] } {
+  checkRequest(
+    method: string,
+    pathname: string,
+    search: URLSearchParams,
+    body: unknown,
+  ): { operation?: MatchedOperation; violations: string[] } {
     const where = `${method} ${pathname}`;
     const candidates = this.routes
       .map((route) => ({ route, match: route.pattern.exec(pathname) }))
@@ -87,7 +92,8 @@ export class OpenApiContract {
       operation.query[name] = coerce(raw, p.schema);
       violations.push(...this.validate(p.schema ?? {}, operation.query[name], `${label} query parameter ${name}`));
     }
-    for (const p of parameters.filter((q) => q.in === "query" && q.required && !search.has(q.name))) violations.push(`${label}: required query parameter ${p.name} is missing`);
+    for (const p of parameters.filter((q) => q.in === "query" && q.required && !search.has(q.name)))
+      violations.push(`${label}: required query parameter ${p.name} is missing`);
 
     const requestBody = op.requestBody ? this.deref(op.requestBody) : undefined;
     const schema = requestBody?.content?.["application/json"]?.schema as Json | undefined;
@@ -176,11 +182,16 @@ export class OpenApiContract {
     const key = JSON.stringify(schema);
     let validate = this.compiled.get(key);
     if (!validate) {
-      validate = this.ajv.compile(nullableWithoutType(JSON.parse(key.replaceAll('"$ref":"#/components/', `"$ref":"${SPEC_ID}#/components/`))));
+      validate = this.ajv.compile(
+        nullableWithoutType(JSON.parse(key.replaceAll('"$ref":"#/components/', `"$ref":"${SPEC_ID}#/components/`))),
+      );
       this.compiled.set(key, validate);
     }
     if (validate(value)) return [];
-    return (validate.errors ?? []).map((e) => `${label}: ${e.instancePath || "(top level)"} ${e.message ?? "is invalid"} ${JSON.stringify(e.params)} (got ${JSON.stringify(e.data)?.slice(0, 80)})`);
+    return (validate.errors ?? []).map(
+      (e) =>
+        `${label}: ${e.instancePath || "(top level)"} ${e.message ?? "is invalid"} ${JSON.stringify(e.params)} (got ${JSON.stringify(e.data)?.slice(0, 80)})`,
+    );
   }
 
   private parameters(list: unknown): Parameter[] {

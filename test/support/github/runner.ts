@@ -112,9 +112,11 @@ const stripSha = (uses: string) => uses.replace(/@.*$/, "");
 export function permissionsOf(job: Job, workflow: Job): Record<string, Permission> {
   const declared = job.permissions ?? workflow.permissions ?? "read-all";
   const all = ["actions", "checks", "contents", "deployments", "issues", "packages", "pages", "pull-requests", "statuses", "id-token"];
-  if (declared === "read-all" || declared === "write-all") return Object.fromEntries(all.map((s) => [s, declared === "read-all" ? "read" : "write"]));
+  if (declared === "read-all" || declared === "write-all")
+    return Object.fromEntries(all.map((s) => [s, declared === "read-all" ? "read" : "write"]));
   const out: Record<string, Permission> = {};
-  for (const [scope, level] of Object.entries(declared as Record<string, string>)) if (level === "read" || level === "write") out[scope] = level;
+  for (const [scope, level] of Object.entries(declared as Record<string, string>))
+    if (level === "read" || level === "write") out[scope] = level;
   return out;
 }
 
@@ -145,7 +147,9 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
 
   for (const jobName of jobOrder(options.workflow)) {
     const job = options.workflow.jobs[jobName] as Job;
-    const needs = Object.fromEntries(([job.needs ?? []].flat() as string[]).map((n) => [n, { result: run.jobs[n]!.result, outputs: run.jobs[n]!.outputs }]));
+    const needs = Object.fromEntries(
+      ([job.needs ?? []].flat() as string[]).map((n) => [n, { result: run.jobs[n]!.result, outputs: run.jobs[n]!.outputs }]),
+    );
     const baseContext = {
       github: { ...options.github, event: options.event, event_name: options.eventName, job: jobName },
       needs,
@@ -161,7 +165,12 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
       cancelled,
     };
     // A job that does not run still has its declared outputs, empty, as on GitHub.
-    const jobRun: JobRun = { name: jobName, result: "skipped", outputs: Object.fromEntries(Object.keys(job.outputs ?? {}).map((k) => [k, ""])), instances: [] };
+    const jobRun: JobRun = {
+      name: jobName,
+      result: "skipped",
+      outputs: Object.fromEntries(Object.keys(job.outputs ?? {}).map((k) => [k, ""])),
+      instances: [],
+    };
     run.jobs[jobName] = jobRun;
     if (!evaluateCondition(job.if, baseContext, jobStatus)) {
       if (cancelled()) jobRun.result = "cancelled";
@@ -176,22 +185,46 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
     if (job.strategy?.matrix !== undefined) {
       const matrix = interpolate(job.strategy.matrix, context0) as Record<string, unknown>;
       const maxParallel = interpolate(job.strategy["max-parallel"], context0);
-      if (maxParallel !== undefined && (typeof maxParallel !== "number" || maxParallel < 1)) throw new ExpressionError(`${jobName}: strategy.max-parallel must be a positive number, got ${JSON.stringify(maxParallel)}`);
+      if (maxParallel !== undefined && (typeof maxParallel !== "number" || maxParallel < 1))
+        throw new ExpressionError(`${jobName}: strategy.max-parallel must be a positive number, got ${JSON.stringify(maxParallel)}`);
       const { include, exclude, ...dimensions } = matrix as { include?: Record<string, unknown>[]; exclude?: unknown };
       if (exclude !== undefined) throw new Error("matrix exclude is not supported by this harness");
-      if (Object.keys(dimensions).length > 0 && include) throw new Error("matrix dimensions with include are not supported by this harness");
-      combinations = include ?? Object.entries(dimensions).reduce<Record<string, unknown>[]>((acc, [key, values]) => acc.flatMap((c) => (values as unknown[]).map((v) => ({ ...c, [key]: v }))), [{}]);
+      if (Object.keys(dimensions).length > 0 && include)
+        throw new Error("matrix dimensions with include are not supported by this harness");
+      combinations =
+        include ??
+        Object.entries(dimensions).reduce<Record<string, unknown>[]>(
+          (acc, [key, values]) => acc.flatMap((c) => (values as unknown[]).map((v) => ({ ...c, [key]: v }))),
+          [{}],
+        );
       if (combinations.length === 0) throw new Error(`${jobName}: the matrix is empty`);
     }
 
     for (const [index, matrix] of combinations.entries()) {
-      const instance = await runJobInstance(options, run, { jobName, job, index, matrix, total: combinations.length, context0, token, eventPath, artifacts });
+      const instance = await runJobInstance(options, run, {
+        jobName,
+        job,
+        index,
+        matrix,
+        total: combinations.length,
+        context0,
+        token,
+        eventPath,
+        artifacts,
+      });
       jobRun.instances.push(instance);
       // Job outputs: evaluated once the steps are done, strictly.
       const stepsContext = instance.stepsContext;
       for (const [key, value] of Object.entries((job.outputs ?? {}) as Record<string, string>)) {
         if (instance.steps.length > 0) {
-          jobRun.outputs[key] = expressionString(interpolate(value, { ...context0, matrix: matrix ?? {}, runner: { temp: instance.temp, name: instance.runner }, steps: stepsContext }));
+          jobRun.outputs[key] = expressionString(
+            interpolate(value, {
+              ...context0,
+              matrix: matrix ?? {},
+              runner: { temp: instance.temp, name: instance.runner },
+              steps: stepsContext,
+            }),
+          );
         }
       }
     }
@@ -224,15 +257,33 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
   const temp = path.join(options.root, id, "temp");
   await mkdir(workspace, { recursive: true });
   await mkdir(temp, { recursive: true });
-  const matrixContext: Record<string, any> = { ...context0, matrix: matrix ?? {}, strategy: { "fail-fast": setup.job.strategy?.["fail-fast"] ?? true, "job-index": index, "job-total": setup.total } };
+  const matrixContext: Record<string, any> = {
+    ...context0,
+    matrix: matrix ?? {},
+    strategy: { "fail-fast": setup.job.strategy?.["fail-fast"] ?? true, "job-index": index, "job-total": setup.total },
+  };
   const runsOn = [interpolate(job["runs-on"], matrixContext)].flat().map(String);
-  const runner = Object.entries(options.runners).find(([, labels]) => runsOn.every((l) => labels.some((m) => m.toLowerCase() === l.toLowerCase())));
+  const runner = Object.entries(options.runners).find(([, labels]) =>
+    runsOn.every((l) => labels.some((m) => m.toLowerCase() === l.toLowerCase())),
+  );
   if (!runner) throw new Error(`${jobName}: no runner carries the labels ${runsOn.join(", ")}`);
   const displayName = expressionString(interpolate(job.name ?? jobName, matrixContext));
-  const instance: JobInstance = { matrix, displayName, runsOn, runner: runner[0], workspace, temp, steps: [], result: "success", stepsContext: {} };
+  const instance: JobInstance = {
+    matrix,
+    displayName,
+    runsOn,
+    runner: runner[0],
+    workspace,
+    temp,
+    steps: [],
+    result: "success",
+    stepsContext: {},
+  };
 
   if (job.environment) {
-    const environment = expressionString(interpolate(typeof job.environment === "string" ? job.environment : job.environment.name, matrixContext));
+    const environment = expressionString(
+      interpolate(typeof job.environment === "string" ? job.environment : job.environment.name, matrixContext),
+    );
     instance.gate = cancelled() ? "cancelled" : await options.hooks.gate(jobName, displayName, environment, matrix);
     if (instance.gate !== "approved") {
       instance.result = instance.gate === "rejected" ? "failure" : "cancelled";
@@ -249,7 +300,14 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
   const github = { ...matrixContext.github, workspace };
   const runnerContext = { temp, name: runner[0], os: "Linux", arch: "X64" };
   const stepsContext = instance.stepsContext as Record<string, { outputs: Record<string, string>; outcome: string; conclusion: string }>;
-  const posts: { record: StepRun; entry: string; stateFile: string; postIf: unknown; env: Record<string, string>; inputs: Record<string, string> }[] = [];
+  const posts: {
+    record: StepRun;
+    entry: string;
+    stateFile: string;
+    postIf: unknown;
+    env: Record<string, string>;
+    inputs: Record<string, string>;
+  }[] = [];
   const stepStatus: StatusFunctions = {
     success: () => !cancelled() && instance.steps.every((s) => s.outcome !== "failure"),
     failure: () => instance.steps.some((s) => s.outcome === "failure"),
@@ -289,17 +347,23 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
   for (const [stepIndex, step] of ((job.steps ?? []) as Step[]).entries()) {
     const envContext: Record<string, string> = { ...(context0.env as Record<string, string>) };
     const context = () => ({ ...matrixContext, github, runner: runnerContext, steps: stepsContext, env: envContext });
-    for (const [k, v] of Object.entries((job.env ?? {}) as Record<string, string>)) envContext[k] = expressionString(interpolate(v, context()));
+    for (const [k, v] of Object.entries((job.env ?? {}) as Record<string, string>))
+      envContext[k] = expressionString(interpolate(v, context()));
     const name = expressionString(interpolate(step.name ?? step.uses ?? step.run?.split("\n")[0] ?? `step ${stepIndex}`, context()));
     const record: StepRun = { job: jobName, matrix, name, id: step.id, uses: step.uses, with: {}, outcome: "skipped", outputs: {} };
     // Outputs a step may be read for: a local action's declared ones ("" until set), anything of other steps.
-    const local = typeof step.uses === "string" && step.uses.startsWith("./") ? await readActionFile(path.join(workspace, step.uses)).catch(() => undefined) : undefined;
+    const local =
+      typeof step.uses === "string" && step.uses.startsWith("./")
+        ? await readActionFile(path.join(workspace, step.uses)).catch(() => undefined)
+        : undefined;
     const declaredOutputs = Object.fromEntries(Object.keys(local?.action.outputs ?? {}).map((k) => [k, ""]));
     if (evaluateCondition(step.if, context(), stepStatus)) {
       const stepEnv: Record<string, string> = {};
-      for (const [k, v] of Object.entries((step.env ?? {}) as Record<string, string>)) stepEnv[k] = expressionString(interpolate(v, context()));
+      for (const [k, v] of Object.entries((step.env ?? {}) as Record<string, string>))
+        stepEnv[k] = expressionString(interpolate(v, context()));
       Object.assign(envContext, stepEnv);
-      for (const [k, v] of Object.entries((step.with ?? {}) as Record<string, unknown>)) record.with[k] = expressionString(interpolate(v, context()));
+      for (const [k, v] of Object.entries((step.with ?? {}) as Record<string, unknown>))
+        record.with[k] = expressionString(interpolate(v, context()));
       options.onStep?.(jobName, step, workspace);
       const env = { ...runnerEnv(step.id ?? `__step${stepIndex}`), ...envContext };
       const wasCancelled = cancelled();
@@ -308,23 +372,43 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
           const dir = path.join(workspace, step.uses);
           const { action } = local ?? (await readActionFile(dir));
           const declared = (action.inputs ?? {}) as Record<string, { required?: boolean; default?: unknown }>;
-          for (const key of Object.keys(record.with)) if (!(key in declared)) throw new ExpressionError(`${jobName}: step "${name}" gives ${step.uses} the input ${key}, which its action.yml does not declare`);
+          for (const key of Object.keys(record.with))
+            if (!(key in declared))
+              throw new ExpressionError(
+                `${jobName}: step "${name}" gives ${step.uses} the input ${key}, which its action.yml does not declare`,
+              );
           const inputs: Record<string, string> = {};
           for (const [key, input] of Object.entries(declared)) {
             if (key in record.with) inputs[key] = record.with[key]!;
             else if (input.default !== undefined) inputs[key] = expressionString(interpolate(String(input.default), context()));
-            else if (input.required) throw new ExpressionError(`${jobName}: step "${name}" does not give ${step.uses} its required input ${key}`);
+            else if (input.required)
+              throw new ExpressionError(`${jobName}: step "${name}" does not give ${step.uses} its required input ${key}`);
           }
-          if (!/^node\d+$/.test(String(action.runs?.using))) throw new Error(`${step.uses}: runs.using ${action.runs?.using} is not a node action`);
+          if (!/^node\d+$/.test(String(action.runs?.using)))
+            throw new Error(`${step.uses}: runs.using ${action.runs?.using} is not a node action`);
           const stateFile = path.join(temp, `state-${stepIndex}`);
           await writeFile(stateFile, "");
           const result = await runAction(path.join(dir, action.runs.main), { inputs, env: { ...env, GITHUB_STATE: stateFile }, signal });
           record.run = result;
           record.outputs = result.outputs;
           record.outcome = result.code === 0 ? "success" : !wasCancelled && cancelled() ? "cancelled" : "failure";
-          if (action.runs.post) posts.unshift({ record, entry: path.join(dir, action.runs.post), stateFile, postIf: action.runs["post-if"] ?? "success()", env, inputs });
+          if (action.runs.post)
+            posts.unshift({
+              record,
+              entry: path.join(dir, action.runs.post),
+              stateFile,
+              postIf: action.runs["post-if"] ?? "success()",
+              env,
+              inputs,
+            });
         } else if (typeof step.uses === "string") {
-          record.outputs = await simulateAction(stripSha(step.uses), record.with, { workspace, temp, options, artifacts: setup.artifacts, token });
+          record.outputs = await simulateAction(stripSha(step.uses), record.with, {
+            workspace,
+            temp,
+            options,
+            artifacts: setup.artifacts,
+            token,
+          });
           record.outcome = "success";
         } else if (typeof step.run === "string") {
           const script = path.join(temp, `run-${stepIndex}.sh`);
@@ -332,8 +416,19 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
           await writeFile(script, expressionString(interpolate(step.run, context())));
           const outputFile = path.join(temp, `run-${stepIndex}.output`);
           await writeFile(outputFile, "");
-          const result = await spawnBash(script, workspace, { PATH: process.env.PATH ?? "", HOME: os.homedir(), ...env, GITHUB_OUTPUT: outputFile }, signal);
-          record.run = { code: result.code, stdout: result.stdout, stderr: result.stderr, outputs: parseFileCommands(await readFile(outputFile, "utf8")), summary: "" };
+          const result = await spawnBash(
+            script,
+            workspace,
+            { PATH: process.env.PATH ?? "", HOME: os.homedir(), ...env, GITHUB_OUTPUT: outputFile },
+            signal,
+          );
+          record.run = {
+            code: result.code,
+            stdout: result.stdout,
+            stderr: result.stderr,
+            outputs: parseFileCommands(await readFile(outputFile, "utf8")),
+            summary: "",
+          };
           record.outputs = record.run.outputs;
           record.outcome = result.code === 0 ? "success" : !wasCancelled && cancelled() ? "cancelled" : "failure";
         } else throw new Error(`${jobName}: step "${name}" has neither uses nor run`);
@@ -343,7 +438,9 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
       }
     }
     if (step.id) {
-      const outputs: Record<string, string> & { [LENIENT]?: boolean } = local ? { ...declaredOutputs, ...record.outputs } : { ...record.outputs };
+      const outputs: Record<string, string> & { [LENIENT]?: boolean } = local
+        ? { ...declaredOutputs, ...record.outputs }
+        : { ...record.outputs };
       if (!local) outputs[LENIENT] = true;
       stepsContext[step.id] = { outputs, outcome: record.outcome, conclusion: record.outcome };
     }
@@ -355,7 +452,10 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
     if (!evaluateCondition(post.postIf, { ...matrixContext, github, runner: runnerContext, steps: stepsContext }, stepStatus)) continue;
     const state = parseFileCommands(await readFile(post.stateFile, "utf8"));
     const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
-    const result = await runAction(post.entry, { inputs: post.inputs, env: { ...post.env, ...stateEnv, GITHUB_STATE: path.join(temp, "post-state") } });
+    const result = await runAction(post.entry, {
+      inputs: post.inputs,
+      env: { ...post.env, ...stateEnv, GITHUB_STATE: path.join(temp, "post-state") },
+    });
     post.record.post = result;
     if (result.code !== 0) throw new Error(`${jobName}: the post step of ${post.entry} failed: ${result.stdout}${result.stderr}`);
   }
@@ -365,7 +465,12 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
 }
 
 /** bash as the runner runs a `run:` step; SIGINT then SIGTERM when the run is cancelled. */
-function spawnBash(script: string, cwd: string, env: Record<string, string>, signal: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function spawnBash(
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+  signal: AbortSignal,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn("bash", ["--noprofile", "--norc", "-eo", "pipefail", script], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -381,7 +486,9 @@ function spawnBash(script: string, cwd: string, env: Record<string, string>, sig
 }
 
 async function readActionFile(dir: string): Promise<{ action: Record<string, any> }> {
-  const file = (await stat(path.join(dir, "action.yml")).catch(() => undefined)) ? path.join(dir, "action.yml") : path.join(dir, "action.yaml");
+  const file = (await stat(path.join(dir, "action.yml")).catch(() => undefined))
+    ? path.join(dir, "action.yml")
+    : path.join(dir, "action.yaml");
   return { action: parseYaml(await readFile(file, "utf8")) as Record<string, any> };
 }
 
@@ -421,7 +528,17 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
       await git(ws, "remote", "add", "origin", `file://${ctx.options.origin}`);
       if (depth === 0) await git(ws, "fetch", "-q", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*", ref);
       else await git(ws, "fetch", "-q", "--no-tags", `--depth=${depth}`, "origin", ref);
-      if (inputs["sparse-checkout"]) await git(ws, "sparse-checkout", "set", "--cone", ...inputs["sparse-checkout"].split("\n").map((l) => l.trim()).filter(Boolean));
+      if (inputs["sparse-checkout"])
+        await git(
+          ws,
+          "sparse-checkout",
+          "set",
+          "--cone",
+          ...inputs["sparse-checkout"]
+            .split("\n")
+            .map((l) => l.trim())
+            .filter(Boolean),
+        );
       await git(ws, "checkout", "-q", "--detach", /^[0-9a-f]{40}$/.test(ref) ? ref : "FETCH_HEAD");
       // persist-credentials: false leaves no token in .git/config; the harness never writes one.
       return {};
@@ -430,12 +547,19 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
       allow(["name", "path", "if-no-files-found", "retention-days"]);
       const name = inputs.name || "artifact";
       // One path or several, one per line; several keep their paths below their common folder, as the action does.
-      const sources = inputs.path!.split("\n").map((l) => l.trim()).filter(Boolean);
+      const sources = inputs
+        .path!.split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
       const target = path.join(ctx.artifacts, name);
-      if (await stat(target).catch(() => undefined)) throw new Error(`actions/upload-artifact: an artifact named ${name} already exists in this run`);
-      const present = (await Promise.all(sources.map(async (source) => ((await stat(source).catch(() => undefined)) ? source : undefined)))).filter((s): s is string => !!s);
+      if (await stat(target).catch(() => undefined))
+        throw new Error(`actions/upload-artifact: an artifact named ${name} already exists in this run`);
+      const present = (
+        await Promise.all(sources.map(async (source) => ((await stat(source).catch(() => undefined)) ? source : undefined)))
+      ).filter((s): s is string => !!s);
       if (present.length === 0) {
-        if ((inputs["if-no-files-found"] ?? "warn") === "error") throw new Error(`actions/upload-artifact: no files at ${sources.join(", ")}`);
+        if ((inputs["if-no-files-found"] ?? "warn") === "error")
+          throw new Error(`actions/upload-artifact: no files at ${sources.join(", ")}`);
         return {};
       }
       if (present.length === 1 && (await stat(present[0]!)).isDirectory()) await cp(present[0]!, target, { recursive: true });
@@ -445,17 +569,27 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
         for (const source of present) await cp(source, path.join(target, path.relative(common, source)), { recursive: true });
       }
       const id = String(1_000_000 + (await readdir(ctx.artifacts)).length);
-      return { "artifact-id": id, "artifact-url": `https://github.com/${ctx.options.github.repository}/actions/runs/${ctx.options.github.run_id}/artifacts/${id}` };
+      return {
+        "artifact-id": id,
+        "artifact-url": `https://github.com/${ctx.options.github.repository}/actions/runs/${ctx.options.github.run_id}/artifacts/${id}`,
+      };
     }
     case "actions/download-artifact": {
       allow(["name", "pattern", "path", "merge-multiple"]);
       const names = (await readdir(ctx.artifacts)).sort();
-      const pattern = inputs.pattern ? new RegExp(`^${inputs.pattern.replace(/[.+?^$()|[\]\\{}]/g, "\\$&").replace(/\*/g, ".*")}$`) : undefined;
+      const pattern = inputs.pattern
+        ? new RegExp(`^${inputs.pattern.replace(/[.+?^$()|[\]\\{}]/g, "\\$&").replace(/\*/g, ".*")}$`)
+        : undefined;
       const chosen = inputs.name ? names.filter((n) => n === inputs.name) : names.filter((n) => !pattern || pattern.test(n));
       if (inputs.name && chosen.length === 0) throw new Error(`actions/download-artifact: no artifact named ${inputs.name}`);
       const destination = inputs.path || ctx.workspace;
       await mkdir(destination, { recursive: true });
-      for (const name of chosen) await cp(path.join(ctx.artifacts, name), flag(inputs["merge-multiple"], false) || inputs.name ? destination : path.join(destination, name), { recursive: true });
+      for (const name of chosen)
+        await cp(
+          path.join(ctx.artifacts, name),
+          flag(inputs["merge-multiple"], false) || inputs.name ? destination : path.join(destination, name),
+          { recursive: true },
+        );
       return { "download-path": destination };
     }
     case "actions/setup-node":
@@ -469,9 +603,13 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
       const target = path.resolve(ctx.workspace, inputs.path!);
       await rm(target, { recursive: true, force: true });
       // Hard links: the cache is large and read-only here, and the copy is instant.
-      await new Promise<void>((resolve, reject) => spawn("cp", ["-al", saved, target]).on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cp -al ${saved} failed`)))));
+      await new Promise<void>((resolve, reject) =>
+        spawn("cp", ["-al", saved, target]).on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cp -al ${saved} failed`)))),
+      );
       // Tool caches inside the folder are written in place; linked, they would write through to the cache.
-      for (const entry of await readdir(target)) if (entry.startsWith(".") && entry !== ".bin" && entry !== ".package-lock.json") await rm(path.join(target, entry), { recursive: true, force: true });
+      for (const entry of await readdir(target))
+        if (entry.startsWith(".") && entry !== ".bin" && entry !== ".package-lock.json")
+          await rm(path.join(target, entry), { recursive: true, force: true });
       return { "cache-hit": "true", "cache-primary-key": inputs.key!, "cache-matched-key": inputs.key! };
     }
     case "actions/cache/save": {
@@ -500,12 +638,19 @@ async function createAppToken(inputs: Record<string, string>, ctx: SimulationCon
   const jwt = `${unsigned}.${createSign("RSA-SHA256").update(unsigned).sign(inputs["private-key"], "base64url")}`;
   const repository = String(ctx.options.github.repository);
   const call = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${ctx.options.apiUrl}${url}`, { method, headers: { authorization: `Bearer ${jwt}`, accept: "application/vnd.github+json", "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+    const response = await fetch(`${ctx.options.apiUrl}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${jwt}`, accept: "application/vnd.github+json", "content-type": "application/json" },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const json = (await response.json()) as Record<string, any>;
     if (!response.ok) throw new Error(`actions/create-github-app-token: ${method} ${url}: ${response.status} ${json.message}`);
     return json;
   };
   const installation = await call("GET", `/repos/${repository}/installation`);
-  const minted = await call("POST", `/app/installations/${installation.id}/access_tokens`, { permissions, repositories: [repository.split("/")[1]] });
+  const minted = await call("POST", `/app/installations/${installation.id}/access_tokens`, {
+    permissions,
+    repositories: [repository.split("/")[1]],
+  });
   return { token: minted.token, "installation-id": String(installation.id), "app-slug": installation.app_slug };
 }

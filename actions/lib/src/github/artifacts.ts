@@ -60,16 +60,22 @@ export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan
     const planned = byArtifact.get(entry.name);
     if (!planned || !entry.isDirectory()) {
       // Other artifacts of the run (stored checkpoints, the report) are not results.
-      if (!/^(stored-|crucible-report)/.test(entry.name)) drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      if (!/^(stored-|crucible-report)/.test(entry.name))
+        drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
       continue;
     }
     const folder = path.join(artifactsDir, entry.name);
     const candidates = (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name))) drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
+    for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name)))
+      drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
     const folders = candidates.filter((c) => c.isDirectory() && RUN_ID.test(c.name));
     // One evaluate job runs an experiment once: a second run folder means the upload was tampered with.
     if (folders.length > 1) {
-      for (const f of folders) drop({ path: `${entry.name}/${f.name}`, reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken` });
+      for (const f of folders)
+        drop({
+          path: `${entry.name}/${f.name}`,
+          reason: `one of ${folders.length} run folders where the evaluate job writes one; none is taken`,
+        });
       continue;
     }
     for (const run of folders) {
@@ -104,7 +110,10 @@ async function acceptRun(
     return { path: where, reason: `result.json is not JSON (${error instanceof Error ? error.message : String(error)})` };
   }
   if (!validateResultDocument(result)) {
-    return { path: where, reason: `result.json does not match the result schema: ${(validateResultDocument.errors ?? []).slice(0, 3).map(describeSchemaError).join("; ")}` };
+    return {
+      path: where,
+      reason: `result.json does not match the result schema: ${(validateResultDocument.errors ?? []).slice(0, 3).map(describeSchemaError).join("; ")}`,
+    };
   }
   const mismatch =
     result.runId !== runId
@@ -138,7 +147,11 @@ async function acceptRun(
     // The size is checked before the file is read: an upload may hold anything.
     const size = (await lstat(absolute)).size;
     if (files.length >= MAX_RUN_FILES || bytes + size > MAX_RUN_BYTES) {
-      if (dropped.length < MAX_DROPPED) dropped.push({ path: `${where}/${relative}`, reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run` });
+      if (dropped.length < MAX_DROPPED)
+        dropped.push({
+          path: `${where}/${relative}`,
+          reason: `over the limit of ${MAX_RUN_FILES} files or ${MAX_RUN_BYTES} bytes per run`,
+        });
       return;
     }
     bytes += size;
@@ -147,17 +160,27 @@ async function acceptRun(
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name === "result.json") continue;
     if (entry.name === "log.txt" && entry.isFile()) await take(path.join(dir, entry.name), entry.name);
-    else if ((entry.name === "output" || entry.name === "stages") && entry.isDirectory()) await walk(path.join(dir, entry.name), entry.name, take, (relative, reason) => dropped.push({ path: `${where}/${relative}`, reason }));
+    else if ((entry.name === "output" || entry.name === "stages") && entry.isDirectory())
+      await walk(path.join(dir, entry.name), entry.name, take, (relative, reason) =>
+        dropped.push({ path: `${where}/${relative}`, reason }),
+      );
     else dropped.push({ path: `${where}/${entry.name}`, reason: "not part of a result folder (result.json, log.txt, output/, stages/)" });
   }
   return { run: { planned, result, dir: repoDir, files }, dropped };
 }
 
-async function walk(dir: string, relative: string, take: (absolute: string, relative: string) => Promise<void>, drop: (relative: string, reason: string) => void, depth = 1): Promise<void> {
+async function walk(
+  dir: string,
+  relative: string,
+  take: (absolute: string, relative: string) => Promise<void>,
+  drop: (relative: string, reason: string) => void,
+  depth = 1,
+): Promise<void> {
   if (depth > MAX_DEPTH) return drop(relative, `folders nested deeper than ${MAX_DEPTH}`);
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const inner = `${relative}/${entry.name}`;
-    if (!PLAIN_NAME.test(entry.name)) drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
+    if (!PLAIN_NAME.test(entry.name))
+      drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
     else if (entry.isDirectory()) await walk(path.join(dir, entry.name), inner, take, drop, depth + 1);
     else if (entry.isFile()) await take(path.join(dir, entry.name), inner);
     else drop(inner, "not a regular file");

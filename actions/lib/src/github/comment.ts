@@ -28,7 +28,10 @@ export interface StickyCommentOutcome {
  * merely quotes ours is not taken for it, and anyone can write the marker (any bot too, an App's or a
  * fork's workflow's), so only comments of the account that writes ours count.
  */
-export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions & { create?: true }): Promise<StickyCommentOutcome>;
+export async function upsertStickyComment(
+  octokit: GitHubClient,
+  options: StickyCommentOptions & { create?: true },
+): Promise<StickyCommentOutcome>;
 export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions): Promise<StickyCommentOutcome | undefined>;
 export async function upsertStickyComment(octokit: GitHubClient, options: StickyCommentOptions): Promise<StickyCommentOutcome | undefined> {
   const { owner, repo, issueNumber, marker, author = WORKFLOW_BOT } = options;

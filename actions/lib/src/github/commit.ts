@@ -65,7 +65,13 @@ export async function commitFiles(octokit: GitHubClient, options: CommitFilesOpt
       // 422 "Update is not a fast forward" (409 on some paths): the branch moved since we read it.
       const status = httpStatus(error);
       if ((status !== 422 && status !== 409) || attempt >= maxAttempts) throw error;
-      if (options.parent) return { sha: commit.sha, parentSha: head, attempts: attempt, moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha };
+      if (options.parent)
+        return {
+          sha: commit.sha,
+          parentSha: head,
+          attempts: attempt,
+          moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha,
+        };
       const delay = backoffMs * 2 ** (attempt - 1);
       options.onRetry?.(`${branch} moved while committing (${(error as Error).message}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);

@@ -27,7 +27,15 @@ export type NotRunReason = "rejected" | "superseded" | "cancelled" | "closed" | 
 
 export type CommentState =
   | { kind: "plan"; plan: EvaluationPlan }
-  | { kind: "results"; plan: EvaluationPlan; rows: ResultRow[]; dropped: DroppedEntry[]; recordedIn?: string; previewUrl?: string; notRun?: { dir: string; reason: string }[] }
+  | {
+      kind: "results";
+      plan: EvaluationPlan;
+      rows: ResultRow[];
+      dropped: DroppedEntry[];
+      recordedIn?: string;
+      previewUrl?: string;
+      notRun?: { dir: string; reason: string }[];
+    }
   | { kind: "not-run"; plan: EvaluationPlan; reason: NotRunReason; detail: string; dropped: DroppedEntry[] };
 
 export function renderEvaluationComment(state: CommentState): string {
@@ -41,19 +49,29 @@ export function renderEvaluationComment(state: CommentState): string {
       lines.push(`### 🧪 Crucible evaluation: awaiting approval`, "");
       lines.push(`Head commit ${head} (changes: ${compare}) · ${escapeMarkdown(plan.trigger)}`, "");
       lines.push(...planTable(plan), "");
-      lines.push(`**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`, "");
+      lines.push(
+        `**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
+        "",
+      );
       lines.push(
         `A required reviewer of the \`evaluation\` environment approves or rejects ${run ?? "the workflow run"}. The approval applies to exactly this commit: if the pull request moves before the sandbox starts, nothing runs and the new commit is planned again.`,
       );
     } else if (plan.state === "invalid") {
       lines.push(`### ❌ Crucible evaluation: the experiments are invalid`, "");
       lines.push(`Head commit ${head} (changes: ${compare}). Nothing will run until these are fixed:`, "");
-      for (const issue of plan.issues.slice(0, 50)) lines.push(`- ${code(`${issue.file}:${issue.line}:${issue.column}`)} ${escapeMarkdown(issue.message)}`);
+      for (const issue of plan.issues.slice(0, 50))
+        lines.push(`- ${code(`${issue.file}:${issue.line}:${issue.column}`)} ${escapeMarkdown(issue.message)}`);
     } else {
       lines.push(`### Crucible evaluation: nothing to evaluate`, "", `Head commit ${head} changes no experiment.`);
     }
   } else if (state.kind === "not-run") {
-    const title: Record<NotRunReason, string> = { rejected: "⛔ rejected", superseded: "↪️ superseded", cancelled: "🚫 cancelled", closed: "🚫 cancelled: the pull request was closed", failed: "⚠️ did not run" };
+    const title: Record<NotRunReason, string> = {
+      rejected: "⛔ rejected",
+      superseded: "↪️ superseded",
+      cancelled: "🚫 cancelled",
+      closed: "🚫 cancelled: the pull request was closed",
+      failed: "⚠️ did not run",
+    };
     lines.push(`### Crucible evaluation: ${title[state.reason]}`, "");
     lines.push(`Head commit ${head} (changes: ${compare}). ${escapeMarkdown(state.detail)}`);
     if (run) lines.push("", `See ${run}.`);
@@ -64,12 +82,16 @@ export function renderEvaluationComment(state: CommentState): string {
     lines.push(`### Crucible evaluation: ${succeeded} of ${rows.length} run${plural(rows.length)} succeeded`, "");
     const approvals = approvalsOf(rows);
     lines.push(`Evaluated ${head} (changes: ${compare})${approvals ? `, approved by ${approvals}` : ""}.`, "");
-    lines.push(`| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`, "| --- | --- | --- | --- |");
+    lines.push(
+      `| Experiment | Status | Headline metrics (change against ${escapeMarkdown(plan.baseRef)}) | Links |`,
+      "| --- | --- | --- | --- |",
+    );
     for (const row of rows.slice(0, MAX_ROWS)) lines.push(resultRow(row, plan));
     if (rows.length > MAX_ROWS) lines.push("", `…and ${rows.length - MAX_ROWS} more runs, not shown.`);
     for (const missing of state.notRun ?? []) lines.push("", `- ${code(missing.dir)}: ${escapeMarkdown(missing.reason)}`);
     const tail: string[] = [];
-    if (state.recordedIn) tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
+    if (state.recordedIn)
+      tail.push(`Recorded in ${link(state.recordedIn, commitUrl(plan, state.recordedIn)) ?? escapeMarkdown(state.recordedIn)}.`);
     const preview = link("crucible-report", state.previewUrl);
     if (preview) tail.push(`Report preview: the ${preview} artifact of this workflow run (the site shows it after merge).`);
     if (tail.length > 0) lines.push("", tail.join(" "));
@@ -90,21 +112,40 @@ function plural(n: number): string {
 function planTable(plan: EvaluationPlan): string[] {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
-    const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `≤ ${e.estimate.minutes} min (timeout)`;
+    const estimate =
+      e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `≤ ${e.estimate.minutes} min (timeout)`;
     // Declared behaviours are not alerted on, so the reviewer sees them before approving.
     const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
-    const cells = [`${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`, escapeMarkdown(e.image), String(r.cpus), escapeMarkdown(r.memory), String(r.gpus ?? 0), escapeMarkdown(r.timeout), estimate];
+    const cells = [
+      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`,
+      escapeMarkdown(e.image),
+      String(r.cpus),
+      escapeMarkdown(r.memory),
+      String(r.gpus ?? 0),
+      escapeMarkdown(r.timeout),
+      estimate,
+    ];
     return `| ${cells.join(" | ")} |`;
   });
   const more = plan.experiments.length - rows.length;
-  return ["| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows, ...(more > 0 ? ["", `…and ${more} more experiments, not shown.`] : [])];
+  return [
+    "| Experiment | Image | CPUs | Memory | GPUs | Timeout | Estimate |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    ...(more > 0 ? ["", `…and ${more} more experiments, not shown.`] : []),
+  ];
 }
 
 function approvalsOf(rows: ResultRow[]): string {
   const seen = new Map<string, Approval>();
-  for (const row of rows) for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
+  for (const row of rows)
+    for (const a of row.result.provenance.approvals ?? []) if (a.state === "approved" && !seen.has(a.reviewer)) seen.set(a.reviewer, a);
   // `at` is a validated date-time: digits and separators only, which Markdown leaves alone.
-  const when = (at: string) => at.replace(/[^0-9T:.Z+-]/g, "").replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  const when = (at: string) =>
+    at
+      .replace(/[^0-9T:.Z+-]/g, "")
+      .replace("T", " ")
+      .replace(/(\.\d+)?Z$/, " UTC");
   return [...seen.values()].map((a) => `${escapeMarkdown(a.reviewer)} (${when(a.at)})`).join(", ");
 }
 
@@ -117,7 +158,9 @@ function resultRow(row: ResultRow, plan: EvaluationPlan): string {
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
   if (more > 0) shown.push(`+${more} more`);
-  const links = [link("job log", result.provenance.jobUrl), link("report", reportPageUrl(plan.reportUrl, result))].filter((l) => l !== null);
+  const links = [link("job log", result.provenance.jobUrl), link("report", reportPageUrl(plan.reportUrl, result))].filter(
+    (l) => l !== null,
+  );
   const cells = [
     `${escapeMarkdown(result.experiment.name)}<br><sub>${escapeMarkdown(result.runId)} · ${escapeMarkdown(formatDuration(result.durationSeconds))}</sub>`,
     status,
@@ -142,7 +185,7 @@ function metricWithChange(name: string, row: ResultRow): string {
   const delta = value - before;
   if (delta === 0) return `${text} (＝ ${escapeMarkdown(formatNumber(before))})`;
   const better = row.result.experiment.headline?.find((h) => h.metric === name)?.better ?? "neither";
-  const verdict = better === "neither" ? "" : (delta > 0) === (better === "higher") ? ", better" : ", worse";
+  const verdict = better === "neither" ? "" : delta > 0 === (better === "higher") ? ", better" : ", worse";
   const sign = delta > 0 ? "+" : "−";
   return `${text} (${delta > 0 ? "▲" : "▼"} ${sign}${escapeMarkdown(formatNumber(Math.abs(delta)))} vs ${escapeMarkdown(formatNumber(before))}${verdict})`;
 }

@@ -24,11 +24,23 @@ export interface Where {
 }
 
 /** At plan time: the status reviewers see on the head commit and the comment saying what awaits approval. */
-export async function announceEvaluation(octokit: GitHubClient, where: Where, plan: EvaluationPlan): Promise<{ state?: CommitState; comment?: StickyCommentOutcome }> {
+export async function announceEvaluation(
+  octokit: GitHubClient,
+  where: Where,
+  plan: EvaluationPlan,
+): Promise<{ state?: CommitState; comment?: StickyCommentOutcome }> {
   const { owner, repo, info = () => {} } = where;
-  const status = (state: CommitState, description: string, sha = plan.head) => setCommitStatus(octokit, { owner, repo, sha, state, context: STATUS_CONTEXT, description, targetUrl: plan.workflowRunUrl });
+  const status = (state: CommitState, description: string, sha = plan.head) =>
+    setCommitStatus(octokit, { owner, repo, sha, state, context: STATUS_CONTEXT, description, targetUrl: plan.workflowRunUrl });
   const comment = (body: CommentState, create: boolean) =>
-    upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: renderEvaluationComment(body), create });
+    upsertStickyComment(octokit, {
+      owner,
+      repo,
+      issueNumber: plan.pullRequest,
+      marker: EVALUATION_MARKER,
+      body: renderEvaluationComment(body),
+      create,
+    });
   const n = plan.experiments.length;
   switch (plan.state) {
     case "planned": {
@@ -55,14 +67,21 @@ export async function announceEvaluation(octokit: GitHubClient, where: Where, pl
       const current = await latestStatus(octokit, where, plan.head);
       if (current?.state !== "pending") return {};
       const reason: NotRunReason = plan.state === "closed" ? "closed" : "cancelled";
-      const detail = plan.state === "closed" ? "The pull request was closed; its evaluation was cancelled." : `${plan.trigger}: the evaluation was cancelled.`;
+      const detail =
+        plan.state === "closed"
+          ? "The pull request was closed; its evaluation was cancelled."
+          : `${plan.trigger}: the evaluation was cancelled.`;
       await status("error", detail);
       return { state: "error", comment: await comment({ kind: "not-run", plan, reason, detail, dropped: [] }, false) };
     }
   }
 }
 
-async function latestStatus(octokit: GitHubClient, where: Where, sha: string): Promise<{ state: CommitState; description: string } | undefined> {
+async function latestStatus(
+  octokit: GitHubClient,
+  where: Where,
+  sha: string,
+): Promise<{ state: CommitState; description: string } | undefined> {
   const { data } = await octokit.rest.repos.listCommitStatusesForRef({ owner: where.owner, repo: where.repo, ref: sha, per_page: 100 });
   const ours = data.find((s) => s.context === STATUS_CONTEXT);
   return ours ? { state: ours.state as CommitState, description: ours.description ?? "" } : undefined;
@@ -119,7 +138,15 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
     info(`committing ${files.length} files of ${ran.length} run(s) to ${plan.recordBranch}`);
     const pusher = options.pusher ?? octokit;
     // On the pull request's branch the results go on exactly the evaluated commit; a fork's results branch holds only results.
-    commit = await commitFiles(pusher, { owner, repo, branch: plan.recordBranch, files, message, onRetry: info, ...(plan.fork ? {} : { parent: plan.head }) });
+    commit = await commitFiles(pusher, {
+      owner,
+      repo,
+      branch: plan.recordBranch,
+      files,
+      message,
+      onRetry: info,
+      ...(plan.fork ? {} : { parent: plan.head }),
+    });
     if (commit.moved) {
       parkedOn = `results/pr-${plan.pullRequest}-${plan.head.slice(0, 12)}`;
       await pusher.rest.git.createRef({ owner, repo, ref: `refs/heads/${parkedOn}`, sha: commit.sha });
@@ -131,14 +158,27 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
     description = `${succeeded} of ${plan.experiments.length} evaluation${plan.experiments.length === 1 ? "" : "s"} succeeded`;
     const rows: ResultRow[] = [];
     for (const r of ran) {
-      const baseline = await latestRecordedRun(options.baseline.repository, options.baseline.commit, r.planned.dir, (b) => b.status === "succeeded");
+      const baseline = await latestRecordedRun(
+        options.baseline.repository,
+        options.baseline.commit,
+        r.planned.dir,
+        (b) => b.status === "succeeded",
+      );
       rows.push({ result: r.result, ...(baseline ? { baseline } : {}) });
     }
-    const missing = plan.experiments.filter((e) => !ran.some((r) => r.planned.dir === e.dir)).map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
-    if (parkedOn) missing.push({ dir: parkedOn, reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request` });
+    const missing = plan.experiments
+      .filter((e) => !ran.some((r) => r.planned.dir === e.dir))
+      .map((e) => ({ dir: e.dir, reason: `no result was recorded (the evaluate job ended ${options.evaluation})` }));
+    if (parkedOn)
+      missing.push({
+        dir: parkedOn,
+        reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request`,
+      });
     body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
   } else {
-    const why = superseded ? { reason: "superseded" as const, detail: superseded.result.statusReason } : await whyNothingRan(octokit, options, reviews);
+    const why = superseded
+      ? { reason: "superseded" as const, detail: superseded.result.statusReason }
+      : await whyNothingRan(octokit, options, reviews);
     state = why.reason === "rejected" ? "failure" : "error";
     description = why.detail;
     body = { kind: "not-run", plan, reason: why.reason, detail: why.detail, dropped };
@@ -148,15 +188,35 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
   await setCommitStatus(octokit, { owner, repo, sha: plan.head, state, context: STATUS_CONTEXT, description, targetUrl });
   // A results commit on the pull request is its new head, whose parent is the evaluated commit: it carries the
   // same verdict, so a required check does not stall. Parked results carry none.
-  if (commit && !parkedOn) await setCommitStatus(octokit, { owner, repo, sha: commit.sha, state, context: STATUS_CONTEXT, description: `${description} (results of ${plan.head.slice(0, 7)})`, targetUrl });
+  if (commit && !parkedOn)
+    await setCommitStatus(octokit, {
+      owner,
+      repo,
+      sha: commit.sha,
+      state,
+      context: STATUS_CONTEXT,
+      description: `${description} (results of ${plan.head.slice(0, 7)})`,
+      targetUrl,
+    });
   const markdown = renderEvaluationComment(body);
-  const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: plan.pullRequest, marker: EVALUATION_MARKER, body: markdown, create: true });
+  const comment = await upsertStickyComment(octokit, {
+    owner,
+    repo,
+    issueNumber: plan.pullRequest,
+    marker: EVALUATION_MARKER,
+    body: markdown,
+    create: true,
+  });
   info(`${comment.created ? "created" : "updated"} the evaluation comment ${comment.url}`);
   return { runs, dropped, commit: parkedOn ? undefined : commit, state, comment, markdown };
 }
 
 /** No result came back: say whether a reviewer rejected it, the pull request moved or closed, or it was cancelled. */
-async function whyNothingRan(octokit: GitHubClient, options: RecordOptions, reviews: Approval[]): Promise<{ reason: NotRunReason; detail: string }> {
+async function whyNothingRan(
+  octokit: GitHubClient,
+  options: RecordOptions,
+  reviews: Approval[],
+): Promise<{ reason: NotRunReason; detail: string }> {
   const { owner, repo, plan } = options;
   const rejected = reviews.filter((r) => r.state === "rejected");
   if (rejected.length > 0) {
@@ -165,8 +225,13 @@ async function whyNothingRan(octokit: GitHubClient, options: RecordOptions, revi
   }
   const head = await pullRequestHead(octokit, { owner, repo, number: plan.pullRequest });
   if (!head.open) return { reason: "closed", detail: "The pull request was closed before its evaluation ran; nothing ran." };
-  if (head.sha !== plan.head) return { reason: "superseded", detail: `The pull request moved to ${head.sha} before the run started; nothing ran. The new commit is planned on its own.` };
-  if (options.evaluation === "cancelled") return { reason: "cancelled", detail: "The evaluation was cancelled before any result was written." };
+  if (head.sha !== plan.head)
+    return {
+      reason: "superseded",
+      detail: `The pull request moved to ${head.sha} before the run started; nothing ran. The new commit is planned on its own.`,
+    };
+  if (options.evaluation === "cancelled")
+    return { reason: "cancelled", detail: "The evaluation was cancelled before any result was written." };
   return { reason: "failed", detail: `The evaluate job ended ${options.evaluation} without a result; its log says why.` };
 }
 

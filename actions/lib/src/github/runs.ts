@@ -22,14 +22,32 @@ export async function reviewsOfRun(octokit: GitHubClient, where: RepoRef & { run
 }
 
 /** The jobs of a run's attempt: display name, live log, runner. */
-export async function jobsOfRun(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number }): Promise<{ name: string; url: string; runner: string | null }[]> {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+export async function jobsOfRun(
+  octokit: GitHubClient,
+  where: RepoRef & { runId: number; attempt: number },
+): Promise<{ name: string; url: string; runner: string | null }[]> {
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100,
+  });
   return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url!, runner: job.runner_name }));
 }
 
 /** The job this runner is running in the run's attempt: its page is the live log. */
-export async function currentJob(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number; runnerName: string }): Promise<{ url: string; startedAt: string } | undefined> {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, { owner: where.owner, repo: where.repo, run_id: where.runId, attempt_number: where.attempt, per_page: 100 });
+export async function currentJob(
+  octokit: GitHubClient,
+  where: RepoRef & { runId: number; attempt: number; runnerName: string },
+): Promise<{ url: string; startedAt: string } | undefined> {
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100,
+  });
   const mine = jobs.filter((job) => job.runner_name === where.runnerName && job.status === "in_progress");
   return mine.length === 1 && mine[0]!.html_url ? { url: mine[0]!.html_url, startedAt: mine[0]!.started_at } : undefined;
 }
@@ -49,14 +67,26 @@ export function refusal(
 ): { status: "superseded" | "cancelled" | "rejected"; reason: string } | undefined {
   if (!found.head.open) return { status: "cancelled", reason: "the pull request was closed before the sandbox started; nothing ran" };
   if (found.head.sha !== expected.head) {
-    return { status: "superseded", reason: `the pull request moved to ${found.head.sha} after ${expected.head} was approved; nothing ran, and the new commit needs its own approval` };
+    return {
+      status: "superseded",
+      reason: `the pull request moved to ${found.head.sha} after ${expected.head} was approved; nothing ran, and the new commit needs its own approval`,
+    };
   }
   if (!expected.requireApproval) return undefined;
   const approvers = found.approvals.filter((a) => a.state === "approved").map((a) => a.reviewer);
   const rejecters = found.approvals.filter((a) => a.state === "rejected").map((a) => a.reviewer);
   if (rejecters.length > 0) return { status: "rejected", reason: `rejected by ${rejecters.join(", ")}; nothing ran` };
   const valid = approvers.filter((login) => !expected.excluded.includes(login));
-  if (approvers.length === 0) return { status: "rejected", reason: "no reviewer approved this workflow run (the evaluation environment must require reviewers: runner-setup/configure-repo.mjs); nothing ran" };
-  if (valid.length === 0) return { status: "rejected", reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran` };
+  if (approvers.length === 0)
+    return {
+      status: "rejected",
+      reason:
+        "no reviewer approved this workflow run (the evaluation environment must require reviewers: runner-setup/configure-repo.mjs); nothing ran",
+    };
+  if (valid.length === 0)
+    return {
+      status: "rejected",
+      reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran`,
+    };
   return undefined;
 }

@@ -17,6 +17,7 @@ const MAX_DESCRIPTION = 140;
 
 export async function setCommitStatus(octokit: GitHubClient, options: CommitStatusOptions): Promise<void> {
   const { owner, repo, sha, state, context } = options;
-  const description = options.description.length > MAX_DESCRIPTION ? `${options.description.slice(0, MAX_DESCRIPTION - 1)}…` : options.description;
+  const description =
+    options.description.length > MAX_DESCRIPTION ? `${options.description.slice(0, MAX_DESCRIPTION - 1)}…` : options.description;
   await octokit.rest.repos.createCommitStatus({ owner, repo, sha, state, context, description, target_url: options.targetUrl ?? null });
 }

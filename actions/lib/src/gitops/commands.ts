@@ -80,9 +80,20 @@ export async function handleCommand(octokit: GitHubClient, options: CommandOptio
   }
   await octokit.rest.reactions.createForIssueComment({ owner, repo, comment_id: comment.id, content: "rocket" });
   const { data: pr } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
-  const inputs: Record<string, string> = { "pull-request": String(number), "requested-by": login, command: command.kind === "cancel" ? "cancel" : "evaluate" };
+  const inputs: Record<string, string> = {
+    "pull-request": String(number),
+    "requested-by": login,
+    command: command.kind === "cancel" ? "cancel" : "evaluate",
+  };
   if (command.kind === "rerun") Object.assign(inputs, { "head-sha": pr.head.sha, experiment: command.experiment });
-  const { data } = await octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: options.workflow, ref: options.ref, inputs, return_run_details: true });
+  const { data } = await octokit.rest.actions.createWorkflowDispatch({
+    owner,
+    repo,
+    workflow_id: options.workflow,
+    ref: options.ref,
+    inputs,
+    return_run_details: true,
+  });
   const runUrl = (data as { html_url?: string } | undefined)?.html_url;
   options.info?.(`${command.kind} of #${number} for ${login}: dispatched ${options.workflow}${runUrl ? ` (${runUrl})` : ""}`);
   return { kind: "dispatched", command, ...(runUrl ? { runUrl } : {}) };

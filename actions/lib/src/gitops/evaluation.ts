@@ -51,7 +51,8 @@ export function parsePlan(text: string): EvaluationPlan {
     throw new CrucibleError(`the plan is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (plan?.format !== PLAN_FORMAT) throw new CrucibleError(`the plan is not a ${PLAN_FORMAT} document`);
-  if (!SHA_PATTERN.test(plan.head) || !SHA_PATTERN.test(plan.base)) throw new CrucibleError("the plan's head and base must be full commit SHAs");
+  if (!SHA_PATTERN.test(plan.head) || !SHA_PATTERN.test(plan.base))
+    throw new CrucibleError("the plan's head and base must be full commit SHAs");
   if (!Number.isInteger(plan.pullRequest) || plan.pullRequest <= 0) throw new CrucibleError("the plan names no pull request");
   if (!Array.isArray(plan.experiments) || !Array.isArray(plan.issues)) throw new CrucibleError("the plan has no experiment list");
   return plan;

@@ -24,7 +24,10 @@ export function git(cwd: string, args: string[], maxBuffer = 64 * 1024 * 1024): 
       ["-c", "core.quotePath=false", "--no-pager", ...args],
       { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
       (error, stdout, stderr) => {
-        if (error) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${(stderr as Buffer).toString("utf8").trim() || error.message}`));
+        if (error)
+          reject(
+            new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${(stderr as Buffer).toString("utf8").trim() || error.message}`),
+          );
         else resolve(stdout as Buffer);
       },
     );
@@ -41,7 +44,9 @@ export async function assertCommitPresent(cwd: string, sha: string, what: string
   try {
     await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    throw new CrucibleError(
+      `${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`,
+    );
   }
 }
 
@@ -49,7 +54,12 @@ export async function assertCommitPresent(cwd: string, sha: string, what: string
  * Paths changed between the merge base of base and head, and head (what a pull request changes), or
  * with "two-dot" between base and head themselves (what a push changes).
  */
-export async function changedPaths(cwd: string, base: string, head: string, diff: "three-dot" | "two-dot" = "three-dot"): Promise<string[]> {
+export async function changedPaths(
+  cwd: string,
+  base: string,
+  head: string,
+  diff: "three-dot" | "two-dot" = "three-dot",
+): Promise<string[]> {
   const range = diff === "three-dot" ? [`${base}...${head}`] : [base, head];
   const out = await git(cwd, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", ...range, "--"]);
   return out.toString("utf8").split("\0").filter(Boolean);
@@ -65,7 +75,13 @@ export async function listTree(cwd: string, commit: string, prefix?: string): Pr
     if (!record) continue;
     const tab = record.indexOf("\t");
     const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
-    entries.push({ mode: mode!, type: type as GitTreeEntry["type"], sha: sha!, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+    entries.push({
+      mode: mode!,
+      type: type as GitTreeEntry["type"],
+      sha: sha!,
+      size: size === "-" ? null : Number(size),
+      path: record.slice(tab + 1),
+    });
   }
   return entries;
 }

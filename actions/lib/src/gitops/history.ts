@@ -12,7 +12,12 @@ const MAX_RESULT_BYTES = 16 * 1024 * 1024;
  * UTC start time) that matches the result schema and `accept`; undefined when there is none or the
  * commit is not in the repository.
  */
-export async function latestRecordedRun(repository: string, commit: string, dir: string, accept: (result: RunResult) => boolean = () => true): Promise<RunResult | undefined> {
+export async function latestRecordedRun(
+  repository: string,
+  commit: string,
+  dir: string,
+  accept: (result: RunResult) => boolean = () => true,
+): Promise<RunResult | undefined> {
   try {
     await git(repository, ["cat-file", "-e", `${commit}^{commit}`]);
   } catch {

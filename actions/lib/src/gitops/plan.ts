@@ -102,7 +102,10 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
-  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
+  const results = {
+    paths: touched.results,
+    commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [],
+  };
   if (!options.only && options.before && (await onlyAddsResults(repository, options.before, head, headFiles))) {
     return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
@@ -140,7 +143,13 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
         });
       } catch (error) {
         if (!(error instanceof ExperimentInvalidError)) throw error;
-        issues.push(...error.issues.map((issue) => ({ ...issue, file: repoRelative(root, issue.file), message: issue.message.replaceAll(`${root}${path.sep}`, "") })));
+        issues.push(
+          ...error.issues.map((issue) => ({
+            ...issue,
+            file: repoRelative(root, issue.file),
+            message: issue.message.replaceAll(`${root}${path.sep}`, ""),
+          })),
+        );
       }
     }
   } finally {
@@ -169,8 +178,11 @@ async function onlyAddsResults(repository: string, before: string, head: string,
 /** The latest recorded run's duration, else the sum of the timeouts: a run cannot take longer. */
 async function estimate(repository: string, base: string, dir: string, experiment: Experiment): Promise<RunEstimate> {
   const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
-  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
-  const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
+  if (previous)
+    return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  const seconds = experiment.stages
+    ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0)
+    : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
 
@@ -196,7 +208,13 @@ export async function materializeExperiment(options: MaterializeOptions): Promis
   await assertCommitPresent(options.repository, commit, "the planned commit");
   const entries = await listTree(options.repository, commit, dir);
   await mkdir(options.destination, { recursive: true });
-  const outcome = await materializeEntries(options.repository, entries.filter((e) => e.path.startsWith(`${dir}/`)), dir, options.destination, options.maxFolderBytes);
+  const outcome = await materializeEntries(
+    options.repository,
+    entries.filter((e) => e.path.startsWith(`${dir}/`)),
+    dir,
+    options.destination,
+    options.maxFolderBytes,
+  );
   if (outcome.issues.length > 0) throw new ExperimentInvalidError(outcome.issues);
   return outcome.file;
 }
@@ -219,7 +237,9 @@ async function materializeEntries(
   const issues: Issue[] = [];
   const at = (file: string, message: string) => issues.push({ file, line: 1, column: 1, message });
   // The nearest experiment file: the folder's own, not one of a nested experiment.
-  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => entries.some((e) => e.path === candidate && e.type === "blob"));
+  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) =>
+    entries.some((e) => e.path === candidate && e.type === "blob"),
+  );
   if (!file) {
     at(`${dir}/experiment.yaml`, "no experiment.yaml at the planned commit");
     return { file: "", issues };
@@ -227,14 +247,20 @@ async function materializeEntries(
   const yaml = entries.find((e) => e.path === file)!;
   if (yaml.mode === "120000") at(file, "the experiment file is a symbolic link; it must be a regular file");
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
-    at(file, `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`,
+    );
   }
   // Results are never inputs (the loader refuses them) and can be large: they are not materialised.
   const wanted = entries.filter((e) => !e.path.startsWith(`${dir}/results/`));
   const total = wanted.reduce((sum, e) => sum + (e.size ?? 0), 0);
   if (total > maxFolderBytes) {
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0]!;
-    at(file, `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`,
+    );
   }
   if (issues.length > 0) return { file, issues };
 
@@ -262,5 +288,14 @@ function repoRelative(root: string, file: string): string {
 
 /** The `strategy.matrix` value for the evaluate job. */
 export function matrixOf(plan: Pick<Plan, "experiments">): { include: PlanEntry[] } {
-  return { include: plan.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return {
+    include: plan.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({
+      experiment,
+      dir,
+      name,
+      gpus,
+      "runs-on": runsOn,
+      artifact,
+    })),
+  };
 }

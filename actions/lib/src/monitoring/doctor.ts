@@ -20,10 +20,16 @@ export interface MonitoringCheck {
 
 const PROBE_RULES = (limits: RuleSet["limits"]): RuleSet => ({
   limits,
-  rules: [{ id: "doctor-probe", severity: "low", meaning: "ran /bin/true (the doctor's probe)", match: { event: "execve", names: ["true"] } }],
+  rules: [
+    { id: "doctor-probe", severity: "low", meaning: "ran /bin/true (the doctor's probe)", match: { event: "execve", names: ["true"] } },
+  ],
 });
 
-export async function checkMonitoring(provider: SandboxProvider, policy: SandboxPolicy, options: MonitoringOptions): Promise<MonitoringCheck> {
+export async function checkMonitoring(
+  provider: SandboxProvider,
+  policy: SandboxPolicy,
+  options: MonitoringOptions,
+): Promise<MonitoringCheck> {
   if ("unavailable" in options) return { ok: false, detail: `unavailable: ${options.unavailable}` };
   const image = await provider.prepareImage("base");
   const outputDir = await mkdtemp(path.join(os.tmpdir(), "crucible-doctor-"));
@@ -57,8 +63,15 @@ export async function checkMonitoring(provider: SandboxProvider, policy: Sandbox
     if (record.status !== "available") return { ok: false, detail: record.reason };
     const probe = outcome.alerts.find((a) => a.rule === "doctor-probe");
     if (record.collector === "broken") return { ok: false, detail: `the collector broke: ${record.problems.join("; ")}` };
-    if (!probe) return { ok: false, detail: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})` };
-    return { ok: true, detail: `${options.setup.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)` };
+    if (!probe)
+      return {
+        ok: false,
+        detail: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})`,
+      };
+    return {
+      ok: true,
+      detail: `${options.setup.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`,
+    };
   } catch (error) {
     return { ok: false, detail: (error as Error).message };
   } finally {

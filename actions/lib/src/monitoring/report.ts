@@ -36,7 +36,9 @@ export interface AlertAnnotation {
 export function alertAnnotations(alerts: Alert[]): AlertAnnotation[] {
   return alerts.map((alert) => {
     const first = alert.examples[0];
-    const example = first ? ` First at ${first.t.toFixed(1)} s by process ${JSON.stringify(shownText(first.process, 40))}: ${shownText(first.detail.map((d) => JSON.stringify(d)).join(" "), 300)}` : "";
+    const example = first
+      ? ` First at ${first.t.toFixed(1)} s by process ${JSON.stringify(shownText(first.process, 40))}: ${shownText(first.detail.map((d) => JSON.stringify(d)).join(" "), 300)}`
+      : "";
     return {
       level: alert.severity === "high" ? "error" : alert.severity === "medium" ? "warning" : "notice",
       title: `behaviour: ${alert.rule} (${alert.severity})`,

@@ -105,11 +105,16 @@ export function checkRules(document: unknown, where: string): RuleSet {
 export function applyOverrides(set: RuleSet, overrides: RuleOverrides | undefined, where: string): RuleSet {
   if (!overrides) return set;
   if (!validateOverrides(overrides)) {
-    throw new CrucibleError(`${where}: monitoring overrides are invalid: ${(validateOverrides.errors ?? []).map(describeSchemaError).join("; ")}`);
+    throw new CrucibleError(
+      `${where}: monitoring overrides are invalid: ${(validateOverrides.errors ?? []).map(describeSchemaError).join("; ")}`,
+    );
   }
   const changes = overrides.rules ?? {};
   for (const id of Object.keys(changes)) {
-    if (!set.rules.some((r) => r.id === id)) throw new CrucibleError(`${where}: monitoring override names the rule "${id}", which does not exist (rules: ${set.rules.map((r) => r.id).join(", ")})`);
+    if (!set.rules.some((r) => r.id === id))
+      throw new CrucibleError(
+        `${where}: monitoring override names the rule "${id}", which does not exist (rules: ${set.rules.map((r) => r.id).join(", ")})`,
+      );
   }
   return {
     limits: { ...set.limits, ...overrides.limits },
@@ -251,7 +256,9 @@ function wantsWrite(flags: number): boolean {
 }
 
 function underAny(file: string, prefixes: string[]): boolean {
-  return prefixes.some((prefix) => (prefix.endsWith("/") ? file.startsWith(prefix) || `${file}/` === prefix : file === prefix || file.startsWith(`${prefix}/`)));
+  return prefixes.some((prefix) =>
+    prefix.endsWith("/") ? file.startsWith(prefix) || `${file}/` === prefix : file === prefix || file.startsWith(`${prefix}/`),
+  );
 }
 
 /** The opened path as an absolute, normalised path, as far as the event tells. */

@@ -12,7 +12,16 @@ import type Docker from "dockerode";
 import { parseJsonWithin } from "../limits.js";
 import { currentProcess, ownerLabels, ownerState } from "../owner.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
-import { type Alert, applyOverrides, type Behaviour, loadRules, RuleEngine, type RuleOverrides, type RuleSet, type SuppressedAlert } from "./rules.js";
+import {
+  type Alert,
+  applyOverrides,
+  type Behaviour,
+  loadRules,
+  RuleEngine,
+  type RuleOverrides,
+  type RuleSet,
+  type SuppressedAlert,
+} from "./rules.js";
 
 export const MONITORED_RUNTIME = "runsc-monitored";
 
@@ -43,7 +52,10 @@ export interface MonitoringSetup {
 }
 
 /** Finds the monitored runtime Docker knows and the socket its trace session writes to, or says why not. */
-export async function findMonitoringSetup(docker: Docker, runtime = MONITORED_RUNTIME): Promise<{ ok: true; setup: MonitoringSetup } | { ok: false; reason: string }> {
+export async function findMonitoringSetup(
+  docker: Docker,
+  runtime = MONITORED_RUNTIME,
+): Promise<{ ok: true; setup: MonitoringSetup } | { ok: false; reason: string }> {
   let runtimes: Record<string, { path?: string; runtimeArgs?: string[] }>;
   try {
     runtimes = ((await docker.info()) as { Runtimes?: typeof runtimes }).Runtimes ?? {};
@@ -61,9 +73,11 @@ export async function findMonitoringSetup(docker: Docker, runtime = MONITORED_RU
   } catch (error) {
     return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${(error as Error).message}` };
   }
-  const sinks = (document as { trace_session?: { sinks?: { name?: string; config?: { endpoint?: unknown } }[] } }).trace_session?.sinks ?? [];
+  const sinks =
+    (document as { trace_session?: { sinks?: { name?: string; config?: { endpoint?: unknown } }[] } }).trace_session?.sinks ?? [];
   const endpoint = sinks.find((s) => s.name === "remote")?.config?.endpoint;
-  if (typeof endpoint !== "string" || !endpoint.startsWith("/")) return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
+  if (typeof endpoint !== "string" || !endpoint.startsWith("/"))
+    return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
   return { ok: true, setup: { runtime, podInitConfig, endpoint } };
 }
 
@@ -84,7 +98,12 @@ export class MonitorSession {
     private readonly drainMs: number,
   ) {}
 
-  static async open(setup: MonitoringSetup, rules: RuleSet, declared: readonly Behaviour[], options: SessionOptions): Promise<MonitorSession> {
+  static async open(
+    setup: MonitoringSetup,
+    rules: RuleSet,
+    declared: readonly Behaviour[],
+    options: SessionOptions,
+  ): Promise<MonitorSession> {
     const dir = path.dirname(setup.endpoint);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const lockFile = `${setup.endpoint}.lock`;
@@ -116,7 +135,10 @@ export class MonitorSession {
           collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
           events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
           dropped: stats.dropped,
-          problems: stats.foreignConnections > 0 ? [...stats.problems, `${stats.foreignConnections} connection(s) from other sandboxes were refused`] : stats.problems,
+          problems:
+            stats.foreignConnections > 0
+              ? [...stats.problems, `${stats.foreignConnections} connection(s) from other sandboxes were refused`]
+              : stats.problems,
           suppressed: this.engine.suppressedAlerts(),
         },
         alerts: this.engine.alerts(),
@@ -158,7 +180,11 @@ async function acquireLock(file: string, waitMs: number): Promise<void> {
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new MonitoringBusyError(owner.state === "alive" ? `another run on this host (pid ${owner.pid}) holds the trace socket` : `the trace socket's lock ${file} is held by a process that cannot be judged from here`);
+      throw new MonitoringBusyError(
+        owner.state === "alive"
+          ? `another run on this host (pid ${owner.pid}) holds the trace socket`
+          : `the trace socket's lock ${file} is held by a process that cannot be judged from here`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -191,7 +217,10 @@ export async function openMonitor(options: MonitoringOptions | undefined, declar
   if (!options) return {};
   if ("unavailable" in options) return { unavailable: options.unavailable };
   try {
-    const session = await MonitorSession.open(options.setup, options.rules, declared, { lockWaitMs: options.lockWaitMs ?? 0, drainMs: options.drainMs ?? 3_000 });
+    const session = await MonitorSession.open(options.setup, options.rules, declared, {
+      lockWaitMs: options.lockWaitMs ?? 0,
+      drainMs: options.drainMs ?? 3_000,
+    });
     return { session };
   } catch (error) {
     return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${(error as Error).message}` };
@@ -230,7 +259,10 @@ export async function monitoringFor(docker: Docker, rulesFile: string, overrides
  * monitored as a whole when any stage that ran was not; alerts summed per rule (example times stay
  * relative to their stage's start, the stage's own record says which).
  */
-export function mergeStageMonitoring(stages: { name: string; monitoring?: MonitoringRecord; alerts?: Alert[] }[]): { monitoring?: MonitoringRecord; alerts?: Alert[] } {
+export function mergeStageMonitoring(stages: { name: string; monitoring?: MonitoringRecord; alerts?: Alert[] }[]): {
+  monitoring?: MonitoringRecord;
+  alerts?: Alert[];
+} {
   const ran = stages.filter((s) => s.monitoring);
   if (ran.length === 0) return {};
   const unavailable = ran.filter((s) => s.monitoring!.status === "unavailable");
@@ -249,13 +281,21 @@ export function mergeStageMonitoring(stages: { name: string; monitoring?: Monito
   const mergedAlerts = [...alerts.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
   if (unavailable.length > 0) {
     const reasons = unavailable.map((s) => `stage ${s.name}: ${(s.monitoring as { reason: string }).reason}`).join("; ");
-    return { monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1000) }, alerts: mergedAlerts };
+    return {
+      monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1000) },
+      alerts: mergedAlerts,
+    };
   }
   const records = ran.map((s) => s.monitoring as Extract<MonitoringRecord, { status: "available" }>);
   const sum = (pick: (r: (typeof records)[number]) => number) => records.reduce((total, r) => total + pick(r), 0);
   const suppressed = new Map<string, SuppressedAlert>();
-  for (const r of records) for (const s of r.suppressed) suppressed.set(s.rule, { ...s, count: (suppressed.get(s.rule)?.count ?? 0) + s.count });
-  const collector = records.some((r) => r.collector === "broken") ? "broken" : records.some((r) => r.collector === "overloaded") ? "overloaded" : "ok";
+  for (const r of records)
+    for (const s of r.suppressed) suppressed.set(s.rule, { ...s, count: (suppressed.get(s.rule)?.count ?? 0) + s.count });
+  const collector = records.some((r) => r.collector === "broken")
+    ? "broken"
+    : records.some((r) => r.collector === "overloaded")
+      ? "overloaded"
+      : "ok";
   return {
     monitoring: {
       status: "available",

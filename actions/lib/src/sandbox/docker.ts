@@ -21,7 +21,8 @@ import type {
 
 const execFileAsync = promisify(execFile);
 
-export const SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
+export const SETUP_HINT =
+  "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 
 /** Every container Crucible creates carries this label, so leaked sandboxes can always be found. */
 export const MANAGED_LABEL = "crucible.managed";
@@ -100,7 +101,9 @@ export class DockerSandboxProvider implements SandboxProvider {
     const runtime = await this.preflight();
     const wanted = runtimeFor(spec);
     if (wanted !== runtime.name && !this.registered.includes(wanted)) {
-      throw new SandboxUnavailableError(`the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`);
+      throw new SandboxUnavailableError(
+        `the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`,
+      );
     }
     return new DockerSandbox(this.docker, spec, { name: wanted, version: runtime.version });
   }
@@ -129,7 +132,13 @@ class DockerSandbox implements Sandbox {
     const config = buildContainerConfig(this.spec, argv);
     const appliedConfig = redactedConfig(config);
     if (options.signal?.aborted) {
-      return { outcome: "cancelled", exitCode: null, detail: "The run was cancelled before the sandbox started.", appliedConfig, sandboxId: null };
+      return {
+        outcome: "cancelled",
+        exitCode: null,
+        detail: "The run was cancelled before the sandbox started.",
+        appliedConfig,
+        sandboxId: null,
+      };
     }
     let container: Docker.Container;
     try {
@@ -142,7 +151,12 @@ class DockerSandbox implements Sandbox {
 
     const streams = new AbortController();
     // Attach and wait before start: output from the first instruction is kept, and wait cannot miss the exit.
-    const output = (await container.attach({ stream: true, stdout: true, stderr: true, abortSignal: streams.signal })) as NodeJS.ReadableStream;
+    const output = (await container.attach({
+      stream: true,
+      stdout: true,
+      stderr: true,
+      abortSignal: streams.signal,
+    })) as NodeJS.ReadableStream;
     const outputEnded = new Promise<void>((resolve) => {
       output.on("end", resolve);
       output.on("close", resolve);
@@ -164,7 +178,9 @@ class DockerSandbox implements Sandbox {
       try {
         await container.start();
       } catch (error) {
-        throw new SandboxStartError(`the runtime ${this.runtime.name} failed to start the sandbox: ${(error as Error).message}${SMALL_MEMORY_HINT(this.spec)}`);
+        throw new SandboxStartError(
+          `the runtime ${this.runtime.name} failed to start the sandbox: ${(error as Error).message}${SMALL_MEMORY_HINT(this.spec)}`,
+        );
       }
       if (options.signal?.aborted) kill("cancelled");
       if (options.onSample) sampleStats(container, streams.signal, options.onSample);
@@ -180,11 +196,22 @@ class DockerSandbox implements Sandbox {
     const state = (await container.inspect()).State;
     const base = { appliedConfig, sandboxId: container.id };
     if (killedFor === "timed-out") {
-      return { ...base, outcome: "timed-out", exitCode: null, detail: `The program was killed when it reached its time limit of ${Math.round((options.timeoutMs ?? 0) / 1000)}s.` };
+      return {
+        ...base,
+        outcome: "timed-out",
+        exitCode: null,
+        detail: `The program was killed when it reached its time limit of ${Math.round((options.timeoutMs ?? 0) / 1000)}s.`,
+      };
     }
-    if (killedFor === "cancelled") return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox was killed." };
+    if (killedFor === "cancelled")
+      return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox was killed." };
     if (state.OOMKilled) {
-      return { ...base, outcome: "oom-killed", exitCode: null, detail: `The sandbox was killed at its memory limit of ${this.spec.resources.memoryBytes} bytes.` };
+      return {
+        ...base,
+        outcome: "oom-killed",
+        exitCode: null,
+        detail: `The sandbox was killed at its memory limit of ${this.spec.resources.memoryBytes} bytes.`,
+      };
     }
     if (state.Error) throw new SandboxStartError(`the runtime ${this.runtime.name} failed: ${state.Error}${SMALL_MEMORY_HINT(this.spec)}`);
     return { ...base, outcome: "exited", exitCode: state.ExitCode, detail: `The program exited with code ${state.ExitCode}.` };
@@ -217,7 +244,9 @@ class DockerSandbox implements Sandbox {
 
 // gVisor's own kernel needs memory too: below this a start failure is most likely that.
 const SMALL_MEMORY_HINT = (spec: SandboxSpec) =>
-  spec.resources.memoryBytes < 48 * 1024 * 1024 ? ` (the memory limit of ${spec.resources.memoryBytes} bytes is probably too small for gVisor itself to start; ask for at least 64Mi)` : "";
+  spec.resources.memoryBytes < 48 * 1024 * 1024
+    ? ` (the memory limit of ${spec.resources.memoryBytes} bytes is probably too small for gVisor itself to start; ask for at least 64Mi)`
+    : "";
 
 /** Streams Docker's stats (one object per second) into samples until the signal aborts. */
 function sampleStats(container: Docker.Container, signal: AbortSignal, onSample: (sample: ResourceSample) => void): void {

@@ -11,4 +11,6 @@ export const getStaticPaths = (async () =>
     .map((run) => ({ params: { name: run.result.experiment.name, runId: run.result.runId }, props: { run } }))) satisfies GetStaticPaths;
 
 export const GET: APIRoute<{ run: Run }> = async ({ props }) =>
-  new Response(await readFile((await logFile(props.run, props.run.result.log))!), { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  new Response(await readFile((await logFile(props.run, props.run.result.log))!), {
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+  });

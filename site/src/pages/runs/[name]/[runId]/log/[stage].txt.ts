@@ -6,11 +6,16 @@ import { getRuns, type Run } from "../../../../../lib/runs";
 import { runPagesNeeded } from "../../../../../lib/incremental";
 
 export const getStaticPaths = (async () =>
-  (await getRuns()).filter((run) => runPagesNeeded(run.id)).flatMap((run) =>
-    (run.result.stages ?? [])
-      .filter((stage) => logFileExists(run, stage.log))
-      .map((stage) => ({ params: { name: run.result.experiment.name, runId: run.result.runId, stage: stage.name }, props: { run, log: stage.log } })),
-  )) satisfies GetStaticPaths;
+  (await getRuns())
+    .filter((run) => runPagesNeeded(run.id))
+    .flatMap((run) =>
+      (run.result.stages ?? [])
+        .filter((stage) => logFileExists(run, stage.log))
+        .map((stage) => ({
+          params: { name: run.result.experiment.name, runId: run.result.runId, stage: stage.name },
+          props: { run, log: stage.log },
+        })),
+    )) satisfies GetStaticPaths;
 
 export const GET: APIRoute<{ run: Run; log: { path: string } }> = async ({ props }) =>
   new Response(await readFile((await logFile(props.run, props.log))!), { headers: { "Content-Type": "text/plain; charset=utf-8" } });
