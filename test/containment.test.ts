@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { loadPolicy, runContainmentSuite, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
+import { loadPolicy, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
+import { runContainmentSuite } from "../actions/lib/src/docker/index.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();

@@ -5,7 +5,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import Docker from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
-import { collectGarbage, DockerSandboxProvider, loadPolicy, runscProcesses, type ImageRef } from "../actions/lib/src/index.js";
+import { loadPolicy, type ImageRef } from "../actions/lib/src/index.js";
+import { collectGarbage, DockerSandboxProvider, runscProcesses } from "../actions/lib/src/docker/index.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();

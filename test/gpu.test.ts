@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildContainerConfig, GpuAllocator, loadExperiment, loadPolicy, parseGpuUsage, runtimeFor } from "../actions/lib/src/index.js";
+import { GpuAllocator, loadExperiment, loadPolicy, parseGpuUsage, runtimeFor } from "../actions/lib/src/index.js";
+import { buildContainerConfig } from "../actions/lib/src/docker/index.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const devices = async () => ["0", "1", "2", "3"];
@@ -56,12 +57,13 @@ describe("GPU container configuration", () => {
       resources: { ...experiment.resources, gpus: 2 },
       inputs: [],
       artifacts: [],
-      outputDir: "/scratch/out",
+      name: "20260101T000000Z-0a0b0c",
+      outputBytes: 1 << 20,
       env: {},
       labels: {},
       gpuDeviceIds: ["2", "3"],
     };
-    const config = buildContainerConfig(spec, ["python3", "train.py"]);
+    const config = buildContainerConfig(spec, ["python3", "train.py"], "/scratch/out");
     expect(config.HostConfig).toMatchObject({
       Runtime: "runsc-nvproxy",
       NetworkMode: "none",

@@ -64,7 +64,9 @@ describe("job log and terminal: progress lines", () => {
     expect(line.progressText).toMatch(/^progress 1\/4 \(25%\)/);
     expect(line.progressText).toContain("note=\\x0d::error::spoof\\x1b]52;c;Y3VybA==\\x07");
     expect(line.progressText).toContain("\\x1b[31mkey=v\\u{202e}");
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     expect(line.progressText).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u202e]/);
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     expect(Object.values(line.progress!).join("")).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/);
   });
 

@@ -265,10 +265,12 @@ describe("runner-setup/jit-runner.mjs", () => {
     const { stdout } = await promisify(execFile)(node, [supervisorScript, "--org", "octo", "--gpu", "--dry-run", ...args], {
       env: { PATH: process.env.PATH },
     });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+    type Json = Record<string, any>;
     const lines = stdout
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, any>);
+      .map((l) => JSON.parse(l) as Json);
     const steps = lines.map((l) => l.step ?? `${l.method} ${l.path}`);
     expect(steps).toEqual(["clear", "gc", "doctor", "POST /orgs/octo/actions/runners/generate-jitconfig", "start", "deregister"]);
     expect(lines[3]!.body).toMatchObject({ labels: [...LABELS, "gpu"], work_folder: "_work" });

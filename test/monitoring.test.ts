@@ -11,9 +11,7 @@ import {
   behaviourLine,
   checkMonitoring,
   decodeMessage,
-  DockerSandboxProvider,
   MonitorSession,
-  findMonitoringSetup,
   loadExperiment,
   loadPolicy,
   loadRules,
@@ -23,6 +21,7 @@ import {
   type RuleSet,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import { DockerSandboxProvider, findMonitoringSetup } from "../actions/lib/src/docker/index.js";
 import { runAction } from "./support/action.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 import { interpretRunnerLog } from "./support/runner-log.js";
@@ -147,6 +146,7 @@ for name in ["/proc/sys/\u202e::warning::<script>x</script>", "/sys/%0A::set-out
       "/sys/%0A::set-output name=a::b",
     ]);
     for (const shown of [...alertAnnotations(result.alerts!).map((a) => a.message), behaviourLine(result)]) {
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
       expect(shown).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f\u202e]/);
       expect(shown).not.toMatch(/^::/m);
     }
@@ -291,13 +291,18 @@ subprocess.run(["/bin/sh", "-c", "true"])
     ]);
   });
 
-  it("doctor: passes on this runner, and fails when the runtime does not trace", async () => {
-    expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ ok: true });
+  it("doctor: passes on this runner, fails when the runtime does not trace, warns when the runner is not set up", async () => {
+    expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ status: "pass" });
     const untraced = await checkMonitoring(provider, policy, { setup: { ...setup, runtime: "runsc" }, rules });
-    expect(untraced).toEqual({ ok: false, detail: expect.stringMatching(/never connected to the trace socket/) });
+    expect(untraced).toEqual({
+      status: "fail",
+      result: expect.stringMatching(/never connected to the trace socket/),
+      fix: expect.stringContaining("MONITORING.md"),
+    });
     expect(await checkMonitoring(provider, policy, { unavailable: 'Docker has no runtime "runsc-monitored"' })).toEqual({
-      ok: false,
-      detail: 'unavailable: Docker has no runtime "runsc-monitored"',
+      status: "warn",
+      result: 'unavailable: Docker has no runtime "runsc-monitored"',
+      fix: expect.stringContaining("runner-setup/setup.sh"),
     });
   });
 });

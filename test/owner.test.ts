@@ -10,18 +10,15 @@ import path from "node:path";
 import Docker from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  collectGarbage,
-  createScratch,
   currentProcess,
-  DockerSandboxProvider,
   loadPolicy,
   OWNER_LABELS,
   ownerLabels,
   ownerState,
-  releaseScratch,
   type ImageRef,
   type ProcessIdentity,
 } from "../actions/lib/src/index.js";
+import { collectGarbage, createScratch, DockerSandboxProvider, releaseScratch } from "../actions/lib/src/docker/index.js";
 import { runAction } from "./support/action.js";
 import { binDir, cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 

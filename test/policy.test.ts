@@ -1,14 +1,8 @@
 // The container configuration: the one place policy becomes Docker settings.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  buildContainerConfig,
-  checkAgainstPolicy,
-  loadExperiment,
-  loadPolicy,
-  PolicyRejectedError,
-  type SandboxSpec,
-} from "../actions/lib/src/index.js";
+import { checkAgainstPolicy, loadExperiment, loadPolicy, PolicyRejectedError, type SandboxSpec } from "../actions/lib/src/index.js";
+import { buildContainerConfig } from "../actions/lib/src/docker/index.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
@@ -21,7 +15,8 @@ function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     resources: experiment.resources,
     inputs: experiment.inputs,
     artifacts: [],
-    outputDir: "/scratch/run/output",
+    name: "20260101T000000Z-0a0b0c",
+    outputBytes: 1 << 20,
     env: { CRUCIBLE_PARAMS: "{}" },
     labels: { "crucible.managed": "true" },
     gpuDeviceIds: [],
@@ -31,7 +26,7 @@ function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
 
 describe("buildContainerConfig", () => {
   it("applies the hardened defaults", () => {
-    const config = buildContainerConfig(spec(), ["python3", "main.py"]);
+    const config = buildContainerConfig(spec(), ["python3", "main.py"], "/scratch/run/output");
     expect(config).toMatchObject({
       Cmd: ["python3", "main.py"],
       Entrypoint: [],
@@ -64,7 +59,7 @@ describe("buildContainerConfig", () => {
 
   it("passes untrusted argv through as separate elements, never a shell string", () => {
     const argv = ["python3", "-c", "import os; os.system('rm -rf /')", "$(reboot)", "--privileged"];
-    expect(buildContainerConfig(spec(), argv).Cmd).toEqual(argv);
+    expect(buildContainerConfig(spec(), argv, "/scratch/run/output").Cmd).toEqual(argv);
   });
 });
 

@@ -110,6 +110,7 @@ describe("actions/run: live logs", () => {
     expect(text).toContain("##\\[set-output name=status;]legacy-hacked");
     expect(text).toMatch(/stdout\] ::warning::after carriage return$/m);
     expect(text).toContain("\\x1b]8;;http://evil\\x07link");
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     expect(text).not.toMatch(/\x1b/);
     expect(text).toContain("token visible: False");
     expect(text).not.toMatch(/GITHUB_TOKEN|ACTIONS_RUNTIME_TOKEN/);

@@ -6,7 +6,6 @@ import path from "node:path";
 import Docker from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  DockerSandboxProvider,
   SandboxUnavailableError,
   loadExperiment,
   loadPolicy,
@@ -15,6 +14,7 @@ import {
   type RelayedLine,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import { DockerSandboxProvider } from "../actions/lib/src/docker/index.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();

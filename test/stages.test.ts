@@ -7,9 +7,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ArtifactStore,
-  DockerSandboxProvider,
   ExperimentInvalidError,
-  buildContainerConfig,
   loadExperiment,
   loadPolicy,
   pruneArtifactStore,
@@ -18,6 +16,7 @@ import {
   validateResultDocument,
   type SandboxPolicy,
 } from "../actions/lib/src/index.js";
+import { DockerSandboxProvider, buildContainerConfig } from "../actions/lib/src/docker/index.js";
 import { imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const header = [
@@ -168,12 +167,14 @@ describe("artifact store", () => {
         resources: { cpus: 1, memoryBytes: 1 << 28, timeoutSeconds: 60, gpus: 0 },
         inputs: [],
         artifacts: [{ stage: "train", path: "ckpt/model.pt", hostPath: "/store/sha256/ab" }],
-        outputDir: "/scratch/out",
+        name: "20260101T000000Z-0a0b0c-train",
+        outputBytes: 1 << 20,
         env: {},
         labels: {},
         gpuDeviceIds: [],
       },
       ["python3"],
+      "/scratch/out",
     );
     expect(config.HostConfig!.Mounts).toContainEqual({
       Type: "bind",

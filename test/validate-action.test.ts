@@ -1,6 +1,6 @@
 // The validate action, bundled and run as the runner runs it, on a real git repository.
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, readFile, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -14,7 +14,9 @@ const entry = path.join(repoRoot, "actions/validate/dist/index.js");
 // The package is CommonJS with a default export its types describe as a module namespace.
 const examples: WebhookDefinition[] = createRequire(import.meta.url)("@octokit/webhooks-examples");
 let workspace: string;
-let event: Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+type Json = Record<string, any>;
+let event: Json;
 
 function git(...args: string[]): string {
   return execFileSync("git", args, {
@@ -52,10 +54,7 @@ beforeAll(async () => {
   git("commit", "-qm", "head");
   const head = git("rev-parse", "HEAD");
 
-  const opened = examples.find((e) => e.name === "pull_request")!.examples.find((e) => "action" in e && e.action === "opened") as Record<
-    string,
-    any
-  >;
+  const opened = examples.find((e) => e.name === "pull_request")!.examples.find((e) => "action" in e && e.action === "opened") as Json;
   event = structuredClone(opened);
   event.pull_request.base.sha = base;
   event.pull_request.head.sha = head;

@@ -4,11 +4,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { DockerSandboxProvider, monitoringFor } from "../lib/src/docker/index.js";
 import {
-  DockerSandboxProvider,
   loadExperiment,
   loadPolicy,
-  monitoringFor,
   monitoringRulesFile,
   runExperiment,
   type MonitoringOptions,

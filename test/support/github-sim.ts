@@ -33,6 +33,7 @@ import { expressionString, interpolate } from "./github/expressions.js";
 import type { FileChange } from "./github/git-store.js";
 import { runWorkflow, type GateDecision, type JobResult, type WorkflowRun } from "./github/runner.js";
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 
 /** CRUCIBLE_SIM_DEBUG=1: one line per run and step on stderr, with the time, to see where a test waits. */
@@ -297,7 +298,7 @@ export class GitHubSim {
         out.push({ file, yaml: parseYaml(this.fake.git.readBlob(blob)!.toString("utf8")) });
       } catch (error) {
         // GitHub shows an invalid workflow file as a failed run; here it is a test's mistake.
-        throw new Error(`${file} at ${sha} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(`${file} at ${sha} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
     }
     return out.sort((a, b) => a.file.localeCompare(b.file));
@@ -377,6 +378,7 @@ export class GitHubSim {
     let concurrency = workflow.yaml.concurrency as Json | string | undefined;
     if (typeof concurrency === "string") concurrency = { group: concurrency };
     const group = concurrency ? expressionString(interpolate(concurrency.group, { github, inputs, vars: {} })) : undefined;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the simulated GitHub hands its own state to nested handlers
     const sim = this;
     const run: SimRun = {
       id,

@@ -1,6 +1,12 @@
 import type { Reporter, TestModule } from "vitest/node";
 
-/** Prints one plain "N passed, N failed, N skipped" line that CI tooling reads. */
+import { writeFileSync } from "node:fs";
+
+/**
+ * Prints one plain "vitest: N passed, N failed, N skipped" line that CI tooling reads. Under
+ * test/support/run-tiers.mjs (npm test) the counts go to the file it names instead, and it prints one
+ * line for both tiers.
+ */
 export default class SummaryLineReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
@@ -16,6 +22,8 @@ export default class SummaryLineReporter implements Reporter {
       if (module.state() === "failed" && module.children.size === 0) failed++;
     }
     failed += unhandledErrors.length;
-    process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const countsFile = process.env.CRUCIBLE_VITEST_COUNTS;
+    if (countsFile) writeFileSync(countsFile, JSON.stringify({ passed, failed, skipped }));
+    else process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

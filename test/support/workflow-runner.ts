@@ -62,6 +62,9 @@ export async function makePullRequestRepo(
   return { dir, base, head };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+type Json = Record<string, any>;
+
 /** The `opened` pull_request example from @octokit/webhooks-examples, pointed at our repository and commits. */
 export function pullRequestEvent(options: {
   number: number;
@@ -71,8 +74,8 @@ export function pullRequestEvent(options: {
   headRepository?: string;
   headRef?: string;
   action?: string;
-}): Record<string, any> {
-  const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, any>[] }[];
+}): Json {
+  const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Json[] }[];
   const example = structuredClone(examples.find((e) => e.name === "pull_request")!.examples.find((e) => e.action === "opened")!);
   const repository = options.repository ?? "octo/lab";
   const [owner, name] = repository.split("/");

@@ -8,13 +8,11 @@ import {
   formatBytes,
   parseDuration,
   pruneArtifactStore,
-  DockerSandboxProvider,
   assertValid,
   behaviourLine,
   checkMonitoring,
   escapeControls,
   validateContainmentMatrixDocument,
-  collectGarbage,
   ExperimentInvalidError,
   defaultPolicyFile,
   findExperimentFiles,
@@ -24,14 +22,13 @@ import {
   installRoot,
   loadExperiment,
   loadPolicy,
-  monitoringFor,
   monitoringRulesFile,
   repositoryOf,
   resourceLines,
-  runContainmentSuite,
   runExperiment,
   type Issue,
 } from "../../lib/src/index.js";
+import { assembleRun, collectGarbage, DockerSandboxProvider, monitoringFor, runContainmentSuite } from "../../lib/src/docker/index.js";
 
 const USAGE = `usage: crucible <command> [options]
 
@@ -91,18 +88,15 @@ async function validate(paths: string[]): Promise<number> {
 }
 
 async function run(file: string, options: { resultsDir?: string; policy?: string; artifactStore?: string }): Promise<number> {
-  const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
-  const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
-  const cancel = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++interrupts > 1) process.exit(130);
-    warn(`\n${signal}: stopping the sandbox (press again to quit at once)`);
-    cancel.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const { experiment, policy, provider, monitoring, signal } = await assembleRun({
+    root,
+    experimentFile: file,
+    policyFile: options.policy,
+    onSignal: (name, count) => {
+      if (count > 1) process.exit(130);
+      warn(`\n${name}: stopping the sandbox (press again to quit at once)`);
+    },
+  });
   const { result, resultFile } = await runExperiment({
     experiment,
     policy,
@@ -110,8 +104,8 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
     repoRoot: repositoryOf(experiment.file),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
-    signal: cancel.signal,
-    monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
+    signal,
+    monitoring,
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
@@ -169,14 +163,16 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   return breached.length > 0 ? 1 : 0;
 }
 
+// Docker, runsc and the monitoring check only; checkMonitoring is shaped as one row of a fuller host doctor.
 async function doctor(options: { policy?: string }): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
   const runtime = await provider.preflight();
   out(`ok    Docker with ${runtime.name} ${runtime.version}`);
   const check = await checkMonitoring(provider, policy, await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring));
-  out(`${check.ok ? "ok   " : "FAIL "} behaviour monitoring: ${check.detail}`);
-  return check.ok ? 0 : 1;
+  out(`${check.status === "pass" ? "ok  " : check.status.toUpperCase()}  behaviour monitoring: ${check.result}`);
+  if (check.fix) out(`      fix: ${check.fix}`);
+  return check.status === "pass" ? 0 : 1;
 }
 
 async function buildImages(names: string[]): Promise<number> {

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import * as core from "@actions/core";
-import { CrucibleError } from "../../lib/src/errors.js";
-import { createGitHubClient } from "../../lib/src/github/client.js";
-import { handleCommand, type CommentEvent } from "../../lib/src/gitops/commands.js";
+import { CrucibleError, errorMessage } from "../../lib/src/index.js";
+import { type CommentEvent, createGitHubClient, handleCommand } from "../../lib/src/github/index.js";
 
 export async function run(): Promise<void> {
   try {
@@ -24,6 +23,6 @@ export async function run(): Promise<void> {
     if (outcome.kind === "ignored") core.info(`nothing to do: ${outcome.reason}`);
     else if (outcome.kind === "refused") core.info(`refused ${outcome.login} (permission ${outcome.permission}) and said so`);
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }

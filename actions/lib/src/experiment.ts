@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import { ExperimentInvalidError, type Issue } from "./errors.js";
+import { ExperimentInvalidError, type Issue, errorMessage } from "./errors.js";
 import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
 import type { Behaviour } from "./monitoring/rules.js";
@@ -141,7 +141,7 @@ export function parseExperiment(
           file,
           line: 1,
           column: 1,
-          message: `invalid YAML: ${(error as Error).message} (alias expansion is limited to keep files from expanding without bound)`,
+          message: `invalid YAML: ${errorMessage(error)} (alias expansion is limited to keep files from expanding without bound)`,
         },
       ],
     };
@@ -233,9 +233,7 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
     bytes = await readFile(absolute);
   } catch (error) {
     if (error instanceof ExperimentInvalidError) throw error;
-    throw new ExperimentInvalidError([
-      { file, line: 1, column: 1, message: `cannot read the experiment file: ${(error as Error).message}` },
-    ]);
+    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${errorMessage(error)}` }]);
   }
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
@@ -354,7 +352,7 @@ async function checkParams(dir: string, spec: ExperimentSpec, stages: Stage[] | 
   try {
     validate = compileParamsSchema(parseJsonWithin(await readFile(path.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error) {
-    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${(error as Error).message}`);
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error)}`);
   }
   const targets = stages
     ? stages.map((s) => ({ stage: s.name as string | undefined, params: s.params }))

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CrucibleError } from "./errors.js";
+import { CrucibleError, errorMessage } from "./errors.js";
 import type { GpuSample } from "./usage.js";
 
 const execFileAsync = promisify(execFile);
@@ -17,9 +17,7 @@ export async function listGpus(nvidiaSmi = "nvidia-smi"): Promise<string[]> {
       .map((l) => l.trim())
       .filter((l) => /^\d+$/.test(l));
   } catch (error) {
-    throw new CrucibleError(
-      `cannot list GPUs with ${nvidiaSmi}: ${(error as Error).message}. Is the NVIDIA driver installed on this runner?`,
-    );
+    throw new CrucibleError(`cannot list GPUs with ${nvidiaSmi}: ${errorMessage(error)}. Is the NVIDIA driver installed on this runner?`);
   }
 }
 

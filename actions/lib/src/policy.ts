@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type Docker from "dockerode";
-import { CrucibleError, PolicyRejectedError } from "./errors.js";
+import { CrucibleError, PolicyRejectedError, errorMessage } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
 import { parseJsonWithin } from "./limits.js";
 import type { RuleOverrides } from "./monitoring/rules.js";
@@ -48,7 +47,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
   try {
     document = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
   } catch (error) {
-    throw new CrucibleError(`cannot read the runner policy ${file}: ${(error as Error).message}`);
+    throw new CrucibleError(`cannot read the runner policy ${file}: ${errorMessage(error)}`);
   }
   if (!validatePolicyDocument(document)) {
     const problems = (validatePolicyDocument.errors ?? []).map(describeSchemaError).join("; ");
@@ -117,8 +116,10 @@ export interface SandboxSpec {
   inputs: Experiment["inputs"];
   /** Artifacts of earlier stages (verified files in the artifact store), mounted read-only at /artifacts/<stage>/<path>. */
   artifacts: { stage: string; path: string; hostPath: string }[];
-  /** Host folder mounted read-write at /output: the only place results leave the sandbox. */
-  outputDir: string;
+  /** Names the sandbox's host folders: unique per run and stage (<run id>[-<stage>]). */
+  name: string;
+  /** Size of the sandbox's /output folder, the only place results leave the sandbox. */
+  outputBytes: number;
   env: Record<string, string>;
   labels: Record<string, string>;
   /** GPU device ids assigned to this sandbox by the host allocator. */
@@ -131,80 +132,9 @@ export const SANDBOX_WORKDIR = "/experiment";
 export const SANDBOX_OUTPUT = "/output";
 export const SANDBOX_ARTIFACTS = "/artifacts";
 
-/**
- * The one place that turns a sandbox spec into Docker's container configuration. Nothing else sets
- * HostConfig, so what is reviewed here is what runs.
- */
-export function buildContainerConfig(spec: SandboxSpec, argv: string[]): Docker.ContainerCreateOptions {
-  const { policy, resources } = spec;
-  const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
-  return {
-    Image: spec.image,
-    Cmd: argv,
-    // No entrypoint from the image may wrap the program in a shell.
-    Entrypoint: [],
-    WorkingDir: SANDBOX_WORKDIR,
-    // Docker's default hostname is the container id: host-side identity the program has no need for.
-    Hostname: "sandbox",
-    User: policy.user,
-    Env: env,
-    Labels: spec.labels,
-    Tty: false,
-    OpenStdin: false,
-    AttachStdin: false,
-    AttachStdout: true,
-    AttachStderr: true,
-    NetworkDisabled: true,
-    HostConfig: {
-      Runtime: runtimeFor(spec),
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges:true"],
-      Privileged: false,
-      PidsLimit: policy.pidsLimit,
-      Memory: resources.memoryBytes,
-      MemorySwap: resources.memoryBytes,
-      NanoCpus: Math.round(resources.cpus * 1e9),
-      Ulimits: [
-        { Name: "nproc", Soft: policy.nproc, Hard: policy.nproc },
-        { Name: "nofile", Soft: policy.nofile, Hard: policy.nofile },
-      ],
-      Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${policy.tmpBytes}` },
-      ShmSize: policy.shmBytes,
-      Mounts: [
-        ...spec.inputs.map((input) => ({
-          Type: "bind" as const,
-          Source: input.hostPath,
-          Target: `${SANDBOX_WORKDIR}/${input.relative}`,
-          ReadOnly: true,
-        })),
-        ...spec.artifacts.map((artifact) => ({
-          Type: "bind" as const,
-          Source: artifact.hostPath,
-          Target: `${SANDBOX_ARTIFACTS}/${artifact.stage}/${artifact.path}`,
-          ReadOnly: true,
-        })),
-        { Type: "bind" as const, Source: spec.outputDir, Target: SANDBOX_OUTPUT, ReadOnly: false },
-      ],
-      LogConfig: { Type: "json-file", Config: { "max-size": String(policy.logMaxBytes), "max-file": "1" } },
-      RestartPolicy: { Name: "no" },
-      AutoRemove: false,
-      ...(spec.gpuDeviceIds.length > 0
-        ? { DeviceRequests: [{ Driver: "nvidia", DeviceIDs: spec.gpuDeviceIds, Capabilities: [["gpu", "compute", "utility"]] }] }
-        : {}),
-    },
-  };
-}
-
 /** GPU runs need the runtime registered with nvproxy; every other run uses the policy's runtime. */
 export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds" | "monitoredRuntime">): string {
   if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
   return spec.policy.gpu.runtime;
-}
-
-/** The applied configuration as recorded in results: environment values are left out because they may hold secrets. */
-export function redactedConfig(config: Docker.ContainerCreateOptions): Record<string, unknown> {
-  return { ...config, Env: (config.Env ?? []).map((e) => `${e.split("=")[0]}=<redacted>`) };
 }

@@ -1,162 +1,30 @@
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
 import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";
-import type { Experiment, HeadlineMetric, Input, Resources, Stage } from "./experiment.js";
-import { collectOutputs, droppedEntry, type CollectedFile, type DroppedEntry } from "./files.js";
+import type { Experiment, Input, Resources, Stage } from "./experiment.js";
+import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
-import type { ImageRef } from "./image.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
-import { InputRefusedError, parseJsonWithin, type JsonLimits } from "./limits.js";
-import { DISPLAY_TEXT, METRIC_NAME, METRIC_NAME_RULE, SERIES_NAME, SERIES_NAME_RULE } from "./names.js";
 import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
-import { assertValid, schemaProblems, validateResultDocument, validateSeriesDocument } from "./schemas.js";
-import { MANAGED_LABEL, RUN_ID_LABEL } from "./sandbox/docker.js";
-import type { ExecResult, ResourceSample, RuntimeInfo, SandboxProvider } from "./sandbox/sandbox.js";
-import type { Alert } from "./monitoring/rules.js";
+import type { MetricInfo, RunResult, RunStatus, Series, StageResult } from "./result/format.js";
+import { readMetrics, readSeries, type Collected } from "./result/program-outputs.js";
+import { gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
+import { metricExtras, mergeStageMetrics, statusOfStages, type ReportedCharts } from "./result/stages.js";
+import { writeResult, type WrittenResult } from "./result/write.js";
 import {
-  closeMonitor,
-  mergeStageMonitoring,
-  type MonitoringOptions,
-  type MonitoringOutcome,
-  type MonitoringRecord,
-  openMonitor,
-} from "./monitoring/session.js";
-import { createScratch } from "./scratch.js";
-import { escapeControls, shownText } from "./text.js";
+  MANAGED_LABEL,
+  RUN_ID_LABEL,
+  type ExecResult,
+  type ImageRef,
+  type ResourceSample,
+  type RuntimeInfo,
+  type SandboxProvider,
+} from "./sandbox/sandbox.js";
+import { escapeControls } from "./text.js";
+import { closeMonitor, mergeStageMonitoring, openMonitor, type MonitoringOptions, type MonitoringOutcome } from "./monitoring/session.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
-
-const execFileAsync = promisify(execFile);
-
-export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected" | "superseded";
-
-/** How a status is shown next to its name in summaries and comments. */
-export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
-  succeeded: "✅",
-  failed: "❌",
-  "timed-out": "⏱️",
-  "oom-killed": "💥",
-  cancelled: "🚫",
-  "sandbox-error": "⚠️",
-  rejected: "⛔",
-  superseded: "↪️",
-  skipped: "⏭️",
-};
-
-/** result.json (schemas/result.schema.json). */
-export interface RunResult {
-  /** 2 since provenance.gitCommit names the evaluated commit; version 1 files are still read. */
-  schemaVersion: 1 | 2;
-  runId: string;
-  experiment: { name: string; path: string; contentHash: string; description: string; headline?: HeadlineMetric[] };
-  status: RunStatus;
-  statusReason: string;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  exitCode: number | null;
-  runtime: RuntimeInfo;
-  image: ImageRef;
-  metrics: Record<string, number>;
-  metricInfo?: Record<string, MetricInfo>;
-  series?: Record<string, Series>;
-  artifacts: CollectedFile[];
-  dropped: DroppedEntry[];
-  log: LogRecord;
-  resources: Resources & { gpuDeviceIds: string[] };
-  policy: Record<string, unknown>;
-  monitoring?: MonitoringRecord;
-  alerts?: Alert[];
-  usage?: UsageRecord;
-  provenance: Provenance;
-  /** Multi-stage runs: one record per stage, in run order. */
-  stages?: StageResult[];
-  storedArtifacts?: (StoredArtifact & { stage: string })[];
-}
-
-/** Where a run came from: what was run, by which workflow and runner, approved by whom. */
-export interface Provenance {
-  /** The commit whose experiment was run (the approved PR head in the evaluate workflow). */
-  gitCommit: string | null;
-  /** The base-branch commit whose workflow and actions ran it (evaluate workflow only). */
-  baseCommit?: string | null;
-  repository?: string;
-  runner: string;
-  workflowRunUrl?: string | null;
-  jobUrl: string | null;
-  containerId: string | null;
-  pullRequest?: number | null;
-  approvals?: Approval[];
-}
-
-export interface Approval {
-  reviewer: string;
-  state: "approved" | "rejected";
-  at: string;
-  comment?: string;
-  environments?: string[];
-}
-
-export interface LogRecord {
-  path: string;
-  lines: number;
-  bytes: number;
-  truncated: boolean;
-  tail: string[];
-}
-
-export interface MetricInfo {
-  unit?: string;
-  description?: string;
-  stage?: string;
-}
-
-/** Chart data a program offers in /output/series.json: a small table and the columns to plot. */
-export interface Series {
-  title?: string;
-  kind: "line" | "bar" | "heatmap" | "table";
-  stage?: string;
-  columns: string[];
-  rows: (number | string)[][];
-  x?: string;
-  y?: string;
-  group?: string;
-  value?: string;
-}
-
-export type StageStatus = RunStatus | "skipped";
-
-/** result.json "stages": what one stage of a multi-stage run did. */
-export interface StageResult {
-  name: string;
-  needs: string[];
-  status: StageStatus;
-  statusReason: string;
-  startedAt?: string;
-  finishedAt?: string;
-  durationSeconds?: number;
-  exitCode: number | null;
-  command?: string[];
-  params?: Record<string, unknown>;
-  metrics: Record<string, number>;
-  artifacts: CollectedFile[];
-  storedArtifacts: StoredArtifact[];
-  /** Artifacts of the stages it needs, as mounted (hash checked first). */
-  consumed: (StoredArtifact & { stage: string })[];
-  dropped: DroppedEntry[];
-  log: LogRecord;
-  resources?: Resources & { gpuDeviceIds: string[] };
-  policy?: Record<string, unknown>;
-  monitoring?: MonitoringRecord;
-  alerts?: Alert[];
-  usage?: UsageRecord;
-  containerId?: string | null;
-}
 
 /** What an adapter (CLI or action) is told while a run goes on. */
 export interface RunEvents {
@@ -183,12 +51,10 @@ export interface RunOptions {
   resultsRoot?: string;
   /** Content-addressed store for stage artifacts; default $CRUCIBLE_ARTIFACT_STORE or ~/.cache/crucible/artifacts. */
   artifactStore?: string;
-  /** Host scratch space for the sandbox's output folder; default $RUNNER_TEMP or the OS temp folder. */
-  scratchRoot?: string;
   signal?: AbortSignal;
   events?: RunEvents;
   /** What the adapter knows of where the run comes from; gitCommit defaults to the experiment checkout's HEAD. */
-  provenance?: Partial<Omit<Provenance, "containerId">> & { job?: string };
+  provenance?: GivenProvenance;
   /**
    * The last word before the first sandbox starts (after the image is ready): e.g. the evaluate workflow's
    * check that the approved commit is still the pull request's head. A refusal is recorded; nothing runs.
@@ -204,27 +70,8 @@ export interface RunOptions {
   monitoring?: MonitoringOptions;
 }
 
-export interface RunOutcome {
-  result: RunResult;
-  resultDir: string;
-  resultFile: string;
-}
-
-function provenanceOf(given: RunOptions["provenance"] = {}, gitCommit: string | null): Provenance {
-  const { job: _job, ...known } = given;
-  const present = Object.fromEntries(
-    Object.entries(known).filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)),
-  );
-  return { ...present, gitCommit, runner: given.runner ?? os.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
-}
-
-export function newRunId(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
+/** The written result.json and where it is. */
+export type RunOutcome = WrittenResult;
 
 /** Everything one run shares between its sandboxes. */
 interface RunContext {
@@ -300,7 +147,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     await mkdir(resultDir, { recursive: true });
     const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
-    return finish(resultDir, log, {
+    return writeResult(resultDir, log, {
       ...base,
       status,
       statusReason,
@@ -355,7 +202,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       artifacts: [],
       dir: resultDir,
     });
-    return finish(resultDir, outcome.log, {
+    return writeResult(resultDir, outcome.log, {
       ...base,
       status: outcome.status,
       statusReason: outcome.statusReason,
@@ -394,7 +241,7 @@ async function runStages(
   const runLog = new LogFile(path.join(resultDir, "log.txt"), options.policy.logMaxBytes);
   const records: StageResult[] = [];
   // Units and chart data are kept once, on the run, with the stage that reported them.
-  const reported: Pick<ProgramOutcome, "metricInfo" | "series">[] = [];
+  const reported: ReportedCharts[] = [];
   const byName = new Map<string, StageResult>();
   const runStart = Date.now();
   const usage = new UsageMonitor();
@@ -468,20 +315,10 @@ async function runStages(
   }
   await runLog.close();
 
-  const failed = records.find((r) => r.status !== "succeeded" && r.status !== "skipped");
-  const skipped = records.filter((r) => r.status === "skipped");
-  const status: RunStatus = failed ? (failed.status as RunStatus) : skipped.length > 0 ? "cancelled" : "succeeded";
-  const statusReason = failed
-    ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason.replace(/\.$/, "")}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}`
-    : skipped.length > 0
-      ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}`
-      : `all ${records.length} stages succeeded`;
   const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
-  return finish(resultDir, runLog, {
+  return writeResult(resultDir, runLog, {
     ...base,
-    status,
-    statusReason,
-    exitCode: failed ? failed.exitCode : 0,
+    ...statusOfStages(records),
     metrics,
     ...metricExtras({ metricInfo, series }),
     artifacts: records.flatMap((r) => r.artifacts),
@@ -549,13 +386,6 @@ function stageRecord(
   };
 }
 
-function metricExtras(outcome: Pick<ProgramOutcome, "metricInfo" | "series">): Pick<RunResult, "metricInfo" | "series"> {
-  return {
-    ...(Object.keys(outcome.metricInfo).length ? { metricInfo: outcome.metricInfo } : {}),
-    ...(Object.keys(outcome.series).length ? { series: outcome.series } : {}),
-  };
-}
-
 /**
  * Moves a stage's declared artifacts out of its collected outputs into the store, so they are not
  * committed. A declared artifact that was not written fails the stage: its dependents cannot run.
@@ -584,40 +414,6 @@ async function storeArtifacts(store: ArtifactStore, stage: Stage, dir: string, o
   return stored;
 }
 
-/** The run's metrics are every stage's; a name two stages both report is kept per stage as <stage>.<name>. */
-function mergeStageMetrics(
-  records: StageResult[],
-  reported: (Pick<ProgramOutcome, "metricInfo" | "series"> | undefined)[],
-): { metrics: Record<string, number>; metricInfo: Record<string, MetricInfo>; series: Record<string, Series>; dropped: DroppedEntry[] } {
-  const counts = new Map<string, number>();
-  for (const r of records) for (const name of Object.keys(r.metrics)) counts.set(name, (counts.get(name) ?? 0) + 1);
-  const metrics: Record<string, number> = {};
-  const metricInfo: Record<string, MetricInfo> = {};
-  const series: Record<string, Series> = {};
-  const dropped: DroppedEntry[] = [];
-  for (const [index, r] of records.entries()) {
-    // A prefixed name can meet one another stage reported as it is: the first keeps it, the later is dropped.
-    const taken = (key: string, kind: string) => {
-      if (!Object.hasOwn(kind === "metric" ? metrics : series, key)) return false;
-      const file = kind === "metric" ? "metrics.json" : "series.json";
-      dropped.push({ path: `stages/${r.name}/${file}#${key}`, reason: `the run already has a ${kind} named ${key}` });
-      return true;
-    };
-    for (const [name, value] of Object.entries(r.metrics)) {
-      const key = counts.get(name)! > 1 ? `${r.name}.${name}` : name;
-      if (taken(key, "metric")) continue;
-      metrics[key] = value;
-      metricInfo[key] = { ...reported[index]?.metricInfo[name], stage: r.name };
-    }
-    for (const [name, s] of Object.entries(reported[index]?.series ?? {})) {
-      const key = Object.hasOwn(series, name) ? `${r.name}.${name}` : name;
-      if (!taken(key, "series")) series[key] = { ...s, stage: r.name };
-    }
-    dropped.push(...r.dropped.map((d) => ({ ...d, path: `stages/${r.name}/${d.path}` })));
-  }
-  return { metrics, metricInfo, series, dropped };
-}
-
 /** Runs one program in a fresh sandbox and collects what it left; every ending becomes an outcome. */
 async function runProgram(context: RunContext, program: Program): Promise<ProgramOutcome> {
   const { options, runId, image } = context;
@@ -639,12 +435,6 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
-  const scratch = await createScratch(
-    options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(),
-    program.stage ? `${runId}-${program.stage}` : runId,
-    Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024),
-  );
-  if (!scratch.sizeLimited) events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
   const relay = new LineRelay((line) => {
     log.write(line);
     program.echo?.(line);
@@ -658,7 +448,8 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     resources: program.resources,
     inputs: program.inputs,
     artifacts: program.artifacts,
-    outputDir: scratch.outputDir,
+    name: program.stage ? `${runId}-${program.stage}` : runId,
+    outputBytes: Math.max(policy.outputBytes, experiment.outputs.maxBytes + 1024 * 1024),
     env: {
       CRUCIBLE_RUN_ID: runId,
       CRUCIBLE_OUTPUT: SANDBOX_OUTPUT,
@@ -686,42 +477,46 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
+    if (!sandbox.outputSizeLimited)
+      events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
     try {
-      phase("run");
-      exec = await sandbox.exec(program.command, {
-        onOutput: (stream, chunk) => relay.push(stream, chunk),
-        timeoutMs: program.resources.timeoutSeconds * 1000,
-        signal: options.signal,
-        onCreated: (id) => {
-          monitor.session?.expect(id);
-          events.sandboxCreated?.(id);
-        },
-        onSample: (sample) => {
-          usage.add(sample);
-          events.sample?.(sample, usage.peak);
-        },
+      try {
+        phase("run");
+        exec = await sandbox.exec(program.command, {
+          onOutput: (stream, chunk) => relay.push(stream, chunk),
+          timeoutMs: program.resources.timeoutSeconds * 1000,
+          signal: options.signal,
+          onCreated: (id) => {
+            monitor.session?.expect(id);
+            events.sandboxCreated?.(id);
+          },
+          onSample: (sample) => {
+            usage.add(sample);
+            events.sample?.(sample, usage.peak);
+          },
+        });
+      } catch (error) {
+        if (!(error instanceof SandboxStartError)) throw error;
+        sandboxError = error.message;
+      } finally {
+        relay.flush();
+        await log.close();
+      }
+      // The program has ended: what it left in /output is collected before the sandbox and its folder go.
+      phase("collect results");
+      collected = await collectOutputs(sandbox.outputDir, path.join(program.dir, "output"), {
+        maxBytes: experiment.outputs.maxBytes,
+        maxFiles: experiment.outputs.maxFiles,
+        declared: experiment.outputs.files,
       });
-    } catch (error) {
-      if (!(error instanceof SandboxStartError)) throw error;
-      sandboxError = error.message;
     } finally {
-      relay.flush();
-      await log.close();
       await sandbox.cleanup();
       monitoring = await closeMonitor(monitor);
     }
-
-    phase("collect results");
-    collected = await collectOutputs(scratch.outputDir, path.join(program.dir, "output"), {
-      maxBytes: experiment.outputs.maxBytes,
-      maxFiles: experiment.outputs.maxFiles,
-      declared: experiment.outputs.files,
-    });
   } finally {
     monitoring = await closeMonitor(monitor);
     stopGpuSampling();
     await gpuLease?.release();
-    await scratch.dispose();
   }
   const outputDir = path.join(program.dir, "output");
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);
@@ -742,124 +537,4 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     containerId: exec?.sandboxId ?? null,
     ...(monitoring ? { monitoring } : {}),
   };
-}
-
-async function finish(
-  resultDir: string,
-  log: LogFile,
-  partial: Omit<RunResult, "finishedAt" | "durationSeconds" | "log">,
-): Promise<RunOutcome> {
-  const finishedAt = new Date();
-  const result: RunResult = {
-    ...partial,
-    // Reasons are ours, but some quote what Docker or a runtime said.
-    statusReason: escapeControls(partial.statusReason),
-    finishedAt: finishedAt.toISOString(),
-    durationSeconds: Math.max(0, (finishedAt.getTime() - Date.parse(partial.startedAt)) / 1000),
-    log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail },
-  };
-  assertValid(validateResultDocument, result, "the run result");
-  const resultFile = path.join(resultDir, "result.json");
-  await writeFile(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-  return { result, resultDir, resultFile };
-}
-
-const MAX_METRICS = 200;
-/** metrics.json is a flat object of numbers (or {value, unit, description}): small and two levels deep. */
-const METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
-/** series.json holds small tables: {name: {columns, rows: [[…]]}}. */
-const SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
-
-/** Text of at most `max` characters without control characters, or absent. */
-const optionalText = (value: unknown, max: number): boolean =>
-  value === undefined || (typeof value === "string" && value.length <= max && DISPLAY_TEXT.test(value));
-
-/**
- * metrics.json must be a flat object whose keys are metric names (names.ts) and whose values are finite
- * numbers or {value, unit, description} objects; every other entry is dropped with the reason.
- */
-async function readMetrics(outputDir: string, collected: Collected): Promise<Pick<ProgramOutcome, "metrics" | "metricInfo">> {
-  const metrics: Record<string, number> = {};
-  const metricInfo: Record<string, MetricInfo> = {};
-  const parsed = await readProgramJson(outputDir, "metrics.json", collected, METRICS_LIMITS);
-  const drop = (key: string, reason: string) => collected.dropped.push(droppedEntry(`metrics.json#${key.slice(0, 128)}`, reason));
-  for (const [key, raw] of Object.entries(parsed ?? {})) {
-    const described = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
-    const value = described ? described.value : raw;
-    const { unit, description } = described ?? {};
-    if (!METRIC_NAME.test(key)) drop(key, `not a metric name: ${METRIC_NAME_RULE}`);
-    else if (typeof value !== "number" || !Number.isFinite(value)) drop(key, "the value is not a finite number");
-    else if (!optionalText(unit, 40)) drop(key, "the unit is not text of up to 40 characters without control characters");
-    else if (!optionalText(description, 500)) drop(key, "the description is not text of up to 500 characters without control characters");
-    else if (Object.keys(metrics).length >= MAX_METRICS) drop(key, `more than ${MAX_METRICS} metrics`);
-    else {
-      metrics[key] = value;
-      const info: MetricInfo = {};
-      if (unit !== undefined) info.unit = unit as string;
-      if (description !== undefined) info.description = description as string;
-      if (Object.keys(info).length > 0) metricInfo[key] = info;
-    }
-  }
-  return { metrics, metricInfo };
-}
-
-/** Index of the first row holding a number JSON.parse made infinite (1e999), or -1. */
-function infiniteRow(series: unknown): number {
-  const rows = (series as { rows?: unknown } | null)?.rows;
-  if (!Array.isArray(rows)) return -1;
-  return rows.findIndex((row) => Array.isArray(row) && row.some((cell) => typeof cell === "number" && !Number.isFinite(cell)));
-}
-
-/** series.json: chart data the program offers; each series is kept only when its name and shape are valid. */
-async function readSeries(outputDir: string, collected: Collected): Promise<Record<string, Series>> {
-  const parsed = await readProgramJson(outputDir, "series.json", collected, SERIES_LIMITS);
-  const series: Record<string, Series> = {};
-  for (const [name, value] of Object.entries(parsed ?? {})) {
-    const drop = (reason: string) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
-    const infinite = infiniteRow(value);
-    if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
-    else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
-    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
-    else series[name] = value as Series;
-  }
-  return series;
-}
-
-type Collected = Awaited<ReturnType<typeof collectOutputs>>;
-
-/**
- * Reads a JSON file the pipeline itself interprets (metrics.json, series.json). One that is not strict
- * JSON within its limits (invalid, too large, nested too deep, or with a duplicate key, which readers
- * resolve differently) is neither read nor kept, so no copy in results/ can say something the result
- * does not.
- */
-async function readProgramJson(
-  outputDir: string,
-  name: string,
-  collected: Collected,
-  limits: JsonLimits,
-): Promise<Record<string, unknown> | undefined> {
-  if (!collected.files.some((f) => f.path === name)) return undefined;
-  let refusal: string | undefined;
-  let parsed: unknown;
-  try {
-    parsed = parseJsonWithin(await readFile(path.join(outputDir, name), "utf8"), limits);
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal = "not a JSON object";
-  } catch (error) {
-    refusal = error instanceof InputRefusedError ? error.message : `not readable (${(error as Error).message})`;
-  }
-  if (refusal === undefined) return parsed as Record<string, unknown>;
-  await rm(path.join(outputDir, name), { force: true });
-  collected.files = collected.files.filter((f) => f.path !== name);
-  collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal}`));
-  return undefined;
-}
-
-async function gitHead(dir: string): Promise<string | null> {
-  try {
-    const { stdout } = await execFileAsync("git", ["rev-parse", "HEAD"], { cwd: dir, timeout: 10_000 });
-    return stdout.trim() || null;
-  } catch {
-    return null;
-  }
 }

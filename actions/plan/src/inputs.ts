@@ -1,7 +1,6 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import { CrucibleError } from "../../lib/src/errors.js";
-import { parseMemory } from "../../lib/src/units.js";
+import { CrucibleError, parseMemory } from "../../lib/src/index.js";
 
 const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 

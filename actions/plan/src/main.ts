@@ -1,15 +1,17 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
-// Only the modules planning needs, so the bundle does not carry the Docker client.
-import { CrucibleError, ExperimentInvalidError, formatIssue } from "../../lib/src/errors.js";
-import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
-import { parseMemory } from "../../lib/src/units.js";
-import { createGitHubClient } from "../../lib/src/github/client.js";
-import { escapeMarkdown } from "../../lib/src/github/markdown.js";
-import { excludedApprovers } from "../../lib/src/gitops/evaluation.js";
-import { materializeExperiment, matrixOf } from "../../lib/src/gitops/plan.js";
-import { planEvaluation, triggerOf } from "../../lib/src/gitops/trigger.js";
+// The core and GitHub entries only: this bundle does not carry the Docker client.
+import { CrucibleError, ExperimentInvalidError, formatIssue, imagesDirOf, installRoot, errorMessage } from "../../lib/src/index.js";
+import {
+  createGitHubClient,
+  escapeMarkdown,
+  excludedApprovers,
+  materializeExperiment,
+  matrixOf,
+  planEvaluation,
+  triggerOf,
+} from "../../lib/src/github/index.js";
 import { getInputs, type PlanInputs } from "./inputs.js";
 
 export async function run(): Promise<void> {
@@ -22,7 +24,7 @@ export async function run(): Promise<void> {
       for (const issue of error.issues)
         core.error(issue.message, { title: "Experiment refused", file: issue.file, startLine: issue.line, startColumn: issue.column });
       core.setFailed(`the experiment was refused; nothing was run:\n${error.message}`);
-    } else core.setFailed(error instanceof Error ? error.message : String(error));
+    } else core.setFailed(errorMessage(error));
   }
 }
 

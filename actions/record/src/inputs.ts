@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import { CrucibleError } from "../../lib/src/errors.js";
-import { parsePlan, type EvaluationPlan } from "../../lib/src/gitops/evaluation.js";
+import { CrucibleError } from "../../lib/src/index.js";
+import { type EvaluationPlan, parsePlan } from "../../lib/src/github/index.js";
 
 /** The action's inputs, read and checked once. */
 export interface RecordInputs {

@@ -1,18 +1,19 @@
 import { cp, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
+import { escapeControls, errorMessage } from "../../lib/src/index.js";
 import {
   acceptArtifacts,
   announceEvaluation,
   createGitHubClient,
+  ensureBranch,
   jobsOfRun,
+  materializeExperiment,
+  openFollowUp,
   recordEvaluation,
   reviewsOfRun,
   writeAcceptedRuns,
 } from "../../lib/src/github/index.js";
-import { materializeExperiment } from "../../lib/src/gitops/plan.js";
-import { escapeControls } from "../../lib/src/text.js";
-import { ensureBranch, openFollowUp } from "../../lib/src/gitops/results-branch.js";
 import { getInputs, type RecordInputs } from "./inputs.js";
 
 export async function run(): Promise<void> {
@@ -22,7 +23,7 @@ export async function run(): Promise<void> {
     else if (inputs.mode === "record") await record(inputs);
     else await preview(inputs);
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }
 

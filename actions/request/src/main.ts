@@ -1,7 +1,6 @@
 import * as core from "@actions/core";
-import { createGitHubClient } from "../../lib/src/github/client.js";
-import { requestExperiment } from "../../lib/src/gitops/request.js";
-import { FormError, type RawForm } from "../../lib/src/gitops/templates.js";
+import { createGitHubClient, FormError, type RawForm, requestExperiment } from "../../lib/src/github/index.js";
+import { errorMessage } from "../../lib/src/index.js";
 
 const FIELDS = ["template", "name", "backdoor", "trigger", "epochs", "samples", "seed", "gpus", "attack", "timeout"] as const;
 const BRANCH = /^[A-Za-z0-9._/-]{1,200}$/;
@@ -58,6 +57,6 @@ export async function run(): Promise<void> {
       .write();
   } catch (error) {
     if (error instanceof FormError) for (const problem of error.problems) core.error(problem, { title: "Invalid request" });
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }

@@ -1,8 +1,6 @@
 import * as core from "@actions/core";
-import { CrucibleError, type RunOptions } from "../../lib/src/index.js";
-import { createGitHubClient } from "../../lib/src/github/client.js";
-import { currentJob, pullRequestHead, refusal, reviewsOfRun } from "../../lib/src/github/runs.js";
-import { escapeControls } from "../../lib/src/text.js";
+import { CrucibleError, escapeControls, type RunOptions } from "../../lib/src/index.js";
+import { createGitHubClient, currentJob, pullRequestHead, refusal, reviewsOfRun } from "../../lib/src/github/index.js";
 
 const SHA = /^[0-9a-f]{40}$/;
 

@@ -1,28 +1,21 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import Docker from "dockerode";
 import {
   alertAnnotations,
   ArtifactStore,
   CrucibleError,
   defaultArtifactStore,
-  DockerSandboxProvider,
   ExperimentInvalidError,
-  collectGarbage,
-  defaultPolicyFile,
   escapeControls,
-  imagesDirOf,
   installRoot,
-  loadExperiment,
-  loadPolicy,
-  monitoringFor,
-  monitoringRulesFile,
   newRunId,
   parseMemory,
   repositoryOf,
   runExperiment,
   type Progress,
+  errorMessage,
 } from "../../lib/src/index.js";
+import { assembleRun, collectGarbage, localDocker } from "../../lib/src/docker/index.js";
 import { ActionsLog } from "./log.js";
 import { runProvenance } from "./evaluation.js";
 import { renderSummary } from "./summary.js";
@@ -42,24 +35,22 @@ export async function run(): Promise<void> {
   core.saveState("jobLabel", label);
   for (const name of SECRET_VARIABLES) if (process.env[name]) core.setSecret(process.env[name]!);
 
-  // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
-  const cancel = new AbortController();
-  const onSignal = (signal: string) => {
-    process.stdout.write(`[crucible] ${signal} received: cancelling the run\n`);
-    cancel.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
   const root = installRoot(import.meta.url);
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   let log: ActionsLog | undefined;
+  let release = () => {};
   try {
     const file = path.resolve(workspace, core.getInput("experiment", { required: true }));
     const resultsDir = core.getInput("results-dir");
-    const policy = await loadPolicy(core.getInput("policy") ? path.resolve(workspace, core.getInput("policy")) : defaultPolicyFile(root));
-    const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
-    const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+    const assembled = await assembleRun({
+      root,
+      experimentFile: file,
+      policyFile: core.getInput("policy") ? path.resolve(workspace, core.getInput("policy")) : undefined,
+      // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
+      onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run\n`),
+    });
+    release = assembled.release;
+    const { experiment, policy, provider } = assembled;
     const containers: string[] = [];
     let latestProgress: Progress | undefined;
     const runId = newRunId();
@@ -77,8 +68,8 @@ export async function run(): Promise<void> {
       resultsRoot,
       runId,
       artifactStore,
-      signal: cancel.signal,
-      monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
+      signal: assembled.signal,
+      monitoring: assembled.monitoring,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       ...(await runProvenance()),
       events: {
@@ -127,8 +118,7 @@ export async function run(): Promise<void> {
       core.setFailed(error instanceof CrucibleError ? error.message : String((error as Error)?.stack ?? error));
     }
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    release();
   }
 }
 
@@ -137,11 +127,11 @@ export async function cleanup(): Promise<void> {
   try {
     const label = core.getState("jobLabel");
     if (!label) return;
-    const report = await collectGarbage(new Docker(), { label });
+    const report = await collectGarbage(localDocker(), { label });
     if (report.containers.length === 0) core.info("no sandbox of this job was left");
     for (const c of report.containers) core.info(`removed sandbox ${c.id.slice(0, 12)} (${c.reason})`);
     for (const p of report.processes) core.info(`killed orphaned ${p.command} ${p.pid} (${p.reason})`);
   } catch (error) {
-    core.warning(`cleaning up sandboxes failed: ${(error as Error).message}`);
+    core.warning(`cleaning up sandboxes failed: ${errorMessage(error)}`);
   }
 }

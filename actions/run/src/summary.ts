@@ -1,5 +1,5 @@
-import { escapeMarkdown } from "../../lib/src/github/markdown.js";
-import { behaviourLine, formatBytes, formatDuration, STATUS_ICONS, type Progress, type RunResult } from "../../lib/src/index.js";
+import { behaviourLine, formatBytes, formatDuration, type Progress, type RunResult, STATUS_ICONS } from "../../lib/src/index.js";
+import { escapeMarkdown } from "../../lib/src/github/index.js";
 
 const MAX_SUMMARY_BYTES = 1000 * 1024;
 

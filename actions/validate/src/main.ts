@@ -3,12 +3,21 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
-// Only the modules validation needs, so the bundle does not carry the Docker client.
-import { experimentsTouched } from "../../lib/src/changes.js";
-import { ExperimentInvalidError, formatIssue, type Issue } from "../../lib/src/errors.js";
-import { EXPERIMENT_FILE_NAMES, findExperimentFiles, loadExperiment, type Experiment } from "../../lib/src/experiment.js";
-import { escapeMarkdown } from "../../lib/src/github/markdown.js";
-import { imagesDirOf, installRoot } from "../../lib/src/locations.js";
+// The core and GitHub entries only: this bundle does not carry the Docker client.
+import {
+  type Experiment,
+  EXPERIMENT_FILE_NAMES,
+  ExperimentInvalidError,
+  experimentsTouched,
+  findExperimentFiles,
+  formatIssue,
+  imagesDirOf,
+  installRoot,
+  type Issue,
+  loadExperiment,
+  errorMessage,
+} from "../../lib/src/index.js";
+import { escapeMarkdown } from "../../lib/src/github/index.js";
 
 interface Checked {
   file: string;
@@ -38,7 +47,7 @@ export async function run(): Promise<void> {
     if (!valid) core.setFailed(`${checked.filter((c) => !c.valid).length} of ${checked.length} experiment file(s) are invalid`);
     else core.info(`${checked.length} experiment file(s) are valid`);
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }
 

@@ -2,7 +2,7 @@
 // schemas/containment-matrix.schema.json; an invalid file stops the build naming the field.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainmentMatrix } from "../../../actions/lib/src/containment.js";
+import type { ContainmentMatrix } from "../../../actions/lib/src/docker/containment.js";
 import { schemaProblems, validateContainmentMatrixDocument } from "../../../actions/lib/src/schemas.js";
 import { experimentsDir } from "./paths";
 

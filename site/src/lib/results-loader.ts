@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Loader } from "astro/loaders";
-import { schemaProblems, validateResultDocument } from "../../../actions/lib/src/schemas.js";
+import { findResultFiles, parseResult } from "../../../actions/lib/src/result/read.js";
 import { noteChangedRuns } from "./incremental";
 import { experimentsDir } from "./paths";
 import type { RunResult } from "./result";
@@ -50,7 +50,7 @@ export function resultsLoader(): Loader {
         if ((await experimentFileChanged(experimentDir)) && store.has(id)) changed.add(id);
         if (store.get(id)?.digest === digest) continue;
         changed.add(id);
-        const result = parseResult(file.path, body);
+        const result = parseResultFile(file.path, body);
         if (result.experiment.name !== file.experiment || result.runId !== file.runId) {
           throw new Error(
             `${file.path}: experiment.name "${result.experiment.name}" and runId "${result.runId}" ` +
@@ -126,70 +126,18 @@ async function siteFingerprint(): Promise<string> {
   const site = process.env.CRUCIBLE_SITE_ROOT ?? "site";
   const hash = createHash("sha256");
   const files = [join(site, "astro.config.mjs"), join(site, "../package-lock.json"), join(site, "../schemas/result.schema.json")];
-  for (const entry of await readdir(join(site, "src"), { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+  // The result format's readers live with the pipeline's code (actions/lib/src/result/).
+  for (const dir of [join(site, "src"), join(site, "../actions/lib/src/result")]) {
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+    }
   }
   for (const file of files.sort()) hash.update(file).update(await readFile(file));
   return hash.digest("hex");
 }
 
-function parseResult(path: string, body: string): RunResult {
-  let data: unknown;
-  try {
-    data = JSON.parse(body);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
-  if (!validateResultDocument(data)) {
-    throw new Error(`${path} does not match schemas/result.schema.json: ${schemaProblems(validateResultDocument)}`);
-  }
-  return data as RunResult;
-}
-
-interface ResultFile {
-  experiment: string;
-  runId: string;
-  path: string;
-}
-
-/**
- * Only <experiment>/results/<runId>/result.json counts, where <experiment> may sit in a group folder
- * (experiments/containment/<attack>/); files at any other depth are ignored.
- */
-async function findResultFiles(experimentsDir: string): Promise<ResultFile[]> {
-  const found: ResultFile[] = [];
-  // A missing experiments folder is a misconfiguration, not an empty site: readdir throws.
-  await readdir(experimentsDir);
-  const visit = async (dir: string, depth: number): Promise<void> => {
-    for (const name of await subdirectories(dir)) {
-      if (name === "results") continue;
-      const experimentDir = join(dir, name);
-      const resultsDir = join(experimentDir, "results");
-      for (const runId of await subdirectories(resultsDir)) {
-        const runDir = join(resultsDir, runId);
-        const entries = await readdir(runDir, { withFileTypes: true });
-        if (entries.some((entry) => entry.name === "result.json" && entry.isFile())) {
-          found.push({ experiment: name, runId, path: join(runDir, "result.json") });
-        }
-      }
-      if (depth < 2) await visit(experimentDir, depth + 1);
-    }
-  };
-  await visit(experimentsDir, 0);
-  return found;
-}
-
-/** Names of real subdirectories (symbolic links are not followed); none when dir is missing or a file. */
-async function subdirectories(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw error;
-  }
+function parseResultFile(path: string, body: string): RunResult {
+  const parsed = parseResult(body);
+  if (parsed.problem !== undefined) throw new Error(`${path}: ${parsed.problem}`);
+  return parsed.result;
 }

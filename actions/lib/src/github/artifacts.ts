@@ -6,8 +6,8 @@
 // else is dropped and listed with the reason.
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Approval, RunResult } from "../run.js";
-import { describeSchemaError, validateResultDocument } from "../schemas.js";
+import type { Approval, RunResult } from "../result/format.js";
+import { parseResult } from "../result/read.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import type { PlannedExperiment } from "../gitops/plan.js";
 import type { FileToCommit } from "./commit.js";
@@ -103,18 +103,8 @@ async function acceptRun(
   if (!stats?.isFile()) return { path: where, reason: "no result.json (as a regular file)" };
   if (stats.size > 64 * 1024 * 1024) return { path: where, reason: `result.json is ${stats.size} bytes` };
   const raw = await readFile(resultFile);
-  let result: RunResult;
-  try {
-    result = JSON.parse(raw.toString("utf8")) as RunResult;
-  } catch (error) {
-    return { path: where, reason: `result.json is not JSON (${error instanceof Error ? error.message : String(error)})` };
-  }
-  if (!validateResultDocument(result)) {
-    return {
-      path: where,
-      reason: `result.json does not match the result schema: ${(validateResultDocument.errors ?? []).slice(0, 3).map(describeSchemaError).join("; ")}`,
-    };
-  }
+  const { result, problem } = parseResult(raw.toString("utf8"));
+  if (!result) return { path: where, reason: `result.json ${problem}` };
   const mismatch =
     result.runId !== runId
       ? `its runId is ${result.runId}, not the folder's`

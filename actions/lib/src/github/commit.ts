@@ -1,5 +1,6 @@
 import type { GitHubClient } from "./client.js";
 import { httpStatus, sleep } from "./client.js";
+import { errorMessage } from "../errors.js";
 
 export interface FileToCommit {
   /** Repository-relative path with forward slashes. */
@@ -73,7 +74,7 @@ export async function commitFiles(octokit: GitHubClient, options: CommitFilesOpt
           moved: (await octokit.rest.git.getRef({ owner, repo, ref })).data.object.sha,
         };
       const delay = backoffMs * 2 ** (attempt - 1);
-      options.onRetry?.(`${branch} moved while committing (${(error as Error).message}); rebuilding on the new head in ${delay} ms`);
+      options.onRetry?.(`${branch} moved while committing (${errorMessage(error)}); rebuilding on the new head in ${delay} ms`);
       await sleep(delay);
     }
   }

@@ -4,7 +4,7 @@
 // superseded by a push, cancelled, closed). Results come from sandboxed programs: every value they hold
 // goes through escapeMarkdown, and links must be http(s).
 import { formatDuration } from "../relay.js";
-import { STATUS_ICONS, type Approval, type RunResult } from "../run.js";
+import { STATUS_ICONS, type Approval, type RunResult } from "../result/format.js";
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
 import { behaviourLine } from "../monitoring/report.js";

@@ -5,7 +5,7 @@ import { writeInside } from "../files.js";
 import { escapeControls } from "../text.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import { latestRecordedRun } from "../gitops/history.js";
-import type { Approval } from "../run.js";
+import type { Approval } from "../result/format.js";
 import { acceptArtifacts, type AcceptedRun, type DroppedEntry, type RunAuthority } from "./artifacts.js";
 import type { GitHubClient } from "./client.js";
 import { upsertStickyComment, type StickyCommentOutcome } from "./comment.js";

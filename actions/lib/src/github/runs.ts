@@ -1,7 +1,7 @@
 // What the evaluate job asks GitHub about its own workflow run, just before the sandbox starts: who
 // approved it, which job (and so which live log) it is, and whether the pull request still points at the
 // commit that was approved.
-import type { Approval } from "../run.js";
+import type { Approval } from "../result/format.js";
 import type { GitHubClient } from "./client.js";
 
 export interface RepoRef {

@@ -1,6 +1,6 @@
 // The evaluation of one pull request as the plan decided it: what the later jobs (announce, evaluate,
 // record, preview) are given as the plan job's `plan` output, and the only thing they act on.
-import { CrucibleError, type Issue } from "../errors.js";
+import { CrucibleError, type Issue, errorMessage } from "../errors.js";
 import { SHA_PATTERN } from "./git.js";
 import type { PlannedExperiment } from "./plan.js";
 
@@ -48,7 +48,7 @@ export function parsePlan(text: string): EvaluationPlan {
   try {
     plan = JSON.parse(text) as EvaluationPlan;
   } catch (error) {
-    throw new CrucibleError(`the plan is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CrucibleError(`the plan is not JSON: ${errorMessage(error)}`);
   }
   if (plan?.format !== PLAN_FORMAT) throw new CrucibleError(`the plan is not a ${PLAN_FORMAT} document`);
   if (!SHA_PATTERN.test(plan.head) || !SHA_PATTERN.test(plan.base))

@@ -1,7 +1,7 @@
 // Earlier runs of an experiment as a commit records them (its results/<run-id>/result.json files), read as
 // git objects: the plan's time estimate and the results comment's comparison come from here.
-import type { RunResult } from "../run.js";
-import { validateResultDocument } from "../schemas.js";
+import type { RunResult } from "../result/format.js";
+import { parseResult } from "../result/read.js";
 import { git, listTree, readBlob } from "./git.js";
 
 const RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
@@ -30,13 +30,12 @@ export async function latestRecordedRun(
   });
   for (const entry of files.sort((a, b) => b.path.localeCompare(a.path))) {
     if ((entry.size ?? 0) > MAX_RESULT_BYTES) continue;
-    let document: unknown;
-    try {
-      document = JSON.parse((await readBlob(repository, entry.sha, MAX_RESULT_BYTES)).toString("utf8"));
-    } catch {
-      continue;
-    }
-    if (validateResultDocument(document) && accept(document as RunResult)) return document as RunResult;
+    const text = await readBlob(repository, entry.sha, MAX_RESULT_BYTES).then(
+      (blob) => blob.toString("utf8"),
+      () => "",
+    );
+    const { result } = parseResult(text);
+    if (result && accept(result)) return result;
   }
   return undefined;
 }

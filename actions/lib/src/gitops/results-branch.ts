@@ -5,6 +5,7 @@ import type { GitHubClient } from "../github/client.js";
 import { httpStatus } from "../github/client.js";
 import { upsertStickyComment } from "../github/comment.js";
 import { escapeMarkdown, link } from "../github/markdown.js";
+import { errorMessage } from "../errors.js";
 
 export const FOLLOW_UP_MARKER = "<!-- crucible:follow-up -->";
 export const RESULTS_BRANCH_PATTERN = /^results\/pr-[1-9][0-9]*$/;
@@ -77,7 +78,7 @@ export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptio
     const status = httpStatus(error);
     if (status !== 403 && status !== 422) throw error;
     const compare = `${(options.serverUrl ?? "https://github.com").replace(/\/+$/, "")}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
-    const reason = (error as Error).message;
+    const reason = errorMessage(error);
     const comment = await upsertStickyComment(octokit, {
       owner,
       repo,

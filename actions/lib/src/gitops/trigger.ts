@@ -2,7 +2,6 @@
 // a pull_request_target event carries the pull request; a workflow_dispatch (the request form without an
 // App, a `/crucible` command) carries its number, and the pull request is then read from the API.
 import { CrucibleError, type Issue } from "../errors.js";
-import type { GitHubClient } from "../github/client.js";
 import { PLAN_FORMAT, type EvaluationPlan, type EvaluationState } from "./evaluation.js";
 import { assertSha } from "./git.js";
 import { planExperiments, type PlanOptions } from "./plan.js";
@@ -75,6 +74,7 @@ export type Trigger =
     };
 
 /** Reads the delivered event: pull_request(_target) or workflow_dispatch with the evaluate workflow's inputs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
 export function triggerOf(eventName: string, event: Record<string, any>): Trigger {
   const sender = String(event.sender?.login ?? "");
   if (eventName === "pull_request_target" || eventName === "pull_request") {

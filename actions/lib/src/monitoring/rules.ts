@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import rulesSchema from "../../../../schemas/monitoring-rules.schema.json" with { type: "json" };
-import { CrucibleError } from "../errors.js";
+import { CrucibleError, errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
 import { describeSchemaError } from "../schemas.js";
 import type { EventContext, TraceEvent } from "./wire.js";
@@ -83,7 +83,7 @@ export async function loadRules(file: string): Promise<RuleSet> {
   try {
     document = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error) {
-    throw new CrucibleError(`cannot read the monitoring rules ${file}: ${(error as Error).message}`);
+    throw new CrucibleError(`cannot read the monitoring rules ${file}: ${errorMessage(error)}`);
   }
   return checkRules(document, file);
 }

@@ -8,20 +8,11 @@
  */
 import { open, readFile, rm, mkdir } from "node:fs/promises";
 import path from "node:path";
-import type Docker from "dockerode";
+import { errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
 import { currentProcess, ownerLabels, ownerState } from "../owner.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
-import {
-  type Alert,
-  applyOverrides,
-  type Behaviour,
-  loadRules,
-  RuleEngine,
-  type RuleOverrides,
-  type RuleSet,
-  type SuppressedAlert,
-} from "./rules.js";
+import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
 
 export const MONITORED_RUNTIME = "runsc-monitored";
 
@@ -49,36 +40,6 @@ export interface MonitoringSetup {
   runtime: string;
   podInitConfig: string;
   endpoint: string;
-}
-
-/** Finds the monitored runtime Docker knows and the socket its trace session writes to, or says why not. */
-export async function findMonitoringSetup(
-  docker: Docker,
-  runtime = MONITORED_RUNTIME,
-): Promise<{ ok: true; setup: MonitoringSetup } | { ok: false; reason: string }> {
-  let runtimes: Record<string, { path?: string; runtimeArgs?: string[] }>;
-  try {
-    runtimes = ((await docker.info()) as { Runtimes?: typeof runtimes }).Runtimes ?? {};
-  } catch (error) {
-    return { ok: false, reason: `the Docker daemon is not reachable (${(error as Error).message})` };
-  }
-  const entry = runtimes[runtime];
-  if (!entry) return { ok: false, reason: `Docker has no runtime "${runtime}"; run runner-setup/setup.sh to register it` };
-  const flag = (entry.runtimeArgs ?? []).find((arg) => arg.startsWith("--pod-init-config="));
-  if (!flag) return { ok: false, reason: `the runtime "${runtime}" has no --pod-init-config argument` };
-  const podInitConfig = flag.slice("--pod-init-config=".length);
-  let document: unknown;
-  try {
-    document = parseJsonWithin(await readFile(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
-  } catch (error) {
-    return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${(error as Error).message}` };
-  }
-  const sinks =
-    (document as { trace_session?: { sinks?: { name?: string; config?: { endpoint?: unknown } }[] } }).trace_session?.sinks ?? [];
-  const endpoint = sinks.find((s) => s.name === "remote")?.config?.endpoint;
-  if (typeof endpoint !== "string" || !endpoint.startsWith("/"))
-    return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
-  return { ok: true, setup: { runtime, podInitConfig, endpoint } };
 }
 
 export interface SessionOptions {
@@ -223,7 +184,7 @@ export async function openMonitor(options: MonitoringOptions | undefined, declar
     });
     return { session };
   } catch (error) {
-    return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${(error as Error).message}` };
+    return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${errorMessage(error)}` };
   }
 }
 
@@ -238,20 +199,6 @@ export async function closeMonitor(monitor: OpenedMonitor): Promise<MonitoringOu
     monitor.closed = { monitoring: { status: "unavailable", reason: monitor.unavailable }, alerts: [] };
   }
   return monitor.closed;
-}
-
-/**
- * What an adapter passes to runExperiment: the traced runtime with the rules (and the runner policy's
- * overrides), or why this runner cannot monitor. Invalid rules or overrides are the runner's
- * configuration error and throw.
- */
-export async function monitoringFor(docker: Docker, rulesFile: string, overrides: RuleOverrides | undefined): Promise<MonitoringOptions> {
-  const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
-  const found = await findMonitoringSetup(docker);
-  // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait for another run on this host to release the socket.
-  const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
-  const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
-  return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
 }
 
 /**

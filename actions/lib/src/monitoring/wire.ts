@@ -8,6 +8,7 @@
  * The Sentry is not trusted: every message may be malformed or hostile, so decoding never throws past
  * decodeMessage, every string is cut to a fixed length and every list to a fixed count.
  */
+import { errorMessage } from "../errors.js";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 
 export const HEADER_MIN_BYTES = 8;
@@ -83,7 +84,7 @@ export function decodeMessage(message: Uint8Array): Decoded {
   try {
     return { ok: true, header, event: decodePayload(header.messageType, message.subarray(header.headerBytes)) };
   } catch (error) {
-    return { ok: false, reason: `message type ${header.messageType} does not decode: ${(error as Error).message}` };
+    return { ok: false, reason: `message type ${header.messageType} does not decode: ${errorMessage(error)}` };
   }
 }
 

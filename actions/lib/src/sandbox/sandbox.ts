@@ -1,5 +1,17 @@
-import type { ImageRef } from "../image.js";
 import type { SandboxSpec } from "../policy.js";
+
+/** Every sandbox Crucible creates carries this label, so leaked sandboxes can always be found. */
+export const MANAGED_LABEL = "crucible.managed";
+/** The run a sandbox belongs to. */
+export const RUN_ID_LABEL = "crucible.run-id";
+
+/** A sandbox image as recorded in results. */
+export interface ImageRef {
+  name: string;
+  ref: string;
+  id: string;
+  recipeHash: string;
+}
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -48,12 +60,15 @@ export interface RuntimeInfo {
  */
 export interface Sandbox {
   readonly runtime: RuntimeInfo;
+  /**
+   * The host folder that is the program's /output: the run collects from it after exec returns (the
+   * program has ended then) and before cleanup.
+   */
+  readonly outputDir: string;
+  /** Whether /output has a hard size limit (otherwise only the collection caps apply). */
+  readonly outputSizeLimited: boolean;
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
-  /** Reads a file the program wrote under /output, refusing links and anything outside. */
-  readFile(sandboxPath: string): Promise<Buffer>;
-  /** Places a file under /output before the program runs. */
-  writeFile(sandboxPath: string, data: Uint8Array): Promise<void>;
-  /** Removes everything the sandbox created on the host except the output folder. Safe to call twice. */
+  /** Removes everything the sandbox created on the host, its output folder included. Safe to call twice. */
   cleanup(): Promise<void>;
 }
 

@@ -1,14 +1,17 @@
 import { execFile } from "node:child_process";
+import os from "node:os";
 import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import Docker from "dockerode";
-import { SandboxStartError, SandboxUnavailableError } from "../errors.js";
-import { openInside, writeInside } from "../files.js";
-import { ensureImage, type ImageRef } from "../image.js";
+import { SandboxStartError, SandboxUnavailableError, errorMessage } from "../errors.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
-import { buildContainerConfig, redactedConfig, runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
-import { releaseScratch } from "../scratch.js";
+import { runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
+import { MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
+import { buildContainerConfig, redactedConfig } from "./host-config.js";
+import { ensureImage } from "./image.js";
+import { createScratch, releaseScratch, type Scratch } from "./scratch.js";
 import type {
+  ImageRef,
   ExecOptions,
   ExecResult,
   OutputStream,
@@ -17,28 +20,25 @@ import type {
   RuntimeInfo,
   Sandbox,
   SandboxProvider,
-} from "./sandbox.js";
+} from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
 export const SETUP_HINT =
   "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 
-/** Every container Crucible creates carries this label, so leaked sandboxes can always be found. */
-export const MANAGED_LABEL = "crucible.managed";
-export const RUN_ID_LABEL = "crucible.run-id";
-
 /**
  * Removes a sandbox someone else left behind. With `releaseScratch` (only when its owner is known to be
  * gone: a live owner may still be collecting from it) the scratch space mounted at its /output is freed
- * too, which its owner would have done. Already removed is fine.
+ * too, which its owner would have done. Already removed is fine, and so is a removal already in progress
+ * (409): two runs starting at once both reclaim the same leftovers.
  */
 export async function removeSandbox(docker: Docker, info: Docker.ContainerInfo, options: { releaseScratch: boolean }): Promise<void> {
   await docker
     .getContainer(info.Id)
     .remove({ force: true, v: true })
     .catch((error: { statusCode?: number }) => {
-      if (error.statusCode !== 404) throw error;
+      if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
     });
   const output = info.Mounts?.find((m) => m.Destination === SANDBOX_OUTPUT);
   if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info.Labels[RUN_ID_LABEL] ?? "");
@@ -54,6 +54,8 @@ export class DockerSandboxProvider implements SandboxProvider {
     private readonly runtime: string,
     private readonly imagesDir: string,
     readonly docker: Docker = new Docker(),
+    /** Where each sandbox's /output folder is made: default $RUNNER_TEMP or the OS temp folder. */
+    private readonly scratchRoot = process.env.RUNNER_TEMP ?? os.tmpdir(),
   ) {}
 
   async prepareImage(name: string, log?: (line: string) => void): Promise<ImageRef> {
@@ -68,7 +70,7 @@ export class DockerSandboxProvider implements SandboxProvider {
       await this.docker.ping();
       info = (await this.docker.info()) as typeof info;
     } catch (error) {
-      throw new SandboxUnavailableError(`the Docker daemon is not reachable (${(error as Error).message}). ${SETUP_HINT}`);
+      throw new SandboxUnavailableError(`the Docker daemon is not reachable (${errorMessage(error)}). ${SETUP_HINT}`);
     }
     this.registered = Object.keys(info.Runtimes ?? {});
     const registered = info.Runtimes?.[this.runtime];
@@ -105,7 +107,8 @@ export class DockerSandboxProvider implements SandboxProvider {
         `the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`,
       );
     }
-    return new DockerSandbox(this.docker, spec, { name: wanted, version: runtime.version });
+    const scratch = await createScratch(this.scratchRoot, spec.name, spec.outputBytes);
+    return new DockerSandbox(this.docker, spec, { name: wanted, version: runtime.version }, scratch);
   }
 }
 
@@ -126,10 +129,19 @@ class DockerSandbox implements Sandbox {
     private readonly docker: Docker,
     private readonly spec: SandboxSpec,
     readonly runtime: RuntimeInfo,
+    private readonly scratch: Scratch,
   ) {}
 
+  get outputDir(): string {
+    return this.scratch.outputDir;
+  }
+
+  get outputSizeLimited(): boolean {
+    return this.scratch.sizeLimited;
+  }
+
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const config = buildContainerConfig(this.spec, argv);
+    const config = buildContainerConfig(this.spec, argv, this.scratch.outputDir);
     const appliedConfig = redactedConfig(config);
     if (options.signal?.aborted) {
       return {
@@ -144,7 +156,7 @@ class DockerSandbox implements Sandbox {
     try {
       container = await this.docker.createContainer(config);
     } catch (error) {
-      throw new SandboxStartError(`Docker refused to create the sandbox: ${(error as Error).message}`);
+      throw new SandboxStartError(`Docker refused to create the sandbox: ${errorMessage(error)}`);
     }
     this.containerIds.push(container.id);
     options.onCreated?.(container.id);
@@ -179,7 +191,7 @@ class DockerSandbox implements Sandbox {
         await container.start();
       } catch (error) {
         throw new SandboxStartError(
-          `the runtime ${this.runtime.name} failed to start the sandbox: ${(error as Error).message}${SMALL_MEMORY_HINT(this.spec)}`,
+          `the runtime ${this.runtime.name} failed to start the sandbox: ${errorMessage(error)}${SMALL_MEMORY_HINT(this.spec)}`,
         );
       }
       if (options.signal?.aborted) kill("cancelled");
@@ -217,19 +229,6 @@ class DockerSandbox implements Sandbox {
     return { ...base, outcome: "exited", exitCode: state.ExitCode, detail: `The program exited with code ${state.ExitCode}.` };
   }
 
-  async readFile(sandboxPath: string): Promise<Buffer> {
-    const handle = await openInside(this.spec.outputDir, outputRelative(sandboxPath));
-    try {
-      return await handle.readFile();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async writeFile(sandboxPath: string, data: Uint8Array): Promise<void> {
-    await writeInside(this.spec.outputDir, outputRelative(sandboxPath), data);
-  }
-
   async cleanup(): Promise<void> {
     for (const id of this.containerIds.splice(0)) {
       await this.docker
@@ -239,6 +238,7 @@ class DockerSandbox implements Sandbox {
           if (error.statusCode !== 404) throw error;
         });
     }
+    await this.scratch.dispose();
   }
 }
 
@@ -284,12 +284,6 @@ export function toSample(stats: DockerStats, t: number): ResourceSample | undefi
   if (stats.memory_stats?.usage === undefined) return undefined;
   const cpuPercent = systemDelta > 0 && cpuDelta >= 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
   return { t: Math.round(t * 10) / 10, cpuPercent: Math.round(cpuPercent * 10) / 10, memoryBytes: stats.memory_stats.usage };
-}
-
-function outputRelative(sandboxPath: string): string {
-  const prefix = `${SANDBOX_OUTPUT}/`;
-  if (!sandboxPath.startsWith(prefix)) throw new Error(`only files under ${SANDBOX_OUTPUT} can be read or written, not ${sandboxPath}`);
-  return sandboxPath.slice(prefix.length);
 }
 
 function sink(stream: OutputStream, options: ExecOptions): Writable {

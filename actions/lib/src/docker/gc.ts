@@ -1,7 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import type Docker from "dockerode";
-import { currentProcess, ownerState } from "./owner.js";
-import { MANAGED_LABEL, removeSandbox } from "./sandbox/docker.js";
+import { currentProcess, ownerState } from "../owner.js";
+import { MANAGED_LABEL } from "../sandbox/sandbox.js";
+import { removeSandbox } from "./provider.js";
 
 export interface GarbageReport {
   containers: { id: string; name: string; reason: string }[];

@@ -29,10 +29,13 @@ export async function createScratch(root: string, runId: string, sizeBytes: numb
   }
   // The program runs as an unprivileged uid that must be able to write here.
   await chmod(outputDir, 0o777);
+  let disposed = false;
   return {
     outputDir,
     sizeLimited,
     async dispose() {
+      if (disposed) return;
+      disposed = true;
       if (sizeLimited) await unmount(outputDir);
       await rm(dir, { recursive: true, force: true });
     },

@@ -5,8 +5,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
-import { CrucibleError, SandboxUnavailableError } from "./errors.js";
-import { describeSchemaError, validateImageRecipeDocument } from "./schemas.js";
+import { CrucibleError, SandboxUnavailableError } from "../errors.js";
+import { describeSchemaError, validateImageRecipeDocument } from "../schemas.js";
+import type { ImageRef } from "../sandbox/sandbox.js";
 
 /** Bump when the way images are built changes, so every image is rebuilt. */
 const BUILDER_VERSION = "1";
@@ -18,14 +19,6 @@ export interface ImageRecipe {
   packages: string[];
   env?: Record<string, string>;
   pythonModules?: string[];
-}
-
-/** A sandbox image as recorded in results. */
-export interface ImageRef {
-  name: string;
-  ref: string;
-  id: string;
-  recipeHash: string;
 }
 
 export async function readRecipe(imagesDir: string, name: string): Promise<{ recipe: ImageRecipe; hash: string; ref: string }> {

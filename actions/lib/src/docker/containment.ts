@@ -5,12 +5,13 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { findExperimentFiles, loadExperiment, type Experiment } from "./experiment.js";
+import { findExperimentFiles, loadExperiment, type Experiment } from "../experiment.js";
 import { runscProcesses } from "./gc.js";
-import { comparisonPolicy, type SandboxPolicy } from "./policy.js";
-import { DockerSandboxProvider } from "./sandbox/docker.js";
-import { runExperiment, type RunResult, type RunStatus } from "./run.js";
-import type { SandboxProvider } from "./sandbox/sandbox.js";
+import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
+import { DockerSandboxProvider } from "./provider.js";
+import type { RunResult, RunStatus } from "../result/format.js";
+import { runExperiment } from "../run.js";
+import type { SandboxProvider } from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -144,6 +145,7 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
   );
 
   const logText = await readFile(path.join(resultDir, "log.txt"), "latin1");
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   const rawControl = /[\x00-\x08\x0b-\x1f\x7f]/.test(logText.replace(/\n/g, ""));
   const commandLines = logText.split("\n").filter((l) => l.trimStart().startsWith("::"));
   check(
@@ -292,8 +294,8 @@ async function runnableCount(): Promise<number> {
 /** Waits (up to 20 s) until no more tasks are runnable than before the attack, and the host answers quickly. */
 async function waitForQuietHost(baseline: number): Promise<{ ok: boolean; detail: string }> {
   const deadline = Date.now() + 20_000;
-  let running = 0;
-  let spawnMs = 0;
+  let running: number;
+  let spawnMs: number;
   do {
     running = await runnableCount();
     const t = Date.now();

@@ -1,0 +1,62 @@
+// One assembly of a local run for every adapter (the CLI and the run action): the runner's policy, the
+// experiment, the Docker provider for the policy's runtime, and signal handlers that cancel the run.
+import Docker from "dockerode";
+import { loadExperiment, type Experiment } from "../experiment.js";
+import { defaultPolicyFile, imagesDirOf, monitoringRulesFile } from "../locations.js";
+import type { MonitoringOptions } from "../monitoring/session.js";
+import { loadPolicy, type SandboxPolicy } from "../policy.js";
+import { monitoringFor } from "./monitoring.js";
+import { DockerSandboxProvider } from "./provider.js";
+
+export interface AssembledRun {
+  experiment: Experiment;
+  policy: SandboxPolicy;
+  provider: DockerSandboxProvider;
+  /** Behaviour monitoring on this runner (the traced runtime and the rules with the policy's overrides), or why not. */
+  monitoring: MonitoringOptions;
+  /** Aborted by the first SIGINT or SIGTERM: the run stops its sandbox and records what happened. */
+  signal: AbortSignal;
+  /** Removes the signal handlers. */
+  release(): void;
+}
+
+export interface AssembleOptions {
+  /** The installation's root (installRoot): images and the default policy are found there. */
+  root: string;
+  experimentFile: string;
+  /** Default: $CRUCIBLE_POLICY or the installation's runner-setup/policy.json. */
+  policyFile?: string;
+  /** Told of each signal with how many arrived so far (the first one has already cancelled the run). */
+  onSignal?: (signal: NodeJS.Signals, count: number) => void;
+}
+
+export async function assembleRun(options: AssembleOptions): Promise<AssembledRun> {
+  const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
+  const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
+  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
+  const cancel = new AbortController();
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    cancel.abort();
+    options.onSignal?.(signal, ++count);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    experiment,
+    policy,
+    provider,
+    monitoring,
+    signal: cancel.signal,
+    release() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** A client of the local Docker daemon, for adapters that clean up or build without a run. */
+export function localDocker(): Docker {
+  return new Docker();
+}

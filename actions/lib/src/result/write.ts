@@ -1,0 +1,35 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { assertValid, validateResultDocument } from "../schemas.js";
+import { escapeControls } from "../text.js";
+import type { LogRecord, RunResult } from "./format.js";
+
+/** What a finished log file says about itself (relay.ts's LogFile). */
+export type LogSummary = Omit<LogRecord, "path">;
+
+export interface WrittenResult {
+  result: RunResult;
+  resultDir: string;
+  resultFile: string;
+}
+
+/** Completes a run's result with its end time and log, checks it against the schema and writes result.json. */
+export async function writeResult(
+  resultDir: string,
+  log: LogSummary,
+  partial: Omit<RunResult, "finishedAt" | "durationSeconds" | "log">,
+): Promise<WrittenResult> {
+  const finishedAt = new Date();
+  const result: RunResult = {
+    ...partial,
+    // Reasons are ours, but some quote what Docker or a runtime said.
+    statusReason: escapeControls(partial.statusReason),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: Math.max(0, (finishedAt.getTime() - Date.parse(partial.startedAt)) / 1000),
+    log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail },
+  };
+  assertValid(validateResultDocument, result, "the run result");
+  const resultFile = path.join(resultDir, "result.json");
+  await writeFile(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+  return { result, resultDir, resultFile };
+}
