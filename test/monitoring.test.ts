@@ -168,23 +168,36 @@ subprocess.run(["/bin/sh", "-c", "true"])
     });
   });
 
-  it("raises for hello-sandbox only its own two deliberate egress probes", async () => {
-    // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail: monitoring sees the tries.
+  it("counts hello-sandbox's two deliberate egress probes as its declared network-probe, and raises nothing", async () => {
+    // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail; it declares network-probe.
     const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
-    const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
-    const { result } = await runExperiment({
-      experiment,
-      policy,
-      provider,
-      repoRoot,
-      resultsRoot,
-      monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
-    });
-    expect(result.status).toBe("succeeded");
-    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
-    expect(result.alerts!.map((a) => [a.rule, a.examples.map((e) => e.detail[0])])).toEqual([
-      ["network-egress", ["1.1.1.1:53", "169.254.169.254:80"]],
+    expect(experiment.spec.behaviours).toEqual(["network-probe"]);
+    const run = async (declared: typeof experiment) => {
+      const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+      const { result } = await runExperiment({
+        experiment: declared,
+        policy,
+        provider,
+        repoRoot,
+        resultsRoot,
+        monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
+      });
+      expect(result.status).toBe("succeeded");
+      expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+      return result;
+    };
+    const result = await run(experiment);
+    expect(result.alerts ?? []).toEqual([]);
+    expect(result.monitoring).toMatchObject({ suppressed: [{ rule: "network-egress", behaviour: "network-probe", count: 2 }] });
+    expect(behaviourLine(result)).toMatch(
+      /^tried nothing the rules flag \(\d+ events\); declared, not alerted: network-egress ×2 \(network-probe\)$/,
+    );
+    // Without the declaration the same probes are a high-severity alert: the declaration is what hides them.
+    const undeclared = await run({ ...experiment, spec: { ...experiment.spec, behaviours: [] } });
+    expect(undeclared.alerts!.map((a) => [a.rule, a.severity, a.examples.map((e) => e.detail[0])])).toEqual([
+      ["network-egress", "high", ["1.1.1.1:53", "169.254.169.254:80"]],
     ]);
+    expect(undeclared.monitoring).toMatchObject({ suppressed: [] });
   });
 
   it("records monitoring as unavailable, with the reason, when another run holds the trace socket", async () => {

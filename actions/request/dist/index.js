@@ -35126,10 +35126,10 @@ var experiment_schema_default = {
       default: "none"
     },
     behaviours: {
-      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot).",
+      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).",
       type: "array",
       uniqueItems: true,
-      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces"] }
+      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }
     },
     params: {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
@@ -41343,7 +41343,7 @@ var monitoring_rules_schema_default = {
     severity: { enum: ["low", "medium", "high"] },
     behaviour: {
       description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
-      enum: ["subprocess", "package-install", "many-processes", "namespaces"]
+      enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"]
     },
     rule: {
       type: "object",

@@ -92827,10 +92827,10 @@ var experiment_schema_default = {
       default: "none"
     },
     behaviours: {
-      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot).",
+      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).",
       type: "array",
       uniqueItems: true,
-      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces"] }
+      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }
     },
     params: {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
@@ -96680,7 +96680,7 @@ var monitoring_rules_schema_default = {
     severity: { enum: ["low", "medium", "high"] },
     behaviour: {
       description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
-      enum: ["subprocess", "package-install", "many-processes", "namespaces"]
+      enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"]
     },
     rule: {
       type: "object",
@@ -97604,8 +97604,9 @@ function behaviourLine(result) {
   const alerts = [...result.alerts ?? []].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
   const dropped = Object.values(monitoring.dropped).reduce((a, b) => a + b, 0);
   const caveat = monitoring.collector === "broken" ? ` (monitoring broken: ${shownText(monitoring.problems.join("; "), 200)})` : dropped > 0 ? ` (${dropped} events not evaluated: collector bounds or overload)` : "";
-  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${caveat}`;
-  return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${caveat}`;
+  const declared = monitoring.suppressed.length ? `; declared, not alerted: ${monitoring.suppressed.map((s) => `${s.rule} \xD7${s.count} (${s.behaviour})`).join(", ")}` : "";
+  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
+  return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
 }
 function alertAnnotations(alerts) {
   return alerts.map((alert) => {

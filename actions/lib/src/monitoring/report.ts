@@ -9,7 +9,10 @@ import type { MonitoringRecord } from "./session.js";
 
 const SEVERITY_ORDER: Severity[] = ["high", "medium", "low"];
 
-/** "tried: network-egress ×1 (high), shell-exec ×2 (medium)" — or that nothing was tried, or why nothing is known. */
+/**
+ * "tried: network-egress ×1 (high), shell-exec ×2 (medium)" — or that nothing was tried, or why nothing is known;
+ * then what declared behaviours kept from being alerted ("declared, not alerted: network-egress ×2 (network-probe)").
+ */
 export function behaviourLine(result: { monitoring?: MonitoringRecord; alerts?: Alert[] }): string {
   const monitoring = result.monitoring;
   if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
@@ -22,8 +25,12 @@ export function behaviourLine(result: { monitoring?: MonitoringRecord; alerts?: 
       : dropped > 0
         ? ` (${dropped} events not evaluated: collector bounds or overload)`
         : "";
-  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${caveat}`;
-  return `tried: ${alerts.map((a) => `${a.rule} ×${a.count} (${a.severity})`).join(", ")}${caveat}`;
+  // Declared behaviours are not alerted on, but what they hid is said next to what was raised.
+  const declared = monitoring.suppressed.length
+    ? `; declared, not alerted: ${monitoring.suppressed.map((s) => `${s.rule} ×${s.count} (${s.behaviour})`).join(", ")}`
+    : "";
+  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
+  return `tried: ${alerts.map((a) => `${a.rule} ×${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
 }
 
 export interface AlertAnnotation {

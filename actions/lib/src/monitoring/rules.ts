@@ -14,8 +14,8 @@ import { describeSchemaError } from "../schemas.js";
 import type { EventContext, TraceEvent } from "./wire.js";
 
 export type Severity = "low" | "medium" | "high";
-export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces";
-export const BEHAVIOURS: readonly Behaviour[] = ["subprocess", "package-install", "many-processes", "namespaces"];
+export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe";
+export const BEHAVIOURS: readonly Behaviour[] = ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"];
 
 export type RuleMatch =
   | { event: "connect" }
