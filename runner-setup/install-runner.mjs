@@ -5,6 +5,8 @@
 //   - /etc/systemd/system/crucible-runner@.service, from runner-setup/systemd/ with this checkout's paths;
 //   - /var/lib/crucible-runner/<slot>: a copy of the unpacked GitHub Actions runner for each slot (one
 //     runner process, so one job at a time, per slot), copied again only when the unpacked runner changed;
+//   - <slot>/.env: the runner's job-started hook (runner-setup/job-started.sh), which refuses every job but
+//     the evaluate workflow's evaluate job on the default branch;
 //   - with --run-as: the user (a system user in the docker group) and its ownership of those folders;
 //   - with systemd: daemon-reload when the unit changed, every slot enabled and running, and slots beyond
 //     --slots stopped and disabled. Without an init system it says how to start a slot by hand.
@@ -149,6 +151,15 @@ export async function plan(options) {
       await cp(options.runnerDist, at(dir), { recursive: true, preserveTimestamps: true });
       await writeFile(at(path.join(dir, DIST_MARK)), fingerprint);
     });
+  }
+  // The runner reads <slot>/.env at start: its job-started hook, and the Node that runs it.
+  const runnerEnv = `ACTIONS_RUNNER_HOOK_JOB_STARTED=${path.join(repoRoot, "runner-setup", "job-started.sh")}\nCRUCIBLE_NODE=${process.execPath}\n`;
+  for (let slot = 1; slot <= options.slots; slot++) {
+    const dir = `${SLOTS_DIR}/${slot}`;
+    const target = path.join(dir, ".env");
+    // A slot copied again above loses its .env, so it is written again after the copy.
+    if (copied.has(dir)) change(`write ${target} (job-started hook)`, () => writeFile(at(target), runnerEnv, { mode: 0o644 }));
+    else await file(target, runnerEnv, 0o644, `${target} (job-started hook)`);
   }
   if (!existsSync(at(ARTIFACT_STORE))) {
     change(`create the artifact store ${ARTIFACT_STORE}`, () => mkdir(at(ARTIFACT_STORE), { recursive: true }));

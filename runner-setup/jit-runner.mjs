@@ -3,8 +3,9 @@
 //   1. clears what the last job left in the runner's folder (its work folder, the spent configuration);
 //   2. runs `crucible gc`: leaked sandboxes, orphaned runsc processes, stored artifacts not used for
 //      two weeks. A failing gc stops the cycle: the host takes no job it may not be clean for;
-//   3. the host doctor (checkHost below): `crucible doctor` does not exist yet (issue #15, part two), so
-//      this step says it did not run; once it exists, a failing doctor will stop the cycle here too;
+//   3. runs the host doctor (`crucible doctor --json`: runsc and its arguments, a real sandbox's kernel,
+//      network, writable paths and limits, images, disk). A failing doctor stops the cycle too, with its
+//      failed rows: the host takes no job it cannot sandbox;
 //   4. asks GitHub for a just-in-time configuration (POST …/actions/runners/generate-jitconfig) with the
 //      labels self-hosted, linux, gvisor (+ gpu), in the runner group (an organisation's group, or a
 //      repository's default group);
@@ -206,17 +207,35 @@ export class Supervisor {
     }
   }
 
-  /**
-   * The host doctor's place in the cycle. Issue #15 part two adds `crucible doctor`: it is to run here
-   * (like gc above) and a failure is to stop the cycle before the host registers. Until then this only
-   * says that no doctor ran.
-   */
+  /** The host doctor between jobs: a host that fails it registers no runner (the supervisor exits with the rows). */
   async checkHost() {
-    const line =
-      "host doctor: not run — `crucible doctor` does not exist yet (issue #15, part two); " +
-      "this is where a failing doctor will stop registration";
-    if (this.options.dryRun) this.print(JSON.stringify({ step: "doctor", run: null, note: line }));
-    else this.log(line);
+    const argv = [this.options.crucible, "doctor", "--json"];
+    if (this.options.dryRun) {
+      this.print(JSON.stringify({ step: "doctor", run: [process.execPath, ...argv] }));
+      return;
+    }
+    this.log("crucible doctor");
+    let stdout;
+    try {
+      ({ stdout } = await execFileAsync(process.execPath, argv, { timeout: 600_000, env: this.childEnv() }));
+    } catch (error) {
+      // Exit 1 is a report with failures on stdout; anything else is the doctor failing to run.
+      stdout = error.code === 1 ? error.stdout : undefined;
+      if (stdout === undefined)
+        throw new Error(`crucible doctor failed to run, so this host takes no job: ${(error.stderr || error.message).trim()}`);
+    }
+    let report;
+    try {
+      report = JSON.parse(stdout);
+    } catch {
+      throw new Error(`crucible doctor printed no report, so this host takes no job: ${stdout.slice(0, 500)}`);
+    }
+    const failed = report.checks.filter((c) => c.status === "fail");
+    for (const c of report.checks) this.log(`  ${c.status.padEnd(4)} ${c.check}: ${c.result}`);
+    if (!report.ok) {
+      const rows = failed.map((c) => `${c.check}: ${c.result}${c.fix ? ` (fix: ${c.fix})` : ""}`);
+      throw new Error(`the host doctor failed, so this host takes no job:\n  ${rows.join("\n  ")}`);
+    }
   }
 
   async register() {

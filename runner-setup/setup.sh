@@ -31,18 +31,37 @@ else
   log "Debian packages present"
 fi
 
-# 2. runsc registered with Docker. --network=none is required: Debian's runsc (2022) fails every start on
-#    kernels >= 6.11 without it, and no sandbox ever gets a network anyway.
+# 2. npm dependencies (this also builds the CLI, which step 3 uses), reinstalled only when the lock file changed. `npm ci`
+#    installs exactly what package-lock.json says and never rewrites it, so a fresh clone stays clean.
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat node_modules/.crucible-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.crucible-lock-hash
+else
+  log "npm dependencies up to date"
+fi
+# The CLI bundle is not tracked: rebuilt when missing or older than any source it is built from.
+if [ ! -f actions/cli/dist/crucible.js ] || [ -n "$(find actions/cli/src actions/lib/src -name '*.ts' -newer actions/cli/dist/crucible.js | head -1)" ]; then
+  node actions/scripts/build.mjs --cli-only
+fi
+
+# 3. runsc registered with Docker, with runtime arguments chosen for the installed build (runsc rejects
+#    flags it does not know): `crucible runtime-args` reads `runsc --version` and `runsc flags`. Always
+#    --network=none: no sandbox ever gets a network, and Debian's runsc (2022) fails every start on
+#    kernels >= 6.11 without it. runner-setup/README.md lists the combinations relied on.
 #    `runsc-monitored` is the same runsc with gVisor's trace session (behaviour monitoring): its
 #    --pod-init-config is installed under /etc, where only root can change what is traced.
 "${as_root[@]}" mkdir -p /etc/docker /etc/crucible/monitoring
 "${as_root[@]}" install -m 0644 runner-setup/monitoring/pod-init.json /etc/crucible/monitoring/pod-init.json
-"${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" /etc/crucible/monitoring/pod-init.json
+registered="$("${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" \
+  --pod-init-config=/etc/crucible/monitoring/pod-init.json)"
+printf '%s\n' "$registered" | grep -v '^changed$' || true
 
-# 3. dockerd. There is no init system on these hosts, so it is started here when it is not answering.
+# 4. dockerd. There is no init system on these hosts, so it is started here when it is not answering.
 docker_ok() { "${as_root[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if docker_ok; then
-  if ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc-monitored"'; then
+  if [ "$(printf '%s\n' "$registered" | tail -1)" = changed ] || ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc-monitored"'; then
     log "reloading dockerd to register runsc and runsc-monitored"
     "${as_root[@]}" pkill -HUP -x dockerd
     sleep 1
@@ -57,18 +76,6 @@ else
   docker_ok || { log "dockerd did not start; see /var/log/crucible-dockerd.log"; tail -20 /var/log/crucible-dockerd.log; exit 1; }
 fi
 "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { log "runsc is not registered with dockerd"; exit 1; }
-
-# 4. npm dependencies (this also builds the CLI), reinstalled only when the lock file changed. `npm ci`
-#    installs exactly what package-lock.json says and never rewrites it, so a fresh clone stays clean.
-lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ "$(cat node_modules/.crucible-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$lock_hash" > node_modules/.crucible-lock-hash
-else
-  log "npm dependencies up to date"
-fi
-[ -f actions/cli/dist/crucible.js ] || node actions/scripts/build.mjs --cli-only
 
 # 5. Sandbox images, rebuilt only when a recipe changed.
 "${as_root[@]}" node actions/cli/bin/crucible.js image build

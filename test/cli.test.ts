@@ -65,14 +65,3 @@ describe("crucible run", () => {
     expect(run.stderr).toContain("usage: crucible <command>");
   });
 });
-
-describe("crucible doctor", () => {
-  it("checks Docker, runsc and that behaviour monitoring traces a sandbox end to end", () => {
-    const run = crucible(["doctor"]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^ok {4}Docker with runsc /m);
-    expect(run.stdout).toMatch(
-      /^ok {4}behaviour monitoring: runsc-monitored traced the probe sandbox \(\d+ trace messages, the execve of \/bin\/true among them\)$/m,
-    );
-  });
-});

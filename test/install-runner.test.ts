@@ -92,6 +92,8 @@ describe("runner-setup/install-runner.mjs", () => {
       "would write /etc/systemd/system/crucible-runner@.service",
       `would copy the runner of slot 1 in /var/lib/crucible-runner/1 (from ${dist})`,
       `would copy the runner of slot 2 in /var/lib/crucible-runner/2 (from ${dist})`,
+      "would write /var/lib/crucible-runner/1/.env (job-started hook)",
+      "would write /var/lib/crucible-runner/2/.env (job-started hook)",
       "would create the artifact store /var/lib/crucible/artifacts",
       "would systemctl daemon-reload",
       "would enable and start crucible-runner@1.service",
@@ -119,6 +121,13 @@ describe("runner-setup/install-runner.mjs", () => {
     expect(unit).toContain(`${repoRoot.replace(/\/$/, "")}/runner-setup/jit-runner.mjs`);
     const listener = (slot: string) => readFile(path.join(root, "var/lib/crucible-runner", slot, "bin/Runner.Listener"), "utf8");
     expect([await listener("1"), await listener("2")]).toEqual(["listener v1\n", "listener v1\n"]);
+    // The runner reads its slot's .env: every job first passes runner-setup/job-started.sh.
+    const slotEnv = await readFile(path.join(root, "var/lib/crucible-runner/2/.env"), "utf8");
+    expect(slotEnv).toMatch(
+      new RegExp(
+        `^ACTIONS_RUNNER_HOOK_JOB_STARTED=${repoRoot.replace(/\/$/, "")}/runner-setup/job-started\\.sh\nCRUCIBLE_NODE=/\\S+/node\n$`,
+      ),
+    );
     expect(await systemctl()).toMatchObject({
       calls: ["daemon-reload", "enable --now crucible-runner@1.service", "enable --now crucible-runner@2.service"],
       active: ["crucible-runner@1.service", "crucible-runner@2.service"],
@@ -138,6 +147,7 @@ describe("runner-setup/install-runner.mjs", () => {
     const out = await install("--repo", "octo/lab", "--gpu", "--slots", "1", "--name", "gpu-host");
     expect(out.trim().split("\n")).toEqual([
       `stop the slot and replace the runner of slot 1 in /var/lib/crucible-runner/1 (from ${dist}): done`,
+      "write /var/lib/crucible-runner/1/.env (job-started hook): done",
       "start crucible-runner@1.service: done",
       "stop and disable crucible-runner@2.service (beyond --slots 1): done",
     ]);

@@ -1,9 +1,9 @@
 // runner-setup/jit-runner.mjs, the supervisor of an ephemeral just-in-time runner, against the GitHub
 // double. The real runner application cannot be downloaded here: test/support/stand-in-runner.mjs stands
 // in for its run.sh and behaves as it does at the supervisor's boundary (reads the JIT configuration from
-// its environment, one session per configuration, exactly one job, then exits). `crucible gc` is replaced
-// by a recording stand-in too: the real one would act on the Docker daemon other tests share
-// (test/gc.test.ts tests it).
+// its environment, one session per configuration, exactly one job, then exits). `crucible gc` and
+// `crucible doctor` are replaced by a recording stand-in too: the real ones act on the Docker daemon other
+// tests share (test/gc.test.ts and test/doctor.test.ts test them).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -57,10 +57,15 @@ async function host(token: string, runSh?: string): Promise<Host> {
   await writeFile(path.join(runnerDir, "run.sh"), runSh ?? '#!/bin/sh\nexec node "$(dirname "$0")/stand-in-runner.mjs" "$@"\n');
   await chmod(path.join(runnerDir, "run.sh"), 0o755);
   const gc = [
-    'import { appendFileSync } from "node:fs";',
-    'const event = JSON.stringify({ event: "gc", argv: process.argv.slice(2) });',
+    'import { appendFileSync, existsSync } from "node:fs";',
+    "const [command] = process.argv.slice(2);",
+    "const event = JSON.stringify({ event: command, argv: process.argv.slice(2) });",
     'appendFileSync(new URL("./events.jsonl", import.meta.url), `${event}\\n`);',
-    'console.log("gc: removed 0 sandbox(es)");',
+    'if (command === "gc") console.log("gc: removed 0 sandbox(es)");',
+    // A doctor report as `crucible doctor --json` prints it; a file beside this script makes the host unfit.
+    'const unfit = existsSync(new URL("./unfit", import.meta.url));',
+    'const row = unfit ? { id: "runsc-registered", check: "runsc registered with Docker", safety: true, status: "fail", result: "the runtime \\"runsc\\" is not registered", fix: "run `npm run setup`" } : { id: "docker", check: "Docker daemon reachable", safety: true, status: "pass", result: "Docker 20.10" };',
+    'if (command === "doctor") { console.log(JSON.stringify({ ok: !unfit, checks: [row] })); process.exitCode = unfit ? 1 : 0; }',
   ];
   await writeFile(path.join(dir, "crucible.mjs"), `${gc.join("\n")}\n`);
   await writeFile(path.join(dir, "token"), `${token}\n`, { mode: 0o600 });
@@ -119,21 +124,25 @@ describe("runner-setup/jit-runner.mjs", () => {
     expect(fake.runners.runners.size).toBe(0);
 
     const events = await h.events();
-    expect(events.map((e) => (e.event === "gc" || e.event === "runner-started" ? e.event : `${e.event}:${e.name}`))).toEqual([
+    expect(events.map((e) => (["gc", "doctor", "runner-started"].includes(e.event) ? e.event : `${e.event}:${e.name}`))).toEqual([
       "gc",
+      "doctor",
       "runner-started",
       `session:${runners[0]!.name}`,
       `job:${runners[0]!.name}`,
       "gc",
+      "doctor",
       "runner-started",
       `session:${runners[1]!.name}`,
       `job:${runners[1]!.name}`,
       "gc",
+      "doctor",
       "runner-started",
       `session:${runners[2]!.name}`,
       `stopped-idle:${runners[2]!.name}`,
     ]);
     expect(events.filter((e) => e.event === "gc").map((e) => e.argv)).toEqual(Array(3).fill(["gc", "--artifacts-older-than", "336h"]));
+    expect(events.filter((e) => e.event === "doctor").map((e) => e.argv)).toEqual(Array(3).fill(["doctor", "--json"]));
     for (const started of events.filter((e) => e.event === "runner-started")) {
       // The configuration arrives in the environment, never on the command line; nothing else of the
       // supervisor's environment does (PWD is run.sh's shell's own).
@@ -156,7 +165,21 @@ describe("runner-setup/jit-runner.mjs", () => {
       "actions/delete-self-hosted-runner-from-repo 204",
     ]);
     expect(fake.violations).toEqual([]);
-    expect(run.output()).toContain("host doctor: not run");
+    expect(run.output()).toContain("pass Docker daemon reachable: Docker 20.10");
+  });
+
+  it("a host that fails the doctor registers no runner, and says which check failed and how to fix it", async () => {
+    fake = await FakeGitHub.start({ owner: "octo", repo: "lab", token: "admin-token", branches: { main: {} } });
+    const h = await host("admin-token");
+    await writeFile(path.join(h.dir, "unfit"), "");
+    const run = startSupervisor(["--repo", "octo/lab", "--once", ...h.args]);
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain(
+      'the host doctor failed, so this host takes no job:\n  runsc registered with Docker: the runtime "runsc" is not registered (fix: run `npm run setup`)',
+    );
+    expect((await h.events()).map((e) => e.event)).toEqual(["gc", "doctor"]);
+    expect(fake.runners.registered).toEqual([]);
+    expect(fake.requests.filter((r) => r.operationId)).toEqual([]);
   });
 
   it("an organisation's runner in a group restricted to the evaluate workflow on main gets only that workflow's jobs", async () => {
@@ -208,7 +231,7 @@ describe("runner-setup/jit-runner.mjs", () => {
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain("Must have admin rights to Repository");
     expect(fake.runners.registered).toEqual([]);
-    expect((await h.events()).map((e) => e.event)).toEqual(["gc"]);
+    expect((await h.events()).map((e) => e.event)).toEqual(["gc", "doctor"]);
   });
 
   it("removes the registration of a runner that exits before it gets a job, and passes on its exit code", async () => {

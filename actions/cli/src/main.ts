@@ -4,13 +4,16 @@ import { parseArgs } from "node:util";
 import {
   ArtifactStore,
   CrucibleError,
+  chooseRuntimeArgs,
+  formatTable,
+  probeRunsc,
   defaultArtifactStore,
   formatBytes,
   parseDuration,
   pruneArtifactStore,
   assertValid,
   behaviourLine,
-  checkMonitoring,
+  errorMessage,
   escapeControls,
   validateContainmentMatrixDocument,
   ExperimentInvalidError,
@@ -25,10 +28,18 @@ import {
   monitoringRulesFile,
   repositoryOf,
   resourceLines,
-  runExperiment,
+  runExperimentInSlot,
   type Issue,
 } from "../../lib/src/index.js";
-import { assembleRun, collectGarbage, DockerSandboxProvider, monitoringFor, runContainmentSuite } from "../../lib/src/docker/index.js";
+import {
+  assembleRun,
+  assertHostFit,
+  collectGarbage,
+  DockerSandboxProvider,
+  localDocker,
+  runContainmentSuite,
+  runDoctor,
+} from "../../lib/src/docker/index.js";
 
 const USAGE = `usage: crucible <command> [options]
 
@@ -43,8 +54,11 @@ commands:
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)
-  doctor                        check this runner: Docker, runsc, and that behaviour monitoring traces a
-      [--policy FILE]           sandbox end to end; exits 1 if monitoring is unavailable or broken
+  doctor [--json]               check this host end to end (daemon, runsc and its arguments, a real
+      [--policy FILE]           sandbox: gVisor kernel, no network, writable paths, memory and process
+      [--artifact-store DIR]    limits; images, disk, cgroups, GPUs); exits 1 if any check fails
+  runtime-args [--gpu] [RUNSC]  the runtime arguments for the installed runsc (default: runsc on PATH),
+                                as JSON; runner-setup writes them into /etc/docker/daemon.json
   gc                            remove sandboxes whose owner process on this host is gone, that
                                 exited, or that outlived their deadline, and runsc processes left
                                 behind by failed starts (a run does the first before it starts)
@@ -97,7 +111,14 @@ async function run(file: string, options: { resultsDir?: string; policy?: string
       warn(`\n${name}: stopping the sandbox (press again to quit at once)`);
     },
   });
-  const { result, resultFile } = await runExperiment({
+  // A host that fails a safety-relevant doctor check takes no run: the doctor's rows say what to fix.
+  await assertHostFit({
+    docker: provider.docker,
+    policy,
+    imagesDir: imagesDirOf(root),
+    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
+  });
+  const { result, resultFile } = await runExperimentInSlot({
     experiment,
     policy,
     provider,
@@ -163,16 +184,19 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
   return breached.length > 0 ? 1 : 0;
 }
 
-// Docker, runsc and the monitoring check only; checkMonitoring is shaped as one row of a fuller host doctor.
-async function doctor(options: { policy?: string }): Promise<number> {
+async function doctor(options: { json: boolean; policy?: string; artifactStore?: string }): Promise<number> {
   const policy = await loadPolicy(options.policy ?? defaultPolicyFile(root));
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
-  const runtime = await provider.preflight();
-  out(`ok    Docker with ${runtime.name} ${runtime.version}`);
-  const check = await checkMonitoring(provider, policy, await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring));
-  out(`${check.status === "pass" ? "ok  " : check.status.toUpperCase()}  behaviour monitoring: ${check.result}`);
-  if (check.fix) out(`      fix: ${check.fix}`);
-  return check.status === "pass" ? 0 : 1;
+  const report = await runDoctor({
+    docker: localDocker(),
+    policy,
+    imagesDir: imagesDirOf(root),
+    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
+    monitoringRules: monitoringRulesFile(root),
+    // Rows as they finish: the sandbox checks take a few seconds each.
+    onResult: options.json ? undefined : (r) => warn(`${r.status.padEnd(4)}  ${r.check}`),
+  });
+  out(options.json ? JSON.stringify(report, null, 2) : `\n${formatTable(report)}`);
+  return report.ok ? 0 : 1;
 }
 
 async function buildImages(names: string[]): Promise<number> {
@@ -219,8 +243,29 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case "doctor": {
-      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" } } });
-      return doctor({ policy: values.policy });
+      const { values } = parseArgs({
+        args: rest,
+        options: { json: { type: "boolean" }, policy: { type: "string" }, "artifact-store": { type: "string" } },
+      });
+      return doctor({ json: !!values.json, policy: values.policy, artifactStore: values["artifact-store"] });
+    }
+    case "runtime-args": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { gpu: { type: "boolean" } } });
+      const runsc = await probeRunsc(positionals[0] ?? "runsc").catch((error: unknown) => {
+        throw new CrucibleError(
+          `cannot read the flags of ${positionals[0] ?? "runsc"}: ${errorMessage(error)}. Install it with \`apt-get install runsc\`.`,
+          { cause: error },
+        );
+      });
+      const chosen = chooseRuntimeArgs(runsc, { gpu: !!values.gpu });
+      out(JSON.stringify({ runsc: runsc.path, version: runsc.version, ...chosen }, null, 2));
+      if (chosen.missing.length > 0) {
+        warn(
+          `crucible: runsc ${runsc.version} cannot provide what a ${values.gpu ? "GPU " : ""}sandbox needs: ${chosen.missing.join("; ")}`,
+        );
+        return 1;
+      }
+      return 0;
     }
     case "gc": {
       const { values } = parseArgs({

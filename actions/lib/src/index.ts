@@ -25,3 +25,5 @@ export * from "./monitoring/report.js";
 export * from "./monitoring/rules.js";
 export * from "./monitoring/session.js";
 export { decodeMessage, type TraceEvent } from "./monitoring/wire.js";
+export * from "./doctor/index.js";
+export * from "./slots.js";

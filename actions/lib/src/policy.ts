@@ -9,7 +9,7 @@ import { formatBytes, parseDuration, parseMemory } from "./units.js";
 /** A runner's policy file as written (schemas/policy.schema.json). */
 export interface PolicyDocument {
   runtime: "runsc";
-  limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number };
+  limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number; maxConcurrentSandboxes?: number };
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
   sandbox: {
     user: string;
@@ -28,7 +28,7 @@ export interface PolicyDocument {
 export interface SandboxPolicy {
   /** Always runsc from a policy file; only the containment suite's comparison run uses runc (see comparisonPolicy). */
   runtime: string;
-  limits: { maxCpus: number; maxMemoryBytes: number; maxTimeoutSeconds: number; maxGpus: number };
+  limits: { maxCpus: number; maxMemoryBytes: number; maxTimeoutSeconds: number; maxGpus: number; maxConcurrentSandboxes: number };
   user: string;
   pidsLimit: number;
   nproc: number;
@@ -41,6 +41,9 @@ export interface SandboxPolicy {
   /** This runner's changes to the monitoring rules, applied by monitoringFor (monitoring/session.ts). */
   monitoring?: RuleOverrides;
 }
+
+/** Sandboxes at once on one host when the policy does not say (slots.ts queues the rest). */
+export const DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
   let document: unknown;
@@ -65,6 +68,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
       maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES,
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,

@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -36592,6 +36592,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -37469,6 +37475,11 @@ var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
 var validateRules = ajv2.compile(monitoring_rules_schema_default);
 var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path4.join("runner-setup", "monitoring-rules.json");
+
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
 
 // actions/lib/src/github/artifacts.ts
 var MAX_RUN_BYTES = 256 * 1024 * 1024;
@@ -41561,11 +41572,11 @@ function sleep(ms) {
 }
 
 // actions/lib/src/gitops/git.ts
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
   return new Promise((resolve, reject) => {
-    execFile3(
+    execFile4(
       "git",
       // No pager, no optional locks, no config from the environment that could run programs.
       ["-c", "core.quotePath=false", "--no-pager", ...args],

@@ -11113,7 +11113,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11153,7 +11153,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11166,7 +11166,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11206,7 +11206,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -36449,6 +36449,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -37043,6 +37049,11 @@ function behaviourLine(result) {
   if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
   return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
 }
+
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
 
 // actions/lib/src/github/artifacts.ts
 import { lstat as lstat3, readdir as readdir3, readFile } from "node:fs/promises";
@@ -41312,11 +41323,11 @@ function assertCommittablePaths(paths) {
 }
 
 // actions/lib/src/gitops/git.ts
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 var SHA_PATTERN = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 function git(cwd, args, maxBuffer = 64 * 1024 * 1024) {
   return new Promise((resolve, reject) => {
-    execFile3(
+    execFile4(
       "git",
       // No pager, no optional locks, no config from the environment that could run programs.
       ["-c", "core.quotePath=false", "--no-pager", ...args],

@@ -1078,14 +1078,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path19 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path21 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path19 && path19[0] !== "/") {
-          path19 = `/${path19}`;
+        if (path21 && path21[0] !== "/") {
+          path21 = `/${path21}`;
         }
-        return new URL(`${origin}${path19}`);
+        return new URL(`${origin}${path21}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1536,39 +1536,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin }
+          request: { method, path: path21, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path19);
+        debuglog("sending request to %s %s/%s", method, origin, path21);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin },
+          request: { method, path: path21, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path19,
+          path21,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin }
+          request: { method, path: path21, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path19);
+        debuglog("trailers received from %s %s/%s", method, origin, path21);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin },
+          request: { method, path: path21, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path19,
+          path21,
           error2.message
         );
       });
@@ -1617,9 +1617,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path19, origin }
+            request: { method, path: path21, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path19);
+          debuglog("sending request to %s %s/%s", method, origin, path21);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1682,7 +1682,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path19,
+        path: path21,
         method,
         body,
         headers,
@@ -1697,11 +1697,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path19 !== "string") {
+        if (typeof path21 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path19[0] !== "/" && !(path19.startsWith("http://") || path19.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path21[0] !== "/" && !(path21.startsWith("http://") || path21.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path19)) {
+        } else if (invalidPathRegex.test(path21)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1767,7 +1767,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path19, query) : path19;
+        this.path = query ? buildURL(path21, query) : path21;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5789,7 +5789,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants5 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5864,7 +5864,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5959,11 +5959,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants5.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants5.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5986,10 +5986,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants5.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6006,7 +6006,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6186,7 +6186,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6208,7 +6208,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6244,13 +6244,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants5.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6460,7 +6460,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path19, host, upgrade, blocking, reset } = request2;
+      const { method, path: path21, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6541,7 +6541,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path19} HTTP/1.1\r
+      let header = `${method} ${path21} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7070,7 +7070,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path19, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path21, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7167,7 +7167,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path19;
+      headers[HTTP2_HEADER_PATH] = path21;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7520,9 +7520,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path19 = search ? `${pathname}${search}` : pathname;
+        const path21 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path19;
+        this.opts.path = path21;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8761,10 +8761,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path19 = "/",
+          path: path21 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path19;
+        opts.path = origin + path21;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10736,20 +10736,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path19) {
-      if (typeof path19 !== "string") {
-        return path19;
+    function safeUrl(path21) {
+      if (typeof path21 !== "string") {
+        return path21;
       }
-      const pathSegments = path19.split("?");
+      const pathSegments = path21.split("?");
       if (pathSegments.length !== 2) {
-        return path19;
+        return path21;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path19, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path19);
+    function matchKey(mockDispatch2, { path: path21, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path21);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10771,7 +10771,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath2 = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path19 }) => matchValue(safeUrl(path19), resolvedPath2));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path21 }) => matchValue(safeUrl(path21), resolvedPath2));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath2}'`);
       }
@@ -10809,9 +10809,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path19, method, body, headers, query } = opts;
+      const { path: path21, method, body, headers, query } = opts;
       return {
-        path: path19,
+        path: path21,
         method,
         body,
         headers,
@@ -11117,7 +11117,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11157,7 +11157,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11170,7 +11170,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify6 } = __require("node:util");
+    var { promisify: promisify8 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11210,7 +11210,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify6(this[kOriginalClose])();
+        await promisify8(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11274,10 +11274,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path19, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path21, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path19,
+            Path: path21,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16156,9 +16156,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path19) {
-      for (let i = 0; i < path19.length; ++i) {
-        const code = path19.charCodeAt(i);
+    function validateCookiePath(path21) {
+      for (let i = 0; i < path21.length; ++i) {
+        const code = path21.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19078,11 +19078,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path19 = opts.path;
+          let path21 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path19 = `/${path19}`;
+            path21 = `/${path21}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path19);
+          url = new URL(util.parseOrigin(url).origin + path21);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19230,17 +19230,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path19) {
-      const ctrl = callVisitor(key, node, visitor, path19);
+    function visit_(key, node, visitor, path21) {
+      const ctrl = callVisitor(key, node, visitor, path21);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visit_(key, ctrl, visitor, path19);
+        replaceNode(key, path21, ctrl);
+        return visit_(key, ctrl, visitor, path21);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path21 = Object.freeze(path21.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path19);
+            const ci = visit_(i, node.items[i], visitor, path21);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19251,13 +19251,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = visit_("key", node.key, visitor, path19);
+          path21 = Object.freeze(path21.concat(node));
+          const ck = visit_("key", node.key, visitor, path21);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path19);
+          const cv = visit_("value", node.value, visitor, path21);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19278,17 +19278,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path19) {
-      const ctrl = await callVisitor(key, node, visitor, path19);
+    async function visitAsync_(key, node, visitor, path21) {
+      const ctrl = await callVisitor(key, node, visitor, path21);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visitAsync_(key, ctrl, visitor, path19);
+        replaceNode(key, path21, ctrl);
+        return visitAsync_(key, ctrl, visitor, path21);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path21 = Object.freeze(path21.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path19);
+            const ci = await visitAsync_(i, node.items[i], visitor, path21);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19299,13 +19299,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path19);
+          path21 = Object.freeze(path21.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path21);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path19);
+          const cv = await visitAsync_("value", node.value, visitor, path21);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19332,23 +19332,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path19) {
+    function callVisitor(key, node, visitor, path21) {
       if (typeof visitor === "function")
-        return visitor(key, node, path19);
+        return visitor(key, node, path21);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path19);
+        return visitor.Map?.(key, node, path21);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path19);
+        return visitor.Seq?.(key, node, path21);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path19);
+        return visitor.Pair?.(key, node, path21);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path19);
+        return visitor.Scalar?.(key, node, path21);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path19);
+        return visitor.Alias?.(key, node, path21);
       return void 0;
     }
-    function replaceNode(key, path19, node) {
-      const parent = path19[path19.length - 1];
+    function replaceNode(key, path21, node) {
+      const parent = path21[path21.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19960,10 +19960,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path19, value) {
+    function collectionFromPath(schema, path21, value) {
       let v = value;
-      for (let i = path19.length - 1; i >= 0; --i) {
-        const k = path19[i];
+      for (let i = path21.length - 1; i >= 0; --i) {
+        const k = path21[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19982,7 +19982,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path19) => path19 == null || typeof path19 === "object" && !!path19[Symbol.iterator]().next().done;
+    var isEmptyPath = (path21) => path21 == null || typeof path21 === "object" && !!path21[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20012,11 +20012,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path19, value) {
-        if (isEmptyPath(path19))
+      addIn(path21, value) {
+        if (isEmptyPath(path21))
           this.add(value);
         else {
-          const [key, ...rest] = path19;
+          const [key, ...rest] = path21;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20030,8 +20030,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        const [key, ...rest] = path19;
+      deleteIn(path21) {
+        const [key, ...rest] = path21;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20045,8 +20045,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        const [key, ...rest] = path19;
+      getIn(path21, keepScalar) {
+        const [key, ...rest] = path21;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20064,8 +20064,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path19) {
-        const [key, ...rest] = path19;
+      hasIn(path21) {
+        const [key, ...rest] = path21;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20075,8 +20075,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        const [key, ...rest] = path19;
+      setIn(path21, value) {
+        const [key, ...rest] = path21;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20798,7 +20798,7 @@ var require_log = __commonJS({
       if (logLevel === "debug")
         console.log(...messages);
     }
-    function warn(logLevel, warning2) {
+    function warn2(logLevel, warning2) {
       if (logLevel === "debug" || logLevel === "warn") {
         if (typeof node_process.emitWarning === "function")
           node_process.emitWarning(warning2);
@@ -20807,7 +20807,7 @@ var require_log = __commonJS({
       }
     }
     exports.debug = debug2;
-    exports.warn = warn;
+    exports.warn = warn2;
   }
 });
 
@@ -22591,9 +22591,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path19, value) {
+      addIn(path21, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path19, value);
+          this.contents.addIn(path21, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22668,14 +22668,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        if (Collection2.isEmptyPath(path19)) {
+      deleteIn(path21) {
+        if (Collection2.isEmptyPath(path21)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path19) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path21) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22690,10 +22690,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        if (Collection2.isEmptyPath(path19))
+      getIn(path21, keepScalar) {
+        if (Collection2.isEmptyPath(path21))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path19, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path21, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22704,10 +22704,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path19) {
-        if (Collection2.isEmptyPath(path19))
+      hasIn(path21) {
+        if (Collection2.isEmptyPath(path21))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path19) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path21) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22724,13 +22724,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        if (Collection2.isEmptyPath(path19)) {
+      setIn(path21, value) {
+        if (Collection2.isEmptyPath(path21)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path19), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path21), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path19, value);
+          this.contents.setIn(path21, value);
         }
       }
       /**
@@ -24691,9 +24691,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path19) => {
+    visit.itemAtPath = (cst, path21) => {
       let item = cst;
-      for (const [field, index] of path19) {
+      for (const [field, index] of path21) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24702,23 +24702,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path19) => {
-      const parent = visit.itemAtPath(cst, path19.slice(0, -1));
-      const field = path19[path19.length - 1][0];
+    visit.parentCollection = (cst, path21) => {
+      const parent = visit.itemAtPath(cst, path21.slice(0, -1));
+      const field = path21[path21.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path19, item, visitor) {
-      let ctrl = visitor(item, path19);
+    function _visit(path21, item, visitor) {
+      let ctrl = visitor(item, path21);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path19.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path21.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24729,10 +24729,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path19);
+            ctrl = ctrl(item, path21);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path19) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path21) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26860,11 +26860,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants5);
+          this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26881,10 +26881,10 @@ var require_codegen = __commonJS({
       render({ _n }) {
         return `${this.lhs} = ${this.rhs};` + _n;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants5);
+        this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26945,8 +26945,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants5) {
-        this.code = optimizeExpr(this.code, names, constants5);
+      optimizeNames(names, constants6) {
+        this.code = optimizeExpr(this.code, names, constants6);
         return this;
       }
       get names() {
@@ -26975,12 +26975,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         const { nodes } = this;
         let i = nodes.length;
         while (i--) {
           const n = nodes[i];
-          if (n.optimizeNames(names, constants5))
+          if (n.optimizeNames(names, constants6))
             continue;
           subtractNames(names, n.names);
           nodes.splice(i, 1);
@@ -27033,12 +27033,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        if (!(super.optimizeNames(names, constants5) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        if (!(super.optimizeNames(names, constants6) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants5);
+        this.condition = optimizeExpr(this.condition, names, constants6);
         return this;
       }
       get names() {
@@ -27061,10 +27061,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants5);
+        this.iteration = optimizeExpr(this.iteration, names, constants6);
         return this;
       }
       get names() {
@@ -27100,10 +27100,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants5) {
-        if (!super.optimizeNames(names, constants5))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants5);
+        this.iterable = optimizeExpr(this.iterable, names, constants6);
         return this;
       }
       get names() {
@@ -27145,11 +27145,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants5) {
+      optimizeNames(names, constants6) {
         var _a, _b;
-        super.optimizeNames(names, constants5);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants5);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants5);
+        super.optimizeNames(names, constants6);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants6);
         return this;
       }
       get names() {
@@ -27450,7 +27450,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants5) {
+    function optimizeExpr(expr, names, constants6) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -27465,14 +27465,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n) {
-        const c = constants5[n.str];
+        const c = constants6[n.str];
         if (c === void 0 || names[n.str] !== 1)
           return n;
         delete names[n.str];
         return c;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants5[c.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants6[c.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -29712,8 +29712,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path19) {
-      let input = path19;
+    function removeDotSegments(path21) {
+      let input = path21;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29787,11 +29787,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path19) {
-      if (path19 === "" || path19[0] === "/") {
-        return removeDotSegments(path19);
+    function removeDotSegmentsRelative(path21) {
+      if (path21 === "" || path21[0] === "/") {
+        return removeDotSegments(path21);
       }
-      const segments = path19.split("/");
+      const segments = path21.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30154,8 +30154,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path19 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path19 && path19 !== "/" ? path19 : void 0;
+        const path21 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path21 && path21 !== "/" ? path21 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -39207,7 +39207,7 @@ var require_bcrypt_pbkdf = __commonJS({
         out[4 * i + 0] = cdata[i];
       }
     }
-    function bcrypt_pbkdf(pass, passlen, salt, saltlen, key, keylen, rounds) {
+    function bcrypt_pbkdf(pass2, passlen, salt, saltlen, key, keylen, rounds) {
       var sha2pass = new Uint8Array(64), sha2salt = new Uint8Array(64), out = new Uint8Array(BCRYPT_HASHSIZE), tmpout = new Uint8Array(BCRYPT_HASHSIZE), countsalt = new Uint8Array(saltlen + 4), i, j, amt, stride, dest, count, origkeylen = keylen;
       if (rounds < 1)
         return -1;
@@ -39217,7 +39217,7 @@ var require_bcrypt_pbkdf = __commonJS({
       amt = Math.floor((keylen + stride - 1) / stride);
       for (i = 0; i < saltlen; i++)
         countsalt[i] = salt[i];
-      crypto_hash_sha512(sha2pass, pass, passlen);
+      crypto_hash_sha512(sha2pass, pass2, passlen);
       for (count = 1; keylen > 0; count++) {
         countsalt[saltlen + 0] = count >>> 24;
         countsalt[saltlen + 1] = count >>> 16;
@@ -42962,8 +42962,8 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve2 } = __require("path");
-    var { readFile: readFile11 } = __require("fs");
-    var { execFile: execFile7, spawn: spawn2 } = __require("child_process");
+    var { readFile: readFile13 } = __require("fs");
+    var { execFile: execFile9, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -43180,16 +43180,16 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile11(socketPath, function readCygsocket(err, data) {
+          readFile13(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
-              execFile7("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
+              execFile9("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
                 if (err2 || stdout.length === 0)
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile11(socketPath, readCygsocket);
+                readFile13(socketPath, readCygsocket);
               });
               return;
             }
@@ -43263,11 +43263,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path19) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path19)) {
-        return path19 === "pageant" ? new PageantAgent() : new CygwinAgent(path19);
+    function createAgent(path21) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path21)) {
+        return path21 === "pageant" ? new PageantAgent() : new CygwinAgent(path21);
       }
-      return new OpenSSHAgent(path19);
+      return new OpenSSHAgent(path21);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -48243,7 +48243,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter2 = __require("events");
     var fs3 = __require("fs");
-    var { constants: constants5 } = fs3;
+    var { constants: constants6 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -48511,17 +48511,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path19, options) {
+      createReadStream(path21, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path19, options);
+        return new ReadStream(this, path21, options);
       }
-      createWriteStream(path19, options) {
+      createWriteStream(path21, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path19, options);
+        return new WriteStream(this, path21, options);
       }
-      open(path19, flags_, attrs, cb) {
+      open(path21, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -48540,7 +48540,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48548,7 +48548,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -48679,7 +48679,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path19, options, callback_) {
+      readFile(path21, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48752,13 +48752,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path19, flag, 438, (er, handle_) => {
+        this.open(path21, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path19, (er_, st_) => {
+              this.stat(path21, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -48779,7 +48779,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path19, data, options, callback_) {
+      writeFile(path21, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48798,7 +48798,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path19, flag, options.mode, (openErr, handle) => {
+        this.open(path21, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -48807,7 +48807,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path19, (er_, st_) => {
+                  this.stat(path21, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -48826,7 +48826,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path19, data, options, callback_) {
+      appendFile(path21, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48844,12 +48844,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path19, data, options, callback);
+        this.writeFile(path21, data, options, callback);
       }
-      exists(path19, cb) {
+      exists(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path19, (err) => {
+        this.stat(path21, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -48892,7 +48892,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path19, attrs, cb) {
+      mkdir(path21, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48906,7 +48906,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48914,7 +48914,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48930,10 +48930,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path19, cb) {
+      rmdir(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48941,7 +48941,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -49031,10 +49031,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path19, cb) {
+      stat(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49042,17 +49042,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path19, cb) {
+      lstat(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49060,17 +49060,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path19, cb) {
+      opendir(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49078,14 +49078,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path19, attrs, cb) {
+      setstat(path21, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -49097,7 +49097,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49105,7 +49105,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49165,8 +49165,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path19, atime, mtime, cb) {
-        return this.setstat(path19, {
+      utimes(path21, atime, mtime, cb) {
+        return this.setstat(path21, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -49177,8 +49177,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path19, uid, gid, cb) {
-        return this.setstat(path19, {
+      chown(path21, uid, gid, cb) {
+        return this.setstat(path21, {
           uid,
           gid
         }, cb);
@@ -49188,15 +49188,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path19, mode, cb) {
-        return this.setstat(path19, {
+      chmod(path21, mode, cb) {
+        return this.setstat(path21, {
           mode
         }, cb);
       }
-      readlink(path19, cb) {
+      readlink(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49204,7 +49204,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49249,10 +49249,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path19, cb) {
+      realpath(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49260,7 +49260,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49305,13 +49305,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path19, cb) {
+      ext_openssh_statvfs(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49321,7 +49321,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -49407,7 +49407,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path19, attrs, cb) {
+      ext_openssh_lsetstat(path21, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -49422,7 +49422,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49432,7 +49432,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49449,13 +49449,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path19, cb) {
+      ext_openssh_expandPath(path21, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path19);
+        const pathLen = Buffer.byteLength(path21);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49465,7 +49465,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path19, p += 4, pathLen);
+        buf.utf8Write(path21, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -50098,25 +50098,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFDIR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFREG;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFBLK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFCHR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFLNK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFIFO;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants5.S_IFMT) === constants5.S_IFSOCK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -50743,12 +50743,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path19)) {
+        if (!sftp.emit("LSTAT", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50767,13 +50767,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path19, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path21, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50795,12 +50795,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path19)) {
+        if (!sftp.emit("OPENDIR", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50819,63 +50819,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path19)) {
+        if (!sftp.emit("REMOVE", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path19, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path21, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path19)) {
+        if (!sftp.emit("RMDIR", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path19)) {
+        if (!sftp.emit("REALPATH", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path19)) {
+        if (!sftp.emit("STAT", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50895,14 +50895,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path19 = bufferParser.readString(true);
+        const path21 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path19 === void 0)
+        if (path21 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path19)) {
+        if (!sftp.emit("READLINK", reqID, path21)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50973,7 +50973,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path19, options) {
+    function ReadStream(sftp, path21, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50987,7 +50987,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path19;
+      this.path = path21;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -51118,7 +51118,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path19, options) {
+    function WriteStream(sftp, path21, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -51130,7 +51130,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path19;
+      this.path = path21;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -58420,8 +58420,8 @@ var require_common = __commonJS({
         return namespaces;
       }
       function enabled(name) {
-        for (const skip of createDebug.skips) {
-          if (matchesTemplate(name, skip)) {
+        for (const skip2 of createDebug.skips) {
+          if (matchesTemplate(name, skip2)) {
             return false;
           }
         }
@@ -58840,7 +58840,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http2 = require_http();
     var fs3 = __require("fs");
-    var path19 = __require("path");
+    var path21 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -58848,8 +58848,8 @@ var require_modem = __commonJS({
     var utils = require_utils3();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os10 = __require("os");
-    var isWin = os10.type() === "Windows_NT";
+    var os12 = __require("os");
+    var isWin = os12.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -58889,9 +58889,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path19.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path19.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path19.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path21.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path21.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path21.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -58901,7 +58901,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve2) {
-        var userDockerSocket = path19.join(os10.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path21.join(os12.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve2("/var/run/docker.sock");
           else resolve2(userDockerSocket);
@@ -58995,7 +58995,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path19.resolve(options.file));
+          data = fs3.createReadStream(path21.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -59313,7 +59313,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "../main/node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path19 = __require("path");
+    var path21 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -59322,22 +59322,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path19.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path21.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path19.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path21.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path19.sep === "/") {
+      if (path21.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path19.sep === "/") {
+      if (path21.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path19.sep);
+      return file.replace(/\//g, path21.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -59386,13 +59386,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path20) => this._filter(path20));
+        return make_array(paths).filter((path22) => this._filter(path22));
       }
       createFilter() {
-        return (path20) => this._filter(path20);
+        return (path22) => this._filter(path22);
       }
-      ignores(path20) {
-        return !this._filter(path20);
+      ignores(path22) {
+        return !this._filter(path22);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -59431,36 +59431,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path19.sep),
+          dirs: pattern2.split(path21.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path20) {
-        if (!path20) {
+      _filter(path22) {
+        if (!path22) {
           return false;
         }
-        if (path20 in this._cache) {
-          return this._cache[path20];
+        if (path22 in this._cache) {
+          return this._cache[path22];
         }
-        return this._cache[path20] = this._test(path20);
+        return this._cache[path22] = this._test(path22);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path19.dirname(file));
-        const parentPathDirs = parentPath.split(path19.sep);
+        const parentPath = cleanPath(path21.dirname(file));
+        const parentPathDirs = parentPath.split(path21.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path19.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path21.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path19.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path21.sep), rule);
             }
           }
           if (match) {
@@ -59479,13 +59479,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path19.sep === "\\" ? "\\\\" : path19.sep;
+        let escapedSlash = path21.sep === "\\" ? "\\\\" : path21.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path19.sep) {
+              if (rule.pattern[i + 1] === path21.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -59501,7 +59501,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path19.sep === "\\") {
+            if (path21.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -59528,46 +59528,46 @@ var require_chownr = __commonJS({
   "../main/node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path19 = __require("path");
+    var path21 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path20, uid, gid) => {
+    var lchownSync = (path22, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path20, uid, gid);
+        return fs3[LCHOWNSYNC](path22, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path20, uid, gid) => {
+    var chownSync = (path22, uid, gid) => {
       try {
-        return fs3.chownSync(path20, uid, gid);
+        return fs3.chownSync(path22, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path20, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path22, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path20, uid, gid, cb);
+        fs3.chown(path22, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path20, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path22, uid, gid) => {
       try {
-        return lchownSync(path20, uid, gid);
+        return lchownSync(path22, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path20, uid, gid);
+        chownSync(path22, uid, gid);
       }
-    } : (path20, uid, gid) => lchownSync(path20, uid, gid);
+    } : (path22, uid, gid) => lchownSync(path22, uid, gid);
     var nodeVersion = process.version;
-    var readdir6 = (path20, options, cb) => fs3.readdir(path20, options, cb);
-    var readdirSync = (path20, options) => fs3.readdirSync(path20, options);
+    var readdir8 = (path22, options, cb) => fs3.readdir(path22, options, cb);
+    var readdirSync = (path22, options) => fs3.readdirSync(path22, options);
     if (/^v4\./.test(nodeVersion))
-      readdir6 = (path20, options, cb) => fs3.readdir(path20, cb);
+      readdir8 = (path22, options, cb) => fs3.readdir(path22, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -59575,26 +59575,26 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child2, uid, gid, cb) => {
       if (typeof child2 === "string")
-        return fs3.lstat(path19.resolve(p, child2), (er, stats) => {
+        return fs3.lstat(path21.resolve(p, child2), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child2;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child2.isDirectory()) {
-        chownr(path19.resolve(p, child2.name), uid, gid, (er) => {
+        chownr(path21.resolve(p, child2.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path19.resolve(p, child2.name);
+          const cpath = path21.resolve(p, child2.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path19.resolve(p, child2.name);
+        const cpath = path21.resolve(p, child2.name);
         chown(cpath, uid, gid, cb);
       }
     };
     var chownr = (p, uid, gid, cb) => {
-      readdir6(p, { withFileTypes: true }, (er, children) => {
+      readdir8(p, { withFileTypes: true }, (er, children) => {
         if (er) {
           if (er.code === "ENOENT")
             return cb();
@@ -59619,7 +59619,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child2, uid, gid) => {
       if (typeof child2 === "string") {
         try {
-          const stats = fs3.lstatSync(path19.resolve(p, child2));
+          const stats = fs3.lstatSync(path21.resolve(p, child2));
           stats.name = child2;
           child2 = stats;
         } catch (er) {
@@ -59630,8 +59630,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child2.isDirectory())
-        chownrSync(path19.resolve(p, child2.name), uid, gid);
-      handleEISDirSync(path19.resolve(p, child2.name), uid, gid);
+        chownrSync(path21.resolve(p, child2.name), uid, gid);
+      handleEISDirSync(path21.resolve(p, child2.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -60649,7 +60649,7 @@ var require_end_of_stream2 = __commonJS({
 // ../main/node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "../main/node_modules/tar-stream/pack.js"(exports, module) {
-    var constants5 = require_fs_constants();
+    var constants6 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -60667,16 +60667,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants5.S_IFMT) {
-        case constants5.S_IFBLK:
+      switch (mode & constants6.S_IFMT) {
+        case constants6.S_IFBLK:
           return "block-device";
-        case constants5.S_IFCHR:
+        case constants6.S_IFCHR:
           return "character-device";
-        case constants5.S_IFDIR:
+        case constants6.S_IFDIR:
           return "directory";
-        case constants5.S_IFIFO:
+        case constants6.S_IFIFO:
           return "fifo";
-        case constants5.S_IFLNK:
+        case constants6.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -60947,7 +60947,7 @@ var require_pump = __commonJS({
 // ../main/node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "../main/node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path19 = __require("path");
+    var path21 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -60966,7 +60966,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path19.resolve(p);
+      p = path21.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -60974,7 +60974,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path19.dirname(p), opts, function(er2, made2) {
+            mkdirP(path21.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -61001,14 +61001,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path19.resolve(p);
+      p = path21.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path19.dirname(p), opts, made);
+            made = sync(path21.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -61038,9 +61038,9 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path19 = __require("path");
-    var os10 = __require("os");
-    var win32 = os10.platform() === "win32";
+    var path21 = __require("path");
+    var os12 = __require("os");
+    var win32 = os12.platform() === "win32";
     var noop3 = function() {
     };
     var echo = function(name) {
@@ -61052,12 +61052,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path19.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path21.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path19.join(cwd, next);
+        var nextAbs = path21.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -61065,7 +61065,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path19.join(cwd, next, files[i2]))) queue.push(path19.join(next, files[i2]));
+              if (!ignore(path21.join(cwd, next, files[i2]))) queue.push(path21.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -61076,7 +61076,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path19.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path21.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -61106,7 +61106,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path19.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path21.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -61147,7 +61147,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path19.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path21.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -61209,9 +61209,9 @@ var require_tar_fs = __commonJS({
         });
       };
       var chperm = function(name, header, cb) {
-        var link2 = header.type === "symlink";
-        var chmod4 = link2 ? xfs.lchmod : xfs.chmod;
-        var chown = link2 ? xfs.lchown : xfs.chown;
+        var link3 = header.type === "symlink";
+        var chmod4 = link3 ? xfs.lchmod : xfs.chmod;
+        var chown = link3 ? xfs.lchown : xfs.chown;
         if (!chmod4) return cb();
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
@@ -61225,14 +61225,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path19.join(cwd, path19.join("/", header.name));
+        var name = path21.join(cwd, path21.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path19.join(name, ".") === path19.join(cwd, ".")) return next();
+          if (path21.join(name, ".") === path21.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -61242,9 +61242,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path19.resolve(path19.dirname(name), header.linkname);
+            var dst = path21.resolve(path21.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path19.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path21.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -61254,7 +61254,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path19.join(cwd, path19.join("/", header.linkname));
+            var srcpath = path21.join(cwd, path21.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -61294,8 +61294,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path19.dirname(name);
-        validate(xfs, dir, path19.join(cwd, "."), function(err, valid) {
+        var dir = path21.dirname(name);
+        validate(xfs, dir, path21.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -61326,16 +61326,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path19.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path21.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path19.sep)) return cb(null, false);
+      if (!name.startsWith(root + path21.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path19.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path21.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -61349,8 +61349,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path19.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path19.sep);
+      cwd = path21.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path21.sep);
     }
   }
 });
@@ -61360,7 +61360,7 @@ var require_util10 = __commonJS({
   "../main/node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path19 = __require("path");
+    var path21 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -61412,14 +61412,14 @@ var require_util10 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path19.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path21.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path20) => {
-              return !filterFn(path20);
+            ignoreFn = (path22) => {
+              return !filterFn(path22);
             };
           }
           const entries = file.src.slice() || [];
@@ -64393,19 +64393,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path19) {
-      if (path19.startsWith("[")) {
-        const hostEnd = path19.indexOf("]");
+    function splitHostPort(path21) {
+      if (path21.startsWith("[")) {
+        const hostEnd = path21.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path19.substring(1, hostEnd);
+        const host = path21.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path19.length > hostEnd + 1) {
-          if (path19[hostEnd + 1] === ":") {
-            const portString = path19.substring(hostEnd + 2);
+        if (path21.length > hostEnd + 1) {
+          if (path21[hostEnd + 1] === ":") {
+            const portString = path21.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -64423,7 +64423,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path19.split(":");
+        const splitPath = path21.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -64435,7 +64435,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path19
+            host: path21
           };
         }
       }
@@ -65030,7 +65030,7 @@ var require_service_config = __commonJS({
     exports.validateRetryThrottling = validateRetryThrottling;
     exports.validateServiceConfig = validateServiceConfig;
     exports.extractAndSelectServiceConfig = extractAndSelectServiceConfig;
-    var os10 = __require("os");
+    var os12 = __require("os");
     var constants_1 = require_constants7();
     var DURATION_REGEX = /^\d+(\.\d{1,9})?s$/;
     var CLIENT_LANGUAGE_STRING = "node";
@@ -65329,7 +65329,7 @@ var require_service_config = __commonJS({
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
           for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os10.hostname()) {
+            if (hostname === os12.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -67471,14 +67471,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path19, options) {
+    function getCall(channel, path21, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path19, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path21, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -68048,9 +68048,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path19, serialize, deserialize) {
+    function partial(fn, path21, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path19, serialize, deserialize, ...args);
+        return fn.call(this, path21, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -70647,7 +70647,7 @@ var require_reader2 = __commonJS({
       var bytes = this.bytes();
       return utf82.read(bytes, 0, bytes.length);
     };
-    Reader.prototype.skip = function skip(length) {
+    Reader.prototype.skip = function skip2(length) {
       if (typeof length === "number") {
         if (this.pos + length > this.len)
           throw indexOutOfRange(this, length);
@@ -71001,15 +71001,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "../main/node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path19 = exports;
+    var path21 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path19.isAbsolute = function isAbsolute2(path20) {
-        return /^(?:\/|\w+:)/.test(path20);
+      path21.isAbsolute = function isAbsolute2(path22) {
+        return /^(?:\/|\w+:)/.test(path22);
       }
     );
     var normalize = (
@@ -71018,9 +71018,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path19.normalize = function normalize2(path20) {
-        path20 = path20.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path20.split("/"), absolute = isAbsolute(path20), prefix = "";
+      path21.normalize = function normalize2(path22) {
+        path22 = path22.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path22.split("/"), absolute = isAbsolute(path22), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -71039,7 +71039,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path19.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
+    path21.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -71223,18 +71223,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path19, json) {
-      if (util.isString(path19))
-        path19 = path19.split(".");
-      else if (!Array.isArray(path19))
+    Namespace.prototype.define = function define2(path21, json) {
+      if (util.isString(path21))
+        path21 = path21.split(".");
+      else if (!Array.isArray(path21))
         throw TypeError("illegal path");
-      if (path19 && path19.length && path19[0] === "")
+      if (path21 && path21.length && path21[0] === "")
         throw Error("path must be relative");
-      if (path19.length > util.recursionLimit)
+      if (path21.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path19.length > 0) {
-        var part = path19.shift();
+      while (path21.length > 0) {
+        var part = path21.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -71269,26 +71269,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path19, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path21, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path19) && path19.length) {
-        if (path19 === ".")
+      if (util.isString(path21) && path21.length) {
+        if (path21 === ".")
           return this.root;
-        path19 = path19.split(".");
-      } else if (!path19.length)
+        path21 = path21.split(".");
+      } else if (!path21.length)
         return this;
-      var flatPath = path19.join(".");
-      if (path19[0] === "")
-        return this.root.lookup(path19.slice(1), filterTypes);
+      var flatPath = path21.join(".");
+      if (path21[0] === "")
+        return this.root.lookup(path21.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path19, flatPath);
+      found = this._lookupImpl(path21, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -71296,7 +71296,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path19, flatPath);
+        found = current.parent._lookupImpl(path21, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -71304,22 +71304,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path19, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path21, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path19[0]);
+      var found = this.get(path21[0]);
       var exact = null;
       if (found) {
-        if (path19.length === 1) {
+        if (path21.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path19 = path19.slice(1);
-          exact = found._lookupImpl(path19, path19.join("."));
+          path21 = path21.slice(1);
+          exact = found._lookupImpl(path21, path21.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path19, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path21, flatPath))) {
             exact = found;
             break;
           }
@@ -71327,28 +71327,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path19) {
-      var found = this.lookup(path19, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path21) {
+      var found = this.lookup(path21, [Type]);
       if (!found)
-        throw Error("no such type: " + path19);
+        throw Error("no such type: " + path21);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path19) {
-      var found = this.lookup(path19, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path21) {
+      var found = this.lookup(path21, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path19 + "' in " + this);
+        throw Error("no such Enum '" + path21 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path19) {
-      var found = this.lookup(path19, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path21) {
+      var found = this.lookup(path21, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path19 + "' in " + this);
+        throw Error("no such Type or Enum '" + path21 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path19) {
-      var found = this.lookup(path19, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path21) {
+      var found = this.lookup(path21, [Service]);
       if (!found)
-        throw Error("no such Service '" + path19 + "' in " + this);
+        throw Error("no such Service '" + path21 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -72765,13 +72765,13 @@ var require_util11 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path19, value, ifNotSet) {
-      function setProp(dst2, path20, value2) {
-        var part = path20.shift();
+    util.setProperty = function setProperty(dst, path21, value, ifNotSet) {
+      function setProp(dst2, path22, value2) {
+        var part = path22.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path20.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path20, value2);
+        if (path22.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path22, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -72784,12 +72784,12 @@ var require_util11 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path19)
+      if (!path21)
         throw TypeError("path must be specified");
-      path19 = path19.split(".");
-      if (path19.length > util.recursionLimit)
+      path21 = path21.split(".");
+      if (path21.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path19, value);
+      return setProp(dst, path21, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -73335,12 +73335,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path19 = [this.name], ptr = this.parent;
+          var path21 = [this.name], ptr = this.parent;
           while (ptr) {
-            path19.unshift(ptr.name);
+            path21.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path19.join(".");
+          return path21.join(".");
         }
       }
     });
@@ -73894,7 +73894,7 @@ var require_tokenize = __commonJS({
         }
         return stack[0];
       }
-      function skip(expected, optional) {
+      function skip2(expected, optional) {
         var actual = peek(), equals = actual === expected;
         if (equals) {
           next();
@@ -73929,7 +73929,7 @@ var require_tokenize = __commonJS({
         next,
         peek,
         push,
-        skip,
+        skip: skip2,
         cmnt
       }, "line", {
         get: function() {
@@ -73976,7 +73976,7 @@ var require_parse2 = __commonJS({
       if (!options)
         options = parse3.defaults;
       var preferTrailingComment = options.preferTrailingComment || false;
-      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip = tn.skip, cmnt = tn.cmnt;
+      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip2 = tn.skip, cmnt = tn.cmnt;
       var head = true, pkg, imports, weakImports, edition = "proto2";
       var ptr = root;
       var topLevelObjects = [];
@@ -74005,7 +74005,7 @@ var require_parse2 = __commonJS({
           if ((token2 = next()) !== '"' && token2 !== "'")
             throw illegal(token2);
           values.push(next());
-          skip(token2);
+          skip2(token2);
           token2 = peek();
         } while (token2 === '"' || token2 === "'");
         return values.join("");
@@ -74047,7 +74047,7 @@ var require_parse2 = __commonJS({
             }
           } else {
             try {
-              target.push([start = parseId(next()), skip("to", true) ? parseId(next()) : start]);
+              target.push([start = parseId(next()), skip2("to", true) ? parseId(next()) : start]);
             } catch (err) {
               if (acceptStrings && typeRefRe.test(token2) && edition >= 2023) {
                 target.push(token2);
@@ -74056,7 +74056,7 @@ var require_parse2 = __commonJS({
               }
             }
           }
-        } while (skip(",", true));
+        } while (skip2(",", true));
         var dummy = { options: void 0 };
         dummy.setOption = function(name, value) {
           if (this.options === void 0) this.options = {};
@@ -74067,7 +74067,7 @@ var require_parse2 = __commonJS({
           function parseRange_block(token3) {
             if (token3 === "option") {
               parseOption(dummy, token3);
-              skip(";");
+              skip2(";");
             } else
               throw illegal(token3);
           },
@@ -74131,7 +74131,7 @@ var require_parse2 = __commonJS({
         if (!typeRefRe.test(pkg))
           throw illegal(pkg, "name");
         ptr = ptr.define(pkg);
-        skip(";");
+        skip2(";");
       }
       function parseImport() {
         var token2 = peek();
@@ -74149,23 +74149,23 @@ var require_parse2 = __commonJS({
             break;
         }
         token2 = readString();
-        skip(";");
+        skip2(";");
         whichImports.push(token2);
       }
       function parseSyntax() {
-        skip("=");
+        skip2("=");
         edition = readString();
         if (edition < 2023)
           throw illegal(edition, "syntax");
-        skip(";");
+        skip2(";");
       }
       function parseEdition() {
-        skip("=");
+        skip2("=");
         edition = readString();
         const supportedEditions = ["2023"];
         if (!supportedEditions.includes(edition))
           throw illegal(edition, "edition");
-        skip(";");
+        skip2(";");
       }
       function parseCommon(parent, token2, depth) {
         if (depth === void 0)
@@ -74173,7 +74173,7 @@ var require_parse2 = __commonJS({
         switch (token2) {
           case "option":
             parseOption(parent, token2);
-            skip(";");
+            skip2(";");
             return true;
           case "message":
             parseType(parent, token2, depth + 1);
@@ -74198,15 +74198,15 @@ var require_parse2 = __commonJS({
           }
           obj.filename = parse3.filename;
         }
-        if (skip("{", true)) {
+        if (skip2("{", true)) {
           var token2;
           while ((token2 = next()) !== "}")
             fnIf(token2);
-          skip(";", true);
+          skip2(";", true);
         } else {
           if (fnElse)
             fnElse();
-          skip(";");
+          skip2(";");
           if (obj && (typeof obj.comment !== "string" || preferTrailingComment))
             obj.comment = cmnt(trailingLine) || obj.comment;
         }
@@ -74280,12 +74280,12 @@ var require_parse2 = __commonJS({
         if (!nameRe.test(name))
           throw illegal(name, "name");
         name = applyCase(name);
-        skip("=");
+        skip2("=");
         var field = new Field(name, parseId(next()), type, rule, extend);
         ifBlock(field, function parseField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token2);
         }, function parseField_line() {
@@ -74317,7 +74317,7 @@ var require_parse2 = __commonJS({
         var fieldName2 = util.lcFirst(name);
         if (name === fieldName2)
           name = util.ucFirst(name);
-        skip("=");
+        skip2("=");
         var id = parseId(next());
         var type = new Type(name);
         type.group = true;
@@ -74327,7 +74327,7 @@ var require_parse2 = __commonJS({
           switch (token2) {
             case "option":
               parseOption(type, token2);
-              skip(";");
+              skip2(";");
               break;
             case "required":
             case "repeated":
@@ -74357,24 +74357,24 @@ var require_parse2 = __commonJS({
         parent.add(type).add(field);
       }
       function parseMapField(parent) {
-        skip("<");
+        skip2("<");
         var keyType = next();
         if (types.mapKey[keyType] === void 0)
           throw illegal(keyType, "type");
-        skip(",");
+        skip2(",");
         var valueType = next();
         if (!typeRefRe.test(valueType))
           throw illegal(valueType, "type");
-        skip(">");
+        skip2(">");
         var name = next();
         if (!nameRe.test(name))
           throw illegal(name, "name");
-        skip("=");
+        skip2("=");
         var field = new MapField(applyCase(name), parseId(next()), keyType, valueType);
         ifBlock(field, function parseMapField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token2);
         }, function parseMapField_line() {
@@ -74389,7 +74389,7 @@ var require_parse2 = __commonJS({
         ifBlock(oneof, function parseOneOf_block(token3) {
           if (token3 === "option") {
             parseOption(oneof, token3);
-            skip(";");
+            skip2(";");
           } else {
             push(token3);
             parseField(oneof, "optional", void 0, depth);
@@ -74405,7 +74405,7 @@ var require_parse2 = __commonJS({
           switch (token3) {
             case "option":
               parseOption(enm, token3);
-              skip(";");
+              skip2(";");
               break;
             case "reserved":
               readRanges(enm.reserved || (enm.reserved = []), true);
@@ -74423,7 +74423,7 @@ var require_parse2 = __commonJS({
       function parseEnumValue(parent, token2) {
         if (!nameRe.test(token2))
           throw illegal(token2, "name");
-        skip("=");
+        skip2("=");
         var value = parseId(next(), true), dummy = {
           options: void 0
         };
@@ -74439,7 +74439,7 @@ var require_parse2 = __commonJS({
         ifBlock(dummy, function parseEnumValue_block(token3) {
           if (token3 === "option") {
             parseOption(dummy, token3);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token3);
         }, function parseEnumValue_line() {
@@ -74460,7 +74460,7 @@ var require_parse2 = __commonJS({
           }
           if (token2 === "(") {
             var parensValue = next();
-            skip(")");
+            skip2(")");
             token2 = "(" + parensValue + ")";
           }
           if (isOption) {
@@ -74488,9 +74488,9 @@ var require_parse2 = __commonJS({
           depth = 0;
         if (depth > util.recursionLimit)
           throw Error("max depth exceeded");
-        if (skip("{", true)) {
+        if (skip2("{", true)) {
           var objectResult = {};
-          while (!skip("}", true)) {
+          while (!skip2("}", true)) {
             if (!nameRe.test(token = next())) {
               throw illegal(token, "name");
             }
@@ -74499,18 +74499,18 @@ var require_parse2 = __commonJS({
             }
             var value;
             var propName = token;
-            skip(":", true);
+            skip2(":", true);
             if (peek() === "{") {
               value = parseOptionValue(parent, name + "." + token, depth + 1);
             } else if (peek() === "[") {
               value = [];
               var lastValue;
-              if (skip("[", true)) {
+              if (skip2("[", true)) {
                 do {
                   lastValue = readValue(true);
                   value.push(lastValue);
-                } while (skip(",", true));
-                skip("]");
+                } while (skip2(",", true));
+                skip2("]");
                 if (typeof lastValue !== "undefined") {
                   setOption(parent, name + "." + token, lastValue);
                 }
@@ -74524,8 +74524,8 @@ var require_parse2 = __commonJS({
               value = [].concat(prevValue).concat(value);
             if (propName !== "__proto__")
               objectResult[propName] = value;
-            skip(",", true);
-            skip(";", true);
+            skip2(",", true);
+            skip2(";", true);
           }
           return objectResult;
         }
@@ -74546,11 +74546,11 @@ var require_parse2 = __commonJS({
           parent.setParsedOption(name, value, propName);
       }
       function parseInlineOptions(parent) {
-        if (skip("[", true)) {
+        if (skip2("[", true)) {
           do {
             parseOption(parent, "option");
-          } while (skip(",", true));
-          skip("]");
+          } while (skip2(",", true));
+          skip2("]");
         }
         return parent;
       }
@@ -74582,27 +74582,27 @@ var require_parse2 = __commonJS({
         if (!nameRe.test(token2 = next()))
           throw illegal(token2, "name");
         var name = token2, requestType, requestStream, responseType, responseStream;
-        skip("(");
-        if (skip("stream", true))
+        skip2("(");
+        if (skip2("stream", true))
           requestStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         requestType = token2;
-        skip(")");
-        skip("returns");
-        skip("(");
-        if (skip("stream", true))
+        skip2(")");
+        skip2("returns");
+        skip2("(");
+        if (skip2("stream", true))
           responseStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         responseType = token2;
-        skip(")");
+        skip2(")");
         var method = new Method(name, type, requestType, responseType, requestStream, responseStream);
         method.comment = commentText;
         ifBlock(method, function parseMethod_block(token3) {
           if (token3 === "option") {
             parseOption(method, token3);
-            skip(";");
+            skip2(";");
           } else
             throw illegal(token3);
         });
@@ -74659,7 +74659,7 @@ var require_parse2 = __commonJS({
             break;
           case "option":
             parseOption(ptr, token);
-            skip(";", true);
+            skip2(";", true);
             break;
           default:
             if (parseCommon(ptr, token, 0)) {
@@ -77378,16 +77378,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path19 = __require("path");
+    var path21 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path19.isAbsolute(target)) {
+        if (path21.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path19.join(directory, target);
+          const fullPath = path21.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -79885,7 +79885,7 @@ var require_subchannel_call = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Http2SubchannelCall = void 0;
     var http2 = __require("http2");
-    var os10 = __require("os");
+    var os12 = __require("os");
     var constants_1 = require_constants7();
     var metadata_1 = require_metadata2();
     var stream_decoder_1 = require_stream_decoder();
@@ -79893,7 +79893,7 @@ var require_subchannel_call = __commonJS({
     var constants_2 = require_constants7();
     var TRACER_NAME = "subchannel_call";
     function getSystemErrorName(errno) {
-      for (const [name, num] of Object.entries(os10.constants.errno)) {
+      for (const [name, num] of Object.entries(os12.constants.errno)) {
         if (num === errno) {
           return name;
         }
@@ -83000,9 +83000,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path19, call, metadata, request2) {
+      constructor(path21, call, metadata, request2) {
         super();
-        this.path = path19;
+        this.path = path21;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83032,9 +83032,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path19, call, metadata) {
+      constructor(path21, call, metadata) {
         super({ objectMode: true });
-        this.path = path19;
+        this.path = path21;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -83066,9 +83066,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path19, call, metadata, request2) {
+      constructor(path21, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path19;
+        this.path = path21;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83122,9 +83122,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path19, call, metadata) {
+      constructor(path21, call, metadata) {
         super({ objectMode: true });
-        this.path = path19;
+        this.path = path21;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -85425,11 +85425,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path19) {
-          serverCallTrace("Received call to method " + path19 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path19);
+        _retrieveHandler(path21) {
+          serverCallTrace("Received call to method " + path21 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path21);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path19 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path21 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -85453,10 +85453,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path19 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path19);
+          const path21 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path21);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path19), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path21), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -85506,10 +85506,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path19 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path19);
+          const path21 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path21);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path19), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path21), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -86817,13 +86817,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path19;
+        let path21;
         if (target.authority === "") {
-          path19 = "/" + target.path;
+          path21 = "/" + target.path;
         } else {
-          path19 = target.path;
+          path21 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path19 }] }];
+        this.endpoints = [{ addresses: [{ path: path21 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -86883,12 +86883,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path19 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path19);
+        for (const path21 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path21);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path19}`,
+              details: `Failed to parse ${target.scheme} address ${path21}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86896,7 +86896,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path19}`,
+              details: `Failed to parse ${target.scheme} address ${path21}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -88252,16 +88252,16 @@ var require_util13 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path19 = __require("path");
+    var path21 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path19.isAbsolute(target)) {
+        if (path21.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path19.join(directory, target);
+          const fullPath = path21.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -88508,7 +88508,7 @@ var require_session = __commonJS({
   "../main/node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path19 = __require("path");
+    var path21 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -88535,7 +88535,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path19.resolve(__dirname, "proto", "auth.proto")
+          path21.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -88565,7 +88565,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "../main/node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path19 = __require("path");
+    var path21 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -88575,7 +88575,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path19.resolve(__dirname, "proto", "buildkit_status.proto")
+        path21.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -92453,7 +92453,7 @@ function getIDToken(aud) {
 }
 
 // actions/run/src/main.ts
-import path18 from "node:path";
+import path20 from "node:path";
 
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
@@ -92612,11 +92612,11 @@ var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
 function parseJsonWithin(text2, limits) {
   const bytes = Buffer.byteLength(text2);
   if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
-  const fail = (message, offset) => {
+  const fail2 = (message, offset) => {
     const { line, column } = positionOf(text2, offset);
     throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
   };
-  const invalid = (message, offset) => fail(`invalid JSON: ${message}`, offset);
+  const invalid = (message, offset) => fail2(`invalid JSON: ${message}`, offset);
   const stack = [];
   let expecting = "value";
   let i = 0;
@@ -92675,7 +92675,7 @@ function parseJsonWithin(text2, limits) {
         } else if (c === '"') {
           const at = i;
           const key = readString();
-          if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
+          if (top.keys.has(key)) fail2(`duplicate key ${JSON.stringify(shownText(key, 64))}`, at);
           top.keys.add(key);
           expecting = "colon";
         } else invalid(`expected a key in double quotes, found ${describe(c)}`, i);
@@ -92687,7 +92687,7 @@ function parseJsonWithin(text2, limits) {
           i++;
           afterValue();
         } else if (c === "{" || c === "[") {
-          if (stack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth} levels`, i);
+          if (stack.length >= limits.maxDepth) fail2(`nesting deeper than ${limits.maxDepth} levels`, i);
           stack.push(c === "{" ? { close: "}", keys: /* @__PURE__ */ new Set() } : { close: "]" });
           i++;
           expecting = c === "{" ? "key-or-close" : "value-or-close";
@@ -94103,6 +94103,12 @@ var policy_schema_default = {
           description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
           type: "integer",
           minimum: 0
+        },
+        maxConcurrentSandboxes: {
+          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
+          type: "integer",
+          minimum: 1,
+          maximum: 1024
         }
       }
     },
@@ -95002,6 +95008,7 @@ async function ownerState(labels, self2, procRoot = "/proc") {
 
 // actions/lib/src/policy.ts
 import { readFile as readFile4 } from "node:fs/promises";
+var DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 async function loadPolicy(file) {
   let document2;
   try {
@@ -95024,7 +95031,8 @@ async function loadPolicy(file) {
       maxCpus: doc.limits.maxCpus,
       maxMemoryBytes: parseMemory(doc.limits.maxMemory),
       maxTimeoutSeconds: parseDuration(doc.limits.maxTimeout),
-      maxGpus: doc.limits.maxGpus
+      maxGpus: doc.limits.maxGpus,
+      maxConcurrentSandboxes: doc.limits.maxConcurrentSandboxes ?? DEFAULT_MAX_CONCURRENT_SANDBOXES
     },
     user: doc.sandbox.user,
     pidsLimit: doc.sandbox.pidsLimit,
@@ -95185,11 +95193,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path19, maxBytes, tailSize = 20) {
-    this.path = path19;
+  constructor(path21, maxBytes, tailSize = 20) {
+    this.path = path21;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path19, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path21, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -96425,18 +96433,18 @@ function decodePayload(type, payload) {
       return { kind: "syscall", context, sysno, args, ...exit ? { exit } : {} };
     }
     case MessageType.syscallOpen: {
-      const open5 = { sysno: -1, dirFd: 0, dirPath: "", path: "", flags: 0 };
+      const open6 = { sysno: -1, dirFd: 0, dirPath: "", path: "", flags: 0 };
       fields(payload, (f, w, r) => {
         if (common(f, w, r, true)) return true;
-        if (f === 3 && w === WireType.Varint) open5.sysno = Number(BigInt(r.uint64()));
-        else if (f === 4 && w === WireType.Varint) open5.dirFd = Number(BigInt(r.int64()));
-        else if (f === 5 && w === WireType.LengthDelimited) open5.dirPath = text(r);
-        else if (f === 6 && w === WireType.LengthDelimited) open5.path = text(r);
-        else if (f === 7 && w === WireType.Varint) open5.flags = r.uint32();
+        if (f === 3 && w === WireType.Varint) open6.sysno = Number(BigInt(r.uint64()));
+        else if (f === 4 && w === WireType.Varint) open6.dirFd = Number(BigInt(r.int64()));
+        else if (f === 5 && w === WireType.LengthDelimited) open6.dirPath = text(r);
+        else if (f === 6 && w === WireType.LengthDelimited) open6.path = text(r);
+        else if (f === 7 && w === WireType.Varint) open6.flags = r.uint32();
         else return false;
         return true;
       });
-      return { kind: "open", context, ...open5, ...exit ? { exit } : {} };
+      return { kind: "open", context, ...open6, ...exit ? { exit } : {} };
     }
     case MessageType.syscallConnect: {
       const connect = { fd: 0, fdPath: "", address: new Uint8Array() };
@@ -96451,16 +96459,16 @@ function decodePayload(type, payload) {
       return { kind: "connect", context, ...connect, ...exit ? { exit } : {} };
     }
     case MessageType.syscallExecve: {
-      let path19 = "";
+      let path21 = "";
       const argv = [];
       fields(payload, (f, w, r) => {
         if (common(f, w, r, true)) return true;
-        if (f === 6 && w === WireType.LengthDelimited) path19 = text(r);
+        if (f === 6 && w === WireType.LengthDelimited) path21 = text(r);
         else if (f === 7 && w === WireType.LengthDelimited) pushLimited(argv, text(r));
         else return false;
         return true;
       });
-      return { kind: "execve", context, path: path19, argv, ...exit ? { exit } : {} };
+      return { kind: "execve", context, path: path21, argv, ...exit ? { exit } : {} };
     }
     case MessageType.syscallSocket: {
       const socket = { domain: 0, type: 0, protocol: 0 };
@@ -96533,9 +96541,9 @@ var TraceCollector = class _TraceCollector {
   }
   /** Waits up to `graceMs` for the sandbox to close its connection (it does when it exits), then stops. */
   async finish(graceMs) {
-    const open5 = this.peers.filter((p) => p.state !== "closed");
-    if (open5.length > 0) {
-      const timedOut = await Promise.race([Promise.all(open5.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
+    const open6 = this.peers.filter((p) => p.state !== "closed");
+    if (open6.length > 0) {
+      const timedOut = await Promise.race([Promise.all(open6.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
       if (timedOut)
         this.problem(`the sandbox's trace connection was still open ${graceMs} ms after the program ended; later events are not counted`);
     }
@@ -97595,6 +97603,66 @@ async function runProgram(context, program) {
   };
 }
 
+// actions/lib/src/monitoring/doctor.ts
+var SETUP_FIX = "run runner-setup/setup.sh as root (it registers runsc-monitored and installs its trace configuration)";
+var TRACE_FIX = "see runner-setup/MONITORING.md; check that runsc-monitored's --pod-init-config file names the socket and its trace points";
+var PROBE_RULES = (limits) => ({
+  limits,
+  rules: [
+    { id: "doctor-probe", severity: "low", meaning: "ran /bin/true (the doctor's probe)", match: { event: "execve", names: ["true"] } }
+  ]
+});
+async function checkMonitoring(provider, policy, options) {
+  if ("unavailable" in options) return { status: "warn", result: `unavailable: ${options.unavailable}`, fix: SETUP_FIX };
+  let session;
+  try {
+    const image = await provider.prepareImage("base");
+    session = await MonitorSession.open(options.setup, PROBE_RULES(options.rules.limits), [], { lockWaitMs: 6e4, drainMs: 3e3 });
+    const spec = {
+      image: image.id,
+      policy,
+      resources: { cpus: 1, memoryBytes: 256 * 1024 * 1024, timeoutSeconds: 60, gpus: 0 },
+      inputs: [],
+      artifacts: [],
+      name: `doctor-monitoring-${process.pid}`,
+      outputBytes: 1024 * 1024,
+      env: {},
+      labels: { [MANAGED_LABEL]: "true", "crucible.job": "doctor", ...ownerLabels(await currentProcess()) },
+      gpuDeviceIds: [],
+      monitoredRuntime: options.setup.runtime
+    };
+    const sandbox = await provider.create(spec);
+    let exitDetail;
+    try {
+      const opened = session;
+      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], { timeoutMs: 6e4, onCreated: (id) => opened.expect(id) });
+      exitDetail = result.detail;
+    } finally {
+      await sandbox.cleanup();
+    }
+    const outcome = await session.close();
+    session = void 0;
+    const record = outcome.monitoring;
+    if (record.status !== "available") return { status: "fail", result: record.reason, fix: TRACE_FIX };
+    if (record.collector === "broken")
+      return { status: "fail", result: `the collector broke: ${record.problems.join("; ")}`, fix: TRACE_FIX };
+    if (!outcome.alerts.some((a) => a.rule === "doctor-probe"))
+      return {
+        status: "fail",
+        result: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})`,
+        fix: TRACE_FIX
+      };
+    return {
+      status: "pass",
+      result: `${options.setup.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`
+    };
+  } catch (error2) {
+    return { status: "fail", result: errorMessage(error2), fix: TRACE_FIX };
+  } finally {
+    await session?.close();
+  }
+}
+
 // actions/lib/src/monitoring/report.ts
 var SEVERITY_ORDER = ["high", "medium", "low"];
 function behaviourLine(result) {
@@ -97620,11 +97688,332 @@ function alertAnnotations(alerts) {
   });
 }
 
+// actions/lib/src/doctor/doctor.ts
+async function runChecks(checks, context, onResult) {
+  const results = [];
+  const byId = /* @__PURE__ */ new Map();
+  for (const check of checks) {
+    const blocked = (check.needs ?? []).map((id) => ({ id, need: byId.get(id) })).find(({ need }) => !need || need.status === "fail" || need.blocked);
+    let outcome;
+    if (blocked) {
+      outcome = { status: "skip", result: `not checked: "${blocked.need?.check ?? blocked.id}" did not pass` };
+    } else {
+      try {
+        outcome = await check.run(context);
+      } catch (error2) {
+        outcome = {
+          status: "fail",
+          result: `the check itself failed: ${errorMessage(error2)}`,
+          fix: "see the message; run `crucible doctor` again once it is fixed"
+        };
+      }
+    }
+    const result = {
+      id: check.id,
+      check: check.title,
+      safety: check.safety,
+      status: outcome.status,
+      result: outcome.result,
+      ...outcome.fix ? { fix: outcome.fix } : {},
+      ...blocked ? { blocked: true } : {}
+    };
+    results.push(result);
+    byId.set(check.id, result);
+    onResult?.(result);
+  }
+  const ok = results.every((r) => r.status !== "fail" && !(r.safety && r.blocked));
+  return { ok, checks: results };
+}
+function safetyFailures(report) {
+  return report.checks.filter((r) => r.safety && (r.status === "fail" || r.blocked));
+}
+function refusalMessage(report) {
+  const rows = safetyFailures(report);
+  if (rows.length === 0) return "";
+  const lines = rows.filter((r) => r.status === "fail").map((r) => `${r.check}: ${r.result}${r.fix ? ` \u2014 fix: ${r.fix}` : ""}`);
+  return `this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):
+  ${lines.join("\n  ")}
+Run \`npx crucible doctor\` for the full report.`;
+}
+var HostUnfitError = class extends SandboxUnavailableError {
+  constructor(report) {
+    super(refusalMessage(report));
+    this.report = report;
+  }
+  report;
+  name = "HostUnfitError";
+};
+
+// actions/lib/src/doctor/runsc.ts
+import { execFile as execFile3 } from "node:child_process";
+import { promisify as promisify3 } from "node:util";
+var execFileAsync3 = promisify3(execFile3);
+function parseRunscVersion(text2) {
+  const version = /runsc version\s+(\S+)/.exec(text2)?.[1];
+  if (!version) throw new Error(`unrecognised \`runsc --version\` output: ${JSON.stringify(text2.slice(0, 200))}`);
+  const date = /(20\d{6})/.exec(version)?.[1];
+  return date ? { version, date } : { version };
+}
+function parseRunscFlags(text2) {
+  const flags = /* @__PURE__ */ new Set();
+  for (const match of text2.matchAll(/^ {2}-{1,2}([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) flags.add(match[1]);
+  return flags;
+}
+function parseRunscPlatforms(text2) {
+  return text2.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
+}
+async function probeRunsc(path21) {
+  const run2 = async (args) => {
+    const { stdout, stderr } = await execFileAsync3(path21, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    return `${stdout}
+${stderr}`;
+  };
+  const { version, date } = parseRunscVersion(await run2(["--version"]));
+  const flags = parseRunscFlags(await run2(["flags"]));
+  const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
+  return { path: path21, version, ...date ? { date } : {}, flags, platforms };
+}
+var RUNSC_ARGUMENTS = [
+  {
+    flag: "network",
+    value: "none",
+    required: true,
+    why: "no network stack in the sandbox at all (only loopback); runsc before release-20240807.0 also fails every start on kernels >= 6.11 without it"
+  },
+  {
+    flag: "platform",
+    value: "systrap",
+    required: false,
+    why: "systrap replaces ptrace (unsupported in current builds, ~20 \xB5s per syscall); only when the build offers it"
+  },
+  {
+    flag: "oci-seccomp",
+    value: "true",
+    required: false,
+    // The 2022 Debian build has the flag, but it is untested with our images there; it is used from the
+    // first systrap-era release on.
+    since: "20230621",
+    why: "Docker's seccomp profile is enforced inside the Sentry as a second filter over the program's syscalls"
+  },
+  {
+    flag: "nvproxy",
+    value: "true",
+    required: true,
+    gpuOnly: true,
+    why: "GPU access through gVisor's nvproxy (ioctl allow-list per driver version)"
+  },
+  {
+    flag: "nvproxy-docker",
+    value: "true",
+    required: false,
+    gpuOnly: true,
+    until: "20240305",
+    why: "`docker run --gpus` under nvproxy; from release-20240305.0 runsc finds nvidia-container-runtime-hook itself"
+  }
+];
+function chooseRuntimeArgs(runsc, options) {
+  const chosen = { args: [], notes: [], missing: [] };
+  for (const rule of RUNSC_ARGUMENTS) {
+    if (rule.gpuOnly && !options.gpu) continue;
+    const arg = rule.value === "true" ? `--${rule.flag}` : `--${rule.flag}=${rule.value}`;
+    let absent;
+    if (!runsc.flags.has(rule.flag)) absent = `runsc ${runsc.version} has no --${rule.flag}`;
+    else if (rule.flag === "platform" && !runsc.platforms.includes(rule.value))
+      absent = `runsc ${runsc.version} offers no ${rule.value} platform (has ${runsc.platforms.join(", ") || "none listed"})`;
+    else if (rule.since && (!runsc.date || runsc.date < rule.since))
+      absent = `not relied on before ${rule.since} (this build: ${runsc.version})`;
+    else if (rule.until && runsc.date && runsc.date >= rule.until)
+      absent = `not needed from ${rule.until} on (this build: ${runsc.version})`;
+    if (absent) {
+      if (rule.required) chosen.missing.push(`${arg}: ${absent}`);
+      chosen.notes.push(`${arg} left out: ${absent}`);
+    } else {
+      chosen.args.push(arg);
+      chosen.notes.push(`${arg}: ${rule.why}`);
+    }
+  }
+  return chosen;
+}
+function flagNamesOf(args) {
+  return args.map((a) => /^-{1,2}([^=]+)/.exec(a)?.[1] ?? a);
+}
+function checkRuntimeArgs(configured, runsc, options) {
+  const chosen = chooseRuntimeArgs(runsc, options);
+  const unknown = configured.filter((a) => !runsc.flags.has(flagNamesOf([a])[0]));
+  const required = RUNSC_ARGUMENTS.filter((r) => r.required && (!r.gpuOnly || options.gpu)).map(
+    (r) => r.value === "true" ? `--${r.flag}` : `--${r.flag}=${r.value}`
+  );
+  const normalise = (a) => a.replace(/^-(?!-)/, "--").replace(/=true$/, "");
+  const have = new Set(configured.map(normalise));
+  const missingRequired = required.filter((a) => !have.has(a));
+  const missingRecommended = chosen.args.filter((a) => !have.has(a) && !required.includes(a));
+  return { unknown, missingRequired, missingRecommended, chosen };
+}
+function parseSupportedDrivers(text2) {
+  return [...text2.matchAll(/\b(\d{3}\.\d{2,3}(?:\.\d{2})?)\b/g)].map((m) => m[1]);
+}
+async function supportedDrivers(runscPath) {
+  const { stdout } = await execFileAsync3(runscPath, ["nvproxy", "list-supported-drivers"], { timeout: 3e4 });
+  return parseSupportedDrivers(stdout);
+}
+
+// actions/lib/src/slots.ts
+import { constants as constants5 } from "node:fs";
+import { link, mkdir as mkdir7, open as open5, readFile as readFile8, readdir as readdir5, rename as rename3, unlink as unlink3 } from "node:fs/promises";
+import os8 from "node:os";
+import path16 from "node:path";
+function defaultSlotDir() {
+  return process.env.CRUCIBLE_SLOT_DIR || path16.join(os8.tmpdir(), "crucible-sandbox-slots");
+}
+var SandboxSlots = class {
+  constructor(dir, limit) {
+    this.dir = dir;
+    this.limit = limit;
+  }
+  dir;
+  limit;
+  file(slot) {
+    return path16.join(this.dir, `slot-${slot}.lock`);
+  }
+  /** Takes a free slot now, or undefined when all are held by live processes. */
+  async tryAcquire(runId, self2) {
+    await mkdir7(this.dir, { recursive: true, mode: 1023 });
+    const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
+    const draft = path16.join(this.dir, `.draft-${process.pid}-${runId}`);
+    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
+    await handle.writeFile(JSON.stringify(holder));
+    await handle.close();
+    try {
+      for (let slot = 0; slot < this.limit; slot++) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            await link(draft, this.file(slot));
+            return { slot, release: () => this.release(slot, runId) };
+          } catch (error2) {
+            if (error2.code !== "EEXIST") throw error2;
+          }
+          if (!await this.takeOverIfStale(slot, self2)) break;
+        }
+      }
+      return void 0;
+    } finally {
+      await unlink3(draft).catch(() => void 0);
+    }
+  }
+  /**
+   * Removes slot's lock when its holder's process is gone. The lock is first moved aside under a unique
+   * name and judged there, so two processes cannot both remove it, and a lock written by a live holder
+   * in between is put back.
+   */
+  async takeOverIfStale(slot, self2) {
+    const held = await this.read(this.file(slot));
+    if (!held) return true;
+    if ((await ownerState(held.labels, self2)).state !== "gone") return false;
+    const aside = path16.join(this.dir, `.stale-${slot}-${process.pid}-${Date.now()}`);
+    try {
+      await rename3(this.file(slot), aside);
+    } catch {
+      return true;
+    }
+    const moved = await this.read(aside);
+    if (moved && (await ownerState(moved.labels, self2)).state !== "gone") {
+      await link(aside, this.file(slot)).catch(() => void 0);
+    }
+    await unlink3(aside).catch(() => void 0);
+    return true;
+  }
+  async read(file) {
+    try {
+      return JSON.parse(await readFile8(file, "utf8"));
+    } catch {
+      return void 0;
+    }
+  }
+  async release(slot, runId) {
+    const held = await this.read(this.file(slot));
+    if (held?.runId === runId) await unlink3(this.file(slot)).catch(() => void 0);
+  }
+  /** Who holds the slots now (for the waiting message). */
+  async holders() {
+    const names = await readdir5(this.dir).catch(() => []);
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path16.join(this.dir, n))));
+    return held.filter((h) => !!h).map((h) => h.runId);
+  }
+  /**
+   * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
+   * the wait is a sleep that the abort ends).
+   */
+  async acquire(options) {
+    const self2 = await currentProcess();
+    const started = Date.now();
+    const pollMs = options.pollMs ?? 500;
+    const reportEveryMs = options.reportEveryMs ?? 1e4;
+    let reported = -Infinity;
+    for (; ; ) {
+      if (options.signal?.aborted) return { waitedMs: Date.now() - started };
+      const lease = await this.tryAcquire(options.runId, self2);
+      if (lease) return { lease, waitedMs: Date.now() - started };
+      const waited = Date.now() - started;
+      if (waited - reported >= reportEveryMs) {
+        reported = waited;
+        const holders = await this.holders();
+        options.onWait?.(
+          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1e3)}s so far`
+        );
+      }
+      await sleep(pollMs + Math.random() * pollMs, options.signal);
+    }
+  }
+};
+function sleep(ms, signal) {
+  return new Promise((resolve2) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve2();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)) {
+  const runId = options.runId ?? newRunId();
+  let lease;
+  const inner = options.beforeStart;
+  try {
+    return await runExperiment({
+      ...options,
+      runId,
+      beforeStart: async () => {
+        const refused = await inner?.();
+        if (refused) return refused;
+        let waited = false;
+        const onWait = (message) => {
+          waited = true;
+          options.events?.info?.(message);
+        };
+        const { lease: taken, waitedMs } = await slots.acquire({ runId, signal: options.signal, onWait });
+        const seconds = `${Math.round(waitedMs / 1e3)}s`;
+        if (!taken)
+          return {
+            status: "cancelled",
+            reason: `The run was cancelled while it waited for a sandbox slot (after ${seconds}); no sandbox was started.`
+          };
+        lease = taken;
+        if (waited) options.events?.info?.(`got sandbox slot ${taken.slot + 1} of ${slots.limit} after waiting ${seconds}`);
+        return void 0;
+      }
+    });
+  } finally {
+    await lease?.release();
+  }
+}
+
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
 // actions/lib/src/docker/monitoring.ts
-import { readFile as readFile8 } from "node:fs/promises";
+import { readFile as readFile9 } from "node:fs/promises";
 async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   let runtimes;
   try {
@@ -97639,7 +98028,7 @@ async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   const podInitConfig = flag.slice("--pod-init-config=".length);
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile8(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+    document2 = parseJsonWithin(await readFile9(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error2) {
     return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${errorMessage(error2)}` };
   }
@@ -97659,10 +98048,10 @@ async function monitoringFor(docker, rulesFile, overrides) {
 
 // actions/lib/src/docker/provider.ts
 var import_dockerode = __toESM(require_docker(), 1);
-import { execFile as execFile5 } from "node:child_process";
-import os9 from "node:os";
+import { execFile as execFile6 } from "node:child_process";
+import os10 from "node:os";
 import { Writable } from "node:stream";
-import { promisify as promisify4 } from "node:util";
+import { promisify as promisify5 } from "node:util";
 
 // actions/lib/src/docker/host-config.ts
 function buildContainerConfig(spec, argv, outputDir) {
@@ -97730,18 +98119,18 @@ function redactedConfig(config) {
 
 // actions/lib/src/docker/image.ts
 import { createHash as createHash4 } from "node:crypto";
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile9, rm as rm6 } from "node:fs/promises";
-import os8 from "node:os";
-import path16 from "node:path";
+import { mkdtemp, readFile as readFile10, rm as rm6 } from "node:fs/promises";
+import os9 from "node:os";
+import path17 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path16.join(imagesDir, name, "recipe.json");
+  const file = path17.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile9(file);
+    bytes = await readFile10(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -97753,7 +98142,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash4("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile9(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile10(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -97765,7 +98154,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path16.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path17.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -97795,9 +98184,9 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
   log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path16.join(os8.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path17.join(os9.tmpdir(), "crucible-image-"));
   try {
-    const tar = path16.join(workDir, "rootfs.tar");
+    const tar = path17.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000"
     });
@@ -97821,7 +98210,7 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
 }
 function runLogged(command, args, log, env) {
   return new Promise((resolve2, reject) => {
-    const child2 = execFile3(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
       if (!error2) return resolve2();
       const missing = error2.code === "ENOENT";
       reject(
@@ -97841,18 +98230,18 @@ function runLogged(command, args, log, env) {
 }
 
 // actions/lib/src/docker/scratch.ts
-import { execFile as execFile4 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir7, rm as rm7 } from "node:fs/promises";
-import path17 from "node:path";
-import { promisify as promisify3 } from "node:util";
-var execFileAsync3 = promisify3(execFile4);
+import { execFile as execFile5 } from "node:child_process";
+import { chmod as chmod3, mkdir as mkdir8, rm as rm7 } from "node:fs/promises";
+import path18 from "node:path";
+import { promisify as promisify4 } from "node:util";
+var execFileAsync4 = promisify4(execFile5);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path17.join(root, "crucible", runId);
-  const outputDir = path17.join(dir, "output");
-  await mkdir7(outputDir, { recursive: true, mode: 448 });
+  const dir = path18.join(root, "crucible", runId);
+  const outputDir = path18.join(dir, "output");
+  await mkdir8(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
-    await execFileAsync3("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
+    await execFileAsync4("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
     sizeLimited = true;
   }
   await chmod3(outputDir, 511);
@@ -97869,12 +98258,12 @@ async function createScratch(root, runId, sizeBytes) {
   };
 }
 function unmount(outputDir) {
-  return execFileAsync3("umount", [outputDir]).catch(() => execFileAsync3("umount", ["-l", outputDir]));
+  return execFileAsync4("umount", [outputDir]).catch(() => execFileAsync4("umount", ["-l", outputDir]));
 }
 async function releaseScratch(outputDir, runId) {
-  const dir = path17.dirname(outputDir);
-  const name = path17.basename(dir);
-  if (!path17.isAbsolute(outputDir) || path17.basename(outputDir) !== "output" || path17.basename(path17.dirname(dir)) !== "crucible") return false;
+  const dir = path18.dirname(outputDir);
+  const name = path18.basename(dir);
+  if (!path18.isAbsolute(outputDir) || path18.basename(outputDir) !== "output" || path18.basename(path18.dirname(dir)) !== "crucible") return false;
   if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
   if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
   await rm7(dir, { recursive: true, force: true });
@@ -97882,7 +98271,7 @@ async function releaseScratch(outputDir, runId) {
 }
 
 // actions/lib/src/docker/provider.ts
-var execFileAsync4 = promisify4(execFile5);
+var execFileAsync5 = promisify5(execFile6);
 var SETUP_HINT = "Run `npm run setup` (runner-setup/setup.sh): it installs docker.io and runsc and starts dockerd with runsc registered.";
 async function removeSandbox(docker, info2, options) {
   await docker.getContainer(info2.Id).remove({ force: true, v: true }).catch((error2) => {
@@ -97892,7 +98281,7 @@ async function removeSandbox(docker, info2, options) {
   if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
 }
 var DockerSandboxProvider = class {
-  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os9.tmpdir()) {
+  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os10.tmpdir()) {
     this.runtime = runtime;
     this.imagesDir = imagesDir;
     this.docker = docker;
@@ -97955,7 +98344,7 @@ var DockerSandboxProvider = class {
 };
 async function runtimeVersion(binary) {
   try {
-    const { stdout } = await execFileAsync4(binary, ["--version"], { timeout: 1e4 });
+    const { stdout } = await execFileAsync5(binary, ["--version"], { timeout: 1e4 });
     return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split("\n")[0].trim();
   } catch {
     return "unknown";
@@ -98140,11 +98529,11 @@ function localDocker() {
 
 // actions/lib/src/docker/containment.ts
 import { createHash as createHash5 } from "node:crypto";
-import { execFile as execFile6 } from "node:child_process";
-import { promisify as promisify5 } from "node:util";
+import { execFile as execFile7 } from "node:child_process";
+import { promisify as promisify6 } from "node:util";
 
 // actions/lib/src/docker/gc.ts
-import { readdir as readdir5, readFile as readFile10 } from "node:fs/promises";
+import { readdir as readdir6, readFile as readFile11 } from "node:fs/promises";
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
   const self2 = await currentProcess();
@@ -98177,9 +98566,9 @@ async function collectGarbage(docker, options = {}) {
 }
 async function runscProcesses(procRoot = "/proc") {
   const found = [];
-  for (const entry of await readdir5(procRoot)) {
+  for (const entry of await readdir6(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile10(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile11(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -98189,8 +98578,588 @@ async function runscProcesses(procRoot = "/proc") {
 }
 
 // actions/lib/src/docker/containment.ts
-var execFileAsync5 = promisify5(execFile6);
+var execFileAsync6 = promisify6(execFile7);
 var CANARY = `crucible-canary-${createHash5("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
+
+// actions/lib/src/docker/host-checks.ts
+import { execFile as execFile8 } from "node:child_process";
+import { lstat as lstat4, mkdtemp as mkdtemp2, readFile as readFile12, readdir as readdir7, rm as rm8, statfs, writeFile as writeFile3 } from "node:fs/promises";
+import os11 from "node:os";
+import path19 from "node:path";
+import { promisify as promisify7 } from "node:util";
+
+// actions/lib/src/doctor/sandbox-probe.ts
+var PROBE_PROGRAM = String.raw`
+import errno, json, os, socket, subprocess, sys, time
+
+def say(**kv):
+    print(json.dumps(kv), flush=True)
+
+try:
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=20).stdout
+except Exception as e:
+    dmesg = "dmesg failed: %s" % e
+say(kernel={"release": os.uname().release, "dmesg": dmesg.splitlines()[:3]})
+
+with open("/proc/net/dev") as f:
+    interfaces = sorted(line.split(":")[0].strip() for line in f.read().splitlines()[2:] if ":" in line)
+attempts = {}
+for name, family, kind, address in [("tcp 192.0.2.1:80", socket.AF_INET, socket.SOCK_STREAM, ("192.0.2.1", 80)),
+                                    ("udp 1.1.1.1:53", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))]:
+    s = socket.socket(family, kind)
+    s.settimeout(3)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.connect(address)
+        else:
+            s.sendto(b"x", address)
+        attempts[name] = "reached"
+    except OSError as e:
+        attempts[name] = errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+say(network={"interfaces": interfaces, "attempts": attempts})
+
+with open("/proc/mounts") as f:
+    mounts = [line.split()[:3] for line in f if len(line.split()) >= 3]
+candidates = sorted({m[1] for m in mounts} | {"/", "/etc", "/root", "/var/tmp", "/usr", "/experiment", "/output", "/tmp", "/dev/shm"})
+writable = []
+for path in candidates:
+    if path.startswith(("/proc", "/sys")) or not os.path.isdir(path):
+        continue
+    probe = os.path.join(path, "doctor-probe" if path == "/output" else ".crucible-doctor-%d" % os.getpid())
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.write(fd, b"probe")
+        os.close(fd)
+        fstype = next((m[2] for m in mounts if m[1] == path), "?")
+        writable.append({"path": path, "fstype": fstype})
+        if path != "/output":
+            os.unlink(probe)
+    except OSError:
+        pass
+say(writable=writable)
+
+limit = int(sys.argv[1])
+children, error = [], None
+for _ in range(limit * 4):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        error = errno.errorcode.get(e.errno, str(e))
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+say(processes={"forked": len(children), "error": error})
+`;
+var MEMORY_PROGRAM = String.raw`
+import json, sys
+target, step, held = int(sys.argv[1]), 16, []
+while len(held) * step < target:
+    held.append(bytearray(b"x") * (step * 1024 * 1024))
+    print(json.dumps({"allocatedMiB": len(held) * step}), flush=True)
+print(json.dumps({"done": True}), flush=True)
+`;
+
+// actions/lib/src/docker/host-checks.ts
+var execFileAsync7 = promisify7(execFile8);
+var DISK_FAIL_BYTES = 1024 ** 3;
+var DISK_WARN_BYTES = 5 * 1024 ** 3;
+var PROBE_NPROC = 16;
+var PROBE_MEMORY_BYTES = 128 * 1024 * 1024;
+var PROBE_TIMEOUT_MS = 9e4;
+var PROBE_OUTPUT_BYTES = 1024 * 1024;
+var SANDBOX_MEMORY_FS = /* @__PURE__ */ new Set(["tmpfs"]);
+var pass = (result) => ({ status: "pass", result });
+var fail = (result, fix) => ({ status: "fail", result, fix });
+var warn = (result, fix) => ({ status: "warn", result, fix });
+var skip = (result) => ({ status: "skip", result });
+var REGISTER_FIX = "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime arguments chosen for the installed build and reloads dockerd";
+function configurationChecks() {
+  return [
+    {
+      id: "docker",
+      title: "Docker daemon reachable",
+      safety: true,
+      async run(ctx) {
+        try {
+          await ctx.docker.ping();
+          ctx.info = await ctx.docker.info();
+        } catch (error2) {
+          return fail(`not reachable: ${errorMessage(error2)}`, SETUP_HINT);
+        }
+        return pass(`Docker ${ctx.info.ServerVersion ?? "(version unknown)"}`);
+      }
+    },
+    {
+      id: "runsc-registered",
+      title: "runsc registered with Docker",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        const runtimes = ctx.info.Runtimes ?? {};
+        const entry = runtimes[ctx.policy.runtime];
+        if (!entry) {
+          return fail(
+            `the runtime "${ctx.policy.runtime}" is not registered (registered: ${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`,
+            REGISTER_FIX
+          );
+        }
+        return pass(`"${ctx.policy.runtime}" \u2192 ${entry.path ?? ctx.policy.runtime}`);
+      }
+    },
+    {
+      id: "runsc-version",
+      title: "runsc version and flags",
+      safety: true,
+      needs: ["runsc-registered"],
+      async run(ctx) {
+        const binary = ctx.info.Runtimes[ctx.policy.runtime].path ?? ctx.policy.runtime;
+        try {
+          ctx.runsc = await probeRunsc(binary);
+        } catch (error2) {
+          return fail(
+            `Docker names ${binary}, which cannot be run here: ${errorMessage(error2)}`,
+            "apt-get install runsc (or fix the path in /etc/docker/daemon.json), then `npm run setup`"
+          );
+        }
+        return pass(
+          `runsc ${ctx.runsc.version}: ${ctx.runsc.flags.size} flags, platforms ${ctx.runsc.platforms.join(", ") || "not listed"}`
+        );
+      }
+    },
+    {
+      id: "runsc-args",
+      title: "runtime arguments valid for this runsc",
+      safety: true,
+      needs: ["runsc-version"],
+      async run(ctx) {
+        return judgeRuntimeArgs(ctx.info.Runtimes[ctx.policy.runtime].runtimeArgs ?? [], ctx.runsc, { gpu: false });
+      }
+    },
+    {
+      id: "cgroups",
+      title: "cgroups: memory and pids limits",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        const info2 = ctx.info;
+        const version = `cgroup v${info2.CgroupVersion ?? "?"} (${info2.CgroupDriver ?? "unknown"} driver)`;
+        const missing = [
+          info2.MemoryLimit === false && "memory limits",
+          info2.SwapLimit === false && "swap limits",
+          info2.PidsLimit === false && "pids limits"
+        ].filter(Boolean);
+        if (missing.length > 0) {
+          return fail(
+            `${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would not be held to their memory or process limits`,
+            "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory swapaccount=1`, or cgroup v2) and restart dockerd"
+          );
+        }
+        return pass(`${version}; memory, swap and pids limits supported`);
+      }
+    },
+    {
+      id: "gpu-runtime",
+      title: "GPU: nvproxy runtime and driver",
+      safety: true,
+      needs: ["docker"],
+      async run(ctx) {
+        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        return checkGpuRuntime(ctx);
+      }
+    }
+  ];
+}
+function judgeRuntimeArgs(configured, runsc, options) {
+  const { unknown, missingRequired, missingRecommended, chosen } = checkRuntimeArgs(configured, runsc, options);
+  const shown = configured.length ? configured.join(" ") : "(none)";
+  if (unknown.length > 0) {
+    return fail(
+      `runsc ${runsc.version} does not know ${unknown.join(" ")} (configured: ${shown}); every sandbox start fails`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  if (missingRequired.length > 0) {
+    return fail(
+      `${missingRequired.join(" ")} missing (configured: ${shown}); it is what keeps a network stack out of the sandbox`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  if (chosen.missing.length > 0)
+    return fail(`runsc ${runsc.version} cannot provide ${chosen.missing.join("; ")}`, "install a newer runsc (runner-setup/GPU.md)");
+  if (missingRecommended.length > 0) {
+    return warn(
+      `${shown}; runsc ${runsc.version} also offers ${missingRecommended.join(" ")}`,
+      `${REGISTER_FIX} (for this build: ${chosen.args.join(" ")})`
+    );
+  }
+  return pass(`${shown} (what runner-setup chooses for runsc ${runsc.version})`);
+}
+async function checkGpuRuntime(ctx) {
+  const name = ctx.policy.gpu.runtime;
+  const entry = ctx.info?.Runtimes?.[name];
+  if (!entry)
+    return fail(
+      `the GPU runtime "${name}" is not registered with Docker`,
+      "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)"
+    );
+  const binary = entry.path ?? "runsc";
+  const runsc = await probeRunsc(binary);
+  const args = judgeRuntimeArgs(entry.runtimeArgs ?? [], runsc, { gpu: true });
+  if (args.status === "fail") return args;
+  let driver;
+  try {
+    driver = (await ctx.gpu.driverVersion()).trim();
+  } catch (error2) {
+    return fail(
+      `no NVIDIA driver answers: ${errorMessage(error2)}`,
+      "install the NVIDIA driver at a version nvproxy supports (runner-setup/GPU.md)"
+    );
+  }
+  let supported;
+  try {
+    supported = await ctx.gpu.supportedDrivers(binary);
+  } catch (error2) {
+    return fail(
+      `runsc ${runsc.version} cannot list the drivers its nvproxy supports: ${errorMessage(error2)}`,
+      "install gVisor release-20240305.0 or newer (runner-setup/GPU.md)"
+    );
+  }
+  if (!supported.includes(driver)) {
+    const nearest = supported.filter((v) => v.split(".")[0] === driver.split(".")[0]);
+    return fail(
+      `driver ${driver} is not one runsc ${runsc.version}'s nvproxy supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`,
+      "pin the host driver to a version listed by `runsc nvproxy list-supported-drivers`, or install a runsc that supports this driver"
+    );
+  }
+  return pass(`"${name}" (${(entry.runtimeArgs ?? []).join(" ")}), runsc ${runsc.version}, driver ${driver} supported by nvproxy`);
+}
+function hostChecks() {
+  return [
+    {
+      id: "images",
+      title: "sandbox images match their recipes",
+      safety: false,
+      needs: ["docker"],
+      async run(ctx) {
+        const names = (await readdir7(ctx.imagesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+        const missing = [];
+        for (const name of names) {
+          const { ref } = await readRecipe(ctx.imagesDir, name);
+          const found = await ctx.docker.getImage(ref).inspect().catch(() => void 0);
+          if (!found) missing.push(`${name} (${ref})`);
+        }
+        if (missing.length > 0)
+          return fail(
+            `not built for the current recipe: ${missing.join(", ")}`,
+            "`npx crucible image build` (a run also builds its image first, which makes its start slow)"
+          );
+        return pass(`${names.length} image(s) built from their current recipe: ${names.join(", ")}`);
+      }
+    },
+    {
+      id: "disk",
+      title: "disk space (artifact store, Docker)",
+      safety: false,
+      needs: ["docker"],
+      async run(ctx) {
+        const places = [
+          { what: "artifact store", dir: ctx.artifactStore },
+          { what: "Docker", dir: ctx.info.DockerRootDir ?? "/var/lib/docker" },
+          { what: "sandbox scratch", dir: ctx.scratchRoot }
+        ];
+        const found = [];
+        let worst = "pass";
+        for (const place of places) {
+          const free = await freeBytes(place.dir);
+          found.push(`${place.what} ${formatBytes(free.bytes)} free (${free.dir})`);
+          if (free.bytes < DISK_FAIL_BYTES) worst = "fail";
+          else if (free.bytes < DISK_WARN_BYTES && worst === "pass") worst = "warn";
+        }
+        const result = found.join("; ");
+        if (worst === "pass") return pass(result);
+        const fix = `free space (below ${formatBytes(DISK_FAIL_BYTES)} runs fail, below ${formatBytes(DISK_WARN_BYTES)} they soon will): \`npx crucible gc --artifacts-older-than 336h\`, remove unused Docker images`;
+        return worst === "fail" ? fail(result, fix) : warn(result, fix);
+      }
+    },
+    {
+      id: "sandbox-kernel",
+      title: "a sandbox starts under gVisor",
+      safety: true,
+      needs: ["runsc-args"],
+      async run(ctx) {
+        const probe = ctx.probe = await runProbe(ctx);
+        const dmesg = probe.kernel?.dmesg ?? [];
+        if (!probe.kernel)
+          return fail(
+            `the probe sandbox reported nothing (${probe.result.detail}) ${probe.stderr.slice(0, 300)}`,
+            "run `npx crucible run experiments/hello-sandbox/experiment.yaml` to see the runtime's error"
+          );
+        if (!dmesg.some((line) => line.includes("gVisor"))) {
+          return fail(
+            `the kernel inside is not gVisor's (uname ${probe.kernel.release}, dmesg: ${dmesg.join(" | ") || "empty"})`,
+            REGISTER_FIX
+          );
+        }
+        return pass(`kernel ${probe.kernel.release}, dmesg: "${dmesg.find((l) => l.includes("gVisor")).replace(/^\[[^\]]*\]\s*/, "")}"`);
+      }
+    },
+    {
+      id: "network",
+      title: "no network inside (loopback only)",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const network = ctx.probe.network;
+        if (!network) return fail("the probe did not report its network", "see the sandbox-kernel row");
+        const others = network.interfaces.filter((i) => i !== "lo");
+        const reached = Object.entries(network.attempts).filter(([, outcome]) => outcome === "reached").map(([target]) => target);
+        if (others.length > 0 || reached.length > 0) {
+          return fail(
+            `interfaces ${network.interfaces.join(", ")}${reached.length ? `; reached ${reached.join(", ")}` : ""}`,
+            `${REGISTER_FIX}; sandboxes must be created with NetworkMode none (docker/host-config.ts)`
+          );
+        }
+        return pass(
+          `interfaces: ${network.interfaces.join(", ") || "none"}; ${Object.entries(network.attempts).map(([t, o]) => `${t} \u2192 ${o}`).join(", ")}`
+        );
+      }
+    },
+    {
+      id: "writable",
+      title: "/output is the only writable host path",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const { writable, hostSawOutput } = ctx.probe;
+        if (!writable) return fail("the probe did not report writable paths", "see the sandbox-kernel row");
+        const hostPaths = writable.filter((w) => !SANDBOX_MEMORY_FS.has(w.fstype));
+        const extra = hostPaths.filter((w) => w.path !== "/output");
+        if (extra.length > 0)
+          return fail(
+            `writable besides /output: ${extra.map((w) => `${w.path} (${w.fstype})`).join(", ")}`,
+            "sandboxes must have a read-only root and read-only inputs (docker/host-config.ts buildContainerConfig)"
+          );
+        if (!hostPaths.some((w) => w.path === "/output") || !hostSawOutput) {
+          return fail(
+            `/output ${hostPaths.length ? "was writable but its file did not reach the host" : "is not writable"}`,
+            "check that the scratch folder ($RUNNER_TEMP or the temp folder) is writable by root and mountable (tmpfs)"
+          );
+        }
+        const memory = writable.filter((w) => SANDBOX_MEMORY_FS.has(w.fstype)).map((w) => w.path);
+        return pass(`/output written and read back on the host; also writable, in sandbox memory only: ${memory.join(", ") || "nothing"}`);
+      }
+    },
+    {
+      id: "pids",
+      title: "process limit bites",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const processes = ctx.probe.processes;
+        if (!processes) return fail("the probe did not report its fork test", "see the sandbox-kernel row");
+        if (processes.error === null || processes.forked >= PROBE_NPROC) {
+          return fail(
+            `forked ${processes.forked} processes under an nproc limit of ${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`,
+            "the runtime ignores RLIMIT_NPROC: check that runsc is the runtime (the sandbox-kernel row) and that Docker passes Ulimits"
+          );
+        }
+        return pass(`fork refused (${processes.error}) after ${processes.forked} children under an nproc limit of ${PROBE_NPROC}`);
+      }
+    },
+    {
+      id: "memory",
+      title: "memory limit bites",
+      safety: true,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        const limitMiB = PROBE_MEMORY_BYTES / 1024 / 1024;
+        const { result, reachedMiB, done } = await runMemoryProbe(ctx, limitMiB * 4);
+        if (done || reachedMiB > limitMiB) {
+          return fail(
+            `allocated ${reachedMiB} MiB under a limit of ${limitMiB} MiB (${result.detail})`,
+            "Docker did not apply the memory limit: check the cgroups row and that the memory controller is enabled"
+          );
+        }
+        return pass(
+          `stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`
+        );
+      }
+    },
+    {
+      id: "gpu-visible",
+      title: "GPU: visible inside a sandbox",
+      safety: true,
+      needs: ["gpu-runtime", "sandbox-kernel"],
+      async run(ctx) {
+        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        return checkGpuVisible(ctx.gpu);
+      }
+    },
+    {
+      id: "monitoring",
+      title: "behaviour monitoring traces a sandbox",
+      // A run without monitoring still runs in gVisor and records `monitoring: unavailable`.
+      safety: false,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        if (!ctx.monitoringRules) return skip("no monitoring rules file given");
+        const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
+        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy.monitoring));
+      }
+    }
+  ];
+}
+async function checkGpuVisible(gpu) {
+  const devices = await gpu.listGpus();
+  if (devices.length === 0) return fail("nvidia-smi lists no GPU on the host", "check the driver (`nvidia-smi`) and runner-setup/GPU.md");
+  const { result, output } = await gpu.gpuInSandbox(devices[0]);
+  const listed = output.split("\n").filter((l) => /^GPU \d+:/.test(l.trim()));
+  if (result.outcome !== "exited" || result.exitCode !== 0 || listed.length === 0) {
+    return fail(
+      `nvidia-smi -L in a sandbox with GPU ${devices[0]}: ${result.detail} ${output.trim().slice(0, 200)}`,
+      "check nvidia-container-toolkit (its hook must be on dockerd's PATH) and the nvproxy runtime's arguments (runner-setup/GPU.md)"
+    );
+  }
+  return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0].trim()}`);
+}
+async function freeBytes(dir) {
+  let current = path19.resolve(dir);
+  for (; ; ) {
+    try {
+      const stats = await statfs(current);
+      return { dir: current, bytes: stats.bavail * stats.bsize };
+    } catch (error2) {
+      const parent = path19.dirname(current);
+      if (error2.code !== "ENOENT" || parent === current) throw error2;
+      current = parent;
+    }
+  }
+}
+async function probeSpec(ctx, options) {
+  const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
+  const runId = `doctor-${Date.now()}-${process.pid}`;
+  return {
+    image: ref,
+    policy: { ...ctx.policy, nproc: PROBE_NPROC },
+    resources: {
+      cpus: 1,
+      memoryBytes: options.memoryBytes,
+      timeoutSeconds: PROBE_TIMEOUT_MS / 1e3,
+      gpus: options.gpuDeviceIds?.length ?? 0
+    },
+    inputs: [{ relative: "probe.py", hostPath: path19.join(options.programDir, "probe.py") }],
+    artifacts: [],
+    // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
+    name: path19.basename(options.programDir),
+    outputBytes: PROBE_OUTPUT_BYTES,
+    env: {},
+    labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
+    gpuDeviceIds: options.gpuDeviceIds ?? []
+  };
+}
+async function inSandbox(ctx, program, argv, options, afterExit) {
+  const programDir = await mkdtemp2(path19.join(os11.tmpdir(), "crucible-doctor-"));
+  try {
+    await writeFile3(path19.join(programDir, "probe.py"), program, { mode: 420 });
+    const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
+    const sandbox = await provider.create(
+      await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir })
+    );
+    const chunks = { stdout: [], stderr: [] };
+    try {
+      const result = await sandbox.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS, onOutput: (stream, chunk) => chunks[stream].push(chunk) });
+      await afterExit?.(sandbox);
+      return { result, stdout: Buffer.concat(chunks.stdout).toString("utf8"), stderr: Buffer.concat(chunks.stderr).toString("utf8") };
+    } finally {
+      await sandbox.cleanup();
+    }
+  } finally {
+    await rm8(programDir, { recursive: true, force: true });
+  }
+}
+function jsonLines(text2) {
+  return text2.split("\n").flatMap((line) => {
+    try {
+      const value = JSON.parse(line);
+      return value && typeof value === "object" ? [value] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+async function runProbe(ctx) {
+  let hostSawOutput = false;
+  const { result, stdout, stderr } = await inSandbox(
+    ctx,
+    PROBE_PROGRAM,
+    ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
+    { memoryBytes: 256 * 1024 * 1024 },
+    async (sandbox) => {
+      const file = path19.join(sandbox.outputDir, "doctor-probe");
+      const stats = await lstat4(file).catch(() => void 0);
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile12(file, "utf8") === "probe";
+    }
+  );
+  const findings = { result, hostSawOutput, stderr };
+  for (const line of jsonLines(stdout)) Object.assign(findings, line);
+  return findings;
+}
+async function runMemoryProbe(ctx, targetMiB) {
+  const { result, stdout } = await inSandbox(ctx, MEMORY_PROGRAM, ["python3", "/experiment/probe.py", String(targetMiB)], {
+    memoryBytes: PROBE_MEMORY_BYTES
+  });
+  const lines = jsonLines(stdout);
+  const reachedMiB = Math.max(0, ...lines.map((l) => typeof l.allocatedMiB === "number" ? l.allocatedMiB : 0));
+  return { result, reachedMiB, done: lines.some((l) => l.done === true) };
+}
+async function runDoctor(options) {
+  const context = {
+    docker: options.docker,
+    policy: options.policy,
+    imagesDir: options.imagesDir,
+    artifactStore: options.artifactStore,
+    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os11.tmpdir(),
+    gpu: options.gpu ?? realGpuProbes(options),
+    ...options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}
+  };
+  const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
+  return runChecks(checks, context, options.onResult);
+}
+function realGpuProbes(options) {
+  return {
+    async driverVersion() {
+      const { stdout } = await execFileAsync7("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"], { timeout: 3e4 });
+      return stdout.split("\n")[0].trim();
+    },
+    listGpus: () => listGpus(),
+    supportedDrivers,
+    async gpuInSandbox(deviceId) {
+      const ctx = {
+        ...options,
+        artifactStore: "",
+        scratchRoot: process.env.RUNNER_TEMP ?? os11.tmpdir(),
+        gpu: void 0
+      };
+      const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], {
+        memoryBytes: 512 * 1024 * 1024,
+        gpuDeviceIds: [deviceId]
+      });
+      return { result, output: `${stdout}
+${stderr}` };
+    }
+  };
+}
+async function assertHostFit(options) {
+  const report = await runDoctor({ ...options, quick: true });
+  if (refusalMessage(report)) throw new HostUnfitError(report);
+}
 
 // actions/run/src/log.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
@@ -99731,17 +100700,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path19 = requestOptions.url.replace(options.baseUrl, "");
+    const path21 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path19} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path21} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path19} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path21} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -102333,7 +103302,7 @@ function createGitHubClient(options) {
         if (attempt >= retries || status !== void 0 && DO_NOT_RETRY.includes(status)) throw error2;
         const delay3 = retryDelayMs * 2 ** attempt;
         options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay3} ms`);
-        await sleep(delay3);
+        await sleep2(delay3);
       }
     }
   });
@@ -102343,7 +103312,7 @@ function httpStatus(error2) {
   const status = error2?.status;
   return typeof status === "number" ? status : void 0;
 }
-function sleep(ms) {
+function sleep2(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms));
 }
 
@@ -102551,8 +103520,8 @@ function renderSummary(result, resultPath, latestProgress) {
 }
 function cut(text2, max) {
   const head = text2.slice(0, max);
-  const open5 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
-  return open5 > head.lastIndexOf(";") && open5 > head.lastIndexOf(">") ? head.slice(0, open5) : head;
+  const open6 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open6 > head.lastIndexOf(";") && open6 > head.lastIndexOf(">") ? head.slice(0, open6) : head;
 }
 
 // actions/run/src/main.ts
@@ -102572,12 +103541,12 @@ async function run() {
   let release = () => {
   };
   try {
-    const file = path18.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path20.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: getInput("policy") ? path18.resolve(workspace, getInput("policy")) : void 0,
+      policyFile: getInput("policy") ? path20.resolve(workspace, getInput("policy")) : void 0,
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
@@ -102587,11 +103556,12 @@ async function run() {
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path18.resolve(workspace, resultsDir) : path18.join(experiment.dir, "results");
-    const artifactStore = getInput("artifact-store") ? path18.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
-    const savedLog = path18.relative(workspace, path18.join(resultsRoot, runId, "log.txt"));
+    const resultsRoot = resultsDir ? path20.resolve(workspace, resultsDir) : path20.join(experiment.dir, "results");
+    const artifactStore = getInput("artifact-store") ? path20.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
+    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
+    const savedLog = path20.relative(workspace, path20.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text2) => process.stdout.write(text2), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
-    const outcome = await runExperiment({
+    const outcome = await runExperimentInSlot({
       experiment,
       policy,
       provider,
@@ -102619,7 +103589,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path18.relative(workspace, outcome.resultFile);
+    const resultPath = path20.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -102637,7 +103607,7 @@ async function run() {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
         error(issue2.message, {
-          file: path18.relative(workspace, path18.resolve(issue2.file)),
+          file: path20.relative(workspace, path20.resolve(issue2.file)),
           startLine: issue2.line,
           startColumn: issue2.column
         });

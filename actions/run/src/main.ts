@@ -7,15 +7,16 @@ import {
   defaultArtifactStore,
   ExperimentInvalidError,
   escapeControls,
+  imagesDirOf,
   installRoot,
   newRunId,
   parseMemory,
   repositoryOf,
-  runExperiment,
+  runExperimentInSlot,
   type Progress,
   errorMessage,
 } from "../../lib/src/index.js";
-import { assembleRun, collectGarbage, localDocker } from "../../lib/src/docker/index.js";
+import { assembleRun, assertHostFit, collectGarbage, localDocker } from "../../lib/src/docker/index.js";
 import { ActionsLog } from "./log.js";
 import { runProvenance } from "./evaluation.js";
 import { renderSummary } from "./summary.js";
@@ -58,9 +59,11 @@ export async function run(): Promise<void> {
     const artifactStore = core.getInput("artifact-store")
       ? path.resolve(workspace, core.getInput("artifact-store"))
       : defaultArtifactStore();
+    // A host that fails a safety-relevant doctor check takes no run: the job fails with the doctor's rows.
+    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
-    const outcome = await runExperiment({
+    const outcome = await runExperimentInSlot({
       experiment,
       policy,
       provider,

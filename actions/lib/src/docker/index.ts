@@ -4,6 +4,7 @@
 export * from "./assemble.js";
 export * from "./containment.js";
 export * from "./gc.js";
+export * from "./host-checks.js";
 export * from "./host-config.js";
 export * from "./image.js";
 export * from "./monitoring.js";
