@@ -50,15 +50,19 @@ fi
 #    flags it does not know): `crucible runtime-args` reads `runsc --version` and `runsc flags`. Always
 #    --network=none: no sandbox ever gets a network, and Debian's runsc (2022) fails every start on
 #    kernels >= 6.11 without it. runner-setup/README.md lists the combinations relied on.
-"${as_root[@]}" mkdir -p /etc/docker
-registered="$("${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)")"
+#    `runsc-monitored` is the same runsc with gVisor's trace session (behaviour monitoring): its
+#    --pod-init-config is installed under /etc, where only root can change what is traced.
+"${as_root[@]}" mkdir -p /etc/docker /etc/crucible/monitoring
+"${as_root[@]}" install -m 0644 runner-setup/monitoring/pod-init.json /etc/crucible/monitoring/pod-init.json
+registered="$("${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" \
+  --pod-init-config=/etc/crucible/monitoring/pod-init.json)"
 printf '%s\n' "$registered" | grep -v '^changed$' || true
 
 # 4. dockerd. There is no init system on these hosts, so it is started here when it is not answering.
 docker_ok() { "${as_root[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if docker_ok; then
-  if [ "$(printf '%s\n' "$registered" | tail -1)" = changed ] || ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
-    log "reloading dockerd to register runsc"
+  if [ "$(printf '%s\n' "$registered" | tail -1)" = changed ] || ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc-monitored"'; then
+    log "reloading dockerd to register runsc and runsc-monitored"
     "${as_root[@]}" pkill -HUP -x dockerd
     sleep 1
   fi

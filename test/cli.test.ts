@@ -8,8 +8,10 @@ import { describe, expect, it } from "vitest";
 import { validateResultDocument } from "../actions/lib/src/index.js";
 import { binDir, cliBin, experimentYaml, makeExperiment, repoRoot } from "./support/repo.js";
 
+// Monitoring: wait for the trace socket if another run of this suite holds it, so each run is monitored.
 function crucible(args: string[], cwd = repoRoot) {
-  const run = spawnSync(path.join(binDir, "node"), [cliBin, ...args], { cwd, encoding: "utf8", timeout: 300_000 });
+  const env = { ...process.env, CRUCIBLE_MONITORING_WAIT: "600" };
+  const run = spawnSync(path.join(binDir, "node"), [cliBin, ...args], { cwd, env, encoding: "utf8", timeout: 300_000 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -38,6 +40,10 @@ describe("crucible run", () => {
     expect(run.stdout).toMatch(/^\[\+\d+\.\d{3}s stdout\] hello from inside gVisor$/m);
     expect(run.stdout).toMatch(/^\[\+\d+\.\d{3}s stdout\] progress 5\/5 \(100%\)$/m);
     expect(run.stdout).toContain("==> succeeded: The program exited with code 0.");
+    // hello-sandbox's two deliberate egress probes are its declared network-probe: counted, not alerted.
+    expect(run.stdout).toMatch(
+      /^ {4}behaviour: tried nothing the rules flag \(\d+ events\); declared, not alerted: network-egress ×2 \(network-probe\)$/m,
+    );
     const [runId] = await readdir(resultsDir);
     const result = JSON.parse(await readFile(path.join(resultsDir, runId!, "result.json"), "utf8"));
     expect(validateResultDocument(result)).toBe(true);

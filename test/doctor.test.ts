@@ -366,6 +366,13 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     expect(row("memory")).toMatchObject({ status: "pass", result: expect.stringMatching(/^stopped at \d+ MiB of a 128 MiB limit/) });
     expect(row("gpu-runtime")).toMatchObject({ status: "skip", result: "this runner's policy allows no GPUs" });
     expect(row("gpu-visible")).toMatchObject({ status: "skip", result: "this runner's policy allows no GPUs" });
+    // The execve of the probe's /bin/true came through the trace socket (monitoring/doctor.ts).
+    expect(row("monitoring")).toMatchObject({
+      status: "pass",
+      result: expect.stringMatching(
+        /^runsc-monitored traced the probe sandbox \(\d+ trace messages, the execve of \/bin\/true among them\)$/,
+      ),
+    });
   }, 300_000);
 
   it("fails naming the fix when runsc is not registered, and `crucible run` refuses with the same message and writes nothing", async () => {

@@ -63,7 +63,14 @@ describe("actions/plan", () => {
   let ordinary: PullRequestRepo;
   beforeAll(async () => {
     ordinary = await makePullRequestRepo(baseFiles, {
-      ...experiment("added", {}, experimentYaml("added", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  gpus: 1" })),
+      ...experiment(
+        "added",
+        {},
+        experimentYaml("added", {
+          resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  gpus: 1",
+          extra: "behaviours: [network-probe]",
+        }),
+      ),
       "experiments/edited/main.py": 'print("changed")\n',
       "experiments/group/nested/main.py": 'print("nested changed")\n',
       "experiments/removed/experiment.yaml": null,
@@ -124,6 +131,10 @@ describe("actions/plan", () => {
       { minutes: 1, basis: "timeout" },
     ]);
     expect(run.summary).toContain("experiments/added");
+    // Declared behaviours are not alerted on, so the reviewer sees them in the plan before approving.
+    expect(planOf(run).experiments.map((e: { behaviours?: string[] }) => e.behaviours)).toEqual([["network-probe"], undefined, undefined]);
+    expect(run.summary).toContain("Declared behaviours (not alerted)");
+    expect(run.summary).toContain("network-probe");
     // The workspace still holds the base branch: nothing of the pull request was checked out.
     expect(git(ordinary.dir, "rev-parse", "HEAD")).toBe(ordinary.base);
     expect(git(ordinary.dir, "status", "--porcelain")).toBe("");

@@ -23,6 +23,29 @@ function tableRows(markdown: string): string[] {
 }
 
 describe("the evaluation comment", () => {
+  it("shows the reviewer, before approval, the behaviours each experiment declares (they will not be alerted on)", () => {
+    const entry = (dir: string, behaviours?: string[]) => ({
+      experiment: `${dir}/experiment.yaml`,
+      dir,
+      name: path.basename(dir),
+      gpus: 0,
+      "runs-on": ["self-hosted", "linux", "gvisor"],
+      artifact: path.basename(dir),
+      image: "base",
+      resources: { cpus: 1, memory: "256Mi", timeout: "60s" },
+      stages: 0,
+      ...(behaviours ? { behaviours } : {}),
+      estimate: { minutes: 1, basis: "timeout" as const },
+    });
+    const markdown = renderEvaluationComment({
+      kind: "plan",
+      plan: evaluationPlan({ experiments: [entry("experiments/hello-sandbox", ["network-probe"]), entry("experiments/quiet")] }),
+    });
+    const [declaring, quiet] = tableRows(markdown);
+    expect(declaring).toContain(`<br><sub>declares: ${escapeMarkdown("network-probe")}</sub>`);
+    expect(quiet).not.toContain("declares");
+  });
+
   it("shows each run's status, headline metrics against the default branch's latest run, and links", async () => {
     const hello = await helloResult();
     const withJob: RunResult = {

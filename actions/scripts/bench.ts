@@ -4,8 +4,15 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider } from "../lib/src/docker/index.js";
-import { loadExperiment, loadPolicy, runExperiment, type RelayedLine } from "../lib/src/index.js";
+import { DockerSandboxProvider, monitoringFor } from "../lib/src/docker/index.js";
+import {
+  loadExperiment,
+  loadPolicy,
+  monitoringRulesFile,
+  runExperiment,
+  type MonitoringOptions,
+  type RelayedLine,
+} from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");
@@ -94,6 +101,42 @@ for (let i = 0; i < 5; i++) {
   bareTimes.push(Date.now() - t);
 }
 
+// 4. Monitoring overhead: the same experiment monitored (runsc-monitored and the collector) and not,
+//    alternating, whole runs timed; on the trivial experiment and on one that makes 3,000 opens (each traced).
+const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring);
+if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);
+const opens = await experiment("opens", "for i in range(3000):\n    open('/etc/hostname').close()\n");
+async function timedRun(file: string, withMonitoring: MonitoringOptions | undefined) {
+  const exp = await loadExperiment(file, { imagesDir });
+  const t = Date.now();
+  const { result } = await runExperiment({
+    experiment: exp,
+    policy,
+    provider,
+    repoRoot: work,
+    resultsRoot: path.join(work, "results"),
+    ...(withMonitoring ? { monitoring: { ...withMonitoring, lockWaitMs: 600_000 } } : {}),
+  });
+  if (result.status !== "succeeded") throw new Error(`${exp.spec.name} ${result.status}: ${result.statusReason}`);
+  if (withMonitoring && result.monitoring?.status !== "available") throw new Error(`${exp.spec.name} was not monitored`);
+  return Date.now() - t;
+}
+async function overhead(file: string, repetitions: number) {
+  const monitored: number[] = [];
+  const unmonitored: number[] = [];
+  for (let i = 0; i < repetitions; i++) {
+    unmonitored.push(await timedRun(file, undefined));
+    monitored.push(await timedRun(file, monitoring));
+  }
+  return {
+    monitoredMs: median(monitored),
+    unmonitoredMs: median(unmonitored),
+    ratio: Math.round((median(monitored) / median(unmonitored)) * 100) / 100,
+    repetitions,
+  };
+}
+const monitoringOverhead = { trivial: await overhead(trivial, 5), opens3000: await overhead(opens, 3) };
+
 const figures = {
   measuredAt: new Date().toISOString(),
   host: {
@@ -122,6 +165,8 @@ const figures = {
     ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100,
     repetitions: actionTimes.length,
   },
+  // Whole runExperiment wall time, medians; the load average says how busy the shared machine was.
+  monitoringOverhead: { ...monitoringOverhead, loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10 },
 };
 if (received !== lineCount || !inOrder) throw new Error(`relay lost or reordered lines: ${received} of ${lineCount}`);
 await writeFile(path.join(root, "actions/run/benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);

@@ -1,15 +1,27 @@
 // Bundles the CLI and every action into single ESM files that run on Node 20 and 24 with no node_modules.
 // Usage: node actions/scripts/build.mjs [--cli-only] [--out-root DIR]  (--out-root lets a test rebuild elsewhere)
 import { build } from "esbuild";
+import { copyFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+// node-unix-socket (the trace socket of behaviour monitoring, SOCK_SEQPACKET) is a native addon: a
+// bundle that monitors loads its prebuilt binary from a copy beside it (the binary is MIT-licensed,
+// see node_modules/node-unix-socket/LICENSE). Other bundles never load it (monitoring/collector.ts).
+const nativeAddon = { package: "node-unix-socket-linux-x64-gnu", file: "node-unix-socket.linux-x64-gnu.node" };
+const nativeAddonPlugin = {
+  name: "native-addon-beside-bundle",
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^${nativeAddon.package}$`) }, () => ({ path: `./${nativeAddon.file}`, external: true }));
+  },
+};
+
 export const bundles = [
-  { entry: "actions/cli/src/main.ts", out: "actions/cli/dist/crucible.js", committed: false },
+  { entry: "actions/cli/src/main.ts", out: "actions/cli/dist/crucible.js", committed: false, native: true },
   { entry: "actions/validate/src/index.ts", out: "actions/validate/dist/index.js", committed: true },
-  { entry: "actions/run/src/index.ts", out: "actions/run/dist/index.js", committed: true },
+  { entry: "actions/run/src/index.ts", out: "actions/run/dist/index.js", committed: true, native: true },
   { entry: "actions/record/src/index.ts", out: "actions/record/dist/index.js", committed: true },
   { entry: "actions/plan/src/index.ts", out: "actions/plan/dist/index.js", committed: true },
   { entry: "actions/request/src/index.ts", out: "actions/request/dist/index.js", committed: true },
@@ -42,9 +54,16 @@ async function main(args) {
       banner: { js: commonJsShim },
       // ssh2 (pulled in by dockerode) loads optional native addons inside try/catch; the socket transport needs neither.
       external: ["*.node", "cpu-features"],
+      plugins: [nativeAddonPlugin],
       legalComments: "none",
       logLevel: "warning",
     });
+    if (bundle.native) {
+      await copyFile(
+        path.join(root, "node_modules", nativeAddon.package, nativeAddon.file),
+        path.join(path.dirname(path.join(outRoot, bundle.out)), nativeAddon.file),
+      );
+    }
   }
 }
 

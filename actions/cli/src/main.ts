@@ -12,6 +12,7 @@ import {
   parseDuration,
   pruneArtifactStore,
   assertValid,
+  behaviourLine,
   errorMessage,
   escapeControls,
   validateContainmentMatrixDocument,
@@ -24,6 +25,7 @@ import {
   installRoot,
   loadExperiment,
   loadPolicy,
+  monitoringRulesFile,
   repositoryOf,
   resourceLines,
   runExperimentInSlot,
@@ -109,7 +111,7 @@ async function run(
   file: string,
   options: { resultsDir?: string; policy?: string; artifactStore?: string; approvedImage?: { digest: string; archive?: string } },
 ): Promise<number> {
-  const { experiment, policy, provider, signal } = await assembleRun({
+  const { experiment, policy, provider, monitoring, signal } = await assembleRun({
     root,
     experimentFile: file,
     policyFile: options.policy,
@@ -134,6 +136,7 @@ async function run(
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
     signal,
     ...(options.approvedImage ? { approvedImage: options.approvedImage } : {}),
+    monitoring,
     events: {
       phase: (name) => out(`==> ${name}`),
       stage: (name, index, total) => out(`\n=== stage ${index + 1}/${total}: ${name}`),
@@ -153,6 +156,7 @@ async function run(
   }
   for (const a of result.storedArtifacts ?? []) out(`    artifact ${a.stage}/${a.path}: sha256 ${a.sha256}, ${a.size} bytes`);
   if (metrics) out(`    metrics: ${metrics}`);
+  out(`    behaviour: ${behaviourLine(result)}`);
   for (const d of result.dropped) out(`    not collected: ${d.path}: ${d.reason}`);
   out(`    result: ${path.relative(process.cwd(), resultFile)}`);
   return result.status === "succeeded" ? 0 : 1;
@@ -197,6 +201,7 @@ async function doctor(options: { json: boolean; policy?: string; artifactStore?:
     policy,
     imagesDir: imagesDirOf(root),
     artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
+    monitoringRules: monitoringRulesFile(root),
     // Rows as they finish: the sandbox checks take a few seconds each.
     onResult: options.json ? undefined : (r) => warn(`${r.status.padEnd(4)}  ${r.check}`),
   });

@@ -6,6 +6,7 @@ import { ExperimentInvalidError, type Issue, errorMessage } from "./errors.js";
 import { imageSourceOf, imageStringProblem, type ImageSource, type ImageSpec } from "./image-source.js";
 import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
+import type { Behaviour } from "./monitoring/rules.js";
 import { parseDuration, parseMemory } from "./units.js";
 
 /** An experiment as written in YAML, after schema validation. */
@@ -19,6 +20,8 @@ export interface ExperimentSpec {
   inputs?: string[];
   resources: ResourcesSpec;
   network?: "none";
+  /** Behaviours monitoring does not raise as alerts for this experiment (monitoring/rules.ts). */
+  behaviours?: Behaviour[];
   params?: Record<string, unknown>;
   paramsSchema?: string;
   stages?: Record<string, StageSpec>;

@@ -18,6 +18,11 @@ export function defaultPolicyFile(root: string): string {
   return process.env.CRUCIBLE_POLICY || path.join(root, "runner-setup", "policy.json");
 }
 
+/** The behaviour-monitoring rules (runner-setup/monitoring-rules.json); the runner policy may override them. */
+export function monitoringRulesFile(root: string): string {
+  return path.join(root, "runner-setup", "monitoring-rules.json");
+}
+
 /** The repository an experiment belongs to: the folder that holds its experiments/ folder. */
 export function repositoryOf(experimentFile: string): string {
   const parts = path.resolve(experimentFile).split(path.sep);

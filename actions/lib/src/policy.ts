@@ -3,6 +3,7 @@ import { CrucibleError, PolicyRejectedError, errorMessage } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
 import { resolveImagePolicy, type ImagePolicy, type ImagePolicyDocument } from "./image-source.js";
 import { parseJsonWithin } from "./limits.js";
+import type { RuleOverrides } from "./monitoring/rules.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
 import { formatBytes, parseDuration, parseMemory } from "./units.js";
 
@@ -22,6 +23,7 @@ export interface PolicyDocument {
     logMaxBytes: string;
     outputSize: string;
   };
+  monitoring?: RuleOverrides;
 }
 
 /** The policy with units resolved: what every sandbox on this runner is held to. */
@@ -40,6 +42,8 @@ export interface SandboxPolicy {
   gpu?: { runtime: string; leaseDir: string; devices?: string[] };
   /** Images experiments bring (image-source.ts); loadPolicy always fills it in, with safe defaults. */
   images?: ImagePolicy;
+  /** This runner's changes to the monitoring rules, applied by monitoringFor (monitoring/session.ts). */
+  monitoring?: RuleOverrides;
 }
 
 /** Sandboxes at once on one host when the policy does not say (slots.ts queues the rest). */
@@ -80,6 +84,7 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
     outputBytes: parseMemory(doc.sandbox.outputSize),
     images: resolveImagePolicy(doc.images),
     ...(doc.gpu ? { gpu: doc.gpu } : {}),
+    ...(doc.monitoring ? { monitoring: doc.monitoring } : {}),
   };
 }
 
@@ -128,6 +133,8 @@ export interface SandboxSpec {
   labels: Record<string, string>;
   /** GPU device ids assigned to this sandbox by the host allocator. */
   gpuDeviceIds: string[];
+  /** The traced variant of the policy's runtime (monitoring/session.ts), when this sandbox is monitored. */
+  monitoredRuntime?: string;
 }
 
 export const SANDBOX_WORKDIR = "/experiment";
@@ -135,8 +142,8 @@ export const SANDBOX_OUTPUT = "/output";
 export const SANDBOX_ARTIFACTS = "/artifacts";
 
 /** GPU runs need the runtime registered with nvproxy; every other run uses the policy's runtime. */
-export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds">): string {
-  if (spec.gpuDeviceIds.length === 0) return spec.policy.runtime;
+export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds" | "monitoredRuntime">): string {
+  if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
   return spec.policy.gpu.runtime;
 }

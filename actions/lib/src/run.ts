@@ -24,6 +24,7 @@ import {
   type SandboxProvider,
 } from "./sandbox/sandbox.js";
 import { escapeControls } from "./text.js";
+import { closeMonitor, mergeStageMonitoring, openMonitor, type MonitoringOptions, type MonitoringOutcome } from "./monitoring/session.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
 /** What an adapter (CLI or action) is told while a run goes on. */
@@ -68,6 +69,11 @@ export interface RunOptions {
    * build job's image archive. The image is used only if its digest matches; a Dockerfile is never built.
    */
   approvedImage?: { digest: string; archive?: string };
+  /**
+   * Behaviour monitoring (monitoring/session.ts): the traced runtime and the rules, or why this runner
+   * cannot monitor. Either way it is recorded in the result.
+   */
+  monitoring?: MonitoringOptions;
 }
 
 /** The written result.json and where it is. */
@@ -112,6 +118,7 @@ interface ProgramOutcome {
   usage?: UsageRecord;
   gpuDeviceIds: string[];
   containerId: string | null;
+  monitoring?: MonitoringOutcome;
 }
 
 /**
@@ -232,6 +239,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       dropped: outcome.dropped,
       policy: outcome.policy,
       ...(outcome.usage ? { usage: outcome.usage } : {}),
+      ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
       resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
       provenance: { ...base.provenance, containerId: outcome.containerId },
     });
@@ -341,6 +349,7 @@ async function runStages(
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
     usage: usage.record(),
+    ...mergeStageMonitoring(records),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
   });
@@ -396,6 +405,7 @@ function stageRecord(
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...(outcome.usage ? { usage: outcome.usage } : {}),
+    ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
     containerId: outcome.containerId,
   };
 }
@@ -454,7 +464,9 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     program.echo?.(line);
     events.line?.(line);
   });
+  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? []);
   const spec: SandboxSpec = {
+    ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
     image: image.id,
     policy,
     resources: program.resources,
@@ -485,6 +497,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   let exec: ExecResult | undefined;
   let sandboxError: string | undefined;
   let collected: Collected;
+  let monitoring: MonitoringOutcome | undefined;
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => undefined;
   try {
     const sandbox = await provider.create(spec);
@@ -497,7 +510,10 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
           onOutput: (stream, chunk) => relay.push(stream, chunk),
           timeoutMs: program.resources.timeoutSeconds * 1000,
           signal: options.signal,
-          onCreated: (id) => events.sandboxCreated?.(id),
+          onCreated: (id) => {
+            monitor.session?.expect(id);
+            events.sandboxCreated?.(id);
+          },
           onSample: (sample) => {
             usage.add(sample);
             events.sample?.(sample, usage.peak);
@@ -519,8 +535,10 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
       });
     } finally {
       await sandbox.cleanup();
+      monitoring = await closeMonitor(monitor);
     }
   } finally {
+    monitoring = await closeMonitor(monitor);
     stopGpuSampling();
     await gpuLease?.release();
   }
@@ -541,5 +559,6 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     usage: usage.record(),
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
     containerId: exec?.sandboxId ?? null,
+    ...(monitoring ? { monitoring } : {}),
   };
 }

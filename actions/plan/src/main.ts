@@ -99,6 +99,7 @@ async function plan(inputs: PlanInputs): Promise<void> {
         { data: "Timeout", header: true },
         { data: "Runner", header: true },
         { data: "Estimate", header: true },
+        { data: "Declared behaviours (not alerted)", header: true },
       ],
       ...evaluation.experiments.map((e) =>
         [
@@ -108,6 +109,7 @@ async function plan(inputs: PlanInputs): Promise<void> {
           e.resources.timeout,
           e["runs-on"].join(", "),
           `${e.estimate.minutes} min (${e.estimate.basis})`,
+          e.behaviours?.join(", ") || "none",
         ].map(text),
       ),
     ]);

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path9 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path8 && path8[0] !== "/") {
-          path8 = `/${path8}`;
+        if (path9 && path9[0] !== "/") {
+          path9 = `/${path9}`;
         }
-        return new URL(`${origin}${path8}`);
+        return new URL(`${origin}${path9}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin }
+          request: { method, path: path9, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path8);
+        debuglog("sending request to %s %s/%s", method, origin, path9);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin },
+          request: { method, path: path9, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path8,
+          path9,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin }
+          request: { method, path: path9, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path8);
+        debuglog("trailers received from %s %s/%s", method, origin, path9);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path8, origin },
+          request: { method, path: path9, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path8,
+          path9,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path8, origin }
+            request: { method, path: path9, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path8);
+          debuglog("sending request to %s %s/%s", method, origin, path9);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path8 !== "string") {
+        if (typeof path9 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path9[0] !== "/" && !(path9.startsWith("http://") || path9.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path8)) {
+        } else if (invalidPathRegex.test(path9)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path8, query) : path8;
+        this.path = query ? buildURL(path9, query) : path9;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client2, request2) {
-      const { method, path: path8, host, upgrade, blocking, reset } = request2;
+      const { method, path: path9, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path8} HTTP/1.1\r
+      let header = `${method} ${path9} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client2, request2) {
       const session = client2[kHTTP2Session];
-      const { method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path9, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client2, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path8;
+      headers[HTTP2_HEADER_PATH] = path9;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path8 = search ? `${pathname}${search}` : pathname;
+        const path9 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path8;
+        this.opts.path = path9;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path8 = "/",
+          path: path9 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path8;
+        opts.path = origin + path9;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path8) {
-      if (typeof path8 !== "string") {
-        return path8;
+    function safeUrl2(path9) {
+      if (typeof path9 !== "string") {
+        return path9;
       }
-      const pathSegments = path8.split("?");
+      const pathSegments = path9.split("?");
       if (pathSegments.length !== 2) {
-        return path8;
+        return path9;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path8);
+    function matchKey(mockDispatch2, { path: path9, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path9);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl2(path8), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path9 }) => matchValue(safeUrl2(path9), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path8, method, body, headers, query } = opts;
+      const { path: path9, method, body, headers, query } = opts;
       return {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path9, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path8,
+            Path: path9,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path8) {
-      for (let i = 0; i < path8.length; ++i) {
-        const code2 = path8.charCodeAt(i);
+    function validateCookiePath(path9) {
+      for (let i = 0; i < path9.length; ++i) {
+        const code2 = path9.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude DEL and non-ascii
         code2 === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path8 = opts.path;
+          let path9 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path8 = `/${path8}`;
+            path9 = `/${path9}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path8);
+          url = new URL(util.parseOrigin(url).origin + path9);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19226,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path8) {
-      const ctrl = callVisitor(key, node, visitor, path8);
+    function visit_(key, node, visitor, path9) {
+      const ctrl = callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visit_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visit_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path8);
+            const ci = visit_(i, node.items[i], visitor, path9);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19247,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = visit_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = visit_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path8);
+          const cv = visit_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19274,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path8) {
-      const ctrl = await callVisitor(key, node, visitor, path8);
+    async function visitAsync_(key, node, visitor, path9) {
+      const ctrl = await callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visitAsync_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visitAsync_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path8);
+            const ci = await visitAsync_(i, node.items[i], visitor, path9);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19295,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path8);
+          const cv = await visitAsync_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19328,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path8) {
+    function callVisitor(key, node, visitor, path9) {
       if (typeof visitor === "function")
-        return visitor(key, node, path8);
+        return visitor(key, node, path9);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path8);
+        return visitor.Map?.(key, node, path9);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path8);
+        return visitor.Seq?.(key, node, path9);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path8);
+        return visitor.Pair?.(key, node, path9);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path8);
+        return visitor.Scalar?.(key, node, path9);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path8);
+        return visitor.Alias?.(key, node, path9);
       return void 0;
     }
-    function replaceNode(key, path8, node) {
-      const parent = path8[path8.length - 1];
+    function replaceNode(key, path9, node) {
+      const parent = path9[path9.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19956,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path8, value) {
+    function collectionFromPath(schema, path9, value) {
       let v = value;
-      for (let i = path8.length - 1; i >= 0; --i) {
-        const k = path8[i];
+      for (let i = path9.length - 1; i >= 0; --i) {
+        const k = path9[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19978,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
+    var isEmptyPath = (path9) => path9 == null || typeof path9 === "object" && !!path9[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20008,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path8, value) {
-        if (isEmptyPath(path8))
+      addIn(path9, value) {
+        if (isEmptyPath(path9))
           this.add(value);
         else {
-          const [key, ...rest] = path8;
+          const [key, ...rest] = path9;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20026,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        const [key, ...rest] = path8;
+      deleteIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20041,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        const [key, ...rest] = path8;
+      getIn(path9, keepScalar) {
+        const [key, ...rest] = path9;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20060,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path8) {
-        const [key, ...rest] = path8;
+      hasIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20071,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        const [key, ...rest] = path8;
+      setIn(path9, value) {
+        const [key, ...rest] = path9;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -22587,9 +22587,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path8, value) {
+      addIn(path9, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path8, value);
+          this.contents.addIn(path9, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22664,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        if (Collection2.isEmptyPath(path8)) {
+      deleteIn(path9) {
+        if (Collection2.isEmptyPath(path9)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path9) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22686,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        if (Collection2.isEmptyPath(path8))
+      getIn(path9, keepScalar) {
+        if (Collection2.isEmptyPath(path9))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path9, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22700,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path8) {
-        if (Collection2.isEmptyPath(path8))
+      hasIn(path9) {
+        if (Collection2.isEmptyPath(path9))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path9) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22720,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        if (Collection2.isEmptyPath(path8)) {
+      setIn(path9, value) {
+        if (Collection2.isEmptyPath(path9)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path8), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path9), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path8, value);
+          this.contents.setIn(path9, value);
         }
       }
       /**
@@ -24687,9 +24687,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path8) => {
+    visit.itemAtPath = (cst, path9) => {
       let item = cst;
-      for (const [field, index] of path8) {
+      for (const [field, index] of path9) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24698,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path8) => {
-      const parent = visit.itemAtPath(cst, path8.slice(0, -1));
-      const field = path8[path8.length - 1][0];
+    visit.parentCollection = (cst, path9) => {
+      const parent = visit.itemAtPath(cst, path9.slice(0, -1));
+      const field = path9[path9.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path8, item, visitor) {
-      let ctrl = visitor(item, path8);
+    function _visit(path9, item, visitor) {
+      let ctrl = visitor(item, path9);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path9.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24725,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path8);
+            ctrl = ctrl(item, path9);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path9) : ctrl;
     }
     exports.visit = visit;
   }
@@ -29708,8 +29708,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path8) {
-      let input = path8;
+    function removeDotSegments(path9) {
+      let input = path9;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29783,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path8) {
-      if (path8 === "" || path8[0] === "/") {
-        return removeDotSegments(path8);
+    function removeDotSegmentsRelative(path9) {
+      if (path9 === "" || path9[0] === "/") {
+        return removeDotSegments(path9);
       }
-      const segments = path8.split("/");
+      const segments = path9.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30150,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path8 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path8 && path8 !== "/" ? path8 : void 0;
+        const path9 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path9 && path9 !== "/" ? path9 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -33874,8 +33874,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv2, sch) {
-        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv3, sch) {
+        return $data ? ajv3.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33893,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20202 = class extends core_1.default {
+    var Ajv20203 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33920,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20202;
-    module.exports = exports = Ajv20202;
-    module.exports.Ajv2020 = Ajv20202;
+    exports.Ajv2020 = Ajv20203;
+    module.exports = exports = Ajv20203;
+    module.exports.Ajv2020 = Ajv20203;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20202;
+    exports.default = Ajv20203;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34475,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv2) => {
-      ajv2.addKeyword(exports.formatLimitDefinition);
-      return ajv2;
+    var formatLimitPlugin = (ajv3) => {
+      ajv3.addKeyword(exports.formatLimitDefinition);
+      return ajv3;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,17 +34493,17 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv3, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
-        return ajv2;
+        addFormats2(ajv3, opts, formats_1.fullFormats, fullName);
+        return ajv3;
       }
       const [formats, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv2, list, formats, exportName);
+      addFormats2(ajv3, list, formats, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv2);
-      return ajv2;
+        (0, limit_1.default)(ajv3);
+      return ajv3;
     };
     formatsPlugin.get = (name, mode = "full") => {
       const formats = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
@@ -34512,12 +34512,12 @@ var require_dist2 = __commonJS({
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv2, list, fs3, exportName) {
+    function addFormats2(ajv3, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv3.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv2.addFormat(f, fs3[f]);
+        ajv3.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
@@ -34527,7 +34527,7 @@ var require_dist2 = __commonJS({
 
 // actions/record/src/main.ts
 import { cp, mkdir as mkdir4, readdir as readdir5, rm as rm3 } from "node:fs/promises";
-import path7 from "node:path";
+import path8 from "node:path";
 
 // ../main/node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -35073,6 +35073,11 @@ function escapeControls(text) {
   }
   return out;
 }
+function shownText(text, max) {
+  const escaped = escapeControls(text);
+  if (escaped.length <= max) return escaped;
+  return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
+}
 
 // actions/lib/src/units.ts
 var memoryUnits = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
@@ -35215,6 +35220,12 @@ var experiment_schema_default = {
       description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
       const: "none",
       default: "none"
+    },
+    behaviours: {
+      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).",
+      type: "array",
+      uniqueItems: true,
+      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }
     },
     params: {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
@@ -35817,6 +35828,99 @@ var result_schema_default = {
         }
       }
     },
+    monitoring: {
+      description: "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.",
+      oneOf: [
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"],
+          properties: {
+            status: { const: "available" },
+            runtime: { type: "string", maxLength: 100 },
+            collector: {
+              description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).",
+              enum: ["ok", "overloaded", "broken"]
+            },
+            events: {
+              type: "object",
+              additionalProperties: false,
+              required: ["received", "evaluated", "bytes"],
+              properties: {
+                received: { type: "integer", minimum: 0 },
+                evaluated: { type: "integer", minimum: 0 },
+                bytes: { type: "integer", minimum: 0 }
+              }
+            },
+            dropped: {
+              description: "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.",
+              type: "object",
+              additionalProperties: false,
+              required: ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"],
+              properties: {
+                bySandbox: { type: "integer", minimum: 0 },
+                byRate: { type: "integer", minimum: 0 },
+                byTotal: { type: "integer", minimum: 0 },
+                byBytes: { type: "integer", minimum: 0 },
+                malformed: { type: "integer", minimum: 0 }
+              }
+            },
+            problems: { type: "array", maxItems: 20, items: { type: "string", maxLength: 500 } },
+            suppressed: {
+              description: "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).",
+              type: "array",
+              maxItems: 100,
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["rule", "behaviour", "count"],
+                properties: {
+                  rule: { type: "string", maxLength: 60 },
+                  behaviour: { type: "string", maxLength: 60 },
+                  count: { type: "integer", minimum: 1 }
+                }
+              }
+            }
+          }
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "reason"],
+          properties: { status: { const: "unavailable" }, reason: { type: "string", maxLength: 1e3 } }
+        }
+      ]
+    },
+    alerts: {
+      description: "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.",
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["rule", "severity", "meaning", "count", "examples"],
+        properties: {
+          rule: { type: "string", maxLength: 60 },
+          severity: { enum: ["low", "medium", "high"] },
+          meaning: { type: "string", maxLength: 200 },
+          count: { type: "integer", minimum: 1 },
+          examples: {
+            type: "array",
+            maxItems: 100,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["t", "process", "detail"],
+              properties: {
+                t: { description: "Seconds since the sandbox started.", type: "number", minimum: 0 },
+                process: { type: "string", maxLength: 600 },
+                detail: { type: "array", maxItems: 20, items: { type: "string", maxLength: 600 } }
+              }
+            }
+          }
+        }
+      }
+    },
     usage: {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
@@ -36131,6 +36235,12 @@ var result_schema_default = {
         usage: {
           $ref: "#/properties/usage"
         },
+        monitoring: {
+          $ref: "#/properties/monitoring"
+        },
+        alerts: {
+          $ref: "#/properties/alerts"
+        },
         containerId: {
           type: ["string", "null"]
         }
@@ -36421,6 +36531,10 @@ var policy_schema_default = {
           maximum: 1024
         }
       }
+    },
+    monitoring: {
+      description: 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.',
+      type: "object"
     },
     sandbox: {
       type: "object",
@@ -36833,6 +36947,235 @@ import { execFile as execFile2 } from "node:child_process";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 
+// actions/lib/src/monitoring/wire.ts
+var utf8 = new TextDecoder("utf-8", { fatal: false });
+
+// actions/lib/src/monitoring/rules.ts
+var import__2 = __toESM(require__(), 1);
+import path3 from "node:path";
+
+// schemas/monitoring-rules.schema.json
+var monitoring_rules_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/monitoring-rules.schema.json",
+  title: "Crucible behaviour-monitoring rules",
+  description: "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).",
+  type: "object",
+  additionalProperties: false,
+  required: ["limits", "rules"],
+  properties: {
+    $schema: { type: "string" },
+    limits: { $ref: "#/$defs/limits" },
+    rules: {
+      type: "array",
+      minItems: 1,
+      items: { $ref: "#/$defs/rule" }
+    }
+  },
+  $defs: {
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"],
+      properties: {
+        eventsPerSecond: {
+          description: "Events evaluated per second of the run; more are counted as dropped (rate).",
+          type: "integer",
+          minimum: 1
+        },
+        maxEvents: {
+          description: "Events evaluated over the whole run; more are counted as dropped (total).",
+          type: "integer",
+          minimum: 1
+        },
+        maxBytes: {
+          description: "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).",
+          type: "integer",
+          minimum: 1024
+        },
+        examplesPerRule: {
+          description: "Events kept per raised rule, first ones first.",
+          type: "integer",
+          minimum: 1,
+          maximum: 100
+        }
+      }
+    },
+    severity: { enum: ["low", "medium", "high"] },
+    behaviour: {
+      description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
+      enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"]
+    },
+    rule: {
+      type: "object",
+      additionalProperties: false,
+      required: ["id", "severity", "meaning", "match"],
+      properties: {
+        id: { description: "Stable name of the rule, shown with every alert.", type: "string", pattern: "^[a-z][a-z0-9-]{1,40}$" },
+        severity: { $ref: "#/$defs/severity" },
+        meaning: {
+          description: "One line a reviewer reads: what the program tried.",
+          type: "string",
+          minLength: 10,
+          maxLength: 140
+        },
+        behaviour: { $ref: "#/$defs/behaviour" },
+        match: { $ref: "#/$defs/match" }
+      }
+    },
+    stringList: { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 200 } },
+    match: {
+      oneOf: [
+        {
+          description: "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "connect" } }
+        },
+        {
+          description: "execve() of a program whose file name (last path component) is one of these.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "names"],
+          properties: { event: { const: "execve" }, names: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "A program executed from a file with the setuid or setgid bit.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "setuid-exec" } }
+        },
+        {
+          description: "Any call of these system calls (x86_64 names).",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "syscalls"],
+          properties: {
+            event: { const: "syscall" },
+            syscalls: {
+              type: "array",
+              minItems: 1,
+              items: {
+                enum: [
+                  "unshare",
+                  "setns",
+                  "mount",
+                  "umount2",
+                  "pivot_root",
+                  "chroot",
+                  "ptrace",
+                  "bpf",
+                  "init_module",
+                  "finit_module",
+                  "delete_module",
+                  "kexec_load",
+                  "io_uring_setup"
+                ]
+              }
+            }
+          }
+        },
+        {
+          description: "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "prefixes"],
+          properties: {
+            event: { const: "open-write" },
+            prefixes: { $ref: "#/$defs/stringList" },
+            except: { $ref: "#/$defs/stringList" }
+          }
+        },
+        {
+          description: "open() of /proc/<pid>/environ of a process other than the caller's own.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "other-environ" } }
+        },
+        {
+          description: "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "except"],
+          properties: { event: { const: "erofs" }, except: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "More new processes or threads (clone/fork/vfork) in one second than perSecond.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "perSecond"],
+          properties: { event: { const: "clone-rate" }, perSecond: { type: "integer", minimum: 1 } }
+        }
+      ]
+    },
+    overrides: {
+      description: "A runner policy's changes to the rules: severities, rules turned off, collector bounds.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        limits: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            eventsPerSecond: { type: "integer", minimum: 1 },
+            maxEvents: { type: "integer", minimum: 1 },
+            maxBytes: { type: "integer", minimum: 1024 },
+            examplesPerRule: { type: "integer", minimum: 1, maximum: 100 }
+          }
+        },
+        rules: {
+          type: "object",
+          propertyNames: { pattern: "^[a-z][a-z0-9-]{1,40}$" },
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            properties: { severity: { $ref: "#/$defs/severity" }, enabled: { type: "boolean" } }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/monitoring/rules.ts
+var SYSCALL_NUMBERS = {
+  ptrace: 101,
+  pivot_root: 155,
+  chroot: 161,
+  mount: 165,
+  umount2: 166,
+  init_module: 175,
+  delete_module: 176,
+  kexec_load: 246,
+  unshare: 272,
+  setns: 308,
+  finit_module: 313,
+  bpf: 321,
+  io_uring_setup: 425
+};
+var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
+var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
+var validateRules = ajv2.compile(monitoring_rules_schema_default);
+var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
+var DEFAULT_RULES_FILE = path3.join("runner-setup", "monitoring-rules.json");
+
+// actions/lib/src/monitoring/report.ts
+var SEVERITY_ORDER = ["high", "medium", "low"];
+function behaviourLine(result) {
+  const monitoring = result.monitoring;
+  if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
+  if (monitoring.status === "unavailable") return `not monitored: ${shownText(monitoring.reason, 300)}`;
+  const alerts = [...result.alerts ?? []].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+  const dropped = Object.values(monitoring.dropped).reduce((a, b) => a + b, 0);
+  const caveat = monitoring.collector === "broken" ? ` (monitoring broken: ${shownText(monitoring.problems.join("; "), 200)})` : dropped > 0 ? ` (${dropped} events not evaluated: collector bounds or overload)` : "";
+  const declared = monitoring.suppressed.length ? `; declared, not alerted: ${monitoring.suppressed.map((s) => `${s.rule} \xD7${s.count} (${s.behaviour})`).join(", ")}` : "";
+  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
+  return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
+}
+
 // actions/lib/src/doctor/runsc.ts
 import { execFile as execFile3 } from "node:child_process";
 import { promisify as promisify3 } from "node:util";
@@ -36840,7 +37183,7 @@ var execFileAsync3 = promisify3(execFile3);
 
 // actions/lib/src/github/artifacts.ts
 import { lstat as lstat4, readdir as readdir3, readFile as readFile2 } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 var RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 var PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 var MAX_RUN_BYTES = 256 * 1024 * 1024;
@@ -36860,7 +37203,7 @@ async function acceptArtifacts(artifactsDir, plan, authority) {
         drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
       continue;
     }
-    const folder = path3.join(artifactsDir, entry.name);
+    const folder = path4.join(artifactsDir, entry.name);
     const candidates = (await readdir3(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const other of candidates.filter((c) => !c.isDirectory() || !RUN_ID.test(c.name)))
       drop({ path: `${entry.name}/${other.name}`, reason: "not a <run-id>/ result folder" });
@@ -36874,7 +37217,7 @@ async function acceptArtifacts(artifactsDir, plan, authority) {
       continue;
     }
     for (const run2 of folders) {
-      const outcome = await acceptRun(path3.join(folder, run2.name), `${entry.name}/${run2.name}`, planned, plan, authority);
+      const outcome = await acceptRun(path4.join(folder, run2.name), `${entry.name}/${run2.name}`, planned, plan, authority);
       if ("reason" in outcome) drop(outcome);
       else {
         runs.push(outcome.run);
@@ -36885,8 +37228,8 @@ async function acceptArtifacts(artifactsDir, plan, authority) {
   return { runs, dropped };
 }
 async function acceptRun(dir, where, planned, plan, authority) {
-  const runId = path3.basename(dir);
-  const resultFile = path3.join(dir, "result.json");
+  const runId = path4.basename(dir);
+  const resultFile = path4.join(dir, "result.json");
   const stats = await lstat4(resultFile).catch(() => null);
   if (!stats?.isFile()) return { path: where, reason: "no result.json (as a regular file)" };
   if (stats.size > 64 * 1024 * 1024) return { path: where, reason: `result.json is ${stats.size} bytes` };
@@ -36926,10 +37269,10 @@ async function acceptRun(dir, where, planned, plan, authority) {
   };
   for (const entry of (await readdir3(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name === "result.json") continue;
-    if (entry.name === "log.txt" && entry.isFile()) await take(path3.join(dir, entry.name), entry.name);
+    if (entry.name === "log.txt" && entry.isFile()) await take(path4.join(dir, entry.name), entry.name);
     else if ((entry.name === "output" || entry.name === "stages") && entry.isDirectory())
       await walk(
-        path3.join(dir, entry.name),
+        path4.join(dir, entry.name),
         entry.name,
         take,
         (relative, reason) => dropped.push({ path: `${where}/${relative}`, reason })
@@ -36944,8 +37287,8 @@ async function walk(dir, relative, take, drop, depth = 1) {
     const inner = `${relative}/${entry.name}`;
     if (!PLAIN_NAME.test(entry.name))
       drop(`${relative}/${JSON.stringify(entry.name).slice(1, -1)}`, "its name is not plain letters, digits, dots, dashes and underscores");
-    else if (entry.isDirectory()) await walk(path3.join(dir, entry.name), inner, take, drop, depth + 1);
-    else if (entry.isFile()) await take(path3.join(dir, entry.name), inner);
+    else if (entry.isDirectory()) await walk(path4.join(dir, entry.name), inner, take, drop, depth + 1);
+    else if (entry.isFile()) await take(path4.join(dir, entry.name), inner);
     else drop(inner, "not a regular file");
   }
 }
@@ -38421,17 +38764,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path8 = requestOptions.url.replace(options.baseUrl, "");
+    const path9 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path8} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path9} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path8} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path9} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -41296,8 +41639,9 @@ function planTable(plan) {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `\u2264 ${e.estimate.minutes} min (timeout)`;
     const built = e.builtImage ? `<br><sub>digest ${digestCode(e.builtImage.digest)}${e.builtImage.dockerfileHash ? ` \xB7 Dockerfile ${digestCode(e.builtImage.dockerfileHash)}` : ""}${e.builtImage.baseImage ? ` \xB7 base ${code(e.builtImage.baseImage)}` : ""}</sub>` : e.build ? "<br><sub>\u26A0\uFE0F not built: the build job left no image, so this experiment will be refused</sub>" : "";
+    const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
     const cells = [
-      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`,
+      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`,
       `${escapeMarkdown(e.image)}${built}`,
       String(r.cpus),
       escapeMarkdown(r.memory),
@@ -41325,7 +41669,8 @@ function approvalsOf(rows) {
 function resultRow(row, plan) {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}\u2026` : result.statusReason;
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}`;
+  const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
@@ -41614,13 +41959,13 @@ async function writeAcceptedRuns(runs, repositoryRoot) {
 
 // actions/lib/src/gitops/built-images.ts
 import { readdir as readdir4 } from "node:fs/promises";
-import path4 from "node:path";
+import path5 from "node:path";
 async function withBuiltImages(plan, folder) {
   const entries = await readdir4(folder, { withFileTypes: true }).catch(() => []);
   const byArtifact = /* @__PURE__ */ new Map();
   for (const entry of entries) {
     if (!entry.isDirectory() || !entry.name.startsWith("image-")) continue;
-    const built = await readBuiltImage(path4.join(folder, entry.name)).catch(() => void 0);
+    const built = await readBuiltImage(path5.join(folder, entry.name)).catch(() => void 0);
     if (built) byArtifact.set(entry.name.slice("image-".length), built.record);
   }
   return {
@@ -41636,7 +41981,7 @@ async function withBuiltImages(plan, folder) {
 
 // actions/lib/src/gitops/plan.ts
 import { lstat as lstat5, mkdir as mkdir3, mkdtemp, rm as rm2, symlink as symlink2 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 var DEFAULT_MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 async function materializeExperiment(options) {
   const commit = assertSha(options.commit, "the planned SHA");
@@ -41694,10 +42039,10 @@ async function materializeEntries(repository, entries, dir, destination, maxFold
     const relative = entry.path;
     if (entry.mode === "120000") {
       const target = (await readBlob(repository, entry.sha, 4096)).toString("utf8");
-      const parent = path5.join(destination, path5.dirname(relative));
+      const parent = path6.join(destination, path6.dirname(relative));
       await mkdir3(parent, { recursive: true });
       if (!(await lstat5(parent)).isDirectory()) throw new CrucibleError(`refusing ${relative}: its folder is not a plain folder`);
-      await symlink2(target, path5.join(destination, relative));
+      await symlink2(target, path6.join(destination, relative));
       continue;
     }
     if (entry.type !== "blob") continue;
@@ -41770,7 +42115,7 @@ async function openFollowUp(octokit, options) {
 }
 
 // actions/record/src/inputs.ts
-import path6 from "node:path";
+import path7 from "node:path";
 function getInputs() {
   const env = process.env;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
@@ -41795,11 +42140,11 @@ function getInputs() {
     plan: parsePlan(getInput("plan", { required: true })),
     token,
     pushToken,
-    artifacts: path6.resolve(workspace, getInput("artifacts") || path6.join(env.RUNNER_TEMP || "", "artifacts")),
+    artifacts: path7.resolve(workspace, getInput("artifacts") || path7.join(env.RUNNER_TEMP || "", "artifacts")),
     evaluation: getInput("evaluation") || "success",
-    images: getInput("images") ? path6.resolve(workspace, getInput("images")) : "",
+    images: getInput("images") ? path7.resolve(workspace, getInput("images")) : "",
     ...previewUrl ? { previewUrl } : {},
-    destination: path6.resolve(workspace, getInput("destination") || path6.join(env.RUNNER_TEMP || "", "preview")),
+    destination: path7.resolve(workspace, getInput("destination") || path7.join(env.RUNNER_TEMP || "", "preview")),
     workspace,
     runId,
     attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1")
@@ -41870,11 +42215,11 @@ async function preview(inputs) {
   const { plan, destination } = inputs;
   await rm3(destination, { recursive: true, force: true });
   await mkdir4(destination, { recursive: true });
-  await cp(path7.join(inputs.workspace, "experiments"), path7.join(destination, "experiments"), { recursive: true, verbatimSymlinks: true });
+  await cp(path8.join(inputs.workspace, "experiments"), path8.join(destination, "experiments"), { recursive: true, verbatimSymlinks: true });
   for (const planned of plan.experiments) {
-    const folder = path7.join(destination, planned.dir);
+    const folder = path8.join(destination, planned.dir);
     for (const entry of await readdir5(folder).catch(() => []))
-      if (entry !== "results") await rm3(path7.join(folder, entry), { recursive: true, force: true });
+      if (entry !== "results") await rm3(path8.join(folder, entry), { recursive: true, force: true });
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
   const octokit = client(inputs.token);
@@ -41886,7 +42231,7 @@ async function preview(inputs) {
   const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
   for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   await writeAcceptedRuns(runs, destination);
-  setOutput("experiments", path7.join(destination, "experiments"));
+  setOutput("experiments", path8.join(destination, "experiments"));
   info(`preview data: ${runs.length} run(s) of ${plan.experiments.length} planned experiment(s) over the base branch's experiments`);
 }
 

@@ -18,6 +18,10 @@ var __commonJS = (cb, mod) => function __require2() {
     throw mod = 0, e;
   }
 };
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
+};
 var __copyProps = (to, from, except, desc) => {
   if (from && typeof from === "object" || typeof from === "function") {
     for (let key of __getOwnPropNames(from))
@@ -41,9 +45,9 @@ var require_tunnel = __commonJS({
     "use strict";
     var net = __require("net");
     var tls = __require("tls");
-    var http = __require("http");
-    var https = __require("https");
-    var events = __require("events");
+    var http2 = __require("http");
+    var https2 = __require("https");
+    var events2 = __require("events");
     var assert = __require("assert");
     var util = __require("util");
     exports.httpOverHttp = httpOverHttp2;
@@ -52,24 +56,24 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https.request;
+      agent.request = https2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -78,7 +82,7 @@ var require_tunnel = __commonJS({
       var self2 = this;
       self2.options = options || {};
       self2.proxyOptions = self2.options.proxy || {};
-      self2.maxSockets = self2.options.maxSockets || http.Agent.defaultMaxSockets;
+      self2.maxSockets = self2.options.maxSockets || http2.Agent.defaultMaxSockets;
       self2.requests = [];
       self2.sockets = [];
       self2.on("free", function onFree(socket, host, port, localAddress) {
@@ -95,7 +99,7 @@ var require_tunnel = __commonJS({
         self2.removeSocket(socket);
       });
     }
-    util.inherits(TunnelingAgent, events.EventEmitter);
+    util.inherits(TunnelingAgent, events2.EventEmitter);
     TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
       var self2 = this;
       var options = mergeOptions({ request: req }, self2.options, toOptions(host, port, localAddress));
@@ -1074,14 +1078,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path18 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path25 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path18 && path18[0] !== "/") {
-          path18 = `/${path18}`;
+        if (path25 && path25[0] !== "/") {
+          path25 = `/${path25}`;
         }
-        return new URL(`${origin}${path18}`);
+        return new URL(`${origin}${path25}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1536,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path18, origin }
+          request: { method, path: path25, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path18);
+        debuglog("sending request to %s %s/%s", method, origin, path25);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path18, origin },
+          request: { method, path: path25, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path18,
+          path25,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path18, origin }
+          request: { method, path: path25, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path18);
+        debuglog("trailers received from %s %s/%s", method, origin, path25);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path18, origin },
+          request: { method, path: path25, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path18,
+          path25,
           error2.message
         );
       });
@@ -1613,9 +1617,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path18, origin }
+            request: { method, path: path25, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path18);
+          debuglog("sending request to %s %s/%s", method, origin, path25);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1682,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path18,
+        path: path25,
         method,
         body,
         headers,
@@ -1693,11 +1697,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path18 !== "string") {
+        if (typeof path25 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path18[0] !== "/" && !(path18.startsWith("http://") || path18.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path25[0] !== "/" && !(path25.startsWith("http://") || path25.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path18)) {
+        } else if (invalidPathRegex.test(path25)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1767,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path18, query) : path18;
+        this.path = query ? buildURL(path25, query) : path25;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2049,8 +2053,8 @@ var require_request = __commonJS({
 var require_dispatcher = __commonJS({
   "../main/node_modules/undici/lib/dispatcher/dispatcher.js"(exports, module) {
     "use strict";
-    var EventEmitter = __require("node:events");
-    var Dispatcher = class extends EventEmitter {
+    var EventEmitter2 = __require("node:events");
+    var Dispatcher = class extends EventEmitter2 {
       dispatch() {
         throw new Error("not implemented");
       }
@@ -2160,9 +2164,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve, reject) => {
+          return new Promise((resolve2, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve(data);
+              return err ? reject(err) : resolve2(data);
             });
           });
         }
@@ -2200,12 +2204,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve, reject) => {
+          return new Promise((resolve2, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve(data);
+              ) : resolve2(data);
             });
           });
         }
@@ -2380,9 +2384,9 @@ var require_timers = __commonJS({
        * before the specified function or code is executed.
        * @param {*} arg
        */
-      constructor(callback, delay2, arg) {
+      constructor(callback, delay3, arg) {
         this._onTimeout = callback;
-        this._idleTimeout = delay2;
+        this._idleTimeout = delay3;
         this._timerArg = arg;
         this.refresh();
       }
@@ -2427,8 +2431,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {NodeJS.Timeout|FastTimer}
        */
-      setTimeout(callback, delay2, arg) {
-        return delay2 <= RESOLUTION_MS ? setTimeout(callback, delay2, arg) : new FastTimer(callback, delay2, arg);
+      setTimeout(callback, delay3, arg) {
+        return delay3 <= RESOLUTION_MS ? setTimeout(callback, delay3, arg) : new FastTimer(callback, delay3, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated Timer previously created
@@ -2454,8 +2458,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {FastTimer}
        */
-      setFastTimeout(callback, delay2, arg) {
-        return new FastTimer(callback, delay2, arg);
+      setFastTimeout(callback, delay3, arg) {
+        return new FastTimer(callback, delay3, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated FastTimer previously
@@ -2481,8 +2485,8 @@ var require_timers = __commonJS({
        * @deprecated
        * @param {number} [delay=0] The delay in milliseconds to add to the now value.
        */
-      tick(delay2 = 0) {
-        fastNow += delay2 - RESOLUTION_MS + 1;
+      tick(delay3 = 0) {
+        fastNow += delay3 - RESOLUTION_MS + 1;
         onTick();
         onTick();
       },
@@ -4472,8 +4476,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve, reject) => {
-        res = resolve;
+      const promise = new Promise((resolve2, reject) => {
+        res = resolve2;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -5881,21 +5885,21 @@ var require_client_h1 = __commonJS({
         this.connection = "";
         this.maxResponseSize = client[kMaxResponseSize];
       }
-      setTimeout(delay2, type) {
-        if (delay2 !== this.timeoutValue || type & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
+      setTimeout(delay3, type) {
+        if (delay3 !== this.timeoutValue || type & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
           if (this.timeout) {
             timers.clearTimeout(this.timeout);
             this.timeout = null;
           }
-          if (delay2) {
+          if (delay3) {
             if (type & USE_FAST_TIMER) {
-              this.timeout = timers.setFastTimeout(onParserTimeout, delay2, new WeakRef(this));
+              this.timeout = timers.setFastTimeout(onParserTimeout, delay3, new WeakRef(this));
             } else {
-              this.timeout = setTimeout(onParserTimeout, delay2, new WeakRef(this));
+              this.timeout = setTimeout(onParserTimeout, delay3, new WeakRef(this));
               this.timeout.unref();
             }
           }
-          this.timeoutValue = delay2;
+          this.timeoutValue = delay3;
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
@@ -6456,7 +6460,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path18, host, upgrade, blocking, reset } = request2;
+      const { method, path: path25, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6541,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path18} HTTP/1.1\r
+      let header = `${method} ${path25} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -6724,12 +6728,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve, reject) => {
+      const waitForDrain = () => new Promise((resolve2, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve;
+          callback = resolve2;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7066,7 +7070,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path18, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path25, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7167,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path18;
+      headers[HTTP2_HEADER_PATH] = path25;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7399,12 +7403,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve, reject) => {
+      const waitForDrain = () => new Promise((resolve2, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve;
+          callback = resolve2;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7516,9 +7520,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path18 = search ? `${pathname}${search}` : pathname;
+        const path25 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path18;
+        this.opts.path = path25;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7622,7 +7626,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7811,7 +7815,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -7883,16 +7887,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve) => {
+        return new Promise((resolve2) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve;
+            this[kClosedResolve] = resolve2;
           } else {
-            resolve(null);
+            resolve2(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve) => {
+        return new Promise((resolve2) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7903,7 +7907,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve(null);
+            resolve2(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7954,7 +7958,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve, reject) => {
+        const socket = await new Promise((resolve2, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7966,7 +7970,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve(socket2);
+              resolve2(socket2);
             }
           });
         });
@@ -8302,8 +8306,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve) => {
-            this[kClosedResolve] = resolve;
+          await new Promise((resolve2) => {
+            this[kClosedResolve] = resolve2;
           });
         }
       }
@@ -8618,7 +8622,7 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent = class extends DispatcherBase {
+    var Agent3 = class extends DispatcherBase {
       constructor({ factory = defaultFactory, maxRedirections = 0, connect, tls, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
@@ -8693,7 +8697,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module.exports = Agent;
+    module.exports = Agent3;
   }
 });
 
@@ -8703,7 +8707,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent = require_agent();
+    var Agent3 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8757,10 +8761,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path18 = "/",
+          path: path25 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path18;
+        opts.path = origin + path25;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8818,7 +8822,7 @@ var require_proxy_agent = __commonJS({
           return agentFactory(origin2, options);
         };
         this[kClient] = clientFactory(url, { connect });
-        this[kAgent] = new Agent({
+        this[kAgent] = new Agent3({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8927,7 +8931,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent = require_agent();
+    var Agent3 = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
@@ -8947,7 +8951,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent(agentOpts);
+        this[kNoProxyAgent] = new Agent3(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -9572,7 +9576,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve, reject) => {
+        return await new Promise((resolve2, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9585,7 +9589,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve(null);
+              resolve2(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9604,7 +9608,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve, reject) => {
+      return new Promise((resolve2, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9621,7 +9625,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve,
+              resolve: resolve2,
               reject,
               length: 0,
               body: []
@@ -9691,18 +9695,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve, stream, length } = consume2;
+      const { type, body, resolve: resolve2, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve(chunksDecode(body, length));
+          resolve2(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve(JSON.parse(chunksDecode(body, length)));
+          resolve2(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve(chunksConcat(body, length).buffer);
+          resolve2(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve(new Blob(body, { type: stream[kContentType] }));
+          resolve2(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve(chunksConcat(body, length));
+          resolve2(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9959,9 +9963,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+            return err ? reject(err) : resolve2(data);
           });
         });
       }
@@ -10184,9 +10188,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve(data);
+            return err ? reject(err) : resolve2(data);
           });
         });
       }
@@ -10471,9 +10475,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+            return err ? reject(err) : resolve2(data);
           });
         });
       }
@@ -10565,9 +10569,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+            return err ? reject(err) : resolve2(data);
           });
         });
       }
@@ -10732,20 +10736,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path18) {
-      if (typeof path18 !== "string") {
-        return path18;
+    function safeUrl(path25) {
+      if (typeof path25 !== "string") {
+        return path25;
       }
-      const pathSegments = path18.split("?");
+      const pathSegments = path25.split("?");
       if (pathSegments.length !== 2) {
-        return path18;
+        return path25;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path18, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path18);
+    function matchKey(mockDispatch2, { path: path25, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path25);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10766,23 +10770,23 @@ var require_mock_utils = __commonJS({
     }
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
-      const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path18 }) => matchValue(safeUrl(path18), resolvedPath));
+      const resolvedPath2 = typeof basePath === "string" ? safeUrl(basePath) : basePath;
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path25 }) => matchValue(safeUrl(path25), resolvedPath2));
       if (matchedMockDispatches.length === 0) {
-        throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath2}'`);
       }
       matchedMockDispatches = matchedMockDispatches.filter(({ method }) => matchValue(method, key.method));
       if (matchedMockDispatches.length === 0) {
-        throw new MockNotMatchedError(`Mock dispatch not matched for method '${key.method}' on path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for method '${key.method}' on path '${resolvedPath2}'`);
       }
       matchedMockDispatches = matchedMockDispatches.filter(({ body }) => typeof body !== "undefined" ? matchValue(body, key.body) : true);
       if (matchedMockDispatches.length === 0) {
-        throw new MockNotMatchedError(`Mock dispatch not matched for body '${key.body}' on path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for body '${key.body}' on path '${resolvedPath2}'`);
       }
       matchedMockDispatches = matchedMockDispatches.filter((mockDispatch2) => matchHeaders(mockDispatch2, key.headers));
       if (matchedMockDispatches.length === 0) {
         const headers = typeof key.headers === "object" ? JSON.stringify(key.headers) : key.headers;
-        throw new MockNotMatchedError(`Mock dispatch not matched for headers '${headers}' on path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for headers '${headers}' on path '${resolvedPath2}'`);
       }
       return matchedMockDispatches[0];
     }
@@ -10805,9 +10809,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path18, method, body, headers, query } = opts;
+      const { path: path25, method, body, headers, query } = opts;
       return {
-        path: path18,
+        path: path25,
         method,
         body,
         headers,
@@ -10848,7 +10852,7 @@ var require_mock_utils = __commonJS({
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
       }
-      const { data: { statusCode, data, headers, trailers, error: error2 }, delay: delay2, persist } = mockDispatch2;
+      const { data: { statusCode, data, headers, trailers, error: error2 }, delay: delay3, persist } = mockDispatch2;
       const { timesInvoked, times } = mockDispatch2;
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
@@ -10857,10 +10861,10 @@ var require_mock_utils = __commonJS({
         handler2.onError(error2);
         return true;
       }
-      if (typeof delay2 === "number" && delay2 > 0) {
+      if (typeof delay3 === "number" && delay3 > 0) {
         setTimeout(() => {
           handleReply(this[kDispatches]);
-        }, delay2);
+        }, delay3);
       } else {
         handleReply(this[kDispatches]);
       }
@@ -11270,10 +11274,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path18, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path25, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path18,
+            Path: path25,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11292,7 +11296,7 @@ var require_mock_agent = __commonJS({
   "../main/node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent = require_agent();
+    var Agent3 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11319,7 +11323,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent(opts);
+        const agent = opts?.agent ? opts.agent : new Agent3(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11423,9 +11427,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent = require_agent();
+    var Agent3 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent());
+      setGlobalDispatcher(new Agent3());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -12036,10 +12040,10 @@ var require_headers = __commonJS({
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
         const exists3 = this[kHeadersMap].get(lowercaseName);
         if (exists3) {
-          const delimiter = lowercaseName === "cookie" ? "; " : ", ";
+          const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
             name: exists3.name,
-            value: `${exists3.value}${delimiter}${value}`
+            value: `${exists3.value}${delimiter3}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -14430,7 +14434,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve, reject) => agent.dispatch(
+        return new Promise((resolve2, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14506,7 +14510,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve({
+              resolve2({
                 status,
                 statusText,
                 headersList,
@@ -14549,7 +14553,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve({
+              resolve2({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -14954,7 +14958,7 @@ var require_util4 = __commonJS({
     var { getEncoding } = require_encoding();
     var { serializeAMimeType, parseMIMEType } = require_data_url();
     var { types } = __require("node:util");
-    var { StringDecoder } = __require("string_decoder");
+    var { StringDecoder: StringDecoder2 } = __require("string_decoder");
     var { btoa: btoa2 } = __require("node:buffer");
     var staticPropertyDescriptors = {
       enumerable: true,
@@ -15045,7 +15049,7 @@ var require_util4 = __commonJS({
             dataURL += serializeAMimeType(parsed);
           }
           dataURL += ";base64,";
-          const decoder = new StringDecoder("latin1");
+          const decoder = new StringDecoder2("latin1");
           for (const chunk of bytes) {
             dataURL += btoa2(decoder.write(chunk));
           }
@@ -15074,7 +15078,7 @@ var require_util4 = __commonJS({
         }
         case "BinaryString": {
           let binaryString = "";
-          const decoder = new StringDecoder("latin1");
+          const decoder = new StringDecoder2("latin1");
           for (const chunk of bytes) {
             binaryString += decoder.write(chunk);
           }
@@ -16152,9 +16156,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path18) {
-      for (let i = 0; i < path18.length; ++i) {
-        const code = path18.charCodeAt(i);
+    function validateCookiePath(path25) {
+      for (let i = 0; i < path25.length; ++i) {
+        const code = path25.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -18289,15 +18293,15 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay2(ms) {
-      return new Promise((resolve) => {
-        setTimeout(resolve, ms).unref();
+    function delay3(ms) {
+      return new Promise((resolve2) => {
+        setTimeout(resolve2, ms).unref();
       });
     }
     module.exports = {
       isValidLastEventId,
       isASCIINumber,
-      delay: delay2
+      delay: delay3
     };
   }
 });
@@ -18719,7 +18723,7 @@ var require_eventsource = __commonJS({
     var { parseMIMEType } = require_data_url();
     var { createFastMessageEvent } = require_events();
     var { isNetworkError } = require_response();
-    var { delay: delay2 } = require_util8();
+    var { delay: delay3 } = require_util8();
     var { kEnumerableProperty } = require_util();
     var { environmentSettingsObject } = require_util2();
     var { getGlobalDispatcher } = require_global2();
@@ -18892,7 +18896,7 @@ var require_eventsource = __commonJS({
         if (this.#readyState === CLOSED) return;
         this.#readyState = CONNECTING;
         this.dispatchEvent(new Event("error"));
-        await delay2(this.#state.reconnectionTime);
+        await delay3(this.#state.reconnectionTime);
         if (this.#readyState !== CONNECTING) return;
         if (this.#state.lastEventId.length) {
           this.#request.headersList.set("last-event-id", this.#state.lastEventId, true);
@@ -19015,7 +19019,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent = require_agent();
+    var Agent3 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19038,7 +19042,7 @@ var require_undici = __commonJS({
     module.exports.Client = Client;
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
-    module.exports.Agent = Agent;
+    module.exports.Agent = Agent3;
     module.exports.ProxyAgent = ProxyAgent2;
     module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
@@ -19074,11 +19078,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path18 = opts.path;
+          let path25 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path18 = `/${path18}`;
+            path25 = `/${path25}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path18);
+          url = new URL(util.parseOrigin(url).origin + path25);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19226,17 +19230,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path18) {
-      const ctrl = callVisitor(key, node, visitor, path18);
+    function visit_(key, node, visitor, path25) {
+      const ctrl = callVisitor(key, node, visitor, path25);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path18, ctrl);
-        return visit_(key, ctrl, visitor, path18);
+        replaceNode(key, path25, ctrl);
+        return visit_(key, ctrl, visitor, path25);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path18 = Object.freeze(path18.concat(node));
+          path25 = Object.freeze(path25.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path18);
+            const ci = visit_(i, node.items[i], visitor, path25);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19247,13 +19251,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path18 = Object.freeze(path18.concat(node));
-          const ck = visit_("key", node.key, visitor, path18);
+          path25 = Object.freeze(path25.concat(node));
+          const ck = visit_("key", node.key, visitor, path25);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path18);
+          const cv = visit_("value", node.value, visitor, path25);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19274,17 +19278,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path18) {
-      const ctrl = await callVisitor(key, node, visitor, path18);
+    async function visitAsync_(key, node, visitor, path25) {
+      const ctrl = await callVisitor(key, node, visitor, path25);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path18, ctrl);
-        return visitAsync_(key, ctrl, visitor, path18);
+        replaceNode(key, path25, ctrl);
+        return visitAsync_(key, ctrl, visitor, path25);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path18 = Object.freeze(path18.concat(node));
+          path25 = Object.freeze(path25.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path18);
+            const ci = await visitAsync_(i, node.items[i], visitor, path25);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19295,13 +19299,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path18 = Object.freeze(path18.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path18);
+          path25 = Object.freeze(path25.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path25);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path18);
+          const cv = await visitAsync_("value", node.value, visitor, path25);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19328,23 +19332,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path18) {
+    function callVisitor(key, node, visitor, path25) {
       if (typeof visitor === "function")
-        return visitor(key, node, path18);
+        return visitor(key, node, path25);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path18);
+        return visitor.Map?.(key, node, path25);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path18);
+        return visitor.Seq?.(key, node, path25);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path18);
+        return visitor.Pair?.(key, node, path25);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path18);
+        return visitor.Scalar?.(key, node, path25);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path18);
+        return visitor.Alias?.(key, node, path25);
       return void 0;
     }
-    function replaceNode(key, path18, node) {
-      const parent = path18[path18.length - 1];
+    function replaceNode(key, path25, node) {
+      const parent = path25[path25.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19956,10 +19960,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path18, value) {
+    function collectionFromPath(schema, path25, value) {
       let v = value;
-      for (let i = path18.length - 1; i >= 0; --i) {
-        const k = path18[i];
+      for (let i = path25.length - 1; i >= 0; --i) {
+        const k = path25[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19978,7 +19982,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
+    var isEmptyPath = (path25) => path25 == null || typeof path25 === "object" && !!path25[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20008,11 +20012,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path18, value) {
-        if (isEmptyPath(path18))
+      addIn(path25, value) {
+        if (isEmptyPath(path25))
           this.add(value);
         else {
-          const [key, ...rest] = path18;
+          const [key, ...rest] = path25;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20026,8 +20030,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path18) {
-        const [key, ...rest] = path18;
+      deleteIn(path25) {
+        const [key, ...rest] = path25;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20041,8 +20045,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path18, keepScalar) {
-        const [key, ...rest] = path18;
+      getIn(path25, keepScalar) {
+        const [key, ...rest] = path25;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20060,8 +20064,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path18) {
-        const [key, ...rest] = path18;
+      hasIn(path25) {
+        const [key, ...rest] = path25;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20071,8 +20075,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path18, value) {
-        const [key, ...rest] = path18;
+      setIn(path25, value) {
+        const [key, ...rest] = path25;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20116,14 +20120,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -20140,14 +20144,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
+        i = consumeMoreIndentedLines(text2, i, indent.length);
         if (i !== -1)
           end = i + endStep;
       }
-      for (let ch; ch = text[i += 1]; ) {
+      for (let ch; ch = text2[i += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i;
-          switch (text[i + 1]) {
+          switch (text2[i + 1]) {
             case "x":
               i += 3;
               break;
@@ -20164,12 +20168,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
+            i = consumeMoreIndentedLines(text2, i, indent.length);
           end = i + indent.length + endStep;
           split = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
+            const next = text2[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split = i;
           }
@@ -20181,12 +20185,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i += 1];
+                ch = text2[i += 1];
                 overflow = true;
               }
               const j = i > escEnd + 1 ? i - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -20201,39 +20205,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i2 = 0; i2 < folds.length; ++i2) {
         const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
+        const end2 = folds[i2 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i, indent) {
+    function consumeMoreIndentedLines(text2, i, indent) {
       let end = i;
       let start = i + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i < start + indent) {
-          ch = text[++i];
+          ch = text2[++i];
         } else {
           do {
-            ch = text[++i];
+            ch = text2[++i];
           } while (ch && ch !== "\n");
           end = i;
           start = i + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -22587,9 +22591,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path18, value) {
+      addIn(path25, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path18, value);
+          this.contents.addIn(path25, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22664,14 +22668,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path18) {
-        if (Collection2.isEmptyPath(path18)) {
+      deleteIn(path25) {
+        if (Collection2.isEmptyPath(path25)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path25) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22686,10 +22690,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path18, keepScalar) {
-        if (Collection2.isEmptyPath(path18))
+      getIn(path25, keepScalar) {
+        if (Collection2.isEmptyPath(path25))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path25, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22700,10 +22704,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path18) {
-        if (Collection2.isEmptyPath(path18))
+      hasIn(path25) {
+        if (Collection2.isEmptyPath(path25))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path25) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22720,13 +22724,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path18, value) {
-        if (Collection2.isEmptyPath(path18)) {
+      setIn(path25, value) {
+        if (Collection2.isEmptyPath(path25)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path18), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path25), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path18, value);
+          this.contents.setIn(path25, value);
         }
       }
       /**
@@ -23112,10 +23116,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep4, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep4?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -23129,7 +23133,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep2) {
+          if (!keyProps.anchor && !keyProps.tag && !sep4) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map.comment)
@@ -23153,7 +23157,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep4 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -23169,7 +23173,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep2, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep4, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -23260,7 +23264,7 @@ var require_resolve_end = __commonJS({
       let comment = "";
       if (end) {
         let hasSpace = false;
-        let sep2 = "";
+        let sep4 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -23274,13 +23278,13 @@ var require_resolve_end = __commonJS({
               if (!comment)
                 comment = cb;
               else
-                comment += sep2 + cb;
-              sep2 = "";
+                comment += sep4 + cb;
+              sep4 = "";
               break;
             }
             case "newline":
               if (comment)
-                sep2 += source;
+                sep4 += source;
               hasSpace = true;
               break;
             default:
@@ -23323,18 +23327,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i = 0; i < fc.items.length; ++i) {
         const collItem = fc.items[i];
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep4, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep4?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep2 && !value) {
+          if (!props.anchor && !props.tag && !sep4 && !value) {
             if (i === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i < fc.items.length - 1)
@@ -23388,8 +23392,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep2 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
+        if (!isMap2 && !sep4 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep4, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -23401,7 +23405,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep4 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -23412,8 +23416,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep2)
-                for (const st of sep2) {
+              if (sep4)
+                for (const st of sep4) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -23430,7 +23434,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep2, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep4, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -23610,7 +23614,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i + 1;
       }
       let value = "";
-      let sep2 = "";
+      let sep4 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
         value += lines[i][0].slice(trimIndent) + "\n";
@@ -23627,24 +23631,24 @@ var require_resolve_block_scalar = __commonJS({
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          value += sep4 + indent.slice(trimIndent) + content;
+          sep4 = "\n";
         } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep2 === " ")
-            sep2 = "\n";
-          else if (!prevMoreIndented && sep2 === "\n")
-            sep2 = "\n\n";
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          if (sep4 === " ")
+            sep4 = "\n";
+          else if (!prevMoreIndented && sep4 === "\n")
+            sep4 = "\n\n";
+          value += sep4 + indent.slice(trimIndent) + content;
+          sep4 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep2 === "\n")
+          if (sep4 === "\n")
             value += "\n";
           else
-            sep2 = "\n";
+            sep4 = "\n";
         } else {
-          value += sep2 + content;
-          sep2 = " ";
+          value += sep4 + content;
+          sep4 = " ";
           prevMoreIndented = false;
         }
       }
@@ -23827,25 +23831,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep2 = " ";
+      let sep4 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep2 === "\n")
-            res += sep2;
+          if (sep4 === "\n")
+            res += sep4;
           else
-            sep2 = "\n";
+            sep4 = "\n";
         } else {
-          res += sep2 + lm;
-          sep2 = " ";
+          res += sep4 + lm;
+          sep4 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep2 + (match?.[1] ?? "");
+      return res + sep4 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -24655,14 +24659,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep2, value }) {
+    function stringifyItem({ start, key, sep: sep4, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep2)
-        for (const st of sep2)
+      if (sep4)
+        for (const st of sep4)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -24687,9 +24691,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path18) => {
+    visit.itemAtPath = (cst, path25) => {
       let item = cst;
-      for (const [field, index] of path18) {
+      for (const [field, index] of path25) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24698,23 +24702,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path18) => {
-      const parent = visit.itemAtPath(cst, path18.slice(0, -1));
-      const field = path18[path18.length - 1][0];
+    visit.parentCollection = (cst, path25) => {
+      const parent = visit.itemAtPath(cst, path25.slice(0, -1));
+      const field = path25[path25.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path18, item, visitor) {
-      let ctrl = visitor(item, path18);
+    function _visit(path25, item, visitor) {
+      let ctrl = visitor(item, path25);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path18.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path25.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24725,10 +24729,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path18);
+            ctrl = ctrl(item, path25);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path25) : ctrl;
     }
     exports.visit = visit;
   }
@@ -25829,18 +25833,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep2;
+          let sep4;
           if (scalar.end) {
-            sep2 = scalar.end;
-            sep2.push(this.sourceToken);
+            sep4 = scalar.end;
+            sep4.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep2 = [this.sourceToken];
+            sep4 = [this.sourceToken];
           const map = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep2 }]
+            items: [{ start, key: scalar, sep: sep4 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map;
@@ -25993,15 +25997,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep2 = it.sep;
-                  sep2.push(this.sourceToken);
+                  const sep4 = it.sep;
+                  sep4.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep2 }]
+                    items: [{ start: start2, key, sep: sep4 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -26195,13 +26199,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep2 = fc.end.splice(1, fc.end.length);
-            sep2.push(this.sourceToken);
+            const sep4 = fc.end.splice(1, fc.end.length);
+            sep4.push(this.sourceToken);
             const map = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep2 }]
+              items: [{ start, key: fc, sep: sep4 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map;
@@ -27915,12 +27919,12 @@ var require_applicability = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.shouldUseRule = exports.shouldUseGroup = exports.schemaHasRulesForType = void 0;
     function schemaHasRulesForType({ schema, self: self2 }, type) {
-      const group = self2.RULES.types[type];
-      return group && group !== true && shouldUseGroup(schema, group);
+      const group2 = self2.RULES.types[type];
+      return group2 && group2 !== true && shouldUseGroup(schema, group2);
     }
     exports.schemaHasRulesForType = schemaHasRulesForType;
-    function shouldUseGroup(schema, group) {
-      return group.rules.some((rule) => shouldUseRule(schema, rule));
+    function shouldUseGroup(schema, group2) {
+      return group2.rules.some((rule) => shouldUseRule(schema, rule));
     }
     exports.shouldUseGroup = shouldUseGroup;
     function shouldUseRule(schema, rule) {
@@ -28950,36 +28954,36 @@ var require_validate = __commonJS({
       if (!opts.jtd)
         checkStrictTypes(it, types);
       gen.block(() => {
-        for (const group of RULES.rules)
-          groupKeywords(group);
+        for (const group2 of RULES.rules)
+          groupKeywords(group2);
         groupKeywords(RULES.post);
       });
-      function groupKeywords(group) {
-        if (!(0, applicability_1.shouldUseGroup)(schema, group))
+      function groupKeywords(group2) {
+        if (!(0, applicability_1.shouldUseGroup)(schema, group2))
           return;
-        if (group.type) {
-          gen.if((0, dataType_2.checkDataType)(group.type, data, opts.strictNumbers));
-          iterateKeywords(it, group);
-          if (types.length === 1 && types[0] === group.type && typeErrors) {
+        if (group2.type) {
+          gen.if((0, dataType_2.checkDataType)(group2.type, data, opts.strictNumbers));
+          iterateKeywords(it, group2);
+          if (types.length === 1 && types[0] === group2.type && typeErrors) {
             gen.else();
             (0, dataType_2.reportTypeError)(it);
           }
           gen.endIf();
         } else {
-          iterateKeywords(it, group);
+          iterateKeywords(it, group2);
         }
         if (!allErrors)
           gen.if((0, codegen_1._)`${names_1.default.errors} === ${errsCount || 0}`);
       }
     }
-    function iterateKeywords(it, group) {
+    function iterateKeywords(it, group2) {
       const { gen, schema, opts: { useDefaults } } = it;
       if (useDefaults)
-        (0, defaults_1.assignDefaults)(it, group.type);
+        (0, defaults_1.assignDefaults)(it, group2.type);
       gen.block(() => {
-        for (const rule of group.rules) {
+        for (const rule of group2.rules) {
           if ((0, applicability_1.shouldUseRule)(schema, rule)) {
-            keywordCode(it, rule.keyword, rule.definition, group.type);
+            keywordCode(it, rule.keyword, rule.definition, group2.type);
           }
         }
       });
@@ -29430,7 +29434,7 @@ var require_compile = __commonJS({
       const schOrFunc = root.refs[ref];
       if (schOrFunc)
         return schOrFunc;
-      let _sch = resolve.call(this, root, ref);
+      let _sch = resolve2.call(this, root, ref);
       if (_sch === void 0) {
         const schema = (_a = root.localRefs) === null || _a === void 0 ? void 0 : _a[ref];
         const { schemaId } = this.opts;
@@ -29457,7 +29461,7 @@ var require_compile = __commonJS({
     function sameSchemaEnv(s1, s2) {
       return s1.schema === s2.schema && s1.root === s2.root && s1.baseId === s2.baseId;
     }
-    function resolve(root, ref) {
+    function resolve2(root, ref) {
       let sch;
       while (typeof (sch = this.refs[ref]) == "string")
         ref = sch;
@@ -29708,8 +29712,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path18) {
-      let input = path18;
+    function removeDotSegments(path25) {
+      let input = path25;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29783,11 +29787,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path18) {
-      if (path18 === "" || path18[0] === "/") {
-        return removeDotSegments(path18);
+    function removeDotSegmentsRelative(path25) {
+      if (path25 === "" || path25[0] === "/") {
+        return removeDotSegments(path25);
       }
-      const segments = path18.split("/");
+      const segments = path25.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30150,8 +30154,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path18 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path18 && path18 !== "/" ? path18 : void 0;
+        const path25 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path25 && path25 !== "/" ? path25 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -30210,7 +30214,7 @@ var require_schemes = __commonJS({
       urnComponent.nss = (uuidComponent.uuid || "").toLowerCase();
       return urnComponent;
     }
-    var http = (
+    var http2 = (
       /** @type {SchemeHandler} */
       {
         scheme: "http",
@@ -30219,11 +30223,11 @@ var require_schemes = __commonJS({
         serialize: httpSerialize
       }
     );
-    var https = (
+    var https2 = (
       /** @type {SchemeHandler} */
       {
         scheme: "https",
-        domainHost: http.domainHost,
+        domainHost: http2.domainHost,
         parse: httpParse,
         serialize: httpSerialize
       }
@@ -30267,8 +30271,8 @@ var require_schemes = __commonJS({
     var SCHEMES = (
       /** @type {Record<SchemeName, SchemeHandler>} */
       {
-        http,
-        https,
+        http: http2,
+        https: https2,
         ws,
         wss,
         urn,
@@ -30321,7 +30325,7 @@ var require_fast_uri = __commonJS({
       }
       return uri;
     }
-    function resolve(baseURI, relativeURI, options) {
+    function resolve2(baseURI, relativeURI, options) {
       const schemelessOptions = options ? Object.assign({ scheme: "null" }, options) : { scheme: "null" };
       const {
         parsed: baseParsed,
@@ -30357,50 +30361,50 @@ var require_fast_uri = __commonJS({
       schemelessOptions.skipEscape = true;
       return serialize(resolved, schemelessOptions);
     }
-    function resolveComponent(base, relative, options, skipNormalization) {
+    function resolveComponent(base, relative2, options, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
         base = parse3(serialize(base, options), options);
-        relative = parse3(serialize(relative, options), options);
+        relative2 = parse3(serialize(relative2, options), options);
       }
       options = options || {};
-      if (!options.tolerant && relative.scheme) {
-        target.scheme = relative.scheme;
-        target.userinfo = relative.userinfo;
-        target.host = relative.host;
-        target.port = relative.port;
-        target.path = removeDotSegments(relative.path || "");
-        target.query = relative.query;
+      if (!options.tolerant && relative2.scheme) {
+        target.scheme = relative2.scheme;
+        target.userinfo = relative2.userinfo;
+        target.host = relative2.host;
+        target.port = relative2.port;
+        target.path = removeDotSegments(relative2.path || "");
+        target.query = relative2.query;
       } else {
-        if (relative.userinfo !== void 0 || relative.host !== void 0 || relative.port !== void 0) {
-          target.userinfo = relative.userinfo;
-          target.host = relative.host;
-          target.port = relative.port;
-          target.path = removeDotSegments(relative.path || "");
-          target.query = relative.query;
+        if (relative2.userinfo !== void 0 || relative2.host !== void 0 || relative2.port !== void 0) {
+          target.userinfo = relative2.userinfo;
+          target.host = relative2.host;
+          target.port = relative2.port;
+          target.path = removeDotSegments(relative2.path || "");
+          target.query = relative2.query;
         } else {
-          if (!relative.path) {
+          if (!relative2.path) {
             target.path = base.path;
-            if (relative.query !== void 0) {
-              target.query = relative.query;
+            if (relative2.query !== void 0) {
+              target.query = relative2.query;
             } else {
               target.query = base.query;
             }
           } else {
-            if (relative.path[0] === "/") {
-              target.path = removeDotSegments(relative.path);
+            if (relative2.path[0] === "/") {
+              target.path = removeDotSegments(relative2.path);
             } else {
               const baseHasAuthority = base.userinfo !== void 0 || base.host !== void 0 || base.port !== void 0;
               if (baseHasAuthority && !base.path) {
-                target.path = "/" + relative.path;
+                target.path = "/" + relative2.path;
               } else if (!base.path) {
-                target.path = relative.path;
+                target.path = relative2.path;
               } else {
-                target.path = base.path.slice(0, base.path.lastIndexOf("/") + 1) + relative.path;
+                target.path = base.path.slice(0, base.path.lastIndexOf("/") + 1) + relative2.path;
               }
               target.path = base.scheme === void 0 && !baseHasAuthority && target.path[0] !== "/" ? removeDotSegmentsRelative(target.path) : removeDotSegments(target.path);
             }
-            target.query = relative.query;
+            target.query = relative2.query;
           }
           target.userinfo = base.userinfo;
           target.host = base.host;
@@ -30408,7 +30412,7 @@ var require_fast_uri = __commonJS({
         }
         target.scheme = base.scheme;
       }
-      target.fragment = relative.fragment;
+      target.fragment = relative2.fragment;
       return target;
     }
     function equal(uriA, uriB, options) {
@@ -30712,7 +30716,7 @@ var require_fast_uri = __commonJS({
     var fastUri = {
       SCHEMES,
       normalize,
-      resolve,
+      resolve: resolve2,
       resolveComponent,
       equal,
       serialize,
@@ -31110,10 +31114,10 @@ var require_core = __commonJS({
         const { RULES } = this;
         delete RULES.keywords[keyword];
         delete RULES.all[keyword];
-        for (const group of RULES.rules) {
-          const i = group.rules.findIndex((rule) => rule.keyword === keyword);
+        for (const group2 of RULES.rules) {
+          const i = group2.rules.findIndex((rule) => rule.keyword === keyword);
           if (i >= 0)
-            group.rules.splice(i, 1);
+            group2.rules.splice(i, 1);
         }
         return this;
       }
@@ -31127,7 +31131,7 @@ var require_core = __commonJS({
       errorsText(errors = this.errors, { separator = ", ", dataVar = "data" } = {}) {
         if (!errors || errors.length === 0)
           return "No errors";
-        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text, msg) => text + separator + msg);
+        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text2, msg) => text2 + separator + msg);
       }
       $dataMetaSchema(metaSchema, keywordsJsonPointers) {
         const rules = this.RULES.all;
@@ -33874,8 +33878,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv2, sch) {
-        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv3, sch) {
+        return $data ? ajv3.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33897,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20202 = class extends core_1.default {
+    var Ajv20203 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33924,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20202;
-    module.exports = exports = Ajv20202;
-    module.exports.Ajv2020 = Ajv20202;
+    exports.Ajv2020 = Ajv20203;
+    module.exports = exports = Ajv20203;
+    module.exports.Ajv2020 = Ajv20203;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20202;
+    exports.default = Ajv20203;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34479,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv2) => {
-      ajv2.addKeyword(exports.formatLimitDefinition);
-      return ajv2;
+    var formatLimitPlugin = (ajv3) => {
+      ajv3.addKeyword(exports.formatLimitDefinition);
+      return ajv3;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,17 +34497,17 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv3, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
-        return ajv2;
+        addFormats2(ajv3, opts, formats_1.fullFormats, fullName);
+        return ajv3;
       }
       const [formats, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv2, list, formats, exportName);
+      addFormats2(ajv3, list, formats, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv2);
-      return ajv2;
+        (0, limit_1.default)(ajv3);
+      return ajv3;
     };
     formatsPlugin.get = (name, mode = "full") => {
       const formats = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
@@ -34512,16 +34516,601 @@ var require_dist2 = __commonJS({
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv2, list, fs3, exportName) {
+    function addFormats2(ajv3, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv3.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv2.addFormat(f, fs3[f]);
+        ajv3.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.default = formatsPlugin;
+  }
+});
+
+// ../main/node_modules/node-unix-socket/js/addon.js
+var require_addon = __commonJS({
+  "../main/node_modules/node-unix-socket/js/addon.js"(exports, module) {
+    var { existsSync: existsSync4, readFileSync } = __require("fs");
+    var { join: join3 } = __require("path");
+    var { platform: platform2, arch: arch2 } = process;
+    var nativeBinding = null;
+    var localFileExisted = false;
+    var loadError = null;
+    function isMusl() {
+      if (!process.report || typeof process.report.getReport !== "function") {
+        try {
+          return readFileSync("/usr/bin/ldd", "utf8").includes("musl");
+        } catch (e) {
+          return true;
+        }
+      } else {
+        const { glibcVersionRuntime } = process.report.getReport().header;
+        return !glibcVersionRuntime;
+      }
+    }
+    switch (platform2) {
+      case "android":
+        switch (arch2) {
+          case "arm64":
+            localFileExisted = existsSync4(join3(__dirname, "../node-unix-socket.android-arm64.node"));
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.android-arm64.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-android-arm64");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          case "arm":
+            localFileExisted = existsSync4(join3(__dirname, "../node-unix-socket.android-arm-eabi.node"));
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.android-arm-eabi.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-android-arm-eabi");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          default:
+            throw new Error(`Unsupported architecture on Android ${arch2}`);
+        }
+        break;
+      case "win32":
+        switch (arch2) {
+          case "x64":
+            localFileExisted = existsSync4(
+              join3(__dirname, "../node-unix-socket.win32-x64-msvc.node")
+            );
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.win32-x64-msvc.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-win32-x64-msvc");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          case "ia32":
+            localFileExisted = existsSync4(
+              join3(__dirname, "../node-unix-socket.win32-ia32-msvc.node")
+            );
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.win32-ia32-msvc.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-win32-ia32-msvc");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          case "arm64":
+            localFileExisted = existsSync4(
+              join3(__dirname, "../node-unix-socket.win32-arm64-msvc.node")
+            );
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.win32-arm64-msvc.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-win32-arm64-msvc");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          default:
+            throw new Error(`Unsupported architecture on Windows: ${arch2}`);
+        }
+        break;
+      case "darwin":
+        switch (arch2) {
+          case "x64":
+            localFileExisted = existsSync4(join3(__dirname, "../node-unix-socket.darwin-x64.node"));
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.darwin-x64.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-darwin-x64");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          case "arm64":
+            localFileExisted = existsSync4(
+              join3(__dirname, "../node-unix-socket.darwin-arm64.node")
+            );
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.darwin-arm64.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-darwin-arm64");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          default:
+            throw new Error(`Unsupported architecture on macOS: ${arch2}`);
+        }
+        break;
+      case "freebsd":
+        if (arch2 !== "x64") {
+          throw new Error(`Unsupported architecture on FreeBSD: ${arch2}`);
+        }
+        localFileExisted = existsSync4(join3(__dirname, "../node-unix-socket.freebsd-x64.node"));
+        try {
+          if (localFileExisted) {
+            nativeBinding = __require("../node-unix-socket.freebsd-x64.node");
+          } else {
+            nativeBinding = __require("node-unix-socket-freebsd-x64");
+          }
+        } catch (e) {
+          loadError = e;
+        }
+        break;
+      case "linux":
+        switch (arch2) {
+          case "x64":
+            if (isMusl()) {
+              localFileExisted = existsSync4(
+                join3(__dirname, "../node-unix-socket.linux-x64-musl.node")
+              );
+              try {
+                if (localFileExisted) {
+                  nativeBinding = __require("../node-unix-socket.linux-x64-musl.node");
+                } else {
+                  nativeBinding = __require("node-unix-socket-linux-x64-musl");
+                }
+              } catch (e) {
+                loadError = e;
+              }
+            } else {
+              localFileExisted = existsSync4(
+                join3(__dirname, "../node-unix-socket.linux-x64-gnu.node")
+              );
+              try {
+                if (localFileExisted) {
+                  nativeBinding = __require("../node-unix-socket.linux-x64-gnu.node");
+                } else {
+                  nativeBinding = __require("./node-unix-socket.linux-x64-gnu.node");
+                }
+              } catch (e) {
+                loadError = e;
+              }
+            }
+            break;
+          case "arm64":
+            if (isMusl()) {
+              localFileExisted = existsSync4(
+                join3(__dirname, "../node-unix-socket.linux-arm64-musl.node")
+              );
+              try {
+                if (localFileExisted) {
+                  nativeBinding = __require("../node-unix-socket.linux-arm64-musl.node");
+                } else {
+                  nativeBinding = __require("node-unix-socket-linux-arm64-musl");
+                }
+              } catch (e) {
+                loadError = e;
+              }
+            } else {
+              localFileExisted = existsSync4(
+                join3(__dirname, "../node-unix-socket.linux-arm64-gnu.node")
+              );
+              try {
+                if (localFileExisted) {
+                  nativeBinding = __require("../node-unix-socket.linux-arm64-gnu.node");
+                } else {
+                  nativeBinding = __require("node-unix-socket-linux-arm64-gnu");
+                }
+              } catch (e) {
+                loadError = e;
+              }
+            }
+            break;
+          case "arm":
+            localFileExisted = existsSync4(
+              join3(__dirname, "../node-unix-socket.linux-arm-gnueabihf.node")
+            );
+            try {
+              if (localFileExisted) {
+                nativeBinding = __require("../node-unix-socket.linux-arm-gnueabihf.node");
+              } else {
+                nativeBinding = __require("node-unix-socket-linux-arm-gnueabihf");
+              }
+            } catch (e) {
+              loadError = e;
+            }
+            break;
+          default:
+            throw new Error(`Unsupported architecture on Linux: ${arch2}`);
+        }
+        break;
+      default:
+        throw new Error(`Unsupported OS: ${platform2}, architecture: ${arch2}`);
+    }
+    if (!nativeBinding) {
+      if (loadError) {
+        throw loadError;
+      }
+      throw new Error(`Failed to load native binding`);
+    }
+    module.exports = nativeBinding;
+  }
+});
+
+// ../main/node_modules/node-unix-socket/js/dgram.js
+var require_dgram = __commonJS({
+  "../main/node_modules/node-unix-socket/js/dgram.js"(exports) {
+    "use strict";
+    var __extends = exports && exports.__extends || /* @__PURE__ */ (function() {
+      var extendStatics = function(d, b) {
+        extendStatics = Object.setPrototypeOf || { __proto__: [] } instanceof Array && function(d2, b2) {
+          d2.__proto__ = b2;
+        } || function(d2, b2) {
+          for (var p in b2) if (Object.prototype.hasOwnProperty.call(b2, p)) d2[p] = b2[p];
+        };
+        return extendStatics(d, b);
+      };
+      return function(d, b) {
+        if (typeof b !== "function" && b !== null)
+          throw new TypeError("Class extends value " + String(b) + " is not a constructor or null");
+        extendStatics(d, b);
+        function __() {
+          this.constructor = d;
+        }
+        d.prototype = b === null ? Object.create(b) : (__.prototype = b.prototype, new __());
+      };
+    })();
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.DgramSocket = void 0;
+    var events_1 = __require("events");
+    var addon_1 = require_addon();
+    var DgramSocket = (
+      /** @class */
+      (function(_super) {
+        __extends(DgramSocket2, _super);
+        function DgramSocket2() {
+          var _this = _super.call(this) || this;
+          _this.closed = false;
+          _this.onData = function(buf, filepath) {
+            process.nextTick(function() {
+              _this.emit("data", buf, filepath);
+            });
+          };
+          _this.onError = function(err) {
+            _this.close();
+            _this.emit("error", err);
+          };
+          _this.emit = _this.emit.bind(_this);
+          _this.wrap = new addon_1.DgramSocketWrap(_this);
+          _this.wrap.init(_this.wrap);
+          _this.wrap.startRecv();
+          _this.on("_data", _this.onData);
+          _this.on("_error", _this.onError);
+          return _this;
+        }
+        DgramSocket2.prototype.checkClosed = function() {
+          if (this.closed) {
+            throw new Error("DgramSocket has been closed");
+          }
+        };
+        DgramSocket2.prototype.bind = function(socketPath) {
+          this.checkClosed();
+          this.wrap.bind(socketPath);
+        };
+        DgramSocket2.prototype.sendTo = function(buf, offset, length, destPath, onWrite) {
+          this.checkClosed();
+          this.wrap.sendTo(buf, offset, length, destPath, onWrite);
+        };
+        DgramSocket2.prototype.getRecvBufferSize = function() {
+          return this.wrap.getRecvBufferSize();
+        };
+        DgramSocket2.prototype.setRecvBufferSize = function(size) {
+          return this.wrap.setRecvBufferSize(size);
+        };
+        DgramSocket2.prototype.getSendBufferSize = function() {
+          return this.wrap.getSendBufferSize();
+        };
+        DgramSocket2.prototype.setSendBufferSize = function(size) {
+          return this.wrap.setSendBufferSize(size);
+        };
+        DgramSocket2.prototype.address = function() {
+          return this.wrap.address();
+        };
+        DgramSocket2.prototype.close = function() {
+          if (this.closed) {
+            return;
+          }
+          this.closed = true;
+          this.wrap.close();
+        };
+        return DgramSocket2;
+      })(events_1.EventEmitter)
+    );
+    exports.DgramSocket = DgramSocket;
+  }
+});
+
+// ../main/node_modules/node-unix-socket/js/seqpacket.js
+var require_seqpacket = __commonJS({
+  "../main/node_modules/node-unix-socket/js/seqpacket.js"(exports) {
+    "use strict";
+    var __extends = exports && exports.__extends || /* @__PURE__ */ (function() {
+      var extendStatics = function(d, b) {
+        extendStatics = Object.setPrototypeOf || { __proto__: [] } instanceof Array && function(d2, b2) {
+          d2.__proto__ = b2;
+        } || function(d2, b2) {
+          for (var p in b2) if (Object.prototype.hasOwnProperty.call(b2, p)) d2[p] = b2[p];
+        };
+        return extendStatics(d, b);
+      };
+      return function(d, b) {
+        if (typeof b !== "function" && b !== null)
+          throw new TypeError("Class extends value " + String(b) + " is not a constructor or null");
+        extendStatics(d, b);
+        function __() {
+          this.constructor = d;
+        }
+        d.prototype = b === null ? Object.create(b) : (__.prototype = b.prototype, new __());
+      };
+    })();
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.SeqpacketSocket = exports.SeqpacketServer = void 0;
+    var events_1 = __require("events");
+    var addon_1 = require_addon();
+    var SeqpacketServer = (
+      /** @class */
+      (function(_super) {
+        __extends(SeqpacketServer2, _super);
+        function SeqpacketServer2() {
+          var _this = _super.call(this) || this;
+          _this.closed = false;
+          _this.onError = function(err) {
+            _this.emit("error", err);
+          };
+          _this.onConnection = function(fd, addr) {
+            var socket = new SeqpacketSocket(fd);
+            _this.emit("connection", socket, addr);
+          };
+          _this.emit = _this.emit.bind(_this);
+          _this.wrap = new addon_1.SeqpacketSocketWrap(_this);
+          _this.wrap.init(_this.wrap);
+          _this.on("_connection", _this.onConnection);
+          _this.on("_error", _this.onError);
+          return _this;
+        }
+        SeqpacketServer2.prototype.checkClosed = function() {
+          if (this.closed) {
+            throw new Error("SeqpacketServer has been closed");
+          }
+        };
+        SeqpacketServer2.prototype.address = function() {
+          this.checkClosed();
+          return this.wrap.address();
+        };
+        SeqpacketServer2.prototype.close = function() {
+          if (this.closed) {
+            return;
+          }
+          this.closed = true;
+          this.wrap.close();
+        };
+        SeqpacketServer2.prototype.listen = function(bindpath, backlog) {
+          if (backlog === void 0) {
+            backlog = 511;
+          }
+          this.checkClosed();
+          this.wrap.listen(bindpath, backlog);
+        };
+        SeqpacketServer2.prototype.ref = function() {
+          this.wrap.uvRefer();
+        };
+        SeqpacketServer2.prototype.unref = function() {
+          this.wrap.uvUnrefer();
+        };
+        return SeqpacketServer2;
+      })(events_1.EventEmitter)
+    );
+    exports.SeqpacketServer = SeqpacketServer;
+    var SeqpacketSocket = (
+      /** @class */
+      (function(_super) {
+        __extends(SeqpacketSocket2, _super);
+        function SeqpacketSocket2(fd) {
+          var _this = _super.call(this) || this;
+          _this.destroyed = false;
+          _this.shutdown = false;
+          _this.isEnd = false;
+          _this.onEnd = function() {
+            _this.isEnd = true;
+            _this.checkClose();
+          };
+          _this.onShutdown = function() {
+            _this.shutdown = true;
+            _this.checkClose();
+            if (_this.shutdownCb) {
+              _this.shutdownCb();
+              _this.shutdownCb = void 0;
+            }
+          };
+          _this.onData = function(buf) {
+            _this.emit("data", buf);
+          };
+          _this.onError = function(err) {
+            process.nextTick(function() {
+              _this.emit("error", err);
+              _this.destroy();
+            });
+          };
+          _this.onConnect = function() {
+            _this.wrap.startRecv();
+            _this.emit("connect");
+            if (_this.connectCb) {
+              _this.connectCb();
+              _this.connectCb = void 0;
+            }
+          };
+          _this.emit = _this.emit.bind(_this);
+          _this.wrap = new addon_1.SeqpacketSocketWrap(_this, fd);
+          _this.wrap.init(_this.wrap);
+          if (fd) {
+            _this.wrap.startRecv();
+          }
+          _this.on("_data", _this.onData);
+          _this.on("end", _this.onEnd);
+          _this.on("_connect", _this.onConnect);
+          _this.on("_error", _this.onError);
+          _this.on("_shutdown", _this.onShutdown);
+          return _this;
+        }
+        SeqpacketSocket2.prototype.checkDestroyed = function() {
+          if (this.destroyed) {
+            throw new Error("SeqpacketSocket has been destroyed");
+          }
+        };
+        SeqpacketSocket2.prototype.checkClose = function() {
+          if (this.isEnd && this.shutdown) {
+            this.destroy();
+          }
+        };
+        SeqpacketSocket2.prototype.connect = function(serverPath, connectCb) {
+          this.checkDestroyed();
+          this.connectCb = connectCb;
+          this.wrap.connect(serverPath);
+        };
+        SeqpacketSocket2.prototype.write = function(buf, offset, length, cb) {
+          if (arguments.length === 1) {
+            offset = 0;
+            length = buf.length;
+          }
+          this.checkDestroyed();
+          var v = offset || 0;
+          this.wrap.write(buf, offset || 0, length || buf.length, cb);
+        };
+        SeqpacketSocket2.prototype.end = function(cb) {
+          this.shutdownCb = cb;
+          this.wrap.shutdownWhenFlushed();
+        };
+        SeqpacketSocket2.prototype.getInternalReadBufferSize = function() {
+          return this.wrap.getReadBufSize();
+        };
+        SeqpacketSocket2.prototype.setInternalReadBufferSize = function(size) {
+          this.wrap.setReadBufSize(size);
+        };
+        SeqpacketSocket2.prototype.ref = function() {
+          this.wrap.uvRefer();
+        };
+        SeqpacketSocket2.prototype.unref = function() {
+          this.wrap.uvUnrefer();
+        };
+        SeqpacketSocket2.prototype.destroy = function() {
+          if (this.destroyed) {
+            return;
+          }
+          this.destroyed = true;
+          this.wrap.close();
+        };
+        SeqpacketSocket2.prototype.close = function() {
+          return this.destroy();
+        };
+        SeqpacketSocket2.prototype._state = function() {
+          return this.wrap.state();
+        };
+        return SeqpacketSocket2;
+      })(events_1.EventEmitter)
+    );
+    exports.SeqpacketSocket = SeqpacketSocket;
+  }
+});
+
+// ../main/node_modules/node-unix-socket/js/socket.js
+var require_socket = __commonJS({
+  "../main/node_modules/node-unix-socket/js/socket.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.closeFd = exports.createReuseportFd = void 0;
+    var net_1 = __require("net");
+    var addon_1 = require_addon();
+    function createReuseportFd(port, host) {
+      if (port === void 0) {
+        port = 0;
+      }
+      if (host === void 0) {
+        host = "0.0.0.0";
+      }
+      if (!(0, net_1.isIP)(host)) {
+        throw new Error("invalid host");
+      }
+      var domain = (0, net_1.isIPv4)(host) ? "ipv4" : "ipv6";
+      var fd = (0, addon_1.socketNewSoReuseportFd)(domain, port, host);
+      return fd;
+    }
+    exports.createReuseportFd = createReuseportFd;
+    function closeFd(fd) {
+      (0, addon_1.socketClose)(fd);
+    }
+    exports.closeFd = closeFd;
+  }
+});
+
+// ../main/node_modules/node-unix-socket/js/index.js
+var require_js = __commonJS({
+  "../main/node_modules/node-unix-socket/js/index.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.closeFd = exports.createReuseportFd = exports.SeqpacketServer = exports.SeqpacketSocket = exports.DgramSocket = void 0;
+    var workerThreads = __require("worker_threads");
+    var addon_1 = require_addon();
+    var dgram_1 = require_dgram();
+    Object.defineProperty(exports, "DgramSocket", { enumerable: true, get: function() {
+      return dgram_1.DgramSocket;
+    } });
+    var seqpacket_1 = require_seqpacket();
+    Object.defineProperty(exports, "SeqpacketSocket", { enumerable: true, get: function() {
+      return seqpacket_1.SeqpacketSocket;
+    } });
+    Object.defineProperty(exports, "SeqpacketServer", { enumerable: true, get: function() {
+      return seqpacket_1.SeqpacketServer;
+    } });
+    var socket_1 = require_socket();
+    Object.defineProperty(exports, "createReuseportFd", { enumerable: true, get: function() {
+      return socket_1.createReuseportFd;
+    } });
+    Object.defineProperty(exports, "closeFd", { enumerable: true, get: function() {
+      return socket_1.closeFd;
+    } });
+    if (!workerThreads.isMainThread) {
+      (0, addon_1.initCleanupHook)();
+    }
   }
 });
 
@@ -39815,7 +40404,7 @@ var require_crypto = __commonJS({
     var { readUInt32BE, writeUInt32BE } = require_utils4();
     var FastBuffer = Buffer[Symbol.species];
     var MAX_SEQNO = 2 ** 32 - 1;
-    var EMPTY_BUFFER = Buffer.alloc(0);
+    var EMPTY_BUFFER2 = Buffer.alloc(0);
     var BUF_INT = Buffer.alloc(4);
     var DISCARD_CACHE = /* @__PURE__ */ new Map();
     var MAX_PACKET_SIZE = 35e3;
@@ -40289,7 +40878,7 @@ var require_crypto = __commonJS({
             if (this._packetPos < this._len)
               return;
           }
-          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
+          const payload = !this._packet ? EMPTY_BUFFER2 : new FastBuffer(
             this._packet.buffer,
             this._packet.byteOffset + 1,
             this._packet.length - this._packet[0] - 1
@@ -40596,7 +41185,7 @@ var require_crypto = __commonJS({
                 this._packet = decrypted;
             }
           }
-          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
+          const payload = !this._packet ? EMPTY_BUFFER2 : new FastBuffer(
             this._packet.buffer,
             this._packet.byteOffset + 1,
             this._packet.length - this._packet[0] - 1
@@ -41102,7 +41691,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve, reject) => {
+        return new Promise(async (resolve2, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -41114,7 +41703,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve();
+          resolve2();
         });
       })(),
       NullCipher,
@@ -42372,9 +42961,9 @@ var require_agent2 = __commonJS({
     "use strict";
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
-    var { resolve } = __require("path");
-    var { readFile: readFile14 } = __require("fs");
-    var { execFile: execFile9, spawn } = __require("child_process");
+    var { resolve: resolve2 } = __require("path");
+    var { readFile: readFile17 } = __require("fs");
+    var { execFile: execFile9, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -42508,7 +43097,7 @@ var require_agent2 = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve2(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -42551,7 +43140,7 @@ var require_agent2 = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn(EXEPATH, [data.length]);
+          const proc = this.proc = spawn2(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -42591,7 +43180,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile14(socketPath, function readCygsocket(err, data) {
+          readFile17(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -42600,7 +43189,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile14(socketPath, readCygsocket);
+                readFile17(socketPath, readCygsocket);
               });
               return;
             }
@@ -42674,11 +43263,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path18) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path18)) {
-        return path18 === "pageant" ? new PageantAgent() : new CygwinAgent(path18);
+    function createAgent(path25) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path25)) {
+        return path25 === "pageant" ? new PageantAgent() : new CygwinAgent(path25);
       }
-      return new OpenSSHAgent(path18);
+      return new OpenSSHAgent(path25);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -44395,7 +44984,7 @@ var require_kex = __commonJS({
     var MESSAGE_HANDLERS;
     var GEX_MIN_BITS = 2048;
     var GEX_MAX_BITS = 8192;
-    var EMPTY_BUFFER = Buffer.alloc(0);
+    var EMPTY_BUFFER2 = Buffer.alloc(0);
     function kexinit(self2) {
       let payload;
       if (self2._compatFlags & COMPAT.BAD_DHGEX) {
@@ -45799,7 +46388,7 @@ var require_kex = __commonJS({
         else
           ret = new FastBuffer(digest.buffer, digest.byteOffset, len);
       } else {
-        ret = EMPTY_BUFFER;
+        ret = EMPTY_BUFFER2;
       }
       return ret;
     }
@@ -47652,7 +48241,7 @@ ${suffix}`;
 var require_SFTP = __commonJS({
   "../main/node_modules/ssh2/lib/protocol/SFTP.js"(exports, module) {
     "use strict";
-    var EventEmitter = __require("events");
+    var EventEmitter2 = __require("events");
     var fs3 = __require("fs");
     var { constants: constants6 } = fs3;
     var {
@@ -47784,7 +48373,7 @@ var require_SFTP = __commonJS({
     };
     function noop3() {
     }
-    var SFTP = class extends EventEmitter {
+    var SFTP = class extends EventEmitter2 {
       constructor(client, chanInfo, cfg) {
         super();
         if (typeof cfg !== "object" || !cfg)
@@ -47922,17 +48511,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path18, options) {
+      createReadStream(path25, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path18, options);
+        return new ReadStream(this, path25, options);
       }
-      createWriteStream(path18, options) {
+      createWriteStream(path25, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path18, options);
+        return new WriteStream(this, path25, options);
       }
-      open(path18, flags_, attrs, cb) {
+      open(path25, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -47951,7 +48540,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -47959,7 +48548,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -48090,7 +48679,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path18, options, callback_) {
+      readFile(path25, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48163,13 +48752,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path18, flag, 438, (er, handle_) => {
+        this.open(path25, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path18, (er_, st_) => {
+              this.stat(path25, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -48190,7 +48779,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path18, data, options, callback_) {
+      writeFile(path25, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48209,7 +48798,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path18, flag, options.mode, (openErr, handle) => {
+        this.open(path25, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -48218,7 +48807,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path18, (er_, st_) => {
+                  this.stat(path25, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -48237,7 +48826,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path18, data, options, callback_) {
+      appendFile(path25, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48255,12 +48844,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path18, data, options, callback);
+        this.writeFile(path25, data, options, callback);
       }
-      exists(path18, cb) {
+      exists(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path18, (err) => {
+        this.stat(path25, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -48303,7 +48892,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path18, attrs, cb) {
+      mkdir(path25, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48317,7 +48906,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48325,7 +48914,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48341,10 +48930,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path18, cb) {
+      rmdir(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48352,7 +48941,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -48442,10 +49031,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path18, cb) {
+      stat(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48453,17 +49042,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path18, cb) {
+      lstat(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48471,17 +49060,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path18, cb) {
+      opendir(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48489,14 +49078,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path18, attrs, cb) {
+      setstat(path25, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48508,7 +49097,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48516,7 +49105,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48576,8 +49165,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path18, atime, mtime, cb) {
-        return this.setstat(path18, {
+      utimes(path25, atime, mtime, cb) {
+        return this.setstat(path25, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -48588,8 +49177,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path18, uid, gid, cb) {
-        return this.setstat(path18, {
+      chown(path25, uid, gid, cb) {
+        return this.setstat(path25, {
           uid,
           gid
         }, cb);
@@ -48599,15 +49188,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path18, mode, cb) {
-        return this.setstat(path18, {
+      chmod(path25, mode, cb) {
+        return this.setstat(path25, {
           mode
         }, cb);
       }
-      readlink(path18, cb) {
+      readlink(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48615,7 +49204,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -48660,10 +49249,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path18, cb) {
+      realpath(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48671,7 +49260,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -48716,13 +49305,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path18, cb) {
+      ext_openssh_statvfs(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48732,7 +49321,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -48818,7 +49407,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path18, attrs, cb) {
+      ext_openssh_lsetstat(path25, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -48833,7 +49422,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48843,7 +49432,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48860,13 +49449,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path18, cb) {
+      ext_openssh_expandPath(path25, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path18);
+        const pathLen = Buffer.byteLength(path25);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48876,7 +49465,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path18, p += 4, pathLen);
+        buf.utf8Write(path25, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -50154,12 +50743,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path18)) {
+        if (!sftp.emit("LSTAT", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50178,13 +50767,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path18, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path25, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50206,12 +50795,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path18)) {
+        if (!sftp.emit("OPENDIR", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50230,63 +50819,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path18)) {
+        if (!sftp.emit("REMOVE", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path18, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path25, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path18)) {
+        if (!sftp.emit("RMDIR", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path18)) {
+        if (!sftp.emit("REALPATH", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path18)) {
+        if (!sftp.emit("STAT", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50306,14 +50895,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path18 = bufferParser.readString(true);
+        const path25 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path18 === void 0)
+        if (path25 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path18)) {
+        if (!sftp.emit("READLINK", reqID, path25)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50384,7 +50973,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path18, options) {
+    function ReadStream(sftp, path25, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50398,7 +50987,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path18;
+      this.path = path25;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -50529,7 +51118,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path18, options) {
+    function WriteStream(sftp, path25, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50541,7 +51130,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path18;
+      this.path = path25;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -51229,7 +51818,7 @@ var require_client2 = __commonJS({
     } = __require("crypto");
     var { Socket } = __require("net");
     var { lookup: dnsLookup } = __require("dns");
-    var EventEmitter = __require("events");
+    var EventEmitter2 = __require("events");
     var HASHES = getHashes();
     var {
       COMPAT,
@@ -51280,7 +51869,7 @@ var require_client2 = __commonJS({
     var RE_OPENSSH = /^OpenSSH_(?:(?![0-4])\d)|(?:\d{2,})/;
     var noop3 = (err) => {
     };
-    var Client = class extends EventEmitter {
+    var Client = class extends EventEmitter2 {
       constructor() {
         super();
         this.config = {
@@ -53104,8 +53693,8 @@ var require_server = __commonJS({
   "../main/node_modules/ssh2/lib/server.js"(exports, module) {
     "use strict";
     var { Server: netServer } = __require("net");
-    var EventEmitter = __require("events");
-    var { listenerCount } = EventEmitter;
+    var EventEmitter2 = __require("events");
+    var { listenerCount } = EventEmitter2;
     var {
       CHANNEL_OPEN_FAILURE,
       DEFAULT_CIPHER,
@@ -53142,7 +53731,7 @@ var require_server = __commonJS({
       onCHANNEL_CLOSE
     } = require_utils5();
     var MAX_PENDING_AUTHS = 10;
-    var AuthContext = class extends EventEmitter {
+    var AuthContext = class extends EventEmitter2 {
       constructor(protocol, username, service, method, cb) {
         super();
         this.username = this.user = username;
@@ -53257,7 +53846,7 @@ var require_server = __commonJS({
         this._protocol.authPasswdChg(prompt);
       }
     };
-    var Session = class extends EventEmitter {
+    var Session = class extends EventEmitter2 {
       constructor(client, info2, localChan) {
         super();
         this.type = "session";
@@ -53282,7 +53871,7 @@ var require_server = __commonJS({
         };
       }
     };
-    var Server = class extends EventEmitter {
+    var Server = class extends EventEmitter2 {
       constructor(cfg, listener) {
         super();
         if (typeof cfg !== "object" || cfg === null)
@@ -53430,7 +54019,7 @@ var require_server = __commonJS({
     };
     Server.KEEPALIVE_CLIENT_INTERVAL = 15e3;
     Server.KEEPALIVE_CLIENT_COUNT_MAX = 3;
-    var Client = class extends EventEmitter {
+    var Client = class extends EventEmitter2 {
       constructor(socket, hostKeys, ident, offer, debug2, server, srvCfg) {
         super();
         let exchanges = 0;
@@ -54749,10 +55338,10 @@ var require_lib2 = __commonJS({
 var require_ssh = __commonJS({
   "../main/node_modules/docker-modem/lib/ssh.js"(exports, module) {
     var Client = require_lib2().Client;
-    var http = __require("http");
+    var http2 = __require("http");
     module.exports = function(opt) {
       var conn = new Client();
-      var agent = new http.Agent();
+      var agent = new http2.Agent();
       agent.createConnection = function(options, fn) {
         try {
           conn.once("ready", function() {
@@ -54922,7 +55511,7 @@ var require_buffer_list = __commonJS({
         }
       }, {
         key: "join",
-        value: function join(s) {
+        value: function join3(s) {
           if (this.length === 0) return "";
           var p = this.head;
           var ret = "" + p.data;
@@ -55985,8 +56574,8 @@ var require_string_decoder = __commonJS({
       if (typeof nenc !== "string" && (Buffer2.isEncoding === isEncoding || !isEncoding(enc))) throw new Error("Unknown encoding: " + enc);
       return nenc || enc;
     }
-    exports.StringDecoder = StringDecoder;
-    function StringDecoder(encoding) {
+    exports.StringDecoder = StringDecoder2;
+    function StringDecoder2(encoding) {
       this.encoding = normalizeEncoding(encoding);
       var nb;
       switch (this.encoding) {
@@ -56013,7 +56602,7 @@ var require_string_decoder = __commonJS({
       this.lastTotal = 0;
       this.lastChar = Buffer2.allocUnsafe(nb);
     }
-    StringDecoder.prototype.write = function(buf) {
+    StringDecoder2.prototype.write = function(buf) {
       if (buf.length === 0) return "";
       var r;
       var i;
@@ -56028,9 +56617,9 @@ var require_string_decoder = __commonJS({
       if (i < buf.length) return r ? r + this.text(buf, i) : this.text(buf, i);
       return r || "";
     };
-    StringDecoder.prototype.end = utf8End;
-    StringDecoder.prototype.text = utf8Text;
-    StringDecoder.prototype.fillLast = function(buf) {
+    StringDecoder2.prototype.end = utf8End;
+    StringDecoder2.prototype.text = utf8Text;
+    StringDecoder2.prototype.fillLast = function(buf) {
       if (this.lastNeed <= buf.length) {
         buf.copy(this.lastChar, this.lastTotal - this.lastNeed, 0, this.lastNeed);
         return this.lastChar.toString(this.encoding, 0, this.lastTotal);
@@ -56299,14 +56888,14 @@ var require_async_iterator = __commonJS({
       };
     }
     function readAndResolve(iter) {
-      var resolve = iter[kLastResolve];
-      if (resolve !== null) {
+      var resolve2 = iter[kLastResolve];
+      if (resolve2 !== null) {
         var data = iter[kStream].read();
         if (data !== null) {
           iter[kLastPromise] = null;
           iter[kLastResolve] = null;
           iter[kLastReject] = null;
-          resolve(createIterResult(data, false));
+          resolve2(createIterResult(data, false));
         }
       }
     }
@@ -56314,13 +56903,13 @@ var require_async_iterator = __commonJS({
       process.nextTick(readAndResolve, iter);
     }
     function wrapForNext(lastPromise, iter) {
-      return function(resolve, reject) {
+      return function(resolve2, reject) {
         lastPromise.then(function() {
           if (iter[kEnded]) {
-            resolve(createIterResult(void 0, true));
+            resolve2(createIterResult(void 0, true));
             return;
           }
-          iter[kHandlePromise](resolve, reject);
+          iter[kHandlePromise](resolve2, reject);
         }, reject);
       };
     }
@@ -56340,12 +56929,12 @@ var require_async_iterator = __commonJS({
           return Promise.resolve(createIterResult(void 0, true));
         }
         if (this[kStream].destroyed) {
-          return new Promise(function(resolve, reject) {
+          return new Promise(function(resolve2, reject) {
             process.nextTick(function() {
               if (_this[kError]) {
                 reject(_this[kError]);
               } else {
-                resolve(createIterResult(void 0, true));
+                resolve2(createIterResult(void 0, true));
               }
             });
           });
@@ -56368,13 +56957,13 @@ var require_async_iterator = __commonJS({
       return this;
     }), _defineProperty(_Object$setPrototypeO, "return", function _return() {
       var _this2 = this;
-      return new Promise(function(resolve, reject) {
+      return new Promise(function(resolve2, reject) {
         _this2[kStream].destroy(null, function(err) {
           if (err) {
             reject(err);
             return;
           }
-          resolve(createIterResult(void 0, true));
+          resolve2(createIterResult(void 0, true));
         });
       });
     }), _Object$setPrototypeO), AsyncIteratorPrototype);
@@ -56396,15 +56985,15 @@ var require_async_iterator = __commonJS({
         value: stream._readableState.endEmitted,
         writable: true
       }), _defineProperty(_Object$create, kHandlePromise, {
-        value: function value(resolve, reject) {
+        value: function value(resolve2, reject) {
           var data = iterator2[kStream].read();
           if (data) {
             iterator2[kLastPromise] = null;
             iterator2[kLastResolve] = null;
             iterator2[kLastReject] = null;
-            resolve(createIterResult(data, false));
+            resolve2(createIterResult(data, false));
           } else {
-            iterator2[kLastResolve] = resolve;
+            iterator2[kLastResolve] = resolve2;
             iterator2[kLastReject] = reject;
           }
         },
@@ -56423,12 +57012,12 @@ var require_async_iterator = __commonJS({
           iterator2[kError] = err;
           return;
         }
-        var resolve = iterator2[kLastResolve];
-        if (resolve !== null) {
+        var resolve2 = iterator2[kLastResolve];
+        if (resolve2 !== null) {
           iterator2[kLastPromise] = null;
           iterator2[kLastResolve] = null;
           iterator2[kLastReject] = null;
-          resolve(createIterResult(void 0, true));
+          resolve2(createIterResult(void 0, true));
         }
         iterator2[kEnded] = true;
       });
@@ -56443,7 +57032,7 @@ var require_async_iterator = __commonJS({
 var require_from = __commonJS({
   "../main/node_modules/readable-stream/lib/internal/streams/from.js"(exports, module) {
     "use strict";
-    function asyncGeneratorStep(gen, resolve, reject, _next, _throw, key, arg) {
+    function asyncGeneratorStep(gen, resolve2, reject, _next, _throw, key, arg) {
       try {
         var info2 = gen[key](arg);
         var value = info2.value;
@@ -56452,7 +57041,7 @@ var require_from = __commonJS({
         return;
       }
       if (info2.done) {
-        resolve(value);
+        resolve2(value);
       } else {
         Promise.resolve(value).then(_next, _throw);
       }
@@ -56460,13 +57049,13 @@ var require_from = __commonJS({
     function _asyncToGenerator(fn) {
       return function() {
         var self2 = this, args = arguments;
-        return new Promise(function(resolve, reject) {
+        return new Promise(function(resolve2, reject) {
           var gen = fn.apply(self2, args);
           function _next(value) {
-            asyncGeneratorStep(gen, resolve, reject, _next, _throw, "next", value);
+            asyncGeneratorStep(gen, resolve2, reject, _next, _throw, "next", value);
           }
           function _throw(err) {
-            asyncGeneratorStep(gen, resolve, reject, _next, _throw, "throw", err);
+            asyncGeneratorStep(gen, resolve2, reject, _next, _throw, "throw", err);
           }
           _next(void 0);
         });
@@ -56598,7 +57187,7 @@ var require_stream_readable = __commonJS({
     var ERR_STREAM_PUSH_AFTER_EOF = _require$codes.ERR_STREAM_PUSH_AFTER_EOF;
     var ERR_METHOD_NOT_IMPLEMENTED = _require$codes.ERR_METHOD_NOT_IMPLEMENTED;
     var ERR_STREAM_UNSHIFT_AFTER_END_EVENT = _require$codes.ERR_STREAM_UNSHIFT_AFTER_END_EVENT;
-    var StringDecoder;
+    var StringDecoder2;
     var createReadableStreamAsyncIterator;
     var from;
     require_inherits()(Readable, Stream);
@@ -56640,8 +57229,8 @@ var require_stream_readable = __commonJS({
       this.decoder = null;
       this.encoding = null;
       if (options.encoding) {
-        if (!StringDecoder) StringDecoder = require_string_decoder().StringDecoder;
-        this.decoder = new StringDecoder(options.encoding);
+        if (!StringDecoder2) StringDecoder2 = require_string_decoder().StringDecoder;
+        this.decoder = new StringDecoder2(options.encoding);
         this.encoding = options.encoding;
       }
     }
@@ -56762,8 +57351,8 @@ var require_stream_readable = __commonJS({
       return this._readableState.flowing === false;
     };
     Readable.prototype.setEncoding = function(enc) {
-      if (!StringDecoder) StringDecoder = require_string_decoder().StringDecoder;
-      var decoder = new StringDecoder(enc);
+      if (!StringDecoder2) StringDecoder2 = require_string_decoder().StringDecoder;
+      var decoder = new StringDecoder2(enc);
       this._readableState.decoder = decoder;
       this._readableState.encoding = this._readableState.decoder.encoding;
       var p = this._readableState.buffer.head;
@@ -57775,8 +58364,8 @@ var require_common = __commonJS({
         }
         return debug2;
       }
-      function extend(namespace, delimiter) {
-        const newDebug = createDebug(this.namespace + (typeof delimiter === "undefined" ? ":" : delimiter) + namespace);
+      function extend(namespace, delimiter3) {
+        const newDebug = createDebug(this.namespace + (typeof delimiter3 === "undefined" ? ":" : delimiter3) + namespace);
         newDebug.log = this.log;
         return newDebug;
       }
@@ -58249,9 +58838,9 @@ var require_split_ca = __commonJS({
 var require_modem = __commonJS({
   "../main/node_modules/docker-modem/lib/modem.js"(exports, module) {
     var querystring = __require("querystring");
-    var http = require_http();
+    var http2 = require_http();
     var fs3 = __require("fs");
-    var path18 = __require("path");
+    var path25 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -58259,8 +58848,8 @@ var require_modem = __commonJS({
     var utils = require_utils3();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os11 = __require("os");
-    var isWin = os11.type() === "Windows_NT";
+    var os12 = __require("os");
+    var isWin = os12.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -58300,9 +58889,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path18.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path18.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path18.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path25.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path25.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path25.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -58311,11 +58900,11 @@ var require_modem = __commonJS({
       return opts;
     };
     var findDefaultUnixSocket = function() {
-      return new Promise(function(resolve) {
-        var userDockerSocket = path18.join(os11.homedir(), ".docker", "run", "docker.sock");
+      return new Promise(function(resolve2) {
+        var userDockerSocket = path25.join(os12.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
-          if (err) resolve("/var/run/docker.sock");
-          else resolve(userDockerSocket);
+          if (err) resolve2("/var/run/docker.sock");
+          else resolve2(userDockerSocket);
         });
       });
     };
@@ -58406,7 +58995,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path18.resolve(options.file));
+          data = fs3.createReadStream(path25.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -58469,7 +59058,7 @@ var require_modem = __commonJS({
       }) : options;
       var req = null;
       try {
-        req = http[self2.protocol === "ssh" ? "http" : self2.protocol].request(opts, function() {
+        req = http2[self2.protocol === "ssh" ? "http" : self2.protocol].request(opts, function() {
         });
       } catch (e) {
         callback(e);
@@ -58724,7 +59313,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "../main/node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path18 = __require("path");
+    var path25 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -58733,22 +59322,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path18.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path25.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path18.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path25.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path18.sep === "/") {
+      if (path25.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path18.sep === "/") {
+      if (path25.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path18.sep);
+      return file.replace(/\//g, path25.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -58797,13 +59386,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path19) => this._filter(path19));
+        return make_array(paths).filter((path26) => this._filter(path26));
       }
       createFilter() {
-        return (path19) => this._filter(path19);
+        return (path26) => this._filter(path26);
       }
-      ignores(path19) {
-        return !this._filter(path19);
+      ignores(path26) {
+        return !this._filter(path26);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -58842,36 +59431,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path18.sep),
+          dirs: pattern2.split(path25.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path19) {
-        if (!path19) {
+      _filter(path26) {
+        if (!path26) {
           return false;
         }
-        if (path19 in this._cache) {
-          return this._cache[path19];
+        if (path26 in this._cache) {
+          return this._cache[path26];
         }
-        return this._cache[path19] = this._test(path19);
+        return this._cache[path26] = this._test(path26);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path18.dirname(file));
-        const parentPathDirs = parentPath.split(path18.sep);
+        const parentPath = cleanPath(path25.dirname(file));
+        const parentPathDirs = parentPath.split(path25.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path18.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path25.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path18.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path25.sep), rule);
             }
           }
           if (match) {
@@ -58890,13 +59479,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path18.sep === "\\" ? "\\\\" : path18.sep;
+        let escapedSlash = path25.sep === "\\" ? "\\\\" : path25.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path18.sep) {
+              if (rule.pattern[i + 1] === path25.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -58912,7 +59501,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path18.sep === "\\") {
+            if (path25.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -58939,68 +59528,68 @@ var require_chownr = __commonJS({
   "../main/node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path18 = __require("path");
+    var path25 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path19, uid, gid) => {
+    var lchownSync = (path26, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path19, uid, gid);
+        return fs3[LCHOWNSYNC](path26, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path19, uid, gid) => {
+    var chownSync = (path26, uid, gid) => {
       try {
-        return fs3.chownSync(path19, uid, gid);
+        return fs3.chownSync(path26, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path19, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path26, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path19, uid, gid, cb);
+        fs3.chown(path26, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path19, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path26, uid, gid) => {
       try {
-        return lchownSync(path19, uid, gid);
+        return lchownSync(path26, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path19, uid, gid);
+        chownSync(path26, uid, gid);
       }
-    } : (path19, uid, gid) => lchownSync(path19, uid, gid);
+    } : (path26, uid, gid) => lchownSync(path26, uid, gid);
     var nodeVersion = process.version;
-    var readdir10 = (path19, options, cb) => fs3.readdir(path19, options, cb);
-    var readdirSync = (path19, options) => fs3.readdirSync(path19, options);
+    var readdir10 = (path26, options, cb) => fs3.readdir(path26, options, cb);
+    var readdirSync = (path26, options) => fs3.readdirSync(path26, options);
     if (/^v4\./.test(nodeVersion))
-      readdir10 = (path19, options, cb) => fs3.readdir(path19, cb);
+      readdir10 = (path26, options, cb) => fs3.readdir(path26, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
       }));
     };
-    var chownrKid = (p, child, uid, gid, cb) => {
-      if (typeof child === "string")
-        return fs3.lstat(path18.resolve(p, child), (er, stats) => {
+    var chownrKid = (p, child2, uid, gid, cb) => {
+      if (typeof child2 === "string")
+        return fs3.lstat(path25.resolve(p, child2), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
-          stats.name = child;
+          stats.name = child2;
           chownrKid(p, stats, uid, gid, cb);
         });
-      if (child.isDirectory()) {
-        chownr(path18.resolve(p, child.name), uid, gid, (er) => {
+      if (child2.isDirectory()) {
+        chownr(path25.resolve(p, child2.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path18.resolve(p, child.name);
+          const cpath = path25.resolve(p, child2.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path18.resolve(p, child.name);
+        const cpath = path25.resolve(p, child2.name);
         chown(cpath, uid, gid, cb);
       }
     };
@@ -59024,15 +59613,15 @@ var require_chownr = __commonJS({
           if (--len === 0)
             return chown(p, uid, gid, cb);
         };
-        children.forEach((child) => chownrKid(p, child, uid, gid, then));
+        children.forEach((child2) => chownrKid(p, child2, uid, gid, then));
       });
     };
-    var chownrKidSync = (p, child, uid, gid) => {
-      if (typeof child === "string") {
+    var chownrKidSync = (p, child2, uid, gid) => {
+      if (typeof child2 === "string") {
         try {
-          const stats = fs3.lstatSync(path18.resolve(p, child));
-          stats.name = child;
-          child = stats;
+          const stats = fs3.lstatSync(path25.resolve(p, child2));
+          stats.name = child2;
+          child2 = stats;
         } catch (er) {
           if (er.code === "ENOENT")
             return;
@@ -59040,9 +59629,9 @@ var require_chownr = __commonJS({
             throw er;
         }
       }
-      if (child.isDirectory())
-        chownrSync(path18.resolve(p, child.name), uid, gid);
-      handleEISDirSync(path18.resolve(p, child.name), uid, gid);
+      if (child2.isDirectory())
+        chownrSync(path25.resolve(p, child2.name), uid, gid);
+      handleEISDirSync(path25.resolve(p, child2.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -59057,7 +59646,7 @@ var require_chownr = __commonJS({
           throw er;
       }
       if (children && children.length)
-        children.forEach((child) => chownrKidSync(p, child, uid, gid));
+        children.forEach((child2) => chownrKidSync(p, child2, uid, gid));
       return handleEISDirSync(p, uid, gid);
     };
     module.exports = chownr;
@@ -60066,7 +60655,7 @@ var require_pack = __commonJS({
     var alloc = Buffer.alloc;
     var Readable = require_readable2().Readable;
     var Writable2 = require_readable2().Writable;
-    var StringDecoder = __require("string_decoder").StringDecoder;
+    var StringDecoder2 = __require("string_decoder").StringDecoder;
     var headers = require_headers2();
     var DMODE = parseInt("755", 8);
     var FMODE = parseInt("644", 8);
@@ -60112,7 +60701,7 @@ var require_pack = __commonJS({
     var LinkSink = function() {
       Writable2.call(this);
       this.linkname = "";
-      this._decoder = new StringDecoder("utf-8");
+      this._decoder = new StringDecoder2("utf-8");
       this._destroyed = false;
     };
     inherits(LinkSink, Writable2);
@@ -60358,7 +60947,7 @@ var require_pump = __commonJS({
 // ../main/node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "../main/node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path18 = __require("path");
+    var path25 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -60377,7 +60966,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path18.resolve(p);
+      p = path25.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -60385,7 +60974,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path18.dirname(p), opts, function(er2, made2) {
+            mkdirP(path25.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -60412,14 +61001,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path18.resolve(p);
+      p = path25.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path18.dirname(p), opts, made);
+            made = sync(path25.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -60449,9 +61038,9 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path18 = __require("path");
-    var os11 = __require("os");
-    var win32 = os11.platform() === "win32";
+    var path25 = __require("path");
+    var os12 = __require("os");
+    var win32 = os12.platform() === "win32";
     var noop3 = function() {
     };
     var echo = function(name) {
@@ -60463,12 +61052,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path18.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path25.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path18.join(cwd, next);
+        var nextAbs = path25.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -60476,7 +61065,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path18.join(cwd, next, files[i2]))) queue.push(path18.join(next, files[i2]));
+              if (!ignore(path25.join(cwd, next, files[i2]))) queue.push(path25.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -60487,7 +61076,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path18.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path25.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -60517,7 +61106,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path18.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path25.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -60558,7 +61147,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path18.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path25.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -60636,14 +61225,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path18.join(cwd, path18.join("/", header.name));
+        var name = path25.join(cwd, path25.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path18.join(name, ".") === path18.join(cwd, ".")) return next();
+          if (path25.join(name, ".") === path25.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -60653,9 +61242,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path18.resolve(path18.dirname(name), header.linkname);
+            var dst = path25.resolve(path25.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path18.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path25.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -60665,7 +61254,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path18.join(cwd, path18.join("/", header.linkname));
+            var srcpath = path25.join(cwd, path25.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -60705,8 +61294,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path18.dirname(name);
-        validate(xfs, dir, path18.join(cwd, "."), function(err, valid) {
+        var dir = path25.dirname(name);
+        validate(xfs, dir, path25.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -60737,16 +61326,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path18.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path25.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path18.sep)) return cb(null, false);
+      if (!name.startsWith(root + path25.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path18.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path25.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -60760,8 +61349,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path18.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path18.sep);
+      cwd = path25.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path25.sep);
     }
   }
 });
@@ -60771,7 +61360,7 @@ var require_util10 = __commonJS({
   "../main/node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path18 = __require("path");
+    var path25 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -60823,14 +61412,14 @@ var require_util10 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path18.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path25.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path19) => {
-              return !filterFn(path19);
+            ignoreFn = (path26) => {
+              return !filterFn(path26);
             };
           }
           const entries = file.src.slice() || [];
@@ -60880,12 +61469,12 @@ var require_exec = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -60910,12 +61499,12 @@ var require_exec = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -60939,12 +61528,12 @@ var require_exec = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61009,12 +61598,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61039,12 +61628,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61070,12 +61659,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61099,12 +61688,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61127,12 +61716,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61156,12 +61745,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61187,12 +61776,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61220,12 +61809,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61249,12 +61838,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61281,12 +61870,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61311,12 +61900,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61342,12 +61931,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61374,12 +61963,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(new Exec(self2.modem, data.Id));
+            resolve2(new Exec(self2.modem, data.Id));
           });
         });
       } else {
@@ -61407,12 +61996,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61439,12 +62028,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61470,12 +62059,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61501,12 +62090,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61531,12 +62120,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61563,12 +62152,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, stream) {
             if (err) {
               return reject(err);
             }
-            resolve(stream);
+            resolve2(stream);
           });
         });
       } else {
@@ -61593,12 +62182,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61625,12 +62214,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61656,12 +62245,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61687,12 +62276,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61718,12 +62307,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61750,12 +62339,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61780,12 +62369,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61814,12 +62403,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61857,12 +62446,12 @@ var require_image = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61886,12 +62475,12 @@ var require_image = __commonJS({
         authconfig: args.opts ? args.opts.authconfig : void 0
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(fopts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61913,12 +62502,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61940,12 +62529,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -61977,12 +62566,12 @@ var require_image = __commonJS({
       };
       delete optsf.options.authconfig;
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62009,12 +62598,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62039,12 +62628,12 @@ var require_image = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62082,12 +62671,12 @@ var require_volume = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62112,12 +62701,12 @@ var require_volume = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62155,12 +62744,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62186,12 +62775,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62216,12 +62805,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62246,12 +62835,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62289,12 +62878,12 @@ var require_service = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62318,12 +62907,12 @@ var require_service = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62358,12 +62947,12 @@ var require_service = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62389,12 +62978,12 @@ var require_service = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62433,12 +63022,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62462,12 +63051,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62493,12 +63082,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62530,12 +63119,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62558,12 +63147,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62586,12 +63175,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62615,12 +63204,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62645,12 +63234,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62680,12 +63269,12 @@ var require_plugin = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62724,12 +63313,12 @@ var require_secret = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62755,12 +63344,12 @@ var require_secret = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62785,12 +63374,12 @@ var require_secret = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62829,12 +63418,12 @@ var require_config = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62859,12 +63448,12 @@ var require_config = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62890,12 +63479,12 @@ var require_config = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62936,12 +63525,12 @@ var require_task = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -62968,12 +63557,12 @@ var require_task = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -63011,12 +63600,12 @@ var require_node3 = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -63043,12 +63632,12 @@ var require_node3 = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -63072,12 +63661,12 @@ var require_node3 = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -63325,9 +63914,9 @@ var require_logging = __commonJS({
     }
     var allEnabled = enabledTracers.has("all");
     var anyTracerEnabled = allEnabled || enabledTracers.size > 0;
-    function trace(severity, tracer, text) {
+    function trace(severity, tracer, text2) {
       if (isTracerEnabled(tracer)) {
-        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text);
+        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text2);
       }
     }
     function isTracerEnabled(tracer) {
@@ -63647,7 +64236,7 @@ var require_call_credentials = __commonJS({
           if (isCurrentOauth2Client(googleCredentials)) {
             getHeaders = googleCredentials.getRequestHeaders(options.service_url);
           } else {
-            getHeaders = new Promise((resolve, reject) => {
+            getHeaders = new Promise((resolve2, reject) => {
               googleCredentials.getRequestMetadata(options.service_url, (err, headers) => {
                 if (err) {
                   reject(err);
@@ -63657,7 +64246,7 @@ var require_call_credentials = __commonJS({
                   reject(new Error("Headers not set by metadata plugin"));
                   return;
                 }
-                resolve(headers);
+                resolve2(headers);
               });
             });
           }
@@ -63713,10 +64302,10 @@ var require_call_credentials = __commonJS({
         this.metadataGenerator = metadataGenerator;
       }
       generateMetadata(options) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           this.metadataGenerator(options, (err, metadata) => {
             if (metadata !== void 0) {
-              resolve(metadata);
+              resolve2(metadata);
             } else {
               reject(err);
             }
@@ -63804,19 +64393,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path18) {
-      if (path18.startsWith("[")) {
-        const hostEnd = path18.indexOf("]");
+    function splitHostPort(path25) {
+      if (path25.startsWith("[")) {
+        const hostEnd = path25.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path18.substring(1, hostEnd);
+        const host = path25.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path18.length > hostEnd + 1) {
-          if (path18[hostEnd + 1] === ":") {
-            const portString = path18.substring(hostEnd + 2);
+        if (path25.length > hostEnd + 1) {
+          if (path25[hostEnd + 1] === ":") {
+            const portString = path25.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -63834,7 +64423,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path18.split(":");
+        const splitPath = path25.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -63846,7 +64435,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path18
+            host: path25
           };
         }
       }
@@ -64101,14 +64690,14 @@ var require_channel_credentials = __commonJS({
       }
       connect(socket) {
         const tlsConnectOptions = Object.assign({ socket }, this.connectionOptions);
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           const tlsSocket = (0, tls_1.connect)(tlsConnectOptions, () => {
             var _a;
             if (((_a = this.connectionOptions.rejectUnauthorized) !== null && _a !== void 0 ? _a : true) && !tlsSocket.authorized) {
               reject(tlsSocket.authorizationError);
               return;
             }
-            resolve({
+            resolve2({
               socket: tlsSocket,
               secure: true
             });
@@ -64227,8 +64816,8 @@ var require_channel_credentials = __commonJS({
         if (this.hasReceivedUpdates()) {
           return Promise.resolve(this.getLatestSecureContext());
         } else {
-          return new Promise((resolve) => {
-            this.secureContextWatchers.push(resolve);
+          return new Promise((resolve2) => {
+            this.secureContextWatchers.push(resolve2);
           });
         }
       }
@@ -64261,7 +64850,7 @@ var require_channel_credentials = __commonJS({
         this.callCredentials = callCredentials;
       }
       connect(socket) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           const secureContext = this.parent.getLatestSecureContext();
           if (!secureContext) {
             reject(new Error("Failed to load credentials"));
@@ -64286,7 +64875,7 @@ var require_channel_credentials = __commonJS({
               reject(tlsSocket.authorizationError);
               return;
             }
-            resolve({
+            resolve2({
               socket: tlsSocket,
               secure: true
             });
@@ -64441,7 +65030,7 @@ var require_service_config = __commonJS({
     exports.validateRetryThrottling = validateRetryThrottling;
     exports.validateServiceConfig = validateServiceConfig;
     exports.extractAndSelectServiceConfig = extractAndSelectServiceConfig;
-    var os11 = __require("os");
+    var os12 = __require("os");
     var constants_1 = require_constants7();
     var DURATION_REGEX = /^\d+(\.\d{1,9})?s$/;
     var CLIENT_LANGUAGE_STRING = "node";
@@ -64740,7 +65329,7 @@ var require_service_config = __commonJS({
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
           for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os11.hostname()) {
+            if (hostname === os12.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -64910,24 +65499,24 @@ var require_backoff_timeout = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
-      runTimer(delay2) {
+      runTimer(delay3) {
         var _a, _b;
         if (this.traceEnabled) {
-          this.trace("runTimer(delay=" + delay2 + ")");
+          this.trace("runTimer(delay=" + delay3 + ")");
         }
         this.endTime = this.startTime;
-        this.endTime.setMilliseconds(this.endTime.getMilliseconds() + delay2);
+        this.endTime.setMilliseconds(this.endTime.getMilliseconds() + delay3);
         clearTimeout(this.timerId);
         this.timerId = setTimeout(() => {
           this.trace("timer fired");
           this.running = false;
           this.callback();
-        }, delay2);
+        }, delay3);
         if (!this.hasRef) {
           (_b = (_a = this.timerId).unref) === null || _b === void 0 ? void 0 : _b.call(_a);
         }
@@ -65058,11 +65647,11 @@ var require_load_balancer_child_handler = __commonJS({
           setChild(newChild) {
             this.child = newChild;
           }
-          addChannelzChild(child) {
-            this.parent.channelControlHelper.addChannelzChild(child);
+          addChannelzChild(child2) {
+            this.parent.channelControlHelper.addChannelzChild(child2);
           }
-          removeChannelzChild(child) {
-            this.parent.channelControlHelper.removeChannelzChild(child);
+          removeChannelzChild(child2) {
+            this.parent.channelControlHelper.removeChannelzChild(child2);
           }
           calledByPendingChild() {
             return this.child === this.parent.pendingChild;
@@ -65161,8 +65750,8 @@ var require_resolving_load_balancer = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var load_balancer_child_handler_1 = require_load_balancer_child_handler();
     var TRACER_NAME = "resolving_load_balancer";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var NAME_MATCH_LEVEL_ORDER = [
       "SERVICE_AND_METHOD",
@@ -66882,14 +67471,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path18, options) {
+    function getCall(channel, path25, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path18, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path25, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -67459,9 +68048,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path18, serialize, deserialize) {
+    function partial(fn, path25, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path18, serialize, deserialize, ...args);
+        return fn.call(this, path25, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -67880,7 +68469,7 @@ var require_aspromise = __commonJS({
       var params = new Array(arguments.length - 1), offset = 0, index = 2, pending = true;
       while (index < arguments.length)
         params[offset++] = arguments[index++];
-      return new Promise(function executor(resolve, reject) {
+      return new Promise(function executor(resolve2, reject) {
         params[offset] = function callback(err) {
           if (pending) {
             pending = false;
@@ -67890,7 +68479,7 @@ var require_aspromise = __commonJS({
               var params2 = new Array(arguments.length - 1), offset2 = 0;
               while (offset2 < params2.length)
                 params2[offset2++] = arguments[offset2];
-              resolve.apply(null, params2);
+              resolve2.apply(null, params2);
             }
           }
         };
@@ -68011,18 +68600,18 @@ var require_base64 = __commonJS({
 var require_eventemitter = __commonJS({
   "../main/node_modules/@protobufjs/eventemitter/index.js"(exports, module) {
     "use strict";
-    module.exports = EventEmitter;
-    function EventEmitter() {
+    module.exports = EventEmitter2;
+    function EventEmitter2() {
       this._listeners = /* @__PURE__ */ Object.create(null);
     }
-    EventEmitter.prototype.on = function on(evt, fn, ctx) {
+    EventEmitter2.prototype.on = function on(evt, fn, ctx) {
       (this._listeners[evt] || (this._listeners[evt] = [])).push({
         fn,
         ctx: ctx || this
       });
       return this;
     };
-    EventEmitter.prototype.off = function off(evt, fn) {
+    EventEmitter2.prototype.off = function off(evt, fn) {
       if (evt === void 0)
         this._listeners = /* @__PURE__ */ Object.create(null);
       else {
@@ -68041,7 +68630,7 @@ var require_eventemitter = __commonJS({
       }
       return this;
     };
-    EventEmitter.prototype.emit = function emit(evt) {
+    EventEmitter2.prototype.emit = function emit(evt) {
       var listeners = this._listeners[evt];
       if (listeners) {
         var args = [], i = 1;
@@ -68253,9 +68842,9 @@ var require_float3 = __commonJS({
 var require_utf8 = __commonJS({
   "../main/node_modules/@protobufjs/utf8/index.js"(exports) {
     "use strict";
-    var utf8 = exports;
+    var utf82 = exports;
     var replacementCharCode = 65533;
-    utf8.length = function utf8_length(string) {
+    utf82.length = function utf8_length(string) {
       var len = 0, c = 0;
       for (var i = 0; i < string.length; ++i) {
         c = string.charCodeAt(i);
@@ -68271,7 +68860,7 @@ var require_utf8 = __commonJS({
       }
       return len;
     };
-    utf8.read = function utf8_read(buffer, start, end) {
+    utf82.read = function utf8_read(buffer, start, end) {
       if (end - start < 1)
         return "";
       var parts = null, chunk = [], i = 0, t, t2, c2, c3;
@@ -68307,7 +68896,7 @@ var require_utf8 = __commonJS({
       }
       return String.fromCharCode.apply(String, chunk.slice(0, i));
     };
-    utf8.write = function utf8_write(string, buffer, offset) {
+    utf82.write = function utf8_write(string, buffer, offset) {
       var start = offset, c1, c2;
       for (var i = 0; i < string.length; ++i) {
         c1 = string.charCodeAt(i);
@@ -68871,8 +69460,8 @@ var require_umd = __commonJS({
           }
           if (value < 0) return fromNumber(-value, unsigned).neg();
           return fromBits(
-            value % TWO_PWR_32_DBL | 0,
-            value / TWO_PWR_32_DBL | 0,
+            value % TWO_PWR_32_DBL2 | 0,
+            value / TWO_PWR_32_DBL2 | 0,
             unsigned
           );
         }
@@ -68927,8 +69516,8 @@ var require_umd = __commonJS({
         Long.fromValue = fromValue;
         var TWO_PWR_16_DBL = 1 << 16;
         var TWO_PWR_24_DBL = 1 << 24;
-        var TWO_PWR_32_DBL = TWO_PWR_16_DBL * TWO_PWR_16_DBL;
-        var TWO_PWR_64_DBL = TWO_PWR_32_DBL * TWO_PWR_32_DBL;
+        var TWO_PWR_32_DBL2 = TWO_PWR_16_DBL * TWO_PWR_16_DBL;
+        var TWO_PWR_64_DBL = TWO_PWR_32_DBL2 * TWO_PWR_32_DBL2;
         var TWO_PWR_63_DBL = TWO_PWR_64_DBL / 2;
         var TWO_PWR_24 = fromInt(TWO_PWR_24_DBL);
         var ZERO = fromInt(0);
@@ -68953,8 +69542,8 @@ var require_umd = __commonJS({
         };
         LongPrototype.toNumber = function toNumber() {
           if (this.unsigned)
-            return (this.high >>> 0) * TWO_PWR_32_DBL + (this.low >>> 0);
-          return this.high * TWO_PWR_32_DBL + (this.low >>> 0);
+            return (this.high >>> 0) * TWO_PWR_32_DBL2 + (this.low >>> 0);
+          return this.high * TWO_PWR_32_DBL2 + (this.low >>> 0);
         };
         LongPrototype.toString = function toString(radix) {
           radix = radix || 10;
@@ -69074,7 +69663,7 @@ var require_umd = __commonJS({
           return other.high >>> 0 > this.high >>> 0 || other.high === this.high && other.low >>> 0 > this.low >>> 0 ? -1 : 1;
         };
         LongPrototype.comp = LongPrototype.compare;
-        LongPrototype.negate = function negate() {
+        LongPrototype.negate = function negate2() {
           if (!this.unsigned && this.eq(MIN_VALUE)) return MIN_VALUE;
           return this.not().add(ONE);
         };
@@ -69368,7 +69957,7 @@ var require_umd = __commonJS({
           if (!this.unsigned) return this;
           return fromBits(this.low, this.high, false);
         };
-        LongPrototype.toUnsigned = function toUnsigned() {
+        LongPrototype.toUnsigned = function toUnsigned2() {
           if (this.unsigned) return this;
           return fromBits(this.low, this.high, true);
         };
@@ -69650,7 +70239,7 @@ var require_writer2 = __commonJS({
     var BufferWriter;
     var LongBits = util.LongBits;
     var base64 = util.base64;
-    var utf8 = util.utf8;
+    var utf82 = util.utf8;
     function Op(fn, len, val) {
       this.fn = fn;
       this.len = len;
@@ -69785,8 +70374,8 @@ var require_writer2 = __commonJS({
       return this.uint32(len)._push(writeBytes, len, value);
     };
     Writer.prototype.string = function write_string(value) {
-      var len = utf8.length(value);
-      return len ? this.uint32(len)._push(utf8.write, len, value) : this._push(writeByte, 1, 0);
+      var len = utf82.length(value);
+      return len ? this.uint32(len)._push(utf82.write, len, value) : this._push(writeByte, 1, 0);
     };
     Writer.prototype.fork = function fork() {
       this.states = new State(this);
@@ -69891,7 +70480,7 @@ var require_reader2 = __commonJS({
     var util = require_minimal();
     var BufferReader;
     var LongBits = util.LongBits;
-    var utf8 = util.utf8;
+    var utf82 = util.utf8;
     function indexOutOfRange(reader, writeLength) {
       return RangeError("index out of range: " + reader.pos + " + " + (writeLength || 1) + " > " + reader.len);
     }
@@ -70056,7 +70645,7 @@ var require_reader2 = __commonJS({
     };
     Reader.prototype.string = function read_string() {
       var bytes = this.bytes();
-      return utf8.read(bytes, 0, bytes.length);
+      return utf82.read(bytes, 0, bytes.length);
     };
     Reader.prototype.skip = function skip2(length) {
       if (typeof length === "number") {
@@ -70412,15 +71001,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "../main/node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path18 = exports;
+    var path25 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path18.isAbsolute = function isAbsolute2(path19) {
-        return /^(?:\/|\w+:)/.test(path19);
+      path25.isAbsolute = function isAbsolute2(path26) {
+        return /^(?:\/|\w+:)/.test(path26);
       }
     );
     var normalize = (
@@ -70429,9 +71018,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path18.normalize = function normalize2(path19) {
-        path19 = path19.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path19.split("/"), absolute = isAbsolute(path19), prefix = "";
+      path25.normalize = function normalize2(path26) {
+        path26 = path26.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path26.split("/"), absolute = isAbsolute(path26), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -70450,7 +71039,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path18.resolve = function resolve(originPath, includePath, alreadyNormalized) {
+    path25.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -70634,18 +71223,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path18, json) {
-      if (util.isString(path18))
-        path18 = path18.split(".");
-      else if (!Array.isArray(path18))
+    Namespace.prototype.define = function define2(path25, json) {
+      if (util.isString(path25))
+        path25 = path25.split(".");
+      else if (!Array.isArray(path25))
         throw TypeError("illegal path");
-      if (path18 && path18.length && path18[0] === "")
+      if (path25 && path25.length && path25[0] === "")
         throw Error("path must be relative");
-      if (path18.length > util.recursionLimit)
+      if (path25.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path18.length > 0) {
-        var part = path18.shift();
+      while (path25.length > 0) {
+        var part = path25.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -70680,26 +71269,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path18, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path25, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path18) && path18.length) {
-        if (path18 === ".")
+      if (util.isString(path25) && path25.length) {
+        if (path25 === ".")
           return this.root;
-        path18 = path18.split(".");
-      } else if (!path18.length)
+        path25 = path25.split(".");
+      } else if (!path25.length)
         return this;
-      var flatPath = path18.join(".");
-      if (path18[0] === "")
-        return this.root.lookup(path18.slice(1), filterTypes);
+      var flatPath = path25.join(".");
+      if (path25[0] === "")
+        return this.root.lookup(path25.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path18, flatPath);
+      found = this._lookupImpl(path25, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -70707,7 +71296,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path18, flatPath);
+        found = current.parent._lookupImpl(path25, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -70715,22 +71304,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path18, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path25, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path18[0]);
+      var found = this.get(path25[0]);
       var exact = null;
       if (found) {
-        if (path18.length === 1) {
+        if (path25.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path18 = path18.slice(1);
-          exact = found._lookupImpl(path18, path18.join("."));
+          path25 = path25.slice(1);
+          exact = found._lookupImpl(path25, path25.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path18, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path25, flatPath))) {
             exact = found;
             break;
           }
@@ -70738,28 +71327,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path18) {
-      var found = this.lookup(path18, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path25) {
+      var found = this.lookup(path25, [Type]);
       if (!found)
-        throw Error("no such type: " + path18);
+        throw Error("no such type: " + path25);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path18) {
-      var found = this.lookup(path18, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path25) {
+      var found = this.lookup(path25, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path18 + "' in " + this);
+        throw Error("no such Enum '" + path25 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path18) {
-      var found = this.lookup(path18, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path25) {
+      var found = this.lookup(path25, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path18 + "' in " + this);
+        throw Error("no such Type or Enum '" + path25 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path18) {
-      var found = this.lookup(path18, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path25) {
+      var found = this.lookup(path25, [Service]);
       if (!found)
-        throw Error("no such Service '" + path18 + "' in " + this);
+        throw Error("no such Service '" + path25 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -70807,7 +71396,7 @@ var require_mapfield = __commonJS({
         keepComments ? this.comment : void 0
       ]);
     };
-    MapField.prototype.resolve = function resolve() {
+    MapField.prototype.resolve = function resolve2() {
       if (this.resolved)
         return this;
       if (types.mapKey[this.keyType] === void 0)
@@ -70884,7 +71473,7 @@ var require_method = __commonJS({
         this.parsedOptions
       ]);
     };
-    Method.prototype.resolve = function resolve() {
+    Method.prototype.resolve = function resolve2() {
       if (this.resolved)
         return this;
       this.resolvedRequestType = this.parent.lookupType(this.requestType);
@@ -71273,13 +71862,13 @@ var require_converter = __commonJS({
       return gen;
     }
     converter.fromObject = function fromObject(mtype) {
-      var fields = mtype.fieldsArray;
+      var fields2 = mtype.fieldsArray;
       var gen = util.codegen(["d", "n"], mtype.name + "$fromObject")("if(d instanceof this.ctor)")("return d");
-      if (!fields.length) return gen("return new this.ctor");
+      if (!fields2.length) return gen("return new this.ctor");
       gen("if(!util.isObject(d))")("throw TypeError(%j)", mtype.fullName + ": object expected")("if(n===undefined)n=0")("if(n>util.recursionLimit)")('throw Error("maximum nesting depth exceeded")');
       gen("var m=new this.ctor");
-      for (var i = 0; i < fields.length; ++i) {
-        var field = fields[i].resolve(), prop = util.safeProp(field.name);
+      for (var i = 0; i < fields2.length; ++i) {
+        var field = fields2[i].resolve(), prop = util.safeProp(field.name);
         if (field.map) {
           gen("if(d%s){", prop)("if(!util.isObject(d%s))", prop)("throw TypeError(%j)", field.fullName + ": object expected")("m%s={}", prop)("for(var ks=Object.keys(d%s),i=0;i<ks.length;++i){", prop);
           gen('if(ks[i]==="__proto__")')("util.makeProp(m%s,ks[i])", prop);
@@ -71344,14 +71933,14 @@ var require_converter = __commonJS({
       return gen;
     }
     converter.toObject = function toObject(mtype) {
-      var fields = mtype.fieldsArray.slice().sort(util.compareFieldsById);
-      if (!fields.length)
+      var fields2 = mtype.fieldsArray.slice().sort(util.compareFieldsById);
+      if (!fields2.length)
         return util.codegen()("return {}");
       var gen = util.codegen(["m", "o", "q"], mtype.name + "$toObject")("if(!o)")("o={}")("if(q===undefined)q=0")("if(q>util.recursionLimit)")('throw Error("max depth exceeded")')("var d={}");
       var repeatedFields = [], mapFields = [], normalFields = [], i = 0;
-      for (; i < fields.length; ++i)
-        if (!fields[i].partOf)
-          (fields[i].resolve().repeated ? repeatedFields : fields[i].map ? mapFields : normalFields).push(fields[i]);
+      for (; i < fields2.length; ++i)
+        if (!fields2[i].partOf)
+          (fields2[i].resolve().repeated ? repeatedFields : fields2[i].map ? mapFields : normalFields).push(fields2[i]);
       if (repeatedFields.length) {
         gen("if(o.arrays||o.defaults){");
         for (i = 0; i < repeatedFields.length; ++i) gen("d%s=[]", util.safeProp(repeatedFields[i].name));
@@ -71376,8 +71965,8 @@ var require_converter = __commonJS({
         gen("}");
       }
       var hasKs2 = false;
-      for (i = 0; i < fields.length; ++i) {
-        var field = fields[i], index = mtype._fieldsArray.indexOf(field), prop = util.safeProp(field.name);
+      for (i = 0; i < fields2.length; ++i) {
+        var field = fields2[i], index = mtype._fieldsArray.indexOf(field), prop = util.safeProp(field.name);
         if (field.map) {
           if (!hasKs2) {
             hasKs2 = true;
@@ -71675,9 +72264,9 @@ var require_type = __commonJS({
       i = 0;
       while (i < oneofs.length)
         oneofs[i++].resolve();
-      var fields = this.fieldsArray, i = 0;
-      while (i < fields.length)
-        fields[i++].resolve();
+      var fields2 = this.fieldsArray, i = 0;
+      while (i < fields2.length)
+        fields2[i++].resolve();
       return this;
     };
     Type.prototype._resolveFeaturesRecursive = function _resolveFeaturesRecursive(edition) {
@@ -72176,13 +72765,13 @@ var require_util11 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path18, value, ifNotSet) {
-      function setProp(dst2, path19, value2) {
-        var part = path19.shift();
+    util.setProperty = function setProperty(dst, path25, value, ifNotSet) {
+      function setProp(dst2, path26, value2) {
+        var part = path26.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path19.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path19, value2);
+        if (path26.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path26, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -72195,12 +72784,12 @@ var require_util11 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path18)
+      if (!path25)
         throw TypeError("path must be specified");
-      path18 = path18.split(".");
-      if (path18.length > util.recursionLimit)
+      path25 = path25.split(".");
+      if (path25.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path18, value);
+      return setProp(dst, path25, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -72502,7 +73091,7 @@ var require_field = __commonJS({
         keepComments ? this.comment : void 0
       ]);
     };
-    Field.prototype.resolve = function resolve() {
+    Field.prototype.resolve = function resolve2() {
       if (this.resolved)
         return this;
       if ((this.typeDefault = types.defaults[this.type]) === void 0) {
@@ -72746,12 +73335,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path18 = [this.name], ptr = this.parent;
+          var path25 = [this.name], ptr = this.parent;
           while (ptr) {
-            path18.unshift(ptr.name);
+            path25.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path18.join(".");
+          return path25.join(".");
         }
       }
     });
@@ -72775,7 +73364,7 @@ var require_object = __commonJS({
       this.parent = null;
       this.resolved = false;
     };
-    ReflectionObject.prototype.resolve = function resolve() {
+    ReflectionObject.prototype.resolve = function resolve2() {
       if (this.resolved)
         return this;
       if (this.root instanceof Root)
@@ -73023,12 +73612,12 @@ var require_encoder = __commonJS({
     function encoder(mtype) {
       var gen = util.codegen(["m", "w", "q"], mtype.name + "$encode")("if(!w)")("w=Writer.create()")("if(q===undefined)q=0")("if(q>util.recursionLimit)")('throw Error("max depth exceeded")');
       var i, ref;
-      var fields = (
+      var fields2 = (
         /* initializes */
         mtype.fieldsArray.slice().sort(util.compareFieldsById)
       );
-      for (var i = 0; i < fields.length; ++i) {
-        var field = fields[i].resolve(), index = mtype._fieldsArray.indexOf(field), type = field.resolvedType instanceof Enum ? "int32" : field.type, wireType = types.basic[type];
+      for (var i = 0; i < fields2.length; ++i) {
+        var field = fields2[i].resolve(), index = mtype._fieldsArray.indexOf(field), type = field.resolvedType instanceof Enum ? "int32" : field.type, wireType = types.basic[type];
         ref = "m" + util.safeProp(field.name);
         if (field.map) {
           gen("if(%s!=null&&Object.hasOwnProperty.call(m,%j)){", ref, field.name)("for(var ks=Object.keys(%s),i=0;i<ks.length;++i){", ref)("w.uint32(%i).fork().uint32(%i).%s(ks[i])", (field.id << 3 | 2) >>> 0, 8 | types.mapKey[field.keyType], field.keyType);
@@ -76789,16 +77378,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path18 = __require("path");
+    var path25 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path18.isAbsolute(target)) {
+        if (path25.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path18.join(directory, target);
+          const fullPath = path25.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -77108,14 +77697,14 @@ var require_channelz = __commonJS({
         this.eventsLogged = 0;
         this.creationTimestamp = /* @__PURE__ */ new Date();
       }
-      addTrace(severity, description, child) {
+      addTrace(severity, description, child2) {
         const timestamp = /* @__PURE__ */ new Date();
         this.events.push({
           description,
           severity,
           timestamp,
-          childChannel: (child === null || child === void 0 ? void 0 : child.kind) === "channel" ? child : void 0,
-          childSubchannel: (child === null || child === void 0 ? void 0 : child.kind) === "subchannel" ? child : void 0
+          childChannel: (child2 === null || child2 === void 0 ? void 0 : child2.kind) === "channel" ? child2 : void 0,
+          childSubchannel: (child2 === null || child2 === void 0 ? void 0 : child2.kind) === "subchannel" ? child2 : void 0
         });
         if (this.events.length >= TARGET_RETAINED_TRACES * 2) {
           this.events = this.events.slice(TARGET_RETAINED_TRACES);
@@ -77159,25 +77748,25 @@ var require_channelz = __commonJS({
           ]: this.socketChildren
         };
       }
-      refChild(child) {
-        const tracker = this.trackerMap[child.kind];
-        const trackedChild = tracker.find(child.id);
+      refChild(child2) {
+        const tracker = this.trackerMap[child2.kind];
+        const trackedChild = tracker.find(child2.id);
         if (trackedChild.equals(tracker.end())) {
-          tracker.setElement(child.id, {
-            ref: child,
+          tracker.setElement(child2.id, {
+            ref: child2,
             count: 1
           }, trackedChild);
         } else {
           trackedChild.pointer[1].count += 1;
         }
       }
-      unrefChild(child) {
-        const tracker = this.trackerMap[child.kind];
-        const trackedChild = tracker.getElementByKey(child.id);
+      unrefChild(child2) {
+        const tracker = this.trackerMap[child2.kind];
+        const trackedChild = tracker.getElementByKey(child2.id);
         if (trackedChild !== void 0) {
           trackedChild.count -= 1;
           if (trackedChild.count === 0) {
-            tracker.eraseElementByKey(child.id);
+            tracker.eraseElementByKey(child2.id);
           }
         }
       }
@@ -77747,18 +78336,18 @@ var require_compression_filter = __commonJS({
         this.maxRecvMessageLength = maxRecvMessageLength;
       }
       compressMessage(message) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           zlib.deflate(message, (err, output) => {
             if (err) {
               reject(err);
             } else {
-              resolve(output);
+              resolve2(output);
             }
           });
         });
       }
       decompressMessage(message) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           let totalLength = 0;
           const messageParts = [];
           const decompresser = zlib.createInflate();
@@ -77780,7 +78369,7 @@ var require_compression_filter = __commonJS({
             }
           });
           decompresser.on("end", () => {
-            resolve(Buffer.concat(messageParts));
+            resolve2(Buffer.concat(messageParts));
           });
           decompresser.write(message);
           decompresser.end();
@@ -77793,18 +78382,18 @@ var require_compression_filter = __commonJS({
         this.maxRecvMessageLength = maxRecvMessageLength;
       }
       compressMessage(message) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           zlib.gzip(message, (err, output) => {
             if (err) {
               reject(err);
             } else {
-              resolve(output);
+              resolve2(output);
             }
           });
         });
       }
       decompressMessage(message) {
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           let totalLength = 0;
           const messageParts = [];
           const decompresser = zlib.createGunzip();
@@ -77826,7 +78415,7 @@ var require_compression_filter = __commonJS({
             }
           });
           decompresser.on("end", () => {
-            resolve(Buffer.concat(messageParts));
+            resolve2(Buffer.concat(messageParts));
           });
           decompresser.write(message);
           decompresser.end();
@@ -78423,14 +79012,14 @@ var require_subchannel = __commonJS({
       get refTraceEnabled() {
         return logging.isTracerEnabled("subchannel_refcount");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      refTrace(text) {
+      refTrace(text2) {
         if (this.refTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       handleBackoffTimer() {
@@ -78717,8 +79306,8 @@ var require_resolver_dns = __commonJS({
     var backoff_timeout_1 = require_backoff_timeout();
     var environment_1 = require_environment();
     var TRACER_NAME = "dns_resolver";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     exports.DEFAULT_PORT = 443;
     var DEFAULT_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 3e4;
@@ -78996,15 +79585,15 @@ var require_http_proxy = __commonJS({
     var logging_1 = require_logging();
     var constants_1 = require_constants7();
     var net_1 = __require("net");
-    var http = __require("http");
+    var http2 = __require("http");
     var logging = require_logging();
     var subchannel_address_1 = require_subchannel_address();
     var uri_parser_1 = require_uri_parser();
     var url_1 = __require("url");
     var resolver_dns_1 = require_resolver_dns();
     var TRACER_NAME = "proxy";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     function getProxyInfo() {
       let proxyEnv = "";
@@ -79176,8 +79765,8 @@ var require_http_proxy = __commonJS({
       options.headers = headers;
       const proxyAddressString = (0, subchannel_address_1.subchannelAddressToString)(address);
       trace("Using proxy " + proxyAddressString + " to connect to " + options.path);
-      return new Promise((resolve, reject) => {
-        const request2 = http.request(options);
+      return new Promise((resolve2, reject) => {
+        const request2 = http2.request(options);
         request2.once("connect", (res, socket, head) => {
           request2.removeAllListeners();
           socket.removeAllListeners();
@@ -79187,7 +79776,7 @@ var require_http_proxy = __commonJS({
               socket.unshift(head);
             }
             trace("Successfully established a plaintext connection to " + options.path + " through proxy " + proxyAddressString);
-            resolve(socket);
+            resolve2(socket);
           } else {
             (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to " + options.path + " through proxy " + proxyAddressString + " with status " + res.statusCode);
             reject();
@@ -79296,7 +79885,7 @@ var require_subchannel_call = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Http2SubchannelCall = void 0;
     var http2 = __require("http2");
-    var os11 = __require("os");
+    var os12 = __require("os");
     var constants_1 = require_constants7();
     var metadata_1 = require_metadata2();
     var stream_decoder_1 = require_stream_decoder();
@@ -79304,7 +79893,7 @@ var require_subchannel_call = __commonJS({
     var constants_2 = require_constants7();
     var TRACER_NAME = "subchannel_call";
     function getSystemErrorName(errno) {
-      for (const [name, num] of Object.entries(os11.constants.errno)) {
+      for (const [name, num] of Object.entries(os12.constants.errno)) {
         if (num === errno) {
           return name;
         }
@@ -79534,9 +80123,9 @@ var require_subchannel_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text);
+          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text2);
         }
       }
       /**
@@ -79908,24 +80497,24 @@ var require_transport = __commonJS({
       get internalsTraceEnabled() {
         return logging.isTracerEnabled("transport_internals");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      keepaliveTrace(text) {
+      keepaliveTrace(text2) {
         if (this.keepaliveTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      flowControlTrace(text) {
+      flowControlTrace(text2) {
         if (this.flowControlTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      internalsTrace(text) {
+      internalsTrace(text2) {
         if (this.internalsTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       /**
@@ -80163,9 +80752,9 @@ var require_transport = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text2);
         }
       }
       createSession(secureConnectResult, address, options) {
@@ -80175,7 +80764,7 @@ var require_transport = __commonJS({
         if (secureConnectResult.socket.closed) {
           return Promise.reject("Connection closed before starting HTTP/2 handshake");
         }
-        return new Promise((resolve, reject) => {
+        return new Promise((resolve2, reject) => {
           var _a, _b, _c, _d, _e, _f, _g, _h;
           let remoteName = null;
           let realTarget = this.channelTarget;
@@ -80246,7 +80835,7 @@ var require_transport = __commonJS({
             session.removeAllListeners();
             secureConnectResult.socket.removeListener("close", closeHandler);
             secureConnectResult.socket.removeListener("error", errorHandler);
-            resolve(new Http2Transport(session, address, options, remoteName));
+            resolve2(new Http2Transport(session, address, options, remoteName));
             this.session = null;
           });
           session.once("close", closeHandler);
@@ -80260,7 +80849,7 @@ var require_transport = __commonJS({
           if (proxiedSocket) {
             return proxiedSocket;
           } else {
-            return new Promise((resolve, reject) => {
+            return new Promise((resolve2, reject) => {
               const closeCallback = () => {
                 reject(new Error("Socket closed"));
               };
@@ -80270,7 +80859,7 @@ var require_transport = __commonJS({
               const socket = net.connect(address, () => {
                 socket.removeListener("close", closeCallback);
                 socket.removeListener("error", errorCallback);
-                resolve(socket);
+                resolve2(socket);
               });
               socket.once("close", closeCallback);
               socket.once("error", errorCallback);
@@ -80479,9 +81068,9 @@ var require_load_balancing_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       getSubchannelString(subchannel) {
@@ -80741,9 +81330,9 @@ var require_resolving_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       runDeadlineTimer() {
@@ -80820,13 +81409,13 @@ var require_resolving_call = __commonJS({
         if (!this.child) {
           throw new Error("sendMessageonChild called with child not populated");
         }
-        const child = this.child;
+        const child2 = this.child;
         this.writeFilterPending = true;
         this.filterStack.sendMessage(Promise.resolve({ message, flags: context.flags })).then((filteredMessage) => {
           this.writeFilterPending = false;
-          child.sendMessageWithContext(context, filteredMessage.message);
+          child2.sendMessageWithContext(context, filteredMessage.message);
           if (this.pendingHalfClose) {
-            child.halfClose();
+            child2.halfClose();
           }
         }, (status) => {
           var _a, _b;
@@ -81133,9 +81722,9 @@ var require_retrying_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       reportStatus(statusObject) {
@@ -81462,14 +82051,14 @@ var require_retrying_call = __commonJS({
       }
       startNewAttempt() {
         const childCallNumber = this.underlyingCalls.length > 0 ? (0, call_number_1.getNextCallNumber)() : this.callNumber;
-        const child = this.channel.createLoadBalancingCall(this.callConfig, this.methodName, this.host, this.credentials, this.deadline, childCallNumber);
+        const child2 = this.channel.createLoadBalancingCall(this.callConfig, this.methodName, this.host, this.credentials, this.deadline, childCallNumber);
         if (this.traceEnabled) {
-          this.trace("Created child call [" + child.getCallNumber() + "] for attempt " + this.attempts);
+          this.trace("Created child call [" + child2.getCallNumber() + "] for attempt " + this.attempts);
         }
         const index = this.underlyingCalls.length;
         this.underlyingCalls.push({
           state: "ACTIVE",
-          call: child,
+          call: child2,
           nextMessageToSend: 0,
           startTime: Date.now()
         });
@@ -81480,10 +82069,10 @@ var require_retrying_call = __commonJS({
           initialMetadata.set(PREVIONS_RPC_ATTEMPTS_METADATA_KEY, `${previousAttempts}`);
         }
         let receivedMetadata = false;
-        child.start(initialMetadata, {
+        child2.start(initialMetadata, {
           onReceiveMetadata: (metadata) => {
             if (this.traceEnabled) {
-              this.trace("Received metadata from child [" + child.getCallNumber() + "]");
+              this.trace("Received metadata from child [" + child2.getCallNumber() + "]");
             }
             this.commitCall(index);
             receivedMetadata = true;
@@ -81496,7 +82085,7 @@ var require_retrying_call = __commonJS({
           },
           onReceiveMessage: (message) => {
             if (this.traceEnabled) {
-              this.trace("Received message from child [" + child.getCallNumber() + "]");
+              this.trace("Received message from child [" + child2.getCallNumber() + "]");
             }
             this.commitCall(index);
             if (this.underlyingCalls[index].state === "ACTIVE") {
@@ -81505,7 +82094,7 @@ var require_retrying_call = __commonJS({
           },
           onReceiveStatus: (status) => {
             if (this.traceEnabled) {
-              this.trace("Received status from child [" + child.getCallNumber() + "]");
+              this.trace("Received status from child [" + child2.getCallNumber() + "]");
             }
             if (!receivedMetadata && previousAttempts > 0) {
               status.metadata.set(PREVIONS_RPC_ATTEMPTS_METADATA_KEY, `${previousAttempts}`);
@@ -81515,7 +82104,7 @@ var require_retrying_call = __commonJS({
         });
         this.sendNextChildMessage(index);
         if (this.readStarted) {
-          child.startRead();
+          child2.startRead();
         }
       }
       start(metadata, listener) {
@@ -81668,13 +82257,13 @@ var require_subchannel_interface = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BaseSubchannelWrapper = void 0;
     var BaseSubchannelWrapper = class {
-      constructor(child) {
-        this.child = child;
+      constructor(child2) {
+        this.child = child2;
         this.healthy = true;
         this.healthListeners = /* @__PURE__ */ new Set();
         this.refcount = 0;
         this.dataWatchers = /* @__PURE__ */ new Set();
-        child.addHealthStateWatcher((childHealthy) => {
+        child2.addHealthStateWatcher((childHealthy) => {
           if (this.healthy) {
             this.updateHealthListeners();
           }
@@ -81944,14 +82533,14 @@ var require_internal_channel = __commonJS({
           requestReresolution: () => {
             throw new Error("Resolving load balancer should never call requestReresolution");
           },
-          addChannelzChild: (child) => {
+          addChannelzChild: (child2) => {
             if (this.channelzEnabled) {
-              this.channelzInfoTracker.childrenTracker.refChild(child);
+              this.channelzInfoTracker.childrenTracker.refChild(child2);
             }
           },
-          removeChannelzChild: (child) => {
+          removeChannelzChild: (child2) => {
             if (this.channelzEnabled) {
-              this.channelzInfoTracker.childrenTracker.unrefChild(child);
+              this.channelzInfoTracker.childrenTracker.unrefChild(child2);
             }
           }
         };
@@ -82012,9 +82601,9 @@ var require_internal_channel = __commonJS({
       get traceEnabled() {
         return (0, logging_1.isTracerEnabled)("channel");
       }
-      trace(text, verbosityOverride) {
+      trace(text2, verbosityOverride) {
         if (this.traceEnabled) {
-          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text);
+          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text2);
         }
       }
       callRefTimerRef() {
@@ -82411,9 +83000,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path18, call, metadata, request2) {
+      constructor(path25, call, metadata, request2) {
         super();
-        this.path = path18;
+        this.path = path25;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -82443,9 +83032,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path18, call, metadata) {
+      constructor(path25, call, metadata) {
         super({ objectMode: true });
-        this.path = path18;
+        this.path = path25;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -82477,9 +83066,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path18, call, metadata, request2) {
+      constructor(path25, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path18;
+        this.path = path25;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -82533,9 +83122,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path18, call, metadata) {
+      constructor(path25, call, metadata) {
         super({ objectMode: true });
-        this.path = path18;
+        this.path = path25;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -83224,8 +83813,8 @@ var require_orca = __commonJS({
       }
     };
     var OrcaOobMetricsSubchannelWrapper = class extends subchannel_interface_1.BaseSubchannelWrapper {
-      constructor(child, metricsListener, intervalMs) {
-        super(child);
+      constructor(child2, metricsListener, intervalMs) {
+        super(child2);
         this.addDataWatcher(new OobMetricsDataWatcher(metricsListener, intervalMs));
       }
       getWrappedSubchannel() {
@@ -83258,8 +83847,8 @@ var require_server_interceptors = __commonJS({
     var orca_1 = require_orca();
     var environment_1 = require_environment();
     var TRACER_NAME = "server_call";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var ServerListenerBuilder = class {
       constructor() {
@@ -83722,7 +84311,7 @@ var require_server_interceptors = __commonJS({
           } else {
             decompresser = zlib.createGunzip();
           }
-          return new Promise((resolve, reject) => {
+          return new Promise((resolve2, reject) => {
             let totalLength = 0;
             const messageParts = [];
             decompresser.on("error", (error2) => {
@@ -83743,7 +84332,7 @@ var require_server_interceptors = __commonJS({
               }
             });
             decompresser.on("end", () => {
-              resolve(Buffer.concat(messageParts));
+              resolve2(Buffer.concat(messageParts));
             });
             decompresser.write(messageContents);
             decompresser.end();
@@ -84075,8 +84664,8 @@ var require_server2 = __commonJS({
     var { HTTP2_HEADER_PATH } = http2.constants;
     var TRACER_NAME = "server";
     var kMaxAge = Buffer.from("max_age");
-    function serverCallTrace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text);
+    function serverCallTrace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
     function noop3() {
     }
@@ -84215,11 +84804,11 @@ var require_server2 = __commonJS({
           };
           return socketInfo;
         }
-        trace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text);
+        trace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text2);
         }
-        keepaliveTrace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text);
+        keepaliveTrace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text2);
         }
         addProtoService() {
           throw new Error("Not implemented. Use addService() instead");
@@ -84354,10 +84943,10 @@ var require_server2 = __commonJS({
         bindOneAddress(address, boundPortObject) {
           this.trace("Attempting to bind " + (0, subchannel_address_1.subchannelAddressToString)(address));
           const http2Server = this.createHttp2Server(boundPortObject.credentials);
-          return new Promise((resolve, reject) => {
+          return new Promise((resolve2, reject) => {
             const onError = (err) => {
               this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address) + " with error " + err.message);
-              resolve({
+              resolve2({
                 port: "port" in address ? address.port : 1,
                 error: err.message
               });
@@ -84385,7 +84974,7 @@ var require_server2 = __commonJS({
               });
               boundPortObject.listeningServers.add(http2Server);
               this.trace("Successfully bound " + (0, subchannel_address_1.subchannelAddressToString)(boundSubchannelAddress));
-              resolve({
+              resolve2({
                 port: "port" in boundSubchannelAddress ? boundSubchannelAddress.port : 1
               });
               http2Server.removeListener("error", onError);
@@ -84438,7 +85027,7 @@ var require_server2 = __commonJS({
           }
         }
         resolvePort(port) {
-          return new Promise((resolve, reject) => {
+          return new Promise((resolve2, reject) => {
             let seenResolution = false;
             const resolverListener = (endpointList, attributes, serviceConfig, resolutionNote) => {
               if (seenResolution) {
@@ -84454,7 +85043,7 @@ var require_server2 = __commonJS({
                 reject(new Error(`No addresses resolved for port ${port}`));
                 return true;
               }
-              resolve(addressList);
+              resolve2(addressList);
               return true;
             };
             const resolver = (0, resolver_1.createResolver)(port, resolverListener, this.options);
@@ -84836,11 +85425,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path18) {
-          serverCallTrace("Received call to method " + path18 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path18);
+        _retrieveHandler(path25) {
+          serverCallTrace("Received call to method " + path25 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path25);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path18 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path25 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -84864,10 +85453,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path18 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path18);
+          const path25 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path25);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path18), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path25), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -84917,10 +85506,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path18 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path18);
+          const path25 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path25);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path18), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path25), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -85558,8 +86147,8 @@ var require_load_balancer_pick_first = __commonJS({
     var net_1 = __require("net");
     var call_interface_1 = require_call_interface();
     var TRACER_NAME = "pick_first";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "pick_first";
     var CONNECTION_DELAY_INTERVAL_MS = 250;
@@ -85670,10 +86259,10 @@ var require_load_balancer_pick_first = __commonJS({
         clearTimeout(this.connectionDelayTimeout);
       }
       allChildrenHaveReportedTF() {
-        return this.children.every((child) => child.hasReportedTransientFailure);
+        return this.children.every((child2) => child2.hasReportedTransientFailure);
       }
       resetChildrenReportedTF() {
-        this.children.every((child) => child.hasReportedTransientFailure = false);
+        this.children.every((child2) => child2.hasReportedTransientFailure = false);
       }
       calculateAndReportNewState() {
         var _a;
@@ -85741,13 +86330,13 @@ var require_load_balancer_pick_first = __commonJS({
           }
           return;
         }
-        for (const [index, child] of this.children.entries()) {
-          if (subchannel.realSubchannelEquals(child.subchannel)) {
+        for (const [index, child2] of this.children.entries()) {
+          if (subchannel.realSubchannelEquals(child2.subchannel)) {
             if (newState === connectivity_state_1.ConnectivityState.READY) {
-              this.pickSubchannel(child.subchannel);
+              this.pickSubchannel(child2.subchannel);
             }
             if (newState === connectivity_state_1.ConnectivityState.TRANSIENT_FAILURE) {
-              child.hasReportedTransientFailure = true;
+              child2.hasReportedTransientFailure = true;
               if (errorMessage2) {
                 this.lastError = errorMessage2;
               }
@@ -85756,16 +86345,16 @@ var require_load_balancer_pick_first = __commonJS({
                 this.startNextSubchannelConnecting(index + 1);
               }
             }
-            child.subchannel.startConnecting();
+            child2.subchannel.startConnecting();
             return;
           }
         }
       }
       startNextSubchannelConnecting(startIndex) {
         clearTimeout(this.connectionDelayTimeout);
-        for (const [index, child] of this.children.entries()) {
+        for (const [index, child2] of this.children.entries()) {
           if (index >= startIndex) {
-            const subchannelState = child.subchannel.getConnectivityState();
+            const subchannelState = child2.subchannel.getConnectivityState();
             if (subchannelState === connectivity_state_1.ConnectivityState.IDLE || subchannelState === connectivity_state_1.ConnectivityState.CONNECTING) {
               this.startConnecting(index);
               return;
@@ -85820,10 +86409,10 @@ var require_load_balancer_pick_first = __commonJS({
         this.channelControlHelper.updateState(newState, picker, errorMessage2);
       }
       resetSubchannelList() {
-        for (const child of this.children) {
-          child.subchannel.removeConnectivityStateListener(this.subchannelStateListener);
-          child.subchannel.unref();
-          this.channelControlHelper.removeChannelzChild(child.subchannel.getChannelzRef());
+        for (const child2 of this.children) {
+          child2.subchannel.removeConnectivityStateListener(this.subchannelStateListener);
+          child2.subchannel.unref();
+          this.channelControlHelper.removeChannelzChild(child2.subchannel.getChannelzRef());
         }
         this.currentSubchannelIndex = 0;
         this.children = [];
@@ -85849,9 +86438,9 @@ var require_load_balancer_pick_first = __commonJS({
         for (const { subchannel } of this.children) {
           subchannel.addConnectivityStateListener(this.subchannelStateListener);
         }
-        for (const child of this.children) {
-          if (child.subchannel.getConnectivityState() === connectivity_state_1.ConnectivityState.TRANSIENT_FAILURE) {
-            child.hasReportedTransientFailure = true;
+        for (const child2 of this.children) {
+          if (child2.subchannel.getConnectivityState() === connectivity_state_1.ConnectivityState.TRANSIENT_FAILURE) {
+            child2.hasReportedTransientFailure = true;
           }
         }
         this.startNextSubchannelConnecting(0);
@@ -85970,8 +86559,8 @@ var require_certificate_provider = __commonJS({
     var constants_1 = require_constants7();
     var util_1 = __require("util");
     var TRACER_NAME = "certificate_provider";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var readFilePromise = (0, util_1.promisify)(fs3.readFile);
     var FileWatcherCertificateProvider = class {
@@ -86228,13 +86817,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path18;
+        let path25;
         if (target.authority === "") {
-          path18 = "/" + target.path;
+          path25 = "/" + target.path;
         } else {
-          path18 = target.path;
+          path25 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path18 }] }];
+        this.endpoints = [{ addresses: [{ path: path25 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -86270,8 +86859,8 @@ var require_resolver_ip = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var logging = require_logging();
     var TRACER_NAME = "ip_resolver";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var IPV4_SCHEME = "ipv4";
     var IPV6_SCHEME = "ipv6";
@@ -86294,12 +86883,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path18 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path18);
+        for (const path25 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path25);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path18}`,
+              details: `Failed to parse ${target.scheme} address ${path25}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86307,7 +86896,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path18}`,
+              details: `Failed to parse ${target.scheme} address ${path25}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86361,8 +86950,8 @@ var require_load_balancer_round_robin = __commonJS({
     var subchannel_address_1 = require_subchannel_address();
     var load_balancer_pick_first_1 = require_load_balancer_pick_first();
     var TRACER_NAME = "round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "round_robin";
     var RoundRobinLoadBalancingConfig = class _RoundRobinLoadBalancingConfig {
@@ -86424,25 +87013,25 @@ var require_load_balancer_round_robin = __commonJS({
         });
       }
       countChildrenWithState(state) {
-        return this.children.filter((child) => child.getConnectivityState() === state).length;
+        return this.children.filter((child2) => child2.getConnectivityState() === state).length;
       }
       calculateAndUpdateState() {
         if (this.updatesPaused) {
           return;
         }
         if (this.countChildrenWithState(connectivity_state_1.ConnectivityState.READY) > 0) {
-          const readyChildren = this.children.filter((child) => child.getConnectivityState() === connectivity_state_1.ConnectivityState.READY);
+          const readyChildren = this.children.filter((child2) => child2.getConnectivityState() === connectivity_state_1.ConnectivityState.READY);
           let index = 0;
           if (this.currentReadyPicker !== null) {
             const nextPickedEndpoint = this.currentReadyPicker.peekNextEndpoint();
-            index = readyChildren.findIndex((child) => (0, subchannel_address_1.endpointEqual)(child.getEndpoint(), nextPickedEndpoint));
+            index = readyChildren.findIndex((child2) => (0, subchannel_address_1.endpointEqual)(child2.getEndpoint(), nextPickedEndpoint));
             if (index < 0) {
               index = 0;
             }
           }
-          this.updateState(connectivity_state_1.ConnectivityState.READY, new RoundRobinPicker(readyChildren.map((child) => ({
-            endpoint: child.getEndpoint(),
-            picker: child.getPicker()
+          this.updateState(connectivity_state_1.ConnectivityState.READY, new RoundRobinPicker(readyChildren.map((child2) => ({
+            endpoint: child2.getEndpoint(),
+            picker: child2.getPicker()
           })), index), null);
         } else if (this.countChildrenWithState(connectivity_state_1.ConnectivityState.CONNECTING) > 0) {
           this.updateState(connectivity_state_1.ConnectivityState.CONNECTING, new picker_1.QueuePicker(this), null);
@@ -86454,9 +87043,9 @@ var require_load_balancer_round_robin = __commonJS({
         } else {
           this.updateState(connectivity_state_1.ConnectivityState.IDLE, new picker_1.QueuePicker(this), null);
         }
-        for (const child of this.children) {
-          if (child.getConnectivityState() === connectivity_state_1.ConnectivityState.IDLE) {
-            child.exitIdle();
+        for (const child2 of this.children) {
+          if (child2.getConnectivityState() === connectivity_state_1.ConnectivityState.IDLE) {
+            child2.exitIdle();
           }
         }
       }
@@ -86471,8 +87060,8 @@ var require_load_balancer_round_robin = __commonJS({
         this.channelControlHelper.updateState(newState, picker, errorMessage2);
       }
       resetSubchannelList() {
-        for (const child of this.children) {
-          child.destroy();
+        for (const child2 of this.children) {
+          child2.destroy();
         }
         this.children = [];
       }
@@ -86496,8 +87085,8 @@ var require_load_balancer_round_robin = __commonJS({
         trace("Connect to endpoint list " + endpointList.map(subchannel_address_1.endpointToString));
         this.updatesPaused = true;
         this.children = endpointList.map((endpoint2) => new load_balancer_pick_first_1.LeafLoadBalancer(endpoint2, this.childChannelControlHelper, options, resolutionNote));
-        for (const child of this.children) {
-          child.startConnecting();
+        for (const child2 of this.children) {
+          child2.startConnecting();
         }
         this.updatesPaused = false;
         this.calculateAndUpdateState();
@@ -86540,8 +87129,8 @@ var require_load_balancer_outlier_detection = __commonJS({
     var subchannel_interface_1 = require_subchannel_interface();
     var logging = require_logging();
     var TRACER_NAME = "outlier_detection";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "outlier_detection";
     var OUTLIER_DETECTION_ENABLED = ((_a = process.env.GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION) !== null && _a !== void 0 ? _a : "true") === "true";
@@ -87140,8 +87729,8 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     var priority_queue_1 = require_priority_queue();
     var subchannel_address_1 = require_subchannel_address();
     var TRACER_NAME = "weighted_round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "weighted_round_robin";
     var DEFAULT_OOB_REPORTING_PERIOD_MS = 1e4;
@@ -87239,11 +87828,11 @@ var require_load_balancer_weighted_round_robin = __commonJS({
           }
           averageWeight = weightSum / positiveWeight.length;
         }
-        for (const child of children) {
-          const period = child.weight > 0 ? 1 / child.weight : averageWeight;
+        for (const child2 of children) {
+          const period = child2.weight > 0 ? 1 / child2.weight : averageWeight;
           this.queue.push({
-            endpointName: child.endpointName,
-            picker: child.picker,
+            endpointName: child2.endpointName,
+            picker: child2.picker,
             period,
             deadline: Math.random() * period
           });
@@ -87356,9 +87945,9 @@ var require_load_balancer_weighted_round_robin = __commonJS({
         } else {
           this.updateState(connectivity_state_1.ConnectivityState.IDLE, new picker_1.QueuePicker(this), null);
         }
-        for (const { child } of this.children.values()) {
-          if (child.getConnectivityState() === connectivity_state_1.ConnectivityState.IDLE) {
-            child.exitIdle();
+        for (const { child: child2 } of this.children.values()) {
+          if (child2.getConnectivityState() === connectivity_state_1.ConnectivityState.IDLE) {
+            child2.exitIdle();
           }
         }
       }
@@ -87663,16 +88252,16 @@ var require_util13 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path18 = __require("path");
+    var path25 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path18.isAbsolute(target)) {
+        if (path25.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path18.join(directory, target);
+          const fullPath = path25.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -87919,7 +88508,7 @@ var require_session = __commonJS({
   "../main/node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path18 = __require("path");
+    var path25 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -87946,7 +88535,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path18.resolve(__dirname, "proto", "auth.proto")
+          path25.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -87976,7 +88565,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "../main/node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path18 = __require("path");
+    var path25 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -87986,7 +88575,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path18.resolve(__dirname, "proto", "buildkit_status.proto")
+        path25.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -88151,7 +88740,7 @@ var require_buildkit = __commonJS({
 // ../main/node_modules/dockerode/lib/docker.js
 var require_docker = __commonJS({
   "../main/node_modules/dockerode/lib/docker.js"(exports, module) {
-    var EventEmitter = __require("events").EventEmitter;
+    var EventEmitter2 = __require("events").EventEmitter;
     var Modem = require_modem();
     var Container = require_container();
     var Image = require_image();
@@ -88203,12 +88792,12 @@ var require_docker = __commonJS({
       };
       delete opts.authconfig;
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getContainer(data.Id));
+            resolve2(self2.getContainer(data.Id));
           });
         });
       } else {
@@ -88241,12 +88830,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88274,12 +88863,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88310,12 +88899,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88338,12 +88927,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88408,12 +88997,12 @@ var require_docker = __commonJS({
         }
       }
       if (callback === void 0) {
-        return new self2.modem.Promise(function(resolve, reject) {
+        return new self2.modem.Promise(function(resolve2, reject) {
           dialWithSession(function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88472,12 +89061,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88501,12 +89090,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88531,12 +89120,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88559,12 +89148,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88590,12 +89179,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88618,12 +89207,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88650,12 +89239,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getSecret(data.ID));
+            resolve2(self2.getSecret(data.ID));
           });
         });
       } else {
@@ -88683,12 +89272,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getConfig(data.ID));
+            resolve2(self2.getConfig(data.ID));
           });
         });
       } else {
@@ -88712,12 +89301,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88740,12 +89329,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88770,12 +89359,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getPlugin(args.opts.name));
+            resolve2(self2.getPlugin(args.opts.name));
           });
         });
       } else {
@@ -88799,12 +89388,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88827,12 +89416,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88854,12 +89443,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88882,12 +89471,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88910,12 +89499,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88938,12 +89527,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -88969,12 +89558,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getVolume(data.Name));
+            resolve2(self2.getVolume(data.Name));
           });
         });
       } else {
@@ -89006,12 +89595,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getService(data.ID || data.Id));
+            resolve2(self2.getService(data.ID || data.Id));
           });
         });
       } else {
@@ -89036,12 +89625,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89067,12 +89656,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(self2.getNetwork(data.Id));
+            resolve2(self2.getNetwork(data.Id));
           });
         });
       } else {
@@ -89097,12 +89686,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89125,12 +89714,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89152,12 +89741,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89179,12 +89768,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89206,12 +89795,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89233,12 +89822,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89262,12 +89851,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89313,7 +89902,7 @@ var require_docker = __commonJS({
         callback = startOptions;
         startOptions = {};
       }
-      var hub = new EventEmitter();
+      var hub = new EventEmitter2();
       function handler2(err, container) {
         if (err) return callback(err, null, container);
         hub.emit("container", container);
@@ -89394,7 +89983,7 @@ var require_docker = __commonJS({
       };
       extend(optsc, createOptions);
       var containero;
-      return new this.modem.Promise(function(resolve, reject) {
+      return new this.modem.Promise(function(resolve2, reject) {
         self2.createContainer(optsc).then(function(container) {
           containero = container;
           return container.attach({
@@ -89427,7 +90016,7 @@ var require_docker = __commonJS({
         }).then(function(data) {
           return containero.wait();
         }).then(function(data) {
-          resolve([data, containero]);
+          resolve2([data, containero]);
         }).catch(function(err) {
           reject(err);
         });
@@ -89448,12 +90037,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89477,12 +90066,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89505,12 +90094,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89534,12 +90123,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89562,12 +90151,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve, reject) {
+        return new this.modem.Promise(function(resolve2, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve(data);
+            resolve2(data);
           });
         });
       } else {
@@ -89588,6 +90177,39 @@ var require_docker = __commonJS({
     Docker3.Exec = Exec;
     module.exports = Docker3;
   }
+});
+
+// ../main/node_modules/@actions/core/lib/core.js
+var core_exports = {};
+__export(core_exports, {
+  ExitCode: () => ExitCode,
+  addPath: () => addPath,
+  debug: () => debug,
+  endGroup: () => endGroup,
+  error: () => error,
+  exportVariable: () => exportVariable,
+  getBooleanInput: () => getBooleanInput,
+  getIDToken: () => getIDToken,
+  getInput: () => getInput,
+  getMultilineInput: () => getMultilineInput,
+  getState: () => getState,
+  group: () => group,
+  info: () => info,
+  isDebug: () => isDebug,
+  markdownSummary: () => markdownSummary,
+  notice: () => notice,
+  platform: () => platform_exports,
+  saveState: () => saveState,
+  setCommandEcho: () => setCommandEcho,
+  setFailed: () => setFailed,
+  setOutput: () => setOutput,
+  setSecret: () => setSecret,
+  startGroup: () => startGroup,
+  summary: () => summary,
+  toPlatformPath: () => toPlatformPath,
+  toPosixPath: () => toPosixPath,
+  toWin32Path: () => toWin32Path,
+  warning: () => warning
 });
 
 // ../main/node_modules/@actions/core/lib/command.js
@@ -89620,6 +90242,9 @@ function toCommandProperties(annotationProperties) {
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
   process.stdout.write(cmd.toString() + os.EOL);
+}
+function issue(name, message = "") {
+  issueCommand(name, {}, message);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -89678,23 +90303,128 @@ function issueFileCommand(command, message) {
   });
 }
 function prepareKeyValueMessage(key, value) {
-  const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+  const delimiter3 = `ghadelimiter_${crypto.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter)) {
-    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+  if (key.includes(delimiter3)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter3}"`);
   }
-  if (convertedValue.includes(delimiter)) {
-    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+  if (convertedValue.includes(delimiter3)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter3}"`);
   }
-  return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+  return `${key}<<${delimiter3}${os2.EOL}${convertedValue}${os2.EOL}${delimiter3}`;
 }
 
 // ../main/node_modules/@actions/core/lib/core.js
-import * as os4 from "os";
+import * as os5 from "os";
+import * as path5 from "path";
+
+// ../main/node_modules/@actions/http-client/lib/index.js
+import * as http from "http";
+import * as https from "https";
+
+// ../main/node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+  const usingSsl = reqUrl.protocol === "https:";
+  if (checkBypass(reqUrl)) {
+    return void 0;
+  }
+  const proxyVar = (() => {
+    if (usingSsl) {
+      return process.env["https_proxy"] || process.env["HTTPS_PROXY"];
+    } else {
+      return process.env["http_proxy"] || process.env["HTTP_PROXY"];
+    }
+  })();
+  if (proxyVar) {
+    try {
+      return new DecodedURL(proxyVar);
+    } catch (_a) {
+      if (!proxyVar.startsWith("http://") && !proxyVar.startsWith("https://"))
+        return new DecodedURL(`http://${proxyVar}`);
+    }
+  } else {
+    return void 0;
+  }
+}
+function checkBypass(reqUrl) {
+  if (!reqUrl.hostname) {
+    return false;
+  }
+  const reqHost = reqUrl.hostname;
+  if (isLoopbackAddress(reqHost)) {
+    return true;
+  }
+  const noProxy = process.env["no_proxy"] || process.env["NO_PROXY"] || "";
+  if (!noProxy) {
+    return false;
+  }
+  let reqPort;
+  if (reqUrl.port) {
+    reqPort = Number(reqUrl.port);
+  } else if (reqUrl.protocol === "http:") {
+    reqPort = 80;
+  } else if (reqUrl.protocol === "https:") {
+    reqPort = 443;
+  }
+  const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+  if (typeof reqPort === "number") {
+    upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+  }
+  for (const upperNoProxyItem of noProxy.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x)) {
+    if (upperNoProxyItem === "*" || upperReqHosts.some((x) => x === upperNoProxyItem || x.endsWith(`.${upperNoProxyItem}`) || upperNoProxyItem.startsWith(".") && x.endsWith(`${upperNoProxyItem}`))) {
+      return true;
+    }
+  }
+  return false;
+}
+function isLoopbackAddress(host) {
+  const hostLower = host.toLowerCase();
+  return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
+}
+var DecodedURL = class extends URL {
+  constructor(url, base) {
+    super(url, base);
+    this._decodedUsername = decodeURIComponent(super.username);
+    this._decodedPassword = decodeURIComponent(super.password);
+  }
+  get username() {
+    return this._decodedUsername;
+  }
+  get password() {
+    return this._decodedPassword;
+  }
+};
 
 // ../main/node_modules/@actions/http-client/lib/index.js
 var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
+var __awaiter = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
 var HttpCodes;
 (function(HttpCodes2) {
   HttpCodes2[HttpCodes2["OK"] = 200] = "OK";
@@ -89746,17 +90476,564 @@ var HttpResponseRetryCodes = [
   HttpCodes.ServiceUnavailable,
   HttpCodes.GatewayTimeout
 ];
-
-// ../main/node_modules/@actions/core/lib/summary.js
-import { EOL as EOL3 } from "os";
-import { constants, promises } from "fs";
-var __awaiter = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve) {
-      resolve(value);
+var RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+var ExponentialBackoffCeiling = 10;
+var ExponentialBackoffTimeSlice = 5;
+var HttpClientError = class _HttpClientError extends Error {
+  constructor(message, statusCode) {
+    super(message);
+    this.name = "HttpClientError";
+    this.statusCode = statusCode;
+    Object.setPrototypeOf(this, _HttpClientError.prototype);
+  }
+};
+var HttpClientResponse = class {
+  constructor(message) {
+    this.message = message;
+  }
+  readBody() {
+    return __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+        let output = Buffer.alloc(0);
+        this.message.on("data", (chunk) => {
+          output = Buffer.concat([output, chunk]);
+        });
+        this.message.on("end", () => {
+          resolve2(output.toString());
+        });
+      }));
     });
   }
-  return new (P || (P = Promise))(function(resolve, reject) {
+  readBodyBuffer() {
+    return __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+        const chunks = [];
+        this.message.on("data", (chunk) => {
+          chunks.push(chunk);
+        });
+        this.message.on("end", () => {
+          resolve2(Buffer.concat(chunks));
+        });
+      }));
+    });
+  }
+};
+var HttpClient = class {
+  constructor(userAgent2, handlers, requestOptions) {
+    this._ignoreSslError = false;
+    this._allowRedirects = true;
+    this._allowRedirectDowngrade = false;
+    this._maxRedirects = 50;
+    this._allowRetries = false;
+    this._maxRetries = 1;
+    this._keepAlive = false;
+    this._disposed = false;
+    this.userAgent = this._getUserAgentWithOrchestrationId(userAgent2);
+    this.handlers = handlers || [];
+    this.requestOptions = requestOptions;
+    if (requestOptions) {
+      if (requestOptions.ignoreSslError != null) {
+        this._ignoreSslError = requestOptions.ignoreSslError;
+      }
+      this._socketTimeout = requestOptions.socketTimeout;
+      if (requestOptions.allowRedirects != null) {
+        this._allowRedirects = requestOptions.allowRedirects;
+      }
+      if (requestOptions.allowRedirectDowngrade != null) {
+        this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+      }
+      if (requestOptions.maxRedirects != null) {
+        this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+      }
+      if (requestOptions.keepAlive != null) {
+        this._keepAlive = requestOptions.keepAlive;
+      }
+      if (requestOptions.allowRetries != null) {
+        this._allowRetries = requestOptions.allowRetries;
+      }
+      if (requestOptions.maxRetries != null) {
+        this._maxRetries = requestOptions.maxRetries;
+      }
+    }
+  }
+  options(requestUrl, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+    });
+  }
+  get(requestUrl, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("GET", requestUrl, null, additionalHeaders || {});
+    });
+  }
+  del(requestUrl, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+    });
+  }
+  post(requestUrl, data, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("POST", requestUrl, data, additionalHeaders || {});
+    });
+  }
+  patch(requestUrl, data, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+    });
+  }
+  put(requestUrl, data, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("PUT", requestUrl, data, additionalHeaders || {});
+    });
+  }
+  head(requestUrl, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+    });
+  }
+  sendStream(verb, requestUrl, stream, additionalHeaders) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return this.request(verb, requestUrl, stream, additionalHeaders);
+    });
+  }
+  /**
+   * Gets a typed object from an endpoint
+   * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+   */
+  getJson(requestUrl_1) {
+    return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+      const res = yield this.get(requestUrl, additionalHeaders);
+      return this._processResponse(res, this.requestOptions);
+    });
+  }
+  postJson(requestUrl_1, obj_1) {
+    return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+      const data = JSON.stringify(obj, null, 2);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      const res = yield this.post(requestUrl, data, additionalHeaders);
+      return this._processResponse(res, this.requestOptions);
+    });
+  }
+  putJson(requestUrl_1, obj_1) {
+    return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+      const data = JSON.stringify(obj, null, 2);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      const res = yield this.put(requestUrl, data, additionalHeaders);
+      return this._processResponse(res, this.requestOptions);
+    });
+  }
+  patchJson(requestUrl_1, obj_1) {
+    return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+      const data = JSON.stringify(obj, null, 2);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      const res = yield this.patch(requestUrl, data, additionalHeaders);
+      return this._processResponse(res, this.requestOptions);
+    });
+  }
+  /**
+   * Makes a raw http request.
+   * All other methods such as get, post, patch, and request ultimately call this.
+   * Prefer get, del, post and patch
+   */
+  request(verb, requestUrl, data, headers) {
+    return __awaiter(this, void 0, void 0, function* () {
+      if (this._disposed) {
+        throw new Error("Client has already been disposed.");
+      }
+      const parsedUrl = new URL(requestUrl);
+      let info2 = this._prepareRequest(verb, parsedUrl, headers);
+      const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+      let numTries = 0;
+      let response;
+      do {
+        response = yield this.requestRaw(info2, data);
+        if (response && response.message && response.message.statusCode === HttpCodes.Unauthorized) {
+          let authenticationHandler;
+          for (const handler2 of this.handlers) {
+            if (handler2.canHandleAuthentication(response)) {
+              authenticationHandler = handler2;
+              break;
+            }
+          }
+          if (authenticationHandler) {
+            return authenticationHandler.handleAuthentication(this, info2, data);
+          } else {
+            return response;
+          }
+        }
+        let redirectsRemaining = this._maxRedirects;
+        while (response.message.statusCode && HttpRedirectCodes.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+          const redirectUrl = response.message.headers["location"];
+          if (!redirectUrl) {
+            break;
+          }
+          const parsedRedirectUrl = new URL(redirectUrl);
+          if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+            throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+          }
+          yield response.readBody();
+          if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+            for (const header in headers) {
+              if (header.toLowerCase() === "authorization") {
+                delete headers[header];
+              }
+            }
+          }
+          info2 = this._prepareRequest(verb, parsedRedirectUrl, headers);
+          response = yield this.requestRaw(info2, data);
+          redirectsRemaining--;
+        }
+        if (!response.message.statusCode || !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+          return response;
+        }
+        numTries += 1;
+        if (numTries < maxTries) {
+          yield response.readBody();
+          yield this._performExponentialBackoff(numTries);
+        }
+      } while (numTries < maxTries);
+      return response;
+    });
+  }
+  /**
+   * Needs to be called if keepAlive is set to true in request options.
+   */
+  dispose() {
+    if (this._agent) {
+      this._agent.destroy();
+    }
+    this._disposed = true;
+  }
+  /**
+   * Raw request.
+   * @param info
+   * @param data
+   */
+  requestRaw(info2, data) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve2, reject) => {
+        function callbackForResult(err, res) {
+          if (err) {
+            reject(err);
+          } else if (!res) {
+            reject(new Error("Unknown error"));
+          } else {
+            resolve2(res);
+          }
+        }
+        this.requestRawWithCallback(info2, data, callbackForResult);
+      });
+    });
+  }
+  /**
+   * Raw request with callback.
+   * @param info
+   * @param data
+   * @param onResult
+   */
+  requestRawWithCallback(info2, data, onResult) {
+    if (typeof data === "string") {
+      if (!info2.options.headers) {
+        info2.options.headers = {};
+      }
+      info2.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+    }
+    let callbackCalled = false;
+    function handleResult(err, res) {
+      if (!callbackCalled) {
+        callbackCalled = true;
+        onResult(err, res);
+      }
+    }
+    const req = info2.httpModule.request(info2.options, (msg) => {
+      const res = new HttpClientResponse(msg);
+      handleResult(void 0, res);
+    });
+    let socket;
+    req.on("socket", (sock) => {
+      socket = sock;
+    });
+    req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+      if (socket) {
+        socket.end();
+      }
+      handleResult(new Error(`Request timeout: ${info2.options.path}`));
+    });
+    req.on("error", function(err) {
+      handleResult(err);
+    });
+    if (data && typeof data === "string") {
+      req.write(data, "utf8");
+    }
+    if (data && typeof data !== "string") {
+      data.on("close", function() {
+        req.end();
+      });
+      data.pipe(req);
+    } else {
+      req.end();
+    }
+  }
+  /**
+   * Gets an http agent. This function is useful when you need an http agent that handles
+   * routing through a proxy server - depending upon the url and proxy environment variables.
+   * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+   */
+  getAgent(serverUrl) {
+    const parsedUrl = new URL(serverUrl);
+    return this._getAgent(parsedUrl);
+  }
+  getAgentDispatcher(serverUrl) {
+    const parsedUrl = new URL(serverUrl);
+    const proxyUrl = getProxyUrl(parsedUrl);
+    const useProxy = proxyUrl && proxyUrl.hostname;
+    if (!useProxy) {
+      return;
+    }
+    return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+  }
+  _prepareRequest(method, requestUrl, headers) {
+    const info2 = {};
+    info2.parsedUrl = requestUrl;
+    const usingSsl = info2.parsedUrl.protocol === "https:";
+    info2.httpModule = usingSsl ? https : http;
+    const defaultPort = usingSsl ? 443 : 80;
+    info2.options = {};
+    info2.options.host = info2.parsedUrl.hostname;
+    info2.options.port = info2.parsedUrl.port ? parseInt(info2.parsedUrl.port) : defaultPort;
+    info2.options.path = (info2.parsedUrl.pathname || "") + (info2.parsedUrl.search || "");
+    info2.options.method = method;
+    info2.options.headers = this._mergeHeaders(headers);
+    if (this.userAgent != null) {
+      info2.options.headers["user-agent"] = this.userAgent;
+    }
+    info2.options.agent = this._getAgent(info2.parsedUrl);
+    if (this.handlers) {
+      for (const handler2 of this.handlers) {
+        handler2.prepareRequest(info2.options);
+      }
+    }
+    return info2;
+  }
+  _mergeHeaders(headers) {
+    if (this.requestOptions && this.requestOptions.headers) {
+      return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+    }
+    return lowercaseKeys(headers || {});
+  }
+  /**
+   * Gets an existing header value or returns a default.
+   * Handles converting number header values to strings since HTTP headers must be strings.
+   * Note: This returns string | string[] since some headers can have multiple values.
+   * For headers that must always be a single string (like Content-Type), use the
+   * specialized _getExistingOrDefaultContentTypeHeader method instead.
+   */
+  _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+    let clientHeader;
+    if (this.requestOptions && this.requestOptions.headers) {
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+      if (headerValue) {
+        clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+      }
+    }
+    const additionalValue = additionalHeaders[header];
+    if (additionalValue !== void 0) {
+      return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+    }
+    if (clientHeader !== void 0) {
+      return clientHeader;
+    }
+    return _default;
+  }
+  /**
+   * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+   * Always returns a single string (not an array) since Content-Type should be a single value.
+   * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+   * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+   * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+   */
+  _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+    let clientHeader;
+    if (this.requestOptions && this.requestOptions.headers) {
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+      if (headerValue) {
+        if (typeof headerValue === "number") {
+          clientHeader = String(headerValue);
+        } else if (Array.isArray(headerValue)) {
+          clientHeader = headerValue.join(", ");
+        } else {
+          clientHeader = headerValue;
+        }
+      }
+    }
+    const additionalValue = additionalHeaders[Headers.ContentType];
+    if (additionalValue !== void 0) {
+      if (typeof additionalValue === "number") {
+        return String(additionalValue);
+      } else if (Array.isArray(additionalValue)) {
+        return additionalValue.join(", ");
+      } else {
+        return additionalValue;
+      }
+    }
+    if (clientHeader !== void 0) {
+      return clientHeader;
+    }
+    return _default;
+  }
+  _getAgent(parsedUrl) {
+    let agent;
+    const proxyUrl = getProxyUrl(parsedUrl);
+    const useProxy = proxyUrl && proxyUrl.hostname;
+    if (this._keepAlive && useProxy) {
+      agent = this._proxyAgent;
+    }
+    if (!useProxy) {
+      agent = this._agent;
+    }
+    if (agent) {
+      return agent;
+    }
+    const usingSsl = parsedUrl.protocol === "https:";
+    let maxSockets = 100;
+    if (this.requestOptions) {
+      maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+    }
+    if (proxyUrl && proxyUrl.hostname) {
+      const agentOptions = {
+        maxSockets,
+        keepAlive: this._keepAlive,
+        proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+          proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+        }), { host: proxyUrl.hostname, port: proxyUrl.port })
+      };
+      let tunnelAgent;
+      const overHttps = proxyUrl.protocol === "https:";
+      if (usingSsl) {
+        tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+      } else {
+        tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+      }
+      agent = tunnelAgent(agentOptions);
+      this._proxyAgent = agent;
+    }
+    if (!agent) {
+      const options = { keepAlive: this._keepAlive, maxSockets };
+      agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+      this._agent = agent;
+    }
+    if (usingSsl && this._ignoreSslError) {
+      agent.options = Object.assign(agent.options || {}, {
+        rejectUnauthorized: false
+      });
+    }
+    return agent;
+  }
+  _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+    let proxyAgent;
+    if (this._keepAlive) {
+      proxyAgent = this._proxyAgentDispatcher;
+    }
+    if (proxyAgent) {
+      return proxyAgent;
+    }
+    const usingSsl = parsedUrl.protocol === "https:";
+    proxyAgent = new import_undici.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+      token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+    }));
+    this._proxyAgentDispatcher = proxyAgent;
+    if (usingSsl && this._ignoreSslError) {
+      proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+        rejectUnauthorized: false
+      });
+    }
+    return proxyAgent;
+  }
+  _getUserAgentWithOrchestrationId(userAgent2) {
+    const baseUserAgent = userAgent2 || "actions/http-client";
+    const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+    if (orchId) {
+      const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+      return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+    }
+    return baseUserAgent;
+  }
+  _performExponentialBackoff(retryNumber) {
+    return __awaiter(this, void 0, void 0, function* () {
+      retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+      const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+      return new Promise((resolve2) => setTimeout(() => resolve2(), ms));
+    });
+  }
+  _processResponse(res, options) {
+    return __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve2, reject) => __awaiter(this, void 0, void 0, function* () {
+        const statusCode = res.message.statusCode || 0;
+        const response = {
+          statusCode,
+          result: null,
+          headers: {}
+        };
+        if (statusCode === HttpCodes.NotFound) {
+          resolve2(response);
+        }
+        function dateTimeDeserializer(key, value) {
+          if (typeof value === "string") {
+            const a = new Date(value);
+            if (!isNaN(a.valueOf())) {
+              return a;
+            }
+          }
+          return value;
+        }
+        let obj;
+        let contents;
+        try {
+          contents = yield res.readBody();
+          if (contents && contents.length > 0) {
+            if (options && options.deserializeDates) {
+              obj = JSON.parse(contents, dateTimeDeserializer);
+            } else {
+              obj = JSON.parse(contents);
+            }
+            response.result = obj;
+          }
+          response.headers = res.message.headers;
+        } catch (err) {
+        }
+        if (statusCode > 299) {
+          let msg;
+          if (obj && obj.message) {
+            msg = obj.message;
+          } else if (contents && contents.length > 0) {
+            msg = contents;
+          } else {
+            msg = `Failed request: (${statusCode})`;
+          }
+          const err = new HttpClientError(msg, statusCode);
+          err.result = response.result;
+          reject(err);
+        } else {
+          resolve2(response);
+        }
+      }));
+    });
+  }
+};
+var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
+
+// ../main/node_modules/@actions/http-client/lib/auth.js
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -89772,7 +91049,147 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var BearerCredentialHandler = class {
+  constructor(token) {
+    this.token = token;
+  }
+  // currently implements pre-authorization
+  // TODO: support preAuth = false where it hooks on 401
+  prepareRequest(options) {
+    if (!options.headers) {
+      throw Error("The request has no headers");
+    }
+    options.headers["Authorization"] = `Bearer ${this.token}`;
+  }
+  // This handler cannot handle 401
+  canHandleAuthentication() {
+    return false;
+  }
+  handleAuthentication() {
+    return __awaiter2(this, void 0, void 0, function* () {
+      throw new Error("not implemented");
+    });
+  }
+};
+
+// ../main/node_modules/@actions/core/lib/oidc-utils.js
+var __awaiter3 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var OidcClient = class _OidcClient {
+  static createHttpClient(allowRetry = true, maxRetry = 10) {
+    const requestOptions = {
+      allowRetries: allowRetry,
+      maxRetries: maxRetry
+    };
+    return new HttpClient("actions/oidc-client", [new BearerCredentialHandler(_OidcClient.getRequestToken())], requestOptions);
+  }
+  static getRequestToken() {
+    const token = process.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
+    if (!token) {
+      throw new Error("Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable");
+    }
+    return token;
+  }
+  static getIDTokenUrl() {
+    const runtimeUrl = process.env["ACTIONS_ID_TOKEN_REQUEST_URL"];
+    if (!runtimeUrl) {
+      throw new Error("Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable");
+    }
+    return runtimeUrl;
+  }
+  static getCall(id_token_url) {
+    return __awaiter3(this, void 0, void 0, function* () {
+      var _a;
+      const httpclient = _OidcClient.createHttpClient();
+      const res = yield httpclient.getJson(id_token_url).catch((error2) => {
+        throw new Error(`Failed to get ID Token. 
+ 
+        Error Code : ${error2.statusCode}
+ 
+        Error Message: ${error2.message}`);
+      });
+      const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+      if (!id_token) {
+        throw new Error("Response json body do not have ID Token field");
+      }
+      return id_token;
+    });
+  }
+  static getIDToken(audience) {
+    return __awaiter3(this, void 0, void 0, function* () {
+      try {
+        let id_token_url = _OidcClient.getIDTokenUrl();
+        if (audience) {
+          const encodedAudience = encodeURIComponent(audience);
+          id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+        }
+        debug(`ID token url is ${id_token_url}`);
+        const id_token = yield _OidcClient.getCall(id_token_url);
+        setSecret(id_token);
+        return id_token;
+      } catch (error2) {
+        throw new Error(`Error message: ${error2.message}`);
+      }
+    });
+  }
+};
+
+// ../main/node_modules/@actions/core/lib/summary.js
+import { EOL as EOL3 } from "os";
+import { constants, promises } from "fs";
+var __awaiter4 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -89790,7 +91207,7 @@ var Summary = class {
    * @returns step summary file path
    */
   filePath() {
-    return __awaiter(this, void 0, void 0, function* () {
+    return __awaiter4(this, void 0, void 0, function* () {
       if (this._filePath) {
         return this._filePath;
       }
@@ -89831,7 +91248,7 @@ var Summary = class {
    * @returns {Promise<Summary>} summary instance
    */
   write(options) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return __awaiter4(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
       const writeFunc = overwrite ? writeFile : appendFile;
@@ -89845,7 +91262,7 @@ var Summary = class {
    * @returns {Summary} summary instance
    */
   clear() {
-    return __awaiter(this, void 0, void 0, function* () {
+    return __awaiter4(this, void 0, void 0, function* () {
       return this.emptyBuffer().write({ overwrite: true });
     });
   }
@@ -89882,8 +91299,8 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addRaw(text, addEOL = false) {
-    this._buffer += text;
+  addRaw(text2, addEOL = false) {
+    this._buffer += text2;
     return addEOL ? this.addEOL() : this;
   }
   /**
@@ -89979,10 +91396,10 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addHeading(text, level) {
+  addHeading(text2, level) {
     const tag = `h${level}`;
     const allowedTag = ["h1", "h2", "h3", "h4", "h5", "h6"].includes(tag) ? tag : "h1";
-    const element = this.wrap(allowedTag, text);
+    const element = this.wrap(allowedTag, text2);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -90011,9 +91428,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addQuote(text, cite) {
+  addQuote(text2, cite) {
     const attrs = Object.assign({}, cite && { cite });
-    const element = this.wrap("blockquote", text, attrs);
+    const element = this.wrap("blockquote", text2, attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -90024,38 +91441,921 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addLink(text, href) {
-    const element = this.wrap("a", text, { href });
+  addLink(text2, href) {
+    const element = this.wrap("a", text2, { href });
     return this.addRaw(element).addEOL();
   }
 };
 var _summary = new Summary();
+var markdownSummary = _summary;
 var summary = _summary;
 
+// ../main/node_modules/@actions/core/lib/path-utils.js
+import * as path from "path";
+function toPosixPath(pth) {
+  return pth.replace(/[\\]/g, "/");
+}
+function toWin32Path(pth) {
+  return pth.replace(/[/]/g, "\\");
+}
+function toPlatformPath(pth) {
+  return pth.replace(/[/\\]/g, path.sep);
+}
+
 // ../main/node_modules/@actions/core/lib/platform.js
-import os3 from "os";
+var platform_exports = {};
+__export(platform_exports, {
+  arch: () => arch,
+  getDetails: () => getDetails,
+  isLinux: () => isLinux,
+  isMacOS: () => isMacOS,
+  isWindows: () => isWindows,
+  platform: () => platform
+});
+import os4 from "os";
+
+// ../main/node_modules/@actions/exec/lib/exec.js
+import { StringDecoder } from "string_decoder";
+
+// ../main/node_modules/@actions/exec/lib/toolrunner.js
+import * as os3 from "os";
+import * as events from "events";
+import * as child from "child_process";
+import * as path4 from "path";
+
+// ../main/node_modules/@actions/io/lib/io.js
+import * as path3 from "path";
 
 // ../main/node_modules/@actions/io/lib/io-util.js
 import * as fs2 from "fs";
+import * as path2 from "path";
+var __awaiter5 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
 var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs2.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs2.constants.O_RDONLY;
+function exists(fsPath) {
+  return __awaiter5(this, void 0, void 0, function* () {
+    try {
+      yield stat(fsPath);
+    } catch (err) {
+      if (err.code === "ENOENT") {
+        return false;
+      }
+      throw err;
+    }
+    return true;
+  });
+}
+function isRooted(p) {
+  p = normalizeSeparators(p);
+  if (!p) {
+    throw new Error('isRooted() parameter "p" cannot be empty');
+  }
+  if (IS_WINDOWS) {
+    return p.startsWith("\\") || /^[A-Z]:/i.test(p);
+  }
+  return p.startsWith("/");
+}
+function tryGetExecutablePath(filePath, extensions) {
+  return __awaiter5(this, void 0, void 0, function* () {
+    let stats = void 0;
+    try {
+      stats = yield stat(filePath);
+    } catch (err) {
+      if (err.code !== "ENOENT") {
+        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+      }
+    }
+    if (stats && stats.isFile()) {
+      if (IS_WINDOWS) {
+        const upperExt = path2.extname(filePath).toUpperCase();
+        if (extensions.some((validExt) => validExt.toUpperCase() === upperExt)) {
+          return filePath;
+        }
+      } else {
+        if (isUnixExecutable(stats)) {
+          return filePath;
+        }
+      }
+    }
+    const originalFilePath = filePath;
+    for (const extension of extensions) {
+      filePath = originalFilePath + extension;
+      stats = void 0;
+      try {
+        stats = yield stat(filePath);
+      } catch (err) {
+        if (err.code !== "ENOENT") {
+          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+        }
+      }
+      if (stats && stats.isFile()) {
+        if (IS_WINDOWS) {
+          try {
+            const directory = path2.dirname(filePath);
+            const upperName = path2.basename(filePath).toUpperCase();
+            for (const actualName of yield readdir(directory)) {
+              if (upperName === actualName.toUpperCase()) {
+                filePath = path2.join(directory, actualName);
+                break;
+              }
+            }
+          } catch (err) {
+            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+          }
+          return filePath;
+        } else {
+          if (isUnixExecutable(stats)) {
+            return filePath;
+          }
+        }
+      }
+    }
+    return "";
+  });
+}
+function normalizeSeparators(p) {
+  p = p || "";
+  if (IS_WINDOWS) {
+    p = p.replace(/\//g, "\\");
+    return p.replace(/\\\\+/g, "\\");
+  }
+  return p.replace(/\/\/+/g, "/");
+}
+function isUnixExecutable(stats) {
+  return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
+}
+
+// ../main/node_modules/@actions/io/lib/io.js
+var __awaiter6 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function which(tool, check) {
+  return __awaiter6(this, void 0, void 0, function* () {
+    if (!tool) {
+      throw new Error("parameter 'tool' is required");
+    }
+    if (check) {
+      const result = yield which(tool, false);
+      if (!result) {
+        if (IS_WINDOWS) {
+          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+        } else {
+          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+        }
+      }
+      return result;
+    }
+    const matches = yield findInPath(tool);
+    if (matches && matches.length > 0) {
+      return matches[0];
+    }
+    return "";
+  });
+}
+function findInPath(tool) {
+  return __awaiter6(this, void 0, void 0, function* () {
+    if (!tool) {
+      throw new Error("parameter 'tool' is required");
+    }
+    const extensions = [];
+    if (IS_WINDOWS && process.env["PATHEXT"]) {
+      for (const extension of process.env["PATHEXT"].split(path3.delimiter)) {
+        if (extension) {
+          extensions.push(extension);
+        }
+      }
+    }
+    if (isRooted(tool)) {
+      const filePath = yield tryGetExecutablePath(tool, extensions);
+      if (filePath) {
+        return [filePath];
+      }
+      return [];
+    }
+    if (tool.includes(path3.sep)) {
+      return [];
+    }
+    const directories = [];
+    if (process.env.PATH) {
+      for (const p of process.env.PATH.split(path3.delimiter)) {
+        if (p) {
+          directories.push(p);
+        }
+      }
+    }
+    const matches = [];
+    for (const directory of directories) {
+      const filePath = yield tryGetExecutablePath(path3.join(directory, tool), extensions);
+      if (filePath) {
+        matches.push(filePath);
+      }
+    }
+    return matches;
+  });
+}
 
 // ../main/node_modules/@actions/exec/lib/toolrunner.js
+import { setTimeout as setTimeout2 } from "timers";
+var __awaiter7 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
 var IS_WINDOWS2 = process.platform === "win32";
+var ToolRunner = class extends events.EventEmitter {
+  constructor(toolPath, args, options) {
+    super();
+    if (!toolPath) {
+      throw new Error("Parameter 'toolPath' cannot be null or empty.");
+    }
+    this.toolPath = toolPath;
+    this.args = args || [];
+    this.options = options || {};
+  }
+  _debug(message) {
+    if (this.options.listeners && this.options.listeners.debug) {
+      this.options.listeners.debug(message);
+    }
+  }
+  _getCommandString(options, noPrefix) {
+    const toolPath = this._getSpawnFileName();
+    const args = this._getSpawnArgs(options);
+    let cmd = noPrefix ? "" : "[command]";
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        cmd += toolPath;
+        for (const a of args) {
+          cmd += ` ${a}`;
+        }
+      } else if (options.windowsVerbatimArguments) {
+        cmd += `"${toolPath}"`;
+        for (const a of args) {
+          cmd += ` ${a}`;
+        }
+      } else {
+        cmd += this._windowsQuoteCmdArg(toolPath);
+        for (const a of args) {
+          cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+        }
+      }
+    } else {
+      cmd += toolPath;
+      for (const a of args) {
+        cmd += ` ${a}`;
+      }
+    }
+    return cmd;
+  }
+  _processLineBuffer(data, strBuffer, onLine) {
+    try {
+      let s = strBuffer + data.toString();
+      let n = s.indexOf(os3.EOL);
+      while (n > -1) {
+        const line = s.substring(0, n);
+        onLine(line);
+        s = s.substring(n + os3.EOL.length);
+        n = s.indexOf(os3.EOL);
+      }
+      return s;
+    } catch (err) {
+      this._debug(`error processing line. Failed with error ${err}`);
+      return "";
+    }
+  }
+  _getSpawnFileName() {
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        return process.env["COMSPEC"] || "cmd.exe";
+      }
+    }
+    return this.toolPath;
+  }
+  _getSpawnArgs(options) {
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+        for (const a of this.args) {
+          argline += " ";
+          argline += options.windowsVerbatimArguments ? a : this._windowsQuoteCmdArg(a);
+        }
+        argline += '"';
+        return [argline];
+      }
+    }
+    return this.args;
+  }
+  _endsWith(str, end) {
+    return str.endsWith(end);
+  }
+  _isCmdFile() {
+    const upperToolPath = this.toolPath.toUpperCase();
+    return this._endsWith(upperToolPath, ".CMD") || this._endsWith(upperToolPath, ".BAT");
+  }
+  _windowsQuoteCmdArg(arg) {
+    if (!this._isCmdFile()) {
+      return this._uvQuoteCmdArg(arg);
+    }
+    if (!arg) {
+      return '""';
+    }
+    const cmdSpecialChars = [
+      " ",
+      "	",
+      "&",
+      "(",
+      ")",
+      "[",
+      "]",
+      "{",
+      "}",
+      "^",
+      "=",
+      ";",
+      "!",
+      "'",
+      "+",
+      ",",
+      "`",
+      "~",
+      "|",
+      "<",
+      ">",
+      '"'
+    ];
+    let needsQuotes = false;
+    for (const char of arg) {
+      if (cmdSpecialChars.some((x) => x === char)) {
+        needsQuotes = true;
+        break;
+      }
+    }
+    if (!needsQuotes) {
+      return arg;
+    }
+    let reverse = '"';
+    let quoteHit = true;
+    for (let i = arg.length; i > 0; i--) {
+      reverse += arg[i - 1];
+      if (quoteHit && arg[i - 1] === "\\") {
+        reverse += "\\";
+      } else if (arg[i - 1] === '"') {
+        quoteHit = true;
+        reverse += '"';
+      } else {
+        quoteHit = false;
+      }
+    }
+    reverse += '"';
+    return reverse.split("").reverse().join("");
+  }
+  _uvQuoteCmdArg(arg) {
+    if (!arg) {
+      return '""';
+    }
+    if (!arg.includes(" ") && !arg.includes("	") && !arg.includes('"')) {
+      return arg;
+    }
+    if (!arg.includes('"') && !arg.includes("\\")) {
+      return `"${arg}"`;
+    }
+    let reverse = '"';
+    let quoteHit = true;
+    for (let i = arg.length; i > 0; i--) {
+      reverse += arg[i - 1];
+      if (quoteHit && arg[i - 1] === "\\") {
+        reverse += "\\";
+      } else if (arg[i - 1] === '"') {
+        quoteHit = true;
+        reverse += "\\";
+      } else {
+        quoteHit = false;
+      }
+    }
+    reverse += '"';
+    return reverse.split("").reverse().join("");
+  }
+  _cloneExecOptions(options) {
+    options = options || {};
+    const result = {
+      cwd: options.cwd || process.cwd(),
+      env: options.env || process.env,
+      silent: options.silent || false,
+      windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+      failOnStdErr: options.failOnStdErr || false,
+      ignoreReturnCode: options.ignoreReturnCode || false,
+      delay: options.delay || 1e4
+    };
+    result.outStream = options.outStream || process.stdout;
+    result.errStream = options.errStream || process.stderr;
+    return result;
+  }
+  _getSpawnOptions(options, toolPath) {
+    options = options || {};
+    const result = {};
+    result.cwd = options.cwd;
+    result.env = options.env;
+    result["windowsVerbatimArguments"] = options.windowsVerbatimArguments || this._isCmdFile();
+    if (options.windowsVerbatimArguments) {
+      result.argv0 = `"${toolPath}"`;
+    }
+    return result;
+  }
+  /**
+   * Exec a tool.
+   * Output will be streamed to the live console.
+   * Returns promise with return code
+   *
+   * @param     tool     path to tool to exec
+   * @param     options  optional exec options.  See ExecOptions
+   * @returns   number
+   */
+  exec() {
+    return __awaiter7(this, void 0, void 0, function* () {
+      if (!isRooted(this.toolPath) && (this.toolPath.includes("/") || IS_WINDOWS2 && this.toolPath.includes("\\"))) {
+        this.toolPath = path4.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+      }
+      this.toolPath = yield which(this.toolPath, true);
+      return new Promise((resolve2, reject) => __awaiter7(this, void 0, void 0, function* () {
+        this._debug(`exec tool: ${this.toolPath}`);
+        this._debug("arguments:");
+        for (const arg of this.args) {
+          this._debug(`   ${arg}`);
+        }
+        const optionsNonNull = this._cloneExecOptions(this.options);
+        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+          optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + os3.EOL);
+        }
+        const state = new ExecState(optionsNonNull, this.toolPath);
+        state.on("debug", (message) => {
+          this._debug(message);
+        });
+        if (this.options.cwd && !(yield exists(this.options.cwd))) {
+          return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+        }
+        const fileName = this._getSpawnFileName();
+        const cp = child.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+        let stdbuffer = "";
+        if (cp.stdout) {
+          cp.stdout.on("data", (data) => {
+            if (this.options.listeners && this.options.listeners.stdout) {
+              this.options.listeners.stdout(data);
+            }
+            if (!optionsNonNull.silent && optionsNonNull.outStream) {
+              optionsNonNull.outStream.write(data);
+            }
+            stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+              if (this.options.listeners && this.options.listeners.stdline) {
+                this.options.listeners.stdline(line);
+              }
+            });
+          });
+        }
+        let errbuffer = "";
+        if (cp.stderr) {
+          cp.stderr.on("data", (data) => {
+            state.processStderr = true;
+            if (this.options.listeners && this.options.listeners.stderr) {
+              this.options.listeners.stderr(data);
+            }
+            if (!optionsNonNull.silent && optionsNonNull.errStream && optionsNonNull.outStream) {
+              const s = optionsNonNull.failOnStdErr ? optionsNonNull.errStream : optionsNonNull.outStream;
+              s.write(data);
+            }
+            errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+              if (this.options.listeners && this.options.listeners.errline) {
+                this.options.listeners.errline(line);
+              }
+            });
+          });
+        }
+        cp.on("error", (err) => {
+          state.processError = err.message;
+          state.processExited = true;
+          state.processClosed = true;
+          state.CheckComplete();
+        });
+        cp.on("exit", (code) => {
+          state.processExitCode = code;
+          state.processExited = true;
+          this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+          state.CheckComplete();
+        });
+        cp.on("close", (code) => {
+          state.processExitCode = code;
+          state.processExited = true;
+          state.processClosed = true;
+          this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+          state.CheckComplete();
+        });
+        state.on("done", (error2, exitCode) => {
+          if (stdbuffer.length > 0) {
+            this.emit("stdline", stdbuffer);
+          }
+          if (errbuffer.length > 0) {
+            this.emit("errline", errbuffer);
+          }
+          cp.removeAllListeners();
+          if (error2) {
+            reject(error2);
+          } else {
+            resolve2(exitCode);
+          }
+        });
+        if (this.options.input) {
+          if (!cp.stdin) {
+            throw new Error("child process missing stdin");
+          }
+          cp.stdin.end(this.options.input);
+        }
+      }));
+    });
+  }
+};
+function argStringToArray(argString) {
+  const args = [];
+  let inQuotes = false;
+  let escaped = false;
+  let arg = "";
+  function append(c) {
+    if (escaped && c !== '"') {
+      arg += "\\";
+    }
+    arg += c;
+    escaped = false;
+  }
+  for (let i = 0; i < argString.length; i++) {
+    const c = argString.charAt(i);
+    if (c === '"') {
+      if (!escaped) {
+        inQuotes = !inQuotes;
+      } else {
+        append(c);
+      }
+      continue;
+    }
+    if (c === "\\" && escaped) {
+      append(c);
+      continue;
+    }
+    if (c === "\\" && inQuotes) {
+      escaped = true;
+      continue;
+    }
+    if (c === " " && !inQuotes) {
+      if (arg.length > 0) {
+        args.push(arg);
+        arg = "";
+      }
+      continue;
+    }
+    append(c);
+  }
+  if (arg.length > 0) {
+    args.push(arg.trim());
+  }
+  return args;
+}
+var ExecState = class _ExecState extends events.EventEmitter {
+  constructor(options, toolPath) {
+    super();
+    this.processClosed = false;
+    this.processError = "";
+    this.processExitCode = 0;
+    this.processExited = false;
+    this.processStderr = false;
+    this.delay = 1e4;
+    this.done = false;
+    this.timeout = null;
+    if (!toolPath) {
+      throw new Error("toolPath must not be empty");
+    }
+    this.options = options;
+    this.toolPath = toolPath;
+    if (options.delay) {
+      this.delay = options.delay;
+    }
+  }
+  CheckComplete() {
+    if (this.done) {
+      return;
+    }
+    if (this.processClosed) {
+      this._setResult();
+    } else if (this.processExited) {
+      this.timeout = setTimeout2(_ExecState.HandleTimeout, this.delay, this);
+    }
+  }
+  _debug(message) {
+    this.emit("debug", message);
+  }
+  _setResult() {
+    let error2;
+    if (this.processExited) {
+      if (this.processError) {
+        error2 = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+      } else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+        error2 = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+      } else if (this.processStderr && this.options.failOnStdErr) {
+        error2 = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+      }
+    }
+    if (this.timeout) {
+      clearTimeout(this.timeout);
+      this.timeout = null;
+    }
+    this.done = true;
+    this.emit("done", error2, this.processExitCode);
+  }
+  static HandleTimeout(state) {
+    if (state.done) {
+      return;
+    }
+    if (!state.processClosed && state.processExited) {
+      const message = `The STDIO streams did not close within ${state.delay / 1e3} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+      state._debug(message);
+    }
+    state._setResult();
+  }
+};
+
+// ../main/node_modules/@actions/exec/lib/exec.js
+var __awaiter8 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function exec(commandLine, args, options) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    const commandArgs = argStringToArray(commandLine);
+    if (commandArgs.length === 0) {
+      throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+    }
+    const toolPath = commandArgs[0];
+    args = commandArgs.slice(1).concat(args || []);
+    const runner = new ToolRunner(toolPath, args, options);
+    return runner.exec();
+  });
+}
+function getExecOutput(commandLine, args, options) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    var _a, _b;
+    let stdout = "";
+    let stderr = "";
+    const stdoutDecoder = new StringDecoder("utf8");
+    const stderrDecoder = new StringDecoder("utf8");
+    const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+    const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+    const stdErrListener = (data) => {
+      stderr += stderrDecoder.write(data);
+      if (originalStdErrListener) {
+        originalStdErrListener(data);
+      }
+    };
+    const stdOutListener = (data) => {
+      stdout += stdoutDecoder.write(data);
+      if (originalStdoutListener) {
+        originalStdoutListener(data);
+      }
+    };
+    const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+    const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+    stdout += stdoutDecoder.end();
+    stderr += stderrDecoder.end();
+    return {
+      exitCode,
+      stdout,
+      stderr
+    };
+  });
+}
 
 // ../main/node_modules/@actions/core/lib/platform.js
-var platform = os3.platform();
-var arch = os3.arch();
+var __awaiter9 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var getWindowsInfo = () => __awaiter9(void 0, void 0, void 0, function* () {
+  const { stdout: version } = yield getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', void 0, {
+    silent: true
+  });
+  const { stdout: name } = yield getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', void 0, {
+    silent: true
+  });
+  return {
+    name: name.trim(),
+    version: version.trim()
+  };
+});
+var getMacOsInfo = () => __awaiter9(void 0, void 0, void 0, function* () {
+  var _a, _b, _c, _d;
+  const { stdout } = yield getExecOutput("sw_vers", void 0, {
+    silent: true
+  });
+  const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : "";
+  const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : "";
+  return {
+    name,
+    version
+  };
+});
+var getLinuxInfo = () => __awaiter9(void 0, void 0, void 0, function* () {
+  const { stdout } = yield getExecOutput("lsb_release", ["-i", "-r", "-s"], {
+    silent: true
+  });
+  const [name, version] = stdout.trim().split("\n");
+  return {
+    name,
+    version
+  };
+});
+var platform = os4.platform();
+var arch = os4.arch();
+var isWindows = platform === "win32";
+var isMacOS = platform === "darwin";
+var isLinux = platform === "linux";
+function getDetails() {
+  return __awaiter9(this, void 0, void 0, function* () {
+    return Object.assign(Object.assign({}, yield isWindows ? getWindowsInfo() : isMacOS ? getMacOsInfo() : getLinuxInfo()), {
+      platform,
+      arch,
+      isWindows,
+      isMacOS,
+      isLinux
+    });
+  });
+}
 
 // ../main/node_modules/@actions/core/lib/core.js
+var __awaiter10 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve2) {
+      resolve2(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve2, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
 var ExitCode;
 (function(ExitCode2) {
   ExitCode2[ExitCode2["Success"] = 0] = "Success";
   ExitCode2[ExitCode2["Failure"] = 1] = "Failure";
 })(ExitCode || (ExitCode = {}));
+function exportVariable(name, val) {
+  const convertedVal = toCommandValue(val);
+  process.env[name] = convertedVal;
+  const filePath = process.env["GITHUB_ENV"] || "";
+  if (filePath) {
+    return issueFileCommand("ENV", prepareKeyValueMessage(name, val));
+  }
+  issueCommand("set-env", { name }, convertedVal);
+}
 function setSecret(secret) {
   issueCommand("add-mask", {}, secret);
+}
+function addPath(inputPath) {
+  const filePath = process.env["GITHUB_PATH"] || "";
+  if (filePath) {
+    issueFileCommand("PATH", inputPath);
+  } else {
+    issueCommand("add-path", {}, inputPath);
+  }
+  process.env["PATH"] = `${inputPath}${path5.delimiter}${process.env["PATH"]}`;
 }
 function getInput(name, options) {
   const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
@@ -90066,6 +92366,13 @@ function getInput(name, options) {
     return val;
   }
   return val.trim();
+}
+function getMultilineInput(name, options) {
+  const inputs = getInput(name, options).split("\n").filter((x) => x !== "");
+  if (options && options.trimWhitespace === false) {
+    return inputs;
+  }
+  return inputs.map((input) => input.trim());
 }
 function getBooleanInput(name, options) {
   const trueValue = ["true", "True", "TRUE"];
@@ -90083,12 +92390,21 @@ function setOutput(name, value) {
   if (filePath) {
     return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
   }
-  process.stdout.write(os4.EOL);
+  process.stdout.write(os5.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
+}
+function setCommandEcho(enabled) {
+  issue("echo", enabled ? "on" : "off");
 }
 function setFailed(message) {
   process.exitCode = ExitCode.Failure;
   error(message);
+}
+function isDebug() {
+  return process.env["RUNNER_DEBUG"] === "1";
+}
+function debug(message) {
+  issueCommand("debug", {}, message);
 }
 function error(message, properties = {}) {
   issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
@@ -90096,8 +92412,29 @@ function error(message, properties = {}) {
 function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
+function notice(message, properties = {}) {
+  issueCommand("notice", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
 function info(message) {
-  process.stdout.write(message + os4.EOL);
+  process.stdout.write(message + os5.EOL);
+}
+function startGroup(name) {
+  issue("group", name);
+}
+function endGroup() {
+  issue("endgroup");
+}
+function group(name, fn) {
+  return __awaiter10(this, void 0, void 0, function* () {
+    startGroup(name);
+    let result;
+    try {
+      result = yield fn();
+    } finally {
+      endGroup();
+    }
+    return result;
+  });
 }
 function saveState(name, value) {
   const filePath = process.env["GITHUB_STATE"] || "";
@@ -90109,16 +92446,21 @@ function saveState(name, value) {
 function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
+function getIDToken(aud) {
+  return __awaiter10(this, void 0, void 0, function* () {
+    return yield OidcClient.getIDToken(aud);
+  });
+}
 
 // actions/run/src/main.ts
-import path17 from "node:path";
+import path24 from "node:path";
 
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, utimes } from "node:fs/promises";
-import os5 from "node:os";
-import path from "node:path";
+import os6 from "node:os";
+import path6 from "node:path";
 import { pipeline } from "node:stream/promises";
 
 // actions/lib/src/errors.ts
@@ -90151,7 +92493,7 @@ function errorMessage(error2) {
 
 // actions/lib/src/artifact-store.ts
 function defaultArtifactStore() {
-  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os5.homedir(), ".cache"), "crucible", "artifacts");
+  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path6.join(process.env.XDG_CACHE_HOME ?? path6.join(os6.homedir(), ".cache"), "crucible", "artifacts");
 }
 async function sha256File(file) {
   const hash = createHash("sha256");
@@ -90165,17 +92507,17 @@ var ArtifactStore = class {
   root;
   pathOf(sha256) {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CrucibleError(`not a sha256 digest: ${JSON.stringify(sha256)}`);
-    return path.join(this.root, "sha256", sha256);
+    return path6.join(this.root, "sha256", sha256);
   }
   /** Copies a file into the store and returns its reference; a file already stored is kept as it is. */
-  async put(file, relative) {
+  async put(file, relative2) {
     const [sha256, { size }] = await Promise.all([sha256File(file), stat2(file)]);
     const target = this.pathOf(sha256);
     if (await exists2(target)) {
       const now = /* @__PURE__ */ new Date();
       await utimes(target, now, now);
     } else {
-      await mkdir2(path.dirname(target), { recursive: true });
+      await mkdir2(path6.dirname(target), { recursive: true });
       const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
       await copyFile2(file, partial);
       await chmod2(partial, 292);
@@ -90184,7 +92526,7 @@ var ArtifactStore = class {
         throw error2;
       });
     }
-    return { path: relative, sha256, size };
+    return { path: relative2, sha256, size };
   }
   /**
    * The stored file for a reference, after checking its size and hash again: the store outlives runs,
@@ -90217,7 +92559,7 @@ async function exists2(file) {
 var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { lstat as lstat2, readFile as readFile2, readdir as readdir3, realpath } from "node:fs/promises";
-import path2 from "node:path";
+import path7 from "node:path";
 
 // actions/lib/src/image-source.ts
 import { readFile } from "node:fs/promises";
@@ -90233,17 +92575,17 @@ function visibleEscape(code) {
   return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
 }
 var ALL_SAFE = /^[\t\x20-\x7e]*$/;
-function escapeControls(text) {
-  if (ALL_SAFE.test(text)) return text;
+function escapeControls(text2) {
+  if (ALL_SAFE.test(text2)) return text2;
   let out = "";
-  for (const char of text) {
+  for (const char of text2) {
     const code = char.codePointAt(0);
     out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
   }
   return out;
 }
-function shownText(text, max) {
-  const escaped = escapeControls(text);
+function shownText(text2, max) {
+  const escaped = escapeControls(text2);
   if (escaped.length <= max) return escaped;
   return `${Array.from(escaped).slice(0, max - 1).join("")}\u2026`;
 }
@@ -90259,10 +92601,10 @@ var InputRefusedError = class extends CrucibleError {
   column;
   name = "InputRefusedError";
 };
-function positionOf(text, offset) {
+function positionOf(text2, offset) {
   let line = 1;
   let lineStart = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+  for (let i = text2.indexOf("\n"); i !== -1 && i < offset; i = text2.indexOf("\n", i + 1)) {
     line++;
     lineStart = i + 1;
   }
@@ -90270,11 +92612,11 @@ function positionOf(text, offset) {
 }
 var NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 var STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-function parseJsonWithin(text, limits) {
-  const bytes = Buffer.byteLength(text);
+function parseJsonWithin(text2, limits) {
+  const bytes = Buffer.byteLength(text2);
   if (bytes > limits.maxBytes) throw new InputRefusedError(`${bytes} bytes, more than the limit of ${limits.maxBytes}`);
   const fail2 = (message, offset) => {
-    const { line, column } = positionOf(text, offset);
+    const { line, column } = positionOf(text2, offset);
     throw new InputRefusedError(`${message} at line ${line}, column ${column}`, line, column);
   };
   const invalid = (message, offset) => fail2(`invalid JSON: ${message}`, offset);
@@ -90284,29 +92626,29 @@ function parseJsonWithin(text, limits) {
   const readString = () => {
     const start = i++;
     for (; ; ) {
-      if (i >= text.length) invalid("unterminated string", start);
-      const code = text.charCodeAt(i);
+      if (i >= text2.length) invalid("unterminated string", start);
+      const code = text2.charCodeAt(i);
       if (code === 34) break;
       if (code < 32) invalid("a control character inside a string (JSON needs it escaped)", i);
       if (code === 92) {
         STRING_ESCAPE.lastIndex = i;
-        if (!STRING_ESCAPE.test(text)) invalid("an invalid escape in a string", i);
+        if (!STRING_ESCAPE.test(text2)) invalid("an invalid escape in a string", i);
         i = STRING_ESCAPE.lastIndex;
       } else i++;
     }
     i++;
-    return JSON.parse(text.slice(start, i));
+    return JSON.parse(text2.slice(start, i));
   };
   const afterValue = () => {
     expecting = stack.length > 0 ? "comma-or-close" : "end";
   };
   for (; ; ) {
-    while (i < text.length && (text[i] === " " || text[i] === "	" || text[i] === "\n" || text[i] === "\r")) i++;
-    if (i >= text.length) {
+    while (i < text2.length && (text2[i] === " " || text2[i] === "	" || text2[i] === "\n" || text2[i] === "\r")) i++;
+    if (i >= text2.length) {
       if (expecting === "end") break;
       invalid("unexpected end of the document", i);
     }
-    const c = text[i];
+    const c = text2[i];
     const top = stack.at(-1);
     switch (expecting) {
       case "end":
@@ -90356,24 +92698,24 @@ function parseJsonWithin(text, limits) {
           readString();
           afterValue();
         } else {
-          const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+          const literal = ["true", "false", "null"].find((word) => text2.startsWith(word, i));
           NUMBER.lastIndex = i;
           if (literal) i += literal.length;
-          else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+          else if (NUMBER.test(text2)) i = NUMBER.lastIndex;
           else invalid(`expected a value, found ${describe(c)}`, i);
           afterValue();
         }
         break;
     }
   }
-  return JSON.parse(text);
+  return JSON.parse(text2);
 }
 function describe(char) {
   return JSON.stringify(shownText(char, 4));
 }
-function yamlNestingTooDeep(text, maxDepth) {
+function yamlNestingTooDeep(text2, maxDepth) {
   const pending = [];
-  for (const token of new import_yaml.Parser().parse(text)) pending.push([token, 0]);
+  for (const token of new import_yaml.Parser().parse(text2)) pending.push([token, 0]);
   while (pending.length > 0) {
     const [token, depth] = pending.pop();
     if (!token) continue;
@@ -90624,6 +92966,12 @@ var experiment_schema_default = {
       description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
       const: "none",
       default: "none"
+    },
+    behaviours: {
+      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).",
+      type: "array",
+      uniqueItems: true,
+      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }
     },
     params: {
       description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
@@ -91226,6 +93574,99 @@ var result_schema_default = {
         }
       }
     },
+    monitoring: {
+      description: "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.",
+      oneOf: [
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"],
+          properties: {
+            status: { const: "available" },
+            runtime: { type: "string", maxLength: 100 },
+            collector: {
+              description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).",
+              enum: ["ok", "overloaded", "broken"]
+            },
+            events: {
+              type: "object",
+              additionalProperties: false,
+              required: ["received", "evaluated", "bytes"],
+              properties: {
+                received: { type: "integer", minimum: 0 },
+                evaluated: { type: "integer", minimum: 0 },
+                bytes: { type: "integer", minimum: 0 }
+              }
+            },
+            dropped: {
+              description: "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.",
+              type: "object",
+              additionalProperties: false,
+              required: ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"],
+              properties: {
+                bySandbox: { type: "integer", minimum: 0 },
+                byRate: { type: "integer", minimum: 0 },
+                byTotal: { type: "integer", minimum: 0 },
+                byBytes: { type: "integer", minimum: 0 },
+                malformed: { type: "integer", minimum: 0 }
+              }
+            },
+            problems: { type: "array", maxItems: 20, items: { type: "string", maxLength: 500 } },
+            suppressed: {
+              description: "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).",
+              type: "array",
+              maxItems: 100,
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["rule", "behaviour", "count"],
+                properties: {
+                  rule: { type: "string", maxLength: 60 },
+                  behaviour: { type: "string", maxLength: 60 },
+                  count: { type: "integer", minimum: 1 }
+                }
+              }
+            }
+          }
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["status", "reason"],
+          properties: { status: { const: "unavailable" }, reason: { type: "string", maxLength: 1e3 } }
+        }
+      ]
+    },
+    alerts: {
+      description: "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.",
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["rule", "severity", "meaning", "count", "examples"],
+        properties: {
+          rule: { type: "string", maxLength: 60 },
+          severity: { enum: ["low", "medium", "high"] },
+          meaning: { type: "string", maxLength: 200 },
+          count: { type: "integer", minimum: 1 },
+          examples: {
+            type: "array",
+            maxItems: 100,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["t", "process", "detail"],
+              properties: {
+                t: { description: "Seconds since the sandbox started.", type: "number", minimum: 0 },
+                process: { type: "string", maxLength: 600 },
+                detail: { type: "array", maxItems: 20, items: { type: "string", maxLength: 600 } }
+              }
+            }
+          }
+        }
+      }
+    },
     usage: {
       description: "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).",
       type: "object",
@@ -91540,6 +93981,12 @@ var result_schema_default = {
         usage: {
           $ref: "#/properties/usage"
         },
+        monitoring: {
+          $ref: "#/properties/monitoring"
+        },
+        alerts: {
+          $ref: "#/properties/alerts"
+        },
         containerId: {
           type: ["string", "null"]
         }
@@ -91830,6 +94277,10 @@ var policy_schema_default = {
           maximum: 1024
         }
       }
+    },
+    monitoring: {
+      description: 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.',
+      type: "object"
     },
     sandbox: {
       type: "object",
@@ -92144,15 +94595,15 @@ var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
 var MAX_EXPERIMENT_DEPTH = 64;
 var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 var SHELL_STRING_HINT = "command must be an argv array such as [python3, main.py]; a shell string is refused because nothing is run through a shell";
-function parseExperiment(text, file) {
+function parseExperiment(text2, file) {
   const lineCounter = new import_yaml2.LineCounter();
-  const tooDeep = yamlNestingTooDeep(text, MAX_EXPERIMENT_DEPTH);
+  const tooDeep = yamlNestingTooDeep(text2, MAX_EXPERIMENT_DEPTH);
   if (tooDeep) {
-    const { line, column } = positionOf(text, tooDeep.offset);
+    const { line, column } = positionOf(text2, tooDeep.offset);
     const message = `nesting deeper than ${MAX_EXPERIMENT_DEPTH} levels (put large structures in an input file instead)`;
     return { doc: (0, import_yaml2.parseDocument)(""), lineCounter, issues: [{ file, line, column, message }] };
   }
-  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const doc = (0, import_yaml2.parseDocument)(text2, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset, message) => {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, column: pos.col, message };
@@ -92258,7 +94709,7 @@ function locate(doc, lineCounter, keyPath) {
   return { line: pos.line, column: pos.col };
 }
 async function loadExperiment(file, options) {
-  const absolute = path2.resolve(file);
+  const absolute = path7.resolve(file);
   let bytes;
   try {
     const size = (await lstat2(absolute)).size;
@@ -92280,31 +94731,31 @@ async function loadExperiment(file, options) {
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
   const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
-  const dir = path2.dirname(absolute);
-  if (spec.name !== path2.basename(dir)) {
-    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path2.basename(dir)}"`);
+  const dir = path7.dirname(absolute);
+  if (spec.name !== path7.basename(dir)) {
+    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path7.basename(dir)}"`);
   }
   const image = imageSourceOf(spec.image);
-  if (image.kind === "recipe" && !await isFile(path2.join(options.imagesDir, image.name, "recipe.json"))) {
+  if (image.kind === "recipe" && !await isFile(path7.join(options.imagesDir, image.name, "recipe.json"))) {
     problem(
       ["image"],
-      `image "${image.name}" has no recipe: expected ${path2.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+      `image "${image.name}" has no recipe: expected ${path7.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
     );
   }
   if (image.kind === "build") {
     const dockerfileRefusal = await checkInput(dir, image.dockerfile);
     if (dockerfileRefusal) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" ${dockerfileRefusal}`);
-    else if (!await isFile(path2.join(dir, image.dockerfile)))
+    else if (!await isFile(path7.join(dir, image.dockerfile)))
       problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" must be a file`);
-    const contextRefusal = path2.posix.normalize(image.context) === "." ? void 0 : await checkInput(dir, image.context);
+    const contextRefusal = path7.posix.normalize(image.context) === "." ? void 0 : await checkInput(dir, image.context);
     if (contextRefusal) problem(["image", "build", "context"], `context "${image.context}" ${contextRefusal}`);
   }
   const checkInputs = async (list, keyPath) => {
     const checked = [];
-    for (const [index, relative] of list.entries()) {
-      const refusal2 = await checkInput(dir, relative);
-      if (refusal2) problem([...keyPath, index], `input "${relative}" ${refusal2}`);
-      else checked.push({ relative: path2.posix.normalize(relative), hostPath: path2.join(dir, relative) });
+    for (const [index, relative2] of list.entries()) {
+      const refusal2 = await checkInput(dir, relative2);
+      if (refusal2) problem([...keyPath, index], `input "${relative2}" ${refusal2}`);
+      else checked.push({ relative: path7.posix.normalize(relative2), hostPath: path7.join(dir, relative2) });
     }
     return checked;
   };
@@ -92381,7 +94832,7 @@ async function checkParams(dir, spec, stages, problem) {
   if (refusal2) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal2}`);
   let validate;
   try {
-    validate = compileParamsSchema(parseJsonWithin(await readFile2(path2.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
+    validate = compileParamsSchema(parseJsonWithin(await readFile2(path7.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
   }
@@ -92402,15 +94853,15 @@ async function checkParams(dir, spec, stages, problem) {
     }
   }
 }
-async function checkInput(dir, relative) {
-  if (path2.isAbsolute(relative) || relative.startsWith("\\")) return "must be relative to the experiment folder";
-  const parts = relative.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
+async function checkInput(dir, relative2) {
+  if (path7.isAbsolute(relative2) || relative2.startsWith("\\")) return "must be relative to the experiment folder";
+  const parts = relative2.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
   if (parts.length === 0) return "must name a file or folder inside the experiment folder";
   if (parts[0] === "results") return "must not be the results folder";
   let current = dir;
   for (const part of parts) {
-    current = path2.join(current, part);
+    current = path7.join(current, part);
     let stats2;
     try {
       stats2 = await lstat2(current);
@@ -92422,7 +94873,7 @@ async function checkInput(dir, relative) {
   const stats = await lstat2(current);
   if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
   const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
-  if (realInput !== realDir && !realInput.startsWith(realDir + path2.sep)) return "resolves outside the experiment folder";
+  if (realInput !== realDir && !realInput.startsWith(realDir + path7.sep)) return "resolves outside the experiment folder";
   return void 0;
 }
 async function isFile(p) {
@@ -92443,10 +94894,10 @@ async function listImages(imagesDir) {
 // actions/lib/src/dockerfile.ts
 import { createHash as createHash3 } from "node:crypto";
 import { lstat as lstat3, readdir as readdir4, readFile as readFile3 } from "node:fs/promises";
-import path3 from "node:path";
-function parseDockerfile(text) {
-  const escape2 = /^#\s*escape\s*=\s*`/im.test(text.split("\n").slice(0, 5).join("\n")) ? "`" : "\\";
-  const lines = text.split(/\r?\n/);
+import path8 from "node:path";
+function parseDockerfile(text2) {
+  const escape2 = /^#\s*escape\s*=\s*`/im.test(text2.split("\n").slice(0, 5).join("\n")) ? "`" : "\\";
+  const lines = text2.split(/\r?\n/);
   const instructions = [];
   for (let i = 0; i < lines.length; i++) {
     const first = lines[i].trim();
@@ -92467,8 +94918,8 @@ function parseDockerfile(text) {
 function recipeBuildArg(recipe) {
   return `CRUCIBLE_${recipe.toUpperCase().replace(/-/g, "_")}`;
 }
-function analyseDockerfile(text, file, recipes) {
-  const instructions = parseDockerfile(text);
+function analyseDockerfile(text2, file, recipes) {
+  const instructions = parseDockerfile(text2);
   const problems = [];
   const bases = [];
   const stages = [];
@@ -92509,25 +94960,25 @@ function analyseDockerfile(text, file, recipes) {
 }
 async function hashContext(contextDir, experimentDir) {
   const files = [];
-  const walk = async (relative) => {
-    const absolute = path3.join(contextDir, relative);
+  const walk = async (relative2) => {
+    const absolute = path8.join(contextDir, relative2);
     for (const entry of (await readdir4(absolute, { withFileTypes: true })).sort((a, b) => a.name < b.name ? -1 : 1)) {
-      const child = relative ? `${relative}/${entry.name}` : entry.name;
-      const full = path3.join(contextDir, child);
-      if (path3.relative(experimentDir, full) === "results") continue;
+      const child2 = relative2 ? `${relative2}/${entry.name}` : entry.name;
+      const full = path8.join(contextDir, child2);
+      if (path8.relative(experimentDir, full) === "results") continue;
       if (entry.isSymbolicLink())
         throw new PolicyRejectedError(`the build context holds a symbolic link (${full}); copy the file in instead`);
-      if (entry.isDirectory()) await walk(child);
-      else if (entry.isFile()) files.push(child);
+      if (entry.isDirectory()) await walk(child2);
+      else if (entry.isFile()) files.push(child2);
       else throw new PolicyRejectedError(`the build context holds ${full}, which is not a regular file or folder`);
     }
   };
   await walk("");
   const hash = createHash3("sha256").update("crucible-context/1\n");
   for (const file of files) {
-    const stats = await lstat3(path3.join(contextDir, file));
+    const stats = await lstat3(path8.join(contextDir, file));
     hash.update(`${file}\0${(stats.mode & 511).toString(8)}\0${stats.size}\0`);
-    hash.update(await readFile3(path3.join(contextDir, file)));
+    hash.update(await readFile3(path8.join(contextDir, file)));
   }
   return { files, hash: hash.digest("hex") };
 }
@@ -92536,7 +94987,7 @@ async function hashContext(contextDir, experimentDir) {
 import { createHash as createHash4 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
 import { lstat as lstat4, mkdir as mkdir3, open as open2, readdir as readdir5 } from "node:fs/promises";
-import path4 from "node:path";
+import path9 from "node:path";
 
 // actions/lib/src/names.ts
 var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
@@ -92556,41 +95007,41 @@ var METRIC_NAME_RULE = "a metric name is a letter, then up to 127 letters, digit
 var SERIES_NAME_RULE = "a series name is a letter, then up to 63 letters, digits, '.', '_' or '-'";
 
 // actions/lib/src/files.ts
-function splitRelative(relative) {
-  const parts = relative.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path4.isAbsolute(relative)) throw new Error(`refusing path ${JSON.stringify(relative)}`);
+function splitRelative(relative2) {
+  const parts = relative2.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0 || parts.includes("..") || path9.isAbsolute(relative2)) throw new Error(`refusing path ${JSON.stringify(relative2)}`);
   return parts;
 }
 async function assertNoLinks(root, parts) {
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path4.join(current, part);
+    current = path9.join(current, part);
     const stats = await lstat4(current);
     if (!stats.isDirectory()) throw new Error(`refusing ${JSON.stringify(parts.join("/"))}: ${part} is not a plain folder`);
   }
 }
-async function openInside(root, relative) {
-  const parts = splitRelative(relative);
+async function openInside(root, relative2) {
+  const parts = splitRelative(relative2);
   await assertNoLinks(root, parts);
-  const handle = await open2(path4.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
+  const handle = await open2(path9.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
   if (!(await handle.stat()).isFile()) {
     await handle.close();
-    throw new Error(`refusing ${JSON.stringify(relative)}: not a regular file`);
+    throw new Error(`refusing ${JSON.stringify(relative2)}: not a regular file`);
   }
   return handle;
 }
-async function writeInside(root, relative, data) {
-  const parts = splitRelative(relative);
+async function writeInside(root, relative2, data) {
+  const parts = splitRelative(relative2);
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path4.join(current, part);
+    current = path9.join(current, part);
     await mkdir3(current).catch((error2) => {
       if (error2.code !== "EEXIST") throw error2;
     });
-    if (!(await lstat4(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative)}: ${part} is not a plain folder`);
+    if (!(await lstat4(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative2)}: ${part} is not a plain folder`);
   }
   const handle = await open2(
-    path4.join(current, parts.at(-1)),
+    path9.join(current, parts.at(-1)),
     constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
     420
   );
@@ -92611,54 +95062,54 @@ async function collectOutputs(from, to, limits) {
   let overFileCap = 0;
   const taken = /* @__PURE__ */ new Map();
   const walk = async (relativeDir, depth) => {
-    const entries = await readdir5(path4.join(from, relativeDir), { withFileTypes: true });
+    const entries = await readdir5(path9.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
-      const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      const relative2 = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
       const unportable = portableNameProblem(entry.name);
       if (unportable) {
-        dropped.push(droppedEntry(relative, entry.isDirectory() ? `folder ${unportable}` : unportable));
+        dropped.push(droppedEntry(relative2, entry.isDirectory() ? `folder ${unportable}` : unportable));
         continue;
       }
-      const clash = taken.get(relative.toLowerCase());
+      const clash = taken.get(relative2.toLowerCase());
       if (clash !== void 0) {
         const reason = `differs only in case from ${clash}, which it would overwrite on a case-insensitive file system`;
-        dropped.push(droppedEntry(relative, reason));
+        dropped.push(droppedEntry(relative2, reason));
         continue;
       }
       if (entry.isDirectory()) {
-        if (depth >= maxDepth) dropped.push(droppedEntry(relative, `folder nested deeper than ${maxDepth} levels`));
+        if (depth >= maxDepth) dropped.push(droppedEntry(relative2, `folder nested deeper than ${maxDepth} levels`));
         else {
-          taken.set(relative.toLowerCase(), relative);
-          await walk(relative, depth + 1);
+          taken.set(relative2.toLowerCase(), relative2);
+          await walk(relative2, depth + 1);
         }
         continue;
       }
       if (!entry.isFile()) {
         const reason = entry.isSymbolicLink() ? "symbolic link (never followed)" : "not a regular file (device, FIFO or socket)";
-        dropped.push(droppedEntry(relative, reason));
+        dropped.push(droppedEntry(relative2, reason));
         continue;
       }
       if (files.length >= limits.maxFiles) {
         overFileCap++;
         continue;
       }
-      const handle = await openInside(from, relative).catch(() => void 0);
+      const handle = await openInside(from, relative2).catch(() => void 0);
       if (!handle) {
-        dropped.push(droppedEntry(relative, "changed while being collected"));
+        dropped.push(droppedEntry(relative2, "changed while being collected"));
         continue;
       }
       try {
         const { size } = await handle.stat();
         if (bytes + size > limits.maxBytes) {
-          dropped.push(droppedEntry(relative, `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes`));
+          dropped.push(droppedEntry(relative2, `${size} bytes would exceed the output cap of ${limits.maxBytes} bytes`));
           continue;
         }
         const data = await handle.readFile();
         bytes += data.length;
-        await writeInside(to, relative, data);
-        taken.set(relative.toLowerCase(), relative);
-        files.push({ path: relative, size: data.length, sha256: createHash4("sha256").update(data).digest("hex") });
+        await writeInside(to, relative2, data);
+        taken.set(relative2.toLowerCase(), relative2);
+        files.push({ path: relative2, size: data.length, sha256: createHash4("sha256").update(data).digest("hex") });
       } finally {
         await handle.close();
       }
@@ -92680,7 +95131,7 @@ async function collectOutputs(from, to, limits) {
 import { execFile } from "node:child_process";
 import { constants as constants4 } from "node:fs";
 import { mkdir as mkdir4, open as open3, readFile as readFile4, unlink as unlink2 } from "node:fs/promises";
-import path5 from "node:path";
+import path10 from "node:path";
 import { promisify } from "node:util";
 var execFileAsync = promisify(execFile);
 async function listGpus(nvidiaSmi = "nvidia-smi") {
@@ -92719,7 +95170,7 @@ var GpuAllocator = class {
     return lease;
   }
   leaseFile(device) {
-    return path5.join(this.leaseDir, `gpu-${device}.lease`);
+    return path10.join(this.leaseDir, `gpu-${device}.lease`);
   }
   async tryLease(device, owner) {
     const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: (/* @__PURE__ */ new Date()).toISOString() });
@@ -92786,11 +95237,11 @@ function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-s
 // actions/lib/src/image-archive.ts
 import { createHash as createHash5 } from "node:crypto";
 import { lstat as lstat5, open as open4, readFile as readFile5 } from "node:fs/promises";
-import path6 from "node:path";
+import path11 from "node:path";
 var BUILT_IMAGE_FILE = "image.json";
 var BUILT_IMAGE_ARCHIVE = "image.tar";
 async function readBuiltImage(folder) {
-  const file = path6.join(folder, BUILT_IMAGE_FILE);
+  const file = path11.join(folder, BUILT_IMAGE_FILE);
   let record;
   try {
     if ((await lstat5(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
@@ -92800,7 +95251,7 @@ async function readBuiltImage(folder) {
   }
   if (typeof record?.digest !== "string" || !DIGEST.test(record.digest))
     throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
-  return { record, archive: path6.join(folder, BUILT_IMAGE_ARCHIVE) };
+  return { record, archive: path11.join(folder, BUILT_IMAGE_ARCHIVE) };
 }
 async function archiveImageDigest(archive) {
   const entries = await readTarEntries(archive, (name) => name === "manifest.json" || name.endsWith(".json"), 16 * 1024 * 1024);
@@ -92844,8 +95295,8 @@ async function readTarEntries(file, want, maxBytes) {
       if ((type === "x" || type === "L") && size <= 64 * 1024) {
         const data = Buffer.alloc(size);
         await handle.read(data, 0, size, dataStart);
-        const text = data.toString("utf8");
-        longName = type === "L" ? text.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1];
+        const text2 = data.toString("utf8");
+        longName = type === "L" ? text2.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text2)?.[1];
       } else if ((type === "0" || type === "\0") && want(name)) {
         if (size > maxBytes)
           throw new PolicyRejectedError(
@@ -92864,21 +95315,24 @@ async function readTarEntries(file, want, maxBytes) {
 }
 
 // actions/lib/src/locations.ts
-import path7 from "node:path";
+import path12 from "node:path";
 import { fileURLToPath } from "node:url";
 function installRoot(moduleUrl) {
-  return path7.resolve(path7.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
+  return path12.resolve(path12.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
 }
 function imagesDirOf(root) {
-  return path7.join(root, "runner-setup", "images");
+  return path12.join(root, "runner-setup", "images");
 }
 function defaultPolicyFile(root) {
-  return process.env.CRUCIBLE_POLICY || path7.join(root, "runner-setup", "policy.json");
+  return process.env.CRUCIBLE_POLICY || path12.join(root, "runner-setup", "policy.json");
+}
+function monitoringRulesFile(root) {
+  return path12.join(root, "runner-setup", "monitoring-rules.json");
 }
 function repositoryOf(experimentFile) {
-  const parts = path7.resolve(experimentFile).split(path7.sep);
+  const parts = path12.resolve(experimentFile).split(path12.sep);
   const index = parts.lastIndexOf("experiments");
-  return index > 0 ? parts.slice(0, index).join(path7.sep) || path7.sep : path7.dirname(path7.resolve(experimentFile));
+  return index > 0 ? parts.slice(0, index).join(path12.sep) || path12.sep : path12.dirname(path12.resolve(experimentFile));
 }
 
 // actions/lib/src/owner.ts
@@ -92892,8 +95346,8 @@ var OWNER_LABELS = {
 async function processStat(pid, procRoot) {
   const stat3 = await readFile6(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
   if (!stat3) return void 0;
-  const fields = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0], startTime: fields[19] };
+  const fields2 = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+  return { state: fields2[0], startTime: fields2[19] };
 }
 async function currentProcess(procRoot = "/proc") {
   try {
@@ -92968,7 +95422,8 @@ async function loadPolicy(file) {
     logMaxBytes: parseMemory(doc.sandbox.logMaxBytes),
     outputBytes: parseMemory(doc.sandbox.outputSize),
     images: resolveImagePolicy(doc.images),
-    ...doc.gpu ? { gpu: doc.gpu } : {}
+    ...doc.gpu ? { gpu: doc.gpu } : {},
+    ...doc.monitoring ? { monitoring: doc.monitoring } : {}
   };
 }
 function checkAgainstPolicy(experiment, policy) {
@@ -92990,7 +95445,7 @@ var SANDBOX_WORKDIR = "/experiment";
 var SANDBOX_OUTPUT = "/output";
 var SANDBOX_ARTIFACTS = "/artifacts";
 function runtimeFor(spec) {
-  if (spec.gpuDeviceIds.length === 0) return spec.policy.runtime;
+  if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
   return spec.policy.gpu.runtime;
 }
@@ -93040,25 +95495,25 @@ var LineRelay = class {
     const bytes = Buffer.concat(this.partial[stream]);
     this.partial[stream] = [];
     this.partialBytes[stream] = 0;
-    const text = escapeForLog(bytes);
+    const text2 = escapeForLog(bytes);
     const elapsedMs = Date.now() - this.started;
-    const progress = parseProgress(text);
+    const progress = parseProgress(text2);
     if (!progress) {
-      this.emit({ stream, text, elapsedMs });
+      this.emit({ stream, text: text2, elapsedMs });
       return;
     }
     this.firstProgress ??= { at: elapsedMs, step: progress.step };
     this.latestProgress = progress;
-    this.emit({ stream, text, elapsedMs, progress, progressText: renderProgress(progress, elapsedMs, this.firstProgress) });
+    this.emit({ stream, text: text2, elapsedMs, progress, progressText: renderProgress(progress, elapsedMs, this.firstProgress) });
   }
 };
 var PROGRESS_LIMITS = { maxBytes: MAX_LINE_BYTES, maxDepth: 4 };
 var MAX_PROGRESS_FIELDS = 8;
-function parseProgress(text) {
-  if (!text.startsWith('{"progress"')) return void 0;
+function parseProgress(text2) {
+  if (!text2.startsWith('{"progress"')) return void 0;
   let value;
   try {
-    value = parseJsonWithin(text, PROGRESS_LIMITS).progress;
+    value = parseJsonWithin(text2, PROGRESS_LIMITS).progress;
   } catch {
     return void 0;
   }
@@ -93066,8 +95521,8 @@ function parseProgress(text) {
   const { step, total, ...rest } = value;
   const finite = (n) => typeof n === "number" && Number.isFinite(n);
   if (!finite(step) || !finite(total) || total <= 0) return void 0;
-  const fields = Object.entries(rest).filter(([k, v]) => k !== "__proto__" && (typeof v === "number" && Number.isFinite(v) || typeof v === "string")).slice(0, MAX_PROGRESS_FIELDS).map(([k, v]) => [shownText(k, 40), typeof v === "string" ? shownText(v, 80) : v]);
-  return { ...Object.fromEntries(fields), step, total };
+  const fields2 = Object.entries(rest).filter(([k, v]) => k !== "__proto__" && (typeof v === "number" && Number.isFinite(v) || typeof v === "string")).slice(0, MAX_PROGRESS_FIELDS).map(([k, v]) => [shownText(k, 40), typeof v === "string" ? shownText(v, 80) : v]);
+  return { ...Object.fromEntries(fields2), step, total };
 }
 function renderProgress(progress, elapsedMs, first) {
   const { step, total, ...rest } = progress;
@@ -93118,11 +95573,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path18, maxBytes, tailSize = 20) {
-    this.path = path18;
+  constructor(path25, maxBytes, tailSize = 20) {
+    this.path = path25;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path18, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path25, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -93133,12 +95588,12 @@ var LogFile = class {
   tailLines = [];
   out;
   write(line) {
-    const text = formatLogLine(line);
+    const text2 = formatLogLine(line);
     this.lines++;
-    this.tailLines.push(text.length > 2e3 ? `${text.slice(0, 2e3)}\u2026 (${text.length} characters)` : text);
+    this.tailLines.push(text2.length > 2e3 ? `${text2.slice(0, 2e3)}\u2026 (${text2.length} characters)` : text2);
     if (this.tailLines.length > this.tailSize) this.tailLines.shift();
     if (this.truncated) return;
-    const size = Buffer.byteLength(text) + 1;
+    const size = Buffer.byteLength(text2) + 1;
     if (this.bytes + size > this.maxBytes) {
       this.truncated = true;
       this.out.write(
@@ -93148,14 +95603,14 @@ var LogFile = class {
       return;
     }
     this.bytes += size;
-    this.out.write(`${text}
+    this.out.write(`${text2}
 `);
   }
   get tail() {
     return [...this.tailLines];
   }
   close() {
-    return new Promise((resolve, reject) => this.out.end((error2) => error2 ? reject(error2) : resolve()));
+    return new Promise((resolve2, reject) => this.out.end((error2) => error2 ? reject(error2) : resolve2()));
   }
 };
 
@@ -93174,7 +95629,7 @@ var STATUS_ICONS = {
 
 // actions/lib/src/result/program-outputs.ts
 import { readFile as readFile8, rm as rm3 } from "node:fs/promises";
-import path8 from "node:path";
+import path13 from "node:path";
 var MAX_METRICS = 200;
 var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
 var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
@@ -93226,13 +95681,13 @@ async function readProgramJson(outputDir, name, collected, limits) {
   let refusal2;
   let parsed;
   try {
-    parsed = parseJsonWithin(await readFile8(path8.join(outputDir, name), "utf8"), limits);
+    parsed = parseJsonWithin(await readFile8(path13.join(outputDir, name), "utf8"), limits);
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal2 = "not a JSON object";
   } catch (error2) {
     refusal2 = error2 instanceof InputRefusedError ? error2.message : `not readable (${errorMessage(error2)})`;
   }
   if (refusal2 === void 0) return parsed;
-  await rm3(path8.join(outputDir, name), { force: true });
+  await rm3(path13.join(outputDir, name), { force: true });
   collected.files = collected.files.filter((f) => f.path !== name);
   collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal2}`));
   return void 0;
@@ -93240,7 +95695,7 @@ async function readProgramJson(outputDir, name, collected, limits) {
 
 // actions/lib/src/result/write.ts
 import { writeFile as writeFile2 } from "node:fs/promises";
-import path9 from "node:path";
+import path14 from "node:path";
 async function writeResult(resultDir, log, partial) {
   const finishedAt = /* @__PURE__ */ new Date();
   const result = {
@@ -93252,7 +95707,7 @@ async function writeResult(resultDir, log, partial) {
     log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail }
   };
   assertValid(validateResultDocument, result, "the run result");
-  const resultFile = path9.join(resultDir, "result.json");
+  const resultFile = path14.join(resultDir, "result.json");
   await writeFile2(resultFile, `${JSON.stringify(result, null, 2)}
 `);
   return { result, resultDir, resultFile };
@@ -93304,7 +95759,7 @@ function mergeStageMetrics(records, reported) {
 // actions/lib/src/result/provenance.ts
 import { execFile as execFile2 } from "node:child_process";
 import { randomBytes as randomBytes2 } from "node:crypto";
-import os6 from "node:os";
+import os7 from "node:os";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 function provenanceOf(given = {}, gitCommit) {
@@ -93312,7 +95767,7 @@ function provenanceOf(given = {}, gitCommit) {
   const present = Object.fromEntries(
     Object.entries(known).filter(([, value]) => value !== void 0 && value !== null && !(Array.isArray(value) && value.length === 0))
   );
-  return { ...present, gitCommit, runner: given.runner ?? os6.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
+  return { ...present, gitCommit, runner: given.runner ?? os7.hostname(), jobUrl: given.jobUrl ?? null, containerId: null };
 }
 function newRunId(now = /* @__PURE__ */ new Date()) {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -93328,12 +95783,1774 @@ async function gitHead(dir) {
 }
 
 // actions/lib/src/run.ts
-import { mkdir as mkdir5, rm as rm4 } from "node:fs/promises";
-import path10 from "node:path";
+import { mkdir as mkdir6, rm as rm5 } from "node:fs/promises";
+import path17 from "node:path";
 
 // actions/lib/src/sandbox/sandbox.ts
 var MANAGED_LABEL = "crucible.managed";
 var RUN_ID_LABEL = "crucible.run-id";
+
+// actions/lib/src/monitoring/session.ts
+import { open as open5, readFile as readFile10, rm as rm4, mkdir as mkdir5 } from "node:fs/promises";
+import path16 from "node:path";
+
+// ../main/node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js
+function varint64read() {
+  const buf = this.buf;
+  let pos = this.pos;
+  let lo = 0;
+  let hi = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    const b = buf[pos++];
+    lo |= (b & 127) << shift;
+    if ((b & 128) == 0) {
+      this.pos = pos;
+      this.assertBounds();
+      this.varint64Lo = lo;
+      this.varint64Hi = hi;
+      return;
+    }
+  }
+  const middleByte = buf[pos++];
+  lo |= (middleByte & 15) << 28;
+  hi = (middleByte & 112) >> 4;
+  if ((middleByte & 128) == 0) {
+    this.pos = pos;
+    this.assertBounds();
+    this.varint64Lo = lo;
+    this.varint64Hi = hi;
+    return;
+  }
+  for (let shift = 3; shift <= 31; shift += 7) {
+    const b = buf[pos++];
+    hi |= (b & 127) << shift;
+    if ((b & 128) == 0) {
+      this.pos = pos;
+      this.assertBounds();
+      this.varint64Lo = lo;
+      this.varint64Hi = hi;
+      return;
+    }
+  }
+  throw new Error("invalid varint");
+}
+var TWO_PWR_32_DBL = 4294967296;
+function int64FromString(dec) {
+  const minus = dec[0] === "-";
+  if (minus) {
+    dec = dec.slice(1);
+  }
+  const base = 1e6;
+  let lowBits = 0;
+  let highBits = 0;
+  function add1e6digit(begin, end) {
+    const digit1e6 = Number(dec.slice(begin, end));
+    highBits *= base;
+    lowBits = lowBits * base + digit1e6;
+    if (lowBits >= TWO_PWR_32_DBL) {
+      highBits = highBits + (lowBits / TWO_PWR_32_DBL | 0);
+      lowBits = lowBits % TWO_PWR_32_DBL;
+    }
+  }
+  add1e6digit(-24, -18);
+  add1e6digit(-18, -12);
+  add1e6digit(-12, -6);
+  add1e6digit(-6);
+  return minus ? negate(lowBits, highBits) : newBits(lowBits, highBits);
+}
+function int64ToString(lo, hi) {
+  let bits = newBits(lo, hi);
+  const negative = bits.hi & 2147483648;
+  if (negative) {
+    bits = negate(bits.lo, bits.hi);
+  }
+  const result = uInt64ToString(bits.lo, bits.hi);
+  return negative ? "-" + result : result;
+}
+function uInt64ToString(lo, hi) {
+  ({ lo, hi } = toUnsigned(lo, hi));
+  if (hi <= 2097151) {
+    return String(TWO_PWR_32_DBL * hi + lo);
+  }
+  const low = lo & 16777215;
+  const mid = (lo >>> 24 | hi << 8) & 16777215;
+  const high = hi >> 16 & 65535;
+  let digitA = low + mid * 6777216 + high * 6710656;
+  let digitB = mid + high * 8147497;
+  let digitC = high * 2;
+  const base = 1e7;
+  if (digitA >= base) {
+    digitB += Math.floor(digitA / base);
+    digitA %= base;
+  }
+  if (digitB >= base) {
+    digitC += Math.floor(digitB / base);
+    digitB %= base;
+  }
+  return digitC.toString() + decimalFrom1e7WithLeadingZeros(digitB) + decimalFrom1e7WithLeadingZeros(digitA);
+}
+function toUnsigned(lo, hi) {
+  return { lo: lo >>> 0, hi: hi >>> 0 };
+}
+function newBits(lo, hi) {
+  return { lo: lo | 0, hi: hi | 0 };
+}
+function negate(lowBits, highBits) {
+  highBits = ~highBits;
+  if (lowBits) {
+    lowBits = ~lowBits + 1;
+  } else {
+    highBits += 1;
+  }
+  return newBits(lowBits, highBits);
+}
+var decimalFrom1e7WithLeadingZeros = (digit1e7) => {
+  const partial = String(digit1e7);
+  return "0000000".slice(partial.length) + partial;
+};
+function varint32read() {
+  let b = this.buf[this.pos++];
+  if ((b & 128) === 0) {
+    this.assertBounds();
+    return b;
+  }
+  let result = b & 127;
+  b = this.buf[this.pos++];
+  result |= (b & 127) << 7;
+  if ((b & 128) === 0) {
+    this.assertBounds();
+    return result;
+  }
+  b = this.buf[this.pos++];
+  result |= (b & 127) << 14;
+  if ((b & 128) === 0) {
+    this.assertBounds();
+    return result;
+  }
+  b = this.buf[this.pos++];
+  result |= (b & 127) << 21;
+  if ((b & 128) === 0) {
+    this.assertBounds();
+    return result;
+  }
+  b = this.buf[this.pos++];
+  result |= (b & 15) << 28;
+  for (let readBytes = 5; (b & 128) !== 0 && readBytes < 10; readBytes++)
+    b = this.buf[this.pos++];
+  if ((b & 128) !== 0)
+    throw new Error("invalid varint");
+  this.assertBounds();
+  return result >>> 0;
+}
+
+// ../main/node_modules/@bufbuild/protobuf/dist/esm/proto-int64.js
+var protoInt64 = /* @__PURE__ */ makeInt64Support();
+function makeInt64Support() {
+  const dv = new DataView(new ArrayBuffer(8));
+  const ok = typeof BigInt === "function" && typeof dv.getBigInt64 === "function" && typeof dv.getBigUint64 === "function" && typeof dv.setBigInt64 === "function" && typeof dv.setBigUint64 === "function" && (!!globalThis.Deno || !!globalThis.Bun || typeof process != "object" || typeof process.env != "object" || process.env.BUF_BIGINT_DISABLE !== "1");
+  if (ok) {
+    const MIN = BigInt("-9223372036854775808");
+    const MAX = BigInt("9223372036854775807");
+    const UMIN = BigInt("0");
+    const UMAX = BigInt("18446744073709551615");
+    return {
+      zero: BigInt(0),
+      supported: true,
+      parse(value) {
+        const bi = typeof value == "bigint" ? value : BigInt(value);
+        if (bi > MAX || bi < MIN) {
+          throw new Error(`invalid int64: ${value}`);
+        }
+        return bi;
+      },
+      uParse(value) {
+        const bi = typeof value == "bigint" ? value : BigInt(value);
+        if (bi > UMAX || bi < UMIN) {
+          throw new Error(`invalid uint64: ${value}`);
+        }
+        return bi;
+      },
+      enc(value) {
+        dv.setBigInt64(0, this.parse(value), true);
+        return {
+          lo: dv.getInt32(0, true),
+          hi: dv.getInt32(4, true)
+        };
+      },
+      uEnc(value) {
+        dv.setBigInt64(0, this.uParse(value), true);
+        return {
+          lo: dv.getInt32(0, true),
+          hi: dv.getInt32(4, true)
+        };
+      },
+      dec(lo, hi) {
+        dv.setInt32(0, lo, true);
+        dv.setInt32(4, hi, true);
+        return dv.getBigInt64(0, true);
+      },
+      uDec(lo, hi) {
+        dv.setInt32(0, lo, true);
+        dv.setInt32(4, hi, true);
+        return dv.getBigUint64(0, true);
+      }
+    };
+  }
+  return {
+    zero: "0",
+    supported: false,
+    parse(value) {
+      if (typeof value != "string") {
+        value = value.toString();
+      }
+      assertInt64String(value);
+      return value;
+    },
+    uParse(value) {
+      if (typeof value != "string") {
+        value = value.toString();
+      }
+      assertUInt64String(value);
+      return value;
+    },
+    enc(value) {
+      if (typeof value != "string") {
+        value = value.toString();
+      }
+      assertInt64String(value);
+      return int64FromString(value);
+    },
+    uEnc(value) {
+      if (typeof value != "string") {
+        value = value.toString();
+      }
+      assertUInt64String(value);
+      return int64FromString(value);
+    },
+    dec(lo, hi) {
+      return int64ToString(lo, hi);
+    },
+    uDec(lo, hi) {
+      return uInt64ToString(lo, hi);
+    }
+  };
+}
+function assertInt64String(value) {
+  if (!/^-?[0-9]+$/.test(value)) {
+    throw new Error("invalid int64: " + value);
+  }
+}
+function assertUInt64String(value) {
+  if (!/^[0-9]+$/.test(value)) {
+    throw new Error("invalid uint64: " + value);
+  }
+}
+
+// ../main/node_modules/@bufbuild/protobuf/dist/esm/wire/text-encoding.js
+var te;
+function configureTextEncoding(textEncoding) {
+  var _a;
+  te = Object.assign(Object.assign({}, textEncoding), { encodeUtf8Into: (_a = textEncoding.encodeUtf8Into) !== null && _a !== void 0 ? _a : emulateEncodeInto(textEncoding.encodeUtf8.bind(textEncoding)) });
+}
+function getTextEncoding() {
+  if (!te) {
+    const globals = globalThis;
+    if (!globals.TextEncoder || !globals.TextDecoder) {
+      throw new Error("encoding API missing: install TextEncoder and TextDecoder on globalThis");
+    }
+    const textEncoder = new globals.TextEncoder();
+    const textDecoder = new globals.TextDecoder("utf-8", {
+      ignoreBOM: true
+    });
+    let textDecoderStrict;
+    const config = {
+      encodeUtf8(text2) {
+        return textEncoder.encode(text2);
+      },
+      decodeUtf8(bytes, strict) {
+        if (strict) {
+          if (!textDecoderStrict) {
+            textDecoderStrict = new globals.TextDecoder("utf-8", {
+              fatal: true,
+              ignoreBOM: true
+            });
+          }
+          return textDecoderStrict.decode(bytes);
+        }
+        return textDecoder.decode(bytes);
+      },
+      checkUtf8(text2) {
+        try {
+          encodeURIComponent(text2);
+          return true;
+        } catch (_) {
+          return false;
+        }
+      }
+    };
+    if (textEncoder.encodeInto) {
+      config.encodeUtf8Into = textEncoder.encodeInto.bind(textEncoder);
+    }
+    const nativeStringIsWellFormed = String.prototype.isWellFormed;
+    if (nativeStringIsWellFormed) {
+      config.checkUtf8 = (text2) => {
+        return nativeStringIsWellFormed.call(text2);
+      };
+    }
+    configureTextEncoding(config);
+  }
+  return te;
+}
+function emulateEncodeInto(encodeUtf8) {
+  return (text2, dest) => {
+    const bytes = encodeUtf8(text2);
+    dest.set(bytes);
+    return { written: bytes.byteLength };
+  };
+}
+
+// ../main/node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js
+var WireType;
+(function(WireType2) {
+  WireType2[WireType2["Varint"] = 0] = "Varint";
+  WireType2[WireType2["Bit64"] = 1] = "Bit64";
+  WireType2[WireType2["LengthDelimited"] = 2] = "LengthDelimited";
+  WireType2[WireType2["StartGroup"] = 3] = "StartGroup";
+  WireType2[WireType2["EndGroup"] = 4] = "EndGroup";
+  WireType2[WireType2["Bit32"] = 5] = "Bit32";
+})(WireType || (WireType = {}));
+var UINT32_MAX = 4294967295;
+var INT32_MAX = 2147483647;
+var INT32_MIN = -2147483648;
+var BinaryWriter = class {
+  constructor(encodeUtf8) {
+    this.stackPos = [];
+    this.encodeUtf8Into = encodeUtf8 ? emulateEncodeInto(encodeUtf8) : getTextEncoding().encodeUtf8Into;
+    this.buffer = EMPTY_BUFFER;
+    this.viewCache = EMPTY_VIEW;
+    this.pos = 0;
+  }
+  ensureCapacity(size) {
+    const required = this.pos + size;
+    if (required > this.buffer.length) {
+      let newLen = this.buffer.length || INITIAL_SIZE;
+      while (newLen < required)
+        newLen *= 2;
+      const newBuf = new Uint8Array(newLen);
+      if (this.pos > 0)
+        newBuf.set(this.buffer);
+      this.buffer = newBuf;
+    }
+  }
+  /**
+   * The DataView over `buffer`, rebuilt only if the buffer has grown since it
+   * was last used.
+   */
+  view() {
+    const bytes = this.buffer;
+    const view = this.viewCache;
+    if (view.byteLength === bytes.byteLength)
+      return view;
+    const newView = new DataView(bytes.buffer);
+    this.viewCache = newView;
+    return newView;
+  }
+  /**
+   * Return all bytes written and reset this writer.
+   */
+  finish() {
+    const result = this.buffer.slice(0, this.pos);
+    this.pos = 0;
+    this.stackPos = [];
+    return result;
+  }
+  /**
+   * Start a new fork for length-delimited data like a message
+   * or a packed repeated field.
+   *
+   * Must be joined later with `join()`.
+   */
+  fork() {
+    this.stackPos.push(this.pos);
+    this.ensureCapacity(DEFAULT_LEN_PREFIX_SIZE);
+    this.buffer[this.pos++] = 0;
+    return this;
+  }
+  /**
+   * Join the last fork. Write its length and bytes, then
+   * return to the previous state.
+   */
+  join() {
+    const forkPos = this.stackPos.pop();
+    if (forkPos === void 0)
+      throw new Error("invalid state, fork stack empty");
+    const len = this.pos - forkPos - DEFAULT_LEN_PREFIX_SIZE;
+    const lenPrefixSize = varint32Size(len);
+    if (lenPrefixSize > DEFAULT_LEN_PREFIX_SIZE) {
+      this.ensureCapacity(lenPrefixSize - DEFAULT_LEN_PREFIX_SIZE);
+      this.buffer.copyWithin(forkPos + lenPrefixSize, forkPos + DEFAULT_LEN_PREFIX_SIZE, this.pos);
+    }
+    this.pos = forkPos;
+    this.uint32(len);
+    this.pos += len;
+    return this;
+  }
+  /**
+   * Writes a tag (field number and wire type).
+   *
+   * Equivalent to `uint32( (fieldNo << 3 | type) >>> 0 )`.
+   *
+   * Generated code should compute the tag ahead of time and call `uint32()`.
+   */
+  tag(fieldNo, type) {
+    return this.uint32((fieldNo << 3 | type) >>> 0);
+  }
+  /**
+   * Write a chunk of raw bytes.
+   */
+  raw(chunk) {
+    this.ensureCapacity(chunk.length);
+    this.buffer.set(chunk, this.pos);
+    this.pos += chunk.length;
+    return this;
+  }
+  /**
+   * Write a `uint32` value, an unsigned 32 bit varint.
+   */
+  uint32(value) {
+    assertUInt32(value);
+    this.ensureCapacity(5);
+    if (value < 128) {
+      this.buffer[this.pos++] = value;
+      return this;
+    }
+    while (value > 127) {
+      this.buffer[this.pos++] = value & 127 | 128;
+      value >>>= 7;
+    }
+    this.buffer[this.pos++] = value;
+    return this;
+  }
+  /**
+   * Write a `int32` value, a signed 32 bit varint.
+   */
+  int32(value) {
+    assertInt32(value);
+    if (value >= 0) {
+      return this.uint32(value);
+    }
+    this.ensureCapacity(10);
+    for (let i = 0; i < 9; i++) {
+      this.buffer[this.pos++] = value & 127 | 128;
+      value >>= 7;
+    }
+    this.buffer[this.pos++] = 1;
+    return this;
+  }
+  /**
+   * Write a `bool` value, a varint.
+   */
+  bool(value) {
+    this.ensureCapacity(1);
+    this.buffer[this.pos++] = value ? 1 : 0;
+    return this;
+  }
+  /**
+   * Write a `bytes` value, length-delimited arbitrary data.
+   */
+  bytes(value) {
+    this.uint32(value.byteLength);
+    return this.raw(value);
+  }
+  /**
+   * Write a `string` value, length-delimited data converted to UTF-8 text.
+   */
+  string(value) {
+    if (typeof value !== "string") {
+      value = String(value);
+    }
+    const len = value.length;
+    if (len <= ASCII_MAX_LENGTH) {
+      this.ensureCapacity(len + 1);
+      const ascii = this.buffer;
+      let pos = this.pos;
+      ascii[pos++] = len;
+      let i = 0;
+      for (; i < len; i++) {
+        const code = value.charCodeAt(i);
+        if (code > 127)
+          break;
+        ascii[pos++] = code;
+      }
+      if (i == len) {
+        this.pos = pos;
+        return this;
+      }
+    }
+    this.ensureCapacity(len * 3 + 5);
+    const lenPrefixSizeGuess = varint32Size(len);
+    const buf = this.buffer;
+    const start = this.pos;
+    const { written } = this.encodeUtf8Into(value, buf.subarray(start + lenPrefixSizeGuess));
+    const lenPrefixSize = varint32Size(written);
+    if (lenPrefixSize != lenPrefixSizeGuess) {
+      buf.copyWithin(start + lenPrefixSize, start + lenPrefixSizeGuess, start + lenPrefixSizeGuess + written);
+    }
+    this.uint32(written);
+    this.pos += written;
+    return this;
+  }
+  /**
+   * Write a `float` value, 32-bit floating point number.
+   */
+  float(value) {
+    assertFloat32(value);
+    this.ensureCapacity(4);
+    this.view().setFloat32(this.pos, value, true);
+    this.pos += 4;
+    return this;
+  }
+  /**
+   * Write a `double` value, a 64-bit floating point number.
+   */
+  double(value) {
+    this.ensureCapacity(8);
+    this.view().setFloat64(this.pos, value, true);
+    this.pos += 8;
+    return this;
+  }
+  /**
+   * Write a `fixed32` value, an unsigned, fixed-length 32-bit integer.
+   */
+  fixed32(value) {
+    assertUInt32(value);
+    this.ensureCapacity(4);
+    this.view().setUint32(this.pos, value, true);
+    this.pos += 4;
+    return this;
+  }
+  /**
+   * Write a `sfixed32` value, a signed, fixed-length 32-bit integer.
+   */
+  sfixed32(value) {
+    assertInt32(value);
+    this.ensureCapacity(4);
+    this.view().setInt32(this.pos, value, true);
+    this.pos += 4;
+    return this;
+  }
+  /**
+   * Write a `sint32` value, a signed, zigzag-encoded 32-bit varint.
+   */
+  sint32(value) {
+    assertInt32(value);
+    return this.uint32((value << 1 ^ value >> 31) >>> 0);
+  }
+  /**
+   * Write a `sfixed64` value, a signed, fixed-length 64-bit integer.
+   */
+  sfixed64(value) {
+    const tc = protoInt64.enc(value);
+    this.ensureCapacity(8);
+    const view = this.view();
+    view.setInt32(this.pos, tc.lo, true);
+    view.setInt32(this.pos + 4, tc.hi, true);
+    this.pos += 8;
+    return this;
+  }
+  /**
+   * Write a `fixed64` value, an unsigned, fixed-length 64 bit integer.
+   */
+  fixed64(value) {
+    const tc = protoInt64.uEnc(value);
+    this.ensureCapacity(8);
+    const view = this.view();
+    view.setInt32(this.pos, tc.lo, true);
+    view.setInt32(this.pos + 4, tc.hi, true);
+    this.pos += 8;
+    return this;
+  }
+  /**
+   * Write a `int64` value, a signed 64-bit varint.
+   */
+  int64(value) {
+    const tc = protoInt64.enc(value);
+    return this.writeVarint64(tc.lo, tc.hi);
+  }
+  /**
+   * Write a `sint64` value, a signed, zig-zag-encoded 64-bit varint.
+   */
+  sint64(value) {
+    const tc = protoInt64.enc(value), sign = tc.hi >> 31, lo = tc.lo << 1 ^ sign, hi = (tc.hi << 1 | tc.lo >>> 31) ^ sign;
+    return this.writeVarint64(lo, hi);
+  }
+  /**
+   * Write a `uint64` value, an unsigned 64-bit varint.
+   */
+  uint64(value) {
+    const tc = protoInt64.uEnc(value);
+    return this.writeVarint64(tc.lo, tc.hi);
+  }
+  /**
+   * Write a 64-bit varint directly into the buffer. Accepts the value as
+   * split low/high 32-bit words.
+   *
+   * Ported from varint64write() to avoid the intermediate number[] buffer.
+   * See https://github.com/protocolbuffers/protobuf/blob/8a71927d74a4ce34efe2d8769fda198f52d20d12/js/experimental/runtime/kernel/writer.js#L344
+   */
+  writeVarint64(lo, hi) {
+    this.ensureCapacity(10);
+    const buf = this.buffer;
+    let pos = this.pos;
+    for (let i = 0; i < 28; i = i + 7) {
+      const shift = lo >>> i;
+      const hasNext = !(shift >>> 7 == 0 && hi == 0);
+      buf[pos++] = (hasNext ? shift | 128 : shift) & 255;
+      if (!hasNext) {
+        this.pos = pos;
+        return this;
+      }
+    }
+    const splitBits = lo >>> 28 & 15 | (hi & 7) << 4;
+    const hasMoreBits = !(hi >> 3 == 0);
+    buf[pos++] = (hasMoreBits ? splitBits | 128 : splitBits) & 255;
+    if (!hasMoreBits) {
+      this.pos = pos;
+      return this;
+    }
+    for (let i = 3; i < 31; i = i + 7) {
+      const shift = hi >>> i;
+      const hasNext = !(shift >>> 7 == 0);
+      buf[pos++] = (hasNext ? shift | 128 : shift) & 255;
+      if (!hasNext) {
+        this.pos = pos;
+        return this;
+      }
+    }
+    buf[pos++] = hi >>> 31 & 1;
+    this.pos = pos;
+    return this;
+  }
+};
+var INITIAL_SIZE = 128;
+var DEFAULT_LEN_PREFIX_SIZE = 1;
+var EMPTY_BUFFER = new Uint8Array(0);
+var EMPTY_VIEW = new DataView(EMPTY_BUFFER.buffer);
+var ASCII_MAX_LENGTH = 32;
+function varint32Size(value) {
+  if (value < 128)
+    return 1;
+  if (value < 16384)
+    return 2;
+  if (value < 2097152)
+    return 3;
+  if (value < 268435456)
+    return 4;
+  return 5;
+}
+var BinaryReader = class {
+  constructor(buf, decodeUtf8 = getTextEncoding().decodeUtf8) {
+    this.decodeUtf8 = decodeUtf8;
+    this.varint64Lo = 0;
+    this.varint64Hi = 0;
+    this.varint64 = varint64read;
+    this.uint32 = varint32read;
+    this.buf = buf;
+    this.len = buf.length;
+    this.pos = 0;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  /**
+   * Reads a tag - field number and wire type. Tags are uint32 varints; values
+   * that do not fit in uint32 are rejected.
+   */
+  tag() {
+    const start = this.pos;
+    const tag = this.uint32();
+    const bytesRead = this.pos - start;
+    if (bytesRead > 5 || bytesRead == 5 && this.buf[this.pos - 1] > 15) {
+      throw new Error("illegal tag: varint overflows uint32");
+    }
+    const fieldNo = tag >>> 3;
+    const wireType = tag & 7;
+    if (fieldNo <= 0 || wireType > 5) {
+      throw new Error("illegal tag: field no " + fieldNo + " wire type " + wireType);
+    }
+    return [fieldNo, wireType];
+  }
+  /**
+   * Skip one element and return the skipped data.
+   *
+   * When skipping StartGroup, provide the tags field number to check for
+   * matching field number in the EndGroup tag. Recursion into nested groups
+   * is guarded by the `recursionLimit` argument: When the limit is reached,
+   * this method throws.
+   */
+  skip(wireType, fieldNo, recursionLimit = 100) {
+    let start = this.pos;
+    switch (wireType) {
+      case WireType.Varint:
+        while (this.buf[this.pos++] & 128) {
+        }
+        break;
+      // @ts-ignore TS7029: Fallthrough case in switch -- ignore instead of expect-error for compiler settings without noFallthroughCasesInSwitch: true
+      case WireType.Bit64:
+        this.pos += 4;
+      case WireType.Bit32:
+        this.pos += 4;
+        break;
+      case WireType.LengthDelimited:
+        let len = this.uint32();
+        this.pos += len;
+        break;
+      case WireType.StartGroup:
+        if (recursionLimit <= 0) {
+          throw new Error("maximum recursion depth reached");
+        }
+        for (; ; ) {
+          const [fn, wt] = this.tag();
+          if (wt === WireType.EndGroup) {
+            if (fieldNo !== void 0 && fn !== fieldNo) {
+              throw new Error("invalid end group tag");
+            }
+            break;
+          }
+          this.skip(wt, fn, recursionLimit - 1);
+        }
+        break;
+      default:
+        throw new Error("cant skip wire type " + wireType);
+    }
+    this.assertBounds();
+    return this.buf.subarray(start, this.pos);
+  }
+  /**
+   * Throws error if position in byte array is out of range.
+   */
+  assertBounds() {
+    if (this.pos > this.len)
+      throw new RangeError("premature EOF");
+  }
+  /**
+   * Read a `int32` field, a signed 32 bit varint.
+   */
+  int32() {
+    return this.uint32() | 0;
+  }
+  /**
+   * Read a `sint32` field, a signed, zigzag-encoded 32-bit varint.
+   */
+  sint32() {
+    let zze = this.uint32();
+    return zze >>> 1 ^ -(zze & 1);
+  }
+  /**
+   * Read a `int64` field, a signed 64-bit varint.
+   */
+  int64() {
+    this.varint64();
+    return protoInt64.dec(this.varint64Lo, this.varint64Hi);
+  }
+  /**
+   * Read a `uint64` field, an unsigned 64-bit varint.
+   */
+  uint64() {
+    this.varint64();
+    return protoInt64.uDec(this.varint64Lo, this.varint64Hi);
+  }
+  /**
+   * Read a `sint64` field, a signed, zig-zag-encoded 64-bit varint.
+   */
+  sint64() {
+    this.varint64();
+    let lo = this.varint64Lo;
+    let hi = this.varint64Hi;
+    let s = -(lo & 1);
+    lo = (lo >>> 1 | (hi & 1) << 31) ^ s;
+    hi = hi >>> 1 ^ s;
+    return protoInt64.dec(lo, hi);
+  }
+  /**
+   * Read a `bool` field, a variant.
+   */
+  bool() {
+    const b = this.buf[this.pos];
+    if (b < 128) {
+      this.pos++;
+      return b !== 0;
+    }
+    this.varint64();
+    return this.varint64Lo !== 0 || this.varint64Hi !== 0;
+  }
+  /**
+   * Read a `fixed32` field, an unsigned, fixed-length 32-bit integer.
+   */
+  fixed32() {
+    return this.view.getUint32((this.pos += 4) - 4, true);
+  }
+  /**
+   * Read a `sfixed32` field, a signed, fixed-length 32-bit integer.
+   */
+  sfixed32() {
+    return this.view.getInt32((this.pos += 4) - 4, true);
+  }
+  /**
+   * Read a `fixed64` field, an unsigned, fixed-length 64 bit integer.
+   */
+  fixed64() {
+    return protoInt64.uDec(this.sfixed32(), this.sfixed32());
+  }
+  /**
+   * Read a `fixed64` field, a signed, fixed-length 64-bit integer.
+   */
+  sfixed64() {
+    return protoInt64.dec(this.sfixed32(), this.sfixed32());
+  }
+  /**
+   * Read a `float` field, 32-bit floating point number.
+   */
+  float() {
+    return this.view.getFloat32((this.pos += 4) - 4, true);
+  }
+  /**
+   * Read a `double` field, a 64-bit floating point number.
+   */
+  double() {
+    return this.view.getFloat64((this.pos += 8) - 8, true);
+  }
+  /**
+   * Read a `bytes` field, length-delimited arbitrary data.
+   */
+  bytes() {
+    let len = this.uint32(), start = this.pos;
+    this.pos += len;
+    this.assertBounds();
+    return this.buf.subarray(start, start + len);
+  }
+  /**
+   * Read a `string` field, length-delimited data converted to UTF-8 text. If
+   * `strict` is true, throw on invalid UTF-8 instead of substituting U+FFFD.
+   */
+  string(strict) {
+    const len = this.uint32();
+    const start = this.pos;
+    this.pos += len;
+    this.assertBounds();
+    const buf = this.buf;
+    if (len <= ASCII_MAX_LENGTH) {
+      const codes = new Array(len);
+      for (let i = 0; i < len; i++) {
+        const byte = buf[start + i];
+        if (byte > 127) {
+          return this.decodeUtf8(buf.subarray(start, this.pos), strict);
+        }
+        codes[i] = byte;
+      }
+      return String.fromCharCode.apply(String, codes);
+    }
+    return this.decodeUtf8(buf.subarray(start, this.pos), strict);
+  }
+};
+function assertInt32(arg) {
+  if (typeof arg == "string") {
+    arg = Number(arg);
+  } else if (typeof arg != "number") {
+    throw new Error("invalid int32: " + typeof arg);
+  }
+  if (!Number.isInteger(arg) || arg > INT32_MAX || arg < INT32_MIN)
+    throw new Error("invalid int32: " + arg);
+}
+function assertUInt32(arg) {
+  if (typeof arg == "string") {
+    arg = Number(arg);
+  } else if (typeof arg != "number") {
+    throw new Error("invalid uint32: " + typeof arg);
+  }
+  if (!Number.isInteger(arg) || arg > UINT32_MAX || arg < 0)
+    throw new Error("invalid uint32: " + arg);
+}
+function assertFloat32(arg) {
+  if (typeof arg == "string") {
+    const o = arg;
+    arg = Number(arg);
+    if (Number.isNaN(arg) && o !== "NaN") {
+      throw new Error("invalid float32: " + o);
+    }
+  } else if (typeof arg != "number") {
+    throw new Error("invalid float32: " + typeof arg);
+  }
+  if (!Number.isFinite(Math.fround(arg)) && Number.isFinite(arg)) {
+    throw new Error("invalid float32: " + arg);
+  }
+}
+
+// actions/lib/src/monitoring/wire.ts
+var HEADER_MIN_BYTES = 8;
+var WIRE_VERSION = 1;
+var MAX_FIELD_CHARS = 512;
+var MAX_ARGV = 16;
+var MessageType = {
+  containerStart: 1,
+  sentryClone: 2,
+  sentryExec: 3,
+  sentryTaskExit: 5,
+  syscallRaw: 6,
+  syscallOpen: 7,
+  syscallConnect: 10,
+  syscallExecve: 11,
+  syscallSocket: 12,
+  syscallFork: 29
+};
+function readHeader(message) {
+  if (message.length < HEADER_MIN_BYTES) return void 0;
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const headerBytes = view.getUint16(0, true);
+  if (headerBytes < HEADER_MIN_BYTES || headerBytes > message.length) return void 0;
+  return { headerBytes, messageType: view.getUint16(2, true), droppedBySentry: view.getUint32(4, true) };
+}
+function decodeMessage(message) {
+  const header = readHeader(message);
+  if (!header) return { ok: false, reason: `a message of ${message.length} bytes has no valid header` };
+  try {
+    return { ok: true, header, event: decodePayload(header.messageType, message.subarray(header.headerBytes)) };
+  } catch (error2) {
+    return { ok: false, reason: `message type ${header.messageType} does not decode: ${errorMessage(error2)}` };
+  }
+}
+var utf8 = new TextDecoder("utf-8", { fatal: false });
+function text(reader) {
+  const bytes = reader.bytes();
+  return utf8.decode(bytes.length > MAX_FIELD_CHARS * 4 ? bytes.subarray(0, MAX_FIELD_CHARS * 4) : bytes).slice(0, MAX_FIELD_CHARS);
+}
+function fields(bytes, on) {
+  const reader = new BinaryReader(bytes, (b) => utf8.decode(b));
+  while (reader.pos < reader.len) {
+    const [field, wire] = reader.tag();
+    if (!on(field, wire, reader)) reader.skip(wire, field);
+  }
+}
+function emptyContext() {
+  return { timeNs: 0n, threadId: 0, threadGroupId: 0, containerId: "", cwd: "", processName: "" };
+}
+function decodeContext(bytes) {
+  const c = emptyContext();
+  fields(bytes, (field, wire, r) => {
+    if (field === 1 && wire === WireType.Varint) c.timeNs = BigInt(r.int64());
+    else if (field === 2 && wire === WireType.Varint) c.threadId = r.int32();
+    else if (field === 4 && wire === WireType.Varint) c.threadGroupId = r.int32();
+    else if (field === 6 && wire === WireType.LengthDelimited) c.containerId = text(r);
+    else if (field === 8 && wire === WireType.LengthDelimited) c.cwd = text(r);
+    else if (field === 9 && wire === WireType.LengthDelimited) c.processName = text(r);
+    else return false;
+    return true;
+  });
+  return c;
+}
+function decodeExit(bytes) {
+  const exit = { result: 0n, errno: 0 };
+  fields(bytes, (field, wire, r) => {
+    if (field === 1 && wire === WireType.Varint) exit.result = BigInt(r.int64());
+    else if (field === 2 && wire === WireType.Varint) exit.errno = Number(BigInt(r.int64()));
+    else return false;
+    return true;
+  });
+  return exit;
+}
+function pushLimited(list, value) {
+  if (list.length < MAX_ARGV) list.push(value);
+}
+function decodePayload(type, payload) {
+  let context = emptyContext();
+  let exit;
+  const common = (field, wire, r, syscall) => {
+    if (field === 1 && wire === WireType.LengthDelimited) context = decodeContext(r.bytes());
+    else if (syscall && field === 2 && wire === WireType.LengthDelimited) exit = decodeExit(r.bytes());
+    else return false;
+    return true;
+  };
+  switch (type) {
+    case MessageType.containerStart: {
+      let id = "";
+      const args = [];
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, false)) return true;
+        if (f === 2 && w === WireType.LengthDelimited) id = text(r);
+        else if (f === 4 && w === WireType.LengthDelimited) pushLimited(args, text(r));
+        else return false;
+        return true;
+      });
+      return { kind: "container-start", context, id, args };
+    }
+    case MessageType.sentryClone:
+    case MessageType.sentryTaskExit:
+    case MessageType.syscallFork:
+      fields(payload, (f, w, r) => common(f, w, r, type === MessageType.syscallFork));
+      return { kind: type === MessageType.sentryClone ? "clone" : type === MessageType.syscallFork ? "fork" : "task-exit", context };
+    case MessageType.sentryExec: {
+      let binaryPath = "";
+      let binaryMode = 0;
+      const argv = [];
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, false)) return true;
+        if (f === 2 && w === WireType.LengthDelimited) binaryPath = text(r);
+        else if (f === 3 && w === WireType.LengthDelimited) pushLimited(argv, text(r));
+        else if (f === 5 && w === WireType.Varint) binaryMode = r.uint32();
+        else return false;
+        return true;
+      });
+      return { kind: "sentry-exec", context, binaryPath, argv, binaryMode };
+    }
+    case MessageType.syscallRaw: {
+      let sysno = -1;
+      const args = [0n, 0n, 0n, 0n, 0n, 0n];
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, true)) return true;
+        if (f === 4 && w === WireType.Varint) sysno = Number(BigInt(r.uint64()));
+        else if (f >= 5 && f <= 10 && w === WireType.Varint) args[f - 5] = BigInt(r.uint64());
+        else return false;
+        return true;
+      });
+      return { kind: "syscall", context, sysno, args, ...exit ? { exit } : {} };
+    }
+    case MessageType.syscallOpen: {
+      const open7 = { sysno: -1, dirFd: 0, dirPath: "", path: "", flags: 0 };
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, true)) return true;
+        if (f === 3 && w === WireType.Varint) open7.sysno = Number(BigInt(r.uint64()));
+        else if (f === 4 && w === WireType.Varint) open7.dirFd = Number(BigInt(r.int64()));
+        else if (f === 5 && w === WireType.LengthDelimited) open7.dirPath = text(r);
+        else if (f === 6 && w === WireType.LengthDelimited) open7.path = text(r);
+        else if (f === 7 && w === WireType.Varint) open7.flags = r.uint32();
+        else return false;
+        return true;
+      });
+      return { kind: "open", context, ...open7, ...exit ? { exit } : {} };
+    }
+    case MessageType.syscallConnect: {
+      const connect = { fd: 0, fdPath: "", address: new Uint8Array() };
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, true)) return true;
+        if (f === 4 && w === WireType.Varint) connect.fd = Number(BigInt(r.int64()));
+        else if (f === 5 && w === WireType.LengthDelimited) connect.fdPath = text(r);
+        else if (f === 6 && w === WireType.LengthDelimited) connect.address = r.bytes().slice(0, 128);
+        else return false;
+        return true;
+      });
+      return { kind: "connect", context, ...connect, ...exit ? { exit } : {} };
+    }
+    case MessageType.syscallExecve: {
+      let path25 = "";
+      const argv = [];
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, true)) return true;
+        if (f === 6 && w === WireType.LengthDelimited) path25 = text(r);
+        else if (f === 7 && w === WireType.LengthDelimited) pushLimited(argv, text(r));
+        else return false;
+        return true;
+      });
+      return { kind: "execve", context, path: path25, argv, ...exit ? { exit } : {} };
+    }
+    case MessageType.syscallSocket: {
+      const socket = { domain: 0, type: 0, protocol: 0 };
+      fields(payload, (f, w, r) => {
+        if (common(f, w, r, true)) return true;
+        if (f === 4 && w === WireType.Varint) socket.domain = r.int32();
+        else if (f === 5 && w === WireType.Varint) socket.type = r.int32();
+        else if (f === 6 && w === WireType.Varint) socket.protocol = r.int32();
+        else return false;
+        return true;
+      });
+      return { kind: "socket", context, ...socket, ...exit ? { exit } : {} };
+    }
+    default:
+      return void 0;
+  }
+}
+function encodeHandshake(version) {
+  return new BinaryWriter().tag(1, WireType.Varint).uint32(version).finish();
+}
+function decodeHandshake(bytes) {
+  let version;
+  try {
+    fields(bytes, (f, w, r) => {
+      if (f === 1 && w === WireType.Varint) version = r.uint32();
+      else return false;
+      return true;
+    });
+  } catch {
+    return void 0;
+  }
+  return version;
+}
+
+// actions/lib/src/monitoring/collector.ts
+var TraceCollector = class _TraceCollector {
+  constructor(server, limits, onEvent) {
+    this.server = server;
+    this.limits = limits;
+    this.onEvent = onEvent;
+    this.server.on("connection", (socket) => this.accept(socket));
+    this.server.on("error", (error2) => this.problem(`the trace socket failed: ${error2.message}`));
+  }
+  server;
+  limits;
+  onEvent;
+  peers = [];
+  expected;
+  windowSecond = 0;
+  windowCount = 0;
+  stats = {
+    connections: 0,
+    foreignConnections: 0,
+    messages: 0,
+    bytes: 0,
+    evaluated: 0,
+    dropped: { bySandbox: 0, byRate: 0, byTotal: 0, byBytes: 0, malformed: 0 },
+    problems: []
+  };
+  /** Listens on `endpoint`; once this resolves, a sandbox can connect. */
+  static async listen(endpoint2, limits, onEvent) {
+    const { SeqpacketServer } = await Promise.resolve().then(() => __toESM(require_js(), 1));
+    const collector = new _TraceCollector(new SeqpacketServer(), limits, onEvent);
+    collector.server.listen(endpoint2, 16);
+    return collector;
+  }
+  /** The Docker container id whose sandbox may connect; every other connection is refused. */
+  expect(containerId) {
+    this.expected = containerId;
+  }
+  /** Waits up to `graceMs` for the sandbox to close its connection (it does when it exits), then stops. */
+  async finish(graceMs) {
+    const open7 = this.peers.filter((p) => p.state !== "closed");
+    if (open7.length > 0) {
+      const timedOut = await Promise.race([Promise.all(open7.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
+      if (timedOut)
+        this.problem(`the sandbox's trace connection was still open ${graceMs} ms after the program ended; later events are not counted`);
+    }
+    for (const peer of this.peers) this.close(peer);
+    this.server.close();
+    this.stats.dropped.bySandbox = this.peers.reduce((sum, p) => sum + p.droppedBySandbox, 0);
+    if (this.stats.connections === 0) this.problem("the sandbox never connected to the trace socket");
+    return this.stats;
+  }
+  accept(socket) {
+    let resolveEnded;
+    const peer = { socket, state: "handshake", droppedBySandbox: 0, ended: new Promise((resolve2) => resolveEnded = resolve2) };
+    this.peers.push(peer);
+    socket.on("data", (message) => this.receive(peer, message));
+    socket.on("error", (error2) => {
+      if (peer.state === "streaming") this.problem(`the trace connection failed: ${error2.message}`);
+    });
+    socket.on("end", () => this.close(peer));
+    socket.on("close", () => {
+      peer.state = "closed";
+      resolveEnded();
+    });
+  }
+  receive(peer, message) {
+    if (peer.state === "closed") return;
+    if (peer.state === "handshake") {
+      const version = decodeHandshake(message);
+      if (version === void 0 || version < 1) {
+        this.problem("a sandbox sent a handshake this collector cannot read");
+        return this.close(peer);
+      }
+      peer.state = "identify";
+      peer.socket.write(Buffer.from(encodeHandshake(WIRE_VERSION)));
+      return;
+    }
+    if (peer.state === "identify") {
+      const decoded2 = decodeMessage(message);
+      const event = decoded2.ok ? decoded2.event : void 0;
+      if (event?.kind !== "container-start" || !this.expected || event.id !== this.expected) {
+        this.stats.foreignConnections += 1;
+        return this.close(peer);
+      }
+      peer.state = "streaming";
+      this.stats.connections += 1;
+    }
+    this.stats.messages += 1;
+    this.stats.bytes += message.length;
+    const header = readHeader(message);
+    if (header) peer.droppedBySandbox = Math.max(peer.droppedBySandbox, header.droppedBySentry);
+    if (this.stats.bytes > this.limits.maxBytes) {
+      this.stats.dropped.byBytes += 1;
+      return;
+    }
+    if (this.stats.evaluated >= this.limits.maxEvents) {
+      this.stats.dropped.byTotal += 1;
+      return;
+    }
+    const second = Math.floor(Date.now() / 1e3);
+    if (second !== this.windowSecond) {
+      this.windowSecond = second;
+      this.windowCount = 0;
+    }
+    if (this.windowCount >= this.limits.eventsPerSecond) {
+      this.stats.dropped.byRate += 1;
+      return;
+    }
+    this.windowCount += 1;
+    const decoded = decodeMessage(message);
+    if (!decoded.ok) {
+      this.stats.dropped.malformed += 1;
+      return;
+    }
+    if (!decoded.event) return;
+    this.stats.evaluated += 1;
+    this.onEvent(decoded.event);
+  }
+  close(peer) {
+    if (peer.state === "closed") return;
+    peer.state = "closed";
+    peer.socket.destroy();
+  }
+  problem(text2) {
+    if (!this.stats.problems.includes(text2)) this.stats.problems.push(text2);
+  }
+};
+function delay(ms) {
+  return new Promise((resolve2) => setTimeout(resolve2, ms).unref());
+}
+
+// actions/lib/src/monitoring/rules.ts
+var import__2 = __toESM(require__(), 1);
+import { readFile as readFile9 } from "node:fs/promises";
+import path15 from "node:path";
+
+// schemas/monitoring-rules.schema.json
+var monitoring_rules_schema_default = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://crucible.invalid/schemas/monitoring-rules.schema.json",
+  title: "Crucible behaviour-monitoring rules",
+  description: "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).",
+  type: "object",
+  additionalProperties: false,
+  required: ["limits", "rules"],
+  properties: {
+    $schema: { type: "string" },
+    limits: { $ref: "#/$defs/limits" },
+    rules: {
+      type: "array",
+      minItems: 1,
+      items: { $ref: "#/$defs/rule" }
+    }
+  },
+  $defs: {
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"],
+      properties: {
+        eventsPerSecond: {
+          description: "Events evaluated per second of the run; more are counted as dropped (rate).",
+          type: "integer",
+          minimum: 1
+        },
+        maxEvents: {
+          description: "Events evaluated over the whole run; more are counted as dropped (total).",
+          type: "integer",
+          minimum: 1
+        },
+        maxBytes: {
+          description: "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).",
+          type: "integer",
+          minimum: 1024
+        },
+        examplesPerRule: {
+          description: "Events kept per raised rule, first ones first.",
+          type: "integer",
+          minimum: 1,
+          maximum: 100
+        }
+      }
+    },
+    severity: { enum: ["low", "medium", "high"] },
+    behaviour: {
+      description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
+      enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"]
+    },
+    rule: {
+      type: "object",
+      additionalProperties: false,
+      required: ["id", "severity", "meaning", "match"],
+      properties: {
+        id: { description: "Stable name of the rule, shown with every alert.", type: "string", pattern: "^[a-z][a-z0-9-]{1,40}$" },
+        severity: { $ref: "#/$defs/severity" },
+        meaning: {
+          description: "One line a reviewer reads: what the program tried.",
+          type: "string",
+          minLength: 10,
+          maxLength: 140
+        },
+        behaviour: { $ref: "#/$defs/behaviour" },
+        match: { $ref: "#/$defs/match" }
+      }
+    },
+    stringList: { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 200 } },
+    match: {
+      oneOf: [
+        {
+          description: "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "connect" } }
+        },
+        {
+          description: "execve() of a program whose file name (last path component) is one of these.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "names"],
+          properties: { event: { const: "execve" }, names: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "A program executed from a file with the setuid or setgid bit.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "setuid-exec" } }
+        },
+        {
+          description: "Any call of these system calls (x86_64 names).",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "syscalls"],
+          properties: {
+            event: { const: "syscall" },
+            syscalls: {
+              type: "array",
+              minItems: 1,
+              items: {
+                enum: [
+                  "unshare",
+                  "setns",
+                  "mount",
+                  "umount2",
+                  "pivot_root",
+                  "chroot",
+                  "ptrace",
+                  "bpf",
+                  "init_module",
+                  "finit_module",
+                  "delete_module",
+                  "kexec_load",
+                  "io_uring_setup"
+                ]
+              }
+            }
+          }
+        },
+        {
+          description: "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "prefixes"],
+          properties: {
+            event: { const: "open-write" },
+            prefixes: { $ref: "#/$defs/stringList" },
+            except: { $ref: "#/$defs/stringList" }
+          }
+        },
+        {
+          description: "open() of /proc/<pid>/environ of a process other than the caller's own.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event"],
+          properties: { event: { const: "other-environ" } }
+        },
+        {
+          description: "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "except"],
+          properties: { event: { const: "erofs" }, except: { $ref: "#/$defs/stringList" } }
+        },
+        {
+          description: "More new processes or threads (clone/fork/vfork) in one second than perSecond.",
+          type: "object",
+          additionalProperties: false,
+          required: ["event", "perSecond"],
+          properties: { event: { const: "clone-rate" }, perSecond: { type: "integer", minimum: 1 } }
+        }
+      ]
+    },
+    overrides: {
+      description: "A runner policy's changes to the rules: severities, rules turned off, collector bounds.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        limits: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            eventsPerSecond: { type: "integer", minimum: 1 },
+            maxEvents: { type: "integer", minimum: 1 },
+            maxBytes: { type: "integer", minimum: 1024 },
+            examplesPerRule: { type: "integer", minimum: 1, maximum: 100 }
+          }
+        },
+        rules: {
+          type: "object",
+          propertyNames: { pattern: "^[a-z][a-z0-9-]{1,40}$" },
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            properties: { severity: { $ref: "#/$defs/severity" }, enabled: { type: "boolean" } }
+          }
+        }
+      }
+    }
+  }
+};
+
+// actions/lib/src/monitoring/rules.ts
+var SYSCALL_NUMBERS = {
+  ptrace: 101,
+  pivot_root: 155,
+  chroot: 161,
+  mount: 165,
+  umount2: 166,
+  init_module: 175,
+  delete_module: 176,
+  kexec_load: 246,
+  unshare: 272,
+  setns: 308,
+  finit_module: 313,
+  bpf: 321,
+  io_uring_setup: 425
+};
+var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
+var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
+var validateRules = ajv2.compile(monitoring_rules_schema_default);
+var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
+var DEFAULT_RULES_FILE = path15.join("runner-setup", "monitoring-rules.json");
+async function loadRules(file) {
+  let document2;
+  try {
+    document2 = parseJsonWithin(await readFile9(file, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+  } catch (error2) {
+    throw new CrucibleError(`cannot read the monitoring rules ${file}: ${errorMessage(error2)}`);
+  }
+  return checkRules(document2, file);
+}
+function checkRules(document2, where) {
+  if (!validateRules(document2)) {
+    throw new CrucibleError(`monitoring rules ${where} are invalid: ${(validateRules.errors ?? []).map(describeSchemaError).join("; ")}`);
+  }
+  const set = document2;
+  const ids = /* @__PURE__ */ new Set();
+  for (const rule of set.rules) {
+    if (ids.has(rule.id)) throw new CrucibleError(`monitoring rules ${where}: the rule id "${rule.id}" is used twice`);
+    ids.add(rule.id);
+  }
+  return { limits: set.limits, rules: set.rules };
+}
+function applyOverrides(set, overrides, where) {
+  if (!overrides) return set;
+  if (!validateOverrides(overrides)) {
+    throw new CrucibleError(
+      `${where}: monitoring overrides are invalid: ${(validateOverrides.errors ?? []).map(describeSchemaError).join("; ")}`
+    );
+  }
+  const changes = overrides.rules ?? {};
+  for (const id of Object.keys(changes)) {
+    if (!set.rules.some((r) => r.id === id))
+      throw new CrucibleError(
+        `${where}: monitoring override names the rule "${id}", which does not exist (rules: ${set.rules.map((r) => r.id).join(", ")})`
+      );
+  }
+  return {
+    limits: { ...set.limits, ...overrides.limits },
+    rules: set.rules.filter((rule) => changes[rule.id]?.enabled !== false).map((rule) => changes[rule.id]?.severity ? { ...rule, severity: changes[rule.id].severity } : rule)
+  };
+}
+var O_ACCMODE = 3;
+var O_CREAT = 64;
+var O_TRUNC = 512;
+var AT_FDCWD = -100;
+var EROFS = 30;
+var S_ISUID = 2048;
+var S_ISGID = 1024;
+var RuleEngine = class {
+  constructor(set, declared) {
+    this.set = set;
+    this.declared = declared;
+  }
+  set;
+  declared;
+  raised = /* @__PURE__ */ new Map();
+  suppressed = /* @__PURE__ */ new Map();
+  startNs;
+  cloneWindows = /* @__PURE__ */ new Map();
+  observe(event) {
+    this.startNs ??= event.context.timeNs;
+    if (event.kind === "container-start") this.startNs = event.context.timeNs;
+    for (const rule of this.set.rules) {
+      const detail = this.matches(rule.match, event);
+      if (detail) this.raise(rule, event.context, detail);
+    }
+  }
+  alerts() {
+    const order = { high: 0, medium: 1, low: 2 };
+    return [...this.raised.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
+  }
+  suppressedAlerts() {
+    return [...this.suppressed.values()];
+  }
+  raise(rule, context, detail) {
+    if (rule.behaviour && this.declared.has(rule.behaviour)) {
+      const entry = this.suppressed.get(rule.id) ?? { rule: rule.id, behaviour: rule.behaviour, count: 0 };
+      entry.count += 1;
+      this.suppressed.set(rule.id, entry);
+      return;
+    }
+    const alert = this.raised.get(rule.id) ?? { rule: rule.id, severity: rule.severity, meaning: rule.meaning, count: 0, examples: [] };
+    alert.count += 1;
+    if (alert.examples.length < this.set.limits.examplesPerRule) {
+      alert.examples.push({ t: this.secondsSinceStart(context.timeNs), process: context.processName, detail });
+    }
+    this.raised.set(rule.id, alert);
+  }
+  secondsSinceStart(timeNs) {
+    const start = this.startNs ?? timeNs;
+    return timeNs <= start ? 0 : Math.round(Number((timeNs - start) / 1000000n)) / 1e3;
+  }
+  /** What the event shows for this rule (shown as the example's detail), or undefined when it does not match. */
+  matches(match, event) {
+    switch (match.event) {
+      case "connect": {
+        if (event.kind !== "connect") return void 0;
+        const address = describeAddress(event.address);
+        return address?.network ? [address.text] : void 0;
+      }
+      case "execve": {
+        if (event.kind !== "execve") return void 0;
+        return match.names.includes(path15.posix.basename(event.path)) ? [event.path, ...event.argv] : void 0;
+      }
+      case "setuid-exec":
+        return event.kind === "sentry-exec" && (event.binaryMode & (S_ISUID | S_ISGID)) !== 0 ? [event.binaryPath, `mode ${(event.binaryMode & 4095).toString(8)}`] : void 0;
+      case "syscall": {
+        if (event.kind !== "syscall") return void 0;
+        const name = SYSCALL_NAMES.get(event.sysno);
+        return name && match.syscalls.includes(name) ? [name, ...event.args.slice(0, 2).map((a) => `0x${a.toString(16)}`)] : void 0;
+      }
+      case "open-write": {
+        if (event.kind !== "open" || !wantsWrite(event.flags)) return void 0;
+        const file = resolvedPath(event);
+        return underAny(file, match.prefixes) && !underAny(file, match.except ?? []) ? [file] : void 0;
+      }
+      case "other-environ": {
+        if (event.kind !== "open") return void 0;
+        const pid = /^\/proc\/(\d+)\/(?:task\/\d+\/)?environ$/.exec(resolvedPath(event))?.[1];
+        return pid !== void 0 && Number(pid) !== event.context.threadGroupId ? [resolvedPath(event)] : void 0;
+      }
+      case "erofs": {
+        if (event.kind !== "open" || event.exit?.errno !== EROFS) return void 0;
+        const file = resolvedPath(event);
+        return underAny(file, match.except) ? void 0 : [file];
+      }
+      case "clone-rate": {
+        if (event.kind !== "clone") return void 0;
+        const second = Math.floor(this.secondsSinceStart(event.context.timeNs));
+        const count = (this.cloneWindows.get(second) ?? 0) + 1;
+        this.cloneWindows.set(second, count);
+        return count === match.perSecond + 1 ? [`more than ${match.perSecond} new processes or threads in second ${second}`] : void 0;
+      }
+    }
+  }
+};
+function wantsWrite(flags) {
+  return (flags & O_ACCMODE) !== 0 || (flags & (O_CREAT | O_TRUNC)) !== 0;
+}
+function underAny(file, prefixes) {
+  return prefixes.some(
+    (prefix) => prefix.endsWith("/") ? file.startsWith(prefix) || `${file}/` === prefix : file === prefix || file.startsWith(`${prefix}/`)
+  );
+}
+function resolvedPath(event) {
+  if (event.path.startsWith("/")) return path15.posix.normalize(event.path);
+  const base = event.dirFd === AT_FDCWD || !event.dirPath ? event.context.cwd || "/" : event.dirPath;
+  return path15.posix.normalize(`${base}/${event.path}`);
+}
+function describeAddress(sockaddr) {
+  if (sockaddr.length < 2) return void 0;
+  const view = new DataView(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength);
+  const family = view.getUint16(0, true);
+  if (family === 2 && sockaddr.length >= 8) {
+    const ip = Array.from(sockaddr.subarray(4, 8)).join(".");
+    return { text: `${ip}:${view.getUint16(2, false)}`, network: sockaddr[4] !== 127 };
+  }
+  if (family === 10 && sockaddr.length >= 24) {
+    const bytes = sockaddr.subarray(8, 24);
+    const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i] << 8 | bytes[2 * i + 1]).toString(16));
+    const loopback = bytes.subarray(0, 15).every((b) => b === 0) && bytes[15] === 1;
+    const mappedLoopback = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255 && bytes[12] === 127;
+    return { text: `[${groups.join(":")}]:${view.getUint16(2, false)}`, network: !loopback && !mappedLoopback };
+  }
+  return void 0;
+}
+
+// actions/lib/src/monitoring/session.ts
+var MONITORED_RUNTIME = "runsc-monitored";
+var MonitorSession = class _MonitorSession {
+  constructor(setup, collector, engine, lockFile, drainMs) {
+    this.setup = setup;
+    this.collector = collector;
+    this.engine = engine;
+    this.lockFile = lockFile;
+    this.drainMs = drainMs;
+  }
+  setup;
+  collector;
+  engine;
+  lockFile;
+  drainMs;
+  static async open(setup, rules, declared, options) {
+    const dir = path16.dirname(setup.endpoint);
+    await mkdir5(dir, { recursive: true, mode: 448 });
+    const lockFile = `${setup.endpoint}.lock`;
+    await acquireLock(lockFile, options.lockWaitMs);
+    try {
+      const engine = new RuleEngine(rules, new Set(declared));
+      await rm4(setup.endpoint, { force: true });
+      const collector = await TraceCollector.listen(setup.endpoint, rules.limits, (event) => engine.observe(event));
+      return new _MonitorSession(setup, collector, engine, lockFile, options.drainMs);
+    } catch (error2) {
+      await rm4(lockFile, { force: true });
+      throw error2;
+    }
+  }
+  expect(containerId) {
+    this.collector.expect(containerId);
+  }
+  async close() {
+    try {
+      const stats = await this.collector.finish(this.drainMs);
+      const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
+      return {
+        monitoring: {
+          status: "available",
+          runtime: this.setup.runtime,
+          collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
+          events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
+          dropped: stats.dropped,
+          problems: stats.foreignConnections > 0 ? [...stats.problems, `${stats.foreignConnections} connection(s) from other sandboxes were refused`] : stats.problems,
+          suppressed: this.engine.suppressedAlerts()
+        },
+        alerts: this.engine.alerts()
+      };
+    } finally {
+      await rm4(this.setup.endpoint, { force: true });
+      await rm4(this.lockFile, { force: true });
+    }
+  }
+};
+var MonitoringBusyError = class extends Error {
+};
+async function acquireLock(file, waitMs) {
+  const deadline = Date.now() + waitMs;
+  const self2 = await currentProcess();
+  for (; ; ) {
+    try {
+      const handle = await open5(file, "wx", 384);
+      await handle.writeFile(JSON.stringify(ownerLabels(self2)));
+      await handle.close();
+      return;
+    } catch (error2) {
+      if (error2.code !== "EEXIST") throw error2;
+    }
+    let labels = {};
+    try {
+      labels = parseJsonWithin(await readFile10(file, "utf8"), { maxBytes: 4096, maxDepth: 2 });
+    } catch {
+    }
+    const owner = await ownerState(labels, self2);
+    if (owner.state === "gone") {
+      await rm4(file, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new MonitoringBusyError(
+        owner.state === "alive" ? `another run on this host (pid ${owner.pid}) holds the trace socket` : `the trace socket's lock ${file} is held by a process that cannot be judged from here`
+      );
+    }
+    await new Promise((resolve2) => setTimeout(resolve2, 200));
+  }
+}
+async function openMonitor(options, declared) {
+  if (!options) return {};
+  if ("unavailable" in options) return { unavailable: options.unavailable };
+  try {
+    const session = await MonitorSession.open(options.setup, options.rules, declared, {
+      lockWaitMs: options.lockWaitMs ?? 0,
+      drainMs: options.drainMs ?? 3e3
+    });
+    return { session };
+  } catch (error2) {
+    return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${errorMessage(error2)}` };
+  }
+}
+async function closeMonitor(monitor) {
+  if (monitor.closed) return monitor.closed;
+  if (monitor.session) {
+    const session = monitor.session;
+    monitor.session = void 0;
+    monitor.closed = await session.close();
+  } else if (monitor.unavailable !== void 0) {
+    monitor.closed = { monitoring: { status: "unavailable", reason: monitor.unavailable }, alerts: [] };
+  }
+  return monitor.closed;
+}
+function mergeStageMonitoring(stages) {
+  const ran = stages.filter((s) => s.monitoring);
+  if (ran.length === 0) return {};
+  const unavailable = ran.filter((s) => s.monitoring.status === "unavailable");
+  const alerts = /* @__PURE__ */ new Map();
+  for (const stage of ran) {
+    for (const alert of stage.alerts ?? []) {
+      const merged = alerts.get(alert.rule);
+      if (!merged) alerts.set(alert.rule, { ...alert, examples: [...alert.examples] });
+      else {
+        merged.count += alert.count;
+        merged.examples.push(...alert.examples.slice(0, Math.max(0, 100 - merged.examples.length)));
+      }
+    }
+  }
+  const order = { high: 0, medium: 1, low: 2 };
+  const mergedAlerts = [...alerts.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
+  if (unavailable.length > 0) {
+    const reasons = unavailable.map((s) => `stage ${s.name}: ${s.monitoring.reason}`).join("; ");
+    return {
+      monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1e3) },
+      alerts: mergedAlerts
+    };
+  }
+  const records = ran.map((s) => s.monitoring);
+  const sum = (pick) => records.reduce((total, r) => total + pick(r), 0);
+  const suppressed = /* @__PURE__ */ new Map();
+  for (const r of records)
+    for (const s of r.suppressed) suppressed.set(s.rule, { ...s, count: (suppressed.get(s.rule)?.count ?? 0) + s.count });
+  const collector = records.some((r) => r.collector === "broken") ? "broken" : records.some((r) => r.collector === "overloaded") ? "overloaded" : "ok";
+  return {
+    monitoring: {
+      status: "available",
+      runtime: records[0].runtime,
+      collector,
+      events: { received: sum((r) => r.events.received), evaluated: sum((r) => r.events.evaluated), bytes: sum((r) => r.events.bytes) },
+      dropped: {
+        bySandbox: sum((r) => r.dropped.bySandbox),
+        byRate: sum((r) => r.dropped.byRate),
+        byTotal: sum((r) => r.dropped.byTotal),
+        byBytes: sum((r) => r.dropped.byBytes),
+        malformed: sum((r) => r.dropped.malformed)
+      },
+      problems: ran.flatMap((s) => s.monitoring.problems.map((p) => `stage ${s.name}: ${p}`)).slice(0, 20),
+      suppressed: [...suppressed.values()]
+    },
+    alerts: mergedAlerts
+  };
+}
 
 // actions/lib/src/usage.ts
 var MAX_POINTS = 600;
@@ -93391,17 +97608,17 @@ function resourceLines(write, seconds = 10) {
 
 // actions/lib/src/run.ts
 async function runExperiment(options) {
-  const { experiment, policy, provider, events = {} } = options;
+  const { experiment, policy, provider, events: events2 = {} } = options;
   const startedAt = /* @__PURE__ */ new Date();
   const runId = options.runId ?? newRunId(startedAt);
-  const resultDir = path10.join(options.resultsRoot ?? path10.join(experiment.dir, "results"), runId);
+  const resultDir = path17.join(options.resultsRoot ?? path17.join(experiment.dir, "results"), runId);
   const gitCommit = options.provenance?.gitCommit !== void 0 ? options.provenance.gitCommit : await gitHead(experiment.dir);
   const base = {
     schemaVersion: 2,
     runId,
     experiment: {
       name: experiment.spec.name,
-      path: path10.relative(options.repoRoot, experiment.file).split(path10.sep).join("/"),
+      path: path17.relative(options.repoRoot, experiment.file).split(path17.sep).join("/"),
       contentHash: experiment.contentHash,
       description: experiment.spec.description,
       ...experiment.spec.headline ? { headline: experiment.spec.headline } : {}
@@ -93411,8 +97628,8 @@ async function runExperiment(options) {
     provenance: provenanceOf(options.provenance, gitCommit)
   };
   const notStarted = async (status, statusReason, runtime2, image2) => {
-    await mkdir5(resultDir, { recursive: true });
-    const log = new LogFile(path10.join(resultDir, "log.txt"), policy.logMaxBytes);
+    await mkdir6(resultDir, { recursive: true });
+    const log = new LogFile(path17.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
     return writeResult(resultDir, log, {
       ...base,
@@ -93436,14 +97653,14 @@ async function runExperiment(options) {
     if (!(error2 instanceof PolicyRejectedError)) throw error2;
     return notStarted("rejected", error2.message, { name: policy.runtime, version: "not started" }, unprepared);
   }
-  events.phase?.("prepare image");
+  events2.phase?.("prepare image");
   const runtime = await provider.preflight();
   for (const gone of await provider.reclaim()) {
-    events.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
+    events2.info?.(`removed sandbox ${gone.id.slice(0, 12)} of run ${gone.runId || "unknown"}: ${gone.reason}`);
   }
   let image;
   try {
-    image = experiment.image.kind === "recipe" ? await provider.prepareImage(experiment.image.name, (line) => events.info?.(line)) : await provider.prepareImage(
+    image = experiment.image.kind === "recipe" ? await provider.prepareImage(experiment.image.name, (line) => events2.info?.(line)) : await provider.prepareImage(
       {
         source: experiment.image,
         experimentName: experiment.spec.name,
@@ -93451,16 +97668,16 @@ async function runExperiment(options) {
         policy: imagePolicy,
         ...options.approvedImage ? { approved: options.approvedImage } : {}
       },
-      (line) => events.info?.(line)
+      (line) => events2.info?.(line)
     );
   } catch (error2) {
     if (!(error2 instanceof PolicyRejectedError)) throw error2;
-    events.info?.(`not started: ${error2.message}`);
+    events2.info?.(`not started: ${error2.message}`);
     return notStarted("rejected", error2.message, runtime, unprepared);
   }
   const refused = await options.beforeStart?.();
   if (refused) {
-    events.info?.(`not started: ${refused.reason}`);
+    events2.info?.(`not started: ${refused.reason}`);
     return notStarted(refused.status, refused.reason, runtime, image);
   }
   const context = {
@@ -93470,7 +97687,7 @@ async function runExperiment(options) {
     store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
     ownerLabels: ownerLabels(await currentProcess())
   };
-  await mkdir5(resultDir, { recursive: true });
+  await mkdir6(resultDir, { recursive: true });
   if (!experiment.stages) {
     const outcome = await runProgram(context, {
       command: experiment.spec.command ?? [],
@@ -93493,6 +97710,7 @@ async function runExperiment(options) {
       dropped: outcome.dropped,
       policy: outcome.policy,
       ...outcome.usage ? { usage: outcome.usage } : {},
+      ...outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {},
       resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
       provenance: { ...base.provenance, containerId: outcome.containerId }
     });
@@ -93501,8 +97719,8 @@ async function runExperiment(options) {
 }
 async function runStages(context, stages, resultDir, base) {
   const { options } = context;
-  const { events = {} } = options;
-  const runLog = new LogFile(path10.join(resultDir, "log.txt"), options.policy.logMaxBytes);
+  const { events: events2 = {} } = options;
+  const runLog = new LogFile(path17.join(resultDir, "log.txt"), options.policy.logMaxBytes);
   const records = [];
   const reported = [];
   const byName = /* @__PURE__ */ new Map();
@@ -93513,7 +97731,7 @@ async function runStages(context, stages, resultDir, base) {
     const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
     if (blocker) {
       const reason = typeof blocker === "string" ? blocker : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
-      events.info?.(`stage ${stage.name} skipped: ${reason}`);
+      events2.info?.(`stage ${stage.name} skipped: ${reason}`);
       const record2 = {
         ...common,
         status: "skipped",
@@ -93530,9 +97748,9 @@ async function runStages(context, stages, resultDir, base) {
       byName.set(stage.name, record2);
       continue;
     }
-    events.stage?.(stage.name, index, stages.length);
-    const dir = path10.join(resultDir, "stages", stage.name);
-    await mkdir5(dir, { recursive: true });
+    events2.stage?.(stage.name, index, stages.length);
+    const dir = path17.join(resultDir, "stages", stage.name);
+    await mkdir6(dir, { recursive: true });
     const startedAt = /* @__PURE__ */ new Date();
     const consumed = stage.needs.flatMap((n) => byName.get(n).storedArtifacts.map((a) => ({ stage: n, ...a })));
     let mounts;
@@ -93540,7 +97758,7 @@ async function runStages(context, stages, resultDir, base) {
       mounts = await Promise.all(consumed.map(async (a) => ({ ...a, hostPath: await context.store.verified(a) })));
     } catch (error2) {
       if (!(error2 instanceof CrucibleError)) throw error2;
-      const log = new LogFile(path10.join(dir, "log.txt"), options.policy.logMaxBytes);
+      const log = new LogFile(path17.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
       const record2 = stageRecord(stage, common, startedAt, consumed, [], {
         ...emptyOutcome(log),
@@ -93552,7 +97770,7 @@ async function runStages(context, stages, resultDir, base) {
       continue;
     }
     for (const m of mounts)
-      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
+      events2.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}\u2026) read-only at /artifacts/${m.stage}/${m.path}`);
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -93569,7 +97787,7 @@ async function runStages(context, stages, resultDir, base) {
     if (outcome.usage) usage.addRecord(outcome.usage, (startedAt.getTime() - runStart) / 1e3);
     records.push(record);
     byName.set(stage.name, record);
-    events.stageFinished?.(record);
+    events2.stageFinished?.(record);
   }
   await runLog.close();
   const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
@@ -93582,6 +97800,7 @@ async function runStages(context, stages, resultDir, base) {
     dropped,
     policy: records.find((r) => r.policy)?.policy ?? {},
     usage: usage.record(),
+    ...mergeStageMonitoring(records),
     stages: records,
     storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a })))
   });
@@ -93628,6 +97847,7 @@ function stageRecord(stage, common, startedAt, consumed, stored, outcome) {
     resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
     policy: outcome.policy,
     ...outcome.usage ? { usage: outcome.usage } : {},
+    ...outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {},
     containerId: outcome.containerId
   };
 }
@@ -93641,10 +97861,10 @@ async function storeArtifacts(store, stage, dir, outcome) {
       missing.push(declared);
       continue;
     }
-    const hostFile = path10.join(dir, "output", declared);
+    const hostFile = path17.join(dir, "output", declared);
     const artifact = await store.put(hostFile, declared);
     if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${declared} changed between collection and storage`);
-    await rm4(hostFile);
+    await rm5(hostFile);
     stored.push(artifact);
   }
   outcome.files = outcome.files.filter((f) => !stage.artifacts.includes(f.path));
@@ -93656,10 +97876,10 @@ async function storeArtifacts(store, stage, dir, outcome) {
 }
 async function runProgram(context, program) {
   const { options, runId, image } = context;
-  const { experiment, policy, provider, events = {} } = options;
-  const phase = (name) => events.phase?.(program.stage ? `${program.stage}: ${name}` : name);
+  const { experiment, policy, provider, events: events2 = {} } = options;
+  const phase = (name) => events2.phase?.(program.stage ? `${program.stage}: ${name}` : name);
   phase("create sandbox");
-  const log = new LogFile(path10.join(program.dir, "log.txt"), policy.logMaxBytes);
+  const log = new LogFile(path17.join(program.dir, "log.txt"), policy.logMaxBytes);
   let gpuLease;
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
@@ -93672,14 +97892,16 @@ async function runProgram(context, program) {
       await log.close();
       return { ...emptyOutcome(log), status: "rejected", statusReason: error2.message };
     }
-    events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
+    events2.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
   const relay = new LineRelay((line) => {
     log.write(line);
     program.echo?.(line);
-    events.line?.(line);
+    events2.line?.(line);
   });
+  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? []);
   const spec = {
+    ...monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {},
     image: image.id,
     policy,
     resources: program.resources,
@@ -93707,25 +97929,29 @@ async function runProgram(context, program) {
     gpuDeviceIds: gpuLease?.deviceIds ?? []
   };
   const usage = new UsageMonitor();
-  let exec;
+  let exec2;
   let sandboxError;
   let collected;
+  let monitoring;
   const stopGpuSampling = gpuLease ? sampleGpus(gpuLease.deviceIds, (sample) => usage.addGpu(sample)) : () => void 0;
   try {
     const sandbox = await provider.create(spec);
     if (!sandbox.outputSizeLimited)
-      events.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
+      events2.info?.("not running as root: the output folder has no hard size limit (only the collection caps apply)");
     try {
       try {
         phase("run");
-        exec = await sandbox.exec(program.command, {
+        exec2 = await sandbox.exec(program.command, {
           onOutput: (stream, chunk) => relay.push(stream, chunk),
           timeoutMs: program.resources.timeoutSeconds * 1e3,
           signal: options.signal,
-          onCreated: (id) => events.sandboxCreated?.(id),
+          onCreated: (id) => {
+            monitor.session?.expect(id);
+            events2.sandboxCreated?.(id);
+          },
           onSample: (sample) => {
             usage.add(sample);
-            events.sample?.(sample, usage.peak);
+            events2.sample?.(sample, usage.peak);
           }
         });
       } catch (error2) {
@@ -93736,36 +97962,124 @@ async function runProgram(context, program) {
         await log.close();
       }
       phase("collect results");
-      collected = await collectOutputs(sandbox.outputDir, path10.join(program.dir, "output"), {
+      collected = await collectOutputs(sandbox.outputDir, path17.join(program.dir, "output"), {
         maxBytes: experiment.outputs.maxBytes,
         maxFiles: experiment.outputs.maxFiles,
         declared: experiment.outputs.files
       });
     } finally {
       await sandbox.cleanup();
+      monitoring = await closeMonitor(monitor);
     }
   } finally {
+    monitoring = await closeMonitor(monitor);
     stopGpuSampling();
     await gpuLease?.release();
   }
-  const outputDir = path10.join(program.dir, "output");
+  const outputDir = path17.join(program.dir, "output");
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);
   const series = await readSeries(outputDir, collected);
   return {
-    status: sandboxError ? "sandbox-error" : exec.outcome === "exited" ? exec.exitCode === 0 ? "succeeded" : "failed" : exec.outcome,
-    statusReason: sandboxError ?? exec.detail,
-    exitCode: exec?.exitCode ?? null,
+    status: sandboxError ? "sandbox-error" : exec2.outcome === "exited" ? exec2.exitCode === 0 ? "succeeded" : "failed" : exec2.outcome,
+    statusReason: sandboxError ?? exec2.detail,
+    exitCode: exec2?.exitCode ?? null,
     log,
     metrics,
     metricInfo,
     series,
     files: collected.files,
     dropped: collected.dropped,
-    policy: exec?.appliedConfig ?? {},
+    policy: exec2?.appliedConfig ?? {},
     usage: usage.record(),
     gpuDeviceIds: gpuLease?.deviceIds ?? [],
-    containerId: exec?.sandboxId ?? null
+    containerId: exec2?.sandboxId ?? null,
+    ...monitoring ? { monitoring } : {}
   };
+}
+
+// actions/lib/src/monitoring/doctor.ts
+var SETUP_FIX = "run runner-setup/setup.sh as root (it registers runsc-monitored and installs its trace configuration)";
+var TRACE_FIX = "see runner-setup/MONITORING.md; check that runsc-monitored's --pod-init-config file names the socket and its trace points";
+var PROBE_RULES = (limits) => ({
+  limits,
+  rules: [
+    { id: "doctor-probe", severity: "low", meaning: "ran /bin/true (the doctor's probe)", match: { event: "execve", names: ["true"] } }
+  ]
+});
+async function checkMonitoring(provider, policy, options) {
+  if ("unavailable" in options) return { status: "warn", result: `unavailable: ${options.unavailable}`, fix: SETUP_FIX };
+  let session;
+  try {
+    const image = await provider.prepareImage("base");
+    session = await MonitorSession.open(options.setup, PROBE_RULES(options.rules.limits), [], { lockWaitMs: 6e4, drainMs: 3e3 });
+    const spec = {
+      image: image.id,
+      policy,
+      resources: { cpus: 1, memoryBytes: 256 * 1024 * 1024, timeoutSeconds: 60, gpus: 0 },
+      inputs: [],
+      artifacts: [],
+      name: `doctor-monitoring-${process.pid}`,
+      outputBytes: 1024 * 1024,
+      env: {},
+      labels: { [MANAGED_LABEL]: "true", "crucible.job": "doctor", ...ownerLabels(await currentProcess()) },
+      gpuDeviceIds: [],
+      monitoredRuntime: options.setup.runtime
+    };
+    const sandbox = await provider.create(spec);
+    let exitDetail;
+    try {
+      const opened = session;
+      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], { timeoutMs: 6e4, onCreated: (id) => opened.expect(id) });
+      exitDetail = result.detail;
+    } finally {
+      await sandbox.cleanup();
+    }
+    const outcome = await session.close();
+    session = void 0;
+    const record = outcome.monitoring;
+    if (record.status !== "available") return { status: "fail", result: record.reason, fix: TRACE_FIX };
+    if (record.collector === "broken")
+      return { status: "fail", result: `the collector broke: ${record.problems.join("; ")}`, fix: TRACE_FIX };
+    if (!outcome.alerts.some((a) => a.rule === "doctor-probe"))
+      return {
+        status: "fail",
+        result: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})`,
+        fix: TRACE_FIX
+      };
+    return {
+      status: "pass",
+      result: `${options.setup.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`
+    };
+  } catch (error2) {
+    return { status: "fail", result: errorMessage(error2), fix: TRACE_FIX };
+  } finally {
+    await session?.close();
+  }
+}
+
+// actions/lib/src/monitoring/report.ts
+var SEVERITY_ORDER = ["high", "medium", "low"];
+function behaviourLine(result) {
+  const monitoring = result.monitoring;
+  if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
+  if (monitoring.status === "unavailable") return `not monitored: ${shownText(monitoring.reason, 300)}`;
+  const alerts = [...result.alerts ?? []].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+  const dropped = Object.values(monitoring.dropped).reduce((a, b) => a + b, 0);
+  const caveat = monitoring.collector === "broken" ? ` (monitoring broken: ${shownText(monitoring.problems.join("; "), 200)})` : dropped > 0 ? ` (${dropped} events not evaluated: collector bounds or overload)` : "";
+  const declared = monitoring.suppressed.length ? `; declared, not alerted: ${monitoring.suppressed.map((s) => `${s.rule} \xD7${s.count} (${s.behaviour})`).join(", ")}` : "";
+  if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
+  return `tried: ${alerts.map((a) => `${a.rule} \xD7${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
+}
+function alertAnnotations(alerts) {
+  return alerts.map((alert) => {
+    const first = alert.examples[0];
+    const example = first ? ` First at ${first.t.toFixed(1)} s by process ${JSON.stringify(shownText(first.process, 40))}: ${shownText(first.detail.map((d) => JSON.stringify(d)).join(" "), 300)}` : "";
+    return {
+      level: alert.severity === "high" ? "error" : alert.severity === "medium" ? "warning" : "notice",
+      title: `behaviour: ${alert.rule} (${alert.severity})`,
+      message: `The program ${alert.meaning} (${alert.count}\xD7).${example}`
+    };
+  });
 }
 
 // actions/lib/src/doctor/doctor.ts
@@ -93828,30 +98142,30 @@ var HostUnfitError = class extends SandboxUnavailableError {
 import { execFile as execFile3 } from "node:child_process";
 import { promisify as promisify3 } from "node:util";
 var execFileAsync3 = promisify3(execFile3);
-function parseRunscVersion(text) {
-  const version = /runsc version\s+(\S+)/.exec(text)?.[1];
-  if (!version) throw new Error(`unrecognised \`runsc --version\` output: ${JSON.stringify(text.slice(0, 200))}`);
+function parseRunscVersion(text2) {
+  const version = /runsc version\s+(\S+)/.exec(text2)?.[1];
+  if (!version) throw new Error(`unrecognised \`runsc --version\` output: ${JSON.stringify(text2.slice(0, 200))}`);
   const date = /(20\d{6})/.exec(version)?.[1];
   return date ? { version, date } : { version };
 }
-function parseRunscFlags(text) {
+function parseRunscFlags(text2) {
   const flags = /* @__PURE__ */ new Set();
-  for (const match of text.matchAll(/^ {2}-{1,2}([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) flags.add(match[1]);
+  for (const match of text2.matchAll(/^ {2}-{1,2}([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) flags.add(match[1]);
   return flags;
 }
-function parseRunscPlatforms(text) {
-  return text.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
+function parseRunscPlatforms(text2) {
+  return text2.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
 }
-async function probeRunsc(path18) {
+async function probeRunsc(path25) {
   const run2 = async (args) => {
-    const { stdout, stderr } = await execFileAsync3(path18, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync3(path25, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
     return `${stdout}
 ${stderr}`;
   };
   const { version, date } = parseRunscVersion(await run2(["--version"]));
   const flags = parseRunscFlags(await run2(["flags"]));
   const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
-  return { path: path18, version, ...date ? { date } : {}, flags, platforms };
+  return { path: path25, version, ...date ? { date } : {}, flags, platforms };
 }
 var RUNSC_ARGUMENTS = [
   {
@@ -93929,8 +98243,8 @@ function checkRuntimeArgs(configured, runsc, options) {
   const missingRecommended = chosen.args.filter((a) => !have.has(a) && !required.includes(a));
   return { unknown, missingRequired, missingRecommended, chosen };
 }
-function parseSupportedDrivers(text) {
-  return [...text.matchAll(/\b(\d{3}\.\d{2,3}(?:\.\d{2})?)\b/g)].map((m) => m[1]);
+function parseSupportedDrivers(text2) {
+  return [...text2.matchAll(/\b(\d{3}\.\d{2,3}(?:\.\d{2})?)\b/g)].map((m) => m[1]);
 }
 async function supportedDrivers(runscPath) {
   const { stdout } = await execFileAsync3(runscPath, ["nvproxy", "list-supported-drivers"], { timeout: 3e4 });
@@ -93939,11 +98253,11 @@ async function supportedDrivers(runscPath) {
 
 // actions/lib/src/slots.ts
 import { constants as constants5 } from "node:fs";
-import { link, mkdir as mkdir6, open as open5, readFile as readFile9, readdir as readdir6, rename as rename3, unlink as unlink3 } from "node:fs/promises";
-import os7 from "node:os";
-import path11 from "node:path";
+import { link, mkdir as mkdir7, open as open6, readFile as readFile11, readdir as readdir6, rename as rename3, unlink as unlink3 } from "node:fs/promises";
+import os8 from "node:os";
+import path18 from "node:path";
 function defaultSlotDir() {
-  return process.env.CRUCIBLE_SLOT_DIR || path11.join(os7.tmpdir(), "crucible-sandbox-slots");
+  return process.env.CRUCIBLE_SLOT_DIR || path18.join(os8.tmpdir(), "crucible-sandbox-slots");
 }
 var SandboxSlots = class {
   constructor(dir, limit) {
@@ -93953,14 +98267,14 @@ var SandboxSlots = class {
   dir;
   limit;
   file(slot) {
-    return path11.join(this.dir, `slot-${slot}.lock`);
+    return path18.join(this.dir, `slot-${slot}.lock`);
   }
   /** Takes a free slot now, or undefined when all are held by live processes. */
   async tryAcquire(runId, self2) {
-    await mkdir6(this.dir, { recursive: true, mode: 1023 });
+    await mkdir7(this.dir, { recursive: true, mode: 1023 });
     const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
-    const draft = path11.join(this.dir, `.draft-${process.pid}-${runId}`);
-    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
+    const draft = path18.join(this.dir, `.draft-${process.pid}-${runId}`);
+    const handle = await open6(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
     await handle.writeFile(JSON.stringify(holder));
     await handle.close();
     try {
@@ -93989,7 +98303,7 @@ var SandboxSlots = class {
     const held = await this.read(this.file(slot));
     if (!held) return true;
     if ((await ownerState(held.labels, self2)).state !== "gone") return false;
-    const aside = path11.join(this.dir, `.stale-${slot}-${process.pid}-${Date.now()}`);
+    const aside = path18.join(this.dir, `.stale-${slot}-${process.pid}-${Date.now()}`);
     try {
       await rename3(this.file(slot), aside);
     } catch {
@@ -94004,7 +98318,7 @@ var SandboxSlots = class {
   }
   async read(file) {
     try {
-      return JSON.parse(await readFile9(file, "utf8"));
+      return JSON.parse(await readFile11(file, "utf8"));
     } catch {
       return void 0;
     }
@@ -94016,7 +98330,7 @@ var SandboxSlots = class {
   /** Who holds the slots now (for the waiting message). */
   async holders() {
     const names = await readdir6(this.dir).catch(() => []);
-    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path11.join(this.dir, n))));
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path18.join(this.dir, n))));
     return held.filter((h) => !!h).map((h) => h.runId);
   }
   /**
@@ -94046,11 +98360,11 @@ var SandboxSlots = class {
   }
 };
 function sleep(ms, signal) {
-  return new Promise((resolve) => {
+  return new Promise((resolve2) => {
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", done);
-      resolve();
+      resolve2();
     };
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
@@ -94092,10 +98406,44 @@ async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlot
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
+// actions/lib/src/docker/monitoring.ts
+import { readFile as readFile12 } from "node:fs/promises";
+async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
+  let runtimes;
+  try {
+    runtimes = (await docker.info()).Runtimes ?? {};
+  } catch (error2) {
+    return { ok: false, reason: `the Docker daemon is not reachable (${errorMessage(error2)})` };
+  }
+  const entry = runtimes[runtime];
+  if (!entry) return { ok: false, reason: `Docker has no runtime "${runtime}"; run runner-setup/setup.sh to register it` };
+  const flag = (entry.runtimeArgs ?? []).find((arg) => arg.startsWith("--pod-init-config="));
+  if (!flag) return { ok: false, reason: `the runtime "${runtime}" has no --pod-init-config argument` };
+  const podInitConfig = flag.slice("--pod-init-config=".length);
+  let document2;
+  try {
+    document2 = parseJsonWithin(await readFile12(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+  } catch (error2) {
+    return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${errorMessage(error2)}` };
+  }
+  const sinks = document2.trace_session?.sinks ?? [];
+  const endpoint2 = sinks.find((s) => s.name === "remote")?.config?.endpoint;
+  if (typeof endpoint2 !== "string" || !endpoint2.startsWith("/"))
+    return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
+  return { ok: true, setup: { runtime, podInitConfig, endpoint: endpoint2 } };
+}
+async function monitoringFor(docker, rulesFile, overrides) {
+  const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
+  const found = await findMonitoringSetup(docker);
+  const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
+  const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1e3 : 0;
+  return found.ok ? { setup: found.setup, rules, lockWaitMs } : { unavailable: found.reason };
+}
+
 // actions/lib/src/docker/provider.ts
 var import_dockerode = __toESM(require_docker(), 1);
 import { execFile as execFile6 } from "node:child_process";
-import os9 from "node:os";
+import os10 from "node:os";
 import { Writable } from "node:stream";
 import { promisify as promisify5 } from "node:util";
 
@@ -94167,16 +98515,16 @@ function redactedConfig(config) {
 import { createHash as createHash6 } from "node:crypto";
 import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile10, rm as rm5 } from "node:fs/promises";
-import os8 from "node:os";
-import path12 from "node:path";
+import { mkdtemp, readFile as readFile13, rm as rm6 } from "node:fs/promises";
+import os9 from "node:os";
+import path19 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path12.join(imagesDir, name, "recipe.json");
+  const file = path19.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile10(file);
+    bytes = await readFile13(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -94188,7 +98536,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile10(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile13(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -94200,7 +98548,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path12.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path19.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -94230,19 +98578,19 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
   log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path12.join(os8.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path19.join(os9.tmpdir(), "crucible-image-"));
   try {
-    const tar = path12.join(workDir, "rootfs.tar");
+    const tar = path19.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000"
     });
     const [repo, tag] = ref.split(":");
     const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
     const progress = await docker.importImage(tar, { repo, tag, changes });
-    await new Promise((resolve, reject) => {
+    await new Promise((resolve2, reject) => {
       docker.modem.followProgress(
         progress,
-        (error2) => error2 ? reject(error2) : resolve(),
+        (error2) => error2 ? reject(error2) : resolve2(),
         // followProgress does not turn an error event into an error: check each one.
         (event) => event.error && reject(new Error(`docker import failed: ${event.error}`))
       );
@@ -94251,13 +98599,13 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
     return { name, ref, id: image.Id, recipeHash: hash };
   } finally {
-    await rm5(workDir, { recursive: true, force: true });
+    await rm6(workDir, { recursive: true, force: true });
   }
 }
 function runLogged(command, args, log, env) {
-  return new Promise((resolve, reject) => {
-    const child = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
-      if (!error2) return resolve();
+  return new Promise((resolve2, reject) => {
+    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+      if (!error2) return resolve2();
       const missing = error2.code === "ENOENT";
       reject(
         new SandboxUnavailableError(
@@ -94266,7 +98614,7 @@ function runLogged(command, args, log, env) {
       );
     });
     let pending = "";
-    child.stderr?.on("data", (chunk) => {
+    child2.stderr?.on("data", (chunk) => {
       pending += chunk.toString("utf8");
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
@@ -94278,8 +98626,8 @@ function runLogged(command, args, log, env) {
 // actions/lib/src/docker/image-build.ts
 import { createHash as createHash7 } from "node:crypto";
 import { createReadStream as createReadStream2, createWriteStream as createWriteStream2 } from "node:fs";
-import { lstat as lstat6, mkdir as mkdir7, readdir as readdir7, readFile as readFile11, writeFile as writeFile3 } from "node:fs/promises";
-import path13 from "node:path";
+import { lstat as lstat6, mkdir as mkdir8, readdir as readdir7, readFile as readFile14, writeFile as writeFile3 } from "node:fs/promises";
+import path20 from "node:path";
 var EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
 var CONTEXT_HASH_LABEL = "crucible.context-hash";
 var DOCKERFILE_HASH_LABEL = "crucible.dockerfile-hash";
@@ -94302,16 +98650,16 @@ async function prepareExperimentImage(docker, request2, log = () => void 0) {
       digest: source.digest
     };
   }
-  const contextDir = path13.join(request2.experimentDir, source.context);
-  const dockerfilePath = path13.join(request2.experimentDir, source.dockerfile);
-  const dockerfileBytes = await readFile11(dockerfilePath);
+  const contextDir = path20.join(request2.experimentDir, source.context);
+  const dockerfilePath = path20.join(request2.experimentDir, source.dockerfile);
+  const dockerfileBytes = await readFile14(dockerfilePath);
   const dockerfileHash = `sha256:${createHash7("sha256").update(dockerfileBytes).digest("hex")}`;
   if (request2.approved) return loadApproved(docker, request2, dockerfileHash, log);
   return buildLocally(docker, request2, { contextDir, dockerfilePath, dockerfileBytes, dockerfileHash }, log);
 }
 async function buildLocally(docker, request2, dockerfile, log) {
   const { policy } = request2;
-  const relativeDockerfile = path13.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path13.sep).join("/");
+  const relativeDockerfile = path20.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path20.sep).join("/");
   if (relativeDockerfile.startsWith("../"))
     throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
   const recipes = (await readdir7(request2.imagesDir).catch(() => [])).sort();
@@ -94494,15 +98842,15 @@ async function inspectOrUndefined(docker, reference) {
   });
 }
 function followLogged(docker, stream, what, log) {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve2, reject) => {
     let failed;
     docker.modem.followProgress(
       stream,
-      (error2) => error2 ? reject(new CrucibleError(`${what} failed: ${error2.message}`)) : failed ? reject(new CrucibleError(`${what} failed: ${failed}`)) : resolve(),
+      (error2) => error2 ? reject(new CrucibleError(`${what} failed: ${error2.message}`)) : failed ? reject(new CrucibleError(`${what} failed: ${failed}`)) : resolve2(),
       (event) => {
         if (event.error) failed = event.errorDetail?.message ?? event.error;
-        const text = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ""}${event.status}` : "");
-        for (const line of text.split("\n")) if (line.trim()) log(`  ${line.trimEnd()}`);
+        const text2 = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ""}${event.status}` : "");
+        for (const line of text2.split("\n")) if (line.trim()) log(`  ${line.trimEnd()}`);
       }
     );
   });
@@ -94510,14 +98858,14 @@ function followLogged(docker, stream, what, log) {
 
 // actions/lib/src/docker/scratch.ts
 import { execFile as execFile5 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir8, rm as rm6 } from "node:fs/promises";
-import path14 from "node:path";
+import { chmod as chmod3, mkdir as mkdir9, rm as rm7 } from "node:fs/promises";
+import path21 from "node:path";
 import { promisify as promisify4 } from "node:util";
 var execFileAsync4 = promisify4(execFile5);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path14.join(root, "crucible", runId);
-  const outputDir = path14.join(dir, "output");
-  await mkdir8(outputDir, { recursive: true, mode: 448 });
+  const dir = path21.join(root, "crucible", runId);
+  const outputDir = path21.join(dir, "output");
+  await mkdir9(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
     await execFileAsync4("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
@@ -94532,7 +98880,7 @@ async function createScratch(root, runId, sizeBytes) {
       if (disposed) return;
       disposed = true;
       if (sizeLimited) await unmount(outputDir);
-      await rm6(dir, { recursive: true, force: true });
+      await rm7(dir, { recursive: true, force: true });
     }
   };
 }
@@ -94540,12 +98888,12 @@ function unmount(outputDir) {
   return execFileAsync4("umount", [outputDir]).catch(() => execFileAsync4("umount", ["-l", outputDir]));
 }
 async function releaseScratch(outputDir, runId) {
-  const dir = path14.dirname(outputDir);
-  const name = path14.basename(dir);
-  if (!path14.isAbsolute(outputDir) || path14.basename(outputDir) !== "output" || path14.basename(path14.dirname(dir)) !== "crucible") return false;
+  const dir = path21.dirname(outputDir);
+  const name = path21.basename(dir);
+  if (!path21.isAbsolute(outputDir) || path21.basename(outputDir) !== "output" || path21.basename(path21.dirname(dir)) !== "crucible") return false;
   if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
   if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
-  await rm6(dir, { recursive: true, force: true });
+  await rm7(dir, { recursive: true, force: true });
   return true;
 }
 
@@ -94560,7 +98908,7 @@ async function removeSandbox(docker, info2, options) {
   if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
 }
 var DockerSandboxProvider = class {
-  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os9.tmpdir()) {
+  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os10.tmpdir()) {
     this.runtime = runtime;
     this.imagesDir = imagesDir;
     this.docker = docker;
@@ -94675,10 +99023,10 @@ var DockerSandbox = class {
       stderr: true,
       abortSignal: streams.signal
     });
-    const outputEnded = new Promise((resolve) => {
-      output.on("end", resolve);
-      output.on("close", resolve);
-      output.on("error", () => resolve());
+    const outputEnded = new Promise((resolve2) => {
+      output.on("end", resolve2);
+      output.on("close", resolve2);
+      output.on("error", () => resolve2());
     });
     container.modem.demuxStream(output, sink("stdout", options), sink("stderr", options));
     const exited = container.wait({ condition: "next-exit", abortSignal: streams.signal });
@@ -94702,7 +99050,7 @@ var DockerSandbox = class {
       if (options.signal?.aborted) kill("cancelled");
       if (options.onSample) sampleStats(container, streams.signal, options.onSample);
       await exited;
-      await Promise.race([outputEnded, delay(5e3)]);
+      await Promise.race([outputEnded, delay2(5e3)]);
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
@@ -94773,8 +99121,8 @@ function sink(stream, options) {
     }
   });
 }
-function delay(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+function delay2(ms) {
+  return new Promise((resolve2) => setTimeout(resolve2, ms).unref());
 }
 
 // actions/lib/src/docker/assemble.ts
@@ -94782,6 +99130,7 @@ async function assembleRun(options) {
   const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
   const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
+  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
   const cancel = new AbortController();
   let count = 0;
   const onSignal = (signal) => {
@@ -94794,6 +99143,7 @@ async function assembleRun(options) {
     experiment,
     policy,
     provider,
+    monitoring,
     signal: cancel.signal,
     release() {
       process.off("SIGINT", onSignal);
@@ -94811,7 +99161,7 @@ import { execFile as execFile7 } from "node:child_process";
 import { promisify as promisify6 } from "node:util";
 
 // actions/lib/src/docker/gc.ts
-import { readdir as readdir8, readFile as readFile12 } from "node:fs/promises";
+import { readdir as readdir8, readFile as readFile15 } from "node:fs/promises";
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
   const self2 = await currentProcess();
@@ -94846,7 +99196,7 @@ async function runscProcesses(procRoot = "/proc") {
   const found = [];
   for (const entry of await readdir8(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile12(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile15(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -94861,9 +99211,9 @@ var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)
 
 // actions/lib/src/docker/host-checks.ts
 import { execFile as execFile8 } from "node:child_process";
-import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile13, readdir as readdir9, rm as rm7, statfs, writeFile as writeFile4 } from "node:fs/promises";
-import os10 from "node:os";
-import path15 from "node:path";
+import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile16, readdir as readdir9, rm as rm8, statfs, writeFile as writeFile4 } from "node:fs/promises";
+import os11 from "node:os";
+import path22 from "node:path";
 import { promisify as promisify7 } from "node:util";
 
 // actions/lib/src/doctor/sandbox-probe.ts
@@ -95279,6 +99629,18 @@ function hostChecks() {
         if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
         return checkGpuVisible(ctx.gpu);
       }
+    },
+    {
+      id: "monitoring",
+      title: "behaviour monitoring traces a sandbox",
+      // A run without monitoring still runs in gVisor and records `monitoring: unavailable`.
+      safety: false,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        if (!ctx.monitoringRules) return skip("no monitoring rules file given");
+        const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
+        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy.monitoring));
+      }
     }
   ];
 }
@@ -95296,13 +99658,13 @@ async function checkGpuVisible(gpu) {
   return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0].trim()}`);
 }
 async function freeBytes(dir) {
-  let current = path15.resolve(dir);
+  let current = path22.resolve(dir);
   for (; ; ) {
     try {
       const stats = await statfs(current);
       return { dir: current, bytes: stats.bavail * stats.bsize };
     } catch (error2) {
-      const parent = path15.dirname(current);
+      const parent = path22.dirname(current);
       if (error2.code !== "ENOENT" || parent === current) throw error2;
       current = parent;
     }
@@ -95320,10 +99682,10 @@ async function probeSpec(ctx, options) {
       timeoutSeconds: PROBE_TIMEOUT_MS / 1e3,
       gpus: options.gpuDeviceIds?.length ?? 0
     },
-    inputs: [{ relative: "probe.py", hostPath: path15.join(options.programDir, "probe.py") }],
+    inputs: [{ relative: "probe.py", hostPath: path22.join(options.programDir, "probe.py") }],
     artifacts: [],
     // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
-    name: path15.basename(options.programDir),
+    name: path22.basename(options.programDir),
     outputBytes: PROBE_OUTPUT_BYTES,
     env: {},
     labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
@@ -95331,9 +99693,9 @@ async function probeSpec(ctx, options) {
   };
 }
 async function inSandbox(ctx, program, argv, options, afterExit) {
-  const programDir = await mkdtemp2(path15.join(os10.tmpdir(), "crucible-doctor-"));
+  const programDir = await mkdtemp2(path22.join(os11.tmpdir(), "crucible-doctor-"));
   try {
-    await writeFile4(path15.join(programDir, "probe.py"), program, { mode: 420 });
+    await writeFile4(path22.join(programDir, "probe.py"), program, { mode: 420 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
     const sandbox = await provider.create(
       await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir })
@@ -95347,11 +99709,11 @@ async function inSandbox(ctx, program, argv, options, afterExit) {
       await sandbox.cleanup();
     }
   } finally {
-    await rm7(programDir, { recursive: true, force: true });
+    await rm8(programDir, { recursive: true, force: true });
   }
 }
-function jsonLines(text) {
-  return text.split("\n").flatMap((line) => {
+function jsonLines(text2) {
+  return text2.split("\n").flatMap((line) => {
     try {
       const value = JSON.parse(line);
       return value && typeof value === "object" ? [value] : [];
@@ -95368,9 +99730,9 @@ async function runProbe(ctx) {
     ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
     { memoryBytes: 256 * 1024 * 1024 },
     async (sandbox) => {
-      const file = path15.join(sandbox.outputDir, "doctor-probe");
+      const file = path22.join(sandbox.outputDir, "doctor-probe");
       const stats = await lstat7(file).catch(() => void 0);
-      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile13(file, "utf8") === "probe";
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile16(file, "utf8") === "probe";
     }
   );
   const findings = { result, hostSawOutput, stderr };
@@ -95391,8 +99753,9 @@ async function runDoctor(options) {
     policy: options.policy,
     imagesDir: options.imagesDir,
     artifactStore: options.artifactStore,
-    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os10.tmpdir(),
-    gpu: options.gpu ?? realGpuProbes(options)
+    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os11.tmpdir(),
+    gpu: options.gpu ?? realGpuProbes(options),
+    ...options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}
   };
   const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
   return runChecks(checks, context, options.onResult);
@@ -95409,7 +99772,7 @@ function realGpuProbes(options) {
       const ctx = {
         ...options,
         artifactStore: "",
-        scratchRoot: process.env.RUNNER_TEMP ?? os10.tmpdir(),
+        scratchRoot: process.env.RUNNER_TEMP ?? os11.tmpdir(),
         gpu: void 0
       };
       const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], {
@@ -95428,11 +99791,11 @@ async function assertHostFit(options) {
 
 // actions/run/src/approved-image.ts
 import { existsSync as existsSync3 } from "node:fs";
-import path16 from "node:path";
+import path23 from "node:path";
 async function approvedImageOf(experiment, artifactInput, workspace) {
   if (experiment.image.kind !== "build") return void 0;
-  const folder = artifactInput ? path16.resolve(workspace, artifactInput) : "";
-  if (!folder || !existsSync3(path16.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const folder = artifactInput ? path23.resolve(workspace, artifactInput) : "";
+  if (!folder || !existsSync3(path23.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
   const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }
@@ -95455,7 +99818,7 @@ var ActionsLog = class {
   suppressed = 0;
   /** One resource line every 10 s while the program runs. */
   sample = resourceLines(
-    (text) => this.write(`[crucible] ${escapeControls(text)}
+    (text2) => this.write(`[crucible] ${escapeControls(text2)}
 `)
   );
   phase(name) {
@@ -95474,9 +99837,9 @@ var ActionsLog = class {
 `);
   }
   line(line) {
-    const text = `${escapeControls(formatLiveLine(line)).replaceAll("##[", "##\\[")}
+    const text2 = `${escapeControls(formatLiveLine(line)).replaceAll("##[", "##\\[")}
 `;
-    if (this.printedBytes + text.length > this.maxBytes) {
+    if (this.printedBytes + text2.length > this.maxBytes) {
       if (this.suppressed++ === 0) {
         this.write(
           `[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}
@@ -95485,8 +99848,8 @@ var ActionsLog = class {
       }
       return;
     }
-    this.printedBytes += text.length;
-    this.write(text);
+    this.printedBytes += text2.length;
+    this.write(text2);
   }
   /** Ends the open group, first turning command processing back on. */
   close() {
@@ -95636,7 +99999,7 @@ var DEFAULTS = {
     format: ""
   }
 };
-function lowercaseKeys(object) {
+function lowercaseKeys2(object) {
   if (!object) {
     return {};
   }
@@ -95680,7 +100043,7 @@ function merge(defaults, route, options) {
   } else {
     options = Object.assign({}, route);
   }
-  options.headers = lowercaseKeys(options.headers);
+  options.headers = lowercaseKeys2(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
   const mergedOptions = mergeDeep(defaults || {}, options);
@@ -96361,8 +100724,8 @@ var convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
   if (!hasUserReviver) return value;
   return userReviver(key, value, context);
 };
-var JSONParseV2 = (text, reviver) => {
-  return JSON.parse(text, (key, value, context) => {
+var JSONParseV2 = (text2, reviver) => {
+  return JSON.parse(text2, (key, value, context) => {
     const isNumber = typeof value === "number";
     const isOutOfBounds = value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
     const isBigNumber = isNumber && isOutOfBounds;
@@ -96420,8 +100783,8 @@ var applyReviverIteratively = (parsed, userReviver) => {
   }
   return rootHolder[""];
 };
-var serializeBigInts = (text) => {
-  return text.replace(
+var serializeBigInts = (text2) => {
+  return text2.replace(
     stringsOrLargeNumbers,
     (match, digits, fractional, exponential) => {
       const isString = match[0] === '"';
@@ -96435,18 +100798,18 @@ var serializeBigInts = (text) => {
     }
   );
 };
-var JSONParse = (text, reviver) => {
-  if (!text) return originalParse(text, reviver);
+var JSONParse = (text2, reviver) => {
+  if (!text2) return originalParse(text2, reviver);
   try {
-    if (isContextSourceSupported()) return JSONParseV2(text, reviver);
-    const serializedData = serializeBigInts(text);
+    if (isContextSourceSupported()) return JSONParseV2(text2, reviver);
+    const serializedData = serializeBigInts(text2);
     return originalParse(
       serializedData,
       (key, value, context) => convertMarkedBigIntsReviver(key, value, context, reviver)
     );
   } catch (error2) {
     if (error2 instanceof RangeError) {
-      const serializedData = serializeBigInts(text);
+      const serializedData = serializeBigInts(text2);
       const parsed = originalParse(serializedData);
       return applyReviverIteratively(parsed, reviver);
     }
@@ -96614,12 +100977,12 @@ async function getResponseData(response) {
   }
   const mimetype = parse2(contentType);
   if (isJSONResponse(mimetype)) {
-    let text = "";
+    let text2 = "";
     try {
-      text = await response.text();
-      return JSONParse(text);
+      text2 = await response.text();
+      return JSONParse(text2);
     } catch (err) {
-      return text;
+      return text2;
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
   // (RFC 2046) and must never be decoded as text, even when the response
@@ -96787,8 +101150,8 @@ function withCustomRequest(customRequest) {
 
 // ../main/node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep}${b64url}${sep}${b64url}$`);
+var sep3 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep3}${b64url}${sep3}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -96976,17 +101339,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path18 = requestOptions.url.replace(options.baseUrl, "");
+    const path25 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path18} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path25} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path18} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path25} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -99576,9 +103939,9 @@ function createGitHubClient(options) {
       } catch (error2) {
         const status = httpStatus(error2);
         if (attempt >= retries || status !== void 0 && DO_NOT_RETRY.includes(status)) throw error2;
-        const delay2 = retryDelayMs * 2 ** attempt;
-        options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay2} ms`);
-        await sleep2(delay2);
+        const delay3 = retryDelayMs * 2 ** attempt;
+        options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay3} ms`);
+        await sleep2(delay3);
       }
     }
   });
@@ -99589,15 +103952,15 @@ function httpStatus(error2) {
   return typeof status === "number" ? status : void 0;
 }
 function sleep2(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve2) => setTimeout(resolve2, ms));
 }
 
 // actions/lib/src/github/markdown.ts
 var LINE_BREAKS = /\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g;
 var ACTIVE = /[&<>"'`|\\[\]()*_~!#$:@]/g;
 var FILTER_TRIGGERS = "@#:";
-function escapeMarkdown(text) {
-  return escapeControls(text.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
+function escapeMarkdown(text2) {
+  return escapeControls(text2.replace(LINE_BREAKS, " ")).replace(ACTIVE, (c) => `&#${c.charCodeAt(0)};${FILTER_TRIGGERS.includes(c) ? "&#8203;" : ""}`).replace(/(www)\./gi, "$1&#46;");
 }
 
 // actions/lib/src/gitops/history.ts
@@ -99738,12 +104101,13 @@ function renderSummary(result, resultPath, latestProgress) {
       ["Exit code", result.exitCode === null ? "none" : String(result.exitCode)],
       ["Runtime", `${result.runtime.name} ${result.runtime.version}`],
       ["Image", `${result.image.ref} (${result.image.id.slice(0, 19)})`],
+      ["Behaviour", behaviourLine(result)],
       ["Result", resultPath]
     ])
   );
   if (result.stages) {
     parts.push("<h3>Stages</h3>\n");
-    const cell = (text) => `<td>${escapeMarkdown(text)}</td>`;
+    const cell = (text2) => `<td>${escapeMarkdown(text2)}</td>`;
     const stageRow = (s) => `<tr>${cell(s.name)}<td>${STATUS_ICONS[s.status]} ${escapeMarkdown(s.status)}</td>${cell(s.needs.join(", ") || "\u2014")}${cell(s.durationSeconds === void 0 ? "\u2014" : formatDuration(s.durationSeconds))}${cell(s.statusReason)}</tr>`;
     const head = "<tr><th>Stage</th><th>Status</th><th>Needs</th><th>Duration</th><th>Why</th></tr>";
     parts.push(`<table>${head}${result.stages.map(stageRow).join("")}</table>
@@ -99793,10 +104157,10 @@ function renderSummary(result, resultPath, latestProgress) {
   }
   return `${summary2}${log}`;
 }
-function cut(text, max) {
-  const head = text.slice(0, max);
-  const open6 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
-  return open6 > head.lastIndexOf(";") && open6 > head.lastIndexOf(">") ? head.slice(0, open6) : head;
+function cut(text2, max) {
+  const head = text2.slice(0, max);
+  const open7 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open7 > head.lastIndexOf(";") && open7 > head.lastIndexOf(">") ? head.slice(0, open7) : head;
 }
 
 // actions/run/src/main.ts
@@ -99816,12 +104180,12 @@ async function run() {
   let release = () => {
   };
   try {
-    const file = path17.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path24.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: getInput("policy") ? path17.resolve(workspace, getInput("policy")) : void 0,
+      policyFile: getInput("policy") ? path24.resolve(workspace, getInput("policy")) : void 0,
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
@@ -99832,11 +104196,11 @@ async function run() {
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path17.resolve(workspace, resultsDir) : path17.join(experiment.dir, "results");
-    const artifactStore = getInput("artifact-store") ? path17.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
+    const resultsRoot = resultsDir ? path24.resolve(workspace, resultsDir) : path24.join(experiment.dir, "results");
+    const artifactStore = getInput("artifact-store") ? path24.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
     await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
-    const savedLog = path17.relative(workspace, path17.join(resultsRoot, runId, "log.txt"));
-    log = new ActionsLog((text) => process.stdout.write(text), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
+    const savedLog = path24.relative(workspace, path24.join(resultsRoot, runId, "log.txt"));
+    log = new ActionsLog((text2) => process.stdout.write(text2), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperimentInSlot({
       experiment,
       policy,
@@ -99847,6 +104211,7 @@ async function run() {
       artifactStore,
       signal: assembled.signal,
       ...approvedImage ? { approvedImage } : {},
+      monitoring: assembled.monitoring,
       labels: { [label.split("=")[0]]: label.split("=")[1] },
       ...await runProvenance(),
       events: {
@@ -99865,7 +104230,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path17.relative(workspace, outcome.resultFile);
+    const resultPath = path24.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -99873,6 +104238,7 @@ async function run() {
     setOutput("metrics", JSON.stringify(result.metrics));
     const store = new ArtifactStore(artifactStore);
     setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
+    for (const a of alertAnnotations(result.alerts ?? [])) core_exports[a.level](a.message, { title: a.title });
     await summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = escapeControls(`${result.experiment.name}: ${result.status}: ${result.statusReason}`);
     if (result.status === "succeeded" || result.status === "superseded") info(headline);
@@ -99882,7 +104248,7 @@ async function run() {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
         error(issue2.message, {
-          file: path17.relative(workspace, path17.resolve(issue2.file)),
+          file: path24.relative(workspace, path24.resolve(issue2.file)),
           startLine: issue2.line,
           startColumn: issue2.column
         });

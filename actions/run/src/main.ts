@@ -1,6 +1,7 @@
 import path from "node:path";
 import * as core from "@actions/core";
 import {
+  alertAnnotations,
   ArtifactStore,
   CrucibleError,
   defaultArtifactStore,
@@ -74,6 +75,7 @@ export async function run(): Promise<void> {
       artifactStore,
       signal: assembled.signal,
       ...(approvedImage ? { approvedImage } : {}),
+      monitoring: assembled.monitoring,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
       ...(await runProvenance()),
       events: {
@@ -101,6 +103,8 @@ export async function run(): Promise<void> {
     // Stored artifacts are named by hash; the workflow uploads exactly these files as an Actions artifact.
     const store = new ArtifactStore(artifactStore);
     core.setOutput("stored-artifacts", (result.storedArtifacts ?? []).map((a) => store.pathOf(a.sha256)).join("\n"));
+    // One annotation per raised rule, written here: the program's text is only ever inside the message, escaped.
+    for (const a of alertAnnotations(result.alerts ?? [])) core[a.level](a.message, { title: a.title });
     await core.summary.addRaw(renderSummary(result, resultPath, latestProgress)).write();
     const headline = escapeControls(`${result.experiment.name}: ${result.status}: ${result.statusReason}`);
     if (result.status === "succeeded" || result.status === "superseded") core.info(headline);

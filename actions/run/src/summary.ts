@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, type Progress, type RunResult, STATUS_ICONS } from "../../lib/src/index.js";
+import { behaviourLine, formatBytes, formatDuration, type Progress, type RunResult, STATUS_ICONS } from "../../lib/src/index.js";
 import { escapeMarkdown } from "../../lib/src/github/index.js";
 
 const MAX_SUMMARY_BYTES = 1000 * 1024;
@@ -22,6 +22,7 @@ export function renderSummary(result: RunResult, resultPath: string, latestProgr
       ["Exit code", result.exitCode === null ? "none" : String(result.exitCode)],
       ["Runtime", `${result.runtime.name} ${result.runtime.version}`],
       ["Image", `${result.image.ref} (${result.image.id.slice(0, 19)})`],
+      ["Behaviour", behaviourLine(result)],
       ["Result", resultPath],
     ]),
   );

@@ -2,14 +2,18 @@
 // experiment, the Docker provider for the policy's runtime, and signal handlers that cancel the run.
 import Docker from "dockerode";
 import { loadExperiment, type Experiment } from "../experiment.js";
-import { defaultPolicyFile, imagesDirOf } from "../locations.js";
+import { defaultPolicyFile, imagesDirOf, monitoringRulesFile } from "../locations.js";
+import type { MonitoringOptions } from "../monitoring/session.js";
 import { loadPolicy, type SandboxPolicy } from "../policy.js";
+import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider } from "./provider.js";
 
 export interface AssembledRun {
   experiment: Experiment;
   policy: SandboxPolicy;
   provider: DockerSandboxProvider;
+  /** Behaviour monitoring on this runner (the traced runtime and the rules with the policy's overrides), or why not. */
+  monitoring: MonitoringOptions;
   /** Aborted by the first SIGINT or SIGTERM: the run stops its sandbox and records what happened. */
   signal: AbortSignal;
   /** Removes the signal handlers. */
@@ -30,6 +34,7 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
   const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
   const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
+  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
   const cancel = new AbortController();
   let count = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -42,6 +47,7 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
     experiment,
     policy,
     provider,
+    monitoring,
     signal: cancel.signal,
     release() {
       process.off("SIGINT", onSignal);

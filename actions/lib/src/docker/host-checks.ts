@@ -17,11 +17,13 @@ import { checkRuntimeArgs, probeRunsc, supportedDrivers, type RunscCapabilities 
 import { MEMORY_PROGRAM, PROBE_PROGRAM } from "../doctor/sandbox-probe.js";
 import { errorMessage } from "../errors.js";
 import { listGpus } from "../gpu.js";
+import { checkMonitoring } from "../monitoring/doctor.js";
 import { currentProcess, ownerLabels } from "../owner.js";
 import type { SandboxPolicy, SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type Sandbox } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
 import { readRecipe } from "./image.js";
+import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider, SETUP_HINT } from "./provider.js";
 
 const execFileAsync = promisify(execFile);
@@ -75,6 +77,8 @@ export interface HostContext {
   /** Host folder for the doctor's sandboxes' /output (as runs use $RUNNER_TEMP or the temp folder). */
   scratchRoot: string;
   gpu: GpuProbes;
+  /** The behaviour-monitoring rules file (runner-setup/monitoring-rules.json); without it that row is skipped. */
+  monitoringRules?: string;
   /** Findings shared between checks. */
   info?: DockerInfo;
   runsc?: RunscCapabilities;
@@ -436,6 +440,18 @@ function hostChecks(): Check<HostContext>[] {
         return checkGpuVisible(ctx.gpu);
       },
     },
+    {
+      id: "monitoring",
+      title: "behaviour monitoring traces a sandbox",
+      // A run without monitoring still runs in gVisor and records `monitoring: unavailable`.
+      safety: false,
+      needs: ["sandbox-kernel"],
+      async run(ctx) {
+        if (!ctx.monitoringRules) return skip("no monitoring rules file given");
+        const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
+        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy.monitoring));
+      },
+    },
   ];
 }
 
@@ -572,6 +588,7 @@ export interface DoctorOptions {
   /** Configuration checks only (no sandbox, no image or disk checks): what every run does before it starts. */
   quick?: boolean;
   gpu?: GpuProbes;
+  monitoringRules?: string;
   onResult?: (result: CheckResult) => void;
 }
 
@@ -583,6 +600,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     artifactStore: options.artifactStore,
     scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(),
     gpu: options.gpu ?? realGpuProbes(options),
+    ...(options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}),
   };
   const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
   return runChecks(checks, context, options.onResult);

@@ -8,5 +8,6 @@ export * from "./host-checks.js";
 export * from "./host-config.js";
 export * from "./image.js";
 export * from "./image-build.js";
+export * from "./monitoring.js";
 export { DockerSandboxProvider, SETUP_HINT, toSample } from "./provider.js";
 export * from "./scratch.js";

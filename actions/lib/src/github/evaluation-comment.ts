@@ -8,6 +8,7 @@ import { STATUS_ICONS, type Approval, type RunResult } from "../result/format.js
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
 import { DIGEST } from "../image-source.js";
+import { behaviourLine } from "../monitoring/report.js";
 import { escapeMarkdown, link } from "./markdown.js";
 
 export const EVALUATION_MARKER = "<!-- crucible:evaluation -->";
@@ -126,8 +127,10 @@ function planTable(plan: EvaluationPlan): string[] {
       : e.build
         ? "<br><sub>⚠️ not built: the build job left no image, so this experiment will be refused</sub>"
         : "";
+    // Declared behaviours are not alerted on, so the reviewer sees them before approving.
+    const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
     const cells = [
-      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}`,
+      `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`,
       `${escapeMarkdown(e.image)}${built}`,
       String(r.cpus),
       escapeMarkdown(r.memory),
@@ -162,7 +165,8 @@ function approvalsOf(rows: ResultRow[]): string {
 function resultRow(row: ResultRow, plan: EvaluationPlan): string {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}…` : result.statusReason;
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}`;
+  const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;

@@ -40,6 +40,8 @@ export interface PlannedExperiment extends PlanEntry {
   resources: Experiment["spec"]["resources"];
   /** Number of stages (0: a single program). */
   stages: number;
+  /** Behaviours the experiment declares it needs, which monitoring will not raise: shown to the reviewer. */
+  behaviours?: string[];
   estimate: RunEstimate;
 }
 
@@ -141,6 +143,7 @@ export async function planExperiments(options: PlanOptions): Promise<Plan> {
           image: imageLabel(experiment.spec.image),
           resources: experiment.spec.resources,
           stages: experiment.stages?.length ?? 0,
+          ...(experiment.spec.behaviours?.length ? { behaviours: experiment.spec.behaviours } : {}),
           // Only the base branch's runs: results in the pull request are its author's to write.
           estimate: await estimate(repository, base, dir, experiment),
         });

@@ -3,6 +3,8 @@
 import type { StoredArtifact } from "../artifact-store.js";
 import type { HeadlineMetric, Resources } from "../experiment.js";
 import type { CollectedFile, DroppedEntry } from "../files.js";
+import type { Alert } from "../monitoring/rules.js";
+import type { MonitoringRecord } from "../monitoring/session.js";
 import type { ImageRef } from "../sandbox/sandbox.js";
 import type { RuntimeInfo } from "../sandbox/sandbox.js";
 import type { UsageRecord } from "../usage.js";
@@ -44,6 +46,8 @@ export interface RunResult {
   log: LogRecord;
   resources: Resources & { gpuDeviceIds: string[] };
   policy: Record<string, unknown>;
+  monitoring?: MonitoringRecord;
+  alerts?: Alert[];
   usage?: UsageRecord;
   provenance: Provenance;
   /** Multi-stage runs: one record per stage, in run order. */
@@ -124,6 +128,8 @@ export interface StageResult {
   log: LogRecord;
   resources?: Resources & { gpuDeviceIds: string[] };
   policy?: Record<string, unknown>;
+  monitoring?: MonitoringRecord;
+  alerts?: Alert[];
   usage?: UsageRecord;
   containerId?: string | null;
 }

@@ -1,0 +1,366 @@
+// Behaviour monitoring against the real runsc through Docker: the runtime entry runsc-monitored
+// (runner-setup/setup.sh) streams gVisor's trace points to this process. Nothing here is mocked.
+import { copyFile, mkdir, mkdtemp, readFile, symlink } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  alertAnnotations,
+  applyOverrides,
+  behaviourLine,
+  checkMonitoring,
+  decodeMessage,
+  MonitorSession,
+  loadExperiment,
+  loadPolicy,
+  loadRules,
+  runExperiment,
+  validateResultDocument,
+  type MonitoringSetup,
+  type RuleSet,
+  type SandboxPolicy,
+} from "../actions/lib/src/index.js";
+import { DockerSandboxProvider, findMonitoringSetup } from "../actions/lib/src/docker/index.js";
+import { runAction } from "./support/action.js";
+import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { interpretRunnerLog } from "./support/runner-log.js";
+
+const docker = new Docker();
+let policy: SandboxPolicy;
+let provider: DockerSandboxProvider;
+let setup: MonitoringSetup;
+let rules: RuleSet;
+
+beforeAll(async () => {
+  policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
+  provider = new DockerSandboxProvider(policy.runtime, imagesDir, docker);
+  await provider.prepareImage("base");
+  const found = await findMonitoringSetup(docker);
+  if (!found.ok) throw new Error(`monitoring is not set up on this host: ${found.reason}`);
+  setup = found.setup;
+  rules = await loadRules(path.join(repoRoot, "runner-setup/monitoring-rules.json"));
+});
+
+async function runMonitored(name: string, program: string, options: { extra?: string; rules?: RuleSet } = {}) {
+  const file = await makeExperiment(name, { "experiment.yaml": experimentYaml(name, { extra: options.extra }), "main.py": program });
+  const experiment = await loadExperiment(file, { imagesDir });
+  const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+  const outcome = await runExperiment({
+    experiment,
+    policy,
+    provider,
+    repoRoot: path.resolve(file, "../../.."),
+    resultsRoot,
+    monitoring: { setup, rules: options.rules ?? rules, lockWaitMs: 10 * 60_000 },
+  });
+  const written = JSON.parse(await readFile(outcome.resultFile, "utf8"));
+  expect(validateResultDocument(written), JSON.stringify(validateResultDocument.errors)).toBe(true);
+  return outcome.result;
+}
+
+const ATTEMPTS = `
+import ctypes, os, socket, subprocess
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(("10.1.2.3", 80))
+except OSError as e:
+    print("connect:", e)
+libc = ctypes.CDLL(None, use_errno=True)
+print("unshare:", libc.unshare(0x10000000), ctypes.get_errno())
+print("sh:", subprocess.run(["/bin/sh", "-c", "true"]).returncode)
+try:
+    open("/proc/sys/kernel/core_pattern", "w").write("|/tmp/x")
+except OSError as e:
+    print("core_pattern:", e)
+`;
+
+describe("behaviour monitoring under runsc", () => {
+  it("finds the monitored runtime and its trace socket", () => {
+    expect(setup).toMatchObject({ runtime: "runsc-monitored", endpoint: "/run/crucible/monitoring/sink.sock" });
+  });
+
+  it("raises exactly connect, unshare, shell and /proc/sys write alerts, with the process that tried", async () => {
+    const result = await runMonitored("tries-four-things", ATTEMPTS);
+    expect(result.status).toBe("succeeded");
+    expect(result.policy).toMatchObject({ HostConfig: { Runtime: "runsc-monitored" } });
+    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+    const byRule = Object.fromEntries((result.alerts ?? []).map((a) => [a.rule, a]));
+    expect(Object.keys(byRule).sort()).toEqual(["kernel-tunables-write", "namespace-escape", "network-egress", "shell-exec"]);
+    expect(byRule["network-egress"]!.examples[0]).toMatchObject({ process: "python3", detail: ["10.1.2.3:80"] });
+    expect(byRule["namespace-escape"]!.examples[0]).toMatchObject({
+      process: "python3",
+      detail: ["unshare", "0x10000000", expect.any(String)],
+    });
+    expect(byRule["shell-exec"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/bin/sh", "/bin/sh", "-c", "true"] });
+    expect(byRule["kernel-tunables-write"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/proc/sys/kernel/core_pattern"] });
+    expect(byRule["network-egress"]!.severity).toBe("high");
+  });
+
+  it("bounds a flood of openat events: the run finishes and every event not evaluated is counted", async () => {
+    const tight = applyOverrides(rules, { limits: { eventsPerSecond: 500, maxEvents: 2000 } }, "test");
+    const result = await runMonitored(
+      "open-flood",
+      `
+for i in range(20000):
+    open("/etc/hostname").close()
+print("done")
+`,
+      { rules: tight },
+    );
+    expect(result.status).toBe("succeeded");
+    const monitoring = result.monitoring!;
+    if (monitoring.status !== "available") throw new Error(`monitoring unavailable: ${monitoring.reason}`);
+    expect(monitoring.collector).toBe("overloaded");
+    expect(monitoring.events.evaluated).toBeLessThanOrEqual(2000);
+    const { bySandbox, byRate, byTotal, byBytes, malformed } = monitoring.dropped;
+    expect(byRate + byTotal).toBeGreaterThan(0);
+    expect(malformed).toBe(0);
+    expect(byBytes).toBe(0);
+    // Every open the program made is accounted for: evaluated, dropped by our bounds, or dropped by the Sentry.
+    expect(monitoring.events.received + bySandbox).toBeGreaterThanOrEqual(20000);
+    expect(behaviourLine(result)).toMatch(/events not evaluated/);
+  });
+
+  it("keeps hostile process names and paths as inert data in the result, the annotations and the behaviour line", async () => {
+    const result = await runMonitored(
+      "hostile-names",
+      `
+import ctypes
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"\x1b]0;x\x07::error::", 0, 0, 0)
+for name in ["/proc/sys/\u202e::warning::<script>x</script>", "/sys/%0A::set-output name=a::b"]:
+    try:
+        open(name, "w")
+    except OSError:
+        pass
+`,
+    );
+    const alert = result.alerts!.find((a) => a.rule === "kernel-tunables-write")!;
+    expect(alert.count).toBe(2);
+    // The result keeps exactly what the program set (15 bytes: the Sentry keeps what fits in comm).
+    expect(alert.examples.map((e) => e.process)).toEqual(["\x1b]0;x\x07::error::", "\x1b]0;x\x07::error::"]);
+    expect(alert.examples.map((e) => e.detail[0])).toEqual([
+      "/proc/sys/\u202e::warning::<script>x</script>",
+      "/sys/%0A::set-output name=a::b",
+    ]);
+    for (const shown of [...alertAnnotations(result.alerts!).map((a) => a.message), behaviourLine(result)]) {
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      expect(shown).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f\u202e]/);
+      expect(shown).not.toMatch(/^::/m);
+    }
+  });
+
+  it("does not raise what the experiment declared, and records it as suppressed", async () => {
+    const result = await runMonitored(
+      "declares-subprocess",
+      `
+import subprocess
+subprocess.run(["/bin/sh", "-c", "true"])
+`,
+      { extra: "behaviours: [subprocess]" },
+    );
+    expect(result.alerts ?? []).toEqual([]);
+    expect(result.monitoring).toMatchObject({
+      status: "available",
+      suppressed: [{ rule: "shell-exec", behaviour: "subprocess", count: 1 }],
+    });
+  });
+
+  it("counts hello-sandbox's two deliberate egress probes as its declared network-probe, and raises nothing", async () => {
+    // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail; it declares network-probe.
+    const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
+    expect(experiment.spec.behaviours).toEqual(["network-probe"]);
+    const run = async (declared: typeof experiment) => {
+      const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+      const { result } = await runExperiment({
+        experiment: declared,
+        policy,
+        provider,
+        repoRoot,
+        resultsRoot,
+        monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
+      });
+      expect(result.status).toBe("succeeded");
+      expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+      return result;
+    };
+    const result = await run(experiment);
+    expect(result.alerts ?? []).toEqual([]);
+    expect(result.monitoring).toMatchObject({ suppressed: [{ rule: "network-egress", behaviour: "network-probe", count: 2 }] });
+    expect(behaviourLine(result)).toMatch(
+      /^tried nothing the rules flag \(\d+ events\); declared, not alerted: network-egress ×2 \(network-probe\)$/,
+    );
+    // Without the declaration the same probes are a high-severity alert: the declaration is what hides them.
+    const undeclared = await run({ ...experiment, spec: { ...experiment.spec, behaviours: [] } });
+    expect(undeclared.alerts!.map((a) => [a.rule, a.severity, a.examples.map((e) => e.detail[0])])).toEqual([
+      ["network-egress", "high", ["1.1.1.1:53", "169.254.169.254:80"]],
+    ]);
+    expect(undeclared.monitoring).toMatchObject({ suppressed: [] });
+  });
+
+  it("records monitoring as unavailable, with the reason, when another run holds the trace socket", async () => {
+    const holder = await MonitorSession.open(setup, rules, [], { lockWaitMs: 0, drainMs: 0 });
+    try {
+      const file = await makeExperiment("while-busy", { "experiment.yaml": experimentYaml("while-busy"), "main.py": "print('hi')\n" });
+      const experiment = await loadExperiment(file, { imagesDir });
+      const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+      const { result } = await runExperiment({
+        experiment,
+        policy,
+        provider,
+        repoRoot: path.resolve(file, "../../.."),
+        resultsRoot,
+        monitoring: { setup, rules, lockWaitMs: 500 },
+      });
+      expect(result.status).toBe("succeeded");
+      expect(result.policy).toMatchObject({ HostConfig: { Runtime: "runsc" } });
+      expect(result.monitoring).toEqual({
+        status: "unavailable",
+        reason: expect.stringMatching(/another run on this host \(pid \d+\) holds the trace socket/),
+      });
+      expect(behaviourLine(result)).toMatch(/^not monitored: /);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it("the run action's bundle, moved where no node_modules exist, monitors and annotates one line per raised rule", async () => {
+    // The runner runs dist/index.js from the action's checkout; the native addon ships beside it.
+    const root = await mkdtemp(path.join(os.tmpdir(), "crucible-bundle-"));
+    await mkdir(path.join(root, "actions/run/dist"), { recursive: true });
+    for (const file of ["index.js", "node-unix-socket.linux-x64-gnu.node"])
+      await copyFile(path.join(repoRoot, "actions/run/dist", file), path.join(root, "actions/run/dist", file));
+    await symlink(path.join(repoRoot, "runner-setup"), path.join(root, "runner-setup"));
+    const file = await makeExperiment("action-tries", { "experiment.yaml": experimentYaml("action-tries"), "main.py": ATTEMPTS });
+    const workspace = path.resolve(file, "../../..");
+    const run = await runAction(path.join(root, "actions/run/dist/index.js"), {
+      inputs: { experiment: path.relative(workspace, file) },
+      env: { GITHUB_WORKSPACE: workspace, CRUCIBLE_MONITORING_WAIT: "600" },
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const annotations = interpretRunnerLog(run.stdout).commands.filter((c) => ["error", "warning", "notice"].includes(c.name));
+    expect(annotations.map((a) => [a.name, a.properties])).toEqual([
+      ["error", "title=behaviour%3A kernel-tunables-write (high)"],
+      ["error", "title=behaviour%3A namespace-escape (high)"],
+      ["error", "title=behaviour%3A network-egress (high)"],
+      ["warning", "title=behaviour%3A shell-exec (medium)"],
+    ]);
+    expect(annotations[2]!.data).toBe(
+      "The program tried to connect to a network address other than loopback (1×). First at " + annotations[2]!.data.split("First at ")[1],
+    );
+    expect(annotations[2]!.data).toMatch(/by process "python3": "10\.1\.2\.3:80"$/);
+    expect(run.summary).toContain("Behaviour");
+    // The summary's values go through escapeMarkdown (&#40; is "(").
+    expect(run.summary).toContain(
+      "<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>",
+    );
+  });
+
+  it("a multi-stage run records each stage's monitoring and the run's alerts together", async () => {
+    const yaml = [
+      "apiVersion: crucible/v1",
+      "name: staged-tries",
+      "description: staged test",
+      "image: base",
+      "inputs: [shell.py, net.py]",
+      "resources: {cpus: 1, memory: 256Mi, timeout: 60s}",
+      "stages:",
+      "  first:",
+      "    command: [python3, shell.py]",
+      "  second:",
+      "    needs: [first]",
+      "    command: [python3, net.py]",
+      "",
+    ].join("\n");
+    const file = await makeExperiment("staged-tries", {
+      "experiment.yaml": yaml,
+      "shell.py": "import subprocess\nsubprocess.run(['/bin/sh', '-c', 'true'])\n",
+      "net.py": "import socket\ns = socket.socket()\ntry:\n    s.connect(('10.9.9.9', 443))\nexcept OSError:\n    pass\n",
+    });
+    const experiment = await loadExperiment(file, { imagesDir });
+    const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+    const { result, resultFile } = await runExperiment({
+      experiment,
+      policy,
+      provider,
+      repoRoot: path.resolve(file, "../../.."),
+      resultsRoot,
+      monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
+    });
+    expect(validateResultDocument(JSON.parse(await readFile(resultFile, "utf8"))), JSON.stringify(validateResultDocument.errors)).toBe(
+      true,
+    );
+    expect(result.status).toBe("succeeded");
+    expect(result.stages!.map((s) => [s.name, s.monitoring?.status, (s.alerts ?? []).map((a) => a.rule)])).toEqual([
+      ["first", "available", ["shell-exec"]],
+      ["second", "available", ["network-egress"]],
+    ]);
+    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
+    expect(result.alerts!.map((a) => [a.rule, a.count])).toEqual([
+      ["network-egress", 1],
+      ["shell-exec", 1],
+    ]);
+  });
+
+  it("doctor: passes on this runner, fails when the runtime does not trace, warns when the runner is not set up", async () => {
+    expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ status: "pass" });
+    const untraced = await checkMonitoring(provider, policy, { setup: { ...setup, runtime: "runsc" }, rules });
+    expect(untraced).toEqual({
+      status: "fail",
+      result: expect.stringMatching(/never connected to the trace socket/),
+      fix: expect.stringContaining("MONITORING.md"),
+    });
+    expect(await checkMonitoring(provider, policy, { unavailable: 'Docker has no runtime "runsc-monitored"' })).toEqual({
+      status: "warn",
+      result: 'unavailable: Docker has no runtime "runsc-monitored"',
+      fix: expect.stringContaining("runner-setup/setup.sh"),
+    });
+  });
+});
+
+describe("monitoring rules and wire format without a sandbox", () => {
+  it("applies a runner policy's overrides and refuses ones that name no rule", () => {
+    const changed = applyOverrides(
+      rules,
+      { rules: { "shell-exec": { severity: "high" }, "read-only-write": { enabled: false } }, limits: { maxEvents: 10 } },
+      "policy.json",
+    );
+    expect(changed.rules.find((r) => r.id === "shell-exec")!.severity).toBe("high");
+    expect(changed.rules.some((r) => r.id === "read-only-write")).toBe(false);
+    expect(changed.limits).toEqual({ ...rules.limits, maxEvents: 10 });
+    expect(() => applyOverrides(rules, { rules: { "no-such-rule": { enabled: false } } }, "policy.json")).toThrow(
+      /policy.json: monitoring override names the rule "no-such-rule", which does not exist/,
+    );
+    expect(() => applyOverrides(rules, { rules: { "shell-exec": { severity: "urgent" as never } } }, "policy.json")).toThrow(
+      /policy.json: monitoring overrides are invalid/,
+    );
+  });
+
+  it("decodes a captured message of this runsc, and refuses truncated or hostile bytes without throwing", () => {
+    // syscall/connect/enter as runsc 0.0~20221219 sent it (header: size 8, type 10 connect, 0 dropped).
+    const captured = Buffer.from(
+      "08000a0000000000" +
+        "0a2508c8a4dcaba388dbf6182002420e2f746d702f6d6f6e2d70726f62654a07707974686f6e33182a20032a0a736f636b65743a5b315d3210020000500a0102030000000000000000",
+      "hex",
+    );
+    const decoded = decodeMessage(captured);
+    expect(decoded).toMatchObject({
+      ok: true,
+      header: { messageType: 10, droppedBySentry: 0 },
+      event: { kind: "connect", fd: 3, fdPath: "socket:[1]", context: { processName: "python3", cwd: "/tmp/mon-probe" } },
+    });
+    expect(decoded.ok && decoded.event?.kind === "connect" && Array.from(decoded.event.address.subarray(0, 8))).toEqual([
+      2, 0, 0, 0x50, 10, 1, 2, 3,
+    ]);
+    expect(decodeMessage(captured.subarray(0, 5))).toEqual({ ok: false, reason: "a message of 5 bytes has no valid header" });
+    expect(decodeMessage(Buffer.concat([captured.subarray(0, 8), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])]))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^message type 10 does not decode/),
+    });
+    const huge = Buffer.concat([Buffer.from("08000b0000000000", "hex"), Buffer.from([0x32, 0x90, 0x4e]), Buffer.alloc(10000, 0x41)]);
+    const long = decodeMessage(huge);
+    expect(long.ok && long.event?.kind === "execve" && long.event.path.length).toBe(512);
+  });
+});
