@@ -8,6 +8,7 @@ import type { ImageRequest } from "../image-source.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
+import { formatBytes } from "../units.js";
 import { buildContainerConfig, redactedConfig } from "./host-config.js";
 import { ensureImage } from "./image.js";
 import { prepareExperimentImage } from "./image-build.js";
@@ -225,7 +226,7 @@ class DockerSandbox implements Sandbox {
         ...base,
         outcome: "oom-killed",
         exitCode: null,
-        detail: `The sandbox was killed at its memory limit of ${this.spec.resources.memoryBytes} bytes.`,
+        detail: `The sandbox was killed at its memory limit of ${formatBytes(this.spec.resources.memoryBytes)}.`,
       };
     }
     if (state.Error) throw new SandboxStartError(`the runtime ${this.runtime.name} failed: ${state.Error}${SMALL_MEMORY_HINT(this.spec)}`);
