@@ -32,7 +32,7 @@ async function experiment(name: string, program: string) {
   return path.join(dir, "experiment.yaml");
 }
 
-async function run(file: string, onLine: (line: RelayedLine, at: number) => void) {
+async function run(file: string, onLine?: (line: RelayedLine, at: number) => void, monitoring?: MonitoringOptions) {
   const exp = await loadExperiment(file, { imagesDir });
   let created = 0;
   const { result } = await runExperiment({
@@ -41,7 +41,8 @@ async function run(file: string, onLine: (line: RelayedLine, at: number) => void
     provider,
     repoRoot: work,
     resultsRoot: path.join(work, "results"),
-    events: { sandboxCreated: () => (created = Date.now()), line: (l) => onLine(l, Date.now()) },
+    events: { sandboxCreated: () => (created = Date.now()), line: (l) => onLine?.(l, Date.now()) },
+    ...(monitoring ? { monitoring } : {}),
   });
   return { result, created };
 }
@@ -107,18 +108,11 @@ const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root
 if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);
 const opens = await experiment("opens", "for i in range(3000):\n    open('/etc/hostname').close()\n");
 async function timedRun(file: string, withMonitoring: MonitoringOptions | undefined) {
-  const exp = await loadExperiment(file, { imagesDir });
   const t = Date.now();
-  const { result } = await runExperiment({
-    experiment: exp,
-    policy,
-    provider,
-    repoRoot: work,
-    resultsRoot: path.join(work, "results"),
-    ...(withMonitoring ? { monitoring: { ...withMonitoring, lockWaitMs: 600_000 } } : {}),
-  });
-  if (result.status !== "succeeded") throw new Error(`${exp.spec.name} ${result.status}: ${result.statusReason}`);
-  if (withMonitoring && result.monitoring?.status !== "available") throw new Error(`${exp.spec.name} was not monitored`);
+  const { result } = await run(file, undefined, withMonitoring ? { ...withMonitoring, lockWaitMs: 600_000 } : undefined);
+  const name = result.experiment.name;
+  if (result.status !== "succeeded") throw new Error(`${name} ${result.status}: ${result.statusReason}`);
+  if (withMonitoring && result.monitoring?.status !== "available") throw new Error(`${name} was not monitored`);
   return Date.now() - t;
 }
 async function overhead(file: string, repetitions: number) {

@@ -41775,18 +41775,21 @@ async function reviewsOfRun(octokit, where, at) {
   }));
 }
 async function jobsOfRun(octokit, where) {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+  const jobs = await jobsOfAttempt(octokit, where);
+  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url, runner: job.runner_name }));
+}
+async function pullRequestHead(octokit, where) {
+  const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
+  return { sha: data.head.sha, open: data.state === "open" };
+}
+function jobsOfAttempt(octokit, where) {
+  return octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
     owner: where.owner,
     repo: where.repo,
     run_id: where.runId,
     attempt_number: where.attempt,
     per_page: 100
   });
-  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url, runner: job.runner_name }));
-}
-async function pullRequestHead(octokit, where) {
-  const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
-  return { sha: data.head.sha, open: data.state === "open" };
 }
 
 // actions/lib/src/github/status.ts

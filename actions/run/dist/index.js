@@ -103978,13 +103978,7 @@ async function reviewsOfRun(octokit, where, at) {
   }));
 }
 async function currentJob(octokit, where) {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
-    owner: where.owner,
-    repo: where.repo,
-    run_id: where.runId,
-    attempt_number: where.attempt,
-    per_page: 100
-  });
+  const jobs = await jobsOfAttempt(octokit, where);
   const mine = jobs.filter((job) => job.runner_name === where.runnerName && job.status === "in_progress");
   return mine.length === 1 && mine[0].html_url ? { url: mine[0].html_url, startedAt: mine[0].started_at } : void 0;
 }
@@ -104016,6 +104010,15 @@ function refusal(expected, found) {
       reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran`
     };
   return void 0;
+}
+function jobsOfAttempt(octokit, where) {
+  return octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100
+  });
 }
 
 // actions/lib/src/gitops/plan.ts

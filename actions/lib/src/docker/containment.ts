@@ -324,16 +324,7 @@ async function containsCanary(resultDir: string): Promise<boolean> {
 export interface ContainmentMatrix {
   generatedAt: string;
   runtimes: string[];
-  verdicts: {
-    attack: string;
-    runtime: string;
-    runId: string;
-    status: RunStatus;
-    verdict: "contained" | "breached";
-    reasons: string[];
-    malformedReports: number;
-    hostChecks: HostCheck[];
-  }[];
+  verdicts: Omit<AttackVerdict, "techniques">[];
   techniques: {
     attack: string;
     category: string;

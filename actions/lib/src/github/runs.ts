@@ -26,13 +26,7 @@ export async function jobsOfRun(
   octokit: GitHubClient,
   where: RepoRef & { runId: number; attempt: number },
 ): Promise<{ name: string; url: string; runner: string | null }[]> {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
-    owner: where.owner,
-    repo: where.repo,
-    run_id: where.runId,
-    attempt_number: where.attempt,
-    per_page: 100,
-  });
+  const jobs = await jobsOfAttempt(octokit, where);
   return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url!, runner: job.runner_name }));
 }
 
@@ -41,13 +35,7 @@ export async function currentJob(
   octokit: GitHubClient,
   where: RepoRef & { runId: number; attempt: number; runnerName: string },
 ): Promise<{ url: string; startedAt: string } | undefined> {
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
-    owner: where.owner,
-    repo: where.repo,
-    run_id: where.runId,
-    attempt_number: where.attempt,
-    per_page: 100,
-  });
+  const jobs = await jobsOfAttempt(octokit, where);
   const mine = jobs.filter((job) => job.runner_name === where.runnerName && job.status === "in_progress");
   return mine.length === 1 && mine[0]!.html_url ? { url: mine[0]!.html_url, startedAt: mine[0]!.started_at } : undefined;
 }
@@ -89,4 +77,14 @@ export function refusal(
       reason: `approved only by ${approvers.join(", ")}, who wrote or requested it; someone else must approve; nothing ran`,
     };
   return undefined;
+}
+
+function jobsOfAttempt(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number }) {
+  return octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100,
+  });
 }
