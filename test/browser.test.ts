@@ -215,7 +215,7 @@ describe("report site in Chromium", () => {
     );
     if (problems.length) console.log(problems.join("\n"));
     expect(problems.join("\n")).toBe("");
-  }, 600_000);
+  }, 900_000);
 
   it("opens a line of a log by its anchor and names a baseline run as such", async () => {
     const page = await context.newPage();
