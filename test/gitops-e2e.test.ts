@@ -41,7 +41,15 @@ async function baseFiles(): Promise<Record<string, Buffer>> {
     .split("\n")
     .filter((f) => prefixes.some((p) => f.startsWith(p)));
   const files: Record<string, Buffer> = {};
-  for (const f of [...tracked, "README.md", "package.json", "package-lock.json", "tsconfig.json", "runner-setup/policy.json"])
+  for (const f of [
+    ...tracked,
+    "README.md",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "runner-setup/policy.json",
+    "runner-setup/monitoring-rules.json",
+  ])
     files[f] = await readFile(path.join(repoRoot, f));
   // The actions as built from this checkout (their bundles may be newer than the last commit).
   for (const f of execFileSync("git", ["ls-files", "actions"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter(Boolean))
