@@ -33,7 +33,6 @@ import {
 } from "../../lib/src/index.js";
 import {
   assembleRun,
-  assertHostFit,
   collectGarbage,
   DockerSandboxProvider,
   localDocker,
@@ -111,21 +110,15 @@ async function run(
   file: string,
   options: { resultsDir?: string; policy?: string; artifactStore?: string; approvedImage?: { digest: string; archive?: string } },
 ): Promise<number> {
-  const { experiment, policy, provider, monitoring, signal } = await assembleRun({
+  const { experiment, policy, provider, artifactStore, monitoring, signal } = await assembleRun({
     root,
     experimentFile: file,
     policyFile: options.policy,
+    ...(options.artifactStore ? { artifactStore: path.resolve(options.artifactStore) } : {}),
     onSignal: (name, count) => {
       if (count > 1) process.exit(130);
       warn(`\n${name}: stopping the sandbox (press again to quit at once)`);
     },
-  });
-  // A host that fails a safety-relevant doctor check takes no run: the doctor's rows say what to fix.
-  await assertHostFit({
-    docker: provider.docker,
-    policy,
-    imagesDir: imagesDirOf(root),
-    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : defaultArtifactStore(),
   });
   const { result, resultFile } = await runExperimentInSlot({
     experiment,
@@ -133,7 +126,7 @@ async function run(
     provider,
     repoRoot: repositoryOf(experiment.file),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
-    artifactStore: options.artifactStore ? path.resolve(options.artifactStore) : undefined,
+    artifactStore,
     signal,
     ...(options.approvedImage ? { approvedImage: options.approvedImage } : {}),
     monitoring,

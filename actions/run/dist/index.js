@@ -98406,8 +98406,205 @@ async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlot
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
+// actions/lib/src/docker/host-checks.ts
+import { execFile as execFile7 } from "node:child_process";
+import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile15, readdir as readdir8, rm as rm8, statfs, writeFile as writeFile4 } from "node:fs/promises";
+import os11 from "node:os";
+import path22 from "node:path";
+import { promisify as promisify6 } from "node:util";
+
+// actions/lib/src/doctor/sandbox-probe.ts
+var PROBE_PROGRAM = String.raw`
+import errno, json, os, socket, subprocess, sys, time
+
+def say(**kv):
+    print(json.dumps(kv), flush=True)
+
+try:
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=20).stdout
+except Exception as e:
+    dmesg = "dmesg failed: %s" % e
+say(kernel={"release": os.uname().release, "dmesg": dmesg.splitlines()[:3]})
+
+with open("/proc/net/dev") as f:
+    interfaces = sorted(line.split(":")[0].strip() for line in f.read().splitlines()[2:] if ":" in line)
+attempts = {}
+for name, family, kind, address in [("tcp 192.0.2.1:80", socket.AF_INET, socket.SOCK_STREAM, ("192.0.2.1", 80)),
+                                    ("udp 1.1.1.1:53", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))]:
+    s = socket.socket(family, kind)
+    s.settimeout(3)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.connect(address)
+        else:
+            s.sendto(b"x", address)
+        attempts[name] = "reached"
+    except OSError as e:
+        attempts[name] = errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+say(network={"interfaces": interfaces, "attempts": attempts})
+
+with open("/proc/mounts") as f:
+    mounts = [line.split()[:3] for line in f if len(line.split()) >= 3]
+candidates = sorted({m[1] for m in mounts} | {"/", "/etc", "/root", "/var/tmp", "/usr", "/experiment", "/output", "/tmp", "/dev/shm"})
+writable = []
+for path in candidates:
+    if path.startswith(("/proc", "/sys")) or not os.path.isdir(path):
+        continue
+    probe = os.path.join(path, "doctor-probe" if path == "/output" else ".crucible-doctor-%d" % os.getpid())
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.write(fd, b"probe")
+        os.close(fd)
+        fstype = next((m[2] for m in mounts if m[1] == path), "?")
+        writable.append({"path": path, "fstype": fstype})
+        if path != "/output":
+            os.unlink(probe)
+    except OSError:
+        pass
+say(writable=writable)
+
+limit = int(sys.argv[1])
+children, error = [], None
+for _ in range(limit * 4):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        error = errno.errorcode.get(e.errno, str(e))
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+say(processes={"forked": len(children), "error": error})
+`;
+var MEMORY_PROGRAM = String.raw`
+import json, sys
+target, step, held = int(sys.argv[1]), 16, []
+while len(held) * step < target:
+    held.append(bytearray(b"x") * (step * 1024 * 1024))
+    print(json.dumps({"allocatedMiB": len(held) * step}), flush=True)
+print(json.dumps({"done": True}), flush=True)
+`;
+
+// actions/lib/src/docker/image.ts
+import { createHash as createHash6 } from "node:crypto";
+import { execFile as execFile4 } from "node:child_process";
+import { existsSync as existsSync2 } from "node:fs";
+import { mkdtemp, readFile as readFile12, rm as rm6 } from "node:fs/promises";
+import os9 from "node:os";
+import path19 from "node:path";
+var BUILDER_VERSION = "1";
+var RECIPE_HASH_LABEL = "crucible.recipe-hash";
+async function readRecipe(imagesDir, name) {
+  const file = path19.join(imagesDir, name, "recipe.json");
+  let bytes;
+  try {
+    bytes = await readFile12(file);
+  } catch {
+    throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
+  }
+  const recipe = JSON.parse(bytes.toString("utf8"));
+  if (!validateImageRecipeDocument(recipe)) {
+    throw new CrucibleError(
+      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`
+    );
+  }
+  const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
+`).update(bytes);
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile12(file2));
+  const digest = hash.digest("hex").slice(0, 16);
+  return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
+}
+function aptSources() {
+  const candidates = [process.env.CRUCIBLE_APT_SOURCES, "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
+  const found = candidates.find((c) => !!c && existsSync2(c));
+  if (!found) throw new SandboxUnavailableError("no apt sources found to build images from; set CRUCIBLE_APT_SOURCES to a sources file");
+  return found;
+}
+function pythonFiles(imagesDir, recipe) {
+  if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path19.join(imagesDir, "..", "image-files", file));
+}
+function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
+  return [
+    `--variant=${recipe.variant}`,
+    ...recipe.packages.length > 0 ? [`--include=${recipe.packages.join(",")}`] : [],
+    "--format=tar",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    // mmdebstrap copies these from the host; the image must not carry host details.
+    '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+    // mmdebstrap's own copy-in hook (no shell); file names are checked by the recipe schema.
+    ...pythonFilesToInstall.map((file) => `--customize-hook=copy-in ${file} /usr/lib/python3/dist-packages`),
+    recipe.suite,
+    outputTar,
+    sources
+  ];
+}
+async function ensureImage(docker, imagesDir, name, log = () => void 0) {
+  const { recipe, hash, ref } = await readRecipe(imagesDir, name);
+  const existing = await docker.getImage(ref).inspect().catch((error2) => {
+    if (error2.statusCode === 404) return void 0;
+    throw error2;
+  });
+  if (existing) {
+    log(`image ${ref} is up to date (${existing.Id})`);
+    return { name, ref, id: existing.Id, recipeHash: hash };
+  }
+  log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
+  const workDir = await mkdtemp(path19.join(os9.tmpdir(), "crucible-image-"));
+  try {
+    const tar = path19.join(workDir, "rootfs.tar");
+    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
+      SOURCE_DATE_EPOCH: "1700000000"
+    });
+    const [repo, tag] = ref.split(":");
+    const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
+    const progress = await docker.importImage(tar, { repo, tag, changes });
+    await new Promise((resolve2, reject) => {
+      docker.modem.followProgress(
+        progress,
+        (error2) => error2 ? reject(error2) : resolve2(),
+        // followProgress does not turn an error event into an error: check each one.
+        (event) => event.error && reject(new Error(`docker import failed: ${event.error}`))
+      );
+    });
+    const image = await docker.getImage(ref).inspect();
+    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
+    return { name, ref, id: image.Id, recipeHash: hash };
+  } finally {
+    await rm6(workDir, { recursive: true, force: true });
+  }
+}
+function runLogged(command, args, log, env) {
+  return new Promise((resolve2, reject) => {
+    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+      if (!error2) return resolve2();
+      const missing = error2.code === "ENOENT";
+      reject(
+        new SandboxUnavailableError(
+          missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`
+        )
+      );
+    });
+    let pending = "";
+    child2.stderr?.on("data", (chunk) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) log(`  ${line}`);
+    });
+  });
+}
+
 // actions/lib/src/docker/monitoring.ts
-import { readFile as readFile12 } from "node:fs/promises";
+import { readFile as readFile13 } from "node:fs/promises";
 async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   let runtimes;
   try {
@@ -98422,7 +98619,7 @@ async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   const podInitConfig = flag.slice("--pod-init-config=".length);
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile12(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+    document2 = parseJsonWithin(await readFile13(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error2) {
     return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${errorMessage(error2)}` };
   }
@@ -98509,118 +98706,6 @@ function buildContainerConfig(spec, argv, outputDir) {
 }
 function redactedConfig(config) {
   return { ...config, Env: (config.Env ?? []).map((e) => `${e.split("=")[0]}=<redacted>`) };
-}
-
-// actions/lib/src/docker/image.ts
-import { createHash as createHash6 } from "node:crypto";
-import { execFile as execFile4 } from "node:child_process";
-import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile13, rm as rm6 } from "node:fs/promises";
-import os9 from "node:os";
-import path19 from "node:path";
-var BUILDER_VERSION = "1";
-var RECIPE_HASH_LABEL = "crucible.recipe-hash";
-async function readRecipe(imagesDir, name) {
-  const file = path19.join(imagesDir, name, "recipe.json");
-  let bytes;
-  try {
-    bytes = await readFile13(file);
-  } catch {
-    throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
-  }
-  const recipe = JSON.parse(bytes.toString("utf8"));
-  if (!validateImageRecipeDocument(recipe)) {
-    throw new CrucibleError(
-      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`
-    );
-  }
-  const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
-`).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile13(file2));
-  const digest = hash.digest("hex").slice(0, 16);
-  return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
-}
-function aptSources() {
-  const candidates = [process.env.CRUCIBLE_APT_SOURCES, "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
-  const found = candidates.find((c) => !!c && existsSync2(c));
-  if (!found) throw new SandboxUnavailableError("no apt sources found to build images from; set CRUCIBLE_APT_SOURCES to a sources file");
-  return found;
-}
-function pythonFiles(imagesDir, recipe) {
-  if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path19.join(imagesDir, "..", "image-files", file));
-}
-function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
-  return [
-    `--variant=${recipe.variant}`,
-    ...recipe.packages.length > 0 ? [`--include=${recipe.packages.join(",")}`] : [],
-    "--format=tar",
-    "--dpkgopt=path-exclude=/usr/share/doc/*",
-    "--dpkgopt=path-exclude=/usr/share/man/*",
-    "--dpkgopt=path-exclude=/usr/share/locale/*",
-    // mmdebstrap copies these from the host; the image must not carry host details.
-    '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
-    // mmdebstrap's own copy-in hook (no shell); file names are checked by the recipe schema.
-    ...pythonFilesToInstall.map((file) => `--customize-hook=copy-in ${file} /usr/lib/python3/dist-packages`),
-    recipe.suite,
-    outputTar,
-    sources
-  ];
-}
-async function ensureImage(docker, imagesDir, name, log = () => void 0) {
-  const { recipe, hash, ref } = await readRecipe(imagesDir, name);
-  const existing = await docker.getImage(ref).inspect().catch((error2) => {
-    if (error2.statusCode === 404) return void 0;
-    throw error2;
-  });
-  if (existing) {
-    log(`image ${ref} is up to date (${existing.Id})`);
-    return { name, ref, id: existing.Id, recipeHash: hash };
-  }
-  log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path19.join(os9.tmpdir(), "crucible-image-"));
-  try {
-    const tar = path19.join(workDir, "rootfs.tar");
-    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
-      SOURCE_DATE_EPOCH: "1700000000"
-    });
-    const [repo, tag] = ref.split(":");
-    const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
-    const progress = await docker.importImage(tar, { repo, tag, changes });
-    await new Promise((resolve2, reject) => {
-      docker.modem.followProgress(
-        progress,
-        (error2) => error2 ? reject(error2) : resolve2(),
-        // followProgress does not turn an error event into an error: check each one.
-        (event) => event.error && reject(new Error(`docker import failed: ${event.error}`))
-      );
-    });
-    const image = await docker.getImage(ref).inspect();
-    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
-    return { name, ref, id: image.Id, recipeHash: hash };
-  } finally {
-    await rm6(workDir, { recursive: true, force: true });
-  }
-}
-function runLogged(command, args, log, env) {
-  return new Promise((resolve2, reject) => {
-    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
-      if (!error2) return resolve2();
-      const missing = error2.code === "ENOENT";
-      reject(
-        new SandboxUnavailableError(
-          missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`
-        )
-      );
-    });
-    let pending = "";
-    child2.stderr?.on("data", (chunk) => {
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) log(`  ${line}`);
-    });
-  });
 }
 
 // actions/lib/src/docker/image-build.ts
@@ -99125,177 +99210,8 @@ function delay2(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms).unref());
 }
 
-// actions/lib/src/docker/assemble.ts
-async function assembleRun(options) {
-  const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
-  const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
-  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
-  const cancel = new AbortController();
-  let count = 0;
-  const onSignal = (signal) => {
-    cancel.abort();
-    options.onSignal?.(signal, ++count);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return {
-    experiment,
-    policy,
-    provider,
-    monitoring,
-    signal: cancel.signal,
-    release() {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
-  };
-}
-function localDocker() {
-  return new import_dockerode2.default();
-}
-
-// actions/lib/src/docker/containment.ts
-import { createHash as createHash8 } from "node:crypto";
-import { execFile as execFile7 } from "node:child_process";
-import { promisify as promisify6 } from "node:util";
-
-// actions/lib/src/docker/gc.ts
-import { readdir as readdir8, readFile as readFile15 } from "node:fs/promises";
-async function collectGarbage(docker, options = {}) {
-  const now = options.now ?? /* @__PURE__ */ new Date();
-  const self2 = await currentProcess();
-  const report = { containers: [], processes: [] };
-  const filters = [options.label ?? `${MANAGED_LABEL}=true`, ...options.scope ? [options.scope] : []];
-  const containers = await docker.listContainers({ all: true, filters: { label: filters } });
-  for (const info2 of containers) {
-    if (info2.Labels[MANAGED_LABEL] !== "true") continue;
-    const deadline = Date.parse(info2.Labels["crucible.deadline"] ?? "");
-    const owner = options.label ? void 0 : await ownerState(info2.Labels, self2);
-    const reason = options.label ? `belongs to ${options.label}` : owner?.state === "gone" ? owner.reason : info2.State !== "running" && owner?.state !== "alive" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `${info2.State === "running" ? "running" : "left"} past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
-    if (!reason) continue;
-    await removeSandbox(docker, info2, { releaseScratch: options.label !== void 0 || owner?.state === "gone" });
-    report.containers.push({ id: info2.Id, name: info2.Names[0] ?? info2.Id.slice(0, 12), reason });
-  }
-  for (const proc of await runscProcesses()) {
-    const known = await docker.getContainer(proc.containerId).inspect().then(() => true).catch((error2) => error2.statusCode !== 404);
-    if (known) continue;
-    try {
-      process.kill(proc.pid, "SIGKILL");
-      report.processes.push({
-        pid: proc.pid,
-        command: proc.command,
-        reason: `its container ${proc.containerId.slice(0, 12)} no longer exists`
-      });
-    } catch {
-    }
-  }
-  return report;
-}
-async function runscProcesses(procRoot = "/proc") {
-  const found = [];
-  for (const entry of await readdir8(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile15(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
-    const argv = cmdline.split("\0").filter(Boolean);
-    if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
-    const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
-    if (containerId) found.push({ pid: Number(entry), command: argv[0], containerId });
-  }
-  return found;
-}
-
-// actions/lib/src/docker/containment.ts
+// actions/lib/src/docker/host-checks.ts
 var execFileAsync6 = promisify6(execFile7);
-var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
-
-// actions/lib/src/docker/host-checks.ts
-import { execFile as execFile8 } from "node:child_process";
-import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile16, readdir as readdir9, rm as rm8, statfs, writeFile as writeFile4 } from "node:fs/promises";
-import os11 from "node:os";
-import path22 from "node:path";
-import { promisify as promisify7 } from "node:util";
-
-// actions/lib/src/doctor/sandbox-probe.ts
-var PROBE_PROGRAM = String.raw`
-import errno, json, os, socket, subprocess, sys, time
-
-def say(**kv):
-    print(json.dumps(kv), flush=True)
-
-try:
-    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=20).stdout
-except Exception as e:
-    dmesg = "dmesg failed: %s" % e
-say(kernel={"release": os.uname().release, "dmesg": dmesg.splitlines()[:3]})
-
-with open("/proc/net/dev") as f:
-    interfaces = sorted(line.split(":")[0].strip() for line in f.read().splitlines()[2:] if ":" in line)
-attempts = {}
-for name, family, kind, address in [("tcp 192.0.2.1:80", socket.AF_INET, socket.SOCK_STREAM, ("192.0.2.1", 80)),
-                                    ("udp 1.1.1.1:53", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))]:
-    s = socket.socket(family, kind)
-    s.settimeout(3)
-    try:
-        if kind == socket.SOCK_STREAM:
-            s.connect(address)
-        else:
-            s.sendto(b"x", address)
-        attempts[name] = "reached"
-    except OSError as e:
-        attempts[name] = errno.errorcode.get(e.errno, str(e))
-    finally:
-        s.close()
-say(network={"interfaces": interfaces, "attempts": attempts})
-
-with open("/proc/mounts") as f:
-    mounts = [line.split()[:3] for line in f if len(line.split()) >= 3]
-candidates = sorted({m[1] for m in mounts} | {"/", "/etc", "/root", "/var/tmp", "/usr", "/experiment", "/output", "/tmp", "/dev/shm"})
-writable = []
-for path in candidates:
-    if path.startswith(("/proc", "/sys")) or not os.path.isdir(path):
-        continue
-    probe = os.path.join(path, "doctor-probe" if path == "/output" else ".crucible-doctor-%d" % os.getpid())
-    try:
-        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.write(fd, b"probe")
-        os.close(fd)
-        fstype = next((m[2] for m in mounts if m[1] == path), "?")
-        writable.append({"path": path, "fstype": fstype})
-        if path != "/output":
-            os.unlink(probe)
-    except OSError:
-        pass
-say(writable=writable)
-
-limit = int(sys.argv[1])
-children, error = [], None
-for _ in range(limit * 4):
-    try:
-        pid = os.fork()
-    except OSError as e:
-        error = errno.errorcode.get(e.errno, str(e))
-        break
-    if pid == 0:
-        time.sleep(30)
-        os._exit(0)
-    children.append(pid)
-for pid in children:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-say(processes={"forked": len(children), "error": error})
-`;
-var MEMORY_PROGRAM = String.raw`
-import json, sys
-target, step, held = int(sys.argv[1]), 16, []
-while len(held) * step < target:
-    held.append(bytearray(b"x") * (step * 1024 * 1024))
-    print(json.dumps({"allocatedMiB": len(held) * step}), flush=True)
-print(json.dumps({"done": True}), flush=True)
-`;
-
-// actions/lib/src/docker/host-checks.ts
-var execFileAsync7 = promisify7(execFile8);
 var DISK_FAIL_BYTES = 1024 ** 3;
 var DISK_WARN_BYTES = 5 * 1024 ** 3;
 var PROBE_NPROC = 16;
@@ -99476,7 +99392,7 @@ function hostChecks() {
       safety: false,
       needs: ["docker"],
       async run(ctx) {
-        const names = (await readdir9(ctx.imagesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+        const names = (await readdir8(ctx.imagesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
         const missing = [];
         for (const name of names) {
           const { ref } = await readRecipe(ctx.imagesDir, name);
@@ -99732,7 +99648,7 @@ async function runProbe(ctx) {
     async (sandbox) => {
       const file = path22.join(sandbox.outputDir, "doctor-probe");
       const stats = await lstat7(file).catch(() => void 0);
-      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile16(file, "utf8") === "probe";
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile15(file, "utf8") === "probe";
     }
   );
   const findings = { result, hostSawOutput, stderr };
@@ -99763,7 +99679,7 @@ async function runDoctor(options) {
 function realGpuProbes(options) {
   return {
     async driverVersion() {
-      const { stdout } = await execFileAsync7("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"], { timeout: 3e4 });
+      const { stdout } = await execFileAsync6("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"], { timeout: 3e4 });
       return stdout.split("\n")[0].trim();
     },
     listGpus: () => listGpus(),
@@ -99788,6 +99704,93 @@ async function assertHostFit(options) {
   const report = await runDoctor({ ...options, quick: true });
   if (refusalMessage(report)) throw new HostUnfitError(report);
 }
+
+// actions/lib/src/docker/assemble.ts
+async function assembleRun(options) {
+  const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
+  const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
+  const artifactStore = options.artifactStore ?? defaultArtifactStore();
+  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore });
+  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
+  const cancel = new AbortController();
+  let count = 0;
+  const onSignal = (signal) => {
+    cancel.abort();
+    options.onSignal?.(signal, ++count);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    experiment,
+    policy,
+    provider,
+    artifactStore,
+    monitoring,
+    signal: cancel.signal,
+    release() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  };
+}
+function localDocker() {
+  return new import_dockerode2.default();
+}
+
+// actions/lib/src/docker/containment.ts
+import { createHash as createHash8 } from "node:crypto";
+import { execFile as execFile8 } from "node:child_process";
+import { promisify as promisify7 } from "node:util";
+
+// actions/lib/src/docker/gc.ts
+import { readdir as readdir9, readFile as readFile16 } from "node:fs/promises";
+async function collectGarbage(docker, options = {}) {
+  const now = options.now ?? /* @__PURE__ */ new Date();
+  const self2 = await currentProcess();
+  const report = { containers: [], processes: [] };
+  const filters = [options.label ?? `${MANAGED_LABEL}=true`, ...options.scope ? [options.scope] : []];
+  const containers = await docker.listContainers({ all: true, filters: { label: filters } });
+  for (const info2 of containers) {
+    if (info2.Labels[MANAGED_LABEL] !== "true") continue;
+    const deadline = Date.parse(info2.Labels["crucible.deadline"] ?? "");
+    const owner = options.label ? void 0 : await ownerState(info2.Labels, self2);
+    const reason = options.label ? `belongs to ${options.label}` : owner?.state === "gone" ? owner.reason : info2.State !== "running" && owner?.state !== "alive" ? `not running (${info2.State})` : !Number.isNaN(deadline) && deadline < now.getTime() ? `${info2.State === "running" ? "running" : "left"} past its deadline ${info2.Labels["crucible.deadline"]}` : void 0;
+    if (!reason) continue;
+    await removeSandbox(docker, info2, { releaseScratch: options.label !== void 0 || owner?.state === "gone" });
+    report.containers.push({ id: info2.Id, name: info2.Names[0] ?? info2.Id.slice(0, 12), reason });
+  }
+  for (const proc of await runscProcesses()) {
+    const known = await docker.getContainer(proc.containerId).inspect().then(() => true).catch((error2) => error2.statusCode !== 404);
+    if (known) continue;
+    try {
+      process.kill(proc.pid, "SIGKILL");
+      report.processes.push({
+        pid: proc.pid,
+        command: proc.command,
+        reason: `its container ${proc.containerId.slice(0, 12)} no longer exists`
+      });
+    } catch {
+    }
+  }
+  return report;
+}
+async function runscProcesses(procRoot = "/proc") {
+  const found = [];
+  for (const entry of await readdir9(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile16(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const argv = cmdline.split("\0").filter(Boolean);
+    if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
+    const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
+    if (containerId) found.push({ pid: Number(entry), command: argv[0], containerId });
+  }
+  return found;
+}
+
+// actions/lib/src/docker/containment.ts
+var execFileAsync7 = promisify7(execFile8);
+var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)).digest("hex").slice(0, 16)}`;
 
 // actions/run/src/approved-image.ts
 import { existsSync as existsSync3 } from "node:fs";
@@ -104189,19 +104192,18 @@ async function run() {
       root,
       experimentFile: file,
       policyFile: getInput("policy") ? path24.resolve(workspace, getInput("policy")) : void 0,
+      ...getInput("artifact-store") ? { artifactStore: path24.resolve(workspace, getInput("artifact-store")) } : {},
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
     });
     release = assembled.release;
-    const { experiment, policy, provider } = assembled;
+    const { experiment, policy, provider, artifactStore } = assembled;
     const approvedImage = await approvedImageOf(experiment, getInput("image-artifact"), workspace);
     const containers = [];
     let latestProgress;
     const runId = newRunId();
     const resultsRoot = resultsDir ? path24.resolve(workspace, resultsDir) : path24.join(experiment.dir, "results");
-    const artifactStore = getInput("artifact-store") ? path24.resolve(workspace, getInput("artifact-store")) : defaultArtifactStore();
-    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
     const savedLog = path24.relative(workspace, path24.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text2) => process.stdout.write(text2), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperimentInSlot({

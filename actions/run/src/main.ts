@@ -4,10 +4,8 @@ import {
   alertAnnotations,
   ArtifactStore,
   CrucibleError,
-  defaultArtifactStore,
   ExperimentInvalidError,
   escapeControls,
-  imagesDirOf,
   installRoot,
   newRunId,
   parseMemory,
@@ -16,7 +14,7 @@ import {
   type Progress,
   errorMessage,
 } from "../../lib/src/index.js";
-import { assembleRun, assertHostFit, collectGarbage, localDocker } from "../../lib/src/docker/index.js";
+import { assembleRun, collectGarbage, localDocker } from "../../lib/src/docker/index.js";
 import { approvedImageOf } from "./approved-image.js";
 import { ActionsLog } from "./log.js";
 import { runProvenance } from "./evaluation.js";
@@ -48,21 +46,17 @@ export async function run(): Promise<void> {
       root,
       experimentFile: file,
       policyFile: core.getInput("policy") ? path.resolve(workspace, core.getInput("policy")) : undefined,
+      ...(core.getInput("artifact-store") ? { artifactStore: path.resolve(workspace, core.getInput("artifact-store")) } : {}),
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run\n`),
     });
     release = assembled.release;
-    const { experiment, policy, provider } = assembled;
+    const { experiment, policy, provider, artifactStore } = assembled;
     const approvedImage = await approvedImageOf(experiment, core.getInput("image-artifact"), workspace);
     const containers: string[] = [];
     let latestProgress: Progress | undefined;
     const runId = newRunId();
     const resultsRoot = resultsDir ? path.resolve(workspace, resultsDir) : path.join(experiment.dir, "results");
-    const artifactStore = core.getInput("artifact-store")
-      ? path.resolve(workspace, core.getInput("artifact-store"))
-      : defaultArtifactStore();
-    // A host that fails a safety-relevant doctor check takes no run: the job fails with the doctor's rows.
-    await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperimentInSlot({

@@ -1,10 +1,13 @@
 // One assembly of a local run for every adapter (the CLI and the run action): the runner's policy, the
-// experiment, the Docker provider for the policy's runtime, and signal handlers that cancel the run.
+// experiment, the Docker provider for the policy's runtime, the host-fit check, and signal handlers that
+// cancel the run.
 import Docker from "dockerode";
+import { defaultArtifactStore } from "../artifact-store.js";
 import { loadExperiment, type Experiment } from "../experiment.js";
 import { defaultPolicyFile, imagesDirOf, monitoringRulesFile } from "../locations.js";
 import type { MonitoringOptions } from "../monitoring/session.js";
 import { loadPolicy, type SandboxPolicy } from "../policy.js";
+import { assertHostFit } from "./host-checks.js";
 import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider } from "./provider.js";
 
@@ -12,6 +15,8 @@ export interface AssembledRun {
   experiment: Experiment;
   policy: SandboxPolicy;
   provider: DockerSandboxProvider;
+  /** The artifact store the run uses (the option, or the installation's default). */
+  artifactStore: string;
   /** Behaviour monitoring on this runner (the traced runtime and the rules with the policy's overrides), or why not. */
   monitoring: MonitoringOptions;
   /** Aborted by the first SIGINT or SIGTERM: the run stops its sandbox and records what happened. */
@@ -26,6 +31,8 @@ export interface AssembleOptions {
   experimentFile: string;
   /** Default: $CRUCIBLE_POLICY or the installation's runner-setup/policy.json. */
   policyFile?: string;
+  /** Absolute path of the artifact store; default: defaultArtifactStore(). */
+  artifactStore?: string;
   /** Told of each signal with how many arrived so far (the first one has already cancelled the run). */
   onSignal?: (signal: NodeJS.Signals, count: number) => void;
 }
@@ -34,6 +41,9 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
   const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
   const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
+  const artifactStore = options.artifactStore ?? defaultArtifactStore();
+  // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
+  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore });
   const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
   const cancel = new AbortController();
   let count = 0;
@@ -47,6 +57,7 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
     experiment,
     policy,
     provider,
+    artifactStore,
     monitoring,
     signal: cancel.signal,
     release() {
