@@ -210,7 +210,12 @@ describe("runner-setup/kubernetes", () => {
       // Only /output is writable by the program, and it has the policy's size.
       const writable = experiment.volumeMounts.filter((m: Json) => !m.readOnly).map((m: Json) => m.mountPath);
       expect(writable).toEqual(["/output", "/tmp", "/dev/shm"]);
-      expect(spec.volumes.find((v: Json) => v.name === "output").emptyDir.sizeLimit).toBe(policy.sandbox.outputSize);
+      // The exchange volume only through this sandbox's own folders, never whole.
+      expect(spec.volumes.find((v: Json) => v.name === "exchange").persistentVolumeClaim.claimName).toBe(fleet.exchange.claim);
+      const exchangeMounts = experiment.volumeMounts.filter((m: Json) => m.name === "exchange");
+      expect(exchangeMounts.map((m: Json) => [m.mountPath, m.subPath])).toEqual(
+        ["experiment", "artifacts", "output"].map((folder) => [`/${folder}`, `20260101T000000Z-abcdef/${folder}`]),
+      );
       const inMemory = spec.volumes.filter((v: Json) => v.name === "tmp" || v.name === "shm").map((v: Json) => v.emptyDir.medium);
       expect(inMemory).toEqual(["Memory", "Memory"]);
     }

@@ -1,12 +1,15 @@
 // One assembly of a local run for every adapter (the CLI and the run action): the runner's policy, the
-// experiment, the Docker provider for the policy's runtime, the host-fit check, and signal handlers that
-// cancel the run.
+// experiment, the sandbox provider the runner is configured for (Docker for the policy's runtime with the
+// host-fit check, or Kubernetes pods when the runner pod's environment names a sandbox namespace), and
+// signal handlers that cancel the run.
 import Docker from "dockerode";
 import { defaultArtifactStore } from "../artifact-store.js";
 import { loadExperiment, type Experiment } from "../experiment.js";
 import { defaultPolicyFile, imagesDirOf, monitoringRulesFile } from "../locations.js";
 import type { MonitoringOptions } from "../monitoring/session.js";
+import { kubernetesConfigured, kubernetesProviderFromEnv } from "../kubernetes/index.js";
 import { loadPolicy, type SandboxPolicy } from "../policy.js";
+import type { SandboxProvider } from "../sandbox/sandbox.js";
 import { assertHostFit } from "./host-checks.js";
 import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider } from "./provider.js";
@@ -14,7 +17,7 @@ import { DockerSandboxProvider } from "./provider.js";
 export interface AssembledRun {
   experiment: Experiment;
   policy: SandboxPolicy;
-  provider: DockerSandboxProvider;
+  provider: SandboxProvider;
   /** The artifact store the run uses (the option, or the installation's default). */
   artifactStore: string;
   /** Behaviour monitoring on this runner (the traced runtime and the rules with the policy's overrides), or why not. */
@@ -40,11 +43,14 @@ export interface AssembleOptions {
 export async function assembleRun(options: AssembleOptions): Promise<AssembledRun> {
   const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
   const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
   const artifactStore = options.artifactStore ?? defaultArtifactStore();
-  // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
-  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore });
-  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
+  const { provider, monitoring } = kubernetesConfigured()
+    ? {
+        // The runner pod has no Docker: its provider's preflight checks the cluster side instead of the host.
+        provider: await kubernetesProviderFromEnv(policy, imagesDirOf(options.root)),
+        monitoring: { unavailable: "behaviour monitoring reads the host's traced runsc, which Kubernetes sandbox pods do not have yet" },
+      }
+    : await dockerProvider(options.root, policy, artifactStore);
   const cancel = new AbortController();
   let count = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -65,6 +71,17 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
       process.off("SIGTERM", onSignal);
     },
   };
+}
+
+async function dockerProvider(
+  root: string,
+  policy: SandboxPolicy,
+  artifactStore: string,
+): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
+  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
+  return { provider, monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring) };
 }
 
 /** A client of the local Docker daemon, for adapters that clean up or build without a run. */
