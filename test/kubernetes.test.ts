@@ -10,6 +10,7 @@ import { Ajv } from "ajv";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { restrictedViolations } from "./support/fake-kubernetes.js";
 import { repoRoot } from "./support/repo.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
@@ -100,33 +101,6 @@ function unknownFields(list: Manifest[]): string[] {
     const manifest = list[line - imports.length];
     return `${manifest?.file ?? d.file?.fileName ?? "?"}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
   });
-}
-
-const RESTRICTED_VOLUMES = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"];
-
-/** What the "restricted" Pod Security Standard (and the baseline under it) refuses in a pod spec. */
-function restrictedViolations(spec: Json): string[] {
-  const out: string[] = [];
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) out.push("host namespaces");
-  for (const volume of spec.volumes ?? []) {
-    const type = Object.keys(volume).find((k) => k !== "name")!;
-    if (!RESTRICTED_VOLUMES.includes(type)) out.push(`volume ${volume.name} of type ${type}`);
-  }
-  const pod = spec.securityContext ?? {};
-  if (pod.runAsUser === 0) out.push("pod runs as uid 0");
-  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-    const sc = c.securityContext ?? {};
-    if (sc.privileged) out.push(`${c.name}: privileged`);
-    if (sc.allowPrivilegeEscalation !== false) out.push(`${c.name}: allowPrivilegeEscalation is not false`);
-    if (!(sc.runAsNonRoot ?? pod.runAsNonRoot)) out.push(`${c.name}: runAsNonRoot is not true`);
-    if ((sc.runAsUser ?? pod.runAsUser) === 0) out.push(`${c.name}: runs as uid 0`);
-    const seccomp = (sc.seccompProfile ?? pod.seccompProfile)?.type;
-    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") out.push(`${c.name}: seccompProfile is ${seccomp}`);
-    if (!(sc.capabilities?.drop ?? []).includes("ALL")) out.push(`${c.name}: capabilities do not drop ALL`);
-    for (const cap of sc.capabilities?.add ?? []) if (cap !== "NET_BIND_SERVICE") out.push(`${c.name}: adds ${cap}`);
-    for (const port of c.ports ?? []) if (port.hostPort) out.push(`${c.name}: hostPort`);
-  }
-  return out;
 }
 
 /** The gha-runner-scale-set chart's values we set, as chart 0.14.x reads them (values.yaml and templates/autoscalingrunnerset.yaml). */

@@ -46,7 +46,7 @@ var require_tunnel = __commonJS({
     var net = __require("net");
     var tls = __require("tls");
     var http2 = __require("http");
-    var https2 = __require("https");
+    var https3 = __require("https");
     var events2 = __require("events");
     var assert = __require("assert");
     var util = __require("util");
@@ -68,12 +68,12 @@ var require_tunnel = __commonJS({
     }
     function httpOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https2.request;
+      agent.request = https3.request;
       return agent;
     }
     function httpsOverHttps2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = https2.request;
+      agent.request = https3.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -1078,14 +1078,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path25 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path27 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path25 && path25[0] !== "/") {
-          path25 = `/${path25}`;
+        if (path27 && path27[0] !== "/") {
+          path27 = `/${path27}`;
         }
-        return new URL(`${origin}${path25}`);
+        return new URL(`${origin}${path27}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1536,39 +1536,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path25, origin }
+          request: { method, path: path27, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path25);
+        debuglog("sending request to %s %s/%s", method, origin, path27);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path25, origin },
+          request: { method, path: path27, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path25,
+          path27,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path25, origin }
+          request: { method, path: path27, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path25);
+        debuglog("trailers received from %s %s/%s", method, origin, path27);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path25, origin },
+          request: { method, path: path27, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path25,
+          path27,
           error2.message
         );
       });
@@ -1617,9 +1617,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path25, origin }
+            request: { method, path: path27, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path25);
+          debuglog("sending request to %s %s/%s", method, origin, path27);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1682,7 +1682,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path25,
+        path: path27,
         method,
         body,
         headers,
@@ -1697,11 +1697,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path25 !== "string") {
+        if (typeof path27 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path25[0] !== "/" && !(path25.startsWith("http://") || path25.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path27[0] !== "/" && !(path27.startsWith("http://") || path27.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path25)) {
+        } else if (invalidPathRegex.test(path27)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1767,7 +1767,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path25, query) : path25;
+        this.path = query ? buildURL(path27, query) : path27;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -2384,9 +2384,9 @@ var require_timers = __commonJS({
        * before the specified function or code is executed.
        * @param {*} arg
        */
-      constructor(callback, delay3, arg) {
+      constructor(callback, delay4, arg) {
         this._onTimeout = callback;
-        this._idleTimeout = delay3;
+        this._idleTimeout = delay4;
         this._timerArg = arg;
         this.refresh();
       }
@@ -2431,8 +2431,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {NodeJS.Timeout|FastTimer}
        */
-      setTimeout(callback, delay3, arg) {
-        return delay3 <= RESOLUTION_MS ? setTimeout(callback, delay3, arg) : new FastTimer(callback, delay3, arg);
+      setTimeout(callback, delay4, arg) {
+        return delay4 <= RESOLUTION_MS ? setTimeout(callback, delay4, arg) : new FastTimer(callback, delay4, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated Timer previously created
@@ -2458,8 +2458,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {FastTimer}
        */
-      setFastTimeout(callback, delay3, arg) {
-        return new FastTimer(callback, delay3, arg);
+      setFastTimeout(callback, delay4, arg) {
+        return new FastTimer(callback, delay4, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated FastTimer previously
@@ -2485,8 +2485,8 @@ var require_timers = __commonJS({
        * @deprecated
        * @param {number} [delay=0] The delay in milliseconds to add to the now value.
        */
-      tick(delay3 = 0) {
-        fastNow += delay3 - RESOLUTION_MS + 1;
+      tick(delay4 = 0) {
+        fastNow += delay4 - RESOLUTION_MS + 1;
         onTick();
         onTick();
       },
@@ -5200,8 +5200,8 @@ var require_formdata_parser = __commonJS({
         return false;
       }
       for (let i = 0; i < length; ++i) {
-        const cp = boundary.charCodeAt(i);
-        if (!(cp >= 48 && cp <= 57 || cp >= 65 && cp <= 90 || cp >= 97 && cp <= 122 || cp === 39 || cp === 45 || cp === 95)) {
+        const cp2 = boundary.charCodeAt(i);
+        if (!(cp2 >= 48 && cp2 <= 57 || cp2 >= 65 && cp2 <= 90 || cp2 >= 97 && cp2 <= 122 || cp2 === 39 || cp2 === 45 || cp2 === 95)) {
           return false;
         }
       }
@@ -5789,7 +5789,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants6 = require_constants2();
+    var constants7 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5864,7 +5864,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants7.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5885,21 +5885,21 @@ var require_client_h1 = __commonJS({
         this.connection = "";
         this.maxResponseSize = client[kMaxResponseSize];
       }
-      setTimeout(delay3, type) {
-        if (delay3 !== this.timeoutValue || type & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
+      setTimeout(delay4, type) {
+        if (delay4 !== this.timeoutValue || type & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
           if (this.timeout) {
             timers.clearTimeout(this.timeout);
             this.timeout = null;
           }
-          if (delay3) {
+          if (delay4) {
             if (type & USE_FAST_TIMER) {
-              this.timeout = timers.setFastTimeout(onParserTimeout, delay3, new WeakRef(this));
+              this.timeout = timers.setFastTimeout(onParserTimeout, delay4, new WeakRef(this));
             } else {
-              this.timeout = setTimeout(onParserTimeout, delay3, new WeakRef(this));
+              this.timeout = setTimeout(onParserTimeout, delay4, new WeakRef(this));
               this.timeout.unref();
             }
           }
-          this.timeoutValue = delay3;
+          this.timeoutValue = delay4;
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
@@ -5959,11 +5959,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants6.ERROR.OK) {
+          if (ret !== constants7.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants7.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants6.ERROR.PAUSED) {
+            } else if (ret === constants7.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5986,10 +5986,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants6.ERROR.OK) {
+        if (ret === constants7.ERROR.OK) {
           return null;
         }
-        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants7.ERROR.PAUSED || ret === constants7.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6006,7 +6006,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants6.ERROR[ret], data);
+        return new HTTPParserError(message, constants7.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6186,7 +6186,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants6.ERROR.PAUSED : 0;
+        return pause ? constants7.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6208,7 +6208,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6244,13 +6244,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6460,7 +6460,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path25, host, upgrade, blocking, reset } = request2;
+      const { method, path: path27, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6541,7 +6541,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path25} HTTP/1.1\r
+      let header = `${method} ${path27} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7070,7 +7070,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path25, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path27, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7167,7 +7167,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path25;
+      headers[HTTP2_HEADER_PATH] = path27;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7520,9 +7520,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path25 = search ? `${pathname}${search}` : pathname;
+        const path27 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path25;
+        this.opts.path = path27;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8761,10 +8761,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path25 = "/",
+          path: path27 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path25;
+        opts.path = origin + path27;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10736,20 +10736,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path25) {
-      if (typeof path25 !== "string") {
-        return path25;
+    function safeUrl(path27) {
+      if (typeof path27 !== "string") {
+        return path27;
       }
-      const pathSegments = path25.split("?");
+      const pathSegments = path27.split("?");
       if (pathSegments.length !== 2) {
-        return path25;
+        return path27;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path25, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path25);
+    function matchKey(mockDispatch2, { path: path27, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path27);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10771,7 +10771,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath2 = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path25 }) => matchValue(safeUrl(path25), resolvedPath2));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path27 }) => matchValue(safeUrl(path27), resolvedPath2));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath2}'`);
       }
@@ -10809,9 +10809,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path25, method, body, headers, query } = opts;
+      const { path: path27, method, body, headers, query } = opts;
       return {
-        path: path25,
+        path: path27,
         method,
         body,
         headers,
@@ -10852,7 +10852,7 @@ var require_mock_utils = __commonJS({
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
       }
-      const { data: { statusCode, data, headers, trailers, error: error2 }, delay: delay3, persist } = mockDispatch2;
+      const { data: { statusCode, data, headers, trailers, error: error2 }, delay: delay4, persist } = mockDispatch2;
       const { timesInvoked, times } = mockDispatch2;
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
@@ -10861,10 +10861,10 @@ var require_mock_utils = __commonJS({
         handler2.onError(error2);
         return true;
       }
-      if (typeof delay3 === "number" && delay3 > 0) {
+      if (typeof delay4 === "number" && delay4 > 0) {
         setTimeout(() => {
           handleReply(this[kDispatches]);
-        }, delay3);
+        }, delay4);
       } else {
         handleReply(this[kDispatches]);
       }
@@ -11274,10 +11274,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path25, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path27, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path25,
+            Path: path27,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16156,9 +16156,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path25) {
-      for (let i = 0; i < path25.length; ++i) {
-        const code = path25.charCodeAt(i);
+    function validateCookiePath(path27) {
+      for (let i = 0; i < path27.length; ++i) {
+        const code = path27.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -18293,7 +18293,7 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay3(ms) {
+    function delay4(ms) {
       return new Promise((resolve2) => {
         setTimeout(resolve2, ms).unref();
       });
@@ -18301,7 +18301,7 @@ var require_util8 = __commonJS({
     module.exports = {
       isValidLastEventId,
       isASCIINumber,
-      delay: delay3
+      delay: delay4
     };
   }
 });
@@ -18723,7 +18723,7 @@ var require_eventsource = __commonJS({
     var { parseMIMEType } = require_data_url();
     var { createFastMessageEvent } = require_events();
     var { isNetworkError } = require_response();
-    var { delay: delay3 } = require_util8();
+    var { delay: delay4 } = require_util8();
     var { kEnumerableProperty } = require_util();
     var { environmentSettingsObject } = require_util2();
     var { getGlobalDispatcher } = require_global2();
@@ -18896,7 +18896,7 @@ var require_eventsource = __commonJS({
         if (this.#readyState === CLOSED) return;
         this.#readyState = CONNECTING;
         this.dispatchEvent(new Event("error"));
-        await delay3(this.#state.reconnectionTime);
+        await delay4(this.#state.reconnectionTime);
         if (this.#readyState !== CONNECTING) return;
         if (this.#state.lastEventId.length) {
           this.#request.headersList.set("last-event-id", this.#state.lastEventId, true);
@@ -19078,11 +19078,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path25 = opts.path;
+          let path27 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path25 = `/${path25}`;
+            path27 = `/${path27}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path25);
+          url = new URL(util.parseOrigin(url).origin + path27);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19230,17 +19230,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path25) {
-      const ctrl = callVisitor(key, node, visitor, path25);
+    function visit_(key, node, visitor, path27) {
+      const ctrl = callVisitor(key, node, visitor, path27);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path25, ctrl);
-        return visit_(key, ctrl, visitor, path25);
+        replaceNode(key, path27, ctrl);
+        return visit_(key, ctrl, visitor, path27);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path25 = Object.freeze(path25.concat(node));
+          path27 = Object.freeze(path27.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path25);
+            const ci = visit_(i, node.items[i], visitor, path27);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19251,13 +19251,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path25 = Object.freeze(path25.concat(node));
-          const ck = visit_("key", node.key, visitor, path25);
+          path27 = Object.freeze(path27.concat(node));
+          const ck = visit_("key", node.key, visitor, path27);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path25);
+          const cv = visit_("value", node.value, visitor, path27);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19278,17 +19278,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path25) {
-      const ctrl = await callVisitor(key, node, visitor, path25);
+    async function visitAsync_(key, node, visitor, path27) {
+      const ctrl = await callVisitor(key, node, visitor, path27);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path25, ctrl);
-        return visitAsync_(key, ctrl, visitor, path25);
+        replaceNode(key, path27, ctrl);
+        return visitAsync_(key, ctrl, visitor, path27);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path25 = Object.freeze(path25.concat(node));
+          path27 = Object.freeze(path27.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path25);
+            const ci = await visitAsync_(i, node.items[i], visitor, path27);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19299,13 +19299,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path25 = Object.freeze(path25.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path25);
+          path27 = Object.freeze(path27.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path27);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path25);
+          const cv = await visitAsync_("value", node.value, visitor, path27);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19332,23 +19332,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path25) {
+    function callVisitor(key, node, visitor, path27) {
       if (typeof visitor === "function")
-        return visitor(key, node, path25);
+        return visitor(key, node, path27);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path25);
+        return visitor.Map?.(key, node, path27);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path25);
+        return visitor.Seq?.(key, node, path27);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path25);
+        return visitor.Pair?.(key, node, path27);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path25);
+        return visitor.Scalar?.(key, node, path27);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path25);
+        return visitor.Alias?.(key, node, path27);
       return void 0;
     }
-    function replaceNode(key, path25, node) {
-      const parent = path25[path25.length - 1];
+    function replaceNode(key, path27, node) {
+      const parent = path27[path27.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19960,10 +19960,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path25, value) {
+    function collectionFromPath(schema, path27, value) {
       let v = value;
-      for (let i = path25.length - 1; i >= 0; --i) {
-        const k = path25[i];
+      for (let i = path27.length - 1; i >= 0; --i) {
+        const k = path27[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19982,7 +19982,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path25) => path25 == null || typeof path25 === "object" && !!path25[Symbol.iterator]().next().done;
+    var isEmptyPath = (path27) => path27 == null || typeof path27 === "object" && !!path27[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20012,11 +20012,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path25, value) {
-        if (isEmptyPath(path25))
+      addIn(path27, value) {
+        if (isEmptyPath(path27))
           this.add(value);
         else {
-          const [key, ...rest] = path25;
+          const [key, ...rest] = path27;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20030,8 +20030,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path25) {
-        const [key, ...rest] = path25;
+      deleteIn(path27) {
+        const [key, ...rest] = path27;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20045,8 +20045,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path25, keepScalar) {
-        const [key, ...rest] = path25;
+      getIn(path27, keepScalar) {
+        const [key, ...rest] = path27;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20064,8 +20064,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path25) {
-        const [key, ...rest] = path25;
+      hasIn(path27) {
+        const [key, ...rest] = path27;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20075,8 +20075,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path25, value) {
-        const [key, ...rest] = path25;
+      setIn(path27, value) {
+        const [key, ...rest] = path27;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -22591,9 +22591,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path25, value) {
+      addIn(path27, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path25, value);
+          this.contents.addIn(path27, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22668,14 +22668,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path25) {
-        if (Collection2.isEmptyPath(path25)) {
+      deleteIn(path27) {
+        if (Collection2.isEmptyPath(path27)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path25) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path27) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22690,10 +22690,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path25, keepScalar) {
-        if (Collection2.isEmptyPath(path25))
+      getIn(path27, keepScalar) {
+        if (Collection2.isEmptyPath(path27))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path25, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path27, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22704,10 +22704,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path25) {
-        if (Collection2.isEmptyPath(path25))
+      hasIn(path27) {
+        if (Collection2.isEmptyPath(path27))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path25) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path27) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22724,13 +22724,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path25, value) {
-        if (Collection2.isEmptyPath(path25)) {
+      setIn(path27, value) {
+        if (Collection2.isEmptyPath(path27)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path25), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path27), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path25, value);
+          this.contents.setIn(path27, value);
         }
       }
       /**
@@ -24691,9 +24691,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path25) => {
+    visit.itemAtPath = (cst, path27) => {
       let item = cst;
-      for (const [field, index] of path25) {
+      for (const [field, index] of path27) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24702,23 +24702,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path25) => {
-      const parent = visit.itemAtPath(cst, path25.slice(0, -1));
-      const field = path25[path25.length - 1][0];
+    visit.parentCollection = (cst, path27) => {
+      const parent = visit.itemAtPath(cst, path27.slice(0, -1));
+      const field = path27[path27.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path25, item, visitor) {
-      let ctrl = visitor(item, path25);
+    function _visit(path27, item, visitor) {
+      let ctrl = visitor(item, path27);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path25.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path27.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24729,10 +24729,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path25);
+            ctrl = ctrl(item, path27);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path25) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path27) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26860,11 +26860,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n;
       }
-      optimizeNames(names, constants6) {
+      optimizeNames(names, constants7) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants6);
+          this.rhs = optimizeExpr(this.rhs, names, constants7);
         return this;
       }
       get names() {
@@ -26881,10 +26881,10 @@ var require_codegen = __commonJS({
       render({ _n }) {
         return `${this.lhs} = ${this.rhs};` + _n;
       }
-      optimizeNames(names, constants6) {
+      optimizeNames(names, constants7) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants6);
+        this.rhs = optimizeExpr(this.rhs, names, constants7);
         return this;
       }
       get names() {
@@ -26945,8 +26945,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants6) {
-        this.code = optimizeExpr(this.code, names, constants6);
+      optimizeNames(names, constants7) {
+        this.code = optimizeExpr(this.code, names, constants7);
         return this;
       }
       get names() {
@@ -26975,12 +26975,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants6) {
+      optimizeNames(names, constants7) {
         const { nodes } = this;
         let i = nodes.length;
         while (i--) {
           const n = nodes[i];
-          if (n.optimizeNames(names, constants6))
+          if (n.optimizeNames(names, constants7))
             continue;
           subtractNames(names, n.names);
           nodes.splice(i, 1);
@@ -27033,12 +27033,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants6) {
+      optimizeNames(names, constants7) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
-        if (!(super.optimizeNames(names, constants6) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
+        if (!(super.optimizeNames(names, constants7) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants6);
+        this.condition = optimizeExpr(this.condition, names, constants7);
         return this;
       }
       get names() {
@@ -27061,10 +27061,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants6) {
-        if (!super.optimizeNames(names, constants6))
+      optimizeNames(names, constants7) {
+        if (!super.optimizeNames(names, constants7))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants6);
+        this.iteration = optimizeExpr(this.iteration, names, constants7);
         return this;
       }
       get names() {
@@ -27100,10 +27100,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants6) {
-        if (!super.optimizeNames(names, constants6))
+      optimizeNames(names, constants7) {
+        if (!super.optimizeNames(names, constants7))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants6);
+        this.iterable = optimizeExpr(this.iterable, names, constants7);
         return this;
       }
       get names() {
@@ -27145,11 +27145,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants6) {
+      optimizeNames(names, constants7) {
         var _a, _b;
-        super.optimizeNames(names, constants6);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants6);
+        super.optimizeNames(names, constants7);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants7);
         return this;
       }
       get names() {
@@ -27450,7 +27450,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants6) {
+    function optimizeExpr(expr, names, constants7) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -27465,14 +27465,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n) {
-        const c = constants6[n.str];
+        const c = constants7[n.str];
         if (c === void 0 || names[n.str] !== 1)
           return n;
         delete names[n.str];
         return c;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants6[c.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants7[c.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -29572,14 +29572,14 @@ var require_utils2 = __commonJS({
         BYTE_HEX[i] = "%" + HEX_DIGITS[i >> 4] + HEX_DIGITS[i & 15];
       }
     }
-    function percentEncodeNonAscii(cp) {
-      if (cp < 2048) {
-        return BYTE_HEX[192 | cp >> 6] + BYTE_HEX[128 | cp & 63];
+    function percentEncodeNonAscii(cp2) {
+      if (cp2 < 2048) {
+        return BYTE_HEX[192 | cp2 >> 6] + BYTE_HEX[128 | cp2 & 63];
       }
-      if (cp < 65536) {
-        return BYTE_HEX[224 | cp >> 12] + BYTE_HEX[128 | cp >> 6 & 63] + BYTE_HEX[128 | cp & 63];
+      if (cp2 < 65536) {
+        return BYTE_HEX[224 | cp2 >> 12] + BYTE_HEX[128 | cp2 >> 6 & 63] + BYTE_HEX[128 | cp2 & 63];
       }
-      return BYTE_HEX[240 | cp >> 18] + BYTE_HEX[128 | cp >> 12 & 63] + BYTE_HEX[128 | cp >> 6 & 63] + BYTE_HEX[128 | cp & 63];
+      return BYTE_HEX[240 | cp2 >> 18] + BYTE_HEX[128 | cp2 >> 12 & 63] + BYTE_HEX[128 | cp2 >> 6 & 63] + BYTE_HEX[128 | cp2 & 63];
     }
     function stringArrayToHexStripped(input) {
       let acc = "";
@@ -29712,8 +29712,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path25) {
-      let input = path25;
+    function removeDotSegments(path27) {
+      let input = path27;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29787,11 +29787,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path25) {
-      if (path25 === "" || path25[0] === "/") {
-        return removeDotSegments(path25);
+    function removeDotSegmentsRelative(path27) {
+      if (path27 === "" || path27[0] === "/") {
+        return removeDotSegments(path27);
       }
-      const segments = path25.split("/");
+      const segments = path27.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -29974,8 +29974,8 @@ var require_utils2 = __commonJS({
     function encodeFragment(input) {
       return encodeComponent(input, isQueryFragmentCharacter);
     }
-    function isEscapeSafe(cp) {
-      return cp >= 48 && cp <= 57 || cp >= 65 && cp <= 90 || cp >= 97 && cp <= 122 || cp === 42 || cp === 43 || cp === 45 || cp === 46 || cp === 47 || cp === 64 || cp === 95;
+    function isEscapeSafe(cp2) {
+      return cp2 >= 48 && cp2 <= 57 || cp2 >= 65 && cp2 <= 90 || cp2 >= 97 && cp2 <= 122 || cp2 === 42 || cp2 === 43 || cp2 === 45 || cp2 === 46 || cp2 === 47 || cp2 === 64 || cp2 === 95;
     }
     function normalizeQueryFragmentEncoding(input) {
       let output = "";
@@ -30154,8 +30154,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path25 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path25 && path25 !== "/" ? path25 : void 0;
+        const path27 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path27 && path27 !== "/" ? path27 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -30223,7 +30223,7 @@ var require_schemes = __commonJS({
         serialize: httpSerialize
       }
     );
-    var https2 = (
+    var https3 = (
       /** @type {SchemeHandler} */
       {
         scheme: "https",
@@ -30272,7 +30272,7 @@ var require_schemes = __commonJS({
       /** @type {Record<SchemeName, SchemeHandler>} */
       {
         http: http2,
-        https: https2,
+        https: https3,
         ws,
         wss,
         urn,
@@ -42962,7 +42962,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve2 } = __require("path");
-    var { readFile: readFile17 } = __require("fs");
+    var { readFile: readFile18 } = __require("fs");
     var { execFile: execFile9, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -43180,7 +43180,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile17(socketPath, function readCygsocket(err, data) {
+          readFile18(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -43189,7 +43189,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile17(socketPath, readCygsocket);
+                readFile18(socketPath, readCygsocket);
               });
               return;
             }
@@ -43263,11 +43263,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path25) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path25)) {
-        return path25 === "pageant" ? new PageantAgent() : new CygwinAgent(path25);
+    function createAgent(path27) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path27)) {
+        return path27 === "pageant" ? new PageantAgent() : new CygwinAgent(path27);
       }
-      return new OpenSSHAgent(path25);
+      return new OpenSSHAgent(path27);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -48243,7 +48243,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter2 = __require("events");
     var fs3 = __require("fs");
-    var { constants: constants6 } = fs3;
+    var { constants: constants7 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -48511,17 +48511,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path25, options) {
+      createReadStream(path27, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path25, options);
+        return new ReadStream(this, path27, options);
       }
-      createWriteStream(path25, options) {
+      createWriteStream(path27, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path25, options);
+        return new WriteStream(this, path27, options);
       }
-      open(path25, flags_, attrs, cb) {
+      open(path27, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -48540,7 +48540,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48548,7 +48548,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -48679,7 +48679,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path25, options, callback_) {
+      readFile(path27, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48752,13 +48752,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path25, flag, 438, (er, handle_) => {
+        this.open(path27, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path25, (er_, st_) => {
+              this.stat(path27, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -48779,7 +48779,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path25, data, options, callback_) {
+      writeFile(path27, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48798,7 +48798,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path25, flag, options.mode, (openErr, handle) => {
+        this.open(path27, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -48807,7 +48807,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path25, (er_, st_) => {
+                  this.stat(path27, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -48826,7 +48826,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path25, data, options, callback_) {
+      appendFile(path27, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48844,12 +48844,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path25, data, options, callback);
+        this.writeFile(path27, data, options, callback);
       }
-      exists(path25, cb) {
+      exists(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path25, (err) => {
+        this.stat(path27, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -48892,7 +48892,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path25, attrs, cb) {
+      mkdir(path27, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48906,7 +48906,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48914,7 +48914,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48930,10 +48930,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path25, cb) {
+      rmdir(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48941,7 +48941,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -49031,10 +49031,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path25, cb) {
+      stat(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49042,17 +49042,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path25, cb) {
+      lstat(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49060,17 +49060,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path25, cb) {
+      opendir(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49078,14 +49078,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path25, attrs, cb) {
+      setstat(path27, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -49097,7 +49097,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49105,7 +49105,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49165,8 +49165,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path25, atime, mtime, cb) {
-        return this.setstat(path25, {
+      utimes(path27, atime, mtime, cb) {
+        return this.setstat(path27, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -49177,8 +49177,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path25, uid, gid, cb) {
-        return this.setstat(path25, {
+      chown(path27, uid, gid, cb) {
+        return this.setstat(path27, {
           uid,
           gid
         }, cb);
@@ -49188,15 +49188,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path25, mode, cb) {
-        return this.setstat(path25, {
+      chmod(path27, mode, cb) {
+        return this.setstat(path27, {
           mode
         }, cb);
       }
-      readlink(path25, cb) {
+      readlink(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49204,7 +49204,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49249,10 +49249,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path25, cb) {
+      realpath(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49260,7 +49260,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49305,13 +49305,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path25, cb) {
+      ext_openssh_statvfs(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49321,7 +49321,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -49407,7 +49407,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path25, attrs, cb) {
+      ext_openssh_lsetstat(path27, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -49422,7 +49422,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49432,7 +49432,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49449,13 +49449,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path25, cb) {
+      ext_openssh_expandPath(path27, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path25);
+        const pathLen = Buffer.byteLength(path27);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49465,7 +49465,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path25, p += 4, pathLen);
+        buf.utf8Write(path27, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -50098,25 +50098,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFDIR;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFREG;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFBLK;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFCHR;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFLNK;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFIFO;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants6.S_IFMT) === constants6.S_IFSOCK;
+        return (this.mode & constants7.S_IFMT) === constants7.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -50743,12 +50743,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path25)) {
+        if (!sftp.emit("LSTAT", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50767,13 +50767,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path25, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path27, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50795,12 +50795,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path25)) {
+        if (!sftp.emit("OPENDIR", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50819,63 +50819,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path25)) {
+        if (!sftp.emit("REMOVE", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path25, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path27, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path25)) {
+        if (!sftp.emit("RMDIR", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path25)) {
+        if (!sftp.emit("REALPATH", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path25)) {
+        if (!sftp.emit("STAT", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50895,14 +50895,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path25 = bufferParser.readString(true);
+        const path27 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path25 === void 0)
+        if (path27 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path25)) {
+        if (!sftp.emit("READLINK", reqID, path27)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50973,7 +50973,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path25, options) {
+    function ReadStream(sftp, path27, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50987,7 +50987,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path25;
+      this.path = path27;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -51118,7 +51118,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path25, options) {
+    function WriteStream(sftp, path27, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -51130,7 +51130,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path25;
+      this.path = path27;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -58840,7 +58840,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http2 = require_http();
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -58889,9 +58889,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path25.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path25.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path25.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path27.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path27.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path27.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -58901,7 +58901,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve2) {
-        var userDockerSocket = path25.join(os12.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path27.join(os12.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve2("/var/run/docker.sock");
           else resolve2(userDockerSocket);
@@ -58995,7 +58995,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path25.resolve(options.file));
+          data = fs3.createReadStream(path27.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -59313,7 +59313,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path25 = __require("path");
+    var path27 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -59322,22 +59322,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path25.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path27.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path25.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path27.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path25.sep === "/") {
+      if (path27.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path25.sep === "/") {
+      if (path27.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path25.sep);
+      return file.replace(/\//g, path27.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -59386,13 +59386,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path26) => this._filter(path26));
+        return make_array(paths).filter((path28) => this._filter(path28));
       }
       createFilter() {
-        return (path26) => this._filter(path26);
+        return (path28) => this._filter(path28);
       }
-      ignores(path26) {
-        return !this._filter(path26);
+      ignores(path28) {
+        return !this._filter(path28);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -59431,36 +59431,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path25.sep),
+          dirs: pattern2.split(path27.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path26) {
-        if (!path26) {
+      _filter(path28) {
+        if (!path28) {
           return false;
         }
-        if (path26 in this._cache) {
-          return this._cache[path26];
+        if (path28 in this._cache) {
+          return this._cache[path28];
         }
-        return this._cache[path26] = this._test(path26);
+        return this._cache[path28] = this._test(path28);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path25.dirname(file));
-        const parentPathDirs = parentPath.split(path25.sep);
+        const parentPath = cleanPath(path27.dirname(file));
+        const parentPathDirs = parentPath.split(path27.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path25.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path27.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path25.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path27.sep), rule);
             }
           }
           if (match) {
@@ -59479,13 +59479,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path25.sep === "\\" ? "\\\\" : path25.sep;
+        let escapedSlash = path27.sep === "\\" ? "\\\\" : path27.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path25.sep) {
+              if (rule.pattern[i + 1] === path27.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -59501,7 +59501,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path25.sep === "\\") {
+            if (path27.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -59528,46 +59528,46 @@ var require_chownr = __commonJS({
   "node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path26, uid, gid) => {
+    var lchownSync = (path28, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path26, uid, gid);
+        return fs3[LCHOWNSYNC](path28, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path26, uid, gid) => {
+    var chownSync = (path28, uid, gid) => {
       try {
-        return fs3.chownSync(path26, uid, gid);
+        return fs3.chownSync(path28, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path26, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path28, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path26, uid, gid, cb);
+        fs3.chown(path28, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path26, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path28, uid, gid) => {
       try {
-        return lchownSync(path26, uid, gid);
+        return lchownSync(path28, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path26, uid, gid);
+        chownSync(path28, uid, gid);
       }
-    } : (path26, uid, gid) => lchownSync(path26, uid, gid);
+    } : (path28, uid, gid) => lchownSync(path28, uid, gid);
     var nodeVersion = process.version;
-    var readdir10 = (path26, options, cb) => fs3.readdir(path26, options, cb);
-    var readdirSync = (path26, options) => fs3.readdirSync(path26, options);
+    var readdir10 = (path28, options, cb) => fs3.readdir(path28, options, cb);
+    var readdirSync = (path28, options) => fs3.readdirSync(path28, options);
     if (/^v4\./.test(nodeVersion))
-      readdir10 = (path26, options, cb) => fs3.readdir(path26, cb);
+      readdir10 = (path28, options, cb) => fs3.readdir(path28, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -59575,21 +59575,21 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child2, uid, gid, cb) => {
       if (typeof child2 === "string")
-        return fs3.lstat(path25.resolve(p, child2), (er, stats) => {
+        return fs3.lstat(path27.resolve(p, child2), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child2;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child2.isDirectory()) {
-        chownr(path25.resolve(p, child2.name), uid, gid, (er) => {
+        chownr(path27.resolve(p, child2.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path25.resolve(p, child2.name);
+          const cpath = path27.resolve(p, child2.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path25.resolve(p, child2.name);
+        const cpath = path27.resolve(p, child2.name);
         chown(cpath, uid, gid, cb);
       }
     };
@@ -59619,7 +59619,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child2, uid, gid) => {
       if (typeof child2 === "string") {
         try {
-          const stats = fs3.lstatSync(path25.resolve(p, child2));
+          const stats = fs3.lstatSync(path27.resolve(p, child2));
           stats.name = child2;
           child2 = stats;
         } catch (er) {
@@ -59630,8 +59630,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child2.isDirectory())
-        chownrSync(path25.resolve(p, child2.name), uid, gid);
-      handleEISDirSync(path25.resolve(p, child2.name), uid, gid);
+        chownrSync(path27.resolve(p, child2.name), uid, gid);
+      handleEISDirSync(path27.resolve(p, child2.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -60649,7 +60649,7 @@ var require_end_of_stream2 = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
-    var constants6 = require_fs_constants();
+    var constants7 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -60667,16 +60667,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants6.S_IFMT) {
-        case constants6.S_IFBLK:
+      switch (mode & constants7.S_IFMT) {
+        case constants7.S_IFBLK:
           return "block-device";
-        case constants6.S_IFCHR:
+        case constants7.S_IFCHR:
           return "character-device";
-        case constants6.S_IFDIR:
+        case constants7.S_IFDIR:
           return "directory";
-        case constants6.S_IFIFO:
+        case constants7.S_IFIFO:
           return "fifo";
-        case constants6.S_IFLNK:
+        case constants7.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -60947,7 +60947,7 @@ var require_pump = __commonJS({
 // node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path25 = __require("path");
+    var path27 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -60966,7 +60966,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path25.resolve(p);
+      p = path27.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -60974,7 +60974,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path25.dirname(p), opts, function(er2, made2) {
+            mkdirP(path27.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -61001,14 +61001,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path25.resolve(p);
+      p = path27.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path25.dirname(p), opts, made);
+            made = sync(path27.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -61038,7 +61038,7 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var os12 = __require("os");
     var win32 = os12.platform() === "win32";
     var noop3 = function() {
@@ -61052,12 +61052,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path25.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path27.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path25.join(cwd, next);
+        var nextAbs = path27.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -61065,7 +61065,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path25.join(cwd, next, files[i2]))) queue.push(path25.join(next, files[i2]));
+              if (!ignore(path27.join(cwd, next, files[i2]))) queue.push(path27.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -61076,7 +61076,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path25.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path27.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -61106,7 +61106,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path25.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path27.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -61147,7 +61147,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path25.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path27.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -61210,29 +61210,29 @@ var require_tar_fs = __commonJS({
       };
       var chperm = function(name, header, cb) {
         var link3 = header.type === "symlink";
-        var chmod4 = link3 ? xfs.lchmod : xfs.chmod;
+        var chmod5 = link3 ? xfs.lchmod : xfs.chmod;
         var chown = link3 ? xfs.lchown : xfs.chown;
-        if (!chmod4) return cb();
+        if (!chmod5) return cb();
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
         else onchown(null);
         function onchown(err) {
           if (err) return cb(err);
-          if (!chmod4) return cb();
-          chmod4.call(xfs, name, mode, cb);
+          if (!chmod5) return cb();
+          chmod5.call(xfs, name, mode, cb);
         }
       };
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path25.join(cwd, path25.join("/", header.name));
+        var name = path27.join(cwd, path27.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path25.join(name, ".") === path25.join(cwd, ".")) return next();
+          if (path27.join(name, ".") === path27.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -61242,9 +61242,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path25.resolve(path25.dirname(name), header.linkname);
+            var dst = path27.resolve(path27.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path25.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path27.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -61254,7 +61254,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path25.join(cwd, path25.join("/", header.linkname));
+            var srcpath = path27.join(cwd, path27.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -61294,8 +61294,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path25.dirname(name);
-        validate(xfs, dir, path25.join(cwd, "."), function(err, valid) {
+        var dir = path27.dirname(name);
+        validate(xfs, dir, path27.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -61326,16 +61326,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path25.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path27.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path25.sep)) return cb(null, false);
+      if (!name.startsWith(root + path27.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path25.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path27.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -61349,8 +61349,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path25.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path25.sep);
+      cwd = path27.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path27.sep);
     }
   }
 });
@@ -61360,7 +61360,7 @@ var require_util10 = __commonJS({
   "node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -61412,14 +61412,14 @@ var require_util10 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path25.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path27.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path26) => {
-              return !filterFn(path26);
+            ignoreFn = (path28) => {
+              return !filterFn(path28);
             };
           }
           const entries = file.src.slice() || [];
@@ -64393,19 +64393,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path25) {
-      if (path25.startsWith("[")) {
-        const hostEnd = path25.indexOf("]");
+    function splitHostPort(path27) {
+      if (path27.startsWith("[")) {
+        const hostEnd = path27.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path25.substring(1, hostEnd);
+        const host = path27.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path25.length > hostEnd + 1) {
-          if (path25[hostEnd + 1] === ":") {
-            const portString = path25.substring(hostEnd + 2);
+        if (path27.length > hostEnd + 1) {
+          if (path27[hostEnd + 1] === ":") {
+            const portString = path27.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -64423,7 +64423,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path25.split(":");
+        const splitPath = path27.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -64435,7 +64435,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path25
+            host: path27
           };
         }
       }
@@ -65504,19 +65504,19 @@ var require_backoff_timeout = __commonJS({
           logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
-      runTimer(delay3) {
+      runTimer(delay4) {
         var _a, _b;
         if (this.traceEnabled) {
-          this.trace("runTimer(delay=" + delay3 + ")");
+          this.trace("runTimer(delay=" + delay4 + ")");
         }
         this.endTime = this.startTime;
-        this.endTime.setMilliseconds(this.endTime.getMilliseconds() + delay3);
+        this.endTime.setMilliseconds(this.endTime.getMilliseconds() + delay4);
         clearTimeout(this.timerId);
         this.timerId = setTimeout(() => {
           this.trace("timer fired");
           this.running = false;
           this.callback();
-        }, delay3);
+        }, delay4);
         if (!this.hasRef) {
           (_b = (_a = this.timerId).unref) === null || _b === void 0 ? void 0 : _b.call(_a);
         }
@@ -67471,14 +67471,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path25, options) {
+    function getCall(channel, path27, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path25, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path27, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -68048,9 +68048,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path25, serialize, deserialize) {
+    function partial(fn, path27, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path25, serialize, deserialize, ...args);
+        return fn.call(this, path27, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -71001,15 +71001,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path25 = exports;
+    var path27 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path25.isAbsolute = function isAbsolute2(path26) {
-        return /^(?:\/|\w+:)/.test(path26);
+      path27.isAbsolute = function isAbsolute2(path28) {
+        return /^(?:\/|\w+:)/.test(path28);
       }
     );
     var normalize = (
@@ -71018,9 +71018,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path25.normalize = function normalize2(path26) {
-        path26 = path26.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path26.split("/"), absolute = isAbsolute(path26), prefix = "";
+      path27.normalize = function normalize2(path28) {
+        path28 = path28.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path28.split("/"), absolute = isAbsolute(path28), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -71039,7 +71039,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path25.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
+    path27.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -71223,18 +71223,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path25, json) {
-      if (util.isString(path25))
-        path25 = path25.split(".");
-      else if (!Array.isArray(path25))
+    Namespace.prototype.define = function define2(path27, json) {
+      if (util.isString(path27))
+        path27 = path27.split(".");
+      else if (!Array.isArray(path27))
         throw TypeError("illegal path");
-      if (path25 && path25.length && path25[0] === "")
+      if (path27 && path27.length && path27[0] === "")
         throw Error("path must be relative");
-      if (path25.length > util.recursionLimit)
+      if (path27.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path25.length > 0) {
-        var part = path25.shift();
+      while (path27.length > 0) {
+        var part = path27.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -71269,26 +71269,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path25, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path27, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path25) && path25.length) {
-        if (path25 === ".")
+      if (util.isString(path27) && path27.length) {
+        if (path27 === ".")
           return this.root;
-        path25 = path25.split(".");
-      } else if (!path25.length)
+        path27 = path27.split(".");
+      } else if (!path27.length)
         return this;
-      var flatPath = path25.join(".");
-      if (path25[0] === "")
-        return this.root.lookup(path25.slice(1), filterTypes);
+      var flatPath = path27.join(".");
+      if (path27[0] === "")
+        return this.root.lookup(path27.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path25, flatPath);
+      found = this._lookupImpl(path27, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -71296,7 +71296,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path25, flatPath);
+        found = current.parent._lookupImpl(path27, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -71304,22 +71304,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path25, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path27, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path25[0]);
+      var found = this.get(path27[0]);
       var exact = null;
       if (found) {
-        if (path25.length === 1) {
+        if (path27.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path25 = path25.slice(1);
-          exact = found._lookupImpl(path25, path25.join("."));
+          path27 = path27.slice(1);
+          exact = found._lookupImpl(path27, path27.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path25, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path27, flatPath))) {
             exact = found;
             break;
           }
@@ -71327,28 +71327,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path25) {
-      var found = this.lookup(path25, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path27) {
+      var found = this.lookup(path27, [Type]);
       if (!found)
-        throw Error("no such type: " + path25);
+        throw Error("no such type: " + path27);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path25) {
-      var found = this.lookup(path25, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path27) {
+      var found = this.lookup(path27, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path25 + "' in " + this);
+        throw Error("no such Enum '" + path27 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path25) {
-      var found = this.lookup(path25, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path27) {
+      var found = this.lookup(path27, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path25 + "' in " + this);
+        throw Error("no such Type or Enum '" + path27 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path25) {
-      var found = this.lookup(path25, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path27) {
+      var found = this.lookup(path27, [Service]);
       if (!found)
-        throw Error("no such Service '" + path25 + "' in " + this);
+        throw Error("no such Service '" + path27 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -72765,13 +72765,13 @@ var require_util11 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path25, value, ifNotSet) {
-      function setProp(dst2, path26, value2) {
-        var part = path26.shift();
+    util.setProperty = function setProperty(dst, path27, value, ifNotSet) {
+      function setProp(dst2, path28, value2) {
+        var part = path28.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path26.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path26, value2);
+        if (path28.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path28, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -72784,12 +72784,12 @@ var require_util11 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path25)
+      if (!path27)
         throw TypeError("path must be specified");
-      path25 = path25.split(".");
-      if (path25.length > util.recursionLimit)
+      path27 = path27.split(".");
+      if (path27.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path25, value);
+      return setProp(dst, path27, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -73335,12 +73335,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path25 = [this.name], ptr = this.parent;
+          var path27 = [this.name], ptr = this.parent;
           while (ptr) {
-            path25.unshift(ptr.name);
+            path27.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path25.join(".");
+          return path27.join(".");
         }
       }
     });
@@ -77378,16 +77378,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path25.isAbsolute(target)) {
+        if (path27.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path25.join(directory, target);
+          const fullPath = path27.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -83000,9 +83000,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path25, call, metadata, request2) {
+      constructor(path27, call, metadata, request2) {
         super();
-        this.path = path25;
+        this.path = path27;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83032,9 +83032,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path25, call, metadata) {
+      constructor(path27, call, metadata) {
         super({ objectMode: true });
-        this.path = path25;
+        this.path = path27;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -83066,9 +83066,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path25, call, metadata, request2) {
+      constructor(path27, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path25;
+        this.path = path27;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83122,9 +83122,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path25, call, metadata) {
+      constructor(path27, call, metadata) {
         super({ objectMode: true });
-        this.path = path25;
+        this.path = path27;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -85425,11 +85425,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path25) {
-          serverCallTrace("Received call to method " + path25 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path25);
+        _retrieveHandler(path27) {
+          serverCallTrace("Received call to method " + path27 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path27);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path25 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path27 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -85453,10 +85453,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path25 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path25);
+          const path27 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path27);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path25), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path27), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -85506,10 +85506,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path25 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path25);
+          const path27 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path27);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path25), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path27), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -86817,13 +86817,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path25;
+        let path27;
         if (target.authority === "") {
-          path25 = "/" + target.path;
+          path27 = "/" + target.path;
         } else {
-          path25 = target.path;
+          path27 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path25 }] }];
+        this.endpoints = [{ addresses: [{ path: path27 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -86883,12 +86883,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path25 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path25);
+        for (const path27 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path27);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path25}`,
+              details: `Failed to parse ${target.scheme} address ${path27}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86896,7 +86896,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path25}`,
+              details: `Failed to parse ${target.scheme} address ${path27}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -88252,16 +88252,16 @@ var require_util13 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path25 = __require("path");
+    var path27 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path25.isAbsolute(target)) {
+        if (path27.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path25.join(directory, target);
+          const fullPath = path27.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -88508,7 +88508,7 @@ var require_session = __commonJS({
   "node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path25 = __require("path");
+    var path27 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -88535,7 +88535,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path25.resolve(__dirname, "proto", "auth.proto")
+          path27.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -88565,7 +88565,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path25 = __require("path");
+    var path27 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -88575,7 +88575,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path25.resolve(__dirname, "proto", "buildkit_status.proto")
+        path27.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -91966,10 +91966,10 @@ var ToolRunner = class extends events.EventEmitter {
           return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
         }
         const fileName = this._getSpawnFileName();
-        const cp = child.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+        const cp2 = child.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
         let stdbuffer = "";
-        if (cp.stdout) {
-          cp.stdout.on("data", (data) => {
+        if (cp2.stdout) {
+          cp2.stdout.on("data", (data) => {
             if (this.options.listeners && this.options.listeners.stdout) {
               this.options.listeners.stdout(data);
             }
@@ -91984,8 +91984,8 @@ var ToolRunner = class extends events.EventEmitter {
           });
         }
         let errbuffer = "";
-        if (cp.stderr) {
-          cp.stderr.on("data", (data) => {
+        if (cp2.stderr) {
+          cp2.stderr.on("data", (data) => {
             state.processStderr = true;
             if (this.options.listeners && this.options.listeners.stderr) {
               this.options.listeners.stderr(data);
@@ -92001,19 +92001,19 @@ var ToolRunner = class extends events.EventEmitter {
             });
           });
         }
-        cp.on("error", (err) => {
+        cp2.on("error", (err) => {
           state.processError = err.message;
           state.processExited = true;
           state.processClosed = true;
           state.CheckComplete();
         });
-        cp.on("exit", (code) => {
+        cp2.on("exit", (code) => {
           state.processExitCode = code;
           state.processExited = true;
           this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
           state.CheckComplete();
         });
-        cp.on("close", (code) => {
+        cp2.on("close", (code) => {
           state.processExitCode = code;
           state.processExited = true;
           state.processClosed = true;
@@ -92027,7 +92027,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (errbuffer.length > 0) {
             this.emit("errline", errbuffer);
           }
-          cp.removeAllListeners();
+          cp2.removeAllListeners();
           if (error2) {
             reject(error2);
           } else {
@@ -92035,10 +92035,10 @@ var ToolRunner = class extends events.EventEmitter {
           }
         });
         if (this.options.input) {
-          if (!cp.stdin) {
+          if (!cp2.stdin) {
             throw new Error("child process missing stdin");
           }
-          cp.stdin.end(this.options.input);
+          cp2.stdin.end(this.options.input);
         }
       }));
     });
@@ -92453,7 +92453,7 @@ function getIDToken(aud) {
 }
 
 // actions/run/src/main.ts
-import path24 from "node:path";
+import path26 from "node:path";
 
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
@@ -95573,11 +95573,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path25, maxBytes, tailSize = 20) {
-    this.path = path25;
+  constructor(path27, maxBytes, tailSize = 20) {
+    this.path = path27;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path25, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path27, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -96839,16 +96839,16 @@ function decodePayload(type, payload) {
       return { kind: "connect", context, ...connect, ...exit ? { exit } : {} };
     }
     case MessageType.syscallExecve: {
-      let path25 = "";
+      let path27 = "";
       const argv = [];
       fields(payload, (f, w, r) => {
         if (common(f, w, r, true)) return true;
-        if (f === 6 && w === WireType.LengthDelimited) path25 = text(r);
+        if (f === 6 && w === WireType.LengthDelimited) path27 = text(r);
         else if (f === 7 && w === WireType.LengthDelimited) pushLimited(argv, text(r));
         else return false;
         return true;
       });
-      return { kind: "execve", context, path: path25, argv, ...exit ? { exit } : {} };
+      return { kind: "execve", context, path: path27, argv, ...exit ? { exit } : {} };
     }
     case MessageType.syscallSocket: {
       const socket = { domain: 0, type: 0, protocol: 0 };
@@ -98156,16 +98156,16 @@ function parseRunscFlags(text2) {
 function parseRunscPlatforms(text2) {
   return text2.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
 }
-async function probeRunsc(path25) {
+async function probeRunsc(path27) {
   const run2 = async (args) => {
-    const { stdout, stderr } = await execFileAsync3(path25, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync3(path27, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
     return `${stdout}
 ${stderr}`;
   };
   const { version, date } = parseRunscVersion(await run2(["--version"]));
   const flags = parseRunscFlags(await run2(["flags"]));
   const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
-  return { path: path25, version, ...date ? { date } : {}, flags, platforms };
+  return { path: path27, version, ...date ? { date } : {}, flags, platforms };
 }
 var RUNSC_ARGUMENTS = [
   {
@@ -98406,11 +98406,635 @@ async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlot
 // actions/lib/src/docker/assemble.ts
 var import_dockerode2 = __toESM(require_docker(), 1);
 
+// actions/lib/src/kubernetes/client.ts
+import { readFile as readFile12 } from "node:fs/promises";
+import https2 from "node:https";
+import path19 from "node:path";
+var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+var KubernetesApiError = class extends Error {
+  constructor(status, reason, message) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+  status;
+  reason;
+  name = "KubernetesApiError";
+};
+var KubernetesClient = class _KubernetesClient {
+  constructor(server, ca, tokenFile) {
+    this.server = server;
+    this.ca = ca;
+    this.tokenFile = tokenFile;
+  }
+  server;
+  ca;
+  tokenFile;
+  /**
+   * The connection of the pod this process runs in. Every missing piece is named: outside a pod (or with
+   * automountServiceAccountToken off) there is no token, and the run must not start.
+   */
+  static async inCluster(env = process.env, accountDir = SERVICE_ACCOUNT_DIR) {
+    const host = env.KUBERNETES_SERVICE_HOST;
+    const port = env.KUBERNETES_SERVICE_PORT || "443";
+    if (!host) {
+      throw new SandboxUnavailableError(
+        "KUBERNETES_SERVICE_HOST is not set: the Kubernetes sandbox runs only in a pod (CRUCIBLE_SANDBOX_NAMESPACE is set, so this runner is configured for one)"
+      );
+    }
+    const tokenFile = path19.join(accountDir, "token");
+    const caFile = path19.join(accountDir, "ca.crt");
+    await readFile12(tokenFile).catch((error2) => {
+      throw new SandboxUnavailableError(
+        `no service-account token at ${tokenFile} (${errorMessage(error2)}): the runner pod needs its service account's token mounted (automountServiceAccountToken) to create sandbox pods`
+      );
+    });
+    const ca = await readFile12(caFile).catch((error2) => {
+      throw new SandboxUnavailableError(`no cluster CA at ${caFile} (${errorMessage(error2)}): cannot verify the API server`);
+    });
+    return new _KubernetesClient(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`), ca, tokenFile);
+  }
+  /** One request whose answer is a JSON object; a non-2xx answer throws KubernetesApiError. */
+  async request(apiPath, options = {}) {
+    const response = await this.open(apiPath, options);
+    const text2 = await readAll(response);
+    const parsed = text2 ? JSON.parse(text2) : {};
+    if ((response.statusCode ?? 0) >= 300) throw apiError(response.statusCode ?? 0, parsed, options.method ?? "GET", apiPath);
+    return parsed;
+  }
+  /** A streamed answer (pods/log?follow=true): each chunk as it arrives, until the server ends it or the signal aborts. */
+  async stream(apiPath, onChunk, options = {}) {
+    const response = await this.open(apiPath, options);
+    if ((response.statusCode ?? 0) >= 300) {
+      const text2 = await readAll(response);
+      throw apiError(response.statusCode ?? 0, parseOr(text2), "GET", apiPath);
+    }
+    await new Promise((resolve2) => {
+      response.on("data", onChunk);
+      response.on("end", resolve2);
+      response.on("close", resolve2);
+      response.on("error", () => resolve2());
+    });
+  }
+  async open(apiPath, options) {
+    const url = new URL(apiPath, this.server);
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.append(key, value);
+    const token = (await readFile12(this.tokenFile, "utf8")).trim();
+    const body = options.body ? JSON.stringify(options.body) : void 0;
+    return new Promise((resolve2, reject) => {
+      const request2 = https2.request(url, {
+        method: options.method ?? "GET",
+        ca: this.ca,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}
+        },
+        ...options.signal ? { signal: options.signal } : {}
+      });
+      request2.on("response", resolve2);
+      request2.on(
+        "error",
+        (error2) => reject(new KubernetesApiError(0, "Unreachable", `the Kubernetes API at ${this.server.origin} is not reachable: ${error2.message}`))
+      );
+      request2.end(body);
+    });
+  }
+};
+function readAll(stream) {
+  return new Promise((resolve2, reject) => {
+    const chunks = [];
+    stream.on("data", (chunk) => chunks.push(chunk));
+    stream.on("end", () => resolve2(Buffer.concat(chunks).toString("utf8")));
+    stream.on("error", reject);
+  });
+}
+function parseOr(text2) {
+  try {
+    return JSON.parse(text2);
+  } catch {
+    return { message: text2 };
+  }
+}
+function apiError(status, body, method, apiPath) {
+  const message = typeof body.message === "string" ? body.message : `HTTP ${status}`;
+  return new KubernetesApiError(status, typeof body.reason === "string" ? body.reason : "", `${method} ${apiPath}: ${message}`);
+}
+
+// actions/lib/src/kubernetes/pod.ts
+var SANDBOX_POD_LABELS = { "app.kubernetes.io/name": "crucible-sandbox", "app.kubernetes.io/part-of": "crucible" };
+var SANDBOX_OWNER_ANNOTATION = "crucible.dev/owner";
+var SANDBOX_SERVICE_ACCOUNT = "crucible-sandbox";
+var EXPERIMENT_CONTAINER = "experiment";
+var NODE_DEADLINE_GRACE_SECONDS = 300;
+var EXCHANGE_FOLDERS = [
+  { folder: "experiment", mountPath: "/experiment", readOnly: true },
+  { folder: "artifacts", mountPath: "/artifacts", readOnly: true },
+  { folder: "output", mountPath: "/output", readOnly: false }
+];
+function byteQuantity(bytes) {
+  if (bytes % 2 ** 30 === 0) return `${bytes / 2 ** 30}Gi`;
+  if (bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20}Mi`;
+  return String(bytes);
+}
+function cpuQuantity(cpus) {
+  const millis = Math.round(cpus * 1e3);
+  return millis % 1e3 === 0 ? String(millis / 1e3) : `${millis}m`;
+}
+function sandboxPod(settings, request2) {
+  const { policy, resources } = request2;
+  const [uid, gid] = policy.user.split(":").map(Number);
+  const gpus = resources.gpus;
+  const amount = {
+    cpu: cpuQuantity(resources.cpus),
+    memory: byteQuantity(resources.memoryBytes),
+    ...gpus > 0 ? { [settings.gpuResource]: String(gpus) } : {}
+  };
+  const restricted = {
+    ...{ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, privileged: false, runAsNonRoot: true },
+    readOnlyRootFilesystem: true
+  };
+  const { owner } = settings;
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      generateName: "crucible-sandbox-",
+      namespace: settings.namespace,
+      labels: { ...SANDBOX_POD_LABELS, [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: request2.runId },
+      annotations: { [SANDBOX_OWNER_ANNOTATION]: `${owner.namespace}/${owner.pod}/${owner.uid}` }
+    },
+    spec: {
+      runtimeClassName: gpus > 0 ? settings.gpuRuntimeClass : settings.runtimeClass,
+      restartPolicy: "Never",
+      activeDeadlineSeconds: resources.timeoutSeconds + NODE_DEADLINE_GRACE_SECONDS,
+      terminationGracePeriodSeconds: 0,
+      serviceAccountName: SANDBOX_SERVICE_ACCOUNT,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      hostname: "sandbox",
+      dnsPolicy: "None",
+      dnsConfig: { nameservers: ["127.0.0.1"] },
+      securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: EXPERIMENT_CONTAINER,
+          image: request2.image,
+          // Kubernetes has no per-pod rlimits: the image's prlimit (util-linux) sets them, then runs the program.
+          command: ["prlimit", `--nproc=${policy.nproc}:${policy.nproc}`, `--nofile=${policy.nofile}:${policy.nofile}`, "--"],
+          args: request2.argv,
+          workingDir: "/experiment",
+          env: Object.entries(request2.env).map(([name, value]) => ({ name, value })),
+          resources: { requests: amount, limits: amount },
+          securityContext: restricted,
+          volumeMounts: [
+            // One folder each of this sandbox's own part of the exchange volume, never the volume itself.
+            ...EXCHANGE_FOLDERS.map((f) => ({
+              name: "exchange",
+              mountPath: f.mountPath,
+              subPath: `${request2.name}/${f.folder}`,
+              ...f.readOnly ? { readOnly: true } : {}
+            })),
+            { name: "tmp", mountPath: "/tmp" },
+            { name: "shm", mountPath: "/dev/shm" }
+          ]
+        }
+      ],
+      volumes: [
+        { name: "exchange", persistentVolumeClaim: { claimName: settings.exchangeClaim } },
+        { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: byteQuantity(policy.tmpBytes) } },
+        { name: "shm", emptyDir: { medium: "Memory", sizeLimit: byteQuantity(policy.shmBytes) } }
+      ]
+    }
+  };
+}
+
+// actions/lib/src/kubernetes/provider.ts
+import { access as access2, chmod as chmod3, copyFile as copyFile3, cp, mkdir as mkdir8, rm as rm7 } from "node:fs/promises";
+import { constants as constants6 } from "node:fs";
+import path21 from "node:path";
+
+// actions/lib/src/docker/image.ts
+import { createHash as createHash6 } from "node:crypto";
+import { execFile as execFile4 } from "node:child_process";
+import { existsSync as existsSync2 } from "node:fs";
+import { mkdtemp, readFile as readFile13, rm as rm6 } from "node:fs/promises";
+import os9 from "node:os";
+import path20 from "node:path";
+var BUILDER_VERSION = "1";
+var RECIPE_HASH_LABEL = "crucible.recipe-hash";
+async function readRecipe(imagesDir, name) {
+  const file = path20.join(imagesDir, name, "recipe.json");
+  let bytes;
+  try {
+    bytes = await readFile13(file);
+  } catch {
+    throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
+  }
+  const recipe = JSON.parse(bytes.toString("utf8"));
+  if (!validateImageRecipeDocument(recipe)) {
+    throw new CrucibleError(
+      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`
+    );
+  }
+  const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
+`).update(bytes);
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile13(file2));
+  const digest = hash.digest("hex").slice(0, 16);
+  return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
+}
+function aptSources() {
+  const candidates = [process.env.CRUCIBLE_APT_SOURCES, "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
+  const found = candidates.find((c) => !!c && existsSync2(c));
+  if (!found) throw new SandboxUnavailableError("no apt sources found to build images from; set CRUCIBLE_APT_SOURCES to a sources file");
+  return found;
+}
+function pythonFiles(imagesDir, recipe) {
+  if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path20.join(imagesDir, "..", "image-files", file));
+}
+function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
+  return [
+    `--variant=${recipe.variant}`,
+    ...recipe.packages.length > 0 ? [`--include=${recipe.packages.join(",")}`] : [],
+    "--format=tar",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    // mmdebstrap copies these from the host; the image must not carry host details.
+    '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+    // mmdebstrap's own copy-in hook (no shell); file names are checked by the recipe schema.
+    ...pythonFilesToInstall.map((file) => `--customize-hook=copy-in ${file} /usr/lib/python3/dist-packages`),
+    recipe.suite,
+    outputTar,
+    sources
+  ];
+}
+async function ensureImage(docker, imagesDir, name, log = () => void 0) {
+  const { recipe, hash, ref } = await readRecipe(imagesDir, name);
+  const existing = await docker.getImage(ref).inspect().catch((error2) => {
+    if (error2.statusCode === 404) return void 0;
+    throw error2;
+  });
+  if (existing) {
+    log(`image ${ref} is up to date (${existing.Id})`);
+    return { name, ref, id: existing.Id, recipeHash: hash };
+  }
+  log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
+  const workDir = await mkdtemp(path20.join(os9.tmpdir(), "crucible-image-"));
+  try {
+    const tar = path20.join(workDir, "rootfs.tar");
+    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
+      SOURCE_DATE_EPOCH: "1700000000"
+    });
+    const [repo, tag] = ref.split(":");
+    const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
+    const progress = await docker.importImage(tar, { repo, tag, changes });
+    await new Promise((resolve2, reject) => {
+      docker.modem.followProgress(
+        progress,
+        (error2) => error2 ? reject(error2) : resolve2(),
+        // followProgress does not turn an error event into an error: check each one.
+        (event) => event.error && reject(new Error(`docker import failed: ${event.error}`))
+      );
+    });
+    const image = await docker.getImage(ref).inspect();
+    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
+    return { name, ref, id: image.Id, recipeHash: hash };
+  } finally {
+    await rm6(workDir, { recursive: true, force: true });
+  }
+}
+function runLogged(command, args, log, env) {
+  return new Promise((resolve2, reject) => {
+    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
+      if (!error2) return resolve2();
+      const missing = error2.code === "ENOENT";
+      reject(
+        new SandboxUnavailableError(
+          missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`
+        )
+      );
+    });
+    let pending = "";
+    child2.stderr?.on("data", (chunk) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) log(`  ${line}`);
+    });
+  });
+}
+
+// actions/lib/src/kubernetes/provider.ts
+var KUBERNETES_ENV = {
+  namespace: "CRUCIBLE_SANDBOX_NAMESPACE",
+  runtimeClass: "CRUCIBLE_SANDBOX_RUNTIME_CLASS",
+  gpuRuntimeClass: "CRUCIBLE_SANDBOX_GPU_RUNTIME_CLASS",
+  registry: "CRUCIBLE_IMAGE_REGISTRY",
+  exchange: "CRUCIBLE_SANDBOX_EXCHANGE",
+  exchangeClaim: "CRUCIBLE_SANDBOX_EXCHANGE_CLAIM",
+  runnerNamespace: "CRUCIBLE_RUNNER_NAMESPACE",
+  runnerPod: "CRUCIBLE_RUNNER_POD",
+  runnerPodUid: "CRUCIBLE_RUNNER_POD_UID"
+};
+function kubernetesConfigured(env = process.env) {
+  return !!env[KUBERNETES_ENV.namespace];
+}
+var GPU_RESOURCE = "nvidia.com/gpu";
+var POLL_MS = 500;
+var START_FAILURES = /* @__PURE__ */ new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError"
+]);
+async function kubernetesProviderFromEnv(policy, imagesDir, env = process.env, accountDir = SERVICE_ACCOUNT_DIR) {
+  const missing = Object.entries(KUBERNETES_ENV).filter(([key, name]) => key !== "gpuRuntimeClass" && !env[name]).map(([, name]) => name);
+  if (missing.length > 0) {
+    throw new SandboxUnavailableError(
+      `${KUBERNETES_ENV.namespace} is set, so sandboxes run as pods, but ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not: the runner pod template of runner-setup/kubernetes/generated/values-*.yaml sets them`
+    );
+  }
+  const value = (key) => env[KUBERNETES_ENV[key]];
+  const client = await KubernetesClient.inCluster(env, accountDir);
+  return new KubernetesSandboxProvider({
+    client,
+    settings: {
+      namespace: value("namespace"),
+      runtimeClass: value("runtimeClass"),
+      gpuRuntimeClass: env[KUBERNETES_ENV.gpuRuntimeClass] || value("runtimeClass"),
+      gpuResource: GPU_RESOURCE,
+      owner: { namespace: value("runnerNamespace"), pod: value("runnerPod"), uid: value("runnerPodUid") },
+      exchangeClaim: value("exchangeClaim")
+    },
+    registry: value("registry"),
+    exchangeDir: value("exchange"),
+    policy,
+    imagesDir
+  });
+}
+var KubernetesSandboxProvider = class {
+  constructor(options) {
+    this.options = options;
+  }
+  options;
+  name = "kubernetes";
+  runtimeInfo;
+  get ns() {
+    return this.options.settings.namespace;
+  }
+  /**
+   * What the README's design promises before anything runs: the runtime class with the policy's runtime as
+   * its handler, the namespace enforcing restricted Pod Security, its deny-all network policy, the exchange volume.
+   */
+  async preflight() {
+    if (this.runtimeInfo) return this.runtimeInfo;
+    const { client, settings, policy, exchangeDir } = this.options;
+    const fetch2 = async (what, apiPath) => {
+      try {
+        return await client.request(apiPath);
+      } catch (error2) {
+        const status = error2 instanceof KubernetesApiError ? error2.status : 0;
+        const why = status === 404 ? "does not exist" : status === 401 || status === 403 ? "cannot be read with this pod's token" : "cannot be read";
+        throw new SandboxUnavailableError(
+          `${what} ${why} (${errorMessage(error2)}): apply runner-setup/kubernetes/generated/ first; refusing to run without it`
+        );
+      }
+    };
+    const runtimeClass = await fetch2(
+      `the runtime class ${settings.runtimeClass}`,
+      `/apis/node.k8s.io/v1/runtimeclasses/${settings.runtimeClass}`
+    );
+    if (runtimeClass.handler !== policy.runtime) {
+      throw new SandboxUnavailableError(
+        `the runtime class ${settings.runtimeClass} has the handler "${String(runtimeClass.handler)}", not the policy's runtime "${policy.runtime}"; refusing to run outside gVisor`
+      );
+    }
+    const namespace = await fetch2(`the sandbox namespace ${this.ns}`, `/api/v1/namespaces/${this.ns}`);
+    if (namespace.metadata?.labels?.["pod-security.kubernetes.io/enforce"] !== "restricted") {
+      throw new SandboxUnavailableError(
+        `the sandbox namespace ${this.ns} does not enforce the restricted Pod Security Standard (label pod-security.kubernetes.io/enforce)`
+      );
+    }
+    const denyAll = await fetch2(
+      `the network policy deny-all of ${this.ns}`,
+      `/apis/networking.k8s.io/v1/namespaces/${this.ns}/networkpolicies/deny-all`
+    );
+    const spec = denyAll.spec ?? {};
+    const selectsAll = Object.keys(spec.podSelector ?? { none: true }).length === 0;
+    const types = spec.policyTypes ?? [];
+    if (!selectsAll || !types.includes("Ingress") || !types.includes("Egress") || spec.ingress?.length || spec.egress?.length) {
+      throw new SandboxUnavailableError(
+        `the network policy deny-all of ${this.ns} does not deny all traffic of every pod (podSelector {}, Ingress and Egress, no rules)`
+      );
+    }
+    await access2(exchangeDir, constants6.W_OK).catch((error2) => {
+      throw new SandboxUnavailableError(
+        `the exchange volume ${exchangeDir} is not writable here (${errorMessage(error2)}); see runner-setup/kubernetes/README.md`
+      );
+    });
+    this.runtimeInfo = { name: runtimeClass.handler, version: "unknown" };
+    return this.runtimeInfo;
+  }
+  async prepareImage(image) {
+    await this.preflight();
+    if (typeof image !== "string") {
+      throw new PolicyRejectedError(
+        "images an experiment brings (a Dockerfile or a registry reference) are not supported on Kubernetes runners yet: use a recipe image, or a host runner"
+      );
+    }
+    const { hash } = await readRecipe(this.options.imagesDir, image);
+    const ref = `${this.options.registry}/crucible/${image}:${hash}`;
+    return { name: image, ref, id: ref, recipeHash: hash };
+  }
+  /** Deletes every sandbox pod whose owner runner pod is gone (or is another pod of the same name), with its exchange folder. */
+  async reclaim() {
+    const { client, settings } = this.options;
+    const list = await client.request(`/api/v1/namespaces/${this.ns}/pods`, { query: { labelSelector: `${MANAGED_LABEL}=true` } });
+    const reclaimed = [];
+    for (const pod of list.items ?? []) {
+      const [ownerNamespace, ownerPod, ownerUid] = String(pod.metadata?.annotations?.[SANDBOX_OWNER_ANNOTATION] ?? "").split("/");
+      if (!ownerNamespace || !ownerPod || !ownerUid) continue;
+      if (ownerUid === settings.owner.uid) continue;
+      let reason;
+      try {
+        const owner = await client.request(`/api/v1/namespaces/${ownerNamespace}/pods/${ownerPod}`);
+        if (owner.metadata?.uid !== ownerUid) reason = `its runner pod ${ownerPod} was replaced`;
+      } catch (error2) {
+        if (!(error2 instanceof KubernetesApiError && error2.status === 404)) throw error2;
+        reason = `its runner pod ${ownerPod} is gone`;
+      }
+      if (!reason) continue;
+      await deletePod(client, this.ns, pod.metadata.name);
+      const folder = exchangeFolderOf(pod);
+      if (folder) await rm7(path21.join(this.options.exchangeDir, folder), { recursive: true, force: true });
+      reclaimed.push({ id: pod.metadata.name, runId: pod.metadata.labels?.[RUN_ID_LABEL] ?? "", reason });
+    }
+    return reclaimed;
+  }
+  async create(spec) {
+    const runtime = await this.preflight();
+    const folder = path21.join(this.options.exchangeDir, spec.name);
+    await rm7(folder, { recursive: true, force: true });
+    const [experiment, artifacts, output] = EXCHANGE_FOLDERS.map((f) => path21.join(folder, f.folder));
+    for (const dir of [experiment, artifacts, output]) await mkdir8(dir, { recursive: true, mode: 493 });
+    for (const input of spec.inputs) await cp(input.hostPath, path21.join(experiment, input.relative), { recursive: true });
+    for (const artifact of spec.artifacts) {
+      const target = path21.join(artifacts, artifact.stage, artifact.path);
+      await mkdir8(path21.dirname(target), { recursive: true });
+      await copyFile3(artifact.hostPath, target);
+    }
+    await chmod3(output, 511);
+    return new KubernetesSandbox(this.options, spec, runtime, folder, output);
+  }
+};
+function exchangeFolderOf(pod) {
+  const mounts = pod.spec?.containers?.[0]?.volumeMounts ?? [];
+  const subPath = mounts.find((m) => m.name === "exchange")?.subPath;
+  const folder = typeof subPath === "string" ? subPath.split("/")[0] : void 0;
+  return folder && /^[\w.-]+$/.test(folder) && folder !== "." && folder !== ".." ? folder : void 0;
+}
+async function deletePod(client, namespace, name) {
+  try {
+    await client.request(`/api/v1/namespaces/${namespace}/pods/${name}`, { method: "DELETE", query: { gracePeriodSeconds: "0" } });
+  } catch (error2) {
+    if (!(error2 instanceof KubernetesApiError && error2.status === 404)) throw error2;
+  }
+}
+var KubernetesSandbox = class {
+  constructor(options, spec, runtime, folder, outputDir) {
+    this.options = options;
+    this.spec = spec;
+    this.runtime = runtime;
+    this.folder = folder;
+    this.outputDir = outputDir;
+  }
+  options;
+  spec;
+  runtime;
+  folder;
+  outputDir;
+  outputSizeLimited = false;
+  pods = [];
+  async exec(argv, options = {}) {
+    const { client, settings } = this.options;
+    const ns = settings.namespace;
+    const timeoutSeconds = Math.ceil((options.timeoutMs ?? this.spec.resources.timeoutSeconds * 1e3) / 1e3);
+    const pod = sandboxPod(settings, {
+      name: this.spec.name,
+      runId: this.spec.labels[RUN_ID_LABEL] ?? this.spec.name,
+      image: this.spec.image,
+      argv,
+      env: this.spec.env,
+      resources: { ...this.spec.resources, timeoutSeconds },
+      policy: this.spec.policy
+    });
+    const appliedConfig = redactedPod(pod);
+    if (options.signal?.aborted) {
+      return {
+        outcome: "cancelled",
+        exitCode: null,
+        detail: "The run was cancelled before the sandbox started.",
+        appliedConfig,
+        sandboxId: null
+      };
+    }
+    let name;
+    try {
+      name = (await client.request(`/api/v1/namespaces/${ns}/pods`, { method: "POST", body: pod })).metadata.name;
+    } catch (error2) {
+      throw new SandboxStartError(`the Kubernetes API refused the sandbox pod: ${errorMessage(error2)}`);
+    }
+    this.pods.push(name);
+    options.onCreated?.(name);
+    const podPath = `/api/v1/namespaces/${ns}/pods/${name}`;
+    let killedFor;
+    const kill = (reason) => {
+      killedFor ??= reason;
+      deletePod(client, ns, name).catch(() => void 0);
+    };
+    const timer = options.timeoutMs ? setTimeout(() => kill("timed-out"), options.timeoutMs) : void 0;
+    const onAbort = () => kill("cancelled");
+    options.signal?.addEventListener("abort", onAbort);
+    const logs = new AbortController();
+    let logEnded;
+    let terminated;
+    let deadlineExceeded = false;
+    try {
+      while (!killedFor && !terminated && !deadlineExceeded) {
+        let current;
+        try {
+          current = await client.request(podPath);
+        } catch (error2) {
+          if (killedFor) break;
+          throw new SandboxStartError(`the sandbox pod ${name} could not be read: ${errorMessage(error2)}`);
+        }
+        const status = (current.status?.containerStatuses ?? []).find((c) => c.name === EXPERIMENT_CONTAINER);
+        const waiting = status?.state?.waiting;
+        if (waiting && START_FAILURES.has(waiting.reason)) {
+          throw new SandboxStartError(
+            `the node could not start the sandbox (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); image ${this.spec.image}`
+          );
+        }
+        if ((status?.state?.running || status?.state?.terminated) && !logEnded) {
+          logEnded = client.stream(`${podPath}/log`, (chunk) => options.onOutput?.("stdout", chunk), {
+            query: { container: EXPERIMENT_CONTAINER, follow: "true" },
+            signal: logs.signal
+          }).catch(() => void 0);
+        }
+        terminated = status?.state?.terminated;
+        deadlineExceeded = current.status?.phase === "Failed" && current.status?.reason === "DeadlineExceeded";
+        if (!terminated && !deadlineExceeded) await delay2(POLL_MS);
+      }
+      if (logEnded) await Promise.race([logEnded, delay2(5e3)]);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      logs.abort();
+    }
+    const base = { appliedConfig, sandboxId: name };
+    if (killedFor === "timed-out" || deadlineExceeded) {
+      return {
+        ...base,
+        outcome: "timed-out",
+        exitCode: null,
+        detail: `The sandbox pod was deleted when the program reached its time limit of ${timeoutSeconds}s.`
+      };
+    }
+    if (killedFor === "cancelled")
+      return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox pod was deleted." };
+    if (terminated?.reason === "OOMKilled") {
+      return {
+        ...base,
+        outcome: "oom-killed",
+        exitCode: null,
+        detail: `The sandbox was killed at its memory limit of ${formatBytes(this.spec.resources.memoryBytes)}.`
+      };
+    }
+    const exitCode = Number(terminated?.exitCode);
+    return { ...base, outcome: "exited", exitCode, detail: `The program exited with code ${exitCode}.` };
+  }
+  async cleanup() {
+    for (const name of this.pods.splice(0)) await deletePod(this.options.client, this.options.settings.namespace, name);
+    await rm7(this.folder, { recursive: true, force: true });
+  }
+};
+function redactedPod(pod) {
+  const [container, ...rest] = pod.spec.containers;
+  const env = container.env.map((e) => ({ name: e.name, value: "<redacted>" }));
+  return { ...pod, spec: { ...pod.spec, containers: [{ ...container, env }, ...rest] } };
+}
+function delay2(ms) {
+  return new Promise((resolve2) => setTimeout(resolve2, ms).unref());
+}
+
 // actions/lib/src/docker/host-checks.ts
 import { execFile as execFile7 } from "node:child_process";
-import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile15, readdir as readdir8, rm as rm8, statfs, writeFile as writeFile4 } from "node:fs/promises";
+import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile16, readdir as readdir8, rm as rm9, statfs, writeFile as writeFile4 } from "node:fs/promises";
 import os11 from "node:os";
-import path22 from "node:path";
+import path24 from "node:path";
 import { promisify as promisify6 } from "node:util";
 
 // actions/lib/src/doctor/sandbox-probe.ts
@@ -98491,120 +99115,8 @@ while len(held) * step < target:
 print(json.dumps({"done": True}), flush=True)
 `;
 
-// actions/lib/src/docker/image.ts
-import { createHash as createHash6 } from "node:crypto";
-import { execFile as execFile4 } from "node:child_process";
-import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile12, rm as rm6 } from "node:fs/promises";
-import os9 from "node:os";
-import path19 from "node:path";
-var BUILDER_VERSION = "1";
-var RECIPE_HASH_LABEL = "crucible.recipe-hash";
-async function readRecipe(imagesDir, name) {
-  const file = path19.join(imagesDir, name, "recipe.json");
-  let bytes;
-  try {
-    bytes = await readFile12(file);
-  } catch {
-    throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
-  }
-  const recipe = JSON.parse(bytes.toString("utf8"));
-  if (!validateImageRecipeDocument(recipe)) {
-    throw new CrucibleError(
-      `image recipe ${file} is invalid: ${(validateImageRecipeDocument.errors ?? []).map(describeSchemaError).join("; ")}`
-    );
-  }
-  const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
-`).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile12(file2));
-  const digest = hash.digest("hex").slice(0, 16);
-  return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
-}
-function aptSources() {
-  const candidates = [process.env.CRUCIBLE_APT_SOURCES, "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
-  const found = candidates.find((c) => !!c && existsSync2(c));
-  if (!found) throw new SandboxUnavailableError("no apt sources found to build images from; set CRUCIBLE_APT_SOURCES to a sources file");
-  return found;
-}
-function pythonFiles(imagesDir, recipe) {
-  if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path19.join(imagesDir, "..", "image-files", file));
-}
-function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
-  return [
-    `--variant=${recipe.variant}`,
-    ...recipe.packages.length > 0 ? [`--include=${recipe.packages.join(",")}`] : [],
-    "--format=tar",
-    "--dpkgopt=path-exclude=/usr/share/doc/*",
-    "--dpkgopt=path-exclude=/usr/share/man/*",
-    "--dpkgopt=path-exclude=/usr/share/locale/*",
-    // mmdebstrap copies these from the host; the image must not carry host details.
-    '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
-    // mmdebstrap's own copy-in hook (no shell); file names are checked by the recipe schema.
-    ...pythonFilesToInstall.map((file) => `--customize-hook=copy-in ${file} /usr/lib/python3/dist-packages`),
-    recipe.suite,
-    outputTar,
-    sources
-  ];
-}
-async function ensureImage(docker, imagesDir, name, log = () => void 0) {
-  const { recipe, hash, ref } = await readRecipe(imagesDir, name);
-  const existing = await docker.getImage(ref).inspect().catch((error2) => {
-    if (error2.statusCode === 404) return void 0;
-    throw error2;
-  });
-  if (existing) {
-    log(`image ${ref} is up to date (${existing.Id})`);
-    return { name, ref, id: existing.Id, recipeHash: hash };
-  }
-  log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path19.join(os9.tmpdir(), "crucible-image-"));
-  try {
-    const tar = path19.join(workDir, "rootfs.tar");
-    await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
-      SOURCE_DATE_EPOCH: "1700000000"
-    });
-    const [repo, tag] = ref.split(":");
-    const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
-    const progress = await docker.importImage(tar, { repo, tag, changes });
-    await new Promise((resolve2, reject) => {
-      docker.modem.followProgress(
-        progress,
-        (error2) => error2 ? reject(error2) : resolve2(),
-        // followProgress does not turn an error event into an error: check each one.
-        (event) => event.error && reject(new Error(`docker import failed: ${event.error}`))
-      );
-    });
-    const image = await docker.getImage(ref).inspect();
-    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
-    return { name, ref, id: image.Id, recipeHash: hash };
-  } finally {
-    await rm6(workDir, { recursive: true, force: true });
-  }
-}
-function runLogged(command, args, log, env) {
-  return new Promise((resolve2, reject) => {
-    const child2 = execFile4(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error2) => {
-      if (!error2) return resolve2();
-      const missing = error2.code === "ENOENT";
-      reject(
-        new SandboxUnavailableError(
-          missing ? `${command} is not installed: apt-get install ${command}, or run \`npm run setup\`` : `${command} failed: ${error2.message}`
-        )
-      );
-    });
-    let pending = "";
-    child2.stderr?.on("data", (chunk) => {
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) log(`  ${line}`);
-    });
-  });
-}
-
 // actions/lib/src/docker/monitoring.ts
-import { readFile as readFile13 } from "node:fs/promises";
+import { readFile as readFile14 } from "node:fs/promises";
 async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   let runtimes;
   try {
@@ -98619,7 +99131,7 @@ async function findMonitoringSetup(docker, runtime = MONITORED_RUNTIME) {
   const podInitConfig = flag.slice("--pod-init-config=".length);
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile13(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+    document2 = parseJsonWithin(await readFile14(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error2) {
     return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${errorMessage(error2)}` };
   }
@@ -98711,8 +99223,8 @@ function redactedConfig(config) {
 // actions/lib/src/docker/image-build.ts
 import { createHash as createHash7 } from "node:crypto";
 import { createReadStream as createReadStream2, createWriteStream as createWriteStream2 } from "node:fs";
-import { lstat as lstat6, mkdir as mkdir8, readdir as readdir7, readFile as readFile14, writeFile as writeFile3 } from "node:fs/promises";
-import path20 from "node:path";
+import { lstat as lstat6, mkdir as mkdir9, readdir as readdir7, readFile as readFile15, writeFile as writeFile3 } from "node:fs/promises";
+import path22 from "node:path";
 var EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
 var CONTEXT_HASH_LABEL = "crucible.context-hash";
 var DOCKERFILE_HASH_LABEL = "crucible.dockerfile-hash";
@@ -98735,16 +99247,16 @@ async function prepareExperimentImage(docker, request2, log = () => void 0) {
       digest: source.digest
     };
   }
-  const contextDir = path20.join(request2.experimentDir, source.context);
-  const dockerfilePath = path20.join(request2.experimentDir, source.dockerfile);
-  const dockerfileBytes = await readFile14(dockerfilePath);
+  const contextDir = path22.join(request2.experimentDir, source.context);
+  const dockerfilePath = path22.join(request2.experimentDir, source.dockerfile);
+  const dockerfileBytes = await readFile15(dockerfilePath);
   const dockerfileHash = `sha256:${createHash7("sha256").update(dockerfileBytes).digest("hex")}`;
   if (request2.approved) return loadApproved(docker, request2, dockerfileHash, log);
   return buildLocally(docker, request2, { contextDir, dockerfilePath, dockerfileBytes, dockerfileHash }, log);
 }
 async function buildLocally(docker, request2, dockerfile, log) {
   const { policy } = request2;
-  const relativeDockerfile = path20.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path20.sep).join("/");
+  const relativeDockerfile = path22.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path22.sep).join("/");
   if (relativeDockerfile.startsWith("../"))
     throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
   const recipes = (await readdir7(request2.imagesDir).catch(() => [])).sort();
@@ -98943,20 +99455,20 @@ function followLogged(docker, stream, what, log) {
 
 // actions/lib/src/docker/scratch.ts
 import { execFile as execFile5 } from "node:child_process";
-import { chmod as chmod3, mkdir as mkdir9, rm as rm7 } from "node:fs/promises";
-import path21 from "node:path";
+import { chmod as chmod4, mkdir as mkdir10, rm as rm8 } from "node:fs/promises";
+import path23 from "node:path";
 import { promisify as promisify4 } from "node:util";
 var execFileAsync4 = promisify4(execFile5);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path21.join(root, "crucible", runId);
-  const outputDir = path21.join(dir, "output");
-  await mkdir9(outputDir, { recursive: true, mode: 448 });
+  const dir = path23.join(root, "crucible", runId);
+  const outputDir = path23.join(dir, "output");
+  await mkdir10(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
     await execFileAsync4("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
     sizeLimited = true;
   }
-  await chmod3(outputDir, 511);
+  await chmod4(outputDir, 511);
   let disposed = false;
   return {
     outputDir,
@@ -98965,7 +99477,7 @@ async function createScratch(root, runId, sizeBytes) {
       if (disposed) return;
       disposed = true;
       if (sizeLimited) await unmount(outputDir);
-      await rm7(dir, { recursive: true, force: true });
+      await rm8(dir, { recursive: true, force: true });
     }
   };
 }
@@ -98973,12 +99485,12 @@ function unmount(outputDir) {
   return execFileAsync4("umount", [outputDir]).catch(() => execFileAsync4("umount", ["-l", outputDir]));
 }
 async function releaseScratch(outputDir, runId) {
-  const dir = path21.dirname(outputDir);
-  const name = path21.basename(dir);
-  if (!path21.isAbsolute(outputDir) || path21.basename(outputDir) !== "output" || path21.basename(path21.dirname(dir)) !== "crucible") return false;
+  const dir = path23.dirname(outputDir);
+  const name = path23.basename(dir);
+  if (!path23.isAbsolute(outputDir) || path23.basename(outputDir) !== "output" || path23.basename(path23.dirname(dir)) !== "crucible") return false;
   if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
   if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
-  await rm7(dir, { recursive: true, force: true });
+  await rm8(dir, { recursive: true, force: true });
   return true;
 }
 
@@ -99135,7 +99647,7 @@ var DockerSandbox = class {
       if (options.signal?.aborted) kill("cancelled");
       if (options.onSample) sampleStats(container, streams.signal, options.onSample);
       await exited;
-      await Promise.race([outputEnded, delay2(5e3)]);
+      await Promise.race([outputEnded, delay3(5e3)]);
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
@@ -99206,7 +99718,7 @@ function sink(stream, options) {
     }
   });
 }
-function delay2(ms) {
+function delay3(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms).unref());
 }
 
@@ -99574,13 +100086,13 @@ async function checkGpuVisible(gpu) {
   return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0].trim()}`);
 }
 async function freeBytes(dir) {
-  let current = path22.resolve(dir);
+  let current = path24.resolve(dir);
   for (; ; ) {
     try {
       const stats = await statfs(current);
       return { dir: current, bytes: stats.bavail * stats.bsize };
     } catch (error2) {
-      const parent = path22.dirname(current);
+      const parent = path24.dirname(current);
       if (error2.code !== "ENOENT" || parent === current) throw error2;
       current = parent;
     }
@@ -99598,10 +100110,10 @@ async function probeSpec(ctx, options) {
       timeoutSeconds: PROBE_TIMEOUT_MS / 1e3,
       gpus: options.gpuDeviceIds?.length ?? 0
     },
-    inputs: [{ relative: "probe.py", hostPath: path22.join(options.programDir, "probe.py") }],
+    inputs: [{ relative: "probe.py", hostPath: path24.join(options.programDir, "probe.py") }],
     artifacts: [],
     // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
-    name: path22.basename(options.programDir),
+    name: path24.basename(options.programDir),
     outputBytes: PROBE_OUTPUT_BYTES,
     env: {},
     labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
@@ -99609,9 +100121,9 @@ async function probeSpec(ctx, options) {
   };
 }
 async function inSandbox(ctx, program, argv, options, afterExit) {
-  const programDir = await mkdtemp2(path22.join(os11.tmpdir(), "crucible-doctor-"));
+  const programDir = await mkdtemp2(path24.join(os11.tmpdir(), "crucible-doctor-"));
   try {
-    await writeFile4(path22.join(programDir, "probe.py"), program, { mode: 420 });
+    await writeFile4(path24.join(programDir, "probe.py"), program, { mode: 420 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
     const sandbox = await provider.create(
       await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir })
@@ -99625,7 +100137,7 @@ async function inSandbox(ctx, program, argv, options, afterExit) {
       await sandbox.cleanup();
     }
   } finally {
-    await rm8(programDir, { recursive: true, force: true });
+    await rm9(programDir, { recursive: true, force: true });
   }
 }
 function jsonLines(text2) {
@@ -99646,9 +100158,9 @@ async function runProbe(ctx) {
     ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
     { memoryBytes: 256 * 1024 * 1024 },
     async (sandbox) => {
-      const file = path22.join(sandbox.outputDir, "doctor-probe");
+      const file = path24.join(sandbox.outputDir, "doctor-probe");
       const stats = await lstat7(file).catch(() => void 0);
-      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile15(file, "utf8") === "probe";
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile16(file, "utf8") === "probe";
     }
   );
   const findings = { result, hostSawOutput, stderr };
@@ -99709,10 +100221,12 @@ async function assertHostFit(options) {
 async function assembleRun(options) {
   const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
   const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
   const artifactStore = options.artifactStore ?? defaultArtifactStore();
-  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore });
-  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
+  const { provider, monitoring } = kubernetesConfigured() ? {
+    // The runner pod has no Docker: its provider's preflight checks the cluster side instead of the host.
+    provider: await kubernetesProviderFromEnv(policy, imagesDirOf(options.root)),
+    monitoring: { unavailable: "behaviour monitoring reads the host's traced runsc, which Kubernetes sandbox pods do not have yet" }
+  } : await dockerProvider(options.root, policy, artifactStore);
   const cancel = new AbortController();
   let count = 0;
   const onSignal = (signal) => {
@@ -99734,6 +100248,11 @@ async function assembleRun(options) {
     }
   };
 }
+async function dockerProvider(root, policy, artifactStore) {
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
+  return { provider, monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring) };
+}
 function localDocker() {
   return new import_dockerode2.default();
 }
@@ -99744,7 +100263,7 @@ import { execFile as execFile8 } from "node:child_process";
 import { promisify as promisify7 } from "node:util";
 
 // actions/lib/src/docker/gc.ts
-import { readdir as readdir9, readFile as readFile16 } from "node:fs/promises";
+import { readdir as readdir9, readFile as readFile17 } from "node:fs/promises";
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
   const self2 = await currentProcess();
@@ -99779,7 +100298,7 @@ async function runscProcesses(procRoot = "/proc") {
   const found = [];
   for (const entry of await readdir9(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile16(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile17(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -99794,11 +100313,11 @@ var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)
 
 // actions/run/src/approved-image.ts
 import { existsSync as existsSync3 } from "node:fs";
-import path23 from "node:path";
+import path25 from "node:path";
 async function approvedImageOf(experiment, artifactInput, workspace) {
   if (experiment.image.kind !== "build") return void 0;
-  const folder = artifactInput ? path23.resolve(workspace, artifactInput) : "";
-  if (!folder || !existsSync3(path23.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const folder = artifactInput ? path25.resolve(workspace, artifactInput) : "";
+  if (!folder || !existsSync3(path25.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
   const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }
@@ -101342,17 +101861,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path25 = requestOptions.url.replace(options.baseUrl, "");
+    const path27 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path25} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path27} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path25} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path27} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -103942,9 +104461,9 @@ function createGitHubClient(options) {
       } catch (error2) {
         const status = httpStatus(error2);
         if (attempt >= retries || status !== void 0 && DO_NOT_RETRY.includes(status)) throw error2;
-        const delay3 = retryDelayMs * 2 ** attempt;
-        options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay3} ms`);
-        await sleep2(delay3);
+        const delay4 = retryDelayMs * 2 ** attempt;
+        options.onRetry?.(`${requestOptions.method} ${requestOptions.url} failed (${status ?? "network error"}): retrying in ${delay4} ms`);
+        await sleep2(delay4);
       }
     }
   });
@@ -104186,13 +104705,13 @@ async function run() {
   let release = () => {
   };
   try {
-    const file = path24.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path26.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: getInput("policy") ? path24.resolve(workspace, getInput("policy")) : void 0,
-      ...getInput("artifact-store") ? { artifactStore: path24.resolve(workspace, getInput("artifact-store")) } : {},
+      policyFile: getInput("policy") ? path26.resolve(workspace, getInput("policy")) : void 0,
+      ...getInput("artifact-store") ? { artifactStore: path26.resolve(workspace, getInput("artifact-store")) } : {},
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
@@ -104203,8 +104722,8 @@ async function run() {
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path24.resolve(workspace, resultsDir) : path24.join(experiment.dir, "results");
-    const savedLog = path24.relative(workspace, path24.join(resultsRoot, runId, "log.txt"));
+    const resultsRoot = resultsDir ? path26.resolve(workspace, resultsDir) : path26.join(experiment.dir, "results");
+    const savedLog = path26.relative(workspace, path26.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text2) => process.stdout.write(text2), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperimentInSlot({
       experiment,
@@ -104235,7 +104754,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path24.relative(workspace, outcome.resultFile);
+    const resultPath = path26.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -104253,7 +104772,7 @@ async function run() {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
         error(issue2.message, {
-          file: path24.relative(workspace, path24.resolve(issue2.file)),
+          file: path26.relative(workspace, path26.resolve(issue2.file)),
           startLine: issue2.line,
           startColumn: issue2.column
         });
