@@ -10,6 +10,7 @@ import { Ajv } from "ajv";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { KUBERNETES_ENV } from "../actions/lib/src/kubernetes/index.js";
 import { restrictedViolations } from "./support/fake-kubernetes.js";
 import { repoRoot } from "./support/repo.js";
 
@@ -235,6 +236,15 @@ describe("runner-setup/kubernetes", () => {
       const mounted = values.template.spec.volumes.find((v: Json) => v.name === "policy").configMap.name;
       const policyMap = files["policies.yaml"]!.find((cm) => cm.metadata.name === mounted)!;
       expect(JSON.parse(policyMap.data["policy.json"])).toEqual(policies[set.policy]);
+      // The runner pod carries everything the Kubernetes sandbox provider reads, and the exchange volume it names.
+      const [runner] = values.template.spec.containers;
+      const env = new Map<string, Json>(runner.env.map((e: Json) => [e.name, e]));
+      const expected = Object.values(KUBERNETES_ENV).filter((name) => set.gpu || name !== KUBERNETES_ENV.gpuRuntimeClass);
+      expect(expected.filter((name) => !env.has(name))).toEqual([]);
+      const exchangeMount = runner.volumeMounts.find((m: Json) => m.name === "exchange");
+      expect(exchangeMount.mountPath).toBe(env.get(KUBERNETES_ENV.exchange)!.value);
+      const exchangeVolume = values.template.spec.volumes.find((v: Json) => v.name === "exchange");
+      expect(exchangeVolume.persistentVolumeClaim.claimName).toBe(env.get(KUBERNETES_ENV.exchangeClaim)!.value);
     }
   });
 });

@@ -262,10 +262,10 @@ function rbac(fleet) {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: { name: "crucible-sandboxes", namespace: fleet.namespaces.sandboxes, labels: PART_OF },
+      // No pods/exec: files go in and out through the exchange volume, so nothing runs commands in a sandbox.
       rules: [
-        { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "watch", "delete"] },
+        { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "delete"] },
         { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-        { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
       ],
     },
     {

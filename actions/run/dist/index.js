@@ -98951,9 +98951,10 @@ var KubernetesSandbox = class {
     options.onCreated?.(name);
     const podPath = `/api/v1/namespaces/${ns}/pods/${name}`;
     let killedFor;
+    let deleted;
     const kill = (reason) => {
       killedFor ??= reason;
-      deletePod(client, ns, name).catch(() => void 0);
+      deleted ??= deletePod(client, ns, name).catch(() => void 0);
     };
     const timer = options.timeoutMs ? setTimeout(() => kill("timed-out"), options.timeoutMs) : void 0;
     const onAbort = () => kill("cancelled");
@@ -98988,6 +98989,7 @@ var KubernetesSandbox = class {
         deadlineExceeded = current.status?.phase === "Failed" && current.status?.reason === "DeadlineExceeded";
         if (!terminated && !deadlineExceeded) await delay2(POLL_MS);
       }
+      await deleted;
       if (logEnded) await Promise.race([logEnded, delay2(5e3)]);
     } finally {
       clearTimeout(timer);

@@ -276,9 +276,11 @@ class KubernetesSandbox implements Sandbox {
     const podPath = `/api/v1/namespaces/${ns}/pods/${name}`;
 
     let killedFor: "timed-out" | "cancelled" | undefined;
+    let deleted: Promise<void> | undefined;
     const kill = (reason: "timed-out" | "cancelled") => {
       killedFor ??= reason;
-      deletePod(client, ns, name).catch(() => undefined);
+      // cleanup() deletes again if this one failed.
+      deleted ??= deletePod(client, ns, name).catch(() => undefined);
     };
     const timer = options.timeoutMs ? setTimeout(() => kill("timed-out"), options.timeoutMs) : undefined;
     const onAbort = () => kill("cancelled");
@@ -316,6 +318,8 @@ class KubernetesSandbox implements Sandbox {
         deadlineExceeded = current.status?.phase === "Failed" && current.status?.reason === "DeadlineExceeded";
         if (!terminated && !deadlineExceeded) await delay(POLL_MS);
       }
+      // What the result says happened (the pod deleted) has happened before it is returned.
+      await deleted;
       // The log can trail the exit; give it a moment to drain.
       if (logEnded) await Promise.race([logEnded, delay(5_000)]);
     } finally {
