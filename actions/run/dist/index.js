@@ -98743,6 +98743,7 @@ function kubernetesConfigured(env = process.env) {
 }
 var GPU_RESOURCE = "nvidia.com/gpu";
 var POLL_MS = 500;
+var DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 var START_FAILURES = /* @__PURE__ */ new Set([
   "ErrImagePull",
   "ImagePullBackOff",
@@ -98856,7 +98857,7 @@ var KubernetesSandboxProvider = class {
     const reclaimed = [];
     for (const pod of list.items ?? []) {
       const [ownerNamespace, ownerPod, ownerUid] = String(pod.metadata?.annotations?.[SANDBOX_OWNER_ANNOTATION] ?? "").split("/");
-      if (!ownerNamespace || !ownerPod || !ownerUid) continue;
+      if (!ownerNamespace || !ownerPod || !ownerUid || !DNS_NAME.test(ownerNamespace) || !DNS_NAME.test(ownerPod)) continue;
       if (ownerUid === settings.owner.uid) continue;
       let reason;
       try {

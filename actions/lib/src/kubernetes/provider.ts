@@ -35,6 +35,7 @@ export function kubernetesConfigured(env: NodeJS.ProcessEnv = process.env): bool
 
 const GPU_RESOURCE = "nvidia.com/gpu";
 const POLL_MS = 500;
+const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** Container states in which the node will not start the program: reported as a start failure. */
 const START_FAILURES = new Set([
   "ErrImagePull",
@@ -176,7 +177,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const reclaimed: ReclaimedSandbox[] = [];
     for (const pod of (list.items ?? []) as KubernetesObject[]) {
       const [ownerNamespace, ownerPod, ownerUid] = String(pod.metadata?.annotations?.[SANDBOX_OWNER_ANNOTATION] ?? "").split("/");
-      if (!ownerNamespace || !ownerPod || !ownerUid) continue;
+      // Only names Kubernetes could have given reach a request path.
+      if (!ownerNamespace || !ownerPod || !ownerUid || !DNS_NAME.test(ownerNamespace) || !DNS_NAME.test(ownerPod)) continue;
       if (ownerUid === settings.owner.uid) continue;
       let reason: string | undefined;
       try {
