@@ -1,10 +1,12 @@
 // The Kubernetes sandbox provider end to end: the run (run.ts) on a "runner pod" configured by the
 // committed scale-set values, against a local API server double (support/fake-kubernetes.ts) whose
 // mini-kubelet runs each sandbox pod's container for real under runsc. Only the API server is replaced.
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
@@ -26,7 +28,7 @@ import {
   type SandboxPodSettings,
 } from "../actions/lib/src/kubernetes/index.js";
 import { FAKE_POD_LABEL, FakeKubernetes, type Json } from "./support/fake-kubernetes.js";
-import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const REGISTRY = "registry.crucible.internal";
 const RUNNER = { name: "crucible-cpu-runner-x7k2p", uid: "0b6f3f52-6f0e-4f55-9a43-4f1a1f7d7c11", namespace: "crucible-runners" };
@@ -202,6 +204,44 @@ describe("hello-sandbox through the Kubernetes provider", () => {
     expect(pod.metadata.annotations["crucible.dev/owner"]).toBe(`${RUNNER.namespace}/${RUNNER.name}/${RUNNER.uid}`);
     // Environment values may be secrets: the result records names only.
     expect(container.env.every((e: Json) => e.value === "<redacted>")).toBe(true);
+  });
+});
+
+describe("the crucible CLI on a runner pod", () => {
+  // A private mount namespace stands in for the pod: /run is empty (no Docker socket) except for the
+  // service-account folder where Kubernetes mounts it. Needs root, as the rest of this suite does.
+  it("runs hello-sandbox through the API with no Docker socket in sight", async () => {
+    const results = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
+    const script = [
+      "mount -t tmpfs none /run",
+      "mkdir -p /run/secrets/kubernetes.io/serviceaccount",
+      'mount --bind "$ACCOUNT" /run/secrets/kubernetes.io/serviceaccount',
+      'test ! -e /run/docker.sock && exec "$NODE" "$CLI" run experiments/hello-sandbox/experiment.yaml --results-dir "$RESULTS"',
+    ].join(" && ");
+    const { stdout } = await promisify(execFile)("unshare", ["--mount", "sh", "-c", script], {
+      cwd: repoRoot,
+      env: {
+        ...{ PATH: process.env.PATH, HOME: os.tmpdir(), ...env },
+        ...{
+          CRUCIBLE_POLICY: path.join(repoRoot, "runner-setup/policy.json"),
+          CRUCIBLE_ARTIFACT_STORE: await mkdtemp(path.join(os.tmpdir(), "store-")),
+        },
+        ...{ ACCOUNT: fake.accountDir, NODE: process.execPath, CLI: cliBin, RESULTS: results },
+      },
+    });
+    expect(stdout).toMatch(/^\[\+\d+\.\d{3}s stdout\] hello from inside gVisor$/m);
+    expect(stdout).toMatch(/probe dmesg: .*Starting gVisor/);
+    expect(stdout).toMatch(/==> succeeded: The program exited with code 0\./);
+    expect(stdout).toMatch(/behaviour: not monitored: .*Kubernetes sandbox pods/);
+    const [runId] = await readdir(results);
+    const result = JSON.parse(await readFile(path.join(results, runId!, "result.json"), "utf8"));
+    expect(result).toMatchObject({
+      status: "succeeded",
+      runtime: { name: "runsc" },
+      policy: { kind: "Pod", spec: { runtimeClassName: "gvisor" } },
+    });
+    expect(fake.violations).toEqual([]);
+    expect(await leftovers()).toEqual({ pods: [], containers: 0, exchange: [] });
   });
 });
 
