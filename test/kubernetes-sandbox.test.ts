@@ -99,7 +99,7 @@ async function leftovers() {
 async function runProgram(
   name: string,
   program: string,
-  options: { resources?: string; signal?: AbortSignal; onLine?: (line: RelayedLine) => void } = {},
+  options: { resources?: string; signal?: AbortSignal; onLine?: (line: RelayedLine) => void; provider?: KubernetesSandboxProvider } = {},
 ) {
   const file = await makeExperiment(name, {
     "experiment.yaml": experimentYaml(name, { resources: options.resources }),
@@ -111,7 +111,7 @@ async function runProgram(
   const outcome = await runExperiment({
     experiment,
     policy,
-    provider,
+    provider: options.provider ?? provider,
     repoRoot: path.resolve(file, "../../.."),
     resultsRoot,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -254,6 +254,33 @@ describe("how runs end on Kubernetes", () => {
     expect(result).toMatchObject({ status: "failed", exitCode: 3, statusReason: "The program exited with code 3." });
     expect(result.log.tail.join("\n")).toMatch(/about to fail/);
     expect(result.log.tail.join("\n")).toMatch(/on stderr/);
+    expect(await leftovers()).toEqual({ pods: [], containers: 0, exchange: [] });
+  });
+
+  it("reports a container killed at its memory limit as oom-killed, from the pod status", async () => {
+    const { result } = await runProgram(
+      "memory-bomb",
+      "x = []\nprint('allocating', flush=True)\nwhile True: x.append(bytearray(10**6))\n",
+      {
+        resources: "  cpus: 1\n  memory: 64Mi\n  timeout: 60s",
+      },
+    );
+    expect(result.status).toBe("oom-killed");
+    expect(result.statusReason).toContain("memory limit of 64 MiB");
+    expect(result.log.tail.at(-1)).toMatch(/allocating$/);
+    expect(await leftovers()).toEqual({ pods: [], containers: 0, exchange: [] });
+  });
+
+  it("an image the nodes cannot pull is a sandbox error naming the image", async () => {
+    const elsewhere = await kubernetesProviderFromEnv(
+      policy,
+      imagesDir,
+      { ...env, CRUCIBLE_IMAGE_REGISTRY: "registry.elsewhere.internal" },
+      fake.accountDir,
+    );
+    const { result } = await runProgram("unpullable", "print('never')\n", { provider: elsewhere });
+    expect(result.status).toBe("sandbox-error");
+    expect(result.statusReason).toMatch(/ErrImagePull.*registry\.elsewhere\.internal\/crucible\/base:/);
     expect(await leftovers()).toEqual({ pods: [], containers: 0, exchange: [] });
   });
 
