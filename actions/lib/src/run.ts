@@ -464,7 +464,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     program.echo?.(line);
     events.line?.(line);
   });
-  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? []);
+  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? [], program.stage ? `${runId} ${program.stage}` : runId);
   const spec: SandboxSpec = {
     ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
     image: image.id,
