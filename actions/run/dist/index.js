@@ -98135,7 +98135,7 @@ async function runProgram(context, program) {
 
 // actions/lib/src/monitoring/doctor.ts
 var SETUP_FIX = "run runner-setup/setup.sh as root (it registers the traced runtimes runsc-monitored-0, -1, \u2026 and installs their trace configurations)";
-var TRACE_FIX = "see runner-setup/MONITORING.md; check that runsc-monitored's --pod-init-config file names the socket and its trace points";
+var TRACE_FIX = "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket and the trace points";
 var PROBE_RULES = (limits) => ({
   limits,
   rules: [

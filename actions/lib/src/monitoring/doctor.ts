@@ -29,7 +29,7 @@ export interface MonitoringCheck {
 const SETUP_FIX =
   "run runner-setup/setup.sh as root (it registers the traced runtimes runsc-monitored-0, -1, … and installs their trace configurations)";
 const TRACE_FIX =
-  "see runner-setup/MONITORING.md; check that runsc-monitored's --pod-init-config file names the socket and its trace points";
+  "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket and the trace points";
 
 const PROBE_RULES = (limits: RuleSet["limits"]): RuleSet => ({
   limits,
