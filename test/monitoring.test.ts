@@ -25,6 +25,7 @@ import {
 import { DockerSandboxProvider, findMonitoringSetup } from "../actions/lib/src/docker/index.js";
 import { runAction } from "./support/action.js";
 import { binDir, cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { FakeSandboxProvider } from "./support/fake-sandbox.js";
 import { interpretRunnerLog } from "./support/runner-log.js";
 
 const docker = new Docker();
@@ -421,6 +422,39 @@ subprocess.run(["/bin/sh", "-c", "true"])
 });
 
 describe("monitoring rules and wire format without a sandbox", () => {
+  it("records a sandbox with GPUs as not monitored (its runtime is not traced), and leases no traced runtime for it", async () => {
+    const gpuPolicy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.gpu.json"));
+    const leaseDir = await mkdtemp(path.join(os.tmpdir(), "crucible-gpu-"));
+    const socketDir = await mkdtemp(path.join(os.tmpdir(), "crucible-sockets-"));
+    const file = await makeExperiment("gpu-unmonitored", {
+      "experiment.yaml": experimentYaml("gpu-unmonitored", {
+        command: "[main]",
+        resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  gpus: 1",
+      }),
+      "main.py": "",
+    });
+    const provider = new FakeSandboxProvider({ main: async () => 0 });
+    const { result } = await runExperiment({
+      experiment: await loadExperiment(file, { imagesDir }),
+      policy: { ...gpuPolicy, gpu: { ...gpuPolicy.gpu!, leaseDir, devices: ["0"] } },
+      provider,
+      repoRoot: path.resolve(file, "../../.."),
+      resultsRoot: await mkdtemp(path.join(os.tmpdir(), "crucible-results-")),
+      monitoring: {
+        channels: [{ runtime: "runsc-monitored-0", podInitConfig: "/nonexistent", endpoint: path.join(socketDir, "sink-0.sock") }],
+        rules,
+      },
+    });
+    expect(result.status).toBe("succeeded");
+    expect(result.monitoring).toEqual({
+      status: "unavailable",
+      reason: "a sandbox with GPUs runs under the GPU runtime runsc-nvproxy, which is not traced",
+    });
+    expect(provider.calls[0]!.spec).toMatchObject({ gpuDeviceIds: ["0"] });
+    expect(provider.calls[0]!.spec.monitoredRuntime).toBeUndefined();
+    expect(await readdir(socketDir)).toEqual([]);
+  });
+
   it("applies a runner policy's overrides and refuses ones that name no rule", () => {
     const changed = applyOverrides(
       rules,

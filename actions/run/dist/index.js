@@ -98035,7 +98035,7 @@ async function runProgram(context, program) {
     program.echo?.(line);
     events2.line?.(line);
   });
-  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? [], program.stage ? `${runId} ${program.stage}` : runId);
+  const monitor = gpuLease && options.monitoring ? { unavailable: `a sandbox with GPUs runs under the GPU runtime ${policy.gpu.runtime}, which is not traced` } : await openMonitor(options.monitoring, experiment.spec.behaviours ?? [], program.stage ? `${runId} ${program.stage}` : runId);
   const spec = {
     ...monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {},
     image: image.id,
