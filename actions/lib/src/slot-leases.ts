@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { link, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -45,8 +46,9 @@ export class SandboxSlots {
   async tryAcquire(runId: string, self: ProcessIdentity | undefined): Promise<SlotLease | undefined> {
     await mkdir(this.dir, { recursive: true, mode: 0o1777 });
     const holder: Holder = { runId, since: new Date().toISOString(), labels: ownerLabels(self) };
-    const draft = path.join(this.dir, `.draft-${process.pid}-${runId}`);
-    const handle = await open(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    // A name of its own for every attempt: the holder's id may hold any text, and one process may try twice at once.
+    const draft = path.join(this.dir, `.draft-${process.pid}-${randomUUID()}`);
+    const handle = await open(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     await handle.writeFile(JSON.stringify(holder));
     await handle.close();
     try {

@@ -95795,6 +95795,7 @@ import { mkdir as mkdir6, rm as rm4 } from "node:fs/promises";
 import path17 from "node:path";
 
 // actions/lib/src/slot-leases.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
 import { constants as constants5 } from "node:fs";
 import { link, mkdir as mkdir5, open as open5, readFile as readFile9, readdir as readdir6, rename as rename3, unlink as unlink3 } from "node:fs/promises";
 import path15 from "node:path";
@@ -95812,8 +95813,8 @@ var SandboxSlots = class {
   async tryAcquire(runId, self2) {
     await mkdir5(this.dir, { recursive: true, mode: 1023 });
     const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
-    const draft = path15.join(this.dir, `.draft-${process.pid}-${runId}`);
-    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC, 420);
+    const draft = path15.join(this.dir, `.draft-${process.pid}-${randomUUID2()}`);
+    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_EXCL, 420);
     await handle.writeFile(JSON.stringify(holder));
     await handle.close();
     try {
