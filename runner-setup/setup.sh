@@ -50,19 +50,27 @@ fi
 #    flags it does not know): `crucible runtime-args` reads `runsc --version` and `runsc flags`. Always
 #    --network=none: no sandbox ever gets a network, and Debian's runsc (2022) fails every start on
 #    kernels >= 6.11 without it. runner-setup/README.md lists the combinations relied on.
-#    `runsc-monitored` is the same runsc with gVisor's trace session (behaviour monitoring): its
-#    --pod-init-config is installed under /etc, where only root can change what is traced.
+#    `runsc-monitored-0` … `-<N-1>` are the same runsc with gVisor's trace session (behaviour monitoring),
+#    one per sandbox that may run at once, each with its own socket: N is the highest
+#    limits.maxConcurrentSandboxes of the runner policies here (and $CRUCIBLE_POLICY), or
+#    $CRUCIBLE_MONITORED_RUNTIMES. Their --pod-init-config files are written under /etc, where only root
+#    can change what is traced.
+monitored="${CRUCIBLE_MONITORED_RUNTIMES:-$(node -e '
+  const files = process.argv.slice(1).filter(Boolean);
+  const limits = files.map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")).limits?.maxConcurrentSandboxes ?? 4);
+  console.log(Math.max(4, ...limits));
+' runner-setup/policy*.json "${CRUCIBLE_POLICY:-}")}"
 "${as_root[@]}" mkdir -p /etc/docker /etc/crucible/monitoring
-"${as_root[@]}" install -m 0644 runner-setup/monitoring/pod-init.json /etc/crucible/monitoring/pod-init.json
 registered="$("${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" \
-  --pod-init-config=/etc/crucible/monitoring/pod-init.json)"
+  --pod-init-template=runner-setup/monitoring/pod-init.json --monitoring-dir=/etc/crucible/monitoring \
+  --monitored-runtimes="$monitored")"
 printf '%s\n' "$registered" | grep -v '^changed$' || true
 
 # 4. dockerd. There is no init system on these hosts, so it is started here when it is not answering.
 docker_ok() { "${as_root[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if docker_ok; then
-  if [ "$(printf '%s\n' "$registered" | tail -1)" = changed ] || ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc-monitored"'; then
-    log "reloading dockerd to register runsc and runsc-monitored"
+  if [ "$(printf '%s\n' "$registered" | tail -1)" = changed ] || ! "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q "\"runsc-monitored-$((monitored - 1))\""; then
+    log "reloading dockerd to register runsc and runsc-monitored-0 … -$((monitored - 1))"
     "${as_root[@]}" pkill -HUP -x dockerd
     sleep 1
   fi

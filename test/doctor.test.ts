@@ -370,7 +370,7 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     expect(row("monitoring")).toMatchObject({
       status: "pass",
       result: expect.stringMatching(
-        /^runsc-monitored traced the probe sandbox \(\d+ trace messages, the execve of \/bin\/true among them\)$/,
+        /^runsc-monitored-\d+ traced the probe sandbox \(\d+ trace messages, the execve of \/bin\/true among them\); \d+ traced runtimes for up to 4 sandboxes at once$/,
       ),
     });
   }, 300_000);

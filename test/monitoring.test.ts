@@ -1,6 +1,7 @@
-// Behaviour monitoring against the real runsc through Docker: the runtime entry runsc-monitored
-// (runner-setup/setup.sh) streams gVisor's trace points to this process. Nothing here is mocked.
-import { copyFile, mkdir, mkdtemp, readFile, symlink } from "node:fs/promises";
+// Behaviour monitoring against the real runsc through Docker: the runtime entries runsc-monitored-<k>
+// (runner-setup/setup.sh) stream gVisor's trace points to this process. Nothing here is mocked.
+import { spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
@@ -23,13 +24,14 @@ import {
 } from "../actions/lib/src/index.js";
 import { DockerSandboxProvider, findMonitoringSetup } from "../actions/lib/src/docker/index.js";
 import { runAction } from "./support/action.js";
-import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { binDir, cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
+import { FakeSandboxProvider } from "./support/fake-sandbox.js";
 import { interpretRunnerLog } from "./support/runner-log.js";
 
 const docker = new Docker();
 let policy: SandboxPolicy;
 let provider: DockerSandboxProvider;
-let setup: MonitoringSetup;
+let channels: MonitoringSetup[];
 let rules: RuleSet;
 
 beforeAll(async () => {
@@ -38,7 +40,7 @@ beforeAll(async () => {
   await provider.prepareImage("base");
   const found = await findMonitoringSetup(docker);
   if (!found.ok) throw new Error(`monitoring is not set up on this host: ${found.reason}`);
-  setup = found.setup;
+  channels = found.channels;
   rules = await loadRules(path.join(repoRoot, "runner-setup/monitoring-rules.json"));
 });
 
@@ -52,7 +54,7 @@ async function runMonitored(name: string, program: string, options: { extra?: st
     provider,
     repoRoot: path.resolve(file, "../../.."),
     resultsRoot,
-    monitoring: { setup, rules: options.rules ?? rules, lockWaitMs: 10 * 60_000 },
+    monitoring: { channels, rules: options.rules ?? rules, lockWaitMs: 10 * 60_000 },
   });
   const written = JSON.parse(await readFile(outcome.resultFile, "utf8"));
   expect(validateResultDocument(written), JSON.stringify(validateResultDocument.errors)).toBe(true);
@@ -77,14 +79,21 @@ except OSError as e:
 `;
 
 describe("behaviour monitoring under runsc", () => {
-  it("finds the monitored runtime and its trace socket", () => {
-    expect(setup).toMatchObject({ runtime: "runsc-monitored", endpoint: "/run/crucible/monitoring/sink.sock" });
+  it("finds one traced runtime with its own trace socket for every sandbox the policy lets run at once", () => {
+    expect(channels.length).toBeGreaterThanOrEqual(policy.limits.maxConcurrentSandboxes);
+    expect(channels).toEqual(
+      channels.map((_, k) => ({
+        runtime: `runsc-monitored-${k}`,
+        podInitConfig: `/etc/crucible/monitoring/pod-init-${k}.json`,
+        endpoint: `/run/crucible/monitoring/sink-${k}.sock`,
+      })),
+    );
   });
 
   it("raises exactly connect, unshare, shell and /proc/sys write alerts, with the process that tried", async () => {
     const result = await runMonitored("tries-four-things", ATTEMPTS);
     expect(result.status).toBe("succeeded");
-    expect(result.policy).toMatchObject({ HostConfig: { Runtime: "runsc-monitored" } });
+    expect(result.policy).toMatchObject({ HostConfig: { Runtime: expect.stringMatching(/^runsc-monitored-\d+$/) } });
     expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
     const byRule = Object.fromEntries((result.alerts ?? []).map((a) => [a.rule, a]));
     expect(Object.keys(byRule).sort()).toEqual(["kernel-tunables-write", "namespace-escape", "network-egress", "shell-exec"]);
@@ -180,7 +189,7 @@ subprocess.run(["/bin/sh", "-c", "true"])
         provider,
         repoRoot,
         resultsRoot,
-        monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
+        monitoring: { channels, rules, lockWaitMs: 10 * 60_000 },
       });
       expect(result.status).toBe("succeeded");
       expect(result.monitoring).toMatchObject({ status: "available", collector: "ok" });
@@ -200,9 +209,36 @@ subprocess.run(["/bin/sh", "-c", "true"])
     expect(undeclared.monitoring).toMatchObject({ suppressed: [] });
   });
 
-  it("records monitoring as unavailable, with the reason, when another run holds the trace socket", async () => {
-    const holder = await MonitorSession.open(setup, rules, [], { lockWaitMs: 0, drainMs: 0 });
+  it("three runs at once each get their own traced runtime and exactly their own alerts", async () => {
+    const [connects, shell, quiet] = await Promise.all([
+      runMonitored(
+        "concurrent-connects",
+        "import socket, time\ns = socket.socket()\ntry:\n    s.connect(('10.7.7.7', 80))\nexcept OSError:\n    pass\ntime.sleep(2)\n",
+      ),
+      runMonitored("concurrent-shell", "import subprocess, time\nsubprocess.run(['/bin/sh', '-c', 'true'])\ntime.sleep(2)\n"),
+      runMonitored("concurrent-quiet", "import time\nprint('quiet')\ntime.sleep(2)\n"),
+    ]);
+    for (const result of [connects, shell, quiet]) {
+      expect(result.status).toBe("succeeded");
+      expect(result.monitoring).toMatchObject({ status: "available", collector: "ok", problems: [] });
+    }
+    // Each run leased its own runtime for the whole of its sandbox's life, so the three sessions overlapped.
+    const runtimes = [connects, shell, quiet].map((r) => (r.monitoring as { runtime: string }).runtime);
+    expect(new Set(runtimes).size).toBe(3);
+    expect([connects, shell, quiet].map((r) => r.policy.HostConfig)).toEqual(
+      runtimes.map((Runtime) => expect.objectContaining({ Runtime })),
+    );
+    expect(connects.alerts!.map((a) => [a.rule, a.examples.map((e) => e.detail[0])])).toEqual([["network-egress", ["10.7.7.7:80"]]]);
+    expect(shell.alerts!.map((a) => [a.rule, a.examples.map((e) => e.detail[0])])).toEqual([["shell-exec", ["/bin/sh"]]]);
+    expect(quiet.alerts ?? []).toEqual([]);
+  });
+
+  it("records monitoring as unavailable, naming the holders, when every traced runtime is in use", async () => {
+    const holders: MonitorSession[] = [];
     try {
+      for (const _ of channels)
+        holders.push(await MonitorSession.open(channels, rules, [], { holder: "test-holder", lockWaitMs: 60_000, drainMs: 0 }));
+      expect(new Set(holders.map((h) => h.setup.runtime)).size).toBe(channels.length);
       const file = await makeExperiment("while-busy", { "experiment.yaml": experimentYaml("while-busy"), "main.py": "print('hi')\n" });
       const experiment = await loadExperiment(file, { imagesDir });
       const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
@@ -212,17 +248,72 @@ subprocess.run(["/bin/sh", "-c", "true"])
         provider,
         repoRoot: path.resolve(file, "../../.."),
         resultsRoot,
-        monitoring: { setup, rules, lockWaitMs: 500 },
+        monitoring: { channels, rules, lockWaitMs: 500 },
       });
       expect(result.status).toBe("succeeded");
       expect(result.policy).toMatchObject({ HostConfig: { Runtime: "runsc" } });
       expect(result.monitoring).toEqual({
         status: "unavailable",
-        reason: expect.stringMatching(/another run on this host \(pid \d+\) holds the trace socket/),
+        reason: `no trace socket could be opened: all ${channels.length} traced runtimes on this host are in use, by ${channels
+          .map(() => `test-holder (pid ${process.pid})`)
+          .join(", ")}`,
       });
       expect(behaviourLine(result)).toMatch(/^not monitored: /);
     } finally {
-      await holder.close();
+      for (const holder of holders) await holder.close();
+    }
+  });
+
+  it("takes over the traced runtime of a run killed with SIGKILL, and traces the next run on it", async () => {
+    const leaseDir = path.dirname(channels[0]!.endpoint);
+    // Every runtime but the last is held here, so the killed run gets the last and the next run can only take it over.
+    const others: MonitorSession[] = [];
+    try {
+      for (const _ of channels.slice(1))
+        others.push(await MonitorSession.open(channels, rules, [], { holder: "test-holder", lockWaitMs: 60_000, drainMs: 0 }));
+      const last = channels.at(-1)!;
+      expect(others.map((o) => o.setup.runtime)).not.toContain(last.runtime);
+      const file = await makeExperiment("killed-holder", {
+        "experiment.yaml": experimentYaml("killed-holder", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 600s" }),
+        "main.py": "import time\nprint('holding', flush=True)\ntime.sleep(600)\n",
+      });
+      const child = spawn(
+        path.join(binDir, "node"),
+        [cliBin, "run", file, "--results-dir", await mkdtemp(path.join(os.tmpdir(), "crucible-killed-"))],
+        {
+          cwd: repoRoot,
+          env: {
+            ...process.env,
+            CRUCIBLE_SLOT_DIR: await mkdtemp(path.join(os.tmpdir(), "crucible-slots-")),
+            CRUCIBLE_MONITORING_WAIT: "600",
+          },
+        },
+      );
+      let output = "";
+      child.stdout.on("data", (c: Buffer) => (output += c.toString("utf8")));
+      child.stderr.on("data", (c: Buffer) => (output += c.toString("utf8")));
+      const exited = new Promise((resolve) => child.on("close", resolve));
+      while (!output.includes("holding")) {
+        if (child.exitCode !== null) throw new Error(`the run ended early: ${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const lockFile = path.join(leaseDir, `slot-${channels.length - 1}.lock`);
+      expect(JSON.parse(await readFile(lockFile, "utf8"))).toMatchObject({ labels: { "crucible.owner.pid": String(child.pid) } });
+      child.kill("SIGKILL");
+      await exited;
+      // Its lease and socket are left behind; its sandbox too (crucible gc's work), removed here.
+      expect((await stat(last.endpoint)).isSocket()).toBe(true);
+      const orphans = await docker.listContainers({ all: true, filters: { label: ["crucible.experiment=killed-holder"] } });
+      await Promise.all(orphans.map((o) => docker.getContainer(o.Id).remove({ force: true })));
+
+      const result = await runMonitored("after-kill", "import os\nos.system('/bin/sh -c true')\n");
+      expect(result.monitoring).toMatchObject({ status: "available", runtime: last.runtime, collector: "ok", problems: [] });
+      expect(result.alerts!.map((a) => a.rule)).toEqual(["shell-exec"]);
+      expect((await readdir(leaseDir)).filter((f) => /\.lock$|takeover/.test(f) && f.startsWith("slot-")).sort()).toEqual(
+        others.map((o) => `slot-${channels.findIndex((c) => c.runtime === o.setup.runtime)}.lock`).sort(),
+      );
+    } finally {
+      for (const other of others) await other.close();
     }
   });
 
@@ -287,7 +378,7 @@ subprocess.run(["/bin/sh", "-c", "true"])
       provider,
       repoRoot: path.resolve(file, "../../.."),
       resultsRoot,
-      monitoring: { setup, rules, lockWaitMs: 10 * 60_000 },
+      monitoring: { channels, rules, lockWaitMs: 10 * 60_000 },
     });
     expect(validateResultDocument(JSON.parse(await readFile(resultFile, "utf8"))), JSON.stringify(validateResultDocument.errors)).toBe(
       true,
@@ -305,22 +396,65 @@ subprocess.run(["/bin/sh", "-c", "true"])
   });
 
   it("doctor: passes on this runner, fails when the runtime does not trace, warns when the runner is not set up", async () => {
-    expect(await checkMonitoring(provider, policy, { setup, rules })).toMatchObject({ status: "pass" });
-    const untraced = await checkMonitoring(provider, policy, { setup: { ...setup, runtime: "runsc" }, rules });
+    expect(await checkMonitoring(provider, policy, { channels, rules })).toEqual({
+      status: "pass",
+      result: expect.stringMatching(
+        new RegExp(`^runsc-monitored-\\d+ traced the probe sandbox .*; ${channels.length} traced runtimes for up to 4 sandboxes at once$`),
+      ),
+    });
+    // Fewer traced runtimes than sandboxes at once: the runs beyond them would not be monitored.
+    expect(await checkMonitoring(provider, policy, { channels: channels.slice(0, 2), rules })).toMatchObject({
+      status: "warn",
+      result: expect.stringMatching(/only 2 traced runtime\(s\) for up to 4 sandboxes at once/),
+    });
+    const untraced = await checkMonitoring(provider, policy, { channels: [{ ...channels[0]!, runtime: "runsc" }], rules });
     expect(untraced).toEqual({
       status: "fail",
       result: expect.stringMatching(/never connected to the trace socket/),
       fix: expect.stringContaining("MONITORING.md"),
     });
-    expect(await checkMonitoring(provider, policy, { unavailable: 'Docker has no runtime "runsc-monitored"' })).toEqual({
+    expect(await checkMonitoring(provider, policy, { unavailable: 'Docker has no runtime "runsc-monitored-0"' })).toEqual({
       status: "warn",
-      result: 'unavailable: Docker has no runtime "runsc-monitored"',
+      result: 'unavailable: Docker has no runtime "runsc-monitored-0"',
       fix: expect.stringContaining("runner-setup/setup.sh"),
     });
   });
 });
 
 describe("monitoring rules and wire format without a sandbox", () => {
+  it("records a sandbox with GPUs as not monitored (its runtime is not traced), and leases no traced runtime for it", async () => {
+    const gpuPolicy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.gpu.json"));
+    const leaseDir = await mkdtemp(path.join(os.tmpdir(), "crucible-gpu-"));
+    const socketDir = await mkdtemp(path.join(os.tmpdir(), "crucible-sockets-"));
+    const file = await makeExperiment("gpu-unmonitored", {
+      "experiment.yaml": experimentYaml("gpu-unmonitored", {
+        command: "[main]",
+        resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  gpus: 1",
+      }),
+      "main.py": "",
+    });
+    const provider = new FakeSandboxProvider({ main: async () => 0 });
+    const { result } = await runExperiment({
+      experiment: await loadExperiment(file, { imagesDir }),
+      policy: { ...gpuPolicy, gpu: { ...gpuPolicy.gpu!, leaseDir, devices: ["0"] } },
+      provider,
+      repoRoot: path.resolve(file, "../../.."),
+      resultsRoot: await mkdtemp(path.join(os.tmpdir(), "crucible-results-")),
+      monitoring: {
+        channels: [{ runtime: "runsc-monitored-0", podInitConfig: "/nonexistent", endpoint: path.join(socketDir, "sink-0.sock") }],
+        rules,
+      },
+    });
+    expect(result.status).toBe("succeeded");
+    expect(result.monitoring).toEqual({
+      status: "unavailable",
+      reason: "a sandbox with GPUs runs under the GPU runtime runsc-nvproxy, which is not traced",
+    });
+    expect(provider.calls[0]!.spec).toMatchObject({ gpuDeviceIds: ["0"] });
+    expect(provider.calls[0]!.spec.monitoredRuntime).toBeUndefined();
+    expect(await readdir(socketDir)).toEqual([]);
+  });
+
   it("applies a runner policy's overrides and refuses ones that name no rule", () => {
     const changed = applyOverrides(
       rules,

@@ -56,6 +56,22 @@ describe("sandbox slots", () => {
     expect((await slots.holders()).sort()).toEqual(["live-run", "next-run"]);
     expect((await readdir(dir)).sort()).toEqual(["slot-0.lock", "slot-1.lock"]);
   });
+  it("when many take over one dead holder's slot at the same moment, exactly one gets it", async () => {
+    const self = await currentProcess();
+    const dead = { ...self!, pid: spawnSync("true").pid!, startTime: "1" };
+    for (let round = 0; round < 20; round++) {
+      const dir = await tempDir("crucible-slots-");
+      await writeFile(path.join(dir, "slot-0.lock"), JSON.stringify({ runId: "killed-run", since: "", labels: ownerLabels(dead) }));
+      const slots = new SandboxSlots(dir, 1);
+      const leases = await Promise.all(Array.from({ length: 8 }, (_, i) => slots.tryAcquire(`racer-${i}`, self)));
+      const winners = leases.filter((l) => l !== undefined);
+      expect(winners.map((l) => l.slot)).toEqual([0]);
+      const holder = JSON.parse(await readFile(path.join(dir, "slot-0.lock"), "utf8"));
+      expect(holder.runId).toBe(`racer-${leases.indexOf(winners[0])}`);
+      // No marker or moved-aside file is left behind.
+      expect(await readdir(dir)).toEqual(["slot-0.lock"]);
+    }
+  });
 });
 
 describe("crucible run beyond the host's limit", () => {

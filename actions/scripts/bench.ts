@@ -102,7 +102,7 @@ for (let i = 0; i < 5; i++) {
   bareTimes.push(Date.now() - t);
 }
 
-// 4. Monitoring overhead: the same experiment monitored (runsc-monitored and the collector) and not,
+// 4. Monitoring overhead: the same experiment monitored (a runsc-monitored-<k> runtime and the collector) and not,
 //    alternating, whole runs timed; on the trivial experiment and on one that makes 3,000 opens (each traced).
 const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring);
 if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);

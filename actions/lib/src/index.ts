@@ -29,4 +29,5 @@ export * from "./monitoring/rules.js";
 export * from "./monitoring/session.js";
 export { decodeMessage, type TraceEvent } from "./monitoring/wire.js";
 export * from "./doctor/index.js";
+export * from "./slot-leases.js";
 export * from "./slots.js";

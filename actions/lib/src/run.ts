@@ -24,7 +24,14 @@ import {
   type SandboxProvider,
 } from "./sandbox/sandbox.js";
 import { escapeControls } from "./text.js";
-import { closeMonitor, mergeStageMonitoring, openMonitor, type MonitoringOptions, type MonitoringOutcome } from "./monitoring/session.js";
+import {
+  closeMonitor,
+  mergeStageMonitoring,
+  openMonitor,
+  type MonitoringOptions,
+  type MonitoringOutcome,
+  type OpenedMonitor,
+} from "./monitoring/session.js";
 import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
 
 /** What an adapter (CLI or action) is told while a run goes on. */
@@ -464,7 +471,12 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     program.echo?.(line);
     events.line?.(line);
   });
-  const monitor = await openMonitor(options.monitoring, experiment.spec.behaviours ?? []);
+  // A sandbox with GPUs runs under the policy's GPU runtime, which has no trace session: it is recorded as
+  // not monitored rather than leasing a traced runtime that never hears from it.
+  const monitor: OpenedMonitor =
+    gpuLease && options.monitoring
+      ? { unavailable: `a sandbox with GPUs runs under the GPU runtime ${policy.gpu!.runtime}, which is not traced` }
+      : await openMonitor(options.monitoring, experiment.spec.behaviours ?? [], program.stage ? `${runId} ${program.stage}` : runId);
   const spec: SandboxSpec = {
     ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
     image: image.id,

@@ -1,7 +1,9 @@
 /**
- * The doctor's behaviour-monitoring check: does this runner's runsc trace, end to end? It runs one tiny
- * sandbox under the monitored runtime whose program executes /bin/true, and passes only when that execve
- * came through the trace socket, was decoded and raised a rule made for the check. Its outcome has the
+ * The doctor's behaviour-monitoring check: does this runner's runsc trace, end to end, and for as many
+ * sandboxes at once as the policy allows? It runs one tiny sandbox under a traced runtime whose program
+ * executes /bin/true, and passes only when that execve came through the trace socket, was decoded and
+ * raised a rule made for the check, and when there are at least limits.maxConcurrentSandboxes traced
+ * runtimes (one per concurrent sandbox). Its outcome has the
  * shape of one row of a host doctor (status, one-line result, how to fix), so a fuller doctor can list
  * it as one check; `crucible doctor` prints it as it is.
  */
@@ -24,9 +26,10 @@ export interface MonitoringCheck {
   fix?: string;
 }
 
-const SETUP_FIX = "run runner-setup/setup.sh as root (it registers runsc-monitored and installs its trace configuration)";
+const SETUP_FIX =
+  "run runner-setup/setup.sh as root (it registers the traced runtimes runsc-monitored-0, -1, … and installs their trace configurations)";
 const TRACE_FIX =
-  "see runner-setup/MONITORING.md; check that runsc-monitored's --pod-init-config file names the socket and its trace points";
+  "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket and the trace points";
 
 const PROBE_RULES = (limits: RuleSet["limits"]): RuleSet => ({
   limits,
@@ -44,7 +47,11 @@ export async function checkMonitoring(
   let session: MonitorSession | undefined;
   try {
     const image = await provider.prepareImage("base");
-    session = await MonitorSession.open(options.setup, PROBE_RULES(options.rules.limits), [], { lockWaitMs: 60_000, drainMs: 3_000 });
+    session = await MonitorSession.open(options.channels, PROBE_RULES(options.rules.limits), [], {
+      holder: `doctor-probe-${process.pid}`,
+      lockWaitMs: 60_000,
+      drainMs: 3_000,
+    });
     const spec: SandboxSpec = {
       image: image.id,
       policy,
@@ -56,7 +63,7 @@ export async function checkMonitoring(
       env: {},
       labels: { [MANAGED_LABEL]: "true", "crucible.job": "doctor", ...ownerLabels(await currentProcess()) },
       gpuDeviceIds: [],
-      monitoredRuntime: options.setup.runtime,
+      monitoredRuntime: session.setup.runtime,
     };
     const sandbox = await provider.create(spec);
     let exitDetail: string;
@@ -79,10 +86,16 @@ export async function checkMonitoring(
         result: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})`,
         fix: TRACE_FIX,
       };
-    return {
-      status: "pass",
-      result: `${options.setup.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`,
-    };
+    const traced = `${record.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`;
+    const count = options.channels.length;
+    const limit = policy.limits.maxConcurrentSandboxes;
+    if (count < limit)
+      return {
+        status: "warn",
+        result: `${traced}, but only ${count} traced runtime(s) for up to ${limit} sandboxes at once: the runs beyond ${count} record monitoring: unavailable`,
+        fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`,
+      };
+    return { status: "pass", result: `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once` };
   } catch (error) {
     return { status: "fail", result: errorMessage(error), fix: TRACE_FIX };
   } finally {

@@ -1,20 +1,22 @@
 /**
  * Monitoring for one sandbox. Debian's runsc (2022) has no per-container trace configuration that
- * Docker 20.10 can pass, so the runtime entry `runsc-monitored` (runner-setup/setup.sh) starts every
- * sandbox with --pod-init-config naming one fixed socket path; runsc connects to it when the sandbox is
- * created and refuses to create the sandbox when nobody listens (fail closed). A run owns that socket for
- * the life of its sandbox, under a host-wide lock, so one run's events never reach another run.
- * (runner-setup/MONITORING.md has the version facts.)
+ * Docker 20.10 can pass, so runner-setup/setup.sh registers several traced runtime entries
+ * (`runsc-monitored-0` … `-<N-1>`), each starting its sandboxes with a --pod-init-config that names its
+ * own socket; runsc connects to it when the sandbox is created and refuses to create the sandbox when
+ * nobody listens (fail closed). A run leases one entry for the life of its sandbox (a SandboxSlots lease
+ * kept beside the sockets), so concurrent runs each have their own socket and one run's events never
+ * reach another run. (runner-setup/MONITORING.md has the version facts.)
  */
-import { open, readFile, rm, mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage } from "../errors.js";
-import { parseJsonWithin } from "../limits.js";
-import { currentProcess, ownerLabels, ownerState } from "../owner.js";
+import { currentProcess } from "../owner.js";
+import { SandboxSlots, type SlotLease } from "../slot-leases.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
 import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
 
-export const MONITORED_RUNTIME = "runsc-monitored";
+/** Traced runtime entry k is named `${MONITORED_RUNTIME_PREFIX}${k}`. */
+export const MONITORED_RUNTIME_PREFIX = "runsc-monitored-";
 
 /** What result.json records about monitoring: never absent, never silent. */
 export type MonitoringRecord =
@@ -36,6 +38,7 @@ export interface MonitoringOutcome {
   alerts: Alert[];
 }
 
+/** One traced runtime entry and the socket its trace session writes to. */
 export interface MonitoringSetup {
   runtime: string;
   podInitConfig: string;
@@ -43,40 +46,52 @@ export interface MonitoringSetup {
 }
 
 export interface SessionOptions {
-  /** How long to wait for another run on this host to finish with the socket. */
+  /** Names the lease's holder in a waiting run's message (a run id, or what else holds it). */
+  holder: string;
+  /** How long to wait when every traced runtime on this host is in use. */
   lockWaitMs: number;
   /** How long after the program ends to wait for the sandbox to close its trace connection. */
   drainMs: number;
 }
 
-/** Owns the trace socket for one sandbox: open before the sandbox is created, close after it exited. */
+/**
+ * The host's traced runtimes as a pool: channel k is runtime entry k, its socket, and the lease file
+ * slot-<k>.lock in the sockets' folder. Every process reads the same entries from Docker, so all agree on
+ * which file guards which socket.
+ */
+function channelLeases(channels: readonly MonitoringSetup[]): SandboxSlots {
+  return new SandboxSlots(path.dirname(channels[0]!.endpoint), channels.length);
+}
+
+/** Owns one traced runtime's socket for one sandbox: open before the sandbox is created, close after it exited. */
 export class MonitorSession {
   private constructor(
     readonly setup: MonitoringSetup,
     private readonly collector: TraceCollector,
     private readonly engine: RuleEngine,
-    private readonly lockFile: string,
+    private readonly lease: SlotLease,
     private readonly drainMs: number,
   ) {}
 
   static async open(
-    setup: MonitoringSetup,
+    channels: readonly MonitoringSetup[],
     rules: RuleSet,
     declared: readonly Behaviour[],
     options: SessionOptions,
   ): Promise<MonitorSession> {
-    const dir = path.dirname(setup.endpoint);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const lockFile = `${setup.endpoint}.lock`;
-    await acquireLock(lockFile, options.lockWaitMs);
+    if (channels.length === 0) throw new Error("no traced runtime is configured");
+    const leases = channelLeases(channels);
+    await mkdir(leases.dir, { recursive: true, mode: 0o700 });
+    const lease = await leaseChannel(leases, options.holder, options.lockWaitMs);
+    const setup = channels[lease.slot]!;
     try {
       const engine = new RuleEngine(rules, new Set(declared));
-      // The lock is ours, so a socket file left here belongs to a run that is gone.
+      // The lease is ours, so a socket file left here belongs to a run that is gone.
       await rm(setup.endpoint, { force: true });
       const collector = await TraceCollector.listen(setup.endpoint, rules.limits, (event) => engine.observe(event));
-      return new MonitorSession(setup, collector, engine, lockFile, options.drainMs);
+      return new MonitorSession(setup, collector, engine, lease, options.drainMs);
     } catch (error) {
-      await rm(lockFile, { force: true });
+      await lease.release();
       throw error;
     }
   }
@@ -106,60 +121,41 @@ export class MonitorSession {
       };
     } finally {
       await rm(this.setup.endpoint, { force: true });
-      await rm(this.lockFile, { force: true });
+      await this.lease.release();
     }
   }
 }
 
 export class MonitoringBusyError extends Error {}
 
-/**
- * A lock file naming its owner process as owner.ts does (boot, PID namespace, pid, start time: pids are
- * reused quickly on a busy host); a lock whose owner is gone is taken over.
- */
-async function acquireLock(file: string, waitMs: number): Promise<void> {
+/** A free traced runtime, waiting up to waitMs; the busy error names every holder ("(pid N)"). */
+async function leaseChannel(leases: SandboxSlots, holder: string, waitMs: number): Promise<SlotLease> {
   const deadline = Date.now() + waitMs;
   const self = await currentProcess();
   for (;;) {
-    try {
-      const handle = await open(file, "wx", 0o600);
-      await handle.writeFile(JSON.stringify(ownerLabels(self)));
-      await handle.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    let labels: Record<string, string> = {};
-    try {
-      labels = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 4096, maxDepth: 2 }) as Record<string, string>;
-    } catch {
-      // Unreadable: a lock being written this instant, or garbage; judged "unknown" below and waited for.
-    }
-    const owner = await ownerState(labels, self);
-    if (owner.state === "gone") {
-      await rm(file, { force: true });
-      continue;
-    }
+    const lease = await leases.tryAcquire(holder, self);
+    if (lease) return lease;
     if (Date.now() >= deadline) {
+      const holders = (await leases.heldBy()).map((h) => (h.pid ? `${h.runId} (pid ${h.pid})` : h.runId));
       throw new MonitoringBusyError(
-        owner.state === "alive"
-          ? `another run on this host (pid ${owner.pid}) holds the trace socket`
-          : `the trace socket's lock ${file} is held by a process that cannot be judged from here`,
+        `all ${leases.limit} traced runtimes on this host are in use, by ${holders.join(", ") || "processes that just released them"}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
-/** What a run is given: the traced runtime and rules, or the reason this runner cannot monitor. */
+/** What a run is given: the host's traced runtimes and the rules, or the reason this runner cannot monitor. */
 export type MonitoringOptions =
   | {
-      setup: MonitoringSetup;
+      /** The traced runtime entries, entry k at index k (findMonitoringSetup). */
+      channels: MonitoringSetup[];
       rules: RuleSet;
       /**
-       * How long to wait for another run on this host to release the trace socket; by default none: a
-       * runner runs one job at a time, and a run that overlaps another is recorded as not monitored rather
-       * than kept waiting.
+       * How long to wait when every traced runtime is in use; by default none. Setup registers at least as
+       * many as the policy lets sandboxes run at once, so a run in a sandbox slot finds one free unless
+       * sandboxes outside the slots (the doctor's probe, tests) hold them; it is then recorded as not
+       * monitored rather than kept waiting.
        */
       lockWaitMs?: number;
       drainMs?: number;
@@ -173,18 +169,26 @@ export interface OpenedMonitor {
   closed?: MonitoringOutcome;
 }
 
-/** Opens monitoring for one sandbox; a busy or broken trace socket becomes "unavailable" with the reason, never an absence. */
-export async function openMonitor(options: MonitoringOptions | undefined, declared: readonly Behaviour[]): Promise<OpenedMonitor> {
+/**
+ * Opens monitoring for one sandbox, leased in the name of `holder` (the run, and its stage); no free or
+ * a broken trace socket becomes "unavailable" with the reason, never an absence.
+ */
+export async function openMonitor(
+  options: MonitoringOptions | undefined,
+  declared: readonly Behaviour[],
+  holder: string,
+): Promise<OpenedMonitor> {
   if (!options) return {};
   if ("unavailable" in options) return { unavailable: options.unavailable };
   try {
-    const session = await MonitorSession.open(options.setup, options.rules, declared, {
+    const session = await MonitorSession.open(options.channels, options.rules, declared, {
+      holder,
       lockWaitMs: options.lockWaitMs ?? 0,
       drainMs: options.drainMs ?? 3_000,
     });
     return { session };
   } catch (error) {
-    return { unavailable: `the trace socket ${options.setup.endpoint} could not be opened: ${errorMessage(error)}` };
+    return { unavailable: `no trace socket could be opened: ${errorMessage(error)}` };
   }
 }
 
