@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GpuAllocator, loadExperiment, loadPolicy, parseGpuUsage, runtimeFor } from "../actions/lib/src/index.js";
 import { buildContainerConfig } from "../actions/lib/src/docker/index.js";
+import { currentProcess, ownerLabels } from "../actions/lib/src/owner.js";
 import { imagesDir, repoRoot } from "./support/repo.js";
 
 const devices = async () => ["0", "1", "2", "3"];
@@ -28,16 +29,18 @@ describe("GpuAllocator", () => {
 
   it("takes over a lease whose process is gone, but not a live one", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "crucible-gpu-"));
-    await writeFile(path.join(dir, "gpu-0.lease"), JSON.stringify({ runId: "crashed", pid: 999_999 }));
-    await writeFile(path.join(dir, "gpu-1.lease"), JSON.stringify({ runId: "alive", pid: 4242 }));
-    const allocator = new GpuAllocator(
-      dir,
-      async () => ["0", "1"],
-      (pid) => pid === 4242 || pid === process.pid,
-    );
+    const self = await currentProcess();
+    expect(self).toBeDefined();
+    const holder = (runId: string, pid: number, startTime: string) =>
+      JSON.stringify({ runId, since: new Date().toISOString(), labels: ownerLabels({ ...self!, pid, startTime }) });
+    // Slot i is device i: device 0's holder has exited, device 1's is this very process.
+    await writeFile(path.join(dir, "slot-0.lock"), holder("crashed", 999_999_999, "1"));
+    await writeFile(path.join(dir, "slot-1.lock"), holder("alive", self!.pid, self!.startTime));
+    const allocator = new GpuAllocator(dir, async () => ["0", "1"]);
     const lease = await allocator.allocate(1, { runId: "new" });
     expect(lease.deviceIds).toEqual(["0"]);
     await expect(allocator.allocate(1, { runId: "other" })).rejects.toThrow(/only 0 of the 1/);
+    expect(JSON.parse(await readFile(path.join(dir, "slot-1.lock"), "utf8")).runId).toBe("alive");
   });
 
   it("refuses more GPUs than the host has and keeps nothing", async () => {

@@ -1,7 +1,7 @@
 // Bundles the CLI and every action into single ESM files that run on Node 20 and 24 with no node_modules.
 // Usage: node actions/scripts/build.mjs [--cli-only] [--out-root DIR]  (--out-root lets a test rebuild elsewhere)
 import { build } from "esbuild";
-import { copyFile } from "node:fs/promises";
+import { copyFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,10 +59,11 @@ async function main(args) {
       logLevel: "warning",
     });
     if (bundle.native) {
-      await copyFile(
-        path.join(root, "node_modules", nativeAddon.package, nativeAddon.file),
-        path.join(path.dirname(path.join(outRoot, bundle.out)), nativeAddon.file),
-      );
+      // Copied beside and renamed over: a process running from this folder has the addon mapped, and
+      // writing into the mapped file in place kills it (SIGBUS).
+      const target = path.join(path.dirname(path.join(outRoot, bundle.out)), nativeAddon.file);
+      await copyFile(path.join(root, "node_modules", nativeAddon.package, nativeAddon.file), `${target}.${process.pid}.tmp`);
+      await rename(`${target}.${process.pid}.tmp`, target);
     }
   }
 }

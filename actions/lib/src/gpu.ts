@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
-import { constants } from "node:fs";
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
-import path from "node:path";
 import { promisify } from "node:util";
 import { CrucibleError, errorMessage } from "./errors.js";
+import { currentProcess } from "./owner.js";
+import { SandboxSlots, type SlotLease } from "./slot-leases.js";
 import type { GpuSample } from "./usage.js";
 
 const execFileAsync = promisify(execFile);
@@ -27,79 +26,36 @@ export interface GpuLease {
 }
 
 /**
- * Assigns whole GPUs to runs so that two concurrent jobs on one host never share one. Each assigned
- * device has a lease file created with O_EXCL, which is atomic across processes; a lease whose process
- * is gone (a crashed job) is taken over.
+ * Assigns whole GPUs to runs so that two concurrent jobs on one host never share one: device i of the
+ * host's list is slot i of a SandboxSlots pool in the lease folder, so a lease is created complete and
+ * atomically, and a lease whose process is gone (a crashed job) is taken over as the sandbox slots' are.
  */
 export class GpuAllocator {
   constructor(
     private readonly leaseDir: string,
     private readonly devices: () => Promise<string[]>,
-    private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {}
 
-  async allocate(count: number, owner: { runId: string; pid?: number }): Promise<GpuLease> {
-    await mkdir(this.leaseDir, { recursive: true, mode: 0o700 });
+  async allocate(count: number, owner: { runId: string }): Promise<GpuLease> {
     const all = await this.devices();
     if (count > all.length) throw new CrucibleError(`the experiment asks for ${count} GPU(s) but this runner has ${all.length}`);
-    const taken: string[] = [];
-    for (const device of all) {
-      if (taken.length === count) break;
-      if (await this.tryLease(device, owner)) taken.push(device);
-    }
-    const lease = { deviceIds: taken, release: () => this.release(taken, owner.runId) };
-    if (taken.length < count) {
-      await lease.release();
-      throw new CrucibleError(
-        `only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`,
-      );
-    }
-    return lease;
-  }
-
-  private leaseFile(device: string): string {
-    return path.join(this.leaseDir, `gpu-${device}.lease`);
-  }
-
-  private async tryLease(device: string, owner: { runId: string; pid?: number }): Promise<boolean> {
-    const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: new Date().toISOString() });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(this.leaseFile(device), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        await handle.writeFile(content);
-        await handle.close();
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const slots = new SandboxSlots(this.leaseDir, all.length);
+    const self = await currentProcess();
+    const leases: SlotLease[] = [];
+    const release = async () => {
+      for (const lease of leases) await lease.release();
+    };
+    while (leases.length < count) {
+      const lease = await slots.tryAcquire(owner.runId, self);
+      if (!lease) {
+        await release();
+        throw new CrucibleError(
+          `only ${leases.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`,
+        );
       }
-      const holder = await readFile(this.leaseFile(device), "utf8").then(
-        (t) => JSON.parse(t) as { pid?: number },
-        () => ({}) as { pid?: number },
-      );
-      if (holder.pid !== undefined && this.isAlive(holder.pid)) return false;
-      // The holder died without releasing: take the device over.
-      await unlink(this.leaseFile(device)).catch(() => undefined);
+      leases.push(lease);
     }
-    return false;
-  }
-
-  private async release(devices: string[], runId: string): Promise<void> {
-    for (const device of devices) {
-      const holder = await readFile(this.leaseFile(device), "utf8").then(
-        (t) => JSON.parse(t) as { runId?: string },
-        () => ({}) as { runId?: string },
-      );
-      if (holder.runId === runId) await unlink(this.leaseFile(device)).catch(() => undefined);
-    }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    return { deviceIds: leases.map((lease) => all[lease.slot]!), release };
   }
 }
 

@@ -1078,14 +1078,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path29 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path28 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path29 && path29[0] !== "/") {
-          path29 = `/${path29}`;
+        if (path28 && path28[0] !== "/") {
+          path28 = `/${path28}`;
         }
-        return new URL(`${origin}${path29}`);
+        return new URL(`${origin}${path28}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1536,39 +1536,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path29, origin }
+          request: { method, path: path28, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path29);
+        debuglog("sending request to %s %s/%s", method, origin, path28);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path29, origin },
+          request: { method, path: path28, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path29,
+          path28,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path29, origin }
+          request: { method, path: path28, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path29);
+        debuglog("trailers received from %s %s/%s", method, origin, path28);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path29, origin },
+          request: { method, path: path28, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path29,
+          path28,
           error2.message
         );
       });
@@ -1617,9 +1617,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path29, origin }
+            request: { method, path: path28, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path29);
+          debuglog("sending request to %s %s/%s", method, origin, path28);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1682,7 +1682,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path29,
+        path: path28,
         method,
         body,
         headers,
@@ -1697,11 +1697,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path29 !== "string") {
+        if (typeof path28 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path29[0] !== "/" && !(path29.startsWith("http://") || path29.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path28[0] !== "/" && !(path28.startsWith("http://") || path28.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path29)) {
+        } else if (invalidPathRegex.test(path28)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1767,7 +1767,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path29, query) : path29;
+        this.path = query ? buildURL(path28, query) : path28;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5789,7 +5789,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants7 = require_constants2();
+    var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5864,7 +5864,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants7.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5959,11 +5959,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants7.ERROR.OK) {
+          if (ret !== constants6.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants7.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants7.ERROR.PAUSED) {
+            } else if (ret === constants6.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5986,10 +5986,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants7.ERROR.OK) {
+        if (ret === constants6.ERROR.OK) {
           return null;
         }
-        if (ret === constants7.ERROR.PAUSED || ret === constants7.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6006,7 +6006,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants7.ERROR[ret], data);
+        return new HTTPParserError(message, constants6.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6186,7 +6186,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants7.ERROR.PAUSED : 0;
+        return pause ? constants6.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6208,7 +6208,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants7.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6244,13 +6244,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6460,7 +6460,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path29, host, upgrade, blocking, reset } = request2;
+      const { method, path: path28, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6541,7 +6541,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path29} HTTP/1.1\r
+      let header = `${method} ${path28} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7070,7 +7070,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path29, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path28, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7167,7 +7167,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path29;
+      headers[HTTP2_HEADER_PATH] = path28;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7520,9 +7520,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path29 = search ? `${pathname}${search}` : pathname;
+        const path28 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path29;
+        this.opts.path = path28;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8761,10 +8761,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path29 = "/",
+          path: path28 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path29;
+        opts.path = origin + path28;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10736,20 +10736,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path29) {
-      if (typeof path29 !== "string") {
-        return path29;
+    function safeUrl(path28) {
+      if (typeof path28 !== "string") {
+        return path28;
       }
-      const pathSegments = path29.split("?");
+      const pathSegments = path28.split("?");
       if (pathSegments.length !== 2) {
-        return path29;
+        return path28;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path29, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path29);
+    function matchKey(mockDispatch2, { path: path28, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path28);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10771,7 +10771,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath2 = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path29 }) => matchValue(safeUrl(path29), resolvedPath2));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path28 }) => matchValue(safeUrl(path28), resolvedPath2));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath2}'`);
       }
@@ -10809,9 +10809,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path29, method, body, headers, query } = opts;
+      const { path: path28, method, body, headers, query } = opts;
       return {
-        path: path29,
+        path: path28,
         method,
         body,
         headers,
@@ -11274,10 +11274,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path29, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path28, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path29,
+            Path: path28,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16156,9 +16156,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path29) {
-      for (let i = 0; i < path29.length; ++i) {
-        const code = path29.charCodeAt(i);
+    function validateCookiePath(path28) {
+      for (let i = 0; i < path28.length; ++i) {
+        const code = path28.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19078,11 +19078,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path29 = opts.path;
+          let path28 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path29 = `/${path29}`;
+            path28 = `/${path28}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path29);
+          url = new URL(util.parseOrigin(url).origin + path28);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19230,17 +19230,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path29) {
-      const ctrl = callVisitor(key, node, visitor, path29);
+    function visit_(key, node, visitor, path28) {
+      const ctrl = callVisitor(key, node, visitor, path28);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path29, ctrl);
-        return visit_(key, ctrl, visitor, path29);
+        replaceNode(key, path28, ctrl);
+        return visit_(key, ctrl, visitor, path28);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path29 = Object.freeze(path29.concat(node));
+          path28 = Object.freeze(path28.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path29);
+            const ci = visit_(i, node.items[i], visitor, path28);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19251,13 +19251,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path29 = Object.freeze(path29.concat(node));
-          const ck = visit_("key", node.key, visitor, path29);
+          path28 = Object.freeze(path28.concat(node));
+          const ck = visit_("key", node.key, visitor, path28);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path29);
+          const cv = visit_("value", node.value, visitor, path28);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19278,17 +19278,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path29) {
-      const ctrl = await callVisitor(key, node, visitor, path29);
+    async function visitAsync_(key, node, visitor, path28) {
+      const ctrl = await callVisitor(key, node, visitor, path28);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path29, ctrl);
-        return visitAsync_(key, ctrl, visitor, path29);
+        replaceNode(key, path28, ctrl);
+        return visitAsync_(key, ctrl, visitor, path28);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path29 = Object.freeze(path29.concat(node));
+          path28 = Object.freeze(path28.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path29);
+            const ci = await visitAsync_(i, node.items[i], visitor, path28);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19299,13 +19299,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path29 = Object.freeze(path29.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path29);
+          path28 = Object.freeze(path28.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path28);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path29);
+          const cv = await visitAsync_("value", node.value, visitor, path28);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19332,23 +19332,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path29) {
+    function callVisitor(key, node, visitor, path28) {
       if (typeof visitor === "function")
-        return visitor(key, node, path29);
+        return visitor(key, node, path28);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path29);
+        return visitor.Map?.(key, node, path28);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path29);
+        return visitor.Seq?.(key, node, path28);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path29);
+        return visitor.Pair?.(key, node, path28);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path29);
+        return visitor.Scalar?.(key, node, path28);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path29);
+        return visitor.Alias?.(key, node, path28);
       return void 0;
     }
-    function replaceNode(key, path29, node) {
-      const parent = path29[path29.length - 1];
+    function replaceNode(key, path28, node) {
+      const parent = path28[path28.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -19960,10 +19960,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path29, value) {
+    function collectionFromPath(schema, path28, value) {
       let v = value;
-      for (let i = path29.length - 1; i >= 0; --i) {
-        const k = path29[i];
+      for (let i = path28.length - 1; i >= 0; --i) {
+        const k = path28[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -19982,7 +19982,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path29) => path29 == null || typeof path29 === "object" && !!path29[Symbol.iterator]().next().done;
+    var isEmptyPath = (path28) => path28 == null || typeof path28 === "object" && !!path28[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20012,11 +20012,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path29, value) {
-        if (isEmptyPath(path29))
+      addIn(path28, value) {
+        if (isEmptyPath(path28))
           this.add(value);
         else {
-          const [key, ...rest] = path29;
+          const [key, ...rest] = path28;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20030,8 +20030,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path29) {
-        const [key, ...rest] = path29;
+      deleteIn(path28) {
+        const [key, ...rest] = path28;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20045,8 +20045,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path29, keepScalar) {
-        const [key, ...rest] = path29;
+      getIn(path28, keepScalar) {
+        const [key, ...rest] = path28;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20064,8 +20064,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path29) {
-        const [key, ...rest] = path29;
+      hasIn(path28) {
+        const [key, ...rest] = path28;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20075,8 +20075,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path29, value) {
-        const [key, ...rest] = path29;
+      setIn(path28, value) {
+        const [key, ...rest] = path28;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -22591,9 +22591,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path29, value) {
+      addIn(path28, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path29, value);
+          this.contents.addIn(path28, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22668,14 +22668,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path29) {
-        if (Collection2.isEmptyPath(path29)) {
+      deleteIn(path28) {
+        if (Collection2.isEmptyPath(path28)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path29) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path28) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22690,10 +22690,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path29, keepScalar) {
-        if (Collection2.isEmptyPath(path29))
+      getIn(path28, keepScalar) {
+        if (Collection2.isEmptyPath(path28))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path29, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path28, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22704,10 +22704,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path29) {
-        if (Collection2.isEmptyPath(path29))
+      hasIn(path28) {
+        if (Collection2.isEmptyPath(path28))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path29) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path28) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22724,13 +22724,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path29, value) {
-        if (Collection2.isEmptyPath(path29)) {
+      setIn(path28, value) {
+        if (Collection2.isEmptyPath(path28)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path29), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path28), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path29, value);
+          this.contents.setIn(path28, value);
         }
       }
       /**
@@ -24691,9 +24691,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path29) => {
+    visit.itemAtPath = (cst, path28) => {
       let item = cst;
-      for (const [field, index] of path29) {
+      for (const [field, index] of path28) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24702,23 +24702,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path29) => {
-      const parent = visit.itemAtPath(cst, path29.slice(0, -1));
-      const field = path29[path29.length - 1][0];
+    visit.parentCollection = (cst, path28) => {
+      const parent = visit.itemAtPath(cst, path28.slice(0, -1));
+      const field = path28[path28.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path29, item, visitor) {
-      let ctrl = visitor(item, path29);
+    function _visit(path28, item, visitor) {
+      let ctrl = visitor(item, path28);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path29.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path28.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -24729,10 +24729,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path29);
+            ctrl = ctrl(item, path28);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path29) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path28) : ctrl;
     }
     exports.visit = visit;
   }
@@ -26860,11 +26860,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants6) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants7);
+          this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26881,10 +26881,10 @@ var require_codegen = __commonJS({
       render({ _n }) {
         return `${this.lhs} = ${this.rhs};` + _n;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants6) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants7);
+        this.rhs = optimizeExpr(this.rhs, names, constants6);
         return this;
       }
       get names() {
@@ -26945,8 +26945,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants7) {
-        this.code = optimizeExpr(this.code, names, constants7);
+      optimizeNames(names, constants6) {
+        this.code = optimizeExpr(this.code, names, constants6);
         return this;
       }
       get names() {
@@ -26975,12 +26975,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants6) {
         const { nodes } = this;
         let i = nodes.length;
         while (i--) {
           const n = nodes[i];
-          if (n.optimizeNames(names, constants7))
+          if (n.optimizeNames(names, constants6))
             continue;
           subtractNames(names, n.names);
           nodes.splice(i, 1);
@@ -27033,12 +27033,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants6) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
-        if (!(super.optimizeNames(names, constants7) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        if (!(super.optimizeNames(names, constants6) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants7);
+        this.condition = optimizeExpr(this.condition, names, constants6);
         return this;
       }
       get names() {
@@ -27061,10 +27061,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants7) {
-        if (!super.optimizeNames(names, constants7))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants7);
+        this.iteration = optimizeExpr(this.iteration, names, constants6);
         return this;
       }
       get names() {
@@ -27100,10 +27100,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants7) {
-        if (!super.optimizeNames(names, constants7))
+      optimizeNames(names, constants6) {
+        if (!super.optimizeNames(names, constants6))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants7);
+        this.iterable = optimizeExpr(this.iterable, names, constants6);
         return this;
       }
       get names() {
@@ -27145,11 +27145,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants6) {
         var _a, _b;
-        super.optimizeNames(names, constants7);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants7);
+        super.optimizeNames(names, constants6);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants6);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants6);
         return this;
       }
       get names() {
@@ -27450,7 +27450,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants7) {
+    function optimizeExpr(expr, names, constants6) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -27465,14 +27465,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n) {
-        const c = constants7[n.str];
+        const c = constants6[n.str];
         if (c === void 0 || names[n.str] !== 1)
           return n;
         delete names[n.str];
         return c;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants7[c.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c) => c instanceof code_1.Name && names[c.str] === 1 && constants6[c.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -29712,8 +29712,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path29) {
-      let input = path29;
+    function removeDotSegments(path28) {
+      let input = path28;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -29787,11 +29787,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path29) {
-      if (path29 === "" || path29[0] === "/") {
-        return removeDotSegments(path29);
+    function removeDotSegmentsRelative(path28) {
+      if (path28 === "" || path28[0] === "/") {
+        return removeDotSegments(path28);
       }
-      const segments = path29.split("/");
+      const segments = path28.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -30154,8 +30154,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path29 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path29 && path29 !== "/" ? path29 : void 0;
+        const path28 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path28 && path28 !== "/" ? path28 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -42962,7 +42962,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve2 } = __require("path");
-    var { readFile: readFile17 } = __require("fs");
+    var { readFile: readFile16 } = __require("fs");
     var { execFile: execFile9, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -43180,7 +43180,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile17(socketPath, function readCygsocket(err, data) {
+          readFile16(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -43189,7 +43189,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile17(socketPath, readCygsocket);
+                readFile16(socketPath, readCygsocket);
               });
               return;
             }
@@ -43263,11 +43263,11 @@ var require_agent2 = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path29) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path29)) {
-        return path29 === "pageant" ? new PageantAgent() : new CygwinAgent(path29);
+    function createAgent(path28) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path28)) {
+        return path28 === "pageant" ? new PageantAgent() : new CygwinAgent(path28);
       }
-      return new OpenSSHAgent(path29);
+      return new OpenSSHAgent(path28);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -48243,7 +48243,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter2 = __require("events");
     var fs3 = __require("fs");
-    var { constants: constants7 } = fs3;
+    var { constants: constants6 } = fs3;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -48511,17 +48511,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path29, options) {
+      createReadStream(path28, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path29, options);
+        return new ReadStream(this, path28, options);
       }
-      createWriteStream(path29, options) {
+      createWriteStream(path28, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path29, options);
+        return new WriteStream(this, path28, options);
       }
-      open(path29, flags_, attrs, cb) {
+      open(path28, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -48540,7 +48540,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48548,7 +48548,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -48679,7 +48679,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs3, this, localPath, remotePath, opts, cb);
       }
-      readFile(path29, options, callback_) {
+      readFile(path28, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48752,13 +48752,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer);
           });
         };
-        this.open(path29, flag, 438, (er, handle_) => {
+        this.open(path28, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path29, (er_, st_) => {
+              this.stat(path28, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -48779,7 +48779,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path29, data, options, callback_) {
+      writeFile(path28, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48798,7 +48798,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path29, flag, options.mode, (openErr, handle) => {
+        this.open(path28, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -48807,7 +48807,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path29, (er_, st_) => {
+                  this.stat(path28, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -48826,7 +48826,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path29, data, options, callback_) {
+      appendFile(path28, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -48844,12 +48844,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path29, data, options, callback);
+        this.writeFile(path28, data, options, callback);
       }
-      exists(path29, cb) {
+      exists(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path29, (err) => {
+        this.stat(path28, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -48892,7 +48892,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path29, attrs, cb) {
+      mkdir(path28, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -48906,7 +48906,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48914,7 +48914,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -48930,10 +48930,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path29, cb) {
+      rmdir(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -48941,7 +48941,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -49031,10 +49031,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path29, cb) {
+      stat(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49042,17 +49042,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path29, cb) {
+      lstat(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49060,17 +49060,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path29, cb) {
+      opendir(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49078,14 +49078,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path29, attrs, cb) {
+      setstat(path28, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -49097,7 +49097,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49105,7 +49105,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49165,8 +49165,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path29, atime, mtime, cb) {
-        return this.setstat(path29, {
+      utimes(path28, atime, mtime, cb) {
+        return this.setstat(path28, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -49177,8 +49177,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path29, uid, gid, cb) {
-        return this.setstat(path29, {
+      chown(path28, uid, gid, cb) {
+        return this.setstat(path28, {
           uid,
           gid
         }, cb);
@@ -49188,15 +49188,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path29, mode, cb) {
-        return this.setstat(path29, {
+      chmod(path28, mode, cb) {
+        return this.setstat(path28, {
           mode
         }, cb);
       }
-      readlink(path29, cb) {
+      readlink(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49204,7 +49204,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49249,10 +49249,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path29, cb) {
+      realpath(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49260,7 +49260,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -49305,13 +49305,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path29, cb) {
+      ext_openssh_statvfs(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49321,7 +49321,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -49407,7 +49407,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path29, attrs, cb) {
+      ext_openssh_lsetstat(path28, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -49422,7 +49422,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49432,7 +49432,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -49449,13 +49449,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path29, cb) {
+      ext_openssh_expandPath(path28, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path29);
+        const pathLen = Buffer.byteLength(path28);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -49465,7 +49465,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path29, p += 4, pathLen);
+        buf.utf8Write(path28, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -50098,25 +50098,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFDIR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFREG;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFBLK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFCHR;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFLNK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFIFO;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants7.S_IFMT) === constants7.S_IFSOCK;
+        return (this.mode & constants6.S_IFMT) === constants6.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -50743,12 +50743,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path29)) {
+        if (!sftp.emit("LSTAT", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50767,13 +50767,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path29, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path28, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50795,12 +50795,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path29)) {
+        if (!sftp.emit("OPENDIR", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50819,63 +50819,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path29)) {
+        if (!sftp.emit("REMOVE", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path29, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path28, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path29)) {
+        if (!sftp.emit("RMDIR", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path29)) {
+        if (!sftp.emit("REALPATH", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path29)) {
+        if (!sftp.emit("STAT", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50895,14 +50895,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path29 = bufferParser.readString(true);
+        const path28 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path29 === void 0)
+        if (path28 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path29)) {
+        if (!sftp.emit("READLINK", reqID, path28)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -50973,7 +50973,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path29, options) {
+    function ReadStream(sftp, path28, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -50987,7 +50987,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path29;
+      this.path = path28;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -51118,7 +51118,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path29, options) {
+    function WriteStream(sftp, path28, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -51130,7 +51130,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path29;
+      this.path = path28;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -58840,7 +58840,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http2 = require_http();
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -58889,9 +58889,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path29.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path29.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path29.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path28.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs3.readFileSync(path28.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs3.readFileSync(path28.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -58901,7 +58901,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve2) {
-        var userDockerSocket = path29.join(os12.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path28.join(os12.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve2("/var/run/docker.sock");
           else resolve2(userDockerSocket);
@@ -58995,7 +58995,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path29.resolve(options.file));
+          data = fs3.createReadStream(path28.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -59313,7 +59313,7 @@ var require_modem = __commonJS({
 var require_ignore = __commonJS({
   "node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path29 = __require("path");
+    var path28 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -59322,22 +59322,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path29.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path28.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path29.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path28.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path29.sep === "/") {
+      if (path28.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path29.sep === "/") {
+      if (path28.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path29.sep);
+      return file.replace(/\//g, path28.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -59386,13 +59386,13 @@ var require_ignore = __commonJS({
         return pattern2 && typeof pattern2 === "string" && pattern2.indexOf("#") !== 0 && pattern2.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path30) => this._filter(path30));
+        return make_array(paths).filter((path29) => this._filter(path29));
       }
       createFilter() {
-        return (path30) => this._filter(path30);
+        return (path29) => this._filter(path29);
       }
-      ignores(path30) {
-        return !this._filter(path30);
+      ignores(path29) {
+        return !this._filter(path29);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -59431,36 +59431,36 @@ var require_ignore = __commonJS({
           origin,
           pattern: pattern2,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern2.split(path29.sep),
+          dirs: pattern2.split(path28.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path30) {
-        if (!path30) {
+      _filter(path29) {
+        if (!path29) {
           return false;
         }
-        if (path30 in this._cache) {
-          return this._cache[path30];
+        if (path29 in this._cache) {
+          return this._cache[path29];
         }
-        return this._cache[path30] = this._test(path30);
+        return this._cache[path29] = this._test(path29);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path29.dirname(file));
-        const parentPathDirs = parentPath.split(path29.sep);
+        const parentPath = cleanPath(path28.dirname(file));
+        const parentPathDirs = parentPath.split(path28.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i = rule.dirs.filter((x) => x !== "**").length; i <= parentPathDirs.length; i++) {
-                match = match || this._match(parentPathDirs.slice(0, i).join(path29.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i).join(path28.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path29.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path28.sep), rule);
             }
           }
           if (match) {
@@ -59479,13 +59479,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path29.sep === "\\" ? "\\\\" : path29.sep;
+        let escapedSlash = path28.sep === "\\" ? "\\\\" : path28.sep;
         for (let i = 0; i < rule.pattern.length; i++) {
           const ch = rule.pattern[i];
           if (ch === "*") {
             if (rule.pattern[i + 1] === "*") {
               i++;
-              if (rule.pattern[i + 1] === path29.sep) {
+              if (rule.pattern[i + 1] === path28.sep) {
                 i++;
               }
               if (rule.pattern[i + 1] === void 0) {
@@ -59501,7 +59501,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path29.sep === "\\") {
+            if (path28.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -59528,46 +59528,46 @@ var require_chownr = __commonJS({
   "node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var LCHOWN = fs3.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path30, uid, gid) => {
+    var lchownSync = (path29, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path30, uid, gid);
+        return fs3[LCHOWNSYNC](path29, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path30, uid, gid) => {
+    var chownSync = (path29, uid, gid) => {
       try {
-        return fs3.chownSync(path30, uid, gid);
+        return fs3.chownSync(path29, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path30, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path29, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path30, uid, gid, cb);
+        fs3.chown(path29, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path30, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path29, uid, gid) => {
       try {
-        return lchownSync(path30, uid, gid);
+        return lchownSync(path29, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path30, uid, gid);
+        chownSync(path29, uid, gid);
       }
-    } : (path30, uid, gid) => lchownSync(path30, uid, gid);
+    } : (path29, uid, gid) => lchownSync(path29, uid, gid);
     var nodeVersion = process.version;
-    var readdir10 = (path30, options, cb) => fs3.readdir(path30, options, cb);
-    var readdirSync = (path30, options) => fs3.readdirSync(path30, options);
+    var readdir10 = (path29, options, cb) => fs3.readdir(path29, options, cb);
+    var readdirSync = (path29, options) => fs3.readdirSync(path29, options);
     if (/^v4\./.test(nodeVersion))
-      readdir10 = (path30, options, cb) => fs3.readdir(path30, cb);
+      readdir10 = (path29, options, cb) => fs3.readdir(path29, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -59575,21 +59575,21 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child2, uid, gid, cb) => {
       if (typeof child2 === "string")
-        return fs3.lstat(path29.resolve(p, child2), (er, stats) => {
+        return fs3.lstat(path28.resolve(p, child2), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child2;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child2.isDirectory()) {
-        chownr(path29.resolve(p, child2.name), uid, gid, (er) => {
+        chownr(path28.resolve(p, child2.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path29.resolve(p, child2.name);
+          const cpath = path28.resolve(p, child2.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path29.resolve(p, child2.name);
+        const cpath = path28.resolve(p, child2.name);
         chown(cpath, uid, gid, cb);
       }
     };
@@ -59619,7 +59619,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child2, uid, gid) => {
       if (typeof child2 === "string") {
         try {
-          const stats = fs3.lstatSync(path29.resolve(p, child2));
+          const stats = fs3.lstatSync(path28.resolve(p, child2));
           stats.name = child2;
           child2 = stats;
         } catch (er) {
@@ -59630,8 +59630,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child2.isDirectory())
-        chownrSync(path29.resolve(p, child2.name), uid, gid);
-      handleEISDirSync(path29.resolve(p, child2.name), uid, gid);
+        chownrSync(path28.resolve(p, child2.name), uid, gid);
+      handleEISDirSync(path28.resolve(p, child2.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -60649,7 +60649,7 @@ var require_end_of_stream2 = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
-    var constants7 = require_fs_constants();
+    var constants6 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -60667,16 +60667,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants7.S_IFMT) {
-        case constants7.S_IFBLK:
+      switch (mode & constants6.S_IFMT) {
+        case constants6.S_IFBLK:
           return "block-device";
-        case constants7.S_IFCHR:
+        case constants6.S_IFCHR:
           return "character-device";
-        case constants7.S_IFDIR:
+        case constants6.S_IFDIR:
           return "directory";
-        case constants7.S_IFIFO:
+        case constants6.S_IFIFO:
           return "fifo";
-        case constants7.S_IFLNK:
+        case constants6.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -60947,7 +60947,7 @@ var require_pump = __commonJS({
 // node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path29 = __require("path");
+    var path28 = __require("path");
     var fs3 = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -60966,7 +60966,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path29.resolve(p);
+      p = path28.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -60974,7 +60974,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path29.dirname(p), opts, function(er2, made2) {
+            mkdirP(path28.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -61001,14 +61001,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path29.resolve(p);
+      p = path28.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path29.dirname(p), opts, made);
+            made = sync(path28.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -61038,7 +61038,7 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var os12 = __require("os");
     var win32 = os12.platform() === "win32";
     var noop3 = function() {
@@ -61052,12 +61052,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs4, stat3, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
-        if (!inCwd(path29.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
+        if (!inCwd(path28.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path29.join(cwd, next);
+        var nextAbs = path28.join(cwd, next);
         stat3.call(fs4, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
@@ -61065,7 +61065,7 @@ var require_tar_fs = __commonJS({
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path29.join(cwd, next, files[i2]))) queue.push(path29.join(next, files[i2]));
+              if (!ignore(path28.join(cwd, next, files[i2]))) queue.push(path28.join(next, files[i2]));
             }
             callback(null, next, stat4);
           });
@@ -61076,7 +61076,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path29.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path28.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -61106,7 +61106,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path29.join(cwd, filename), function(err, linkname) {
+        xfs.readlink(path28.join(cwd, filename), function(err, linkname) {
           if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -61147,7 +61147,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path29.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path28.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
           entry.destroy(err2);
         });
@@ -61225,14 +61225,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path29.join(cwd, path29.join("/", header.name));
+        var name = path28.join(cwd, path28.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat3 = function(err) {
           if (err) return next(err);
-          if (path29.join(name, ".") === path29.join(cwd, ".")) return next();
+          if (path28.join(name, ".") === path28.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
             if (err2) return next(err2);
             if (win32) return next();
@@ -61242,9 +61242,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path29.resolve(path29.dirname(name), header.linkname);
+            var dst = path28.resolve(path28.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path29.resolve(cwd), function(err, valid) {
+            validateNotSymlink(xfs, dst, path28.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
@@ -61254,7 +61254,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path29.join(cwd, path29.join("/", header.linkname));
+            var srcpath = path28.join(cwd, path28.join("/", header.linkname));
             xfs.realpath(srcpath, function(err, dst) {
               if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err2) {
@@ -61294,8 +61294,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat3);
         }
-        var dir = path29.dirname(name);
-        validate(xfs, dir, path29.join(cwd, "."), function(err, valid) {
+        var dir = path28.dirname(name);
+        validate(xfs, dir, path28.join(cwd, "."), function(err, valid) {
           if (err) return next(err);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -61326,16 +61326,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path29.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs4, path28.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs4, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path29.sep)) return cb(null, false);
+      if (!name.startsWith(root + path28.sep)) return cb(null, false);
       fs4.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path29.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path28.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -61349,8 +61349,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path29.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path29.sep);
+      cwd = path28.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path28.sep);
     }
   }
 });
@@ -61360,7 +61360,7 @@ var require_util10 = __commonJS({
   "node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var tar = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -61412,14 +61412,14 @@ var require_util10 = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path29.join(file.context, ".dockerignore"), (err, data) => {
+        fs3.readFile(path28.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path30) => {
-              return !filterFn(path30);
+            ignoreFn = (path29) => {
+              return !filterFn(path29);
             };
           }
           const entries = file.src.slice() || [];
@@ -64393,19 +64393,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path29) {
-      if (path29.startsWith("[")) {
-        const hostEnd = path29.indexOf("]");
+    function splitHostPort(path28) {
+      if (path28.startsWith("[")) {
+        const hostEnd = path28.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path29.substring(1, hostEnd);
+        const host = path28.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path29.length > hostEnd + 1) {
-          if (path29[hostEnd + 1] === ":") {
-            const portString = path29.substring(hostEnd + 2);
+        if (path28.length > hostEnd + 1) {
+          if (path28[hostEnd + 1] === ":") {
+            const portString = path28.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -64423,7 +64423,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path29.split(":");
+        const splitPath = path28.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -64435,7 +64435,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path29
+            host: path28
           };
         }
       }
@@ -67471,14 +67471,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path29, options) {
+    function getCall(channel, path28, options) {
       var _a, _b;
       const deadline = (_a = options.deadline) !== null && _a !== void 0 ? _a : Infinity;
       const host = options.host;
       const parent = (_b = options.parent) !== null && _b !== void 0 ? _b : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path29, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path28, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -68048,9 +68048,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path29, serialize, deserialize) {
+    function partial(fn, path28, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path29, serialize, deserialize, ...args);
+        return fn.call(this, path28, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -71001,15 +71001,15 @@ var require_fetch2 = __commonJS({
 var require_path = __commonJS({
   "node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path29 = exports;
+    var path28 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path29.isAbsolute = function isAbsolute2(path30) {
-        return /^(?:\/|\w+:)/.test(path30);
+      path28.isAbsolute = function isAbsolute2(path29) {
+        return /^(?:\/|\w+:)/.test(path29);
       }
     );
     var normalize = (
@@ -71018,9 +71018,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path29.normalize = function normalize2(path30) {
-        path30 = path30.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path30.split("/"), absolute = isAbsolute(path30), prefix = "";
+      path28.normalize = function normalize2(path29) {
+        path29 = path29.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path29.split("/"), absolute = isAbsolute(path29), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i = 0; i < parts.length; ) {
@@ -71039,7 +71039,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path29.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
+    path28.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -71223,18 +71223,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path29, json) {
-      if (util.isString(path29))
-        path29 = path29.split(".");
-      else if (!Array.isArray(path29))
+    Namespace.prototype.define = function define2(path28, json) {
+      if (util.isString(path28))
+        path28 = path28.split(".");
+      else if (!Array.isArray(path28))
         throw TypeError("illegal path");
-      if (path29 && path29.length && path29[0] === "")
+      if (path28 && path28.length && path28[0] === "")
         throw Error("path must be relative");
-      if (path29.length > util.recursionLimit)
+      if (path28.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path29.length > 0) {
-        var part = path29.shift();
+      while (path28.length > 0) {
+        var part = path28.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -71269,26 +71269,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path29, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path28, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path29) && path29.length) {
-        if (path29 === ".")
+      if (util.isString(path28) && path28.length) {
+        if (path28 === ".")
           return this.root;
-        path29 = path29.split(".");
-      } else if (!path29.length)
+        path28 = path28.split(".");
+      } else if (!path28.length)
         return this;
-      var flatPath = path29.join(".");
-      if (path29[0] === "")
-        return this.root.lookup(path29.slice(1), filterTypes);
+      var flatPath = path28.join(".");
+      if (path28[0] === "")
+        return this.root.lookup(path28.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path29, flatPath);
+      found = this._lookupImpl(path28, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -71296,7 +71296,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path29, flatPath);
+        found = current.parent._lookupImpl(path28, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -71304,22 +71304,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path29, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path28, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path29[0]);
+      var found = this.get(path28[0]);
       var exact = null;
       if (found) {
-        if (path29.length === 1) {
+        if (path28.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path29 = path29.slice(1);
-          exact = found._lookupImpl(path29, path29.join("."));
+          path28 = path28.slice(1);
+          exact = found._lookupImpl(path28, path28.join("."));
         }
       } else {
         for (var i = 0; i < this.nestedArray.length; ++i)
-          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path29, flatPath))) {
+          if (this._nestedArray[i] instanceof Namespace && (found = this._nestedArray[i]._lookupImpl(path28, flatPath))) {
             exact = found;
             break;
           }
@@ -71327,28 +71327,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path29) {
-      var found = this.lookup(path29, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path28) {
+      var found = this.lookup(path28, [Type]);
       if (!found)
-        throw Error("no such type: " + path29);
+        throw Error("no such type: " + path28);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path29) {
-      var found = this.lookup(path29, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path28) {
+      var found = this.lookup(path28, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path29 + "' in " + this);
+        throw Error("no such Enum '" + path28 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path29) {
-      var found = this.lookup(path29, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path28) {
+      var found = this.lookup(path28, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path29 + "' in " + this);
+        throw Error("no such Type or Enum '" + path28 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path29) {
-      var found = this.lookup(path29, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path28) {
+      var found = this.lookup(path28, [Service]);
       if (!found)
-        throw Error("no such Service '" + path29 + "' in " + this);
+        throw Error("no such Service '" + path28 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -72765,13 +72765,13 @@ var require_util11 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path29, value, ifNotSet) {
-      function setProp(dst2, path30, value2) {
-        var part = path30.shift();
+    util.setProperty = function setProperty(dst, path28, value, ifNotSet) {
+      function setProp(dst2, path29, value2) {
+        var part = path29.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path30.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path30, value2);
+        if (path29.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path29, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -72784,12 +72784,12 @@ var require_util11 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path29)
+      if (!path28)
         throw TypeError("path must be specified");
-      path29 = path29.split(".");
-      if (path29.length > util.recursionLimit)
+      path28 = path28.split(".");
+      if (path28.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path29, value);
+      return setProp(dst, path28, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -73335,12 +73335,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path29 = [this.name], ptr = this.parent;
+          var path28 = [this.name], ptr = this.parent;
           while (ptr) {
-            path29.unshift(ptr.name);
+            path28.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path29.join(".");
+          return path28.join(".");
         }
       }
     });
@@ -77378,16 +77378,16 @@ var require_util12 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path29.isAbsolute(target)) {
+        if (path28.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path29.join(directory, target);
+          const fullPath = path28.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -83000,9 +83000,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path29, call, metadata, request2) {
+      constructor(path28, call, metadata, request2) {
         super();
-        this.path = path29;
+        this.path = path28;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83032,9 +83032,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path29, call, metadata) {
+      constructor(path28, call, metadata) {
         super({ objectMode: true });
-        this.path = path29;
+        this.path = path28;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -83066,9 +83066,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path29, call, metadata, request2) {
+      constructor(path28, call, metadata, request2) {
         super({ objectMode: true });
-        this.path = path29;
+        this.path = path28;
         this.call = call;
         this.metadata = metadata;
         this.request = request2;
@@ -83122,9 +83122,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path29, call, metadata) {
+      constructor(path28, call, metadata) {
         super({ objectMode: true });
-        this.path = path29;
+        this.path = path28;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -85425,11 +85425,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path29) {
-          serverCallTrace("Received call to method " + path29 + " at address " + this.serverAddressString);
-          const handler2 = this.handlers.get(path29);
+        _retrieveHandler(path28) {
+          serverCallTrace("Received call to method " + path28 + " at address " + this.serverAddressString);
+          const handler2 = this.handlers.get(path28);
           if (handler2 === void 0) {
-            serverCallTrace("No handler registered for method " + path29 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path28 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler2;
@@ -85453,10 +85453,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path29 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path29);
+          const path28 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path28);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path29), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path28), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -85506,10 +85506,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path29 = headers[HTTP2_HEADER_PATH];
-          const handler2 = this._retrieveHandler(path29);
+          const path28 = headers[HTTP2_HEADER_PATH];
+          const handler2 = this._retrieveHandler(path28);
           if (!handler2) {
-            this._respondWithError(getUnimplementedStatusResponse(path29), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path28), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler2, this.options);
@@ -86817,13 +86817,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path29;
+        let path28;
         if (target.authority === "") {
-          path29 = "/" + target.path;
+          path28 = "/" + target.path;
         } else {
-          path29 = target.path;
+          path28 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path29 }] }];
+        this.endpoints = [{ addresses: [{ path: path28 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -86883,12 +86883,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path29 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path29);
+        for (const path28 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path28);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path29}`,
+              details: `Failed to parse ${target.scheme} address ${path28}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -86896,7 +86896,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path29}`,
+              details: `Failed to parse ${target.scheme} address ${path28}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -88252,16 +88252,16 @@ var require_util13 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs3 = __require("fs");
-    var path29 = __require("path");
+    var path28 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path29.isAbsolute(target)) {
+        if (path28.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path29.join(directory, target);
+          const fullPath = path28.join(directory, target);
           try {
             fs3.accessSync(fullPath, fs3.constants.R_OK);
             return fullPath;
@@ -88508,7 +88508,7 @@ var require_session = __commonJS({
   "node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path29 = __require("path");
+    var path28 = __require("path");
     var crypto2 = __require("crypto");
     function withSession(docker, auth2, handler2) {
       const sessionId = crypto2.randomUUID();
@@ -88535,7 +88535,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path29.resolve(__dirname, "proto", "auth.proto")
+          path28.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -88565,7 +88565,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path29 = __require("path");
+    var path28 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -88575,7 +88575,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path29.resolve(__dirname, "proto", "buildkit_status.proto")
+        path28.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -92453,7 +92453,7 @@ function getIDToken(aud) {
 }
 
 // actions/run/src/main.ts
-import path28 from "node:path";
+import path27 from "node:path";
 
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
@@ -95129,10 +95129,206 @@ async function collectOutputs(from, to, limits) {
 
 // actions/lib/src/gpu.ts
 import { execFile } from "node:child_process";
-import { constants as constants4 } from "node:fs";
-import { mkdir as mkdir4, open as open3, readFile as readFile4, unlink as unlink2 } from "node:fs/promises";
-import path10 from "node:path";
 import { promisify } from "node:util";
+
+// actions/lib/src/owner.ts
+import { readFile as readFile4, readlink as readlink2 } from "node:fs/promises";
+var OWNER_LABELS = {
+  bootId: "crucible.owner.boot-id",
+  pidNamespace: "crucible.owner.pid-namespace",
+  pid: "crucible.owner.pid",
+  startTime: "crucible.owner.start-time"
+};
+async function processStat(pid, procRoot) {
+  const stat3 = await readFile4(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
+  if (!stat3) return void 0;
+  const fields2 = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+  return { state: fields2[0], startTime: fields2[19] };
+}
+async function currentProcess(procRoot = "/proc") {
+  try {
+    const [bootId, pidNamespace, stat3] = await Promise.all([
+      readFile4(`${procRoot}/sys/kernel/random/boot_id`, "utf8"),
+      readlink2(`${procRoot}/self/ns/pid`),
+      processStat(process.pid, procRoot)
+    ]);
+    if (!stat3) return void 0;
+    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat3.startTime };
+  } catch {
+    return void 0;
+  }
+}
+function ownerLabels(owner) {
+  if (!owner) return {};
+  return {
+    [OWNER_LABELS.bootId]: owner.bootId,
+    [OWNER_LABELS.pidNamespace]: owner.pidNamespace,
+    [OWNER_LABELS.pid]: String(owner.pid),
+    [OWNER_LABELS.startTime]: owner.startTime
+  };
+}
+async function ownerState(labels, self2, procRoot = "/proc") {
+  const pid = Number(labels[OWNER_LABELS.pid]);
+  const startTime = labels[OWNER_LABELS.startTime];
+  if (!self2 || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
+  if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
+  const stat3 = await processStat(pid, procRoot);
+  if (!stat3) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
+  if (stat3.startTime !== startTime) {
+    return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
+  }
+  if (stat3.state === "Z" || stat3.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
+  return { state: "alive", pid };
+}
+
+// actions/lib/src/slot-leases.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+import { constants as constants4 } from "node:fs";
+import { link, mkdir as mkdir4, open as open3, readFile as readFile5, readdir as readdir6, rename as rename3, unlink as unlink2 } from "node:fs/promises";
+import path10 from "node:path";
+var SandboxSlots = class {
+  constructor(dir, limit) {
+    this.dir = dir;
+    this.limit = limit;
+  }
+  dir;
+  limit;
+  file(slot) {
+    return path10.join(this.dir, `slot-${slot}.lock`);
+  }
+  /** Takes a free slot now, or undefined when all are held by live processes. */
+  async tryAcquire(runId, self2) {
+    await mkdir4(this.dir, { recursive: true, mode: 1023 });
+    const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
+    const draft = path10.join(this.dir, `.draft-${process.pid}-${randomUUID2()}`);
+    const handle = await open3(draft, constants4.O_WRONLY | constants4.O_CREAT | constants4.O_EXCL, 420);
+    await handle.writeFile(JSON.stringify(holder));
+    await handle.close();
+    try {
+      for (let slot = 0; slot < this.limit; slot++) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            await link(draft, this.file(slot));
+            return { slot, release: () => this.release(slot, runId) };
+          } catch (error2) {
+            if (error2.code !== "EEXIST") throw error2;
+          }
+          if (!await this.takeOverIfStale(slot, self2, draft)) break;
+        }
+      }
+      return void 0;
+    } finally {
+      await unlink2(draft).catch(() => void 0);
+    }
+  }
+  /**
+   * Removes slot's lock when its holder's process is gone; true when the slot may be tried again. Only the
+   * process that holds the slot's takeover marker (slot-<i>.takeover, created atomically like a lock)
+   * removes a lock that is not its own, and it judges the lock again once it holds the marker. Nothing
+   * else removes a dead holder's lock, so the lock it removes is the one it judged: a live holder's lock
+   * is never removed, and two runs never hold one slot.
+   */
+  async takeOverIfStale(slot, self2, draft) {
+    const held = await this.read(this.file(slot));
+    if (!held) return true;
+    if ((await ownerState(held.labels, self2)).state !== "gone") return false;
+    const marker = path10.join(this.dir, `slot-${slot}.takeover`);
+    try {
+      await link(draft, marker);
+    } catch (error2) {
+      if (error2.code !== "EEXIST") throw error2;
+      await this.removeDeadMarker(marker, self2);
+      return false;
+    }
+    try {
+      const again = await this.read(this.file(slot));
+      if (again && (await ownerState(again.labels, self2)).state === "gone") await unlink2(this.file(slot)).catch(() => void 0);
+      return true;
+    } finally {
+      await unlink2(marker).catch(() => void 0);
+    }
+  }
+  /**
+   * A takeover marker is held for a few milliseconds; one whose holder died in them would block the slot
+   * for good. It is moved aside under a unique name and judged there, and put back if a live process
+   * wrote it in between.
+   */
+  async removeDeadMarker(marker, self2) {
+    const held = await this.read(marker);
+    if (!held || (await ownerState(held.labels, self2)).state !== "gone") return;
+    const aside = `${marker}.${process.pid}-${Date.now()}`;
+    try {
+      await rename3(marker, aside);
+    } catch {
+      return;
+    }
+    const moved = await this.read(aside);
+    if (moved && (await ownerState(moved.labels, self2)).state !== "gone") await link(aside, marker).catch(() => void 0);
+    await unlink2(aside).catch(() => void 0);
+  }
+  async read(file) {
+    try {
+      return JSON.parse(await readFile5(file, "utf8"));
+    } catch {
+      return void 0;
+    }
+  }
+  async release(slot, runId) {
+    const held = await this.read(this.file(slot));
+    if (held?.runId === runId) await unlink2(this.file(slot)).catch(() => void 0);
+  }
+  /** Who holds the slots now (for the waiting message). */
+  async holders() {
+    return (await this.heldBy()).map((h) => h.runId);
+  }
+  /** Who holds the slots now, with each holder's pid where it recorded one. */
+  async heldBy() {
+    const names = await readdir6(this.dir).catch(() => []);
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path10.join(this.dir, n))));
+    return held.filter((h) => !!h).map((h) => {
+      const pid = Number(h.labels[OWNER_LABELS.pid]);
+      return Number.isInteger(pid) && pid > 0 ? { runId: h.runId, pid } : { runId: h.runId };
+    });
+  }
+  /**
+   * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
+   * the wait is a sleep that the abort ends).
+   */
+  async acquire(options) {
+    const self2 = await currentProcess();
+    const started = Date.now();
+    const pollMs = options.pollMs ?? 500;
+    const reportEveryMs = options.reportEveryMs ?? 1e4;
+    let reported = -Infinity;
+    for (; ; ) {
+      if (options.signal?.aborted) return { waitedMs: Date.now() - started };
+      const lease = await this.tryAcquire(options.runId, self2);
+      if (lease) return { lease, waitedMs: Date.now() - started };
+      const waited = Date.now() - started;
+      if (waited - reported >= reportEveryMs) {
+        reported = waited;
+        const holders = await this.holders();
+        options.onWait?.(
+          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1e3)}s so far`
+        );
+      }
+      await sleep(pollMs + Math.random() * pollMs, options.signal);
+    }
+  }
+};
+function sleep(ms, signal) {
+  return new Promise((resolve2) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve2();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+// actions/lib/src/gpu.ts
 var execFileAsync = promisify(execFile);
 async function listGpus(nvidiaSmi = "nvidia-smi") {
   try {
@@ -95143,73 +95339,34 @@ async function listGpus(nvidiaSmi = "nvidia-smi") {
   }
 }
 var GpuAllocator = class {
-  constructor(leaseDir, devices, isAlive = processAlive) {
+  constructor(leaseDir, devices) {
     this.leaseDir = leaseDir;
     this.devices = devices;
-    this.isAlive = isAlive;
   }
   leaseDir;
   devices;
-  isAlive;
   async allocate(count, owner) {
-    await mkdir4(this.leaseDir, { recursive: true, mode: 448 });
     const all = await this.devices();
     if (count > all.length) throw new CrucibleError(`the experiment asks for ${count} GPU(s) but this runner has ${all.length}`);
-    const taken = [];
-    for (const device of all) {
-      if (taken.length === count) break;
-      if (await this.tryLease(device, owner)) taken.push(device);
-    }
-    const lease = { deviceIds: taken, release: () => this.release(taken, owner.runId) };
-    if (taken.length < count) {
-      await lease.release();
-      throw new CrucibleError(
-        `only ${taken.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`
-      );
-    }
-    return lease;
-  }
-  leaseFile(device) {
-    return path10.join(this.leaseDir, `gpu-${device}.lease`);
-  }
-  async tryLease(device, owner) {
-    const content = JSON.stringify({ runId: owner.runId, pid: owner.pid ?? process.pid, at: (/* @__PURE__ */ new Date()).toISOString() });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open3(this.leaseFile(device), constants4.O_WRONLY | constants4.O_CREAT | constants4.O_EXCL, 384);
-        await handle.writeFile(content);
-        await handle.close();
-        return true;
-      } catch (error2) {
-        if (error2.code !== "EEXIST") throw error2;
+    const slots = new SandboxSlots(this.leaseDir, all.length);
+    const self2 = await currentProcess();
+    const leases = [];
+    const release = async () => {
+      for (const lease of leases) await lease.release();
+    };
+    while (leases.length < count) {
+      const lease = await slots.tryAcquire(owner.runId, self2);
+      if (!lease) {
+        await release();
+        throw new CrucibleError(
+          `only ${leases.length} of the ${count} GPU(s) asked for are free on this runner (${all.length} in all); other runs hold the rest`
+        );
       }
-      const holder = await readFile4(this.leaseFile(device), "utf8").then(
-        (t) => JSON.parse(t),
-        () => ({})
-      );
-      if (holder.pid !== void 0 && this.isAlive(holder.pid)) return false;
-      await unlink2(this.leaseFile(device)).catch(() => void 0);
+      leases.push(lease);
     }
-    return false;
-  }
-  async release(devices, runId) {
-    for (const device of devices) {
-      const holder = await readFile4(this.leaseFile(device), "utf8").then(
-        (t) => JSON.parse(t),
-        () => ({})
-      );
-      if (holder.runId === runId) await unlink2(this.leaseFile(device)).catch(() => void 0);
-    }
+    return { deviceIds: leases.map((lease) => all[lease.slot]), release };
   }
 };
-function processAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error2) {
-    return error2.code === "EPERM";
-  }
-}
 function parseGpuUsage(csv, deviceIds, t) {
   const rows = csv.split("\n").map((line) => line.split(",").map((cell) => cell.trim())).filter((cells) => cells.length === 3 && deviceIds.includes(cells[0]));
   if (rows.length === 0) return void 0;
@@ -95236,7 +95393,7 @@ function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-s
 
 // actions/lib/src/image-archive.ts
 import { createHash as createHash5 } from "node:crypto";
-import { lstat as lstat5, open as open4, readFile as readFile5 } from "node:fs/promises";
+import { lstat as lstat5, open as open4, readFile as readFile6 } from "node:fs/promises";
 import path11 from "node:path";
 var BUILT_IMAGE_FILE = "image.json";
 var BUILT_IMAGE_ARCHIVE = "image.tar";
@@ -95245,7 +95402,7 @@ async function readBuiltImage(folder) {
   let record;
   try {
     if ((await lstat5(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
-    record = JSON.parse(await readFile5(file, "utf8"));
+    record = JSON.parse(await readFile6(file, "utf8"));
   } catch (error2) {
     throw new PolicyRejectedError(`the build job's ${file} cannot be read: ${errorMessage(error2)}`);
   }
@@ -95333,56 +95490,6 @@ function repositoryOf(experimentFile) {
   const parts = path12.resolve(experimentFile).split(path12.sep);
   const index = parts.lastIndexOf("experiments");
   return index > 0 ? parts.slice(0, index).join(path12.sep) || path12.sep : path12.dirname(path12.resolve(experimentFile));
-}
-
-// actions/lib/src/owner.ts
-import { readFile as readFile6, readlink as readlink2 } from "node:fs/promises";
-var OWNER_LABELS = {
-  bootId: "crucible.owner.boot-id",
-  pidNamespace: "crucible.owner.pid-namespace",
-  pid: "crucible.owner.pid",
-  startTime: "crucible.owner.start-time"
-};
-async function processStat(pid, procRoot) {
-  const stat3 = await readFile6(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
-  if (!stat3) return void 0;
-  const fields2 = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
-  return { state: fields2[0], startTime: fields2[19] };
-}
-async function currentProcess(procRoot = "/proc") {
-  try {
-    const [bootId, pidNamespace, stat3] = await Promise.all([
-      readFile6(`${procRoot}/sys/kernel/random/boot_id`, "utf8"),
-      readlink2(`${procRoot}/self/ns/pid`),
-      processStat(process.pid, procRoot)
-    ]);
-    if (!stat3) return void 0;
-    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat3.startTime };
-  } catch {
-    return void 0;
-  }
-}
-function ownerLabels(owner) {
-  if (!owner) return {};
-  return {
-    [OWNER_LABELS.bootId]: owner.bootId,
-    [OWNER_LABELS.pidNamespace]: owner.pidNamespace,
-    [OWNER_LABELS.pid]: String(owner.pid),
-    [OWNER_LABELS.startTime]: owner.startTime
-  };
-}
-async function ownerState(labels, self2, procRoot = "/proc") {
-  const pid = Number(labels[OWNER_LABELS.pid]);
-  const startTime = labels[OWNER_LABELS.startTime];
-  if (!self2 || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
-  if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
-  const stat3 = await processStat(pid, procRoot);
-  if (!stat3) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
-  if (stat3.startTime !== startTime) {
-    return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
-  }
-  if (stat3.state === "Z" || stat3.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
-  return { state: "alive", pid };
 }
 
 // actions/lib/src/policy.ts
@@ -95573,11 +95680,11 @@ function formatLiveLine(line) {
   return formatLogLine(line.progressText ? { ...line, text: line.progressText } : line);
 }
 var LogFile = class {
-  constructor(path29, maxBytes, tailSize = 20) {
-    this.path = path29;
+  constructor(path28, maxBytes, tailSize = 20) {
+    this.path = path28;
     this.maxBytes = maxBytes;
     this.tailSize = tailSize;
-    this.out = createWriteStream(path29, { flags: "wx", mode: 420 });
+    this.out = createWriteStream(path28, { flags: "wx", mode: 420 });
   }
   path;
   maxBytes;
@@ -95783,163 +95890,16 @@ async function gitHead(dir) {
 }
 
 // actions/lib/src/run.ts
-import { mkdir as mkdir7, rm as rm5 } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir6, rm as rm5 } from "node:fs/promises";
+import path17 from "node:path";
 
 // actions/lib/src/sandbox/sandbox.ts
 var MANAGED_LABEL = "crucible.managed";
 var RUN_ID_LABEL = "crucible.run-id";
 
 // actions/lib/src/monitoring/session.ts
-import { mkdir as mkdir6, rm as rm4 } from "node:fs/promises";
-import path17 from "node:path";
-
-// actions/lib/src/slot-leases.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { constants as constants5 } from "node:fs";
-import { link, mkdir as mkdir5, open as open5, readFile as readFile9, readdir as readdir6, rename as rename3, unlink as unlink3 } from "node:fs/promises";
-import path15 from "node:path";
-var SandboxSlots = class {
-  constructor(dir, limit) {
-    this.dir = dir;
-    this.limit = limit;
-  }
-  dir;
-  limit;
-  file(slot) {
-    return path15.join(this.dir, `slot-${slot}.lock`);
-  }
-  /** Takes a free slot now, or undefined when all are held by live processes. */
-  async tryAcquire(runId, self2) {
-    await mkdir5(this.dir, { recursive: true, mode: 1023 });
-    const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
-    const draft = path15.join(this.dir, `.draft-${process.pid}-${randomUUID2()}`);
-    const handle = await open5(draft, constants5.O_WRONLY | constants5.O_CREAT | constants5.O_EXCL, 420);
-    await handle.writeFile(JSON.stringify(holder));
-    await handle.close();
-    try {
-      for (let slot = 0; slot < this.limit; slot++) {
-        for (let attempt = 0; attempt < 2; attempt++) {
-          try {
-            await link(draft, this.file(slot));
-            return { slot, release: () => this.release(slot, runId) };
-          } catch (error2) {
-            if (error2.code !== "EEXIST") throw error2;
-          }
-          if (!await this.takeOverIfStale(slot, self2, draft)) break;
-        }
-      }
-      return void 0;
-    } finally {
-      await unlink3(draft).catch(() => void 0);
-    }
-  }
-  /**
-   * Removes slot's lock when its holder's process is gone; true when the slot may be tried again. Only the
-   * process that holds the slot's takeover marker (slot-<i>.takeover, created atomically like a lock)
-   * removes a lock that is not its own, and it judges the lock again once it holds the marker. Nothing
-   * else removes a dead holder's lock, so the lock it removes is the one it judged: a live holder's lock
-   * is never removed, and two runs never hold one slot.
-   */
-  async takeOverIfStale(slot, self2, draft) {
-    const held = await this.read(this.file(slot));
-    if (!held) return true;
-    if ((await ownerState(held.labels, self2)).state !== "gone") return false;
-    const marker = path15.join(this.dir, `slot-${slot}.takeover`);
-    try {
-      await link(draft, marker);
-    } catch (error2) {
-      if (error2.code !== "EEXIST") throw error2;
-      await this.removeDeadMarker(marker, self2);
-      return false;
-    }
-    try {
-      const again = await this.read(this.file(slot));
-      if (again && (await ownerState(again.labels, self2)).state === "gone") await unlink3(this.file(slot)).catch(() => void 0);
-      return true;
-    } finally {
-      await unlink3(marker).catch(() => void 0);
-    }
-  }
-  /**
-   * A takeover marker is held for a few milliseconds; one whose holder died in them would block the slot
-   * for good. It is moved aside under a unique name and judged there, and put back if a live process
-   * wrote it in between.
-   */
-  async removeDeadMarker(marker, self2) {
-    const held = await this.read(marker);
-    if (!held || (await ownerState(held.labels, self2)).state !== "gone") return;
-    const aside = `${marker}.${process.pid}-${Date.now()}`;
-    try {
-      await rename3(marker, aside);
-    } catch {
-      return;
-    }
-    const moved = await this.read(aside);
-    if (moved && (await ownerState(moved.labels, self2)).state !== "gone") await link(aside, marker).catch(() => void 0);
-    await unlink3(aside).catch(() => void 0);
-  }
-  async read(file) {
-    try {
-      return JSON.parse(await readFile9(file, "utf8"));
-    } catch {
-      return void 0;
-    }
-  }
-  async release(slot, runId) {
-    const held = await this.read(this.file(slot));
-    if (held?.runId === runId) await unlink3(this.file(slot)).catch(() => void 0);
-  }
-  /** Who holds the slots now (for the waiting message). */
-  async holders() {
-    return (await this.heldBy()).map((h) => h.runId);
-  }
-  /** Who holds the slots now, with each holder's pid where it recorded one. */
-  async heldBy() {
-    const names = await readdir6(this.dir).catch(() => []);
-    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path15.join(this.dir, n))));
-    return held.filter((h) => !!h).map((h) => {
-      const pid = Number(h.labels[OWNER_LABELS.pid]);
-      return Number.isInteger(pid) && pid > 0 ? { runId: h.runId, pid } : { runId: h.runId };
-    });
-  }
-  /**
-   * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
-   * the wait is a sleep that the abort ends).
-   */
-  async acquire(options) {
-    const self2 = await currentProcess();
-    const started = Date.now();
-    const pollMs = options.pollMs ?? 500;
-    const reportEveryMs = options.reportEveryMs ?? 1e4;
-    let reported = -Infinity;
-    for (; ; ) {
-      if (options.signal?.aborted) return { waitedMs: Date.now() - started };
-      const lease = await this.tryAcquire(options.runId, self2);
-      if (lease) return { lease, waitedMs: Date.now() - started };
-      const waited = Date.now() - started;
-      if (waited - reported >= reportEveryMs) {
-        reported = waited;
-        const holders = await this.holders();
-        options.onWait?.(
-          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1e3)}s so far`
-        );
-      }
-      await sleep(pollMs + Math.random() * pollMs, options.signal);
-    }
-  }
-};
-function sleep(ms, signal) {
-  return new Promise((resolve2) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve2();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+import { mkdir as mkdir5, rm as rm4 } from "node:fs/promises";
+import path16 from "node:path";
 
 // node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js
 function varint64read() {
@@ -96960,18 +96920,18 @@ function decodePayload(type, payload) {
       return { kind: "syscall", context, sysno, args, ...exit ? { exit } : {} };
     }
     case MessageType.syscallOpen: {
-      const open6 = { sysno: -1, dirFd: 0, dirPath: "", path: "", flags: 0 };
+      const open5 = { sysno: -1, dirFd: 0, dirPath: "", path: "", flags: 0 };
       fields(payload, (f, w, r) => {
         if (common(f, w, r, true)) return true;
-        if (f === 3 && w === WireType.Varint) open6.sysno = Number(BigInt(r.uint64()));
-        else if (f === 4 && w === WireType.Varint) open6.dirFd = Number(BigInt(r.int64()));
-        else if (f === 5 && w === WireType.LengthDelimited) open6.dirPath = text(r);
-        else if (f === 6 && w === WireType.LengthDelimited) open6.path = text(r);
-        else if (f === 7 && w === WireType.Varint) open6.flags = r.uint32();
+        if (f === 3 && w === WireType.Varint) open5.sysno = Number(BigInt(r.uint64()));
+        else if (f === 4 && w === WireType.Varint) open5.dirFd = Number(BigInt(r.int64()));
+        else if (f === 5 && w === WireType.LengthDelimited) open5.dirPath = text(r);
+        else if (f === 6 && w === WireType.LengthDelimited) open5.path = text(r);
+        else if (f === 7 && w === WireType.Varint) open5.flags = r.uint32();
         else return false;
         return true;
       });
-      return { kind: "open", context, ...open6, ...exit ? { exit } : {} };
+      return { kind: "open", context, ...open5, ...exit ? { exit } : {} };
     }
     case MessageType.syscallConnect: {
       const connect = { fd: 0, fdPath: "", address: new Uint8Array() };
@@ -96986,16 +96946,16 @@ function decodePayload(type, payload) {
       return { kind: "connect", context, ...connect, ...exit ? { exit } : {} };
     }
     case MessageType.syscallExecve: {
-      let path29 = "";
+      let path28 = "";
       const argv = [];
       fields(payload, (f, w, r) => {
         if (common(f, w, r, true)) return true;
-        if (f === 6 && w === WireType.LengthDelimited) path29 = text(r);
+        if (f === 6 && w === WireType.LengthDelimited) path28 = text(r);
         else if (f === 7 && w === WireType.LengthDelimited) pushLimited(argv, text(r));
         else return false;
         return true;
       });
-      return { kind: "execve", context, path: path29, argv, ...exit ? { exit } : {} };
+      return { kind: "execve", context, path: path28, argv, ...exit ? { exit } : {} };
     }
     case MessageType.syscallSocket: {
       const socket = { domain: 0, type: 0, protocol: 0 };
@@ -97068,9 +97028,9 @@ var TraceCollector = class _TraceCollector {
   }
   /** Waits up to `graceMs` for the sandbox to close its connection (it does when it exits), then stops. */
   async finish(graceMs) {
-    const open6 = this.peers.filter((p) => p.state !== "closed");
-    if (open6.length > 0) {
-      const timedOut = await Promise.race([Promise.all(open6.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
+    const open5 = this.peers.filter((p) => p.state !== "closed");
+    if (open5.length > 0) {
+      const timedOut = await Promise.race([Promise.all(open5.map((p) => p.ended)).then(() => false), delay(graceMs).then(() => true)]);
       if (timedOut)
         this.problem(`the sandbox's trace connection was still open ${graceMs} ms after the program ended; later events are not counted`);
     }
@@ -97162,8 +97122,8 @@ function delay(ms) {
 
 // actions/lib/src/monitoring/rules.ts
 var import__2 = __toESM(require__(), 1);
-import { readFile as readFile10 } from "node:fs/promises";
-import path16 from "node:path";
+import { readFile as readFile9 } from "node:fs/promises";
+import path15 from "node:path";
 
 // schemas/monitoring-rules.schema.json
 var monitoring_rules_schema_default = {
@@ -97371,11 +97331,11 @@ var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => 
 var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
 var validateRules = ajv2.compile(monitoring_rules_schema_default);
 var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
-var DEFAULT_RULES_FILE = path16.join("runner-setup", "monitoring-rules.json");
+var DEFAULT_RULES_FILE = path15.join("runner-setup", "monitoring-rules.json");
 async function loadRules(file) {
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile10(file, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+    document2 = parseJsonWithin(await readFile9(file, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error2) {
     throw new CrucibleError(`cannot read the monitoring rules ${file}: ${errorMessage(error2)}`);
   }
@@ -97473,7 +97433,7 @@ var RuleEngine = class {
       }
       case "execve": {
         if (event.kind !== "execve") return void 0;
-        return match.names.includes(path16.posix.basename(event.path)) ? [event.path, ...event.argv] : void 0;
+        return match.names.includes(path15.posix.basename(event.path)) ? [event.path, ...event.argv] : void 0;
       }
       case "setuid-exec":
         return event.kind === "sentry-exec" && (event.binaryMode & (S_ISUID | S_ISGID)) !== 0 ? [event.binaryPath, `mode ${(event.binaryMode & 4095).toString(8)}`] : void 0;
@@ -97516,9 +97476,9 @@ function underAny(file, prefixes) {
   );
 }
 function resolvedPath(event) {
-  if (event.path.startsWith("/")) return path16.posix.normalize(event.path);
+  if (event.path.startsWith("/")) return path15.posix.normalize(event.path);
   const base = event.dirFd === AT_FDCWD || !event.dirPath ? event.context.cwd || "/" : event.dirPath;
-  return path16.posix.normalize(`${base}/${event.path}`);
+  return path15.posix.normalize(`${base}/${event.path}`);
 }
 function describeAddress(sockaddr) {
   if (sockaddr.length < 2) return void 0;
@@ -97541,7 +97501,7 @@ function describeAddress(sockaddr) {
 // actions/lib/src/monitoring/session.ts
 var MONITORED_RUNTIME_PREFIX = "runsc-monitored-";
 function channelLeases(channels) {
-  return new SandboxSlots(path17.dirname(channels[0].endpoint), channels.length);
+  return new SandboxSlots(path16.dirname(channels[0].endpoint), channels.length);
 }
 var MonitorSession = class _MonitorSession {
   constructor(setup, collector, engine, lease, drainMs) {
@@ -97559,7 +97519,7 @@ var MonitorSession = class _MonitorSession {
   static async open(channels, rules, declared, options) {
     if (channels.length === 0) throw new Error("no traced runtime is configured");
     const leases = channelLeases(channels);
-    await mkdir6(leases.dir, { recursive: true, mode: 448 });
+    await mkdir5(leases.dir, { recursive: true, mode: 448 });
     const lease = await leaseChannel(leases, options.holder, options.lockWaitMs);
     const setup = channels[lease.slot];
     try {
@@ -97748,14 +97708,14 @@ async function runExperiment(options) {
   const { experiment, policy, provider, events: events2 = {} } = options;
   const startedAt = /* @__PURE__ */ new Date();
   const runId = options.runId ?? newRunId(startedAt);
-  const resultDir = path18.join(options.resultsRoot ?? path18.join(experiment.dir, "results"), runId);
+  const resultDir = path17.join(options.resultsRoot ?? path17.join(experiment.dir, "results"), runId);
   const gitCommit = options.provenance?.gitCommit !== void 0 ? options.provenance.gitCommit : await gitHead(experiment.dir);
   const base = {
     schemaVersion: 2,
     runId,
     experiment: {
       name: experiment.spec.name,
-      path: path18.relative(options.repoRoot, experiment.file).split(path18.sep).join("/"),
+      path: path17.relative(options.repoRoot, experiment.file).split(path17.sep).join("/"),
       contentHash: experiment.contentHash,
       description: experiment.spec.description,
       ...experiment.spec.headline ? { headline: experiment.spec.headline } : {}
@@ -97765,8 +97725,8 @@ async function runExperiment(options) {
     provenance: provenanceOf(options.provenance, gitCommit)
   };
   const notStarted = async (status, statusReason, runtime2, image2) => {
-    await mkdir7(resultDir, { recursive: true });
-    const log = new LogFile(path18.join(resultDir, "log.txt"), policy.logMaxBytes);
+    await mkdir6(resultDir, { recursive: true });
+    const log = new LogFile(path17.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
     return writeResult(resultDir, log, {
       ...base,
@@ -97824,7 +97784,7 @@ async function runExperiment(options) {
     store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
     ownerLabels: ownerLabels(await currentProcess())
   };
-  await mkdir7(resultDir, { recursive: true });
+  await mkdir6(resultDir, { recursive: true });
   if (!experiment.stages) {
     const outcome = await runProgram(context, {
       command: experiment.spec.command ?? [],
@@ -97857,7 +97817,7 @@ async function runExperiment(options) {
 async function runStages(context, stages, resultDir, base) {
   const { options } = context;
   const { events: events2 = {} } = options;
-  const runLog = new LogFile(path18.join(resultDir, "log.txt"), options.policy.logMaxBytes);
+  const runLog = new LogFile(path17.join(resultDir, "log.txt"), options.policy.logMaxBytes);
   const records = [];
   const reported = [];
   const byName = /* @__PURE__ */ new Map();
@@ -97886,8 +97846,8 @@ async function runStages(context, stages, resultDir, base) {
       continue;
     }
     events2.stage?.(stage.name, index, stages.length);
-    const dir = path18.join(resultDir, "stages", stage.name);
-    await mkdir7(dir, { recursive: true });
+    const dir = path17.join(resultDir, "stages", stage.name);
+    await mkdir6(dir, { recursive: true });
     const startedAt = /* @__PURE__ */ new Date();
     const consumed = stage.needs.flatMap((n) => byName.get(n).storedArtifacts.map((a) => ({ stage: n, ...a })));
     let mounts;
@@ -97895,7 +97855,7 @@ async function runStages(context, stages, resultDir, base) {
       mounts = await Promise.all(consumed.map(async (a) => ({ ...a, hostPath: await context.store.verified(a) })));
     } catch (error2) {
       if (!(error2 instanceof CrucibleError)) throw error2;
-      const log = new LogFile(path18.join(dir, "log.txt"), options.policy.logMaxBytes);
+      const log = new LogFile(path17.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
       const record2 = stageRecord(stage, common, startedAt, consumed, [], {
         ...emptyOutcome(log),
@@ -97998,7 +97958,7 @@ async function storeArtifacts(store, stage, dir, outcome) {
       missing.push(declared);
       continue;
     }
-    const hostFile = path18.join(dir, "output", declared);
+    const hostFile = path17.join(dir, "output", declared);
     const artifact = await store.put(hostFile, declared);
     if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${declared} changed between collection and storage`);
     await rm5(hostFile);
@@ -98016,7 +97976,7 @@ async function runProgram(context, program) {
   const { experiment, policy, provider, events: events2 = {} } = options;
   const phase = (name) => events2.phase?.(program.stage ? `${program.stage}: ${name}` : name);
   phase("create sandbox");
-  const log = new LogFile(path18.join(program.dir, "log.txt"), policy.logMaxBytes);
+  const log = new LogFile(path17.join(program.dir, "log.txt"), policy.logMaxBytes);
   let gpuLease;
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
@@ -98099,7 +98059,7 @@ async function runProgram(context, program) {
         await log.close();
       }
       phase("collect results");
-      collected = await collectOutputs(sandbox.outputDir, path18.join(program.dir, "output"), {
+      collected = await collectOutputs(sandbox.outputDir, path17.join(program.dir, "output"), {
         maxBytes: experiment.outputs.maxBytes,
         maxFiles: experiment.outputs.maxFiles,
         declared: experiment.outputs.files
@@ -98113,7 +98073,7 @@ async function runProgram(context, program) {
     stopGpuSampling();
     await gpuLease?.release();
   }
-  const outputDir = path18.join(program.dir, "output");
+  const outputDir = path17.join(program.dir, "output");
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);
   const series = await readSeries(outputDir, collected);
   return {
@@ -98303,16 +98263,16 @@ function parseRunscFlags(text2) {
 function parseRunscPlatforms(text2) {
   return text2.split("\n").map((l) => l.trim()).filter((l) => /^[a-z0-9]+$/.test(l));
 }
-async function probeRunsc(path29) {
+async function probeRunsc(path28) {
   const run2 = async (args) => {
-    const { stdout, stderr } = await execFileAsync3(path29, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync3(path28, args, { timeout: 3e4, maxBuffer: 4 * 1024 * 1024 });
     return `${stdout}
 ${stderr}`;
   };
   const { version, date } = parseRunscVersion(await run2(["--version"]));
   const flags = parseRunscFlags(await run2(["flags"]));
   const platforms = parseRunscPlatforms(await run2(["help", "platforms"]).catch(() => ""));
-  return { path: path29, version, ...date ? { date } : {}, flags, platforms };
+  return { path: path28, version, ...date ? { date } : {}, flags, platforms };
 }
 var RUNSC_ARGUMENTS = [
   {
@@ -98400,9 +98360,9 @@ async function supportedDrivers(runscPath) {
 
 // actions/lib/src/slots.ts
 import os8 from "node:os";
-import path19 from "node:path";
+import path18 from "node:path";
 function defaultSlotDir() {
-  return process.env.CRUCIBLE_SLOT_DIR || path19.join(os8.tmpdir(), "crucible-sandbox-slots");
+  return process.env.CRUCIBLE_SLOT_DIR || path18.join(os8.tmpdir(), "crucible-sandbox-slots");
 }
 async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)) {
   const runId = options.runId ?? newRunId();
@@ -98441,9 +98401,9 @@ async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlot
 var import_dockerode2 = __toESM(require_docker(), 1);
 
 // actions/lib/src/kubernetes/client.ts
-import { readFile as readFile11 } from "node:fs/promises";
+import { readFile as readFile10 } from "node:fs/promises";
 import https2 from "node:https";
-import path20 from "node:path";
+import path19 from "node:path";
 var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 var KubernetesApiError = class extends Error {
   constructor(status, reason, message) {
@@ -98476,14 +98436,14 @@ var KubernetesClient = class _KubernetesClient {
         "KUBERNETES_SERVICE_HOST is not set: the Kubernetes sandbox runs only in a pod (CRUCIBLE_SANDBOX_NAMESPACE is set, so this runner is configured for one)"
       );
     }
-    const tokenFile = path20.join(accountDir, "token");
-    const caFile = path20.join(accountDir, "ca.crt");
-    await readFile11(tokenFile).catch((error2) => {
+    const tokenFile = path19.join(accountDir, "token");
+    const caFile = path19.join(accountDir, "ca.crt");
+    await readFile10(tokenFile).catch((error2) => {
       throw new SandboxUnavailableError(
         `no service-account token at ${tokenFile} (${errorMessage(error2)}): the runner pod needs its service account's token mounted (automountServiceAccountToken) to create sandbox pods`
       );
     });
-    const ca = await readFile11(caFile).catch((error2) => {
+    const ca = await readFile10(caFile).catch((error2) => {
       throw new SandboxUnavailableError(`no cluster CA at ${caFile} (${errorMessage(error2)}): cannot verify the API server`);
     });
     return new _KubernetesClient(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`), ca, tokenFile);
@@ -98513,7 +98473,7 @@ var KubernetesClient = class _KubernetesClient {
   async open(apiPath, options) {
     const url = new URL(apiPath, this.server);
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.append(key, value);
-    const token = (await readFile11(this.tokenFile, "utf8")).trim();
+    const token = (await readFile10(this.tokenFile, "utf8")).trim();
     const body = options.body ? JSON.stringify(options.body) : void 0;
     return new Promise((resolve2, reject) => {
       const request2 = https2.request(url, {
@@ -98644,24 +98604,24 @@ function sandboxPod(settings, request2) {
 }
 
 // actions/lib/src/kubernetes/provider.ts
-import { access as access2, chmod as chmod3, copyFile as copyFile3, cp, mkdir as mkdir8, rm as rm7 } from "node:fs/promises";
-import { constants as constants6 } from "node:fs";
-import path22 from "node:path";
+import { access as access2, chmod as chmod3, copyFile as copyFile3, cp, mkdir as mkdir7, rm as rm7 } from "node:fs/promises";
+import { constants as constants5 } from "node:fs";
+import path21 from "node:path";
 
 // actions/lib/src/docker/image.ts
 import { createHash as createHash6 } from "node:crypto";
 import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdtemp, readFile as readFile12, rm as rm6 } from "node:fs/promises";
+import { mkdtemp, readFile as readFile11, rm as rm6 } from "node:fs/promises";
 import os9 from "node:os";
-import path21 from "node:path";
+import path20 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path21.join(imagesDir, name, "recipe.json");
+  const file = path20.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
-    bytes = await readFile12(file);
+    bytes = await readFile11(file);
   } catch {
     throw new CrucibleError(`image "${name}" has no recipe at ${file}`);
   }
@@ -98673,7 +98633,7 @@ async function readRecipe(imagesDir, name) {
   }
   const hash = createHash6("sha256").update(`crucible-image-builder/${BUILDER_VERSION}
 `).update(bytes);
-  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile12(file2));
+  for (const file2 of pythonFiles(imagesDir, recipe)) hash.update(await readFile11(file2));
   const digest = hash.digest("hex").slice(0, 16);
   return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
@@ -98685,7 +98645,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path21.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path20.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -98715,9 +98675,9 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
   log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
-  const workDir = await mkdtemp(path21.join(os9.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path20.join(os9.tmpdir(), "crucible-image-"));
   try {
-    const tar = path21.join(workDir, "rootfs.tar");
+    const tar = path20.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000"
     });
@@ -98865,7 +98825,7 @@ var KubernetesSandboxProvider = class {
         `the network policy deny-all of ${this.ns} does not deny all traffic of every pod (podSelector {}, Ingress and Egress, no rules)`
       );
     }
-    await access2(exchangeDir, constants6.W_OK).catch((error2) => {
+    await access2(exchangeDir, constants5.W_OK).catch((error2) => {
       throw new SandboxUnavailableError(
         `the exchange volume ${exchangeDir} is not writable here (${errorMessage(error2)}); see runner-setup/kubernetes/README.md`
       );
@@ -98904,21 +98864,21 @@ var KubernetesSandboxProvider = class {
       if (!reason) continue;
       await deletePod(client, this.ns, pod.metadata.name);
       const folder = exchangeFolderOf(pod);
-      if (folder) await rm7(path22.join(this.options.exchangeDir, folder), { recursive: true, force: true });
+      if (folder) await rm7(path21.join(this.options.exchangeDir, folder), { recursive: true, force: true });
       reclaimed.push({ id: pod.metadata.name, runId: pod.metadata.labels?.[RUN_ID_LABEL] ?? "", reason });
     }
     return reclaimed;
   }
   async create(spec) {
     const runtime = await this.preflight();
-    const folder = path22.join(this.options.exchangeDir, spec.name);
+    const folder = path21.join(this.options.exchangeDir, spec.name);
     await rm7(folder, { recursive: true, force: true });
-    const [experiment, artifacts, output] = EXCHANGE_FOLDERS.map((f) => path22.join(folder, f.folder));
-    for (const dir of [experiment, artifacts, output]) await mkdir8(dir, { recursive: true, mode: 493 });
-    for (const input of spec.inputs) await cp(input.hostPath, path22.join(experiment, input.relative), { recursive: true });
+    const [experiment, artifacts, output] = EXCHANGE_FOLDERS.map((f) => path21.join(folder, f.folder));
+    for (const dir of [experiment, artifacts, output]) await mkdir7(dir, { recursive: true, mode: 493 });
+    for (const input of spec.inputs) await cp(input.hostPath, path21.join(experiment, input.relative), { recursive: true });
     for (const artifact of spec.artifacts) {
-      const target = path22.join(artifacts, artifact.stage, artifact.path);
-      await mkdir8(path22.dirname(target), { recursive: true });
+      const target = path21.join(artifacts, artifact.stage, artifact.path);
+      await mkdir7(path21.dirname(target), { recursive: true });
       await copyFile3(artifact.hostPath, target);
     }
     await chmod3(output, 511);
@@ -99069,9 +99029,9 @@ function delay2(ms) {
 
 // actions/lib/src/docker/host-checks.ts
 import { execFile as execFile7 } from "node:child_process";
-import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile15, readdir as readdir8, rm as rm9, statfs, writeFile as writeFile4 } from "node:fs/promises";
+import { lstat as lstat7, mkdtemp as mkdtemp2, readFile as readFile14, readdir as readdir8, rm as rm9, statfs, writeFile as writeFile4 } from "node:fs/promises";
 import os11 from "node:os";
-import path26 from "node:path";
+import path25 from "node:path";
 import { promisify as promisify6 } from "node:util";
 
 // actions/lib/src/doctor/sandbox-probe.ts
@@ -99153,8 +99113,8 @@ print(json.dumps({"done": True}), flush=True)
 `;
 
 // actions/lib/src/docker/monitoring.ts
-import { readFile as readFile13 } from "node:fs/promises";
-import path23 from "node:path";
+import { readFile as readFile12 } from "node:fs/promises";
+import path22 from "node:path";
 async function findMonitoringSetup(docker) {
   let runtimes;
   try {
@@ -99181,7 +99141,7 @@ async function findMonitoringSetup(docker) {
     const twin = channels.find((c) => c.endpoint === found.setup.endpoint);
     if (twin)
       return { ok: false, reason: `the runtimes "${twin.runtime}" and "${found.setup.runtime}" share the trace socket ${twin.endpoint}` };
-    if (channels.length > 0 && path23.dirname(found.setup.endpoint) !== path23.dirname(channels[0].endpoint))
+    if (channels.length > 0 && path22.dirname(found.setup.endpoint) !== path22.dirname(channels[0].endpoint))
       return {
         ok: false,
         reason: `the traced runtimes' sockets are not in one folder (${channels[0].endpoint}, ${found.setup.endpoint})`
@@ -99196,7 +99156,7 @@ async function readChannel(runtime, entry) {
   const podInitConfig = flag.slice("--pod-init-config=".length);
   let document2;
   try {
-    document2 = parseJsonWithin(await readFile13(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
+    document2 = parseJsonWithin(await readFile12(podInitConfig, "utf8"), { maxBytes: 256 * 1024, maxDepth: 16 });
   } catch (error2) {
     return { ok: false, reason: `cannot read the trace configuration ${podInitConfig}: ${errorMessage(error2)}` };
   }
@@ -99204,7 +99164,7 @@ async function readChannel(runtime, entry) {
   const endpoint2 = sinks.find((s) => s.name === "remote")?.config?.endpoint;
   if (typeof endpoint2 !== "string" || !endpoint2.startsWith("/"))
     return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
-  return { ok: true, setup: { runtime, podInitConfig, endpoint: path23.normalize(endpoint2) } };
+  return { ok: true, setup: { runtime, podInitConfig, endpoint: path22.normalize(endpoint2) } };
 }
 async function monitoringFor(docker, rulesFile, overrides) {
   const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
@@ -99288,8 +99248,8 @@ function redactedConfig(config) {
 // actions/lib/src/docker/image-build.ts
 import { createHash as createHash7 } from "node:crypto";
 import { createReadStream as createReadStream2, createWriteStream as createWriteStream2 } from "node:fs";
-import { lstat as lstat6, mkdir as mkdir9, readdir as readdir7, readFile as readFile14, writeFile as writeFile3 } from "node:fs/promises";
-import path24 from "node:path";
+import { lstat as lstat6, mkdir as mkdir8, readdir as readdir7, readFile as readFile13, writeFile as writeFile3 } from "node:fs/promises";
+import path23 from "node:path";
 var EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
 var CONTEXT_HASH_LABEL = "crucible.context-hash";
 var DOCKERFILE_HASH_LABEL = "crucible.dockerfile-hash";
@@ -99312,16 +99272,16 @@ async function prepareExperimentImage(docker, request2, log = () => void 0) {
       digest: source.digest
     };
   }
-  const contextDir = path24.join(request2.experimentDir, source.context);
-  const dockerfilePath = path24.join(request2.experimentDir, source.dockerfile);
-  const dockerfileBytes = await readFile14(dockerfilePath);
+  const contextDir = path23.join(request2.experimentDir, source.context);
+  const dockerfilePath = path23.join(request2.experimentDir, source.dockerfile);
+  const dockerfileBytes = await readFile13(dockerfilePath);
   const dockerfileHash = `sha256:${createHash7("sha256").update(dockerfileBytes).digest("hex")}`;
   if (request2.approved) return loadApproved(docker, request2, dockerfileHash, log);
   return buildLocally(docker, request2, { contextDir, dockerfilePath, dockerfileBytes, dockerfileHash }, log);
 }
 async function buildLocally(docker, request2, dockerfile, log) {
   const { policy } = request2;
-  const relativeDockerfile = path24.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path24.sep).join("/");
+  const relativeDockerfile = path23.relative(dockerfile.contextDir, dockerfile.dockerfilePath).split(path23.sep).join("/");
   if (relativeDockerfile.startsWith("../"))
     throw new PolicyRejectedError(`the Dockerfile ${dockerfile.dockerfilePath} must be inside its build context ${dockerfile.contextDir}`);
   const recipes = (await readdir7(request2.imagesDir).catch(() => [])).sort();
@@ -99520,14 +99480,14 @@ function followLogged(docker, stream, what, log) {
 
 // actions/lib/src/docker/scratch.ts
 import { execFile as execFile5 } from "node:child_process";
-import { chmod as chmod4, mkdir as mkdir10, rm as rm8 } from "node:fs/promises";
-import path25 from "node:path";
+import { chmod as chmod4, mkdir as mkdir9, rm as rm8 } from "node:fs/promises";
+import path24 from "node:path";
 import { promisify as promisify4 } from "node:util";
 var execFileAsync4 = promisify4(execFile5);
 async function createScratch(root, runId, sizeBytes) {
-  const dir = path25.join(root, "crucible", runId);
-  const outputDir = path25.join(dir, "output");
-  await mkdir10(outputDir, { recursive: true, mode: 448 });
+  const dir = path24.join(root, "crucible", runId);
+  const outputDir = path24.join(dir, "output");
+  await mkdir9(outputDir, { recursive: true, mode: 448 });
   let sizeLimited = false;
   if (process.getuid?.() === 0) {
     await execFileAsync4("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0777,nosuid,nodev,noexec`, "crucible-output", outputDir]);
@@ -99550,9 +99510,9 @@ function unmount(outputDir) {
   return execFileAsync4("umount", [outputDir]).catch(() => execFileAsync4("umount", ["-l", outputDir]));
 }
 async function releaseScratch(outputDir, runId) {
-  const dir = path25.dirname(outputDir);
-  const name = path25.basename(dir);
-  if (!path25.isAbsolute(outputDir) || path25.basename(outputDir) !== "output" || path25.basename(path25.dirname(dir)) !== "crucible") return false;
+  const dir = path24.dirname(outputDir);
+  const name = path24.basename(dir);
+  if (!path24.isAbsolute(outputDir) || path24.basename(outputDir) !== "output" || path24.basename(path24.dirname(dir)) !== "crucible") return false;
   if (!runId || name !== runId && !name.startsWith(`${runId}-`)) return false;
   if (process.getuid?.() === 0) await unmount(outputDir).catch(() => void 0);
   await rm8(dir, { recursive: true, force: true });
@@ -100151,13 +100111,13 @@ async function checkGpuVisible(gpu) {
   return pass(`GPU ${devices[0]} inside the sandbox: ${listed[0].trim()}`);
 }
 async function freeBytes(dir) {
-  let current = path26.resolve(dir);
+  let current = path25.resolve(dir);
   for (; ; ) {
     try {
       const stats = await statfs(current);
       return { dir: current, bytes: stats.bavail * stats.bsize };
     } catch (error2) {
-      const parent = path26.dirname(current);
+      const parent = path25.dirname(current);
       if (error2.code !== "ENOENT" || parent === current) throw error2;
       current = parent;
     }
@@ -100175,10 +100135,10 @@ async function probeSpec(ctx, options) {
       timeoutSeconds: PROBE_TIMEOUT_MS / 1e3,
       gpus: options.gpuDeviceIds?.length ?? 0
     },
-    inputs: [{ relative: "probe.py", hostPath: path26.join(options.programDir, "probe.py") }],
+    inputs: [{ relative: "probe.py", hostPath: path25.join(options.programDir, "probe.py") }],
     artifacts: [],
     // Unique per probe (mkdtemp's name): the provider names the sandbox's /output folder after it.
-    name: path26.basename(options.programDir),
+    name: path25.basename(options.programDir),
     outputBytes: PROBE_OUTPUT_BYTES,
     env: {},
     labels: { [MANAGED_LABEL]: "true", [RUN_ID_LABEL]: runId, ...ownerLabels(await currentProcess()) },
@@ -100186,9 +100146,9 @@ async function probeSpec(ctx, options) {
   };
 }
 async function inSandbox(ctx, program, argv, options, afterExit) {
-  const programDir = await mkdtemp2(path26.join(os11.tmpdir(), "crucible-doctor-"));
+  const programDir = await mkdtemp2(path25.join(os11.tmpdir(), "crucible-doctor-"));
   try {
-    await writeFile4(path26.join(programDir, "probe.py"), program, { mode: 420 });
+    await writeFile4(path25.join(programDir, "probe.py"), program, { mode: 420 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
     const sandbox = await provider.create(
       await probeSpec(ctx, { memoryBytes: options.memoryBytes, gpuDeviceIds: options.gpuDeviceIds, programDir })
@@ -100223,9 +100183,9 @@ async function runProbe(ctx) {
     ["python3", "/experiment/probe.py", String(PROBE_NPROC)],
     { memoryBytes: 256 * 1024 * 1024 },
     async (sandbox) => {
-      const file = path26.join(sandbox.outputDir, "doctor-probe");
+      const file = path25.join(sandbox.outputDir, "doctor-probe");
       const stats = await lstat7(file).catch(() => void 0);
-      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile15(file, "utf8") === "probe";
+      hostSawOutput = !!stats?.isFile() && stats.size === 5 && await readFile14(file, "utf8") === "probe";
     }
   );
   const findings = { result, hostSawOutput, stderr };
@@ -100328,7 +100288,7 @@ import { execFile as execFile8 } from "node:child_process";
 import { promisify as promisify7 } from "node:util";
 
 // actions/lib/src/docker/gc.ts
-import { readdir as readdir9, readFile as readFile16 } from "node:fs/promises";
+import { readdir as readdir9, readFile as readFile15 } from "node:fs/promises";
 async function collectGarbage(docker, options = {}) {
   const now = options.now ?? /* @__PURE__ */ new Date();
   const self2 = await currentProcess();
@@ -100363,7 +100323,7 @@ async function runscProcesses(procRoot = "/proc") {
   const found = [];
   for (const entry of await readdir9(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile16(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile15(`${procRoot}/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (!argv[0] || !/^(runsc|runsc-gofer|runsc-sandbox)$/.test(argv[0].split("/").pop() ?? "")) continue;
     const containerId = /\/moby\/([0-9a-f]{64})(\/|$)/.exec(argv.join(" "))?.[1];
@@ -100378,11 +100338,11 @@ var CANARY = `crucible-canary-${createHash8("sha256").update(String(process.pid)
 
 // actions/run/src/approved-image.ts
 import { existsSync as existsSync3 } from "node:fs";
-import path27 from "node:path";
+import path26 from "node:path";
 async function approvedImageOf(experiment, artifactInput, workspace) {
   if (experiment.image.kind !== "build") return void 0;
-  const folder = artifactInput ? path27.resolve(workspace, artifactInput) : "";
-  if (!folder || !existsSync3(path27.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
+  const folder = artifactInput ? path26.resolve(workspace, artifactInput) : "";
+  if (!folder || !existsSync3(path26.join(folder, BUILT_IMAGE_FILE))) return { digest: "" };
   const { record, archive } = await readBuiltImage(folder);
   return { digest: record.digest, archive };
 }
@@ -101926,17 +101886,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path29 = requestOptions.url.replace(options.baseUrl, "");
+    const path28 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path29} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path28} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path29} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path28} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -104749,8 +104709,8 @@ function renderSummary(result, resultPath, latestProgress) {
 }
 function cut(text2, max) {
   const head = text2.slice(0, max);
-  const open6 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
-  return open6 > head.lastIndexOf(";") && open6 > head.lastIndexOf(">") ? head.slice(0, open6) : head;
+  const open5 = Math.max(head.lastIndexOf("&"), head.lastIndexOf("<"));
+  return open5 > head.lastIndexOf(";") && open5 > head.lastIndexOf(">") ? head.slice(0, open5) : head;
 }
 
 // actions/run/src/main.ts
@@ -104770,13 +104730,13 @@ async function run() {
   let release = () => {
   };
   try {
-    const file = path28.resolve(workspace, getInput("experiment", { required: true }));
+    const file = path27.resolve(workspace, getInput("experiment", { required: true }));
     const resultsDir = getInput("results-dir");
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: getInput("policy") ? path28.resolve(workspace, getInput("policy")) : void 0,
-      ...getInput("artifact-store") ? { artifactStore: path28.resolve(workspace, getInput("artifact-store")) } : {},
+      policyFile: getInput("policy") ? path27.resolve(workspace, getInput("policy")) : void 0,
+      ...getInput("artifact-store") ? { artifactStore: path27.resolve(workspace, getInput("artifact-store")) } : {},
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run
 `)
@@ -104787,8 +104747,8 @@ async function run() {
     const containers = [];
     let latestProgress;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path28.resolve(workspace, resultsDir) : path28.join(experiment.dir, "results");
-    const savedLog = path28.relative(workspace, path28.join(resultsRoot, runId, "log.txt"));
+    const resultsRoot = resultsDir ? path27.resolve(workspace, resultsDir) : path27.join(experiment.dir, "results");
+    const savedLog = path27.relative(workspace, path27.join(resultsRoot, runId, "log.txt"));
     log = new ActionsLog((text2) => process.stdout.write(text2), parseMemory(getInput("log-limit") || "8Mi"), savedLog);
     const outcome = await runExperimentInSlot({
       experiment,
@@ -104819,7 +104779,7 @@ async function run() {
       }
     });
     log.close();
-    const resultPath = path28.relative(workspace, outcome.resultFile);
+    const resultPath = path27.relative(workspace, outcome.resultFile);
     const { result } = outcome;
     setOutput("status", result.status);
     setOutput("result-path", resultPath);
@@ -104837,7 +104797,7 @@ async function run() {
     if (error2 instanceof ExperimentInvalidError) {
       for (const issue2 of error2.issues) {
         error(issue2.message, {
-          file: path28.relative(workspace, path28.resolve(issue2.file)),
+          file: path27.relative(workspace, path27.resolve(issue2.file)),
           startLine: issue2.line,
           startColumn: issue2.column
         });
