@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
+import type { ExperimentDocument } from "./contracts/experiment.js";
+import type { PolicyDocument } from "./contracts/policy.js";
 import { CrucibleError, errorMessage, PolicyRejectedError } from "./errors.js";
 import { parseJsonWithin } from "./limits.js";
 import { parseMemory } from "./units.js";
 
 /** `image` as written in an experiment file (schemas/experiment.schema.json). */
-export type ImageSpec = string | { build: { dockerfile: string; context?: string } };
+export type ImageSpec = ExperimentDocument["image"];
 
 /** Where an experiment's image comes from, resolved from its `image`. */
 export type ImageSource =
@@ -70,12 +72,7 @@ export function imageStringProblem(image: string): string | undefined {
 }
 
 /** The runner policy's `images` section as written (schemas/policy.schema.json). */
-export interface ImagePolicyDocument {
-  allowedRegistries?: string[];
-  credentials?: Record<string, string>;
-  maxImageSize?: string;
-  runSteps?: "refuse" | "default-runtime";
-}
+export type ImagePolicyDocument = NonNullable<PolicyDocument["images"]>;
 
 /** What a runner allows of images that experiments bring. */
 export interface ImagePolicy {
