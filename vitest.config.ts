@@ -18,6 +18,7 @@ export const FAST_TESTS = [
   "test/image-source.test.ts",
   "test/image-provenance.test.ts",
   "test/contracts.test.ts",
+  "test/house-rules.test.ts",
 ];
 
 export default defineConfig({

@@ -423,7 +423,8 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     const run = await crucibleAsync(["run", file], { DOCKER_HOST: proxy.dockerHost });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
-      "runtime arguments valid for this runsc: --network=none missing (configured: (none)); it is what keeps a network stack out of the sandbox",
+      "runtime arguments valid for this runsc: --network=none missing (configured: (none)); it " +
+        "is what keeps a network stack out of the sandbox",
     );
   }, 120_000);
 

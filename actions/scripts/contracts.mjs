@@ -69,7 +69,8 @@ export async function generateContracts() {
       'import * as formatsModule from "ajv-formats/dist/formats.js";',
       ...runtimeImports,
       "// CommonJS modules: Node, esbuild and vitest each hand over their exports differently.",
-      'const cjsModule = (namespace) => (namespace.default && typeof namespace.default.default === "function" ? namespace.default : namespace);',
+      "const cjsModule = (namespace) => (namespace.default && typeof namespace.default.default " +
+        '=== "function" ? namespace.default : namespace);',
       "const formats = formatsModule.fullFormats ?? formatsModule.default.fullFormats;",
       code.replace(/^"use strict";/, ""),
       "",

@@ -239,7 +239,8 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   if (image.kind === "recipe" && !(await isFile(path.join(options.imagesDir, image.name, "recipe.json")))) {
     problem(
       ["image"],
-      `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
+      `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; ` +
+        `available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
     );
   }
   if (image.kind === "build") {

@@ -40,7 +40,10 @@ export function describeSchemaError(error: ErrorObject): string {
       return `${field} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     case "pattern": {
       const description = (error.parentSchema as { description?: string } | undefined)?.description;
-      return `${field} ${JSON.stringify(error.data)} is not in the expected form${description ? ` — ${description}` : ` (${error.message})`}`;
+      return (
+        `${field} ${JSON.stringify(error.data)} is not in the expected ` +
+        `form${description ? ` — ${description}` : ` (${error.message})`}`
+      );
     }
     default: {
       const description = (error.parentSchema as { description?: string } | undefined)?.description;

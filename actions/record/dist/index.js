@@ -54758,7 +54758,8 @@ async function openFollowUp(octokit, options) {
   } catch (error2) {
     const status = httpStatus(error2);
     if (status !== 403 && status !== 422) throw error2;
-    const compare = `${(options.serverUrl ?? "https://github.com").replace(/\/+$/, "")}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
+    const server = (options.serverUrl ?? "https://github.com").replace(/\/+$/, "");
+    const compare = `${server}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
     const reason = errorMessage(error2);
     const comment = await upsertStickyComment(octokit, {
       owner,

@@ -24,7 +24,8 @@ export async function run(): Promise<void> {
       )
       .addRaw(
         outcome.dispatched.length > 0
-          ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.`
+          ? `Dispatched for it (the workflow token's pull request starts no workflow by itself): ` +
+              `${outcome.dispatched.map((d) => d.url ?? d.workflow).join(", ")}.`
           : "",
         true,
       )

@@ -92,7 +92,8 @@ async function selectFiles({ workspace, paths, eventPath }: ValidateInputs): Pro
   });
   if (diff.exitCode !== 0) {
     core.warning(
-      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`,
+      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); ` +
+        `checking every experiment. Check out with fetch-depth: 0.`,
     );
     return all();
   }
