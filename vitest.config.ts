@@ -17,6 +17,8 @@ export const FAST_TESTS = [
   "test/layout.test.ts",
   "test/image-source.test.ts",
   "test/image-provenance.test.ts",
+  "test/contracts.test.ts",
+  "test/house-rules.test.ts",
 ];
 
 export default defineConfig({

@@ -65,7 +65,8 @@ describe("containment suite", () => {
       {
         "experiment.yaml": experimentYaml("garbled", { extra: "expect:\n  contained: true" }),
         "main.py":
-          'import os\nopen(os.environ[\'CRUCIBLE_OUTPUT\'] + \'/techniques.jsonl\', \'w\').write(\'not json\\n{"outcome": "maybe"}\\n{"category": "x", "technique": "y", "outcome": "blocked", "evidence": "ok"}\\n\')\n',
+          "import os\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/techniques.jsonl', 'w').write('not json\\n{\"outcome\": " +
+          '"maybe"}\\n{"category": "x", "technique": "y", "outcome": "blocked", "evidence": "ok"}\\n\')\n',
       },
       root,
     );

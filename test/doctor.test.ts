@@ -370,7 +370,10 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     expect(row("monitoring")).toMatchObject({
       status: "pass",
       result: expect.stringMatching(
-        /^runsc-monitored-\d+ traced the probe sandbox \(\d+ trace messages, the execve of \/bin\/true among them\); \d+ traced runtimes for up to 4 sandboxes at once$/,
+        new RegExp(
+          String.raw`^runsc-monitored-\d+ traced the probe sandbox \(\d+ trace messages, the execve of /bin/true among them\); ` +
+            String.raw`\d+ traced runtimes for up to 4 sandboxes at once$`,
+        ),
       ),
     });
   }, 300_000);
@@ -423,7 +426,8 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     const run = await crucibleAsync(["run", file], { DOCKER_HOST: proxy.dockerHost });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
-      "runtime arguments valid for this runsc: --network=none missing (configured: (none)); it is what keeps a network stack out of the sandbox",
+      "runtime arguments valid for this runsc: --network=none missing (configured: (none)); it " +
+        "is what keeps a network stack out of the sandbox",
     );
   }, 120_000);
 

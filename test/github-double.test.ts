@@ -22,7 +22,8 @@ async function start(workflows: Record<string, string>, extra: Partial<SimOption
 }
 
 const echo = (on: string, extra = "") =>
-  `name: ${on}\non: ${on}\n${extra}permissions: {}\njobs:\n  echo:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: echo "$GITHUB_EVENT_NAME $GITHUB_SHA"\n`;
+  `name: ${on}\non: ${on}\n${extra}permissions: {}\njobs:\n  echo:\n    runs-on: ubuntu-latest\n    permissions: ` +
+  `{}\n    steps:\n      - run: echo "$GITHUB_EVENT_NAME $GITHUB_SHA"\n`;
 
 describe("event delivery", () => {
   it("starts workflows for a person's pull request and push, and none for what GITHUB_TOKEN causes except workflow_dispatch", async () => {
@@ -37,7 +38,8 @@ describe("event delivery", () => {
       "    steps:",
       "      - env: { TOKEN: '${{ github.token }}' }",
       "        run: |",
-      '          api() { curl -fsS -H "authorization: Bearer $TOKEN" -H \'content-type: application/json\' "$GITHUB_API_URL/repos/octo/lab/$1" ${2:+-d "$2"}; }',
+      "          api() { curl -fsS -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' " +
+        '"$GITHUB_API_URL/repos/octo/lab/$1" ${2:+-d "$2"}; }',
       '          main=$(api git/ref/heads/main | sed -n \'s/.*"sha": *"\\([0-9a-f]*\\)".*/\\1/p\' | tail -1)',
       '          api git/refs "{\\"ref\\":\\"refs/heads/bot\\",\\"sha\\":\\"$main\\"}"',
       '          api pulls \'{"title":"bot","head":"bot","base":"main"}\'',
@@ -117,7 +119,8 @@ describe("event delivery", () => {
   it("refuses a dispatch with inputs the workflow does not declare", async () => {
     const s = await start({
       "d.yml":
-        "name: d\non:\n  workflow_dispatch:\n    inputs:\n      n: { type: string, required: true }\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: 'true'\n",
+        "name: d\non:\n  workflow_dispatch:\n    inputs:\n      n: { type: string, required: true }\njobs:\n  a:\n    " +
+        "runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: 'true'\n",
     });
     const api = s.as("alice").rest.actions;
     await expect(
@@ -213,7 +216,8 @@ describe("environments and concurrency", () => {
       "    steps:",
       "      - env: { TOKEN: '${{ github.token }}' }",
       "        run: |",
-      '          curl -sS -o /dev/null -w \'%{http_code}\' -X POST -H "authorization: Bearer $TOKEN" -d \'{"body":"x"}\' "$GITHUB_API_URL/repos/octo/lab/issues/1/comments"',
+      "          curl -sS -o /dev/null -w '%{http_code}' -X POST -H \"authorization: Bearer $TOKEN\" -d " +
+        '\'{"body":"x"}\' "$GITHUB_API_URL/repos/octo/lab/issues/1/comments"',
       "",
     ].join("\n");
     const s = await start({ "ro.yml": readOnly });

@@ -23,7 +23,7 @@ const PEOPLE: SimOptions["people"] = { researcher: "write", reviewer: "write", m
 const ENVIRONMENTS = { evaluation: { reviewers: ["reviewer", "researcher", "maintainer"], preventSelfReview: true, branches: ["main"] } };
 const APP = { id: 4242, slug: "crucible-lab", permissions: { contents: "write", "pull-requests": "write" } as const };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 
 /** The default branch: this repository's workflows, actions, schemas, site and two experiments, as committed. */

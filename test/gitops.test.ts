@@ -56,7 +56,7 @@ function plan(
 
 const matrixOf = (run: { outputs: Record<string, string> }) =>
   JSON.parse(run.outputs.matrix ?? "{}") as { include: Record<string, unknown>[] };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 const planOf = (run: { outputs: Record<string, string> }) => JSON.parse(run.outputs.plan ?? "{}") as Record<string, any>;
 
 describe("actions/plan", () => {

@@ -56,8 +56,10 @@ describe("the results comment for an experiment's own image", () => {
     expect(markdown).toContain("**Images the experiments brought** (a rerun with `crucible run --image-digest` uses exactly these):");
     const listed = markdown.split("\n").filter((l) => l.startsWith("- "));
     expect(listed).toEqual([
-      `- hello-sandbox (built from <code>Dockerfile</code>): digest <code>${DIGEST}</code> · Dockerfile <code>${DOCKERFILE}</code> · base <code>crucible/base&#58;&#8203;8fe3b999cdd35445&#64;&#8203;sha256&#58;&#8203;${"3d".repeat(32)}</code>`,
-      `- pinned (pulled <code>127.0.0.1&#58;&#8203;5000/org/env&#64;&#8203;sha256&#58;&#8203;${"1f".repeat(32)}</code>): digest <code>${DIGEST}</code>`,
+      `- hello-sandbox (built from <code>Dockerfile</code>): digest <code>${DIGEST}</code> · Dockerfile <code>${DOCKERFILE}</code> ` +
+        `· base <code>crucible/base&#58;&#8203;8fe3b999cdd35445&#64;&#8203;sha256&#58;&#8203;${"3d".repeat(32)}</code>`,
+      `- pinned (pulled <code>127.0.0.1&#58;&#8203;5000/org/env&#64;&#8203;sha256&#58;&#8203;${"1f".repeat(32)}</code>): ` +
+        `digest <code>${DIGEST}</code>`,
     ]);
     const recipeOnly = renderEvaluationComment({
       kind: "results",

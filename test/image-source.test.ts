@@ -79,7 +79,9 @@ describe("the image field", () => {
 
   it("refuses a tag without a digest at its line and column, with the fix", async () => {
     expect(await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/eval-env:1.2") })).toEqual([
-      "4:8: image \"registry.example/org/eval-env:1.2\" is a tag without a digest, and a tag can point at other contents after the run was reviewed: pin it by digest, image: registry.example/org/eval-env@sha256:<64 hex digits> (`docker inspect --format '{{index .RepoDigests 0}}' registry.example/org/eval-env:1.2` prints it after a pull)",
+      '4:8: image "registry.example/org/eval-env:1.2" is a tag without a digest, and a tag can point at other contents ' +
+        "after the run was reviewed: pin it by digest, image: registry.example/org/eval-env@sha256:<64 hex digits> (`docker " +
+        "inspect --format '{{index .RepoDigests 0}}' registry.example/org/eval-env:1.2` prints it after a pull)",
     ]);
     // Without a tag the reference is just as movable (it means :latest).
     expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/eval-env") }))[0]).toMatch(

@@ -64,7 +64,9 @@ async function host(token: string, runSh?: string): Promise<Host> {
     'if (command === "gc") console.log("gc: removed 0 sandbox(es)");',
     // A doctor report as `crucible doctor --json` prints it; a file beside this script makes the host unfit.
     'const unfit = existsSync(new URL("./unfit", import.meta.url));',
-    'const row = unfit ? { id: "runsc-registered", check: "runsc registered with Docker", safety: true, status: "fail", result: "the runtime \\"runsc\\" is not registered", fix: "run `npm run setup`" } : { id: "docker", check: "Docker daemon reachable", safety: true, status: "pass", result: "Docker 20.10" };',
+    'const row = unfit ? { id: "runsc-registered", check: "runsc registered with Docker", safety: true, status: "fail", ' +
+      'result: "the runtime \\"runsc\\" is not registered", fix: "run `npm run setup`" } : { id: "docker", check: "Docker ' +
+      'daemon reachable", safety: true, status: "pass", result: "Docker 20.10" };',
     'if (command === "doctor") { console.log(JSON.stringify({ ok: !unfit, checks: [row] })); process.exitCode = unfit ? 1 : 0; }',
   ];
   await writeFile(path.join(dir, "crucible.mjs"), `${gc.join("\n")}\n`);
@@ -175,7 +177,8 @@ describe("runner-setup/jit-runner.mjs", () => {
     const run = startSupervisor(["--repo", "octo/lab", "--once", ...h.args]);
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain(
-      'the host doctor failed, so this host takes no job:\n  runsc registered with Docker: the runtime "runsc" is not registered (fix: run `npm run setup`)',
+      "the host doctor failed, so this host takes no job:\n  runsc registered with Docker: the runtime " +
+        '"runsc" is not registered (fix: run `npm run setup`)',
     );
     expect((await h.events()).map((e) => e.event)).toEqual(["gc", "doctor"]);
     expect(fake.runners.registered).toEqual([]);
@@ -288,7 +291,7 @@ describe("runner-setup/jit-runner.mjs", () => {
     const { stdout } = await promisify(execFile)(node, [supervisorScript, "--org", "octo", "--gpu", "--dry-run", ...args], {
       env: { PATH: process.env.PATH },
     });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
     type Json = Record<string, any>;
     const lines = stdout
       .trim()

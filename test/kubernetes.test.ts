@@ -14,7 +14,7 @@ import { KUBERNETES_ENV } from "../actions/lib/src/kubernetes/index.js";
 import { restrictedViolations } from "./support/fake-kubernetes.js";
 import { repoRoot } from "./support/repo.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 
 // The scripts are plain JavaScript run by node on the hosts; imported by path, typed here.

@@ -345,7 +345,8 @@ subprocess.run(["/bin/sh", "-c", "true"])
     expect(run.summary).toContain("Behaviour");
     // The summary's values go through escapeMarkdown (&#40; is "(").
     expect(run.summary).toContain(
-      "<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>",
+      "<td>tried&#58;&#8203; kernel-tunables-write ×1 &#40;high&#41;, namespace-escape ×1 &#40;high&#41;, " +
+        "network-egress ×1 &#40;high&#41;, shell-exec ×1 &#40;medium&#41;</td>",
     );
   });
 

@@ -97,7 +97,8 @@ describe("the evaluation comment", () => {
             ...hello,
             status: "failed",
             statusReason:
-              "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) @admin $x$\n| injected | row |",
+              "a | b `c` <script>alert(1)</script> [x](https://evil.example) ![i](https://evil.example/i.png) " +
+              "@admin $x$\n| injected | row |",
             metrics: { "</td><img src=x onerror=alert(1)>": 1, "|": 2 },
             provenance: { ...hello.provenance, jobUrl: 'https://ok.example/" onmouseover="alert(1)' },
           },

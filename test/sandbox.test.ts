@@ -153,7 +153,8 @@ describe("how runs end", () => {
 describe("concurrent runs", () => {
   it("two runs at once get separate sandboxes and output folders", async () => {
     const program =
-      "import os, time\nrun = os.environ['CRUCIBLE_RUN_ID']\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/who.txt', 'w').write(run)\ntime.sleep(1)\nprint(sorted(os.listdir(os.environ['CRUCIBLE_OUTPUT'])))\n";
+      "import os, time\nrun = os.environ['CRUCIBLE_RUN_ID']\nopen(os.environ['CRUCIBLE_OUTPUT'] + '/who.txt', " +
+      "'w').write(run)\ntime.sleep(1)\nprint(sorted(os.listdir(os.environ['CRUCIBLE_OUTPUT'])))\n";
     const [a, b] = await Promise.all([runProgram("twin-a", program), runProgram("twin-b", program)]);
     for (const run of [a, b]) {
       expect(run.result.status).toBe("succeeded");

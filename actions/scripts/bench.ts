@@ -27,7 +27,8 @@ async function experiment(name: string, program: string) {
   await writeFile(path.join(dir, "main.py"), program);
   await writeFile(
     path.join(dir, "experiment.yaml"),
-    `apiVersion: crucible/v1\nname: ${name}\ndescription: benchmark\nimage: base\ncommand: [python3, main.py]\ninputs: [main.py]\nresources: {cpus: 1, memory: 512Mi, timeout: 600s}\n`,
+    `apiVersion: crucible/v1\nname: ${name}\ndescription: benchmark\nimage: base\n` +
+      "command: [python3, main.py]\ninputs: [main.py]\nresources: {cpus: 1, memory: 512Mi, timeout: 600s}\n",
   );
   return path.join(dir, "experiment.yaml");
 }

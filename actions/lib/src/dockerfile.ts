@@ -82,8 +82,10 @@ export function analyseDockerfile(
         else {
           const example = recipeBuildArg(recipes.includes("base") ? "base" : (recipes[0] ?? "base"));
           problems.push(
-            `${file}:${instruction.line}: FROM ${image} is neither a Crucible image nor pinned by digest: write \`ARG ${example}\` before it and ` +
-              `\`FROM \${${example}}\` (images: ${recipes.map(recipeBuildArg).join(", ")}), or pin a registry image: FROM registry.example/org/name@sha256:<64 hex digits>`,
+            `${file}:${instruction.line}: FROM ${image} is neither a Crucible image nor pinned by ` +
+              `digest: write \`ARG ${example}\` before it and ` +
+              `\`FROM \${${example}}\` (images: ${recipes.map(recipeBuildArg).join(", ")}), or pin a registry ` +
+              `image: FROM registry.example/org/name@sha256:<64 hex digits>`,
           );
         }
       }

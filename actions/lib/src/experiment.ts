@@ -3,54 +3,18 @@ import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ExperimentInvalidError, type Issue, errorMessage } from "./errors.js";
-import { imageSourceOf, imageStringProblem, type ImageSource, type ImageSpec } from "./image-source.js";
+import { imageSourceOf, imageStringProblem, type ImageSource } from "./image-source.js";
 import { parseJsonWithin, positionOf, yamlNestingTooDeep } from "./limits.js";
 import { compileParamsSchema, describeSchemaError, validateExperimentDocument, type SchemaError } from "./schemas.js";
-import type { Behaviour } from "./monitoring/rules.js";
+import type { ExperimentDocument, Stage as ExperimentStage } from "./contracts/experiment.js";
 import { parseDuration, parseMemory } from "./units.js";
 
-/** An experiment as written in YAML, after schema validation. */
-export interface ExperimentSpec {
-  apiVersion: "crucible/v1";
-  name: string;
-  description: string;
-  image: ImageSpec;
-  /** Single-stage experiments; a staged one gives each stage its own command. */
-  command?: string[];
-  inputs?: string[];
-  resources: ResourcesSpec;
-  network?: "none";
-  /** Behaviours monitoring does not raise as alerts for this experiment (monitoring/rules.ts). */
-  behaviours?: Behaviour[];
-  params?: Record<string, unknown>;
-  paramsSchema?: string;
-  stages?: Record<string, StageSpec>;
-  outputs?: { files?: string[]; maxBytes?: string; maxFiles?: number };
-  expect?: { contained: true; statuses?: string[] };
-  headline?: HeadlineMetric[];
-}
-
+/** An experiment as written in YAML, after schema validation (the type generated from schemas/experiment.schema.json). */
+export type ExperimentSpec = ExperimentDocument;
 /** A metric that says what the experiment found, and which direction is the better outcome. */
-export interface HeadlineMetric {
-  metric: string;
-  better: "higher" | "lower" | "neither";
-}
-
-export interface ResourcesSpec {
-  cpus: number;
-  memory: string;
-  timeout: string;
-  gpus?: number;
-}
-
-export interface StageSpec {
-  needs?: string[];
-  command: string[];
-  inputs?: string[];
-  params?: Record<string, unknown>;
-  resources?: Partial<ResourcesSpec>;
-  artifacts?: string[];
-}
+export type HeadlineMetric = NonNullable<ExperimentDocument["headline"]>[number];
+export type ResourcesSpec = ExperimentDocument["resources"];
+export type StageSpec = ExperimentStage;
 
 export type Resources = { cpus: number; memoryBytes: number; timeoutSeconds: number; gpus: number };
 export type Input = { relative: string; hostPath: string };
@@ -153,7 +117,7 @@ export function parseExperiment(
     const errors = imageErrors(dedupe(validateExperimentDocument.errors ?? []), data);
     return { doc, lineCounter, issues: errors.map((e) => at(offsetOf(doc, e), messageFor(e))) };
   }
-  return { doc, lineCounter, spec: data as ExperimentSpec, issues: [] };
+  return { doc, lineCounter, spec: data, issues: [] };
 }
 
 /**
@@ -275,7 +239,8 @@ export async function loadExperiment(file: string, options: { imagesDir: string 
   if (image.kind === "recipe" && !(await isFile(path.join(options.imagesDir, image.name, "recipe.json")))) {
     problem(
       ["image"],
-      `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
+      `image "${image.name}" has no recipe: expected ${path.join(options.imagesDir, image.name, "recipe.json")}; ` +
+        `available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`,
     );
   }
   if (image.kind === "build") {

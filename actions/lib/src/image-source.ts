@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
+import type { ExperimentDocument } from "./contracts/experiment.js";
+import type { PolicyDocument } from "./contracts/policy.js";
 import { CrucibleError, errorMessage, PolicyRejectedError } from "./errors.js";
 import { parseJsonWithin } from "./limits.js";
 import { parseMemory } from "./units.js";
 
 /** `image` as written in an experiment file (schemas/experiment.schema.json). */
-export type ImageSpec = string | { build: { dockerfile: string; context?: string } };
+export type ImageSpec = ExperimentDocument["image"];
 
 /** Where an experiment's image comes from, resolved from its `image`. */
 export type ImageSource =
@@ -54,7 +56,8 @@ export function imageStringProblem(image: string): string | undefined {
   if (!hasRegistry) {
     return (
       `image "${image}" is not a recipe name (lower-case letters, digits and dashes, for example \`base\`) and not a registry reference: ` +
-      `a reference names its registry host and is pinned by digest, for example registry.example/org/${repository.split("/").pop() || "name"}@sha256:<64 hex digits>`
+      `a reference names its registry host and is pinned by digest, for example ` +
+      `registry.example/org/${repository.split("/").pop() || "name"}@sha256:<64 hex digits>`
     );
   }
   if (digestAt < 0) {
@@ -64,18 +67,16 @@ export function imageStringProblem(image: string): string | undefined {
     );
   }
   if (!/^@sha256:[0-9a-f]{64}$/.test(image.slice(digestAt))) {
-    return `image "${image}" has a malformed digest: expected @sha256: and 64 lower-case hex digits, for example ${repository}@sha256:<64 hex digits>`;
+    return (
+      `image "${image}" has a malformed digest: expected @sha256: and 64 lower-case hex digits, ` +
+      `for example ${repository}@sha256:<64 hex digits>`
+    );
   }
   return `image "${image}" is not a valid reference: lower-case host[:port]/path, an optional :tag, then @sha256:<64 hex digits>`;
 }
 
 /** The runner policy's `images` section as written (schemas/policy.schema.json). */
-export interface ImagePolicyDocument {
-  allowedRegistries?: string[];
-  credentials?: Record<string, string>;
-  maxImageSize?: string;
-  runSteps?: "refuse" | "default-runtime";
-}
+export type ImagePolicyDocument = NonNullable<PolicyDocument["images"]>;
 
 /** What a runner allows of images that experiments bring. */
 export interface ImagePolicy {
@@ -103,7 +104,8 @@ export function checkImageSourceAgainstPolicy(source: ImageSource, policy: Image
   if (!policy.allowedRegistries.includes(source.registry)) {
     const allowed = policy.allowedRegistries.length > 0 ? policy.allowedRegistries.join(", ") : "none";
     throw new PolicyRejectedError(
-      `the runner's policy refuses this experiment: image registry ${source.registry} is not allowed (images.allowedRegistries: ${allowed}); nothing was pulled`,
+      `the runner's policy refuses this experiment: image registry ${source.registry} is not allowed ` +
+        `(images.allowedRegistries: ${allowed}); nothing was pulled`,
     );
   }
 }

@@ -1,6 +1,7 @@
 // The Crucible core: loads, validates, runs and records experiments. No @actions/* and no dockerode here:
 // adapters import this entry, the Docker entry (docker/index.ts) when they run sandboxes, and the
 // GitHub entry (github/index.ts) when they talk to GitHub.
+export * from "./action-env.js";
 export * from "./artifact-store.js";
 export * from "./changes.js";
 export * from "./dockerfile.js";

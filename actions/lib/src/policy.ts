@@ -1,30 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { CrucibleError, PolicyRejectedError, errorMessage } from "./errors.js";
 import type { Experiment, Resources } from "./experiment.js";
-import { resolveImagePolicy, type ImagePolicy, type ImagePolicyDocument } from "./image-source.js";
+import { resolveImagePolicy, type ImagePolicy } from "./image-source.js";
 import { parseJsonWithin } from "./limits.js";
 import type { RuleOverrides } from "./monitoring/rules.js";
 import { describeSchemaError, validatePolicyDocument } from "./schemas.js";
 import { formatBytes, parseDuration, parseMemory } from "./units.js";
 
-/** A runner's policy file as written (schemas/policy.schema.json). */
-export interface PolicyDocument {
-  runtime: "runsc";
-  limits: { maxCpus: number; maxMemory: string; maxTimeout: string; maxGpus: number; maxConcurrentSandboxes?: number };
-  gpu?: { runtime: string; leaseDir: string; devices?: string[] };
-  images?: ImagePolicyDocument;
-  sandbox: {
-    user: string;
-    pidsLimit: number;
-    nproc: number;
-    nofile: number;
-    tmpSize: string;
-    shmSize: string;
-    logMaxBytes: string;
-    outputSize: string;
-  };
-  monitoring?: RuleOverrides;
-}
+/** A runner's policy file as written (the type generated from schemas/policy.schema.json). */
+export type { PolicyDocument } from "./contracts/policy.js";
 
 /** The policy with units resolved: what every sandbox on this runner is held to. */
 export interface SandboxPolicy {
@@ -50,17 +34,16 @@ export interface SandboxPolicy {
 export const DEFAULT_MAX_CONCURRENT_SANDBOXES = 4;
 
 export async function loadPolicy(file: string): Promise<SandboxPolicy> {
-  let document: unknown;
+  let doc: unknown;
   try {
-    document = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
+    doc = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 1024 * 1024, maxDepth: 64 });
   } catch (error) {
     throw new CrucibleError(`cannot read the runner policy ${file}: ${errorMessage(error)}`);
   }
-  if (!validatePolicyDocument(document)) {
+  if (!validatePolicyDocument(doc)) {
     const problems = (validatePolicyDocument.errors ?? []).map(describeSchemaError).join("; ");
     throw new CrucibleError(`runner policy ${file} is invalid: ${problems}`);
   }
-  const doc = document as PolicyDocument;
   if (doc.limits.maxGpus > 0 && !doc.gpu)
     throw new CrucibleError(
       `runner policy ${file} allows GPUs (limits.maxGpus ${doc.limits.maxGpus}) but has no gpu section naming the nvproxy runtime`,

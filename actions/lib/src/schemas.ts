@@ -1,25 +1,16 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import experimentSchema from "../../../schemas/experiment.schema.json" with { type: "json" };
-import resultSchema from "../../../schemas/result.schema.json" with { type: "json" };
-import policySchema from "../../../schemas/policy.schema.json" with { type: "json" };
-import imageRecipeSchema from "../../../schemas/image-recipe.schema.json" with { type: "json" };
-import containmentMatrixSchema from "../../../schemas/containment-matrix.schema.json" with { type: "json" };
-
-// The JSON Schemas in schemas/ are the contracts; they are bundled so the actions need no files at run time.
-const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-addFormats.default(ajv);
-
-export const validateExperimentDocument: ValidateFunction = ajv.compile(experimentSchema);
-export const validateResultDocument: ValidateFunction = ajv.compile(resultSchema);
-export const validatePolicyDocument: ValidateFunction = ajv.compile(policySchema);
-export const validateImageRecipeDocument: ValidateFunction = ajv.compile(imageRecipeSchema);
-export const validateContainmentMatrixDocument: ValidateFunction = ajv.compile(containmentMatrixSchema);
-/** series.json as a program writes it: named series of the result schema's shape, text without control characters. */
-export const validateSeriesDocument: ValidateFunction = ajv.compile({
-  type: "object",
-  additionalProperties: { $ref: `${resultSchema.$id}#/$defs/safeSeries` },
-});
+// The JSON Schemas in schemas/ are the contracts; their validators are precompiled into contracts/ (by
+// actions/scripts/contracts.mjs), typed so that validated data needs no cast, and bundled with the actions.
+export {
+  validateContainmentMatrixDocument,
+  validateExperimentDocument,
+  validateImageRecipeDocument,
+  validateMonitoringRulesDocument,
+  validatePolicyDocument,
+  validateResultDocument,
+  validateSeriesDocument,
+} from "./contracts/validators.js";
 
 export type SchemaError = ErrorObject;
 
@@ -49,7 +40,10 @@ export function describeSchemaError(error: ErrorObject): string {
       return `${field} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     case "pattern": {
       const description = (error.parentSchema as { description?: string } | undefined)?.description;
-      return `${field} ${JSON.stringify(error.data)} is not in the expected form${description ? ` — ${description}` : ` (${error.message})`}`;
+      return (
+        `${field} ${JSON.stringify(error.data)} is not in the expected ` +
+        `form${description ? ` — ${description}` : ` (${error.message})`}`
+      );
     }
     default: {
       const description = (error.parentSchema as { description?: string } | undefined)?.description;

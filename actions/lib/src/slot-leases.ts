@@ -165,7 +165,8 @@ export class SandboxSlots {
         reported = waited;
         const holders = await this.holders();
         options.onWait?.(
-          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); waited ${Math.round(waited / 1000)}s so far`,
+          `waiting for a sandbox slot: all ${this.limit} on this host are in use (runs ${holders.join(", ") || "unknown"}); ` +
+            `waited ${Math.round(waited / 1000)}s so far`,
         );
       }
       await sleep(pollMs + Math.random() * pollMs, options.signal);

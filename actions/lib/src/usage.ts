@@ -83,7 +83,8 @@ export function resourceLines(write: (line: string) => void, seconds = 10): (sam
     if (sample.t - last < seconds) return;
     last = sample.t;
     write(
-      `resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% · memory ${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`,
+      `resources at ${sample.t.toFixed(0)}s: cpu ${sample.cpuPercent.toFixed(0)}% · memory ` +
+        `${formatBytes(sample.memoryBytes)} (peak ${formatBytes(peak.memoryBytes)})`,
     );
   };
 }

@@ -55,7 +55,8 @@ export class ActionsLog {
     if (this.printedBytes + text.length > this.maxBytes) {
       if (this.suppressed++ === 0) {
         this.write(
-          `[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}\n`,
+          `[crucible] program output reached this log's cap of ${formatBytes(this.maxBytes)}; further lines are not shown ` +
+            `here but are counted and saved (up to the policy's cap) in ${this.savedLogPath}\n`,
         );
       }
       return;

@@ -8,7 +8,6 @@ import {
   escapeControls,
   installRoot,
   newRunId,
-  parseMemory,
   repositoryOf,
   runExperimentInSlot,
   type Progress,
@@ -18,6 +17,7 @@ import { assembleRun, collectGarbage, localDocker } from "../../lib/src/docker/i
 import { approvedImageOf } from "./approved-image.js";
 import { ActionsLog } from "./log.js";
 import { runProvenance } from "./evaluation.js";
+import { getInputs, STATE } from "./inputs.js";
 import { renderSummary } from "./summary.js";
 
 /** Tokens the runner holds; masked in case any of them ever reaches the log. */
@@ -30,35 +30,36 @@ function jobLabel(): string {
 }
 
 export async function run(): Promise<void> {
-  core.saveState("isPost", "true");
+  core.saveState(STATE.isPost, "true");
   const label = jobLabel();
-  core.saveState("jobLabel", label);
+  core.saveState(STATE.jobLabel, label);
   for (const name of SECRET_VARIABLES) if (process.env[name]) core.setSecret(process.env[name]!);
 
   const root = installRoot(import.meta.url);
-  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  let workspace = process.cwd();
   let log: ActionsLog | undefined;
   let release = () => {};
   try {
-    const file = path.resolve(workspace, core.getInput("experiment", { required: true }));
-    const resultsDir = core.getInput("results-dir");
+    const inputs = getInputs();
+    workspace = inputs.workspace;
+    const file = inputs.experiment;
     const assembled = await assembleRun({
       root,
       experimentFile: file,
-      policyFile: core.getInput("policy") ? path.resolve(workspace, core.getInput("policy")) : undefined,
-      ...(core.getInput("artifact-store") ? { artifactStore: path.resolve(workspace, core.getInput("artifact-store")) } : {}),
+      policyFile: inputs.policy,
+      ...(inputs.artifactStore ? { artifactStore: inputs.artifactStore } : {}),
       // The runner sends SIGINT on cancellation, then SIGTERM 7.5 s later: stop the sandbox and record the run.
       onSignal: (signal) => process.stdout.write(`[crucible] ${signal} received: cancelling the run\n`),
     });
     release = assembled.release;
     const { experiment, policy, provider, artifactStore } = assembled;
-    const approvedImage = await approvedImageOf(experiment, core.getInput("image-artifact"), workspace);
+    const approvedImage = await approvedImageOf(experiment, inputs.imageArtifact, workspace);
     const containers: string[] = [];
     let latestProgress: Progress | undefined;
     const runId = newRunId();
-    const resultsRoot = resultsDir ? path.resolve(workspace, resultsDir) : path.join(experiment.dir, "results");
+    const resultsRoot = inputs.resultsDir ?? path.join(experiment.dir, "results");
     const savedLog = path.relative(workspace, path.join(resultsRoot, runId, "log.txt"));
-    log = new ActionsLog((text) => process.stdout.write(text), parseMemory(core.getInput("log-limit") || "8Mi"), savedLog);
+    log = new ActionsLog((text) => process.stdout.write(text), inputs.logLimitBytes, savedLog);
     const outcome = await runExperimentInSlot({
       experiment,
       policy,
@@ -71,7 +72,7 @@ export async function run(): Promise<void> {
       ...(approvedImage ? { approvedImage } : {}),
       monitoring: assembled.monitoring,
       labels: { [label.split("=")[0]!]: label.split("=")[1]! },
-      ...(await runProvenance()),
+      ...(await runProvenance(inputs.evaluation)),
       events: {
         phase: (name) => log!.phase(name),
         stageFinished: (stage) => log!.info(`stage ${stage.name}: ${stage.status} (${stage.statusReason})`),
@@ -83,7 +84,7 @@ export async function run(): Promise<void> {
         sample: (sample, peak) => log!.sample(sample, peak),
         sandboxCreated: (id) => {
           containers.push(id);
-          core.saveState("containers", containers.join(","));
+          core.saveState(STATE.containers, containers.join(","));
         },
       },
     });
@@ -125,7 +126,7 @@ export async function run(): Promise<void> {
 /** Post step: remove every sandbox this job created that is still there. Never fails the job. */
 export async function cleanup(): Promise<void> {
   try {
-    const label = core.getState("jobLabel");
+    const label = core.getState(STATE.jobLabel);
     if (!label) return;
     const report = await collectGarbage(localDocker(), { label });
     if (report.containers.length === 0) core.info("no sandbox of this job was left");

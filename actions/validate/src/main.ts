@@ -19,6 +19,7 @@ import {
   errorMessage,
 } from "../../lib/src/index.js";
 import { escapeMarkdown } from "../../lib/src/github/index.js";
+import { getInputs, type ValidateInputs } from "./inputs.js";
 
 interface Checked {
   file: string;
@@ -31,8 +32,9 @@ interface Checked {
 
 export async function run(): Promise<void> {
   try {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const files = await selectFiles(workspace, core.getMultilineInput("paths"));
+    const inputs = getInputs();
+    const { workspace } = inputs;
+    const files = await selectFiles(inputs);
     const checked: Checked[] = [];
     for (const file of files) checked.push(await check(workspace, file));
 
@@ -76,10 +78,10 @@ async function check(workspace: string, file: string): Promise<Checked> {
 }
 
 /** Explicit paths, else the experiments a pull request touches, else everything under experiments/. */
-async function selectFiles(workspace: string, paths: string[]): Promise<string[]> {
+async function selectFiles({ workspace, paths, eventPath }: ValidateInputs): Promise<string[]> {
   if (paths.length > 0) return findExperimentFiles(paths.map((p) => path.resolve(workspace, p)));
   const all = () => findExperimentFiles([path.join(workspace, "experiments")]);
-  const event = await readEvent();
+  const event = await readEvent(eventPath);
   const base = event?.pull_request?.base?.sha;
   const head = event?.pull_request?.head?.sha;
   if (!base || !head) return all();
@@ -90,7 +92,8 @@ async function selectFiles(workspace: string, paths: string[]): Promise<string[]
   });
   if (diff.exitCode !== 0) {
     core.warning(
-      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); checking every experiment. Check out with fetch-depth: 0.`,
+      `cannot list the pull request's changes (git diff ${base} ${head} failed: ${diff.stderr.trim()}); ` +
+        `checking every experiment. Check out with fetch-depth: 0.`,
     );
     return all();
   }
@@ -106,8 +109,9 @@ async function selectFiles(workspace: string, paths: string[]): Promise<string[]
   );
 }
 
-async function readEvent(): Promise<{ pull_request?: { base?: { sha?: string }; head?: { sha?: string } } } | undefined> {
-  const eventPath = process.env.GITHUB_EVENT_PATH;
+async function readEvent(
+  eventPath: string | undefined,
+): Promise<{ pull_request?: { base?: { sha?: string }; head?: { sha?: string } } } | undefined> {
   if (!eventPath) return undefined;
   return JSON.parse(await readFile(eventPath, "utf8"));
 }

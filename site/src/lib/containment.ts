@@ -2,7 +2,7 @@
 // schemas/containment-matrix.schema.json; an invalid file stops the build naming the field.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainmentMatrix } from "../../../actions/lib/src/docker/containment.js";
+import type { ContainmentMatrixDocument as ContainmentMatrix } from "../../../actions/lib/src/contracts/containment-matrix.js";
 import { schemaProblems, validateContainmentMatrixDocument } from "../../../actions/lib/src/schemas.js";
 import { experimentsDir } from "./paths";
 
@@ -41,5 +41,5 @@ async function readMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; fi
   if (!validateContainmentMatrixDocument(data)) {
     throw new Error(`${file} does not match schemas/containment-matrix.schema.json: ${schemaProblems(validateContainmentMatrixDocument)}`);
   }
-  return { matrix: data as ContainmentMatrix, file };
+  return { matrix: data, file };
 }

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 export type Json = Record<string, any>;
 
 interface Parameter {
@@ -145,7 +145,7 @@ export class OpenApiContract {
     return declared ? this.deref(declared) : undefined;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   private minimal(schemaIn: Json, depth = 0): any {
     const schema = this.deref(schemaIn);
     if (depth > 12) return null;
@@ -192,7 +192,8 @@ export class OpenApiContract {
     if (validate(value)) return [];
     return (validate.errors ?? []).map(
       (e) =>
-        `${label}: ${e.instancePath || "(top level)"} ${e.message ?? "is invalid"} ${JSON.stringify(e.params)} (got ${JSON.stringify(e.data)?.slice(0, 80)})`,
+        `${label}: ${e.instancePath || "(top level)"} ${e.message ?? "is invalid"} ${JSON.stringify(e.params)} ` +
+        `(got ${JSON.stringify(e.data)?.slice(0, 80)})`,
     );
   }
 
@@ -218,7 +219,7 @@ export class OpenApiContract {
  * OpenAPI 3.0's `nullable: true` as ajv reads it: next to a $ref or allOf (no `type`, which ajv refuses)
  * written as anyOf [schema, null]; on an enum, with null among the values.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 function nullableWithoutType(node: any): any {
   if (Array.isArray(node)) return node.map(nullableWithoutType);
   if (!isPlainObject(node)) return node;
@@ -234,7 +235,7 @@ function nullableWithoutType(node: any): any {
 }
 
 /** Plain objects are merged key by key; anything else in `values` replaces what is there. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 function overlay(base: any, values: any): any {
   if (!isPlainObject(base) || !isPlainObject(values)) return values === undefined ? base : values;
   const out: Json = { ...base };

@@ -15,9 +15,9 @@ import { interruptOnAbort, parseFileCommands, runAction, type ActionRun } from "
 import type { Permission } from "../fake-github.js";
 import { evaluateCondition, ExpressionError, expressionString, interpolate, LENIENT, type StatusFunctions } from "./expressions.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Step = Record<string, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Job = Record<string, any>;
 export type JobResult = "success" | "failure" | "cancelled" | "skipped";
 export type GateDecision = "approved" | "rejected" | "cancelled";
@@ -68,9 +68,9 @@ export interface JobHooks {
 
 export interface WorkflowRunOptions {
   /** Parsed workflow file. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   workflow: Record<string, any>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   event: Record<string, any>;
   eventName: string;
   /** The `github` context: sha, ref, repository, … (workspace, job, token, event and event_name are added). */
@@ -244,7 +244,7 @@ interface InstanceSetup {
   index: number;
   matrix: Record<string, unknown> | undefined;
   total: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   context0: Record<string, any>;
   token: string;
   eventPath: string;
@@ -262,7 +262,7 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
   const temp = path.join(options.root, id, "temp");
   await mkdir(workspace, { recursive: true });
   await mkdir(temp, { recursive: true });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   const matrixContext: Record<string, any> = {
     ...context0,
     matrix: matrix ?? {},
@@ -491,12 +491,12 @@ function spawnBash(
   });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 async function readActionFile(dir: string): Promise<{ action: Record<string, any> }> {
   const file = (await stat(path.join(dir, "action.yml")).catch(() => undefined))
     ? path.join(dir, "action.yml")
     : path.join(dir, "action.yaml");
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
   return { action: parseYaml(await readFile(file, "utf8")) as Record<string, any> };
 }
 
@@ -651,7 +651,7 @@ async function createAppToken(inputs: Record<string, string>, ctx: SimulationCon
       headers: { authorization: `Bearer ${jwt}`, accept: "application/vnd.github+json", "content-type": "application/json" },
       body: body ? JSON.stringify(body) : undefined,
     });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
     const json = (await response.json()) as Record<string, any>;
     if (!response.ok) throw new Error(`actions/create-github-app-token: ${method} ${url}: ${response.status} ${json.message}`);
     return json;

@@ -101,7 +101,8 @@ const warn = (result: string, fix: string): CheckOutcome => ({ status: "warn", r
 const skip = (result: string) => ({ status: "skip" as const, result });
 
 const REGISTER_FIX =
-  "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime arguments chosen for the installed build and reloads dockerd";
+  "run `npm run setup` (runner-setup/setup.sh): it registers runsc in /etc/docker/daemon.json with runtime " +
+  "arguments chosen for the installed build and reloads dockerd";
 
 /** Checks that read the host's configuration only: quick enough for every run (`quick`), and the first rows of the full doctor. */
 function configurationChecks(): Check<HostContext>[] {
@@ -130,7 +131,8 @@ function configurationChecks(): Check<HostContext>[] {
         const entry = runtimes[ctx.policy.runtime];
         if (!entry) {
           return fail(
-            `the runtime "${ctx.policy.runtime}" is not registered (registered: ${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`,
+            `the runtime "${ctx.policy.runtime}" is not registered (registered: ` +
+              `${Object.keys(runtimes).join(", ") || "none"}); runs would have no gVisor`,
             REGISTER_FIX,
           );
         }
@@ -181,8 +183,10 @@ function configurationChecks(): Check<HostContext>[] {
         ].filter(Boolean);
         if (missing.length > 0) {
           return fail(
-            `${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would not be held to their memory or process limits`,
-            "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory swapaccount=1`, or cgroup v2) and restart dockerd",
+            `${version}: the kernel does not support ${missing.join(", ")}, so sandboxes would ` +
+              `not be held to their memory or process limits`,
+            "enable the memory and pids cgroup controllers (kernel command line `cgroup_enable=memory " +
+              "swapaccount=1`, or cgroup v2) and restart dockerd",
           );
         }
         return pass(`${version}; memory, swap and pids limits supported`);
@@ -260,7 +264,8 @@ export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" |
   if (!supported.includes(driver)) {
     const nearest = supported.filter((v) => v.split(".")[0] === driver.split(".")[0]);
     return fail(
-      `driver ${driver} is not one runsc ${runsc.version}'s nvproxy supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`,
+      `driver ${driver} is not one runsc ${runsc.version}'s nvproxy ` +
+        `supports${nearest.length ? ` (same branch: ${nearest.slice(-3).join(", ")})` : ""}; GPU sandboxes would fail to start`,
       "pin the host driver to a version listed by `runsc nvproxy list-supported-drivers`, or install a runsc that supports this driver",
     );
   }
@@ -318,7 +323,9 @@ function hostChecks(): Check<HostContext>[] {
         }
         const result = found.join("; ");
         if (worst === "pass") return pass(result);
-        const fix = `free space (below ${formatBytes(DISK_FAIL_BYTES)} runs fail, below ${formatBytes(DISK_WARN_BYTES)} they soon will): \`npx crucible gc --artifacts-older-than 336h\`, remove unused Docker images`;
+        const fix =
+          `free space (below ${formatBytes(DISK_FAIL_BYTES)} runs fail, below ${formatBytes(DISK_WARN_BYTES)} ` +
+          `they soon will): \`npx crucible gc --artifacts-older-than 336h\`, remove unused Docker images`;
         return worst === "fail" ? fail(result, fix) : warn(result, fix);
       },
     },
@@ -404,7 +411,8 @@ function hostChecks(): Check<HostContext>[] {
         if (!processes) return fail("the probe did not report its fork test", "see the sandbox-kernel row");
         if (processes.error === null || processes.forked >= PROBE_NPROC) {
           return fail(
-            `forked ${processes.forked} processes under an nproc limit of ${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`,
+            `forked ${processes.forked} processes under an nproc limit of ` +
+              `${PROBE_NPROC}${processes.error ? ` before ${processes.error}` : " without an error"}`,
             "the runtime ignores RLIMIT_NPROC: check that runsc is the runtime (the sandbox-kernel row) and that Docker passes Ulimits",
           );
         }
@@ -426,7 +434,8 @@ function hostChecks(): Check<HostContext>[] {
           );
         }
         return pass(
-          `stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`,
+          `stopped at ${reachedMiB} MiB of a ${limitMiB} MiB limit: ` +
+            `${result.outcome === "oom-killed" ? "killed at the limit" : result.detail}`,
         );
       },
     },

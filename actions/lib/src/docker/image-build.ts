@@ -89,8 +89,10 @@ async function buildLocally(
   const { bases, runSteps } = analyseDockerfile(dockerfile.dockerfileBytes.toString("utf8"), relativeDockerfile, recipes);
   if (runSteps.length > 0 && policy.runSteps !== "default-runtime") {
     throw new PolicyRejectedError(
-      `the Dockerfile has RUN steps (line ${runSteps.map((s) => s.line).join(", ")}), which Docker's builder executes under the daemon's default runtime, outside gVisor; ` +
-        `this host's policy (images.runSteps) refuses them. In a pull request the hosted build job builds them; on your own machine, set images.runSteps to "default-runtime" in a policy of your own ($CRUCIBLE_POLICY)`,
+      `the Dockerfile has RUN steps (line ${runSteps.map((s) => s.line).join(", ")}), which Docker's builder ` +
+        `executes under the daemon's default runtime, outside gVisor; ` +
+        `this host's policy (images.runSteps) refuses them. In a pull request the hosted build job builds them; on your ` +
+        `own machine, set images.runSteps to "default-runtime" in a policy of your own ($CRUCIBLE_POLICY)`,
     );
   }
   // Base images first: their identity is part of what the tag stands for.
@@ -120,9 +122,11 @@ async function buildLocally(
     log(`image ${tag} is up to date (${existing.Id}): its build context, Dockerfile and base image have not changed`);
     return builtRef(request, tag, existing.Id, dockerfile.dockerfileHash, baseImage, context.hash);
   }
-  log(
-    `building image ${tag} from ${relativeDockerfile} (${context.files.length} files in the context${runSteps.length > 0 ? `; ${runSteps.length} RUN step(s) under the daemon's default runtime, as this policy allows` : "; no RUN steps: nothing executes during the build"})`,
-  );
+  const steps =
+    runSteps.length > 0
+      ? `${runSteps.length} RUN step(s) under the daemon's default runtime, as this policy allows`
+      : "no RUN steps: nothing executes during the build";
+  log(`building image ${tag} from ${relativeDockerfile} (${context.files.length} files in the context; ${steps})`);
   const stream = await docker.buildImage({ context: dockerfile.contextDir, src: context.files }, {
     t: tag,
     dockerfile: relativeDockerfile,
@@ -179,7 +183,8 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   const approved = request.approved!;
   if (approved.digest === "") {
     throw new PolicyRejectedError(
-      "no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it, by the digest the reviewer approved; it never builds one",
+      "no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's " +
+        "build job exported it, by the digest the reviewer approved; it never builds one",
     );
   }
   if (!DIGEST.test(approved.digest))
@@ -203,7 +208,8 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
     }
   } else if (!already) {
     throw new PolicyRejectedError(
-      `image ${approved.digest} is not on this host and no image archive was given: the sandbox host never builds a Dockerfile; pass the build job's archive (the run action's image-archive input, or crucible run --image-archive)`,
+      `image ${approved.digest} is not on this host and no image archive was given: the sandbox host never builds a ` +
+        `Dockerfile; pass the build job's archive (the run action's image-archive input, or crucible run --image-archive)`,
     );
   } else {
     log(`using image ${approved.digest}, already on this host`);
@@ -214,7 +220,8 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   const labels = image.Config?.Labels ?? {};
   if (labels[DOCKERFILE_HASH_LABEL] && labels[DOCKERFILE_HASH_LABEL] !== dockerfileHash) {
     throw new PolicyRejectedError(
-      `the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but the planned commit's Dockerfile has ${dockerfileHash}`,
+      `the approved image was built from a Dockerfile with hash ${labels[DOCKERFILE_HASH_LABEL]}, but ` +
+        `the planned commit's Dockerfile has ${dockerfileHash}`,
     );
   }
   const source = request.source as Extract<ImageSource, { kind: "build" }>;
@@ -275,7 +282,8 @@ async function enforceImagePolicy(docker: Docker, image: Docker.ImageInspectInfo
   const refusals: string[] = [];
   if (volumes.length > 0)
     refusals.push(
-      `it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside the read-only root and the output limit (write to /output or /tmp instead)`,
+      `it declares VOLUME ${volumes.join(", ")}, which Docker would back with a writable folder on the host's disk, outside ` +
+        `the read-only root and the output limit (write to /output or /tmp instead)`,
     );
   if (healthcheck && healthcheck[0] !== "NONE")
     refusals.push("it declares a HEALTHCHECK, which the Docker daemon would run in the sandbox on its own schedule");
@@ -298,7 +306,8 @@ async function enforceSize(docker: Docker, image: Docker.ImageInspectInfo, polic
   if (image.Size <= policy.maxImageBytes) return;
   await removeImage(docker, image.Id);
   throw new PolicyRejectedError(
-    `image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} (images.maxImageSize); it was removed`,
+    `image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} ` +
+      `(images.maxImageSize); it was removed`,
   );
 }
 

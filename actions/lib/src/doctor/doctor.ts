@@ -101,7 +101,10 @@ export function refusalMessage(report: DoctorReport): string {
   const rows = safetyFailures(report);
   if (rows.length === 0) return "";
   const lines = rows.filter((r) => r.status === "fail").map((r) => `${r.check}: ${r.result}${r.fix ? ` — fix: ${r.fix}` : ""}`);
-  return `this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):\n  ${lines.join("\n  ")}\nRun \`npx crucible doctor\` for the full report.`;
+  return (
+    "this host failed the host doctor's safety checks, so nothing runs on it (no fallback to an unsandboxed runtime):\n" +
+    `  ${lines.join("\n  ")}\nRun \`npx crucible doctor\` for the full report.`
+  );
 }
 
 export function doctorExitCode(report: DoctorReport): number {
@@ -120,7 +123,8 @@ export function formatTable(report: DoctorReport): string {
   }
   const counts = (["pass", "warn", "fail", "skip"] as const).map(
     (s) =>
-      `${report.checks.filter((r) => r.status === s).length} ${s === "pass" ? "passed" : s === "warn" ? "warning(s)" : s === "fail" ? "failed" : "skipped"}`,
+      `${report.checks.filter((r) => r.status === s).length} ` +
+      `${s === "pass" ? "passed" : s === "warn" ? "warning(s)" : s === "fail" ? "failed" : "skipped"}`,
   );
   lines.push("", `${report.ok ? "host is fit" : "host is NOT fit"}: ${counts.join(", ")}`);
   return lines.join("\n");

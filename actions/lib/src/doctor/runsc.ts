@@ -78,7 +78,9 @@ export const RUNSC_ARGUMENTS: readonly ArgumentRule[] = [
     flag: "network",
     value: "none",
     required: true,
-    why: "no network stack in the sandbox at all (only loopback); runsc before release-20240807.0 also fails every start on kernels >= 6.11 without it",
+    why:
+      "no network stack in the sandbox at all (only loopback); runsc before release-20240807.0 " +
+      "also fails every start on kernels >= 6.11 without it",
   },
   {
     flag: "platform",

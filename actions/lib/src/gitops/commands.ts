@@ -63,7 +63,8 @@ export async function handleCommand(octokit: GitHubClient, options: CommandOptio
   const { data: level } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username: login });
   if (!WRITE.has(level.permission)) {
     await reply(
-      `Thank you, ${escapeMarkdown(login)}. \`/crucible\` commands start or stop sandboxed runs, so only people with write access to this repository can use them (your access: ${escapeMarkdown(level.permission)}). A maintainer can run it for you.`,
+      `Thank you, ${escapeMarkdown(login)}. \`/crucible\` commands start or stop sandboxed runs, so only people with write ` +
+        `access to this repository can use them (your access: ${escapeMarkdown(level.permission)}). A maintainer can run it for you.`,
     );
     return { kind: "refused", login, permission: level.permission };
   }
@@ -72,7 +73,8 @@ export async function handleCommand(octokit: GitHubClient, options: CommandOptio
       [
         command.problem ? `Sorry, I did not understand that: ${escapeMarkdown(command.problem)}.` : "Crucible commands:",
         "",
-        "- `/crucible rerun experiments/<folder>`: plan that experiment again at this pull request's head commit (it needs a reviewer's approval, like any evaluation)",
+        "- `/crucible rerun experiments/<folder>`: plan that experiment again at this pull request's head " +
+          "commit (it needs a reviewer's approval, like any evaluation)",
         "- `/crucible cancel`: cancel this pull request's evaluation in progress",
       ].join("\n"),
     );

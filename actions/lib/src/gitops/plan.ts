@@ -255,7 +255,8 @@ async function materializeEntries(
   else if ((yaml.size ?? 0) > MAX_EXPERIMENT_FILE_BYTES) {
     at(
       file,
-      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put data in input files instead). Nothing was read or run.`,
+      `the experiment file is ${yaml.size} bytes; the limit is ${MAX_EXPERIMENT_FILE_BYTES} (put ` +
+        `data in input files instead). Nothing was read or run.`,
     );
   }
   // Results are never inputs (the loader refuses them) and can be large: they are not materialised.
@@ -265,7 +266,8 @@ async function materializeEntries(
     const largest = [...wanted].sort((a, b) => (b.size ?? 0) - (a.size ?? 0))[0]!;
     at(
       file,
-      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ${largest.path}, ${largest.size} bytes). Nothing was read or run.`,
+      `the experiment folder ${dir} holds ${total} bytes at the planned commit; the limit is ${maxFolderBytes} (largest: ` +
+        `${largest.path}, ${largest.size} bytes). Nothing was read or run.`,
     );
   }
   if (issues.length > 0) return { file, issues };

@@ -70,7 +70,8 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   const images = await folder(`runner-setup/images/${rendered.image}`);
   if (!images?.some((e) => e.path === "recipe.json" && e.type === "blob")) {
     throw new CrucibleError(
-      `template ${rendered.template} needs the sandbox image "${rendered.image}" (runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`,
+      `template ${rendered.template} needs the sandbox image "${rendered.image}" ` +
+        `(runner-setup/images/${rendered.image}/recipe.json), which is not on ${base} yet`,
     );
   }
   const source = await folder(rendered.source);
@@ -129,10 +130,12 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
   info(`committed ${files.length} file(s) as ${commit.sha}`);
 
   const body = [
-    `Requested from the Actions form${options.actor ? ` by @${options.actor}` : ""} with the **${rendered.title}** template (\`${form.template}\`).`,
+    `Requested from the Actions form${options.actor ? ` by @${options.actor}` : ""} with the ` +
+      `**${rendered.title}** template (\`${form.template}\`).`,
     "",
     `- experiment: \`${rendered.dir}/experiment.yaml\``,
-    `- image: \`${rendered.spec.image}\`, resources: ${rendered.spec.resources.cpus} CPU, ${rendered.spec.resources.memory}, ${rendered.spec.resources.gpus ?? 0} GPU, timeout ${rendered.spec.resources.timeout}`,
+    `- image: \`${rendered.spec.image}\`, resources: ${rendered.spec.resources.cpus} CPU, ${rendered.spec.resources.memory}, ` +
+      `${rendered.spec.resources.gpus ?? 0} GPU, timeout ${rendered.spec.resources.timeout}`,
     `- program copied from \`${rendered.source}/\` on \`${base}\``,
     "",
     "The evaluate workflow plans it; a reviewer approves the run in the `evaluation` environment (not the person who asked for it).",
@@ -166,7 +169,8 @@ export async function requestExperiment(octokit: GitHubClient, options: RequestO
       const url = (data as { html_url?: string } | undefined)?.html_url;
       dispatched.push({ workflow, ...(url ? { url } : {}) });
       info(
-        `dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with the workflow token starts no workflow by itself)`,
+        `dispatched ${workflow} for #${pr.number}${url ? `: ${url}` : ""} (a pull request opened with ` +
+          `the workflow token starts no workflow by itself)`,
       );
     }
   }

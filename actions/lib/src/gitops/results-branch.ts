@@ -67,7 +67,8 @@ export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptio
   if (open[0]) return { kind: "existing", number: open[0].number, url: open[0].html_url };
   const title = `Results of #${pullRequest}`;
   const body = [
-    `Crucible results of #${pullRequest}, which comes from a fork: they cannot be pushed to the fork's branch, so they were committed to \`${branch}\`.`,
+    `Crucible results of #${pullRequest}, which comes from a fork: they cannot be pushed to the ` +
+      `fork's branch, so they were committed to \`${branch}\`.`,
     "",
     "Merge this after (or together with) the experiment's pull request.",
   ].join("\n");
@@ -77,7 +78,8 @@ export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptio
   } catch (error) {
     const status = httpStatus(error);
     if (status !== 403 && status !== 422) throw error;
-    const compare = `${(options.serverUrl ?? "https://github.com").replace(/\/+$/, "")}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
+    const server = (options.serverUrl ?? "https://github.com").replace(/\/+$/, "");
+    const compare = `${server}/${owner}/${repo}/compare/${encodeURIComponent(base)}...${encodeURIComponent(branch)}?expand=1`;
     const reason = errorMessage(error);
     const comment = await upsertStickyComment(octokit, {
       owner,
@@ -86,7 +88,8 @@ export async function openFollowUp(octokit: GitHubClient, options: FollowUpOptio
       marker: FOLLOW_UP_MARKER,
       body: [
         `The results of this pull request were committed to <code>${escapeMarkdown(branch)}</code>, because it comes from a fork.`,
-        `**A follow-up pull request is needed** to bring them to <code>${escapeMarkdown(base)}</code>: the workflow could not open it (${escapeMarkdown(reason)}).`,
+        `**A follow-up pull request is needed** to bring them to <code>${escapeMarkdown(base)}</code>: the ` +
+          `workflow could not open it (${escapeMarkdown(reason)}).`,
         `A maintainer can open it here: ${link(`compare ${base}...${branch}`, compare) ?? escapeMarkdown(compare)}.`,
       ].join("\n\n"),
     });

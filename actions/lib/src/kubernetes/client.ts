@@ -47,14 +47,16 @@ export class KubernetesClient {
     const port = env.KUBERNETES_SERVICE_PORT || "443";
     if (!host) {
       throw new SandboxUnavailableError(
-        "KUBERNETES_SERVICE_HOST is not set: the Kubernetes sandbox runs only in a pod (CRUCIBLE_SANDBOX_NAMESPACE is set, so this runner is configured for one)",
+        "KUBERNETES_SERVICE_HOST is not set: the Kubernetes sandbox runs only in a pod " +
+          "(CRUCIBLE_SANDBOX_NAMESPACE is set, so this runner is configured for one)",
       );
     }
     const tokenFile = path.join(accountDir, "token");
     const caFile = path.join(accountDir, "ca.crt");
     await readFile(tokenFile).catch((error: unknown) => {
       throw new SandboxUnavailableError(
-        `no service-account token at ${tokenFile} (${errorMessage(error)}): the runner pod needs its service account's token mounted (automountServiceAccountToken) to create sandbox pods`,
+        `no service-account token at ${tokenFile} (${errorMessage(error)}): the runner pod needs its service account's ` +
+          "token mounted (automountServiceAccountToken) to create sandbox pods",
       );
     });
     const ca = await readFile(caFile).catch((error: unknown) => {

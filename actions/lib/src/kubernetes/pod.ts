@@ -57,7 +57,8 @@ export function cpuQuantity(cpus: number): string {
   return millis % 1000 === 0 ? String(millis / 1000) : `${millis}m`;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a Kubernetes object as the API takes it; the tests validate it against Kubernetes' schemas
+// A Kubernetes object as the API takes it; the tests validate it against Kubernetes' schemas.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type KubernetesObject = Record<string, any>;
 
 export function sandboxPod(settings: SandboxPodSettings, request: SandboxPodRequest): KubernetesObject {

@@ -126,7 +126,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     );
     if (runtimeClass.handler !== policy.runtime) {
       throw new SandboxUnavailableError(
-        `the runtime class ${settings.runtimeClass} has the handler "${String(runtimeClass.handler)}", not the policy's runtime "${policy.runtime}"; refusing to run outside gVisor`,
+        `the runtime class ${settings.runtimeClass} has the handler "${String(runtimeClass.handler)}", ` +
+          `not the policy's runtime "${policy.runtime}"; refusing to run outside gVisor`,
       );
     }
     const namespace = await fetch(`the sandbox namespace ${this.ns}`, `/api/v1/namespaces/${this.ns}`);
@@ -161,7 +162,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     await this.preflight();
     if (typeof image !== "string") {
       throw new PolicyRejectedError(
-        "images an experiment brings (a Dockerfile or a registry reference) are not supported on Kubernetes runners yet: use a recipe image, or a host runner",
+        "images an experiment brings (a Dockerfile or a registry reference) are not supported on Kubernetes runners yet: " +
+          "use a recipe image, or a host runner",
       );
     }
     const { hash } = await readRecipe(this.options.imagesDir, image);
@@ -304,7 +306,8 @@ class KubernetesSandbox implements Sandbox {
         const waiting = status?.state?.waiting;
         if (waiting && START_FAILURES.has(waiting.reason)) {
           throw new SandboxStartError(
-            `the node could not start the sandbox (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); image ${this.spec.image}`,
+            `the node could not start the sandbox (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); ` +
+              `image ${this.spec.image}`,
           );
         }
         if ((status?.state?.running || status?.state?.terminated) && !logEnded) {

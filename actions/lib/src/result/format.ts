@@ -8,6 +8,7 @@ import type { MonitoringRecord } from "../monitoring/session.js";
 import type { ImageRef } from "../sandbox/sandbox.js";
 import type { RuntimeInfo } from "../sandbox/sandbox.js";
 import type { UsageRecord } from "../usage.js";
+import type { Log, RunResultDocument, Series, Stage as ResultStage } from "../contracts/result.js";
 
 export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected" | "superseded";
 
@@ -24,8 +25,11 @@ export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
   skipped: "⏭️",
 };
 
-/** result.json (schemas/result.schema.json). */
-export interface RunResult {
+/**
+ * result.json as this version writes it: a narrowing of the type generated from schemas/result.schema.json
+ * (which also admits version 1 files), so the compiler holds the writer to the contract.
+ */
+export interface RunResult extends Omit<RunResultDocument, "stages"> {
   /** 2 since provenance.gitCommit names the evaluated commit; version 1 files are still read. */
   schemaVersion: 1 | 2;
   runId: string;
@@ -78,7 +82,7 @@ export interface Approval {
   environments?: string[];
 }
 
-export interface LogRecord {
+export interface LogRecord extends Log {
   path: string;
   lines: number;
   bytes: number;
@@ -93,22 +97,14 @@ export interface MetricInfo {
 }
 
 /** Chart data a program offers in /output/series.json: a small table and the columns to plot. */
-export interface Series {
-  title?: string;
-  kind: "line" | "bar" | "heatmap" | "table";
-  stage?: string;
-  columns: string[];
-  rows: (number | string)[][];
-  x?: string;
-  y?: string;
-  group?: string;
-  value?: string;
-}
+export type { Series };
 
 export type StageStatus = RunStatus | "skipped";
 
 /** result.json "stages": what one stage of a multi-stage run did. */
-export interface StageResult {
+// The schema's stage status excludes "superseded" (only a whole run is superseded), but run.ts types a
+// stage's outcome as any RunStatus: "status" stays outside the narrowing until run.ts narrows it.
+export interface StageResult extends Omit<ResultStage, "status"> {
   name: string;
   needs: string[];
   status: StageStatus;

@@ -67,10 +67,11 @@ export async function readSeries(outputDir: string, collected: Collected): Promi
   for (const [name, value] of Object.entries(parsed ?? {})) {
     const drop = (reason: string) => collected.dropped.push(droppedEntry(`series.json#${name.slice(0, 64)}`, shownText(reason, 300)));
     const infinite = infiniteRow(value);
+    const named = { [name]: value };
     if (!SERIES_NAME.test(name)) drop(`not a series name: ${SERIES_NAME_RULE}`);
     else if (infinite >= 0) drop(`row ${infinite} holds a number that is not finite`);
-    else if (!validateSeriesDocument({ [name]: value })) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
-    else series[name] = value as Series;
+    else if (!validateSeriesDocument(named)) drop(`not a valid series: ${schemaProblems(validateSeriesDocument)}`);
+    else Object.assign(series, named);
   }
   return series;
 }

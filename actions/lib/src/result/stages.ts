@@ -17,7 +17,8 @@ export function statusOfStages(records: StageResult[]): Pick<RunResult, "status"
   const skipped = records.filter((r) => r.status === "skipped");
   const status: RunStatus = failed ? failed.status : skipped.length > 0 ? "cancelled" : "succeeded";
   const statusReason = failed
-    ? `stage ${failed.name} ended ${failed.status}: ${failed.statusReason.replace(/\.$/, "")}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}`
+    ? `stage ${failed.name} ended ${failed.status}: ` +
+      `${failed.statusReason.replace(/\.$/, "")}${skipped.length ? `; skipped: ${skipped.map((s) => s.name).join(", ")}` : ""}`
     : skipped.length > 0
       ? `the run was cancelled; skipped: ${skipped.map((s) => s.name).join(", ")}`
       : `all ${records.length} stages succeeded`;
