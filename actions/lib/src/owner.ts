@@ -1,4 +1,5 @@
-import { readFile, readlink } from "node:fs/promises";
+import { open, readFile, readlink, rm } from "node:fs/promises";
+import { parseJsonWithin } from "./limits.js";
 
 /**
  * Every sandbox records the process that owns it, so a sandbox whose owner died without cleaning up
@@ -84,4 +85,46 @@ export async function ownerState(
   }
   if (stat.state === "Z" || stat.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
   return { state: "alive", pid };
+}
+
+/**
+ * Takes a host-wide lock: a file created exclusively, naming its owner process as sandboxes do (boot, PID
+ * namespace, pid, start time: pids are reused quickly on a busy host); a lock whose owner is gone is taken
+ * over. Waits up to `waitMs` for a live holder (told once through `onWait`), then throws what `busy` makes.
+ * The caller removes the file when done.
+ */
+export async function acquireOwnerLock(
+  file: string,
+  waitMs: number,
+  busy: (holder: Exclude<OwnerState, { state: "gone" }>) => Error,
+  onWait?: (holder: Exclude<OwnerState, { state: "gone" }>) => void,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  const self = await currentProcess();
+  let told = false;
+  for (;;) {
+    try {
+      const handle = await open(file, "wx", 0o600);
+      await handle.writeFile(JSON.stringify(ownerLabels(self)));
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    let labels: Record<string, string> = {};
+    try {
+      labels = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 4096, maxDepth: 2 }) as Record<string, string>;
+    } catch {
+      // Unreadable: a lock being written this instant, or garbage; judged "unknown" below and waited for.
+    }
+    const holder = await ownerState(labels, self);
+    if (holder.state === "gone") {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) throw busy(holder);
+    if (!told) onWait?.(holder);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -43,7 +43,7 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(options.root));
   const artifactStore = options.artifactStore ?? defaultArtifactStore();
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
-  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore });
+  provider.adoptHostFindings(await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(options.root), artifactStore }));
   const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(options.root), policy.monitoring);
   const cancel = new AbortController();
   let count = 0;

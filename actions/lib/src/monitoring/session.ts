@@ -6,11 +6,10 @@
  * the life of its sandbox, under a host-wide lock, so one run's events never reach another run.
  * (runner-setup/MONITORING.md has the version facts.)
  */
-import { open, readFile, rm, mkdir } from "node:fs/promises";
+import { rm, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage } from "../errors.js";
-import { parseJsonWithin } from "../limits.js";
-import { currentProcess, ownerLabels, ownerState } from "../owner.js";
+import { acquireOwnerLock } from "../owner.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
 import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
 
@@ -68,7 +67,16 @@ export class MonitorSession {
     const dir = path.dirname(setup.endpoint);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const lockFile = `${setup.endpoint}.lock`;
-    await acquireLock(lockFile, options.lockWaitMs);
+    await acquireOwnerLock(
+      lockFile,
+      options.lockWaitMs,
+      (holder) =>
+        new MonitoringBusyError(
+          holder.state === "alive"
+            ? `another run on this host (pid ${holder.pid}) holds the trace socket`
+            : `the trace socket's lock ${lockFile} is held by a process that cannot be judged from here`,
+        ),
+    );
     try {
       const engine = new RuleEngine(rules, new Set(declared));
       // The lock is ours, so a socket file left here belongs to a run that is gone.
@@ -112,44 +120,6 @@ export class MonitorSession {
 }
 
 export class MonitoringBusyError extends Error {}
-
-/**
- * A lock file naming its owner process as owner.ts does (boot, PID namespace, pid, start time: pids are
- * reused quickly on a busy host); a lock whose owner is gone is taken over.
- */
-async function acquireLock(file: string, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  const self = await currentProcess();
-  for (;;) {
-    try {
-      const handle = await open(file, "wx", 0o600);
-      await handle.writeFile(JSON.stringify(ownerLabels(self)));
-      await handle.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    let labels: Record<string, string> = {};
-    try {
-      labels = parseJsonWithin(await readFile(file, "utf8"), { maxBytes: 4096, maxDepth: 2 }) as Record<string, string>;
-    } catch {
-      // Unreadable: a lock being written this instant, or garbage; judged "unknown" below and waited for.
-    }
-    const owner = await ownerState(labels, self);
-    if (owner.state === "gone") {
-      await rm(file, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      throw new MonitoringBusyError(
-        owner.state === "alive"
-          ? `another run on this host (pid ${owner.pid}) holds the trace socket`
-          : `the trace socket's lock ${file} is held by a process that cannot be judged from here`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** What a run is given: the traced runtime and rules, or the reason this runner cannot monitor. */
 export type MonitoringOptions =
