@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes this host a Crucible sandboxing runner, idempotently: Debian packages, dockerd with gVisor's
-# runsc registered as a runtime, npm dependencies, and the sandbox images. Every step is skipped when
-# its work is already done, so running it again is fast.
+# runsc registered as a runtime, npm dependencies, and the base sandbox image (other images are built by
+# the first run that needs them). Every step is skipped when its work is already done.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,5 +85,12 @@ else
 fi
 "${as_root[@]}" docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { log "runsc is not registered with dockerd"; exit 1; }
 
-# 5. Sandbox images, rebuilt only when a recipe changed.
-"${as_root[@]}" node actions/cli/bin/crucible.js image build
+# 5. Sandbox images. Only `base` (the default image, which the demo and the doctor's probes use) is built
+#    here; any other recipe image is built by the first run that needs it (crucible run, the run action,
+#    the doctor), once, with progress lines. CRUCIBLE_SETUP_IMAGES=all (npm test) builds every recipe now;
+#    either way an image is rebuilt only when its recipe changed.
+if [ "${CRUCIBLE_SETUP_IMAGES:-base}" = all ]; then
+  "${as_root[@]}" node actions/cli/bin/crucible.js image build
+else
+  "${as_root[@]}" node actions/cli/bin/crucible.js image build base
+fi

@@ -53,7 +53,8 @@ commands:
       --image-digest sha256:…   run exactly this image (an experiment that brings its own): a Dockerfile is
                                 not built; the image must be on this host or in --image-archive
       --image-archive FILE      a \`docker save\` archive holding that image (the build job's artifact)
-  image build [NAME...]         build sandbox images whose recipe changed (default: all)
+  image build [NAME...]         build sandbox images whose recipe changed (default: all), ahead of the
+                                first run that needs one (a run builds a missing image itself)
   containment [--compare-runc]  run the containment suite (experiments/containment/) and write its
       [--results-dir DIR]       matrix; exits 1 if any attack gets through under runsc
       [--matrix FILE]           (default experiments/containment/matrix.json)

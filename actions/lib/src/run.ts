@@ -139,7 +139,9 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
   const runId = options.runId ?? newRunId(startedAt);
   const resultDir = path.join(options.resultsRoot ?? path.join(experiment.dir, "results"), runId);
-  const gitCommit = options.provenance?.gitCommit !== undefined ? options.provenance.gitCommit : await gitHead(experiment.dir);
+  // `git rev-parse` runs while the image is prepared and the program runs: only the record needs the commit.
+  const gitCommit = options.provenance?.gitCommit !== undefined ? Promise.resolve(options.provenance.gitCommit) : gitHead(experiment.dir);
+  const recordBase = async () => ({ ...base, provenance: provenanceOf(options.provenance, await gitCommit) });
   const base = {
     schemaVersion: 2 as const,
     runId,
@@ -152,7 +154,6 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     },
     startedAt: startedAt.toISOString(),
     resources: { ...experiment.resources, gpuDeviceIds: [] as string[] },
-    provenance: provenanceOf(options.provenance, gitCommit),
   };
 
   // A run refused before it starts is still recorded: the request was valid, the runner or the workflow said no.
@@ -161,7 +162,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
     await log.close();
     return writeResult(resultDir, log, {
-      ...base,
+      ...(await recordBase()),
       status,
       statusReason,
       exitCode: null,
@@ -233,8 +234,9 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       artifacts: [],
       dir: resultDir,
     });
+    const recorded = await recordBase();
     return writeResult(resultDir, outcome.log, {
-      ...base,
+      ...recorded,
       status: outcome.status,
       statusReason: outcome.statusReason,
       exitCode: outcome.exitCode,
@@ -247,11 +249,11 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       policy: outcome.policy,
       ...(outcome.usage ? { usage: outcome.usage } : {}),
       ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
-      resources: { ...base.resources, gpuDeviceIds: outcome.gpuDeviceIds },
-      provenance: { ...base.provenance, containerId: outcome.containerId },
+      resources: { ...recorded.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+      provenance: { ...recorded.provenance, containerId: outcome.containerId },
     });
   }
-  return runStages(context, experiment.stages, resultDir, { ...base, runtime, image });
+  return runStages(context, experiment.stages, resultDir, { ...(await recordBase()), runtime, image });
 }
 
 /**

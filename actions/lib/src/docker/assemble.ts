@@ -80,7 +80,7 @@ async function dockerProvider(
 ): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
-  await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore });
+  provider.adoptHostFindings(await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }));
   return { provider, monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring) };
 }
 

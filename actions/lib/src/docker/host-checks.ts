@@ -22,7 +22,7 @@ import { currentProcess, ownerLabels } from "../owner.js";
 import type { SandboxPolicy, SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type Sandbox } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
-import { readRecipe } from "./image.js";
+import { ensureImage, inspectImageOrUndefined, readRecipe } from "./image.js";
 import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider, SETUP_HINT } from "./provider.js";
 
@@ -31,6 +31,8 @@ const execFileAsync = promisify(execFile);
 /** Below these, runs fail for want of space (an artifact, an image layer, a log): fail; warn below the second. */
 export const DISK_FAIL_BYTES = 1024 ** 3;
 export const DISK_WARN_BYTES = 5 * 1024 ** 3;
+/** The image the doctor's probes run in. */
+const PROBE_IMAGE = "base";
 /** The doctor's sandboxes: small, short, and with a process limit low enough to reach quickly. */
 const PROBE_NPROC = 16;
 const PROBE_MEMORY_BYTES = 128 * 1024 * 1024;
@@ -40,7 +42,7 @@ const PROBE_OUTPUT_BYTES = 1024 * 1024;
 /** Writable inside the sandbox without reaching the host: gVisor's own in-memory file systems. */
 const SANDBOX_MEMORY_FS = new Set(["tmpfs"]);
 
-interface DockerRuntime {
+export interface DockerRuntime {
   path?: string;
   runtimeArgs?: string[];
 }
@@ -54,6 +56,13 @@ interface DockerInfo {
   SwapLimit?: boolean;
   PidsLimit?: boolean;
   DockerRootDir?: string;
+}
+
+/** What the host-fit check read that the run's provider needs too (DockerSandboxProvider.adoptHostFindings): read once per run. */
+export interface HostFindings {
+  runtimes: Record<string, DockerRuntime>;
+  /** The version of the runsc Docker names for the policy's runtime. */
+  runscVersion?: string;
 }
 
 /** What the GPU checks read from the host; replaced in unit tests (there is no GPU here). */
@@ -285,21 +294,25 @@ function hostChecks(): Check<HostContext>[] {
           .filter((d) => d.isDirectory())
           .map((d) => d.name)
           .sort();
-        const missing: string[] = [];
+        // The probes below run in `base`: it is built now when missing or outdated, as a run would build it.
+        try {
+          await ensureImage(ctx.docker, ctx.imagesDir, PROBE_IMAGE);
+        } catch (error) {
+          return fail(
+            `the ${PROBE_IMAGE} image cannot be built: ${errorMessage(error)}`,
+            "`npx crucible image build base` shows the build's log",
+          );
+        }
+        const later: string[] = [];
         for (const name of names) {
           const { ref } = await readRecipe(ctx.imagesDir, name);
-          const found = await ctx.docker
-            .getImage(ref)
-            .inspect()
-            .catch(() => undefined);
-          if (!found) missing.push(`${name} (${ref})`);
+          if (!(await inspectImageOrUndefined(ctx.docker, ref))) later.push(`${name} (${ref})`);
         }
-        if (missing.length > 0)
-          return fail(
-            `not built for the current recipe: ${missing.join(", ")}`,
-            "`npx crucible image build` (a run also builds its image first, which makes its start slow)",
-          );
-        return pass(`${names.length} image(s) built from their current recipe: ${names.join(", ")}`);
+        const built = `${names.length - later.length} of ${names.length} image(s) built from their current recipe`;
+        // Not a fault: the first run that needs one builds it, once (npx crucible image build does it ahead).
+        return pass(
+          later.length > 0 ? `${built}; built by the first run that needs it: ${later.join(", ")}` : `${built}: ${names.join(", ")}`,
+        );
       },
     },
     {
@@ -498,7 +511,7 @@ export async function probeSpec(
   ctx: Pick<HostContext, "policy" | "imagesDir">,
   options: { memoryBytes: number; gpuDeviceIds?: string[]; programDir: string; image?: string },
 ): Promise<SandboxSpec> {
-  const { ref } = await readRecipe(ctx.imagesDir, options.image ?? "base");
+  const { ref } = await readRecipe(ctx.imagesDir, options.image ?? PROBE_IMAGE);
   const runId = `doctor-${Date.now()}-${process.pid}`;
   return {
     image: ref,
@@ -602,6 +615,10 @@ export interface DoctorOptions {
 }
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  return (await checkHost(options)).report;
+}
+
+async function checkHost(options: DoctorOptions): Promise<{ report: DoctorReport; context: HostContext }> {
   const context: HostContext = {
     docker: options.docker,
     policy: options.policy,
@@ -612,7 +629,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     ...(options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}),
   };
   const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
-  return runChecks(checks, context, options.onResult);
+  return { report: await runChecks(checks, context, options.onResult), context };
 }
 
 function realGpuProbes(options: Pick<DoctorOptions, "docker" | "policy" | "imagesDir">): GpuProbes {
@@ -644,7 +661,8 @@ function realGpuProbes(options: Pick<DoctorOptions, "docker" | "policy" | "image
  * with the doctor's own rows when a safety-relevant one fails. The in-sandbox checks are the full
  * doctor's, run by CI and by the runner supervisor between jobs.
  */
-export async function assertHostFit(options: Omit<DoctorOptions, "quick" | "onResult">): Promise<void> {
-  const report = await runDoctor({ ...options, quick: true });
+export async function assertHostFit(options: Omit<DoctorOptions, "quick" | "onResult">): Promise<HostFindings> {
+  const { report, context } = await checkHost({ ...options, quick: true });
   if (refusalMessage(report)) throw new HostUnfitError(report);
+  return { runtimes: context.info?.Runtimes ?? {}, ...(context.runsc ? { runscVersion: context.runsc.version } : {}) };
 }

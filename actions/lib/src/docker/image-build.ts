@@ -17,7 +17,7 @@ import {
 } from "../image-source.js";
 import type { ImageRef } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
-import { ensureImage } from "./image.js";
+import { ensureImage, inspectImageOrUndefined } from "./image.js";
 
 /** Labels every image Crucible builds from an experiment's Dockerfile carries; `crucible gc` looks for the first. */
 export const EXPERIMENT_IMAGE_LABEL = "crucible.experiment-image";
@@ -117,7 +117,7 @@ async function buildLocally(
     .slice(0, 16);
   const tag = `${EXPERIMENT_IMAGE_REPOSITORY}/${request.experimentName}:${key}`;
   const baseImage = baseRecords.join(", ");
-  const existing = await inspectOrUndefined(docker, tag);
+  const existing = await inspectImageOrUndefined(docker, tag);
   if (existing) {
     log(`image ${tag} is up to date (${existing.Id}): its build context, Dockerfile and base image have not changed`);
     return builtRef(request, tag, existing.Id, dockerfile.dockerfileHash, baseImage, context.hash);
@@ -189,7 +189,7 @@ async function loadApproved(docker: Docker, request: ImageRequest, dockerfileHas
   }
   if (!DIGEST.test(approved.digest))
     throw new PolicyRejectedError(`the approved image digest ${JSON.stringify(approved.digest)} is not sha256:<64 hex digits>`);
-  const already = await inspectOrUndefined(docker, approved.digest);
+  const already = await inspectImageOrUndefined(docker, approved.digest);
   if (approved.archive) {
     const size = (await lstat(approved.archive)).size;
     if (size > request.policy.maxImageBytes)
@@ -246,7 +246,7 @@ async function pullPinned(
   log: (line: string) => void,
 ): Promise<Docker.ImageInspectInfo> {
   const pinned = `${source.registry}/${source.repository}@${source.digest}`;
-  let image = await inspectOrUndefined(docker, pinned);
+  let image = await inspectImageOrUndefined(docker, pinned);
   if (!image) {
     log(`pulling ${pinned}`);
     const authconfig = await registryAuth(policy, source.registry);
@@ -309,16 +309,6 @@ async function enforceSize(docker: Docker, image: Docker.ImageInspectInfo, polic
     `image ${what} is ${formatBytes(image.Size)}, above the runner's limit of ${formatBytes(policy.maxImageBytes)} ` +
       `(images.maxImageSize); it was removed`,
   );
-}
-
-async function inspectOrUndefined(docker: Docker, reference: string): Promise<Docker.ImageInspectInfo | undefined> {
-  return docker
-    .getImage(reference)
-    .inspect()
-    .catch((error: { statusCode?: number }) => {
-      if (error.statusCode === 404) return undefined;
-      throw error;
-    });
 }
 
 /** Follows a build, pull or load stream, passing each line of its log on as it arrives; an error event fails it. */

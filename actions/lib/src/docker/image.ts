@@ -8,6 +8,7 @@ import type Docker from "dockerode";
 import { CrucibleError, SandboxUnavailableError } from "../errors.js";
 import { describeSchemaError, validateImageRecipeDocument } from "../schemas.js";
 import type { ImageRef } from "../sandbox/sandbox.js";
+import { SandboxSlots } from "../slot-leases.js";
 
 /** Bump when the way images are built changes, so every image is rebuilt. */
 const BUILDER_VERSION = "1";
@@ -78,9 +79,25 @@ export function mmdebstrapArgs(recipe: ImageRecipe, outputTar: string, sources: 
   ];
 }
 
+/** How long a run waits for another process building the same recipe image (the research image takes ~7 minutes). */
+const IMAGE_BUILD_WAIT_MS = 30 * 60 * 1000;
+
+/** An image by reference or id, or undefined when Docker has none. */
+export async function inspectImageOrUndefined(docker: Docker, reference: string): Promise<Docker.ImageInspectInfo | undefined> {
+  return docker
+    .getImage(reference)
+    .inspect()
+    .catch((error: { statusCode?: number }) => {
+      if (error.statusCode === 404) return undefined;
+      throw error;
+    });
+}
+
 /**
  * Returns the image for a recipe, building it with mmdebstrap and `docker import` only when no image
- * with the recipe's hash exists yet.
+ * with the recipe's hash exists yet: images are built when a run first needs them, not all at set-up.
+ * Two processes needing the same missing image build it once: a host-wide lock per recipe hash, and the
+ * second finds the first's image when it gets the lock.
  */
 export async function ensureImage(
   docker: Docker,
@@ -89,25 +106,56 @@ export async function ensureImage(
   log: (line: string) => void = () => undefined,
 ): Promise<ImageRef> {
   const { recipe, hash, ref } = await readRecipe(imagesDir, name);
-  const existing = await docker
-    .getImage(ref)
-    .inspect()
-    .catch((error: { statusCode?: number }) => {
-      if (error.statusCode === 404) return undefined;
-      throw error;
-    });
+  const existing = await inspectImageOrUndefined(docker, ref);
   if (existing) {
     log(`image ${ref} is up to date (${existing.Id})`);
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
+  // One build per recipe hash on this host: a one-slot lease (created complete and atomically, a dead
+  // holder's taken over as sandbox slots' are), so a second run waits and then finds the image.
+  const builds = new SandboxSlots(path.join(os.tmpdir(), "crucible-image-builds", `${name}-${hash}`), 1);
+  const { lease } = await builds.acquire({
+    runId: `build of ${ref}`,
+    signal: AbortSignal.timeout(IMAGE_BUILD_WAIT_MS),
+    onWait: () => log(`waiting for another process, which is building image ${ref}`),
+    reportEveryMs: 60_000,
+  });
+  if (!lease) {
+    const holders = (await builds.heldBy()).map((h) => (h.pid ? `process ${h.pid}` : "another process"));
+    throw new SandboxUnavailableError(
+      `image ${ref} is still being built by ${holders.join(", ") || "another process"} after ${IMAGE_BUILD_WAIT_MS / 60_000} minutes`,
+    );
+  }
+  try {
+    const builtMeanwhile = await inspectImageOrUndefined(docker, ref);
+    if (builtMeanwhile) {
+      log(`image ${ref} was built by another process meanwhile (${builtMeanwhile.Id})`);
+      return { name, ref, id: builtMeanwhile.Id, recipeHash: hash };
+    }
+    return await buildRecipeImage(docker, imagesDir, { name, recipe, hash, ref }, log);
+  } finally {
+    await lease.release();
+  }
+}
 
-  log(`building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"}`);
+async function buildRecipeImage(
+  docker: Docker,
+  imagesDir: string,
+  { name, recipe, hash, ref }: { name: string; recipe: ImageRecipe; hash: string; ref: string },
+  log: (line: string) => void,
+): Promise<ImageRef> {
+  const started = Date.now();
+  log(
+    `building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"} ` +
+      "(once per recipe; the first run that needs it waits for the build)",
+  );
   const workDir = await mkdtemp(path.join(os.tmpdir(), "crucible-image-"));
   try {
     const tar = path.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000",
     });
+    log(`importing ${ref} into Docker`);
     const [repo, tag] = ref.split(":") as [string, string];
     const changes = [...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`), `LABEL ${RECIPE_HASH_LABEL}=${hash}`];
     const progress = await docker.importImage(tar, { repo, tag, changes } as unknown as Record<string, unknown>);
@@ -120,7 +168,7 @@ export async function ensureImage(
       );
     });
     const image = await docker.getImage(ref).inspect();
-    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB)`);
+    log(`built image ${ref} (${image.Id}, ${Math.round(image.Size / 1e6)} MB) in ${Math.round((Date.now() - started) / 1000)} s`);
     return { name, ref, id: image.Id, recipeHash: hash };
   } finally {
     await rm(workDir, { recursive: true, force: true });

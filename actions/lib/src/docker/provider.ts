@@ -9,6 +9,7 @@ import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
+import type { DockerRuntime, HostFindings } from "./host-checks.js";
 import { buildContainerConfig, redactedConfig } from "./host-config.js";
 import { ensureImage } from "./image.js";
 import { prepareExperimentImage } from "./image-build.js";
@@ -69,24 +70,39 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   async preflight(): Promise<RuntimeInfo> {
     if (this.runtimeInfo) return this.runtimeInfo;
-    let info: { Runtimes?: Record<string, { path?: string }> };
+    let info: { Runtimes?: Record<string, DockerRuntime> };
     try {
       await this.docker.ping();
       info = (await this.docker.info()) as typeof info;
     } catch (error) {
       throw new SandboxUnavailableError(`the Docker daemon is not reachable (${errorMessage(error)}). ${SETUP_HINT}`);
     }
-    this.registered = Object.keys(info.Runtimes ?? {});
-    const registered = info.Runtimes?.[this.runtime];
+    const runsc = this.registeredRuntime(info.Runtimes ?? {});
+    this.runtimeInfo = { name: this.runtime, version: await runtimeVersion(runsc.path ?? this.runtime) };
+    return this.runtimeInfo;
+  }
+
+  /**
+   * Takes Docker's runtimes and the runsc version from the host-fit check that has just read them
+   * (assembleRun), so a run asks the daemon and runsc once; the same refusal applies.
+   */
+  adoptHostFindings(findings: HostFindings): void {
+    this.registeredRuntime(findings.runtimes);
+    // Without a version, preflight reads it itself.
+    if (findings.runscVersion) this.runtimeInfo = { name: this.runtime, version: findings.runscVersion };
+  }
+
+  private registeredRuntime(runtimes: Record<string, DockerRuntime>): DockerRuntime {
+    this.registered = Object.keys(runtimes);
+    const registered = runtimes[this.runtime];
     if (!registered) {
       throw new SandboxUnavailableError(
-        `the runtime "${this.runtime}" is not registered with Docker (registered: ${Object.keys(info.Runtimes ?? {}).join(", ") || "none"}); ` +
+        `the runtime "${this.runtime}" is not registered with Docker (registered: ${this.registered.join(", ") || "none"}); ` +
           `refusing to run without gVisor — there is no fallback to runc. Install it with \`apt-get install runsc\`, add it to /etc/docker/daemon.json ` +
           `with runtimeArgs ["--network=none"] and restart dockerd. ${SETUP_HINT}`,
       );
     }
-    this.runtimeInfo = { name: this.runtime, version: await runtimeVersion(registered.path ?? this.runtime) };
-    return this.runtimeInfo;
+    return registered;
   }
 
   async reclaim(): Promise<ReclaimedSandbox[]> {

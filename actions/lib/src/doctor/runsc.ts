@@ -49,9 +49,15 @@ export async function probeRunsc(path: string): Promise<RunscCapabilities> {
     const { stdout, stderr } = await execFileAsync(path, args, { timeout: 30_000, maxBuffer: 4 * 1024 * 1024 });
     return `${stdout}\n${stderr}`;
   };
-  const { version, date } = parseRunscVersion(await run(["--version"]));
-  const flags = parseRunscFlags(await run(["flags"]));
-  const platforms = parseRunscPlatforms(await run(["help", "platforms"]).catch(() => ""));
+  // Three independent reads of the same binary, side by side: every run's host-fit check waits for them.
+  const [versionText, flagsText, platformsText] = await Promise.all([
+    run(["--version"]),
+    run(["flags"]),
+    run(["help", "platforms"]).catch(() => ""),
+  ]);
+  const { version, date } = parseRunscVersion(versionText);
+  const flags = parseRunscFlags(flagsText);
+  const platforms = parseRunscPlatforms(platformsText);
   return { path, version, ...(date ? { date } : {}), flags, platforms };
 }
 
