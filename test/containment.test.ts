@@ -5,12 +5,14 @@ import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { loadPolicy, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
-import { runContainmentSuite } from "../actions/lib/src/docker/index.js";
+import { loadPolicy, monitoringRulesFile, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
+import { monitoringFor, runContainmentSuite } from "../actions/lib/src/docker/index.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();
 const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
+// As assembleRun gives it: the suite traces its runs under runsc, never the runc baseline.
+const monitoring = await monitoringFor(docker, monitoringRulesFile(repoRoot), policy.monitoring);
 
 describe("containment suite", () => {
   it("contains every attack under runsc, and shows what runc lets through", { timeout: 1_800_000 }, async () => {
@@ -21,6 +23,7 @@ describe("containment suite", () => {
       policy,
       docker,
       runtimes: ["runsc", "runc"],
+      monitoring,
       repoRoot,
       resultsRoot,
     });
@@ -79,7 +82,15 @@ describe("containment suite", () => {
     );
     await cp(path.join(repoRoot, "experiments/containment/clean-start-probe"), path.join(suite, "clean-start-probe"), { recursive: true });
 
-    const { verdicts } = await runContainmentSuite({ suiteDir: suite, imagesDir, policy, docker, runtimes: ["runsc"], repoRoot: root });
+    const { verdicts } = await runContainmentSuite({
+      suiteDir: suite,
+      imagesDir,
+      policy,
+      docker,
+      runtimes: ["runsc"],
+      monitoring,
+      repoRoot: root,
+    });
     const by = Object.fromEntries(verdicts.map((v) => [v.attack, v]));
     expect(by.crashes).toMatchObject({ status: "failed", verdict: "contained", techniques: [] });
     expect(by.hangs).toMatchObject({ status: "timed-out", verdict: "contained" });

@@ -7,6 +7,8 @@ import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { findExperimentFiles, loadExperiment, type Experiment } from "../experiment.js";
 import { runscProcesses } from "./gc.js";
+import type { Severity } from "../monitoring/rules.js";
+import type { MonitoringOptions } from "../monitoring/session.js";
 import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
 import { DockerSandboxProvider } from "./provider.js";
 import type { RunResult, RunStatus } from "../result/format.js";
@@ -32,6 +34,15 @@ export interface HostCheck {
   detail: string;
 }
 
+/**
+ * Whether behaviour monitoring saw the attack: the rules it raised (none raised is "not detected"), or why
+ * nothing is known. The runc baseline is never traced (gVisor's trace points exist only under runsc).
+ */
+export type AttackDetection =
+  | { status: "available"; collector: "ok" | "overloaded" | "broken"; alerts: { rule: string; severity: Severity; count: number }[] }
+  | { status: "unavailable"; reason: string }
+  | { status: "not-monitored"; reason: string };
+
 export interface AttackVerdict {
   attack: string;
   runtime: string;
@@ -43,6 +54,7 @@ export interface AttackVerdict {
   /** Lines of techniques.jsonl that were not valid reports (the attacker's output is not trusted to be well formed). */
   malformedReports: number;
   hostChecks: HostCheck[];
+  detection: AttackDetection;
 }
 
 export const DEFAULT_CONTAINED_STATUSES: RunStatus[] = ["succeeded", "failed", "timed-out", "oom-killed"];
@@ -66,6 +78,8 @@ export interface ContainmentOptions {
   resultsRoot?: (experiment: Experiment) => string;
   /** Runs a minimal program in a fresh sandbox to show the next job starts clean. */
   probe: Experiment;
+  /** Behaviour monitoring for the attack's run (as assembleRun gives it); absent for the unsandboxed baseline. */
+  monitoring?: MonitoringOptions;
   log?: (line: string) => void;
 }
 
@@ -87,6 +101,7 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     provider,
     repoRoot: options.repoRoot,
     resultsRoot: options.resultsRoot?.(attack),
+    monitoring: options.monitoring,
   });
   log(`${attack.spec.name} under ${result.runtime.name}: ${result.status} (${result.statusReason})`);
 
@@ -185,6 +200,23 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     techniques,
     malformedReports: malformed,
     hostChecks,
+    detection: detectionOf(result),
+  };
+}
+
+function detectionOf(result: RunResult): AttackDetection {
+  const monitoring = result.monitoring;
+  if (!monitoring) {
+    const reason = /^runsc/.test(result.runtime.name)
+      ? "the suite was run without behaviour monitoring"
+      : `${result.runtime.name} is the unsandboxed baseline: gVisor's trace points exist only under runsc`;
+    return { status: "not-monitored", reason };
+  }
+  if (monitoring.status === "unavailable") return { status: "unavailable", reason: monitoring.reason };
+  return {
+    status: "available",
+    collector: monitoring.collector,
+    alerts: (result.alerts ?? []).map(({ rule, severity, count }) => ({ rule, severity, count })),
   };
 }
 
@@ -324,7 +356,8 @@ async function containsCanary(resultDir: string): Promise<boolean> {
 export interface ContainmentMatrix {
   generatedAt: string;
   runtimes: string[];
-  verdicts: Omit<AttackVerdict, "techniques">[];
+  /** detection is absent in matrices written before behaviour monitoring. */
+  verdicts: (Omit<AttackVerdict, "techniques" | "detection"> & { detection?: AttackDetection })[];
   techniques: {
     attack: string;
     category: string;
@@ -365,6 +398,8 @@ export interface SuiteOptions {
   docker: Docker;
   /** "runsc" always; "runc" added for the comparison. */
   runtimes: ("runsc" | "runc")[];
+  /** Behaviour monitoring for the runs under runsc, as assembleRun gives it (docker/monitoring.ts's monitoringFor); without it nothing is traced. */
+  monitoring?: MonitoringOptions;
   repoRoot: string;
   /** Where results/<runId>/ go; default beside each attack. */
   resultsRoot?: string;
@@ -391,6 +426,7 @@ export async function runContainmentSuite(options: SuiteOptions): Promise<{ verd
           repoRoot: options.repoRoot,
           resultsRoot: options.resultsRoot ? (e) => path.join(options.resultsRoot!, runtime, e.spec.name) : undefined,
           probe,
+          monitoring: runtime === "runsc" ? options.monitoring : undefined,
           log: options.log,
         }),
       );
