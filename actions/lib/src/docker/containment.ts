@@ -13,7 +13,7 @@ import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
 import { DockerSandboxProvider } from "./provider.js";
 import type { RunResult, RunStatus } from "../result/format.js";
 import { runExperiment } from "../run.js";
-import type { SandboxProvider } from "../sandbox/sandbox.js";
+import { RUN_ID_LABEL, type SandboxProvider } from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -125,11 +125,11 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     runsc.length === 0 ? "no runsc process serves the run's container" : `pids ${runsc.map((p) => p.pid).join(", ")}`,
   );
 
-  const strays = await processesOfUid(SANDBOX_UID);
+  const strays = await processesOfUid(SANDBOX_UID, (await otherRuns(docker, result.runId)).containerIds);
   check(
     "no sandbox process on the host",
     strays.length === 0,
-    strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID}` : `pids ${strays.join(", ")}`,
+    strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID} outside another run's container` : `pids ${strays.join(", ")}`,
   );
 
   const after = await snapshot(attack);
@@ -145,11 +145,14 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     after.modules === before.modules ? "same module list" : "the host module list changed",
   );
 
-  const written = await filesOwnedBy(SANDBOX_UID, startedAt, [os.tmpdir(), "/var/tmp", "/dev/shm", options.repoRoot]);
+  const others = (await otherRuns(docker, result.runId)).runIds;
+  const written = (await filesOwnedBy(SANDBOX_UID, startedAt, [os.tmpdir(), "/var/tmp", "/dev/shm", options.repoRoot])).filter(
+    (file) => !others.has(scratchRunOf(file) ?? ""),
+  );
   check(
     "nothing written outside the output folder",
     written.length === 0,
-    written.length === 0 ? "no host file owned by the sandbox user" : written.slice(0, 5).join(", "),
+    written.length === 0 ? "no host file owned by the sandbox user outside another run's output folder" : written.slice(0, 5).join(", "),
   );
 
   const leaked = await containsCanary(resultDir);
@@ -287,12 +290,33 @@ async function hashTree(dir: string): Promise<string> {
   return hash.digest("hex");
 }
 
-async function processesOfUid(uid: number): Promise<number[]> {
+/**
+ * The other runs Docker knows on this host (their containers in any state): a runner host may run several
+ * sandboxes at once (one per slot), and the CI machine runs other tests beside the suite. A sandbox-uid
+ * process inside another run's container, or a file in another run's output folder, is that run's own.
+ */
+async function otherRuns(docker: Docker, runId: string): Promise<{ containerIds: Set<string>; runIds: Set<string> }> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [RUN_ID_LABEL] } });
+  const others = containers.filter((c) => c.Labels[RUN_ID_LABEL] !== runId);
+  return { containerIds: new Set(others.map((c) => c.Id)), runIds: new Set(others.map((c) => c.Labels[RUN_ID_LABEL]!)) };
+}
+
+/** The run whose scratch output folder (createScratch: <root>/crucible/<run id>[-<stage>]/output/) holds a file. */
+function scratchRunOf(file: string): string | undefined {
+  return /\/crucible\/(\d{8}T\d{6}Z-[0-9a-f]{6})(?:-[a-z0-9-]+)?\/output\//.exec(file)?.[1];
+}
+
+/** Host processes running as uid, except those inside the given (other runs') containers. */
+async function processesOfUid(uid: number, otherContainers: Set<string>): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    if (new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) pids.push(Number(entry));
+    if (!new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) continue;
+    const cgroup = await readFile(`/proc/${entry}/cgroup`, "utf8").catch(() => "");
+    const container = /[0-9a-f]{64}/.exec(cgroup)?.[0];
+    if (container && otherContainers.has(container)) continue;
+    pids.push(Number(entry));
   }
   return pids;
 }
