@@ -35,6 +35,18 @@ describe("containment suite", () => {
     const gaps = matrix.techniques.filter((t) => t.outcomes.runsc?.outcome !== "succeeded" && t.outcomes.runc?.outcome === "succeeded");
     expect(gaps.length).toBeGreaterThan(0);
     expect(validateContainmentMatrixDocument(matrix)).toBe(true);
+    // Monitoring traces every runsc run and never the runc baseline, which is "not monitored", not "not detected".
+    for (const v of runsc) expect(v.detection.status, v.attack).toBe("available");
+    for (const v of verdicts.filter((v) => v.runtime === "runc")) expect(v.detection.status, v.attack).toBe("not-monitored");
+    const rules = (attack: string) => {
+      const detection = runsc.find((v) => v.attack === attack)?.detection;
+      return detection?.status === "available" ? detection.alerts.map((a) => a.rule) : [];
+    };
+    expect(rules("network-exfiltration")).toContain("network-egress");
+    expect(rules("privilege-escalation")).toEqual(
+      expect.arrayContaining(["namespace-escape", "ptrace", "kernel-interface", "setuid-exec"]),
+    );
+    expect(rules("persistence-interference")).toContain("other-environ-read");
   });
 
   it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", async () => {
