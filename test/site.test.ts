@@ -201,6 +201,8 @@ describe("report site built from the fixture results", () => {
     expect(behaviour).toMatch(/^Behaviour The program tried 2 things the monitoring rules flag \( alerts ; 5210 events evaluated\):/);
     expect(behaviour).toContain("✕ high network-egress ×3: tried to connect to a network address other than loopback (first at 2.5 s)");
     expect(behaviour).toContain("■ medium shell-exec ×1: started a shell (first at 10.0 s)");
+    // The severity word keeps its space after the symbol (the build drops whitespace between expressions).
+    expect(page).toMatch(/aria-hidden="true"[^>]*>✕<\/span> high<\/span>/);
     expect(behaviour).toContain("Alert timeline: 3 recorded events of 2 rules over 1 min 5 s; the first at 2.5 s (network-egress).");
     expect(behaviour).toContain("12 events were not evaluated");
     // The chart: one image, x axis in seconds over the run's 65 s, a row per rule; no program text in it.
