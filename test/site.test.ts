@@ -264,7 +264,7 @@ describe("report site built from the fixture results", () => {
 
   it("says per attack whether monitoring detected it, and never calls the unmonitored baseline undetected", () => {
     const containment = text(pages.get("containment/index.html") ?? "");
-    expect(containment).toContain("1 of 1 attack detected by behaviour monitoring under gVisor .");
+    expect(containment).toContain("1 of 1 attack detected by behaviour monitoring under gVisor.");
     expect(containment).toContain("Attack gVisor (runsc) Detected runc (baseline) Detected (runc)");
     expect(containment).toContain("✓ detected kernel-tunables-write (high) ×2");
     expect(containment).toContain("○ not monitored runc is the unsandboxed baseline");
