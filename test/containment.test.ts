@@ -49,7 +49,7 @@ describe("containment suite", () => {
     expect(rules("persistence-interference")).toContain("other-environ-read");
   });
 
-  it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", async () => {
+  it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", { timeout: 600_000 }, async () => {
     const suite = path.dirname(
       path.dirname(
         await makeExperiment("crashes", {
