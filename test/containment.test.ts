@@ -5,12 +5,14 @@ import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { loadPolicy, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
-import { runContainmentSuite } from "../actions/lib/src/docker/index.js";
+import { loadPolicy, monitoringRulesFile, validateContainmentMatrixDocument } from "../actions/lib/src/index.js";
+import { monitoringFor, runContainmentSuite } from "../actions/lib/src/docker/index.js";
 import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const docker = new Docker();
 const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
+// As assembleRun gives it: the suite traces its runs under runsc, never the runc baseline.
+const monitoring = await monitoringFor(docker, monitoringRulesFile(repoRoot), policy.monitoring);
 
 describe("containment suite", () => {
   it("contains every attack under runsc, and shows what runc lets through", { timeout: 1_800_000 }, async () => {
@@ -21,6 +23,7 @@ describe("containment suite", () => {
       policy,
       docker,
       runtimes: ["runsc", "runc"],
+      monitoring,
       repoRoot,
       resultsRoot,
     });
@@ -32,9 +35,21 @@ describe("containment suite", () => {
     const gaps = matrix.techniques.filter((t) => t.outcomes.runsc?.outcome !== "succeeded" && t.outcomes.runc?.outcome === "succeeded");
     expect(gaps.length).toBeGreaterThan(0);
     expect(validateContainmentMatrixDocument(matrix)).toBe(true);
+    // Monitoring traces every runsc run and never the runc baseline, which is "not monitored", not "not detected".
+    for (const v of runsc) expect(v.detection.status, v.attack).toBe("available");
+    for (const v of verdicts.filter((v) => v.runtime === "runc")) expect(v.detection.status, v.attack).toBe("not-monitored");
+    const rules = (attack: string) => {
+      const detection = runsc.find((v) => v.attack === attack)?.detection;
+      return detection?.status === "available" ? detection.alerts.map((a) => a.rule) : [];
+    };
+    expect(rules("network-exfiltration")).toContain("network-egress");
+    expect(rules("privilege-escalation")).toEqual(
+      expect.arrayContaining(["namespace-escape", "ptrace", "kernel-interface", "setuid-exec"]),
+    );
+    expect(rules("persistence-interference")).toContain("other-environ-read");
   });
 
-  it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", async () => {
+  it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", { timeout: 600_000 }, async () => {
     const suite = path.dirname(
       path.dirname(
         await makeExperiment("crashes", {
@@ -80,7 +95,15 @@ describe("containment suite", () => {
     );
     await cp(path.join(repoRoot, "experiments/containment/clean-start-probe"), path.join(suite, "clean-start-probe"), { recursive: true });
 
-    const { verdicts } = await runContainmentSuite({ suiteDir: suite, imagesDir, policy, docker, runtimes: ["runsc"], repoRoot: root });
+    const { verdicts } = await runContainmentSuite({
+      suiteDir: suite,
+      imagesDir,
+      policy,
+      docker,
+      runtimes: ["runsc"],
+      monitoring,
+      repoRoot: root,
+    });
     const by = Object.fromEntries(verdicts.map((v) => [v.attack, v]));
     expect(by.crashes).toMatchObject({ status: "failed", verdict: "contained", techniques: [] });
     expect(by.hangs).toMatchObject({ status: "timed-out", verdict: "contained" });

@@ -45857,7 +45857,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate35.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema75 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/containment-matrix.schema.json", "title": "Crucible containment matrix", "description": "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.", "type": "object", "additionalProperties": false, "required": ["generatedAt", "runtimes", "verdicts", "techniques"], "$defs": { "outcome": { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." }, "status": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } }, "properties": { "generatedAt": { "type": "string", "format": "date-time" }, "runtimes": { "description": "Runtimes compared, runsc first.", "type": "array", "items": { "type": "string" } }, "verdicts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"], "properties": { "attack": { "type": "string" }, "runtime": { "type": "string" }, "runId": { "type": "string" }, "status": { "$ref": "#/$defs/status" }, "verdict": { "enum": ["contained", "breached"], "description": "contained only when every host check passed, the run ended in an expected status and no technique succeeded." }, "reasons": { "type": "array", "items": { "type": "string" } }, "malformedReports": { "description": "Lines of the attack's techniques.jsonl that were not valid reports.", "type": "integer", "minimum": 0 }, "hostChecks": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["check", "ok", "detail"], "properties": { "check": { "type": "string" }, "ok": { "type": "boolean" }, "detail": { "type": "string" } } } } } } }, "techniques": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "category", "technique", "outcomes"], "properties": { "attack": { "type": "string" }, "category": { "type": "string" }, "technique": { "type": "string" }, "outcomes": { "description": "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.", "type": "object", "additionalProperties": { "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": false, "required": ["outcome", "evidence"], "properties": { "outcome": { "$ref": "#/$defs/outcome" }, "evidence": { "type": "string" } } }] } } } } } } };
+var schema75 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/containment-matrix.schema.json", "title": "Crucible containment matrix", "description": "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict, the host-side checks and what behaviour monitoring detected, and for every technique what each runtime let it do. The report site's containment page shows it.", "type": "object", "additionalProperties": false, "required": ["generatedAt", "runtimes", "verdicts", "techniques"], "$defs": { "outcome": { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." }, "status": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } }, "properties": { "generatedAt": { "type": "string", "format": "date-time" }, "runtimes": { "description": "Runtimes compared, runsc first.", "type": "array", "items": { "type": "string" } }, "verdicts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"], "properties": { "attack": { "type": "string" }, "runtime": { "type": "string" }, "runId": { "type": "string" }, "status": { "$ref": "#/$defs/status" }, "verdict": { "enum": ["contained", "breached"], "description": "contained only when every host check passed, the run ended in an expected status and no technique succeeded." }, "reasons": { "type": "array", "items": { "type": "string" } }, "malformedReports": { "description": "Lines of the attack's techniques.jsonl that were not valid reports.", "type": "integer", "minimum": 0 }, "hostChecks": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["check", "ok", "detail"], "properties": { "check": { "type": "string" }, "ok": { "type": "boolean" }, "detail": { "type": "string" } } } }, "detection": { "description": "Whether behaviour monitoring (runner-setup/MONITORING.md) raised alerts for the attack's run: available with the rules raised (none raised means not detected), unavailable with the reason, or not-monitored (the runc baseline: gVisor's trace points exist only under runsc). Absent in matrices written before monitoring.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "collector", "alerts"], "properties": { "status": { "const": "available" }, "collector": { "enum": ["ok", "overloaded", "broken"] }, "alerts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "enum": ["unavailable", "not-monitored"] }, "reason": { "type": "string", "maxLength": 1e3 } } }] } } } }, "techniques": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "category", "technique", "outcomes"], "properties": { "attack": { "type": "string" }, "category": { "type": "string" }, "technique": { "type": "string" }, "outcomes": { "description": "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.", "type": "object", "additionalProperties": { "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": false, "required": ["outcome", "evidence"], "properties": { "outcome": { "$ref": "#/$defs/outcome" }, "evidence": { "type": "string" } } }] } } } } } } };
 var schema76 = { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] };
 var schema77 = { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." };
 function validate36(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -46047,7 +46047,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data4) {
-              if (!(key1 === "attack" || key1 === "runtime" || key1 === "runId" || key1 === "status" || key1 === "verdict" || key1 === "reasons" || key1 === "malformedReports" || key1 === "hostChecks")) {
+              if (!func1.call(schema75.properties.verdicts.items.properties, key1)) {
                 const err17 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items, data: data4 };
                 if (vErrors === null) {
                   vErrors = [err17];
@@ -46267,186 +46267,179 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
-          } else {
-            const err36 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.type, parentSchema: schema75.properties.verdicts.items, data: data4 };
-            if (vErrors === null) {
-              vErrors = [err36];
-            } else {
-              vErrors.push(err36);
-            }
-            errors++;
-          }
-        }
-      } else {
-        const err37 = { instancePath: instancePath + "/verdicts", schemaPath: "#/properties/verdicts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.type, parentSchema: schema75.properties.verdicts, data: data3 };
-        if (vErrors === null) {
-          vErrors = [err37];
-        } else {
-          vErrors.push(err37);
-        }
-        errors++;
-      }
-    }
-    if (data.techniques !== void 0) {
-      let data18 = data.techniques;
-      if (Array.isArray(data18)) {
-        const len4 = data18.length;
-        for (let i4 = 0; i4 < len4; i4++) {
-          let data19 = data18[i4];
-          if (data19 && typeof data19 == "object" && !Array.isArray(data19)) {
-            if (data19.attack === void 0) {
-              const err38 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
-              if (vErrors === null) {
-                vErrors = [err38];
-              } else {
-                vErrors.push(err38);
-              }
-              errors++;
-            }
-            if (data19.category === void 0) {
-              const err39 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "category" }, message: "must have required property 'category'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
-              if (vErrors === null) {
-                vErrors = [err39];
-              } else {
-                vErrors.push(err39);
-              }
-              errors++;
-            }
-            if (data19.technique === void 0) {
-              const err40 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "technique" }, message: "must have required property 'technique'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
-              if (vErrors === null) {
-                vErrors = [err40];
-              } else {
-                vErrors.push(err40);
-              }
-              errors++;
-            }
-            if (data19.outcomes === void 0) {
-              const err41 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "outcomes" }, message: "must have required property 'outcomes'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data19 };
-              if (vErrors === null) {
-                vErrors = [err41];
-              } else {
-                vErrors.push(err41);
-              }
-              errors++;
-            }
-            for (const key3 in data19) {
-              if (!(key3 === "attack" || key3 === "category" || key3 === "technique" || key3 === "outcomes")) {
-                const err42 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items, data: data19 };
-                if (vErrors === null) {
-                  vErrors = [err42];
-                } else {
-                  vErrors.push(err42);
+            if (data4.detection !== void 0) {
+              let data18 = data4.detection;
+              const _errs40 = errors;
+              let valid12 = false;
+              let passing0 = null;
+              const _errs41 = errors;
+              if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+                if (data18.status === void 0) {
+                  const err36 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err36];
+                  } else {
+                    vErrors.push(err36);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data19.attack !== void 0) {
-              let data20 = data19.attack;
-              if (typeof data20 !== "string") {
-                const err43 = { instancePath: instancePath + "/techniques/" + i4 + "/attack", schemaPath: "#/properties/techniques/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.attack.type, parentSchema: schema75.properties.techniques.items.properties.attack, data: data20 };
-                if (vErrors === null) {
-                  vErrors = [err43];
-                } else {
-                  vErrors.push(err43);
+                if (data18.collector === void 0) {
+                  const err37 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err37];
+                  } else {
+                    vErrors.push(err37);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data19.category !== void 0) {
-              let data21 = data19.category;
-              if (typeof data21 !== "string") {
-                const err44 = { instancePath: instancePath + "/techniques/" + i4 + "/category", schemaPath: "#/properties/techniques/items/properties/category/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.category.type, parentSchema: schema75.properties.techniques.items.properties.category, data: data21 };
-                if (vErrors === null) {
-                  vErrors = [err44];
-                } else {
-                  vErrors.push(err44);
+                if (data18.alerts === void 0) {
+                  const err38 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "alerts" }, message: "must have required property 'alerts'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err38];
+                  } else {
+                    vErrors.push(err38);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data19.technique !== void 0) {
-              let data22 = data19.technique;
-              if (typeof data22 !== "string") {
-                const err45 = { instancePath: instancePath + "/techniques/" + i4 + "/technique", schemaPath: "#/properties/techniques/items/properties/technique/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.technique.type, parentSchema: schema75.properties.techniques.items.properties.technique, data: data22 };
-                if (vErrors === null) {
-                  vErrors = [err45];
-                } else {
-                  vErrors.push(err45);
-                }
-                errors++;
-              }
-            }
-            if (data19.outcomes !== void 0) {
-              let data23 = data19.outcomes;
-              if (data23 && typeof data23 == "object" && !Array.isArray(data23)) {
-                for (const key4 in data23) {
-                  let data24 = data23[key4];
-                  const _errs54 = errors;
-                  let valid16 = false;
-                  let passing0 = null;
-                  const _errs55 = errors;
-                  if (data24 !== null) {
-                    const err46 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/0/type", keyword: "type", params: { type: "null" }, message: "must be null", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0], data: data24 };
+                for (const key3 in data18) {
+                  if (!(key3 === "status" || key3 === "collector" || key3 === "alerts")) {
+                    const err39 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                     if (vErrors === null) {
-                      vErrors = [err46];
+                      vErrors = [err39];
                     } else {
-                      vErrors.push(err46);
+                      vErrors.push(err39);
                     }
                     errors++;
                   }
-                  var _valid0 = _errs55 === errors;
-                  if (_valid0) {
-                    valid16 = true;
-                    passing0 = 0;
+                }
+                if (data18.status !== void 0) {
+                  let data19 = data18.status;
+                  if ("available" !== data19) {
+                    const err40 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.status, data: data19 };
+                    if (vErrors === null) {
+                      vErrors = [err40];
+                    } else {
+                      vErrors.push(err40);
+                    }
+                    errors++;
                   }
-                  const _errs57 = errors;
-                  if (data24 && typeof data24 == "object" && !Array.isArray(data24)) {
-                    if (data24.outcome === void 0) {
-                      const err47 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "outcome" }, message: "must have required property 'outcome'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
-                      if (vErrors === null) {
-                        vErrors = [err47];
-                      } else {
-                        vErrors.push(err47);
-                      }
-                      errors++;
+                }
+                if (data18.collector !== void 0) {
+                  let data20 = data18.collector;
+                  if (!(data20 === "ok" || data20 === "overloaded" || data20 === "broken")) {
+                    const err41 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/collector", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector, data: data20 };
+                    if (vErrors === null) {
+                      vErrors = [err41];
+                    } else {
+                      vErrors.push(err41);
                     }
-                    if (data24.evidence === void 0) {
-                      const err48 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "evidence" }, message: "must have required property 'evidence'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
-                      if (vErrors === null) {
-                        vErrors = [err48];
-                      } else {
-                        vErrors.push(err48);
-                      }
-                      errors++;
-                    }
-                    for (const key5 in data24) {
-                      if (!(key5 === "outcome" || key5 === "evidence")) {
-                        const err49 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
-                        if (vErrors === null) {
-                          vErrors = [err49];
-                        } else {
-                          vErrors.push(err49);
+                    errors++;
+                  }
+                }
+                if (data18.alerts !== void 0) {
+                  let data21 = data18.alerts;
+                  if (Array.isArray(data21)) {
+                    const len4 = data21.length;
+                    for (let i4 = 0; i4 < len4; i4++) {
+                      let data22 = data21[i4];
+                      if (data22 && typeof data22 == "object" && !Array.isArray(data22)) {
+                        if (data22.rule === void 0) {
+                          const err42 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          if (vErrors === null) {
+                            vErrors = [err42];
+                          } else {
+                            vErrors.push(err42);
+                          }
+                          errors++;
                         }
-                        errors++;
-                      }
-                    }
-                    if (data24.outcome !== void 0) {
-                      let data25 = data24.outcome;
-                      if (!(data25 === "blocked" || data25 === "contained" || data25 === "succeeded")) {
-                        const err50 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1") + "/outcome", schemaPath: "#/$defs/outcome/enum", keyword: "enum", params: { allowedValues: schema77.enum }, message: "must be equal to one of the allowed values", schema: schema77.enum, parentSchema: schema77, data: data25 };
-                        if (vErrors === null) {
-                          vErrors = [err50];
-                        } else {
-                          vErrors.push(err50);
+                        if (data22.severity === void 0) {
+                          const err43 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          if (vErrors === null) {
+                            vErrors = [err43];
+                          } else {
+                            vErrors.push(err43);
+                          }
+                          errors++;
                         }
-                        errors++;
-                      }
-                    }
-                    if (data24.evidence !== void 0) {
-                      let data26 = data24.evidence;
-                      if (typeof data26 !== "string") {
-                        const err51 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1") + "/evidence", schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/properties/evidence/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence.type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence, data: data26 };
+                        if (data22.count === void 0) {
+                          const err44 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          if (vErrors === null) {
+                            vErrors = [err44];
+                          } else {
+                            vErrors.push(err44);
+                          }
+                          errors++;
+                        }
+                        for (const key4 in data22) {
+                          if (!(key4 === "rule" || key4 === "severity" || key4 === "count")) {
+                            const err45 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                            if (vErrors === null) {
+                              vErrors = [err45];
+                            } else {
+                              vErrors.push(err45);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data22.rule !== void 0) {
+                          let data23 = data22.rule;
+                          if (typeof data23 === "string") {
+                            if (func2(data23) > 60) {
+                              const err46 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
+                              if (vErrors === null) {
+                                vErrors = [err46];
+                              } else {
+                                vErrors.push(err46);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err47 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
+                            if (vErrors === null) {
+                              vErrors = [err47];
+                            } else {
+                              vErrors.push(err47);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data22.severity !== void 0) {
+                          let data24 = data22.severity;
+                          if (!(data24 === "low" || data24 === "medium" || data24 === "high")) {
+                            const err48 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/severity", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity, data: data24 };
+                            if (vErrors === null) {
+                              vErrors = [err48];
+                            } else {
+                              vErrors.push(err48);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data22.count !== void 0) {
+                          let data25 = data22.count;
+                          if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
+                            const err49 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data25 };
+                            if (vErrors === null) {
+                              vErrors = [err49];
+                            } else {
+                              vErrors.push(err49);
+                            }
+                            errors++;
+                          }
+                          if (typeof data25 == "number" && isFinite(data25)) {
+                            if (data25 < 1 || isNaN(data25)) {
+                              const err50 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data25 };
+                              if (vErrors === null) {
+                                vErrors = [err50];
+                              } else {
+                                vErrors.push(err50);
+                              }
+                              errors++;
+                            }
+                          }
+                        }
+                      } else {
+                        const err51 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                         if (vErrors === null) {
                           vErrors = [err51];
                         } else {
@@ -46456,7 +46449,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       }
                     }
                   } else {
-                    const err52 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data24 };
+                    const err52 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts, data: data21 };
                     if (vErrors === null) {
                       vErrors = [err52];
                     } else {
@@ -46464,29 +46457,348 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                   }
-                  var _valid0 = _errs57 === errors;
-                  if (_valid0 && valid16) {
-                    valid16 = false;
-                    passing0 = [passing0, 1];
+                }
+              } else {
+                const err53 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err53];
+                } else {
+                  vErrors.push(err53);
+                }
+                errors++;
+              }
+              var _valid0 = _errs41 === errors;
+              if (_valid0) {
+                valid12 = true;
+                passing0 = 0;
+                var props0 = true;
+              }
+              const _errs56 = errors;
+              if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+                if (data18.status === void 0) {
+                  const err54 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err54];
                   } else {
-                    if (_valid0) {
-                      valid16 = true;
-                      passing0 = 1;
+                    vErrors.push(err54);
+                  }
+                  errors++;
+                }
+                if (data18.reason === void 0) {
+                  const err55 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err55];
+                  } else {
+                    vErrors.push(err55);
+                  }
+                  errors++;
+                }
+                for (const key5 in data18) {
+                  if (!(key5 === "status" || key5 === "reason")) {
+                    const err56 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                    if (vErrors === null) {
+                      vErrors = [err56];
+                    } else {
+                      vErrors.push(err56);
+                    }
+                    errors++;
+                  }
+                }
+                if (data18.status !== void 0) {
+                  let data26 = data18.status;
+                  if (!(data26 === "unavailable" || data26 === "not-monitored")) {
+                    const err57 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/status/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status, data: data26 };
+                    if (vErrors === null) {
+                      vErrors = [err57];
+                    } else {
+                      vErrors.push(err57);
+                    }
+                    errors++;
+                  }
+                }
+                if (data18.reason !== void 0) {
+                  let data27 = data18.reason;
+                  if (typeof data27 === "string") {
+                    if (func2(data27) > 1e3) {
+                      const err58 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data27 };
+                      if (vErrors === null) {
+                        vErrors = [err58];
+                      } else {
+                        vErrors.push(err58);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err59 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data27 };
+                    if (vErrors === null) {
+                      vErrors = [err59];
+                    } else {
+                      vErrors.push(err59);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err60 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err60];
+                } else {
+                  vErrors.push(err60);
+                }
+                errors++;
+              }
+              var _valid0 = _errs56 === errors;
+              if (_valid0 && valid12) {
+                valid12 = false;
+                passing0 = [passing0, 1];
+              } else {
+                if (_valid0) {
+                  valid12 = true;
+                  passing0 = 1;
+                  if (props0 !== true) {
+                    props0 = true;
+                  }
+                }
+              }
+              if (!valid12) {
+                const err61 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.verdicts.items.properties.detection.oneOf, parentSchema: schema75.properties.verdicts.items.properties.detection, data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err61];
+                } else {
+                  vErrors.push(err61);
+                }
+                errors++;
+              } else {
+                errors = _errs40;
+                if (vErrors !== null) {
+                  if (_errs40) {
+                    vErrors.length = _errs40;
+                  } else {
+                    vErrors = null;
+                  }
+                }
+              }
+            }
+          } else {
+            const err62 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.type, parentSchema: schema75.properties.verdicts.items, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err62];
+            } else {
+              vErrors.push(err62);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err63 = { instancePath: instancePath + "/verdicts", schemaPath: "#/properties/verdicts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.type, parentSchema: schema75.properties.verdicts, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err63];
+        } else {
+          vErrors.push(err63);
+        }
+        errors++;
+      }
+    }
+    if (data.techniques !== void 0) {
+      let data28 = data.techniques;
+      if (Array.isArray(data28)) {
+        const len5 = data28.length;
+        for (let i5 = 0; i5 < len5; i5++) {
+          let data29 = data28[i5];
+          if (data29 && typeof data29 == "object" && !Array.isArray(data29)) {
+            if (data29.attack === void 0) {
+              const err64 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+              if (vErrors === null) {
+                vErrors = [err64];
+              } else {
+                vErrors.push(err64);
+              }
+              errors++;
+            }
+            if (data29.category === void 0) {
+              const err65 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "category" }, message: "must have required property 'category'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+              if (vErrors === null) {
+                vErrors = [err65];
+              } else {
+                vErrors.push(err65);
+              }
+              errors++;
+            }
+            if (data29.technique === void 0) {
+              const err66 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "technique" }, message: "must have required property 'technique'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+              if (vErrors === null) {
+                vErrors = [err66];
+              } else {
+                vErrors.push(err66);
+              }
+              errors++;
+            }
+            if (data29.outcomes === void 0) {
+              const err67 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "outcomes" }, message: "must have required property 'outcomes'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+              if (vErrors === null) {
+                vErrors = [err67];
+              } else {
+                vErrors.push(err67);
+              }
+              errors++;
+            }
+            for (const key6 in data29) {
+              if (!(key6 === "attack" || key6 === "category" || key6 === "technique" || key6 === "outcomes")) {
+                const err68 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items, data: data29 };
+                if (vErrors === null) {
+                  vErrors = [err68];
+                } else {
+                  vErrors.push(err68);
+                }
+                errors++;
+              }
+            }
+            if (data29.attack !== void 0) {
+              let data30 = data29.attack;
+              if (typeof data30 !== "string") {
+                const err69 = { instancePath: instancePath + "/techniques/" + i5 + "/attack", schemaPath: "#/properties/techniques/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.attack.type, parentSchema: schema75.properties.techniques.items.properties.attack, data: data30 };
+                if (vErrors === null) {
+                  vErrors = [err69];
+                } else {
+                  vErrors.push(err69);
+                }
+                errors++;
+              }
+            }
+            if (data29.category !== void 0) {
+              let data31 = data29.category;
+              if (typeof data31 !== "string") {
+                const err70 = { instancePath: instancePath + "/techniques/" + i5 + "/category", schemaPath: "#/properties/techniques/items/properties/category/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.category.type, parentSchema: schema75.properties.techniques.items.properties.category, data: data31 };
+                if (vErrors === null) {
+                  vErrors = [err70];
+                } else {
+                  vErrors.push(err70);
+                }
+                errors++;
+              }
+            }
+            if (data29.technique !== void 0) {
+              let data32 = data29.technique;
+              if (typeof data32 !== "string") {
+                const err71 = { instancePath: instancePath + "/techniques/" + i5 + "/technique", schemaPath: "#/properties/techniques/items/properties/technique/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.technique.type, parentSchema: schema75.properties.techniques.items.properties.technique, data: data32 };
+                if (vErrors === null) {
+                  vErrors = [err71];
+                } else {
+                  vErrors.push(err71);
+                }
+                errors++;
+              }
+            }
+            if (data29.outcomes !== void 0) {
+              let data33 = data29.outcomes;
+              if (data33 && typeof data33 == "object" && !Array.isArray(data33)) {
+                for (const key7 in data33) {
+                  let data34 = data33[key7];
+                  const _errs77 = errors;
+                  let valid22 = false;
+                  let passing1 = null;
+                  const _errs78 = errors;
+                  if (data34 !== null) {
+                    const err72 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/0/type", keyword: "type", params: { type: "null" }, message: "must be null", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0], data: data34 };
+                    if (vErrors === null) {
+                      vErrors = [err72];
+                    } else {
+                      vErrors.push(err72);
+                    }
+                    errors++;
+                  }
+                  var _valid1 = _errs78 === errors;
+                  if (_valid1) {
+                    valid22 = true;
+                    passing1 = 0;
+                  }
+                  const _errs80 = errors;
+                  if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+                    if (data34.outcome === void 0) {
+                      const err73 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "outcome" }, message: "must have required property 'outcome'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                      if (vErrors === null) {
+                        vErrors = [err73];
+                      } else {
+                        vErrors.push(err73);
+                      }
+                      errors++;
+                    }
+                    if (data34.evidence === void 0) {
+                      const err74 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "evidence" }, message: "must have required property 'evidence'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                      if (vErrors === null) {
+                        vErrors = [err74];
+                      } else {
+                        vErrors.push(err74);
+                      }
+                      errors++;
+                    }
+                    for (const key8 in data34) {
+                      if (!(key8 === "outcome" || key8 === "evidence")) {
+                        const err75 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                        if (vErrors === null) {
+                          vErrors = [err75];
+                        } else {
+                          vErrors.push(err75);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data34.outcome !== void 0) {
+                      let data35 = data34.outcome;
+                      if (!(data35 === "blocked" || data35 === "contained" || data35 === "succeeded")) {
+                        const err76 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/outcome", schemaPath: "#/$defs/outcome/enum", keyword: "enum", params: { allowedValues: schema77.enum }, message: "must be equal to one of the allowed values", schema: schema77.enum, parentSchema: schema77, data: data35 };
+                        if (vErrors === null) {
+                          vErrors = [err76];
+                        } else {
+                          vErrors.push(err76);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data34.evidence !== void 0) {
+                      let data36 = data34.evidence;
+                      if (typeof data36 !== "string") {
+                        const err77 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/evidence", schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/properties/evidence/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence.type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence, data: data36 };
+                        if (vErrors === null) {
+                          vErrors = [err77];
+                        } else {
+                          vErrors.push(err77);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err78 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                    if (vErrors === null) {
+                      vErrors = [err78];
+                    } else {
+                      vErrors.push(err78);
+                    }
+                    errors++;
+                  }
+                  var _valid1 = _errs80 === errors;
+                  if (_valid1 && valid22) {
+                    valid22 = false;
+                    passing1 = [passing1, 1];
+                  } else {
+                    if (_valid1) {
+                      valid22 = true;
+                      passing1 = 1;
                     }
                   }
-                  if (!valid16) {
-                    const err53 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties, data: data24 };
+                  if (!valid22) {
+                    const err79 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties, data: data34 };
                     if (vErrors === null) {
-                      vErrors = [err53];
+                      vErrors = [err79];
                     } else {
-                      vErrors.push(err53);
+                      vErrors.push(err79);
                     }
                     errors++;
                   } else {
-                    errors = _errs54;
+                    errors = _errs77;
                     if (vErrors !== null) {
-                      if (_errs54) {
-                        vErrors.length = _errs54;
+                      if (_errs77) {
+                        vErrors.length = _errs77;
                       } else {
                         vErrors = null;
                       }
@@ -46494,41 +46806,41 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err54 = { instancePath: instancePath + "/techniques/" + i4 + "/outcomes", schemaPath: "#/properties/techniques/items/properties/outcomes/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.type, parentSchema: schema75.properties.techniques.items.properties.outcomes, data: data23 };
+                const err80 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes", schemaPath: "#/properties/techniques/items/properties/outcomes/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.type, parentSchema: schema75.properties.techniques.items.properties.outcomes, data: data33 };
                 if (vErrors === null) {
-                  vErrors = [err54];
+                  vErrors = [err80];
                 } else {
-                  vErrors.push(err54);
+                  vErrors.push(err80);
                 }
                 errors++;
               }
             }
           } else {
-            const err55 = { instancePath: instancePath + "/techniques/" + i4, schemaPath: "#/properties/techniques/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.type, parentSchema: schema75.properties.techniques.items, data: data19 };
+            const err81 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.type, parentSchema: schema75.properties.techniques.items, data: data29 };
             if (vErrors === null) {
-              vErrors = [err55];
+              vErrors = [err81];
             } else {
-              vErrors.push(err55);
+              vErrors.push(err81);
             }
             errors++;
           }
         }
       } else {
-        const err56 = { instancePath: instancePath + "/techniques", schemaPath: "#/properties/techniques/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.techniques.type, parentSchema: schema75.properties.techniques, data: data18 };
+        const err82 = { instancePath: instancePath + "/techniques", schemaPath: "#/properties/techniques/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.techniques.type, parentSchema: schema75.properties.techniques, data: data28 };
         if (vErrors === null) {
-          vErrors = [err56];
+          vErrors = [err82];
         } else {
-          vErrors.push(err56);
+          vErrors.push(err82);
         }
         errors++;
       }
     }
   } else {
-    const err57 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.type, parentSchema: schema75, data };
+    const err83 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.type, parentSchema: schema75, data };
     if (vErrors === null) {
-      vErrors = [err57];
+      vErrors = [err83];
     } else {
-      vErrors.push(err57);
+      vErrors.push(err83);
     }
     errors++;
   }

@@ -784,3 +784,65 @@ export function groupedBarsSvg(bars: { label: string; group: string; value: numb
     ),
   };
 }
+
+/** Severity colours and markers, the same on the timeline and in its legend (red for high, as everywhere). */
+const severityStyle: Record<"high" | "medium" | "low", { colour: string; symbol: number }> = {
+  high: { colour: "#d1242f", symbol: 2 },
+  medium: { colour: "#f28e2c", symbol: 3 },
+  low: { colour: "#4e79a7", symbol: 0 },
+};
+
+/**
+ * A run's alert examples over its duration: one row per raised rule, one marker per recorded event (colour
+ * and shape by severity). Only rule ids (the runner's, through chartText), severities and times reach it.
+ */
+export function alertTimelineSvg(
+  events: { t: number; rule: string; severity: "high" | "medium" | "low" }[],
+  durationSeconds: number,
+  label: string,
+): Chart {
+  if (events.length === 0) return { note: "No alert examples to draw.", legend: [] };
+  const rules = order(events.map((e) => shorten(chartText(e.rule))));
+  const drawn = events.map((e) => ({ t: e.t, rule: shorten(chartText(e.rule)), ...severityStyle[e.severity] }));
+  const longest = Math.max(...rules.map((r) => r.length));
+  const severities = (["high", "medium", "low"] as const).filter((s) => events.some((e) => e.severity === s));
+  return {
+    legend: severities.map((s) => ({ name: `${s} severity`, colour: severityStyle[s].colour, dash: "", symbol: severityStyle[s].symbol })),
+    svg: serialise(
+      Plot.plot({
+        document,
+        width: WIDTH,
+        height: 64 + 30 * rules.length,
+        marginLeft: Math.min(170, 14 + 6.6 * longest),
+        marginRight: 16,
+        marginTop: 10,
+        marginBottom: 42,
+        x: {
+          tickSize: 0,
+          label: "seconds since start",
+          labelAnchor: "center",
+          labelOffset: 36,
+          grid: true,
+          ticks: 4,
+          domain: [0, Math.max(1, durationSeconds, ...events.map((e) => e.t))],
+        },
+        y: { tickSize: 0, label: null, domain: rules, padding: 0.3 },
+        symbol: { type: "identity" },
+        marks: [
+          Plot.ruleX([0]),
+          Plot.dot(drawn, {
+            x: "t",
+            y: "rule",
+            r: 5,
+            fill: "colour",
+            fillOpacity: 0.35,
+            stroke: "colour",
+            strokeWidth: 1.75,
+            symbol: (d: { symbol: number }) => seriesSymbols[d.symbol]!,
+          }),
+        ],
+      }),
+      label,
+    ),
+  };
+}

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { ContainmentMatrixDocument as ContainmentMatrix } from "../../../actions/lib/src/contracts/containment-matrix.js";
 import { schemaProblems, validateContainmentMatrixDocument } from "../../../actions/lib/src/schemas.js";
 import { experimentsDir } from "./paths";
+import type { Tone } from "./vocabulary";
 
 export type { ContainmentMatrix };
 
@@ -42,4 +43,32 @@ async function readMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; fi
     throw new Error(`${file} does not match schemas/containment-matrix.schema.json: ${schemaProblems(validateContainmentMatrixDocument)}`);
   }
   return { matrix: data, file };
+}
+
+/** What behaviour monitoring made of one attack's run, as the containment page says it. */
+export interface DetectionView {
+  word: "detected" | "not detected" | "not monitored" | "not recorded";
+  tone: Tone;
+  /** Rules raised, most severe first, as "rule (severity) ×count". */
+  rules: string[];
+  /** Why nothing is known, or what limits what is known. */
+  note?: string;
+}
+
+const severityRank = { high: 0, medium: 1, low: 2 } as const;
+
+export function detectionView(verdict: MatrixVerdict): DetectionView {
+  const detection = verdict.detection;
+  if (!detection) return { word: "not recorded", tone: "idle", rules: [], note: "this matrix predates behaviour monitoring" };
+  if (detection.status !== "available") return { word: "not monitored", tone: "idle", rules: [], note: detection.reason };
+  const rules = [...detection.alerts]
+    .sort((a, b) => severityRank[a.severity] - severityRank[b.severity] || a.rule.localeCompare(b.rule))
+    .map((a) => `${a.rule} (${a.severity}) ×${a.count}`);
+  const note =
+    detection.collector === "broken"
+      ? "monitoring broke during the run"
+      : detection.collector === "overloaded"
+        ? "some events were dropped"
+        : undefined;
+  return rules.length > 0 ? { word: "detected", tone: "safe", rules, note } : { word: "not detected", tone: "limit", rules, note };
 }

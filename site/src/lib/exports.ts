@@ -1,5 +1,6 @@
 // The CSV downloads behind every table of runs or metrics. Columns are raw values (seconds,
 // bytes, ISO times) rather than the pages' formatted text, so spreadsheets can compute with them.
+import { alertEvents } from "./alerts";
 import { toCsv, type CsvCell } from "./csv";
 import type { RunResult } from "./result";
 import { runsFor, type FindingView } from "./findings";
@@ -82,5 +83,13 @@ export function findingsCsv(runs: Run[], view: FindingView): string {
       result.startedAt,
       ...columns.map((c) => result.metrics[c]),
     ]),
+  );
+}
+
+/** One row per recorded alert event, on the run's clock (program text escaped, as on the page). */
+export function alertsCsv(result: RunResult): string {
+  return toCsv(
+    ["t_seconds", "stage", "rule", "severity", "process", "detail"],
+    alertEvents(result).map((e) => [e.t, e.stage ?? "", e.rule, e.severity, e.process, e.detail]),
   );
 }

@@ -140,3 +140,38 @@ export const logTerms: GlossaryEntry[] = [
       "job.",
   },
 ];
+
+/** A monitoring alert's severity (runner-setup/monitoring-rules.json): red for high, amber for medium. */
+export type Severity = "high" | "medium" | "low";
+
+export const severityTone: Record<Severity, Tone> = { high: "danger", medium: "limit", low: "done" };
+
+export const behaviourTerms: GlossaryEntry[] = [
+  {
+    id: "alert",
+    term: "alert",
+    meaning:
+      "A behaviour-monitoring rule that fired: gVisor's trace points saw the program try something the runner's rules flag (a network " +
+      "connection, a shell, a namespace or mount call, a write under /proc/sys). An alert says what was tried, not that it worked.",
+  },
+  {
+    id: "nothing-tried",
+    term: "nothing tried",
+    meaning: "The run was monitored and no rule fired: the program tried nothing the rules flag.",
+    tone: "safe",
+  },
+  {
+    id: "not-monitored",
+    term: "not monitored",
+    meaning:
+      "Nothing is known about what the program tried: monitoring was unavailable for the run (the reason is shown), the run is a runc " +
+      "baseline (gVisor's trace points exist only under runsc), or the result predates monitoring.",
+    tone: "idle",
+  },
+  {
+    id: "not-detected",
+    term: "not detected",
+    meaning: "A monitored attack that raised no alert: contained, but the rules did not see it try anything.",
+    tone: "limit",
+  },
+];

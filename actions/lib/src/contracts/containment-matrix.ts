@@ -7,7 +7,7 @@ export type Status = "succeeded" | "failed" | "timed-out" | "oom-killed" | "canc
 export type Outcome = "blocked" | "contained" | "succeeded";
 
 /**
- * experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict and the host-side checks, and for every technique what each runtime let it do. The report site's containment page shows it.
+ * experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict, the host-side checks and what behaviour monitoring detected, and for every technique what each runtime let it do. The report site's containment page shows it.
  */
 export interface ContainmentMatrixDocument {
   generatedAt: string;
@@ -34,6 +34,23 @@ export interface ContainmentMatrixDocument {
       ok: boolean;
       detail: string;
     }[];
+    /**
+     * Whether behaviour monitoring (runner-setup/MONITORING.md) raised alerts for the attack's run: available with the rules raised (none raised means not detected), unavailable with the reason, or not-monitored (the runc baseline: gVisor's trace points exist only under runsc). Absent in matrices written before monitoring.
+     */
+    detection?:
+      | {
+          status: "available";
+          collector: "ok" | "overloaded" | "broken";
+          alerts: {
+            rule: string;
+            severity: "low" | "medium" | "high";
+            count: number;
+          }[];
+        }
+      | {
+          status: "unavailable" | "not-monitored";
+          reason: string;
+        };
   }[];
   techniques: {
     attack: string;

@@ -7,11 +7,13 @@ import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { findExperimentFiles, loadExperiment, type Experiment } from "../experiment.js";
 import { runscProcesses } from "./gc.js";
+import type { Severity } from "../monitoring/rules.js";
+import type { MonitoringOptions } from "../monitoring/session.js";
 import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
 import { DockerSandboxProvider } from "./provider.js";
 import type { RunResult, RunStatus } from "../result/format.js";
 import { runExperiment } from "../run.js";
-import type { SandboxProvider } from "../sandbox/sandbox.js";
+import { RUN_ID_LABEL, type SandboxProvider } from "../sandbox/sandbox.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -32,6 +34,15 @@ export interface HostCheck {
   detail: string;
 }
 
+/**
+ * Whether behaviour monitoring saw the attack: the rules it raised (none raised is "not detected"), or why
+ * nothing is known. The runc baseline is never traced (gVisor's trace points exist only under runsc).
+ */
+export type AttackDetection =
+  | { status: "available"; collector: "ok" | "overloaded" | "broken"; alerts: { rule: string; severity: Severity; count: number }[] }
+  | { status: "unavailable"; reason: string }
+  | { status: "not-monitored"; reason: string };
+
 export interface AttackVerdict {
   attack: string;
   runtime: string;
@@ -43,6 +54,7 @@ export interface AttackVerdict {
   /** Lines of techniques.jsonl that were not valid reports (the attacker's output is not trusted to be well formed). */
   malformedReports: number;
   hostChecks: HostCheck[];
+  detection: AttackDetection;
 }
 
 export const DEFAULT_CONTAINED_STATUSES: RunStatus[] = ["succeeded", "failed", "timed-out", "oom-killed"];
@@ -66,6 +78,8 @@ export interface ContainmentOptions {
   resultsRoot?: (experiment: Experiment) => string;
   /** Runs a minimal program in a fresh sandbox to show the next job starts clean. */
   probe: Experiment;
+  /** Behaviour monitoring for the attack's run (as assembleRun gives it); absent for the unsandboxed baseline. */
+  monitoring?: MonitoringOptions;
   log?: (line: string) => void;
 }
 
@@ -87,6 +101,7 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     provider,
     repoRoot: options.repoRoot,
     resultsRoot: options.resultsRoot?.(attack),
+    monitoring: options.monitoring,
   });
   log(`${attack.spec.name} under ${result.runtime.name}: ${result.status} (${result.statusReason})`);
 
@@ -110,11 +125,11 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     runsc.length === 0 ? "no runsc process serves the run's container" : `pids ${runsc.map((p) => p.pid).join(", ")}`,
   );
 
-  const strays = await processesOfUid(SANDBOX_UID);
+  const strays = await processesOfUid(SANDBOX_UID, (await otherRuns(docker, result.runId)).containerIds);
   check(
     "no sandbox process on the host",
     strays.length === 0,
-    strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID}` : `pids ${strays.join(", ")}`,
+    strays.length === 0 ? `no host process runs as uid ${SANDBOX_UID} outside another run's container` : `pids ${strays.join(", ")}`,
   );
 
   const after = await snapshot(attack);
@@ -130,11 +145,14 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     after.modules === before.modules ? "same module list" : "the host module list changed",
   );
 
-  const written = await filesOwnedBy(SANDBOX_UID, startedAt, [os.tmpdir(), "/var/tmp", "/dev/shm", options.repoRoot]);
+  const others = (await otherRuns(docker, result.runId)).runIds;
+  const written = (await filesOwnedBy(SANDBOX_UID, startedAt, [os.tmpdir(), "/var/tmp", "/dev/shm", options.repoRoot])).filter(
+    (file) => !others.has(scratchRunOf(file) ?? ""),
+  );
   check(
     "nothing written outside the output folder",
     written.length === 0,
-    written.length === 0 ? "no host file owned by the sandbox user" : written.slice(0, 5).join(", "),
+    written.length === 0 ? "no host file owned by the sandbox user outside another run's output folder" : written.slice(0, 5).join(", "),
   );
 
   const leaked = await containsCanary(resultDir);
@@ -185,6 +203,23 @@ export async function judgeAttack(attack: Experiment, options: ContainmentOption
     techniques,
     malformedReports: malformed,
     hostChecks,
+    detection: detectionOf(result),
+  };
+}
+
+function detectionOf(result: RunResult): AttackDetection {
+  const monitoring = result.monitoring;
+  if (!monitoring) {
+    const reason = /^runsc/.test(result.runtime.name)
+      ? "the suite was run without behaviour monitoring"
+      : `${result.runtime.name} is the unsandboxed baseline: gVisor's trace points exist only under runsc`;
+    return { status: "not-monitored", reason };
+  }
+  if (monitoring.status === "unavailable") return { status: "unavailable", reason: monitoring.reason };
+  return {
+    status: "available",
+    collector: monitoring.collector,
+    alerts: (result.alerts ?? []).map(({ rule, severity, count }) => ({ rule, severity, count })),
   };
 }
 
@@ -255,12 +290,33 @@ async function hashTree(dir: string): Promise<string> {
   return hash.digest("hex");
 }
 
-async function processesOfUid(uid: number): Promise<number[]> {
+/**
+ * The other runs Docker knows on this host (their containers in any state): a runner host may run several
+ * sandboxes at once (one per slot), and the CI machine runs other tests beside the suite. A sandbox-uid
+ * process inside another run's container, or a file in another run's output folder, is that run's own.
+ */
+async function otherRuns(docker: Docker, runId: string): Promise<{ containerIds: Set<string>; runIds: Set<string> }> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [RUN_ID_LABEL] } });
+  const others = containers.filter((c) => c.Labels[RUN_ID_LABEL] !== runId);
+  return { containerIds: new Set(others.map((c) => c.Id)), runIds: new Set(others.map((c) => c.Labels[RUN_ID_LABEL]!)) };
+}
+
+/** The run whose scratch output folder (createScratch: <root>/crucible/<run id>[-<stage>]/output/) holds a file. */
+function scratchRunOf(file: string): string | undefined {
+  return /\/crucible\/(\d{8}T\d{6}Z-[0-9a-f]{6})(?:-[a-z0-9-]+)?\/output\//.exec(file)?.[1];
+}
+
+/** Host processes running as uid, except those inside the given (other runs') containers. */
+async function processesOfUid(uid: number, otherContainers: Set<string>): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    if (new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) pids.push(Number(entry));
+    if (!new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) continue;
+    const cgroup = await readFile(`/proc/${entry}/cgroup`, "utf8").catch(() => "");
+    const container = /[0-9a-f]{64}/.exec(cgroup)?.[0];
+    if (container && otherContainers.has(container)) continue;
+    pids.push(Number(entry));
   }
   return pids;
 }
@@ -324,7 +380,8 @@ async function containsCanary(resultDir: string): Promise<boolean> {
 export interface ContainmentMatrix {
   generatedAt: string;
   runtimes: string[];
-  verdicts: Omit<AttackVerdict, "techniques">[];
+  /** detection is absent in matrices written before behaviour monitoring. */
+  verdicts: (Omit<AttackVerdict, "techniques" | "detection"> & { detection?: AttackDetection })[];
   techniques: {
     attack: string;
     category: string;
@@ -365,6 +422,11 @@ export interface SuiteOptions {
   docker: Docker;
   /** "runsc" always; "runc" added for the comparison. */
   runtimes: ("runsc" | "runc")[];
+  /**
+   * Behaviour monitoring for the runs under runsc, as assembleRun gives it (docker/monitoring.ts's
+   * monitoringFor); without it nothing is traced.
+   */
+  monitoring?: MonitoringOptions;
   repoRoot: string;
   /** Where results/<runId>/ go; default beside each attack. */
   resultsRoot?: string;
@@ -391,6 +453,7 @@ export async function runContainmentSuite(options: SuiteOptions): Promise<{ verd
           repoRoot: options.repoRoot,
           resultsRoot: options.resultsRoot ? (e) => path.join(options.resultsRoot!, runtime, e.spec.name) : undefined,
           probe,
+          monitoring: runtime === "runsc" ? options.monitoring : undefined,
           log: options.log,
         }),
       );
