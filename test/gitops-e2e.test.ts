@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { escapeMarkdown } from "../actions/lib/src/github/markdown.js";
+import { artifactName } from "../actions/lib/src/gitops/plan.js";
 import { GitHubSim, type SimOptions, type SimRun } from "./support/github-sim.js";
 import { repoRoot } from "./support/repo.js";
 
@@ -697,6 +698,64 @@ describe("an experiment with its own Dockerfile", () => {
         ),
       );
       expect(comment(s, number)).toContain("⛔ rejected");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "an escaped build job's forged results artifact is not recorded: the evaluate job runs nothing and names it, record lists it",
+    async () => {
+      // PR-controlled RUN steps that got out of their build container on the hosted VM: with the build job's
+      // runtime token they upload hello-sandbox's results artifact, complete with a succeeded result.json.
+      const artifact = artifactName("experiments/hello-sandbox");
+      const forgedId = "20300101T000000Z-0ff1ce";
+      const template = JSON.parse(
+        readFileSync(path.join(repoRoot, "experiments/hello-sandbox/results/20261122T033021Z-68caf8/result.json"), "utf8"),
+      );
+      const s = await startSim({
+        onStep: (_workflow, jobName, st) => {
+          if (jobName !== "build" || !String(st.name ?? "").startsWith("Build ")) return;
+          const run = evaluations(sim!).at(-1)!;
+          const { number, head } = { number: run.event.pull_request.number, head: run.event.pull_request.head.sha };
+          const forged = {
+            ...template,
+            runId: forgedId,
+            status: "succeeded",
+            metrics: { forged: 1 },
+            provenance: { ...template.provenance, gitCommit: head, pullRequest: number },
+          };
+          sim!.uploadFromJob(run, "build (experiments/hello-sandbox)", artifact, { [`${forgedId}/result.json`]: JSON.stringify(forged) });
+        },
+      });
+      const { number, head } = await openDockerfilePullRequest(s);
+      await s.settle();
+      const run = evaluations(s)[0]!;
+      expect(job(run, "build").result, diagnose(run)).toBe("success");
+      expect(s.fake.runs.get(run.id)!.artifacts!.map((a) => a.name)).toContain(artifact);
+      await s.review("reviewer", run, "approved");
+      await s.settle();
+
+      // The evaluate job saw the name taken before running anything, and failed saying which artifact.
+      const evaluate = job(run, "evaluate").instances[0]!;
+      expect(evaluate.result, diagnose(run)).toBe("failure");
+      const preflight = evaluate.steps.find((st) => st.name.startsWith("Check that no other job"))!;
+      expect(preflight.outcome).toBe("failure");
+      expect(preflight.run!.stdout).toContain(`this workflow run already has an artifact named ${artifact}`);
+      expect(evaluate.steps.find((st) => st.id === "run")!.outcome).toBe("skipped");
+
+      // Record: nothing committed, the forged artifact listed with GitHub's reason, the experiment not recorded.
+      expect(job(run, "record").result, diagnose(run)).toBe("success");
+      expect(step(run, "record", "record").outputs["commit-sha"] ?? "").toBe("");
+      expect(s.fake.head("own-dockerfile")).toBe(head);
+      expect(step(run, "record", "record").run!.stdout).toMatch(
+        new RegExp(`ignored "${artifact}": GitHub created it at \\S+, outside its evaluate job`),
+      );
+      const body = comment(s, number);
+      expect(body).toContain(artifact);
+      expect(body).toContain("outside its evaluate job");
+      expect(body).not.toContain(forgedId);
+      expect(statuses(s, head).at(-1)).toMatch(/^error: The evaluate job ended failure without a result/);
+      expect(job(run, "report").result).toBe("skipped");
     },
     TIMEOUT,
   );

@@ -1,6 +1,7 @@
-// The record action, bundled and run as the runner runs it (modes announce and record), against the
-// GitHub double, which checks every request and response against GitHub's OpenAPI description. What it
-// records comes from an artifacts folder laid out as the evaluate jobs upload it.
+// The record action, bundled and run as the runner runs it (modes announce, preflight and record), against
+// the GitHub double, which checks every request and response against GitHub's OpenAPI description. What it
+// records comes from an artifacts folder laid out as the evaluate jobs upload it, and from what GitHub
+// says about the run: its evaluate jobs (when they ran) and its artifacts (when GitHub created them).
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,7 @@ import type { EvaluationPlan } from "../actions/lib/src/gitops/evaluation.js";
 import { artifactName } from "../actions/lib/src/gitops/plan.js";
 import { runAction } from "./support/action.js";
 import { evaluationPlan } from "./support/plan.js";
-import { FakeGitHub, type FakeRun } from "./support/fake-github.js";
+import { FakeGitHub, type FakeJob, type FakeRun } from "./support/fake-github.js";
 import { repoRoot } from "./support/repo.js";
 
 const entry = path.join(repoRoot, "actions/record/dist/index.js");
@@ -20,6 +21,8 @@ const HOSTILE_METRICS = { "a|b": 1, "`tick`": 2, "<script>x</script>": 3, "[x](h
 
 let fake: FakeGitHub;
 let token: string;
+/** Each registered run's job token (actions: read, so it can read the run's jobs and artifacts). */
+const tokens = new Map<number, string>();
 let artifacts: string;
 let plan: EvaluationPlan;
 let head: string;
@@ -73,14 +76,14 @@ async function makeArtifacts(evaluated: string): Promise<string> {
   return artifacts;
 }
 
-function act(mode: string, inputs: Record<string, string> = {}, planned = plan) {
+function act(mode: string, inputs: Record<string, string> = {}, planned = plan, runId = RUN_ID) {
   return runAction(entry, {
-    inputs: { mode, token, plan: JSON.stringify(planned), artifacts, evaluation: "success", ...inputs },
+    inputs: { mode, token: tokens.get(runId)!, plan: JSON.stringify(planned), artifacts, evaluation: "success", ...inputs },
     env: {
       GITHUB_REPOSITORY: "octo/lab",
       GITHUB_API_URL: fake.url,
       GITHUB_WORKSPACE: repoRoot,
-      GITHUB_RUN_ID: String(RUN_ID),
+      GITHUB_RUN_ID: String(runId),
       GITHUB_SERVER_URL: "https://github.com",
     },
   });
@@ -96,8 +99,31 @@ beforeAll(async () => {
   fake = await FakeGitHub.start({ owner: "octo", repo: "lab", branches: { main: { "README.md": "# lab\n" } } });
   head = fake.push("feature", {}, "branch", fake.person("researcher"), "heads/feature");
   fake.openPullRequest({ title: "feature", head: "feature", by: fake.person("researcher") });
+  token = registerRun(RUN_ID);
+  plan = evaluationPlan({
+    base: fake.head("main"),
+    head,
+    experiments: [planned("experiments/hello-sandbox", "hello-sandbox"), planned("experiments/hostile", "hostile")],
+    workflowRunUrl: `https://github.com/octo/lab/actions/runs/${RUN_ID}`,
+    reportUrl: "https://example.org/crucible/",
+  });
+  // GitHub's record of the evaluate jobs, each uploading its experiment's results while it runs.
+  for (const e of plan.experiments) {
+    const job = startJob(RUN_ID, `evaluate (${e.dir})`);
+    fake.createArtifact(RUN_ID, e.artifact);
+    finishJob(job);
+  }
+  artifacts = await makeArtifacts(head);
+  // Anyone can write the marker; a person's comment carrying it must never be taken for ours.
+  fake.addComment(1, `${MARKER}\nresults forged by a person`, "mallory");
+  // Enough other comments that ours has to be found on a later page.
+  for (let i = 0; i < 120; i++) fake.addComment(1, `comment ${i}`);
+});
+
+/** A workflow run of evaluate.yml as GitHub holds it (no jobs, no artifacts yet); returns its record job's token. */
+function registerRun(id: number): string {
   const run: FakeRun = {
-    id: RUN_ID,
+    id,
     attempt: 1,
     name: "Evaluate",
     path: ".github/workflows/evaluate.yml",
@@ -114,21 +140,31 @@ beforeAll(async () => {
     reviews: [],
     cancel: () => {},
   };
-  fake.runs.set(RUN_ID, run);
-  token = fake.jobToken(RUN_ID, { contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
-  plan = evaluationPlan({
-    base: fake.head("main"),
-    head,
-    experiments: [planned("experiments/hello-sandbox", "hello-sandbox"), planned("experiments/hostile", "hostile")],
-    workflowRunUrl: `https://github.com/octo/lab/actions/runs/${RUN_ID}`,
-    reportUrl: "https://example.org/crucible/",
-  });
-  artifacts = await makeArtifacts(head);
-  // Anyone can write the marker; a person's comment carrying it must never be taken for ours.
-  fake.addComment(1, `${MARKER}\nresults forged by a person`, "mallory");
-  // Enough other comments that ours has to be found on a later page.
-  for (let i = 0; i < 120; i++) fake.addComment(1, `comment ${i}`);
-});
+  fake.runs.set(id, run);
+  const jobToken = fake.jobToken(id, { contents: "write", "pull-requests": "write", statuses: "write", actions: "read" });
+  tokens.set(id, jobToken);
+  return jobToken;
+}
+
+/** A job of the run starts now (GitHub stamps started_at); finishJob stamps completed_at. */
+function startJob(runId: number, name: string): FakeJob {
+  const job: FakeJob = {
+    id: fake.newJobId(),
+    name,
+    status: "in_progress",
+    conclusion: null,
+    runnerName: "gvisor-runner-1",
+    labels: ["self-hosted", "linux", "gvisor"],
+    startedAt: new Date().toISOString(),
+    completedAt: null,
+  };
+  fake.runs.get(runId)!.jobs.push(job);
+  return job;
+}
+
+function finishJob(job: FakeJob, conclusion = "success"): void {
+  Object.assign(job, { status: "completed", conclusion, completedAt: new Date().toISOString() });
+}
 
 afterAll(async () => {
   await fake?.close();
@@ -215,7 +251,8 @@ describe("actions/record", () => {
     // The upload claimed a javascript: job URL; the run's own URL, from GitHub, replaced it.
     const hostileRow = body.split("\n").find((l) => l.startsWith("| hostile"))!;
     expect(hostileRow).not.toContain('href="javascript');
-    expect(hostileRow).toContain(`<a href="https://github.com/octo/lab/actions/runs/${RUN_ID}/attempts/1">job log</a>`);
+    const hostileJob = fake.runs.get(RUN_ID)!.jobs.find((j) => j.name === "evaluate (experiments/hostile)")!;
+    expect(hostileRow).toContain(`<a href="https://github.com/octo/lab/actions/runs/${RUN_ID}/job/${hostileJob.id}">job log</a>`);
     // Every table row keeps its four cells: no value added a pipe.
     for (const row of body.split("\n").filter((l) => l.startsWith("|"))) expect(row.split("|")).toHaveLength(6);
   });
@@ -271,6 +308,83 @@ describe("actions/record", () => {
     expect(body).toContain("does not match the result schema");
     expect(body).toContain("result-unplanned-00000000");
     await rm(poisoned, { recursive: true, force: true });
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("takes no result artifact that GitHub created outside its experiment's evaluate job, and says so", async () => {
+    // An escaped build job uploads hello-sandbox's results artifact before any evaluate job starts; the
+    // real upload is then refused (names are unique per run), hostile's is made by its evaluate job.
+    const runId = 9002;
+    registerRun(runId);
+    const ofRun = { ...plan, head: fake.head("feature"), workflowRunUrl: `https://github.com/octo/lab/actions/runs/${runId}` };
+    const [hello, hostile] = ofRun.experiments;
+    const build = startJob(runId, "build (experiments/hello-sandbox)");
+    const forged = fake.createArtifact(runId, hello!.artifact);
+    finishJob(build);
+    // The announce job and the reviewer's approval come between the builds and the evaluate jobs.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const helloJob = startJob(runId, `evaluate (${hello!.dir})`);
+    expect(() => fake.createArtifact(runId, hello!.artifact)).toThrow("(409) Conflict: an artifact with this name already exists");
+    finishJob(helloJob, "failure");
+    const hostileJob = startJob(runId, `evaluate (${hostile!.dir})`);
+    fake.createArtifact(runId, hostile!.artifact);
+    finishJob(hostileJob, "failure");
+
+    const start = fake.requests.length;
+    const run = await act("record", { artifacts: await makeArtifacts(ofRun.head), evaluation: "failure" }, ofRun, runId);
+    expect(run.code, run.stdout).toBe(0);
+    expect(requestsSince(start, "actions/list-workflow-run-artifacts")).toHaveLength(1);
+    const added = fake.added(run.outputs["commit-sha"]!);
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((f) => f.startsWith("experiments/hostile/results/"))).toBe(true);
+    const why = `GitHub created it at ${forged.createdAt}, outside its evaluate job (${helloJob.startedAt} to ${helloJob.completedAt})`;
+    expect(run.stdout).toContain(`ignored "${hello!.artifact}": ${why}`);
+    const body = ourComments()[0]!.body;
+    expect(body).toContain(hello!.artifact);
+    expect(body).toContain("a build job running the pull request");
+    expect(body).toContain("experiments/hello-sandbox</code>: no result was recorded");
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("takes nothing from an artifact GitHub does not list for this run, or from a run without evaluate jobs", async () => {
+    const runId = 9003;
+    registerRun(runId);
+    const ofRun = { ...plan, head: fake.head("feature"), workflowRunUrl: `https://github.com/octo/lab/actions/runs/${runId}` };
+    const start = fake.requests.length;
+    const run = await act("record", { artifacts: await makeArtifacts(ofRun.head), evaluation: "failure" }, ofRun, runId);
+    expect(run.code, run.stdout).toBe(0);
+    expect(requestsSince(start, "git/create-commit")).toHaveLength(0);
+    expect(run.stdout).toContain(`ignored "${ofRun.experiments[0]!.artifact}": GitHub lists no artifact of this name in this workflow run`);
+    // Listed, but no evaluate job of this attempt ran: still nobody GitHub knows made it.
+    fake.createArtifact(runId, ofRun.experiments[0]!.artifact);
+    const again = await act("record", { artifacts: await makeArtifacts(ofRun.head), evaluation: "failure" }, ofRun, runId);
+    expect(again.stdout).toContain("GitHub shows no completed evaluate job of this attempt for experiments/hello-sandbox");
+    expect(fake.runs.get(runId)!.artifacts).toHaveLength(1);
+    expect(fake.violations).toEqual([]);
+  });
+});
+
+describe("actions/record preflight", () => {
+  it("passes while the experiment's result names are free, and fails naming the artifact that took one", async () => {
+    const runId = 9004;
+    registerRun(runId);
+    const ofRun = { ...plan, workflowRunUrl: `https://github.com/octo/lab/actions/runs/${runId}` };
+    const hello = ofRun.experiments[0]!.artifact;
+    const free = await act("preflight", { "result-artifact": hello }, ofRun, runId);
+    expect(free.code, free.stdout).toBe(0);
+    expect(free.stdout).toContain(`${hello} and stored-${hello}: no artifact of this run has these names yet`);
+
+    const taken = fake.createArtifact(runId, `stored-${hello}`);
+    const refused = await act("preflight", { "result-artifact": hello }, ofRun, runId);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toContain(
+      `::error::this workflow run already has an artifact named stored-${hello} (id ${taken.id}, created ${taken.createdAt}), uploaded before this evaluate job ran`,
+    );
+    expect(refused.stdout).toContain("Nothing was run");
+
+    const unplanned = await act("preflight", { "result-artifact": "result-elsewhere-00000000" }, ofRun, runId);
+    expect(unplanned.code).not.toBe(0);
+    expect(unplanned.stdout).toContain("result-artifact must be the artifact of a planned experiment");
     expect(fake.violations).toEqual([]);
   });
 });

@@ -11,7 +11,10 @@
 //   the identity that caused them, so the simulator (github-sim.ts) can start workflows only for the
 //   events GitHub would deliver;
 // - environments with required reviewers and "prevent self-review", deployment reviews, the run's
-//   approvals history, its jobs and cancellation, on runs the simulator registers;
+//   approvals history, its jobs (with the times they started and completed) and cancellation, on runs
+//   the simulator registers;
+// - a run's artifacts: created_at set by the server when the upload starts, names unique per run (a
+//   second upload of a name is refused with 409, as upload-artifact v4 is);
 // - self-hosted runners (github/runners.ts): the organisation's runner groups restricted to repositories
 //   and workflows, just-in-time registrations (repository admins, organisation owners), which queued job
 //   a runner is given, and the fork-PR approval setting. Organisation operations answer only when the
@@ -109,6 +112,18 @@ export interface FakeJob {
   completedAt: string | null;
 }
 
+export interface FakeArtifact {
+  id: number;
+  name: string;
+  sizeInBytes: number;
+  /** Set by the server when the upload starts (CreateArtifact), never by the uploader. */
+  createdAt: string;
+}
+
+/** What upload-artifact v4 says when its CreateArtifact call is refused because the name is taken. */
+export const ARTIFACT_CONFLICT =
+  "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run";
+
 export interface FakeRun {
   id: number;
   attempt: number;
@@ -124,6 +139,8 @@ export interface FakeRun {
   createdAt: string;
   pullRequests: number[];
   jobs: FakeJob[];
+  /** Uploaded so far (absent: none). */
+  artifacts?: FakeArtifact[];
   pending: { environment: FakeEnvironment; job: string; since: string; decide(review: FakeReview): void }[];
   reviews: FakeReview[];
   cancel(): void;
@@ -233,6 +250,7 @@ const REQUIRED: Record<string, [string, Permission][]> = {
   "actions/get-pending-deployments-for-run": [["actions", "read"]],
   "actions/list-jobs-for-workflow-run-attempt": [["actions", "read"]],
   "actions/list-jobs-for-workflow-run": [["actions", "read"]],
+  "actions/list-workflow-run-artifacts": [["actions", "read"]],
   "repos/get-collaborator-permission-level": [["metadata", "read"]],
   "repos/get": [["metadata", "read"]],
   "actions/generate-runner-jitconfig-for-repo": [["administration", "write"]],
@@ -527,6 +545,21 @@ export class FakeGitHub {
 
   newJobId(): number {
     return this.nextId++;
+  }
+
+  /**
+   * An artifact upload by a job of the run (any step can make one with its job's ACTIONS_RUNTIME_TOKEN):
+   * the server stamps created_at; a name the run already has is refused, as GitHub refuses it with 409.
+   */
+  createArtifact(runId: number, name: string): FakeArtifact {
+    const run = this.runs.get(runId);
+    if (!run) throw new Error(`no workflow run ${runId}`);
+    run.artifacts ??= [];
+    if (run.artifacts.some((a) => a.name === name)) throw new Error(ARTIFACT_CONFLICT);
+    // The size (of the zip GitHub stores) is not modelled; nothing here reads it.
+    const artifact = { id: this.nextId++, name, sizeInBytes: 0, createdAt: new Date().toISOString() };
+    run.artifacts.push(artifact);
+    return artifact;
   }
 
   runUrl(run: Pick<FakeRun, "id">): string {
@@ -960,6 +993,19 @@ export class FakeGitHub {
         if (!run) return notFound;
         return [200, { total_count: run.jobs.length, jobs: run.jobs.map((j) => this.jobJson(run, j)) }];
       }
+      case "actions/list-workflow-run-artifacts": {
+        const run = this.runs.get(Number(op.path.run_id));
+        if (!run) return notFound;
+        const all = run.artifacts ?? [];
+        const named = op.query.name ? all.filter((a) => a.name === op.query.name) : all;
+        const perPage = Number(op.query.per_page ?? 30);
+        const page = Number(op.query.page ?? 1);
+        const pages = Math.max(1, Math.ceil(named.length / perPage));
+        const links: Record<string, string> =
+          page < pages ? { link: `<${api}/actions/runs/${run.id}/artifacts?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
+        const artifacts = named.slice((page - 1) * perPage, page * perPage).map((a) => this.artifactJson(run, a));
+        return [200, { total_count: named.length, artifacts }, links];
+      }
       case "repos/get": {
         const visibility = this.repositoryPrivate ? "private" : "public";
         return [200, this.body(op, 200, { ...this.repositoryJson(), ...REPOSITORY_DATES, visibility })];
@@ -1253,6 +1299,24 @@ export class FakeGitHub {
         full_name: this.fullName,
         owner: this.userJson(this.owner),
       }),
+    });
+  }
+
+  private artifactJson(run: FakeRun, artifact: FakeArtifact): Json {
+    const url = `${this.url}/repos/${this.fullName}/actions/artifacts/${artifact.id}`;
+    return this.contract.component("artifact", {
+      id: artifact.id,
+      node_id: nodeId("MDg6QXJ0aWZhY3Q", String(artifact.id)),
+      name: artifact.name,
+      size_in_bytes: artifact.sizeInBytes,
+      url,
+      archive_download_url: `${url}/zip`,
+      expired: false,
+      created_at: artifact.createdAt,
+      updated_at: artifact.createdAt,
+      expires_at: new Date(Date.parse(artifact.createdAt) + 30 * 86_400_000).toISOString(),
+      digest: null,
+      workflow_run: { id: run.id, repository_id: 1, head_repository_id: 1, head_branch: run.headBranch, head_sha: run.headSha },
     });
   }
 

@@ -12,6 +12,7 @@
 //   when the environment says so), deployment branch policies refuse other refs.
 // Runs proceed concurrently; `settle()` waits until nothing can move without a person acting.
 import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -411,6 +412,7 @@ export class GitHubSim {
         createdAt: new Date().toISOString(),
         pullRequests: at.pullRequests ?? [],
         jobs: [],
+        artifacts: [],
         pending: [],
         reviews: [],
         cancel: () => sim.cancel(run),
@@ -498,6 +500,7 @@ export class GitHubSim {
           this.options.onStep?.(run.workflow, job, step, workspace);
         },
         onStart: (partial) => (run.result = partial),
+        createArtifact: (name) => fake.createArtifact(run.id, name).id,
         hooks: {
           gate: (_job, displayName, environmentName) => this.gate(run, displayName, environmentName),
           started: (job, displayName, runner, labels) => {
@@ -610,6 +613,23 @@ export class GitHubSim {
       state,
       comment,
     });
+  }
+
+  /**
+   * What any process in a running job can do, whatever the job's `permissions:` say: upload an artifact to
+   * its run with the job's ACTIONS_RUNTIME_TOKEN (an escaped build, for example). That token, like the
+   * job's VM, ends with the job: only a job of the run in progress can do it.
+   */
+  uploadFromJob(run: SimRun, jobName: string, name: string, files: Record<string, string>): void {
+    const job = run.record.jobs.find((j) => j.name === jobName);
+    if (job?.status !== "in_progress")
+      throw new Error(`${jobName} of run ${run.id} is not in progress: its runtime token is no longer valid`);
+    this.fake.createArtifact(run.id, name);
+    for (const [file, content] of Object.entries(files)) {
+      const target = path.join(run.result!.artifactsDir, name, file);
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, content);
+    }
   }
 
   /** Files of the workspace of the whole simulation (for reading artifacts of a run). */

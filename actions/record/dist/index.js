@@ -50160,6 +50160,21 @@ var MAX_RUN_BYTES = 256 * 1024 * 1024;
 var MAX_RUN_FILES = 1e4;
 var MAX_DEPTH = 16;
 var MAX_DROPPED = 1e3;
+var evaluateJobName = (planned) => `evaluate (${planned.dir})`;
+function notUploadedByEvaluateJob(name, planned, authority) {
+  const listed = authority.artifacts.filter((a) => a.name === name);
+  if (listed.length === 0) return "GitHub lists no artifact of this name in this workflow run";
+  if (listed.length > 1)
+    return `GitHub lists ${listed.length} artifacts of this name in this workflow run (an earlier attempt's?); which one was downloaded cannot be told, so none is taken`;
+  const createdAt = listed[0].createdAt ?? "";
+  const job = authority.jobs.find((j) => j.name === evaluateJobName(planned));
+  if (!job?.startedAt || !job.completedAt) return `GitHub shows no completed evaluate job of this attempt for ${planned.dir}`;
+  const created = Date.parse(createdAt);
+  if (Number.isNaN(created)) return "GitHub gives no creation time for it";
+  if (created < Date.parse(job.startedAt) || created > Date.parse(job.completedAt))
+    return `GitHub created it at ${createdAt}, outside its evaluate job (${job.startedAt} to ${job.completedAt}): another job of this run uploaded it (a build job running the pull request's Dockerfile can), so nothing of it is taken`;
+  return void 0;
+}
 async function acceptArtifacts(artifactsDir, plan, authority) {
   const runs = [];
   const dropped = [];
@@ -50171,6 +50186,11 @@ async function acceptArtifacts(artifactsDir, plan, authority) {
     if (!planned || !entry.isDirectory()) {
       if (!/^(stored-|crucible-report)/.test(entry.name))
         drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      continue;
+    }
+    const forged = notUploadedByEvaluateJob(entry.name, planned, authority);
+    if (forged) {
+      drop({ path: entry.name, reason: forged });
       continue;
     }
     const folder = path4.join(artifactsDir, entry.name);
@@ -50208,19 +50228,17 @@ async function acceptRun(dir, where, planned, plan, authority) {
   if (!result) return { path: where, reason: `result.json ${problem}` };
   const mismatch = result.runId !== runId ? `its runId is ${result.runId}, not the folder's` : result.experiment.name !== planned.name || result.experiment.path !== planned.experiment ? `it is a result of ${result.experiment.path}, not of the planned ${planned.experiment}` : result.provenance.gitCommit !== plan.head ? `it names commit ${result.provenance.gitCommit ?? "none"}, not the planned ${plan.head}` : result.provenance.pullRequest !== plan.pullRequest ? `it names pull request ${result.provenance.pullRequest ?? "none"}, not #${plan.pullRequest}` : void 0;
   if (mismatch) return { path: where, reason: `result.json does not belong to this evaluation: ${mismatch}` };
-  if (authority) {
-    const job = authority.jobs.find((j) => j.name === `evaluate (${planned.dir})`);
-    result.provenance = {
-      ...result.provenance,
-      approvals: authority.approvals,
-      workflowRunUrl: authority.workflowRunUrl,
-      jobUrl: job?.url ?? authority.workflowRunUrl,
-      ...job?.runner ? { runner: job.runner } : {}
-    };
-  }
+  const job = authority.jobs.find((j) => j.name === evaluateJobName(planned));
+  result.provenance = {
+    ...result.provenance,
+    approvals: authority.approvals,
+    workflowRunUrl: authority.workflowRunUrl,
+    jobUrl: job?.url ?? authority.workflowRunUrl,
+    ...job?.runner ? { runner: job.runner } : {}
+  };
   const repoDir = `${planned.dir}/results/${runId}`;
-  const content = authority ? Buffer.from(`${JSON.stringify(result, null, 2)}
-`) : raw;
+  const content = Buffer.from(`${JSON.stringify(result, null, 2)}
+`);
   const files = [{ path: `${repoDir}/result.json`, content }];
   const dropped = [];
   let bytes = content.length;
@@ -54746,7 +54764,22 @@ async function reviewsOfRun(octokit, where, at) {
 }
 async function jobsOfRun(octokit, where) {
   const jobs = await jobsOfAttempt(octokit, where);
-  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url, runner: job.runner_name }));
+  return jobs.filter((job) => job.html_url).map((job) => ({
+    name: job.name,
+    url: job.html_url,
+    runner: job.runner_name,
+    startedAt: job.started_at || null,
+    completedAt: job.completed_at ?? null
+  }));
+}
+async function artifactsOfRun(octokit, where) {
+  const artifacts = await octokit.paginate(octokit.rest.actions.listWorkflowRunArtifacts, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    per_page: 100
+  });
+  return artifacts.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at }));
 }
 async function pullRequestHead(octokit, where) {
   const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
@@ -54827,7 +54860,8 @@ async function recordEvaluation(octokit, options) {
   const authority = {
     approvals: reviews,
     workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt })
+    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }),
+    artifacts: await artifactsOfRun(octokit, { owner, repo, runId: options.runId })
   };
   const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
   for (const d of dropped) info2(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
@@ -55094,8 +55128,8 @@ function getInputs() {
   const env = process.env;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const mode = getInput("mode") || "record";
-  if (mode !== "announce" && mode !== "record" && mode !== "preview")
-    throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
+  if (mode !== "announce" && mode !== "preflight" && mode !== "record" && mode !== "preview")
+    throw new CrucibleError(`mode must be announce, preflight, record or preview, got ${JSON.stringify(mode)}`);
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
   if (!owner || !repo || rest.length > 0)
     throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
@@ -55107,11 +55141,18 @@ function getInputs() {
   if (previewUrl && !/^https?:\/\//.test(previewUrl))
     throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
   const runId = Number(env.GITHUB_RUN_ID ?? "0");
+  const plan = parsePlan(getInput("plan", { required: true }));
+  const resultArtifact = getInput("result-artifact");
+  if (mode === "preflight" && !plan.experiments.some((e) => e.artifact === resultArtifact))
+    throw new CrucibleError(
+      `preflight: result-artifact must be the artifact of a planned experiment (${plan.experiments.map((e) => e.artifact).join(", ")}), got ${JSON.stringify(resultArtifact)}`
+    );
   return {
     mode,
     owner,
     repo,
-    plan: parsePlan(getInput("plan", { required: true })),
+    plan,
+    resultArtifact,
     token,
     pushToken,
     artifacts: path7.resolve(workspace, getInput("artifacts") || path7.join(env.RUNNER_TEMP || "", "artifacts")),
@@ -55130,6 +55171,7 @@ async function run() {
   try {
     const inputs = getInputs();
     if (inputs.mode === "announce") await announce(inputs);
+    else if (inputs.mode === "preflight") await preflight(inputs);
     else if (inputs.mode === "record") await record(inputs);
     else await preview(inputs);
   } catch (error2) {
@@ -55143,6 +55185,17 @@ async function announce(inputs) {
   const plan = inputs.images ? await withBuiltImages(inputs.plan, inputs.images) : inputs.plan;
   const outcome = await announceEvaluation(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, info }, plan);
   info(`${inputs.plan.state}: status ${outcome.state ?? "unchanged"}${outcome.comment ? `, comment ${outcome.comment.url}` : ""}`);
+}
+async function preflight(inputs) {
+  const names = [inputs.resultArtifact, `stored-${inputs.resultArtifact}`];
+  const taken = (await artifactsOfRun(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })).filter(
+    (a) => names.includes(a.name)
+  );
+  if (taken.length > 0)
+    throw new CrucibleError(
+      `this workflow run already has ${taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`).join(" and ")}, uploaded before this evaluate job ran: another job of the run took the name of this experiment's results (a build job running the pull request's Dockerfile can), so they could not be uploaded. Nothing was run; the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: use /crucible rerun.`
+    );
+  info(`${names.join(" and ")}: no artifact of this run has these names yet`);
 }
 async function record(inputs) {
   const { owner, repo, plan } = inputs;
@@ -55200,7 +55253,8 @@ async function preview(inputs) {
   const authority = {
     approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, (/* @__PURE__ */ new Date()).toISOString()),
     workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt })
+    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt }),
+    artifacts: await artifactsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })
   };
   const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
   for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);

@@ -5,7 +5,7 @@ import { type EvaluationPlan, parsePlan } from "../../lib/src/github/index.js";
 
 /** The action's inputs, read and checked once. */
 export interface RecordInputs {
-  mode: "announce" | "record" | "preview";
+  mode: "announce" | "preflight" | "record" | "preview";
   owner: string;
   repo: string;
   plan: EvaluationPlan;
@@ -17,6 +17,8 @@ export interface RecordInputs {
   evaluation: string;
   /** announce: folder of the build job's image-* artifacts (each with image.json), or "". */
   images: string;
+  /** preflight: the artifact name the evaluate job uploads the experiment's results under. */
+  resultArtifact: string;
   previewUrl?: string;
   /** preview: the folder that becomes the site's repository root. */
   destination: string;
@@ -29,8 +31,8 @@ export function getInputs(): RecordInputs {
   const env = process.env;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const mode = core.getInput("mode") || "record";
-  if (mode !== "announce" && mode !== "record" && mode !== "preview")
-    throw new CrucibleError(`mode must be announce, record or preview, got ${JSON.stringify(mode)}`);
+  if (mode !== "announce" && mode !== "preflight" && mode !== "record" && mode !== "preview")
+    throw new CrucibleError(`mode must be announce, preflight, record or preview, got ${JSON.stringify(mode)}`);
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? "").split("/");
   if (!owner || !repo || rest.length > 0)
     throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(env.GITHUB_REPOSITORY ?? "")}`);
@@ -42,11 +44,18 @@ export function getInputs(): RecordInputs {
   if (previewUrl && !/^https?:\/\//.test(previewUrl))
     throw new CrucibleError(`preview-url must be an http(s) URL, got ${JSON.stringify(previewUrl)}`);
   const runId = Number(env.GITHUB_RUN_ID ?? "0");
+  const plan = parsePlan(core.getInput("plan", { required: true }));
+  const resultArtifact = core.getInput("result-artifact");
+  if (mode === "preflight" && !plan.experiments.some((e) => e.artifact === resultArtifact))
+    throw new CrucibleError(
+      `preflight: result-artifact must be the artifact of a planned experiment (${plan.experiments.map((e) => e.artifact).join(", ")}), got ${JSON.stringify(resultArtifact)}`,
+    );
   return {
     mode,
     owner,
     repo,
-    plan: parsePlan(core.getInput("plan", { required: true })),
+    plan,
+    resultArtifact,
     token,
     pushToken,
     artifacts: path.resolve(workspace, core.getInput("artifacts") || path.join(env.RUNNER_TEMP || "", "artifacts")),

@@ -1,10 +1,11 @@
 import { cp, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
-import { escapeControls, errorMessage } from "../../lib/src/index.js";
+import { CrucibleError, escapeControls, errorMessage } from "../../lib/src/index.js";
 import {
   acceptArtifacts,
   announceEvaluation,
+  artifactsOfRun,
   createGitHubClient,
   ensureBranch,
   jobsOfRun,
@@ -21,6 +22,7 @@ export async function run(): Promise<void> {
   try {
     const inputs = getInputs();
     if (inputs.mode === "announce") await announce(inputs);
+    else if (inputs.mode === "preflight") await preflight(inputs);
     else if (inputs.mode === "record") await record(inputs);
     else await preview(inputs);
   } catch (error) {
@@ -36,6 +38,26 @@ async function announce(inputs: RecordInputs): Promise<void> {
   const plan = inputs.images ? await withBuiltImages(inputs.plan, inputs.images) : inputs.plan;
   const outcome = await announceEvaluation(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, info: core.info }, plan);
   core.info(`${inputs.plan.state}: status ${outcome.state ?? "unchanged"}${outcome.comment ? `, comment ${outcome.comment.url}` : ""}`);
+}
+
+/**
+ * In the evaluate job, before the sandbox starts: the names this job will upload the experiment's results
+ * under must still be free. Another job of the run (an escaped build) may have taken one first; then the
+ * real upload would be refused, so nothing is run and the job fails saying which artifact is in the way.
+ */
+async function preflight(inputs: RecordInputs): Promise<void> {
+  const names = [inputs.resultArtifact, `stored-${inputs.resultArtifact}`];
+  const taken = (await artifactsOfRun(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })).filter((a) =>
+    names.includes(a.name),
+  );
+  if (taken.length > 0)
+    throw new CrucibleError(
+      `this workflow run already has ${taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`).join(" and ")}, ` +
+        "uploaded before this evaluate job ran: another job of the run took the name of this experiment's results " +
+        "(a build job running the pull request's Dockerfile can), so they could not be uploaded. Nothing was run; " +
+        "the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: use /crucible rerun.",
+    );
+  core.info(`${names.join(" and ")}: no artifact of this run has these names yet`);
 }
 
 async function record(inputs: RecordInputs): Promise<void> {
@@ -102,6 +124,7 @@ async function preview(inputs: RecordInputs): Promise<void> {
     approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, new Date().toISOString()),
     workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
     jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt }),
+    artifacts: await artifactsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }),
   };
   const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
   for (const d of dropped) core.info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);

@@ -100,7 +100,15 @@ export interface WorkflowRunOptions {
   onStep?(job: string, step: Step, workspace: string): void;
   /** Given the run's record as soon as it exists: it fills in as the jobs go on. */
   onStart?(run: WorkflowRun): void;
+  /**
+   * GitHub's side of an artifact upload (CreateArtifact): stamps it, or throws GitHub's 409 message when the
+   * run already has an artifact of that name. Returns its id.
+   */
+  createArtifact(name: string): number;
 }
+
+/** A step that fails the way it fails on GitHub (the action reports an error), not a fault of the harness. */
+class StepFailure extends Error {}
 
 export interface WorkflowRun {
   jobs: Record<string, JobRun>;
@@ -440,7 +448,10 @@ async function runJobInstance(options: WorkflowRunOptions, run: WorkflowRun, set
         } else throw new Error(`${jobName}: step "${name}" has neither uses nor run`);
       } catch (error) {
         if (error instanceof ExpressionError) throw error;
-        throw new Error(`${jobName}: step "${name}" could not run: ${(error as Error).message}`, { cause: error });
+        if (error instanceof StepFailure) {
+          record.run = { code: 1, stdout: "", stderr: `Error: ${error.message}\n`, outputs: {}, summary: "" };
+          record.outcome = "failure";
+        } else throw new Error(`${jobName}: step "${name}" could not run: ${(error as Error).message}`, { cause: error });
       }
     }
     if (step.id) {
@@ -560,8 +571,6 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
         .map((l) => l.trim())
         .filter(Boolean);
       const target = path.join(ctx.artifacts, name);
-      if (await stat(target).catch(() => undefined))
-        throw new Error(`actions/upload-artifact: an artifact named ${name} already exists in this run`);
       const present = (
         await Promise.all(sources.map(async (source) => ((await stat(source).catch(() => undefined)) ? source : undefined)))
       ).filter((s): s is string => !!s);
@@ -570,15 +579,21 @@ async function simulateAction(action: string, inputs: Record<string, string>, ct
           throw new Error(`actions/upload-artifact: no files at ${sources.join(", ")}`);
         return {};
       }
+      // As the action does: files found, then GitHub is asked to create the artifact, which a taken name fails.
+      let id: number;
+      try {
+        id = ctx.options.createArtifact(name);
+      } catch (error) {
+        throw new StepFailure((error as Error).message);
+      }
       if (present.length === 1 && (await stat(present[0]!)).isDirectory()) await cp(present[0]!, target, { recursive: true });
       else {
         let common = path.dirname(present[0]!);
         while (!present.every((p) => p.startsWith(common + path.sep))) common = path.dirname(common);
         for (const source of present) await cp(source, path.join(target, path.relative(common, source)), { recursive: true });
       }
-      const id = String(1_000_000 + (await readdir(ctx.artifacts)).length);
       return {
-        "artifact-id": id,
+        "artifact-id": String(id),
         "artifact-url": `https://github.com/${ctx.options.github.repository}/actions/runs/${ctx.options.github.run_id}/artifacts/${id}`,
       };
     }

@@ -4,6 +4,13 @@
 // the schema and names the planned experiment, commit and pull request, and within them only result.json,
 // log.txt, output/** and stages/** as regular files with plain names, within size limits. Everything
 // else is dropped and listed with the reason.
+//
+// Nor is an artifact's name: any job of the run can upload under any name, including the build job that
+// runs a pull request's Dockerfile (its ACTIONS_RUNTIME_TOKEN is not GITHUB_TOKEN, so `permissions:`
+// cannot take it away). So GitHub's own records decide which upload is the evaluate job's: the run's only
+// artifact of that name, created (GitHub stamps the time) while the planned experiment's evaluate job of
+// this attempt was running. Every build job has completed, and its VM is gone, before any evaluate job
+// starts (`needs: build`, with the announce job in between).
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Approval, RunResult } from "../result/format.js";
@@ -11,6 +18,7 @@ import { parseResult } from "../result/read.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import type { PlannedExperiment } from "../gitops/plan.js";
 import type { FileToCommit } from "./commit.js";
+import type { RunArtifact, RunJob } from "./runs.js";
 
 const RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 /** A path segment that is harmless in a git tree, a shell and a URL. */
@@ -22,13 +30,39 @@ const MAX_DROPPED = 1_000;
 
 /**
  * What GitHub itself says about this workflow run, which overrides what the uploaded result claims:
- * who approved it, its URL, and for each evaluate job its live log and runner.
+ * who approved it, its URL, for each evaluate job its live log, runner and when it ran, and the run's
+ * artifacts with the times GitHub created them.
  */
 export interface RunAuthority {
   approvals: Approval[];
   workflowRunUrl: string;
-  /** The evaluate jobs, by display name ("evaluate (experiments/x)"). */
-  jobs: { name: string; url: string; runner: string | null }[];
+  /** The jobs of this attempt, by display name (the evaluate jobs are "evaluate (experiments/x)"). */
+  jobs: RunJob[];
+  artifacts: RunArtifact[];
+}
+
+const evaluateJobName = (planned: PlannedExperiment) => `evaluate (${planned.dir})`;
+
+/**
+ * Why GitHub's records do not show the artifact `name` as the upload of the planned experiment's evaluate
+ * job of this attempt, or undefined when they do. Times are compared inclusively: GitHub gives seconds.
+ */
+export function notUploadedByEvaluateJob(name: string, planned: PlannedExperiment, authority: RunAuthority): string | undefined {
+  const listed = authority.artifacts.filter((a) => a.name === name);
+  if (listed.length === 0) return "GitHub lists no artifact of this name in this workflow run";
+  if (listed.length > 1)
+    return `GitHub lists ${listed.length} artifacts of this name in this workflow run (an earlier attempt's?); which one was downloaded cannot be told, so none is taken`;
+  const createdAt = listed[0]!.createdAt ?? "";
+  const job = authority.jobs.find((j) => j.name === evaluateJobName(planned));
+  if (!job?.startedAt || !job.completedAt) return `GitHub shows no completed evaluate job of this attempt for ${planned.dir}`;
+  const created = Date.parse(createdAt);
+  if (Number.isNaN(created)) return "GitHub gives no creation time for it";
+  if (created < Date.parse(job.startedAt) || created > Date.parse(job.completedAt))
+    return (
+      `GitHub created it at ${createdAt}, outside its evaluate job (${job.startedAt} to ${job.completedAt}): ` +
+      "another job of this run uploaded it (a build job running the pull request's Dockerfile can), so nothing of it is taken"
+    );
+  return undefined;
 }
 
 export interface AcceptedRun {
@@ -50,7 +84,7 @@ export interface Acceptance {
   dropped: DroppedEntry[];
 }
 
-export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan, authority?: RunAuthority): Promise<Acceptance> {
+export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan, authority: RunAuthority): Promise<Acceptance> {
   const runs: AcceptedRun[] = [];
   const dropped: DroppedEntry[] = [];
   const drop = (entry: DroppedEntry) => dropped.length < MAX_DROPPED && dropped.push(entry);
@@ -62,6 +96,11 @@ export async function acceptArtifacts(artifactsDir: string, plan: EvaluationPlan
       // Other artifacts of the run (stored checkpoints, the report) are not results.
       if (!/^(stored-|crucible-report)/.test(entry.name))
         drop({ path: entry.name, reason: "not the results artifact of a planned experiment" });
+      continue;
+    }
+    const forged = notUploadedByEvaluateJob(entry.name, planned, authority);
+    if (forged) {
+      drop({ path: entry.name, reason: forged });
       continue;
     }
     const folder = path.join(artifactsDir, entry.name);
@@ -95,7 +134,7 @@ async function acceptRun(
   where: string,
   planned: PlannedExperiment,
   plan: EvaluationPlan,
-  authority: RunAuthority | undefined,
+  authority: RunAuthority,
 ): Promise<{ run: AcceptedRun; dropped: DroppedEntry[] } | DroppedEntry> {
   const runId = path.basename(dir);
   const resultFile = path.join(dir, "result.json");
@@ -118,18 +157,16 @@ async function acceptRun(
   if (mismatch) return { path: where, reason: `result.json does not belong to this evaluation: ${mismatch}` };
 
   // Where the run came from is GitHub's to say, not the upload's: approvals, run and job, runner.
-  if (authority) {
-    const job = authority.jobs.find((j) => j.name === `evaluate (${planned.dir})`);
-    result.provenance = {
-      ...result.provenance,
-      approvals: authority.approvals,
-      workflowRunUrl: authority.workflowRunUrl,
-      jobUrl: job?.url ?? authority.workflowRunUrl,
-      ...(job?.runner ? { runner: job.runner } : {}),
-    };
-  }
+  const job = authority.jobs.find((j) => j.name === evaluateJobName(planned));
+  result.provenance = {
+    ...result.provenance,
+    approvals: authority.approvals,
+    workflowRunUrl: authority.workflowRunUrl,
+    jobUrl: job?.url ?? authority.workflowRunUrl,
+    ...(job?.runner ? { runner: job.runner } : {}),
+  };
   const repoDir = `${planned.dir}/results/${runId}`;
-  const content = authority ? Buffer.from(`${JSON.stringify(result, null, 2)}\n`) : raw;
+  const content = Buffer.from(`${JSON.stringify(result, null, 2)}\n`);
   const files: FileToCommit[] = [{ path: `${repoDir}/result.json`, content }];
   const dropped: DroppedEntry[] = [];
   let bytes = content.length;

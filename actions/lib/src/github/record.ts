@@ -11,7 +11,7 @@ import type { GitHubClient } from "./client.js";
 import { upsertStickyComment, type StickyCommentOutcome } from "./comment.js";
 import { commitFiles, type CommitOutcome } from "./commit.js";
 import { EVALUATION_MARKER, renderEvaluationComment, type CommentState, type NotRunReason, type ResultRow } from "./evaluation-comment.js";
-import { jobsOfRun, pullRequestHead, reviewsOfRun } from "./runs.js";
+import { artifactsOfRun, jobsOfRun, pullRequestHead, reviewsOfRun } from "./runs.js";
 import { setCommitStatus, type CommitState } from "./status.js";
 
 /** The commit status a branch ruleset can require: pending while awaiting approval or running, then the outcome. */
@@ -120,6 +120,7 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
     approvals: reviews,
     workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
     jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }),
+    artifacts: await artifactsOfRun(octokit, { owner, repo, runId: options.runId }),
   };
   const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
   for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);

@@ -21,13 +21,45 @@ export async function reviewsOfRun(octokit: GitHubClient, where: RepoRef & { run
   }));
 }
 
-/** The jobs of a run's attempt: display name, live log, runner. */
-export async function jobsOfRun(
-  octokit: GitHubClient,
-  where: RepoRef & { runId: number; attempt: number },
-): Promise<{ name: string; url: string; runner: string | null }[]> {
+export interface RunJob {
+  name: string;
+  url: string;
+  runner: string | null;
+  /** When GitHub started and completed the job (null while it has not). */
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+/** The jobs of a run's attempt: display name, live log, runner, and when each ran. */
+export async function jobsOfRun(octokit: GitHubClient, where: RepoRef & { runId: number; attempt: number }): Promise<RunJob[]> {
   const jobs = await jobsOfAttempt(octokit, where);
-  return jobs.filter((job) => job.html_url).map((job) => ({ name: job.name, url: job.html_url!, runner: job.runner_name }));
+  return jobs
+    .filter((job) => job.html_url)
+    .map((job) => ({
+      name: job.name,
+      url: job.html_url!,
+      runner: job.runner_name,
+      startedAt: job.started_at || null,
+      completedAt: job.completed_at ?? null,
+    }));
+}
+
+export interface RunArtifact {
+  id: number;
+  name: string;
+  /** Set by GitHub when the upload started; no uploader can choose it. */
+  createdAt: string | null;
+}
+
+/** Every artifact of a workflow run, as GitHub lists them (any job of the run may have uploaded any of them). */
+export async function artifactsOfRun(octokit: GitHubClient, where: RepoRef & { runId: number }): Promise<RunArtifact[]> {
+  const artifacts = await octokit.paginate(octokit.rest.actions.listWorkflowRunArtifacts, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    per_page: 100,
+  });
+  return artifacts.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at }));
 }
 
 /** The job this runner is running in the run's attempt: its page is the live log. */
