@@ -122,7 +122,8 @@ export interface FakeArtifact {
 
 /** What upload-artifact v4 says when its CreateArtifact call is refused because the name is taken. */
 export const ARTIFACT_CONFLICT =
-  "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run";
+  "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: " +
+  "an artifact with this name already exists on the workflow run";
 
 export interface FakeRun {
   id: number;

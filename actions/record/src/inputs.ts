@@ -48,7 +48,8 @@ export function getInputs(): RecordInputs {
   const resultArtifact = core.getInput("result-artifact");
   if (mode === "preflight" && !plan.experiments.some((e) => e.artifact === resultArtifact))
     throw new CrucibleError(
-      `preflight: result-artifact must be the artifact of a planned experiment (${plan.experiments.map((e) => e.artifact).join(", ")}), got ${JSON.stringify(resultArtifact)}`,
+      `preflight: result-artifact must be the artifact of a planned experiment ` +
+        `(${plan.experiments.map((e) => e.artifact).join(", ")}), got ${JSON.stringify(resultArtifact)}`,
     );
   return {
     mode,

@@ -51,7 +51,10 @@ export function notUploadedByEvaluateJob(name: string, planned: PlannedExperimen
   const listed = authority.artifacts.filter((a) => a.name === name);
   if (listed.length === 0) return "GitHub lists no artifact of this name in this workflow run";
   if (listed.length > 1)
-    return `GitHub lists ${listed.length} artifacts of this name in this workflow run (an earlier attempt's?); which one was downloaded cannot be told, so none is taken`;
+    return (
+      `GitHub lists ${listed.length} artifacts of this name in this workflow run (an earlier attempt's?); ` +
+      "which one was downloaded cannot be told, so none is taken"
+    );
   const createdAt = listed[0]!.createdAt ?? "";
   const job = authority.jobs.find((j) => j.name === evaluateJobName(planned));
   if (!job?.startedAt || !job.completedAt) return `GitHub shows no completed evaluate job of this attempt for ${planned.dir}`;
