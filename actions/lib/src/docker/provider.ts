@@ -7,7 +7,7 @@ import { SandboxStartError, SandboxUnavailableError, errorMessage } from "../err
 import type { ImageRequest } from "../image-source.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
-import { MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
+import { cancelledBeforeStart, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
 import type { DockerRuntime, HostFindings } from "./host-checks.js";
 import { buildContainerConfig, redactedConfig } from "./host-config.js";
@@ -163,15 +163,7 @@ class DockerSandbox implements Sandbox {
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const config = buildContainerConfig(this.spec, argv, this.scratch.outputDir);
     const appliedConfig = redactedConfig(config);
-    if (options.signal?.aborted) {
-      return {
-        outcome: "cancelled",
-        exitCode: null,
-        detail: "The run was cancelled before the sandbox started.",
-        appliedConfig,
-        sandboxId: null,
-      };
-    }
+    if (options.signal?.aborted) return cancelledBeforeStart(appliedConfig);
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(config);

@@ -9,7 +9,7 @@ import { readRecipe } from "../docker/image.js";
 import { PolicyRejectedError, SandboxStartError, SandboxUnavailableError, errorMessage } from "../errors.js";
 import type { ImageRequest } from "../image-source.js";
 import type { SandboxPolicy, SandboxSpec } from "../policy.js";
-import { MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
+import { cancelledBeforeStart, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
 import type { ExecOptions, ExecResult, ImageRef, ReclaimedSandbox, RuntimeInfo, Sandbox, SandboxProvider } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
 import { KubernetesApiError, KubernetesClient, SERVICE_ACCOUNT_DIR, type KubernetesObject } from "./client.js";
@@ -260,15 +260,7 @@ class KubernetesSandbox implements Sandbox {
       policy: this.spec.policy,
     });
     const appliedConfig = redactedPod(pod);
-    if (options.signal?.aborted) {
-      return {
-        outcome: "cancelled",
-        exitCode: null,
-        detail: "The run was cancelled before the sandbox started.",
-        appliedConfig,
-        sandboxId: null,
-      };
-    }
+    if (options.signal?.aborted) return cancelledBeforeStart(appliedConfig);
     let name: string;
     try {
       name = (await client.request(`/api/v1/namespaces/${ns}/pods`, { method: "POST", body: pod })).metadata.name as string;

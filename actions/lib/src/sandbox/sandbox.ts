@@ -1,4 +1,5 @@
 import type { ImageRequest } from "../image-source.js";
+import type { RunResultDocument } from "../contracts/result.js";
 import type { SandboxSpec } from "../policy.js";
 
 /** Every sandbox Crucible creates carries this label, so leaked sandboxes can always be found. */
@@ -6,20 +7,8 @@ export const MANAGED_LABEL = "crucible.managed";
 /** The run a sandbox belongs to. */
 export const RUN_ID_LABEL = "crucible.run-id";
 
-/** A sandbox image as recorded in results. */
-export interface ImageRef {
-  name: string;
-  ref: string;
-  id: string;
-  recipeHash: string;
-  /** Images an experiment brings (docker/image-build.ts): where it came from and what it is made of. */
-  source?: "build" | "registry";
-  /** The digest a reproduction pins: the image id of a built image, the registry digest of a pulled one. */
-  digest?: string;
-  dockerfileHash?: string;
-  baseImage?: string;
-  contextHash?: string;
-}
+/** A sandbox image as recorded in results: the result schema's `image` (schemas/result.schema.json). */
+export type ImageRef = RunResultDocument["image"];
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -103,4 +92,15 @@ export interface SandboxProvider {
    */
   prepareImage(image: string | Omit<ImageRequest, "imagesDir">, log?: (line: string) => void): Promise<ImageRef>;
   create(spec: SandboxSpec): Promise<Sandbox>;
+}
+
+/** What exec returns when the run was cancelled before its sandbox started (nothing to clean up). */
+export function cancelledBeforeStart(appliedConfig: Record<string, unknown>): ExecResult {
+  return {
+    outcome: "cancelled",
+    exitCode: null,
+    detail: "The run was cancelled before the sandbox started.",
+    appliedConfig,
+    sandboxId: null,
+  };
 }
