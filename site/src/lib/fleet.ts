@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "./paths";
+import { siteCheckoutRoot } from "./paths";
 
 export interface ScaleSet {
   name: string;
@@ -78,7 +78,7 @@ async function readFleet(): Promise<Fleet> {
   const read = async (file: string) => {
     sources.push(file);
     try {
-      return await readFile(join(repoRoot, file), "utf8");
+      return await readFile(join(siteCheckoutRoot, file), "utf8");
     } catch (error) {
       throw new Error(`the fleet page needs ${file}: ${(error as Error).message}`, { cause: error });
     }
