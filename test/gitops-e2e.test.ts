@@ -34,6 +34,8 @@ async function baseFiles(): Promise<Record<string, Buffer>> {
     "schemas/",
     "runner-setup/images/",
     "runner-setup/image-files/",
+    // The site's fleet page draws these.
+    "runner-setup/kubernetes/",
     "site/",
     "experiments/hello-sandbox/",
     "experiments/containment/log-injection/",
@@ -49,6 +51,7 @@ async function baseFiles(): Promise<Record<string, Buffer>> {
     "package-lock.json",
     "tsconfig.json",
     "runner-setup/policy.json",
+    "runner-setup/policy.gpu.json",
     "runner-setup/monitoring-rules.json",
   ])
     files[f] = await readFile(path.join(repoRoot, f));
