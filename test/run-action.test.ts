@@ -184,7 +184,7 @@ describe("actions/run: every way a run ends", () => {
   it("sandbox-error: the runtime cannot start the sandbox", async () => {
     const run = await runProgram("too-small", "print('never')\n", { resources: "  cpus: 1\n  memory: 10Mi\n  timeout: 60s" });
     expect(run.outputs.status).toBe("sandbox-error");
-    expect(run.result!.statusReason).toMatch(/runtime runsc(-monitored)? failed to start the sandbox.*too small for gVisor itself/);
+    expect(run.result!.statusReason).toMatch(/runtime runsc(-monitored-\d+)? failed to start the sandbox.*too small for gVisor itself/);
     expect(run.result!.exitCode).toBeNull();
   });
 
