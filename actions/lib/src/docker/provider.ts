@@ -25,6 +25,7 @@ import type {
   Sandbox,
   SandboxProvider,
 } from "../sandbox/sandbox.js";
+import { delay } from "../delay.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -305,8 +306,4 @@ function sink(stream: OutputStream, options: ExecOptions): Writable {
       callback();
     },
   });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -14,6 +14,7 @@ import type { ExecOptions, ExecResult, ImageRef, ReclaimedSandbox, RuntimeInfo, 
 import { formatBytes } from "../units.js";
 import { KubernetesApiError, KubernetesClient, SERVICE_ACCOUNT_DIR, type KubernetesObject } from "./client.js";
 import { EXCHANGE_FOLDERS, EXPERIMENT_CONTAINER, SANDBOX_OWNER_ANNOTATION, sandboxPod, type SandboxPodSettings } from "./pod.js";
+import { delay } from "../delay.js";
 
 /** The runner pod's environment that selects and configures this provider (the scale set's values set it). */
 export const KUBERNETES_ENV = {
@@ -359,8 +360,4 @@ function redactedPod(pod: KubernetesObject): Record<string, unknown> {
   const [container, ...rest] = pod.spec.containers as KubernetesObject[];
   const env = (container!.env as { name: string }[]).map((e) => ({ name: e.name, value: "<redacted>" }));
   return { ...pod, spec: { ...pod.spec, containers: [{ ...container, env }, ...rest] } };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

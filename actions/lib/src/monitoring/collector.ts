@@ -7,6 +7,7 @@
 import type { SeqpacketServer, SeqpacketSocket } from "node-unix-socket";
 import { decodeHandshake, decodeMessage, encodeHandshake, readHeader, type TraceEvent, WIRE_VERSION } from "./wire.js";
 import type { CollectorLimits } from "./rules.js";
+import { delay } from "../delay.js";
 
 export interface CollectorStats {
   /** Connections from the expected sandbox (one per sandbox). */
@@ -169,8 +170,4 @@ export class TraceCollector {
   private problem(text: string): void {
     if (!this.stats.problems.includes(text)) this.stats.problems.push(text);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
