@@ -18,6 +18,8 @@ export interface SlotLease {
 export interface WaitOptions {
   runId: string;
   signal?: AbortSignal;
+  /** Gives up after this long (every wait tries at least once); by default waits until the signal aborts. */
+  waitMs?: number;
   /** Called when the run has to wait, and again every `reportEveryMs` while it does. */
   onWait?: (message: string) => void;
   pollMs?: number;
@@ -148,7 +150,7 @@ export class SandboxSlots {
 
   /**
    * Waits for a slot. Resolves to the lease, or to undefined when the signal aborted the wait (at once:
-   * the wait is a sleep that the abort ends).
+   * the wait is a sleep that the abort ends) or waitMs passed.
    */
   async acquire(options: WaitOptions): Promise<{ lease?: SlotLease; waitedMs: number }> {
     const self = await currentProcess();
@@ -161,6 +163,7 @@ export class SandboxSlots {
       const lease = await this.tryAcquire(options.runId, self);
       if (lease) return { lease, waitedMs: Date.now() - started };
       const waited = Date.now() - started;
+      if (options.waitMs !== undefined && waited >= options.waitMs) return { waitedMs: waited };
       if (waited - reported >= reportEveryMs) {
         reported = waited;
         const holders = await this.holders();

@@ -116,7 +116,7 @@ export async function ensureImage(
   const builds = new SandboxSlots(path.join(os.tmpdir(), "crucible-image-builds", `${name}-${hash}`), 1);
   const { lease } = await builds.acquire({
     runId: `build of ${ref}`,
-    signal: AbortSignal.timeout(IMAGE_BUILD_WAIT_MS),
+    waitMs: IMAGE_BUILD_WAIT_MS,
     onWait: () => log(`waiting for another process, which is building image ${ref}`),
     reportEveryMs: 60_000,
   });

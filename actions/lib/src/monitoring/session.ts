@@ -10,7 +10,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage } from "../errors.js";
-import { currentProcess } from "../owner.js";
 import { SandboxSlots, type SlotLease } from "../slot-leases.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
 import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
@@ -130,19 +129,12 @@ export class MonitoringBusyError extends Error {}
 
 /** A free traced runtime, waiting up to waitMs; the busy error names every holder ("(pid N)"). */
 async function leaseChannel(leases: SandboxSlots, holder: string, waitMs: number): Promise<SlotLease> {
-  const deadline = Date.now() + waitMs;
-  const self = await currentProcess();
-  for (;;) {
-    const lease = await leases.tryAcquire(holder, self);
-    if (lease) return lease;
-    if (Date.now() >= deadline) {
-      const holders = (await leases.heldBy()).map((h) => (h.pid ? `${h.runId} (pid ${h.pid})` : h.runId));
-      throw new MonitoringBusyError(
-        `all ${leases.limit} traced runtimes on this host are in use, by ${holders.join(", ") || "processes that just released them"}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const { lease } = await leases.acquire({ runId: holder, waitMs, pollMs: 200 });
+  if (lease) return lease;
+  const holders = (await leases.heldBy()).map((h) => (h.pid ? `${h.runId} (pid ${h.pid})` : h.runId));
+  throw new MonitoringBusyError(
+    `all ${leases.limit} traced runtimes on this host are in use, by ${holders.join(", ") || "processes that just released them"}`,
+  );
 }
 
 /** What a run is given: the host's traced runtimes and the rules, or the reason this runner cannot monitor. */
