@@ -50154,12 +50154,66 @@ var execFileAsync3 = promisify3(execFile3);
 // actions/lib/src/github/artifacts.ts
 import { lstat as lstat4, readdir as readdir3, readFile as readFile2 } from "node:fs/promises";
 import path4 from "node:path";
+
+// actions/lib/src/github/runs.ts
+async function reviewsOfRun(octokit, where, at) {
+  const { data } = await octokit.rest.actions.getReviewsForRun({ owner: where.owner, repo: where.repo, run_id: where.runId });
+  return data.map((review) => ({
+    reviewer: review.user.login,
+    state: review.state === "approved" ? "approved" : "rejected",
+    at,
+    ...review.comment ? { comment: review.comment.slice(0, 2e3) } : {},
+    environments: review.environments.map((e) => e.name ?? "").filter(Boolean)
+  }));
+}
+async function jobsOfRun(octokit, where) {
+  const jobs = await jobsOfAttempt(octokit, where);
+  return jobs.filter((job) => job.html_url).map((job) => ({
+    name: job.name,
+    url: job.html_url,
+    runner: job.runner_name,
+    startedAt: job.started_at || null,
+    completedAt: job.completed_at ?? null
+  }));
+}
+async function artifactsOfRun(octokit, where) {
+  const artifacts = await octokit.paginate(octokit.rest.actions.listWorkflowRunArtifacts, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    per_page: 100
+  });
+  return artifacts.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at }));
+}
+async function pullRequestHead(octokit, where) {
+  const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
+  return { sha: data.head.sha, open: data.state === "open" };
+}
+function jobsOfAttempt(octokit, where) {
+  return octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
+    owner: where.owner,
+    repo: where.repo,
+    run_id: where.runId,
+    attempt_number: where.attempt,
+    per_page: 100
+  });
+}
+
+// actions/lib/src/github/artifacts.ts
 var RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 var PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 var MAX_RUN_BYTES = 256 * 1024 * 1024;
 var MAX_RUN_FILES = 1e4;
 var MAX_DEPTH = 16;
 var MAX_DROPPED = 1e3;
+async function runAuthority(octokit, where, plan) {
+  return {
+    approvals: await reviewsOfRun(octokit, where, (/* @__PURE__ */ new Date()).toISOString()),
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${where.attempt}`,
+    jobs: await jobsOfRun(octokit, where),
+    artifacts: await artifactsOfRun(octokit, where)
+  };
+}
 var evaluateJobName = (planned) => `evaluate (${planned.dir})`;
 function notUploadedByEvaluateJob(name, planned, authority) {
   const listed = authority.artifacts.filter((a) => a.name === name);
@@ -54751,50 +54805,6 @@ async function latestRecordedRun(repository, commit, dir, accept = () => true) {
   return void 0;
 }
 
-// actions/lib/src/github/runs.ts
-async function reviewsOfRun(octokit, where, at) {
-  const { data } = await octokit.rest.actions.getReviewsForRun({ owner: where.owner, repo: where.repo, run_id: where.runId });
-  return data.map((review) => ({
-    reviewer: review.user.login,
-    state: review.state === "approved" ? "approved" : "rejected",
-    at,
-    ...review.comment ? { comment: review.comment.slice(0, 2e3) } : {},
-    environments: review.environments.map((e) => e.name ?? "").filter(Boolean)
-  }));
-}
-async function jobsOfRun(octokit, where) {
-  const jobs = await jobsOfAttempt(octokit, where);
-  return jobs.filter((job) => job.html_url).map((job) => ({
-    name: job.name,
-    url: job.html_url,
-    runner: job.runner_name,
-    startedAt: job.started_at || null,
-    completedAt: job.completed_at ?? null
-  }));
-}
-async function artifactsOfRun(octokit, where) {
-  const artifacts = await octokit.paginate(octokit.rest.actions.listWorkflowRunArtifacts, {
-    owner: where.owner,
-    repo: where.repo,
-    run_id: where.runId,
-    per_page: 100
-  });
-  return artifacts.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at }));
-}
-async function pullRequestHead(octokit, where) {
-  const { data } = await octokit.rest.pulls.get({ owner: where.owner, repo: where.repo, pull_number: where.number });
-  return { sha: data.head.sha, open: data.state === "open" };
-}
-function jobsOfAttempt(octokit, where) {
-  return octokit.paginate(octokit.rest.actions.listJobsForWorkflowRunAttempt, {
-    owner: where.owner,
-    repo: where.repo,
-    run_id: where.runId,
-    attempt_number: where.attempt,
-    per_page: 100
-  });
-}
-
 // actions/lib/src/github/status.ts
 var MAX_DESCRIPTION = 140;
 async function setCommitStatus(octokit, options) {
@@ -54856,13 +54866,8 @@ async function latestStatus(octokit, where, sha) {
 async function recordEvaluation(octokit, options) {
   const { owner, repo, plan, info: info2 = () => {
   } } = options;
-  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, (/* @__PURE__ */ new Date()).toISOString());
-  const authority = {
-    approvals: reviews,
-    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }),
-    artifacts: await artifactsOfRun(octokit, { owner, repo, runId: options.runId })
-  };
+  const authority = await runAuthority(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }, plan);
+  const reviews = authority.approvals;
   const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
   for (const d of dropped) info2(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   const ran = runs.filter((r) => r.result.status !== "superseded");
@@ -55250,12 +55255,11 @@ async function preview(inputs) {
     await materializeExperiment({ repository: inputs.workspace, commit: plan.head, dir: planned.dir, destination });
   }
   const octokit = client(inputs.token);
-  const authority = {
-    approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, (/* @__PURE__ */ new Date()).toISOString()),
-    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt }),
-    artifacts: await artifactsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })
-  };
+  const authority = await runAuthority(
+    octokit,
+    { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt },
+    plan
+  );
   const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
   for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   await writeAcceptedRuns(runs, destination);

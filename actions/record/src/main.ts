@@ -8,12 +8,11 @@ import {
   artifactsOfRun,
   createGitHubClient,
   ensureBranch,
-  jobsOfRun,
   materializeExperiment,
   openFollowUp,
   recordEvaluation,
   withBuiltImages,
-  reviewsOfRun,
+  runAuthority,
   writeAcceptedRuns,
 } from "../../lib/src/github/index.js";
 import { getInputs, type RecordInputs } from "./inputs.js";
@@ -120,12 +119,11 @@ async function preview(inputs: RecordInputs): Promise<void> {
   }
   // The preview is data for a read-only build: GitHub's view of the run (approvals, jobs) still overrides the upload's.
   const octokit = client(inputs.token);
-  const authority = {
-    approvals: await reviewsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }, new Date().toISOString()),
-    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${inputs.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt }),
-    artifacts: await artifactsOfRun(octokit, { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId }),
-  };
+  const authority = await runAuthority(
+    octokit,
+    { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId, attempt: inputs.attempt },
+    plan,
+  );
   const { runs, dropped } = await acceptArtifacts(inputs.artifacts, plan, authority);
   for (const d of dropped) core.info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   await writeAcceptedRuns(runs, destination);

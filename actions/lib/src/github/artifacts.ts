@@ -18,7 +18,8 @@ import { parseResult } from "../result/read.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import type { PlannedExperiment } from "../gitops/plan.js";
 import type { FileToCommit } from "./commit.js";
-import type { RunArtifact, RunJob } from "./runs.js";
+import type { GitHubClient } from "./client.js";
+import { artifactsOfRun, jobsOfRun, reviewsOfRun, type RepoRef, type RunArtifact, type RunJob } from "./runs.js";
 
 const RUN_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 /** A path segment that is harmless in a git tree, a shell and a URL. */
@@ -39,6 +40,20 @@ export interface RunAuthority {
   /** The jobs of this attempt, by display name (the evaluate jobs are "evaluate (experiments/x)"). */
   jobs: RunJob[];
   artifacts: RunArtifact[];
+}
+
+/** GitHub's view of this attempt of the workflow run, read now. */
+export async function runAuthority(
+  octokit: GitHubClient,
+  where: RepoRef & { runId: number; attempt: number },
+  plan: EvaluationPlan,
+): Promise<RunAuthority> {
+  return {
+    approvals: await reviewsOfRun(octokit, where, new Date().toISOString()),
+    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${where.attempt}`,
+    jobs: await jobsOfRun(octokit, where),
+    artifacts: await artifactsOfRun(octokit, where),
+  };
 }
 
 const evaluateJobName = (planned: PlannedExperiment) => `evaluate (${planned.dir})`;

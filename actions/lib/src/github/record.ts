@@ -6,12 +6,12 @@ import { escapeControls } from "../text.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import { latestRecordedRun } from "../gitops/history.js";
 import type { Approval } from "../result/format.js";
-import { acceptArtifacts, type AcceptedRun, type DroppedEntry, type RunAuthority } from "./artifacts.js";
+import { acceptArtifacts, runAuthority, type AcceptedRun, type DroppedEntry } from "./artifacts.js";
 import type { GitHubClient } from "./client.js";
 import { upsertStickyComment, type StickyCommentOutcome } from "./comment.js";
 import { commitFiles, type CommitOutcome } from "./commit.js";
 import { EVALUATION_MARKER, renderEvaluationComment, type CommentState, type NotRunReason, type ResultRow } from "./evaluation-comment.js";
-import { artifactsOfRun, jobsOfRun, pullRequestHead, reviewsOfRun } from "./runs.js";
+import { pullRequestHead } from "./runs.js";
 import { setCommitStatus, type CommitState } from "./status.js";
 
 /** The commit status a branch ruleset can require: pending while awaiting approval or running, then the outcome. */
@@ -115,13 +115,8 @@ export interface RecordOutcome {
 /** After the evaluate jobs: commit what they produced that belongs to the plan, set the statuses, update the comment. */
 export async function recordEvaluation(octokit: GitHubClient, options: RecordOptions): Promise<RecordOutcome> {
   const { owner, repo, plan, info = () => {} } = options;
-  const reviews = await reviewsOfRun(octokit, { owner, repo, runId: options.runId }, new Date().toISOString());
-  const authority: RunAuthority = {
-    approvals: reviews,
-    workflowRunUrl: `${plan.workflowRunUrl}/attempts/${options.attempt}`,
-    jobs: await jobsOfRun(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }),
-    artifacts: await artifactsOfRun(octokit, { owner, repo, runId: options.runId }),
-  };
+  const authority = await runAuthority(octokit, { owner, repo, runId: options.runId, attempt: options.attempt }, plan);
+  const reviews = authority.approvals;
   const { runs, dropped } = await acceptArtifacts(options.artifactsDir, plan, authority);
   for (const d of dropped) info(`ignored ${escapeControls(JSON.stringify(d.path))}: ${escapeControls(d.reason)}`);
   const ran = runs.filter((r) => r.result.status !== "superseded");
