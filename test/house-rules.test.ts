@@ -21,7 +21,6 @@ const LONG_LINES_OWNED_ELSEWHERE = new Set([
   "actions/lib/src/github/runs.ts",
   "actions/lib/src/monitoring/doctor.ts",
   "actions/lib/src/monitoring/report.ts",
-  "actions/lib/src/run.ts",
   "actions/lib/src/slots.ts",
   "actions/record/src/main.ts",
   "site/src/components/CompareScript.astro",
