@@ -4,7 +4,7 @@
 // superseded by a push, cancelled, closed). Results come from sandboxed programs: every value they hold
 // goes through escapeMarkdown, and links must be http(s).
 import { formatDuration } from "../relay.js";
-import { STATUS_ICONS, type Approval, type RunResult } from "../result/format.js";
+import { STATUS_ICONS, type Approval, type RecordedResult } from "../result/format.js";
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
 import { DIGEST } from "../image-source.js";
@@ -19,9 +19,9 @@ const MAX_HEADLINE = 4;
 const MAX_DROPPED = 20;
 
 export interface ResultRow {
-  result: RunResult;
+  result: RecordedResult;
   /** The latest recorded run of the same experiment on the default branch, to compare with. */
-  baseline?: RunResult;
+  baseline?: RecordedResult;
 }
 
 export type NotRunReason = "rejected" | "superseded" | "cancelled" | "closed" | "failed";
@@ -184,7 +184,7 @@ function resultRow(row: ResultRow, plan: EvaluationPlan): string {
 }
 
 /** The experiment's declared headline metrics that the run has, else its first metrics. */
-export function headlineNames(result: RunResult): string[] {
+export function headlineNames(result: RecordedResult): string[] {
   const declared = (result.experiment.headline ?? []).map((h) => h.metric).filter((name) => name in result.metrics);
   return declared.length > 0 ? declared : Object.keys(result.metrics).slice(0, MAX_HEADLINE);
 }
@@ -239,7 +239,7 @@ function droppedList(dropped: DroppedEntry[]): string[] {
 }
 
 /** The run's page on the report site, or null without a site. */
-export function reportPageUrl(reportUrl: string | undefined, result: Pick<RunResult, "experiment" | "runId">): string | null {
+export function reportPageUrl(reportUrl: string | undefined, result: Pick<RecordedResult, "experiment" | "runId">): string | null {
   if (!reportUrl) return null;
   return `${reportUrl.replace(/\/+$/, "")}/runs/${encodeURIComponent(result.experiment.name)}/${encodeURIComponent(result.runId)}/`;
 }

@@ -14,7 +14,8 @@ export interface ReportedCharts {
 }
 
 export interface ProgramOutcome extends ReportedCharts {
-  status: RunStatus;
+  /** Never superseded: that is decided before any program runs. */
+  status: Exclude<RunStatus, "superseded">;
   statusReason: string;
   exitCode: number | null;
   log: LogSummary;
@@ -35,7 +36,7 @@ export type OutcomeField = "status" | "statusReason" | "exitCode" | "metrics" | 
 export type ResultHeader = Omit<RunResult, OutcomeField | "finishedAt" | "durationSeconds" | "log">;
 
 /** The outcome of a program that never started (no GPU for it, an artifact that failed its check): its log stays empty. */
-export function notStartedOutcome(log: LogSummary, status: RunStatus, statusReason: string): ProgramOutcome {
+export function notStartedOutcome(log: LogSummary, status: ProgramOutcome["status"], statusReason: string): ProgramOutcome {
   return {
     status,
     statusReason,
@@ -53,7 +54,7 @@ export function notStartedOutcome(log: LogSummary, status: RunStatus, statusReas
 }
 
 /** The status of a program that ran: an exit is succeeded (code 0) or failed, a kill keeps its name. */
-export function statusOfExec(exec: ExecResult): RunStatus {
+export function statusOfExec(exec: ExecResult): ProgramOutcome["status"] {
   if (exec.outcome !== "exited") return exec.outcome;
   return exec.exitCode === 0 ? "succeeded" : "failed";
 }
