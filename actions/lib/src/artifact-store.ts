@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CrucibleError } from "./errors.js";
+import type { CollectedFile } from "./files.js";
 
 /** A file kept in the artifact store, as result.json references it. */
 export interface StoredArtifact {
@@ -82,6 +83,32 @@ export class ArtifactStore {
       );
     }
     return file;
+  }
+
+  /**
+   * Moves a stage's declared artifacts out of its collected outputs (in outputDir) into the store, so they
+   * are not committed: what was stored, the declared paths the program did not write, and the files that stay.
+   */
+  async moveDeclared(
+    outputDir: string,
+    declared: string[],
+    collected: CollectedFile[],
+  ): Promise<{ stored: StoredArtifact[]; missing: string[]; kept: CollectedFile[] }> {
+    const stored: StoredArtifact[] = [];
+    const missing: string[] = [];
+    for (const name of declared) {
+      const file = collected.find((f) => f.path === name);
+      if (!file) {
+        missing.push(name);
+        continue;
+      }
+      const hostFile = path.join(outputDir, name);
+      const artifact = await this.put(hostFile, name);
+      if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${name} changed between collection and storage`);
+      await rm(hostFile);
+      stored.push(artifact);
+    }
+    return { stored, missing, kept: collected.filter((f) => !declared.includes(f.path)) };
   }
 }
 

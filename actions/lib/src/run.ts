@@ -1,19 +1,27 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { CrucibleError, PolicyRejectedError, SandboxStartError } from "./errors.js";
 import { ArtifactStore, defaultArtifactStore, type StoredArtifact } from "./artifact-store.js";
 import type { Experiment, Input, Resources, Stage } from "./experiment.js";
-import { collectOutputs, type CollectedFile, type DroppedEntry } from "./files.js";
+import { collectOutputs } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import { checkImageSourceAgainstPolicy, imageLabel, resolveImagePolicy } from "./image-source.js";
 import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
-import type { MetricInfo, RunResult, RunStatus, Series, StageResult } from "./result/format.js";
+import type { RunStatus, StageResult } from "./result/format.js";
+import {
+  notStartedOutcome,
+  singleProgramResult,
+  statusOfExec,
+  type ProgramOutcome,
+  type ReportedCharts,
+  type ResultHeader,
+} from "./result/outcome.js";
 import { readMetrics, readSeries, type Collected } from "./result/program-outputs.js";
-import { gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
-import { metricExtras, mergeStageMetrics, statusOfStages, type ReportedCharts } from "./result/stages.js";
-import { writeResult, type WrittenResult } from "./result/write.js";
+import { experimentRecord, gitHead, newRunId, provenanceOf, type GivenProvenance } from "./result/provenance.js";
+import { skippedStage, stageRecord, stagesResult, unmetNeed } from "./result/stages.js";
+import { writeNotStarted, writeResult, type WrittenResult } from "./result/write.js";
 import {
   MANAGED_LABEL,
   RUN_ID_LABEL,
@@ -23,7 +31,6 @@ import {
   type RuntimeInfo,
   type SandboxProvider,
 } from "./sandbox/sandbox.js";
-import { escapeControls } from "./text.js";
 import {
   closeMonitor,
   mergeStageMonitoring,
@@ -32,7 +39,7 @@ import {
   type MonitoringOutcome,
   type OpenedMonitor,
 } from "./monitoring/session.js";
-import { UsageMonitor, type UsagePeaks, type UsageRecord } from "./usage.js";
+import { UsageMonitor, type UsagePeaks } from "./usage.js";
 
 /** What an adapter (CLI or action) is told while a run goes on. */
 export interface RunEvents {
@@ -110,24 +117,6 @@ interface Program {
   echo?: (line: RelayedLine) => void;
 }
 
-/** What running a program left behind, before it becomes (part of) a result. */
-interface ProgramOutcome {
-  status: RunStatus;
-  statusReason: string;
-  exitCode: number | null;
-  log: LogFile;
-  metrics: Record<string, number>;
-  metricInfo: Record<string, MetricInfo>;
-  series: Record<string, Series>;
-  files: CollectedFile[];
-  dropped: DroppedEntry[];
-  policy: Record<string, unknown>;
-  usage?: UsageRecord;
-  gpuDeviceIds: string[];
-  containerId: string | null;
-  monitoring?: MonitoringOutcome;
-}
-
 /**
  * Runs one experiment in a sandbox (or each of its stages in its own sandbox) and records it. Problems
  * that mean nothing ran (Docker down, runtime missing, image cannot be built) throw and write nothing;
@@ -141,39 +130,19 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const resultDir = path.join(options.resultsRoot ?? path.join(experiment.dir, "results"), runId);
   // `git rev-parse` runs while the image is prepared and the program runs: only the record needs the commit.
   const gitCommit = options.provenance?.gitCommit !== undefined ? Promise.resolve(options.provenance.gitCommit) : gitHead(experiment.dir);
-  const recordBase = async () => ({ ...base, provenance: provenanceOf(options.provenance, await gitCommit) });
-  const base = {
-    schemaVersion: 2 as const,
+  const header = async (runtime: RuntimeInfo, image: ImageRef): Promise<ResultHeader> => ({
+    schemaVersion: 2,
     runId,
-    experiment: {
-      name: experiment.spec.name,
-      path: path.relative(options.repoRoot, experiment.file).split(path.sep).join("/"),
-      contentHash: experiment.contentHash,
-      description: experiment.spec.description,
-      ...(experiment.spec.headline ? { headline: experiment.spec.headline } : {}),
-    },
+    experiment: experimentRecord(experiment, options.repoRoot),
     startedAt: startedAt.toISOString(),
-    resources: { ...experiment.resources, gpuDeviceIds: [] as string[] },
-  };
-
+    runtime,
+    image,
+    resources: { ...experiment.resources, gpuDeviceIds: [] },
+    provenance: provenanceOf(options.provenance, await gitCommit),
+  });
   // A run refused before it starts is still recorded: the request was valid, the runner or the workflow said no.
-  const notStarted = async (status: RunStatus, statusReason: string, runtime: RuntimeInfo, image: ImageRef) => {
-    await mkdir(resultDir, { recursive: true });
-    const log = new LogFile(path.join(resultDir, "log.txt"), policy.logMaxBytes);
-    await log.close();
-    return writeResult(resultDir, log, {
-      ...(await recordBase()),
-      status,
-      statusReason,
-      exitCode: null,
-      runtime,
-      image,
-      metrics: {},
-      artifacts: [],
-      dropped: [],
-      policy: {},
-    });
-  };
+  const notStarted = async (status: RunStatus, reason: string, runtime: RuntimeInfo, image: ImageRef) =>
+    writeNotStarted(resultDir, await header(runtime, image), status, reason);
   const imagePolicy = policy.images ?? resolveImagePolicy(undefined);
   const unprepared: ImageRef = { name: imageLabel(experiment.spec.image), ref: "", id: "", recipeHash: "" };
   try {
@@ -234,41 +203,16 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       artifacts: [],
       dir: resultDir,
     });
-    const recorded = await recordBase();
-    return writeResult(resultDir, outcome.log, {
-      ...recorded,
-      status: outcome.status,
-      statusReason: outcome.statusReason,
-      exitCode: outcome.exitCode,
-      runtime,
-      image,
-      metrics: outcome.metrics,
-      ...metricExtras(outcome),
-      artifacts: outcome.files.map((f) => ({ ...f, path: `output/${f.path}` })),
-      dropped: outcome.dropped,
-      policy: outcome.policy,
-      ...(outcome.usage ? { usage: outcome.usage } : {}),
-      ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
-      resources: { ...recorded.resources, gpuDeviceIds: outcome.gpuDeviceIds },
-      provenance: { ...recorded.provenance, containerId: outcome.containerId },
-    });
+    return writeResult(resultDir, outcome.log, singleProgramResult(await header(runtime, image), outcome));
   }
-  return runStages(context, experiment.stages, resultDir, { ...(await recordBase()), runtime, image });
+  return runStages(context, experiment.stages, resultDir, await header(runtime, image));
 }
 
 /**
  * Runs the stages in order. A stage starts only when every stage it needs succeeded and left its
  * artifacts; otherwise it is skipped with the reason, and after a cancellation nothing else starts.
  */
-async function runStages(
-  context: RunContext,
-  stages: Stage[],
-  resultDir: string,
-  base: Omit<
-    RunResult,
-    "status" | "statusReason" | "exitCode" | "metrics" | "artifacts" | "dropped" | "policy" | "finishedAt" | "durationSeconds" | "log"
-  >,
-): Promise<RunOutcome> {
+async function runStages(context: RunContext, stages: Stage[], resultDir: string, header: ResultHeader): Promise<RunOutcome> {
   const { options } = context;
   const { events = {} } = options;
   const runLog = new LogFile(path.join(resultDir, "log.txt"), options.policy.logMaxBytes);
@@ -278,31 +222,16 @@ async function runStages(
   const byName = new Map<string, StageResult>();
   const runStart = Date.now();
   const usage = new UsageMonitor();
+  const finished = (record: StageResult) => {
+    records.push(record);
+    byName.set(record.name, record);
+  };
   for (const [index, stage] of stages.entries()) {
-    const blocker = options.signal?.aborted
-      ? "the run was cancelled before this stage started"
-      : stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
-    const common = { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
+    const unmet = stage.needs.map((n) => byName.get(n)).find((n) => n && n.status !== "succeeded");
+    const blocker = options.signal?.aborted ? "the run was cancelled before this stage started" : unmet && unmetNeed(unmet);
     if (blocker) {
-      const reason =
-        typeof blocker === "string"
-          ? blocker
-          : `needs stage ${blocker.name}, which ended ${blocker.status}${blocker.status === "skipped" ? "" : `: ${blocker.statusReason}`}`;
-      events.info?.(`stage ${stage.name} skipped: ${reason}`);
-      const record: StageResult = {
-        ...common,
-        status: "skipped",
-        statusReason: reason,
-        exitCode: null,
-        metrics: {},
-        artifacts: [],
-        storedArtifacts: [],
-        consumed: [],
-        dropped: [],
-        log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] },
-      };
-      records.push(record);
-      byName.set(stage.name, record);
+      events.info?.(`stage ${stage.name} skipped: ${blocker}`);
+      finished(skippedStage(stage, blocker));
       continue;
     }
     events.stage?.(stage.name, index, stages.length);
@@ -317,17 +246,13 @@ async function runStages(
       if (!(error instanceof CrucibleError)) throw error;
       const log = new LogFile(path.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
-      const record = stageRecord(stage, common, startedAt, consumed, [], {
-        ...emptyOutcome(log),
-        status: "sandbox-error",
-        statusReason: error.message,
-      });
-      records.push(record);
-      byName.set(stage.name, record);
+      finished(stageRecord(stage, startedAt, consumed, [], notStartedOutcome(log, "sandbox-error", error.message)));
       continue;
     }
-    for (const m of mounts)
-      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${m.sha256.slice(0, 12)}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    for (const m of mounts) {
+      const digest = m.sha256.slice(0, 12);
+      events.info?.(`mounting ${m.stage}/${m.path} (sha256 ${digest}…) read-only at /artifacts/${m.stage}/${m.path}`);
+    }
     const outcome = await runProgram(context, {
       stage: stage.name,
       command: stage.command,
@@ -339,110 +264,34 @@ async function runStages(
       echo: (line) => runLog.write({ ...line, text: `${stage.name} | ${line.text}` }),
     });
     const stored = await storeArtifacts(context.store, stage, dir, outcome);
-    const record = stageRecord(stage, common, startedAt, consumed, stored, outcome);
+    const record = stageRecord(stage, startedAt, consumed, stored, outcome);
     reported[records.length] = outcome;
     if (outcome.usage) usage.addRecord(outcome.usage, (startedAt.getTime() - runStart) / 1000);
-    records.push(record);
-    byName.set(stage.name, record);
+    finished(record);
     events.stageFinished?.(record);
   }
   await runLog.close();
-
-  const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
   return writeResult(resultDir, runLog, {
-    ...base,
-    ...statusOfStages(records),
-    metrics,
-    ...metricExtras({ metricInfo, series }),
-    artifacts: records.flatMap((r) => r.artifacts),
-    dropped,
-    policy: records.find((r) => r.policy)?.policy ?? {},
+    ...header,
+    ...stagesResult(records, reported),
     usage: usage.record(),
     ...mergeStageMonitoring(records),
-    stages: records,
-    storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
   });
 }
 
-function emptyOutcome(log: LogFile): ProgramOutcome {
-  return {
-    status: "sandbox-error",
-    statusReason: "",
-    exitCode: null,
-    log,
-    metrics: {},
-    metricInfo: {},
-    series: {},
-    files: [],
-    dropped: [],
-    policy: {},
-    gpuDeviceIds: [],
-    containerId: null,
-  };
-}
-
-function stageRecord(
-  stage: Stage,
-  common: Pick<StageResult, "name" | "needs" | "command" | "params">,
-  startedAt: Date,
-  consumed: StageResult["consumed"],
-  stored: StoredArtifact[],
-  outcome: ProgramOutcome,
-): StageResult {
-  const finishedAt = new Date();
-  const prefix = `stages/${stage.name}`;
-  return {
-    ...common,
-    status: outcome.status,
-    statusReason: escapeControls(outcome.statusReason),
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-    exitCode: outcome.exitCode,
-    metrics: outcome.metrics,
-    artifacts: outcome.files.map((f) => ({ ...f, path: `${prefix}/output/${f.path}` })),
-    storedArtifacts: stored,
-    consumed,
-    dropped: outcome.dropped,
-    log: {
-      path: `${prefix}/log.txt`,
-      lines: outcome.log.lines,
-      bytes: outcome.log.bytes,
-      truncated: outcome.log.truncated,
-      tail: outcome.log.tail,
-    },
-    resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
-    policy: outcome.policy,
-    ...(outcome.usage ? { usage: outcome.usage } : {}),
-    ...(outcome.monitoring ? { monitoring: outcome.monitoring.monitoring, alerts: outcome.monitoring.alerts } : {}),
-    containerId: outcome.containerId,
-  };
-}
-
 /**
- * Moves a stage's declared artifacts out of its collected outputs into the store, so they are not
- * committed. A declared artifact that was not written fails the stage: its dependents cannot run.
+ * Moves a stage's declared artifacts into the store once its program succeeded. A declared artifact
+ * that was not written fails the stage: its dependents cannot run.
  */
 async function storeArtifacts(store: ArtifactStore, stage: Stage, dir: string, outcome: ProgramOutcome): Promise<StoredArtifact[]> {
   if (outcome.status !== "succeeded") return [];
-  const stored: StoredArtifact[] = [];
-  const missing: string[] = [];
-  for (const declared of stage.artifacts) {
-    const file = outcome.files.find((f) => f.path === declared);
-    if (!file) {
-      missing.push(declared);
-      continue;
-    }
-    const hostFile = path.join(dir, "output", declared);
-    const artifact = await store.put(hostFile, declared);
-    if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${declared} changed between collection and storage`);
-    await rm(hostFile);
-    stored.push(artifact);
-  }
-  outcome.files = outcome.files.filter((f) => !stage.artifacts.includes(f.path));
+  const { stored, missing, kept } = await store.moveDeclared(path.join(dir, "output"), stage.artifacts, outcome.files);
+  outcome.files = kept;
   if (missing.length > 0) {
     outcome.status = "failed";
-    outcome.statusReason = `the program exited 0 but did not write the declared artifact(s) ${missing.join(", ")} in /output, so the stages that need them cannot run`;
+    outcome.statusReason =
+      `the program exited 0 but did not write the declared artifact(s) ${missing.join(", ")} in /output, ` +
+      "so the stages that need them cannot run";
   }
   return stored;
 }
@@ -464,7 +313,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     } catch (error) {
       if (!(error instanceof CrucibleError)) throw error;
       await log.close();
-      return { ...emptyOutcome(log), status: "rejected", statusReason: error.message };
+      return notStartedOutcome(log, "rejected", error.message);
     }
     events.info?.(`assigned GPU(s) ${gpuLease.deviceIds.join(", ")}`);
   }
@@ -560,7 +409,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);
   const series = await readSeries(outputDir, collected);
   return {
-    status: sandboxError ? "sandbox-error" : exec!.outcome === "exited" ? (exec!.exitCode === 0 ? "succeeded" : "failed") : exec!.outcome,
+    status: sandboxError ? "sandbox-error" : statusOfExec(exec!),
     statusReason: sandboxError ?? exec!.detail,
     exitCode: exec?.exitCode ?? null,
     log,

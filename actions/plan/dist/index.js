@@ -35044,6 +35044,21 @@ function errorMessage(error2) {
   return error2 instanceof Error ? error2.message : String(error2);
 }
 
+// actions/lib/src/action-env.ts
+var REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+function githubRepositoryOf(env) {
+  const name = env.GITHUB_REPOSITORY ?? "";
+  if (!REPOSITORY.test(name)) throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(name)}`);
+  const [owner, repo] = name.split("/");
+  return { owner, repo };
+}
+function githubApiUrlOf(env) {
+  return env.GITHUB_API_URL || "https://api.github.com";
+}
+function workspaceOf(env) {
+  return env.GITHUB_WORKSPACE || process.cwd();
+}
+
 // actions/lib/src/experiment.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash } from "node:crypto";
@@ -50612,7 +50627,7 @@ var SYSCALL_NUMBERS = {
 };
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
 var ajv = new import__2.Ajv2020({ allErrors: true, strict: true });
-var validateRules = ajv.compile(monitoring_rules_schema_default);
+ajv.addSchema(monitoring_rules_schema_default);
 var validateOverrides = ajv.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path4.join("runner-setup", "monitoring-rules.json");
 
@@ -55143,12 +55158,10 @@ import path6 from "node:path";
 var LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 function getInputs() {
   const env = process.env;
-  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const workspace = workspaceOf(env);
   const mode = getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
-  const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
-    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  const { owner, repo } = githubRepositoryOf(env);
   const token = getInput("token");
   if (token) setSecret(token);
   const runnerLabels = getInput("runner-labels").split(",").map((l) => l.trim()).filter(Boolean);
@@ -55158,13 +55171,15 @@ function getInputs() {
   const maxParallel = getInput("max-parallel") || "4";
   if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
     throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
-  const reportUrl = getInput("report-url") || defaultReportUrl(repositoryName);
+  const reportUrl = getInput("report-url") || defaultReportUrl(owner, repo);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
     mode,
     repository: path6.resolve(workspace, getInput("repository") || "."),
-    repositoryName,
+    owner,
+    repo,
     token,
+    apiUrl: githubApiUrlOf(env),
     runnerLabels,
     gpuLabel,
     maxParallel: Number(maxParallel),
@@ -55175,8 +55190,7 @@ function getInputs() {
     path: mode === "materialize" ? materializeTarget(workspace, getInput("path")) : ""
   };
 }
-function defaultReportUrl(repository) {
-  const [owner, repo] = repository.split("/");
+function defaultReportUrl(owner, repo) {
   return `https://${owner.toLowerCase()}.github.io/${repo}/`;
 }
 function materializeTarget(workspace, given) {
@@ -55214,7 +55228,7 @@ async function plan(inputs) {
   const file = env.GITHUB_EVENT_PATH;
   if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile2(file, "utf8")));
-  const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: info }) : void 0;
+  const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: inputs.apiUrl, onRetry: info }) : void 0;
   const api = () => {
     if (!octokit)
       throw new CrucibleError(
@@ -55222,14 +55236,14 @@ async function plan(inputs) {
       );
     return octokit;
   };
-  const [owner, repo] = inputs.repositoryName.split("/");
+  const { owner, repo } = inputs;
   const serverUrl = env.GITHUB_SERVER_URL || "https://github.com";
   const evaluation = await planEvaluation(
     trigger,
     {
-      repository: inputs.repositoryName,
+      repository: `${owner}/${repo}`,
       serverUrl,
-      workflowRunUrl: `${serverUrl}/${inputs.repositoryName}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
+      workflowRunUrl: `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
       reportUrl: inputs.reportUrl,
       info,
       fetchPullRequest: async (number) => (await api().rest.pulls.get({ owner, repo, pull_number: number })).data,

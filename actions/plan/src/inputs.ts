@@ -1,6 +1,6 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import { CrucibleError, parseMemory } from "../../lib/src/index.js";
+import { CrucibleError, githubApiUrlOf, githubRepositoryOf, parseMemory, workspaceOf } from "../../lib/src/index.js";
 
 const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -9,9 +9,11 @@ export interface PlanInputs {
   mode: "plan" | "materialize";
   /** The git repository (a checkout of the base branch with the head fetched). */
   repository: string;
-  /** owner/repo. */
-  repositoryName: string;
+  /** GITHUB_REPOSITORY, checked to be owner/repo. */
+  owner: string;
+  repo: string;
   token: string;
+  apiUrl: string;
   runnerLabels: string[];
   gpuLabel: string;
   maxParallel: number;
@@ -25,12 +27,10 @@ export interface PlanInputs {
 
 export function getInputs(): PlanInputs {
   const env = process.env;
-  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const workspace = workspaceOf(env);
   const mode = core.getInput("mode") || "plan";
   if (mode !== "plan" && mode !== "materialize") throw new CrucibleError(`mode must be plan or materialize, got ${JSON.stringify(mode)}`);
-  const repositoryName = env.GITHUB_REPOSITORY ?? "";
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repositoryName))
-    throw new CrucibleError(`GITHUB_REPOSITORY must be owner/repo, got ${JSON.stringify(repositoryName)}`);
+  const { owner, repo } = githubRepositoryOf(env);
   const token = core.getInput("token");
   if (token) core.setSecret(token);
   const runnerLabels = core
@@ -44,13 +44,15 @@ export function getInputs(): PlanInputs {
   const maxParallel = core.getInput("max-parallel") || "4";
   if (!/^[1-9][0-9]{0,2}$/.test(maxParallel) || Number(maxParallel) > 256)
     throw new CrucibleError(`max-parallel must be a whole number from 1 to 256, got ${JSON.stringify(maxParallel)}`);
-  const reportUrl = core.getInput("report-url") || defaultReportUrl(repositoryName);
+  const reportUrl = core.getInput("report-url") || defaultReportUrl(owner, repo);
   if (!/^https?:\/\//.test(reportUrl)) throw new CrucibleError(`report-url must be an http(s) URL, got ${JSON.stringify(reportUrl)}`);
   return {
     mode,
     repository: path.resolve(workspace, core.getInput("repository") || "."),
-    repositoryName,
+    owner,
+    repo,
     token,
+    apiUrl: githubApiUrlOf(env),
     runnerLabels,
     gpuLabel,
     maxParallel: Number(maxParallel),
@@ -63,8 +65,7 @@ export function getInputs(): PlanInputs {
 }
 
 /** Where GitHub Pages serves a project site: https://<owner>.github.io/<repo>/. */
-function defaultReportUrl(repository: string): string {
-  const [owner, repo] = repository.split("/") as [string, string];
+function defaultReportUrl(owner: string, repo: string): string {
   return `https://${owner.toLowerCase()}.github.io/${repo}/`;
 }
 

@@ -34,9 +34,7 @@ async function plan(inputs: PlanInputs): Promise<void> {
   const file = env.GITHUB_EVENT_PATH;
   if (!file) throw new CrucibleError("GITHUB_EVENT_PATH is not set: this action runs in the evaluate workflow");
   const trigger = triggerOf(env.GITHUB_EVENT_NAME ?? "", JSON.parse(await readFile(file, "utf8")));
-  const octokit = inputs.token
-    ? createGitHubClient({ token: inputs.token, baseUrl: env.GITHUB_API_URL || "https://api.github.com", onRetry: core.info })
-    : undefined;
+  const octokit = inputs.token ? createGitHubClient({ token: inputs.token, baseUrl: inputs.apiUrl, onRetry: core.info }) : undefined;
   const api = () => {
     if (!octokit)
       throw new CrucibleError(
@@ -44,14 +42,14 @@ async function plan(inputs: PlanInputs): Promise<void> {
       );
     return octokit;
   };
-  const [owner, repo] = inputs.repositoryName.split("/") as [string, string];
+  const { owner, repo } = inputs;
   const serverUrl = env.GITHUB_SERVER_URL || "https://github.com";
   const evaluation = await planEvaluation(
     trigger,
     {
-      repository: inputs.repositoryName,
+      repository: `${owner}/${repo}`,
       serverUrl,
-      workflowRunUrl: `${serverUrl}/${inputs.repositoryName}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
+      workflowRunUrl: `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID ?? "0"}`,
       reportUrl: inputs.reportUrl,
       info: core.info,
       fetchPullRequest: async (number) => (await api().rest.pulls.get({ owner, repo, pull_number: number })).data,

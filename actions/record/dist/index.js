@@ -50128,7 +50128,7 @@ var SYSCALL_NUMBERS = {
 };
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
 var ajv = new import__.Ajv2020({ allErrors: true, strict: true });
-var validateRules = ajv.compile(monitoring_rules_schema_default);
+ajv.addSchema(monitoring_rules_schema_default);
 var validateOverrides = ajv.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path3.join("runner-setup", "monitoring-rules.json");
 
@@ -54618,8 +54618,10 @@ function renderEvaluationComment(state) {
           ""
         );
       }
+      const experiments = `${plan.experiments.length} experiment${plural(plan.experiments.length)}`;
+      const minutes = `${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}`;
       lines.push(
-        `**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
+        `**${experiments}, about ${minutes}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
         ""
       );
       lines.push(
@@ -54680,7 +54682,7 @@ function planTable(plan) {
   const rows = plan.experiments.slice(0, MAX_ROWS).map((e) => {
     const r = e.resources;
     const estimate = e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `\u2264 ${e.estimate.minutes} min (timeout)`;
-    const built = e.builtImage ? `<br><sub>digest ${digestCode(e.builtImage.digest)}${e.builtImage.dockerfileHash ? ` \xB7 Dockerfile ${digestCode(e.builtImage.dockerfileHash)}` : ""}${e.builtImage.baseImage ? ` \xB7 base ${code(e.builtImage.baseImage)}` : ""}</sub>` : e.build ? "<br><sub>\u26A0\uFE0F not built: the build job left no image, so this experiment will be refused</sub>" : "";
+    const built = e.builtImage ? `<br><sub>${builtImageParts(e.builtImage).join(" \xB7 ")}</sub>` : e.build ? "<br><sub>\u26A0\uFE0F not built: the build job left no image, so this experiment will be refused</sub>" : "";
     const declared = e.behaviours?.length ? `<br><sub>declares: ${escapeMarkdown(e.behaviours.join(", "))}</sub>` : "";
     const cells = [
       `${code(e.dir)}${e.stages ? ` (${e.stages} stages)` : ""}${declared}`,
@@ -54712,7 +54714,8 @@ function resultRow(row, plan) {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}\u2026` : result.statusReason;
   const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
+  const shownReason = reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${shownReason}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
@@ -54743,7 +54746,14 @@ function metricWithChange(name, row) {
   const better = row.result.experiment.headline?.find((h) => h.metric === name)?.better ?? "neither";
   const verdict = better === "neither" ? "" : delta > 0 === (better === "higher") ? ", better" : ", worse";
   const sign = delta > 0 ? "+" : "\u2212";
-  return `${text} (${delta > 0 ? "\u25B2" : "\u25BC"} ${sign}${escapeMarkdown(formatNumber(Math.abs(delta)))} vs ${escapeMarkdown(formatNumber(before))}${verdict})`;
+  const change = `${sign}${escapeMarkdown(formatNumber(Math.abs(delta)))}`;
+  return `${text} (${delta > 0 ? "\u25B2" : "\u25BC"} ${change} vs ${escapeMarkdown(formatNumber(before))}${verdict})`;
+}
+function builtImageParts(image) {
+  const parts = [`digest ${digestCode(image.digest)}`];
+  if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
+  if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+  return parts;
 }
 function formatNumber(value) {
   if (Number.isInteger(value)) return String(value);
@@ -54755,11 +54765,9 @@ function broughtImages(rows) {
   const lines = ["", "**Images the experiments brought** (a rerun with `crucible run --image-digest` uses exactly these):"];
   for (const { result } of brought) {
     const { image } = result;
-    const parts = [`digest ${digestCode(image.digest)}`];
-    if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
-    if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+    const origin = image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`;
     lines.push(
-      `- ${escapeMarkdown(result.experiment.name)} (${image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`}): ${parts.join(" \xB7 ")}`
+      `- ${escapeMarkdown(result.experiment.name)} (${origin}): ${builtImageParts({ ...image, digest: image.digest }).join(" \xB7 ")}`
     );
   }
   return lines;
@@ -55196,10 +55204,12 @@ async function preflight(inputs) {
   const taken = (await artifactsOfRun(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })).filter(
     (a) => names.includes(a.name)
   );
-  if (taken.length > 0)
+  if (taken.length > 0) {
+    const described = taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`);
     throw new CrucibleError(
-      `this workflow run already has ${taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`).join(" and ")}, uploaded before this evaluate job ran: another job of the run took the name of this experiment's results (a build job running the pull request's Dockerfile can), so they could not be uploaded. Nothing was run; the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: use /crucible rerun.`
+      `this workflow run already has ${described.join(" and ")}, uploaded before this evaluate job ran: another job of the run took the name of this experiment's results (a build job running the pull request's Dockerfile can), so they could not be uploaded. Nothing was run; the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: use /crucible rerun.`
     );
+  }
   info(`${names.join(" and ")}: no artifact of this run has these names yet`);
 }
 async function record(inputs) {

@@ -49,13 +49,16 @@ async function preflight(inputs: RecordInputs): Promise<void> {
   const taken = (await artifactsOfRun(client(inputs.token), { owner: inputs.owner, repo: inputs.repo, runId: inputs.runId })).filter((a) =>
     names.includes(a.name),
   );
-  if (taken.length > 0)
+  if (taken.length > 0) {
+    const described = taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`);
     throw new CrucibleError(
-      `this workflow run already has ${taken.map((a) => `an artifact named ${a.name} (id ${a.id}, created ${a.createdAt ?? "at an unknown time"})`).join(" and ")}, ` +
+      `this workflow run already has ${described.join(" and ")}, ` +
         "uploaded before this evaluate job ran: another job of the run took the name of this experiment's results " +
         "(a build job running the pull request's Dockerfile can), so they could not be uploaded. Nothing was run; " +
-        "the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: use /crucible rerun.",
+        "the record job lists that artifact as ignored. A rerun of a previous attempt's job meets its own upload here: " +
+        "use /crucible rerun.",
     );
+  }
   core.info(`${names.join(" and ")}: no artifact of this run has these names yet`);
 }
 
@@ -94,7 +97,8 @@ async function record(inputs: RecordInputs): Promise<void> {
     });
     if (followUp.kind === "comment")
       core.warning(
-        `a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`,
+        `a follow-up pull request from ${plan.recordBranch} to ${plan.baseRef} is needed; ` +
+          `it could not be opened (${followUp.reason}). Said so on #${plan.pullRequest}: ${followUp.url}`,
       );
     else
       core.info(`${followUp.kind === "created" ? "opened" : "already open:"} follow-up pull request #${followUp.number} ${followUp.url}`);

@@ -51334,7 +51334,7 @@ var SYSCALL_NUMBERS = {
 };
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
 var ajv = new import__2.Ajv2020({ allErrors: true, strict: true });
-var validateRules = ajv.compile(monitoring_rules_schema_default);
+ajv.addSchema(monitoring_rules_schema_default);
 var validateOverrides = ajv.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path6.join("runner-setup", "monitoring-rules.json");
 

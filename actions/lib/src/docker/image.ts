@@ -7,6 +7,7 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { CrucibleError, SandboxUnavailableError } from "../errors.js";
 import { describeSchemaError, validateImageRecipeDocument } from "../schemas.js";
+import type { ImageRecipeDocument } from "../contracts/image-recipe.js";
 import type { ImageRef } from "../sandbox/sandbox.js";
 import { SandboxSlots } from "../slot-leases.js";
 
@@ -14,13 +15,8 @@ import { SandboxSlots } from "../slot-leases.js";
 const BUILDER_VERSION = "1";
 const RECIPE_HASH_LABEL = "crucible.recipe-hash";
 
-export interface ImageRecipe {
-  suite: string;
-  variant: "essential" | "minbase" | "apt";
-  packages: string[];
-  env?: Record<string, string>;
-  pythonModules?: string[];
-}
+/** runner-setup/images/<name>/recipe.json (schemas/image-recipe.schema.json). */
+export type ImageRecipe = ImageRecipeDocument;
 
 export async function readRecipe(imagesDir: string, name: string): Promise<{ recipe: ImageRecipe; hash: string; ref: string }> {
   const file = path.join(imagesDir, name, "recipe.json");
@@ -37,9 +33,9 @@ export async function readRecipe(imagesDir: string, name: string): Promise<{ rec
     );
   }
   const hash = createHash("sha256").update(`crucible-image-builder/${BUILDER_VERSION}\n`).update(bytes);
-  for (const file of pythonFiles(imagesDir, recipe as ImageRecipe)) hash.update(await readFile(file));
+  for (const file of pythonFiles(imagesDir, recipe)) hash.update(await readFile(file));
   const digest = hash.digest("hex").slice(0, 16);
-  return { recipe: recipe as ImageRecipe, hash: digest, ref: `crucible/${name}:${digest}` };
+  return { recipe, hash: digest, ref: `crucible/${name}:${digest}` };
 }
 
 /** The host's own apt sources, so images come from the same Debian mirror the host uses. */

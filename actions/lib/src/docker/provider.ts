@@ -7,8 +7,7 @@ import { SandboxStartError, SandboxUnavailableError, errorMessage } from "../err
 import type { ImageRequest } from "../image-source.js";
 import { currentProcess, OWNER_LABELS, ownerState } from "../owner.js";
 import { runtimeFor, SANDBOX_OUTPUT, type SandboxSpec } from "../policy.js";
-import { cancelledBeforeStart, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
-import { formatBytes } from "../units.js";
+import { cancelledBeforeStart, ended, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
 import type { DockerRuntime, HostFindings } from "./host-checks.js";
 import { buildContainerConfig, redactedConfig } from "./host-config.js";
 import { ensureImage } from "./image.js";
@@ -24,6 +23,7 @@ import type {
   RuntimeInfo,
   Sandbox,
   SandboxProvider,
+  SandboxStop,
 } from "../sandbox/sandbox.js";
 import { delay } from "../delay.js";
 
@@ -219,27 +219,13 @@ class DockerSandbox implements Sandbox {
     }
 
     const state = (await container.inspect()).State;
-    const base = { appliedConfig, sandboxId: container.id };
-    if (killedFor === "timed-out") {
-      return {
-        ...base,
-        outcome: "timed-out",
-        exitCode: null,
-        detail: `The program was killed when it reached its time limit of ${Math.round((options.timeoutMs ?? 0) / 1000)}s.`,
-      };
-    }
-    if (killedFor === "cancelled")
-      return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox was killed." };
-    if (state.OOMKilled) {
-      return {
-        ...base,
-        outcome: "oom-killed",
-        exitCode: null,
-        detail: `The sandbox was killed at its memory limit of ${formatBytes(this.spec.resources.memoryBytes)}.`,
-      };
-    }
+    const ran = { appliedConfig, sandboxId: container.id };
+    const timeoutSeconds = Math.round((options.timeoutMs ?? 0) / 1000);
+    if (killedFor === "timed-out") return ended({ outcome: "timed-out", timeoutSeconds }, CONTAINER_KILLED, ran);
+    if (killedFor === "cancelled") return ended({ outcome: "cancelled" }, CONTAINER_KILLED, ran);
+    if (state.OOMKilled) return ended({ outcome: "oom-killed", memoryBytes: this.spec.resources.memoryBytes }, CONTAINER_KILLED, ran);
     if (state.Error) throw new SandboxStartError(`the runtime ${this.runtime.name} failed: ${state.Error}${SMALL_MEMORY_HINT(this.spec)}`);
-    return { ...base, outcome: "exited", exitCode: state.ExitCode, detail: `The program exited with code ${state.ExitCode}.` };
+    return ended({ outcome: "exited", exitCode: state.ExitCode }, CONTAINER_KILLED, ran);
   }
 
   async cleanup(): Promise<void> {
@@ -256,6 +242,9 @@ class DockerSandbox implements Sandbox {
 }
 
 // gVisor's own kernel needs memory too: below this a start failure is most likely that.
+/** How exec ends a sandbox early, as its reasons say: the container is killed (SIGKILL). */
+const CONTAINER_KILLED: SandboxStop = { sandbox: "sandbox", stopped: "killed" };
+
 const SMALL_MEMORY_HINT = (spec: SandboxSpec) =>
   spec.resources.memoryBytes < 48 * 1024 * 1024
     ? ` (the memory limit of ${spec.resources.memoryBytes} bytes is probably too small for gVisor itself to start; ask for at least 64Mi)`

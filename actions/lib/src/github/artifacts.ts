@@ -13,7 +13,7 @@
 // starts (`needs: build`, with the announce job in between).
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Approval, RunResult } from "../result/format.js";
+import type { Approval, RecordedResult } from "../result/format.js";
 import { parseResult } from "../result/read.js";
 import type { EvaluationPlan } from "../gitops/evaluation.js";
 import type { PlannedExperiment } from "../gitops/plan.js";
@@ -85,7 +85,7 @@ export function notUploadedByEvaluateJob(name: string, planned: PlannedExperimen
 
 export interface AcceptedRun {
   planned: PlannedExperiment;
-  result: RunResult;
+  result: RecordedResult;
   /** Repository-relative folder, e.g. experiments/hello-sandbox/results/<runId>. */
   dir: string;
   files: FileToCommit[];

@@ -4,7 +4,7 @@
 // superseded by a push, cancelled, closed). Results come from sandboxed programs: every value they hold
 // goes through escapeMarkdown, and links must be http(s).
 import { formatDuration } from "../relay.js";
-import { STATUS_ICONS, type Approval, type RunResult } from "../result/format.js";
+import { STATUS_ICONS, type Approval, type RecordedResult } from "../result/format.js";
 import { compareUrl, commitUrl, totalMinutes, type EvaluationPlan } from "../gitops/evaluation.js";
 import type { DroppedEntry } from "./artifacts.js";
 import { DIGEST } from "../image-source.js";
@@ -19,9 +19,9 @@ const MAX_HEADLINE = 4;
 const MAX_DROPPED = 20;
 
 export interface ResultRow {
-  result: RunResult;
+  result: RecordedResult;
   /** The latest recorded run of the same experiment on the default branch, to compare with. */
-  baseline?: RunResult;
+  baseline?: RecordedResult;
 }
 
 export type NotRunReason = "rejected" | "superseded" | "cancelled" | "closed" | "failed";
@@ -52,16 +52,21 @@ export function renderEvaluationComment(state: CommentState): string {
       lines.push(...planTable(plan), "");
       if (plan.experiments.some((e) => e.build)) {
         lines.push(
-          "An experiment's own image was built from its Dockerfile by a GitHub-hosted runner; the sandbox host runs it only if its digest is the one shown here, and refuses any other.",
+          "An experiment's own image was built from its Dockerfile by a GitHub-hosted runner; the sandbox host runs it " +
+            "only if its digest is the one shown here, and refuses any other.",
           "",
         );
       }
+      const experiments = `${plan.experiments.length} experiment${plural(plan.experiments.length)}`;
+      const minutes = `${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}`;
       lines.push(
-        `**${plan.experiments.length} experiment${plural(plan.experiments.length)}, about ${totalMinutes(plan)} runner-minute${plural(totalMinutes(plan))}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
+        `**${experiments}, about ${minutes}** (from each experiment's latest recorded run, or its timeout when it never ran).`,
         "",
       );
       lines.push(
-        `A required reviewer of the \`evaluation\` environment approves or rejects ${run ?? "the workflow run"}. The approval applies to exactly this commit: if the pull request moves before the sandbox starts, nothing runs and the new commit is planned again.`,
+        `A required reviewer of the \`evaluation\` environment approves or rejects ${run ?? "the workflow run"}. ` +
+          "The approval applies to exactly this commit: if the pull request moves before the sandbox starts, nothing runs " +
+          "and the new commit is planned again.",
       );
     } else if (plan.state === "invalid") {
       lines.push(`### ❌ Crucible evaluation: the experiments are invalid`, "");
@@ -123,7 +128,7 @@ function planTable(plan: EvaluationPlan): string[] {
     const estimate =
       e.estimate.basis === "previous run" ? `~${e.estimate.minutes} min (last run)` : `≤ ${e.estimate.minutes} min (timeout)`;
     const built = e.builtImage
-      ? `<br><sub>digest ${digestCode(e.builtImage.digest)}${e.builtImage.dockerfileHash ? ` · Dockerfile ${digestCode(e.builtImage.dockerfileHash)}` : ""}${e.builtImage.baseImage ? ` · base ${code(e.builtImage.baseImage)}` : ""}</sub>`
+      ? `<br><sub>${builtImageParts(e.builtImage).join(" · ")}</sub>`
       : e.build
         ? "<br><sub>⚠️ not built: the build job left no image, so this experiment will be refused</sub>"
         : "";
@@ -166,7 +171,8 @@ function resultRow(row: ResultRow, plan: EvaluationPlan): string {
   const { result } = row;
   const reason = result.statusReason.length > MAX_REASON ? `${result.statusReason.slice(0, MAX_REASON)}…` : result.statusReason;
   const behaviour = result.monitoring ? `<br><sub>behaviour: ${escapeMarkdown(behaviourLine(result))}</sub>` : "";
-  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : ""}${behaviour}`;
+  const shownReason = reason ? `<br><sub>${escapeMarkdown(reason)}</sub>` : "";
+  const status = `${STATUS_ICONS[result.status]} ${escapeMarkdown(result.status)}${shownReason}${behaviour}`;
   const names = headlineNames(result);
   const shown = names.slice(0, MAX_HEADLINE).map((name) => metricWithChange(name, row));
   const more = Object.keys(result.metrics).length - shown.length;
@@ -175,7 +181,8 @@ function resultRow(row: ResultRow, plan: EvaluationPlan): string {
     (l) => l !== null,
   );
   const cells = [
-    `${escapeMarkdown(result.experiment.name)}<br><sub>${escapeMarkdown(result.runId)} · ${escapeMarkdown(formatDuration(result.durationSeconds))}</sub>`,
+    `${escapeMarkdown(result.experiment.name)}<br>` +
+      `<sub>${escapeMarkdown(result.runId)} · ${escapeMarkdown(formatDuration(result.durationSeconds))}</sub>`,
     status,
     shown.join("<br>") || "—",
     links.join(" · ") || "—",
@@ -184,7 +191,7 @@ function resultRow(row: ResultRow, plan: EvaluationPlan): string {
 }
 
 /** The experiment's declared headline metrics that the run has, else its first metrics. */
-export function headlineNames(result: RunResult): string[] {
+export function headlineNames(result: RecordedResult): string[] {
   const declared = (result.experiment.headline ?? []).map((h) => h.metric).filter((name) => name in result.metrics);
   return declared.length > 0 ? declared : Object.keys(result.metrics).slice(0, MAX_HEADLINE);
 }
@@ -200,7 +207,16 @@ function metricWithChange(name: string, row: ResultRow): string {
   const better = row.result.experiment.headline?.find((h) => h.metric === name)?.better ?? "neither";
   const verdict = better === "neither" ? "" : delta > 0 === (better === "higher") ? ", better" : ", worse";
   const sign = delta > 0 ? "+" : "−";
-  return `${text} (${delta > 0 ? "▲" : "▼"} ${sign}${escapeMarkdown(formatNumber(Math.abs(delta)))} vs ${escapeMarkdown(formatNumber(before))}${verdict})`;
+  const change = `${sign}${escapeMarkdown(formatNumber(Math.abs(delta)))}`;
+  return `${text} (${delta > 0 ? "▲" : "▼"} ${change} vs ${escapeMarkdown(formatNumber(before))}${verdict})`;
+}
+
+/** An image an experiment brought, as the comment shows it: its digest, and the Dockerfile and base it was built from. */
+function builtImageParts(image: { digest: string; dockerfileHash?: string; baseImage?: string }): string[] {
+  const parts = [`digest ${digestCode(image.digest)}`];
+  if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
+  if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+  return parts;
 }
 
 function formatNumber(value: number): string {
@@ -215,11 +231,9 @@ function broughtImages(rows: ResultRow[]): string[] {
   const lines = ["", "**Images the experiments brought** (a rerun with `crucible run --image-digest` uses exactly these):"];
   for (const { result } of brought) {
     const { image } = result;
-    const parts = [`digest ${digestCode(image.digest!)}`];
-    if (image.dockerfileHash) parts.push(`Dockerfile ${digestCode(image.dockerfileHash)}`);
-    if (image.baseImage) parts.push(`base ${code(image.baseImage)}`);
+    const origin = image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`;
     lines.push(
-      `- ${escapeMarkdown(result.experiment.name)} (${image.source === "registry" ? `pulled ${code(image.name)}` : `built from ${code(image.name.replace(/^build:/, ""))}`}): ${parts.join(" · ")}`,
+      `- ${escapeMarkdown(result.experiment.name)} (${origin}): ${builtImageParts({ ...image, digest: image.digest! }).join(" · ")}`,
     );
   }
   return lines;
@@ -239,7 +253,7 @@ function droppedList(dropped: DroppedEntry[]): string[] {
 }
 
 /** The run's page on the report site, or null without a site. */
-export function reportPageUrl(reportUrl: string | undefined, result: Pick<RunResult, "experiment" | "runId">): string | null {
+export function reportPageUrl(reportUrl: string | undefined, result: Pick<RecordedResult, "experiment" | "runId">): string | null {
   if (!reportUrl) return null;
   return `${reportUrl.replace(/\/+$/, "")}/runs/${encodeURIComponent(result.experiment.name)}/${encodeURIComponent(result.runId)}/`;
 }

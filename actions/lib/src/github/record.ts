@@ -168,7 +168,9 @@ export async function recordEvaluation(octokit: GitHubClient, options: RecordOpt
     if (parkedOn)
       missing.push({
         dir: parkedOn,
-        reason: `the pull request moved to ${commit.moved} while these results were recorded, so they are on this branch, not on the pull request`,
+        reason:
+          `the pull request moved to ${commit.moved} while these results were recorded, ` +
+          "so they are on this branch, not on the pull request",
       });
     body = { kind: "results", plan, rows, dropped, recordedIn: commit.sha, previewUrl: options.previewUrl, notRun: missing };
   } else {

@@ -89,7 +89,9 @@ export function refusal(
   if (found.head.sha !== expected.head) {
     return {
       status: "superseded",
-      reason: `the pull request moved to ${found.head.sha} after ${expected.head} was approved; nothing ran, and the new commit needs its own approval`,
+      reason:
+        `the pull request moved to ${found.head.sha} after ${expected.head} was approved; ` +
+        "nothing ran, and the new commit needs its own approval",
     };
   }
   if (!expected.requireApproval) return undefined;
@@ -101,7 +103,8 @@ export function refusal(
     return {
       status: "rejected",
       reason:
-        "no reviewer approved this workflow run (the evaluation environment must require reviewers: runner-setup/configure-repo.mjs); nothing ran",
+        "no reviewer approved this workflow run (the evaluation environment must require reviewers: " +
+        "runner-setup/configure-repo.mjs); nothing ran",
     };
   if (valid.length === 0)
     return {

@@ -1,6 +1,6 @@
 // Earlier runs of an experiment as a commit records them (its results/<run-id>/result.json files), read as
 // git objects: the plan's time estimate and the results comment's comparison come from here.
-import type { RunResult } from "../result/format.js";
+import type { RecordedResult } from "../result/format.js";
 import { parseResult } from "../result/read.js";
 import { git, listTree, readBlob } from "./git.js";
 
@@ -16,8 +16,8 @@ export async function latestRecordedRun(
   repository: string,
   commit: string,
   dir: string,
-  accept: (result: RunResult) => boolean = () => true,
-): Promise<RunResult | undefined> {
+  accept: (result: RecordedResult) => boolean = () => true,
+): Promise<RecordedResult | undefined> {
   try {
     await git(repository, ["cat-file", "-e", `${commit}^{commit}`]);
   } catch {

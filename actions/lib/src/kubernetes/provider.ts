@@ -9,9 +9,17 @@ import { readRecipe } from "../docker/image.js";
 import { PolicyRejectedError, SandboxStartError, SandboxUnavailableError, errorMessage } from "../errors.js";
 import type { ImageRequest } from "../image-source.js";
 import type { SandboxPolicy, SandboxSpec } from "../policy.js";
-import { cancelledBeforeStart, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
-import type { ExecOptions, ExecResult, ImageRef, ReclaimedSandbox, RuntimeInfo, Sandbox, SandboxProvider } from "../sandbox/sandbox.js";
-import { formatBytes } from "../units.js";
+import { cancelledBeforeStart, ended, MANAGED_LABEL, RUN_ID_LABEL } from "../sandbox/sandbox.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  ImageRef,
+  ReclaimedSandbox,
+  RuntimeInfo,
+  Sandbox,
+  SandboxProvider,
+  SandboxStop,
+} from "../sandbox/sandbox.js";
 import { KubernetesApiError, KubernetesClient, SERVICE_ACCOUNT_DIR, type KubernetesObject } from "./client.js";
 import { EXCHANGE_FOLDERS, EXPERIMENT_CONTAINER, SANDBOX_OWNER_ANNOTATION, sandboxPod, type SandboxPodSettings } from "./pod.js";
 import { delay } from "../delay.js";
@@ -36,6 +44,8 @@ export function kubernetesConfigured(env: NodeJS.ProcessEnv = process.env): bool
 
 const GPU_RESOURCE = "nvidia.com/gpu";
 const POLL_MS = 500;
+/** How exec ends a sandbox early, as its reasons say: the pod is deleted. */
+const POD_DELETED: SandboxStop = { sandbox: "sandbox pod", stopped: "deleted" };
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** Container states in which the node will not start the program: reported as a start failure. */
 const START_FAILURES = new Set([
@@ -326,27 +336,12 @@ class KubernetesSandbox implements Sandbox {
       logs.abort();
     }
 
-    const base = { appliedConfig, sandboxId: name };
-    if (killedFor === "timed-out" || deadlineExceeded) {
-      return {
-        ...base,
-        outcome: "timed-out",
-        exitCode: null,
-        detail: `The sandbox pod was deleted when the program reached its time limit of ${timeoutSeconds}s.`,
-      };
-    }
-    if (killedFor === "cancelled")
-      return { ...base, outcome: "cancelled", exitCode: null, detail: "The run was cancelled and the sandbox pod was deleted." };
-    if (terminated?.reason === "OOMKilled") {
-      return {
-        ...base,
-        outcome: "oom-killed",
-        exitCode: null,
-        detail: `The sandbox was killed at its memory limit of ${formatBytes(this.spec.resources.memoryBytes)}.`,
-      };
-    }
-    const exitCode = Number(terminated?.exitCode);
-    return { ...base, outcome: "exited", exitCode, detail: `The program exited with code ${exitCode}.` };
+    const ran = { appliedConfig, sandboxId: name };
+    if (killedFor === "timed-out" || deadlineExceeded) return ended({ outcome: "timed-out", timeoutSeconds }, POD_DELETED, ran);
+    if (killedFor === "cancelled") return ended({ outcome: "cancelled" }, POD_DELETED, ran);
+    if (terminated?.reason === "OOMKilled")
+      return ended({ outcome: "oom-killed", memoryBytes: this.spec.resources.memoryBytes }, POD_DELETED, ran);
+    return ended({ outcome: "exited", exitCode: Number(terminated?.exitCode) }, POD_DELETED, ran);
   }
 
   async cleanup(): Promise<void> {

@@ -3,9 +3,9 @@
  * annotation per raised rule (job log). Rule ids and meanings are ours; process names and details are the
  * program's, so they are escaped and cut here, and each place adds its own escaping (Markdown, HTML).
  */
+import type { RecordedResult } from "../result/format.js";
 import { shownText } from "../text.js";
 import type { Alert, Severity } from "./rules.js";
-import type { MonitoringRecord } from "./session.js";
 
 const SEVERITY_ORDER: Severity[] = ["high", "medium", "low"];
 
@@ -13,7 +13,7 @@ const SEVERITY_ORDER: Severity[] = ["high", "medium", "low"];
  * "tried: network-egress ×1 (high), shell-exec ×2 (medium)" — or that nothing was tried, or why nothing is known;
  * then what declared behaviours kept from being alerted ("declared, not alerted: network-egress ×2 (network-probe)").
  */
-export function behaviourLine(result: { monitoring?: MonitoringRecord; alerts?: Alert[] }): string {
+export function behaviourLine(result: Pick<RecordedResult, "monitoring" | "alerts">): string {
   const monitoring = result.monitoring;
   if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
   if (monitoring.status === "unavailable") return `not monitored: ${shownText(monitoring.reason, 300)}`;

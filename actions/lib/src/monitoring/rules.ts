@@ -6,11 +6,11 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import rulesSchema from "../../../../schemas/monitoring-rules.schema.json" with { type: "json" };
 import { CrucibleError, errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
-import { describeSchemaError } from "../schemas.js";
+import { describeSchemaError, validateMonitoringRulesDocument } from "../schemas.js";
 import type { EventContext, TraceEvent } from "./wire.js";
 
 export type Severity = "low" | "medium" | "high";
@@ -73,7 +73,7 @@ export type SyscallName = keyof typeof SYSCALL_NUMBERS;
 const SYSCALL_NAMES = new Map<number, SyscallName>(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name as SyscallName]));
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
-const validateRules: ValidateFunction = ajv.compile(rulesSchema);
+ajv.addSchema(rulesSchema);
 const validateOverrides = ajv.getSchema(`${rulesSchema.$id}#/$defs/overrides`)!;
 
 export const DEFAULT_RULES_FILE = path.join("runner-setup", "monitoring-rules.json");
@@ -89,10 +89,11 @@ export async function loadRules(file: string): Promise<RuleSet> {
 }
 
 export function checkRules(document: unknown, where: string): RuleSet {
-  if (!validateRules(document)) {
-    throw new CrucibleError(`monitoring rules ${where} are invalid: ${(validateRules.errors ?? []).map(describeSchemaError).join("; ")}`);
+  if (!validateMonitoringRulesDocument(document)) {
+    const problems = (validateMonitoringRulesDocument.errors ?? []).map(describeSchemaError).join("; ");
+    throw new CrucibleError(`monitoring rules ${where} are invalid: ${problems}`);
   }
-  const set = document as RuleSet & { $schema?: string };
+  const set: RuleSet = document;
   const ids = new Set<string>();
   for (const rule of set.rules) {
     if (ids.has(rule.id)) throw new CrucibleError(`monitoring rules ${where}: the rule id "${rule.id}" is used twice`);

@@ -1,16 +1,10 @@
 // The result format: what results/<run-id>/result.json holds (schemas/result.schema.json is the authority).
 // The run writes it, the GitHub side and the site read it; all of them take the types from here.
-import type { StoredArtifact } from "../artifact-store.js";
-import type { HeadlineMetric, Resources } from "../experiment.js";
-import type { CollectedFile, DroppedEntry } from "../files.js";
-import type { Alert } from "../monitoring/rules.js";
+import type { Resources } from "../experiment.js";
 import type { MonitoringRecord } from "../monitoring/session.js";
-import type { ImageRef } from "../sandbox/sandbox.js";
-import type { RuntimeInfo } from "../sandbox/sandbox.js";
-import type { UsageRecord } from "../usage.js";
 import type { Log, RunResultDocument, Series, Stage as ResultStage } from "../contracts/result.js";
 
-export type RunStatus = "succeeded" | "failed" | "timed-out" | "oom-killed" | "cancelled" | "sandbox-error" | "rejected" | "superseded";
+export type RunStatus = RunResultDocument["status"];
 
 /** How a status is shown next to its name in summaries and comments. */
 export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
@@ -26,106 +20,53 @@ export const STATUS_ICONS: Record<RunStatus | "skipped", string> = {
 };
 
 /**
- * result.json as this version writes it: a narrowing of the type generated from schemas/result.schema.json
- * (which also admits version 1 files), so the compiler holds the writer to the contract.
+ * A result.json as read (committed, or uploaded by a job): what the schema guarantees for every version, and
+ * no more. Fields this version always writes may be missing from an older file.
  */
-export interface RunResult extends Omit<RunResultDocument, "stages"> {
-  /** 2 since provenance.gitCommit names the evaluated commit; version 1 files are still read. */
-  schemaVersion: 1 | 2;
-  runId: string;
-  experiment: { name: string; path: string; contentHash: string; description: string; headline?: HeadlineMetric[] };
-  status: RunStatus;
-  statusReason: string;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  exitCode: number | null;
-  runtime: RuntimeInfo;
-  image: ImageRef;
-  metrics: Record<string, number>;
-  metricInfo?: Record<string, MetricInfo>;
-  series?: Record<string, Series>;
-  artifacts: CollectedFile[];
-  dropped: DroppedEntry[];
+export type RecordedResult = RunResultDocument;
+
+/**
+ * result.json as this version writes it: the type generated from schemas/result.schema.json (which also admits
+ * version 1 files and leaves room for what older versions did not write), narrowed where this version always
+ * writes more, so the compiler holds the writer to it.
+ */
+export interface RunResult
+  extends
+    Omit<RunResultDocument, "experiment" | "dropped" | "policy" | "log" | "resources" | "monitoring" | "provenance" | "stages">,
+    Required<Pick<RunResultDocument, "dropped" | "policy">> {
+  experiment: RunResultDocument["experiment"] & { description: string };
   log: LogRecord;
-  resources: Resources & { gpuDeviceIds: string[] };
-  policy: Record<string, unknown>;
+  resources: GrantedResources;
+  /** The suppressed alerts name declared behaviours, not any text. */
   monitoring?: MonitoringRecord;
-  alerts?: Alert[];
-  usage?: UsageRecord;
   provenance: Provenance;
   /** Multi-stage runs: one record per stage, in run order. */
   stages?: StageResult[];
-  storedArtifacts?: (StoredArtifact & { stage: string })[];
 }
 
 /** Where a run came from: what was run, by which workflow and runner, approved by whom. */
-export interface Provenance {
-  /** The commit whose experiment was run (the approved PR head in the evaluate workflow). */
-  gitCommit: string | null;
-  /** The base-branch commit whose workflow and actions ran it (evaluate workflow only). */
-  baseCommit?: string | null;
-  repository?: string;
-  runner: string;
-  workflowRunUrl?: string | null;
-  jobUrl: string | null;
-  containerId: string | null;
-  pullRequest?: number | null;
-  approvals?: Approval[];
-}
+export type Provenance = RunResultDocument["provenance"] &
+  Required<Pick<RunResultDocument["provenance"], "gitCommit" | "runner" | "jobUrl" | "containerId">>;
 
-export interface Approval {
-  reviewer: string;
-  state: "approved" | "rejected";
-  at: string;
-  comment?: string;
-  environments?: string[];
-}
+/** An environment review of the workflow run that ran the experiment. */
+export type Approval = NonNullable<RunResultDocument["provenance"]["approvals"]>[number];
 
-export interface LogRecord extends Log {
-  path: string;
-  lines: number;
-  bytes: number;
-  truncated: boolean;
-  tail: string[];
-}
+/** The log as this version records it: always with its last lines. */
+export type LogRecord = Required<Log>;
 
-export interface MetricInfo {
-  unit?: string;
-  description?: string;
-  stage?: string;
-}
+/** What the sandbox was given: every resource the experiment asked for, and the GPUs assigned to it. */
+export type GrantedResources = Resources & { gpuDeviceIds: string[] };
+
+export type MetricInfo = NonNullable<RunResultDocument["metricInfo"]>[string];
 
 /** Chart data a program offers in /output/series.json: a small table and the columns to plot. */
 export type { Series };
 
 export type StageStatus = RunStatus | "skipped";
 
-/** result.json "stages": what one stage of a multi-stage run did. */
-// The schema's stage status excludes "superseded" (only a whole run is superseded), but run.ts types a
-// stage's outcome as any RunStatus: "status" stays outside the narrowing until run.ts narrows it.
-export interface StageResult extends Omit<ResultStage, "status"> {
-  name: string;
-  needs: string[];
-  status: StageStatus;
-  statusReason: string;
-  startedAt?: string;
-  finishedAt?: string;
-  durationSeconds?: number;
-  exitCode: number | null;
-  command?: string[];
-  params?: Record<string, unknown>;
-  metrics: Record<string, number>;
-  artifacts: CollectedFile[];
-  storedArtifacts: StoredArtifact[];
-  /** Artifacts of the stages it needs, as mounted (hash checked first). */
-  consumed: (StoredArtifact & { stage: string })[];
-  dropped: DroppedEntry[];
+/** result.json "stages": what one stage of a multi-stage run did, narrowed as RunResult is. */
+export interface StageResult extends Omit<ResultStage, "log" | "resources" | "monitoring"> {
   log: LogRecord;
-  resources?: Resources & { gpuDeviceIds: string[] };
-  policy?: Record<string, unknown>;
+  resources?: GrantedResources;
   monitoring?: MonitoringRecord;
-  alerts?: Alert[];
-  usage?: UsageRecord;
-  containerId?: string | null;
 }

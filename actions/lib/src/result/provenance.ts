@@ -1,9 +1,12 @@
-// Where a run comes from: its id, the commit that was run, the runner and what the adapter knows.
+// Where a run comes from: its id, the experiment file and the commit that was run, the runner and what the
+// adapter knows.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
+import path from "node:path";
 import { promisify } from "node:util";
-import type { Provenance } from "./format.js";
+import type { Experiment } from "../experiment.js";
+import type { Provenance, RunResult } from "./format.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -36,4 +39,15 @@ export async function gitHead(dir: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** The result's account of the experiment: its name, its file relative to the repository root, and its hash. */
+export function experimentRecord(experiment: Experiment, repoRoot: string): RunResult["experiment"] {
+  return {
+    name: experiment.spec.name,
+    path: path.relative(repoRoot, experiment.file).split(path.sep).join("/"),
+    contentHash: experiment.contentHash,
+    description: experiment.spec.description,
+    ...(experiment.spec.headline ? { headline: experiment.spec.headline } : {}),
+  };
 }

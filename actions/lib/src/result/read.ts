@@ -4,11 +4,11 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../errors.js";
 import { describeSchemaError, validateResultDocument } from "../schemas.js";
-import type { RunResult } from "./format.js";
+import type { RecordedResult } from "./format.js";
 
 const MAX_PROBLEMS = 5;
 
-export type ParsedResult = { result: RunResult; problem?: undefined } | { result?: undefined; problem: string };
+export type ParsedResult = { result: RecordedResult; problem?: undefined } | { result?: undefined; problem: string };
 
 /** A result.json's text as a result, or why it is not one: not JSON, or not matching schemas/result.schema.json. */
 export function parseResult(text: string): ParsedResult {
@@ -25,7 +25,7 @@ export function parseResult(text: string): ParsedResult {
     const first = errors.slice(0, MAX_PROBLEMS).map((e) => `${e.instancePath || "(root)"}: ${describeSchemaError(e)}`);
     return { problem: `does not match the result schema: ${first.join("; ")}${more}` };
   }
-  return { result: data as RunResult };
+  return { result: data };
 }
 
 export interface ResultFile {

@@ -1,18 +1,97 @@
-// How a multi-stage run's result is composed from its stages' records: one status, one set of metrics.
+// A multi-stage run's records: each stage's, from its program's outcome or the reason it was skipped, and the
+// run's result composed from them (one status, one set of metrics).
+import type { StoredArtifact } from "../artifact-store.js";
+import type { Stage } from "../experiment.js";
 import type { DroppedEntry } from "../files.js";
+import { escapeControls } from "../text.js";
 import type { MetricInfo, RunResult, RunStatus, Series, StageResult } from "./format.js";
+import { metricExtras, monitoringFields, type OutcomeField, type ProgramOutcome, type ReportedCharts } from "./outcome.js";
 
-/** Units, descriptions and chart data a program reported beside its metrics. */
-export interface ReportedCharts {
-  metricInfo: Record<string, MetricInfo>;
-  series: Record<string, Series>;
+/** What every record of a stage repeats from the experiment file. */
+function declared(stage: Stage): Pick<StageResult, "name" | "needs" | "command" | "params"> {
+  return { name: stage.name, needs: stage.needs, command: stage.command, params: stage.params };
+}
+
+/** Why a stage waits for one it needs that did not succeed. */
+export function unmetNeed(need: StageResult): string {
+  return `needs stage ${need.name}, which ended ${need.status}${need.status === "skipped" ? "" : `: ${need.statusReason}`}`;
+}
+
+/** The record of a stage that was not started: it has an empty log and nothing else. */
+export function skippedStage(stage: Stage, reason: string): StageResult {
+  return {
+    ...declared(stage),
+    status: "skipped",
+    statusReason: reason,
+    exitCode: null,
+    metrics: {},
+    artifacts: [],
+    storedArtifacts: [],
+    consumed: [],
+    dropped: [],
+    log: { path: `stages/${stage.name}/log.txt`, lines: 0, bytes: 0, truncated: false, tail: [] },
+  };
+}
+
+/** The record of a stage whose program was started (or refused) at startedAt, from its outcome. */
+export function stageRecord(
+  stage: Stage,
+  startedAt: Date,
+  consumed: StageResult["consumed"],
+  stored: StoredArtifact[],
+  outcome: ProgramOutcome,
+): StageResult {
+  const finishedAt = new Date();
+  const prefix = `stages/${stage.name}`;
+  const { lines, bytes, truncated, tail } = outcome.log;
+  return {
+    ...declared(stage),
+    status: outcome.status,
+    statusReason: escapeControls(outcome.statusReason),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    exitCode: outcome.exitCode,
+    metrics: outcome.metrics,
+    artifacts: outcome.files.map((f) => ({ ...f, path: `${prefix}/output/${f.path}` })),
+    storedArtifacts: stored,
+    consumed,
+    dropped: outcome.dropped,
+    log: { path: `${prefix}/log.txt`, lines, bytes, truncated, tail },
+    resources: { ...stage.resources, gpuDeviceIds: outcome.gpuDeviceIds },
+    policy: outcome.policy,
+    ...(outcome.usage ? { usage: outcome.usage } : {}),
+    ...monitoringFields(outcome),
+    containerId: outcome.containerId,
+  };
+}
+
+/**
+ * The run's result fields its stages decide (the run's usage and monitoring are merged by their own modules):
+ * reported[i] is what the program of records[i] reported beside its metrics, absent for a stage that did not run.
+ */
+export function stagesResult(
+  records: StageResult[],
+  reported: (ReportedCharts | undefined)[],
+): Pick<RunResult, OutcomeField | "metricInfo" | "series" | "stages" | "storedArtifacts"> {
+  const { metrics, metricInfo, series, dropped } = mergeStageMetrics(records, reported);
+  return {
+    ...statusOfStages(records),
+    metrics,
+    ...metricExtras({ metricInfo, series }),
+    artifacts: records.flatMap((r) => r.artifacts),
+    dropped,
+    policy: records.find((r) => r.policy)?.policy ?? {},
+    stages: records,
+    storedArtifacts: records.flatMap((r) => r.storedArtifacts.map((a) => ({ stage: r.name, ...a }))),
+  };
 }
 
 /**
  * A multi-stage run's status is that of the first stage that did not succeed; skipped stages without a
  * failure mean the run was cancelled.
  */
-export function statusOfStages(records: StageResult[]): Pick<RunResult, "status" | "statusReason" | "exitCode"> {
+function statusOfStages(records: StageResult[]): Pick<RunResult, "status" | "statusReason" | "exitCode"> {
   const failed = records.find((r): r is StageResult & { status: RunStatus } => r.status !== "succeeded" && r.status !== "skipped");
   const skipped = records.filter((r) => r.status === "skipped");
   const status: RunStatus = failed ? failed.status : skipped.length > 0 ? "cancelled" : "succeeded";
@@ -25,16 +104,8 @@ export function statusOfStages(records: StageResult[]): Pick<RunResult, "status"
   return { status, statusReason, exitCode: failed ? failed.exitCode : 0 };
 }
 
-/** The optional fields of a result, present only when there is something in them. */
-export function metricExtras(outcome: ReportedCharts): Pick<RunResult, "metricInfo" | "series"> {
-  return {
-    ...(Object.keys(outcome.metricInfo).length ? { metricInfo: outcome.metricInfo } : {}),
-    ...(Object.keys(outcome.series).length ? { series: outcome.series } : {}),
-  };
-}
-
 /** The run's metrics are every stage's; a name two stages both report is kept per stage as <stage>.<name>. */
-export function mergeStageMetrics(
+function mergeStageMetrics(
   records: StageResult[],
   reported: (ReportedCharts | undefined)[],
 ): ReportedCharts & { metrics: Record<string, number>; dropped: DroppedEntry[] } {

@@ -1,8 +1,9 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { assertValid, validateResultDocument } from "../schemas.js";
 import { escapeControls } from "../text.js";
-import type { LogRecord, RunResult } from "./format.js";
+import type { LogRecord, RunResult, RunStatus } from "./format.js";
+import type { ResultHeader } from "./outcome.js";
 
 /** What a finished log file says about itself (relay.ts's LogFile). */
 export type LogSummary = Omit<LogRecord, "path">;
@@ -32,4 +33,26 @@ export async function writeResult(
   const resultFile = path.join(resultDir, "result.json");
   await writeFile(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   return { result, resultDir, resultFile };
+}
+
+/** A run refused before its first sandbox started is still recorded: an empty log.txt and a result saying why. */
+export async function writeNotStarted(
+  resultDir: string,
+  header: ResultHeader,
+  status: RunStatus,
+  statusReason: string,
+): Promise<WrittenResult> {
+  await mkdir(resultDir, { recursive: true });
+  await writeFile(path.join(resultDir, "log.txt"), "", { flag: "wx", mode: 0o644 });
+  const log = { lines: 0, bytes: 0, truncated: false, tail: [] };
+  return writeResult(resultDir, log, {
+    ...header,
+    status,
+    statusReason,
+    exitCode: null,
+    metrics: {},
+    artifacts: [],
+    dropped: [],
+    policy: {},
+  });
 }

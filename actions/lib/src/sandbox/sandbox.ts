@@ -1,6 +1,7 @@
 import type { ImageRequest } from "../image-source.js";
 import type { RunResultDocument } from "../contracts/result.js";
 import type { SandboxSpec } from "../policy.js";
+import { formatBytes } from "../units.js";
 
 /** Every sandbox Crucible creates carries this label, so leaked sandboxes can always be found. */
 export const MANAGED_LABEL = "crucible.managed";
@@ -92,6 +93,38 @@ export interface SandboxProvider {
    */
   prepareImage(image: string | Omit<ImageRequest, "imagesDir">, log?: (line: string) => void): Promise<ImageRef>;
   create(spec: SandboxSpec): Promise<Sandbox>;
+}
+
+/** How a program's run ended, as a provider observed it; ended() words it the same way for every provider. */
+export type ProgramEnding =
+  | { outcome: "exited"; exitCode: number }
+  | { outcome: "timed-out"; timeoutSeconds: number }
+  | { outcome: "oom-killed"; memoryBytes: number }
+  | { outcome: "cancelled" };
+
+/** How a provider ends a sandbox early, as the reasons name it: Docker kills a sandbox, Kubernetes deletes a sandbox pod. */
+export interface SandboxStop {
+  sandbox: string;
+  stopped: string;
+}
+
+/** The exec result for an ending, with the one sentence every provider gives for it. */
+export function ended(ending: ProgramEnding, stop: SandboxStop, ran: Pick<ExecResult, "appliedConfig" | "sandboxId">): ExecResult {
+  const { sandbox, stopped } = stop;
+  switch (ending.outcome) {
+    case "exited":
+      return { ...ran, ...ending, detail: `The program exited with code ${ending.exitCode}.` };
+    case "timed-out": {
+      const detail = `The ${sandbox} was ${stopped} when the program reached its time limit of ${ending.timeoutSeconds}s.`;
+      return { ...ran, outcome: "timed-out", exitCode: null, detail };
+    }
+    case "oom-killed": {
+      const detail = `The sandbox was killed at its memory limit of ${formatBytes(ending.memoryBytes)}.`;
+      return { ...ran, outcome: "oom-killed", exitCode: null, detail };
+    }
+    case "cancelled":
+      return { ...ran, outcome: "cancelled", exitCode: null, detail: `The run was cancelled and the ${sandbox} was ${stopped}.` };
+  }
 }
 
 /** What exec returns when the run was cancelled before its sandbox started (nothing to clean up). */
