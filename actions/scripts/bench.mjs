@@ -18,5 +18,8 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
-const { status } = spawnSync(process.execPath, [outfile, ...process.argv.slice(3)], { stdio: "inherit", cwd: path.resolve(here, "..", "..") });
+const { status } = spawnSync(process.execPath, [outfile, ...process.argv.slice(3)], {
+  stdio: "inherit",
+  cwd: path.resolve(here, "..", ".."),
+});
 process.exit(status ?? 1);
