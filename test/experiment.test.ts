@@ -49,7 +49,9 @@ describe("schema errors point at the offending key or value", () => {
       "bad memory unit",
       experimentYaml("x", { resources: "  cpus: 1\n  memory: 1GB\n  timeout: 60s" }),
       [
-        '9:11: resources.memory "1GB" is not in the expected form — Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). Exceeding it kills the sandbox (status oom-killed).',
+        '9:11: resources.memory "1GB" is not in the expected form — ' +
+          "Memory limit, swap included, as a number with a unit: Ki, Mi or Gi (for example 512Mi). " +
+          "Exceeding it kills the sandbox (status oom-killed).",
       ],
     ],
     [

@@ -73,7 +73,7 @@ describe.each(workflows)("%s", (_file, text, workflow) => {
 
 describe("evaluate.yml", () => {
   const workflow = workflows.find(([f]) => f === "evaluate.yml")![2];
-  it("runs from the base branch, gated by the evaluation environment, on sandboxing runners, each job with only the scopes it needs", () => {
+  it("runs base-branch code behind the evaluation environment on sandboxing runners, each job with only its scopes", () => {
     expect(Object.keys(workflow.on)).toEqual(["pull_request_target", "workflow_dispatch"]);
     expect(workflow.on.pull_request_target.types).toEqual(["opened", "synchronize", "reopened", "closed"]);
     // No paths filter: a pull request that changes no experiment still gets its crucible/evaluation status.

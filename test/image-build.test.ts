@@ -97,6 +97,9 @@ async function run(file: string, runPolicy: SandboxPolicy, extra: Partial<Parame
   return { ...outcome, lines, experiment };
 }
 
+/** The tag an experiment's own Dockerfile image gets: its folder's name with a suffix, and a content hash. */
+const OWN_IMAGE = /crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16}/.source;
+
 const BASE_DOCKERFILE =
   "ARG CRUCIBLE_BASE\nFROM ${CRUCIBLE_BASE}\nCOPY main.py marker.txt /opt/env/\nENV GREETING=hello-from-the-dockerfile\n";
 
@@ -109,11 +112,7 @@ describe("a Dockerfile built locally", () => {
     expect(lines).toContain("marker from-the-context greeting hello-from-the-dockerfile uid 65534");
     // The build log was streamed as it happened.
     expect(
-      lines.some((l) =>
-        /building image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} from Dockerfile \(3 files in the context; no RUN steps/.test(
-          l,
-        ),
-      ),
+      lines.some((l) => new RegExp(String.raw`building image ${OWN_IMAGE} from Dockerfile \(3 files in the context; no RUN steps`).test(l)),
     ).toBe(true);
     expect(lines.filter((l) => /^ {2}Step \d\/\d : /.test(l)).map((l) => l.trim().replace(/^Step \d\/\d : /, ""))).toEqual([
       "ARG CRUCIBLE_BASE",
@@ -164,8 +163,9 @@ describe("a Dockerfile built locally", () => {
     });
     const { result } = await run(file, policy);
     expect(result.status).toBe("rejected");
-    expect(result.statusReason).toMatch(
-      /the Dockerfile has RUN steps \(line 5\), which Docker's builder executes under the daemon's default runtime, outside gVisor; this host's policy \(images.runSteps\) refuses them/,
+    expect(result.statusReason).toContain(
+      "the Dockerfile has RUN steps (line 5), which Docker's builder executes under the daemon's default runtime, outside gVisor; " +
+        "this host's policy (images.runSteps) refuses them",
     );
     const after = await docker.listImages({
       filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${path.basename(path.dirname(file))}`] },
@@ -174,9 +174,8 @@ describe("a Dockerfile built locally", () => {
   }, 60_000);
 
   it("builds RUN steps where the policy allows it (a researcher's own machine) with no network", async () => {
-    const file = await dockerfileExperiment(
-      `${BASE_DOCKERFILE}RUN python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), 2)" || echo no-network-during-build > /opt/env/net.txt\n`,
-    );
+    const connect = `python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), 2)"`;
+    const file = await dockerfileExperiment(`${BASE_DOCKERFILE}RUN ${connect} || echo no-network-during-build > /opt/env/net.txt\n`);
     const { result, lines } = await run(file, withImages({ runSteps: "default-runtime" }));
     expect(result.status, result.statusReason).toBe("succeeded");
     expect(lines.some((l) => /1 RUN step\(s\) under the daemon's default runtime/.test(l))).toBe(true);
@@ -197,7 +196,7 @@ describe("a Dockerfile built locally", () => {
     const { result } = await run(file, withImages({ maxImageSize: "1Mi" }));
     expect(result.status).toBe("rejected");
     expect(result.statusReason).toMatch(
-      /image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is \d+ MiB, above the runner's limit of 1.0 MiB \(images.maxImageSize\); it was removed/,
+      new RegExp(String.raw`image ${OWN_IMAGE} is \d+ MiB, above the runner's limit of 1.0 MiB \(images.maxImageSize\); it was removed`),
     );
     const tag = /image (crucible-experiment\/\S+) is/.exec(result.statusReason)![1]!;
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
@@ -275,7 +274,8 @@ describe("a digest-pinned image from a registry", () => {
     const { result, lines } = await run(file, withImages({ allowedRegistries: ["registry.example"] }));
     expect(result.status).toBe("rejected");
     expect(result.statusReason).toBe(
-      `the runner's policy refuses this experiment: image registry ${registry.host} is not allowed (images.allowedRegistries: registry.example); nothing was pulled`,
+      "the runner's policy refuses this experiment: " +
+        `image registry ${registry.host} is not allowed (images.allowedRegistries: registry.example); nothing was pulled`,
     );
     expect(lines.some((l) => l.startsWith("pulling"))).toBe(false);
     await expect(docker.getImage(pinned).inspect()).rejects.toMatchObject({ statusCode: 404 });
@@ -347,7 +347,10 @@ describe("on a sandbox host: only the approved image, never a build", () => {
     const { result, lines } = await run(file, policy, { approvedImage: { digest: "" } });
     expect(result.status).toBe("rejected");
     expect(result.statusReason).toMatch(
-      /^no approved image digest was given: a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it/,
+      new RegExp(
+        "^no approved image digest was given: " +
+          "a sandbox host runs an experiment's Dockerfile image only as the pull request's build job exported it",
+      ),
     );
     expect(lines.some((l) => l.startsWith("building image"))).toBe(false);
     expect(await docker.listImages({ filters: { reference: [`${EXPERIMENT_IMAGE_REPOSITORY}/${name}`] } })).toEqual([]);
@@ -360,7 +363,10 @@ describe("what an image may not bring", () => {
     const { result } = await run(file, policy);
     expect(result.status).toBe("rejected");
     expect(result.statusReason).toMatch(
-      /^image crucible-experiment\/own-image-[0-9a-f]{6}:[0-9a-f]{16} is refused: it declares VOLUME \/scratch, which Docker would back with a writable folder on the host's disk/,
+      new RegExp(
+        `^image ${OWN_IMAGE} is refused: it declares VOLUME /scratch, ` +
+          "which Docker would back with a writable folder on the host's disk",
+      ),
     );
     const tag = /^image (\S+) is refused/.exec(result.statusReason)![1]!;
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });

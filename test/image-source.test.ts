@@ -91,7 +91,10 @@ describe("the image field", () => {
 
   it("asks for the registry host and a well-formed digest", async () => {
     expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: python:3.12") }))[0]).toMatch(
-      /^4:8: image "python:3.12" is not a recipe name .* names its registry host and is pinned by digest, for example registry.example\/org\/python@sha256:/,
+      new RegExp(
+        /^4:8: image "python:3.12" is not a recipe name .* /.source +
+          /names its registry host and is pinned by digest, for example registry.example\/org\/python@sha256:/.source,
+      ),
     );
     expect((await problems({ "experiment.yaml": yamlWithImage("own-image", "image: registry.example/org/x@sha256:abc") }))[0]).toMatch(
       /^4:8: image "registry.example\/org\/x@sha256:abc" has a malformed digest/,
@@ -186,7 +189,10 @@ describe("Dockerfiles", () => {
 
   it("refuses a tagged base and ADD from a URL, at their lines", () => {
     expect(() => analyseDockerfile("FROM python:3.12\nADD https://evil.example/x /x\n", "Dockerfile", recipes)).toThrow(
-      /Dockerfile:1: FROM python:3.12 is neither a Crucible image nor pinned by digest: write `ARG CRUCIBLE_BASE` before it and `FROM \$\{CRUCIBLE_BASE\}` .*; Dockerfile:2: ADD from a URL/,
+      new RegExp(
+        /Dockerfile:1: FROM python:3.12 is neither a Crucible image nor pinned by digest: /.source +
+          /write `ARG CRUCIBLE_BASE` before it and `FROM \$\{CRUCIBLE_BASE\}` .*; Dockerfile:2: ADD from a URL/.source,
+      ),
     );
     expect(() => analyseDockerfile("FROM ${CRUCIBLE_NOPE}\n", "Dockerfile", recipes)).toThrow(/FROM \$\{CRUCIBLE_NOPE\} is neither/);
   });

@@ -184,7 +184,8 @@ describe("actions/record announce", () => {
     ]);
     expect(ourComments()).toHaveLength(1);
     expect(ourComments()[0]!.body).toContain(`Head commit <code>${head}</code>`);
-    expect(ourComments()[0]!.body).toContain("| <code>experiments/hello-sandbox</code> | base | 1 | 256Mi | 0 | 60s | ≤ 1 min (timeout) |");
+    const helloRow = "| <code>experiments/hello-sandbox</code> | base | 1 | 256Mi | 0 | 60s | ≤ 1 min (timeout) |";
+    expect(ourComments()[0]!.body).toContain(helloRow);
     expect(fake.violations).toEqual([]);
   });
 
@@ -378,7 +379,8 @@ describe("actions/record preflight", () => {
     const refused = await act("preflight", { "result-artifact": hello }, ofRun, runId);
     expect(refused.code).not.toBe(0);
     expect(refused.stdout).toContain(
-      `::error::this workflow run already has an artifact named stored-${hello} (id ${taken.id}, created ${taken.createdAt}), uploaded before this evaluate job ran`,
+      `::error::this workflow run already has an artifact named stored-${hello} (id ${taken.id}, created ${taken.createdAt}), ` +
+        "uploaded before this evaluate job ran",
     );
     expect(refused.stdout).toContain("Nothing was run");
 

@@ -210,7 +210,7 @@ describe("actions/run: every way a run ends", () => {
     expect(existsSync(path.join(path.dirname(file), "results"))).toBe(false);
   });
 
-  it("cancelled: SIGINT mid-run stops the sandbox within the runner's window, records partial logs, and the post step cleans up", async () => {
+  it("cancelled: SIGINT mid-run stops the sandbox in the runner's window, keeps partial logs, and the post step cleans up", async () => {
     const file = await makeExperiment("long-job", {
       "experiment.yaml": experimentYaml("long-job"),
       "main.py": "import time\nfor i in range(600):\n    print(f'step {i}', flush=True)\n    time.sleep(0.1)\n",

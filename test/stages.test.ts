@@ -234,7 +234,10 @@ elif mode == "use":
         writable = 0
     json.dump({"seen_sha256": hashlib.sha256(data).hexdigest()}, open("/output/seen.json", "w"))
     json.dump({"artifact_writable": writable, "n": params["n"]}, open("/output/metrics.json", "w"))
-    json.dump({"roc": {"kind": "line", "columns": ["fpr", "tpr"], "rows": [[0, 0], [0.5, 0.9], [1, 1]], "x": "fpr", "y": "tpr"}, "bad": {"kind": "pie"}}, open("/output/series.json", "w"))
+    json.dump({
+        "roc": {"kind": "line", "columns": ["fpr", "tpr"], "rows": [[0, 0], [0.5, 0.9], [1, 1]], "x": "fpr", "y": "tpr"},
+        "bad": {"kind": "pie"},
+    }, open("/output/series.json", "w"))
 elif mode == "forget":
     pass
 else:

@@ -14,7 +14,7 @@ const entry = path.join(repoRoot, "actions/validate/dist/index.js");
 // The package is CommonJS with a default export its types describe as a module namespace.
 const examples: WebhookDefinition[] = createRequire(import.meta.url)("@octokit/webhooks-examples");
 let workspace: string;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- another system's JSON (GitHub payloads, workflows, OpenAPI), read loosely on purpose
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GitHub's JSON (payloads, workflows, OpenAPI), read loosely on purpose
 type Json = Record<string, any>;
 let event: Json;
 
@@ -65,7 +65,8 @@ describe("actions/validate", () => {
     const run = await runAction(entry, { inputs: { paths: "" }, env: { GITHUB_WORKSPACE: workspace }, event });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(
-      '::error title=Invalid experiment,file=experiments/added-bad/experiment.yaml,line=9,col=11::resources.memory "lots" is not in the expected form',
+      "::error title=Invalid experiment,file=experiments/added-bad/experiment.yaml,line=9,col=11::" +
+        'resources.memory "lots" is not in the expected form',
     );
     expect(run.stdout).not.toContain("legacy-broken");
     expect(run.stdout).toContain("::error::1 of 2 experiment file(s) are invalid");

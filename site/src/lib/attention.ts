@@ -57,7 +57,8 @@ export async function attentionItems(runs: Run[]): Promise<AttentionItem[]> {
       .filter((m) => judge(previous.result.metrics[m.name]!, m.value, m.better) === "worse")
       .map((m) => {
         const before = previous.result.metrics[m.name]!;
-        return `${m.name} ${formatMetric(m.name, before, m.unit)} → ${m.text} (${formatDelta(m.name, m.unit, before, m.value)}, ${m.better} is better)`;
+        const delta = formatDelta(m.name, m.unit, before, m.value);
+        return `${m.name} ${formatMetric(m.name, before, m.unit)} → ${m.text} (${delta}, ${m.better} is better)`;
       });
     if (worse.length > 0) items.push({ kind: "regressed", run, what: `Since run ${previous.result.runId}: ${worse.join("; ")}.` });
   }

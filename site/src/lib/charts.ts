@@ -154,6 +154,34 @@ function axisTitle(column: string, percent: boolean): string {
   return percent ? `${title} (%)` : title;
 }
 
+/**
+ * Every chart's frame: WIDTH wide, drawn in the shared document, room below for the x axis title, and
+ * serialised with its accessible name.
+ */
+function drawPlot(label: string, options: Plot.PlotOptions): string {
+  return serialise(Plot.plot({ document, width: WIDTH, marginBottom: 42, ...options }), label);
+}
+
+/** The x axis every chart has: no tick marks, its title centred below the tick labels. */
+function bottomAxis(label: string, options: Plot.ScaleOptions = {}): Plot.ScaleOptions {
+  return { tickSize: 0, label, labelAnchor: "center", labelOffset: 36, ...options };
+}
+
+/** A value axis on the left: no tick marks, grid lines across, its title at the top. */
+function valueAxis(label: string, options: Plot.ScaleOptions = {}): Plot.ScaleOptions {
+  return { tickSize: 0, label, labelAnchor: "top", grid: true, ...options };
+}
+
+/** A category axis on the left: untitled (its labels say what they are), no tick marks. */
+function categoryAxis(domain: unknown[], options: Plot.ScaleOptions = {}): Plot.ScaleOptions {
+  return { tickSize: 0, label: null, domain, ...options };
+}
+
+/** Room on the left for category labels of `longest` characters, at most `most` pixels. */
+function labelMargin(longest: number, most: number): number {
+  return Math.min(most, 14 + 6.6 * longest);
+}
+
 /** One quantity over the seconds of a run, as a line, with the limits it ran under as dashed rules. */
 export function timeSeriesSvg(
   all: { t: number; value: number }[],
@@ -184,21 +212,15 @@ export function timeSeriesSvg(
       }),
     );
   }
-  return serialise(
-    Plot.plot({
-      document,
-      width: WIDTH,
-      height: HEIGHT,
-      marginLeft: 48,
-      marginTop: 30,
-      marginBottom: 42,
-      marginRight: 14,
-      x: { tickSize: 0, label: "seconds since start", labelAnchor: "center", labelOffset: 36, domain: [0, maxT], ticks: 5 },
-      y: { tickSize: 0, label: yLabel, labelAnchor: "top", grid: true, nice: true, ticks: 5, domain: [0, maxY * 1.08] },
-      marks,
-    }),
-    label,
-  );
+  return drawPlot(label, {
+    height: HEIGHT,
+    marginLeft: 48,
+    marginTop: 30,
+    marginRight: 14,
+    x: bottomAxis("seconds since start", { domain: [0, maxT], ticks: 5 }),
+    y: valueAxis(yLabel, { nice: true, ticks: 5, domain: [0, maxY * 1.08] }),
+    marks,
+  });
 }
 
 export interface HistoryPoint {
@@ -215,35 +237,30 @@ export interface HistoryPoint {
 /** An experiment's runs over time: duration against start, one marker per run (colour and shape by status). */
 export function runHistorySvg(runs: HistoryPoint[], label: string): string {
   const longest = Math.max(...runs.map((r) => r.durationSeconds));
-  return serialise(
-    Plot.plot({
-      document,
-      width: WIDTH,
-      height: HEIGHT,
-      marginLeft: 52,
-      marginTop: 30,
-      // Time ticks may take two lines (":30" over "03:38"): the axis title goes below them.
-      marginBottom: 58,
-      marginRight: 20,
-      x: { type: "utc", tickSize: 0, label: "started (UTC)", labelAnchor: "center", labelOffset: 52, inset: 16, ticks: 4 },
-      y: { tickSize: 0, label: "duration (s)", labelAnchor: "top", grid: true, nice: true, domain: [0, longest * 1.1 || 1] },
-      symbol: { type: "identity" },
-      marks: [
-        Plot.ruleY([0]),
-        Plot.lineY(runs, { x: "startedAt", y: "durationSeconds", strokeOpacity: 0.3 }),
-        Plot.dot(runs, {
-          x: "startedAt",
-          y: "durationSeconds",
-          r: 5,
-          fill: (run: HistoryPoint) => (run.sandboxed ? run.colour : "none"),
-          stroke: "colour",
-          strokeWidth: 2,
-          symbol: (run: HistoryPoint) => seriesSymbols[run.symbol]!,
-        }),
-      ],
-    }),
-    label,
-  );
+  return drawPlot(label, {
+    height: HEIGHT,
+    marginLeft: 52,
+    marginTop: 30,
+    // Time ticks may take two lines (":30" over "03:38"): the axis title goes below them.
+    marginBottom: 58,
+    marginRight: 20,
+    x: bottomAxis("started (UTC)", { type: "utc", labelOffset: 52, inset: 16, ticks: 4 }),
+    y: valueAxis("duration (s)", { nice: true, domain: [0, longest * 1.1 || 1] }),
+    symbol: { type: "identity" },
+    marks: [
+      Plot.ruleY([0]),
+      Plot.lineY(runs, { x: "startedAt", y: "durationSeconds", strokeOpacity: 0.3 }),
+      Plot.dot(runs, {
+        x: "startedAt",
+        y: "durationSeconds",
+        r: 5,
+        fill: (run: HistoryPoint) => (run.sandboxed ? run.colour : "none"),
+        stroke: "colour",
+        strokeWidth: 2,
+        symbol: (run: HistoryPoint) => seriesSymbols[run.symbol]!,
+      }),
+    ],
+  });
 }
 
 type Datum = { x: number | string; y: number | string; group: string; value: number };
@@ -354,29 +371,15 @@ function lineChart(data: Datum[], xColumn: string, yColumn: string, label: strin
   const yDomain = extent ?? options.yDomain;
   return {
     legend,
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: roc ? WIDTH - 30 : HEIGHT,
-        marginLeft: 52,
-        marginTop: 30,
-        marginBottom: 42,
-        marginRight: 16,
-        x: { tickSize: 0, label: axisTitle(xColumn, kx === 100), labelAnchor: "center", labelOffset: 36, ticks: 5, domain: extent },
-        y: {
-          tickSize: 0,
-          label: axisTitle(yColumn, ky === 100),
-          labelAnchor: "top",
-          grid: true,
-          ticks: 5,
-          domain: yDomain,
-          nice: !yDomain,
-        },
-        marks,
-      }),
-      label,
-    ),
+    svg: drawPlot(label, {
+      height: roc ? WIDTH - 30 : HEIGHT,
+      marginLeft: 52,
+      marginTop: 30,
+      marginRight: 16,
+      x: bottomAxis(axisTitle(xColumn, kx === 100), { ticks: 5, domain: extent }),
+      y: valueAxis(axisTitle(yColumn, ky === 100), { ticks: 5, domain: yDomain, nice: !yDomain }),
+      marks,
+    }),
   };
 }
 
@@ -412,33 +415,26 @@ function barChart(
   const max = Math.max(0, ...drawn.map((b) => b.value));
   return {
     legend: groups.length > 1 ? groups.map((name) => ({ name, colour: colour(name), dash: "" })) : [],
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: 54 + 24 * rows.length,
-        marginLeft: Math.min(190, 14 + 6.6 * longest),
-        marginRight: 46,
-        marginTop: 8,
-        marginBottom: 42,
-        x: {
-          tickSize: 0,
-          label: format.percent ? `${valueTitle} (%)` : valueTitle,
-          labelAnchor: "center",
-          labelOffset: 36,
-          grid: true,
-          ticks: 4,
-          domain: [Math.min(0, ...drawn.map((b) => b.value)), max || 1],
-        },
-        y: { tickSize: 0, label: null, domain: rows.map((b) => b.label), padding: 0.25 },
-        marks: [
-          Plot.barX(drawn, { y: "label", x: "value", fill: (b: { group: string }) => colour(b.group) }),
-          Plot.ruleX([0]),
-          Plot.text(drawn, { y: "label", x: "value", text: (b) => format.format(b.raw), textAnchor: "start", dx: 4, fontSize: FONT_SIZE }),
-        ],
+    svg: drawPlot(label, {
+      height: 54 + 24 * rows.length,
+      marginLeft: labelMargin(longest, 190),
+      marginRight: 46,
+      marginTop: 8,
+      x: bottomAxis(format.percent ? `${valueTitle} (%)` : valueTitle, {
+        grid: true,
+        ticks: 4,
+        domain: [Math.min(0, ...drawn.map((b) => b.value)), max || 1],
       }),
-      label,
-    ),
+      y: categoryAxis(
+        rows.map((b) => b.label),
+        { padding: 0.25 },
+      ),
+      marks: [
+        Plot.barX(drawn, { y: "label", x: "value", fill: (b: { group: string }) => colour(b.group) }),
+        Plot.ruleX([0]),
+        Plot.text(drawn, { y: "label", x: "value", text: (b) => format.format(b.raw), textAnchor: "start", dx: 4, fontSize: FONT_SIZE }),
+      ],
+    }),
   };
 }
 
@@ -462,30 +458,24 @@ function heatmap(data: Datum[], xColumn: string, yColumn: string, valueColumn: s
   const longest = Math.max(...ys.map((v) => shorten(String(v)).length));
   return {
     legend: [],
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: 60 + 26 * ys.length,
-        marginLeft: Math.min(170, 14 + 6.6 * longest),
-        marginBottom: 42,
-        x: { tickSize: 0, label: axisTitle(xColumn, false), labelAnchor: "center", labelOffset: 36, type: "band", domain: xs },
-        y: { tickSize: 0, label: null, type: "band", domain: ys, tickFormat: (v: unknown) => shorten(String(v)) },
-        // No colour legend (Plot draws ramps on a canvas): every cell carries its value as text.
-        color: { type: "linear", scheme: "blues", domain: [0, max] },
-        marks: [
-          Plot.cell(data, { x: "x", y: "y", fill: "value", inset: 0.5 }),
-          Plot.text(data, {
-            x: "x",
-            y: "y",
-            text: (d: Datum) => (Number.isFinite(d.value) ? format.format(d.value) : ""),
-            fill: (d: Datum) => (d.value > 0.5 * max ? "white" : "black"),
-            fontSize: FONT_SIZE,
-          }),
-        ],
-      }),
-      label,
-    ),
+    svg: drawPlot(label, {
+      height: 60 + 26 * ys.length,
+      marginLeft: labelMargin(longest, 170),
+      x: bottomAxis(axisTitle(xColumn, false), { type: "band", domain: xs }),
+      y: categoryAxis(ys, { type: "band", tickFormat: (v: unknown) => shorten(String(v)) }),
+      // No colour legend (Plot draws ramps on a canvas): every cell carries its value as text.
+      color: { type: "linear", scheme: "blues", domain: [0, max] },
+      marks: [
+        Plot.cell(data, { x: "x", y: "y", fill: "value", inset: 0.5 }),
+        Plot.text(data, {
+          x: "x",
+          y: "y",
+          text: (d: Datum) => (Number.isFinite(d.value) ? format.format(d.value) : ""),
+          fill: (d: Datum) => (d.value > 0.5 * max ? "white" : "black"),
+          fontSize: FONT_SIZE,
+        }),
+      ],
+    }),
   };
 }
 
@@ -640,38 +630,20 @@ export function scalingSvg(
   }
   return {
     legend,
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: HEIGHT + 40,
-        marginLeft: 52,
-        marginTop: 30,
-        marginBottom: 42,
-        marginRight: 22,
-        x: {
-          type: "log",
-          tickSize: 0,
-          label: "parameters (log scale)",
-          labelAnchor: "center",
-          labelOffset: 36,
-          domain: [sizes[0]! / 1.5, sizes[sizes.length - 1]! * 1.5],
-          ticks: sizes,
-          tickFormat: parameterTick,
-        },
-        y: {
-          tickSize: 0,
-          label: "persistence (%)",
-          labelAnchor: "top",
-          grid: true,
-          nice: true,
-          ticks: 5,
-          domain: [Math.min(0, ...values), Math.max(110, ...values)],
-        },
-        marks,
+    svg: drawPlot(label, {
+      height: HEIGHT + 40,
+      marginLeft: 52,
+      marginTop: 30,
+      marginRight: 22,
+      x: bottomAxis("parameters (log scale)", {
+        type: "log",
+        domain: [sizes[0]! / 1.5, sizes[sizes.length - 1]! * 1.5],
+        ticks: sizes,
+        tickFormat: parameterTick,
       }),
-      label,
-    ),
+      y: valueAxis("persistence (%)", { nice: true, ticks: 5, domain: [Math.min(0, ...values), Math.max(110, ...values)] }),
+      marks,
+    }),
   };
 }
 
@@ -688,40 +660,37 @@ export function candidateBarsSvg(candidates: { family: string; candidate: string
   const percent = (v: number) => `${formatNumber(Number(v.toPrecision(3)))}%`;
   return {
     legend: families.map((name) => ({ name: chartText(name), colour: colour(name), dash: "" })),
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: 70 + 17 * rows.length,
-        marginLeft: Math.min(170, 14 + 6.6 * longest),
-        marginRight: 46,
-        marginTop: 26,
-        marginBottom: 42,
-        x: { tickSize: 0, label: "elicitation rate (%)", labelAnchor: "center", labelOffset: 36, grid: true, ticks: 4, domain: [0, 100] },
-        y: { tickSize: 0, label: null, domain: rows.map((r) => r.key), padding: 0.2, tickFormat: (key: string) => names.get(key) ?? "" },
-        marks: [
-          Plot.barX(rows, { y: "key", x: "value", fill: (r: { family: string }) => colour(r.family) }),
-          Plot.ruleX([0]),
-          Plot.ruleX([foundAt * 100], { stroke: "#d1242f", strokeDasharray: "6 3", strokeWidth: 1.5 }),
-          Plot.text([foundAt * 100], {
-            x: (d) => d,
-            frameAnchor: "top",
-            dy: -16,
-            text: () => `found at ${percent(foundAt * 100)} or more`,
-            fontSize: FONT_SIZE,
-          }),
-          Plot.text(rows, {
-            y: "key",
-            x: "value",
-            text: (r: { value: number }) => percent(r.value),
-            textAnchor: "start",
-            dx: 4,
-            fontSize: FONT_SIZE,
-          }),
-        ],
-      }),
-      label,
-    ),
+    svg: drawPlot(label, {
+      height: 70 + 17 * rows.length,
+      marginLeft: labelMargin(longest, 170),
+      marginRight: 46,
+      marginTop: 26,
+      x: bottomAxis("elicitation rate (%)", { grid: true, ticks: 4, domain: [0, 100] }),
+      y: categoryAxis(
+        rows.map((r) => r.key),
+        { padding: 0.2, tickFormat: (key: string) => names.get(key) ?? "" },
+      ),
+      marks: [
+        Plot.barX(rows, { y: "key", x: "value", fill: (r: { family: string }) => colour(r.family) }),
+        Plot.ruleX([0]),
+        Plot.ruleX([foundAt * 100], { stroke: "#d1242f", strokeDasharray: "6 3", strokeWidth: 1.5 }),
+        Plot.text([foundAt * 100], {
+          x: (d) => d,
+          frameAnchor: "top",
+          dy: -16,
+          text: () => `found at ${percent(foundAt * 100)} or more`,
+          fontSize: FONT_SIZE,
+        }),
+        Plot.text(rows, {
+          y: "key",
+          x: "value",
+          text: (r: { value: number }) => percent(r.value),
+          textAnchor: "start",
+          dx: 4,
+          fontSize: FONT_SIZE,
+        }),
+      ],
+    }),
   };
 }
 
@@ -746,42 +715,32 @@ export function groupedBarsSvg(bars: { label: string; group: string; value: numb
   const longest = Math.max(...labels.map((l) => l.length));
   return {
     legend: groups.map((name) => ({ name, colour: colour(name), dash: "" })),
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: 54 + 20 * rows.length + 8 * labels.length,
-        marginLeft: Math.min(190, 14 + 6.6 * longest),
-        marginRight: 46,
-        marginTop: 8,
-        marginBottom: 42,
-        x: {
-          tickSize: 0,
-          label: axisTitle(valueColumn, format.percent),
-          labelAnchor: "center",
-          labelOffset: 36,
-          grid: true,
-          ticks: 4,
-          domain: [0, Math.max(1e-9, ...drawn.map((b) => b.value))],
-        },
-        fy: { label: null, domain: labels, padding: 0.15, axis: "left", tickSize: 0 },
-        y: { axis: null, domain: groups, padding: 0.1 },
-        marks: [
-          Plot.barX(drawn, { fy: "label", y: "group", x: "value", fill: (b: { group: string }) => colour(b.group) }),
-          Plot.ruleX([0]),
-          Plot.text(drawn, {
-            fy: "label",
-            y: "group",
-            x: "value",
-            text: (b) => format.format(b.raw),
-            textAnchor: "start",
-            dx: 4,
-            fontSize: FONT_SIZE,
-          }),
-        ],
+    svg: drawPlot(label, {
+      height: 54 + 20 * rows.length + 8 * labels.length,
+      marginLeft: labelMargin(longest, 190),
+      marginRight: 46,
+      marginTop: 8,
+      x: bottomAxis(axisTitle(valueColumn, format.percent), {
+        grid: true,
+        ticks: 4,
+        domain: [0, Math.max(1e-9, ...drawn.map((b) => b.value))],
       }),
-      label,
-    ),
+      fy: { label: null, domain: labels, padding: 0.15, axis: "left", tickSize: 0 },
+      y: { axis: null, domain: groups, padding: 0.1 },
+      marks: [
+        Plot.barX(drawn, { fy: "label", y: "group", x: "value", fill: (b: { group: string }) => colour(b.group) }),
+        Plot.ruleX([0]),
+        Plot.text(drawn, {
+          fy: "label",
+          y: "group",
+          x: "value",
+          text: (b) => format.format(b.raw),
+          textAnchor: "start",
+          dx: 4,
+          fontSize: FONT_SIZE,
+        }),
+      ],
+    }),
   };
 }
 
@@ -808,41 +767,27 @@ export function alertTimelineSvg(
   const severities = (["high", "medium", "low"] as const).filter((s) => events.some((e) => e.severity === s));
   return {
     legend: severities.map((s) => ({ name: `${s} severity`, colour: severityStyle[s].colour, dash: "", symbol: severityStyle[s].symbol })),
-    svg: serialise(
-      Plot.plot({
-        document,
-        width: WIDTH,
-        height: 64 + 30 * rules.length,
-        marginLeft: Math.min(170, 14 + 6.6 * longest),
-        marginRight: 16,
-        marginTop: 10,
-        marginBottom: 42,
-        x: {
-          tickSize: 0,
-          label: "seconds since start",
-          labelAnchor: "center",
-          labelOffset: 36,
-          grid: true,
-          ticks: 4,
-          domain: [0, Math.max(1, durationSeconds, ...events.map((e) => e.t))],
-        },
-        y: { tickSize: 0, label: null, domain: rules, padding: 0.3 },
-        symbol: { type: "identity" },
-        marks: [
-          Plot.ruleX([0]),
-          Plot.dot(drawn, {
-            x: "t",
-            y: "rule",
-            r: 5,
-            fill: "colour",
-            fillOpacity: 0.35,
-            stroke: "colour",
-            strokeWidth: 1.75,
-            symbol: (d: { symbol: number }) => seriesSymbols[d.symbol]!,
-          }),
-        ],
-      }),
-      label,
-    ),
+    svg: drawPlot(label, {
+      height: 64 + 30 * rules.length,
+      marginLeft: labelMargin(longest, 170),
+      marginRight: 16,
+      marginTop: 10,
+      x: bottomAxis("seconds since start", { grid: true, ticks: 4, domain: [0, Math.max(1, durationSeconds, ...events.map((e) => e.t))] }),
+      y: categoryAxis(rules, { padding: 0.3 }),
+      symbol: { type: "identity" },
+      marks: [
+        Plot.ruleX([0]),
+        Plot.dot(drawn, {
+          x: "t",
+          y: "rule",
+          r: 5,
+          fill: "colour",
+          fillOpacity: 0.35,
+          stroke: "colour",
+          strokeWidth: 1.75,
+          symbol: (d: { symbol: number }) => seriesSymbols[d.symbol]!,
+        }),
+      ],
+    }),
   };
 }

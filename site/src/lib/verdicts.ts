@@ -50,8 +50,9 @@ export async function familyVerdicts(runs: Run[], matrix: ContainmentMatrix | un
     const breached = gvisor.filter((v) => v.verdict === "breached");
     const baseline = matrix.verdicts.filter((v) => !/^runsc/.test(v.runtime) && v.verdict === "breached");
     const byId = new Map(runs.map((run) => [`${run.result.experiment.name}/${run.result.runId}`, run]));
+    const baselineNames = baseline.map((v) => v.attack).join(", ");
     const outside = baseline.length
-      ? ` Under the unsandboxed runc baseline ${baseline.length} got out (${baseline.map((v) => v.attack).join(", ")}), which is what gVisor stops.`
+      ? ` Under the unsandboxed runc baseline ${baseline.length} got out (${baselineNames}), which is what gVisor stops.`
       : "";
     families.push({
       family: "Sandbox containment",

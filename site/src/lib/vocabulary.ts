@@ -68,8 +68,8 @@ export const runtimeTerms: GlossaryEntry[] = [
     id: "sandboxed",
     term: "gVisor (runsc)",
     meaning:
-      "The sandbox every experiment runs in: gVisor's runsc runtime, with its version. Every count, headline and “latest run” on this " +
-      "site is of runs under runsc.",
+      "The sandbox every experiment runs in: gVisor's runsc runtime, with its version. " +
+      "Every count, headline and “latest run” on this site is of runs under runsc.",
     tone: "safe",
   },
   {

@@ -15,8 +15,12 @@ type Node =
   | { k: "not"; e: Node }
   | { k: "bin"; op: string; l: Node; r: Node };
 
-const TOKEN_RE =
-  /\s*(?:('(?:[^']|'')*')|(-?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[+-]?\d+)?))(?![\w-])|([A-Za-z_][A-Za-z0-9_-]*)|(\|\||&&|==|!=|<=|>=|[<>!()[\].,*]))/iy;
+// A token is one of four groups, in this order: a quoted string, a number, a name, an operator.
+const STRING_TOKEN = /('(?:[^']|'')*')/.source;
+const NUMBER_TOKEN = /(-?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[+-]?\d+)?))(?![\w-])/.source;
+const NAME_TOKEN = /([A-Za-z_][A-Za-z0-9_-]*)/.source;
+const OPERATOR_TOKEN = /(\|\||&&|==|!=|<=|>=|[<>!()[\].,*])/.source;
+const TOKEN_RE = new RegExp(String.raw`\s*(?:${STRING_TOKEN}|${NUMBER_TOKEN}|${NAME_TOKEN}|${OPERATOR_TOKEN})`, "iy");
 
 function tokenize(source: string): string[] {
   const tokens: string[] = [];

@@ -2,13 +2,10 @@
 import type { APIRoute, GetStaticPaths } from "astro";
 import { readFile } from "node:fs/promises";
 import { logFile, logFileExists } from "../../../../lib/log";
-import { getRuns, type Run } from "../../../../lib/runs";
-import { runPagesNeeded } from "../../../../lib/incremental";
+import type { Run } from "../../../../lib/runs";
+import { runPaths } from "../../../../lib/run-pages";
 
-export const getStaticPaths = (async () =>
-  (await getRuns())
-    .filter((run) => runPagesNeeded(run.id) && logFileExists(run, run.result.log))
-    .map((run) => ({ params: { name: run.result.experiment.name, runId: run.result.runId }, props: { run } }))) satisfies GetStaticPaths;
+export const getStaticPaths = (() => runPaths((run) => logFileExists(run, run.result.log))) satisfies GetStaticPaths;
 
 export const GET: APIRoute<{ run: Run }> = async ({ props }) =>
   new Response(await readFile((await logFile(props.run, props.run.result.log))!), {

@@ -2,16 +2,9 @@
 import type { APIRoute, GetStaticPaths } from "astro";
 import { csvResponse } from "../../../../lib/csv";
 import { metricsCsv } from "../../../../lib/exports";
-import type { RunResult } from "../../../../lib/result";
-import { getRuns } from "../../../../lib/runs";
-import { runPagesNeeded } from "../../../../lib/incremental";
+import { runPaths } from "../../../../lib/run-pages";
+import type { Run } from "../../../../lib/runs";
 
-export const getStaticPaths = (async () =>
-  (await getRuns())
-    .filter((run) => runPagesNeeded(run.id))
-    .map(({ result }) => ({
-      params: { name: result.experiment.name, runId: result.runId },
-      props: { result },
-    }))) satisfies GetStaticPaths;
+export const getStaticPaths = (() => runPaths()) satisfies GetStaticPaths;
 
-export const GET: APIRoute<{ result: RunResult }> = ({ props }) => csvResponse(metricsCsv(props.result));
+export const GET: APIRoute<{ run: Run }> = ({ props }) => csvResponse(metricsCsv(props.run.result));
