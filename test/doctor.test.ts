@@ -105,7 +105,7 @@ describe("runsc version and flags", () => {
     expect(chooseRuntimeArgs(runsc, { gpu: true }).missing).toEqual(["--nvproxy: runsc 0.0~20221219.0 has no --nvproxy"]);
   });
 
-  it("a run reuses a runsc's findings while the binary is unchanged, in a private folder; a changed binary or a broken cache is probed again", async () => {
+  it("runs reuse runsc's findings for an unchanged binary (private folder); a changed one or a broken cache is probed", async () => {
     const binary = await fakeRunsc("release-20250512.0");
     const calls = async () => (await readFile(path.join(path.dirname(binary), "calls.txt"), "utf8")).split("\n").filter(Boolean).length;
     const cacheDir = path.join(await mkdtemp(path.join(os.tmpdir(), "crucible-runsc-cache-")), "runsc");
