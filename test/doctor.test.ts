@@ -469,4 +469,15 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     });
     expect(report.checks.filter((c) => c.status !== "skip").map((c) => c.id)).toEqual(["docker"]);
   }, 60_000);
+
+  it("says that Docker over ssh:// is left out of the bundle (its 0.6 MB would load on every run)", () => {
+    const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: "ssh://nobody@127.0.0.1" });
+    expect(doctor.code).toBe(1);
+    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    expect(report.checks[0]).toMatchObject({
+      id: "docker",
+      status: "fail",
+      result: expect.stringContaining("ssh2 (Docker over ssh://) is left out"),
+    });
+  }, 60_000);
 });
