@@ -4,7 +4,7 @@
 // through a Docker endpoint that makes the host half-configured.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -30,6 +30,7 @@ import {
   checkGpuRuntime,
   checkGpuVisible,
   judgeRuntimeArgs,
+  probeRunscCached,
   probeSpec,
   type GpuProbes,
 } from "../actions/lib/src/docker/index.js";
@@ -72,6 +73,7 @@ async function fakeRunsc(version: string, options: { drivers?: string[] } = {}):
   const script = [
     "#!/bin/sh",
     `here="$(dirname "$0")"`,
+    `echo "$1" >> "$here/calls.txt"`,
     `case "$1" in`,
     `  --version) echo "runsc version ${version}"; echo "spec: 1.1.0" ;;`,
     `  flags) cat "$here/flags.txt" >&2 ;;`,
@@ -101,6 +103,30 @@ describe("runsc version and flags", () => {
     expect(chosen.missing).toEqual([]);
     // A GPU runtime cannot be made from this build.
     expect(chooseRuntimeArgs(runsc, { gpu: true }).missing).toEqual(["--nvproxy: runsc 0.0~20221219.0 has no --nvproxy"]);
+  });
+
+  it("runs reuse runsc's findings for an unchanged binary (private folder); a changed one or a broken cache is probed", async () => {
+    const binary = await fakeRunsc("release-20250512.0");
+    const calls = async () => (await readFile(path.join(path.dirname(binary), "calls.txt"), "utf8")).split("\n").filter(Boolean).length;
+    const cacheDir = path.join(await mkdtemp(path.join(os.tmpdir(), "crucible-runsc-cache-")), "runsc");
+    const first = await probeRunscCached(binary, cacheDir);
+    expect(await calls()).toBe(3);
+    expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
+    expect(await probeRunscCached(binary, cacheDir)).toEqual(first);
+    expect(await calls()).toBe(3);
+    // An upgrade in place (same path, same inode, same size) is a changed file: probed again.
+    await writeFile(binary, (await readFile(binary, "utf8")).replace("release-20250512.0", "release-20250601.0"));
+    expect((await probeRunscCached(binary, cacheDir)).version).toBe("release-20250601.0");
+    expect(await calls()).toBe(6);
+    // A broken entry is not trusted and does not fail the check.
+    for (const entry of await readdir(cacheDir)) await writeFile(path.join(cacheDir, entry), "{not json");
+    expect((await probeRunscCached(binary, cacheDir)).flags).toEqual(first.flags);
+    expect(await calls()).toBe(9);
+    // A folder others may write is not used at all.
+    await chmod(cacheDir, 0o777);
+    await probeRunscCached(binary, cacheDir);
+    await probeRunscCached(binary, cacheDir);
+    expect(await calls()).toBe(15);
   });
 
   it("chooses systrap, --oci-seccomp and nvproxy for newer builds, --nvproxy-docker only before 20240305", async () => {
@@ -442,5 +468,16 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
       fix: expect.stringContaining("npm run setup"),
     });
     expect(report.checks.filter((c) => c.status !== "skip").map((c) => c.id)).toEqual(["docker"]);
+  }, 60_000);
+
+  it("says that Docker over ssh:// is left out of the bundle (its 0.6 MB would load on every run)", () => {
+    const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: "ssh://nobody@127.0.0.1" });
+    expect(doctor.code).toBe(1);
+    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    expect(report.checks[0]).toMatchObject({
+      id: "docker",
+      status: "fail",
+      result: expect.stringContaining("ssh2 (Docker over ssh://) is left out"),
+    });
   }, 60_000);
 });

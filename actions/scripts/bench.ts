@@ -1,7 +1,8 @@
 // npm run bench: relay latency and throughput, and the overhead of a run through the action compared
 // with a bare `docker run --runtime=runsc`. Figures go to actions/run/benchmark.json (committed).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { DockerSandboxProvider, monitoringFor } from "../lib/src/docker/index.js";
@@ -103,19 +104,22 @@ const hardened = [
 const actionTimes: number[] = [];
 const bareTimes: number[] = [];
 const pairs = 10;
+const nodeBin = path.join(root, "node_modules/.bin/node");
+const actionBundle = path.join(root, "actions/run/dist/index.js");
+const actionEnv = {
+  PATH: process.env.PATH,
+  // The runner's home: its private caches (runsc's findings) live there.
+  HOME: os.homedir(),
+  GITHUB_WORKSPACE: work,
+  INPUT_EXPERIMENT: path.relative(work, trivial),
+  "INPUT_RESULTS-DIR": path.join(work, "results"),
+  GITHUB_OUTPUT: path.join(work, "out"),
+  GITHUB_STEP_SUMMARY: path.join(work, "summary"),
+  GITHUB_STATE: path.join(work, "state"),
+};
 const timeAction = () => {
   const t = Date.now();
-  const action = spawnSync(path.join(root, "node_modules/.bin/node"), [path.join(root, "actions/run/dist/index.js")], {
-    env: {
-      PATH: process.env.PATH,
-      GITHUB_WORKSPACE: work,
-      INPUT_EXPERIMENT: path.relative(work, trivial),
-      "INPUT_RESULTS-DIR": path.join(work, "results"),
-      GITHUB_OUTPUT: path.join(work, "out"),
-      GITHUB_STEP_SUMMARY: path.join(work, "summary"),
-      GITHUB_STATE: path.join(work, "state"),
-    },
-  });
+  const action = spawnSync(nodeBin, [actionBundle], { env: actionEnv });
   actionTimes.push(Date.now() - t);
   if (action.status !== 0) throw new Error(`action failed: ${action.stdout}${action.stderr}`);
 };
@@ -134,6 +138,82 @@ for (let i = 0; i < pairs; i++) {
   }
 }
 const pairRatios = actionTimes.map((a, i) => a / bareTimes[i]!);
+
+// 3b. Where the action's time goes: more runs of it, each through a Docker endpoint that stamps every API
+//     call, and with its log lines stamped as they arrive (after the pairs, so the proxy's own cost is not
+//     in the ratio). Phases are medians over the runs, in ms from the process's start.
+interface Stamped {
+  at: number;
+  what: string;
+}
+async function dockerStamps(stamps: Stamped[], since: () => number): Promise<{ host: string; close(): void }> {
+  const socketPath = path.join(await mkdtemp(path.join(os.tmpdir(), "crucible-bench-docker-")), "docker.sock");
+  const upstream = "/var/run/docker.sock";
+  const callName = (req: http.IncomingMessage) => `${req.method} ${(req.url ?? "").replace(/\?.*/, "").replace(/[0-9a-f]{64}/, "<id>")}`;
+  const server = http.createServer((req, res) => {
+    const name = callName(req);
+    stamps.push({ at: since(), what: `call ${name}` });
+    const forward = http.request({ socketPath: upstream, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      // Streams (attach, wait, stats) send their headers at once; the client waits for them before `start`.
+      res.writeHead(answer.statusCode ?? 502, answer.headers).flushHeaders();
+      answer.pipe(res);
+      answer.on("end", () => stamps.push({ at: since(), what: `done ${name}` }));
+    });
+    forward.on("error", (error) => res.destroy(error));
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return { host: `unix://${socketPath}`, close: () => server.close() };
+}
+async function stampedActionRun() {
+  const stamps: Stamped[] = [];
+  const t = performance.now();
+  const since = () => performance.now() - t;
+  const docker = await dockerStamps(stamps, since);
+  const action = spawn(nodeBin, [actionBundle], { env: { ...actionEnv, DOCKER_HOST: docker.host } });
+  let pending = "";
+  action.stdout.on("data", (chunk: Buffer) => {
+    const lines = (pending + chunk.toString("utf8")).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) stamps.push({ at: since(), what: `line ${line}` });
+  });
+  const code = await new Promise<number | null>((resolve) => action.on("close", resolve));
+  stamps.push({ at: since(), what: "exit" });
+  docker.close();
+  if (code !== 0) throw new Error(`action failed: ${stamps.map((s) => s.what).join("\n")}`);
+  const first = (prefix: string) => stamps.find((s) => s.what.startsWith(prefix))?.at ?? NaN;
+  const calls = stamps.filter((s) => s.what.startsWith("call "));
+  const created = first("call POST /containers/create");
+  const exited = first("done POST /containers/<id>/wait");
+  return {
+    // Node's start, the bundle's load, the policy and the experiment: until the first Docker call.
+    startUntilFirstDockerCall: calls[0]!.at,
+    // The host-fit check (daemon, runsc's findings, runtime arguments, cgroups) and monitoring discovery.
+    hostFitAndMonitoringDiscovery: first("line ::group::prepare image") - calls[0]!.at,
+    // Leftover sandboxes, the image check, the sandbox slot, the trace session, the scratch folder.
+    prepareUntilCreate: created - first("line ::group::prepare image"),
+    // create, attach, start, the program, its exit: the part a bare `docker run` also does.
+    createUntilExit: exited - created,
+    // inspect, collection, removal, unmount, result and summary files, the process's exit.
+    exitUntilProcessEnd: first("exit") - exited,
+    total: first("exit"),
+    dockerCalls: calls.length,
+  };
+}
+const stampedRuns: Awaited<ReturnType<typeof stampedActionRun>>[] = [];
+for (let i = 0; i < 5; i++) stampedRuns.push(await stampedActionRun());
+const breakdown = Object.fromEntries(
+  Object.keys(stampedRuns[0]!).map((key) => [
+    key,
+    Math.round(median(stampedRuns.map((r) => r[key as keyof (typeof stampedRuns)[number]]))),
+  ]),
+);
+const nodeStartTimes: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const t = performance.now();
+  execFileSync(nodeBin, ["-e", "0"]);
+  nodeStartTimes.push(performance.now() - t);
+}
 
 // 4. Monitoring overhead: the same experiment monitored (a runsc-monitored-<k> runtime and the collector) and not,
 //    alternating, whole runs timed; on the trivial experiment and on one that makes 3,000 opens (each traced).
@@ -193,6 +273,13 @@ const figures = {
     ratio: Math.round((median(actionTimes) / median(bareTimes)) * 100) / 100,
     medianPairRatio: Math.round(median(pairRatios) * 100) / 100,
     pairs,
+    loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10,
+  },
+  // Where the action's time goes (ms, medians of runs through a Docker endpoint that stamps each call).
+  trivialRunBreakdownMs: {
+    ...breakdown,
+    nodeStartAlone: Math.round(median(nodeStartTimes)),
+    runs: stampedRuns.length,
     loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10,
   },
   // Whole runExperiment wall time, medians; the load average says how busy the shared machine was.

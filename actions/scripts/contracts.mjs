@@ -53,7 +53,9 @@ export async function generateContracts() {
   // series.json as a program writes it: named series of the result schema's shape.
   ajv.addSchema({ $id: SERIES_ID, type: "object", additionalProperties: { $ref: `${schemas.get("result").$id}#/$defs/safeSeries` } });
   const exported = Object.fromEntries(contracts.map((c) => [c.validator, schemas.get(c.schema).$id]));
-  let code = standaloneCode.default(ajv, { ...exported, validateSeriesDocument: SERIES_ID });
+  // The runner policy's monitoring overrides are checked on their own, against the rules schema's $defs.
+  const overrides = `${schemas.get("monitoring-rules").$id}#/$defs/overrides`;
+  let code = standaloneCode.default(ajv, { ...exported, validateSeriesDocument: SERIES_ID, validateMonitoringOverrides: overrides });
   // ajv's ESM output still require()s its runtime helpers: turn each into an import.
   const runtimeImports = [];
   code = code.replace(/require\("(ajv\/dist\/runtime\/[a-z0-9]+)"\)/g, (_match, module) => {
@@ -87,6 +89,8 @@ export async function generateContracts() {
       ...contracts.map((c) => `export declare const ${c.validator}: ValidateFunction<${c.type}>;`),
       "/** series.json as a program writes it: named series of the result schema's shape, text without control characters. */",
       "export declare const validateSeriesDocument: ValidateFunction<Record<string, Series>>;",
+      "/** The monitoring overrides of a runner policy (the rules schema's $defs/overrides). */",
+      "export declare const validateMonitoringOverrides: ValidateFunction;",
       "",
     ].join("\n"),
   );

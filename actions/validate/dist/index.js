@@ -33874,8 +33874,8 @@ var require_json_schema_2020_12 = __commonJS({
         with$data(this, validation)
       ].forEach((sch) => this.addMetaSchema(sch, void 0, false));
       return this;
-      function with$data(ajv2, sch) {
-        return $data ? ajv2.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
+      function with$data(ajv, sch) {
+        return $data ? ajv.$dataMetaSchema(sch, META_SUPPORT_DATA) : sch;
       }
     }
     exports.default = addMetaSchema2020;
@@ -33893,7 +33893,7 @@ var require__ = __commonJS({
     var discriminator_1 = require_discriminator();
     var json_schema_2020_12_1 = require_json_schema_2020_12();
     var META_SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema";
-    var Ajv20203 = class extends core_1.default {
+    var Ajv20202 = class extends core_1.default {
       constructor(opts = {}) {
         super({
           ...opts,
@@ -33920,11 +33920,11 @@ var require__ = __commonJS({
         return this.opts.defaultMeta = super.defaultMeta() || (this.getSchema(META_SCHEMA_ID) ? META_SCHEMA_ID : void 0);
       }
     };
-    exports.Ajv2020 = Ajv20203;
-    module.exports = exports = Ajv20203;
-    module.exports.Ajv2020 = Ajv20203;
+    exports.Ajv2020 = Ajv20202;
+    module.exports = exports = Ajv20202;
+    module.exports.Ajv2020 = Ajv20202;
     Object.defineProperty(exports, "__esModule", { value: true });
-    exports.default = Ajv20203;
+    exports.default = Ajv20202;
     var validate_1 = require_validate();
     Object.defineProperty(exports, "KeywordCxt", { enumerable: true, get: function() {
       return validate_1.KeywordCxt;
@@ -34475,9 +34475,9 @@ var require_limit = __commonJS({
       },
       dependencies: ["format"]
     };
-    var formatLimitPlugin = (ajv2) => {
-      ajv2.addKeyword(exports.formatLimitDefinition);
-      return ajv2;
+    var formatLimitPlugin = (ajv) => {
+      ajv.addKeyword(exports.formatLimitDefinition);
+      return ajv;
     };
     exports.default = formatLimitPlugin;
   }
@@ -34493,17 +34493,17 @@ var require_dist2 = __commonJS({
     var codegen_1 = require_codegen();
     var fullName = new codegen_1.Name("fullFormats");
     var fastName = new codegen_1.Name("fastFormats");
-    var formatsPlugin = (ajv2, opts = { keywords: true }) => {
+    var formatsPlugin = (ajv, opts = { keywords: true }) => {
       if (Array.isArray(opts)) {
-        addFormats2(ajv2, opts, formats_1.fullFormats, fullName);
-        return ajv2;
+        addFormats2(ajv, opts, formats_1.fullFormats, fullName);
+        return ajv;
       }
       const [formats2, exportName] = opts.mode === "fast" ? [formats_1.fastFormats, fastName] : [formats_1.fullFormats, fullName];
       const list = opts.formats || formats_1.formatNames;
-      addFormats2(ajv2, list, formats2, exportName);
+      addFormats2(ajv, list, formats2, exportName);
       if (opts.keywords)
-        (0, limit_1.default)(ajv2);
-      return ajv2;
+        (0, limit_1.default)(ajv);
+      return ajv;
     };
     formatsPlugin.get = (name, mode = "full") => {
       const formats2 = mode === "fast" ? formats_1.fastFormats : formats_1.fullFormats;
@@ -34512,12 +34512,12 @@ var require_dist2 = __commonJS({
         throw new Error(`Unknown format "${name}"`);
       return f;
     };
-    function addFormats2(ajv2, list, fs3, exportName) {
+    function addFormats2(ajv, list, fs3, exportName) {
       var _a;
       var _b;
-      (_a = (_b = ajv2.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
+      (_a = (_b = ajv.opts.code).formats) !== null && _a !== void 0 ? _a : _b.formats = (0, codegen_1._)`require("ajv-formats/dist/formats").${exportName}`;
       for (const f of list)
-        ajv2.addFormat(f, fs3[f]);
+        ajv.addFormat(f, fs3[f]);
     }
     module.exports = exports = formatsPlugin;
     Object.defineProperty(exports, "__esModule", { value: true });
@@ -49661,6 +49661,252 @@ function validate42(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate42.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema98 = { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } };
+function validate45(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate45.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    for (const key0 in data) {
+      if (!(key0 === "limits" || key0 === "rules")) {
+        const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98, data };
+        if (vErrors === null) {
+          vErrors = [err0];
+        } else {
+          vErrors.push(err0);
+        }
+        errors++;
+      }
+    }
+    if (data.limits !== void 0) {
+      let data0 = data.limits;
+      if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
+        for (const key1 in data0) {
+          if (!(key1 === "eventsPerSecond" || key1 === "maxEvents" || key1 === "maxBytes" || key1 === "examplesPerRule")) {
+            const err1 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98.properties.limits, data: data0 };
+            if (vErrors === null) {
+              vErrors = [err1];
+            } else {
+              vErrors.push(err1);
+            }
+            errors++;
+          }
+        }
+        if (data0.eventsPerSecond !== void 0) {
+          let data1 = data0.eventsPerSecond;
+          if (!(typeof data1 == "number" && (!(data1 % 1) && !isNaN(data1)) && isFinite(data1))) {
+            const err2 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.eventsPerSecond.type, parentSchema: schema98.properties.limits.properties.eventsPerSecond, data: data1 };
+            if (vErrors === null) {
+              vErrors = [err2];
+            } else {
+              vErrors.push(err2);
+            }
+            errors++;
+          }
+          if (typeof data1 == "number" && isFinite(data1)) {
+            if (data1 < 1 || isNaN(data1)) {
+              const err3 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.eventsPerSecond, data: data1 };
+              if (vErrors === null) {
+                vErrors = [err3];
+              } else {
+                vErrors.push(err3);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data0.maxEvents !== void 0) {
+          let data2 = data0.maxEvents;
+          if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
+            const err4 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.maxEvents.type, parentSchema: schema98.properties.limits.properties.maxEvents, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err4];
+            } else {
+              vErrors.push(err4);
+            }
+            errors++;
+          }
+          if (typeof data2 == "number" && isFinite(data2)) {
+            if (data2 < 1 || isNaN(data2)) {
+              const err5 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.maxEvents, data: data2 };
+              if (vErrors === null) {
+                vErrors = [err5];
+              } else {
+                vErrors.push(err5);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data0.maxBytes !== void 0) {
+          let data3 = data0.maxBytes;
+          if (!(typeof data3 == "number" && (!(data3 % 1) && !isNaN(data3)) && isFinite(data3))) {
+            const err6 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.maxBytes.type, parentSchema: schema98.properties.limits.properties.maxBytes, data: data3 };
+            if (vErrors === null) {
+              vErrors = [err6];
+            } else {
+              vErrors.push(err6);
+            }
+            errors++;
+          }
+          if (typeof data3 == "number" && isFinite(data3)) {
+            if (data3 < 1024 || isNaN(data3)) {
+              const err7 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema98.properties.limits.properties.maxBytes, data: data3 };
+              if (vErrors === null) {
+                vErrors = [err7];
+              } else {
+                vErrors.push(err7);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data0.examplesPerRule !== void 0) {
+          let data4 = data0.examplesPerRule;
+          if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
+            const err8 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.examplesPerRule.type, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+            if (vErrors === null) {
+              vErrors = [err8];
+            } else {
+              vErrors.push(err8);
+            }
+            errors++;
+          }
+          if (typeof data4 == "number" && isFinite(data4)) {
+            if (data4 > 100 || isNaN(data4)) {
+              const err9 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+            if (data4 < 1 || isNaN(data4)) {
+              const err10 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+              if (vErrors === null) {
+                vErrors = [err10];
+              } else {
+                vErrors.push(err10);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err11 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.limits.type, parentSchema: schema98.properties.limits, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err11];
+        } else {
+          vErrors.push(err11);
+        }
+        errors++;
+      }
+    }
+    if (data.rules !== void 0) {
+      let data5 = data.rules;
+      if (data5 && typeof data5 == "object" && !Array.isArray(data5)) {
+        for (const key2 in data5) {
+          const _errs15 = errors;
+          if (typeof key2 === "string") {
+            if (!pattern79.test(key2)) {
+              const err12 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema98.properties.rules.propertyNames, data: key2, propertyName: key2 };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+          }
+          var valid2 = _errs15 === errors;
+          if (!valid2) {
+            const err13 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames", keyword: "propertyNames", params: { propertyName: key2 }, message: "property name must be valid", schema: schema98.properties.rules.propertyNames, parentSchema: schema98.properties.rules, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err13];
+            } else {
+              vErrors.push(err13);
+            }
+            errors++;
+          }
+        }
+        for (const key3 in data5) {
+          let data6 = data5[key3];
+          if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+            for (const key4 in data6) {
+              if (!(key4 === "severity" || key4 === "enabled")) {
+                const err14 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98.properties.rules.additionalProperties, data: data6 };
+                if (vErrors === null) {
+                  vErrors = [err14];
+                } else {
+                  vErrors.push(err14);
+                }
+                errors++;
+              }
+            }
+            if (data6.severity !== void 0) {
+              let data7 = data6.severity;
+              if (!(data7 === "low" || data7 === "medium" || data7 === "high")) {
+                const err15 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema81.enum }, message: "must be equal to one of the allowed values", schema: schema81.enum, parentSchema: schema81, data: data7 };
+                if (vErrors === null) {
+                  vErrors = [err15];
+                } else {
+                  vErrors.push(err15);
+                }
+                errors++;
+              }
+            }
+            if (data6.enabled !== void 0) {
+              let data8 = data6.enabled;
+              if (typeof data8 !== "boolean") {
+                const err16 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/enabled", schemaPath: "#/properties/rules/additionalProperties/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema98.properties.rules.additionalProperties.properties.enabled.type, parentSchema: schema98.properties.rules.additionalProperties.properties.enabled, data: data8 };
+                if (vErrors === null) {
+                  vErrors = [err16];
+                } else {
+                  vErrors.push(err16);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err17 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.rules.additionalProperties.type, parentSchema: schema98.properties.rules.additionalProperties, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err17];
+            } else {
+              vErrors.push(err17);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err18 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.rules.type, parentSchema: schema98.properties.rules, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err18];
+        } else {
+          vErrors.push(err18);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err19 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.type, parentSchema: schema98, data };
+    if (vErrors === null) {
+      vErrors = [err19];
+    } else {
+      vErrors.push(err19);
+    }
+    errors++;
+  }
+  validate45.errors = vErrors;
+  return errors === 0;
+}
+validate45.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 
 // actions/lib/src/schemas.ts
 function fieldName(instancePath) {
@@ -51127,196 +51373,7 @@ var execFileAsync2 = promisify2(execFile2);
 var utf8 = new TextDecoder("utf-8", { fatal: false });
 
 // actions/lib/src/monitoring/rules.ts
-var import__2 = __toESM(require__(), 1);
 import path6 from "node:path";
-
-// schemas/monitoring-rules.schema.json
-var monitoring_rules_schema_default = {
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://crucible.invalid/schemas/monitoring-rules.schema.json",
-  title: "Crucible behaviour-monitoring rules",
-  description: "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).",
-  type: "object",
-  additionalProperties: false,
-  required: ["limits", "rules"],
-  properties: {
-    $schema: { type: "string" },
-    limits: { $ref: "#/$defs/limits" },
-    rules: {
-      type: "array",
-      minItems: 1,
-      items: { $ref: "#/$defs/rule" }
-    }
-  },
-  $defs: {
-    limits: {
-      type: "object",
-      additionalProperties: false,
-      required: ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"],
-      properties: {
-        eventsPerSecond: {
-          description: "Events evaluated per second of the run; more are counted as dropped (rate).",
-          type: "integer",
-          minimum: 1
-        },
-        maxEvents: {
-          description: "Events evaluated over the whole run; more are counted as dropped (total).",
-          type: "integer",
-          minimum: 1
-        },
-        maxBytes: {
-          description: "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).",
-          type: "integer",
-          minimum: 1024
-        },
-        examplesPerRule: {
-          description: "Events kept per raised rule, first ones first.",
-          type: "integer",
-          minimum: 1,
-          maximum: 100
-        }
-      }
-    },
-    severity: { enum: ["low", "medium", "high"] },
-    behaviour: {
-      description: "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.",
-      enum: ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"]
-    },
-    rule: {
-      type: "object",
-      additionalProperties: false,
-      required: ["id", "severity", "meaning", "match"],
-      properties: {
-        id: { description: "Stable name of the rule, shown with every alert.", type: "string", pattern: "^[a-z][a-z0-9-]{1,40}$" },
-        severity: { $ref: "#/$defs/severity" },
-        meaning: {
-          description: "One line a reviewer reads: what the program tried.",
-          type: "string",
-          minLength: 10,
-          maxLength: 140
-        },
-        behaviour: { $ref: "#/$defs/behaviour" },
-        match: { $ref: "#/$defs/match" }
-      }
-    },
-    stringList: { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 200 } },
-    match: {
-      oneOf: [
-        {
-          description: "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event"],
-          properties: { event: { const: "connect" } }
-        },
-        {
-          description: "execve() of a program whose file name (last path component) is one of these.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event", "names"],
-          properties: { event: { const: "execve" }, names: { $ref: "#/$defs/stringList" } }
-        },
-        {
-          description: "A program executed from a file with the setuid or setgid bit.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event"],
-          properties: { event: { const: "setuid-exec" } }
-        },
-        {
-          description: "Any call of these system calls (x86_64 names).",
-          type: "object",
-          additionalProperties: false,
-          required: ["event", "syscalls"],
-          properties: {
-            event: { const: "syscall" },
-            syscalls: {
-              type: "array",
-              minItems: 1,
-              items: {
-                enum: [
-                  "unshare",
-                  "setns",
-                  "mount",
-                  "umount2",
-                  "pivot_root",
-                  "chroot",
-                  "ptrace",
-                  "bpf",
-                  "init_module",
-                  "finit_module",
-                  "delete_module",
-                  "kexec_load",
-                  "io_uring_setup"
-                ]
-              }
-            }
-          }
-        },
-        {
-          description: "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event", "prefixes"],
-          properties: {
-            event: { const: "open-write" },
-            prefixes: { $ref: "#/$defs/stringList" },
-            except: { $ref: "#/$defs/stringList" }
-          }
-        },
-        {
-          description: "open() of /proc/<pid>/environ of a process other than the caller's own.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event"],
-          properties: { event: { const: "other-environ" } }
-        },
-        {
-          description: "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event", "except"],
-          properties: { event: { const: "erofs" }, except: { $ref: "#/$defs/stringList" } }
-        },
-        {
-          description: "More new processes or threads (clone/fork/vfork) in one second than perSecond.",
-          type: "object",
-          additionalProperties: false,
-          required: ["event", "perSecond"],
-          properties: { event: { const: "clone-rate" }, perSecond: { type: "integer", minimum: 1 } }
-        }
-      ]
-    },
-    overrides: {
-      description: "A runner policy's changes to the rules: severities, rules turned off, collector bounds.",
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        limits: {
-          type: "object",
-          additionalProperties: false,
-          properties: {
-            eventsPerSecond: { type: "integer", minimum: 1 },
-            maxEvents: { type: "integer", minimum: 1 },
-            maxBytes: { type: "integer", minimum: 1024 },
-            examplesPerRule: { type: "integer", minimum: 1, maximum: 100 }
-          }
-        },
-        rules: {
-          type: "object",
-          propertyNames: { pattern: "^[a-z][a-z0-9-]{1,40}$" },
-          additionalProperties: {
-            type: "object",
-            additionalProperties: false,
-            properties: { severity: { $ref: "#/$defs/severity" }, enabled: { type: "boolean" } }
-          }
-        }
-      }
-    }
-  }
-};
-
-// actions/lib/src/monitoring/rules.ts
 var SYSCALL_NUMBERS = {
   ptrace: 101,
   pivot_root: 155,
@@ -51333,9 +51390,6 @@ var SYSCALL_NUMBERS = {
   io_uring_setup: 425
 };
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
-var ajv = new import__2.Ajv2020({ allErrors: true, strict: true });
-ajv.addSchema(monitoring_rules_schema_default);
-var validateOverrides = ajv.getSchema(`${monitoring_rules_schema_default.$id}#/$defs/overrides`);
 var DEFAULT_RULES_FILE = path6.join("runner-setup", "monitoring-rules.json");
 
 // actions/lib/src/doctor/runsc.ts

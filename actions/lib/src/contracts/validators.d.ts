@@ -17,3 +17,5 @@ export declare const validateContainmentMatrixDocument: ValidateFunction<Contain
 export declare const validateMonitoringRulesDocument: ValidateFunction<MonitoringRulesDocument>;
 /** series.json as a program writes it: named series of the result schema's shape, text without control characters. */
 export declare const validateSeriesDocument: ValidateFunction<Record<string, Series>>;
+/** The monitoring overrides of a runner policy (the rules schema's $defs/overrides). */
+export declare const validateMonitoringOverrides: ValidateFunction;

@@ -79,9 +79,17 @@ async function dockerProvider(
   artifactStore: string,
 ): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
+  // Monitoring discovery (the rules file, Docker's traced runtimes) goes on while the host-fit check waits
+  // for runsc; the check's refusal is reported first.
+  const [fit, monitoring] = await Promise.allSettled([
+    assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }),
+    monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
+  ]);
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
-  provider.adoptHostFindings(await assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }));
-  return { provider, monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring) };
+  if (fit.status === "rejected") throw fit.reason;
+  provider.adoptHostFindings(fit.value);
+  if (monitoring.status === "rejected") throw monitoring.reason;
+  return { provider, monitoring: monitoring.value };
 }
 
 /** A client of the local Docker daemon, for adapters that clean up or build without a run. */

@@ -24,6 +24,7 @@ import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type Sandbox } from "../s
 import { formatBytes } from "../units.js";
 import { ensureImage, inspectImageOrUndefined, readRecipe } from "./image.js";
 import { monitoringFor } from "./monitoring.js";
+import { probeRunscCached } from "./runsc-cache.js";
 import { DockerSandboxProvider, SETUP_HINT } from "./provider.js";
 
 const execFileAsync = promisify(execFile);
@@ -88,6 +89,8 @@ export interface HostContext {
   gpu: GpuProbes;
   /** The behaviour-monitoring rules file (runner-setup/monitoring-rules.json); without it that row is skipped. */
   monitoringRules?: string;
+  /** Reads what the installed runsc can do: every run reuses the findings for an unchanged binary, the full doctor reads them afresh. */
+  probeRunsc: (binary: string) => Promise<RunscCapabilities>;
   /** Findings shared between checks. */
   info?: DockerInfo;
   runsc?: RunscCapabilities;
@@ -156,7 +159,7 @@ function configurationChecks(): Check<HostContext>[] {
       async run(ctx) {
         const binary = ctx.info!.Runtimes![ctx.policy.runtime]!.path ?? ctx.policy.runtime;
         try {
-          ctx.runsc = await probeRunsc(binary);
+          ctx.runsc = await ctx.probeRunsc(binary);
         } catch (error) {
           return fail(
             `Docker names ${binary}, which cannot be run here: ${errorMessage(error)}`,
@@ -626,6 +629,7 @@ async function checkHost(options: DoctorOptions): Promise<{ report: DoctorReport
     artifactStore: options.artifactStore,
     scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir(),
     gpu: options.gpu ?? realGpuProbes(options),
+    probeRunsc: options.quick ? probeRunscCached : probeRunsc,
     ...(options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}),
   };
   const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
@@ -646,6 +650,7 @@ function realGpuProbes(options: Pick<DoctorOptions, "docker" | "policy" | "image
         artifactStore: "",
         scratchRoot: process.env.RUNNER_TEMP ?? os.tmpdir(),
         gpu: undefined as unknown as GpuProbes,
+        probeRunsc,
       };
       const { result, stdout, stderr } = await inSandbox(ctx, "", ["nvidia-smi", "-L"], {
         memoryBytes: 512 * 1024 * 1024,

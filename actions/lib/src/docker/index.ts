@@ -10,4 +10,5 @@ export * from "./image.js";
 export * from "./image-build.js";
 export * from "./monitoring.js";
 export { DockerSandboxProvider, SETUP_HINT, toSample } from "./provider.js";
+export * from "./runsc-cache.js";
 export * from "./scratch.js";

@@ -99,8 +99,8 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (!registered) {
       throw new SandboxUnavailableError(
         `the runtime "${this.runtime}" is not registered with Docker (registered: ${this.registered.join(", ") || "none"}); ` +
-          `refusing to run without gVisor — there is no fallback to runc. Install it with \`apt-get install runsc\`, add it to /etc/docker/daemon.json ` +
-          `with runtimeArgs ["--network=none"] and restart dockerd. ${SETUP_HINT}`,
+          "refusing to run without gVisor — there is no fallback to runc. Install it with `apt-get install runsc`, " +
+          `add it to /etc/docker/daemon.json with runtimeArgs ["--network=none"] and restart dockerd. ${SETUP_HINT}`,
       );
     }
     return registered;

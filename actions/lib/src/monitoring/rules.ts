@@ -6,8 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import rulesSchema from "../../../../schemas/monitoring-rules.schema.json" with { type: "json" };
+import { validateMonitoringOverrides as validateOverrides } from "../contracts/validators.js";
 import { CrucibleError, errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
 import { describeSchemaError, validateMonitoringRulesDocument } from "../schemas.js";
@@ -71,10 +70,6 @@ export const SYSCALL_NUMBERS = {
 } as const;
 export type SyscallName = keyof typeof SYSCALL_NUMBERS;
 const SYSCALL_NAMES = new Map<number, SyscallName>(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name as SyscallName]));
-
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-ajv.addSchema(rulesSchema);
-const validateOverrides = ajv.getSchema(`${rulesSchema.$id}#/$defs/overrides`)!;
 
 export const DEFAULT_RULES_FILE = path.join("runner-setup", "monitoring-rules.json");
 
