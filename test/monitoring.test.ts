@@ -151,6 +151,8 @@ print("syslog:", ctypes.CDLL(None, use_errno=True).klogctl(3, buf, 256))
     expect(result.status).toBe("timed-out");
     expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([["time-limit", "low", "resources", 1]]);
     expect(result.alerts![0]!.examples[0]).toMatchObject({ process: "(run outcome)", detail: [result.statusReason] });
+    // Placed when the program's output ended, which is after its 3 s limit.
+    expect(result.alerts![0]!.examples[0]!.t).toBeGreaterThanOrEqual(3);
   });
 
   it("a fork bomb at its process limit raises exactly process-limit, from clone failing with EAGAIN", async () => {

@@ -52,6 +52,8 @@ export class LineRelay {
   /** What was neutralised so far, by kind, and when it was first seen (ms since the relay started). */
   readonly controlText: ControlTextCounts = {};
   firstControlTextMs: number | undefined;
+  /** When the program's output ended (the last flush), ms since the relay started. */
+  flushedAtMs: number | undefined;
 
   constructor(
     private readonly emit: (line: RelayedLine) => void,
@@ -76,8 +78,9 @@ export class LineRelay {
     return Date.now() - this.started;
   }
 
-  /** Emits whatever is left without a trailing newline. */
+  /** Emits whatever is left without a trailing newline; called when the program has ended. */
   flush(): void {
+    this.flushedAtMs = this.elapsedMs();
     for (const stream of ["stdout", "stderr"] as const) if (this.partialBytes[stream] > 0) this.endLine(stream);
   }
 

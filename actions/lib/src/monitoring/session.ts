@@ -208,13 +208,18 @@ export async function openMonitor(
  */
 export interface RunSignals {
   ending?: { outcome: string; detail: string };
-  relay: { readonly controlText: ControlTextCounts; readonly firstControlTextMs: number | undefined; elapsedMs(): number };
+  relay: {
+    readonly controlText: ControlTextCounts;
+    readonly firstControlTextMs: number | undefined;
+    readonly flushedAtMs: number | undefined;
+    elapsedMs(): number;
+  };
 }
 
 function signalsOf({ ending, relay }: RunSignals): RunSignal[] {
   const out: RunSignal[] = [];
   const limit = ending?.outcome === "timed-out" ? "time" : ending?.outcome === "oom-killed" ? "memory" : undefined;
-  if (limit) out.push({ kind: "limit-reached", limit, t: relay.elapsedMs() / 1000, detail: ending!.detail });
+  if (limit) out.push({ kind: "limit-reached", limit, t: (relay.flushedAtMs ?? relay.elapsedMs()) / 1000, detail: ending!.detail });
   if (relay.firstControlTextMs !== undefined)
     out.push({ kind: "output-control", t: relay.firstControlTextMs / 1000, counts: { ...relay.controlText } });
   return out;
