@@ -184,6 +184,25 @@ for pid in children:
     expect(result.alerts![0]!.examples[0]!.t).toBeGreaterThan(0);
   });
 
+  it("running out of file descriptors raises exactly descriptor-limit, from open() failing with EMFILE", async () => {
+    const result = await runMonitored(
+      "fd-exhaustion",
+      `
+import os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+fds = []
+try:
+    while True:
+        fds.append(os.open("/dev/null", os.O_RDONLY))
+except OSError as e:
+    print("stopped after", len(fds), "descriptors:", e.errno)
+`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([["descriptor-limit", "low", "resources", 1]]);
+    expect(result.alerts![0]!.examples[0]).toMatchObject({ process: "python3", detail: ["/dev/null", "EMFILE"] });
+  });
+
   it("printing workflow commands and terminal escapes raises exactly output-control, counted per kind, never the text", async () => {
     const result = await runMonitored(
       "prints-controls",
