@@ -47,6 +47,15 @@ describe("containment suite", () => {
       expect.arrayContaining(["namespace-escape", "ptrace", "kernel-interface", "setuid-exec"]),
     );
     expect(rules("persistence-interference")).toContain("other-environ-read");
+    // #18's target: under runsc every attack raises an alert of its own kind (the categories its techniques report).
+    for (const v of runsc) {
+      const kinds = new Set(v.techniques.map((t) => t.category));
+      const raised = v.detection.status === "available" ? v.detection.alerts.map((a) => `${a.rule} (${a.kind})`) : [];
+      expect(
+        v.detection.status === "available" && v.detection.alerts.some((a) => kinds.has(a.kind)),
+        `${v.attack} (kinds ${[...kinds].join(", ")}) raised ${raised.join(", ") || "nothing"}`,
+      ).toBe(true);
+    }
   });
 
   it("judges attacks that crash, hang, say nothing or lie about their format by the host checks", { timeout: 600_000 }, async () => {

@@ -12,21 +12,6 @@ const SOURCE = /\.(ts|mts|mjs|js|astro)$/;
 // Generated from schemas/ (actions/scripts/contracts.mjs): their lines are the schemas' descriptions.
 const GENERATED = /^actions\/lib\/src\/contracts\//;
 
-// Files whose long lines (strings, comments, markup) predate this rule: each is rewrapped when it is next
-// edited, and taken off this list then. Nothing may join.
-const LONG_LINES_OWNED_ELSEWHERE = new Set([
-  "actions/lib/src/monitoring/doctor.ts",
-  "actions/lib/src/monitoring/report.ts",
-  "actions/lib/src/slots.ts",
-  "site/src/pages/containment.astro",
-]);
-// Test files whose long lines are test titles and regular expressions that need rewording by hand, and the
-// error-message tests that #14 keeps byte-for-byte unchanged while the validators change.
-const LONG_LINES_NOT_YET_REWRAPPED = new Set(["test/monitoring.test.ts", "test/slots.test.ts"]);
-
-// Blocks repeated in the site, which another helper is rewriting: each pair listed once, merged after the merge.
-const REPEATS_OWNED_ELSEWHERE = new Set<string>([]);
-
 /** Source files under the rules: tracked or new, never ignored ones (bundles, node_modules). */
 function sourceFiles(): string[] {
   const listed = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "actions", "site/src", "test"], {
@@ -43,7 +28,6 @@ describe("house rules", () => {
   it(`no source line is over ${MAX_LINE} characters`, () => {
     const long: string[] = [];
     for (const file of sourceFiles()) {
-      if (LONG_LINES_OWNED_ELSEWHERE.has(file) || LONG_LINES_NOT_YET_REWRAPPED.has(file)) continue;
       readFileSync(path.join(repoRoot, file), "utf8")
         .split("\n")
         .forEach((line, i) => {
@@ -68,8 +52,7 @@ describe("house rules", () => {
     const repeats = report.duplicates
       .map((clone) => [clone.firstFile.name, clone.secondFile.name].sort())
       .filter(([a, b]) => a !== b)
-      .map(([a, b]) => `${a} <> ${b}`)
-      .filter((pair) => !REPEATS_OWNED_ELSEWHERE.has(pair));
+      .map(([a, b]) => `${a} <> ${b}`);
     expect([...new Set(repeats)]).toEqual([]);
   });
 });

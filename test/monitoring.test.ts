@@ -17,6 +17,7 @@ import {
   loadPolicy,
   loadRules,
   runExperiment,
+  SYSCALL_NUMBERS,
   validateResultDocument,
   type MonitoringSetup,
   type RuleSet,
@@ -44,8 +45,9 @@ beforeAll(async () => {
   rules = await loadRules(path.join(repoRoot, "runner-setup/monitoring-rules.json"));
 });
 
-async function runMonitored(name: string, program: string, options: { extra?: string; rules?: RuleSet } = {}) {
-  const file = await makeExperiment(name, { "experiment.yaml": experimentYaml(name, { extra: options.extra }), "main.py": program });
+async function runMonitored(name: string, program: string, options: { extra?: string; resources?: string; rules?: RuleSet } = {}) {
+  const yaml = experimentYaml(name, { extra: options.extra, resources: options.resources });
+  const file = await makeExperiment(name, { "experiment.yaml": yaml, "main.py": program });
   const experiment = await loadExperiment(file, { imagesDir });
   const resultsRoot = await mkdtemp(path.join(os.tmpdir(), "crucible-results-"));
   const outcome = await runExperiment({
@@ -105,6 +107,125 @@ describe("behaviour monitoring under runsc", () => {
     expect(byRule["shell-exec"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/bin/sh", "/bin/sh", "-c", "true"] });
     expect(byRule["kernel-tunables-write"]!.examples[0]).toMatchObject({ process: "python3", detail: ["/proc/sys/kernel/core_pattern"] });
     expect(byRule["network-egress"]!.severity).toBe("high");
+  });
+
+  it("a quiet program raises nothing, and the result names the three sources alerts could come from", async () => {
+    const result = await runMonitored("quiet", 'import json, os, threading\nprint(json.dumps({"cpus": os.cpu_count()}))\n');
+    expect(result.status).toBe("succeeded");
+    expect(result.alerts ?? []).toEqual([]);
+    expect(result.monitoring).toMatchObject({ status: "available", collector: "ok", sources: ["trace", "output", "outcome"] });
+  });
+
+  it("reading kernel and host-identifying interfaces raises exactly the recon alerts, of kind recon", async () => {
+    const result = await runMonitored(
+      "recon",
+      `
+import ctypes
+for path in ["/proc/kallsyms", "/proc/cmdline", "/proc/sys/kernel/hostname", "/sys/kernel/notes", "/sys/class/dmi/id/product_name"]:
+    try:
+        open(path).read(100)
+    except OSError as e:
+        print(path, e.errno)
+buf = ctypes.create_string_buffer(256)
+print("syslog:", ctypes.CDLL(None, use_errno=True).klogctl(3, buf, 256))
+`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([
+      ["host-recon", "medium", "recon", 5],
+      ["kernel-log-read", "medium", "recon", 1],
+    ]);
+    const recon = result.alerts!.find((a) => a.rule === "host-recon")!;
+    expect(recon.examples.map((e) => e.detail[0])).toEqual([
+      "/proc/kallsyms",
+      "/proc/cmdline",
+      "/proc/sys/kernel/hostname",
+      "/sys/kernel/notes",
+      "/sys/class/dmi/id/product_name",
+    ]);
+    expect(recon.examples[0]!.process).toBe("python3");
+  });
+
+  it("a program killed at its time limit raises exactly time-limit, from the outcome", async () => {
+    const result = await runMonitored("spins", "while True:\n    pass\n", { resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 3s" });
+    expect(result.status).toBe("timed-out");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([["time-limit", "low", "resources", 1]]);
+    expect(result.alerts![0]!.examples[0]).toMatchObject({ process: "(run outcome)", detail: [result.statusReason] });
+    // Placed when the program's output ended, which is after its 3 s limit.
+    expect(result.alerts![0]!.examples[0]!.t).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a fork bomb at its process limit raises exactly process-limit, from clone failing with EAGAIN", async () => {
+    const result = await runMonitored(
+      "fork-bomb",
+      `
+import os, resource, signal, time
+resource.setrlimit(resource.RLIMIT_NPROC, (16, 16))
+children = []
+try:
+    for i in range(100):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+except OSError as e:
+    print("stopped after", len(children), "children:", e.errno)
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind])).toEqual([["process-limit", "medium", "resources"]]);
+    expect(result.alerts![0]!.count).toBeGreaterThanOrEqual(1);
+    // This runsc sends raw exit points without context: the process name is unknown (MONITORING.md).
+    expect(result.alerts![0]!.examples[0]).toMatchObject({ process: "(not traced)", detail: ["clone failed with EAGAIN"] });
+    expect(result.alerts![0]!.examples[0]!.t).toBeGreaterThan(0);
+  });
+
+  it("running out of file descriptors raises exactly descriptor-limit, from open() failing with EMFILE", async () => {
+    const result = await runMonitored(
+      "fd-exhaustion",
+      `
+import os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+fds = []
+try:
+    while True:
+        fds.append(os.open("/dev/null", os.O_RDONLY))
+except OSError as e:
+    print("stopped after", len(fds), "descriptors:", e.errno)
+`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([["descriptor-limit", "low", "resources", 1]]);
+    expect(result.alerts![0]!.examples[0]).toMatchObject({ process: "python3", detail: ["/dev/null", "EMFILE"] });
+  });
+
+  it("printing workflow commands and terminal escapes raises exactly output-control, counted per kind, never the text", async () => {
+    const result = await runMonitored(
+      "prints-controls",
+      `
+import sys
+print("::error title=x::forged annotation")
+print("  ##[group]forged group")
+print("\\x1b]8;;https://example.invalid\\x07link\\x1b]8;;\\x07 and \\x1b[31mred\\x1b[0m")
+print("bidi \\u202e reversed")
+sys.stdout.flush()
+`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.kind, a.count])).toEqual([["output-control", "medium", "injection", 9]]);
+    expect(result.alerts![0]!.examples).toEqual([
+      {
+        t: expect.any(Number),
+        process: "(output relay)",
+        detail: ["workflow-command ×2", "escape-sequence ×4", "control-character ×2", "bidi-control ×1"],
+      },
+    ]);
+    // Only counts reach the result: none of the printed text, escaped or not.
+    expect(JSON.stringify(result.alerts)).not.toMatch(/forged|example\.invalid|\\u001b/);
   });
 
   it("bounds a flood of openat events: the run finishes and every event not evaluated is counted", async () => {
@@ -177,7 +298,7 @@ subprocess.run(["/bin/sh", "-c", "true"])
     });
   });
 
-  it("counts hello-sandbox's two deliberate egress probes as its declared network-probe, and raises nothing", async () => {
+  it("counts hello-sandbox's egress probes as its declared network-probe, and raises only its dmesg's recon, nothing high", async () => {
     // hello-sandbox tries 1.1.1.1:53 and 169.254.169.254:80 on purpose, to show they fail; it declares network-probe.
     const experiment = await loadExperiment(path.join(repoRoot, "experiments/hello-sandbox/experiment.yaml"), { imagesDir });
     expect(experiment.spec.behaviours).toEqual(["network-probe"]);
@@ -196,15 +317,21 @@ subprocess.run(["/bin/sh", "-c", "true"])
       return result;
     };
     const result = await run(experiment);
-    expect(result.alerts ?? []).toEqual([]);
+    // It runs dmesg on purpose, to show gVisor's own kernel log: that is recon, medium.
+    expect((result.alerts ?? []).map((a) => [a.rule, a.severity, a.examples[0]!.process, a.examples[0]!.detail[0]])).toEqual([
+      ["host-recon", "medium", "dmesg", "/dev/kmsg"],
+      ["kernel-log-read", "medium", "dmesg", "syslog"],
+    ]);
     expect(result.monitoring).toMatchObject({ suppressed: [{ rule: "network-egress", behaviour: "network-probe", count: 2 }] });
-    expect(behaviourLine(result)).toMatch(
-      /^tried nothing the rules flag \(\d+ events\); declared, not alerted: network-egress ×2 \(network-probe\)$/,
+    expect(behaviourLine(result)).toBe(
+      "tried: host-recon ×1 (medium), kernel-log-read ×2 (medium); declared, not alerted: network-egress ×2 (network-probe)",
     );
     // Without the declaration the same probes are a high-severity alert: the declaration is what hides them.
     const undeclared = await run({ ...experiment, spec: { ...experiment.spec, behaviours: [] } });
     expect(undeclared.alerts!.map((a) => [a.rule, a.severity, a.examples.map((e) => e.detail[0])])).toEqual([
       ["network-egress", "high", ["1.1.1.1:53", "169.254.169.254:80"]],
+      ["host-recon", "medium", ["/dev/kmsg"]],
+      ["kernel-log-read", "medium", ["syslog", "syslog"]],
     ]);
     expect(undeclared.monitoring).toMatchObject({ suppressed: [] });
   });
@@ -257,6 +384,8 @@ subprocess.run(["/bin/sh", "-c", "true"])
         reason: `no trace socket could be opened: all ${channels.length} traced runtimes on this host are in use, by ${channels
           .map(() => `test-holder (pid ${process.pid})`)
           .join(", ")}`,
+        // The output relay and the outcome are still watched.
+        sources: ["output", "outcome"],
       });
       expect(behaviourLine(result)).toMatch(/^not monitored: /);
     } finally {
@@ -333,10 +462,11 @@ subprocess.run(["/bin/sh", "-c", "true"])
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const annotations = interpretRunnerLog(run.stdout).commands.filter((c) => ["error", "warning", "notice"].includes(c.name));
     expect(annotations.map((a) => [a.name, a.properties])).toEqual([
-      ["error", "title=behaviour%3A kernel-tunables-write (high)"],
-      ["error", "title=behaviour%3A namespace-escape (high)"],
-      ["error", "title=behaviour%3A network-egress (high)"],
-      ["warning", "title=behaviour%3A shell-exec (medium)"],
+      // The title names the rule's severity and kind; "," is escaped as %2C in a workflow command's property.
+      ["error", "title=behaviour%3A kernel-tunables-write (high%2C privilege)"],
+      ["error", "title=behaviour%3A namespace-escape (high%2C privilege)"],
+      ["error", "title=behaviour%3A network-egress (high%2C network)"],
+      ["warning", "title=behaviour%3A shell-exec (medium%2C privilege)"],
     ]);
     expect(annotations[2]!.data).toBe(
       "The program tried to connect to a network address other than loopback (1×). First at " + annotations[2]!.data.split("First at ")[1],
@@ -450,10 +580,68 @@ describe("monitoring rules and wire format without a sandbox", () => {
     expect(result.monitoring).toEqual({
       status: "unavailable",
       reason: "a sandbox with GPUs runs under the GPU runtime runsc-nvproxy, which is not traced",
+      sources: ["output", "outcome"],
     });
     expect(provider.calls[0]!.spec).toMatchObject({ gpuDeviceIds: ["0"] });
     expect(provider.calls[0]!.spec.monitoredRuntime).toBeUndefined();
     expect(await readdir(socketDir)).toEqual([]);
+  });
+
+  it("without the trace, the output relay's and the outcome's alerts are still raised, and the result says so", async () => {
+    const file = await makeExperiment("untraced-signals", { "experiment.yaml": experimentYaml("untraced-signals"), "main.py": "" });
+    const provider = new FakeSandboxProvider({
+      python3: async (io) => {
+        io.stdout("::add-mask::nothing\n\u001b[2Jcleared\n");
+        return "oom-killed";
+      },
+    });
+    const { result } = await runExperiment({
+      experiment: await loadExperiment(file, { imagesDir }),
+      policy,
+      provider,
+      repoRoot: path.resolve(file, "../../.."),
+      resultsRoot: await mkdtemp(path.join(os.tmpdir(), "crucible-results-")),
+      monitoring: { unavailable: "test: this runner has no traced runtime", rules },
+    });
+    expect(result.status).toBe("oom-killed");
+    expect(result.monitoring).toEqual({
+      status: "unavailable",
+      reason: "test: this runner has no traced runtime",
+      sources: ["output", "outcome"],
+    });
+    expect((result.alerts ?? []).map((a) => [a.rule, a.kind, a.count, a.examples[0]!.detail])).toEqual([
+      ["output-control", "injection", 2, ["workflow-command ×1", "escape-sequence ×1"]],
+      ["memory-limit", "resources", 1, [result.statusReason]],
+    ]);
+    expect(behaviourLine(result)).toBe(
+      "not monitored: test: this runner has no traced runtime; " +
+        "seen in the output and the outcome: output-control ×2 (medium), memory-limit ×1 (low)",
+    );
+    // Without rules at all (a caller that gives none), nothing is raised and no source is claimed.
+    const bare = await runExperiment({
+      experiment: await loadExperiment(file, { imagesDir }),
+      policy,
+      provider,
+      repoRoot: path.resolve(file, "../../.."),
+      resultsRoot: await mkdtemp(path.join(os.tmpdir(), "crucible-results-")),
+      monitoring: { unavailable: "no rules" },
+    });
+    expect(bare.result.alerts).toEqual([]);
+    expect(bare.result.monitoring).toEqual({ status: "unavailable", reason: "no rules", sources: [] });
+  });
+
+  it("the trace session template asks runsc for every raw point the rules read", async () => {
+    const template = JSON.parse(await readFile(path.join(repoRoot, "runner-setup/monitoring/pod-init.json"), "utf8")) as {
+      trace_session: { points: { name: string }[] };
+    };
+    const points = template.trace_session.points.map((p) => p.name);
+    for (const sysno of Object.values(SYSCALL_NUMBERS)) expect(points).toContain(`syscall/sysno/${sysno}/enter`);
+    // clone, fork and vfork at exit: their EAGAIN is the process limit biting.
+    for (const sysno of [56, 57, 58]) expect(points).toContain(`syscall/sysno/${sysno}/exit`);
+    // Every rule has a kind, and every containment category is some rule's kind.
+    expect(new Set(rules.rules.map((r) => r.kind))).toEqual(
+      new Set(["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"]),
+    );
   });
 
   it("applies a runner policy's overrides and refuses ones that name no rule", () => {
@@ -477,7 +665,8 @@ describe("monitoring rules and wire format without a sandbox", () => {
     // syscall/connect/enter as runsc 0.0~20221219 sent it (header: size 8, type 10 connect, 0 dropped).
     const captured = Buffer.from(
       "08000a0000000000" +
-        "0a2508c8a4dcaba388dbf6182002420e2f746d702f6d6f6e2d70726f62654a07707974686f6e33182a20032a0a736f636b65743a5b315d3210020000500a0102030000000000000000",
+        "0a2508c8a4dcaba388dbf6182002420e2f746d702f6d6f6e2d70726f62654a07707974686f6e33182a20032a0a736f636b65743a5b315d" +
+        "3210020000500a0102030000000000000000",
       "hex",
     );
     const decoded = decodeMessage(captured);

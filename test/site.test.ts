@@ -270,10 +270,10 @@ describe("report site built from the fixture results", () => {
     const containment = text(pages.get("containment/index.html") ?? "");
     expect(containment).toContain("1 of 1 attack detected by behaviour monitoring under gVisor.");
     expect(containment).toContain("Attack gVisor (runsc) Detected runc (baseline) Detected (runc)");
-    expect(containment).toContain("✓ detected kernel-tunables-write (high) ×2");
+    expect(containment).toContain("✓ detected kernel-tunables-write (high, privilege) ×2");
     expect(containment).toContain("○ not monitored runc is the unsandboxed baseline");
     expect(containment).not.toContain("not detected");
-    expect(containment).toContain("escape-probe Behaviour monitoring under gVisor: detected — kernel-tunables-write (high) ×2");
+    expect(containment).toContain("escape-probe Behaviour monitoring under gVisor: detected — kernel-tunables-write (high, privilege) ×2");
   });
 
   it("draws the runner fleet from the committed fleet configuration", async () => {

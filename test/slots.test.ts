@@ -75,7 +75,7 @@ describe("sandbox slots", () => {
 });
 
 describe("crucible run beyond the host's limit", () => {
-  it("waits for a slot saying so and for how long; SIGINT while waiting records a cancelled run at once; a freed slot lets it run", async () => {
+  it("waits for a slot, saying for how long; SIGINT while waiting records a cancelled run; a freed slot lets it run", async () => {
     const slotDir = await tempDir("crucible-slots-");
     const policy = JSON.parse(await readFile(path.join(repoRoot, "runner-setup/policy.json"), "utf8"));
     policy.limits.maxConcurrentSandboxes = 1;

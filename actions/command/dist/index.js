@@ -36016,9 +36016,10 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate20.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema33 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/result.schema.json", "title": "Crucible run result", "description": "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.", "type": "object", "additionalProperties": false, "required": ["schemaVersion", "runId", "experiment", "status", "statusReason", "startedAt", "finishedAt", "durationSeconds", "exitCode", "runtime", "image", "metrics", "artifacts", "log", "provenance"], "properties": { "schemaVersion": { "description": "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.", "enum": [1, 2] }, "runId": { "description": "Unique id of the run: UTC start time and a random suffix. Also the folder name.", "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" }, "experiment": { "type": "object", "additionalProperties": false, "required": ["name", "path", "contentHash"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path of the experiment file, relative to the repository root.", "type": "string" }, "contentHash": { "description": "sha256 of the experiment file's bytes.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "description": { "type": "string" }, "headline": { "description": "The experiment's headline metrics and which direction is better, copied from experiment.yaml.", "type": "array", "minItems": 1, "maxItems": 8, "items": { "type": "object", "additionalProperties": false, "required": ["metric", "better"], "properties": { "metric": { "description": "Name of a metric in the run's metrics.json (for a staged run, any stage's).", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "better": { "description": "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).", "enum": ["higher", "lower", "neither"] } } } } } }, "status": { "description": "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"] }, "statusReason": { "description": "One sentence saying why the run ended with this status.", "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "version"], "properties": { "name": { "description": "OCI runtime that ran the sandbox (runsc for gVisor).", "type": "string" }, "version": { "type": "string" } } }, "image": { "type": "object", "additionalProperties": false, "required": ["name", "ref", "id", "recipeHash"], "properties": { "name": { "description": "Image recipe name; for an experiment's own image, build:<Dockerfile> or the pinned reference.", "type": "string" }, "ref": { "description": "Local tag (derived from the recipe hash, or from the build context's hash for a Dockerfile), or the pinned reference.", "type": "string" }, "id": { "description": "Docker image id (sha256 of its configuration).", "type": "string" }, "recipeHash": { "type": "string", "description": "Hash of the recipe; empty for images an experiment brings." }, "source": { "description": "Set for an image the experiment brought: `build` (its Dockerfile) or `registry` (a digest-pinned reference).", "enum": ["build", "registry"] }, "digest": { "description": "The digest a reproduction pins: the image id of a built image (sha256 of its configuration), the registry's manifest digest of a pulled one.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "dockerfileHash": { "description": "sha256 of the Dockerfile's bytes (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "baseImage": { "description": "The image(s) the Dockerfile starts FROM, each as reference@image id (built images).", "type": "string", "maxLength": 4096 }, "contextHash": { "description": "sha256 over the build context's file paths, modes and contents (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "metrics": { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } }, "metricInfo": { "description": 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.', "type": "object", "propertyNames": { "type": "string", "minLength": 1, "maxLength": 100, "not": { "const": "__proto__" } }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "unit": { "type": "string", "maxLength": 40 }, "description": { "type": "string", "maxLength": 500 }, "stage": { "description": "Stage that reported it (multi-stage runs).", "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" } } } }, "series": { "description": "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.", "type": "object", "maxProperties": 64, "propertyNames": { "pattern": "^[A-Za-z0-9_.-]{1,64}$" }, "additionalProperties": { "$ref": "#/$defs/series" } }, "artifacts": { "description": "Output files collected from /output, stored under output/ beside this file.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "dropped": { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } }, "log": { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } }, "resources": { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } }, "policy": { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" }, "provenance": { "type": "object", "additionalProperties": false, "properties": { "gitCommit": { "description": "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.", "type": ["string", "null"] }, "baseCommit": { "description": "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.", "type": ["string", "null"] }, "repository": { "description": "owner/repo the run belongs to, when it ran in GitHub Actions.", "type": "string", "pattern": "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" }, "runner": { "type": "string" }, "workflowRunUrl": { "description": "The GitHub Actions workflow run (and attempt) that ran the experiment.", "type": ["string", "null"] }, "jobUrl": { "description": "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.", "type": ["string", "null"] }, "containerId": { "type": ["string", "null"] }, "pullRequest": { "description": "Number of the pull request the run was requested by, when it ran in the evaluate workflow.", "type": ["integer", "null"] }, "approvals": { "description": "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.", "type": "array", "maxItems": 50, "items": { "type": "object", "additionalProperties": false, "required": ["reviewer", "state", "at"], "properties": { "reviewer": { "description": "GitHub login of the reviewer.", "type": "string", "maxLength": 100 }, "state": { "enum": ["approved", "rejected"] }, "at": { "description": "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).", "type": "string", "format": "date-time" }, "comment": { "type": "string", "maxLength": 2e3 }, "environments": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 255 } } } } } } }, "monitoring": { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 } } }] }, "alerts": { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } }, "usage": { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } }, "stages": { "description": "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.", "type": "array", "maxItems": 32, "items": { "$ref": "#/$defs/stage" } }, "storedArtifacts": { "description": "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } } }, "allOf": [{ "if": { "type": "object", "properties": { "schemaVersion": { "const": 2 } }, "required": ["schemaVersion"] }, "then": { "$ref": "#/$defs/version2" } }], "$defs": { "storedArtifact": { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } }, "series": { "type": "object", "additionalProperties": false, "required": ["kind", "columns", "rows"], "properties": { "title": { "type": "string", "maxLength": 200 }, "kind": { "enum": ["line", "bar", "heatmap", "table"] }, "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "columns": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "minLength": 1, "maxLength": 64 } }, "rows": { "type": "array", "maxItems": 5e3, "items": { "type": "array", "maxItems": 16, "items": { "anyOf": [{ "type": "number" }, { "type": "string", "maxLength": 200 }] } } }, "x": { "type": "string", "maxLength": 64 }, "y": { "type": "string", "maxLength": 64 }, "group": { "type": "string", "maxLength": 64 }, "value": { "type": "string", "maxLength": 64 } } }, "stage": { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } }, "displayText": { "description": "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).", "type": "string", "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, "metricName": { "description": "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "recordedMetricName": { "description": "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "seriesName": { "description": "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "recordedSeriesName": { "description": "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "portableName": { "description": "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).", "type": "string", "pattern": "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "portablePath": { "description": "A relative path of up to 16 portable names (see portableName) separated by '/'.", "type": "string", "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "collectedPath": { "description": "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.", "type": "string", "pattern": "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "safeDropped": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string", "allOf": [{ "$ref": "#/$defs/displayText" }], "maxLength": 512 }, "reason": { "$ref": "#/$defs/displayText" } } } }, "safeLog": { "type": "object", "properties": { "tail": { "type": "array", "items": { "$ref": "#/$defs/displayText" } } } }, "safeSeries": { "description": "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.", "allOf": [{ "$ref": "#/$defs/series" }], "type": "object", "properties": { "title": { "$ref": "#/$defs/displayText" }, "columns": { "type": "array", "items": { "$ref": "#/$defs/displayText" } }, "rows": { "type": "array", "items": { "type": "array", "items": { "anyOf": [{ "type": "number" }, { "$ref": "#/$defs/displayText" }] } } }, "x": { "$ref": "#/$defs/displayText" }, "y": { "$ref": "#/$defs/displayText" }, "group": { "$ref": "#/$defs/displayText" }, "value": { "$ref": "#/$defs/displayText" } } }, "version2": { "description": 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.', "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" } }, "metricInfo": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" }, "additionalProperties": { "type": "object", "properties": { "unit": { "$ref": "#/$defs/displayText" }, "description": { "$ref": "#/$defs/displayText" } } } }, "series": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedSeriesName" }, "additionalProperties": { "$ref": "#/$defs/safeSeries" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" }, "stages": { "type": "array", "items": { "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/metricName" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" } } } } } } } };
+var schema33 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/result.schema.json", "title": "Crucible run result", "description": "What one run of an experiment produced, written to experiments/<name>/results/<runId>/result.json next to the run's log (log.txt) and collected output files (output/); a multi-stage run keeps each stage's log and outputs under stages/<stage>/. Results are committed to git and read by the report site. schemaVersion changes only when a field is removed or changes meaning; new optional fields keep the version, and the site keeps reading every older version.", "type": "object", "additionalProperties": false, "required": ["schemaVersion", "runId", "experiment", "status", "statusReason", "startedAt", "finishedAt", "durationSeconds", "exitCode", "runtime", "image", "metrics", "artifacts", "log", "provenance"], "properties": { "schemaVersion": { "description": "Version of this format. 2: provenance.gitCommit is the commit whose experiment was run (in the evaluate workflow, the pull request's head commit the reviewer approved); version 1 results written by the evaluate workflow hold the base branch's commit there instead. Readers accept both.", "enum": [1, 2] }, "runId": { "description": "Unique id of the run: UTC start time and a random suffix. Also the folder name.", "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" }, "experiment": { "type": "object", "additionalProperties": false, "required": ["name", "path", "contentHash"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path of the experiment file, relative to the repository root.", "type": "string" }, "contentHash": { "description": "sha256 of the experiment file's bytes.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "description": { "type": "string" }, "headline": { "description": "The experiment's headline metrics and which direction is better, copied from experiment.yaml.", "type": "array", "minItems": 1, "maxItems": 8, "items": { "type": "object", "additionalProperties": false, "required": ["metric", "better"], "properties": { "metric": { "description": "Name of a metric in the run's metrics.json (for a staged run, any stage's).", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "better": { "description": "higher: a larger value is the better outcome; lower: a smaller one is; neither: a change is neither good nor bad (shown without colour).", "enum": ["higher", "lower", "neither"] } } } } } }, "status": { "description": "succeeded: exit 0. failed: non-zero exit. timed-out: killed at the wall-clock limit. oom-killed: killed at the memory limit. cancelled: stopped by the user or the workflow. sandbox-error: the runtime failed to start or crashed. rejected: the policy refused to start the run. superseded: the pull request's head moved after the plan was approved, so the approved commit was no longer what the pull request asked for; nothing was run.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "superseded"] }, "statusReason": { "description": "One sentence saying why the run ended with this status.", "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "version"], "properties": { "name": { "description": "OCI runtime that ran the sandbox (runsc for gVisor).", "type": "string" }, "version": { "type": "string" } } }, "image": { "type": "object", "additionalProperties": false, "required": ["name", "ref", "id", "recipeHash"], "properties": { "name": { "description": "Image recipe name; for an experiment's own image, build:<Dockerfile> or the pinned reference.", "type": "string" }, "ref": { "description": "Local tag (derived from the recipe hash, or from the build context's hash for a Dockerfile), or the pinned reference.", "type": "string" }, "id": { "description": "Docker image id (sha256 of its configuration).", "type": "string" }, "recipeHash": { "type": "string", "description": "Hash of the recipe; empty for images an experiment brings." }, "source": { "description": "Set for an image the experiment brought: `build` (its Dockerfile) or `registry` (a digest-pinned reference).", "enum": ["build", "registry"] }, "digest": { "description": "The digest a reproduction pins: the image id of a built image (sha256 of its configuration), the registry's manifest digest of a pulled one.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "dockerfileHash": { "description": "sha256 of the Dockerfile's bytes (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }, "baseImage": { "description": "The image(s) the Dockerfile starts FROM, each as reference@image id (built images).", "type": "string", "maxLength": 4096 }, "contextHash": { "description": "sha256 over the build context's file paths, modes and contents (built images).", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "metrics": { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } }, "metricInfo": { "description": 'Unit and meaning of metrics, for metrics the program wrote as {"value", "unit", "description"} objects in metrics.json.', "type": "object", "propertyNames": { "type": "string", "minLength": 1, "maxLength": 100, "not": { "const": "__proto__" } }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "unit": { "type": "string", "maxLength": 40 }, "description": { "type": "string", "maxLength": 500 }, "stage": { "description": "Stage that reported it (multi-stage runs).", "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" } } } }, "series": { "description": "Structured data for charts, from /output/series.json: each entry is a small table (columns and rows) with the columns a chart should use.", "type": "object", "maxProperties": 64, "propertyNames": { "pattern": "^[A-Za-z0-9_.-]{1,64}$" }, "additionalProperties": { "$ref": "#/$defs/series" } }, "artifacts": { "description": "Output files collected from /output, stored under output/ beside this file.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "dropped": { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } }, "log": { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } }, "resources": { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } }, "policy": { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" }, "provenance": { "type": "object", "additionalProperties": false, "properties": { "gitCommit": { "description": "The commit whose experiment files were run: in the evaluate workflow the pull request's head commit that the reviewer approved (never the base branch's commit in schemaVersion 2); locally the checkout's HEAD, or null outside git.", "type": ["string", "null"] }, "baseCommit": { "description": "In the evaluate workflow: the base branch's commit whose workflow, actions, schemas and policy ran the experiment.", "type": ["string", "null"] }, "repository": { "description": "owner/repo the run belongs to, when it ran in GitHub Actions.", "type": "string", "pattern": "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" }, "runner": { "type": "string" }, "workflowRunUrl": { "description": "The GitHub Actions workflow run (and attempt) that ran the experiment.", "type": ["string", "null"] }, "jobUrl": { "description": "The Actions job whose log holds the live output of the run, when known; otherwise the workflow run.", "type": ["string", "null"] }, "containerId": { "type": ["string", "null"] }, "pullRequest": { "description": "Number of the pull request the run was requested by, when it ran in the evaluate workflow.", "type": ["integer", "null"] }, "approvals": { "description": "The environment reviews of the workflow run that ran the experiment (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals): who approved or rejected it, and when.", "type": "array", "maxItems": 50, "items": { "type": "object", "additionalProperties": false, "required": ["reviewer", "state", "at"], "properties": { "reviewer": { "description": "GitHub login of the reviewer.", "type": "string", "maxLength": 100 }, "state": { "enum": ["approved", "rejected"] }, "at": { "description": "When the decision was in force: GitHub's approvals API gives no time, so this is when the approved job started (the job cannot start before the approval).", "type": "string", "format": "date-time" }, "comment": { "type": "string", "maxLength": 2e3 }, "environments": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 255 } } } } } } }, "monitoring": { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "sources": { "description": "Where alerts could come from in this run: trace (gVisor's trace points), output (control text the output relay neutralised), outcome (a time-limit or OOM kill the provider saw). Without the trace, output and outcome alerts are still raised. Absent in results written before these sources.", "type": "array", "maxItems": 3, "uniqueItems": true, "items": { "enum": ["trace", "output", "outcome"] } }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 }, "sources": { "$ref": "#/properties/monitoring/oneOf/0/properties/sources" } } }] }, "alerts": { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "kind": { "description": "What the alert is about, in the containment suite's categories (the rule's kind). Absent in results written before rules had kinds.", "enum": ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } }, "usage": { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } }, "stages": { "description": "Multi-stage runs: one record per stage, in the order they were run (dependencies first). The run's status is that of the first stage that did not succeed.", "type": "array", "maxItems": 32, "items": { "$ref": "#/$defs/stage" } }, "storedArtifacts": { "description": "Large files that stages declared as artifacts: kept out of git in the runner's content-addressed store (and uploaded as an Actions artifact in CI), referenced here by sha256 and size.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } } }, "allOf": [{ "if": { "type": "object", "properties": { "schemaVersion": { "const": 2 } }, "required": ["schemaVersion"] }, "then": { "$ref": "#/$defs/version2" } }], "$defs": { "storedArtifact": { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } }, "series": { "type": "object", "additionalProperties": false, "required": ["kind", "columns", "rows"], "properties": { "title": { "type": "string", "maxLength": 200 }, "kind": { "enum": ["line", "bar", "heatmap", "table"] }, "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "columns": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "minLength": 1, "maxLength": 64 } }, "rows": { "type": "array", "maxItems": 5e3, "items": { "type": "array", "maxItems": 16, "items": { "anyOf": [{ "type": "number" }, { "type": "string", "maxLength": 200 }] } } }, "x": { "type": "string", "maxLength": 64 }, "y": { "type": "string", "maxLength": 64 }, "group": { "type": "string", "maxLength": 64 }, "value": { "type": "string", "maxLength": 64 } } }, "stage": { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } }, "displayText": { "description": "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).", "type": "string", "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" }, "metricName": { "description": "A metric name as a program writes it in metrics.json: a letter, then up to 127 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "recordedMetricName": { "description": "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" }, "seriesName": { "description": "A series name as a program writes it in series.json: a letter, then up to 63 letters, digits, '.', '_' or '-'.", "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "recordedSeriesName": { "description": "A series name in a run's series: a program's series name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,63}$" }, "portableName": { "description": "A file or folder name that every file system, shell and git client takes as it is: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-' and not ending with '.'. Output files with other names are not collected (and neither are names Windows reserves, such as CON or nul.txt, or names that differ only in case from a collected one).", "type": "string", "pattern": "^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "portablePath": { "description": "A relative path of up to 16 portable names (see portableName) separated by '/'.", "type": "string", "pattern": "^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "collectedPath": { "description": "Where a collected output file is, relative to result.json: output/<portable path>, or stages/<stage>/output/<portable path> in a multi-stage run.", "type": "string", "pattern": "^(?:stages/[a-z0-9][a-z0-9-]{0,62}/)?output/(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?/){0,15}[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$" }, "safeDropped": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string", "allOf": [{ "$ref": "#/$defs/displayText" }], "maxLength": 512 }, "reason": { "$ref": "#/$defs/displayText" } } } }, "safeLog": { "type": "object", "properties": { "tail": { "type": "array", "items": { "$ref": "#/$defs/displayText" } } } }, "safeSeries": { "description": "A series whose text (title, columns, text cells, chosen columns) is display text and whose numbers are finite; series.json entries that are not are dropped with the reason.", "allOf": [{ "$ref": "#/$defs/series" }], "type": "object", "properties": { "title": { "$ref": "#/$defs/displayText" }, "columns": { "type": "array", "items": { "$ref": "#/$defs/displayText" } }, "rows": { "type": "array", "items": { "type": "array", "items": { "anyOf": [{ "type": "number" }, { "$ref": "#/$defs/displayText" }] } } }, "x": { "$ref": "#/$defs/displayText" }, "y": { "$ref": "#/$defs/displayText" }, "group": { "$ref": "#/$defs/displayText" }, "value": { "$ref": "#/$defs/displayText" } } }, "version2": { "description": 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.', "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" } }, "metricInfo": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" }, "additionalProperties": { "type": "object", "properties": { "unit": { "$ref": "#/$defs/displayText" }, "description": { "$ref": "#/$defs/displayText" } } } }, "series": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedSeriesName" }, "additionalProperties": { "$ref": "#/$defs/safeSeries" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" }, "stages": { "type": "array", "items": { "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/metricName" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" } } } } } } } };
 var schema42 = { "type": "object", "additionalProperties": false, "required": ["kind", "columns", "rows"], "properties": { "title": { "type": "string", "maxLength": 200 }, "kind": { "enum": ["line", "bar", "heatmap", "table"] }, "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "columns": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "minLength": 1, "maxLength": 64 } }, "rows": { "type": "array", "maxItems": 5e3, "items": { "type": "array", "maxItems": 16, "items": { "anyOf": [{ "type": "number" }, { "type": "string", "maxLength": 200 }] } } }, "x": { "type": "string", "maxLength": 64 }, "y": { "type": "string", "maxLength": 64 }, "group": { "type": "string", "maxLength": 64 }, "value": { "type": "string", "maxLength": 64 } } };
-var schema64 = { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } };
+var schema62 = { "description": "Where alerts could come from in this run: trace (gVisor's trace points), output (control text the output relay neutralised), outcome (a time-limit or OOM kill the provider saw). Without the trace, output and outcome alerts are still raised. Absent in results written before these sources.", "type": "array", "maxItems": 3, "uniqueItems": true, "items": { "enum": ["trace", "output", "outcome"] } };
+var schema65 = { "type": "object", "additionalProperties": false, "required": ["stage", "path", "sha256", "size"], "properties": { "stage": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "path": { "description": "Path the stage wrote it at, relative to /output; dependents see it at /artifacts/<stage>/<path>.", "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } };
 var schema34 = { "description": 'What schemaVersion 2 adds to the shape above: names that are safe wherever they land and text without control characters (schemas/README.md, "Where program text lands"). Version 1 files keep the looser rules they were written under.', "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" } }, "metricInfo": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedMetricName" }, "additionalProperties": { "type": "object", "properties": { "unit": { "$ref": "#/$defs/displayText" }, "description": { "$ref": "#/$defs/displayText" } } } }, "series": { "type": "object", "propertyNames": { "$ref": "#/$defs/recordedSeriesName" }, "additionalProperties": { "$ref": "#/$defs/safeSeries" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" }, "stages": { "type": "array", "items": { "type": "object", "properties": { "statusReason": { "$ref": "#/$defs/displayText" }, "metrics": { "type": "object", "propertyNames": { "$ref": "#/$defs/metricName" } }, "artifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/collectedPath" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "properties": { "path": { "$ref": "#/$defs/portablePath" } } } }, "dropped": { "$ref": "#/$defs/safeDropped" }, "log": { "$ref": "#/$defs/safeLog" } } } } } };
 var schema35 = { "description": "Text shown to people (in the job log, a terminal, summaries, comments, the site) holding no character that acts on a terminal or hides or reorders text: no C0 control but tab, no DEL or C1 control, no bidirectional mark, override or isolate, no line or paragraph separator, no invisible character (zero-width space, word joiner, byte-order mark, tag characters), no lone surrogate. Crucible writes such characters as visible escapes (\\x1b, \\u{202e}).", "type": "string", "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]*$" };
 var schema36 = { "description": "A metric name in a run's metrics: a program's metric name, prefixed with '<stage>.' when two stages of a run report the same name.", "type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,62}\\.)?[A-Za-z][A-Za-z0-9_.-]{0,127}$" };
@@ -37365,17 +37366,873 @@ function validate22(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate22.evaluated = { "props": { "statusReason": true, "metrics": true, "metricInfo": true, "series": true, "artifacts": true, "storedArtifacts": true, "dropped": true, "log": true, "stages": true }, "dynamicProps": false, "dynamicItems": false };
-var schema62 = { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } };
-var schema63 = { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } };
-var schema65 = { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } };
-var schema66 = { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } };
-var schema67 = { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } };
-var schema68 = { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" };
-var schema69 = { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } };
-var schema70 = { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 } } }] };
-var schema71 = { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } };
+var schema63 = { "type": "object", "additionalProperties": false, "required": ["name", "needs", "status", "statusReason", "exitCode", "metrics", "artifacts", "storedArtifacts", "consumed", "dropped", "log"], "properties": { "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }, "needs": { "type": "array", "items": { "type": "string" } }, "status": { "description": "As the run's status, plus skipped: not started because a stage it needs did not succeed, or the run was cancelled.", "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected", "skipped"] }, "statusReason": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "finishedAt": { "type": "string", "format": "date-time" }, "durationSeconds": { "type": "number", "minimum": 0 }, "exitCode": { "description": "Exit code of the program, or null when it never ran or was killed before exiting.", "type": ["integer", "null"] }, "command": { "type": "array", "items": { "type": "string" } }, "params": { "description": "The merged params the stage was given.", "type": "object" }, "metrics": { "$ref": "#/properties/metrics" }, "artifacts": { "description": "Output files collected from the stage's /output, stored under stages/<stage>/output/.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "size", "sha256"], "properties": { "path": { "type": "string" }, "size": { "type": "integer", "minimum": 0 }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "storedArtifacts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "sha256", "size"], "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "size": { "type": "integer", "minimum": 0 } } } }, "consumed": { "description": "Artifacts of earlier stages mounted into this stage, verified against their sha256 before mounting.", "type": "array", "items": { "$ref": "#/$defs/storedArtifact" } }, "dropped": { "$ref": "#/properties/dropped" }, "log": { "$ref": "#/properties/log" }, "resources": { "$ref": "#/properties/resources" }, "policy": { "$ref": "#/properties/policy" }, "usage": { "$ref": "#/properties/usage" }, "monitoring": { "$ref": "#/properties/monitoring" }, "alerts": { "$ref": "#/properties/alerts" }, "containerId": { "type": ["string", "null"] } } };
+var schema64 = { "description": "Headline numbers the program reported in /output/metrics.json.", "type": "object", "additionalProperties": { "type": "number" }, "propertyNames": { "description": "Any name but __proto__, which JavaScript tooling (and the report site's build) cannot hold as a plain key.", "not": { "const": "__proto__" } } };
+var schema66 = { "description": "Output entries that were not collected, and why (symbolic link, device, over a cap, declared but missing...).", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["path", "reason"], "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } };
+var schema67 = { "description": "The program's combined output, as relayed.", "type": "object", "additionalProperties": false, "required": ["path", "lines", "bytes", "truncated"], "properties": { "path": { "description": "Log file, relative to this file.", "type": "string" }, "lines": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 }, "truncated": { "description": "True when the log reached its cap and later output was not saved.", "type": "boolean" }, "tail": { "description": "The last lines of the log, for summaries.", "type": "array", "items": { "type": "string" } } } };
+var schema68 = { "description": "Resources requested by the experiment.", "type": "object", "additionalProperties": false, "properties": { "cpus": { "type": "number" }, "memoryBytes": { "type": "integer" }, "timeoutSeconds": { "type": "number" }, "gpus": { "type": "integer" }, "gpuDeviceIds": { "description": "GPUs assigned to this run (device indexes).", "type": "array", "items": { "type": "string" } } } };
+var schema69 = { "description": "The container configuration actually applied (what was sent to Docker, without environment values).", "type": "object" };
+var schema70 = { "description": "Resource usage of the whole sandbox while the program ran, sampled about once a second (long runs are thinned evenly; peaks are exact).", "type": "object", "additionalProperties": false, "required": ["samples", "peak"], "properties": { "samples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "cpuPercent", "memoryBytes"], "properties": { "t": { "description": "Seconds since the program started.", "type": "number" }, "cpuPercent": { "description": "Percent of one core.", "type": "number" }, "memoryBytes": { "type": "number" } } } }, "gpuSamples": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["t", "utilizationPercent", "memoryBytes"], "properties": { "t": { "type": "number" }, "utilizationPercent": { "type": "number" }, "memoryBytes": { "type": "number" } } } }, "peak": { "type": "object", "additionalProperties": false, "required": ["cpuPercent", "memoryBytes"], "properties": { "cpuPercent": { "type": "number" }, "memoryBytes": { "type": "number" }, "gpuUtilizationPercent": { "type": "number" }, "gpuMemoryBytes": { "type": "number" } } } } };
+var schema73 = { "description": "What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "meaning", "count", "examples"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "kind": { "description": "What the alert is about, in the containment suite's categories (the rule's kind). Absent in results written before rules had kinds.", "enum": ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"] }, "meaning": { "type": "string", "maxLength": 200 }, "count": { "type": "integer", "minimum": 1 }, "examples": { "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["t", "process", "detail"], "properties": { "t": { "description": "Seconds since the sandbox started.", "type": "number", "minimum": 0 }, "process": { "type": "string", "maxLength": 600 }, "detail": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 600 } } } } } } } };
 var pattern53 = new RegExp("^[0-9a-f]{64}$", "u");
 var formats0 = formats["date-time"];
+var schema71 = { "description": "Behaviour monitoring of the sandbox through gVisor's trace points (runner-setup/MONITORING.md): available with the collector's counts and every dropped event counted, or unavailable with the reason. Absent only in results written before monitoring existed.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"], "properties": { "status": { "const": "available" }, "sources": { "description": "Where alerts could come from in this run: trace (gVisor's trace points), output (control text the output relay neutralised), outcome (a time-limit or OOM kill the provider saw). Without the trace, output and outcome alerts are still raised. Absent in results written before these sources.", "type": "array", "maxItems": 3, "uniqueItems": true, "items": { "enum": ["trace", "output", "outcome"] } }, "runtime": { "type": "string", "maxLength": 100 }, "collector": { "description": "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).", "enum": ["ok", "overloaded", "broken"] }, "events": { "type": "object", "additionalProperties": false, "required": ["received", "evaluated", "bytes"], "properties": { "received": { "type": "integer", "minimum": 0 }, "evaluated": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } } }, "dropped": { "description": "Events not evaluated: bySandbox = the Sentry could not write them (collector too slow); byRate, byTotal, byBytes = over the collector's bounds; malformed = did not decode.", "type": "object", "additionalProperties": false, "required": ["bySandbox", "byRate", "byTotal", "byBytes", "malformed"], "properties": { "bySandbox": { "type": "integer", "minimum": 0 }, "byRate": { "type": "integer", "minimum": 0 }, "byTotal": { "type": "integer", "minimum": 0 }, "byBytes": { "type": "integer", "minimum": 0 }, "malformed": { "type": "integer", "minimum": 0 } } }, "problems": { "type": "array", "maxItems": 20, "items": { "type": "string", "maxLength": 500 } }, "suppressed": { "description": "Alerts not raised because the experiment declared the behaviour (experiment.behaviours).", "type": "array", "maxItems": 100, "items": { "type": "object", "additionalProperties": false, "required": ["rule", "behaviour", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "behaviour": { "type": "string", "maxLength": 60 }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "const": "unavailable" }, "reason": { "type": "string", "maxLength": 1e3 }, "sources": { "$ref": "#/properties/monitoring/oneOf/0/properties/sources" } } }] };
+function validate33(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate33.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  const _errs0 = errors;
+  let valid0 = false;
+  let passing0 = null;
+  const _errs1 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.status === void 0) {
+      const err0 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.runtime === void 0) {
+      const err1 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.collector === void 0) {
+      const err2 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    if (data.events === void 0) {
+      const err3 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "events" }, message: "must have required property 'events'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+    if (data.dropped === void 0) {
+      const err4 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+    if (data.problems === void 0) {
+      const err5 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "problems" }, message: "must have required property 'problems'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+    if (data.suppressed === void 0) {
+      const err6 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "suppressed" }, message: "must have required property 'suppressed'", schema: schema71.oneOf[0].required, parentSchema: schema71.oneOf[0], data };
+      if (vErrors === null) {
+        vErrors = [err6];
+      } else {
+        vErrors.push(err6);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "status" || key0 === "sources" || key0 === "runtime" || key0 === "collector" || key0 === "events" || key0 === "dropped" || key0 === "problems" || key0 === "suppressed")) {
+        const err7 = { instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.oneOf[0], data };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== void 0) {
+      let data0 = data.status;
+      if ("available" !== data0) {
+        const err8 = { instancePath: instancePath + "/status", schemaPath: "#/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema71.oneOf[0].properties.status, data: data0 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.sources !== void 0) {
+      let data1 = data.sources;
+      if (Array.isArray(data1)) {
+        if (data1.length > 3) {
+          const err9 = { instancePath: instancePath + "/sources", schemaPath: "#/oneOf/0/properties/sources/maxItems", keyword: "maxItems", params: { limit: 3 }, message: "must NOT have more than 3 items", schema: 3, parentSchema: schema71.oneOf[0].properties.sources, data: data1 };
+          if (vErrors === null) {
+            vErrors = [err9];
+          } else {
+            vErrors.push(err9);
+          }
+          errors++;
+        }
+        const len0 = data1.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data2 = data1[i0];
+          if (!(data2 === "trace" || data2 === "output" || data2 === "outcome")) {
+            const err10 = { instancePath: instancePath + "/sources/" + i0, schemaPath: "#/oneOf/0/properties/sources/items/enum", keyword: "enum", params: { allowedValues: schema71.oneOf[0].properties.sources.items.enum }, message: "must be equal to one of the allowed values", schema: schema71.oneOf[0].properties.sources.items.enum, parentSchema: schema71.oneOf[0].properties.sources.items, data: data2 };
+            if (vErrors === null) {
+              vErrors = [err10];
+            } else {
+              vErrors.push(err10);
+            }
+            errors++;
+          }
+        }
+        let i1 = data1.length;
+        let j0;
+        if (i1 > 1) {
+          outer0: for (; i1--; ) {
+            for (j0 = i1; j0--; ) {
+              if (func0(data1[i1], data1[j0])) {
+                const err11 = { instancePath: instancePath + "/sources", schemaPath: "#/oneOf/0/properties/sources/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema71.oneOf[0].properties.sources, data: data1 };
+                if (vErrors === null) {
+                  vErrors = [err11];
+                } else {
+                  vErrors.push(err11);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err12 = { instancePath: instancePath + "/sources", schemaPath: "#/oneOf/0/properties/sources/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.oneOf[0].properties.sources.type, parentSchema: schema71.oneOf[0].properties.sources, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+    }
+    if (data.runtime !== void 0) {
+      let data3 = data.runtime;
+      if (typeof data3 === "string") {
+        if (func2(data3) > 100) {
+          const err13 = { instancePath: instancePath + "/runtime", schemaPath: "#/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema71.oneOf[0].properties.runtime, data: data3 };
+          if (vErrors === null) {
+            vErrors = [err13];
+          } else {
+            vErrors.push(err13);
+          }
+          errors++;
+        }
+      } else {
+        const err14 = { instancePath: instancePath + "/runtime", schemaPath: "#/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.oneOf[0].properties.runtime.type, parentSchema: schema71.oneOf[0].properties.runtime, data: data3 };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    if (data.collector !== void 0) {
+      let data4 = data.collector;
+      if (!(data4 === "ok" || data4 === "overloaded" || data4 === "broken")) {
+        const err15 = { instancePath: instancePath + "/collector", schemaPath: "#/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema71.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema71.oneOf[0].properties.collector.enum, parentSchema: schema71.oneOf[0].properties.collector, data: data4 };
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    if (data.events !== void 0) {
+      let data5 = data.events;
+      if (data5 && typeof data5 == "object" && !Array.isArray(data5)) {
+        if (data5.received === void 0) {
+          const err16 = { instancePath: instancePath + "/events", schemaPath: "#/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema71.oneOf[0].properties.events.required, parentSchema: schema71.oneOf[0].properties.events, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err16];
+          } else {
+            vErrors.push(err16);
+          }
+          errors++;
+        }
+        if (data5.evaluated === void 0) {
+          const err17 = { instancePath: instancePath + "/events", schemaPath: "#/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema71.oneOf[0].properties.events.required, parentSchema: schema71.oneOf[0].properties.events, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err17];
+          } else {
+            vErrors.push(err17);
+          }
+          errors++;
+        }
+        if (data5.bytes === void 0) {
+          const err18 = { instancePath: instancePath + "/events", schemaPath: "#/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema71.oneOf[0].properties.events.required, parentSchema: schema71.oneOf[0].properties.events, data: data5 };
+          if (vErrors === null) {
+            vErrors = [err18];
+          } else {
+            vErrors.push(err18);
+          }
+          errors++;
+        }
+        for (const key1 in data5) {
+          if (!(key1 === "received" || key1 === "evaluated" || key1 === "bytes")) {
+            const err19 = { instancePath: instancePath + "/events", schemaPath: "#/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.oneOf[0].properties.events, data: data5 };
+            if (vErrors === null) {
+              vErrors = [err19];
+            } else {
+              vErrors.push(err19);
+            }
+            errors++;
+          }
+        }
+        if (data5.received !== void 0) {
+          let data6 = data5.received;
+          if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
+            const err20 = { instancePath: instancePath + "/events/received", schemaPath: "#/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.events.properties.received.type, parentSchema: schema71.oneOf[0].properties.events.properties.received, data: data6 };
+            if (vErrors === null) {
+              vErrors = [err20];
+            } else {
+              vErrors.push(err20);
+            }
+            errors++;
+          }
+          if (typeof data6 == "number" && isFinite(data6)) {
+            if (data6 < 0 || isNaN(data6)) {
+              const err21 = { instancePath: instancePath + "/events/received", schemaPath: "#/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.events.properties.received, data: data6 };
+              if (vErrors === null) {
+                vErrors = [err21];
+              } else {
+                vErrors.push(err21);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data5.evaluated !== void 0) {
+          let data7 = data5.evaluated;
+          if (!(typeof data7 == "number" && (!(data7 % 1) && !isNaN(data7)) && isFinite(data7))) {
+            const err22 = { instancePath: instancePath + "/events/evaluated", schemaPath: "#/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema71.oneOf[0].properties.events.properties.evaluated, data: data7 };
+            if (vErrors === null) {
+              vErrors = [err22];
+            } else {
+              vErrors.push(err22);
+            }
+            errors++;
+          }
+          if (typeof data7 == "number" && isFinite(data7)) {
+            if (data7 < 0 || isNaN(data7)) {
+              const err23 = { instancePath: instancePath + "/events/evaluated", schemaPath: "#/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.events.properties.evaluated, data: data7 };
+              if (vErrors === null) {
+                vErrors = [err23];
+              } else {
+                vErrors.push(err23);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data5.bytes !== void 0) {
+          let data8 = data5.bytes;
+          if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8))) {
+            const err24 = { instancePath: instancePath + "/events/bytes", schemaPath: "#/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema71.oneOf[0].properties.events.properties.bytes, data: data8 };
+            if (vErrors === null) {
+              vErrors = [err24];
+            } else {
+              vErrors.push(err24);
+            }
+            errors++;
+          }
+          if (typeof data8 == "number" && isFinite(data8)) {
+            if (data8 < 0 || isNaN(data8)) {
+              const err25 = { instancePath: instancePath + "/events/bytes", schemaPath: "#/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.events.properties.bytes, data: data8 };
+              if (vErrors === null) {
+                vErrors = [err25];
+              } else {
+                vErrors.push(err25);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err26 = { instancePath: instancePath + "/events", schemaPath: "#/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.oneOf[0].properties.events.type, parentSchema: schema71.oneOf[0].properties.events, data: data5 };
+        if (vErrors === null) {
+          vErrors = [err26];
+        } else {
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.dropped !== void 0) {
+      let data9 = data.dropped;
+      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+        if (data9.bySandbox === void 0) {
+          const err27 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema71.oneOf[0].properties.dropped.required, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err27];
+          } else {
+            vErrors.push(err27);
+          }
+          errors++;
+        }
+        if (data9.byRate === void 0) {
+          const err28 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema71.oneOf[0].properties.dropped.required, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err28];
+          } else {
+            vErrors.push(err28);
+          }
+          errors++;
+        }
+        if (data9.byTotal === void 0) {
+          const err29 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema71.oneOf[0].properties.dropped.required, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
+          }
+          errors++;
+        }
+        if (data9.byBytes === void 0) {
+          const err30 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema71.oneOf[0].properties.dropped.required, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err30];
+          } else {
+            vErrors.push(err30);
+          }
+          errors++;
+        }
+        if (data9.malformed === void 0) {
+          const err31 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema71.oneOf[0].properties.dropped.required, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+          if (vErrors === null) {
+            vErrors = [err31];
+          } else {
+            vErrors.push(err31);
+          }
+          errors++;
+        }
+        for (const key2 in data9) {
+          if (!(key2 === "bySandbox" || key2 === "byRate" || key2 === "byTotal" || key2 === "byBytes" || key2 === "malformed")) {
+            const err32 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+            if (vErrors === null) {
+              vErrors = [err32];
+            } else {
+              vErrors.push(err32);
+            }
+            errors++;
+          }
+        }
+        if (data9.bySandbox !== void 0) {
+          let data10 = data9.bySandbox;
+          if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
+            const err33 = { instancePath: instancePath + "/dropped/bySandbox", schemaPath: "#/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema71.oneOf[0].properties.dropped.properties.bySandbox, data: data10 };
+            if (vErrors === null) {
+              vErrors = [err33];
+            } else {
+              vErrors.push(err33);
+            }
+            errors++;
+          }
+          if (typeof data10 == "number" && isFinite(data10)) {
+            if (data10 < 0 || isNaN(data10)) {
+              const err34 = { instancePath: instancePath + "/dropped/bySandbox", schemaPath: "#/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.dropped.properties.bySandbox, data: data10 };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.byRate !== void 0) {
+          let data11 = data9.byRate;
+          if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
+            const err35 = { instancePath: instancePath + "/dropped/byRate", schemaPath: "#/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema71.oneOf[0].properties.dropped.properties.byRate, data: data11 };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+          if (typeof data11 == "number" && isFinite(data11)) {
+            if (data11 < 0 || isNaN(data11)) {
+              const err36 = { instancePath: instancePath + "/dropped/byRate", schemaPath: "#/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.dropped.properties.byRate, data: data11 };
+              if (vErrors === null) {
+                vErrors = [err36];
+              } else {
+                vErrors.push(err36);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.byTotal !== void 0) {
+          let data12 = data9.byTotal;
+          if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
+            const err37 = { instancePath: instancePath + "/dropped/byTotal", schemaPath: "#/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema71.oneOf[0].properties.dropped.properties.byTotal, data: data12 };
+            if (vErrors === null) {
+              vErrors = [err37];
+            } else {
+              vErrors.push(err37);
+            }
+            errors++;
+          }
+          if (typeof data12 == "number" && isFinite(data12)) {
+            if (data12 < 0 || isNaN(data12)) {
+              const err38 = { instancePath: instancePath + "/dropped/byTotal", schemaPath: "#/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.dropped.properties.byTotal, data: data12 };
+              if (vErrors === null) {
+                vErrors = [err38];
+              } else {
+                vErrors.push(err38);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.byBytes !== void 0) {
+          let data13 = data9.byBytes;
+          if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
+            const err39 = { instancePath: instancePath + "/dropped/byBytes", schemaPath: "#/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema71.oneOf[0].properties.dropped.properties.byBytes, data: data13 };
+            if (vErrors === null) {
+              vErrors = [err39];
+            } else {
+              vErrors.push(err39);
+            }
+            errors++;
+          }
+          if (typeof data13 == "number" && isFinite(data13)) {
+            if (data13 < 0 || isNaN(data13)) {
+              const err40 = { instancePath: instancePath + "/dropped/byBytes", schemaPath: "#/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.dropped.properties.byBytes, data: data13 };
+              if (vErrors === null) {
+                vErrors = [err40];
+              } else {
+                vErrors.push(err40);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.malformed !== void 0) {
+          let data14 = data9.malformed;
+          if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
+            const err41 = { instancePath: instancePath + "/dropped/malformed", schemaPath: "#/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema71.oneOf[0].properties.dropped.properties.malformed, data: data14 };
+            if (vErrors === null) {
+              vErrors = [err41];
+            } else {
+              vErrors.push(err41);
+            }
+            errors++;
+          }
+          if (typeof data14 == "number" && isFinite(data14)) {
+            if (data14 < 0 || isNaN(data14)) {
+              const err42 = { instancePath: instancePath + "/dropped/malformed", schemaPath: "#/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.oneOf[0].properties.dropped.properties.malformed, data: data14 };
+              if (vErrors === null) {
+                vErrors = [err42];
+              } else {
+                vErrors.push(err42);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err43 = { instancePath: instancePath + "/dropped", schemaPath: "#/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.oneOf[0].properties.dropped.type, parentSchema: schema71.oneOf[0].properties.dropped, data: data9 };
+        if (vErrors === null) {
+          vErrors = [err43];
+        } else {
+          vErrors.push(err43);
+        }
+        errors++;
+      }
+    }
+    if (data.problems !== void 0) {
+      let data15 = data.problems;
+      if (Array.isArray(data15)) {
+        if (data15.length > 20) {
+          const err44 = { instancePath: instancePath + "/problems", schemaPath: "#/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema71.oneOf[0].properties.problems, data: data15 };
+          if (vErrors === null) {
+            vErrors = [err44];
+          } else {
+            vErrors.push(err44);
+          }
+          errors++;
+        }
+        const len1 = data15.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data16 = data15[i2];
+          if (typeof data16 === "string") {
+            if (func2(data16) > 500) {
+              const err45 = { instancePath: instancePath + "/problems/" + i2, schemaPath: "#/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema71.oneOf[0].properties.problems.items, data: data16 };
+              if (vErrors === null) {
+                vErrors = [err45];
+              } else {
+                vErrors.push(err45);
+              }
+              errors++;
+            }
+          } else {
+            const err46 = { instancePath: instancePath + "/problems/" + i2, schemaPath: "#/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.oneOf[0].properties.problems.items.type, parentSchema: schema71.oneOf[0].properties.problems.items, data: data16 };
+            if (vErrors === null) {
+              vErrors = [err46];
+            } else {
+              vErrors.push(err46);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err47 = { instancePath: instancePath + "/problems", schemaPath: "#/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.oneOf[0].properties.problems.type, parentSchema: schema71.oneOf[0].properties.problems, data: data15 };
+        if (vErrors === null) {
+          vErrors = [err47];
+        } else {
+          vErrors.push(err47);
+        }
+        errors++;
+      }
+    }
+    if (data.suppressed !== void 0) {
+      let data17 = data.suppressed;
+      if (Array.isArray(data17)) {
+        if (data17.length > 100) {
+          const err48 = { instancePath: instancePath + "/suppressed", schemaPath: "#/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema71.oneOf[0].properties.suppressed, data: data17 };
+          if (vErrors === null) {
+            vErrors = [err48];
+          } else {
+            vErrors.push(err48);
+          }
+          errors++;
+        }
+        const len2 = data17.length;
+        for (let i3 = 0; i3 < len2; i3++) {
+          let data18 = data17[i3];
+          if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+            if (data18.rule === void 0) {
+              const err49 = { instancePath: instancePath + "/suppressed/" + i3, schemaPath: "#/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema71.oneOf[0].properties.suppressed.items.required, parentSchema: schema71.oneOf[0].properties.suppressed.items, data: data18 };
+              if (vErrors === null) {
+                vErrors = [err49];
+              } else {
+                vErrors.push(err49);
+              }
+              errors++;
+            }
+            if (data18.behaviour === void 0) {
+              const err50 = { instancePath: instancePath + "/suppressed/" + i3, schemaPath: "#/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema71.oneOf[0].properties.suppressed.items.required, parentSchema: schema71.oneOf[0].properties.suppressed.items, data: data18 };
+              if (vErrors === null) {
+                vErrors = [err50];
+              } else {
+                vErrors.push(err50);
+              }
+              errors++;
+            }
+            if (data18.count === void 0) {
+              const err51 = { instancePath: instancePath + "/suppressed/" + i3, schemaPath: "#/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema71.oneOf[0].properties.suppressed.items.required, parentSchema: schema71.oneOf[0].properties.suppressed.items, data: data18 };
+              if (vErrors === null) {
+                vErrors = [err51];
+              } else {
+                vErrors.push(err51);
+              }
+              errors++;
+            }
+            for (const key3 in data18) {
+              if (!(key3 === "rule" || key3 === "behaviour" || key3 === "count")) {
+                const err52 = { instancePath: instancePath + "/suppressed/" + i3, schemaPath: "#/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.oneOf[0].properties.suppressed.items, data: data18 };
+                if (vErrors === null) {
+                  vErrors = [err52];
+                } else {
+                  vErrors.push(err52);
+                }
+                errors++;
+              }
+            }
+            if (data18.rule !== void 0) {
+              let data19 = data18.rule;
+              if (typeof data19 === "string") {
+                if (func2(data19) > 60) {
+                  const err53 = { instancePath: instancePath + "/suppressed/" + i3 + "/rule", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.rule, data: data19 };
+                  if (vErrors === null) {
+                    vErrors = [err53];
+                  } else {
+                    vErrors.push(err53);
+                  }
+                  errors++;
+                }
+              } else {
+                const err54 = { instancePath: instancePath + "/suppressed/" + i3 + "/rule", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.rule, data: data19 };
+                if (vErrors === null) {
+                  vErrors = [err54];
+                } else {
+                  vErrors.push(err54);
+                }
+                errors++;
+              }
+            }
+            if (data18.behaviour !== void 0) {
+              let data20 = data18.behaviour;
+              if (typeof data20 === "string") {
+                if (func2(data20) > 60) {
+                  const err55 = { instancePath: instancePath + "/suppressed/" + i3 + "/behaviour", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.behaviour, data: data20 };
+                  if (vErrors === null) {
+                    vErrors = [err55];
+                  } else {
+                    vErrors.push(err55);
+                  }
+                  errors++;
+                }
+              } else {
+                const err56 = { instancePath: instancePath + "/suppressed/" + i3 + "/behaviour", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.behaviour, data: data20 };
+                if (vErrors === null) {
+                  vErrors = [err56];
+                } else {
+                  vErrors.push(err56);
+                }
+                errors++;
+              }
+            }
+            if (data18.count !== void 0) {
+              let data21 = data18.count;
+              if (!(typeof data21 == "number" && (!(data21 % 1) && !isNaN(data21)) && isFinite(data21))) {
+                const err57 = { instancePath: instancePath + "/suppressed/" + i3 + "/count", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.count, data: data21 };
+                if (vErrors === null) {
+                  vErrors = [err57];
+                } else {
+                  vErrors.push(err57);
+                }
+                errors++;
+              }
+              if (typeof data21 == "number" && isFinite(data21)) {
+                if (data21 < 1 || isNaN(data21)) {
+                  const err58 = { instancePath: instancePath + "/suppressed/" + i3 + "/count", schemaPath: "#/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema71.oneOf[0].properties.suppressed.items.properties.count, data: data21 };
+                  if (vErrors === null) {
+                    vErrors = [err58];
+                  } else {
+                    vErrors.push(err58);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err59 = { instancePath: instancePath + "/suppressed/" + i3, schemaPath: "#/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.oneOf[0].properties.suppressed.items.type, parentSchema: schema71.oneOf[0].properties.suppressed.items, data: data18 };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err60 = { instancePath: instancePath + "/suppressed", schemaPath: "#/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.oneOf[0].properties.suppressed.type, parentSchema: schema71.oneOf[0].properties.suppressed, data: data17 };
+        if (vErrors === null) {
+          vErrors = [err60];
+        } else {
+          vErrors.push(err60);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err61 = { instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.oneOf[0].type, parentSchema: schema71.oneOf[0], data };
+    if (vErrors === null) {
+      vErrors = [err61];
+    } else {
+      vErrors.push(err61);
+    }
+    errors++;
+  }
+  var _valid0 = _errs1 === errors;
+  if (_valid0) {
+    valid0 = true;
+    passing0 = 0;
+    var props0 = true;
+  }
+  const _errs48 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.status === void 0) {
+      const err62 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema71.oneOf[1].required, parentSchema: schema71.oneOf[1], data };
+      if (vErrors === null) {
+        vErrors = [err62];
+      } else {
+        vErrors.push(err62);
+      }
+      errors++;
+    }
+    if (data.reason === void 0) {
+      const err63 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema71.oneOf[1].required, parentSchema: schema71.oneOf[1], data };
+      if (vErrors === null) {
+        vErrors = [err63];
+      } else {
+        vErrors.push(err63);
+      }
+      errors++;
+    }
+    for (const key4 in data) {
+      if (!(key4 === "status" || key4 === "reason" || key4 === "sources")) {
+        const err64 = { instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.oneOf[1], data };
+        if (vErrors === null) {
+          vErrors = [err64];
+        } else {
+          vErrors.push(err64);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== void 0) {
+      let data22 = data.status;
+      if ("unavailable" !== data22) {
+        const err65 = { instancePath: instancePath + "/status", schemaPath: "#/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema71.oneOf[1].properties.status, data: data22 };
+        if (vErrors === null) {
+          vErrors = [err65];
+        } else {
+          vErrors.push(err65);
+        }
+        errors++;
+      }
+    }
+    if (data.reason !== void 0) {
+      let data23 = data.reason;
+      if (typeof data23 === "string") {
+        if (func2(data23) > 1e3) {
+          const err66 = { instancePath: instancePath + "/reason", schemaPath: "#/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema71.oneOf[1].properties.reason, data: data23 };
+          if (vErrors === null) {
+            vErrors = [err66];
+          } else {
+            vErrors.push(err66);
+          }
+          errors++;
+        }
+      } else {
+        const err67 = { instancePath: instancePath + "/reason", schemaPath: "#/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.oneOf[1].properties.reason.type, parentSchema: schema71.oneOf[1].properties.reason, data: data23 };
+        if (vErrors === null) {
+          vErrors = [err67];
+        } else {
+          vErrors.push(err67);
+        }
+        errors++;
+      }
+    }
+    if (data.sources !== void 0) {
+      let data24 = data.sources;
+      if (Array.isArray(data24)) {
+        if (data24.length > 3) {
+          const err68 = { instancePath: instancePath + "/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/maxItems", keyword: "maxItems", params: { limit: 3 }, message: "must NOT have more than 3 items", schema: 3, parentSchema: schema62, data: data24 };
+          if (vErrors === null) {
+            vErrors = [err68];
+          } else {
+            vErrors.push(err68);
+          }
+          errors++;
+        }
+        const len3 = data24.length;
+        for (let i4 = 0; i4 < len3; i4++) {
+          let data25 = data24[i4];
+          if (!(data25 === "trace" || data25 === "output" || data25 === "outcome")) {
+            const err69 = { instancePath: instancePath + "/sources/" + i4, schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/items/enum", keyword: "enum", params: { allowedValues: schema62.items.enum }, message: "must be equal to one of the allowed values", schema: schema62.items.enum, parentSchema: schema62.items, data: data25 };
+            if (vErrors === null) {
+              vErrors = [err69];
+            } else {
+              vErrors.push(err69);
+            }
+            errors++;
+          }
+        }
+        let i5 = data24.length;
+        let j1;
+        if (i5 > 1) {
+          outer1: for (; i5--; ) {
+            for (j1 = i5; j1--; ) {
+              if (func0(data24[i5], data24[j1])) {
+                const err70 = { instancePath: instancePath + "/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/uniqueItems", keyword: "uniqueItems", params: { i: i5, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i5 + " are identical)", schema: true, parentSchema: schema62, data: data24 };
+                if (vErrors === null) {
+                  vErrors = [err70];
+                } else {
+                  vErrors.push(err70);
+                }
+                errors++;
+                break outer1;
+              }
+            }
+          }
+        }
+      } else {
+        const err71 = { instancePath: instancePath + "/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.type, parentSchema: schema62, data: data24 };
+        if (vErrors === null) {
+          vErrors = [err71];
+        } else {
+          vErrors.push(err71);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err72 = { instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.oneOf[1].type, parentSchema: schema71.oneOf[1], data };
+    if (vErrors === null) {
+      vErrors = [err72];
+    } else {
+      vErrors.push(err72);
+    }
+    errors++;
+  }
+  var _valid0 = _errs48 === errors;
+  if (_valid0 && valid0) {
+    valid0 = false;
+    passing0 = [passing0, 1];
+  } else {
+    if (_valid0) {
+      valid0 = true;
+      passing0 = 1;
+      if (props0 !== true) {
+        props0 = true;
+      }
+    }
+  }
+  if (!valid0) {
+    const err73 = { instancePath, schemaPath: "#/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema71.oneOf, parentSchema: schema71, data };
+    if (vErrors === null) {
+      vErrors = [err73];
+    } else {
+      vErrors.push(err73);
+    }
+    errors++;
+  } else {
+    errors = _errs0;
+    if (vErrors !== null) {
+      if (_errs0) {
+        vErrors.length = _errs0;
+      } else {
+        vErrors = null;
+      }
+    }
+  }
+  validate33.errors = vErrors;
+  evaluated0.props = props0;
+  return errors === 0;
+}
+validate33.evaluated = { "dynamicProps": true, "dynamicItems": false };
 function validate32(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -37388,7 +38245,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.name === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema62.required, parentSchema: schema62, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -37397,7 +38254,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.needs === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "needs" }, message: "must have required property 'needs'", schema: schema62.required, parentSchema: schema62, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "needs" }, message: "must have required property 'needs'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -37406,7 +38263,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.status === void 0) {
-      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema62.required, parentSchema: schema62, data };
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err2];
       } else {
@@ -37415,7 +38272,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.statusReason === void 0) {
-      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "statusReason" }, message: "must have required property 'statusReason'", schema: schema62.required, parentSchema: schema62, data };
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "statusReason" }, message: "must have required property 'statusReason'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err3];
       } else {
@@ -37424,7 +38281,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.exitCode === void 0) {
-      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "exitCode" }, message: "must have required property 'exitCode'", schema: schema62.required, parentSchema: schema62, data };
+      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "exitCode" }, message: "must have required property 'exitCode'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err4];
       } else {
@@ -37433,7 +38290,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.metrics === void 0) {
-      const err5 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "metrics" }, message: "must have required property 'metrics'", schema: schema62.required, parentSchema: schema62, data };
+      const err5 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "metrics" }, message: "must have required property 'metrics'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err5];
       } else {
@@ -37442,7 +38299,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.artifacts === void 0) {
-      const err6 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "artifacts" }, message: "must have required property 'artifacts'", schema: schema62.required, parentSchema: schema62, data };
+      const err6 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "artifacts" }, message: "must have required property 'artifacts'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err6];
       } else {
@@ -37451,7 +38308,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.storedArtifacts === void 0) {
-      const err7 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "storedArtifacts" }, message: "must have required property 'storedArtifacts'", schema: schema62.required, parentSchema: schema62, data };
+      const err7 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "storedArtifacts" }, message: "must have required property 'storedArtifacts'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err7];
       } else {
@@ -37460,7 +38317,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.consumed === void 0) {
-      const err8 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "consumed" }, message: "must have required property 'consumed'", schema: schema62.required, parentSchema: schema62, data };
+      const err8 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "consumed" }, message: "must have required property 'consumed'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err8];
       } else {
@@ -37469,7 +38326,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.dropped === void 0) {
-      const err9 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema62.required, parentSchema: schema62, data };
+      const err9 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err9];
       } else {
@@ -37478,7 +38335,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.log === void 0) {
-      const err10 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "log" }, message: "must have required property 'log'", schema: schema62.required, parentSchema: schema62, data };
+      const err10 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "log" }, message: "must have required property 'log'", schema: schema63.required, parentSchema: schema63, data };
       if (vErrors === null) {
         vErrors = [err10];
       } else {
@@ -37487,8 +38344,8 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!func1.call(schema62.properties, key0)) {
-        const err11 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62, data };
+      if (!func1.call(schema63.properties, key0)) {
+        const err11 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema63, data };
         if (vErrors === null) {
           vErrors = [err11];
         } else {
@@ -37501,7 +38358,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data0 = data.name;
       if (typeof data0 === "string") {
         if (!pattern4.test(data0)) {
-          const err12 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema62.properties.name, data: data0 };
+          const err12 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema63.properties.name, data: data0 };
           if (vErrors === null) {
             vErrors = [err12];
           } else {
@@ -37510,7 +38367,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err13 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.name.type, parentSchema: schema62.properties.name, data: data0 };
+        const err13 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.name.type, parentSchema: schema63.properties.name, data: data0 };
         if (vErrors === null) {
           vErrors = [err13];
         } else {
@@ -37526,7 +38383,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         for (let i0 = 0; i0 < len0; i0++) {
           let data2 = data1[i0];
           if (typeof data2 !== "string") {
-            const err14 = { instancePath: instancePath + "/needs/" + i0, schemaPath: "#/properties/needs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.needs.items.type, parentSchema: schema62.properties.needs.items, data: data2 };
+            const err14 = { instancePath: instancePath + "/needs/" + i0, schemaPath: "#/properties/needs/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.needs.items.type, parentSchema: schema63.properties.needs.items, data: data2 };
             if (vErrors === null) {
               vErrors = [err14];
             } else {
@@ -37536,7 +38393,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err15 = { instancePath: instancePath + "/needs", schemaPath: "#/properties/needs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.needs.type, parentSchema: schema62.properties.needs, data: data1 };
+        const err15 = { instancePath: instancePath + "/needs", schemaPath: "#/properties/needs/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema63.properties.needs.type, parentSchema: schema63.properties.needs, data: data1 };
         if (vErrors === null) {
           vErrors = [err15];
         } else {
@@ -37548,7 +38405,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.status !== void 0) {
       let data3 = data.status;
       if (!(data3 === "succeeded" || data3 === "failed" || data3 === "timed-out" || data3 === "oom-killed" || data3 === "cancelled" || data3 === "sandbox-error" || data3 === "rejected" || data3 === "skipped")) {
-        const err16 = { instancePath: instancePath + "/status", schemaPath: "#/properties/status/enum", keyword: "enum", params: { allowedValues: schema62.properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema62.properties.status.enum, parentSchema: schema62.properties.status, data: data3 };
+        const err16 = { instancePath: instancePath + "/status", schemaPath: "#/properties/status/enum", keyword: "enum", params: { allowedValues: schema63.properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema63.properties.status.enum, parentSchema: schema63.properties.status, data: data3 };
         if (vErrors === null) {
           vErrors = [err16];
         } else {
@@ -37560,7 +38417,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.statusReason !== void 0) {
       let data4 = data.statusReason;
       if (typeof data4 !== "string") {
-        const err17 = { instancePath: instancePath + "/statusReason", schemaPath: "#/properties/statusReason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.statusReason.type, parentSchema: schema62.properties.statusReason, data: data4 };
+        const err17 = { instancePath: instancePath + "/statusReason", schemaPath: "#/properties/statusReason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.statusReason.type, parentSchema: schema63.properties.statusReason, data: data4 };
         if (vErrors === null) {
           vErrors = [err17];
         } else {
@@ -37573,7 +38430,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data5 = data.startedAt;
       if (typeof data5 === "string") {
         if (!formats0.validate(data5)) {
-          const err18 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema62.properties.startedAt, data: data5 };
+          const err18 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema63.properties.startedAt, data: data5 };
           if (vErrors === null) {
             vErrors = [err18];
           } else {
@@ -37582,7 +38439,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err19 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.startedAt.type, parentSchema: schema62.properties.startedAt, data: data5 };
+        const err19 = { instancePath: instancePath + "/startedAt", schemaPath: "#/properties/startedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.startedAt.type, parentSchema: schema63.properties.startedAt, data: data5 };
         if (vErrors === null) {
           vErrors = [err19];
         } else {
@@ -37595,7 +38452,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data6 = data.finishedAt;
       if (typeof data6 === "string") {
         if (!formats0.validate(data6)) {
-          const err20 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema62.properties.finishedAt, data: data6 };
+          const err20 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema63.properties.finishedAt, data: data6 };
           if (vErrors === null) {
             vErrors = [err20];
           } else {
@@ -37604,7 +38461,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err21 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.finishedAt.type, parentSchema: schema62.properties.finishedAt, data: data6 };
+        const err21 = { instancePath: instancePath + "/finishedAt", schemaPath: "#/properties/finishedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.finishedAt.type, parentSchema: schema63.properties.finishedAt, data: data6 };
         if (vErrors === null) {
           vErrors = [err21];
         } else {
@@ -37617,7 +38474,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data7 = data.durationSeconds;
       if (typeof data7 == "number" && isFinite(data7)) {
         if (data7 < 0 || isNaN(data7)) {
-          const err22 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.durationSeconds, data: data7 };
+          const err22 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema63.properties.durationSeconds, data: data7 };
           if (vErrors === null) {
             vErrors = [err22];
           } else {
@@ -37626,7 +38483,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err23 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema62.properties.durationSeconds.type, parentSchema: schema62.properties.durationSeconds, data: data7 };
+        const err23 = { instancePath: instancePath + "/durationSeconds", schemaPath: "#/properties/durationSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema63.properties.durationSeconds.type, parentSchema: schema63.properties.durationSeconds, data: data7 };
         if (vErrors === null) {
           vErrors = [err23];
         } else {
@@ -37638,7 +38495,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.exitCode !== void 0) {
       let data8 = data.exitCode;
       if (!(typeof data8 == "number" && (!(data8 % 1) && !isNaN(data8)) && isFinite(data8)) && data8 !== null) {
-        const err24 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: schema62.properties.exitCode.type }, message: "must be integer,null", schema: schema62.properties.exitCode.type, parentSchema: schema62.properties.exitCode, data: data8 };
+        const err24 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: schema63.properties.exitCode.type }, message: "must be integer,null", schema: schema63.properties.exitCode.type, parentSchema: schema63.properties.exitCode, data: data8 };
         if (vErrors === null) {
           vErrors = [err24];
         } else {
@@ -37654,7 +38511,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         for (let i1 = 0; i1 < len1; i1++) {
           let data10 = data9[i1];
           if (typeof data10 !== "string") {
-            const err25 = { instancePath: instancePath + "/command/" + i1, schemaPath: "#/properties/command/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.command.items.type, parentSchema: schema62.properties.command.items, data: data10 };
+            const err25 = { instancePath: instancePath + "/command/" + i1, schemaPath: "#/properties/command/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.command.items.type, parentSchema: schema63.properties.command.items, data: data10 };
             if (vErrors === null) {
               vErrors = [err25];
             } else {
@@ -37664,7 +38521,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err26 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.command.type, parentSchema: schema62.properties.command, data: data9 };
+        const err26 = { instancePath: instancePath + "/command", schemaPath: "#/properties/command/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema63.properties.command.type, parentSchema: schema63.properties.command, data: data9 };
         if (vErrors === null) {
           vErrors = [err26];
         } else {
@@ -37676,7 +38533,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.params !== void 0) {
       let data11 = data.params;
       if (!(data11 && typeof data11 == "object" && !Array.isArray(data11))) {
-        const err27 = { instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.params.type, parentSchema: schema62.properties.params, data: data11 };
+        const err27 = { instancePath: instancePath + "/params", schemaPath: "#/properties/params/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.properties.params.type, parentSchema: schema63.properties.params, data: data11 };
         if (vErrors === null) {
           vErrors = [err27];
         } else {
@@ -37703,7 +38560,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
           var valid7 = _errs30 === errors;
           if (valid7) {
-            const err29 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames/not", keyword: "not", params: {}, message: "must NOT be valid", schema: schema63.propertyNames.not, parentSchema: schema63.propertyNames, data: key1, propertyName: key1 };
+            const err29 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames/not", keyword: "not", params: {}, message: "must NOT be valid", schema: schema64.propertyNames.not, parentSchema: schema64.propertyNames, data: key1, propertyName: key1 };
             if (vErrors === null) {
               vErrors = [err29];
             } else {
@@ -37722,7 +38579,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
           var valid6 = _errs28 === errors;
           if (!valid6) {
-            const err30 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema63.propertyNames, parentSchema: schema63, data: data12 };
+            const err30 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema64.propertyNames, parentSchema: schema64, data: data12 };
             if (vErrors === null) {
               vErrors = [err30];
             } else {
@@ -37734,7 +38591,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         for (const key2 in data12) {
           let data13 = data12[key2];
           if (!(typeof data13 == "number" && isFinite(data13))) {
-            const err31 = { instancePath: instancePath + "/metrics/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metrics/additionalProperties/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema63.additionalProperties.type, parentSchema: schema63.additionalProperties, data: data13 };
+            const err31 = { instancePath: instancePath + "/metrics/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/metrics/additionalProperties/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema64.additionalProperties.type, parentSchema: schema64.additionalProperties, data: data13 };
             if (vErrors === null) {
               vErrors = [err31];
             } else {
@@ -37744,7 +38601,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err32 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.type, parentSchema: schema63, data: data12 };
+        const err32 = { instancePath: instancePath + "/metrics", schemaPath: "#/properties/metrics/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema64.type, parentSchema: schema64, data: data12 };
         if (vErrors === null) {
           vErrors = [err32];
         } else {
@@ -37761,7 +38618,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           let data15 = data14[i2];
           if (data15 && typeof data15 == "object" && !Array.isArray(data15)) {
             if (data15.path === void 0) {
-              const err33 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              const err33 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema63.properties.artifacts.items.required, parentSchema: schema63.properties.artifacts.items, data: data15 };
               if (vErrors === null) {
                 vErrors = [err33];
               } else {
@@ -37770,7 +38627,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data15.size === void 0) {
-              const err34 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              const err34 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema63.properties.artifacts.items.required, parentSchema: schema63.properties.artifacts.items, data: data15 };
               if (vErrors === null) {
                 vErrors = [err34];
               } else {
@@ -37779,7 +38636,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data15.sha256 === void 0) {
-              const err35 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema62.properties.artifacts.items.required, parentSchema: schema62.properties.artifacts.items, data: data15 };
+              const err35 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema63.properties.artifacts.items.required, parentSchema: schema63.properties.artifacts.items, data: data15 };
               if (vErrors === null) {
                 vErrors = [err35];
               } else {
@@ -37789,7 +38646,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key3 in data15) {
               if (!(key3 === "path" || key3 === "size" || key3 === "sha256")) {
-                const err36 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62.properties.artifacts.items, data: data15 };
+                const err36 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema63.properties.artifacts.items, data: data15 };
                 if (vErrors === null) {
                   vErrors = [err36];
                 } else {
@@ -37801,7 +38658,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data15.path !== void 0) {
               let data16 = data15.path;
               if (typeof data16 !== "string") {
-                const err37 = { instancePath: instancePath + "/artifacts/" + i2 + "/path", schemaPath: "#/properties/artifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.artifacts.items.properties.path.type, parentSchema: schema62.properties.artifacts.items.properties.path, data: data16 };
+                const err37 = { instancePath: instancePath + "/artifacts/" + i2 + "/path", schemaPath: "#/properties/artifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.artifacts.items.properties.path.type, parentSchema: schema63.properties.artifacts.items.properties.path, data: data16 };
                 if (vErrors === null) {
                   vErrors = [err37];
                 } else {
@@ -37813,7 +38670,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data15.size !== void 0) {
               let data17 = data15.size;
               if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
-                const err38 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema62.properties.artifacts.items.properties.size.type, parentSchema: schema62.properties.artifacts.items.properties.size, data: data17 };
+                const err38 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema63.properties.artifacts.items.properties.size.type, parentSchema: schema63.properties.artifacts.items.properties.size, data: data17 };
                 if (vErrors === null) {
                   vErrors = [err38];
                 } else {
@@ -37823,7 +38680,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data17 == "number" && isFinite(data17)) {
                 if (data17 < 0 || isNaN(data17)) {
-                  const err39 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.artifacts.items.properties.size, data: data17 };
+                  const err39 = { instancePath: instancePath + "/artifacts/" + i2 + "/size", schemaPath: "#/properties/artifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema63.properties.artifacts.items.properties.size, data: data17 };
                   if (vErrors === null) {
                     vErrors = [err39];
                   } else {
@@ -37837,7 +38694,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data18 = data15.sha256;
               if (typeof data18 === "string") {
                 if (!pattern53.test(data18)) {
-                  const err40 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema62.properties.artifacts.items.properties.sha256, data: data18 };
+                  const err40 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema63.properties.artifacts.items.properties.sha256, data: data18 };
                   if (vErrors === null) {
                     vErrors = [err40];
                   } else {
@@ -37846,7 +38703,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err41 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.artifacts.items.properties.sha256.type, parentSchema: schema62.properties.artifacts.items.properties.sha256, data: data18 };
+                const err41 = { instancePath: instancePath + "/artifacts/" + i2 + "/sha256", schemaPath: "#/properties/artifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.artifacts.items.properties.sha256.type, parentSchema: schema63.properties.artifacts.items.properties.sha256, data: data18 };
                 if (vErrors === null) {
                   vErrors = [err41];
                 } else {
@@ -37856,7 +38713,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err42 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.artifacts.items.type, parentSchema: schema62.properties.artifacts.items, data: data15 };
+            const err42 = { instancePath: instancePath + "/artifacts/" + i2, schemaPath: "#/properties/artifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.properties.artifacts.items.type, parentSchema: schema63.properties.artifacts.items, data: data15 };
             if (vErrors === null) {
               vErrors = [err42];
             } else {
@@ -37866,7 +38723,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err43 = { instancePath: instancePath + "/artifacts", schemaPath: "#/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.artifacts.type, parentSchema: schema62.properties.artifacts, data: data14 };
+        const err43 = { instancePath: instancePath + "/artifacts", schemaPath: "#/properties/artifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema63.properties.artifacts.type, parentSchema: schema63.properties.artifacts, data: data14 };
         if (vErrors === null) {
           vErrors = [err43];
         } else {
@@ -37883,7 +38740,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           let data20 = data19[i3];
           if (data20 && typeof data20 == "object" && !Array.isArray(data20)) {
             if (data20.path === void 0) {
-              const err44 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              const err44 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema63.properties.storedArtifacts.items.required, parentSchema: schema63.properties.storedArtifacts.items, data: data20 };
               if (vErrors === null) {
                 vErrors = [err44];
               } else {
@@ -37892,7 +38749,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data20.sha256 === void 0) {
-              const err45 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              const err45 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema63.properties.storedArtifacts.items.required, parentSchema: schema63.properties.storedArtifacts.items, data: data20 };
               if (vErrors === null) {
                 vErrors = [err45];
               } else {
@@ -37901,7 +38758,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data20.size === void 0) {
-              const err46 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema62.properties.storedArtifacts.items.required, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+              const err46 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema63.properties.storedArtifacts.items.required, parentSchema: schema63.properties.storedArtifacts.items, data: data20 };
               if (vErrors === null) {
                 vErrors = [err46];
               } else {
@@ -37911,7 +38768,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key4 in data20) {
               if (!(key4 === "path" || key4 === "sha256" || key4 === "size")) {
-                const err47 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+                const err47 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema63.properties.storedArtifacts.items, data: data20 };
                 if (vErrors === null) {
                   vErrors = [err47];
                 } else {
@@ -37923,7 +38780,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data20.path !== void 0) {
               let data21 = data20.path;
               if (typeof data21 !== "string") {
-                const err48 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/path", schemaPath: "#/properties/storedArtifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.storedArtifacts.items.properties.path.type, parentSchema: schema62.properties.storedArtifacts.items.properties.path, data: data21 };
+                const err48 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/path", schemaPath: "#/properties/storedArtifacts/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.storedArtifacts.items.properties.path.type, parentSchema: schema63.properties.storedArtifacts.items.properties.path, data: data21 };
                 if (vErrors === null) {
                   vErrors = [err48];
                 } else {
@@ -37936,7 +38793,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data22 = data20.sha256;
               if (typeof data22 === "string") {
                 if (!pattern53.test(data22)) {
-                  const err49 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema62.properties.storedArtifacts.items.properties.sha256, data: data22 };
+                  const err49 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema63.properties.storedArtifacts.items.properties.sha256, data: data22 };
                   if (vErrors === null) {
                     vErrors = [err49];
                   } else {
@@ -37945,7 +38802,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err50 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema62.properties.storedArtifacts.items.properties.sha256.type, parentSchema: schema62.properties.storedArtifacts.items.properties.sha256, data: data22 };
+                const err50 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/sha256", schemaPath: "#/properties/storedArtifacts/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema63.properties.storedArtifacts.items.properties.sha256.type, parentSchema: schema63.properties.storedArtifacts.items.properties.sha256, data: data22 };
                 if (vErrors === null) {
                   vErrors = [err50];
                 } else {
@@ -37957,7 +38814,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data20.size !== void 0) {
               let data23 = data20.size;
               if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                const err51 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema62.properties.storedArtifacts.items.properties.size.type, parentSchema: schema62.properties.storedArtifacts.items.properties.size, data: data23 };
+                const err51 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema63.properties.storedArtifacts.items.properties.size.type, parentSchema: schema63.properties.storedArtifacts.items.properties.size, data: data23 };
                 if (vErrors === null) {
                   vErrors = [err51];
                 } else {
@@ -37967,7 +38824,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data23 == "number" && isFinite(data23)) {
                 if (data23 < 0 || isNaN(data23)) {
-                  const err52 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema62.properties.storedArtifacts.items.properties.size, data: data23 };
+                  const err52 = { instancePath: instancePath + "/storedArtifacts/" + i3 + "/size", schemaPath: "#/properties/storedArtifacts/items/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema63.properties.storedArtifacts.items.properties.size, data: data23 };
                   if (vErrors === null) {
                     vErrors = [err52];
                   } else {
@@ -37978,7 +38835,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err53 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.properties.storedArtifacts.items.type, parentSchema: schema62.properties.storedArtifacts.items, data: data20 };
+            const err53 = { instancePath: instancePath + "/storedArtifacts/" + i3, schemaPath: "#/properties/storedArtifacts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.properties.storedArtifacts.items.type, parentSchema: schema63.properties.storedArtifacts.items, data: data20 };
             if (vErrors === null) {
               vErrors = [err53];
             } else {
@@ -37988,7 +38845,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err54 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.storedArtifacts.type, parentSchema: schema62.properties.storedArtifacts, data: data19 };
+        const err54 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema63.properties.storedArtifacts.type, parentSchema: schema63.properties.storedArtifacts, data: data19 };
         if (vErrors === null) {
           vErrors = [err54];
         } else {
@@ -38005,7 +38862,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           let data25 = data24[i4];
           if (data25 && typeof data25 == "object" && !Array.isArray(data25)) {
             if (data25.stage === void 0) {
-              const err55 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              const err55 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema65.required, parentSchema: schema65, data: data25 };
               if (vErrors === null) {
                 vErrors = [err55];
               } else {
@@ -38014,7 +38871,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data25.path === void 0) {
-              const err56 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              const err56 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema65.required, parentSchema: schema65, data: data25 };
               if (vErrors === null) {
                 vErrors = [err56];
               } else {
@@ -38023,7 +38880,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data25.sha256 === void 0) {
-              const err57 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              const err57 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema65.required, parentSchema: schema65, data: data25 };
               if (vErrors === null) {
                 vErrors = [err57];
               } else {
@@ -38032,7 +38889,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data25.size === void 0) {
-              const err58 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema64.required, parentSchema: schema64, data: data25 };
+              const err58 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema65.required, parentSchema: schema65, data: data25 };
               if (vErrors === null) {
                 vErrors = [err58];
               } else {
@@ -38042,7 +38899,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key5 in data25) {
               if (!(key5 === "stage" || key5 === "path" || key5 === "sha256" || key5 === "size")) {
-                const err59 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema64, data: data25 };
+                const err59 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema65, data: data25 };
                 if (vErrors === null) {
                   vErrors = [err59];
                 } else {
@@ -38055,7 +38912,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data26 = data25.stage;
               if (typeof data26 === "string") {
                 if (!pattern4.test(data26)) {
-                  const err60 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema64.properties.stage, data: data26 };
+                  const err60 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema65.properties.stage, data: data26 };
                   if (vErrors === null) {
                     vErrors = [err60];
                   } else {
@@ -38064,7 +38921,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err61 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.stage.type, parentSchema: schema64.properties.stage, data: data26 };
+                const err61 = { instancePath: instancePath + "/consumed/" + i4 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.stage.type, parentSchema: schema65.properties.stage, data: data26 };
                 if (vErrors === null) {
                   vErrors = [err61];
                 } else {
@@ -38076,7 +38933,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data25.path !== void 0) {
               let data27 = data25.path;
               if (typeof data27 !== "string") {
-                const err62 = { instancePath: instancePath + "/consumed/" + i4 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.path.type, parentSchema: schema64.properties.path, data: data27 };
+                const err62 = { instancePath: instancePath + "/consumed/" + i4 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.path.type, parentSchema: schema65.properties.path, data: data27 };
                 if (vErrors === null) {
                   vErrors = [err62];
                 } else {
@@ -38089,7 +38946,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data28 = data25.sha256;
               if (typeof data28 === "string") {
                 if (!pattern53.test(data28)) {
-                  const err63 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema64.properties.sha256, data: data28 };
+                  const err63 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema65.properties.sha256, data: data28 };
                   if (vErrors === null) {
                     vErrors = [err63];
                   } else {
@@ -38098,7 +38955,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err64 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.sha256.type, parentSchema: schema64.properties.sha256, data: data28 };
+                const err64 = { instancePath: instancePath + "/consumed/" + i4 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.sha256.type, parentSchema: schema65.properties.sha256, data: data28 };
                 if (vErrors === null) {
                   vErrors = [err64];
                 } else {
@@ -38110,7 +38967,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data25.size !== void 0) {
               let data29 = data25.size;
               if (!(typeof data29 == "number" && (!(data29 % 1) && !isNaN(data29)) && isFinite(data29))) {
-                const err65 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema64.properties.size.type, parentSchema: schema64.properties.size, data: data29 };
+                const err65 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema65.properties.size.type, parentSchema: schema65.properties.size, data: data29 };
                 if (vErrors === null) {
                   vErrors = [err65];
                 } else {
@@ -38120,7 +38977,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data29 == "number" && isFinite(data29)) {
                 if (data29 < 0 || isNaN(data29)) {
-                  const err66 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema64.properties.size, data: data29 };
+                  const err66 = { instancePath: instancePath + "/consumed/" + i4 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema65.properties.size, data: data29 };
                   if (vErrors === null) {
                     vErrors = [err66];
                   } else {
@@ -38131,7 +38988,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err67 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema64.type, parentSchema: schema64, data: data25 };
+            const err67 = { instancePath: instancePath + "/consumed/" + i4, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema65.type, parentSchema: schema65, data: data25 };
             if (vErrors === null) {
               vErrors = [err67];
             } else {
@@ -38141,7 +38998,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err68 = { instancePath: instancePath + "/consumed", schemaPath: "#/properties/consumed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.properties.consumed.type, parentSchema: schema62.properties.consumed, data: data24 };
+        const err68 = { instancePath: instancePath + "/consumed", schemaPath: "#/properties/consumed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema63.properties.consumed.type, parentSchema: schema63.properties.consumed, data: data24 };
         if (vErrors === null) {
           vErrors = [err68];
         } else {
@@ -38158,7 +39015,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           let data31 = data30[i5];
           if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
             if (data31.path === void 0) {
-              const err69 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema65.items.required, parentSchema: schema65.items, data: data31 };
+              const err69 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema66.items.required, parentSchema: schema66.items, data: data31 };
               if (vErrors === null) {
                 vErrors = [err69];
               } else {
@@ -38167,7 +39024,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data31.reason === void 0) {
-              const err70 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema65.items.required, parentSchema: schema65.items, data: data31 };
+              const err70 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema66.items.required, parentSchema: schema66.items, data: data31 };
               if (vErrors === null) {
                 vErrors = [err70];
               } else {
@@ -38177,7 +39034,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key6 in data31) {
               if (!(key6 === "path" || key6 === "reason")) {
-                const err71 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema65.items, data: data31 };
+                const err71 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema66.items, data: data31 };
                 if (vErrors === null) {
                   vErrors = [err71];
                 } else {
@@ -38189,7 +39046,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data31.path !== void 0) {
               let data32 = data31.path;
               if (typeof data32 !== "string") {
-                const err72 = { instancePath: instancePath + "/dropped/" + i5 + "/path", schemaPath: "#/properties/dropped/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.items.properties.path.type, parentSchema: schema65.items.properties.path, data: data32 };
+                const err72 = { instancePath: instancePath + "/dropped/" + i5 + "/path", schemaPath: "#/properties/dropped/items/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.items.properties.path.type, parentSchema: schema66.items.properties.path, data: data32 };
                 if (vErrors === null) {
                   vErrors = [err72];
                 } else {
@@ -38201,7 +39058,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data31.reason !== void 0) {
               let data33 = data31.reason;
               if (typeof data33 !== "string") {
-                const err73 = { instancePath: instancePath + "/dropped/" + i5 + "/reason", schemaPath: "#/properties/dropped/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.items.properties.reason.type, parentSchema: schema65.items.properties.reason, data: data33 };
+                const err73 = { instancePath: instancePath + "/dropped/" + i5 + "/reason", schemaPath: "#/properties/dropped/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.items.properties.reason.type, parentSchema: schema66.items.properties.reason, data: data33 };
                 if (vErrors === null) {
                   vErrors = [err73];
                 } else {
@@ -38211,7 +39068,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err74 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema65.items.type, parentSchema: schema65.items, data: data31 };
+            const err74 = { instancePath: instancePath + "/dropped/" + i5, schemaPath: "#/properties/dropped/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema66.items.type, parentSchema: schema66.items, data: data31 };
             if (vErrors === null) {
               vErrors = [err74];
             } else {
@@ -38221,7 +39078,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err75 = { instancePath: instancePath + "/dropped", schemaPath: "#/properties/dropped/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema65.type, parentSchema: schema65, data: data30 };
+        const err75 = { instancePath: instancePath + "/dropped", schemaPath: "#/properties/dropped/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema66.type, parentSchema: schema66, data: data30 };
         if (vErrors === null) {
           vErrors = [err75];
         } else {
@@ -38234,7 +39091,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data34 = data.log;
       if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
         if (data34.path === void 0) {
-          const err76 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          const err76 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema67.required, parentSchema: schema67, data: data34 };
           if (vErrors === null) {
             vErrors = [err76];
           } else {
@@ -38243,7 +39100,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data34.lines === void 0) {
-          const err77 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "lines" }, message: "must have required property 'lines'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          const err77 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "lines" }, message: "must have required property 'lines'", schema: schema67.required, parentSchema: schema67, data: data34 };
           if (vErrors === null) {
             vErrors = [err77];
           } else {
@@ -38252,7 +39109,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data34.bytes === void 0) {
-          const err78 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          const err78 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema67.required, parentSchema: schema67, data: data34 };
           if (vErrors === null) {
             vErrors = [err78];
           } else {
@@ -38261,7 +39118,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data34.truncated === void 0) {
-          const err79 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "truncated" }, message: "must have required property 'truncated'", schema: schema66.required, parentSchema: schema66, data: data34 };
+          const err79 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/required", keyword: "required", params: { missingProperty: "truncated" }, message: "must have required property 'truncated'", schema: schema67.required, parentSchema: schema67, data: data34 };
           if (vErrors === null) {
             vErrors = [err79];
           } else {
@@ -38271,7 +39128,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key7 in data34) {
           if (!(key7 === "path" || key7 === "lines" || key7 === "bytes" || key7 === "truncated" || key7 === "tail")) {
-            const err80 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema66, data: data34 };
+            const err80 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema67, data: data34 };
             if (vErrors === null) {
               vErrors = [err80];
             } else {
@@ -38283,7 +39140,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data34.path !== void 0) {
           let data35 = data34.path;
           if (typeof data35 !== "string") {
-            const err81 = { instancePath: instancePath + "/log/path", schemaPath: "#/properties/log/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.properties.path.type, parentSchema: schema66.properties.path, data: data35 };
+            const err81 = { instancePath: instancePath + "/log/path", schemaPath: "#/properties/log/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema67.properties.path.type, parentSchema: schema67.properties.path, data: data35 };
             if (vErrors === null) {
               vErrors = [err81];
             } else {
@@ -38295,7 +39152,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data34.lines !== void 0) {
           let data36 = data34.lines;
           if (!(typeof data36 == "number" && (!(data36 % 1) && !isNaN(data36)) && isFinite(data36))) {
-            const err82 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema66.properties.lines.type, parentSchema: schema66.properties.lines, data: data36 };
+            const err82 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.lines.type, parentSchema: schema67.properties.lines, data: data36 };
             if (vErrors === null) {
               vErrors = [err82];
             } else {
@@ -38305,7 +39162,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data36 == "number" && isFinite(data36)) {
             if (data36 < 0 || isNaN(data36)) {
-              const err83 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema66.properties.lines, data: data36 };
+              const err83 = { instancePath: instancePath + "/log/lines", schemaPath: "#/properties/log/properties/lines/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema67.properties.lines, data: data36 };
               if (vErrors === null) {
                 vErrors = [err83];
               } else {
@@ -38318,7 +39175,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data34.bytes !== void 0) {
           let data37 = data34.bytes;
           if (!(typeof data37 == "number" && (!(data37 % 1) && !isNaN(data37)) && isFinite(data37))) {
-            const err84 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema66.properties.bytes.type, parentSchema: schema66.properties.bytes, data: data37 };
+            const err84 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.bytes.type, parentSchema: schema67.properties.bytes, data: data37 };
             if (vErrors === null) {
               vErrors = [err84];
             } else {
@@ -38328,7 +39185,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data37 == "number" && isFinite(data37)) {
             if (data37 < 0 || isNaN(data37)) {
-              const err85 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema66.properties.bytes, data: data37 };
+              const err85 = { instancePath: instancePath + "/log/bytes", schemaPath: "#/properties/log/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema67.properties.bytes, data: data37 };
               if (vErrors === null) {
                 vErrors = [err85];
               } else {
@@ -38341,7 +39198,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data34.truncated !== void 0) {
           let data38 = data34.truncated;
           if (typeof data38 !== "boolean") {
-            const err86 = { instancePath: instancePath + "/log/truncated", schemaPath: "#/properties/log/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema66.properties.truncated.type, parentSchema: schema66.properties.truncated, data: data38 };
+            const err86 = { instancePath: instancePath + "/log/truncated", schemaPath: "#/properties/log/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema67.properties.truncated.type, parentSchema: schema67.properties.truncated, data: data38 };
             if (vErrors === null) {
               vErrors = [err86];
             } else {
@@ -38357,7 +39214,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             for (let i6 = 0; i6 < len6; i6++) {
               let data40 = data39[i6];
               if (typeof data40 !== "string") {
-                const err87 = { instancePath: instancePath + "/log/tail/" + i6, schemaPath: "#/properties/log/properties/tail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema66.properties.tail.items.type, parentSchema: schema66.properties.tail.items, data: data40 };
+                const err87 = { instancePath: instancePath + "/log/tail/" + i6, schemaPath: "#/properties/log/properties/tail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema67.properties.tail.items.type, parentSchema: schema67.properties.tail.items, data: data40 };
                 if (vErrors === null) {
                   vErrors = [err87];
                 } else {
@@ -38367,7 +39224,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err88 = { instancePath: instancePath + "/log/tail", schemaPath: "#/properties/log/properties/tail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema66.properties.tail.type, parentSchema: schema66.properties.tail, data: data39 };
+            const err88 = { instancePath: instancePath + "/log/tail", schemaPath: "#/properties/log/properties/tail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema67.properties.tail.type, parentSchema: schema67.properties.tail, data: data39 };
             if (vErrors === null) {
               vErrors = [err88];
             } else {
@@ -38377,7 +39234,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err89 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema66.type, parentSchema: schema66, data: data34 };
+        const err89 = { instancePath: instancePath + "/log", schemaPath: "#/properties/log/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema67.type, parentSchema: schema67, data: data34 };
         if (vErrors === null) {
           vErrors = [err89];
         } else {
@@ -38391,7 +39248,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
         for (const key8 in data41) {
           if (!(key8 === "cpus" || key8 === "memoryBytes" || key8 === "timeoutSeconds" || key8 === "gpus" || key8 === "gpuDeviceIds")) {
-            const err90 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema67, data: data41 };
+            const err90 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema68, data: data41 };
             if (vErrors === null) {
               vErrors = [err90];
             } else {
@@ -38403,7 +39260,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data41.cpus !== void 0) {
           let data42 = data41.cpus;
           if (!(typeof data42 == "number" && isFinite(data42))) {
-            const err91 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema67.properties.cpus.type, parentSchema: schema67.properties.cpus, data: data42 };
+            const err91 = { instancePath: instancePath + "/resources/cpus", schemaPath: "#/properties/resources/properties/cpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema68.properties.cpus.type, parentSchema: schema68.properties.cpus, data: data42 };
             if (vErrors === null) {
               vErrors = [err91];
             } else {
@@ -38415,7 +39272,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data41.memoryBytes !== void 0) {
           let data43 = data41.memoryBytes;
           if (!(typeof data43 == "number" && (!(data43 % 1) && !isNaN(data43)) && isFinite(data43))) {
-            const err92 = { instancePath: instancePath + "/resources/memoryBytes", schemaPath: "#/properties/resources/properties/memoryBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.memoryBytes.type, parentSchema: schema67.properties.memoryBytes, data: data43 };
+            const err92 = { instancePath: instancePath + "/resources/memoryBytes", schemaPath: "#/properties/resources/properties/memoryBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema68.properties.memoryBytes.type, parentSchema: schema68.properties.memoryBytes, data: data43 };
             if (vErrors === null) {
               vErrors = [err92];
             } else {
@@ -38427,7 +39284,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data41.timeoutSeconds !== void 0) {
           let data44 = data41.timeoutSeconds;
           if (!(typeof data44 == "number" && isFinite(data44))) {
-            const err93 = { instancePath: instancePath + "/resources/timeoutSeconds", schemaPath: "#/properties/resources/properties/timeoutSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema67.properties.timeoutSeconds.type, parentSchema: schema67.properties.timeoutSeconds, data: data44 };
+            const err93 = { instancePath: instancePath + "/resources/timeoutSeconds", schemaPath: "#/properties/resources/properties/timeoutSeconds/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema68.properties.timeoutSeconds.type, parentSchema: schema68.properties.timeoutSeconds, data: data44 };
             if (vErrors === null) {
               vErrors = [err93];
             } else {
@@ -38439,7 +39296,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         if (data41.gpus !== void 0) {
           let data45 = data41.gpus;
           if (!(typeof data45 == "number" && (!(data45 % 1) && !isNaN(data45)) && isFinite(data45))) {
-            const err94 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema67.properties.gpus.type, parentSchema: schema67.properties.gpus, data: data45 };
+            const err94 = { instancePath: instancePath + "/resources/gpus", schemaPath: "#/properties/resources/properties/gpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema68.properties.gpus.type, parentSchema: schema68.properties.gpus, data: data45 };
             if (vErrors === null) {
               vErrors = [err94];
             } else {
@@ -38455,7 +39312,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             for (let i7 = 0; i7 < len7; i7++) {
               let data47 = data46[i7];
               if (typeof data47 !== "string") {
-                const err95 = { instancePath: instancePath + "/resources/gpuDeviceIds/" + i7, schemaPath: "#/properties/resources/properties/gpuDeviceIds/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema67.properties.gpuDeviceIds.items.type, parentSchema: schema67.properties.gpuDeviceIds.items, data: data47 };
+                const err95 = { instancePath: instancePath + "/resources/gpuDeviceIds/" + i7, schemaPath: "#/properties/resources/properties/gpuDeviceIds/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema68.properties.gpuDeviceIds.items.type, parentSchema: schema68.properties.gpuDeviceIds.items, data: data47 };
                 if (vErrors === null) {
                   vErrors = [err95];
                 } else {
@@ -38465,7 +39322,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err96 = { instancePath: instancePath + "/resources/gpuDeviceIds", schemaPath: "#/properties/resources/properties/gpuDeviceIds/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema67.properties.gpuDeviceIds.type, parentSchema: schema67.properties.gpuDeviceIds, data: data46 };
+            const err96 = { instancePath: instancePath + "/resources/gpuDeviceIds", schemaPath: "#/properties/resources/properties/gpuDeviceIds/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema68.properties.gpuDeviceIds.type, parentSchema: schema68.properties.gpuDeviceIds, data: data46 };
             if (vErrors === null) {
               vErrors = [err96];
             } else {
@@ -38475,7 +39332,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err97 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema67.type, parentSchema: schema67, data: data41 };
+        const err97 = { instancePath: instancePath + "/resources", schemaPath: "#/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema68.type, parentSchema: schema68, data: data41 };
         if (vErrors === null) {
           vErrors = [err97];
         } else {
@@ -38487,7 +39344,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.policy !== void 0) {
       let data48 = data.policy;
       if (!(data48 && typeof data48 == "object" && !Array.isArray(data48))) {
-        const err98 = { instancePath: instancePath + "/policy", schemaPath: "#/properties/policy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema68.type, parentSchema: schema68, data: data48 };
+        const err98 = { instancePath: instancePath + "/policy", schemaPath: "#/properties/policy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.type, parentSchema: schema69, data: data48 };
         if (vErrors === null) {
           vErrors = [err98];
         } else {
@@ -38500,7 +39357,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       let data49 = data.usage;
       if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
         if (data49.samples === void 0) {
-          const err99 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema69.required, parentSchema: schema69, data: data49 };
+          const err99 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema70.required, parentSchema: schema70, data: data49 };
           if (vErrors === null) {
             vErrors = [err99];
           } else {
@@ -38509,7 +39366,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data49.peak === void 0) {
-          const err100 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema69.required, parentSchema: schema69, data: data49 };
+          const err100 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema70.required, parentSchema: schema70, data: data49 };
           if (vErrors === null) {
             vErrors = [err100];
           } else {
@@ -38519,7 +39376,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key9 in data49) {
           if (!(key9 === "samples" || key9 === "gpuSamples" || key9 === "peak")) {
-            const err101 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69, data: data49 };
+            const err101 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70, data: data49 };
             if (vErrors === null) {
               vErrors = [err101];
             } else {
@@ -38536,7 +39393,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data51 = data50[i8];
               if (data51 && typeof data51 == "object" && !Array.isArray(data51)) {
                 if (data51.t === void 0) {
-                  const err102 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  const err102 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema70.properties.samples.items.required, parentSchema: schema70.properties.samples.items, data: data51 };
                   if (vErrors === null) {
                     vErrors = [err102];
                   } else {
@@ -38545,7 +39402,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data51.cpuPercent === void 0) {
-                  const err103 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  const err103 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema70.properties.samples.items.required, parentSchema: schema70.properties.samples.items, data: data51 };
                   if (vErrors === null) {
                     vErrors = [err103];
                   } else {
@@ -38554,7 +39411,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data51.memoryBytes === void 0) {
-                  const err104 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.samples.items.required, parentSchema: schema69.properties.samples.items, data: data51 };
+                  const err104 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema70.properties.samples.items.required, parentSchema: schema70.properties.samples.items, data: data51 };
                   if (vErrors === null) {
                     vErrors = [err104];
                   } else {
@@ -38564,7 +39421,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 for (const key10 in data51) {
                   if (!(key10 === "t" || key10 === "cpuPercent" || key10 === "memoryBytes")) {
-                    const err105 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.samples.items, data: data51 };
+                    const err105 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.properties.samples.items, data: data51 };
                     if (vErrors === null) {
                       vErrors = [err105];
                     } else {
@@ -38576,7 +39433,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data51.t !== void 0) {
                   let data52 = data51.t;
                   if (!(typeof data52 == "number" && isFinite(data52))) {
-                    const err106 = { instancePath: instancePath + "/usage/samples/" + i8 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.t.type, parentSchema: schema69.properties.samples.items.properties.t, data: data52 };
+                    const err106 = { instancePath: instancePath + "/usage/samples/" + i8 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.samples.items.properties.t.type, parentSchema: schema70.properties.samples.items.properties.t, data: data52 };
                     if (vErrors === null) {
                       vErrors = [err106];
                     } else {
@@ -38588,7 +39445,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data51.cpuPercent !== void 0) {
                   let data53 = data51.cpuPercent;
                   if (!(typeof data53 == "number" && isFinite(data53))) {
-                    const err107 = { instancePath: instancePath + "/usage/samples/" + i8 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.cpuPercent.type, parentSchema: schema69.properties.samples.items.properties.cpuPercent, data: data53 };
+                    const err107 = { instancePath: instancePath + "/usage/samples/" + i8 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.samples.items.properties.cpuPercent.type, parentSchema: schema70.properties.samples.items.properties.cpuPercent, data: data53 };
                     if (vErrors === null) {
                       vErrors = [err107];
                     } else {
@@ -38600,7 +39457,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data51.memoryBytes !== void 0) {
                   let data54 = data51.memoryBytes;
                   if (!(typeof data54 == "number" && isFinite(data54))) {
-                    const err108 = { instancePath: instancePath + "/usage/samples/" + i8 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.samples.items.properties.memoryBytes.type, parentSchema: schema69.properties.samples.items.properties.memoryBytes, data: data54 };
+                    const err108 = { instancePath: instancePath + "/usage/samples/" + i8 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.samples.items.properties.memoryBytes.type, parentSchema: schema70.properties.samples.items.properties.memoryBytes, data: data54 };
                     if (vErrors === null) {
                       vErrors = [err108];
                     } else {
@@ -38610,7 +39467,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err109 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.samples.items.type, parentSchema: schema69.properties.samples.items, data: data51 };
+                const err109 = { instancePath: instancePath + "/usage/samples/" + i8, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.properties.samples.items.type, parentSchema: schema70.properties.samples.items, data: data51 };
                 if (vErrors === null) {
                   vErrors = [err109];
                 } else {
@@ -38620,7 +39477,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err110 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema69.properties.samples.type, parentSchema: schema69.properties.samples, data: data50 };
+            const err110 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.properties.samples.type, parentSchema: schema70.properties.samples, data: data50 };
             if (vErrors === null) {
               vErrors = [err110];
             } else {
@@ -38637,7 +39494,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               let data56 = data55[i9];
               if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
                 if (data56.t === void 0) {
-                  const err111 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  const err111 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema70.properties.gpuSamples.items.required, parentSchema: schema70.properties.gpuSamples.items, data: data56 };
                   if (vErrors === null) {
                     vErrors = [err111];
                   } else {
@@ -38646,7 +39503,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data56.utilizationPercent === void 0) {
-                  const err112 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  const err112 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema70.properties.gpuSamples.items.required, parentSchema: schema70.properties.gpuSamples.items, data: data56 };
                   if (vErrors === null) {
                     vErrors = [err112];
                   } else {
@@ -38655,7 +39512,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data56.memoryBytes === void 0) {
-                  const err113 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.gpuSamples.items.required, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                  const err113 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema70.properties.gpuSamples.items.required, parentSchema: schema70.properties.gpuSamples.items, data: data56 };
                   if (vErrors === null) {
                     vErrors = [err113];
                   } else {
@@ -38665,7 +39522,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 for (const key11 in data56) {
                   if (!(key11 === "t" || key11 === "utilizationPercent" || key11 === "memoryBytes")) {
-                    const err114 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                    const err114 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.properties.gpuSamples.items, data: data56 };
                     if (vErrors === null) {
                       vErrors = [err114];
                     } else {
@@ -38677,7 +39534,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data56.t !== void 0) {
                   let data57 = data56.t;
                   if (!(typeof data57 == "number" && isFinite(data57))) {
-                    const err115 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.t.type, parentSchema: schema69.properties.gpuSamples.items.properties.t, data: data57 };
+                    const err115 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.gpuSamples.items.properties.t.type, parentSchema: schema70.properties.gpuSamples.items.properties.t, data: data57 };
                     if (vErrors === null) {
                       vErrors = [err115];
                     } else {
@@ -38689,7 +39546,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data56.utilizationPercent !== void 0) {
                   let data58 = data56.utilizationPercent;
                   if (!(typeof data58 == "number" && isFinite(data58))) {
-                    const err116 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema69.properties.gpuSamples.items.properties.utilizationPercent, data: data58 };
+                    const err116 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema70.properties.gpuSamples.items.properties.utilizationPercent, data: data58 };
                     if (vErrors === null) {
                       vErrors = [err116];
                     } else {
@@ -38701,7 +39558,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data56.memoryBytes !== void 0) {
                   let data59 = data56.memoryBytes;
                   if (!(typeof data59 == "number" && isFinite(data59))) {
-                    const err117 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema69.properties.gpuSamples.items.properties.memoryBytes, data: data59 };
+                    const err117 = { instancePath: instancePath + "/usage/gpuSamples/" + i9 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema70.properties.gpuSamples.items.properties.memoryBytes, data: data59 };
                     if (vErrors === null) {
                       vErrors = [err117];
                     } else {
@@ -38711,7 +39568,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err118 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.gpuSamples.items.type, parentSchema: schema69.properties.gpuSamples.items, data: data56 };
+                const err118 = { instancePath: instancePath + "/usage/gpuSamples/" + i9, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.properties.gpuSamples.items.type, parentSchema: schema70.properties.gpuSamples.items, data: data56 };
                 if (vErrors === null) {
                   vErrors = [err118];
                 } else {
@@ -38721,7 +39578,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err119 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema69.properties.gpuSamples.type, parentSchema: schema69.properties.gpuSamples, data: data55 };
+            const err119 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.properties.gpuSamples.type, parentSchema: schema70.properties.gpuSamples, data: data55 };
             if (vErrors === null) {
               vErrors = [err119];
             } else {
@@ -38734,7 +39591,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           let data60 = data49.peak;
           if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
             if (data60.cpuPercent === void 0) {
-              const err120 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema69.properties.peak.required, parentSchema: schema69.properties.peak, data: data60 };
+              const err120 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema70.properties.peak.required, parentSchema: schema70.properties.peak, data: data60 };
               if (vErrors === null) {
                 vErrors = [err120];
               } else {
@@ -38743,7 +39600,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data60.memoryBytes === void 0) {
-              const err121 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema69.properties.peak.required, parentSchema: schema69.properties.peak, data: data60 };
+              const err121 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema70.properties.peak.required, parentSchema: schema70.properties.peak, data: data60 };
               if (vErrors === null) {
                 vErrors = [err121];
               } else {
@@ -38753,7 +39610,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key12 in data60) {
               if (!(key12 === "cpuPercent" || key12 === "memoryBytes" || key12 === "gpuUtilizationPercent" || key12 === "gpuMemoryBytes")) {
-                const err122 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema69.properties.peak, data: data60 };
+                const err122 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.properties.peak, data: data60 };
                 if (vErrors === null) {
                   vErrors = [err122];
                 } else {
@@ -38765,7 +39622,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data60.cpuPercent !== void 0) {
               let data61 = data60.cpuPercent;
               if (!(typeof data61 == "number" && isFinite(data61))) {
-                const err123 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.cpuPercent.type, parentSchema: schema69.properties.peak.properties.cpuPercent, data: data61 };
+                const err123 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.peak.properties.cpuPercent.type, parentSchema: schema70.properties.peak.properties.cpuPercent, data: data61 };
                 if (vErrors === null) {
                   vErrors = [err123];
                 } else {
@@ -38777,7 +39634,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data60.memoryBytes !== void 0) {
               let data62 = data60.memoryBytes;
               if (!(typeof data62 == "number" && isFinite(data62))) {
-                const err124 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.memoryBytes.type, parentSchema: schema69.properties.peak.properties.memoryBytes, data: data62 };
+                const err124 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.peak.properties.memoryBytes.type, parentSchema: schema70.properties.peak.properties.memoryBytes, data: data62 };
                 if (vErrors === null) {
                   vErrors = [err124];
                 } else {
@@ -38789,7 +39646,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data60.gpuUtilizationPercent !== void 0) {
               let data63 = data60.gpuUtilizationPercent;
               if (!(typeof data63 == "number" && isFinite(data63))) {
-                const err125 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema69.properties.peak.properties.gpuUtilizationPercent, data: data63 };
+                const err125 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema70.properties.peak.properties.gpuUtilizationPercent, data: data63 };
                 if (vErrors === null) {
                   vErrors = [err125];
                 } else {
@@ -38801,7 +39658,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
             if (data60.gpuMemoryBytes !== void 0) {
               let data64 = data60.gpuMemoryBytes;
               if (!(typeof data64 == "number" && isFinite(data64))) {
-                const err126 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema69.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema69.properties.peak.properties.gpuMemoryBytes, data: data64 };
+                const err126 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema70.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema70.properties.peak.properties.gpuMemoryBytes, data: data64 };
                 if (vErrors === null) {
                   vErrors = [err126];
                 } else {
@@ -38811,7 +39668,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err127 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.properties.peak.type, parentSchema: schema69.properties.peak, data: data60 };
+            const err127 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.properties.peak.type, parentSchema: schema70.properties.peak, data: data60 };
             if (vErrors === null) {
               vErrors = [err127];
             } else {
@@ -38821,7 +39678,7 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err128 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema69.type, parentSchema: schema69, data: data49 };
+        const err128 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.type, parentSchema: schema70, data: data49 };
         if (vErrors === null) {
           vErrors = [err128];
         } else {
@@ -38831,14 +39688,16 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.monitoring !== void 0) {
-      let data65 = data.monitoring;
-      const _errs154 = errors;
-      let valid42 = false;
-      let passing0 = null;
-      const _errs155 = errors;
-      if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
-        if (data65.status === void 0) {
-          const err129 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
+      if (!validate33(data.monitoring, { instancePath: instancePath + "/monitoring", parentData: data, parentDataProperty: "monitoring", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.alerts !== void 0) {
+      let data66 = data.alerts;
+      if (Array.isArray(data66)) {
+        if (data66.length > 100) {
+          const err129 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema73, data: data66 };
           if (vErrors === null) {
             vErrors = [err129];
           } else {
@@ -38846,300 +39705,312 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data65.runtime === void 0) {
-          const err130 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err130];
-          } else {
-            vErrors.push(err130);
-          }
-          errors++;
-        }
-        if (data65.collector === void 0) {
-          const err131 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err131];
-          } else {
-            vErrors.push(err131);
-          }
-          errors++;
-        }
-        if (data65.events === void 0) {
-          const err132 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "events" }, message: "must have required property 'events'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err132];
-          } else {
-            vErrors.push(err132);
-          }
-          errors++;
-        }
-        if (data65.dropped === void 0) {
-          const err133 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "dropped" }, message: "must have required property 'dropped'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err133];
-          } else {
-            vErrors.push(err133);
-          }
-          errors++;
-        }
-        if (data65.problems === void 0) {
-          const err134 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "problems" }, message: "must have required property 'problems'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err134];
-          } else {
-            vErrors.push(err134);
-          }
-          errors++;
-        }
-        if (data65.suppressed === void 0) {
-          const err135 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/required", keyword: "required", params: { missingProperty: "suppressed" }, message: "must have required property 'suppressed'", schema: schema70.oneOf[0].required, parentSchema: schema70.oneOf[0], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err135];
-          } else {
-            vErrors.push(err135);
-          }
-          errors++;
-        }
-        for (const key13 in data65) {
-          if (!(key13 === "status" || key13 === "runtime" || key13 === "collector" || key13 === "events" || key13 === "dropped" || key13 === "problems" || key13 === "suppressed")) {
-            const err136 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0], data: data65 };
-            if (vErrors === null) {
-              vErrors = [err136];
-            } else {
-              vErrors.push(err136);
-            }
-            errors++;
-          }
-        }
-        if (data65.status !== void 0) {
-          let data66 = data65.status;
-          if ("available" !== data66) {
-            const err137 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema70.oneOf[0].properties.status, data: data66 };
-            if (vErrors === null) {
-              vErrors = [err137];
-            } else {
-              vErrors.push(err137);
-            }
-            errors++;
-          }
-        }
-        if (data65.runtime !== void 0) {
-          let data67 = data65.runtime;
-          if (typeof data67 === "string") {
-            if (func2(data67) > 100) {
-              const err138 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema70.oneOf[0].properties.runtime, data: data67 };
+        const len10 = data66.length;
+        for (let i10 = 0; i10 < len10; i10++) {
+          let data67 = data66[i10];
+          if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
+            if (data67.rule === void 0) {
+              const err130 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema73.items.required, parentSchema: schema73.items, data: data67 };
               if (vErrors === null) {
-                vErrors = [err138];
+                vErrors = [err130];
               } else {
-                vErrors.push(err138);
+                vErrors.push(err130);
               }
               errors++;
             }
-          } else {
-            const err139 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.runtime.type, parentSchema: schema70.oneOf[0].properties.runtime, data: data67 };
-            if (vErrors === null) {
-              vErrors = [err139];
-            } else {
-              vErrors.push(err139);
-            }
-            errors++;
-          }
-        }
-        if (data65.collector !== void 0) {
-          let data68 = data65.collector;
-          if (!(data68 === "ok" || data68 === "overloaded" || data68 === "broken")) {
-            const err140 = { instancePath: instancePath + "/monitoring/collector", schemaPath: "#/properties/monitoring/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema70.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema70.oneOf[0].properties.collector.enum, parentSchema: schema70.oneOf[0].properties.collector, data: data68 };
-            if (vErrors === null) {
-              vErrors = [err140];
-            } else {
-              vErrors.push(err140);
-            }
-            errors++;
-          }
-        }
-        if (data65.events !== void 0) {
-          let data69 = data65.events;
-          if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
-            if (data69.received === void 0) {
-              const err141 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+            if (data67.severity === void 0) {
+              const err131 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema73.items.required, parentSchema: schema73.items, data: data67 };
               if (vErrors === null) {
-                vErrors = [err141];
+                vErrors = [err131];
               } else {
-                vErrors.push(err141);
+                vErrors.push(err131);
               }
               errors++;
             }
-            if (data69.evaluated === void 0) {
-              const err142 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+            if (data67.meaning === void 0) {
+              const err132 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema73.items.required, parentSchema: schema73.items, data: data67 };
               if (vErrors === null) {
-                vErrors = [err142];
+                vErrors = [err132];
               } else {
-                vErrors.push(err142);
+                vErrors.push(err132);
               }
               errors++;
             }
-            if (data69.bytes === void 0) {
-              const err143 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema70.oneOf[0].properties.events.required, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+            if (data67.count === void 0) {
+              const err133 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema73.items.required, parentSchema: schema73.items, data: data67 };
               if (vErrors === null) {
-                vErrors = [err143];
+                vErrors = [err133];
               } else {
-                vErrors.push(err143);
+                vErrors.push(err133);
               }
               errors++;
             }
-            for (const key14 in data69) {
-              if (!(key14 === "received" || key14 === "evaluated" || key14 === "bytes")) {
-                const err144 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
+            if (data67.examples === void 0) {
+              const err134 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema73.items.required, parentSchema: schema73.items, data: data67 };
+              if (vErrors === null) {
+                vErrors = [err134];
+              } else {
+                vErrors.push(err134);
+              }
+              errors++;
+            }
+            for (const key13 in data67) {
+              if (!(key13 === "rule" || key13 === "severity" || key13 === "kind" || key13 === "meaning" || key13 === "count" || key13 === "examples")) {
+                const err135 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.items, data: data67 };
                 if (vErrors === null) {
-                  vErrors = [err144];
+                  vErrors = [err135];
                 } else {
-                  vErrors.push(err144);
+                  vErrors.push(err135);
                 }
                 errors++;
               }
             }
-            if (data69.received !== void 0) {
-              let data70 = data69.received;
-              if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
-                const err145 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.received.type, parentSchema: schema70.oneOf[0].properties.events.properties.received, data: data70 };
-                if (vErrors === null) {
-                  vErrors = [err145];
-                } else {
-                  vErrors.push(err145);
-                }
-                errors++;
-              }
-              if (typeof data70 == "number" && isFinite(data70)) {
-                if (data70 < 0 || isNaN(data70)) {
-                  const err146 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.received, data: data70 };
+            if (data67.rule !== void 0) {
+              let data68 = data67.rule;
+              if (typeof data68 === "string") {
+                if (func2(data68) > 60) {
+                  const err136 = { instancePath: instancePath + "/alerts/" + i10 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema73.items.properties.rule, data: data68 };
                   if (vErrors === null) {
-                    vErrors = [err146];
+                    vErrors = [err136];
                   } else {
-                    vErrors.push(err146);
+                    vErrors.push(err136);
                   }
                   errors++;
                 }
-              }
-            }
-            if (data69.evaluated !== void 0) {
-              let data71 = data69.evaluated;
-              if (!(typeof data71 == "number" && (!(data71 % 1) && !isNaN(data71)) && isFinite(data71))) {
-                const err147 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema70.oneOf[0].properties.events.properties.evaluated, data: data71 };
+              } else {
+                const err137 = { instancePath: instancePath + "/alerts/" + i10 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.items.properties.rule.type, parentSchema: schema73.items.properties.rule, data: data68 };
                 if (vErrors === null) {
-                  vErrors = [err147];
+                  vErrors = [err137];
                 } else {
-                  vErrors.push(err147);
+                  vErrors.push(err137);
                 }
                 errors++;
               }
-              if (typeof data71 == "number" && isFinite(data71)) {
-                if (data71 < 0 || isNaN(data71)) {
-                  const err148 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.evaluated, data: data71 };
+            }
+            if (data67.severity !== void 0) {
+              let data69 = data67.severity;
+              if (!(data69 === "low" || data69 === "medium" || data69 === "high")) {
+                const err138 = { instancePath: instancePath + "/alerts/" + i10 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema73.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema73.items.properties.severity.enum, parentSchema: schema73.items.properties.severity, data: data69 };
+                if (vErrors === null) {
+                  vErrors = [err138];
+                } else {
+                  vErrors.push(err138);
+                }
+                errors++;
+              }
+            }
+            if (data67.kind !== void 0) {
+              let data70 = data67.kind;
+              if (!(data70 === "network" || data70 === "filesystem" || data70 === "resources" || data70 === "privilege" || data70 === "recon" || data70 === "persistence" || data70 === "injection")) {
+                const err139 = { instancePath: instancePath + "/alerts/" + i10 + "/kind", schemaPath: "#/properties/alerts/items/properties/kind/enum", keyword: "enum", params: { allowedValues: schema73.items.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema73.items.properties.kind.enum, parentSchema: schema73.items.properties.kind, data: data70 };
+                if (vErrors === null) {
+                  vErrors = [err139];
+                } else {
+                  vErrors.push(err139);
+                }
+                errors++;
+              }
+            }
+            if (data67.meaning !== void 0) {
+              let data71 = data67.meaning;
+              if (typeof data71 === "string") {
+                if (func2(data71) > 200) {
+                  const err140 = { instancePath: instancePath + "/alerts/" + i10 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema73.items.properties.meaning, data: data71 };
                   if (vErrors === null) {
-                    vErrors = [err148];
+                    vErrors = [err140];
                   } else {
-                    vErrors.push(err148);
+                    vErrors.push(err140);
                   }
                   errors++;
                 }
+              } else {
+                const err141 = { instancePath: instancePath + "/alerts/" + i10 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.items.properties.meaning.type, parentSchema: schema73.items.properties.meaning, data: data71 };
+                if (vErrors === null) {
+                  vErrors = [err141];
+                } else {
+                  vErrors.push(err141);
+                }
+                errors++;
               }
             }
-            if (data69.bytes !== void 0) {
-              let data72 = data69.bytes;
+            if (data67.count !== void 0) {
+              let data72 = data67.count;
               if (!(typeof data72 == "number" && (!(data72 % 1) && !isNaN(data72)) && isFinite(data72))) {
-                const err149 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema70.oneOf[0].properties.events.properties.bytes, data: data72 };
+                const err142 = { instancePath: instancePath + "/alerts/" + i10 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.items.properties.count.type, parentSchema: schema73.items.properties.count, data: data72 };
                 if (vErrors === null) {
-                  vErrors = [err149];
+                  vErrors = [err142];
                 } else {
-                  vErrors.push(err149);
+                  vErrors.push(err142);
                 }
                 errors++;
               }
               if (typeof data72 == "number" && isFinite(data72)) {
-                if (data72 < 0 || isNaN(data72)) {
-                  const err150 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.events.properties.bytes, data: data72 };
+                if (data72 < 1 || isNaN(data72)) {
+                  const err143 = { instancePath: instancePath + "/alerts/" + i10 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema73.items.properties.count, data: data72 };
                   if (vErrors === null) {
-                    vErrors = [err150];
+                    vErrors = [err143];
                   } else {
-                    vErrors.push(err150);
+                    vErrors.push(err143);
                   }
                   errors++;
                 }
               }
             }
-          } else {
-            const err151 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.events.type, parentSchema: schema70.oneOf[0].properties.events, data: data69 };
-            if (vErrors === null) {
-              vErrors = [err151];
-            } else {
-              vErrors.push(err151);
-            }
-            errors++;
-          }
-        }
-        if (data65.dropped !== void 0) {
-          let data73 = data65.dropped;
-          if (data73 && typeof data73 == "object" && !Array.isArray(data73)) {
-            if (data73.bySandbox === void 0) {
-              const err152 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-              if (vErrors === null) {
-                vErrors = [err152];
-              } else {
-                vErrors.push(err152);
-              }
-              errors++;
-            }
-            if (data73.byRate === void 0) {
-              const err153 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-              if (vErrors === null) {
-                vErrors = [err153];
-              } else {
-                vErrors.push(err153);
-              }
-              errors++;
-            }
-            if (data73.byTotal === void 0) {
-              const err154 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-              if (vErrors === null) {
-                vErrors = [err154];
-              } else {
-                vErrors.push(err154);
-              }
-              errors++;
-            }
-            if (data73.byBytes === void 0) {
-              const err155 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-              if (vErrors === null) {
-                vErrors = [err155];
-              } else {
-                vErrors.push(err155);
-              }
-              errors++;
-            }
-            if (data73.malformed === void 0) {
-              const err156 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema70.oneOf[0].properties.dropped.required, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-              if (vErrors === null) {
-                vErrors = [err156];
-              } else {
-                vErrors.push(err156);
-              }
-              errors++;
-            }
-            for (const key15 in data73) {
-              if (!(key15 === "bySandbox" || key15 === "byRate" || key15 === "byTotal" || key15 === "byBytes" || key15 === "malformed")) {
-                const err157 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
-                if (vErrors === null) {
-                  vErrors = [err157];
-                } else {
-                  vErrors.push(err157);
+            if (data67.examples !== void 0) {
+              let data73 = data67.examples;
+              if (Array.isArray(data73)) {
+                if (data73.length > 100) {
+                  const err144 = { instancePath: instancePath + "/alerts/" + i10 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema73.items.properties.examples, data: data73 };
+                  if (vErrors === null) {
+                    vErrors = [err144];
+                  } else {
+                    vErrors.push(err144);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data73.bySandbox !== void 0) {
-              let data74 = data73.bySandbox;
-              if (!(typeof data74 == "number" && (!(data74 % 1) && !isNaN(data74)) && isFinite(data74))) {
-                const err158 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.bySandbox, data: data74 };
+                const len11 = data73.length;
+                for (let i11 = 0; i11 < len11; i11++) {
+                  let data74 = data73[i11];
+                  if (data74 && typeof data74 == "object" && !Array.isArray(data74)) {
+                    if (data74.t === void 0) {
+                      const err145 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema73.items.properties.examples.items.required, parentSchema: schema73.items.properties.examples.items, data: data74 };
+                      if (vErrors === null) {
+                        vErrors = [err145];
+                      } else {
+                        vErrors.push(err145);
+                      }
+                      errors++;
+                    }
+                    if (data74.process === void 0) {
+                      const err146 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema73.items.properties.examples.items.required, parentSchema: schema73.items.properties.examples.items, data: data74 };
+                      if (vErrors === null) {
+                        vErrors = [err146];
+                      } else {
+                        vErrors.push(err146);
+                      }
+                      errors++;
+                    }
+                    if (data74.detail === void 0) {
+                      const err147 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema73.items.properties.examples.items.required, parentSchema: schema73.items.properties.examples.items, data: data74 };
+                      if (vErrors === null) {
+                        vErrors = [err147];
+                      } else {
+                        vErrors.push(err147);
+                      }
+                      errors++;
+                    }
+                    for (const key14 in data74) {
+                      if (!(key14 === "t" || key14 === "process" || key14 === "detail")) {
+                        const err148 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.items.properties.examples.items, data: data74 };
+                        if (vErrors === null) {
+                          vErrors = [err148];
+                        } else {
+                          vErrors.push(err148);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data74.t !== void 0) {
+                      let data75 = data74.t;
+                      if (typeof data75 == "number" && isFinite(data75)) {
+                        if (data75 < 0 || isNaN(data75)) {
+                          const err149 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema73.items.properties.examples.items.properties.t, data: data75 };
+                          if (vErrors === null) {
+                            vErrors = [err149];
+                          } else {
+                            vErrors.push(err149);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err150 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema73.items.properties.examples.items.properties.t.type, parentSchema: schema73.items.properties.examples.items.properties.t, data: data75 };
+                        if (vErrors === null) {
+                          vErrors = [err150];
+                        } else {
+                          vErrors.push(err150);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data74.process !== void 0) {
+                      let data76 = data74.process;
+                      if (typeof data76 === "string") {
+                        if (func2(data76) > 600) {
+                          const err151 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema73.items.properties.examples.items.properties.process, data: data76 };
+                          if (vErrors === null) {
+                            vErrors = [err151];
+                          } else {
+                            vErrors.push(err151);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err152 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.items.properties.examples.items.properties.process.type, parentSchema: schema73.items.properties.examples.items.properties.process, data: data76 };
+                        if (vErrors === null) {
+                          vErrors = [err152];
+                        } else {
+                          vErrors.push(err152);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data74.detail !== void 0) {
+                      let data77 = data74.detail;
+                      if (Array.isArray(data77)) {
+                        if (data77.length > 20) {
+                          const err153 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema73.items.properties.examples.items.properties.detail, data: data77 };
+                          if (vErrors === null) {
+                            vErrors = [err153];
+                          } else {
+                            vErrors.push(err153);
+                          }
+                          errors++;
+                        }
+                        const len12 = data77.length;
+                        for (let i12 = 0; i12 < len12; i12++) {
+                          let data78 = data77[i12];
+                          if (typeof data78 === "string") {
+                            if (func2(data78) > 600) {
+                              const err154 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/detail/" + i12, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema73.items.properties.examples.items.properties.detail.items, data: data78 };
+                              if (vErrors === null) {
+                                vErrors = [err154];
+                              } else {
+                                vErrors.push(err154);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err155 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/detail/" + i12, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.items.properties.examples.items.properties.detail.items.type, parentSchema: schema73.items.properties.examples.items.properties.detail.items, data: data78 };
+                            if (vErrors === null) {
+                              vErrors = [err155];
+                            } else {
+                              vErrors.push(err155);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err156 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.items.properties.examples.items.properties.detail.type, parentSchema: schema73.items.properties.examples.items.properties.detail, data: data77 };
+                        if (vErrors === null) {
+                          vErrors = [err156];
+                        } else {
+                          vErrors.push(err156);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err157 = { instancePath: instancePath + "/alerts/" + i10 + "/examples/" + i11, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.items.properties.examples.items.type, parentSchema: schema73.items.properties.examples.items, data: data74 };
+                    if (vErrors === null) {
+                      vErrors = [err157];
+                    } else {
+                      vErrors.push(err157);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err158 = { instancePath: instancePath + "/alerts/" + i10 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.items.properties.examples.type, parentSchema: schema73.items.properties.examples, data: data73 };
                 if (vErrors === null) {
                   vErrors = [err158];
                 } else {
@@ -39147,779 +40018,45 @@ function validate32(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
               }
-              if (typeof data74 == "number" && isFinite(data74)) {
-                if (data74 < 0 || isNaN(data74)) {
-                  const err159 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.bySandbox, data: data74 };
-                  if (vErrors === null) {
-                    vErrors = [err159];
-                  } else {
-                    vErrors.push(err159);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data73.byRate !== void 0) {
-              let data75 = data73.byRate;
-              if (!(typeof data75 == "number" && (!(data75 % 1) && !isNaN(data75)) && isFinite(data75))) {
-                const err160 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byRate, data: data75 };
-                if (vErrors === null) {
-                  vErrors = [err160];
-                } else {
-                  vErrors.push(err160);
-                }
-                errors++;
-              }
-              if (typeof data75 == "number" && isFinite(data75)) {
-                if (data75 < 0 || isNaN(data75)) {
-                  const err161 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byRate, data: data75 };
-                  if (vErrors === null) {
-                    vErrors = [err161];
-                  } else {
-                    vErrors.push(err161);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data73.byTotal !== void 0) {
-              let data76 = data73.byTotal;
-              if (!(typeof data76 == "number" && (!(data76 % 1) && !isNaN(data76)) && isFinite(data76))) {
-                const err162 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byTotal, data: data76 };
-                if (vErrors === null) {
-                  vErrors = [err162];
-                } else {
-                  vErrors.push(err162);
-                }
-                errors++;
-              }
-              if (typeof data76 == "number" && isFinite(data76)) {
-                if (data76 < 0 || isNaN(data76)) {
-                  const err163 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byTotal, data: data76 };
-                  if (vErrors === null) {
-                    vErrors = [err163];
-                  } else {
-                    vErrors.push(err163);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data73.byBytes !== void 0) {
-              let data77 = data73.byBytes;
-              if (!(typeof data77 == "number" && (!(data77 % 1) && !isNaN(data77)) && isFinite(data77))) {
-                const err164 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.byBytes, data: data77 };
-                if (vErrors === null) {
-                  vErrors = [err164];
-                } else {
-                  vErrors.push(err164);
-                }
-                errors++;
-              }
-              if (typeof data77 == "number" && isFinite(data77)) {
-                if (data77 < 0 || isNaN(data77)) {
-                  const err165 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.byBytes, data: data77 };
-                  if (vErrors === null) {
-                    vErrors = [err165];
-                  } else {
-                    vErrors.push(err165);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data73.malformed !== void 0) {
-              let data78 = data73.malformed;
-              if (!(typeof data78 == "number" && (!(data78 % 1) && !isNaN(data78)) && isFinite(data78))) {
-                const err166 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema70.oneOf[0].properties.dropped.properties.malformed, data: data78 };
-                if (vErrors === null) {
-                  vErrors = [err166];
-                } else {
-                  vErrors.push(err166);
-                }
-                errors++;
-              }
-              if (typeof data78 == "number" && isFinite(data78)) {
-                if (data78 < 0 || isNaN(data78)) {
-                  const err167 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema70.oneOf[0].properties.dropped.properties.malformed, data: data78 };
-                  if (vErrors === null) {
-                    vErrors = [err167];
-                  } else {
-                    vErrors.push(err167);
-                  }
-                  errors++;
-                }
-              }
             }
           } else {
-            const err168 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.dropped.type, parentSchema: schema70.oneOf[0].properties.dropped, data: data73 };
+            const err159 = { instancePath: instancePath + "/alerts/" + i10, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.items.type, parentSchema: schema73.items, data: data67 };
             if (vErrors === null) {
-              vErrors = [err168];
+              vErrors = [err159];
             } else {
-              vErrors.push(err168);
-            }
-            errors++;
-          }
-        }
-        if (data65.problems !== void 0) {
-          let data79 = data65.problems;
-          if (Array.isArray(data79)) {
-            if (data79.length > 20) {
-              const err169 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema70.oneOf[0].properties.problems, data: data79 };
-              if (vErrors === null) {
-                vErrors = [err169];
-              } else {
-                vErrors.push(err169);
-              }
-              errors++;
-            }
-            const len10 = data79.length;
-            for (let i10 = 0; i10 < len10; i10++) {
-              let data80 = data79[i10];
-              if (typeof data80 === "string") {
-                if (func2(data80) > 500) {
-                  const err170 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema70.oneOf[0].properties.problems.items, data: data80 };
-                  if (vErrors === null) {
-                    vErrors = [err170];
-                  } else {
-                    vErrors.push(err170);
-                  }
-                  errors++;
-                }
-              } else {
-                const err171 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.problems.items.type, parentSchema: schema70.oneOf[0].properties.problems.items, data: data80 };
-                if (vErrors === null) {
-                  vErrors = [err171];
-                } else {
-                  vErrors.push(err171);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err172 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.oneOf[0].properties.problems.type, parentSchema: schema70.oneOf[0].properties.problems, data: data79 };
-            if (vErrors === null) {
-              vErrors = [err172];
-            } else {
-              vErrors.push(err172);
-            }
-            errors++;
-          }
-        }
-        if (data65.suppressed !== void 0) {
-          let data81 = data65.suppressed;
-          if (Array.isArray(data81)) {
-            if (data81.length > 100) {
-              const err173 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema70.oneOf[0].properties.suppressed, data: data81 };
-              if (vErrors === null) {
-                vErrors = [err173];
-              } else {
-                vErrors.push(err173);
-              }
-              errors++;
-            }
-            const len11 = data81.length;
-            for (let i11 = 0; i11 < len11; i11++) {
-              let data82 = data81[i11];
-              if (data82 && typeof data82 == "object" && !Array.isArray(data82)) {
-                if (data82.rule === void 0) {
-                  const err174 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
-                  if (vErrors === null) {
-                    vErrors = [err174];
-                  } else {
-                    vErrors.push(err174);
-                  }
-                  errors++;
-                }
-                if (data82.behaviour === void 0) {
-                  const err175 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
-                  if (vErrors === null) {
-                    vErrors = [err175];
-                  } else {
-                    vErrors.push(err175);
-                  }
-                  errors++;
-                }
-                if (data82.count === void 0) {
-                  const err176 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema70.oneOf[0].properties.suppressed.items.required, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
-                  if (vErrors === null) {
-                    vErrors = [err176];
-                  } else {
-                    vErrors.push(err176);
-                  }
-                  errors++;
-                }
-                for (const key16 in data82) {
-                  if (!(key16 === "rule" || key16 === "behaviour" || key16 === "count")) {
-                    const err177 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
-                    if (vErrors === null) {
-                      vErrors = [err177];
-                    } else {
-                      vErrors.push(err177);
-                    }
-                    errors++;
-                  }
-                }
-                if (data82.rule !== void 0) {
-                  let data83 = data82.rule;
-                  if (typeof data83 === "string") {
-                    if (func2(data83) > 60) {
-                      const err178 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.rule, data: data83 };
-                      if (vErrors === null) {
-                        vErrors = [err178];
-                      } else {
-                        vErrors.push(err178);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err179 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.rule, data: data83 };
-                    if (vErrors === null) {
-                      vErrors = [err179];
-                    } else {
-                      vErrors.push(err179);
-                    }
-                    errors++;
-                  }
-                }
-                if (data82.behaviour !== void 0) {
-                  let data84 = data82.behaviour;
-                  if (typeof data84 === "string") {
-                    if (func2(data84) > 60) {
-                      const err180 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour, data: data84 };
-                      if (vErrors === null) {
-                        vErrors = [err180];
-                      } else {
-                        vErrors.push(err180);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err181 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.behaviour, data: data84 };
-                    if (vErrors === null) {
-                      vErrors = [err181];
-                    } else {
-                      vErrors.push(err181);
-                    }
-                    errors++;
-                  }
-                }
-                if (data82.count !== void 0) {
-                  let data85 = data82.count;
-                  if (!(typeof data85 == "number" && (!(data85 % 1) && !isNaN(data85)) && isFinite(data85))) {
-                    const err182 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema70.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.count, data: data85 };
-                    if (vErrors === null) {
-                      vErrors = [err182];
-                    } else {
-                      vErrors.push(err182);
-                    }
-                    errors++;
-                  }
-                  if (typeof data85 == "number" && isFinite(data85)) {
-                    if (data85 < 1 || isNaN(data85)) {
-                      const err183 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema70.oneOf[0].properties.suppressed.items.properties.count, data: data85 };
-                      if (vErrors === null) {
-                        vErrors = [err183];
-                      } else {
-                        vErrors.push(err183);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-              } else {
-                const err184 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].properties.suppressed.items.type, parentSchema: schema70.oneOf[0].properties.suppressed.items, data: data82 };
-                if (vErrors === null) {
-                  vErrors = [err184];
-                } else {
-                  vErrors.push(err184);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err185 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema70.oneOf[0].properties.suppressed.type, parentSchema: schema70.oneOf[0].properties.suppressed, data: data81 };
-            if (vErrors === null) {
-              vErrors = [err185];
-            } else {
-              vErrors.push(err185);
+              vErrors.push(err159);
             }
             errors++;
           }
         }
       } else {
-        const err186 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[0].type, parentSchema: schema70.oneOf[0], data: data65 };
+        const err160 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.type, parentSchema: schema73, data: data66 };
         if (vErrors === null) {
-          vErrors = [err186];
+          vErrors = [err160];
         } else {
-          vErrors.push(err186);
-        }
-        errors++;
-      }
-      var _valid0 = _errs155 === errors;
-      if (_valid0) {
-        valid42 = true;
-        passing0 = 0;
-        var props0 = true;
-      }
-      const _errs199 = errors;
-      if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
-        if (data65.status === void 0) {
-          const err187 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema70.oneOf[1].required, parentSchema: schema70.oneOf[1], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err187];
-          } else {
-            vErrors.push(err187);
-          }
-          errors++;
-        }
-        if (data65.reason === void 0) {
-          const err188 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema70.oneOf[1].required, parentSchema: schema70.oneOf[1], data: data65 };
-          if (vErrors === null) {
-            vErrors = [err188];
-          } else {
-            vErrors.push(err188);
-          }
-          errors++;
-        }
-        for (const key17 in data65) {
-          if (!(key17 === "status" || key17 === "reason")) {
-            const err189 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema70.oneOf[1], data: data65 };
-            if (vErrors === null) {
-              vErrors = [err189];
-            } else {
-              vErrors.push(err189);
-            }
-            errors++;
-          }
-        }
-        if (data65.status !== void 0) {
-          let data86 = data65.status;
-          if ("unavailable" !== data86) {
-            const err190 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema70.oneOf[1].properties.status, data: data86 };
-            if (vErrors === null) {
-              vErrors = [err190];
-            } else {
-              vErrors.push(err190);
-            }
-            errors++;
-          }
-        }
-        if (data65.reason !== void 0) {
-          let data87 = data65.reason;
-          if (typeof data87 === "string") {
-            if (func2(data87) > 1e3) {
-              const err191 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema70.oneOf[1].properties.reason, data: data87 };
-              if (vErrors === null) {
-                vErrors = [err191];
-              } else {
-                vErrors.push(err191);
-              }
-              errors++;
-            }
-          } else {
-            const err192 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema70.oneOf[1].properties.reason.type, parentSchema: schema70.oneOf[1].properties.reason, data: data87 };
-            if (vErrors === null) {
-              vErrors = [err192];
-            } else {
-              vErrors.push(err192);
-            }
-            errors++;
-          }
-        }
-      } else {
-        const err193 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema70.oneOf[1].type, parentSchema: schema70.oneOf[1], data: data65 };
-        if (vErrors === null) {
-          vErrors = [err193];
-        } else {
-          vErrors.push(err193);
-        }
-        errors++;
-      }
-      var _valid0 = _errs199 === errors;
-      if (_valid0 && valid42) {
-        valid42 = false;
-        passing0 = [passing0, 1];
-      } else {
-        if (_valid0) {
-          valid42 = true;
-          passing0 = 1;
-          if (props0 !== true) {
-            props0 = true;
-          }
-        }
-      }
-      if (!valid42) {
-        const err194 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema70.oneOf, parentSchema: schema70, data: data65 };
-        if (vErrors === null) {
-          vErrors = [err194];
-        } else {
-          vErrors.push(err194);
-        }
-        errors++;
-      } else {
-        errors = _errs154;
-        if (vErrors !== null) {
-          if (_errs154) {
-            vErrors.length = _errs154;
-          } else {
-            vErrors = null;
-          }
-        }
-      }
-    }
-    if (data.alerts !== void 0) {
-      let data88 = data.alerts;
-      if (Array.isArray(data88)) {
-        if (data88.length > 100) {
-          const err195 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema71, data: data88 };
-          if (vErrors === null) {
-            vErrors = [err195];
-          } else {
-            vErrors.push(err195);
-          }
-          errors++;
-        }
-        const len12 = data88.length;
-        for (let i12 = 0; i12 < len12; i12++) {
-          let data89 = data88[i12];
-          if (data89 && typeof data89 == "object" && !Array.isArray(data89)) {
-            if (data89.rule === void 0) {
-              const err196 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
-              if (vErrors === null) {
-                vErrors = [err196];
-              } else {
-                vErrors.push(err196);
-              }
-              errors++;
-            }
-            if (data89.severity === void 0) {
-              const err197 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
-              if (vErrors === null) {
-                vErrors = [err197];
-              } else {
-                vErrors.push(err197);
-              }
-              errors++;
-            }
-            if (data89.meaning === void 0) {
-              const err198 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
-              if (vErrors === null) {
-                vErrors = [err198];
-              } else {
-                vErrors.push(err198);
-              }
-              errors++;
-            }
-            if (data89.count === void 0) {
-              const err199 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
-              if (vErrors === null) {
-                vErrors = [err199];
-              } else {
-                vErrors.push(err199);
-              }
-              errors++;
-            }
-            if (data89.examples === void 0) {
-              const err200 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema71.items.required, parentSchema: schema71.items, data: data89 };
-              if (vErrors === null) {
-                vErrors = [err200];
-              } else {
-                vErrors.push(err200);
-              }
-              errors++;
-            }
-            for (const key18 in data89) {
-              if (!(key18 === "rule" || key18 === "severity" || key18 === "meaning" || key18 === "count" || key18 === "examples")) {
-                const err201 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.items, data: data89 };
-                if (vErrors === null) {
-                  vErrors = [err201];
-                } else {
-                  vErrors.push(err201);
-                }
-                errors++;
-              }
-            }
-            if (data89.rule !== void 0) {
-              let data90 = data89.rule;
-              if (typeof data90 === "string") {
-                if (func2(data90) > 60) {
-                  const err202 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema71.items.properties.rule, data: data90 };
-                  if (vErrors === null) {
-                    vErrors = [err202];
-                  } else {
-                    vErrors.push(err202);
-                  }
-                  errors++;
-                }
-              } else {
-                const err203 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.rule.type, parentSchema: schema71.items.properties.rule, data: data90 };
-                if (vErrors === null) {
-                  vErrors = [err203];
-                } else {
-                  vErrors.push(err203);
-                }
-                errors++;
-              }
-            }
-            if (data89.severity !== void 0) {
-              let data91 = data89.severity;
-              if (!(data91 === "low" || data91 === "medium" || data91 === "high")) {
-                const err204 = { instancePath: instancePath + "/alerts/" + i12 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema71.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema71.items.properties.severity.enum, parentSchema: schema71.items.properties.severity, data: data91 };
-                if (vErrors === null) {
-                  vErrors = [err204];
-                } else {
-                  vErrors.push(err204);
-                }
-                errors++;
-              }
-            }
-            if (data89.meaning !== void 0) {
-              let data92 = data89.meaning;
-              if (typeof data92 === "string") {
-                if (func2(data92) > 200) {
-                  const err205 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema71.items.properties.meaning, data: data92 };
-                  if (vErrors === null) {
-                    vErrors = [err205];
-                  } else {
-                    vErrors.push(err205);
-                  }
-                  errors++;
-                }
-              } else {
-                const err206 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.meaning.type, parentSchema: schema71.items.properties.meaning, data: data92 };
-                if (vErrors === null) {
-                  vErrors = [err206];
-                } else {
-                  vErrors.push(err206);
-                }
-                errors++;
-              }
-            }
-            if (data89.count !== void 0) {
-              let data93 = data89.count;
-              if (!(typeof data93 == "number" && (!(data93 % 1) && !isNaN(data93)) && isFinite(data93))) {
-                const err207 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema71.items.properties.count.type, parentSchema: schema71.items.properties.count, data: data93 };
-                if (vErrors === null) {
-                  vErrors = [err207];
-                } else {
-                  vErrors.push(err207);
-                }
-                errors++;
-              }
-              if (typeof data93 == "number" && isFinite(data93)) {
-                if (data93 < 1 || isNaN(data93)) {
-                  const err208 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema71.items.properties.count, data: data93 };
-                  if (vErrors === null) {
-                    vErrors = [err208];
-                  } else {
-                    vErrors.push(err208);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data89.examples !== void 0) {
-              let data94 = data89.examples;
-              if (Array.isArray(data94)) {
-                if (data94.length > 100) {
-                  const err209 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema71.items.properties.examples, data: data94 };
-                  if (vErrors === null) {
-                    vErrors = [err209];
-                  } else {
-                    vErrors.push(err209);
-                  }
-                  errors++;
-                }
-                const len13 = data94.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                  let data95 = data94[i13];
-                  if (data95 && typeof data95 == "object" && !Array.isArray(data95)) {
-                    if (data95.t === void 0) {
-                      const err210 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
-                      if (vErrors === null) {
-                        vErrors = [err210];
-                      } else {
-                        vErrors.push(err210);
-                      }
-                      errors++;
-                    }
-                    if (data95.process === void 0) {
-                      const err211 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
-                      if (vErrors === null) {
-                        vErrors = [err211];
-                      } else {
-                        vErrors.push(err211);
-                      }
-                      errors++;
-                    }
-                    if (data95.detail === void 0) {
-                      const err212 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema71.items.properties.examples.items.required, parentSchema: schema71.items.properties.examples.items, data: data95 };
-                      if (vErrors === null) {
-                        vErrors = [err212];
-                      } else {
-                        vErrors.push(err212);
-                      }
-                      errors++;
-                    }
-                    for (const key19 in data95) {
-                      if (!(key19 === "t" || key19 === "process" || key19 === "detail")) {
-                        const err213 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema71.items.properties.examples.items, data: data95 };
-                        if (vErrors === null) {
-                          vErrors = [err213];
-                        } else {
-                          vErrors.push(err213);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data95.t !== void 0) {
-                      let data96 = data95.t;
-                      if (typeof data96 == "number" && isFinite(data96)) {
-                        if (data96 < 0 || isNaN(data96)) {
-                          const err214 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema71.items.properties.examples.items.properties.t, data: data96 };
-                          if (vErrors === null) {
-                            vErrors = [err214];
-                          } else {
-                            vErrors.push(err214);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err215 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema71.items.properties.examples.items.properties.t.type, parentSchema: schema71.items.properties.examples.items.properties.t, data: data96 };
-                        if (vErrors === null) {
-                          vErrors = [err215];
-                        } else {
-                          vErrors.push(err215);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data95.process !== void 0) {
-                      let data97 = data95.process;
-                      if (typeof data97 === "string") {
-                        if (func2(data97) > 600) {
-                          const err216 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema71.items.properties.examples.items.properties.process, data: data97 };
-                          if (vErrors === null) {
-                            vErrors = [err216];
-                          } else {
-                            vErrors.push(err216);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err217 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.examples.items.properties.process.type, parentSchema: schema71.items.properties.examples.items.properties.process, data: data97 };
-                        if (vErrors === null) {
-                          vErrors = [err217];
-                        } else {
-                          vErrors.push(err217);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data95.detail !== void 0) {
-                      let data98 = data95.detail;
-                      if (Array.isArray(data98)) {
-                        if (data98.length > 20) {
-                          const err218 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema71.items.properties.examples.items.properties.detail, data: data98 };
-                          if (vErrors === null) {
-                            vErrors = [err218];
-                          } else {
-                            vErrors.push(err218);
-                          }
-                          errors++;
-                        }
-                        const len14 = data98.length;
-                        for (let i14 = 0; i14 < len14; i14++) {
-                          let data99 = data98[i14];
-                          if (typeof data99 === "string") {
-                            if (func2(data99) > 600) {
-                              const err219 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema71.items.properties.examples.items.properties.detail.items, data: data99 };
-                              if (vErrors === null) {
-                                vErrors = [err219];
-                              } else {
-                                vErrors.push(err219);
-                              }
-                              errors++;
-                            }
-                          } else {
-                            const err220 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema71.items.properties.examples.items.properties.detail.items.type, parentSchema: schema71.items.properties.examples.items.properties.detail.items, data: data99 };
-                            if (vErrors === null) {
-                              vErrors = [err220];
-                            } else {
-                              vErrors.push(err220);
-                            }
-                            errors++;
-                          }
-                        }
-                      } else {
-                        const err221 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.items.properties.examples.items.properties.detail.type, parentSchema: schema71.items.properties.examples.items.properties.detail, data: data98 };
-                        if (vErrors === null) {
-                          vErrors = [err221];
-                        } else {
-                          vErrors.push(err221);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err222 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.items.properties.examples.items.type, parentSchema: schema71.items.properties.examples.items, data: data95 };
-                    if (vErrors === null) {
-                      vErrors = [err222];
-                    } else {
-                      vErrors.push(err222);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err223 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.items.properties.examples.type, parentSchema: schema71.items.properties.examples, data: data94 };
-                if (vErrors === null) {
-                  vErrors = [err223];
-                } else {
-                  vErrors.push(err223);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err224 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema71.items.type, parentSchema: schema71.items, data: data89 };
-            if (vErrors === null) {
-              vErrors = [err224];
-            } else {
-              vErrors.push(err224);
-            }
-            errors++;
-          }
-        }
-      } else {
-        const err225 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema71.type, parentSchema: schema71, data: data88 };
-        if (vErrors === null) {
-          vErrors = [err225];
-        } else {
-          vErrors.push(err225);
+          vErrors.push(err160);
         }
         errors++;
       }
     }
     if (data.containerId !== void 0) {
-      let data100 = data.containerId;
-      if (typeof data100 !== "string" && data100 !== null) {
-        const err226 = { instancePath: instancePath + "/containerId", schemaPath: "#/properties/containerId/type", keyword: "type", params: { type: schema62.properties.containerId.type }, message: "must be string,null", schema: schema62.properties.containerId.type, parentSchema: schema62.properties.containerId, data: data100 };
+      let data79 = data.containerId;
+      if (typeof data79 !== "string" && data79 !== null) {
+        const err161 = { instancePath: instancePath + "/containerId", schemaPath: "#/properties/containerId/type", keyword: "type", params: { type: schema63.properties.containerId.type }, message: "must be string,null", schema: schema63.properties.containerId.type, parentSchema: schema63.properties.containerId, data: data79 };
         if (vErrors === null) {
-          vErrors = [err226];
+          vErrors = [err161];
         } else {
-          vErrors.push(err226);
+          vErrors.push(err161);
         }
         errors++;
       }
     }
   } else {
-    const err227 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema62.type, parentSchema: schema62, data };
+    const err162 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema63.type, parentSchema: schema63, data };
     if (vErrors === null) {
-      vErrors = [err227];
+      vErrors = [err162];
     } else {
-      vErrors.push(err227);
+      vErrors.push(err162);
     }
     errors++;
   }
@@ -42318,7 +42455,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         for (const key19 in data93) {
-          if (!(key19 === "status" || key19 === "runtime" || key19 === "collector" || key19 === "events" || key19 === "dropped" || key19 === "problems" || key19 === "suppressed")) {
+          if (!(key19 === "status" || key19 === "sources" || key19 === "runtime" || key19 === "collector" || key19 === "events" || key19 === "dropped" || key19 === "problems" || key19 === "suppressed")) {
             const err211 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
             if (vErrors === null) {
               vErrors = [err211];
@@ -42340,11 +42477,11 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data93.runtime !== void 0) {
-          let data95 = data93.runtime;
-          if (typeof data95 === "string") {
-            if (func2(data95) > 100) {
-              const err213 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data95 };
+        if (data93.sources !== void 0) {
+          let data95 = data93.sources;
+          if (Array.isArray(data95)) {
+            if (data95.length > 3) {
+              const err213 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/maxItems", keyword: "maxItems", params: { limit: 3 }, message: "must NOT have more than 3 items", schema: 3, parentSchema: schema33.properties.monitoring.oneOf[0].properties.sources, data: data95 };
               if (vErrors === null) {
                 vErrors = [err213];
               } else {
@@ -42352,42 +42489,52 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-          } else {
-            const err214 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.runtime.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data95 };
-            if (vErrors === null) {
-              vErrors = [err214];
-            } else {
-              vErrors.push(err214);
-            }
-            errors++;
-          }
-        }
-        if (data93.collector !== void 0) {
-          let data96 = data93.collector;
-          if (!(data96 === "ok" || data96 === "overloaded" || data96 === "broken")) {
-            const err215 = { instancePath: instancePath + "/monitoring/collector", schemaPath: "#/properties/monitoring/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema33.properties.monitoring.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.monitoring.oneOf[0].properties.collector.enum, parentSchema: schema33.properties.monitoring.oneOf[0].properties.collector, data: data96 };
-            if (vErrors === null) {
-              vErrors = [err215];
-            } else {
-              vErrors.push(err215);
-            }
-            errors++;
-          }
-        }
-        if (data93.events !== void 0) {
-          let data97 = data93.events;
-          if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
-            if (data97.received === void 0) {
-              const err216 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
-              if (vErrors === null) {
-                vErrors = [err216];
-              } else {
-                vErrors.push(err216);
+            const len10 = data95.length;
+            for (let i10 = 0; i10 < len10; i10++) {
+              let data96 = data95[i10];
+              if (!(data96 === "trace" || data96 === "output" || data96 === "outcome")) {
+                const err214 = { instancePath: instancePath + "/monitoring/sources/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/items/enum", keyword: "enum", params: { allowedValues: schema33.properties.monitoring.oneOf[0].properties.sources.items.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.monitoring.oneOf[0].properties.sources.items.enum, parentSchema: schema33.properties.monitoring.oneOf[0].properties.sources.items, data: data96 };
+                if (vErrors === null) {
+                  vErrors = [err214];
+                } else {
+                  vErrors.push(err214);
+                }
+                errors++;
               }
-              errors++;
             }
-            if (data97.evaluated === void 0) {
-              const err217 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+            let i11 = data95.length;
+            let j0;
+            if (i11 > 1) {
+              outer0: for (; i11--; ) {
+                for (j0 = i11; j0--; ) {
+                  if (func0(data95[i11], data95[j0])) {
+                    const err215 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/uniqueItems", keyword: "uniqueItems", params: { i: i11, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i11 + " are identical)", schema: true, parentSchema: schema33.properties.monitoring.oneOf[0].properties.sources, data: data95 };
+                    if (vErrors === null) {
+                      vErrors = [err215];
+                    } else {
+                      vErrors.push(err215);
+                    }
+                    errors++;
+                    break outer0;
+                  }
+                }
+              }
+            }
+          } else {
+            const err216 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.sources.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.sources, data: data95 };
+            if (vErrors === null) {
+              vErrors = [err216];
+            } else {
+              vErrors.push(err216);
+            }
+            errors++;
+          }
+        }
+        if (data93.runtime !== void 0) {
+          let data97 = data93.runtime;
+          if (typeof data97 === "string") {
+            if (func2(data97) > 100) {
+              const err217 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/maxLength", keyword: "maxLength", params: { limit: 100 }, message: "must NOT have more than 100 characters", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data97 };
               if (vErrors === null) {
                 vErrors = [err217];
               } else {
@@ -42395,76 +42542,73 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-            if (data97.bytes === void 0) {
-              const err218 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+          } else {
+            const err218 = { instancePath: instancePath + "/monitoring/runtime", schemaPath: "#/properties/monitoring/oneOf/0/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.runtime.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.runtime, data: data97 };
+            if (vErrors === null) {
+              vErrors = [err218];
+            } else {
+              vErrors.push(err218);
+            }
+            errors++;
+          }
+        }
+        if (data93.collector !== void 0) {
+          let data98 = data93.collector;
+          if (!(data98 === "ok" || data98 === "overloaded" || data98 === "broken")) {
+            const err219 = { instancePath: instancePath + "/monitoring/collector", schemaPath: "#/properties/monitoring/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema33.properties.monitoring.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.monitoring.oneOf[0].properties.collector.enum, parentSchema: schema33.properties.monitoring.oneOf[0].properties.collector, data: data98 };
+            if (vErrors === null) {
+              vErrors = [err219];
+            } else {
+              vErrors.push(err219);
+            }
+            errors++;
+          }
+        }
+        if (data93.events !== void 0) {
+          let data99 = data93.events;
+          if (data99 && typeof data99 == "object" && !Array.isArray(data99)) {
+            if (data99.received === void 0) {
+              const err220 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "received" }, message: "must have required property 'received'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data99 };
               if (vErrors === null) {
-                vErrors = [err218];
+                vErrors = [err220];
               } else {
-                vErrors.push(err218);
+                vErrors.push(err220);
               }
               errors++;
             }
-            for (const key20 in data97) {
+            if (data99.evaluated === void 0) {
+              const err221 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "evaluated" }, message: "must have required property 'evaluated'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data99 };
+              if (vErrors === null) {
+                vErrors = [err221];
+              } else {
+                vErrors.push(err221);
+              }
+              errors++;
+            }
+            if (data99.bytes === void 0) {
+              const err222 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/required", keyword: "required", params: { missingProperty: "bytes" }, message: "must have required property 'bytes'", schema: schema33.properties.monitoring.oneOf[0].properties.events.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data99 };
+              if (vErrors === null) {
+                vErrors = [err222];
+              } else {
+                vErrors.push(err222);
+              }
+              errors++;
+            }
+            for (const key20 in data99) {
               if (!(key20 === "received" || key20 === "evaluated" || key20 === "bytes")) {
-                const err219 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+                const err223 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data99 };
                 if (vErrors === null) {
-                  vErrors = [err219];
+                  vErrors = [err223];
                 } else {
-                  vErrors.push(err219);
+                  vErrors.push(err223);
                 }
                 errors++;
               }
             }
-            if (data97.received !== void 0) {
-              let data98 = data97.received;
-              if (!(typeof data98 == "number" && (!(data98 % 1) && !isNaN(data98)) && isFinite(data98))) {
-                const err220 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data98 };
-                if (vErrors === null) {
-                  vErrors = [err220];
-                } else {
-                  vErrors.push(err220);
-                }
-                errors++;
-              }
-              if (typeof data98 == "number" && isFinite(data98)) {
-                if (data98 < 0 || isNaN(data98)) {
-                  const err221 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data98 };
-                  if (vErrors === null) {
-                    vErrors = [err221];
-                  } else {
-                    vErrors.push(err221);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data97.evaluated !== void 0) {
-              let data99 = data97.evaluated;
-              if (!(typeof data99 == "number" && (!(data99 % 1) && !isNaN(data99)) && isFinite(data99))) {
-                const err222 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data99 };
-                if (vErrors === null) {
-                  vErrors = [err222];
-                } else {
-                  vErrors.push(err222);
-                }
-                errors++;
-              }
-              if (typeof data99 == "number" && isFinite(data99)) {
-                if (data99 < 0 || isNaN(data99)) {
-                  const err223 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data99 };
-                  if (vErrors === null) {
-                    vErrors = [err223];
-                  } else {
-                    vErrors.push(err223);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data97.bytes !== void 0) {
-              let data100 = data97.bytes;
+            if (data99.received !== void 0) {
+              let data100 = data99.received;
               if (!(typeof data100 == "number" && (!(data100 % 1) && !isNaN(data100)) && isFinite(data100))) {
-                const err224 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data100 };
+                const err224 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data100 };
                 if (vErrors === null) {
                   vErrors = [err224];
                 } else {
@@ -42474,7 +42618,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data100 == "number" && isFinite(data100)) {
                 if (data100 < 0 || isNaN(data100)) {
-                  const err225 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data100 };
+                  const err225 = { instancePath: instancePath + "/monitoring/events/received", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/received/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.received, data: data100 };
                   if (vErrors === null) {
                     vErrors = [err225];
                   } else {
@@ -42484,57 +42628,67 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             }
+            if (data99.evaluated !== void 0) {
+              let data101 = data99.evaluated;
+              if (!(typeof data101 == "number" && (!(data101 % 1) && !isNaN(data101)) && isFinite(data101))) {
+                const err226 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data101 };
+                if (vErrors === null) {
+                  vErrors = [err226];
+                } else {
+                  vErrors.push(err226);
+                }
+                errors++;
+              }
+              if (typeof data101 == "number" && isFinite(data101)) {
+                if (data101 < 0 || isNaN(data101)) {
+                  const err227 = { instancePath: instancePath + "/monitoring/events/evaluated", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/evaluated/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.evaluated, data: data101 };
+                  if (vErrors === null) {
+                    vErrors = [err227];
+                  } else {
+                    vErrors.push(err227);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data99.bytes !== void 0) {
+              let data102 = data99.bytes;
+              if (!(typeof data102 == "number" && (!(data102 % 1) && !isNaN(data102)) && isFinite(data102))) {
+                const err228 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data102 };
+                if (vErrors === null) {
+                  vErrors = [err228];
+                } else {
+                  vErrors.push(err228);
+                }
+                errors++;
+              }
+              if (typeof data102 == "number" && isFinite(data102)) {
+                if (data102 < 0 || isNaN(data102)) {
+                  const err229 = { instancePath: instancePath + "/monitoring/events/bytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/properties/bytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events.properties.bytes, data: data102 };
+                  if (vErrors === null) {
+                    vErrors = [err229];
+                  } else {
+                    vErrors.push(err229);
+                  }
+                  errors++;
+                }
+              }
+            }
           } else {
-            const err226 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.events.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data97 };
+            const err230 = { instancePath: instancePath + "/monitoring/events", schemaPath: "#/properties/monitoring/oneOf/0/properties/events/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.events.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.events, data: data99 };
             if (vErrors === null) {
-              vErrors = [err226];
+              vErrors = [err230];
             } else {
-              vErrors.push(err226);
+              vErrors.push(err230);
             }
             errors++;
           }
         }
         if (data93.dropped !== void 0) {
-          let data101 = data93.dropped;
-          if (data101 && typeof data101 == "object" && !Array.isArray(data101)) {
-            if (data101.bySandbox === void 0) {
-              const err227 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
-              if (vErrors === null) {
-                vErrors = [err227];
-              } else {
-                vErrors.push(err227);
-              }
-              errors++;
-            }
-            if (data101.byRate === void 0) {
-              const err228 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
-              if (vErrors === null) {
-                vErrors = [err228];
-              } else {
-                vErrors.push(err228);
-              }
-              errors++;
-            }
-            if (data101.byTotal === void 0) {
-              const err229 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
-              if (vErrors === null) {
-                vErrors = [err229];
-              } else {
-                vErrors.push(err229);
-              }
-              errors++;
-            }
-            if (data101.byBytes === void 0) {
-              const err230 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
-              if (vErrors === null) {
-                vErrors = [err230];
-              } else {
-                vErrors.push(err230);
-              }
-              errors++;
-            }
-            if (data101.malformed === void 0) {
-              const err231 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+          let data103 = data93.dropped;
+          if (data103 && typeof data103 == "object" && !Array.isArray(data103)) {
+            if (data103.bySandbox === void 0) {
+              const err231 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "bySandbox" }, message: "must have required property 'bySandbox'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
               if (vErrors === null) {
                 vErrors = [err231];
               } else {
@@ -42542,67 +42696,57 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-            for (const key21 in data101) {
+            if (data103.byRate === void 0) {
+              const err232 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byRate" }, message: "must have required property 'byRate'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
+              if (vErrors === null) {
+                vErrors = [err232];
+              } else {
+                vErrors.push(err232);
+              }
+              errors++;
+            }
+            if (data103.byTotal === void 0) {
+              const err233 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byTotal" }, message: "must have required property 'byTotal'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
+              if (vErrors === null) {
+                vErrors = [err233];
+              } else {
+                vErrors.push(err233);
+              }
+              errors++;
+            }
+            if (data103.byBytes === void 0) {
+              const err234 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "byBytes" }, message: "must have required property 'byBytes'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
+              if (vErrors === null) {
+                vErrors = [err234];
+              } else {
+                vErrors.push(err234);
+              }
+              errors++;
+            }
+            if (data103.malformed === void 0) {
+              const err235 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/required", keyword: "required", params: { missingProperty: "malformed" }, message: "must have required property 'malformed'", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
+              if (vErrors === null) {
+                vErrors = [err235];
+              } else {
+                vErrors.push(err235);
+              }
+              errors++;
+            }
+            for (const key21 in data103) {
               if (!(key21 === "bySandbox" || key21 === "byRate" || key21 === "byTotal" || key21 === "byBytes" || key21 === "malformed")) {
-                const err232 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
+                const err236 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
                 if (vErrors === null) {
-                  vErrors = [err232];
+                  vErrors = [err236];
                 } else {
-                  vErrors.push(err232);
+                  vErrors.push(err236);
                 }
                 errors++;
               }
             }
-            if (data101.bySandbox !== void 0) {
-              let data102 = data101.bySandbox;
-              if (!(typeof data102 == "number" && (!(data102 % 1) && !isNaN(data102)) && isFinite(data102))) {
-                const err233 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data102 };
-                if (vErrors === null) {
-                  vErrors = [err233];
-                } else {
-                  vErrors.push(err233);
-                }
-                errors++;
-              }
-              if (typeof data102 == "number" && isFinite(data102)) {
-                if (data102 < 0 || isNaN(data102)) {
-                  const err234 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data102 };
-                  if (vErrors === null) {
-                    vErrors = [err234];
-                  } else {
-                    vErrors.push(err234);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data101.byRate !== void 0) {
-              let data103 = data101.byRate;
-              if (!(typeof data103 == "number" && (!(data103 % 1) && !isNaN(data103)) && isFinite(data103))) {
-                const err235 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data103 };
-                if (vErrors === null) {
-                  vErrors = [err235];
-                } else {
-                  vErrors.push(err235);
-                }
-                errors++;
-              }
-              if (typeof data103 == "number" && isFinite(data103)) {
-                if (data103 < 0 || isNaN(data103)) {
-                  const err236 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data103 };
-                  if (vErrors === null) {
-                    vErrors = [err236];
-                  } else {
-                    vErrors.push(err236);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data101.byTotal !== void 0) {
-              let data104 = data101.byTotal;
+            if (data103.bySandbox !== void 0) {
+              let data104 = data103.bySandbox;
               if (!(typeof data104 == "number" && (!(data104 % 1) && !isNaN(data104)) && isFinite(data104))) {
-                const err237 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data104 };
+                const err237 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data104 };
                 if (vErrors === null) {
                   vErrors = [err237];
                 } else {
@@ -42612,7 +42756,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data104 == "number" && isFinite(data104)) {
                 if (data104 < 0 || isNaN(data104)) {
-                  const err238 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data104 };
+                  const err238 = { instancePath: instancePath + "/monitoring/dropped/bySandbox", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/bySandbox/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.bySandbox, data: data104 };
                   if (vErrors === null) {
                     vErrors = [err238];
                   } else {
@@ -42622,10 +42766,10 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             }
-            if (data101.byBytes !== void 0) {
-              let data105 = data101.byBytes;
+            if (data103.byRate !== void 0) {
+              let data105 = data103.byRate;
               if (!(typeof data105 == "number" && (!(data105 % 1) && !isNaN(data105)) && isFinite(data105))) {
-                const err239 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data105 };
+                const err239 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data105 };
                 if (vErrors === null) {
                   vErrors = [err239];
                 } else {
@@ -42635,7 +42779,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data105 == "number" && isFinite(data105)) {
                 if (data105 < 0 || isNaN(data105)) {
-                  const err240 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data105 };
+                  const err240 = { instancePath: instancePath + "/monitoring/dropped/byRate", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byRate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byRate, data: data105 };
                   if (vErrors === null) {
                     vErrors = [err240];
                   } else {
@@ -42645,10 +42789,10 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             }
-            if (data101.malformed !== void 0) {
-              let data106 = data101.malformed;
+            if (data103.byTotal !== void 0) {
+              let data106 = data103.byTotal;
               if (!(typeof data106 == "number" && (!(data106 % 1) && !isNaN(data106)) && isFinite(data106))) {
-                const err241 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data106 };
+                const err241 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data106 };
                 if (vErrors === null) {
                   vErrors = [err241];
                 } else {
@@ -42658,7 +42802,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data106 == "number" && isFinite(data106)) {
                 if (data106 < 0 || isNaN(data106)) {
-                  const err242 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data106 };
+                  const err242 = { instancePath: instancePath + "/monitoring/dropped/byTotal", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byTotal/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byTotal, data: data106 };
                   if (vErrors === null) {
                     vErrors = [err242];
                   } else {
@@ -42668,53 +42812,54 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             }
-          } else {
-            const err243 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data101 };
-            if (vErrors === null) {
-              vErrors = [err243];
-            } else {
-              vErrors.push(err243);
-            }
-            errors++;
-          }
-        }
-        if (data93.problems !== void 0) {
-          let data107 = data93.problems;
-          if (Array.isArray(data107)) {
-            if (data107.length > 20) {
-              const err244 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data107 };
-              if (vErrors === null) {
-                vErrors = [err244];
-              } else {
-                vErrors.push(err244);
-              }
-              errors++;
-            }
-            const len10 = data107.length;
-            for (let i10 = 0; i10 < len10; i10++) {
-              let data108 = data107[i10];
-              if (typeof data108 === "string") {
-                if (func2(data108) > 500) {
-                  const err245 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data108 };
-                  if (vErrors === null) {
-                    vErrors = [err245];
-                  } else {
-                    vErrors.push(err245);
-                  }
-                  errors++;
-                }
-              } else {
-                const err246 = { instancePath: instancePath + "/monitoring/problems/" + i10, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.problems.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data108 };
+            if (data103.byBytes !== void 0) {
+              let data107 = data103.byBytes;
+              if (!(typeof data107 == "number" && (!(data107 % 1) && !isNaN(data107)) && isFinite(data107))) {
+                const err243 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data107 };
                 if (vErrors === null) {
-                  vErrors = [err246];
+                  vErrors = [err243];
                 } else {
-                  vErrors.push(err246);
+                  vErrors.push(err243);
                 }
                 errors++;
               }
+              if (typeof data107 == "number" && isFinite(data107)) {
+                if (data107 < 0 || isNaN(data107)) {
+                  const err244 = { instancePath: instancePath + "/monitoring/dropped/byBytes", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/byBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.byBytes, data: data107 };
+                  if (vErrors === null) {
+                    vErrors = [err244];
+                  } else {
+                    vErrors.push(err244);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data103.malformed !== void 0) {
+              let data108 = data103.malformed;
+              if (!(typeof data108 == "number" && (!(data108 % 1) && !isNaN(data108)) && isFinite(data108))) {
+                const err245 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data108 };
+                if (vErrors === null) {
+                  vErrors = [err245];
+                } else {
+                  vErrors.push(err245);
+                }
+                errors++;
+              }
+              if (typeof data108 == "number" && isFinite(data108)) {
+                if (data108 < 0 || isNaN(data108)) {
+                  const err246 = { instancePath: instancePath + "/monitoring/dropped/malformed", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/properties/malformed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped.properties.malformed, data: data108 };
+                  if (vErrors === null) {
+                    vErrors = [err246];
+                  } else {
+                    vErrors.push(err246);
+                  }
+                  errors++;
+                }
+              }
             }
           } else {
-            const err247 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.problems.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data107 };
+            const err247 = { instancePath: instancePath + "/monitoring/dropped", schemaPath: "#/properties/monitoring/oneOf/0/properties/dropped/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.dropped.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.dropped, data: data103 };
             if (vErrors === null) {
               vErrors = [err247];
             } else {
@@ -42723,11 +42868,11 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data93.suppressed !== void 0) {
-          let data109 = data93.suppressed;
+        if (data93.problems !== void 0) {
+          let data109 = data93.problems;
           if (Array.isArray(data109)) {
-            if (data109.length > 100) {
-              const err248 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data109 };
+            if (data109.length > 20) {
+              const err248 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data109 };
               if (vErrors === null) {
                 vErrors = [err248];
               } else {
@@ -42736,11 +42881,11 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             const len11 = data109.length;
-            for (let i11 = 0; i11 < len11; i11++) {
-              let data110 = data109[i11];
-              if (data110 && typeof data110 == "object" && !Array.isArray(data110)) {
-                if (data110.rule === void 0) {
-                  const err249 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+            for (let i12 = 0; i12 < len11; i12++) {
+              let data110 = data109[i12];
+              if (typeof data110 === "string") {
+                if (func2(data110) > 500) {
+                  const err249 = { instancePath: instancePath + "/monitoring/problems/" + i12, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/maxLength", keyword: "maxLength", params: { limit: 500 }, message: "must NOT have more than 500 characters", schema: 500, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data110 };
                   if (vErrors === null) {
                     vErrors = [err249];
                   } else {
@@ -42748,71 +42893,72 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (data110.behaviour === void 0) {
-                  const err250 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+              } else {
+                const err250 = { instancePath: instancePath + "/monitoring/problems/" + i12, schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.problems.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems.items, data: data110 };
+                if (vErrors === null) {
+                  vErrors = [err250];
+                } else {
+                  vErrors.push(err250);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err251 = { instancePath: instancePath + "/monitoring/problems", schemaPath: "#/properties/monitoring/oneOf/0/properties/problems/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.problems.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.problems, data: data109 };
+            if (vErrors === null) {
+              vErrors = [err251];
+            } else {
+              vErrors.push(err251);
+            }
+            errors++;
+          }
+        }
+        if (data93.suppressed !== void 0) {
+          let data111 = data93.suppressed;
+          if (Array.isArray(data111)) {
+            if (data111.length > 100) {
+              const err252 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data111 };
+              if (vErrors === null) {
+                vErrors = [err252];
+              } else {
+                vErrors.push(err252);
+              }
+              errors++;
+            }
+            const len12 = data111.length;
+            for (let i13 = 0; i13 < len12; i13++) {
+              let data112 = data111[i13];
+              if (data112 && typeof data112 == "object" && !Array.isArray(data112)) {
+                if (data112.rule === void 0) {
+                  const err253 = { instancePath: instancePath + "/monitoring/suppressed/" + i13, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data112 };
                   if (vErrors === null) {
-                    vErrors = [err250];
+                    vErrors = [err253];
                   } else {
-                    vErrors.push(err250);
+                    vErrors.push(err253);
                   }
                   errors++;
                 }
-                if (data110.count === void 0) {
-                  const err251 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                if (data112.behaviour === void 0) {
+                  const err254 = { instancePath: instancePath + "/monitoring/suppressed/" + i13, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "behaviour" }, message: "must have required property 'behaviour'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data112 };
                   if (vErrors === null) {
-                    vErrors = [err251];
+                    vErrors = [err254];
                   } else {
-                    vErrors.push(err251);
+                    vErrors.push(err254);
                   }
                   errors++;
                 }
-                for (const key22 in data110) {
+                if (data112.count === void 0) {
+                  const err255 = { instancePath: instancePath + "/monitoring/suppressed/" + i13, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.required, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data112 };
+                  if (vErrors === null) {
+                    vErrors = [err255];
+                  } else {
+                    vErrors.push(err255);
+                  }
+                  errors++;
+                }
+                for (const key22 in data112) {
                   if (!(key22 === "rule" || key22 === "behaviour" || key22 === "count")) {
-                    const err252 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
-                    if (vErrors === null) {
-                      vErrors = [err252];
-                    } else {
-                      vErrors.push(err252);
-                    }
-                    errors++;
-                  }
-                }
-                if (data110.rule !== void 0) {
-                  let data111 = data110.rule;
-                  if (typeof data111 === "string") {
-                    if (func2(data111) > 60) {
-                      const err253 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data111 };
-                      if (vErrors === null) {
-                        vErrors = [err253];
-                      } else {
-                        vErrors.push(err253);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err254 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data111 };
-                    if (vErrors === null) {
-                      vErrors = [err254];
-                    } else {
-                      vErrors.push(err254);
-                    }
-                    errors++;
-                  }
-                }
-                if (data110.behaviour !== void 0) {
-                  let data112 = data110.behaviour;
-                  if (typeof data112 === "string") {
-                    if (func2(data112) > 60) {
-                      const err255 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data112 };
-                      if (vErrors === null) {
-                        vErrors = [err255];
-                      } else {
-                        vErrors.push(err255);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err256 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data112 };
+                    const err256 = { instancePath: instancePath + "/monitoring/suppressed/" + i13, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data112 };
                     if (vErrors === null) {
                       vErrors = [err256];
                     } else {
@@ -42821,55 +42967,99 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                 }
-                if (data110.count !== void 0) {
-                  let data113 = data110.count;
-                  if (!(typeof data113 == "number" && (!(data113 % 1) && !isNaN(data113)) && isFinite(data113))) {
-                    const err257 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data113 };
+                if (data112.rule !== void 0) {
+                  let data113 = data112.rule;
+                  if (typeof data113 === "string") {
+                    if (func2(data113) > 60) {
+                      const err257 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data113 };
+                      if (vErrors === null) {
+                        vErrors = [err257];
+                      } else {
+                        vErrors.push(err257);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err258 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/rule", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.rule, data: data113 };
                     if (vErrors === null) {
-                      vErrors = [err257];
+                      vErrors = [err258];
                     } else {
-                      vErrors.push(err257);
+                      vErrors.push(err258);
                     }
                     errors++;
                   }
-                  if (typeof data113 == "number" && isFinite(data113)) {
-                    if (data113 < 1 || isNaN(data113)) {
-                      const err258 = { instancePath: instancePath + "/monitoring/suppressed/" + i11 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data113 };
+                }
+                if (data112.behaviour !== void 0) {
+                  let data114 = data112.behaviour;
+                  if (typeof data114 === "string") {
+                    if (func2(data114) > 60) {
+                      const err259 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data114 };
                       if (vErrors === null) {
-                        vErrors = [err258];
+                        vErrors = [err259];
                       } else {
-                        vErrors.push(err258);
+                        vErrors.push(err259);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err260 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/behaviour", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/behaviour/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.behaviour, data: data114 };
+                    if (vErrors === null) {
+                      vErrors = [err260];
+                    } else {
+                      vErrors.push(err260);
+                    }
+                    errors++;
+                  }
+                }
+                if (data112.count !== void 0) {
+                  let data115 = data112.count;
+                  if (!(typeof data115 == "number" && (!(data115 % 1) && !isNaN(data115)) && isFinite(data115))) {
+                    const err261 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data115 };
+                    if (vErrors === null) {
+                      vErrors = [err261];
+                    } else {
+                      vErrors.push(err261);
+                    }
+                    errors++;
+                  }
+                  if (typeof data115 == "number" && isFinite(data115)) {
+                    if (data115 < 1 || isNaN(data115)) {
+                      const err262 = { instancePath: instancePath + "/monitoring/suppressed/" + i13 + "/count", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.properties.count, data: data115 };
+                      if (vErrors === null) {
+                        vErrors = [err262];
+                      } else {
+                        vErrors.push(err262);
                       }
                       errors++;
                     }
                   }
                 }
               } else {
-                const err259 = { instancePath: instancePath + "/monitoring/suppressed/" + i11, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data110 };
+                const err263 = { instancePath: instancePath + "/monitoring/suppressed/" + i13, schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed.items, data: data112 };
                 if (vErrors === null) {
-                  vErrors = [err259];
+                  vErrors = [err263];
                 } else {
-                  vErrors.push(err259);
+                  vErrors.push(err263);
                 }
                 errors++;
               }
             }
           } else {
-            const err260 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data109 };
+            const err264 = { instancePath: instancePath + "/monitoring/suppressed", schemaPath: "#/properties/monitoring/oneOf/0/properties/suppressed/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.monitoring.oneOf[0].properties.suppressed.type, parentSchema: schema33.properties.monitoring.oneOf[0].properties.suppressed, data: data111 };
             if (vErrors === null) {
-              vErrors = [err260];
+              vErrors = [err264];
             } else {
-              vErrors.push(err260);
+              vErrors.push(err264);
             }
             errors++;
           }
         }
       } else {
-        const err261 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].type, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
+        const err265 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[0].type, parentSchema: schema33.properties.monitoring.oneOf[0], data: data93 };
         if (vErrors === null) {
-          vErrors = [err261];
+          vErrors = [err265];
         } else {
-          vErrors.push(err261);
+          vErrors.push(err265);
         }
         errors++;
       }
@@ -42879,81 +43069,134 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
         passing0 = 0;
         var props1 = true;
       }
-      const _errs260 = errors;
+      const _errs263 = errors;
       if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
         if (data93.status === void 0) {
-          const err262 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+          const err266 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
           if (vErrors === null) {
-            vErrors = [err262];
+            vErrors = [err266];
           } else {
-            vErrors.push(err262);
+            vErrors.push(err266);
           }
           errors++;
         }
         if (data93.reason === void 0) {
-          const err263 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+          const err267 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema33.properties.monitoring.oneOf[1].required, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
           if (vErrors === null) {
-            vErrors = [err263];
+            vErrors = [err267];
           } else {
-            vErrors.push(err263);
+            vErrors.push(err267);
           }
           errors++;
         }
         for (const key23 in data93) {
-          if (!(key23 === "status" || key23 === "reason")) {
-            const err264 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+          if (!(key23 === "status" || key23 === "reason" || key23 === "sources")) {
+            const err268 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
             if (vErrors === null) {
-              vErrors = [err264];
+              vErrors = [err268];
             } else {
-              vErrors.push(err264);
+              vErrors.push(err268);
             }
             errors++;
           }
         }
         if (data93.status !== void 0) {
-          let data114 = data93.status;
-          if ("unavailable" !== data114) {
-            const err265 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema33.properties.monitoring.oneOf[1].properties.status, data: data114 };
+          let data116 = data93.status;
+          if ("unavailable" !== data116) {
+            const err269 = { instancePath: instancePath + "/monitoring/status", schemaPath: "#/properties/monitoring/oneOf/1/properties/status/const", keyword: "const", params: { allowedValue: "unavailable" }, message: "must be equal to constant", schema: "unavailable", parentSchema: schema33.properties.monitoring.oneOf[1].properties.status, data: data116 };
             if (vErrors === null) {
-              vErrors = [err265];
+              vErrors = [err269];
             } else {
-              vErrors.push(err265);
+              vErrors.push(err269);
             }
             errors++;
           }
         }
         if (data93.reason !== void 0) {
-          let data115 = data93.reason;
-          if (typeof data115 === "string") {
-            if (func2(data115) > 1e3) {
-              const err266 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data115 };
+          let data117 = data93.reason;
+          if (typeof data117 === "string") {
+            if (func2(data117) > 1e3) {
+              const err270 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data117 };
               if (vErrors === null) {
-                vErrors = [err266];
+                vErrors = [err270];
               } else {
-                vErrors.push(err266);
+                vErrors.push(err270);
               }
               errors++;
             }
           } else {
-            const err267 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[1].properties.reason.type, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data115 };
+            const err271 = { instancePath: instancePath + "/monitoring/reason", schemaPath: "#/properties/monitoring/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.monitoring.oneOf[1].properties.reason.type, parentSchema: schema33.properties.monitoring.oneOf[1].properties.reason, data: data117 };
             if (vErrors === null) {
-              vErrors = [err267];
+              vErrors = [err271];
             } else {
-              vErrors.push(err267);
+              vErrors.push(err271);
+            }
+            errors++;
+          }
+        }
+        if (data93.sources !== void 0) {
+          let data118 = data93.sources;
+          if (Array.isArray(data118)) {
+            if (data118.length > 3) {
+              const err272 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/maxItems", keyword: "maxItems", params: { limit: 3 }, message: "must NOT have more than 3 items", schema: 3, parentSchema: schema62, data: data118 };
+              if (vErrors === null) {
+                vErrors = [err272];
+              } else {
+                vErrors.push(err272);
+              }
+              errors++;
+            }
+            const len13 = data118.length;
+            for (let i14 = 0; i14 < len13; i14++) {
+              let data119 = data118[i14];
+              if (!(data119 === "trace" || data119 === "output" || data119 === "outcome")) {
+                const err273 = { instancePath: instancePath + "/monitoring/sources/" + i14, schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/items/enum", keyword: "enum", params: { allowedValues: schema62.items.enum }, message: "must be equal to one of the allowed values", schema: schema62.items.enum, parentSchema: schema62.items, data: data119 };
+                if (vErrors === null) {
+                  vErrors = [err273];
+                } else {
+                  vErrors.push(err273);
+                }
+                errors++;
+              }
+            }
+            let i15 = data118.length;
+            let j1;
+            if (i15 > 1) {
+              outer1: for (; i15--; ) {
+                for (j1 = i15; j1--; ) {
+                  if (func0(data118[i15], data118[j1])) {
+                    const err274 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/uniqueItems", keyword: "uniqueItems", params: { i: i15, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i15 + " are identical)", schema: true, parentSchema: schema62, data: data118 };
+                    if (vErrors === null) {
+                      vErrors = [err274];
+                    } else {
+                      vErrors.push(err274);
+                    }
+                    errors++;
+                    break outer1;
+                  }
+                }
+              }
+            }
+          } else {
+            const err275 = { instancePath: instancePath + "/monitoring/sources", schemaPath: "#/properties/monitoring/oneOf/0/properties/sources/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema62.type, parentSchema: schema62, data: data118 };
+            if (vErrors === null) {
+              vErrors = [err275];
+            } else {
+              vErrors.push(err275);
             }
             errors++;
           }
         }
       } else {
-        const err268 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[1].type, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
+        const err276 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.monitoring.oneOf[1].type, parentSchema: schema33.properties.monitoring.oneOf[1], data: data93 };
         if (vErrors === null) {
-          vErrors = [err268];
+          vErrors = [err276];
         } else {
-          vErrors.push(err268);
+          vErrors.push(err276);
         }
         errors++;
       }
-      var _valid2 = _errs260 === errors;
+      var _valid2 = _errs263 === errors;
       if (_valid2 && valid46) {
         valid46 = false;
         passing0 = [passing0, 1];
@@ -42967,11 +43210,11 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
         }
       }
       if (!valid46) {
-        const err269 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema33.properties.monitoring.oneOf, parentSchema: schema33.properties.monitoring, data: data93 };
+        const err277 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema33.properties.monitoring.oneOf, parentSchema: schema33.properties.monitoring, data: data93 };
         if (vErrors === null) {
-          vErrors = [err269];
+          vErrors = [err277];
         } else {
-          vErrors.push(err269);
+          vErrors.push(err277);
         }
         errors++;
       } else {
@@ -42986,464 +43229,375 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.alerts !== void 0) {
-      let data116 = data.alerts;
-      if (Array.isArray(data116)) {
-        if (data116.length > 100) {
-          const err270 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts, data: data116 };
+      let data120 = data.alerts;
+      if (Array.isArray(data120)) {
+        if (data120.length > 100) {
+          const err278 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts, data: data120 };
           if (vErrors === null) {
-            vErrors = [err270];
+            vErrors = [err278];
           } else {
-            vErrors.push(err270);
+            vErrors.push(err278);
           }
           errors++;
         }
-        const len12 = data116.length;
-        for (let i12 = 0; i12 < len12; i12++) {
-          let data117 = data116[i12];
-          if (data117 && typeof data117 == "object" && !Array.isArray(data117)) {
-            if (data117.rule === void 0) {
-              const err271 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+        const len14 = data120.length;
+        for (let i16 = 0; i16 < len14; i16++) {
+          let data121 = data120[i16];
+          if (data121 && typeof data121 == "object" && !Array.isArray(data121)) {
+            if (data121.rule === void 0) {
+              const err279 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data121 };
               if (vErrors === null) {
-                vErrors = [err271];
+                vErrors = [err279];
               } else {
-                vErrors.push(err271);
+                vErrors.push(err279);
               }
               errors++;
             }
-            if (data117.severity === void 0) {
-              const err272 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+            if (data121.severity === void 0) {
+              const err280 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data121 };
               if (vErrors === null) {
-                vErrors = [err272];
+                vErrors = [err280];
               } else {
-                vErrors.push(err272);
+                vErrors.push(err280);
               }
               errors++;
             }
-            if (data117.meaning === void 0) {
-              const err273 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+            if (data121.meaning === void 0) {
+              const err281 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data121 };
               if (vErrors === null) {
-                vErrors = [err273];
+                vErrors = [err281];
               } else {
-                vErrors.push(err273);
+                vErrors.push(err281);
               }
               errors++;
             }
-            if (data117.count === void 0) {
-              const err274 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+            if (data121.count === void 0) {
+              const err282 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data121 };
               if (vErrors === null) {
-                vErrors = [err274];
+                vErrors = [err282];
               } else {
-                vErrors.push(err274);
+                vErrors.push(err282);
               }
               errors++;
             }
-            if (data117.examples === void 0) {
-              const err275 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data117 };
+            if (data121.examples === void 0) {
+              const err283 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/required", keyword: "required", params: { missingProperty: "examples" }, message: "must have required property 'examples'", schema: schema33.properties.alerts.items.required, parentSchema: schema33.properties.alerts.items, data: data121 };
               if (vErrors === null) {
-                vErrors = [err275];
+                vErrors = [err283];
               } else {
-                vErrors.push(err275);
+                vErrors.push(err283);
               }
               errors++;
             }
-            for (const key24 in data117) {
-              if (!(key24 === "rule" || key24 === "severity" || key24 === "meaning" || key24 === "count" || key24 === "examples")) {
-                const err276 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items, data: data117 };
+            for (const key24 in data121) {
+              if (!(key24 === "rule" || key24 === "severity" || key24 === "kind" || key24 === "meaning" || key24 === "count" || key24 === "examples")) {
+                const err284 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items, data: data121 };
                 if (vErrors === null) {
-                  vErrors = [err276];
+                  vErrors = [err284];
                 } else {
-                  vErrors.push(err276);
+                  vErrors.push(err284);
                 }
                 errors++;
               }
             }
-            if (data117.rule !== void 0) {
-              let data118 = data117.rule;
-              if (typeof data118 === "string") {
-                if (func2(data118) > 60) {
-                  const err277 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.alerts.items.properties.rule, data: data118 };
+            if (data121.rule !== void 0) {
+              let data122 = data121.rule;
+              if (typeof data122 === "string") {
+                if (func2(data122) > 60) {
+                  const err285 = { instancePath: instancePath + "/alerts/" + i16 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema33.properties.alerts.items.properties.rule, data: data122 };
                   if (vErrors === null) {
-                    vErrors = [err277];
+                    vErrors = [err285];
                   } else {
-                    vErrors.push(err277);
+                    vErrors.push(err285);
                   }
                   errors++;
                 }
               } else {
-                const err278 = { instancePath: instancePath + "/alerts/" + i12 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.rule.type, parentSchema: schema33.properties.alerts.items.properties.rule, data: data118 };
+                const err286 = { instancePath: instancePath + "/alerts/" + i16 + "/rule", schemaPath: "#/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.rule.type, parentSchema: schema33.properties.alerts.items.properties.rule, data: data122 };
                 if (vErrors === null) {
-                  vErrors = [err278];
+                  vErrors = [err286];
                 } else {
-                  vErrors.push(err278);
+                  vErrors.push(err286);
                 }
                 errors++;
               }
             }
-            if (data117.severity !== void 0) {
-              let data119 = data117.severity;
-              if (!(data119 === "low" || data119 === "medium" || data119 === "high")) {
-                const err279 = { instancePath: instancePath + "/alerts/" + i12 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema33.properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.alerts.items.properties.severity.enum, parentSchema: schema33.properties.alerts.items.properties.severity, data: data119 };
+            if (data121.severity !== void 0) {
+              let data123 = data121.severity;
+              if (!(data123 === "low" || data123 === "medium" || data123 === "high")) {
+                const err287 = { instancePath: instancePath + "/alerts/" + i16 + "/severity", schemaPath: "#/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema33.properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.alerts.items.properties.severity.enum, parentSchema: schema33.properties.alerts.items.properties.severity, data: data123 };
                 if (vErrors === null) {
-                  vErrors = [err279];
+                  vErrors = [err287];
                 } else {
-                  vErrors.push(err279);
+                  vErrors.push(err287);
                 }
                 errors++;
               }
             }
-            if (data117.meaning !== void 0) {
-              let data120 = data117.meaning;
-              if (typeof data120 === "string") {
-                if (func2(data120) > 200) {
-                  const err280 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data120 };
+            if (data121.kind !== void 0) {
+              let data124 = data121.kind;
+              if (!(data124 === "network" || data124 === "filesystem" || data124 === "resources" || data124 === "privilege" || data124 === "recon" || data124 === "persistence" || data124 === "injection")) {
+                const err288 = { instancePath: instancePath + "/alerts/" + i16 + "/kind", schemaPath: "#/properties/alerts/items/properties/kind/enum", keyword: "enum", params: { allowedValues: schema33.properties.alerts.items.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema33.properties.alerts.items.properties.kind.enum, parentSchema: schema33.properties.alerts.items.properties.kind, data: data124 };
+                if (vErrors === null) {
+                  vErrors = [err288];
+                } else {
+                  vErrors.push(err288);
+                }
+                errors++;
+              }
+            }
+            if (data121.meaning !== void 0) {
+              let data125 = data121.meaning;
+              if (typeof data125 === "string") {
+                if (func2(data125) > 200) {
+                  const err289 = { instancePath: instancePath + "/alerts/" + i16 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data125 };
                   if (vErrors === null) {
-                    vErrors = [err280];
+                    vErrors = [err289];
                   } else {
-                    vErrors.push(err280);
+                    vErrors.push(err289);
                   }
                   errors++;
                 }
               } else {
-                const err281 = { instancePath: instancePath + "/alerts/" + i12 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.meaning.type, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data120 };
+                const err290 = { instancePath: instancePath + "/alerts/" + i16 + "/meaning", schemaPath: "#/properties/alerts/items/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.meaning.type, parentSchema: schema33.properties.alerts.items.properties.meaning, data: data125 };
                 if (vErrors === null) {
-                  vErrors = [err281];
+                  vErrors = [err290];
                 } else {
-                  vErrors.push(err281);
+                  vErrors.push(err290);
                 }
                 errors++;
               }
             }
-            if (data117.count !== void 0) {
-              let data121 = data117.count;
-              if (!(typeof data121 == "number" && (!(data121 % 1) && !isNaN(data121)) && isFinite(data121))) {
-                const err282 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.alerts.items.properties.count.type, parentSchema: schema33.properties.alerts.items.properties.count, data: data121 };
+            if (data121.count !== void 0) {
+              let data126 = data121.count;
+              if (!(typeof data126 == "number" && (!(data126 % 1) && !isNaN(data126)) && isFinite(data126))) {
+                const err291 = { instancePath: instancePath + "/alerts/" + i16 + "/count", schemaPath: "#/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema33.properties.alerts.items.properties.count.type, parentSchema: schema33.properties.alerts.items.properties.count, data: data126 };
                 if (vErrors === null) {
-                  vErrors = [err282];
+                  vErrors = [err291];
                 } else {
-                  vErrors.push(err282);
+                  vErrors.push(err291);
                 }
                 errors++;
               }
-              if (typeof data121 == "number" && isFinite(data121)) {
-                if (data121 < 1 || isNaN(data121)) {
-                  const err283 = { instancePath: instancePath + "/alerts/" + i12 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.alerts.items.properties.count, data: data121 };
+              if (typeof data126 == "number" && isFinite(data126)) {
+                if (data126 < 1 || isNaN(data126)) {
+                  const err292 = { instancePath: instancePath + "/alerts/" + i16 + "/count", schemaPath: "#/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema33.properties.alerts.items.properties.count, data: data126 };
                   if (vErrors === null) {
-                    vErrors = [err283];
+                    vErrors = [err292];
                   } else {
-                    vErrors.push(err283);
+                    vErrors.push(err292);
                   }
                   errors++;
                 }
               }
             }
-            if (data117.examples !== void 0) {
-              let data122 = data117.examples;
-              if (Array.isArray(data122)) {
-                if (data122.length > 100) {
-                  const err284 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts.items.properties.examples, data: data122 };
+            if (data121.examples !== void 0) {
+              let data127 = data121.examples;
+              if (Array.isArray(data127)) {
+                if (data127.length > 100) {
+                  const err293 = { instancePath: instancePath + "/alerts/" + i16 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/maxItems", keyword: "maxItems", params: { limit: 100 }, message: "must NOT have more than 100 items", schema: 100, parentSchema: schema33.properties.alerts.items.properties.examples, data: data127 };
                   if (vErrors === null) {
-                    vErrors = [err284];
+                    vErrors = [err293];
                   } else {
-                    vErrors.push(err284);
+                    vErrors.push(err293);
                   }
                   errors++;
                 }
-                const len13 = data122.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                  let data123 = data122[i13];
-                  if (data123 && typeof data123 == "object" && !Array.isArray(data123)) {
-                    if (data123.t === void 0) {
-                      const err285 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                const len15 = data127.length;
+                for (let i17 = 0; i17 < len15; i17++) {
+                  let data128 = data127[i17];
+                  if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
+                    if (data128.t === void 0) {
+                      const err294 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data128 };
                       if (vErrors === null) {
-                        vErrors = [err285];
+                        vErrors = [err294];
                       } else {
-                        vErrors.push(err285);
+                        vErrors.push(err294);
                       }
                       errors++;
                     }
-                    if (data123.process === void 0) {
-                      const err286 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                    if (data128.process === void 0) {
+                      const err295 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "process" }, message: "must have required property 'process'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data128 };
                       if (vErrors === null) {
-                        vErrors = [err286];
+                        vErrors = [err295];
                       } else {
-                        vErrors.push(err286);
+                        vErrors.push(err295);
                       }
                       errors++;
                     }
-                    if (data123.detail === void 0) {
-                      const err287 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                    if (data128.detail === void 0) {
+                      const err296 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17, schemaPath: "#/properties/alerts/items/properties/examples/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema33.properties.alerts.items.properties.examples.items.required, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data128 };
                       if (vErrors === null) {
-                        vErrors = [err287];
+                        vErrors = [err296];
                       } else {
-                        vErrors.push(err287);
+                        vErrors.push(err296);
                       }
                       errors++;
                     }
-                    for (const key25 in data123) {
+                    for (const key25 in data128) {
                       if (!(key25 === "t" || key25 === "process" || key25 === "detail")) {
-                        const err288 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                        const err297 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17, schemaPath: "#/properties/alerts/items/properties/examples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data128 };
                         if (vErrors === null) {
-                          vErrors = [err288];
+                          vErrors = [err297];
                         } else {
-                          vErrors.push(err288);
+                          vErrors.push(err297);
                         }
                         errors++;
                       }
                     }
-                    if (data123.t !== void 0) {
-                      let data124 = data123.t;
-                      if (typeof data124 == "number" && isFinite(data124)) {
-                        if (data124 < 0 || isNaN(data124)) {
-                          const err289 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data124 };
+                    if (data128.t !== void 0) {
+                      let data129 = data128.t;
+                      if (typeof data129 == "number" && isFinite(data129)) {
+                        if (data129 < 0 || isNaN(data129)) {
+                          const err298 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data129 };
                           if (vErrors === null) {
-                            vErrors = [err289];
+                            vErrors = [err298];
                           } else {
-                            vErrors.push(err289);
+                            vErrors.push(err298);
                           }
                           errors++;
                         }
                       } else {
-                        const err290 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.alerts.items.properties.examples.items.properties.t.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data124 };
+                        const err299 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/t", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.alerts.items.properties.examples.items.properties.t.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.t, data: data129 };
                         if (vErrors === null) {
-                          vErrors = [err290];
+                          vErrors = [err299];
                         } else {
-                          vErrors.push(err290);
+                          vErrors.push(err299);
                         }
                         errors++;
                       }
                     }
-                    if (data123.process !== void 0) {
-                      let data125 = data123.process;
-                      if (typeof data125 === "string") {
-                        if (func2(data125) > 600) {
-                          const err291 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data125 };
+                    if (data128.process !== void 0) {
+                      let data130 = data128.process;
+                      if (typeof data130 === "string") {
+                        if (func2(data130) > 600) {
+                          const err300 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data130 };
                           if (vErrors === null) {
-                            vErrors = [err291];
+                            vErrors = [err300];
                           } else {
-                            vErrors.push(err291);
+                            vErrors.push(err300);
                           }
                           errors++;
                         }
                       } else {
-                        const err292 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.process.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data125 };
+                        const err301 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/process", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/process/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.process.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.process, data: data130 };
                         if (vErrors === null) {
-                          vErrors = [err292];
+                          vErrors = [err301];
                         } else {
-                          vErrors.push(err292);
+                          vErrors.push(err301);
                         }
                         errors++;
                       }
                     }
-                    if (data123.detail !== void 0) {
-                      let data126 = data123.detail;
-                      if (Array.isArray(data126)) {
-                        if (data126.length > 20) {
-                          const err293 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data126 };
+                    if (data128.detail !== void 0) {
+                      let data131 = data128.detail;
+                      if (Array.isArray(data131)) {
+                        if (data131.length > 20) {
+                          const err302 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/maxItems", keyword: "maxItems", params: { limit: 20 }, message: "must NOT have more than 20 items", schema: 20, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data131 };
                           if (vErrors === null) {
-                            vErrors = [err293];
+                            vErrors = [err302];
                           } else {
-                            vErrors.push(err293);
+                            vErrors.push(err302);
                           }
                           errors++;
                         }
-                        const len14 = data126.length;
-                        for (let i14 = 0; i14 < len14; i14++) {
-                          let data127 = data126[i14];
-                          if (typeof data127 === "string") {
-                            if (func2(data127) > 600) {
-                              const err294 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data127 };
+                        const len16 = data131.length;
+                        for (let i18 = 0; i18 < len16; i18++) {
+                          let data132 = data131[i18];
+                          if (typeof data132 === "string") {
+                            if (func2(data132) > 600) {
+                              const err303 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/detail/" + i18, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/maxLength", keyword: "maxLength", params: { limit: 600 }, message: "must NOT have more than 600 characters", schema: 600, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data132 };
                               if (vErrors === null) {
-                                vErrors = [err294];
+                                vErrors = [err303];
                               } else {
-                                vErrors.push(err294);
+                                vErrors.push(err303);
                               }
                               errors++;
                             }
                           } else {
-                            const err295 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail/" + i14, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data127 };
+                            const err304 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/detail/" + i18, schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail.items, data: data132 };
                             if (vErrors === null) {
-                              vErrors = [err295];
+                              vErrors = [err304];
                             } else {
-                              vErrors.push(err295);
+                              vErrors.push(err304);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err296 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data126 };
+                        const err305 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17 + "/detail", schemaPath: "#/properties/alerts/items/properties/examples/items/properties/detail/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.items.properties.detail.type, parentSchema: schema33.properties.alerts.items.properties.examples.items.properties.detail, data: data131 };
                         if (vErrors === null) {
-                          vErrors = [err296];
+                          vErrors = [err305];
                         } else {
-                          vErrors.push(err296);
+                          vErrors.push(err305);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err297 = { instancePath: instancePath + "/alerts/" + i12 + "/examples/" + i13, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.properties.examples.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data123 };
+                    const err306 = { instancePath: instancePath + "/alerts/" + i16 + "/examples/" + i17, schemaPath: "#/properties/alerts/items/properties/examples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.properties.examples.items.type, parentSchema: schema33.properties.alerts.items.properties.examples.items, data: data128 };
                     if (vErrors === null) {
-                      vErrors = [err297];
+                      vErrors = [err306];
                     } else {
-                      vErrors.push(err297);
+                      vErrors.push(err306);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err298 = { instancePath: instancePath + "/alerts/" + i12 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.type, parentSchema: schema33.properties.alerts.items.properties.examples, data: data122 };
+                const err307 = { instancePath: instancePath + "/alerts/" + i16 + "/examples", schemaPath: "#/properties/alerts/items/properties/examples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.items.properties.examples.type, parentSchema: schema33.properties.alerts.items.properties.examples, data: data127 };
                 if (vErrors === null) {
-                  vErrors = [err298];
+                  vErrors = [err307];
                 } else {
-                  vErrors.push(err298);
+                  vErrors.push(err307);
                 }
                 errors++;
               }
             }
           } else {
-            const err299 = { instancePath: instancePath + "/alerts/" + i12, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.type, parentSchema: schema33.properties.alerts.items, data: data117 };
+            const err308 = { instancePath: instancePath + "/alerts/" + i16, schemaPath: "#/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.alerts.items.type, parentSchema: schema33.properties.alerts.items, data: data121 };
             if (vErrors === null) {
-              vErrors = [err299];
+              vErrors = [err308];
             } else {
-              vErrors.push(err299);
+              vErrors.push(err308);
             }
             errors++;
           }
         }
       } else {
-        const err300 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.type, parentSchema: schema33.properties.alerts, data: data116 };
+        const err309 = { instancePath: instancePath + "/alerts", schemaPath: "#/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.alerts.type, parentSchema: schema33.properties.alerts, data: data120 };
         if (vErrors === null) {
-          vErrors = [err300];
+          vErrors = [err309];
         } else {
-          vErrors.push(err300);
+          vErrors.push(err309);
         }
         errors++;
       }
     }
     if (data.usage !== void 0) {
-      let data128 = data.usage;
-      if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
-        if (data128.samples === void 0) {
-          const err301 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data128 };
+      let data133 = data.usage;
+      if (data133 && typeof data133 == "object" && !Array.isArray(data133)) {
+        if (data133.samples === void 0) {
+          const err310 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "samples" }, message: "must have required property 'samples'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data133 };
           if (vErrors === null) {
-            vErrors = [err301];
+            vErrors = [err310];
           } else {
-            vErrors.push(err301);
+            vErrors.push(err310);
           }
           errors++;
         }
-        if (data128.peak === void 0) {
-          const err302 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data128 };
+        if (data133.peak === void 0) {
+          const err311 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/required", keyword: "required", params: { missingProperty: "peak" }, message: "must have required property 'peak'", schema: schema33.properties.usage.required, parentSchema: schema33.properties.usage, data: data133 };
           if (vErrors === null) {
-            vErrors = [err302];
+            vErrors = [err311];
           } else {
-            vErrors.push(err302);
+            vErrors.push(err311);
           }
           errors++;
         }
-        for (const key26 in data128) {
+        for (const key26 in data133) {
           if (!(key26 === "samples" || key26 === "gpuSamples" || key26 === "peak")) {
-            const err303 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage, data: data128 };
-            if (vErrors === null) {
-              vErrors = [err303];
-            } else {
-              vErrors.push(err303);
-            }
-            errors++;
-          }
-        }
-        if (data128.samples !== void 0) {
-          let data129 = data128.samples;
-          if (Array.isArray(data129)) {
-            const len15 = data129.length;
-            for (let i15 = 0; i15 < len15; i15++) {
-              let data130 = data129[i15];
-              if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
-                if (data130.t === void 0) {
-                  const err304 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
-                  if (vErrors === null) {
-                    vErrors = [err304];
-                  } else {
-                    vErrors.push(err304);
-                  }
-                  errors++;
-                }
-                if (data130.cpuPercent === void 0) {
-                  const err305 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
-                  if (vErrors === null) {
-                    vErrors = [err305];
-                  } else {
-                    vErrors.push(err305);
-                  }
-                  errors++;
-                }
-                if (data130.memoryBytes === void 0) {
-                  const err306 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
-                  if (vErrors === null) {
-                    vErrors = [err306];
-                  } else {
-                    vErrors.push(err306);
-                  }
-                  errors++;
-                }
-                for (const key27 in data130) {
-                  if (!(key27 === "t" || key27 === "cpuPercent" || key27 === "memoryBytes")) {
-                    const err307 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
-                    if (vErrors === null) {
-                      vErrors = [err307];
-                    } else {
-                      vErrors.push(err307);
-                    }
-                    errors++;
-                  }
-                }
-                if (data130.t !== void 0) {
-                  let data131 = data130.t;
-                  if (!(typeof data131 == "number" && isFinite(data131))) {
-                    const err308 = { instancePath: instancePath + "/usage/samples/" + i15 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.t, data: data131 };
-                    if (vErrors === null) {
-                      vErrors = [err308];
-                    } else {
-                      vErrors.push(err308);
-                    }
-                    errors++;
-                  }
-                }
-                if (data130.cpuPercent !== void 0) {
-                  let data132 = data130.cpuPercent;
-                  if (!(typeof data132 == "number" && isFinite(data132))) {
-                    const err309 = { instancePath: instancePath + "/usage/samples/" + i15 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.cpuPercent, data: data132 };
-                    if (vErrors === null) {
-                      vErrors = [err309];
-                    } else {
-                      vErrors.push(err309);
-                    }
-                    errors++;
-                  }
-                }
-                if (data130.memoryBytes !== void 0) {
-                  let data133 = data130.memoryBytes;
-                  if (!(typeof data133 == "number" && isFinite(data133))) {
-                    const err310 = { instancePath: instancePath + "/usage/samples/" + i15 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.memoryBytes, data: data133 };
-                    if (vErrors === null) {
-                      vErrors = [err310];
-                    } else {
-                      vErrors.push(err310);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err311 = { instancePath: instancePath + "/usage/samples/" + i15, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.samples.items.type, parentSchema: schema33.properties.usage.properties.samples.items, data: data130 };
-                if (vErrors === null) {
-                  vErrors = [err311];
-                } else {
-                  vErrors.push(err311);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err312 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.samples.type, parentSchema: schema33.properties.usage.properties.samples, data: data129 };
+            const err312 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage, data: data133 };
             if (vErrors === null) {
               vErrors = [err312];
             } else {
@@ -43452,15 +43606,15 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data128.gpuSamples !== void 0) {
-          let data134 = data128.gpuSamples;
+        if (data133.samples !== void 0) {
+          let data134 = data133.samples;
           if (Array.isArray(data134)) {
-            const len16 = data134.length;
-            for (let i16 = 0; i16 < len16; i16++) {
-              let data135 = data134[i16];
+            const len17 = data134.length;
+            for (let i19 = 0; i19 < len17; i19++) {
+              let data135 = data134[i19];
               if (data135 && typeof data135 == "object" && !Array.isArray(data135)) {
                 if (data135.t === void 0) {
-                  const err313 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                  const err313 = { instancePath: instancePath + "/usage/samples/" + i19, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data135 };
                   if (vErrors === null) {
                     vErrors = [err313];
                   } else {
@@ -43468,8 +43622,8 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (data135.utilizationPercent === void 0) {
-                  const err314 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                if (data135.cpuPercent === void 0) {
+                  const err314 = { instancePath: instancePath + "/usage/samples/" + i19, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data135 };
                   if (vErrors === null) {
                     vErrors = [err314];
                   } else {
@@ -43478,7 +43632,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data135.memoryBytes === void 0) {
-                  const err315 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                  const err315 = { instancePath: instancePath + "/usage/samples/" + i19, schemaPath: "#/properties/usage/properties/samples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.samples.items.required, parentSchema: schema33.properties.usage.properties.samples.items, data: data135 };
                   if (vErrors === null) {
                     vErrors = [err315];
                   } else {
@@ -43486,9 +43640,9 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                for (const key28 in data135) {
-                  if (!(key28 === "t" || key28 === "utilizationPercent" || key28 === "memoryBytes")) {
-                    const err316 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                for (const key27 in data135) {
+                  if (!(key27 === "t" || key27 === "cpuPercent" || key27 === "memoryBytes")) {
+                    const err316 = { instancePath: instancePath + "/usage/samples/" + i19, schemaPath: "#/properties/usage/properties/samples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.samples.items, data: data135 };
                     if (vErrors === null) {
                       vErrors = [err316];
                     } else {
@@ -43500,7 +43654,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data135.t !== void 0) {
                   let data136 = data135.t;
                   if (!(typeof data136 == "number" && isFinite(data136))) {
-                    const err317 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.t, data: data136 };
+                    const err317 = { instancePath: instancePath + "/usage/samples/" + i19 + "/t", schemaPath: "#/properties/usage/properties/samples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.t, data: data136 };
                     if (vErrors === null) {
                       vErrors = [err317];
                     } else {
@@ -43509,10 +43663,10 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                 }
-                if (data135.utilizationPercent !== void 0) {
-                  let data137 = data135.utilizationPercent;
+                if (data135.cpuPercent !== void 0) {
+                  let data137 = data135.cpuPercent;
                   if (!(typeof data137 == "number" && isFinite(data137))) {
-                    const err318 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent, data: data137 };
+                    const err318 = { instancePath: instancePath + "/usage/samples/" + i19 + "/cpuPercent", schemaPath: "#/properties/usage/properties/samples/items/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.cpuPercent, data: data137 };
                     if (vErrors === null) {
                       vErrors = [err318];
                     } else {
@@ -43524,7 +43678,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data135.memoryBytes !== void 0) {
                   let data138 = data135.memoryBytes;
                   if (!(typeof data138 == "number" && isFinite(data138))) {
-                    const err319 = { instancePath: instancePath + "/usage/gpuSamples/" + i16 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes, data: data138 };
+                    const err319 = { instancePath: instancePath + "/usage/samples/" + i19 + "/memoryBytes", schemaPath: "#/properties/usage/properties/samples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.samples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.samples.items.properties.memoryBytes, data: data138 };
                     if (vErrors === null) {
                       vErrors = [err319];
                     } else {
@@ -43534,7 +43688,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err320 = { instancePath: instancePath + "/usage/gpuSamples/" + i16, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.gpuSamples.items.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data135 };
+                const err320 = { instancePath: instancePath + "/usage/samples/" + i19, schemaPath: "#/properties/usage/properties/samples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.samples.items.type, parentSchema: schema33.properties.usage.properties.samples.items, data: data135 };
                 if (vErrors === null) {
                   vErrors = [err320];
                 } else {
@@ -43544,7 +43698,7 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err321 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.gpuSamples.type, parentSchema: schema33.properties.usage.properties.gpuSamples, data: data134 };
+            const err321 = { instancePath: instancePath + "/usage/samples", schemaPath: "#/properties/usage/properties/samples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.samples.type, parentSchema: schema33.properties.usage.properties.samples, data: data134 };
             if (vErrors === null) {
               vErrors = [err321];
             } else {
@@ -43553,181 +43707,179 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data128.peak !== void 0) {
-          let data139 = data128.peak;
-          if (data139 && typeof data139 == "object" && !Array.isArray(data139)) {
-            if (data139.cpuPercent === void 0) {
-              const err322 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
-              if (vErrors === null) {
-                vErrors = [err322];
+        if (data133.gpuSamples !== void 0) {
+          let data139 = data133.gpuSamples;
+          if (Array.isArray(data139)) {
+            const len18 = data139.length;
+            for (let i20 = 0; i20 < len18; i20++) {
+              let data140 = data139[i20];
+              if (data140 && typeof data140 == "object" && !Array.isArray(data140)) {
+                if (data140.t === void 0) {
+                  const err322 = { instancePath: instancePath + "/usage/gpuSamples/" + i20, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "t" }, message: "must have required property 't'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data140 };
+                  if (vErrors === null) {
+                    vErrors = [err322];
+                  } else {
+                    vErrors.push(err322);
+                  }
+                  errors++;
+                }
+                if (data140.utilizationPercent === void 0) {
+                  const err323 = { instancePath: instancePath + "/usage/gpuSamples/" + i20, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "utilizationPercent" }, message: "must have required property 'utilizationPercent'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data140 };
+                  if (vErrors === null) {
+                    vErrors = [err323];
+                  } else {
+                    vErrors.push(err323);
+                  }
+                  errors++;
+                }
+                if (data140.memoryBytes === void 0) {
+                  const err324 = { instancePath: instancePath + "/usage/gpuSamples/" + i20, schemaPath: "#/properties/usage/properties/gpuSamples/items/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.gpuSamples.items.required, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data140 };
+                  if (vErrors === null) {
+                    vErrors = [err324];
+                  } else {
+                    vErrors.push(err324);
+                  }
+                  errors++;
+                }
+                for (const key28 in data140) {
+                  if (!(key28 === "t" || key28 === "utilizationPercent" || key28 === "memoryBytes")) {
+                    const err325 = { instancePath: instancePath + "/usage/gpuSamples/" + i20, schemaPath: "#/properties/usage/properties/gpuSamples/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data140 };
+                    if (vErrors === null) {
+                      vErrors = [err325];
+                    } else {
+                      vErrors.push(err325);
+                    }
+                    errors++;
+                  }
+                }
+                if (data140.t !== void 0) {
+                  let data141 = data140.t;
+                  if (!(typeof data141 == "number" && isFinite(data141))) {
+                    const err326 = { instancePath: instancePath + "/usage/gpuSamples/" + i20 + "/t", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/t/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.t.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.t, data: data141 };
+                    if (vErrors === null) {
+                      vErrors = [err326];
+                    } else {
+                      vErrors.push(err326);
+                    }
+                    errors++;
+                  }
+                }
+                if (data140.utilizationPercent !== void 0) {
+                  let data142 = data140.utilizationPercent;
+                  if (!(typeof data142 == "number" && isFinite(data142))) {
+                    const err327 = { instancePath: instancePath + "/usage/gpuSamples/" + i20 + "/utilizationPercent", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/utilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.utilizationPercent, data: data142 };
+                    if (vErrors === null) {
+                      vErrors = [err327];
+                    } else {
+                      vErrors.push(err327);
+                    }
+                    errors++;
+                  }
+                }
+                if (data140.memoryBytes !== void 0) {
+                  let data143 = data140.memoryBytes;
+                  if (!(typeof data143 == "number" && isFinite(data143))) {
+                    const err328 = { instancePath: instancePath + "/usage/gpuSamples/" + i20 + "/memoryBytes", schemaPath: "#/properties/usage/properties/gpuSamples/items/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items.properties.memoryBytes, data: data143 };
+                    if (vErrors === null) {
+                      vErrors = [err328];
+                    } else {
+                      vErrors.push(err328);
+                    }
+                    errors++;
+                  }
+                }
               } else {
-                vErrors.push(err322);
-              }
-              errors++;
-            }
-            if (data139.memoryBytes === void 0) {
-              const err323 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
-              if (vErrors === null) {
-                vErrors = [err323];
-              } else {
-                vErrors.push(err323);
-              }
-              errors++;
-            }
-            for (const key29 in data139) {
-              if (!(key29 === "cpuPercent" || key29 === "memoryBytes" || key29 === "gpuUtilizationPercent" || key29 === "gpuMemoryBytes")) {
-                const err324 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+                const err329 = { instancePath: instancePath + "/usage/gpuSamples/" + i20, schemaPath: "#/properties/usage/properties/gpuSamples/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.gpuSamples.items.type, parentSchema: schema33.properties.usage.properties.gpuSamples.items, data: data140 };
                 if (vErrors === null) {
-                  vErrors = [err324];
+                  vErrors = [err329];
                 } else {
-                  vErrors.push(err324);
-                }
-                errors++;
-              }
-            }
-            if (data139.cpuPercent !== void 0) {
-              let data140 = data139.cpuPercent;
-              if (!(typeof data140 == "number" && isFinite(data140))) {
-                const err325 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.cpuPercent, data: data140 };
-                if (vErrors === null) {
-                  vErrors = [err325];
-                } else {
-                  vErrors.push(err325);
-                }
-                errors++;
-              }
-            }
-            if (data139.memoryBytes !== void 0) {
-              let data141 = data139.memoryBytes;
-              if (!(typeof data141 == "number" && isFinite(data141))) {
-                const err326 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.memoryBytes, data: data141 };
-                if (vErrors === null) {
-                  vErrors = [err326];
-                } else {
-                  vErrors.push(err326);
-                }
-                errors++;
-              }
-            }
-            if (data139.gpuUtilizationPercent !== void 0) {
-              let data142 = data139.gpuUtilizationPercent;
-              if (!(typeof data142 == "number" && isFinite(data142))) {
-                const err327 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent, data: data142 };
-                if (vErrors === null) {
-                  vErrors = [err327];
-                } else {
-                  vErrors.push(err327);
-                }
-                errors++;
-              }
-            }
-            if (data139.gpuMemoryBytes !== void 0) {
-              let data143 = data139.gpuMemoryBytes;
-              if (!(typeof data143 == "number" && isFinite(data143))) {
-                const err328 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes, data: data143 };
-                if (vErrors === null) {
-                  vErrors = [err328];
-                } else {
-                  vErrors.push(err328);
+                  vErrors.push(err329);
                 }
                 errors++;
               }
             }
           } else {
-            const err329 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.peak.type, parentSchema: schema33.properties.usage.properties.peak, data: data139 };
+            const err330 = { instancePath: instancePath + "/usage/gpuSamples", schemaPath: "#/properties/usage/properties/gpuSamples/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.usage.properties.gpuSamples.type, parentSchema: schema33.properties.usage.properties.gpuSamples, data: data139 };
             if (vErrors === null) {
-              vErrors = [err329];
+              vErrors = [err330];
             } else {
-              vErrors.push(err329);
+              vErrors.push(err330);
             }
             errors++;
           }
         }
-      } else {
-        const err330 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.type, parentSchema: schema33.properties.usage, data: data128 };
-        if (vErrors === null) {
-          vErrors = [err330];
-        } else {
-          vErrors.push(err330);
-        }
-        errors++;
-      }
-    }
-    if (data.stages !== void 0) {
-      let data144 = data.stages;
-      if (Array.isArray(data144)) {
-        if (data144.length > 32) {
-          const err331 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items", schema: 32, parentSchema: schema33.properties.stages, data: data144 };
-          if (vErrors === null) {
-            vErrors = [err331];
-          } else {
-            vErrors.push(err331);
-          }
-          errors++;
-        }
-        const len17 = data144.length;
-        for (let i17 = 0; i17 < len17; i17++) {
-          if (!validate32(data144[i17], { instancePath: instancePath + "/stages/" + i17, parentData: data144, parentDataProperty: i17, rootData, dynamicAnchors })) {
-            vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-            errors = vErrors.length;
-          }
-        }
-      } else {
-        const err332 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.stages.type, parentSchema: schema33.properties.stages, data: data144 };
-        if (vErrors === null) {
-          vErrors = [err332];
-        } else {
-          vErrors.push(err332);
-        }
-        errors++;
-      }
-    }
-    if (data.storedArtifacts !== void 0) {
-      let data146 = data.storedArtifacts;
-      if (Array.isArray(data146)) {
-        const len18 = data146.length;
-        for (let i18 = 0; i18 < len18; i18++) {
-          let data147 = data146[i18];
-          if (data147 && typeof data147 == "object" && !Array.isArray(data147)) {
-            if (data147.stage === void 0) {
-              const err333 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema64.required, parentSchema: schema64, data: data147 };
+        if (data133.peak !== void 0) {
+          let data144 = data133.peak;
+          if (data144 && typeof data144 == "object" && !Array.isArray(data144)) {
+            if (data144.cpuPercent === void 0) {
+              const err331 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "cpuPercent" }, message: "must have required property 'cpuPercent'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data144 };
               if (vErrors === null) {
-                vErrors = [err333];
+                vErrors = [err331];
               } else {
-                vErrors.push(err333);
+                vErrors.push(err331);
               }
               errors++;
             }
-            if (data147.path === void 0) {
-              const err334 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema64.required, parentSchema: schema64, data: data147 };
+            if (data144.memoryBytes === void 0) {
+              const err332 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/required", keyword: "required", params: { missingProperty: "memoryBytes" }, message: "must have required property 'memoryBytes'", schema: schema33.properties.usage.properties.peak.required, parentSchema: schema33.properties.usage.properties.peak, data: data144 };
               if (vErrors === null) {
-                vErrors = [err334];
+                vErrors = [err332];
               } else {
-                vErrors.push(err334);
+                vErrors.push(err332);
               }
               errors++;
             }
-            if (data147.sha256 === void 0) {
-              const err335 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema64.required, parentSchema: schema64, data: data147 };
-              if (vErrors === null) {
-                vErrors = [err335];
-              } else {
-                vErrors.push(err335);
+            for (const key29 in data144) {
+              if (!(key29 === "cpuPercent" || key29 === "memoryBytes" || key29 === "gpuUtilizationPercent" || key29 === "gpuMemoryBytes")) {
+                const err333 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties", schema: false, parentSchema: schema33.properties.usage.properties.peak, data: data144 };
+                if (vErrors === null) {
+                  vErrors = [err333];
+                } else {
+                  vErrors.push(err333);
+                }
+                errors++;
               }
-              errors++;
             }
-            if (data147.size === void 0) {
-              const err336 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema64.required, parentSchema: schema64, data: data147 };
-              if (vErrors === null) {
-                vErrors = [err336];
-              } else {
-                vErrors.push(err336);
+            if (data144.cpuPercent !== void 0) {
+              let data145 = data144.cpuPercent;
+              if (!(typeof data145 == "number" && isFinite(data145))) {
+                const err334 = { instancePath: instancePath + "/usage/peak/cpuPercent", schemaPath: "#/properties/usage/properties/peak/properties/cpuPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.cpuPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.cpuPercent, data: data145 };
+                if (vErrors === null) {
+                  vErrors = [err334];
+                } else {
+                  vErrors.push(err334);
+                }
+                errors++;
               }
-              errors++;
             }
-            for (const key30 in data147) {
-              if (!(key30 === "stage" || key30 === "path" || key30 === "sha256" || key30 === "size")) {
-                const err337 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties", schema: false, parentSchema: schema64, data: data147 };
+            if (data144.memoryBytes !== void 0) {
+              let data146 = data144.memoryBytes;
+              if (!(typeof data146 == "number" && isFinite(data146))) {
+                const err335 = { instancePath: instancePath + "/usage/peak/memoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/memoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.memoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.memoryBytes, data: data146 };
+                if (vErrors === null) {
+                  vErrors = [err335];
+                } else {
+                  vErrors.push(err335);
+                }
+                errors++;
+              }
+            }
+            if (data144.gpuUtilizationPercent !== void 0) {
+              let data147 = data144.gpuUtilizationPercent;
+              if (!(typeof data147 == "number" && isFinite(data147))) {
+                const err336 = { instancePath: instancePath + "/usage/peak/gpuUtilizationPercent", schemaPath: "#/properties/usage/properties/peak/properties/gpuUtilizationPercent/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuUtilizationPercent, data: data147 };
+                if (vErrors === null) {
+                  vErrors = [err336];
+                } else {
+                  vErrors.push(err336);
+                }
+                errors++;
+              }
+            }
+            if (data144.gpuMemoryBytes !== void 0) {
+              let data148 = data144.gpuMemoryBytes;
+              if (!(typeof data148 == "number" && isFinite(data148))) {
+                const err337 = { instancePath: instancePath + "/usage/peak/gpuMemoryBytes", schemaPath: "#/properties/usage/properties/peak/properties/gpuMemoryBytes/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes.type, parentSchema: schema33.properties.usage.properties.peak.properties.gpuMemoryBytes, data: data148 };
                 if (vErrors === null) {
                   vErrors = [err337];
                 } else {
@@ -43736,111 +43888,214 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data147.stage !== void 0) {
-              let data148 = data147.stage;
-              if (typeof data148 === "string") {
-                if (!pattern4.test(data148)) {
-                  const err338 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema64.properties.stage, data: data148 };
+          } else {
+            const err338 = { instancePath: instancePath + "/usage/peak", schemaPath: "#/properties/usage/properties/peak/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.properties.peak.type, parentSchema: schema33.properties.usage.properties.peak, data: data144 };
+            if (vErrors === null) {
+              vErrors = [err338];
+            } else {
+              vErrors.push(err338);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err339 = { instancePath: instancePath + "/usage", schemaPath: "#/properties/usage/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.properties.usage.type, parentSchema: schema33.properties.usage, data: data133 };
+        if (vErrors === null) {
+          vErrors = [err339];
+        } else {
+          vErrors.push(err339);
+        }
+        errors++;
+      }
+    }
+    if (data.stages !== void 0) {
+      let data149 = data.stages;
+      if (Array.isArray(data149)) {
+        if (data149.length > 32) {
+          const err340 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/maxItems", keyword: "maxItems", params: { limit: 32 }, message: "must NOT have more than 32 items", schema: 32, parentSchema: schema33.properties.stages, data: data149 };
+          if (vErrors === null) {
+            vErrors = [err340];
+          } else {
+            vErrors.push(err340);
+          }
+          errors++;
+        }
+        const len19 = data149.length;
+        for (let i21 = 0; i21 < len19; i21++) {
+          if (!validate32(data149[i21], { instancePath: instancePath + "/stages/" + i21, parentData: data149, parentDataProperty: i21, rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+            errors = vErrors.length;
+          }
+        }
+      } else {
+        const err341 = { instancePath: instancePath + "/stages", schemaPath: "#/properties/stages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.stages.type, parentSchema: schema33.properties.stages, data: data149 };
+        if (vErrors === null) {
+          vErrors = [err341];
+        } else {
+          vErrors.push(err341);
+        }
+        errors++;
+      }
+    }
+    if (data.storedArtifacts !== void 0) {
+      let data151 = data.storedArtifacts;
+      if (Array.isArray(data151)) {
+        const len20 = data151.length;
+        for (let i22 = 0; i22 < len20; i22++) {
+          let data152 = data151[i22];
+          if (data152 && typeof data152 == "object" && !Array.isArray(data152)) {
+            if (data152.stage === void 0) {
+              const err342 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "stage" }, message: "must have required property 'stage'", schema: schema65.required, parentSchema: schema65, data: data152 };
+              if (vErrors === null) {
+                vErrors = [err342];
+              } else {
+                vErrors.push(err342);
+              }
+              errors++;
+            }
+            if (data152.path === void 0) {
+              const err343 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "path" }, message: "must have required property 'path'", schema: schema65.required, parentSchema: schema65, data: data152 };
+              if (vErrors === null) {
+                vErrors = [err343];
+              } else {
+                vErrors.push(err343);
+              }
+              errors++;
+            }
+            if (data152.sha256 === void 0) {
+              const err344 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema65.required, parentSchema: schema65, data: data152 };
+              if (vErrors === null) {
+                vErrors = [err344];
+              } else {
+                vErrors.push(err344);
+              }
+              errors++;
+            }
+            if (data152.size === void 0) {
+              const err345 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/required", keyword: "required", params: { missingProperty: "size" }, message: "must have required property 'size'", schema: schema65.required, parentSchema: schema65, data: data152 };
+              if (vErrors === null) {
+                vErrors = [err345];
+              } else {
+                vErrors.push(err345);
+              }
+              errors++;
+            }
+            for (const key30 in data152) {
+              if (!(key30 === "stage" || key30 === "path" || key30 === "sha256" || key30 === "size")) {
+                const err346 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties", schema: false, parentSchema: schema65, data: data152 };
+                if (vErrors === null) {
+                  vErrors = [err346];
+                } else {
+                  vErrors.push(err346);
+                }
+                errors++;
+              }
+            }
+            if (data152.stage !== void 0) {
+              let data153 = data152.stage;
+              if (typeof data153 === "string") {
+                if (!pattern4.test(data153)) {
+                  const err347 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, message: 'must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"', schema: "^[a-z0-9][a-z0-9-]{0,62}$", parentSchema: schema65.properties.stage, data: data153 };
                   if (vErrors === null) {
-                    vErrors = [err338];
+                    vErrors = [err347];
                   } else {
-                    vErrors.push(err338);
+                    vErrors.push(err347);
                   }
                   errors++;
                 }
               } else {
-                const err339 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.stage.type, parentSchema: schema64.properties.stage, data: data148 };
+                const err348 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/stage", schemaPath: "#/$defs/storedArtifact/properties/stage/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.stage.type, parentSchema: schema65.properties.stage, data: data153 };
                 if (vErrors === null) {
-                  vErrors = [err339];
+                  vErrors = [err348];
                 } else {
-                  vErrors.push(err339);
+                  vErrors.push(err348);
                 }
                 errors++;
               }
             }
-            if (data147.path !== void 0) {
-              let data149 = data147.path;
-              if (typeof data149 !== "string") {
-                const err340 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.path.type, parentSchema: schema64.properties.path, data: data149 };
+            if (data152.path !== void 0) {
+              let data154 = data152.path;
+              if (typeof data154 !== "string") {
+                const err349 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/path", schemaPath: "#/$defs/storedArtifact/properties/path/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.path.type, parentSchema: schema65.properties.path, data: data154 };
                 if (vErrors === null) {
-                  vErrors = [err340];
+                  vErrors = [err349];
                 } else {
-                  vErrors.push(err340);
+                  vErrors.push(err349);
                 }
                 errors++;
               }
             }
-            if (data147.sha256 !== void 0) {
-              let data150 = data147.sha256;
-              if (typeof data150 === "string") {
-                if (!pattern53.test(data150)) {
-                  const err341 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema64.properties.sha256, data: data150 };
+            if (data152.sha256 !== void 0) {
+              let data155 = data152.sha256;
+              if (typeof data155 === "string") {
+                if (!pattern53.test(data155)) {
+                  const err350 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema65.properties.sha256, data: data155 };
                   if (vErrors === null) {
-                    vErrors = [err341];
+                    vErrors = [err350];
                   } else {
-                    vErrors.push(err341);
+                    vErrors.push(err350);
                   }
                   errors++;
                 }
               } else {
-                const err342 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema64.properties.sha256.type, parentSchema: schema64.properties.sha256, data: data150 };
+                const err351 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/sha256", schemaPath: "#/$defs/storedArtifact/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema65.properties.sha256.type, parentSchema: schema65.properties.sha256, data: data155 };
                 if (vErrors === null) {
-                  vErrors = [err342];
+                  vErrors = [err351];
                 } else {
-                  vErrors.push(err342);
+                  vErrors.push(err351);
                 }
                 errors++;
               }
             }
-            if (data147.size !== void 0) {
-              let data151 = data147.size;
-              if (!(typeof data151 == "number" && (!(data151 % 1) && !isNaN(data151)) && isFinite(data151))) {
-                const err343 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema64.properties.size.type, parentSchema: schema64.properties.size, data: data151 };
+            if (data152.size !== void 0) {
+              let data156 = data152.size;
+              if (!(typeof data156 == "number" && (!(data156 % 1) && !isNaN(data156)) && isFinite(data156))) {
+                const err352 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema65.properties.size.type, parentSchema: schema65.properties.size, data: data156 };
                 if (vErrors === null) {
-                  vErrors = [err343];
+                  vErrors = [err352];
                 } else {
-                  vErrors.push(err343);
+                  vErrors.push(err352);
                 }
                 errors++;
               }
-              if (typeof data151 == "number" && isFinite(data151)) {
-                if (data151 < 0 || isNaN(data151)) {
-                  const err344 = { instancePath: instancePath + "/storedArtifacts/" + i18 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema64.properties.size, data: data151 };
+              if (typeof data156 == "number" && isFinite(data156)) {
+                if (data156 < 0 || isNaN(data156)) {
+                  const err353 = { instancePath: instancePath + "/storedArtifacts/" + i22 + "/size", schemaPath: "#/$defs/storedArtifact/properties/size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema65.properties.size, data: data156 };
                   if (vErrors === null) {
-                    vErrors = [err344];
+                    vErrors = [err353];
                   } else {
-                    vErrors.push(err344);
+                    vErrors.push(err353);
                   }
                   errors++;
                 }
               }
             }
           } else {
-            const err345 = { instancePath: instancePath + "/storedArtifacts/" + i18, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema64.type, parentSchema: schema64, data: data147 };
+            const err354 = { instancePath: instancePath + "/storedArtifacts/" + i22, schemaPath: "#/$defs/storedArtifact/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema65.type, parentSchema: schema65, data: data152 };
             if (vErrors === null) {
-              vErrors = [err345];
+              vErrors = [err354];
             } else {
-              vErrors.push(err345);
+              vErrors.push(err354);
             }
             errors++;
           }
         }
       } else {
-        const err346 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.storedArtifacts.type, parentSchema: schema33.properties.storedArtifacts, data: data146 };
+        const err355 = { instancePath: instancePath + "/storedArtifacts", schemaPath: "#/properties/storedArtifacts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema33.properties.storedArtifacts.type, parentSchema: schema33.properties.storedArtifacts, data: data151 };
         if (vErrors === null) {
-          vErrors = [err346];
+          vErrors = [err355];
         } else {
-          vErrors.push(err346);
+          vErrors.push(err355);
         }
         errors++;
       }
     }
   } else {
-    const err347 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.type, parentSchema: schema33, data };
+    const err356 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema33.type, parentSchema: schema33, data };
     if (vErrors === null) {
-      vErrors = [err347];
+      vErrors = [err356];
     } else {
-      vErrors.push(err347);
+      vErrors.push(err356);
     }
     errors++;
   }
@@ -43848,16 +44103,16 @@ function validate21(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate21.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema73 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/policy.schema.json", "title": "Crucible runner policy", "description": "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.", "type": "object", "additionalProperties": false, "required": ["runtime", "limits", "sandbox"], "properties": { "$schema": { "type": "string" }, "runtime": { "description": "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.", "const": "runsc" }, "limits": { "type": "object", "additionalProperties": false, "required": ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"], "properties": { "maxCpus": { "description": "Most CPU cores one experiment may ask for.", "type": "number", "exclusiveMinimum": 0 }, "maxMemory": { "description": "Most memory one experiment may ask for (Ki, Mi or Gi).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "maxTimeout": { "description": "Longest wall-clock limit one experiment may ask for (s, m or h).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "maxGpus": { "description": "Most GPUs one experiment may ask for; 0 on runners without GPUs.", "type": "integer", "minimum": 0 }, "maxConcurrentSandboxes": { "description": "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.", "type": "integer", "minimum": 1, "maximum": 1024 } } }, "monitoring": { "description": 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.', "type": "object" }, "sandbox": { "type": "object", "additionalProperties": false, "required": ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"], "properties": { "user": { "description": "uid:gid the program runs as; never root.", "type": "string", "pattern": "^[1-9][0-9]*:[1-9][0-9]*$" }, "pidsLimit": { "description": "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.", "type": "integer", "minimum": 64 }, "nproc": { "description": "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.", "type": "integer", "minimum": 1 }, "nofile": { "description": "RLIMIT_NOFILE inside the sandbox.", "type": "integer", "minimum": 16 }, "tmpSize": { "description": "Size of the tmpfs at /tmp (counts against the memory limit).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "shmSize": { "description": "Size of /dev/shm.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "logMaxBytes": { "description": "Cap on the saved log of one run and on Docker's own log file for the container.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "outputSize": { "description": "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" } } }, "gpu": { "description": "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.", "type": "object", "additionalProperties": false, "required": ["runtime", "leaseDir"], "properties": { "runtime": { "description": 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.', "type": "string", "pattern": "^runsc[a-z0-9-]*$" }, "leaseDir": { "description": "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.", "type": "string", "minLength": 1 }, "devices": { "description": "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.", "type": "array", "items": { "type": "string", "pattern": "^[0-9]+$" }, "uniqueItems": true } } }, "images": { "description": "Which images experiments may bring (an experiment's `image` as a Dockerfile or a digest-pinned reference). Without this section no registry is allowed, images may be up to 8Gi, and Dockerfile RUN steps are refused on this host.", "type": "object", "additionalProperties": false, "properties": { "allowedRegistries": { "description": "Registry hosts (host or host:port, exactly as in the reference) experiments may pull digest-pinned images from. A reference to any other registry is refused before anything is pulled.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" } }, "credentials": { "description": 'Registry host \u2192 a file on this runner holding {"username": \u2026, "password": \u2026} for pulls from it. Credentials come only from here, never from an experiment.', "type": "object", "propertyNames": { "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, "additionalProperties": { "type": "string", "minLength": 1 } }, "maxImageSize": { "description": "Largest image (uncompressed, as Docker reports it) an experiment may bring; a bigger one is removed and the run refused. Ki, Mi or Gi.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "runSteps": { "description": "What to do with Dockerfile RUN steps when this host builds an experiment's Dockerfile. `refuse` (the default, and the only safe value on a sandbox host): Docker 20.10's builder executes RUN steps under the daemon's default runtime (runc), outside gVisor, so such Dockerfiles are built by the pull request's hosted build job instead. `default-runtime`: execute them with the Docker daemon's default runtime; only for a researcher's own machine, building their own Dockerfile.", "enum": ["refuse", "default-runtime"] } } } } };
+var schema75 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/policy.schema.json", "title": "Crucible runner policy", "description": "What a runner allows. Experiments may ask for less than these ceilings, never more; a request above a ceiling is rejected before anything starts. The default is runner-setup/policy.json; a runner may point CRUCIBLE_POLICY at its own file.", "type": "object", "additionalProperties": false, "required": ["runtime", "limits", "sandbox"], "properties": { "$schema": { "type": "string" }, "runtime": { "description": "OCI runtime every sandbox must use. Only runsc (gVisor) is accepted; a run never falls back to runc.", "const": "runsc" }, "limits": { "type": "object", "additionalProperties": false, "required": ["maxCpus", "maxMemory", "maxTimeout", "maxGpus"], "properties": { "maxCpus": { "description": "Most CPU cores one experiment may ask for.", "type": "number", "exclusiveMinimum": 0 }, "maxMemory": { "description": "Most memory one experiment may ask for (Ki, Mi or Gi).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "maxTimeout": { "description": "Longest wall-clock limit one experiment may ask for (s, m or h).", "type": "string", "pattern": "^[1-9][0-9]{0,5}(s|m|h)$" }, "maxGpus": { "description": "Most GPUs one experiment may ask for; 0 on runners without GPUs.", "type": "integer", "minimum": 0 }, "maxConcurrentSandboxes": { "description": "Most sandboxes running on this host at once, over all runs and runner processes (a host-wide semaphore of lock files). A run beyond it waits for a slot, saying so in its log, instead of failing. Default: 4.", "type": "integer", "minimum": 1, "maximum": 1024 } } }, "monitoring": { "description": 'Changes to the behaviour-monitoring rules (runner-setup/monitoring-rules.json) for this runner: { "limits": { eventsPerSecond, maxEvents, maxBytes, examplesPerRule }, "rules": { "<rule id>": { "severity": "low|medium|high", "enabled": false } } }. Checked against schemas/monitoring-rules.schema.json#/$defs/overrides when a run starts.', "type": "object" }, "sandbox": { "type": "object", "additionalProperties": false, "required": ["user", "pidsLimit", "nproc", "nofile", "tmpSize", "shmSize", "logMaxBytes", "outputSize"], "properties": { "user": { "description": "uid:gid the program runs as; never root.", "type": "string", "pattern": "^[1-9][0-9]*:[1-9][0-9]*$" }, "pidsLimit": { "description": "Host cgroup pids limit for the whole sandbox. Under runsc it counts gVisor's own threads, so it must be at least 64.", "type": "integer", "minimum": 64 }, "nproc": { "description": "RLIMIT_NPROC for the program's user inside the sandbox: what actually bounds a fork bomb.", "type": "integer", "minimum": 1 }, "nofile": { "description": "RLIMIT_NOFILE inside the sandbox.", "type": "integer", "minimum": 16 }, "tmpSize": { "description": "Size of the tmpfs at /tmp (counts against the memory limit).", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "shmSize": { "description": "Size of /dev/shm.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "logMaxBytes": { "description": "Cap on the saved log of one run and on Docker's own log file for the container.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "outputSize": { "description": "Hard size of the host folder mounted at /output (a tmpfs when the runner is root): a program that writes more gets ENOSPC and the host disk is untouched. The experiment's outputs.maxBytes caps what is collected from it.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" } } }, "gpu": { "description": "GPU settings of a runner that has GPUs. Required when limits.maxGpus is above 0.", "type": "object", "additionalProperties": false, "required": ["runtime", "leaseDir"], "properties": { "runtime": { "description": 'Docker runtime used for runs that get GPUs: runsc registered with nvproxy (runtimeArgs ["--network=none", "--nvproxy", "--nvproxy-docker"]; see runner-setup/GPU.md). Runs without GPUs keep using `runtime`.', "type": "string", "pattern": "^runsc[a-z0-9-]*$" }, "leaseDir": { "description": "Folder for the per-device lease files that keep two concurrent runs from sharing a GPU.", "type": "string", "minLength": 1 }, "devices": { "description": "Device indexes this runner may hand out; default: every GPU nvidia-smi lists.", "type": "array", "items": { "type": "string", "pattern": "^[0-9]+$" }, "uniqueItems": true } } }, "images": { "description": "Which images experiments may bring (an experiment's `image` as a Dockerfile or a digest-pinned reference). Without this section no registry is allowed, images may be up to 8Gi, and Dockerfile RUN steps are refused on this host.", "type": "object", "additionalProperties": false, "properties": { "allowedRegistries": { "description": "Registry hosts (host or host:port, exactly as in the reference) experiments may pull digest-pinned images from. A reference to any other registry is refused before anything is pulled.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" } }, "credentials": { "description": 'Registry host \u2192 a file on this runner holding {"username": \u2026, "password": \u2026} for pulls from it. Credentials come only from here, never from an experiment.', "type": "object", "propertyNames": { "pattern": "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, "additionalProperties": { "type": "string", "minLength": 1 } }, "maxImageSize": { "description": "Largest image (uncompressed, as Docker reports it) an experiment may bring; a bigger one is removed and the run refused. Ki, Mi or Gi.", "type": "string", "pattern": "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, "runSteps": { "description": "What to do with Dockerfile RUN steps when this host builds an experiment's Dockerfile. `refuse` (the default, and the only safe value on a sandbox host): Docker 20.10's builder executes RUN steps under the daemon's default runtime (runc), outside gVisor, so such Dockerfiles are built by the pull request's hosted build job instead. `default-runtime`: execute them with the Docker daemon's default runtime; only for a researcher's own machine, building their own Dockerfile.", "enum": ["refuse", "default-runtime"] } } } } };
 var pattern64 = new RegExp("^[1-9][0-9]*:[1-9][0-9]*$", "u");
 var pattern69 = new RegExp("^runsc[a-z0-9-]*$", "u");
 var pattern70 = new RegExp("^[0-9]+$", "u");
 var pattern71 = new RegExp("^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", "u");
-function validate34(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate36(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate34.evaluated;
+  const evaluated0 = validate36.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -43866,7 +44121,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.runtime === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema73.required, parentSchema: schema73, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema75.required, parentSchema: schema75, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -43875,7 +44130,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.limits === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema73.required, parentSchema: schema73, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema75.required, parentSchema: schema75, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -43884,7 +44139,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.sandbox === void 0) {
-      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sandbox" }, message: "must have required property 'sandbox'", schema: schema73.required, parentSchema: schema73, data };
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sandbox" }, message: "must have required property 'sandbox'", schema: schema75.required, parentSchema: schema75, data };
       if (vErrors === null) {
         vErrors = [err2];
       } else {
@@ -43894,7 +44149,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key0 in data) {
       if (!(key0 === "$schema" || key0 === "runtime" || key0 === "limits" || key0 === "monitoring" || key0 === "sandbox" || key0 === "gpu" || key0 === "images")) {
-        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73, data };
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75, data };
         if (vErrors === null) {
           vErrors = [err3];
         } else {
@@ -43906,7 +44161,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.$schema !== void 0) {
       let data0 = data.$schema;
       if (typeof data0 !== "string") {
-        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.$schema.type, parentSchema: schema73.properties.$schema, data: data0 };
+        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.$schema.type, parentSchema: schema75.properties.$schema, data: data0 };
         if (vErrors === null) {
           vErrors = [err4];
         } else {
@@ -43918,7 +44173,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.runtime !== void 0) {
       let data1 = data.runtime;
       if ("runsc" !== data1) {
-        const err5 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/const", keyword: "const", params: { allowedValue: "runsc" }, message: "must be equal to constant", schema: "runsc", parentSchema: schema73.properties.runtime, data: data1 };
+        const err5 = { instancePath: instancePath + "/runtime", schemaPath: "#/properties/runtime/const", keyword: "const", params: { allowedValue: "runsc" }, message: "must be equal to constant", schema: "runsc", parentSchema: schema75.properties.runtime, data: data1 };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -43931,7 +44186,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       let data2 = data.limits;
       if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
         if (data2.maxCpus === void 0) {
-          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxCpus" }, message: "must have required property 'maxCpus'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxCpus" }, message: "must have required property 'maxCpus'", schema: schema75.properties.limits.required, parentSchema: schema75.properties.limits, data: data2 };
           if (vErrors === null) {
             vErrors = [err6];
           } else {
@@ -43940,7 +44195,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data2.maxMemory === void 0) {
-          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxMemory" }, message: "must have required property 'maxMemory'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxMemory" }, message: "must have required property 'maxMemory'", schema: schema75.properties.limits.required, parentSchema: schema75.properties.limits, data: data2 };
           if (vErrors === null) {
             vErrors = [err7];
           } else {
@@ -43949,7 +44204,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data2.maxTimeout === void 0) {
-          const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxTimeout" }, message: "must have required property 'maxTimeout'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxTimeout" }, message: "must have required property 'maxTimeout'", schema: schema75.properties.limits.required, parentSchema: schema75.properties.limits, data: data2 };
           if (vErrors === null) {
             vErrors = [err8];
           } else {
@@ -43958,7 +44213,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data2.maxGpus === void 0) {
-          const err9 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxGpus" }, message: "must have required property 'maxGpus'", schema: schema73.properties.limits.required, parentSchema: schema73.properties.limits, data: data2 };
+          const err9 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/required", keyword: "required", params: { missingProperty: "maxGpus" }, message: "must have required property 'maxGpus'", schema: schema75.properties.limits.required, parentSchema: schema75.properties.limits, data: data2 };
           if (vErrors === null) {
             vErrors = [err9];
           } else {
@@ -43968,7 +44223,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key1 in data2) {
           if (!(key1 === "maxCpus" || key1 === "maxMemory" || key1 === "maxTimeout" || key1 === "maxGpus" || key1 === "maxConcurrentSandboxes")) {
-            const err10 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.limits, data: data2 };
+            const err10 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.limits, data: data2 };
             if (vErrors === null) {
               vErrors = [err10];
             } else {
@@ -43981,7 +44236,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data3 = data2.maxCpus;
           if (typeof data3 == "number" && isFinite(data3)) {
             if (data3 <= 0 || isNaN(data3)) {
-              const err11 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0", schema: 0, parentSchema: schema73.properties.limits.properties.maxCpus, data: data3 };
+              const err11 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/exclusiveMinimum", keyword: "exclusiveMinimum", params: { comparison: ">", limit: 0 }, message: "must be > 0", schema: 0, parentSchema: schema75.properties.limits.properties.maxCpus, data: data3 };
               if (vErrors === null) {
                 vErrors = [err11];
               } else {
@@ -43990,7 +44245,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err12 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema73.properties.limits.properties.maxCpus.type, parentSchema: schema73.properties.limits.properties.maxCpus, data: data3 };
+            const err12 = { instancePath: instancePath + "/limits/maxCpus", schemaPath: "#/properties/limits/properties/maxCpus/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema75.properties.limits.properties.maxCpus.type, parentSchema: schema75.properties.limits.properties.maxCpus, data: data3 };
             if (vErrors === null) {
               vErrors = [err12];
             } else {
@@ -44003,7 +44258,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data4 = data2.maxMemory;
           if (typeof data4 === "string") {
             if (!pattern9.test(data4)) {
-              const err13 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.limits.properties.maxMemory, data: data4 };
+              const err13 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.limits.properties.maxMemory, data: data4 };
               if (vErrors === null) {
                 vErrors = [err13];
               } else {
@@ -44012,7 +44267,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err14 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.limits.properties.maxMemory.type, parentSchema: schema73.properties.limits.properties.maxMemory, data: data4 };
+            const err14 = { instancePath: instancePath + "/limits/maxMemory", schemaPath: "#/properties/limits/properties/maxMemory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.limits.properties.maxMemory.type, parentSchema: schema75.properties.limits.properties.maxMemory, data: data4 };
             if (vErrors === null) {
               vErrors = [err14];
             } else {
@@ -44025,7 +44280,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data5 = data2.maxTimeout;
           if (typeof data5 === "string") {
             if (!pattern10.test(data5)) {
-              const err15 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,5}(s|m|h)$" }, message: 'must match pattern "^[1-9][0-9]{0,5}(s|m|h)$"', schema: "^[1-9][0-9]{0,5}(s|m|h)$", parentSchema: schema73.properties.limits.properties.maxTimeout, data: data5 };
+              const err15 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,5}(s|m|h)$" }, message: 'must match pattern "^[1-9][0-9]{0,5}(s|m|h)$"', schema: "^[1-9][0-9]{0,5}(s|m|h)$", parentSchema: schema75.properties.limits.properties.maxTimeout, data: data5 };
               if (vErrors === null) {
                 vErrors = [err15];
               } else {
@@ -44034,7 +44289,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err16 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.limits.properties.maxTimeout.type, parentSchema: schema73.properties.limits.properties.maxTimeout, data: data5 };
+            const err16 = { instancePath: instancePath + "/limits/maxTimeout", schemaPath: "#/properties/limits/properties/maxTimeout/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.limits.properties.maxTimeout.type, parentSchema: schema75.properties.limits.properties.maxTimeout, data: data5 };
             if (vErrors === null) {
               vErrors = [err16];
             } else {
@@ -44046,7 +44301,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data2.maxGpus !== void 0) {
           let data6 = data2.maxGpus;
           if (!(typeof data6 == "number" && (!(data6 % 1) && !isNaN(data6)) && isFinite(data6))) {
-            const err17 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.limits.properties.maxGpus.type, parentSchema: schema73.properties.limits.properties.maxGpus, data: data6 };
+            const err17 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.limits.properties.maxGpus.type, parentSchema: schema75.properties.limits.properties.maxGpus, data: data6 };
             if (vErrors === null) {
               vErrors = [err17];
             } else {
@@ -44056,7 +44311,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data6 == "number" && isFinite(data6)) {
             if (data6 < 0 || isNaN(data6)) {
-              const err18 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema73.properties.limits.properties.maxGpus, data: data6 };
+              const err18 = { instancePath: instancePath + "/limits/maxGpus", schemaPath: "#/properties/limits/properties/maxGpus/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema75.properties.limits.properties.maxGpus, data: data6 };
               if (vErrors === null) {
                 vErrors = [err18];
               } else {
@@ -44069,7 +44324,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data2.maxConcurrentSandboxes !== void 0) {
           let data7 = data2.maxConcurrentSandboxes;
           if (!(typeof data7 == "number" && (!(data7 % 1) && !isNaN(data7)) && isFinite(data7))) {
-            const err19 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.limits.properties.maxConcurrentSandboxes.type, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+            const err19 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.limits.properties.maxConcurrentSandboxes.type, parentSchema: schema75.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
             if (vErrors === null) {
               vErrors = [err19];
             } else {
@@ -44079,7 +44334,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data7 == "number" && isFinite(data7)) {
             if (data7 > 1024 || isNaN(data7)) {
-              const err20 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024", schema: 1024, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+              const err20 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1024 }, message: "must be <= 1024", schema: 1024, parentSchema: schema75.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
               if (vErrors === null) {
                 vErrors = [err20];
               } else {
@@ -44088,7 +44343,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data7 < 1 || isNaN(data7)) {
-              const err21 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema73.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
+              const err21 = { instancePath: instancePath + "/limits/maxConcurrentSandboxes", schemaPath: "#/properties/limits/properties/maxConcurrentSandboxes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema75.properties.limits.properties.maxConcurrentSandboxes, data: data7 };
               if (vErrors === null) {
                 vErrors = [err21];
               } else {
@@ -44099,7 +44354,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err22 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.limits.type, parentSchema: schema73.properties.limits, data: data2 };
+        const err22 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.limits.type, parentSchema: schema75.properties.limits, data: data2 };
         if (vErrors === null) {
           vErrors = [err22];
         } else {
@@ -44111,7 +44366,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.monitoring !== void 0) {
       let data8 = data.monitoring;
       if (!(data8 && typeof data8 == "object" && !Array.isArray(data8))) {
-        const err23 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.monitoring.type, parentSchema: schema73.properties.monitoring, data: data8 };
+        const err23 = { instancePath: instancePath + "/monitoring", schemaPath: "#/properties/monitoring/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.monitoring.type, parentSchema: schema75.properties.monitoring, data: data8 };
         if (vErrors === null) {
           vErrors = [err23];
         } else {
@@ -44124,7 +44379,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       let data9 = data.sandbox;
       if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
         if (data9.user === void 0) {
-          const err24 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "user" }, message: "must have required property 'user'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err24 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "user" }, message: "must have required property 'user'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err24];
           } else {
@@ -44133,7 +44388,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.pidsLimit === void 0) {
-          const err25 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "pidsLimit" }, message: "must have required property 'pidsLimit'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err25 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "pidsLimit" }, message: "must have required property 'pidsLimit'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err25];
           } else {
@@ -44142,7 +44397,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.nproc === void 0) {
-          const err26 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nproc" }, message: "must have required property 'nproc'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err26 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nproc" }, message: "must have required property 'nproc'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err26];
           } else {
@@ -44151,7 +44406,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.nofile === void 0) {
-          const err27 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nofile" }, message: "must have required property 'nofile'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err27 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "nofile" }, message: "must have required property 'nofile'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err27];
           } else {
@@ -44160,7 +44415,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.tmpSize === void 0) {
-          const err28 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "tmpSize" }, message: "must have required property 'tmpSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err28 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "tmpSize" }, message: "must have required property 'tmpSize'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err28];
           } else {
@@ -44169,7 +44424,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.shmSize === void 0) {
-          const err29 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "shmSize" }, message: "must have required property 'shmSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err29 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "shmSize" }, message: "must have required property 'shmSize'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err29];
           } else {
@@ -44178,7 +44433,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.logMaxBytes === void 0) {
-          const err30 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "logMaxBytes" }, message: "must have required property 'logMaxBytes'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err30 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "logMaxBytes" }, message: "must have required property 'logMaxBytes'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err30];
           } else {
@@ -44187,7 +44442,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data9.outputSize === void 0) {
-          const err31 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "outputSize" }, message: "must have required property 'outputSize'", schema: schema73.properties.sandbox.required, parentSchema: schema73.properties.sandbox, data: data9 };
+          const err31 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/required", keyword: "required", params: { missingProperty: "outputSize" }, message: "must have required property 'outputSize'", schema: schema75.properties.sandbox.required, parentSchema: schema75.properties.sandbox, data: data9 };
           if (vErrors === null) {
             vErrors = [err31];
           } else {
@@ -44197,7 +44452,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key2 in data9) {
           if (!(key2 === "user" || key2 === "pidsLimit" || key2 === "nproc" || key2 === "nofile" || key2 === "tmpSize" || key2 === "shmSize" || key2 === "logMaxBytes" || key2 === "outputSize")) {
-            const err32 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.sandbox, data: data9 };
+            const err32 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.sandbox, data: data9 };
             if (vErrors === null) {
               vErrors = [err32];
             } else {
@@ -44210,7 +44465,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data10 = data9.user;
           if (typeof data10 === "string") {
             if (!pattern64.test(data10)) {
-              const err33 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]*:[1-9][0-9]*$" }, message: 'must match pattern "^[1-9][0-9]*:[1-9][0-9]*$"', schema: "^[1-9][0-9]*:[1-9][0-9]*$", parentSchema: schema73.properties.sandbox.properties.user, data: data10 };
+              const err33 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]*:[1-9][0-9]*$" }, message: 'must match pattern "^[1-9][0-9]*:[1-9][0-9]*$"', schema: "^[1-9][0-9]*:[1-9][0-9]*$", parentSchema: schema75.properties.sandbox.properties.user, data: data10 };
               if (vErrors === null) {
                 vErrors = [err33];
               } else {
@@ -44219,7 +44474,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err34 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.user.type, parentSchema: schema73.properties.sandbox.properties.user, data: data10 };
+            const err34 = { instancePath: instancePath + "/sandbox/user", schemaPath: "#/properties/sandbox/properties/user/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.sandbox.properties.user.type, parentSchema: schema75.properties.sandbox.properties.user, data: data10 };
             if (vErrors === null) {
               vErrors = [err34];
             } else {
@@ -44231,7 +44486,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data9.pidsLimit !== void 0) {
           let data11 = data9.pidsLimit;
           if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-            const err35 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.pidsLimit.type, parentSchema: schema73.properties.sandbox.properties.pidsLimit, data: data11 };
+            const err35 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.sandbox.properties.pidsLimit.type, parentSchema: schema75.properties.sandbox.properties.pidsLimit, data: data11 };
             if (vErrors === null) {
               vErrors = [err35];
             } else {
@@ -44241,7 +44496,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data11 == "number" && isFinite(data11)) {
             if (data11 < 64 || isNaN(data11)) {
-              const err36 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 64 }, message: "must be >= 64", schema: 64, parentSchema: schema73.properties.sandbox.properties.pidsLimit, data: data11 };
+              const err36 = { instancePath: instancePath + "/sandbox/pidsLimit", schemaPath: "#/properties/sandbox/properties/pidsLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 64 }, message: "must be >= 64", schema: 64, parentSchema: schema75.properties.sandbox.properties.pidsLimit, data: data11 };
               if (vErrors === null) {
                 vErrors = [err36];
               } else {
@@ -44254,7 +44509,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data9.nproc !== void 0) {
           let data12 = data9.nproc;
           if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-            const err37 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.nproc.type, parentSchema: schema73.properties.sandbox.properties.nproc, data: data12 };
+            const err37 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.sandbox.properties.nproc.type, parentSchema: schema75.properties.sandbox.properties.nproc, data: data12 };
             if (vErrors === null) {
               vErrors = [err37];
             } else {
@@ -44264,7 +44519,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data12 == "number" && isFinite(data12)) {
             if (data12 < 1 || isNaN(data12)) {
-              const err38 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema73.properties.sandbox.properties.nproc, data: data12 };
+              const err38 = { instancePath: instancePath + "/sandbox/nproc", schemaPath: "#/properties/sandbox/properties/nproc/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema75.properties.sandbox.properties.nproc, data: data12 };
               if (vErrors === null) {
                 vErrors = [err38];
               } else {
@@ -44277,7 +44532,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data9.nofile !== void 0) {
           let data13 = data9.nofile;
           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-            const err39 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema73.properties.sandbox.properties.nofile.type, parentSchema: schema73.properties.sandbox.properties.nofile, data: data13 };
+            const err39 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.sandbox.properties.nofile.type, parentSchema: schema75.properties.sandbox.properties.nofile, data: data13 };
             if (vErrors === null) {
               vErrors = [err39];
             } else {
@@ -44287,7 +44542,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data13 == "number" && isFinite(data13)) {
             if (data13 < 16 || isNaN(data13)) {
-              const err40 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/minimum", keyword: "minimum", params: { comparison: ">=", limit: 16 }, message: "must be >= 16", schema: 16, parentSchema: schema73.properties.sandbox.properties.nofile, data: data13 };
+              const err40 = { instancePath: instancePath + "/sandbox/nofile", schemaPath: "#/properties/sandbox/properties/nofile/minimum", keyword: "minimum", params: { comparison: ">=", limit: 16 }, message: "must be >= 16", schema: 16, parentSchema: schema75.properties.sandbox.properties.nofile, data: data13 };
               if (vErrors === null) {
                 vErrors = [err40];
               } else {
@@ -44301,7 +44556,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data14 = data9.tmpSize;
           if (typeof data14 === "string") {
             if (!pattern9.test(data14)) {
-              const err41 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.tmpSize, data: data14 };
+              const err41 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.sandbox.properties.tmpSize, data: data14 };
               if (vErrors === null) {
                 vErrors = [err41];
               } else {
@@ -44310,7 +44565,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err42 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.tmpSize.type, parentSchema: schema73.properties.sandbox.properties.tmpSize, data: data14 };
+            const err42 = { instancePath: instancePath + "/sandbox/tmpSize", schemaPath: "#/properties/sandbox/properties/tmpSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.sandbox.properties.tmpSize.type, parentSchema: schema75.properties.sandbox.properties.tmpSize, data: data14 };
             if (vErrors === null) {
               vErrors = [err42];
             } else {
@@ -44323,7 +44578,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data15 = data9.shmSize;
           if (typeof data15 === "string") {
             if (!pattern9.test(data15)) {
-              const err43 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.shmSize, data: data15 };
+              const err43 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.sandbox.properties.shmSize, data: data15 };
               if (vErrors === null) {
                 vErrors = [err43];
               } else {
@@ -44332,7 +44587,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err44 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.shmSize.type, parentSchema: schema73.properties.sandbox.properties.shmSize, data: data15 };
+            const err44 = { instancePath: instancePath + "/sandbox/shmSize", schemaPath: "#/properties/sandbox/properties/shmSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.sandbox.properties.shmSize.type, parentSchema: schema75.properties.sandbox.properties.shmSize, data: data15 };
             if (vErrors === null) {
               vErrors = [err44];
             } else {
@@ -44345,7 +44600,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data16 = data9.logMaxBytes;
           if (typeof data16 === "string") {
             if (!pattern9.test(data16)) {
-              const err45 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.logMaxBytes, data: data16 };
+              const err45 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.sandbox.properties.logMaxBytes, data: data16 };
               if (vErrors === null) {
                 vErrors = [err45];
               } else {
@@ -44354,7 +44609,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err46 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.logMaxBytes.type, parentSchema: schema73.properties.sandbox.properties.logMaxBytes, data: data16 };
+            const err46 = { instancePath: instancePath + "/sandbox/logMaxBytes", schemaPath: "#/properties/sandbox/properties/logMaxBytes/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.sandbox.properties.logMaxBytes.type, parentSchema: schema75.properties.sandbox.properties.logMaxBytes, data: data16 };
             if (vErrors === null) {
               vErrors = [err46];
             } else {
@@ -44367,7 +44622,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data17 = data9.outputSize;
           if (typeof data17 === "string") {
             if (!pattern9.test(data17)) {
-              const err47 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.sandbox.properties.outputSize, data: data17 };
+              const err47 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.sandbox.properties.outputSize, data: data17 };
               if (vErrors === null) {
                 vErrors = [err47];
               } else {
@@ -44376,7 +44631,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err48 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.sandbox.properties.outputSize.type, parentSchema: schema73.properties.sandbox.properties.outputSize, data: data17 };
+            const err48 = { instancePath: instancePath + "/sandbox/outputSize", schemaPath: "#/properties/sandbox/properties/outputSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.sandbox.properties.outputSize.type, parentSchema: schema75.properties.sandbox.properties.outputSize, data: data17 };
             if (vErrors === null) {
               vErrors = [err48];
             } else {
@@ -44386,7 +44641,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err49 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.sandbox.type, parentSchema: schema73.properties.sandbox, data: data9 };
+        const err49 = { instancePath: instancePath + "/sandbox", schemaPath: "#/properties/sandbox/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.sandbox.type, parentSchema: schema75.properties.sandbox, data: data9 };
         if (vErrors === null) {
           vErrors = [err49];
         } else {
@@ -44399,7 +44654,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       let data18 = data.gpu;
       if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
         if (data18.runtime === void 0) {
-          const err50 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema73.properties.gpu.required, parentSchema: schema73.properties.gpu, data: data18 };
+          const err50 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema75.properties.gpu.required, parentSchema: schema75.properties.gpu, data: data18 };
           if (vErrors === null) {
             vErrors = [err50];
           } else {
@@ -44408,7 +44663,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data18.leaseDir === void 0) {
-          const err51 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "leaseDir" }, message: "must have required property 'leaseDir'", schema: schema73.properties.gpu.required, parentSchema: schema73.properties.gpu, data: data18 };
+          const err51 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/required", keyword: "required", params: { missingProperty: "leaseDir" }, message: "must have required property 'leaseDir'", schema: schema75.properties.gpu.required, parentSchema: schema75.properties.gpu, data: data18 };
           if (vErrors === null) {
             vErrors = [err51];
           } else {
@@ -44418,7 +44673,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key3 in data18) {
           if (!(key3 === "runtime" || key3 === "leaseDir" || key3 === "devices")) {
-            const err52 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.gpu, data: data18 };
+            const err52 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.gpu, data: data18 };
             if (vErrors === null) {
               vErrors = [err52];
             } else {
@@ -44431,7 +44686,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data19 = data18.runtime;
           if (typeof data19 === "string") {
             if (!pattern69.test(data19)) {
-              const err53 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/pattern", keyword: "pattern", params: { pattern: "^runsc[a-z0-9-]*$" }, message: 'must match pattern "^runsc[a-z0-9-]*$"', schema: "^runsc[a-z0-9-]*$", parentSchema: schema73.properties.gpu.properties.runtime, data: data19 };
+              const err53 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/pattern", keyword: "pattern", params: { pattern: "^runsc[a-z0-9-]*$" }, message: 'must match pattern "^runsc[a-z0-9-]*$"', schema: "^runsc[a-z0-9-]*$", parentSchema: schema75.properties.gpu.properties.runtime, data: data19 };
               if (vErrors === null) {
                 vErrors = [err53];
               } else {
@@ -44440,7 +44695,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err54 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.runtime.type, parentSchema: schema73.properties.gpu.properties.runtime, data: data19 };
+            const err54 = { instancePath: instancePath + "/gpu/runtime", schemaPath: "#/properties/gpu/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.gpu.properties.runtime.type, parentSchema: schema75.properties.gpu.properties.runtime, data: data19 };
             if (vErrors === null) {
               vErrors = [err54];
             } else {
@@ -44453,7 +44708,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data20 = data18.leaseDir;
           if (typeof data20 === "string") {
             if (func2(data20) < 1) {
-              const err55 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema73.properties.gpu.properties.leaseDir, data: data20 };
+              const err55 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema75.properties.gpu.properties.leaseDir, data: data20 };
               if (vErrors === null) {
                 vErrors = [err55];
               } else {
@@ -44462,7 +44717,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err56 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.leaseDir.type, parentSchema: schema73.properties.gpu.properties.leaseDir, data: data20 };
+            const err56 = { instancePath: instancePath + "/gpu/leaseDir", schemaPath: "#/properties/gpu/properties/leaseDir/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.gpu.properties.leaseDir.type, parentSchema: schema75.properties.gpu.properties.leaseDir, data: data20 };
             if (vErrors === null) {
               vErrors = [err56];
             } else {
@@ -44479,7 +44734,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               let data22 = data21[i0];
               if (typeof data22 === "string") {
                 if (!pattern70.test(data22)) {
-                  const err57 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/pattern", keyword: "pattern", params: { pattern: "^[0-9]+$" }, message: 'must match pattern "^[0-9]+$"', schema: "^[0-9]+$", parentSchema: schema73.properties.gpu.properties.devices.items, data: data22 };
+                  const err57 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/pattern", keyword: "pattern", params: { pattern: "^[0-9]+$" }, message: 'must match pattern "^[0-9]+$"', schema: "^[0-9]+$", parentSchema: schema75.properties.gpu.properties.devices.items, data: data22 };
                   if (vErrors === null) {
                     vErrors = [err57];
                   } else {
@@ -44488,7 +44743,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err58 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.gpu.properties.devices.items.type, parentSchema: schema73.properties.gpu.properties.devices.items, data: data22 };
+                const err58 = { instancePath: instancePath + "/gpu/devices/" + i0, schemaPath: "#/properties/gpu/properties/devices/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.gpu.properties.devices.items.type, parentSchema: schema75.properties.gpu.properties.devices.items, data: data22 };
                 if (vErrors === null) {
                   vErrors = [err58];
                 } else {
@@ -44508,7 +44763,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 if (typeof indices0[item0] == "number") {
                   j0 = indices0[item0];
-                  const err59 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema73.properties.gpu.properties.devices, data: data21 };
+                  const err59 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema75.properties.gpu.properties.devices, data: data21 };
                   if (vErrors === null) {
                     vErrors = [err59];
                   } else {
@@ -44521,7 +44776,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err60 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.properties.gpu.properties.devices.type, parentSchema: schema73.properties.gpu.properties.devices, data: data21 };
+            const err60 = { instancePath: instancePath + "/gpu/devices", schemaPath: "#/properties/gpu/properties/devices/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.gpu.properties.devices.type, parentSchema: schema75.properties.gpu.properties.devices, data: data21 };
             if (vErrors === null) {
               vErrors = [err60];
             } else {
@@ -44531,7 +44786,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err61 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.gpu.type, parentSchema: schema73.properties.gpu, data: data18 };
+        const err61 = { instancePath: instancePath + "/gpu", schemaPath: "#/properties/gpu/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.gpu.type, parentSchema: schema75.properties.gpu, data: data18 };
         if (vErrors === null) {
           vErrors = [err61];
         } else {
@@ -44545,7 +44800,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       if (data23 && typeof data23 == "object" && !Array.isArray(data23)) {
         for (const key4 in data23) {
           if (!(key4 === "allowedRegistries" || key4 === "credentials" || key4 === "maxImageSize" || key4 === "runSteps")) {
-            const err62 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema73.properties.images, data: data23 };
+            const err62 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.images, data: data23 };
             if (vErrors === null) {
               vErrors = [err62];
             } else {
@@ -44562,7 +44817,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               let data25 = data24[i2];
               if (typeof data25 === "string") {
                 if (!pattern71.test(data25)) {
-                  const err63 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema73.properties.images.properties.allowedRegistries.items, data: data25 };
+                  const err63 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema75.properties.images.properties.allowedRegistries.items, data: data25 };
                   if (vErrors === null) {
                     vErrors = [err63];
                   } else {
@@ -44571,7 +44826,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err64 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.allowedRegistries.items.type, parentSchema: schema73.properties.images.properties.allowedRegistries.items, data: data25 };
+                const err64 = { instancePath: instancePath + "/images/allowedRegistries/" + i2, schemaPath: "#/properties/images/properties/allowedRegistries/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.images.properties.allowedRegistries.items.type, parentSchema: schema75.properties.images.properties.allowedRegistries.items, data: data25 };
                 if (vErrors === null) {
                   vErrors = [err64];
                 } else {
@@ -44591,7 +44846,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 if (typeof indices1[item1] == "number") {
                   j1 = indices1[item1];
-                  const err65 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema73.properties.images.properties.allowedRegistries, data: data24 };
+                  const err65 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema75.properties.images.properties.allowedRegistries, data: data24 };
                   if (vErrors === null) {
                     vErrors = [err65];
                   } else {
@@ -44604,7 +44859,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err66 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema73.properties.images.properties.allowedRegistries.type, parentSchema: schema73.properties.images.properties.allowedRegistries, data: data24 };
+            const err66 = { instancePath: instancePath + "/images/allowedRegistries", schemaPath: "#/properties/images/properties/allowedRegistries/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.images.properties.allowedRegistries.type, parentSchema: schema75.properties.images.properties.allowedRegistries, data: data24 };
             if (vErrors === null) {
               vErrors = [err66];
             } else {
@@ -44620,7 +44875,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               const _errs59 = errors;
               if (typeof key5 === "string") {
                 if (!pattern71.test(key5)) {
-                  const err67 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema73.properties.images.properties.credentials.propertyNames, data: key5, propertyName: key5 };
+                  const err67 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$" }, message: 'must match pattern "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$"', schema: "^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$", parentSchema: schema75.properties.images.properties.credentials.propertyNames, data: key5, propertyName: key5 };
                   if (vErrors === null) {
                     vErrors = [err67];
                   } else {
@@ -44631,7 +44886,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               }
               var valid11 = _errs59 === errors;
               if (!valid11) {
-                const err68 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames", keyword: "propertyNames", params: { propertyName: key5 }, message: "property name must be valid", schema: schema73.properties.images.properties.credentials.propertyNames, parentSchema: schema73.properties.images.properties.credentials, data: data26 };
+                const err68 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/propertyNames", keyword: "propertyNames", params: { propertyName: key5 }, message: "property name must be valid", schema: schema75.properties.images.properties.credentials.propertyNames, parentSchema: schema75.properties.images.properties.credentials, data: data26 };
                 if (vErrors === null) {
                   vErrors = [err68];
                 } else {
@@ -44644,7 +44899,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               let data27 = data26[key6];
               if (typeof data27 === "string") {
                 if (func2(data27) < 1) {
-                  const err69 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema73.properties.images.properties.credentials.additionalProperties, data: data27 };
+                  const err69 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema75.properties.images.properties.credentials.additionalProperties, data: data27 };
                   if (vErrors === null) {
                     vErrors = [err69];
                   } else {
@@ -44653,7 +44908,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
               } else {
-                const err70 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.credentials.additionalProperties.type, parentSchema: schema73.properties.images.properties.credentials.additionalProperties, data: data27 };
+                const err70 = { instancePath: instancePath + "/images/credentials/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/images/properties/credentials/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.images.properties.credentials.additionalProperties.type, parentSchema: schema75.properties.images.properties.credentials.additionalProperties, data: data27 };
                 if (vErrors === null) {
                   vErrors = [err70];
                 } else {
@@ -44663,7 +44918,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err71 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.images.properties.credentials.type, parentSchema: schema73.properties.images.properties.credentials, data: data26 };
+            const err71 = { instancePath: instancePath + "/images/credentials", schemaPath: "#/properties/images/properties/credentials/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.images.properties.credentials.type, parentSchema: schema75.properties.images.properties.credentials, data: data26 };
             if (vErrors === null) {
               vErrors = [err71];
             } else {
@@ -44676,7 +44931,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           let data28 = data23.maxImageSize;
           if (typeof data28 === "string") {
             if (!pattern9.test(data28)) {
-              const err72 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema73.properties.images.properties.maxImageSize, data: data28 };
+              const err72 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/pattern", keyword: "pattern", params: { pattern: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$" }, message: 'must match pattern "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$"', schema: "^[1-9][0-9]{0,6}(Ki|Mi|Gi)$", parentSchema: schema75.properties.images.properties.maxImageSize, data: data28 };
               if (vErrors === null) {
                 vErrors = [err72];
               } else {
@@ -44685,7 +44940,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err73 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema73.properties.images.properties.maxImageSize.type, parentSchema: schema73.properties.images.properties.maxImageSize, data: data28 };
+            const err73 = { instancePath: instancePath + "/images/maxImageSize", schemaPath: "#/properties/images/properties/maxImageSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.images.properties.maxImageSize.type, parentSchema: schema75.properties.images.properties.maxImageSize, data: data28 };
             if (vErrors === null) {
               vErrors = [err73];
             } else {
@@ -44697,7 +44952,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
         if (data23.runSteps !== void 0) {
           let data29 = data23.runSteps;
           if (!(data29 === "refuse" || data29 === "default-runtime")) {
-            const err74 = { instancePath: instancePath + "/images/runSteps", schemaPath: "#/properties/images/properties/runSteps/enum", keyword: "enum", params: { allowedValues: schema73.properties.images.properties.runSteps.enum }, message: "must be equal to one of the allowed values", schema: schema73.properties.images.properties.runSteps.enum, parentSchema: schema73.properties.images.properties.runSteps, data: data29 };
+            const err74 = { instancePath: instancePath + "/images/runSteps", schemaPath: "#/properties/images/properties/runSteps/enum", keyword: "enum", params: { allowedValues: schema75.properties.images.properties.runSteps.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.images.properties.runSteps.enum, parentSchema: schema75.properties.images.properties.runSteps, data: data29 };
             if (vErrors === null) {
               vErrors = [err74];
             } else {
@@ -44707,7 +44962,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err75 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.properties.images.type, parentSchema: schema73.properties.images, data: data23 };
+        const err75 = { instancePath: instancePath + "/images", schemaPath: "#/properties/images/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.images.type, parentSchema: schema75.properties.images, data: data23 };
         if (vErrors === null) {
           vErrors = [err75];
         } else {
@@ -44717,7 +44972,7 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err76 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema73.type, parentSchema: schema73, data };
+    const err76 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.type, parentSchema: schema75, data };
     if (vErrors === null) {
       vErrors = [err76];
     } else {
@@ -44725,21 +44980,21 @@ function validate34(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate34.errors = vErrors;
+  validate36.errors = vErrors;
   return errors === 0;
 }
-validate34.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema74 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/image-recipe.schema.json", "title": "Crucible sandbox image recipe", "description": "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.", "type": "object", "additionalProperties": false, "required": ["suite", "variant", "packages"], "properties": { "$schema": { "type": "string" }, "description": { "type": "string" }, "suite": { "description": "Debian suite, e.g. bookworm.", "type": "string", "pattern": "^[a-z]+$" }, "variant": { "description": "mmdebstrap variant.", "enum": ["essential", "minbase", "apt"] }, "packages": { "description": "Debian packages to include.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9+.-]+$" } }, "env": { "description": "Environment variables baked into the image.", "type": "object", "propertyNames": { "pattern": "^[A-Z_][A-Z0-9_]*$" }, "additionalProperties": { "type": "string", "pattern": "^[^\\n]*$" } }, "pythonModules": { "description": "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*\\.py$" } } } };
+validate36.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema76 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/image-recipe.schema.json", "title": "Crucible sandbox image recipe", "description": "How to build one sandbox image from Debian packages with mmdebstrap, without any container registry. The image is tagged crucible/<name>:<hash of this file and the builder>, and rebuilt only when that hash changes.", "type": "object", "additionalProperties": false, "required": ["suite", "variant", "packages"], "properties": { "$schema": { "type": "string" }, "description": { "type": "string" }, "suite": { "description": "Debian suite, e.g. bookworm.", "type": "string", "pattern": "^[a-z]+$" }, "variant": { "description": "mmdebstrap variant.", "enum": ["essential", "minbase", "apt"] }, "packages": { "description": "Debian packages to include.", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9+.-]+$" } }, "env": { "description": "Environment variables baked into the image.", "type": "object", "propertyNames": { "pattern": "^[A-Z_][A-Z0-9_]*$" }, "additionalProperties": { "type": "string", "pattern": "^[^\\n]*$" } }, "pythonModules": { "description": "Python modules from runner-setup/image-files/ to install into the image's /usr/lib/python3/dist-packages (every image with python3 also gets sitecustomize.py from there).", "type": "array", "uniqueItems": true, "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*\\.py$" } } } };
 var pattern74 = new RegExp("^[a-z]+$", "u");
 var pattern75 = new RegExp("^[a-z0-9][a-z0-9+.-]+$", "u");
 var pattern76 = new RegExp("^[A-Z_][A-Z0-9_]*$", "u");
 var pattern77 = new RegExp("^[^\\n]*$", "u");
 var pattern78 = new RegExp("^[a-z_][a-z0-9_]*\\.py$", "u");
-function validate35(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate37(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate35.evaluated;
+  const evaluated0 = validate37.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -44748,7 +45003,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.suite === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "suite" }, message: "must have required property 'suite'", schema: schema74.required, parentSchema: schema74, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "suite" }, message: "must have required property 'suite'", schema: schema76.required, parentSchema: schema76, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -44757,7 +45012,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.variant === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "variant" }, message: "must have required property 'variant'", schema: schema74.required, parentSchema: schema74, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "variant" }, message: "must have required property 'variant'", schema: schema76.required, parentSchema: schema76, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -44766,7 +45021,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.packages === void 0) {
-      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "packages" }, message: "must have required property 'packages'", schema: schema74.required, parentSchema: schema74, data };
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "packages" }, message: "must have required property 'packages'", schema: schema76.required, parentSchema: schema76, data };
       if (vErrors === null) {
         vErrors = [err2];
       } else {
@@ -44776,7 +45031,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key0 in data) {
       if (!(key0 === "$schema" || key0 === "description" || key0 === "suite" || key0 === "variant" || key0 === "packages" || key0 === "env" || key0 === "pythonModules")) {
-        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema74, data };
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema76, data };
         if (vErrors === null) {
           vErrors = [err3];
         } else {
@@ -44788,7 +45043,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.$schema !== void 0) {
       let data0 = data.$schema;
       if (typeof data0 !== "string") {
-        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.$schema.type, parentSchema: schema74.properties.$schema, data: data0 };
+        const err4 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.$schema.type, parentSchema: schema76.properties.$schema, data: data0 };
         if (vErrors === null) {
           vErrors = [err4];
         } else {
@@ -44800,7 +45055,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.description !== void 0) {
       let data1 = data.description;
       if (typeof data1 !== "string") {
-        const err5 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.description.type, parentSchema: schema74.properties.description, data: data1 };
+        const err5 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.description.type, parentSchema: schema76.properties.description, data: data1 };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -44813,7 +45068,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
       let data2 = data.suite;
       if (typeof data2 === "string") {
         if (!pattern74.test(data2)) {
-          const err6 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/pattern", keyword: "pattern", params: { pattern: "^[a-z]+$" }, message: 'must match pattern "^[a-z]+$"', schema: "^[a-z]+$", parentSchema: schema74.properties.suite, data: data2 };
+          const err6 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/pattern", keyword: "pattern", params: { pattern: "^[a-z]+$" }, message: 'must match pattern "^[a-z]+$"', schema: "^[a-z]+$", parentSchema: schema76.properties.suite, data: data2 };
           if (vErrors === null) {
             vErrors = [err6];
           } else {
@@ -44822,7 +45077,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err7 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.suite.type, parentSchema: schema74.properties.suite, data: data2 };
+        const err7 = { instancePath: instancePath + "/suite", schemaPath: "#/properties/suite/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.suite.type, parentSchema: schema76.properties.suite, data: data2 };
         if (vErrors === null) {
           vErrors = [err7];
         } else {
@@ -44834,7 +45089,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.variant !== void 0) {
       let data3 = data.variant;
       if (!(data3 === "essential" || data3 === "minbase" || data3 === "apt")) {
-        const err8 = { instancePath: instancePath + "/variant", schemaPath: "#/properties/variant/enum", keyword: "enum", params: { allowedValues: schema74.properties.variant.enum }, message: "must be equal to one of the allowed values", schema: schema74.properties.variant.enum, parentSchema: schema74.properties.variant, data: data3 };
+        const err8 = { instancePath: instancePath + "/variant", schemaPath: "#/properties/variant/enum", keyword: "enum", params: { allowedValues: schema76.properties.variant.enum }, message: "must be equal to one of the allowed values", schema: schema76.properties.variant.enum, parentSchema: schema76.properties.variant, data: data3 };
         if (vErrors === null) {
           vErrors = [err8];
         } else {
@@ -44851,7 +45106,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           let data5 = data4[i0];
           if (typeof data5 === "string") {
             if (!pattern75.test(data5)) {
-              const err9 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9+.-]+$" }, message: 'must match pattern "^[a-z0-9][a-z0-9+.-]+$"', schema: "^[a-z0-9][a-z0-9+.-]+$", parentSchema: schema74.properties.packages.items, data: data5 };
+              const err9 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9][a-z0-9+.-]+$" }, message: 'must match pattern "^[a-z0-9][a-z0-9+.-]+$"', schema: "^[a-z0-9][a-z0-9+.-]+$", parentSchema: schema76.properties.packages.items, data: data5 };
               if (vErrors === null) {
                 vErrors = [err9];
               } else {
@@ -44860,7 +45115,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err10 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.packages.items.type, parentSchema: schema74.properties.packages.items, data: data5 };
+            const err10 = { instancePath: instancePath + "/packages/" + i0, schemaPath: "#/properties/packages/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.packages.items.type, parentSchema: schema76.properties.packages.items, data: data5 };
             if (vErrors === null) {
               vErrors = [err10];
             } else {
@@ -44880,7 +45135,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
             }
             if (typeof indices0[item0] == "number") {
               j0 = indices0[item0];
-              const err11 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema74.properties.packages, data: data4 };
+              const err11 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/uniqueItems", keyword: "uniqueItems", params: { i: i1, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)", schema: true, parentSchema: schema76.properties.packages, data: data4 };
               if (vErrors === null) {
                 vErrors = [err11];
               } else {
@@ -44893,7 +45148,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err12 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema74.properties.packages.type, parentSchema: schema74.properties.packages, data: data4 };
+        const err12 = { instancePath: instancePath + "/packages", schemaPath: "#/properties/packages/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema76.properties.packages.type, parentSchema: schema76.properties.packages, data: data4 };
         if (vErrors === null) {
           vErrors = [err12];
         } else {
@@ -44909,7 +45164,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           const _errs15 = errors;
           if (typeof key1 === "string") {
             if (!pattern76.test(key1)) {
-              const err13 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: 'must match pattern "^[A-Z_][A-Z0-9_]*$"', schema: "^[A-Z_][A-Z0-9_]*$", parentSchema: schema74.properties.env.propertyNames, data: key1, propertyName: key1 };
+              const err13 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: 'must match pattern "^[A-Z_][A-Z0-9_]*$"', schema: "^[A-Z_][A-Z0-9_]*$", parentSchema: schema76.properties.env.propertyNames, data: key1, propertyName: key1 };
               if (vErrors === null) {
                 vErrors = [err13];
               } else {
@@ -44920,7 +45175,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           }
           var valid4 = _errs15 === errors;
           if (!valid4) {
-            const err14 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema74.properties.env.propertyNames, parentSchema: schema74.properties.env, data: data6 };
+            const err14 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/propertyNames", keyword: "propertyNames", params: { propertyName: key1 }, message: "property name must be valid", schema: schema76.properties.env.propertyNames, parentSchema: schema76.properties.env, data: data6 };
             if (vErrors === null) {
               vErrors = [err14];
             } else {
@@ -44933,7 +45188,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           let data7 = data6[key2];
           if (typeof data7 === "string") {
             if (!pattern77.test(data7)) {
-              const err15 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^[^\\n]*$" }, message: 'must match pattern "^[^\\n]*$"', schema: "^[^\\n]*$", parentSchema: schema74.properties.env.additionalProperties, data: data7 };
+              const err15 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/pattern", keyword: "pattern", params: { pattern: "^[^\\n]*$" }, message: 'must match pattern "^[^\\n]*$"', schema: "^[^\\n]*$", parentSchema: schema76.properties.env.additionalProperties, data: data7 };
               if (vErrors === null) {
                 vErrors = [err15];
               } else {
@@ -44942,7 +45197,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err16 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.env.additionalProperties.type, parentSchema: schema74.properties.env.additionalProperties, data: data7 };
+            const err16 = { instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/env/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.env.additionalProperties.type, parentSchema: schema76.properties.env.additionalProperties, data: data7 };
             if (vErrors === null) {
               vErrors = [err16];
             } else {
@@ -44952,7 +45207,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err17 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema74.properties.env.type, parentSchema: schema74.properties.env, data: data6 };
+        const err17 = { instancePath: instancePath + "/env", schemaPath: "#/properties/env/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema76.properties.env.type, parentSchema: schema76.properties.env, data: data6 };
         if (vErrors === null) {
           vErrors = [err17];
         } else {
@@ -44969,7 +45224,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           let data9 = data8[i2];
           if (typeof data9 === "string") {
             if (!pattern78.test(data9)) {
-              const err18 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_]*\\.py$" }, message: 'must match pattern "^[a-z_][a-z0-9_]*\\.py$"', schema: "^[a-z_][a-z0-9_]*\\.py$", parentSchema: schema74.properties.pythonModules.items, data: data9 };
+              const err18 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_]*\\.py$" }, message: 'must match pattern "^[a-z_][a-z0-9_]*\\.py$"', schema: "^[a-z_][a-z0-9_]*\\.py$", parentSchema: schema76.properties.pythonModules.items, data: data9 };
               if (vErrors === null) {
                 vErrors = [err18];
               } else {
@@ -44978,7 +45233,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err19 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema74.properties.pythonModules.items.type, parentSchema: schema74.properties.pythonModules.items, data: data9 };
+            const err19 = { instancePath: instancePath + "/pythonModules/" + i2, schemaPath: "#/properties/pythonModules/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema76.properties.pythonModules.items.type, parentSchema: schema76.properties.pythonModules.items, data: data9 };
             if (vErrors === null) {
               vErrors = [err19];
             } else {
@@ -44998,7 +45253,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
             }
             if (typeof indices1[item1] == "number") {
               j1 = indices1[item1];
-              const err20 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema74.properties.pythonModules, data: data8 };
+              const err20 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/uniqueItems", keyword: "uniqueItems", params: { i: i3, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)", schema: true, parentSchema: schema76.properties.pythonModules, data: data8 };
               if (vErrors === null) {
                 vErrors = [err20];
               } else {
@@ -45011,7 +45266,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err21 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema74.properties.pythonModules.type, parentSchema: schema74.properties.pythonModules, data: data8 };
+        const err21 = { instancePath: instancePath + "/pythonModules", schemaPath: "#/properties/pythonModules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema76.properties.pythonModules.type, parentSchema: schema76.properties.pythonModules, data: data8 };
         if (vErrors === null) {
           vErrors = [err21];
         } else {
@@ -45021,7 +45276,7 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err22 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema74.type, parentSchema: schema74, data };
+    const err22 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema76.type, parentSchema: schema76, data };
     if (vErrors === null) {
       vErrors = [err22];
     } else {
@@ -45029,18 +45284,18 @@ function validate35(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate35.errors = vErrors;
+  validate37.errors = vErrors;
   return errors === 0;
 }
-validate35.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema75 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/containment-matrix.schema.json", "title": "Crucible containment matrix", "description": "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict, the host-side checks and what behaviour monitoring detected, and for every technique what each runtime let it do. The report site's containment page shows it.", "type": "object", "additionalProperties": false, "required": ["generatedAt", "runtimes", "verdicts", "techniques"], "$defs": { "outcome": { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." }, "status": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } }, "properties": { "generatedAt": { "type": "string", "format": "date-time" }, "runtimes": { "description": "Runtimes compared, runsc first.", "type": "array", "items": { "type": "string" } }, "verdicts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"], "properties": { "attack": { "type": "string" }, "runtime": { "type": "string" }, "runId": { "type": "string" }, "status": { "$ref": "#/$defs/status" }, "verdict": { "enum": ["contained", "breached"], "description": "contained only when every host check passed, the run ended in an expected status and no technique succeeded." }, "reasons": { "type": "array", "items": { "type": "string" } }, "malformedReports": { "description": "Lines of the attack's techniques.jsonl that were not valid reports.", "type": "integer", "minimum": 0 }, "hostChecks": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["check", "ok", "detail"], "properties": { "check": { "type": "string" }, "ok": { "type": "boolean" }, "detail": { "type": "string" } } } }, "detection": { "description": "Whether behaviour monitoring (runner-setup/MONITORING.md) raised alerts for the attack's run: available with the rules raised (none raised means not detected), unavailable with the reason, or not-monitored (the runc baseline: gVisor's trace points exist only under runsc). Absent in matrices written before monitoring.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "collector", "alerts"], "properties": { "status": { "const": "available" }, "collector": { "enum": ["ok", "overloaded", "broken"] }, "alerts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "enum": ["unavailable", "not-monitored"] }, "reason": { "type": "string", "maxLength": 1e3 } } }] } } } }, "techniques": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "category", "technique", "outcomes"], "properties": { "attack": { "type": "string" }, "category": { "type": "string" }, "technique": { "type": "string" }, "outcomes": { "description": "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.", "type": "object", "additionalProperties": { "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": false, "required": ["outcome", "evidence"], "properties": { "outcome": { "$ref": "#/$defs/outcome" }, "evidence": { "type": "string" } } }] } } } } } } };
-var schema76 = { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] };
-var schema77 = { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." };
-function validate36(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate37.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema77 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/containment-matrix.schema.json", "title": "Crucible containment matrix", "description": "experiments/containment/matrix.json, written by `crucible containment`: for every attack and runtime the verdict, the host-side checks and what behaviour monitoring detected, and for every technique what each runtime let it do. The report site's containment page shows it.", "type": "object", "additionalProperties": false, "required": ["generatedAt", "runtimes", "verdicts", "techniques"], "$defs": { "outcome": { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." }, "status": { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] } }, "properties": { "generatedAt": { "type": "string", "format": "date-time" }, "runtimes": { "description": "Runtimes compared, runsc first.", "type": "array", "items": { "type": "string" } }, "verdicts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "runtime", "runId", "status", "verdict", "reasons", "malformedReports", "hostChecks"], "properties": { "attack": { "type": "string" }, "runtime": { "type": "string" }, "runId": { "type": "string" }, "status": { "$ref": "#/$defs/status" }, "verdict": { "enum": ["contained", "breached"], "description": "contained only when every host check passed, the run ended in an expected status and no technique succeeded." }, "reasons": { "type": "array", "items": { "type": "string" } }, "malformedReports": { "description": "Lines of the attack's techniques.jsonl that were not valid reports.", "type": "integer", "minimum": 0 }, "hostChecks": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["check", "ok", "detail"], "properties": { "check": { "type": "string" }, "ok": { "type": "boolean" }, "detail": { "type": "string" } } } }, "detection": { "description": "Whether behaviour monitoring (runner-setup/MONITORING.md) raised alerts for the attack's run: available with the rules raised (none raised means not detected), unavailable with the reason, or not-monitored (the runc baseline: gVisor's trace points exist only under runsc). Absent in matrices written before monitoring.", "oneOf": [{ "type": "object", "additionalProperties": false, "required": ["status", "collector", "alerts"], "properties": { "status": { "const": "available" }, "collector": { "enum": ["ok", "overloaded", "broken"] }, "alerts": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["rule", "severity", "count"], "properties": { "rule": { "type": "string", "maxLength": 60 }, "severity": { "enum": ["low", "medium", "high"] }, "kind": { "description": "The rule's kind (monitoring-rules.schema.json); absent in matrices written before rules had kinds.", "enum": ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"] }, "count": { "type": "integer", "minimum": 1 } } } } } }, { "type": "object", "additionalProperties": false, "required": ["status", "reason"], "properties": { "status": { "enum": ["unavailable", "not-monitored"] }, "reason": { "type": "string", "maxLength": 1e3 } } }] } } } }, "techniques": { "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["attack", "category", "technique", "outcomes"], "properties": { "attack": { "type": "string" }, "category": { "type": "string" }, "technique": { "type": "string" }, "outcomes": { "description": "Per runtime: the outcome and its evidence, or null when the technique was not reported under that runtime.", "type": "object", "additionalProperties": { "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": false, "required": ["outcome", "evidence"], "properties": { "outcome": { "$ref": "#/$defs/outcome" }, "evidence": { "type": "string" } } }] } } } } } } };
+var schema78 = { "enum": ["succeeded", "failed", "timed-out", "oom-killed", "cancelled", "sandbox-error", "rejected"] };
+var schema79 = { "enum": ["blocked", "contained", "succeeded"], "description": "blocked: the attempt failed. contained: it ran but reached only the sandbox's own state or hit a limit. succeeded: it reached the host or learned real host information." };
+function validate38(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate36.evaluated;
+  const evaluated0 = validate38.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -45049,7 +45304,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.generatedAt === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "generatedAt" }, message: "must have required property 'generatedAt'", schema: schema75.required, parentSchema: schema75, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "generatedAt" }, message: "must have required property 'generatedAt'", schema: schema77.required, parentSchema: schema77, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -45058,7 +45313,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.runtimes === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtimes" }, message: "must have required property 'runtimes'", schema: schema75.required, parentSchema: schema75, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "runtimes" }, message: "must have required property 'runtimes'", schema: schema77.required, parentSchema: schema77, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -45067,7 +45322,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.verdicts === void 0) {
-      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "verdicts" }, message: "must have required property 'verdicts'", schema: schema75.required, parentSchema: schema75, data };
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "verdicts" }, message: "must have required property 'verdicts'", schema: schema77.required, parentSchema: schema77, data };
       if (vErrors === null) {
         vErrors = [err2];
       } else {
@@ -45076,7 +45331,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.techniques === void 0) {
-      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "techniques" }, message: "must have required property 'techniques'", schema: schema75.required, parentSchema: schema75, data };
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "techniques" }, message: "must have required property 'techniques'", schema: schema77.required, parentSchema: schema77, data };
       if (vErrors === null) {
         vErrors = [err3];
       } else {
@@ -45086,7 +45341,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key0 in data) {
       if (!(key0 === "generatedAt" || key0 === "runtimes" || key0 === "verdicts" || key0 === "techniques")) {
-        const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75, data };
+        const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77, data };
         if (vErrors === null) {
           vErrors = [err4];
         } else {
@@ -45099,7 +45354,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
       let data0 = data.generatedAt;
       if (typeof data0 === "string") {
         if (!formats0.validate(data0)) {
-          const err5 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema75.properties.generatedAt, data: data0 };
+          const err5 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"', schema: "date-time", parentSchema: schema77.properties.generatedAt, data: data0 };
           if (vErrors === null) {
             vErrors = [err5];
           } else {
@@ -45108,7 +45363,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       } else {
-        const err6 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.generatedAt.type, parentSchema: schema75.properties.generatedAt, data: data0 };
+        const err6 = { instancePath: instancePath + "/generatedAt", schemaPath: "#/properties/generatedAt/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.generatedAt.type, parentSchema: schema77.properties.generatedAt, data: data0 };
         if (vErrors === null) {
           vErrors = [err6];
         } else {
@@ -45124,7 +45379,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
         for (let i0 = 0; i0 < len0; i0++) {
           let data2 = data1[i0];
           if (typeof data2 !== "string") {
-            const err7 = { instancePath: instancePath + "/runtimes/" + i0, schemaPath: "#/properties/runtimes/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.runtimes.items.type, parentSchema: schema75.properties.runtimes.items, data: data2 };
+            const err7 = { instancePath: instancePath + "/runtimes/" + i0, schemaPath: "#/properties/runtimes/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.runtimes.items.type, parentSchema: schema77.properties.runtimes.items, data: data2 };
             if (vErrors === null) {
               vErrors = [err7];
             } else {
@@ -45134,7 +45389,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err8 = { instancePath: instancePath + "/runtimes", schemaPath: "#/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.runtimes.type, parentSchema: schema75.properties.runtimes, data: data1 };
+        const err8 = { instancePath: instancePath + "/runtimes", schemaPath: "#/properties/runtimes/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.runtimes.type, parentSchema: schema77.properties.runtimes, data: data1 };
         if (vErrors === null) {
           vErrors = [err8];
         } else {
@@ -45151,7 +45406,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
           let data4 = data3[i1];
           if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
             if (data4.attack === void 0) {
-              const err9 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err9 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err9];
               } else {
@@ -45160,7 +45415,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.runtime === void 0) {
-              const err10 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err10 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runtime" }, message: "must have required property 'runtime'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err10];
               } else {
@@ -45169,7 +45424,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.runId === void 0) {
-              const err11 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runId" }, message: "must have required property 'runId'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err11 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "runId" }, message: "must have required property 'runId'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err11];
               } else {
@@ -45178,7 +45433,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.status === void 0) {
-              const err12 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err12 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err12];
               } else {
@@ -45187,7 +45442,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.verdict === void 0) {
-              const err13 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "verdict" }, message: "must have required property 'verdict'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err13 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "verdict" }, message: "must have required property 'verdict'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err13];
               } else {
@@ -45196,7 +45451,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.reasons === void 0) {
-              const err14 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "reasons" }, message: "must have required property 'reasons'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err14 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "reasons" }, message: "must have required property 'reasons'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err14];
               } else {
@@ -45205,7 +45460,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.malformedReports === void 0) {
-              const err15 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "malformedReports" }, message: "must have required property 'malformedReports'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err15 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "malformedReports" }, message: "must have required property 'malformedReports'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err15];
               } else {
@@ -45214,7 +45469,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4.hostChecks === void 0) {
-              const err16 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "hostChecks" }, message: "must have required property 'hostChecks'", schema: schema75.properties.verdicts.items.required, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              const err16 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/required", keyword: "required", params: { missingProperty: "hostChecks" }, message: "must have required property 'hostChecks'", schema: schema77.properties.verdicts.items.required, parentSchema: schema77.properties.verdicts.items, data: data4 };
               if (vErrors === null) {
                 vErrors = [err16];
               } else {
@@ -45223,8 +45478,8 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data4) {
-              if (!func1.call(schema75.properties.verdicts.items.properties, key1)) {
-                const err17 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items, data: data4 };
+              if (!func1.call(schema77.properties.verdicts.items.properties, key1)) {
+                const err17 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.verdicts.items, data: data4 };
                 if (vErrors === null) {
                   vErrors = [err17];
                 } else {
@@ -45236,7 +45491,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.attack !== void 0) {
               let data5 = data4.attack;
               if (typeof data5 !== "string") {
-                const err18 = { instancePath: instancePath + "/verdicts/" + i1 + "/attack", schemaPath: "#/properties/verdicts/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.attack.type, parentSchema: schema75.properties.verdicts.items.properties.attack, data: data5 };
+                const err18 = { instancePath: instancePath + "/verdicts/" + i1 + "/attack", schemaPath: "#/properties/verdicts/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.attack.type, parentSchema: schema77.properties.verdicts.items.properties.attack, data: data5 };
                 if (vErrors === null) {
                   vErrors = [err18];
                 } else {
@@ -45248,7 +45503,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.runtime !== void 0) {
               let data6 = data4.runtime;
               if (typeof data6 !== "string") {
-                const err19 = { instancePath: instancePath + "/verdicts/" + i1 + "/runtime", schemaPath: "#/properties/verdicts/items/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.runtime.type, parentSchema: schema75.properties.verdicts.items.properties.runtime, data: data6 };
+                const err19 = { instancePath: instancePath + "/verdicts/" + i1 + "/runtime", schemaPath: "#/properties/verdicts/items/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.runtime.type, parentSchema: schema77.properties.verdicts.items.properties.runtime, data: data6 };
                 if (vErrors === null) {
                   vErrors = [err19];
                 } else {
@@ -45260,7 +45515,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.runId !== void 0) {
               let data7 = data4.runId;
               if (typeof data7 !== "string") {
-                const err20 = { instancePath: instancePath + "/verdicts/" + i1 + "/runId", schemaPath: "#/properties/verdicts/items/properties/runId/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.runId.type, parentSchema: schema75.properties.verdicts.items.properties.runId, data: data7 };
+                const err20 = { instancePath: instancePath + "/verdicts/" + i1 + "/runId", schemaPath: "#/properties/verdicts/items/properties/runId/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.runId.type, parentSchema: schema77.properties.verdicts.items.properties.runId, data: data7 };
                 if (vErrors === null) {
                   vErrors = [err20];
                 } else {
@@ -45272,7 +45527,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.status !== void 0) {
               let data8 = data4.status;
               if (!(data8 === "succeeded" || data8 === "failed" || data8 === "timed-out" || data8 === "oom-killed" || data8 === "cancelled" || data8 === "sandbox-error" || data8 === "rejected")) {
-                const err21 = { instancePath: instancePath + "/verdicts/" + i1 + "/status", schemaPath: "#/$defs/status/enum", keyword: "enum", params: { allowedValues: schema76.enum }, message: "must be equal to one of the allowed values", schema: schema76.enum, parentSchema: schema76, data: data8 };
+                const err21 = { instancePath: instancePath + "/verdicts/" + i1 + "/status", schemaPath: "#/$defs/status/enum", keyword: "enum", params: { allowedValues: schema78.enum }, message: "must be equal to one of the allowed values", schema: schema78.enum, parentSchema: schema78, data: data8 };
                 if (vErrors === null) {
                   vErrors = [err21];
                 } else {
@@ -45284,7 +45539,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.verdict !== void 0) {
               let data9 = data4.verdict;
               if (!(data9 === "contained" || data9 === "breached")) {
-                const err22 = { instancePath: instancePath + "/verdicts/" + i1 + "/verdict", schemaPath: "#/properties/verdicts/items/properties/verdict/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.verdict.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.verdict.enum, parentSchema: schema75.properties.verdicts.items.properties.verdict, data: data9 };
+                const err22 = { instancePath: instancePath + "/verdicts/" + i1 + "/verdict", schemaPath: "#/properties/verdicts/items/properties/verdict/enum", keyword: "enum", params: { allowedValues: schema77.properties.verdicts.items.properties.verdict.enum }, message: "must be equal to one of the allowed values", schema: schema77.properties.verdicts.items.properties.verdict.enum, parentSchema: schema77.properties.verdicts.items.properties.verdict, data: data9 };
                 if (vErrors === null) {
                   vErrors = [err22];
                 } else {
@@ -45300,7 +45555,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 for (let i2 = 0; i2 < len2; i2++) {
                   let data11 = data10[i2];
                   if (typeof data11 !== "string") {
-                    const err23 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons/" + i2, schemaPath: "#/properties/verdicts/items/properties/reasons/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.reasons.items.type, parentSchema: schema75.properties.verdicts.items.properties.reasons.items, data: data11 };
+                    const err23 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons/" + i2, schemaPath: "#/properties/verdicts/items/properties/reasons/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.reasons.items.type, parentSchema: schema77.properties.verdicts.items.properties.reasons.items, data: data11 };
                     if (vErrors === null) {
                       vErrors = [err23];
                     } else {
@@ -45310,7 +45565,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err24 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons", schemaPath: "#/properties/verdicts/items/properties/reasons/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.reasons.type, parentSchema: schema75.properties.verdicts.items.properties.reasons, data: data10 };
+                const err24 = { instancePath: instancePath + "/verdicts/" + i1 + "/reasons", schemaPath: "#/properties/verdicts/items/properties/reasons/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.verdicts.items.properties.reasons.type, parentSchema: schema77.properties.verdicts.items.properties.reasons, data: data10 };
                 if (vErrors === null) {
                   vErrors = [err24];
                 } else {
@@ -45322,7 +45577,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
             if (data4.malformedReports !== void 0) {
               let data12 = data4.malformedReports;
               if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-                const err25 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.verdicts.items.properties.malformedReports.type, parentSchema: schema75.properties.verdicts.items.properties.malformedReports, data: data12 };
+                const err25 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema77.properties.verdicts.items.properties.malformedReports.type, parentSchema: schema77.properties.verdicts.items.properties.malformedReports, data: data12 };
                 if (vErrors === null) {
                   vErrors = [err25];
                 } else {
@@ -45332,7 +45587,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               }
               if (typeof data12 == "number" && isFinite(data12)) {
                 if (data12 < 0 || isNaN(data12)) {
-                  const err26 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema75.properties.verdicts.items.properties.malformedReports, data: data12 };
+                  const err26 = { instancePath: instancePath + "/verdicts/" + i1 + "/malformedReports", schemaPath: "#/properties/verdicts/items/properties/malformedReports/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema77.properties.verdicts.items.properties.malformedReports, data: data12 };
                   if (vErrors === null) {
                     vErrors = [err26];
                   } else {
@@ -45350,7 +45605,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   let data14 = data13[i3];
                   if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
                     if (data14.check === void 0) {
-                      const err27 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "check" }, message: "must have required property 'check'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      const err27 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "check" }, message: "must have required property 'check'", schema: schema77.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items, data: data14 };
                       if (vErrors === null) {
                         vErrors = [err27];
                       } else {
@@ -45359,7 +45614,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       errors++;
                     }
                     if (data14.ok === void 0) {
-                      const err28 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "ok" }, message: "must have required property 'ok'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      const err28 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "ok" }, message: "must have required property 'ok'", schema: schema77.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items, data: data14 };
                       if (vErrors === null) {
                         vErrors = [err28];
                       } else {
@@ -45368,7 +45623,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       errors++;
                     }
                     if (data14.detail === void 0) {
-                      const err29 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema75.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                      const err29 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/required", keyword: "required", params: { missingProperty: "detail" }, message: "must have required property 'detail'", schema: schema77.properties.verdicts.items.properties.hostChecks.items.required, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items, data: data14 };
                       if (vErrors === null) {
                         vErrors = [err29];
                       } else {
@@ -45378,7 +45633,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     for (const key2 in data14) {
                       if (!(key2 === "check" || key2 === "ok" || key2 === "detail")) {
-                        const err30 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                        const err30 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items, data: data14 };
                         if (vErrors === null) {
                           vErrors = [err30];
                         } else {
@@ -45390,7 +45645,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     if (data14.check !== void 0) {
                       let data15 = data14.check;
                       if (typeof data15 !== "string") {
-                        const err31 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/check", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/check/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.check.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.check, data: data15 };
+                        const err31 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/check", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/check/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.check.type, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.check, data: data15 };
                         if (vErrors === null) {
                           vErrors = [err31];
                         } else {
@@ -45402,7 +45657,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     if (data14.ok !== void 0) {
                       let data16 = data14.ok;
                       if (typeof data16 !== "boolean") {
-                        const err32 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/ok", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/ok/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.ok.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.ok, data: data16 };
+                        const err32 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/ok", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/ok/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.ok.type, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.ok, data: data16 };
                         if (vErrors === null) {
                           vErrors = [err32];
                         } else {
@@ -45414,7 +45669,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     if (data14.detail !== void 0) {
                       let data17 = data14.detail;
                       if (typeof data17 !== "string") {
-                        const err33 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/detail", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/detail/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.detail.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items.properties.detail, data: data17 };
+                        const err33 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3 + "/detail", schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/properties/detail/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.detail.type, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items.properties.detail, data: data17 };
                         if (vErrors === null) {
                           vErrors = [err33];
                         } else {
@@ -45424,7 +45679,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       }
                     }
                   } else {
-                    const err34 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.hostChecks.items.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks.items, data: data14 };
+                    const err34 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks/" + i3, schemaPath: "#/properties/verdicts/items/properties/hostChecks/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.verdicts.items.properties.hostChecks.items.type, parentSchema: schema77.properties.verdicts.items.properties.hostChecks.items, data: data14 };
                     if (vErrors === null) {
                       vErrors = [err34];
                     } else {
@@ -45434,7 +45689,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err35 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks", schemaPath: "#/properties/verdicts/items/properties/hostChecks/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.hostChecks.type, parentSchema: schema75.properties.verdicts.items.properties.hostChecks, data: data13 };
+                const err35 = { instancePath: instancePath + "/verdicts/" + i1 + "/hostChecks", schemaPath: "#/properties/verdicts/items/properties/hostChecks/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.verdicts.items.properties.hostChecks.type, parentSchema: schema77.properties.verdicts.items.properties.hostChecks, data: data13 };
                 if (vErrors === null) {
                   vErrors = [err35];
                 } else {
@@ -45451,7 +45706,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               const _errs41 = errors;
               if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
                 if (data18.status === void 0) {
-                  const err36 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  const err36 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                   if (vErrors === null) {
                     vErrors = [err36];
                   } else {
@@ -45460,7 +45715,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data18.collector === void 0) {
-                  const err37 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  const err37 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "collector" }, message: "must have required property 'collector'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                   if (vErrors === null) {
                     vErrors = [err37];
                   } else {
@@ -45469,7 +45724,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data18.alerts === void 0) {
-                  const err38 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "alerts" }, message: "must have required property 'alerts'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                  const err38 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/required", keyword: "required", params: { missingProperty: "alerts" }, message: "must have required property 'alerts'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                   if (vErrors === null) {
                     vErrors = [err38];
                   } else {
@@ -45479,7 +45734,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 for (const key3 in data18) {
                   if (!(key3 === "status" || key3 === "collector" || key3 === "alerts")) {
-                    const err39 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                    const err39 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                     if (vErrors === null) {
                       vErrors = [err39];
                     } else {
@@ -45491,7 +45746,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data18.status !== void 0) {
                   let data19 = data18.status;
                   if ("available" !== data19) {
-                    const err40 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.status, data: data19 };
+                    const err40 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/status/const", keyword: "const", params: { allowedValue: "available" }, message: "must be equal to constant", schema: "available", parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.status, data: data19 };
                     if (vErrors === null) {
                       vErrors = [err40];
                     } else {
@@ -45503,7 +45758,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data18.collector !== void 0) {
                   let data20 = data18.collector;
                   if (!(data20 === "ok" || data20 === "overloaded" || data20 === "broken")) {
-                    const err41 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/collector", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.collector, data: data20 };
+                    const err41 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/collector", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/collector/enum", keyword: "enum", params: { allowedValues: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum }, message: "must be equal to one of the allowed values", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.collector.enum, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.collector, data: data20 };
                     if (vErrors === null) {
                       vErrors = [err41];
                     } else {
@@ -45520,7 +45775,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       let data22 = data21[i4];
                       if (data22 && typeof data22 == "object" && !Array.isArray(data22)) {
                         if (data22.rule === void 0) {
-                          const err42 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          const err42 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "rule" }, message: "must have required property 'rule'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                           if (vErrors === null) {
                             vErrors = [err42];
                           } else {
@@ -45529,7 +45784,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                           errors++;
                         }
                         if (data22.severity === void 0) {
-                          const err43 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          const err43 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                           if (vErrors === null) {
                             vErrors = [err43];
                           } else {
@@ -45538,7 +45793,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                           errors++;
                         }
                         if (data22.count === void 0) {
-                          const err44 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          const err44 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/required", keyword: "required", params: { missingProperty: "count" }, message: "must have required property 'count'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                           if (vErrors === null) {
                             vErrors = [err44];
                           } else {
@@ -45547,8 +45802,8 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                           errors++;
                         }
                         for (const key4 in data22) {
-                          if (!(key4 === "rule" || key4 === "severity" || key4 === "count")) {
-                            const err45 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                          if (!(key4 === "rule" || key4 === "severity" || key4 === "kind" || key4 === "count")) {
+                            const err45 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                             if (vErrors === null) {
                               vErrors = [err45];
                             } else {
@@ -45561,7 +45816,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                           let data23 = data22.rule;
                           if (typeof data23 === "string") {
                             if (func2(data23) > 60) {
-                              const err46 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
+                              const err46 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/maxLength", keyword: "maxLength", params: { limit: 60 }, message: "must NOT have more than 60 characters", schema: 60, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
                               if (vErrors === null) {
                                 vErrors = [err46];
                               } else {
@@ -45570,7 +45825,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                               errors++;
                             }
                           } else {
-                            const err47 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
+                            const err47 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/rule", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/rule/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule.type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.rule, data: data23 };
                             if (vErrors === null) {
                               vErrors = [err47];
                             } else {
@@ -45582,7 +45837,7 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                         if (data22.severity !== void 0) {
                           let data24 = data22.severity;
                           if (!(data24 === "low" || data24 === "medium" || data24 === "high")) {
-                            const err48 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/severity", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity, data: data24 };
+                            const err48 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/severity", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/severity/enum", keyword: "enum", params: { allowedValues: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum }, message: "must be equal to one of the allowed values", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity.enum, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.severity, data: data24 };
                             if (vErrors === null) {
                               vErrors = [err48];
                             } else {
@@ -45591,10 +45846,10 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                             errors++;
                           }
                         }
-                        if (data22.count !== void 0) {
-                          let data25 = data22.count;
-                          if (!(typeof data25 == "number" && (!(data25 % 1) && !isNaN(data25)) && isFinite(data25))) {
-                            const err49 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data25 };
+                        if (data22.kind !== void 0) {
+                          let data25 = data22.kind;
+                          if (!(data25 === "network" || data25 === "filesystem" || data25 === "resources" || data25 === "privilege" || data25 === "recon" || data25 === "persistence" || data25 === "injection")) {
+                            const err49 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/kind", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/kind/enum", keyword: "enum", params: { allowedValues: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.kind.enum }, message: "must be equal to one of the allowed values", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.kind.enum, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.kind, data: data25 };
                             if (vErrors === null) {
                               vErrors = [err49];
                             } else {
@@ -45602,44 +45857,56 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                           }
-                          if (typeof data25 == "number" && isFinite(data25)) {
-                            if (data25 < 1 || isNaN(data25)) {
-                              const err50 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data25 };
+                        }
+                        if (data22.count !== void 0) {
+                          let data26 = data22.count;
+                          if (!(typeof data26 == "number" && (!(data26 % 1) && !isNaN(data26)) && isFinite(data26))) {
+                            const err50 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count.type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data26 };
+                            if (vErrors === null) {
+                              vErrors = [err50];
+                            } else {
+                              vErrors.push(err50);
+                            }
+                            errors++;
+                          }
+                          if (typeof data26 == "number" && isFinite(data26)) {
+                            if (data26 < 1 || isNaN(data26)) {
+                              const err51 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4 + "/count", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/properties/count/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.properties.count, data: data26 };
                               if (vErrors === null) {
-                                vErrors = [err50];
+                                vErrors = [err51];
                               } else {
-                                vErrors.push(err50);
+                                vErrors.push(err51);
                               }
                               errors++;
                             }
                           }
                         }
                       } else {
-                        const err51 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
+                        const err52 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts/" + i4, schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items.type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.items, data: data22 };
                         if (vErrors === null) {
-                          vErrors = [err51];
+                          vErrors = [err52];
                         } else {
-                          vErrors.push(err51);
+                          vErrors.push(err52);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err52 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts, data: data21 };
+                    const err53 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/alerts", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/properties/alerts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts.type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0].properties.alerts, data: data21 };
                     if (vErrors === null) {
-                      vErrors = [err52];
+                      vErrors = [err53];
                     } else {
-                      vErrors.push(err52);
+                      vErrors.push(err53);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err53 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[0].type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
+                const err54 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.verdicts.items.properties.detection.oneOf[0].type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[0], data: data18 };
                 if (vErrors === null) {
-                  vErrors = [err53];
+                  vErrors = [err54];
                 } else {
-                  vErrors.push(err53);
+                  vErrors.push(err54);
                 }
                 errors++;
               }
@@ -45649,19 +45916,10 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 passing0 = 0;
                 var props0 = true;
               }
-              const _errs56 = errors;
+              const _errs57 = errors;
               if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
                 if (data18.status === void 0) {
-                  const err54 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
-                  if (vErrors === null) {
-                    vErrors = [err54];
-                  } else {
-                    vErrors.push(err54);
-                  }
-                  errors++;
-                }
-                if (data18.reason === void 0) {
-                  const err55 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                  const err55 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "status" }, message: "must have required property 'status'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
                   if (vErrors === null) {
                     vErrors = [err55];
                   } else {
@@ -45669,21 +45927,18 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
+                if (data18.reason === void 0) {
+                  const err56 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/required", keyword: "required", params: { missingProperty: "reason" }, message: "must have required property 'reason'", schema: schema77.properties.verdicts.items.properties.detection.oneOf[1].required, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                  if (vErrors === null) {
+                    vErrors = [err56];
+                  } else {
+                    vErrors.push(err56);
+                  }
+                  errors++;
+                }
                 for (const key5 in data18) {
                   if (!(key5 === "status" || key5 === "reason")) {
-                    const err56 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
-                    if (vErrors === null) {
-                      vErrors = [err56];
-                    } else {
-                      vErrors.push(err56);
-                    }
-                    errors++;
-                  }
-                }
-                if (data18.status !== void 0) {
-                  let data26 = data18.status;
-                  if (!(data26 === "unavailable" || data26 === "not-monitored")) {
-                    const err57 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/status/enum", keyword: "enum", params: { allowedValues: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.status, data: data26 };
+                    const err57 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
                     if (vErrors === null) {
                       vErrors = [err57];
                     } else {
@@ -45692,38 +45947,50 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                 }
+                if (data18.status !== void 0) {
+                  let data27 = data18.status;
+                  if (!(data27 === "unavailable" || data27 === "not-monitored")) {
+                    const err58 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/status", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/status/enum", keyword: "enum", params: { allowedValues: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum }, message: "must be equal to one of the allowed values", schema: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.status.enum, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.status, data: data27 };
+                    if (vErrors === null) {
+                      vErrors = [err58];
+                    } else {
+                      vErrors.push(err58);
+                    }
+                    errors++;
+                  }
+                }
                 if (data18.reason !== void 0) {
-                  let data27 = data18.reason;
-                  if (typeof data27 === "string") {
-                    if (func2(data27) > 1e3) {
-                      const err58 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data27 };
+                  let data28 = data18.reason;
+                  if (typeof data28 === "string") {
+                    if (func2(data28) > 1e3) {
+                      const err59 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/maxLength", keyword: "maxLength", params: { limit: 1e3 }, message: "must NOT have more than 1000 characters", schema: 1e3, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data28 };
                       if (vErrors === null) {
-                        vErrors = [err58];
+                        vErrors = [err59];
                       } else {
-                        vErrors.push(err58);
+                        vErrors.push(err59);
                       }
                       errors++;
                     }
                   } else {
-                    const err59 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason.type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data27 };
+                    const err60 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection/reason", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.reason.type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1].properties.reason, data: data28 };
                     if (vErrors === null) {
-                      vErrors = [err59];
+                      vErrors = [err60];
                     } else {
-                      vErrors.push(err59);
+                      vErrors.push(err60);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err60 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.properties.detection.oneOf[1].type, parentSchema: schema75.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
+                const err61 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.verdicts.items.properties.detection.oneOf[1].type, parentSchema: schema77.properties.verdicts.items.properties.detection.oneOf[1], data: data18 };
                 if (vErrors === null) {
-                  vErrors = [err60];
+                  vErrors = [err61];
                 } else {
-                  vErrors.push(err60);
+                  vErrors.push(err61);
                 }
                 errors++;
               }
-              var _valid0 = _errs56 === errors;
+              var _valid0 = _errs57 === errors;
               if (_valid0 && valid12) {
                 valid12 = false;
                 passing0 = [passing0, 1];
@@ -45737,11 +46004,11 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
               if (!valid12) {
-                const err61 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.verdicts.items.properties.detection.oneOf, parentSchema: schema75.properties.verdicts.items.properties.detection, data: data18 };
+                const err62 = { instancePath: instancePath + "/verdicts/" + i1 + "/detection", schemaPath: "#/properties/verdicts/items/properties/detection/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema77.properties.verdicts.items.properties.detection.oneOf, parentSchema: schema77.properties.verdicts.items.properties.detection, data: data18 };
                 if (vErrors === null) {
-                  vErrors = [err61];
+                  vErrors = [err62];
                 } else {
-                  vErrors.push(err61);
+                  vErrors.push(err62);
                 }
                 errors++;
               } else {
@@ -45756,43 +46023,34 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err62 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.verdicts.items.type, parentSchema: schema75.properties.verdicts.items, data: data4 };
+            const err63 = { instancePath: instancePath + "/verdicts/" + i1, schemaPath: "#/properties/verdicts/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.verdicts.items.type, parentSchema: schema77.properties.verdicts.items, data: data4 };
             if (vErrors === null) {
-              vErrors = [err62];
+              vErrors = [err63];
             } else {
-              vErrors.push(err62);
+              vErrors.push(err63);
             }
             errors++;
           }
         }
       } else {
-        const err63 = { instancePath: instancePath + "/verdicts", schemaPath: "#/properties/verdicts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.verdicts.type, parentSchema: schema75.properties.verdicts, data: data3 };
+        const err64 = { instancePath: instancePath + "/verdicts", schemaPath: "#/properties/verdicts/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.verdicts.type, parentSchema: schema77.properties.verdicts, data: data3 };
         if (vErrors === null) {
-          vErrors = [err63];
+          vErrors = [err64];
         } else {
-          vErrors.push(err63);
+          vErrors.push(err64);
         }
         errors++;
       }
     }
     if (data.techniques !== void 0) {
-      let data28 = data.techniques;
-      if (Array.isArray(data28)) {
-        const len5 = data28.length;
+      let data29 = data.techniques;
+      if (Array.isArray(data29)) {
+        const len5 = data29.length;
         for (let i5 = 0; i5 < len5; i5++) {
-          let data29 = data28[i5];
-          if (data29 && typeof data29 == "object" && !Array.isArray(data29)) {
-            if (data29.attack === void 0) {
-              const err64 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
-              if (vErrors === null) {
-                vErrors = [err64];
-              } else {
-                vErrors.push(err64);
-              }
-              errors++;
-            }
-            if (data29.category === void 0) {
-              const err65 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "category" }, message: "must have required property 'category'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+          let data30 = data29[i5];
+          if (data30 && typeof data30 == "object" && !Array.isArray(data30)) {
+            if (data30.attack === void 0) {
+              const err65 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "attack" }, message: "must have required property 'attack'", schema: schema77.properties.techniques.items.required, parentSchema: schema77.properties.techniques.items, data: data30 };
               if (vErrors === null) {
                 vErrors = [err65];
               } else {
@@ -45800,8 +46058,8 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-            if (data29.technique === void 0) {
-              const err66 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "technique" }, message: "must have required property 'technique'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+            if (data30.category === void 0) {
+              const err66 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "category" }, message: "must have required property 'category'", schema: schema77.properties.techniques.items.required, parentSchema: schema77.properties.techniques.items, data: data30 };
               if (vErrors === null) {
                 vErrors = [err66];
               } else {
@@ -45809,8 +46067,8 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-            if (data29.outcomes === void 0) {
-              const err67 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "outcomes" }, message: "must have required property 'outcomes'", schema: schema75.properties.techniques.items.required, parentSchema: schema75.properties.techniques.items, data: data29 };
+            if (data30.technique === void 0) {
+              const err67 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "technique" }, message: "must have required property 'technique'", schema: schema77.properties.techniques.items.required, parentSchema: schema77.properties.techniques.items, data: data30 };
               if (vErrors === null) {
                 vErrors = [err67];
               } else {
@@ -45818,21 +46076,18 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
               }
               errors++;
             }
-            for (const key6 in data29) {
-              if (!(key6 === "attack" || key6 === "category" || key6 === "technique" || key6 === "outcomes")) {
-                const err68 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items, data: data29 };
-                if (vErrors === null) {
-                  vErrors = [err68];
-                } else {
-                  vErrors.push(err68);
-                }
-                errors++;
+            if (data30.outcomes === void 0) {
+              const err68 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/required", keyword: "required", params: { missingProperty: "outcomes" }, message: "must have required property 'outcomes'", schema: schema77.properties.techniques.items.required, parentSchema: schema77.properties.techniques.items, data: data30 };
+              if (vErrors === null) {
+                vErrors = [err68];
+              } else {
+                vErrors.push(err68);
               }
+              errors++;
             }
-            if (data29.attack !== void 0) {
-              let data30 = data29.attack;
-              if (typeof data30 !== "string") {
-                const err69 = { instancePath: instancePath + "/techniques/" + i5 + "/attack", schemaPath: "#/properties/techniques/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.attack.type, parentSchema: schema75.properties.techniques.items.properties.attack, data: data30 };
+            for (const key6 in data30) {
+              if (!(key6 === "attack" || key6 === "category" || key6 === "technique" || key6 === "outcomes")) {
+                const err69 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.techniques.items, data: data30 };
                 if (vErrors === null) {
                   vErrors = [err69];
                 } else {
@@ -45841,10 +46096,10 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data29.category !== void 0) {
-              let data31 = data29.category;
+            if (data30.attack !== void 0) {
+              let data31 = data30.attack;
               if (typeof data31 !== "string") {
-                const err70 = { instancePath: instancePath + "/techniques/" + i5 + "/category", schemaPath: "#/properties/techniques/items/properties/category/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.category.type, parentSchema: schema75.properties.techniques.items.properties.category, data: data31 };
+                const err70 = { instancePath: instancePath + "/techniques/" + i5 + "/attack", schemaPath: "#/properties/techniques/items/properties/attack/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.techniques.items.properties.attack.type, parentSchema: schema77.properties.techniques.items.properties.attack, data: data31 };
                 if (vErrors === null) {
                   vErrors = [err70];
                 } else {
@@ -45853,10 +46108,10 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data29.technique !== void 0) {
-              let data32 = data29.technique;
+            if (data30.category !== void 0) {
+              let data32 = data30.category;
               if (typeof data32 !== "string") {
-                const err71 = { instancePath: instancePath + "/techniques/" + i5 + "/technique", schemaPath: "#/properties/techniques/items/properties/technique/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.technique.type, parentSchema: schema75.properties.techniques.items.properties.technique, data: data32 };
+                const err71 = { instancePath: instancePath + "/techniques/" + i5 + "/category", schemaPath: "#/properties/techniques/items/properties/category/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.techniques.items.properties.category.type, parentSchema: schema77.properties.techniques.items.properties.category, data: data32 };
                 if (vErrors === null) {
                   vErrors = [err71];
                 } else {
@@ -45865,42 +46120,45 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data29.outcomes !== void 0) {
-              let data33 = data29.outcomes;
-              if (data33 && typeof data33 == "object" && !Array.isArray(data33)) {
-                for (const key7 in data33) {
-                  let data34 = data33[key7];
-                  const _errs77 = errors;
+            if (data30.technique !== void 0) {
+              let data33 = data30.technique;
+              if (typeof data33 !== "string") {
+                const err72 = { instancePath: instancePath + "/techniques/" + i5 + "/technique", schemaPath: "#/properties/techniques/items/properties/technique/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.techniques.items.properties.technique.type, parentSchema: schema77.properties.techniques.items.properties.technique, data: data33 };
+                if (vErrors === null) {
+                  vErrors = [err72];
+                } else {
+                  vErrors.push(err72);
+                }
+                errors++;
+              }
+            }
+            if (data30.outcomes !== void 0) {
+              let data34 = data30.outcomes;
+              if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+                for (const key7 in data34) {
+                  let data35 = data34[key7];
+                  const _errs78 = errors;
                   let valid22 = false;
                   let passing1 = null;
-                  const _errs78 = errors;
-                  if (data34 !== null) {
-                    const err72 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/0/type", keyword: "type", params: { type: "null" }, message: "must be null", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0], data: data34 };
+                  const _errs79 = errors;
+                  if (data35 !== null) {
+                    const err73 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/0/type", keyword: "type", params: { type: "null" }, message: "must be null", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0].type, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[0], data: data35 };
                     if (vErrors === null) {
-                      vErrors = [err72];
+                      vErrors = [err73];
                     } else {
-                      vErrors.push(err72);
+                      vErrors.push(err73);
                     }
                     errors++;
                   }
-                  var _valid1 = _errs78 === errors;
+                  var _valid1 = _errs79 === errors;
                   if (_valid1) {
                     valid22 = true;
                     passing1 = 0;
                   }
-                  const _errs80 = errors;
-                  if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
-                    if (data34.outcome === void 0) {
-                      const err73 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "outcome" }, message: "must have required property 'outcome'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
-                      if (vErrors === null) {
-                        vErrors = [err73];
-                      } else {
-                        vErrors.push(err73);
-                      }
-                      errors++;
-                    }
-                    if (data34.evidence === void 0) {
-                      const err74 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "evidence" }, message: "must have required property 'evidence'", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                  const _errs81 = errors;
+                  if (data35 && typeof data35 == "object" && !Array.isArray(data35)) {
+                    if (data35.outcome === void 0) {
+                      const err74 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "outcome" }, message: "must have required property 'outcome'", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data35 };
                       if (vErrors === null) {
                         vErrors = [err74];
                       } else {
@@ -45908,21 +46166,18 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                       }
                       errors++;
                     }
-                    for (const key8 in data34) {
-                      if (!(key8 === "outcome" || key8 === "evidence")) {
-                        const err75 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
-                        if (vErrors === null) {
-                          vErrors = [err75];
-                        } else {
-                          vErrors.push(err75);
-                        }
-                        errors++;
+                    if (data35.evidence === void 0) {
+                      const err75 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/required", keyword: "required", params: { missingProperty: "evidence" }, message: "must have required property 'evidence'", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].required, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data35 };
+                      if (vErrors === null) {
+                        vErrors = [err75];
+                      } else {
+                        vErrors.push(err75);
                       }
+                      errors++;
                     }
-                    if (data34.outcome !== void 0) {
-                      let data35 = data34.outcome;
-                      if (!(data35 === "blocked" || data35 === "contained" || data35 === "succeeded")) {
-                        const err76 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/outcome", schemaPath: "#/$defs/outcome/enum", keyword: "enum", params: { allowedValues: schema77.enum }, message: "must be equal to one of the allowed values", schema: schema77.enum, parentSchema: schema77, data: data35 };
+                    for (const key8 in data35) {
+                      if (!(key8 === "outcome" || key8 === "evidence")) {
+                        const err76 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data35 };
                         if (vErrors === null) {
                           vErrors = [err76];
                         } else {
@@ -45931,10 +46186,10 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                       }
                     }
-                    if (data34.evidence !== void 0) {
-                      let data36 = data34.evidence;
-                      if (typeof data36 !== "string") {
-                        const err77 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/evidence", schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/properties/evidence/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence.type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence, data: data36 };
+                    if (data35.outcome !== void 0) {
+                      let data36 = data35.outcome;
+                      if (!(data36 === "blocked" || data36 === "contained" || data36 === "succeeded")) {
+                        const err77 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/outcome", schemaPath: "#/$defs/outcome/enum", keyword: "enum", params: { allowedValues: schema79.enum }, message: "must be equal to one of the allowed values", schema: schema79.enum, parentSchema: schema79, data: data36 };
                         if (vErrors === null) {
                           vErrors = [err77];
                         } else {
@@ -45943,16 +46198,28 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                       }
                     }
+                    if (data35.evidence !== void 0) {
+                      let data37 = data35.evidence;
+                      if (typeof data37 !== "string") {
+                        const err78 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1") + "/evidence", schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/properties/evidence/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence.type, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].properties.evidence, data: data37 };
+                        if (vErrors === null) {
+                          vErrors = [err78];
+                        } else {
+                          vErrors.push(err78);
+                        }
+                        errors++;
+                      }
+                    }
                   } else {
-                    const err78 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].type, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data34 };
+                    const err79 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1].type, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf[1], data: data35 };
                     if (vErrors === null) {
-                      vErrors = [err78];
+                      vErrors = [err79];
                     } else {
-                      vErrors.push(err78);
+                      vErrors.push(err79);
                     }
                     errors++;
                   }
-                  var _valid1 = _errs80 === errors;
+                  var _valid1 = _errs81 === errors;
                   if (_valid1 && valid22) {
                     valid22 = false;
                     passing1 = [passing1, 1];
@@ -45963,18 +46230,18 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                   }
                   if (!valid22) {
-                    const err79 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema75.properties.techniques.items.properties.outcomes.additionalProperties.oneOf, parentSchema: schema75.properties.techniques.items.properties.outcomes.additionalProperties, data: data34 };
+                    const err80 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/techniques/items/properties/outcomes/additionalProperties/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema77.properties.techniques.items.properties.outcomes.additionalProperties.oneOf, parentSchema: schema77.properties.techniques.items.properties.outcomes.additionalProperties, data: data35 };
                     if (vErrors === null) {
-                      vErrors = [err79];
+                      vErrors = [err80];
                     } else {
-                      vErrors.push(err79);
+                      vErrors.push(err80);
                     }
                     errors++;
                   } else {
-                    errors = _errs77;
+                    errors = _errs78;
                     if (vErrors !== null) {
-                      if (_errs77) {
-                        vErrors.length = _errs77;
+                      if (_errs78) {
+                        vErrors.length = _errs78;
                       } else {
                         vErrors = null;
                       }
@@ -45982,60 +46249,61 @@ function validate36(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err80 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes", schemaPath: "#/properties/techniques/items/properties/outcomes/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.properties.outcomes.type, parentSchema: schema75.properties.techniques.items.properties.outcomes, data: data33 };
+                const err81 = { instancePath: instancePath + "/techniques/" + i5 + "/outcomes", schemaPath: "#/properties/techniques/items/properties/outcomes/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.techniques.items.properties.outcomes.type, parentSchema: schema77.properties.techniques.items.properties.outcomes, data: data34 };
                 if (vErrors === null) {
-                  vErrors = [err80];
+                  vErrors = [err81];
                 } else {
-                  vErrors.push(err80);
+                  vErrors.push(err81);
                 }
                 errors++;
               }
             }
           } else {
-            const err81 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.properties.techniques.items.type, parentSchema: schema75.properties.techniques.items, data: data29 };
+            const err82 = { instancePath: instancePath + "/techniques/" + i5, schemaPath: "#/properties/techniques/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.properties.techniques.items.type, parentSchema: schema77.properties.techniques.items, data: data30 };
             if (vErrors === null) {
-              vErrors = [err81];
+              vErrors = [err82];
             } else {
-              vErrors.push(err81);
+              vErrors.push(err82);
             }
             errors++;
           }
         }
       } else {
-        const err82 = { instancePath: instancePath + "/techniques", schemaPath: "#/properties/techniques/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema75.properties.techniques.type, parentSchema: schema75.properties.techniques, data: data28 };
+        const err83 = { instancePath: instancePath + "/techniques", schemaPath: "#/properties/techniques/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema77.properties.techniques.type, parentSchema: schema77.properties.techniques, data: data29 };
         if (vErrors === null) {
-          vErrors = [err82];
+          vErrors = [err83];
         } else {
-          vErrors.push(err82);
+          vErrors.push(err83);
         }
         errors++;
       }
     }
   } else {
-    const err83 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema75.type, parentSchema: schema75, data };
+    const err84 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema77.type, parentSchema: schema77, data };
     if (vErrors === null) {
-      vErrors = [err83];
+      vErrors = [err84];
     } else {
-      vErrors.push(err83);
+      vErrors.push(err84);
     }
     errors++;
   }
-  validate36.errors = vErrors;
+  validate38.errors = vErrors;
   return errors === 0;
 }
-validate36.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema78 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/monitoring-rules.schema.json", "title": "Crucible behaviour-monitoring rules", "description": "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).", "type": "object", "additionalProperties": false, "required": ["limits", "rules"], "properties": { "$schema": { "type": "string" }, "limits": { "$ref": "#/$defs/limits" }, "rules": { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "limits": { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } }, "severity": { "enum": ["low", "medium", "high"] }, "behaviour": { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }, "rule": { "type": "object", "additionalProperties": false, "required": ["id", "severity", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } }, "stringList": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } }, "match": { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }] }, "overrides": { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } } } };
-var schema79 = { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } };
-var schema80 = { "type": "object", "additionalProperties": false, "required": ["id", "severity", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } };
-var schema81 = { "enum": ["low", "medium", "high"] };
-var schema82 = { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] };
+validate38.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema80 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://crucible.invalid/schemas/monitoring-rules.schema.json", "title": "Crucible behaviour-monitoring rules", "description": "Which gVisor trace events raise which alerts, and how much the collector keeps. The default is runner-setup/monitoring-rules.json; a runner policy's monitoring section may change severities, turn rules off and tighten or loosen the collector's bounds (schemas/policy.schema.json).", "type": "object", "additionalProperties": false, "required": ["limits", "rules"], "properties": { "$schema": { "type": "string" }, "limits": { "$ref": "#/$defs/limits" }, "rules": { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/rule" } } }, "$defs": { "limits": { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } }, "severity": { "enum": ["low", "medium", "high"] }, "behaviour": { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] }, "rule": { "type": "object", "additionalProperties": false, "required": ["id", "severity", "kind", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "kind": { "$ref": "#/$defs/kind" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } }, "stringList": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } }, "match": { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "syslog", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }, { "description": "open() for reading only of a path under one of the prefixes, whether it succeeded or not (reading kernel or host interfaces), except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-read" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "A limit of the sandbox that bit: time and memory from how the run ended (killed at its time limit, OOM-killed); processes from clone/fork/vfork failing with EAGAIN, descriptors from open() failing with EMFILE/ENFILE, disk from open() failing with ENOSPC (trace).", "type": "object", "additionalProperties": false, "required": ["event", "limits"], "properties": { "event": { "const": "limit" }, "limits": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["time", "memory", "processes", "descriptors", "disk"] } } } }, { "description": "Control text in the program's output that the output relay neutralised (actions/lib/src/relay.ts), counted per kind; all kinds unless listed.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "output-control" }, "kinds": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["workflow-command", "escape-sequence", "control-character", "bidi-control", "invisible-character", "invalid-utf8"] } } } }] }, "overrides": { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } }, "kind": { "description": "What the alert is about, in the containment suite's categories (experiments/containment/README.md): the containment page counts an attack detected only by an alert of its own kind.", "enum": ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"] } } };
+var schema81 = { "type": "object", "additionalProperties": false, "required": ["eventsPerSecond", "maxEvents", "maxBytes", "examplesPerRule"], "properties": { "eventsPerSecond": { "description": "Events evaluated per second of the run; more are counted as dropped (rate).", "type": "integer", "minimum": 1 }, "maxEvents": { "description": "Events evaluated over the whole run; more are counted as dropped (total).", "type": "integer", "minimum": 1 }, "maxBytes": { "description": "Bytes of trace messages decoded over the whole run; more are counted as dropped (bytes).", "type": "integer", "minimum": 1024 }, "examplesPerRule": { "description": "Events kept per raised rule, first ones first.", "type": "integer", "minimum": 1, "maximum": 100 } } };
+var schema82 = { "type": "object", "additionalProperties": false, "required": ["id", "severity", "kind", "meaning", "match"], "properties": { "id": { "description": "Stable name of the rule, shown with every alert.", "type": "string", "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "severity": { "$ref": "#/$defs/severity" }, "kind": { "$ref": "#/$defs/kind" }, "meaning": { "description": "One line a reviewer reads: what the program tried.", "type": "string", "minLength": 10, "maxLength": 140 }, "behaviour": { "$ref": "#/$defs/behaviour" }, "match": { "$ref": "#/$defs/match" } } };
+var schema83 = { "enum": ["low", "medium", "high"] };
+var schema84 = { "description": "What the alert is about, in the containment suite's categories (experiments/containment/README.md): the containment page counts an attack detected only by an alert of its own kind.", "enum": ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"] };
+var schema85 = { "description": "A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.", "enum": ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"] };
 var pattern79 = new RegExp("^[a-z][a-z0-9-]{1,40}$", "u");
-var schema83 = { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }] };
-var schema84 = { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } };
-function validate39(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var schema86 = { "oneOf": [{ "description": "connect() to an IPv4/IPv6 address; loopback (127.0.0.0/8, ::1) and Unix sockets are not network.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "connect" } } }, { "description": "execve() of a program whose file name (last path component) is one of these.", "type": "object", "additionalProperties": false, "required": ["event", "names"], "properties": { "event": { "const": "execve" }, "names": { "$ref": "#/$defs/stringList" } } }, { "description": "A program executed from a file with the setuid or setgid bit.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "setuid-exec" } } }, { "description": "Any call of these system calls (x86_64 names).", "type": "object", "additionalProperties": false, "required": ["event", "syscalls"], "properties": { "event": { "const": "syscall" }, "syscalls": { "type": "array", "minItems": 1, "items": { "enum": ["unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "syslog", "bpf", "init_module", "finit_module", "delete_module", "kexec_load", "io_uring_setup"] } } } }, { "description": "open() for writing (or creating) a path under one of the prefixes, except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-write" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "open() of /proc/<pid>/environ of a process other than the caller's own.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "other-environ" } } }, { "description": "open() that failed with EROFS (read-only file system) on a path outside the listed prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "except"], "properties": { "event": { "const": "erofs" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "More new processes or threads (clone/fork/vfork) in one second than perSecond.", "type": "object", "additionalProperties": false, "required": ["event", "perSecond"], "properties": { "event": { "const": "clone-rate" }, "perSecond": { "type": "integer", "minimum": 1 } } }, { "description": "open() for reading only of a path under one of the prefixes, whether it succeeded or not (reading kernel or host interfaces), except the listed paths and prefixes.", "type": "object", "additionalProperties": false, "required": ["event", "prefixes"], "properties": { "event": { "const": "open-read" }, "prefixes": { "$ref": "#/$defs/stringList" }, "except": { "$ref": "#/$defs/stringList" } } }, { "description": "A limit of the sandbox that bit: time and memory from how the run ended (killed at its time limit, OOM-killed); processes from clone/fork/vfork failing with EAGAIN, descriptors from open() failing with EMFILE/ENFILE, disk from open() failing with ENOSPC (trace).", "type": "object", "additionalProperties": false, "required": ["event", "limits"], "properties": { "event": { "const": "limit" }, "limits": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["time", "memory", "processes", "descriptors", "disk"] } } } }, { "description": "Control text in the program's output that the output relay neutralised (actions/lib/src/relay.ts), counted per kind; all kinds unless listed.", "type": "object", "additionalProperties": false, "required": ["event"], "properties": { "event": { "const": "output-control" }, "kinds": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "enum": ["workflow-command", "escape-sequence", "control-character", "bidi-control", "invisible-character", "invalid-utf8"] } } } }] };
+var schema87 = { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1, "maxLength": 200 } };
+function validate41(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate39.evaluated;
+  const evaluated0 = validate41.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -46048,7 +46316,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
   const _errs1 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.event === void 0) {
-      const err0 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[0].required, parentSchema: schema83.oneOf[0], data };
+      const err0 = { instancePath, schemaPath: "#/oneOf/0/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[0].required, parentSchema: schema86.oneOf[0], data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -46058,7 +46326,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key0 in data) {
       if (!(key0 === "event")) {
-        const err1 = { instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[0], data };
+        const err1 = { instancePath, schemaPath: "#/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[0], data };
         if (vErrors === null) {
           vErrors = [err1];
         } else {
@@ -46070,7 +46338,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.event !== void 0) {
       let data0 = data.event;
       if ("connect" !== data0) {
-        const err2 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/0/properties/event/const", keyword: "const", params: { allowedValue: "connect" }, message: "must be equal to constant", schema: "connect", parentSchema: schema83.oneOf[0].properties.event, data: data0 };
+        const err2 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/0/properties/event/const", keyword: "const", params: { allowedValue: "connect" }, message: "must be equal to constant", schema: "connect", parentSchema: schema86.oneOf[0].properties.event, data: data0 };
         if (vErrors === null) {
           vErrors = [err2];
         } else {
@@ -46080,7 +46348,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err3 = { instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[0].type, parentSchema: schema83.oneOf[0], data };
+    const err3 = { instancePath, schemaPath: "#/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[0].type, parentSchema: schema86.oneOf[0], data };
     if (vErrors === null) {
       vErrors = [err3];
     } else {
@@ -46097,7 +46365,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
   const _errs5 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.event === void 0) {
-      const err4 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[1].required, parentSchema: schema83.oneOf[1], data };
+      const err4 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[1].required, parentSchema: schema86.oneOf[1], data };
       if (vErrors === null) {
         vErrors = [err4];
       } else {
@@ -46106,7 +46374,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.names === void 0) {
-      const err5 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "names" }, message: "must have required property 'names'", schema: schema83.oneOf[1].required, parentSchema: schema83.oneOf[1], data };
+      const err5 = { instancePath, schemaPath: "#/oneOf/1/required", keyword: "required", params: { missingProperty: "names" }, message: "must have required property 'names'", schema: schema86.oneOf[1].required, parentSchema: schema86.oneOf[1], data };
       if (vErrors === null) {
         vErrors = [err5];
       } else {
@@ -46116,7 +46384,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key1 in data) {
       if (!(key1 === "event" || key1 === "names")) {
-        const err6 = { instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[1], data };
+        const err6 = { instancePath, schemaPath: "#/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[1], data };
         if (vErrors === null) {
           vErrors = [err6];
         } else {
@@ -46128,7 +46396,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.event !== void 0) {
       let data1 = data.event;
       if ("execve" !== data1) {
-        const err7 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/1/properties/event/const", keyword: "const", params: { allowedValue: "execve" }, message: "must be equal to constant", schema: "execve", parentSchema: schema83.oneOf[1].properties.event, data: data1 };
+        const err7 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/1/properties/event/const", keyword: "const", params: { allowedValue: "execve" }, message: "must be equal to constant", schema: "execve", parentSchema: schema86.oneOf[1].properties.event, data: data1 };
         if (vErrors === null) {
           vErrors = [err7];
         } else {
@@ -46141,7 +46409,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       let data2 = data.names;
       if (Array.isArray(data2)) {
         if (data2.length < 1) {
-          const err8 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data2 };
+          const err8 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data2 };
           if (vErrors === null) {
             vErrors = [err8];
           } else {
@@ -46154,7 +46422,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           let data3 = data2[i0];
           if (typeof data3 === "string") {
             if (func2(data3) > 200) {
-              const err9 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data3 };
+              const err9 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data3 };
               if (vErrors === null) {
                 vErrors = [err9];
               } else {
@@ -46163,7 +46431,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (func2(data3) < 1) {
-              const err10 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data3 };
+              const err10 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data3 };
               if (vErrors === null) {
                 vErrors = [err10];
               } else {
@@ -46172,7 +46440,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
           } else {
-            const err11 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data3 };
+            const err11 = { instancePath: instancePath + "/names/" + i0, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data3 };
             if (vErrors === null) {
               vErrors = [err11];
             } else {
@@ -46182,7 +46450,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err12 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data2 };
+        const err12 = { instancePath: instancePath + "/names", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data2 };
         if (vErrors === null) {
           vErrors = [err12];
         } else {
@@ -46192,7 +46460,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err13 = { instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[1].type, parentSchema: schema83.oneOf[1], data };
+    const err13 = { instancePath, schemaPath: "#/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[1].type, parentSchema: schema86.oneOf[1], data };
     if (vErrors === null) {
       vErrors = [err13];
     } else {
@@ -46215,7 +46483,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     const _errs14 = errors;
     if (data && typeof data == "object" && !Array.isArray(data)) {
       if (data.event === void 0) {
-        const err14 = { instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[2].required, parentSchema: schema83.oneOf[2], data };
+        const err14 = { instancePath, schemaPath: "#/oneOf/2/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[2].required, parentSchema: schema86.oneOf[2], data };
         if (vErrors === null) {
           vErrors = [err14];
         } else {
@@ -46225,7 +46493,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       }
       for (const key2 in data) {
         if (!(key2 === "event")) {
-          const err15 = { instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[2], data };
+          const err15 = { instancePath, schemaPath: "#/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[2], data };
           if (vErrors === null) {
             vErrors = [err15];
           } else {
@@ -46237,7 +46505,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       if (data.event !== void 0) {
         let data4 = data.event;
         if ("setuid-exec" !== data4) {
-          const err16 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/2/properties/event/const", keyword: "const", params: { allowedValue: "setuid-exec" }, message: "must be equal to constant", schema: "setuid-exec", parentSchema: schema83.oneOf[2].properties.event, data: data4 };
+          const err16 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/2/properties/event/const", keyword: "const", params: { allowedValue: "setuid-exec" }, message: "must be equal to constant", schema: "setuid-exec", parentSchema: schema86.oneOf[2].properties.event, data: data4 };
           if (vErrors === null) {
             vErrors = [err16];
           } else {
@@ -46247,7 +46515,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         }
       }
     } else {
-      const err17 = { instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[2].type, parentSchema: schema83.oneOf[2], data };
+      const err17 = { instancePath, schemaPath: "#/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[2].type, parentSchema: schema86.oneOf[2], data };
       if (vErrors === null) {
         vErrors = [err17];
       } else {
@@ -46270,7 +46538,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       const _errs18 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         if (data.event === void 0) {
-          const err18 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[3].required, parentSchema: schema83.oneOf[3], data };
+          const err18 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[3].required, parentSchema: schema86.oneOf[3], data };
           if (vErrors === null) {
             vErrors = [err18];
           } else {
@@ -46279,7 +46547,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data.syscalls === void 0) {
-          const err19 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "syscalls" }, message: "must have required property 'syscalls'", schema: schema83.oneOf[3].required, parentSchema: schema83.oneOf[3], data };
+          const err19 = { instancePath, schemaPath: "#/oneOf/3/required", keyword: "required", params: { missingProperty: "syscalls" }, message: "must have required property 'syscalls'", schema: schema86.oneOf[3].required, parentSchema: schema86.oneOf[3], data };
           if (vErrors === null) {
             vErrors = [err19];
           } else {
@@ -46289,7 +46557,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key3 in data) {
           if (!(key3 === "event" || key3 === "syscalls")) {
-            const err20 = { instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[3], data };
+            const err20 = { instancePath, schemaPath: "#/oneOf/3/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[3], data };
             if (vErrors === null) {
               vErrors = [err20];
             } else {
@@ -46301,7 +46569,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         if (data.event !== void 0) {
           let data5 = data.event;
           if ("syscall" !== data5) {
-            const err21 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/3/properties/event/const", keyword: "const", params: { allowedValue: "syscall" }, message: "must be equal to constant", schema: "syscall", parentSchema: schema83.oneOf[3].properties.event, data: data5 };
+            const err21 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/3/properties/event/const", keyword: "const", params: { allowedValue: "syscall" }, message: "must be equal to constant", schema: "syscall", parentSchema: schema86.oneOf[3].properties.event, data: data5 };
             if (vErrors === null) {
               vErrors = [err21];
             } else {
@@ -46314,7 +46582,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           let data6 = data.syscalls;
           if (Array.isArray(data6)) {
             if (data6.length < 1) {
-              const err22 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema83.oneOf[3].properties.syscalls, data: data6 };
+              const err22 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema86.oneOf[3].properties.syscalls, data: data6 };
               if (vErrors === null) {
                 vErrors = [err22];
               } else {
@@ -46325,8 +46593,8 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             const len1 = data6.length;
             for (let i1 = 0; i1 < len1; i1++) {
               let data7 = data6[i1];
-              if (!(data7 === "unshare" || data7 === "setns" || data7 === "mount" || data7 === "umount2" || data7 === "pivot_root" || data7 === "chroot" || data7 === "ptrace" || data7 === "bpf" || data7 === "init_module" || data7 === "finit_module" || data7 === "delete_module" || data7 === "kexec_load" || data7 === "io_uring_setup")) {
-                const err23 = { instancePath: instancePath + "/syscalls/" + i1, schemaPath: "#/oneOf/3/properties/syscalls/items/enum", keyword: "enum", params: { allowedValues: schema83.oneOf[3].properties.syscalls.items.enum }, message: "must be equal to one of the allowed values", schema: schema83.oneOf[3].properties.syscalls.items.enum, parentSchema: schema83.oneOf[3].properties.syscalls.items, data: data7 };
+              if (!(data7 === "unshare" || data7 === "setns" || data7 === "mount" || data7 === "umount2" || data7 === "pivot_root" || data7 === "chroot" || data7 === "ptrace" || data7 === "syslog" || data7 === "bpf" || data7 === "init_module" || data7 === "finit_module" || data7 === "delete_module" || data7 === "kexec_load" || data7 === "io_uring_setup")) {
+                const err23 = { instancePath: instancePath + "/syscalls/" + i1, schemaPath: "#/oneOf/3/properties/syscalls/items/enum", keyword: "enum", params: { allowedValues: schema86.oneOf[3].properties.syscalls.items.enum }, message: "must be equal to one of the allowed values", schema: schema86.oneOf[3].properties.syscalls.items.enum, parentSchema: schema86.oneOf[3].properties.syscalls.items, data: data7 };
                 if (vErrors === null) {
                   vErrors = [err23];
                 } else {
@@ -46336,7 +46604,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err24 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema83.oneOf[3].properties.syscalls.type, parentSchema: schema83.oneOf[3].properties.syscalls, data: data6 };
+            const err24 = { instancePath: instancePath + "/syscalls", schemaPath: "#/oneOf/3/properties/syscalls/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema86.oneOf[3].properties.syscalls.type, parentSchema: schema86.oneOf[3].properties.syscalls, data: data6 };
             if (vErrors === null) {
               vErrors = [err24];
             } else {
@@ -46346,7 +46614,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err25 = { instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[3].type, parentSchema: schema83.oneOf[3], data };
+        const err25 = { instancePath, schemaPath: "#/oneOf/3/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[3].type, parentSchema: schema86.oneOf[3], data };
         if (vErrors === null) {
           vErrors = [err25];
         } else {
@@ -46369,7 +46637,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         const _errs25 = errors;
         if (data && typeof data == "object" && !Array.isArray(data)) {
           if (data.event === void 0) {
-            const err26 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[4].required, parentSchema: schema83.oneOf[4], data };
+            const err26 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[4].required, parentSchema: schema86.oneOf[4], data };
             if (vErrors === null) {
               vErrors = [err26];
             } else {
@@ -46378,7 +46646,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
           if (data.prefixes === void 0) {
-            const err27 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "prefixes" }, message: "must have required property 'prefixes'", schema: schema83.oneOf[4].required, parentSchema: schema83.oneOf[4], data };
+            const err27 = { instancePath, schemaPath: "#/oneOf/4/required", keyword: "required", params: { missingProperty: "prefixes" }, message: "must have required property 'prefixes'", schema: schema86.oneOf[4].required, parentSchema: schema86.oneOf[4], data };
             if (vErrors === null) {
               vErrors = [err27];
             } else {
@@ -46388,7 +46656,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           }
           for (const key4 in data) {
             if (!(key4 === "event" || key4 === "prefixes" || key4 === "except")) {
-              const err28 = { instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[4], data };
+              const err28 = { instancePath, schemaPath: "#/oneOf/4/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[4], data };
               if (vErrors === null) {
                 vErrors = [err28];
               } else {
@@ -46400,7 +46668,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           if (data.event !== void 0) {
             let data8 = data.event;
             if ("open-write" !== data8) {
-              const err29 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/4/properties/event/const", keyword: "const", params: { allowedValue: "open-write" }, message: "must be equal to constant", schema: "open-write", parentSchema: schema83.oneOf[4].properties.event, data: data8 };
+              const err29 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/4/properties/event/const", keyword: "const", params: { allowedValue: "open-write" }, message: "must be equal to constant", schema: "open-write", parentSchema: schema86.oneOf[4].properties.event, data: data8 };
               if (vErrors === null) {
                 vErrors = [err29];
               } else {
@@ -46413,7 +46681,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             let data9 = data.prefixes;
             if (Array.isArray(data9)) {
               if (data9.length < 1) {
-                const err30 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data9 };
+                const err30 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data9 };
                 if (vErrors === null) {
                   vErrors = [err30];
                 } else {
@@ -46426,7 +46694,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 let data10 = data9[i2];
                 if (typeof data10 === "string") {
                   if (func2(data10) > 200) {
-                    const err31 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data10 };
+                    const err31 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data10 };
                     if (vErrors === null) {
                       vErrors = [err31];
                     } else {
@@ -46435,7 +46703,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                   if (func2(data10) < 1) {
-                    const err32 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data10 };
+                    const err32 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data10 };
                     if (vErrors === null) {
                       vErrors = [err32];
                     } else {
@@ -46444,7 +46712,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                 } else {
-                  const err33 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data10 };
+                  const err33 = { instancePath: instancePath + "/prefixes/" + i2, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data10 };
                   if (vErrors === null) {
                     vErrors = [err33];
                   } else {
@@ -46454,7 +46722,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             } else {
-              const err34 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data9 };
+              const err34 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data9 };
               if (vErrors === null) {
                 vErrors = [err34];
               } else {
@@ -46467,7 +46735,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             let data11 = data.except;
             if (Array.isArray(data11)) {
               if (data11.length < 1) {
-                const err35 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data11 };
+                const err35 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data11 };
                 if (vErrors === null) {
                   vErrors = [err35];
                 } else {
@@ -46480,7 +46748,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 let data12 = data11[i3];
                 if (typeof data12 === "string") {
                   if (func2(data12) > 200) {
-                    const err36 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data12 };
+                    const err36 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data12 };
                     if (vErrors === null) {
                       vErrors = [err36];
                     } else {
@@ -46489,7 +46757,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                   if (func2(data12) < 1) {
-                    const err37 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data12 };
+                    const err37 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data12 };
                     if (vErrors === null) {
                       vErrors = [err37];
                     } else {
@@ -46498,7 +46766,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                   }
                 } else {
-                  const err38 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data12 };
+                  const err38 = { instancePath: instancePath + "/except/" + i3, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data12 };
                   if (vErrors === null) {
                     vErrors = [err38];
                   } else {
@@ -46508,7 +46776,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             } else {
-              const err39 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data11 };
+              const err39 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data11 };
               if (vErrors === null) {
                 vErrors = [err39];
               } else {
@@ -46518,7 +46786,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             }
           }
         } else {
-          const err40 = { instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[4].type, parentSchema: schema83.oneOf[4], data };
+          const err40 = { instancePath, schemaPath: "#/oneOf/4/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[4].type, parentSchema: schema86.oneOf[4], data };
           if (vErrors === null) {
             vErrors = [err40];
           } else {
@@ -46541,7 +46809,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
           const _errs39 = errors;
           if (data && typeof data == "object" && !Array.isArray(data)) {
             if (data.event === void 0) {
-              const err41 = { instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[5].required, parentSchema: schema83.oneOf[5], data };
+              const err41 = { instancePath, schemaPath: "#/oneOf/5/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[5].required, parentSchema: schema86.oneOf[5], data };
               if (vErrors === null) {
                 vErrors = [err41];
               } else {
@@ -46551,7 +46819,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             }
             for (const key5 in data) {
               if (!(key5 === "event")) {
-                const err42 = { instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[5], data };
+                const err42 = { instancePath, schemaPath: "#/oneOf/5/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[5], data };
                 if (vErrors === null) {
                   vErrors = [err42];
                 } else {
@@ -46563,7 +46831,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             if (data.event !== void 0) {
               let data13 = data.event;
               if ("other-environ" !== data13) {
-                const err43 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/5/properties/event/const", keyword: "const", params: { allowedValue: "other-environ" }, message: "must be equal to constant", schema: "other-environ", parentSchema: schema83.oneOf[5].properties.event, data: data13 };
+                const err43 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/5/properties/event/const", keyword: "const", params: { allowedValue: "other-environ" }, message: "must be equal to constant", schema: "other-environ", parentSchema: schema86.oneOf[5].properties.event, data: data13 };
                 if (vErrors === null) {
                   vErrors = [err43];
                 } else {
@@ -46573,7 +46841,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err44 = { instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[5].type, parentSchema: schema83.oneOf[5], data };
+            const err44 = { instancePath, schemaPath: "#/oneOf/5/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[5].type, parentSchema: schema86.oneOf[5], data };
             if (vErrors === null) {
               vErrors = [err44];
             } else {
@@ -46596,7 +46864,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
             const _errs43 = errors;
             if (data && typeof data == "object" && !Array.isArray(data)) {
               if (data.event === void 0) {
-                const err45 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[6].required, parentSchema: schema83.oneOf[6], data };
+                const err45 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[6].required, parentSchema: schema86.oneOf[6], data };
                 if (vErrors === null) {
                   vErrors = [err45];
                 } else {
@@ -46605,7 +46873,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
               if (data.except === void 0) {
-                const err46 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "except" }, message: "must have required property 'except'", schema: schema83.oneOf[6].required, parentSchema: schema83.oneOf[6], data };
+                const err46 = { instancePath, schemaPath: "#/oneOf/6/required", keyword: "required", params: { missingProperty: "except" }, message: "must have required property 'except'", schema: schema86.oneOf[6].required, parentSchema: schema86.oneOf[6], data };
                 if (vErrors === null) {
                   vErrors = [err46];
                 } else {
@@ -46615,7 +46883,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               }
               for (const key6 in data) {
                 if (!(key6 === "event" || key6 === "except")) {
-                  const err47 = { instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[6], data };
+                  const err47 = { instancePath, schemaPath: "#/oneOf/6/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[6], data };
                   if (vErrors === null) {
                     vErrors = [err47];
                   } else {
@@ -46627,7 +46895,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               if (data.event !== void 0) {
                 let data14 = data.event;
                 if ("erofs" !== data14) {
-                  const err48 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/6/properties/event/const", keyword: "const", params: { allowedValue: "erofs" }, message: "must be equal to constant", schema: "erofs", parentSchema: schema83.oneOf[6].properties.event, data: data14 };
+                  const err48 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/6/properties/event/const", keyword: "const", params: { allowedValue: "erofs" }, message: "must be equal to constant", schema: "erofs", parentSchema: schema86.oneOf[6].properties.event, data: data14 };
                   if (vErrors === null) {
                     vErrors = [err48];
                   } else {
@@ -46640,7 +46908,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 let data15 = data.except;
                 if (Array.isArray(data15)) {
                   if (data15.length < 1) {
-                    const err49 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema84, data: data15 };
+                    const err49 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data15 };
                     if (vErrors === null) {
                       vErrors = [err49];
                     } else {
@@ -46653,7 +46921,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     let data16 = data15[i4];
                     if (typeof data16 === "string") {
                       if (func2(data16) > 200) {
-                        const err50 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema84.items, data: data16 };
+                        const err50 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data16 };
                         if (vErrors === null) {
                           vErrors = [err50];
                         } else {
@@ -46662,7 +46930,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                       }
                       if (func2(data16) < 1) {
-                        const err51 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema84.items, data: data16 };
+                        const err51 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data16 };
                         if (vErrors === null) {
                           vErrors = [err51];
                         } else {
@@ -46671,7 +46939,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                       }
                     } else {
-                      const err52 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema84.items.type, parentSchema: schema84.items, data: data16 };
+                      const err52 = { instancePath: instancePath + "/except/" + i4, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data16 };
                       if (vErrors === null) {
                         vErrors = [err52];
                       } else {
@@ -46681,7 +46949,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                   }
                 } else {
-                  const err53 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema84.type, parentSchema: schema84, data: data15 };
+                  const err53 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data15 };
                   if (vErrors === null) {
                     vErrors = [err53];
                   } else {
@@ -46691,7 +46959,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 }
               }
             } else {
-              const err54 = { instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[6].type, parentSchema: schema83.oneOf[6], data };
+              const err54 = { instancePath, schemaPath: "#/oneOf/6/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[6].type, parentSchema: schema86.oneOf[6], data };
               if (vErrors === null) {
                 vErrors = [err54];
               } else {
@@ -46714,7 +46982,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
               const _errs52 = errors;
               if (data && typeof data == "object" && !Array.isArray(data)) {
                 if (data.event === void 0) {
-                  const err55 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema83.oneOf[7].required, parentSchema: schema83.oneOf[7], data };
+                  const err55 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[7].required, parentSchema: schema86.oneOf[7], data };
                   if (vErrors === null) {
                     vErrors = [err55];
                   } else {
@@ -46723,7 +46991,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                   errors++;
                 }
                 if (data.perSecond === void 0) {
-                  const err56 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "perSecond" }, message: "must have required property 'perSecond'", schema: schema83.oneOf[7].required, parentSchema: schema83.oneOf[7], data };
+                  const err56 = { instancePath, schemaPath: "#/oneOf/7/required", keyword: "required", params: { missingProperty: "perSecond" }, message: "must have required property 'perSecond'", schema: schema86.oneOf[7].required, parentSchema: schema86.oneOf[7], data };
                   if (vErrors === null) {
                     vErrors = [err56];
                   } else {
@@ -46733,7 +47001,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 for (const key7 in data) {
                   if (!(key7 === "event" || key7 === "perSecond")) {
-                    const err57 = { instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema83.oneOf[7], data };
+                    const err57 = { instancePath, schemaPath: "#/oneOf/7/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[7], data };
                     if (vErrors === null) {
                       vErrors = [err57];
                     } else {
@@ -46745,7 +47013,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data.event !== void 0) {
                   let data17 = data.event;
                   if ("clone-rate" !== data17) {
-                    const err58 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/7/properties/event/const", keyword: "const", params: { allowedValue: "clone-rate" }, message: "must be equal to constant", schema: "clone-rate", parentSchema: schema83.oneOf[7].properties.event, data: data17 };
+                    const err58 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/7/properties/event/const", keyword: "const", params: { allowedValue: "clone-rate" }, message: "must be equal to constant", schema: "clone-rate", parentSchema: schema86.oneOf[7].properties.event, data: data17 };
                     if (vErrors === null) {
                       vErrors = [err58];
                     } else {
@@ -46757,7 +47025,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                 if (data.perSecond !== void 0) {
                   let data18 = data.perSecond;
                   if (!(typeof data18 == "number" && (!(data18 % 1) && !isNaN(data18)) && isFinite(data18))) {
-                    const err59 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema83.oneOf[7].properties.perSecond.type, parentSchema: schema83.oneOf[7].properties.perSecond, data: data18 };
+                    const err59 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema86.oneOf[7].properties.perSecond.type, parentSchema: schema86.oneOf[7].properties.perSecond, data: data18 };
                     if (vErrors === null) {
                       vErrors = [err59];
                     } else {
@@ -46767,7 +47035,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   if (typeof data18 == "number" && isFinite(data18)) {
                     if (data18 < 1 || isNaN(data18)) {
-                      const err60 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema83.oneOf[7].properties.perSecond, data: data18 };
+                      const err60 = { instancePath: instancePath + "/perSecond", schemaPath: "#/oneOf/7/properties/perSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema86.oneOf[7].properties.perSecond, data: data18 };
                       if (vErrors === null) {
                         vErrors = [err60];
                       } else {
@@ -46778,7 +47046,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err61 = { instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema83.oneOf[7].type, parentSchema: schema83.oneOf[7], data };
+                const err61 = { instancePath, schemaPath: "#/oneOf/7/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[7].type, parentSchema: schema86.oneOf[7], data };
                 if (vErrors === null) {
                   vErrors = [err61];
                 } else {
@@ -46798,6 +47066,406 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
                     props0 = true;
                   }
                 }
+                const _errs58 = errors;
+                if (data && typeof data == "object" && !Array.isArray(data)) {
+                  if (data.event === void 0) {
+                    const err62 = { instancePath, schemaPath: "#/oneOf/8/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[8].required, parentSchema: schema86.oneOf[8], data };
+                    if (vErrors === null) {
+                      vErrors = [err62];
+                    } else {
+                      vErrors.push(err62);
+                    }
+                    errors++;
+                  }
+                  if (data.prefixes === void 0) {
+                    const err63 = { instancePath, schemaPath: "#/oneOf/8/required", keyword: "required", params: { missingProperty: "prefixes" }, message: "must have required property 'prefixes'", schema: schema86.oneOf[8].required, parentSchema: schema86.oneOf[8], data };
+                    if (vErrors === null) {
+                      vErrors = [err63];
+                    } else {
+                      vErrors.push(err63);
+                    }
+                    errors++;
+                  }
+                  for (const key8 in data) {
+                    if (!(key8 === "event" || key8 === "prefixes" || key8 === "except")) {
+                      const err64 = { instancePath, schemaPath: "#/oneOf/8/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[8], data };
+                      if (vErrors === null) {
+                        vErrors = [err64];
+                      } else {
+                        vErrors.push(err64);
+                      }
+                      errors++;
+                    }
+                  }
+                  if (data.event !== void 0) {
+                    let data19 = data.event;
+                    if ("open-read" !== data19) {
+                      const err65 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/8/properties/event/const", keyword: "const", params: { allowedValue: "open-read" }, message: "must be equal to constant", schema: "open-read", parentSchema: schema86.oneOf[8].properties.event, data: data19 };
+                      if (vErrors === null) {
+                        vErrors = [err65];
+                      } else {
+                        vErrors.push(err65);
+                      }
+                      errors++;
+                    }
+                  }
+                  if (data.prefixes !== void 0) {
+                    let data20 = data.prefixes;
+                    if (Array.isArray(data20)) {
+                      if (data20.length < 1) {
+                        const err66 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data20 };
+                        if (vErrors === null) {
+                          vErrors = [err66];
+                        } else {
+                          vErrors.push(err66);
+                        }
+                        errors++;
+                      }
+                      const len5 = data20.length;
+                      for (let i5 = 0; i5 < len5; i5++) {
+                        let data21 = data20[i5];
+                        if (typeof data21 === "string") {
+                          if (func2(data21) > 200) {
+                            const err67 = { instancePath: instancePath + "/prefixes/" + i5, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data21 };
+                            if (vErrors === null) {
+                              vErrors = [err67];
+                            } else {
+                              vErrors.push(err67);
+                            }
+                            errors++;
+                          }
+                          if (func2(data21) < 1) {
+                            const err68 = { instancePath: instancePath + "/prefixes/" + i5, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data21 };
+                            if (vErrors === null) {
+                              vErrors = [err68];
+                            } else {
+                              vErrors.push(err68);
+                            }
+                            errors++;
+                          }
+                        } else {
+                          const err69 = { instancePath: instancePath + "/prefixes/" + i5, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data21 };
+                          if (vErrors === null) {
+                            vErrors = [err69];
+                          } else {
+                            vErrors.push(err69);
+                          }
+                          errors++;
+                        }
+                      }
+                    } else {
+                      const err70 = { instancePath: instancePath + "/prefixes", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data20 };
+                      if (vErrors === null) {
+                        vErrors = [err70];
+                      } else {
+                        vErrors.push(err70);
+                      }
+                      errors++;
+                    }
+                  }
+                  if (data.except !== void 0) {
+                    let data22 = data.except;
+                    if (Array.isArray(data22)) {
+                      if (data22.length < 1) {
+                        const err71 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema87, data: data22 };
+                        if (vErrors === null) {
+                          vErrors = [err71];
+                        } else {
+                          vErrors.push(err71);
+                        }
+                        errors++;
+                      }
+                      const len6 = data22.length;
+                      for (let i6 = 0; i6 < len6; i6++) {
+                        let data23 = data22[i6];
+                        if (typeof data23 === "string") {
+                          if (func2(data23) > 200) {
+                            const err72 = { instancePath: instancePath + "/except/" + i6, schemaPath: "#/$defs/stringList/items/maxLength", keyword: "maxLength", params: { limit: 200 }, message: "must NOT have more than 200 characters", schema: 200, parentSchema: schema87.items, data: data23 };
+                            if (vErrors === null) {
+                              vErrors = [err72];
+                            } else {
+                              vErrors.push(err72);
+                            }
+                            errors++;
+                          }
+                          if (func2(data23) < 1) {
+                            const err73 = { instancePath: instancePath + "/except/" + i6, schemaPath: "#/$defs/stringList/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema87.items, data: data23 };
+                            if (vErrors === null) {
+                              vErrors = [err73];
+                            } else {
+                              vErrors.push(err73);
+                            }
+                            errors++;
+                          }
+                        } else {
+                          const err74 = { instancePath: instancePath + "/except/" + i6, schemaPath: "#/$defs/stringList/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema87.items.type, parentSchema: schema87.items, data: data23 };
+                          if (vErrors === null) {
+                            vErrors = [err74];
+                          } else {
+                            vErrors.push(err74);
+                          }
+                          errors++;
+                        }
+                      }
+                    } else {
+                      const err75 = { instancePath: instancePath + "/except", schemaPath: "#/$defs/stringList/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema87.type, parentSchema: schema87, data: data22 };
+                      if (vErrors === null) {
+                        vErrors = [err75];
+                      } else {
+                        vErrors.push(err75);
+                      }
+                      errors++;
+                    }
+                  }
+                } else {
+                  const err76 = { instancePath, schemaPath: "#/oneOf/8/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[8].type, parentSchema: schema86.oneOf[8], data };
+                  if (vErrors === null) {
+                    vErrors = [err76];
+                  } else {
+                    vErrors.push(err76);
+                  }
+                  errors++;
+                }
+                var _valid0 = _errs58 === errors;
+                if (_valid0 && valid0) {
+                  valid0 = false;
+                  passing0 = [passing0, 8];
+                } else {
+                  if (_valid0) {
+                    valid0 = true;
+                    passing0 = 8;
+                    if (props0 !== true) {
+                      props0 = true;
+                    }
+                  }
+                  const _errs72 = errors;
+                  if (data && typeof data == "object" && !Array.isArray(data)) {
+                    if (data.event === void 0) {
+                      const err77 = { instancePath, schemaPath: "#/oneOf/9/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[9].required, parentSchema: schema86.oneOf[9], data };
+                      if (vErrors === null) {
+                        vErrors = [err77];
+                      } else {
+                        vErrors.push(err77);
+                      }
+                      errors++;
+                    }
+                    if (data.limits === void 0) {
+                      const err78 = { instancePath, schemaPath: "#/oneOf/9/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema86.oneOf[9].required, parentSchema: schema86.oneOf[9], data };
+                      if (vErrors === null) {
+                        vErrors = [err78];
+                      } else {
+                        vErrors.push(err78);
+                      }
+                      errors++;
+                    }
+                    for (const key9 in data) {
+                      if (!(key9 === "event" || key9 === "limits")) {
+                        const err79 = { instancePath, schemaPath: "#/oneOf/9/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[9], data };
+                        if (vErrors === null) {
+                          vErrors = [err79];
+                        } else {
+                          vErrors.push(err79);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data.event !== void 0) {
+                      let data24 = data.event;
+                      if ("limit" !== data24) {
+                        const err80 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/9/properties/event/const", keyword: "const", params: { allowedValue: "limit" }, message: "must be equal to constant", schema: "limit", parentSchema: schema86.oneOf[9].properties.event, data: data24 };
+                        if (vErrors === null) {
+                          vErrors = [err80];
+                        } else {
+                          vErrors.push(err80);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data.limits !== void 0) {
+                      let data25 = data.limits;
+                      if (Array.isArray(data25)) {
+                        if (data25.length < 1) {
+                          const err81 = { instancePath: instancePath + "/limits", schemaPath: "#/oneOf/9/properties/limits/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema86.oneOf[9].properties.limits, data: data25 };
+                          if (vErrors === null) {
+                            vErrors = [err81];
+                          } else {
+                            vErrors.push(err81);
+                          }
+                          errors++;
+                        }
+                        const len7 = data25.length;
+                        for (let i7 = 0; i7 < len7; i7++) {
+                          let data26 = data25[i7];
+                          if (!(data26 === "time" || data26 === "memory" || data26 === "processes" || data26 === "descriptors" || data26 === "disk")) {
+                            const err82 = { instancePath: instancePath + "/limits/" + i7, schemaPath: "#/oneOf/9/properties/limits/items/enum", keyword: "enum", params: { allowedValues: schema86.oneOf[9].properties.limits.items.enum }, message: "must be equal to one of the allowed values", schema: schema86.oneOf[9].properties.limits.items.enum, parentSchema: schema86.oneOf[9].properties.limits.items, data: data26 };
+                            if (vErrors === null) {
+                              vErrors = [err82];
+                            } else {
+                              vErrors.push(err82);
+                            }
+                            errors++;
+                          }
+                        }
+                        let i8 = data25.length;
+                        let j0;
+                        if (i8 > 1) {
+                          outer0: for (; i8--; ) {
+                            for (j0 = i8; j0--; ) {
+                              if (func0(data25[i8], data25[j0])) {
+                                const err83 = { instancePath: instancePath + "/limits", schemaPath: "#/oneOf/9/properties/limits/uniqueItems", keyword: "uniqueItems", params: { i: i8, j: j0 }, message: "must NOT have duplicate items (items ## " + j0 + " and " + i8 + " are identical)", schema: true, parentSchema: schema86.oneOf[9].properties.limits, data: data25 };
+                                if (vErrors === null) {
+                                  vErrors = [err83];
+                                } else {
+                                  vErrors.push(err83);
+                                }
+                                errors++;
+                                break outer0;
+                              }
+                            }
+                          }
+                        }
+                      } else {
+                        const err84 = { instancePath: instancePath + "/limits", schemaPath: "#/oneOf/9/properties/limits/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema86.oneOf[9].properties.limits.type, parentSchema: schema86.oneOf[9].properties.limits, data: data25 };
+                        if (vErrors === null) {
+                          vErrors = [err84];
+                        } else {
+                          vErrors.push(err84);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err85 = { instancePath, schemaPath: "#/oneOf/9/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[9].type, parentSchema: schema86.oneOf[9], data };
+                    if (vErrors === null) {
+                      vErrors = [err85];
+                    } else {
+                      vErrors.push(err85);
+                    }
+                    errors++;
+                  }
+                  var _valid0 = _errs72 === errors;
+                  if (_valid0 && valid0) {
+                    valid0 = false;
+                    passing0 = [passing0, 9];
+                  } else {
+                    if (_valid0) {
+                      valid0 = true;
+                      passing0 = 9;
+                      if (props0 !== true) {
+                        props0 = true;
+                      }
+                    }
+                    const _errs79 = errors;
+                    if (data && typeof data == "object" && !Array.isArray(data)) {
+                      if (data.event === void 0) {
+                        const err86 = { instancePath, schemaPath: "#/oneOf/10/required", keyword: "required", params: { missingProperty: "event" }, message: "must have required property 'event'", schema: schema86.oneOf[10].required, parentSchema: schema86.oneOf[10], data };
+                        if (vErrors === null) {
+                          vErrors = [err86];
+                        } else {
+                          vErrors.push(err86);
+                        }
+                        errors++;
+                      }
+                      for (const key10 in data) {
+                        if (!(key10 === "event" || key10 === "kinds")) {
+                          const err87 = { instancePath, schemaPath: "#/oneOf/10/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema86.oneOf[10], data };
+                          if (vErrors === null) {
+                            vErrors = [err87];
+                          } else {
+                            vErrors.push(err87);
+                          }
+                          errors++;
+                        }
+                      }
+                      if (data.event !== void 0) {
+                        let data27 = data.event;
+                        if ("output-control" !== data27) {
+                          const err88 = { instancePath: instancePath + "/event", schemaPath: "#/oneOf/10/properties/event/const", keyword: "const", params: { allowedValue: "output-control" }, message: "must be equal to constant", schema: "output-control", parentSchema: schema86.oneOf[10].properties.event, data: data27 };
+                          if (vErrors === null) {
+                            vErrors = [err88];
+                          } else {
+                            vErrors.push(err88);
+                          }
+                          errors++;
+                        }
+                      }
+                      if (data.kinds !== void 0) {
+                        let data28 = data.kinds;
+                        if (Array.isArray(data28)) {
+                          if (data28.length < 1) {
+                            const err89 = { instancePath: instancePath + "/kinds", schemaPath: "#/oneOf/10/properties/kinds/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema86.oneOf[10].properties.kinds, data: data28 };
+                            if (vErrors === null) {
+                              vErrors = [err89];
+                            } else {
+                              vErrors.push(err89);
+                            }
+                            errors++;
+                          }
+                          const len8 = data28.length;
+                          for (let i9 = 0; i9 < len8; i9++) {
+                            let data29 = data28[i9];
+                            if (!(data29 === "workflow-command" || data29 === "escape-sequence" || data29 === "control-character" || data29 === "bidi-control" || data29 === "invisible-character" || data29 === "invalid-utf8")) {
+                              const err90 = { instancePath: instancePath + "/kinds/" + i9, schemaPath: "#/oneOf/10/properties/kinds/items/enum", keyword: "enum", params: { allowedValues: schema86.oneOf[10].properties.kinds.items.enum }, message: "must be equal to one of the allowed values", schema: schema86.oneOf[10].properties.kinds.items.enum, parentSchema: schema86.oneOf[10].properties.kinds.items, data: data29 };
+                              if (vErrors === null) {
+                                vErrors = [err90];
+                              } else {
+                                vErrors.push(err90);
+                              }
+                              errors++;
+                            }
+                          }
+                          let i10 = data28.length;
+                          let j1;
+                          if (i10 > 1) {
+                            outer1: for (; i10--; ) {
+                              for (j1 = i10; j1--; ) {
+                                if (func0(data28[i10], data28[j1])) {
+                                  const err91 = { instancePath: instancePath + "/kinds", schemaPath: "#/oneOf/10/properties/kinds/uniqueItems", keyword: "uniqueItems", params: { i: i10, j: j1 }, message: "must NOT have duplicate items (items ## " + j1 + " and " + i10 + " are identical)", schema: true, parentSchema: schema86.oneOf[10].properties.kinds, data: data28 };
+                                  if (vErrors === null) {
+                                    vErrors = [err91];
+                                  } else {
+                                    vErrors.push(err91);
+                                  }
+                                  errors++;
+                                  break outer1;
+                                }
+                              }
+                            }
+                          }
+                        } else {
+                          const err92 = { instancePath: instancePath + "/kinds", schemaPath: "#/oneOf/10/properties/kinds/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema86.oneOf[10].properties.kinds.type, parentSchema: schema86.oneOf[10].properties.kinds, data: data28 };
+                          if (vErrors === null) {
+                            vErrors = [err92];
+                          } else {
+                            vErrors.push(err92);
+                          }
+                          errors++;
+                        }
+                      }
+                    } else {
+                      const err93 = { instancePath, schemaPath: "#/oneOf/10/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema86.oneOf[10].type, parentSchema: schema86.oneOf[10], data };
+                      if (vErrors === null) {
+                        vErrors = [err93];
+                      } else {
+                        vErrors.push(err93);
+                      }
+                      errors++;
+                    }
+                    var _valid0 = _errs79 === errors;
+                    if (_valid0 && valid0) {
+                      valid0 = false;
+                      passing0 = [passing0, 10];
+                    } else {
+                      if (_valid0) {
+                        valid0 = true;
+                        passing0 = 10;
+                        if (props0 !== true) {
+                          props0 = true;
+                        }
+                      }
+                    }
+                  }
+                }
               }
             }
           }
@@ -46806,11 +47474,11 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
     }
   }
   if (!valid0) {
-    const err62 = { instancePath, schemaPath: "#/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema83.oneOf, parentSchema: schema83, data };
+    const err94 = { instancePath, schemaPath: "#/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema86.oneOf, parentSchema: schema86, data };
     if (vErrors === null) {
-      vErrors = [err62];
+      vErrors = [err94];
     } else {
-      vErrors.push(err62);
+      vErrors.push(err94);
     }
     errors++;
   } else {
@@ -46823,15 +47491,15 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   }
-  validate39.errors = vErrors;
+  validate41.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate39.evaluated = { "dynamicProps": true, "dynamicItems": false };
-function validate38(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate41.evaluated = { "dynamicProps": true, "dynamicItems": false };
+function validate40(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate38.evaluated;
+  const evaluated0 = validate40.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -46840,7 +47508,7 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.id === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema80.required, parentSchema: schema80, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema82.required, parentSchema: schema82, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -46849,7 +47517,7 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.severity === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema80.required, parentSchema: schema80, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "severity" }, message: "must have required property 'severity'", schema: schema82.required, parentSchema: schema82, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -46857,8 +47525,8 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
       }
       errors++;
     }
-    if (data.meaning === void 0) {
-      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema80.required, parentSchema: schema80, data };
+    if (data.kind === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "kind" }, message: "must have required property 'kind'", schema: schema82.required, parentSchema: schema82, data };
       if (vErrors === null) {
         vErrors = [err2];
       } else {
@@ -46866,8 +47534,8 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
       }
       errors++;
     }
-    if (data.match === void 0) {
-      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "match" }, message: "must have required property 'match'", schema: schema80.required, parentSchema: schema80, data };
+    if (data.meaning === void 0) {
+      const err3 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "meaning" }, message: "must have required property 'meaning'", schema: schema82.required, parentSchema: schema82, data };
       if (vErrors === null) {
         vErrors = [err3];
       } else {
@@ -46875,13 +47543,22 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
       }
       errors++;
     }
+    if (data.match === void 0) {
+      const err4 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "match" }, message: "must have required property 'match'", schema: schema82.required, parentSchema: schema82, data };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
     for (const key0 in data) {
-      if (!(key0 === "id" || key0 === "severity" || key0 === "meaning" || key0 === "behaviour" || key0 === "match")) {
-        const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema80, data };
+      if (!(key0 === "id" || key0 === "severity" || key0 === "kind" || key0 === "meaning" || key0 === "behaviour" || key0 === "match")) {
+        const err5 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema82, data };
         if (vErrors === null) {
-          vErrors = [err4];
+          vErrors = [err5];
         } else {
-          vErrors.push(err4);
+          vErrors.push(err5);
         }
         errors++;
       }
@@ -46890,28 +47567,16 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
       let data0 = data.id;
       if (typeof data0 === "string") {
         if (!pattern79.test(data0)) {
-          const err5 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema80.properties.id, data: data0 };
+          const err6 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema82.properties.id, data: data0 };
           if (vErrors === null) {
-            vErrors = [err5];
+            vErrors = [err6];
           } else {
-            vErrors.push(err5);
+            vErrors.push(err6);
           }
           errors++;
         }
       } else {
-        const err6 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema80.properties.id.type, parentSchema: schema80.properties.id, data: data0 };
-        if (vErrors === null) {
-          vErrors = [err6];
-        } else {
-          vErrors.push(err6);
-        }
-        errors++;
-      }
-    }
-    if (data.severity !== void 0) {
-      let data1 = data.severity;
-      if (!(data1 === "low" || data1 === "medium" || data1 === "high")) {
-        const err7 = { instancePath: instancePath + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema81.enum }, message: "must be equal to one of the allowed values", schema: schema81.enum, parentSchema: schema81, data: data1 };
+        const err7 = { instancePath: instancePath + "/id", schemaPath: "#/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema82.properties.id.type, parentSchema: schema82.properties.id, data: data0 };
         if (vErrors === null) {
           vErrors = [err7];
         } else {
@@ -46920,73 +47585,97 @@ function validate38(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.severity !== void 0) {
+      let data1 = data.severity;
+      if (!(data1 === "low" || data1 === "medium" || data1 === "high")) {
+        const err8 = { instancePath: instancePath + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema83.enum }, message: "must be equal to one of the allowed values", schema: schema83.enum, parentSchema: schema83, data: data1 };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.kind !== void 0) {
+      let data2 = data.kind;
+      if (!(data2 === "network" || data2 === "filesystem" || data2 === "resources" || data2 === "privilege" || data2 === "recon" || data2 === "persistence" || data2 === "injection")) {
+        const err9 = { instancePath: instancePath + "/kind", schemaPath: "#/$defs/kind/enum", keyword: "enum", params: { allowedValues: schema84.enum }, message: "must be equal to one of the allowed values", schema: schema84.enum, parentSchema: schema84, data: data2 };
+        if (vErrors === null) {
+          vErrors = [err9];
+        } else {
+          vErrors.push(err9);
+        }
+        errors++;
+      }
+    }
     if (data.meaning !== void 0) {
-      let data2 = data.meaning;
-      if (typeof data2 === "string") {
-        if (func2(data2) > 140) {
-          const err8 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 140 }, message: "must NOT have more than 140 characters", schema: 140, parentSchema: schema80.properties.meaning, data: data2 };
+      let data3 = data.meaning;
+      if (typeof data3 === "string") {
+        if (func2(data3) > 140) {
+          const err10 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/maxLength", keyword: "maxLength", params: { limit: 140 }, message: "must NOT have more than 140 characters", schema: 140, parentSchema: schema82.properties.meaning, data: data3 };
           if (vErrors === null) {
-            vErrors = [err8];
+            vErrors = [err10];
           } else {
-            vErrors.push(err8);
+            vErrors.push(err10);
           }
           errors++;
         }
-        if (func2(data2) < 10) {
-          const err9 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/minLength", keyword: "minLength", params: { limit: 10 }, message: "must NOT have fewer than 10 characters", schema: 10, parentSchema: schema80.properties.meaning, data: data2 };
+        if (func2(data3) < 10) {
+          const err11 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/minLength", keyword: "minLength", params: { limit: 10 }, message: "must NOT have fewer than 10 characters", schema: 10, parentSchema: schema82.properties.meaning, data: data3 };
           if (vErrors === null) {
-            vErrors = [err9];
+            vErrors = [err11];
           } else {
-            vErrors.push(err9);
+            vErrors.push(err11);
           }
           errors++;
         }
       } else {
-        const err10 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema80.properties.meaning.type, parentSchema: schema80.properties.meaning, data: data2 };
+        const err12 = { instancePath: instancePath + "/meaning", schemaPath: "#/properties/meaning/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema82.properties.meaning.type, parentSchema: schema82.properties.meaning, data: data3 };
         if (vErrors === null) {
-          vErrors = [err10];
+          vErrors = [err12];
         } else {
-          vErrors.push(err10);
+          vErrors.push(err12);
         }
         errors++;
       }
     }
     if (data.behaviour !== void 0) {
-      let data3 = data.behaviour;
-      if (!(data3 === "subprocess" || data3 === "package-install" || data3 === "many-processes" || data3 === "namespaces" || data3 === "network-probe")) {
-        const err11 = { instancePath: instancePath + "/behaviour", schemaPath: "#/$defs/behaviour/enum", keyword: "enum", params: { allowedValues: schema82.enum }, message: "must be equal to one of the allowed values", schema: schema82.enum, parentSchema: schema82, data: data3 };
+      let data4 = data.behaviour;
+      if (!(data4 === "subprocess" || data4 === "package-install" || data4 === "many-processes" || data4 === "namespaces" || data4 === "network-probe")) {
+        const err13 = { instancePath: instancePath + "/behaviour", schemaPath: "#/$defs/behaviour/enum", keyword: "enum", params: { allowedValues: schema85.enum }, message: "must be equal to one of the allowed values", schema: schema85.enum, parentSchema: schema85, data: data4 };
         if (vErrors === null) {
-          vErrors = [err11];
+          vErrors = [err13];
         } else {
-          vErrors.push(err11);
+          vErrors.push(err13);
         }
         errors++;
       }
     }
     if (data.match !== void 0) {
-      if (!validate39(data.match, { instancePath: instancePath + "/match", parentData: data, parentDataProperty: "match", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
+      if (!validate41(data.match, { instancePath: instancePath + "/match", parentData: data, parentDataProperty: "match", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
         errors = vErrors.length;
       }
     }
   } else {
-    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema80.type, parentSchema: schema80, data };
+    const err14 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema82.type, parentSchema: schema82, data };
     if (vErrors === null) {
-      vErrors = [err12];
+      vErrors = [err14];
     } else {
-      vErrors.push(err12);
+      vErrors.push(err14);
     }
     errors++;
   }
-  validate38.errors = vErrors;
+  validate40.errors = vErrors;
   return errors === 0;
 }
-validate38.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate37(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate40.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate39(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate37.evaluated;
+  const evaluated0 = validate39.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -46995,7 +47684,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.limits === void 0) {
-      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema78.required, parentSchema: schema78, data };
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "limits" }, message: "must have required property 'limits'", schema: schema80.required, parentSchema: schema80, data };
       if (vErrors === null) {
         vErrors = [err0];
       } else {
@@ -47004,7 +47693,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     if (data.rules === void 0) {
-      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "rules" }, message: "must have required property 'rules'", schema: schema78.required, parentSchema: schema78, data };
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "rules" }, message: "must have required property 'rules'", schema: schema80.required, parentSchema: schema80, data };
       if (vErrors === null) {
         vErrors = [err1];
       } else {
@@ -47014,7 +47703,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
     }
     for (const key0 in data) {
       if (!(key0 === "$schema" || key0 === "limits" || key0 === "rules")) {
-        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema78, data };
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema80, data };
         if (vErrors === null) {
           vErrors = [err2];
         } else {
@@ -47026,7 +47715,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.$schema !== void 0) {
       let data0 = data.$schema;
       if (typeof data0 !== "string") {
-        const err3 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema78.properties.$schema.type, parentSchema: schema78.properties.$schema, data: data0 };
+        const err3 = { instancePath: instancePath + "/$schema", schemaPath: "#/properties/%24schema/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema80.properties.$schema.type, parentSchema: schema80.properties.$schema, data: data0 };
         if (vErrors === null) {
           vErrors = [err3];
         } else {
@@ -47039,7 +47728,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
       let data1 = data.limits;
       if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
         if (data1.eventsPerSecond === void 0) {
-          const err4 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "eventsPerSecond" }, message: "must have required property 'eventsPerSecond'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          const err4 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "eventsPerSecond" }, message: "must have required property 'eventsPerSecond'", schema: schema81.required, parentSchema: schema81, data: data1 };
           if (vErrors === null) {
             vErrors = [err4];
           } else {
@@ -47048,7 +47737,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data1.maxEvents === void 0) {
-          const err5 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxEvents" }, message: "must have required property 'maxEvents'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          const err5 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxEvents" }, message: "must have required property 'maxEvents'", schema: schema81.required, parentSchema: schema81, data: data1 };
           if (vErrors === null) {
             vErrors = [err5];
           } else {
@@ -47057,7 +47746,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data1.maxBytes === void 0) {
-          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxBytes" }, message: "must have required property 'maxBytes'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          const err6 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "maxBytes" }, message: "must have required property 'maxBytes'", schema: schema81.required, parentSchema: schema81, data: data1 };
           if (vErrors === null) {
             vErrors = [err6];
           } else {
@@ -47066,7 +47755,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         if (data1.examplesPerRule === void 0) {
-          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "examplesPerRule" }, message: "must have required property 'examplesPerRule'", schema: schema79.required, parentSchema: schema79, data: data1 };
+          const err7 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/required", keyword: "required", params: { missingProperty: "examplesPerRule" }, message: "must have required property 'examplesPerRule'", schema: schema81.required, parentSchema: schema81, data: data1 };
           if (vErrors === null) {
             vErrors = [err7];
           } else {
@@ -47076,7 +47765,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         }
         for (const key1 in data1) {
           if (!(key1 === "eventsPerSecond" || key1 === "maxEvents" || key1 === "maxBytes" || key1 === "examplesPerRule")) {
-            const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema79, data: data1 };
+            const err8 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema81, data: data1 };
             if (vErrors === null) {
               vErrors = [err8];
             } else {
@@ -47088,7 +47777,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         if (data1.eventsPerSecond !== void 0) {
           let data2 = data1.eventsPerSecond;
           if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-            const err9 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.eventsPerSecond.type, parentSchema: schema79.properties.eventsPerSecond, data: data2 };
+            const err9 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema81.properties.eventsPerSecond.type, parentSchema: schema81.properties.eventsPerSecond, data: data2 };
             if (vErrors === null) {
               vErrors = [err9];
             } else {
@@ -47098,7 +47787,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data2 == "number" && isFinite(data2)) {
             if (data2 < 1 || isNaN(data2)) {
-              const err10 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.eventsPerSecond, data: data2 };
+              const err10 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/$defs/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema81.properties.eventsPerSecond, data: data2 };
               if (vErrors === null) {
                 vErrors = [err10];
               } else {
@@ -47111,7 +47800,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         if (data1.maxEvents !== void 0) {
           let data3 = data1.maxEvents;
           if (!(typeof data3 == "number" && (!(data3 % 1) && !isNaN(data3)) && isFinite(data3))) {
-            const err11 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.maxEvents.type, parentSchema: schema79.properties.maxEvents, data: data3 };
+            const err11 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema81.properties.maxEvents.type, parentSchema: schema81.properties.maxEvents, data: data3 };
             if (vErrors === null) {
               vErrors = [err11];
             } else {
@@ -47121,7 +47810,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data3 == "number" && isFinite(data3)) {
             if (data3 < 1 || isNaN(data3)) {
-              const err12 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.maxEvents, data: data3 };
+              const err12 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/$defs/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema81.properties.maxEvents, data: data3 };
               if (vErrors === null) {
                 vErrors = [err12];
               } else {
@@ -47134,7 +47823,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         if (data1.maxBytes !== void 0) {
           let data4 = data1.maxBytes;
           if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
-            const err13 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.maxBytes.type, parentSchema: schema79.properties.maxBytes, data: data4 };
+            const err13 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema81.properties.maxBytes.type, parentSchema: schema81.properties.maxBytes, data: data4 };
             if (vErrors === null) {
               vErrors = [err13];
             } else {
@@ -47144,7 +47833,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data4 == "number" && isFinite(data4)) {
             if (data4 < 1024 || isNaN(data4)) {
-              const err14 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema79.properties.maxBytes, data: data4 };
+              const err14 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/$defs/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema81.properties.maxBytes, data: data4 };
               if (vErrors === null) {
                 vErrors = [err14];
               } else {
@@ -47157,7 +47846,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         if (data1.examplesPerRule !== void 0) {
           let data5 = data1.examplesPerRule;
           if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
-            const err15 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema79.properties.examplesPerRule.type, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+            const err15 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema81.properties.examplesPerRule.type, parentSchema: schema81.properties.examplesPerRule, data: data5 };
             if (vErrors === null) {
               vErrors = [err15];
             } else {
@@ -47167,7 +47856,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data5 == "number" && isFinite(data5)) {
             if (data5 > 100 || isNaN(data5)) {
-              const err16 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+              const err16 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema81.properties.examplesPerRule, data: data5 };
               if (vErrors === null) {
                 vErrors = [err16];
               } else {
@@ -47176,7 +47865,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data5 < 1 || isNaN(data5)) {
-              const err17 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema79.properties.examplesPerRule, data: data5 };
+              const err17 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/$defs/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema81.properties.examplesPerRule, data: data5 };
               if (vErrors === null) {
                 vErrors = [err17];
               } else {
@@ -47187,7 +47876,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err18 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema79.type, parentSchema: schema79, data: data1 };
+        const err18 = { instancePath: instancePath + "/limits", schemaPath: "#/$defs/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema81.type, parentSchema: schema81, data: data1 };
         if (vErrors === null) {
           vErrors = [err18];
         } else {
@@ -47200,7 +47889,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
       let data6 = data.rules;
       if (Array.isArray(data6)) {
         if (data6.length < 1) {
-          const err19 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema78.properties.rules, data: data6 };
+          const err19 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema80.properties.rules, data: data6 };
           if (vErrors === null) {
             vErrors = [err19];
           } else {
@@ -47210,13 +47899,13 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
         }
         const len0 = data6.length;
         for (let i0 = 0; i0 < len0; i0++) {
-          if (!validate38(data6[i0], { instancePath: instancePath + "/rules/" + i0, parentData: data6, parentDataProperty: i0, rootData, dynamicAnchors })) {
-            vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+          if (!validate40(data6[i0], { instancePath: instancePath + "/rules/" + i0, parentData: data6, parentDataProperty: i0, rootData, dynamicAnchors })) {
+            vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
             errors = vErrors.length;
           }
         }
       } else {
-        const err20 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema78.properties.rules.type, parentSchema: schema78.properties.rules, data: data6 };
+        const err20 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema80.properties.rules.type, parentSchema: schema80.properties.rules, data: data6 };
         if (vErrors === null) {
           vErrors = [err20];
         } else {
@@ -47226,7 +47915,7 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err21 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema78.type, parentSchema: schema78, data };
+    const err21 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema80.type, parentSchema: schema80, data };
     if (vErrors === null) {
       vErrors = [err21];
     } else {
@@ -47234,15 +47923,15 @@ function validate37(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate37.errors = vErrors;
+  validate39.errors = vErrors;
   return errors === 0;
 }
-validate37.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema88 = { "$id": "https://crucible.invalid/schemas/series.schema.json", "type": "object", "additionalProperties": { "$ref": "https://crucible.invalid/schemas/result.schema.json#/$defs/safeSeries" } };
-function validate43(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate39.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema93 = { "$id": "https://crucible.invalid/schemas/series.schema.json", "type": "object", "additionalProperties": { "$ref": "https://crucible.invalid/schemas/result.schema.json#/$defs/safeSeries" } };
+function validate45(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate43.evaluated;
+  const evaluated0 = validate45.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -47848,15 +48537,15 @@ function validate43(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate43.errors = vErrors;
+  validate45.errors = vErrors;
   return errors === 0;
 }
-validate43.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate42(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate45.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate44(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   ;
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate42.evaluated;
+  const evaluated0 = validate44.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -47865,13 +48554,13 @@ function validate42(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!validate43(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+      if (!validate45(data[key0], { instancePath: instancePath + "/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"), parentData: data, parentDataProperty: key0, rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
         errors = vErrors.length;
       }
     }
   } else {
-    const err0 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema88.type, parentSchema: schema88, data };
+    const err0 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema93.type, parentSchema: schema93, data };
     if (vErrors === null) {
       vErrors = [err0];
     } else {
@@ -47879,15 +48568,15 @@ function validate42(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate42.errors = vErrors;
+  validate44.errors = vErrors;
   return errors === 0;
 }
-validate42.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema98 = { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } };
-function validate45(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate44.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema103 = { "description": "A runner policy's changes to the rules: severities, rules turned off, collector bounds.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": false, "properties": { "eventsPerSecond": { "type": "integer", "minimum": 1 }, "maxEvents": { "type": "integer", "minimum": 1 }, "maxBytes": { "type": "integer", "minimum": 1024 }, "examplesPerRule": { "type": "integer", "minimum": 1, "maximum": 100 } } }, "rules": { "type": "object", "propertyNames": { "pattern": "^[a-z][a-z0-9-]{1,40}$" }, "additionalProperties": { "type": "object", "additionalProperties": false, "properties": { "severity": { "$ref": "#/$defs/severity" }, "enabled": { "type": "boolean" } } } } } };
+function validate47(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate45.evaluated;
+  const evaluated0 = validate47.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -47897,7 +48586,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
       if (!(key0 === "limits" || key0 === "rules")) {
-        const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98, data };
+        const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema103, data };
         if (vErrors === null) {
           vErrors = [err0];
         } else {
@@ -47911,7 +48600,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
       if (data0 && typeof data0 == "object" && !Array.isArray(data0)) {
         for (const key1 in data0) {
           if (!(key1 === "eventsPerSecond" || key1 === "maxEvents" || key1 === "maxBytes" || key1 === "examplesPerRule")) {
-            const err1 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98.properties.limits, data: data0 };
+            const err1 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema103.properties.limits, data: data0 };
             if (vErrors === null) {
               vErrors = [err1];
             } else {
@@ -47923,7 +48612,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
         if (data0.eventsPerSecond !== void 0) {
           let data1 = data0.eventsPerSecond;
           if (!(typeof data1 == "number" && (!(data1 % 1) && !isNaN(data1)) && isFinite(data1))) {
-            const err2 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.eventsPerSecond.type, parentSchema: schema98.properties.limits.properties.eventsPerSecond, data: data1 };
+            const err2 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema103.properties.limits.properties.eventsPerSecond.type, parentSchema: schema103.properties.limits.properties.eventsPerSecond, data: data1 };
             if (vErrors === null) {
               vErrors = [err2];
             } else {
@@ -47933,7 +48622,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data1 == "number" && isFinite(data1)) {
             if (data1 < 1 || isNaN(data1)) {
-              const err3 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.eventsPerSecond, data: data1 };
+              const err3 = { instancePath: instancePath + "/limits/eventsPerSecond", schemaPath: "#/properties/limits/properties/eventsPerSecond/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema103.properties.limits.properties.eventsPerSecond, data: data1 };
               if (vErrors === null) {
                 vErrors = [err3];
               } else {
@@ -47946,7 +48635,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
         if (data0.maxEvents !== void 0) {
           let data2 = data0.maxEvents;
           if (!(typeof data2 == "number" && (!(data2 % 1) && !isNaN(data2)) && isFinite(data2))) {
-            const err4 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.maxEvents.type, parentSchema: schema98.properties.limits.properties.maxEvents, data: data2 };
+            const err4 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema103.properties.limits.properties.maxEvents.type, parentSchema: schema103.properties.limits.properties.maxEvents, data: data2 };
             if (vErrors === null) {
               vErrors = [err4];
             } else {
@@ -47956,7 +48645,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data2 == "number" && isFinite(data2)) {
             if (data2 < 1 || isNaN(data2)) {
-              const err5 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.maxEvents, data: data2 };
+              const err5 = { instancePath: instancePath + "/limits/maxEvents", schemaPath: "#/properties/limits/properties/maxEvents/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema103.properties.limits.properties.maxEvents, data: data2 };
               if (vErrors === null) {
                 vErrors = [err5];
               } else {
@@ -47969,7 +48658,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
         if (data0.maxBytes !== void 0) {
           let data3 = data0.maxBytes;
           if (!(typeof data3 == "number" && (!(data3 % 1) && !isNaN(data3)) && isFinite(data3))) {
-            const err6 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.maxBytes.type, parentSchema: schema98.properties.limits.properties.maxBytes, data: data3 };
+            const err6 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema103.properties.limits.properties.maxBytes.type, parentSchema: schema103.properties.limits.properties.maxBytes, data: data3 };
             if (vErrors === null) {
               vErrors = [err6];
             } else {
@@ -47979,7 +48668,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data3 == "number" && isFinite(data3)) {
             if (data3 < 1024 || isNaN(data3)) {
-              const err7 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema98.properties.limits.properties.maxBytes, data: data3 };
+              const err7 = { instancePath: instancePath + "/limits/maxBytes", schemaPath: "#/properties/limits/properties/maxBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1024 }, message: "must be >= 1024", schema: 1024, parentSchema: schema103.properties.limits.properties.maxBytes, data: data3 };
               if (vErrors === null) {
                 vErrors = [err7];
               } else {
@@ -47992,7 +48681,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
         if (data0.examplesPerRule !== void 0) {
           let data4 = data0.examplesPerRule;
           if (!(typeof data4 == "number" && (!(data4 % 1) && !isNaN(data4)) && isFinite(data4))) {
-            const err8 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema98.properties.limits.properties.examplesPerRule.type, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+            const err8 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema103.properties.limits.properties.examplesPerRule.type, parentSchema: schema103.properties.limits.properties.examplesPerRule, data: data4 };
             if (vErrors === null) {
               vErrors = [err8];
             } else {
@@ -48002,7 +48691,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data4 == "number" && isFinite(data4)) {
             if (data4 > 100 || isNaN(data4)) {
-              const err9 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+              const err9 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100", schema: 100, parentSchema: schema103.properties.limits.properties.examplesPerRule, data: data4 };
               if (vErrors === null) {
                 vErrors = [err9];
               } else {
@@ -48011,7 +48700,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data4 < 1 || isNaN(data4)) {
-              const err10 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema98.properties.limits.properties.examplesPerRule, data: data4 };
+              const err10 = { instancePath: instancePath + "/limits/examplesPerRule", schemaPath: "#/properties/limits/properties/examplesPerRule/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema103.properties.limits.properties.examplesPerRule, data: data4 };
               if (vErrors === null) {
                 vErrors = [err10];
               } else {
@@ -48022,7 +48711,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err11 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.limits.type, parentSchema: schema98.properties.limits, data: data0 };
+        const err11 = { instancePath: instancePath + "/limits", schemaPath: "#/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema103.properties.limits.type, parentSchema: schema103.properties.limits, data: data0 };
         if (vErrors === null) {
           vErrors = [err11];
         } else {
@@ -48038,7 +48727,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           const _errs15 = errors;
           if (typeof key2 === "string") {
             if (!pattern79.test(key2)) {
-              const err12 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema98.properties.rules.propertyNames, data: key2, propertyName: key2 };
+              const err12 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]{1,40}$" }, message: 'must match pattern "^[a-z][a-z0-9-]{1,40}$"', schema: "^[a-z][a-z0-9-]{1,40}$", parentSchema: schema103.properties.rules.propertyNames, data: key2, propertyName: key2 };
               if (vErrors === null) {
                 vErrors = [err12];
               } else {
@@ -48049,7 +48738,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
           var valid2 = _errs15 === errors;
           if (!valid2) {
-            const err13 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames", keyword: "propertyNames", params: { propertyName: key2 }, message: "property name must be valid", schema: schema98.properties.rules.propertyNames, parentSchema: schema98.properties.rules, data: data5 };
+            const err13 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/propertyNames", keyword: "propertyNames", params: { propertyName: key2 }, message: "property name must be valid", schema: schema103.properties.rules.propertyNames, parentSchema: schema103.properties.rules, data: data5 };
             if (vErrors === null) {
               vErrors = [err13];
             } else {
@@ -48063,7 +48752,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
             for (const key4 in data6) {
               if (!(key4 === "severity" || key4 === "enabled")) {
-                const err14 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema98.properties.rules.additionalProperties, data: data6 };
+                const err14 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema103.properties.rules.additionalProperties, data: data6 };
                 if (vErrors === null) {
                   vErrors = [err14];
                 } else {
@@ -48075,7 +48764,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
             if (data6.severity !== void 0) {
               let data7 = data6.severity;
               if (!(data7 === "low" || data7 === "medium" || data7 === "high")) {
-                const err15 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema81.enum }, message: "must be equal to one of the allowed values", schema: schema81.enum, parentSchema: schema81, data: data7 };
+                const err15 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/severity", schemaPath: "#/$defs/severity/enum", keyword: "enum", params: { allowedValues: schema83.enum }, message: "must be equal to one of the allowed values", schema: schema83.enum, parentSchema: schema83, data: data7 };
                 if (vErrors === null) {
                   vErrors = [err15];
                 } else {
@@ -48087,7 +48776,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
             if (data6.enabled !== void 0) {
               let data8 = data6.enabled;
               if (typeof data8 !== "boolean") {
-                const err16 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/enabled", schemaPath: "#/properties/rules/additionalProperties/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema98.properties.rules.additionalProperties.properties.enabled.type, parentSchema: schema98.properties.rules.additionalProperties.properties.enabled, data: data8 };
+                const err16 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1") + "/enabled", schemaPath: "#/properties/rules/additionalProperties/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema103.properties.rules.additionalProperties.properties.enabled.type, parentSchema: schema103.properties.rules.additionalProperties.properties.enabled, data: data8 };
                 if (vErrors === null) {
                   vErrors = [err16];
                 } else {
@@ -48097,7 +48786,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
               }
             }
           } else {
-            const err17 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.rules.additionalProperties.type, parentSchema: schema98.properties.rules.additionalProperties, data: data6 };
+            const err17 = { instancePath: instancePath + "/rules/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/rules/additionalProperties/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema103.properties.rules.additionalProperties.type, parentSchema: schema103.properties.rules.additionalProperties, data: data6 };
             if (vErrors === null) {
               vErrors = [err17];
             } else {
@@ -48107,7 +48796,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
           }
         }
       } else {
-        const err18 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.properties.rules.type, parentSchema: schema98.properties.rules, data: data5 };
+        const err18 = { instancePath: instancePath + "/rules", schemaPath: "#/properties/rules/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema103.properties.rules.type, parentSchema: schema103.properties.rules, data: data5 };
         if (vErrors === null) {
           vErrors = [err18];
         } else {
@@ -48117,7 +48806,7 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err19 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema98.type, parentSchema: schema98, data };
+    const err19 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema103.type, parentSchema: schema103, data };
     if (vErrors === null) {
       vErrors = [err19];
     } else {
@@ -48125,10 +48814,10 @@ function validate45(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate45.errors = vErrors;
+  validate47.errors = vErrors;
   return errors === 0;
 }
-validate45.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate47.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 
 // actions/lib/src/experiment.ts
 var MAX_EXPERIMENT_FILE_BYTES = 1024 * 1024;
@@ -48537,6 +49226,13 @@ var result_schema_default = {
           required: ["status", "runtime", "collector", "events", "dropped", "problems", "suppressed"],
           properties: {
             status: { const: "available" },
+            sources: {
+              description: "Where alerts could come from in this run: trace (gVisor's trace points), output (control text the output relay neutralised), outcome (a time-limit or OOM kill the provider saw). Without the trace, output and outcome alerts are still raised. Absent in results written before these sources.",
+              type: "array",
+              maxItems: 3,
+              uniqueItems: true,
+              items: { enum: ["trace", "output", "outcome"] }
+            },
             runtime: { type: "string", maxLength: 100 },
             collector: {
               description: "ok; overloaded when any event was dropped; broken when the collector failed (problems says how).",
@@ -48587,7 +49283,11 @@ var result_schema_default = {
           type: "object",
           additionalProperties: false,
           required: ["status", "reason"],
-          properties: { status: { const: "unavailable" }, reason: { type: "string", maxLength: 1e3 } }
+          properties: {
+            status: { const: "unavailable" },
+            reason: { type: "string", maxLength: 1e3 },
+            sources: { $ref: "#/properties/monitoring/oneOf/0/properties/sources" }
+          }
         }
       ]
     },
@@ -48602,6 +49302,10 @@ var result_schema_default = {
         properties: {
           rule: { type: "string", maxLength: 60 },
           severity: { enum: ["low", "medium", "high"] },
+          kind: {
+            description: "What the alert is about, in the containment suite's categories (the rule's kind). Absent in results written before rules had kinds.",
+            enum: ["network", "filesystem", "resources", "privilege", "recon", "persistence", "injection"]
+          },
           meaning: { type: "string", maxLength: 200 },
           count: { type: "integer", minimum: 1 },
           examples: {
@@ -49213,6 +49917,7 @@ var utf8 = new TextDecoder("utf-8", { fatal: false });
 import path from "node:path";
 var SYSCALL_NUMBERS = {
   ptrace: 101,
+  syslog: 103,
   pivot_root: 155,
   chroot: 161,
   mount: 165,

@@ -24,6 +24,21 @@ export interface RelayedLine {
   progressText?: string;
 }
 
+/** Kinds of control text the relay neutralises in program output; each is counted (never kept) for monitoring. */
+export const CONTROL_TEXT_KINDS = [
+  "workflow-command",
+  "escape-sequence",
+  "control-character",
+  "bidi-control",
+  "invisible-character",
+  "invalid-utf8",
+] as const;
+export type ControlTextKind = (typeof CONTROL_TEXT_KINDS)[number];
+export type ControlTextCounts = Partial<Record<ControlTextKind, number>>;
+
+/** A line a runner would read as a workflow command ("::error::", "##[group]") if it were not prefixed. */
+const WORKFLOW_COMMAND = /^\s*(?:::[A-Za-z][\w-]*|##\[)/;
+
 /**
  * Splits the program's byte streams into lines as they arrive. A line ends at \n, \r\n or a lone \r;
  * the partial line of each stream is kept until more bytes come or flush() is called at exit.
@@ -34,6 +49,11 @@ export class LineRelay {
   private readonly started = Date.now();
   private firstProgress: { at: number; step: number } | undefined;
   latestProgress: Progress | undefined;
+  /** What was neutralised so far, by kind, and when it was first seen (ms since the relay started). */
+  readonly controlText: ControlTextCounts = {};
+  firstControlTextMs: number | undefined;
+  /** When the program's output ended (the last flush), ms since the relay started. */
+  flushedAtMs: number | undefined;
 
   constructor(
     private readonly emit: (line: RelayedLine) => void,
@@ -54,8 +74,13 @@ export class LineRelay {
     this.append(stream, chunk.subarray(start));
   }
 
-  /** Emits whatever is left without a trailing newline. */
+  elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+
+  /** Emits whatever is left without a trailing newline; called when the program has ended. */
   flush(): void {
+    this.flushedAtMs = this.elapsedMs();
     for (const stream of ["stdout", "stderr"] as const) if (this.partialBytes[stream] > 0) this.endLine(stream);
   }
 
@@ -74,8 +99,13 @@ export class LineRelay {
     const bytes = Buffer.concat(this.partial[stream]);
     this.partial[stream] = [];
     this.partialBytes[stream] = 0;
-    const text = escapeForLog(bytes);
-    const elapsedMs = Date.now() - this.started;
+    const elapsedMs = this.elapsedMs();
+    const countControl = (kind: ControlTextKind) => {
+      this.controlText[kind] = (this.controlText[kind] ?? 0) + 1;
+      this.firstControlTextMs ??= elapsedMs;
+    };
+    const text = escapeForLog(bytes, countControl);
+    if (WORKFLOW_COMMAND.test(text)) countControl("workflow-command");
     const progress = parseProgress(text);
     if (!progress) {
       this.emit({ stream, text, elapsedMs });
@@ -140,7 +170,7 @@ export function formatDuration(seconds: number): string {
  * unsafe code point (text.ts: control characters, ANSI and OSC escapes, bidi controls, invisible
  * characters) as \xNN or \u{...}. Tabs are kept.
  */
-export function escapeForLog(bytes: Buffer): string {
+export function escapeForLog(bytes: Buffer, onEscaped?: (kind: ControlTextKind) => void): string {
   // Fast path for the common case: printable ASCII and tabs need no escaping.
   const latin1 = bytes.toString("latin1");
   if (/^[\x20-\x7e\t]*$/.test(latin1)) return latin1;
@@ -159,16 +189,30 @@ export function escapeForLog(bytes: Buffer): string {
     )
       valid = false;
     if (!valid) {
+      onEscaped?.("invalid-utf8");
       out += `\\x${b.toString(16).padStart(2, "0")}`;
       i++;
       continue;
     }
     const char = bytes.toString("utf8", i, i + length);
     const code = char.codePointAt(0)!;
-    out += isUnsafeCodePoint(code) ? visibleEscape(code) : char;
+    if (isUnsafeCodePoint(code)) {
+      onEscaped?.(controlKind(code));
+      out += visibleEscape(code);
+    } else out += char;
     i += length;
   }
   return out;
+}
+
+/** Which kind of control text an unsafe code point (text.ts) is. */
+function controlKind(code: number): ControlTextKind {
+  // ESC, and the 8-bit CSI and OSC introducers, start terminal escape sequences.
+  if (code === 0x1b || code === 0x9b || code === 0x9d) return "escape-sequence";
+  if (code === 0x061c || code === 0x200e || code === 0x200f || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069))
+    return "bidi-control";
+  if (code < 0xa0 || code === 0x2028 || code === 0x2029) return "control-character";
+  return "invisible-character";
 }
 
 export function formatLogLine(line: RelayedLine): string {

@@ -324,10 +324,12 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
   });
   // A sandbox with GPUs runs under the policy's GPU runtime, which has no trace session: it is recorded as
   // not monitored rather than leasing a traced runtime that never hears from it.
-  const monitor: OpenedMonitor =
-    gpuLease && options.monitoring
-      ? { unavailable: `a sandbox with GPUs runs under the GPU runtime ${policy.gpu!.runtime}, which is not traced` }
-      : await openMonitor(options.monitoring, experiment.spec.behaviours ?? [], program.stage ? `${runId} ${program.stage}` : runId);
+  const monitor: OpenedMonitor = await openMonitor(
+    options.monitoring,
+    experiment.spec.behaviours ?? [],
+    program.stage ? `${runId} ${program.stage}` : runId,
+    gpuLease ? `a sandbox with GPUs runs under the GPU runtime ${policy.gpu!.runtime}, which is not traced` : undefined,
+  );
   const spec: SandboxSpec = {
     ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
     image: image.id,
@@ -398,10 +400,10 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
       });
     } finally {
       await sandbox.cleanup();
-      monitoring = await closeMonitor(monitor);
+      monitoring = await closeMonitor(monitor, { ending: exec, relay });
     }
   } finally {
-    monitoring = await closeMonitor(monitor);
+    monitoring = await closeMonitor(monitor, { ending: exec, relay });
     stopGpuSampling();
     await gpuLease?.release();
   }

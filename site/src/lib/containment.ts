@@ -49,7 +49,7 @@ async function readMatrix(): Promise<{ matrix: ContainmentMatrix | undefined; fi
 export interface DetectionView {
   word: "detected" | "not detected" | "not monitored" | "not recorded";
   tone: Tone;
-  /** Rules raised, most severe first, as "rule (severity) ×count". */
+  /** Rules raised, alerts of the attack's kind first, then most severe first, as "rule (severity, kind) ×count". */
   rules: string[];
   /** Why nothing is known, or what limits what is known. */
   note?: string;
@@ -57,18 +57,40 @@ export interface DetectionView {
 
 const severityRank = { high: 0, medium: 1, low: 2 } as const;
 
-export function detectionView(verdict: MatrixVerdict): DetectionView {
+/**
+ * An attack's kinds: the categories its techniques report (techniques.jsonl, the containment suite's
+ * categories, which are also the monitoring rules' kinds).
+ */
+export function attackKinds(matrix: ContainmentMatrix, attack: string): string[] {
+  return [...new Set(matrix.techniques.filter((t) => t.attack === attack).map((t) => t.category))].sort();
+}
+
+/** Detected means an alert of the attack's own kind was raised: any alert is not enough. */
+export function detectionView(verdict: MatrixVerdict, kinds: readonly string[]): DetectionView {
   const detection = verdict.detection;
   if (!detection) return { word: "not recorded", tone: "idle", rules: [], note: "this matrix predates behaviour monitoring" };
   if (detection.status !== "available") return { word: "not monitored", tone: "idle", rules: [], note: detection.reason };
+  const ofKind = (alert: (typeof detection.alerts)[number]) => alert.kind !== undefined && kinds.includes(alert.kind);
   const rules = [...detection.alerts]
-    .sort((a, b) => severityRank[a.severity] - severityRank[b.severity] || a.rule.localeCompare(b.rule))
-    .map((a) => `${a.rule} (${a.severity}) ×${a.count}`);
-  const note =
+    .sort(
+      (a, b) =>
+        Number(ofKind(b)) - Number(ofKind(a)) || severityRank[a.severity] - severityRank[b.severity] || a.rule.localeCompare(b.rule),
+    )
+    .map((a) => `${a.rule} (${a.severity}${a.kind ? `, ${a.kind}` : ""}) ×${a.count}`);
+  const limits =
     detection.collector === "broken"
       ? "monitoring broke during the run"
       : detection.collector === "overloaded"
         ? "some events were dropped"
         : undefined;
-  return rules.length > 0 ? { word: "detected", tone: "safe", rules, note } : { word: "not detected", tone: "limit", rules, note };
+  const detected = detection.alerts.some(ofKind);
+  const wanted = kinds.length > 0 ? kinds.join(" or ") : "unknown (the attack reported no techniques)";
+  const mismatch =
+    !detected && detection.alerts.length > 0
+      ? detection.alerts.every((a) => a.kind === undefined)
+        ? "its alerts predate rule kinds"
+        : `alerts of other kinds only; its kind is ${wanted}`
+      : undefined;
+  const note = [mismatch, limits].filter(Boolean).join("; ") || undefined;
+  return detected ? { word: "detected", tone: "safe", rules, note } : { word: "not detected", tone: "limit", rules, note };
 }

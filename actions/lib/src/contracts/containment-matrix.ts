@@ -44,6 +44,10 @@ export interface ContainmentMatrixDocument {
           alerts: {
             rule: string;
             severity: "low" | "medium" | "high";
+            /**
+             * The rule's kind (monitoring-rules.schema.json); absent in matrices written before rules had kinds.
+             */
+            kind?: "network" | "filesystem" | "resources" | "privilege" | "recon" | "persistence" | "injection";
             count: number;
           }[];
         }

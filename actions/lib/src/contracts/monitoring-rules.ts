@@ -2,6 +2,10 @@
 
 export type Severity = "low" | "medium" | "high";
 /**
+ * What the alert is about, in the containment suite's categories (experiments/containment/README.md): the containment page counts an attack detected only by an alert of its own kind.
+ */
+export type Kind = "network" | "filesystem" | "resources" | "privilege" | "recon" | "persistence" | "injection";
+/**
  * A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.
  */
 export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe";
@@ -29,6 +33,7 @@ export type Match =
         | "pivot_root"
         | "chroot"
         | "ptrace"
+        | "syslog"
         | "bpf"
         | "init_module"
         | "finit_module"
@@ -52,6 +57,25 @@ export type Match =
   | {
       event: "clone-rate";
       perSecond: number;
+    }
+  | {
+      event: "open-read";
+      prefixes: StringList;
+      except?: StringList;
+    }
+  | {
+      event: "limit";
+      /**
+       * @minItems 1
+       */
+      limits: ("time" | "memory" | "processes" | "descriptors" | "disk")[];
+    }
+  | {
+      event: "output-control";
+      /**
+       * @minItems 1
+       */
+      kinds?: ("workflow-command" | "escape-sequence" | "control-character" | "bidi-control" | "invisible-character" | "invalid-utf8")[];
     };
 /**
  * @minItems 1
@@ -93,6 +117,7 @@ export interface Rule {
    */
   id: string;
   severity: Severity;
+  kind: Kind;
   /**
    * One line a reviewer reads: what the program tried.
    */

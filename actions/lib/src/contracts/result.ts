@@ -187,6 +187,7 @@ export type RunResultDocument = {
   monitoring?:
     | {
         status: "available";
+        sources?: Sources;
         runtime: string;
         /**
          * ok; overloaded when any event was dropped; broken when the collector failed (problems says how).
@@ -225,6 +226,7 @@ export type RunResultDocument = {
     | {
         status: "unavailable";
         reason: string;
+        sources?: Sources;
       };
   alerts?: Alerts;
   usage?: Usage;
@@ -247,6 +249,12 @@ export type Dropped = {
   reason: string;
 }[];
 /**
+ * Where alerts could come from in this run: trace (gVisor's trace points), output (control text the output relay neutralised), outcome (a time-limit or OOM kill the provider saw). Without the trace, output and outcome alerts are still raised. Absent in results written before these sources.
+ *
+ * @maxItems 3
+ */
+export type Sources = ("trace" | "output" | "outcome")[];
+/**
  * What the program tried, per raised monitoring rule (runner-setup/monitoring-rules.json), most severe first: how often, and the first events with the time since the sandbox started, the process name and what it tried. Every string is program data, escaped wherever it is shown.
  *
  * @maxItems 100
@@ -254,6 +262,10 @@ export type Dropped = {
 export type Alerts = {
   rule: string;
   severity: "low" | "medium" | "high";
+  /**
+   * What the alert is about, in the containment suite's categories (the rule's kind). Absent in results written before rules had kinds.
+   */
+  kind?: "network" | "filesystem" | "resources" | "privilege" | "recon" | "persistence" | "injection";
   meaning: string;
   count: number;
   /**
@@ -412,6 +424,7 @@ export interface Stage {
   monitoring?:
     | {
         status: "available";
+        sources?: Sources;
         runtime: string;
         /**
          * ok; overloaded when any event was dropped; broken when the collector failed (problems says how).
@@ -450,6 +463,7 @@ export interface Stage {
     | {
         status: "unavailable";
         reason: string;
+        sources?: Sources;
       };
   alerts?: Alerts;
   containerId?: string | null;

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { findExperimentFiles, loadExperiment, type Experiment } from "../experiment.js";
 import { runscProcesses } from "./gc.js";
-import type { Severity } from "../monitoring/rules.js";
+import type { AlertKind, Severity } from "../monitoring/rules.js";
 import type { MonitoringOptions } from "../monitoring/session.js";
 import { comparisonPolicy, type SandboxPolicy } from "../policy.js";
 import { DockerSandboxProvider } from "./provider.js";
@@ -39,7 +39,11 @@ export interface HostCheck {
  * nothing is known. The runc baseline is never traced (gVisor's trace points exist only under runsc).
  */
 export type AttackDetection =
-  | { status: "available"; collector: "ok" | "overloaded" | "broken"; alerts: { rule: string; severity: Severity; count: number }[] }
+  | {
+      status: "available";
+      collector: "ok" | "overloaded" | "broken";
+      alerts: { rule: string; severity: Severity; kind: AlertKind; count: number }[];
+    }
   | { status: "unavailable"; reason: string }
   | { status: "not-monitored"; reason: string };
 
@@ -219,7 +223,7 @@ function detectionOf(result: RunResult): AttackDetection {
   return {
     status: "available",
     collector: monitoring.collector,
-    alerts: (result.alerts ?? []).map(({ rule, severity, count }) => ({ rule, severity, count })),
+    alerts: (result.alerts ?? []).map(({ rule, severity, kind, count }) => ({ rule, severity, kind, count })),
   };
 }
 

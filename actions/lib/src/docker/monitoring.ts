@@ -90,5 +90,5 @@ export async function monitoringFor(docker: Docker, rulesFile: string, overrides
   // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait when every traced runtime on this host is in use.
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
-  return found.ok ? { channels: found.channels, rules, lockWaitMs } : { unavailable: found.reason };
+  return found.ok ? { channels: found.channels, rules, lockWaitMs } : { unavailable: found.reason, rules };
 }

@@ -29,12 +29,20 @@ export interface MonitoringCheck {
 const SETUP_FIX =
   "run runner-setup/setup.sh as root (it registers the traced runtimes runsc-monitored-0, -1, … and installs their trace configurations)";
 const TRACE_FIX =
-  "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket and the trace points";
+  "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket " +
+  "and the trace points";
 
 const PROBE_RULES = (limits: RuleSet["limits"]): RuleSet => ({
   limits,
   rules: [
-    { id: "doctor-probe", severity: "low", meaning: "ran /bin/true (the doctor's probe)", match: { event: "execve", names: ["true"] } },
+    // Its kind is only there because every rule has one: a program started, as in privilege attempts.
+    {
+      id: "doctor-probe",
+      severity: "low",
+      kind: "privilege",
+      meaning: "ran /bin/true (the doctor's probe)",
+      match: { event: "execve", names: ["true"] },
+    },
   ],
 });
 
@@ -86,13 +94,16 @@ export async function checkMonitoring(
         result: `the probe's execve of /bin/true did not arrive (${record.events.received} trace messages; ${exitDetail})`,
         fix: TRACE_FIX,
       };
-    const traced = `${record.runtime} traced the probe sandbox (${record.events.received} trace messages, the execve of /bin/true among them)`;
+    const traced =
+      `${record.runtime} traced the probe sandbox ` + `(${record.events.received} trace messages, the execve of /bin/true among them)`;
     const count = options.channels.length;
     const limit = policy.limits.maxConcurrentSandboxes;
     if (count < limit)
       return {
         status: "warn",
-        result: `${traced}, but only ${count} traced runtime(s) for up to ${limit} sandboxes at once: the runs beyond ${count} record monitoring: unavailable`,
+        result:
+          `${traced}, but only ${count} traced runtime(s) for up to ${limit} sandboxes at once: ` +
+          `the runs beyond ${count} record monitoring: unavailable`,
         fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`,
       };
     return { status: "pass", result: `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once` };

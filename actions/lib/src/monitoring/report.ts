@@ -16,8 +16,13 @@ const SEVERITY_ORDER: Severity[] = ["high", "medium", "low"];
 export function behaviourLine(result: Pick<RecordedResult, "monitoring" | "alerts">): string {
   const monitoring = result.monitoring;
   if (!monitoring) return "not monitored (this result predates behaviour monitoring)";
-  if (monitoring.status === "unavailable") return `not monitored: ${shownText(monitoring.reason, 300)}`;
   const alerts = [...(result.alerts ?? [])].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+  const listed = alerts.map((a) => `${a.rule} ×${a.count} (${a.severity})`).join(", ");
+  if (monitoring.status === "unavailable") {
+    // Without the trace, the output relay and the outcome still raise their alerts.
+    const seen = alerts.length > 0 ? `; seen in the output and the outcome: ${listed}` : "";
+    return `not monitored: ${shownText(monitoring.reason, 300)}${seen}`;
+  }
   const dropped = Object.values(monitoring.dropped).reduce((a, b) => a + b, 0);
   const caveat =
     monitoring.collector === "broken"
@@ -30,7 +35,7 @@ export function behaviourLine(result: Pick<RecordedResult, "monitoring" | "alert
     ? `; declared, not alerted: ${monitoring.suppressed.map((s) => `${s.rule} ×${s.count} (${s.behaviour})`).join(", ")}`
     : "";
   if (alerts.length === 0) return `tried nothing the rules flag (${monitoring.events.evaluated} events)${declared}${caveat}`;
-  return `tried: ${alerts.map((a) => `${a.rule} ×${a.count} (${a.severity})`).join(", ")}${declared}${caveat}`;
+  return `tried: ${listed}${declared}${caveat}`;
 }
 
 export interface AlertAnnotation {
@@ -44,11 +49,12 @@ export function alertAnnotations(alerts: Alert[]): AlertAnnotation[] {
   return alerts.map((alert) => {
     const first = alert.examples[0];
     const example = first
-      ? ` First at ${first.t.toFixed(1)} s by process ${JSON.stringify(shownText(first.process, 40))}: ${shownText(first.detail.map((d) => JSON.stringify(d)).join(" "), 300)}`
+      ? ` First at ${first.t.toFixed(1)} s by process ${JSON.stringify(shownText(first.process, 40))}: ` +
+        shownText(first.detail.map((d) => JSON.stringify(d)).join(" "), 300)
       : "";
     return {
       level: alert.severity === "high" ? "error" : alert.severity === "medium" ? "warning" : "notice",
-      title: `behaviour: ${alert.rule} (${alert.severity})`,
+      title: `behaviour: ${alert.rule} (${alert.severity}, ${alert.kind})`,
       message: `The program ${alert.meaning} (${alert.count}×).${example}`,
     };
   });

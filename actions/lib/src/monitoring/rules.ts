@@ -10,11 +10,24 @@ import { validateMonitoringOverrides as validateOverrides } from "../contracts/v
 import { CrucibleError, errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
 import { describeSchemaError, validateMonitoringRulesDocument } from "../schemas.js";
-import type { EventContext, TraceEvent } from "./wire.js";
+import { CONTROL_TEXT_KINDS, type ControlTextCounts, type ControlTextKind } from "../relay.js";
+import type { TraceEvent } from "./wire.js";
 
 export type Severity = "low" | "medium" | "high";
 export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe";
 export const BEHAVIOURS: readonly Behaviour[] = ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"];
+/** What an alert is about: the containment suite's categories, so an attack's alerts can be told to be of its kind. */
+export type AlertKind = "network" | "filesystem" | "resources" | "privilege" | "recon" | "persistence" | "injection";
+/** A limit of the sandbox that a program ran into. */
+export type LimitName = "time" | "memory" | "processes" | "descriptors" | "disk";
+
+/**
+ * What the pipeline saw beside the trace, raised through the same rules: a limit the provider says the
+ * run hit (killed at its time limit, OOM-killed), and the control text the output relay neutralised.
+ * `t` is seconds since the sandbox started, as near as the pipeline knows it.
+ */
+export type RunSignal =
+  { kind: "limit-reached"; limit: LimitName; t: number; detail: string } | { kind: "output-control"; t: number; counts: ControlTextCounts };
 
 export type RuleMatch =
   | { event: "connect" }
@@ -24,11 +37,15 @@ export type RuleMatch =
   | { event: "open-write"; prefixes: string[]; except?: string[] }
   | { event: "other-environ" }
   | { event: "erofs"; except: string[] }
-  | { event: "clone-rate"; perSecond: number };
+  | { event: "clone-rate"; perSecond: number }
+  | { event: "open-read"; prefixes: string[]; except?: string[] }
+  | { event: "limit"; limits: LimitName[] }
+  | { event: "output-control"; kinds?: ControlTextKind[] };
 
 export interface Rule {
   id: string;
   severity: Severity;
+  kind: AlertKind;
   meaning: string;
   behaviour?: Behaviour;
   match: RuleMatch;
@@ -55,6 +72,7 @@ export interface RuleOverrides {
 /** x86_64 numbers of the system calls rules may name; the session asks runsc for exactly these raw points. */
 export const SYSCALL_NUMBERS = {
   ptrace: 101,
+  syslog: 103,
   pivot_root: 155,
   chroot: 161,
   mount: 165,
@@ -69,6 +87,12 @@ export const SYSCALL_NUMBERS = {
   io_uring_setup: 425,
 } as const;
 export type SyscallName = keyof typeof SYSCALL_NUMBERS;
+/** Process creation (x86_64), traced at exit so a refusal (EAGAIN: the pids or process limit) is seen. */
+const PROCESS_SYSCALLS = new Map<number, string>([
+  [56, "clone"],
+  [57, "fork"],
+  [58, "vfork"],
+]);
 const SYSCALL_NAMES = new Map<number, SyscallName>(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name as SyscallName]));
 
 export const DEFAULT_RULES_FILE = path.join("runner-setup", "monitoring-rules.json");
@@ -130,6 +154,7 @@ export interface AlertExample {
 export interface Alert {
   rule: string;
   severity: Severity;
+  kind: AlertKind;
   meaning: string;
   count: number;
   examples: AlertExample[];
@@ -154,6 +179,7 @@ export class RuleEngine {
   private readonly raised = new Map<string, Alert>();
   private readonly suppressed = new Map<string, SuppressedAlert>();
   private startNs: bigint | undefined;
+  private lastNs = 0n;
   private readonly cloneWindows = new Map<number, number>();
 
   constructor(
@@ -162,11 +188,37 @@ export class RuleEngine {
   ) {}
 
   observe(event: TraceEvent): void {
-    this.startNs ??= event.context.timeNs;
-    if (event.kind === "container-start") this.startNs = event.context.timeNs;
+    // This runsc sends raw syscall exit points (clone/fork/vfork) without their context: no time and no
+    // process name. Such an event is placed at the time of the last event that had one.
+    if (event.context.timeNs > 0n) this.lastNs = event.context.timeNs;
+    const timeNs = event.context.timeNs > 0n ? event.context.timeNs : this.lastNs;
+    this.startNs ??= timeNs;
+    if (event.kind === "container-start") this.startNs = timeNs;
     for (const rule of this.set.rules) {
       const detail = this.matches(rule.match, event);
-      if (detail) this.raise(rule, event.context, detail);
+      if (detail) this.raise(rule, this.secondsSinceStart(timeNs), event.context.processName || "(not traced)", detail);
+    }
+  }
+
+  /** A signal from outside the trace; its example names the pipeline part that saw it, not a process. */
+  observeSignal(signal: RunSignal): void {
+    for (const rule of this.set.rules) {
+      if (signal.kind === "limit-reached" && rule.match.event === "limit" && rule.match.limits.includes(signal.limit)) {
+        this.raise(rule, signal.t, "(run outcome)", [signal.detail]);
+      }
+      if (signal.kind === "output-control" && rule.match.event === "output-control") {
+        const wanted = rule.match.kinds;
+        const counted = CONTROL_TEXT_KINDS.filter((kind) => (signal.counts[kind] ?? 0) > 0 && (!wanted || wanted.includes(kind)));
+        const total = counted.reduce((sum, kind) => sum + signal.counts[kind]!, 0);
+        if (total > 0)
+          this.raise(
+            rule,
+            signal.t,
+            "(output relay)",
+            counted.map((kind) => `${kind} ×${signal.counts[kind]}`),
+            total,
+          );
+      }
     }
   }
 
@@ -179,18 +231,23 @@ export class RuleEngine {
     return [...this.suppressed.values()];
   }
 
-  private raise(rule: Rule, context: EventContext, detail: string[]): void {
+  private raise(rule: Rule, t: number, process: string, detail: string[], times = 1): void {
     if (rule.behaviour && this.declared.has(rule.behaviour)) {
       const entry = this.suppressed.get(rule.id) ?? { rule: rule.id, behaviour: rule.behaviour, count: 0 };
-      entry.count += 1;
+      entry.count += times;
       this.suppressed.set(rule.id, entry);
       return;
     }
-    const alert = this.raised.get(rule.id) ?? { rule: rule.id, severity: rule.severity, meaning: rule.meaning, count: 0, examples: [] };
-    alert.count += 1;
-    if (alert.examples.length < this.set.limits.examplesPerRule) {
-      alert.examples.push({ t: this.secondsSinceStart(context.timeNs), process: context.processName, detail });
-    }
+    const alert = this.raised.get(rule.id) ?? {
+      rule: rule.id,
+      severity: rule.severity,
+      kind: rule.kind,
+      meaning: rule.meaning,
+      count: 0,
+      examples: [],
+    };
+    alert.count += times;
+    if (alert.examples.length < this.set.limits.examplesPerRule) alert.examples.push({ t, process, detail });
     this.raised.set(rule.id, alert);
   }
 
@@ -243,8 +300,39 @@ export class RuleEngine {
         // One alert per second that crosses the threshold, raised by the event that crosses it.
         return count === match.perSecond + 1 ? [`more than ${match.perSecond} new processes or threads in second ${second}`] : undefined;
       }
+      case "open-read": {
+        // Writes there are kernel-tunables-write's.
+        if (event.kind !== "open" || wantsWrite(event.flags)) return undefined;
+        const file = resolvedPath(event);
+        return underAny(file, match.prefixes) && !underAny(file, match.except ?? []) ? [file] : undefined;
+      }
+      case "limit": {
+        const limit = limitRefusal(event);
+        return limit && match.limits.includes(limit.limit) ? limit.detail : undefined;
+      }
+      case "output-control":
+        // Seen by the relay, not the trace (observeSignal).
+        return undefined;
     }
   }
+}
+
+const EAGAIN = 11;
+const ENFILE = 23;
+const EMFILE = 24;
+const ENOSPC = 28;
+
+/** A limit the kernel (the Sentry) refused the call for, as the call's exit shows it. */
+function limitRefusal(event: TraceEvent): { limit: LimitName; detail: string[] } | undefined {
+  if (event.kind === "syscall" && event.exit?.errno === EAGAIN && PROCESS_SYSCALLS.has(event.sysno)) {
+    return { limit: "processes", detail: [`${PROCESS_SYSCALLS.get(event.sysno)} failed with EAGAIN`] };
+  }
+  if (event.kind !== "open" || !event.exit) return undefined;
+  const errno = event.exit.errno;
+  if (errno === EMFILE || errno === ENFILE)
+    return { limit: "descriptors", detail: [resolvedPath(event), errno === EMFILE ? "EMFILE" : "ENFILE"] };
+  if (errno === ENOSPC) return { limit: "disk", detail: [resolvedPath(event), "ENOSPC"] };
+  return undefined;
 }
 
 function wantsWrite(flags: number): boolean {

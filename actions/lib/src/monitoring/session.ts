@@ -12,15 +12,24 @@ import path from "node:path";
 import { errorMessage } from "../errors.js";
 import { SandboxSlots, type SlotLease } from "../slot-leases.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
-import { type Alert, type Behaviour, RuleEngine, type RuleSet, type SuppressedAlert } from "./rules.js";
+import type { ControlTextCounts } from "../relay.js";
+import { type Alert, type Behaviour, RuleEngine, type RuleSet, type RunSignal, type SuppressedAlert } from "./rules.js";
 
 /** Traced runtime entry k is named `${MONITORED_RUNTIME_PREFIX}${k}`. */
 export const MONITORED_RUNTIME_PREFIX = "runsc-monitored-";
+
+/**
+ * Where alerts can come from: gVisor's trace, the output relay (control text it neutralised) and the
+ * run's outcome (limits the provider saw bite). Without the trace the other two still raise their alerts.
+ */
+export type AlertSource = "trace" | "output" | "outcome";
 
 /** What result.json records about monitoring: never absent, never silent. */
 export type MonitoringRecord =
   | {
       status: "available";
+      /** Absent in results written before output and outcome alerts. */
+      sources?: AlertSource[];
       runtime: string;
       /** "ok", or "overloaded" when any event was dropped, or "broken" when the collector itself failed. */
       collector: "ok" | "overloaded" | "broken";
@@ -30,7 +39,7 @@ export type MonitoringRecord =
       /** Alerts not raised because the experiment declared the behaviour. */
       suppressed: SuppressedAlert[];
     }
-  | { status: "unavailable"; reason: string };
+  | { status: "unavailable"; reason: string; sources?: AlertSource[] };
 
 export interface MonitoringOutcome {
   monitoring: MonitoringRecord;
@@ -67,7 +76,7 @@ export class MonitorSession {
   private constructor(
     readonly setup: MonitoringSetup,
     private readonly collector: TraceCollector,
-    private readonly engine: RuleEngine,
+    readonly engine: RuleEngine,
     private readonly lease: SlotLease,
     private readonly drainMs: number,
   ) {}
@@ -106,6 +115,7 @@ export class MonitorSession {
       return {
         monitoring: {
           status: "available",
+          sources: ["trace", "output", "outcome"],
           runtime: this.setup.runtime,
           collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
           events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
@@ -152,47 +162,82 @@ export type MonitoringOptions =
       lockWaitMs?: number;
       drainMs?: number;
     }
-  | { unavailable: string };
+  /** Without the trace, the rules still turn the output relay's and the outcome's signals into alerts. */
+  | { unavailable: string; rules?: RuleSet };
 
 /** One sandbox's monitoring between openMonitor and closeMonitor. */
 export interface OpenedMonitor {
   session?: MonitorSession;
   unavailable?: string;
+  /** The rules for the signals beside the trace (the session's own engine when there is a session). */
+  engine?: RuleEngine;
   closed?: MonitoringOutcome;
 }
 
 /**
  * Opens monitoring for one sandbox, leased in the name of `holder` (the run, and its stage); no free or
- * a broken trace socket becomes "unavailable" with the reason, never an absence.
+ * a broken trace socket becomes "unavailable" with the reason, never an absence. `untraced` says why this
+ * sandbox cannot be traced at all (its runtime has no trace session): no traced runtime is leased for it.
  */
 export async function openMonitor(
   options: MonitoringOptions | undefined,
   declared: readonly Behaviour[],
   holder: string,
+  untraced?: string,
 ): Promise<OpenedMonitor> {
   if (!options) return {};
-  if ("unavailable" in options) return { unavailable: options.unavailable };
+  const untracedEngine = () => (options.rules ? new RuleEngine(options.rules, new Set(declared)) : undefined);
+  if ("unavailable" in options) return { unavailable: options.unavailable, engine: untracedEngine() };
+  if (untraced !== undefined) return { unavailable: untraced, engine: untracedEngine() };
   try {
     const session = await MonitorSession.open(options.channels, options.rules, declared, {
       holder,
       lockWaitMs: options.lockWaitMs ?? 0,
       drainMs: options.drainMs ?? 3_000,
     });
-    return { session };
+    return { session, engine: session.engine };
   } catch (error) {
-    return { unavailable: `no trace socket could be opened: ${errorMessage(error)}` };
+    return { unavailable: `no trace socket could be opened: ${errorMessage(error)}`, engine: untracedEngine() };
   }
 }
 
+/**
+ * What the pipeline saw of one program beside the trace: how the provider says it ended (absent when the
+ * sandbox never ran it), and the output relay, which counts the control text it neutralised. The relay
+ * starts just before the sandbox, so its clock stands in for the sandbox's.
+ */
+export interface RunSignals {
+  ending?: { outcome: string; detail: string };
+  relay: {
+    readonly controlText: ControlTextCounts;
+    readonly firstControlTextMs: number | undefined;
+    readonly flushedAtMs: number | undefined;
+    elapsedMs(): number;
+  };
+}
+
+function signalsOf({ ending, relay }: RunSignals): RunSignal[] {
+  const out: RunSignal[] = [];
+  const limit = ending?.outcome === "timed-out" ? "time" : ending?.outcome === "oom-killed" ? "memory" : undefined;
+  if (limit) out.push({ kind: "limit-reached", limit, t: (relay.flushedAtMs ?? relay.elapsedMs()) / 1000, detail: ending!.detail });
+  if (relay.firstControlTextMs !== undefined)
+    out.push({ kind: "output-control", t: relay.firstControlTextMs / 1000, counts: { ...relay.controlText } });
+  return out;
+}
+
 /** Closes it (once; later calls return the same outcome), giving what the result records. */
-export async function closeMonitor(monitor: OpenedMonitor): Promise<MonitoringOutcome | undefined> {
+export async function closeMonitor(monitor: OpenedMonitor, signals: RunSignals): Promise<MonitoringOutcome | undefined> {
   if (monitor.closed) return monitor.closed;
+  for (const signal of signalsOf(signals)) monitor.engine?.observeSignal(signal);
   if (monitor.session) {
     const session = monitor.session;
     monitor.session = undefined;
     monitor.closed = await session.close();
   } else if (monitor.unavailable !== undefined) {
-    monitor.closed = { monitoring: { status: "unavailable", reason: monitor.unavailable }, alerts: [] };
+    monitor.closed = {
+      monitoring: { status: "unavailable", reason: monitor.unavailable, sources: monitor.engine ? ["output", "outcome"] : [] },
+      alerts: monitor.engine?.alerts() ?? [],
+    };
   }
   return monitor.closed;
 }
@@ -222,10 +267,13 @@ export function mergeStageMonitoring(stages: { name: string; monitoring?: Monito
   }
   const order = { high: 0, medium: 1, low: 2 } as const;
   const mergedAlerts = [...alerts.values()].sort((a, b) => order[a.severity] - order[b.severity] || a.rule.localeCompare(b.rule));
+  // A source counts for the run when every stage had it.
+  const sources = (["trace", "output", "outcome"] as const).filter((source) => ran.every((s) => s.monitoring!.sources?.includes(source)));
+  const sourcesField = ran.some((s) => s.monitoring!.sources) ? { sources } : {};
   if (unavailable.length > 0) {
     const reasons = unavailable.map((s) => `stage ${s.name}: ${(s.monitoring as { reason: string }).reason}`).join("; ");
     return {
-      monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1000) },
+      monitoring: { status: "unavailable", reason: `not every stage was monitored (${reasons})`.slice(0, 1000), ...sourcesField },
       alerts: mergedAlerts,
     };
   }
@@ -242,6 +290,7 @@ export function mergeStageMonitoring(stages: { name: string; monitoring?: Monito
   return {
     monitoring: {
       status: "available",
+      ...sourcesField,
       runtime: records[0]!.runtime,
       collector,
       events: { received: sum((r) => r.events.received), evaluated: sum((r) => r.events.evaluated), bytes: sum((r) => r.events.bytes) },

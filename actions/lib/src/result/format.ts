@@ -1,6 +1,7 @@
 // The result format: what results/<run-id>/result.json holds (schemas/result.schema.json is the authority).
 // The run writes it, the GitHub side and the site read it; all of them take the types from here.
 import type { Resources } from "../experiment.js";
+import type { Alert } from "../monitoring/rules.js";
 import type { MonitoringRecord } from "../monitoring/session.js";
 import type { Log, RunResultDocument, Series, Stage as ResultStage } from "../contracts/result.js";
 
@@ -32,13 +33,15 @@ export type RecordedResult = RunResultDocument;
  */
 export interface RunResult
   extends
-    Omit<RunResultDocument, "experiment" | "dropped" | "policy" | "log" | "resources" | "monitoring" | "provenance" | "stages">,
+    Omit<RunResultDocument, "experiment" | "dropped" | "policy" | "log" | "resources" | "monitoring" | "alerts" | "provenance" | "stages">,
     Required<Pick<RunResultDocument, "dropped" | "policy">> {
   experiment: RunResultDocument["experiment"] & { description: string };
   log: LogRecord;
   resources: GrantedResources;
   /** The suppressed alerts name declared behaviours, not any text. */
   monitoring?: MonitoringRecord;
+  /** This version gives every alert its rule's kind. */
+  alerts?: Alert[];
   provenance: Provenance;
   /** Multi-stage runs: one record per stage, in run order. */
   stages?: StageResult[];
@@ -65,8 +68,9 @@ export type { Series };
 export type StageStatus = RunStatus | "skipped";
 
 /** result.json "stages": what one stage of a multi-stage run did, narrowed as RunResult is. */
-export interface StageResult extends Omit<ResultStage, "log" | "resources" | "monitoring"> {
+export interface StageResult extends Omit<ResultStage, "log" | "resources" | "monitoring" | "alerts"> {
   log: LogRecord;
   resources?: GrantedResources;
   monitoring?: MonitoringRecord;
+  alerts?: Alert[];
 }
