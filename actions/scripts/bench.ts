@@ -153,17 +153,27 @@ async function dockerStamps(stamps: Stamped[], since: () => number): Promise<{ h
   const server = http.createServer((req, res) => {
     const name = callName(req);
     stamps.push({ at: since(), what: `call ${name}` });
-    const forward = http.request({ socketPath: upstream, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      // Streams (attach, wait, stats) send their headers at once; the client waits for them before `start`.
-      res.writeHead(answer.statusCode ?? 502, answer.headers).flushHeaders();
-      answer.pipe(res);
-      answer.on("end", () => stamps.push({ at: since(), what: `done ${name}` }));
-    });
+    // agent: false, so no kept-alive connection to the daemon holds the benchmark's process open at its end.
+    const forward = http.request(
+      { socketPath: upstream, path: req.url, method: req.method, headers: req.headers, agent: false },
+      (answer) => {
+        // Streams (attach, wait, stats) send their headers at once; the client waits for them before `start`.
+        res.writeHead(answer.statusCode ?? 502, answer.headers).flushHeaders();
+        answer.pipe(res);
+        answer.on("end", () => stamps.push({ at: since(), what: `done ${name}` }));
+      },
+    );
     forward.on("error", (error) => res.destroy(error));
     req.pipe(forward);
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  return { host: `unix://${socketPath}`, close: () => server.close() };
+  return {
+    host: `unix://${socketPath}`,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
 }
 async function stampedActionRun() {
   const stamps: Stamped[] = [];

@@ -76,9 +76,9 @@ export interface ExperimentDocument {
    */
   network?: "none";
   /**
-   * Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted).
+   * Behaviours the program legitimately needs, so behaviour monitoring does not raise them as alerts (they are still counted, and the plan shows this list to the reviewer): subprocess (starts shells or other programs), package-install (runs a package manager), many-processes (creates processes quickly), namespaces (uses unshare/mount/chroot), network-probe (tries to connect out, e.g. to show that the sandbox has no network; the sandbox has no network whether or not this is declared, but declaring it means no connect attempt of the program is alerted on, only counted), kernel-probe (reads which kernel answers: dmesg, /proc/version and the like, e.g. to show that gVisor's kernel does, not the host's).
    */
-  behaviours?: ("subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe")[];
+  behaviours?: ("subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe" | "kernel-probe")[];
   /**
    * Free-form parameters, passed to the program as JSON in the environment variable CRUCIBLE_PARAMS.
    */

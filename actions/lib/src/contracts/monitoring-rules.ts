@@ -8,7 +8,7 @@ export type Kind = "network" | "filesystem" | "resources" | "privilege" | "recon
 /**
  * A behaviour an experiment may declare it needs (experiment.behaviours); a rule that names it is not raised for such an experiment.
  */
-export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe";
+export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe" | "kernel-probe";
 export type Match =
   | {
       event: "connect";

@@ -6,6 +6,7 @@ import Docker from "dockerode";
 import { defaultArtifactStore } from "../artifact-store.js";
 import { loadExperiment, type Experiment } from "../experiment.js";
 import { defaultPolicyFile, imagesDirOf, monitoringRulesFile } from "../locations.js";
+import { applyOverrides, loadRules } from "../monitoring/rules.js";
 import type { MonitoringOptions } from "../monitoring/session.js";
 import { kubernetesConfigured, kubernetesProviderFromEnv } from "../kubernetes/index.js";
 import { loadPolicy, type SandboxPolicy } from "../policy.js";
@@ -48,7 +49,11 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
     ? {
         // The runner pod has no Docker: its provider's preflight checks the cluster side instead of the host.
         provider: await kubernetesProviderFromEnv(policy, imagesDirOf(options.root)),
-        monitoring: { unavailable: "behaviour monitoring reads the host's traced runsc, which Kubernetes sandbox pods do not have yet" },
+        // No trace there yet; the rules still turn the output relay's and the outcome's signals into alerts.
+        monitoring: {
+          unavailable: "behaviour monitoring reads the host's traced runsc, which Kubernetes sandbox pods do not have yet",
+          rules: applyOverrides(await loadRules(monitoringRulesFile(options.root)), policy.monitoring, "the runner policy"),
+        },
       }
     : await dockerProvider(options.root, policy, artifactStore);
   const cancel = new AbortController();

@@ -14,8 +14,15 @@ import { CONTROL_TEXT_KINDS, type ControlTextCounts, type ControlTextKind } from
 import type { TraceEvent } from "./wire.js";
 
 export type Severity = "low" | "medium" | "high";
-export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe";
-export const BEHAVIOURS: readonly Behaviour[] = ["subprocess", "package-install", "many-processes", "namespaces", "network-probe"];
+export type Behaviour = "subprocess" | "package-install" | "many-processes" | "namespaces" | "network-probe" | "kernel-probe";
+export const BEHAVIOURS: readonly Behaviour[] = [
+  "subprocess",
+  "package-install",
+  "many-processes",
+  "namespaces",
+  "network-probe",
+  "kernel-probe",
+];
 /** What an alert is about: the containment suite's categories, so an attack's alerts can be told to be of its kind. */
 export type AlertKind = "network" | "filesystem" | "resources" | "privilege" | "recon" | "persistence" | "injection";
 /** A limit of the sandbox that a program ran into. */

@@ -54,5 +54,7 @@ export async function writeNotStarted(
     artifacts: [],
     dropped: [],
     policy: {},
+    // Said, so that no reader takes the absence for a result older than behaviour monitoring.
+    monitoring: { status: "unavailable", reason: "nothing was monitored: the program never started", sources: [] },
   });
 }
