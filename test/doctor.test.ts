@@ -457,10 +457,15 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
     );
   }, 120_000);
 
-  it("names the daemon when it is down, and checks nothing that needs it", () => {
-    const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: `unix://${path.join(os.tmpdir(), "no-such-dockerd.sock")}` });
+  /** The doctor's report with DOCKER_HOST pointing at a daemon it cannot use: it must fail. */
+  function failingDoctor(dockerHost: string): DoctorReport {
+    const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: dockerHost });
     expect(doctor.code).toBe(1);
-    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    return JSON.parse(doctor.stdout) as DoctorReport;
+  }
+
+  it("names the daemon when it is down, and checks nothing that needs it", () => {
+    const report = failingDoctor(`unix://${path.join(os.tmpdir(), "no-such-dockerd.sock")}`);
     expect(report.checks[0]).toMatchObject({
       id: "docker",
       status: "fail",
@@ -471,9 +476,7 @@ describe("crucible doctor on this host (real Docker and runsc)", () => {
   }, 60_000);
 
   it("says that Docker over ssh:// is left out of the bundle (its 0.6 MB would load on every run)", () => {
-    const doctor = crucible(["doctor", "--json"], { DOCKER_HOST: "ssh://nobody@127.0.0.1" });
-    expect(doctor.code).toBe(1);
-    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    const report = failingDoctor("ssh://nobody@127.0.0.1");
     expect(report.checks[0]).toMatchObject({
       id: "docker",
       status: "fail",

@@ -138,7 +138,11 @@ describe("job log (the run action)", () => {
   it("holds no raw control, bidi or invisible character, and no workflow command but the action's own", () => {
     expect(unsafeCharacters(action.stdout)).toEqual([]);
     const { commands, plain } = interpretRunnerLog(action.stdout);
-    expect(new Set(commands.map((c) => c.name))).toEqual(new Set(["group", "endgroup", "stop-commands"]));
+    // The action's own: its groups, the stop token and its annotation that the program printed control text.
+    expect(new Set(commands.map((c) => c.name))).toEqual(new Set(["group", "endgroup", "stop-commands", "warning"]));
+    expect(commands.filter((c) => c.name === "warning").map((c) => c.properties)).toEqual([
+      "title=behaviour%3A output-control (medium%2C injection)",
+    ]);
     const progress = /^\[\+\d+\.\d{3}s stdout\] progress 1\/3 \(33%\) · note=\\x0d::error::PWN spoofed clip=\\x1b\]52;c;/;
     expect(plain).toContainEqual(expect.stringMatching(progress));
     expect(plain).toContainEqual(expect.stringMatching(/^\[\+\d+\.\d{3}s stdout\] ::error::PWN after a carriage return$/));
