@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { parseJsonWithin } from "./limits.js";
 import type { OutputStream } from "./sandbox/sandbox.js";
-import { isUnsafeCodePoint, shownText, visibleEscape } from "./text.js";
+import { shownText, unsafeKind, visibleEscape } from "./text.js";
 
 /** Longest line relayed as one piece; longer lines arrive as several pieces, nothing is dropped. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -196,23 +196,14 @@ export function escapeForLog(bytes: Buffer, onEscaped?: (kind: ControlTextKind) 
     }
     const char = bytes.toString("utf8", i, i + length);
     const code = char.codePointAt(0)!;
-    if (isUnsafeCodePoint(code)) {
-      onEscaped?.(controlKind(code));
+    const unsafe = unsafeKind(code);
+    if (unsafe) {
+      onEscaped?.(unsafe);
       out += visibleEscape(code);
     } else out += char;
     i += length;
   }
   return out;
-}
-
-/** Which kind of control text an unsafe code point (text.ts) is. */
-function controlKind(code: number): ControlTextKind {
-  // ESC, and the 8-bit CSI and OSC introducers, start terminal escape sequences.
-  if (code === 0x1b || code === 0x9b || code === 0x9d) return "escape-sequence";
-  if (code === 0x061c || code === 0x200e || code === 0x200f || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069))
-    return "bidi-control";
-  if (code < 0xa0 || code === 0x2028 || code === 0x2029) return "control-character";
-  return "invisible-character";
 }
 
 export function formatLogLine(line: RelayedLine): string {

@@ -34233,8 +34233,21 @@ var import_yaml2 = __toESM(require_dist(), 1);
 var import_yaml = __toESM(require_dist(), 1);
 
 // actions/lib/src/text.ts
+function unsafeKind(code2) {
+  if (code2 === 27 || code2 === 155 || code2 === 157) return "escape-sequence";
+  if (code2 < 32 && code2 !== 9 || code2 >= 127 && code2 <= 159 || code2 === 8232 || code2 === 8233) {
+    return "control-character";
+  }
+  if (code2 === 1564 || code2 === 8206 || code2 === 8207 || code2 >= 8234 && code2 <= 8238 || code2 >= 8294 && code2 <= 8297) {
+    return "bidi-control";
+  }
+  if (code2 === 6158 || code2 === 8203 || code2 >= 8288 && code2 <= 8292 || code2 >= 55296 && code2 <= 57343 || code2 === 65279 || code2 >= 65529 && code2 <= 65531 || code2 >= 917504 && code2 <= 917631) {
+    return "invisible-character";
+  }
+  return void 0;
+}
 function isUnsafeCodePoint(code2) {
-  return code2 < 32 && code2 !== 9 || code2 >= 127 && code2 <= 159 || code2 === 1564 || code2 === 6158 || code2 === 8203 || code2 === 8206 || code2 === 8207 || code2 >= 8232 && code2 <= 8238 || code2 >= 8288 && code2 <= 8292 || code2 >= 8294 && code2 <= 8297 || code2 >= 55296 && code2 <= 57343 || code2 === 65279 || code2 >= 65529 && code2 <= 65531 || code2 >= 917504 && code2 <= 917631;
+  return unsafeKind(code2) !== void 0;
 }
 function visibleEscape(code2) {
   return code2 < 256 ? `\\x${code2.toString(16).padStart(2, "0")}` : `\\u{${code2.toString(16)}}`;

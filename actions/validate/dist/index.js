@@ -35808,8 +35808,21 @@ import path4 from "node:path";
 var import_yaml = __toESM(require_dist(), 1);
 
 // actions/lib/src/text.ts
+function unsafeKind(code) {
+  if (code === 27 || code === 155 || code === 157) return "escape-sequence";
+  if (code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 8232 || code === 8233) {
+    return "control-character";
+  }
+  if (code === 1564 || code === 8206 || code === 8207 || code >= 8234 && code <= 8238 || code >= 8294 && code <= 8297) {
+    return "bidi-control";
+  }
+  if (code === 6158 || code === 8203 || code >= 8288 && code <= 8292 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631) {
+    return "invisible-character";
+  }
+  return void 0;
+}
 function isUnsafeCodePoint(code) {
-  return code < 32 && code !== 9 || code >= 127 && code <= 159 || code === 1564 || code === 6158 || code === 8203 || code === 8206 || code === 8207 || code >= 8232 && code <= 8238 || code >= 8288 && code <= 8292 || code >= 8294 && code <= 8297 || code >= 55296 && code <= 57343 || code === 65279 || code >= 65529 && code <= 65531 || code >= 917504 && code <= 917631;
+  return unsafeKind(code) !== void 0;
 }
 function visibleEscape(code) {
   return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
