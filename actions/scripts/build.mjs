@@ -79,8 +79,6 @@ async function main(args) {
       target: "node20",
       format: "esm",
       banner: { js: commonJsShim },
-      // ssh2 (pulled in by dockerode) loads optional native addons inside try/catch; the socket transport needs neither.
-      external: ["*.node", "cpu-features"],
       plugins: [nativeAddonPlugin, leftOutPlugin],
       legalComments: "none",
       logLevel: "warning",
