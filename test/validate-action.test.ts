@@ -133,11 +133,11 @@ describe("bundles", () => {
   it("committed dist/ matches a fresh build of the sources", async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), "crucible-dist-"));
     execFileSync(path.join(repoRoot, "node_modules/.bin/node"), [path.join(repoRoot, "actions/scripts/build.mjs"), "--out-root", out]);
-    const { bundles } = await import("../actions/scripts/build.mjs");
-    for (const bundle of bundles.filter((b: { committed: boolean }) => b.committed)) {
-      const fresh = await readFile(path.join(out, bundle.out), "utf8");
-      const committed = await readFile(path.join(repoRoot, bundle.out), "utf8");
-      expect(committed === fresh, `${bundle.out} is stale: run npm run build and commit it`).toBe(true);
+    const { bundles, bundleFiles } = await import("../actions/scripts/build.mjs");
+    for (const file of bundles.filter((b) => b.committed).flatMap(bundleFiles)) {
+      const fresh = await readFile(path.join(out, file), "utf8");
+      const committed = await readFile(path.join(repoRoot, file), "utf8");
+      expect(committed === fresh, `${file} is stale: run npm run build and commit it`).toBe(true);
     }
   });
 });

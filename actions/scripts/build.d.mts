@@ -1,1 +1,9 @@
-export declare const bundles: { entry: string; out: string; committed: boolean }[];
+export interface Bundle {
+  entry: string;
+  out: string;
+  committed: boolean;
+  native?: boolean;
+  compileCache?: boolean;
+}
+export declare const bundles: Bundle[];
+export declare function bundleFiles(bundle: Bundle): string[];

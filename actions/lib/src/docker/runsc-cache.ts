@@ -1,26 +1,14 @@
 // What an installed runsc can do, remembered per binary: every run's host-fit check needs it, and reading
 // it means starting runsc three times (doctor/runsc.ts probeRunsc), which is most of the check's time.
 import { createHash } from "node:crypto";
-import { lstat, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { probeRunsc, type RunscCapabilities } from "../doctor/runsc.js";
+import { privateDir, runnerCacheDir } from "../runner-cache.js";
 
 /** The runner's own cache folder for runsc findings: $XDG_CACHE_HOME/crucible/runsc, else ~/.cache/crucible/runsc. */
 export function defaultRunscCacheDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "crucible", "runsc");
-}
-
-/** The folder when it is this user's alone (a real directory, owned by us, writable by nobody else), else undefined. */
-async function privateDir(dir: string): Promise<string | undefined> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const info = await lstat(dir);
-    const mine = info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
-    return mine ? dir : undefined;
-  } catch {
-    return undefined;
-  }
+  return runnerCacheDir("runsc");
 }
 
 /**
