@@ -6,10 +6,14 @@
 // arguments plus gVisor's trace session from DIR/pod-init-<k>.json, written here from FILE with the remote
 // sink's socket made sink-<k>.sock, so each concurrent run has its own socket. Traced entries numbered N or
 // more are removed; any other entry (an older single `runsc-monitored`) is left as it is.
+// With --gpu-runtimes=NAME[,NAME…] (the runner policies' nvproxy runtimes) it adds `NAME-monitored-0` … `-<N-1>`
+// for each NAME registered in daemon.json (runner-setup/GPU.md): NAME's own path and arguments plus
+// pod-init-<k>.json, so a sandbox with GPUs keeps nvproxy and is traced on channel k's socket, under channel
+// k's lease. A NAME not registered, or whose runsc has no --pod-init-config, gets none (and loses old ones).
 // Usage: node configure-docker.mjs /etc/docker/daemon.json /usr/bin/runsc [crucible-cli]
-//          [--pod-init-template=FILE --monitored-runtimes=N --monitoring-dir=DIR] [--dry-run]
+//          [--pod-init-template=FILE --monitored-runtimes=N --monitoring-dir=DIR [--gpu-runtimes=NAME,…]] [--dry-run]
 // Prints "changed" as its last line when a file was (or would be) rewritten, so setup.sh reloads dockerd.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +26,9 @@ const monitoringDir = option("monitoring-dir");
 const monitoredRuntimes = Number(option("monitored-runtimes") ?? 0);
 if (template && (!monitoringDir || !Number.isInteger(monitoredRuntimes) || monitoredRuntimes < 1 || monitoredRuntimes > 64))
   throw new Error("--pod-init-template needs --monitoring-dir=DIR and --monitored-runtimes=N with N between 1 and 64");
+const gpuRuntimes = (option("gpu-runtimes") ?? "").split(",").filter(Boolean);
+if (gpuRuntimes.some((name) => !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === "runsc") || (gpuRuntimes.length > 0 && !template))
+  throw new Error("--gpu-runtimes=NAME[,NAME…] needs --pod-init-template, and names of letters, digits, '.', '_' and '-' other than runsc");
 const [file, runscPath, cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "actions", "cli", "bin", "crucible.js")] =
   args.filter((a) => !a.startsWith("--"));
 if (!file || !runscPath)
@@ -59,7 +66,28 @@ if (template) {
     wanted[`runsc-monitored-${k}`] = { path: runscPath, runtimeArgs: [...chosen.args, `--pod-init-config=${file}`] };
   }
 }
-const surplus = Object.keys(config.runtimes ?? {}).filter((name) => /^runsc-monitored-\d+$/.test(name) && !(name in wanted));
+// The traced GPU runtimes, and why a GPU runtime named by a policy gets none.
+const gpuNotes = [];
+for (const gpuRuntime of gpuRuntimes) {
+  const entry = config.runtimes?.[gpuRuntime];
+  const absent = !entry?.path
+    ? `${gpuRuntime} is not registered in ${file} (runner-setup/GPU.md)`
+    : !supportsPodInitConfig(entry.path)
+      ? `${entry.path} (the runsc of ${gpuRuntime}) has no --pod-init-config`
+      : undefined;
+  if (absent) {
+    gpuNotes.push(`${absent}: sandboxes with GPUs will not be traced`);
+    continue;
+  }
+  const gpuArgs = (entry.runtimeArgs ?? []).filter((arg) => !arg.startsWith("--pod-init-config="));
+  for (const [k, traceFile] of [...traceConfigs.keys()].entries())
+    wanted[`${gpuRuntime}-monitored-${k}`] = { path: entry.path, runtimeArgs: [...gpuArgs, `--pod-init-config=${traceFile}`] };
+}
+const tracedGpuName = (name) =>
+  gpuRuntimes.some((gpu) => name.startsWith(`${gpu}-monitored-`) && /^\d+$/.test(name.slice(`${gpu}-monitored-`.length)));
+const surplus = Object.keys(config.runtimes ?? {}).filter(
+  (name) => (/^runsc-monitored-\d+$/.test(name) || tracedGpuName(name)) && !(name in wanted),
+);
 const changed = Object.keys(wanted).filter((name) => JSON.stringify(config.runtimes?.[name]) !== JSON.stringify(wanted[name]));
 const staleConfigs = [...traceConfigs].filter(([file, text]) => {
   try {
@@ -74,20 +102,29 @@ const names = (list) =>
     : list.length > 1
       ? `${list.slice(0, -1).join(", ")} and ${list.at(-1)}`
       : list[0];
+const gpuWanted = Object.keys(wanted).filter(tracedGpuName);
+const gpuTraced = (list) => `${names(list)} (the GPU runtime's arguments, traced)`;
 if (changed.length === 0 && surplus.length === 0 && staleConfigs.length === 0) {
-  console.log(`[setup] ${file} already registers ${names(Object.keys(wanted))} (runsc ${chosen.version}, ${chosen.args.join(" ")})`);
+  const cpuWanted = Object.keys(wanted).filter((name) => !gpuWanted.includes(name));
+  console.log(
+    `[setup] ${file} already registers ${names(cpuWanted)} (runsc ${chosen.version}, ${chosen.args.join(" ")})` +
+      (gpuWanted.length > 0 ? ` and ${gpuTraced(gpuWanted)}` : ""),
+  );
 } else {
   const runtimes = { ...config.runtimes, ...Object.fromEntries(changed.map((name) => [name, wanted[name]])) };
   for (const name of surplus) delete runtimes[name];
   config.runtimes = runtimes;
   for (const note of chosen.notes) console.log(`[setup]   ${note}`);
+  const gpuChanged = changed.filter(tracedGpuName);
+  const cpuChanged = changed.filter((name) => !gpuChanged.includes(name));
   // [what was done, what would be done]
   const what = [
-    changed.length > 0 && [
+    cpuChanged.length > 0 && [
       `registered`,
       `would register`,
-      `${names(changed)} (runsc ${chosen.version}, ${chosen.args.join(" ")}) in ${file}`,
+      `${names(cpuChanged)} (runsc ${chosen.version}, ${chosen.args.join(" ")}) in ${file}`,
     ],
+    gpuChanged.length > 0 && [`registered`, `would register`, `${gpuTraced(gpuChanged)} in ${file}`],
     surplus.length > 0 && [`removed`, `would remove`, `${names(surplus)} from ${file}`],
     staleConfigs.length > 0 && [`wrote`, `would write`, `the trace configurations ${names(staleConfigs.map(([f]) => f))}`],
   ].filter(Boolean);
@@ -98,5 +135,12 @@ if (changed.length === 0 && surplus.length === 0 && staleConfigs.length === 0) {
     writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
     for (const [verb, , object] of what) console.log(`[setup] ${verb} ${object}`);
   }
-  console.log("changed");
+}
+for (const note of gpuNotes) console.log(`[setup] ${note}`);
+if (changed.length > 0 || surplus.length > 0 || staleConfigs.length > 0) console.log("changed");
+
+/** Whether the runsc at this path has the --pod-init-config flag (`runsc flags` writes to stdout or stderr). */
+function supportsPodInitConfig(binary) {
+  const listed = spawnSync(binary, ["flags"], { encoding: "utf8", timeout: 30_000 });
+  return /^ {2}-{1,2}pod-init-config\b/m.test(`${listed.stdout ?? ""}\n${listed.stderr ?? ""}`);
 }

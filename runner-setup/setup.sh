@@ -54,16 +54,21 @@ fi
 #    one per sandbox that may run at once, each with its own socket: N is the highest
 #    limits.maxConcurrentSandboxes of the runner policies here (and $CRUCIBLE_POLICY), or
 #    $CRUCIBLE_MONITORED_RUNTIMES. Their --pod-init-config files are written under /etc, where only root
-#    can change what is traced.
+#    can change what is traced. The GPU runtimes those policies name (runner-setup/GPU.md registers them by
+#    hand) get traced variants `<name>-monitored-<k>` on the same trace configurations, when registered.
 monitored="${CRUCIBLE_MONITORED_RUNTIMES:-$(node -e '
   const files = process.argv.slice(1).filter(Boolean);
   const limits = files.map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")).limits?.maxConcurrentSandboxes ?? 4);
   console.log(Math.max(4, ...limits));
 ' runner-setup/policy*.json "${CRUCIBLE_POLICY:-}")}"
+gpu_runtimes="$(node -e '
+  const policies = process.argv.slice(1).filter(Boolean).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+  console.log([...new Set(policies.filter((p) => p.limits?.maxGpus > 0 && p.gpu?.runtime).map((p) => p.gpu.runtime))].join(","));
+' runner-setup/policy*.json "${CRUCIBLE_POLICY:-}")"
 "${as_root[@]}" mkdir -p /etc/docker /etc/crucible/monitoring
 registered="$("${as_root[@]}" node runner-setup/configure-docker.mjs /etc/docker/daemon.json "$(command -v runsc)" \
   --pod-init-template=runner-setup/monitoring/pod-init.json --monitoring-dir=/etc/crucible/monitoring \
-  --monitored-runtimes="$monitored")"
+  --monitored-runtimes="$monitored" --gpu-runtimes="$gpu_runtimes")"
 printf '%s\n' "$registered" | grep -v '^changed$' || true
 
 # 4. dockerd. There is no init system on these hosts, so it is started here when it is not answering.

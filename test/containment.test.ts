@@ -12,7 +12,7 @@ import { experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/r
 const docker = new Docker();
 const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
 // As assembleRun gives it: the suite traces its runs under runsc, never the runc baseline.
-const monitoring = await monitoringFor(docker, monitoringRulesFile(repoRoot), policy.monitoring);
+const monitoring = await monitoringFor(docker, monitoringRulesFile(repoRoot), policy);
 
 describe("containment suite", () => {
   it("contains every attack under runsc, and shows what runc lets through", { timeout: 1_800_000 }, async () => {

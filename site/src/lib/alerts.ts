@@ -8,6 +8,8 @@ import { stageOffsets } from "./log";
 import type { RunResult } from "./result";
 
 export type Severity = Alert["severity"];
+/** What an alert is about (the rule's kind, in the containment suite's categories); absent in older results. */
+export type AlertKind = Alert["kind"];
 
 export const SEVERITIES: Severity[] = ["high", "medium", "low"];
 
@@ -18,6 +20,7 @@ export interface AlertEvent {
   stage?: string;
   rule: string;
   severity: Severity;
+  kind?: AlertKind;
   process: string;
   detail: string;
 }
@@ -85,12 +88,18 @@ export function alertEvents(result: Pick<RunResult, "alerts" | "stages" | "start
           ...(stage ? { stage } : {}),
           rule: alert.rule,
           severity: alert.severity,
+          ...(alert.kind ? { kind: alert.kind } : {}),
           process: shownText(example.process, 60),
           detail: shownText(example.detail.join(" "), EXAMPLE_CHARS),
         })),
       ),
     )
     .sort((a, b) => a.t - b.t || a.rule.localeCompare(b.rule));
+}
+
+/** An alert's kind as the site writes it: the kind, or that the result was written before rules had kinds. */
+export function kindLabel(kind: AlertKind | undefined): string {
+  return kind ?? "kind not recorded";
 }
 
 /** The most severe alert a run raised, if any: the overview puts high ones first. */

@@ -89,7 +89,7 @@ export function findingsCsv(runs: Run[], view: FindingView): string {
 /** One row per recorded alert event, on the run's clock (program text escaped, as on the page). */
 export function alertsCsv(result: RunResult): string {
   return toCsv(
-    ["t_seconds", "stage", "rule", "severity", "process", "detail"],
-    alertEvents(result).map((e) => [e.t, e.stage ?? "", e.rule, e.severity, e.process, e.detail]),
+    ["t_seconds", "stage", "rule", "severity", "kind", "process", "detail"],
+    alertEvents(result).map((e) => [e.t, e.stage ?? "", e.rule, e.severity, e.kind ?? "", e.process, e.detail]),
   );
 }

@@ -155,6 +155,14 @@ export const behaviourTerms: GlossaryEntry[] = [
       "connection, a shell, a namespace or mount call, a write under /proc/sys). An alert says what was tried, not that it worked.",
   },
   {
+    id: "alert-kind",
+    term: "alert kind",
+    meaning:
+      "What an alert is about, in the containment suite's categories: network, filesystem, resources, privilege, recon, persistence " +
+      "or injection (each rule has one). The containment page counts an attack as detected only by an alert of its own kind. " +
+      'Results written before rules had kinds say "kind not recorded".',
+  },
+  {
     id: "nothing-tried",
     term: "nothing tried",
     meaning: "The run was monitored and no rule fired: the program tried nothing the rules flag.",

@@ -88,7 +88,7 @@ async function dockerProvider(
   // for runsc; the check's refusal is reported first.
   const [fit, monitoring] = await Promise.allSettled([
     assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }),
-    monitoringFor(provider.docker, monitoringRulesFile(root), policy.monitoring),
+    monitoringFor(provider.docker, monitoringRulesFile(root), policy),
   ]);
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
   if (fit.status === "rejected") throw fit.reason;

@@ -249,7 +249,7 @@ export async function checkGpuRuntime(ctx: Pick<HostContext, "info" | "policy" |
   if (!entry)
     return fail(
       `the GPU runtime "${name}" is not registered with Docker`,
-      "register runsc with nvproxy as runner-setup/GPU.md says (`npm run setup` with CRUCIBLE_GPU=1)",
+      "register runsc with nvproxy as runner-setup/GPU.md says, then re-run `npm run setup` (it adds the traced GPU runtimes)",
     );
   const binary = entry.path ?? "runsc";
   const runsc = await probeRunsc(binary);
@@ -474,7 +474,7 @@ function hostChecks(): Check<HostContext>[] {
       async run(ctx) {
         if (!ctx.monitoringRules) return skip("no monitoring rules file given");
         const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker);
-        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy.monitoring));
+        return checkMonitoring(provider, ctx.policy, await monitoringFor(ctx.docker, ctx.monitoringRules, ctx.policy));
       },
     },
   ];

@@ -5,7 +5,8 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
-import { applyOverrides, loadRules, type RuleOverrides } from "../monitoring/rules.js";
+import { applyOverrides, loadRules } from "../monitoring/rules.js";
+import type { SandboxPolicy } from "../policy.js";
 import { MONITORED_RUNTIME_PREFIX, type MonitoringOptions, type MonitoringSetup } from "../monitoring/session.js";
 
 type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[] }>;
@@ -14,11 +15,13 @@ type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[] }>;
  * Finds the traced runtime entries Docker knows (`runsc-monitored-0` … `-<N-1>`, runner-setup/setup.sh)
  * and the socket each one's trace session writes to, or says why this runner cannot monitor. The sockets
  * must be distinct (two entries sharing one would mix two runs' events) and in one folder, where their
- * leases are kept.
+ * leases are kept. With `gpuRuntime` (the policy's nvproxy runtime) it also finds each channel's GPU
+ * variant `<gpuRuntime>-monitored-<k>`, or says why sandboxes with GPUs cannot be traced.
  */
 export async function findMonitoringSetup(
   docker: Docker,
-): Promise<{ ok: true; channels: MonitoringSetup[] } | { ok: false; reason: string }> {
+  gpuRuntime?: string,
+): Promise<{ ok: true; channels: MonitoringSetup[]; gpuUnavailable?: string } | { ok: false; reason: string }> {
   let runtimes: RuntimeEntries;
   try {
     runtimes = ((await docker.info()) as { Runtimes?: RuntimeEntries }).Runtimes ?? {};
@@ -54,7 +57,42 @@ export async function findMonitoringSetup(
       };
     channels.push(found.setup);
   }
-  return { ok: true, channels };
+  if (gpuRuntime === undefined) return { ok: true, channels };
+  const gpu = gpuVariants(runtimes, gpuRuntime, channels);
+  if (!gpu.ok) return { ok: true, channels, gpuUnavailable: gpu.reason };
+  return { ok: true, channels: channels.map((channel, k) => ({ ...channel, gpuRuntime: gpu.names[k]! })) };
+}
+
+/**
+ * Each channel's GPU variant, as runner-setup/configure-docker.mjs writes it: the GPU runtime's own path
+ * and arguments plus channel k's --pod-init-config, so a GPU sandbox keeps nvproxy and is traced on
+ * channel k's socket. Anything else (missing, another trace configuration, arguments that drifted from the
+ * GPU runtime's) is refused with the reason, and GPU sandboxes are then not traced.
+ */
+function gpuVariants(
+  runtimes: RuntimeEntries,
+  gpuRuntime: string,
+  channels: MonitoringSetup[],
+): { ok: true; names: string[] } | { ok: false; reason: string } {
+  const rerun = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
+  const base = runtimes[gpuRuntime];
+  if (!base) return { ok: false, reason: `Docker has no GPU runtime "${gpuRuntime}" (runner-setup/GPU.md), so none traced either` };
+  const names: string[] = [];
+  for (const [k, channel] of channels.entries()) {
+    const name = `${gpuRuntime}-monitored-${k}`;
+    const entry = runtimes[name];
+    if (!entry)
+      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${rerun}` };
+    const args = entry.runtimeArgs ?? [];
+    const wanted = `--pod-init-config=${channel.podInitConfig}`;
+    if (!args.includes(wanted))
+      return { ok: false, reason: `the runtime "${name}" does not read ${channel.runtime}'s trace configuration (${wanted}); ${rerun}` };
+    const runs = [entry.path, ...args.filter((arg) => arg !== wanted)].join(" ");
+    const gpuRuns = [base.path, ...(base.runtimeArgs ?? [])].join(" ");
+    if (runs !== gpuRuns) return { ok: false, reason: `the runtime "${name}" runs ${runs}, not ${gpuRuntime}'s ${gpuRuns}; ${rerun}` };
+    names.push(name);
+  }
+  return { ok: true, names };
 }
 
 /** One traced runtime entry's trace configuration and the absolute socket path its remote sink names. */
@@ -80,15 +118,20 @@ async function readChannel(
 }
 
 /**
- * What an adapter passes to runExperiment: the traced runtime with the rules (and the runner policy's
- * overrides), or why this runner cannot monitor. Invalid rules or overrides are the runner's
- * configuration error and throw.
+ * What an adapter passes to runExperiment: the traced runtimes with the rules (and the runner policy's
+ * overrides), or why this runner cannot monitor. The GPU variants are looked for when the policy allows
+ * GPUs. Invalid rules or overrides are the runner's configuration error and throw.
  */
-export async function monitoringFor(docker: Docker, rulesFile: string, overrides: RuleOverrides | undefined): Promise<MonitoringOptions> {
-  const rules = applyOverrides(await loadRules(rulesFile), overrides, "the runner policy");
-  const found = await findMonitoringSetup(docker);
+export async function monitoringFor(
+  docker: Docker,
+  rulesFile: string,
+  policy: Pick<SandboxPolicy, "monitoring" | "gpu" | "limits">,
+): Promise<MonitoringOptions> {
+  const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
+  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined);
   // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait when every traced runtime on this host is in use.
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
-  return found.ok ? { channels: found.channels, rules, lockWaitMs } : { unavailable: found.reason, rules };
+  if (!found.ok) return { unavailable: found.reason, rules };
+  return { channels: found.channels, rules, lockWaitMs, ...(found.gpuUnavailable ? { gpuUnavailable: found.gpuUnavailable } : {}) };
 }

@@ -125,7 +125,10 @@ export class DockerSandboxProvider implements SandboxProvider {
     const wanted = runtimeFor(spec);
     if (wanted !== runtime.name && !this.registered.includes(wanted)) {
       throw new SandboxUnavailableError(
-        `the GPU runtime "${wanted}" is not registered with Docker; see runner-setup/GPU.md for registering runsc with nvproxy`,
+        `the runtime "${wanted}" is not registered with Docker; ` +
+          (spec.gpuDeviceIds.length > 0
+            ? "see runner-setup/GPU.md for registering runsc with nvproxy (and runner-setup/MONITORING.md for its traced variants)"
+            : SETUP_HINT),
       );
     }
     const scratch = await createScratch(this.scratchRoot, spec.name, spec.outputBytes);

@@ -3,8 +3,9 @@
  * sandboxes at once as the policy allows? It runs one tiny sandbox under a traced runtime whose program
  * executes /bin/true, and passes only when that execve came through the trace socket, was decoded and
  * raised a rule made for the check, and when there are at least limits.maxConcurrentSandboxes traced
- * runtimes (one per concurrent sandbox). Its outcome has the
- * shape of one row of a host doctor (status, one-line result, how to fix), so a fuller doctor can list
+ * runtimes (one per concurrent sandbox), each with its GPU variant when the policy allows GPUs (those are
+ * found and checked against the GPU runtime's entry, not run: that would need a free GPU). Its outcome has
+ * the shape of one row of a host doctor (status, one-line result, how to fix), so a fuller doctor can list
  * it as one check; `crucible doctor` prints it as it is.
  */
 import { errorMessage } from "../errors.js";
@@ -31,6 +32,10 @@ const SETUP_FIX =
 const TRACE_FIX =
   "see runner-setup/MONITORING.md; check that each runsc-monitored-<k> runtime's --pod-init-config file names its own socket " +
   "and the trace points";
+
+const GPU_FIX = (gpuRuntime: string) =>
+  `register the GPU runtime ${gpuRuntime} (runner-setup/GPU.md), then run runner-setup/setup.sh: it adds ` +
+  `${gpuRuntime}-monitored-0, -1, … with the same trace configurations`;
 
 const PROBE_RULES = (limits: RuleSet["limits"]): RuleSet => ({
   limits,
@@ -71,13 +76,16 @@ export async function checkMonitoring(
       env: {},
       labels: { [MANAGED_LABEL]: "true", "crucible.job": "doctor", ...ownerLabels(await currentProcess()) },
       gpuDeviceIds: [],
-      monitoredRuntime: session.setup.runtime,
+      traced: { runtime: session.setup.runtime },
     };
     const sandbox = await provider.create(spec);
     let exitDetail: string;
     try {
       const opened = session;
-      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], { timeoutMs: 60_000, onCreated: (id) => opened.expect(id) });
+      const result = await sandbox.exec(["/bin/sh", "-c", "/bin/true"], {
+        timeoutMs: 60_000,
+        onCreated: (id) => opened.expect(id, opened.setup.runtime),
+      });
       exitDetail = result.detail;
     } finally {
       await sandbox.cleanup();
@@ -106,7 +114,16 @@ export async function checkMonitoring(
           `the runs beyond ${count} record monitoring: unavailable`,
         fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`,
       };
-    return { status: "pass", result: `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once` };
+    const enough = `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once`;
+    if (!policy.gpu || policy.limits.maxGpus === 0) return { status: "pass", result: enough };
+    const gpuRuntimes = options.channels.map((channel) => channel.gpuRuntime);
+    if (gpuRuntimes.every((name) => name !== undefined))
+      return { status: "pass", result: `${enough}, each with its GPU variant (${gpuRuntimes[0]} … ${gpuRuntimes.at(-1)})` };
+    return {
+      status: "warn",
+      result: `${enough}, but sandboxes with GPUs are not traced: ${options.gpuUnavailable ?? "no traced GPU runtime is registered"}`,
+      fix: GPU_FIX(policy.gpu.runtime),
+    };
   } catch (error) {
     return { status: "fail", result: errorMessage(error), fix: TRACE_FIX };
   } finally {

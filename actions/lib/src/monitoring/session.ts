@@ -10,6 +10,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage } from "../errors.js";
+import type { TracedRuntimes } from "../policy.js";
 import { SandboxSlots, type SlotLease } from "../slot-leases.js";
 import { TraceCollector, type CollectorStats } from "./collector.js";
 import type { ControlTextCounts } from "../relay.js";
@@ -46,9 +47,11 @@ export interface MonitoringOutcome {
   alerts: Alert[];
 }
 
-/** One traced runtime entry and the socket its trace session writes to. */
-export interface MonitoringSetup {
-  runtime: string;
+/**
+ * One trace channel: the traced runtime entry k (and its GPU variant, `<gpu runtime>-monitored-<k>`, when the
+ * runner has one: same trace configuration, same socket) and the socket its trace session writes to.
+ */
+export interface MonitoringSetup extends TracedRuntimes {
   podInitConfig: string;
   endpoint: string;
 }
@@ -73,13 +76,18 @@ function channelLeases(channels: readonly MonitoringSetup[]): SandboxSlots {
 
 /** Owns one traced runtime's socket for one sandbox: open before the sandbox is created, close after it exited. */
 export class MonitorSession {
+  /** The runtime the sandbox was created under (one of the channel's), as the record names it. */
+  private runtime: string;
+
   private constructor(
     readonly setup: MonitoringSetup,
     private readonly collector: TraceCollector,
     readonly engine: RuleEngine,
     private readonly lease: SlotLease,
     private readonly drainMs: number,
-  ) {}
+  ) {
+    this.runtime = setup.runtime;
+  }
 
   static async open(
     channels: readonly MonitoringSetup[],
@@ -104,7 +112,9 @@ export class MonitorSession {
     }
   }
 
-  expect(containerId: string): void {
+  /** The container just created under `runtime` (runtimeFor chose it from this channel): only its connection is read. */
+  expect(containerId: string, runtime: string): void {
+    this.runtime = runtime;
     this.collector.expect(containerId);
   }
 
@@ -116,7 +126,7 @@ export class MonitorSession {
         monitoring: {
           status: "available",
           sources: ["trace", "output", "outcome"],
-          runtime: this.setup.runtime,
+          runtime: this.runtime,
           collector: stats.connections === 0 || stats.problems.length > 0 ? "broken" : dropped > 0 ? "overloaded" : "ok",
           events: { received: stats.messages, evaluated: stats.evaluated, bytes: stats.bytes },
           dropped: stats.dropped,
@@ -152,6 +162,8 @@ export type MonitoringOptions =
   | {
       /** The traced runtime entries, entry k at index k (findMonitoringSetup). */
       channels: MonitoringSetup[];
+      /** Why sandboxes with GPUs cannot be traced on this runner (the channels then have no gpuRuntime). */
+      gpuUnavailable?: string;
       rules: RuleSet;
       /**
        * How long to wait when every traced runtime is in use; by default none. Setup registers at least as
@@ -176,19 +188,23 @@ export interface OpenedMonitor {
 
 /**
  * Opens monitoring for one sandbox, leased in the name of `holder` (the run, and its stage); no free or
- * a broken trace socket becomes "unavailable" with the reason, never an absence. `untraced` says why this
- * sandbox cannot be traced at all (its runtime has no trace session): no traced runtime is leased for it.
+ * a broken trace socket becomes "unavailable" with the reason, never an absence. A sandbox with GPUs
+ * (`gpu`) is traced only when every channel has a GPU variant; otherwise no channel is leased for it.
  */
 export async function openMonitor(
   options: MonitoringOptions | undefined,
   declared: readonly Behaviour[],
   holder: string,
-  untraced?: string,
+  sandbox: { gpu: boolean } = { gpu: false },
 ): Promise<OpenedMonitor> {
   if (!options) return {};
   const untracedEngine = () => (options.rules ? new RuleEngine(options.rules, new Set(declared)) : undefined);
   if ("unavailable" in options) return { unavailable: options.unavailable, engine: untracedEngine() };
-  if (untraced !== undefined) return { unavailable: untraced, engine: untracedEngine() };
+  if (sandbox.gpu && !options.channels.every((channel) => channel.gpuRuntime))
+    return {
+      unavailable: `a sandbox with GPUs is not traced on this runner: ${options.gpuUnavailable ?? "it has no traced GPU runtime"}`,
+      engine: untracedEngine(),
+    };
   try {
     const session = await MonitorSession.open(options.channels, options.rules, declared, {
       holder,
