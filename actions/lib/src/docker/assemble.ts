@@ -11,7 +11,7 @@ import type { MonitoringOptions } from "../monitoring/session.js";
 import { kubernetesConfigured, kubernetesProviderFromEnv } from "../kubernetes/index.js";
 import { loadPolicy, type SandboxPolicy } from "../policy.js";
 import type { SandboxProvider } from "../sandbox/sandbox.js";
-import { assertHostFit } from "./host-checks.js";
+import { assertHostFit, type DockerInfo } from "./host-checks.js";
 import { monitoringFor } from "./monitoring.js";
 import { DockerSandboxProvider } from "./provider.js";
 
@@ -85,10 +85,11 @@ async function dockerProvider(
 ): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
   // Monitoring discovery (the rules file, Docker's traced runtimes) goes on while the host-fit check waits
-  // for runsc; the check's refusal is reported first.
+  // for runsc; the check's refusal is reported first. Both read Docker's runtimes from one /info.
+  const dockerInfo = provider.docker.info() as Promise<DockerInfo>;
   const [fit, monitoring] = await Promise.allSettled([
-    assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore }),
-    monitoringFor(provider.docker, monitoringRulesFile(root), policy),
+    assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore, dockerInfo }),
+    monitoringFor(provider.docker, monitoringRulesFile(root), policy, dockerInfo),
   ]);
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
   if (fit.status === "rejected") throw fit.reason;

@@ -48,7 +48,7 @@ export interface DockerRuntime {
   runtimeArgs?: string[];
 }
 
-interface DockerInfo {
+export interface DockerInfo {
   ServerVersion?: string;
   Runtimes?: Record<string, DockerRuntime>;
   CgroupVersion?: string;
@@ -91,6 +91,8 @@ export interface HostContext {
   monitoringRules?: string;
   /** Reads what the installed runsc can do: every run reuses the findings for an unchanged binary, the full doctor reads them afresh. */
   probeRunsc: (binary: string) => Promise<RunscCapabilities>;
+  /** Docker's /info as the caller asked for it (DoctorOptions.dockerInfo). */
+  dockerInfo?: Promise<DockerInfo>;
   /** Findings shared between checks. */
   info?: DockerInfo;
   runsc?: RunscCapabilities;
@@ -125,8 +127,8 @@ function configurationChecks(): Check<HostContext>[] {
       safety: true,
       async run(ctx) {
         try {
-          await ctx.docker.ping();
-          ctx.info = (await ctx.docker.info()) as DockerInfo;
+          // /info answers only from a reachable daemon, so no _ping before it.
+          ctx.info = await (ctx.dockerInfo ?? (ctx.docker.info() as Promise<DockerInfo>));
         } catch (error) {
           return fail(`not reachable: ${errorMessage(error)}`, SETUP_HINT);
         }
@@ -614,6 +616,8 @@ export interface DoctorOptions {
   quick?: boolean;
   gpu?: GpuProbes;
   monitoringRules?: string;
+  /** Docker's /info when the caller has asked already: a run asks once for this check and monitoring discovery. */
+  dockerInfo?: Promise<DockerInfo>;
   onResult?: (result: CheckResult) => void;
 }
 
@@ -631,6 +635,7 @@ async function checkHost(options: DoctorOptions): Promise<{ report: DoctorReport
     gpu: options.gpu ?? realGpuProbes(options),
     probeRunsc: options.quick ? probeRunscCached : probeRunsc,
     ...(options.monitoringRules ? { monitoringRules: options.monitoringRules } : {}),
+    ...(options.dockerInfo ? { dockerInfo: options.dockerInfo } : {}),
   };
   const checks = options.quick ? configurationChecks() : [...configurationChecks(), ...hostChecks()];
   return { report: await runChecks(checks, context, options.onResult), context };

@@ -21,10 +21,11 @@ type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[] }>;
 export async function findMonitoringSetup(
   docker: Docker,
   gpuRuntime?: string,
+  dockerInfo: Promise<unknown> = docker.info(),
 ): Promise<{ ok: true; channels: MonitoringSetup[]; gpuUnavailable?: string } | { ok: false; reason: string }> {
   let runtimes: RuntimeEntries;
   try {
-    runtimes = ((await docker.info()) as { Runtimes?: RuntimeEntries }).Runtimes ?? {};
+    runtimes = ((await dockerInfo) as { Runtimes?: RuntimeEntries }).Runtimes ?? {};
   } catch (error) {
     return { ok: false, reason: `the Docker daemon is not reachable (${errorMessage(error)})` };
   }
@@ -126,9 +127,11 @@ export async function monitoringFor(
   docker: Docker,
   rulesFile: string,
   policy: Pick<SandboxPolicy, "monitoring" | "gpu" | "limits">,
+  /** Docker's /info when the caller has asked already (a run shares one with its host-fit check). */
+  dockerInfo?: Promise<unknown>,
 ): Promise<MonitoringOptions> {
   const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
-  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined);
+  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined, dockerInfo);
   // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait when every traced runtime on this host is in use.
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;

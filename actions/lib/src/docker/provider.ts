@@ -73,7 +73,6 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (this.runtimeInfo) return this.runtimeInfo;
     let info: { Runtimes?: Record<string, DockerRuntime> };
     try {
-      await this.docker.ping();
       info = (await this.docker.info()) as typeof info;
     } catch (error) {
       throw new SandboxUnavailableError(`the Docker daemon is not reachable (${errorMessage(error)}). ${SETUP_HINT}`);
