@@ -21,16 +21,18 @@ const nativeAddonPlugin = {
 };
 
 // Packages loaded at start-up for features Crucible never uses: dockerode's Docker over ssh:// (ssh2) and
-// BuildKit sessions (gRPC, protobufjs; only for `buildImage` with version "2"), and @actions/core's
-// undici (only for proxied OIDC token requests; Crucible's GitHub client is Octokit on Node's own fetch).
-// They were 2.2 MB of a 4.8 MB bundle that every run reads, decodes, compiles and initialises, so each is
-// replaced by a stand-in that fails when used.
+// BuildKit sessions (gRPC, protobufjs; only for `buildImage` with version "2"), and @actions/core's HTTP
+// client (only for OIDC tokens; Crucible's GitHub client is Octokit on Node's own fetch), which brings
+// undici and whose ESM import of node:http makes Node load its own fetch at start-up. They were 2.2 MB of a
+// 4.8 MB bundle that every run reads, decodes, compiles and initialises, so each is replaced by a stand-in
+// that fails when used.
 const leftOut = {
   ssh2: "Docker over ssh://",
   "@grpc/grpc-js": "BuildKit sessions",
   "@grpc/proto-loader": "BuildKit sessions",
   protobufjs: "BuildKit progress",
-  undici: "proxied OIDC token requests of @actions/core",
+  "@actions/http-client": "OIDC tokens of @actions/core",
+  "@actions/http-client/lib/auth": "OIDC tokens of @actions/core",
 };
 const leftOutPlugin = {
   name: "left-out-packages",
