@@ -19,6 +19,8 @@ export const FAST_TESTS = [
   "test/image-provenance.test.ts",
   "test/contracts.test.ts",
   "test/house-rules.test.ts",
+  "test/runner-cache.test.ts",
+  "test/bundle-build.test.ts",
 ];
 
 export default defineConfig({

@@ -268,7 +268,10 @@ describe("configure-docker.mjs: the traced GPU runtimes, and finding them", () =
 
     // Discovery sees each channel's GPU variant; a GPU run on channel k gets runsc-nvproxy-monitored-k.
     const policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.gpu.json"));
-    const found = await findMonitoringSetup(dockerKnowing(await readRuntimes(daemonJson)), "runsc-nvproxy");
+    const found = await findMonitoringSetup(dockerKnowing(await readRuntimes(daemonJson)), {
+      runtime: "runsc",
+      gpuRuntime: "runsc-nvproxy",
+    });
     expect(found).toEqual({
       ok: true,
       channels: [0, 1].map((k) => ({
@@ -305,7 +308,7 @@ describe("configure-docker.mjs: the traced GPU runtimes, and finding them", () =
     const find = async (change: (runtimes: typeof written) => void) => {
       const runtimes = structuredClone(written);
       change(runtimes);
-      const found = await findMonitoringSetup(dockerKnowing(runtimes), "runsc-nvproxy");
+      const found = await findMonitoringSetup(dockerKnowing(runtimes), { runtime: "runsc", gpuRuntime: "runsc-nvproxy" });
       if (!found.ok) throw new Error(found.reason);
       expect(found.channels.map((c) => c.runtime)).toEqual(["runsc-monitored-0", "runsc-monitored-1"]);
       expect(found.channels.every((c) => c.gpuRuntime === undefined)).toBe(true);
@@ -317,15 +320,31 @@ describe("configure-docker.mjs: the traced GPU runtimes, and finding them", () =
     );
     const otherChannel = written["runsc-nvproxy-monitored-0"]!.runtimeArgs;
     expect(await find((r) => (r["runsc-nvproxy-monitored-1"]!.runtimeArgs = otherChannel))).toMatch(
-      /^the runtime "runsc-nvproxy-monitored-1" does not read runsc-monitored-1's trace configuration \(--pod-init-config=.*-1\.json\)/,
+      /^the runtime "runsc-nvproxy-monitored-1" has the arguments .*-0\.json, not .*-1\.json \(runsc-nvproxy with runsc-monitored-1's/,
     );
     // The GPU runtime's arguments changed after setup: its traced variants would run the old ones.
     expect(await find((r) => r["runsc-nvproxy"]!.runtimeArgs.push("--nvproxy-driver-version=latest"))).toMatch(
       new RegExp(
-        '^the runtime "runsc-nvproxy-monitored-0" runs .* --nvproxy, ' +
-          "not runsc-nvproxy's .* --nvproxy --nvproxy-driver-version=latest; run runner-setup/setup.sh",
+        '^the runtime "runsc-nvproxy-monitored-0" has the arguments .* --nvproxy --pod-init-config=\\S+, ' +
+          "not .* --nvproxy --nvproxy-driver-version=latest --pod-init-config=\\S+ \\(runsc-nvproxy with",
       ),
     );
+    // Docker would run a binary found by the runtime's name, or a shim of its own choosing.
+    expect(await find((r) => delete (r["runsc-nvproxy-monitored-0"] as { path?: string }).path)).toMatch(
+      /^the runtime "runsc-nvproxy-monitored-0" runs \(no path\)/,
+    );
+    expect(await find((r) => Object.assign(r["runsc-nvproxy-monitored-0"]!, { runtimeType: "io.containerd.runc.v2" }))).toMatch(
+      /^the runtime "runsc-nvproxy-monitored-0" has a runtime type or options of its own/,
+    );
+    // A traced CPU entry that is not the policy's runtime would run monitored sandboxes outside it: no monitoring at all.
+    const cpuDrift = structuredClone(written);
+    cpuDrift["runsc-monitored-1"]!.path = "/usr/bin/runc";
+    expect(await findMonitoringSetup(dockerKnowing(cpuDrift), { runtime: "runsc" })).toEqual({
+      ok: false,
+      reason: expect.stringMatching(
+        /^the runtime "runsc-monitored-1" runs \/usr\/bin\/runc, not .*runsc \(runsc with its trace configuration\)/,
+      ),
+    });
     expect(await find((r) => delete r["runsc-nvproxy"])).toBe(
       'Docker has no GPU runtime "runsc-nvproxy" (runner-setup/GPU.md), so none traced either',
     );

@@ -39,7 +39,7 @@ beforeAll(async () => {
   policy = await loadPolicy(path.join(repoRoot, "runner-setup/policy.json"));
   provider = new DockerSandboxProvider(policy.runtime, imagesDir, docker);
   await provider.prepareImage("base");
-  const found = await findMonitoringSetup(docker);
+  const found = await findMonitoringSetup(docker, { runtime: policy.runtime });
   if (!found.ok) throw new Error(`monitoring is not set up on this host: ${found.reason}`);
   channels = found.channels;
   rules = await loadRules(path.join(repoRoot, "runner-setup/monitoring-rules.json"));

@@ -257,18 +257,22 @@ const monitoringOverhead = { trivial: await overhead(trivial, 5), opens3000: awa
 // 5. Set-up cost: `npm run demo` in a fresh clone, with the `base` image untagged first so the demo builds it
 //    as on a new machine. The machine's Debian packages and npm's download cache are already there, so their
 //    first-time cost is not in this figure (README). The image build's own time is read from its log line.
+//    Whatever happens, `base` is there again afterwards, and a failure is reported after the other figures
+//    are written.
 async function demoFromFreshClone() {
   const clone = await mkdtemp(path.join(os.tmpdir(), "crucible-bench-clone-"));
   try {
     execFileSync("git", ["clone", "--quiet", "--no-hardlinks", root, clone]);
     execFileSync("docker", ["image", "rm", image.ref], { stdio: "ignore" });
-    // Only what the demo puts on PATH itself: a fresh clone has no node_modules/.bin yet.
+    // The runner's own settings (CRUCIBLE_*, DOCKER_HOST) go through, so setup keeps this host as it is; PATH
+    // only with what the demo puts there itself: a fresh clone has no node_modules/.bin yet.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("CRUCIBLE_") || name === "DOCKER_HOST"));
     const cleanPath = process.env
       .PATH!.split(":")
       .filter((p) => !p.includes("node_modules"))
       .join(":");
     const t = Date.now();
-    const demo = spawnSync("npm", ["run", "demo"], { cwd: clone, env: { PATH: cleanPath, HOME: os.homedir() }, encoding: "utf8" });
+    const demo = spawnSync("npm", ["run", "demo"], { cwd: clone, env: { ...env, PATH: cleanPath, HOME: os.homedir() }, encoding: "utf8" });
     const wallMs = Date.now() - t;
     if (demo.status !== 0) throw new Error(`npm run demo failed in a fresh clone:\n${demo.stdout}\n${demo.stderr}`);
     const built = /built image crucible\/base:\S+ \([^)]*\) in (\d+) s/.exec(demo.stdout + demo.stderr);
@@ -276,9 +280,10 @@ async function demoFromFreshClone() {
     return { wallMs, baseImageBuildMs: Number(built[1]) * 1000, loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10 };
   } finally {
     await rm(clone, { recursive: true, force: true });
+    await provider.prepareImage("base");
   }
 }
-const demoFromFreshCloneMs = await demoFromFreshClone();
+const demoFromFreshCloneMs = await demoFromFreshClone().catch((error: unknown) => ({ failed: String(error) }));
 
 const figures = {
   measuredAt: new Date().toISOString(),
@@ -326,3 +331,4 @@ const figures = {
 if (received !== lineCount || !inOrder) throw new Error(`relay lost or reordered lines: ${received} of ${lineCount}`);
 await writeFile(path.join(root, "actions/run/benchmark.json"), `${JSON.stringify(figures, null, 2)}\n`);
 console.log(JSON.stringify(figures, null, 2));
+if ("failed" in demoFromFreshCloneMs) throw new Error(demoFromFreshCloneMs.failed);

@@ -7,3 +7,4 @@ export interface Bundle {
 }
 export declare const bundles: Bundle[];
 export declare function bundleFiles(bundle: Bundle): string[];
+export declare const leftOutPlugin: import("esbuild").Plugin;

@@ -26,23 +26,33 @@ const nativeAddonPlugin = {
 // undici and whose ESM import of node:http makes Node load its own fetch at start-up. They were 2.2 MB of a
 // 4.8 MB bundle that every run reads, decodes, compiles and initialises, so each is replaced by a stand-in
 // that fails when used.
+// Each entry: why it is left out, and the names ESM importers take from it (esbuild copies only the names
+// a module lists, so an unlisted one would be undefined instead of failing with the reason).
 const leftOut = {
-  ssh2: "Docker over ssh://",
-  "@grpc/grpc-js": "BuildKit sessions",
-  "@grpc/proto-loader": "BuildKit sessions",
-  protobufjs: "BuildKit progress",
-  "@actions/http-client": "OIDC tokens of @actions/core",
-  "@actions/http-client/lib/auth": "OIDC tokens of @actions/core",
+  ssh2: { why: "Docker over ssh://", names: [] },
+  "@grpc/grpc-js": { why: "BuildKit sessions", names: [] },
+  "@grpc/proto-loader": { why: "BuildKit sessions", names: [] },
+  protobufjs: { why: "BuildKit progress", names: [] },
+  "@actions/http-client": { why: "OIDC tokens of @actions/core", names: ["HttpClient"] },
+  "@actions/http-client/lib/auth": { why: "OIDC tokens of @actions/core", names: ["BearerCredentialHandler"] },
 };
-const leftOutPlugin = {
+export const leftOutPlugin = {
   name: "left-out-packages",
   setup(build) {
     const names = Object.keys(leftOut).map((name) => name.replace(/[/.]/g, "\\$&"));
     build.onResolve({ filter: new RegExp(`^(${names.join("|")})$`) }, (args) => ({ path: args.path, namespace: "left-out" }));
     build.onLoad({ filter: /.*/, namespace: "left-out" }, (args) => {
-      const message = `${args.path} (${leftOut[args.path]}) is left out of Crucible's bundles (actions/scripts/build.mjs)`;
+      const { why, names: exported } = leftOut[args.path];
+      const message = `${args.path} (${why}) is left out of Crucible's bundles (actions/scripts/build.mjs)`;
       const fail = `function () { throw new Error(${JSON.stringify(message)}); }`;
-      return { contents: `module.exports = new Proxy({}, { get: () => ${fail} });`, loader: "js" };
+      const listed = JSON.stringify(exported);
+      const traps = [
+        `get: () => ${fail}`,
+        `ownKeys: () => ${listed}`,
+        `getOwnPropertyDescriptor: (_, name) =>` +
+          ` ${listed}.includes(name) ? { configurable: true, enumerable: true, value: ${fail} } : undefined`,
+      ];
+      return { contents: `module.exports = new Proxy({}, { ${traps.join(", ")} });`, loader: "js" };
     });
   },
 };

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { chmod, copyFile, mkdir, readdir, rename, rm, stat, utimes } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CrucibleError } from "./errors.js";
 import type { CollectedFile } from "./files.js";
+import { runnerCacheDir } from "./runner-cache.js";
 
 /** A file kept in the artifact store, as result.json references it. */
 export interface StoredArtifact {
@@ -17,10 +17,7 @@ export interface StoredArtifact {
 
 /** Where the store lives when nothing says otherwise: beside the runner's other caches. */
 export function defaultArtifactStore(): string {
-  return (
-    process.env.CRUCIBLE_ARTIFACT_STORE ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "crucible", "artifacts")
-  );
+  return process.env.CRUCIBLE_ARTIFACT_STORE ?? runnerCacheDir("artifacts");
 }
 
 export async function sha256File(file: string): Promise<string> {

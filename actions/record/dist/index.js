@@ -40,7 +40,9 @@ var require_http_client = __commonJS({
   "left-out:@actions/http-client"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@actions/http-client (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => ["HttpClient"], getOwnPropertyDescriptor: (_, name) => ["HttpClient"].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@actions/http-client (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -49,7 +51,9 @@ var require_auth = __commonJS({
   "left-out:@actions/http-client/lib/auth"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@actions/http-client/lib/auth (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => ["BearerCredentialHandler"], getOwnPropertyDescriptor: (_, name) => ["BearerCredentialHandler"].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@actions/http-client/lib/auth (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 

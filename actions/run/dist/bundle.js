@@ -44,7 +44,9 @@ var require_http_client = __commonJS({
   "left-out:@actions/http-client"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@actions/http-client (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => ["HttpClient"], getOwnPropertyDescriptor: (_, name) => ["HttpClient"].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@actions/http-client (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -53,7 +55,9 @@ var require_auth = __commonJS({
   "left-out:@actions/http-client/lib/auth"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@actions/http-client/lib/auth (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => ["BearerCredentialHandler"], getOwnPropertyDescriptor: (_, name) => ["BearerCredentialHandler"].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@actions/http-client/lib/auth (OIDC tokens of @actions/core) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -16123,7 +16127,9 @@ var require_ssh2 = __commonJS({
   "left-out:ssh2"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("ssh2 (Docker over ssh://) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => [], getOwnPropertyDescriptor: (_, name) => [].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("ssh2 (Docker over ssh://) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -19641,8 +19647,8 @@ var require_modem = __commonJS({
     var utils = require_utils2();
     var util = __require("util");
     var splitca = require_split_ca();
-    var os13 = __require("os");
-    var isWin = os13.type() === "Windows_NT";
+    var os12 = __require("os");
+    var isWin = os12.type() === "Windows_NT";
     var stream = __require("stream");
     var defaultOpts = function() {
       var host;
@@ -19694,7 +19700,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve2) {
-        var userDockerSocket = path32.join(os13.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path32.join(os12.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
           if (err) resolve2("/var/run/docker.sock");
           else resolve2(userDockerSocket);
@@ -21776,8 +21782,8 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            xfs.stat(p, function(er2, stat4) {
-              if (er2 || !stat4.isDirectory()) cb(er, made);
+            xfs.stat(p, function(er2, stat5) {
+              if (er2 || !stat5.isDirectory()) cb(er, made);
               else cb(null, made);
             });
             break;
@@ -21808,13 +21814,13 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            var stat4;
+            var stat5;
             try {
-              stat4 = xfs.statSync(p);
+              stat5 = xfs.statSync(p);
             } catch (err1) {
               throw err0;
             }
-            if (!stat4.isDirectory()) throw err0;
+            if (!stat5.isDirectory()) throw err0;
             break;
         }
       }
@@ -21832,8 +21838,8 @@ var require_tar_fs = __commonJS({
     var mkdirp = require_mkdirp_classic();
     var fs3 = __require("fs");
     var path32 = __require("path");
-    var os13 = __require("os");
-    var win32 = os13.platform() === "win32";
+    var os12 = __require("os");
+    var win32 = os12.platform() === "win32";
     var noop3 = function() {
     };
     var echo = function(name) {
@@ -21842,7 +21848,7 @@ var require_tar_fs = __commonJS({
     var normalize = !win32 ? echo : function(name) {
       return name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_");
     };
-    var statAll = function(fs4, stat4, cwd, ignore, entries, sort) {
+    var statAll = function(fs4, stat5, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i = 0; i < queue.length; i++) {
         if (!inCwd(path32.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
@@ -21851,16 +21857,16 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path32.join(cwd, next);
-        stat4.call(fs4, nextAbs, function(err, stat5) {
+        stat5.call(fs4, nextAbs, function(err, stat6) {
           if (err) return callback(err);
-          if (!stat5.isDirectory()) return callback(null, next, stat5);
+          if (!stat6.isDirectory()) return callback(null, next, stat6);
           fs4.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
               if (!ignore(path32.join(cwd, next, files[i2]))) queue.push(path32.join(next, files[i2]));
             }
-            callback(null, next, stat5);
+            callback(null, next, stat6);
           });
         });
       };
@@ -21905,36 +21911,36 @@ var require_tar_fs = __commonJS({
           pack.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat4) {
+      var onstat = function(err, filename, stat5) {
         if (err) return pack.destroy(err);
         if (!filename) {
           if (opts.finalize !== false) pack.finalize();
           return finish(pack);
         }
-        if (stat4.isSocket()) return onnextentry();
+        if (stat5.isSocket()) return onnextentry();
         var header = {
           name: normalize(filename),
-          mode: (stat4.mode | (stat4.isDirectory() ? dmode : fmode)) & umask,
-          mtime: stat4.mtime,
-          size: stat4.size,
+          mode: (stat5.mode | (stat5.isDirectory() ? dmode : fmode)) & umask,
+          mtime: stat5.mtime,
+          size: stat5.size,
           type: "file",
-          uid: stat4.uid,
-          gid: stat4.gid
+          uid: stat5.uid,
+          gid: stat5.gid
         };
-        if (stat4.isDirectory()) {
+        if (stat5.isDirectory()) {
           header.size = 0;
           header.type = "directory";
           header = map(header) || header;
           return pack.entry(header, onnextentry);
         }
-        if (stat4.isSymbolicLink()) {
+        if (stat5.isSymbolicLink()) {
           header.size = 0;
           header.type = "symlink";
           header = map(header) || header;
           return onsymlink(filename, header);
         }
         header = map(header) || header;
-        if (!stat4.isFile()) {
+        if (!stat5.isFile()) {
           if (strict) return pack.destroy(new Error("unsupported type for " + filename));
           return onnextentry();
         }
@@ -22023,7 +22029,7 @@ var require_tar_fs = __commonJS({
           stream.resume();
           return next();
         }
-        var stat4 = function(err) {
+        var stat5 = function(err) {
           if (err) return next(err);
           if (path32.join(name, ".") === path32.join(cwd, ".")) return next();
           utimes2(name, header, function(err2) {
@@ -22040,7 +22046,7 @@ var require_tar_fs = __commonJS({
             validateNotSymlink(xfs, dst, path32.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
-              xfs.symlink(header.linkname, name, stat4);
+              xfs.symlink(header.linkname, name, stat5);
             });
           });
         };
@@ -22055,7 +22061,7 @@ var require_tar_fs = __commonJS({
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat4(err2);
+                stat5(err2);
               });
             });
           });
@@ -22074,7 +22080,7 @@ var require_tar_fs = __commonJS({
             });
             pump(rs, ws, function(err2) {
               if (err2) return next(err2);
-              ws.on("close", stat4);
+              ws.on("close", stat5);
             });
           }
         };
@@ -22085,7 +22091,7 @@ var require_tar_fs = __commonJS({
             own,
             uid: header.uid,
             gid: header.gid
-          }, stat4);
+          }, stat5);
         }
         var dir = path32.dirname(name);
         validate(xfs, dir, path32.join(cwd, "."), function(err, valid) {
@@ -24477,7 +24483,9 @@ var require_grpc_js = __commonJS({
   "left-out:@grpc/grpc-js"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@grpc/grpc-js (BuildKit sessions) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => [], getOwnPropertyDescriptor: (_, name) => [].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@grpc/grpc-js (BuildKit sessions) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -24486,7 +24494,9 @@ var require_proto_loader = __commonJS({
   "left-out:@grpc/proto-loader"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("@grpc/proto-loader (BuildKit sessions) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => [], getOwnPropertyDescriptor: (_, name) => [].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("@grpc/proto-loader (BuildKit sessions) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -24553,7 +24563,9 @@ var require_protobufjs = __commonJS({
   "left-out:protobufjs"(exports, module) {
     module.exports = new Proxy({}, { get: () => function() {
       throw new Error("protobufjs (BuildKit progress) is left out of Crucible's bundles (actions/scripts/build.mjs)");
-    } });
+    }, ownKeys: () => [], getOwnPropertyDescriptor: (_, name) => [].includes(name) ? { configurable: true, enumerable: true, value: function() {
+      throw new Error("protobufjs (BuildKit progress) is left out of Crucible's bundles (actions/scripts/build.mjs)");
+    } } : void 0 });
   }
 });
 
@@ -27692,7 +27704,7 @@ function getIDToken(aud) {
 }
 
 // actions/run/src/inputs.ts
-import path20 from "node:path";
+import path21 from "node:path";
 
 // actions/lib/src/errors.ts
 function formatIssue(issue2) {
@@ -27740,12 +27752,40 @@ function workspaceOf(env) {
 // actions/lib/src/artifact-store.ts
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, utimes } from "node:fs/promises";
+import { chmod as chmod2, copyFile as copyFile2, mkdir as mkdir3, readdir as readdir2, rename as rename2, rm as rm2, stat as stat3, utimes } from "node:fs/promises";
+import path7 from "node:path";
+import { pipeline } from "node:stream/promises";
+
+// actions/lib/src/runner-cache.ts
+import { lstat as lstat2, mkdir as mkdir2, stat as stat2 } from "node:fs/promises";
 import os6 from "node:os";
 import path6 from "node:path";
-import { pipeline } from "node:stream/promises";
+function runnerCacheDir(name) {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return path6.join(xdg && path6.isAbsolute(xdg) ? xdg : path6.join(os6.homedir(), ".cache"), "crucible", name);
+}
+async function privateDir(dir) {
+  if (!path6.isAbsolute(dir)) return void 0;
+  const uid = process.getuid?.();
+  try {
+    await mkdir2(dir, { recursive: true, mode: 448 });
+    const info2 = await lstat2(dir);
+    if (!info2.isDirectory() || info2.uid !== uid || (info2.mode & 18) !== 0) return void 0;
+    for (let parent = path6.dirname(dir); ; parent = path6.dirname(parent)) {
+      const above = await stat2(parent);
+      const trusted = above.uid === uid || above.uid === 0;
+      const closed = (above.mode & 18) === 0 || (above.mode & 512) !== 0;
+      if (!trusted || !closed) return void 0;
+      if (parent === path6.dirname(parent)) return dir;
+    }
+  } catch {
+    return void 0;
+  }
+}
+
+// actions/lib/src/artifact-store.ts
 function defaultArtifactStore() {
-  return process.env.CRUCIBLE_ARTIFACT_STORE ?? path6.join(process.env.XDG_CACHE_HOME ?? path6.join(os6.homedir(), ".cache"), "crucible", "artifacts");
+  return process.env.CRUCIBLE_ARTIFACT_STORE ?? runnerCacheDir("artifacts");
 }
 async function sha256File(file) {
   const hash = createHash("sha256");
@@ -27759,17 +27799,17 @@ var ArtifactStore = class {
   root;
   pathOf(sha256) {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CrucibleError(`not a sha256 digest: ${JSON.stringify(sha256)}`);
-    return path6.join(this.root, "sha256", sha256);
+    return path7.join(this.root, "sha256", sha256);
   }
   /** Copies a file into the store and returns its reference; a file already stored is kept as it is. */
   async put(file, relative2) {
-    const [sha256, { size }] = await Promise.all([sha256File(file), stat2(file)]);
+    const [sha256, { size }] = await Promise.all([sha256File(file), stat3(file)]);
     const target = this.pathOf(sha256);
     if (await exists2(target)) {
       const now = /* @__PURE__ */ new Date();
       await utimes(target, now, now);
     } else {
-      await mkdir2(path6.dirname(target), { recursive: true });
+      await mkdir3(path7.dirname(target), { recursive: true });
       const partial = `${target}.${randomBytes(4).toString("hex")}.partial`;
       await copyFile2(file, partial);
       await chmod2(partial, 292);
@@ -27786,7 +27826,7 @@ var ArtifactStore = class {
    */
   async verified(artifact) {
     const file = this.pathOf(artifact.sha256);
-    const size = await stat2(file).then(
+    const size = await stat3(file).then(
       (s) => s.size,
       () => void 0
     );
@@ -27812,7 +27852,7 @@ var ArtifactStore = class {
         missing.push(name);
         continue;
       }
-      const hostFile = path6.join(outputDir, name);
+      const hostFile = path7.join(outputDir, name);
       const artifact = await this.put(hostFile, name);
       if (artifact.sha256 !== file.sha256) throw new CrucibleError(`artifact ${name} changed between collection and storage`);
       await rm2(hostFile);
@@ -27822,7 +27862,7 @@ var ArtifactStore = class {
   }
 };
 async function exists2(file) {
-  return stat2(file).then(
+  return stat3(file).then(
     () => true,
     () => false
   );
@@ -27831,8 +27871,8 @@ async function exists2(file) {
 // actions/lib/src/experiment.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
-import { lstat as lstat2, readFile as readFile2, readdir as readdir3, realpath } from "node:fs/promises";
-import path7 from "node:path";
+import { lstat as lstat3, readFile as readFile2, readdir as readdir3, realpath } from "node:fs/promises";
+import path8 from "node:path";
 
 // actions/lib/src/image-source.ts
 import { readFile } from "node:fs/promises";
@@ -42859,10 +42899,10 @@ function locate(doc, lineCounter, keyPath) {
   return { line: pos.line, column: pos.col };
 }
 async function loadExperiment(file, options) {
-  const absolute = path7.resolve(file);
+  const absolute = path8.resolve(file);
   let bytes;
   try {
-    const size = (await lstat2(absolute)).size;
+    const size = (await lstat3(absolute)).size;
     if (size > MAX_EXPERIMENT_FILE_BYTES) {
       throw new ExperimentInvalidError([
         {
@@ -42881,23 +42921,23 @@ async function loadExperiment(file, options) {
   const { spec, issues, doc, lineCounter } = parseExperiment(bytes.toString("utf8"), file);
   if (!spec) throw new ExperimentInvalidError(issues);
   const problem = (keyPath, message) => issues.push({ file, ...locate(doc, lineCounter, keyPath), message });
-  const dir = path7.dirname(absolute);
-  if (spec.name !== path7.basename(dir)) {
-    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path7.basename(dir)}"`);
+  const dir = path8.dirname(absolute);
+  if (spec.name !== path8.basename(dir)) {
+    problem(["name"], `name "${spec.name}" must equal the experiment's folder name "${path8.basename(dir)}"`);
   }
   const image = imageSourceOf(spec.image);
-  if (image.kind === "recipe" && !await isFile(path7.join(options.imagesDir, image.name, "recipe.json"))) {
+  if (image.kind === "recipe" && !await isFile(path8.join(options.imagesDir, image.name, "recipe.json"))) {
     problem(
       ["image"],
-      `image "${image.name}" has no recipe: expected ${path7.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
+      `image "${image.name}" has no recipe: expected ${path8.join(options.imagesDir, image.name, "recipe.json")}; available: ${(await listImages(options.imagesDir)).join(", ") || "none"}`
     );
   }
   if (image.kind === "build") {
     const dockerfileRefusal = await checkInput(dir, image.dockerfile);
     if (dockerfileRefusal) problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" ${dockerfileRefusal}`);
-    else if (!await isFile(path7.join(dir, image.dockerfile)))
+    else if (!await isFile(path8.join(dir, image.dockerfile)))
       problem(["image", "build", "dockerfile"], `dockerfile "${image.dockerfile}" must be a file`);
-    const contextRefusal = path7.posix.normalize(image.context) === "." ? void 0 : await checkInput(dir, image.context);
+    const contextRefusal = path8.posix.normalize(image.context) === "." ? void 0 : await checkInput(dir, image.context);
     if (contextRefusal) problem(["image", "build", "context"], `context "${image.context}" ${contextRefusal}`);
   }
   const checkInputs = async (list, keyPath) => {
@@ -42905,7 +42945,7 @@ async function loadExperiment(file, options) {
     for (const [index, relative2] of list.entries()) {
       const refusal2 = await checkInput(dir, relative2);
       if (refusal2) problem([...keyPath, index], `input "${relative2}" ${refusal2}`);
-      else checked.push({ relative: path7.posix.normalize(relative2), hostPath: path7.join(dir, relative2) });
+      else checked.push({ relative: path8.posix.normalize(relative2), hostPath: path8.join(dir, relative2) });
     }
     return checked;
   };
@@ -42982,7 +43022,7 @@ async function checkParams(dir, spec, stages, problem) {
   if (refusal2) return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" ${refusal2}`);
   let validate;
   try {
-    validate = compileParamsSchema(parseJsonWithin(await readFile2(path7.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
+    validate = compileParamsSchema(parseJsonWithin(await readFile2(path8.join(dir, spec.paramsSchema), "utf8"), PARAMS_SCHEMA_LIMITS));
   } catch (error2) {
     return problem(["paramsSchema"], `params schema "${spec.paramsSchema}" cannot be used: ${errorMessage(error2)}`);
   }
@@ -43004,31 +43044,31 @@ async function checkParams(dir, spec, stages, problem) {
   }
 }
 async function checkInput(dir, relative2) {
-  if (path7.isAbsolute(relative2) || relative2.startsWith("\\")) return "must be relative to the experiment folder";
+  if (path8.isAbsolute(relative2) || relative2.startsWith("\\")) return "must be relative to the experiment folder";
   const parts = relative2.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) return "must not contain `..`: inputs stay inside the experiment folder";
   if (parts.length === 0) return "must name a file or folder inside the experiment folder";
   if (parts[0] === "results") return "must not be the results folder";
   let current = dir;
   for (const part of parts) {
-    current = path7.join(current, part);
+    current = path8.join(current, part);
     let stats2;
     try {
-      stats2 = await lstat2(current);
+      stats2 = await lstat3(current);
     } catch {
       return `does not exist (looked for ${current})`;
     }
     if (stats2.isSymbolicLink()) return `is or goes through a symbolic link (${current}); copy the file into the experiment folder instead`;
   }
-  const stats = await lstat2(current);
+  const stats = await lstat3(current);
   if (!stats.isFile() && !stats.isDirectory()) return "must be a regular file or a folder";
   const [realDir, realInput] = await Promise.all([realpath(dir), realpath(current)]);
-  if (realInput !== realDir && !realInput.startsWith(realDir + path7.sep)) return "resolves outside the experiment folder";
+  if (realInput !== realDir && !realInput.startsWith(realDir + path8.sep)) return "resolves outside the experiment folder";
   return void 0;
 }
 async function isFile(p) {
   try {
-    return (await lstat2(p)).isFile();
+    return (await lstat3(p)).isFile();
   } catch {
     return false;
   }
@@ -43043,8 +43083,8 @@ async function listImages(imagesDir) {
 
 // actions/lib/src/dockerfile.ts
 import { createHash as createHash3 } from "node:crypto";
-import { lstat as lstat3, readdir as readdir4, readFile as readFile3 } from "node:fs/promises";
-import path8 from "node:path";
+import { lstat as lstat4, readdir as readdir4, readFile as readFile3 } from "node:fs/promises";
+import path9 from "node:path";
 function parseDockerfile(text2) {
   const escape2 = /^#\s*escape\s*=\s*`/im.test(text2.split("\n").slice(0, 5).join("\n")) ? "`" : "\\";
   const lines = text2.split(/\r?\n/);
@@ -43111,11 +43151,11 @@ function analyseDockerfile(text2, file, recipes) {
 async function hashContext(contextDir, experimentDir) {
   const files = [];
   const walk = async (relative2) => {
-    const absolute = path8.join(contextDir, relative2);
+    const absolute = path9.join(contextDir, relative2);
     for (const entry of (await readdir4(absolute, { withFileTypes: true })).sort((a, b) => a.name < b.name ? -1 : 1)) {
       const child2 = relative2 ? `${relative2}/${entry.name}` : entry.name;
-      const full = path8.join(contextDir, child2);
-      if (path8.relative(experimentDir, full) === "results") continue;
+      const full = path9.join(contextDir, child2);
+      if (path9.relative(experimentDir, full) === "results") continue;
       if (entry.isSymbolicLink())
         throw new PolicyRejectedError(`the build context holds a symbolic link (${full}); copy the file in instead`);
       if (entry.isDirectory()) await walk(child2);
@@ -43126,9 +43166,9 @@ async function hashContext(contextDir, experimentDir) {
   await walk("");
   const hash = createHash3("sha256").update("crucible-context/1\n");
   for (const file of files) {
-    const stats = await lstat3(path8.join(contextDir, file));
+    const stats = await lstat4(path9.join(contextDir, file));
     hash.update(`${file}\0${(stats.mode & 511).toString(8)}\0${stats.size}\0`);
-    hash.update(await readFile3(path8.join(contextDir, file)));
+    hash.update(await readFile3(path9.join(contextDir, file)));
   }
   return { files, hash: hash.digest("hex") };
 }
@@ -43136,8 +43176,8 @@ async function hashContext(contextDir, experimentDir) {
 // actions/lib/src/files.ts
 import { createHash as createHash4 } from "node:crypto";
 import { constants as constants3 } from "node:fs";
-import { lstat as lstat4, mkdir as mkdir3, open as open2, readdir as readdir5 } from "node:fs/promises";
-import path9 from "node:path";
+import { lstat as lstat5, mkdir as mkdir4, open as open2, readdir as readdir5 } from "node:fs/promises";
+import path10 from "node:path";
 
 // schemas/result.schema.json
 var result_schema_default = {
@@ -44222,21 +44262,21 @@ var SERIES_NAME_RULE = "a series name is a letter, then up to 63 letters, digits
 // actions/lib/src/files.ts
 function splitRelative(relative2) {
   const parts = relative2.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path9.isAbsolute(relative2)) throw new Error(`refusing path ${JSON.stringify(relative2)}`);
+  if (parts.length === 0 || parts.includes("..") || path10.isAbsolute(relative2)) throw new Error(`refusing path ${JSON.stringify(relative2)}`);
   return parts;
 }
 async function assertNoLinks(root, parts) {
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path9.join(current, part);
-    const stats = await lstat4(current);
+    current = path10.join(current, part);
+    const stats = await lstat5(current);
     if (!stats.isDirectory()) throw new Error(`refusing ${JSON.stringify(parts.join("/"))}: ${part} is not a plain folder`);
   }
 }
 async function openInside(root, relative2) {
   const parts = splitRelative(relative2);
   await assertNoLinks(root, parts);
-  const handle = await open2(path9.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
+  const handle = await open2(path10.join(root, ...parts), constants3.O_RDONLY | constants3.O_NOFOLLOW | constants3.O_NONBLOCK);
   if (!(await handle.stat()).isFile()) {
     await handle.close();
     throw new Error(`refusing ${JSON.stringify(relative2)}: not a regular file`);
@@ -44247,14 +44287,14 @@ async function writeInside(root, relative2, data) {
   const parts = splitRelative(relative2);
   let current = root;
   for (const part of parts.slice(0, -1)) {
-    current = path9.join(current, part);
-    await mkdir3(current).catch((error2) => {
+    current = path10.join(current, part);
+    await mkdir4(current).catch((error2) => {
       if (error2.code !== "EEXIST") throw error2;
     });
-    if (!(await lstat4(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative2)}: ${part} is not a plain folder`);
+    if (!(await lstat5(current)).isDirectory()) throw new Error(`refusing ${JSON.stringify(relative2)}: ${part} is not a plain folder`);
   }
   const handle = await open2(
-    path9.join(current, parts.at(-1)),
+    path10.join(current, parts.at(-1)),
     constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW,
     420
   );
@@ -44275,7 +44315,7 @@ async function collectOutputs(from, to, limits) {
   let overFileCap = 0;
   const taken = /* @__PURE__ */ new Map();
   const walk = async (relativeDir, depth) => {
-    const entries = await readdir5(path9.join(from, relativeDir), { withFileTypes: true });
+    const entries = await readdir5(path10.join(from, relativeDir), { withFileTypes: true });
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
       const relative2 = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
@@ -44328,7 +44368,7 @@ async function collectOutputs(from, to, limits) {
       }
     }
   };
-  await mkdir3(to, { recursive: true });
+  await mkdir4(to, { recursive: true });
   await walk("", 0);
   if (overFileCap > 0)
     dropped.push({ path: "*", reason: `${overFileCap} more files beyond the cap of ${limits.maxFiles} files were not collected` });
@@ -44353,20 +44393,20 @@ var OWNER_LABELS = {
   startTime: "crucible.owner.start-time"
 };
 async function processStat(pid, procRoot) {
-  const stat4 = await readFile4(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
-  if (!stat4) return void 0;
-  const fields2 = stat4.slice(stat4.lastIndexOf(")") + 2).split(" ");
+  const stat5 = await readFile4(`${procRoot}/${pid}/stat`, "utf8").catch(() => void 0);
+  if (!stat5) return void 0;
+  const fields2 = stat5.slice(stat5.lastIndexOf(")") + 2).split(" ");
   return { state: fields2[0], startTime: fields2[19] };
 }
 async function currentProcess(procRoot = "/proc") {
   try {
-    const [bootId, pidNamespace, stat4] = await Promise.all([
+    const [bootId, pidNamespace, stat5] = await Promise.all([
       readFile4(`${procRoot}/sys/kernel/random/boot_id`, "utf8"),
       readlink2(`${procRoot}/self/ns/pid`),
       processStat(process.pid, procRoot)
     ]);
-    if (!stat4) return void 0;
-    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat4.startTime };
+    if (!stat5) return void 0;
+    return { bootId: bootId.trim(), pidNamespace, pid: process.pid, startTime: stat5.startTime };
   } catch {
     return void 0;
   }
@@ -44385,20 +44425,20 @@ async function ownerState(labels, self2, procRoot = "/proc") {
   const startTime = labels[OWNER_LABELS.startTime];
   if (!self2 || !Number.isInteger(pid) || pid <= 0 || !startTime) return { state: "unknown" };
   if (labels[OWNER_LABELS.bootId] !== self2.bootId || labels[OWNER_LABELS.pidNamespace] !== self2.pidNamespace) return { state: "unknown" };
-  const stat4 = await processStat(pid, procRoot);
-  if (!stat4) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
-  if (stat4.startTime !== startTime) {
+  const stat5 = await processStat(pid, procRoot);
+  if (!stat5) return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone` };
+  if (stat5.startTime !== startTime) {
     return { state: "gone", pid, reason: `its owner process ${pid} on this host is gone (the pid now belongs to another process)` };
   }
-  if (stat4.state === "Z" || stat4.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
+  if (stat5.state === "Z" || stat5.state === "X") return { state: "gone", pid, reason: `its owner process ${pid} on this host has exited` };
   return { state: "alive", pid };
 }
 
 // actions/lib/src/slot-leases.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
 import { constants as constants4 } from "node:fs";
-import { link, mkdir as mkdir4, open as open3, readFile as readFile5, readdir as readdir6, rename as rename3, unlink as unlink2 } from "node:fs/promises";
-import path10 from "node:path";
+import { link, mkdir as mkdir5, open as open3, readFile as readFile5, readdir as readdir6, rename as rename3, unlink as unlink2 } from "node:fs/promises";
+import path11 from "node:path";
 var SandboxSlots = class {
   constructor(dir, limit) {
     this.dir = dir;
@@ -44407,13 +44447,13 @@ var SandboxSlots = class {
   dir;
   limit;
   file(slot) {
-    return path10.join(this.dir, `slot-${slot}.lock`);
+    return path11.join(this.dir, `slot-${slot}.lock`);
   }
   /** Takes a free slot now, or undefined when all are held by live processes. */
   async tryAcquire(runId, self2) {
-    await mkdir4(this.dir, { recursive: true, mode: 1023 });
+    await mkdir5(this.dir, { recursive: true, mode: 1023 });
     const holder = { runId, since: (/* @__PURE__ */ new Date()).toISOString(), labels: ownerLabels(self2) };
-    const draft = path10.join(this.dir, `.draft-${process.pid}-${randomUUID2()}`);
+    const draft = path11.join(this.dir, `.draft-${process.pid}-${randomUUID2()}`);
     const handle = await open3(draft, constants4.O_WRONLY | constants4.O_CREAT | constants4.O_EXCL, 420);
     await handle.writeFile(JSON.stringify(holder));
     await handle.close();
@@ -44445,7 +44485,7 @@ var SandboxSlots = class {
     const held = await this.read(this.file(slot));
     if (!held) return true;
     if ((await ownerState(held.labels, self2)).state !== "gone") return false;
-    const marker = path10.join(this.dir, `slot-${slot}.takeover`);
+    const marker = path11.join(this.dir, `slot-${slot}.takeover`);
     try {
       await link(draft, marker);
     } catch (error2) {
@@ -44497,7 +44537,7 @@ var SandboxSlots = class {
   /** Who holds the slots now, with each holder's pid where it recorded one. */
   async heldBy() {
     const names = await readdir6(this.dir).catch(() => []);
-    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path10.join(this.dir, n))));
+    const held = await Promise.all(names.filter((n) => /^slot-\d+\.lock$/.test(n)).map((n) => this.read(path11.join(this.dir, n))));
     return held.filter((h) => !!h).map((h) => {
       const pid = Number(h.labels[OWNER_LABELS.pid]);
       return Number.isInteger(pid) && pid > 0 ? { runId: h.runId, pid } : { runId: h.runId };
@@ -44607,22 +44647,22 @@ function sampleGpus(deviceIds, onSample, intervalMs = 5e3, nvidiaSmi = "nvidia-s
 
 // actions/lib/src/image-archive.ts
 import { createHash as createHash5 } from "node:crypto";
-import { lstat as lstat5, open as open4, readFile as readFile6 } from "node:fs/promises";
-import path11 from "node:path";
+import { lstat as lstat6, open as open4, readFile as readFile6 } from "node:fs/promises";
+import path12 from "node:path";
 var BUILT_IMAGE_FILE = "image.json";
 var BUILT_IMAGE_ARCHIVE = "image.tar";
 async function readBuiltImage(folder) {
-  const file = path11.join(folder, BUILT_IMAGE_FILE);
+  const file = path12.join(folder, BUILT_IMAGE_FILE);
   let record;
   try {
-    if ((await lstat5(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
+    if ((await lstat6(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
     record = JSON.parse(await readFile6(file, "utf8"));
   } catch (error2) {
     throw new PolicyRejectedError(`the build job's ${file} cannot be read: ${errorMessage(error2)}`);
   }
   if (typeof record?.digest !== "string" || !DIGEST.test(record.digest))
     throw new PolicyRejectedError(`the build job's ${file} names no sha256 digest`);
-  return { record, archive: path11.join(folder, BUILT_IMAGE_ARCHIVE) };
+  return { record, archive: path12.join(folder, BUILT_IMAGE_ARCHIVE) };
 }
 async function archiveImageDigest(archive) {
   const entries = await readTarEntries(archive, (name) => name === "manifest.json" || name.endsWith(".json"), 16 * 1024 * 1024);
@@ -44686,24 +44726,24 @@ async function readTarEntries(file, want, maxBytes) {
 }
 
 // actions/lib/src/locations.ts
-import path12 from "node:path";
+import path13 from "node:path";
 import { fileURLToPath } from "node:url";
 function installRoot(moduleUrl) {
-  return path12.resolve(path12.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
+  return path13.resolve(path13.dirname(fileURLToPath(moduleUrl)), "..", "..", "..");
 }
 function imagesDirOf(root) {
-  return path12.join(root, "runner-setup", "images");
+  return path13.join(root, "runner-setup", "images");
 }
 function defaultPolicyFile(root) {
-  return process.env.CRUCIBLE_POLICY || path12.join(root, "runner-setup", "policy.json");
+  return process.env.CRUCIBLE_POLICY || path13.join(root, "runner-setup", "policy.json");
 }
 function monitoringRulesFile(root) {
-  return path12.join(root, "runner-setup", "monitoring-rules.json");
+  return path13.join(root, "runner-setup", "monitoring-rules.json");
 }
 function repositoryOf(experimentFile) {
-  const parts = path12.resolve(experimentFile).split(path12.sep);
+  const parts = path13.resolve(experimentFile).split(path13.sep);
   const index = parts.lastIndexOf("experiments");
-  return index > 0 ? parts.slice(0, index).join(path12.sep) || path12.sep : path12.dirname(path12.resolve(experimentFile));
+  return index > 0 ? parts.slice(0, index).join(path13.sep) || path13.sep : path13.dirname(path13.resolve(experimentFile));
 }
 
 // actions/lib/src/policy.ts
@@ -44981,7 +45021,7 @@ var STATUS_ICONS = {
 
 // actions/lib/src/result/program-outputs.ts
 import { readFile as readFile8, rm as rm3 } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 var MAX_METRICS = 200;
 var METRICS_LIMITS = { maxBytes: 256 * 1024, maxDepth: 4 };
 var SERIES_LIMITS = { maxBytes: 512 * 1024, maxDepth: 6 };
@@ -45034,21 +45074,21 @@ async function readProgramJson(outputDir, name, collected, limits) {
   let refusal2;
   let parsed;
   try {
-    parsed = parseJsonWithin(await readFile8(path13.join(outputDir, name), "utf8"), limits);
+    parsed = parseJsonWithin(await readFile8(path14.join(outputDir, name), "utf8"), limits);
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) refusal2 = "not a JSON object";
   } catch (error2) {
     refusal2 = error2 instanceof InputRefusedError ? error2.message : `not readable (${errorMessage(error2)})`;
   }
   if (refusal2 === void 0) return parsed;
-  await rm3(path13.join(outputDir, name), { force: true });
+  await rm3(path14.join(outputDir, name), { force: true });
   collected.files = collected.files.filter((f) => f.path !== name);
   collected.dropped.push(droppedEntry(name, `not read and not kept: ${refusal2}`));
   return void 0;
 }
 
 // actions/lib/src/result/write.ts
-import { mkdir as mkdir5, writeFile as writeFile2 } from "node:fs/promises";
-import path14 from "node:path";
+import { mkdir as mkdir6, writeFile as writeFile2 } from "node:fs/promises";
+import path15 from "node:path";
 async function writeResult(resultDir, log, partial) {
   const finishedAt = /* @__PURE__ */ new Date();
   const result = {
@@ -45060,14 +45100,14 @@ async function writeResult(resultDir, log, partial) {
     log: { path: "log.txt", lines: log.lines, bytes: log.bytes, truncated: log.truncated, tail: log.tail }
   };
   assertValid(validateResultDocument, result, "the run result");
-  const resultFile = path14.join(resultDir, "result.json");
+  const resultFile = path15.join(resultDir, "result.json");
   await writeFile2(resultFile, `${JSON.stringify(result, null, 2)}
 `);
   return { result, resultDir, resultFile };
 }
 async function writeNotStarted(resultDir, header, status, statusReason) {
-  await mkdir5(resultDir, { recursive: true });
-  await writeFile2(path14.join(resultDir, "log.txt"), "", { flag: "wx", mode: 420 });
+  await mkdir6(resultDir, { recursive: true });
+  await writeFile2(path15.join(resultDir, "log.txt"), "", { flag: "wx", mode: 420 });
   const log = { lines: 0, bytes: 0, truncated: false, tail: [] };
   return writeResult(resultDir, log, {
     ...header,
@@ -45230,7 +45270,7 @@ function mergeStageMetrics(records, reported) {
 import { execFile as execFile2 } from "node:child_process";
 import { randomBytes as randomBytes2 } from "node:crypto";
 import os7 from "node:os";
-import path15 from "node:path";
+import path16 from "node:path";
 import { promisify as promisify2 } from "node:util";
 var execFileAsync2 = promisify2(execFile2);
 function provenanceOf(given = {}, gitCommit) {
@@ -45255,7 +45295,7 @@ async function gitHead(dir) {
 function experimentRecord(experiment, repoRoot) {
   return {
     name: experiment.spec.name,
-    path: path15.relative(repoRoot, experiment.file).split(path15.sep).join("/"),
+    path: path16.relative(repoRoot, experiment.file).split(path16.sep).join("/"),
     contentHash: experiment.contentHash,
     description: experiment.spec.description,
     ...experiment.spec.headline ? { headline: experiment.spec.headline } : {}
@@ -45263,8 +45303,8 @@ function experimentRecord(experiment, repoRoot) {
 }
 
 // actions/lib/src/run.ts
-import { mkdir as mkdir7 } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir8 } from "node:fs/promises";
+import path19 from "node:path";
 
 // actions/lib/src/sandbox/sandbox.ts
 var MANAGED_LABEL = "crucible.managed";
@@ -45297,8 +45337,8 @@ function cancelledBeforeStart(appliedConfig) {
 }
 
 // actions/lib/src/monitoring/session.ts
-import { mkdir as mkdir6, rm as rm4 } from "node:fs/promises";
-import path17 from "node:path";
+import { mkdir as mkdir7, rm as rm4 } from "node:fs/promises";
+import path18 from "node:path";
 
 // node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js
 function varint64read() {
@@ -46523,7 +46563,7 @@ var TraceCollector = class _TraceCollector {
 
 // actions/lib/src/monitoring/rules.ts
 import { readFile as readFile9 } from "node:fs/promises";
-import path16 from "node:path";
+import path17 from "node:path";
 var SYSCALL_NUMBERS = {
   ptrace: 101,
   syslog: 103,
@@ -46546,7 +46586,7 @@ var PROCESS_SYSCALLS = /* @__PURE__ */ new Map([
   [58, "vfork"]
 ]);
 var SYSCALL_NAMES = new Map(Object.entries(SYSCALL_NUMBERS).map(([name, no]) => [no, name]));
-var DEFAULT_RULES_FILE = path16.join("runner-setup", "monitoring-rules.json");
+var DEFAULT_RULES_FILE = path17.join("runner-setup", "monitoring-rules.json");
 async function loadRules(file) {
   let document2;
   try {
@@ -46678,7 +46718,7 @@ var RuleEngine = class {
       }
       case "execve": {
         if (event.kind !== "execve") return void 0;
-        return match.names.includes(path16.posix.basename(event.path)) ? [event.path, ...event.argv] : void 0;
+        return match.names.includes(path17.posix.basename(event.path)) ? [event.path, ...event.argv] : void 0;
       }
       case "setuid-exec":
         return event.kind === "sentry-exec" && (event.binaryMode & (S_ISUID | S_ISGID)) !== 0 ? [event.binaryPath, `mode ${(event.binaryMode & 4095).toString(8)}`] : void 0;
@@ -46747,9 +46787,9 @@ function underAny(file, prefixes) {
   );
 }
 function resolvedPath(event) {
-  if (event.path.startsWith("/")) return path16.posix.normalize(event.path);
+  if (event.path.startsWith("/")) return path17.posix.normalize(event.path);
   const base = event.dirFd === AT_FDCWD || !event.dirPath ? event.context.cwd || "/" : event.dirPath;
-  return path16.posix.normalize(`${base}/${event.path}`);
+  return path17.posix.normalize(`${base}/${event.path}`);
 }
 function describeAddress(sockaddr) {
   if (sockaddr.length < 2) return void 0;
@@ -46772,7 +46812,7 @@ function describeAddress(sockaddr) {
 // actions/lib/src/monitoring/session.ts
 var MONITORED_RUNTIME_PREFIX = "runsc-monitored-";
 function channelLeases(channels) {
-  return new SandboxSlots(path17.dirname(channels[0].endpoint), channels.length);
+  return new SandboxSlots(path18.dirname(channels[0].endpoint), channels.length);
 }
 var MonitorSession = class _MonitorSession {
   constructor(setup, collector, engine, lease, drainMs) {
@@ -46793,7 +46833,7 @@ var MonitorSession = class _MonitorSession {
   static async open(channels, rules, declared2, options) {
     if (channels.length === 0) throw new Error("no traced runtime is configured");
     const leases = channelLeases(channels);
-    await mkdir6(leases.dir, { recursive: true, mode: 448 });
+    await mkdir7(leases.dir, { recursive: true, mode: 448 });
     const lease = await leaseChannel(leases, options.holder, options.lockWaitMs);
     const setup = channels[lease.slot];
     try {
@@ -46999,7 +47039,7 @@ async function runExperiment(options) {
   const { experiment, policy, provider, events: events2 = {} } = options;
   const startedAt = /* @__PURE__ */ new Date();
   const runId = options.runId ?? newRunId(startedAt);
-  const resultDir = path18.join(options.resultsRoot ?? path18.join(experiment.dir, "results"), runId);
+  const resultDir = path19.join(options.resultsRoot ?? path19.join(experiment.dir, "results"), runId);
   const gitCommit = options.provenance?.gitCommit !== void 0 ? Promise.resolve(options.provenance.gitCommit) : gitHead(experiment.dir);
   const header = async (runtime2, image2) => ({
     schemaVersion: 2,
@@ -47055,7 +47095,7 @@ async function runExperiment(options) {
     store: new ArtifactStore(options.artifactStore ?? defaultArtifactStore()),
     ownerLabels: ownerLabels(await currentProcess())
   };
-  await mkdir7(resultDir, { recursive: true });
+  await mkdir8(resultDir, { recursive: true });
   if (!experiment.stages) {
     const outcome = await runProgram(context, {
       command: experiment.spec.command ?? [],
@@ -47072,7 +47112,7 @@ async function runExperiment(options) {
 async function runStages(context, stages, resultDir, header) {
   const { options } = context;
   const { events: events2 = {} } = options;
-  const runLog = new LogFile(path18.join(resultDir, "log.txt"), options.policy.logMaxBytes);
+  const runLog = new LogFile(path19.join(resultDir, "log.txt"), options.policy.logMaxBytes);
   const records = [];
   const reported = [];
   const byName = /* @__PURE__ */ new Map();
@@ -47091,8 +47131,8 @@ async function runStages(context, stages, resultDir, header) {
       continue;
     }
     events2.stage?.(stage.name, index, stages.length);
-    const dir = path18.join(resultDir, "stages", stage.name);
-    await mkdir7(dir, { recursive: true });
+    const dir = path19.join(resultDir, "stages", stage.name);
+    await mkdir8(dir, { recursive: true });
     const startedAt = /* @__PURE__ */ new Date();
     const consumed = stage.needs.flatMap((n) => byName.get(n).storedArtifacts.map((a) => ({ stage: n, ...a })));
     let mounts;
@@ -47100,7 +47140,7 @@ async function runStages(context, stages, resultDir, header) {
       mounts = await Promise.all(consumed.map(async (a) => ({ ...a, hostPath: await context.store.verified(a) })));
     } catch (error2) {
       if (!(error2 instanceof CrucibleError)) throw error2;
-      const log = new LogFile(path18.join(dir, "log.txt"), options.policy.logMaxBytes);
+      const log = new LogFile(path19.join(dir, "log.txt"), options.policy.logMaxBytes);
       await log.close();
       finished(stageRecord(stage, startedAt, consumed, [], notStartedOutcome(log, "sandbox-error", error2.message)));
       continue;
@@ -47136,7 +47176,7 @@ async function runStages(context, stages, resultDir, header) {
 }
 async function storeArtifacts(store, stage, dir, outcome) {
   if (outcome.status !== "succeeded") return [];
-  const { stored, missing, kept } = await store.moveDeclared(path18.join(dir, "output"), stage.artifacts, outcome.files);
+  const { stored, missing, kept } = await store.moveDeclared(path19.join(dir, "output"), stage.artifacts, outcome.files);
   outcome.files = kept;
   if (missing.length > 0) {
     outcome.status = "failed";
@@ -47149,7 +47189,7 @@ async function runProgram(context, program) {
   const { experiment, policy, provider, events: events2 = {} } = options;
   const phase = (name) => events2.phase?.(program.stage ? `${program.stage}: ${name}` : name);
   phase("create sandbox");
-  const log = new LogFile(path18.join(program.dir, "log.txt"), policy.logMaxBytes);
+  const log = new LogFile(path19.join(program.dir, "log.txt"), policy.logMaxBytes);
   let gpuLease;
   if (program.resources.gpus > 0 && policy.gpu) {
     const { leaseDir, devices } = policy.gpu;
@@ -47238,7 +47278,7 @@ async function runProgram(context, program) {
         await log.close();
       }
       phase("collect results");
-      collected = await collectOutputs(sandbox.outputDir, path18.join(program.dir, "output"), {
+      collected = await collectOutputs(sandbox.outputDir, path19.join(program.dir, "output"), {
         maxBytes: experiment.outputs.maxBytes,
         maxFiles: experiment.outputs.maxFiles,
         declared: experiment.outputs.files
@@ -47252,7 +47292,7 @@ async function runProgram(context, program) {
     stopGpuSampling();
     await gpuLease?.release();
   }
-  const outputDir = path18.join(program.dir, "output");
+  const outputDir = path19.join(program.dir, "output");
   const { metrics, metricInfo } = await readMetrics(outputDir, collected);
   const series = await readSeries(outputDir, collected);
   return {
@@ -47568,9 +47608,9 @@ async function supportedDrivers(runscPath) {
 
 // actions/lib/src/slots.ts
 import os8 from "node:os";
-import path19 from "node:path";
+import path20 from "node:path";
 function defaultSlotDir() {
-  return process.env.CRUCIBLE_SLOT_DIR || path19.join(os8.tmpdir(), "crucible-sandbox-slots");
+  return process.env.CRUCIBLE_SLOT_DIR || path20.join(os8.tmpdir(), "crucible-sandbox-slots");
 }
 async function runExperimentInSlot(options, slots = new SandboxSlots(defaultSlotDir(), options.policy.limits.maxConcurrentSandboxes)) {
   const runId = options.runId ?? newRunId();
@@ -47617,10 +47657,10 @@ var STATE = {
 };
 function getInputs(env = process.env) {
   const workspace = workspaceOf(env);
-  const optionalPath = (name) => getInput(name) ? path20.resolve(workspace, getInput(name)) : void 0;
+  const optionalPath = (name) => getInput(name) ? path21.resolve(workspace, getInput(name)) : void 0;
   return {
     workspace,
-    experiment: path20.resolve(workspace, getInput("experiment", { required: true })),
+    experiment: path21.resolve(workspace, getInput("experiment", { required: true })),
     resultsDir: optionalPath("results-dir"),
     policy: optionalPath("policy"),
     artifactStore: optionalPath("artifact-store"),
@@ -47664,7 +47704,7 @@ var import_dockerode2 = __toESM(require_docker(), 1);
 // actions/lib/src/kubernetes/client.ts
 import { readFile as readFile10 } from "node:fs/promises";
 import https from "node:https";
-import path21 from "node:path";
+import path22 from "node:path";
 var SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 var KubernetesApiError = class extends Error {
   constructor(status, reason, message) {
@@ -47697,8 +47737,8 @@ var KubernetesClient = class _KubernetesClient {
         "KUBERNETES_SERVICE_HOST is not set: the Kubernetes sandbox runs only in a pod (CRUCIBLE_SANDBOX_NAMESPACE is set, so this runner is configured for one)"
       );
     }
-    const tokenFile = path21.join(accountDir, "token");
-    const caFile = path21.join(accountDir, "ca.crt");
+    const tokenFile = path22.join(accountDir, "token");
+    const caFile = path22.join(accountDir, "ca.crt");
     await readFile10(tokenFile).catch((error2) => {
       throw new SandboxUnavailableError(
         `no service-account token at ${tokenFile} (${errorMessage(error2)}): the runner pod needs its service account's token mounted (automountServiceAccountToken) to create sandbox pods`
@@ -47865,9 +47905,9 @@ function sandboxPod(settings, request2) {
 }
 
 // actions/lib/src/kubernetes/provider.ts
-import { access as access2, chmod as chmod3, copyFile as copyFile3, cp, mkdir as mkdir8, rm as rm6 } from "node:fs/promises";
+import { access as access2, chmod as chmod3, copyFile as copyFile3, cp, mkdir as mkdir9, rm as rm6 } from "node:fs/promises";
 import { constants as constants5 } from "node:fs";
-import path23 from "node:path";
+import path24 from "node:path";
 
 // actions/lib/src/docker/image.ts
 import { createHash as createHash6 } from "node:crypto";
@@ -47875,11 +47915,11 @@ import { execFile as execFile4 } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
 import { mkdtemp, readFile as readFile11, rm as rm5 } from "node:fs/promises";
 import os9 from "node:os";
-import path22 from "node:path";
+import path23 from "node:path";
 var BUILDER_VERSION = "1";
 var RECIPE_HASH_LABEL = "crucible.recipe-hash";
 async function readRecipe(imagesDir, name) {
-  const file = path22.join(imagesDir, name, "recipe.json");
+  const file = path23.join(imagesDir, name, "recipe.json");
   let bytes;
   try {
     bytes = await readFile11(file);
@@ -47906,7 +47946,7 @@ function aptSources() {
 }
 function pythonFiles(imagesDir, recipe) {
   if (!recipe.packages.some((p) => p.startsWith("python3"))) return [];
-  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path22.join(imagesDir, "..", "image-files", file));
+  return ["sitecustomize.py", ...recipe.pythonModules ?? []].map((file) => path23.join(imagesDir, "..", "image-files", file));
 }
 function mmdebstrapArgs(recipe, outputTar, sources, pythonFilesToInstall = []) {
   return [
@@ -47939,7 +47979,7 @@ async function ensureImage(docker, imagesDir, name, log = () => void 0) {
     log(`image ${ref} is up to date (${existing.Id})`);
     return { name, ref, id: existing.Id, recipeHash: hash };
   }
-  const builds = new SandboxSlots(path22.join(os9.tmpdir(), "crucible-image-builds", `${name}-${hash}`), 1);
+  const builds = new SandboxSlots(path23.join(os9.tmpdir(), "crucible-image-builds", `${name}-${hash}`), 1);
   const { lease } = await builds.acquire({
     runId: `build of ${ref}`,
     waitMs: IMAGE_BUILD_WAIT_MS,
@@ -47968,9 +48008,9 @@ async function buildRecipeImage(docker, imagesDir, { name, recipe, hash, ref }, 
   log(
     `building image ${ref} from Debian ${recipe.suite} with: ${recipe.packages.join(", ") || "(no extra packages)"} (once per recipe; the first run that needs it waits for the build)`
   );
-  const workDir = await mkdtemp(path22.join(os9.tmpdir(), "crucible-image-"));
+  const workDir = await mkdtemp(path23.join(os9.tmpdir(), "crucible-image-"));
   try {
-    const tar = path22.join(workDir, "rootfs.tar");
+    const tar = path23.join(workDir, "rootfs.tar");
     await runLogged("mmdebstrap", mmdebstrapArgs(recipe, tar, aptSources(), pythonFiles(imagesDir, recipe)), log, {
       SOURCE_DATE_EPOCH: "1700000000"
     });
@@ -48159,21 +48199,21 @@ var KubernetesSandboxProvider = class {
       if (!reason) continue;
       await deletePod(client, this.ns, pod.metadata.name);
       const folder = exchangeFolderOf(pod);
-      if (folder) await rm6(path23.join(this.options.exchangeDir, folder), { recursive: true, force: true });
+      if (folder) await rm6(path24.join(this.options.exchangeDir, folder), { recursive: true, force: true });
       reclaimed.push({ id: pod.metadata.name, runId: pod.metadata.labels?.[RUN_ID_LABEL] ?? "", reason });
     }
     return reclaimed;
   }
   async create(spec) {
     const runtime = await this.preflight();
-    const folder = path23.join(this.options.exchangeDir, spec.name);
+    const folder = path24.join(this.options.exchangeDir, spec.name);
     await rm6(folder, { recursive: true, force: true });
-    const [experiment, artifacts, output] = EXCHANGE_FOLDERS.map((f) => path23.join(folder, f.folder));
-    for (const dir of [experiment, artifacts, output]) await mkdir8(dir, { recursive: true, mode: 493 });
-    for (const input of spec.inputs) await cp(input.hostPath, path23.join(experiment, input.relative), { recursive: true });
+    const [experiment, artifacts, output] = EXCHANGE_FOLDERS.map((f) => path24.join(folder, f.folder));
+    for (const dir of [experiment, artifacts, output]) await mkdir9(dir, { recursive: true, mode: 493 });
+    for (const input of spec.inputs) await cp(input.hostPath, path24.join(experiment, input.relative), { recursive: true });
     for (const artifact of spec.artifacts) {
-      const target = path23.join(artifacts, artifact.stage, artifact.path);
-      await mkdir8(path23.dirname(target), { recursive: true });
+      const target = path24.join(artifacts, artifact.stage, artifact.path);
+      await mkdir9(path24.dirname(target), { recursive: true });
       await copyFile3(artifact.hostPath, target);
     }
     await chmod3(output, 511);
@@ -48299,7 +48339,7 @@ function redactedPod(pod) {
 // actions/lib/src/docker/host-checks.ts
 import { execFile as execFile7 } from "node:child_process";
 import { lstat as lstat8, mkdtemp as mkdtemp2, readFile as readFile15, readdir as readdir8, rm as rm8, statfs, writeFile as writeFile5 } from "node:fs/promises";
-import os12 from "node:os";
+import os11 from "node:os";
 import path29 from "node:path";
 import { promisify as promisify6 } from "node:util";
 
@@ -48383,11 +48423,11 @@ print(json.dumps({"done": True}), flush=True)
 
 // actions/lib/src/docker/monitoring.ts
 import { readFile as readFile12 } from "node:fs/promises";
-import path24 from "node:path";
-async function findMonitoringSetup(docker, gpuRuntime, dockerInfo = docker.info()) {
+import path25 from "node:path";
+async function findMonitoringSetup(docker, options) {
   let runtimes;
   try {
-    runtimes = (await dockerInfo).Runtimes ?? {};
+    runtimes = (await (options.dockerInfo ?? docker.info())).Runtimes ?? {};
   } catch (error2) {
     return { ok: false, reason: `the Docker daemon is not reachable (${errorMessage(error2)})` };
   }
@@ -48403,27 +48443,32 @@ async function findMonitoringSetup(docker, gpuRuntime, dockerInfo = docker.info(
       ok: false,
       reason: `Docker has no runtime "${MONITORED_RUNTIME_PREFIX}${missing}" but has higher ones; run runner-setup/setup.sh`
     };
+  const base = runtimes[options.runtime];
+  if (!base) return { ok: false, reason: `Docker has no runtime "${options.runtime}", which the traced runtimes must be` };
   const channels = [];
   for (const n of numbers) {
-    const found = await readChannel(`${MONITORED_RUNTIME_PREFIX}${n}`, runtimes[`${MONITORED_RUNTIME_PREFIX}${n}`]);
+    const name = `${MONITORED_RUNTIME_PREFIX}${n}`;
+    const found = await readChannel(name, runtimes[name]);
     if (!found.ok) return found;
+    const mismatch = variantMismatch(runtimes[name], base, `--pod-init-config=${found.setup.podInitConfig}`);
+    if (mismatch)
+      return { ok: false, reason: `the runtime "${name}" ${mismatch} (${options.runtime} with its trace configuration); ${RERUN}` };
     const twin = channels.find((c) => c.endpoint === found.setup.endpoint);
     if (twin)
       return { ok: false, reason: `the runtimes "${twin.runtime}" and "${found.setup.runtime}" share the trace socket ${twin.endpoint}` };
-    if (channels.length > 0 && path24.dirname(found.setup.endpoint) !== path24.dirname(channels[0].endpoint))
+    if (channels.length > 0 && path25.dirname(found.setup.endpoint) !== path25.dirname(channels[0].endpoint))
       return {
         ok: false,
         reason: `the traced runtimes' sockets are not in one folder (${channels[0].endpoint}, ${found.setup.endpoint})`
       };
     channels.push(found.setup);
   }
-  if (gpuRuntime === void 0) return { ok: true, channels };
-  const gpu = gpuVariants(runtimes, gpuRuntime, channels);
+  if (options.gpuRuntime === void 0) return { ok: true, channels };
+  const gpu = gpuVariants(runtimes, options.gpuRuntime, channels);
   if (!gpu.ok) return { ok: true, channels, gpuUnavailable: gpu.reason };
   return { ok: true, channels: channels.map((channel, k) => ({ ...channel, gpuRuntime: gpu.names[k] })) };
 }
 function gpuVariants(runtimes, gpuRuntime, channels) {
-  const rerun = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
   const base = runtimes[gpuRuntime];
   if (!base) return { ok: false, reason: `Docker has no GPU runtime "${gpuRuntime}" (runner-setup/GPU.md), so none traced either` };
   const names = [];
@@ -48431,17 +48476,26 @@ function gpuVariants(runtimes, gpuRuntime, channels) {
     const name = `${gpuRuntime}-monitored-${k}`;
     const entry = runtimes[name];
     if (!entry)
-      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${rerun}` };
-    const args = entry.runtimeArgs ?? [];
-    const wanted = `--pod-init-config=${channel.podInitConfig}`;
-    if (!args.includes(wanted))
-      return { ok: false, reason: `the runtime "${name}" does not read ${channel.runtime}'s trace configuration (${wanted}); ${rerun}` };
-    const runs = [entry.path, ...args.filter((arg) => arg !== wanted)].join(" ");
-    const gpuRuns = [base.path, ...base.runtimeArgs ?? []].join(" ");
-    if (runs !== gpuRuns) return { ok: false, reason: `the runtime "${name}" runs ${runs}, not ${gpuRuntime}'s ${gpuRuns}; ${rerun}` };
+      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${RERUN}` };
+    const mismatch = variantMismatch(entry, base, `--pod-init-config=${channel.podInitConfig}`);
+    if (mismatch)
+      return {
+        ok: false,
+        reason: `the runtime "${name}" ${mismatch} (${gpuRuntime} with ${channel.runtime}'s trace configuration); ${RERUN}`
+      };
     names.push(name);
   }
   return { ok: true, names };
+}
+var RERUN = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
+function variantMismatch(entry, base, traceArgument) {
+  if (entry.runtimeType !== void 0 || entry.options !== void 0) return "has a runtime type or options of its own";
+  if (!entry.path || entry.path !== base.path) return `runs ${entry.path ?? "(no path)"}, not ${base.path ?? "(no path)"}`;
+  const args = entry.runtimeArgs ?? [];
+  const wanted = [...base.runtimeArgs ?? [], traceArgument];
+  if (args.length !== wanted.length || args.some((arg, i) => arg !== wanted[i]))
+    return `has the arguments ${args.join(" ")}, not ${wanted.join(" ")}`;
+  return void 0;
 }
 async function readChannel(runtime, entry) {
   const flag = (entry.runtimeArgs ?? []).find((arg) => arg.startsWith("--pod-init-config="));
@@ -48457,11 +48511,16 @@ async function readChannel(runtime, entry) {
   const endpoint2 = sinks.find((s) => s.name === "remote")?.config?.endpoint;
   if (typeof endpoint2 !== "string" || !endpoint2.startsWith("/"))
     return { ok: false, reason: `${podInitConfig} names no remote sink with an absolute endpoint` };
-  return { ok: true, setup: { runtime, podInitConfig, endpoint: path24.normalize(endpoint2) } };
+  return { ok: true, setup: { runtime, podInitConfig, endpoint: path25.normalize(endpoint2) } };
 }
 async function monitoringFor(docker, rulesFile, policy, dockerInfo) {
   const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
-  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : void 0, dockerInfo);
+  const gpuRuntime = policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : void 0;
+  const found = await findMonitoringSetup(docker, {
+    runtime: policy.runtime,
+    ...gpuRuntime ? { gpuRuntime } : {},
+    ...dockerInfo ? { dockerInfo } : {}
+  });
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1e3 : 0;
   if (!found.ok) return { unavailable: found.reason, rules };
@@ -48470,34 +48529,14 @@ async function monitoringFor(docker, rulesFile, policy, dockerInfo) {
 
 // actions/lib/src/docker/runsc-cache.ts
 import { createHash as createHash7 } from "node:crypto";
-import { readFile as readFile13, rename as rename4, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
+import { readFile as readFile13, rename as rename4, stat as stat4, writeFile as writeFile3 } from "node:fs/promises";
 import path26 from "node:path";
-
-// actions/lib/src/runner-cache.ts
-import { lstat as lstat6, mkdir as mkdir9 } from "node:fs/promises";
-import os10 from "node:os";
-import path25 from "node:path";
-function runnerCacheDir(name) {
-  return path25.join(process.env.XDG_CACHE_HOME ?? path25.join(os10.homedir(), ".cache"), "crucible", name);
-}
-async function privateDir(dir) {
-  try {
-    await mkdir9(dir, { recursive: true, mode: 448 });
-    const info2 = await lstat6(dir);
-    const mine = info2.isDirectory() && info2.uid === process.getuid?.() && (info2.mode & 18) === 0;
-    return mine ? dir : void 0;
-  } catch {
-    return void 0;
-  }
-}
-
-// actions/lib/src/docker/runsc-cache.ts
 function defaultRunscCacheDir() {
   return runnerCacheDir("runsc");
 }
 async function probeRunscCached(binary, cacheDir = defaultRunscCacheDir()) {
   if (!path26.isAbsolute(binary)) return probeRunsc(binary);
-  const file = await stat3(binary, { bigint: true }).catch(() => void 0);
+  const file = await stat4(binary, { bigint: true }).catch(() => void 0);
   const dir = file && await privateDir(cacheDir);
   if (!file || !dir) return probeRunsc(binary);
   const identity = [binary, file.dev, file.ino, file.size, file.mtimeNs, file.ctimeNs].join(":");
@@ -48528,7 +48567,7 @@ async function readEntry(entry, identity, binary) {
 // actions/lib/src/docker/provider.ts
 var import_dockerode = __toESM(require_docker(), 1);
 import { execFile as execFile6 } from "node:child_process";
-import os11 from "node:os";
+import os10 from "node:os";
 import { Writable } from "node:stream";
 import { promisify as promisify5 } from "node:util";
 
@@ -48874,7 +48913,7 @@ async function removeSandbox(docker, info2, options) {
   if (options.releaseScratch && output?.Source) await releaseScratch(output.Source, info2.Labels[RUN_ID_LABEL] ?? "");
 }
 var DockerSandboxProvider = class {
-  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os11.tmpdir()) {
+  constructor(runtime, imagesDir, docker = new import_dockerode.default(), scratchRoot = process.env.RUNNER_TEMP ?? os10.tmpdir()) {
     this.runtime = runtime;
     this.imagesDir = imagesDir;
     this.docker = docker;
@@ -49482,7 +49521,7 @@ async function probeSpec(ctx, options) {
   };
 }
 async function inSandbox(ctx, program, argv, options, afterExit) {
-  const programDir = await mkdtemp2(path29.join(os12.tmpdir(), "crucible-doctor-"));
+  const programDir = await mkdtemp2(path29.join(os11.tmpdir(), "crucible-doctor-"));
   try {
     await writeFile5(path29.join(programDir, "probe.py"), program, { mode: 420 });
     const provider = new DockerSandboxProvider(ctx.policy.runtime, ctx.imagesDir, ctx.docker, ctx.scratchRoot);
@@ -49542,7 +49581,7 @@ async function checkHost(options) {
     policy: options.policy,
     imagesDir: options.imagesDir,
     artifactStore: options.artifactStore,
-    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os12.tmpdir(),
+    scratchRoot: options.scratchRoot ?? process.env.RUNNER_TEMP ?? os11.tmpdir(),
     gpu: options.gpu ?? realGpuProbes(options),
     probeRunsc: options.quick ? probeRunscCached : probeRunsc,
     ...options.monitoringRules ? { monitoringRules: options.monitoringRules } : {},
@@ -49563,7 +49602,7 @@ function realGpuProbes(options) {
       const ctx = {
         ...options,
         artifactStore: "",
-        scratchRoot: process.env.RUNNER_TEMP ?? os12.tmpdir(),
+        scratchRoot: process.env.RUNNER_TEMP ?? os11.tmpdir(),
         gpu: void 0,
         probeRunsc
       };
@@ -49620,6 +49659,7 @@ async function assembleRun(options) {
 async function dockerProvider(root, policy, artifactStore) {
   const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
   const dockerInfo = provider.docker.info();
+  dockerInfo.catch(() => void 0);
   const [fit, monitoring] = await Promise.allSettled([
     assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore, dockerInfo }),
     monitoringFor(provider.docker, monitoringRulesFile(root), policy, dockerInfo)

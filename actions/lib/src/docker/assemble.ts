@@ -87,6 +87,8 @@ async function dockerProvider(
   // Monitoring discovery (the rules file, Docker's traced runtimes) goes on while the host-fit check waits
   // for runsc; the check's refusal is reported first. Both read Docker's runtimes from one /info.
   const dockerInfo = provider.docker.info() as Promise<DockerInfo>;
+  // Each side awaits it; this keeps a refusal from counting as unhandled while one side is still busy.
+  dockerInfo.catch(() => undefined);
   const [fit, monitoring] = await Promise.allSettled([
     assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore, dockerInfo }),
     monitoringFor(provider.docker, monitoringRulesFile(root), policy, dockerInfo),

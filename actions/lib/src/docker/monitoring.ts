@@ -9,7 +9,7 @@ import { applyOverrides, loadRules } from "../monitoring/rules.js";
 import type { SandboxPolicy } from "../policy.js";
 import { MONITORED_RUNTIME_PREFIX, type MonitoringOptions, type MonitoringSetup } from "../monitoring/session.js";
 
-type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[] }>;
+type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[]; runtimeType?: string; options?: unknown }>;
 
 /**
  * Finds the traced runtime entries Docker knows (`runsc-monitored-0` … `-<N-1>`, runner-setup/setup.sh)
@@ -20,12 +20,18 @@ type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[] }>;
  */
 export async function findMonitoringSetup(
   docker: Docker,
-  gpuRuntime?: string,
-  dockerInfo: Promise<unknown> = docker.info(),
+  options: {
+    /** The policy's runtime: each traced entry must be it with its trace configuration added. */
+    runtime: string;
+    /** The policy's GPU runtime, when the runner takes GPU runs: its traced variants are looked for too. */
+    gpuRuntime?: string;
+    /** Docker's /info when the caller has asked already (a run shares one with its host-fit check). */
+    dockerInfo?: Promise<unknown>;
+  },
 ): Promise<{ ok: true; channels: MonitoringSetup[]; gpuUnavailable?: string } | { ok: false; reason: string }> {
   let runtimes: RuntimeEntries;
   try {
-    runtimes = ((await dockerInfo) as { Runtimes?: RuntimeEntries }).Runtimes ?? {};
+    runtimes = ((await (options.dockerInfo ?? docker.info())) as { Runtimes?: RuntimeEntries }).Runtimes ?? {};
   } catch (error) {
     return { ok: false, reason: `the Docker daemon is not reachable (${errorMessage(error)})` };
   }
@@ -44,10 +50,18 @@ export async function findMonitoringSetup(
       ok: false,
       reason: `Docker has no runtime "${MONITORED_RUNTIME_PREFIX}${missing}" but has higher ones; run runner-setup/setup.sh`,
     };
+  const base = runtimes[options.runtime];
+  if (!base) return { ok: false, reason: `Docker has no runtime "${options.runtime}", which the traced runtimes must be` };
   const channels: MonitoringSetup[] = [];
   for (const n of numbers) {
-    const found = await readChannel(`${MONITORED_RUNTIME_PREFIX}${n}`, runtimes[`${MONITORED_RUNTIME_PREFIX}${n}`]!);
+    const name = `${MONITORED_RUNTIME_PREFIX}${n}`;
+    const found = await readChannel(name, runtimes[name]!);
     if (!found.ok) return found;
+    // A traced entry that is not the policy's runtime (another binary, other flags) would run monitored
+    // sandboxes outside the sandbox the host-fit check approved.
+    const mismatch = variantMismatch(runtimes[name]!, base, `--pod-init-config=${found.setup.podInitConfig}`);
+    if (mismatch)
+      return { ok: false, reason: `the runtime "${name}" ${mismatch} (${options.runtime} with its trace configuration); ${RERUN}` };
     const twin = channels.find((c) => c.endpoint === found.setup.endpoint);
     if (twin)
       return { ok: false, reason: `the runtimes "${twin.runtime}" and "${found.setup.runtime}" share the trace socket ${twin.endpoint}` };
@@ -58,8 +72,8 @@ export async function findMonitoringSetup(
       };
     channels.push(found.setup);
   }
-  if (gpuRuntime === undefined) return { ok: true, channels };
-  const gpu = gpuVariants(runtimes, gpuRuntime, channels);
+  if (options.gpuRuntime === undefined) return { ok: true, channels };
+  const gpu = gpuVariants(runtimes, options.gpuRuntime, channels);
   if (!gpu.ok) return { ok: true, channels, gpuUnavailable: gpu.reason };
   return { ok: true, channels: channels.map((channel, k) => ({ ...channel, gpuRuntime: gpu.names[k]! })) };
 }
@@ -75,7 +89,6 @@ function gpuVariants(
   gpuRuntime: string,
   channels: MonitoringSetup[],
 ): { ok: true; names: string[] } | { ok: false; reason: string } {
-  const rerun = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
   const base = runtimes[gpuRuntime];
   if (!base) return { ok: false, reason: `Docker has no GPU runtime "${gpuRuntime}" (runner-setup/GPU.md), so none traced either` };
   const names: string[] = [];
@@ -83,17 +96,33 @@ function gpuVariants(
     const name = `${gpuRuntime}-monitored-${k}`;
     const entry = runtimes[name];
     if (!entry)
-      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${rerun}` };
-    const args = entry.runtimeArgs ?? [];
-    const wanted = `--pod-init-config=${channel.podInitConfig}`;
-    if (!args.includes(wanted))
-      return { ok: false, reason: `the runtime "${name}" does not read ${channel.runtime}'s trace configuration (${wanted}); ${rerun}` };
-    const runs = [entry.path, ...args.filter((arg) => arg !== wanted)].join(" ");
-    const gpuRuns = [base.path, ...(base.runtimeArgs ?? [])].join(" ");
-    if (runs !== gpuRuns) return { ok: false, reason: `the runtime "${name}" runs ${runs}, not ${gpuRuntime}'s ${gpuRuns}; ${rerun}` };
+      return { ok: false, reason: `Docker has no runtime "${name}" (${gpuRuntime} traced on ${channel.runtime}'s socket); ${RERUN}` };
+    const mismatch = variantMismatch(entry, base, `--pod-init-config=${channel.podInitConfig}`);
+    if (mismatch)
+      return {
+        ok: false,
+        reason: `the runtime "${name}" ${mismatch} (${gpuRuntime} with ${channel.runtime}'s trace configuration); ${RERUN}`,
+      };
     names.push(name);
   }
   return { ok: true, names };
+}
+
+const RERUN = "run runner-setup/setup.sh (runner-setup/MONITORING.md)";
+
+/**
+ * Why a traced entry is not `base` run with one argument more, `traceArgument`, as
+ * runner-setup/configure-docker.mjs writes it; undefined when it is. The same binary (a path both name),
+ * the same arguments in the same order, and no shim type or options of its own.
+ */
+function variantMismatch(entry: RuntimeEntries[string], base: RuntimeEntries[string], traceArgument: string): string | undefined {
+  if (entry.runtimeType !== undefined || entry.options !== undefined) return "has a runtime type or options of its own";
+  if (!entry.path || entry.path !== base.path) return `runs ${entry.path ?? "(no path)"}, not ${base.path ?? "(no path)"}`;
+  const args = entry.runtimeArgs ?? [];
+  const wanted = [...(base.runtimeArgs ?? []), traceArgument];
+  if (args.length !== wanted.length || args.some((arg, i) => arg !== wanted[i]))
+    return `has the arguments ${args.join(" ")}, not ${wanted.join(" ")}`;
+  return undefined;
 }
 
 /** One traced runtime entry's trace configuration and the absolute socket path its remote sink names. */
@@ -126,12 +155,17 @@ async function readChannel(
 export async function monitoringFor(
   docker: Docker,
   rulesFile: string,
-  policy: Pick<SandboxPolicy, "monitoring" | "gpu" | "limits">,
+  policy: Pick<SandboxPolicy, "runtime" | "monitoring" | "gpu" | "limits">,
   /** Docker's /info when the caller has asked already (a run shares one with its host-fit check). */
   dockerInfo?: Promise<unknown>,
 ): Promise<MonitoringOptions> {
   const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
-  const found = await findMonitoringSetup(docker, policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined, dockerInfo);
+  const gpuRuntime = policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined;
+  const found = await findMonitoringSetup(docker, {
+    runtime: policy.runtime,
+    ...(gpuRuntime ? { gpuRuntime } : {}),
+    ...(dockerInfo ? { dockerInfo } : {}),
+  });
   // CRUCIBLE_MONITORING_WAIT (seconds): how long to wait when every traced runtime on this host is in use.
   const wait = Number(process.env.CRUCIBLE_MONITORING_WAIT ?? 0);
   const lockWaitMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
