@@ -447,10 +447,10 @@ subprocess.run(["/bin/sh", "-c", "true"])
   });
 
   it("the run action's bundle, moved where no node_modules exist, monitors and annotates one line per raised rule", async () => {
-    // The runner runs dist/index.js from the action's checkout; the native addon ships beside it.
+    // The runner runs dist/index.js from the action's checkout; bundle.js and the native addon ship beside it.
     const root = await mkdtemp(path.join(os.tmpdir(), "crucible-bundle-"));
     await mkdir(path.join(root, "actions/run/dist"), { recursive: true });
-    for (const file of ["index.js", "node-unix-socket.linux-x64-gnu.node"])
+    for (const file of await readdir(path.join(repoRoot, "actions/run/dist")))
       await copyFile(path.join(repoRoot, "actions/run/dist", file), path.join(root, "actions/run/dist", file));
     await symlink(path.join(repoRoot, "runner-setup"), path.join(root, "runner-setup"));
     const file = await makeExperiment("action-tries", { "experiment.yaml": experimentYaml("action-tries"), "main.py": ATTEMPTS });
