@@ -41,8 +41,10 @@ if [ "$(cat node_modules/.crucible-lock-hash 2>/dev/null)" != "$lock_hash" ]; th
 else
   log "npm dependencies up to date"
 fi
-# The CLI bundle is not tracked: rebuilt when missing or older than any source it is built from.
-if [ ! -f actions/cli/dist/crucible.js ] || [ -n "$(find actions/cli/src actions/lib/src -name '*.ts' -newer actions/cli/dist/crucible.js | head -1)" ]; then
+# The CLI bundle is not tracked: rebuilt when missing or older than any source it is built from (its start
+# file, crucible.js, is written before bundle.js, so bundle.js is the one to compare with).
+cli_bundle=actions/cli/dist/bundle.js
+if [ ! -f "$cli_bundle" ] || [ -n "$(find actions/cli/src actions/lib/src actions/scripts/build.mjs -newer "$cli_bundle" | head -1)" ]; then
   node actions/scripts/build.mjs --cli-only
 fi
 
