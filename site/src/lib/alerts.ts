@@ -2,14 +2,15 @@
 // the alerts CSV show it. Rule ids, severities and meanings come from the runner's rules; the process
 // names and details in the examples are the program's own text: they are escaped (shownText) here and
 // reach pages only as element content, never a chart or markup.
-import type { Alert } from "../../../actions/lib/src/monitoring/rules.js";
 import { shownText } from "../../../actions/lib/src/text.js";
 import { stageOffsets } from "./log";
 import type { RunResult } from "./result";
 
+/** An alert as a result records it: results written before rules had kinds have none. */
+type Alert = NonNullable<RunResult["alerts"]>[number];
 export type Severity = Alert["severity"];
-/** What an alert is about (the rule's kind, in the containment suite's categories); absent in older results. */
-export type AlertKind = Alert["kind"];
+/** What an alert is about (the rule's kind, in the containment suite's categories). */
+export type AlertKind = NonNullable<Alert["kind"]>;
 
 export const SEVERITIES: Severity[] = ["high", "medium", "low"];
 

@@ -81,13 +81,11 @@ export const seriesSymbols: Symbol[] = [
     [-1.2, -0.4],
     [-0.4, -0.4],
   ]),
-  polygon(
-    [
-      [0, -1.3],
-      [1.3, 1],
-      [-1.3, 1],
-    ].map(([x, y]) => [x, -y] as [number, number]),
-  ),
+  polygon([
+    [0, 1.3],
+    [1.3, -1],
+    [-1.3, -1],
+  ]),
   polygon([
     [-1.2, 0],
     [0, -0.6],

@@ -5,8 +5,8 @@ import type { HeadlineSpec } from "./metrics";
 import type { RunResult } from "./result";
 import { isSandboxed } from "./runtime";
 
-/** A run as the collection stores it (see results-loader.ts). */
-export interface StoredRun {
+/** A run as the collection stores it (see results-loader.ts); a type, not an interface, so it is a store's record. */
+export type StoredRun = {
   /** The result without usage samples, series rows, container configurations and log tails. */
   result: RunResult;
   /** The validated result.json on disk, for pages that show the rest. */
@@ -14,7 +14,7 @@ export interface StoredRun {
   usageSamples: number;
   gpuSamples: number;
   seriesNames: string[];
-}
+};
 
 export interface Run extends StoredRun {
   /** "<experiment>/<runId>", also the run's path under runs/. */
