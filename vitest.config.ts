@@ -21,6 +21,7 @@ export const FAST_TESTS = [
   "test/house-rules.test.ts",
   "test/runner-cache.test.ts",
   "test/bundle-build.test.ts",
+  "test/usage-sampling.test.ts",
 ];
 
 export default defineConfig({

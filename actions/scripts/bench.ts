@@ -164,6 +164,9 @@ async function dockerStamps(stamps: Stamped[], since: () => number): Promise<{ h
       },
     );
     forward.on("error", (error) => res.destroy(error));
+    // The action's end closes its side; the daemon's side (a stats stream, say) would otherwise stay open
+    // and keep this process alive after its figures.
+    res.on("close", () => forward.destroy());
     req.pipe(forward);
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));

@@ -49086,7 +49086,10 @@ var CONTAINER_KILLED = { sandbox: "sandbox", stopped: "killed" };
 var SMALL_MEMORY_HINT = (spec) => spec.resources.memoryBytes < 48 * 1024 * 1024 ? ` (the memory limit of ${spec.resources.memoryBytes} bytes is probably too small for gVisor itself to start; ask for at least 64Mi)` : "";
 function sampleStats(container, signal, onSample) {
   const started = Date.now();
-  container.stats({ stream: true, abortSignal: signal }).then((stream) => {
+  container.stats({ stream: true, abortSignal: signal }).then((answer) => {
+    const stream = answer;
+    if (signal.aborted) return stream.destroy();
+    signal.addEventListener("abort", () => stream.destroy(), { once: true });
     let pending = "";
     stream.on("data", (chunk) => {
       pending += chunk.toString("utf8");

@@ -252,15 +252,26 @@ const SMALL_MEMORY_HINT = (spec: SandboxSpec) =>
     ? ` (the memory limit of ${spec.resources.memoryBytes} bytes is probably too small for gVisor itself to start; ask for at least 64Mi)`
     : "";
 
-/** Streams Docker's stats (one object per second) into samples until the signal aborts. */
-function sampleStats(container: Docker.Container, signal: AbortSignal, onSample: (sample: ResourceSample) => void): void {
+/**
+ * Streams Docker's stats (one object per second) into samples until the signal aborts. The stream is
+ * destroyed here as well as through the request's signal, so a sandbox's end closes it whatever
+ * docker-modem does with a signal once the answer has begun (its code ties it to non-stream answers).
+ */
+export function sampleStats(
+  container: Pick<Docker.Container, "stats">,
+  signal: AbortSignal,
+  onSample: (sample: ResourceSample) => void,
+): void {
   const started = Date.now();
   container
     // abortSignal is passed through by dockerode but missing from its types.
     .stats({ stream: true, abortSignal: signal } as { stream: true })
-    .then((stream) => {
+    .then((answer) => {
+      const stream = answer as unknown as NodeJS.ReadableStream & { destroy(): void };
+      if (signal.aborted) return stream.destroy();
+      signal.addEventListener("abort", () => stream.destroy(), { once: true });
       let pending = "";
-      (stream as NodeJS.ReadableStream).on("data", (chunk: Buffer) => {
+      stream.on("data", (chunk: Buffer) => {
         pending += chunk.toString("utf8");
         const lines = pending.split("\n");
         pending = lines.pop() ?? "";
@@ -269,7 +280,7 @@ function sampleStats(container: Docker.Container, signal: AbortSignal, onSample:
           if (sample) onSample(sample);
         }
       });
-      (stream as NodeJS.ReadableStream).on("error", () => undefined);
+      stream.on("error", () => undefined);
     })
     .catch(() => undefined);
 }
