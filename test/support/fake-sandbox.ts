@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
+  ended,
   SandboxStartError,
   type ExecOptions,
   type ExecResult,
@@ -123,12 +124,14 @@ export class FakeSandboxProvider implements SandboxProvider {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
     }
-    const base = { appliedConfig, sandboxId };
-    if (killedFor === "timed-out") return { ...base, outcome: "timed-out", exitCode: null, detail: "killed at the time limit" };
-    if (killedFor === "cancelled") return { ...base, outcome: "cancelled", exitCode: null, detail: "cancelled" };
-    if (ending === "oom-killed") return { ...base, outcome: "oom-killed", exitCode: null, detail: "killed at the memory limit" };
-    const code = ending === "stopped" ? 137 : ending;
-    return { ...base, outcome: "exited", exitCode: code, detail: `The program exited with code ${code}.` };
+    // Worded by ended(), as the real providers' endings are.
+    const ran = { appliedConfig, sandboxId };
+    const wording = { sandbox: "fake sandbox", stopped: "stopped" };
+    if (killedFor === "timed-out")
+      return ended({ outcome: "timed-out", timeoutSeconds: Math.round((options.timeoutMs ?? 0) / 1000) }, wording, ran);
+    if (killedFor === "cancelled") return ended({ outcome: "cancelled" }, wording, ran);
+    if (ending === "oom-killed") return ended({ outcome: "oom-killed", memoryBytes: spec.resources.memoryBytes }, wording, ran);
+    return ended({ outcome: "exited", exitCode: ending === "stopped" ? 137 : ending }, wording, ran);
   }
 }
 
