@@ -44786,6 +44786,9 @@ async function loadPolicy(file) {
     ...doc.monitoring ? { monitoring: doc.monitoring } : {}
   };
 }
+function gpuRuntimeOf(policy) {
+  return policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : void 0;
+}
 function checkAgainstPolicy(experiment, policy) {
   const l = policy.limits;
   const over = [];
@@ -47387,14 +47390,15 @@ async function checkMonitoring(provider, policy, options) {
         fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`
       };
     const enough = `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once`;
-    if (!policy.gpu || policy.limits.maxGpus === 0) return { status: "pass", result: enough };
+    const gpuRuntime = gpuRuntimeOf(policy);
+    if (!gpuRuntime) return { status: "pass", result: enough };
     const gpuRuntimes = options.channels.map((channel) => channel.gpuRuntime);
     if (gpuRuntimes.every((name) => name !== void 0))
       return { status: "pass", result: `${enough}, each with its GPU variant (${gpuRuntimes[0]} \u2026 ${gpuRuntimes.at(-1)})` };
     return {
       status: "warn",
       result: `${enough}, but sandboxes with GPUs are not traced: ${options.gpuUnavailable ?? "no traced GPU runtime is registered"}`,
-      fix: GPU_FIX(policy.gpu.runtime)
+      fix: GPU_FIX(gpuRuntime)
     };
   } catch (error2) {
     return { status: "fail", result: errorMessage(error2), fix: TRACE_FIX };
@@ -48515,7 +48519,7 @@ async function readChannel(runtime, entry) {
 }
 async function monitoringFor(docker, rulesFile, policy, dockerInfo) {
   const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
-  const gpuRuntime = policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : void 0;
+  const gpuRuntime = gpuRuntimeOf(policy);
   const found = await findMonitoringSetup(docker, {
     runtime: policy.runtime,
     ...gpuRuntime ? { gpuRuntime } : {},
@@ -49224,7 +49228,7 @@ function configurationChecks() {
       safety: true,
       needs: ["docker"],
       async run(ctx) {
-        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        if (!gpuRuntimeOf(ctx.policy)) return skip("this runner's policy allows no GPUs");
         return checkGpuRuntime(ctx);
       }
     }
@@ -49457,7 +49461,7 @@ function hostChecks() {
       safety: true,
       needs: ["gpu-runtime", "sandbox-kernel"],
       async run(ctx) {
-        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        if (!gpuRuntimeOf(ctx.policy)) return skip("this runner's policy allows no GPUs");
         return checkGpuVisible(ctx.gpu);
       }
     },

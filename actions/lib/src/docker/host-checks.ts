@@ -19,7 +19,7 @@ import { errorMessage } from "../errors.js";
 import { listGpus } from "../gpu.js";
 import { checkMonitoring } from "../monitoring/doctor.js";
 import { currentProcess, ownerLabels } from "../owner.js";
-import type { SandboxPolicy, SandboxSpec } from "../policy.js";
+import { gpuRuntimeOf, type SandboxPolicy, type SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, RUN_ID_LABEL, type ExecResult, type Sandbox } from "../sandbox/sandbox.js";
 import { formatBytes } from "../units.js";
 import { ensureImage, inspectImageOrUndefined, readRecipe } from "./image.js";
@@ -212,7 +212,7 @@ function configurationChecks(): Check<HostContext>[] {
       safety: true,
       needs: ["docker"],
       async run(ctx) {
-        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        if (!gpuRuntimeOf(ctx.policy)) return skip("this runner's policy allows no GPUs");
         return checkGpuRuntime(ctx);
       },
     },
@@ -463,7 +463,7 @@ function hostChecks(): Check<HostContext>[] {
       safety: true,
       needs: ["gpu-runtime", "sandbox-kernel"],
       async run(ctx) {
-        if (!ctx.policy.gpu || ctx.policy.limits.maxGpus === 0) return skip("this runner's policy allows no GPUs");
+        if (!gpuRuntimeOf(ctx.policy)) return skip("this runner's policy allows no GPUs");
         return checkGpuVisible(ctx.gpu);
       },
     },

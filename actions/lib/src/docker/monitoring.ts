@@ -6,7 +6,7 @@ import type Docker from "dockerode";
 import { errorMessage } from "../errors.js";
 import { parseJsonWithin } from "../limits.js";
 import { applyOverrides, loadRules } from "../monitoring/rules.js";
-import type { SandboxPolicy } from "../policy.js";
+import { gpuRuntimeOf, type SandboxPolicy } from "../policy.js";
 import { MONITORED_RUNTIME_PREFIX, type MonitoringOptions, type MonitoringSetup } from "../monitoring/session.js";
 
 type RuntimeEntries = Record<string, { path?: string; runtimeArgs?: string[]; runtimeType?: string; options?: unknown }>;
@@ -160,7 +160,7 @@ export async function monitoringFor(
   dockerInfo?: Promise<unknown>,
 ): Promise<MonitoringOptions> {
   const rules = applyOverrides(await loadRules(rulesFile), policy.monitoring, "the runner policy");
-  const gpuRuntime = policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined;
+  const gpuRuntime = gpuRuntimeOf(policy);
   const found = await findMonitoringSetup(docker, {
     runtime: policy.runtime,
     ...(gpuRuntime ? { gpuRuntime } : {}),

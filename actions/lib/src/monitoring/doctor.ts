@@ -10,7 +10,7 @@
  */
 import { errorMessage } from "../errors.js";
 import { currentProcess, ownerLabels } from "../owner.js";
-import type { SandboxPolicy, SandboxSpec } from "../policy.js";
+import { gpuRuntimeOf, type SandboxPolicy, type SandboxSpec } from "../policy.js";
 import { MANAGED_LABEL, type SandboxProvider } from "../sandbox/sandbox.js";
 import type { RuleSet } from "./rules.js";
 import { type MonitoringOptions, MonitorSession } from "./session.js";
@@ -115,14 +115,15 @@ export async function checkMonitoring(
         fix: `run runner-setup/setup.sh with CRUCIBLE_MONITORED_RUNTIMES=${limit} or more`,
       };
     const enough = `${traced}; ${count} traced runtimes for up to ${limit} sandboxes at once`;
-    if (!policy.gpu || policy.limits.maxGpus === 0) return { status: "pass", result: enough };
+    const gpuRuntime = gpuRuntimeOf(policy);
+    if (!gpuRuntime) return { status: "pass", result: enough };
     const gpuRuntimes = options.channels.map((channel) => channel.gpuRuntime);
     if (gpuRuntimes.every((name) => name !== undefined))
       return { status: "pass", result: `${enough}, each with its GPU variant (${gpuRuntimes[0]} … ${gpuRuntimes.at(-1)})` };
     return {
       status: "warn",
       result: `${enough}, but sandboxes with GPUs are not traced: ${options.gpuUnavailable ?? "no traced GPU runtime is registered"}`,
-      fix: GPU_FIX(policy.gpu.runtime),
+      fix: GPU_FIX(gpuRuntime),
     };
   } catch (error) {
     return { status: "fail", result: errorMessage(error), fix: TRACE_FIX };
