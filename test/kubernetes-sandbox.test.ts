@@ -7,7 +7,6 @@ import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import {
@@ -27,12 +26,11 @@ import {
   type KubernetesSandboxProvider,
   type SandboxPodSettings,
 } from "../actions/lib/src/kubernetes/index.js";
-import { FAKE_POD_LABEL, FakeKubernetes, type Json } from "./support/fake-kubernetes.js";
+import { FakeKubernetes, type Json } from "./support/fake-kubernetes.js";
 import { cliBin, experimentYaml, imagesDir, makeExperiment, repoRoot } from "./support/repo.js";
 
 const REGISTRY = "registry.crucible.internal";
 const RUNNER = { name: "crucible-cpu-runner-x7k2p", uid: "0b6f3f52-6f0e-4f55-9a43-4f1a1f7d7c11", namespace: "crucible-runners" };
-const docker = new Docker();
 let fake: FakeKubernetes;
 let policy: SandboxPolicy;
 let exchange: string;
@@ -92,8 +90,7 @@ afterAll(async () => {
 });
 
 async function leftovers() {
-  const containers = await docker.listContainers({ all: true, filters: { label: [FAKE_POD_LABEL] } });
-  return { pods: [...fake.pods.keys()], containers: containers.length, exchange: await readdir(exchange) };
+  return { pods: [...fake.pods.keys()], containers: await fake.containersLeft(), exchange: await readdir(exchange) };
 }
 
 async function runProgram(

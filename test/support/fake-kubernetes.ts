@@ -32,8 +32,11 @@ export type Json = Record<string, any>;
 
 const execFileAsync = promisify(execFile);
 const GENERATED = path.join(repoRoot, "runner-setup", "kubernetes", "generated");
-/** Label of every container the mini-kubelet starts, so a test can find leftovers. */
-export const FAKE_POD_LABEL = "crucible.test.fake-kubernetes-pod";
+/**
+ * Label of every container the mini-kubelet starts; its value names the double that started it, so a test
+ * counts its own leftovers and not those of another run on the same daemon (one killed mid-test, say).
+ */
+const FAKE_POD_LABEL = "crucible.test.fake-kubernetes";
 
 /** The paths the double serves, with the query parameters the API reference lists for each. */
 const ROUTES: { method: string; pattern: RegExp; query: string[]; name: string }[] = [
@@ -156,6 +159,7 @@ export class FakeKubernetes {
   readonly runnerPods = new Map<string, string>();
   readonly pods = new Map<string, FakePod>();
   readonly docker = new Docker();
+  private readonly instance = randomUUID();
   private server!: Server;
   private dir!: string;
   url = "";
@@ -204,6 +208,12 @@ export class FakeKubernetes {
     });
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** How many containers this double's mini-kubelet started are still on the daemon. */
+  async containersLeft(): Promise<number> {
+    const left = await this.docker.listContainers({ all: true, filters: { label: [`${FAKE_POD_LABEL}=${this.instance}`] } });
+    return left.length;
   }
 
   async close(): Promise<void> {
@@ -379,7 +389,7 @@ export class FakeKubernetes {
         Env: (container.env ?? []).map((e: Json) => `${e.name}=${e.value}`),
         User: `${sc.runAsUser}:${sc.runAsGroup ?? sc.runAsUser}`,
         Hostname: spec.hostname,
-        Labels: { [FAKE_POD_LABEL]: pod.object.metadata.uid },
+        Labels: { [FAKE_POD_LABEL]: this.instance, "crucible.test.fake-kubernetes-pod": pod.object.metadata.uid },
         NetworkDisabled: true,
         HostConfig: {
           Runtime: runtime,
