@@ -199,9 +199,10 @@ async function stampedActionRun() {
   const created = first("call POST /containers/create");
   const exited = first("done POST /containers/<id>/wait");
   return {
-    // Node's start, the bundle's load, the policy and the experiment: until the first Docker call.
+    // Node's start, the bundle's load, the inputs: until the first Docker call (/info).
     startUntilFirstDockerCall: calls[0]!.at,
-    // The host-fit check (daemon, runsc's findings, runtime arguments, cgroups) and monitoring discovery.
+    // The policy and the experiment (read while /info is answered), the host-fit check (runsc's findings,
+    // runtime arguments, cgroups) and monitoring discovery.
     hostFitAndMonitoringDiscovery: first("line ::group::prepare image") - calls[0]!.at,
     // Leftover sandboxes, the image check, the sandbox slot, the trace session, the scratch folder.
     prepareUntilCreate: created - first("line ::group::prepare image"),
@@ -266,7 +267,8 @@ async function demoFromFreshClone() {
   const clone = await mkdtemp(path.join(os.tmpdir(), "crucible-bench-clone-"));
   try {
     execFileSync("git", ["clone", "--quiet", "--no-hardlinks", root, clone]);
-    execFileSync("docker", ["image", "rm", image.ref], { stdio: "ignore" });
+    // Docker's reason (an image a container still uses, say) goes into the error.
+    execFileSync("docker", ["image", "rm", image.ref], { stdio: ["ignore", "ignore", "pipe"] });
     // The runner's own settings (CRUCIBLE_*, DOCKER_HOST) go through, so setup keeps this host as it is; PATH
     // only with what the demo puts there itself: a fresh clone has no node_modules/.bin yet.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("CRUCIBLE_") || name === "DOCKER_HOST"));

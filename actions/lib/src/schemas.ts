@@ -1,5 +1,4 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv";
 // The JSON Schemas in schemas/ are the contracts; their validators are precompiled into contracts/ (by
 // actions/scripts/contracts.mjs), typed so that validated data needs no cast, and bundled with the actions.
 export {
@@ -68,9 +67,11 @@ export function assertValid(validate: ValidateFunction, document: unknown, what:
 
 /**
  * Compiles a schema an experiment brings for its own params. A fresh instance per schema keeps a
- * researcher's $id from colliding with ours or with another experiment's.
+ * researcher's $id from colliding with ours or with another experiment's. Ajv's compiler is loaded only
+ * here: our own contracts are precompiled, and most runs bring no params schema.
  */
-export function compileParamsSchema(schema: unknown): ValidateFunction {
+export async function compileParamsSchema(schema: unknown): Promise<ValidateFunction> {
+  const [{ Ajv2020 }, { default: addFormats }] = await Promise.all([import("ajv/dist/2020.js"), import("ajv-formats")]);
   const own = new Ajv2020({ allErrors: true, strict: true, verbose: true });
   addFormats.default(own);
   return own.compile(schema as object);

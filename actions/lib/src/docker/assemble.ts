@@ -42,20 +42,26 @@ export interface AssembleOptions {
 }
 
 export async function assembleRun(options: AssembleOptions): Promise<AssembledRun> {
-  const policy = await loadPolicy(options.policyFile ?? defaultPolicyFile(options.root));
-  const experiment = await loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) });
+  // The runner pod has no Docker: its provider's preflight checks the cluster side instead of the host.
+  const local = kubernetesConfigured() ? undefined : askDocker();
+  const [policyRead, experimentRead] = await Promise.allSettled([
+    loadPolicy(options.policyFile ?? defaultPolicyFile(options.root)),
+    loadExperiment(options.experimentFile, { imagesDir: imagesDirOf(options.root) }),
+  ]);
+  if (policyRead.status === "rejected") throw policyRead.reason;
+  if (experimentRead.status === "rejected") throw experimentRead.reason;
+  const [policy, experiment] = [policyRead.value, experimentRead.value];
   const artifactStore = options.artifactStore ?? defaultArtifactStore();
-  const { provider, monitoring } = kubernetesConfigured()
-    ? {
-        // The runner pod has no Docker: its provider's preflight checks the cluster side instead of the host.
+  const { provider, monitoring } = local
+    ? await dockerProvider({ root: options.root, policy, artifactStore, ...local })
+    : {
         provider: await kubernetesProviderFromEnv(policy, imagesDirOf(options.root)),
         // No trace there yet; the rules still turn the output relay's and the outcome's signals into alerts.
         monitoring: {
           unavailable: "behaviour monitoring reads the host's traced runsc, which Kubernetes sandbox pods do not have yet",
           rules: applyOverrides(await loadRules(monitoringRulesFile(options.root)), policy.monitoring, "the runner policy"),
         },
-      }
-    : await dockerProvider(options.root, policy, artifactStore);
+      };
   const cancel = new AbortController();
   let count = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -78,20 +84,31 @@ export async function assembleRun(options: AssembleOptions): Promise<AssembledRu
   };
 }
 
-async function dockerProvider(
-  root: string,
-  policy: SandboxPolicy,
-  artifactStore: string,
-): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
-  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root));
-  // Monitoring discovery (the rules file, Docker's traced runtimes) goes on while the host-fit check waits
-  // for runsc; the check's refusal is reported first. Both read Docker's runtimes from one /info.
-  const dockerInfo = provider.docker.info() as Promise<DockerInfo>;
-  // Each side awaits it; this keeps a refusal from counting as unhandled while one side is still busy.
+/**
+ * Docker answers /info while the policy and the experiment are read. Its refusal waits for them (a bad
+ * file is reported first), and is caught here so that it never counts as unhandled in the meantime.
+ */
+function askDocker(): { docker: Docker; dockerInfo: Promise<DockerInfo> } {
+  const docker = new Docker();
+  const dockerInfo = docker.info() as Promise<DockerInfo>;
   dockerInfo.catch(() => undefined);
+  return { docker, dockerInfo };
+}
+
+async function dockerProvider(options: {
+  root: string;
+  policy: SandboxPolicy;
+  artifactStore: string;
+  docker: Docker;
+  dockerInfo: Promise<DockerInfo>;
+}): Promise<{ provider: SandboxProvider; monitoring: MonitoringOptions }> {
+  const { root, policy, artifactStore, docker, dockerInfo } = options;
+  const provider = new DockerSandboxProvider(policy.runtime, imagesDirOf(root), docker);
+  // Monitoring discovery (the rules file, Docker's traced runtimes) goes on while the host-fit check waits
+  // for runsc; the check's refusal is reported first. Both read Docker's runtimes from the one /info.
   const [fit, monitoring] = await Promise.allSettled([
-    assertHostFit({ docker: provider.docker, policy, imagesDir: imagesDirOf(root), artifactStore, dockerInfo }),
-    monitoringFor(provider.docker, monitoringRulesFile(root), policy, dockerInfo),
+    assertHostFit({ docker, policy, imagesDir: imagesDirOf(root), artifactStore, dockerInfo }),
+    monitoringFor(docker, monitoringRulesFile(root), policy, dockerInfo),
   ]);
   // A host that fails a safety-relevant doctor check takes no run: the refusal carries the doctor's rows.
   if (fit.status === "rejected") throw fit.reason;
