@@ -389,7 +389,7 @@ export class FakeKubernetes {
         Env: (container.env ?? []).map((e: Json) => `${e.name}=${e.value}`),
         User: `${sc.runAsUser}:${sc.runAsGroup ?? sc.runAsUser}`,
         Hostname: spec.hostname,
-        Labels: { [FAKE_POD_LABEL]: this.instance, "crucible.test.fake-kubernetes-pod": pod.object.metadata.uid },
+        Labels: { [FAKE_POD_LABEL]: this.instance },
         NetworkDisabled: true,
         HostConfig: {
           Runtime: runtime,

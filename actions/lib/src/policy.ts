@@ -71,15 +71,15 @@ export async function loadPolicy(file: string): Promise<SandboxPolicy> {
   };
 }
 
-/**
- * The same policy under plain runc. Used only by the containment suite to show what gVisor adds; a
- * policy file can never name runc, so no ordinary run can fall back to it.
- */
 /** The GPU runtime when the policy takes GPU runs (a GPU section and a GPU limit above 0), else undefined. */
 export function gpuRuntimeOf(policy: Pick<SandboxPolicy, "gpu" | "limits">): string | undefined {
   return policy.gpu && policy.limits.maxGpus > 0 ? policy.gpu.runtime : undefined;
 }
 
+/**
+ * The same policy under plain runc. Used only by the containment suite to show what gVisor adds; a
+ * policy file can never name runc, so no ordinary run can fall back to it.
+ */
 export function comparisonPolicy(policy: SandboxPolicy, runtime: "runc"): SandboxPolicy {
   return { ...policy, runtime };
 }
